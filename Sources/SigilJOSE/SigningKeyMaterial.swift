@@ -1,0 +1,87 @@
+import Crypto
+import CryptoExtras
+import Foundation
+import SigilCore
+
+/// The JWS algorithms Sigil signs with. RS256 is the default (OIDC requires it); ES256 is offered
+/// per client. Weak algorithms are not representable.
+public enum SigningAlgorithm: String, Sendable, Codable, CaseIterable {
+    case rs256 = "RS256"
+    case es256 = "ES256"
+}
+
+/// A freshly generated or decrypted signing key pair. The private part is DER (PKCS#8 for P-256,
+/// PKCS#1 for RSA as swift-crypto emits it) and is only ever stored sealed under the master key.
+public struct SigningKeyMaterial: Sendable {
+    public let algorithm: SigningAlgorithm
+    public let privateKeyDER: Secret<[UInt8]>
+    public let publicJWK: JWK
+
+    public var kid: String { publicJWK.kid ?? "" }
+
+    /// Generates a new key: RSA-2048 for RS256, P-256 for ES256. (Key generation draws on
+    /// BoringSSL's own CSPRNG; the injected random source covers everything else.)
+    public static func generate(_ algorithm: SigningAlgorithm) throws -> SigningKeyMaterial {
+        switch algorithm {
+        case .rs256:
+            let key = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+            return try SigningKeyMaterial(algorithm: .rs256, privateKeyDER: Array(key.derRepresentation))
+        case .es256:
+            let key = P256.Signing.PrivateKey()
+            return try SigningKeyMaterial(algorithm: .es256, privateKeyDER: Array(key.derRepresentation))
+        }
+    }
+
+    /// Rebuilds the material from stored private key bytes, recomputing the public JWK and `kid`.
+    public init(algorithm: SigningAlgorithm, privateKeyDER: [UInt8]) throws {
+        self.algorithm = algorithm
+        self.privateKeyDER = Secret(privateKeyDER)
+        var jwk: JWK
+        switch algorithm {
+        case .rs256:
+            let key = try _RSA.Signing.PrivateKey(derRepresentation: privateKeyDER)
+            guard key.keySizeInBits >= 2048 else { throw SigilError(.invalidInput, "RSA keys must have at least 2048 bits") }
+            let primitives = try key.publicKey.getKeyPrimitives()
+            jwk = JWK(kty: "RSA", use: "sig", alg: "RS256",
+                      n: Base64URL.encode(Self.stripLeadingZeros(primitives.modulus)),
+                      e: Base64URL.encode(Self.stripLeadingZeros(primitives.publicExponent)))
+        case .es256:
+            let key = try P256.Signing.PrivateKey(derRepresentation: privateKeyDER)
+            let raw = Array(key.publicKey.x963Representation) // 0x04 ‖ X ‖ Y
+            jwk = JWK(kty: "EC", use: "sig", alg: "ES256", crv: "P-256",
+                      x: Base64URL.encode(raw[1..<33]), y: Base64URL.encode(raw[33..<65]))
+        }
+        jwk.kid = try jwk.thumbprint()
+        self.publicJWK = jwk
+    }
+
+    static func stripLeadingZeros(_ data: Data) -> [UInt8] {
+        let bytes = Array(data)
+        let firstNonZero = bytes.firstIndex(where: { $0 != 0 }) ?? (bytes.count - 1)
+        return Array(bytes[firstNonZero...])
+    }
+
+    /// Signs `message` with this key (RS256: RSASSA-PKCS1-v1_5 with SHA-256; ES256: raw r‖s).
+    public func sign(_ message: [UInt8]) throws -> [UInt8] {
+        switch algorithm {
+        case .rs256:
+            let key = try _RSA.Signing.PrivateKey(derRepresentation: privateKeyDER.value)
+            return Array(try key.signature(for: message, padding: .insecurePKCS1v1_5).rawRepresentation)
+        case .es256:
+            let key = try P256.Signing.PrivateKey(derRepresentation: privateKeyDER.value)
+            return Array(try key.signature(for: message).rawRepresentation)
+        }
+    }
+
+    /// Verifies a signature made by `sign` against the public half.
+    public func verify(_ signature: [UInt8], for message: [UInt8]) throws -> Bool {
+        switch algorithm {
+        case .rs256:
+            let key = try _RSA.Signing.PrivateKey(derRepresentation: privateKeyDER.value).publicKey
+            return key.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: signature), for: message, padding: .insecurePKCS1v1_5)
+        case .es256:
+            let key = try P256.Signing.PrivateKey(derRepresentation: privateKeyDER.value).publicKey
+            return key.isValidSignature(try P256.Signing.ECDSASignature(rawRepresentation: signature), for: message)
+        }
+    }
+}

@@ -1,0 +1,201 @@
+import Foundation
+import Logging
+import PostgresKit
+import NIOSSL
+import PostgresNIO
+import SQLKit
+import SQLiteKit
+
+enum SQLFlavor: Sendable {
+    case sqlite
+    case postgres
+}
+
+/// A database connection source with transactions. Two implementations: one SQLite connection
+/// serialized behind a lock, and a PostgreSQL connection pool.
+protocol SQLBackend: Sendable {
+    var flavor: SQLFlavor { get }
+    func withConnection<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R
+    func withTransaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R
+    func close() async throws
+}
+
+/// A FIFO async lock. Waiters resume in arrival order.
+actor AsyncLock {
+    private var held = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func acquire() async {
+        if !held {
+            held = true
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func release() {
+        if waiters.isEmpty {
+            held = false
+        } else {
+            waiters.removeFirst().resume()
+        }
+    }
+
+    func withLock<R: Sendable>(_ body: @Sendable () async throws -> R) async throws -> R {
+        await acquire()
+        do {
+            let result = try await body()
+            release()
+            return result
+        } catch {
+            release()
+            throw error
+        }
+    }
+}
+
+/// SQLite: one connection; every statement and transaction takes the lock, so a transaction's
+/// statements never interleave with another task's. `BEGIN IMMEDIATE` takes SQLite's write lock
+/// at once, so other processes on the same file (CLI commands beside `sigil serve`) wait on
+/// `busy_timeout` instead of failing half-way.
+final class SQLiteBackend: SQLBackend {
+    let flavor = SQLFlavor.sqlite
+    private let connection: SQLiteConnection
+    private let lock = AsyncLock()
+
+    private init(connection: SQLiteConnection) {
+        self.connection = connection
+    }
+
+    static func open(path: String?, logger: Logger) async throws -> SQLiteBackend {
+        let storage: SQLiteConnection.Storage = path.map { .file(path: $0) } ?? .memory
+        let connection = try await SQLiteConnection.open(storage: storage, logger: logger)
+        let db = connection.sql(queryLogLevel: .trace)
+        if path != nil {
+            try await db.raw("PRAGMA journal_mode = WAL").run()
+        }
+        try await db.raw("PRAGMA busy_timeout = 10000").run()
+        try await db.raw("PRAGMA foreign_keys = ON").run()
+        try await db.raw("PRAGMA synchronous = NORMAL").run()
+        return SQLiteBackend(connection: connection)
+    }
+
+    func withConnection<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        let db = connection.sql(queryLogLevel: .trace)
+        return try await lock.withLock { try await body(db) }
+    }
+
+    func withTransaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        let db = connection.sql(queryLogLevel: .trace)
+        return try await lock.withLock {
+            try await db.raw("BEGIN IMMEDIATE").run()
+            do {
+                let result = try await body(db)
+                try await db.raw("COMMIT").run()
+                return result
+            } catch {
+                try? await db.raw("ROLLBACK").run()
+                throw error
+            }
+        }
+    }
+
+    func close() async throws {
+        try await connection.close()
+    }
+}
+
+/// PostgreSQL through PostgresNIO's pooled client. The client's `run()` is owned by this backend:
+/// started on open, cancelled on close.
+final class PostgresBackend: SQLBackend {
+    let flavor = SQLFlavor.postgres
+    private let client: PostgresClient
+    private let runTask: Task<Void, Never>
+
+    private init(client: PostgresClient, runTask: Task<Void, Never>) {
+        self.client = client
+        self.runTask = runTask
+    }
+
+    static func open(url: String, logger: Logger) async throws -> PostgresBackend {
+        let configuration = try PostgresURL.parse(url)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let task = Task { await client.run() }
+        let backend = PostgresBackend(client: client, runTask: task)
+        do {
+            // Fail fast with a clear error when the server cannot be reached.
+            try await backend.withConnection { db in try await db.raw("SELECT 1").run() }
+        } catch {
+            task.cancel()
+            throw error
+        }
+        return backend
+    }
+
+    func withConnection<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await client.withConnection { connection in
+            try await body(connection.sql(queryLogLevel: .trace))
+        }
+    }
+
+    func withTransaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await client.withConnection { connection in
+            let db = connection.sql(queryLogLevel: .trace)
+            try await db.raw("BEGIN").run()
+            do {
+                let result = try await body(db)
+                try await db.raw("COMMIT").run()
+                return result
+            } catch {
+                try? await db.raw("ROLLBACK").run()
+                throw error
+            }
+        }
+    }
+
+    func close() async throws {
+        runTask.cancel()
+        _ = await runTask.value
+    }
+}
+
+/// Parses `postgres://user:password@host:port/database?sslmode=…`.
+enum PostgresURL {
+    static func parse(_ url: String) throws -> PostgresClient.Configuration {
+        guard let components = URLComponents(string: url),
+              let scheme = components.scheme, ["postgres", "postgresql"].contains(scheme),
+              let host = components.host, !host.isEmpty
+        else {
+            throw SQLStoreError.invalidDatabaseURL("expected postgres://user[:password]@host[:port]/database")
+        }
+        let user = components.percentEncodedUser.flatMap { $0.removingPercentEncoding } ?? "postgres"
+        let password = components.percentEncodedPassword.flatMap { $0.removingPercentEncoding }
+        let database = String(components.path.drop(while: { $0 == "/" }))
+        let sslmode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value ?? "disable"
+        let tls: PostgresClient.Configuration.TLS
+        switch sslmode {
+        case "disable": tls = .disable
+        case "prefer", "allow": tls = .prefer(.makeClientConfiguration())
+        case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
+        default: throw SQLStoreError.invalidDatabaseURL("unknown sslmode \(sslmode)")
+        }
+        var configuration = PostgresClient.Configuration(
+            host: host, port: components.port ?? 5432, username: user, password: password,
+            database: database.isEmpty ? nil : database, tls: tls)
+        configuration.options.maximumConnections = 16
+        return configuration
+    }
+}
+
+public enum SQLStoreError: Error, CustomStringConvertible {
+    case invalidDatabaseURL(String)
+    case schemaNewerThanBinary(applied: Int, known: Int)
+
+    public var description: String {
+        switch self {
+        case .invalidDatabaseURL(let why): "invalid database URL: \(why)"
+        case .schemaNewerThanBinary(let applied, let known):
+            "the database schema is at migration \(applied) but this binary knows only \(known): upgrade Sigil"
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import Logging
+import SQLKit
+import SigilStore
+
+/// The SQL implementation of `SigilStore`, for SQLite (the default) and PostgreSQL.
+public final class SQLStore: SigilStore {
+    private let backend: any SQLBackend
+    private let session: SQLSession
+
+    private init(backend: any SQLBackend) {
+        self.backend = backend
+        self.session = SQLSession(runner: SQLRunner(backend: backend, transaction: nil))
+    }
+
+    /// Opens an SQLite database file (created if missing); `nil` opens a private in-memory database.
+    public static func sqlite(path: String?, logger: Logger = Logger(label: "sigil.store")) async throws -> SQLStore {
+        SQLStore(backend: try await SQLiteBackend.open(path: path, logger: logger))
+    }
+
+    /// Connects to PostgreSQL (`postgres://user:password@host:port/database[?sslmode=require]`).
+    public static func postgres(url: String, logger: Logger = Logger(label: "sigil.store")) async throws -> SQLStore {
+        SQLStore(backend: try await PostgresBackend.open(url: url, logger: logger))
+    }
+
+    /// Opens the store a database URL names: `postgres://…`, `sqlite:///path/file.sqlite` or a plain path.
+    public static func open(databaseURL: String, logger: Logger = Logger(label: "sigil.store")) async throws -> SQLStore {
+        if databaseURL.hasPrefix("postgres://") || databaseURL.hasPrefix("postgresql://") {
+            return try await postgres(url: databaseURL, logger: logger)
+        }
+        if databaseURL == "sqlite::memory:" { return try await sqlite(path: nil, logger: logger) }
+        if databaseURL.hasPrefix("sqlite://") {
+            return try await sqlite(path: String(databaseURL.dropFirst("sqlite://".count)), logger: logger)
+        }
+        if databaseURL.contains("://") {
+            throw SQLStoreError.invalidDatabaseURL("use postgres://… or sqlite:///path")
+        }
+        return try await sqlite(path: databaseURL, logger: logger)
+    }
+
+    /// Applies missing migrations; returns the versions applied by this call.
+    @discardableResult
+    public func migrate(now: Date = Date()) async throws -> [Int] {
+        try await Migrations.migrate(backend, now: now)
+    }
+
+    public static var latestMigration: Int { Migrations.latestVersion }
+
+    public var backendName: String {
+        switch backend.flavor {
+        case .sqlite: "sqlite"
+        case .postgres: "postgres"
+        }
+    }
+
+    public var tenants: any TenantStore { session.tenants }
+    public var users: any UserStore { session.users }
+    public var applications: any ApplicationStore { session.applications }
+    public var signingKeys: any SigningKeyStore { session.signingKeys }
+    public var adminTokens: any AdminTokenStore { session.adminTokens }
+    public var enrolmentTokens: any EnrolmentTokenStore { session.enrolmentTokens }
+    public var audit: any AuditEventStore { session.audit }
+
+    public func transaction<R: Sendable>(_ body: @escaping @Sendable (any StoreSession) async throws -> R) async throws -> R {
+        let backend = self.backend
+        return try await SQLRunner(backend: backend, transaction: nil).write("transaction") { db in
+            try await body(SQLSession(runner: SQLRunner(backend: backend, transaction: db)))
+        }
+    }
+
+    public func health() async -> StoreHealth {
+        let known = Migrations.all.count
+        do {
+            return try await backend.withConnection { db -> StoreHealth in
+                try await db.raw("SELECT 1 AS one").run()
+                do {
+                    let rows = try await db.raw("SELECT COUNT(*) AS n FROM sigil_migrations").all()
+                    return StoreHealth(reachable: true, appliedMigrations: try rows.first?.int("n") ?? 0, knownMigrations: known)
+                } catch {
+                    return StoreHealth(reachable: true, appliedMigrations: 0, knownMigrations: known, detail: "not migrated")
+                }
+            }
+        } catch {
+            return StoreHealth(reachable: false, appliedMigrations: 0, knownMigrations: known, detail: String(describing: error))
+        }
+    }
+
+    public func close() async throws {
+        try await backend.close()
+    }
+}
+
+struct SQLSession: StoreSession {
+    let runner: SQLRunner
+    var tenants: any TenantStore { SQLTenantStore(runner: runner) }
+    var users: any UserStore { SQLUserStore(runner: runner) }
+    var applications: any ApplicationStore { SQLApplicationStore(runner: runner) }
+    var signingKeys: any SigningKeyStore { SQLSigningKeyStore(runner: runner) }
+    var adminTokens: any AdminTokenStore { SQLAdminTokenStore(runner: runner) }
+    var enrolmentTokens: any EnrolmentTokenStore { SQLEnrolmentTokenStore(runner: runner) }
+    var audit: any AuditEventStore { SQLAuditEventStore(runner: runner) }
+}

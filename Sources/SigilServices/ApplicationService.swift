@@ -1,0 +1,256 @@
+import Foundation
+import SigilCore
+import SigilStore
+
+/// The registry of relying parties: OIDC clients and SAML service providers.
+public struct ApplicationService: Sendable {
+    public let context: ServiceContext
+    public static let secretPrefix = "sigil_cs_"
+
+    public static let knownGrantTypes: Set<String> = [
+        "authorization_code", "refresh_token", "client_credentials", "urn:openid:params:grant-type:ciba",
+    ]
+    public static let knownAuthMethods: Set<String> = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+    public static let knownScopes: Set<String> = ["openid", "email", "profile", "identity_assurance", "offline_access"]
+    public static let knownSigningAlgs: Set<String> = ["RS256", "ES256"]
+    public static let knownUserFields: Set<String> = ["id", "email", "given_name", "family_name", "amr"]
+
+    public init(context: ServiceContext) { self.context = context }
+
+    public struct NewOIDCClient: Sendable {
+        public var name: String
+        public var redirectURIs: [String]
+        public var postLogoutRedirectURIs: [String] = []
+        /// A public client (no secret, `token_endpoint_auth_method` `none`, PKCE required).
+        public var isPublic: Bool = false
+        public var tokenEndpointAuthMethod: String?
+        public var grantTypes: [String]?
+        public var requirePKCE: Bool?
+        public var requirePAR: Bool = false
+        public var allowedScopes: [String]?
+        public var idTokenSigningAlg: String?
+        public var accessTokenLifetimeSeconds: Int?
+        public var idTokenLifetimeSeconds: Int?
+        public var refreshTokenLifetimeSeconds: Int?
+
+        public init(name: String, redirectURIs: [String]) {
+            self.name = name
+            self.redirectURIs = redirectURIs
+        }
+    }
+
+    /// Registers an OIDC client. Returns the application and, for confidential clients, the
+    /// client secret, which is shown once and stored only as a hash.
+    public func createOIDC(tenantID: String, _ input: NewOIDCClient, by principal: Principal) async throws -> (Application, Secret<String>?) {
+        try authorize(principal, tenantID)
+        let method = input.tokenEndpointAuthMethod ?? (input.isPublic ? "none" : "client_secret_basic")
+        let secret = (method == "client_secret_basic" || method == "client_secret_post")
+            ? OpaqueToken.make(prefix: Self.secretPrefix, random: context.random) : nil
+        let settings = OIDCClientSettings(
+            clientID: Base64URL.encode(context.random.bytes(16)),
+            clientSecretHash: secret.map(tokenHash),
+            redirectURIs: input.redirectURIs,
+            postLogoutRedirectURIs: input.postLogoutRedirectURIs,
+            grantTypes: input.grantTypes ?? ["authorization_code", "refresh_token"],
+            tokenEndpointAuthMethod: method,
+            requirePKCE: input.requirePKCE ?? true,
+            requirePAR: input.requirePAR,
+            allowedScopes: input.allowedScopes ?? ["openid", "email", "profile"],
+            idTokenSigningAlg: input.idTokenSigningAlg ?? "RS256",
+            accessTokenLifetimeSeconds: input.accessTokenLifetimeSeconds ?? 600,
+            idTokenLifetimeSeconds: input.idTokenLifetimeSeconds ?? 600,
+            refreshTokenLifetimeSeconds: input.refreshTokenLifetimeSeconds ?? 2_592_000)
+        var errors: [FieldError] = []
+        if input.isPublic, method != "none" {
+            errors.append(FieldError(field: "token_endpoint_auth_method", message: "a public client authenticates with none"))
+        }
+        if let message = Validate.name(input.name, field: "name") { errors.append(FieldError(field: "name", message: message)) }
+        errors += Self.validate(settings)
+        guard errors.isEmpty else { throw ServiceError.invalid(errors) }
+        let app = try await insert(tenantID: tenantID, name: input.name, settings: .oidc(settings), by: principal)
+        return (app, secret.map(Secret.init))
+    }
+
+    public struct NewSAMLServiceProvider: Sendable {
+        public var name: String
+        public var settings: SAMLServiceProviderSettings
+        public init(name: String, settings: SAMLServiceProviderSettings) {
+            self.name = name
+            self.settings = settings
+        }
+    }
+
+    public func createSAML(tenantID: String, _ input: NewSAMLServiceProvider, by principal: Principal) async throws -> Application {
+        try authorize(principal, tenantID)
+        var errors: [FieldError] = []
+        if let message = Validate.name(input.name, field: "name") { errors.append(FieldError(field: "name", message: message)) }
+        errors += Self.validate(input.settings)
+        guard errors.isEmpty else { throw ServiceError.invalid(errors) }
+        return try await insert(tenantID: tenantID, name: input.name, settings: .saml(input.settings), by: principal)
+    }
+
+    private func insert(tenantID: String, name: String, settings: ApplicationSettings, by principal: Principal) async throws -> Application {
+        let now = context.clock.now()
+        let app = Application(id: context.ids.make(.application), tenantID: tenantID, name: name, settings: settings,
+                              createdAt: now, updatedAt: now)
+        let context = self.context
+        return try await context.store.transaction { tx in
+            if let entityID = app.entityID, try await tx.applications.find(tenantID: tenantID, entityID: entityID) != nil {
+                throw StoreError.alreadyExists("application", "a service provider with this entity ID exists")
+            }
+            let created = try await tx.applications.create(app)
+            try await tx.audit.append(context.auditEvent("application.created", by: principal, tenantID: tenantID,
+                                                         targetType: "application", targetID: created.id, after: Self.summary(created)))
+            return created
+        }
+    }
+
+    public func get(tenantID: String, id: String, by principal: Principal) async throws -> Application {
+        try authorize(principal, tenantID)
+        return try await context.store.applications.get(tenantID: tenantID, id: id)
+    }
+
+    public func list(tenantID: String, page: PageRequest, by principal: Principal) async throws -> Page<Application> {
+        try authorize(principal, tenantID)
+        return try await context.store.applications.list(tenantID: tenantID, page: page)
+    }
+
+    /// Applies `change` to the stored application and validates the result as a whole; nothing
+    /// is written when validation fails. Secrets and identifiers cannot be changed this way.
+    public func update(tenantID: String, id: String, expectedVersion: Int?, by principal: Principal,
+                       _ change: @escaping @Sendable (inout Application) throws -> Void) async throws -> Application {
+        try authorize(principal, tenantID)
+        let now = context.clock.now()
+        let context = self.context
+        return try await context.store.transaction { tx in
+            let (before, after) = try await tx.applications.update(tenantID: tenantID, id: id, expectedVersion: expectedVersion) { app in
+                let original = app
+                try change(&app)
+                switch (original.settings, app.settings) {
+                case (.oidc(let old), .oidc(var new)):
+                    new.clientID = old.clientID
+                    new.clientSecretHash = old.clientSecretHash
+                    if old.isPublic != new.isPublic {
+                        throw ServiceError.invalid([FieldError(field: "token_endpoint_auth_method",
+                                                               message: "a client cannot switch between public and confidential")])
+                    }
+                    app.settings = .oidc(new)
+                default: break
+                }
+                var errors: [FieldError] = []
+                if let message = Validate.name(app.name, field: "name") { errors.append(FieldError(field: "name", message: message)) }
+                switch app.settings {
+                case .oidc(let s): errors += Self.validate(s)
+                case .saml(let s): errors += Self.validate(s)
+                }
+                guard errors.isEmpty else { throw ServiceError.invalid(errors) }
+                app.updatedAt = now
+            }
+            try await tx.audit.append(context.auditEvent("application.updated", by: principal, tenantID: tenantID,
+                                                         targetType: "application", targetID: id,
+                                                         before: Self.summary(before), after: Self.summary(after)))
+            return after
+        }
+    }
+
+    public func delete(tenantID: String, id: String, expectedVersion: Int?, by principal: Principal) async throws {
+        try authorize(principal, tenantID)
+        let context = self.context
+        try await context.store.transaction { tx in
+            let deleted = try await tx.applications.delete(tenantID: tenantID, id: id, expectedVersion: expectedVersion)
+            try await tx.audit.append(context.auditEvent("application.deleted", by: principal, tenantID: tenantID,
+                                                         targetType: "application", targetID: id, before: Self.summary(deleted)))
+        }
+    }
+
+    // MARK: validation
+
+    static func validate(_ s: OIDCClientSettings) -> [FieldError] {
+        var errors: [FieldError] = []
+        func add(_ field: String, _ message: String) { errors.append(FieldError(field: field, message: message)) }
+        if !knownAuthMethods.contains(s.tokenEndpointAuthMethod) {
+            add("token_endpoint_auth_method", "must be one of \(knownAuthMethods.sorted().joined(separator: ", "))")
+        }
+        let usesRedirects = s.grantTypes.contains("authorization_code")
+        if usesRedirects && s.redirectURIs.isEmpty { add("redirect_uris", "at least one redirect URI is required for authorization_code") }
+        if s.redirectURIs.count > 50 { add("redirect_uris", "at most 50 redirect URIs") }
+        for (i, uri) in s.redirectURIs.enumerated() {
+            if let message = Validate.redirectURI(uri, allowCustomScheme: s.isPublic) { add("redirect_uris[\(i)]", message) }
+        }
+        if Set(s.redirectURIs).count != s.redirectURIs.count { add("redirect_uris", "redirect URIs must be distinct") }
+        for (i, uri) in s.postLogoutRedirectURIs.enumerated() {
+            if let message = Validate.redirectURI(uri, allowCustomScheme: s.isPublic) { add("post_logout_redirect_uris[\(i)]", message) }
+        }
+        if s.grantTypes.isEmpty { add("grant_types", "at least one grant type is required") }
+        for grant in s.grantTypes where !knownGrantTypes.contains(grant) {
+            add("grant_types", "unsupported grant type \(grant) (implicit and password are not offered)")
+        }
+        if s.isPublic && s.grantTypes.contains("client_credentials") {
+            add("grant_types", "a public client cannot use client_credentials")
+        }
+        if s.isPublic && !s.requirePKCE { add("require_pkce", "public clients must use PKCE (RFC 9700 §2.1.1)") }
+        if s.allowedScopes.isEmpty { add("allowed_scopes", "at least one scope is required") }
+        for scope in s.allowedScopes where !knownScopes.contains(scope) {
+            add("allowed_scopes", "unknown scope \(scope); known: \(knownScopes.sorted().joined(separator: " "))")
+        }
+        if !knownSigningAlgs.contains(s.idTokenSigningAlg) { add("id_token_signed_response_alg", "must be RS256 or ES256") }
+        if !(30...86_400).contains(s.accessTokenLifetimeSeconds) { add("access_token_lifetime", "must be 30–86400 seconds") }
+        if !(30...86_400).contains(s.idTokenLifetimeSeconds) { add("id_token_lifetime", "must be 30–86400 seconds") }
+        if !(60...31_536_000).contains(s.refreshTokenLifetimeSeconds) { add("refresh_token_lifetime", "must be 60–31536000 seconds") }
+        if s.tokenEndpointAuthMethod == "private_key_jwt" {
+            if let uri = s.jwksURI, let message = Validate.absoluteURL(uri, field: "jwks_uri") { add("jwks_uri", message) }
+        }
+        return errors
+    }
+
+    static func validate(_ s: SAMLServiceProviderSettings) -> [FieldError] {
+        var errors: [FieldError] = []
+        func add(_ field: String, _ message: String) { errors.append(FieldError(field: field, message: message)) }
+        if s.entityID.isEmpty || s.entityID.count > 1024 { add("entity_id", "entity_id is required (at most 1024 characters)") }
+        if s.entityID.unicodeScalars.contains(where: { $0.properties.isWhitespace }) { add("entity_id", "entity_id must not contain whitespace") }
+        if s.assertionConsumerServices.isEmpty { add("acs", "at least one assertion consumer service URL is required") }
+        for (i, acs) in s.assertionConsumerServices.enumerated() {
+            if let message = Validate.absoluteURL(acs.url, field: "acs[\(i)].url") { add("acs[\(i)].url", message) }
+            if URLComponents(string: acs.url)?.scheme?.lowercased() == "http",
+               !["localhost", "127.0.0.1", "[::1]"].contains(URLComponents(string: acs.url)?.host?.lowercased() ?? "") {
+                add("acs[\(i)].url", "assertions are only sent over https (http only for loopback)")
+            }
+            if ![SAMLServiceProviderSettings.httpPOST, "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact"].contains(acs.binding) {
+                add("acs[\(i)].binding", "binding must be HTTP-POST or HTTP-Artifact")
+            }
+        }
+        if Set(s.assertionConsumerServices.map(\.index)).count != s.assertionConsumerServices.count {
+            add("acs", "ACS indexes must be distinct")
+        }
+        if s.assertionConsumerServices.filter(\.isDefault).count > 1 { add("acs", "at most one ACS can be the default") }
+        if let slo = s.singleLogoutURL, let message = Validate.absoluteURL(slo, field: "slo_url") { add("slo_url", message) }
+        let formats: Set<String> = [
+            "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress", "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+            "urn:oasis:names:tc:SAML:2.0:nameid-format:transient", "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
+        ]
+        if !formats.contains(s.nameIDFormat) { add("name_id_format", "unsupported NameID format") }
+        for (i, mapping) in s.attributeMappings.enumerated() {
+            if mapping.name.isEmpty { add("attribute_mappings[\(i)].name", "attribute name is required") }
+            if !knownUserFields.contains(mapping.userField) {
+                add("attribute_mappings[\(i)].user_field", "must be one of \(knownUserFields.sorted().joined(separator: ", "))")
+            }
+        }
+        if s.encryptAssertions && s.certificatePEM == nil { add("certificate", "encrypting assertions needs the SP's certificate") }
+        if let pem = s.certificatePEM, !pem.contains("-----BEGIN CERTIFICATE-----") { add("certificate", "certificate must be PEM") }
+        return errors
+    }
+
+    static func summary(_ app: Application) -> [String: String] {
+        switch app.settings {
+        case .oidc(let s):
+            return ["name": app.name, "kind": "oidc", "client_id": s.clientID, "redirect_uris": s.redirectURIs.joined(separator: " "),
+                    "grant_types": s.grantTypes.joined(separator: " "), "token_endpoint_auth_method": s.tokenEndpointAuthMethod,
+                    "require_pkce": String(s.requirePKCE), "require_par": String(s.requirePAR),
+                    "allowed_scopes": s.allowedScopes.joined(separator: " ")]
+        case .saml(let s):
+            return ["name": app.name, "kind": "saml", "entity_id": s.entityID,
+                    "acs": s.assertionConsumerServices.map(\.url).joined(separator: " "), "signing": s.signing.rawValue,
+                    "name_id_format": s.nameIDFormat, "encrypt_assertions": String(s.encryptAssertions)]
+        }
+    }
+}

@@ -1,0 +1,35 @@
+import Foundation
+import SigilCore
+import SigilStore
+
+/// One-time enrolment links. The page behind `/enroll/{token}` arrives with the sign-in work; the
+/// tokens, their expiry and single use are here.
+public struct EnrolmentService: Sendable {
+    public let context: ServiceContext
+    public static let prefix = "sigil_en_"
+    public static let firstAdminLifetime: TimeInterval = 24 * 3600
+
+    public init(context: ServiceContext) { self.context = context }
+
+    /// Creates a link for the first administrator of `tenant`. Returns the URL and its expiry.
+    public func createFirstAdminLink(tenant: Tenant, issuer: String, by principal: Principal) async throws -> (url: Secret<String>, expiresAt: Date) {
+        let token = OpaqueToken.make(prefix: Self.prefix, random: context.random)
+        let now = context.clock.now()
+        let record = EnrolmentToken(id: context.ids.make(.enrolment), tenantID: tenant.id, purpose: .firstAdmin, userID: nil,
+                                    tokenHash: tokenHash(token), createdAt: now, expiresAt: now.addingTimeInterval(Self.firstAdminLifetime))
+        let context = self.context
+        try await context.store.transaction { tx in
+            _ = try await tx.enrolmentTokens.create(record)
+            try await tx.audit.append(context.auditEvent("enrolment.link_created", by: principal, tenantID: tenant.id,
+                                                         targetType: "enrolment_token", targetID: record.id,
+                                                         after: ["purpose": record.purpose.rawValue, "expires_at": ISO8601DateFormatter().string(from: record.expiresAt)]))
+        }
+        let base = issuer.hasSuffix("/") ? String(issuer.dropLast()) : issuer
+        return (Secret("\(base)/enroll/\(token)"), record.expiresAt)
+    }
+
+    /// Redeems a link: succeeds once, before expiry.
+    public func redeem(token: String) async throws -> EnrolmentToken {
+        try await context.store.enrolmentTokens.consume(tokenHash: tokenHash(token), now: context.clock.now())
+    }
+}

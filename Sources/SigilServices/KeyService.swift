@@ -1,0 +1,138 @@
+import Foundation
+import SigilCore
+import SigilJOSE
+import SigilStore
+
+/// A tenant's signing keys: creation, rotation with overlap, the published JWKS and the SAML
+/// signing certificate. Per algorithm (RS256, ES256) a tenant has one `current` key that signs,
+/// one `next` key published ahead of use, and after a rotation one `previous` key still published.
+public struct KeyService: Sendable {
+    public let context: ServiceContext
+    /// How long the SAML signing certificate is valid.
+    public static let certificateValidity: TimeInterval = 5 * 365 * 24 * 3600
+
+    public init(context: ServiceContext) { self.context = context }
+
+    /// Generates a key record sealed under the master key, with a certificate for RSA keys.
+    func makeKey(_ algorithm: SigningAlgorithm, tenant: Tenant, state: SigningKeyState) throws -> SigningKeyRecord {
+        let material = try SigningKeyMaterial.generate(algorithm)
+        let now = context.clock.now()
+        var certificate: String?
+        if algorithm == .rs256 {
+            certificate = try SigningCertificate.make(
+                for: material, commonName: "Sigil signing key for \(tenant.slug)", serialNumber: context.random.bytes(16),
+                notBefore: now.addingTimeInterval(-300), notAfter: now.addingTimeInterval(Self.certificateValidity))
+        }
+        var jwk = material.publicJWK
+        if let certificate { jwk.x5c = [try SigningCertificate.x5cValue(pem: certificate)] }
+        let jwkJSON = String(decoding: try JSONEncoder.sorted.encode(jwk), as: UTF8.self)
+        return SigningKeyRecord(
+            kid: material.kid, tenantID: tenant.id, algorithm: algorithm.rawValue, state: state,
+            sealedPrivateKey: try context.masterKey.seal(material.privateKeyDER.value, context: Self.sealContext(tenantID: tenant.id, kid: material.kid)),
+            publicJWK: jwkJSON, certificatePEM: certificate, createdAt: now, updatedAt: now)
+    }
+
+    static func sealContext(tenantID: String, kid: String) -> String { "sigil/signing-key/\(tenantID)/\(kid)" }
+
+    /// The keys a new tenant starts with: `current` and `next` for each algorithm.
+    func initialKeys(for tenant: Tenant) throws -> [SigningKeyRecord] {
+        var keys: [SigningKeyRecord] = []
+        for algorithm in SigningAlgorithm.allCases {
+            keys.append(try makeKey(algorithm, tenant: tenant, state: .current))
+            keys.append(try makeKey(algorithm, tenant: tenant, state: .next))
+        }
+        return keys
+    }
+
+    public struct RotationResult: Sendable, Equatable {
+        public var algorithm: String
+        public var retired: String?
+        public var previous: String?
+        public var current: String
+        public var next: String
+    }
+
+    /// Rotates every algorithm's keys: previous → retired, current → previous, next → current, and a
+    /// new next. All in one transaction holding the tenant's key rows, so two nodes cannot rotate
+    /// the same tenant at once.
+    public func rotate(tenantID: String, by principal: Principal) async throws -> [RotationResult] {
+        let tenant = try await context.store.tenants.get(id: tenantID)
+        // Generate outside the transaction: RSA key generation takes a while.
+        let fresh = try SigningAlgorithm.allCases.map { try makeKey($0, tenant: tenant, state: .next) }
+        let context = self.context
+        return try await context.store.transaction { tx in
+            let keys = try await tx.signingKeys.list(tenantID: tenantID, forUpdate: true)
+            let now = context.clock.now()
+            var results: [RotationResult] = []
+            for newNext in fresh {
+                let mine = keys.filter { $0.algorithm == newNext.algorithm }
+                guard let next = mine.last(where: { $0.state == .next }) else {
+                    throw StoreError.conflict("signing key", "tenant has no next \(newNext.algorithm) key to promote")
+                }
+                let current = mine.last(where: { $0.state == .current })
+                let previous = mine.filter { $0.state == .previous }
+                for old in previous { try await tx.signingKeys.setState(tenantID: tenantID, kid: old.kid, state: .retired, at: now) }
+                if let current { try await tx.signingKeys.setState(tenantID: tenantID, kid: current.kid, state: .previous, at: now) }
+                try await tx.signingKeys.setState(tenantID: tenantID, kid: next.kid, state: .current, at: now)
+                _ = try await tx.signingKeys.create(newNext)
+                let result = RotationResult(algorithm: newNext.algorithm, retired: previous.last?.kid, previous: current?.kid,
+                                            current: next.kid, next: newNext.kid)
+                results.append(result)
+                try await tx.audit.append(context.auditEvent(
+                    "keys.rotated", by: principal, tenantID: tenantID, targetType: "signing_key", targetID: next.kid,
+                    before: ["current": current?.kid ?? "", "next": next.kid],
+                    after: ["current": next.kid, "next": newNext.kid, "previous": current?.kid ?? ""]))
+            }
+            return results
+        }
+    }
+
+    /// The published key set: next, current and previous keys of every algorithm.
+    public func jwks(tenantID: String) async throws -> JWKSet {
+        let keys = try await context.store.signingKeys.list(tenantID: tenantID, forUpdate: false)
+        let order: [SigningKeyState: Int] = [.current: 0, .next: 1, .previous: 2]
+        let published = keys.filter { $0.state != .retired }
+            .sorted { (order[$0.state] ?? 9, $0.algorithm) < (order[$1.state] ?? 9, $1.algorithm) }
+        return JWKSet(keys: try published.map { try JSONDecoder().decode(JWK.self, from: Data($0.publicJWK.utf8)) })
+    }
+
+    /// The certificate of the current RSA key (the SAML signing certificate).
+    public func currentCertificatePEM(tenantID: String) async throws -> String {
+        let keys = try await context.store.signingKeys.list(tenantID: tenantID, forUpdate: false)
+        guard let pem = keys.last(where: { $0.state == .current && $0.algorithm == SigningAlgorithm.rs256.rawValue })?.certificatePEM else {
+            throw StoreError.notFound("signing certificate", tenantID)
+        }
+        return pem
+    }
+
+    /// The current signing key for `algorithm`, decrypted.
+    public func currentSigningKey(tenantID: String, algorithm: SigningAlgorithm) async throws -> SigningKeyMaterial {
+        let keys = try await context.store.signingKeys.list(tenantID: tenantID, forUpdate: false)
+        guard let record = keys.last(where: { $0.state == .current && $0.algorithm == algorithm.rawValue }) else {
+            throw StoreError.notFound("signing key", "no current \(algorithm.rawValue) key")
+        }
+        return try decrypt(record)
+    }
+
+    public func decrypt(_ record: SigningKeyRecord) throws -> SigningKeyMaterial {
+        guard let algorithm = SigningAlgorithm(rawValue: record.algorithm) else {
+            throw SigilError(.internalFailure, "unknown algorithm \(record.algorithm)")
+        }
+        let der = try context.masterKey.open(record.sealedPrivateKey, context: Self.sealContext(tenantID: record.tenantID, kid: record.kid))
+        let material = try SigningKeyMaterial(algorithm: algorithm, privateKeyDER: der)
+        guard material.kid == record.kid else { throw SigilError(.internalFailure, "stored key does not match its kid") }
+        return material
+    }
+
+    public func list(tenantID: String) async throws -> [SigningKeyRecord] {
+        try await context.store.signingKeys.list(tenantID: tenantID, forUpdate: false)
+    }
+}
+
+extension JSONEncoder {
+    static var sorted: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+}

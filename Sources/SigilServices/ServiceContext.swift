@@ -1,0 +1,42 @@
+import Logging
+import SigilCore
+import SigilStore
+
+/// What every use case needs: the store, time, randomness, the master key.
+public struct ServiceContext: Sendable {
+    public let store: any SigilStore
+    public let clock: any SigilClock
+    public let random: any RandomSource
+    public let masterKey: MasterKey
+    public let logger: Logger
+
+    public init(store: any SigilStore, clock: any SigilClock = SystemClock(), random: any RandomSource = SystemRandom(),
+                masterKey: MasterKey, logger: Logger = Logger(label: "sigil")) {
+        self.store = store
+        self.clock = clock
+        self.random = random
+        self.masterKey = masterKey
+        self.logger = logger
+    }
+
+    public var ids: IdentifierGenerator { IdentifierGenerator(clock: clock, random: random) }
+
+    /// Builds an audit event stamped now.
+    public func auditEvent(_ action: String, by principal: Principal, tenantID: String?, targetType: String? = nil,
+                           targetID: String? = nil, outcome: AuditEvent.Outcome = .success,
+                           before: [String: String]? = nil, after: [String: String]? = nil, reason: String? = nil) -> AuditEvent {
+        AuditEvent(id: ids.make(.auditEvent), tenantID: tenantID, occurredAt: clock.now(), actor: principal.auditName,
+                   action: action, targetType: targetType, targetID: targetID, outcome: outcome,
+                   before: before, after: after, reason: reason)
+    }
+
+    /// Records a decision that changed nothing (denials, failed authentication). Never throws:
+    /// losing the audit row must not turn a 401 into a 500, but the failure is logged.
+    public func recordFailure(_ action: String, by principal: Principal, tenantID: String?, reason: String) async {
+        do {
+            try await store.audit.append(auditEvent(action, by: principal, tenantID: tenantID, outcome: .failure, reason: reason))
+        } catch {
+            logger.error("audit write failed", metadata: ["action": .string(action), "error": .string("\(error)")])
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import Foundation
+
+public enum UserStatus: String, Codable, Sendable, CaseIterable {
+    case active
+    case disabled
+}
+
+/// A person in a tenant's directory. `email` is unique per tenant, compared case-insensitively.
+public struct User: Codable, Sendable, Equatable {
+    public var id: String
+    public var tenantID: String
+    public var email: String
+    public var givenName: String
+    public var familyName: String
+    public var status: UserStatus
+    public var createdAt: Date
+    public var updatedAt: Date
+    /// Incremented by every update; the admin API exposes it as the ETag.
+    public var version: Int
+
+    public init(id: String, tenantID: String, email: String, givenName: String, familyName: String,
+                status: UserStatus, createdAt: Date, updatedAt: Date, version: Int = 1) {
+        self.id = id; self.tenantID = tenantID; self.email = email; self.givenName = givenName
+        self.familyName = familyName; self.status = status; self.createdAt = createdAt
+        self.updatedAt = updatedAt; self.version = version
+    }
+
+    /// The form email uniqueness is checked in.
+    public static func normalizedEmail(_ email: String) -> String { email.lowercased() }
+}
+
+public protocol UserStore: Sendable {
+    func create(_ user: User) async throws -> User
+    func get(tenantID: String, id: String) async throws -> User
+    func find(tenantID: String, email: String) async throws -> User?
+    func list(tenantID: String, page: PageRequest) async throws -> Page<User>
+    /// Reads the user under a lock, applies `mutate`, and writes it back in one transaction.
+    /// Throws `conflict` when `expectedVersion` is given and differs from the stored version.
+    func update(tenantID: String, id: String, expectedVersion: Int?,
+                _ mutate: @escaping @Sendable (inout User) throws -> Void) async throws -> (before: User, after: User)
+    func delete(tenantID: String, id: String, expectedVersion: Int?) async throws -> User
+}

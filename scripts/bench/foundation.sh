@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Foundation benchmark: start-up time, idle memory, and throughput of
+# /healthz (baseline) and /oauth2/jwks on the release build. Not part of CI.
+#
+# Usage: scripts/bench/foundation.sh [--skip-build] [--duration SECONDS] [--connections N]
+# Environment:
+#   SIGIL_BIN   a binary to measure instead of building .build/release/sigil
+#               (implies --skip-build)
+# See scripts/bench/README.md for how to read the output.
+#
+# Load goes to 127.0.0.1 only, with wrk bounded by -t1 and -d (default 10 s).
+
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$REPO_ROOT/scripts/lib.sh"
+
+SKIP_BUILD=0
+DURATION=10
+CONNECTIONS=16
+while [ "$#" -gt 0 ]; do
+    case "$1" in
+        --skip-build) SKIP_BUILD=1 ;;
+        --duration) DURATION=$2; shift ;;
+        --connections) CONNECTIONS=$2; shift ;;
+        -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+        *) echo "unknown argument: $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+case "$DURATION" in '' | *[!0-9]*) echo "--duration takes whole seconds" >&2; exit 2 ;; esac
+if [ "$DURATION" -gt 120 ]; then
+    echo "--duration is capped at 120 s" >&2
+    exit 2
+fi
+
+for tool in curl python3; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "bench: $tool is required" >&2; exit 2; }
+done
+if ! command -v wrk >/dev/null 2>&1; then
+    echo "bench: installing wrk with apt" >&2
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "bench: wrk is missing and this is not root; apt-get install wrk" >&2
+        exit 2
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null 2>&1 ||
+        { DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null; }
+fi
+
+cd "$REPO_ROOT"
+if [ -n "${SIGIL_BIN:-}" ]; then
+    SKIP_BUILD=1
+    case "$SIGIL_BIN" in /*) ;; *) SIGIL_BIN="$PWD/$SIGIL_BIN" ;; esac
+else
+    SIGIL_BIN=$REPO_ROOT/.build/release/sigil
+fi
+if [ "$SKIP_BUILD" -eq 0 ]; then
+    section "swift build -c release"
+    swift build -c release
+    SIGIL_BIN="$(swift build -c release --show-bin-path)/sigil"
+fi
+[ -x "$SIGIL_BIN" ] || { echo "bench: no executable at $SIGIL_BIN" >&2; exit 2; }
+
+unset SIGIL_DATABASE_URL SIGIL_MASTER_KEY SIGIL_HOST SIGIL_PORT SIGIL_DATA_DIR SIGIL_PUBLIC_URL SIGIL_LOG_LEVEL
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/sigil-bench.XXXXXX")
+PID=""
+cleanup() {
+    if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
+        kill -TERM "$PID" 2>/dev/null || true
+        sleep 1
+        kill -KILL "$PID" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
+
+PORT=$(free_port)
+BASE="http://127.0.0.1:$PORT"
+
+# rss_kib PID: VmRSS in KiB from /proc.
+rss_kib() {
+    awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+# wrk_rps PATH: requests/s reported by wrk.
+wrk_rps() {
+    local out
+    out=$(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$BASE$1")
+    printf '%s\n' "$out" >"$WORK/wrk$(echo "$1" | tr '/' '_').txt"
+    printf '%s\n' "$out" | sed 's/^/    /' >&2
+    local non2xx
+    non2xx=$(printf '%s\n' "$out" | awk '/Non-2xx or 3xx responses:/ { print $NF }')
+    if [ -n "$non2xx" ]; then
+        echo "bench: $1 had $non2xx non-2xx responses; its figure is not meaningful" >&2
+    fi
+    printf '%s\n' "$out" | awk '/^Requests\/sec:/ { print $2 }'
+}
+
+section "start-up: process start to /readyz 200"
+# Quiet logs: request logging at info would measure the logger, not the server.
+start_ns=$(date +%s%N)
+"$SIGIL_BIN" serve --host 127.0.0.1 --port "$PORT" --data-dir "$WORK/data" \
+    --public-url "$BASE" --log-level "${SIGIL_BENCH_LOG_LEVEL:-warning}" >"$WORK/stdout" 2>"$WORK/stderr" </dev/null &
+PID=$!
+ready=0
+for _ in $(seq 1 6000); do   # at most ~60 s
+    if ! kill -0 "$PID" 2>/dev/null; then
+        break
+    fi
+    if [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$BASE/readyz" 2>/dev/null)" = "200" ]; then
+        ready=1
+        break
+    fi
+    sleep 0.01
+done
+end_ns=$(date +%s%N)
+if [ "$ready" -ne 1 ]; then
+    echo "bench: server did not become ready" >&2
+    tail -n 20 "$WORK/stdout" "$WORK/stderr" >&2 || true
+    exit 1
+fi
+STARTUP_MS=$(( (end_ns - start_ns) / 1000000 ))
+echo "startup_ms=$STARTUP_MS (fresh data dir: includes creating the database, migrations, tenant default and its keys)"
+
+section "idle memory"
+sleep 2
+RSS_IDLE_KIB=$(rss_kib "$PID")
+echo "rss_idle_kib=$RSS_IDLE_KIB"
+
+section "throughput (wrk -t1 -c$CONNECTIONS -d${DURATION}s)"
+# Warm up both paths so the first measured requests do not pay for lazy setup.
+for _ in 1 2 3 4 5; do
+    curl -s -o /dev/null "$BASE/healthz" || true
+    curl -s -o /dev/null "$BASE/oauth2/jwks" || true
+done
+echo "/healthz:" >&2
+HEALTHZ_RPS=$(wrk_rps /healthz)
+echo "/oauth2/jwks:" >&2
+JWKS_RPS=$(wrk_rps /oauth2/jwks)
+RSS_AFTER_KIB=$(rss_kib "$PID")
+RATIO=$(python3 -c 'import sys; h, j = float(sys.argv[1]), float(sys.argv[2]); print(f"{j / h:.3f}" if h > 0 and j > 0 else "null")' "${HEALTHZ_RPS:-0}" "${JWKS_RPS:-0}")
+
+section "result"
+stop_process "$PID" 30
+status=$STOP_STATUS
+PID=""
+printf '%-28s %s\n' "binary" "$SIGIL_BIN"
+printf '%-28s %s\n' "startup to /readyz (ms)" "$STARTUP_MS"
+printf '%-28s %s\n' "RSS idle (KiB)" "$RSS_IDLE_KIB"
+printf '%-28s %s\n' "RSS after load (KiB)" "$RSS_AFTER_KIB"
+printf '%-28s %s\n' "/healthz req/s" "$HEALTHZ_RPS"
+printf '%-28s %s\n' "/oauth2/jwks req/s" "$JWKS_RPS"
+printf '%-28s %s\n' "ratio jwks/healthz" "$RATIO"
+printf '%-28s %s\n' "exit status on SIGTERM" "$status"
+# One machine-readable line for keeping history.
+printf 'BENCH {"startup_ms": %s, "rss_idle_kib": %s, "rss_after_kib": %s, "healthz_rps": %s, "jwks_rps": %s, "ratio": %s, "connections": %s, "duration_s": %s}\n' \
+    "$STARTUP_MS" "$RSS_IDLE_KIB" "$RSS_AFTER_KIB" "${HEALTHZ_RPS:-null}" "${JWKS_RPS:-null}" "$RATIO" "$CONNECTIONS" "$DURATION"
