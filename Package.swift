@@ -110,7 +110,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SigilStoreConformanceTests",
-            dependencies: ["SigilCore", "SigilStore", "SigilSQLStore"],
+            dependencies: [
+                "SigilCore", "SigilStore", "SigilSQLStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
