@@ -30,6 +30,15 @@ struct SQLEnrolmentTokenStore: EnrolmentTokenStore {
         return row
     }
 
+    func anyConsumed(tenantID: String, purpose: EnrolmentToken.Purpose) async throws -> Bool {
+        try await runner.read("enrolment token") { db in
+            try await db.raw("""
+                SELECT id FROM enrolment_tokens
+                WHERE tenant_id = \(bind: tenantID) AND purpose = \(bind: purpose.rawValue) AND consumed_at IS NOT NULL LIMIT 1
+                """).first() != nil
+        }
+    }
+
     func deleteExpired(now: Date) async throws -> Int {
         try await runner.write("enrolment token") { db in
             try await db.raw("DELETE FROM enrolment_tokens WHERE expires_at <= \(bind: now.ms) RETURNING id").all().count

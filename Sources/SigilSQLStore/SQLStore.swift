@@ -3,8 +3,8 @@ import Logging
 import SQLKit
 import SigilStore
 
-/// The SQL implementation of `SigilStore`, for SQLite (the default) and PostgreSQL.
-public final class SQLStore: SigilStore {
+/// The SQL implementation of `Store`, for SQLite (the default) and PostgreSQL.
+public final class SQLStore: Store {
     private let backend: any SQLBackend
     private let session: SQLSession
 

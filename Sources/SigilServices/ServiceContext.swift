@@ -4,13 +4,13 @@ import SigilStore
 
 /// What every use case needs: the store, time, randomness, the master key.
 public struct ServiceContext: Sendable {
-    public let store: any SigilStore
+    public let store: any Store
     public let clock: any SigilClock
     public let random: any RandomSource
     public let masterKey: MasterKey
     public let logger: Logger
 
-    public init(store: any SigilStore, clock: any SigilClock = SystemClock(), random: any RandomSource = SystemRandom(),
+    public init(store: any Store, clock: any SigilClock = SystemClock(), random: any RandomSource = SystemRandom(),
                 masterKey: MasterKey, logger: Logger = Logger(label: "sigil")) {
         self.store = store
         self.clock = clock

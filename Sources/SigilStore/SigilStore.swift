@@ -25,7 +25,7 @@ public struct StoreHealth: Sendable, Equatable {
 }
 
 /// Sigil's storage. One SQL implementation serves SQLite and PostgreSQL (SigilSQLStore).
-public protocol SigilStore: StoreSession {
+public protocol Store: StoreSession {
     /// Runs `body` in one transaction: all of it commits, or (on any thrown error) none of it.
     func transaction<R: Sendable>(_ body: @escaping @Sendable (any StoreSession) async throws -> R) async throws -> R
     func health() async -> StoreHealth

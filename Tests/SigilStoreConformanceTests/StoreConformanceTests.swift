@@ -216,8 +216,11 @@ struct StoreConformanceTests {
             }
             _ = try await store.enrolmentTokens.create(token("once", lifetime: 600))
             _ = try await store.enrolmentTokens.create(token("short", lifetime: 60))
+            #expect(try await store.enrolmentTokens.anyConsumed(tenantID: acme.id, purpose: .firstAdmin) == false)
             let used = try await store.enrolmentTokens.consume(tokenHash: tokenHash("once"), now: now)
             #expect(used.consumedAt == now)
+            #expect(try await store.enrolmentTokens.anyConsumed(tenantID: acme.id, purpose: .firstAdmin))
+            #expect(try await store.enrolmentTokens.anyConsumed(tenantID: acme.id, purpose: .user) == false)
             await expectStoreError(.notFound) { _ = try await store.enrolmentTokens.consume(tokenHash: tokenHash("once"), now: now) }
             await expectStoreError(.notFound) {
                 _ = try await store.enrolmentTokens.consume(tokenHash: tokenHash("short"), now: now.addingTimeInterval(60))

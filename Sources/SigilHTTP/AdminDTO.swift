@@ -1,0 +1,245 @@
+import Foundation
+import SigilServices
+import SigilStore
+
+// JSON shapes of the admin API. Encoded with snake_case keys (JSONResponse), decoded from
+// snake_case (JSONBody). Each request type lists the fields it accepts: anything else is refused.
+
+struct UserBody: Encodable {
+    var id: String
+    var email: String
+    var givenName: String
+    var familyName: String
+    var status: String
+    var createdAt: Date
+    var updatedAt: Date
+    var version: Int
+
+    init(_ user: User) {
+        id = user.id; email = user.email; givenName = user.givenName; familyName = user.familyName
+        status = user.status.rawValue; createdAt = user.createdAt; updatedAt = user.updatedAt; version = user.version
+    }
+}
+
+struct CreateUserRequest: Decodable {
+    static let fields: Set<String> = ["email", "given_name", "family_name", "status"]
+    var email: String
+    var givenName: String
+    var familyName: String
+    var status: UserStatus?
+}
+
+struct PatchUserRequest: Decodable {
+    static let fields: Set<String> = ["email", "given_name", "family_name", "status"]
+    var email: String?
+    var givenName: String?
+    var familyName: String?
+    var status: UserStatus?
+}
+
+struct ListBody<Item: Encodable>: Encodable {
+    var items: [Item]
+    var nextCursor: String?
+}
+
+struct TenantBody: Encodable {
+    var id: String
+    var name: String
+    var displayName: String
+    var host: String?
+    var issuer: String
+    var createdAt: Date
+}
+
+struct CreateTenantRequest: Decodable {
+    static let fields: Set<String> = ["name", "display_name", "host"]
+    var name: String
+    var displayName: String?
+    var host: String?
+}
+
+struct OIDCBody: Codable {
+    var clientId: String
+    var redirectUris: [String]
+    var postLogoutRedirectUris: [String]
+    var grantTypes: [String]
+    var tokenEndpointAuthMethod: String
+    var requirePkce: Bool
+    var requirePar: Bool
+    var allowedScopes: [String]
+    var idTokenSignedResponseAlg: String
+    var accessTokenLifetime: Int
+    var idTokenLifetime: Int
+    var refreshTokenLifetime: Int
+
+    init(_ s: OIDCClientSettings) {
+        clientId = s.clientID; redirectUris = s.redirectURIs; postLogoutRedirectUris = s.postLogoutRedirectURIs
+        grantTypes = s.grantTypes; tokenEndpointAuthMethod = s.tokenEndpointAuthMethod; requirePkce = s.requirePKCE
+        requirePar = s.requirePAR; allowedScopes = s.allowedScopes; idTokenSignedResponseAlg = s.idTokenSigningAlg
+        accessTokenLifetime = s.accessTokenLifetimeSeconds; idTokenLifetime = s.idTokenLifetimeSeconds
+        refreshTokenLifetime = s.refreshTokenLifetimeSeconds
+    }
+}
+
+struct ACSBody: Codable {
+    var url: String
+    var binding: String?
+    var index: Int?
+    var isDefault: Bool?
+}
+
+struct AttributeMappingBody: Codable {
+    var name: String
+    var userField: String
+    var nameFormat: String?
+}
+
+struct SAMLBody: Encodable {
+    var entityId: String
+    var acs: [ACSBody]
+    var sloUrl: String?
+    var nameIdFormat: String
+    var attributeMappings: [AttributeMappingBody]
+    var signing: String
+    var encryptAssertions: Bool
+    var certificate: String?
+    var authnContextClassRef: String?
+
+    init(_ s: SAMLServiceProviderSettings) {
+        entityId = s.entityID
+        acs = s.assertionConsumerServices.map { ACSBody(url: $0.url, binding: $0.binding, index: $0.index, isDefault: $0.isDefault) }
+        sloUrl = s.singleLogoutURL; nameIdFormat = s.nameIDFormat
+        attributeMappings = s.attributeMappings.map { AttributeMappingBody(name: $0.name, userField: $0.userField, nameFormat: $0.nameFormat) }
+        signing = s.signing.rawValue; encryptAssertions = s.encryptAssertions; certificate = s.certificatePEM
+        authnContextClassRef = s.authnContextClassRef
+    }
+}
+
+struct ApplicationBody: Encodable {
+    var id: String
+    var name: String
+    var `protocol`: String
+    var oidc: OIDCBody?
+    var saml: SAMLBody?
+    /// Only in the response that created the client.
+    var clientSecret: String?
+    var createdAt: Date
+    var updatedAt: Date
+    var version: Int
+
+    init(_ app: SigilStore.Application, clientSecret: String? = nil) {
+        id = app.id; name = app.name; `protocol` = app.kind; createdAt = app.createdAt; updatedAt = app.updatedAt
+        version = app.version; self.clientSecret = clientSecret
+        switch app.settings {
+        case .oidc(let s): oidc = OIDCBody(s)
+        case .saml(let s): saml = SAMLBody(s)
+        }
+    }
+}
+
+/// The create body: `protocol` picks which of the other fields apply.
+struct CreateApplicationRequest: Decodable {
+    static let oidcFields: Set<String> = [
+        "redirect_uris", "post_logout_redirect_uris", "public", "token_endpoint_auth_method", "grant_types", "require_pkce",
+        "require_par", "allowed_scopes", "id_token_signed_response_alg", "access_token_lifetime", "id_token_lifetime",
+        "refresh_token_lifetime",
+    ]
+    static let samlFields: Set<String> = [
+        "entity_id", "acs", "slo_url", "name_id_format", "attribute_mappings", "signing", "encrypt_assertions", "certificate",
+        "authn_context_class_ref",
+    ]
+    static let fields: Set<String> = oidcFields.union(samlFields).union(["name", "protocol"])
+
+    var name: String
+    var `protocol`: String
+    // OIDC
+    var redirectUris: [String]?
+    var postLogoutRedirectUris: [String]?
+    var `public`: Bool?
+    var tokenEndpointAuthMethod: String?
+    var grantTypes: [String]?
+    var requirePkce: Bool?
+    var requirePar: Bool?
+    var allowedScopes: [String]?
+    var idTokenSignedResponseAlg: String?
+    var accessTokenLifetime: Int?
+    var idTokenLifetime: Int?
+    var refreshTokenLifetime: Int?
+    // SAML
+    var entityId: String?
+    var acs: [ACSBody]?
+    var sloUrl: String?
+    var nameIdFormat: String?
+    var attributeMappings: [AttributeMappingBody]?
+    var signing: SAMLServiceProviderSettings.Signing?
+    var encryptAssertions: Bool?
+    var certificate: String?
+    var authnContextClassRef: String?
+}
+
+/// PATCH body: the create fields except `protocol` and `public`, all optional.
+struct PatchApplicationRequest: Decodable {
+    static let fields: Set<String> = CreateApplicationRequest.fields.subtracting(["protocol", "public"])
+    var name: String?
+    var redirectUris: [String]?
+    var postLogoutRedirectUris: [String]?
+    var tokenEndpointAuthMethod: String?
+    var grantTypes: [String]?
+    var requirePkce: Bool?
+    var requirePar: Bool?
+    var allowedScopes: [String]?
+    var idTokenSignedResponseAlg: String?
+    var accessTokenLifetime: Int?
+    var idTokenLifetime: Int?
+    var refreshTokenLifetime: Int?
+    var entityId: String?
+    var acs: [ACSBody]?
+    var sloUrl: String?
+    var nameIdFormat: String?
+    var attributeMappings: [AttributeMappingBody]?
+    var signing: SAMLServiceProviderSettings.Signing?
+    var encryptAssertions: Bool?
+    var certificate: String?
+    var authnContextClassRef: String?
+}
+
+struct KeyBody: Encodable {
+    var kid: String
+    var alg: String
+    var state: String
+    var createdAt: Date
+    var updatedAt: Date
+}
+
+struct AuditEventBody: Encodable {
+    var id: String
+    var occurredAt: Date
+    var actor: String
+    var action: String
+    var targetType: String?
+    var targetId: String?
+    var outcome: String
+    var before: [String: String]?
+    var after: [String: String]?
+    var reason: String?
+
+    init(_ e: AuditEvent) {
+        id = e.id; occurredAt = e.occurredAt; actor = e.actor; action = e.action; targetType = e.targetType
+        targetId = e.targetID; outcome = e.outcome.rawValue; before = e.before; after = e.after; reason = e.reason
+    }
+}
+
+extension [ACSBody] {
+    func settings() -> [SAMLServiceProviderSettings.AssertionConsumerService] {
+        enumerated().map { i, acs in
+            .init(url: acs.url, binding: acs.binding ?? SAMLServiceProviderSettings.httpPOST, index: acs.index ?? i,
+                  isDefault: acs.isDefault ?? (i == 0))
+        }
+    }
+}
+
+extension [AttributeMappingBody] {
+    func settings() -> [SAMLServiceProviderSettings.AttributeMapping] {
+        map { .init(name: $0.name, userField: $0.userField, nameFormat: $0.nameFormat ?? "urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified") }
+    }
+}

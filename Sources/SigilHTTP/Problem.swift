@@ -1,0 +1,142 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SigilServices
+import SigilStore
+
+/// An RFC 9457 problem details response. `type` is a URN naming the problem
+/// (`urn:sigil:problem:validation-failed`, catalogued in docs/admin-api.md).
+public struct Problem: Error, Sendable, Encodable, HTTPResponseError {
+    public let status: HTTPResponse.Status
+    public let type: String
+    public let title: String
+    public var detail: String?
+    public var errors: [FieldError]?
+    var extraHeaders: HTTPFields = [:]
+
+    public init(status: HTTPResponse.Status, type: String, title: String, detail: String? = nil, errors: [FieldError]? = nil) {
+        self.status = status
+        self.type = "urn:sigil:problem:" + type
+        self.title = title
+        self.detail = detail
+        self.errors = errors
+    }
+
+    enum CodingKeys: String, CodingKey { case type, title, status, detail, instance, errors }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(type, forKey: .type)
+        try c.encode(title, forKey: .title)
+        try c.encode(Int(status.code), forKey: .status)
+        try c.encodeIfPresent(detail, forKey: .detail)
+        try c.encodeIfPresent(errors, forKey: .errors)
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        response(path: request.uri.path)
+    }
+
+    func response(path: String) -> Response {
+        var body: [String: Any] = ["type": type, "title": title, "status": Int(status.code), "instance": path]
+        if let detail { body["detail"] = detail }
+        if let errors { body["errors"] = errors.map { ["field": $0.field, "message": $0.message] } }
+        let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        var headers: HTTPFields = [.contentType: "application/problem+json", .cacheControl: "no-store"]
+        headers.append(contentsOf: extraHeaders)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    // MARK: catalogue
+
+    static func tenantNotFound() -> Problem {
+        Problem(status: .notFound, type: "tenant-not-found", title: "No such tenant")
+    }
+
+    static func notFound(_ detail: String? = nil) -> Problem {
+        Problem(status: .notFound, type: "not-found", title: "Not found", detail: detail)
+    }
+
+    static func invalidJSON(_ detail: String) -> Problem {
+        Problem(status: .badRequest, type: "invalid-json", title: "The request body is not valid JSON", detail: detail)
+    }
+
+    static func unknownFields(_ fields: [String]) -> Problem {
+        Problem(status: .badRequest, type: "unknown-field", title: "The request has fields this endpoint does not accept",
+                detail: "unknown: \(fields.joined(separator: ", "))",
+                errors: fields.map { FieldError(field: $0, message: "unknown field") })
+    }
+
+    static func invalidType(_ field: String, _ message: String) -> Problem {
+        Problem(status: .badRequest, type: "invalid-field-type", title: "A field has the wrong type or is missing",
+                detail: message, errors: [FieldError(field: field, message: message)])
+    }
+
+    static func unauthenticated(_ detail: String) -> Problem {
+        var p = Problem(status: .unauthorized, type: "unauthenticated", title: "A valid admin bearer token is required", detail: detail)
+        p.extraHeaders[.wwwAuthenticate] = #"Bearer realm="sigil-admin""#
+        return p
+    }
+
+    /// Maps any error to the problem a client sees. Unknown errors become a 500 without details.
+    static func from(_ error: any Error) -> Problem {
+        switch error {
+        case let problem as Problem:
+            return problem
+        case let error as ServiceError:
+            switch error.code {
+            case .invalidInput:
+                return Problem(status: .unprocessableContent, type: "validation-failed", title: "The request has invalid values",
+                               detail: error.message, errors: error.fieldErrors)
+            case .unauthenticated:
+                return unauthenticated(error.message)
+            case .forbidden:
+                return Problem(status: .forbidden, type: "forbidden", title: "This token may not do that", detail: error.message)
+            default:
+                return Problem(status: .badRequest, type: "bad-request", title: "Bad request", detail: error.message)
+            }
+        case let error as StoreError:
+            switch error.code {
+            case .notFound:
+                return Problem(status: .notFound, type: "not-found", title: "Not found", detail: "no such \(error.entity)")
+            case .alreadyExists:
+                return Problem(status: .conflict, type: "already-exists", title: "It already exists",
+                               detail: "a \(error.entity) with the same unique value exists")
+            case .conflict where error.detail.hasPrefix("version"):
+                return Problem(status: .preconditionFailed, type: "version-mismatch",
+                               title: "The resource changed since you read it", detail: "If-Match does not match the current version")
+            case .conflict:
+                return Problem(status: .conflict, type: "conflict", title: "The change conflicts with the current state", detail: error.detail)
+            default:
+                return Problem(status: .serviceUnavailable, type: "unavailable", title: "The database is unavailable")
+            }
+        case let error as HTTPError:
+            switch error.status {
+            case .notFound: return notFound("no route for this path")
+            case .methodNotAllowed: return Problem(status: .methodNotAllowed, type: "method-not-allowed", title: "Method not allowed")
+            case .contentTooLarge: return Problem(status: .contentTooLarge, type: "payload-too-large", title: "The request body is too large")
+            default: return Problem(status: error.status, type: "http-error", title: error.status.reasonPhrase, detail: error.body)
+            }
+        default:
+            return Problem(status: .internalServerError, type: "internal", title: "Internal error")
+        }
+    }
+}
+
+/// Turns every thrown error into problem+json, logging unexpected ones (without request bodies).
+struct ProblemMiddleware: RouterMiddleware {
+    typealias Context = SigilRequestContext
+
+    func handle(_ request: Request, context: SigilRequestContext,
+                next: (Request, SigilRequestContext) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            let problem = Problem.from(error)
+            if problem.status.code >= 500 {
+                context.logger.error("request failed", metadata: ["error": .string(String(describing: error)), "path": .string(request.uri.path)])
+            }
+            return problem.response(path: context.originalPath.isEmpty ? request.uri.path : context.originalPath)
+        }
+    }
+}

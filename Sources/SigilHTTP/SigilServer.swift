@@ -1,0 +1,61 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import SigilServices
+import SigilStore
+
+/// The one route table and the HTTP application around it.
+public enum SigilServer {
+    public static let version = "0.1.0"
+
+    /// Every route Sigil serves, in one place.
+    public static func router(services: ServiceSet, metrics: HTTPMetrics) -> Router<SigilRequestContext> {
+        let router = Router(context: SigilRequestContext.self)
+        router.add(middleware: MetricsMiddleware(metrics: metrics))
+        router.add(middleware: SecurityHeadersMiddleware())
+        router.add(middleware: ProblemMiddleware())
+        PublicRoutes.register(on: router, services: services, metrics: metrics)
+        AdminAPI(services: services).register(on: router)
+        return router
+    }
+
+    /// The responder: tenant resolution in front of the router.
+    public static func responder(services: ServiceSet, metrics: HTTPMetrics, publicURL: URL) -> some HTTPResponder<SigilRequestContext> {
+        TenantResponder(inner: router(services: services, metrics: metrics).buildResponder(),
+                        store: services.context.store, publicURL: publicURL)
+    }
+
+    public static func application(services: ServiceSet, metrics: HTTPMetrics, host: String, port: Int, publicURL: URL,
+                                   logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in })
+        -> some ApplicationProtocol {
+        Application(
+            responder: responder(services: services, metrics: metrics, publicURL: publicURL),
+            configuration: .init(address: .hostname(host, port: port), serverName: nil),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+            logger: logger)
+    }
+}
+
+/// Headers every response carries: no sniffing, no framing, no referrer leaks.
+struct SecurityHeadersMiddleware: RouterMiddleware {
+    typealias Context = SigilRequestContext
+
+    func handle(_ request: Request, context: SigilRequestContext,
+                next: (Request, SigilRequestContext) async throws -> Response) async throws -> Response {
+        var response = try await next(request, context)
+        response.headers[.xContentTypeOptions] = "nosniff"
+        response.headers[.xFrameOptions] = "DENY"
+        response.headers[.referrerPolicy] = "no-referrer"
+        if response.headers[.contentSecurityPolicy] == nil {
+            response.headers[.contentSecurityPolicy] = "default-src 'none'; frame-ancestors 'none'"
+        }
+        return response
+    }
+}
+
+extension HTTPField.Name {
+    static let xContentTypeOptions = Self("X-Content-Type-Options")!
+    static let xFrameOptions = Self("X-Frame-Options")!
+    static let referrerPolicy = Self("Referrer-Policy")!
+}

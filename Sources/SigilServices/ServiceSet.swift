@@ -1,0 +1,12 @@
+/// Every use case, built over one context.
+public struct ServiceSet: Sendable {
+    public let context: ServiceContext
+    public var tenants: TenantService { TenantService(context: context) }
+    public var users: UserService { UserService(context: context) }
+    public var applications: ApplicationService { ApplicationService(context: context) }
+    public var keys: KeyService { KeyService(context: context) }
+    public var adminTokens: AdminTokenService { AdminTokenService(context: context) }
+    public var enrolment: EnrolmentService { EnrolmentService(context: context) }
+
+    public init(context: ServiceContext) { self.context = context }
+}

@@ -1,0 +1,236 @@
+import ArgumentParser
+import Foundation
+import SigilCore
+import SigilServices
+import SigilStore
+
+struct TenantCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "tenant", abstract: "Manage tenants.",
+                                                    subcommands: [Create.self, List.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a tenant with its signing keys.")
+        @Argument(help: "Tenant name: lowercase letters, digits and hyphens (used in /t/NAME/).") var name: String
+        @Option(help: "A host name whose requests belong to this tenant, e.g. acme.example.com.") var host: String?
+        @Option(help: "Display name.") var displayName: String?
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            try await withRuntime(store) { runtime in
+                let t = try await runtime.services.tenants.create(slug: name, displayName: displayName, host: host, by: .cli)
+                if json {
+                    try printJSON(["id": t.id, "name": t.slug, "display_name": t.displayName, "host": t.host as Any? ?? NSNull()] as [String: Any])
+                } else {
+                    print("Created tenant \(t.slug) (\(t.id))\(t.host.map { " on host \($0)" } ?? "")")
+                }
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List tenants.")
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            try await withRuntime(store) { runtime in
+                let tenants = try await runtime.services.tenants.list()
+                if json {
+                    try printJSON(tenants.map { ["id": $0.id, "name": $0.slug, "display_name": $0.displayName, "host": $0.host as Any? ?? NSNull()] as [String: Any] })
+                } else {
+                    for t in tenants { print("\(t.slug)\t\(t.id)\t\(t.host ?? "-")") }
+                }
+            }
+        }
+    }
+}
+
+struct UserCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage a tenant's users.",
+                                                    subcommands: [Create.self, List.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a user.")
+        @Option(help: "Tenant name.") var tenant: String
+        @Option var email: String
+        @Option var givenName: String
+        @Option var familyName: String
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            try await withRuntime(store) { runtime in
+                let t = try await sigil.tenant(runtime, tenant)
+                let user = try await runtime.services.users.create(
+                    tenantID: t.id, .init(email: email, givenName: givenName, familyName: familyName), by: .cli)
+                if json {
+                    try printJSON(userJSON(user))
+                } else {
+                    print("Created user \(user.email) (\(user.id))")
+                }
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List a tenant's users.")
+        @Option(help: "Tenant name.") var tenant: String
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            try await withRuntime(store) { runtime in
+                let t = try await sigil.tenant(runtime, tenant)
+                var users: [User] = []
+                var cursor: String?
+                repeat {
+                    let page = try await runtime.services.users.list(tenantID: t.id, page: PageRequest(limit: 200, after: cursor), by: .cli)
+                    users += page.items
+                    cursor = page.nextCursor
+                } while cursor != nil
+                if json {
+                    try printJSON(users.map(userJSON))
+                } else {
+                    for u in users { print("\(u.id)\t\(u.email)\t\(u.givenName) \(u.familyName)\t\(u.status.rawValue)") }
+                }
+            }
+        }
+    }
+}
+
+func userJSON(_ u: User) -> [String: Any] {
+    ["id": u.id, "email": u.email, "given_name": u.givenName, "family_name": u.familyName, "status": u.status.rawValue,
+     "created_at": iso(u.createdAt), "updated_at": iso(u.updatedAt), "version": u.version]
+}
+
+struct AppCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "app", abstract: "Manage applications (OIDC clients, SAML service providers).",
+                                                    subcommands: [CreateOIDC.self, List.self])
+
+    struct CreateOIDC: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "create-oidc",
+                                                        abstract: "Register an OIDC client; its secret is printed once.")
+        @Option(help: "Tenant name.") var tenant: String
+        @Option(help: "Application name.") var name: String
+        @Option(name: .customLong("redirect-uri"), help: "Redirect URI (repeat for several).") var redirectURIs: [String] = []
+        @Flag(name: .customLong("public"), help: "A public client (no secret; PKCE required).") var isPublic = false
+        @Flag(help: "Require pushed authorization requests (RFC 9126).") var requirePar = false
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            try await withRuntime(store) { runtime in
+                let t = try await sigil.tenant(runtime, tenant)
+                var input = ApplicationService.NewOIDCClient(name: name, redirectURIs: redirectURIs)
+                input.isPublic = isPublic
+                input.requirePAR = requirePar
+                let (app, secret) = try await runtime.services.applications.createOIDC(tenantID: t.id, input, by: .cli)
+                if json {
+                    try printJSON(["id": app.id, "client_id": app.clientID ?? "", "client_secret": secret?.value as Any? ?? NSNull()] as [String: Any])
+                } else {
+                    print("Created OIDC client \(app.name) (\(app.id))")
+                    print("client_id:     \(app.clientID ?? "")")
+                    if let secret { print("client_secret: \(secret.value)   (shown once: store it now)") }
+                }
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List a tenant's applications.")
+        @Option(help: "Tenant name.") var tenant: String
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            try await withRuntime(store) { runtime in
+                let t = try await sigil.tenant(runtime, tenant)
+                var apps: [Application] = []
+                var cursor: String?
+                repeat {
+                    let page = try await runtime.services.applications.list(tenantID: t.id, page: PageRequest(limit: 200, after: cursor), by: .cli)
+                    apps += page.items
+                    cursor = page.nextCursor
+                } while cursor != nil
+                if json {
+                    try printJSON(apps.map { app -> [String: Any] in
+                        var o: [String: Any] = ["id": app.id, "name": app.name, "protocol": app.kind]
+                        if case .oidc(let s) = app.settings {
+                            o["client_id"] = s.clientID; o["redirect_uris"] = s.redirectURIs; o["public"] = s.isPublic
+                            o["require_par"] = s.requirePAR
+                        }
+                        if case .saml(let s) = app.settings { o["entity_id"] = s.entityID }
+                        return o
+                    })
+                } else {
+                    for app in apps { print("\(app.id)\t\(app.kind)\t\(app.name)\t\(app.clientID ?? app.entityID ?? "")") }
+                }
+            }
+        }
+    }
+}
+
+struct KeysCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "keys", abstract: "Manage a tenant's signing keys.",
+                                                    subcommands: [Rotate.self, List.self])
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Rotate: next → current → previous, and a new next key.")
+        @Option(help: "Tenant name.") var tenant: String
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            try await withRuntime(store) { runtime in
+                let t = try await sigil.tenant(runtime, tenant)
+                for r in try await runtime.services.keys.rotate(tenantID: t.id, by: .cli) {
+                    print("\(r.algorithm): current \(r.current), next \(r.next), previous \(r.previous ?? "-")")
+                }
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List signing keys (public data).")
+        @Option(help: "Tenant name.") var tenant: String
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            try await withRuntime(store) { runtime in
+                let t = try await sigil.tenant(runtime, tenant)
+                let keys = try await runtime.services.keys.list(tenantID: t.id)
+                if json {
+                    try printJSON(keys.map { ["kid": $0.kid, "alg": $0.algorithm, "state": $0.state.rawValue, "created_at": iso($0.createdAt)] })
+                } else {
+                    for k in keys { print("\(k.algorithm)\t\(k.state.rawValue)\t\(k.kid)") }
+                }
+            }
+        }
+    }
+}
+
+struct AdminCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "admin", abstract: "Administration credentials.",
+                                                    subcommands: [Token.self])
+
+    struct Token: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Admin API tokens.", subcommands: [Create.self])
+
+        struct Create: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Create an admin API token and print it (shown once).")
+            @Option(help: "Limit the token to one tenant (default: global).") var tenant: String?
+            @Option(help: "A name to recognise the token by.") var name: String = "cli"
+            @OptionGroup var store: StoreOptions
+
+            func run() async throws {
+                try await withRuntime(store) { runtime in
+                    var tenantID: String?
+                    if let tenant { tenantID = try await sigil.tenant(runtime, tenant).id }
+                    let (_, token) = try await runtime.services.adminTokens.create(tenantID: tenantID, name: name, by: .cli)
+                    print(token.value)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,163 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SigilCore
+import SigilSQLStore
+import SigilServices
+import SigilStore
+
+/// Options every subcommand shares, so each acts on the same store as `sigil serve`.
+struct StoreOptions: ParsableArguments {
+    @Option(help: "Directory for the SQLite database and the master key file. [env: SIGIL_DATA_DIR] (default: ./sigil-data)")
+    var dataDir: String?
+
+    @Option(help: "postgres://user:password@host:port/database to use PostgreSQL instead of SQLite. [env: SIGIL_DATABASE_URL]")
+    var databaseURL: String?
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical. [env: SIGIL_LOG_LEVEL] (default: info for serve, warning otherwise)")
+    var logLevel: String?
+
+    var resolvedDataDir: String { dataDir ?? env("SIGIL_DATA_DIR") ?? "./sigil-data" }
+    var resolvedDatabaseURL: String? { databaseURL ?? env("SIGIL_DATABASE_URL") }
+
+    func resolvedLogLevel(default fallback: Logger.Level) throws -> Logger.Level {
+        guard let raw = logLevel ?? env("SIGIL_LOG_LEVEL") else { return fallback }
+        guard let level = Logger.Level(rawValue: raw.lowercased()) else {
+            throw ValidationError("unknown log level \(raw)")
+        }
+        return level
+    }
+}
+
+func env(_ name: String) -> String? {
+    guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
+    return value
+}
+
+/// An open store with everything the services need. Opening migrates (idempotent) and makes sure
+/// the `default` tenant exists, so every command works on a fresh data directory.
+struct Runtime {
+    let store: SQLStore
+    let services: ServiceSet
+    let logger: Logger
+    let dataDir: String
+    let migrationsApplied: [Int]
+
+    static func open(_ options: StoreOptions, logger: Logger) async throws -> Runtime {
+        // Everything Sigil writes (database, WAL, key file) is for its own user only.
+        umask(0o077)
+        let dataDir = options.resolvedDataDir
+        try ensureDirectory(dataDir)
+        let masterKey = try loadMasterKey(dataDir: dataDir, logger: logger)
+        let store: SQLStore
+        if let url = options.resolvedDatabaseURL {
+            store = try await SQLStore.open(databaseURL: url, logger: logger)
+        } else {
+            store = try await SQLStore.sqlite(path: (dataDir as NSString).appendingPathComponent("sigil.sqlite"), logger: logger)
+        }
+        do {
+            let applied = try await store.migrate()
+            if !applied.isEmpty {
+                logger.notice("migrations applied", metadata: ["versions": .string(applied.map(String.init).joined(separator: ",")),
+                                                               "storage": .string(store.backendName)])
+            }
+            let services = ServiceSet(context: ServiceContext(store: store, masterKey: masterKey, logger: logger))
+            try await services.tenants.ensureDefault()
+            return Runtime(store: store, services: services, logger: logger, dataDir: dataDir, migrationsApplied: applied)
+        } catch {
+            try? await store.close()
+            throw error
+        }
+    }
+
+    func close() async {
+        try? await store.close()
+    }
+
+    static func ensureDirectory(_ path: String) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw CLIError("\(path) exists and is not a directory") }
+            return
+        }
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    }
+
+    /// `SIGIL_MASTER_KEY` (base64 of 32 bytes) or `{data dir}/master.key`, created with mode 0600
+    /// on first use. Nodes that share a PostgreSQL database must share this key.
+    static func loadMasterKey(dataDir: String, logger: Logger) throws -> MasterKey {
+        if let encoded = env("SIGIL_MASTER_KEY") {
+            return try MasterKey(encoded: encoded)
+        }
+        let path = (dataDir as NSString).appendingPathComponent("master.key")
+        if FileManager.default.fileExists(atPath: path) {
+            let attributes = try FileManager.default.attributesOfItem(atPath: path)
+            if let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue, mode & 0o077 != 0 {
+                throw CLIError("\(path) is readable by other users (mode \(String(mode, radix: 8))); run chmod 600 on it")
+            }
+            return try MasterKey(encoded: try String(contentsOfFile: path, encoding: .utf8))
+        }
+        let (key, encoded) = MasterKey.generate(random: SystemRandom())
+        // Create with 0600 from the start: no window where the key is readable by others.
+        let fd = Foundation.open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else { throw CLIError("cannot create \(path): \(String(cString: strerror(errno)))") }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        handle.write(Data((encoded + "\n").utf8))
+        try handle.synchronize()
+        try handle.close()
+        logger.notice("master key created", metadata: ["path": .string(path), "fingerprint": .string(key.fingerprint)])
+        return key
+    }
+}
+
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Sets up logging once per process: JSON lines on stdout.
+enum LogSetup {
+    static func bootstrap(level: Logger.Level) -> Logger {
+        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+        var logger = Logger(label: "sigil")
+        logger.logLevel = level
+        return logger
+    }
+}
+
+/// Turns errors into one clear line on stderr and an exit code.
+func runReportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as ServiceError {
+        var message = "error: \(error.message)"
+        for field in error.fieldErrors where error.fieldErrors.count > 1 { message += "\n  \(field.field): \(field.message)" }
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+        throw ExitCode(2)
+    } catch let error as StoreError {
+        let text: String
+        switch error.code {
+        case .alreadyExists: text = "a \(error.entity) with the same unique value already exists"
+        case .notFound: text = "no such \(error.entity)\(error.detail.isEmpty ? "" : " (\(error.detail))")"
+        default: text = error.description
+        }
+        FileHandle.standardError.write(Data("error: \(text)\n".utf8))
+        throw ExitCode(1)
+    } catch let error as CLIError {
+        FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+        throw ExitCode(1)
+    } catch let error as SigilError {
+        FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+        throw ExitCode(1)
+    } catch let error as SQLStoreError {
+        FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+func printJSON(_ object: Any) throws {
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
+    FileHandle.standardOutput.write(data + Data("\n".utf8))
+}
+
+func iso(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }

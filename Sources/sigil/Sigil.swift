@@ -1,0 +1,123 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import SigilCore
+import SigilHTTP
+import SigilSQLStore
+import SigilServices
+import SigilStore
+
+@main
+struct Sigil: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sigil",
+        abstract: "Sigil: a self-hosted, passwordless identity provider.",
+        version: SigilServer.version,
+        subcommands: [Serve.self, Migrate.self, TenantCommand.self, UserCommand.self, AppCommand.self, KeysCommand.self, AdminCommand.self],
+        defaultSubcommand: nil)
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the server.")
+
+    @Option(help: "Address to listen on. [env: SIGIL_HOST] (default: 127.0.0.1)") var host: String?
+    @Option(help: "Port to listen on. [env: SIGIL_PORT] (default: 8080)") var port: Int?
+    @Option(help: "The URL users reach Sigil at; the default tenant's issuer. [env: SIGIL_PUBLIC_URL] (default: http://HOST:PORT)")
+    var publicURL: String?
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let logger = LogSetup.bootstrap(level: try store.resolvedLogLevel(default: .info))
+        try await runReportingErrors {
+            let host = self.host ?? env("SIGIL_HOST") ?? "127.0.0.1"
+            guard let port = self.port ?? env("SIGIL_PORT").flatMap(Int.init), (1...65535).contains(port) else {
+                throw CLIError("--port (or SIGIL_PORT) must be a number from 1 to 65535")
+            }
+            let urlHost = (host == "0.0.0.0" || host == "::") ? "localhost" : host
+            let publicText = self.publicURL ?? env("SIGIL_PUBLIC_URL") ?? "http://\(urlHost):\(port)"
+            guard let publicURL = URL(string: publicText.hasSuffix("/") ? String(publicText.dropLast()) : publicText),
+                  ["http", "https"].contains(publicURL.scheme ?? ""), publicURL.host != nil, publicURL.query == nil else {
+                throw CLIError("--public-url must be an absolute http(s) URL without a query, e.g. https://id.example.com")
+            }
+            let runtime = try await Runtime.open(store, logger: logger)
+            let metrics = HTTPMetrics(version: SigilServer.version, backend: runtime.store.backendName)
+            let services = runtime.services
+            let app = SigilServer.application(
+                services: services, metrics: metrics, host: host, port: port, publicURL: publicURL, logger: logger,
+                onServerRunning: { _ in
+                    await Self.announce(services: services, publicURL: publicURL, runtime: runtime)
+                })
+            let group = ServiceGroup(configuration: .init(
+                services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            do {
+                try await group.run()
+            } catch {
+                await runtime.close()
+                throw error
+            }
+            logger.notice("stopped")
+            await runtime.close()
+        }
+    }
+
+    /// The human banner on stderr: where Sigil listens and, until the first administrator has
+    /// enrolled, a fresh one-time enrolment link (stored hashed, single use, 24 h).
+    static func announce(services: ServiceSet, publicURL: URL, runtime: Runtime) async {
+        var lines = ["Sigil \(SigilServer.version) is listening on \(publicURL.absoluteString) (storage: \(runtime.store.backendName))"]
+        do {
+            let tenant = try await services.tenants.get(slug: Tenant.defaultSlug)
+            if try await services.context.store.enrolmentTokens.anyConsumed(tenantID: tenant.id, purpose: .firstAdmin) == false {
+                let (url, expires) = try await services.enrolment.createFirstAdminLink(tenant: tenant, issuer: publicURL.absoluteString, by: .system)
+                lines.append("Enrol the first administrator with this one-time link (expires \(iso(expires))):")
+                lines.append("  \(url.value)")
+            }
+        } catch {
+            runtime.logger.error("could not create the enrolment link", metadata: ["error": .string("\(error)")])
+        }
+        FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+        runtime.logger.notice("ready", metadata: ["url": .string(publicURL.absoluteString), "storage": .string(runtime.store.backendName)])
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply database migrations (idempotent).")
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let logger = LogSetup.bootstrap(level: try store.resolvedLogLevel(default: .warning))
+        try await runReportingErrors {
+            let runtime = try await Runtime.open(store, logger: logger)
+            defer { Task { await runtime.close() } }
+            let applied = runtime.migrationsApplied
+            print(applied.isEmpty
+                ? "Database is up to date (migration \(SQLStore.latestMigration), \(runtime.store.backendName))."
+                : "Applied migrations \(applied.map(String.init).joined(separator: ", ")) (\(runtime.store.backendName)).")
+            await runtime.close()
+        }
+    }
+}
+
+/// Runs `body` with an open runtime and closes it.
+func withRuntime(_ options: StoreOptions, _ body: (Runtime) async throws -> Void) async throws {
+    let logger = LogSetup.bootstrap(level: try options.resolvedLogLevel(default: .warning))
+    try await runReportingErrors {
+        let runtime = try await Runtime.open(options, logger: logger)
+        do {
+            try await body(runtime)
+        } catch {
+            await runtime.close()
+            throw error
+        }
+        await runtime.close()
+    }
+}
+
+func tenant(_ runtime: Runtime, _ slug: String) async throws -> Tenant {
+    do {
+        return try await runtime.services.tenants.get(slug: slug)
+    } catch let error as StoreError where error.code == .notFound {
+        throw CLIError("no tenant named \(slug) (see: sigil tenant list)")
+    }
+}

@@ -1,8 +1,0 @@
-import Hummingbird
-import SQLiteKit
-import PostgresKit
-import Prometheus
-import ServiceLifecycle
-import ArgumentParser
-import X509
-print("placeholder")
