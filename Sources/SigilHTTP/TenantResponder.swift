@@ -34,7 +34,7 @@ public struct TenantResponder<Inner: HTTPResponder<SigilRequestContext>>: HTTPRe
                 head.path = rest + query
                 return try await inner.respond(to: Request(head: head, body: request.body), context: context)
             }
-            if let host = request.head.authority?.lowercased(),
+            if let host = (request.headers[Self.hostHeader] ?? request.head.authority)?.lowercased(),
                let tenant = try await store.tenants.find(host: host) {
                 context.tenant = tenant
                 context.issuer = "\(publicURL.scheme ?? "https")://\(host)"
@@ -48,6 +48,10 @@ public struct TenantResponder<Inner: HTTPResponder<SigilRequestContext>>: HTTPRe
         }
         return try await inner.respond(to: request, context: context)
     }
+
+    /// HTTP/1 carries the authority in `Host`; HTTPTypes moves it to `authority`, but requests built
+    /// in-process may still carry the header.
+    static var hostHeader: HTTPField.Name { HTTPField.Name("Host")! }
 
     static func tenant(slug: String, store: any Store) async throws -> Tenant? {
         do {

@@ -43,8 +43,8 @@ public struct SigningKeyMaterial: Sendable {
             guard key.keySizeInBits >= 2048 else { throw SigilError(.invalidInput, "RSA keys must have at least 2048 bits") }
             let primitives = try key.publicKey.getKeyPrimitives()
             jwk = JWK(kty: "RSA", use: "sig", alg: "RS256",
-                      n: Base64URL.encode(Self.stripLeadingZeros(primitives.modulus)),
-                      e: Base64URL.encode(Self.stripLeadingZeros(primitives.publicExponent)))
+                      n: Base64URL.encode(Self.minimalBigEndian(primitives.modulus)),
+                      e: Base64URL.encode(Self.minimalBigEndian(primitives.publicExponent)))
         case .es256:
             let key = try P256.Signing.PrivateKey(derRepresentation: privateKeyDER)
             let raw = Array(key.publicKey.x963Representation) // 0x04 ‖ X ‖ Y
@@ -55,7 +55,8 @@ public struct SigningKeyMaterial: Sendable {
         self.publicJWK = jwk
     }
 
-    static func stripLeadingZeros(_ data: Data) -> [UInt8] {
+    /// Minimal big-endian form of an integer: JWK `n` and `e` carry no leading zero octets.
+    public static func minimalBigEndian(_ data: Data) -> [UInt8] {
         let bytes = Array(data)
         let firstNonZero = bytes.firstIndex(where: { $0 != 0 }) ?? (bytes.count - 1)
         return Array(bytes[firstNonZero...])
@@ -85,3 +86,4 @@ public struct SigningKeyMaterial: Sendable {
         }
     }
 }
+
