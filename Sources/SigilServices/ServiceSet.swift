@@ -7,6 +7,7 @@ public struct ServiceSet: Sendable {
     public var keys: KeyService { KeyService(context: context) }
     public var adminTokens: AdminTokenService { AdminTokenService(context: context) }
     public var enrolment: EnrolmentService { EnrolmentService(context: context) }
+    public var expirySweep: ExpirySweep { ExpirySweep(context: context) }
 
     public init(context: ServiceContext) { self.context = context }
 }

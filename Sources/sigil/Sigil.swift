@@ -50,7 +50,11 @@ struct Serve: AsyncParsableCommand {
                     await Self.announce(services: services, publicURL: publicURL, runtime: runtime)
                 })
             let group = ServiceGroup(configuration: .init(
-                services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: [
+                    .init(service: app),
+                    .init(service: SweepService(services: services, interval: .seconds(600), logger: logger)),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             do {
                 try await group.run()
             } catch {

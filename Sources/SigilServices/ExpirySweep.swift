@@ -1,0 +1,18 @@
+import Foundation
+import SigilStore
+
+/// Deletes rows whose lifetime has ended. Takes `now` so it is tested without waiting; the server
+/// runs it on a timer (`sigil serve`), and any node may run it at the same time as another.
+public struct ExpirySweep: Sendable {
+    public let context: ServiceContext
+
+    public init(context: ServiceContext) { self.context = context }
+
+    public struct Result: Sendable, Equatable {
+        public var enrolmentTokens: Int
+    }
+
+    public func run(now: Date) async throws -> Result {
+        Result(enrolmentTokens: try await context.store.enrolmentTokens.deleteExpired(now: now))
+    }
+}
