@@ -72,8 +72,8 @@ public struct AdminAPI: Sendable {
             },
             AdminEndpoint(method: .post, path: "\(Self.base)/applications", operationID: "createApplication") { request, context, principal in
                 let tenant = try context.requireTenant()
-                let body = try await JSONBody.decode(CreateApplicationRequest.self, from: request, context: context,
-                                                     allowed: CreateApplicationRequest.fields)
+                let body = try await JSONBody.decode(ApplicationRequest.self, from: request, context: context,
+                                                     allowed: ApplicationRequest.createFields)
                 let (app, secret) = try await Self.createApplication(body, tenantID: tenant.id, services: s, principal: principal)
                 return try JSONResponse.make(ApplicationBody(app, clientSecret: secret?.value), status: .created,
                                              headers: Self.created(context, "applications/\(app.id)", app.version).merging([.cacheControl: "no-store"]))
@@ -84,8 +84,8 @@ public struct AdminAPI: Sendable {
             },
             AdminEndpoint(method: .patch, path: "\(Self.base)/applications/{id}", operationID: "updateApplication") { request, context, principal in
                 let tenant = try context.requireTenant()
-                let body = try await JSONBody.decode(PatchApplicationRequest.self, from: request, context: context,
-                                                     allowed: PatchApplicationRequest.fields)
+                let body = try await JSONBody.decode(ApplicationRequest.self, from: request, context: context,
+                                                     allowed: ApplicationRequest.patchFields)
                 let app = try await s.applications.update(tenantID: tenant.id, id: try Self.id(context),
                                                           expectedVersion: try Self.ifMatch(request), by: principal) { app in
                     try Self.apply(body, to: &app)
@@ -101,18 +101,14 @@ public struct AdminAPI: Sendable {
                 let tenant = try context.requireTenant()
                 guard principal.canAccess(tenantID: tenant.id) else { throw ServiceError(.forbidden, "this admin token belongs to another tenant") }
                 let keys = try await s.keys.list(tenantID: tenant.id)
-                return try JSONResponse.make(ListBody(items: keys.map {
-                    KeyBody(kid: $0.kid, alg: $0.algorithm, state: $0.state.rawValue, createdAt: $0.createdAt, updatedAt: $0.updatedAt)
-                }, nextCursor: nil))
+                return try JSONResponse.make(ListBody(items: keys.map(KeyBody.init), nextCursor: nil))
             },
             AdminEndpoint(method: .post, path: "\(Self.base)/keys/rotate", operationID: "rotateKeys") { _, context, principal in
                 let tenant = try context.requireTenant()
                 guard principal.canAccess(tenantID: tenant.id) else { throw ServiceError(.forbidden, "this admin token belongs to another tenant") }
                 _ = try await s.keys.rotate(tenantID: tenant.id, by: principal)
                 let keys = try await s.keys.list(tenantID: tenant.id)
-                return try JSONResponse.make(ListBody(items: keys.map {
-                    KeyBody(kid: $0.kid, alg: $0.algorithm, state: $0.state.rawValue, createdAt: $0.createdAt, updatedAt: $0.updatedAt)
-                }, nextCursor: nil))
+                return try JSONResponse.make(ListBody(items: keys.map(KeyBody.init), nextCursor: nil))
             },
             AdminEndpoint(method: .get, path: "\(Self.base)/audit-events", operationID: "listAuditEvents") { request, context, principal in
                 let tenant = try context.requireTenant()
@@ -220,13 +216,15 @@ public struct AdminAPI: Sendable {
         return context.issuer
     }
 
-    static func createApplication(_ body: CreateApplicationRequest, tenantID: String, services: ServiceSet,
+    static func createApplication(_ body: ApplicationRequest, tenantID: String, services: ServiceSet,
                                   principal: Principal) async throws -> (SigilStore.Application, SigilCoreSecret?) {
-        switch body.protocol {
+        guard let name = body.name else { throw Problem.invalidType("name", "name is required") }
+        guard let kind = body.protocol else { throw Problem.invalidType("protocol", "protocol is required") }
+        switch kind {
         case "oidc":
-            let stray = Self.present(body, CreateApplicationRequest.samlFields)
+            let stray = body.present(ApplicationRequest.samlFields)
             guard stray.isEmpty else { throw Problem.unknownFields(stray) }
-            var input = ApplicationService.NewOIDCClient(name: body.name, redirectURIs: body.redirectUris ?? [])
+            var input = ApplicationService.NewOIDCClient(name: name, redirectURIs: body.redirectUris ?? [])
             input.postLogoutRedirectURIs = body.postLogoutRedirectUris ?? []
             input.isPublic = body.public ?? false
             input.tokenEndpointAuthMethod = body.tokenEndpointAuthMethod
@@ -238,10 +236,9 @@ public struct AdminAPI: Sendable {
             input.accessTokenLifetimeSeconds = body.accessTokenLifetime
             input.idTokenLifetimeSeconds = body.idTokenLifetime
             input.refreshTokenLifetimeSeconds = body.refreshTokenLifetime
-            let (app, secret) = try await services.applications.createOIDC(tenantID: tenantID, input, by: principal)
-            return (app, secret)
+            return try await services.applications.createOIDC(tenantID: tenantID, input, by: principal)
         case "saml":
-            let stray = Self.present(body, CreateApplicationRequest.oidcFields)
+            let stray = body.present(ApplicationRequest.oidcFields)
             guard stray.isEmpty else { throw Problem.unknownFields(stray) }
             guard let entityID = body.entityId else { throw Problem.invalidType("entity_id", "entity_id is required") }
             let settings = SAMLServiceProviderSettings(
@@ -250,40 +247,19 @@ public struct AdminAPI: Sendable {
                 attributeMappings: body.attributeMappings?.settings() ?? SAMLServiceProviderSettings.oktaDefaultAttributes,
                 signing: body.signing ?? .both, encryptAssertions: body.encryptAssertions ?? false,
                 certificatePEM: body.certificate, authnContextClassRef: body.authnContextClassRef)
-            return (try await services.applications.createSAML(tenantID: tenantID, .init(name: body.name, settings: settings), by: principal), nil)
+            return (try await services.applications.createSAML(tenantID: tenantID, .init(name: name, settings: settings), by: principal), nil)
         default:
             throw Problem(status: .unprocessableContent, type: "validation-failed", title: "The request has invalid values",
                           detail: "protocol must be oidc or saml", errors: [FieldError(field: "protocol", message: "must be oidc or saml")])
         }
     }
 
-    /// Which of `fields` the body set (for refusing SAML fields on an OIDC app and the reverse).
-    static func present(_ body: CreateApplicationRequest, _ fields: Set<String>) -> [String] {
-        var set: [String: Bool] = [
-            "redirect_uris": body.redirectUris != nil, "post_logout_redirect_uris": body.postLogoutRedirectUris != nil,
-            "public": body.public != nil, "token_endpoint_auth_method": body.tokenEndpointAuthMethod != nil,
-            "grant_types": body.grantTypes != nil, "require_pkce": body.requirePkce != nil, "require_par": body.requirePar != nil,
-            "allowed_scopes": body.allowedScopes != nil, "id_token_signed_response_alg": body.idTokenSignedResponseAlg != nil,
-            "access_token_lifetime": body.accessTokenLifetime != nil, "id_token_lifetime": body.idTokenLifetime != nil,
-            "refresh_token_lifetime": body.refreshTokenLifetime != nil,
-        ]
-        set.merge([
-            "entity_id": body.entityId != nil, "acs": body.acs != nil, "slo_url": body.sloUrl != nil,
-            "name_id_format": body.nameIdFormat != nil, "attribute_mappings": body.attributeMappings != nil,
-            "signing": body.signing != nil, "encrypt_assertions": body.encryptAssertions != nil,
-            "certificate": body.certificate != nil, "authn_context_class_ref": body.authnContextClassRef != nil,
-        ]) { a, _ in a }
-        return fields.filter { set[$0] == true }.sorted()
-    }
-
-    static func apply(_ body: PatchApplicationRequest, to app: inout SigilStore.Application) throws {
+    static func apply(_ body: ApplicationRequest, to app: inout SigilStore.Application) throws {
         if let name = body.name { app.name = name }
         switch app.settings {
         case .oidc(var s):
-            let samlOnly = [body.entityId != nil, body.acs != nil, body.sloUrl != nil, body.nameIdFormat != nil,
-                            body.attributeMappings != nil, body.signing != nil, body.encryptAssertions != nil,
-                            body.certificate != nil, body.authnContextClassRef != nil]
-            if samlOnly.contains(true) { throw Problem.invalidType("protocol", "SAML fields do not apply to an OIDC client") }
+            let stray = body.present(ApplicationRequest.samlFields)
+            guard stray.isEmpty else { throw Problem.unknownFields(stray) }
             if let v = body.redirectUris { s.redirectURIs = v }
             if let v = body.postLogoutRedirectUris { s.postLogoutRedirectURIs = v }
             if let v = body.tokenEndpointAuthMethod { s.tokenEndpointAuthMethod = v }
@@ -297,11 +273,8 @@ public struct AdminAPI: Sendable {
             if let v = body.refreshTokenLifetime { s.refreshTokenLifetimeSeconds = v }
             app.settings = .oidc(s)
         case .saml(var s):
-            let oidcOnly = [body.redirectUris != nil, body.postLogoutRedirectUris != nil, body.tokenEndpointAuthMethod != nil,
-                            body.grantTypes != nil, body.requirePkce != nil, body.requirePar != nil, body.allowedScopes != nil,
-                            body.idTokenSignedResponseAlg != nil, body.accessTokenLifetime != nil, body.idTokenLifetime != nil,
-                            body.refreshTokenLifetime != nil]
-            if oidcOnly.contains(true) { throw Problem.invalidType("protocol", "OIDC fields do not apply to a SAML service provider") }
+            let stray = body.present(ApplicationRequest.oidcFields)
+            guard stray.isEmpty else { throw Problem.unknownFields(stray) }
             if let v = body.entityId { s.entityID = v }
             if let v = body.acs { s.assertionConsumerServices = v.settings() }
             if let v = body.sloUrl { s.singleLogoutURL = v }

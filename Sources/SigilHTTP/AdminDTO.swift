@@ -137,8 +137,10 @@ struct ApplicationBody: Encodable {
     }
 }
 
-/// The create body: `protocol` picks which of the other fields apply.
-struct CreateApplicationRequest: Decodable {
+/// The body of `POST /applications` and `PATCH /applications/{id}`. On create `name` and
+/// `protocol` are required and `protocol` picks which of the other fields apply; a PATCH may not
+/// send `protocol` or `public`.
+struct ApplicationRequest: Decodable {
     static let oidcFields: Set<String> = [
         "redirect_uris", "post_logout_redirect_uris", "public", "token_endpoint_auth_method", "grant_types", "require_pkce",
         "require_par", "allowed_scopes", "id_token_signed_response_alg", "access_token_lifetime", "id_token_lifetime",
@@ -148,10 +150,11 @@ struct CreateApplicationRequest: Decodable {
         "entity_id", "acs", "slo_url", "name_id_format", "attribute_mappings", "signing", "encrypt_assertions", "certificate",
         "authn_context_class_ref",
     ]
-    static let fields: Set<String> = oidcFields.union(samlFields).union(["name", "protocol"])
+    static let createFields: Set<String> = oidcFields.union(samlFields).union(["name", "protocol"])
+    static let patchFields: Set<String> = createFields.subtracting(["protocol", "public"])
 
-    var name: String
-    var `protocol`: String
+    var name: String?
+    var `protocol`: String?
     // OIDC
     var redirectUris: [String]?
     var postLogoutRedirectUris: [String]?
@@ -175,32 +178,23 @@ struct CreateApplicationRequest: Decodable {
     var encryptAssertions: Bool?
     var certificate: String?
     var authnContextClassRef: String?
-}
 
-/// PATCH body: the create fields except `protocol` and `public`, all optional.
-struct PatchApplicationRequest: Decodable {
-    static let fields: Set<String> = CreateApplicationRequest.fields.subtracting(["protocol", "public"])
-    var name: String?
-    var redirectUris: [String]?
-    var postLogoutRedirectUris: [String]?
-    var tokenEndpointAuthMethod: String?
-    var grantTypes: [String]?
-    var requirePkce: Bool?
-    var requirePar: Bool?
-    var allowedScopes: [String]?
-    var idTokenSignedResponseAlg: String?
-    var accessTokenLifetime: Int?
-    var idTokenLifetime: Int?
-    var refreshTokenLifetime: Int?
-    var entityId: String?
-    var acs: [ACSBody]?
-    var sloUrl: String?
-    var nameIdFormat: String?
-    var attributeMappings: [AttributeMappingBody]?
-    var signing: SAMLServiceProviderSettings.Signing?
-    var encryptAssertions: Bool?
-    var certificate: String?
-    var authnContextClassRef: String?
+    /// Which fields of `group` the body set (to refuse SAML fields on an OIDC app and the reverse).
+    func present(_ group: Set<String>) -> [String] {
+        let set: [String: Bool] = [
+            "redirect_uris": redirectUris != nil, "post_logout_redirect_uris": postLogoutRedirectUris != nil,
+            "public": self.public != nil, "token_endpoint_auth_method": tokenEndpointAuthMethod != nil,
+            "grant_types": grantTypes != nil, "require_pkce": requirePkce != nil, "require_par": requirePar != nil,
+            "allowed_scopes": allowedScopes != nil, "id_token_signed_response_alg": idTokenSignedResponseAlg != nil,
+            "access_token_lifetime": accessTokenLifetime != nil, "id_token_lifetime": idTokenLifetime != nil,
+            "refresh_token_lifetime": refreshTokenLifetime != nil,
+            "entity_id": entityId != nil, "acs": acs != nil, "slo_url": sloUrl != nil,
+            "name_id_format": nameIdFormat != nil, "attribute_mappings": attributeMappings != nil,
+            "signing": signing != nil, "encrypt_assertions": encryptAssertions != nil,
+            "certificate": certificate != nil, "authn_context_class_ref": authnContextClassRef != nil,
+        ]
+        return group.filter { set[$0] == true }.sorted()
+    }
 }
 
 struct KeyBody: Encodable {
@@ -209,6 +203,11 @@ struct KeyBody: Encodable {
     var state: String
     var createdAt: Date
     var updatedAt: Date
+
+    init(_ record: SigningKeyRecord) {
+        kid = record.kid; alg = record.algorithm; state = record.state.rawValue
+        createdAt = record.createdAt; updatedAt = record.updatedAt
+    }
 }
 
 struct AuditEventBody: Encodable {

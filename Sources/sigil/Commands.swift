@@ -82,13 +82,7 @@ struct UserCommand: AsyncParsableCommand {
         func run() async throws {
             try await withRuntime(store) { runtime in
                 let t = try await sigil.tenant(runtime, tenant)
-                var users: [User] = []
-                var cursor: String?
-                repeat {
-                    let page = try await runtime.services.users.list(tenantID: t.id, page: PageRequest(limit: 200, after: cursor), by: .cli)
-                    users += page.items
-                    cursor = page.nextCursor
-                } while cursor != nil
+                let users = try await collectAllPages { try await runtime.services.users.list(tenantID: t.id, page: $0, by: .cli) }
                 if json {
                     try printJSON(users.map(userJSON))
                 } else {
@@ -146,13 +140,7 @@ struct AppCommand: AsyncParsableCommand {
         func run() async throws {
             try await withRuntime(store) { runtime in
                 let t = try await sigil.tenant(runtime, tenant)
-                var apps: [Application] = []
-                var cursor: String?
-                repeat {
-                    let page = try await runtime.services.applications.list(tenantID: t.id, page: PageRequest(limit: 200, after: cursor), by: .cli)
-                    apps += page.items
-                    cursor = page.nextCursor
-                } while cursor != nil
+                let apps = try await collectAllPages { try await runtime.services.applications.list(tenantID: t.id, page: $0, by: .cli) }
                 if json {
                     try printJSON(apps.map { app -> [String: Any] in
                         var o: [String: Any] = ["id": app.id, "name": app.name, "protocol": app.kind]
@@ -233,4 +221,16 @@ struct AdminCommand: AsyncParsableCommand {
             }
         }
     }
+}
+
+/// Reads every page of a cursor-paginated list.
+func collectAllPages<Item: Sendable>(_ fetch: (PageRequest) async throws -> Page<Item>) async throws -> [Item] {
+    var items: [Item] = []
+    var cursor: String?
+    repeat {
+        let page = try await fetch(PageRequest(limit: PageRequest.maximumLimit, after: cursor))
+        items += page.items
+        cursor = page.nextCursor
+    } while cursor != nil
+    return items
 }
