@@ -13,7 +13,10 @@ Checks:
   * no key carries private members (d, p, q, dp, dq, qi, oth, k);
   * "use", when present, is "sig";
   * at least one RSA key with alg RS256 (modulus >= 2048 bits) and at least
-    one EC P-256 key with alg ES256; EC keys with alg ES256 are on P-256.
+    one EC P-256 key with alg ES256; EC keys with alg ES256 are on P-256;
+  * a key's "x5c" certificate, when present, holds that key's public key;
+  * with --cert PEM: that certificate's public key is one of the RS256 keys
+    (the SAML signing certificate must belong to a published key).
 
 Prints one line per problem on stderr and a short summary on stdout; exits 0
 when the document passes, 1 when it does not, 2 on usage or fetch errors.
@@ -35,6 +38,43 @@ def b64url_len_bits(value: str) -> int:
     padded = value + "=" * (-len(value) % 4)
     raw = base64.urlsafe_b64decode(padded)
     return len(raw.lstrip(b"\x00")) * 8
+
+
+def public_der(public_key) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def check_x5c(raw: dict, key) -> str | None:
+    """The first x5c certificate must carry the JWK's own public key."""
+    from cryptography import x509
+
+    chain = raw.get("x5c")
+    if not isinstance(chain, list) or not chain or not isinstance(chain[0], str):
+        return "x5c is not a non-empty array of strings"
+    try:
+        cert = x509.load_der_x509_certificate(base64.b64decode(chain[0]))  # x5c is base64, not base64url
+    except Exception as exc:  # noqa: BLE001
+        return f"x5c[0] is not a DER certificate: {exc}"
+    if public_der(cert.public_key()) != public_der(key.public_key):
+        return "x5c[0] certificate holds a different public key"
+    return None
+
+
+def check_cert(path: str, raw_keys: list, key_set) -> str | None:
+    from cryptography import x509
+
+    try:
+        with open(path, "rb") as fh:
+            cert = x509.load_pem_x509_certificate(fh.read())
+    except Exception as exc:  # noqa: BLE001
+        return f"--cert {path}: not a PEM certificate: {exc}"
+    wanted = public_der(cert.public_key())
+    for raw, key in zip(raw_keys, key_set.keys):
+        if raw.get("alg") == "RS256" and public_der(key.public_key) == wanted:
+            return None
+    return f"the certificate in {path} does not hold any published RS256 key"
 
 
 def load(args: argparse.Namespace) -> object:
@@ -62,6 +102,7 @@ def main() -> int:
     parser.add_argument("--file")
     parser.add_argument("--host", help="send this Host header")
     parser.add_argument("--out", help="write the kids found to this JSON file")
+    parser.add_argument("--cert", help="PEM certificate whose key must be a published RS256 key")
     args = parser.parse_args()
     if bool(args.url) == bool(args.file):
         parser.error("give exactly one of URL or --file")
@@ -127,6 +168,15 @@ def main() -> int:
                     ec_kids.append(kid)
             if alg is None:
                 problems.append(f"{label}: no alg")
+            if "x5c" in raw:
+                problem = check_x5c(raw, key)
+                if problem:
+                    problems.append(f"{label}: {problem}")
+
+    if args.cert and key_set is not None:
+        problem = check_cert(args.cert, raw_keys, key_set)
+        if problem:
+            problems.append(problem)
 
     string_kids = [k for k in kids if isinstance(k, str)]
     if len(set(string_kids)) != len(string_kids):

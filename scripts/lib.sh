@@ -103,15 +103,15 @@ wait_http_200() {
     return 1
 }
 
-# stop_process PID TIMEOUT_SECONDS: SIGTERM, wait, and set STOP_STATUS to the
+# stop_process PID TIMEOUT_SECONDS [SIGNAL]: sends SIGNAL (default TERM), waits, and sets STOP_STATUS to the
 # exit status, or to "timeout" (after a SIGKILL) when it did not exit in time.
 # Call it directly, never inside $(...): only this shell can wait for its child.
 STOP_STATUS=""
 stop_process() {
-    local pid=$1 timeout=${2:-20}
+    local pid=$1 timeout=${2:-20} signal=${3:-TERM}
     local deadline=$((SECONDS + timeout))
     STOP_STATUS=""
-    kill -TERM "$pid" 2>/dev/null || true
+    kill -"$signal" "$pid" 2>/dev/null || true
     while kill -0 "$pid" 2>/dev/null; do
         # A zombie still answers kill -0; `wait` reaps it below.
         if [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" = "Z" ]; then
@@ -201,4 +201,37 @@ expect_problem() {
         return 1
     fi
     pass "$name"
+}
+
+# --- CLI output ----------------------------------------------------------------
+
+# json_stdout NAME FILE: PASS when FILE (a command's stdout) is exactly one JSON
+# document. When it holds more (say a log line before the JSON), FAIL and keep
+# only the last document in FILE so later checks can still read it.
+json_stdout() {
+    local name=$1 file=$2 n
+    n=$(jq -s 'length' "$file" 2>/dev/null || echo "not JSON")
+    if [ "$n" = "1" ]; then
+        pass "$name"
+        return 0
+    fi
+    fail "$name" "stdout holds $n JSON documents: $(head -c 200 "$file" | tr '\n' ' ')"
+    if [ "$n" != "not JSON" ] && [ "$n" != "0" ]; then
+        jq -s 'last' "$file" >"$file.last" && mv "$file.last" "$file"
+    fi
+    return 1
+}
+
+# single_token NAME VALUE: PASS when VALUE is one non-empty line without spaces.
+# Sets TOKEN_VALUE to VALUE's last line either way, so later checks can go on.
+TOKEN_VALUE=""
+single_token() {
+    local name=$1 value=$2
+    TOKEN_VALUE=$(printf '%s\n' "$value" | sed '/^[[:space:]]*$/d' | tail -n 1)
+    if [ -n "$value" ] && [ "$(printf '%s' "$value" | wc -l)" -eq 0 ] && [[ "$value" != *[[:space:]]* ]]; then
+        pass "$name"
+        return 0
+    fi
+    fail "$name" "stdout was: $(printf '%s' "$value" | head -c 300 | tr '\n' '|')"
+    return 1
 }

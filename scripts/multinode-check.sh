@@ -178,7 +178,8 @@ fi
 # tenant_count_default: how many tenants in tenant list --json are "default".
 n_default=""
 if sigil tenant list --json >"$WORK/tenants.json"; then
-    n_default=$(jq '[if type == "array" then .[] else (.tenants // .items // .data // [])[] end
+    json_stdout "tenant list --json --database-url: stdout is one JSON document" "$WORK/tenants.json"
+    n_default=$(jq '[(if type == "array" then .[] else (.tenants // .items // .data // [])[] end)
         | select(type == "object" and (.name == "default" or .slug == "default"))] | length' "$WORK/tenants.json" 2>/dev/null)
 fi
 if [ "$n_default" = "1" ]; then
@@ -188,12 +189,9 @@ else
 fi
 
 section "admin API across nodes"
-TOKEN=$(sigil admin token create) || TOKEN=""
-if [ -n "$TOKEN" ]; then
-    pass "sigil admin token create --database-url"
-else
-    fail "sigil admin token create --database-url" "$(cli_err)"
-fi
+raw=$(sigil admin token create) || raw=""
+single_token "sigil admin token create --database-url prints only the token" "$raw"
+TOKEN=$TOKEN_VALUE
 AUTH=(-H "Authorization: Bearer $TOKEN")
 EMAIL="multinode.$RANDOM$RANDOM@example.com"
 http POST "$A/api/admin/v1/users" "{\"email\":\"$EMAIL\",\"given_name\":\"Multi\",\"family_name\":\"Node\"}" "${AUTH[@]}"

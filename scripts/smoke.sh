@@ -181,6 +181,11 @@ if expect_status "/saml/certificate.pem 200" 200; then
         else
             fail "SAML certificate has a 2048-bit public key" "$(grep 'Public-Key' "$WORK/saml.txt" | tr -s ' ')"
         fi
+        if python3 "$SCRIPT_DIR/check_jwks.py" "$BASE/oauth2/jwks" --cert "$WORK/saml.pem" >/dev/null; then
+            pass "SAML certificate holds a published RS256 key"
+        else
+            fail "SAML certificate holds a published RS256 key"
+        fi
     else
         fail "SAML certificate parses with openssl x509" "$(head -c 300 "$WORK/saml.txt")"
     fi
@@ -190,6 +195,7 @@ fi
 section "key rotation (CLI while serve runs)"
 if sigil keys list --tenant default --json >"$WORK/keys-before.json"; then
     pass "sigil keys list --tenant default --json"
+    json_stdout "keys list --json: stdout is one JSON document" "$WORK/keys-before.json"
 else
     fail "sigil keys list --tenant default --json" "$(cli_err)"
 fi
@@ -239,6 +245,7 @@ if python3 "$SCRIPT_DIR/check_jwks.py" "$BASE/oauth2/jwks" >/dev/null; then
 else
     fail "JWKS after rotation passes the joserfc checks"
 fi
+PREVIOUS_AFTER=""
 if sigil keys list --tenant default --json >"$WORK/keys-after.json"; then
     PREVIOUS_AFTER=$(python3 "$SCRIPT_DIR/keys_by_state.py" previous <"$WORK/keys-after.json" 2>/dev/null | sort)
     missing=$(comm -23 <(printf '%s\n' "$CURRENT_BEFORE" | sed '/^$/d') <(printf '%s\n' "$PREVIOUS_AFTER"))
@@ -250,7 +257,46 @@ if sigil keys list --tenant default --json >"$WORK/keys-after.json"; then
 else
     fail "keys list: previously-current keys are now previous" "$(cli_err)"
 fi
-DEFAULT_KIDS=$AFTER_KIDS
+PUBLISHED=$(for st in next current previous; do
+    python3 "$SCRIPT_DIR/keys_by_state.py" "$st" <"$WORK/keys-after.json" 2>/dev/null
+done | sort)
+if [ -n "$PUBLISHED" ] && [ "$PUBLISHED" = "$AFTER_KIDS" ]; then
+    pass "JWKS publishes exactly the next, current and previous keys"
+else
+    fail "JWKS publishes exactly the next, current and previous keys" "keys list: $(printf '%s' "$PUBLISHED" | tr '\n' ' ') JWKS: $(printf '%s' "$AFTER_KIDS" | tr '\n' ' ')"
+fi
+
+# A second rotation retires the keys that were previous: they leave the JWKS.
+if sigil keys rotate --tenant default >"$WORK/rotate2.out"; then
+    pass "second sigil keys rotate"
+else
+    fail "second sigil keys rotate" "$(cli_err)"
+fi
+deadline=$((SECONDS + KEY_WAIT))
+while :; do
+    python3 "$SCRIPT_DIR/check_jwks.py" "$BASE/oauth2/jwks" --out "$WORK/jwks3.json" >/dev/null 2>&1
+    THIRD_KIDS=$(jq -r '.kids[]' "$WORK/jwks3.json" 2>/dev/null | sort)
+    if [ -n "$THIRD_KIDS" ] && [ "$THIRD_KIDS" != "$AFTER_KIDS" ]; then
+        break
+    fi
+    [ "$SECONDS" -ge "$deadline" ] && break
+    sleep 1
+done
+still=$(comm -12 <(printf '%s\n' "$PREVIOUS_AFTER" | sed '/^$/d') <(printf '%s\n' "$THIRD_KIDS") | sed '/^$/d')
+if [ -n "${PREVIOUS_AFTER:-}" ] && [ -n "$THIRD_KIDS" ] && [ -z "$still" ]; then
+    pass "retired keys leave the JWKS after the second rotation"
+else
+    fail "retired keys leave the JWKS after the second rotation" "still published: ${still:-<none known>}"
+fi
+sigil keys list --tenant default --json >"$WORK/keys-third.json"
+RETIRED=$(python3 "$SCRIPT_DIR/keys_by_state.py" retired <"$WORK/keys-third.json" 2>/dev/null | sort)
+missing=$(comm -23 <(printf '%s\n' "$PREVIOUS_AFTER" | sed '/^$/d') <(printf '%s\n' "$RETIRED"))
+if [ -n "${PREVIOUS_AFTER:-}" ] && [ -z "$missing" ]; then
+    pass "keys list: previous keys are retired after the second rotation"
+else
+    fail "keys list: previous keys are retired after the second rotation" "not retired: ${missing:-<none known>}"
+fi
+DEFAULT_KIDS=$THIRD_KIDS
 
 # --- second tenant: path prefix and Host header --------------------------------
 section "tenant acme (path prefix and Host header)"
@@ -259,7 +305,9 @@ if sigil tenant create acme --host acme.localtest >"$WORK/tenant-create.out"; th
 else
     fail "sigil tenant create acme --host acme.localtest" "$(cli_err)"
 fi
-if sigil tenant list --json >"$WORK/tenants.json" && jq -e '[.. | strings] | index("acme") != null' "$WORK/tenants.json" >/dev/null 2>&1; then
+sigil tenant list --json >"$WORK/tenants.json"
+json_stdout "tenant list --json: stdout is one JSON document" "$WORK/tenants.json"
+if jq -e '[.. | strings] | index("acme") != null' "$WORK/tenants.json" >/dev/null 2>&1; then
     pass "sigil tenant list --json shows acme"
 else
     fail "sigil tenant list --json shows acme" "$(head -c 300 "$WORK/tenants.json") $(cli_err)"
@@ -298,10 +346,13 @@ fi
 section "CLI users and applications"
 if sigil user create --tenant default --email cli.user@example.com --given-name Cli --family-name User --json >"$WORK/user-create.json"; then
     pass "sigil user create --json"
+    json_stdout "user create --json: stdout is one JSON document" "$WORK/user-create.json"
 else
     fail "sigil user create --json" "$(cli_err)"
 fi
-if sigil user list --tenant default --json >"$WORK/users-cli.json" && grep -qi 'cli.user@example.com' "$WORK/users-cli.json"; then
+sigil user list --tenant default --json >"$WORK/users-cli.json"
+json_stdout "user list --json: stdout is one JSON document" "$WORK/users-cli.json"
+if grep -qi 'cli.user@example.com' "$WORK/users-cli.json"; then
     pass "sigil user list --json shows the user"
 else
     fail "sigil user list --json shows the user" "$(head -c 300 "$WORK/users-cli.json") $(cli_err)"
@@ -309,6 +360,7 @@ fi
 CLIENT_ID=""
 CLIENT_SECRET=""
 if sigil app create-oidc --tenant default --name smoke-app --redirect-uri "http://127.0.0.1:9/callback" --json >"$WORK/app.json"; then
+    json_stdout "app create-oidc --json: stdout is one JSON document" "$WORK/app.json"
     CLIENT_ID=$(jq -r '.client_id // empty' "$WORK/app.json" 2>/dev/null)
     CLIENT_SECRET=$(jq -r '.client_secret // empty' "$WORK/app.json" 2>/dev/null)
 fi
@@ -317,7 +369,9 @@ if [ -n "$CLIENT_ID" ] && [ -n "$CLIENT_SECRET" ]; then
 else
     fail "sigil app create-oidc --json prints client_id and client_secret" "$(head -c 300 "$WORK/app.json") $(cli_err)"
 fi
-if sigil app list --tenant default --json >"$WORK/apps.json" && [ -n "$CLIENT_ID" ] && grep -qF "$CLIENT_ID" "$WORK/apps.json"; then
+sigil app list --tenant default --json >"$WORK/apps.json"
+json_stdout "app list --json: stdout is one JSON document" "$WORK/apps.json"
+if [ -n "$CLIENT_ID" ] && grep -qF "$CLIENT_ID" "$WORK/apps.json"; then
     pass "sigil app list --json shows the client"
 else
     fail "sigil app list --json shows the client" "$(head -c 300 "$WORK/apps.json") $(cli_err)"
@@ -336,17 +390,14 @@ fi
 # --- admin API --------------------------------------------------------------------
 section "admin API"
 API="$BASE/api/admin/v1"
-ADMIN_TOKEN=$(sigil admin token create) || ADMIN_TOKEN=""
-if [ -n "$ADMIN_TOKEN" ] && [ "$(printf '%s' "$ADMIN_TOKEN" | wc -l)" -eq 0 ] && [[ "$ADMIN_TOKEN" != *" "* ]]; then
-    pass "sigil admin token create prints one token"
-else
-    fail "sigil admin token create prints one token" "stdout: $(printf '%s' "$ADMIN_TOKEN" | head -c 200 | tr '\n' '|') $(cli_err)"
-fi
-ACME_TOKEN=$(sigil admin token create --tenant acme) || ACME_TOKEN=""
-if [ -n "$ACME_TOKEN" ] && [ "$ACME_TOKEN" != "$ADMIN_TOKEN" ]; then
-    pass "sigil admin token create --tenant acme"
-else
-    fail "sigil admin token create --tenant acme" "$(cli_err)"
+raw=$(sigil admin token create) || raw=""
+single_token "sigil admin token create prints only the token" "$raw"
+ADMIN_TOKEN=$TOKEN_VALUE
+raw=$(sigil admin token create --tenant acme) || raw=""
+single_token "sigil admin token create --tenant acme prints only the token" "$raw"
+ACME_TOKEN=$TOKEN_VALUE
+if [ -n "$ACME_TOKEN" ] && [ "$ACME_TOKEN" = "$ADMIN_TOKEN" ]; then
+    fail "two admin tokens differ"
 fi
 AUTH=(-H "Authorization: Bearer $ADMIN_TOKEN")
 
@@ -493,7 +544,8 @@ if expect_status "/metrics 200" 200; then
 fi
 
 # --- shutdown and logs ----------------------------------------------------------------
-section "shutdown and logs"
+section "shutdown, restart and logs"
+MASTER_KEY_SUM=$(sha256sum "$DATA/master.key" 2>/dev/null | cut -d' ' -f1)
 stop_process "$SERVE_PID" 30
 status=$STOP_STATUS
 SERVE_PID=""
@@ -503,8 +555,43 @@ else
     fail "SIGTERM: serve exits 0" "exit status $status"
 fi
 
+# Restart on the same data dir: keys, users and tokens persist; SIGINT exits 0.
+"$SIGIL_BIN" serve --host 127.0.0.1 --port "$PORT" --data-dir "$DATA" \
+    --public-url "$BASE" --log-level "$LOG_LEVEL" >"$SERVE_OUT.2" 2>"$SERVE_ERR.2" </dev/null &
+SERVE_PID=$!
+if wait_http_200 "$BASE/readyz" 120 "$SERVE_PID"; then
+    pass "restart on the same data dir becomes ready"
+    if [ "$(sha256sum "$DATA/master.key" 2>/dev/null | cut -d' ' -f1)" = "$MASTER_KEY_SUM" ]; then
+        pass "restart keeps master.key"
+    else
+        fail "restart keeps master.key" "master.key changed or vanished"
+    fi
+    python3 "$SCRIPT_DIR/check_jwks.py" "$BASE/oauth2/jwks" --out "$WORK/jwks-restart.json" >/dev/null 2>&1
+    if [ "$(jq -r '.kids[]' "$WORK/jwks-restart.json" 2>/dev/null | sort)" = "$DEFAULT_KIDS" ]; then
+        pass "restart publishes the same kids"
+    else
+        fail "restart publishes the same kids"
+    fi
+    http GET "$API/users" "" "${AUTH[@]}"
+    if [ "$HTTP_STATUS" = "200" ] && grep -qi 'cli.user@example.com' "$HTTP_BODY_FILE"; then
+        pass "restart keeps users and admin tokens"
+    else
+        fail "restart keeps users and admin tokens" "HTTP $HTTP_STATUS"
+    fi
+    stop_process "$SERVE_PID" 30 INT
+    if [ "$STOP_STATUS" = "0" ]; then
+        pass "SIGINT: serve exits 0"
+    else
+        fail "SIGINT: serve exits 0" "exit status $STOP_STATUS"
+    fi
+else
+    fail "restart on the same data dir becomes ready" "$(tail -n 5 "$SERVE_ERR.2" | tr '\n' ' ')"
+    kill -KILL "$SERVE_PID" 2>/dev/null || true
+fi
+SERVE_PID=""
+
 if [ -s "$SERVE_OUT" ]; then
-    bad=$(grep -v '^[[:space:]]*$' "$SERVE_OUT" | while IFS= read -r line; do
+    bad=$(cat "$SERVE_OUT" "$SERVE_OUT.2" 2>/dev/null | grep -v '^[[:space:]]*$' | while IFS= read -r line; do
         printf '%s\n' "$line" | jq -e 'type == "object"' >/dev/null 2>&1 || printf '%s\n' "$line"
     done | head -n 3)
     if [ -z "$bad" ]; then
@@ -528,12 +615,15 @@ no_secret() {
         pass "$name"
     fi
 }
-no_secret "stdout log has no admin token" "$ADMIN_TOKEN" "$SERVE_OUT"
-no_secret "stdout log has no tenant-scoped admin token" "$ACME_TOKEN" "$SERVE_OUT"
-no_secret "stdout log has no client secret" "$CLIENT_SECRET" "$SERVE_OUT"
-no_secret "stdout log has no enrolment token" "$ENROLL_TOKEN" "$SERVE_OUT"
-no_secret "stderr has no admin token" "$ADMIN_TOKEN" "$SERVE_ERR"
-no_secret "stderr has no client secret" "$CLIENT_SECRET" "$SERVE_ERR"
+touch "$SERVE_OUT.2" "$SERVE_ERR.2"
+no_secret "stdout log has no admin token" "$ADMIN_TOKEN" "$SERVE_OUT" "$SERVE_OUT.2"
+no_secret "stdout log has no tenant-scoped admin token" "$ACME_TOKEN" "$SERVE_OUT" "$SERVE_OUT.2"
+no_secret "stdout log has no client secret" "$CLIENT_SECRET" "$SERVE_OUT" "$SERVE_OUT.2"
+no_secret "stdout log has no enrolment token" "$ENROLL_TOKEN" "$SERVE_OUT" "$SERVE_OUT.2"
+no_secret "stderr has no admin token" "$ADMIN_TOKEN" "$SERVE_ERR" "$SERVE_ERR.2"
+no_secret "stderr has no client secret" "$CLIENT_SECRET" "$SERVE_ERR" "$SERVE_ERR.2"
+MASTER_KEY_TEXT=$(head -c 200 "$DATA/master.key" 2>/dev/null | tr -d '\n')
+no_secret "logs have no master key" "$MASTER_KEY_TEXT" "$SERVE_OUT" "$SERVE_OUT.2" "$SERVE_ERR" "$SERVE_ERR.2"
 
 section "smoke summary"
 summary
