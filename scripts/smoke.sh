@@ -431,6 +431,12 @@ http GET "$API/openapi.json"
 if expect_status "GET openapi.json without auth 200" 200; then
     if jq -e '(.openapi | type == "string") and (.paths | type == "object")' "$HTTP_BODY_FILE" >/dev/null 2>&1; then
         pass "openapi.json is an OpenAPI document"
+        # A third-party validator checks the document against the OpenAPI 3.1 schema.
+        if out=$(python3 -c 'import sys, json; from openapi_spec_validator import validate; validate(json.load(open(sys.argv[1]))); print("valid")' "$HTTP_BODY_FILE" 2>&1); then
+            pass "openapi.json passes openapi-spec-validator"
+        else
+            fail "openapi.json passes openapi-spec-validator" "$(echo "$out" | tail -n 3)"
+        fi
     else
         fail "openapi.json is an OpenAPI document" "$(head -c 200 "$HTTP_BODY_FILE")"
     fi

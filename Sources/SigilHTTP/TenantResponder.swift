@@ -21,6 +21,11 @@ public struct TenantResponder<Inner: HTTPResponder<SigilRequestContext>>: HTTPRe
         var context = context
         let path = request.uri.path
         context.originalPath = path
+        // Operations endpoints belong to the process, not a tenant: they must answer (and
+        // /readyz must say 503) even when the database cannot resolve a tenant.
+        if Self.operationsPaths.contains(path) {
+            return try await inner.respond(to: request, context: context)
+        }
         let base = publicURL.absoluteString.hasSuffix("/") ? String(publicURL.absoluteString.dropLast()) : publicURL.absoluteString
         do {
             if let (slug, rest) = Self.splitTenantPrefix(path) {
@@ -52,6 +57,8 @@ public struct TenantResponder<Inner: HTTPResponder<SigilRequestContext>>: HTTPRe
     /// HTTP/1 carries the authority in `Host`; HTTPTypes moves it to `authority`, but requests built
     /// in-process may still carry the header.
     static var hostHeader: HTTPField.Name { HTTPField.Name("Host")! }
+
+    static var operationsPaths: Set<String> { ["/healthz", "/readyz", "/metrics"] }
 
     static func tenant(slug: String, store: any Store) async throws -> Tenant? {
         do {

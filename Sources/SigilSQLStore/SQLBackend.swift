@@ -117,10 +117,22 @@ final class PostgresBackend: SQLBackend {
         self.runTask = runTask
     }
 
+    /// How long one database operation (connection lease plus statements) may take before the
+    /// caller gets `unavailable`, so a lost database answers requests with 503s instead of hanging
+    /// them (and graceful shutdown with them).
+    static let operationTimeout: Duration = .seconds(8)
+
     static func open(url: String, logger: Logger) async throws -> PostgresBackend {
         let configuration = try PostgresURL.parse(url)
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        let task = Task { await client.run() }
+        // Lease only once run() has begun (PostgresClient warns about leases before it).
+        let (started, signal) = AsyncStream<Void>.makeStream()
+        let task = Task {
+            signal.finish()
+            await client.run()
+        }
+        for await _ in started {}
+        try? await Task.sleep(for: .milliseconds(20))
         let backend = PostgresBackend(client: client, runTask: task)
         do {
             // Fail fast with a clear error when the server cannot be reached.
@@ -133,22 +145,28 @@ final class PostgresBackend: SQLBackend {
     }
 
     func withConnection<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        try await client.withConnection { connection in
-            try await body(connection.sql(queryLogLevel: .trace))
+        let client = self.client
+        return try await withDeadline(Self.operationTimeout) {
+            try await client.withConnection { connection in
+                try await body(connection.sql(queryLogLevel: .trace))
+            }
         }
     }
 
     func withTransaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        try await client.withConnection { connection in
-            let db = connection.sql(queryLogLevel: .trace)
-            try await db.raw("BEGIN").run()
-            do {
-                let result = try await body(db)
-                try await db.raw("COMMIT").run()
-                return result
-            } catch {
-                try? await db.raw("ROLLBACK").run()
-                throw error
+        let client = self.client
+        return try await withDeadline(Self.operationTimeout) {
+            try await client.withConnection { connection in
+                let db = connection.sql(queryLogLevel: .trace)
+                try await db.raw("BEGIN").run()
+                do {
+                    let result = try await body(db)
+                    try await db.raw("COMMIT").run()
+                    return result
+                } catch {
+                    try? await db.raw("ROLLBACK").run()
+                    throw error
+                }
             }
         }
     }
@@ -197,5 +215,22 @@ public enum SQLStoreError: Error, CustomStringConvertible {
         case .schemaNewerThanBinary(let applied, let known):
             "the database schema is at migration \(applied) but this binary knows only \(known): upgrade Sigil"
         }
+    }
+}
+
+/// Thrown when a database operation outlives its deadline.
+struct DatabaseTimeout: Error {}
+
+/// Runs `body`, giving up after `limit`: the body is cancelled and `DatabaseTimeout` thrown.
+func withDeadline<R: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> R) async throws -> R {
+    try await withThrowingTaskGroup(of: R.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            throw DatabaseTimeout()
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next() else { throw DatabaseTimeout() }
+        return first
     }
 }

@@ -34,6 +34,8 @@ struct SQLRunner: Sendable {
             return try await body()
         } catch let error as StoreError {
             throw error
+        } catch is DatabaseTimeout {
+            throw StoreError(.unavailable, entity: entity, detail: "the database did not answer in time")
         } catch let error as SQLiteError {
             switch error.reason {
             case .constraintUniqueFailed, .constraintPrimaryKeyFailed:
@@ -54,6 +56,7 @@ struct SQLRunner: Sendable {
             case "23505": throw StoreError.alreadyExists(entity, "unique constraint")
             case "23503": throw StoreError.notFound(entity, "a referenced record does not exist")
             case "40001", "40P01": throw StoreError.conflict(entity, "concurrent update, retry")
+            case nil: throw StoreError(.unavailable, entity: entity, detail: "database connection failed")
             default: throw error
             }
         }

@@ -70,8 +70,9 @@ public final class SQLStore: Store {
 
     public func health() async -> StoreHealth {
         let known = Migrations.all.count
+        let backend = self.backend
         do {
-            return try await backend.withConnection { db -> StoreHealth in
+            return try await withDeadline(.seconds(2)) { try await backend.withConnection { db -> StoreHealth in
                 try await db.raw("SELECT 1 AS one").run()
                 do {
                     let rows = try await db.raw("SELECT COUNT(*) AS n FROM sigil_migrations").all()
@@ -79,7 +80,7 @@ public final class SQLStore: Store {
                 } catch {
                     return StoreHealth(reachable: true, appliedMigrations: 0, knownMigrations: known, detail: "not migrated")
                 }
-            }
+            } }
         } catch {
             return StoreHealth(reachable: false, appliedMigrations: 0, knownMigrations: known, detail: String(describing: error))
         }

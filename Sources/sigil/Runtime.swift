@@ -115,10 +115,11 @@ struct CLIError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Sets up logging once per process: JSON lines on stdout.
+/// Sets up logging once per process: JSON lines on stdout for `serve` (the server's output is its
+/// log), on stderr for every other command (whose stdout is the command's result).
 enum LogSetup {
-    static func bootstrap(level: Logger.Level) -> Logger {
-        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+    static func bootstrap(level: Logger.Level, output: FileHandle = .standardError) -> Logger {
+        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level, output: output) }
         var logger = Logger(label: "sigil")
         logger.logLevel = level
         return logger

@@ -28,7 +28,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let logger = LogSetup.bootstrap(level: try store.resolvedLogLevel(default: .info))
+        let logger = LogSetup.bootstrap(level: try store.resolvedLogLevel(default: .info), output: .standardOutput)
         try await runReportingErrors {
             let host = self.host ?? env("SIGIL_HOST") ?? "127.0.0.1"
             guard let port = self.port ?? env("SIGIL_PORT").flatMap(Int.init), (1...65535).contains(port) else {
