@@ -97,6 +97,16 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // ISO/IEC 18004 QR code encoder (byte mode), SVG and PNG rendering. No I/O, no dependencies.
+        .target(
+            name: "SigilQR",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SigilQRTests",
+            dependencies: ["SigilQR"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "SigilCoreTests",
             dependencies: [
