@@ -102,6 +102,29 @@ let package = Package(
             name: "SigilQR",
             swiftSettings: strict
         ),
+        // WebAuthn relying party: CBOR, COSE keys, attestation (none, packed), assertions. No I/O.
+        .target(
+            name: "SigilWebAuthn",
+            dependencies: [
+                "SigilCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SigilWebAuthnTests",
+            dependencies: [
+                "SigilCore", "SigilWebAuthn",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "SigilQRTests",
             dependencies: ["SigilQR"],
