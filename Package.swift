@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "SigilServices",
             dependencies: [
-                "SigilCore", "SigilStore", "SigilJOSE",
+                "SigilCore", "SigilStore", "SigilJOSE", "SigilWebAuthn",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -80,7 +80,7 @@ let package = Package(
         .target(
             name: "SigilHTTP",
             dependencies: [
-                "SigilCore", "SigilStore", "SigilServices", "SigilJOSE",
+                "SigilCore", "SigilStore", "SigilServices", "SigilJOSE", "SigilWebAuthn",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -115,6 +115,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "SigilQRTests",
+            dependencies: ["SigilQR"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "SigilWebAuthnTests",
             dependencies: [
                 "SigilCore", "SigilWebAuthn",
@@ -125,9 +130,14 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(
-            name: "SigilQRTests",
-            dependencies: ["SigilQR"],
+        // Micro-benchmarks (ratios against raw crypto in the same run); never part of `swift test`.
+        .executableTarget(
+            name: "sigil-bench",
+            dependencies: [
+                "SigilCore", "SigilWebAuthn",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Benchmarks/sigil-bench",
             swiftSettings: strict
         ),
         .testTarget(

@@ -11,6 +11,9 @@ public enum IdentifierKind: String, Sendable, CaseIterable {
     case enrolment = "enr"
     case auditEvent = "evt"
     case signingKey = "key"
+    case session = "ses"
+    case loginTransaction = "ltx"
+    case authenticatorDevice = "dev"
 }
 
 public struct IdentifierGenerator: Sendable {

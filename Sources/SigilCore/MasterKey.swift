@@ -36,6 +36,12 @@ public struct MasterKey: Sendable {
         return Base64URL.encode(Array(digest).prefix(9))
     }
 
+    /// A MAC under a key derived (HKDF-SHA256) from the master key for one purpose, e.g. CSRF tokens.
+    public func authenticationCode(_ message: [UInt8], purpose: String) -> [UInt8] {
+        let derived = HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Array("sigil/\(purpose)".utf8), outputByteCount: 32)
+        return Array(HMAC<SHA256>.authenticationCode(for: message, using: derived))
+    }
+
     /// Encrypts: the result is `v1.` + base64url(nonce ‖ ciphertext ‖ tag).
     public func seal(_ plaintext: [UInt8], context: String) throws -> String {
         let box = try AES.GCM.seal(plaintext, using: key, authenticating: Array(context.utf8))

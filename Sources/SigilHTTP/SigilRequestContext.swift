@@ -11,8 +11,13 @@ public struct SigilRequestContext: RequestContext {
     /// The path as the client sent it (before the `/t/{tenant}` prefix was removed).
     public var originalPath: String = ""
 
+    /// The peer's IP address (the TCP peer: put Sigil behind a proxy that you trust and that
+    /// forwards, or rate limits apply to the proxy's address).
+    public var clientAddress: String = "unknown"
+
     public init(source: Source) {
         self.coreContext = .init(source: source)
+        self.clientAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
     }
 
     /// Admin API bodies are small.

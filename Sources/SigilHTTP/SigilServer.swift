@@ -15,8 +15,10 @@ public enum SigilServer {
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: ProblemMiddleware())
+        router.add(middleware: RateLimitMiddleware.standard(limiter: RateLimiter(), services: services))
         PublicRoutes.register(on: router, services: services, metrics: metrics)
         AdminAPI(services: services).register(on: router)
+        SignInRoutes(services: services).register(on: router)
         return router
     }
 
@@ -46,7 +48,8 @@ struct SecurityHeadersMiddleware: RouterMiddleware {
         var response = try await next(request, context)
         response.headers[.xContentTypeOptions] = "nosniff"
         response.headers[.xFrameOptions] = "DENY"
-        response.headers[.referrerPolicy] = "no-referrer"
+        // same-origin: nothing leaks to other sites, and our own form POSTs carry a real Origin (no-referrer makes it "null").
+        response.headers[.referrerPolicy] = "same-origin"
         if response.headers[.contentSecurityPolicy] == nil {
             response.headers[.contentSecurityPolicy] = "default-src 'none'; frame-ancestors 'none'"
         }

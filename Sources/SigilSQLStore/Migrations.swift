@@ -111,6 +111,84 @@ enum Migrations {
                 "CREATE INDEX audit_events_by_tenant ON audit_events (tenant_id, id)",
             ]
         },
+        Migration(version: 2, name: "sign-in") { _ in
+            [
+                "ALTER TABLE users ADD COLUMN roles TEXT NOT NULL DEFAULT '[]'",
+                """
+                CREATE TABLE passkeys (
+                    credential_id TEXT NOT NULL,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    public_key TEXT NOT NULL,
+                    algorithm BIGINT NOT NULL,
+                    sign_count BIGINT NOT NULL,
+                    aaguid TEXT NOT NULL,
+                    backup_eligible BIGINT NOT NULL,
+                    backup_state BIGINT NOT NULL,
+                    transports TEXT NOT NULL,
+                    attestation_type TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    clone_warning BIGINT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    last_used_at BIGINT,
+                    PRIMARY KEY (tenant_id, credential_id)
+                )
+                """,
+                "CREATE INDEX passkeys_by_user ON passkeys (tenant_id, user_id)",
+                """
+                CREATE TABLE authenticator_devices (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    public_key TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    platform TEXT NOT NULL,
+                    sealed_push_token TEXT,
+                    created_at BIGINT NOT NULL,
+                    last_used_at BIGINT,
+                    UNIQUE (tenant_id, public_key)
+                )
+                """,
+                "CREATE INDEX authenticator_devices_by_user ON authenticator_devices (tenant_id, user_id)",
+                """
+                CREATE TABLE sessions (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    token_hash TEXT NOT NULL UNIQUE,
+                    created_at BIGINT NOT NULL,
+                    last_seen_at BIGINT NOT NULL,
+                    idle_expires_at BIGINT NOT NULL,
+                    absolute_expires_at BIGINT NOT NULL,
+                    auth_time BIGINT NOT NULL,
+                    amr TEXT NOT NULL,
+                    acr TEXT NOT NULL,
+                    revoked_at BIGINT
+                )
+                """,
+                "CREATE INDEX sessions_by_user ON sessions (tenant_id, user_id)",
+                """
+                CREATE TABLE login_transactions (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    kind TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    challenge TEXT NOT NULL,
+                    secret_hash TEXT,
+                    user_id TEXT,
+                    device_id TEXT,
+                    number TEXT,
+                    context TEXT NOT NULL,
+                    failures BIGINT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    version BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX login_transactions_pending ON login_transactions (tenant_id, user_id, kind, state)",
+            ]
+        },
     ]
 
     static var latestVersion: Int { all.last?.version ?? 0 }
@@ -127,7 +205,7 @@ enum Migrations {
     /// from several processes at once: PostgreSQL takes a transaction-scoped advisory lock,
     /// SQLite's `BEGIN IMMEDIATE` serializes writers.
     static func migrate(_ backend: any SQLBackend, now: Date) async throws -> [Int] {
-        try await backend.withTransaction { db in
+        try await backend.withLongTransaction { db in
             if backend.flavor == .postgres {
                 try await db.raw("SELECT pg_advisory_xact_lock(5119004200)").run()
             }

@@ -17,7 +17,15 @@ protocol SQLBackend: Sendable {
     var flavor: SQLFlavor { get }
     func withConnection<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R
     func withTransaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R
+    /// A transaction without the per-operation deadline (migrations may legitimately take long).
+    func withLongTransaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R
     func close() async throws
+}
+
+extension SQLBackend {
+    func withLongTransaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await withTransaction(body)
+    }
 }
 
 /// A FIFO async lock. Waiters resume in arrival order.
@@ -120,7 +128,7 @@ final class PostgresBackend: SQLBackend {
     /// How long one database operation (connection lease plus statements) may take before the
     /// caller gets `unavailable`, so a lost database answers requests with 503s instead of hanging
     /// them (and graceful shutdown with them).
-    static let operationTimeout: Duration = .seconds(8)
+    static let operationTimeout: Duration = .seconds(15)
 
     static func open(url: String, logger: Logger) async throws -> PostgresBackend {
         let configuration = try PostgresURL.parse(url)
@@ -154,19 +162,20 @@ final class PostgresBackend: SQLBackend {
     }
 
     func withTransaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        let client = self.client
-        return try await withDeadline(Self.operationTimeout) {
-            try await client.withConnection { connection in
-                let db = connection.sql(queryLogLevel: .trace)
-                try await db.raw("BEGIN").run()
-                do {
-                    let result = try await body(db)
-                    try await db.raw("COMMIT").run()
-                    return result
-                } catch {
-                    try? await db.raw("ROLLBACK").run()
-                    throw error
-                }
+        try await withDeadline(Self.operationTimeout) { try await self.withLongTransaction(body) }
+    }
+
+    func withLongTransaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await client.withConnection { connection in
+            let db = connection.sql(queryLogLevel: .trace)
+            try await db.raw("BEGIN").run()
+            do {
+                let result = try await body(db)
+                try await db.raw("COMMIT").run()
+                return result
+            } catch {
+                try? await db.raw("ROLLBACK").run()
+                throw error
             }
         }
     }

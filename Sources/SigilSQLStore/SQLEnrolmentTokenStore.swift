@@ -30,6 +30,15 @@ struct SQLEnrolmentTokenStore: EnrolmentTokenStore {
         return row
     }
 
+    func findUsable(tokenHash: String, now: Date) async throws -> EnrolmentToken? {
+        try await runner.read("enrolment token") { db in
+            try await db.raw("""
+                SELECT \(unsafeRaw: Self.columns) FROM enrolment_tokens
+                WHERE token_hash = \(bind: tokenHash) AND consumed_at IS NULL AND expires_at > \(bind: now.ms)
+                """).first().map(Self.decode)
+        }
+    }
+
     func anyConsumed(tenantID: String, purpose: EnrolmentToken.Purpose) async throws -> Bool {
         try await runner.read("enrolment token") { db in
             try await db.raw("""

@@ -60,6 +60,10 @@ public final class SQLStore: Store {
     public var adminTokens: any AdminTokenStore { session.adminTokens }
     public var enrolmentTokens: any EnrolmentTokenStore { session.enrolmentTokens }
     public var audit: any AuditEventStore { session.audit }
+    public var passkeys: any PasskeyStore { session.passkeys }
+    public var authenticatorDevices: any AuthenticatorDeviceStore { session.authenticatorDevices }
+    public var sessions: any SessionStore { session.sessions }
+    public var loginTransactions: any LoginTransactionStore { session.loginTransactions }
 
     public func transaction<R: Sendable>(_ body: @escaping @Sendable (any StoreSession) async throws -> R) async throws -> R {
         let backend = self.backend
@@ -100,4 +104,8 @@ struct SQLSession: StoreSession {
     var adminTokens: any AdminTokenStore { SQLAdminTokenStore(runner: runner) }
     var enrolmentTokens: any EnrolmentTokenStore { SQLEnrolmentTokenStore(runner: runner) }
     var audit: any AuditEventStore { SQLAuditEventStore(runner: runner) }
+    var passkeys: any PasskeyStore { SQLPasskeyStore(runner: runner) }
+    var authenticatorDevices: any AuthenticatorDeviceStore { SQLAuthenticatorDeviceStore(runner: runner) }
+    var sessions: any SessionStore { SQLSessionStore(runner: runner) }
+    var loginTransactions: any LoginTransactionStore { SQLLoginTransactionStore(runner: runner) }
 }

@@ -4,15 +4,16 @@ import SigilStore
 
 struct SQLUserStore: UserStore {
     let runner: SQLRunner
-    static let columns = "id, tenant_id, email, given_name, family_name, status, created_at, updated_at, version"
+    static let columns = "id, tenant_id, email, given_name, family_name, status, created_at, updated_at, version, roles"
 
     func create(_ user: User) async throws -> User {
-        try await runner.write("user") { db in
+        let roles = try JSONColumn.encode(user.roles)
+        return try await runner.write("user") { db in
             try await db.raw("""
-                INSERT INTO users (id, tenant_id, email, email_normalized, given_name, family_name, status, created_at, updated_at, version)
+                INSERT INTO users (id, tenant_id, email, email_normalized, given_name, family_name, status, created_at, updated_at, version, roles)
                 VALUES (\(bind: user.id), \(bind: user.tenantID), \(bind: user.email), \(bind: User.normalizedEmail(user.email)),
                         \(bind: user.givenName), \(bind: user.familyName), \(bind: user.status.rawValue),
-                        \(bind: user.createdAt.ms), \(bind: user.updatedAt.ms), \(bind: Int64(user.version)))
+                        \(bind: user.createdAt.ms), \(bind: user.updatedAt.ms), \(bind: Int64(user.version)), \(bind: roles))
                 """).run()
             return user
         }
@@ -61,8 +62,9 @@ struct SQLUserStore: UserStore {
             after.tenantID = before.tenantID
             after.createdAt = before.createdAt
             after.version = before.version + 1
+            let roles = try JSONColumn.encode(after.roles)
             try await db.raw("""
-                UPDATE users SET email = \(bind: after.email), email_normalized = \(bind: User.normalizedEmail(after.email)),
+                UPDATE users SET roles = \(bind: roles), email = \(bind: after.email), email_normalized = \(bind: User.normalizedEmail(after.email)),
                     given_name = \(bind: after.givenName), family_name = \(bind: after.familyName),
                     status = \(bind: after.status.rawValue), updated_at = \(bind: after.updatedAt.ms), version = \(bind: Int64(after.version))
                 WHERE tenant_id = \(bind: tenantID) AND id = \(bind: id)
@@ -96,7 +98,8 @@ struct SQLUserStore: UserStore {
         }
         return User(id: try row.string("id"), tenantID: try row.string("tenant_id"), email: try row.string("email"),
                     givenName: try row.string("given_name"), familyName: try row.string("family_name"), status: status,
-                    createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"), version: try row.int("version"))
+                    createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"), version: try row.int("version"),
+                    roles: try JSONColumn.decode([String].self, try row.string("roles")))
     }
 }
 

@@ -28,6 +28,26 @@ public struct EnrolmentService: Sendable {
         return (Secret("\(base)/enroll/\(token)"), record.expiresAt)
     }
 
+    public static let inviteLifetime: TimeInterval = 7 * 24 * 3600
+
+    /// Creates an invitation for an existing user to register a passkey (single use, 7 days).
+    public func createUserInvite(tenant: Tenant, user: User, issuer: String, by principal: Principal) async throws -> (url: Secret<String>, expiresAt: Date) {
+        guard user.tenantID == tenant.id else { throw StoreError.notFound("user") }
+        let token = OpaqueToken.make(prefix: Self.prefix, random: context.random)
+        let now = context.clock.now()
+        let record = EnrolmentToken(id: context.ids.make(.enrolment), tenantID: tenant.id, purpose: .user, userID: user.id,
+                                    tokenHash: tokenHash(token), createdAt: now, expiresAt: now.addingTimeInterval(Self.inviteLifetime))
+        let context = self.context
+        try await context.store.transaction { tx in
+            _ = try await tx.enrolmentTokens.create(record)
+            try await tx.audit.append(context.auditEvent("enrolment.link_created", by: principal, tenantID: tenant.id,
+                                                         targetType: "user", targetID: user.id,
+                                                         after: ["purpose": record.purpose.rawValue, "expires_at": ISO8601DateFormatter().string(from: record.expiresAt)]))
+        }
+        let base = issuer.hasSuffix("/") ? String(issuer.dropLast()) : issuer
+        return (Secret("\(base)/enroll/\(token)"), record.expiresAt)
+    }
+
     /// Redeems a link: succeeds once, before expiry.
     public func redeem(token: String) async throws -> EnrolmentToken {
         try await context.store.enrolmentTokens.consume(tokenHash: tokenHash(token), now: context.clock.now())

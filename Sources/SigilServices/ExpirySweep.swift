@@ -10,9 +10,14 @@ public struct ExpirySweep: Sendable {
 
     public struct Result: Sendable, Equatable {
         public var enrolmentTokens: Int
+        public var sessions: Int
+        public var loginTransactions: Int
+        public var total: Int { enrolmentTokens + sessions + loginTransactions }
     }
 
     public func run(now: Date) async throws -> Result {
-        Result(enrolmentTokens: try await context.store.enrolmentTokens.deleteExpired(now: now))
+        Result(enrolmentTokens: try await context.store.enrolmentTokens.deleteExpired(now: now),
+               sessions: try await context.store.sessions.deleteExpired(now: now),
+               loginTransactions: try await context.store.loginTransactions.deleteExpired(now: now))
     }
 }

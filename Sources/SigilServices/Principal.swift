@@ -6,12 +6,15 @@ public enum Principal: Sendable, Equatable {
     case system
     /// An admin API caller; `tenantID` nil means a global token.
     case adminToken(id: String, tenantID: String?)
+    /// A signed-in (or signing-in) user acting on their own account.
+    case user(String)
 
     public var auditName: String {
         switch self {
         case .cli: "cli"
         case .system: "system"
         case .adminToken(let id, _): "admin_token:\(id)"
+        case .user(let id): "user:\(id)"
         }
     }
 
@@ -20,6 +23,7 @@ public enum Principal: Sendable, Equatable {
         switch self {
         case .cli, .system: true
         case .adminToken(_, let scope): scope == nil || scope == tenantID
+        case .user: false
         }
     }
 
@@ -27,6 +31,7 @@ public enum Principal: Sendable, Equatable {
         switch self {
         case .cli, .system: true
         case .adminToken(_, let scope): scope == nil
+        case .user: false
         }
     }
 }

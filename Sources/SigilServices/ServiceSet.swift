@@ -8,6 +8,8 @@ public struct ServiceSet: Sendable {
     public var adminTokens: AdminTokenService { AdminTokenService(context: context) }
     public var enrolment: EnrolmentService { EnrolmentService(context: context) }
     public var expirySweep: ExpirySweep { ExpirySweep(context: context) }
+    public var sessions: SessionService { SessionService(context: context) }
+    public var passkeys: PasskeyService { PasskeyService(context: context) }
 
     public init(context: ServiceContext) { self.context = context }
 }

@@ -30,6 +30,8 @@ public protocol EnrolmentTokenStore: Sendable {
     /// Marks the token used and returns it, atomically: a second call, an expired or unknown
     /// token throws `notFound`.
     func consume(tokenHash: String, now: Date) async throws -> EnrolmentToken
+    /// The token if it exists, is unused and unexpired, without using it.
+    func findUsable(tokenHash: String, now: Date) async throws -> EnrolmentToken?
     /// Whether any token of `purpose` in the tenant has been used.
     func anyConsumed(tenantID: String, purpose: EnrolmentToken.Purpose) async throws -> Bool
     /// Deletes tokens that expired before `now`; returns how many.

@@ -8,6 +8,10 @@ public protocol StoreSession: Sendable {
     var adminTokens: any AdminTokenStore { get }
     var enrolmentTokens: any EnrolmentTokenStore { get }
     var audit: any AuditEventStore { get }
+    var passkeys: any PasskeyStore { get }
+    var authenticatorDevices: any AuthenticatorDeviceStore { get }
+    var sessions: any SessionStore { get }
+    var loginTransactions: any LoginTransactionStore { get }
 }
 
 public struct StoreHealth: Sendable, Equatable {

@@ -17,13 +17,18 @@ public struct User: Codable, Sendable, Equatable {
     public var updatedAt: Date
     /// Incremented by every update; the admin API exposes it as the ETag.
     public var version: Int
+    /// Roles: `admin` may use AdminX.
+    public var roles: [String]
 
     public init(id: String, tenantID: String, email: String, givenName: String, familyName: String,
-                status: UserStatus, createdAt: Date, updatedAt: Date, version: Int = 1) {
+                status: UserStatus, createdAt: Date, updatedAt: Date, version: Int = 1, roles: [String] = []) {
         self.id = id; self.tenantID = tenantID; self.email = email; self.givenName = givenName
         self.familyName = familyName; self.status = status; self.createdAt = createdAt
-        self.updatedAt = updatedAt; self.version = version
+        self.updatedAt = updatedAt; self.version = version; self.roles = roles
     }
+
+    public static let adminRole = "admin"
+    public var isAdmin: Bool { roles.contains(Self.adminRole) }
 
     /// The form email uniqueness is checked in.
     public static func normalizedEmail(_ email: String) -> String { email.lowercased() }

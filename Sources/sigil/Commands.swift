@@ -48,7 +48,37 @@ struct TenantCommand: AsyncParsableCommand {
 
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage a tenant's users.",
-                                                    subcommands: [Create.self, List.self])
+                                                    subcommands: [Create.self, List.self, Invite.self])
+
+    struct Invite: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a one-time link (7 days) with which a user registers a passkey; creates the user when names are given.")
+        @Option(help: "Tenant name.") var tenant: String
+        @Option var email: String
+        @Option(help: "Create the user with this given name if they do not exist.") var givenName: String?
+        @Option(help: "Create the user with this family name if they do not exist.") var familyName: String?
+        @Option(help: "The URL users reach Sigil at (as for serve). [env: SIGIL_PUBLIC_URL] (default: http://127.0.0.1:8080)")
+        var publicURL: String?
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            try await withRuntime(store) { runtime in
+                let t = try await sigil.tenant(runtime, tenant)
+                var user = try await runtime.store.users.find(tenantID: t.id, email: email)
+                if user == nil {
+                    guard let givenName, let familyName else {
+                        throw CLIError("no user \(email) in \(tenant); pass --given-name and --family-name to create them")
+                    }
+                    user = try await runtime.services.users.create(tenantID: t.id, .init(email: email, givenName: givenName, familyName: familyName), by: .cli)
+                }
+                let root = (publicURL ?? env("SIGIL_PUBLIC_URL") ?? "http://127.0.0.1:8080").trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+                let issuer = t.host.map { "\(URL(string: root)?.scheme ?? "https")://\($0)" } ?? (t.slug == Tenant.defaultSlug ? root : "\(root)/t/\(t.slug)")
+                let (url, expires) = try await runtime.services.enrolment.createUserInvite(tenant: t, user: user!, issuer: issuer, by: .cli)
+                FileHandle.standardError.write(Data("One-time link for \(email), expires \(iso(expires)):\n".utf8))
+                print(url.value)
+            }
+        }
+    }
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a user.")

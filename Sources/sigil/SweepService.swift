@@ -15,8 +15,12 @@ struct SweepService: Service {
                 while true {
                     do {
                         let result = try await services.expirySweep.run(now: services.context.clock.now())
-                        if result.enrolmentTokens > 0 {
-                            logger.info("expired rows deleted", metadata: ["enrolment_tokens": .stringConvertible(result.enrolmentTokens)])
+                        if result.total > 0 {
+                            logger.info("expired rows deleted", metadata: [
+                                "enrolment_tokens": .stringConvertible(result.enrolmentTokens),
+                                "sessions": .stringConvertible(result.sessions),
+                                "login_transactions": .stringConvertible(result.loginTransactions),
+                            ])
                         }
                     } catch is CancellationError {
                         return

@@ -1,0 +1,55 @@
+// Micro-benchmarks that compare Sigil's protocol code with the raw cryptography it cannot beat,
+// measured in the same run. Not part of the tests: `swift run -c release sigil-bench`.
+import Crypto
+import Foundation
+import SigilCore
+import SigilWebAuthn
+
+@inline(never)
+func measure(_ name: String, seconds: Double = 2, _ body: () throws -> Void) rethrows -> Double {
+    // Warm up, then count iterations in a fixed wall-clock window.
+    for _ in 0..<200 { try body() }
+    let clock = ContinuousClock()
+    let start = clock.now
+    var iterations = 0
+    while clock.now - start < .seconds(seconds) {
+        for _ in 0..<100 { try body() }
+        iterations += 100
+    }
+    let elapsed = clock.now - start
+    let perSecond = Double(iterations) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    print(String(format: "%-44@ %12.0f /s", name as NSString, perSecond))
+    return perSecond
+}
+
+// A passkey assertion made here with a software P-256 key, exactly as an authenticator would.
+let key = P256.Signing.PrivateKey()
+let rp = RelyingParty(id: "localhost", origins: ["http://localhost:8080"])
+let challenge = Array(repeating: UInt8(7), count: 32)
+let clientDataJSON = Array(#"{"type":"webauthn.get","challenge":"\#(Base64URL.encode(challenge))","origin":"http://localhost:8080","crossOrigin":false}"#.utf8)
+var authenticatorData = rp.idHash
+authenticatorData.append(0x05)  // UP | UV
+authenticatorData += [0, 0, 0, 9]  // sign count 9
+let signed = authenticatorData + Array(SHA256.hash(data: clientDataJSON))
+let signature = Array(try key.signature(for: signed).derRepresentation)
+let credentialID: [UInt8] = Array(repeating: 1, count: 16)
+
+// COSE_Key for the public key: {1: 2, 3: -7, -1: 1, -2: x, -3: y}
+let point = Array(key.publicKey.x963Representation)
+let coseKey: [UInt8] = [0xA5, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01, 0x21, 0x58, 0x20] + point[1..<33] + [0x22, 0x58, 0x20] + point[33..<65]
+
+let verifier = WebAuthnVerifier(relyingParty: rp)
+let response = AssertionResponse(credentialID: credentialID, clientDataJSON: clientDataJSON, authenticatorData: authenticatorData,
+                                 signature: signature)
+let stored = StoredCredential(id: credentialID, publicKey: coseKey, signCount: 3)
+_ = try verifier.verifyAssertion(response, expectedChallenge: challenge, credential: stored)  // must verify
+
+print("Sigil micro-benchmarks (\(ProcessInfo.processInfo.activeProcessorCount) cores)")
+let ecdsa = try P256.Signing.ECDSASignature(derRepresentation: signature)
+let raw = measure("raw P-256 ECDSA verify (swift-crypto)") {
+    precondition(key.publicKey.isValidSignature(ecdsa, for: SHA256.hash(data: signed)))
+}
+let full = try measure("passkey assertion verify (SigilWebAuthn)") {
+    _ = try verifier.verifyAssertion(response, expectedChallenge: challenge, credential: stored)
+}
+print(String(format: "ratio assertion/raw: %.2f (goal ≥ 0.70)", full / raw))

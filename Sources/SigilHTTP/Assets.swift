@@ -1,0 +1,162 @@
+/// The hosted pages' script and stylesheet, served from `/assets/…` of each tenant. Kept in code
+/// so the binary is self-contained; no third-party assets.
+enum Assets {
+    static let script = #"""
+    "use strict";
+    (function () {
+      const body = document.body;
+      const base = body.dataset.base || "";
+      const page = body.dataset.page;
+      const status = document.getElementById("status");
+
+      function say(text, isError) {
+        if (!status) return;
+        status.textContent = text;
+        status.className = isError ? "error" : "";
+      }
+      function toBytes(b64url) {
+        const b64 = b64url.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((b64url.length + 3) % 4);
+        const bin = atob(b64);
+        const out = new Uint8Array(bin.length);
+        for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+        return out.buffer;
+      }
+      function toB64url(buffer) {
+        const bytes = new Uint8Array(buffer);
+        let bin = "";
+        for (let i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
+        return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+      }
+      async function post(path, payload) {
+        const response = await fetch(base + path, {
+          method: "POST", credentials: "same-origin",
+          headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload || {}),
+        });
+        const data = await response.json().catch(() => ({}));
+        if (!response.ok) {
+          const detail = data.errors && data.errors.length ? data.errors.map((e) => e.message).join("; ") : (data.detail || data.title);
+          throw new Error(detail || ("request failed: " + response.status));
+        }
+        return data;
+      }
+      function creationOptions(o) {
+        o.challenge = toBytes(o.challenge);
+        o.user.id = toBytes(o.user.id);
+        (o.excludeCredentials || []).forEach((c) => { c.id = toBytes(c.id); });
+        return o;
+      }
+      function requestOptions(o) {
+        o.challenge = toBytes(o.challenge);
+        (o.allowCredentials || []).forEach((c) => { c.id = toBytes(c.id); });
+        return o;
+      }
+      function credentialJSON(credential) {
+        const r = credential.response;
+        const json = { id: credential.id, rawId: toB64url(credential.rawId), type: credential.type, response: {
+          clientDataJSON: toB64url(r.clientDataJSON) } };
+        if (r.attestationObject) {
+          json.response.attestationObject = toB64url(r.attestationObject);
+          json.response.transports = r.getTransports ? r.getTransports() : [];
+        }
+        if (r.authenticatorData) {
+          json.response.authenticatorData = toB64url(r.authenticatorData);
+          json.response.signature = toB64url(r.signature);
+          if (r.userHandle) json.response.userHandle = toB64url(r.userHandle);
+        }
+        return json;
+      }
+      function explain(error) {
+        if (error && error.name === "NotAllowedError") return "The passkey request was cancelled or timed out. Try again.";
+        if (error && error.name === "InvalidStateError") return "This device already has a passkey for this account.";
+        return (error && error.message) || "Something went wrong.";
+      }
+      function deviceName() {
+        const ua = navigator.userAgent;
+        if (/iPhone|iPad/.test(ua)) return "iPhone or iPad";
+        if (/Android/.test(ua)) return "Android phone";
+        if (/Mac OS X/.test(ua)) return "Mac";
+        if (/Windows/.test(ua)) return "Windows PC";
+        if (/Linux/.test(ua)) return "Linux";
+        return "Passkey";
+      }
+      async function register(optionsPath, verifyPath, payload) {
+        const start = await post(optionsPath, payload);
+        say("Follow your device's prompt to create the passkey…");
+        const credential = await navigator.credentials.create({ publicKey: creationOptions(start.publicKey) });
+        const done = await post(verifyPath, { transaction: start.transaction, name: deviceName(), credential: credentialJSON(credential) });
+        window.location.assign(done.redirect);
+      }
+
+      if (!window.PublicKeyCredential) {
+        say("This browser does not support passkeys.", true);
+        return;
+      }
+
+      if (page === "login") {
+        const form = document.getElementById("login-form");
+        const returnTo = form.dataset.returnTo;
+        let conditional = null;
+        async function signIn(mediation) {
+          const controller = new AbortController();
+          if (mediation === "conditional") conditional = controller;
+          const start = await post("/login/passkey/options", { return_to: returnTo });
+          const request = { publicKey: requestOptions(start.publicKey), signal: controller.signal };
+          if (mediation) request.mediation = mediation;
+          const credential = await navigator.credentials.get(request);
+          say("Checking…");
+          const done = await post("/login/passkey/verify", { transaction: start.transaction, credential: credentialJSON(credential) });
+          window.location.assign(done.redirect);
+        }
+        form.addEventListener("submit", (event) => {
+          event.preventDefault();
+          if (conditional) conditional.abort();
+          say("Follow your device's prompt…");
+          signIn(null).catch((error) => say(explain(error), true));
+        });
+        if (PublicKeyCredential.isConditionalMediationAvailable) {
+          PublicKeyCredential.isConditionalMediationAvailable().then((ok) => {
+            if (ok) signIn("conditional").catch((error) => { if (error.name !== "AbortError") say(explain(error), true); });
+          });
+        }
+      }
+
+      if (page === "enroll") {
+        const form = document.getElementById("enroll-form");
+        form.addEventListener("submit", (event) => {
+          event.preventDefault();
+          const data = {};
+          ["email", "given_name", "family_name"].forEach((name) => {
+            const input = form.elements.namedItem(name);
+            if (input) data[name] = input.value.trim();
+          });
+          const token = window.location.pathname.split("/").pop();
+          register("/enroll/" + token + "/options", "/enroll/" + token + "/verify", data).catch((error) => say(explain(error), true));
+        });
+      }
+
+      if (page === "account") {
+        const button = document.getElementById("add-passkey");
+        if (button) button.addEventListener("click", () => {
+          register("/account/passkeys/options", "/account/passkeys/verify", {}).catch((error) => say(explain(error), true));
+        });
+      }
+    })();
+    """#
+
+    static let stylesheet = #"""
+    :root { color-scheme: light dark; --accent: #3b5bdb; --error: #c92a2a; font-family: system-ui, -apple-system, "Segoe UI", sans-serif; }
+    body { margin: 0; display: flex; justify-content: center; line-height: 1.5; }
+    main { width: min(28rem, 100% - 2rem); margin: 3rem 1rem; }
+    h1 { font-size: 1.5rem; }
+    label { display: block; margin-top: 0.75rem; font-weight: 600; }
+    input { width: 100%; box-sizing: border-box; padding: 0.6rem; font-size: 1rem; border: 1px solid #868e96; border-radius: 0.4rem; }
+    button { margin-top: 1rem; padding: 0.6rem 1rem; font-size: 1rem; border-radius: 0.4rem; border: 0; background: var(--accent); color: white; cursor: pointer; }
+    button.secondary { background: transparent; color: inherit; border: 1px solid #868e96; margin-top: 0.25rem; }
+    button:focus-visible, input:focus-visible { outline: 3px solid #fab005; outline-offset: 2px; }
+    .error { color: var(--error); }
+    .hint, .meta { color: #868e96; font-size: 0.9rem; }
+    ul#passkeys { padding: 0; list-style: none; }
+    ul#passkeys li { padding: 0.5rem 0; border-bottom: 1px solid #dee2e6; }
+    ul#passkeys form { display: inline; }
+    """#
+}

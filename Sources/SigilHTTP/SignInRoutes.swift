@@ -1,0 +1,387 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SigilCore
+import SigilServices
+import SigilStore
+import SigilWebAuthn
+
+/// The hosted sign-in pages and their JSON endpoints: `/login`, `/enroll/{token}`, `/account`,
+/// `/logout`, and the static assets they load.
+struct SignInRoutes {
+    let services: ServiceSet
+
+    func register(on router: Router<SigilRequestContext>) {
+        router.get("/assets/sigil.js") { _, _ in Self.asset(Assets.script, type: "text/javascript; charset=utf-8") }
+        router.get("/assets/sigil.css") { _, _ in Self.asset(Assets.stylesheet, type: "text/css; charset=utf-8") }
+        router.get("/login") { request, context in try await self.loginPage(request, context) }
+        router.post("/login/passkey/options") { request, context in try await self.passkeyOptions(request, context) }
+        router.post("/login/passkey/verify") { request, context in try await self.passkeyVerify(request, context) }
+        router.get("/enroll/:token") { request, context in try await self.enrolPage(request, context) }
+        router.post("/enroll/:token/options") { request, context in try await self.enrolOptions(request, context) }
+        router.post("/enroll/:token/verify") { request, context in try await self.enrolVerify(request, context) }
+        router.get("/account") { request, context in try await self.accountPage(request, context) }
+        router.post("/account/passkeys/options") { request, context in try await self.addPasskeyOptions(request, context) }
+        router.post("/account/passkeys/verify") { request, context in try await self.addPasskeyVerify(request, context) }
+        router.post("/account/passkeys/:id/delete") { request, context in try await self.deletePasskey(request, context) }
+        router.post("/logout") { request, context in try await self.logout(request, context) }
+    }
+
+    static func asset(_ text: String, type: String) -> Response {
+        Response(status: .ok, headers: [.contentType: type, .cacheControl: "public, max-age=300"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    // MARK: sessions
+
+    func currentSession(_ request: Request, _ context: SigilRequestContext) async throws -> (Session, User)? {
+        let tenant = try context.requireTenant()
+        guard let cookie = Web.cookie(Web.sessionCookieName(context, tenant: tenant), in: request) else { return nil }
+        return try await services.sessions.resolve(cookie: cookie, tenantID: tenant.id)
+    }
+
+    func startSession(user: User, amr: [String], acr: String, context: SigilRequestContext, redirect: String) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let (_, cookie) = try await services.sessions.start(tenantID: tenant.id, userID: user.id, amr: amr, acr: acr)
+        let maxAge = Int(services.sessions.policy.absoluteTimeout)
+        return try JSONResponse.make(["redirect": redirect], headers: [
+            .setCookie: Web.sessionCookie(cookie.value, context, tenant: tenant, maxAge: maxAge), .cacheControl: "no-store",
+        ])
+    }
+
+    // MARK: /login
+
+    func loginPage(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let base = Web.basePath(context)
+        let returnTo = Web.safeReturnPath(request.uri.queryParameters.get("return_to").map { String($0) }, base: base)
+        if try await currentSession(request, context) != nil, request.uri.queryParameters.get("prompt") != "login" {
+            return Web.redirect(returnTo)
+        }
+        let tenant = try context.requireTenant()
+        return Web.page(title: "Sign in", name: "login", base: base, body: """
+            <h1>Sign in to \(Web.escape(tenant.displayName))</h1>
+            <form id="login-form" data-return-to="\(Web.escape(returnTo))">
+              <label for="username">Email</label>
+              <input id="username" name="username" type="email" autocomplete="username webauthn" autocapitalize="none" spellcheck="false">
+              <button id="passkey-button" type="submit">Sign in with a passkey</button>
+            </form>
+            <p id="status" role="status" aria-live="polite"></p>
+            <p class="hint">Sigil has no passwords. Use the passkey on this device (Face ID, Touch ID, Windows Hello) or a phone nearby.</p>
+            """)
+    }
+
+    func passkeyOptions(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        try Web.requireSameOrigin(request, context)
+        let tenant = try context.requireTenant()
+        let body = try await JSONBody.decode(ReturnToBody.self, from: request, context: context, allowed: ["return_to"])
+        let returnTo = Web.safeReturnPath(body.returnTo, base: Web.basePath(context))
+        let (transaction, options) = try await services.passkeys.beginAuthentication(tenantID: tenant.id, issuer: context.issuer,
+                                                                                     context: ["return_to": returnTo])
+        return try Self.optionsResponse(transaction: transaction, options: options)
+    }
+
+    func passkeyVerify(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        try Web.requireSameOrigin(request, context)
+        let tenant = try context.requireTenant()
+        let body = try await JSONBody.decode(CeremonyBody.self, from: request, context: context, allowed: CeremonyBody.fields)
+        let signIn = try await services.passkeys.finishAuthentication(tenantID: tenant.id, issuer: context.issuer,
+                                                                     transactionID: body.transaction, response: try body.credential.assertion())
+        return try await startSession(user: signIn.user, amr: signIn.amr, acr: signIn.acr, context: context,
+                                      redirect: signIn.transaction.context["return_to"] ?? Web.basePath(context) + "/account")
+    }
+
+    // MARK: /enroll/{token}
+
+    func usableEnrolment(_ context: SigilRequestContext) async throws -> (EnrolmentToken, String) {
+        let tenant = try context.requireTenant()
+        guard let token = context.parameters.get("token") else { throw Problem.notFound() }
+        guard let found = try await services.context.store.enrolmentTokens.findUsable(tokenHash: tokenHash(token), now: services.context.clock.now()),
+              found.tenantID == tenant.id else {
+            throw Problem(status: .notFound, type: "enrolment-link-invalid", title: "This enrolment link is invalid, used or expired",
+                          detail: "ask your administrator for a new link")
+        }
+        return (found, token)
+    }
+
+    func enrolPage(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let base = Web.basePath(context)
+        let enrolment: EnrolmentToken
+        do {
+            (enrolment, _) = try await usableEnrolment(context)
+        } catch let problem as Problem {
+            return Web.page(title: "Link expired", name: "error", base: base, body: """
+                <h1>\(Web.escape(problem.title))</h1><p>\(Web.escape(problem.detail ?? ""))</p>
+                """, status: problem.status)
+        }
+        let fields: String
+        if let userID = enrolment.userID {
+            let user = try await services.context.store.users.get(tenantID: enrolment.tenantID, id: userID)
+            fields = "<p>Create a passkey for <strong>\(Web.escape(user.email))</strong>.</p>"
+        } else {
+            fields = """
+                <p>You are the first administrator of this Sigil. Tell us who you are, then create a passkey.</p>
+                <label for="email">Email</label><input id="email" name="email" type="email" autocomplete="email" required>
+                <label for="given_name">Given name</label><input id="given_name" name="given_name" autocomplete="given-name" required>
+                <label for="family_name">Family name</label><input id="family_name" name="family_name" autocomplete="family-name" required>
+                """
+        }
+        return Web.page(title: "Enrol", name: "enroll", base: base, body: """
+            <h1>Set up your sign-in</h1>
+            <form id="enroll-form">
+            \(fields)
+            <button id="enroll-button" type="submit">Create a passkey</button>
+            </form>
+            <p id="status" role="status" aria-live="polite"></p>
+            """)
+    }
+
+    func enrolOptions(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        try Web.requireSameOrigin(request, context)
+        let tenant = try context.requireTenant()
+        let (enrolment, token) = try await usableEnrolment(context)
+        let body = try await JSONBody.decode(EnrolBody.self, from: request, context: context, allowed: EnrolBody.fields)
+        let owner: PasskeyService.NewCredentialOwner
+        var extra = ["enrolment_token_hash": tokenHash(token)]
+        if let userID = enrolment.userID {
+            let user = try await services.context.store.users.get(tenantID: tenant.id, id: userID)
+            owner = .init(userID: user.id, email: user.email, displayName: "\(user.givenName) \(user.familyName)")
+        } else {
+            let email = body.email ?? "", given = body.givenName ?? "", family = body.familyName ?? ""
+            var errors: [FieldError] = []
+            if let m = Validate.email(email) { errors.append(FieldError(field: "email", message: m)) }
+            if let m = Validate.name(given, field: "given_name") { errors.append(FieldError(field: "given_name", message: m)) }
+            if let m = Validate.name(family, field: "family_name") { errors.append(FieldError(field: "family_name", message: m)) }
+            guard errors.isEmpty else { throw ServiceError.invalid(errors) }
+            if try await services.context.store.users.find(tenantID: tenant.id, email: email) != nil {
+                throw ServiceError.invalid([FieldError(field: "email", message: "a user with this email exists; ask for an invitation instead")])
+            }
+            owner = .init(userID: services.context.ids.make(.user), email: email, displayName: "\(given) \(family)")
+            extra["email"] = email
+            extra["given_name"] = given
+            extra["family_name"] = family
+        }
+        let existing = enrolment.userID == nil ? [] : try await services.context.store.passkeys.list(tenantID: tenant.id, userID: owner.userID)
+        let (transaction, options) = try await services.passkeys.beginRegistration(
+            tenantID: tenant.id, issuer: context.issuer, owner: owner, excludeCredentialIDs: existing.map(\.credentialID), context: extra)
+        return try Self.optionsResponse(transaction: transaction, options: options)
+    }
+
+    func enrolVerify(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        try Web.requireSameOrigin(request, context)
+        let tenant = try context.requireTenant()
+        let (_, token) = try await usableEnrolment(context)
+        let body = try await JSONBody.decode(CeremonyBody.self, from: request, context: context, allowed: CeremonyBody.fields)
+        let services = self.services
+        let now = services.context.clock.now()
+        let (user, passkey) = try await services.passkeys.finishRegistration(
+            tenantID: tenant.id, issuer: context.issuer, transactionID: body.transaction, response: try body.credential.registration()
+        ) { tx, transaction, verified in
+            guard transaction.context["enrolment_token_hash"] == tokenHash(token), let userID = transaction.context["user_id"] else {
+                throw ServiceError(.invalidInput, "this registration belongs to another enrolment link")
+            }
+            // Single use: consuming the link is part of the same transaction as the credential.
+            let enrolment = try await tx.enrolmentTokens.consume(tokenHash: tokenHash(token), now: now)
+            let user: User
+            if enrolment.userID != nil {
+                user = try await tx.users.get(tenantID: tenant.id, id: userID)
+            } else {
+                var newUser = User(id: userID, tenantID: tenant.id, email: transaction.context["email"] ?? "",
+                                   givenName: transaction.context["given_name"] ?? "", familyName: transaction.context["family_name"] ?? "",
+                                   status: .active, createdAt: now, updatedAt: now)
+                if enrolment.purpose == .firstAdmin { newUser.roles = [User.adminRole] }
+                user = try await tx.users.create(newUser)
+                try await tx.audit.append(services.context.auditEvent("user.created", by: .user(user.id), tenantID: tenant.id, targetType: "user",
+                                                                      targetID: user.id, after: ["email": user.email, "roles": user.roles.joined(separator: ",")]))
+            }
+            let passkey = services.passkeys.passkey(from: verified, tenantID: tenant.id, userID: user.id, name: body.name ?? "Passkey")
+            _ = try await tx.passkeys.create(passkey)
+            try await tx.audit.append(services.context.auditEvent("passkey.registered", by: .user(user.id), tenantID: tenant.id,
+                                                                  targetType: "passkey", targetID: passkey.credentialID,
+                                                                  after: ["aaguid": passkey.aaguid, "attestation": passkey.attestationType,
+                                                                          "via": "enrolment:\(enrolment.purpose.rawValue)"]))
+            return (user, passkey)
+        }
+        let method = PasskeyService.methods(backupEligible: passkey.backupEligible)
+        return try await startSession(user: user, amr: method.amr, acr: method.acr, context: context,
+                                      redirect: Web.basePath(context) + "/account")
+    }
+
+    // MARK: /account
+
+    func requireSession(_ request: Request, _ context: SigilRequestContext) async throws -> (Session, User)? {
+        try await currentSession(request, context)
+    }
+
+    func accountPage(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let base = Web.basePath(context)
+        guard let (session, user) = try await requireSession(request, context) else {
+            return Web.redirect("\(base)/login?return_to=\(base)/account")
+        }
+        let passkeys = try await services.context.store.passkeys.list(tenantID: user.tenantID, userID: user.id)
+        let csrf = Web.csrfToken(session: session, masterKey: services.context.masterKey)
+        let formatter = ISO8601DateFormatter()
+        let rows = passkeys.map { p in
+            """
+            <li><span class="name">\(Web.escape(p.name))</span> <span class="meta">added \(formatter.string(from: p.createdAt))\
+            \(p.lastUsedAt.map { ", last used \(formatter.string(from: $0))" } ?? "")\(p.cloneWarning ? ", <strong>possible copy detected</strong>" : "")</span>
+            <form method="post" action="\(Web.escape(base))/account/passkeys/\(Web.escape(p.credentialID))/delete">
+            <input type="hidden" name="csrf" value="\(csrf)"><button type="submit" class="secondary">Remove</button></form></li>
+            """
+        }.joined(separator: "\n")
+        return Web.page(title: "Your account", name: "account", base: base, body: """
+            <h1>\(Web.escape(user.givenName)) \(Web.escape(user.familyName))</h1>
+            <p id="account-email">\(Web.escape(user.email))\(user.isAdmin ? " · administrator" : "")</p>
+            <p class="meta">Signed in with \(Web.escape(session.amr.joined(separator: ", "))) at \(formatter.string(from: session.authTime))</p>
+            <h2>Passkeys</h2>
+            <ul id="passkeys">\(rows)</ul>
+            <button id="add-passkey" type="button">Add a passkey</button>
+            <p id="status" role="status" aria-live="polite"></p>
+            <form method="post" action="\(Web.escape(base))/logout"><input type="hidden" name="csrf" value="\(csrf)">
+            <button id="sign-out" type="submit" class="secondary">Sign out</button></form>
+            """)
+    }
+
+    func addPasskeyOptions(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        try Web.requireSameOrigin(request, context)
+        guard let (_, user) = try await requireSession(request, context) else { throw Problem.unauthenticatedUser() }
+        _ = try await JSONBody.decode(EmptyBody.self, from: request, context: context, allowed: [])
+        let existing = try await services.context.store.passkeys.list(tenantID: user.tenantID, userID: user.id)
+        let (transaction, options) = try await services.passkeys.beginRegistration(
+            tenantID: user.tenantID, issuer: context.issuer,
+            owner: .init(userID: user.id, email: user.email, displayName: "\(user.givenName) \(user.familyName)"),
+            excludeCredentialIDs: existing.map(\.credentialID), context: ["session_user": user.id])
+        return try Self.optionsResponse(transaction: transaction, options: options)
+    }
+
+    func addPasskeyVerify(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        try Web.requireSameOrigin(request, context)
+        guard let (_, user) = try await requireSession(request, context) else { throw Problem.unauthenticatedUser() }
+        let body = try await JSONBody.decode(CeremonyBody.self, from: request, context: context, allowed: CeremonyBody.fields)
+        let services = self.services
+        try await services.passkeys.finishRegistration(
+            tenantID: user.tenantID, issuer: context.issuer, transactionID: body.transaction, response: try body.credential.registration()
+        ) { tx, transaction, verified in
+            guard transaction.context["session_user"] == user.id else {
+                throw ServiceError(.invalidInput, "this registration was started by another account")
+            }
+            let passkey = services.passkeys.passkey(from: verified, tenantID: user.tenantID, userID: user.id, name: body.name ?? "Passkey")
+            _ = try await tx.passkeys.create(passkey)
+            try await tx.audit.append(services.context.auditEvent("passkey.registered", by: .user(user.id), tenantID: user.tenantID,
+                                                                  targetType: "passkey", targetID: passkey.credentialID,
+                                                                  after: ["aaguid": passkey.aaguid, "via": "account"]))
+        }
+        return try JSONResponse.make(["redirect": Web.basePath(context) + "/account"])
+    }
+
+    func deletePasskey(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        try Web.requireSameOrigin(request, context)
+        let base = Web.basePath(context)
+        guard let (session, user) = try await requireSession(request, context) else { return Web.redirect("\(base)/login") }
+        let form = try await Web.form(request)
+        try Web.checkCSRF(form["csrf"], session: session, masterKey: services.context.masterKey)
+        guard let credentialID = context.parameters.get("id") else { throw Problem.notFound() }
+        let services = self.services
+        try await services.context.store.transaction { tx in
+            try await tx.passkeys.delete(tenantID: user.tenantID, userID: user.id, credentialID: credentialID)
+            try await tx.audit.append(services.context.auditEvent("passkey.removed", by: .user(user.id), tenantID: user.tenantID,
+                                                                  targetType: "passkey", targetID: credentialID))
+        }
+        return Web.redirect("\(base)/account")
+    }
+
+    func logout(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        try Web.requireSameOrigin(request, context)
+        let base = Web.basePath(context)
+        let tenant = try context.requireTenant()
+        if let (session, _) = try await requireSession(request, context) {
+            let form = try await Web.form(request)
+            try Web.checkCSRF(form["csrf"], session: session, masterKey: services.context.masterKey)
+            try await services.sessions.end(session)
+        }
+        return Web.redirect("\(base)/login", headers: [.setCookie: Web.sessionCookie("", context, tenant: tenant, maxAge: 0)])
+    }
+
+    static func optionsResponse(transaction: LoginTransaction, options: [String: any Sendable]) throws -> Response {
+        let object: [String: Any] = ["transaction": transaction.id, "publicKey": options]
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+// MARK: request bodies
+
+struct EmptyBody: Decodable {}
+
+struct ReturnToBody: Decodable {
+    var returnTo: String?
+}
+
+struct EnrolBody: Decodable {
+    static let fields: Set<String> = ["email", "given_name", "family_name"]
+    var email: String?
+    var givenName: String?
+    var familyName: String?
+}
+
+/// `{"transaction": "ltx_…", "name": "optional passkey name", "credential": PublicKeyCredential as JSON}`.
+struct CeremonyBody: Decodable {
+    static let fields: Set<String> = ["transaction", "credential", "name"]
+    var transaction: String
+    var name: String?
+    var credential: CredentialJSON
+}
+
+/// A `PublicKeyCredential` serialised as WebAuthn L3 `toJSON()` does: binary fields base64url.
+struct CredentialJSON: Decodable {
+    struct ResponseJSON: Decodable {
+        var clientDataJson: String
+        var attestationObject: String?
+        var transports: [String]?
+        var authenticatorData: String?
+        var signature: String?
+        var userHandle: String?
+
+        enum CodingKeys: String, CodingKey {
+            case clientDataJson = "clientDataJSON"
+            case attestationObject, transports, authenticatorData, signature, userHandle
+        }
+    }
+
+    var id: String
+    var rawId: String
+    var type: String
+    var response: ResponseJSON
+
+    static func bytes(_ value: String?, _ field: String) throws -> [UInt8] {
+        guard let value, let data = Base64URL.decode(value) else {
+            throw Problem.invalidType("credential.response.\(field)", "credential.response.\(field) must be base64url")
+        }
+        return Array(data)
+    }
+
+    func checkType() throws -> [UInt8] {
+        guard type == "public-key" else { throw Problem.invalidType("credential.type", "credential.type must be public-key") }
+        let raw = try Self.bytes(rawId, "rawId")
+        guard Base64URL.encode(raw) == id else { throw Problem.invalidType("credential.id", "credential.id must equal rawId") }
+        return raw
+    }
+
+    func registration() throws -> RegistrationResponse {
+        RegistrationResponse(credentialID: try checkType(), clientDataJSON: try Self.bytes(response.clientDataJson, "clientDataJSON"),
+                             attestationObject: try Self.bytes(response.attestationObject, "attestationObject"),
+                             transports: response.transports ?? [])
+    }
+
+    func assertion() throws -> AssertionResponse {
+        AssertionResponse(credentialID: try checkType(), clientDataJSON: try Self.bytes(response.clientDataJson, "clientDataJSON"),
+                          authenticatorData: try Self.bytes(response.authenticatorData, "authenticatorData"),
+                          signature: try Self.bytes(response.signature, "signature"),
+                          userHandle: try response.userHandle.map { try Self.bytes($0, "userHandle") })
+    }
+}
+
+extension Problem {
+    static func unauthenticatedUser() -> Problem {
+        Problem(status: .unauthorized, type: "not-signed-in", title: "Sign in first")
+    }
+}

@@ -1,0 +1,42 @@
+import Foundation
+
+/// A signed-in browser: a server-side row behind an opaque cookie (only its hash is stored).
+public struct Session: Codable, Sendable, Equatable {
+    public var id: String
+    public var tenantID: String
+    public var userID: String
+    /// SHA-256 of the cookie value (hex).
+    public var tokenHash: String
+    public var createdAt: Date
+    public var lastSeenAt: Date
+    public var idleExpiresAt: Date
+    public var absoluteExpiresAt: Date
+    /// When the user last proved presence (OIDC `auth_time`).
+    public var authTime: Date
+    /// Authentication methods references (RFC 8176): `hwk`, `user`, `phr`, `mfa`, `swk` …
+    public var amr: [String]
+    public var acr: String
+    public var revokedAt: Date?
+
+    public init(id: String, tenantID: String, userID: String, tokenHash: String, createdAt: Date, lastSeenAt: Date,
+                idleExpiresAt: Date, absoluteExpiresAt: Date, authTime: Date, amr: [String], acr: String, revokedAt: Date? = nil) {
+        self.id = id; self.tenantID = tenantID; self.userID = userID; self.tokenHash = tokenHash; self.createdAt = createdAt
+        self.lastSeenAt = lastSeenAt; self.idleExpiresAt = idleExpiresAt; self.absoluteExpiresAt = absoluteExpiresAt
+        self.authTime = authTime; self.amr = amr; self.acr = acr; self.revokedAt = revokedAt
+    }
+
+    public func isActive(at now: Date) -> Bool {
+        revokedAt == nil && now < idleExpiresAt && now < absoluteExpiresAt
+    }
+}
+
+public protocol SessionStore: Sendable {
+    func create(_ session: Session) async throws -> Session
+    /// The session whose cookie hashes to `tokenHash`, if any (active or not: callers check).
+    func find(tokenHash: String) async throws -> Session?
+    /// Extends the idle timeout (never past the absolute one).
+    func touch(id: String, lastSeenAt: Date, idleExpiresAt: Date) async throws
+    func revoke(id: String, at: Date) async throws
+    func revokeAll(tenantID: String, userID: String, at: Date) async throws -> Int
+    func deleteExpired(now: Date) async throws -> Int
+}
