@@ -197,18 +197,11 @@ public struct AdminAPI: Sendable {
     }
 
     static func tenantBody(_ tenant: Tenant, context: SigilRequestContext) -> TenantBody {
-        let issuer: String
-        if let host = tenant.host, let scheme = URL(string: context.issuer)?.scheme {
-            issuer = "\(scheme)://\(host)"
-        } else if tenant.slug == Tenant.defaultSlug {
-            issuer = Self.rootIssuer(context)
-        } else {
-            issuer = "\(Self.rootIssuer(context))/t/\(tenant.slug)"
-        }
-        return TenantBody(id: tenant.id, name: tenant.slug, displayName: tenant.displayName, host: tenant.host,
-                          issuer: issuer, createdAt: tenant.createdAt)
+        TenantBody(id: tenant.id, name: tenant.slug, displayName: tenant.displayName, host: tenant.host,
+                   issuer: TenantService.issuer(of: tenant, publicURL: Self.rootIssuer(context)), createdAt: tenant.createdAt)
     }
 
+    /// The deployment's public URL, recovered from the request's issuer.
     static func rootIssuer(_ context: SigilRequestContext) -> String {
         if let slug = context.tenant?.slug, context.issuer.hasSuffix("/t/\(slug)") {
             return String(context.issuer.dropLast("/t/\(slug)".count))

@@ -207,13 +207,9 @@ struct SignInRoutes {
 
     // MARK: /account
 
-    func requireSession(_ request: Request, _ context: SigilRequestContext) async throws -> (Session, User)? {
-        try await currentSession(request, context)
-    }
-
     func accountPage(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let base = Web.basePath(context)
-        guard let (session, user) = try await requireSession(request, context) else {
+        guard let (session, user) = try await currentSession(request, context) else {
             return Web.redirect("\(base)/login?return_to=\(base)/account")
         }
         let passkeys = try await services.context.store.passkeys.list(tenantID: user.tenantID, userID: user.id)
@@ -242,7 +238,7 @@ struct SignInRoutes {
 
     func addPasskeyOptions(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         try Web.requireSameOrigin(request, context)
-        guard let (_, user) = try await requireSession(request, context) else { throw Problem.unauthenticatedUser() }
+        guard let (_, user) = try await currentSession(request, context) else { throw Problem.unauthenticatedUser() }
         _ = try await JSONBody.decode(EmptyBody.self, from: request, context: context, allowed: [])
         let existing = try await services.context.store.passkeys.list(tenantID: user.tenantID, userID: user.id)
         let (transaction, options) = try await services.passkeys.beginRegistration(
@@ -254,7 +250,7 @@ struct SignInRoutes {
 
     func addPasskeyVerify(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         try Web.requireSameOrigin(request, context)
-        guard let (_, user) = try await requireSession(request, context) else { throw Problem.unauthenticatedUser() }
+        guard let (_, user) = try await currentSession(request, context) else { throw Problem.unauthenticatedUser() }
         let body = try await JSONBody.decode(CeremonyBody.self, from: request, context: context, allowed: CeremonyBody.fields)
         let services = self.services
         try await services.passkeys.finishRegistration(
@@ -275,7 +271,7 @@ struct SignInRoutes {
     func deletePasskey(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         try Web.requireSameOrigin(request, context)
         let base = Web.basePath(context)
-        guard let (session, user) = try await requireSession(request, context) else { return Web.redirect("\(base)/login") }
+        guard let (session, user) = try await currentSession(request, context) else { return Web.redirect("\(base)/login") }
         let form = try await Web.form(request)
         try Web.checkCSRF(form["csrf"], session: session, masterKey: services.context.masterKey)
         guard let credentialID = context.parameters.get("id") else { throw Problem.notFound() }
@@ -292,7 +288,7 @@ struct SignInRoutes {
         try Web.requireSameOrigin(request, context)
         let base = Web.basePath(context)
         let tenant = try context.requireTenant()
-        if let (session, _) = try await requireSession(request, context) {
+        if let (session, _) = try await currentSession(request, context) {
             let form = try await Web.form(request)
             try Web.checkCSRF(form["csrf"], session: session, masterKey: services.context.masterKey)
             try await services.sessions.end(session)

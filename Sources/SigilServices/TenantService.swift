@@ -50,4 +50,13 @@ public struct TenantService: Sendable {
     public func list() async throws -> [Tenant] { try await context.store.tenants.list() }
 
     public func get(slug: String) async throws -> Tenant { try await context.store.tenants.get(slug: slug) }
+
+    /// A tenant's issuer (its base URL) given the public URL of the deployment: the host it is
+    /// mapped to (with the public URL's scheme), the public URL itself for `default`, or the
+    /// public URL with `/t/{slug}`.
+    public static func issuer(of tenant: Tenant, publicURL: String) -> String {
+        let root = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
+        if let host = tenant.host { return "\(URLComponents(string: root)?.scheme ?? "https")://\(host)" }
+        return tenant.slug == Tenant.defaultSlug ? root : "\(root)/t/\(tenant.slug)"
+    }
 }

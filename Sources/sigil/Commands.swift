@@ -71,8 +71,7 @@ struct UserCommand: AsyncParsableCommand {
                     }
                     user = try await runtime.services.users.create(tenantID: t.id, .init(email: email, givenName: givenName, familyName: familyName), by: .cli)
                 }
-                let root = (publicURL ?? env("SIGIL_PUBLIC_URL") ?? "http://127.0.0.1:8080").trimmingCharacters(in: CharacterSet(charactersIn: "/"))
-                let issuer = t.host.map { "\(URL(string: root)?.scheme ?? "https")://\($0)" } ?? (t.slug == Tenant.defaultSlug ? root : "\(root)/t/\(t.slug)")
+                let issuer = TenantService.issuer(of: t, publicURL: publicURL ?? env("SIGIL_PUBLIC_URL") ?? "http://127.0.0.1:8080")
                 let (url, expires) = try await runtime.services.enrolment.createUserInvite(tenant: t, user: user!, issuer: issuer, by: .cli)
                 FileHandle.standardError.write(Data("One-time link for \(email), expires \(iso(expires)):\n".utf8))
                 print(url.value)
