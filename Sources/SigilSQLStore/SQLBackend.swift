@@ -5,6 +5,7 @@ import NIOSSL
 import PostgresNIO
 import SQLKit
 import SQLiteKit
+import SigilStore
 
 enum SQLFlavor: Sendable {
     case sqlite
@@ -17,6 +18,8 @@ protocol SQLBackend: Sendable {
     var flavor: SQLFlavor { get }
     func withConnection<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R
     func withTransaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R
+    /// The change signal for this backend's deployment shape.
+    func makeSignals(logger: Logger) -> any ChangeSignal
     /// A transaction without the per-operation deadline (migrations may legitimately take long).
     func withLongTransaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R
     func close() async throws
@@ -108,6 +111,8 @@ final class SQLiteBackend: SQLBackend {
         }
     }
 
+    func makeSignals(logger: Logger) -> any ChangeSignal { LocalChangeSignal() }
+
     func close() async throws {
         try await connection.close()
     }
@@ -179,6 +184,8 @@ final class PostgresBackend: SQLBackend {
             }
         }
     }
+
+    func makeSignals(logger: Logger) -> any ChangeSignal { PostgresChangeSignal(client: client, logger: logger) }
 
     func close() async throws {
         runTask.cancel()

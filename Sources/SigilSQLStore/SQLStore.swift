@@ -7,20 +7,22 @@ import SigilStore
 public final class SQLStore: Store {
     private let backend: any SQLBackend
     private let session: SQLSession
+    public let signals: any ChangeSignal
 
-    private init(backend: any SQLBackend) {
+    private init(backend: any SQLBackend, logger: Logger) {
         self.backend = backend
         self.session = SQLSession(runner: SQLRunner(backend: backend, transaction: nil))
+        self.signals = backend.makeSignals(logger: logger)
     }
 
     /// Opens an SQLite database file (created if missing); `nil` opens a private in-memory database.
     public static func sqlite(path: String?, logger: Logger = Logger(label: "sigil.store")) async throws -> SQLStore {
-        SQLStore(backend: try await SQLiteBackend.open(path: path, logger: logger))
+        SQLStore(backend: try await SQLiteBackend.open(path: path, logger: logger), logger: logger)
     }
 
     /// Connects to PostgreSQL (`postgres://user:password@host:port/database[?sslmode=require]`).
     public static func postgres(url: String, logger: Logger = Logger(label: "sigil.store")) async throws -> SQLStore {
-        SQLStore(backend: try await PostgresBackend.open(url: url, logger: logger))
+        SQLStore(backend: try await PostgresBackend.open(url: url, logger: logger), logger: logger)
     }
 
     /// Opens the store a database URL names: `postgres://…`, `sqlite:///path/file.sqlite` or a plain path.
@@ -91,6 +93,7 @@ public final class SQLStore: Store {
     }
 
     public func close() async throws {
+        (signals as? PostgresChangeSignal)?.stop()
         try await backend.close()
     }
 }

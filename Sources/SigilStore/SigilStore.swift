@@ -33,6 +33,8 @@ public protocol Store: StoreSession {
     /// Runs `body` in one transaction: all of it commits, or (on any thrown error) none of it.
     func transaction<R: Sendable>(_ body: @escaping @Sendable (any StoreSession) async throws -> R) async throws -> R
     func health() async -> StoreHealth
+    /// Cross-node change notifications (PostgreSQL LISTEN/NOTIFY; in-process for SQLite).
+    var signals: any ChangeSignal { get }
     /// A short name of the backend: `sqlite` or `postgres`.
     var backendName: String { get }
     func close() async throws

@@ -1,0 +1,41 @@
+import Foundation
+import SigilSQLStore
+import SigilStore
+import Testing
+
+@Suite("Change signals")
+struct ChangeSignalTests {
+    @Test func localSignalsWakeWaitersAndTimeOut() async throws {
+        let signal = LocalChangeSignal()
+        async let woken = signal.wait(for: "ltx_1", timeout: .seconds(10))
+        try await Task.sleep(for: .milliseconds(50))
+        await signal.publish("ltx_2")  // another key wakes nobody
+        await signal.publish("ltx_1")
+        #expect(await woken)
+        let start = ContinuousClock.now
+        #expect(await signal.wait(for: "ltx_3", timeout: .milliseconds(100)) == false)
+        #expect(ContinuousClock.now - start < .seconds(5))
+    }
+
+    /// Two stores on one PostgreSQL database stand for two nodes: a change published through one
+    /// wakes a waiter on the other (LISTEN/NOTIFY).
+    @Test func postgresSignalsCrossNodes() async throws {
+        guard let url = Backend.postgresURL else {
+            print("note: SIGIL_TEST_POSTGRES_URL is not set; the cross-node signal test is skipped")
+            return
+        }
+        let nodeA = try await SQLStore.postgres(url: url)
+        let nodeB = try await SQLStore.postgres(url: url)
+        let key = "ltx_" + UUID().uuidString
+        // Let B's listener come up, then wait while A publishes.
+        _ = await nodeB.signals.wait(for: "warm-up-\(key)", timeout: .milliseconds(200))
+        async let woken = nodeB.signals.wait(for: key, timeout: .seconds(10))
+        try await Task.sleep(for: .milliseconds(200))
+        let start = ContinuousClock.now
+        await nodeA.signals.publish(key)
+        #expect(await woken)
+        #expect(ContinuousClock.now - start < .seconds(5))
+        try await nodeA.close()
+        try await nodeB.close()
+    }
+}
