@@ -130,6 +130,18 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The Sigil authenticator protocol core shared by server and AuthenticatorKit: payloads,
+        // canonical signed messages, device signatures (docs/authenticator-protocol.md). No I/O.
+        .target(
+            name: "SigilAuthenticatorProtocol",
+            dependencies: ["SigilCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SigilAuthenticatorProtocolTests",
+            dependencies: ["SigilAuthenticatorProtocol", "SigilCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
         // Micro-benchmarks (ratios against raw crypto in the same run); never part of `swift test`.
         .executableTarget(
             name: "sigil-bench",
