@@ -192,7 +192,7 @@ struct SignInRoutes {
                 try await tx.audit.append(services.context.auditEvent("user.created", by: .user(user.id), tenantID: tenant.id, targetType: "user",
                                                                       targetID: user.id, after: ["email": user.email, "roles": user.roles.joined(separator: ",")]))
             }
-            let passkey = services.passkeys.passkey(from: verified, tenantID: tenant.id, userID: user.id, name: body.name ?? "Passkey")
+            let passkey = services.passkeys.passkey(from: verified, tenantID: tenant.id, userID: user.id, name: body.passkeyName)
             _ = try await tx.passkeys.create(passkey)
             try await tx.audit.append(services.context.auditEvent("passkey.registered", by: .user(user.id), tenantID: tenant.id,
                                                                   targetType: "passkey", targetID: passkey.credentialID,
@@ -259,7 +259,7 @@ struct SignInRoutes {
             guard transaction.context["session_user"] == user.id else {
                 throw ServiceError(.invalidInput, "this registration was started by another account")
             }
-            let passkey = services.passkeys.passkey(from: verified, tenantID: user.tenantID, userID: user.id, name: body.name ?? "Passkey")
+            let passkey = services.passkeys.passkey(from: verified, tenantID: user.tenantID, userID: user.id, name: body.passkeyName)
             _ = try await tx.passkeys.create(passkey)
             try await tx.audit.append(services.context.auditEvent("passkey.registered", by: .user(user.id), tenantID: user.tenantID,
                                                                   targetType: "passkey", targetID: passkey.credentialID,
@@ -325,6 +325,14 @@ struct CeremonyBody: Decodable {
     var transaction: String
     var name: String?
     var credential: CredentialJSON
+
+    /// The passkey's label as shown on the account page: printable, at most 64 characters.
+    var passkeyName: String {
+        let cleaned = String((name ?? "").unicodeScalars.filter { !$0.properties.isWhitespace || $0 == " " }
+            .filter { $0.properties.generalCategory != .control && $0.properties.generalCategory != .format })
+            .trimmingCharacters(in: .whitespaces)
+        return cleaned.isEmpty ? "Passkey" : String(cleaned.prefix(64))
+    }
 }
 
 /// A `PublicKeyCredential` serialised as WebAuthn L3 `toJSON()` does: binary fields base64url.

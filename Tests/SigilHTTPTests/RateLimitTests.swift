@@ -38,3 +38,20 @@ import Testing
         }
     }
 }
+
+@Suite struct CeremonyBodyTests {
+    func body(_ name: String?) throws -> CeremonyBody {
+        var json: [String: Any] = ["transaction": "ltx_x", "credential": ["id": "AA", "rawId": "AA", "type": "public-key",
+                                                                         "response": ["clientDataJSON": "e30"]]]
+        if let name { json["name"] = name }
+        return try JSONDecoder().decode(CeremonyBody.self, from: JSONSerialization.data(withJSONObject: json))
+    }
+
+    @Test func passkeyNamesAreBoundedAndPrintable() throws {
+        #expect(try body(nil).passkeyName == "Passkey")
+        #expect(try body("  ").passkeyName == "Passkey")
+        #expect(try body("MacBook Touch ID").passkeyName == "MacBook Touch ID")
+        #expect(try body("evil\u{202E}name\n\t<b>").passkeyName == "evilname<b>")
+        #expect(try body(String(repeating: "x", count: 5000)).passkeyName.count == 64)
+    }
+}
