@@ -189,6 +189,33 @@ enum Migrations {
                 "CREATE INDEX login_transactions_pending ON login_transactions (tenant_id, user_id, kind, state)",
             ]
         },
+        Migration(version: 3, name: "authenticator") { _ in
+            [
+                "ALTER TABLE authenticator_devices ADD COLUMN key_protection TEXT NOT NULL DEFAULT 'software'",
+                """
+                CREATE TABLE authenticator_nonces (
+                    device_id TEXT NOT NULL REFERENCES authenticator_devices(id) ON DELETE CASCADE,
+                    nonce TEXT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    PRIMARY KEY (device_id, nonce)
+                )
+                """,
+                "CREATE INDEX authenticator_nonces_expiry ON authenticator_nonces (expires_at)",
+                """
+                CREATE TABLE authenticator_user_state (
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    window_started_at BIGINT NOT NULL,
+                    window_count BIGINT NOT NULL,
+                    last_push_at BIGINT,
+                    blocked_until BIGINT,
+                    updated_at BIGINT NOT NULL,
+                    PRIMARY KEY (tenant_id, user_id)
+                )
+                """,
+                "CREATE INDEX login_transactions_device ON login_transactions (tenant_id, device_id)",
+            ]
+        },
     ]
 
     static var latestVersion: Int { all.last?.version ?? 0 }

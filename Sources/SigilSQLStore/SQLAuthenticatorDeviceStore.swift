@@ -4,14 +4,14 @@ import SigilStore
 
 struct SQLAuthenticatorDeviceStore: AuthenticatorDeviceStore {
     let runner: SQLRunner
-    static let columns = "id, tenant_id, user_id, public_key, name, platform, sealed_push_token, created_at, last_used_at"
+    static let columns = "id, tenant_id, user_id, public_key, name, platform, sealed_push_token, created_at, last_used_at, key_protection"
 
     func create(_ d: AuthenticatorDevice) async throws -> AuthenticatorDevice {
         try await runner.write("authenticator device") { db in
             try await db.raw("""
                 INSERT INTO authenticator_devices (\(unsafeRaw: Self.columns))
                 VALUES (\(bind: d.id), \(bind: d.tenantID), \(bind: d.userID), \(bind: d.publicKey), \(bind: d.name), \(bind: d.platform),
-                        \(bind: d.sealedPushToken), \(bind: d.createdAt.ms), \(bind: d.lastUsedAt.ms))
+                        \(bind: d.sealedPushToken), \(bind: d.createdAt.ms), \(bind: d.lastUsedAt.ms), \(bind: d.keyProtection))
                 """).run()
             return d
         }
@@ -45,6 +45,15 @@ struct SQLAuthenticatorDeviceStore: AuthenticatorDeviceStore {
         }
     }
 
+    func setPushToken(tenantID: String, id: String, sealed: String?) async throws {
+        try await runner.write("authenticator device") { db in
+            let rows = try await db.raw("""
+                UPDATE authenticator_devices SET sealed_push_token = \(bind: sealed) WHERE tenant_id = \(bind: tenantID) AND id = \(bind: id) RETURNING id
+                """).all()
+            if rows.isEmpty { throw StoreError.notFound("authenticator device", id) }
+        }
+    }
+
     func delete(tenantID: String, userID: String, id: String) async throws {
         try await runner.write("authenticator device") { db in
             let rows = try await db.raw("""
@@ -58,6 +67,6 @@ struct SQLAuthenticatorDeviceStore: AuthenticatorDeviceStore {
         AuthenticatorDevice(id: try row.string("id"), tenantID: try row.string("tenant_id"), userID: try row.string("user_id"),
                             publicKey: try row.string("public_key"), name: try row.string("name"), platform: try row.string("platform"),
                             sealedPushToken: try row.optionalString("sealed_push_token"), createdAt: try row.date("created_at"),
-                            lastUsedAt: try row.optionalDate("last_used_at"))
+                            lastUsedAt: try row.optionalDate("last_used_at"), keyProtection: try row.string("key_protection"))
     }
 }

@@ -66,6 +66,8 @@ public final class SQLStore: Store {
     public var authenticatorDevices: any AuthenticatorDeviceStore { session.authenticatorDevices }
     public var sessions: any SessionStore { session.sessions }
     public var loginTransactions: any LoginTransactionStore { session.loginTransactions }
+    public var deviceNonces: any DeviceNonceStore { session.deviceNonces }
+    public var authenticatorUserState: any AuthenticatorUserStateStore { session.authenticatorUserState }
 
     public func transaction<R: Sendable>(_ body: @escaping @Sendable (any StoreSession) async throws -> R) async throws -> R {
         let backend = self.backend
@@ -111,4 +113,6 @@ struct SQLSession: StoreSession {
     var authenticatorDevices: any AuthenticatorDeviceStore { SQLAuthenticatorDeviceStore(runner: runner) }
     var sessions: any SessionStore { SQLSessionStore(runner: runner) }
     var loginTransactions: any LoginTransactionStore { SQLLoginTransactionStore(runner: runner) }
+    var deviceNonces: any DeviceNonceStore { SQLDeviceNonceStore(runner: runner) }
+    var authenticatorUserState: any AuthenticatorUserStateStore { SQLAuthenticatorUserStateStore(runner: runner) }
 }

@@ -12,12 +12,16 @@ public struct ExpirySweep: Sendable {
         public var enrolmentTokens: Int
         public var sessions: Int
         public var loginTransactions: Int
-        public var total: Int { enrolmentTokens + sessions + loginTransactions }
+        public var deviceNonces: Int
+        public var authenticatorUserState: Int
+        public var total: Int { enrolmentTokens + sessions + loginTransactions + deviceNonces + authenticatorUserState }
     }
 
     public func run(now: Date) async throws -> Result {
         Result(enrolmentTokens: try await context.store.enrolmentTokens.deleteExpired(now: now),
                sessions: try await context.store.sessions.deleteExpired(now: now),
-               loginTransactions: try await context.store.loginTransactions.deleteExpired(now: now))
+               loginTransactions: try await context.store.loginTransactions.deleteExpired(now: now),
+               deviceNonces: try await context.store.deviceNonces.deleteExpired(now: now),
+               authenticatorUserState: try await context.store.authenticatorUserState.deleteIdle(windowOlderThan: now.addingTimeInterval(-86_400), now: now))
     }
 }

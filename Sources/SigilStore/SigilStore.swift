@@ -12,6 +12,8 @@ public protocol StoreSession: Sendable {
     var authenticatorDevices: any AuthenticatorDeviceStore { get }
     var sessions: any SessionStore { get }
     var loginTransactions: any LoginTransactionStore { get }
+    var deviceNonces: any DeviceNonceStore { get }
+    var authenticatorUserState: any AuthenticatorUserStateStore { get }
 }
 
 public struct StoreHealth: Sendable, Equatable {
