@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "SigilServices",
             dependencies: [
-                "SigilCore", "SigilStore", "SigilJOSE", "SigilWebAuthn",
+                "SigilCore", "SigilStore", "SigilJOSE", "SigilWebAuthn", "SigilAuthenticatorProtocol",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -173,7 +173,7 @@ let package = Package(
         .testTarget(
             name: "SigilHTTPTests",
             dependencies: [
-                "SigilCore", "SigilStore", "SigilSQLStore", "SigilServices", "SigilHTTP", "SigilJOSE",
+                "SigilCore", "SigilStore", "SigilSQLStore", "SigilServices", "SigilHTTP", "SigilJOSE", "SigilAuthenticatorProtocol",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "X509", package: "swift-certificates"),

@@ -1,0 +1,112 @@
+import Crypto
+import Foundation
+import SigilAuthenticatorProtocol
+import SigilCore
+import SigilSQLStore
+import SigilServices
+import SigilStore
+import Testing
+
+/// §1.4 of docs/authenticator-protocol.md: each check, in order, with its own error.
+@Suite struct DeviceRequestVerifierTests {
+    struct World {
+        let store: SQLStore
+        let services: ServiceSet
+        let clock: ManualClock
+        let tenant: Tenant
+        let user: User
+        let device: AuthenticatorDevice
+        let key: P256.Signing.PrivateKey
+        var verifier: DeviceRequestVerifier { DeviceRequestVerifier(context: services.context) }
+        let target = "https://id.example.com/authenticator/v1/requests"
+
+        func signed(method: String = "POST", target: String? = nil, body: [UInt8] = Array(#"{"x":1}"#.utf8), nonce: String? = nil,
+                    timestamp: Int64? = nil, with signer: P256.Signing.PrivateKey? = nil) throws -> DeviceRequestVerifier.SignedRequest {
+            let ts = timestamp ?? Int64(clock.now().timeIntervalSince1970)
+            let n = nonce ?? Base64URL.encode(SystemRandom().bytes(16))
+            let url = target ?? self.target
+            let message = try CanonicalMessage.request(method: method, target: url, deviceID: device.id, timestamp: ts, nonce: n, body: body)
+            return .init(method: method, target: url, deviceID: device.id, timestamp: String(ts), nonce: n,
+                         signature: try DeviceSignature.sign(message, with: signer ?? key), body: body)
+        }
+    }
+
+    func world() async throws -> World {
+        let store = try await SQLStore.sqlite(path: nil)
+        try await store.migrate()
+        let clock = ManualClock()
+        let services = ServiceSet(context: ServiceContext(store: store, clock: clock, masterKey: try MasterKey(rawBytes: Array(repeating: 5, count: 32))))
+        let tenant = try await services.tenants.ensureDefault()
+        let user = try await services.users.create(tenantID: tenant.id, .init(email: "ada@example.com", givenName: "Ada", familyName: "L"), by: .cli)
+        let key = P256.Signing.PrivateKey()
+        let device = try await store.authenticatorDevices.create(AuthenticatorDevice(
+            id: services.context.ids.make(.authenticatorDevice), tenantID: tenant.id, userID: user.id,
+            publicKey: Base64URL.encode(Array(key.publicKey.x963Representation)), name: "CLI", platform: "cli", createdAt: clock.now()))
+        return World(store: store, services: services, clock: clock, tenant: tenant, user: user, device: device, key: key)
+    }
+
+    func expect(_ code: AuthenticatorServiceError.Code, _ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) async {
+        do {
+            try await body()
+            Issue.record("expected \(code)", sourceLocation: sourceLocation)
+        } catch let error as AuthenticatorServiceError {
+            #expect(error.code == code, "got \(error)", sourceLocation: sourceLocation)
+        } catch {
+            Issue.record("expected \(code), got \(error)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func aSignedRequestIsAcceptedOnce() async throws {
+        let w = try await world()
+        let request = try w.signed()
+        let authenticated = try await w.verifier.verify(request, tenantID: w.tenant.id)
+        #expect(authenticated.device.id == w.device.id && authenticated.user.id == w.user.id)
+        #expect(try await w.store.authenticatorDevices.get(tenantID: w.tenant.id, id: w.device.id).lastUsedAt == w.clock.now())
+        await expect(.deviceReplay) { _ = try await w.verifier.verify(request, tenantID: w.tenant.id) }
+        try await w.store.close()
+    }
+
+    @Test func eachCheckHasItsOwnError() async throws {
+        let w = try await world()
+        var missing = try w.signed()
+        missing.signature = nil
+        await expect(.deviceAuthRequired) { _ = try await w.verifier.verify(missing, tenantID: w.tenant.id) }
+        var shortNonce = try w.signed()
+        shortNonce.nonce = "abc"
+        await expect(.deviceAuthRequired) { _ = try await w.verifier.verify(shortNonce, tenantID: w.tenant.id) }
+        let now = Int64(w.clock.now().timeIntervalSince1970)
+        await expect(.deviceClockSkew) { _ = try await w.verifier.verify(try w.signed(timestamp: now - 301), tenantID: w.tenant.id) }
+        _ = try await w.verifier.verify(try w.signed(timestamp: now + 300), tenantID: w.tenant.id)  // the window's edge is inside
+        await expect(.payloadTooLarge) {
+            _ = try await w.verifier.verify(try w.signed(body: Array(repeating: 0x20, count: 16 * 1024 + 1)), tenantID: w.tenant.id)
+        }
+        let other = try await w.services.tenants.create(slug: "other", by: .cli)
+        await expect(.deviceRevoked) { _ = try await w.verifier.verify(try w.signed(), tenantID: other.id) }
+        await expect(.deviceSignatureInvalid) { _ = try await w.verifier.verify(try w.signed(with: P256.Signing.PrivateKey()), tenantID: w.tenant.id) }
+        // Any signed field changed after signing breaks the signature.
+        var moved = try w.signed()
+        moved.target = "https://id.example.com/authenticator/v1/devices"
+        await expect(.deviceSignatureInvalid) { _ = try await w.verifier.verify(moved, tenantID: w.tenant.id) }
+        var rebodied = try w.signed()
+        rebodied.body = Array(#"{"x":2}"#.utf8)
+        await expect(.deviceSignatureInvalid) { _ = try await w.verifier.verify(rebodied, tenantID: w.tenant.id) }
+        var remethod = try w.signed()
+        remethod.method = "DELETE"
+        await expect(.deviceSignatureInvalid) { _ = try await w.verifier.verify(remethod, tenantID: w.tenant.id) }
+        // A bad signature does not burn the nonce: the genuine request with it still passes.
+        let nonce = Base64URL.encode(SystemRandom().bytes(16))
+        await expect(.deviceSignatureInvalid) {
+            _ = try await w.verifier.verify(try w.signed(nonce: nonce, with: P256.Signing.PrivateKey()), tenantID: w.tenant.id)
+        }
+        _ = try await w.verifier.verify(try w.signed(nonce: nonce), tenantID: w.tenant.id)
+        _ = try await w.services.users.update(tenantID: w.tenant.id, id: w.user.id, .init(status: .disabled), expectedVersion: nil, by: .cli)
+        await expect(.accountDisabled) { _ = try await w.verifier.verify(try w.signed(), tenantID: w.tenant.id) }
+        let failures = try await w.store.audit.list(tenantID: w.tenant.id, page: PageRequest(limit: 100)).items
+            .filter { $0.action == "authenticator.device_auth_failed" }
+        #expect(failures.count == 10)
+        // The request aimed at the other tenant is audited there.
+        #expect(try await w.store.audit.list(tenantID: other.id, page: PageRequest(limit: 100)).items
+            .contains { $0.action == "authenticator.device_auth_failed" })
+        try await w.store.close()
+    }
+}
