@@ -20,6 +20,13 @@ public struct AuthenticatorServiceError: Error, Sendable, Equatable, CustomStrin
         public static let deviceSignatureInvalid = Code("device-signature-invalid", 401)
         public static let deviceReplay = Code("device-replay", 401)
         public static let accountDisabled = Code("account-disabled", 403)
+        public static let enrolmentLinkInvalid = Code("enrolment-link-invalid", 404)
+        public static let transactionSecretInvalid = Code("transaction-secret-invalid", 403)
+        public static let invalidPublicKey = Code("invalid-public-key", 400)
+        public static let enrolmentProofInvalid = Code("enrolment-proof-invalid", 400)
+        public static let deviceKeyRegistered = Code("device-key-registered", 409)
+        public static let deviceLimit = Code("device-limit", 409)
+        public static let invalidInput = Code("invalid-input", 422)
     }
 
     public let code: Code

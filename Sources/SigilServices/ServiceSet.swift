@@ -10,6 +10,8 @@ public struct ServiceSet: Sendable {
     public var expirySweep: ExpirySweep { ExpirySweep(context: context) }
     public var sessions: SessionService { SessionService(context: context) }
     public var passkeys: PasskeyService { PasskeyService(context: context) }
+    public var authenticatorEnrolment: AuthenticatorEnrolment { AuthenticatorEnrolment(context: context) }
+    public var deviceRequests: DeviceRequestVerifier { DeviceRequestVerifier(context: context) }
 
     public init(context: ServiceContext) { self.context = context }
 }

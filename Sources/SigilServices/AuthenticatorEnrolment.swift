@@ -1,0 +1,166 @@
+import Crypto
+import Foundation
+import SigilAuthenticatorProtocol
+import SigilCore
+import SigilStore
+
+/// Device enrolment (docs/authenticator-protocol.md §2): a signed-in user starts a
+/// `device_enrolment` transaction; the device previews it with the secret from the QR code and
+/// registers its P-256 key with a proof of possession over the transaction's challenge.
+public struct AuthenticatorEnrolment: Sendable {
+    public let context: ServiceContext
+    public static let lifetime: TimeInterval = 600
+    public static let maximumFailures = 3
+    public static let devicesPerUser = 5
+    public static let platforms: Set<String> = ["ios", "android", "cli", "other"]
+    public static let keyProtections: Set<String> = ["secure_enclave", "strongbox", "tee", "software"]
+
+    public init(context: ServiceContext) { self.context = context }
+
+    public struct Started: Sendable {
+        public let transaction: LoginTransaction
+        public let payload: AuthenticatorPayload
+    }
+
+    /// Starts an enrolment for the signed-in `user`; `origin` is the page's origin.
+    public func start(user: User, issuer: String, origin: String, browserHash: String) async throws -> Started {
+        let devices = try await context.store.authenticatorDevices.list(tenantID: user.tenantID, userID: user.id)
+        guard devices.count < Self.devicesPerUser else {
+            throw AuthenticatorServiceError(.deviceLimit, "at most \(Self.devicesPerUser) devices; remove one first")
+        }
+        let secret = Base64URL.encode(context.random.bytes(16))
+        let now = context.clock.now()
+        let transaction = LoginTransaction(
+            id: context.ids.make(.loginTransaction), tenantID: user.tenantID, kind: .deviceEnrolment,
+            challenge: Base64URL.encode(context.random.bytes(32)), secretHash: tokenHash(secret), userID: user.id,
+            context: ["session_user": user.id, "browser_hash": browserHash, "origin": origin, "issuer": issuer],
+            createdAt: now, updatedAt: now, expiresAt: now.addingTimeInterval(Self.lifetime))
+        _ = try await context.store.loginTransactions.create(transaction)
+        return Started(transaction: transaction,
+                       payload: AuthenticatorPayload(purpose: .enrolment, issuer: issuer, transactionID: transaction.id, secret: secret))
+    }
+
+    public struct Preview: Sendable, Equatable {
+        public let transactionID: String
+        public let issuer: String
+        public let tenantName: String
+        public let email: String
+        public let challenge: String
+        public let expiresAt: Date
+    }
+
+    /// What the device shows before the user confirms.
+    public func preview(tenant: Tenant, transactionID: String, secret: String) async throws -> Preview {
+        let transaction = try await claim(tenantID: tenant.id, transactionID: transactionID, secret: secret)
+        let now = context.clock.now()
+        _ = try await context.store.loginTransactions.update(tenantID: tenant.id, id: transactionID) { t in
+            t.context["previewed_at"] = String(Int64(now.timeIntervalSince1970))
+            t.updatedAt = now
+        }
+        await context.store.signals.publish(transactionID)
+        let user = try await context.store.users.get(tenantID: tenant.id, id: transaction.userID ?? "")
+        return Preview(transactionID: transactionID, issuer: transaction.context["issuer"] ?? "", tenantName: tenant.displayName,
+                       email: user.email, challenge: transaction.challenge, expiresAt: transaction.expiresAt)
+    }
+
+    public struct Registration: Sendable {
+        public var transactionID: String
+        public var secret: String
+        public var publicKey: String
+        public var name: String
+        public var platform: String
+        public var keyProtection: String
+        public var proof: String
+
+        public init(transactionID: String, secret: String, publicKey: String, name: String, platform: String, keyProtection: String, proof: String) {
+            self.transactionID = transactionID; self.secret = secret; self.publicKey = publicKey; self.name = name
+            self.platform = platform; self.keyProtection = keyProtection; self.proof = proof
+        }
+    }
+
+    /// Registers the device: all checks, then one store transaction that completes the
+    /// enrolment, creates the device and writes the audit event.
+    public func register(tenant: Tenant, _ registration: Registration) async throws -> (AuthenticatorDevice, User) {
+        let transaction = try await claim(tenantID: tenant.id, transactionID: registration.transactionID, secret: registration.secret)
+        let name = registration.name.trimmingCharacters(in: .whitespaces)
+        guard (1...64).contains(name.count), !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }),
+              Self.platforms.contains(registration.platform), Self.keyProtections.contains(registration.keyProtection) else {
+            throw AuthenticatorServiceError(.invalidInput, "name (1–64 characters), platform or key_protection is not acceptable")
+        }
+        guard let keyBytes = Base64URL.decode(registration.publicKey), keyBytes.count == 65,
+              (try? P256.Signing.PublicKey(x963Representation: keyBytes)) != nil else {
+            throw AuthenticatorServiceError(.invalidPublicKey, "public_key must be an uncompressed P-256 point (65 bytes, base64url)")
+        }
+        let message = try CanonicalMessage.enrolment(issuer: transaction.context["issuer"] ?? "", transactionID: transaction.id,
+                                                     challenge: transaction.challenge, publicKey: registration.publicKey)
+        guard DeviceSignature.verify(registration.proof, message: message, publicKey: registration.publicKey) else {
+            try await countFailure(transaction)
+            throw AuthenticatorServiceError(.enrolmentProofInvalid, "the proof of possession does not verify")
+        }
+        let userID = transaction.userID ?? ""
+        let now = context.clock.now()
+        let context = self.context
+        let device = AuthenticatorDevice(id: context.ids.make(.authenticatorDevice), tenantID: tenant.id, userID: userID,
+                                         publicKey: registration.publicKey, name: name, platform: registration.platform,
+                                         createdAt: now, keyProtection: registration.keyProtection)
+        let result: (AuthenticatorDevice, User)
+        do {
+            result = try await context.store.transaction { tx in
+                // The per-user row serialises enrolments of one user across nodes before the recount.
+                _ = try await tx.authenticatorUserState.update(tenantID: tenant.id, userID: userID, now: now) { _ in }
+                guard try await tx.authenticatorDevices.list(tenantID: tenant.id, userID: userID).count < Self.devicesPerUser else {
+                    throw AuthenticatorServiceError(.deviceLimit, "at most \(Self.devicesPerUser) devices; remove one first")
+                }
+                let user = try await tx.users.get(tenantID: tenant.id, id: userID)
+                guard user.status == .active else { throw AuthenticatorServiceError(.accountDisabled, "this account is disabled") }
+                _ = try await tx.loginTransactions.update(tenantID: tenant.id, id: transaction.id) { t in
+                    guard t.state == .pending else { throw AuthenticatorServiceError(.enrolmentLinkInvalid, "this enrolment was already used") }
+                    t.state = .completed
+                    t.deviceID = device.id
+                    t.updatedAt = now
+                }
+                let created = try await tx.authenticatorDevices.create(device)
+                try await tx.audit.append(context.auditEvent("authenticator.device_registered", by: .user(userID), tenantID: tenant.id,
+                                                             targetType: "authenticator_device", targetID: created.id,
+                                                             after: ["name": name, "platform": registration.platform,
+                                                                     "key_protection": registration.keyProtection]))
+                return (created, user)
+            }
+        } catch let error as StoreError where error.code == .alreadyExists {
+            throw AuthenticatorServiceError(.deviceKeyRegistered, "this device key is already registered")
+        }
+        await context.store.signals.publish(transaction.id)
+        return result
+    }
+
+    /// The transaction behind a scanned code, if the secret matches and it can still be used.
+    func claim(tenantID: String, transactionID: String, secret: String) async throws -> LoginTransaction {
+        let transaction: LoginTransaction
+        do {
+            transaction = try await context.store.loginTransactions.get(tenantID: tenantID, id: transactionID)
+        } catch let error as StoreError where error.code == .notFound {
+            throw AuthenticatorServiceError(.enrolmentLinkInvalid, "this enrolment code is unknown, used or expired")
+        }
+        guard transaction.kind == .deviceEnrolment, transaction.state == .pending, transaction.expiresAt > context.clock.now() else {
+            throw AuthenticatorServiceError(.enrolmentLinkInvalid, "this enrolment code is unknown, used or expired")
+        }
+        guard let expected = transaction.secretHash, constantTimeEquals(Array(tokenHash(secret).utf8), Array(expected.utf8)) else {
+            try await countFailure(transaction)
+            throw AuthenticatorServiceError(.transactionSecretInvalid, "the code's secret does not match")
+        }
+        return transaction
+    }
+
+    func countFailure(_ transaction: LoginTransaction) async throws {
+        let now = context.clock.now()
+        _ = try await context.store.loginTransactions.update(tenantID: transaction.tenantID, id: transaction.id) { t in
+            t.failures += 1
+            if t.failures >= Self.maximumFailures {
+                t.state = .denied
+                t.context["end_reason"] = "too_many_failures"
+            }
+            t.updatedAt = now
+        }
+        await context.store.signals.publish(transaction.id)
+    }
+}
