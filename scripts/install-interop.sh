@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the third-party clients the interop suites drive (Debian 12 + PyPI only). Idempotent.
 #   chromium + chromium-driver  : headless browser with the WebAuthn virtual authenticator
-#   zbar-tools, librsvg2-bin    : zbarimg, the reference QR decoder, and rsvg-convert to rasterise our SVG codes
+#   zbar-tools, librsvg2-bin,   : zbarimg (reference QR decoder), rsvg-convert (rasterises our SVG codes),
+#   qrencode                      qrencode (a second encoder whose codes our decoder must read)
 #   /opt/peers-venv             : selenium and requests (Debian's python packages serve /usr/bin/python3 only)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-apt-get install -y -q --no-install-recommends chromium chromium-driver zbar-tools librsvg2-bin fonts-dejavu-core
+apt-get install -y -q --no-install-recommends chromium chromium-driver zbar-tools librsvg2-bin qrencode fonts-dejavu-core
 if [ ! -x /opt/peers-venv/bin/python ]; then
     python3 -m venv /opt/peers-venv
 fi
