@@ -29,16 +29,6 @@ import Testing
                      platform: "cli", keyProtection: "software", proof: try DeviceSignature.sign(message, with: proofKey ?? key))
     }
 
-    func expect(_ code: AuthenticatorServiceError.Code, _ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) async {
-        do {
-            try await body()
-            Issue.record("expected \(code)", sourceLocation: sourceLocation)
-        } catch let error as AuthenticatorServiceError {
-            #expect(error.code == code, "got \(error)", sourceLocation: sourceLocation)
-        } catch {
-            Issue.record("expected \(code), got \(error)", sourceLocation: sourceLocation)
-        }
-    }
 
     @Test func aDeviceEnrolsOnceWithProofOfPossession() async throws {
         let (store, services, _, tenant, user) = try await setUp()
@@ -61,7 +51,7 @@ import Testing
         let finished = try await store.loginTransactions.get(tenantID: tenant.id, id: started.transaction.id)
         #expect(finished.state == .completed && finished.deviceID == device.id)
         // The same code cannot enrol another key.
-        await expect(.enrolmentLinkInvalid) { _ = try await enrolment.register(tenant: tenant, try registration(started, challenge: preview.challenge)) }
+        await expectAuthenticatorError(.enrolmentLinkInvalid) { _ = try await enrolment.register(tenant: tenant, try registration(started, challenge: preview.challenge)) }
         let events = try await store.audit.list(tenantID: tenant.id, page: PageRequest(limit: 20)).items
         #expect(events.contains { $0.action == "authenticator.device_registered" && $0.targetID == device.id })
         try await store.close()
@@ -72,39 +62,39 @@ import Testing
         let enrolment = services.authenticatorEnrolment
         let started = try await enrolment.start(user: user, issuer: issuer, origin: issuer, browserHash: "h")
         let challenge = started.transaction.challenge
-        await expect(.enrolmentLinkInvalid) { _ = try await enrolment.preview(tenant: tenant, transactionID: "ltx_01jbz6w2c7f3m9q4v8x1r5t0ka", secret: "x") }
-        await expect(.transactionSecretInvalid) { _ = try await enrolment.preview(tenant: tenant, transactionID: started.transaction.id, secret: "wrong") }
+        await expectAuthenticatorError(.enrolmentLinkInvalid) { _ = try await enrolment.preview(tenant: tenant, transactionID: "ltx_01jbz6w2c7f3m9q4v8x1r5t0ka", secret: "x") }
+        await expectAuthenticatorError(.transactionSecretInvalid) { _ = try await enrolment.preview(tenant: tenant, transactionID: started.transaction.id, secret: "wrong") }
         var badKey = try registration(started, challenge: challenge)
         badKey.publicKey = Base64URL.encode(Array(repeating: 4, count: 65))
-        await expect(.invalidPublicKey) { _ = try await enrolment.register(tenant: tenant, badKey) }
+        await expectAuthenticatorError(.invalidPublicKey) { _ = try await enrolment.register(tenant: tenant, badKey) }
         var badName = try registration(started, challenge: challenge)
         badName.name = ""
-        await expect(.invalidInput) { _ = try await enrolment.register(tenant: tenant, badName) }
+        await expectAuthenticatorError(.invalidInput) { _ = try await enrolment.register(tenant: tenant, badName) }
         // A proof from another key is refused; with the wrong secret earlier, that is the third
         // failure and the enrolment is dead.
-        await expect(.enrolmentProofInvalid) {
+        await expectAuthenticatorError(.enrolmentProofInvalid) {
             _ = try await enrolment.register(tenant: tenant, try registration(started, challenge: challenge, proofKey: P256.Signing.PrivateKey()))
         }
-        await expect(.transactionSecretInvalid) { _ = try await enrolment.preview(tenant: tenant, transactionID: started.transaction.id, secret: "again") }
+        await expectAuthenticatorError(.transactionSecretInvalid) { _ = try await enrolment.preview(tenant: tenant, transactionID: started.transaction.id, secret: "again") }
         #expect(try await store.loginTransactions.get(tenantID: tenant.id, id: started.transaction.id).state == .denied)
-        await expect(.enrolmentLinkInvalid) { _ = try await enrolment.register(tenant: tenant, try registration(started, challenge: challenge)) }
+        await expectAuthenticatorError(.enrolmentLinkInvalid) { _ = try await enrolment.register(tenant: tenant, try registration(started, challenge: challenge)) }
 
         // Expiry.
         let late = try await enrolment.start(user: user, issuer: issuer, origin: issuer, browserHash: "h")
         clock.advance(by: AuthenticatorEnrolment.lifetime + 1)
-        await expect(.enrolmentLinkInvalid) { _ = try await enrolment.register(tenant: tenant, try registration(late, challenge: late.transaction.challenge)) }
+        await expectAuthenticatorError(.enrolmentLinkInvalid) { _ = try await enrolment.register(tenant: tenant, try registration(late, challenge: late.transaction.challenge)) }
 
         // The same key cannot be registered twice, and a user has at most five devices.
         let key = P256.Signing.PrivateKey()
         let first = try await enrolment.start(user: user, issuer: issuer, origin: issuer, browserHash: "h")
         _ = try await enrolment.register(tenant: tenant, try registration(first, challenge: first.transaction.challenge, key: key))
         let second = try await enrolment.start(user: user, issuer: issuer, origin: issuer, browserHash: "h")
-        await expect(.deviceKeyRegistered) { _ = try await enrolment.register(tenant: tenant, try registration(second, challenge: second.transaction.challenge, key: key)) }
+        await expectAuthenticatorError(.deviceKeyRegistered) { _ = try await enrolment.register(tenant: tenant, try registration(second, challenge: second.transaction.challenge, key: key)) }
         for _ in 0..<4 {
             let next = try await enrolment.start(user: user, issuer: issuer, origin: issuer, browserHash: "h")
             _ = try await enrolment.register(tenant: tenant, try registration(next, challenge: next.transaction.challenge))
         }
-        await expect(.deviceLimit) { _ = try await enrolment.start(user: user, issuer: issuer, origin: issuer, browserHash: "h") }
+        await expectAuthenticatorError(.deviceLimit) { _ = try await enrolment.start(user: user, issuer: issuer, origin: issuer, browserHash: "h") }
         #expect(try await store.authenticatorDevices.list(tenantID: tenant.id, userID: user.id).count == 5)
         try await store.close()
     }

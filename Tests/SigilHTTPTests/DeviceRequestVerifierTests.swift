@@ -45,16 +45,6 @@ import Testing
         return World(store: store, services: services, clock: clock, tenant: tenant, user: user, device: device, key: key)
     }
 
-    func expect(_ code: AuthenticatorServiceError.Code, _ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) async {
-        do {
-            try await body()
-            Issue.record("expected \(code)", sourceLocation: sourceLocation)
-        } catch let error as AuthenticatorServiceError {
-            #expect(error.code == code, "got \(error)", sourceLocation: sourceLocation)
-        } catch {
-            Issue.record("expected \(code), got \(error)", sourceLocation: sourceLocation)
-        }
-    }
 
     @Test func aSignedRequestIsAcceptedOnce() async throws {
         let w = try await world()
@@ -62,7 +52,7 @@ import Testing
         let authenticated = try await w.verifier.verify(request, tenantID: w.tenant.id)
         #expect(authenticated.device.id == w.device.id && authenticated.user.id == w.user.id)
         #expect(try await w.store.authenticatorDevices.get(tenantID: w.tenant.id, id: w.device.id).lastUsedAt == w.clock.now())
-        await expect(.deviceReplay) { _ = try await w.verifier.verify(request, tenantID: w.tenant.id) }
+        await expectAuthenticatorError(.deviceReplay) { _ = try await w.verifier.verify(request, tenantID: w.tenant.id) }
         try await w.store.close()
     }
 
@@ -70,37 +60,37 @@ import Testing
         let w = try await world()
         var missing = try w.signed()
         missing.signature = nil
-        await expect(.deviceAuthRequired) { _ = try await w.verifier.verify(missing, tenantID: w.tenant.id) }
+        await expectAuthenticatorError(.deviceAuthRequired) { _ = try await w.verifier.verify(missing, tenantID: w.tenant.id) }
         var shortNonce = try w.signed()
         shortNonce.nonce = "abc"
-        await expect(.deviceAuthRequired) { _ = try await w.verifier.verify(shortNonce, tenantID: w.tenant.id) }
+        await expectAuthenticatorError(.deviceAuthRequired) { _ = try await w.verifier.verify(shortNonce, tenantID: w.tenant.id) }
         let now = Int64(w.clock.now().timeIntervalSince1970)
-        await expect(.deviceClockSkew) { _ = try await w.verifier.verify(try w.signed(timestamp: now - 301), tenantID: w.tenant.id) }
+        await expectAuthenticatorError(.deviceClockSkew) { _ = try await w.verifier.verify(try w.signed(timestamp: now - 301), tenantID: w.tenant.id) }
         _ = try await w.verifier.verify(try w.signed(timestamp: now + 300), tenantID: w.tenant.id)  // the window's edge is inside
-        await expect(.payloadTooLarge) {
+        await expectAuthenticatorError(.payloadTooLarge) {
             _ = try await w.verifier.verify(try w.signed(body: Array(repeating: 0x20, count: 16 * 1024 + 1)), tenantID: w.tenant.id)
         }
         let other = try await w.services.tenants.create(slug: "other", by: .cli)
-        await expect(.deviceRevoked) { _ = try await w.verifier.verify(try w.signed(), tenantID: other.id) }
-        await expect(.deviceSignatureInvalid) { _ = try await w.verifier.verify(try w.signed(with: P256.Signing.PrivateKey()), tenantID: w.tenant.id) }
+        await expectAuthenticatorError(.deviceRevoked) { _ = try await w.verifier.verify(try w.signed(), tenantID: other.id) }
+        await expectAuthenticatorError(.deviceSignatureInvalid) { _ = try await w.verifier.verify(try w.signed(with: P256.Signing.PrivateKey()), tenantID: w.tenant.id) }
         // Any signed field changed after signing breaks the signature.
         var moved = try w.signed()
         moved.target = "https://id.example.com/authenticator/v1/devices"
-        await expect(.deviceSignatureInvalid) { _ = try await w.verifier.verify(moved, tenantID: w.tenant.id) }
+        await expectAuthenticatorError(.deviceSignatureInvalid) { _ = try await w.verifier.verify(moved, tenantID: w.tenant.id) }
         var rebodied = try w.signed()
         rebodied.body = Array(#"{"x":2}"#.utf8)
-        await expect(.deviceSignatureInvalid) { _ = try await w.verifier.verify(rebodied, tenantID: w.tenant.id) }
+        await expectAuthenticatorError(.deviceSignatureInvalid) { _ = try await w.verifier.verify(rebodied, tenantID: w.tenant.id) }
         var remethod = try w.signed()
         remethod.method = "DELETE"
-        await expect(.deviceSignatureInvalid) { _ = try await w.verifier.verify(remethod, tenantID: w.tenant.id) }
+        await expectAuthenticatorError(.deviceSignatureInvalid) { _ = try await w.verifier.verify(remethod, tenantID: w.tenant.id) }
         // A bad signature does not burn the nonce: the genuine request with it still passes.
         let nonce = Base64URL.encode(SystemRandom().bytes(16))
-        await expect(.deviceSignatureInvalid) {
+        await expectAuthenticatorError(.deviceSignatureInvalid) {
             _ = try await w.verifier.verify(try w.signed(nonce: nonce, with: P256.Signing.PrivateKey()), tenantID: w.tenant.id)
         }
         _ = try await w.verifier.verify(try w.signed(nonce: nonce), tenantID: w.tenant.id)
         _ = try await w.services.users.update(tenantID: w.tenant.id, id: w.user.id, .init(status: .disabled), expectedVersion: nil, by: .cli)
-        await expect(.accountDisabled) { _ = try await w.verifier.verify(try w.signed(), tenantID: w.tenant.id) }
+        await expectAuthenticatorError(.accountDisabled) { _ = try await w.verifier.verify(try w.signed(), tenantID: w.tenant.id) }
         let failures = try await w.store.audit.list(tenantID: w.tenant.id, page: PageRequest(limit: 100)).items
             .filter { $0.action == "authenticator.device_auth_failed" }
         #expect(failures.count == 10)
