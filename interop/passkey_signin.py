@@ -17,6 +17,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support import expected_conditions as EC
 import requests
 
 RESULTS = {"passed": 0, "failed": 0}
@@ -124,10 +125,20 @@ def main():
 
         # --- sign out: the session is revoked server-side ---
         old_cookie = cookie["value"]
-        driver.find_element(By.ID, "sign-out").click()
+        sign_out = driver.find_element(By.ID, "sign-out")
+        sign_out.click()
+        # Wait for the sign-out POST to be answered: the old /account page goes away first
+        # (checking the URL alone would match the page we are still on).
+        WebDriverWait(driver, 20).until(EC.staleness_of(sign_out))
         # /login starts conditional mediation (passkey autofill); the virtual authenticator answers
-        # it by itself, so the browser may sign straight back in: either page is fine here.
-        WebDriverWait(driver, 20).until(lambda d: d.current_url.split("?")[0].endswith(("/login", "/account")))
+        # it by itself, so the browser signs straight back in with a new session. Wait for it.
+        def autofilled(d):
+            c = d.get_cookie("sigil_session_default")
+            return c if c is not None and c["value"] != old_cookie else False
+        try:
+            WebDriverWait(driver, 20).until(autofilled)
+        except Exception:
+            pass  # reported by the check below
         r = requests.get(base + "/account", cookies={"sigil_session_default": old_cookie}, allow_redirects=False, timeout=10)
         check("the signed-out session no longer opens /account", r.status_code == 303 and "/login" in r.headers.get("Location", ""),
               f"{r.status_code} {r.headers.get('Location')}")
