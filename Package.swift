@@ -80,7 +80,7 @@ let package = Package(
         .target(
             name: "SigilHTTP",
             dependencies: [
-                "SigilCore", "SigilStore", "SigilServices", "SigilJOSE", "SigilWebAuthn",
+                "SigilCore", "SigilStore", "SigilServices", "SigilJOSE", "SigilWebAuthn", "SigilQR", "SigilAuthenticatorProtocol",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -87,8 +87,132 @@ enum Assets {
         window.location.assign(done.redirect);
       }
 
+      // --- the Sigil authenticator: QR codes, push requests, device enrolment ---
+      const finalStates = ["approved", "completed", "denied", "expired"];
+      function watch(t, onSnapshot) {
+        // Server-sent events, with polling of the snapshot as the fallback.
+        let done = false, source = null, timer = null, failures = 0, received = false;
+        function stop() { done = true; if (source) source.close(); if (timer) clearInterval(timer); }
+        function handle(snapshot) {
+          if (done) return;
+          if (finalStates.indexOf(snapshot.state) >= 0) stop();
+          onSnapshot(snapshot);
+        }
+        function poll() {
+          if (timer || done) return;
+          timer = setInterval(() => {
+            fetch(t.status, { credentials: "same-origin", cache: "no-store" })
+              .then((r) => (r.ok ? r.json() : { state: "expired" })).then(handle).catch(() => {});
+          }, 2000);
+        }
+        if (window.EventSource) {
+          source = new EventSource(t.events);
+          ["waiting", "scanned", "approved", "completed", "denied", "expired"].forEach((name) => {
+            source.addEventListener(name, (event) => { received = true; failures = 0; handle(JSON.parse(event.data)); });
+          });
+          source.onerror = () => {
+            if (done) return;
+            failures += 1;
+            if (failures >= 3 && !received) { source.close(); poll(); }
+          };
+        } else {
+          poll();
+        }
+        return { stop };
+      }
+      function refusal(reason) {
+        if (reason === "declined") return "The sign-in was declined on the phone.";
+        if (reason === "superseded") return "A newer request replaced this one.";
+        if (reason === "cancelled") return "Cancelled.";
+        return "The number did not match, or there were too many attempts. Start again.";
+      }
+
+      if (page === "login") {
+        const form = document.getElementById("login-form");
+        const returnTo = form.dataset.returnTo;
+        const authStatus = document.getElementById("auth-status");
+        const qrImage = document.getElementById("qr-image");
+        const qrLink = document.getElementById("qr-link");
+        const qrNumber = document.getElementById("qr-number");
+        const qrRefresh = document.getElementById("qr-refresh");
+        const pushButton = document.getElementById("push-button");
+        const pushNumber = document.getElementById("push-number");
+        function sayAuth(text, isError) { authStatus.textContent = text; authStatus.className = isError ? "error" : ""; }
+        async function finish(t) {
+          sayAuth("Approved. Signing you in…");
+          try {
+            const done = await post("/login/transactions/" + t.transaction + "/complete", {});
+            window.location.assign(done.redirect);
+          } catch (error) { sayAuth(error.message, true); }
+        }
+        let qrStarts = 0, qrWatch = null;
+        async function startQR() {
+          qrStarts += 1;
+          const t = await post("/login/qr/start", { return_to: returnTo });
+          qrImage.src = t.qr;
+          qrImage.hidden = false;
+          qrLink.href = t.deep_link;
+          qrNumber.textContent = "";
+          qrRefresh.hidden = true;
+          qrWatch = watch(t, (s) => {
+            if (s.state === "scanned") {
+              qrNumber.textContent = s.number;
+              sayAuth("Type " + s.number + " into the Sigil app to continue.");
+            } else if (s.state === "approved") {
+              finish(t);
+            } else if (s.state === "denied") {
+              qrImage.hidden = true; qrNumber.textContent = ""; qrRefresh.hidden = false;
+              sayAuth(refusal(s.reason), true);
+            } else if (s.state === "expired") {
+              qrNumber.textContent = "";
+              if (qrStarts < 5) { startQR().catch((error) => sayAuth(error.message, true)); }
+              else { qrImage.hidden = true; qrRefresh.hidden = false; sayAuth("The code expired."); }
+            }
+          });
+        }
+        qrRefresh.addEventListener("click", () => { qrStarts = 0; sayAuth(""); startQR().catch((error) => sayAuth(error.message, true)); });
+        startQR().catch((error) => sayAuth(error.message, true));
+        pushButton.addEventListener("click", async () => {
+          const email = (form.elements.namedItem("username").value || "").trim();
+          if (!email) { sayAuth("Enter your email first.", true); form.elements.namedItem("username").focus(); return; }
+          pushButton.disabled = true;
+          setTimeout(() => { pushButton.disabled = false; }, 30000);
+          try {
+            const t = await post("/login/push/start", { email: email, return_to: returnTo });
+            pushNumber.textContent = t.number;
+            sayAuth("If this account uses the Sigil app, your phone has a request. Enter " + t.number + " on it. Nothing arrived? Use the QR code instead.");
+            watch(t, (s) => {
+              if (s.state === "approved") finish(t);
+              else if (s.state === "denied") { pushNumber.textContent = ""; sayAuth(refusal(s.reason), true); }
+              else if (s.state === "expired") { pushNumber.textContent = ""; sayAuth("The request timed out. Try again."); }
+            });
+          } catch (error) { sayAuth(error.message, true); }
+        });
+      }
+
+      if (page === "account") {
+        const addDevice = document.getElementById("add-device");
+        const panel = document.getElementById("device-panel");
+        const deviceStatus = document.getElementById("device-status");
+        if (addDevice) addDevice.addEventListener("click", async () => {
+          try {
+            const t = await post("/account/devices/enroll", {});
+            document.getElementById("device-qr").src = t.qr;
+            document.getElementById("device-link").href = t.link;
+            panel.hidden = false;
+            deviceStatus.textContent = "Scan the code with the Sigil authenticator.";
+            watch(t, (s) => {
+              if (s.state === "scanned") deviceStatus.textContent = "Confirm on your phone…";
+              else if (s.state === "completed") { deviceStatus.textContent = "Added."; window.location.reload(); }
+              else if (s.state === "denied") { panel.hidden = true; deviceStatus.textContent = "That did not work; try again."; }
+              else if (s.state === "expired") { panel.hidden = true; deviceStatus.textContent = "The code expired; try again."; }
+            });
+          } catch (error) { deviceStatus.textContent = error.message; }
+        });
+      }
+
       if (!window.PublicKeyCredential) {
-        say("This browser does not support passkeys.", true);
+        say("This browser does not support passkeys; use the Sigil app instead.", true);
         return;
       }
 
@@ -157,6 +281,13 @@ enum Assets {
     .hint, .meta { color: #868e96; font-size: 0.9rem; }
     ul#passkeys { padding: 0; list-style: none; }
     ul#passkeys li { padding: 0.5rem 0; border-bottom: 1px solid #dee2e6; }
-    ul#passkeys form { display: inline; }
+    ul#passkeys form, ul#devices form { display: inline; }
+    ul#devices { padding: 0; list-style: none; }
+    ul#devices li { padding: 0.5rem 0; border-bottom: 1px solid #dee2e6; }
+    #authenticator { margin-top: 2rem; border-top: 1px solid #dee2e6; }
+    #authenticator h2 { font-size: 1.1rem; }
+    .number { font-size: 2rem; font-weight: 700; letter-spacing: 0.2em; }
+    #qr-image, #device-qr { image-rendering: pixelated; background: #fff; }
+    @media (hover: hover) and (pointer: fine) { .phone-only { display: none; } }
     """#
 }

@@ -95,6 +95,9 @@ public struct Problem: Error, Sendable, Encodable, HTTPResponseError {
             default:
                 return Problem(status: .badRequest, type: "bad-request", title: "Bad request", detail: error.message)
             }
+        case let error as AuthenticatorServiceError:
+            return Problem(status: HTTPResponse.Status(code: error.code.status), type: error.code.name,
+                           title: authenticatorTitles[error.code.name] ?? error.message, detail: error.message)
         case let error as StoreError:
             switch error.code {
             case .notFound:
@@ -140,3 +143,30 @@ struct ProblemMiddleware: RouterMiddleware {
         }
     }
 }
+
+/// Short titles of the authenticator problems (docs/authenticator-protocol.md); the detail says more.
+let authenticatorTitles: [String: String] = [
+    "device-auth-required": "A signed device request is required",
+    "device-clock-skew": "The device clock is too far from the server's",
+    "payload-too-large": "The request body is too large",
+    "device-revoked": "This device is not enrolled",
+    "device-signature-invalid": "The device signature does not verify",
+    "device-replay": "This request was already received",
+    "account-disabled": "This account is disabled",
+    "enrolment-link-invalid": "This enrolment code is invalid, used or expired",
+    "transaction-secret-invalid": "The code does not match",
+    "invalid-public-key": "The device key is not a valid P-256 public key",
+    "enrolment-proof-invalid": "The proof of possession does not verify",
+    "device-key-registered": "This device key is already registered",
+    "device-limit": "Too many devices",
+    "invalid-input": "The request has invalid values",
+    "login-transaction-unknown": "No such sign-in request",
+    "login-transaction-expired": "The sign-in request has expired",
+    "transaction-answered": "The sign-in request was already answered",
+    "transaction-claimed": "Another device already scanned this code",
+    "approval-signature-invalid": "The approval signature does not verify",
+    "wrong-number": "The number does not match",
+    "login-not-approved": "The sign-in has not been approved yet",
+    "login-denied": "The sign-in was declined",
+    "login-already-used": "This sign-in was already used",
+]

@@ -55,20 +55,32 @@ struct RateLimitMiddleware: RouterMiddleware {
     typealias Context = SigilRequestContext
     let limiter: RateLimiter
     let services: ServiceSet
-    /// Path prefix → rule. Only POSTs are limited (they start or finish ceremonies).
+    /// Path prefix → rule. Only POST, PUT and DELETE are limited (they start, answer or finish ceremonies).
     let rules: [(prefix: String, name: String, rule: RateLimiter.Rule)]
 
     static func standard(limiter: RateLimiter, services: ServiceSet) -> RateLimitMiddleware {
         RateLimitMiddleware(limiter: limiter, services: services, rules: [
+            ("/login/push/", "push", .init(capacity: 5, refillPerSecond: 1.0 / 60)),
             ("/login/", "sign-in", .init(capacity: 30, refillPerSecond: 0.5)),
+            ("/authenticator/v1/enroll/", "authenticator-secret", .init(capacity: 10, refillPerSecond: 1.0 / 6)),
+            ("/authenticator/v1/devices", "authenticator-secret", .init(capacity: 10, refillPerSecond: 1.0 / 6)),
+            ("/authenticator/v1/", "authenticator", .init(capacity: 60, refillPerSecond: 1)),
             ("/enroll/", "enrolment", .init(capacity: 20, refillPerSecond: 0.2)),
             ("/account/", "account", .init(capacity: 30, refillPerSecond: 0.5)),
         ])
     }
 
+    /// The first rule whose prefix matches; a QR claim counts against the secret-guessing group.
+    func rule(for path: String) -> (prefix: String, name: String, rule: RateLimiter.Rule)? {
+        if path.hasPrefix("/authenticator/v1/transactions/"), path.hasSuffix("/claim") {
+            return rules.first { $0.name == "authenticator-secret" }
+        }
+        return rules.first { path.hasPrefix($0.prefix) }
+    }
+
     func handle(_ request: Request, context: SigilRequestContext,
                 next: (Request, SigilRequestContext) async throws -> Response) async throws -> Response {
-        guard request.method == .post, let match = rules.first(where: { request.uri.path.hasPrefix($0.prefix) }) else {
+        guard [.post, .put, .delete].contains(request.method), let match = rule(for: request.uri.path) else {
             return try await next(request, context)
         }
         let key = "\(match.name)|\(context.tenant?.id ?? "-")|\(context.clientAddress)"

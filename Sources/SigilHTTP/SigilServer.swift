@@ -19,6 +19,7 @@ public enum SigilServer {
         PublicRoutes.register(on: router, services: services, metrics: metrics)
         AdminAPI(services: services).register(on: router)
         SignInRoutes(services: services).register(on: router)
+        AuthenticatorRoutes(services: services).register(on: router)
         return router
     }
 

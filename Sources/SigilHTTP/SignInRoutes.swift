@@ -65,6 +65,19 @@ struct SignInRoutes {
               <button id="passkey-button" type="submit">Sign in with a passkey</button>
             </form>
             <p id="status" role="status" aria-live="polite"></p>
+            <section id="authenticator" aria-labelledby="authenticator-title">
+              <h2 id="authenticator-title">Or use the Sigil app on your phone</h2>
+              <div id="qr-panel">
+                <img id="qr-image" alt="Sign-in code for the Sigil authenticator" width="246" height="246" hidden>
+                <p class="hint">Scan this code with the Sigil authenticator, then type the number shown here into the app.</p>
+                <p><a id="qr-link" class="phone-only" href="#">Open the Sigil authenticator on this phone</a></p>
+                <p id="qr-number" class="number" aria-live="polite"></p>
+                <button id="qr-refresh" type="button" class="secondary" hidden>Show a new code</button>
+              </div>
+              <button id="push-button" type="button" class="secondary">Send a request to my phone</button>
+              <p id="push-number" class="number" aria-live="polite"></p>
+              <p id="auth-status" role="status" aria-live="polite"></p>
+            </section>
             <p class="hint">Sigil has no passwords. Use the passkey on this device (Face ID, Touch ID, Windows Hello) or a phone nearby.</p>
             """)
     }
@@ -213,6 +226,7 @@ struct SignInRoutes {
             return Web.redirect("\(base)/login?return_to=\(base)/account")
         }
         let passkeys = try await services.context.store.passkeys.list(tenantID: user.tenantID, userID: user.id)
+        let devices = try await services.context.store.authenticatorDevices.list(tenantID: user.tenantID, userID: user.id)
         let csrf = Web.csrfToken(session: session, masterKey: services.context.masterKey)
         let formatter = ISO8601DateFormatter()
         let rows = passkeys.map { p in
@@ -220,6 +234,15 @@ struct SignInRoutes {
             <li><span class="name">\(Web.escape(p.name))</span> <span class="meta">added \(formatter.string(from: p.createdAt))\
             \(p.lastUsedAt.map { ", last used \(formatter.string(from: $0))" } ?? "")\(p.cloneWarning ? ", <strong>possible copy detected</strong>" : "")</span>
             <form method="post" action="\(Web.escape(base))/account/passkeys/\(Web.escape(p.credentialID))/delete">
+            <input type="hidden" name="csrf" value="\(csrf)"><button type="submit" class="secondary">Remove</button></form></li>
+            """
+        }.joined(separator: "\n")
+        let deviceRows = devices.map { d in
+            """
+            <li><span class="name">\(Web.escape(d.name))</span> <span class="meta">\(Web.escape(d.platform)), key in \(Web.escape(d.keyProtection)), \
+            added \(formatter.string(from: d.createdAt))\(d.lastUsedAt.map { ", last used \(formatter.string(from: $0))" } ?? "")\
+            \(d.sealedPushToken == nil ? "" : ", notifications on")</span>
+            <form method="post" action="\(Web.escape(base))/account/devices/\(Web.escape(d.id))/delete">
             <input type="hidden" name="csrf" value="\(csrf)"><button type="submit" class="secondary">Remove</button></form></li>
             """
         }.joined(separator: "\n")
@@ -231,6 +254,15 @@ struct SignInRoutes {
             <ul id="passkeys">\(rows)</ul>
             <button id="add-passkey" type="button">Add a passkey</button>
             <p id="status" role="status" aria-live="polite"></p>
+            <h2>Phones with the Sigil authenticator</h2>
+            <ul id="devices">\(deviceRows)</ul>
+            <button id="add-device" type="button">Add a phone</button>
+            <div id="device-panel" hidden>
+              <img id="device-qr" alt="Enrolment code for the Sigil authenticator" width="270" height="270">
+              <p class="hint">Scan this code with the Sigil authenticator on your phone.</p>
+              <p><a id="device-link" href="#">Enrolment link</a></p>
+            </div>
+            <p id="device-status" role="status" aria-live="polite"></p>
             <form method="post" action="\(Web.escape(base))/logout"><input type="hidden" name="csrf" value="\(csrf)">
             <button id="sign-out" type="submit" class="secondary">Sign out</button></form>
             """)

@@ -30,10 +30,12 @@ public struct AuthenticatorEnrolment: Sendable {
         }
         let secret = Base64URL.encode(context.random.bytes(16))
         let now = context.clock.now()
+        let id = context.ids.make(.loginTransaction)
         let transaction = LoginTransaction(
-            id: context.ids.make(.loginTransaction), tenantID: user.tenantID, kind: .deviceEnrolment,
+            id: id, tenantID: user.tenantID, kind: .deviceEnrolment,
             challenge: Base64URL.encode(context.random.bytes(32)), secretHash: tokenHash(secret), userID: user.id,
-            context: ["session_user": user.id, "browser_hash": browserHash, "origin": origin, "issuer": issuer],
+            context: ["session_user": user.id, "browser_hash": browserHash, "origin": origin, "issuer": issuer,
+                      "sealed_secret": try AuthenticatorService.sealSecret(secret, transactionID: id, masterKey: context.masterKey)],
             createdAt: now, updatedAt: now, expiresAt: now.addingTimeInterval(Self.lifetime))
         _ = try await context.store.loginTransactions.create(transaction)
         return Started(transaction: transaction,
@@ -71,10 +73,12 @@ public struct AuthenticatorEnrolment: Sendable {
         public var platform: String
         public var keyProtection: String
         public var proof: String
+        public var push: PushRegistration?
 
-        public init(transactionID: String, secret: String, publicKey: String, name: String, platform: String, keyProtection: String, proof: String) {
+        public init(transactionID: String, secret: String, publicKey: String, name: String, platform: String, keyProtection: String,
+                    proof: String, push: PushRegistration? = nil) {
             self.transactionID = transactionID; self.secret = secret; self.publicKey = publicKey; self.name = name
-            self.platform = platform; self.keyProtection = keyProtection; self.proof = proof
+            self.platform = platform; self.keyProtection = keyProtection; self.proof = proof; self.push = push
         }
     }
 
@@ -100,9 +104,15 @@ public struct AuthenticatorEnrolment: Sendable {
         let userID = transaction.userID ?? ""
         let now = context.clock.now()
         let context = self.context
-        let device = AuthenticatorDevice(id: context.ids.make(.authenticatorDevice), tenantID: tenant.id, userID: userID,
+        let deviceID = context.ids.make(.authenticatorDevice)
+        var sealedPush: String? = nil
+        if let push = registration.push, push.provider != nil {
+            try PushTokens.validate(push)
+            sealedPush = try PushTokens.seal(push, deviceID: deviceID, masterKey: context.masterKey)
+        }
+        let device = AuthenticatorDevice(id: deviceID, tenantID: tenant.id, userID: userID,
                                          publicKey: registration.publicKey, name: name, platform: registration.platform,
-                                         createdAt: now, keyProtection: registration.keyProtection)
+                                         sealedPushToken: sealedPush, createdAt: now, keyProtection: registration.keyProtection)
         let result: (AuthenticatorDevice, User)
         do {
             result = try await context.store.transaction { tx in
@@ -117,13 +127,15 @@ public struct AuthenticatorEnrolment: Sendable {
                     guard t.state == .pending else { throw AuthenticatorServiceError(.enrolmentLinkInvalid, "this enrolment was already used") }
                     t.state = .completed
                     t.deviceID = device.id
+                    t.context["device_name"] = name
                     t.updatedAt = now
                 }
                 let created = try await tx.authenticatorDevices.create(device)
                 try await tx.audit.append(context.auditEvent("authenticator.device_registered", by: .user(userID), tenantID: tenant.id,
                                                              targetType: "authenticator_device", targetID: created.id,
                                                              after: ["name": name, "platform": registration.platform,
-                                                                     "key_protection": registration.keyProtection]))
+                                                                     "key_protection": registration.keyProtection,
+                                                                     "push": registration.push?.provider ?? "none"]))
                 return (created, user)
             }
         } catch let error as StoreError where error.code == .alreadyExists {

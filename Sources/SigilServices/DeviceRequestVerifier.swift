@@ -27,6 +27,15 @@ public struct AuthenticatorServiceError: Error, Sendable, Equatable, CustomStrin
         public static let deviceKeyRegistered = Code("device-key-registered", 409)
         public static let deviceLimit = Code("device-limit", 409)
         public static let invalidInput = Code("invalid-input", 422)
+        public static let loginTransactionUnknown = Code("login-transaction-unknown", 404)
+        public static let loginTransactionExpired = Code("login-transaction-expired", 410)
+        public static let transactionAnswered = Code("transaction-answered", 409)
+        public static let transactionClaimed = Code("transaction-claimed", 409)
+        public static let approvalSignatureInvalid = Code("approval-signature-invalid", 401)
+        public static let wrongNumber = Code("wrong-number", 422)
+        public static let loginNotApproved = Code("login-not-approved", 409)
+        public static let loginDenied = Code("login-denied", 403)
+        public static let loginAlreadyUsed = Code("login-already-used", 409)
     }
 
     public let code: Code

@@ -12,6 +12,16 @@ public struct ServiceSet: Sendable {
     public var passkeys: PasskeyService { PasskeyService(context: context) }
     public var authenticatorEnrolment: AuthenticatorEnrolment { AuthenticatorEnrolment(context: context) }
     public var deviceRequests: DeviceRequestVerifier { DeviceRequestVerifier(context: context) }
+    public let authenticatorPolicy: AuthenticatorPolicy
+    public let pushDispatcher: PushDispatcher
+    public var authenticator: AuthenticatorService {
+        AuthenticatorService(context: context, policy: authenticatorPolicy, dispatcher: pushDispatcher)
+    }
 
-    public init(context: ServiceContext) { self.context = context }
+    public init(context: ServiceContext, authenticatorPolicy: AuthenticatorPolicy = AuthenticatorPolicy(),
+                pushSender: any PushSender = NoPushSender()) {
+        self.context = context
+        self.authenticatorPolicy = authenticatorPolicy
+        self.pushDispatcher = PushDispatcher(sender: pushSender)
+    }
 }

@@ -40,12 +40,29 @@ public struct SessionService: Sendable {
                               absoluteExpiresAt: now.addingTimeInterval(policy.absoluteTimeout), authTime: now, amr: amr, acr: acr)
         let context = self.context
         let created = try await context.store.transaction { tx in
-            let created = try await tx.sessions.create(session)
-            try await tx.audit.append(context.auditEvent("session.started", by: .user(userID), tenantID: tenantID, targetType: "session",
-                                                         targetID: created.id, after: ["amr": amr.joined(separator: " "), "acr": acr]))
-            return created
+            try await Self.record(session, context: context, in: tx)
         }
         return (created, Secret(token))
+    }
+
+    /// A new session row and its cookie, written inside the caller's store transaction (so a sign-in
+    /// that consumes something — an approved login — commits together with its session).
+    public func start(tenantID: String, userID: String, amr: [String], acr: String,
+                      in tx: any StoreSession) async throws -> (Session, Secret<String>) {
+        let token = OpaqueToken.make(prefix: Self.cookiePrefix, random: context.random)
+        let now = context.clock.now()
+        let session = Session(id: context.ids.make(.session), tenantID: tenantID, userID: userID, tokenHash: tokenHash(token),
+                              createdAt: now, lastSeenAt: now, idleExpiresAt: now.addingTimeInterval(policy.idleTimeout),
+                              absoluteExpiresAt: now.addingTimeInterval(policy.absoluteTimeout), authTime: now, amr: amr, acr: acr)
+        return (try await Self.record(session, context: context, in: tx), Secret(token))
+    }
+
+    static func record(_ session: Session, context: ServiceContext, in tx: any StoreSession) async throws -> Session {
+        let created = try await tx.sessions.create(session)
+        try await tx.audit.append(context.auditEvent("session.started", by: .user(session.userID), tenantID: session.tenantID,
+                                                     targetType: "session", targetID: created.id,
+                                                     after: ["amr": session.amr.joined(separator: " "), "acr": session.acr]))
+        return created
     }
 
     /// The active session a cookie names in `tenantID`, touching it; nil when absent, expired,

@@ -43,7 +43,7 @@ struct Runtime {
     let dataDir: String
     let migrationsApplied: [Int]
 
-    static func open(_ options: StoreOptions, logger: Logger) async throws -> Runtime {
+    static func open(_ options: StoreOptions, logger: Logger, pushSender: any PushSender = NoPushSender()) async throws -> Runtime {
         // Everything Sigil writes (database, WAL, key file) is for its own user only.
         umask(0o077)
         let dataDir = options.resolvedDataDir
@@ -61,7 +61,17 @@ struct Runtime {
                 logger.notice("migrations applied", metadata: ["versions": .string(applied.map(String.init).joined(separator: ",")),
                                                                "storage": .string(store.backendName)])
             }
-            let services = ServiceSet(context: ServiceContext(store: store, masterKey: masterKey, logger: logger))
+            var policy = AuthenticatorPolicy()
+            if let text = env("SIGIL_INSECURE_AUTHENTICATOR_LIFETIME_SECONDS") {
+                guard let seconds = Double(text), seconds >= 5 else {
+                    throw CLIError("SIGIL_INSECURE_AUTHENTICATOR_LIFETIME_SECONDS must be a number of seconds, at least 5")
+                }
+                policy = .withInsecureLifetime(seconds)
+                logger.warning("authenticator lifetimes shortened for testing; never set this in production",
+                               metadata: ["seconds": .string(text)])
+            }
+            let services = ServiceSet(context: ServiceContext(store: store, masterKey: masterKey, logger: logger),
+                                      authenticatorPolicy: policy, pushSender: pushSender)
             try await services.tenants.ensureDefault()
             return Runtime(store: store, services: services, logger: logger, dataDir: dataDir, migrationsApplied: applied)
         } catch {

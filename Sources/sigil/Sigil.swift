@@ -60,6 +60,8 @@ struct Serve: AsyncParsableCommand {
                 await runtime.close()
                 throw error
             }
+            // Deliveries already queued finish before the store closes.
+            await services.pushDispatcher.drain()
             logger.notice("stopped")
             await runtime.close()
         }

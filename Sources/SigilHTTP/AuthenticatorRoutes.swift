@@ -1,0 +1,460 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SigilAuthenticatorProtocol
+import SigilCore
+import SigilQR
+import SigilServices
+import SigilStore
+
+/// The Sigil authenticator's HTTP surface (docs/authenticator-protocol.md): the browser side of QR
+/// and push sign-in and of device enrolment (`/login/…`, `/account/devices/…`), and the device API
+/// (`/authenticator/v1/…`, signed requests per §1.4).
+struct AuthenticatorRoutes {
+    let services: ServiceSet
+    var authenticator: AuthenticatorService { services.authenticator }
+
+    func register(on router: Router<SigilRequestContext>) {
+        router.get("/login/qr") { _, context in Self.landing(context, what: "sign-in code") }
+        router.post("/login/qr/start") { request, context in try await self.startQR(request, context) }
+        router.post("/login/push/start") { request, context in try await self.startPush(request, context) }
+        router.get("/login/transactions/:tx") { request, context in try await self.snapshot(request, context) }
+        router.get("/login/transactions/:tx/events") { request, context in try await self.events(request, context) }
+        router.get("/login/transactions/:tx/qr.svg") { request, context in try await self.qrImage(request, context) }
+        router.post("/login/transactions/:tx/complete") { request, context in try await self.complete(request, context) }
+        router.post("/login/transactions/:tx/cancel") { request, context in try await self.cancel(request, context) }
+        router.post("/account/devices/enroll") { request, context in try await self.startEnrolment(request, context) }
+        router.post("/account/devices/:id/delete") { request, context in try await self.deleteDevice(request, context) }
+
+        router.get("/authenticator/v1/enroll") { _, context in Self.landing(context, what: "enrolment code") }
+        router.post("/authenticator/v1/enroll/preview") { request, context in try await self.enrolPreview(request, context) }
+        router.post("/authenticator/v1/devices") { request, context in try await self.enrolRegister(request, context) }
+        router.post("/authenticator/v1/transactions/:tx/claim") { request, context in try await self.claim(request, context) }
+        router.get("/authenticator/v1/transactions/:tx") { request, context in try await self.deviceView(request, context) }
+        router.post("/authenticator/v1/transactions/:tx/approve") { request, context in try await self.approve(request, context) }
+        router.post("/authenticator/v1/transactions/:tx/deny") { request, context in try await self.deny(request, context) }
+        router.get("/authenticator/v1/pending") { request, context in try await self.pending(request, context) }
+        router.get("/authenticator/v1/stream") { request, context in try await self.deviceStream(request, context) }
+        router.put("/authenticator/v1/device/push-token") { request, context in try await self.setPushToken(request, context) }
+        router.delete("/authenticator/v1/device") { request, context in try await self.removeSelf(request, context) }
+    }
+
+    // MARK: the browser-binding cookie
+
+    static func bindingCookieName(_ context: SigilRequestContext, tenant: Tenant) -> String {
+        (Web.isSecure(context) ? "__Host-" : "") + "sigil_login_" + tenant.slug
+    }
+
+    static func bindingCookie(_ value: String, _ context: SigilRequestContext, tenant: Tenant, maxAge: Int) -> String {
+        var parts = ["\(bindingCookieName(context, tenant: tenant))=\(value)", "Path=/", "HttpOnly", "SameSite=Strict", "Max-Age=\(maxAge)"]
+        if Web.isSecure(context) { parts.append("Secure") }
+        return parts.joined(separator: "; ")
+    }
+
+    static func wellFormedBinding(_ value: String?) -> String? {
+        guard let value, value.hasPrefix("sigil_lb_"), let raw = Base64URL.decode(String(value.dropFirst(9))), raw.count == 32 else { return nil }
+        return value
+    }
+
+    /// The browser's binding secret, reused when it already has one (two tabs both work).
+    func binding(_ request: Request, _ context: SigilRequestContext, tenant: Tenant) -> (value: String, setCookie: String) {
+        let value = Self.wellFormedBinding(Web.cookie(Self.bindingCookieName(context, tenant: tenant), in: request))
+            ?? "sigil_lb_" + Base64URL.encode(services.context.random.bytes(32))
+        return (value, Self.bindingCookie(value, context, tenant: tenant, maxAge: 900))
+    }
+
+    /// `tokenHash` of the presented binding cookie, or a value that matches nothing.
+    func bindingHash(_ request: Request, _ context: SigilRequestContext, tenant: Tenant) -> String {
+        guard let value = Self.wellFormedBinding(Web.cookie(Self.bindingCookieName(context, tenant: tenant), in: request)) else {
+            return "none"
+        }
+        return tokenHash(value)
+    }
+
+    func loginStart(_ request: Request, _ context: SigilRequestContext, bindingValue: String, returnTo: String?) -> LoginStart {
+        LoginStart(origin: Web.origin(context) ?? context.issuer, browserHash: tokenHash(bindingValue),
+                   returnTo: Web.safeReturnPath(returnTo, base: Web.basePath(context)), clientIP: context.clientAddress,
+                   userAgent: request.headers[.userAgent].map { String($0.prefix(300)) })
+    }
+
+    // MARK: browser: start
+
+    func startQR(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        try Web.requireSameOrigin(request, context)
+        let tenant = try context.requireTenant()
+        let body = try await JSONBody.decode(ReturnToBody.self, from: request, context: context, allowed: ["return_to"])
+        let (value, setCookie) = binding(request, context, tenant: tenant)
+        let started = try await authenticator.startQR(tenant: tenant, issuer: context.issuer,
+                                                      start: loginStart(request, context, bindingValue: value, returnTo: body.returnTo))
+        let base = Web.basePath(context), tx = started.transaction.id
+        return try JSONResponse.make(StartedView(
+            transaction: tx, expiresAt: Wire.time(started.transaction.expiresAt), qr: "\(base)/login/transactions/\(tx)/qr.svg",
+            link: nil, deepLink: started.payload.deepLink, number: nil, events: "\(base)/login/transactions/\(tx)/events",
+            status: "\(base)/login/transactions/\(tx)"), headers: [.setCookie: setCookie, .cacheControl: "no-store"])
+    }
+
+    func startPush(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        try Web.requireSameOrigin(request, context)
+        let tenant = try context.requireTenant()
+        let body = try await JSONBody.decode(PushStartBody.self, from: request, context: context, allowed: ["email", "return_to"])
+        if let message = Validate.email(body.email) {
+            throw ServiceError.invalid([FieldError(field: "email", message: message)])
+        }
+        let (value, setCookie) = binding(request, context, tenant: tenant)
+        let transaction = try await authenticator.startPush(tenant: tenant, issuer: context.issuer,
+                                                            start: loginStart(request, context, bindingValue: value, returnTo: body.returnTo),
+                                                            email: body.email)
+        let base = Web.basePath(context), tx = transaction.id
+        return try JSONResponse.make(StartedView(
+            transaction: tx, expiresAt: Wire.time(transaction.expiresAt), qr: nil, link: nil, deepLink: nil, number: transaction.number,
+            events: "\(base)/login/transactions/\(tx)/events", status: "\(base)/login/transactions/\(tx)"),
+            headers: [.setCookie: setCookie, .cacheControl: "no-store"])
+    }
+
+    func startEnrolment(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        try Web.requireSameOrigin(request, context)
+        let tenant = try context.requireTenant()
+        guard let cookie = Web.cookie(Web.sessionCookieName(context, tenant: tenant), in: request),
+              let (_, user) = try await services.sessions.resolve(cookie: cookie, tenantID: tenant.id) else {
+            throw Problem.unauthenticatedUser()
+        }
+        _ = try await JSONBody.decode(EmptyBody.self, from: request, context: context, allowed: [])
+        let (value, setCookie) = binding(request, context, tenant: tenant)
+        let started = try await services.authenticatorEnrolment.start(user: user, issuer: context.issuer,
+                                                                      origin: Web.origin(context) ?? context.issuer,
+                                                                      browserHash: tokenHash(value))
+        let base = Web.basePath(context), tx = started.transaction.id
+        return try JSONResponse.make(StartedView(
+            transaction: tx, expiresAt: Wire.time(started.transaction.expiresAt), qr: "\(base)/login/transactions/\(tx)/qr.svg",
+            link: started.payload.url, deepLink: started.payload.deepLink, number: nil,
+            events: "\(base)/login/transactions/\(tx)/events", status: "\(base)/login/transactions/\(tx)"),
+            headers: [.setCookie: setCookie, .cacheControl: "no-store"])
+    }
+
+    // MARK: browser: watch, image, complete, cancel
+
+    func browserTransaction(_ request: Request, _ context: SigilRequestContext) async throws -> (Tenant, LoginTransaction) {
+        let tenant = try context.requireTenant()
+        let id = context.parameters.get("tx") ?? ""
+        let t = try await authenticator.browserTransaction(tenant: tenant, transactionID: id, browserHash: bindingHash(request, context, tenant: tenant))
+        return (tenant, t)
+    }
+
+    func snapshot(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let (_, t) = try await browserTransaction(request, context)
+        return try JSONResponse.make(AuthenticatorService.snapshot(t, now: services.context.clock.now()), headers: [.cacheControl: "no-store"])
+    }
+
+    func qrImage(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let (_, t) = try await browserTransaction(request, context)
+        guard t.state == .pending, t.expiresAt > services.context.clock.now(), let payload = authenticator.payload(of: t) else {
+            throw AuthenticatorServiceError(.loginTransactionExpired, "this code has expired; start again")
+        }
+        let code = try QRCode.encode(payload.url, errorCorrection: .medium)
+        let svg = code.svg(moduleSize: 6, quietZone: 4, title: "Sigil authenticator code")
+        return Response(status: .ok, headers: [.contentType: "image/svg+xml", .cacheControl: "no-store"],
+                        body: .init(byteBuffer: ByteBuffer(string: svg)))
+    }
+
+    static let heartbeat: Duration = .seconds(15)
+    static let safetyPoll: Duration = .seconds(5)
+    static let maximumStream: TimeInterval = 600
+
+    /// Server-sent events with the transaction's state; closes once it is final.
+    func events(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let (tenant, first) = try await browserTransaction(request, context)
+        let store = services.context.store, clock = services.context.clock
+        let lastEventID = request.headers[HTTPField.Name("Last-Event-ID")!]
+        let initial = AuthenticatorService.snapshot(first, now: clock.now())
+        if initial.isFinal, lastEventID != nil {
+            return Response(status: .noContent, headers: [.cacheControl: "no-store"])  // stops EventSource reconnecting
+        }
+        let id = first.id
+        let body = ResponseBody { writer in
+            try await writer.write(ByteBuffer(string: ServerSentEvent.retry(milliseconds: 2000)))
+            var lastSent = lastEventID.map { ($0, initial.state) }
+            var lastBeat = ContinuousClock.now
+            let started = clock.now()
+            while true {
+                let snapshot: BrowserSnapshot
+                if let t = try? await store.loginTransactions.get(tenantID: tenant.id, id: id) {
+                    snapshot = AuthenticatorService.snapshot(t, now: clock.now())
+                } else {
+                    snapshot = BrowserSnapshot(transaction: id, kind: initial.kind, state: "expired", number: nil,
+                                               expiresAt: initial.expiresAt, reason: nil, version: initial.version + 1)
+                }
+                if lastSent == nil || lastSent! != (String(snapshot.version), snapshot.state) {
+                    let event = ServerSentEvent(event: snapshot.state, data: String(decoding: Wire.encode(snapshot), as: UTF8.self),
+                                                id: String(snapshot.version))
+                    try await writer.write(ByteBuffer(string: event.encoded))
+                    lastSent = (String(snapshot.version), snapshot.state)
+                }
+                if snapshot.isFinal || clock.now().timeIntervalSince(started) > Self.maximumStream { break }
+                let untilExpiry = (Wire.date(snapshot.expiresAt) ?? clock.now()).timeIntervalSince(clock.now())
+                let wait = min(Self.safetyPoll, Self.heartbeat - (ContinuousClock.now - lastBeat), .milliseconds(Int(max(0.05, untilExpiry + 0.05) * 1000)))
+                _ = await store.signals.wait(for: id, timeout: max(wait, .milliseconds(50)))
+                if ContinuousClock.now - lastBeat >= Self.heartbeat {
+                    try await writer.write(ByteBuffer(string: ServerSentEvent.heartbeat))
+                    lastBeat = .now
+                }
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store",
+                                               HTTPField.Name("X-Accel-Buffering")!: "no"], body: body)
+    }
+
+    func complete(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        try Web.requireSameOrigin(request, context)
+        let tenant = try context.requireTenant()
+        _ = try await JSONBody.decode(EmptyBody.self, from: request, context: context, allowed: [])
+        let done = try await authenticator.complete(tenant: tenant, transactionID: context.parameters.get("tx") ?? "",
+                                                    browserHash: bindingHash(request, context, tenant: tenant), sessions: services.sessions)
+        var headers: HTTPFields = [.cacheControl: "no-store"]
+        headers.append(HTTPField(name: .setCookie, value: Web.sessionCookie(done.cookie.value, context, tenant: tenant,
+                                                                            maxAge: Int(services.sessions.policy.absoluteTimeout))))
+        headers.append(HTTPField(name: .setCookie, value: Self.bindingCookie("", context, tenant: tenant, maxAge: 0)))
+        return try JSONResponse.make(["redirect": done.returnTo], headers: headers)
+    }
+
+    func cancel(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        try Web.requireSameOrigin(request, context)
+        let tenant = try context.requireTenant()
+        try await authenticator.cancel(tenant: tenant, transactionID: context.parameters.get("tx") ?? "",
+                                       browserHash: bindingHash(request, context, tenant: tenant))
+        return Response(status: .noContent)
+    }
+
+    func deleteDevice(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        try Web.requireSameOrigin(request, context)
+        let base = Web.basePath(context)
+        let tenant = try context.requireTenant()
+        guard let cookie = Web.cookie(Web.sessionCookieName(context, tenant: tenant), in: request),
+              let (session, user) = try await services.sessions.resolve(cookie: cookie, tenantID: tenant.id) else {
+            return Web.redirect("\(base)/login")
+        }
+        let form = try await Web.form(request)
+        try Web.checkCSRF(form["csrf"], session: session, masterKey: services.context.masterKey)
+        guard let id = context.parameters.get("id") else { throw Problem.notFound() }
+        try await removeDevice(tenantID: tenant.id, userID: user.id, deviceID: id, by: .user(user.id), via: "account")
+        return Web.redirect("\(base)/account")
+    }
+
+    func removeDevice(tenantID: String, userID: String, deviceID: String, by principal: Principal, via: String) async throws {
+        let services = self.services
+        try await services.context.store.transaction { tx in
+            try await tx.authenticatorDevices.delete(tenantID: tenantID, userID: userID, id: deviceID)
+            try await tx.audit.append(services.context.auditEvent("authenticator.device_removed", by: principal, tenantID: tenantID,
+                                                                  targetType: "authenticator_device", targetID: deviceID, after: ["via": via]))
+        }
+        await services.context.store.signals.publish(userID)
+    }
+
+    // MARK: device: enrolment (authenticated by the code's secret)
+
+    static func landing(_ context: SigilRequestContext, what: String) -> Response {
+        Web.page(title: "Open with the Sigil authenticator", name: "landing", base: Web.basePath(context), body: """
+            <h1>Open this with the Sigil authenticator</h1>
+            <p>This is a Sigil \(Web.escape(what)). Scan it with the Sigil authenticator app on your phone, \
+            or open the link on a phone where the app is installed.</p>
+            """)
+    }
+
+    func enrolPreview(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let body = try await deviceBody(EnrolmentPreviewBody.self, try await Self.read(request), allowed: ["transaction", "secret"])
+        let preview = try await services.authenticatorEnrolment.preview(tenant: tenant, transactionID: body.transaction, secret: body.secret)
+        return try Self.json(EnrolmentPreviewView(transaction: preview.transactionID, issuer: preview.issuer, tenant: preview.tenantName,
+                                                  user: WireUser(email: preview.email), challenge: preview.challenge,
+                                                  expiresAt: Wire.time(preview.expiresAt)))
+    }
+
+    func enrolRegister(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let body = try await deviceBody(DeviceRegistrationBody.self, try await Self.read(request),
+                                        allowed: ["transaction", "secret", "public_key", "name", "platform", "key_protection", "push", "proof"])
+        let (device, user) = try await services.authenticatorEnrolment.register(tenant: tenant, .init(
+            transactionID: body.transaction, secret: body.secret, publicKey: body.publicKey, name: body.name, platform: body.platform,
+            keyProtection: body.keyProtection, proof: body.proof, push: body.push))
+        return try Self.json(DeviceRegisteredView(
+            device: .init(id: device.id, name: device.name, platform: device.platform, keyProtection: device.keyProtection,
+                          createdAt: Wire.time(device.createdAt)),
+            issuer: context.issuer, tenant: tenant.displayName, user: WireUser(id: user.id, email: user.email)), status: .created)
+    }
+
+    // MARK: device: signed requests
+
+    static func read(_ request: Request) async throws -> [UInt8] {
+        do {
+            return Array(try await request.body.collect(upTo: DeviceRequestVerifier.maximumBody).readableBytesView)
+        } catch {
+            throw AuthenticatorServiceError(.payloadTooLarge, "at most \(DeviceRequestVerifier.maximumBody) bytes")
+        }
+    }
+
+    static let deviceHeader = HTTPField.Name("Sigil-Device")!
+    static let timestampHeader = HTTPField.Name("Sigil-Timestamp")!
+    static let nonceHeader = HTTPField.Name("Sigil-Nonce")!
+    static let signatureHeader = HTTPField.Name("Sigil-Signature")!
+
+    func device(_ request: Request, _ context: SigilRequestContext, body: [UInt8]) async throws -> (Tenant, AuthenticatedDevice) {
+        let tenant = try context.requireTenant()
+        let query = request.uri.query.map { "?\($0)" } ?? ""
+        let signed = DeviceRequestVerifier.SignedRequest(
+            method: request.method.rawValue, target: context.issuer + request.uri.path + query,
+            deviceID: request.headers[Self.deviceHeader], timestamp: request.headers[Self.timestampHeader],
+            nonce: request.headers[Self.nonceHeader], signature: request.headers[Self.signatureHeader], body: body)
+        return (tenant, try await services.deviceRequests.verify(signed, tenantID: tenant.id))
+    }
+
+    /// Strict JSON for device bodies: an object with only the known fields, then typed decoding.
+    func deviceBody<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], allowed: Set<String>) async throws -> T {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)), let dictionary = object as? [String: Any] else {
+            throw Problem.invalidJSON("the body must be a JSON object")
+        }
+        let unknown = dictionary.keys.filter { !allowed.contains($0) }.sorted()
+        guard unknown.isEmpty else { throw Problem.unknownFields(unknown) }
+        do {
+            return try Wire.decode(T.self, from: bytes)
+        } catch {
+            throw Problem.invalidType("body", "a field is missing or has the wrong type")
+        }
+    }
+
+    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+        Response(status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                 body: .init(byteBuffer: ByteBuffer(bytes: Wire.encode(value))))
+    }
+
+    func claim(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let bytes = try await Self.read(request)
+        let (tenant, device) = try await device(request, context, body: bytes)
+        let body = try await deviceBody(ClaimBody.self, bytes, allowed: ["secret"])
+        return try Self.json(try await authenticator.claim(tenant: tenant, device: device, transactionID: context.parameters.get("tx") ?? "",
+                                                           secret: body.secret))
+    }
+
+    func deviceView(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let (tenant, device) = try await device(request, context, body: [])
+        return try Self.json(try await authenticator.request(tenant: tenant, device: device, transactionID: context.parameters.get("tx") ?? ""))
+    }
+
+    func approve(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let bytes = try await Self.read(request)
+        let (tenant, device) = try await device(request, context, body: bytes)
+        let body = try await deviceBody(ApproveBody.self, bytes, allowed: ["number", "user_verification", "signature"])
+        return try Self.json(try await authenticator.answer(tenant: tenant, device: device, transactionID: context.parameters.get("tx") ?? "",
+                                                            answer: .approve(number: body.number), userVerification: body.userVerification,
+                                                            signature: body.signature))
+    }
+
+    func deny(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let bytes = try await Self.read(request)
+        let (tenant, device) = try await device(request, context, body: bytes)
+        let body = try await deviceBody(DenyBody.self, bytes, allowed: ["reason", "user_verification", "signature"])
+        let answer: AuthenticatorService.Answer
+        switch body.reason {
+        case "declined": answer = .deny
+        case "not_me": answer = .report
+        default: throw AuthenticatorServiceError(.invalidInput, "reason must be declined or not_me")
+        }
+        return try Self.json(try await authenticator.answer(tenant: tenant, device: device, transactionID: context.parameters.get("tx") ?? "",
+                                                            answer: answer, userVerification: body.userVerification, signature: body.signature))
+    }
+
+    /// Pending push requests; `?wait=N` (0…55 s) waits for one to appear.
+    func pending(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let (tenant, device) = try await device(request, context, body: [])
+        let waitParameter = request.uri.queryParameters.get("wait").map { String($0) }
+        var wait = 0
+        if let waitParameter {
+            guard let n = Int(waitParameter), (0...55).contains(n) else {
+                throw AuthenticatorServiceError(.invalidInput, "wait must be a number of seconds from 0 to 55")
+            }
+            wait = n
+        }
+        let deadline = ContinuousClock.now + .seconds(wait)
+        while true {
+            let requests = try await authenticator.pending(tenant: tenant, device: device)
+            if !requests.isEmpty || ContinuousClock.now >= deadline { return try Self.json(PendingList(requests: requests)) }
+            _ = await services.context.store.signals.wait(for: device.user.id, timeout: min(Self.safetyPoll, deadline - ContinuousClock.now))
+        }
+    }
+
+    /// The device's event stream: `push` for each pending request, `gone` when one ends,
+    /// `revoked` when the device is removed. Closed after 300 s; the device reconnects.
+    func deviceStream(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let (tenant, device) = try await device(request, context, body: [])
+        let authenticator = self.authenticator, store = services.context.store
+        let body = ResponseBody { writer in
+            try await writer.write(ByteBuffer(string: ServerSentEvent.retry(milliseconds: 1000)))
+            var sent: Set<String> = []
+            let end = ContinuousClock.now + .seconds(300)
+            var lastBeat = ContinuousClock.now
+            while ContinuousClock.now < end {
+                if (try? await store.authenticatorDevices.get(tenantID: tenant.id, id: device.device.id)) == nil {
+                    try await writer.write(ByteBuffer(string: ServerSentEvent(event: "revoked", data: "{}").encoded))
+                    break
+                }
+                let requests = (try? await authenticator.pending(tenant: tenant, device: device)) ?? []
+                let ids = Set(requests.map(\.transaction))
+                for view in requests where !sent.contains(view.transaction) {
+                    try await writer.write(ByteBuffer(string: ServerSentEvent(event: "push", data: String(decoding: Wire.encode(view), as: UTF8.self),
+                                                                              id: view.transaction).encoded))
+                }
+                for gone in sent.subtracting(ids) {
+                    try await writer.write(ByteBuffer(string: ServerSentEvent(event: "gone", data: "{\"transaction\":\"\(gone)\"}").encoded))
+                }
+                sent = ids
+                _ = await store.signals.wait(for: device.user.id, timeout: Self.safetyPoll)
+                if ContinuousClock.now - lastBeat >= Self.heartbeat {
+                    try await writer.write(ByteBuffer(string: ServerSentEvent.heartbeat))
+                    lastBeat = .now
+                }
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store",
+                                               HTTPField.Name("X-Accel-Buffering")!: "no"], body: body)
+    }
+
+    func setPushToken(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let bytes = try await Self.read(request)
+        let (tenant, device) = try await device(request, context, body: bytes)
+        let body = try await deviceBody(PushRegistration.self, bytes, allowed: ["provider", "token"])
+        var sealed: String? = nil
+        if body.provider != nil {
+            try PushTokens.validate(body)
+            sealed = try PushTokens.seal(body, deviceID: device.device.id, masterKey: services.context.masterKey)
+        }
+        try await services.context.store.authenticatorDevices.setPushToken(tenantID: tenant.id, id: device.device.id, sealed: sealed)
+        return Response(status: .noContent)
+    }
+
+    func removeSelf(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let (tenant, device) = try await device(request, context, body: try await Self.read(request))
+        try await removeDevice(tenantID: tenant.id, userID: device.user.id, deviceID: device.device.id, by: .user(device.user.id), via: "device")
+        return Response(status: .noContent)
+    }
+}
+
+struct PushStartBody: Decodable {
+    var email: String
+    var returnTo: String?
+}
+
+/// The answer to starting a QR login, a push or an enrolment.
+struct StartedView: Encodable {
+    var transaction: String
+    var expiresAt: String
+    var qr: String?
+    var link: String?
+    var deepLink: String?
+    var number: String?
+    var events: String
+    var status: String
+    enum CodingKeys: String, CodingKey {
+        case transaction, qr, link, number, events, status
+        case expiresAt = "expires_at", deepLink = "deep_link"
+    }
+}

@@ -1,0 +1,620 @@
+import Foundation
+import SigilAuthenticatorProtocol
+import SigilCore
+import SigilStore
+
+/// Lifetimes and limits of authenticator sign-ins (docs/authenticator-protocol.md §1.5).
+public struct AuthenticatorPolicy: Sendable {
+    public var qrLifetime: TimeInterval = 120
+    public var pushLifetime: TimeInterval = 120
+    /// After approval the browser must complete within this.
+    public var approvedGrace: TimeInterval = 60
+    public var maximumFailures = 3
+    public var pushesPerWindow = 5
+    public var pushWindow: TimeInterval = 15 * 60
+    public var pushSpacing: TimeInterval = 30
+    public var reportBlock: TimeInterval = 15 * 60
+
+    public init() {}
+
+    /// The test-only lifetime override (`SIGIL_INSECURE_AUTHENTICATOR_LIFETIME_SECONDS`, ≥ 5 s).
+    public static func withInsecureLifetime(_ seconds: TimeInterval) -> AuthenticatorPolicy {
+        var policy = AuthenticatorPolicy()
+        policy.qrLifetime = max(5, seconds)
+        policy.pushLifetime = max(5, seconds)
+        return policy
+    }
+}
+
+/// What the browser that starts an authenticator sign-in tells us about itself.
+public struct LoginStart: Sendable {
+    public var origin: String
+    /// `tokenHash` of the browser-binding cookie.
+    public var browserHash: String
+    public var returnTo: String
+    public var clientIP: String?
+    public var userAgent: String?
+    /// What the user is signing in to, as shown on the phone.
+    public var application: String?
+
+    public init(origin: String, browserHash: String, returnTo: String, clientIP: String?, userAgent: String?, application: String? = nil) {
+        self.origin = origin; self.browserHash = browserHash; self.returnTo = returnTo
+        self.clientIP = clientIP; self.userAgent = userAgent; self.application = application
+    }
+}
+
+/// QR and push sign-in with the Sigil authenticator (docs/authenticator-protocol.md §3–§5): the
+/// browser starts a transaction, an enrolled device claims (QR) or receives (push) it and answers
+/// with a signature over the transaction's stored values, and only the browser holding the binding
+/// cookie can watch and complete it. Every decision is taken under the transaction's row lock.
+public struct AuthenticatorService: Sendable {
+    public let context: ServiceContext
+    public let policy: AuthenticatorPolicy
+    public let dispatcher: PushDispatcher
+
+    public static let acr = "urn:sigil:acr:authenticator"
+
+    public init(context: ServiceContext, policy: AuthenticatorPolicy, dispatcher: PushDispatcher) {
+        self.context = context
+        self.policy = policy
+        self.dispatcher = dispatcher
+    }
+
+    // MARK: starting
+
+    public struct StartedQR: Sendable {
+        public let transaction: LoginTransaction
+        public let payload: AuthenticatorPayload
+    }
+
+    public func startQR(tenant: Tenant, issuer: String, start: LoginStart) async throws -> StartedQR {
+        let secret = Base64URL.encode(context.random.bytes(16))
+        let transaction = try await create(kind: .authenticatorQR, tenant: tenant, issuer: issuer, start: start,
+                                           secret: secret, lifetime: policy.qrLifetime)
+        return StartedQR(transaction: transaction,
+                         payload: AuthenticatorPayload(purpose: .login, issuer: issuer, transactionID: transaction.id, secret: secret))
+    }
+
+    /// Identifier-first push. Answers the same way whoever `email` is: the lookup, the limits and
+    /// the delivery run afterwards on the dispatcher, and a request that goes nowhere stays
+    /// pending (a decoy) until it expires.
+    public func startPush(tenant: Tenant, issuer: String, start: LoginStart, email: String) async throws -> LoginTransaction {
+        let transaction = try await create(kind: .authenticatorPush, tenant: tenant, issuer: issuer, start: start,
+                                           secret: nil, lifetime: policy.pushLifetime)
+        let service = self
+        let normalised = email.trimmingCharacters(in: .whitespaces).lowercased()
+        await dispatcher.enqueue { await service.dispatchPush(tenantID: tenant.id, transactionID: transaction.id, email: normalised) }
+        return transaction
+    }
+
+    func create(kind: LoginTransaction.Kind, tenant: Tenant, issuer: String, start: LoginStart, secret: String?,
+                lifetime: TimeInterval) async throws -> LoginTransaction {
+        let now = context.clock.now()
+        let id = context.ids.make(.loginTransaction)
+        var ctx: [String: String] = [
+            "origin": start.origin, "browser_hash": start.browserHash, "return_to": start.returnTo, "issuer": issuer,
+            "browser": Self.browserSummary(start.userAgent),
+            "application": start.application ?? "\(tenant.displayName) account",
+        ]
+        if let ip = start.clientIP { ctx["client_ip"] = ip }
+        if let secret { ctx["sealed_secret"] = try Self.sealSecret(secret, transactionID: id, masterKey: context.masterKey) }
+        let transaction = LoginTransaction(
+            id: id, tenantID: tenant.id, kind: kind,
+            challenge: Base64URL.encode(context.random.bytes(32)), secretHash: secret.map(tokenHash), number: makeNumber(),
+            context: ctx, createdAt: now, updatedAt: now, expiresAt: now.addingTimeInterval(lifetime))
+        return try await context.store.loginTransactions.create(transaction)
+    }
+
+    /// The QR secret is needed again only to draw the code for the browser that started the
+    /// transaction; it is kept sealed under the master key (never in the clear) for that.
+    static func sealSecret(_ secret: String, transactionID: String, masterKey: MasterKey) throws -> String {
+        try masterKey.seal(Array(secret.utf8), context: "qr-secret:" + transactionID)
+    }
+
+    /// The payload to draw for a transaction (QR login or device enrolment), if it has one.
+    public func payload(of t: LoginTransaction) -> AuthenticatorPayload? {
+        guard let sealed = t.context["sealed_secret"], let issuer = t.context["issuer"],
+              let bytes = try? context.masterKey.open(sealed, context: "qr-secret:" + t.id) else { return nil }
+        let purpose: AuthenticatorPayload.Purpose
+        switch t.kind {
+        case .authenticatorQR: purpose = .login
+        case .deviceEnrolment: purpose = .enrolment
+        default: return nil
+        }
+        return AuthenticatorPayload(purpose: purpose, issuer: issuer, transactionID: t.id, secret: String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// Two digits 10…99, uniform: rejection-sample a byte below 180.
+    func makeNumber() -> String {
+        while true {
+            let b = Int(context.random.bytes(1)[0])
+            if b < 180 { return String(10 + b % 90) }
+        }
+    }
+
+    // MARK: push delivery (runs on the dispatcher)
+
+    private struct Suppressed: Error { let reason: String }
+
+    /// Looks the user up, applies the per-user limits under the user's lock, supersedes their
+    /// other pending push, and delivers. Every way it stops is audited without the email.
+    public func dispatchPush(tenantID: String, transactionID: String, email: String) async {
+        let context = self.context
+        let policy = self.policy
+        let now = context.clock.now()
+        let clientIP = (try? await context.store.loginTransactions.get(tenantID: tenantID, id: transactionID))?.context["client_ip"] ?? "-"
+        do {
+            guard let user = try await context.store.users.find(tenantID: tenantID, email: email) else {
+                throw Suppressed(reason: "unknown_user")
+            }
+            guard user.status == .active else { throw Suppressed(reason: "inactive_user") }
+            let devices = try await context.store.authenticatorDevices.list(tenantID: tenantID, userID: user.id)
+            guard !devices.isEmpty else { throw Suppressed(reason: "no_devices") }
+            let superseded: [String] = try await context.store.transaction { tx in
+                _ = try await tx.authenticatorUserState.update(tenantID: tenantID, userID: user.id, now: now) { state in
+                    if let blocked = state.blockedUntil, blocked > now { throw Suppressed(reason: "reported_block") }
+                    if now.timeIntervalSince(state.windowStartedAt) >= policy.pushWindow {
+                        state.windowStartedAt = now
+                        state.windowCount = 0
+                    }
+                    if state.windowCount >= policy.pushesPerWindow { throw Suppressed(reason: "rate_limited") }
+                    if let last = state.lastPushAt, now.timeIntervalSince(last) < policy.pushSpacing { throw Suppressed(reason: "rate_limited") }
+                    state.windowCount += 1
+                    state.lastPushAt = now
+                    state.updatedAt = now
+                }
+                var superseded: [String] = []
+                for other in try await tx.loginTransactions.listPending(tenantID: tenantID, userID: user.id, kind: .authenticatorPush, now: now)
+                where other.id != transactionID {
+                    _ = try await tx.loginTransactions.update(tenantID: tenantID, id: other.id) { t in
+                        guard t.state == .pending else { return }
+                        t.state = .denied
+                        t.context["end_reason"] = "superseded"
+                        t.updatedAt = now
+                    }
+                    superseded.append(other.id)
+                }
+                _ = try await tx.loginTransactions.update(tenantID: tenantID, id: transactionID) { t in
+                    guard t.state == .pending, t.expiresAt > now else { throw Suppressed(reason: "cancelled") }
+                    t.userID = user.id
+                    t.updatedAt = now
+                }
+                try await tx.audit.append(context.auditEvent("authenticator.push_sent", by: .system, tenantID: tenantID,
+                                                             targetType: "login_transaction", targetID: transactionID,
+                                                             after: ["user": user.id, "devices": String(devices.count), "client_ip": clientIP]))
+                return superseded
+            }
+            for id in superseded { await context.store.signals.publish(id) }
+            await context.store.signals.publish(transactionID)
+            await context.store.signals.publish(user.id)
+            let expiresAt = try await context.store.loginTransactions.get(tenantID: tenantID, id: transactionID).expiresAt
+            for device in devices {
+                await deliver(to: device, transactionID: transactionID, expiresAt: expiresAt)
+            }
+        } catch let suppressed as Suppressed {
+            try? await context.store.audit.append(context.auditEvent(
+                "authenticator.push_suppressed", by: .system, tenantID: tenantID, targetType: "login_transaction",
+                targetID: transactionID, outcome: .failure, after: ["client_ip": clientIP], reason: suppressed.reason))
+        } catch {
+            context.logger.error("push dispatch failed", metadata: ["transaction": .string(transactionID), "error": .string("\(error)")])
+        }
+    }
+
+    func deliver(to device: AuthenticatorDevice, transactionID: String, expiresAt: Date) async {
+        guard let sealed = device.sealedPushToken, let registration = PushTokens.open(sealed, deviceID: device.id, masterKey: context.masterKey),
+              let provider = PushProvider(rawValue: registration.provider ?? ""), let token = registration.token else { return }
+        let outcome = await dispatcher.sender.send(PushNotification(provider: provider, deviceToken: Secret(token), requestID: transactionID,
+                                                                    deviceID: device.id, expiresAt: expiresAt))
+        let failure: String
+        switch outcome {
+        case .delivered: return
+        case .unregistered:
+            try? await context.store.authenticatorDevices.setPushToken(tenantID: device.tenantID, id: device.id, sealed: nil)
+            failure = "unregistered (token cleared)"
+        case .rejected(let reason): failure = "rejected: \(reason)"
+        case .unavailable: failure = "unavailable"
+        }
+        try? await context.store.audit.append(context.auditEvent(
+            "authenticator.push_delivery_failed", by: .system, tenantID: device.tenantID, targetType: "authenticator_device",
+            targetID: device.id, outcome: .failure, after: ["provider": provider.rawValue], reason: failure))
+    }
+
+    // MARK: the device side
+
+    func loginTransaction(tenantID: String, id: String) async throws -> LoginTransaction {
+        do {
+            let t = try await context.store.loginTransactions.get(tenantID: tenantID, id: id)
+            guard t.kind == .authenticatorQR || t.kind == .authenticatorPush else { throw StoreError(.notFound, entity: "login transaction") }
+            return t
+        } catch let error as StoreError where error.code == .notFound {
+            throw AuthenticatorServiceError(.loginTransactionUnknown, "no such sign-in request")
+        }
+    }
+
+    /// A device claims a scanned QR code: signed request plus the code's secret.
+    public func claim(tenant: Tenant, device: AuthenticatedDevice, transactionID: String, secret: String) async throws -> RequestView {
+        let transaction = try await loginTransaction(tenantID: tenant.id, id: transactionID)
+        let now = context.clock.now()
+        guard transaction.kind == .authenticatorQR else { throw AuthenticatorServiceError(.loginTransactionUnknown, "no such sign-in request") }
+        try checkAnswerable(transaction, now: now)
+        guard let expected = transaction.secretHash, constantTimeEquals(Array(tokenHash(secret).utf8), Array(expected.utf8)) else {
+            try await countFailure(transaction, device: device, reason: "wrong_secret")
+            throw AuthenticatorServiceError(.transactionSecretInvalid, "the code's secret does not match")
+        }
+        let deviceID = device.device.id, userID = device.user.id
+        let claimed: LoginTransaction
+        do {
+            claimed = try await context.store.loginTransactions.update(tenantID: tenant.id, id: transactionID) { t in
+                try Self.checkAnswerable(t, now: now)
+                if let other = t.deviceID, other != deviceID {
+                    throw AuthenticatorServiceError(.transactionClaimed, "another device already scanned this code")
+                }
+                if t.deviceID == nil {
+                    t.deviceID = deviceID
+                    t.userID = userID
+                    t.context["claimed_at"] = String(Int64(now.timeIntervalSince1970))
+                    t.updatedAt = now
+                }
+            }
+        } catch let error as AuthenticatorServiceError {
+            await context.recordFailure("authenticator.approval_failed", by: .user(userID), tenantID: tenant.id, reason: error.code.name)
+            throw error
+        }
+        await context.store.signals.publish(transactionID)
+        return view(claimed, tenant: tenant)
+    }
+
+    /// One request as its device sees it: a push for the device's user, or a QR this device claimed.
+    public func request(tenant: Tenant, device: AuthenticatedDevice, transactionID: String) async throws -> RequestView {
+        let t = try await loginTransaction(tenantID: tenant.id, id: transactionID)
+        guard Self.belongs(t, to: device) else { throw AuthenticatorServiceError(.loginTransactionUnknown, "no such sign-in request") }
+        return view(t, tenant: tenant)
+    }
+
+    /// The user's pending push requests (what the device's stream and `pending` deliver).
+    public func pending(tenant: Tenant, device: AuthenticatedDevice) async throws -> [RequestView] {
+        let now = context.clock.now()
+        return try await context.store.loginTransactions.listPending(tenantID: tenant.id, userID: device.user.id, kind: .authenticatorPush, now: now)
+            .filter { $0.expiresAt > now && $0.state == .pending }
+            .map { view($0, tenant: tenant) }
+    }
+
+    static func belongs(_ t: LoginTransaction, to device: AuthenticatedDevice) -> Bool {
+        switch t.kind {
+        case .authenticatorQR: return t.deviceID == device.device.id
+        case .authenticatorPush: return t.userID == device.user.id
+        default: return false
+        }
+    }
+
+    public func view(_ t: LoginTransaction, tenant: Tenant) -> RequestView {
+        RequestView(transaction: t.id, kind: t.kind == .authenticatorQR ? "qr" : "push", issuer: t.context["issuer"] ?? "",
+                    tenant: tenant.displayName, application: t.context["application"] ?? "\(tenant.displayName) account",
+                    origin: t.context["origin"] ?? "", requestedAt: Wire.time(t.createdAt), expiresAt: Wire.time(t.expiresAt),
+                    requester: .init(ip: t.context["client_ip"], browser: t.context["browser"], location: nil),
+                    challenge: t.challenge, message: nil)
+    }
+
+    func checkAnswerable(_ t: LoginTransaction, now: Date) throws { try Self.checkAnswerable(t, now: now) }
+
+    static func checkAnswerable(_ t: LoginTransaction, now: Date) throws {
+        guard t.state == .pending else { throw AuthenticatorServiceError(.transactionAnswered, "this request was already answered") }
+        guard t.expiresAt > now else { throw AuthenticatorServiceError(.loginTransactionExpired, "this request has expired") }
+    }
+
+    public enum Answer: Sendable, Equatable {
+        case approve(number: String)
+        case deny
+        case report
+    }
+
+    /// Approve, deny, or report ("this wasn't me"). The signature is checked over the canonical
+    /// string rebuilt from the stored issuer, id, challenge and origin plus what was submitted.
+    public func answer(tenant: Tenant, device: AuthenticatedDevice, transactionID: String, answer: Answer,
+                       userVerification: String, signature: String) async throws -> AnswerResult {
+        let transaction = try await loginTransaction(tenantID: tenant.id, id: transactionID)
+        guard Self.belongs(transaction, to: device) else { throw AuthenticatorServiceError(.loginTransactionUnknown, "no such sign-in request") }
+        let now = context.clock.now()
+        do {
+            try checkAnswerable(transaction, now: now)
+        } catch let error as AuthenticatorServiceError {
+            await context.recordFailure("authenticator.approval_failed", by: .user(device.user.id), tenantID: tenant.id, reason: error.code.name)
+            throw error
+        }
+        guard let uv = CanonicalMessage.UserVerification(rawValue: userVerification) else {
+            throw AuthenticatorServiceError(.invalidInput, "user_verification must be face, fingerprint, pin, presence or none")
+        }
+        let (decision, number): (CanonicalMessage.Decision, String) = switch answer {
+        case .approve(let n): (.approve, n)
+        case .deny: (.deny, "")
+        case .report: (.report, "")
+        }
+        let message = try? CanonicalMessage.approval(issuer: transaction.context["issuer"] ?? "", transactionID: transaction.id,
+                                                     challenge: transaction.challenge, origin: transaction.context["origin"] ?? "",
+                                                     number: number, decision: decision, userVerification: uv)
+        guard let message, DeviceSignature.verify(signature, message: message, publicKey: device.device.publicKey) else {
+            try await countFailure(transaction, device: device, reason: "bad_signature")
+            throw AuthenticatorServiceError(.approvalSignatureInvalid, "the approval signature does not verify")
+        }
+        let kind = transaction.kind == .authenticatorQR ? "qr" : "push"
+        let wrongNumber: Bool = {
+            guard case .approve(let n) = answer, let expected = transaction.number else { return false }
+            return !constantTimeEquals(Array(n.utf8), Array(expected.utf8))
+        }()
+        let context = self.context, policy = self.policy
+        let deviceID = device.device.id, userID = device.user.id
+        let updated = try await context.store.transaction { tx in
+            let updated = try await tx.loginTransactions.update(tenantID: tenant.id, id: transactionID) { t in
+                try Self.checkAnswerable(t, now: now)
+                t.deviceID = deviceID
+                t.updatedAt = now
+                if wrongNumber {
+                    t.failures += 1
+                    t.state = .denied
+                    t.context["end_reason"] = "wrong_number"
+                    return
+                }
+                switch answer {
+                case .approve:
+                    t.state = .approved
+                    t.context["uv"] = uv.rawValue
+                    t.context["signature"] = signature
+                    t.expiresAt = now.addingTimeInterval(policy.approvedGrace)
+                case .deny:
+                    t.state = .denied
+                    t.context["end_reason"] = "declined"
+                case .report:
+                    t.state = .denied
+                    t.context["end_reason"] = "reported"
+                }
+            }
+            let base = ["transaction": transactionID, "kind": kind, "device": deviceID]
+            if wrongNumber {
+                try await tx.audit.append(context.auditEvent("authenticator.wrong_number", by: .user(userID), tenantID: tenant.id,
+                                                             targetType: "login_transaction", targetID: transactionID, outcome: .failure,
+                                                             after: base, reason: "wrong_number"))
+                return updated
+            }
+            switch answer {
+            case .approve:
+                try await tx.audit.append(context.auditEvent("authenticator.approved", by: .user(userID), tenantID: tenant.id,
+                                                             targetType: "login_transaction", targetID: transactionID,
+                                                             after: base.merging(["uv": uv.rawValue]) { a, _ in a }))
+            case .deny:
+                try await tx.audit.append(context.auditEvent("authenticator.denied", by: .user(userID), tenantID: tenant.id,
+                                                             targetType: "login_transaction", targetID: transactionID, outcome: .failure,
+                                                             after: base, reason: "declined"))
+            case .report:
+                var details = base
+                details["client_ip"] = transaction.context["client_ip"] ?? "-"
+                details["browser"] = transaction.context["browser"] ?? "-"
+                if transaction.kind == .authenticatorPush {
+                    let until = now.addingTimeInterval(policy.reportBlock)
+                    _ = try await tx.authenticatorUserState.update(tenantID: tenant.id, userID: userID, now: now) { s in
+                        s.blockedUntil = until
+                        s.updatedAt = now
+                    }
+                    details["blocked_until"] = Wire.time(until)
+                }
+                try await tx.audit.append(context.auditEvent("authenticator.reported", by: .user(userID), tenantID: tenant.id,
+                                                             targetType: "login_transaction", targetID: transactionID, outcome: .failure,
+                                                             after: details, reason: "not_me"))
+            }
+            return updated
+        }
+        await context.store.signals.publish(transactionID)
+        await context.store.signals.publish(userID)
+        if wrongNumber { throw AuthenticatorServiceError(.wrongNumber, "the number does not match the one in the browser; the sign-in was stopped") }
+        return AnswerResult(transaction: transactionID, state: updated.state == .approved ? "approved" : "denied")
+    }
+
+    func countFailure(_ transaction: LoginTransaction, device: AuthenticatedDevice, reason: String) async throws {
+        let now = context.clock.now()
+        let context = self.context, maximum = policy.maximumFailures
+        try await context.store.transaction { tx in
+            _ = try await tx.loginTransactions.update(tenantID: transaction.tenantID, id: transaction.id) { t in
+                t.failures += 1
+                if t.failures >= maximum, t.state == .pending {
+                    t.state = .denied
+                    t.context["end_reason"] = "too_many_failures"
+                }
+                t.updatedAt = now
+            }
+            try await tx.audit.append(context.auditEvent("authenticator.approval_failed", by: .user(device.user.id), tenantID: transaction.tenantID,
+                                                         targetType: "login_transaction", targetID: transaction.id, outcome: .failure,
+                                                         after: ["device": device.device.id], reason: reason))
+        }
+        await context.store.signals.publish(transaction.id)
+    }
+
+    // MARK: the browser side
+
+    /// The transaction if this browser started it; otherwise "unknown" (the same answer as for a
+    /// transaction that does not exist).
+    public func browserTransaction(tenant: Tenant, transactionID: String, browserHash: String) async throws -> LoginTransaction {
+        let t: LoginTransaction
+        do {
+            t = try await context.store.loginTransactions.get(tenantID: tenant.id, id: transactionID)
+        } catch let error as StoreError where error.code == .notFound {
+            throw AuthenticatorServiceError(.loginTransactionUnknown, "no such sign-in request")
+        }
+        guard [.authenticatorQR, .authenticatorPush, .deviceEnrolment].contains(t.kind), let expected = t.context["browser_hash"],
+              constantTimeEquals(Array(expected.utf8), Array(browserHash.utf8)) else {
+            throw AuthenticatorServiceError(.loginTransactionUnknown, "no such sign-in request")
+        }
+        return t
+    }
+
+    public static func snapshot(_ t: LoginTransaction, now: Date) -> BrowserSnapshot {
+        let kind = switch t.kind {
+        case .authenticatorQR: "qr"
+        case .authenticatorPush: "push"
+        default: "enrolment"
+        }
+        var state: String
+        var number: String? = nil
+        var reason: String? = nil
+        var device: BrowserSnapshot.Device? = nil
+        switch t.state {
+        case .completed:
+            state = "completed"
+            if t.kind == .deviceEnrolment, let id = t.deviceID { device = .init(id: id, name: t.context["device_name"] ?? "") }
+        case .denied:
+            state = "denied"
+            reason = switch t.context["end_reason"] {
+            case "declined", "reported": "declined"
+            case "superseded": "superseded"
+            case "cancelled": "cancelled"
+            default: "failed"
+            }
+        case .approved:
+            state = t.expiresAt > now ? "approved" : "expired"
+        case .pending:
+            if t.expiresAt <= now {
+                state = "expired"
+            } else {
+                switch t.kind {
+                case .authenticatorQR:
+                    state = t.deviceID == nil ? "waiting" : "scanned"
+                    if t.deviceID != nil { number = t.number }
+                case .authenticatorPush:
+                    state = "waiting"
+                    number = t.number
+                default:
+                    state = t.context["previewed_at"] == nil ? "waiting" : "scanned"
+                }
+            }
+        }
+        return BrowserSnapshot(transaction: t.id, kind: kind, state: state, number: number, expiresAt: Wire.time(t.expiresAt),
+                               reason: reason, version: t.version, device: device)
+    }
+
+    public struct Completed: Sendable {
+        public let session: Session
+        public let cookie: Secret<String>
+        public let returnTo: String
+        public let user: User
+    }
+
+    /// The approved login becomes a session, in one store transaction.
+    public func complete(tenant: Tenant, transactionID: String, browserHash: String, sessions: SessionService) async throws -> Completed {
+        let found = try await browserTransaction(tenant: tenant, transactionID: transactionID, browserHash: browserHash)
+        guard found.kind != .deviceEnrolment else { throw AuthenticatorServiceError(.loginTransactionUnknown, "no such sign-in request") }
+        let now = context.clock.now()
+        try Self.checkCompletable(found, now: now)
+        let context = self.context
+        let result = try await context.store.transaction { tx -> Completed in
+            let t = try await tx.loginTransactions.update(tenantID: tenant.id, id: transactionID) { t in
+                try Self.checkCompletable(t, now: now)
+                t.state = .completed
+                t.updatedAt = now
+            }
+            let user = try await tx.users.get(tenantID: tenant.id, id: t.userID ?? "")
+            guard user.status == .active else { throw AuthenticatorServiceError(.accountDisabled, "this account is disabled") }
+            let methods = Self.methods(userVerification: t.context["uv"] ?? "none")
+            let (session, cookie) = try await sessions.start(tenantID: tenant.id, userID: user.id, amr: methods.amr, acr: methods.acr, in: tx)
+            return Completed(session: session, cookie: cookie, returnTo: t.context["return_to"] ?? "/account", user: user)
+        }
+        await context.store.signals.publish(transactionID)
+        return result
+    }
+
+    static func checkCompletable(_ t: LoginTransaction, now: Date) throws {
+        switch t.state {
+        case .pending:
+            if t.expiresAt <= now { throw AuthenticatorServiceError(.loginTransactionExpired, "this sign-in request has expired") }
+            throw AuthenticatorServiceError(.loginNotApproved, "the sign-in has not been approved yet")
+        case .denied: throw AuthenticatorServiceError(.loginDenied, "the sign-in was declined")
+        case .completed: throw AuthenticatorServiceError(.loginAlreadyUsed, "this sign-in was already used")
+        case .approved:
+            if t.expiresAt <= now { throw AuthenticatorServiceError(.loginTransactionExpired, "the approval has expired; start again") }
+        }
+    }
+
+    /// The user chose another way: a pending transaction ends as `cancelled`.
+    public func cancel(tenant: Tenant, transactionID: String, browserHash: String) async throws {
+        let t = try await browserTransaction(tenant: tenant, transactionID: transactionID, browserHash: browserHash)
+        let now = context.clock.now()
+        let updated = try await context.store.loginTransactions.update(tenantID: tenant.id, id: t.id) { t in
+            guard t.state == .pending else { return }
+            t.state = .denied
+            t.context["end_reason"] = "cancelled"
+            t.updatedAt = now
+        }
+        await context.store.signals.publish(t.id)
+        if let user = updated.userID { await context.store.signals.publish(user) }
+    }
+
+    /// RFC 8176 methods for what the device reported (§1.6). `hwk` is not claimed: v1 cannot verify
+    /// where the key lives.
+    public static func methods(userVerification: String) -> (amr: [String], acr: String) {
+        switch userVerification {
+        case "face": (["swk", "face", "user", "mca", "mfa"], acr)
+        case "fingerprint": (["swk", "fpt", "user", "mca", "mfa"], acr)
+        case "pin": (["swk", "pin", "user", "mca", "mfa"], acr)
+        case "presence": (["swk", "user", "mca"], acr)
+        default: (["swk", "mca"], acr)
+        }
+    }
+
+    /// "Chrome on Linux" from a User-Agent header; "Unknown browser" when unsure.
+    public static func browserSummary(_ userAgent: String?) -> String {
+        guard let ua = userAgent, !ua.isEmpty else { return "Unknown browser" }
+        let browser: String =
+            ua.contains("Edg/") ? "Edge" : ua.contains("OPR/") ? "Opera" : ua.contains("Firefox/") ? "Firefox"
+            : ua.contains("Chrome/") || ua.contains("Chromium/") ? "Chrome" : ua.contains("Safari/") ? "Safari"
+            : ua.hasPrefix("curl/") ? "curl" : "Unknown browser"
+        let os: String? =
+            ua.contains("Android") ? "Android" : ua.contains("iPhone") || ua.contains("iPad") ? "iOS"
+            : ua.contains("Windows") ? "Windows" : ua.contains("Mac OS X") ? "macOS" : ua.contains("CrOS") ? "ChromeOS"
+            : ua.contains("Linux") ? "Linux" : nil
+        return os.map { "\(browser) on \($0)" } ?? browser
+    }
+}
+
+/// Push tokens sealed under the master key, bound to their device.
+public enum PushTokens {
+    public static func seal(_ registration: PushRegistration, deviceID: String, masterKey: MasterKey) throws -> String {
+        try masterKey.seal(Wire.encode(registration), context: "push-token:" + deviceID)
+    }
+
+    public static func open(_ sealed: String, deviceID: String, masterKey: MasterKey) -> PushRegistration? {
+        guard let bytes = try? masterKey.open(sealed, context: "push-token:" + deviceID) else { return nil }
+        return try? Wire.decode(PushRegistration.self, from: bytes)
+    }
+
+    /// Checks a registration from a device: provider `apns`/`fcm`, a token of printable ASCII ≤ 4 KiB.
+    public static func validate(_ registration: PushRegistration) throws {
+        guard let provider = registration.provider, PushProvider(rawValue: provider) != nil, let token = registration.token,
+              (1...4096).contains(token.utf8.count), token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw AuthenticatorServiceError(.invalidInput, "push needs provider apns or fcm and a token (printable, at most 4 KiB)")
+        }
+    }
+}
+
+/// Runs push deliveries off the request path, and waits for them on shutdown.
+public actor PushDispatcher {
+    public nonisolated let sender: any PushSender
+    private var running: [Int: Task<Void, Never>] = [:]
+    private var next = 0
+
+    public init(sender: any PushSender = NoPushSender()) { self.sender = sender }
+
+    public func enqueue(_ work: @escaping @Sendable () async -> Void) {
+        let id = next
+        next += 1
+        running[id] = Task {
+            await work()
+            self.finished(id)
+        }
+    }
+
+    private func finished(_ id: Int) { running[id] = nil }
+
+    /// Waits for every queued delivery (graceful shutdown, tests).
+    public func drain() async {
+        while !running.isEmpty {
+            for task in Array(running.values) { await task.value }
+        }
+    }
+}
