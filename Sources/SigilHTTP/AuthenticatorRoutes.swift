@@ -6,6 +6,7 @@ import SigilCore
 import SigilQR
 import SigilServices
 import SigilStore
+import ServiceLifecycle
 
 /// The Sigil authenticator's HTTP surface (docs/authenticator-protocol.md): the browser side of QR
 /// and push sign-in and of device enrolment (`/login/…`, `/account/devices/…`), and the device API
@@ -189,7 +190,7 @@ struct AuthenticatorRoutes {
                     try await writer.write(ByteBuffer(string: event.encoded))
                     lastSent = (String(snapshot.version), snapshot.state)
                 }
-                if snapshot.isFinal || clock.now().timeIntervalSince(started) > Self.maximumStream { break }
+                if snapshot.isFinal || clock.now().timeIntervalSince(started) > Self.maximumStream || Task.isShuttingDownGracefully { break }
                 let untilExpiry = (Wire.date(snapshot.expiresAt) ?? clock.now()).timeIntervalSince(clock.now())
                 let wait = min(Self.safetyPoll, Self.heartbeat - (ContinuousClock.now - lastBeat), .milliseconds(Int(max(0.05, untilExpiry + 0.05) * 1000)))
                 _ = await store.signals.wait(for: id, timeout: max(wait, .milliseconds(50)))
@@ -376,7 +377,9 @@ struct AuthenticatorRoutes {
         let deadline = ContinuousClock.now + .seconds(wait)
         while true {
             let requests = try await authenticator.pending(tenant: tenant, device: device)
-            if !requests.isEmpty || ContinuousClock.now >= deadline { return try Self.json(PendingList(requests: requests)) }
+            if !requests.isEmpty || ContinuousClock.now >= deadline || Task.isShuttingDownGracefully {
+                return try Self.json(PendingList(requests: requests))
+            }
             _ = await services.context.store.signals.wait(for: device.user.id, timeout: min(Self.safetyPoll, deadline - ContinuousClock.now))
         }
     }
@@ -391,7 +394,7 @@ struct AuthenticatorRoutes {
             var sent: Set<String> = []
             let end = ContinuousClock.now + .seconds(300)
             var lastBeat = ContinuousClock.now
-            while ContinuousClock.now < end {
+            while ContinuousClock.now < end, !Task.isShuttingDownGracefully {
                 if (try? await store.authenticatorDevices.get(tenantID: tenant.id, id: device.device.id)) == nil {
                     try await writer.write(ByteBuffer(string: ServerSentEvent(event: "revoked", data: "{}").encoded))
                     break
