@@ -7,7 +7,7 @@ import SigilServices
 /// Token buckets per key (client address and route group), in this node's memory. Each node
 /// limits on its own, so N nodes allow up to N× the rate: a bound against guessing and push
 /// fatigue, not an accounting system. The clock is injected for tests.
-final class RateLimiter: Sendable {
+public final class RateLimiter: Sendable {
     struct Rule: Sendable {
         /// Requests allowed in a burst.
         var capacity: Double
@@ -24,7 +24,7 @@ final class RateLimiter: Sendable {
     private let now: @Sendable () -> TimeInterval
     private let maximumKeys = 100_000
 
-    init(now: @escaping @Sendable () -> TimeInterval = { Date().timeIntervalSince1970 }) {
+    public init(now: @escaping @Sendable () -> TimeInterval = { Date().timeIntervalSince1970 }) {
         self.now = now
     }
 

@@ -10,12 +10,12 @@ public enum SigilServer {
     public static let version = "0.1.0"
 
     /// Every route Sigil serves, in one place.
-    public static func router(services: ServiceSet, metrics: HTTPMetrics) -> Router<SigilRequestContext> {
+    public static func router(services: ServiceSet, metrics: HTTPMetrics, rateLimiter: RateLimiter = RateLimiter()) -> Router<SigilRequestContext> {
         let router = Router(context: SigilRequestContext.self)
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: ProblemMiddleware())
-        router.add(middleware: RateLimitMiddleware.standard(limiter: RateLimiter(), services: services))
+        router.add(middleware: RateLimitMiddleware.standard(limiter: rateLimiter, services: services))
         PublicRoutes.register(on: router, services: services, metrics: metrics)
         AdminAPI(services: services).register(on: router)
         SignInRoutes(services: services).register(on: router)
@@ -24,8 +24,9 @@ public enum SigilServer {
     }
 
     /// The responder: tenant resolution in front of the router.
-    public static func responder(services: ServiceSet, metrics: HTTPMetrics, publicURL: URL) -> some HTTPResponder<SigilRequestContext> {
-        TenantResponder(inner: router(services: services, metrics: metrics).buildResponder(),
+    public static func responder(services: ServiceSet, metrics: HTTPMetrics, publicURL: URL,
+                                 rateLimiter: RateLimiter = RateLimiter()) -> some HTTPResponder<SigilRequestContext> {
+        TenantResponder(inner: router(services: services, metrics: metrics, rateLimiter: rateLimiter).buildResponder(),
                         store: services.context.store, publicURL: publicURL)
     }
 

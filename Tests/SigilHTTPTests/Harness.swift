@@ -25,7 +25,10 @@ struct Harness {
         try await services.tenants.ensureDefault()
         let (_, token) = try await services.adminTokens.create(tenantID: nil, name: "test", by: .cli)
         let metrics = HTTPMetrics(version: "test", backend: "sqlite")
-        let app = Application(responder: SigilServer.responder(services: services, metrics: metrics, publicURL: publicURL))
+        // Rate-limit buckets on a frozen clock: tests count requests, not wall time (a slow machine
+        // would otherwise refill buckets mid-test).
+        let app = Application(responder: SigilServer.responder(services: services, metrics: metrics, publicURL: publicURL,
+                                                               rateLimiter: RateLimiter(now: { 1_000_000 })))
         try await app.test(.router) { client in
             try await body(Harness(services: services, store: store, client: client, globalToken: token.value))
         }
