@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .executable(name: "sigil", targets: ["sigil"]),
         .library(name: "SigilCore", targets: ["SigilCore"]),
+        .executable(name: "sigil-authenticator", targets: ["sigil-authenticator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -26,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
         .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // Primitives: typed IDs, clock, randomness, secrets, encodings. No I/O.
@@ -141,6 +143,31 @@ let package = Package(
         .testTarget(
             name: "SigilAuthenticatorProtocolTests",
             dependencies: ["SigilAuthenticatorProtocol", "SigilCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        // The device side of the authenticator protocol (docs/authenticator-protocol.md §10): keys,
+        // user verification, transport and enrolment storage are protocols; no HTTP library.
+        .target(
+            name: "AuthenticatorKit",
+            dependencies: ["SigilAuthenticatorProtocol", "SigilCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        // The command-line authenticator (§10.1): AuthenticatorKit over async-http-client, a 0600 state file.
+        .executableTarget(
+            name: "sigil-authenticator",
+            dependencies: [
+                "AuthenticatorKit", "SigilAuthenticatorProtocol", "SigilQR", "SigilCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "AuthenticatorKitTests",
+            dependencies: [
+                "AuthenticatorKit", "sigil-authenticator", "SigilAuthenticatorProtocol", "SigilQR", "SigilCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict
         ),
         // Micro-benchmarks (ratios against raw crypto in the same run); never part of `swift test`.
