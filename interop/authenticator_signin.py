@@ -95,7 +95,7 @@ def main():
     base = f"http://localhost:{port}"
 
     def cli(*argv, timeout=60):
-        r = subprocess.run([cli_binary, "--home", home, *argv], capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run([cli_binary, argv[0], "--home", home, *argv[1:]], capture_output=True, text=True, timeout=timeout)
         print(f"  $ sigil-authenticator {' '.join(argv)} -> {r.returncode}\n" + "".join("    " + l + "\n" for l in (r.stdout + r.stderr).splitlines()), flush=True)
         return r
 
