@@ -61,7 +61,10 @@ def element_png(driver, element_id, path, timeout=20):
     """Waits for the image to be shown and loaded, then screenshots just that element."""
     WebDriverWait(driver, timeout).until(lambda d: d.execute_script(
         "const i = document.getElementById(arguments[0]); return i && !i.hidden && i.complete && i.naturalWidth > 0;", element_id))
-    driver.find_element(By.ID, element_id).screenshot(path)
+    element = driver.find_element(By.ID, element_id)
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    time.sleep(0.3)
+    element.screenshot(path)
     return path
 
 

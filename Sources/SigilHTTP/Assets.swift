@@ -200,6 +200,7 @@ enum Assets {
             document.getElementById("device-qr").src = t.qr;
             document.getElementById("device-link").href = t.link;
             panel.hidden = false;
+            panel.scrollIntoView({ block: "center" });
             deviceStatus.textContent = "Scan the code with the Sigil authenticator.";
             watch(t, (s) => {
               if (s.state === "scanned") deviceStatus.textContent = "Confirm on your phone…";
