@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
@@ -41,6 +42,8 @@ public struct XMLParserOptions: Sendable {
 /// allowed, depth, attribute-count, element-count and text-size limits, and namespace errors
 /// (undeclared prefixes, duplicate expanded attribute names, rebinding `xml`/`xmlns`).
 public enum XMLDocumentParser {
+    private static let parseLock = Mutex(())
+
     public static func parse(_ bytes: some DataProtocol, options: XMLParserOptions = .default) throws(XMLSecurityError) -> DOMDocument {
         let data = Data(bytes)
         try precheck(data, options: options)
@@ -50,7 +53,10 @@ public enum XMLDocumentParser {
         parser.shouldReportNamespacePrefixes = false
         parser.shouldResolveExternalEntities = false
         parser.delegate = delegate
-        let ok = parser.parse()
+        // FoundationXML's XMLParser is not documented as safe to run concurrently (it drives
+        // libxml2, whose parser setup touches global state), so parses are serialised
+        // process-wide. SAML messages are small; this costs little next to the signature checks.
+        let ok = parseLock.withLock { _ in parser.parse() }
         if let failure = delegate.failure { throw failure }
         guard ok else {
             let code = (parser.parserError as? NSError)?.code ?? -1
@@ -96,9 +102,32 @@ public enum XMLDocumentParser {
         }
         // Any `<!` outside comments and CDATA sections is a markup declaration (DOCTYPE and what a
         // DTD may hold). Comments and CDATA are skipped precisely, so their content may say anything.
+        // Processing instructions are checked here too, before XMLParser sees them: with
+        // `.reject` any `<?` after the XML declaration is refused; with `.keep`, one without data
+        // (`<?target?>`) is refused, because FoundationXML's XMLParser on Linux crashes on it.
         let comment = Array("<!--".utf8), cdata = Array("<![CDATA[".utf8)
         var i = start
+        if b[start...].starts(with: Array("<?xml".utf8)), b.count > start + 5, [0x20, 0x09, 0x0A, 0x0D].contains(b[start + 5]),
+           let end = find(Array("?>".utf8), in: b, from: start) {
+            i = end + 2
+        }
         while i < b.count - 1 {
+            if b[i] == 0x3C && b[i + 1] == 0x3F {
+                guard options.processingInstructions == .keep else {
+                    throw XMLSecurityError(.processingInstructionForbidden, "processing instructions are refused")
+                }
+                guard let end = find(Array("?>".utf8), in: b, from: i + 2) else {
+                    throw XMLSecurityError(.malformed, "unterminated processing instruction")
+                }
+                let body = b[(i + 2)..<end]
+                let target = body.prefix { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
+                let data = body.dropFirst(target.count).drop { [0x20, 0x09, 0x0A, 0x0D].contains($0) }
+                if data.isEmpty {
+                    throw XMLSecurityError(.processingInstructionForbidden, "a processing instruction without data is not supported")
+                }
+                i = end + 2
+                continue
+            }
             if b[i] == 0x3C && b[i + 1] == 0x21 {
                 if b[i...].starts(with: comment) {
                     guard let end = find(Array("-->".utf8), in: b, from: i + 4) else {
@@ -257,9 +286,9 @@ private final class TreeBuilder: NSObject, XMLParserDelegate {
     }
 
     func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName qName: String?) {
-        guard failure == nil, let open = stack.last else { return }
+        guard failure == nil, !stack.isEmpty else { return }
         flushText()
-        stack.removeLast()
+        let open = stack.removeLast()
         if stack.isEmpty {
             root = open.element
         } else {
