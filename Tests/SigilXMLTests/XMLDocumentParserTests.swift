@@ -147,3 +147,21 @@ struct XMLDocumentParserTests {
         #expect(String(decoding: doc.serialized(xmlDeclaration: false), as: UTF8.self) == source.replacingOccurrences(of: "&#9;", with: "&#x9;"))
     }
 }
+
+@Suite("Parser under concurrency")
+struct XMLDocumentParserConcurrencyTests {
+    @Test func concurrentParsesGiveTheSameTrees() async throws {
+        let docs = (0..<8).map { i in
+            Data("<p:r xmlns:p=\"urn:p\" n=\"\(i)\"><p:a>text \(i) &amp; more<!--c\(i)--> tail \(i)</p:a><b x=\"\(i)\"/></p:r>".utf8)
+        }
+        let expected = try docs.map { try XMLDocumentParser.parse($0) }
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            for round in 0..<64 {
+                let i = round % docs.count
+                let doc = docs[i], want = expected[i]
+                group.addTask { try XMLDocumentParser.parse(doc) == want }
+            }
+            for try await same in group { #expect(same) }
+        }
+    }
+}
