@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "sigil", targets: ["sigil"]),
         .library(name: "SigilCore", targets: ["SigilCore"]),
         .executable(name: "sigil-authenticator", targets: ["sigil-authenticator"]),
+        .library(name: "SigilXML", targets: ["SigilXML"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -115,6 +116,31 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
+            swiftSettings: strict
+        ),
+        // Hardened XML: strict parsing (no DTDs), a namespace-preserving DOM, inclusive and
+        // exclusive canonicalization, XML-DSig enveloped signatures (docs/xml-security.md). No I/O.
+        .target(
+            name: "SigilXML",
+            dependencies: [
+                "SigilCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SigilXMLTests",
+            dependencies: [
+                "SigilXML", "SigilCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            resources: [.copy("Vectors")],
             swiftSettings: strict
         ),
         .testTarget(
