@@ -200,7 +200,7 @@ let package = Package(
         .executableTarget(
             name: "sigil-bench",
             dependencies: [
-                "SigilCore", "SigilWebAuthn",
+                "SigilCore", "SigilWebAuthn", "SigilServices", "SigilStore", "SigilSQLStore", "SigilAuthenticatorProtocol",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Benchmarks/sigil-bench",

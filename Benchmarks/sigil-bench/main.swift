@@ -5,6 +5,11 @@ import Foundation
 import SigilCore
 import SigilWebAuthn
 
+if CommandLine.arguments.dropFirst().first == "authenticator" {
+    try await runAuthenticatorBench(arguments: Array(CommandLine.arguments.dropFirst(2)))
+    exit(0)
+}
+
 @inline(never)
 func measure(_ name: String, seconds: Double = 2, _ body: () throws -> Void) rethrows -> Double {
     // Warm up, then count iterations in a fixed wall-clock window.
