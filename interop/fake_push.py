@@ -37,6 +37,7 @@ import base64
 import json
 import re
 import secrets
+import signal
 import sys
 import threading
 import time
@@ -483,6 +484,8 @@ def main():
     parser.add_argument("--token-lifetime", type=int, default=3599, help="expires_in of issued access tokens")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
+    # A parent may have spawned us with SIGTERM/SIGINT blocked (inherited signal mask): unblock them.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     port = args.port if args.port is not None else (args.port_positional or 0)
 
     Handler.state = State(args)

@@ -14,9 +14,11 @@ public final class PushHTTPClient: Sendable {
 
     /// A client owned by the caller, who must call `shutdown()` once it is no longer used.
     /// - Parameters:
-    ///   - connectTimeout: TCP and TLS connection set-up.
-    ///   - requestTimeout: one whole request, from sending to the last byte of the answer.
-    public init(connectTimeout: Duration = .seconds(10), requestTimeout: Duration = .seconds(30)) {
+    ///   - connectTimeout: one TCP and TLS connection attempt.
+    ///   - requestTimeout: one whole request, from sending to the last byte of the answer. While a
+    ///     provider is unreachable, async-http-client retries connecting until this deadline, so
+    ///     a send gives up after about twice this (the adapters retry once).
+    public init(connectTimeout: Duration = .seconds(5), requestTimeout: Duration = .seconds(10)) {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .init(connectTimeout), read: .init(requestTimeout))
         configuration.redirectConfiguration = .disallow
@@ -29,7 +31,7 @@ public final class PushHTTPClient: Sendable {
     private init(shared client: HTTPClient) {
         self.client = client
         self.owned = false
-        self.requestTimeout = .seconds(30)
+        self.requestTimeout = .seconds(10)
     }
 
     /// async-http-client's process-wide client; `shutdown()` does nothing on it.
