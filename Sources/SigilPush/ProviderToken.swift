@@ -37,13 +37,9 @@ actor CredentialCache {
         let task = Task { try await make() }
         refreshing = task
         defer { refreshing = nil }
-        do {
-            let fresh = try await task.value
-            entry = fresh
-            return fresh.value
-        } catch {
-            throw error
-        }
+        let fresh = try await task.value
+        entry = fresh
+        return fresh.value
     }
 
     /// Drops `value` if it is still the cached one (the provider said it expired or is invalid).
