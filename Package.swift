@@ -91,6 +91,29 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Push delivery adapters: APNs provider API and FCM HTTP v1 (docs/push.md).
+        .target(
+            name: "SigilPush",
+            dependencies: [
+                "SigilCore", "SigilServices",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SigilPushTests",
+            dependencies: [
+                "SigilCore", "SigilServices", "SigilPush",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "sigil",
             dependencies: [
