@@ -218,6 +218,7 @@ def main():
             check("client credentials: a JWT access token (typ at+jwt)", header.get("typ") == "at+jwt" and "id_token" not in cc, json.dumps(header))
 
         # --- RP-initiated logout ---
+        driver.get(issuer + "/healthz")  # cookies are read per site: step back onto Sigil's
         session_cookie = (driver.get_cookie("sigil_session_default") or {}).get("value", "")
         driver.get(meta["end_session_endpoint"] + "?" + urllib.parse.urlencode({
             "id_token_hint": token.get("id_token", ""), "post_logout_redirect_uri": bye_uri, "state": "bye-1"}))
