@@ -52,7 +52,8 @@ import Testing
     }
 
     static func location(_ r: TestResponse) throws -> URLComponents {
-        try #require(URLComponents(string: try #require(r.headers[.location], "no Location; status \(r.status) \(r.text)")))
+        let location = try #require(r.headers[.location], "no Location; status \(r.status) \(r.text)")
+        return try #require(URLComponents(string: location))
     }
 
     static func param(_ url: URLComponents, _ name: String) -> String? { url.queryItems?.first { $0.name == name }?.value }
@@ -143,11 +144,12 @@ import Testing
             let access = try #require(first["access_token"] as? String)
             let refresh = try #require(first["refresh_token"] as? String)
             let again = try await Self.exchange(f, code: code)
-            #expect(again.status == .badRequest && (try again.json())["error"] as? String == "invalid_grant")
+            #expect(again.status == .badRequest)
+            #expect(try again.json()["error"] as? String == "invalid_grant")
             let info = try await h.request(.get, "/oauth2/userinfo", headers: [.authorization: "Bearer \(access)"])
             #expect(info.status == .unauthorized && info.headers[.wwwAuthenticate]?.contains("invalid_token") == true)
             let r = try await Self.form(f, "/oauth2/token", ["grant_type": "refresh_token", "refresh_token": refresh])
-            #expect((try r.json())["error"] as? String == "invalid_grant")
+            #expect(try r.json()["error"] as? String == "invalid_grant")
             let events = try await h.store.audit.list(tenantID: f.tenant.id, page: PageRequest(limit: 100)).items.map(\.action)
             #expect(events.contains("oauth.code_reused") && events.contains("oauth.code_issued") && events.contains("oauth.token_issued"))
         }
@@ -158,7 +160,7 @@ import Testing
             let f = try await Self.fixture(h)
             let code = try await Self.code(f)
             let wrong = try await Self.exchange(f, code: code, verifier: String(repeating: "x", count: 50))
-            #expect((try wrong.json())["error"] as? String == "invalid_grant")
+            #expect(try wrong.json()["error"] as? String == "invalid_grant")
             // Missing challenge (the client requires PKCE) and plain: errors go back to the client.
             for extra in [["code_challenge": nil, "code_challenge_method": nil], ["code_challenge_method": "plain"]] as [[String: String?]] {
                 let r = try await h.request(.get, "/oauth2/authorize?" + Self.query(Self.authorizeParams(f, extra)), headers: f.cookieHeader)
@@ -200,12 +202,13 @@ import Testing
             let second = try await Self.form(f, "/oauth2/token", ["grant_type": "refresh_token", "refresh_token": r1])
             #expect(second.status == .ok, "\(second.text)")
             let r2 = try #require(try second.json()["refresh_token"] as? String)
-            #expect(r2 != r1 && (try second.json())["id_token"] != nil)
+            #expect(r2 != r1)
+            #expect(try second.json()["id_token"] != nil)
             let narrowed = try await Self.form(f, "/oauth2/token", ["grant_type": "refresh_token", "refresh_token": r2, "scope": "openid admin"])
-            #expect((try narrowed.json())["error"] as? String == "invalid_scope")
+            #expect(try narrowed.json()["error"] as? String == "invalid_scope")
             // An old (rotated) token presented again revokes the whole family.
             let reuse = try await Self.form(f, "/oauth2/token", ["grant_type": "refresh_token", "refresh_token": r1])
-            #expect((try reuse.json())["error"] as? String == "invalid_grant")
+            #expect(try reuse.json()["error"] as? String == "invalid_grant")
             let events = try await h.store.audit.list(tenantID: f.tenant.id, page: PageRequest(limit: 100)).items.map(\.action)
             #expect(events.contains("oauth.refresh_token_reused"))
         }
@@ -217,18 +220,19 @@ import Testing
             let bad: HTTPFields = [.authorization: "Basic " + Data("\(f.clientID):wrong".utf8).base64EncodedString()]
             let r = try await Self.form(f, "/oauth2/token", ["grant_type": "client_credentials"], headers: bad)
             #expect(r.status == .unauthorized && r.headers[.wwwAuthenticate]?.hasPrefix("Basic") == true)
-            #expect((try r.json())["error"] as? String == "invalid_client")
+            #expect(try r.json()["error"] as? String == "invalid_client")
             let none = try await Self.form(f, "/oauth2/token", ["grant_type": "client_credentials", "client_id": f.clientID], headers: [:])
             #expect(none.status == .unauthorized)
             let unsupported = try await Self.form(f, "/oauth2/token", ["grant_type": "password"])
-            #expect((try unsupported.json())["error"] as? String == "unsupported_grant_type")
+            #expect(try unsupported.json()["error"] as? String == "unsupported_grant_type")
             // client_secret_post works too; client credentials yields an RFC 9068 token without a user.
             let post = try await Self.form(f, "/oauth2/token", ["grant_type": "client_credentials", "client_id": f.clientID, "client_secret": f.secret],
                                            headers: [:])
             #expect(post.status == .ok, "\(post.text)")
             let at = try JWS.parse(try #require(try post.json()["access_token"] as? String))
             #expect(at.payload["sub"]?.string == f.clientID && at.type == "at+jwt")
-            #expect(try post.json()["id_token"] == nil && (try post.json())["refresh_token"] == nil)
+            #expect(try post.json()["id_token"] == nil)
+            #expect(try post.json()["refresh_token"] == nil)
         }
     }
 
