@@ -62,10 +62,10 @@ struct OAuthRoutes {
         let freshMAC = parameters.removeValue(forKey: Self.freshMACParameter)
         let canonical = Self.encodeForm(parameters)
         var freshAfter: Date?
-        if let freshText, let freshMAC, let seconds = Double(freshText),
-           services.context.clock.now().timeIntervalSince1970 - seconds < oauth.policy.parSignInLifetime,
+        if let freshText, let freshMAC, let milliseconds = Int64(freshText),
+           services.context.clock.now().timeIntervalSince1970 - Double(milliseconds) / 1000 < oauth.policy.parSignInLifetime,
            constantTimeEquals(Array(freshMAC.utf8), Array(freshMac(freshText, canonical).utf8)) {
-            freshAfter = Date(timeIntervalSince1970: seconds)
+            freshAfter = Date(timeIntervalSince1970: Double(milliseconds) / 1000)
         }
         let session = try await currentSession(request, context, tenant: tenant)
         let outcome = try await oauth.authorize(tenantID: tenant.id, issuer: context.issuer, parameters: parameters, session: session,
@@ -79,7 +79,7 @@ struct OAuthRoutes {
         case .signIn(let fresh, _):
             // The marker lets the resumed request see that this sign-in happened after it was made
             // (prompt=login, max_age), without trusting anything the browser could choose.
-            let now = String(Int(services.context.clock.now().timeIntervalSince1970))
+            let now = String(Int64((services.context.clock.now().timeIntervalSince1970 * 1000).rounded(.down)))
             let returnTo = base + path + "?" + canonical + "&\(Self.freshParameter)=\(now)&\(Self.freshMACParameter)=\(freshMac(now, canonical))"
             return Web.redirect(base + "/login?return_to=" + AuthorizationResponse.formEncode(returnTo) + (fresh ? "&prompt=login" : ""))
         case .errorPage(let error):

@@ -225,7 +225,7 @@ public struct OAuthService: Sendable {
         // Is the browser's sign-in good enough?
         var needsFresh = request.prompt.contains(.login) || request.prompt.contains(.selectAccount)
         if let maxAge = request.maxAge, let (s, _) = session, now.timeIntervalSince(s.authTime) > TimeInterval(maxAge) { needsFresh = true }
-        if needsFresh, let freshAfter, let (s, _) = session, s.authTime >= freshAfter.addingTimeInterval(-1) { needsFresh = false }
+        if needsFresh, let freshAfter, let (s, _) = session, s.authTime >= freshAfter { needsFresh = false }
         guard let (signedIn, user) = session, !needsFresh else {
             if request.prompt.contains(.none) { return try await refuse(OAuthError(.loginRequired, "the user is not signed in")) }
             if let pushed {

@@ -194,6 +194,31 @@ import Testing
         }
     }
 
+    @Test func promptLoginAndMaxAgeNeedASignInAfterTheRequest() async throws {
+        try await Harness.run { h in
+            let f = try await Self.fixture(h)
+            try await Task.sleep(for: .milliseconds(20))
+            for extra in [["prompt": "login"], ["max_age": "0"]] as [[String: String?]] {
+                let r = try await h.request(.get, "/oauth2/authorize?" + Self.query(Self.authorizeParams(f, extra)), headers: f.cookieHeader)
+                let login = try Self.location(r)
+                #expect(login.path == "/login" && Self.param(login, "prompt") == "login", "\(extra)")
+                let returnTo = try #require(Self.param(login, "return_to"))
+                // The old session does not satisfy the resumed request…
+                let stale = try await h.request(.get, returnTo, headers: f.cookieHeader)
+                #expect(try Self.location(stale).path == "/login", "\(extra)")
+                // …a sign-in made after it does.
+                try await Task.sleep(for: .milliseconds(5))
+                let (_, cookie) = try await h.services.sessions.start(tenantID: f.tenant.id, userID: f.user.id, amr: ["hwk"], acr: "phrh")
+                let fresh = try await h.request(.get, returnTo, headers: [.cookie: "__Host-sigil_session_default=\(cookie.value)"])
+                #expect(Self.param(try Self.location(fresh), "code") != nil, "\(extra)")
+                // A forged marker is ignored.
+                let forged = returnTo.replacingOccurrences(of: "sigil_fresh_mac=", with: "sigil_fresh_mac=x")
+                let refused = try await h.request(.get, forged, headers: f.cookieHeader)
+                #expect(try Self.location(refused).path == "/login", "\(extra)")
+            }
+        }
+    }
+
     @Test func refreshTokensRotateAndReuseRevokesTheFamily() async throws {
         try await Harness.run { h in
             let f = try await Self.fixture(h)
