@@ -22,6 +22,7 @@ struct OAuthRoutes {
         }
         router.post("/oauth2/par") { request, context in await self.guarded { try await self.par(request, context) } }
         router.post("/oauth2/token") { request, context in await self.guarded { try await self.token(request, context) } }
+        router.post("/oauth2/bc-authorize") { request, context in await self.guarded { try await self.backchannelAuthorize(request, context) } }
         router.get("/oauth2/userinfo") { request, context in await self.guarded(bearer: true) { try await self.userinfo(request, context) } }
         router.post("/oauth2/userinfo") { request, context in await self.guarded(bearer: true) { try await self.userinfo(request, context) } }
         router.post("/oauth2/introspect") { request, context in await self.guarded { try await self.introspect(request, context) } }
@@ -123,8 +124,26 @@ struct OAuthRoutes {
         let parameters = try await Self.requestParameters(request, context, allowJSON: false)
         let client = try await oauth.authenticate(tenantID: tenant.id, issuer: context.issuer,
                                                   credentials: Self.credentials(request, parameters), endpoint: "/oauth2/token")
-        let response = try await oauth.token(tenantID: tenant.id, issuer: context.issuer, client: client, parameters: parameters)
+        let response = if parameters["grant_type"] == OAuthService.cibaGrantType {
+            try await oauth.cibaToken(tenant: tenant, issuer: context.issuer, client: client, parameters: parameters,
+                                      authenticator: services.authenticator)
+        } else {
+            try await oauth.token(tenantID: tenant.id, issuer: context.issuer, client: client, parameters: parameters)
+        }
         return Self.json(response.json)
+    }
+
+    // MARK: /oauth2/bc-authorize (CIBA, poll mode)
+
+    func backchannelAuthorize(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let parameters = try await Self.requestParameters(request, context, allowJSON: false)
+        let client = try await oauth.authenticate(tenantID: tenant.id, issuer: context.issuer,
+                                                  credentials: Self.credentials(request, parameters), endpoint: "/oauth2/bc-authorize")
+        let started = try await oauth.backchannelAuthorize(tenant: tenant, issuer: context.issuer, client: client, parameters: parameters,
+                                                           authenticator: services.authenticator, clientIP: context.clientAddress)
+        return Self.json(["auth_req_id": .string(started.authReqID), "expires_in": .int(Int64(started.expiresIn)),
+                          "interval": .int(Int64(started.interval))])
     }
 
     // MARK: /oauth2/userinfo

@@ -6,7 +6,8 @@ public enum Discovery {
     public static let claims = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "sid",
                                 "email", "name", "given_name", "family_name", "updated_at"]
     public static let authMethods = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
-    public static let grantTypes = ["authorization_code", "refresh_token", "client_credentials"]
+    public static let cibaGrantType = "urn:openid:params:grant-type:ciba"
+    public static let grantTypes = ["authorization_code", "refresh_token", "client_credentials", cibaGrantType]
 
     /// The document for `issuer` (the tenant's base URL, no trailing slash).
     public static func document(issuer: String, requirePAR: Bool, acrValues: [String]) -> [String: JSONValue] {
@@ -22,6 +23,9 @@ public enum Discovery {
             "revocation_endpoint": endpoint("/oauth2/revoke"),
             "introspection_endpoint": endpoint("/oauth2/introspect"),
             "end_session_endpoint": endpoint("/oauth2/logout"),
+            "backchannel_authentication_endpoint": endpoint("/oauth2/bc-authorize"),
+            "backchannel_token_delivery_modes_supported": .strings(["poll"]),
+            "backchannel_user_code_parameter_supported": false,
             "scopes_supported": .strings(scopes),
             "response_types_supported": .strings(["code"]),
             "response_modes_supported": .strings(ResponseMode.allCases.map(\.rawValue)),

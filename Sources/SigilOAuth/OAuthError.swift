@@ -28,6 +28,11 @@ public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let requestNotSupported = Code("request_not_supported")
         public static let requestURINotSupported = Code("request_uri_not_supported")
         public static let unsupportedTokenType = Code("unsupported_token_type")
+        // OpenID CIBA Core §11, §13.
+        public static let authorizationPending = Code("authorization_pending")
+        public static let slowDown = Code("slow_down")
+        public static let expiredToken = Code("expired_token")
+        public static let invalidBindingMessage = Code("invalid_binding_message")
     }
 
     public let code: Code

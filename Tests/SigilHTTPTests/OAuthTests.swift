@@ -219,6 +219,57 @@ import Testing
         }
     }
 
+    @Test func cibaPollModeWithAnAuthenticatorApproval() async throws {
+        try await Harness.run { h in
+            let f = try await Self.fixture(h) { $0.grantTypes = ["authorization_code", OAuthService.cibaGrantType] }
+            let start = try await Self.form(f, "/oauth2/bc-authorize", ["scope": "openid email", "login_hint": "ada@example.com",
+                                                                        "binding_message": "Order 42"])
+            #expect(start.status == .ok, "\(start.text)")
+            let body = try start.json()
+            let authReqID = try #require(body["auth_req_id"] as? String)
+            #expect(body["interval"] as? Int == 5 && (body["expires_in"] as? Int ?? 0) > 0)
+            let poll = ["grant_type": OAuthService.cibaGrantType, "auth_req_id": authReqID]
+            #expect(try await Self.form(f, "/oauth2/token", poll).json()["error"] as? String == "authorization_pending")
+            // Another client cannot redeem it.
+            let other = try await h.services.applications.createOIDC(tenantID: f.tenant.id, {
+                var i = ApplicationService.NewOIDCClient(name: "Other", redirectURIs: [Self.redirect])
+                i.grantTypes = [OAuthService.cibaGrantType]
+                return i
+            }(), by: .cli)
+            let otherAuth: HTTPFields = [.authorization: "Basic " + Data("\(other.0.clientID!):\(other.1!.value)".utf8).base64EncodedString()]
+            #expect(try await Self.form(f, "/oauth2/token", poll, headers: otherAuth).json()["error"] as? String == "invalid_grant")
+            // The phone approves (as the authenticator routes would record it).
+            await h.services.pushDispatcher.drain()
+            let transactionID = String(authReqID.split(separator: ".")[0])
+            _ = try await h.store.loginTransactions.update(tenantID: f.tenant.id, id: transactionID) { t in
+                t.state = .approved
+                t.userID = f.user.id
+                t.context["uv"] = "face"
+            }
+            let tokens = try await Self.form(f, "/oauth2/token", poll)
+            #expect(tokens.status == .ok, "\(tokens.text)")
+            let id = try JWS.parse(try #require(try tokens.json()["id_token"] as? String))
+            #expect(id.payload["sub"]?.string == f.user.id && id.payload["amr"]?.strings?.contains("face") == true)
+            #expect(try await Self.form(f, "/oauth2/token", poll).json()["error"] as? String == "invalid_grant")
+            // A declined request answers access_denied.
+            let second = try await Self.form(f, "/oauth2/bc-authorize", ["scope": "openid", "login_hint": "ada@example.com"]).json()
+            let secondID = try #require(second["auth_req_id"] as? String)
+            await h.services.pushDispatcher.drain()
+            _ = try await h.store.loginTransactions.update(tenantID: f.tenant.id, id: String(secondID.split(separator: ".")[0])) { $0.state = .denied }
+            let denied = try await Self.form(f, "/oauth2/token", ["grant_type": OAuthService.cibaGrantType, "auth_req_id": secondID])
+            #expect(try denied.json()["error"] as? String == "access_denied")
+            // Clients without the grant are refused.
+            let plain = try await Self.fixture2(h, tenant: f.tenant)
+            #expect(try await Self.form(f, "/oauth2/bc-authorize", ["scope": "openid", "login_hint": "x@example.com"], headers: plain)
+                .json()["error"] as? String == "unauthorized_client")
+        }
+    }
+
+    static func fixture2(_ h: Harness, tenant: Tenant) async throws -> HTTPFields {
+        let (app, secret) = try await h.services.applications.createOIDC(tenantID: tenant.id, .init(name: "Plain", redirectURIs: [redirect]), by: .cli)
+        return [.authorization: "Basic " + Data("\(app.clientID!):\(secret!.value)".utf8).base64EncodedString()]
+    }
+
     @Test func refreshTokensRotateAndReuseRevokesTheFamily() async throws {
         try await Harness.run { h in
             let f = try await Self.fixture(h)
