@@ -108,6 +108,16 @@ extension OAuthService {
             throw OAuthError(.invalidGrant, "the refresh token is invalid")
         }
         let now = context.clock.now()
+        // A scope that would widen the grant is refused before the token is spent.
+        var narrowed: [String]?
+        if let asked = p["scope"] {
+            let scopes = asked.split(separator: " ").map(String.init)
+            if let current = try await context.store.oauth.findRefreshToken(tokenHash: tokenHash(token)),
+               !scopes.allSatisfy(current.scopes.contains) {
+                throw OAuthError(.invalidScope, "scope exceeds the original grant")
+            }
+            narrowed = scopes
+        }
         let context = self.context
         enum Use: Sendable { case ok(RefreshTokenRecord), refused(OAuthError) }
         let use = try await context.store.transaction { tx -> Use in
@@ -138,8 +148,7 @@ extension OAuthService {
             throw OAuthError(.invalidGrant, "the authorization has been revoked")
         }
         var scopes = record.scopes
-        if let asked = p["scope"] {
-            let narrowed = asked.split(separator: " ").map(String.init)
+        if let narrowed {
             guard narrowed.allSatisfy(record.scopes.contains) else { throw OAuthError(.invalidScope, "scope exceeds the original grant") }
             scopes = narrowed
         }

@@ -9,6 +9,10 @@ import SigilServices
 import SigilStore
 import Testing
 
+extension HTTPField.Name {
+    static let pragma = Self("Pragma")!
+}
+
 /// The OpenID Connect provider over HTTP: discovery, authorize, PAR, token grants, userinfo,
 /// introspection, revocation, logout, and the attacks RFC 9700 names.
 @Suite struct OAuthTests {
@@ -115,6 +119,7 @@ import Testing
             let code = try await Self.code(f)
             let r = try await Self.exchange(f, code: code)
             #expect(r.status == .ok, "\(r.text)")
+            #expect(r.headers[.pragma] == "no-cache")
             #expect(r.headers[.cacheControl] == "no-store")
             let body = try r.json()
             #expect(body["token_type"] as? String == "Bearer")
@@ -270,6 +275,16 @@ import Testing
         return [.authorization: "Basic " + Data("\(app.clientID!):\(secret!.value)".utf8).base64EncodedString()]
     }
 
+    @Test func es256IDTokensPerClient() async throws {
+        try await Harness.run { h in
+            let f = try await Self.fixture(h) { $0.idTokenSigningAlg = "ES256" }
+            let tokens = try await Self.exchange(f, code: try await Self.code(f)).json()
+            let id = try JWS.parse(try #require(tokens["id_token"] as? String))
+            let keys = try await Self.jwks(h)
+            #expect(id.algorithm == "ES256" && JWS.verify(id, with: keys))
+        }
+    }
+
     @Test func refreshTokensRotateAndReuseRevokesTheFamily() async throws {
         try await Harness.run { h in
             let f = try await Self.fixture(h)
@@ -280,8 +295,15 @@ import Testing
             let r2 = try #require(try second.json()["refresh_token"] as? String)
             #expect(r2 != r1)
             #expect(try second.json()["id_token"] != nil)
-            let narrowed = try await Self.form(f, "/oauth2/token", ["grant_type": "refresh_token", "refresh_token": r2, "scope": "openid admin"])
-            #expect(try narrowed.json()["error"] as? String == "invalid_scope")
+            let widened = try await Self.form(f, "/oauth2/token", ["grant_type": "refresh_token", "refresh_token": r2, "scope": "openid admin"])
+            #expect(try widened.json()["error"] as? String == "invalid_scope")
+            // The refused request did not spend r2; narrowing works and drops the profile claims from userinfo.
+            let narrowed = try await Self.form(f, "/oauth2/token", ["grant_type": "refresh_token", "refresh_token": r2, "scope": "openid"])
+            #expect(narrowed.status == .ok, "\(narrowed.text)")
+            #expect(try narrowed.json()["scope"] as? String == "openid")
+            let narrowAccess = try #require(try narrowed.json()["access_token"] as? String)
+            let info = try await h.request(.get, "/oauth2/userinfo", headers: [.authorization: "Bearer \(narrowAccess)"]).json()
+            #expect(info["sub"] as? String == f.user.id && info["email"] == nil)
             // An old (rotated) token presented again revokes the whole family.
             let reuse = try await Self.form(f, "/oauth2/token", ["grant_type": "refresh_token", "refresh_token": r1])
             #expect(try reuse.json()["error"] as? String == "invalid_grant")
