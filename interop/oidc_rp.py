@@ -217,6 +217,34 @@ def main():
             header = json.loads(base64.urlsafe_b64decode(cc["access_token"].split(".")[0] + "=="))
             check("client credentials: a JWT access token (typ at+jwt)", header.get("typ") == "at+jwt" and "id_token" not in cc, json.dumps(header))
 
+        # --- private_key_jwt (RFC 7523) with authlib's PrivateKeyJWT ---
+        key = JsonWebKey.generate_key("RSA", 2048, is_private=True)
+        jwks_file = os.path.join(work, "client-jwks.json")
+        with open(jwks_file, "w") as f:
+            json.dump({"keys": [key.as_dict(is_private=False)]}, f)
+        out = sigil_cli(binary, data_dir, "app", "create-oidc", "--tenant", "default", "--name", "jwt client", "--grant-type", "client_credentials",
+                        "--auth-method", "private_key_jwt", "--jwks-file", jwks_file, "--scope", "email", "--json")
+        jwt_client = json.loads(out.stdout) if out.returncode == 0 else {}
+        check("registered a private_key_jwt client with its JWKS", bool(jwt_client) and jwt_client.get("client_secret") is None, out.stderr)
+        if jwt_client:
+            from authlib.oauth2.rfc7523 import PrivateKeyJWT
+            pem = key.as_pem(is_private=True).decode()
+            signed = OAuth2Session(jwt_client["client_id"], pem, token_endpoint_auth_method=PrivateKeyJWT(meta["token_endpoint"]))
+            try:
+                cc = signed.fetch_token(meta["token_endpoint"], grant_type="client_credentials")
+                check("authlib authenticated with private_key_jwt", "access_token" in cc, json.dumps(cc)[:200])
+            except Exception as error:
+                check("authlib authenticated with private_key_jwt", False, repr(error))
+            # The same assertion twice: the jti is remembered.
+            from authlib.oauth2.rfc7523 import private_key_jwt_sign
+            assertion = private_key_jwt_sign(pem, client_id=jwt_client["client_id"], token_endpoint=meta["token_endpoint"])
+            form = {"grant_type": "client_credentials", "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    "client_assertion": assertion}
+            first = requests.post(meta["token_endpoint"], data=form, timeout=10)
+            second = requests.post(meta["token_endpoint"], data=form, timeout=10)
+            check("a replayed client assertion is refused", first.status_code == 200 and second.status_code == 401
+                  and second.json().get("error") == "invalid_client", f"{first.status_code} {second.status_code} {second.text}")
+
         # --- RP-initiated logout ---
         driver.get(issuer + "/healthz")  # cookies are read per site: step back onto Sigil's
         session_cookie = (driver.get_cookie("sigil_session_default") or {}).get("value", "")

@@ -5,8 +5,9 @@ import SigilJOSE
 /// signature was verified against the client's registered keys.
 public enum ClientAssertion {
     public static let type = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-    /// Assertions may live at most this long (they are single use anyway).
-    public static let maxLifetime: TimeInterval = 600
+    /// Assertions may live at most this long: an hour (authlib's default lifetime) plus skew. Their
+    /// `jti` is remembered until they expire, so each is usable once.
+    public static let maxLifetime: TimeInterval = 3660
 
     public struct Checked: Sendable, Equatable {
         public let jti: String
