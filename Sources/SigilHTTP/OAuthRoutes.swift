@@ -27,6 +27,15 @@ struct OAuthRoutes {
         router.post("/oauth2/userinfo") { request, context in await self.guarded(bearer: true) { try await self.userinfo(request, context) } }
         router.post("/oauth2/introspect") { request, context in await self.guarded { try await self.introspect(request, context) } }
         router.post("/oauth2/revoke") { request, context in await self.guarded { try await self.revoke(request, context) } }
+        // Browser-based (public) clients call these across origins; none of them uses cookies.
+        for path in ["/oauth2/token", "/oauth2/userinfo", "/oauth2/revoke"] {
+            router.on(RouterPath(path), method: .options) { _, _ in
+                Response(status: .noContent, headers: [
+                    .accessControlAllowOrigin: "*", .accessControlAllowMethods: "GET, POST",
+                    .accessControlAllowHeaders: "Authorization, Content-Type", .accessControlMaxAge: "600",
+                ])
+            }
+        }
         router.get("/oauth2/logout") { request, context in try await self.logout(request, context) }
         router.post("/oauth2/logout") { request, context in try await self.logout(request, context) }
     }
@@ -188,7 +197,7 @@ struct OAuthRoutes {
                                                   credentials: Self.credentials(request, parameters), endpoint: "/oauth2/revoke")
         guard let token = parameters["token"] else { throw OAuthError.invalidRequest("token is required") }
         try await oauth.revoke(tenantID: tenant.id, issuer: context.issuer, client: client, token: token)
-        return Response(status: .ok, headers: [.cacheControl: "no-store", .contentLength: "0"])
+        return Response(status: .ok, headers: [.cacheControl: "no-store", .contentLength: "0", .accessControlAllowOrigin: "*"])
     }
 
     // MARK: /oauth2/logout (OpenID Connect RP-Initiated Logout 1.0)
@@ -336,7 +345,8 @@ struct OAuthRoutes {
 
     static func json(_ object: [String: JSONValue], status: HTTPResponse.Status = .ok) -> Response {
         let bytes = (try? JSONValue.object(object).serialized()) ?? Array("{}".utf8)
-        return Response(status: status, headers: [.contentType: "application/json", .cacheControl: "no-store", .pragma: "no-cache"],
+        return Response(status: status, headers: [.contentType: "application/json", .cacheControl: "no-store", .pragma: "no-cache",
+                                                  .accessControlAllowOrigin: "*"],
                         body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
@@ -347,7 +357,8 @@ struct OAuthRoutes {
         do {
             return try await body()
         } catch is BearerMissing {
-            return Response(status: .unauthorized, headers: [.wwwAuthenticate: #"Bearer realm="sigil""#, .cacheControl: "no-store"])
+            return Response(status: .unauthorized, headers: [.wwwAuthenticate: #"Bearer realm="sigil""#, .cacheControl: "no-store",
+                                                             .accessControlAllowOrigin: "*", .accessControlExposeHeaders: "WWW-Authenticate"])
         } catch let error as OAuthError {
             services.context.logger.info("oauth request refused", metadata: ["error": .string(error.code.rawValue),
                                                                               "detail": .string(error.detail ?? error.description)])

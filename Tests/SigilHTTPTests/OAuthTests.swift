@@ -275,6 +275,27 @@ extension HTTPField.Name {
         return [.authorization: "Basic " + Data("\(app.clientID!):\(secret!.value)".utf8).base64EncodedString()]
     }
 
+    @Test func pathTenantsHaveTheirOwnIssuerAndLoginPath() async throws {
+        try await Harness.run { h in
+            let acme = try await h.services.tenants.create(slug: "acme", by: .cli)
+            let doc = try await h.request(.get, "/t/acme/.well-known/openid-configuration").json()
+            #expect(doc["issuer"] as? String == Self.issuer + "/t/acme")
+            #expect(doc["token_endpoint"] as? String == Self.issuer + "/t/acme/oauth2/token")
+            let (app, _) = try await h.services.applications.createOIDC(tenantID: acme.id, .init(name: "RP", redirectURIs: [Self.redirect]), by: .cli)
+            let params = ["response_type": "code", "client_id": app.clientID!, "scope": "openid", "state": "s",
+                          "code_challenge": PKCE.challenge(for: Self.verifier), "code_challenge_method": "S256"]
+            let r = try await h.request(.get, "/t/acme/oauth2/authorize?" + Self.query(params))
+            let login = try Self.location(r)
+            #expect(login.path == "/t/acme/login")
+            #expect(Self.param(login, "return_to")?.hasPrefix("/t/acme/oauth2/authorize?") == true)
+            // The default tenant does not know acme's client.
+            #expect(try await h.request(.get, "/oauth2/authorize?" + Self.query(params)).status == .badRequest)
+            // Browser clients may call the token endpoint across origins.
+            let preflight = try await h.request(.options, "/t/acme/oauth2/token")
+            #expect(preflight.status == .noContent && preflight.headers[.accessControlAllowOrigin] == "*")
+        }
+    }
+
     @Test func es256IDTokensPerClient() async throws {
         try await Harness.run { h in
             let f = try await Self.fixture(h) { $0.idTokenSigningAlg = "ES256" }
