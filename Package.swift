@@ -49,6 +49,20 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // OAuth 2.0 / OpenID Connect: request validation, PKCE, PAR, claims, token contents. No I/O.
+        .target(
+            name: "SigilOAuth",
+            dependencies: [
+                "SigilCore", "SigilJOSE",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SigilOAuthTests",
+            dependencies: ["SigilOAuth", "SigilJOSE", "SigilCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
         // Domain records and the storage protocols. No I/O.
         .target(
             name: "SigilStore",
@@ -73,7 +87,7 @@ let package = Package(
         .target(
             name: "SigilServices",
             dependencies: [
-                "SigilCore", "SigilStore", "SigilJOSE", "SigilWebAuthn", "SigilAuthenticatorProtocol",
+                "SigilCore", "SigilStore", "SigilJOSE", "SigilOAuth", "SigilWebAuthn", "SigilAuthenticatorProtocol",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -83,7 +97,7 @@ let package = Package(
         .target(
             name: "SigilHTTP",
             dependencies: [
-                "SigilCore", "SigilStore", "SigilServices", "SigilJOSE", "SigilWebAuthn", "SigilQR", "SigilAuthenticatorProtocol",
+                "SigilCore", "SigilStore", "SigilServices", "SigilJOSE", "SigilOAuth", "SigilWebAuthn", "SigilQR", "SigilAuthenticatorProtocol",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -250,7 +264,7 @@ let package = Package(
         .testTarget(
             name: "SigilHTTPTests",
             dependencies: [
-                "SigilCore", "SigilStore", "SigilSQLStore", "SigilServices", "SigilHTTP", "SigilJOSE", "SigilAuthenticatorProtocol",
+                "SigilCore", "SigilStore", "SigilSQLStore", "SigilServices", "SigilHTTP", "SigilJOSE", "SigilOAuth", "SigilAuthenticatorProtocol",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "X509", package: "swift-certificates"),

@@ -14,6 +14,7 @@ public enum IdentifierKind: String, Sendable, CaseIterable {
     case session = "ses"
     case loginTransaction = "ltx"
     case authenticatorDevice = "dev"
+    case oauthGrant = "grt"
 }
 
 public struct IdentifierGenerator: Sendable {

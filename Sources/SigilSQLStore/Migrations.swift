@@ -216,6 +216,78 @@ enum Migrations {
                 "CREATE INDEX login_transactions_device ON login_transactions (tenant_id, device_id)",
             ]
         },
+        Migration(version: 4, name: "oauth") { _ in
+            [
+                """
+                CREATE TABLE oauth_grants (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    client_id TEXT NOT NULL,
+                    user_id TEXT REFERENCES users(id) ON DELETE CASCADE,
+                    session_id TEXT,
+                    scopes TEXT NOT NULL,
+                    claims TEXT,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    revoked_at BIGINT
+                )
+                """,
+                "CREATE INDEX oauth_grants_by_session ON oauth_grants (tenant_id, session_id)",
+                "CREATE INDEX oauth_grants_expiry ON oauth_grants (expires_at)",
+                """
+                CREATE TABLE oauth_codes (
+                    code_hash TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    client_id TEXT NOT NULL,
+                    grant_id TEXT NOT NULL REFERENCES oauth_grants(id) ON DELETE CASCADE,
+                    user_id TEXT NOT NULL,
+                    request TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    consumed_at BIGINT
+                )
+                """,
+                "CREATE INDEX oauth_codes_expiry ON oauth_codes (expires_at)",
+                """
+                CREATE TABLE oauth_refresh_tokens (
+                    token_hash TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    client_id TEXT NOT NULL,
+                    grant_id TEXT NOT NULL REFERENCES oauth_grants(id) ON DELETE CASCADE,
+                    user_id TEXT NOT NULL,
+                    scopes TEXT NOT NULL,
+                    data TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    used_at BIGINT
+                )
+                """,
+                "CREATE INDEX oauth_refresh_tokens_expiry ON oauth_refresh_tokens (expires_at)",
+                """
+                CREATE TABLE oauth_par_requests (
+                    request_uri_hash TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    client_id TEXT NOT NULL,
+                    parameters TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    claimed_at BIGINT,
+                    consumed_at BIGINT
+                )
+                """,
+                "CREATE INDEX oauth_par_requests_expiry ON oauth_par_requests (expires_at)",
+                """
+                CREATE TABLE oauth_assertion_ids (
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    client_id TEXT NOT NULL,
+                    jti TEXT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    PRIMARY KEY (tenant_id, client_id, jti)
+                )
+                """,
+                "CREATE INDEX oauth_assertion_ids_expiry ON oauth_assertion_ids (expires_at)",
+            ]
+        },
     ]
 
     static var latestVersion: Int { all.last?.version ?? 0 }

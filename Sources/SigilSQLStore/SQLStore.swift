@@ -68,6 +68,7 @@ public final class SQLStore: Store {
     public var loginTransactions: any LoginTransactionStore { session.loginTransactions }
     public var deviceNonces: any DeviceNonceStore { session.deviceNonces }
     public var authenticatorUserState: any AuthenticatorUserStateStore { session.authenticatorUserState }
+    public var oauth: any OAuthStore { session.oauth }
 
     public func transaction<R: Sendable>(_ body: @escaping @Sendable (any StoreSession) async throws -> R) async throws -> R {
         let backend = self.backend
@@ -115,4 +116,5 @@ struct SQLSession: StoreSession {
     var loginTransactions: any LoginTransactionStore { SQLLoginTransactionStore(runner: runner) }
     var deviceNonces: any DeviceNonceStore { SQLDeviceNonceStore(runner: runner) }
     var authenticatorUserState: any AuthenticatorUserStateStore { SQLAuthenticatorUserStateStore(runner: runner) }
+    var oauth: any OAuthStore { SQLOAuthStore(runner: runner) }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import SigilCore
+import SigilJOSE
 import SigilStore
 
 /// The registry of relying parties: OIDC clients and SAML service providers.
@@ -32,6 +33,8 @@ public struct ApplicationService: Sendable {
         public var accessTokenLifetimeSeconds: Int?
         public var idTokenLifetimeSeconds: Int?
         public var refreshTokenLifetimeSeconds: Int?
+        /// For `private_key_jwt`: the client's public keys (a JWKS document).
+        public var jwks: String?
 
         public init(name: String, redirectURIs: [String]) {
             self.name = name
@@ -59,7 +62,8 @@ public struct ApplicationService: Sendable {
             idTokenSigningAlg: input.idTokenSigningAlg ?? "RS256",
             accessTokenLifetimeSeconds: input.accessTokenLifetimeSeconds ?? 600,
             idTokenLifetimeSeconds: input.idTokenLifetimeSeconds ?? 600,
-            refreshTokenLifetimeSeconds: input.refreshTokenLifetimeSeconds ?? 2_592_000)
+            refreshTokenLifetimeSeconds: input.refreshTokenLifetimeSeconds ?? 2_592_000,
+            jwks: input.jwks)
         var errors: [FieldError] = []
         if input.isPublic, method != "none" {
             errors.append(FieldError(field: "token_endpoint_auth_method", message: "a public client authenticates with none"))
@@ -199,6 +203,16 @@ public struct ApplicationService: Sendable {
         if !(60...31_536_000).contains(s.refreshTokenLifetimeSeconds) { add("refresh_token_lifetime", "must be 60–31536000 seconds") }
         if s.tokenEndpointAuthMethod == "private_key_jwt" {
             if let uri = s.jwksURI, let message = Validate.absoluteURL(uri, field: "jwks_uri") { add("jwks_uri", message) }
+        }
+        if let jwks = s.jwks {
+            if jwks.utf8.count > 32 * 1024 { add("jwks", "at most 32 KiB") }
+            else if let set = try? JSONDecoder().decode(JWKSet.self, from: Data(jwks.utf8)) {
+                if set.keys.isEmpty || set.keys.contains(where: { !["RSA", "EC"].contains($0.kty) }) {
+                    add("jwks", "jwks must hold RSA or EC public keys")
+                }
+            } else {
+                add("jwks", "jwks must be a JWKS document ({\"keys\": [...]})")
+            }
         }
         return errors
     }

@@ -14,7 +14,9 @@ public struct ExpirySweep: Sendable {
         public var loginTransactions: Int
         public var deviceNonces: Int
         public var authenticatorUserState: Int
-        public var total: Int { enrolmentTokens + sessions + loginTransactions + deviceNonces + authenticatorUserState }
+        /// Authorization codes, refresh tokens, PAR requests, client assertion ids and grants.
+        public var oauth: Int = 0
+        public var total: Int { enrolmentTokens + sessions + loginTransactions + deviceNonces + authenticatorUserState + oauth }
     }
 
     public func run(now: Date) async throws -> Result {
@@ -22,6 +24,7 @@ public struct ExpirySweep: Sendable {
                sessions: try await context.store.sessions.deleteExpired(now: now),
                loginTransactions: try await context.store.loginTransactions.deleteExpired(now: now),
                deviceNonces: try await context.store.deviceNonces.deleteExpired(now: now),
-               authenticatorUserState: try await context.store.authenticatorUserState.deleteIdle(windowOlderThan: now.addingTimeInterval(-86_400), now: now))
+               authenticatorUserState: try await context.store.authenticatorUserState.deleteIdle(windowOlderThan: now.addingTimeInterval(-86_400), now: now),
+               oauth: try await context.store.oauth.deleteExpired(now: now))
     }
 }

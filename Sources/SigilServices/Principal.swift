@@ -8,6 +8,8 @@ public enum Principal: Sendable, Equatable {
     case adminToken(id: String, tenantID: String?)
     /// A signed-in (or signing-in) user acting on their own account.
     case user(String)
+    /// An OAuth client acting at the token, PAR, introspection or revocation endpoint.
+    case client(String)
 
     public var auditName: String {
         switch self {
@@ -15,6 +17,7 @@ public enum Principal: Sendable, Equatable {
         case .system: "system"
         case .adminToken(let id, _): "admin_token:\(id)"
         case .user(let id): "user:\(id)"
+        case .client(let id): "client:\(id)"
         }
     }
 
@@ -23,7 +26,7 @@ public enum Principal: Sendable, Equatable {
         switch self {
         case .cli, .system: true
         case .adminToken(_, let scope): scope == nil || scope == tenantID
-        case .user: false
+        case .user, .client: false
         }
     }
 
@@ -31,7 +34,7 @@ public enum Principal: Sendable, Equatable {
         switch self {
         case .cli, .system: true
         case .adminToken(_, let scope): scope == nil
-        case .user: false
+        case .user, .client: false
         }
     }
 }

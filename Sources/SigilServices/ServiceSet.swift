@@ -13,6 +13,8 @@ public struct ServiceSet: Sendable {
     public var authenticatorEnrolment: AuthenticatorEnrolment { AuthenticatorEnrolment(context: context) }
     public var deviceRequests: DeviceRequestVerifier { DeviceRequestVerifier(context: context) }
     public let authenticatorPolicy: AuthenticatorPolicy
+    public var oauthPolicy = OAuthService.Policy()
+    public var oauth: OAuthService { OAuthService(context: context, policy: oauthPolicy) }
     public let pushDispatcher: PushDispatcher
     public var authenticator: AuthenticatorService {
         AuthenticatorService(context: context, policy: authenticatorPolicy, dispatcher: pushDispatcher)

@@ -60,19 +60,22 @@ public struct OIDCClientSettings: Codable, Sendable, Equatable {
     public var refreshTokenLifetimeSeconds: Int
     /// For `private_key_jwt`: the client's JWKS URL (later issues use it).
     public var jwksURI: String?
+    /// For `private_key_jwt`: the client's public keys, a JWKS document (JSON text).
+    public var jwks: String?
 
     public init(clientID: String, clientSecretHash: String?, redirectURIs: [String],
                 postLogoutRedirectURIs: [String] = [], grantTypes: [String] = ["authorization_code", "refresh_token"],
                 tokenEndpointAuthMethod: String, requirePKCE: Bool, requirePAR: Bool = false,
                 allowedScopes: [String] = ["openid", "email", "profile"], idTokenSigningAlg: String = "RS256",
                 accessTokenLifetimeSeconds: Int = 600, idTokenLifetimeSeconds: Int = 600,
-                refreshTokenLifetimeSeconds: Int = 2_592_000, jwksURI: String? = nil) {
+                refreshTokenLifetimeSeconds: Int = 2_592_000, jwksURI: String? = nil, jwks: String? = nil) {
         self.clientID = clientID; self.clientSecretHash = clientSecretHash; self.redirectURIs = redirectURIs
         self.postLogoutRedirectURIs = postLogoutRedirectURIs; self.grantTypes = grantTypes
         self.tokenEndpointAuthMethod = tokenEndpointAuthMethod; self.requirePKCE = requirePKCE
         self.requirePAR = requirePAR; self.allowedScopes = allowedScopes; self.idTokenSigningAlg = idTokenSigningAlg
         self.accessTokenLifetimeSeconds = accessTokenLifetimeSeconds; self.idTokenLifetimeSeconds = idTokenLifetimeSeconds
         self.refreshTokenLifetimeSeconds = refreshTokenLifetimeSeconds; self.jwksURI = jwksURI
+        self.jwks = jwks
     }
 
     public var isPublic: Bool { tokenEndpointAuthMethod == "none" }

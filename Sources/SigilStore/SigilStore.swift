@@ -14,6 +14,7 @@ public protocol StoreSession: Sendable {
     var loginTransactions: any LoginTransactionStore { get }
     var deviceNonces: any DeviceNonceStore { get }
     var authenticatorUserState: any AuthenticatorUserStateStore { get }
+    var oauth: any OAuthStore { get }
 }
 
 public struct StoreHealth: Sendable, Equatable {

@@ -139,6 +139,14 @@ struct AppCommand: AsyncParsableCommand {
         @Option(name: .customLong("redirect-uri"), help: "Redirect URI (repeat for several).") var redirectURIs: [String] = []
         @Flag(name: .customLong("public"), help: "A public client (no secret; PKCE required).") var isPublic = false
         @Flag(help: "Require pushed authorization requests (RFC 9126).") var requirePar = false
+        @Option(name: .customLong("post-logout-redirect-uri"), help: "Post-logout redirect URI (repeat for several).")
+        var postLogoutRedirectURIs: [String] = []
+        @Option(name: .customLong("grant-type"), help: "Grant type (repeat; default authorization_code and refresh_token).")
+        var grantTypes: [String] = []
+        @Option(name: .customLong("auth-method"), help: "client_secret_basic (default), client_secret_post, private_key_jwt or none.")
+        var authMethod: String?
+        @Option(name: .customLong("scope"), help: "Allowed scope (repeat; default openid email profile).") var scopes: [String] = []
+        @Option(name: .customLong("jwks-file"), help: "For private_key_jwt: a file holding the client's public JWKS.") var jwksFile: String?
         @Flag(help: "Print JSON.") var json = false
         @OptionGroup var store: StoreOptions
 
@@ -148,6 +156,11 @@ struct AppCommand: AsyncParsableCommand {
                 var input = ApplicationService.NewOIDCClient(name: name, redirectURIs: redirectURIs)
                 input.isPublic = isPublic
                 input.requirePAR = requirePar
+                input.postLogoutRedirectURIs = postLogoutRedirectURIs
+                if !grantTypes.isEmpty { input.grantTypes = grantTypes }
+                if !scopes.isEmpty { input.allowedScopes = scopes }
+                input.tokenEndpointAuthMethod = authMethod
+                if let jwksFile { input.jwks = try String(contentsOfFile: jwksFile, encoding: .utf8) }
                 let (app, secret) = try await runtime.services.applications.createOIDC(tenantID: t.id, input, by: .cli)
                 if json {
                     try printJSON(["id": app.id, "client_id": app.clientID ?? "", "client_secret": secret?.value as Any? ?? NSNull()] as [String: Any])

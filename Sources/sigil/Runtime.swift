@@ -70,8 +70,12 @@ struct Runtime {
                 logger.warning("authenticator lifetimes shortened for testing; never set this in production",
                                metadata: ["seconds": .string(text)])
             }
-            let services = ServiceSet(context: ServiceContext(store: store, masterKey: masterKey, logger: logger),
+            var services = ServiceSet(context: ServiceContext(store: store, masterKey: masterKey, logger: logger),
                                       authenticatorPolicy: policy, pushSender: pushSender)
+            if let text = env("SIGIL_OAUTH_REQUIRE_PAR") {
+                guard ["true", "false", "1", "0"].contains(text) else { throw CLIError("SIGIL_OAUTH_REQUIRE_PAR must be true or false") }
+                services.oauthPolicy.requirePAR = text == "true" || text == "1"
+            }
             try await services.tenants.ensureDefault()
             return Runtime(store: store, services: services, logger: logger, dataDir: dataDir, migrationsApplied: applied)
         } catch {

@@ -1,0 +1,384 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SigilCore
+import SigilJOSE
+import SigilOAuth
+import SigilServices
+import SigilStore
+
+/// The OpenID Connect provider's endpoints (docs/oidc.md). Each handler is a short list of steps:
+/// parse → authenticate the client → call `OAuthService` → answer; every `OAuthError` becomes an
+/// RFC 6749 §5.2 JSON error here (or a redirect / error page at the authorization endpoint).
+struct OAuthRoutes {
+    let services: ServiceSet
+    var oauth: OAuthService { services.oauth }
+
+    func register(on router: Router<SigilRequestContext>) {
+        router.get("/.well-known/openid-configuration") { _, context in try self.discovery(context) }
+        for path in ["/oauth2/authorize", "/oauth2/idv-authorize"] {
+            router.get(RouterPath(path)) { request, context in try await self.authorize(request, context, path: path) }
+            router.post(RouterPath(path)) { request, context in try await self.authorize(request, context, path: path) }
+        }
+        router.post("/oauth2/par") { request, context in await self.guarded { try await self.par(request, context) } }
+        router.post("/oauth2/token") { request, context in await self.guarded { try await self.token(request, context) } }
+        router.post("/oauth2/bc-authorize") { request, context in await self.guarded { try await self.backchannelAuthorize(request, context) } }
+        router.get("/oauth2/userinfo") { request, context in await self.guarded(bearer: true) { try await self.userinfo(request, context) } }
+        router.post("/oauth2/userinfo") { request, context in await self.guarded(bearer: true) { try await self.userinfo(request, context) } }
+        router.post("/oauth2/introspect") { request, context in await self.guarded { try await self.introspect(request, context) } }
+        router.post("/oauth2/revoke") { request, context in await self.guarded { try await self.revoke(request, context) } }
+        // Browser-based (public) clients call these across origins; none of them uses cookies.
+        for path in ["/oauth2/token", "/oauth2/userinfo", "/oauth2/revoke"] {
+            router.on(RouterPath(path), method: .options) { _, _ in
+                Response(status: .noContent, headers: [
+                    .accessControlAllowOrigin: "*", .accessControlAllowMethods: "GET, POST",
+                    .accessControlAllowHeaders: "Authorization, Content-Type", .accessControlMaxAge: "600",
+                ])
+            }
+        }
+        router.get("/oauth2/logout") { request, context in try await self.logout(request, context) }
+        router.post("/oauth2/logout") { request, context in try await self.logout(request, context) }
+    }
+
+    // MARK: discovery
+
+    func discovery(_ context: SigilRequestContext) throws -> Response {
+        let document = Discovery.document(issuer: context.issuer, requirePAR: oauth.policy.requirePAR, acrValues: ["phr", "phrh"])
+        return Response(status: .ok,
+                        headers: [.contentType: "application/json", .cacheControl: "public, max-age=300", .accessControlAllowOrigin: "*"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: try JSONValue.object(document).serialized())))
+    }
+
+    // MARK: /oauth2/authorize
+
+    static let freshParameter = "sigil_fresh"
+    static let freshMACParameter = "sigil_fresh_mac"
+
+    func authorize(_ request: Request, _ context: SigilRequestContext, path: String) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let base = Web.basePath(context)
+        var parameters: [String: String]
+        do {
+            if request.method == .post {
+                parameters = try Self.parseForm(try await Self.body(request, context))
+            } else {
+                parameters = try Self.parseForm(request.uri.query ?? "")
+            }
+        } catch let error as OAuthError {
+            return errorPage(error, base: base)
+        }
+        // Coming back from a sign-in this request asked for: the MAC binds the time to the request.
+        let freshText = parameters.removeValue(forKey: Self.freshParameter)
+        let freshMAC = parameters.removeValue(forKey: Self.freshMACParameter)
+        let canonical = Self.encodeForm(parameters)
+        var freshAfter: Date?
+        if let freshText, let freshMAC, let milliseconds = Int64(freshText),
+           services.context.clock.now().timeIntervalSince1970 - Double(milliseconds) / 1000 < oauth.policy.parSignInLifetime,
+           constantTimeEquals(Array(freshMAC.utf8), Array(freshMac(freshText, canonical).utf8)) {
+            freshAfter = Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+        }
+        let session = try await currentSession(request, context, tenant: tenant)
+        let outcome = try await oauth.authorize(tenantID: tenant.id, issuer: context.issuer, parameters: parameters, session: session,
+                                                freshAfter: freshAfter)
+        switch outcome {
+        case .respond(.redirect(let url)):
+            return Web.redirect(url)
+        case .respond(.formPost(let html, let csp)):
+            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store", .contentSecurityPolicy: csp],
+                            body: .init(byteBuffer: ByteBuffer(string: html)))
+        case .signIn(let fresh, _):
+            // The marker lets the resumed request see that this sign-in happened after it was made
+            // (prompt=login, max_age), without trusting anything the browser could choose.
+            let now = String(Int64((services.context.clock.now().timeIntervalSince1970 * 1000).rounded(.down)))
+            let returnTo = base + path + "?" + canonical + "&\(Self.freshParameter)=\(now)&\(Self.freshMACParameter)=\(freshMac(now, canonical))"
+            return Web.redirect(base + "/login?return_to=" + AuthorizationResponse.formEncode(returnTo) + (fresh ? "&prompt=login" : ""))
+        case .errorPage(let error):
+            return errorPage(error, base: base)
+        }
+    }
+
+    func freshMac(_ time: String, _ canonical: String) -> String {
+        Base64URL.encode(services.context.masterKey.authenticationCode(Array((time + "|" + canonical).utf8), purpose: "oauth-fresh-login"))
+    }
+
+    func errorPage(_ error: OAuthError, base: String) -> Response {
+        Web.page(title: "Sign-in request refused", name: "error", base: base, body: """
+            <h1>This sign-in request cannot continue</h1>
+            <p>\(Web.escape(error.description))</p>
+            <p class="hint">Error: <code>\(Web.escape(error.code.rawValue))</code>. Go back to the application and start again.</p>
+            """, status: .badRequest)
+    }
+
+    func currentSession(_ request: Request, _ context: SigilRequestContext, tenant: Tenant) async throws -> (Session, User)? {
+        guard let cookie = Web.cookie(Web.sessionCookieName(context, tenant: tenant), in: request) else { return nil }
+        return try await services.sessions.resolve(cookie: cookie, tenantID: tenant.id)
+    }
+
+    // MARK: /oauth2/par (RFC 9126)
+
+    func par(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let parameters = try await Self.requestParameters(request, context, allowJSON: true)
+        let client = try await oauth.authenticate(tenantID: tenant.id, issuer: context.issuer,
+                                                  credentials: Self.credentials(request, parameters), endpoint: "/oauth2/par")
+        let authorization = parameters.filter { !Self.clientAuthParameters.contains($0.key) || $0.key == "client_id" }
+        let (requestURI, expiresIn) = try await oauth.push(tenantID: tenant.id, client: client, parameters: authorization)
+        return Self.json(["request_uri": .string(requestURI), "expires_in": .int(Int64(expiresIn))], status: .created)
+    }
+
+    // MARK: /oauth2/token
+
+    func token(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let parameters = try await Self.requestParameters(request, context, allowJSON: false)
+        let client = try await oauth.authenticate(tenantID: tenant.id, issuer: context.issuer,
+                                                  credentials: Self.credentials(request, parameters), endpoint: "/oauth2/token")
+        let response = if parameters["grant_type"] == OAuthService.cibaGrantType {
+            try await oauth.cibaToken(tenant: tenant, issuer: context.issuer, client: client, parameters: parameters,
+                                      authenticator: services.authenticator)
+        } else {
+            try await oauth.token(tenantID: tenant.id, issuer: context.issuer, client: client, parameters: parameters)
+        }
+        return Self.json(response.json)
+    }
+
+    // MARK: /oauth2/bc-authorize (CIBA, poll mode)
+
+    func backchannelAuthorize(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let parameters = try await Self.requestParameters(request, context, allowJSON: false)
+        let client = try await oauth.authenticate(tenantID: tenant.id, issuer: context.issuer,
+                                                  credentials: Self.credentials(request, parameters), endpoint: "/oauth2/bc-authorize")
+        let started = try await oauth.backchannelAuthorize(tenant: tenant, issuer: context.issuer, client: client, parameters: parameters,
+                                                           authenticator: services.authenticator, clientIP: context.clientAddress)
+        return Self.json(["auth_req_id": .string(started.authReqID), "expires_in": .int(Int64(started.expiresIn)),
+                          "interval": .int(Int64(started.interval))])
+    }
+
+    // MARK: /oauth2/userinfo
+
+    func userinfo(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        var token: String?
+        if let header = request.headers[.authorization] {
+            guard header.lowercased().hasPrefix("bearer ") else { throw OAuthError(.invalidToken, "use the Bearer scheme") }
+            token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        }
+        if request.method == .post, request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true {
+            let form = try Self.parseForm(try await Self.body(request, context))
+            if let bodyToken = form["access_token"] {
+                guard token == nil else { throw OAuthError.invalidRequest("send the access token one way only") }
+                token = bodyToken
+            }
+        }
+        guard let token, !token.isEmpty else { throw BearerMissing() }
+        let claims = try await oauth.userinfo(tenantID: tenant.id, issuer: context.issuer, accessToken: token)
+        return Self.json(claims)
+    }
+
+    // MARK: /oauth2/introspect (RFC 7662) and /oauth2/revoke (RFC 7009)
+
+    func introspect(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let parameters = try await Self.requestParameters(request, context, allowJSON: false)
+        let client = try await oauth.authenticate(tenantID: tenant.id, issuer: context.issuer,
+                                                  credentials: Self.credentials(request, parameters), endpoint: "/oauth2/introspect")
+        guard client.method != "none" else { throw OAuthError(.invalidClient, "public clients cannot introspect") }
+        guard let token = parameters["token"] else { throw OAuthError.invalidRequest("token is required") }
+        let result = try await oauth.introspect(tenantID: tenant.id, issuer: context.issuer, client: client, token: token,
+                                                hint: parameters["token_type_hint"])
+        return Self.json(result)
+    }
+
+    func revoke(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let parameters = try await Self.requestParameters(request, context, allowJSON: false)
+        let client = try await oauth.authenticate(tenantID: tenant.id, issuer: context.issuer,
+                                                  credentials: Self.credentials(request, parameters), endpoint: "/oauth2/revoke")
+        guard let token = parameters["token"] else { throw OAuthError.invalidRequest("token is required") }
+        try await oauth.revoke(tenantID: tenant.id, issuer: context.issuer, client: client, token: token)
+        return Response(status: .ok, headers: [.cacheControl: "no-store", .contentLength: "0", .accessControlAllowOrigin: "*"])
+    }
+
+    // MARK: /oauth2/logout (OpenID Connect RP-Initiated Logout 1.0)
+
+    func logout(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let base = Web.basePath(context)
+        let parameters: [String: String]
+        do {
+            parameters = request.method == .post ? try Self.parseForm(try await Self.body(request, context)) : try Self.parseForm(request.uri.query ?? "")
+        } catch let error as OAuthError {
+            return errorPage(error, base: base)
+        }
+        var hint: OAuthService.IDTokenHint?
+        if let text = parameters["id_token_hint"] {
+            guard let verified = try await oauth.verifyIDTokenHint(text, tenantID: tenant.id, issuer: context.issuer) else {
+                return errorPage(.invalidRequest("id_token_hint is not an ID token issued here"), base: base)
+            }
+            hint = verified
+        }
+        if let given = parameters["client_id"], let hint, given != hint.clientID {
+            return errorPage(.invalidRequest("client_id does not match id_token_hint"), base: base)
+        }
+        let clientID = parameters["client_id"] ?? hint?.clientID
+        var destination: String?
+        if let uri = parameters["post_logout_redirect_uri"] {
+            guard let clientID, let (_, settings) = try await oauth.client(tenantID: tenant.id, clientID: clientID),
+                  settings.postLogoutRedirectURIs.contains(uri) else {
+                return errorPage(.invalidRequest("post_logout_redirect_uri is not registered for this client"), base: base)
+            }
+            var target = uri
+            if let state = parameters["state"] {
+                target += (uri.contains("?") ? "&" : "?") + "state=" + AuthorizationResponse.formEncode(state)
+            }
+            destination = target
+        }
+        var headers: HTTPFields = [:]
+        if let (session, user) = try await currentSession(request, context, tenant: tenant) {
+            let confirmed = request.method == .post && parameters["confirm"] == "yes"
+            if confirmed {
+                try Web.requireSameOrigin(request, context)
+                try Web.checkCSRF(parameters["csrf"], session: session, masterKey: services.context.masterKey)
+            }
+            guard confirmed || hint?.subject == user.id else {
+                // Without proof that the client speaks for this session, ask the user (§2, §6).
+                let keep = ["post_logout_redirect_uri", "state", "client_id"].compactMap { name in
+                    parameters[name].map { #"<input type="hidden" name="\#(name)" value="\#(Web.escape($0))">"# }
+                }.joined()
+                return Web.page(title: "Sign out", name: "logout", base: base, body: """
+                    <h1>Sign out of \(Web.escape(tenant.displayName))?</h1>
+                    <form method="post" action="\(Web.escape(base))/oauth2/logout">
+                    <input type="hidden" name="csrf" value="\(Web.csrfToken(session: session, masterKey: services.context.masterKey))">
+                    <input type="hidden" name="confirm" value="yes">\(keep)
+                    <button id="logout-confirm" type="submit">Sign out</button>
+                    </form>
+                    """)
+            }
+            try await oauth.endSession(session, reason: "rp-initiated logout" + (clientID.map { " by \($0)" } ?? ""))
+            headers[.setCookie] = Web.sessionCookie("", context, tenant: tenant, maxAge: 0)
+        }
+        if let destination { return Web.redirect(destination, headers: headers) }
+        var page = Web.page(title: "Signed out", name: "logged-out", base: base, body: "<h1>You are signed out</h1>")
+        page.headers.append(contentsOf: headers)
+        return page
+    }
+
+    // MARK: request parsing
+
+    /// Parameters that authenticate a client rather than describe a request.
+    static let clientAuthParameters: Set<String> = ["client_secret", "client_assertion", "client_assertion_type"]
+
+    static func body(_ request: Request, _ context: SigilRequestContext) async throws -> String {
+        do {
+            return String(buffer: try await request.body.collect(upTo: 64 * 1024))
+        } catch {
+            throw OAuthError.invalidRequest("the request body is too large")
+        }
+    }
+
+    /// A back-channel request's parameters: `application/x-www-form-urlencoded` (and, at the PAR
+    /// endpoint only, a JSON object as Okta documents it, `claims` possibly an object).
+    static func requestParameters(_ request: Request, _ context: SigilRequestContext, allowJSON: Bool) async throws -> [String: String] {
+        let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        let text = try await body(request, context)
+        if type == "application/x-www-form-urlencoded" { return try parseForm(text) }
+        if allowJSON, type == "application/json" {
+            guard let object = (try? JSONValue.parse(Array(text.utf8)))?.object else { throw OAuthError.invalidRequest("the body must be a JSON object") }
+            var out: [String: String] = [:]
+            for (key, value) in object {
+                switch value {
+                case .string(let s): out[key] = s
+                case .int(let i): out[key] = String(i)
+                case .object, .array: out[key] = String(decoding: try value.serialized(), as: UTF8.self)
+                case .null: continue
+                default: throw OAuthError.invalidRequest("parameter \(key.prefix(40)) must be a string")
+                }
+            }
+            return out
+        }
+        throw OAuthError.invalidRequest("send the parameters as application/x-www-form-urlencoded")
+    }
+
+    /// Parses a query or form body. Repeated parameters are refused (RFC 6749 §3.1); empty ones are absent.
+    static func parseForm(_ text: String) throws(OAuthError) -> [String: String] {
+        var result: [String: String] = [:]
+        for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = decode(kv[0]), let value = kv.count > 1 ? decode(kv[1]) : "" else {
+                throw OAuthError.invalidRequest("malformed percent-encoding")
+            }
+            guard result[name] == nil else { throw OAuthError.invalidRequest("parameter \(name.prefix(40)) is repeated") }
+            if !value.isEmpty { result[name] = value }
+        }
+        return result
+    }
+
+    static func decode(_ s: Substring) -> String? {
+        String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+    }
+
+    static func encodeForm(_ parameters: [String: String]) -> String {
+        parameters.sorted { $0.key < $1.key }
+            .map { AuthorizationResponse.formEncode($0.key) + "=" + AuthorizationResponse.formEncode($0.value) }
+            .joined(separator: "&")
+    }
+
+    /// Client credentials from the `Authorization: Basic` header (RFC 6749 §2.3.1: each part
+    /// form-urlencoded) and the body.
+    static func credentials(_ request: Request, _ parameters: [String: String]) throws -> OAuthService.ClientCredentials {
+        var c = OAuthService.ClientCredentials(clientID: parameters["client_id"], clientSecret: parameters["client_secret"],
+                                               assertionType: parameters["client_assertion_type"], assertion: parameters["client_assertion"])
+        if let header = request.headers[.authorization] {
+            guard header.lowercased().hasPrefix("basic "), let data = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
+                  let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":"),
+                  let id = decode(text[..<colon]), let secret = decode(text[text.index(after: colon)...]) else {
+                throw OAuthError(.invalidClient, "malformed Basic credentials")
+            }
+            c.basicID = id
+            c.basicSecret = secret
+        }
+        return c
+    }
+
+    // MARK: responses
+
+    static func json(_ object: [String: JSONValue], status: HTTPResponse.Status = .ok) -> Response {
+        let bytes = (try? JSONValue.object(object).serialized()) ?? Array("{}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json", .cacheControl: "no-store", .pragma: "no-cache",
+                                                  .accessControlAllowOrigin: "*"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    struct BearerMissing: Error {}
+
+    /// Runs a back-channel handler, turning protocol errors into RFC 6749 §5.2 / RFC 6750 §3 responses.
+    func guarded(bearer: Bool = false, _ body: () async throws -> Response) async -> Response {
+        do {
+            return try await body()
+        } catch is BearerMissing {
+            return Response(status: .unauthorized, headers: [.wwwAuthenticate: #"Bearer realm="sigil""#, .cacheControl: "no-store",
+                                                             .accessControlAllowOrigin: "*", .accessControlExposeHeaders: "WWW-Authenticate"])
+        } catch let error as OAuthError {
+            services.context.logger.info("oauth request refused", metadata: ["error": .string(error.code.rawValue),
+                                                                              "detail": .string(error.detail ?? error.description)])
+            var response = Self.json(["error": .string(error.code.rawValue), "error_description": .string(error.description)],
+                                     status: HTTPResponse.Status(code: error.status))
+            if bearer, error.status == 401 || error.status == 403 {
+                response.headers[.wwwAuthenticate] = #"Bearer realm="sigil", error="\#(error.code.rawValue)", error_description="\#(error.description)""#
+            } else if error.code == .invalidClient {
+                response.headers[.wwwAuthenticate] = #"Basic realm="sigil""#
+            }
+            return response
+        } catch let error as StoreError where error.code == .unavailable {
+            return Self.json(["error": "temporarily_unavailable", "error_description": "try again shortly"], status: .serviceUnavailable)
+        } catch {
+            services.context.logger.error("oauth endpoint failed", metadata: ["error": .string(String(describing: error))])
+            return Self.json(["error": "server_error", "error_description": "the server could not complete the request"], status: .internalServerError)
+        }
+    }
+}
+
+extension HTTPField.Name {
+    static let pragma = Self("Pragma")!
+}

@@ -1,0 +1,76 @@
+import Foundation
+
+/// A JSON value: JWT claims, OIDC `claims` requests, discovery documents. Decoding is strict
+/// (a number never reads as a boolean), and objects encode with sorted keys.
+public enum JSONValue: Codable, Sendable, Equatable, Hashable {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    case double(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null; return }
+        if let b = try? c.decode(Bool.self) { self = .bool(b); return }
+        if let i = try? c.decode(Int64.self) { self = .int(i); return }
+        if let d = try? c.decode(Double.self) { self = .double(d); return }
+        if let s = try? c.decode(String.self) { self = .string(s); return }
+        if let a = try? c.decode([JSONValue].self) { self = .array(a); return }
+        self = .object(try c.decode([String: JSONValue].self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case .bool(let b): try c.encode(b)
+        case .int(let i): try c.encode(i)
+        case .double(let d): try c.encode(d)
+        case .string(let s): try c.encode(s)
+        case .array(let a): try c.encode(a)
+        case .object(let o): try c.encode(o)
+        }
+    }
+
+    public var string: String? { if case .string(let s) = self { s } else { nil } }
+    public var int: Int64? {
+        switch self {
+        case .int(let i): i
+        case .double(let d) where d.rounded() == d && abs(d) < 9e15: Int64(d)
+        default: nil
+        }
+    }
+    public var bool: Bool? { if case .bool(let b) = self { b } else { nil } }
+    public var object: [String: JSONValue]? { if case .object(let o) = self { o } else { nil } }
+    public var array: [JSONValue]? { if case .array(let a) = self { a } else { nil } }
+    /// A string, or an array of strings (JWT `aud`).
+    public var strings: [String]? {
+        switch self {
+        case .string(let s): [s]
+        case .array(let a): a.allSatisfy({ $0.string != nil }) ? a.compactMap(\.string) : nil
+        default: nil
+        }
+    }
+
+    public static func strings(_ values: [String]) -> JSONValue { .array(values.map(JSONValue.string)) }
+
+    /// Compact JSON with sorted keys and unescaped slashes.
+    public func serialized() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(self))
+    }
+
+    public static func parse(_ bytes: some Sequence<UInt8>) throws -> JSONValue {
+        try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+    }
+}
+
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int64) { self = .int(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+}

@@ -1,0 +1,244 @@
+import Foundation
+import SigilCore
+import SigilJOSE
+import SigilOAuth
+import SigilStore
+
+extension OAuthService {
+    /// A successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
+    public struct TokenResponse: Sendable {
+        public var accessToken: String
+        public var expiresIn: Int
+        public var scope: [String]
+        public var idToken: String?
+        public var refreshToken: String?
+
+        public var json: [String: JSONValue] {
+            var out: [String: JSONValue] = ["access_token": .string(accessToken), "token_type": "Bearer", "expires_in": .int(Int64(expiresIn))]
+            if !scope.isEmpty { out["scope"] = .string(scope.joined(separator: " ")) }
+            if let idToken { out["id_token"] = .string(idToken) }
+            if let refreshToken { out["refresh_token"] = .string(refreshToken) }
+            return out
+        }
+    }
+
+    /// The token endpoint: one grant per `grant_type`, each checking that the client may use it.
+    public func token(tenantID: String, issuer: String, client: AuthenticatedClient, parameters p: [String: String]) async throws -> TokenResponse {
+        guard let grantType = p["grant_type"] else { throw OAuthError.invalidRequest("grant_type is required") }
+        let known = ["authorization_code", "refresh_token", "client_credentials"]
+        guard known.contains(grantType) else { throw OAuthError(.unsupportedGrantType, "unsupported grant_type") }
+        guard client.settings.grantTypes.contains(grantType) else {
+            throw OAuthError(.unauthorizedClient, "this client may not use the \(grantType) grant")
+        }
+        do {
+            switch grantType {
+            case "authorization_code": return try await exchangeCode(tenantID: tenantID, issuer: issuer, client: client, parameters: p)
+            case "refresh_token": return try await refresh(tenantID: tenantID, issuer: issuer, client: client, parameters: p)
+            default: return try await clientCredentials(tenantID: tenantID, issuer: issuer, client: client, parameters: p)
+            }
+        } catch let error as OAuthError {
+            await context.recordFailure("oauth.token_refused", by: .client(client.clientID), tenantID: tenantID,
+                                        reason: "\(grantType): \(error.detail ?? error.description)")
+            throw error
+        }
+    }
+
+    enum Redemption: Sendable {
+        case ok(AuthorizationCodeRecord)
+        case refused(OAuthError)
+    }
+
+    func exchangeCode(tenantID: String, issuer: String, client: AuthenticatedClient, parameters p: [String: String]) async throws -> TokenResponse {
+        guard let code = p["code"], code.hasPrefix(Self.codePrefix), code.utf8.count < 200 else {
+            throw OAuthError(.invalidGrant, "the authorization code is invalid")
+        }
+        let now = context.clock.now()
+        let context = self.context
+        // Consume first, in its own transaction, so that reuse detection commits even though the
+        // request then fails.
+        let redemption = try await context.store.transaction { tx -> Redemption in
+            guard let record = try await tx.oauth.consumeCode(codeHash: tokenHash(code), at: now), record.tenantID == tenantID else {
+                return .refused(OAuthError(.invalidGrant, "the authorization code is invalid", detail: "unknown code"))
+            }
+            if record.consumedAt != nil {
+                // RFC 6749 §4.1.2, RFC 9700 §4.2.4: a reused code revokes everything issued from it.
+                if try await tx.oauth.revokeGrant(tenantID: tenantID, id: record.grantID, at: now) {
+                    try await tx.audit.append(context.auditEvent("oauth.code_reused", by: .client(client.clientID), tenantID: tenantID,
+                                                                 targetType: "oauth_grant", targetID: record.grantID, outcome: .failure,
+                                                                 reason: "authorization code presented twice; grant revoked"))
+                }
+                return .refused(OAuthError(.invalidGrant, "the authorization code is invalid", detail: "code reused"))
+            }
+            guard record.clientID == client.clientID else {
+                return .refused(OAuthError(.invalidGrant, "the authorization code is invalid", detail: "code issued to another client"))
+            }
+            guard record.expiresAt > now else { return .refused(OAuthError(.invalidGrant, "the authorization code has expired")) }
+            return .ok(record)
+        }
+        let record: AuthorizationCodeRecord
+        switch redemption {
+        case .refused(let error): throw error
+        case .ok(let r): record = r
+        }
+        let stored = try JSONDecoder().decode(StoredCodeRequest.self, from: Data(record.request.utf8))
+        let request = stored.request
+        if let uri = p["redirect_uri"] {
+            guard uri == request.redirectURI else { throw OAuthError(.invalidGrant, "redirect_uri does not match the authorization request") }
+        } else if client.settings.redirectURIs.count > 1 {
+            throw OAuthError.invalidRequest("redirect_uri is required")
+        }
+        if let challenge = request.codeChallenge {
+            guard let verifier = p["code_verifier"] else { throw OAuthError.invalidRequest("code_verifier is required") }
+            guard PKCE.verify(verifier: verifier, challenge: challenge) else { throw OAuthError(.invalidGrant, "code_verifier does not match") }
+        } else if p["code_verifier"] != nil {
+            // PKCE downgrade (RFC 9700 §2.1.1): a verifier for a request that had no challenge.
+            throw OAuthError(.invalidGrant, "code_verifier sent for a request without code_challenge")
+        }
+        guard let grant = try await context.store.oauth.grant(tenantID: tenantID, id: record.grantID), grant.isActive(at: now) else {
+            throw OAuthError(.invalidGrant, "the authorization has been revoked")
+        }
+        let user = try await activeUser(tenantID: tenantID, id: record.userID)
+        return try await issue(tenantID: tenantID, issuer: issuer, client: client, grant: grant, user: user, scopes: request.scopes,
+                               authentication: stored.authentication, nonce: request.nonce, claims: request.claims,
+                               refreshExpiresAt: grant.expiresAt, event: "authorization_code")
+    }
+
+    func refresh(tenantID: String, issuer: String, client: AuthenticatedClient, parameters p: [String: String]) async throws -> TokenResponse {
+        guard let token = p["refresh_token"], token.hasPrefix(Self.refreshPrefix), token.utf8.count < 200 else {
+            throw OAuthError(.invalidGrant, "the refresh token is invalid")
+        }
+        let now = context.clock.now()
+        // A scope that would widen the grant is refused before the token is spent.
+        var narrowed: [String]?
+        if let asked = p["scope"] {
+            let scopes = asked.split(separator: " ").map(String.init)
+            if let current = try await context.store.oauth.findRefreshToken(tokenHash: tokenHash(token)),
+               !scopes.allSatisfy(current.scopes.contains) {
+                throw OAuthError(.invalidScope, "scope exceeds the original grant")
+            }
+            narrowed = scopes
+        }
+        let context = self.context
+        enum Use: Sendable { case ok(RefreshTokenRecord), refused(OAuthError) }
+        let use = try await context.store.transaction { tx -> Use in
+            guard let record = try await tx.oauth.useRefreshToken(tokenHash: tokenHash(token), at: now), record.tenantID == tenantID else {
+                return .refused(OAuthError(.invalidGrant, "the refresh token is invalid", detail: "unknown refresh token"))
+            }
+            guard record.clientID == client.clientID else {
+                return .refused(OAuthError(.invalidGrant, "the refresh token is invalid", detail: "refresh token of another client"))
+            }
+            if record.usedAt != nil {
+                // Rotation with reuse detection (RFC 9700 §4.14.2): an old token means theft; end the family.
+                if try await tx.oauth.revokeGrant(tenantID: tenantID, id: record.grantID, at: now) {
+                    try await tx.audit.append(context.auditEvent("oauth.refresh_token_reused", by: .client(client.clientID), tenantID: tenantID,
+                                                                 targetType: "oauth_grant", targetID: record.grantID, outcome: .failure,
+                                                                 reason: "rotated refresh token presented again; grant revoked"))
+                }
+                return .refused(OAuthError(.invalidGrant, "the refresh token is invalid", detail: "refresh token reused"))
+            }
+            guard record.expiresAt > now else { return .refused(OAuthError(.invalidGrant, "the refresh token has expired")) }
+            return .ok(record)
+        }
+        let record: RefreshTokenRecord
+        switch use {
+        case .refused(let error): throw error
+        case .ok(let r): record = r
+        }
+        guard let grant = try await context.store.oauth.grant(tenantID: tenantID, id: record.grantID), grant.isActive(at: now) else {
+            throw OAuthError(.invalidGrant, "the authorization has been revoked")
+        }
+        var scopes = record.scopes
+        if let narrowed {
+            guard narrowed.allSatisfy(record.scopes.contains) else { throw OAuthError(.invalidScope, "scope exceeds the original grant") }
+            scopes = narrowed
+        }
+        let data = try JSONDecoder().decode(StoredRefreshData.self, from: Data(record.data.utf8))
+        let user = try await activeUser(tenantID: tenantID, id: record.userID)
+        return try await issue(tenantID: tenantID, issuer: issuer, client: client, grant: grant, user: user, scopes: scopes,
+                               authentication: data.authentication, nonce: nil, claims: data.claims, refreshExpiresAt: record.expiresAt,
+                               event: "refresh_token")
+    }
+
+    func clientCredentials(tenantID: String, issuer: String, client: AuthenticatedClient, parameters p: [String: String]) async throws -> TokenResponse {
+        guard !client.settings.isPublic else { throw OAuthError(.unauthorizedClient, "public clients cannot use client_credentials") }
+        let asked = (p["scope"] ?? "").split(separator: " ").map(String.init)
+        for scope in asked where !client.settings.allowedScopes.contains(scope) || scope == "openid" || scope == "offline_access" {
+            throw OAuthError(.invalidScope, "scope \(scope.prefix(64)) is not available to this client")
+        }
+        let now = context.clock.now()
+        let lifetime = client.settings.accessTokenLifetimeSeconds
+        let grant = OAuthGrant(id: context.ids.make(.oauthGrant), tenantID: tenantID, clientID: client.clientID, userID: nil, sessionID: nil,
+                               scopes: asked, createdAt: now, expiresAt: now.addingTimeInterval(TimeInterval(lifetime)))
+        let key = try await keys.currentSigningKey(tenantID: tenantID, algorithm: .rs256)
+        let claims = TokenClaims.accessToken(issuer: issuer, subject: client.clientID, clientID: client.clientID, scopes: asked, now: now,
+                                             lifetime: lifetime, jti: Self.accessTokenID(grantID: grant.id, random: context.random),
+                                             authentication: nil)
+        let accessToken = try JWS.sign(payload: claims, key: key, type: "at+jwt")
+        let context = self.context
+        try await context.store.transaction { tx in
+            _ = try await tx.oauth.createGrant(grant)
+            try await tx.audit.append(context.auditEvent("oauth.token_issued", by: .client(client.clientID), tenantID: tenantID,
+                                                         targetType: "oauth_grant", targetID: grant.id,
+                                                         after: ["grant_type": "client_credentials", "scope": asked.joined(separator: " ")]))
+        }
+        return TokenResponse(accessToken: accessToken, expiresIn: lifetime, scope: asked)
+    }
+
+    /// Signs the access token (and ID token when `openid` was granted) and stores the next refresh token.
+    func issue(tenantID: String, issuer: String, client: AuthenticatedClient, grant: OAuthGrant, user: User, scopes: [String],
+               authentication: TokenClaims.Authentication, nonce: String?, claims: JSONValue?, refreshExpiresAt: Date,
+               event: String) async throws -> TokenResponse {
+        let now = context.clock.now()
+        let s = client.settings
+        let rsa = try await keys.currentSigningKey(tenantID: tenantID, algorithm: .rs256)
+        let accessClaims = TokenClaims.accessToken(issuer: issuer, subject: user.id, clientID: client.clientID, scopes: scopes, now: now,
+                                                   lifetime: s.accessTokenLifetimeSeconds,
+                                                   jti: Self.accessTokenID(grantID: grant.id, random: context.random), authentication: authentication)
+        let accessToken = try JWS.sign(payload: accessClaims, key: rsa, type: "at+jwt")
+        var idToken: String?
+        if scopes.contains("openid") {
+            let idKey = s.idTokenSigningAlg == "ES256" ? try await keys.currentSigningKey(tenantID: tenantID, algorithm: .es256) : rsa
+            let userClaims = UserClaims.select(Self.profile(user), scopes: scopes, allowedScopes: s.allowedScopes, claims: claims, target: "id_token")
+            let idClaims = TokenClaims.idToken(issuer: issuer, subject: user.id, clientID: client.clientID, now: now,
+                                               lifetime: s.idTokenLifetimeSeconds, authentication: authentication, nonce: nonce,
+                                               accessToken: accessToken, userClaims: userClaims)
+            idToken = try JWS.sign(payload: idClaims, key: idKey)
+        }
+        var refreshToken: String?
+        var refreshRecord: RefreshTokenRecord?
+        if s.grantTypes.contains("refresh_token"), refreshExpiresAt > now {
+            let token = OpaqueToken.make(prefix: Self.refreshPrefix, random: context.random)
+            let data = String(decoding: try JSONEncoder.sorted.encode(StoredRefreshData(authentication: authentication, claims: claims)), as: UTF8.self)
+            refreshRecord = RefreshTokenRecord(tokenHash: tokenHash(token), tenantID: tenantID, clientID: client.clientID, grantID: grant.id,
+                                               userID: user.id, scopes: scopes, data: data, createdAt: now, expiresAt: refreshExpiresAt)
+            refreshToken = token
+        }
+        let context = self.context
+        let summary = ["grant_type": event, "scope": scopes.joined(separator: " "), "user": user.id,
+                       "id_token": String(idToken != nil), "refresh_token": String(refreshToken != nil)]
+        try await context.store.transaction { [refreshRecord] tx in
+            if let refreshRecord { try await tx.oauth.createRefreshToken(refreshRecord) }
+            try await tx.audit.append(context.auditEvent("oauth.token_issued", by: .client(client.clientID), tenantID: tenantID,
+                                                         targetType: "oauth_grant", targetID: grant.id,
+                                                         after: summary))
+        }
+        return TokenResponse(accessToken: accessToken, expiresIn: s.accessTokenLifetimeSeconds, scope: scopes, idToken: idToken,
+                             refreshToken: refreshToken)
+    }
+
+    func activeUser(tenantID: String, id: String) async throws -> User {
+        guard let user = try? await context.store.users.get(tenantID: tenantID, id: id), user.status == .active else {
+            throw OAuthError(.invalidGrant, "the user is no longer active")
+        }
+        return user
+    }
+
+    static func profile(_ user: User) -> UserClaims.Profile {
+        UserClaims.Profile(subject: user.id, email: user.email, givenName: user.givenName, familyName: user.familyName, updatedAt: user.updatedAt)
+    }
+
+    /// Access token `jti`: the grant id, a dot, 128 random bits (so revocation finds the grant).
+    static func accessTokenID(grantID: String, random: any RandomSource) -> String {
+        grantID + "." + Base64URL.encode(random.bytes(16))
+    }
+}

@@ -1,0 +1,281 @@
+import Foundation
+import SigilCore
+import SigilJOSE
+import SigilOAuth
+import SigilStore
+
+/// The OpenID Connect provider's use cases: client authentication, PAR, the authorization
+/// endpoint's decision, the token endpoint's grants, userinfo, introspection, revocation and
+/// RP-initiated logout. Protocol checks live in `SigilOAuth`; this type adds the store, the
+/// keys, the clock and the audit log.
+public struct OAuthService: Sendable {
+    public let context: ServiceContext
+    public let policy: Policy
+
+    public struct Policy: Sendable {
+        /// Every client must use PAR (RFC 9126 §5 `require_pushed_authorization_requests`).
+        public var requirePAR: Bool
+        /// Authorization codes live this long (RFC 9700: short; at most 60 s here).
+        public var codeLifetime: TimeInterval
+        /// A pushed request must be used within this long (`expires_in`).
+        public var parLifetime: TimeInterval
+        /// Once a browser arrives with it and is sent to sign in, this long to finish.
+        public var parSignInLifetime: TimeInterval
+
+        public init(requirePAR: Bool = false, codeLifetime: TimeInterval = 60, parLifetime: TimeInterval = 60,
+                    parSignInLifetime: TimeInterval = 600) {
+            self.requirePAR = requirePAR; self.codeLifetime = min(codeLifetime, 60); self.parLifetime = parLifetime
+            self.parSignInLifetime = parSignInLifetime
+        }
+    }
+
+    public static let requestURIPrefix = "urn:ietf:params:oauth:request_uri:"
+    public static let codePrefix = "sigil_ac_"
+    public static let refreshPrefix = "sigil_rt_"
+
+    public init(context: ServiceContext, policy: Policy = Policy()) {
+        self.context = context
+        self.policy = policy
+    }
+
+    var keys: KeyService { KeyService(context: context) }
+
+    // MARK: clients
+
+    /// A client that proved who it is (or a public client that named itself). Only `authenticate` makes one.
+    public struct AuthenticatedClient: Sendable {
+        public let application: Application
+        public let settings: OIDCClientSettings
+        public let method: String
+        public var clientID: String { settings.clientID }
+        public var oauth: OAuthClient { OAuthService.oauthClient(settings) }
+    }
+
+    /// What a client presented at a back-channel endpoint.
+    public struct ClientCredentials: Sendable {
+        public var basicID: String?
+        public var basicSecret: String?
+        public var clientID: String?
+        public var clientSecret: String?
+        public var assertionType: String?
+        public var assertion: String?
+
+        public init(basicID: String? = nil, basicSecret: String? = nil, clientID: String? = nil, clientSecret: String? = nil,
+                    assertionType: String? = nil, assertion: String? = nil) {
+            self.basicID = basicID; self.basicSecret = basicSecret; self.clientID = clientID; self.clientSecret = clientSecret
+            self.assertionType = assertionType; self.assertion = assertion
+        }
+    }
+
+    public static func oauthClient(_ s: OIDCClientSettings) -> OAuthClient {
+        OAuthClient(clientID: s.clientID, redirectURIs: s.redirectURIs, postLogoutRedirectURIs: s.postLogoutRedirectURIs,
+                    grantTypes: s.grantTypes, authMethod: s.tokenEndpointAuthMethod, requirePKCE: s.requirePKCE, requirePAR: s.requirePAR,
+                    allowedScopes: s.allowedScopes)
+    }
+
+    public func client(tenantID: String, clientID: String) async throws -> (Application, OIDCClientSettings)? {
+        guard !clientID.isEmpty, clientID.utf8.count <= 256,
+              let app = try await context.store.applications.find(tenantID: tenantID, clientID: clientID),
+              case .oidc(let settings) = app.settings else { return nil }
+        return (app, settings)
+    }
+
+    /// Authenticates a client with exactly one method (RFC 6749 §2.3): HTTP Basic, secret in the
+    /// body, a `private_key_jwt` assertion, or (public clients) its bare `client_id`. Secrets are
+    /// compared by hash in constant time; an assertion's `jti` is accepted once.
+    public func authenticate(tenantID: String, issuer: String, credentials c: ClientCredentials, endpoint: String) async throws -> AuthenticatedClient {
+        func fail(_ why: String, client: String? = nil) async -> OAuthError {
+            await context.recordFailure("oauth.client_authentication_failed", by: .client(client ?? "unknown"), tenantID: tenantID, reason: why)
+            return OAuthError(.invalidClient, "client authentication failed", detail: why)
+        }
+        let presented = [c.basicID != nil, c.clientSecret != nil, c.assertion != nil].filter { $0 }.count
+        guard presented <= 1 else { throw await fail("more than one client authentication method") }
+        if let id = c.basicID {
+            guard c.clientID == nil || c.clientID == id else { throw await fail("client_id differs from the Basic credentials") }
+            guard let (app, s) = try await client(tenantID: tenantID, clientID: id) else { throw await fail("unknown client") }
+            try await checkSecret(c.basicSecret, settings: s, fail: { await fail($0, client: id) })
+            return AuthenticatedClient(application: app, settings: s, method: "client_secret_basic")
+        }
+        if let assertion = c.assertion {
+            guard c.assertionType == ClientAssertion.type else { throw await fail("unsupported client_assertion_type") }
+            guard let parsed = try? JWS.parse(assertion) else { throw await fail("client_assertion is not a JWS") }
+            let id = parsed.payload["sub"]?.string ?? ""
+            guard c.clientID == nil || c.clientID == id else { throw await fail("client_id differs from the assertion") }
+            guard let (app, s) = try await client(tenantID: tenantID, clientID: id) else { throw await fail("unknown client") }
+            guard s.tokenEndpointAuthMethod == "private_key_jwt", let text = s.jwks,
+                  let set = try? JSONDecoder().decode(JWKSet.self, from: Data(text.utf8)) else {
+                throw await fail("client is not registered for private_key_jwt", client: id)
+            }
+            guard JWS.verify(parsed, with: set) else { throw await fail("assertion signature invalid", client: id) }
+            let audiences: Set<String> = [issuer, issuer + "/oauth2/token", issuer + "/oauth2/par", issuer + endpoint]
+            let checked: ClientAssertion.Checked
+            do { checked = try ClientAssertion.check(parsed.payload, clientID: id, audiences: audiences, now: context.clock.now()) } catch {
+                throw await fail(error.detail ?? "assertion claims invalid", client: id)
+            }
+            do {
+                try await context.store.oauth.recordAssertionID(tenantID: tenantID, clientID: id, jti: checked.jti, expiresAt: checked.expiresAt)
+            } catch let error as StoreError where error.code == .alreadyExists {
+                throw await fail("assertion jti replayed", client: id)
+            }
+            return AuthenticatedClient(application: app, settings: s, method: "private_key_jwt")
+        }
+        guard let id = c.clientID else { throw await fail("no client authentication") }
+        guard let (app, s) = try await client(tenantID: tenantID, clientID: id) else { throw await fail("unknown client") }
+        if let secret = c.clientSecret {
+            try await checkSecret(secret, settings: s, fail: { await fail($0, client: id) })
+            return AuthenticatedClient(application: app, settings: s, method: "client_secret_post")
+        }
+        guard s.isPublic else { throw await fail("confidential client sent no credentials", client: id) }
+        return AuthenticatedClient(application: app, settings: s, method: "none")
+    }
+
+    private func checkSecret(_ secret: String?, settings s: OIDCClientSettings, fail: (String) async -> OAuthError) async throws {
+        guard ["client_secret_basic", "client_secret_post"].contains(s.tokenEndpointAuthMethod), let expected = s.clientSecretHash else {
+            throw await fail("client does not authenticate with a secret")
+        }
+        guard let secret, constantTimeEquals(Array(tokenHash(secret).utf8), Array(expected.utf8)) else {
+            throw await fail("wrong client secret")
+        }
+    }
+
+    // MARK: PAR (RFC 9126)
+
+    /// Stores a pushed authorization request after validating it as `/authorize` would. Returns
+    /// the `request_uri` (shown once; stored only as its hash) and its lifetime.
+    public func push(tenantID: String, client: AuthenticatedClient, parameters: [String: String]) async throws -> (requestURI: String, expiresIn: Int) {
+        if parameters["request_uri"] != nil { throw OAuthError.invalidRequest("request_uri is not allowed in a pushed request") }
+        if let id = parameters["client_id"], id != client.clientID { throw OAuthError.invalidRequest("client_id does not match the authenticated client") }
+        var stored = parameters.filter { AuthorizationRequest.parameterNames.contains($0.key) }
+        stored["client_id"] = client.clientID
+        do {
+            _ = try AuthorizationRequest.validate(stored, client: client.oauth)
+        } catch {
+            // PAR answers every problem directly (§2.3), with invalid_request for a bad redirect URI.
+            await context.recordFailure("oauth.par_refused", by: .client(client.clientID), tenantID: tenantID, reason: error.error.description)
+            throw error.error
+        }
+        let reference = Base64URL.encode(context.random.bytes(32))
+        let now = context.clock.now()
+        let record = PushedAuthorizationRequestRecord(requestURIHash: tokenHash(reference), tenantID: tenantID, clientID: client.clientID,
+                                                      parameters: stored, createdAt: now, expiresAt: now.addingTimeInterval(policy.parLifetime))
+        let context = self.context
+        try await context.store.transaction { tx in
+            try await tx.oauth.createPushedRequest(record)
+            try await tx.audit.append(context.auditEvent("oauth.par_created", by: .client(client.clientID), tenantID: tenantID,
+                                                         targetType: "application", targetID: client.application.id))
+        }
+        return (Self.requestURIPrefix + reference, Int(policy.parLifetime))
+    }
+
+    // MARK: /authorize
+
+    public enum AuthorizeOutcome: Sendable {
+        /// Answer the client (a code or an error) through its redirect URI.
+        case respond(AuthorizationResponse.Delivery)
+        /// Send the browser to sign in; `fresh` asks for a new authentication even with a session.
+        case signIn(fresh: Bool, loginHint: String?)
+        /// The client or redirect URI could not be trusted: show the error to the user.
+        case errorPage(OAuthError)
+    }
+
+    /// Decides an authorization request. `session` is the browser's signed-in session, if any;
+    /// `freshAfter` is set when the browser comes back from a sign-in this request asked for
+    /// (a session authenticated at or after it satisfies `prompt=login` and `max_age`).
+    public func authorize(tenantID: String, issuer: String, parameters: [String: String], session: (Session, User)?,
+                          freshAfter: Date?) async throws -> AuthorizeOutcome {
+        let now = context.clock.now()
+        var parameters = parameters
+        var pushed: PushedAuthorizationRequestRecord?
+        if let requestURI = parameters["request_uri"] {
+            guard requestURI.hasPrefix(Self.requestURIPrefix),
+                  let record = try await context.store.oauth.findPushedRequest(requestURIHash: tokenHash(String(requestURI.dropFirst(Self.requestURIPrefix.count)))),
+                  record.tenantID == tenantID, record.consumedAt == nil, record.expiresAt > now else {
+                await context.recordFailure("oauth.authorization_refused", by: .system, tenantID: tenantID, reason: "unknown, used or expired request_uri")
+                return .errorPage(OAuthError(.invalidRequestURI, "The sign-in request has expired or was already used. Start again from the application."))
+            }
+            if let given = parameters["client_id"], given != record.clientID {
+                return .errorPage(OAuthError(.invalidRequest, "client_id does not match the pushed request"))
+            }
+            pushed = record
+            // Only the pushed parameters count (RFC 9126 §4).
+            parameters = record.parameters
+        }
+        guard let clientID = parameters["client_id"], let (app, settings) = try await client(tenantID: tenantID, clientID: clientID) else {
+            await context.recordFailure("oauth.authorization_refused", by: .system, tenantID: tenantID, reason: "unknown client_id")
+            return .errorPage(OAuthError(.invalidRequest, "The application that sent you here is not registered."))
+        }
+        let client = Self.oauthClient(settings)
+        let request: ValidatedAuthorizationRequest
+        do {
+            request = try AuthorizationRequest.validate(parameters, client: client)
+        } catch {
+            await context.recordFailure("oauth.authorization_refused", by: .client(clientID), tenantID: tenantID, reason: error.error.description)
+            guard let target = error.redirect else { return .errorPage(error.error) }
+            return .respond(AuthorizationResponse.error(error.error, target: target, issuer: issuer))
+        }
+        let target = AuthorizationResponse.Target(redirectURI: request.redirectURI, mode: request.responseMode, state: request.state)
+        func refuse(_ error: OAuthError) async throws -> AuthorizeOutcome {
+            await self.context.recordFailure("oauth.authorization_refused", by: .client(clientID), tenantID: tenantID, reason: error.description)
+            if let pushed { _ = try await self.context.store.oauth.consumePushedRequest(requestURIHash: pushed.requestURIHash, at: now) }
+            return .respond(AuthorizationResponse.error(error, target: target, issuer: issuer))
+        }
+        if pushed == nil, policy.requirePAR || settings.requirePAR {
+            return try await refuse(.invalidRequest("this client must use pushed authorization requests (PAR)"))
+        }
+        // Is the browser's sign-in good enough?
+        var needsFresh = request.prompt.contains(.login) || request.prompt.contains(.selectAccount)
+        if let maxAge = request.maxAge, let (s, _) = session, now.timeIntervalSince(s.authTime) > TimeInterval(maxAge) { needsFresh = true }
+        if needsFresh, let freshAfter, let (s, _) = session, s.authTime >= freshAfter { needsFresh = false }
+        guard let (signedIn, user) = session, !needsFresh else {
+            if request.prompt.contains(.none) { return try await refuse(OAuthError(.loginRequired, "the user is not signed in")) }
+            if let pushed {
+                // The request must survive the sign-in: claim it once and move its deadline.
+                if pushed.claimedAt == nil {
+                    _ = try await context.store.oauth.claimPushedRequest(requestURIHash: pushed.requestURIHash, at: now,
+                                                                         expiresAt: now.addingTimeInterval(policy.parSignInLifetime))
+                }
+            }
+            return .signIn(fresh: session != nil, loginHint: request.loginHint)
+        }
+        // Issue the code: one grant, one code, the PAR consumed — all or nothing.
+        let code = OpaqueToken.make(prefix: Self.codePrefix, random: context.random)
+        let grantID = context.ids.make(.oauthGrant)
+        let authentication = TokenClaims.Authentication(authTime: signedIn.authTime, amr: signedIn.amr, acr: signedIn.acr, sessionID: signedIn.id)
+        let stored = StoredCodeRequest(request: request, authentication: authentication)
+        let requestJSON = String(decoding: try JSONEncoder.sorted.encode(stored), as: UTF8.self)
+        let claimsJSON = try request.claims.map { String(decoding: try $0.serialized(), as: UTF8.self) }
+        let lifetime = TimeInterval(max(settings.refreshTokenLifetimeSeconds, settings.accessTokenLifetimeSeconds))
+        let grant = OAuthGrant(id: grantID, tenantID: tenantID, clientID: clientID, userID: user.id, sessionID: signedIn.id,
+                               scopes: request.scopes, claims: claimsJSON, createdAt: now, expiresAt: now.addingTimeInterval(lifetime))
+        let record = AuthorizationCodeRecord(codeHash: tokenHash(code), tenantID: tenantID, clientID: clientID, grantID: grantID, userID: user.id,
+                                             request: requestJSON, createdAt: now, expiresAt: now.addingTimeInterval(policy.codeLifetime))
+        let context = self.context
+        let pushedRecord = pushed
+        let issued = try await context.store.transaction { tx -> Bool in
+            if let pushed = pushedRecord, try await !tx.oauth.consumePushedRequest(requestURIHash: pushed.requestURIHash, at: now) { return false }
+            _ = try await tx.oauth.createGrant(grant)
+            try await tx.oauth.createCode(record)
+            try await tx.audit.append(context.auditEvent("oauth.code_issued", by: .user(user.id), tenantID: tenantID, targetType: "application",
+                                                         targetID: app.id, after: ["client_id": clientID, "scope": request.scopes.joined(separator: " "),
+                                                                                   "grant": grantID, "par": String(pushedRecord != nil)]))
+            return true
+        }
+        guard issued else {
+            return .errorPage(OAuthError(.invalidRequestURI, "The sign-in request has expired or was already used. Start again from the application."))
+        }
+        return .respond(AuthorizationResponse.success(code: code, target: target, issuer: issuer))
+    }
+
+    /// What a code remembers of its request.
+    struct StoredCodeRequest: Codable {
+        var request: ValidatedAuthorizationRequest
+        var authentication: TokenClaims.Authentication
+    }
+
+    /// What a refresh token carries forward.
+    struct StoredRefreshData: Codable {
+        var authentication: TokenClaims.Authentication
+        var claims: JSONValue?
+    }
+}
+
