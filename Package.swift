@@ -131,7 +131,7 @@ let package = Package(
         .executableTarget(
             name: "sigil",
             dependencies: [
-                "SigilCore", "SigilStore", "SigilSQLStore", "SigilServices", "SigilHTTP", "SigilJOSE",
+                "SigilCore", "SigilStore", "SigilSQLStore", "SigilServices", "SigilHTTP", "SigilJOSE", "SigilPush",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

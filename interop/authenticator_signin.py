@@ -102,22 +102,25 @@ def main():
         print(f"  $ sigil-authenticator {' '.join(argv)} -> {r.returncode}\n" + "".join("    " + l + "\n" for l in (r.stdout + r.stderr).splitlines()), flush=True)
         return r
 
-    # The APNs/FCM fake, if present: Sigil delivers pushes to it.
-    fake, fake_port, extra_env = None, None, {"SIGIL_INSECURE_AUTHENTICATOR_LIFETIME_SECONDS": str(LIFETIME)}
-    fake_script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_push.py")
-    push_env_file = os.path.join(work, "push.env")
-    if os.path.exists(fake_script):
-        setup = subprocess.run([sys.executable, fake_script, "--make-test-config", work], capture_output=True, text=True)
-        if setup.returncode == 0:
-            extra_env.update(json.loads(setup.stdout))
-            fake_port = free_port()
-            fake = subprocess.Popen([sys.executable, fake_script, "--port", str(fake_port), "--config", work],
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            time.sleep(0.5)
-            extra_env["SIGIL_APNS_URL"] = f"http://127.0.0.1:{fake_port}"
-            extra_env["SIGIL_FCM_URL"] = f"http://127.0.0.1:{fake_port}"
-        else:
-            print("fake push config failed:", setup.stdout, setup.stderr)
+    # The APNs fake (interop/fake_push.py): Sigil delivers pushes to it with a provider JWT signed
+    # by a .p8 key made here, exactly as it would to Apple.
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    apns_key = ec.generate_private_key(ec.SECP256R1())
+    p8, pub = os.path.join(work, "apns.p8"), os.path.join(work, "apns.pub.pem")
+    with open(p8, "wb") as f:
+        f.write(apns_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    with open(pub, "wb") as f:
+        f.write(apns_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    fake = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_push.py"), "--port", "0",
+                             "--apns-public-key", pub, "--apns-key-id", "KEY1234567", "--apns-team-id", "TEAM123456",
+                             "--apns-topic", "org.sigil.authenticator"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    fake_port = int(fake.stdout.readline().strip())
+    extra_env = {
+        "SIGIL_INSECURE_AUTHENTICATOR_LIFETIME_SECONDS": str(LIFETIME),
+        "SIGIL_APNS_KEY_FILE": p8, "SIGIL_APNS_KEY_ID": "KEY1234567", "SIGIL_APNS_TEAM_ID": "TEAM123456",
+        "SIGIL_APNS_TOPIC": "org.sigil.authenticator", "SIGIL_APNS_URL": f"http://127.0.0.1:{fake_port}",
+    }
     proc, link = start_sigil(binary, work, port, extra_env)
     driver = browser = None
     try:
@@ -249,7 +252,7 @@ def main():
             check("the page shows a fresh code after expiry", False)
 
         # --- the push went to the APNs fake with ids only ---
-        if fake_port:
+        if True:
             deliveries = requests.get(f"http://127.0.0.1:{fake_port}/_fake/deliveries", timeout=10).json()
             violations = requests.get(f"http://127.0.0.1:{fake_port}/_fake/violations", timeout=10).json()
             check("pushes reached the APNs fake", len(deliveries) >= 2, json.dumps(deliveries)[:300])
@@ -283,8 +286,7 @@ def main():
         except subprocess.TimeoutExpired:
             proc.kill()
             check("sigil exits 0 on SIGTERM", False, "timeout")
-        if fake:
-            fake.terminate()
+        fake.kill()
         with open(os.path.join(work, "serve.stdout")) as f:
             log = f.read()
         check("no binding or session cookie and no QR secret in the server log",

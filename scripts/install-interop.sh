@@ -3,13 +3,14 @@
 #   chromium + chromium-driver  : headless browser with the WebAuthn virtual authenticator
 #   zbar-tools, librsvg2-bin,   : zbarimg (reference QR decoder), rsvg-convert (rasterises our SVG codes),
 #   qrencode                      qrencode (a second encoder whose codes our decoder must read)
-#   /opt/peers-venv             : selenium and requests (Debian's python packages serve /usr/bin/python3 only)
+#   /opt/peers-venv             : selenium, requests, cryptography, authlib (the OIDC relying party);
+#                                 Debian's python packages serve /usr/bin/python3 only
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get install -y -q --no-install-recommends chromium chromium-driver zbar-tools librsvg2-bin qrencode fonts-dejavu-core
 if [ ! -x /opt/peers-venv/bin/python ]; then
     python3 -m venv /opt/peers-venv
 fi
-/opt/peers-venv/bin/pip install -q --disable-pip-version-check selenium requests
-/opt/peers-venv/bin/python -c 'import selenium, requests; print("selenium", selenium.__version__)'
+/opt/peers-venv/bin/pip install -q --disable-pip-version-check selenium requests cryptography authlib
+/opt/peers-venv/bin/python -c 'import selenium, requests, cryptography, authlib; print("selenium", selenium.__version__, "authlib", authlib.__version__)'
 chromium --version

@@ -6,6 +6,7 @@ import SigilCore
 import SigilHTTP
 import SigilSQLStore
 import SigilServices
+import SigilPush
 import SigilStore
 
 @main
@@ -40,7 +41,23 @@ struct Serve: AsyncParsableCommand {
                   ["http", "https"].contains(publicURL.scheme ?? ""), publicURL.host != nil, publicURL.query == nil else {
                 throw CLIError("--public-url must be an absolute http(s) URL without a query, e.g. https://id.example.com")
             }
-            let runtime = try await Runtime.open(store, logger: logger)
+            // Push delivery (APNs, FCM) when configured; the devices' streams deliver either way.
+            let pushClient = PushHTTPClient()
+            let pushSender: any PushSender
+            do {
+                pushSender = try PushConfiguration.make(environment: ProcessInfo.processInfo.environment, logger: logger,
+                                                        client: pushClient) ?? NoPushSender()
+            } catch {
+                try? await pushClient.shutdown()
+                throw CLIError("push configuration: \(error)")
+            }
+            let runtime: Runtime
+            do {
+                runtime = try await Runtime.open(store, logger: logger, pushSender: pushSender)
+            } catch {
+                try? await pushClient.shutdown()
+                throw error
+            }
             let metrics = HTTPMetrics(version: SigilServer.version, backend: runtime.store.backendName)
             let services = runtime.services
             let app = SigilServer.application(
@@ -57,11 +74,14 @@ struct Serve: AsyncParsableCommand {
             do {
                 try await group.run()
             } catch {
+                await services.pushDispatcher.drain()
+                try? await pushClient.shutdown()
                 await runtime.close()
                 throw error
             }
             // Deliveries already queued finish before the store closes.
             await services.pushDispatcher.drain()
+            try? await pushClient.shutdown()
             logger.notice("stopped")
             await runtime.close()
         }
