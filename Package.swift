@@ -237,7 +237,7 @@ let package = Package(
         .executableTarget(
             name: "sigil-bench",
             dependencies: [
-                "SigilCore", "SigilWebAuthn", "SigilServices", "SigilStore", "SigilSQLStore", "SigilAuthenticatorProtocol",
+                "SigilCore", "SigilWebAuthn", "SigilServices", "SigilStore", "SigilSQLStore", "SigilAuthenticatorProtocol", "SigilJOSE",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Benchmarks/sigil-bench",

@@ -5,6 +5,10 @@ import Foundation
 import SigilCore
 import SigilWebAuthn
 
+if CommandLine.arguments.dropFirst().first == "signing" {
+    try runSigningBench(arguments: Array(CommandLine.arguments.dropFirst(2)))
+    exit(0)
+}
 if CommandLine.arguments.dropFirst().first == "authenticator" {
     try await runAuthenticatorBench(arguments: Array(CommandLine.arguments.dropFirst(2)))
     exit(0)

@@ -169,7 +169,8 @@ extension OAuthService {
         let lifetime = client.settings.accessTokenLifetimeSeconds
         let grant = OAuthGrant(id: context.ids.make(.oauthGrant), tenantID: tenantID, clientID: client.clientID, userID: nil, sessionID: nil,
                                scopes: asked, createdAt: now, expiresAt: now.addingTimeInterval(TimeInterval(lifetime)))
-        let key = try await keys.currentSigningKey(tenantID: tenantID, algorithm: .rs256)
+        // The client's registered algorithm (RS256 by default) signs its tokens, access tokens included.
+        let key = try await keys.currentSigningKey(tenantID: tenantID, algorithm: client.settings.idTokenSigningAlg == "ES256" ? .es256 : .rs256)
         let claims = TokenClaims.accessToken(issuer: issuer, subject: client.clientID, clientID: client.clientID, scopes: asked, now: now,
                                              lifetime: lifetime, jti: Self.accessTokenID(grantID: grant.id, random: context.random),
                                              authentication: nil)
