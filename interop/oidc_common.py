@@ -91,7 +91,11 @@ class Sigil:
         """Opens url in the browser, clicks through the hosted login when it appears, and returns
         (final URL, whether /login was shown) once the browser's URL starts with prefix."""
         d = self.driver
-        d.get(url)
+        d.get("about:blank")
+        # A renderer-initiated navigation, like a link an RP page would have: with a browser-initiated
+        # one (WebDriver's get), Chromium re-sends the request when the redirect target is blocked
+        # (Network.setBlockedURLs), which would spend a single-use request_uri twice.
+        d.execute_script("window.location.href = arguments[0]", url)
         saw_login = False
         deadline = time.time() + timeout
         while time.time() < deadline:
