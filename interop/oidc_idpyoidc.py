@@ -6,8 +6,8 @@ idpyoidc's RPHandler reads discovery, builds the authorization request (state, n
 through its pkce add-on), the request is pushed to /oauth2/par (see below), headless Chromium
 (virtual passkey) goes to /oauth2/authorize with client_id + request_uri, and idpyoidc's
 `finalize` checks the response state, exchanges the code with client_secret_basic and
-the PKCE verifier, verifies the ID token against /oauth2/jwks (signature, iss, aud, nonce, exp,
-at_hash) and calls userinfo. Then a plain (non-PAR) authorization and a refresh.
+the PKCE verifier, verifies the ID token against /oauth2/jwks (signature, iss, aud, nonce, exp)
+and calls userinfo. Then a plain (non-PAR) authorization and a refresh.
 
 idpyoidc 5.0.0's own PAR add-on cannot be used against an RFC 9126 server: it only accepts
 HTTP 200 (RFC 9126 §2.2 says 201) and it always sends the parameters as a signed request object
