@@ -92,9 +92,9 @@ class Sigil:
         (final URL, whether /login was shown) once the browser's URL starts with prefix."""
         d = self.driver
         d.get("about:blank")
-        # A renderer-initiated navigation, like a link an RP page would have: with a browser-initiated
-        # one (WebDriver's get), Chromium re-sends the request when the redirect target is blocked
-        # (Network.setBlockedURLs), which would spend a single-use request_uri twice.
+        # A renderer-initiated navigation, like a link on an RP's page. Observed with WebDriver's get
+        # (browser-initiated) from a page whose navigation had been blocked (Network.setBlockedURLs):
+        # Chromium requested the authorize URL twice, spending a single-use request_uri.
         d.execute_script("window.location.href = arguments[0]", url)
         saw_login = False
         deadline = time.time() + timeout
@@ -108,7 +108,7 @@ class Sigil:
                     d.find_element(By.ID, "passkey-button").click()
                 except Exception:
                     pass
-            time.sleep(0.3)
+            time.sleep(0.1)
         d.save_screenshot(os.path.join(self.artifacts, f"stuck-{int(time.time())}.png"))
         raise RuntimeError(f"browser never reached {prefix}: at {d.current_url}")
 
