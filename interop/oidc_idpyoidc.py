@@ -24,7 +24,7 @@ from oidc_common import Sigil, check  # noqa: E402
 
 import requests
 from idpyoidc.client.rp_handler import RPHandler
-from idpyoidc.client.defaults import DEFAULT_OIDC_SERVICES
+from idpyoidc.client.defaults import DEFAULT_OIDC_SERVICES, DEFAULT_RP_KEY_DEFS
 
 
 def main():
@@ -46,8 +46,11 @@ def main():
             "client_authn_methods": ["client_secret_basic"],
             "services": {k: v for k, v in DEFAULT_OIDC_SERVICES.items() if k != "registration"},  # registered with the CLI
         }
+        # idpyoidc writes the RP's own keys to private/ and static/ (relative paths by default): keep them in the temp dir.
+        key_conf = dict(DEFAULT_RP_KEY_DEFS, private_path=os.path.join(s.work, "idpy-private.json"),
+                        public_path=os.path.join(s.work, "idpy-public.json"))
         rph = RPHandler(base_url=f"http://127.0.0.1:{s.rp_port}", client_configs={"sigil": config}, verify_ssl=False,
-                        httpc_params={"verify": False})
+                        httpc_params={"verify": False}, key_conf=key_conf)
 
         # --- PAR + code flow ---
         started = rph.begin(issuer_id="sigil", req_args={"scope": ["openid", "email", "profile"]})
