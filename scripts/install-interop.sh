@@ -3,7 +3,7 @@
 #   chromium + chromium-driver  : headless browser with the WebAuthn virtual authenticator
 #   zbar-tools, librsvg2-bin,   : zbarimg (reference QR decoder), rsvg-convert (rasterises our SVG codes),
 #   qrencode                      qrencode (a second encoder whose codes our decoder must read)
-#   /opt/peers-venv             : selenium, requests, cryptography, authlib (the OIDC relying party);
+#   /opt/peers-venv             : selenium, requests, cryptography, authlib and idpyoidc (the OIDC relying parties);
 #                                 Debian's python packages serve /usr/bin/python3 only
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -11,6 +11,6 @@ apt-get install -y -q --no-install-recommends chromium chromium-driver zbar-tool
 if [ ! -x /opt/peers-venv/bin/python ]; then
     python3 -m venv /opt/peers-venv
 fi
-/opt/peers-venv/bin/pip install -q --disable-pip-version-check selenium requests cryptography authlib
-/opt/peers-venv/bin/python -c 'import selenium, requests, cryptography, authlib; print("selenium", selenium.__version__, "authlib", authlib.__version__)'
+/opt/peers-venv/bin/pip install -q --disable-pip-version-check selenium requests cryptography authlib idpyoidc
+/opt/peers-venv/bin/python -c 'import selenium, requests, cryptography, authlib, idpyoidc; print("selenium", selenium.__version__, "authlib", authlib.__version__)'
 chromium --version

@@ -1,0 +1,256 @@
+#!/usr/bin/env python3
+"""Interop: a battery modelled on the OpenID Foundation conformance suite's *basic* OP plan
+(oidcc-basic-certification-test-plan), run against the real `sigil serve` with a headless
+Chromium session signed in with a WebAuthn virtual passkey.
+
+Covers: nonce echoed in the ID token (signature by a JWKS key, iss, aud, at_hash); state and iss
+in the response; userinfo sub; prompt=none without a session -> login_required at the RP with
+state and iss, and with a session -> a code; prompt=login and max_age=1 force a new sign-in with
+a fresh auth_time; authorization code reuse -> invalid_grant and the tokens issued from it
+revoked; redirect_uri mismatch and unknown client -> an error page, never a redirect; PKCE
+verifier mismatch -> invalid_grant; `plain` PKCE refused at PAR and at /authorize;
+response_type=token and request objects refused; a repeated parameter refused; PAR request_uri
+single use and expiry (60 s); bad client authentication -> 401 invalid_client (with
+WWW-Authenticate: Basic for client_secret_basic).
+
+    /opt/peers-venv/bin/python interop/oidc_battery.py [--sigil .build/debug/sigil] [--artifacts DIR]
+
+Prints PASS/FAIL per check and "N passed, M failed"; exits 1 if anything failed.
+"""
+import argparse, os, sys, time, urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from oidc_common import Sigil, check  # noqa: E402
+
+import requests
+from authlib.common.security import generate_token
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+
+def query_of(url):
+    return dict(urllib.parse.parse_qsl(urllib.parse.urlparse(url).query))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sigil", default=os.environ.get("SIGIL_BIN", ".build/debug/sigil"))
+    ap.add_argument("--artifacts", default=None)
+    args = ap.parse_args()
+    s = Sigil(args.sigil, "sigil-oidc-battery-", args.artifacts)
+    try:
+        meta = s.enrol()
+        reg = s.create_client("battery RP", "--redirect-uri", s.redirect_uri)
+        cid, secret = reg["client_id"], reg["client_secret"]
+        authz, token_ep, par_ep = meta["authorization_endpoint"], meta["token_endpoint"], meta["pushed_authorization_request_endpoint"]
+
+        def params(**extra):
+            verifier = generate_token(64)
+            p = {"response_type": "code", "client_id": cid, "redirect_uri": s.redirect_uri, "scope": "openid email profile",
+                 "state": generate_token(16), "nonce": generate_token(16),
+                 "code_challenge": create_s256_code_challenge(verifier), "code_challenge_method": "S256"}
+            p.update(extra)
+            return p, verifier
+
+        def url(p):
+            return authz + "?" + urllib.parse.urlencode(p)
+
+        def exchange(code, verifier, auth=None, data_extra=None):
+            data = {"grant_type": "authorization_code", "code": code, "redirect_uri": s.redirect_uri, "code_verifier": verifier}
+            data.update(data_extra or {})
+            r = requests.post(token_ep, auth=auth if auth is not None else (cid, secret), data=data, timeout=10)
+            if r.status_code == 200:
+                body = r.json()
+                s.secrets.extend([body.get("access_token", ""), body.get("refresh_token", "")])
+            return r
+
+        def error_of(r):
+            try:
+                return r.json().get("error")
+            except Exception:
+                return None
+
+        # A request pushed now and used after its 60 s lifetime, at the end of the battery.
+        early_p, _ = params()
+        early = requests.post(par_ep, auth=(cid, secret), data=early_p, timeout=10)
+        early_at = time.time()
+        check("PAR (for the expiry test) answers 201 with expires_in 60", early.status_code == 201 and early.json().get("expires_in") == 60,
+              early.text)
+
+        # --- oidcc-server: code flow, nonce echoed, state and iss in the response ---
+        p, verifier = params()
+        cb, saw_login = s.browse_until(url(p), s.redirect_uri)
+        q = query_of(cb)
+        check("code flow with a session: no login page, a code", not saw_login and "code" in q, cb)
+        check("the response carries state and iss (RFC 9207)", q.get("state") == p["state"] and q.get("iss") == s.issuer, cb)
+        s.secrets.append(q.get("code", ""))
+        r = exchange(q["code"], verifier)
+        body = r.json() if r.status_code == 200 else {}
+        check("token response: Bearer, access and ID tokens, no-store", body.get("token_type") == "Bearer" and "id_token" in body
+              and "no-store" in r.headers.get("Cache-Control", ""), r.text[:300])
+        claims, err = s.verify_id_token(body.get("id_token", ""), cid, p["nonce"], body.get("access_token"))
+        check("ID token verifies (RS256, kid in JWKS, iss, aud, exp, at_hash)", claims is not None, err)
+        check("oidcc-ensure-request-with-nonce: the nonce is echoed in the ID token", bool(claims) and claims.get("nonce") == p["nonce"])
+        first_access = body.get("access_token", "")
+        info = requests.get(meta["userinfo_endpoint"], headers={"Authorization": f"Bearer {first_access}"}, timeout=10)
+        check("oidcc-userinfo-get: sub matches the ID token", info.status_code == 200 and bool(claims)
+              and info.json().get("sub") == claims.get("sub"), info.text)
+        uinfo_post = requests.post(meta["userinfo_endpoint"], headers={"Authorization": f"Bearer {first_access}"}, timeout=10)
+        check("oidcc-userinfo-post-header works", uinfo_post.status_code == 200, str(uinfo_post.status_code))
+
+        # --- oidcc-codereuse: a second redemption fails and revokes what the first one issued ---
+        again = exchange(q["code"], verifier)
+        check("code reuse -> 400 invalid_grant", again.status_code == 400 and error_of(again) == "invalid_grant", again.text)
+        intro = requests.post(meta["introspection_endpoint"], auth=(cid, secret), data={"token": first_access}, timeout=10).json()
+        check("code reuse revoked the access token (introspection inactive)", intro.get("active") is False, str(intro))
+        info = requests.get(meta["userinfo_endpoint"], headers={"Authorization": f"Bearer {first_access}"}, timeout=10)
+        check("code reuse revoked the access token (userinfo 401)", info.status_code == 401, str(info.status_code))
+        rt = body.get("refresh_token")
+        if rt:
+            rr = requests.post(token_ep, auth=(cid, secret), data={"grant_type": "refresh_token", "refresh_token": rt}, timeout=10)
+            check("code reuse revoked the refresh token", rr.status_code == 400 and error_of(rr) == "invalid_grant", rr.text)
+
+        # --- PKCE ---
+        p, verifier = params()
+        cb, _ = s.browse_until(url(p), s.redirect_uri)
+        q = query_of(cb)
+        s.secrets.append(q.get("code", ""))
+        wrong = exchange(q["code"], generate_token(64))
+        check("PKCE verifier mismatch -> 400 invalid_grant", wrong.status_code == 400 and error_of(wrong) == "invalid_grant", wrong.text)
+        p, verifier = params()
+        cb, _ = s.browse_until(url(p), s.redirect_uri)
+        q = query_of(cb)
+        s.secrets.append(q.get("code", ""))
+        missing = requests.post(token_ep, auth=(cid, secret), timeout=10, data={
+            "grant_type": "authorization_code", "code": q["code"], "redirect_uri": s.redirect_uri})
+        check("PKCE verifier missing -> refused (400)", missing.status_code == 400 and error_of(missing) in ("invalid_grant", "invalid_request"),
+              missing.text)
+        plain_v = generate_token(64)
+        p, _ = params(code_challenge=plain_v, code_challenge_method="plain")
+        r = requests.post(par_ep, auth=(cid, secret), data=p, timeout=10)
+        check("plain PKCE refused at PAR (400 invalid_request)", r.status_code == 400 and error_of(r) == "invalid_request", r.text)
+        cb, _ = s.browse_until(url(p), s.redirect_uri)
+        q = query_of(cb)
+        check("plain PKCE refused at /authorize (error to the RP with state, no code)", q.get("error") == "invalid_request"
+              and "code" not in q and q.get("state") == p["state"] and q.get("iss") == s.issuer, cb)
+
+        # --- redirect_uri mismatch and unknown client: an error page, never a redirect ---
+        for name, bad in (("redirect_uri mismatch", {"redirect_uri": f"http://127.0.0.1:{s.rp_port}/other"}),
+                          ("redirect_uri with an extra query", {"redirect_uri": s.redirect_uri + "?x=1"}),
+                          ("unknown client_id", {"client_id": "no-such-client"})):
+            p, _ = params(**bad)
+            r = requests.get(url(p), allow_redirects=False, timeout=10)
+            check(f"{name} -> 400 error page, no Location", r.status_code == 400 and "Location" not in r.headers,
+                  f"{r.status_code} {r.headers.get('Location')}")
+            s.driver.get(url(p))
+            time.sleep(0.5)
+            check(f"{name}: the browser stays on Sigil", s.driver.current_url.startswith(s.issuer), s.driver.current_url)
+
+        # --- other refusals the basic plan makes ---
+        p, _ = params(response_type="token")
+        cb, _ = s.browse_until(url(p), s.redirect_uri)
+        q = query_of(cb)
+        check("response_type=token -> unsupported_response_type at the RP", q.get("error") == "unsupported_response_type"
+              and q.get("state") == p["state"], cb)
+        p, _ = params(request="eyJhbGciOiJub25lIn0.e30.")
+        cb, _ = s.browse_until(url(p), s.redirect_uri)
+        check("a request object -> request_not_supported", query_of(cb).get("error") == "request_not_supported", cb)
+        p, _ = params()
+        r = requests.get(url(p) + "&scope=openid", cookies={"sigil_session_default": s.session_cookie()}, allow_redirects=False, timeout=10)
+        check("a repeated parameter -> invalid_request (Sigil: an error page, no code)", r.status_code == 400 and "invalid_request" in r.text
+              and "Location" not in r.headers, f"{r.status_code} {r.headers.get('Location')}")
+
+        # --- bad client authentication ---
+        p, verifier = params()
+        cb, _ = s.browse_until(url(p), s.redirect_uri)
+        code = query_of(cb)["code"]
+        s.secrets.append(code)
+        r = exchange(code, verifier, auth=(cid, "wrong-secret"))
+        check("client_secret_basic with a wrong secret -> 401 invalid_client", r.status_code == 401 and error_of(r) == "invalid_client", r.text)
+        check("... with WWW-Authenticate: Basic", r.headers.get("WWW-Authenticate", "").startswith("Basic"), r.headers.get("WWW-Authenticate"))
+        r = requests.post(token_ep, timeout=10, data={"grant_type": "authorization_code", "code": code, "redirect_uri": s.redirect_uri,
+                                                      "code_verifier": verifier, "client_id": cid, "client_secret": "wrong"})
+        check("client_secret_post with a wrong secret -> 401 invalid_client", r.status_code == 401 and error_of(r) == "invalid_client", r.text)
+        r = requests.post(token_ep, timeout=10, data={"grant_type": "authorization_code", "code": code, "redirect_uri": s.redirect_uri,
+                                                      "code_verifier": verifier, "client_id": cid})
+        check("a confidential client without a secret -> 401 invalid_client", r.status_code == 401 and error_of(r) == "invalid_client", r.text)
+        r = exchange(code, verifier, auth=("no-such-client", secret))
+        check("an unknown client -> 401 invalid_client", r.status_code == 401 and error_of(r) == "invalid_client", r.text)
+        r = exchange(code, verifier)
+        check("the code still works after failed client authentications", r.status_code == 200, r.text[:200])
+
+        # --- prompt=none without a session, then prompt=none with one ---
+        s.sign_out_browser()
+        p, _ = params(prompt="none")
+        cb, saw_login = s.browse_until(url(p), s.redirect_uri)
+        q = query_of(cb)
+        check("oidcc-prompt-none-not-logged-in: login_required at the RP", q.get("error") == "login_required" and not saw_login, cb)
+        check("... with state and iss", q.get("state") == p["state"] and q.get("iss") == s.issuer, cb)
+        r = requests.get(url(p), allow_redirects=False, timeout=10)
+        check("prompt=none without cookies (no browser): redirect with login_required",
+              r.status_code in (302, 303) and query_of(r.headers.get("Location", "")).get("error") == "login_required",
+              f"{r.status_code} {r.headers.get('Location')}")
+
+        # Sign in again through an ordinary authorization.
+        p, verifier = params()
+        cb, saw_login = s.browse_until(url(p), s.redirect_uri)
+        signed_in_at = time.time()
+        check("without a session the hosted login runs and the request resumes", saw_login and "code" in query_of(cb), cb)
+        r = exchange(query_of(cb)["code"], verifier)
+        first_auth_time = (s.verify_id_token(r.json()["id_token"], cid, p["nonce"])[0] or {}).get("auth_time", 0) if r.status_code == 200 else 0
+        p, verifier = params(prompt="none")
+        cb, saw_login = s.browse_until(url(p), s.redirect_uri)
+        check("oidcc-prompt-none-logged-in: a code without the login page", "code" in query_of(cb) and not saw_login, cb)
+        r = exchange(query_of(cb)["code"], verifier)
+        c2 = s.verify_id_token(r.json().get("id_token", ""), cid, p["nonce"])[0] if r.status_code == 200 else None
+        check("... and the same auth_time", bool(c2) and c2.get("auth_time") == first_auth_time, f"{first_auth_time} {c2 and c2.get('auth_time')}")
+
+        # --- max_age=1 after waiting, and prompt=login: a new sign-in, a fresh auth_time ---
+        time.sleep(max(0, 2.5 - (time.time() - signed_in_at)))
+        for name, extra in (("oidcc-max-age-1", {"max_age": "1"}), ("oidcc-prompt-login", {"prompt": "login"})):
+            asked = int(time.time())
+            p, verifier = params(**extra)
+            cb, saw_login = s.browse_until(url(p), s.redirect_uri)
+            q = query_of(cb)
+            check(f"{name}: the login page is shown again", saw_login and "code" in q, cb)
+            r = exchange(q.get("code", ""), verifier)
+            c = s.verify_id_token(r.json().get("id_token", ""), cid, p["nonce"])[0] if r.status_code == 200 else None
+            check(f"{name}: auth_time is fresh", bool(c) and c.get("auth_time", 0) >= asked - 1 and c.get("auth_time") > first_auth_time,
+                  f"asked {asked}, auth_time {c and c.get('auth_time')}")
+            time.sleep(2)
+
+        # --- PAR: single use, bound to its client, and expiry ---
+        p, verifier = params()
+        pushed = requests.post(par_ep, auth=(cid, secret), data=p, timeout=10).json()
+        par_url = authz + "?" + urllib.parse.urlencode({"client_id": cid, "request_uri": pushed["request_uri"]})
+        cb, _ = s.browse_until(par_url, s.redirect_uri)
+        check("PAR request_uri with a session -> a code", "code" in query_of(cb), cb)
+        cookie = {"sigil_session_default": s.session_cookie()}
+        r = requests.get(par_url, cookies=cookie, allow_redirects=False, timeout=10)
+        check("PAR request_uri replay (same session) refused, no code", r.status_code == 400 or (
+            "code" not in query_of(r.headers.get("Location", "")) and r.status_code in (302, 303)), f"{r.status_code} {r.headers.get('Location')}")
+        other = s.create_client("other RP", "--redirect-uri", s.redirect_uri)
+        p, _ = params()
+        pushed = requests.post(par_ep, auth=(cid, secret), data=p, timeout=10).json()
+        r = requests.get(authz + "?" + urllib.parse.urlencode({"client_id": other["client_id"], "request_uri": pushed["request_uri"]}),
+                         cookies=cookie, allow_redirects=False, timeout=10)
+        check("PAR request_uri presented with another client_id refused, no code", "code" not in query_of(r.headers.get("Location", ""))
+              and r.status_code in (400, 302, 303), f"{r.status_code} {r.headers.get('Location')}")
+        wait = 62 - (time.time() - early_at)
+        if wait > 0:
+            print(f"(waiting {wait:.0f} s for the first pushed request to expire)", flush=True)
+            time.sleep(wait)
+        r = requests.get(authz + "?" + urllib.parse.urlencode({"client_id": cid, "request_uri": early.json()["request_uri"]}),
+                         cookies=cookie, allow_redirects=False, timeout=10)
+        check("an expired PAR request_uri (> 60 s) refused, no code", r.status_code == 400 or (
+            r.status_code in (302, 303) and "code" not in query_of(r.headers.get("Location", ""))), f"{r.status_code} {r.headers.get('Location')}")
+        cb, _ = s.browse_until(authz + "?" + urllib.parse.urlencode({"client_id": cid, "request_uri": early.json()["request_uri"]}), s.issuer, 5)
+        time.sleep(0.5)
+        check("... and the browser is not sent to the RP", not s.driver.current_url.startswith(s.redirect_uri), s.driver.current_url)
+    except Exception as error:  # an unexpected failure is a failed check, never a silent pass
+        s.failed(error)
+    finally:
+        s.finish()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""Shared set-up for the OpenID Connect interop scripts (oidc_battery.py, oidc_okta.py,
+oidc_idpyoidc.py, oidc_mod_auth_openidc.py): start `sigil serve`, enrol the first administrator
+with the browser's virtual passkey, register clients with the CLI, drive the browser through an
+authorization until it reaches a redirect URI, verify ID tokens, and stop everything at the end.
+"""
+import base64, json, os, shutil, signal, subprocess, sys, tempfile, threading, time, traceback, urllib.parse
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from passkey_signin import check, free_port, start_sigil, make_driver, wait_path, RESULTS  # noqa: E402,F401
+
+import requests
+from selenium.webdriver.common.by import By
+
+
+class Callback(BaseHTTPRequestHandler):
+    """A local RP redirect target: records what arrived, answers a small page."""
+    hits = []
+
+    def do_GET(self):
+        Callback.hits.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()
+        self.wfile.write(b"<html><body>rp callback</body></html>")
+
+    def log_message(self, *args):
+        pass
+
+
+def b64json(part):
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+
+class Sigil:
+    """A running `sigil serve` with an enrolled passkey administrator and a browser signed in."""
+
+    def __init__(self, binary, prefix="sigil-oidc-", artifacts=None):
+        self.binary = os.path.abspath(binary)
+        self.work = tempfile.mkdtemp(prefix=prefix)
+        self.keep = bool(artifacts)
+        self.artifacts = artifacts or self.work
+        os.makedirs(self.artifacts, exist_ok=True)
+        self.data_dir = os.path.join(self.work, "data")
+        self.port = free_port()
+        self.issuer = f"http://localhost:{self.port}"
+        self.rp_port = free_port()
+        self.rp = HTTPServer(("127.0.0.1", self.rp_port), Callback)
+        threading.Thread(target=self.rp.serve_forever, daemon=True).start()
+        self.redirect_uri = f"http://127.0.0.1:{self.rp_port}/cb"
+        self.proc, self.link = start_sigil(self.binary, self.data_dir, self.port)
+        self.driver = None
+        self.meta = {}
+        self.secrets = []
+
+    def enrol(self, email="ada@example.com", given="Ada", family="Lovelace"):
+        if not check("sigil serve printed an enrolment link", bool(self.link)):
+            raise RuntimeError("no enrolment link")
+        self.driver, self.authenticator = make_driver()
+        d = self.driver
+        d.get(self.link)
+        d.find_element(By.ID, "email").send_keys(email)
+        d.find_element(By.ID, "given_name").send_keys(given)
+        d.find_element(By.ID, "family_name").send_keys(family)
+        d.find_element(By.ID, "enroll-button").click()
+        wait_path(d, "/account")
+        check("enrolled a passkey user (browser signed in)", True)
+        self.meta = requests.get(self.issuer + "/.well-known/openid-configuration", timeout=10).json()
+        return self.meta
+
+    def cli(self, *args):
+        return subprocess.run([self.binary, *args, "--data-dir", self.data_dir], capture_output=True, text=True)
+
+    def create_client(self, name, *extra):
+        out = self.cli("app", "create-oidc", "--tenant", "default", "--name", name, *extra, "--json")
+        if out.returncode != 0:
+            raise RuntimeError(f"create-oidc failed: {out.stderr}")
+        reg = json.loads(out.stdout)
+        if reg.get("client_secret"):
+            self.secrets.append(reg["client_secret"])
+        return reg
+
+    def session_cookie(self):
+        self.driver.get(self.issuer + "/healthz")  # cookies are read per site
+        return (self.driver.get_cookie("sigil_session_default") or {}).get("value", "")
+
+    def sign_out_browser(self):
+        self.driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+
+    def browse_until(self, url, prefix, timeout=40):
+        """Opens url in the browser, clicks through the hosted login when it appears, and returns
+        (final URL, whether /login was shown) once the browser's URL starts with prefix."""
+        d = self.driver
+        d.get("about:blank")
+        # A renderer-initiated navigation, like a link on an RP's page. Observed with WebDriver's get
+        # (browser-initiated) from a page whose navigation had been blocked (Network.setBlockedURLs):
+        # Chromium requested the authorize URL twice, spending a single-use request_uri.
+        d.execute_script("window.location.href = arguments[0]", url)
+        saw_login = False
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            current = d.current_url
+            if current.startswith(prefix):
+                return current, saw_login
+            if urllib.parse.urlparse(current).path.endswith("/login"):
+                saw_login = True
+                try:
+                    d.find_element(By.ID, "passkey-button").click()
+                except Exception:
+                    pass
+            time.sleep(0.1)
+        d.save_screenshot(os.path.join(self.artifacts, f"stuck-{int(time.time())}.png"))
+        raise RuntimeError(f"browser never reached {prefix}: at {d.current_url}")
+
+    def jwks(self):
+        return requests.get(self.meta["jwks_uri"], timeout=10).json()
+
+    def verify_id_token(self, id_token, client_id, nonce=None, access_token=None):
+        """Verifies with authlib: RS256 signature by a key of /oauth2/jwks (kid matched), iss, aud,
+        exp, iat, nonce, at_hash. Returns (claims or None, error text)."""
+        import warnings
+        warnings.filterwarnings("ignore")
+        from authlib.jose import JsonWebKey, JsonWebToken
+        from authlib.oidc.core import CodeIDToken
+        header = b64json(id_token.split(".")[0])
+        keys = self.jwks()
+        if not any(k.get("kid") == header.get("kid") for k in keys.get("keys", [])):
+            return None, f"kid {header.get('kid')} not in JWKS"
+        try:
+            claims = JsonWebToken(["RS256"]).decode(
+                id_token, JsonWebKey.import_key_set(keys), claims_cls=CodeIDToken,
+                claims_options={"iss": {"essential": True, "value": self.issuer}},
+                claims_params={"nonce": nonce, "client_id": client_id, "access_token": access_token})
+            claims.validate(leeway=5)
+            return claims, ""
+        except Exception as error:
+            return None, repr(error)
+
+    def finish(self):
+        """Stops the browser and the server (a failed check if it does not exit 0), checks the
+        log for leaked secrets, prints the tally and exits."""
+        if self.driver:
+            try:
+                self.driver.quit()
+            except Exception:
+                pass
+        self.rp.shutdown()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            check("sigil exits 0 on SIGTERM", self.proc.wait(timeout=30) == 0)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            check("sigil exits 0 on SIGTERM", False, "timeout")
+        log = ""
+        for name in ("serve.stdout", "serve.stderr"):
+            with open(os.path.join(self.work, name)) as f:
+                log += f.read()
+        leaked = [s[:12] for s in self.secrets if s and s in log]
+        check("no code, token or client secret in the server log", not leaked, ",".join(leaked))
+        if not self.keep:
+            shutil.rmtree(self.work, ignore_errors=True)
+        print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
+        sys.exit(1 if RESULTS["failed"] else 0)
+
+    def failed(self, error):
+        traceback.print_exc()
+        check("the flow ran to the end", False, repr(error))
+        if self.driver:
+            try:
+                self.driver.save_screenshot(os.path.join(self.artifacts, "failure.png"))
+                print("page at failure:", self.driver.current_url, self.driver.page_source[:1500])
+            except Exception:
+                pass
