@@ -212,6 +212,41 @@ enum Assets {
         });
       }
 
+      if (page === "enroll") {
+        const deviceButton = document.getElementById("enroll-device");
+        const devicePanel = document.getElementById("enroll-device-panel");
+        const deviceStatus = document.getElementById("enroll-device-status");
+        if (deviceButton) deviceButton.addEventListener("click", async () => {
+          const form = document.getElementById("enroll-form");
+          const data = {};
+          ["email", "given_name", "family_name"].forEach((name) => {
+            const input = form.elements.namedItem(name);
+            if (input) data[name] = input.value.trim();
+          });
+          const token = window.location.pathname.split("/").pop();
+          try {
+            const t = await post("/enroll/" + token + "/device", data);
+            document.getElementById("enroll-device-qr").src = t.qr;
+            document.getElementById("enroll-device-link").href = t.link;
+            devicePanel.hidden = false;
+            devicePanel.scrollIntoView({ block: "center" });
+            deviceStatus.textContent = "Scan the code with the Sigil authenticator.";
+            watch(t, async (s) => {
+              if (s.state === "scanned") deviceStatus.textContent = "Confirm on your phone…";
+              else if (s.state === "completed") {
+                deviceStatus.textContent = "Phone added. Signing you in…";
+                try {
+                  const done = await post("/login/transactions/" + t.transaction + "/complete", {});
+                  window.location.assign(done.redirect);
+                } catch (error) { deviceStatus.textContent = error.message; }
+              }
+              else if (s.state === "denied") { devicePanel.hidden = true; deviceStatus.textContent = "That did not work; try again."; }
+              else if (s.state === "expired") { devicePanel.hidden = true; deviceStatus.textContent = "The code expired; try again."; }
+            });
+          } catch (error) { deviceStatus.textContent = error.message; }
+        });
+      }
+
       if (!window.PublicKeyCredential) {
         say("This browser does not support passkeys; use the Sigil app instead.", true);
         return;

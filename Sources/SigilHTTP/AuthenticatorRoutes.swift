@@ -25,6 +25,7 @@ struct AuthenticatorRoutes {
         router.post("/login/transactions/:tx/complete") { request, context in try await self.complete(request, context) }
         router.post("/login/transactions/:tx/cancel") { request, context in try await self.cancel(request, context) }
         router.post("/account/devices/enroll") { request, context in try await self.startEnrolment(request, context) }
+        router.post("/enroll/:token/device") { request, context in try await self.startLinkEnrolment(request, context) }
         router.post("/account/devices/:id/delete") { request, context in try await self.deleteDevice(request, context) }
 
         router.get("/authenticator/v1/enroll") { _, context in Self.landing(context, what: "enrolment code") }
@@ -125,6 +126,39 @@ struct AuthenticatorRoutes {
                                                                       origin: Web.origin(context) ?? context.issuer,
                                                                       browserHash: tokenHash(value))
         let base = Web.basePath(context), tx = started.transaction.id
+        return try JSONResponse.make(StartedView(
+            transaction: tx, expiresAt: Wire.time(started.transaction.expiresAt), qr: "\(base)/login/transactions/\(tx)/qr.svg",
+            link: started.payload.url, deepLink: started.payload.deepLink, number: nil,
+            events: "\(base)/login/transactions/\(tx)/events", status: "\(base)/login/transactions/\(tx)"),
+            headers: [.setCookie: setCookie, .cacheControl: "no-store"])
+    }
+
+    /// A phone as the first sign-in method, from a one-time enrolment link (first administrator or
+    /// invitation): the link is used up when the device registers, then this browser is signed in.
+    func startLinkEnrolment(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        try Web.requireSameOrigin(request, context)
+        let tenant = try context.requireTenant()
+        let (enrolment, token) = try await SignInRoutes(services: services).usableEnrolment(context)
+        let body = try await JSONBody.decode(EnrolBody.self, from: request, context: context, allowed: EnrolBody.fields)
+        var newUser: AuthenticatorEnrolment.NewUser? = nil
+        if enrolment.userID == nil {
+            let email = body.email ?? "", given = body.givenName ?? "", family = body.familyName ?? ""
+            var errors: [FieldError] = []
+            if let m = Validate.email(email) { errors.append(FieldError(field: "email", message: m)) }
+            if let m = Validate.name(given, field: "given_name") { errors.append(FieldError(field: "given_name", message: m)) }
+            if let m = Validate.name(family, field: "family_name") { errors.append(FieldError(field: "family_name", message: m)) }
+            guard errors.isEmpty else { throw ServiceError.invalid(errors) }
+            if try await services.context.store.users.find(tenantID: tenant.id, email: email) != nil {
+                throw ServiceError.invalid([FieldError(field: "email", message: "a user with this email exists; ask for an invitation instead")])
+            }
+            newUser = .init(email: email, givenName: given, familyName: family)
+        }
+        let (value, setCookie) = binding(request, context, tenant: tenant)
+        let base = Web.basePath(context)
+        let started = try await services.authenticatorEnrolment.start(
+            enrolment: enrolment, linkHash: tokenHash(token), newUser: newUser, issuer: context.issuer,
+            origin: Web.origin(context) ?? context.issuer, browserHash: tokenHash(value), returnTo: base + "/account")
+        let tx = started.transaction.id
         return try JSONResponse.make(StartedView(
             transaction: tx, expiresAt: Wire.time(started.transaction.expiresAt), qr: "\(base)/login/transactions/\(tx)/qr.svg",
             link: started.payload.url, deepLink: started.payload.deepLink, number: nil,

@@ -142,8 +142,15 @@ struct SignInRoutes {
             <form id="enroll-form">
             \(fields)
             <button id="enroll-button" type="submit">Create a passkey</button>
+            <button id="enroll-device" type="button" class="secondary">Use the Sigil app on a phone instead</button>
             </form>
             <p id="status" role="status" aria-live="polite"></p>
+            <div id="enroll-device-panel" hidden>
+              <img id="enroll-device-qr" alt="Enrolment code for the Sigil authenticator" width="270" height="270">
+              <p class="hint">Scan this code with the Sigil authenticator on your phone.</p>
+              <p><a id="enroll-device-link" href="#">Enrolment link</a></p>
+            </div>
+            <p id="enroll-device-status" role="status" aria-live="polite"></p>
             """)
     }
 

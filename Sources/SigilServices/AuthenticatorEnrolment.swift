@@ -42,6 +42,51 @@ public struct AuthenticatorEnrolment: Sendable {
                        payload: AuthenticatorPayload(purpose: .enrolment, issuer: issuer, transactionID: transaction.id, secret: secret))
     }
 
+    /// A new user named on the first-administrator enrolment page; created only when a device
+    /// registers (in the same store transaction that consumes the link).
+    public struct NewUser: Sendable {
+        public var email: String
+        public var givenName: String
+        public var familyName: String
+        public init(email: String, givenName: String, familyName: String) {
+            self.email = email; self.givenName = givenName; self.familyName = familyName
+        }
+    }
+
+    /// Starts an enrolment from a one-time enrolment link (the first administrator's, or an
+    /// invitation) instead of a session: the phone is the person's first sign-in method. The link
+    /// is consumed when the device registers, and the browser that started it is then signed in.
+    public func start(enrolment: EnrolmentToken, linkHash: String, newUser: NewUser?, issuer: String, origin: String,
+                      browserHash: String, returnTo: String) async throws -> Started {
+        var ctx = ["browser_hash": browserHash, "origin": origin, "issuer": issuer, "enrolment_token_hash": linkHash, "sign_in": "1",
+                   "return_to": returnTo]
+        let userID: String
+        if let existing = enrolment.userID {
+            userID = existing
+            let devices = try await context.store.authenticatorDevices.list(tenantID: enrolment.tenantID, userID: userID)
+            guard devices.count < Self.devicesPerUser else {
+                throw AuthenticatorServiceError(.deviceLimit, "at most \(Self.devicesPerUser) devices; remove one first")
+            }
+        } else {
+            guard let newUser else { throw AuthenticatorServiceError(.invalidInput, "email, given_name and family_name are required") }
+            userID = context.ids.make(.user)
+            ctx["email"] = newUser.email
+            ctx["given_name"] = newUser.givenName
+            ctx["family_name"] = newUser.familyName
+        }
+        let secret = Base64URL.encode(context.random.bytes(16))
+        let now = context.clock.now()
+        let id = context.ids.make(.loginTransaction)
+        ctx["sealed_secret"] = try AuthenticatorService.sealSecret(secret, transactionID: id, masterKey: context.masterKey)
+        let transaction = LoginTransaction(
+            id: id, tenantID: enrolment.tenantID, kind: .deviceEnrolment, challenge: Base64URL.encode(context.random.bytes(32)),
+            secretHash: tokenHash(secret), userID: userID, context: ctx, createdAt: now, updatedAt: now,
+            expiresAt: min(now.addingTimeInterval(Self.lifetime), enrolment.expiresAt))
+        _ = try await context.store.loginTransactions.create(transaction)
+        return Started(transaction: transaction,
+                       payload: AuthenticatorPayload(purpose: .enrolment, issuer: issuer, transactionID: id, secret: secret))
+    }
+
     public struct Preview: Sendable, Equatable {
         public let transactionID: String
         public let issuer: String
@@ -60,9 +105,14 @@ public struct AuthenticatorEnrolment: Sendable {
             t.updatedAt = now
         }
         await context.store.signals.publish(transactionID)
-        let user = try await context.store.users.get(tenantID: tenant.id, id: transaction.userID ?? "")
+        let email: String
+        if let pending = transaction.context["email"] {
+            email = pending  // the first administrator, created when the device registers
+        } else {
+            email = try await context.store.users.get(tenantID: tenant.id, id: transaction.userID ?? "").email
+        }
         return Preview(transactionID: transactionID, issuer: transaction.context["issuer"] ?? "", tenantName: tenant.displayName,
-                       email: user.email, challenge: transaction.challenge, expiresAt: transaction.expiresAt)
+                       email: email, challenge: transaction.challenge, expiresAt: transaction.expiresAt)
     }
 
     public struct Registration: Sendable {
@@ -116,6 +166,26 @@ public struct AuthenticatorEnrolment: Sendable {
         let result: (AuthenticatorDevice, User)
         do {
             result = try await context.store.transaction { tx in
+                // From an enrolment link: the link is used up here, in the same transaction, and the
+                // first administrator is created now (never before a device could register).
+                if let linkHash = transaction.context["enrolment_token_hash"] {
+                    let link: EnrolmentToken
+                    do {
+                        link = try await tx.enrolmentTokens.consume(tokenHash: linkHash, now: now)
+                    } catch let error as StoreError where error.code == .notFound || error.code == .conflict {
+                        throw AuthenticatorServiceError(.enrolmentLinkInvalid, "the enrolment link was already used")
+                    }
+                    if link.userID == nil {
+                        var newUser = User(id: userID, tenantID: tenant.id, email: transaction.context["email"] ?? "",
+                                           givenName: transaction.context["given_name"] ?? "", familyName: transaction.context["family_name"] ?? "",
+                                           status: .active, createdAt: now, updatedAt: now)
+                        if link.purpose == .firstAdmin { newUser.roles = [User.adminRole] }
+                        _ = try await tx.users.create(newUser)
+                        try await tx.audit.append(context.auditEvent("user.created", by: .user(userID), tenantID: tenant.id, targetType: "user",
+                                                                     targetID: userID, after: ["email": newUser.email,
+                                                                                               "roles": newUser.roles.joined(separator: ",")]))
+                    }
+                }
                 // The per-user row serialises enrolments of one user across nodes before the recount.
                 _ = try await tx.authenticatorUserState.update(tenantID: tenant.id, userID: userID, now: now) { _ in }
                 guard try await tx.authenticatorDevices.list(tenantID: tenant.id, userID: userID).count < Self.devicesPerUser else {

@@ -499,7 +499,9 @@ public struct AuthenticatorService: Sendable {
     /// The approved login becomes a session, in one store transaction.
     public func complete(tenant: Tenant, transactionID: String, browserHash: String, sessions: SessionService) async throws -> Completed {
         let found = try await browserTransaction(tenant: tenant, transactionID: transactionID, browserHash: browserHash)
-        guard found.kind != .deviceEnrolment else { throw AuthenticatorServiceError(.loginTransactionUnknown, "no such sign-in request") }
+        if found.kind == .deviceEnrolment {
+            return try await completeEnrolment(found, tenant: tenant, sessions: sessions)
+        }
         let now = context.clock.now()
         try Self.checkCompletable(found, now: now)
         let context = self.context
@@ -516,6 +518,37 @@ public struct AuthenticatorService: Sendable {
             return Completed(session: session, cookie: cookie, returnTo: t.context["return_to"] ?? "/account", user: user)
         }
         await context.store.signals.publish(transactionID)
+        return result
+    }
+
+    /// A phone enrolled from an enrolment link signs in the browser that showed the code, once.
+    /// The person proved possession of the new device key and nothing more, so `amr` is `swk`.
+    func completeEnrolment(_ found: LoginTransaction, tenant: Tenant, sessions: SessionService) async throws -> Completed {
+        guard found.context["sign_in"] == "1" else { throw AuthenticatorServiceError(.loginTransactionUnknown, "no such sign-in request") }
+        let now = context.clock.now()
+        // The browser collects the sign-in as soon as the device has registered.
+        if found.state == .completed, now.timeIntervalSince(found.updatedAt) > 120 {
+            throw AuthenticatorServiceError(.loginTransactionExpired, "the enrolment finished too long ago; sign in instead")
+        }
+        let context = self.context
+        let result = try await context.store.transaction { tx -> Completed in
+            let t = try await tx.loginTransactions.update(tenantID: tenant.id, id: found.id) { t in
+                switch t.state {
+                case .completed where t.context["signed_in"] == nil: t.context["signed_in"] = String(Int64(now.timeIntervalSince1970))
+                case .completed: throw AuthenticatorServiceError(.loginAlreadyUsed, "this sign-in was already used")
+                case .denied: throw AuthenticatorServiceError(.loginDenied, "the enrolment failed")
+                case .pending, .approved:
+                    if t.expiresAt <= now { throw AuthenticatorServiceError(.loginTransactionExpired, "the enrolment code has expired") }
+                    throw AuthenticatorServiceError(.loginNotApproved, "no device has enrolled yet")
+                }
+                t.updatedAt = now
+            }
+            let user = try await tx.users.get(tenantID: tenant.id, id: t.userID ?? "")
+            guard user.status == .active else { throw AuthenticatorServiceError(.accountDisabled, "this account is disabled") }
+            let (session, cookie) = try await sessions.start(tenantID: tenant.id, userID: user.id, amr: ["swk"], acr: Self.acr, in: tx)
+            return Completed(session: session, cookie: cookie, returnTo: t.context["return_to"] ?? "/account", user: user)
+        }
+        await context.store.signals.publish(found.id)
         return result
     }
 

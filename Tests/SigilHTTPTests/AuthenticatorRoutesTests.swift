@@ -159,3 +159,55 @@ import Testing
         }
     }
 }
+
+/// A phone as the first sign-in method, from the first administrator's enrolment link.
+@Suite struct LinkEnrolmentTests {
+    static let origin = "https://id.example.com"
+
+    @Test func firstAdministratorEnrolsAPhoneAndIsSignedIn() async throws {
+        try await Harness.run { h in
+            let tenant = try await h.defaultTenant()
+            let (url, _) = try await h.services.enrolment.createFirstAdminLink(tenant: tenant, issuer: Self.origin, by: .system)
+            let path = String(url.value.dropFirst(Self.origin.count))
+            // The fields are checked before anything is created.
+            try await h.request(.post, path + "/device", json: #"{"email":"nope"}"#, headers: [.origin: Self.origin])
+                .expectProblem(.unprocessableContent, "validation-failed")
+            let start = try await h.request(.post, path + "/device", json: #"{"email":"root@example.com","given_name":"Root","family_name":"Admin"}"#,
+                                            headers: [.origin: Self.origin])
+            #expect(start.status == .ok, "\(start.text)")
+            let binding = try #require(AuthenticatorRoutesTests.cookie(start, "__Host-sigil_login_default"))
+            let payload = try AuthenticatorPayload.parse(try #require(try start.json()["link"] as? String))
+            #expect(try await h.store.users.find(tenantID: tenant.id, email: "root@example.com") == nil)  // not before a device registers
+
+            let previewBody = Wire.encode(EnrolmentPreviewBody(transaction: payload.transactionID, secret: payload.secret))
+            let preview = try await h.request(.post, "/authenticator/v1/enroll/preview", json: String(decoding: previewBody, as: UTF8.self))
+            #expect(preview.status == .ok, "\(preview.text)")
+            let view = try Wire.decode(EnrolmentPreviewView.self, from: Array(preview.text.utf8))
+            #expect(view.user.email == "root@example.com")
+            let key = P256.Signing.PrivateKey()
+            let publicKey = Base64URL.encode(Array(key.publicKey.x963Representation))
+            let proof = try DeviceSignature.sign(try CanonicalMessage.enrolment(issuer: Self.origin, transactionID: payload.transactionID,
+                                                                                challenge: view.challenge, publicKey: publicKey), with: key)
+            let registration = Wire.encode(DeviceRegistrationBody(transaction: payload.transactionID, secret: payload.secret, publicKey: publicKey,
+                                                                  name: "Root's phone", platform: "cli", keyProtection: "software", push: nil, proof: proof))
+            let registered = try await h.request(.post, "/authenticator/v1/devices", json: String(decoding: registration, as: UTF8.self))
+            #expect(registered.status == .created, "\(registered.text)")
+            let admin = try #require(try await h.store.users.find(tenantID: tenant.id, email: "root@example.com"))
+            #expect(admin.isAdmin)
+            // The link is used up.
+            #expect(try await h.request(.get, path).status == .notFound)
+
+            let cookies: HTTPFields = [.cookie: "__Host-sigil_login_default=\(binding)", .origin: Self.origin, .contentType: "application/json"]
+            let snapshot = try await h.request(.get, "/login/transactions/\(payload.transactionID)", headers: cookies).json()
+            #expect(snapshot["state"] as? String == "completed")
+            let complete = try await h.request(.post, "/login/transactions/\(payload.transactionID)/complete", json: "{}", headers: cookies)
+            #expect(complete.status == .ok, "\(complete.text)")
+            let session = try #require(AuthenticatorRoutesTests.cookie(complete, "__Host-sigil_session_default"))
+            let account = try await h.request(.get, "/account", headers: [.cookie: "__Host-sigil_session_default=\(session)"])
+            #expect(account.text.contains("root@example.com · administrator") && account.text.contains("Root&#39;s phone") || account.text.contains("Root's phone"))
+            // One sign-in per enrolment; another browser gets nothing.
+            try await h.request(.post, "/login/transactions/\(payload.transactionID)/complete", json: "{}", headers: cookies)
+                .expectProblem(.conflict, "login-already-used")
+        }
+    }
+}
