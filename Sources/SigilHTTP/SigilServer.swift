@@ -20,6 +20,7 @@ public enum SigilServer {
         AdminAPI(services: services).register(on: router)
         SignInRoutes(services: services).register(on: router)
         AuthenticatorRoutes(services: services).register(on: router)
+        SAMLRoutes(services: services).register(on: router)
         return router
     }
 
