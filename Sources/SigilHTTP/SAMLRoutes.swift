@@ -84,7 +84,7 @@ struct SAMLRoutes {
         let query = request.uri.query ?? ""
         if request.uri.queryParameters.get("SAMLResponse") != nil { return signedOutPage(context) }
         let message: SAMLInboundMessage
-        do { message = try SAMLRedirectBinding.decode(rawQuery: query) } catch { return try await refuse(error, context) }
+        do { message = try SAMLRedirectBinding.decode(rawQuery: query) } catch { return try await refuse(error, context, action: "saml.slo.rejected") }
         return try await logout(message, request, context)
     }
 
@@ -92,7 +92,7 @@ struct SAMLRoutes {
         let form = try await Web.form(request, maxBytes: 512 * 1024)
         if form["SAMLResponse"] != nil { return signedOutPage(context) }
         let message: SAMLInboundMessage
-        do { message = try SAMLPOSTBinding.decode(form: form) } catch { return try await refuse(error, context) }
+        do { message = try SAMLPOSTBinding.decode(form: form) } catch { return try await refuse(error, context, action: "saml.slo.rejected") }
         return try await logout(message, request, context)
     }
 
@@ -108,8 +108,8 @@ struct SAMLRoutes {
     // MARK: rendering
 
     /// A message that could not even be decoded: audited, and an error page (nothing to trust).
-    func refuse(_ error: SAMLError, _ context: SigilRequestContext) async throws -> Response {
-        await services.context.recordFailure("saml.sso.rejected", by: .system, tenantID: context.tenant?.id,
+    func refuse(_ error: SAMLError, _ context: SigilRequestContext, action: String = "saml.sso.rejected") async throws -> Response {
+        await services.context.recordFailure(action, by: .system, tenantID: context.tenant?.id,
                                              reason: "\(error.code): \(error.message) \(error.detail)")
         return errorPage(error, context)
     }

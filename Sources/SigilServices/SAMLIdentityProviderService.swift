@@ -119,6 +119,8 @@ public struct SAMLIdentityProviderService: Sendable {
             return .error(SAMLError(.unsupported, "this sign-in request is unknown or expired; start again from the application"))
         }
         guard pending.state == .pending, pending.expiresAt > now else {
+            await context.recordFailure("saml.sso.rejected", by: .system, tenantID: tenantID,
+                                        reason: "replayed: resume link of an answered or expired request \(pending.context["request_id"] ?? "")")
             return .error(SAMLError(.replayed, "this sign-in request was already answered or expired; start again from the application"))
         }
         guard case let (s, user)? = session else {
@@ -140,6 +142,8 @@ public struct SAMLIdentityProviderService: Sendable {
                 t.userID = session.userID
             }
         } catch let error as SAMLError {
+            await context.recordFailure("saml.sso.rejected", by: .user(session.userID), tenantID: tenantID,
+                                        reason: "replayed: \(error.message) \(pending.context["request_id"] ?? "")")
             return .error(error)
         }
         let app = try await context.store.applications.get(tenantID: tenantID, id: pending.context["application_id"] ?? "")
