@@ -87,8 +87,10 @@ let package = Package(
         .target(
             name: "SigilServices",
             dependencies: [
-                "SigilCore", "SigilStore", "SigilJOSE", "SigilOAuth", "SigilWebAuthn", "SigilAuthenticatorProtocol",
+                "SigilCore", "SigilStore", "SigilJOSE", "SigilOAuth", "SigilWebAuthn", "SigilAuthenticatorProtocol", "SigilSAML", "SigilXML",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -97,7 +99,7 @@ let package = Package(
         .target(
             name: "SigilHTTP",
             dependencies: [
-                "SigilCore", "SigilStore", "SigilServices", "SigilJOSE", "SigilOAuth", "SigilWebAuthn", "SigilQR", "SigilAuthenticatorProtocol",
+                "SigilCore", "SigilStore", "SigilServices", "SigilJOSE", "SigilOAuth", "SigilWebAuthn", "SigilQR", "SigilAuthenticatorProtocol", "SigilSAML",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -165,6 +167,29 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: strict
+        ),
+        // SAML 2.0 protocol core: AuthnRequest validation, HTTP-Redirect and HTTP-POST bindings,
+        // Response/Assertion building and signing, status and logout messages, IdP metadata. No I/O.
+        .target(
+            name: "SigilSAML",
+            dependencies: [
+                "SigilXML", "SigilCore", "SigilQR",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SigilSAMLTests",
+            dependencies: [
+                "SigilSAML", "SigilXML", "SigilCore", "SigilJOSE",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
             ],
             swiftSettings: strict
         ),
@@ -265,6 +290,7 @@ let package = Package(
             name: "SigilHTTPTests",
             dependencies: [
                 "SigilCore", "SigilStore", "SigilSQLStore", "SigilServices", "SigilHTTP", "SigilJOSE", "SigilOAuth", "SigilAuthenticatorProtocol",
+                "SigilSAML", "SigilXML",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "X509", package: "swift-certificates"),

@@ -239,7 +239,8 @@ public struct AdminAPI: Sendable {
                 nameIDFormat: body.nameIdFormat ?? SAMLServiceProviderSettings.emailNameIDFormat,
                 attributeMappings: body.attributeMappings?.settings() ?? SAMLServiceProviderSettings.oktaDefaultAttributes,
                 signing: body.signing ?? .both, encryptAssertions: body.encryptAssertions ?? false,
-                certificatePEM: body.certificate, authnContextClassRef: body.authnContextClassRef)
+                certificatePEM: body.certificate, authnContextClassRef: body.authnContextClassRef,
+                wantAuthnRequestsSigned: body.wantAuthnRequestsSigned)
             return (try await services.applications.createSAML(tenantID: tenantID, .init(name: name, settings: settings), by: principal), nil)
         default:
             throw Problem(status: .unprocessableContent, type: "validation-failed", title: "The request has invalid values",
@@ -277,6 +278,7 @@ public struct AdminAPI: Sendable {
             if let v = body.encryptAssertions { s.encryptAssertions = v }
             if let v = body.certificate { s.certificatePEM = v }
             if let v = body.authnContextClassRef { s.authnContextClassRef = v }
+            if let v = body.wantAuthnRequestsSigned { s.wantAuthnRequestsSigned = v }
             app.settings = .saml(s)
         }
     }

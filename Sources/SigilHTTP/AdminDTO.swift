@@ -104,6 +104,7 @@ struct SAMLBody: Encodable {
     var encryptAssertions: Bool
     var certificate: String?
     var authnContextClassRef: String?
+    var wantAuthnRequestsSigned: Bool
 
     init(_ s: SAMLServiceProviderSettings) {
         entityId = s.entityID
@@ -112,6 +113,7 @@ struct SAMLBody: Encodable {
         attributeMappings = s.attributeMappings.map { AttributeMappingBody(name: $0.name, userField: $0.userField, nameFormat: $0.nameFormat) }
         signing = s.signing.rawValue; encryptAssertions = s.encryptAssertions; certificate = s.certificatePEM
         authnContextClassRef = s.authnContextClassRef
+        wantAuthnRequestsSigned = s.wantAuthnRequestsSigned ?? false
     }
 }
 
@@ -148,7 +150,7 @@ struct ApplicationRequest: Decodable {
     ]
     static let samlFields: Set<String> = [
         "entity_id", "acs", "slo_url", "name_id_format", "attribute_mappings", "signing", "encrypt_assertions", "certificate",
-        "authn_context_class_ref",
+        "authn_context_class_ref", "want_authn_requests_signed",
     ]
     static let createFields: Set<String> = oidcFields.union(samlFields).union(["name", "protocol"])
     static let patchFields: Set<String> = createFields.subtracting(["protocol", "public"])
@@ -178,6 +180,7 @@ struct ApplicationRequest: Decodable {
     var encryptAssertions: Bool?
     var certificate: String?
     var authnContextClassRef: String?
+    var wantAuthnRequestsSigned: Bool?
 
     /// Which fields of `group` the body set (to refuse SAML fields on an OIDC app and the reverse).
     func present(_ group: Set<String>) -> [String] {
@@ -192,6 +195,7 @@ struct ApplicationRequest: Decodable {
             "name_id_format": nameIdFormat != nil, "attribute_mappings": attributeMappings != nil,
             "signing": signing != nil, "encrypt_assertions": encryptAssertions != nil,
             "certificate": certificate != nil, "authn_context_class_ref": authnContextClassRef != nil,
+            "want_authn_requests_signed": wantAuthnRequestsSigned != nil,
         ]
         return group.filter { set[$0] == true }.sorted()
     }

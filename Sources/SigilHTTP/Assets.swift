@@ -9,6 +9,10 @@ enum Assets {
       const page = body.dataset.page;
       const status = document.getElementById("status");
 
+      // SAML HTTP-POST binding: submit the response form to the service provider on load.
+      const autoSubmit = document.querySelector("form[data-auto-submit]");
+      if (autoSubmit) { autoSubmit.submit(); }
+
       function say(text, isError) {
         if (!status) return;
         status.textContent = text;

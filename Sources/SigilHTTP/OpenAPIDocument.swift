@@ -242,6 +242,10 @@ enum OpenAPIDocument {
        "authn_context_class_ref": {
         "type": "string"
        },
+       "want_authn_requests_signed": {
+        "description": "refuse AuthnRequests not signed with the SP certificate",
+        "type": "boolean"
+       },
        "certificate": {
         "description": "PEM",
         "type": "string"
@@ -408,6 +412,10 @@ enum OpenAPIDocument {
      },
      "authn_context_class_ref": {
       "type": "string"
+     },
+     "want_authn_requests_signed": {
+      "description": "refuse AuthnRequests not signed with the SP certificate",
+      "type": "boolean"
      },
      "certificate": {
       "description": "PEM",
@@ -642,6 +650,10 @@ enum OpenAPIDocument {
      },
      "authn_context_class_ref": {
       "type": "string"
+     },
+     "want_authn_requests_signed": {
+      "description": "refuse AuthnRequests not signed with the SP certificate",
+      "type": "boolean"
      },
      "certificate": {
       "description": "PEM",

@@ -21,6 +21,7 @@ public enum SigilServer {
         SignInRoutes(services: services).register(on: router)
         AuthenticatorRoutes(services: services).register(on: router)
         OAuthRoutes(services: services).register(on: router)
+        SAMLRoutes(services: services).register(on: router)
         return router
     }
 

@@ -2,7 +2,7 @@
 // No Foundation, no system zlib.
 
 /// Why a zlib/DEFLATE stream could not be inflated.
-enum InflateError: Error, Sendable, Hashable {
+package enum InflateError: Error, Sendable, Hashable {
     case truncated
     case invalidHeader(String)
     case invalidBlock(String)
@@ -60,7 +60,7 @@ struct HuffmanTable: Sendable {
     }
 }
 
-struct Inflater {
+package struct Inflater {
     private let input: [UInt8]
     private var position: Int
     private var bitBuffer: UInt64 = 0
@@ -119,7 +119,7 @@ struct Inflater {
     }
 
     /// Inflates raw DEFLATE data (no zlib wrapper).
-    static func raw(_ data: [UInt8], limit: Int) throws(InflateError) -> [UInt8] {
+    package static func raw(_ data: [UInt8], limit: Int) throws(InflateError) -> [UInt8] {
         var inflater = Inflater(input: data, start: 0, limit: limit, expected: 0)
         try inflater.inflateBlocks()
         return inflater.result

@@ -251,6 +251,9 @@ public struct ApplicationService: Sendable {
         }
         if s.encryptAssertions && s.certificatePEM == nil { add("certificate", "encrypting assertions needs the SP's certificate") }
         if let pem = s.certificatePEM, !pem.contains("-----BEGIN CERTIFICATE-----") { add("certificate", "certificate must be PEM") }
+        if s.wantAuthnRequestsSigned == true && s.certificatePEM == nil {
+            add("certificate", "requiring signed AuthnRequests needs the SP's certificate")
+        }
         return errors
     }
 

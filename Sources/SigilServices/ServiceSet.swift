@@ -5,6 +5,7 @@ public struct ServiceSet: Sendable {
     public var users: UserService { UserService(context: context) }
     public var applications: ApplicationService { ApplicationService(context: context) }
     public var keys: KeyService { KeyService(context: context) }
+    public var saml: SAMLIdentityProviderService { SAMLIdentityProviderService(context: context) }
     public var adminTokens: AdminTokenService { AdminTokenService(context: context) }
     public var enrolment: EnrolmentService { EnrolmentService(context: context) }
     public var expirySweep: ExpirySweep { ExpirySweep(context: context) }

@@ -125,12 +125,15 @@ public struct SAMLServiceProviderSettings: Codable, Sendable, Equatable {
     /// The SP's certificate (PEM): verifies signed AuthnRequests and encrypts assertions.
     public var certificatePEM: String?
     public var authnContextClassRef: String?
+    /// Refuse AuthnRequests that are not signed with `certificatePEM` (nil: false).
+    public var wantAuthnRequestsSigned: Bool?
 
     public init(entityID: String, assertionConsumerServices: [AssertionConsumerService], singleLogoutURL: String? = nil,
                 nameIDFormat: String = SAMLServiceProviderSettings.emailNameIDFormat,
                 attributeMappings: [AttributeMapping] = SAMLServiceProviderSettings.oktaDefaultAttributes,
                 signing: Signing = .both, encryptAssertions: Bool = false, certificatePEM: String? = nil,
-                authnContextClassRef: String? = nil) {
+                authnContextClassRef: String? = nil, wantAuthnRequestsSigned: Bool? = nil) {
+        self.wantAuthnRequestsSigned = wantAuthnRequestsSigned
         self.entityID = entityID; self.assertionConsumerServices = assertionConsumerServices
         self.singleLogoutURL = singleLogoutURL; self.nameIDFormat = nameIDFormat
         self.attributeMappings = attributeMappings; self.signing = signing

@@ -9,6 +9,9 @@ public struct LoginTransaction: Codable, Sendable, Equatable {
         case authenticatorQR = "authenticator_qr"
         case authenticatorPush = "authenticator_push"
         case deviceEnrolment = "device_enrolment"
+        /// A SAML AuthnRequest waiting for sign-in; its deterministic ID doubles as the request-ID
+        /// replay cache entry (SAMLIdentityProviderService).
+        case samlAuthnRequest = "saml_authn_request"
     }
 
     public enum State: String, Codable, Sendable {

@@ -129,7 +129,7 @@ func userJSON(_ u: User) -> [String: Any] {
 
 struct AppCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "app", abstract: "Manage applications (OIDC clients, SAML service providers).",
-                                                    subcommands: [CreateOIDC.self, List.self])
+                                                    subcommands: [CreateOIDC.self, CreateSAML.self, List.self])
 
     struct CreateOIDC: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "create-oidc",
@@ -168,6 +168,93 @@ struct AppCommand: AsyncParsableCommand {
                     print("Created OIDC client \(app.name) (\(app.id))")
                     print("client_id:     \(app.clientID ?? "")")
                     if let secret { print("client_secret: \(secret.value)   (shown once: store it now)") }
+                }
+            }
+        }
+    }
+
+    struct CreateSAML: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "create-saml",
+            abstract: "Register a SAML service provider from its metadata, or from an entity ID and an ACS URL.")
+        @Option(help: "Tenant name.") var tenant: String
+        @Option(help: "Application name (default: the entity ID).") var name: String?
+        @Option(help: "The SP's metadata file (EntityDescriptor with an SPSSODescriptor).") var metadata: String?
+        @Option(name: .customLong("entity-id"), help: "The SP's entity ID (the Audience).") var entityID: String?
+        @Option(name: .customLong("acs-url"), help: "Assertion consumer service URL, HTTP-POST (repeat for several; the first is the default).")
+        var acsURLs: [String] = []
+        @Option(name: .customLong("slo-url"), help: "The SP's single logout URL.") var sloURL: String?
+        @Option(name: .customLong("name-id-format"), help: "emailAddress, persistent, transient or unspecified (or the full URN).")
+        var nameIDFormat: String?
+        @Option(help: "What to sign: assertion, response or both (default both).") var signing: String?
+        @Option(name: .customLong("attribute"), help: "Attribute mapping NAME=FIELD (FIELD: email, given_name, family_name, id, amr); repeat. Default: email, firstName, lastName.")
+        var attributes: [String] = []
+        @Option(name: .customLong("authn-context-class-ref"), help: "A fixed AuthnContextClassRef for this SP.") var authnContextClassRef: String?
+        @Option(help: "The SP's signing certificate (PEM file), to verify signed AuthnRequests.") var certificate: String?
+        @Flag(name: .customLong("require-signed-requests"), help: "Refuse AuthnRequests not signed with the SP's certificate.")
+        var requireSignedRequests = false
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var store: StoreOptions
+
+        func validate() throws {
+            if (metadata == nil) == (entityID == nil) {
+                throw ValidationError("give either --metadata FILE or --entity-id with --acs-url")
+            }
+            if entityID != nil && acsURLs.isEmpty { throw ValidationError("--entity-id needs at least one --acs-url") }
+        }
+
+        func run() async throws {
+            var settings: SAMLServiceProviderSettings
+            if let metadata {
+                let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: metadata)))
+                settings = try SAMLIdentityProviderService.settings(fromMetadata: bytes)
+                if !acsURLs.isEmpty {
+                    settings.assertionConsumerServices = acsURLs.enumerated().map { .init(url: $1, index: $0, isDefault: $0 == 0) }
+                }
+            } else {
+                settings = SAMLServiceProviderSettings(
+                    entityID: entityID ?? "", assertionConsumerServices: acsURLs.enumerated().map { .init(url: $1, index: $0, isDefault: $0 == 0) })
+            }
+            if let sloURL { settings.singleLogoutURL = sloURL }
+            if let nameIDFormat {
+                if nameIDFormat.hasPrefix("urn:") {
+                    settings.nameIDFormat = nameIDFormat
+                } else if ["persistent", "transient"].contains(nameIDFormat) {
+                    settings.nameIDFormat = "urn:oasis:names:tc:SAML:2.0:nameid-format:\(nameIDFormat)"
+                } else {
+                    settings.nameIDFormat = "urn:oasis:names:tc:SAML:1.1:nameid-format:\(nameIDFormat)"
+                }
+            }
+            if let signing {
+                guard let s = SAMLServiceProviderSettings.Signing(rawValue: signing) else {
+                    throw ValidationError("--signing must be assertion, response or both")
+                }
+                settings.signing = s
+            }
+            if !attributes.isEmpty {
+                settings.attributeMappings = try attributes.map { pair in
+                    let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+                    guard parts.count == 2 else { throw ValidationError("--attribute takes NAME=FIELD") }
+                    return .init(name: parts[0], userField: parts[1])
+                }
+            }
+            if let authnContextClassRef { settings.authnContextClassRef = authnContextClassRef }
+            if let certificate { settings.certificatePEM = try String(contentsOfFile: certificate, encoding: .utf8) }
+            if requireSignedRequests { settings.wantAuthnRequestsSigned = true }
+            let finalSettings = settings
+            try await withRuntime(store) { runtime in
+                let t = try await sigil.tenant(runtime, tenant)
+                let app = try await runtime.services.applications.createSAML(
+                    tenantID: t.id, .init(name: name ?? finalSettings.entityID, settings: finalSettings), by: .cli)
+                if json {
+                    try printJSON(["id": app.id, "name": app.name, "entity_id": finalSettings.entityID,
+                                   "acs": finalSettings.assertionConsumerServices.map(\.url), "name_id_format": finalSettings.nameIDFormat,
+                                   "signing": finalSettings.signing.rawValue,
+                                   "require_signed_requests": finalSettings.wantAuthnRequestsSigned ?? false] as [String: Any])
+                } else {
+                    print("Created SAML service provider \(app.name) (\(app.id))")
+                    print("entity ID: \(finalSettings.entityID)")
+                    print("ACS:       \(finalSettings.assertionConsumerServices.map(\.url).joined(separator: " "))")
                 }
             }
         }

@@ -1,0 +1,79 @@
+import Foundation
+
+/// SAML 2.0 names as the specifications spell them.
+public enum SAML {
+    public static let assertionNamespace = "urn:oasis:names:tc:SAML:2.0:assertion"
+    public static let protocolNamespace = "urn:oasis:names:tc:SAML:2.0:protocol"
+    public static let metadataNamespace = "urn:oasis:names:tc:SAML:2.0:metadata"
+    public static let dsigNamespace = "http://www.w3.org/2000/09/xmldsig#"
+
+    public enum Binding {
+        public static let httpPOST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+        public static let httpRedirect = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+        public static let httpArtifact = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact"
+    }
+
+    public enum NameIDFormat {
+        public static let unspecified = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+        public static let emailAddress = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+        public static let persistent = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
+        public static let transient = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
+        public static let all = [emailAddress, persistent, transient, unspecified]
+    }
+
+    public enum AuthnContextClass {
+        public static let unspecified = "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"
+        /// A registered device plus a second factor on it (authenticator app: phone + biometric/PIN).
+        public static let mobileTwoFactorContract = "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract"
+    }
+
+    public static let bearer = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
+    public static let attributeNameFormatUnspecified = "urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified"
+    public static let attributeNameFormatBasic = "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"
+    public static let rsaSHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+}
+
+/// A top-level `StatusCode` with an optional second-level code (SAML core §3.2.2.2).
+public struct SAMLStatus: Sendable, Equatable {
+    public var code: String
+    public var subcode: String?
+    public var message: String?
+
+    public init(code: String, subcode: String? = nil, message: String? = nil) {
+        self.code = code; self.subcode = subcode; self.message = message
+    }
+
+    static let prefix = "urn:oasis:names:tc:SAML:2.0:status:"
+    public static let successCode = prefix + "Success"
+    public static let requesterCode = prefix + "Requester"
+    public static let responderCode = prefix + "Responder"
+    public static let versionMismatchCode = prefix + "VersionMismatch"
+
+    public static let success = SAMLStatus(code: successCode)
+    public static func requester(_ sub: String? = nil, _ message: String? = nil) -> SAMLStatus {
+        SAMLStatus(code: requesterCode, subcode: sub.map { prefix + $0 }, message: message)
+    }
+    public static func responder(_ sub: String? = nil, _ message: String? = nil) -> SAMLStatus {
+        SAMLStatus(code: responderCode, subcode: sub.map { prefix + $0 }, message: message)
+    }
+    // Second-level codes used here: AuthnFailed, NoPassive, InvalidNameIDPolicy, RequestDenied,
+    // RequestUnsupported, UnsupportedBinding.
+}
+
+/// SAML instants: UTC, `yyyy-MM-ddTHH:mm:ssZ` when produced; fractional seconds accepted.
+public enum SAMLTime {
+    public static func format(_ date: Date) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        f.timeZone = TimeZone(identifier: "UTC")
+        return f.string(from: date)
+    }
+
+    public static func parse(_ text: String) -> Date? {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        if let d = f.date(from: text) { return d }
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.date(from: text)
+    }
+}

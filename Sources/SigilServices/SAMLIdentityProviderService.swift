@@ -1,0 +1,341 @@
+import Crypto
+import _CryptoExtras
+import Foundation
+import SigilCore
+import SigilJOSE
+import SigilSAML
+import SigilStore
+import SigilXML
+import X509
+
+/// The SAML 2.0 identity provider of a tenant: SP-initiated SSO over HTTP-Redirect and HTTP-POST,
+/// IdP-initiated SSO, basic single logout, and metadata. The HTTP layer hands in the decoded
+/// binding message and the browser's session; this returns what to do next.
+///
+/// Pending requests live in `login_transactions` (kind `saml_authn_request`) under an ID derived
+/// from (tenant, SP entity ID, request ID): inserting it is the request-ID replay check, on every
+/// node, with no table of its own.
+public struct SAMLIdentityProviderService: Sendable {
+    public let context: ServiceContext
+    /// How long a user may take to sign in before the pending request is dropped.
+    public static let pendingLifetime: TimeInterval = 15 * 60
+    public static let clockSkew: TimeInterval = 300
+
+    public init(context: ServiceContext) { self.context = context }
+
+    var keys: KeyService { KeyService(context: context) }
+
+    // MARK: URLs (DESIGN.md §3)
+
+    public static func entityID(issuer: String) -> String { issuer + "/saml/metadata" }
+    public static func ssoURL(issuer: String) -> String { issuer + "/saml/sso" }
+    public static func sloURL(issuer: String) -> String { issuer + "/saml/slo" }
+
+    // MARK: results
+
+    /// An auto-submitting form to the service provider.
+    public struct PostForm: Sendable, Equatable {
+        public var action: String
+        /// `SAMLResponse` (or `SAMLRequest`).
+        public var field: String
+        public var value: String
+        public var relayState: String?
+    }
+
+    public enum Outcome: Sendable {
+        /// POST this to the service provider.
+        case post(PostForm)
+        /// Send the browser through the hosted login, then back to `returnTo` (a path under the
+        /// tenant's base path, without it). `forceLogin`: even if signed in (ForceAuthn).
+        case login(returnTo: String, forceLogin: Bool)
+        /// Nothing can be sent to the SP: show this message.
+        case error(SAMLError)
+    }
+
+    // MARK: SSO
+
+    /// Step 1 of SP-initiated SSO: validate the request, record its ID (replay), and either answer
+    /// now (signed in, or IsPassive) or send the browser to sign in.
+    public func receive(_ message: SAMLInboundMessage, tenantID: String, issuer: String,
+                        session: (Session, User)?) async throws -> Outcome {
+        let now = context.clock.now()
+        // The issuer is read before anything is trusted, only to find the registered SP.
+        let claimedIssuer = (try? AuthnRequest.parse(message.xml))?.issuer
+        var registered: (Application, SAMLServiceProvider)?
+        if let claimedIssuer { registered = try await serviceProvider(tenantID: tenantID, entityID: claimedIssuer) }
+        let validator = AuthnRequestValidator(ssoURLs: [Self.ssoURL(issuer: issuer)], clockSkew: Self.clockSkew)
+        let result = validator.validate(message, now: now) { entityID in
+            registered.flatMap { $0.1.entityID == entityID ? $0.1 : nil }
+        }
+        let validated: ValidatedAuthnRequest
+        switch result {
+        case .success(let v): validated = v
+        case .failure(let rejection):
+            return try await reject(rejection.error, tenantID: tenantID, issuer: issuer, app: registered?.0,
+                                    requestID: rejection.request?.id, to: rejection.respondTo.map { (acsURL: $0.acsURL, relayState: message.relayState) })
+        }
+        let app = registered!.0
+        // Replay: the pending record's ID is derived from the request ID.
+        let secret = OpaqueToken.make(prefix: "", random: context.random)
+        let pending = LoginTransaction(
+            id: Self.pendingID(tenantID: tenantID, entityID: validated.serviceProvider.entityID, requestID: validated.request.id),
+            tenantID: tenantID, kind: .samlAuthnRequest, challenge: "-", secretHash: tokenHash(secret),
+            context: [
+                "application_id": app.id, "sp_entity_id": validated.serviceProvider.entityID, "request_id": validated.request.id,
+                "acs_url": validated.acsURL, "name_id_format": validated.nameIDFormat, "relay_state": validated.relayState ?? "",
+                "force_authn": String(validated.request.forceAuthn), "signed": String(validated.signed),
+            ],
+            createdAt: now, updatedAt: now, expiresAt: now.addingTimeInterval(Self.pendingLifetime))
+        do {
+            _ = try await context.store.loginTransactions.create(pending)
+        } catch let error as StoreError where error.code == .alreadyExists {
+            return try await reject(SAMLError(.replayed, "this request was already used", detail: validated.request.id), tenantID: tenantID,
+                                    issuer: issuer, app: app, requestID: validated.request.id, to: (validated.acsURL, validated.relayState))
+        }
+        if case let (s, user)? = session, !validated.request.forceAuthn {
+            return try await respond(pending, session: s, user: user, tenantID: tenantID, issuer: issuer)
+        }
+        if validated.request.isPassive {
+            _ = try? await context.store.loginTransactions.update(tenantID: tenantID, id: pending.id) { $0.state = .completed }
+            return try await reject(SAMLError(.unsupported, "the user is not signed in and the request is passive"), tenantID: tenantID,
+                                    issuer: issuer, app: app, requestID: validated.request.id, to: (validated.acsURL, validated.relayState),
+                                    status: .responder("NoPassive", "the user is not signed in"))
+        }
+        return .login(returnTo: "/saml/sso/continue?t=\(pending.id)&k=\(secret)", forceLogin: validated.request.forceAuthn)
+    }
+
+    /// Step 2, after the hosted login: answer the pending request with the browser's session.
+    public func resume(transactionID: String, key: String, tenantID: String, issuer: String, session: (Session, User)?) async throws -> Outcome {
+        let now = context.clock.now()
+        let pending: LoginTransaction
+        do {
+            pending = try await context.store.loginTransactions.get(tenantID: tenantID, id: transactionID)
+        } catch let error as StoreError where error.code == .notFound {
+            return .error(SAMLError(.unsupported, "this sign-in request is unknown or expired; start again from the application"))
+        }
+        guard pending.kind == .samlAuthnRequest, let hash = pending.secretHash,
+              constantTimeEquals(Array(hash.utf8), Array(tokenHash(key).utf8)) else {
+            await context.recordFailure("saml.sso.rejected", by: .system, tenantID: tenantID, reason: "resume key mismatch")
+            return .error(SAMLError(.unsupported, "this sign-in request is unknown or expired; start again from the application"))
+        }
+        guard pending.state == .pending, pending.expiresAt > now else {
+            await context.recordFailure("saml.sso.rejected", by: .system, tenantID: tenantID,
+                                        reason: "replayed: resume link of an answered or expired request \(pending.context["request_id"] ?? "")")
+            return .error(SAMLError(.replayed, "this sign-in request was already answered or expired; start again from the application"))
+        }
+        guard case let (s, user)? = session else {
+            return .login(returnTo: "/saml/sso/continue?t=\(transactionID)&k=\(key)", forceLogin: false)
+        }
+        if pending.context["force_authn"] == "true", s.authTime < pending.createdAt {
+            return .login(returnTo: "/saml/sso/continue?t=\(transactionID)&k=\(key)", forceLogin: true)
+        }
+        return try await respond(pending, session: s, user: user, tenantID: tenantID, issuer: issuer)
+    }
+
+    func respond(_ pending: LoginTransaction, session: Session, user: User, tenantID: String, issuer: String) async throws -> Outcome {
+        // One answer per request: move pending → completed atomically.
+        let id = pending.id
+        do {
+            _ = try await context.store.loginTransactions.update(tenantID: tenantID, id: id) { t in
+                guard t.state == .pending else { throw SAMLError(.replayed, "this sign-in request was already answered") }
+                t.state = .completed
+                t.userID = session.userID
+            }
+        } catch let error as SAMLError {
+            await context.recordFailure("saml.sso.rejected", by: .user(session.userID), tenantID: tenantID,
+                                        reason: "replayed: \(error.message) \(pending.context["request_id"] ?? "")")
+            return .error(error)
+        }
+        let app = try await context.store.applications.get(tenantID: tenantID, id: pending.context["application_id"] ?? "")
+        guard case .saml(let settings) = app.settings else { return .error(SAMLError(.unknownIssuer, "the application is not a SAML SP")) }
+        let relay = pending.context["relay_state"].flatMap { $0.isEmpty ? nil : $0 }
+        return try await assertion(app: app, settings: settings, session: session, user: user, tenantID: tenantID, issuer: issuer,
+                                   acsURL: pending.context["acs_url"] ?? "", inResponseTo: pending.context["request_id"],
+                                   nameIDFormat: pending.context["name_id_format"] ?? settings.nameIDFormat, relayState: relay)
+    }
+
+    /// IdP-initiated SSO to a registered SP's default ACS (no InResponseTo).
+    public func idpInitiated(spEntityID: String, relayState: String?, tenantID: String, issuer: String, session: Session, user: User) async throws -> Outcome {
+        guard case let (app, sp)? = try await serviceProvider(tenantID: tenantID, entityID: spEntityID),
+              case .saml(let settings) = app.settings, let acs = sp.defaultACS else {
+            await context.recordFailure("saml.sso.rejected", by: .user(user.id), tenantID: tenantID,
+                                        reason: "IdP-initiated SSO to an unknown service provider")
+            return .error(SAMLError(.unknownIssuer, "this application is not registered"))
+        }
+        return try await assertion(app: app, settings: settings, session: session, user: user, tenantID: tenantID, issuer: issuer,
+                                   acsURL: acs.url, inResponseTo: nil, nameIDFormat: settings.nameIDFormat, relayState: relayState)
+    }
+
+    func assertion(app: Application, settings: SAMLServiceProviderSettings, session: Session, user: User, tenantID: String, issuer: String,
+                   acsURL: String, inResponseTo: String?, nameIDFormat: String, relayState: String?) async throws -> Outcome {
+        let now = context.clock.now()
+        guard !settings.encryptAssertions else {
+            // Never fall back to a plain assertion for an SP that asked for encryption.
+            await context.recordFailure("saml.sso.rejected", by: .user(user.id), tenantID: tenantID,
+                                        reason: "encrypted assertions are not supported yet sp=\(settings.entityID)")
+            return .error(SAMLError(.unsupported, "this application wants encrypted assertions, which Sigil cannot send yet"))
+        }
+        let content = SAMLAssertionContent(
+            issuer: Self.entityID(issuer: issuer), acsURL: acsURL, audience: settings.entityID, inResponseTo: inResponseTo,
+            nameID: nameID(user: user, session: session, format: nameIDFormat, spEntityID: settings.entityID), nameIDFormat: nameIDFormat,
+            sessionIndex: Self.sessionIndex(session), authnInstant: session.authTime,
+            authnContextClassRef: settings.authnContextClassRef ?? Self.authnContextClass(amr: session.amr),
+            attributes: Self.attributes(settings.attributeMappings, user: user, session: session),
+            sessionNotOnOrAfter: session.absoluteExpiresAt)
+        let choice = SAMLSigningChoice(rawValue: settings.signing.rawValue) ?? .both
+        let xml = try await builder(tenantID: tenantID).response(content, now: now, signing: choice)
+        try await context.store.audit.append(context.auditEvent(
+            "saml.sso.responded", by: .user(user.id), tenantID: tenantID, targetType: "application", targetID: app.id,
+            after: ["sp_entity_id": settings.entityID, "acs_url": acsURL, "in_response_to": inResponseTo ?? "(idp-initiated)",
+                    "name_id_format": nameIDFormat, "session": session.id]))
+        return .post(PostForm(action: acsURL, field: "SAMLResponse", value: Data(xml).base64EncodedString(), relayState: relayState))
+    }
+
+    /// Rejections are audited; a trusted requester gets a signed status response at its ACS.
+    func reject(_ error: SAMLError, tenantID: String, issuer: String, app: Application?, requestID: String?,
+                to destination: (acsURL: String, relayState: String?)?, status: SAMLStatus? = nil) async throws -> Outcome {
+        var reason = "\(error.code): \(error.message)"
+        if !error.detail.isEmpty { reason += " (\(error.detail))" }
+        if let app { reason += " sp=\(app.entityID ?? app.id)" }
+        await context.recordFailure("saml.sso.rejected", by: .system, tenantID: tenantID, reason: reason)
+        guard let destination else { return .error(error) }
+        let xml = try await builder(tenantID: tenantID).statusResponse(
+            issuer: Self.entityID(issuer: issuer), destination: destination.acsURL, inResponseTo: requestID,
+            status: status ?? error.status, now: context.clock.now())
+        return .post(PostForm(action: destination.acsURL, field: "SAMLResponse", value: Data(xml).base64EncodedString(),
+                              relayState: destination.relayState))
+    }
+
+    // MARK: SLO (basic)
+
+    /// Ends the IdP session; answers with a signed LogoutResponse when the SP is registered with
+    /// a logout URL, else returns nil (the HTTP layer shows a signed-out page).
+    public func logout(_ message: SAMLInboundMessage, tenantID: String, issuer: String, session: Session?) async throws -> Outcome? {
+        let request: LogoutRequest
+        do { request = try LogoutRequest.parse(message.xml) } catch {
+            await context.recordFailure("saml.slo.rejected", by: .system, tenantID: tenantID, reason: "\(error)")
+            return .error(error)
+        }
+        if let session { try await SessionService(context: context).end(session) }
+        guard let spID = request.issuer, case let (app, _)? = try await serviceProvider(tenantID: tenantID, entityID: spID),
+              case .saml(let settings) = app.settings, let slo = settings.singleLogoutURL else {
+            await context.recordFailure("saml.slo.rejected", by: .system, tenantID: tenantID,
+                                        reason: "LogoutRequest from an SP without a registered logout URL: \(request.issuer ?? "-")")
+            return nil
+        }
+        try await context.store.audit.append(context.auditEvent("saml.slo", by: session.map { Principal.user($0.userID) } ?? Principal.system, tenantID: tenantID,
+                                                                targetType: "application", targetID: app.id,
+                                                                after: ["sp_entity_id": spID, "request_id": request.id]))
+        let xml = try await builder(tenantID: tenantID).logoutResponse(issuer: Self.entityID(issuer: issuer), destination: slo,
+                                                                       inResponseTo: request.id, now: context.clock.now())
+        return .post(PostForm(action: slo, field: "SAMLResponse", value: Data(xml).base64EncodedString(), relayState: message.relayState))
+    }
+
+    // MARK: metadata
+
+    public func metadata(tenantID: String, issuer: String, signed: Bool) async throws -> [UInt8] {
+        let records = try await keys.list(tenantID: tenantID)
+        let order: [SigningKeyState: Int] = [.current: 0, .next: 1]
+        let certs = try records.filter { $0.algorithm == SigningAlgorithm.rs256.rawValue && order[$0.state] != nil }
+            .sorted { order[$0.state]! < order[$1.state]! }
+            .compactMap { try $0.certificatePEM.map { try SigningCertificate.x5cValue(pem: $0) } }
+        let meta = IdPMetadata(entityID: Self.entityID(issuer: issuer), ssoURL: Self.ssoURL(issuer: issuer), sloURL: Self.sloURL(issuer: issuer),
+                               signingCertificatesBase64: certs)
+        let id = "_" + context.random.bytes(16).map { String(format: "%02x", $0) }.joined()
+        return try meta.document(id: id, signer: signed ? try await signer(tenantID: tenantID) : nil)
+    }
+
+    // MARK: pieces
+
+    public func serviceProvider(tenantID: String, entityID: String) async throws -> (Application, SAMLServiceProvider)? {
+        guard let app = try await context.store.applications.find(tenantID: tenantID, entityID: entityID),
+              case .saml(let s) = app.settings else { return nil }
+        return (app, SAMLServiceProvider(
+            entityID: s.entityID,
+            acs: s.assertionConsumerServices.map { .init(url: $0.url, binding: $0.binding, index: $0.index, isDefault: $0.isDefault) },
+            nameIDFormat: s.nameIDFormat, certificatePEM: s.certificatePEM, requireSignedRequests: s.wantAuthnRequestsSigned ?? false))
+    }
+
+    func signer(tenantID: String) async throws -> XMLSigner {
+        let material = try await keys.currentSigningKey(tenantID: tenantID, algorithm: .rs256)
+        let key = try _RSA.Signing.PrivateKey(derRepresentation: material.privateKeyDER.value)
+        let certificate = try Certificate(pemEncoded: try await keys.currentCertificatePEM(tenantID: tenantID))
+        return XMLSigner(key: .rsa(key), certificate: certificate)
+    }
+
+    func builder(tenantID: String) async throws -> SAMLResponseBuilder {
+        SAMLResponseBuilder(signer: try await signer(tenantID: tenantID), random: context.random)
+    }
+
+    static func pendingID(tenantID: String, entityID: String, requestID: String) -> String {
+        "samlreq_" + tokenHash("\(tenantID)\n\(entityID)\n\(requestID)").prefix(48)
+    }
+
+    /// Stable per session, opaque: SPs send it back in LogoutRequests.
+    static func sessionIndex(_ session: Session) -> String { "_" + tokenHash("saml-session-index:" + session.id).prefix(40) }
+
+    /// The NameID value for the format: the email; a pairwise, stable opaque ID (persistent); a
+    /// per-session one (transient); the email for unspecified.
+    func nameID(user: User, session: Session, format: String, spEntityID: String) -> String {
+        switch format {
+        case SAML.NameIDFormat.persistent:
+            return Base64URL.encode(context.masterKey.authenticationCode(Array("\(user.id)\n\(spEntityID)".utf8), purpose: "saml-persistent-nameid"))
+        case SAML.NameIDFormat.transient:
+            return "_" + tokenHash("\(session.id)\n\(spEntityID)").prefix(40)
+        default:
+            return user.email
+        }
+    }
+
+    /// The AuthnContextClassRef when the SP has none configured: the authenticator app (a
+    /// registered phone plus biometric/PIN: `mca` + `mfa`) is MobileTwoFactorContract; a passkey
+    /// has no fitting OASIS class (PasswordProtectedTransport would be false), so unspecified.
+    static func authnContextClass(amr: [String]) -> String {
+        amr.contains("mca") && amr.contains("mfa") ? SAML.AuthnContextClass.mobileTwoFactorContract : SAML.AuthnContextClass.unspecified
+    }
+
+    /// Mapped user fields, plus a multi-valued `session.amr` (Okta's third-party claims sharing).
+    static func attributes(_ mappings: [SAMLServiceProviderSettings.AttributeMapping], user: User, session: Session) -> [SAMLAttribute] {
+        var out = mappings.map { m -> SAMLAttribute in
+            let values: [String] = switch m.userField {
+            case "email": [user.email]
+            case "given_name": [user.givenName]
+            case "family_name": [user.familyName]
+            case "id": [user.id]
+            case "amr": session.amr
+            default: []
+            }
+            return SAMLAttribute(name: m.name, nameFormat: m.nameFormat, values: values.filter { !$0.isEmpty })
+        }
+        if !out.contains(where: { $0.name == "session.amr" }), !session.amr.isEmpty {
+            out.append(SAMLAttribute(name: "session.amr", values: session.amr))
+        }
+        return out
+    }
+}
+
+extension SAMLIdentityProviderService {
+    /// Registration settings read from SP metadata: entity ID, HTTP-POST ACS endpoints, the first
+    /// logout URL, the signing certificate (and whether it signs its AuthnRequests), and the first
+    /// NameID format Sigil supports. Unknown content is ignored; validation happens on create.
+    public static func settings(fromMetadata xml: [UInt8]) throws -> SAMLServiceProviderSettings {
+        let meta = try SPMetadata.parse(xml)
+        let post = meta.assertionConsumerServices.filter { $0.binding == SAML.Binding.httpPOST }
+        let acs = post.enumerated().map { i, e in
+            SAMLServiceProviderSettings.AssertionConsumerService(url: e.location, binding: e.binding, index: e.index ?? i,
+                                                                 isDefault: e.isDefault)
+        }
+        var withDefault = acs
+        if !withDefault.contains(where: \.isDefault), !withDefault.isEmpty {
+            let lowest = withDefault.indices.min { withDefault[$0].index < withDefault[$1].index }!
+            withDefault[lowest].isDefault = true
+        }
+        let format = meta.nameIDFormats.first { SAML.NameIDFormat.all.contains($0) } ?? SAMLServiceProviderSettings.emailNameIDFormat
+        return SAMLServiceProviderSettings(
+            entityID: meta.entityID, assertionConsumerServices: withDefault,
+            singleLogoutURL: meta.singleLogoutServices.first { $0.binding == SAML.Binding.httpPOST }?.location
+                ?? meta.singleLogoutServices.first?.location,
+            nameIDFormat: format, certificatePEM: meta.signingCertificatePEM,
+            wantAuthnRequestsSigned: meta.authnRequestsSigned && meta.signingCertificatePEM != nil ? true : nil)
+    }
+}
