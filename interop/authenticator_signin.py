@@ -97,8 +97,8 @@ def main():
     port = free_port()
     base = f"http://localhost:{port}"
 
-    def cli(*argv, timeout=60):
-        r = subprocess.run([cli_binary, argv[0], "--home", home, *argv[1:]], capture_output=True, text=True, timeout=timeout)
+    def cli(*argv, timeout=60, at=None):
+        r = subprocess.run([cli_binary, argv[0], "--home", at or home, *argv[1:]], capture_output=True, text=True, timeout=timeout)
         print(f"  $ sigil-authenticator {' '.join(argv)} -> {r.returncode}\n" + "".join("    " + l + "\n" for l in (r.stdout + r.stderr).splitlines()), flush=True)
         return r
 
@@ -258,6 +258,25 @@ def main():
             check("pushes reached the APNs fake", len(deliveries) >= 2, json.dumps(deliveries)[:300])
             check("the fake saw no protocol violations (ids only, no email)", not violations, json.dumps(violations)[:300])
             check("no push body names the user", "ada@example.com" not in json.dumps(deliveries))
+
+        # --- an invited user's first sign-in method is a phone (no passkey at all) ---
+        invite = subprocess.run([binary, "user", "invite", "--tenant", "default", "--email", "grace@example.com", "--given-name", "Grace",
+                                 "--family-name", "Hopper", "--data-dir", os.path.join(work, "data"), "--public-url", base],
+                                capture_output=True, text=True)
+        invite_link = invite.stdout.strip()
+        check("sigil user invite printed a link", invite.returncode == 0 and "/enroll/" in invite_link, invite.stderr)
+        browser.delete_all_cookies()
+        browser.get(invite_link)
+        browser.find_element(By.ID, "enroll-device").click()
+        shot = element_png(browser, "enroll-device-qr", os.path.join(artifacts, "invite-device-qr.png"))
+        r = cli("enroll", shot, "--name", "Grace's CLI", "--yes", at=os.path.join(work, "phone-grace"))
+        check("the invited user's phone enrolled from the enrolment page's code", r.returncode == 0, r.stderr)
+        try:
+            wait_path(browser, "/account")
+            check("the invited user is signed in by the phone's enrolment", "grace@example.com" in text_of(browser, "account-email"))
+        except Exception:
+            check("the invited user is signed in by the phone's enrolment", False, text_of(browser, "enroll-device-status"))
+        check("the invitation is used up", requests.get(invite_link, timeout=10).status_code == 404)
 
         # --- the audit log ---
         token = subprocess.run([binary, "admin", "token", "create", "--data-dir", os.path.join(work, "data")],
