@@ -205,7 +205,7 @@ public struct Authenticator: Sendable {
                             failures = 0
                         }
                         if let r = parser.retry { retry = max(100, min(r, 60_000)) }
-                    } catch let error as AuthenticatorError where error.code != .transport {
+                    } catch let error as AuthenticatorError where error.code != .transport && (error.status ?? 0) < 500 {
                         if error.problemName == "device-revoked" {
                             continuation.yield(.revoked)
                             continuation.finish()

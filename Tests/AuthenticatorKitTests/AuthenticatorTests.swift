@@ -238,4 +238,22 @@ struct Harness {
         let open = try #require(h.server.log.last)
         #expect(open.url == FakeServer.issuer + "/authenticator/v1/stream" && open.signatureValid == true)
     }
+
+    @Test func theStreamReconnectsWithAFreshSignatureWhenTheServerClosesIt() async throws {
+        let h = Harness()
+        let enrolment = try await h.enrol()
+        let push = String(decoding: Wire.encode(FakeServer.view(FakeServer.pushTx, kind: "push")), as: UTF8.self)
+        h.server.state.withLock {
+            $0.laterConnections = [[ServerSentEvent.retry(milliseconds: 100), ServerSentEvent(event: "push", data: push).encoded]]
+            $0.streamEvents = ["event: revoked\ndata: {}\n\n"]
+        }
+        var events: [DeviceEvent] = []
+        for try await event in h.authenticator.events(for: enrolment) { events.append(event) }
+        #expect(events.count == 2)
+        #expect(events.last == .revoked)
+        let opens = h.server.log.filter { $0.url.hasSuffix("/authenticator/v1/stream") }
+        #expect(opens.count == 2)
+        #expect(opens.allSatisfy { $0.signatureValid == true })
+        #expect(Set(opens.compactMap(\.nonce)).count == 2)
+    }
 }

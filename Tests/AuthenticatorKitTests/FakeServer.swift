@@ -49,6 +49,8 @@ final class FakeServer: AuthenticatorTransport {
         /// Answer the next request with this problem (status, name, title) instead.
         var forcedProblem: (Int, String, String)?
         var streamEvents: [String] = []
+        /// Per stream connection, in order; `streamEvents` once these are used up.
+        var laterConnections: [[String]] = []
     }
 
     let state: Mutex<State>
@@ -85,7 +87,9 @@ final class FakeServer: AuthenticatorTransport {
 
     func open(_ request: HTTPExchange) async throws -> (HTTPReply, AsyncThrowingStream<[UInt8], any Error>) {
         let (reply, events) = state.withLock { state -> (HTTPReply, [String]) in
-            (handle(request, &state), state.streamEvents)
+            let reply = handle(request, &state)
+            if !state.laterConnections.isEmpty { return (reply, state.laterConnections.removeFirst()) }
+            return (reply, state.streamEvents)
         }
         let body = reply.body
         return (HTTPReply(status: reply.status, headers: reply.headers), AsyncThrowingStream { continuation in
