@@ -143,6 +143,7 @@ let package = Package(
         // ISO/IEC 18004 QR code encoder (byte mode), SVG and PNG rendering. No I/O, no dependencies.
         .target(
             name: "SigilQR",
+            dependencies: ["SigilCore"],
             swiftSettings: strict
         ),
         // WebAuthn relying party: CBOR, COSE keys, attestation (none, packed), assertions. No I/O.
@@ -175,7 +176,7 @@ let package = Package(
         .target(
             name: "SigilSAML",
             dependencies: [
-                "SigilXML", "SigilCore", "SigilQR",
+                "SigilXML", "SigilCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -207,7 +208,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SigilQRTests",
-            dependencies: ["SigilQR"],
+            dependencies: ["SigilQR", "SigilCore"],
             swiftSettings: strict
         ),
         .testTarget(

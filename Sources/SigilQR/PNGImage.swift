@@ -1,3 +1,4 @@
+import SigilCore
 // A PNG decoder (ISO/IEC 15948 / W3C PNG) reduced to what a QR reader needs: every
 // non-interlaced colour type and bit depth, converted to 8-bit luminance. No Foundation.
 

@@ -1,3 +1,4 @@
+import SigilCore
 // Rendering: SVG, PNG and terminal text. No Foundation.
 
 extension QRCode {
@@ -153,6 +154,9 @@ extension QRCode {
 
 /// PNG chunk framing, CRC-32 and a stored-block zlib stream.
 enum PNGEncoding {
+    /// Adler-32 of a zlib stream (shared with the inflater in SigilCore).
+    static func adler32(_ bytes: [UInt8]) -> UInt32 { Inflater.adler32(bytes) }
+
     /// CRC-32 (ISO 3309 / ITU-T V.42, reflected polynomial 0xEDB88320) as used by PNG.
     static let crcTable: [UInt32] = (0..<256).map { n -> UInt32 in
         var c = UInt32(n)
@@ -166,23 +170,6 @@ enum PNGEncoding {
         return ~c
     }
 
-    /// Adler-32 (RFC 1950).
-    static func adler32(_ bytes: [UInt8]) -> UInt32 {
-        var a: UInt32 = 1, b: UInt32 = 0
-        // 5552 is the largest n with 255n(n+1)/2 + (n+1)(65520) < 2³²: reduce once per chunk.
-        var index = 0
-        while index < bytes.count {
-            let end = min(index + 5552, bytes.count)
-            for i in index..<end {
-                a += UInt32(bytes[i])
-                b += a
-            }
-            a %= 65521
-            b %= 65521
-            index = end
-        }
-        return b << 16 | a
-    }
 
     /// A zlib stream (RFC 1950) of stored deflate blocks (RFC 1951 §3.2.4).
     static func zlibStored(_ data: [UInt8]) -> [UInt8] {
@@ -199,7 +186,7 @@ enum PNGEncoding {
             out += data[offset..<(offset + length)]
             offset += length
         } while offset < data.count
-        out.appendBigEndian(adler32(data))
+        out.appendBigEndian(Inflater.adler32(data))
         return out
     }
 

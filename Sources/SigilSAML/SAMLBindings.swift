@@ -1,7 +1,7 @@
 import Crypto
 import _CryptoExtras
 import Foundation
-import SigilQR
+import SigilCore
 import X509
 
 /// A protocol message as it arrived over a binding, before anything in it is trusted.

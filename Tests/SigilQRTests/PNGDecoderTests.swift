@@ -1,4 +1,5 @@
 import Foundation
+import SigilCore
 import Testing
 @testable import SigilQR
 

@@ -1,8 +1,9 @@
-// A DEFLATE (RFC 1951) inflater inside a zlib (RFC 1950) wrapper, for PNG decoding.
+// A DEFLATE (RFC 1951) inflater, raw or inside a zlib (RFC 1950) wrapper: PNG decoding (SigilQR)
+// and the SAML HTTP-Redirect binding (SigilSAML).
 // No Foundation, no system zlib.
 
 /// Why a zlib/DEFLATE stream could not be inflated.
-package enum InflateError: Error, Sendable, Hashable {
+public enum InflateError: Error, Sendable, Hashable {
     case truncated
     case invalidHeader(String)
     case invalidBlock(String)
@@ -60,7 +61,7 @@ struct HuffmanTable: Sendable {
     }
 }
 
-package struct Inflater {
+public struct Inflater {
     private let input: [UInt8]
     private var position: Int
     private var bitBuffer: UInt64 = 0
@@ -99,7 +100,7 @@ package struct Inflater {
     ///   - limit: the largest output accepted; a stream that would produce more is rejected
     ///     (decompression bombs).
     ///   - expectedSize: a capacity hint.
-    static func zlib(_ data: [UInt8], limit: Int, expectedSize: Int = 0) throws(InflateError) -> [UInt8] {
+    public static func zlib(_ data: [UInt8], limit: Int, expectedSize: Int = 0) throws(InflateError) -> [UInt8] {
         guard data.count >= 6 else { throw .truncated }
         let cmf = data[0], flg = data[1]
         guard cmf & 0x0F == 8 else { throw .invalidHeader("compression method \(cmf & 0x0F) is not deflate") }
@@ -114,12 +115,12 @@ package struct Inflater {
         for _ in 0..<4 { checksum = checksum << 8 | UInt32(try inflater.bits(8)) }
         var output = inflater.output
         if output.count != inflater.count { output.removeLast(output.count - inflater.count) }
-        guard checksum == PNGEncoding.adler32(output) else { throw .checksumMismatch }
+        guard checksum == Inflater.adler32(output) else { throw .checksumMismatch }
         return output
     }
 
     /// Inflates raw DEFLATE data (no zlib wrapper).
-    package static func raw(_ data: [UInt8], limit: Int) throws(InflateError) -> [UInt8] {
+    public static func raw(_ data: [UInt8], limit: Int) throws(InflateError) -> [UInt8] {
         var inflater = Inflater(input: data, start: 0, limit: limit, expected: 0)
         try inflater.inflateBlocks()
         return inflater.result
@@ -292,5 +293,26 @@ package struct Inflater {
             }
             count += length
         }
+    }
+}
+
+extension Inflater {
+    /// Adler-32 (RFC 1950 §8.2), the zlib stream checksum.
+    /// Adler-32 (RFC 1950).
+    public static func adler32(_ bytes: [UInt8]) -> UInt32 {
+        var a: UInt32 = 1, b: UInt32 = 0
+        // 5552 is the largest n with 255n(n+1)/2 + (n+1)(65520) < 2³²: reduce once per chunk.
+        var index = 0
+        while index < bytes.count {
+            let end = min(index + 5552, bytes.count)
+            for i in index..<end {
+                a += UInt32(bytes[i])
+                b += a
+            }
+            a %= 65521
+            b %= 65521
+            index = end
+        }
+        return b << 16 | a
     }
 }
