@@ -88,11 +88,8 @@ struct AuthenticatorRoutes {
         let (value, setCookie) = binding(request, context, tenant: tenant)
         let started = try await authenticator.startQR(tenant: tenant, issuer: context.issuer,
                                                       start: loginStart(request, context, bindingValue: value, returnTo: body.returnTo))
-        let base = Web.basePath(context), tx = started.transaction.id
-        return try JSONResponse.make(StartedView(
-            transaction: tx, expiresAt: Wire.time(started.transaction.expiresAt), qr: "\(base)/login/transactions/\(tx)/qr.svg",
-            link: nil, deepLink: started.payload.deepLink, number: nil, events: "\(base)/login/transactions/\(tx)/events",
-            status: "\(base)/login/transactions/\(tx)"), headers: [.setCookie: setCookie, .cacheControl: "no-store"])
+        return try JSONResponse.make(StartedView(started.transaction, base: Web.basePath(context), payload: started.payload),
+                                     headers: [.setCookie: setCookie, .cacheControl: "no-store"])
     }
 
     func startPush(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
@@ -106,11 +103,8 @@ struct AuthenticatorRoutes {
         let transaction = try await authenticator.startPush(tenant: tenant, issuer: context.issuer,
                                                             start: loginStart(request, context, bindingValue: value, returnTo: body.returnTo),
                                                             email: body.email)
-        let base = Web.basePath(context), tx = transaction.id
-        return try JSONResponse.make(StartedView(
-            transaction: tx, expiresAt: Wire.time(transaction.expiresAt), qr: nil, link: nil, deepLink: nil, number: transaction.number,
-            events: "\(base)/login/transactions/\(tx)/events", status: "\(base)/login/transactions/\(tx)"),
-            headers: [.setCookie: setCookie, .cacheControl: "no-store"])
+        return try JSONResponse.make(StartedView(transaction, base: Web.basePath(context), payload: nil),
+                                     headers: [.setCookie: setCookie, .cacheControl: "no-store"])
     }
 
     func startEnrolment(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
@@ -125,12 +119,8 @@ struct AuthenticatorRoutes {
         let started = try await services.authenticatorEnrolment.start(user: user, issuer: context.issuer,
                                                                       origin: Web.origin(context) ?? context.issuer,
                                                                       browserHash: tokenHash(value))
-        let base = Web.basePath(context), tx = started.transaction.id
-        return try JSONResponse.make(StartedView(
-            transaction: tx, expiresAt: Wire.time(started.transaction.expiresAt), qr: "\(base)/login/transactions/\(tx)/qr.svg",
-            link: started.payload.url, deepLink: started.payload.deepLink, number: nil,
-            events: "\(base)/login/transactions/\(tx)/events", status: "\(base)/login/transactions/\(tx)"),
-            headers: [.setCookie: setCookie, .cacheControl: "no-store"])
+        return try JSONResponse.make(StartedView(started.transaction, base: Web.basePath(context), payload: started.payload, includeLink: true),
+                                     headers: [.setCookie: setCookie, .cacheControl: "no-store"])
     }
 
     /// A phone as the first sign-in method, from a one-time enrolment link (first administrator or
@@ -138,19 +128,12 @@ struct AuthenticatorRoutes {
     func startLinkEnrolment(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         try Web.requireSameOrigin(request, context)
         let tenant = try context.requireTenant()
-        let (enrolment, token) = try await SignInRoutes(services: services).usableEnrolment(context)
+        let signIn = SignInRoutes(services: services)
+        let (enrolment, token) = try await signIn.usableEnrolment(context)
         let body = try await JSONBody.decode(EnrolBody.self, from: request, context: context, allowed: EnrolBody.fields)
         var newUser: AuthenticatorEnrolment.NewUser? = nil
         if enrolment.userID == nil {
-            let email = body.email ?? "", given = body.givenName ?? "", family = body.familyName ?? ""
-            var errors: [FieldError] = []
-            if let m = Validate.email(email) { errors.append(FieldError(field: "email", message: m)) }
-            if let m = Validate.name(given, field: "given_name") { errors.append(FieldError(field: "given_name", message: m)) }
-            if let m = Validate.name(family, field: "family_name") { errors.append(FieldError(field: "family_name", message: m)) }
-            guard errors.isEmpty else { throw ServiceError.invalid(errors) }
-            if try await services.context.store.users.find(tenantID: tenant.id, email: email) != nil {
-                throw ServiceError.invalid([FieldError(field: "email", message: "a user with this email exists; ask for an invitation instead")])
-            }
+            let (email, given, family) = try await signIn.firstAdministrator(body, tenant: tenant)
             newUser = .init(email: email, givenName: given, familyName: family)
         }
         let (value, setCookie) = binding(request, context, tenant: tenant)
@@ -158,12 +141,8 @@ struct AuthenticatorRoutes {
         let started = try await services.authenticatorEnrolment.start(
             enrolment: enrolment, linkHash: tokenHash(token), newUser: newUser, issuer: context.issuer,
             origin: Web.origin(context) ?? context.issuer, browserHash: tokenHash(value), returnTo: base + "/account")
-        let tx = started.transaction.id
-        return try JSONResponse.make(StartedView(
-            transaction: tx, expiresAt: Wire.time(started.transaction.expiresAt), qr: "\(base)/login/transactions/\(tx)/qr.svg",
-            link: started.payload.url, deepLink: started.payload.deepLink, number: nil,
-            events: "\(base)/login/transactions/\(tx)/events", status: "\(base)/login/transactions/\(tx)"),
-            headers: [.setCookie: setCookie, .cacheControl: "no-store"])
+        return try JSONResponse.make(StartedView(started.transaction, base: base, payload: started.payload, includeLink: true),
+                                     headers: [.setCookie: setCookie, .cacheControl: "no-store"])
     }
 
     // MARK: browser: watch, image, complete, cancel
@@ -482,6 +461,19 @@ struct PushStartBody: Decodable {
 
 /// The answer to starting a QR login, a push or an enrolment.
 struct StartedView: Encodable {
+    /// Links under the tenant's base path for transaction `tx`; `qr` only when there is a code to draw.
+    init(_ transaction: LoginTransaction, base: String, payload: AuthenticatorPayload?, includeLink: Bool = false) {
+        let tx = transaction.id
+        self.transaction = tx
+        expiresAt = Wire.time(transaction.expiresAt)
+        qr = payload == nil ? nil : "\(base)/login/transactions/\(tx)/qr.svg"
+        link = includeLink ? payload?.url : nil
+        deepLink = payload?.deepLink
+        number = payload == nil ? transaction.number : nil
+        events = "\(base)/login/transactions/\(tx)/events"
+        status = "\(base)/login/transactions/\(tx)"
+    }
+
     var transaction: String
     var expiresAt: String
     var qr: String?

@@ -165,15 +165,7 @@ struct SignInRoutes {
             let user = try await services.context.store.users.get(tenantID: tenant.id, id: userID)
             owner = .init(userID: user.id, email: user.email, displayName: "\(user.givenName) \(user.familyName)")
         } else {
-            let email = body.email ?? "", given = body.givenName ?? "", family = body.familyName ?? ""
-            var errors: [FieldError] = []
-            if let m = Validate.email(email) { errors.append(FieldError(field: "email", message: m)) }
-            if let m = Validate.name(given, field: "given_name") { errors.append(FieldError(field: "given_name", message: m)) }
-            if let m = Validate.name(family, field: "family_name") { errors.append(FieldError(field: "family_name", message: m)) }
-            guard errors.isEmpty else { throw ServiceError.invalid(errors) }
-            if try await services.context.store.users.find(tenantID: tenant.id, email: email) != nil {
-                throw ServiceError.invalid([FieldError(field: "email", message: "a user with this email exists; ask for an invitation instead")])
-            }
+            let (email, given, family) = try await firstAdministrator(body, tenant: tenant)
             owner = .init(userID: services.context.ids.make(.user), email: email, displayName: "\(given) \(family)")
             extra["email"] = email
             extra["given_name"] = given
@@ -183,6 +175,20 @@ struct SignInRoutes {
         let (transaction, options) = try await services.passkeys.beginRegistration(
             tenantID: tenant.id, issuer: context.issuer, owner: owner, excludeCredentialIDs: existing.map(\.credentialID), context: extra)
         return try Self.optionsResponse(transaction: transaction, options: options)
+    }
+
+    /// The first administrator's fields from the enrolment page, checked, for an email not yet taken.
+    func firstAdministrator(_ body: EnrolBody, tenant: Tenant) async throws -> (email: String, given: String, family: String) {
+        let email = body.email ?? "", given = body.givenName ?? "", family = body.familyName ?? ""
+        var errors: [FieldError] = []
+        if let m = Validate.email(email) { errors.append(FieldError(field: "email", message: m)) }
+        if let m = Validate.name(given, field: "given_name") { errors.append(FieldError(field: "given_name", message: m)) }
+        if let m = Validate.name(family, field: "family_name") { errors.append(FieldError(field: "family_name", message: m)) }
+        guard errors.isEmpty else { throw ServiceError.invalid(errors) }
+        if try await services.context.store.users.find(tenantID: tenant.id, email: email) != nil {
+            throw ServiceError.invalid([FieldError(field: "email", message: "a user with this email exists; ask for an invitation instead")])
+        }
+        return (email, given, family)
     }
 
     func enrolVerify(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
