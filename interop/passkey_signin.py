@@ -129,7 +129,15 @@ def main():
         sign_out.click()
         # Wait for the sign-out POST to be answered: the old /account page goes away first
         # (checking the URL alone would match the page we are still on).
-        WebDriverWait(driver, 20).until(EC.staleness_of(sign_out))
+        def signed_out_page_gone(_):
+            # Chromium reports a node of the unloaded page either as stale or, mid-navigation, as
+            # "does not belong to the document": both mean the old page is gone.
+            try:
+                sign_out.is_enabled()
+                return False
+            except Exception:
+                return True
+        WebDriverWait(driver, 20).until(signed_out_page_gone)
         # /login starts conditional mediation (passkey autofill); the virtual authenticator answers
         # it by itself, so the browser signs straight back in with a new session. Wait for it.
         def autofilled(d):
