@@ -130,10 +130,19 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Outbound fetches of documents the services need: client JWKS (jwks_uri), SP metadata URLs.
+        .target(
+            name: "SigilRemote",
+            dependencies: [
+                "SigilServices",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "sigil",
             dependencies: [
-                "SigilCore", "SigilStore", "SigilSQLStore", "SigilServices", "SigilHTTP", "SigilJOSE", "SigilPush",
+                "SigilCore", "SigilStore", "SigilSQLStore", "SigilServices", "SigilHTTP", "SigilJOSE", "SigilPush", "SigilRemote",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import SigilCore
+import SigilJOSE
 import SigilServices
 import SigilStore
 
@@ -91,6 +92,18 @@ public struct AdminAPI: Sendable {
                     try Self.apply(body, to: &app)
                 }
                 return try JSONResponse.make(ApplicationBody(app), headers: [.eTag: Self.etag(app.version)])
+            },
+            AdminEndpoint(method: .post, path: "\(Self.base)/applications/{id}/client-secret", operationID: "rotateClientSecret") { request, context, principal in
+                let tenant = try context.requireTenant()
+                let body = try await JSONBody.decode(RotateSecretRequest.self, from: request, context: context,
+                                                     allowed: RotateSecretRequest.fields)
+                let (app, secret) = try await s.applications.rotateSecret(
+                    tenantID: tenant.id, id: try Self.id(context), expectedVersion: try Self.ifMatch(request),
+                    grace: TimeInterval(body.gracePeriod ?? 0), by: principal)
+                let expires: Date? = if case .oidc(let o) = app.settings, o.previousClientSecretHash != nil { o.previousClientSecretExpiresAt } else { nil }
+                return try JSONResponse.make(RotatedSecretBody(application: ApplicationBody(app), clientSecret: secret.value,
+                                                               previousSecretExpiresAt: expires),
+                                             headers: [.eTag: Self.etag(app.version), .cacheControl: "no-store"])
             },
             AdminEndpoint(method: .delete, path: "\(Self.base)/applications/{id}", operationID: "deleteApplication") { request, context, principal in
                 try await s.applications.delete(tenantID: try context.requireTenant().id, id: try Self.id(context),
@@ -229,23 +242,45 @@ public struct AdminAPI: Sendable {
             input.accessTokenLifetimeSeconds = body.accessTokenLifetime
             input.idTokenLifetimeSeconds = body.idTokenLifetime
             input.refreshTokenLifetimeSeconds = body.refreshTokenLifetime
+            input.jwks = try body.jwks.map(Self.jwksText)
+            input.jwksURI = body.jwksUri
             return try await services.applications.createOIDC(tenantID: tenantID, input, by: principal)
         case "saml":
             let stray = body.present(ApplicationRequest.oidcFields)
             guard stray.isEmpty else { throw Problem.unknownFields(stray) }
-            guard let entityID = body.entityId else { throw Problem.invalidType("entity_id", "entity_id is required") }
-            let settings = SAMLServiceProviderSettings(
-                entityID: entityID, assertionConsumerServices: (body.acs ?? []).settings(), singleLogoutURL: body.sloUrl,
-                nameIDFormat: body.nameIdFormat ?? SAMLServiceProviderSettings.emailNameIDFormat,
-                attributeMappings: body.attributeMappings?.settings() ?? SAMLServiceProviderSettings.oktaDefaultAttributes,
-                signing: body.signing ?? .both, encryptAssertions: body.encryptAssertions ?? false,
-                certificatePEM: body.certificate, authnContextClassRef: body.authnContextClassRef,
-                wantAuthnRequestsSigned: body.wantAuthnRequestsSigned)
-            return (try await services.applications.createSAML(tenantID: tenantID, .init(name: name, settings: settings), by: principal), nil)
+            var settings: SAMLServiceProviderSettings
+            switch (body.metadataUrl, body.metadata) {
+            case (.some, .some):
+                throw Problem.invalidType("metadata", "send metadata_url or metadata, not both")
+            case (.some(let url), nil):
+                settings = try await services.applications.samlSettings(fromMetadataURL: url)
+            case (nil, .some(let xml)):
+                do { settings = try SAMLIdentityProviderService.settings(fromMetadata: Array(xml.utf8)) } catch {
+                    throw ServiceError.invalid([FieldError(field: "metadata", message: "the document is not usable SP metadata: \(error)")])
+                }
+            case (nil, nil):
+                guard let entityID = body.entityId else { throw Problem.invalidType("entity_id", "entity_id (or metadata_url, or metadata) is required") }
+                settings = SAMLServiceProviderSettings(entityID: entityID, assertionConsumerServices: [])
+            }
+            // Fields sent with metadata override what it says (an SP's metadata may list an ACS
+            // for another environment, or no certificate).
+            var app = SigilStore.Application(id: "", tenantID: tenantID, name: name, settings: .saml(settings),
+                                             createdAt: Date(), updatedAt: Date())
+            var overrides = body
+            overrides.name = nil
+            try Self.apply(overrides, to: &app)
+            guard case .saml(let final) = app.settings else { throw Problem.invalidType("protocol", "not a SAML application") }
+            return (try await services.applications.createSAML(tenantID: tenantID, .init(name: name, settings: final), by: principal), nil)
         default:
             throw Problem(status: .unprocessableContent, type: "validation-failed", title: "The request has invalid values",
                           detail: "protocol must be oidc or saml", errors: [FieldError(field: "protocol", message: "must be oidc or saml")])
         }
+    }
+
+    /// A JWKS object as the JSON text the settings keep.
+    static func jwksText(_ value: JSONValue) throws -> String {
+        guard case .object = value else { throw Problem.invalidType("jwks", "jwks must be a JSON object ({\"keys\": [...]})") }
+        return String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
     }
 
     static func apply(_ body: ApplicationRequest, to app: inout SigilStore.Application) throws {
@@ -265,6 +300,11 @@ public struct AdminAPI: Sendable {
             if let v = body.accessTokenLifetime { s.accessTokenLifetimeSeconds = v }
             if let v = body.idTokenLifetime { s.idTokenLifetimeSeconds = v }
             if let v = body.refreshTokenLifetime { s.refreshTokenLifetimeSeconds = v }
+            // A client has one key source; naming one replaces the other, and leaving
+            // private_key_jwt drops both.
+            if let v = body.jwks { s.jwks = try Self.jwksText(v); s.jwksURI = nil }
+            if let v = body.jwksUri { s.jwksURI = v; s.jwks = nil }
+            if s.tokenEndpointAuthMethod != "private_key_jwt", body.tokenEndpointAuthMethod != nil { s.jwks = nil; s.jwksURI = nil }
             app.settings = .oidc(s)
         case .saml(var s):
             let stray = body.present(ApplicationRequest.oidcFields)

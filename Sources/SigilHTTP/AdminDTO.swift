@@ -1,4 +1,5 @@
 import Foundation
+import SigilJOSE
 import SigilServices
 import SigilStore
 
@@ -71,6 +72,10 @@ struct OIDCBody: Codable {
     var accessTokenLifetime: Int
     var idTokenLifetime: Int
     var refreshTokenLifetime: Int
+    var jwks: JSONValue?
+    var jwksUri: String?
+    /// Set while a rotated-out secret is still accepted.
+    var previousSecretExpiresAt: Date?
 
     init(_ s: OIDCClientSettings) {
         clientId = s.clientID; redirectUris = s.redirectURIs; postLogoutRedirectUris = s.postLogoutRedirectURIs
@@ -78,7 +83,24 @@ struct OIDCBody: Codable {
         requirePar = s.requirePAR; allowedScopes = s.allowedScopes; idTokenSignedResponseAlg = s.idTokenSigningAlg
         accessTokenLifetime = s.accessTokenLifetimeSeconds; idTokenLifetime = s.idTokenLifetimeSeconds
         refreshTokenLifetime = s.refreshTokenLifetimeSeconds
+        jwks = s.jwks.flatMap { try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) }
+        jwksUri = s.jwksURI
+        if let until = s.previousClientSecretExpiresAt, s.previousClientSecretHash != nil { previousSecretExpiresAt = until }
     }
+}
+
+/// The body of `POST /applications/{id}/client-secret`.
+struct RotateSecretRequest: Decodable {
+    static let fields: Set<String> = ["grace_period"]
+    /// Seconds the old secret keeps working (0–604800; default 0: it stops at once).
+    var gracePeriod: Int?
+}
+
+/// The answer to a secret rotation: the new secret, shown once.
+struct RotatedSecretBody: Encodable {
+    var application: ApplicationBody
+    var clientSecret: String
+    var previousSecretExpiresAt: Date?
 }
 
 struct ACSBody: Codable {
@@ -146,14 +168,14 @@ struct ApplicationRequest: Decodable {
     static let oidcFields: Set<String> = [
         "redirect_uris", "post_logout_redirect_uris", "public", "token_endpoint_auth_method", "grant_types", "require_pkce",
         "require_par", "allowed_scopes", "id_token_signed_response_alg", "access_token_lifetime", "id_token_lifetime",
-        "refresh_token_lifetime",
+        "refresh_token_lifetime", "jwks", "jwks_uri",
     ]
     static let samlFields: Set<String> = [
         "entity_id", "acs", "slo_url", "name_id_format", "attribute_mappings", "signing", "encrypt_assertions", "certificate",
-        "authn_context_class_ref", "want_authn_requests_signed",
+        "authn_context_class_ref", "want_authn_requests_signed", "metadata_url", "metadata",
     ]
     static let createFields: Set<String> = oidcFields.union(samlFields).union(["name", "protocol"])
-    static let patchFields: Set<String> = createFields.subtracting(["protocol", "public"])
+    static let patchFields: Set<String> = createFields.subtracting(["protocol", "public", "metadata_url", "metadata"])
 
     var name: String?
     var `protocol`: String?
@@ -170,7 +192,15 @@ struct ApplicationRequest: Decodable {
     var accessTokenLifetime: Int?
     var idTokenLifetime: Int?
     var refreshTokenLifetime: Int?
+    /// For private_key_jwt, one of: the client's JWKS object, or the URL it is published at.
+    /// Setting one in a PATCH removes the other.
+    var jwks: JSONValue?
+    var jwksUri: String?
     // SAML
+    /// Create only: the SP's metadata, fetched from this URL (https; http only on loopback)…
+    var metadataUrl: String?
+    /// …or given inline as XML text. Fields sent alongside override what the metadata says.
+    var metadata: String?
     var entityId: String?
     var acs: [ACSBody]?
     var sloUrl: String?
@@ -190,7 +220,8 @@ struct ApplicationRequest: Decodable {
             "grant_types": grantTypes != nil, "require_pkce": requirePkce != nil, "require_par": requirePar != nil,
             "allowed_scopes": allowedScopes != nil, "id_token_signed_response_alg": idTokenSignedResponseAlg != nil,
             "access_token_lifetime": accessTokenLifetime != nil, "id_token_lifetime": idTokenLifetime != nil,
-            "refresh_token_lifetime": refreshTokenLifetime != nil,
+            "refresh_token_lifetime": refreshTokenLifetime != nil, "jwks": jwks != nil, "jwks_uri": jwksUri != nil,
+            "metadata_url": metadataUrl != nil, "metadata": metadata != nil,
             "entity_id": entityId != nil, "acs": acs != nil, "slo_url": sloUrl != nil,
             "name_id_format": nameIdFormat != nil, "attribute_mappings": attributeMappings != nil,
             "signing": signing != nil, "encrypt_assertions": encryptAssertions != nil,
@@ -246,3 +277,4 @@ extension [AttributeMappingBody] {
         map { .init(name: $0.name, userField: $0.userField, nameFormat: $0.nameFormat ?? "urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified") }
     }
 }
+

@@ -172,6 +172,18 @@ enum OpenAPIDocument {
          "none"
         ],
         "type": "string"
+       },
+       "jwks": {
+        "type": "object"
+       },
+       "jwks_uri": {
+        "format": "uri",
+        "type": "string"
+       },
+       "previous_secret_expires_at": {
+        "description": "While a rotated-out secret is still accepted",
+        "format": "date-time",
+        "type": "string"
        }
       },
       "type": "object"
@@ -499,6 +511,35 @@ enum OpenAPIDocument {
        "none"
       ],
       "type": "string"
+     },
+     "jwks": {
+      "description": "For private_key_jwt: the client's public keys, a JWKS object (private members are refused). Setting it removes jwks_uri.",
+      "type": "object",
+      "properties": {
+       "keys": {
+        "type": "array",
+        "items": {
+         "type": "object"
+        }
+       }
+      },
+      "required": [
+       "keys"
+      ]
+     },
+     "jwks_uri": {
+      "description": "For private_key_jwt: the https URL the client publishes its JWKS at (http only on loopback). Fetched on use, cached for its max-age (5 min to 1 day), refetched at most once a minute when a signature fails. Setting it removes jwks.",
+      "format": "uri",
+      "type": "string"
+     },
+     "metadata_url": {
+      "description": "SAML: fetch the SP's metadata from this https URL (http only on loopback); other SAML fields sent alongside override it",
+      "format": "uri",
+      "type": "string"
+     },
+     "metadata": {
+      "description": "SAML: the SP's metadata XML (EntityDescriptor with an SPSSODescriptor); other SAML fields sent alongside override it",
+      "type": "string"
      }
     },
     "required": [
@@ -726,6 +767,26 @@ enum OpenAPIDocument {
        "private_key_jwt",
        "none"
       ],
+      "type": "string"
+     },
+     "jwks": {
+      "description": "For private_key_jwt: the client's public keys, a JWKS object (private members are refused). Setting it removes jwks_uri.",
+      "type": "object",
+      "properties": {
+       "keys": {
+        "type": "array",
+        "items": {
+         "type": "object"
+        }
+       }
+      },
+      "required": [
+       "keys"
+      ]
+     },
+     "jwks_uri": {
+      "description": "For private_key_jwt: the https URL the client publishes its JWKS at (http only on loopback). Fetched on use, cached for its max-age (5 min to 1 day), refetched at most once a minute when a signature fails. Setting it removes jwks.",
+      "format": "uri",
       "type": "string"
      }
     },
@@ -1170,6 +1231,113 @@ enum OpenAPIDocument {
      }
     ],
     "summary": "Change an application (the whole result is validated)",
+    "tags": [
+     "admin"
+    ]
+   }
+  },
+  "/api/admin/v1/applications/{id}/client-secret": {
+   "post": {
+    "operationId": "rotateClientSecret",
+    "parameters": [
+     {
+      "in": "path",
+      "name": "id",
+      "required": true,
+      "schema": {
+       "type": "string"
+      }
+     },
+     {
+      "description": "ETag from a previous read; the change is refused with 412 if the resource changed since",
+      "in": "header",
+      "name": "If-Match",
+      "required": false,
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "requestBody": {
+     "content": {
+      "application/json": {
+       "schema": {
+        "additionalProperties": false,
+        "properties": {
+         "grace_period": {
+          "description": "Seconds the old secret keeps working (0 to 604800; default 0, it stops at once)",
+          "maximum": 604800,
+          "minimum": 0,
+          "type": "integer"
+         }
+        },
+        "type": "object"
+       }
+      }
+     },
+     "required": true
+    },
+    "responses": {
+     "200": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "properties": {
+          "application": {
+           "$ref": "#/components/schemas/Application"
+          },
+          "client_secret": {
+           "type": "string"
+          },
+          "previous_secret_expires_at": {
+           "format": "date-time",
+           "type": "string"
+          }
+         },
+         "required": [
+          "application",
+          "client_secret"
+         ],
+         "type": "object"
+        }
+       }
+      },
+      "description": "Rotated"
+     },
+     "400": {
+      "$ref": "#/components/responses/Problem400"
+     },
+     "401": {
+      "$ref": "#/components/responses/Problem401"
+     },
+     "403": {
+      "$ref": "#/components/responses/Problem403"
+     },
+     "404": {
+      "$ref": "#/components/responses/Problem404"
+     },
+     "409": {
+      "$ref": "#/components/responses/Problem409"
+     },
+     "412": {
+      "$ref": "#/components/responses/Problem412"
+     },
+     "413": {
+      "$ref": "#/components/responses/Problem413"
+     },
+     "415": {
+      "$ref": "#/components/responses/Problem415"
+     },
+     "422": {
+      "$ref": "#/components/responses/Problem422"
+     }
+    },
+    "security": [
+     {
+      "bearerAuth": []
+     }
+    ],
+    "summary": "Give a confidential OIDC client a new secret (shown once in this response)",
     "tags": [
      "admin"
     ]

@@ -35,6 +35,8 @@ public struct ApplicationService: Sendable {
         public var refreshTokenLifetimeSeconds: Int?
         /// For `private_key_jwt`: the client's public keys (a JWKS document).
         public var jwks: String?
+        /// For `private_key_jwt`: where the client publishes its keys (instead of `jwks`).
+        public var jwksURI: String?
 
         public init(name: String, redirectURIs: [String]) {
             self.name = name
@@ -63,7 +65,7 @@ public struct ApplicationService: Sendable {
             accessTokenLifetimeSeconds: input.accessTokenLifetimeSeconds ?? 600,
             idTokenLifetimeSeconds: input.idTokenLifetimeSeconds ?? 600,
             refreshTokenLifetimeSeconds: input.refreshTokenLifetimeSeconds ?? 2_592_000,
-            jwks: input.jwks)
+            jwksURI: input.jwksURI, jwks: input.jwks)
         var errors: [FieldError] = []
         if input.isPublic, method != "none" {
             errors.append(FieldError(field: "token_endpoint_auth_method", message: "a public client authenticates with none"))
@@ -134,6 +136,8 @@ public struct ApplicationService: Sendable {
                 case (.oidc(let old), .oidc(var new)):
                     new.clientID = old.clientID
                     new.clientSecretHash = old.clientSecretHash
+                    new.previousClientSecretHash = old.previousClientSecretHash
+                    new.previousClientSecretExpiresAt = old.previousClientSecretExpiresAt
                     if old.isPublic != new.isPublic {
                         throw ServiceError.invalid([FieldError(field: "token_endpoint_auth_method",
                                                                message: "a client cannot switch between public and confidential")])
@@ -154,6 +158,56 @@ public struct ApplicationService: Sendable {
                                                          targetType: "application", targetID: id,
                                                          before: Self.summary(before), after: Self.summary(after)))
             return after
+        }
+    }
+
+    /// The longest a rotated-out secret may stay valid.
+    public static let maximumSecretGrace: TimeInterval = 7 * 86_400
+
+    /// Replaces a confidential client's secret and returns the new one (shown once). With a
+    /// grace period the old secret keeps working until it ends (one previous secret at most: a
+    /// second rotation drops the first); without one it stops working at once, which is what a
+    /// leaked secret needs.
+    public func rotateSecret(tenantID: String, id: String, expectedVersion: Int?, grace: TimeInterval,
+                             by principal: Principal) async throws -> (Application, Secret<String>) {
+        try authorize(principal, tenantID)
+        guard grace >= 0, grace <= Self.maximumSecretGrace else {
+            throw ServiceError.invalid([FieldError(field: "grace_period", message: "must be 0–604800 seconds")])
+        }
+        let now = context.clock.now()
+        let secret = OpaqueToken.make(prefix: Self.secretPrefix, random: context.random)
+        let context = self.context
+        return try await context.store.transaction { tx in
+            let (_, after) = try await tx.applications.update(tenantID: tenantID, id: id, expectedVersion: expectedVersion) { app in
+                guard case .oidc(var s) = app.settings, let current = s.clientSecretHash,
+                      ["client_secret_basic", "client_secret_post"].contains(s.tokenEndpointAuthMethod) else {
+                    throw ServiceError.invalid([FieldError(field: "token_endpoint_auth_method",
+                                                           message: "only a client that authenticates with a secret has one to rotate")])
+                }
+                s.previousClientSecretHash = grace > 0 ? current : nil
+                s.previousClientSecretExpiresAt = grace > 0 ? now.addingTimeInterval(grace) : nil
+                s.clientSecretHash = tokenHash(secret)
+                app.settings = .oidc(s)
+                app.updatedAt = now
+            }
+            var detail = ["grace_seconds": String(Int(grace))]
+            if grace > 0 { detail["previous_secret_expires_at"] = ISO8601DateFormatter().string(from: now.addingTimeInterval(grace)) }
+            try await tx.audit.append(context.auditEvent("application.secret_rotated", by: principal, tenantID: tenantID,
+                                                         targetType: "application", targetID: id, after: detail))
+            return (after, Secret(secret))
+        }
+    }
+
+    /// Reads a SAML SP's metadata from a URL (https; http only on loopback) and turns it into
+    /// settings, for `create-saml --metadata URL` and the admin API's `metadata_url`.
+    public func samlSettings(fromMetadataURL url: String) async throws -> SAMLServiceProviderSettings {
+        if let why = RemoteDocuments.refusal(url) { throw ServiceError.invalid([FieldError(field: "metadata_url", message: why)]) }
+        let bytes: [UInt8]
+        do { bytes = try await context.remote.metadata(at: url) } catch let error as RemoteFetchError {
+            throw ServiceError.invalid([FieldError(field: "metadata_url", message: "metadata could not be fetched: \(error)")])
+        }
+        do { return try SAMLIdentityProviderService.settings(fromMetadata: bytes) } catch {
+            throw ServiceError.invalid([FieldError(field: "metadata_url", message: "the document is not usable SP metadata: \(error)")])
         }
     }
 
@@ -202,19 +256,33 @@ public struct ApplicationService: Sendable {
         if !(30...86_400).contains(s.idTokenLifetimeSeconds) { add("id_token_lifetime", "must be 30–86400 seconds") }
         if !(60...31_536_000).contains(s.refreshTokenLifetimeSeconds) { add("refresh_token_lifetime", "must be 60–31536000 seconds") }
         if s.tokenEndpointAuthMethod == "private_key_jwt" {
-            if let uri = s.jwksURI, let message = Validate.absoluteURL(uri, field: "jwks_uri") { add("jwks_uri", message) }
+            if (s.jwks == nil) == (s.jwksURI == nil) { add("jwks", "private_key_jwt needs exactly one of jwks and jwks_uri") }
+        } else if s.jwks != nil || s.jwksURI != nil {
+            add("jwks", "jwks and jwks_uri are only for private_key_jwt clients")
         }
+        if let uri = s.jwksURI, let why = RemoteDocuments.refusal(uri) { add("jwks_uri", "jwks_uri \(why)") }
         if let jwks = s.jwks {
             if jwks.utf8.count > 32 * 1024 { add("jwks", "at most 32 KiB") }
             else if let set = try? JSONDecoder().decode(JWKSet.self, from: Data(jwks.utf8)) {
                 if set.keys.isEmpty || set.keys.contains(where: { !["RSA", "EC"].contains($0.kty) }) {
                     add("jwks", "jwks must hold RSA or EC public keys")
                 }
+                if Self.holdsPrivateKey(jwks) { add("jwks", "jwks must hold public keys only: a private member (d, p, q, …) was sent") }
             } else {
                 add("jwks", "jwks must be a JWKS document ({\"keys\": [...]})")
             }
         }
         return errors
+    }
+
+    /// Whether any key in a JWKS text carries a private member. The decoder keeps only public
+    /// members, so this reads the raw JSON: a client that pastes its private key must be told,
+    /// not have the private half silently dropped (it has leaked and must be replaced).
+    static func holdsPrivateKey(_ jwks: String) -> Bool {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(jwks.utf8)) as? [String: Any],
+              let keys = object["keys"] as? [[String: Any]] else { return false }
+        let privateMembers: Set<String> = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
+        return keys.contains { !privateMembers.isDisjoint(with: $0.keys) }
     }
 
     static func validate(_ s: SAMLServiceProviderSettings) -> [FieldError] {

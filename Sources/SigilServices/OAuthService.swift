@@ -102,11 +102,26 @@ public struct OAuthService: Sendable {
             let id = parsed.payload["sub"]?.string ?? ""
             guard c.clientID == nil || c.clientID == id else { throw await fail("client_id differs from the assertion") }
             guard let (app, s) = try await client(tenantID: tenantID, clientID: id) else { throw await fail("unknown client") }
-            guard s.tokenEndpointAuthMethod == "private_key_jwt", let text = s.jwks,
-                  let set = try? JSONDecoder().decode(JWKSet.self, from: Data(text.utf8)) else {
+            guard s.tokenEndpointAuthMethod == "private_key_jwt" else {
                 throw await fail("client is not registered for private_key_jwt", client: id)
             }
-            guard JWS.verify(parsed, with: set) else { throw await fail("assertion signature invalid", client: id) }
+            if let text = s.jwks {
+                guard let set = try? JSONDecoder().decode(JWKSet.self, from: Data(text.utf8)), JWS.verify(parsed, with: set) else {
+                    throw await fail("assertion signature invalid", client: id)
+                }
+            } else if let uri = s.jwksURI {
+                // Cached keys first; a failure may be a key the client has just rotated in, so
+                // one refetch (rate-limited inside RemoteDocuments) before refusing.
+                do {
+                    var verified = JWS.verify(parsed, with: try await context.remote.keys(at: uri))
+                    if !verified { verified = JWS.verify(parsed, with: try await context.remote.keys(at: uri, refresh: true)) }
+                    guard verified else { throw await fail("assertion signature invalid", client: id) }
+                } catch let error as RemoteFetchError {
+                    throw await fail("client jwks_uri \(error)", client: id)
+                }
+            } else {
+                throw await fail("client has no registered keys", client: id)
+            }
             let audiences: Set<String> = [issuer, issuer + "/oauth2/token", issuer + "/oauth2/par", issuer + endpoint]
             let checked: ClientAssertion.Checked
             do { checked = try ClientAssertion.check(parsed.payload, clientID: id, audiences: audiences, now: context.clock.now()) } catch {
@@ -133,9 +148,15 @@ public struct OAuthService: Sendable {
         guard ["client_secret_basic", "client_secret_post"].contains(s.tokenEndpointAuthMethod), let expected = s.clientSecretHash else {
             throw await fail("client does not authenticate with a secret")
         }
-        guard let secret, constantTimeEquals(Array(tokenHash(secret).utf8), Array(expected.utf8)) else {
-            throw await fail("wrong client secret")
+        guard let secret else { throw await fail("wrong client secret") }
+        let presented = Array(tokenHash(secret).utf8)
+        if constantTimeEquals(presented, Array(expected.utf8)) { return }
+        // The secret replaced by a rotation stays valid until its grace period ends.
+        if let previous = s.previousClientSecretHash, let until = s.previousClientSecretExpiresAt, context.clock.now() < until,
+           constantTimeEquals(presented, Array(previous.utf8)) {
+            return
         }
+        throw await fail("wrong client secret")
     }
 
     // MARK: PAR (RFC 9126)

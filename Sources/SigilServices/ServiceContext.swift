@@ -9,9 +9,12 @@ public struct ServiceContext: Sendable {
     public let random: any RandomSource
     public let masterKey: MasterKey
     public let logger: Logger
+    /// Outbound fetches (client JWKS, SP metadata) with their URL policy and cache.
+    public let remote: RemoteDocuments
 
     public init(store: any Store, clock: any SigilClock = SystemClock(), random: any RandomSource = SystemRandom(),
-                masterKey: MasterKey, logger: Logger = Logger(label: "sigil")) {
+                masterKey: MasterKey, logger: Logger = Logger(label: "sigil"), remote: RemoteDocuments? = nil) {
+        self.remote = remote ?? RemoteDocuments(clock: clock)
         self.store = store
         self.clock = clock
         self.random = random

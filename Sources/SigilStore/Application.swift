@@ -62,6 +62,10 @@ public struct OIDCClientSettings: Codable, Sendable, Equatable {
     public var jwksURI: String?
     /// For `private_key_jwt`: the client's public keys, a JWKS document (JSON text).
     public var jwks: String?
+    /// After a secret rotation with a grace period: the old secret's hash, accepted until
+    /// `previousClientSecretExpiresAt` so the client can be redeployed without downtime.
+    public var previousClientSecretHash: String?
+    public var previousClientSecretExpiresAt: Date?
 
     public init(clientID: String, clientSecretHash: String?, redirectURIs: [String],
                 postLogoutRedirectURIs: [String] = [], grantTypes: [String] = ["authorization_code", "refresh_token"],

@@ -129,7 +129,8 @@ func userJSON(_ u: User) -> [String: Any] {
 
 struct AppCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "app", abstract: "Manage applications (OIDC clients, SAML service providers).",
-                                                    subcommands: [CreateOIDC.self, CreateSAML.self, List.self])
+                                                    subcommands: [CreateOIDC.self, CreateSAML.self, List.self, Show.self, Update.self,
+                                                                  RotateSecret.self, Delete.self])
 
     struct CreateOIDC: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "create-oidc",
@@ -147,6 +148,7 @@ struct AppCommand: AsyncParsableCommand {
         var authMethod: String?
         @Option(name: .customLong("scope"), help: "Allowed scope (repeat; default openid email profile).") var scopes: [String] = []
         @Option(name: .customLong("jwks-file"), help: "For private_key_jwt: a file holding the client's public JWKS.") var jwksFile: String?
+        @Option(name: .customLong("jwks-uri"), help: "For private_key_jwt: the URL the client publishes its JWKS at.") var jwksURI: String?
         @Flag(help: "Print JSON.") var json = false
         @OptionGroup var store: StoreOptions
 
@@ -161,6 +163,7 @@ struct AppCommand: AsyncParsableCommand {
                 if !scopes.isEmpty { input.allowedScopes = scopes }
                 input.tokenEndpointAuthMethod = authMethod
                 if let jwksFile { input.jwks = try String(contentsOfFile: jwksFile, encoding: .utf8) }
+                input.jwksURI = jwksURI
                 let (app, secret) = try await runtime.services.applications.createOIDC(tenantID: t.id, input, by: .cli)
                 if json {
                     try printJSON(["id": app.id, "client_id": app.clientID ?? "", "client_secret": secret?.value as Any? ?? NSNull()] as [String: Any])
@@ -179,7 +182,8 @@ struct AppCommand: AsyncParsableCommand {
             abstract: "Register a SAML service provider from its metadata, or from an entity ID and an ACS URL.")
         @Option(help: "Tenant name.") var tenant: String
         @Option(help: "Application name (default: the entity ID).") var name: String?
-        @Option(help: "The SP's metadata file (EntityDescriptor with an SPSSODescriptor).") var metadata: String?
+        @Option(help: "The SP's metadata: a file, or an https URL to fetch it from (EntityDescriptor with an SPSSODescriptor).")
+        var metadata: String?
         @Option(name: .customLong("entity-id"), help: "The SP's entity ID (the Audience).") var entityID: String?
         @Option(name: .customLong("acs-url"), help: "Assertion consumer service URL, HTTP-POST (repeat for several; the first is the default).")
         var acsURLs: [String] = []
@@ -204,17 +208,25 @@ struct AppCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            var settings: SAMLServiceProviderSettings
-            if let metadata {
-                let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: metadata)))
-                settings = try SAMLIdentityProviderService.settings(fromMetadata: bytes)
+            try await withRuntime(store) { runtime in
+                var settings: SAMLServiceProviderSettings
+                if let metadata, metadata.lowercased().hasPrefix("https://") || metadata.lowercased().hasPrefix("http://") {
+                    settings = try await runtime.services.applications.samlSettings(fromMetadataURL: metadata)
+                } else if let metadata {
+                    let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: metadata)))
+                    settings = try SAMLIdentityProviderService.settings(fromMetadata: bytes)
+                } else {
+                    settings = SAMLServiceProviderSettings(entityID: entityID ?? "", assertionConsumerServices: [])
+                }
                 if !acsURLs.isEmpty {
                     settings.assertionConsumerServices = acsURLs.enumerated().map { .init(url: $1, index: $0, isDefault: $0 == 0) }
                 }
-            } else {
-                settings = SAMLServiceProviderSettings(
-                    entityID: entityID ?? "", assertionConsumerServices: acsURLs.enumerated().map { .init(url: $1, index: $0, isDefault: $0 == 0) })
+                try await create(runtime, settings)
             }
+        }
+
+        func create(_ runtime: Runtime, _ fetched: SAMLServiceProviderSettings) async throws {
+            var settings = fetched
             if let sloURL { settings.singleLogoutURL = sloURL }
             if let nameIDFormat {
                 if nameIDFormat.hasPrefix("urn:") {
@@ -242,7 +254,7 @@ struct AppCommand: AsyncParsableCommand {
             if let certificate { settings.certificatePEM = try String(contentsOfFile: certificate, encoding: .utf8) }
             if requireSignedRequests { settings.wantAuthnRequestsSigned = true }
             let finalSettings = settings
-            try await withRuntime(store) { runtime in
+            do {
                 let t = try await sigil.tenant(runtime, tenant)
                 let app = try await runtime.services.applications.createSAML(
                     tenantID: t.id, .init(name: name ?? finalSettings.entityID, settings: finalSettings), by: .cli)

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SigilCore
 import SigilSQLStore
+import SigilRemote
 import SigilServices
 import SigilStore
 
@@ -70,7 +71,8 @@ struct Runtime {
                 logger.warning("authenticator lifetimes shortened for testing; never set this in production",
                                metadata: ["seconds": .string(text)])
             }
-            var services = ServiceSet(context: ServiceContext(store: store, masterKey: masterKey, logger: logger),
+            let remote = RemoteDocuments(fetcher: HTTPDocumentFetcher.shared)
+            var services = ServiceSet(context: ServiceContext(store: store, masterKey: masterKey, logger: logger, remote: remote),
                                       authenticatorPolicy: policy, pushSender: pushSender)
             if let text = env("SIGIL_OAUTH_REQUIRE_PAR") {
                 guard ["true", "false", "1", "0"].contains(text) else { throw CLIError("SIGIL_OAUTH_REQUIRE_PAR must be true or false") }

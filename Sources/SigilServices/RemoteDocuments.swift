@@ -1,0 +1,121 @@
+import Foundation
+import SigilCore
+import SigilJOSE
+
+/// A document fetched over HTTP(S): a client's JWKS (`jwks_uri`) or a SAML SP's metadata.
+public struct RemoteDocument: Sendable {
+    public var body: [UInt8]
+    /// `Cache-Control: max-age` from the response, if any.
+    public var maxAge: TimeInterval?
+
+    public init(body: [UInt8], maxAge: TimeInterval? = nil) {
+        self.body = body
+        self.maxAge = maxAge
+    }
+}
+
+public enum RemoteFetchError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The URL is not one Sigil fetches (scheme, host, credentials in it).
+    case notAllowed(String)
+    /// No fetcher is configured (tests, or a build without outbound HTTP).
+    case disabled
+    case unreachable(String)
+    case status(Int)
+    case tooLarge(Int)
+    case timeout
+
+    public var description: String {
+        switch self {
+        case .notAllowed(let why): "not fetched: \(why)"
+        case .disabled: "fetching remote documents is not enabled"
+        case .unreachable(let why): "unreachable: \(why)"
+        case .status(let code): "answered HTTP \(code)"
+        case .tooLarge(let limit): "larger than \(limit) bytes"
+        case .timeout: "timed out"
+        }
+    }
+}
+
+/// Outbound GET, implemented at the edge (`SigilRemote`, over async-http-client). Implementations
+/// follow no redirects, stop reading at `maxBytes` and give up after a few seconds.
+public protocol RemoteDocumentFetcher: Sendable {
+    func fetch(_ url: URL, accept: String, maxBytes: Int) async throws -> RemoteDocument
+}
+
+/// The fetcher used when none is configured: refuses everything.
+public struct NoRemoteFetcher: RemoteDocumentFetcher {
+    public init() {}
+    public func fetch(_ url: URL, accept: String, maxBytes: Int) async throws -> RemoteDocument {
+        throw RemoteFetchError.disabled
+    }
+}
+
+/// Remote documents the services depend on, with the URL policy and the JWKS cache in one
+/// place. A client's `jwks_uri` is fetched on first use and kept for its `max-age` (clamped to
+/// 5 minutes – 1 day, 1 hour without one); a signature that fails with the cached keys may force
+/// one refetch per minute per URL, so a client that rotates keys is picked up quickly without
+/// letting a stream of bad assertions turn Sigil into a request amplifier.
+public actor RemoteDocuments {
+    public static let jwksLimit = 64 * 1024
+    public static let metadataLimit = 512 * 1024
+    static let minimumTTL: TimeInterval = 300
+    static let maximumTTL: TimeInterval = 86_400
+    static let defaultTTL: TimeInterval = 3_600
+    static let forcedRefreshInterval: TimeInterval = 60
+
+    private let fetcher: any RemoteDocumentFetcher
+    private let clock: any SigilClock
+    private var keySets: [String: (set: JWKSet, fetchedAt: Date, expiresAt: Date)] = [:]
+
+    public init(fetcher: any RemoteDocumentFetcher = NoRemoteFetcher(), clock: any SigilClock = SystemClock()) {
+        self.fetcher = fetcher
+        self.clock = clock
+    }
+
+    /// Whether Sigil will fetch this URL: https anywhere, http only on loopback (development and
+    /// the interop tests), never with credentials or a fragment. Returns the reason it won't.
+    public static func refusal(_ value: String) -> String? {
+        guard value.utf8.count <= 2048, let components = URLComponents(string: value),
+              let scheme = components.scheme?.lowercased(), let host = components.host?.lowercased(), !host.isEmpty else {
+            return "must be an absolute https URL"
+        }
+        if components.user != nil || components.password != nil { return "must not carry credentials" }
+        if components.fragment != nil { return "must not have a fragment" }
+        switch scheme {
+        case "https": return nil
+        case "http":
+            return ["localhost", "127.0.0.1", "[::1]", "::1"].contains(host) ? nil : "must use https (http only on loopback)"
+        default: return "must use https"
+        }
+    }
+
+    /// The keys published at a client's `jwks_uri`. `refresh` asks for a new copy (allowed once
+    /// a minute per URL); otherwise the cached set is used while fresh.
+    public func keys(at uri: String, refresh: Bool = false) async throws -> JWKSet {
+        let now = clock.now()
+        if let cached = keySets[uri] {
+            let fresh = now < cached.expiresAt
+            let mayRefresh = now.timeIntervalSince(cached.fetchedAt) >= Self.forcedRefreshInterval
+            if fresh && !(refresh && mayRefresh) { return cached.set }
+        }
+        let document = try await get(uri, accept: "application/jwk-set+json, application/json", limit: Self.jwksLimit)
+        guard let set = try? JSONDecoder().decode(JWKSet.self, from: Data(document.body)) else {
+            throw RemoteFetchError.unreachable("the response is not a JWKS document")
+        }
+        let ttl = min(max(document.maxAge ?? Self.defaultTTL, Self.minimumTTL), Self.maximumTTL)
+        let fetchedAt = clock.now()
+        keySets[uri] = (set, fetchedAt, fetchedAt.addingTimeInterval(ttl))
+        return set
+    }
+
+    /// A SAML metadata document (not cached: imports are one-off admin actions).
+    public func metadata(at url: String) async throws -> [UInt8] {
+        try await get(url, accept: "application/samlmetadata+xml, application/xml, text/xml", limit: Self.metadataLimit).body
+    }
+
+    private func get(_ value: String, accept: String, limit: Int) async throws -> RemoteDocument {
+        if let why = Self.refusal(value) { throw RemoteFetchError.notAllowed(why) }
+        guard let url = URL(string: value) else { throw RemoteFetchError.notAllowed("not a URL") }
+        return try await fetcher.fetch(url, accept: accept, maxBytes: limit)
+    }
+}
