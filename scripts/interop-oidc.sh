@@ -11,7 +11,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 SIGIL_BIN=${SIGIL_BIN:-.build/debug/sigil}
 failed=()
-for suite in oidc_rp oidc_battery oidc_okta oidc_idpyoidc; do
+for suite in oidc_rp oidc_battery oidc_okta oidc_idpyoidc oidc_clients; do
     args=(--sigil "$SIGIL_BIN")
     [ -n "${SIGIL_ARTIFACTS:-}" ] && args+=(--artifacts "$SIGIL_ARTIFACTS/$suite")
     echo "=== interop/$suite.py"
