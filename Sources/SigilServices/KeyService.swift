@@ -115,6 +115,17 @@ public struct KeyService: Sendable {
     }
 
     public func decrypt(_ record: SigningKeyRecord) throws -> SigningKeyMaterial {
+        // A kid names one immutable key, so its decrypted form can be kept for the process's
+        // life: opening the sealed DER and parsing an RSA private key on every token was the
+        // largest cost after the signature itself.
+        let cacheKey = record.tenantID + "/" + record.kid
+        if let cached = context.signingKeyCache.get(cacheKey) { return cached }
+        let material = try decryptUncached(record)
+        context.signingKeyCache.put(cacheKey, material)
+        return material
+    }
+
+    func decryptUncached(_ record: SigningKeyRecord) throws -> SigningKeyMaterial {
         guard let algorithm = SigningAlgorithm(rawValue: record.algorithm) else {
             throw SigilError(.internalFailure, "unknown algorithm \(record.algorithm)")
         }

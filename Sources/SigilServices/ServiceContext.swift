@@ -1,4 +1,6 @@
 import Logging
+import SigilJOSE
+import Synchronization
 import SigilCore
 import SigilStore
 
@@ -11,6 +13,8 @@ public struct ServiceContext: Sendable {
     public let logger: Logger
     /// Outbound fetches (client JWKS, SP metadata) with their URL policy and cache.
     public let remote: RemoteDocuments
+    /// Decrypted signing keys by tenant and kid (shared by every service built on this context).
+    public let signingKeyCache = SigningKeyCache()
 
     public init(store: any Store, clock: any SigilClock = SystemClock(), random: any RandomSource = SystemRandom(),
                 masterKey: MasterKey, logger: Logger = Logger(label: "sigil"), remote: RemoteDocuments? = nil) {
@@ -40,6 +44,25 @@ public struct ServiceContext: Sendable {
             try await store.audit.append(auditEvent(action, by: principal, tenantID: tenantID, outcome: .failure, reason: reason))
         } catch {
             logger.error("audit write failed", metadata: ["action": .string(action), "error": .string("\(error)")])
+        }
+    }
+}
+
+/// Decrypted signing keys, by "tenant/kid". Keys are immutable per kid; retired keys are never
+/// asked for again, and the cache is bounded so a long-lived process with many rotations and
+/// tenants does not grow without limit (it is emptied when full: a reload is cheap).
+public final class SigningKeyCache: Sendable {
+    private let entries = Mutex<[String: SigningKeyMaterial]>([:])
+    static let capacity = 1024
+
+    public init() {}
+
+    func get(_ key: String) -> SigningKeyMaterial? { entries.withLock { $0[key] } }
+
+    func put(_ key: String, _ value: SigningKeyMaterial) {
+        entries.withLock {
+            if $0.count >= Self.capacity { $0.removeAll() }
+            $0[key] = value
         }
     }
 }
