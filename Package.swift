@@ -273,6 +273,7 @@ let package = Package(
             name: "sigil-bench",
             dependencies: [
                 "SigilCore", "SigilWebAuthn", "SigilServices", "SigilStore", "SigilSQLStore", "SigilAuthenticatorProtocol", "SigilJOSE",
+                "SigilOAuth",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Benchmarks/sigil-bench",

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Token endpoint throughput (issue 4): client-credentials tokens per second with RS256 and with ES256
 # clients, each as a ratio to raw signing of the same algorithm on one core measured in the same run
-# (`sigil-bench signing`), and complete authorization-code flows per second are left to
-# interop/oidc_rp.py's timing (a browser is in the loop). Not part of CI.
+# (`sigil-bench signing`), then complete authorization-code flows per second in-process
+# (`sigil-bench oidc-flow`, against two raw RS256 signatures per flow). Not part of CI.
 #
 #   scripts/bench/oidc.sh [--skip-build] [--duration SECONDS]
 #   SIGIL_BIN / SIGIL_BENCH_BIN   binaries to use instead of building release
@@ -57,3 +57,4 @@ LUA
     GOAL=$([ "$ALG" = RS256 ] && echo 0.80 || echo 0.50)
     python3 -c "import sys; r,raw=float(sys.argv[1]),float(sys.argv[2]); print(f'  {sys.argv[3]}: {r:8.0f} tokens/s   raw signing {raw:8.0f} /s (1 core)   ratio {r/raw:.2f} (goal >= {sys.argv[4]})')" "$RATE" "$RAW" "$ALG" "$GOAL"
 done
+"$SIGIL_BENCH_BIN" oidc-flow --seconds "$DURATION"

@@ -1,0 +1,82 @@
+import Foundation
+import SigilCore
+import SigilJOSE
+import SigilOAuth
+import SigilSQLStore
+import SigilServices
+import SigilStore
+
+/// Complete authorization-code flows per second (issue 4), without HTTP or a browser: for a
+/// signed-in session, `/authorize`'s decision (client and redirect checks, PKCE, the grant and the
+/// code stored, audited), then the token endpoint (client_secret_basic, the code consumed, PKCE
+/// checked, an RS256 access token and ID token signed, a refresh token stored, audited). Baseline
+/// in the same run, in alternating rounds: the two raw RS256 signatures every flow needs, so the
+/// ratio says how much of a flow is the signing Sigil cannot avoid.
+///
+///     swift run -c release sigil-bench oidc-flow [--seconds 10] [--postgres URL]
+func runOIDCFlowBench(arguments: [String]) async throws {
+    var seconds = 10.0
+    var postgres: String? = ProcessInfo.processInfo.environment["SIGIL_BENCH_POSTGRES_URL"]
+    var i = 0
+    while i < arguments.count {
+        switch arguments[i] {
+        case "--seconds": seconds = Double(arguments[i + 1]) ?? seconds; i += 2
+        case "--postgres": postgres = arguments[i + 1]; i += 2
+        default: i += 1
+        }
+    }
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sigil-bench-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let store: SQLStore = if let postgres { try await SQLStore.postgres(url: postgres) }
+                          else { try await SQLStore.sqlite(path: dir.appendingPathComponent("bench.sqlite").path) }
+    try await store.migrate()
+    let services = ServiceSet(context: ServiceContext(store: store, masterKey: try MasterKey(rawBytes: Array(repeating: 3, count: 32))))
+    let issuer = "https://id.example.com"
+    let redirect = "https://rp.example/cb"
+    let slug = "bench" + String(UInt32.random(in: 0...UInt32.max), radix: 36)
+    let tenant = try await services.tenants.create(slug: slug, by: .cli)
+    let user = try await services.users.create(tenantID: tenant.id, .init(email: "\(slug)@example.com", givenName: "B", familyName: "B"), by: .cli)
+    let (app, secret) = try await services.applications.createOIDC(tenantID: tenant.id, .init(name: "bench", redirectURIs: [redirect]), by: .cli)
+    let clientID = app.clientID!, clientSecret = secret!.value
+    let (session, _) = try await services.sessions.start(tenantID: tenant.id, userID: user.id, amr: ["hwk", "user"], acr: "phrh")
+    let verifier = String(repeating: "v", count: 50)
+    let parameters = ["response_type": "code", "client_id": clientID, "redirect_uri": redirect, "scope": "openid email profile",
+                      "state": "s", "nonce": "n", "code_challenge": PKCE.challenge(for: verifier), "code_challenge_method": "S256"]
+    let oauth = services.oauth
+
+    func flow() async throws {
+        guard case .respond(.redirect(let location)) = try await oauth.authorize(
+            tenantID: tenant.id, issuer: issuer, parameters: parameters, session: (session, user), freshAfter: nil),
+            let code = URLComponents(string: location)?.queryItems?.first(where: { $0.name == "code" })?.value else {
+            throw SigilError(.internalFailure, "authorize did not answer with a code")
+        }
+        let client = try await oauth.authenticate(tenantID: tenant.id, issuer: issuer,
+                                                  credentials: .init(basicID: clientID, basicSecret: clientSecret), endpoint: "/oauth2/token")
+        let tokens = try await oauth.token(tenantID: tenant.id, issuer: issuer, client: client, parameters: [
+            "grant_type": "authorization_code", "code": code, "redirect_uri": redirect, "code_verifier": verifier])
+        guard tokens.idToken != nil, tokens.refreshToken != nil else { throw SigilError(.internalFailure, "incomplete token response") }
+    }
+
+    let key = try SigningKeyMaterial.generate(.rs256)
+    let input = Array(String(repeating: "eyJhbGciOiJSUzI1NiIsImtpZCI6IngiLCJ0eXAiOiJhdCtqd3QifQ.", count: 8).utf8)
+    for _ in 0..<20 { try await flow(); _ = try key.sign(input) }
+    print("Authorization-code flows (\(ProcessInfo.processInfo.activeProcessorCount) cores, \(postgres == nil ? "sqlite" : "postgresql"), one at a time)")
+    let clock = ContinuousClock()
+    var flowTime = Duration.zero, rawTime = Duration.zero, flows = 0, signatures = 0
+    let end = clock.now + .milliseconds(Int(seconds * 1000))
+    while clock.now < end {
+        var t = clock.now
+        for _ in 0..<10 { try await flow() }
+        flowTime += clock.now - t; flows += 10
+        t = clock.now
+        for _ in 0..<20 { _ = try key.sign(input) }
+        rawTime += clock.now - t; signatures += 20
+    }
+    func rate(_ n: Int, _ d: Duration) -> Double { Double(n) / (Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18) }
+    let flowRate = rate(flows, flowTime), rawRate = rate(signatures, rawTime)
+    print(String(format: "  complete code flows       %8.0f /s", flowRate))
+    print(String(format: "  raw RS256 signatures      %8.0f /s   (a flow signs two: floor %.0f flows/s)", rawRate, rawRate / 2))
+    print(String(format: "  ratio to the signing floor %.2f", flowRate / (rawRate / 2)))
+    try await store.close()
+}
