@@ -5,7 +5,8 @@
 1. Auth0's setup order: a client is registered with a placeholder callback, then
    `sigil app update --add-redirect-uri/--remove-redirect-uri` installs the real one; authlib runs
    the code flow (PKCE, client_secret_basic) through the hosted login to the new callback, and the
-   placeholder is refused afterwards.
+   placeholder is refused afterwards; the client is then switched to EdDSA ID tokens (RFC 8037),
+   which authlib verifies with the OKP key from the JWKS.
 2. Secret rotation: `sigil app rotate-secret --grace 600` gives a new secret while the old one
    keeps working; a second rotation without grace stops the previous one at once (authlib gets
    invalid_client); `app show --json` never prints a secret.
@@ -136,6 +137,32 @@ def main():
             allow_redirects=False, timeout=10)
         check("the removed placeholder callback is refused (error page, no redirect)", old.status_code == 400 and "location" not in old.headers,
               str(old.status_code))
+
+        # --- EdDSA ID tokens for this client (RFC 8037), verified by authlib through the JWKS ---
+        out = s.cli("app", "update", "--tenant", "default", client_id, "--id-token-alg", "EdDSA", "--json")
+        check("app update switched the client to EdDSA ID tokens", out.returncode == 0 and
+              json.loads(out.stdout).get("id_token_signed_response_alg") == "EdDSA", out.stderr[-200:])
+        verifier, state, nonce = generate_token(48), generate_token(16), generate_token(16)
+        rp = OAuth2Session(client_id, secret1, scope="openid", redirect_uri=s.redirect_uri, state=state,
+                           code_challenge_method="S256", token_endpoint_auth_method="client_secret_basic")
+        url, _ = rp.create_authorization_url(meta["authorization_endpoint"], code_verifier=verifier, nonce=nonce, state=state)
+        callback, _ = s.browse_until(url, s.redirect_uri)
+        ed = rp.fetch_token(meta["token_endpoint"], authorization_response=callback, code_verifier=verifier)
+        s.secrets += [ed.get("access_token", ""), ed.get("refresh_token", "")]
+        header = b64json(ed["id_token"].split(".")[0])
+        try:
+            from authlib.oidc.core import CodeIDToken
+            claims = JsonWebToken(["EdDSA"]).decode(ed["id_token"], JsonWebKey.import_key_set(s.jwks()), claims_cls=CodeIDToken,
+                                                    claims_options={"iss": {"essential": True, "value": s.issuer}},
+                                                    claims_params={"nonce": nonce, "client_id": client_id})
+            claims.validate(leeway=5)
+            ok, error = True, ""
+        except Exception as e:  # noqa: BLE001
+            ok, error = False, repr(e)
+        key = next((k for k in s.jwks()["keys"] if k.get("kid") == header.get("kid")), {})
+        check("authlib verified an EdDSA (Ed25519) ID token with the OKP key from the JWKS",
+              ok and header.get("alg") == "EdDSA" and key.get("kty") == "OKP" and key.get("crv") == "Ed25519", error or json.dumps(header))
+        check("discovery lists EdDSA for ID tokens", "EdDSA" in meta.get("id_token_signing_alg_values_supported", []))
 
         # --- secret rotation ---
         out = s.cli("app", "rotate-secret", "--tenant", "default", client_id, "--grace", "600", "--json")

@@ -139,7 +139,8 @@ enum OpenAPIDocument {
        "id_token_signed_response_alg": {
         "enum": [
          "RS256",
-         "ES256"
+         "ES256",
+         "EdDSA"
         ],
         "type": "string"
        },
@@ -451,7 +452,8 @@ enum OpenAPIDocument {
      "id_token_signed_response_alg": {
       "enum": [
        "RS256",
-       "ES256"
+       "ES256",
+       "EdDSA"
       ],
       "type": "string"
      },
@@ -718,7 +720,8 @@ enum OpenAPIDocument {
      "id_token_signed_response_alg": {
       "enum": [
        "RS256",
-       "ES256"
+       "ES256",
+       "EdDSA"
       ],
       "type": "string"
      },

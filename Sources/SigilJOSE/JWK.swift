@@ -38,6 +38,10 @@ public struct JWK: Codable, Sendable, Equatable {
         case "EC":
             guard let crv, let x, let y else { throw SigilError(.invalidInput, "EC JWK lacks crv, x or y") }
             canonical = #"{"crv":"\#(crv)","kty":"EC","x":"\#(x)","y":"\#(y)"}"#
+        case "OKP":
+            // RFC 8037 §2: crv, kty, x.
+            guard let crv, let x else { throw SigilError(.invalidInput, "OKP JWK lacks crv or x") }
+            canonical = #"{"crv":"\#(crv)","kty":"OKP","x":"\#(x)"}"#
         default:
             throw SigilError(.invalidInput, "unsupported key type \(kty)")
         }

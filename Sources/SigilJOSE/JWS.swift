@@ -44,7 +44,7 @@ public enum JWS {
                       signingInput: Array((parts[0] + "." + parts[1]).utf8), signature: Array(signature))
     }
 
-    /// Whether `parsed` carries a valid signature by `jwk`. The algorithm must be RS256 or ES256
+    /// Whether `parsed` carries a valid signature by `jwk`. The algorithm must be RS256, ES256 or EdDSA (Ed25519)
     /// and agree with the key type (and with the key's `alg`, when it names one).
     public static func verify(_ parsed: Parsed, with jwk: JWK) -> Bool {
         guard let alg = parsed.algorithm, jwk.alg == nil || jwk.alg == alg else { return false }
@@ -60,6 +60,10 @@ public enum JWS {
                   let key = try? P256.Signing.PublicKey(x963Representation: [0x04] + x + y),
                   let signature = try? P256.Signing.ECDSASignature(rawRepresentation: parsed.signature) else { return false }
             return key.isValidSignature(signature, for: parsed.signingInput)
+        case ("EdDSA", "OKP"):
+            guard jwk.crv == "Ed25519", let x = jwk.x.flatMap(Base64URL.decode), x.count == 32, parsed.signature.count == 64,
+                  let key = try? Curve25519.Signing.PublicKey(rawRepresentation: x) else { return false }
+            return key.isValidSignature(parsed.signature, for: parsed.signingInput)
         default:
             return false
         }

@@ -3,15 +3,17 @@ import CryptoExtras
 import Foundation
 import SigilCore
 
-/// The JWS algorithms Sigil signs with. RS256 is the default (OIDC requires it); ES256 is offered
-/// per client. Weak algorithms are not representable.
+/// The JWS algorithms Sigil signs with. RS256 is the default (OIDC requires it); ES256 and EdDSA
+/// (Ed25519, RFC 8037) are offered per client. Weak algorithms are not representable.
 public enum SigningAlgorithm: String, Sendable, Codable, CaseIterable {
     case rs256 = "RS256"
     case es256 = "ES256"
+    case eddsa = "EdDSA"
 }
 
 /// A freshly generated or decrypted signing key pair. The private part is DER (PKCS#8 for P-256,
-/// PKCS#1 for RSA as swift-crypto emits it) and is only ever stored sealed under the master key.
+/// PKCS#1 for RSA as swift-crypto emits it; for Ed25519 the 32-byte seed, which has no DER form in
+/// swift-crypto) and is only ever stored sealed under the master key.
 public struct SigningKeyMaterial: Sendable {
     public let algorithm: SigningAlgorithm
     public let privateKeyDER: Secret<[UInt8]>
@@ -29,6 +31,9 @@ public struct SigningKeyMaterial: Sendable {
         case .es256:
             let key = P256.Signing.PrivateKey()
             return try SigningKeyMaterial(algorithm: .es256, privateKeyDER: Array(key.derRepresentation))
+        case .eddsa:
+            let key = Curve25519.Signing.PrivateKey()
+            return try SigningKeyMaterial(algorithm: .eddsa, privateKeyDER: Array(key.rawRepresentation))
         }
     }
 
@@ -50,6 +55,9 @@ public struct SigningKeyMaterial: Sendable {
             let raw = Array(key.publicKey.x963Representation) // 0x04 ‖ X ‖ Y
             jwk = JWK(kty: "EC", use: "sig", alg: "ES256", crv: "P-256",
                       x: Base64URL.encode(raw[1..<33]), y: Base64URL.encode(raw[33..<65]))
+        case .eddsa:
+            let key = try Curve25519.Signing.PrivateKey(rawRepresentation: privateKeyDER)
+            jwk = JWK(kty: "OKP", use: "sig", alg: "EdDSA", crv: "Ed25519", x: Base64URL.encode(Array(key.publicKey.rawRepresentation)))
         }
         jwk.kid = try jwk.thumbprint()
         self.publicJWK = jwk
@@ -71,6 +79,8 @@ public struct SigningKeyMaterial: Sendable {
         case .es256:
             let key = try P256.Signing.PrivateKey(derRepresentation: privateKeyDER.value)
             return Array(try key.signature(for: message).rawRepresentation)
+        case .eddsa:
+            return Array(try Curve25519.Signing.PrivateKey(rawRepresentation: privateKeyDER.value).signature(for: message))
         }
     }
 
@@ -83,6 +93,8 @@ public struct SigningKeyMaterial: Sendable {
         case .es256:
             let key = try P256.Signing.PrivateKey(derRepresentation: privateKeyDER.value).publicKey
             return key.isValidSignature(try P256.Signing.ECDSASignature(rawRepresentation: signature), for: message)
+        case .eddsa:
+            return try Curve25519.Signing.PrivateKey(rawRepresentation: privateKeyDER.value).publicKey.isValidSignature(signature, for: message)
         }
     }
 }

@@ -13,7 +13,7 @@ public struct ApplicationService: Sendable {
     ]
     public static let knownAuthMethods: Set<String> = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
     public static let knownScopes: Set<String> = ["openid", "email", "profile", "identity_assurance", "offline_access"]
-    public static let knownSigningAlgs: Set<String> = ["RS256", "ES256"]
+    public static let knownSigningAlgs: Set<String> = ["RS256", "ES256", "EdDSA"]
     public static let knownUserFields: Set<String> = ["id", "email", "given_name", "family_name", "amr"]
 
     public init(context: ServiceContext) { self.context = context }
@@ -251,7 +251,7 @@ public struct ApplicationService: Sendable {
         for scope in s.allowedScopes where !knownScopes.contains(scope) {
             add("allowed_scopes", "unknown scope \(scope); known: \(knownScopes.sorted().joined(separator: " "))")
         }
-        if !knownSigningAlgs.contains(s.idTokenSigningAlg) { add("id_token_signed_response_alg", "must be RS256 or ES256") }
+        if !knownSigningAlgs.contains(s.idTokenSigningAlg) { add("id_token_signed_response_alg", "must be RS256, ES256 or EdDSA") }
         if !(30...86_400).contains(s.accessTokenLifetimeSeconds) { add("access_token_lifetime", "must be 30–86400 seconds") }
         if !(30...86_400).contains(s.idTokenLifetimeSeconds) { add("id_token_lifetime", "must be 30–86400 seconds") }
         if !(60...31_536_000).contains(s.refreshTokenLifetimeSeconds) { add("refresh_token_lifetime", "must be 60–31536000 seconds") }
@@ -264,8 +264,8 @@ public struct ApplicationService: Sendable {
         if let jwks = s.jwks {
             if jwks.utf8.count > 32 * 1024 { add("jwks", "at most 32 KiB") }
             else if let set = try? JSONDecoder().decode(JWKSet.self, from: Data(jwks.utf8)) {
-                if set.keys.isEmpty || set.keys.contains(where: { !["RSA", "EC"].contains($0.kty) }) {
-                    add("jwks", "jwks must hold RSA or EC public keys")
+                if set.keys.isEmpty || set.keys.contains(where: { !["RSA", "EC", "OKP"].contains($0.kty) }) {
+                    add("jwks", "jwks must hold RSA, EC or OKP (Ed25519) public keys")
                 }
                 if Self.holdsPrivateKey(jwks) { add("jwks", "jwks must hold public keys only: a private member (d, p, q, …) was sent") }
             } else {

@@ -56,6 +56,7 @@ public struct KeyService: Sendable {
     /// new next. All in one transaction holding the tenant's key rows, so two nodes cannot rotate
     /// the same tenant at once.
     public func rotate(tenantID: String, by principal: Principal) async throws -> [RotationResult] {
+        try await ensureAllAlgorithms(tenantID: tenantID)
         let tenant = try await context.store.tenants.get(id: tenantID)
         // Generate outside the transaction: RSA key generation takes a while.
         let fresh = try SigningAlgorithm.allCases.map { try makeKey($0, tenant: tenant, state: .next) }
@@ -107,11 +108,37 @@ public struct KeyService: Sendable {
 
     /// The current signing key for `algorithm`, decrypted.
     public func currentSigningKey(tenantID: String, algorithm: SigningAlgorithm) async throws -> SigningKeyMaterial {
-        let keys = try await context.store.signingKeys.list(tenantID: tenantID, forUpdate: false)
+        var keys = try await context.store.signingKeys.list(tenantID: tenantID, forUpdate: false)
+        if !keys.contains(where: { $0.state == .current && $0.algorithm == algorithm.rawValue }) {
+            try await ensureAllAlgorithms(tenantID: tenantID)
+            keys = try await context.store.signingKeys.list(tenantID: tenantID, forUpdate: false)
+        }
         guard let record = keys.last(where: { $0.state == .current && $0.algorithm == algorithm.rawValue }) else {
             throw StoreError.notFound("signing key", "no current \(algorithm.rawValue) key")
         }
         return try decrypt(record)
+    }
+
+    /// Gives a tenant created before an algorithm existed (EdDSA came after RS256 and ES256) its
+    /// `current` and `next` keys for it. Under the tenant's key-row lock, so nodes that race here
+    /// create one pair.
+    public func ensureAllAlgorithms(tenantID: String) async throws {
+        let existing = Set(try await context.store.signingKeys.list(tenantID: tenantID, forUpdate: false).map(\.algorithm))
+        let missing = SigningAlgorithm.allCases.filter { !existing.contains($0.rawValue) }
+        guard !missing.isEmpty else { return }
+        let tenant = try await context.store.tenants.get(id: tenantID)
+        let fresh = try missing.flatMap { [try makeKey($0, tenant: tenant, state: .current), try makeKey($0, tenant: tenant, state: .next)] }
+        let context = self.context
+        try await context.store.transaction { tx in
+            let present = Set(try await tx.signingKeys.list(tenantID: tenantID, forUpdate: true).map(\.algorithm))
+            for record in fresh where !present.contains(record.algorithm) {
+                _ = try await tx.signingKeys.create(record)
+                if record.state == .current {
+                    try await tx.audit.append(context.auditEvent("keys.created", by: .system, tenantID: tenantID, targetType: "signing_key",
+                                                                 targetID: record.kid, after: ["algorithm": record.algorithm]))
+                }
+            }
+        }
     }
 
     public func decrypt(_ record: SigningKeyRecord) throws -> SigningKeyMaterial {

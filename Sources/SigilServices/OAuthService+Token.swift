@@ -170,7 +170,7 @@ extension OAuthService {
         let grant = OAuthGrant(id: context.ids.make(.oauthGrant), tenantID: tenantID, clientID: client.clientID, userID: nil, sessionID: nil,
                                scopes: asked, createdAt: now, expiresAt: now.addingTimeInterval(TimeInterval(lifetime)))
         // The client's registered algorithm (RS256 by default) signs its tokens, access tokens included.
-        let key = try await keys.currentSigningKey(tenantID: tenantID, algorithm: client.settings.idTokenSigningAlg == "ES256" ? .es256 : .rs256)
+        let key = try await keys.currentSigningKey(tenantID: tenantID, algorithm: SigningAlgorithm(rawValue: client.settings.idTokenSigningAlg) ?? .rs256)
         let claims = TokenClaims.accessToken(issuer: issuer, subject: client.clientID, clientID: client.clientID, scopes: asked, now: now,
                                              lifetime: lifetime, jti: Self.accessTokenID(grantID: grant.id, random: context.random),
                                              authentication: nil)
@@ -198,7 +198,8 @@ extension OAuthService {
         let accessToken = try JWS.sign(payload: accessClaims, key: rsa, type: "at+jwt")
         var idToken: String?
         if scopes.contains("openid") {
-            let idKey = s.idTokenSigningAlg == "ES256" ? try await keys.currentSigningKey(tenantID: tenantID, algorithm: .es256) : rsa
+            let idAlgorithm = SigningAlgorithm(rawValue: s.idTokenSigningAlg) ?? .rs256
+            let idKey = idAlgorithm == .rs256 ? rsa : try await keys.currentSigningKey(tenantID: tenantID, algorithm: idAlgorithm)
             let userClaims = UserClaims.select(Self.profile(user), scopes: scopes, allowedScopes: s.allowedScopes, claims: claims, target: "id_token")
             let idClaims = TokenClaims.idToken(issuer: issuer, subject: user.id, clientID: client.clientID, now: now,
                                                lifetime: s.idTokenLifetimeSeconds, authentication: authentication, nonce: nonce,

@@ -131,10 +131,28 @@ import X509
             #expect(key.publicJWK.kty == "EC" && key.publicJWK.crv == "P-256")
             #expect(Base64URL.decode(key.publicJWK.x!)!.count == 32 && Base64URL.decode(key.publicJWK.y!)!.count == 32)
             #expect(signature.count == 64)
+        case .eddsa:
+            #expect(key.publicJWK.kty == "OKP" && key.publicJWK.crv == "Ed25519" && key.publicJWK.y == nil)
+            #expect(Base64URL.decode(key.publicJWK.x!)!.count == 32)
+            #expect(signature.count == 64)
         }
         // The private key never appears in the public JWK.
         let json = String(decoding: try JSONEncoder().encode(key.publicJWK), as: UTF8.self)
         #expect(!json.contains("\"d\""))
+    }
+
+    /// RFC 8037 Appendix A: the Ed25519 key, its RFC 7638 thumbprint (A.3) and the JWS of A.4
+    /// (Ed25519 is deterministic, so our signature must equal the RFC's byte for byte).
+    @Test func rfc8037Ed25519Vectors() throws {
+        let key = try SigningKeyMaterial(algorithm: .eddsa, privateKeyDER: Array(Base64URL.decode("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A")!))
+        #expect(key.publicJWK.x == "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")
+        #expect(key.kid == "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k")
+        let input = Array("eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc".utf8)
+        let expected = "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg"
+        #expect(Base64URL.encode(try key.sign(input)) == expected)
+        // (A.4's payload is text, not JSON, so JWS.parse would refuse it: verify the bytes.)
+        #expect(try key.verify(Array(Base64URL.decode(expected)!), for: input))
+        #expect(try !key.verify(Array(Base64URL.decode(expected)!), for: input + [0x2E]))
     }
 
     @Test func signingCertificateIsSelfSignedOverTheRSAKey() throws {

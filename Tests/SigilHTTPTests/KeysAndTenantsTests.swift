@@ -20,9 +20,11 @@ import X509
 
     /// RFC 7638 thumbprint computed here from the published members, independently of SigilJOSE.
     func thumbprint(_ key: [String: String]) -> String {
-        let canonical = key["kty"] == "RSA"
-            ? #"{"e":"\#(key["e"]!)","kty":"RSA","n":"\#(key["n"]!)"}"#
-            : #"{"crv":"\#(key["crv"]!)","kty":"EC","x":"\#(key["x"]!)","y":"\#(key["y"]!)"}"#
+        let canonical = switch key["kty"] {
+        case "RSA": #"{"e":"\#(key["e"]!)","kty":"RSA","n":"\#(key["n"]!)"}"#
+        case "OKP": #"{"crv":"\#(key["crv"]!)","kty":"OKP","x":"\#(key["x"]!)"}"#
+        default: #"{"crv":"\#(key["crv"]!)","kty":"EC","x":"\#(key["x"]!)","y":"\#(key["y"]!)"}"#
+        }
         return Base64URL.encode(Array(SHA256.hash(data: Array(canonical.utf8))))
     }
 
@@ -53,9 +55,10 @@ import X509
     @Test func jwksPublishesCurrentAndNextKeysOfBothAlgorithmsWithThumbprintKids() async throws {
         try await Harness.run { h in
             let keys = try await jwks(h)
-            #expect(keys.count == 4)
+            #expect(keys.count == 6)
             #expect(keys.filter { $0["alg"] == "RS256" && $0["kty"] == "RSA" }.count == 2)
             #expect(keys.filter { $0["alg"] == "ES256" && $0["kty"] == "EC" && $0["crv"] == "P-256" }.count == 2)
+            #expect(keys.filter { $0["alg"] == "EdDSA" && $0["kty"] == "OKP" && $0["crv"] == "Ed25519" }.count == 2)
             for key in keys {
                 #expect(key["kid"] == thumbprint(key))
                 #expect(key["use"] == "sig")
@@ -76,13 +79,13 @@ import X509
             let rotated = try await h.admin(.post, "/keys/rotate")
             #expect(rotated.status == .ok, "\(rotated.text)")
             let after = try await states(h, tenantID: tenant.id)
-            for alg in ["RS256", "ES256"] {
+            for alg in ["RS256", "ES256", "EdDSA"] {
                 #expect(after["\(alg)/previous"] == before["\(alg)/current"])
                 #expect(after["\(alg)/current"] == before["\(alg)/next"])
                 #expect(after["\(alg)/next"]?.count == 1 && after["\(alg)/next"] != before["\(alg)/next"])
             }
             let published = Set(try await jwks(h).map { $0["kid"]! })
-            #expect(published.count == 6)
+            #expect(published.count == 9)
             #expect(published.isSuperset(of: Set(before.values.flatMap { $0 })))
 
             // The certificate follows the current RSA key.
@@ -99,11 +102,11 @@ import X509
             #expect(third["RS256/retired"] == before["RS256/current"])
             let publishedAfterTwo = Set(try await jwks(h).map { $0["kid"]! })
             #expect(!publishedAfterTwo.contains(before["RS256/current"]![0]))
-            #expect(publishedAfterTwo.count == 6)
+            #expect(publishedAfterTwo.count == 9)
 
             // Rotation is audited.
             let events = try await h.admin(.get, "/audit-events").json()["items"] as? [[String: Any]] ?? []
-            #expect(events.filter { $0["action"] as? String == "keys.rotated" }.count == 4)
+            #expect(events.filter { $0["action"] as? String == "keys.rotated" }.count == 6)
         }
     }
 

@@ -306,6 +306,28 @@ extension HTTPField.Name {
         }
     }
 
+    @Test func eddsaIDTokensPerClientAndForClientCredentials() async throws {
+        try await Harness.run { h in
+            let f = try await Self.fixture(h) { $0.idTokenSigningAlg = "EdDSA" }
+            let tokens = try await Self.exchange(f, code: try await Self.code(f)).json()
+            let idToken = try #require(tokens["id_token"] as? String)
+            let id = try JWS.parse(idToken)
+            let keys = try await Self.jwks(h)
+            #expect(id.algorithm == "EdDSA" && JWS.verify(id, with: keys))
+            #expect(keys.keys.contains { $0.kid == id.keyID && $0.kty == "OKP" && $0.crv == "Ed25519" })
+            // A tampered payload fails; the same token checked against an RS256 key fails.
+            var parts = idToken.split(separator: ".").map(String.init)
+            parts[1] = Base64URL.encode(Array(#"{"sub":"someone-else"}"#.utf8))
+            #expect(!JWS.verify(try JWS.parse(parts.joined(separator: ".")), with: keys))
+            #expect(!JWS.verify(id, with: JWKSet(keys: keys.keys.filter { $0.kty == "RSA" })))
+            let cc = try await Self.form(f, "/oauth2/token", ["grant_type": "client_credentials"]).json()
+            let at = try JWS.parse(try #require(cc["access_token"] as? String))
+            #expect(at.algorithm == "EdDSA" && JWS.verify(at, with: keys))
+            let discovery = try await h.request(.get, "/.well-known/openid-configuration").json()
+            #expect((discovery["id_token_signing_alg_values_supported"] as? [String])?.contains("EdDSA") == true)
+        }
+    }
+
     @Test func refreshTokensRotateAndReuseRevokesTheFamily() async throws {
         try await Harness.run { h in
             let f = try await Self.fixture(h)
