@@ -1,6 +1,7 @@
 import Foundation
 import SigilCore
 import SigilJOSE
+import SigilOAuth
 import SigilStore
 
 /// The registry of relying parties: OIDC clients and SAML service providers.
@@ -35,6 +36,10 @@ public struct ApplicationService: Sendable {
         public var refreshTokenLifetimeSeconds: Int?
         /// For `private_key_jwt`: the client's public keys (a JWKS document).
         public var jwks: String?
+        /// `required` for a third-party client whose users approve it on a consent page (default `implicit`).
+        public var consent: OIDCClientSettings.ConsentMode?
+        /// `acr` values asked for when a request names none.
+        public var defaultACRValues: [String]?
 
         public init(name: String, redirectURIs: [String]) {
             self.name = name
@@ -63,7 +68,7 @@ public struct ApplicationService: Sendable {
             accessTokenLifetimeSeconds: input.accessTokenLifetimeSeconds ?? 600,
             idTokenLifetimeSeconds: input.idTokenLifetimeSeconds ?? 600,
             refreshTokenLifetimeSeconds: input.refreshTokenLifetimeSeconds ?? 2_592_000,
-            jwks: input.jwks)
+            jwks: input.jwks, consent: input.consent, defaultACRValues: input.defaultACRValues)
         var errors: [FieldError] = []
         if input.isPublic, method != "none" {
             errors.append(FieldError(field: "token_endpoint_auth_method", message: "a public client authenticates with none"))
@@ -203,6 +208,14 @@ public struct ApplicationService: Sendable {
         if !(60...31_536_000).contains(s.refreshTokenLifetimeSeconds) { add("refresh_token_lifetime", "must be 60–31536000 seconds") }
         if s.tokenEndpointAuthMethod == "private_key_jwt" {
             if let uri = s.jwksURI, let message = Validate.absoluteURL(uri, field: "jwks_uri") { add("jwks_uri", message) }
+        }
+        if let values = s.defaultACRValues {
+            if values.count > ACR.supported.count || Set(values).count != values.count {
+                add("default_acr_values", "at most \(ACR.supported.count) distinct values")
+            }
+            for value in values where ACR.rank(value) == nil {
+                add("default_acr_values", "unknown acr \(value.prefix(64)); known: \(ACR.supported.joined(separator: " "))")
+            }
         }
         if let jwks = s.jwks {
             if jwks.utf8.count > 32 * 1024 { add("jwks", "at most 32 KiB") }

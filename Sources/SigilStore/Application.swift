@@ -62,13 +62,27 @@ public struct OIDCClientSettings: Codable, Sendable, Equatable {
     public var jwksURI: String?
     /// For `private_key_jwt`: the client's public keys, a JWKS document (JSON text).
     public var jwks: String?
+    /// Whether users approve the client on a consent page: nil means `implicit` (first-party).
+    public var consent: ConsentMode?
+    /// `acr` values asked for when a request names none (OIDC Registration `default_acr_values`).
+    public var defaultACRValues: [String]?
+
+    public enum ConsentMode: String, Codable, Sendable, CaseIterable {
+        /// First-party: no consent page (unless the request says `prompt=consent`).
+        case implicit
+        /// Third-party: the user approves the requested scopes and claims once.
+        case required
+    }
+
+    public var requiresConsent: Bool { consent == .required }
 
     public init(clientID: String, clientSecretHash: String?, redirectURIs: [String],
                 postLogoutRedirectURIs: [String] = [], grantTypes: [String] = ["authorization_code", "refresh_token"],
                 tokenEndpointAuthMethod: String, requirePKCE: Bool, requirePAR: Bool = false,
                 allowedScopes: [String] = ["openid", "email", "profile"], idTokenSigningAlg: String = "RS256",
                 accessTokenLifetimeSeconds: Int = 600, idTokenLifetimeSeconds: Int = 600,
-                refreshTokenLifetimeSeconds: Int = 2_592_000, jwksURI: String? = nil, jwks: String? = nil) {
+                refreshTokenLifetimeSeconds: Int = 2_592_000, jwksURI: String? = nil, jwks: String? = nil,
+                consent: ConsentMode? = nil, defaultACRValues: [String]? = nil) {
         self.clientID = clientID; self.clientSecretHash = clientSecretHash; self.redirectURIs = redirectURIs
         self.postLogoutRedirectURIs = postLogoutRedirectURIs; self.grantTypes = grantTypes
         self.tokenEndpointAuthMethod = tokenEndpointAuthMethod; self.requirePKCE = requirePKCE
@@ -76,6 +90,7 @@ public struct OIDCClientSettings: Codable, Sendable, Equatable {
         self.accessTokenLifetimeSeconds = accessTokenLifetimeSeconds; self.idTokenLifetimeSeconds = idTokenLifetimeSeconds
         self.refreshTokenLifetimeSeconds = refreshTokenLifetimeSeconds; self.jwksURI = jwksURI
         self.jwks = jwks
+        self.consent = consent; self.defaultACRValues = defaultACRValues
     }
 
     public var isPublic: Bool { tokenEndpointAuthMethod == "none" }
