@@ -71,6 +71,8 @@ struct OIDCBody: Codable {
     var accessTokenLifetime: Int
     var idTokenLifetime: Int
     var refreshTokenLifetime: Int
+    var consent: String
+    var defaultAcrValues: [String]
 
     init(_ s: OIDCClientSettings) {
         clientId = s.clientID; redirectUris = s.redirectURIs; postLogoutRedirectUris = s.postLogoutRedirectURIs
@@ -78,6 +80,7 @@ struct OIDCBody: Codable {
         requirePar = s.requirePAR; allowedScopes = s.allowedScopes; idTokenSignedResponseAlg = s.idTokenSigningAlg
         accessTokenLifetime = s.accessTokenLifetimeSeconds; idTokenLifetime = s.idTokenLifetimeSeconds
         refreshTokenLifetime = s.refreshTokenLifetimeSeconds
+        consent = (s.consent ?? .implicit).rawValue; defaultAcrValues = s.defaultACRValues ?? []
     }
 }
 
@@ -146,7 +149,7 @@ struct ApplicationRequest: Decodable {
     static let oidcFields: Set<String> = [
         "redirect_uris", "post_logout_redirect_uris", "public", "token_endpoint_auth_method", "grant_types", "require_pkce",
         "require_par", "allowed_scopes", "id_token_signed_response_alg", "access_token_lifetime", "id_token_lifetime",
-        "refresh_token_lifetime",
+        "refresh_token_lifetime", "consent", "default_acr_values",
     ]
     static let samlFields: Set<String> = [
         "entity_id", "acs", "slo_url", "name_id_format", "attribute_mappings", "signing", "encrypt_assertions", "certificate",
@@ -170,6 +173,8 @@ struct ApplicationRequest: Decodable {
     var accessTokenLifetime: Int?
     var idTokenLifetime: Int?
     var refreshTokenLifetime: Int?
+    var consent: OIDCClientSettings.ConsentMode?
+    var defaultAcrValues: [String]?
     // SAML
     var entityId: String?
     var acs: [ACSBody]?
@@ -190,7 +195,8 @@ struct ApplicationRequest: Decodable {
             "grant_types": grantTypes != nil, "require_pkce": requirePkce != nil, "require_par": requirePar != nil,
             "allowed_scopes": allowedScopes != nil, "id_token_signed_response_alg": idTokenSignedResponseAlg != nil,
             "access_token_lifetime": accessTokenLifetime != nil, "id_token_lifetime": idTokenLifetime != nil,
-            "refresh_token_lifetime": refreshTokenLifetime != nil,
+            "refresh_token_lifetime": refreshTokenLifetime != nil, "consent": consent != nil,
+            "default_acr_values": defaultAcrValues != nil,
             "entity_id": entityId != nil, "acs": acs != nil, "slo_url": sloUrl != nil,
             "name_id_format": nameIdFormat != nil, "attribute_mappings": attributeMappings != nil,
             "signing": signing != nil, "encrypt_assertions": encryptAssertions != nil,
@@ -244,5 +250,21 @@ extension [ACSBody] {
 extension [AttributeMappingBody] {
     func settings() -> [SAMLServiceProviderSettings.AttributeMapping] {
         map { .init(name: $0.name, userField: $0.userField, nameFormat: $0.nameFormat ?? "urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified") }
+    }
+}
+
+/// A user's standing approval of an OIDC client (`GET /users/{id}/consents`).
+struct ConsentBody: Encodable {
+    var clientId: String
+    var applicationId: String?
+    var applicationName: String?
+    var scopes: [String]
+    var claims: [String]
+    var createdAt: Date
+    var updatedAt: Date
+
+    init(_ entry: OAuthService.ConsentEntry) {
+        clientId = entry.grant.clientID; applicationId = entry.application?.id; applicationName = entry.application?.name
+        scopes = entry.grant.scopes; claims = entry.grant.claims; createdAt = entry.grant.createdAt; updatedAt = entry.grant.updatedAt
     }
 }
