@@ -238,8 +238,8 @@ public struct OAuthService: Sendable {
         /// The request must survive a sign-in or the consent page: claim it once and move its deadline.
         func keepPushedRequest() async throws {
             if let pushed, pushed.claimedAt == nil {
-                _ = try await context.store.oauth.claimPushedRequest(requestURIHash: pushed.requestURIHash, at: now,
-                                                                     expiresAt: now.addingTimeInterval(policy.parSignInLifetime))
+                _ = try await self.context.store.oauth.claimPushedRequest(requestURIHash: pushed.requestURIHash, at: now,
+                                                                          expiresAt: now.addingTimeInterval(policy.parSignInLifetime))
             }
         }
         // Is the browser's sign-in good enough?
@@ -268,7 +268,7 @@ public struct OAuthService: Sendable {
                 acr = value
             } else if requirement.essential {
                 return try await refuse(OAuthError(.accessDenied, "the sign-in did not meet the essential acr ("
-                                                       + requirement.values.joined(separator: " ").prefix(200) + ")"))
+                                                       + requirement.known.joined(separator: " ") + ")"))
             }
         }
         // Consent (docs/oidc.md "Consent"): third-party clients once per new scope or claim, any
