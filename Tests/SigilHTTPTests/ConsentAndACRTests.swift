@@ -19,6 +19,14 @@ import Testing
         try await O.fixture(h) { $0.consent = .required }
     }
 
+    /// Another client for the same user and session.
+    static func another(_ f: OAuthTests.Fixture, consent: OIDCClientSettings.ConsentMode) async throws -> OAuthTests.Fixture {
+        var input = ApplicationService.NewOIDCClient(name: "Third", redirectURIs: [O.redirect])
+        input.consent = consent
+        let (app, secret) = try await f.h.services.applications.createOIDC(tenantID: f.tenant.id, input, by: .cli)
+        return OAuthTests.Fixture(h: f.h, tenant: f.tenant, user: f.user, clientID: app.clientID!, secret: secret?.value ?? "", cookie: f.cookie)
+    }
+
     static func authorize(_ f: OAuthTests.Fixture, _ extra: [String: String?] = [:], cookie: HTTPFields? = nil) async throws -> TestResponse {
         try await f.h.request(.get, "/oauth2/authorize?" + O.query(O.authorizeParams(f, extra)), headers: cookie ?? f.cookieHeader)
     }
@@ -130,7 +138,7 @@ import Testing
             // Nothing is stored for a first-party client.
             #expect(try await h.store.consents.list(tenantID: f.tenant.id, userID: f.user.id).isEmpty)
             // A third-party client with a grant still shows the page for prompt=consent.
-            let g = try await Self.thirdParty(h)
+            let g = try await Self.another(f, consent: .required)
             let first = try await Self.authorize(g)
             _ = try O.location(try await Self.answer(g, try Self.consentFields(first), decision: "allow"))
             _ = try await O.code(g)
