@@ -13,6 +13,14 @@ response_type=token and request objects refused; a repeated parameter refused; P
 single use and expiry (60 s); bad client authentication -> 401 invalid_client (with
 WWW-Authenticate: Basic for client_secret_basic).
 
+Consent (a client registered with --consent required): prompt=none before approval ->
+consent_required; the consent page is shown, Deny -> access_denied at the RP, Allow -> a code; the
+second time no page; prompt=consent shows it again; removing the access on /account revokes the
+client's refresh token and the page comes back. acr: the ID token's acr (phrh for the virtual
+authenticator's device-bound passkey); then, signed in with a synced passkey (phr), acr_values=phrh
+with prompt=none -> login_required, without it the login page offers passkeys only and the ID token
+reports phr; an essential phrh -> access_denied; acr_values=phr -> acr phr.
+
     /opt/peers-venv/bin/python interop/oidc_battery.py [--sigil .build/debug/sigil] [--artifacts DIR]
 
 Prints PASS/FAIL per check and "N passed, M failed"; exits 1 if anything failed.
@@ -23,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from oidc_common import Sigil, check  # noqa: E402
 
 import requests
+from selenium.webdriver.common.by import By
 from authlib.common.security import generate_token
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
@@ -55,6 +64,7 @@ def main():
             return authz + "?" + urllib.parse.urlencode(p)
 
         def exchange(code, verifier, auth=None, data_extra=None):
+            """The token request for a code (auth defaults to the battery client's secret)."""
             data = {"grant_type": "authorization_code", "code": code, "redirect_uri": s.redirect_uri, "code_verifier": verifier}
             data.update(data_extra or {})
             r = requests.post(token_ep, auth=auth if auth is not None else (cid, secret), data=data, timeout=10)
@@ -90,6 +100,10 @@ def main():
         claims, err = s.verify_id_token(body.get("id_token", ""), cid, p["nonce"], body.get("access_token"))
         check("ID token verifies (RS256, kid in JWKS, iss, aud, exp, at_hash)", claims is not None, err)
         check("oidcc-ensure-request-with-nonce: the nonce is echoed in the ID token", bool(claims) and claims.get("nonce") == p["nonce"])
+        check("acr in the ID token: phrh (the virtual authenticator's device-bound passkey)", bool(claims) and claims.get("acr") == "phrh",
+              str(claims and claims.get("acr")))
+        check("discovery lists Sigil's acr values", meta.get("acr_values_supported") == ["phrh", "phr", "urn:sigil:acr:authenticator"],
+              str(meta.get("acr_values_supported")))
         first_access = body.get("access_token", "")
         info = requests.get(meta["userinfo_endpoint"], headers={"Authorization": f"Bearer {first_access}"}, timeout=10)
         check("oidcc-userinfo-get: sub matches the ID token", info.status_code == 200 and bool(claims)
@@ -217,6 +231,106 @@ def main():
             check(f"{name}: auth_time is fresh", bool(c) and c.get("auth_time", 0) >= asked - 1 and c.get("auth_time") > first_auth_time,
                   f"asked {asked}, auth_time {c and c.get('auth_time')}")
             time.sleep(2)
+
+        # --- consent: a third-party client (docs/oidc.md "Consent") ---
+        third = s.create_client("Third-party RP", "--redirect-uri", s.redirect_uri, "--consent", "required")
+        tcid, tsecret = third["client_id"], third["client_secret"]
+
+        def tparams(**extra):
+            p, v = params(**extra)
+            p["client_id"] = tcid
+            return p, v
+
+        p, _ = tparams(prompt="none")
+        cb, _ = s.browse_until(url(p), s.redirect_uri)
+        q = query_of(cb)
+        check("consent required, prompt=none before approval -> consent_required at the RP",
+              q.get("error") == "consent_required" and q.get("state") == p["state"] and not s.saw_consent, cb)
+        p, _ = tparams()
+        cb, _ = s.browse_until(url(p), s.redirect_uri, consent="deny")
+        q = query_of(cb)
+        check("the consent page is shown; Deny -> access_denied at the RP (state, iss, no code)", s.saw_consent
+              and q.get("error") == "access_denied" and q.get("state") == p["state"] and q.get("iss") == s.issuer and "code" not in q, cb)
+        p, verifier = tparams()
+        cb, _ = s.browse_until(url(p), s.redirect_uri, consent="allow")
+        q = query_of(cb)
+        check("the consent page is shown again after Deny; Allow -> a code", s.saw_consent and "code" in q and q.get("state") == p["state"], cb)
+        r = exchange(q.get("code", ""), verifier, auth=(tcid, tsecret))
+        tbody = r.json() if r.status_code == 200 else {}
+        tclaims, err = s.verify_id_token(tbody.get("id_token", ""), tcid, p["nonce"], tbody.get("access_token"))
+        check("... and the code redeems to a verifiable ID token for the third-party client", tclaims is not None, err or r.text[:200])
+        p, verifier = tparams()
+        cb, _ = s.browse_until(url(p), s.redirect_uri)
+        check("the second authorization: no consent page, a code", not s.saw_consent and "code" in query_of(cb), cb)
+        p, _ = tparams(prompt="none")
+        cb, _ = s.browse_until(url(p), s.redirect_uri)
+        check("after approval prompt=none -> a code", "code" in query_of(cb) and not s.saw_consent, cb)
+        p, _ = tparams(prompt="consent")
+        cb, _ = s.browse_until(url(p), s.redirect_uri, consent="allow")
+        check("prompt=consent shows the page again; Allow -> a code", s.saw_consent and "code" in query_of(cb), cb)
+        # Removing the access on the account page revokes the client's tokens.
+        s.driver.get(s.issuer + "/account")
+        listed = s.driver.find_elements(By.CSS_SELECTOR, "#consents li")
+        check("/account lists the approved application", len(listed) == 1 and "Third-party RP" in listed[0].text,
+              " | ".join(e.text for e in listed))
+        if listed:
+            listed[0].find_element(By.TAG_NAME, "button").click()
+            time.sleep(1)
+        check("... and Remove access empties the list", not s.driver.find_elements(By.CSS_SELECTOR, "#consents li"), s.driver.current_url)
+        rt = tbody.get("refresh_token", "")
+        rr = requests.post(token_ep, auth=(tcid, tsecret), data={"grant_type": "refresh_token", "refresh_token": rt}, timeout=10)
+        check("removing the access revoked the client's refresh token (invalid_grant)", bool(rt) and rr.status_code == 400
+              and error_of(rr) == "invalid_grant", rr.text)
+        p, _ = tparams(prompt="none")
+        cb, _ = s.browse_until(url(p), s.redirect_uri)
+        check("after removal prompt=none -> consent_required again", query_of(cb).get("error") == "consent_required", cb)
+
+        # --- acr (docs/oidc.md "acr") with a weaker session: a synced passkey (phr) ---
+        d = s.driver
+        d.execute_cdp_cmd("WebAuthn.removeVirtualAuthenticator", {"authenticatorId": s.authenticator})
+        s.authenticator = d.execute_cdp_cmd("WebAuthn.addVirtualAuthenticator", {"options": {
+            "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
+            "isUserVerified": True, "automaticPresenceSimulation": True,
+            "defaultBackupEligibility": True, "defaultBackupState": True}})["authenticatorId"]
+        d.get(s.issuer + "/account")
+        before = len(d.find_elements(By.CSS_SELECTOR, "#passkeys li"))
+        d.find_element(By.ID, "add-passkey").click()
+        deadline = time.time() + 20
+        while time.time() < deadline and len(d.find_elements(By.CSS_SELECTOR, "#passkeys li")) <= before:
+            time.sleep(0.3)
+        check("a synced (backup-eligible) passkey added on /account", len(d.find_elements(By.CSS_SELECTOR, "#passkeys li")) == before + 1)
+        p, verifier = params(prompt="login")
+        cb, saw_login = s.browse_until(url(p), s.redirect_uri)
+        r = exchange(query_of(cb).get("code", ""), verifier)
+        c = s.verify_id_token(r.json().get("id_token", ""), cid, p["nonce"])[0] if r.status_code == 200 else None
+        check("signed in with the synced passkey: the ID token says acr phr", saw_login and bool(c) and c.get("acr") == "phr",
+              str(c and c.get("acr")))
+        p, _ = params(acr_values="phrh", prompt="none")
+        cb, saw_login = s.browse_until(url(p), s.redirect_uri)
+        q = query_of(cb)
+        check("acr_values=phrh (higher than the session) with prompt=none -> login_required at the RP",
+              q.get("error") == "login_required" and q.get("state") == p["state"] and not saw_login, cb)
+        p, verifier = params(acr_values="phrh")
+        cb, saw_login = s.browse_until(url(p), s.redirect_uri)
+        page = s.login_pages[0] if s.login_pages else ""
+        check("acr_values=phrh: a new sign-in whose page offers passkeys only", saw_login and 'id="acr-note"' in page
+              and 'id="authenticator"' not in page, page[:300])
+        r = exchange(query_of(cb).get("code", ""), verifier)
+        c = s.verify_id_token(r.json().get("id_token", ""), cid, p["nonce"])[0] if r.status_code == 200 else None
+        check("... voluntary and still unmet after the sign-in: a code whose ID token reports phr", bool(c) and c.get("acr") == "phr",
+              str(c and c.get("acr")) + r.text[:200])
+        essential = '{"id_token":{"acr":{"essential":true,"values":["phrh"]}}}'
+        p, _ = params(claims=essential)
+        cb, saw_login = s.browse_until(url(p), s.redirect_uri)
+        q = query_of(cb)
+        check("essential acr phrh unmet after the sign-in -> access_denied with error_description", saw_login
+              and q.get("error") == "access_denied" and "acr" in q.get("error_description", "") and "code" not in q, cb)
+        p, verifier = params(acr_values="phr")
+        cb, saw_login = s.browse_until(url(p), s.redirect_uri)
+        r = exchange(query_of(cb).get("code", ""), verifier)
+        c = s.verify_id_token(r.json().get("id_token", ""), cid, p["nonce"])[0] if r.status_code == 200 else None
+        check("acr_values=phr with a phr session: no sign-in, acr phr in the ID token", not saw_login and bool(c) and c.get("acr") == "phr",
+              str(c and c.get("acr")))
 
         # --- PAR: single use, bound to its client, and expiry ---
         p, verifier = params()

@@ -11,6 +11,8 @@ from passkey_signin import check, free_port, start_sigil, make_driver, wait_path
 
 import requests
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
 
 
 class Callback(BaseHTTPRequestHandler):
@@ -87,9 +89,13 @@ class Sigil:
     def sign_out_browser(self):
         self.driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
 
-    def browse_until(self, url, prefix, timeout=40):
+    def browse_until(self, url, prefix, timeout=40, consent="allow"):
         """Opens url in the browser, clicks through the hosted login when it appears, and returns
-        (final URL, whether /login was shown) once the browser's URL starts with prefix."""
+        (final URL, whether /login was shown) once the browser's URL starts with prefix. When the
+        consent page appears, clicks `consent` ("allow" or "deny"); afterwards self.saw_consent
+        says whether it appeared and self.login_pages holds the /login pages' HTML."""
+        self.saw_consent = False
+        self.login_pages = []
         d = self.driver
         d.get("about:blank")
         # A renderer-initiated navigation, like a link on an RP's page. Observed with WebDriver's get
@@ -102,10 +108,22 @@ class Sigil:
             current = d.current_url
             if current.startswith(prefix):
                 return current, saw_login
-            if urllib.parse.urlparse(current).path.endswith("/login"):
+            path = urllib.parse.urlparse(current).path
+            if path.endswith("/login"):
                 saw_login = True
                 try:
+                    html = d.page_source
                     d.find_element(By.ID, "passkey-button").click()
+                    self.login_pages.append(html)
+                except Exception:
+                    pass
+            elif path.endswith("/oauth2/authorize") or path.endswith("/oauth2/consent"):
+                try:
+                    button = d.find_element(By.ID, f"consent-{consent}")
+                    self.saw_consent = True
+                    button.click()
+                    # One click per page: wait for the answer's navigation to replace it.
+                    WebDriverWait(d, 10).until(EC.staleness_of(button))
                 except Exception:
                     pass
             time.sleep(0.1)

@@ -67,6 +67,21 @@ public struct AdminAPI: Sendable {
                                          expectedVersion: try Self.ifMatch(request), by: principal)
                 return Response(status: .noContent)
             },
+            AdminEndpoint(method: .get, path: "\(Self.base)/users/{id}/consents", operationID: "listUserConsents") { _, context, principal in
+                let tenant = try context.requireTenant()
+                let user = try await s.users.get(tenantID: tenant.id, id: try Self.id(context), by: principal)
+                let entries = try await s.oauth.consents(tenantID: tenant.id, userID: user.id)
+                return try JSONResponse.make(ListBody(items: entries.map(ConsentBody.init), nextCursor: nil))
+            },
+            AdminEndpoint(method: .delete, path: "\(Self.base)/users/{id}/consents/{client_id}", operationID: "revokeUserConsent") { _, context, principal in
+                let tenant = try context.requireTenant()
+                let user = try await s.users.get(tenantID: tenant.id, id: try Self.id(context), by: principal)
+                guard let clientID = context.parameters.get("client_id"),
+                      try await s.oauth.revokeConsent(tenantID: tenant.id, userID: user.id, clientID: clientID, by: principal) else {
+                    throw Problem.notFound()
+                }
+                return Response(status: .noContent)
+            },
             AdminEndpoint(method: .get, path: "\(Self.base)/applications", operationID: "listApplications") { request, context, principal in
                 let page = try await s.applications.list(tenantID: try context.requireTenant().id, page: try Self.page(request), by: principal)
                 return try JSONResponse.make(ListBody(items: page.items.map { ApplicationBody($0) }, nextCursor: page.nextCursor))
@@ -244,6 +259,8 @@ public struct AdminAPI: Sendable {
             input.refreshTokenLifetimeSeconds = body.refreshTokenLifetime
             input.jwks = try body.jwks.map(Self.jwksText)
             input.jwksURI = body.jwksUri
+            input.consent = body.consent
+            input.defaultACRValues = body.defaultAcrValues
             return try await services.applications.createOIDC(tenantID: tenantID, input, by: principal)
         case "saml":
             let stray = body.present(ApplicationRequest.oidcFields)
@@ -305,6 +322,8 @@ public struct AdminAPI: Sendable {
             if let v = body.jwks { s.jwks = try Self.jwksText(v); s.jwksURI = nil }
             if let v = body.jwksUri { s.jwksURI = v; s.jwks = nil }
             if s.tokenEndpointAuthMethod != "private_key_jwt", body.tokenEndpointAuthMethod != nil { s.jwks = nil; s.jwksURI = nil }
+            if let v = body.consent { s.consent = v }
+            if let v = body.defaultAcrValues { s.defaultACRValues = v.isEmpty ? nil : v }
             app.settings = .oidc(s)
         case .saml(var s):
             let stray = body.present(ApplicationRequest.oidcFields)

@@ -76,6 +76,8 @@ struct OIDCBody: Codable {
     var jwksUri: String?
     /// Set while a rotated-out secret is still accepted.
     var previousSecretExpiresAt: Date?
+    var consent: String
+    var defaultAcrValues: [String]
 
     init(_ s: OIDCClientSettings) {
         clientId = s.clientID; redirectUris = s.redirectURIs; postLogoutRedirectUris = s.postLogoutRedirectURIs
@@ -86,6 +88,7 @@ struct OIDCBody: Codable {
         jwks = s.jwks.flatMap { try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) }
         jwksUri = s.jwksURI
         if let until = s.previousClientSecretExpiresAt, s.previousClientSecretHash != nil { previousSecretExpiresAt = until }
+        consent = (s.consent ?? .implicit).rawValue; defaultAcrValues = s.defaultACRValues ?? []
     }
 }
 
@@ -168,7 +171,7 @@ struct ApplicationRequest: Decodable {
     static let oidcFields: Set<String> = [
         "redirect_uris", "post_logout_redirect_uris", "public", "token_endpoint_auth_method", "grant_types", "require_pkce",
         "require_par", "allowed_scopes", "id_token_signed_response_alg", "access_token_lifetime", "id_token_lifetime",
-        "refresh_token_lifetime", "jwks", "jwks_uri",
+        "refresh_token_lifetime", "jwks", "jwks_uri", "consent", "default_acr_values",
     ]
     static let samlFields: Set<String> = [
         "entity_id", "acs", "slo_url", "name_id_format", "attribute_mappings", "signing", "encrypt_assertions", "certificate",
@@ -196,6 +199,8 @@ struct ApplicationRequest: Decodable {
     /// Setting one in a PATCH removes the other.
     var jwks: JSONValue?
     var jwksUri: String?
+    var consent: OIDCClientSettings.ConsentMode?
+    var defaultAcrValues: [String]?
     // SAML
     /// Create only: the SP's metadata, fetched from this URL (https; http only on loopback)…
     var metadataUrl: String?
@@ -221,7 +226,8 @@ struct ApplicationRequest: Decodable {
             "allowed_scopes": allowedScopes != nil, "id_token_signed_response_alg": idTokenSignedResponseAlg != nil,
             "access_token_lifetime": accessTokenLifetime != nil, "id_token_lifetime": idTokenLifetime != nil,
             "refresh_token_lifetime": refreshTokenLifetime != nil, "jwks": jwks != nil, "jwks_uri": jwksUri != nil,
-            "metadata_url": metadataUrl != nil, "metadata": metadata != nil,
+            "metadata_url": metadataUrl != nil, "metadata": metadata != nil, "consent": consent != nil,
+            "default_acr_values": defaultAcrValues != nil,
             "entity_id": entityId != nil, "acs": acs != nil, "slo_url": sloUrl != nil,
             "name_id_format": nameIdFormat != nil, "attribute_mappings": attributeMappings != nil,
             "signing": signing != nil, "encrypt_assertions": encryptAssertions != nil,
@@ -278,3 +284,18 @@ extension [AttributeMappingBody] {
     }
 }
 
+/// A user's standing approval of an OIDC client (`GET /users/{id}/consents`).
+struct ConsentBody: Encodable {
+    var clientId: String
+    var applicationId: String?
+    var applicationName: String?
+    var scopes: [String]
+    var claims: [String]
+    var createdAt: Date
+    var updatedAt: Date
+
+    init(_ entry: OAuthService.ConsentEntry) {
+        clientId = entry.grant.clientID; applicationId = entry.application?.id; applicationName = entry.application?.name
+        scopes = entry.grant.scopes; claims = entry.grant.claims; createdAt = entry.grant.createdAt; updatedAt = entry.grant.updatedAt
+    }
+}

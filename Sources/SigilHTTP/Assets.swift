@@ -131,7 +131,7 @@ enum Assets {
         return "The number did not match, or there were too many attempts. Start again.";
       }
 
-      if (page === "login") {
+      if (page === "login" && document.getElementById("authenticator")) {
         const form = document.getElementById("login-form");
         const returnTo = form.dataset.returnTo;
         const authStatus = document.getElementById("auth-status");

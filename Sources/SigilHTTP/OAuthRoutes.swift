@@ -20,6 +20,7 @@ struct OAuthRoutes {
             router.get(RouterPath(path)) { request, context in try await self.authorize(request, context, path: path) }
             router.post(RouterPath(path)) { request, context in try await self.authorize(request, context, path: path) }
         }
+        router.post("/oauth2/consent") { request, context in try await self.consent(request, context) }
         router.post("/oauth2/par") { request, context in await self.guarded { try await self.par(request, context) } }
         router.post("/oauth2/token") { request, context in await self.guarded { try await self.token(request, context) } }
         router.post("/oauth2/bc-authorize") { request, context in await self.guarded { try await self.backchannelAuthorize(request, context) } }
@@ -43,7 +44,7 @@ struct OAuthRoutes {
     // MARK: discovery
 
     func discovery(_ context: SigilRequestContext) throws -> Response {
-        let document = Discovery.document(issuer: context.issuer, requirePAR: oauth.policy.requirePAR, acrValues: ["phr", "phrh"])
+        let document = Discovery.document(issuer: context.issuer, requirePAR: oauth.policy.requirePAR, acrValues: ACR.supported)
         return Response(status: .ok,
                         headers: [.contentType: "application/json", .cacheControl: "public, max-age=300", .accessControlAllowOrigin: "*"],
                         body: .init(byteBuffer: ByteBuffer(bytes: try JSONValue.object(document).serialized())))
@@ -55,7 +56,6 @@ struct OAuthRoutes {
     static let freshMACParameter = "sigil_fresh_mac"
 
     func authorize(_ request: Request, _ context: SigilRequestContext, path: String) async throws -> Response {
-        let tenant = try context.requireTenant()
         let base = Web.basePath(context)
         var parameters: [String: String]
         do {
@@ -67,6 +67,16 @@ struct OAuthRoutes {
         } catch let error as OAuthError {
             return errorPage(error, base: base)
         }
+        return try await decide(request, context, parameters: parameters, path: path, consent: nil)
+    }
+
+    /// The authorization decision for `parameters` (as received, with the sign-in marker if any),
+    /// from `/oauth2/authorize` or from the consent page's answer.
+    func decide(_ request: Request, _ context: SigilRequestContext, parameters received: [String: String], path: String,
+                consent: ConsentDecision?) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let base = Web.basePath(context)
+        var parameters = received
         // Coming back from a sign-in this request asked for: the MAC binds the time to the request.
         let freshText = parameters.removeValue(forKey: Self.freshParameter)
         let freshMAC = parameters.removeValue(forKey: Self.freshMACParameter)
@@ -79,22 +89,98 @@ struct OAuthRoutes {
         }
         let session = try await currentSession(request, context, tenant: tenant)
         let outcome = try await oauth.authorize(tenantID: tenant.id, issuer: context.issuer, parameters: parameters, session: session,
-                                                freshAfter: freshAfter)
+                                                freshAfter: freshAfter, consent: consent)
         switch outcome {
         case .respond(.redirect(let url)):
             return Web.redirect(url)
         case .respond(.formPost(let html, let csp)):
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store", .contentSecurityPolicy: csp],
                             body: .init(byteBuffer: ByteBuffer(string: html)))
-        case .signIn(let fresh, _):
+        case .signIn(let fresh, _, let acr):
             // The marker lets the resumed request see that this sign-in happened after it was made
-            // (prompt=login, max_age), without trusting anything the browser could choose.
+            // (prompt=login, max_age, acr), without trusting anything the browser could choose.
             let now = String(Int64((services.context.clock.now().timeIntervalSince1970 * 1000).rounded(.down)))
             let returnTo = base + path + "?" + canonical + "&\(Self.freshParameter)=\(now)&\(Self.freshMACParameter)=\(freshMac(now, canonical))"
-            return Web.redirect(base + "/login?return_to=" + AuthorizationResponse.formEncode(returnTo) + (fresh ? "&prompt=login" : ""))
+            return Web.redirect(base + "/login?return_to=" + AuthorizationResponse.formEncode(returnTo) + (fresh ? "&prompt=login" : "")
+                                + (acr.map { "&acr=" + AuthorizationResponse.formEncode($0) } ?? ""))
+        case .consent(let prompt):
+            guard let (signedIn, _) = session else { return errorPage(.invalidRequest("sign in first"), base: base) }
+            return consentPage(prompt, received: received, session: signedIn, tenant: tenant, base: base)
         case .errorPage(let error):
             return errorPage(error, base: base)
         }
+    }
+
+    // MARK: the consent page (docs/oidc.md "Consent")
+
+    static let consentRequestParameter = "sigil_request"
+    static let consentTimeParameter = "sigil_consent_at"
+    static let consentMACParameter = "sigil_consent_mac"
+    static let decisionParameter = "sigil_decision"
+
+    /// Binds the page's answer to this session, this exact request and the time it was shown.
+    func consentMac(session: Session, time: String, _ canonical: String) -> String {
+        Base64URL.encode(services.context.masterKey.authenticationCode(Array((session.id + "|" + time + "|" + canonical).utf8),
+                                                                       purpose: "oauth-consent"))
+    }
+
+    func consentPage(_ prompt: ConsentPrompt, received: [String: String], session: Session, tenant: Tenant, base: String) -> Response {
+        let now = String(Int64((services.context.clock.now().timeIntervalSince1970 * 1000).rounded(.down)))
+        // The request travels as one form-encoded field (no line breaks for the browser to rewrite).
+        let canonical = Self.encodeForm(received)
+        let items = prompt.lines.map { "<li>\(Web.escape($0))</li>" }.joined(separator: "\n")
+        let host = URLComponents(string: prompt.redirectURI)?.host ?? prompt.redirectURI
+        var page = Web.page(title: "Allow access", name: "consent", base: base, body: """
+            <h1>Allow <span id="consent-app">\(Web.escape(prompt.applicationName))</span> to use your \(Web.escape(tenant.displayName)) account?</h1>
+            <p>The application wants to:</p>
+            <ul id="consent-scopes">\(items)</ul>
+            <p class="hint">You will be sent back to <strong>\(Web.escape(host))</strong>. You can remove this access at any time on your account page.</p>
+            <form method="post" action="\(Web.escape(base))/oauth2/consent">
+            <input type="hidden" name="\(Self.consentRequestParameter)" value="\(Web.escape(canonical))">
+            <input type="hidden" name="\(Self.consentTimeParameter)" value="\(now)">
+            <input type="hidden" name="\(Self.consentMACParameter)" value="\(consentMac(session: session, time: now, canonical))">
+            <button id="consent-allow" type="submit" name="\(Self.decisionParameter)" value="allow">Allow</button>
+            <button id="consent-deny" type="submit" name="\(Self.decisionParameter)" value="deny" class="secondary">Deny</button>
+            </form>
+            """)
+        // The answer is a redirect (or a form_post page) to the client: let the submission end there.
+        let target = URLComponents(string: prompt.redirectURI).flatMap { c -> String? in
+            guard let scheme = c.scheme else { return nil }
+            guard let host = c.host, !host.isEmpty else { return scheme + ":" }
+            return c.port.map { "\(scheme)://\(host):\($0)" } ?? "\(scheme)://\(host)"
+        }
+        if let target {
+            page.headers[.contentSecurityPolicy] = Web.pageCSP.replacingOccurrences(of: "form-action 'self'", with: "form-action 'self' \(target)")
+        }
+        return page
+    }
+
+    /// `POST /oauth2/consent`: the consent page's answer. Same-origin, signed in, and the MAC must
+    /// match the page shown for this session and request (at most 10 minutes ago).
+    func consent(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let base = Web.basePath(context)
+        try Web.requireSameOrigin(request, context)
+        let form: [String: String]
+        do {
+            form = try Self.parseForm(try await Self.body(request, context))
+        } catch let error as OAuthError {
+            return errorPage(error, base: base)
+        }
+        guard let (session, _) = try await currentSession(request, context, tenant: tenant) else {
+            return errorPage(.invalidRequest("You are no longer signed in. Start again from the application."), base: base)
+        }
+        let decision = form[Self.decisionParameter].flatMap(ConsentDecision.init(rawValue:))
+        guard let decision, let canonical = form[Self.consentRequestParameter], let time = form[Self.consentTimeParameter],
+              let mac = form[Self.consentMACParameter], let milliseconds = Int64(time),
+              services.context.clock.now().timeIntervalSince1970 - Double(milliseconds) / 1000 < oauth.policy.parSignInLifetime,
+              constantTimeEquals(Array(mac.utf8), Array(consentMac(session: session, time: time, canonical).utf8)),
+              let parameters = try? Self.parseForm(canonical) else {
+            await services.context.recordFailure("oauth.consent_refused", by: .user(session.userID), tenantID: tenant.id,
+                                                 reason: "consent answer without a valid page token")
+            return errorPage(.invalidRequest("This approval page expired. Start again from the application."), base: base)
+        }
+        return try await decide(request, context, parameters: parameters, path: "/oauth2/authorize", consent: decision)
     }
 
     func freshMac(_ time: String, _ canonical: String) -> String {

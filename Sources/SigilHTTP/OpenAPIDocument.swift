@@ -127,6 +127,21 @@ enum OpenAPIDocument {
        "client_id": {
         "type": "string"
        },
+       "consent": {
+        "description": "implicit (default): first-party, no consent page; required: users approve the requested scopes and claims once",
+        "enum": [
+         "implicit",
+         "required"
+        ],
+        "type": "string"
+       },
+       "default_acr_values": {
+        "description": "acr values asked for when a request names none (phrh, phr, urn:sigil:acr:authenticator)",
+        "items": {
+         "type": "string"
+        },
+        "type": "array"
+       },
        "grant_types": {
         "items": {
          "type": "string"
@@ -357,6 +372,54 @@ enum OpenAPIDocument {
     },
     "type": "object"
    },
+   "Consent": {
+    "properties": {
+     "application_id": {
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "application_name": {
+      "description": "null when the application was deleted",
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "claims": {
+      "items": {
+       "type": "string"
+      },
+      "type": "array"
+     },
+     "client_id": {
+      "type": "string"
+     },
+     "created_at": {
+      "format": "date-time",
+      "type": "string"
+     },
+     "scopes": {
+      "items": {
+       "type": "string"
+      },
+      "type": "array"
+     },
+     "updated_at": {
+      "format": "date-time",
+      "type": "string"
+     }
+    },
+    "required": [
+     "client_id",
+     "scopes",
+     "claims",
+     "created_at",
+     "updated_at"
+    ],
+    "type": "object"
+   },
    "CreateApplication": {
     "additionalProperties": false,
     "properties": {
@@ -425,6 +488,21 @@ enum OpenAPIDocument {
      },
      "authn_context_class_ref": {
       "type": "string"
+     },
+     "consent": {
+      "description": "implicit (default): first-party, no consent page; required: users approve the requested scopes and claims once",
+      "enum": [
+       "implicit",
+       "required"
+      ],
+      "type": "string"
+     },
+     "default_acr_values": {
+      "description": "acr values asked for when a request names none (phrh, phr, urn:sigil:acr:authenticator)",
+      "items": {
+       "type": "string"
+      },
+      "type": "array"
      },
      "want_authn_requests_signed": {
       "description": "refuse AuthnRequests not signed with the SP certificate",
@@ -693,6 +771,21 @@ enum OpenAPIDocument {
      },
      "authn_context_class_ref": {
       "type": "string"
+     },
+     "consent": {
+      "description": "implicit (default): first-party, no consent page; required: users approve the requested scopes and claims once",
+      "enum": [
+       "implicit",
+       "required"
+      ],
+      "type": "string"
+     },
+     "default_acr_values": {
+      "description": "acr values asked for when a request names none (phrh, phr, urn:sigil:acr:authenticator)",
+      "items": {
+       "type": "string"
+      },
+      "type": "array"
      },
      "want_authn_requests_signed": {
       "description": "refuse AuthnRequests not signed with the SP certificate",
@@ -1943,6 +2036,114 @@ enum OpenAPIDocument {
      }
     ],
     "summary": "Change a user's fields",
+    "tags": [
+     "admin"
+    ]
+   }
+  },
+  "/api/admin/v1/users/{id}/consents": {
+   "get": {
+    "operationId": "listUserConsents",
+    "parameters": [
+     {
+      "in": "path",
+      "name": "id",
+      "required": true,
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "properties": {
+          "items": {
+           "items": {
+            "$ref": "#/components/schemas/Consent"
+           },
+           "type": "array"
+          },
+          "next_cursor": {
+           "type": [
+            "string",
+            "null"
+           ]
+          }
+         },
+         "required": [
+          "items"
+         ],
+         "type": "object"
+        }
+       }
+      },
+      "description": "The applications the user has approved (consent grants)"
+     },
+     "401": {
+      "$ref": "#/components/responses/Problem401"
+     },
+     "403": {
+      "$ref": "#/components/responses/Problem403"
+     },
+     "404": {
+      "$ref": "#/components/responses/Problem404"
+     }
+    },
+    "security": [
+     {
+      "bearerAuth": []
+     }
+    ],
+    "summary": "List a user's consent grants",
+    "tags": [
+     "admin"
+    ]
+   }
+  },
+  "/api/admin/v1/users/{id}/consents/{client_id}": {
+   "delete": {
+    "operationId": "revokeUserConsent",
+    "parameters": [
+     {
+      "in": "path",
+      "name": "id",
+      "required": true,
+      "schema": {
+       "type": "string"
+      }
+     },
+     {
+      "in": "path",
+      "name": "client_id",
+      "required": true,
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "204": {
+      "description": "Revoked: the consent is deleted and every token the client holds for the user is revoked"
+     },
+     "401": {
+      "$ref": "#/components/responses/Problem401"
+     },
+     "403": {
+      "$ref": "#/components/responses/Problem403"
+     },
+     "404": {
+      "$ref": "#/components/responses/Problem404"
+     }
+    },
+    "security": [
+     {
+      "bearerAuth": []
+     }
+    ],
+    "summary": "Revoke a user's consent for a client",
     "tags": [
      "admin"
     ]

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import SigilCore
+import SigilOAuth
 import SigilServices
 import SigilStore
 import SigilWebAuthn
@@ -24,6 +25,7 @@ struct SignInRoutes {
         router.post("/account/passkeys/options") { request, context in try await self.addPasskeyOptions(request, context) }
         router.post("/account/passkeys/verify") { request, context in try await self.addPasskeyVerify(request, context) }
         router.post("/account/passkeys/:id/delete") { request, context in try await self.deletePasskey(request, context) }
+        router.post("/account/consents/:client_id/delete") { request, context in try await self.revokeConsent(request, context) }
         router.post("/logout") { request, context in try await self.logout(request, context) }
     }
 
@@ -53,18 +55,26 @@ struct SignInRoutes {
     func loginPage(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let base = Web.basePath(context)
         let returnTo = Web.safeReturnPath(request.uri.queryParameters.get("return_to").map { String($0) }, base: base)
-        if try await currentSession(request, context) != nil, request.uri.queryParameters.get("prompt") != "login" {
+        let current = try await currentSession(request, context)
+        if current != nil, request.uri.queryParameters.get("prompt") != "login" {
             return Web.redirect(returnTo)
         }
         let tenant = try context.requireTenant()
-        return Web.page(title: "Sign in", name: "login", base: base, body: """
-            <h1>Sign in to \(Web.escape(tenant.displayName))</h1>
-            <form id="login-form" data-return-to="\(Web.escape(returnTo))">
-              <label for="username">Email</label>
-              <input id="username" name="username" type="email" autocomplete="username webauthn" autocapitalize="none" spellcheck="false">
-              <button id="passkey-button" type="submit">Sign in with a passkey</button>
-            </form>
-            <p id="status" role="status" aria-live="polite"></p>
+        // An application asked for a stronger sign-in (acr): offer only the methods that reach it.
+        let acr = request.uri.queryParameters.get("acr").map { String($0) }
+        let passkeyOnly = acr.flatMap(ACR.rank).map { $0 > (ACR.rank(ACR.authenticator) ?? 0) } ?? false
+        var notes = ""
+        if passkeyOnly {
+            notes += acr == ACR.phrh
+                ? #"<p id="acr-note" class="hint">This application asks for a passkey kept on this device or a security key.</p>"#
+                : #"<p id="acr-note" class="hint">This application asks for a passkey.</p>"#
+        }
+        // Sigil keeps one account per browser: a new sign-in (prompt=login, select_account, max_age,
+        // acr) offers the current one.
+        if let (_, user) = current {
+            notes += #"<p id="current-account" class="hint">You are signed in as <strong>\#(Web.escape(user.email))</strong>. Sign in again to continue.</p>"#
+        }
+        let authenticator = passkeyOnly ? "" : """
             <section id="authenticator" aria-labelledby="authenticator-title">
               <h2 id="authenticator-title">Or use the Sigil app on your phone</h2>
               <div id="qr-panel">
@@ -78,6 +88,18 @@ struct SignInRoutes {
               <p id="push-number" class="number" aria-live="polite"></p>
               <p id="auth-status" role="status" aria-live="polite"></p>
             </section>
+            """
+        return Web.page(title: "Sign in", name: "login", base: base, body: """
+            <h1>Sign in to \(Web.escape(tenant.displayName))</h1>
+            \(notes)
+            <form id="login-form" data-return-to="\(Web.escape(returnTo))">
+              <label for="username">Email</label>
+              <input id="username" name="username" type="email" autocomplete="username webauthn" autocapitalize="none" spellcheck="false"\
+            \(current.map { #" value="\#(Web.escape($0.1.email))""# } ?? "")>
+              <button id="passkey-button" type="submit">Sign in with a passkey</button>
+            </form>
+            <p id="status" role="status" aria-live="polite"></p>
+            \(authenticator)
             <p class="hint">Sigil has no passwords. Use the passkey on this device (Face ID, Touch ID, Windows Hello) or a phone nearby.</p>
             """)
     }
@@ -259,6 +281,16 @@ struct SignInRoutes {
             <input type="hidden" name="csrf" value="\(csrf)"><button type="submit" class="secondary">Remove</button></form></li>
             """
         }.joined(separator: "\n")
+        let consents = try await services.oauth.consents(tenantID: user.tenantID, userID: user.id)
+        let consentRows = consents.map { entry in
+            """
+            <li><span class="name">\(Web.escape(entry.application?.name ?? "A removed application"))</span> \
+            <span class="meta">\(Web.escape(ConsentRequest.lines(scopes: entry.grant.scopes, claims: entry.grant.claims).joined(separator: "; "))), \
+            allowed \(formatter.string(from: entry.grant.createdAt))</span>
+            <form method="post" action="\(Web.escape(base))/account/consents/\(Web.escape(AuthorizationResponse.formEncode(entry.grant.clientID)))/delete">
+            <input type="hidden" name="csrf" value="\(csrf)"><button type="submit" class="secondary">Remove access</button></form></li>
+            """
+        }.joined(separator: "\n")
         return Web.page(title: "Your account", name: "account", base: base, body: """
             <h1>\(Web.escape(user.givenName)) \(Web.escape(user.familyName))</h1>
             <p id="account-email">\(Web.escape(user.email))\(user.isAdmin ? " · administrator" : "")</p>
@@ -276,6 +308,9 @@ struct SignInRoutes {
               <p><a id="device-link" href="#">Enrolment link</a></p>
             </div>
             <p id="device-status" role="status" aria-live="polite"></p>
+            <h2>Applications with access</h2>
+            \(consents.isEmpty ? #"<p id="no-consents" class="hint">No application has asked for your approval yet.</p>"# : "")
+            <ul id="consents">\(consentRows)</ul>
             <form method="post" action="\(Web.escape(base))/logout"><input type="hidden" name="csrf" value="\(csrf)">
             <button id="sign-out" type="submit" class="secondary">Sign out</button></form>
             """)
@@ -326,6 +361,18 @@ struct SignInRoutes {
             try await tx.audit.append(services.context.auditEvent("passkey.removed", by: .user(user.id), tenantID: user.tenantID,
                                                                   targetType: "passkey", targetID: credentialID))
         }
+        return Web.redirect("\(base)/account")
+    }
+
+    /// Removes an application's access: the consent and every token the application holds for the user.
+    func revokeConsent(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        try Web.requireSameOrigin(request, context)
+        let base = Web.basePath(context)
+        guard let (session, user) = try await currentSession(request, context) else { return Web.redirect("\(base)/login") }
+        let form = try await Web.form(request)
+        try Web.checkCSRF(form["csrf"], session: session, masterKey: services.context.masterKey)
+        guard let clientID = context.parameters.get("client_id") else { throw Problem.notFound() }
+        try await services.oauth.revokeConsent(tenantID: user.tenantID, userID: user.id, clientID: clientID, by: .user(user.id))
         return Web.redirect("\(base)/account")
     }
 

@@ -288,9 +288,31 @@ enum Migrations {
                 "CREATE INDEX oauth_assertion_ids_expiry ON oauth_assertion_ids (expires_at)",
             ]
         },
+        // Version 5 belongs to another change (back-channel logout); versions need not be
+        // contiguous: `migrate` applies whatever is missing, in version order.
+        Migration(version: 6, name: "consent") { _ in
+            [
+                """
+                CREATE TABLE oauth_consents (
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    client_id TEXT NOT NULL,
+                    scopes TEXT NOT NULL,
+                    claims TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    PRIMARY KEY (tenant_id, user_id, client_id)
+                )
+                """,
+                "CREATE INDEX oauth_grants_by_user_client ON oauth_grants (tenant_id, user_id, client_id)",
+            ]
+        },
     ]
 
-    static var latestVersion: Int { all.last?.version ?? 0 }
+    /// The migrations by version (the list above may be merged out of order).
+    static var ordered: [Migration] { all.sorted { $0.version < $1.version } }
+
+    static var latestVersion: Int { all.map(\.version).max() ?? 0 }
 
     static let createLedger = """
         CREATE TABLE IF NOT EXISTS sigil_migrations (
@@ -303,18 +325,21 @@ enum Migrations {
     /// Applies every missing migration in order; returns the versions applied now. Safe to run
     /// from several processes at once: PostgreSQL takes a transaction-scoped advisory lock,
     /// SQLite's `BEGIN IMMEDIATE` serializes writers.
-    static func migrate(_ backend: any SQLBackend, now: Date) async throws -> [Int] {
-        try await backend.withLongTransaction { db in
+    static func migrate(_ backend: any SQLBackend, now: Date, migrations: [Migration] = ordered) async throws -> [Int] {
+        let latest = migrations.map(\.version).max() ?? 0
+        return try await backend.withLongTransaction { db in
             if backend.flavor == .postgres {
                 try await db.raw("SELECT pg_advisory_xact_lock(5119004200)").run()
             }
             try await db.raw(SQLQueryString(createLedger)).run()
             let applied = try await appliedVersions(db)
-            if let newest = applied.max(), newest > latestVersion {
-                throw SQLStoreError.schemaNewerThanBinary(applied: newest, known: latestVersion)
+            if let newest = applied.max(), newest > latest {
+                throw SQLStoreError.schemaNewerThanBinary(applied: newest, known: latest)
             }
+            // A version below the newest applied one (a migration merged later, e.g. 5 after 6)
+            // still applies: each migration only adds its own tables.
             var done: [Int] = []
-            for migration in all where !applied.contains(migration.version) {
+            for migration in migrations.sorted(by: { $0.version < $1.version }) where !applied.contains(migration.version) {
                 for statement in migration.statements(backend.flavor) {
                     try await db.raw(SQLQueryString(statement)).run()
                 }

@@ -46,6 +46,11 @@ public final class SQLStore: Store {
         try await Migrations.migrate(backend, now: now)
     }
 
+    /// Applies `migrations` instead of the built-in list (tests of the migrator).
+    func migrate(now: Date, migrations: [Migration]) async throws -> [Int] {
+        try await Migrations.migrate(backend, now: now, migrations: migrations)
+    }
+
     public static var latestMigration: Int { Migrations.latestVersion }
 
     public var backendName: String {
@@ -69,6 +74,7 @@ public final class SQLStore: Store {
     public var deviceNonces: any DeviceNonceStore { session.deviceNonces }
     public var authenticatorUserState: any AuthenticatorUserStateStore { session.authenticatorUserState }
     public var oauth: any OAuthStore { session.oauth }
+    public var consents: any ConsentStore { session.consents }
 
     public func transaction<R: Sendable>(_ body: @escaping @Sendable (any StoreSession) async throws -> R) async throws -> R {
         let backend = self.backend
@@ -117,4 +123,5 @@ struct SQLSession: StoreSession {
     var deviceNonces: any DeviceNonceStore { SQLDeviceNonceStore(runner: runner) }
     var authenticatorUserState: any AuthenticatorUserStateStore { SQLAuthenticatorUserStateStore(runner: runner) }
     var oauth: any OAuthStore { SQLOAuthStore(runner: runner) }
+    var consents: any ConsentStore { SQLConsentStore(runner: runner) }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import SigilCore
 import SigilJOSE
+import SigilOAuth
 import SigilStore
 
 /// The registry of relying parties: OIDC clients and SAML service providers.
@@ -37,6 +38,10 @@ public struct ApplicationService: Sendable {
         public var jwks: String?
         /// For `private_key_jwt`: where the client publishes its keys (instead of `jwks`).
         public var jwksURI: String?
+        /// `required` for a third-party client whose users approve it on a consent page (default `implicit`).
+        public var consent: OIDCClientSettings.ConsentMode?
+        /// `acr` values asked for when a request names none.
+        public var defaultACRValues: [String]?
 
         public init(name: String, redirectURIs: [String]) {
             self.name = name
@@ -65,7 +70,7 @@ public struct ApplicationService: Sendable {
             accessTokenLifetimeSeconds: input.accessTokenLifetimeSeconds ?? 600,
             idTokenLifetimeSeconds: input.idTokenLifetimeSeconds ?? 600,
             refreshTokenLifetimeSeconds: input.refreshTokenLifetimeSeconds ?? 2_592_000,
-            jwksURI: input.jwksURI, jwks: input.jwks)
+            jwksURI: input.jwksURI, jwks: input.jwks, consent: input.consent, defaultACRValues: input.defaultACRValues)
         var errors: [FieldError] = []
         if input.isPublic, method != "none" {
             errors.append(FieldError(field: "token_endpoint_auth_method", message: "a public client authenticates with none"))
@@ -261,6 +266,14 @@ public struct ApplicationService: Sendable {
             add("jwks", "jwks and jwks_uri are only for private_key_jwt clients")
         }
         if let uri = s.jwksURI, let why = RemoteDocuments.refusal(uri) { add("jwks_uri", "jwks_uri \(why)") }
+        if let values = s.defaultACRValues {
+            if values.count > ACR.supported.count || Set(values).count != values.count {
+                add("default_acr_values", "at most \(ACR.supported.count) distinct values")
+            }
+            for value in values where ACR.rank(value) == nil {
+                add("default_acr_values", "unknown acr \(value.prefix(64)); known: \(ACR.supported.joined(separator: " "))")
+            }
+        }
         if let jwks = s.jwks {
             if jwks.utf8.count > 32 * 1024 { add("jwks", "at most 32 KiB") }
             else if let set = try? JSONDecoder().decode(JWKSet.self, from: Data(jwks.utf8)) {

@@ -193,8 +193,12 @@ public struct OAuthService: Sendable {
     public enum AuthorizeOutcome: Sendable {
         /// Answer the client (a code or an error) through its redirect URI.
         case respond(AuthorizationResponse.Delivery)
-        /// Send the browser to sign in; `fresh` asks for a new authentication even with a session.
-        case signIn(fresh: Bool, loginHint: String?)
+        /// Send the browser to sign in; `fresh` asks for a new authentication even with a session;
+        /// `acr`, when set, is the weakest `acr` that would do (the login page offers only methods
+        /// that reach it).
+        case signIn(fresh: Bool, loginHint: String?, acr: String? = nil)
+        /// Ask the signed-in user to approve the client (the consent page).
+        case consent(ConsentPrompt)
         /// The client or redirect URI could not be trusted: show the error to the user.
         case errorPage(OAuthError)
     }
@@ -202,8 +206,11 @@ public struct OAuthService: Sendable {
     /// Decides an authorization request. `session` is the browser's signed-in session, if any;
     /// `freshAfter` is set when the browser comes back from a sign-in this request asked for
     /// (a session authenticated at or after it satisfies `prompt=login` and `max_age`).
+    ///
+    /// `consent` is the user's answer on the consent page for exactly this request (the HTTP layer
+    /// checks that the answer was posted from the page it showed for this request and session).
     public func authorize(tenantID: String, issuer: String, parameters: [String: String], session: (Session, User)?,
-                          freshAfter: Date?) async throws -> AuthorizeOutcome {
+                          freshAfter: Date?, consent: ConsentDecision? = nil) async throws -> AuthorizeOutcome {
         let now = context.clock.now()
         var parameters = parameters
         var pushed: PushedAuthorizationRequestRecord?
@@ -243,25 +250,87 @@ public struct OAuthService: Sendable {
         if pushed == nil, policy.requirePAR || settings.requirePAR {
             return try await refuse(.invalidRequest("this client must use pushed authorization requests (PAR)"))
         }
+        // What the request asks of the sign-in's acr (docs/oidc.md "acr").
+        let acrRequirement = ACR.requirement(acrValues: request.acrValues, claims: request.claims, defaults: settings.defaultACRValues ?? [])
+        if let requirement = acrRequirement, requirement.essential, requirement.known.isEmpty {
+            return try await refuse(OAuthError(.accessDenied, "no sign-in method here meets the essential acr; supported: "
+                                                   + ACR.supported.joined(separator: " ")))
+        }
+        /// The request must survive a sign-in or the consent page: claim it once and move its deadline.
+        func keepPushedRequest() async throws {
+            if let pushed, pushed.claimedAt == nil {
+                _ = try await self.context.store.oauth.claimPushedRequest(requestURIHash: pushed.requestURIHash, at: now,
+                                                                          expiresAt: now.addingTimeInterval(policy.parSignInLifetime))
+            }
+        }
         // Is the browser's sign-in good enough?
+        let signedInAfterRequest = freshAfter.flatMap { after in session.map { $0.0.authTime >= after } } ?? false
         var needsFresh = request.prompt.contains(.login) || request.prompt.contains(.selectAccount)
         if let maxAge = request.maxAge, let (s, _) = session, now.timeIntervalSince(s.authTime) > TimeInterval(maxAge) { needsFresh = true }
-        if needsFresh, let freshAfter, let (s, _) = session, s.authTime >= freshAfter { needsFresh = false }
-        guard let (signedIn, user) = session, !needsFresh else {
-            if request.prompt.contains(.none) { return try await refuse(OAuthError(.loginRequired, "the user is not signed in")) }
-            if let pushed {
-                // The request must survive the sign-in: claim it once and move its deadline.
-                if pushed.claimedAt == nil {
-                    _ = try await context.store.oauth.claimPushedRequest(requestURIHash: pushed.requestURIHash, at: now,
-                                                                         expiresAt: now.addingTimeInterval(policy.parSignInLifetime))
+        if needsFresh, signedInAfterRequest { needsFresh = false }
+        // A session whose acr falls short signs in again once, with a method that reaches it.
+        var acrShort = false
+        if let requirement = acrRequirement, let (s, _) = session, requirement.satisfied(by: s.acr) == nil, !signedInAfterRequest {
+            acrShort = true
+        }
+        guard let (signedIn, user) = session, !needsFresh, !acrShort else {
+            if request.prompt.contains(.none) {
+                return try await refuse(OAuthError(.loginRequired, acrShort ? "the session does not meet the requested acr" : "the user is not signed in"))
+            }
+            try await keepPushedRequest()
+            return .signIn(fresh: session != nil, loginHint: request.loginHint, acr: acrRequirement?.minimum)
+        }
+        // The acr to report: the strongest requested value the sign-in meets. A fresh sign-in may
+        // still fall short (a synced passkey where phrh was asked): voluntary values then report
+        // the session's own acr; essential ones end the request.
+        var acr = signedIn.acr
+        if let requirement = acrRequirement {
+            if let value = requirement.satisfied(by: signedIn.acr) {
+                acr = value
+            } else if requirement.essential {
+                return try await refuse(OAuthError(.accessDenied, "the sign-in did not meet the essential acr ("
+                                                       + requirement.known.joined(separator: " ") + ")"))
+            }
+        }
+        // Consent (docs/oidc.md "Consent"): third-party clients once per new scope or claim, any
+        // client with prompt=consent.
+        let claimNames = ConsentRequest.claimNames(request.claims)
+        var consentToSave: ConsentGrant?
+        if settings.requiresConsent || request.prompt.contains(.consent) {
+            switch consent {
+            case .deny?:
+                return try await refuse(OAuthError(.accessDenied, "the user denied the request"))
+            case .allow?:
+                if settings.requiresConsent {
+                    let existing = try await context.store.consents.find(tenantID: tenantID, userID: user.id, clientID: clientID)
+                    consentToSave = ConsentGrant(
+                        tenantID: tenantID, userID: user.id, clientID: clientID,
+                        scopes: Array(Set(request.scopes).union(existing?.scopes ?? [])).sorted(),
+                        claims: Array(Set(claimNames).union(existing?.claims ?? [])).sorted(),
+                        createdAt: existing?.createdAt ?? now, updatedAt: now)
+                }
+            case nil:
+                var covered = false
+                if settings.requiresConsent, !request.prompt.contains(.consent),
+                   let existing = try await context.store.consents.find(tenantID: tenantID, userID: user.id, clientID: clientID) {
+                    covered = ConsentRequest.covers(grantedScopes: existing.scopes, grantedClaims: existing.claims,
+                                                    scopes: request.scopes, claims: claimNames)
+                }
+                if !covered {
+                    if request.prompt.contains(.none) {
+                        return try await refuse(OAuthError(.consentRequired, "the user has not approved this application"))
+                    }
+                    try await keepPushedRequest()
+                    return .consent(ConsentPrompt(applicationName: app.name, clientID: clientID, redirectURI: request.redirectURI,
+                                                  lines: ConsentRequest.lines(scopes: request.scopes, claims: claimNames),
+                                                  scopes: request.scopes, claims: claimNames))
                 }
             }
-            return .signIn(fresh: session != nil, loginHint: request.loginHint)
         }
         // Issue the code: one grant, one code, the PAR consumed — all or nothing.
         let code = OpaqueToken.make(prefix: Self.codePrefix, random: context.random)
         let grantID = context.ids.make(.oauthGrant)
-        let authentication = TokenClaims.Authentication(authTime: signedIn.authTime, amr: signedIn.amr, acr: signedIn.acr, sessionID: signedIn.id)
+        let authentication = TokenClaims.Authentication(authTime: signedIn.authTime, amr: signedIn.amr, acr: acr, sessionID: signedIn.id)
         let stored = StoredCodeRequest(request: request, authentication: authentication)
         let requestJSON = String(decoding: try JSONEncoder.sorted.encode(stored), as: UTF8.self)
         let claimsJSON = try request.claims.map { String(decoding: try $0.serialized(), as: UTF8.self) }
@@ -272,8 +341,15 @@ public struct OAuthService: Sendable {
                                              request: requestJSON, createdAt: now, expiresAt: now.addingTimeInterval(policy.codeLifetime))
         let context = self.context
         let pushedRecord = pushed
+        let consentGrant = consentToSave
         let issued = try await context.store.transaction { tx -> Bool in
             if let pushed = pushedRecord, try await !tx.oauth.consumePushedRequest(requestURIHash: pushed.requestURIHash, at: now) { return false }
+            if let grant = consentGrant {
+                try await tx.consents.save(grant)
+                try await tx.audit.append(context.auditEvent("consent.granted", by: .user(user.id), tenantID: tenantID, targetType: "application",
+                                                             targetID: app.id, after: ["client_id": clientID, "scope": grant.scopes.joined(separator: " "),
+                                                                                       "claims": grant.claims.joined(separator: " ")]))
+            }
             _ = try await tx.oauth.createGrant(grant)
             try await tx.oauth.createCode(record)
             try await tx.audit.append(context.auditEvent("oauth.code_issued", by: .user(user.id), tenantID: tenantID, targetType: "application",

@@ -66,13 +66,27 @@ public struct OIDCClientSettings: Codable, Sendable, Equatable {
     /// `previousClientSecretExpiresAt` so the client can be redeployed without downtime.
     public var previousClientSecretHash: String?
     public var previousClientSecretExpiresAt: Date?
+    /// Whether users approve the client on a consent page: nil means `implicit` (first-party).
+    public var consent: ConsentMode?
+    /// `acr` values asked for when a request names none (OIDC Registration `default_acr_values`).
+    public var defaultACRValues: [String]?
+
+    public enum ConsentMode: String, Codable, Sendable, CaseIterable {
+        /// First-party: no consent page (unless the request says `prompt=consent`).
+        case implicit
+        /// Third-party: the user approves the requested scopes and claims once.
+        case required
+    }
+
+    public var requiresConsent: Bool { consent == .required }
 
     public init(clientID: String, clientSecretHash: String?, redirectURIs: [String],
                 postLogoutRedirectURIs: [String] = [], grantTypes: [String] = ["authorization_code", "refresh_token"],
                 tokenEndpointAuthMethod: String, requirePKCE: Bool, requirePAR: Bool = false,
                 allowedScopes: [String] = ["openid", "email", "profile"], idTokenSigningAlg: String = "RS256",
                 accessTokenLifetimeSeconds: Int = 600, idTokenLifetimeSeconds: Int = 600,
-                refreshTokenLifetimeSeconds: Int = 2_592_000, jwksURI: String? = nil, jwks: String? = nil) {
+                refreshTokenLifetimeSeconds: Int = 2_592_000, jwksURI: String? = nil, jwks: String? = nil,
+                consent: ConsentMode? = nil, defaultACRValues: [String]? = nil) {
         self.clientID = clientID; self.clientSecretHash = clientSecretHash; self.redirectURIs = redirectURIs
         self.postLogoutRedirectURIs = postLogoutRedirectURIs; self.grantTypes = grantTypes
         self.tokenEndpointAuthMethod = tokenEndpointAuthMethod; self.requirePKCE = requirePKCE
@@ -80,6 +94,7 @@ public struct OIDCClientSettings: Codable, Sendable, Equatable {
         self.accessTokenLifetimeSeconds = accessTokenLifetimeSeconds; self.idTokenLifetimeSeconds = idTokenLifetimeSeconds
         self.refreshTokenLifetimeSeconds = refreshTokenLifetimeSeconds; self.jwksURI = jwksURI
         self.jwks = jwks
+        self.consent = consent; self.defaultACRValues = defaultACRValues
     }
 
     public var isPublic: Bool { tokenEndpointAuthMethod == "none" }

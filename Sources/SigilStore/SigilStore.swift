@@ -15,6 +15,7 @@ public protocol StoreSession: Sendable {
     var deviceNonces: any DeviceNonceStore { get }
     var authenticatorUserState: any AuthenticatorUserStateStore { get }
     var oauth: any OAuthStore { get }
+    var consents: any ConsentStore { get }
 }
 
 public struct StoreHealth: Sendable, Equatable {

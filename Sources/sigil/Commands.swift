@@ -149,6 +149,10 @@ struct AppCommand: AsyncParsableCommand {
         @Option(name: .customLong("scope"), help: "Allowed scope (repeat; default openid email profile).") var scopes: [String] = []
         @Option(name: .customLong("jwks-file"), help: "For private_key_jwt: a file holding the client's public JWKS.") var jwksFile: String?
         @Option(name: .customLong("jwks-uri"), help: "For private_key_jwt: the URL the client publishes its JWKS at.") var jwksURI: String?
+        @Option(help: "implicit (default: first-party, no consent page) or required (third-party: users approve it once).")
+        var consent: String?
+        @Option(name: .customLong("default-acr"), help: "acr value asked for when a request names none (repeat; phrh, phr, urn:sigil:acr:authenticator).")
+        var defaultACRValues: [String] = []
         @Flag(help: "Print JSON.") var json = false
         @OptionGroup var store: StoreOptions
 
@@ -164,6 +168,13 @@ struct AppCommand: AsyncParsableCommand {
                 input.tokenEndpointAuthMethod = authMethod
                 if let jwksFile { input.jwks = try String(contentsOfFile: jwksFile, encoding: .utf8) }
                 input.jwksURI = jwksURI
+                if let consent {
+                    guard let mode = OIDCClientSettings.ConsentMode(rawValue: consent) else {
+                        throw ValidationError("--consent must be implicit or required")
+                    }
+                    input.consent = mode
+                }
+                if !defaultACRValues.isEmpty { input.defaultACRValues = defaultACRValues }
                 let (app, secret) = try await runtime.services.applications.createOIDC(tenantID: t.id, input, by: .cli)
                 if json {
                     try printJSON(["id": app.id, "client_id": app.clientID ?? "", "client_secret": secret?.value as Any? ?? NSNull()] as [String: Any])

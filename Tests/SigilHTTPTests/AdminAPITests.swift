@@ -249,7 +249,7 @@ import Testing
             #expect(documented == registered, "only documented: \(documented.subtracting(registered)); only routed: \(registered.subtracting(documented))")
             // Every route in the document is really served (not 404) by the router.
             for endpoint in AdminAPI(services: h.services).endpoints {
-                let path = endpoint.path.replacingOccurrences(of: "{id}", with: "x_missing")
+                let path = endpoint.path.replacingOccurrences(of: "{id}", with: "x_missing").replacingOccurrences(of: "{client_id}", with: "c_missing")
                 let r = try await h.request(endpoint.method, path)
                 #expect(r.status == .unauthorized, "\(endpoint.method) \(path) → \(r.status)")
             }
