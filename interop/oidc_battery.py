@@ -312,9 +312,10 @@ def main():
               q.get("error") == "login_required" and q.get("state") == p["state"] and not saw_login, cb)
         p, verifier = params(acr_values="phrh")
         cb, saw_login = s.browse_until(url(p), s.redirect_uri)
-        page = s.login_pages[0] if s.login_pages else ""
-        check("acr_values=phrh: a new sign-in whose page offers passkeys only", saw_login and 'id="acr-note"' in page
-              and 'id="authenticator"' not in page, page[:300])
+        # The rendered login page (a snapshot taken mid-navigation may be the previous document).
+        page = next((p for p in s.login_pages if 'id="acr-note"' in p), "")
+        check("acr_values=phrh: a new sign-in whose page offers passkeys only", saw_login and bool(page)
+              and 'id="authenticator"' not in page, f"{len(s.login_pages)} snapshots; " + (page or "".join(s.login_pages))[:300])
         r = exchange(query_of(cb).get("code", ""), verifier)
         c = s.verify_id_token(r.json().get("id_token", ""), cid, p["nonce"])[0] if r.status_code == 200 else None
         check("... voluntary and still unmet after the sign-in: a code whose ID token reports phr", bool(c) and c.get("acr") == "phr",

@@ -112,9 +112,14 @@ class Sigil:
             if path.endswith("/login"):
                 saw_login = True
                 try:
-                    html = d.page_source
+                    # Kept before the click: the page may leave as soon as the passkey is used.
+                    # Read in the page itself, so the HTML is the /login document's and not the
+                    # one it is replacing.
+                    html = d.execute_script(
+                        "return location.pathname.endsWith('/login') ? document.documentElement.outerHTML : null")
+                    if html and html not in self.login_pages:
+                        self.login_pages.append(html)
                     d.find_element(By.ID, "passkey-button").click()
-                    self.login_pages.append(html)
                 except Exception:
                     pass
             elif path.endswith("/oauth2/authorize") or path.endswith("/oauth2/consent"):
@@ -126,7 +131,7 @@ class Sigil:
                     WebDriverWait(d, 10).until(EC.staleness_of(button))
                 except Exception:
                     pass
-            time.sleep(0.1)
+            time.sleep(0.05)
         d.save_screenshot(os.path.join(self.artifacts, f"stuck-{int(time.time())}.png"))
         raise RuntimeError(f"browser never reached {prefix}: at {d.current_url}")
 
