@@ -66,6 +66,12 @@ public struct AdminAPI: Sendable {
                                          expectedVersion: try Self.ifMatch(request), by: principal)
                 return Response(status: .noContent)
             },
+            AdminEndpoint(method: .delete, path: "\(Self.base)/users/{id}/sessions", operationID: "revokeUserSessions") { _, context, principal in
+                let tenant = try context.requireTenant()
+                let user = try await s.users.get(tenantID: tenant.id, id: try Self.id(context), by: principal)
+                let revoked = try await s.logout.endAllSessions(tenantID: tenant.id, userID: user.id, issuer: context.issuer, by: principal)
+                return try JSONResponse.make(RevokedSessionsBody(revoked: revoked))
+            },
             AdminEndpoint(method: .get, path: "\(Self.base)/applications", operationID: "listApplications") { request, context, principal in
                 let page = try await s.applications.list(tenantID: try context.requireTenant().id, page: try Self.page(request), by: principal)
                 return try JSONResponse.make(ListBody(items: page.items.map { ApplicationBody($0) }, nextCursor: page.nextCursor))
@@ -229,6 +235,8 @@ public struct AdminAPI: Sendable {
             input.accessTokenLifetimeSeconds = body.accessTokenLifetime
             input.idTokenLifetimeSeconds = body.idTokenLifetime
             input.refreshTokenLifetimeSeconds = body.refreshTokenLifetime
+            input.backchannelLogoutURI = body.backchannelLogoutUri
+            input.backchannelLogoutSessionRequired = body.backchannelLogoutSessionRequired
             return try await services.applications.createOIDC(tenantID: tenantID, input, by: principal)
         case "saml":
             let stray = body.present(ApplicationRequest.oidcFields)
@@ -265,6 +273,9 @@ public struct AdminAPI: Sendable {
             if let v = body.accessTokenLifetime { s.accessTokenLifetimeSeconds = v }
             if let v = body.idTokenLifetime { s.idTokenLifetimeSeconds = v }
             if let v = body.refreshTokenLifetime { s.refreshTokenLifetimeSeconds = v }
+            // An empty string removes the back-channel logout URI.
+            if let v = body.backchannelLogoutUri { s.backchannelLogoutURI = v.isEmpty ? nil : v }
+            if let v = body.backchannelLogoutSessionRequired { s.backchannelLogoutSessionRequired = v }
             app.settings = .oidc(s)
         case .saml(var s):
             let stray = body.present(ApplicationRequest.oidcFields)

@@ -37,6 +37,10 @@ struct PatchUserRequest: Decodable {
     var status: UserStatus?
 }
 
+struct RevokedSessionsBody: Encodable {
+    var revoked: Int
+}
+
 struct ListBody<Item: Encodable>: Encodable {
     var items: [Item]
     var nextCursor: String?
@@ -71,6 +75,8 @@ struct OIDCBody: Codable {
     var accessTokenLifetime: Int
     var idTokenLifetime: Int
     var refreshTokenLifetime: Int
+    var backchannelLogoutUri: String?
+    var backchannelLogoutSessionRequired: Bool
 
     init(_ s: OIDCClientSettings) {
         clientId = s.clientID; redirectUris = s.redirectURIs; postLogoutRedirectUris = s.postLogoutRedirectURIs
@@ -78,6 +84,8 @@ struct OIDCBody: Codable {
         requirePar = s.requirePAR; allowedScopes = s.allowedScopes; idTokenSignedResponseAlg = s.idTokenSigningAlg
         accessTokenLifetime = s.accessTokenLifetimeSeconds; idTokenLifetime = s.idTokenLifetimeSeconds
         refreshTokenLifetime = s.refreshTokenLifetimeSeconds
+        backchannelLogoutUri = s.backchannelLogoutURI
+        backchannelLogoutSessionRequired = s.backchannelLogoutSessionRequired ?? false
     }
 }
 
@@ -146,7 +154,7 @@ struct ApplicationRequest: Decodable {
     static let oidcFields: Set<String> = [
         "redirect_uris", "post_logout_redirect_uris", "public", "token_endpoint_auth_method", "grant_types", "require_pkce",
         "require_par", "allowed_scopes", "id_token_signed_response_alg", "access_token_lifetime", "id_token_lifetime",
-        "refresh_token_lifetime",
+        "refresh_token_lifetime", "backchannel_logout_uri", "backchannel_logout_session_required",
     ]
     static let samlFields: Set<String> = [
         "entity_id", "acs", "slo_url", "name_id_format", "attribute_mappings", "signing", "encrypt_assertions", "certificate",
@@ -170,6 +178,8 @@ struct ApplicationRequest: Decodable {
     var accessTokenLifetime: Int?
     var idTokenLifetime: Int?
     var refreshTokenLifetime: Int?
+    var backchannelLogoutUri: String?
+    var backchannelLogoutSessionRequired: Bool?
     // SAML
     var entityId: String?
     var acs: [ACSBody]?
@@ -191,6 +201,8 @@ struct ApplicationRequest: Decodable {
             "allowed_scopes": allowedScopes != nil, "id_token_signed_response_alg": idTokenSignedResponseAlg != nil,
             "access_token_lifetime": accessTokenLifetime != nil, "id_token_lifetime": idTokenLifetime != nil,
             "refresh_token_lifetime": refreshTokenLifetime != nil,
+            "backchannel_logout_uri": backchannelLogoutUri != nil,
+            "backchannel_logout_session_required": backchannelLogoutSessionRequired != nil,
             "entity_id": entityId != nil, "acs": acs != nil, "slo_url": sloUrl != nil,
             "name_id_format": nameIdFormat != nil, "attribute_mappings": attributeMappings != nil,
             "signing": signing != nil, "encrypt_assertions": encryptAssertions != nil,

@@ -35,6 +35,9 @@ public struct ApplicationService: Sendable {
         public var refreshTokenLifetimeSeconds: Int?
         /// For `private_key_jwt`: the client's public keys (a JWKS document).
         public var jwks: String?
+        /// OpenID Connect Back-Channel Logout: the client's logout endpoint.
+        public var backchannelLogoutURI: String?
+        public var backchannelLogoutSessionRequired: Bool?
 
         public init(name: String, redirectURIs: [String]) {
             self.name = name
@@ -63,7 +66,8 @@ public struct ApplicationService: Sendable {
             accessTokenLifetimeSeconds: input.accessTokenLifetimeSeconds ?? 600,
             idTokenLifetimeSeconds: input.idTokenLifetimeSeconds ?? 600,
             refreshTokenLifetimeSeconds: input.refreshTokenLifetimeSeconds ?? 2_592_000,
-            jwks: input.jwks)
+            jwks: input.jwks, backchannelLogoutURI: input.backchannelLogoutURI,
+            backchannelLogoutSessionRequired: input.backchannelLogoutSessionRequired)
         var errors: [FieldError] = []
         if input.isPublic, method != "none" {
             errors.append(FieldError(field: "token_endpoint_auth_method", message: "a public client authenticates with none"))
@@ -204,6 +208,7 @@ public struct ApplicationService: Sendable {
         if s.tokenEndpointAuthMethod == "private_key_jwt" {
             if let uri = s.jwksURI, let message = Validate.absoluteURL(uri, field: "jwks_uri") { add("jwks_uri", message) }
         }
+        if let uri = s.backchannelLogoutURI, let message = Validate.backchannelLogoutURI(uri) { add("backchannel_logout_uri", message) }
         if let jwks = s.jwks {
             if jwks.utf8.count > 32 * 1024 { add("jwks", "at most 32 KiB") }
             else if let set = try? JSONDecoder().decode(JWKSet.self, from: Data(jwks.utf8)) {
@@ -263,7 +268,7 @@ public struct ApplicationService: Sendable {
             return ["name": app.name, "kind": "oidc", "client_id": s.clientID, "redirect_uris": s.redirectURIs.joined(separator: " "),
                     "grant_types": s.grantTypes.joined(separator: " "), "token_endpoint_auth_method": s.tokenEndpointAuthMethod,
                     "require_pkce": String(s.requirePKCE), "require_par": String(s.requirePAR),
-                    "allowed_scopes": s.allowedScopes.joined(separator: " ")]
+                    "allowed_scopes": s.allowedScopes.joined(separator: " "), "backchannel_logout_uri": s.backchannelLogoutURI ?? ""]
         case .saml(let s):
             return ["name": app.name, "kind": "saml", "entity_id": s.entityID,
                     "acs": s.assertionConsumerServices.map(\.url).joined(separator: " "), "signing": s.signing.rawValue,

@@ -62,13 +62,19 @@ public struct OIDCClientSettings: Codable, Sendable, Equatable {
     public var jwksURI: String?
     /// For `private_key_jwt`: the client's public keys, a JWKS document (JSON text).
     public var jwks: String?
+    /// OpenID Connect Back-Channel Logout 1.0: where logout tokens are POSTed when a session the
+    /// client got an ID token from ends (https; http only on loopback).
+    public var backchannelLogoutURI: String?
+    /// The client needs `sid` in logout tokens (Sigil always sends it; recorded and published).
+    public var backchannelLogoutSessionRequired: Bool?
 
     public init(clientID: String, clientSecretHash: String?, redirectURIs: [String],
                 postLogoutRedirectURIs: [String] = [], grantTypes: [String] = ["authorization_code", "refresh_token"],
                 tokenEndpointAuthMethod: String, requirePKCE: Bool, requirePAR: Bool = false,
                 allowedScopes: [String] = ["openid", "email", "profile"], idTokenSigningAlg: String = "RS256",
                 accessTokenLifetimeSeconds: Int = 600, idTokenLifetimeSeconds: Int = 600,
-                refreshTokenLifetimeSeconds: Int = 2_592_000, jwksURI: String? = nil, jwks: String? = nil) {
+                refreshTokenLifetimeSeconds: Int = 2_592_000, jwksURI: String? = nil, jwks: String? = nil,
+                backchannelLogoutURI: String? = nil, backchannelLogoutSessionRequired: Bool? = nil) {
         self.clientID = clientID; self.clientSecretHash = clientSecretHash; self.redirectURIs = redirectURIs
         self.postLogoutRedirectURIs = postLogoutRedirectURIs; self.grantTypes = grantTypes
         self.tokenEndpointAuthMethod = tokenEndpointAuthMethod; self.requirePKCE = requirePKCE
@@ -76,6 +82,7 @@ public struct OIDCClientSettings: Codable, Sendable, Equatable {
         self.accessTokenLifetimeSeconds = accessTokenLifetimeSeconds; self.idTokenLifetimeSeconds = idTokenLifetimeSeconds
         self.refreshTokenLifetimeSeconds = refreshTokenLifetimeSeconds; self.jwksURI = jwksURI
         self.jwks = jwks
+        self.backchannelLogoutURI = backchannelLogoutURI; self.backchannelLogoutSessionRequired = backchannelLogoutSessionRequired
     }
 
     public var isPublic: Bool { tokenEndpointAuthMethod == "none" }

@@ -17,11 +17,12 @@ struct Harness {
     let globalToken: String
     static let publicURL = URL(string: "https://id.example.com")!
 
-    static func run(_ body: @Sendable (Harness) async throws -> Void) async throws {
+    static func run(backChannel: BackChannelLogoutDispatcher = BackChannelLogoutDispatcher(),
+                    _ body: @Sendable (Harness) async throws -> Void) async throws {
         let store = try await SQLStore.sqlite(path: nil)
         try await store.migrate()
         let context = ServiceContext(store: store, masterKey: try MasterKey(rawBytes: Array(repeating: 7, count: 32)))
-        let services = ServiceSet(context: context)
+        let services = ServiceSet(context: context, backChannel: backChannel)
         try await services.tenants.ensureDefault()
         let (_, token) = try await services.adminTokens.create(tenantID: nil, name: "test", by: .cli)
         let metrics = HTTPMetrics(version: "test", backend: "sqlite")
