@@ -137,7 +137,7 @@ public enum SAMLSignedMessage {
         do {
             let verifier = try XMLSignatureVerifier(trustedCertificates: [certificate])
             return try verifier.verifyEnveloped(message.xml, signedElement: .root).element
-        } catch let error as XMLSecurityError where error.code == .signatureMissing {
+        } catch where error.code == .signatureMissing {
             throw SAMLError(.signatureRequired, "logout messages must be signed (an enveloped signature)")
         } catch {
             throw SAMLError(.signatureInvalid, "the message signature does not verify", detail: "\(error)")

@@ -192,7 +192,7 @@ public struct LogoutService: Sendable {
             "events": .object([Self.backChannelEvent: .object([:])]),
             "sub": .string(participant.subject ?? session.userID),
         ]
-        if let sid = participant.sid ?? Optional(session.id) { claims["sid"] = .string(sid) }
+        claims["sid"] = .string(participant.sid ?? session.id)
         return Secret(try JWS.sign(payload: claims, key: key, type: "logout+jwt"))
     }
 }

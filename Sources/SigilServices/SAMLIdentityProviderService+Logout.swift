@@ -123,10 +123,16 @@ extension SAMLIdentityProviderService {
         guard stateID.hasPrefix("samlslo_"), stateID.utf8.count < 100,
               let pending = try? await context.store.loginTransactions.get(tenantID: tenantID, id: stateID), pending.kind == .samlLogout,
               pending.context["accepted"] != nil else { return .error(unknown) }
-        let taken = try await context.store.loginTransactions.update(tenantID: tenantID, id: stateID) { t in
-            guard t.state == .pending, t.expiresAt > now else { throw unknown }
-            t.state = .completed
-            t.updatedAt = now
+        let taken: LoginTransaction
+        do {
+            taken = try await context.store.loginTransactions.update(tenantID: tenantID, id: stateID) { t in
+                guard t.state == .pending, t.expiresAt > now else { throw unknown }
+                t.state = .completed
+                t.updatedAt = now
+            }
+        } catch let error as SAMLError {
+            await context.recordFailure("saml.slo.rejected", by: .system, tenantID: tenantID, reason: "resume link used twice or expired")
+            return .error(error)
         }
         guard let text = taken.context["accepted"],
               let accepted = try? JSONDecoder().decode(AcceptedLogoutRequest.self, from: Data(text.utf8)),

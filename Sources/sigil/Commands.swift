@@ -147,6 +147,9 @@ struct AppCommand: AsyncParsableCommand {
         var authMethod: String?
         @Option(name: .customLong("scope"), help: "Allowed scope (repeat; default openid email profile).") var scopes: [String] = []
         @Option(name: .customLong("jwks-file"), help: "For private_key_jwt: a file holding the client's public JWKS.") var jwksFile: String?
+        @Option(name: .customLong("backchannel-logout-uri"),
+                help: "OpenID Connect Back-Channel Logout: where logout tokens are POSTed (https; http only on loopback).")
+        var backchannelLogoutURI: String?
         @Flag(help: "Print JSON.") var json = false
         @OptionGroup var store: StoreOptions
 
@@ -161,6 +164,8 @@ struct AppCommand: AsyncParsableCommand {
                 if !scopes.isEmpty { input.allowedScopes = scopes }
                 input.tokenEndpointAuthMethod = authMethod
                 if let jwksFile { input.jwks = try String(contentsOfFile: jwksFile, encoding: .utf8) }
+                input.backchannelLogoutURI = backchannelLogoutURI
+                input.backchannelLogoutSessionRequired = backchannelLogoutURI == nil ? nil : true
                 let (app, secret) = try await runtime.services.applications.createOIDC(tenantID: t.id, input, by: .cli)
                 if json {
                     try printJSON(["id": app.id, "client_id": app.clientID ?? "", "client_secret": secret?.value as Any? ?? NSNull()] as [String: Any])
@@ -249,7 +254,7 @@ struct AppCommand: AsyncParsableCommand {
                 if json {
                     try printJSON(["id": app.id, "name": app.name, "entity_id": finalSettings.entityID,
                                    "acs": finalSettings.assertionConsumerServices.map(\.url), "name_id_format": finalSettings.nameIDFormat,
-                                   "signing": finalSettings.signing.rawValue,
+                                   "signing": finalSettings.signing.rawValue, "slo_url": finalSettings.singleLogoutURL ?? NSNull(),
                                    "require_signed_requests": finalSettings.wantAuthnRequestsSigned ?? false] as [String: Any])
                 } else {
                     print("Created SAML service provider \(app.name) (\(app.id))")
