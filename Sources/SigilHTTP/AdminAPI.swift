@@ -59,9 +59,20 @@ public struct AdminAPI: Sendable {
                     tenantID: tenant.id, id: try Self.id(context),
                     .init(email: body.email, givenName: body.givenName, familyName: body.familyName, status: body.status),
                     expectedVersion: try Self.ifMatch(request), by: principal)
+                // A disabled user is signed out everywhere (grants revoked, back-channel logout).
+                if body.status == .disabled {
+                    try await s.logout.endAllSessions(tenantID: tenant.id, userID: user.id, issuer: context.issuer, by: principal)
+                }
                 return try JSONResponse.make(UserBody(user), headers: [.eTag: Self.etag(user.version)])
             },
             AdminEndpoint(method: .delete, path: "\(Self.base)/users/{id}", operationID: "deleteUser") { request, context, principal in
+                // Sign the user out everywhere first (the session rows go with the user).
+                let tenant = try context.requireTenant()
+                let user = try await s.users.get(tenantID: tenant.id, id: try Self.id(context), by: principal)
+                let expected = try Self.ifMatch(request)
+                if expected == nil || expected == user.version {
+                    try await s.logout.endAllSessions(tenantID: tenant.id, userID: user.id, issuer: context.issuer, by: principal)
+                }
                 try await s.users.delete(tenantID: try context.requireTenant().id, id: try Self.id(context),
                                          expectedVersion: try Self.ifMatch(request), by: principal)
                 return Response(status: .noContent)

@@ -397,6 +397,23 @@ struct LogoutTests {
         }
     }
 
+    @Test func disablingOrDeletingAUserLogsTheirClientsOut() async throws {
+        let sender = RecordingBackChannelLogoutSender()
+        let dispatcher = BackChannelLogoutDispatcher(sender: sender, attempts: 1, retryDelay: .milliseconds(1))
+        try await Harness.run(backChannel: dispatcher) { h in
+            let f = try await OAuthTests.fixture(h) { $0.backchannelLogoutURI = "https://rp.example/bc" }
+            _ = try await OAuthTests.exchange(f, code: try await OAuthTests.code(f))
+            // A stale If-Match: the delete is refused and nobody is signed out.
+            try await h.admin(.delete, "/users/\(f.user.id)", headers: [.ifMatch: "\"99\""]).expectProblem(.preconditionFailed)
+            #expect(try await h.services.sessions.resolve(cookie: f.cookie, tenantID: f.tenant.id) != nil)
+            let r = try await h.admin(.patch, "/users/\(f.user.id)", json: #"{"status":"disabled"}"#)
+            #expect(r.status == .ok)
+            await dispatcher.drain()
+            #expect(await sender.deliveries.count == 1)
+            #expect(try await h.store.sessions.listActive(tenantID: f.tenant.id, userID: f.user.id, now: Date()).isEmpty)
+        }
+    }
+
     @Test func backChannelURIIsValidatedAndEditable() async throws {
         try await Harness.run { h in
             let create = { (uri: String) async throws -> TestResponse in
