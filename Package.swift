@@ -107,7 +107,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // Push delivery adapters: APNs provider API and FCM HTTP v1 (docs/push.md).
+        // Outbound HTTP edge adapters: APNs provider API and FCM HTTP v1 (docs/push.md), and OpenID
+        // Connect back-channel logout delivery (docs/oidc.md).
         .target(
             name: "SigilPush",
             dependencies: [

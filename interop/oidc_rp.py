@@ -6,7 +6,9 @@ request (PAR, RFC 9126), sends headless Chromium (WebAuthn virtual authenticator
 a passkey through Sigil's hosted login) to /oauth2/authorize with only `request_uri`, exchanges
 the code with PKCE using authlib's OAuth2Session, verifies the ID token with authlib against
 /oauth2/jwks (iss, aud, nonce, at_hash), calls userinfo, refreshes (rotation, reuse refused),
-revokes, introspects, runs client credentials, and ends the session with RP-initiated logout.
+revokes, introspects, runs client credentials, and ends the session with RP-initiated logout,
+after which the RP's back-channel logout endpoint must receive a logout token (OpenID Connect
+Back-Channel Logout 1.0) that authlib verifies against /oauth2/jwks.
 
     /opt/peers-venv/bin/python interop/oidc_rp.py [--sigil .build/debug/sigil] [--artifacts DIR]
 
@@ -33,8 +35,16 @@ from authlib.jose import JsonWebKey, JsonWebToken  # noqa: E402
 
 
 class Callback(BaseHTTPRequestHandler):
-    """The RP's redirect and post-logout endpoints: records what arrived, answers a small page."""
+    """The RP's redirect, post-logout and back-channel logout endpoints: records what arrived."""
     hits = []
+    backchannel = []  # (path, content type, form)
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
+        Callback.backchannel.append((self.path, self.headers.get("Content-Type", ""), urllib.parse.parse_qs(body)))
+        self.send_response(200)
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
 
     def do_GET(self):
         Callback.hits.append(self.path)
@@ -68,6 +78,7 @@ def main():
     threading.Thread(target=rp.serve_forever, daemon=True).start()
     redirect_uri = f"http://127.0.0.1:{rp_port}/cb"
     bye_uri = f"http://127.0.0.1:{rp_port}/bye"
+    backchannel_uri = f"http://127.0.0.1:{rp_port}/backchannel"
     proc, link = start_sigil(binary, data_dir, port)
     driver = None
     secrets_seen = []
@@ -86,7 +97,8 @@ def main():
 
         # --- register the RP with the CLI ---
         out = sigil_cli(binary, data_dir, "app", "create-oidc", "--tenant", "default", "--name", "authlib RP",
-                        "--redirect-uri", redirect_uri, "--post-logout-redirect-uri", bye_uri, "--json")
+                        "--redirect-uri", redirect_uri, "--post-logout-redirect-uri", bye_uri,
+                        "--backchannel-logout-uri", backchannel_uri, "--json")
         check("sigil app create-oidc --json", out.returncode == 0, out.stderr)
         reg = json.loads(out.stdout)
         client_id, client_secret = reg["client_id"], reg["client_secret"]
@@ -101,6 +113,8 @@ def main():
         check("discovery: S256 only", meta.get("code_challenge_methods_supported") == ["S256"])
         check("discovery: RS256 ID tokens", "RS256" in meta.get("id_token_signing_alg_values_supported", []))
         check("discovery: iss in authorization responses", meta.get("authorization_response_iss_parameter_supported") is True)
+        check("discovery: back-channel logout with sid", meta.get("backchannel_logout_supported") is True
+              and meta.get("backchannel_logout_session_supported") is True)
 
         # --- PAR (RFC 9126), client_secret_basic ---
         verifier = generate_token(64)
@@ -246,6 +260,7 @@ def main():
                   and second.json().get("error") == "invalid_client", f"{first.status_code} {second.status_code} {second.text}")
 
         # --- RP-initiated logout ---
+        check("no back-channel logout before the session ends", Callback.backchannel == [], str(Callback.backchannel))
         driver.get(issuer + "/healthz")  # cookies are read per site: step back onto Sigil's
         session_cookie = (driver.get_cookie("sigil_session_default") or {}).get("value", "")
         driver.get(meta["end_session_endpoint"] + "?" + urllib.parse.urlencode({
@@ -255,6 +270,41 @@ def main():
         r = requests.get(issuer + "/account", cookies={"sigil_session_default": session_cookie}, allow_redirects=False, timeout=10)
         check("the session ended", bool(session_cookie) and r.status_code == 303 and "/login" in r.headers.get("Location", ""),
               f"{r.status_code} {r.headers.get('Location')}")
+
+        # --- back-channel logout: Sigil POSTs a logout token to the RP, off the request path ---
+        deadline = time.time() + 15
+        while not Callback.backchannel and time.time() < deadline:
+            time.sleep(0.1)
+        got = Callback.backchannel[0] if Callback.backchannel else None
+        check("the RP's back-channel logout URI received a POST after the logout", got is not None and got[0] == "/backchannel", str(got))
+        if got:
+            check("back-channel logout: form-encoded logout_token", got[1].startswith("application/x-www-form-urlencoded")
+                  and len(got[2].get("logout_token", [])) == 1, f"{got[1]} {list(got[2])}")
+            logout_token = (got[2].get("logout_token") or [""])[0]
+            secrets_seen.append(logout_token)
+            id_claims = json.loads(base64.urlsafe_b64decode(token["id_token"].split(".")[1] + "=="))
+            header = json.loads(base64.urlsafe_b64decode(logout_token.split(".")[0] + "=="))
+            raw_jwks = requests.get(meta["jwks_uri"], timeout=10).json()
+            check("logout token: typ logout+jwt, kid in the JWKS", header.get("typ") == "logout+jwt"
+                  and any(k.get("kid") == header.get("kid") for k in raw_jwks.get("keys", [])), str(header))
+            try:
+                lt = JsonWebToken(["RS256"]).decode(logout_token, JsonWebKey.import_key_set(raw_jwks),
+                                                    claims_options={"iss": {"essential": True, "value": issuer},
+                                                                    "aud": {"essential": True, "value": client_id},
+                                                                    "iat": {"essential": True}, "jti": {"essential": True}})
+                lt.validate(leeway=5)
+                check("logout token: authlib verifies the signature by /oauth2/jwks, iss, aud, iat, exp", True)
+                events = lt.get("events") or {}
+                check("logout token: the back-channel logout event", isinstance(events, dict)
+                      and events.get("http://schemas.openid.net/event/backchannel-logout") == {}, json.dumps(events))
+                check("logout token: no nonce", "nonce" not in lt, json.dumps(dict(lt)))
+                check("logout token: sub and sid of the ID token", lt.get("sub") == id_claims.get("sub")
+                      and lt.get("sid") and lt.get("sid") == id_claims.get("sid"), f"{lt.get('sub')} {lt.get('sid')} {id_claims.get('sid')}")
+                check("logout token: short-lived", 0 < lt.get("exp", 0) - lt.get("iat", 0) <= 300)
+            except Exception as error:
+                check("logout token: authlib verifies the signature by /oauth2/jwks, iss, aud, iat, exp", False, repr(error))
+        time.sleep(1)
+        check("exactly one back-channel logout for the one session", len(Callback.backchannel) == 1, str(len(Callback.backchannel)))
     except Exception as error:  # an unexpected failure is a failed check, never a silent pass
         import traceback
         traceback.print_exc()

@@ -25,6 +25,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 import requests
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, xmldsig
+from saml2.samlp import STATUS_SUCCESS
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
 from saml2.metadata import entity_descriptor
@@ -39,6 +40,7 @@ class ACS:
     def __init__(self):
         self.received = []  # (path, form)
         self.pages = {}  # path -> html
+        self.handlers = {}  # path -> function(form) -> html (an SP answering a message through the browser)
         self.event = threading.Condition()
         acs = self
 
@@ -56,13 +58,20 @@ class ACS:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
                 form = {k: v[0] for k, v in urllib.parse.parse_qs(body).items()}
+                page = b"<html><body><h1 id='acs-done'>SP received the response</h1></body></html>"
+                handler = acs.handlers.get(self.path.split("?")[0])
+                if handler:
+                    try:
+                        page = handler(form).encode()
+                    except Exception as error:  # the check that called it reports it
+                        form = dict(form, handler_error=repr(error))
                 with acs.event:
                     acs.received.append((self.path, form))
                     acs.event.notify_all()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.end_headers()
-                self.wfile.write(b"<html><body><h1 id='acs-done'>SP received the response</h1></body></html>")
+                self.wfile.write(page)
 
         self.port = free_port()
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
@@ -305,26 +314,150 @@ def main():
         check("an unregistered SP gets an error page at the IdP", "refused" in driver.page_source and len(acs.received) == 7,
               driver.page_source[:300])
 
-        # --- single logout from the generic SP ---
-        sid = generic.users.subjects()
-        lo = requests.get(base + "/saml/slo", params={"SAMLRequest": base64.b64encode(zlib.compress(
-            f'<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" '
-            f'ID="_lo1" Version="2.0" IssueInstant="{time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}" '
-            f'Destination="{base}/saml/slo"><saml:Issuer>{acs.base}/sp/metadata</saml:Issuer>'
-            f'<saml:NameID>ada@example.com</saml:NameID></samlp:LogoutRequest>'.encode())[2:-4]).decode()},
-            cookies={"sigil_session_default": driver.get_cookie("sigil_session_default")["value"]}, timeout=10)
-        check("SLO answers with a LogoutResponse form to the SP's logout URL",
-              lo.status_code == 200 and acs.base + "/slo" in lo.text and "SAMLResponse" in lo.text, lo.text[:300])
-        r = requests.get(base + "/account", cookies={"sigil_session_default": driver.get_cookie("sigil_session_default")["value"]},
-                         allow_redirects=False, timeout=10)
-        check("SLO ended the IdP session", r.status_code == 303, str(r.status_code))
-        del sid
+        # --- single logout (SAML profiles §4.4): two pysaml2 SPs signed in in one browser session,
+        # SP-initiated logout from one (HTTP-Redirect, then HTTP-POST); Sigil verifies it, ends its
+        # session, sends the other SP a signed LogoutRequest through the browser, collects its
+        # signed LogoutResponse and answers the initiator with a signed LogoutResponse. ---
+        other, other_conf, _ = sp_client(work, idp_metadata, acs.base + "/sp2/metadata", acs.base + "/acs2",
+                                         slo_url=acs.base + "/slo2", sign_requests=True, name="other",
+                                         name_id_format=NAMEID_FORMAT_EMAILADDRESS)
+        other_meta = os.path.join(work, "sp2.xml")
+        with open(other_meta, "w") as f:
+            f.write(str(entity_descriptor(other_conf)))
+        r = cli(binary, work, "app", "create-saml", "--tenant", "default", "--metadata", other_meta, "--json")
+        check("a second pysaml2 SP with a logout URL registered from its metadata",
+              r.returncode == 0 and json.loads(r.stdout or "{}").get("slo_url") == acs.base + "/slo2", r.stdout + r.stderr)
+        idp_pem = os.path.join(work, "idp.pem")
 
+        def xmlsec_verify(xml_text, element):
+            path = os.path.join(work, f"msg-{time.time_ns()}.xml")
+            with open(path, "w") as f:
+                f.write(xml_text)
+            v = subprocess.run([XMLSEC, "--verify", "--pubkey-cert-pem", idp_pem, "--id-attr:ID",
+                                f"urn:oasis:names:tc:SAML:2.0:protocol:{element}", path], capture_output=True, text=True)
+            return v.returncode == 0, v.stderr[-300:]
+
+        other_seen = {}
+
+        def other_slo(form):
+            # The other SP's logout endpoint: check the IdP's LogoutRequest, log out, answer signed.
+            xml = base64.b64decode(form["SAMLRequest"]).decode()
+            other_seen["xmlsec"] = xmlsec_verify(xml, "LogoutRequest")
+            req = other.parse_logout_request(form["SAMLRequest"], BINDING_HTTP_POST)
+            other_seen["signed"] = req is not None and req.message.signature is not None
+            other_seen["name_id"] = req.message.name_id.text if req else None
+            other_seen["session_index"] = [i.text for i in req.message.session_index] if req else None
+            subjects = other.users.subjects()
+            answer = other.handle_logout_request(form["SAMLRequest"], subjects[0], BINDING_HTTP_POST, sign=True,
+                                                 sign_alg=xmldsig.SIG_RSA_SHA256, digest_alg=xmldsig.DIGEST_SHA256,
+                                                 relay_state=form.get("RelayState"))
+            other_seen["logged_out_locally"] = other.users.subjects() == []
+            return answer["data"]
+
+        acs.handlers["/slo2"] = other_slo
+
+        def cookie():
+            if not driver.current_url.startswith(base):
+                driver.get(base + "/healthz")  # cookies are read per site
+            c = driver.get_cookie("sigil_session_default")
+            return {"sigil_session_default": c["value"]} if c else {}
+
+        def idp_signed_in(cookies=None):
+            r = requests.get(base + "/account", cookies=cookies if cookies is not None else cookie(), allow_redirects=False, timeout=10)
+            return r.status_code == 200
+
+        def fresh_session_with_both(label):
+            driver.get(base + "/healthz")
+            driver.delete_all_cookies()
+            n = len(acs.received)
+            rid, info = other.prepare_for_authenticate(entityid=idp_entity, binding=BINDING_HTTP_REDIRECT, sigalg=xmldsig.SIG_RSA_SHA256)
+            driver.get(dict(info["headers"])["Location"])
+            try:
+                WebDriverWait(driver, 20).until(lambda d: "/login" in d.current_url or "acs-done" in d.page_source)
+                if "/login" in driver.current_url:
+                    try:
+                        driver.find_element(By.ID, "passkey-button").click()
+                    except Exception:
+                        pass
+            except Exception:
+                pass
+            complete(other, n + 1, {rid: "/"}, f"{label}: sign-in to the second SP", "ada@example.com")
+            n = len(acs.received)
+            rid, info = generic.prepare_for_authenticate(entityid=idp_entity, binding=BINDING_HTTP_REDIRECT, sigalg=xmldsig.SIG_RSA_SHA256)
+            driver.get(dict(info["headers"])["Location"])
+            complete(generic, n + 1, {rid: "/"}, f"{label}: sign-in to the first SP in the same browser session", "ada@example.com")
+            check(f"{label}: both SPs hold a session for the user", bool(other.users.subjects()) and bool(generic.users.subjects()))
+
+        def start_logout(client, binding, sign=True, name_id=None):
+            name_id = name_id or client.users.subjects()[0]
+            before = set(client.state.keys())
+            out = client.do_logout(name_id, [idp_entity], reason="", expire=None, sign=sign, expected_binding=binding,
+                                   sign_alg=xmldsig.SIG_RSA_SHA256, digest_alg=xmldsig.DIGEST_SHA256)
+            req_id = next(iter(set(client.state.keys()) - before), None)
+            _, http_info = out[idp_entity]
+            if binding == BINDING_HTTP_REDIRECT:
+                driver.get(dict(http_info["headers"])["Location"])
+            else:
+                acs.pages["/start-slo"] = http_info["data"]
+                driver.get(acs.base + "/start-slo")
+            return req_id
+
+        for binding, label in ((BINDING_HTTP_REDIRECT, "SLO over HTTP-Redirect"), (BINDING_HTTP_POST, "SLO over HTTP-POST")):
+            fresh_session_with_both(label)
+            # Refused first: an unsigned LogoutRequest, and one signed with a key Sigil does not know.
+            start_logout(generic, binding, sign=False)
+            WebDriverWait(driver, 15).until(lambda d: "refused" in d.page_source or "acs-done" in d.page_source)
+            check(f"{label}: an unsigned LogoutRequest gets an error page and the session stays signed in",
+                  "refused" in driver.page_source and idp_signed_in(), driver.page_source[:300])
+            forger, _, _ = sp_client(work, idp_metadata, acs.base + "/sp/metadata", acs.base + "/acs", name="forger")
+            start_logout(forger, binding, sign=True, name_id=generic.users.subjects()[0])
+            WebDriverWait(driver, 15).until(lambda d: "refused" in d.page_source or "acs-done" in d.page_source)
+            check(f"{label}: a LogoutRequest signed with another key gets an error page and the session stays signed in",
+                  "refused" in driver.page_source and idp_signed_in(), driver.page_source[:300])
+            # The real one.
+            session_cookie = cookie()
+            check(f"{label}: still signed in at Sigil before the real logout", bool(session_cookie) and idp_signed_in(session_cookie))
+            other_seen.clear()
+            n = len(acs.received)
+            req_id = start_logout(generic, binding, sign=True)
+            got = acs.wait(n + 2, timeout=30)  # the other SP's /slo2, then the initiator's /slo
+            posts = acs.received[n:]
+            to_other = next((f for p, f in posts if p == "/slo2"), None)
+            check(f"{label}: the other SP received a LogoutRequest through the browser", to_other is not None and "SAMLRequest" in to_other,
+                  str([p for p, _ in posts]) + " " + driver.current_url + " " + driver.page_source[:300])
+            if to_other is not None:
+                check(f"{label}: the other SP's handler ran", "handler_error" not in to_other, to_other.get("handler_error", ""))
+                check(f"{label}: xmlsec1 verifies the IdP's LogoutRequest signature", other_seen.get("xmlsec", (False,))[0],
+                      str(other_seen.get("xmlsec")))
+                check(f"{label}: pysaml2 accepts the signed LogoutRequest", other_seen.get("signed") is True, str(other_seen))
+                check(f"{label}: the LogoutRequest names the user and the other SP's SessionIndex",
+                      other_seen.get("name_id") == "ada@example.com" and bool(other_seen.get("session_index")), str(other_seen))
+                check(f"{label}: the other SP logged the user out", other_seen.get("logged_out_locally") is True, str(other_seen))
+            final = next((f for p, f in posts if p == "/slo"), None)
+            check(f"{label}: the initiator received a LogoutResponse", got is not None and final is not None and "SAMLResponse" in final,
+                  str([p for p, _ in posts]))
+            if final is not None and "SAMLResponse" in final:
+                xml = base64.b64decode(final["SAMLResponse"]).decode()
+                ok, why = xmlsec_verify(xml, "LogoutResponse")
+                check(f"{label}: xmlsec1 verifies the IdP's LogoutResponse signature", ok, why)
+                try:
+                    resp = generic.parse_logout_request_response(final["SAMLResponse"], BINDING_HTTP_POST)
+                except Exception as error:
+                    resp = None
+                    check(f"{label}: pysaml2 accepts the LogoutResponse", False, repr(error))
+                if resp is not None:
+                    check(f"{label}: the LogoutResponse answers the initiator's request (InResponseTo)", resp.in_response_to == req_id,
+                          f"{resp.in_response_to} != {req_id}")
+                    check(f"{label}: status Success (every SP confirmed)", resp.response.status.status_code.value == STATUS_SUCCESS
+                          and resp.response.status.status_code.status_code is None, str(resp.response.status))
+                    generic.handle_logout_response(resp)
+                    check(f"{label}: the initiating SP logged the user out", generic.users.subjects() == [], str(generic.users.subjects()))
+            check(f"{label}: Sigil's session ended (its cookie no longer works)", not idp_signed_in(session_cookie))
         # --- the audit log saw it ---
         token = cli(binary, work, "admin", "token", "create").stdout.strip()
         events = requests.get(base + "/api/admin/v1/audit-events?limit=200", headers={"Authorization": f"Bearer {token}"}, timeout=10).json()["items"]
         actions = [e["action"] for e in events]
-        for action in ("saml.sso.responded", "saml.sso.rejected", "saml.slo"):
+        for action in ("saml.sso.responded", "saml.sso.rejected", "saml.slo", "saml.slo.rejected", "saml.slo.propagated"):
             check(f"audit log has {action}", action in actions, ",".join(sorted(set(actions))))
     except Exception as error:
         import traceback

@@ -60,9 +60,20 @@ public struct AdminAPI: Sendable {
                     tenantID: tenant.id, id: try Self.id(context),
                     .init(email: body.email, givenName: body.givenName, familyName: body.familyName, status: body.status),
                     expectedVersion: try Self.ifMatch(request), by: principal)
+                // A disabled user is signed out everywhere (grants revoked, back-channel logout).
+                if body.status == .disabled {
+                    try await s.logout.endAllSessions(tenantID: tenant.id, userID: user.id, issuer: context.issuer, by: principal)
+                }
                 return try JSONResponse.make(UserBody(user), headers: [.eTag: Self.etag(user.version)])
             },
             AdminEndpoint(method: .delete, path: "\(Self.base)/users/{id}", operationID: "deleteUser") { request, context, principal in
+                // Sign the user out everywhere first (the session rows go with the user).
+                let tenant = try context.requireTenant()
+                let user = try await s.users.get(tenantID: tenant.id, id: try Self.id(context), by: principal)
+                let expected = try Self.ifMatch(request)
+                if expected == nil || expected == user.version {
+                    try await s.logout.endAllSessions(tenantID: tenant.id, userID: user.id, issuer: context.issuer, by: principal)
+                }
                 try await s.users.delete(tenantID: try context.requireTenant().id, id: try Self.id(context),
                                          expectedVersion: try Self.ifMatch(request), by: principal)
                 return Response(status: .noContent)
@@ -81,6 +92,12 @@ public struct AdminAPI: Sendable {
                     throw Problem.notFound()
                 }
                 return Response(status: .noContent)
+            },
+            AdminEndpoint(method: .delete, path: "\(Self.base)/users/{id}/sessions", operationID: "revokeUserSessions") { _, context, principal in
+                let tenant = try context.requireTenant()
+                let user = try await s.users.get(tenantID: tenant.id, id: try Self.id(context), by: principal)
+                let revoked = try await s.logout.endAllSessions(tenantID: tenant.id, userID: user.id, issuer: context.issuer, by: principal)
+                return try JSONResponse.make(RevokedSessionsBody(revoked: revoked))
             },
             AdminEndpoint(method: .get, path: "\(Self.base)/applications", operationID: "listApplications") { request, context, principal in
                 let page = try await s.applications.list(tenantID: try context.requireTenant().id, page: try Self.page(request), by: principal)
@@ -261,6 +278,8 @@ public struct AdminAPI: Sendable {
             input.jwksURI = body.jwksUri
             input.consent = body.consent
             input.defaultACRValues = body.defaultAcrValues
+            input.backchannelLogoutURI = body.backchannelLogoutUri
+            input.backchannelLogoutSessionRequired = body.backchannelLogoutSessionRequired
             return try await services.applications.createOIDC(tenantID: tenantID, input, by: principal)
         case "saml":
             let stray = body.present(ApplicationRequest.oidcFields)
@@ -324,6 +343,9 @@ public struct AdminAPI: Sendable {
             if s.tokenEndpointAuthMethod != "private_key_jwt", body.tokenEndpointAuthMethod != nil { s.jwks = nil; s.jwksURI = nil }
             if let v = body.consent { s.consent = v }
             if let v = body.defaultAcrValues { s.defaultACRValues = v.isEmpty ? nil : v }
+            // An empty string removes the back-channel logout URI.
+            if let v = body.backchannelLogoutUri { s.backchannelLogoutURI = v.isEmpty ? nil : v }
+            if let v = body.backchannelLogoutSessionRequired { s.backchannelLogoutSessionRequired = v }
             app.settings = .oidc(s)
         case .saml(var s):
             let stray = body.present(ApplicationRequest.oidcFields)

@@ -38,6 +38,10 @@ struct PatchUserRequest: Decodable {
     var status: UserStatus?
 }
 
+struct RevokedSessionsBody: Encodable {
+    var revoked: Int
+}
+
 struct ListBody<Item: Encodable>: Encodable {
     var items: [Item]
     var nextCursor: String?
@@ -78,6 +82,8 @@ struct OIDCBody: Codable {
     var previousSecretExpiresAt: Date?
     var consent: String
     var defaultAcrValues: [String]
+    var backchannelLogoutUri: String?
+    var backchannelLogoutSessionRequired: Bool
 
     init(_ s: OIDCClientSettings) {
         clientId = s.clientID; redirectUris = s.redirectURIs; postLogoutRedirectUris = s.postLogoutRedirectURIs
@@ -89,6 +95,8 @@ struct OIDCBody: Codable {
         jwksUri = s.jwksURI
         if let until = s.previousClientSecretExpiresAt, s.previousClientSecretHash != nil { previousSecretExpiresAt = until }
         consent = (s.consent ?? .implicit).rawValue; defaultAcrValues = s.defaultACRValues ?? []
+        backchannelLogoutUri = s.backchannelLogoutURI
+        backchannelLogoutSessionRequired = s.backchannelLogoutSessionRequired ?? false
     }
 }
 
@@ -171,7 +179,7 @@ struct ApplicationRequest: Decodable {
     static let oidcFields: Set<String> = [
         "redirect_uris", "post_logout_redirect_uris", "public", "token_endpoint_auth_method", "grant_types", "require_pkce",
         "require_par", "allowed_scopes", "id_token_signed_response_alg", "access_token_lifetime", "id_token_lifetime",
-        "refresh_token_lifetime", "jwks", "jwks_uri", "consent", "default_acr_values",
+        "refresh_token_lifetime", "jwks", "jwks_uri", "consent", "default_acr_values", "backchannel_logout_uri", "backchannel_logout_session_required",
     ]
     static let samlFields: Set<String> = [
         "entity_id", "acs", "slo_url", "name_id_format", "attribute_mappings", "signing", "encrypt_assertions", "certificate",
@@ -201,6 +209,8 @@ struct ApplicationRequest: Decodable {
     var jwksUri: String?
     var consent: OIDCClientSettings.ConsentMode?
     var defaultAcrValues: [String]?
+    var backchannelLogoutUri: String?
+    var backchannelLogoutSessionRequired: Bool?
     // SAML
     /// Create only: the SP's metadata, fetched from this URL (https; http only on loopback)…
     var metadataUrl: String?
@@ -228,6 +238,8 @@ struct ApplicationRequest: Decodable {
             "refresh_token_lifetime": refreshTokenLifetime != nil, "jwks": jwks != nil, "jwks_uri": jwksUri != nil,
             "metadata_url": metadataUrl != nil, "metadata": metadata != nil, "consent": consent != nil,
             "default_acr_values": defaultAcrValues != nil,
+            "backchannel_logout_uri": backchannelLogoutUri != nil,
+            "backchannel_logout_session_required": backchannelLogoutSessionRequired != nil,
             "entity_id": entityId != nil, "acs": acs != nil, "slo_url": sloUrl != nil,
             "name_id_format": nameIdFormat != nil, "attribute_mappings": attributeMappings != nil,
             "signing": signing != nil, "encrypt_assertions": encryptAssertions != nil,

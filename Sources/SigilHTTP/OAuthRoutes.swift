@@ -320,7 +320,7 @@ struct OAuthRoutes {
             }
             destination = target
         }
-        var headers: HTTPFields = [:]
+        let headers: HTTPFields = [:]
         if let (session, user) = try await currentSession(request, context, tenant: tenant) {
             let confirmed = request.method == .post && parameters["confirm"] == "yes"
             if confirmed {
@@ -341,8 +341,14 @@ struct OAuthRoutes {
                     </form>
                     """)
             }
-            try await oauth.endSession(session, reason: "rp-initiated logout" + (clientID.map { " by \($0)" } ?? ""))
-            headers[.setCookie] = Web.sessionCookie("", context, tenant: tenant, maxAge: 0)
+            // Ends the session everywhere (grants, back-channel logout tokens) and runs SAML single
+            // logout through the browser before the post-logout redirect.
+            let outcome = try await services.saml.signOut(session, tenantID: tenant.id, issuer: context.issuer,
+                                                          reason: "rp-initiated logout" + (clientID.map { " by \($0)" } ?? ""),
+                                                          finish: destination)
+            var response = SAMLRoutes(services: services).render(outcome, context)
+            response.headers.append(HTTPField(name: .setCookie, value: Web.sessionCookie("", context, tenant: tenant, maxAge: 0)))
+            return response
         }
         if let destination { return Web.redirect(destination, headers: headers) }
         var page = Web.page(title: "Signed out", name: "logged-out", base: base, body: "<h1>You are signed out</h1>")

@@ -159,6 +159,13 @@ enum OpenAPIDocument {
         ],
         "type": "string"
        },
+       "backchannel_logout_session_required": {
+        "type": "boolean"
+       },
+       "backchannel_logout_uri": {
+        "description": "OpenID Connect Back-Channel Logout: https (http only on loopback); an empty string removes it",
+        "type": "string"
+       },
        "post_logout_redirect_uris": {
         "items": {
          "type": "string"
@@ -541,6 +548,13 @@ enum OpenAPIDocument {
      "name_id_format": {
       "type": "string"
      },
+     "backchannel_logout_session_required": {
+      "type": "boolean"
+     },
+     "backchannel_logout_uri": {
+      "description": "OpenID Connect Back-Channel Logout: https (http only on loopback); an empty string removes it",
+      "type": "string"
+     },
      "post_logout_redirect_uris": {
       "items": {
        "type": "string"
@@ -822,6 +836,13 @@ enum OpenAPIDocument {
       "type": "string"
      },
      "name_id_format": {
+      "type": "string"
+     },
+     "backchannel_logout_session_required": {
+      "type": "boolean"
+     },
+     "backchannel_logout_uri": {
+      "description": "OpenID Connect Back-Channel Logout: https (http only on loopback); an empty string removes it",
       "type": "string"
      },
      "post_logout_redirect_uris": {
@@ -1860,6 +1881,57 @@ enum OpenAPIDocument {
      }
     ],
     "summary": "Create a user",
+    "tags": [
+     "admin"
+    ]
+   }
+  },
+  "/api/admin/v1/users/{id}/sessions": {
+   "delete": {
+    "description": "Ends every active browser session of the user: the sessions' OAuth grants (and refresh tokens) are revoked and the OIDC clients with a backchannel_logout_uri receive logout tokens",
+    "operationId": "revokeUserSessions",
+    "parameters": [
+     {
+      "in": "path",
+      "name": "id",
+      "required": true,
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "properties": {
+          "revoked": {
+           "type": "integer"
+          }
+         },
+         "type": "object"
+        }
+       }
+      },
+      "description": "How many sessions were ended"
+     },
+     "401": {
+      "$ref": "#/components/responses/Problem401"
+     },
+     "403": {
+      "$ref": "#/components/responses/Problem403"
+     },
+     "404": {
+      "$ref": "#/components/responses/Problem404"
+     }
+    },
+    "security": [
+     {
+      "bearerAuth": []
+     }
+    ],
+    "summary": "Sign a user out everywhere",
     "tags": [
      "admin"
     ]

@@ -22,6 +22,8 @@ struct SAMLRoutes {
         router.get("/saml/idp-initiated") { request, context in try await self.idpInitiated(request, context) }
         router.get("/saml/slo") { request, context in try await self.sloRedirect(request, context) }
         router.post("/saml/slo") { request, context in try await self.sloPost(request, context) }
+        router.get("/saml/slo/continue") { request, context in try await self.sloContinue(request, context) }
+        router.get("/saml/slo/resume") { request, context in try await self.sloResume(request, context) }
     }
 
     // MARK: steps
@@ -80,38 +82,81 @@ struct SAMLRoutes {
                                                            session: session, user: user), context)
     }
 
+    /// Single logout, HTTP-Redirect: a `SAMLRequest` from an SP, or a `SAMLResponse` answering a
+    /// LogoutRequest Sigil sent during propagation.
     func sloRedirect(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let query = request.uri.query ?? ""
-        if request.uri.queryParameters.get("SAMLResponse") != nil { return signedOutPage(context) }
+        let isResponse = request.uri.queryParameters.get("SAMLResponse") != nil
         let message: SAMLInboundMessage
-        do { message = try SAMLRedirectBinding.decode(rawQuery: query) } catch { return try await refuse(error, context, action: "saml.slo.rejected") }
-        return try await logout(message, request, context)
+        do { message = try SAMLRedirectBinding.decode(rawQuery: query, parameter: isResponse ? "SAMLResponse" : "SAMLRequest") } catch {
+            return try await refuse(error, context, action: "saml.slo.rejected", title: "Sign-out request refused")
+        }
+        return try await logout(message, isResponse: isResponse, request, context)
     }
 
     func sloPost(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let form = try await Web.form(request, maxBytes: 512 * 1024)
-        if form["SAMLResponse"] != nil { return signedOutPage(context) }
+        let isResponse = form["SAMLResponse"] != nil
         let message: SAMLInboundMessage
-        do { message = try SAMLPOSTBinding.decode(form: form) } catch { return try await refuse(error, context, action: "saml.slo.rejected") }
-        return try await logout(message, request, context)
+        do { message = try SAMLPOSTBinding.decode(form: form, parameter: isResponse ? "SAMLResponse" : "SAMLRequest") } catch {
+            return try await refuse(error, context, action: "saml.slo.rejected", title: "Sign-out request refused")
+        }
+        return try await logout(message, isResponse: isResponse, request, context)
     }
 
-    func logout(_ message: SAMLInboundMessage, _ request: Request, _ context: SigilRequestContext) async throws -> Response {
+    func logout(_ message: SAMLInboundMessage, isResponse: Bool, _ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let tenant = try context.requireTenant()
         let session = try await SignInRoutes(services: services).currentSession(request, context)
-        let outcome = try await services.saml.logout(message, tenantID: tenant.id, issuer: context.issuer, session: session?.0)
-        var response = outcome.map { render($0, context) } ?? signedOutPage(context)
-        response.headers.append(HTTPField(name: .setCookie, value: Web.sessionCookie("", context, tenant: tenant, maxAge: 0)))
+        let outcome = try await services.saml.logout(message, isResponse: isResponse, tenantID: tenant.id, issuer: context.issuer, session: session)
+        var response = render(outcome, context)
+        // The cookie goes once its session has ended (a refused request leaves both alone).
+        if session != nil, try await SignInRoutes(services: services).currentSession(request, context) == nil {
+            response.headers.append(HTTPField(name: .setCookie, value: Web.sessionCookie("", context, tenant: tenant, maxAge: 0)))
+        }
         return response
+    }
+
+    /// "Continue signing out" when a service provider does not answer its LogoutRequest.
+    func sloContinue(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        guard let t = request.uri.queryParameters.get("t") else { return signedOutPage(context) }
+        return render(try await services.saml.continueLogout(stateID: String(t), tenantID: tenant.id, issuer: context.issuer), context)
+    }
+
+    /// The same-site GET after a cross-site POST LogoutRequest (the session cookie is sent here).
+    func sloResume(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        guard let t = request.uri.queryParameters.get("t") else { return signedOutPage(context) }
+        let session = try await SignInRoutes(services: services).currentSession(request, context)
+        let outcome = try await services.saml.resumeLogout(stateID: String(t), tenantID: tenant.id, issuer: context.issuer, session: session)
+        var response = render(outcome, context)
+        if session != nil, try await SignInRoutes(services: services).currentSession(request, context) == nil {
+            response.headers.append(HTTPField(name: .setCookie, value: Web.sessionCookie("", context, tenant: tenant, maxAge: 0)))
+        }
+        return response
+    }
+
+    func render(_ outcome: SAMLIdentityProviderService.LogoutOutcome, _ context: SigilRequestContext) -> Response {
+        switch outcome {
+        case .post(let form):
+            return postPage(form, context, signingOut: true)
+        case .redirect(let target):
+            return Web.redirect(target.hasPrefix("/") ? Web.basePath(context) + target : target)
+        case .signedOut(let partial):
+            return signedOutPage(context, partial: partial)
+        case .error(let error):
+            return errorPage(error, context, title: "Sign-out request refused")
+        }
     }
 
     // MARK: rendering
 
     /// A message that could not even be decoded: audited, and an error page (nothing to trust).
-    func refuse(_ error: SAMLError, _ context: SigilRequestContext, action: String = "saml.sso.rejected") async throws -> Response {
+    func refuse(_ error: SAMLError, _ context: SigilRequestContext, action: String = "saml.sso.rejected",
+                title: String = "Sign-in request refused") async throws -> Response {
         await services.context.recordFailure(action, by: .system, tenantID: context.tenant?.id,
                                              reason: "\(error.code): \(error.message) \(error.detail)")
-        return errorPage(error, context)
+        return errorPage(error, context, title: title)
     }
 
     func render(_ outcome: SAMLIdentityProviderService.Outcome, _ context: SigilRequestContext) -> Response {
@@ -131,16 +176,20 @@ struct SAMLRoutes {
 
     /// The HTTP-POST binding: a form the page script submits on load (keyed on
     /// `data-auto-submit`; CSP allows only our script), with a Continue button without script.
-    func postPage(_ form: SAMLIdentityProviderService.PostForm, _ context: SigilRequestContext) -> Response {
+    func postPage(_ form: SAMLIdentityProviderService.PostForm, _ context: SigilRequestContext, signingOut: Bool = false) -> Response {
         let relay = form.relayState.map { #"<input type="hidden" name="RelayState" value="\#(Web.escape($0))">"# } ?? ""
-        var response = Web.page(title: "Signing in", name: "saml-post", base: Web.basePath(context), body: """
-            <h1>Signing you in…</h1>
+        let skip = form.skip.map {
+            #"<p class="hint">If an application does not answer, <a id="slo-skip" href="\#(Web.escape(Web.basePath(context) + $0))">continue signing out</a>.</p>"#
+        } ?? ""
+        var response = Web.page(title: signingOut ? "Signing out" : "Signing in", name: "saml-post", base: Web.basePath(context), body: """
+            <h1>\(signingOut ? "Signing you out…" : "Signing you in…")</h1>
             <form id="saml-post" method="post" action="\(Web.escape(form.action))" data-auto-submit>
             <input type="hidden" name="\(Web.escape(form.field))" value="\(Web.escape(form.value))">
             \(relay)
             <p class="hint">If nothing happens, press Continue.</p>
             <button type="submit">Continue</button>
             </form>
+            \(skip)
             """)
         var origin = "'none'"
         if let url = URLComponents(string: form.action), let scheme = url.scheme, let host = url.host {
@@ -150,15 +199,16 @@ struct SAMLRoutes {
         return response
     }
 
-    func errorPage(_ error: SAMLError, _ context: SigilRequestContext) -> Response {
-        Web.page(title: "Sign-in request refused", name: "error", base: Web.basePath(context), body: """
-            <h1>This sign-in request was refused</h1>
+    func errorPage(_ error: SAMLError, _ context: SigilRequestContext, title: String = "Sign-in request refused") -> Response {
+        Web.page(title: title, name: "error", base: Web.basePath(context), body: """
+            <h1>This \(title.hasPrefix("Sign-out") ? "sign-out" : "sign-in") request was refused</h1>
             <p>\(Web.escape(error.message))</p>
             <p class="hint">Go back to the application and try again. If it keeps happening, tell its administrator.</p>
             """, status: .badRequest)
     }
 
-    func signedOutPage(_ context: SigilRequestContext) -> Response {
-        Web.page(title: "Signed out", name: "signed-out", base: Web.basePath(context), body: "<h1>You are signed out</h1>")
+    func signedOutPage(_ context: SigilRequestContext, partial: Bool = false) -> Response {
+        Web.page(title: "Signed out", name: "signed-out", base: Web.basePath(context), body: "<h1>You are signed out</h1>"
+                 + (partial ? #"<p class="hint" id="slo-partial">Some applications could not be signed out; close the browser to be sure.</p>"# : ""))
     }
 }

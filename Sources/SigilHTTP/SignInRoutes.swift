@@ -383,7 +383,13 @@ struct SignInRoutes {
         if let (session, _) = try await currentSession(request, context) {
             let form = try await Web.form(request)
             try Web.checkCSRF(form["csrf"], session: session, masterKey: services.context.masterKey)
-            try await services.sessions.end(session)
+            // Ends the session everywhere: grants, back-channel logout to OIDC clients, and the
+            // session's SAML service providers through this browser before landing on /login.
+            let outcome = try await services.saml.signOut(session, tenantID: tenant.id, issuer: context.issuer, reason: "sign-out",
+                                                          finish: "/login")
+            var response = SAMLRoutes(services: services).render(outcome, context)
+            response.headers.append(HTTPField(name: .setCookie, value: Web.sessionCookie("", context, tenant: tenant, maxAge: 0)))
+            return response
         }
         return Web.redirect("\(base)/login", headers: [.setCookie: Web.sessionCookie("", context, tenant: tenant, maxAge: 0)])
     }

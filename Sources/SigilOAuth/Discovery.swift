@@ -23,6 +23,8 @@ public enum Discovery {
             "revocation_endpoint": endpoint("/oauth2/revoke"),
             "introspection_endpoint": endpoint("/oauth2/introspect"),
             "end_session_endpoint": endpoint("/oauth2/logout"),
+            "backchannel_logout_supported": true,
+            "backchannel_logout_session_supported": true,
             "backchannel_authentication_endpoint": endpoint("/oauth2/bc-authorize"),
             "backchannel_token_delivery_modes_supported": .strings(["poll"]),
             "backchannel_user_code_parameter_supported": false,

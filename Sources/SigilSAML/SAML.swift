@@ -48,6 +48,8 @@ public struct SAMLStatus: Sendable, Equatable {
     public static let requesterCode = prefix + "Requester"
     public static let responderCode = prefix + "Responder"
     public static let versionMismatchCode = prefix + "VersionMismatch"
+    /// Second-level: the session authority could not propagate logout to every participant.
+    public static let partialLogoutCode = prefix + "PartialLogout"
 
     public static let success = SAMLStatus(code: successCode)
     public static func requester(_ sub: String? = nil, _ message: String? = nil) -> SAMLStatus {

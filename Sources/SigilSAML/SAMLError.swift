@@ -26,6 +26,12 @@ public struct SAMLError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let replayed = Code("replayed")
         /// NameIDPolicy asks for a format this service provider does not get.
         public static let invalidNameIDPolicy = Code("invalidNameIDPolicy")
+        /// A LogoutRequest names a principal or session index this browser session did not give
+        /// that service provider.
+        public static let unknownPrincipal = Code("unknownPrincipal")
+        /// A LogoutResponse answers no request this IdP sent (InResponseTo), or comes from the
+        /// wrong service provider.
+        public static let unexpectedResponse = Code("unexpectedResponse")
     }
 
     public let code: Code
@@ -47,6 +53,7 @@ public struct SAMLError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidNameIDPolicy: .requester("InvalidNameIDPolicy", message)
         case .replayed, .staleRequest, .wrongDestination, .signatureRequired, .signatureInvalid: .requester("RequestDenied", message)
         case .unsupported: .requester("RequestUnsupported", message)
+        case .unknownPrincipal: .requester("UnknownPrincipal", message)
         default: .requester(nil, message)
         }
     }

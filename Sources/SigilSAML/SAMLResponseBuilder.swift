@@ -142,6 +142,26 @@ public struct SAMLResponseBuilder: Sendable {
         try statusMessage("LogoutResponse", issuer: issuer, destination: destination, inResponseTo: inResponseTo, status: status, now: now)
     }
 
+    /// A LogoutRequest to a service provider (IdP-side propagation, SAML profiles §4.4.3.4), signed
+    /// with an enveloped signature unless `sign` is false (the HTTP-Redirect binding signs the
+    /// query instead, and an XML signature must then be absent).
+    public func logoutRequest(issuer: String, destination: String, nameID: String, nameIDFormat: String?, sessionIndex: String?,
+                              now: Date, lifetime: TimeInterval = 300, sign: Bool = true) throws -> (id: String, xml: [UInt8]) {
+        let id = newID()
+        var children: [DOMNode] = [
+            .element(Node.text(Node.saml("Issuer"), issuer)),
+            .element(Node.text(Node.saml("NameID", [("Format", nameIDFormat)]), nameID)),
+        ]
+        if let sessionIndex { children.append(.element(Node.text(Node.samlp("SessionIndex"), sessionIndex))) }
+        var root = Node.samlp("LogoutRequest", [("Destination", destination), ("ID", id), ("IssueInstant", SAMLTime.format(now)),
+                                                ("NotOnOrAfter", SAMLTime.format(now.addingTimeInterval(lifetime))),
+                                                ("Reason", "urn:oasis:names:tc:SAML:2.0:logout:user"), ("Version", "2.0")], children)
+        root.namespaceDeclarations = [DOMNamespaceDeclaration(prefix: "samlp", uri: SAML.protocolNamespace),
+                                      DOMNamespaceDeclaration(prefix: "saml", uri: SAML.assertionNamespace)]
+        let document = DOMDocument(root: root)
+        return (id, sign ? try signer.signEnveloped(document, elementID: id).serialized() : document.serialized())
+    }
+
     func statusMessage(_ name: String, issuer: String, destination: String, inResponseTo: String?, status: SAMLStatus, now: Date) throws -> [UInt8] {
         let id = newID()
         var root = Node.samlp(name, [("Destination", destination), ("ID", id), ("InResponseTo", inResponseTo),

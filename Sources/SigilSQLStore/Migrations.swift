@@ -288,8 +288,27 @@ enum Migrations {
                 "CREATE INDEX oauth_assertion_ids_expiry ON oauth_assertion_ids (expires_at)",
             ]
         },
-        // Version 5 belongs to another change (back-channel logout); versions need not be
-        // contiguous: `migrate` applies whatever is missing, in version order.
+        // The relying parties each browser session signed into (SAML SLO, OIDC back-channel logout).
+        Migration(version: 5, name: "session-participants") { _ in
+            [
+                """
+                CREATE TABLE session_participants (
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                    application_id TEXT NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
+                    protocol TEXT NOT NULL,
+                    name_id TEXT,
+                    name_id_format TEXT,
+                    session_index TEXT,
+                    subject TEXT,
+                    sid TEXT,
+                    created_at BIGINT NOT NULL,
+                    PRIMARY KEY (session_id, application_id)
+                )
+                """,
+                "CREATE INDEX session_participants_by_application ON session_participants (application_id)",
+            ]
+        },
         Migration(version: 6, name: "consent") { _ in
             [
                 """

@@ -56,6 +56,17 @@ struct SQLSessionStore: SessionStore {
         }
     }
 
+    func listActive(tenantID: String, userID: String, now: Date) async throws -> [Session] {
+        try await runner.read("session") { db in
+            try await db.raw("""
+                SELECT \(unsafeRaw: Self.columns) FROM sessions
+                WHERE tenant_id = \(bind: tenantID) AND user_id = \(bind: userID) AND revoked_at IS NULL
+                    AND idle_expires_at > \(bind: now.ms) AND absolute_expires_at > \(bind: now.ms)
+                ORDER BY created_at, id
+                """).all().map(Self.decode)
+        }
+    }
+
     func deleteExpired(now: Date) async throws -> Int {
         try await runner.write("session") { db in
             try await db.raw("""

@@ -70,6 +70,7 @@ public final class SQLStore: Store {
     public var passkeys: any PasskeyStore { session.passkeys }
     public var authenticatorDevices: any AuthenticatorDeviceStore { session.authenticatorDevices }
     public var sessions: any SessionStore { session.sessions }
+    public var sessionParticipants: any SessionParticipantStore { session.sessionParticipants }
     public var loginTransactions: any LoginTransactionStore { session.loginTransactions }
     public var deviceNonces: any DeviceNonceStore { session.deviceNonces }
     public var authenticatorUserState: any AuthenticatorUserStateStore { session.authenticatorUserState }
@@ -119,6 +120,7 @@ struct SQLSession: StoreSession {
     var passkeys: any PasskeyStore { SQLPasskeyStore(runner: runner) }
     var authenticatorDevices: any AuthenticatorDeviceStore { SQLAuthenticatorDeviceStore(runner: runner) }
     var sessions: any SessionStore { SQLSessionStore(runner: runner) }
+    var sessionParticipants: any SessionParticipantStore { SQLSessionParticipantStore(runner: runner) }
     var loginTransactions: any LoginTransactionStore { SQLLoginTransactionStore(runner: runner) }
     var deviceNonces: any DeviceNonceStore { SQLDeviceNonceStore(runner: runner) }
     var authenticatorUserState: any AuthenticatorUserStateStore { SQLAuthenticatorUserStateStore(runner: runner) }

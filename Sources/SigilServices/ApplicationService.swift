@@ -42,6 +42,9 @@ public struct ApplicationService: Sendable {
         public var consent: OIDCClientSettings.ConsentMode?
         /// `acr` values asked for when a request names none.
         public var defaultACRValues: [String]?
+        /// OpenID Connect Back-Channel Logout: the client's logout endpoint.
+        public var backchannelLogoutURI: String?
+        public var backchannelLogoutSessionRequired: Bool?
 
         public init(name: String, redirectURIs: [String]) {
             self.name = name
@@ -70,7 +73,8 @@ public struct ApplicationService: Sendable {
             accessTokenLifetimeSeconds: input.accessTokenLifetimeSeconds ?? 600,
             idTokenLifetimeSeconds: input.idTokenLifetimeSeconds ?? 600,
             refreshTokenLifetimeSeconds: input.refreshTokenLifetimeSeconds ?? 2_592_000,
-            jwksURI: input.jwksURI, jwks: input.jwks, consent: input.consent, defaultACRValues: input.defaultACRValues)
+            jwksURI: input.jwksURI, jwks: input.jwks, consent: input.consent, defaultACRValues: input.defaultACRValues,
+            backchannelLogoutURI: input.backchannelLogoutURI, backchannelLogoutSessionRequired: input.backchannelLogoutSessionRequired)
         var errors: [FieldError] = []
         if input.isPublic, method != "none" {
             errors.append(FieldError(field: "token_endpoint_auth_method", message: "a public client authenticates with none"))
@@ -274,6 +278,7 @@ public struct ApplicationService: Sendable {
                 add("default_acr_values", "unknown acr \(value.prefix(64)); known: \(ACR.supported.joined(separator: " "))")
             }
         }
+        if let uri = s.backchannelLogoutURI, let message = Validate.backchannelLogoutURI(uri) { add("backchannel_logout_uri", message) }
         if let jwks = s.jwks {
             if jwks.utf8.count > 32 * 1024 { add("jwks", "at most 32 KiB") }
             else if let set = try? JSONDecoder().decode(JWKSet.self, from: Data(jwks.utf8)) {
@@ -344,7 +349,7 @@ public struct ApplicationService: Sendable {
             return ["name": app.name, "kind": "oidc", "client_id": s.clientID, "redirect_uris": s.redirectURIs.joined(separator: " "),
                     "grant_types": s.grantTypes.joined(separator: " "), "token_endpoint_auth_method": s.tokenEndpointAuthMethod,
                     "require_pkce": String(s.requirePKCE), "require_par": String(s.requirePAR),
-                    "allowed_scopes": s.allowedScopes.joined(separator: " ")]
+                    "allowed_scopes": s.allowedScopes.joined(separator: " "), "backchannel_logout_uri": s.backchannelLogoutURI ?? ""]
         case .saml(let s):
             return ["name": app.name, "kind": "saml", "entity_id": s.entityID,
                     "acs": s.assertionConsumerServices.map(\.url).joined(separator: " "), "signing": s.signing.rawValue,

@@ -16,15 +16,19 @@ public struct ExpirySweep: Sendable {
         public var authenticatorUserState: Int
         /// Authorization codes, refresh tokens, PAR requests, client assertion ids and grants.
         public var oauth: Int = 0
-        public var total: Int { enrolmentTokens + sessions + loginTransactions + deviceNonces + authenticatorUserState + oauth }
+        /// Relying parties of sessions that ended (most go with their session's row).
+        public var sessionParticipants: Int = 0
+        public var total: Int { enrolmentTokens + sessions + loginTransactions + deviceNonces + authenticatorUserState + oauth + sessionParticipants }
     }
 
     public func run(now: Date) async throws -> Result {
-        Result(enrolmentTokens: try await context.store.enrolmentTokens.deleteExpired(now: now),
+        // Participants first: the session rows they hang off are about to go.
+        let participants = try await context.store.sessionParticipants.deleteExpired(now: now)
+        return Result(enrolmentTokens: try await context.store.enrolmentTokens.deleteExpired(now: now),
                sessions: try await context.store.sessions.deleteExpired(now: now),
                loginTransactions: try await context.store.loginTransactions.deleteExpired(now: now),
                deviceNonces: try await context.store.deviceNonces.deleteExpired(now: now),
                authenticatorUserState: try await context.store.authenticatorUserState.deleteIdle(windowOlderThan: now.addingTimeInterval(-86_400), now: now),
-               oauth: try await context.store.oauth.deleteExpired(now: now))
+               oauth: try await context.store.oauth.deleteExpired(now: now), sessionParticipants: participants)
     }
 }

@@ -101,7 +101,8 @@ extension OAuthService {
         return IDTokenHint(subject: sub, clientID: aud, sessionID: parsed.payload["sid"]?.string)
     }
 
-    /// Ends a browser session and revokes every grant issued from it.
+    /// Ends a browser session and revokes every grant issued from it (no logout propagation:
+    /// `LogoutService.endSession` does that).
     public func endSession(_ session: Session, reason: String) async throws {
         let now = context.clock.now()
         let context = self.context

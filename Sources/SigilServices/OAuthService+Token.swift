@@ -218,8 +218,18 @@ extension OAuthService {
         let context = self.context
         let summary = ["grant_type": event, "scope": scopes.joined(separator: " "), "user": user.id,
                        "id_token": String(idToken != nil), "refresh_token": String(refreshToken != nil)]
+        // The session's relying parties (back-channel logout): one row per session and client.
+        let participant = idToken == nil ? nil : grant.sessionID.map {
+            SessionParticipant(tenantID: tenantID, sessionID: $0, applicationID: client.application.id, protocolKind: .oidc,
+                               subject: user.id, sid: authentication.sessionID ?? $0, createdAt: now)
+        }
         try await context.store.transaction { [refreshRecord] tx in
             if let refreshRecord { try await tx.oauth.createRefreshToken(refreshRecord) }
+            if let participant {
+                do { try await tx.sessionParticipants.record(participant) } catch let error as StoreError where error.code == .notFound {
+                    // The session is already gone (swept): nothing to log out later.
+                }
+            }
             try await tx.audit.append(context.auditEvent("oauth.token_issued", by: .client(client.clientID), tenantID: tenantID,
                                                          targetType: "oauth_grant", targetID: grant.id,
                                                          after: summary))

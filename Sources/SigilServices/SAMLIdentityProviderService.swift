@@ -21,7 +21,13 @@ public struct SAMLIdentityProviderService: Sendable {
     public static let pendingLifetime: TimeInterval = 15 * 60
     public static let clockSkew: TimeInterval = 300
 
-    public init(context: ServiceContext) { self.context = context }
+    /// Ends sessions (grants, back-channel logout) for single logout.
+    public let logoutService: LogoutService
+
+    public init(context: ServiceContext, logout: LogoutService? = nil) {
+        self.context = context
+        self.logoutService = logout ?? LogoutService(context: context, dispatcher: BackChannelLogoutDispatcher())
+    }
 
     var keys: KeyService { KeyService(context: context) }
 
@@ -40,6 +46,9 @@ public struct SAMLIdentityProviderService: Sendable {
         public var field: String
         public var value: String
         public var relayState: String?
+        /// Single logout: a path (under the tenant) that skips this service provider when it
+        /// does not answer.
+        public var skip: String? = nil
     }
 
     public enum Outcome: Sendable {
@@ -184,6 +193,14 @@ public struct SAMLIdentityProviderService: Sendable {
             sessionNotOnOrAfter: session.absoluteExpiresAt)
         let choice = SAMLSigningChoice(rawValue: settings.signing.rawValue) ?? .both
         let xml = try await builder(tenantID: tenantID).response(content, now: now, signing: choice)
+        // Who this session signed into, for single logout (NameID, format, SessionIndex as sent).
+        do {
+            try await context.store.sessionParticipants.record(SessionParticipant(
+                tenantID: tenantID, sessionID: session.id, applicationID: app.id, protocolKind: .saml, nameID: content.nameID,
+                nameIDFormat: nameIDFormat, sessionIndex: content.sessionIndex, createdAt: now))
+        } catch let error as StoreError where error.code == .notFound {
+            return .error(SAMLError(.unsupported, "your session has ended; start again from the application"))
+        }
         try await context.store.audit.append(context.auditEvent(
             "saml.sso.responded", by: .user(user.id), tenantID: tenantID, targetType: "application", targetID: app.id,
             after: ["sp_entity_id": settings.entityID, "acs_url": acsURL, "in_response_to": inResponseTo ?? "(idp-initiated)",
@@ -204,31 +221,6 @@ public struct SAMLIdentityProviderService: Sendable {
             status: status ?? error.status, now: context.clock.now())
         return .post(PostForm(action: destination.acsURL, field: "SAMLResponse", value: Data(xml).base64EncodedString(),
                               relayState: destination.relayState))
-    }
-
-    // MARK: SLO (basic)
-
-    /// Ends the IdP session; answers with a signed LogoutResponse when the SP is registered with
-    /// a logout URL, else returns nil (the HTTP layer shows a signed-out page).
-    public func logout(_ message: SAMLInboundMessage, tenantID: String, issuer: String, session: Session?) async throws -> Outcome? {
-        let request: LogoutRequest
-        do { request = try LogoutRequest.parse(message.xml) } catch {
-            await context.recordFailure("saml.slo.rejected", by: .system, tenantID: tenantID, reason: "\(error)")
-            return .error(error)
-        }
-        if let session { try await SessionService(context: context).end(session) }
-        guard let spID = request.issuer, case let (app, _)? = try await serviceProvider(tenantID: tenantID, entityID: spID),
-              case .saml(let settings) = app.settings, let slo = settings.singleLogoutURL else {
-            await context.recordFailure("saml.slo.rejected", by: .system, tenantID: tenantID,
-                                        reason: "LogoutRequest from an SP without a registered logout URL: \(request.issuer ?? "-")")
-            return nil
-        }
-        try await context.store.audit.append(context.auditEvent("saml.slo", by: session.map { Principal.user($0.userID) } ?? Principal.system, tenantID: tenantID,
-                                                                targetType: "application", targetID: app.id,
-                                                                after: ["sp_entity_id": spID, "request_id": request.id]))
-        let xml = try await builder(tenantID: tenantID).logoutResponse(issuer: Self.entityID(issuer: issuer), destination: slo,
-                                                                       inResponseTo: request.id, now: context.clock.now())
-        return .post(PostForm(action: slo, field: "SAMLResponse", value: Data(xml).base64EncodedString(), relayState: message.relayState))
     }
 
     // MARK: metadata

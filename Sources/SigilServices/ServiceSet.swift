@@ -5,7 +5,10 @@ public struct ServiceSet: Sendable {
     public var users: UserService { UserService(context: context) }
     public var applications: ApplicationService { ApplicationService(context: context) }
     public var keys: KeyService { KeyService(context: context) }
-    public var saml: SAMLIdentityProviderService { SAMLIdentityProviderService(context: context) }
+    public var saml: SAMLIdentityProviderService { SAMLIdentityProviderService(context: context, logout: logout) }
+    /// Ends sessions everywhere (grants, back-channel logout tokens; SAML participants returned).
+    public var logout: LogoutService { LogoutService(context: context, dispatcher: backChannel) }
+    public let backChannel: BackChannelLogoutDispatcher
     public var adminTokens: AdminTokenService { AdminTokenService(context: context) }
     public var enrolment: EnrolmentService { EnrolmentService(context: context) }
     public var expirySweep: ExpirySweep { ExpirySweep(context: context) }
@@ -22,8 +25,10 @@ public struct ServiceSet: Sendable {
     }
 
     public init(context: ServiceContext, authenticatorPolicy: AuthenticatorPolicy = AuthenticatorPolicy(),
-                pushSender: any PushSender = NoPushSender()) {
+                pushSender: any PushSender = NoPushSender(),
+                backChannel: BackChannelLogoutDispatcher = BackChannelLogoutDispatcher()) {
         self.context = context
+        self.backChannel = backChannel
         self.authenticatorPolicy = authenticatorPolicy
         self.pushDispatcher = PushDispatcher(sender: pushSender)
     }

@@ -79,6 +79,11 @@ public struct OIDCClientSettings: Codable, Sendable, Equatable {
     }
 
     public var requiresConsent: Bool { consent == .required }
+    /// OpenID Connect Back-Channel Logout 1.0: where logout tokens are POSTed when a session the
+    /// client got an ID token from ends (https; http only on loopback).
+    public var backchannelLogoutURI: String?
+    /// The client needs `sid` in logout tokens (Sigil always sends it; recorded and published).
+    public var backchannelLogoutSessionRequired: Bool?
 
     public init(clientID: String, clientSecretHash: String?, redirectURIs: [String],
                 postLogoutRedirectURIs: [String] = [], grantTypes: [String] = ["authorization_code", "refresh_token"],
@@ -86,7 +91,8 @@ public struct OIDCClientSettings: Codable, Sendable, Equatable {
                 allowedScopes: [String] = ["openid", "email", "profile"], idTokenSigningAlg: String = "RS256",
                 accessTokenLifetimeSeconds: Int = 600, idTokenLifetimeSeconds: Int = 600,
                 refreshTokenLifetimeSeconds: Int = 2_592_000, jwksURI: String? = nil, jwks: String? = nil,
-                consent: ConsentMode? = nil, defaultACRValues: [String]? = nil) {
+                consent: ConsentMode? = nil, defaultACRValues: [String]? = nil,
+                backchannelLogoutURI: String? = nil, backchannelLogoutSessionRequired: Bool? = nil) {
         self.clientID = clientID; self.clientSecretHash = clientSecretHash; self.redirectURIs = redirectURIs
         self.postLogoutRedirectURIs = postLogoutRedirectURIs; self.grantTypes = grantTypes
         self.tokenEndpointAuthMethod = tokenEndpointAuthMethod; self.requirePKCE = requirePKCE
@@ -95,6 +101,7 @@ public struct OIDCClientSettings: Codable, Sendable, Equatable {
         self.refreshTokenLifetimeSeconds = refreshTokenLifetimeSeconds; self.jwksURI = jwksURI
         self.jwks = jwks
         self.consent = consent; self.defaultACRValues = defaultACRValues
+        self.backchannelLogoutURI = backchannelLogoutURI; self.backchannelLogoutSessionRequired = backchannelLogoutSessionRequired
     }
 
     public var isPublic: Bool { tokenEndpointAuthMethod == "none" }

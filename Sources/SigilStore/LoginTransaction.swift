@@ -12,6 +12,9 @@ public struct LoginTransaction: Codable, Sendable, Equatable {
         /// A SAML AuthnRequest waiting for sign-in; its deterministic ID doubles as the request-ID
         /// replay cache entry (SAMLIdentityProviderService).
         case samlAuthnRequest = "saml_authn_request"
+        /// SAML Single Logout: a LogoutRequest ID seen (replay cache, deterministic ID), or the
+        /// state of a logout being propagated to a session's service providers.
+        case samlLogout = "saml_logout"
     }
 
     public enum State: String, Codable, Sendable {

@@ -38,5 +38,7 @@ public protocol SessionStore: Sendable {
     func touch(id: String, lastSeenAt: Date, idleExpiresAt: Date) async throws
     func revoke(id: String, at: Date) async throws
     func revokeAll(tenantID: String, userID: String, at: Date) async throws -> Int
+    /// The user's sessions that are still active at `now`, oldest first.
+    func listActive(tenantID: String, userID: String, now: Date) async throws -> [Session]
     func deleteExpired(now: Date) async throws -> Int
 }

@@ -11,6 +11,7 @@ public protocol StoreSession: Sendable {
     var passkeys: any PasskeyStore { get }
     var authenticatorDevices: any AuthenticatorDeviceStore { get }
     var sessions: any SessionStore { get }
+    var sessionParticipants: any SessionParticipantStore { get }
     var loginTransactions: any LoginTransactionStore { get }
     var deviceNonces: any DeviceNonceStore { get }
     var authenticatorUserState: any AuthenticatorUserStateStore { get }

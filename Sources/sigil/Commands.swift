@@ -153,6 +153,9 @@ struct AppCommand: AsyncParsableCommand {
         var consent: String?
         @Option(name: .customLong("default-acr"), help: "acr value asked for when a request names none (repeat; phrh, phr, urn:sigil:acr:authenticator).")
         var defaultACRValues: [String] = []
+        @Option(name: .customLong("backchannel-logout-uri"),
+                help: "OpenID Connect Back-Channel Logout: where logout tokens are POSTed (https; http only on loopback).")
+        var backchannelLogoutURI: String?
         @Flag(help: "Print JSON.") var json = false
         @OptionGroup var store: StoreOptions
 
@@ -175,6 +178,8 @@ struct AppCommand: AsyncParsableCommand {
                     input.consent = mode
                 }
                 if !defaultACRValues.isEmpty { input.defaultACRValues = defaultACRValues }
+                input.backchannelLogoutURI = backchannelLogoutURI
+                input.backchannelLogoutSessionRequired = backchannelLogoutURI == nil ? nil : true
                 let (app, secret) = try await runtime.services.applications.createOIDC(tenantID: t.id, input, by: .cli)
                 if json {
                     try printJSON(["id": app.id, "client_id": app.clientID ?? "", "client_secret": secret?.value as Any? ?? NSNull()] as [String: Any])
@@ -272,7 +277,7 @@ struct AppCommand: AsyncParsableCommand {
                 if json {
                     try printJSON(["id": app.id, "name": app.name, "entity_id": finalSettings.entityID,
                                    "acs": finalSettings.assertionConsumerServices.map(\.url), "name_id_format": finalSettings.nameIDFormat,
-                                   "signing": finalSettings.signing.rawValue,
+                                   "signing": finalSettings.signing.rawValue, "slo_url": finalSettings.singleLogoutURL ?? NSNull(),
                                    "require_signed_requests": finalSettings.wantAuthnRequestsSigned ?? false] as [String: Any])
                 } else {
                     print("Created SAML service provider \(app.name) (\(app.id))")

@@ -44,7 +44,8 @@ struct Runtime {
     let dataDir: String
     let migrationsApplied: [Int]
 
-    static func open(_ options: StoreOptions, logger: Logger, pushSender: any PushSender = NoPushSender()) async throws -> Runtime {
+    static func open(_ options: StoreOptions, logger: Logger, pushSender: any PushSender = NoPushSender(),
+                     backChannelSender: any BackChannelLogoutSender = NoBackChannelLogoutSender()) async throws -> Runtime {
         // Everything Sigil writes (database, WAL, key file) is for its own user only.
         umask(0o077)
         let dataDir = options.resolvedDataDir
@@ -73,7 +74,8 @@ struct Runtime {
             }
             let remote = RemoteDocuments(fetcher: HTTPDocumentFetcher.shared)
             var services = ServiceSet(context: ServiceContext(store: store, masterKey: masterKey, logger: logger, remote: remote),
-                                      authenticatorPolicy: policy, pushSender: pushSender)
+                                      authenticatorPolicy: policy, pushSender: pushSender,
+                                      backChannel: BackChannelLogoutDispatcher(sender: backChannelSender))
             if let text = env("SIGIL_OAUTH_REQUIRE_PAR") {
                 guard ["true", "false", "1", "0"].contains(text) else { throw CLIError("SIGIL_OAUTH_REQUIRE_PAR must be true or false") }
                 services.oauthPolicy.requirePAR = text == "true" || text == "1"

@@ -53,7 +53,8 @@ struct Serve: AsyncParsableCommand {
             }
             let runtime: Runtime
             do {
-                runtime = try await Runtime.open(store, logger: logger, pushSender: pushSender)
+                runtime = try await Runtime.open(store, logger: logger, pushSender: pushSender,
+                                                 backChannelSender: BackChannelLogoutHTTPSender(client: pushClient, logger: logger))
             } catch {
                 try? await pushClient.shutdown()
                 throw error
@@ -75,12 +76,14 @@ struct Serve: AsyncParsableCommand {
                 try await group.run()
             } catch {
                 await services.pushDispatcher.drain()
+                await services.backChannel.drain()
                 try? await pushClient.shutdown()
                 await runtime.close()
                 throw error
             }
             // Deliveries already queued finish before the store closes.
             await services.pushDispatcher.drain()
+            await services.backChannel.drain()
             try? await pushClient.shutdown()
             logger.notice("stopped")
             await runtime.close()

@@ -20,13 +20,14 @@ struct Harness {
     /// `clock` drives the services (not the rate limiter); `fetcher` answers outbound fetches
     /// (client JWKS, SP metadata), which are refused without one.
     static func run(clock: any SigilClock = SystemClock(), fetcher: (any RemoteDocumentFetcher)? = nil,
+                    backChannel: BackChannelLogoutDispatcher = BackChannelLogoutDispatcher(),
                     _ body: @Sendable (Harness) async throws -> Void) async throws {
         let store = try await SQLStore.sqlite(path: nil)
         try await store.migrate()
         let remote = fetcher.map { RemoteDocuments(fetcher: $0, clock: clock) }
         let context = ServiceContext(store: store, clock: clock, masterKey: try MasterKey(rawBytes: Array(repeating: 7, count: 32)),
                                      remote: remote)
-        let services = ServiceSet(context: context)
+        let services = ServiceSet(context: context, backChannel: backChannel)
         try await services.tenants.ensureDefault()
         let (_, token) = try await services.adminTokens.create(tenantID: nil, name: "test", by: .cli)
         let metrics = HTTPMetrics(version: "test", backend: "sqlite")

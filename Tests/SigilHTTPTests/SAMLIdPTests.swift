@@ -208,16 +208,27 @@ struct SAMLIdPTests {
 
     @Test func singleLogoutEndsTheSession() async throws {
         try await Harness.run { h in
-            let f = try await Self.fixture(h, sloURL: "https://sp.example.net/slo")
-            let logout = Array("""
-                <samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_lo1" Version="2.0" IssueInstant="\(SAMLTime.format(Date()))" Destination="https://id.example.com/saml/slo"><saml:Issuer>\(Self.spEntityID)</saml:Issuer><saml:NameID>ada@example.com</saml:NameID></samlp:LogoutRequest>
-                """.utf8)
-            let query = try SAMLRedirectBinding.encode(logout, relayState: nil)
+            let sp = try SPKey()
+            let f = try await Self.fixture(h, certificate: sp.pem, sloURL: "https://sp.example.net/slo")
+            // Sign in to the SP first: the LogoutRequest must name what this session gave it.
+            _ = try Self.form(try await Self.redirect(f, Self.request(), key: sp.key))
+            func logout(_ id: String) -> [UInt8] {
+                Array("""
+                    <samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="\(id)" Version="2.0" IssueInstant="\(SAMLTime.format(Date()))" Destination="https://id.example.com/saml/slo"><saml:Issuer>\(Self.spEntityID)</saml:Issuer><saml:NameID>ada@example.com</saml:NameID></samlp:LogoutRequest>
+                    """.utf8)
+            }
+            // Unsigned: refused, the session stays (no logout CSRF).
+            let unsigned = try await h.request(.get, "/saml/slo?" + (try SAMLRedirectBinding.encode(logout("_lo0"), relayState: nil)),
+                                               headers: [.cookie: "\(Self.cookieName)=\(f.cookie)"])
+            #expect(unsigned.status == .badRequest)
+            #expect(try await h.services.sessions.resolve(cookie: f.cookie, tenantID: f.tenant.id) != nil)
+            let query = try SAMLRedirectBinding.encode(logout("_lo1"), relayState: nil, signingKey: sp.key)
             let r = try await h.request(.get, "/saml/slo?" + query, headers: [.cookie: "\(Self.cookieName)=\(f.cookie)"])
             let (action, xml, _) = try Self.form(r)
             #expect(action == "https://sp.example.net/slo")
             let root = try await Self.verifier(f).verifyEnveloped(xml).element
             #expect(root.localName == "LogoutResponse" && root.attribute("InResponseTo") == "_lo1")
+            #expect(Self.statusCodes(root) == [SAMLStatus.successCode])
             #expect(try await h.services.sessions.resolve(cookie: f.cookie, tenantID: f.tenant.id) == nil)
         }
     }

@@ -112,6 +112,8 @@ struct SignInConformanceTests {
             await #expect(throws: StoreError.notFound("session")) {
                 try await store.sessions.touch(id: s1.id, lastSeenAt: now, idleExpiresAt: now.addingTimeInterval(10))
             }
+            #expect(try await store.sessions.listActive(tenantID: acme.id, userID: ada.id, now: now).map(\.id) == [s2.id])
+            #expect(try await store.sessions.listActive(tenantID: acme.id, userID: ada.id, now: now.addingTimeInterval(3600)).isEmpty)
             #expect(try await store.sessions.revokeAll(tenantID: acme.id, userID: ada.id, at: now) == 1)
             #expect(try await store.sessions.deleteExpired(now: now) == 2)
         }

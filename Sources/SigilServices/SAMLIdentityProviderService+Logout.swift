@@ -1,0 +1,358 @@
+import Foundation
+import SigilCore
+import SigilSAML
+import SigilStore
+
+/// SAML Single Logout (profiles §4.4) at the IdP.
+///
+/// SP-initiated: the LogoutRequest is verified completely (registered issuer, required signature
+/// with the SP's certificate, Destination, IssueInstant window, request-ID replay, NameID and
+/// SessionIndex against what this browser session gave that SP) before anything ends. Then the
+/// session ends (grants revoked, OIDC back-channel logout tokens queued) and every other SAML
+/// participant with a logout URL gets a signed LogoutRequest through the browser, one after the
+/// other (HTTP-POST); their signed LogoutResponses come back to `/saml/slo`. Finally the
+/// initiator receives a signed LogoutResponse: Success, or Success/PartialLogout when some SP did
+/// not confirm. The chain's state is a `login_transactions` row (kind `saml_logout`), so any node
+/// can continue it; each hop has a deadline and a "continue" link that skips an SP that does not
+/// answer. Sigil's own sign-out (IdP-initiated) runs the same chain and ends on a page of Sigil's.
+extension SAMLIdentityProviderService {
+    /// How long one service provider may take to answer a propagated LogoutRequest.
+    public static let sloHopTimeout: TimeInterval = 30
+    /// How long the whole propagation state lives.
+    public static let sloLifetime: TimeInterval = 10 * 60
+
+    public enum LogoutOutcome: Sendable {
+        /// Auto-post this form (a LogoutRequest to the next SP, or the final LogoutResponse).
+        case post(PostForm)
+        /// Send the browser here (a path under the tenant, or an absolute URL checked by the caller).
+        case redirect(String)
+        /// Show Sigil's "signed out" page.
+        case signedOut(partial: Bool)
+        /// Nothing can be trusted or sent: show this message (the session, if any, stays).
+        case error(SAMLError)
+    }
+
+    /// A participant still to be logged out (kept in the state row: the session's rows go with it).
+    struct PendingParticipant: Codable, Sendable {
+        var app: String
+        var nameID: String
+        var format: String?
+        var sessionIndex: String?
+    }
+
+    static func sloStateID(random: any RandomSource) -> String {
+        "samlslo_" + random.bytes(16).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func sloReplayID(tenantID: String, entityID: String, requestID: String) -> String {
+        "samlslr_" + tokenHash("\(tenantID)\n\(entityID)\n\(requestID)").prefix(48)
+    }
+
+    // MARK: SP-initiated
+
+    /// A message at `/saml/slo`: a LogoutRequest from an SP, or a LogoutResponse to one of ours.
+    public func logout(_ message: SAMLInboundMessage, isResponse: Bool, tenantID: String, issuer: String,
+                       session: (Session, User)?) async throws -> LogoutOutcome {
+        if isResponse { return try await logoutResponse(message, tenantID: tenantID, issuer: issuer) }
+        let now = context.clock.now()
+        let claimedIssuer = (try? LogoutRequest.parse(message.xml))?.issuer
+        var registered: (Application, SAMLServiceProvider)?
+        if let claimedIssuer { registered = try await serviceProvider(tenantID: tenantID, entityID: claimedIssuer) }
+        let validator = LogoutRequestValidator(sloURLs: [Self.sloURL(issuer: issuer)], clockSkew: Self.clockSkew)
+        let result = validator.validate(message, now: now) { entityID in
+            registered.flatMap { $0.1.entityID == entityID ? $0.1 : nil }
+        }
+        let validated: ValidatedLogoutRequest
+        switch result {
+        case .success(let v): validated = v
+        case .failure(let rejection):
+            await auditSLORejection(rejection.error, tenantID: tenantID, sp: claimedIssuer, requestID: rejection.request?.id, session: session?.0)
+            return .error(rejection.error)
+        }
+        let (app, _) = registered!
+        guard case .saml(let settings) = app.settings else { return .error(SAMLError(.unknownIssuer, "the application is not a SAML SP")) }
+        let request = validated.request
+        // Replay: one use per request ID and SP, on every node.
+        let replay = LoginTransaction(id: Self.sloReplayID(tenantID: tenantID, entityID: settings.entityID, requestID: request.id),
+                                      tenantID: tenantID, kind: .samlLogout, state: .completed, challenge: "-",
+                                      context: ["sp_entity_id": settings.entityID, "request_id": request.id],
+                                      createdAt: now, updatedAt: now, expiresAt: now.addingTimeInterval(2 * Self.clockSkew + 60))
+        do {
+            _ = try await context.store.loginTransactions.create(replay)
+        } catch let error as StoreError where error.code == .alreadyExists {
+            let e = SAMLError(.replayed, "this logout request was already used", detail: request.id)
+            await auditSLORejection(e, tenantID: tenantID, sp: settings.entityID, requestID: request.id, session: session?.0)
+            return .error(e)
+        }
+        let accepted = AcceptedLogoutRequest(app: app.id, requestID: request.id, nameID: request.nameID ?? "", nameIDFormat: request.nameIDFormat,
+                                             sessionIndexes: request.sessionIndexes, relayState: validated.relayState,
+                                             binding: message.binding == .post ? "post" : "redirect")
+        if session == nil, message.binding == .post {
+            // A cross-site POST carries no SameSite=Lax cookie: continue on a same-site GET (a
+            // top-level navigation, which does) with the verified request kept server-side.
+            let pending = LoginTransaction(
+                id: Self.sloStateID(random: context.random), tenantID: tenantID, kind: .samlLogout, challenge: "-",
+                context: ["accepted": String(decoding: try JSONEncoder().encode(accepted), as: UTF8.self)],
+                createdAt: now, updatedAt: now, expiresAt: now.addingTimeInterval(Self.clockSkew))
+            _ = try await context.store.loginTransactions.create(pending)
+            return .redirect("/saml/slo/resume?t=\(pending.id)")
+        }
+        return try await accept(accepted, app: app, settings: settings, tenantID: tenantID, issuer: issuer, session: session)
+    }
+
+    /// A verified LogoutRequest (signature, issuer, Destination, time, replay all checked).
+    struct AcceptedLogoutRequest: Codable, Sendable {
+        var app: String
+        var requestID: String
+        var nameID: String
+        var nameIDFormat: String?
+        var sessionIndexes: [String]
+        var relayState: String?
+        var binding: String
+
+        var request: LogoutRequest {
+            LogoutRequest(id: requestID, issuer: nil, destination: nil, issueInstant: nil, notOnOrAfter: nil, nameID: nameID,
+                          nameIDFormat: nameIDFormat, sessionIndexes: sessionIndexes, hasEnvelopedSignature: false)
+        }
+    }
+
+    /// The same-site step after a POST-binding LogoutRequest: once, then as if it had arrived here.
+    public func resumeLogout(stateID: String, tenantID: String, issuer: String, session: (Session, User)?) async throws -> LogoutOutcome {
+        let now = context.clock.now()
+        let unknown = SAMLError(.unsupported, "this sign-out request is unknown or expired; sign out again from the application")
+        guard stateID.hasPrefix("samlslo_"), stateID.utf8.count < 100,
+              let pending = try? await context.store.loginTransactions.get(tenantID: tenantID, id: stateID), pending.kind == .samlLogout,
+              pending.context["accepted"] != nil else { return .error(unknown) }
+        let taken: LoginTransaction
+        do {
+            taken = try await context.store.loginTransactions.update(tenantID: tenantID, id: stateID) { t in
+                guard t.state == .pending, t.expiresAt > now else { throw unknown }
+                t.state = .completed
+                t.updatedAt = now
+            }
+        } catch let error as SAMLError {
+            await context.recordFailure("saml.slo.rejected", by: .system, tenantID: tenantID, reason: "resume link used twice or expired")
+            return .error(error)
+        }
+        guard let text = taken.context["accepted"],
+              let accepted = try? JSONDecoder().decode(AcceptedLogoutRequest.self, from: Data(text.utf8)),
+              let app = try? await context.store.applications.get(tenantID: tenantID, id: accepted.app),
+              case .saml(let settings) = app.settings else { return .error(unknown) }
+        return try await accept(accepted, app: app, settings: settings, tenantID: tenantID, issuer: issuer, session: session)
+    }
+
+    /// Matches the request against the browser's session, ends it and propagates.
+    func accept(_ accepted: AcceptedLogoutRequest, app: Application, settings: SAMLServiceProviderSettings, tenantID: String,
+                issuer: String, session: (Session, User)?) async throws -> LogoutOutcome {
+        let now = context.clock.now()
+        let request = accepted.request
+        guard let (s, _) = session else {
+            // Nothing to end in this browser: the principal is logged out here already.
+            try await context.store.audit.append(context.auditEvent(
+                "saml.slo", by: .system, tenantID: tenantID, targetType: "application", targetID: app.id,
+                after: ["sp_entity_id": settings.entityID, "request_id": request.id, "session": "(none)"]))
+            return try await finalResponse(to: settings, inResponseTo: request.id, relayState: accepted.relayState, partial: false,
+                                           tenantID: tenantID, issuer: issuer)
+        }
+        // The request must name what this session gave the SP: NameID (format) and SessionIndex.
+        let participants = try await context.store.sessionParticipants.list(tenantID: tenantID, sessionID: s.id)
+        guard let mine = participants.first(where: { $0.applicationID == app.id && $0.protocolKind == .saml }),
+              request.names(nameID: mine.nameID, format: mine.nameIDFormat, sessionIndex: mine.sessionIndex) else {
+            let e = SAMLError(.unknownPrincipal, "the logout request names another user or session")
+            await auditSLORejection(e, tenantID: tenantID, sp: settings.entityID, requestID: request.id, session: s)
+            guard let slo = settings.singleLogoutURL else { return .error(e) }
+            let xml = try await builder(tenantID: tenantID).logoutResponse(issuer: Self.entityID(issuer: issuer), destination: slo,
+                                                                           inResponseTo: request.id, status: e.status, now: now)
+            return .post(PostForm(action: slo, field: "SAMLResponse", value: Data(xml).base64EncodedString(), relayState: accepted.relayState))
+        }
+        try await context.store.audit.append(context.auditEvent(
+            "saml.slo", by: .user(s.userID), tenantID: tenantID, targetType: "application", targetID: app.id,
+            after: ["sp_entity_id": settings.entityID, "request_id": request.id, "session": s.id, "binding": accepted.binding]))
+        let others = try await logoutService.endSession(s, issuer: issuer, reason: "SAML single logout from \(settings.entityID)")
+            .filter { $0.applicationID != app.id }
+        var stateContext: [String: String] = [
+            "user_id": s.userID, "session_id": s.id, "initiator_app": app.id, "initiator_request_id": request.id,
+        ]
+        if let relay = accepted.relayState { stateContext["initiator_relay_state"] = relay }
+        return try await propagate(others, context: stateContext, tenantID: tenantID, issuer: issuer)
+    }
+
+    // MARK: IdP-initiated
+
+    /// Sigil's own sign-out (`/logout`, RP-initiated `/oauth2/logout`): ends the session, then
+    /// logs the session's SAML SPs out through the browser and finally sends it to `finish` (a
+    /// path under the tenant or an already-validated absolute URL; nil: the signed-out page).
+    public func signOut(_ session: Session, tenantID: String, issuer: String, reason: String, finish: String?) async throws -> LogoutOutcome {
+        let participants = try await logoutService.endSession(session, issuer: issuer, reason: reason)
+        var stateContext: [String: String] = ["user_id": session.userID, "session_id": session.id]
+        if let finish { stateContext["finish"] = finish }
+        return try await propagate(participants, context: stateContext, tenantID: tenantID, issuer: issuer)
+    }
+
+    /// Stores the chain's state (when there is anyone to reach) and takes its first step.
+    func propagate(_ participants: [SessionParticipant], context stateContext: [String: String], tenantID: String,
+                   issuer: String) async throws -> LogoutOutcome {
+        let now = context.clock.now()
+        var stateContext = stateContext
+        let queue = participants.map { PendingParticipant(app: $0.applicationID, nameID: $0.nameID ?? "", format: $0.nameIDFormat,
+                                                          sessionIndex: $0.sessionIndex) }
+        stateContext["queue"] = String(decoding: try JSONEncoder().encode(queue), as: UTF8.self)
+        stateContext["failed"] = "0"
+        stateContext["done"] = "0"
+        let state = LoginTransaction(id: Self.sloStateID(random: context.random), tenantID: tenantID, kind: .samlLogout,
+                                     challenge: "-", userID: stateContext["user_id"], context: stateContext, createdAt: now,
+                                     updatedAt: now, expiresAt: now.addingTimeInterval(Self.sloLifetime))
+        if !queue.isEmpty { _ = try await context.store.loginTransactions.create(state) }
+        return try await step(state, tenantID: tenantID, issuer: issuer)
+    }
+
+    /// Sends the next participant its LogoutRequest, or finishes.
+    func step(_ state: LoginTransaction, tenantID: String, issuer: String) async throws -> LogoutOutcome {
+        var queue = try JSONDecoder().decode([PendingParticipant].self, from: Data((state.context["queue"] ?? "[]").utf8))
+        var failed = Int(state.context["failed"] ?? "0") ?? 0
+        let now = context.clock.now()
+        while !queue.isEmpty {
+            let next = queue.removeFirst()
+            guard let app = try? await context.store.applications.get(tenantID: tenantID, id: next.app), case .saml(let settings) = app.settings,
+                  let slo = settings.singleLogoutURL, !next.nameID.isEmpty else {
+                // No logout URL (or the SP is gone): it cannot be told; the logout is partial.
+                failed += 1
+                continue
+            }
+            let (requestID, xml) = try await builder(tenantID: tenantID).logoutRequest(
+                issuer: Self.entityID(issuer: issuer), destination: slo, nameID: next.nameID, nameIDFormat: next.format,
+                sessionIndex: next.sessionIndex, now: now)
+            let remaining = String(decoding: try JSONEncoder().encode(queue), as: UTF8.self)
+            let failedNow = failed
+            _ = try await context.store.loginTransactions.update(tenantID: tenantID, id: state.id) { t in
+                t.context["queue"] = remaining
+                t.context["failed"] = String(failedNow)
+                t.context["current_app"] = app.id
+                t.context["current_request_id"] = requestID
+                t.context["current_deadline"] = String(Int(now.addingTimeInterval(Self.sloHopTimeout).timeIntervalSince1970))
+                t.updatedAt = now
+            }
+            try await context.store.audit.append(context.auditEvent(
+                "saml.slo.propagated", by: state.userID.map(Principal.user) ?? .system, tenantID: tenantID, targetType: "application",
+                targetID: app.id, after: ["sp_entity_id": settings.entityID, "request_id": requestID, "state": "sent"]))
+            return .post(PostForm(action: slo, field: "SAMLRequest", value: Data(xml).base64EncodedString(), relayState: state.id,
+                                  skip: "/saml/slo/continue?t=\(state.id)"))
+        }
+        return try await finish(state, failed: failed, tenantID: tenantID, issuer: issuer)
+    }
+
+    func finish(_ state: LoginTransaction, failed: Int, tenantID: String, issuer: String) async throws -> LogoutOutcome {
+        let now = context.clock.now()
+        if (try? await context.store.loginTransactions.get(tenantID: tenantID, id: state.id)) != nil {
+            _ = try await context.store.loginTransactions.update(tenantID: tenantID, id: state.id) { t in
+                t.state = .completed
+                t.context["failed"] = String(failed)
+                t.context["current_app"] = nil
+                t.context["current_request_id"] = nil
+                t.updatedAt = now
+            }
+        }
+        let partial = failed > 0
+        if let initiator = state.context["initiator_app"], let requestID = state.context["initiator_request_id"] {
+            guard let app = try? await context.store.applications.get(tenantID: tenantID, id: initiator), case .saml(let settings) = app.settings else {
+                return .signedOut(partial: partial)
+            }
+            return try await finalResponse(to: settings, inResponseTo: requestID, relayState: state.context["initiator_relay_state"],
+                                           partial: partial, tenantID: tenantID, issuer: issuer)
+        }
+        if let finish = state.context["finish"] { return .redirect(finish) }
+        return .signedOut(partial: partial)
+    }
+
+    /// The signed LogoutResponse to the SP that started the logout (at its registered logout URL).
+    func finalResponse(to settings: SAMLServiceProviderSettings, inResponseTo: String, relayState: String?, partial: Bool,
+                       tenantID: String, issuer: String) async throws -> LogoutOutcome {
+        guard let slo = settings.singleLogoutURL else { return .signedOut(partial: partial) }
+        let status = partial ? SAMLStatus(code: SAMLStatus.successCode, subcode: SAMLStatus.partialLogoutCode,
+                                          message: "some applications could not be signed out") : .success
+        let xml = try await builder(tenantID: tenantID).logoutResponse(issuer: Self.entityID(issuer: issuer), destination: slo,
+                                                                       inResponseTo: inResponseTo, status: status, now: context.clock.now())
+        return .post(PostForm(action: slo, field: "SAMLResponse", value: Data(xml).base64EncodedString(), relayState: relayState))
+    }
+
+    // MARK: answers from the other SPs
+
+    /// A LogoutResponse from the SP the chain is waiting for: verified (signature with that SP's
+    /// certificate, issuer, InResponseTo); whatever it says, the chain moves on.
+    func logoutResponse(_ message: SAMLInboundMessage, tenantID: String, issuer: String) async throws -> LogoutOutcome {
+        guard let stateID = message.relayState, stateID.hasPrefix("samlslo_"), stateID.utf8.count < 100,
+              let state = try? await context.store.loginTransactions.get(tenantID: tenantID, id: stateID), state.kind == .samlLogout,
+              state.state == .pending, state.expiresAt > context.clock.now(),
+              let current = state.context["current_app"], let expected = state.context["current_request_id"] else {
+            await context.recordFailure("saml.slo.rejected", by: .system, tenantID: tenantID,
+                                        reason: "a LogoutResponse that answers no logout in progress")
+            return .signedOut(partial: false)
+        }
+        var ok = false
+        var reason = ""
+        if case let (app, sp)? = try await serviceProvider(tenantID: tenantID, id: current) {
+            switch LogoutResponseValidator(sloURLs: [Self.sloURL(issuer: issuer)]).validate(message, from: sp, inResponseTo: expected) {
+            case .success(let response):
+                ok = response.isSuccess
+                reason = ok ? "" : "status \(response.statusCode) \(response.statusSubcode ?? "")"
+                try await context.store.audit.append(context.auditEvent(
+                    "saml.slo.propagated", by: state.userID.map(Principal.user) ?? .system, tenantID: tenantID, targetType: "application",
+                    targetID: app.id, outcome: ok ? .success : .failure,
+                    after: ["sp_entity_id": sp.entityID, "request_id": expected, "state": ok ? "confirmed" : "refused"], reason: ok ? nil : reason))
+            case .failure(let error):
+                reason = "\(error.code): \(error.message) \(error.detail)"
+                await context.recordFailure("saml.slo.rejected", by: .system, tenantID: tenantID,
+                                            reason: "LogoutResponse from \(sp.entityID): \(reason)")
+            }
+        }
+        return try await advance(stateID: stateID, expected: expected, succeeded: ok, tenantID: tenantID, issuer: issuer)
+    }
+
+    /// The browser's "continue" on a hop that does not answer (or came back without a response).
+    public func continueLogout(stateID: String, tenantID: String, issuer: String) async throws -> LogoutOutcome {
+        guard stateID.hasPrefix("samlslo_"), let state = try? await context.store.loginTransactions.get(tenantID: tenantID, id: stateID),
+              state.kind == .samlLogout, state.state == .pending, state.expiresAt > context.clock.now(),
+              let expected = state.context["current_request_id"] else {
+            return .signedOut(partial: false)
+        }
+        let deadline = Double(state.context["current_deadline"] ?? "0").map { Date(timeIntervalSince1970: $0) } ?? .distantPast
+        await context.recordFailure("saml.slo.propagated", by: state.userID.map(Principal.user) ?? .system, tenantID: tenantID,
+                                    reason: "no LogoutResponse from application \(state.context["current_app"] ?? "-")"
+                                        + (context.clock.now() >= deadline ? " (timed out)" : " (skipped)"))
+        return try await advance(stateID: stateID, expected: expected, succeeded: false, tenantID: tenantID, issuer: issuer)
+    }
+
+    /// Closes the current hop (once: a second answer to the same request changes nothing) and
+    /// takes the next step.
+    func advance(stateID: String, expected: String, succeeded: Bool, tenantID: String, issuer: String) async throws -> LogoutOutcome {
+        let now = context.clock.now()
+        let updated = try await context.store.loginTransactions.update(tenantID: tenantID, id: stateID) { t in
+            guard t.context["current_request_id"] == expected else { return }
+            t.context["current_request_id"] = nil
+            t.context["current_app"] = nil
+            if succeeded {
+                t.context["done"] = String((Int(t.context["done"] ?? "0") ?? 0) + 1)
+            } else {
+                t.context["failed"] = String((Int(t.context["failed"] ?? "0") ?? 0) + 1)
+            }
+            t.updatedAt = now
+        }
+        // Finished already, or another hop is in flight (a duplicate answer): nothing more to do here.
+        guard updated.state == .pending, updated.context["current_request_id"] == nil else { return .signedOut(partial: false) }
+        return try await step(updated, tenantID: tenantID, issuer: issuer)
+    }
+
+    func auditSLORejection(_ error: SAMLError, tenantID: String, sp: String?, requestID: String?, session: Session?) async {
+        var reason = "\(error.code): \(error.message)"
+        if !error.detail.isEmpty { reason += " (\(error.detail))" }
+        if let sp { reason += " sp=\(sp)" }
+        if let requestID { reason += " request=\(requestID)" }
+        reason += session == nil ? " (no session)" : " (session kept)"
+        await context.recordFailure("saml.slo.rejected", by: session.map { .user($0.userID) } ?? .system, tenantID: tenantID, reason: reason)
+    }
+
+    func serviceProvider(tenantID: String, id: String) async throws -> (Application, SAMLServiceProvider)? {
+        guard let app = try? await context.store.applications.get(tenantID: tenantID, id: id), let entityID = app.entityID else { return nil }
+        return try await serviceProvider(tenantID: tenantID, entityID: entityID)
+    }
+}
