@@ -13,26 +13,10 @@ import SigilStore
 ///
 ///     swift run -c release sigil-bench authenticator [--logins 200] [--postgres URL]
 func runAuthenticatorBench(arguments: [String]) async throws {
-    var logins = 200
-    var postgres: String? = ProcessInfo.processInfo.environment["SIGIL_BENCH_POSTGRES_URL"]
-    var i = 0
-    while i < arguments.count {
-        switch arguments[i] {
-        case "--logins": logins = Int(arguments[i + 1]) ?? logins; i += 2
-        case "--postgres": postgres = arguments[i + 1]; i += 2
-        default: i += 1
-        }
-    }
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sigil-bench-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
-    let store: SQLStore = if let postgres { try await SQLStore.postgres(url: postgres) }
-                          else { try await SQLStore.sqlite(path: dir.appendingPathComponent("bench.sqlite").path) }
-    try await store.migrate()
-    let services = ServiceSet(context: ServiceContext(store: store, masterKey: try MasterKey(rawBytes: Array(repeating: 3, count: 32))))
+    let logins = BenchStore.option("--logins", in: arguments).flatMap(Int.init) ?? 200
+    let bench = try await BenchStore.open(arguments: arguments)
+    let store = bench.store, services = bench.services, tenant = bench.tenant, slug = bench.slug
     let issuer = "https://id.example.com"
-    let slug = "bench" + String(UInt32.random(in: 0...UInt32.max), radix: 36)
-    let tenant = try await services.tenants.create(slug: slug, by: .cli)
     let user = try await services.users.create(tenantID: tenant.id, .init(email: "\(slug)@example.com", givenName: "B", familyName: "B"), by: .cli)
     let key = P256.Signing.PrivateKey()
     let device = try await store.authenticatorDevices.create(AuthenticatorDevice(
@@ -97,7 +81,7 @@ func runAuthenticatorBench(arguments: [String]) async throws {
     print(String(format: "  approve sent → browser sees it    p50 %7.2f ms   p99 %7.2f ms", percentile(approval, 0.5), percentile(approval, 0.99)))
     print(String(format: "  ratio approval/baseline           p50 %7.1f      p99 %7.1f",
                  percentile(approval, 0.5) / max(percentile(baseline, 0.5), 0.001), percentile(approval, 0.99) / max(percentile(baseline, 0.99), 0.001)))
-    try await store.close()
+    try await bench.close()
 }
 
 private func ms(_ d: Duration) -> Double {

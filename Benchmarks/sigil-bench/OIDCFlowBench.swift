@@ -15,27 +15,11 @@ import SigilStore
 ///
 ///     swift run -c release sigil-bench oidc-flow [--seconds 10] [--postgres URL]
 func runOIDCFlowBench(arguments: [String]) async throws {
-    var seconds = 10.0
-    var postgres: String? = ProcessInfo.processInfo.environment["SIGIL_BENCH_POSTGRES_URL"]
-    var i = 0
-    while i < arguments.count {
-        switch arguments[i] {
-        case "--seconds": seconds = Double(arguments[i + 1]) ?? seconds; i += 2
-        case "--postgres": postgres = arguments[i + 1]; i += 2
-        default: i += 1
-        }
-    }
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sigil-bench-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
-    let store: SQLStore = if let postgres { try await SQLStore.postgres(url: postgres) }
-                          else { try await SQLStore.sqlite(path: dir.appendingPathComponent("bench.sqlite").path) }
-    try await store.migrate()
-    let services = ServiceSet(context: ServiceContext(store: store, masterKey: try MasterKey(rawBytes: Array(repeating: 3, count: 32))))
+    let seconds = BenchStore.option("--seconds", in: arguments).flatMap(Double.init) ?? 10
+    let bench = try await BenchStore.open(arguments: arguments)
+    let services = bench.services, tenant = bench.tenant, slug = bench.slug
     let issuer = "https://id.example.com"
     let redirect = "https://rp.example/cb"
-    let slug = "bench" + String(UInt32.random(in: 0...UInt32.max), radix: 36)
-    let tenant = try await services.tenants.create(slug: slug, by: .cli)
     let user = try await services.users.create(tenantID: tenant.id, .init(email: "\(slug)@example.com", givenName: "B", familyName: "B"), by: .cli)
     let (app, secret) = try await services.applications.createOIDC(tenantID: tenant.id, .init(name: "bench", redirectURIs: [redirect]), by: .cli)
     let clientID = app.clientID!, clientSecret = secret!.value
@@ -61,7 +45,7 @@ func runOIDCFlowBench(arguments: [String]) async throws {
     let key = try SigningKeyMaterial.generate(.rs256)
     let input = Array(String(repeating: "eyJhbGciOiJSUzI1NiIsImtpZCI6IngiLCJ0eXAiOiJhdCtqd3QifQ.", count: 8).utf8)
     for _ in 0..<20 { try await flow(); _ = try key.sign(input) }
-    print("Authorization-code flows (\(ProcessInfo.processInfo.activeProcessorCount) cores, \(postgres == nil ? "sqlite" : "postgresql"), one at a time)")
+    print("Authorization-code flows (\(ProcessInfo.processInfo.activeProcessorCount) cores, \(bench.isPostgres ? "postgresql" : "sqlite"), one at a time)")
     let clock = ContinuousClock()
     var flowTime = Duration.zero, rawTime = Duration.zero, flows = 0, signatures = 0
     let end = clock.now + .milliseconds(Int(seconds * 1000))
@@ -78,5 +62,5 @@ func runOIDCFlowBench(arguments: [String]) async throws {
     print(String(format: "  complete code flows       %8.0f /s", flowRate))
     print(String(format: "  raw RS256 signatures      %8.0f /s   (a flow signs two: floor %.0f flows/s)", rawRate, rawRate / 2))
     print(String(format: "  ratio to the signing floor %.2f", flowRate / (rawRate / 2)))
-    try await store.close()
+    try await bench.close()
 }
