@@ -240,7 +240,7 @@ public struct AdminAPI: Sendable {
                 attributeMappings: body.attributeMappings?.settings() ?? SAMLServiceProviderSettings.oktaDefaultAttributes,
                 signing: body.signing ?? .both, encryptAssertions: body.encryptAssertions ?? false,
                 certificatePEM: body.certificate, authnContextClassRef: body.authnContextClassRef,
-                wantAuthnRequestsSigned: body.wantAuthnRequestsSigned)
+                wantAuthnRequestsSigned: body.wantAuthnRequestsSigned, encryptionCertificatePEM: body.encryptionCertificate)
             return (try await services.applications.createSAML(tenantID: tenantID, .init(name: name, settings: settings), by: principal), nil)
         default:
             throw Problem(status: .unprocessableContent, type: "validation-failed", title: "The request has invalid values",
@@ -277,6 +277,7 @@ public struct AdminAPI: Sendable {
             if let v = body.signing { s.signing = v }
             if let v = body.encryptAssertions { s.encryptAssertions = v }
             if let v = body.certificate { s.certificatePEM = v }
+            if let v = body.encryptionCertificate { s.encryptionCertificatePEM = v.isEmpty ? nil : v }
             if let v = body.authnContextClassRef { s.authnContextClassRef = v }
             if let v = body.wantAuthnRequestsSigned { s.wantAuthnRequestsSigned = v }
             app.settings = .saml(s)

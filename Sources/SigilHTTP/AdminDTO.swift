@@ -103,6 +103,7 @@ struct SAMLBody: Encodable {
     var signing: String
     var encryptAssertions: Bool
     var certificate: String?
+    var encryptionCertificate: String?
     var authnContextClassRef: String?
     var wantAuthnRequestsSigned: Bool
 
@@ -112,6 +113,7 @@ struct SAMLBody: Encodable {
         sloUrl = s.singleLogoutURL; nameIdFormat = s.nameIDFormat
         attributeMappings = s.attributeMappings.map { AttributeMappingBody(name: $0.name, userField: $0.userField, nameFormat: $0.nameFormat) }
         signing = s.signing.rawValue; encryptAssertions = s.encryptAssertions; certificate = s.certificatePEM
+        encryptionCertificate = s.encryptionCertificatePEM
         authnContextClassRef = s.authnContextClassRef
         wantAuthnRequestsSigned = s.wantAuthnRequestsSigned ?? false
     }
@@ -150,7 +152,7 @@ struct ApplicationRequest: Decodable {
     ]
     static let samlFields: Set<String> = [
         "entity_id", "acs", "slo_url", "name_id_format", "attribute_mappings", "signing", "encrypt_assertions", "certificate",
-        "authn_context_class_ref", "want_authn_requests_signed",
+        "encryption_certificate", "authn_context_class_ref", "want_authn_requests_signed",
     ]
     static let createFields: Set<String> = oidcFields.union(samlFields).union(["name", "protocol"])
     static let patchFields: Set<String> = createFields.subtracting(["protocol", "public"])
@@ -179,6 +181,7 @@ struct ApplicationRequest: Decodable {
     var signing: SAMLServiceProviderSettings.Signing?
     var encryptAssertions: Bool?
     var certificate: String?
+    var encryptionCertificate: String?
     var authnContextClassRef: String?
     var wantAuthnRequestsSigned: Bool?
 
@@ -194,7 +197,7 @@ struct ApplicationRequest: Decodable {
             "entity_id": entityId != nil, "acs": acs != nil, "slo_url": sloUrl != nil,
             "name_id_format": nameIdFormat != nil, "attribute_mappings": attributeMappings != nil,
             "signing": signing != nil, "encrypt_assertions": encryptAssertions != nil,
-            "certificate": certificate != nil, "authn_context_class_ref": authnContextClassRef != nil,
+            "certificate": certificate != nil, "encryption_certificate": encryptionCertificate != nil, "authn_context_class_ref": authnContextClassRef != nil,
             "want_authn_requests_signed": wantAuthnRequestsSigned != nil,
         ]
         return group.filter { set[$0] == true }.sorted()

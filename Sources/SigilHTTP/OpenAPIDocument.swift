@@ -251,7 +251,12 @@ enum OpenAPIDocument {
         "type": "string"
        },
        "encrypt_assertions": {
+        "description": "Encrypt the (signed) assertion to the SP: AES-256-GCM, RSA-OAEP (docs/saml.md)",
         "type": "boolean"
+       },
+       "encryption_certificate": {
+        "description": "PEM; the SP's encryption certificate when it is not `certificate`",
+        "type": "string"
        },
        "entity_id": {
         "type": "string"
@@ -422,7 +427,12 @@ enum OpenAPIDocument {
       "type": "string"
      },
      "encrypt_assertions": {
+      "description": "Encrypt the (signed) assertion to the SP: AES-256-GCM, RSA-OAEP (docs/saml.md)",
       "type": "boolean"
+     },
+     "encryption_certificate": {
+      "description": "PEM; the SP's encryption certificate when it is not `certificate`",
+      "type": "string"
      },
      "entity_id": {
       "type": "string"
@@ -660,7 +670,12 @@ enum OpenAPIDocument {
       "type": "string"
      },
      "encrypt_assertions": {
+      "description": "Encrypt the (signed) assertion to the SP: AES-256-GCM, RSA-OAEP (docs/saml.md)",
       "type": "boolean"
+     },
+     "encryption_certificate": {
+      "description": "PEM; the SP's encryption certificate when it is not `certificate`",
+      "type": "string"
      },
      "entity_id": {
       "type": "string"
