@@ -82,7 +82,13 @@ public struct SAMLResponseBuilder: Sendable {
     }
 
     /// A fresh xs:ID: underscore and 160 random bits in hex.
-    public func newID() -> String { "_" + random.bytes(20).map { String(format: "%02x", $0) }.joined() }
+    public func newID() -> String {
+        let hex = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = [UInt8(ascii: "_")]
+        out.reserveCapacity(41)
+        for b in random.bytes(20) { out.append(hex[Int(b >> 4)]); out.append(hex[Int(b & 0x0F)]) }
+        return String(decoding: out, as: UTF8.self)
+    }
 
     /// A successful Response with exactly one Assertion. With `encryptor`, the Assertion is
     /// signed first (unless `signing` is `.response`), then encrypted into a
