@@ -274,8 +274,10 @@ let package = Package(
             name: "sigil-bench",
             dependencies: [
                 "SigilCore", "SigilWebAuthn", "SigilServices", "SigilStore", "SigilSQLStore", "SigilAuthenticatorProtocol", "SigilJOSE",
-                "SigilOAuth",
+                "SigilOAuth", "SigilSAML", "SigilXML",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
             ],
             path: "Benchmarks/sigil-bench",
             swiftSettings: strict

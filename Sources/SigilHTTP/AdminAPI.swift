@@ -358,6 +358,7 @@ public struct AdminAPI: Sendable {
             if let v = body.signing { s.signing = v }
             if let v = body.encryptAssertions { s.encryptAssertions = v }
             if let v = body.certificate { s.certificatePEM = v }
+            if let v = body.encryptionCertificate { s.encryptionCertificatePEM = v.isEmpty ? nil : v }
             if let v = body.authnContextClassRef { s.authnContextClassRef = v }
             if let v = body.wantAuthnRequestsSigned { s.wantAuthnRequestsSigned = v }
             app.settings = .saml(s)

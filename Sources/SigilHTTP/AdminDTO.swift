@@ -136,6 +136,7 @@ struct SAMLBody: Encodable {
     var signing: String
     var encryptAssertions: Bool
     var certificate: String?
+    var encryptionCertificate: String?
     var authnContextClassRef: String?
     var wantAuthnRequestsSigned: Bool
 
@@ -145,6 +146,7 @@ struct SAMLBody: Encodable {
         sloUrl = s.singleLogoutURL; nameIdFormat = s.nameIDFormat
         attributeMappings = s.attributeMappings.map { AttributeMappingBody(name: $0.name, userField: $0.userField, nameFormat: $0.nameFormat) }
         signing = s.signing.rawValue; encryptAssertions = s.encryptAssertions; certificate = s.certificatePEM
+        encryptionCertificate = s.encryptionCertificatePEM
         authnContextClassRef = s.authnContextClassRef
         wantAuthnRequestsSigned = s.wantAuthnRequestsSigned ?? false
     }
@@ -183,7 +185,7 @@ struct ApplicationRequest: Decodable {
     ]
     static let samlFields: Set<String> = [
         "entity_id", "acs", "slo_url", "name_id_format", "attribute_mappings", "signing", "encrypt_assertions", "certificate",
-        "authn_context_class_ref", "want_authn_requests_signed", "metadata_url", "metadata",
+        "encryption_certificate", "authn_context_class_ref", "want_authn_requests_signed", "metadata_url", "metadata",
     ]
     static let createFields: Set<String> = oidcFields.union(samlFields).union(["name", "protocol"])
     static let patchFields: Set<String> = createFields.subtracting(["protocol", "public", "metadata_url", "metadata"])
@@ -224,6 +226,7 @@ struct ApplicationRequest: Decodable {
     var signing: SAMLServiceProviderSettings.Signing?
     var encryptAssertions: Bool?
     var certificate: String?
+    var encryptionCertificate: String?
     var authnContextClassRef: String?
     var wantAuthnRequestsSigned: Bool?
 
@@ -243,7 +246,7 @@ struct ApplicationRequest: Decodable {
             "entity_id": entityId != nil, "acs": acs != nil, "slo_url": sloUrl != nil,
             "name_id_format": nameIdFormat != nil, "attribute_mappings": attributeMappings != nil,
             "signing": signing != nil, "encrypt_assertions": encryptAssertions != nil,
-            "certificate": certificate != nil, "authn_context_class_ref": authnContextClassRef != nil,
+            "certificate": certificate != nil, "encryption_certificate": encryptionCertificate != nil, "authn_context_class_ref": authnContextClassRef != nil,
             "want_authn_requests_signed": wantAuthnRequestsSigned != nil,
         ]
         return group.filter { set[$0] == true }.sorted()

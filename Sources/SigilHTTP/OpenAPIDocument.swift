@@ -286,7 +286,12 @@ enum OpenAPIDocument {
         "type": "string"
        },
        "encrypt_assertions": {
+        "description": "Encrypt the (signed) assertion to the SP: AES-256-GCM, RSA-OAEP (docs/saml.md)",
         "type": "boolean"
+       },
+       "encryption_certificate": {
+        "description": "PEM; the SP's encryption certificate when it is not `certificate`",
+        "type": "string"
        },
        "entity_id": {
         "type": "string"
@@ -520,7 +525,12 @@ enum OpenAPIDocument {
       "type": "string"
      },
      "encrypt_assertions": {
+      "description": "Encrypt the (signed) assertion to the SP: AES-256-GCM, RSA-OAEP (docs/saml.md)",
       "type": "boolean"
+     },
+     "encryption_certificate": {
+      "description": "PEM; the SP's encryption certificate when it is not `certificate`",
+      "type": "string"
      },
      "entity_id": {
       "type": "string"
@@ -810,7 +820,12 @@ enum OpenAPIDocument {
       "type": "string"
      },
      "encrypt_assertions": {
+      "description": "Encrypt the (signed) assertion to the SP: AES-256-GCM, RSA-OAEP (docs/saml.md)",
       "type": "boolean"
+     },
+     "encryption_certificate": {
+      "description": "PEM; the SP's encryption certificate when it is not `certificate`",
+      "type": "string"
      },
      "entity_id": {
       "type": "string"

@@ -82,10 +82,19 @@ public struct SAMLResponseBuilder: Sendable {
     }
 
     /// A fresh xs:ID: underscore and 160 random bits in hex.
-    public func newID() -> String { "_" + random.bytes(20).map { String(format: "%02x", $0) }.joined() }
+    public func newID() -> String {
+        let hex = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = [UInt8(ascii: "_")]
+        out.reserveCapacity(41)
+        for b in random.bytes(20) { out.append(hex[Int(b >> 4)]); out.append(hex[Int(b & 0x0F)]) }
+        return String(decoding: out, as: UTF8.self)
+    }
 
-    /// A successful Response with exactly one Assertion.
-    public func response(_ c: SAMLAssertionContent, now: Date, signing: SAMLSigningChoice = .both) throws -> [UInt8] {
+    /// A successful Response with exactly one Assertion. With `encryptor`, the Assertion is
+    /// signed first (unless `signing` is `.response`), then encrypted into a
+    /// `saml:EncryptedAssertion`; a Response signature then covers the EncryptedAssertion.
+    public func response(_ c: SAMLAssertionContent, now: Date, signing: SAMLSigningChoice = .both,
+                         encryptor: XMLEncryptor? = nil) throws -> [UInt8] {
         let responseID = newID(), assertionID = newID()
         let instant = SAMLTime.format(now)
         let expires = SAMLTime.format(now.addingTimeInterval(lifetime))
@@ -128,8 +137,23 @@ public struct SAMLResponseBuilder: Sendable {
                                           DOMNamespaceDeclaration(prefix: "saml", uri: SAML.assertionNamespace)]
         var document = DOMDocument(root: response)
         if signing != .response { document = try signer.signEnveloped(document, elementID: assertionID) }
+        if let encryptor { document = try Self.encryptAssertion(document, with: encryptor, id: newID()) }
         if signing != .assertion { document = try signer.signEnveloped(document, elementID: responseID) }
         return document.serialized()
+    }
+
+    /// Replaces the Response's one (signed) Assertion with a `saml:EncryptedAssertion`.
+    static func encryptAssertion(_ document: DOMDocument, with encryptor: XMLEncryptor, id: String) throws -> DOMDocument {
+        guard let index = document.root.children.firstIndex(where: {
+            $0.element.map { $0.localName == "Assertion" && $0.namespaceURI == SAML.assertionNamespace } ?? false
+        }), let assertion = document.root.children[index].element else {
+            throw XMLSecurityError(.elementNotFound, "the Response has no Assertion to encrypt")
+        }
+        let scope = document.root.namespacesInScope(above: [index], inherited: ["xml": XMLNamespace.xml])
+        let encrypted = try encryptor.encrypt(assertion, inScopeNamespaces: scope, id: id)
+        var result = document
+        result.root.children[index] = .element(Node.saml("EncryptedAssertion", [], [.element(encrypted)]))
+        return result
     }
 
     /// A signed Response carrying only a non-success status.

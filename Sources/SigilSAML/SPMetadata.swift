@@ -19,6 +19,8 @@ public struct SPMetadata: Sendable, Equatable {
     public var nameIDFormats: [String]
     public var authnRequestsSigned: Bool
     public var wantAssertionsSigned: Bool
+    /// PEM, from the first KeyDescriptor usable for encryption (use="encryption" or no use).
+    public var encryptionCertificatePEM: String? = nil
 
     /// Parses with the hardened parser. The metadata's own signature, if any, is not checked:
     /// the administrator vouches for the file they register.
@@ -51,25 +53,29 @@ public struct SPMetadata: Sendable, Equatable {
                                 isDefault: e.attribute("isDefault") == "true" || e.attribute("isDefault") == "1")
             }
         }
-        var pem: String?
-        for key in sp.childElements(named: "KeyDescriptor", namespaceURI: md) where key.attribute("use") != "encryption" {
-            let cert = key.firstChild(named: "KeyInfo", namespaceURI: SAML.dsigNamespace)?
-                .firstChild(named: "X509Data", namespaceURI: SAML.dsigNamespace)?
-                .firstChild(named: "X509Certificate", namespaceURI: SAML.dsigNamespace)?.textContent
-            if let cert {
-                let body = cert.filter { !$0.isWhitespace }
-                guard Data(base64Encoded: body) != nil else { throw SAMLError(.malformed, "a certificate in the metadata is not base64") }
-                var lines: [String] = []
-                var rest = Substring(body)
-                while !rest.isEmpty { lines.append(String(rest.prefix(64))); rest = rest.dropFirst(64) }
-                pem = "-----BEGIN CERTIFICATE-----\n" + lines.joined(separator: "\n") + "\n-----END CERTIFICATE-----\n"
-                break
+        func certificate(skippingUse skipped: String) throws(SAMLError) -> String? {
+            for key in sp.childElements(named: "KeyDescriptor", namespaceURI: md) where key.attribute("use") != skipped {
+                let cert = key.firstChild(named: "KeyInfo", namespaceURI: SAML.dsigNamespace)?
+                    .firstChild(named: "X509Data", namespaceURI: SAML.dsigNamespace)?
+                    .firstChild(named: "X509Certificate", namespaceURI: SAML.dsigNamespace)?.textContent
+                if let cert {
+                    let body = cert.filter { !$0.isWhitespace }
+                    guard Data(base64Encoded: body) != nil else { throw SAMLError(.malformed, "a certificate in the metadata is not base64") }
+                    var lines: [String] = []
+                    var rest = Substring(body)
+                    while !rest.isEmpty { lines.append(String(rest.prefix(64))); rest = rest.dropFirst(64) }
+                    return "-----BEGIN CERTIFICATE-----\n" + lines.joined(separator: "\n") + "\n-----END CERTIFICATE-----\n"
+                }
             }
+            return nil
         }
+        let pem = try certificate(skippingUse: "encryption")
+        let encryptionPEM = try certificate(skippingUse: "signing")
         func flag(_ name: String) -> Bool { sp.attribute(name) == "true" || sp.attribute(name) == "1" }
         return SPMetadata(entityID: entityID, assertionConsumerServices: endpoints("AssertionConsumerService"),
                           singleLogoutServices: endpoints("SingleLogoutService"), signingCertificatePEM: pem,
                           nameIDFormats: sp.childElements(named: "NameIDFormat", namespaceURI: md).map { $0.textContent.trimmed },
-                          authnRequestsSigned: flag("AuthnRequestsSigned"), wantAssertionsSigned: flag("WantAssertionsSigned"))
+                          authnRequestsSigned: flag("AuthnRequestsSigned"), wantAssertionsSigned: flag("WantAssertionsSigned"),
+                          encryptionCertificatePEM: encryptionPEM)
     }
 }

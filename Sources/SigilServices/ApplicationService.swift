@@ -335,8 +335,17 @@ public struct ApplicationService: Sendable {
                 add("attribute_mappings[\(i)].user_field", "must be one of \(knownUserFields.sorted().joined(separator: ", "))")
             }
         }
-        if s.encryptAssertions && s.certificatePEM == nil { add("certificate", "encrypting assertions needs the SP's certificate") }
+        if s.encryptAssertions && s.assertionEncryptionCertificatePEM == nil {
+            add("certificate", "encrypting assertions needs the SP's certificate")
+        }
         if let pem = s.certificatePEM, !pem.contains("-----BEGIN CERTIFICATE-----") { add("certificate", "certificate must be PEM") }
+        if let pem = s.encryptionCertificatePEM, !pem.contains("-----BEGIN CERTIFICATE-----") {
+            add("encryption_certificate", "encryption_certificate must be PEM")
+        }
+        if s.encryptAssertions, let pem = s.assertionEncryptionCertificatePEM, pem.contains("-----BEGIN CERTIFICATE-----") {
+            let field = s.encryptionCertificatePEM != nil ? "encryption_certificate" : "certificate"
+            if let message = SAMLIdentityProviderService.assertionEncryptionProblem(certificatePEM: pem) { add(field, message) }
+        }
         if s.wantAuthnRequestsSigned == true && s.certificatePEM == nil {
             add("certificate", "requiring signed AuthnRequests needs the SP's certificate")
         }

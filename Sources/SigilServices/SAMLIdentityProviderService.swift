@@ -178,11 +178,14 @@ public struct SAMLIdentityProviderService: Sendable {
     func assertion(app: Application, settings: SAMLServiceProviderSettings, session: Session, user: User, tenantID: String, issuer: String,
                    acsURL: String, inResponseTo: String?, nameIDFormat: String, relayState: String?) async throws -> Outcome {
         let now = context.clock.now()
-        guard !settings.encryptAssertions else {
+        var encryptor: XMLEncryptor?
+        if settings.encryptAssertions {
             // Never fall back to a plain assertion for an SP that asked for encryption.
-            await context.recordFailure("saml.sso.rejected", by: .user(user.id), tenantID: tenantID,
-                                        reason: "encrypted assertions are not supported yet sp=\(settings.entityID)")
-            return .error(SAMLError(.unsupported, "this application wants encrypted assertions, which Sigil cannot send yet"))
+            do { encryptor = try Self.assertionEncryptor(certificatePEM: settings.assertionEncryptionCertificatePEM) } catch {
+                await context.recordFailure("saml.sso.rejected", by: .user(user.id), tenantID: tenantID,
+                                            reason: "cannot encrypt to the SP's certificate: \(error.detail) sp=\(settings.entityID)")
+                return .error(SAMLError(.unsupported, "this application's encryption certificate cannot be used; ask its administrator to register a valid one"))
+            }
         }
         let content = SAMLAssertionContent(
             issuer: Self.entityID(issuer: issuer), acsURL: acsURL, audience: settings.entityID, inResponseTo: inResponseTo,
@@ -192,7 +195,7 @@ public struct SAMLIdentityProviderService: Sendable {
             attributes: Self.attributes(settings.attributeMappings, user: user, session: session),
             sessionNotOnOrAfter: session.absoluteExpiresAt)
         let choice = SAMLSigningChoice(rawValue: settings.signing.rawValue) ?? .both
-        let xml = try await builder(tenantID: tenantID).response(content, now: now, signing: choice)
+        let xml = try await builder(tenantID: tenantID).response(content, now: now, signing: choice, encryptor: encryptor)
         // Who this session signed into, for single logout (NameID, format, SessionIndex as sent).
         do {
             try await context.store.sessionParticipants.record(SessionParticipant(
@@ -204,7 +207,7 @@ public struct SAMLIdentityProviderService: Sendable {
         try await context.store.audit.append(context.auditEvent(
             "saml.sso.responded", by: .user(user.id), tenantID: tenantID, targetType: "application", targetID: app.id,
             after: ["sp_entity_id": settings.entityID, "acs_url": acsURL, "in_response_to": inResponseTo ?? "(idp-initiated)",
-                    "name_id_format": nameIDFormat, "session": session.id]))
+                    "name_id_format": nameIDFormat, "session": session.id, "encrypted": String(encryptor != nil)]))
         return .post(PostForm(action: acsURL, field: "SAMLResponse", value: Data(xml).base64EncodedString(), relayState: relayState))
     }
 
@@ -259,6 +262,24 @@ public struct SAMLIdentityProviderService: Sendable {
         SAMLResponseBuilder(signer: try await signer(tenantID: tenantID), random: context.random)
     }
 
+    /// The encryptor for an SP's certificate (AES-256-GCM content, RSA-OAEP key transport), or
+    /// why it cannot be used.
+    static func assertionEncryptor(certificatePEM: String?) throws(XMLSecurityError) -> XMLEncryptor {
+        guard let certificatePEM else { throw XMLSecurityError(.unsupportedKey, "no certificate registered") }
+        let certificate: Certificate
+        do { certificate = try Certificate(pemEncoded: certificatePEM) } catch {
+            throw XMLSecurityError(.unsupportedKey, "the certificate is not a readable X.509 PEM certificate")
+        }
+        return try XMLEncryptor(recipientCertificate: certificate)
+    }
+
+    /// Why a certificate cannot receive encrypted assertions (a field error), or nil.
+    public static func assertionEncryptionProblem(certificatePEM: String) -> String? {
+        do { _ = try assertionEncryptor(certificatePEM: certificatePEM); return nil } catch {
+            return "cannot encrypt assertions to this certificate: \(error.detail)"
+        }
+    }
+
     static func pendingID(tenantID: String, entityID: String, requestID: String) -> String {
         "samlreq_" + tokenHash("\(tenantID)\n\(entityID)\n\(requestID)").prefix(48)
     }
@@ -308,8 +329,8 @@ public struct SAMLIdentityProviderService: Sendable {
 
 extension SAMLIdentityProviderService {
     /// Registration settings read from SP metadata: entity ID, HTTP-POST ACS endpoints, the first
-    /// logout URL, the signing certificate (and whether it signs its AuthnRequests), and the first
-    /// NameID format Sigil supports. Unknown content is ignored; validation happens on create.
+    /// logout URL, the signing certificate (and whether it signs its AuthnRequests), the encryption
+    /// certificate when it is another one, and the first NameID format Sigil supports. Unknown content is ignored; validation happens on create.
     public static func settings(fromMetadata xml: [UInt8]) throws -> SAMLServiceProviderSettings {
         let meta = try SPMetadata.parse(xml)
         let post = meta.assertionConsumerServices.filter { $0.binding == SAML.Binding.httpPOST }
@@ -328,6 +349,7 @@ extension SAMLIdentityProviderService {
             singleLogoutURL: meta.singleLogoutServices.first { $0.binding == SAML.Binding.httpPOST }?.location
                 ?? meta.singleLogoutServices.first?.location,
             nameIDFormat: format, certificatePEM: meta.signingCertificatePEM,
-            wantAuthnRequestsSigned: meta.authnRequestsSigned && meta.signingCertificatePEM != nil ? true : nil)
+            wantAuthnRequestsSigned: meta.authnRequestsSigned && meta.signingCertificatePEM != nil ? true : nil,
+            encryptionCertificatePEM: meta.encryptionCertificatePEM.flatMap { $0 == meta.signingCertificatePEM ? nil : $0 })
     }
 }

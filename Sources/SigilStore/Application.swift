@@ -153,13 +153,20 @@ public struct SAMLServiceProviderSettings: Codable, Sendable, Equatable {
     public var authnContextClassRef: String?
     /// Refuse AuthnRequests that are not signed with `certificatePEM` (nil: false).
     public var wantAuthnRequestsSigned: Bool?
+    /// The SP's encryption certificate (PEM) when it differs from `certificatePEM` (metadata
+    /// with a `KeyDescriptor use="encryption"`); nil: assertions are encrypted to `certificatePEM`.
+    public var encryptionCertificatePEM: String?
+
+    /// The certificate assertions are encrypted to.
+    public var assertionEncryptionCertificatePEM: String? { encryptionCertificatePEM ?? certificatePEM }
 
     public init(entityID: String, assertionConsumerServices: [AssertionConsumerService], singleLogoutURL: String? = nil,
                 nameIDFormat: String = SAMLServiceProviderSettings.emailNameIDFormat,
                 attributeMappings: [AttributeMapping] = SAMLServiceProviderSettings.oktaDefaultAttributes,
                 signing: Signing = .both, encryptAssertions: Bool = false, certificatePEM: String? = nil,
-                authnContextClassRef: String? = nil, wantAuthnRequestsSigned: Bool? = nil) {
+                authnContextClassRef: String? = nil, wantAuthnRequestsSigned: Bool? = nil, encryptionCertificatePEM: String? = nil) {
         self.wantAuthnRequestsSigned = wantAuthnRequestsSigned
+        self.encryptionCertificatePEM = encryptionCertificatePEM
         self.entityID = entityID; self.assertionConsumerServices = assertionConsumerServices
         self.singleLogoutURL = singleLogoutURL; self.nameIDFormat = nameIDFormat
         self.attributeMappings = attributeMappings; self.signing = signing

@@ -40,6 +40,12 @@ public struct XMLSecurityError: Error, Sendable, Equatable, CustomStringConverti
         public static let signatureInvalid = Code("signatureInvalid")
         /// A key or certificate cannot be used (wrong type, unsupported curve).
         public static let unsupportedKey = Code("unsupportedKey")
+
+        // Encryption
+        /// `EncryptedData`/`EncryptedKey` not in the shape the decryptor accepts.
+        public static let encryptionStructure = Code("encryptionStructure")
+        /// The key or the ciphertext does not decrypt (one code for every step: no oracle).
+        public static let decryptionFailed = Code("decryptionFailed")
     }
 
     public let code: Code

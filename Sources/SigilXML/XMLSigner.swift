@@ -21,7 +21,11 @@ public enum XMLSignaturePlacement: Sendable, Hashable {
 /// `KeyInfo/X509Data`.
 public struct XMLSigner: Sendable {
     public var key: XMLSigningKey
-    public var certificate: Certificate?
+    public var certificate: Certificate? {
+        didSet { certificateBase64 = Self.base64DER(certificate) }
+    }
+    /// The certificate's DER in base64, encoded once rather than per signature.
+    private var certificateBase64: String?
     /// Prefixes for the InclusiveNamespaces PrefixList of the reference's exclusive c14n
     /// transform (e.g. `["xs"]` when attribute values use `xsi:type="xs:string"`).
     public var inclusivePrefixes: [String]
@@ -29,7 +33,15 @@ public struct XMLSigner: Sendable {
     public init(key: XMLSigningKey, certificate: Certificate? = nil, inclusivePrefixes: [String] = []) {
         self.key = key
         self.certificate = certificate
+        self.certificateBase64 = Self.base64DER(certificate)
         self.inclusivePrefixes = inclusivePrefixes
+    }
+
+    static func base64DER(_ certificate: Certificate?) -> String? {
+        guard let certificate else { return nil }
+        var serializer = DER.Serializer()
+        guard (try? serializer.serialize(certificate)) != nil else { return nil }
+        return Data(serializer.serializedBytes).base64EncodedString()
     }
 
     /// Signs the element whose `idAttribute` equals `elementID` and returns the document with
@@ -110,14 +122,11 @@ public struct XMLSigner: Sendable {
             .element(ds("SignatureValue", [], [.text(Data(signatureValue).base64EncodedString())])),
         ])
         signature.namespaceDeclarations = [DOMNamespaceDeclaration(prefix: "ds", uri: XMLNamespace.dsig)]
-        if let certificate {
-            var serializer = DER.Serializer()
-            do { try serializer.serialize(certificate) } catch {
-                throw XMLSecurityError(.unsupportedKey, "cannot encode the certificate: \(error)")
-            }
+        if certificate != nil {
+            guard let certificateBase64 else { throw XMLSecurityError(.unsupportedKey, "cannot encode the certificate") }
             signature.children.append(.element(ds("KeyInfo", [], [
                 .element(ds("X509Data", [], [
-                    .element(ds("X509Certificate", [], [.text(Data(serializer.serializedBytes).base64EncodedString())])),
+                    .element(ds("X509Certificate", [], [.text(certificateBase64)])),
                 ])),
             ])))
         }

@@ -213,6 +213,10 @@ struct AppCommand: AsyncParsableCommand {
         @Option(help: "The SP's signing certificate (PEM file), to verify signed AuthnRequests.") var certificate: String?
         @Flag(name: .customLong("require-signed-requests"), help: "Refuse AuthnRequests not signed with the SP's certificate.")
         var requireSignedRequests = false
+        @Flag(name: .customLong("encrypt-assertions"), help: "Sign, then encrypt the assertion to the SP's certificate (AES-256-GCM, RSA-OAEP).")
+        var encryptAssertions = false
+        @Option(name: .customLong("encryption-certificate"), help: "The SP's encryption certificate (PEM file), when not the --certificate (or the metadata's).")
+        var encryptionCertificate: String?
         @Flag(help: "Print JSON.") var json = false
         @OptionGroup var store: StoreOptions
 
@@ -269,6 +273,8 @@ struct AppCommand: AsyncParsableCommand {
             if let authnContextClassRef { settings.authnContextClassRef = authnContextClassRef }
             if let certificate { settings.certificatePEM = try String(contentsOfFile: certificate, encoding: .utf8) }
             if requireSignedRequests { settings.wantAuthnRequestsSigned = true }
+            if let encryptionCertificate { settings.encryptionCertificatePEM = try String(contentsOfFile: encryptionCertificate, encoding: .utf8) }
+            if encryptAssertions { settings.encryptAssertions = true }
             let finalSettings = settings
             do {
                 let t = try await sigil.tenant(runtime, tenant)
@@ -278,7 +284,8 @@ struct AppCommand: AsyncParsableCommand {
                     try printJSON(["id": app.id, "name": app.name, "entity_id": finalSettings.entityID,
                                    "acs": finalSettings.assertionConsumerServices.map(\.url), "name_id_format": finalSettings.nameIDFormat,
                                    "signing": finalSettings.signing.rawValue, "slo_url": finalSettings.singleLogoutURL ?? NSNull(),
-                                   "require_signed_requests": finalSettings.wantAuthnRequestsSigned ?? false] as [String: Any])
+                                   "require_signed_requests": finalSettings.wantAuthnRequestsSigned ?? false,
+                                   "encrypt_assertions": finalSettings.encryptAssertions] as [String: Any])
                 } else {
                     print("Created SAML service provider \(app.name) (\(app.id))")
                     print("entity ID: \(finalSettings.entityID)")
