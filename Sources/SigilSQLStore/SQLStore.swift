@@ -85,10 +85,16 @@ public final class SQLStore: Store {
     }
 
     public func health() async -> StoreHealth {
+        await health(deadline: .seconds(2))
+    }
+
+    /// `health()` with another deadline: /readyz keeps 2 s so an outage answers fast; tests that
+    /// run beside many others wait longer, since they check the answer, not the time.
+    public func health(deadline: Duration) async -> StoreHealth {
         let known = Migrations.all.count
         let backend = self.backend
         do {
-            return try await withDeadline(.seconds(2)) { try await backend.withConnection { db -> StoreHealth in
+            return try await withDeadline(deadline) { try await backend.withConnection { db -> StoreHealth in
                 try await db.raw("SELECT 1 AS one").run()
                 do {
                     let rows = try await db.raw("SELECT COUNT(*) AS n FROM sigil_migrations").all()

@@ -25,8 +25,8 @@ struct StoreConformanceTests {
     func migrationsAreIdempotentAndRecorded(_ backend: Backend) async throws {
         try await withFreshStore(backend) { (store: SQLStore) async throws in
             #expect(try await store.migrate().isEmpty)
-            let health = await store.health()
-            #expect(health.isReady)
+            let health = await store.health(deadline: .seconds(60))
+            #expect(health.isReady, "\(health)")
             #expect(health.appliedMigrations == health.knownMigrations)
         }
     }
