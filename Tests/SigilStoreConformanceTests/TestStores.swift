@@ -28,6 +28,31 @@ enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
     }
 }
 
+/// How many PostgreSQL test databases may exist at once. Every PostgreSQL test creates and drops
+/// a whole database (and a pool of up to 16 connections); run all at once beside the rest of the
+/// parallel test run, that load made ordinary statements miss the store's 15 s deadline in a
+/// clean-clone CI run. Tests beyond the limit wait their turn; none is skipped.
+actor PostgresTestSlots {
+    static let shared = PostgresTestSlots(limit: 3)
+    private let limit: Int
+    private var inUse = 0
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    init(limit: Int) { self.limit = limit }
+
+    func acquire() async {
+        if inUse < limit {
+            inUse += 1
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func release() {
+        if waiters.isEmpty { inUse -= 1 } else { waiters.removeFirst().resume() }
+    }
+}
+
 func withFreshStore(_ backend: Backend, _ body: (SQLStore) async throws -> Void) async throws {
     var logger = Logger(label: "test")
     logger.logLevel = .warning
@@ -41,6 +66,8 @@ func withFreshStore(_ backend: Backend, _ body: (SQLStore) async throws -> Void)
         do { try await body(store) } catch { try? await store.close(); throw error }
         try await store.close()
     case .postgres:
+        await PostgresTestSlots.shared.acquire()
+        defer { Task { await PostgresTestSlots.shared.release() } }
         let baseURL = try #require(Backend.postgresURL)
         let name = "sigil_t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
         try await administer(baseURL, "CREATE DATABASE \(name)")
