@@ -7,7 +7,7 @@ import base64, json, os, shutil, signal, subprocess, sys, tempfile, threading, t
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from passkey_signin import check, free_port, start_sigil, make_driver, wait_path, RESULTS  # noqa: E402,F401
+from passkey_signin import check, free_port, start_sigil, make_driver, wait_path, enrol_first_admin, RESULTS  # noqa: E402,F401
 
 import requests
 from selenium.webdriver.common.by import By
@@ -58,14 +58,7 @@ class Sigil:
     def enrol(self, email="ada@example.com", given="Ada", family="Lovelace"):
         if not check("sigil serve printed an enrolment link", bool(self.link)):
             raise RuntimeError("no enrolment link")
-        self.driver, self.authenticator = make_driver()
-        d = self.driver
-        d.get(self.link)
-        d.find_element(By.ID, "email").send_keys(email)
-        d.find_element(By.ID, "given_name").send_keys(given)
-        d.find_element(By.ID, "family_name").send_keys(family)
-        d.find_element(By.ID, "enroll-button").click()
-        wait_path(d, "/account")
+        self.driver, self.authenticator = enrol_first_admin(self.link, email, given, family)
         check("enrolled a passkey user (browser signed in)", True)
         self.meta = requests.get(self.issuer + "/.well-known/openid-configuration", timeout=10).json()
         return self.meta

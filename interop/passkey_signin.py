@@ -74,6 +74,20 @@ def make_driver():
     return driver, auth["authenticatorId"]
 
 
+def enrol_first_admin(link, email, given, family):
+    """Opens the first-administrator link printed by `sigil serve` in a new headless Chromium with a
+    virtual authenticator, registers a passkey for the given person and waits for /account.
+    Returns (driver, authenticator id)."""
+    driver, authenticator = make_driver()
+    driver.get(link)
+    driver.find_element(By.ID, "email").send_keys(email)
+    driver.find_element(By.ID, "given_name").send_keys(given)
+    driver.find_element(By.ID, "family_name").send_keys(family)
+    driver.find_element(By.ID, "enroll-button").click()
+    wait_path(driver, "/account")
+    return driver, authenticator
+
+
 def wait_path(driver, suffix, timeout=20):
     WebDriverWait(driver, timeout).until(lambda d: d.current_url.split("?")[0].endswith(suffix))
 

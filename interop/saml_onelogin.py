@@ -27,7 +27,7 @@ anything failed.
 import argparse, base64, json, os, shutil, signal, subprocess, sys, tempfile, urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from passkey_signin import check, free_port, start_sigil, make_driver, wait_path, RESULTS  # noqa: E402
+from passkey_signin import check, free_port, start_sigil, make_driver, wait_path, enrol_first_admin, RESULTS  # noqa: E402
 from saml_sp import ACS, make_keypair, cli  # noqa: E402
 
 from selenium.webdriver.common.by import By
@@ -102,13 +102,7 @@ def main():
     try:
         if not check("sigil serve printed an enrolment link", bool(link)):
             return
-        driver, _ = make_driver()
-        driver.get(link)
-        driver.find_element(By.ID, "email").send_keys(EMAIL)
-        driver.find_element(By.ID, "given_name").send_keys("Grace")
-        driver.find_element(By.ID, "family_name").send_keys("Hopper")
-        driver.find_element(By.ID, "enroll-button").click()
-        wait_path(driver, "/account")
+        driver, _ = enrol_first_admin(link, EMAIL, "Grace", "Hopper")
         check("first administrator enrolled with a virtual passkey", True)
         idp_metadata_xml = requests.get(idp_entity, timeout=10).text
         idp_metadata = os.path.join(work, "idp.xml")

@@ -19,7 +19,7 @@ import argparse, base64, json, os, shutil, signal, subprocess, sys, tempfile, th
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from passkey_signin import check, free_port, start_sigil, make_driver, wait_path, RESULTS  # noqa: E402
+from passkey_signin import check, free_port, start_sigil, make_driver, wait_path, enrol_first_admin, RESULTS  # noqa: E402
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -145,13 +145,7 @@ def main():
     try:
         if not check("sigil serve printed an enrolment link", bool(link)):
             return
-        driver, authenticator = make_driver()
-        driver.get(link)
-        driver.find_element(By.ID, "email").send_keys("ada@example.com")
-        driver.find_element(By.ID, "given_name").send_keys("Ada")
-        driver.find_element(By.ID, "family_name").send_keys("Lovelace")
-        driver.find_element(By.ID, "enroll-button").click()
-        wait_path(driver, "/account")
+        driver, authenticator = enrol_first_admin(link, "ada@example.com", "Ada", "Lovelace")
         check("first administrator enrolled with a virtual passkey", True)
 
         # --- IdP metadata, as pysaml2 loads it ---
