@@ -628,26 +628,12 @@ public enum PushTokens {
 /// Runs push deliveries off the request path, and waits for them on shutdown.
 public actor PushDispatcher {
     public nonisolated let sender: any PushSender
-    private var running: [Int: Task<Void, Never>] = [:]
-    private var next = 0
+    private let tasks = TrackedTasks()
 
     public init(sender: any PushSender = NoPushSender()) { self.sender = sender }
 
-    public func enqueue(_ work: @escaping @Sendable () async -> Void) {
-        let id = next
-        next += 1
-        running[id] = Task {
-            await work()
-            self.finished(id)
-        }
-    }
-
-    private func finished(_ id: Int) { running[id] = nil }
+    public func enqueue(_ work: @escaping @Sendable () async -> Void) { tasks.enqueue(work) }
 
     /// Waits for every queued delivery (graceful shutdown, tests).
-    public func drain() async {
-        while !running.isEmpty {
-            for task in Array(running.values) { await task.value }
-        }
-    }
+    public func drain() async { await tasks.drain() }
 }

@@ -62,30 +62,16 @@ public actor BackChannelLogoutDispatcher {
     public nonisolated let attempts: Int
     /// Wait before retry n (n = 1, 2, …) is `retryDelay * n`.
     public nonisolated let retryDelay: Duration
-    private var running: [Int: Task<Void, Never>] = [:]
-    private var next = 0
+    private let tasks = TrackedTasks()
 
     public init(sender: any BackChannelLogoutSender = NoBackChannelLogoutSender(), attempts: Int = 3, retryDelay: Duration = .milliseconds(500)) {
         self.sender = sender; self.attempts = max(1, attempts); self.retryDelay = retryDelay
     }
 
-    public func enqueue(_ work: @escaping @Sendable () async -> Void) {
-        let id = next
-        next += 1
-        running[id] = Task {
-            await work()
-            self.finished(id)
-        }
-    }
-
-    private func finished(_ id: Int) { running[id] = nil }
+    public func enqueue(_ work: @escaping @Sendable () async -> Void) { tasks.enqueue(work) }
 
     /// Waits for every queued delivery (graceful shutdown, tests).
-    public func drain() async {
-        while !running.isEmpty {
-            for task in Array(running.values) { await task.value }
-        }
-    }
+    public func drain() async { await tasks.drain() }
 
     /// One delivery with retries; returns the last outcome and how many attempts it took.
     nonisolated func deliver(uri: String, token: Secret<String>) async -> (BackChannelLogoutOutcome, Int) {
