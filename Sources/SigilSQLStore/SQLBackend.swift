@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Logging
 import PostgresKit
 import NIOSSL
@@ -187,10 +188,15 @@ final class PostgresBackend: SQLBackend {
 
     func makeSignals(logger: Logger) -> any ChangeSignal { PostgresChangeSignal(client: client, logger: logger) }
 
+    /// Stops the pool. Bounded: a connection wedged on a vanished server must not keep the
+    /// process from exiting once the server has stopped taking requests.
     func close() async throws {
         runTask.cancel()
-        _ = await runTask.value
+        let runTask = self.runTask
+        _ = try? await withDeadline(Self.closeTimeout) { await runTask.value }
     }
+
+    static let closeTimeout: Duration = .seconds(10)
 }
 
 /// Parses `postgres://user:password@host:port/database?sslmode=…`.
@@ -238,15 +244,67 @@ public enum SQLStoreError: Error, CustomStringConvertible {
 struct DatabaseTimeout: Error {}
 
 /// Runs `body`, giving up after `limit`: the body is cancelled and `DatabaseTimeout` thrown.
+///
+/// The caller is released at the deadline even when the body does not honour cancellation. A
+/// task group would not do that: it waits for every child, so one database call stuck on a
+/// connection that died mid-query (seen with PostgresNIO when the server vanished during a
+/// statement) held its caller, and with it graceful shutdown, forever. The abandoned body keeps
+/// running until its connection gives up; its result, if any, is dropped. As with any timeout on
+/// a write, a commit may still have reached the server: callers see `unavailable`, not "not done".
 func withDeadline<R: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> R) async throws -> R {
-    try await withThrowingTaskGroup(of: R.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            throw DatabaseTimeout()
+    let race = DeadlineRace<R>()
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<R, any Error>) in
+            race.start(continuation, work: Task {
+                do { race.finish(.success(try await body())) } catch { race.finish(.failure(error)) }
+            }, timer: Task {
+                do { try await Task.sleep(for: limit) } catch { return }
+                race.finish(.failure(DatabaseTimeout()))
+            })
         }
-        defer { group.cancelAll() }
-        guard let first = try await group.next() else { throw DatabaseTimeout() }
-        return first
+    } onCancel: {
+        race.finish(.failure(CancellationError()))
+    }
+}
+
+/// The state `withDeadline` shares between its body, its timer and its caller's cancellation:
+/// the first outcome resumes the caller and cancels the other tasks; later ones are dropped.
+private final class DeadlineRace<R: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<R, any Error>?
+        var early: Result<R, any Error>?
+        var tasks: [Task<Void, Never>] = []
+        var done = false
+    }
+    private let state = Mutex(State())
+
+    func start(_ continuation: CheckedContinuation<R, any Error>, work: Task<Void, Never>, timer: Task<Void, Never>) {
+        let early: Result<R, any Error>? = state.withLock { s in
+            s.tasks = [work, timer]
+            if let early = s.early { return early }
+            s.continuation = continuation
+            return nil
+        }
+        if let early {
+            work.cancel()
+            timer.cancel()
+            continuation.resume(with: early)
+        }
+    }
+
+    func finish(_ outcome: Result<R, any Error>) {
+        let (continuation, tasks): (CheckedContinuation<R, any Error>?, [Task<Void, Never>]) = state.withLock { s in
+            if s.done { return (nil, []) }
+            s.done = true
+            guard let continuation = s.continuation else {
+                // Before `start` (only a cancellation can be that early): `start` resumes.
+                s.early = outcome
+                return (nil, [])
+            }
+            s.continuation = nil
+            return (continuation, s.tasks)
+        }
+        for task in tasks { task.cancel() }
+        continuation?.resume(with: outcome)
     }
 }

@@ -82,11 +82,13 @@ struct Serve: AsyncParsableCommand {
                 throw error
             }
             // Deliveries already queued finish before the store closes.
+            logger.notice("stopping: server closed, finishing queued deliveries")
             await services.pushDispatcher.drain()
             await services.backChannel.drain()
             try? await pushClient.shutdown()
-            logger.notice("stopped")
+            logger.notice("stopping: closing storage")
             await runtime.close()
+            logger.notice("stopped")
         }
     }
 

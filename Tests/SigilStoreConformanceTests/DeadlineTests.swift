@@ -1,0 +1,72 @@
+import Foundation
+import Synchronization
+@testable import SigilSQLStore
+import Testing
+
+/// `withDeadline` bounds every PostgreSQL operation. These pin down that it releases its caller
+/// even when the body ignores cancellation (a statement stuck on a connection whose server
+/// vanished), which a task-group race cannot do: the group waits for all its children.
+@Suite("Database deadlines")
+struct DeadlineTests {
+    /// A gate that ignores cancellation: `wait()` returns only after `open()`.
+    final class Gate: Sendable {
+        private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+        func wait() async {
+            await withCheckedContinuation { continuation in
+                let resumeNow = state.withLock { s -> Bool in
+                    if s.open { return true }
+                    s.waiters.append(continuation)
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        }
+        func open() {
+            let waiters = state.withLock { s in
+                s.open = true
+                defer { s.waiters = [] }
+                return s.waiters
+            }
+            for waiter in waiters { waiter.resume() }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func aBodyThatIgnoresCancellationStillTimesOut() async throws {
+        let gate = Gate()
+        let finished = Mutex(false)
+        await #expect(throws: DatabaseTimeout.self) {
+            try await withDeadline(.milliseconds(50)) {
+                await gate.wait()
+                finished.withLock { $0 = true }
+                return 1
+            }
+        }
+        // The caller was released while the body was still waiting.
+        #expect(finished.withLock { $0 } == false)
+        gate.open()
+    }
+
+    @Test
+    func resultsAndErrorsOfTheBodyPassThrough() async throws {
+        #expect(try await withDeadline(.seconds(60)) { 42 } == 42)
+        struct Boom: Error {}
+        await #expect(throws: Boom.self) {
+            try await withDeadline(.seconds(60)) { () async throws -> Int in throw Boom() }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func cancellingTheCallerEndsTheWait() async throws {
+        let gate = Gate()
+        let task = Task {
+            try await withDeadline(.seconds(3600)) {
+                await gate.wait()
+                return 1
+            }
+        }
+        task.cancel()
+        await #expect(throws: CancellationError.self) { try await task.value }
+        gate.open()
+    }
+}
