@@ -15,6 +15,7 @@ public enum IdentifierKind: String, Sendable, CaseIterable {
     case loginTransaction = "ltx"
     case authenticatorDevice = "dev"
     case oauthGrant = "grt"
+    case logoutDelivery = "bcl"
 }
 
 public struct IdentifierGenerator: Sendable {

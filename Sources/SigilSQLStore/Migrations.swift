@@ -326,6 +326,27 @@ enum Migrations {
                 "CREATE INDEX oauth_grants_by_user_client ON oauth_grants (tenant_id, user_id, client_id)",
             ]
         },
+        Migration(version: 7, name: "logout-deliveries") { _ in
+            [
+                """
+                CREATE TABLE logout_deliveries (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    application_id TEXT NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
+                    session_id TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    sid TEXT NOT NULL,
+                    issuer TEXT NOT NULL,
+                    rounds BIGINT NOT NULL,
+                    next_attempt_at BIGINT NOT NULL,
+                    claimed_until BIGINT,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX logout_deliveries_due ON logout_deliveries (next_attempt_at)",
+                "CREATE INDEX logout_deliveries_by_tenant ON logout_deliveries (tenant_id, next_attempt_at)",
+            ]
+        },
     ]
 
     /// The migrations by version (the list above may be merged out of order).

@@ -76,6 +76,7 @@ public final class SQLStore: Store {
     public var authenticatorUserState: any AuthenticatorUserStateStore { session.authenticatorUserState }
     public var oauth: any OAuthStore { session.oauth }
     public var consents: any ConsentStore { session.consents }
+    public var logoutDeliveries: any LogoutDeliveryStore { session.logoutDeliveries }
 
     public func transaction<R: Sendable>(_ body: @escaping @Sendable (any StoreSession) async throws -> R) async throws -> R {
         let backend = self.backend
@@ -132,4 +133,5 @@ struct SQLSession: StoreSession {
     var authenticatorUserState: any AuthenticatorUserStateStore { SQLAuthenticatorUserStateStore(runner: runner) }
     var oauth: any OAuthStore { SQLOAuthStore(runner: runner) }
     var consents: any ConsentStore { SQLConsentStore(runner: runner) }
+    var logoutDeliveries: any LogoutDeliveryStore { SQLLogoutDeliveryStore(runner: runner) }
 }

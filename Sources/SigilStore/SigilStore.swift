@@ -17,6 +17,7 @@ public protocol StoreSession: Sendable {
     var authenticatorUserState: any AuthenticatorUserStateStore { get }
     var oauth: any OAuthStore { get }
     var consents: any ConsentStore { get }
+    var logoutDeliveries: any LogoutDeliveryStore { get }
 }
 
 public struct StoreHealth: Sendable, Equatable {

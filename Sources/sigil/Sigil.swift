@@ -69,7 +69,8 @@ struct Serve: AsyncParsableCommand {
             let group = ServiceGroup(configuration: .init(
                 services: [
                     .init(service: app),
-                    .init(service: SweepService(services: services, interval: .seconds(600), logger: logger)),
+                    .init(service: PeriodicService.expirySweep(services, logger: logger)),
+                    .init(service: PeriodicService.logoutDeliveries(services, interval: .seconds(15), logger: logger)),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             do {

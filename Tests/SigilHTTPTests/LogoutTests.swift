@@ -397,6 +397,80 @@ struct LogoutTests {
         }
     }
 
+    /// Deliveries live in the store: a round without an answer is retried later, a delivery a
+    /// dead node was holding is taken over once its claim runs out, and after the last round
+    /// Sigil gives up and says so in the audit log.
+    @Test func backChannelDeliveryIsDurableRetriedAndFinallyGivenUp() async throws {
+        let clock = ManualClock(Date())
+        let sender = RecordingBackChannelLogoutSender(outcomes: [.unreachable("connection refused")])
+        let dispatcher = BackChannelLogoutDispatcher(sender: sender, attempts: 2, retryDelay: .milliseconds(1), rounds: 3,
+                                                     roundBackoff: [.seconds(60), .seconds(600)])
+        try await Harness.run(clock: clock, backChannel: dispatcher) { h in
+            let f = try await OAuthTests.fixture(h) { $0.backchannelLogoutURI = "https://rp.example/bc" }
+            _ = try await OAuthTests.exchange(f, code: try await OAuthTests.code(f))
+            #expect(try await h.admin(.delete, "/users/\(f.user.id)/sessions").status == .ok)
+            await dispatcher.drain()
+            // Round 1: two attempts, no answer. The delivery waits in the store for round 2.
+            #expect(await sender.attempts == 2)
+            var owed = try await h.store.logoutDeliveries.list(tenantID: f.tenant.id)
+            #expect(owed.count == 1 && owed.first?.rounds == 1 && owed.first?.claimedUntil == nil)
+            let due = try #require(owed.first?.nextAttemptAt)
+            #expect(abs(due.timeIntervalSince(clock.now()) - 60) < 0.01)
+            #expect(await h.services.logout.deliverDue() == 0, "not due yet")
+            clock.advance(by: 61)
+            #expect(await h.services.logout.deliverDue() == 1)
+            #expect(await sender.attempts == 4)
+            owed = try await h.store.logoutDeliveries.list(tenantID: f.tenant.id)
+            #expect(owed.first?.rounds == 2)
+            // Round 3, the last: given up, deleted, audited.
+            clock.advance(by: 601)
+            #expect(await h.services.logout.deliverDue() == 1)
+            #expect(await sender.attempts == 6)
+            #expect(await sender.deliveries.isEmpty)
+            #expect(try await h.store.logoutDeliveries.list(tenantID: f.tenant.id).isEmpty)
+            let events = try await h.store.audit.list(tenantID: f.tenant.id, page: PageRequest(limit: 200)).items
+            #expect(events.contains { $0.action == "oidc.backchannel_logout" && $0.outcome == .failure
+                && ($0.reason ?? "").contains("after 3 round(s), giving up") })
+        }
+    }
+
+    @Test func backChannelDeliveryHeldByADeadNodeIsTakenOver() async throws {
+        let clock = ManualClock(Date())
+        let sender = RecordingBackChannelLogoutSender(outcomes: [.unreachable("timeout")])
+        let dispatcher = BackChannelLogoutDispatcher(sender: sender, attempts: 1, retryDelay: .milliseconds(1), rounds: 4,
+                                                     roundBackoff: [.seconds(60)], lease: .seconds(120))
+        try await Harness.run(clock: clock, backChannel: dispatcher) { h in
+            let f = try await OAuthTests.fixture(h) {
+                $0.backchannelLogoutURI = "https://rp.example/bc"
+                $0.idTokenSigningAlg = "EdDSA"
+            }
+            let tokens = try await OAuthTests.exchange(f, code: try await OAuthTests.code(f)).json()
+            let idToken = try JWS.parse(try #require(tokens["id_token"] as? String))
+            let sid = try #require(idToken.payload["sid"]?.string)
+            #expect(try await h.admin(.delete, "/users/\(f.user.id)/sessions").status == .ok)
+            await dispatcher.drain()
+            #expect(await sender.attempts == 1)
+            // Another node claims it at the next due time and dies holding it.
+            clock.advance(by: 61)
+            let held = try await h.store.logoutDeliveries.claimDue(tenantID: nil, now: clock.now(), leaseUntil: clock.now().addingTimeInterval(120), limit: 10)
+            #expect(held.count == 1)
+            await sender.setOutcomes([.delivered(status: 200)])
+            #expect(await h.services.logout.deliverDue() == 0, "held by the other node")
+            clock.advance(by: 121)
+            #expect(await h.services.logout.deliverDue() == 1)
+            let delivery = try #require(await sender.deliveries.first)
+            let token = try JWS.parse(delivery.logoutToken)
+            // Minted at delivery time, signed like the client's ID tokens.
+            let jwks = try await OAuthTests.jwks(h)
+            #expect(token.header["alg"]?.string == "EdDSA" && JWS.verify(token, with: jwks))
+            #expect(token.payload["sid"]?.string == sid && token.payload["iat"]?.int == Int64(clock.now().timeIntervalSince1970))
+            #expect(try await h.store.logoutDeliveries.list(tenantID: f.tenant.id).isEmpty)
+            let events = try await h.store.audit.list(tenantID: f.tenant.id, page: PageRequest(limit: 200)).items
+            let sent = try #require(events.first { $0.action == "oidc.backchannel_logout" && $0.outcome == .success })
+            #expect(sent.after?["round"] == "2")
+        }
+    }
+
     @Test func disablingOrDeletingAUserLogsTheirClientsOut() async throws {
         let sender = RecordingBackChannelLogoutSender()
         let dispatcher = BackChannelLogoutDispatcher(sender: sender, attempts: 1, retryDelay: .milliseconds(1))

@@ -1,0 +1,56 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import SigilServices
+
+/// Runs `work` now and then every `interval` until graceful shutdown. A failed pass is logged and
+/// the next one runs on schedule.
+struct PeriodicService: Service, CustomStringConvertible {
+    let name: String
+    let interval: Duration
+    let logger: Logger
+    let work: @Sendable () async throws -> Void
+
+    var description: String { name }
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                while true {
+                    do {
+                        try await work()
+                    } catch is CancellationError {
+                        return
+                    } catch {
+                        logger.warning("\(name) failed", metadata: ["error": .string("\(error)")])
+                    }
+                    try await Task.sleep(for: interval)
+                }
+            }
+        } catch is CancellationError {
+            return
+        }
+    }
+
+    /// Deletes expired rows (sessions, login transactions, tokens, …) every 10 minutes.
+    static func expirySweep(_ services: ServiceSet, logger: Logger) -> PeriodicService {
+        PeriodicService(name: "expiry sweep", interval: .seconds(600), logger: logger) {
+            let result = try await services.expirySweep.run(now: services.context.clock.now())
+            if result.total > 0 {
+                logger.info("expired rows deleted", metadata: [
+                    "enrolment_tokens": .stringConvertible(result.enrolmentTokens),
+                    "sessions": .stringConvertible(result.sessions),
+                    "login_transactions": .stringConvertible(result.loginTransactions),
+                ])
+            }
+        }
+    }
+
+    /// Sends the back-channel logout tokens that are due: retries after a failed round, and
+    /// deliveries a crash or restart interrupted (once their claim has run out).
+    static func logoutDeliveries(_ services: ServiceSet, interval: Duration, logger: Logger) -> PeriodicService {
+        PeriodicService(name: "back-channel logout delivery", interval: interval, logger: logger) {
+            while await services.logout.deliverDue(limit: 50) == 50 {}
+        }
+    }
+}
