@@ -353,6 +353,7 @@ public struct AdminAPI: Sendable {
             if let v = body.entityId { s.entityID = v }
             if let v = body.acs { s.assertionConsumerServices = v.settings() }
             if let v = body.sloUrl { s.singleLogoutURL = v }
+            if let v = body.sloBinding { s.singleLogoutBinding = v }
             if let v = body.nameIdFormat { s.nameIDFormat = v }
             if let v = body.attributeMappings { s.attributeMappings = v.settings() }
             if let v = body.signing { s.signing = v }

@@ -131,6 +131,7 @@ struct SAMLBody: Encodable {
     var entityId: String
     var acs: [ACSBody]
     var sloUrl: String?
+    var sloBinding: String
     var nameIdFormat: String
     var attributeMappings: [AttributeMappingBody]
     var signing: String
@@ -143,7 +144,7 @@ struct SAMLBody: Encodable {
     init(_ s: SAMLServiceProviderSettings) {
         entityId = s.entityID
         acs = s.assertionConsumerServices.map { ACSBody(url: $0.url, binding: $0.binding, index: $0.index, isDefault: $0.isDefault) }
-        sloUrl = s.singleLogoutURL; nameIdFormat = s.nameIDFormat
+        sloUrl = s.singleLogoutURL; sloBinding = s.logoutBinding.rawValue; nameIdFormat = s.nameIDFormat
         attributeMappings = s.attributeMappings.map { AttributeMappingBody(name: $0.name, userField: $0.userField, nameFormat: $0.nameFormat) }
         signing = s.signing.rawValue; encryptAssertions = s.encryptAssertions; certificate = s.certificatePEM
         encryptionCertificate = s.encryptionCertificatePEM
@@ -184,7 +185,7 @@ struct ApplicationRequest: Decodable {
         "refresh_token_lifetime", "jwks", "jwks_uri", "consent", "default_acr_values", "backchannel_logout_uri", "backchannel_logout_session_required",
     ]
     static let samlFields: Set<String> = [
-        "entity_id", "acs", "slo_url", "name_id_format", "attribute_mappings", "signing", "encrypt_assertions", "certificate",
+        "entity_id", "acs", "slo_url", "slo_binding", "name_id_format", "attribute_mappings", "signing", "encrypt_assertions", "certificate",
         "encryption_certificate", "authn_context_class_ref", "want_authn_requests_signed", "metadata_url", "metadata",
     ]
     static let createFields: Set<String> = oidcFields.union(samlFields).union(["name", "protocol"])
@@ -221,6 +222,8 @@ struct ApplicationRequest: Decodable {
     var entityId: String?
     var acs: [ACSBody]?
     var sloUrl: String?
+    /// `post` or `redirect`: how Sigil sends logout messages to `slo_url`.
+    var sloBinding: SAMLServiceProviderSettings.LogoutBinding?
     var nameIdFormat: String?
     var attributeMappings: [AttributeMappingBody]?
     var signing: SAMLServiceProviderSettings.Signing?
@@ -243,7 +246,7 @@ struct ApplicationRequest: Decodable {
             "default_acr_values": defaultAcrValues != nil,
             "backchannel_logout_uri": backchannelLogoutUri != nil,
             "backchannel_logout_session_required": backchannelLogoutSessionRequired != nil,
-            "entity_id": entityId != nil, "acs": acs != nil, "slo_url": sloUrl != nil,
+            "entity_id": entityId != nil, "acs": acs != nil, "slo_url": sloUrl != nil, "slo_binding": sloBinding != nil,
             "name_id_format": nameIdFormat != nil, "attribute_mappings": attributeMappings != nil,
             "signing": signing != nil, "encrypt_assertions": encryptAssertions != nil,
             "certificate": certificate != nil, "encryption_certificate": encryptionCertificate != nil, "authn_context_class_ref": authnContextClassRef != nil,

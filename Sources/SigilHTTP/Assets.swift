@@ -12,6 +12,9 @@ enum Assets {
       // SAML HTTP-POST binding: submit the response form to the service provider on load.
       const autoSubmit = document.querySelector("form[data-auto-submit]");
       if (autoSubmit) { autoSubmit.submit(); }
+      // SAML HTTP-Redirect binding (single logout hops): follow the link to the service provider.
+      const autoFollow = document.querySelector("a[data-auto-follow]");
+      if (autoFollow) { window.location.assign(autoFollow.href); }
 
       function say(text, isError) {
         if (!status) return;

@@ -309,6 +309,13 @@ enum OpenAPIDocument {
        },
        "slo_url": {
         "type": "string"
+       },
+       "slo_binding": {
+        "enum": [
+         "post",
+         "redirect"
+        ],
+        "type": "string"
        }
       },
       "type": "object"
@@ -607,6 +614,13 @@ enum OpenAPIDocument {
      "slo_url": {
       "type": "string"
      },
+     "slo_binding": {
+      "enum": [
+       "post",
+       "redirect"
+      ],
+      "type": "string"
+     },
      "token_endpoint_auth_method": {
       "enum": [
        "client_secret_basic",
@@ -890,6 +904,13 @@ enum OpenAPIDocument {
       "type": "string"
      },
      "slo_url": {
+      "type": "string"
+     },
+     "slo_binding": {
+      "enum": [
+       "post",
+       "redirect"
+      ],
       "type": "string"
      },
      "token_endpoint_auth_method": {

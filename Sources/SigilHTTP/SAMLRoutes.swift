@@ -140,6 +140,10 @@ struct SAMLRoutes {
         switch outcome {
         case .post(let form):
             return postPage(form, context, signingOut: true)
+        case .redirectToServiceProvider(let url, nil):
+            return Web.redirect(url)
+        case .redirectToServiceProvider(let url, let skip?):
+            return redirectPage(url, skip: skip, context)
         case .redirect(let target):
             return Web.redirect(target.hasPrefix("/") ? Web.basePath(context) + target : target)
         case .signedOut(let partial):
@@ -197,6 +201,18 @@ struct SAMLRoutes {
         }
         response.headers[.contentSecurityPolicy] = Web.pageCSP.replacingOccurrences(of: "form-action 'self'", with: "form-action \(origin)")
         return response
+    }
+
+    /// The HTTP-Redirect binding for one hop of single logout: a page that sends the browser on
+    /// to the service provider at once (keyed on `data-auto-follow`), with a link for browsers
+    /// without script and the link that skips an SP that does not answer. A page rather than a
+    /// bare 303, so Back comes here and "continue signing out" stays in reach.
+    func redirectPage(_ url: String, skip: String, _ context: SigilRequestContext) -> Response {
+        Web.page(title: "Signing out", name: "saml-redirect", base: Web.basePath(context), body: """
+            <h1>Signing you out…</h1>
+            <p><a id="saml-redirect" href="\(Web.escape(url))" data-auto-follow>Continue</a></p>
+            <p class="hint">If an application does not answer, <a id="slo-skip" href="\(Web.escape(Web.basePath(context) + skip))">continue signing out</a>.</p>
+            """)
     }
 
     func errorPage(_ error: SAMLError, _ context: SigilRequestContext, title: String = "Sign-in request refused") -> Response {

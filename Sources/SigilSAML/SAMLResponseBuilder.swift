@@ -161,9 +161,12 @@ public struct SAMLResponseBuilder: Sendable {
         try statusMessage("Response", issuer: issuer, destination: destination, inResponseTo: inResponseTo, status: status, now: now)
     }
 
-    /// A signed LogoutResponse.
-    public func logoutResponse(issuer: String, destination: String, inResponseTo: String?, status: SAMLStatus = .success, now: Date) throws -> [UInt8] {
-        try statusMessage("LogoutResponse", issuer: issuer, destination: destination, inResponseTo: inResponseTo, status: status, now: now)
+    /// A LogoutResponse, signed with an enveloped signature unless `sign` is false (HTTP-Redirect
+    /// signs the query instead).
+    public func logoutResponse(issuer: String, destination: String, inResponseTo: String?, status: SAMLStatus = .success, now: Date,
+                               sign: Bool = true) throws -> [UInt8] {
+        try statusMessage("LogoutResponse", issuer: issuer, destination: destination, inResponseTo: inResponseTo, status: status, now: now,
+                          sign: sign)
     }
 
     /// A LogoutRequest to a service provider (IdP-side propagation, SAML profiles §4.4.3.4), signed
@@ -186,7 +189,8 @@ public struct SAMLResponseBuilder: Sendable {
         return (id, sign ? try signer.signEnveloped(document, elementID: id).serialized() : document.serialized())
     }
 
-    func statusMessage(_ name: String, issuer: String, destination: String, inResponseTo: String?, status: SAMLStatus, now: Date) throws -> [UInt8] {
+    func statusMessage(_ name: String, issuer: String, destination: String, inResponseTo: String?, status: SAMLStatus, now: Date,
+                       sign: Bool = true) throws -> [UInt8] {
         let id = newID()
         var root = Node.samlp(name, [("Destination", destination), ("ID", id), ("InResponseTo", inResponseTo),
                                      ("IssueInstant", SAMLTime.format(now)), ("Version", "2.0")], [
@@ -195,7 +199,8 @@ public struct SAMLResponseBuilder: Sendable {
         ])
         root.namespaceDeclarations = [DOMNamespaceDeclaration(prefix: "samlp", uri: SAML.protocolNamespace),
                                       DOMNamespaceDeclaration(prefix: "saml", uri: SAML.assertionNamespace)]
-        return try signer.signEnveloped(DOMDocument(root: root), elementID: id).serialized()
+        let document = DOMDocument(root: root)
+        return sign ? try signer.signEnveloped(document, elementID: id).serialized() : document.serialized()
     }
 
     static func statusElement(_ status: SAMLStatus) -> DOMElement {

@@ -1,4 +1,5 @@
 import Foundation
+import _CryptoExtras
 import SigilCore
 import SigilSAML
 import SigilStore
@@ -24,6 +25,10 @@ extension SAMLIdentityProviderService {
     public enum LogoutOutcome: Sendable {
         /// Auto-post this form (a LogoutRequest to the next SP, or the final LogoutResponse).
         case post(PostForm)
+        /// HTTP-Redirect binding: send the browser to this URL of the SP (its registered logout
+        /// URL with the signed message in the query). `skip`, for a hop of the chain, is the path
+        /// (under the tenant) that moves on when the SP does not answer.
+        case redirectToServiceProvider(url: String, skip: String?)
         /// Send the browser here (a path under the tenant, or an absolute URL checked by the caller).
         case redirect(String)
         /// Show Sigil's "signed out" page.
@@ -219,9 +224,10 @@ extension SAMLIdentityProviderService {
                 failed += 1
                 continue
             }
+            let redirect = settings.logoutBinding == .redirect
             let (requestID, xml) = try await builder(tenantID: tenantID).logoutRequest(
                 issuer: Self.entityID(issuer: issuer), destination: slo, nameID: next.nameID, nameIDFormat: next.format,
-                sessionIndex: next.sessionIndex, now: now)
+                sessionIndex: next.sessionIndex, now: now, sign: !redirect)
             let remaining = String(decoding: try JSONEncoder().encode(queue), as: UTF8.self)
             let failedNow = failed
             _ = try await context.store.loginTransactions.update(tenantID: tenantID, id: state.id) { t in
@@ -234,9 +240,15 @@ extension SAMLIdentityProviderService {
             }
             try await context.store.audit.append(context.auditEvent(
                 "saml.slo.propagated", by: state.userID.map(Principal.user) ?? .system, tenantID: tenantID, targetType: "application",
-                targetID: app.id, after: ["sp_entity_id": settings.entityID, "request_id": requestID, "state": "sent"]))
+                targetID: app.id, after: ["sp_entity_id": settings.entityID, "request_id": requestID, "state": "sent",
+                                          "binding": settings.logoutBinding.rawValue]))
+            let skip = "/saml/slo/continue?t=\(state.id)"
+            if redirect {
+                return .redirectToServiceProvider(url: try await redirectURL(slo, xml, parameter: "SAMLRequest", relayState: state.id, tenantID: tenantID),
+                                                  skip: skip)
+            }
             return .post(PostForm(action: slo, field: "SAMLRequest", value: Data(xml).base64EncodedString(), relayState: state.id,
-                                  skip: "/saml/slo/continue?t=\(state.id)"))
+                                  skip: skip))
         }
         return try await finish(state, failed: failed, tenantID: tenantID, issuer: issuer)
     }
@@ -270,9 +282,25 @@ extension SAMLIdentityProviderService {
         guard let slo = settings.singleLogoutURL else { return .signedOut(partial: partial) }
         let status = partial ? SAMLStatus(code: SAMLStatus.successCode, subcode: SAMLStatus.partialLogoutCode,
                                           message: "some applications could not be signed out") : .success
+        let redirect = settings.logoutBinding == .redirect
         let xml = try await builder(tenantID: tenantID).logoutResponse(issuer: Self.entityID(issuer: issuer), destination: slo,
-                                                                       inResponseTo: inResponseTo, status: status, now: context.clock.now())
+                                                                       inResponseTo: inResponseTo, status: status, now: context.clock.now(),
+                                                                       sign: !redirect)
+        if redirect {
+            return .redirectToServiceProvider(url: try await redirectURL(slo, xml, parameter: "SAMLResponse", relayState: relayState, tenantID: tenantID),
+                                              skip: nil)
+        }
         return .post(PostForm(action: slo, field: "SAMLResponse", value: Data(xml).base64EncodedString(), relayState: relayState))
+    }
+
+    /// HTTP-Redirect binding (bindings §3.4.4.1): the SP's URL (its own query kept) plus
+    /// `SAMLRequest`/`SAMLResponse`, `RelayState`, `SigAlg` and `Signature`, signed with the
+    /// tenant's current RSA key (the one in the metadata's signing certificate) over RSA-SHA256.
+    func redirectURL(_ endpoint: String, _ xml: [UInt8], parameter: String, relayState: String?, tenantID: String) async throws -> String {
+        let material = try await keys.currentSigningKey(tenantID: tenantID, algorithm: .rs256)
+        let key = try _RSA.Signing.PrivateKey(derRepresentation: material.privateKeyDER.value)
+        let query = try SAMLRedirectBinding.encode(xml, parameter: parameter, relayState: relayState, signingKey: key)
+        return endpoint + (endpoint.contains("?") ? "&" : "?") + query
     }
 
     // MARK: answers from the other SPs

@@ -344,12 +344,17 @@ extension SAMLIdentityProviderService {
             withDefault[lowest].isDefault = true
         }
         let format = meta.nameIDFormats.first { SAML.NameIDFormat.all.contains($0) } ?? SAMLServiceProviderSettings.emailNameIDFormat
-        return SAMLServiceProviderSettings(
+        // Logout: HTTP-POST preferred, else HTTP-Redirect (python3-saml and many others offer only
+        // Redirect); other bindings (SOAP, Artifact) are not used.
+        let slo = meta.singleLogoutServices.first { $0.binding == SAML.Binding.httpPOST }.map { ($0.location, SAMLServiceProviderSettings.LogoutBinding.post) }
+            ?? meta.singleLogoutServices.first { $0.binding == SAML.Binding.httpRedirect }.map { ($0.location, .redirect) }
+        var settings = SAMLServiceProviderSettings(
             entityID: meta.entityID, assertionConsumerServices: withDefault,
-            singleLogoutURL: meta.singleLogoutServices.first { $0.binding == SAML.Binding.httpPOST }?.location
-                ?? meta.singleLogoutServices.first?.location,
+            singleLogoutURL: slo?.0,
             nameIDFormat: format, certificatePEM: meta.signingCertificatePEM,
             wantAuthnRequestsSigned: meta.authnRequestsSigned && meta.signingCertificatePEM != nil ? true : nil,
             encryptionCertificatePEM: meta.encryptionCertificatePEM.flatMap { $0 == meta.signingCertificatePEM ? nil : $0 })
+        settings.singleLogoutBinding = slo?.1
+        return settings
     }
 }

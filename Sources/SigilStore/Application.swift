@@ -137,6 +137,16 @@ public struct SAMLServiceProviderSettings: Codable, Sendable, Equatable {
         case assertion, response, both
     }
 
+    /// How Sigil sends logout messages to the SP's `singleLogoutURL`.
+    public enum LogoutBinding: String, Codable, Sendable, CaseIterable {
+        /// HTTP-POST: an auto-submitted form, the message signed with an enveloped signature.
+        case post
+        /// HTTP-Redirect: DEFLATE in the query string, signed over the query (RSA-SHA256).
+        case redirect
+
+        public var uri: String { self == .post ? SAMLServiceProviderSettings.httpPOST : SAMLServiceProviderSettings.httpRedirect }
+    }
+
     public static let httpPOST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
     public static let httpRedirect = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
     public static let emailNameIDFormat = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
@@ -144,6 +154,8 @@ public struct SAMLServiceProviderSettings: Codable, Sendable, Equatable {
     public var entityID: String
     public var assertionConsumerServices: [AssertionConsumerService]
     public var singleLogoutURL: String?
+    /// The binding of `singleLogoutURL` (nil: HTTP-POST).
+    public var singleLogoutBinding: LogoutBinding?
     public var nameIDFormat: String
     public var attributeMappings: [AttributeMapping]
     public var signing: Signing
@@ -156,6 +168,9 @@ public struct SAMLServiceProviderSettings: Codable, Sendable, Equatable {
     /// The SP's encryption certificate (PEM) when it differs from `certificatePEM` (metadata
     /// with a `KeyDescriptor use="encryption"`); nil: assertions are encrypted to `certificatePEM`.
     public var encryptionCertificatePEM: String?
+
+    /// The binding logout messages to this SP use.
+    public var logoutBinding: LogoutBinding { singleLogoutBinding ?? .post }
 
     /// The certificate assertions are encrypted to.
     public var assertionEncryptionCertificatePEM: String? { encryptionCertificatePEM ?? certificatePEM }

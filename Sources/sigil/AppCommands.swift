@@ -180,7 +180,7 @@ func applicationJSON(_ app: Application) -> [String: Any] {
         o["entity_id"] = s.entityID; o["acs"] = s.assertionConsumerServices.map(\.url); o["name_id_format"] = s.nameIDFormat
         o["signing"] = s.signing.rawValue; o["encrypt_assertions"] = s.encryptAssertions
         o["require_signed_requests"] = s.wantAuthnRequestsSigned ?? false
-        if let slo = s.singleLogoutURL { o["slo_url"] = slo }
+        if let slo = s.singleLogoutURL { o["slo_url"] = slo; o["slo_binding"] = s.logoutBinding.rawValue }
         o["attributes"] = s.attributeMappings.map { "\($0.name)=\($0.userField)" }
     }
     return o

@@ -204,6 +204,8 @@ struct AppCommand: AsyncParsableCommand {
         @Option(name: .customLong("acs-url"), help: "Assertion consumer service URL, HTTP-POST (repeat for several; the first is the default).")
         var acsURLs: [String] = []
         @Option(name: .customLong("slo-url"), help: "The SP's single logout URL.") var sloURL: String?
+        @Option(name: .customLong("slo-binding"), help: "How logout messages go to --slo-url: post or redirect (default: what the metadata offers, POST preferred; else post).")
+        var sloBinding: String?
         @Option(name: .customLong("name-id-format"), help: "emailAddress, persistent, transient or unspecified (or the full URN).")
         var nameIDFormat: String?
         @Option(help: "What to sign: assertion, response or both (default both).") var signing: String?
@@ -248,6 +250,12 @@ struct AppCommand: AsyncParsableCommand {
         func create(_ runtime: Runtime, _ fetched: SAMLServiceProviderSettings) async throws {
             var settings = fetched
             if let sloURL { settings.singleLogoutURL = sloURL }
+            if let sloBinding {
+                guard let binding = SAMLServiceProviderSettings.LogoutBinding(rawValue: sloBinding) else {
+                    throw CLIError("--slo-binding must be post or redirect")
+                }
+                settings.singleLogoutBinding = binding
+            }
             if let nameIDFormat {
                 if nameIDFormat.hasPrefix("urn:") {
                     settings.nameIDFormat = nameIDFormat
@@ -284,6 +292,7 @@ struct AppCommand: AsyncParsableCommand {
                     try printJSON(["id": app.id, "name": app.name, "entity_id": finalSettings.entityID,
                                    "acs": finalSettings.assertionConsumerServices.map(\.url), "name_id_format": finalSettings.nameIDFormat,
                                    "signing": finalSettings.signing.rawValue, "slo_url": finalSettings.singleLogoutURL ?? NSNull(),
+                                   "slo_binding": finalSettings.logoutBinding.rawValue,
                                    "require_signed_requests": finalSettings.wantAuthnRequestsSigned ?? false,
                                    "encrypt_assertions": finalSettings.encryptAssertions] as [String: Any])
                 } else {

@@ -265,6 +265,70 @@ struct LogoutTests {
         }
     }
 
+    /// SPs whose logout endpoint takes HTTP-Redirect (python3-saml's, for one): the hop and the
+    /// final answer go in the query, signed over the query with the IdP's key, with no XML
+    /// signature inside.
+    @Test func logoutOverHTTPRedirectToSPsThatAskForIt() async throws {
+        try await Harness.run { h in
+            let w = try await Self.world(h)
+            for sp in [w.a, w.b] {
+                let r = try await h.admin(.patch, "/applications/\(sp.app.id)", json: #"{"slo_binding":"redirect"}"#)
+                #expect(r.status == .ok)
+                let saml = try #require(try r.json()["saml"] as? [String: Any])
+                #expect(saml["slo_binding"] as? String == "redirect")
+            }
+            try await h.admin(.patch, "/applications/\(w.a.app.id)", json: #"{"slo_binding":"soap"}"#).expectProblem(.badRequest)
+            let certificate = try Certificate(pemEncoded: try await h.services.keys.currentCertificatePEM(tenantID: w.tenant.id))
+            func decode(_ url: String, prefix: String, parameter: String) throws -> SAMLInboundMessage {
+                #expect(url.hasPrefix(prefix + "?" + parameter + "="), "\(url)")
+                let message = try SAMLRedirectBinding.decode(rawQuery: String(url.dropFirst(prefix.count + 1)), parameter: parameter)
+                let signature = try #require(message.redirectSignature)
+                #expect(signature.algorithm == SAML.rsaSHA256)
+                try SAMLRedirectBinding.verify(signature, certificate: certificate)
+                #expect(!String(decoding: message.xml, as: UTF8.self).contains("Signature>"), "no XML signature in a Redirect message")
+                return message
+            }
+            let page = try await Self.redirect(w, Self.logoutRequest(w.a, id: "_fromA"), key: w.a.key.key, relayState: "a-state")
+            #expect(page.status == .ok && page.text.contains("data-auto-follow") && page.text.contains("/saml/slo/continue?t="))
+            #expect(try await !Self.active(w))
+            let html = page.text
+            let start = try #require(html.range(of: #"id="saml-redirect" href=""#))
+            let href = String(html[start.upperBound...].prefix { $0 != "\"" }).replacingOccurrences(of: "&amp;", with: "&")
+            let toB = try decode(href, prefix: w.b.sloURL, parameter: "SAMLRequest")
+            let parsed = try LogoutRequest.parse(element: try XMLDocumentParser.parse(toB.xml).root)
+            #expect(parsed.destination == w.b.sloURL && parsed.nameID == w.b.nameID && parsed.sessionIndexes == [w.b.sessionIndex])
+            let relay = try #require(toB.relayState)
+            // B answers over Redirect too (signed query, no XML signature).
+            let answer = Array("""
+                <samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_rb" Version="2.0" IssueInstant="\(SAMLTime.format(Date()))" Destination="\(Self.slo)" InResponseTo="\(parsed.id)"><saml:Issuer>\(w.b.entityID)</saml:Issuer><samlp:Status><samlp:StatusCode Value="\(SAMLStatus.successCode)"/></samlp:Status></samlp:LogoutResponse>
+                """.utf8)
+            let last = try await Self.redirect(w, answer, key: w.b.key.key, relayState: relay, parameter: "SAMLResponse")
+            #expect(last.status == .seeOther)
+            let toA = try decode(try #require(last.headers[.location]), prefix: w.a.sloURL, parameter: "SAMLResponse")
+            #expect(toA.relayState == "a-state")
+            let response = try XMLDocumentParser.parse(toA.xml).root
+            #expect(response.localName == "LogoutResponse" && response.attribute("InResponseTo") == "_fromA")
+            #expect(SAMLIdPTests.statusCodes(response) == [SAMLStatus.successCode])
+        }
+    }
+
+    @Test func metadataOfferingOnlyRedirectLogoutIsRegisteredAsRedirect() throws {
+        func metadata(_ slo: String) -> [UInt8] {
+            Array("""
+                <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp.example/meta"><md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">\(slo)<md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp.example/acs" index="1"/></md:SPSSODescriptor></md:EntityDescriptor>
+                """.utf8)
+        }
+        let redirectOnly = try SAMLIdentityProviderService.settings(fromMetadata: metadata(
+            #"<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://sp.example/?sls"/>"#))
+        #expect(redirectOnly.singleLogoutURL == "https://sp.example/?sls" && redirectOnly.logoutBinding == .redirect)
+        let both = try SAMLIdentityProviderService.settings(fromMetadata: metadata(
+            #"<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://sp.example/slo-r"/><md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp.example/slo-p"/>"#))
+        #expect(both.singleLogoutURL == "https://sp.example/slo-p" && both.logoutBinding == .post)
+        let soapOnly = try SAMLIdentityProviderService.settings(fromMetadata: metadata(
+            #"<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:SOAP" Location="https://sp.example/soap"/>"#))
+        #expect(soapOnly.singleLogoutURL == nil)
+    }
+
     @Test func postLogoutWithAForgedAnswerEndsAsPartialLogout() async throws {
         try await Harness.run { h in
             let w = try await Self.world(h)
