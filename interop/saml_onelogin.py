@@ -14,9 +14,15 @@ WebAuthn virtual authenticator, then:
   sign in SP-initiated over HTTP-Redirect — the encrypted one from a signed-out browser, through
   the hosted login and a passkey — and process_response must give is_authenticated() with no
   errors, the NameID and the attributes;
+* single logout over HTTP-Redirect (python3-saml's SLS takes only that binding; Sigil learns it
+  from the SPs' metadata): the plain SP signs in again in the browser session of the encrypted
+  one, then starts logout with a signed Redirect LogoutRequest; Sigil sends the encrypted SP a
+  LogoutRequest signed over the query, which python3-saml's process_slo accepts (strict) and
+  answers; the plain SP's process_slo accepts Sigil's final LogoutResponse (Success); the
+  browser's Sigil session is gone;
 * controls that must fail: the wrong key cannot decrypt, python3-saml wanting encryption refuses
   a plain assertion, and registration refuses --encrypt-assertions without a usable RSA
-  certificate.
+  certificate, and a propagated LogoutRequest whose bytes changed no longer verifies.
 
     /opt/peers-venv/bin/python interop/saml_onelogin.py [--sigil .build/debug/sigil] [--artifacts DIR]
 
@@ -59,6 +65,8 @@ def onelogin_settings(idp_metadata_xml, entity_id, acs_url, key, cert, encrypted
         "sp": {
             "entityId": entity_id,
             "assertionConsumerService": {"url": acs_url, "binding": "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"},
+            # python3-saml's logout endpoint takes only HTTP-Redirect (OneLogin_Saml2_Auth.process_slo reads the query).
+            "singleLogoutService": {"url": acs_url.rsplit("/", 1)[0] + "/sls", "binding": "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"},
             "NameIDFormat": "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
             "x509cert": pem_body(cert),
             "privateKey": open(key).read(),
@@ -69,6 +77,8 @@ def onelogin_settings(idp_metadata_xml, entity_id, acs_url, key, cert, encrypted
             "wantAssertionsEncrypted": encrypted,
             "wantNameId": True,
             "authnRequestsSigned": False,
+            "logoutRequestSigned": True,
+            "logoutResponseSigned": True,
             "signatureAlgorithm": "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
             "digestAlgorithm": "http://www.w3.org/2001/04/xmlenc#sha256",
             "rejectDeprecatedAlgorithm": True,
@@ -77,11 +87,17 @@ def onelogin_settings(idp_metadata_xml, entity_id, acs_url, key, cert, encrypted
     return OneLogin_Saml2_IdPMetadataParser.merge_settings(sp, idp)
 
 
-def onelogin_request(acs_port, path, post_data=None):
+def onelogin_request(acs_port, path, post_data=None, query=None):
     # What python3-saml reads of the HTTP request that reached the ACS (it rebuilds the URL from
-    # these to compare with Destination and Recipient).
-    return {"https": "off", "http_host": "127.0.0.1", "server_port": str(acs_port), "script_name": path,
-            "get_data": {}, "post_data": post_data or {}}
+    # these to compare with Destination and Recipient). For a Redirect-binding message the query
+    # is passed raw too, and the signature is checked over it exactly as received.
+    request = {"https": "off", "http_host": "127.0.0.1", "server_port": str(acs_port), "script_name": path,
+               "get_data": {}, "post_data": post_data or {}}
+    if query is not None:
+        request["get_data"] = {k: v[0] for k, v in urllib.parse.parse_qs(query).items()}
+        request["query_string"] = query
+        request["validate_signature_from_qs"] = True
+    return request
 
 
 def main():
@@ -196,6 +212,11 @@ def main():
                       and identity.get("lastName") == ["Hopper"], json.dumps(identity))
                 check("pysaml2 encrypted: the decrypted assertion was signed", resp.assertion is not None and resp.assertion.signature is not None)
 
+        def sessions_started():
+            items = requests.get(base + "/api/admin/v1/audit-events?limit=200", headers={"Authorization": f"Bearer {token}"},
+                                 timeout=10).json()["items"]
+            return sum(1 for e in items if e["action"] == "session.started")
+
         # --- python3-saml SPs ---
         results = {}
         for label, encrypted in (("python3-saml", False), ("python3-saml encrypted", True)):
@@ -217,19 +238,26 @@ def main():
                 # Signed out: the request waits while the hosted login signs the user in with the passkey.
                 driver.get(base + "/healthz")
                 driver.delete_all_cookies()
+                sessions_before = sessions_started()
             driver.get(location)
             if encrypted:
                 try:
                     WebDriverWait(driver, 20).until(lambda d: "/login" in d.current_url or "acs-done" in d.page_source)
-                    went = "/login" in driver.current_url
-                    check(f"{label}: signed out, SSO goes through the hosted login", went, driver.current_url)
-                    if went:
+                    if "/login" in driver.current_url:
                         try:
                             driver.find_element(By.ID, "passkey-button").click()
                         except Exception:
                             pass  # conditional mediation may already be signing in
                 except Exception:
-                    check(f"{label}: signed out, SSO goes through the hosted login", False, driver.current_url)
+                    pass
+                # The passkey can finish the hosted login before the page is ever polled, so the
+                # proof is a new session in the audit log, not a URL seen in passing.
+                try:
+                    WebDriverWait(driver, 20).until(lambda d: sessions_started() > sessions_before)
+                except Exception:
+                    pass
+                check(f"{label}: signed out, SSO goes through the hosted login (a new session)",
+                      sessions_started() > sessions_before, f"{sessions_started()} vs {sessions_before}; {driver.current_url}")
             got = wait_response(label)
             if not got:
                 continue
@@ -271,6 +299,91 @@ def main():
                 refused, reason = True, repr(error)
             check("control: python3-saml wanting encrypted assertions refuses a plain one (because it is not encrypted)",
                   refused and "not encrypted" in str(reason), str(reason))
+
+        # --- single logout over HTTP-Redirect between the two python3-saml SPs ---
+        if "onelogin" in results and "onelogin-enc" in results:
+            plain_settings, enc_settings = results["onelogin"][0], results["onelogin-enc"][0]
+            created_apps = requests.get(f"{base}/api/admin/v1/applications?limit=100", headers={"Authorization": f"Bearer {token}"},
+                                        timeout=10).json()["items"]
+            plain_app = next((a for a in created_apps if (a.get("saml") or {}).get("entity_id") == acs.base + "/onelogin/metadata"), {})
+            check("python3-saml: registered from metadata with its HTTP-Redirect logout endpoint",
+                  (plain_app.get("saml") or {}).get("slo_binding") == "redirect"
+                  and (plain_app.get("saml") or {}).get("slo_url") == acs.base + "/onelogin/sls", json.dumps(plain_app.get("saml"))[:300])
+            # The browser's session (signed in for the encrypted SP) now signs in to the plain SP too.
+            auth = OneLogin_Saml2_Auth(onelogin_request(acs.port, "/onelogin/acs"), plain_settings)
+            location = auth.login(return_to="/again")
+            again_id = auth.get_last_request_id()
+            driver.get(location)
+            got = wait_response("python3-saml again, same session")
+            sp_session = None
+            if got:
+                sp_session = OneLogin_Saml2_Auth(onelogin_request(acs.port, "/onelogin/acs", got[1]), plain_settings)
+                sp_session.process_response(request_id=again_id)
+                check("python3-saml again: signed in without a new sign-in (one session, two SPs)",
+                      sp_session.is_authenticated() and not sp_session.get_errors(), str(sp_session.get_errors()))
+            outcome = {}
+
+            def enc_sls(query):
+                # Sigil's LogoutRequest to the other SP: python3-saml checks it (strict: schema, Issuer,
+                # Destination, NotOnOrAfter, the query signature) and answers with a signed LogoutResponse.
+                outcome["enc_query"] = query
+                sp = OneLogin_Saml2_Auth(onelogin_request(acs.port, "/onelogin-enc/sls", query=query), enc_settings)
+                url = sp.process_slo(keep_local_session=True)
+                outcome["enc_errors"] = (sp.get_errors(), sp.get_last_error_reason())
+                return ("redirect", url) if url else "<html><body><h1 id='sls-error'>refused</h1></body></html>"
+
+            def plain_sls(query):
+                # Sigil's final LogoutResponse to the SP that started: checked against its request.
+                outcome["plain_query"] = query
+                sp = OneLogin_Saml2_Auth(onelogin_request(acs.port, "/onelogin/sls", query=query), plain_settings)
+                sp.process_slo(keep_local_session=True, request_id=outcome.get("logout_request_id"))
+                outcome["plain_errors"] = (sp.get_errors(), sp.get_last_error_reason())
+                outcome["plain_response"] = sp.get_last_response_xml()
+                return "<html><body><h1 id='slo-done'>SP signed out</h1></body></html>"
+
+            acs.get_handlers["/onelogin-enc/sls"] = enc_sls
+            acs.get_handlers["/onelogin/sls"] = plain_sls
+            if sp_session:
+                logout = OneLogin_Saml2_Auth(onelogin_request(acs.port, "/onelogin/sls"), plain_settings)
+                url = logout.logout(name_id=sp_session.get_nameid(), session_index=sp_session.get_session_index(),
+                                    name_id_format=sp_session.get_nameid_format(), return_to="/after-logout")
+                outcome["logout_request_id"] = logout.get_last_request_id()
+                check("python3-saml: its LogoutRequest goes out over HTTP-Redirect, signed",
+                      "SAMLRequest=" in url and "Signature=" in url and "SigAlg=" in url, url[:200])
+                driver.get(url)
+                try:
+                    WebDriverWait(driver, 30).until(lambda d: "slo-done" in d.page_source or "sls-error" in d.page_source)
+                except Exception:
+                    pass
+                enc_errors, enc_reason = outcome.get("enc_errors", (["not reached"], ""))
+                check("python3-saml encrypted SP: Sigil's Redirect LogoutRequest passes process_slo (strict, signed query)",
+                      "enc_query" in outcome and not enc_errors, f"{enc_errors} {enc_reason}")
+                enc_query = urllib.parse.parse_qs(outcome.get("enc_query", ""))
+                check("the propagated LogoutRequest carries SigAlg rsa-sha256 and a Signature in the query",
+                      enc_query.get("SigAlg") == ["http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"] and "Signature" in enc_query,
+                      str(list(enc_query)))
+                plain_errors, plain_reason = outcome.get("plain_errors", (["not reached"], ""))
+                check("python3-saml: Sigil's final LogoutResponse passes process_slo (InResponseTo, Issuer, Destination, signature)",
+                      "plain_query" in outcome and not plain_errors, f"{plain_errors} {plain_reason}")
+                final = outcome.get("plain_response") or ""
+                final = final.decode() if isinstance(final, bytes) else final
+                check("the final LogoutResponse says Success, not PartialLogout (the other SP answered)",
+                      "urn:oasis:names:tc:SAML:2.0:status:Success" in final and "PartialLogout" not in final, final[:400])
+                driver.get(base + "/account")
+                check("the browser's Sigil session has ended", "/login" in driver.current_url, driver.current_url)
+                # Control: the same LogoutRequest with its XML altered no longer verifies at the SP.
+                if outcome.get("enc_query"):
+                    params = urllib.parse.parse_qs(outcome["enc_query"])
+                    from onelogin.saml2.utils import OneLogin_Saml2_Utils
+                    xml = OneLogin_Saml2_Utils.decode_base64_and_inflate(params["SAMLRequest"][0])
+                    xml = xml.decode() if isinstance(xml, bytes) else xml
+                    forged = OneLogin_Saml2_Utils.deflate_and_base64_encode(xml + " ")
+                    tampered = urllib.parse.urlencode({"SAMLRequest": forged, "RelayState": params["RelayState"][0],
+                                                       "SigAlg": params["SigAlg"][0], "Signature": params["Signature"][0]})
+                    sp = OneLogin_Saml2_Auth(onelogin_request(acs.port, "/onelogin-enc/sls", query=tampered), enc_settings)
+                    sp.process_slo(keep_local_session=True)
+                    check("control: python3-saml refuses the LogoutRequest once its bytes change (signature over the query)",
+                          bool(sp.get_errors()) and "ignature" in str(sp.get_last_error_reason()), str(sp.get_last_error_reason()))
 
         # --- the audit log records the encrypted answers ---
         events = requests.get(base + "/api/admin/v1/audit-events?limit=200", headers={"Authorization": f"Bearer {token}"},

@@ -41,6 +41,9 @@ class ACS:
         self.received = []  # (path, form)
         self.pages = {}  # path -> html
         self.handlers = {}  # path -> function(form) -> html (an SP answering a message through the browser)
+        # path -> function(raw query) -> ("redirect", url) or html: an SP endpoint taking the HTTP-Redirect binding
+        self.get_handlers = {}
+        self.get_received = []  # (path, raw query)
         self.event = threading.Condition()
         acs = self
 
@@ -49,7 +52,27 @@ class ACS:
                 pass
 
             def do_GET(self):
-                page = acs.pages.get(self.path.split("?")[0])
+                path, _, query = self.path.partition("?")
+                handler = acs.get_handlers.get(path)
+                if handler:
+                    try:
+                        result = handler(query)
+                    except Exception as error:  # the check that called it reports it
+                        result = f"<html><body><h1 id='get-handler-error'>{error!r}</h1></body></html>"
+                    with acs.event:
+                        acs.get_received.append((path, query))
+                        acs.event.notify_all()
+                    if isinstance(result, tuple) and result[0] == "redirect":
+                        self.send_response(302)
+                        self.send_header("Location", result[1])
+                        self.end_headers()
+                        return
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html; charset=utf-8")
+                    self.end_headers()
+                    self.wfile.write(result.encode())
+                    return
+                page = acs.pages.get(path)
                 self.send_response(200 if page else 404)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.end_headers()
