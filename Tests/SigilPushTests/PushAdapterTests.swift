@@ -53,7 +53,7 @@ private func withFake(_ body: (FakePushServer) async throws -> Void) async throw
     #expect(violations.isEmpty, "the fake recorded violations: \(violations)")
 }
 
-@Suite("Push adapters against interop/fake_push.py", .serialized, .timeLimit(.minutes(1)),
+@Suite("Push adapters against interop/fake_push.py", .serialized, .timeLimit(.minutes(3)),
        .enabled(if: FakePushPrerequisites.shouldRun, "python3 with `cryptography` is not installed (set CI to make this a failure)"))
 struct PushAdapterTests {
     let client = PushHTTPClient.shared
