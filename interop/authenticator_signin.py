@@ -19,7 +19,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from passkey_signin import RESULTS, check, free_port, make_driver, wait_path  # noqa: E402
+from passkey_signin import RESULTS, check, free_port, make_driver, wait_path, stop_sigil, report_and_exit, audit_events  # noqa: E402
 
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
@@ -281,7 +281,7 @@ def main():
         # --- the audit log ---
         token = subprocess.run([binary, "admin", "token", "create", "--data-dir", os.path.join(work, "data")],
                                capture_output=True, text=True, check=True).stdout.strip()
-        events = requests.get(base + "/api/admin/v1/audit-events?limit=200", headers={"Authorization": f"Bearer {token}"}, timeout=10).json()["items"]
+        events = audit_events(base, token)
         actions = [e["action"] for e in events]
         for action in ("authenticator.device_registered", "authenticator.approved", "authenticator.wrong_number",
                        "authenticator.reported", "authenticator.push_sent", "authenticator.push_suppressed"):
@@ -299,12 +299,7 @@ def main():
         for d in (driver, browser):
             if d:
                 d.quit()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            check("sigil exits 0 on SIGTERM", proc.wait(timeout=30) == 0)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            check("sigil exits 0 on SIGTERM", False, "timeout")
+        stop_sigil(proc)
         fake.kill()
         with open(os.path.join(work, "serve.stdout")) as f:
             log = f.read()
@@ -312,8 +307,7 @@ def main():
               "sigil_lb_" not in log and "sigil_ss_" not in log and "/login/qr#" not in log)
         if not args.artifacts:
             shutil.rmtree(work, ignore_errors=True)
-        print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
-        sys.exit(1 if RESULTS["failed"] else 0)
+        report_and_exit()
 
 
 if __name__ == "__main__":

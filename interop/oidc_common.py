@@ -7,7 +7,7 @@ import base64, json, os, shutil, signal, subprocess, sys, tempfile, threading, t
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from passkey_signin import check, free_port, start_sigil, make_driver, wait_path, enrol_first_admin, RESULTS  # noqa: E402,F401
+from passkey_signin import check, free_port, start_sigil, make_driver, wait_path, enrol_first_admin, RESULTS, stop_sigil, report_and_exit  # noqa: E402, F401
 
 import requests
 from selenium.webdriver.common.by import By
@@ -161,12 +161,7 @@ class Sigil:
             except Exception:
                 pass
         self.rp.shutdown()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            check("sigil exits 0 on SIGTERM", self.proc.wait(timeout=30) == 0)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            check("sigil exits 0 on SIGTERM", False, "timeout")
+        stop_sigil(self.proc)
         log = ""
         for name in ("serve.stdout", "serve.stderr"):
             with open(os.path.join(self.work, name)) as f:
@@ -175,8 +170,7 @@ class Sigil:
         check("no code, token or client secret in the server log", not leaked, ",".join(leaked))
         if not self.keep:
             shutil.rmtree(self.work, ignore_errors=True)
-        print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
-        sys.exit(1 if RESULTS["failed"] else 0)
+        report_and_exit()
 
     def failed(self, error):
         traceback.print_exc()

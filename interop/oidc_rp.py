@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")  # the test server is http://localhost
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from passkey_signin import check, free_port, start_sigil, make_driver, wait_path, RESULTS  # noqa: E402
+from passkey_signin import check, free_port, start_sigil, make_driver, wait_path, RESULTS, stop_sigil, report_and_exit  # noqa: E402
 
 import requests
 from selenium.webdriver.common.by import By
@@ -316,12 +316,7 @@ def main():
         if driver:
             driver.quit()
         rp.shutdown()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            check("sigil exits 0 on SIGTERM", proc.wait(timeout=30) == 0)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            check("sigil exits 0 on SIGTERM", False, "timeout")
+        stop_sigil(proc)
         with open(os.path.join(work, "serve.stdout")) as f:
             log = f.read()
         with open(os.path.join(work, "serve.stderr")) as f:
@@ -330,8 +325,7 @@ def main():
         check("no code, token or client secret in the server log", not leaked, ",".join(leaked))
         if not args.artifacts:
             shutil.rmtree(work, ignore_errors=True)
-        print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
-        sys.exit(1 if RESULTS["failed"] else 0)
+        report_and_exit()
 
 
 if __name__ == "__main__":

@@ -61,6 +61,28 @@ def start_sigil(binary, data_dir, port):
     return proc, link
 
 
+def stop_sigil(proc):
+    """SIGTERM; a failed check unless sigil exits 0 within 30 s (then it is killed)."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        check("sigil exits 0 on SIGTERM", proc.wait(timeout=30) == 0)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        check("sigil exits 0 on SIGTERM", False, "timeout")
+
+
+def report_and_exit():
+    """Prints the tally and exits 1 if any check failed."""
+    print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
+    sys.exit(1 if RESULTS["failed"] else 0)
+
+
+def audit_events(base, token, limit=200):
+    """The newest audit events, through the admin API."""
+    return requests.get(f"{base}/api/admin/v1/audit-events?limit={limit}", headers={"Authorization": f"Bearer {token}"},
+                        timeout=10).json()["items"]
+
+
 def make_driver():
     o = webdriver.ChromeOptions()
     o.binary_location = "/usr/bin/chromium"
@@ -250,7 +272,7 @@ def main():
         # --- the audit log saw it all ---
         token = subprocess.run([binary, "admin", "token", "create", "--data-dir", os.path.join(work, "data")],
                                capture_output=True, text=True, check=True).stdout.strip()
-        events = requests.get(base + "/api/admin/v1/audit-events?limit=200", headers={"Authorization": f"Bearer {token}"}, timeout=10).json()["items"]
+        events = audit_events(base, token)
         actions = [e["action"] for e in events]
         for action in ("passkey.registered", "session.started", "session.ended", "passkey.sign_in_failed"):
             check(f"audit log has {action}", action in actions, ",".join(sorted(set(actions))))
@@ -264,19 +286,13 @@ def main():
     finally:
         if driver:
             driver.quit()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            check("sigil exits 0 on SIGTERM", proc.wait(timeout=30) == 0)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            check("sigil exits 0 on SIGTERM", False, "timeout")
+        stop_sigil(proc)
         with open(os.path.join(work, "serve.stdout")) as f:
             log = f.read()
         check("no session cookie value in the server log", "sigil_ss_" not in log)
         if not args.artifacts:
             shutil.rmtree(work, ignore_errors=True)
-        print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
-        sys.exit(1 if RESULTS["failed"] else 0)
+        report_and_exit()
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ anything failed.
 import argparse, base64, json, os, shutil, signal, subprocess, sys, tempfile, urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from passkey_signin import check, free_port, start_sigil, make_driver, wait_path, enrol_first_admin, RESULTS  # noqa: E402
+from passkey_signin import check, free_port, start_sigil, make_driver, wait_path, enrol_first_admin, RESULTS, stop_sigil, report_and_exit, audit_events  # noqa: E402
 from saml_sp import ACS, make_keypair, cli  # noqa: E402
 
 from selenium.webdriver.common.by import By
@@ -213,8 +213,7 @@ def main():
                 check("pysaml2 encrypted: the decrypted assertion was signed", resp.assertion is not None and resp.assertion.signature is not None)
 
         def sessions_started():
-            items = requests.get(base + "/api/admin/v1/audit-events?limit=200", headers={"Authorization": f"Bearer {token}"},
-                                 timeout=10).json()["items"]
+            items = audit_events(base, token)
             return sum(1 for e in items if e["action"] == "session.started")
 
         # --- python3-saml SPs ---
@@ -386,8 +385,7 @@ def main():
                           bool(sp.get_errors()) and "ignature" in str(sp.get_last_error_reason()), str(sp.get_last_error_reason()))
 
         # --- the audit log records the encrypted answers ---
-        events = requests.get(base + "/api/admin/v1/audit-events?limit=200", headers={"Authorization": f"Bearer {token}"},
-                              timeout=10).json()["items"]
+        events = audit_events(base, token)
         encrypted_events = [e for e in events if e["action"] == "saml.sso.responded" and (e.get("after") or {}).get("encrypted") == "true"]
         check("audit log: saml.sso.responded with encrypted=true for the encrypting SPs", len(encrypted_events) >= 2, str(len(encrypted_events)))
     except Exception as error:
@@ -401,15 +399,10 @@ def main():
         if driver:
             driver.quit()
         acs.server.shutdown()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_sigil(proc)
         if not args.artifacts:
             shutil.rmtree(work, ignore_errors=True)
-        print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
-        sys.exit(1 if RESULTS["failed"] else 0)
+        report_and_exit()
 
 
 def pem_body_text(pem):

@@ -19,7 +19,7 @@ import argparse, base64, json, os, shutil, signal, subprocess, sys, tempfile, th
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from passkey_signin import check, free_port, start_sigil, make_driver, wait_path, enrol_first_admin, RESULTS  # noqa: E402
+from passkey_signin import check, free_port, start_sigil, make_driver, wait_path, enrol_first_admin, RESULTS, stop_sigil, report_and_exit, audit_events  # noqa: E402
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -472,7 +472,7 @@ def main():
             check(f"{label}: Sigil's session ended (its cookie no longer works)", not idp_signed_in(session_cookie))
         # --- the audit log saw it ---
         token = cli(binary, work, "admin", "token", "create").stdout.strip()
-        events = requests.get(base + "/api/admin/v1/audit-events?limit=200", headers={"Authorization": f"Bearer {token}"}, timeout=10).json()["items"]
+        events = audit_events(base, token)
         actions = [e["action"] for e in events]
         for action in ("saml.sso.responded", "saml.sso.rejected", "saml.slo", "saml.slo.rejected", "saml.slo.propagated"):
             check(f"audit log has {action}", action in actions, ",".join(sorted(set(actions))))
@@ -487,15 +487,10 @@ def main():
         if driver:
             driver.quit()
         acs.server.shutdown()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_sigil(proc)
         if not args.artifacts:
             shutil.rmtree(work, ignore_errors=True)
-        print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
-        sys.exit(1 if RESULTS["failed"] else 0)
+        report_and_exit()
 
 
 if __name__ == "__main__":
