@@ -15,6 +15,15 @@ public enum BackChannelLogoutOutcome: Sendable, Equatable {
     /// No answer: connection refused, timeout, TLS failure (the reason names it, never the token).
     case unreachable(String)
 
+    /// What went wrong, for logs and the audit trail ("" when delivered).
+    var failureReason: String {
+        switch self {
+        case .delivered: ""
+        case .rejected(let status): "HTTP \(status)"
+        case .unreachable(let why): why
+        }
+    }
+
     var isRetryable: Bool {
         switch self {
         case .delivered: false
@@ -244,8 +253,7 @@ public struct LogoutService: Sendable {
             await context.recordFailure("oidc.backchannel_logout", by: .system, tenantID: tenantID,
                                         reason: "client \(clientID) answered HTTP \(status) after \(tries) attempt(s)")
         case .rejected, .unreachable:
-            let why: String
-            if case .rejected(let status) = outcome { why = "HTTP \(status)" } else if case .unreachable(let text) = outcome { why = text } else { why = "" }
+            let why = outcome.failureReason
             if round >= dispatcher.rounds {
                 try? await store.logoutDeliveries.complete(id: delivery.id)
                 await context.recordFailure("oidc.backchannel_logout", by: .system, tenantID: tenantID,

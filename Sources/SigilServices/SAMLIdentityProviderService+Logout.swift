@@ -1,5 +1,4 @@
 import Foundation
-import _CryptoExtras
 import SigilCore
 import SigilSAML
 import SigilStore
@@ -297,9 +296,8 @@ extension SAMLIdentityProviderService {
     /// `SAMLRequest`/`SAMLResponse`, `RelayState`, `SigAlg` and `Signature`, signed with the
     /// tenant's current RSA key (the one in the metadata's signing certificate) over RSA-SHA256.
     func redirectURL(_ endpoint: String, _ xml: [UInt8], parameter: String, relayState: String?, tenantID: String) async throws -> String {
-        let material = try await keys.currentSigningKey(tenantID: tenantID, algorithm: .rs256)
-        let key = try _RSA.Signing.PrivateKey(derRepresentation: material.privateKeyDER.value)
-        let query = try SAMLRedirectBinding.encode(xml, parameter: parameter, relayState: relayState, signingKey: key)
+        let query = try SAMLRedirectBinding.encode(xml, parameter: parameter, relayState: relayState,
+                                                   signingKey: try await rsaSigningKey(tenantID: tenantID))
         return endpoint + (endpoint.contains("?") ? "&" : "?") + query
     }
 

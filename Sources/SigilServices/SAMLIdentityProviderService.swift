@@ -251,9 +251,15 @@ public struct SAMLIdentityProviderService: Sendable {
             nameIDFormat: s.nameIDFormat, certificatePEM: s.certificatePEM, requireSignedRequests: s.wantAuthnRequestsSigned ?? false))
     }
 
-    func signer(tenantID: String) async throws -> XMLSigner {
+    /// The tenant's current RSA key: it signs XML (enveloped signatures) and HTTP-Redirect queries,
+    /// and its certificate is the metadata's signing certificate.
+    func rsaSigningKey(tenantID: String) async throws -> _RSA.Signing.PrivateKey {
         let material = try await keys.currentSigningKey(tenantID: tenantID, algorithm: .rs256)
-        let key = try _RSA.Signing.PrivateKey(derRepresentation: material.privateKeyDER.value)
+        return try _RSA.Signing.PrivateKey(derRepresentation: material.privateKeyDER.value)
+    }
+
+    func signer(tenantID: String) async throws -> XMLSigner {
+        let key = try await rsaSigningKey(tenantID: tenantID)
         let certificate = try Certificate(pemEncoded: try await keys.currentCertificatePEM(tenantID: tenantID))
         return XMLSigner(key: .rsa(key), certificate: certificate)
     }
