@@ -24,17 +24,19 @@ struct SQLLogoutDeliveryStore: LogoutDeliveryStore {
     }
 
     func claimDue(tenantID: String?, now: Date, leaseUntil: Date, limit: Int) async throws -> [LogoutDelivery] {
-        // The outer condition is checked again on the row itself: on PostgreSQL a second node's
-        // UPDATE waits for the first one's row lock and then finds the row claimed, so it skips
-        // it; SQLite has one writer at a time.
+        // On PostgreSQL the candidates are picked `FOR UPDATE SKIP LOCKED`: a row another node is
+        // claiming right now is passed over instead of waited for (waiting chained the claimers
+        // and could take row locks in opposite orders). The outer condition is checked again on
+        // the row itself. SQLite has one writer at a time.
         let tenantFilter: SQLQueryString = tenantID.map { "AND tenant_id = \(bind: $0)" } ?? ""
+        let skipLocked = runner.flavor == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
         return try await runner.write("logout delivery") { db in
             try await db.raw("""
                 UPDATE logout_deliveries SET claimed_until = \(bind: leaseUntil.ms)
                 WHERE id IN (
                     SELECT id FROM logout_deliveries
                     WHERE next_attempt_at <= \(bind: now.ms) AND (claimed_until IS NULL OR claimed_until <= \(bind: now.ms)) \(tenantFilter)
-                    ORDER BY next_attempt_at, id LIMIT \(bind: Int64(max(1, limit))))
+                    ORDER BY next_attempt_at, id LIMIT \(bind: Int64(max(1, limit)))\(unsafeRaw: skipLocked))
                   AND (claimed_until IS NULL OR claimed_until <= \(bind: now.ms))
                 RETURNING \(unsafeRaw: Self.columns)
                 """).all().map(Self.decode).sorted { ($0.nextAttemptAt, $0.id) < ($1.nextAttemptAt, $1.id) }
