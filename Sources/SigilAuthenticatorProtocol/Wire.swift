@@ -1,4 +1,5 @@
 import Foundation
+import SigilCore
 
 /// The JSON bodies of the authenticator protocol (docs/authenticator-protocol.md §2–§5), shared by
 /// the server and AuthenticatorKit so both sides encode and decode one definition. Times are
@@ -27,8 +28,10 @@ public enum Wire {
         return Array((try? encoder.encode(value)) ?? Data("{}".utf8))
     }
 
+    /// Decodes I-JSON only (`StrictJSON`): a duplicated member is refused, not resolved.
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
-        try JSONDecoder().decode(type, from: Data(bytes))
+        try StrictJSON.check(bytes)
+        return try JSONDecoder().decode(type, from: Data(bytes))
     }
 }
 

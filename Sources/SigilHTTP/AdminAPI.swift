@@ -93,6 +93,17 @@ public struct AdminAPI: Sendable {
                 }
                 return Response(status: .noContent)
             },
+            AdminEndpoint(method: .get, path: "\(Self.base)/users/{id}/passkeys", operationID: "listUserPasskeys") { _, context, principal in
+                let passkeys = try await s.users.passkeys(tenantID: try context.requireTenant().id, userID: try Self.id(context), by: principal)
+                return try JSONResponse.make(ListBody(items: passkeys.map(PasskeyBody.init), nextCursor: nil))
+            },
+            AdminEndpoint(method: .post, path: "\(Self.base)/users/{id}/passkeys/{credential_id}/clear-clone-warning",
+                          operationID: "clearPasskeyCloneWarning") { _, context, principal in
+                guard let credentialID = context.parameters.get("credential_id") else { throw Problem.notFound() }
+                let passkey = try await s.users.clearCloneWarning(tenantID: try context.requireTenant().id, userID: try Self.id(context),
+                                                                  credentialID: credentialID, by: principal)
+                return try JSONResponse.make(PasskeyBody(passkey))
+            },
             AdminEndpoint(method: .delete, path: "\(Self.base)/users/{id}/sessions", operationID: "revokeUserSessions") { _, context, principal in
                 let tenant = try context.requireTenant()
                 let user = try await s.users.get(tenantID: tenant.id, id: try Self.id(context), by: principal)

@@ -22,6 +22,23 @@ struct UserBody: Encodable {
     }
 }
 
+struct PasskeyBody: Encodable {
+    var credentialId: String
+    var userId: String
+    var name: String
+    var aaguid: String
+    var backupEligible: Bool
+    var signCount: Int
+    var cloneWarning: Bool
+    var createdAt: Date
+    var lastUsedAt: Date?
+
+    init(_ p: Passkey) {
+        credentialId = p.credentialID; userId = p.userID; name = p.name; aaguid = p.aaguid; backupEligible = p.backupEligible
+        signCount = p.signCount; cloneWarning = p.cloneWarning; createdAt = p.createdAt; lastUsedAt = p.lastUsedAt
+    }
+}
+
 struct CreateUserRequest: Decodable {
     static let fields: Set<String> = ["email", "given_name", "family_name", "status"]
     var email: String

@@ -16,6 +16,15 @@ enum Assets {
       const autoFollow = document.querySelector("a[data-auto-follow]");
       if (autoFollow) { window.location.assign(autoFollow.href); }
 
+      // One sign-in per page: once a method has produced a sign-in (passkey autofill, the button,
+      // a QR or push approval), the others are ignored and the page leaves exactly once, so a
+      // single-use continue link is never opened twice from here.
+      let leaving = false, verifying = false;
+      function leave(url) {
+        if (leaving) return;
+        leaving = true;
+        window.location.assign(url);
+      }
       function say(text, isError) {
         if (!status) return;
         status.textContent = text;
@@ -146,11 +155,13 @@ enum Assets {
         const pushNumber = document.getElementById("push-number");
         function sayAuth(text, isError) { authStatus.textContent = text; authStatus.className = isError ? "error" : ""; }
         async function finish(t) {
+          if (leaving || verifying) return;
+          verifying = true;
           sayAuth("Approved. Signing you in…");
           try {
             const done = await post("/login/transactions/" + t.transaction + "/complete", {});
-            window.location.assign(done.redirect);
-          } catch (error) { sayAuth(error.message, true); }
+            leave(done.redirect);
+          } catch (error) { verifying = false; sayAuth(error.message, true); }
         }
         let qrStarts = 0, qrWatch = null;
         async function startQR() {
@@ -262,7 +273,7 @@ enum Assets {
       if (page === "login") {
         const form = document.getElementById("login-form");
         const returnTo = form.dataset.returnTo;
-        let conditional = null;
+        let conditional = null, modal = false;
         async function signIn(mediation) {
           const controller = new AbortController();
           if (mediation === "conditional") conditional = controller;
@@ -270,15 +281,25 @@ enum Assets {
           const request = { publicKey: requestOptions(start.publicKey), signal: controller.signal };
           if (mediation) request.mediation = mediation;
           const credential = await navigator.credentials.get(request);
+          // Autofill and the button can both produce a credential: only the first signs in.
+          if (leaving || verifying) return;
+          verifying = true;
           say("Checking…");
-          const done = await post("/login/passkey/verify", { transaction: start.transaction, credential: credentialJSON(credential) });
-          window.location.assign(done.redirect);
+          try {
+            const done = await post("/login/passkey/verify", { transaction: start.transaction, credential: credentialJSON(credential) });
+            leave(done.redirect);
+          } catch (error) { verifying = false; throw error; }
         }
         form.addEventListener("submit", (event) => {
           event.preventDefault();
+          // A sign-in already finishing (autofill chose a passkey, an approval arrived), or the
+          // button's own prompt still open: nothing more to start.
+          if (leaving || verifying) { say("Signing you in…"); return; }
+          if (modal) return;
           if (conditional) conditional.abort();
+          modal = true;
           say("Follow your device's prompt…");
-          signIn(null).catch((error) => say(explain(error), true));
+          signIn(null).catch((error) => say(explain(error), true)).finally(() => { modal = false; });
         });
         if (PublicKeyCredential.isConditionalMediationAvailable) {
           PublicKeyCredential.isConditionalMediationAvailable().then((ok) => {

@@ -323,6 +323,7 @@ struct AuthenticatorRoutes {
 
     /// Strict JSON for device bodies: an object with only the known fields, then typed decoding.
     func deviceBody<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], allowed: Set<String>) async throws -> T {
+        do { try StrictJSON.check(bytes) } catch { throw Problem.invalidJSON(error.description) }
         guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)), let dictionary = object as? [String: Any] else {
             throw Problem.invalidJSON("the body must be a JSON object")
         }

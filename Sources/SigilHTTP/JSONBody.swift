@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import SigilCore
 
 /// Strict JSON request bodies: `application/json` only, a size limit, a JSON object at the top,
 /// no fields the endpoint does not know, and typed decoding with the failing field named.
@@ -20,6 +21,9 @@ enum JSONBody {
                           detail: "at most \(maxBytes) bytes")
         }
         let data = Data(buffer.readableBytesView)
+        do { try StrictJSON.check(buffer.readableBytesView) } catch {
+            throw Problem.invalidJSON(error.description)
+        }
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: data, options: [])

@@ -143,15 +143,8 @@ struct OAuthRoutes {
             <button id="consent-deny" type="submit" name="\(Self.decisionParameter)" value="deny" class="secondary">Deny</button>
             </form>
             """)
-        // The answer is a redirect (or a form_post page) to the client: let the submission end there.
-        let target = URLComponents(string: prompt.redirectURI).flatMap { c -> String? in
-            guard let scheme = c.scheme else { return nil }
-            guard let host = c.host, !host.isEmpty else { return scheme + ":" }
-            return c.port.map { "\(scheme)://\(host):\($0)" } ?? "\(scheme)://\(host)"
-        }
-        if let target {
-            page.headers[.contentSecurityPolicy] = Web.pageCSP.replacingOccurrences(of: "form-action 'self'", with: "form-action 'self' \(target)")
-        }
+        // The answer is a redirect (or a form_post page) to the client, whose callback may redirect on.
+        page.headers[.contentSecurityPolicy] = Web.handOffCSP(target: prompt.redirectURI)
         return page
     }
 
@@ -332,7 +325,7 @@ struct OAuthRoutes {
                 let keep = ["post_logout_redirect_uri", "state", "client_id"].compactMap { name in
                     parameters[name].map { #"<input type="hidden" name="\#(name)" value="\#(Web.escape($0))">"# }
                 }.joined()
-                return Web.page(title: "Sign out", name: "logout", base: base, body: """
+                var page = Web.page(title: "Sign out", name: "logout", base: base, body: """
                     <h1>Sign out of \(Web.escape(tenant.displayName))?</h1>
                     <form method="post" action="\(Web.escape(base))/oauth2/logout">
                     <input type="hidden" name="csrf" value="\(Web.csrfToken(session: session, masterKey: services.context.masterKey))">
@@ -340,6 +333,9 @@ struct OAuthRoutes {
                     <button id="logout-confirm" type="submit">Sign out</button>
                     </form>
                     """)
+                // The answer redirects to the client's post-logout URI, or runs SAML single logout.
+                page.headers[.contentSecurityPolicy] = Web.handOffCSP(target: destination ?? context.issuer)
+                return page
             }
             // Ends the session everywhere (grants, back-channel logout tokens) and runs SAML single
             // logout through the browser before the post-logout redirect.

@@ -1069,6 +1069,54 @@ enum OpenAPIDocument {
      }
     },
     "type": "object"
+   },
+   "Passkey": {
+    "properties": {
+     "aaguid": {
+      "type": "string"
+     },
+     "backup_eligible": {
+      "type": "boolean"
+     },
+     "clone_warning": {
+      "description": "set when a sign-in presented a signature counter that did not increase; such a passkey cannot sign in until the warning is cleared",
+      "type": "boolean"
+     },
+     "created_at": {
+      "format": "date-time",
+      "type": "string"
+     },
+     "credential_id": {
+      "type": "string"
+     },
+     "last_used_at": {
+      "format": "date-time",
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "name": {
+      "type": "string"
+     },
+     "sign_count": {
+      "type": "integer"
+     },
+     "user_id": {
+      "type": "string"
+     }
+    },
+    "required": [
+     "credential_id",
+     "user_id",
+     "name",
+     "aaguid",
+     "backup_eligible",
+     "sign_count",
+     "clone_warning",
+     "created_at"
+    ],
+    "type": "object"
    }
   },
   "securitySchemes": {
@@ -2252,6 +2300,121 @@ enum OpenAPIDocument {
      }
     ],
     "summary": "Revoke a user's consent for a client",
+    "tags": [
+     "admin"
+    ]
+   }
+  },
+  "/api/admin/v1/users/{id}/passkeys": {
+   "get": {
+    "operationId": "listUserPasskeys",
+    "parameters": [
+     {
+      "in": "path",
+      "name": "id",
+      "required": true,
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "properties": {
+          "items": {
+           "items": {
+            "$ref": "#/components/schemas/Passkey"
+           },
+           "type": "array"
+          },
+          "next_cursor": {
+           "type": [
+            "string",
+            "null"
+           ]
+          }
+         },
+         "required": [
+          "items"
+         ],
+         "type": "object"
+        }
+       }
+      },
+      "description": "The user's passkeys"
+     },
+     "401": {
+      "$ref": "#/components/responses/Problem401"
+     },
+     "403": {
+      "$ref": "#/components/responses/Problem403"
+     },
+     "404": {
+      "$ref": "#/components/responses/Problem404"
+     }
+    },
+    "security": [
+     {
+      "bearerAuth": []
+     }
+    ],
+    "summary": "List a user's passkeys",
+    "tags": [
+     "admin"
+    ]
+   }
+  },
+  "/api/admin/v1/users/{id}/passkeys/{credential_id}/clear-clone-warning": {
+   "post": {
+    "operationId": "clearPasskeyCloneWarning",
+    "parameters": [
+     {
+      "in": "path",
+      "name": "id",
+      "required": true,
+      "schema": {
+       "type": "string"
+      }
+     },
+     {
+      "in": "path",
+      "name": "credential_id",
+      "required": true,
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Passkey"
+        }
+       }
+      },
+      "description": "The passkey, its warning cleared and its stored sign count reset to 0"
+     },
+     "401": {
+      "$ref": "#/components/responses/Problem401"
+     },
+     "403": {
+      "$ref": "#/components/responses/Problem403"
+     },
+     "404": {
+      "$ref": "#/components/responses/Problem404"
+     }
+    },
+    "security": [
+     {
+      "bearerAuth": []
+     }
+    ],
+    "summary": "Clear a passkey's possible-clone warning after checking it",
     "tags": [
      "admin"
     ]

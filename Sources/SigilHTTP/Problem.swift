@@ -90,6 +90,9 @@ public struct Problem: Error, Sendable, Encodable, HTTPResponseError {
                                detail: error.message, errors: error.fieldErrors)
             case .unauthenticated:
                 return unauthenticated(error.message)
+            case .signInFailed:
+                // Not 401: that needs a WWW-Authenticate challenge, and this is no HTTP authentication scheme.
+                return Problem(status: .forbidden, type: "sign-in-failed", title: "The sign-in did not succeed", detail: error.message)
             case .forbidden:
                 return Problem(status: .forbidden, type: "forbidden", title: "This token may not do that", detail: error.message)
             default:

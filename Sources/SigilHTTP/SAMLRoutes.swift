@@ -195,11 +195,8 @@ struct SAMLRoutes {
             </form>
             \(skip)
             """)
-        var origin = "'none'"
-        if let url = URLComponents(string: form.action), let scheme = url.scheme, let host = url.host {
-            origin = url.port.map { "\(scheme)://\(host):\($0)" } ?? "\(scheme)://\(host)"
-        }
-        response.headers[.contentSecurityPolicy] = Web.pageCSP.replacingOccurrences(of: "form-action 'self'", with: "form-action \(origin)")
+        // The ACS (or logout endpoint) may answer with a redirect to another origin.
+        response.headers[.contentSecurityPolicy] = Web.handOffCSP(target: form.action)
         return response
     }
 

@@ -50,14 +50,23 @@ struct SecurityHeadersMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: SigilRequestContext,
                 next: (Request, SigilRequestContext) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
-        response.headers[.xContentTypeOptions] = "nosniff"
-        response.headers[.xFrameOptions] = "DENY"
-        // same-origin: nothing leaks to other sites, and our own form POSTs carry a real Origin (no-referrer makes it "null").
-        response.headers[.referrerPolicy] = "same-origin"
-        if response.headers[.contentSecurityPolicy] == nil {
-            response.headers[.contentSecurityPolicy] = "default-src 'none'; frame-ancestors 'none'"
-        }
+        Self.apply(to: &response.headers, https: context.issuer.hasPrefix("https://"))
         return response
+    }
+
+    /// Also applied by `TenantResponder` to what it answers itself (an unknown tenant, a database
+    /// outage), so every response carries them.
+    static func apply(to headers: inout HTTPFields, https: Bool) {
+        headers[.xContentTypeOptions] = "nosniff"
+        headers[.xFrameOptions] = "DENY"
+        // same-origin: nothing leaks to other sites, and our own form POSTs carry a real Origin (no-referrer makes it "null").
+        headers[.referrerPolicy] = "same-origin"
+        if headers[.contentSecurityPolicy] == nil {
+            headers[.contentSecurityPolicy] = "default-src 'none'; frame-ancestors 'none'"
+        }
+        // An https deployment tells browsers to use nothing else for a year (RFC 6797). Not
+        // `includeSubDomains`: Sigil cannot know what else runs under its parent domain.
+        if https { headers[.strictTransportSecurity] = "max-age=31536000" }
     }
 }
 
@@ -65,4 +74,5 @@ extension HTTPField.Name {
     static let xContentTypeOptions = Self("X-Content-Type-Options")!
     static let xFrameOptions = Self("X-Frame-Options")!
     static let referrerPolicy = Self("Referrer-Policy")!
+    static let strictTransportSecurity = Self("Strict-Transport-Security")!
 }

@@ -291,7 +291,7 @@ struct SignInRoutes {
             <input type="hidden" name="csrf" value="\(csrf)"><button type="submit" class="secondary">Remove access</button></form></li>
             """
         }.joined(separator: "\n")
-        return Web.page(title: "Your account", name: "account", base: base, body: """
+        var page = Web.page(title: "Your account", name: "account", base: base, body: """
             <h1>\(Web.escape(user.givenName)) \(Web.escape(user.familyName))</h1>
             <p id="account-email">\(Web.escape(user.email))\(user.isAdmin ? " · administrator" : "")</p>
             <p class="meta">Signed in with \(Web.escape(session.amr.joined(separator: ", "))) at \(formatter.string(from: session.authTime))</p>
@@ -314,6 +314,9 @@ struct SignInRoutes {
             <form method="post" action="\(Web.escape(base))/logout"><input type="hidden" name="csrf" value="\(csrf)">
             <button id="sign-out" type="submit" class="secondary">Sign out</button></form>
             """)
+        // Signing out may continue as SAML single logout: redirects to service providers after the POST.
+        page.headers[.contentSecurityPolicy] = Web.handOffCSP(target: context.issuer)
+        return page
     }
 
     func addPasskeyOptions(_ request: Request, _ context: SigilRequestContext) async throws -> Response {

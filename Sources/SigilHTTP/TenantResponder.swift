@@ -18,6 +18,17 @@ public struct TenantResponder<Inner: HTTPResponder<SigilRequestContext>>: HTTPRe
     let publicURL: URL
 
     public func respond(to request: Request, context: SigilRequestContext) async throws -> Response {
+        var response: Response
+        do {
+            response = try await resolveAndRespond(to: request, context: context)
+        } catch let error as any HTTPResponseError {
+            response = try error.response(from: request, context: context)
+        }
+        SecurityHeadersMiddleware.apply(to: &response.headers, https: publicURL.scheme?.lowercased() == "https")
+        return response
+    }
+
+    func resolveAndRespond(to request: Request, context: SigilRequestContext) async throws -> Response {
         var context = context
         let path = request.uri.path
         context.originalPath = path

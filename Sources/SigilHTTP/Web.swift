@@ -27,6 +27,13 @@ enum Web {
     static let pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
         + "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
+    /// The policy of a page whose form submission may end at another site (an SP's ACS or logout
+    /// endpoint, a client's redirect URI), possibly through redirects: only `form-action` differs
+    /// from `pageCSP` (WebOrigin.handOffFormAction says why).
+    static func handOffCSP(target: String?) -> String {
+        pageCSP.replacingOccurrences(of: "form-action 'self'", with: WebOrigin.handOffFormAction(target: target))
+    }
+
     static func page(title: String, name: String, base: String, body: String, status: HTTPResponse.Status = .ok) -> Response {
         let html = """
             <!doctype html>
@@ -64,8 +71,7 @@ enum Web {
 
     /// The origin browsers send for the tenant's pages.
     static func origin(_ context: SigilRequestContext) -> String? {
-        guard let url = URLComponents(string: context.issuer), let scheme = url.scheme, let host = url.host else { return nil }
-        return url.port.map { "\(scheme)://\(host):\($0)" } ?? "\(scheme)://\(host)"
+        WebOrigin.of(context.issuer)
     }
 
     /// State-changing requests must come from our own pages: the `Origin` header (sent by every

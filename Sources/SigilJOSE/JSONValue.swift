@@ -1,4 +1,5 @@
 import Foundation
+import SigilCore
 
 /// A JSON value: JWT claims, OIDC `claims` requests, discovery documents. Decoding is strict
 /// (a number never reads as a boolean), and objects encode with sorted keys.
@@ -64,8 +65,11 @@ public enum JSONValue: Codable, Sendable, Equatable, Hashable {
         return Array(try encoder.encode(self))
     }
 
+    /// Parses I-JSON only (`StrictJSON`: no duplicate member names, no lone surrogates).
     public static func parse(_ bytes: some Sequence<UInt8>) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+        let array = Array(bytes)
+        try StrictJSON.check(array)
+        return try JSONDecoder().decode(JSONValue.self, from: Data(array))
     }
 }
 

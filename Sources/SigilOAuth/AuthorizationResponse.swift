@@ -57,11 +57,9 @@ public enum AuthorizationResponse {
                 <script>\(autoSubmitScript)</script>
                 </body></html>
                 """
-            let origin = URLComponents(string: target.redirectURI).flatMap { c -> String? in
-                guard let scheme = c.scheme, let host = c.host else { return nil }
-                return c.port.map { "\(scheme)://\(host):\($0)" } ?? "\(scheme)://\(host)"
-            } ?? "'none'"
-            let csp = "default-src 'none'; script-src '\(scriptHash)'; form-action \(origin); frame-ancestors 'none'; base-uri 'none'"
+            // The client's callback may redirect on to another origin after the POST: see WebOrigin.handOffFormAction.
+            let csp = "default-src 'none'; script-src '\(scriptHash)'; \(WebOrigin.handOffFormAction(target: target.redirectURI)); "
+                + "frame-ancestors 'none'; base-uri 'none'"
             return .formPost(html: html, contentSecurityPolicy: csp)
         }
     }

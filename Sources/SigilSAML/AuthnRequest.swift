@@ -115,8 +115,12 @@ public struct ValidatedAuthnRequest: Sendable, Equatable {
     /// Where the Response goes (Destination and Recipient), exactly as registered/requested.
     public let acsURL: String
     public let nameIDFormat: String
+    /// The request's signature was verified with the SP's registered certificate.
     public let signed: Bool
     public let relayState: String?
+    /// The request carried a signature (either binding) that could not be checked because the SP
+    /// has no certificate registered; it was handled exactly as an unsigned request.
+    public var signatureUnchecked: Bool = false
 }
 
 /// A rejected request, with whether the requester is trustworthy enough to receive a SAML
@@ -154,15 +158,22 @@ public struct AuthnRequestValidator: Sendable {
         guard let issuer = unverified.issuer, let sp = lookup(issuer) else {
             return reject(SAMLError(.unknownIssuer, "the service provider is not registered", detail: unverified.issuer ?? "(no Issuer)"), unverified)
         }
-        // Signature: verified with the SP's configured certificate; a POST-signed request is re-read
-        // from the signed bytes only.
+        // Signature, the same rule for both bindings (docs/saml.md "Signed requests"):
+        // - the SP has a certificate: a signature that is present must verify (a POST-signed
+        //   request is then re-read from the signed bytes only); "require signed requests" refuses
+        //   an unsigned one;
+        // - no certificate: a signature cannot be checked, so the request is handled exactly as
+        //   an unsigned one (it gains nothing from being signed) and the caller audits that.
+        //   Okta and many SPs sign AuthnRequests by default; refusing them would break sign-in
+        //   for an SP whose unsigned requests are accepted anyway.
         var request = unverified
         var signed = false
+        var unchecked = false
         let certificate = sp.certificatePEM.flatMap { try? Certificate(pemEncoded: $0) }
-        if let redirectSignature = message.redirectSignature {
-            guard let certificate else {
-                return reject(SAMLError(.signatureInvalid, "the request is signed but no certificate is registered for the service provider"), unverified)
-            }
+        let carriesSignature = message.redirectSignature != nil || (message.binding == .post && unverified.hasEnvelopedSignature)
+        if carriesSignature && certificate == nil {
+            unchecked = true
+        } else if let redirectSignature = message.redirectSignature, let certificate {
             do { try SAMLRedirectBinding.verify(redirectSignature, certificate: certificate) } catch { return reject(error, unverified) }
             signed = true
         } else if message.binding == .post, unverified.hasEnvelopedSignature, let certificate {
@@ -218,7 +229,7 @@ public struct AuthnRequestValidator: Sendable {
             format = wanted
         }
         return .success(ValidatedAuthnRequest(request: request, serviceProvider: sp, acsURL: acs.url, nameIDFormat: format,
-                                              signed: signed, relayState: message.relayState))
+                                              signed: signed, relayState: message.relayState, signatureUnchecked: unchecked))
     }
 
     /// For IdP-initiated SSO: a response to the SP's default ACS without a request.

@@ -19,6 +19,21 @@ public enum SAML {
         public static let persistent = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
         public static let transient = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
         public static let all = [emailAddress, persistent, transient, unspecified]
+
+        /// The URN for a spelling administrators use: the URN itself, or its last part
+        /// (`emailAddress`, `persistent`, `transient`, `unspecified`, any case; `email` too). The
+        /// admin API, the CLI and metadata import all accept the same spellings. Nil if unknown.
+        public static func canonical(_ spelling: String) -> String? {
+            let trimmed = spelling.trimmingCharacters(in: .whitespaces)
+            if all.contains(trimmed) { return trimmed }
+            switch trimmed.lowercased() {
+            case "emailaddress", "email": return emailAddress
+            case "persistent": return persistent
+            case "transient": return transient
+            case "unspecified": return unspecified
+            default: return nil
+            }
+        }
     }
 
     public enum AuthnContextClass {

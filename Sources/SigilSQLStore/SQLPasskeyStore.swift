@@ -61,6 +61,19 @@ struct SQLPasskeyStore: PasskeyStore {
         }
     }
 
+    func setCloneWarning(tenantID: String, userID: String, credentialID: String, _ flagged: Bool) async throws -> Passkey {
+        try await runner.write("passkey") { db in
+            let rows = try await db.raw("""
+                UPDATE passkeys SET clone_warning = \(bind: Int64(flagged ? 1 : 0)),
+                    sign_count = CASE WHEN \(bind: Int64(flagged ? 1 : 0)) = 1 THEN sign_count ELSE 0 END
+                WHERE tenant_id = \(bind: tenantID) AND user_id = \(bind: userID) AND credential_id = \(bind: credentialID)
+                RETURNING \(unsafeRaw: Self.columns)
+                """).all()
+            guard let row = rows.first else { throw StoreError.notFound("passkey") }
+            return try Self.decode(row)
+        }
+    }
+
     func delete(tenantID: String, userID: String, credentialID: String) async throws {
         try await runner.write("passkey") { db in
             let rows = try await db.raw("""

@@ -2,6 +2,7 @@ import Foundation
 import SigilCore
 import SigilJOSE
 import SigilOAuth
+import SigilSAML
 import SigilStore
 
 /// The registry of relying parties: OIDC clients and SAML service providers.
@@ -99,9 +100,11 @@ public struct ApplicationService: Sendable {
         try authorize(principal, tenantID)
         var errors: [FieldError] = []
         if let message = Validate.name(input.name, field: "name") { errors.append(FieldError(field: "name", message: message)) }
-        errors += Self.validate(input.settings)
+        var settings = input.settings
+        Self.normalise(&settings)
+        errors += Self.validate(settings)
         guard errors.isEmpty else { throw ServiceError.invalid(errors) }
-        return try await insert(tenantID: tenantID, name: input.name, settings: .saml(input.settings), by: principal)
+        return try await insert(tenantID: tenantID, name: input.name, settings: .saml(settings), by: principal)
     }
 
     private func insert(tenantID: String, name: String, settings: ApplicationSettings, by principal: Principal) async throws -> Application {
@@ -152,6 +155,9 @@ public struct ApplicationService: Sendable {
                                                                message: "a client cannot switch between public and confidential")])
                     }
                     app.settings = .oidc(new)
+                case (.saml, .saml(var new)):
+                    Self.normalise(&new)
+                    app.settings = .saml(new)
                 default: break
                 }
                 var errors: [FieldError] = []
@@ -281,6 +287,7 @@ public struct ApplicationService: Sendable {
         if let uri = s.backchannelLogoutURI, let message = Validate.backchannelLogoutURI(uri) { add("backchannel_logout_uri", message) }
         if let jwks = s.jwks {
             if jwks.utf8.count > 32 * 1024 { add("jwks", "at most 32 KiB") }
+            else if let violation = Self.jsonViolation(jwks) { add("jwks", "jwks is not valid JSON: \(violation)") }
             else if let set = try? JSONDecoder().decode(JWKSet.self, from: Data(jwks.utf8)) {
                 if set.keys.isEmpty || set.keys.contains(where: { !["RSA", "EC", "OKP"].contains($0.kty) }) {
                     add("jwks", "jwks must hold RSA, EC or OKP (Ed25519) public keys")
@@ -296,11 +303,20 @@ public struct ApplicationService: Sendable {
     /// Whether any key in a JWKS text carries a private member. The decoder keeps only public
     /// members, so this reads the raw JSON: a client that pastes its private key must be told,
     /// not have the private half silently dropped (it has leaked and must be replaced).
+    static func jsonViolation(_ text: String) -> String? {
+        do { try StrictJSON.check(Array(text.utf8)); return nil } catch { return error.description }
+    }
+
     static func holdsPrivateKey(_ jwks: String) -> Bool {
         guard let object = try? JSONSerialization.jsonObject(with: Data(jwks.utf8)) as? [String: Any],
               let keys = object["keys"] as? [[String: Any]] else { return false }
         let privateMembers: Set<String> = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
         return keys.contains { !privateMembers.isDisjoint(with: $0.keys) }
+    }
+
+    /// Spellings administrators may use, turned into what is stored (`emailAddress` → its URN).
+    static func normalise(_ s: inout SAMLServiceProviderSettings) {
+        if let format = SAML.NameIDFormat.canonical(s.nameIDFormat) { s.nameIDFormat = format }
     }
 
     static func validate(_ s: SAMLServiceProviderSettings) -> [FieldError] {
@@ -328,7 +344,9 @@ public struct ApplicationService: Sendable {
             "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress", "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
             "urn:oasis:names:tc:SAML:2.0:nameid-format:transient", "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
         ]
-        if !formats.contains(s.nameIDFormat) { add("name_id_format", "unsupported NameID format") }
+        if !formats.contains(s.nameIDFormat) {
+            add("name_id_format", "unsupported NameID format; use emailAddress, persistent, transient, unspecified or the full URN")
+        }
         for (i, mapping) in s.attributeMappings.enumerated() {
             if mapping.name.isEmpty { add("attribute_mappings[\(i)].name", "attribute name is required") }
             if !knownUserFields.contains(mapping.userField) {

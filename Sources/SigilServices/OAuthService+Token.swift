@@ -48,6 +48,11 @@ extension OAuthService {
         case refused(OAuthError)
     }
 
+    /// Thrown inside a redemption's transaction to undo it: a code or refresh token presented by
+    /// a client (or tenant) it was not issued to is refused without being spent, so whoever holds
+    /// a stolen one cannot burn it for the client it belongs to.
+    struct NotTheHolder: Error { let error: OAuthError }
+
     func exchangeCode(tenantID: String, issuer: String, client: AuthenticatedClient, parameters p: [String: String]) async throws -> TokenResponse {
         guard let code = p["code"], code.hasPrefix(Self.codePrefix), code.utf8.count < 200 else {
             throw OAuthError(.invalidGrant, "the authorization code is invalid")
@@ -56,24 +61,33 @@ extension OAuthService {
         let context = self.context
         // Consume first, in its own transaction, so that reuse detection commits even though the
         // request then fails.
-        let redemption = try await context.store.transaction { tx -> Redemption in
-            guard let record = try await tx.oauth.consumeCode(codeHash: tokenHash(code), at: now), record.tenantID == tenantID else {
-                return .refused(OAuthError(.invalidGrant, "the authorization code is invalid", detail: "unknown code"))
-            }
-            if record.consumedAt != nil {
-                // RFC 6749 §4.1.2, RFC 9700 §4.2.4: a reused code revokes everything issued from it.
-                if try await tx.oauth.revokeGrant(tenantID: tenantID, id: record.grantID, at: now) {
-                    try await tx.audit.append(context.auditEvent("oauth.code_reused", by: .client(client.clientID), tenantID: tenantID,
-                                                                 targetType: "oauth_grant", targetID: record.grantID, outcome: .failure,
-                                                                 reason: "authorization code presented twice; grant revoked"))
+        let redemption: Redemption
+        do {
+            redemption = try await context.store.transaction { tx -> Redemption in
+                guard let record = try await tx.oauth.consumeCode(codeHash: tokenHash(code), at: now) else {
+                    return .refused(OAuthError(.invalidGrant, "the authorization code is invalid", detail: "unknown code"))
                 }
-                return .refused(OAuthError(.invalidGrant, "the authorization code is invalid", detail: "code reused"))
+                // The binding first (RFC 6749 §4.1.3): not this client's code → undo the consumption.
+                guard record.tenantID == tenantID else {
+                    throw NotTheHolder(error: OAuthError(.invalidGrant, "the authorization code is invalid", detail: "unknown code"))
+                }
+                guard record.clientID == client.clientID else {
+                    throw NotTheHolder(error: OAuthError(.invalidGrant, "the authorization code is invalid", detail: "code issued to another client"))
+                }
+                if record.consumedAt != nil {
+                    // RFC 6749 §4.1.2, RFC 9700 §4.2.4: a reused code revokes everything issued from it.
+                    if try await tx.oauth.revokeGrant(tenantID: tenantID, id: record.grantID, at: now) {
+                        try await tx.audit.append(context.auditEvent("oauth.code_reused", by: .client(client.clientID), tenantID: tenantID,
+                                                                     targetType: "oauth_grant", targetID: record.grantID, outcome: .failure,
+                                                                     reason: "authorization code presented twice; grant revoked"))
+                    }
+                    return .refused(OAuthError(.invalidGrant, "the authorization code is invalid", detail: "code reused"))
+                }
+                guard record.expiresAt > now else { return .refused(OAuthError(.invalidGrant, "the authorization code has expired")) }
+                return .ok(record)
             }
-            guard record.clientID == client.clientID else {
-                return .refused(OAuthError(.invalidGrant, "the authorization code is invalid", detail: "code issued to another client"))
-            }
-            guard record.expiresAt > now else { return .refused(OAuthError(.invalidGrant, "the authorization code has expired")) }
-            return .ok(record)
+        } catch let refusal as NotTheHolder {
+            redemption = .refused(refusal.error)
         }
         let record: AuthorizationCodeRecord
         switch redemption {
@@ -120,24 +134,33 @@ extension OAuthService {
         }
         let context = self.context
         enum Use: Sendable { case ok(RefreshTokenRecord), refused(OAuthError) }
-        let use = try await context.store.transaction { tx -> Use in
-            guard let record = try await tx.oauth.useRefreshToken(tokenHash: tokenHash(token), at: now), record.tenantID == tenantID else {
-                return .refused(OAuthError(.invalidGrant, "the refresh token is invalid", detail: "unknown refresh token"))
-            }
-            guard record.clientID == client.clientID else {
-                return .refused(OAuthError(.invalidGrant, "the refresh token is invalid", detail: "refresh token of another client"))
-            }
-            if record.usedAt != nil {
-                // Rotation with reuse detection (RFC 9700 §4.14.2): an old token means theft; end the family.
-                if try await tx.oauth.revokeGrant(tenantID: tenantID, id: record.grantID, at: now) {
-                    try await tx.audit.append(context.auditEvent("oauth.refresh_token_reused", by: .client(client.clientID), tenantID: tenantID,
-                                                                 targetType: "oauth_grant", targetID: record.grantID, outcome: .failure,
-                                                                 reason: "rotated refresh token presented again; grant revoked"))
+        let use: Use
+        do {
+            use = try await context.store.transaction { tx -> Use in
+                guard let record = try await tx.oauth.useRefreshToken(tokenHash: tokenHash(token), at: now) else {
+                    return .refused(OAuthError(.invalidGrant, "the refresh token is invalid", detail: "unknown refresh token"))
                 }
-                return .refused(OAuthError(.invalidGrant, "the refresh token is invalid", detail: "refresh token reused"))
+                // Not this client's token: refused without spending it (the transaction rolls back).
+                guard record.tenantID == tenantID else {
+                    throw NotTheHolder(error: OAuthError(.invalidGrant, "the refresh token is invalid", detail: "unknown refresh token"))
+                }
+                guard record.clientID == client.clientID else {
+                    throw NotTheHolder(error: OAuthError(.invalidGrant, "the refresh token is invalid", detail: "refresh token of another client"))
+                }
+                if record.usedAt != nil {
+                    // Rotation with reuse detection (RFC 9700 §4.14.2): an old token means theft; end the family.
+                    if try await tx.oauth.revokeGrant(tenantID: tenantID, id: record.grantID, at: now) {
+                        try await tx.audit.append(context.auditEvent("oauth.refresh_token_reused", by: .client(client.clientID), tenantID: tenantID,
+                                                                     targetType: "oauth_grant", targetID: record.grantID, outcome: .failure,
+                                                                     reason: "rotated refresh token presented again; grant revoked"))
+                    }
+                    return .refused(OAuthError(.invalidGrant, "the refresh token is invalid", detail: "refresh token reused"))
+                }
+                guard record.expiresAt > now else { return .refused(OAuthError(.invalidGrant, "the refresh token has expired")) }
+                return .ok(record)
             }
-            guard record.expiresAt > now else { return .refused(OAuthError(.invalidGrant, "the refresh token has expired")) }
-            return .ok(record)
+        } catch let refusal as NotTheHolder {
+            use = .refused(refusal.error)
         }
         let record: RefreshTokenRecord
         switch use {

@@ -93,7 +93,7 @@ public struct OAuthService: Sendable {
         if let id = c.basicID {
             guard c.clientID == nil || c.clientID == id else { throw await fail("client_id differs from the Basic credentials") }
             guard let (app, s) = try await client(tenantID: tenantID, clientID: id) else { throw await fail("unknown client") }
-            try await checkSecret(c.basicSecret, settings: s, fail: { await fail($0, client: id) })
+            try await checkSecret(c.basicSecret, method: "client_secret_basic", settings: s, fail: { await fail($0, client: id) })
             return AuthenticatedClient(application: app, settings: s, method: "client_secret_basic")
         }
         if let assertion = c.assertion {
@@ -137,16 +137,22 @@ public struct OAuthService: Sendable {
         guard let id = c.clientID else { throw await fail("no client authentication") }
         guard let (app, s) = try await client(tenantID: tenantID, clientID: id) else { throw await fail("unknown client") }
         if let secret = c.clientSecret {
-            try await checkSecret(secret, settings: s, fail: { await fail($0, client: id) })
+            try await checkSecret(secret, method: "client_secret_post", settings: s, fail: { await fail($0, client: id) })
             return AuthenticatedClient(application: app, settings: s, method: "client_secret_post")
         }
         guard s.isPublic else { throw await fail("confidential client sent no credentials", client: id) }
         return AuthenticatedClient(application: app, settings: s, method: "none")
     }
 
-    private func checkSecret(_ secret: String?, settings s: OIDCClientSettings, fail: (String) async -> OAuthError) async throws {
+    /// The secret must be sent the way the client registered (`token_endpoint_auth_method`, OIDC
+    /// Core §9, RFC 7591 §2): a `client_secret_basic` client's secret in a form body is refused, and
+    /// the other way round, at every endpoint that authenticates clients.
+    private func checkSecret(_ secret: String?, method: String, settings s: OIDCClientSettings, fail: (String) async -> OAuthError) async throws {
         guard ["client_secret_basic", "client_secret_post"].contains(s.tokenEndpointAuthMethod), let expected = s.clientSecretHash else {
             throw await fail("client does not authenticate with a secret")
+        }
+        guard method == s.tokenEndpointAuthMethod else {
+            throw await fail("client is registered for \(s.tokenEndpointAuthMethod), not \(method)")
         }
         guard let secret else { throw await fail("wrong client secret") }
         let presented = Array(tokenHash(secret).utf8)

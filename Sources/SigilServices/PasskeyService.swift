@@ -14,14 +14,28 @@ public struct PasskeyService: Sendable {
     /// Failed verifications after which a transaction is dead.
     public static let maximumFailures = 5
 
-    public init(context: ServiceContext) { self.context = context }
+    public let policy: Policy
+
+    public struct Policy: Sendable {
+        /// Sign in even when a passkey's signature counter went backwards (a sign that the
+        /// credential was copied, WebAuthn L3 §6.1.1). Off: such an assertion is refused and the
+        /// passkey flagged until an administrator clears it (docs/sign-in.md "Sign counters").
+        public var insecureAllowSignCountRegression: Bool
+        public init(insecureAllowSignCountRegression: Bool = false) {
+            self.insecureAllowSignCountRegression = insecureAllowSignCountRegression
+        }
+    }
+
+    public init(context: ServiceContext, policy: Policy = Policy()) {
+        self.context = context
+        self.policy = policy
+    }
 
     /// The relying party of a tenant's issuer: RP ID is its host, the origin its scheme, host and port.
     public static func relyingParty(issuer: String) throws -> RelyingParty {
-        guard let url = URLComponents(string: issuer), let scheme = url.scheme, let host = url.host, !host.isEmpty else {
+        guard let url = URLComponents(string: issuer), let host = url.host, let origin = WebOrigin.of(url) else {
             throw SigilError(.invalidConfiguration, "the issuer \(issuer) is not an absolute URL")
         }
-        let origin = url.port.map { "\(scheme)://\(host):\($0)" } ?? "\(scheme)://\(host)"
         return RelyingParty(id: host, origins: [origin])
     }
 
@@ -136,7 +150,7 @@ public struct PasskeyService: Sendable {
             stored = try await context.store.passkeys.get(tenantID: tenantID, credentialID: credentialID)
         } catch let error as StoreError where error.code == .notFound {
             try await recordFailure(transaction, reason: "unknown passkey")
-            throw ServiceError(.unauthenticated, "this passkey is not registered here")
+            throw ServiceError(.signInFailed, "this passkey is not registered here")
         }
         let verifier = WebAuthnVerifier(relyingParty: try Self.relyingParty(issuer: issuer))
         let verified: VerifiedAssertion
@@ -148,7 +162,25 @@ public struct PasskeyService: Sendable {
                                              userHandle: Array(stored.userID.utf8)))
         } catch {
             try await recordFailure(transaction, reason: error.message)
-            throw ServiceError(.unauthenticated, "the passkey could not be verified: \(error.message)")
+            throw ServiceError(.signInFailed, "the passkey could not be verified: \(error.message)")
+        }
+        if stored.cloneWarning && !policy.insecureAllowSignCountRegression {
+            try await recordFailure(transaction, reason: "passkey flagged as a possible copy")
+            throw ServiceError(.signInFailed, Self.flaggedMessage)
+        }
+        if verified.possibleClone && !policy.insecureAllowSignCountRegression {
+            // The counter went backwards: flag the passkey (until an administrator clears it),
+            // keep the stored count, and refuse.
+            let context = self.context
+            try await context.store.transaction { tx in
+                _ = try await tx.passkeys.setCloneWarning(tenantID: tenantID, userID: stored.userID, credentialID: credentialID, true)
+                try await tx.audit.append(context.auditEvent("passkey.possible_clone", by: .user(stored.userID), tenantID: tenantID,
+                                                             targetType: "passkey", targetID: credentialID, outcome: .failure,
+                                                             reason: "sign count \(verified.signCount) not above stored \(stored.signCount); "
+                                                                + "sign-in refused and the passkey flagged"))
+            }
+            try await recordFailure(transaction, reason: "sign count regression")
+            throw ServiceError(.signInFailed, Self.flaggedMessage)
         }
         let user = try await context.store.users.get(tenantID: tenantID, id: stored.userID)
         guard user.status == .active else {
@@ -178,6 +210,9 @@ public struct PasskeyService: Sendable {
         return SignIn(user: user, passkey: stored, transaction: completed, possibleClone: verified.possibleClone,
                       amr: method.amr, acr: method.acr)
     }
+
+    static let flaggedMessage = "this passkey was blocked because it may have been copied; sign in another way, "
+        + "or ask your administrator to check it and clear the warning"
 
     /// What a passkey proves (RFC 8176 `amr`, and an `acr`): a device-bound key (backup
     /// ineligible) is `hwk` and `phrh`; a synced passkey is `swk` and `phr`. Both verified the user.

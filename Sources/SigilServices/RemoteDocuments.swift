@@ -99,7 +99,7 @@ public actor RemoteDocuments {
             if fresh && !(refresh && mayRefresh) { return cached.set }
         }
         let document = try await get(uri, accept: "application/jwk-set+json, application/json", limit: Self.jwksLimit)
-        guard let set = try? JSONDecoder().decode(JWKSet.self, from: Data(document.body)) else {
+        guard StrictJSON.isValid(document.body), let set = try? JSONDecoder().decode(JWKSet.self, from: Data(document.body)) else {
             throw RemoteFetchError.unreachable("the response is not a JWKS document")
         }
         let ttl = min(max(document.maxAge ?? Self.defaultTTL, Self.minimumTTL), Self.maximumTTL)

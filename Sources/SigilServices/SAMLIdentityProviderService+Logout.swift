@@ -306,13 +306,19 @@ extension SAMLIdentityProviderService {
     /// A LogoutResponse from the SP the chain is waiting for: verified (signature with that SP's
     /// certificate, issuer, InResponseTo); whatever it says, the chain moves on.
     func logoutResponse(_ message: SAMLInboundMessage, tenantID: String, issuer: String) async throws -> LogoutOutcome {
-        guard let stateID = message.relayState, stateID.hasPrefix("samlslo_"), stateID.utf8.count < 100,
-              let state = try? await context.store.loginTransactions.get(tenantID: tenantID, id: stateID), state.kind == .samlLogout,
+        let known = message.relayState.flatMap { $0.hasPrefix("samlslo_") && $0.utf8.count < 100 ? $0 : nil }
+        var state: LoginTransaction?
+        if let known { state = try? await context.store.loginTransactions.get(tenantID: tenantID, id: known) }
+        guard let stateID = known, let state, state.kind == .samlLogout,
               state.state == .pending, state.expiresAt > context.clock.now(),
               let current = state.context["current_app"], let expected = state.context["current_request_id"] else {
             await context.recordFailure("saml.slo.rejected", by: .system, tenantID: tenantID,
                                         reason: "a LogoutResponse that answers no logout in progress")
-            return .signedOut(partial: false)
+            // A late answer to a sign-out that has finished: the session it ended is gone, so "signed out" is true.
+            if let state, state.kind == .samlLogout, state.state != .pending { return .signedOut(partial: false) }
+            // Say what happened: nothing was signed out here (any Sigil session is untouched).
+            return .error(SAMLError(.unsupported, "this sign-out answer does not belong to a sign-out in progress here, so nothing was "
+                                        + "signed out by it; to sign out of Sigil, use Sign out on your account page"))
         }
         var ok = false
         var reason = ""

@@ -20,6 +20,9 @@ public struct SAMLIdentityProviderService: Sendable {
     /// How long a user may take to sign in before the pending request is dropped.
     public static let pendingLifetime: TimeInterval = 15 * 60
     public static let clockSkew: TimeInterval = 300
+    /// How long after answering a request the same browser may open its continue link again
+    /// and get the answer again (a double sign-in, a reload, Back): see `resume`.
+    public static let repeatWindow: TimeInterval = 120
 
     /// Ends sessions (grants, back-channel logout) for single logout.
     public let logoutService: LogoutService
@@ -84,6 +87,12 @@ public struct SAMLIdentityProviderService: Sendable {
                                     requestID: rejection.request?.id, to: rejection.respondTo.map { (acsURL: $0.acsURL, relayState: message.relayState) })
         }
         let app = registered!.0
+        if validated.signatureUnchecked {
+            try await context.store.audit.append(context.auditEvent(
+                "saml.sso.signature_unchecked", by: .system, tenantID: tenantID, targetType: "application", targetID: app.id,
+                after: ["sp_entity_id": validated.serviceProvider.entityID, "request_id": validated.request.id, "binding": "\(message.binding)"],
+                reason: "the request is signed but the service provider has no certificate registered; handled as unsigned"))
+        }
         // Replay: the pending record's ID is derived from the request ID.
         let secret = OpaqueToken.make(prefix: "", random: context.random)
         let pending = LoginTransaction(
@@ -127,6 +136,20 @@ public struct SAMLIdentityProviderService: Sendable {
             await context.recordFailure("saml.sso.rejected", by: .system, tenantID: tenantID, reason: "resume key mismatch")
             return .error(SAMLError(.unsupported, "this sign-in request is unknown or expired; start again from the application"))
         }
+        // The same browser arriving again (two sign-ins finishing at once, a reload, Back) gets the
+        // answer again instead of an error that would replace the page posting the first one.
+        // "Same browser": it holds the continue link's key, which only the browser that sent the
+        // request was given, and a session of the user the request was answered for.
+        if pending.state == .completed, case let (s, user)? = session, pending.userID == user.id,
+           let answeredAt = pending.context["answered_at"].flatMap(Double.init),
+           now.timeIntervalSince1970 - answeredAt < Self.repeatWindow, pending.expiresAt > now,
+           !(pending.context["force_authn"] == "true" && s.authTime < pending.createdAt) {
+            try await context.store.audit.append(context.auditEvent(
+                "saml.sso.repeated", by: .user(user.id), tenantID: tenantID, targetType: "application",
+                targetID: pending.context["application_id"], after: ["request_id": pending.context["request_id"] ?? "", "session": s.id],
+                reason: "the continue link of an answered request was opened again by the same browser"))
+            return try await answer(pending, session: s, user: user, tenantID: tenantID, issuer: issuer)
+        }
         guard pending.state == .pending, pending.expiresAt > now else {
             await context.recordFailure("saml.sso.rejected", by: .system, tenantID: tenantID,
                                         reason: "replayed: resume link of an answered or expired request \(pending.context["request_id"] ?? "")")
@@ -144,17 +167,24 @@ public struct SAMLIdentityProviderService: Sendable {
     func respond(_ pending: LoginTransaction, session: Session, user: User, tenantID: String, issuer: String) async throws -> Outcome {
         // One answer per request: move pending → completed atomically.
         let id = pending.id
+        let now = context.clock.now()
         do {
             _ = try await context.store.loginTransactions.update(tenantID: tenantID, id: id) { t in
                 guard t.state == .pending else { throw SAMLError(.replayed, "this sign-in request was already answered") }
                 t.state = .completed
                 t.userID = session.userID
+                t.context["answered_at"] = String(now.timeIntervalSince1970)
             }
         } catch let error as SAMLError {
             await context.recordFailure("saml.sso.rejected", by: .user(session.userID), tenantID: tenantID,
                                         reason: "replayed: \(error.message) \(pending.context["request_id"] ?? "")")
             return .error(error)
         }
+        return try await answer(pending, session: session, user: user, tenantID: tenantID, issuer: issuer)
+    }
+
+    /// The signed Response to a pending request (answered once by `respond`, or again by `resume`).
+    func answer(_ pending: LoginTransaction, session: Session, user: User, tenantID: String, issuer: String) async throws -> Outcome {
         let app = try await context.store.applications.get(tenantID: tenantID, id: pending.context["application_id"] ?? "")
         guard case .saml(let settings) = app.settings else { return .error(SAMLError(.unknownIssuer, "the application is not a SAML SP")) }
         let relay = pending.context["relay_state"].flatMap { $0.isEmpty ? nil : $0 }

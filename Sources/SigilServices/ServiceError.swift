@@ -21,6 +21,8 @@ public struct ServiceError: Error, Sendable, Equatable, CustomStringConvertible 
         public static let unauthenticated = Code("unauthenticated")
         /// Valid credentials that do not reach this resource (e.g. another tenant).
         public static let forbidden = Code("forbidden")
+        /// A user's sign-in attempt (a passkey assertion) was not accepted.
+        public static let signInFailed = Code("signInFailed")
     }
 
     public let code: Code

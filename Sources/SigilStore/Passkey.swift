@@ -45,4 +45,8 @@ public protocol PasskeyStore: Sendable {
     func recordUse(tenantID: String, credentialID: String, expectedSignCount: Int, signCount: Int, backupState: Bool,
                    cloneWarning: Bool, at: Date) async throws
     func delete(tenantID: String, userID: String, credentialID: String) async throws
+    /// Sets or clears the clone warning of a user's passkey. Clearing also resets the stored sign
+    /// count to 0, so the authenticator's next count is taken as it comes. `notFound` if the user
+    /// has no such passkey.
+    func setCloneWarning(tenantID: String, userID: String, credentialID: String, _ flagged: Bool) async throws -> Passkey
 }

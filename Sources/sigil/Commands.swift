@@ -256,15 +256,8 @@ struct AppCommand: AsyncParsableCommand {
                 }
                 settings.singleLogoutBinding = binding
             }
-            if let nameIDFormat {
-                if nameIDFormat.hasPrefix("urn:") {
-                    settings.nameIDFormat = nameIDFormat
-                } else if ["persistent", "transient"].contains(nameIDFormat) {
-                    settings.nameIDFormat = "urn:oasis:names:tc:SAML:2.0:nameid-format:\(nameIDFormat)"
-                } else {
-                    settings.nameIDFormat = "urn:oasis:names:tc:SAML:1.1:nameid-format:\(nameIDFormat)"
-                }
-            }
+            // The service accepts the short spellings too (SAML.NameIDFormat.canonical), as the admin API does.
+            if let nameIDFormat { settings.nameIDFormat = nameIDFormat }
             if let signing {
                 guard let s = SAMLServiceProviderSettings.Signing(rawValue: signing) else {
                     throw ValidationError("--signing must be assertion, response or both")

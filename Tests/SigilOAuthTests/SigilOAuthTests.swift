@@ -77,7 +77,7 @@ import Testing
                                                issuer: "https://id.example.com")
         guard case .formPost(let html, let csp) = post else { Issue.record("not a form"); return }
         #expect(html.contains(#"value="&quot;&gt;&lt;s""#) && html.contains(#"name="iss" value="https://id.example.com""#))
-        #expect(csp.contains("form-action https://rp.example") && csp.contains("'sha256-"))
+        #expect(csp.contains("form-action 'self' https:;") && csp.contains("'sha256-") && csp.contains("default-src 'none'"))
     }
 }
 
