@@ -7,6 +7,14 @@ struct Migration: Sendable {
     let version: Int
     let name: String
     let statements: @Sendable (SQLFlavor) -> [String]
+    /// Work SQL alone cannot do (Unicode normalisation), run after `statements` in the same
+    /// transaction, with the migration's time.
+    let code: (@Sendable (any SQLDatabase, Date) async throws -> Void)?
+
+    init(version: Int, name: String, statements: @escaping @Sendable (SQLFlavor) -> [String],
+         code: (@Sendable (any SQLDatabase, Date) async throws -> Void)? = nil) {
+        self.version = version; self.name = name; self.statements = statements; self.code = code
+    }
 }
 
 enum Migrations {
@@ -347,6 +355,11 @@ enum Migrations {
                 "CREATE INDEX logout_deliveries_by_tenant ON logout_deliveries (tenant_id, next_attempt_at)",
             ]
         },
+        // Email uniqueness keys were lower case only; they are now PRECIS case-mapped (NFC, width
+        // mapping): recompute them, and report users whose addresses now collide.
+        Migration(version: 8, name: "identifier-normalisation", statements: { _ in [] }, code: { db, now in
+            try await IdentifierNormalisation.run(db, now: now)
+        }),
     ]
 
     /// The migrations by version (the list above may be merged out of order).
@@ -383,6 +396,7 @@ enum Migrations {
                 for statement in migration.statements(backend.flavor) {
                     try await db.raw(SQLQueryString(statement)).run()
                 }
+                try await migration.code?(db, now)
                 try await db.raw("""
                     INSERT INTO sigil_migrations (version, name, applied_at)
                     VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: now.unixMillisecondsForStore))

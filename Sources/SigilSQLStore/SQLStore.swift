@@ -5,7 +5,7 @@ import SigilStore
 
 /// The SQL implementation of `Store`, for SQLite (the default) and PostgreSQL.
 public final class SQLStore: Store {
-    private let backend: any SQLBackend
+    let backend: any SQLBackend
     private let session: SQLSession
     public let signals: any ChangeSignal
 

@@ -1,4 +1,5 @@
 import Foundation
+import SigilCore
 
 public enum UserStatus: String, Codable, Sendable, CaseIterable {
     case active
@@ -30,8 +31,9 @@ public struct User: Codable, Sendable, Equatable {
     public static let adminRole = "admin"
     public var isAdmin: Bool { roles.contains(Self.adminRole) }
 
-    /// The form email uniqueness is checked in.
-    public static func normalizedEmail(_ email: String) -> String { email.lowercased() }
+    /// The form email uniqueness is checked and look-ups are made in: PRECIS case-mapped (width
+    /// mapping, lower case, NFC; `PRECIS.caseMappedIdentifier`), in every store backend.
+    public static func normalizedEmail(_ email: String) -> String { PRECIS.caseMappedIdentifier(email) }
 }
 
 public protocol UserStore: Sendable {
