@@ -12,7 +12,13 @@ import SigilStore
 /// RFC 6749 §5.2 JSON error here (or a redirect / error page at the authorization endpoint).
 struct OAuthRoutes {
     let services: ServiceSet
+    let limiter: RateLimiter
     var oauth: OAuthService { services.oauth }
+
+    init(services: ServiceSet, limiter: RateLimiter = RateLimiter()) {
+        self.services = services
+        self.limiter = limiter
+    }
 
     func register(on router: Router<SigilRequestContext>) {
         router.get("/.well-known/openid-configuration") { _, context in try self.discovery(context) }
@@ -193,13 +199,56 @@ struct OAuthRoutes {
         return try await services.sessions.resolve(cookie: cookie, tenantID: tenant.id)
     }
 
+    // MARK: client authentication and per-client limits
+
+    /// Failed client authentications, counted per (client, address), per client and per address;
+    /// while any of them is spent every attempt answers 429, right secret or not, so guessing
+    /// learns nothing. Successful requests cost nothing here.
+    static let failuresPerClientAndAddress = RateLimiter.Rule(capacity: 10, refillPerSecond: 0.1)
+    static let failuresPerClient = RateLimiter.Rule(capacity: 100, refillPerSecond: 1)
+    static let failuresPerAddress = RateLimiter.Rule(capacity: 30, refillPerSecond: 0.5)
+    /// Stored state an authenticated client may create: pushed requests (live 60 s) and CIBA requests.
+    static let pushesPerClient = RateLimiter.Rule(capacity: 60, refillPerSecond: 2)
+    static let cibaRequestsPerClient = RateLimiter.Rule(capacity: 30, refillPerSecond: 0.5)
+
+    struct Throttled: Error { let retryAfter: Int; let group: String }
+
+    func authenticateClient(_ request: Request, _ context: SigilRequestContext, tenant: Tenant, parameters: [String: String],
+                            endpoint: String) async throws -> OAuthService.AuthenticatedClient {
+        let credentials = try Self.credentials(request, parameters)
+        let claimed = credentials.basicID ?? credentials.clientID
+            ?? credentials.assertion.flatMap { try? JWS.parse($0) }?.payload["sub"]?.string ?? "-"
+        let keys: [(String, RateLimiter.Rule)] = [
+            ("client-auth|pair|\(tenant.id)|\(claimed.prefix(256))|\(context.clientAddress)", Self.failuresPerClientAndAddress),
+            ("client-auth|client|\(tenant.id)|\(claimed.prefix(256))", Self.failuresPerClient),
+            ("client-auth|addr|\(context.clientAddress)", Self.failuresPerAddress),
+        ]
+        for (key, rule) in keys {
+            if let retryAfter = limiter.peek(key, rule: rule) {
+                await services.context.recordFailure("rate_limit.exceeded", by: .client(String(claimed.prefix(256))), tenantID: tenant.id,
+                                                     reason: "failed client authentication from \(context.clientAddress)")
+                throw Throttled(retryAfter: retryAfter, group: "client-authentication")
+            }
+        }
+        do {
+            return try await oauth.authenticate(tenantID: tenant.id, issuer: context.issuer, credentials: credentials, endpoint: endpoint)
+        } catch let error as OAuthError where error.code == .invalidClient {
+            for (key, rule) in keys { _ = limiter.take(key, rule: rule) }
+            throw error
+        }
+    }
+
+    func throttle(_ key: String, _ rule: RateLimiter.Rule, _ context: SigilRequestContext) throws {
+        if let retryAfter = limiter.take(key, rule: rule) { throw Throttled(retryAfter: retryAfter, group: String(key.prefix { $0 != "|" })) }
+    }
+
     // MARK: /oauth2/par (RFC 9126)
 
     func par(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let tenant = try context.requireTenant()
         let parameters = try await Self.requestParameters(request, context, allowJSON: true)
-        let client = try await oauth.authenticate(tenantID: tenant.id, issuer: context.issuer,
-                                                  credentials: Self.credentials(request, parameters), endpoint: "/oauth2/par")
+        let client = try await authenticateClient(request, context, tenant: tenant, parameters: parameters, endpoint: "/oauth2/par")
+        try throttle("oauth-par|client|\(tenant.id)|\(client.clientID)", Self.pushesPerClient, context)
         let authorization = parameters.filter { !Self.clientAuthParameters.contains($0.key) || $0.key == "client_id" }
         let (requestURI, expiresIn) = try await oauth.push(tenantID: tenant.id, client: client, parameters: authorization)
         return Self.json(["request_uri": .string(requestURI), "expires_in": .int(Int64(expiresIn))], status: .created)
@@ -210,8 +259,7 @@ struct OAuthRoutes {
     func token(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let tenant = try context.requireTenant()
         let parameters = try await Self.requestParameters(request, context, allowJSON: false)
-        let client = try await oauth.authenticate(tenantID: tenant.id, issuer: context.issuer,
-                                                  credentials: Self.credentials(request, parameters), endpoint: "/oauth2/token")
+        let client = try await authenticateClient(request, context, tenant: tenant, parameters: parameters, endpoint: "/oauth2/token")
         let response = if parameters["grant_type"] == OAuthService.cibaGrantType {
             try await oauth.cibaToken(tenant: tenant, issuer: context.issuer, client: client, parameters: parameters,
                                       authenticator: services.authenticator)
@@ -226,8 +274,8 @@ struct OAuthRoutes {
     func backchannelAuthorize(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let tenant = try context.requireTenant()
         let parameters = try await Self.requestParameters(request, context, allowJSON: false)
-        let client = try await oauth.authenticate(tenantID: tenant.id, issuer: context.issuer,
-                                                  credentials: Self.credentials(request, parameters), endpoint: "/oauth2/bc-authorize")
+        let client = try await authenticateClient(request, context, tenant: tenant, parameters: parameters, endpoint: "/oauth2/bc-authorize")
+        try throttle("oauth-ciba|client|\(tenant.id)|\(client.clientID)", Self.cibaRequestsPerClient, context)
         let started = try await oauth.backchannelAuthorize(tenant: tenant, issuer: context.issuer, client: client, parameters: parameters,
                                                            authenticator: services.authenticator, clientIP: context.clientAddress)
         return Self.json(["auth_req_id": .string(started.authReqID), "expires_in": .int(Int64(started.expiresIn)),
@@ -260,8 +308,7 @@ struct OAuthRoutes {
     func introspect(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let tenant = try context.requireTenant()
         let parameters = try await Self.requestParameters(request, context, allowJSON: false)
-        let client = try await oauth.authenticate(tenantID: tenant.id, issuer: context.issuer,
-                                                  credentials: Self.credentials(request, parameters), endpoint: "/oauth2/introspect")
+        let client = try await authenticateClient(request, context, tenant: tenant, parameters: parameters, endpoint: "/oauth2/introspect")
         guard client.method != "none" else { throw OAuthError(.invalidClient, "public clients cannot introspect") }
         guard let token = parameters["token"] else { throw OAuthError.invalidRequest("token is required") }
         let result = try await oauth.introspect(tenantID: tenant.id, issuer: context.issuer, client: client, token: token,
@@ -272,8 +319,7 @@ struct OAuthRoutes {
     func revoke(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let tenant = try context.requireTenant()
         let parameters = try await Self.requestParameters(request, context, allowJSON: false)
-        let client = try await oauth.authenticate(tenantID: tenant.id, issuer: context.issuer,
-                                                  credentials: Self.credentials(request, parameters), endpoint: "/oauth2/revoke")
+        let client = try await authenticateClient(request, context, tenant: tenant, parameters: parameters, endpoint: "/oauth2/revoke")
         guard let token = parameters["token"] else { throw OAuthError.invalidRequest("token is required") }
         try await oauth.revoke(tenantID: tenant.id, issuer: context.issuer, client: client, token: token)
         return Response(status: .ok, headers: [.cacheControl: "no-store", .contentLength: "0", .accessControlAllowOrigin: "*"])
@@ -444,6 +490,13 @@ struct OAuthRoutes {
     func guarded(bearer: Bool = false, _ body: () async throws -> Response) async -> Response {
         do {
             return try await body()
+        } catch let throttled as Throttled {
+            // RFC 6585 §4; the body stays an OAuth error object for client libraries.
+            var response = Self.json(["error": "temporarily_unavailable",
+                                      "error_description": .string("too many requests; retry after \(throttled.retryAfter) seconds")],
+                                     status: .tooManyRequests)
+            response.headers[.retryAfter] = String(throttled.retryAfter)
+            return response
         } catch is BearerMissing {
             return Response(status: .unauthorized, headers: [.wwwAuthenticate: #"Bearer realm="sigil""#, .cacheControl: "no-store",
                                                              .accessControlAllowOrigin: "*", .accessControlExposeHeaders: "WWW-Authenticate"])

@@ -20,7 +20,7 @@ public enum SigilServer {
         AdminAPI(services: services).register(on: router)
         SignInRoutes(services: services).register(on: router)
         AuthenticatorRoutes(services: services).register(on: router)
-        OAuthRoutes(services: services).register(on: router)
+        OAuthRoutes(services: services, limiter: rateLimiter).register(on: router)
         SAMLRoutes(services: services).register(on: router)
         return router
     }
@@ -33,10 +33,11 @@ public enum SigilServer {
     }
 
     public static func application(services: ServiceSet, metrics: HTTPMetrics, host: String, port: Int, publicURL: URL,
-                                   logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in })
+                                   logger: Logger, rateLimiter: RateLimiter = RateLimiter(),
+                                   onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in })
         -> some ApplicationProtocol {
         Application(
-            responder: responder(services: services, metrics: metrics, publicURL: publicURL),
+            responder: responder(services: services, metrics: metrics, publicURL: publicURL, rateLimiter: rateLimiter),
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
             logger: logger)

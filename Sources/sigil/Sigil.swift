@@ -41,6 +41,13 @@ struct Serve: AsyncParsableCommand {
                   ["http", "https"].contains(publicURL.scheme ?? ""), publicURL.host != nil, publicURL.query == nil else {
                 throw CLIError("--public-url must be an absolute http(s) URL without a query, e.g. https://id.example.com")
             }
+            var rateLimitScale = 1.0
+            if let text = env("SIGIL_RATE_LIMIT_SCALE") {
+                guard let value = Double(text), value > 0, value <= 1_000_000 else {
+                    throw CLIError("SIGIL_RATE_LIMIT_SCALE must be a positive number (1 = the documented limits)")
+                }
+                rateLimitScale = value
+            }
             // Push delivery (APNs, FCM) when configured; the devices' streams deliver either way.
             let pushClient = PushHTTPClient()
             let pushSender: any PushSender
@@ -63,6 +70,7 @@ struct Serve: AsyncParsableCommand {
             let services = runtime.services
             let app = SigilServer.application(
                 services: services, metrics: metrics, host: host, port: port, publicURL: publicURL, logger: logger,
+                rateLimiter: RateLimiter(scale: rateLimitScale),
                 onServerRunning: { _ in
                     await Self.announce(services: services, publicURL: publicURL, runtime: runtime)
                 })

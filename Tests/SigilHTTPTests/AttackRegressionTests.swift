@@ -5,7 +5,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import SigilCore
-import SigilHTTP
+@testable import SigilHTTP
 import SigilJOSE
 import SigilOAuth
 import SigilSAML
@@ -176,6 +176,83 @@ struct AttackRegressionTests {
                                                                            "refresh_token": try #require(try rotated.json()["refresh_token"] as? String)])
             #expect(try afterReuse.json()["error"] as? String == "invalid_grant")
         }
+    }
+
+    // MARK: 6. limits on everything that stores state or checks a secret
+
+    @Test func wrongClientSecretsEndIn429EvenForTheRightOne() async throws {
+        try await Harness.run { h in
+            let f = try await OAuthTests.fixture(h)
+            let bad: HTTPFields = [.authorization: "Basic " + Data("\(f.clientID):wrong".utf8).base64EncodedString()]
+            var statuses: [HTTPResponse.Status] = []
+            for path in ["/oauth2/token", "/oauth2/par"] {
+                for _ in 0..<20 {
+                    statuses.append(try await OAuthTests.form(f, path, ["grant_type": "client_credentials"], headers: bad).status)
+                }
+            }
+            #expect(statuses.prefix(10).allSatisfy { $0 == .unauthorized })
+            #expect(statuses.suffix(30).allSatisfy { $0 == .tooManyRequests }, "\(statuses)")
+            let right = try await OAuthTests.form(f, "/oauth2/token", ["grant_type": "client_credentials"])
+            #expect(right.status == .tooManyRequests && Int(right.headers[.retryAfter] ?? "") ?? 0 >= 1)
+            #expect(try right.json()["error"] as? String == "temporarily_unavailable")
+        }
+    }
+
+    @Test func authenticatedPushesPerClientAreBounded() async throws {
+        try await Harness.run { h in
+            let f = try await OAuthTests.fixture(h)
+            var created = 0, limited = 0
+            for _ in 0..<200 {
+                let r = try await OAuthTests.form(f, "/oauth2/par", OAuthTests.authorizeParams(f))
+                if r.status == .created { created += 1 } else if r.status == .tooManyRequests { limited += 1 }
+            }
+            #expect(created == 60 && limited == 140, "created \(created), limited \(limited)")
+        }
+    }
+
+    @Test func unauthenticatedAuthnRequestsCannotFillTheStore() async throws {
+        try await Harness.run { h in
+            let f = try await SAMLIdPTests.fixture(h)
+            var stored = 0, limited = 0
+            for _ in 0..<100 {
+                let r = try await SAMLIdPTests.redirect(f, SAMLIdPTests.request(), signedIn: false)
+                if r.status == .seeOther { stored += 1 } else if r.status == .tooManyRequests { limited += 1 }
+            }
+            #expect(stored == 30 && limited == 70, "stored \(stored), limited \(limited)")
+        }
+    }
+
+    @Test func adminWritesPerTenantAreBounded() async throws {
+        try await Harness.run { h in
+            var statuses: [HTTPResponse.Status] = []
+            for i in 0..<110 {
+                statuses.append(try await h.admin(.post, "/users", json: #"{"email":"u\#(i)@example.com","given_name":"U","family_name":"N"}"#).status)
+            }
+            #expect(statuses.filter { $0 == .created }.count == 100 && statuses.suffix(10).allSatisfy { $0 == .tooManyRequests })
+            // Reads go on.
+            #expect(try await h.admin(.get, "/users").status == .ok)
+        }
+    }
+
+    @Test func signInLimitIsPerAddressAcrossTenants() async throws {
+        try await Harness.run { h in
+            _ = try await h.services.tenants.create(slug: "acme", by: .cli)
+            _ = try await h.services.tenants.create(slug: "beta", by: .cli)
+            for _ in 0..<30 {
+                #expect(try await h.request(.post, "/t/acme/login/passkey/options", json: "{}",
+                                            headers: [.origin: "https://id.example.com"]).status == .ok)
+            }
+            let other = try await h.request(.post, "/t/beta/login/passkey/options", json: "{}", headers: [.origin: "https://id.example.com"])
+            try other.expectProblem(.tooManyRequests, "rate-limited")
+        }
+    }
+
+    @Test func rateLimitScaleMultipliesEveryRule() {
+        let limiter = RateLimiter(scale: 3, now: { 0 })
+        let rule = RateLimiter.Rule(capacity: 2, refillPerSecond: 1)
+        #expect((0..<6).allSatisfy { _ in limiter.take("k", rule: rule) == nil })
+        #expect(limiter.take("k", rule: rule) != nil)
+        #expect(limiter.peek("k", rule: rule) != nil && limiter.peek("j", rule: rule) == nil)
     }
 
     // MARK: 7. duplicate JSON member names

@@ -103,7 +103,7 @@ wrk_rps() {
 section "start-up: process start to /readyz 200"
 # Quiet logs: request logging at info would measure the logger, not the server.
 start_ns=$(date +%s%N)
-"$SIGIL_BIN" serve --host 127.0.0.1 --port "$PORT" --data-dir "$WORK/data" \
+SIGIL_RATE_LIMIT_SCALE=${SIGIL_RATE_LIMIT_SCALE:-100000} "$SIGIL_BIN" serve --host 127.0.0.1 --port "$PORT" --data-dir "$WORK/data" \
     --public-url "$BASE" --log-level "${SIGIL_BENCH_LOG_LEVEL:-warning}" >"$WORK/stdout" 2>"$WORK/stderr" </dev/null &
 PID=$!
 ready=0

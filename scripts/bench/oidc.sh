@@ -27,7 +27,7 @@ SIGIL_BENCH_BIN=${SIGIL_BENCH_BIN:-$(dirname "$SIGIL_BIN")/sigil-bench}
 WORK=$(mktemp -d)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 BASE="http://127.0.0.1:$PORT"
-"$SIGIL_BIN" serve --port "$PORT" --data-dir "$WORK/data" --log-level warning >"$WORK/out" 2>"$WORK/err" &
+SIGIL_RATE_LIMIT_SCALE=${SIGIL_RATE_LIMIT_SCALE:-100000} "$SIGIL_BIN" serve --port "$PORT" --data-dir "$WORK/data" --log-level warning >"$WORK/out" 2>"$WORK/err" &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$WORK"' EXIT
 for _ in $(seq 1 100); do curl -fs "$BASE/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
