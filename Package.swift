@@ -304,7 +304,7 @@ let package = Package(
             name: "SigilHTTPTests",
             dependencies: [
                 "SigilCore", "SigilStore", "SigilSQLStore", "SigilServices", "SigilHTTP", "SigilJOSE", "SigilOAuth", "SigilAuthenticatorProtocol",
-                "SigilSAML", "SigilXML",
+                "SigilSAML", "SigilXML", "SigilRemote",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "X509", package: "swift-certificates"),

@@ -23,6 +23,12 @@ import requests
 RESULTS = {"passed": 0, "failed": 0}
 
 
+# Sigil refuses to fetch from loopback and private addresses unless the operator allows the host;
+# the CLI commands these scripts run (create-saml --metadata URL) inherit this too.
+OUTBOUND_ALLOW_HOSTS = "127.0.0.1,localhost"
+os.environ.setdefault("SIGIL_OUTBOUND_ALLOW_HOSTS", OUTBOUND_ALLOW_HOSTS)
+
+
 def check(name, ok, detail=""):
     RESULTS["passed" if ok else "failed"] += 1
     print(("PASS " if ok else "FAIL ") + name + ("" if ok or not detail else f" -- {detail}"), flush=True)
@@ -39,6 +45,8 @@ def free_port():
 
 def start_sigil(binary, data_dir, port):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIGIL_")}
+    # The peers run on loopback: the operator setting that lets Sigil fetch their metadata and keys.
+    env["SIGIL_OUTBOUND_ALLOW_HOSTS"] = OUTBOUND_ALLOW_HOSTS
     work = os.path.dirname(data_dir)
     err = open(os.path.join(work, "serve.stderr"), "w+")
     out = open(os.path.join(work, "serve.stdout"), "w")

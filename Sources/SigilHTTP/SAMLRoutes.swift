@@ -71,7 +71,7 @@ struct SAMLRoutes {
 
     func idpInitiated(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let tenant = try context.requireTenant()
-        guard let sp = request.uri.queryParameters.get("sp").map { String($0) }, !sp.isEmpty else {
+        guard let sp = request.uri.queryParameters.get("sp").map({ String($0) }), !sp.isEmpty else {
             return errorPage(SAMLError(.malformed, "say which application to sign in to (sp=<entity ID>)"), context)
         }
         guard case let (session, user)? = try await SignInRoutes(services: services).currentSession(request, context) else {

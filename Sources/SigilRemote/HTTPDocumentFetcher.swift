@@ -3,13 +3,18 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SigilServices
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// `RemoteDocumentFetcher` over async-http-client: one GET, no redirects (a redirect could take
 /// an allowed https URL to a host the URL policy would refuse), a connect and a whole-request
 /// timeout, and a body limit enforced while reading. The URL policy itself is checked by
 /// `RemoteDocuments` before this is called.
 public final class HTTPDocumentFetcher: RemoteDocumentFetcher {
-    private let client: HTTPClient
+    private let configuration: HTTPClient.Configuration
     private let timeout: TimeAmount
 
     public init(connectTimeout: Duration = .seconds(3), requestTimeout: Duration = .seconds(5)) {
@@ -17,20 +22,38 @@ public final class HTTPDocumentFetcher: RemoteDocumentFetcher {
         configuration.timeout = .init(connect: .init(connectTimeout), read: .init(requestTimeout))
         configuration.redirectConfiguration = .disallow
         configuration.decompression = .disabled
-        self.client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        self.configuration = configuration
         self.timeout = .init(requestTimeout)
     }
 
-    /// One per process, created on first use and never shut down (like async-http-client's own
-    /// shared client): the CLI and the server share it.
+    /// One per process: the CLI and the server share it.
     public static let shared = HTTPDocumentFetcher()
 
-    /// Closes the connections; call once on shutdown (not on `shared`).
-    public func shutdown() async throws {
-        try await client.shutdown()
+    /// Nothing to close: each fetch uses a client of its own (below).
+    public func shutdown() async throws {}
+
+    public func fetch(_ url: URL, accept: String, maxBytes: Int, policy: OutboundPolicy) async throws -> RemoteDocument {
+        // Resolve once, check every address, and pin the connection to a checked one: the
+        // client's DNS override keeps the URL's host for the Host header, SNI and certificate
+        // checks while connecting to that address, so a second DNS answer cannot differ.
+        guard let host = url.host, !host.isEmpty else { throw RemoteFetchError.notAllowed("no host") }
+        let addresses = try await Self.resolve(host)
+        guard let first = addresses.first else { throw RemoteFetchError.unreachable("the host name did not resolve") }
+        guard addresses.allSatisfy({ policy.permits($0.bytes, host: host) }) else { throw RemoteFetchError.addressNotPermitted }
+        var configuration = self.configuration
+        configuration.dnsOverride = [host: first.text]
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        do {
+            let document = try await fetch(url, accept: accept, maxBytes: maxBytes, client: client)
+            try? await client.shutdown()
+            return document
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
     }
 
-    public func fetch(_ url: URL, accept: String, maxBytes: Int) async throws -> RemoteDocument {
+    private func fetch(_ url: URL, accept: String, maxBytes: Int, client: HTTPClient) async throws -> RemoteDocument {
         var request = HTTPClientRequest(url: url.absoluteString)
         request.method = .GET
         request.headers.add(name: "accept", value: accept)
@@ -57,6 +80,54 @@ public final class HTTPDocumentFetcher: RemoteDocumentFetcher {
         }
         return RemoteDocument(body: Array(body.readableBytesView),
                               maxAge: Self.maxAge(response.headers[canonicalForm: "cache-control"].map(String.init)))
+    }
+
+    struct Resolved: Sendable { let bytes: [UInt8]; let text: String }
+
+    /// The addresses of `host` (an IP literal is its own address), via the system resolver on a
+    /// thread of its own (getaddrinfo blocks).
+    static func resolve(_ host: String) async throws -> [Resolved] {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        if let literal = IPAddress.parse(bare) { return [Resolved(bytes: literal, text: bare)] }
+        return try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                var hints = addrinfo()
+                hints.ai_family = AF_UNSPEC
+                #if canImport(Glibc)
+                hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+                #else
+                hints.ai_socktype = SOCK_STREAM
+                #endif
+                var list: UnsafeMutablePointer<addrinfo>?
+                let status = getaddrinfo(bare, nil, &hints, &list)
+                guard status == 0, let head = list else {
+                    continuation.resume(throwing: RemoteFetchError.unreachable("the host name did not resolve"))
+                    return
+                }
+                defer { freeaddrinfo(head) }
+                var out: [Resolved] = []
+                var node: UnsafeMutablePointer<addrinfo>? = head
+                while let current = node {
+                    if let sa = current.pointee.ai_addr {
+                        if current.pointee.ai_family == AF_INET {
+                            let bytes = sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { pointer in
+                                withUnsafeBytes(of: pointer.pointee.sin_addr) { Array($0) }
+                            }
+                            out.append(Resolved(bytes: bytes, text: bytes.map(String.init).joined(separator: ".")))
+                        } else if current.pointee.ai_family == AF_INET6 {
+                            let bytes = sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
+                                withUnsafeBytes(of: pointer.pointee.sin6_addr) { Array($0) }
+                            }
+                            out.append(Resolved(bytes: bytes, text: stride(from: 0, to: 16, by: 2)
+                                .map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }.joined(separator: ":")))
+                        }
+                    }
+                    node = current.pointee.ai_next
+                }
+                var seen = Set<[UInt8]>()
+                continuation.resume(returning: out.filter { seen.insert($0.bytes).inserted })
+            }
+        }
     }
 
     /// `max-age` from Cache-Control values; `no-store`/`no-cache` count as 0.

@@ -81,7 +81,7 @@ public struct ApplicationService: Sendable {
             errors.append(FieldError(field: "token_endpoint_auth_method", message: "a public client authenticates with none"))
         }
         if let message = Validate.name(input.name, field: "name") { errors.append(FieldError(field: "name", message: message)) }
-        errors += Self.validate(settings)
+        errors += Self.validate(settings, policy: context.remote.policy)
         guard errors.isEmpty else { throw ServiceError.invalid(errors) }
         let app = try await insert(tenantID: tenantID, name: input.name, settings: .oidc(settings), by: principal)
         return (app, secret.map(Secret.init))
@@ -140,6 +140,7 @@ public struct ApplicationService: Sendable {
         try authorize(principal, tenantID)
         let now = context.clock.now()
         let context = self.context
+        let policy = context.remote.policy
         return try await context.store.transaction { tx in
             let (before, after) = try await tx.applications.update(tenantID: tenantID, id: id, expectedVersion: expectedVersion) { app in
                 let original = app
@@ -163,7 +164,7 @@ public struct ApplicationService: Sendable {
                 var errors: [FieldError] = []
                 if let message = Validate.name(app.name, field: "name") { errors.append(FieldError(field: "name", message: message)) }
                 switch app.settings {
-                case .oidc(let s): errors += Self.validate(s)
+                case .oidc(let s): errors += Self.validate(s, policy: policy)
                 case .saml(let s): errors += Self.validate(s)
                 }
                 guard errors.isEmpty else { throw ServiceError.invalid(errors) }
@@ -216,10 +217,12 @@ public struct ApplicationService: Sendable {
     /// Reads a SAML SP's metadata from a URL (https; http only on loopback) and turns it into
     /// settings, for `create-saml --metadata URL` and the admin API's `metadata_url`.
     public func samlSettings(fromMetadataURL url: String) async throws -> SAMLServiceProviderSettings {
-        if let why = RemoteDocuments.refusal(url) { throw ServiceError.invalid([FieldError(field: "metadata_url", message: why)]) }
+        if let why = context.remote.refusal(url) { throw ServiceError.invalid([FieldError(field: "metadata_url", message: why)]) }
         let bytes: [UInt8]
         do { bytes = try await context.remote.metadata(at: url) } catch let error as RemoteFetchError {
-            throw ServiceError.invalid([FieldError(field: "metadata_url", message: "metadata could not be fetched: \(error)")])
+            context.logger.info("SP metadata fetch failed", metadata: ["host": .string(URLComponents(string: url)?.host ?? "-"),
+                                                                       "reason": .string("\(error)")])
+            throw ServiceError.invalid([FieldError(field: "metadata_url", message: "metadata \(error.publicDescription)")])
         }
         do { return try SAMLIdentityProviderService.settings(fromMetadata: bytes) } catch {
             throw ServiceError.invalid([FieldError(field: "metadata_url", message: "the document is not usable SP metadata: \(error)")])
@@ -238,7 +241,7 @@ public struct ApplicationService: Sendable {
 
     // MARK: validation
 
-    static func validate(_ s: OIDCClientSettings) -> [FieldError] {
+    static func validate(_ s: OIDCClientSettings, policy: OutboundPolicy) -> [FieldError] {
         var errors: [FieldError] = []
         func add(_ field: String, _ message: String) { errors.append(FieldError(field: field, message: message)) }
         if !knownAuthMethods.contains(s.tokenEndpointAuthMethod) {
@@ -275,7 +278,7 @@ public struct ApplicationService: Sendable {
         } else if s.jwks != nil || s.jwksURI != nil {
             add("jwks", "jwks and jwks_uri are only for private_key_jwt clients")
         }
-        if let uri = s.jwksURI, let why = RemoteDocuments.refusal(uri) { add("jwks_uri", "jwks_uri \(why)") }
+        if let uri = s.jwksURI, let why = policy.refusal(uri) { add("jwks_uri", "jwks_uri \(why)") }
         if let values = s.defaultACRValues {
             if values.count > ACR.supported.count || Set(values).count != values.count {
                 add("default_acr_values", "at most \(ACR.supported.count) distinct values")

@@ -117,7 +117,8 @@ public struct OAuthService: Sendable {
                     if !verified { verified = JWS.verify(parsed, with: try await context.remote.keys(at: uri, refresh: true)) }
                     guard verified else { throw await fail("assertion signature invalid", client: id) }
                 } catch let error as RemoteFetchError {
-                    throw await fail("client jwks_uri \(error)", client: id)
+                    context.logger.info("client jwks_uri fetch failed", metadata: ["client": .string(id), "reason": .string("\(error)")])
+                    throw await fail("client jwks_uri \(error.publicDescription)", client: id)
                 }
             } else {
                 throw await fail("client has no registered keys", client: id)

@@ -23,6 +23,20 @@ public enum RemoteFetchError: Error, Sendable, Equatable, CustomStringConvertibl
     case status(Int)
     case tooLarge(Int)
     case timeout
+    /// The host resolved to an address the `OutboundPolicy` does not permit.
+    case addressNotPermitted
+
+    /// What a tenant administrator is told: the URL policy's reason when the URL itself is
+    /// refused, and otherwise one message for every target that could not be read, so the
+    /// answer cannot be used to map what is reachable from Sigil's network. The precise reason
+    /// is logged for the operator.
+    public var publicDescription: String {
+        switch self {
+        case .notAllowed(let why): "not fetched: \(why)"
+        case .disabled: "fetching remote documents is not enabled"
+        default: "could not be fetched: it must be a public https URL that answers 200 with the document within a few seconds"
+        }
+    }
 
     public var description: String {
         switch self {
@@ -32,6 +46,7 @@ public enum RemoteFetchError: Error, Sendable, Equatable, CustomStringConvertibl
         case .status(let code): "answered HTTP \(code)"
         case .tooLarge(let limit): "larger than \(limit) bytes"
         case .timeout: "timed out"
+        case .addressNotPermitted: "resolves to a loopback, link-local or private address"
         }
     }
 }
@@ -39,13 +54,15 @@ public enum RemoteFetchError: Error, Sendable, Equatable, CustomStringConvertibl
 /// Outbound GET, implemented at the edge (`SigilRemote`, over async-http-client). Implementations
 /// follow no redirects, stop reading at `maxBytes` and give up after a few seconds.
 public protocol RemoteDocumentFetcher: Sendable {
-    func fetch(_ url: URL, accept: String, maxBytes: Int) async throws -> RemoteDocument
+    /// Resolves the host once, refuses it unless every address is permitted by `policy`, and
+    /// connects only to a checked address.
+    func fetch(_ url: URL, accept: String, maxBytes: Int, policy: OutboundPolicy) async throws -> RemoteDocument
 }
 
 /// The fetcher used when none is configured: refuses everything.
 public struct NoRemoteFetcher: RemoteDocumentFetcher {
     public init() {}
-    public func fetch(_ url: URL, accept: String, maxBytes: Int) async throws -> RemoteDocument {
+    public func fetch(_ url: URL, accept: String, maxBytes: Int, policy: OutboundPolicy) async throws -> RemoteDocument {
         throw RemoteFetchError.disabled
     }
 }
@@ -66,27 +83,20 @@ public actor RemoteDocuments {
     private let fetcher: any RemoteDocumentFetcher
     private let clock: any SigilClock
     private var keySets: [String: (set: JWKSet, fetchedAt: Date, expiresAt: Date)] = [:]
+    /// Where fetches may go (`SIGIL_OUTBOUND_ALLOW_HOSTS`).
+    public nonisolated let policy: OutboundPolicy
 
-    public init(fetcher: any RemoteDocumentFetcher = NoRemoteFetcher(), clock: any SigilClock = SystemClock()) {
+    public init(fetcher: any RemoteDocumentFetcher = NoRemoteFetcher(), clock: any SigilClock = SystemClock(),
+                policy: OutboundPolicy = OutboundPolicy()) {
         self.fetcher = fetcher
         self.clock = clock
+        self.policy = policy
     }
 
-    /// Whether Sigil will fetch this URL: https anywhere, http only on loopback (development and
-    /// the interop tests), never with credentials or a fragment. Returns the reason it won't.
-    public static func refusal(_ value: String) -> String? {
-        guard value.utf8.count <= 2048, let components = URLComponents(string: value),
-              let scheme = components.scheme?.lowercased(), let host = components.host?.lowercased(), !host.isEmpty else {
-            return "must be an absolute https URL"
-        }
-        if components.user != nil || components.password != nil { return "must not carry credentials" }
-        if components.fragment != nil { return "must not have a fragment" }
-        switch scheme {
-        case "https": return nil
-        case "http":
-            return ["localhost", "127.0.0.1", "[::1]", "::1"].contains(host) ? nil : "must use https (http only on loopback)"
-        default: return "must use https"
-        }
+    /// Whether Sigil will fetch this URL (`OutboundPolicy.refusal`): https to public hosts, http
+    /// only to hosts the operator allows, never credentials or a fragment. The reason it won't.
+    public nonisolated func refusal(_ value: String) -> String? {
+        policy.refusal(value)
     }
 
     /// The keys published at a client's `jwks_uri`. `refresh` asks for a new copy (allowed once
@@ -114,8 +124,8 @@ public actor RemoteDocuments {
     }
 
     private func get(_ value: String, accept: String, limit: Int) async throws -> RemoteDocument {
-        if let why = Self.refusal(value) { throw RemoteFetchError.notAllowed(why) }
+        if let why = refusal(value) { throw RemoteFetchError.notAllowed(why) }
         guard let url = URL(string: value) else { throw RemoteFetchError.notAllowed("not a URL") }
-        return try await fetcher.fetch(url, accept: accept, maxBytes: limit)
+        return try await fetcher.fetch(url, accept: accept, maxBytes: limit, policy: policy)
     }
 }

@@ -72,7 +72,9 @@ struct Runtime {
                 logger.warning("authenticator lifetimes shortened for testing; never set this in production",
                                metadata: ["seconds": .string(text)])
             }
-            let remote = RemoteDocuments(fetcher: HTTPDocumentFetcher.shared)
+            // Outbound fetches go to public addresses only, unless the operator names a host.
+            let outbound = OutboundPolicy(environmentValue: env("SIGIL_OUTBOUND_ALLOW_HOSTS"))
+            let remote = RemoteDocuments(fetcher: HTTPDocumentFetcher.shared, policy: outbound)
             var services = ServiceSet(context: ServiceContext(store: store, masterKey: masterKey, logger: logger, remote: remote),
                                       authenticatorPolicy: policy, pushSender: pushSender,
                                       backChannel: BackChannelLogoutDispatcher(sender: backChannelSender))

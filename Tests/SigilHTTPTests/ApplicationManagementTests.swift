@@ -22,7 +22,7 @@ final class MemoryFetcher: RemoteDocumentFetcher {
 
     func count(_ url: String) -> Int { state.withLockedValue { $0.counts[url, default: 0] } }
 
-    func fetch(_ url: URL, accept: String, maxBytes: Int) async throws -> RemoteDocument {
+    func fetch(_ url: URL, accept: String, maxBytes: Int, policy: OutboundPolicy) async throws -> RemoteDocument {
         try state.withLockedValue { s in
             s.counts[url.absoluteString, default: 0] += 1
             if let error = s.failures[url.absoluteString] { throw error }
