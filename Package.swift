@@ -112,7 +112,7 @@ let package = Package(
         .target(
             name: "SigilPush",
             dependencies: [
-                "SigilCore", "SigilServices",
+                "SigilCore", "SigilServices", "SigilRemote",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

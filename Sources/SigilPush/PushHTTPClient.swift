@@ -11,6 +11,7 @@ import NIOHTTP1
 public final class PushHTTPClient: Sendable {
     let client: HTTPClient
     private let owned: Bool
+    private let configuration: HTTPClient.Configuration
 
     /// A client owned by the caller, who must call `shutdown()` once it is no longer used.
     /// - Parameters:
@@ -23,6 +24,7 @@ public final class PushHTTPClient: Sendable {
         configuration.timeout = .init(connect: .init(connectTimeout), read: .init(requestTimeout))
         configuration.redirectConfiguration = .disallow
         configuration.httpVersion = .automatic
+        self.configuration = configuration
         self.client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
         self.owned = true
         self.requestTimeout = .init(requestTimeout)
@@ -32,6 +34,9 @@ public final class PushHTTPClient: Sendable {
         self.client = client
         self.owned = false
         self.requestTimeout = .seconds(10)
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .disallow
+        self.configuration = configuration
     }
 
     /// async-http-client's process-wide client; `shutdown()` does nothing on it.
@@ -47,6 +52,26 @@ public final class PushHTTPClient: Sendable {
 
     /// One POST. The URL contains a device token (APNs): never log it.
     func post(url: String, headers: [(String, String)], body: [UInt8]) async throws -> PushHTTPResponse {
+        try await post(url: url, headers: headers, body: body, using: client)
+    }
+
+    /// One POST connected to `address` for `host` (checked by the caller's outbound policy):
+    /// a client of its own with that DNS override, so the name is not resolved again.
+    func post(url: String, headers: [(String, String)], body: [UInt8], pinning host: String, to address: String) async throws -> PushHTTPResponse {
+        var pinned = configuration
+        pinned.dnsOverride = [host: address]
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: pinned)
+        do {
+            let response = try await post(url: url, headers: headers, body: body, using: client)
+            try? await client.shutdown()
+            return response
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
+    private func post(url: String, headers: [(String, String)], body: [UInt8], using client: HTTPClient) async throws -> PushHTTPResponse {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         for (name, value) in headers { request.headers.add(name: name, value: value) }

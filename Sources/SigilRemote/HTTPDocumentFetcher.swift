@@ -37,11 +37,8 @@ public final class HTTPDocumentFetcher: RemoteDocumentFetcher {
         // client's DNS override keeps the URL's host for the Host header, SNI and certificate
         // checks while connecting to that address, so a second DNS answer cannot differ.
         guard let host = url.host, !host.isEmpty else { throw RemoteFetchError.notAllowed("no host") }
-        let addresses = try await Self.resolve(host)
-        guard let first = addresses.first else { throw RemoteFetchError.unreachable("the host name did not resolve") }
-        guard addresses.allSatisfy({ policy.permits($0.bytes, host: host) }) else { throw RemoteFetchError.addressNotPermitted }
         var configuration = self.configuration
-        configuration.dnsOverride = [host: first.text]
+        configuration.dnsOverride = [host: try await OutboundResolver.checkedAddress(for: host, policy: policy)]
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
         do {
             let document = try await fetch(url, accept: accept, maxBytes: maxBytes, client: client)
@@ -80,6 +77,40 @@ public final class HTTPDocumentFetcher: RemoteDocumentFetcher {
         }
         return RemoteDocument(body: Array(body.readableBytesView),
                               maxAge: Self.maxAge(response.headers[canonicalForm: "cache-control"].map(String.init)))
+    }
+
+    /// `max-age` from Cache-Control values; `no-store`/`no-cache` count as 0.
+    static func maxAge(_ values: [String]) -> TimeInterval? {
+        var result: TimeInterval?
+        for directive in values.flatMap({ $0.split(separator: ",") }) {
+            let parts = directive.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            switch parts[0] {
+            case "no-store", "no-cache": return 0
+            case "max-age" where parts.count == 2: result = Int(parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))).map(TimeInterval.init)
+            default: break
+            }
+        }
+        return result
+    }
+
+    /// A short reason without the URL (a URL may carry a token in its query).
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? HTTPClientError { return "\(error)" }
+        return String(describing: type(of: error))
+    }
+}
+
+/// Resolves a host once for an outbound request Sigil makes to an administrator-chosen URL and
+/// checks every address against the `OutboundPolicy` (docs/configuration.md "Outbound fetches").
+/// The caller connects to the address returned (async-http-client's DNS override), never
+/// resolving the name again.
+public enum OutboundResolver {
+    /// The address to connect to, or `RemoteFetchError.addressNotPermitted` / `.unreachable`.
+    public static func checkedAddress(for host: String, policy: OutboundPolicy) async throws -> String {
+        let addresses = try await resolve(host)
+        guard let first = addresses.first else { throw RemoteFetchError.unreachable("the host name did not resolve") }
+        guard addresses.allSatisfy({ policy.permits($0.bytes, host: host) }) else { throw RemoteFetchError.addressNotPermitted }
+        return first.text
     }
 
     struct Resolved: Sendable { let bytes: [UInt8]; let text: String }
@@ -128,25 +159,5 @@ public final class HTTPDocumentFetcher: RemoteDocumentFetcher {
                 continuation.resume(returning: out.filter { seen.insert($0.bytes).inserted })
             }
         }
-    }
-
-    /// `max-age` from Cache-Control values; `no-store`/`no-cache` count as 0.
-    static func maxAge(_ values: [String]) -> TimeInterval? {
-        var result: TimeInterval?
-        for directive in values.flatMap({ $0.split(separator: ",") }) {
-            let parts = directive.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-            switch parts[0] {
-            case "no-store", "no-cache": return 0
-            case "max-age" where parts.count == 2: result = Int(parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))).map(TimeInterval.init)
-            default: break
-            }
-        }
-        return result
-    }
-
-    /// A short reason without the URL (a URL may carry a token in its query).
-    static func describe(_ error: any Error) -> String {
-        if let error = error as? HTTPClientError { return "\(error)" }
-        return String(describing: type(of: error))
     }
 }

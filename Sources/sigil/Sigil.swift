@@ -61,7 +61,9 @@ struct Serve: AsyncParsableCommand {
             let runtime: Runtime
             do {
                 runtime = try await Runtime.open(store, logger: logger, pushSender: pushSender,
-                                                 backChannelSender: BackChannelLogoutHTTPSender(client: pushClient, logger: logger))
+                                                 backChannelSender: BackChannelLogoutHTTPSender(
+                                                    client: pushClient, policy: OutboundPolicy(environmentValue: env("SIGIL_OUTBOUND_ALLOW_HOSTS")),
+                                                    logger: logger))
             } catch {
                 try? await pushClient.shutdown()
                 throw error

@@ -447,7 +447,7 @@ struct LogoutTests {
         let sender = RecordingBackChannelLogoutSender(outcomes: [.rejected(status: 400)])
         let dispatcher = BackChannelLogoutDispatcher(sender: sender, attempts: 3, retryDelay: .milliseconds(1))
         try await Harness.run(backChannel: dispatcher) { h in
-            let f = try await OAuthTests.fixture(h) { $0.backchannelLogoutURI = "http://127.0.0.1:9/bc" }
+            let f = try await OAuthTests.fixture(h) { $0.backchannelLogoutURI = "https://rp.example/bc400" }
             _ = try await OAuthTests.exchange(f, code: try await OAuthTests.code(f))
             // A 400 is final: one attempt, audited as a failure.
             let r = try await h.admin(.delete, "/users/\(f.user.id)/sessions")
@@ -562,11 +562,15 @@ struct LogoutTests {
             try await create("http://rp.example/bc").expectProblem(.unprocessableContent)
             try await create("https://rp.example/bc#frag").expectProblem(.unprocessableContent)
             try await create("ftp://rp.example/bc").expectProblem(.unprocessableContent)
-            let ok = try await create("http://localhost:8000/bc")
+            // Loopback and private targets only when the operator allows the host (docs/configuration.md).
+            try await create("http://localhost:8000/bc").expectProblem(.unprocessableContent)
+            try await create("https://127.0.0.1:8000/bc").expectProblem(.unprocessableContent)
+            try await create("https://[::1]/bc").expectProblem(.unprocessableContent)
+            let ok = try await create("https://rp.example/bc0")
             #expect(ok.status == .created)
             let body = try ok.json()
             let id = try #require(body["id"] as? String)
-            #expect((body["oidc"] as? [String: Any])?["backchannel_logout_uri"] as? String == "http://localhost:8000/bc")
+            #expect((body["oidc"] as? [String: Any])?["backchannel_logout_uri"] as? String == "https://rp.example/bc0")
             let patched = try await h.admin(.patch, "/applications/\(id)", json: #"{"backchannel_logout_uri":"https://rp.example/bc","backchannel_logout_session_required":true}"#)
             #expect(patched.status == .ok)
             let oidc = try #require(try patched.json()["oidc"] as? [String: Any])
