@@ -362,6 +362,26 @@ struct AttackRegressionTests {
         }
     }
 
+    // MARK: 13. request objects at PAR
+
+    /// idpyoidc's PAR add-on pushes a signed request object with an empty `iss`: refused at once
+    /// with request_not_supported (RFC 9101 §7; Sigil takes PAR parameters, not JAR), before any
+    /// signature or key work, and nothing is stored.
+    @Test func pushedRequestObjectIsRefusedAsUnsupported() async throws {
+        try await Harness.run { h in
+            let f = try await OAuthTests.fixture(h)
+            let header = Base64URL.encode(Array(#"{"alg":"RS256","kid":"k1"}"#.utf8))
+            let payload = Base64URL.encode(Array(#"{"iss":"","aud":"https://id.example.com","response_type":"code"}"#.utf8))
+            var params = OAuthTests.authorizeParams(f)
+            params["request"] = header + "." + payload + ".c2ln"
+            let r = try await OAuthTests.form(f, "/oauth2/par", params)
+            let error = try r.json()["error"] as? String
+            #expect(r.status == .badRequest && error == "request_not_supported", "\(r.text)")
+            let events = try await h.store.audit.list(tenantID: f.tenant.id, page: PageRequest(limit: 50)).items
+            #expect(!events.contains { $0.action == "oauth.par_created" })
+        }
+    }
+
     // MARK: 1. form-action of hand-off pages
 
     @Test func handOffPagesAllowTheRedirectsThatFollowTheirForm() {
