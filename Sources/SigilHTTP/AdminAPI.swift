@@ -20,8 +20,18 @@ public struct AdminEndpoint: Sendable {
 public struct AdminAPI: Sendable {
     public static let base = "/api/admin/v1"
     let services: ServiceSet
+    let limiter: RateLimiter
 
-    public init(services: ServiceSet) { self.services = services }
+    public init(services: ServiceSet) { self.init(services: services, limiter: RateLimiter()) }
+
+    init(services: ServiceSet, limiter: RateLimiter) {
+        self.services = services
+        self.limiter = limiter
+    }
+
+    /// Failed bearer tokens per client address, across tenants: while spent, every request from
+    /// that address answers 429, valid token or not.
+    static let failedTokensPerAddress = RateLimiter.Rule(capacity: 20, refillPerSecond: 0.2)
 
     public var endpoints: [AdminEndpoint] {
         let s = services
@@ -184,8 +194,22 @@ public struct AdminAPI: Sendable {
         for endpoint in endpoints {
             let hbPath = endpoint.path.replacingOccurrences(of: "{", with: ":").replacingOccurrences(of: "}", with: "")
             let services = self.services
+            let limiter = self.limiter
             router.on(RouterPath(hbPath), method: endpoint.method) { request, context -> Response in
-                let principal = try await Self.authenticate(request, context: context, services: services)
+                let key = "admin-token-failure|addr|\(context.clientAddress)"
+                if let retryAfter = limiter.peek(key, rule: Self.failedTokensPerAddress) {
+                    throw await RateLimitMiddleware.refusal(retryAfter: retryAfter, group: "admin-authentication", context: context, services: services)
+                }
+                let principal: Principal
+                do {
+                    principal = try await Self.authenticate(request, context: context, services: services)
+                } catch let error as ServiceError where error.code == .unauthenticated {
+                    _ = limiter.take(key, rule: Self.failedTokensPerAddress)
+                    throw error
+                } catch let problem as Problem where problem.status == .unauthorized {
+                    _ = limiter.take(key, rule: Self.failedTokensPerAddress)
+                    throw problem
+                }
                 return try await endpoint.handler(request, context, principal)
             }
         }

@@ -17,7 +17,7 @@ public enum SigilServer {
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: RateLimitMiddleware.standard(limiter: rateLimiter, services: services))
         PublicRoutes.register(on: router, services: services, metrics: metrics)
-        AdminAPI(services: services).register(on: router)
+        AdminAPI(services: services, limiter: rateLimiter).register(on: router)
         SignInRoutes(services: services).register(on: router)
         AuthenticatorRoutes(services: services).register(on: router)
         OAuthRoutes(services: services, limiter: rateLimiter).register(on: router)

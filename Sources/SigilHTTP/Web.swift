@@ -121,7 +121,8 @@ enum Web {
         }
     }
 
-    /// Parses an `application/x-www-form-urlencoded` body.
+    /// Parses an `application/x-www-form-urlencoded` body. A name sent twice is refused, as in
+    /// JSON bodies and OAuth requests: a SAMLRequest or CSRF token must mean one thing.
     static func form(_ request: Request, maxBytes: Int = 16 * 1024) async throws -> [String: String] {
         let buffer = try await request.body.collect(upTo: maxBytes)
         var result: [String: String] = [:]
@@ -129,7 +130,13 @@ enum Web {
             let kv = pair.split(separator: "=", maxSplits: 1).map {
                 String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
             }
-            if let key = kv.first { result[key] = kv.count > 1 ? kv[1] : "" }
+            if let key = kv.first {
+                guard result[key] == nil else {
+                    throw Problem(status: .badRequest, type: "invalid-form", title: "The form sends a field twice",
+                                  detail: "repeated: \(key.prefix(40))")
+                }
+                result[key] = kv.count > 1 ? kv[1] : ""
+            }
         }
         return result
     }

@@ -247,6 +247,28 @@ struct AttackRegressionTests {
         }
     }
 
+    @Test func wrongAdminTokensEndIn429() async throws {
+        try await Harness.run { h in
+            var statuses: [HTTPResponse.Status] = []
+            for _ in 0..<25 { statuses.append(try await h.request(.get, "/api/admin/v1/users", token: "sigil_at_wrong").status) }
+            #expect(statuses.prefix(20).allSatisfy { $0 == .unauthorized } && statuses.suffix(5).allSatisfy { $0 == .tooManyRequests })
+            // From that address even the right token waits.
+            #expect(try await h.admin(.get, "/users").status == .tooManyRequests)
+        }
+    }
+
+    @Test func repeatedFormFieldsAreRefused() async throws {
+        try await Harness.run { h in
+            let f = try await SAMLIdPTests.fixture(h)
+            let one = Data(SAMLIdPTests.request(id: "_one")).base64EncodedString().addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+            let two = Data(SAMLIdPTests.request(id: "_two")).base64EncodedString().addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+            let r = try await h.client.execute(uri: "/saml/sso", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                                               body: ByteBuffer(string: "SAMLRequest=\(one)&SAMLRequest=\(two)"))
+            #expect(r.status == .badRequest && !r.text.contains("SAMLResponse"))
+            _ = f
+        }
+    }
+
     @Test func rateLimitScaleMultipliesEveryRule() {
         let limiter = RateLimiter(scale: 3, now: { 0 })
         let rule = RateLimiter.Rule(capacity: 2, refillPerSecond: 1)
