@@ -246,7 +246,9 @@ def main():
         """)
         check("a fresh assertion verifies", replay.get("first") == 200, json.dumps(replay))
         check("the same assertion replayed on its transaction is refused", replay.get("second") in (400, 422), json.dumps(replay))
-        check("the assertion replayed against another challenge is refused", replay.get("third") == 401, json.dumps(replay))
+        check("the assertion replayed against another challenge is refused (403 sign-in-failed, no Bearer challenge)",
+              replay.get("third") == 403 and (replay.get("thirdBody") or {}).get("type") == "urn:sigil:problem:sign-in-failed",
+              json.dumps(replay))
 
         # --- cross-origin posts are refused ---
         r = requests.post(base + "/login/passkey/options", json={}, headers={"Origin": "https://evil.example"}, timeout=10)
