@@ -19,7 +19,7 @@
 
     /opt/peers-venv/bin/python interop/oidc_clients.py [--sigil .build/debug/sigil] [--artifacts DIR]
 """
-import argparse, json, os, sys, threading, time, urllib.parse
+import argparse, json, os, subprocess, sys, threading, time, urllib.parse
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -229,8 +229,16 @@ def main():
         check("the IdP serves its metadata for the imported SP to use", idp.status_code == 200 and b"IDPSSODescriptor" in idp.content)
         refused = s.cli("app", "create-saml", "--tenant", "default", "--metadata", "http://sp.example/metadata")
         missing = s.cli("app", "create-saml", "--tenant", "default", "--metadata", base + "/nothing-here")
-        check("metadata URLs over http off loopback, or answering 404, register nothing",
-              refused.returncode != 0 and missing.returncode != 0 and "404" in missing.stderr, missing.stderr[-200:])
+        # One message for every unreachable target (issue 11): a 404 reads like a refused connection.
+        check("metadata URLs over http to a host not allowed, or answering 404, register nothing, with one message",
+              refused.returncode != 0 and missing.returncode != 0 and "could not be fetched" in missing.stderr
+              and "404" not in missing.stderr, missing.stderr[-200:])
+        # Without the operator's allowance for loopback, the same working URL is refused before any fetch.
+        strict_env = {k: v for k, v in os.environ.items() if k != "SIGIL_OUTBOUND_ALLOW_HOSTS"}
+        strict = subprocess.run([s.binary, "app", "create-saml", "--tenant", "default", "--metadata", sp_entity,
+                                 "--data-dir", s.data_dir], capture_output=True, text=True, env=strict_env)
+        check("a loopback metadata URL is refused unless SIGIL_OUTBOUND_ALLOW_HOSTS allows the host",
+              strict.returncode != 0 and "loopback" in strict.stderr, strict.stderr[-200:])
         listed = json.loads(s.cli("app", "list", "--tenant", "default", "--json").stdout)
         check("only the one SAML SP was stored", sum(1 for a in listed if a.get("protocol") == "saml") == 1)
     except Exception as error:  # noqa: BLE001

@@ -42,16 +42,15 @@ public struct OutboundPolicy: Sendable, Equatable {
         if components.fragment != nil { return "must not have a fragment" }
         let host = Self.canonicalHost(rawHost)
         let allowlisted = isAllowlisted(host)
-        switch scheme {
-        case "https": break
-        case "http": if !allowlisted { return "must use https" }
-        default: return "must use https"
-        }
         if !allowlisted {
             if host == "localhost" || host.hasSuffix(".localhost") { return Self.privateTarget }
             if let address = IPAddress.parse(host), !Self.isPublic(address) { return Self.privateTarget }
         }
-        return nil
+        switch scheme {
+        case "https": return nil
+        case "http": return allowlisted ? nil : "must use https"
+        default: return "must use https"
+        }
     }
 
     static let privateTarget = "must not point at a loopback, link-local or private address"

@@ -17,7 +17,8 @@ import Testing
                     "https://[fd00::1]/m", "https://[::ffff:127.0.0.1]/m", "https://100.64.0.1/m", "https://0.0.0.0/m"] {
             #expect(policy.refusal(url) == "must not point at a loopback, link-local or private address", "\(url)")
         }
-        #expect(policy.refusal("http://127.0.0.1:8080/m") == "must use https")
+        #expect(policy.refusal("http://127.0.0.1:8080/m") == "must not point at a loopback, link-local or private address")
+        #expect(policy.refusal("http://sp.example.com/m") == "must use https")
         #expect(policy.refusal("https://sp.example.com/metadata") == nil)
         #expect(policy.refusal("https://93.184.216.34/m") == nil)
         let allowing = OutboundPolicy(environmentValue: "127.0.0.1, Metadata.Internal")
