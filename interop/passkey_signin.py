@@ -69,6 +69,22 @@ def start_sigil(binary, data_dir, port):
     return proc, link
 
 
+def launch(prefix):
+    """What every browser interop script starts with: its command line (--sigil, --artifacts), a
+    fresh work folder, and `sigil serve` running there on a free port as http://localhost:PORT."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sigil", default=os.environ.get("SIGIL_BIN", ".build/debug/sigil"))
+    ap.add_argument("--artifacts", default=None)
+    args = ap.parse_args()
+    binary = os.path.abspath(args.sigil)
+    work = tempfile.mkdtemp(prefix=prefix)
+    artifacts = args.artifacts or work
+    os.makedirs(artifacts, exist_ok=True)
+    port = free_port()
+    proc, link = start_sigil(binary, os.path.join(work, "data"), port)
+    return binary, work, artifacts, port, f"http://localhost:{port}", proc, link
+
+
 def stop_sigil(proc):
     """SIGTERM; a failed check unless sigil exits 0 within 30 s (then it is killed)."""
     proc.send_signal(signal.SIGTERM)
@@ -123,17 +139,7 @@ def wait_path(driver, suffix, timeout=20):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sigil", default=os.environ.get("SIGIL_BIN", ".build/debug/sigil"))
-    ap.add_argument("--artifacts", default=None)
-    args = ap.parse_args()
-    binary = os.path.abspath(args.sigil)
-    work = tempfile.mkdtemp(prefix="sigil-passkey-")
-    artifacts = args.artifacts or work
-    os.makedirs(artifacts, exist_ok=True)
-    port = free_port()
-    base = f"http://localhost:{port}"
-    proc, link = start_sigil(binary, os.path.join(work, "data"), port)
+    binary, work, artifacts, port, base, proc, link = launch("sigil-passkey-")
     driver = None
     try:
         if not check("sigil serve printed an enrolment link", bool(link)):
@@ -300,7 +306,7 @@ def main():
         with open(os.path.join(work, "serve.stdout")) as f:
             log = f.read()
         check("no session cookie value in the server log", "sigil_ss_" not in log)
-        if not args.artifacts:
+        if artifacts == work:  # no --artifacts: nothing to keep
             shutil.rmtree(work, ignore_errors=True)
         report_and_exit()
 

@@ -37,11 +37,11 @@ Needs chromium, chromium-driver, xmlsec1 and `pip install selenium requests pysa
 (scripts/install-interop.sh). Prints PASS/FAIL per check and "N passed, M failed"; exits 1 if
 anything failed.
 """
-import argparse, base64, hashlib, json, os, secrets, shutil, sys, tempfile, threading, time, traceback, urllib.parse
+import base64, hashlib, json, os, secrets, shutil, sys, threading, time, traceback, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from passkey_signin import check, free_port, start_sigil, wait_path, stop_sigil, report_and_exit, audit_events  # noqa: E402
+from passkey_signin import check, free_port, launch, wait_path, stop_sigil, report_and_exit, audit_events  # noqa: E402
 from saml_sp import sp_client, cli  # noqa: E402
 
 import requests
@@ -259,18 +259,8 @@ RACE_SCRIPT = r"""
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sigil", default=os.environ.get("SIGIL_BIN", ".build/debug/sigil"))
-    ap.add_argument("--artifacts", default=None)
-    args = ap.parse_args()
-    binary = os.path.abspath(args.sigil)
-    work = tempfile.mkdtemp(prefix="sigil-chains-")
-    artifacts = args.artifacts or work
-    os.makedirs(artifacts, exist_ok=True)
-    port = free_port()
-    base = f"http://localhost:{port}"
+    binary, work, artifacts, port, base, proc, link = launch("sigil-chains-")
     idp_entity = base + "/saml/metadata"
-    proc, link = start_sigil(binary, os.path.join(work, "data"), port)
     app, auth0_peer, sp_a, sp_b, rp = Peer("app"), Peer("auth0"), Peer("sp-a"), Peer("sp-b"), Peer("rp")
     peers = (app, auth0_peer, sp_a, sp_b, rp)
     driver = None
@@ -705,7 +695,7 @@ def main():
         for peer in peers:
             peer.server.shutdown()
         stop_sigil(proc)
-        if not args.artifacts:
+        if artifacts == work:  # no --artifacts: nothing to keep
             shutil.rmtree(work, ignore_errors=True)
         report_and_exit()
 

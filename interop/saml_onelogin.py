@@ -30,10 +30,10 @@ Needs chromium, chromium-driver, xmlsec1 and `pip install selenium requests pysa
 (scripts/install-interop.sh). Prints PASS/FAIL per check and "N passed, M failed"; exits 1 if
 anything failed.
 """
-import argparse, base64, json, os, shutil, signal, subprocess, sys, tempfile, urllib.parse
+import base64, json, os, shutil, signal, subprocess, sys, urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from passkey_signin import check, free_port, start_sigil, make_driver, wait_path, enrol_first_admin, RESULTS, stop_sigil, report_and_exit, audit_events  # noqa: E402
+from passkey_signin import check, launch, make_driver, wait_path, enrol_first_admin, RESULTS, stop_sigil, report_and_exit, audit_events  # noqa: E402
 from saml_sp import ACS, make_keypair, cli  # noqa: E402
 
 from selenium.webdriver.common.by import By
@@ -101,18 +101,8 @@ def onelogin_request(acs_port, path, post_data=None, query=None):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sigil", default=os.environ.get("SIGIL_BIN", ".build/debug/sigil"))
-    ap.add_argument("--artifacts", default=None)
-    args = ap.parse_args()
-    binary = os.path.abspath(args.sigil)
-    work = tempfile.mkdtemp(prefix="sigil-saml-enc-")
-    artifacts = args.artifacts or work
-    os.makedirs(artifacts, exist_ok=True)
-    port = free_port()
-    base = f"http://localhost:{port}"
+    binary, work, artifacts, port, base, proc, link = launch("sigil-saml-enc-")
     idp_entity = base + "/saml/metadata"
-    proc, link = start_sigil(binary, os.path.join(work, "data"), port)
     acs = ACS()
     driver = None
     try:
@@ -400,7 +390,7 @@ def main():
             driver.quit()
         acs.server.shutdown()
         stop_sigil(proc)
-        if not args.artifacts:
+        if artifacts == work:  # no --artifacts: nothing to keep
             shutil.rmtree(work, ignore_errors=True)
         report_and_exit()
 

@@ -15,11 +15,11 @@ Recipient, time conditions), then NameID and attributes are checked.
 Needs chromium, chromium-driver, xmlsec1 and `pip install selenium requests pysaml2`.
 Prints PASS/FAIL per check and "N passed, M failed"; exits 1 if anything failed.
 """
-import argparse, base64, json, os, shutil, signal, subprocess, sys, tempfile, threading, time, urllib.parse, zlib
+import base64, json, os, shutil, signal, subprocess, sys, threading, time, urllib.parse, zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from passkey_signin import check, free_port, start_sigil, make_driver, wait_path, enrol_first_admin, RESULTS, stop_sigil, report_and_exit, audit_events  # noqa: E402
+from passkey_signin import check, free_port, launch, make_driver, wait_path, enrol_first_admin, RESULTS, stop_sigil, report_and_exit, audit_events  # noqa: E402
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -151,18 +151,8 @@ def post_form_page(action, fields):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sigil", default=os.environ.get("SIGIL_BIN", ".build/debug/sigil"))
-    ap.add_argument("--artifacts", default=None)
-    args = ap.parse_args()
-    binary = os.path.abspath(args.sigil)
-    work = tempfile.mkdtemp(prefix="sigil-saml-")
-    artifacts = args.artifacts or work
-    os.makedirs(artifacts, exist_ok=True)
-    port = free_port()
-    base = f"http://localhost:{port}"
+    binary, work, artifacts, port, base, proc, link = launch("sigil-saml-")
     idp_entity = base + "/saml/metadata"
-    proc, link = start_sigil(binary, os.path.join(work, "data"), port)
     acs = ACS()
     driver = None
     try:
@@ -488,7 +478,7 @@ def main():
             driver.quit()
         acs.server.shutdown()
         stop_sigil(proc)
-        if not args.artifacts:
+        if artifacts == work:  # no --artifacts: nothing to keep
             shutil.rmtree(work, ignore_errors=True)
         report_and_exit()
 
