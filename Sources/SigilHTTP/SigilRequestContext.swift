@@ -11,8 +11,8 @@ public struct SigilRequestContext: RequestContext {
     /// The path as the client sent it (before the `/t/{tenant}` prefix was removed).
     public var originalPath: String = ""
 
-    /// The peer's IP address (the TCP peer: put Sigil behind a proxy that you trust and that
-    /// forwards, or rate limits apply to the proxy's address).
+    /// The client's IP address: the TCP peer, or behind proxies named in `SIGIL_TRUSTED_PROXIES`
+    /// the address they forwarded (`TrustedProxies`, set by `TenantResponder`).
     public var clientAddress: String = "unknown"
 
     public init(source: Source) {

@@ -27,17 +27,19 @@ public enum SigilServer {
 
     /// The responder: tenant resolution in front of the router.
     public static func responder(services: ServiceSet, metrics: HTTPMetrics, publicURL: URL,
-                                 rateLimiter: RateLimiter = RateLimiter()) -> some HTTPResponder<SigilRequestContext> {
+                                 rateLimiter: RateLimiter = RateLimiter(),
+                                 trustedProxies: TrustedProxies = .none) -> some HTTPResponder<SigilRequestContext> {
         TenantResponder(inner: router(services: services, metrics: metrics, rateLimiter: rateLimiter).buildResponder(),
-                        store: services.context.store, publicURL: publicURL)
+                        store: services.context.store, publicURL: publicURL, trustedProxies: trustedProxies)
     }
 
     public static func application(services: ServiceSet, metrics: HTTPMetrics, host: String, port: Int, publicURL: URL,
-                                   logger: Logger, rateLimiter: RateLimiter = RateLimiter(),
+                                   logger: Logger, rateLimiter: RateLimiter = RateLimiter(), trustedProxies: TrustedProxies = .none,
                                    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in })
         -> some ApplicationProtocol {
         Application(
-            responder: responder(services: services, metrics: metrics, publicURL: publicURL, rateLimiter: rateLimiter),
+            responder: responder(services: services, metrics: metrics, publicURL: publicURL, rateLimiter: rateLimiter,
+                                 trustedProxies: trustedProxies),
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
             logger: logger)

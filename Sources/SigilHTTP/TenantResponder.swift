@@ -16,6 +16,7 @@ public struct TenantResponder<Inner: HTTPResponder<SigilRequestContext>>: HTTPRe
     let inner: Inner
     let store: any Store
     let publicURL: URL
+    var trustedProxies: TrustedProxies = .none
 
     public func respond(to request: Request, context: SigilRequestContext) async throws -> Response {
         var response: Response
@@ -30,6 +31,8 @@ public struct TenantResponder<Inner: HTTPResponder<SigilRequestContext>>: HTTPRe
 
     func resolveAndRespond(to request: Request, context: SigilRequestContext) async throws -> Response {
         var context = context
+        context.clientAddress = trustedProxies.clientAddress(peer: context.clientAddress,
+                                                             forwardedFor: request.headers[values: .xForwardedFor])
         let path = request.uri.path
         context.originalPath = path
         // Operations endpoints belong to the process, not a tenant: they must answer (and

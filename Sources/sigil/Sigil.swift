@@ -48,6 +48,13 @@ struct Serve: AsyncParsableCommand {
                 }
                 rateLimitScale = value
             }
+            var trustedProxies = TrustedProxies.none
+            if let text = env("SIGIL_TRUSTED_PROXIES") {
+                guard let parsed = TrustedProxies(text) else {
+                    throw CLIError("SIGIL_TRUSTED_PROXIES must list IP addresses or CIDR ranges, e.g. 10.0.0.0/8,127.0.0.1")
+                }
+                trustedProxies = parsed
+            }
             // Push delivery (APNs, FCM) when configured; the devices' streams deliver either way.
             let pushClient = PushHTTPClient()
             let pushSender: any PushSender
@@ -72,7 +79,7 @@ struct Serve: AsyncParsableCommand {
             let services = runtime.services
             let app = SigilServer.application(
                 services: services, metrics: metrics, host: host, port: port, publicURL: publicURL, logger: logger,
-                rateLimiter: RateLimiter(scale: rateLimitScale),
+                rateLimiter: RateLimiter(scale: rateLimitScale), trustedProxies: trustedProxies,
                 onServerRunning: { _ in
                     await Self.announce(services: services, publicURL: publicURL, runtime: runtime)
                 })

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import SigilCore
+import SigilHTTP
 import SigilRemote
 import SigilServices
 import Testing
@@ -67,5 +68,22 @@ import Testing
                             .tooLarge(10)].map(\.publicDescription))
         #expect(messages.count == 1)
         #expect(RemoteFetchError.notAllowed("must use https").publicDescription.contains("must use https"))
+    }
+}
+
+/// Behind a TLS terminator every request comes from the proxy: per-address limits must use the
+/// address it forwards, and only when the peer is a proxy the operator trusts.
+@Suite struct TrustedProxiesTests {
+    @Test func forwardedAddressIsUsedOnlyFromTrustedProxies() throws {
+        let proxies = try #require(TrustedProxies("10.0.0.0/8, 127.0.0.1 ::1"))
+        #expect(proxies.clientAddress(peer: "10.1.2.3", forwardedFor: ["203.0.113.9"]) == "203.0.113.9")
+        // Hops appended by trusted proxies are skipped; what the client wrote itself is left of them.
+        #expect(proxies.clientAddress(peer: "127.0.0.1", forwardedFor: ["6.6.6.6, 198.51.100.7", "10.9.9.9"]) == "198.51.100.7")
+        // An untrusted peer's header is ignored.
+        #expect(proxies.clientAddress(peer: "198.51.100.1", forwardedFor: ["1.1.1.1"]) == "198.51.100.1")
+        #expect(TrustedProxies.none.clientAddress(peer: "10.1.2.3", forwardedFor: ["1.1.1.1"]) == "10.1.2.3")
+        // Garbage stops the walk at the last good hop.
+        #expect(proxies.clientAddress(peer: "10.1.2.3", forwardedFor: ["bogus"]) == "10.1.2.3")
+        #expect(TrustedProxies("10.0.0.0/33") == nil && TrustedProxies("not-an-ip") == nil)
     }
 }
