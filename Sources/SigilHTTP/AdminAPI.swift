@@ -191,6 +191,20 @@ public struct AdminAPI: Sendable {
             Response(status: .ok, headers: [.contentType: "application/json"],
                      body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
         }
+        // Methods a path does not declare answer 405 with Allow (RFC 9110 §15.5.6), not 404.
+        let declared = Dictionary(grouping: endpoints, by: \.path).mapValues { Set($0.map(\.method)) }
+        for (path, methods) in declared {
+            let hbPath = path.replacingOccurrences(of: "{", with: ":").replacingOccurrences(of: "}", with: "")
+            let allow = methods.map(\.rawValue).sorted().joined(separator: ", ")
+            for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete, .trace, .connect, .options] where !methods.contains(method) {
+                router.on(RouterPath(hbPath), method: method) { _, _ -> Response in
+                    var problem = Problem(status: .methodNotAllowed, type: "method-not-allowed", title: "This method is not allowed here",
+                                          detail: "allowed: \(allow)")
+                    problem.extraHeaders[.allow] = allow
+                    throw problem
+                }
+            }
+        }
         for endpoint in endpoints {
             let hbPath = endpoint.path.replacingOccurrences(of: "{", with: ":").replacingOccurrences(of: "}", with: "")
             let services = self.services
@@ -263,14 +277,27 @@ public struct AdminAPI: Sendable {
     static func etag(_ version: Int) -> String { "\"\(version)\"" }
 
     /// `If-Match: "3"` → 3. Absent → nil (unconditional).
+    /// The version `If-Match` asks for (RFC 9110 §13.1.1): nil without the header or with `*`;
+    /// an entity tag this API issued (`"7"`, weak or strong) is that version; any other value —
+    /// empty, malformed, another server's tag — matches no version, so the change is refused with
+    /// 412 like any stale tag (not 400: the header's syntax is the client's business, its
+    /// answer is "precondition failed"). Of several listed tags the first one of ours is used.
     static func ifMatch(_ request: Request) throws -> Int? {
-        guard let raw = request.headers[.ifMatch] else { return nil }
-        let trimmed = raw.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "W/", with: "")
-        guard trimmed.hasPrefix("\""), trimmed.hasSuffix("\""), let version = Int(trimmed.dropFirst().dropLast()) else {
-            throw Problem(status: .badRequest, type: "invalid-header", title: "If-Match must be an ETag this API returned")
+        let values = request.headers[values: .ifMatch]
+        guard !values.isEmpty else { return nil }
+        let tags = values.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
+        if tags.contains("*") { return nil }
+        for tag in tags {
+            let strong = tag.hasPrefix("W/") ? String(tag.dropFirst(2)) : tag
+            if strong.count >= 2, strong.hasPrefix("\""), strong.hasSuffix("\""), let version = Int(strong.dropFirst().dropLast()), version >= 0 {
+                return version
+            }
         }
-        return version
+        return Self.noVersion
     }
+
+    /// A version no resource has: what an `If-Match` without any of our tags compares to.
+    static let noVersion = -1
 
     static func created(_ context: SigilRequestContext, _ relative: String, _ version: Int) -> HTTPFields {
         [.location: "\(context.issuer)\(base)/\(relative)", .eTag: etag(version)]

@@ -33,6 +33,11 @@ enum JSONBody {
         guard let dictionary = object as? [String: Any] else { throw Problem.invalidJSON("the body must be a JSON object") }
         let unknown = dictionary.keys.filter { !allowed.contains($0) }.sorted()
         guard unknown.isEmpty else { throw Problem.unknownFields(unknown) }
+        // No request field of the admin API or the hosted pages is nullable (the OpenAPI document
+        // says which types each takes): an explicit null is refused, not read as "absent".
+        if let field = Self.firstNull(dictionary, path: "") {
+            throw Problem.invalidType(field, "\(field) must not be null")
+        }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         do {
@@ -47,6 +52,24 @@ enum JSONBody {
             let field = fieldPath(ctx.codingPath)
             throw Problem.invalidType(field, "\(field) has an invalid value")
         }
+    }
+
+    static func firstNull(_ value: Any, path: String) -> String? {
+        switch value {
+        case is NSNull:
+            return path.isEmpty ? "body" : path
+        case let object as [String: Any]:
+            for key in object.keys.sorted() {
+                if let found = firstNull(object[key]!, path: path.isEmpty ? key : path + "." + key) { return found }
+            }
+        case let array as [Any]:
+            for (index, element) in array.enumerated() {
+                if let found = firstNull(element, path: path + "[\(index)]") { return found }
+            }
+        default:
+            break
+        }
+        return nil
     }
 
     static func fieldPath(_ path: [any CodingKey]) -> String {

@@ -83,7 +83,18 @@ import Testing
                 ("duplicate email, other case", { try await h.admin(.post, "/users", json: #"{"email":"ADA@example.COM","given_name":"A","family_name":"L"}"#).expectProblem(.conflict, "already-exists") }),
                 ("patch to invalid email", { try await h.admin(.patch, "/users/\(userID)", json: #"{"email":"nope"}"#).expectProblem(.unprocessableContent, "validation-failed") }),
                 ("patch unknown field", { try await h.admin(.patch, "/users/\(userID)", json: #"{"id":"usr_x"}"#).expectProblem(.badRequest, "unknown-field") }),
-                ("bad If-Match", { try await h.admin(.patch, "/users/\(userID)", json: #"{"given_name":"X"}"#, headers: [.ifMatch: "*garbage"]).expectProblem(.badRequest) }),
+                // RFC 9110: an If-Match that is none of our ETags matches no version: 412, not 400.
+                ("bad If-Match", { try await h.admin(.patch, "/users/\(userID)", json: #"{"given_name":"X"}"#, headers: [.ifMatch: "*garbage"]).expectProblem(.preconditionFailed, "version-mismatch") }),
+                ("empty If-Match", { try await h.admin(.delete, "/users/\(userID)", headers: [.ifMatch: ""]).expectProblem(.preconditionFailed, "version-mismatch") }),
+                ("explicit null", {
+                    try await h.admin(.post, "/users", json: #"{"email":"n@example.com","given_name":"N","family_name":"U","status":null}"#)
+                        .expectProblem(.badRequest, "invalid-field-type")
+                }),
+                ("undeclared method", {
+                    let r = try await h.admin(.trace, "/users")
+                    try r.expectProblem(.methodNotAllowed, "method-not-allowed")
+                    #expect(r.headers[.allow] == "GET, POST")
+                }),
                 ("wrong media type", { try await h.admin(.post, "/users", json: Self.ada, headers: [.contentType: "text/plain"]).expectProblem(.unsupportedMediaType) }),
                 ("too large", {
                     let big = #"{"email":"b@example.com","given_name":""# + String(repeating: "x", count: 70_000) + #"","family_name":"C"}"#
