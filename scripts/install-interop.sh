@@ -7,6 +7,7 @@
 #                                 pysaml2 (the SAML SP of scripts/interop-saml.sh); Debian's python packages
 #                                 serve /usr/bin/python3 only
 #                                 python3-saml (OneLogin's toolkit, the second SAML SP; scripts/interop-saml.sh)
+#                                 schemathesis (the admin API against its OpenAPI document; scripts/check-admin-api.sh)
 #   xmlsec1                     : pysaml2 verifies signatures and decrypts assertions with it
 #   libxmlsec1-dev, pkg-config, : python3-saml needs the `xmlsec` binding; PyPI has wheels for it (with their
 #   libxml2-dev, python3-dev,     own libxmlsec1 and libxml2, matching lxml's wheel), and these let pip build it
@@ -18,7 +19,7 @@ apt-get install -y -q --no-install-recommends chromium chromium-driver zbar-tool
 if [ ! -x /opt/peers-venv/bin/python ]; then
     python3 -m venv /opt/peers-venv
 fi
-/opt/peers-venv/bin/pip install -q --disable-pip-version-check selenium requests cryptography authlib idpyoidc pysaml2 python3-saml
+/opt/peers-venv/bin/pip install -q --disable-pip-version-check selenium requests cryptography authlib idpyoidc pysaml2 python3-saml schemathesis
 /opt/peers-venv/bin/python -c 'import selenium, requests, cryptography, authlib, idpyoidc, saml2; print("selenium", selenium.__version__, "authlib", authlib.__version__)'
 # python3-saml refuses to run when lxml and xmlsec were built against different libxml2 versions.
 /opt/peers-venv/bin/python -c 'import xmlsec, lxml.etree as e; from onelogin.saml2.auth import OneLogin_Saml2_Auth

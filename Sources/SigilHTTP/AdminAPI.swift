@@ -196,7 +196,8 @@ public struct AdminAPI: Sendable {
         for (path, methods) in declared {
             let hbPath = path.replacingOccurrences(of: "{", with: ":").replacingOccurrences(of: "}", with: "")
             let allow = methods.map(\.rawValue).sorted().joined(separator: ", ")
-            for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete, .trace, .connect, .options] where !methods.contains(method) {
+            for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete, .trace, .connect, .options, HTTPRequest.Method("QUERY")!]
+                where !methods.contains(method) {
                 router.on(RouterPath(hbPath), method: method) { _, _ -> Response in
                     var problem = Problem(status: .methodNotAllowed, type: "method-not-allowed", title: "This method is not allowed here",
                                           detail: "allowed: \(allow)")
@@ -277,27 +278,22 @@ public struct AdminAPI: Sendable {
     static func etag(_ version: Int) -> String { "\"\(version)\"" }
 
     /// `If-Match: "3"` → 3. Absent → nil (unconditional).
-    /// The version `If-Match` asks for (RFC 9110 §13.1.1): nil without the header or with `*`;
-    /// an entity tag this API issued (`"7"`, weak or strong) is that version; any other value —
-    /// empty, malformed, another server's tag — matches no version, so the change is refused with
-    /// 412 like any stale tag (not 400: the header's syntax is the client's business, its
-    /// answer is "precondition failed"). Of several listed tags the first one of ours is used.
+    /// The version `If-Match` asks for (RFC 9110 §13.1.1), as the OpenAPI document states it
+    /// (`^(|\*|(W/)?"[0-9]+")$`): nil without the header, empty, or `*` (any current version); an
+    /// entity tag this API issued is that version (412 if stale); anything else is a malformed
+    /// header, 400.
     static func ifMatch(_ request: Request) throws -> Int? {
-        let values = request.headers[values: .ifMatch]
-        guard !values.isEmpty else { return nil }
-        let tags = values.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
-        if tags.contains("*") { return nil }
-        for tag in tags {
-            let strong = tag.hasPrefix("W/") ? String(tag.dropFirst(2)) : tag
-            if strong.count >= 2, strong.hasPrefix("\""), strong.hasSuffix("\""), let version = Int(strong.dropFirst().dropLast()), version >= 0 {
-                return version
-            }
+        guard let raw = request.headers[.ifMatch] else { return nil }
+        let value = raw.trimmingCharacters(in: .whitespaces)
+        // An empty field value is an empty list (RFC 9110 §5.6.1): no precondition, as if absent.
+        if value == "*" || value.isEmpty { return nil }
+        let strong = value.hasPrefix("W/") ? String(value.dropFirst(2)) : value
+        guard strong.count >= 3, strong.hasPrefix("\""), strong.hasSuffix("\""),
+              strong.dropFirst().dropLast().allSatisfy({ $0.isASCII && $0.isNumber }), let version = Int(strong.dropFirst().dropLast()) else {
+            throw Problem(status: .badRequest, type: "invalid-header", title: "If-Match must be * or an ETag this API returned")
         }
-        return Self.noVersion
+        return version
     }
-
-    /// A version no resource has: what an `If-Match` without any of our tags compares to.
-    static let noVersion = -1
 
     static func created(_ context: SigilRequestContext, _ relative: String, _ version: Int) -> HTTPFields {
         [.location: "\(context.issuer)\(base)/\(relative)", .eTag: etag(version)]
@@ -316,14 +312,23 @@ public struct AdminAPI: Sendable {
         return context.issuer
     }
 
+    /// Fields the API knows but that belong to the other protocol: a validation error naming each
+    /// (422), not "unknown field" (they are in the document).
+    static func refuseOtherProtocol(_ fields: [String], protocol kind: String) throws {
+        guard !fields.isEmpty else { return }
+        let errors = fields.map { FieldError(field: $0, message: "\($0) applies to \(kind) applications only") }
+        throw Problem(status: .unprocessableContent, type: "validation-failed", title: "The request has invalid values",
+                      detail: errors.count == 1 ? errors[0].message : "\(errors.count) fields apply to \(kind) applications only",
+                      errors: errors)
+    }
+
     static func createApplication(_ body: ApplicationRequest, tenantID: String, services: ServiceSet,
                                   principal: Principal) async throws -> (SigilStore.Application, SigilCoreSecret?) {
         guard let name = body.name else { throw Problem.invalidType("name", "name is required") }
         guard let kind = body.protocol else { throw Problem.invalidType("protocol", "protocol is required") }
         switch kind {
         case "oidc":
-            let stray = body.present(ApplicationRequest.samlFields)
-            guard stray.isEmpty else { throw Problem.unknownFields(stray) }
+            try Self.refuseOtherProtocol(body.present(ApplicationRequest.samlFields), protocol: "saml")
             var input = ApplicationService.NewOIDCClient(name: name, redirectURIs: body.redirectUris ?? [])
             input.postLogoutRedirectURIs = body.postLogoutRedirectUris ?? []
             input.isPublic = body.public ?? false
@@ -344,8 +349,7 @@ public struct AdminAPI: Sendable {
             input.backchannelLogoutSessionRequired = body.backchannelLogoutSessionRequired
             return try await services.applications.createOIDC(tenantID: tenantID, input, by: principal)
         case "saml":
-            let stray = body.present(ApplicationRequest.oidcFields)
-            guard stray.isEmpty else { throw Problem.unknownFields(stray) }
+            try Self.refuseOtherProtocol(body.present(ApplicationRequest.oidcFields), protocol: "oidc")
             var settings: SAMLServiceProviderSettings
             switch (body.metadataUrl, body.metadata) {
             case (.some, .some):
@@ -385,8 +389,7 @@ public struct AdminAPI: Sendable {
         if let name = body.name { app.name = name }
         switch app.settings {
         case .oidc(var s):
-            let stray = body.present(ApplicationRequest.samlFields)
-            guard stray.isEmpty else { throw Problem.unknownFields(stray) }
+            try Self.refuseOtherProtocol(body.present(ApplicationRequest.samlFields), protocol: "saml")
             if let v = body.redirectUris { s.redirectURIs = v }
             if let v = body.postLogoutRedirectUris { s.postLogoutRedirectURIs = v }
             if let v = body.tokenEndpointAuthMethod { s.tokenEndpointAuthMethod = v }
@@ -410,8 +413,7 @@ public struct AdminAPI: Sendable {
             if let v = body.backchannelLogoutSessionRequired { s.backchannelLogoutSessionRequired = v }
             app.settings = .oidc(s)
         case .saml(var s):
-            let stray = body.present(ApplicationRequest.oidcFields)
-            guard stray.isEmpty else { throw Problem.unknownFields(stray) }
+            try Self.refuseOtherProtocol(body.present(ApplicationRequest.oidcFields), protocol: "oidc")
             if let v = body.entityId { s.entityID = v }
             if let v = body.acs { s.assertionConsumerServices = v.settings() }
             if let v = body.sloUrl { s.singleLogoutURL = v }

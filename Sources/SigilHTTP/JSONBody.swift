@@ -34,8 +34,9 @@ enum JSONBody {
         let unknown = dictionary.keys.filter { !allowed.contains($0) }.sorted()
         guard unknown.isEmpty else { throw Problem.unknownFields(unknown) }
         // No request field of the admin API or the hosted pages is nullable (the OpenAPI document
-        // says which types each takes): an explicit null is refused, not read as "absent".
-        if let field = Self.firstNull(dictionary, path: "") {
+        // says which types each takes): an explicit null is refused, not read as "absent". Only
+        // the fields themselves: a free-form value (a jwks document) is the field's own business.
+        if let field = dictionary.keys.sorted().first(where: { dictionary[$0] is NSNull }) {
             throw Problem.invalidType(field, "\(field) must not be null")
         }
         let decoder = JSONDecoder()
@@ -52,24 +53,6 @@ enum JSONBody {
             let field = fieldPath(ctx.codingPath)
             throw Problem.invalidType(field, "\(field) has an invalid value")
         }
-    }
-
-    static func firstNull(_ value: Any, path: String) -> String? {
-        switch value {
-        case is NSNull:
-            return path.isEmpty ? "body" : path
-        case let object as [String: Any]:
-            for key in object.keys.sorted() {
-                if let found = firstNull(object[key]!, path: path.isEmpty ? key : path + "." + key) { return found }
-            }
-        case let array as [Any]:
-            for (index, element) in array.enumerated() {
-                if let found = firstNull(element, path: path + "[\(index)]") { return found }
-            }
-        default:
-            break
-        }
-        return nil
     }
 
     static func fieldPath(_ path: [any CodingKey]) -> String {

@@ -443,7 +443,9 @@ enum OpenAPIDocument {
     "additionalProperties": false,
     "properties": {
      "access_token_lifetime": {
-      "type": "integer"
+      "type": "integer",
+      "minimum": 30,
+      "maximum": 86400
      },
      "acs": {
       "items": {
@@ -453,7 +455,10 @@ enum OpenAPIDocument {
          "type": "string"
         },
         "index": {
-         "type": "integer"
+         "type": "integer",
+         "minimum": 0,
+         "maximum": 65535,
+         "description": "SAML unsignedShort"
         },
         "is_default": {
          "type": "boolean"
@@ -549,7 +554,9 @@ enum OpenAPIDocument {
       "type": "array"
      },
      "id_token_lifetime": {
-      "type": "integer"
+      "type": "integer",
+      "minimum": 30,
+      "maximum": 86400
      },
      "id_token_signed_response_alg": {
       "enum": [
@@ -595,7 +602,9 @@ enum OpenAPIDocument {
       "type": "array"
      },
      "refresh_token_lifetime": {
-      "type": "integer"
+      "type": "integer",
+      "minimum": 60,
+      "maximum": 31536000
      },
      "require_par": {
       "type": "boolean"
@@ -670,10 +679,15 @@ enum OpenAPIDocument {
     "additionalProperties": false,
     "properties": {
      "display_name": {
-      "type": "string"
+      "type": "string",
+      "minLength": 1,
+      "maxLength": 200,
+      "pattern": "\\S"
      },
      "host": {
-      "type": "string"
+      "type": "string",
+      "pattern": "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:[0-9]{1,5})?$",
+      "maxLength": 253
      },
      "name": {
       "pattern": "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
@@ -690,13 +704,20 @@ enum OpenAPIDocument {
     "properties": {
      "email": {
       "format": "email",
-      "type": "string"
+      "type": "string",
+      "maxLength": 254
      },
      "family_name": {
-      "type": "string"
+      "type": "string",
+      "minLength": 1,
+      "maxLength": 200,
+      "pattern": "\\S"
      },
      "given_name": {
-      "type": "string"
+      "type": "string",
+      "minLength": 1,
+      "maxLength": 200,
+      "pattern": "\\S"
      },
      "status": {
       "enum": [
@@ -745,7 +766,9 @@ enum OpenAPIDocument {
     "additionalProperties": false,
     "properties": {
      "access_token_lifetime": {
-      "type": "integer"
+      "type": "integer",
+      "minimum": 30,
+      "maximum": 86400
      },
      "acs": {
       "items": {
@@ -755,7 +778,10 @@ enum OpenAPIDocument {
          "type": "string"
         },
         "index": {
-         "type": "integer"
+         "type": "integer",
+         "minimum": 0,
+         "maximum": 65535,
+         "description": "SAML unsignedShort"
         },
         "is_default": {
          "type": "boolean"
@@ -851,7 +877,9 @@ enum OpenAPIDocument {
       "type": "array"
      },
      "id_token_lifetime": {
-      "type": "integer"
+      "type": "integer",
+      "minimum": 30,
+      "maximum": 86400
      },
      "id_token_signed_response_alg": {
       "enum": [
@@ -887,7 +915,9 @@ enum OpenAPIDocument {
       "type": "array"
      },
      "refresh_token_lifetime": {
-      "type": "integer"
+      "type": "integer",
+      "minimum": 60,
+      "maximum": 31536000
      },
      "require_par": {
       "type": "boolean"
@@ -950,13 +980,20 @@ enum OpenAPIDocument {
     "properties": {
      "email": {
       "format": "email",
-      "type": "string"
+      "type": "string",
+      "maxLength": 254
      },
      "family_name": {
-      "type": "string"
+      "type": "string",
+      "minLength": 1,
+      "maxLength": 200,
+      "pattern": "\\S"
      },
      "given_name": {
-      "type": "string"
+      "type": "string",
+      "minLength": 1,
+      "maxLength": 200,
+      "pattern": "\\S"
      },
      "status": {
       "enum": [
@@ -1279,6 +1316,7 @@ enum OpenAPIDocument {
       "name": "If-Match",
       "required": false,
       "schema": {
+       "pattern": "^(|\\*|(W/)?\"[0-9]+\")$",
        "type": "string"
       }
      }
@@ -1373,6 +1411,7 @@ enum OpenAPIDocument {
       "name": "If-Match",
       "required": false,
       "schema": {
+       "pattern": "^(|\\*|(W/)?\"[0-9]+\")$",
        "type": "string"
       }
      }
@@ -1455,6 +1494,7 @@ enum OpenAPIDocument {
       "name": "If-Match",
       "required": false,
       "schema": {
+       "pattern": "^(|\\*|(W/)?\"[0-9]+\")$",
        "type": "string"
       }
      }
@@ -2039,6 +2079,7 @@ enum OpenAPIDocument {
       "name": "If-Match",
       "required": false,
       "schema": {
+       "pattern": "^(|\\*|(W/)?\"[0-9]+\")$",
        "type": "string"
       }
      }
@@ -2133,6 +2174,7 @@ enum OpenAPIDocument {
       "name": "If-Match",
       "required": false,
       "schema": {
+       "pattern": "^(|\\*|(W/)?\"[0-9]+\")$",
        "type": "string"
       }
      }
