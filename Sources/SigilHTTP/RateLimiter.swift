@@ -100,10 +100,10 @@ struct RateLimitMiddleware: RouterMiddleware {
             Limit(prefix: "/authenticator/v1/", name: "authenticator", rule: .init(capacity: 60, refillPerSecond: 1)),
             Limit(prefix: "/enroll/", name: "enrolment", rule: .init(capacity: 20, refillPerSecond: 0.2)),
             Limit(prefix: "/account/", name: "account", rule: .init(capacity: 30, refillPerSecond: 0.5)),
-            // Each AuthnRequest without a session stores a pending request for 15 minutes: at most
-            // 30 at once and one every 2 s more per address (both bindings).
-            Limit(prefix: "/saml/sso", name: "saml-request", rule: .init(capacity: 30, refillPerSecond: 0.5), methods: [.get, .post]),
-            Limit(prefix: "/saml/slo", name: "saml-logout", rule: .init(capacity: 30, refillPerSecond: 0.5), methods: [.get, .post]),
+            // AuthnRequests are counted in SAMLRoutes (per address without a session, per session
+            // with one); the continue link, which checks a key, per address here.
+            Limit(prefix: "/saml/sso/continue", name: "saml-continue", rule: .init(capacity: 60, refillPerSecond: 2), methods: [.get]),
+            Limit(prefix: "/saml/slo", name: "saml-logout", rule: .init(capacity: 60, refillPerSecond: 1), methods: [.get, .post]),
             // OAuth back-channel requests per address (the per-client limits and failed client
             // authentication are counted in OAuthRoutes).
             Limit(prefix: "/oauth2/par", name: "oauth-par", rule: .init(capacity: 120, refillPerSecond: 5)),

@@ -12,6 +12,14 @@ import SigilStore
 /// bindings and turns outcomes into pages.
 struct SAMLRoutes {
     let services: ServiceSet
+    var limiter: RateLimiter = RateLimiter()
+
+    /// An AuthnRequest from a browser without a session stores a pending request for 15 minutes:
+    /// those are counted per address (generously: an office behind one NAT signs in together).
+    /// Signed-in browsers are answered at once and counted per session instead, so one user's
+    /// SSO does not spend the office's allowance.
+    static let anonymousRequestsPerAddress = RateLimiter.Rule(capacity: 60, refillPerSecond: 2)
+    static let requestsPerSession = RateLimiter.Rule(capacity: 60, refillPerSecond: 1)
 
     func register(on router: Router<SigilRequestContext>) {
         router.get("/saml/metadata") { request, context in try await self.metadata(request, context) }
@@ -55,6 +63,11 @@ struct SAMLRoutes {
     func receive(_ message: SAMLInboundMessage, _ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let tenant = try context.requireTenant()
         let session = try await SignInRoutes(services: services).currentSession(request, context)
+        let (key, rule) = session.map { ("saml-request|session|\($0.0.id)", Self.requestsPerSession) }
+            ?? ("saml-request|addr|\(context.clientAddress)", Self.anonymousRequestsPerAddress)
+        if let retryAfter = limiter.take(key, rule: rule) {
+            throw await RateLimitMiddleware.refusal(retryAfter: retryAfter, group: "saml-request", context: context, services: services)
+        }
         return render(try await services.saml.receive(message, tenantID: tenant.id, issuer: context.issuer, session: session), context)
     }
 

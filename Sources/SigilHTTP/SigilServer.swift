@@ -21,7 +21,7 @@ public enum SigilServer {
         SignInRoutes(services: services).register(on: router)
         AuthenticatorRoutes(services: services).register(on: router)
         OAuthRoutes(services: services, limiter: rateLimiter).register(on: router)
-        SAMLRoutes(services: services).register(on: router)
+        SAMLRoutes(services: services, limiter: rateLimiter).register(on: router)
         return router
     }
 
