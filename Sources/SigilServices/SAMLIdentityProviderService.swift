@@ -144,11 +144,11 @@ public struct SAMLIdentityProviderService: Sendable {
            let answeredAt = pending.context["answered_at"].flatMap(Double.init),
            now.timeIntervalSince1970 - answeredAt < Self.repeatWindow, pending.expiresAt > now,
            !(pending.context["force_authn"] == "true" && s.authTime < pending.createdAt) {
-            try await context.store.audit.append(context.auditEvent(
+            let repeated = context.auditEvent(
                 "saml.sso.repeated", by: .user(user.id), tenantID: tenantID, targetType: "application",
                 targetID: pending.context["application_id"], after: ["request_id": pending.context["request_id"] ?? "", "session": s.id],
-                reason: "the continue link of an answered request was opened again by the same browser"))
-            return try await answer(pending, session: s, user: user, tenantID: tenantID, issuer: issuer)
+                reason: "the continue link of an answered request was opened again by the same browser")
+            return try await answer(pending, session: s, user: user, tenantID: tenantID, issuer: issuer, step: .repeat(repeated))
         }
         guard pending.state == .pending, pending.expiresAt > now else {
             await context.recordFailure("saml.sso.rejected", by: .system, tenantID: tenantID,
@@ -165,32 +165,30 @@ public struct SAMLIdentityProviderService: Sendable {
     }
 
     func respond(_ pending: LoginTransaction, session: Session, user: User, tenantID: String, issuer: String) async throws -> Outcome {
-        // One answer per request: move pending → completed atomically.
-        let id = pending.id
-        let now = context.clock.now()
-        do {
-            _ = try await context.store.loginTransactions.update(tenantID: tenantID, id: id) { t in
-                guard t.state == .pending else { throw SAMLError(.replayed, "this sign-in request was already answered") }
-                t.state = .completed
-                t.userID = session.userID
-                t.context["answered_at"] = String(now.timeIntervalSince1970)
-            }
-        } catch let error as SAMLError {
-            await context.recordFailure("saml.sso.rejected", by: .user(session.userID), tenantID: tenantID,
-                                        reason: "replayed: \(error.message) \(pending.context["request_id"] ?? "")")
-            return .error(error)
-        }
-        return try await answer(pending, session: session, user: user, tenantID: tenantID, issuer: issuer)
+        try await answer(pending, session: session, user: user, tenantID: tenantID, issuer: issuer, step: .complete(pending.id))
+    }
+
+    /// What answering writes besides the Response itself, in the same transaction as the
+    /// participant row and `saml.sso.responded` (docs/architecture.md: one commit per step).
+    enum AnswerStep: Sendable {
+        /// The first answer: move the pending request to completed (one answer per request).
+        case complete(String)
+        /// The same browser again (`resume`): record this event.
+        case `repeat`(AuditEvent)
+        /// IdP-initiated: no request.
+        case unsolicited
     }
 
     /// The signed Response to a pending request (answered once by `respond`, or again by `resume`).
-    func answer(_ pending: LoginTransaction, session: Session, user: User, tenantID: String, issuer: String) async throws -> Outcome {
+    func answer(_ pending: LoginTransaction, session: Session, user: User, tenantID: String, issuer: String,
+                step: AnswerStep) async throws -> Outcome {
         let app = try await context.store.applications.get(tenantID: tenantID, id: pending.context["application_id"] ?? "")
         guard case .saml(let settings) = app.settings else { return .error(SAMLError(.unknownIssuer, "the application is not a SAML SP")) }
         let relay = pending.context["relay_state"].flatMap { $0.isEmpty ? nil : $0 }
         return try await assertion(app: app, settings: settings, session: session, user: user, tenantID: tenantID, issuer: issuer,
                                    acsURL: pending.context["acs_url"] ?? "", inResponseTo: pending.context["request_id"],
-                                   nameIDFormat: pending.context["name_id_format"] ?? settings.nameIDFormat, relayState: relay)
+                                   nameIDFormat: pending.context["name_id_format"] ?? settings.nameIDFormat, relayState: relay,
+                                   step: step)
     }
 
     /// IdP-initiated SSO to a registered SP's default ACS (no InResponseTo).
@@ -202,11 +200,12 @@ public struct SAMLIdentityProviderService: Sendable {
             return .error(SAMLError(.unknownIssuer, "this application is not registered"))
         }
         return try await assertion(app: app, settings: settings, session: session, user: user, tenantID: tenantID, issuer: issuer,
-                                   acsURL: acs.url, inResponseTo: nil, nameIDFormat: settings.nameIDFormat, relayState: relayState)
+                                   acsURL: acs.url, inResponseTo: nil, nameIDFormat: settings.nameIDFormat, relayState: relayState,
+                                   step: .unsolicited)
     }
 
     func assertion(app: Application, settings: SAMLServiceProviderSettings, session: Session, user: User, tenantID: String, issuer: String,
-                   acsURL: String, inResponseTo: String?, nameIDFormat: String, relayState: String?) async throws -> Outcome {
+                   acsURL: String, inResponseTo: String?, nameIDFormat: String, relayState: String?, step: AnswerStep) async throws -> Outcome {
         let now = context.clock.now()
         var encryptor: XMLEncryptor?
         if settings.encryptAssertions {
@@ -225,19 +224,43 @@ public struct SAMLIdentityProviderService: Sendable {
             attributes: Self.attributes(settings.attributeMappings, user: user, session: session),
             sessionNotOnOrAfter: session.absoluteExpiresAt)
         let choice = SAMLSigningChoice(rawValue: settings.signing.rawValue) ?? .both
+        // Signed before the transaction (no row is held while RSA works); discarded if it rolls back.
         let xml = try await builder(tenantID: tenantID).response(content, now: now, signing: choice, encryptor: encryptor)
         // Who this session signed into, for single logout (NameID, format, SessionIndex as sent).
-        do {
-            try await context.store.sessionParticipants.record(SessionParticipant(
-                tenantID: tenantID, sessionID: session.id, applicationID: app.id, protocolKind: .saml, nameID: content.nameID,
-                nameIDFormat: nameIDFormat, sessionIndex: content.sessionIndex, createdAt: now))
-        } catch let error as StoreError where error.code == .notFound {
-            return .error(SAMLError(.unsupported, "your session has ended; start again from the application"))
-        }
-        try await context.store.audit.append(context.auditEvent(
+        let participant = SessionParticipant(
+            tenantID: tenantID, sessionID: session.id, applicationID: app.id, protocolKind: .saml, nameID: content.nameID,
+            nameIDFormat: nameIDFormat, sessionIndex: content.sessionIndex, createdAt: now)
+        let responded = context.auditEvent(
             "saml.sso.responded", by: .user(user.id), tenantID: tenantID, targetType: "application", targetID: app.id,
             after: ["sp_entity_id": settings.entityID, "acs_url": acsURL, "in_response_to": inResponseTo ?? "(idp-initiated)",
-                    "name_id_format": nameIDFormat, "session": session.id, "encrypted": String(encryptor != nil)]))
+                    "name_id_format": nameIDFormat, "session": session.id, "encrypted": String(encryptor != nil)])
+        // One commit: the request's state change, the participant row and the audit events.
+        do {
+            try await context.store.transaction { tx in
+                switch step {
+                case .complete(let id):
+                    _ = try await tx.loginTransactions.update(tenantID: tenantID, id: id) { t in
+                        guard t.state == .pending else { throw SAMLError(.replayed, "this sign-in request was already answered") }
+                        t.state = .completed
+                        t.userID = session.userID
+                        t.context["answered_at"] = String(now.timeIntervalSince1970)
+                    }
+                case .repeat(let event):
+                    try await tx.audit.append(event)
+                case .unsolicited:
+                    break
+                }
+                try await tx.sessionParticipants.record(participant)
+                try await tx.audit.append(responded)
+            }
+        } catch let error as SAMLError {
+            await context.recordFailure("saml.sso.rejected", by: .user(session.userID), tenantID: tenantID,
+                                        reason: "replayed: \(error.message) \(inResponseTo ?? "")")
+            return .error(error)
+        } catch let error as StoreError where error.code == .notFound {
+            // The session (or the pending request) ended meanwhile: nothing was written.
+            return .error(SAMLError(.unsupported, "your session or this sign-in request has ended; start again from the application"))
+        }
         return .post(PostForm(action: acsURL, field: "SAMLResponse", value: Data(xml).base64EncodedString(), relayState: relayState))
     }
 

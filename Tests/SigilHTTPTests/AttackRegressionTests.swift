@@ -65,6 +65,28 @@ struct AttackRegressionTests {
         }
     }
 
+    /// The answer's state change, participant row and audit event are one commit: when one of
+    /// them cannot be written (the session is gone), the request stays unanswered.
+    @Test func answeringIsOneCommit() async throws {
+        try await Harness.run { h in
+            let f = try await SAMLIdPTests.fixture(h)
+            let returnTo = try Self.returnTo(try await SAMLIdPTests.post(f, SAMLIdPTests.request(id: "_atomic")))
+            let query = try #require(URLComponents(string: returnTo)?.queryItems)
+            let t = try #require(query.first { $0.name == "t" }?.value), k = try #require(query.first { $0.name == "k" }?.value)
+            let (session, _) = try await h.services.sessions.start(tenantID: f.tenant.id, userID: f.user.id, amr: ["hwk"], acr: "phrh")
+            var gone = session
+            gone.id = "ses_gone"
+            let outcome = try await h.services.saml.resume(transactionID: t, key: k, tenantID: f.tenant.id, issuer: SAMLIdPTests.issuer,
+                                                           session: (gone, f.user))
+            guard case .error = outcome else { Issue.record("expected an error, got \(outcome)"); return }
+            #expect(try await h.store.loginTransactions.get(tenantID: f.tenant.id, id: t).state == .pending)
+            let actions = try await h.store.audit.list(tenantID: f.tenant.id, page: PageRequest(limit: 100)).items.map(\.action)
+            #expect(!actions.contains("saml.sso.responded"))
+            // The real session then answers it.
+            _ = try SAMLIdPTests.form(try await h.request(.get, returnTo, headers: [.cookie: "\(SAMLIdPTests.cookieName)=\(f.cookie)"]))
+        }
+    }
+
     // MARK: 3. request signatures: one rule for both bindings
 
     @Test func signedRequestFromSPWithoutCertificateIsHandledAsUnsignedOnBothBindings() async throws {
