@@ -140,9 +140,9 @@ public struct SAMLIdentityProviderService: Sendable {
         // answer again instead of an error that would replace the page posting the first one.
         // "Same browser": it holds the continue link's key, which only the browser that sent the
         // request was given, and a session of the user the request was answered for.
+        // `updatedAt` is when it was answered: nothing changes a completed request afterwards.
         if pending.state == .completed, case let (s, user)? = session, pending.userID == user.id,
-           let answeredAt = pending.context["answered_at"].flatMap(Double.init),
-           now.timeIntervalSince1970 - answeredAt < Self.repeatWindow, pending.expiresAt > now,
+           now.timeIntervalSince(pending.updatedAt) < Self.repeatWindow, pending.expiresAt > now,
            !(pending.context["force_authn"] == "true" && s.authTime < pending.createdAt) {
             let repeated = context.auditEvent(
                 "saml.sso.repeated", by: .user(user.id), tenantID: tenantID, targetType: "application",
@@ -243,7 +243,7 @@ public struct SAMLIdentityProviderService: Sendable {
                         guard t.state == .pending else { throw SAMLError(.replayed, "this sign-in request was already answered") }
                         t.state = .completed
                         t.userID = session.userID
-                        t.context["answered_at"] = String(now.timeIntervalSince1970)
+                        t.updatedAt = now
                     }
                 case .repeat(let event):
                     try await tx.audit.append(event)
