@@ -287,10 +287,9 @@ public struct ApplicationService: Sendable {
                 add("default_acr_values", "unknown acr \(value.prefix(64)); known: \(ACR.supported.joined(separator: " "))")
             }
         }
-        if let uri = s.backchannelLogoutURI {
-            if let message = Validate.backchannelLogoutURI(uri) { add("backchannel_logout_uri", message) }
-            else if let why = policy.refusal(uri) { add("backchannel_logout_uri", "backchannel_logout_uri \(why)") }
-        }
+        // Sigil POSTs to it from the server: the outbound policy is the whole rule (https to a public
+        // address, no credentials or fragment; other hosts only where the operator allows them).
+        if let uri = s.backchannelLogoutURI, let why = policy.refusal(uri) { add("backchannel_logout_uri", "backchannel_logout_uri \(why)") }
         if let jwks = s.jwks {
             if jwks.utf8.count > 32 * 1024 { add("jwks", "at most 32 KiB") }
             else if let violation = Self.jsonViolation(jwks) { add("jwks", "jwks is not valid JSON: \(violation)") }

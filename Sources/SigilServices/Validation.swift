@@ -76,24 +76,6 @@ public enum Validate {
         }
     }
 
-    /// A back-channel logout URI (Back-Channel Logout §2.2): absolute, no fragment, https; http
-    /// only on loopback (tests, local development). Sigil POSTs to it from the server.
-    public static func backchannelLogoutURI(_ value: String) -> String? {
-        guard value.utf8.count <= 2048, let components = URLComponents(string: value), let scheme = components.scheme?.lowercased(),
-              let host = components.host?.lowercased(), !host.isEmpty else {
-            return "backchannel_logout_uri must be an absolute https URL"
-        }
-        if components.fragment != nil { return "backchannel_logout_uri must not contain a fragment" }
-        if components.user != nil || components.password != nil { return "backchannel_logout_uri must not contain credentials" }
-        switch scheme {
-        case "https": return nil
-        case "http":
-            return ["localhost", "127.0.0.1", "[::1]", "::1"].contains(host) ? nil
-                : "backchannel_logout_uri must use https (http only for loopback addresses)"
-        default: return "backchannel_logout_uri must use https (http only for loopback addresses)"
-        }
-    }
-
     public static func absoluteURL(_ value: String, field: String) -> String? {
         guard let components = URLComponents(string: value), let scheme = components.scheme?.lowercased(),
               ["https", "http"].contains(scheme), components.host?.isEmpty == false else {
