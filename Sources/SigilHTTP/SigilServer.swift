@@ -13,7 +13,6 @@ public enum SigilServer {
     public static func router(services: ServiceSet, metrics: HTTPMetrics, rateLimiter: RateLimiter = RateLimiter()) -> Router<SigilRequestContext> {
         let router = Router(context: SigilRequestContext.self)
         router.add(middleware: MetricsMiddleware(metrics: metrics))
-        router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: RateLimitMiddleware.standard(limiter: rateLimiter, services: services))
         PublicRoutes.register(on: router, services: services, metrics: metrics)
@@ -46,19 +45,10 @@ public enum SigilServer {
     }
 }
 
-/// Headers every response carries: no sniffing, no framing, no referrer leaks.
-struct SecurityHeadersMiddleware: RouterMiddleware {
-    typealias Context = SigilRequestContext
-
-    func handle(_ request: Request, context: SigilRequestContext,
-                next: (Request, SigilRequestContext) async throws -> Response) async throws -> Response {
-        var response = try await next(request, context)
-        Self.apply(to: &response.headers, https: context.issuer.hasPrefix("https://"))
-        return response
-    }
-
-    /// Also applied by `TenantResponder` to what it answers itself (an unknown tenant, a database
-    /// outage), so every response carries them.
+/// Headers every response carries: no sniffing, no framing, no referrer leaks. Applied once, by
+/// `TenantResponder`, outside the router, so responses it answers itself (an unknown tenant, a
+/// database outage) and routed ones alike carry them.
+enum SecurityHeaders {
     static func apply(to headers: inout HTTPFields, https: Bool) {
         headers[.xContentTypeOptions] = "nosniff"
         headers[.xFrameOptions] = "DENY"

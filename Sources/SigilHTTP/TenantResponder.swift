@@ -25,7 +25,7 @@ public struct TenantResponder<Inner: HTTPResponder<SigilRequestContext>>: HTTPRe
         } catch let error as any HTTPResponseError {
             response = try error.response(from: request, context: context)
         }
-        SecurityHeadersMiddleware.apply(to: &response.headers, https: publicURL.scheme?.lowercased() == "https")
+        SecurityHeaders.apply(to: &response.headers, https: publicURL.scheme?.lowercased() == "https")
         return response
     }
 
