@@ -101,17 +101,31 @@ def report_and_exit():
     sys.exit(1 if RESULTS["failed"] else 0)
 
 
+def finish(proc, work, artifacts):
+    """The end of every browser script: stop sigil, drop the work folder unless --artifacts kept it,
+    print the summary and exit."""
+    stop_sigil(proc)
+    if artifacts == work:  # no --artifacts: nothing to keep
+        shutil.rmtree(work, ignore_errors=True)
+    report_and_exit()
+
+
 def audit_events(base, token, limit=200):
     """The newest audit events, through the admin API."""
     return requests.get(f"{base}/api/admin/v1/audit-events?limit={limit}", headers={"Authorization": f"Bearer {token}"},
                         timeout=10).json()["items"]
 
 
-def make_driver():
+def make_driver(logs=False):
+    """Headless Chromium with the WebAuthn virtual authenticator; `logs` also keeps the console
+    (browser) and network events (performance) so a script can read them afterwards."""
     o = webdriver.ChromeOptions()
     o.binary_location = "/usr/bin/chromium"
     for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1024,800"):
         o.add_argument(a)
+    if logs:
+        o.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+        o.add_experimental_option("perfLoggingPrefs", {"enableNetwork": True, "enablePage": False})
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
     driver.execute_cdp_cmd("WebAuthn.enable", {"enableUI": False})
     auth = driver.execute_cdp_cmd("WebAuthn.addVirtualAuthenticator", {"options": {

@@ -37,16 +37,14 @@ Needs chromium, chromium-driver, xmlsec1 and `pip install selenium requests pysa
 (scripts/install-interop.sh). Prints PASS/FAIL per check and "N passed, M failed"; exits 1 if
 anything failed.
 """
-import base64, hashlib, json, os, secrets, shutil, sys, threading, time, traceback, urllib.parse
+import base64, hashlib, json, os, secrets, sys, threading, time, traceback, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from passkey_signin import check, free_port, launch, wait_path, stop_sigil, report_and_exit, audit_events  # noqa: E402
+from passkey_signin import check, free_port, finish, launch, make_driver, wait_path, audit_events  # noqa: E402
 from saml_sp import sp_client, cli  # noqa: E402
 
 import requests
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, xmldsig
@@ -139,23 +137,6 @@ def page(marker, text):
 
 
 # --- browser -----------------------------------------------------------------------------------
-
-def make_driver():
-    """Headless Chromium with the WebAuthn virtual authenticator, keeping the console log (browser)
-    and network events (performance) so the chains can be read afterwards."""
-    o = webdriver.ChromeOptions()
-    o.binary_location = "/usr/bin/chromium"
-    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1024,800"):
-        o.add_argument(a)
-    o.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    o.add_experimental_option("perfLoggingPrefs", {"enableNetwork": True, "enablePage": False})
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
-    driver.execute_cdp_cmd("WebAuthn.enable", {"enableUI": False})
-    auth = driver.execute_cdp_cmd("WebAuthn.addVirtualAuthenticator", {"options": {
-        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
-        "isUserVerified": True, "automaticPresenceSimulation": True}})
-    return driver, auth["authenticatorId"]
-
 
 class Logs:
     """Chromium's console messages and network events, drained into lists (reading clears them in
@@ -268,7 +249,7 @@ def main():
     try:
         if not check("sigil serve printed an enrolment link", bool(link)):
             return
-        driver, _ = make_driver()
+        driver, _ = make_driver(logs=True)
         logs = Logs(driver)
         driver.get(link)
         driver.find_element(By.ID, "email").send_keys(EMAIL)
@@ -694,10 +675,7 @@ def main():
                 pass
         for peer in peers:
             peer.server.shutdown()
-        stop_sigil(proc)
-        if artifacts == work:  # no --artifacts: nothing to keep
-            shutil.rmtree(work, ignore_errors=True)
-        report_and_exit()
+        finish(proc, work, artifacts)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ anything failed.
 import base64, json, os, shutil, signal, subprocess, sys, urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from passkey_signin import check, launch, make_driver, wait_path, enrol_first_admin, RESULTS, stop_sigil, report_and_exit, audit_events  # noqa: E402
+from passkey_signin import check, finish, launch, make_driver, wait_path, enrol_first_admin, RESULTS, audit_events  # noqa: E402
 from saml_sp import ACS, make_keypair, cli  # noqa: E402
 
 from selenium.webdriver.common.by import By
@@ -389,10 +389,7 @@ def main():
         if driver:
             driver.quit()
         acs.server.shutdown()
-        stop_sigil(proc)
-        if artifacts == work:  # no --artifacts: nothing to keep
-            shutil.rmtree(work, ignore_errors=True)
-        report_and_exit()
+        finish(proc, work, artifacts)
 
 
 def pem_body_text(pem):

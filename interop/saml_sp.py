@@ -19,7 +19,7 @@ import base64, json, os, shutil, signal, subprocess, sys, threading, time, urlli
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from passkey_signin import check, free_port, launch, make_driver, wait_path, enrol_first_admin, RESULTS, stop_sigil, report_and_exit, audit_events  # noqa: E402
+from passkey_signin import check, finish, free_port, launch, make_driver, wait_path, enrol_first_admin, RESULTS, audit_events  # noqa: E402
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -477,10 +477,7 @@ def main():
         if driver:
             driver.quit()
         acs.server.shutdown()
-        stop_sigil(proc)
-        if artifacts == work:  # no --artifacts: nothing to keep
-            shutil.rmtree(work, ignore_errors=True)
-        report_and_exit()
+        finish(proc, work, artifacts)
 
 
 if __name__ == "__main__":
