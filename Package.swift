@@ -29,6 +29,9 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-openapi-generator.git", from: "1.14.3"),
+        .package(url: "https://github.com/apple/swift-openapi-runtime.git", from: "1.13.4"),
+        .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird.git", from: "2.1.0"),
     ],
     targets: [
         // Primitives: typed IDs, clock, randomness, secrets, encodings. No I/O.
@@ -95,11 +98,23 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The admin API's OpenAPI document (openapi.json, the one source) and what the
+        // swift-openapi-generator build plugin makes of it at every build: types and APIProtocol.
+        .target(
+            name: "SigilAdminAPI",
+            dependencies: [.product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
+            resources: [.embedInCode("openapi.json")],
+            swiftSettings: strict,
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
+        ),
         // The HTTP edge: the one route table, admin API, operations endpoints.
         .target(
             name: "SigilHTTP",
             dependencies: [
                 "SigilCore", "SigilStore", "SigilServices", "SigilJOSE", "SigilOAuth", "SigilWebAuthn", "SigilQR", "SigilAuthenticatorProtocol", "SigilSAML",
+                "SigilAdminAPI",
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -10,6 +10,7 @@ public struct ServiceSet: Sendable {
     public var logout: LogoutService { LogoutService(context: context, dispatcher: backChannel) }
     public let backChannel: BackChannelLogoutDispatcher
     public var adminTokens: AdminTokenService { AdminTokenService(context: context) }
+    public var audit: AuditService { AuditService(context: context) }
     public var enrolment: EnrolmentService { EnrolmentService(context: context) }
     public var expirySweep: ExpirySweep { ExpirySweep(context: context) }
     public var sessions: SessionService { SessionService(context: context) }

@@ -73,30 +73,25 @@ extension AppCommand {
                     return false
                 }
                 if !missing.isEmpty { throw CLIError("not registered, so not removed: \(missing.joined(separator: " "))") }
+                var change = ApplicationService.Change()
+                change.name = options.name
+                if !options.redirectURIs.isEmpty { change.redirectURIs = options.redirectURIs }
+                change.addRedirectURIs = options.addRedirectURIs
+                change.removeRedirectURIs = options.removeRedirectURIs
+                if !options.postLogoutRedirectURIs.isEmpty { change.postLogoutRedirectURIs = options.postLogoutRedirectURIs }
+                if !options.grantTypes.isEmpty { change.grantTypes = options.grantTypes }
+                change.tokenEndpointAuthMethod = options.authMethod
+                if !options.scopes.isEmpty { change.allowedScopes = options.scopes }
+                change.requirePAR = options.requirePAR
+                change.requirePKCE = options.requirePKCE
+                change.idTokenSigningAlg = options.idTokenAlg
+                change.accessTokenLifetimeSeconds = options.accessTokenLifetime
+                change.idTokenLifetimeSeconds = options.idTokenLifetime
+                change.refreshTokenLifetimeSeconds = options.refreshTokenLifetime
+                change.jwks = jwks
+                change.jwksURI = options.jwksURI
                 let app = try await runtime.services.applications.update(tenantID: t.id, id: found.id, expectedVersion: found.version,
-                                                                         by: .cli) { app in
-                    guard case .oidc(var s) = app.settings else { return }
-                    if let name = options.name { app.name = name }
-                    if !options.redirectURIs.isEmpty { s.redirectURIs = options.redirectURIs }
-                    s.redirectURIs.removeAll { options.removeRedirectURIs.contains($0) }
-                    for uri in options.addRedirectURIs where !s.redirectURIs.contains(uri) { s.redirectURIs.append(uri) }
-                    if !options.postLogoutRedirectURIs.isEmpty { s.postLogoutRedirectURIs = options.postLogoutRedirectURIs }
-                    if !options.grantTypes.isEmpty { s.grantTypes = options.grantTypes }
-                    if let v = options.authMethod {
-                        s.tokenEndpointAuthMethod = v
-                        if v != "private_key_jwt" { s.jwks = nil; s.jwksURI = nil }
-                    }
-                    if !options.scopes.isEmpty { s.allowedScopes = options.scopes }
-                    if let v = options.requirePAR { s.requirePAR = v }
-                    if let v = options.requirePKCE { s.requirePKCE = v }
-                    if let v = options.idTokenAlg { s.idTokenSigningAlg = v }
-                    if let v = options.accessTokenLifetime { s.accessTokenLifetimeSeconds = v }
-                    if let v = options.idTokenLifetime { s.idTokenLifetimeSeconds = v }
-                    if let v = options.refreshTokenLifetime { s.refreshTokenLifetimeSeconds = v }
-                    if let jwks { s.jwks = jwks; s.jwksURI = nil }
-                    if let v = options.jwksURI { s.jwksURI = v; s.jwks = nil }
-                    app.settings = .oidc(s)
-                }
+                                                                         change, by: .cli)
                 try printApplication(app, json: options.json)
             }
         }

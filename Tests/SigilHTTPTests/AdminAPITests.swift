@@ -244,29 +244,35 @@ import Testing
         }
     }
 
+    /// The operations themselves are generated from the document (`SigilAdminAPI`, build plugin), so
+    /// a documented operation without an implementation does not compile. What is left to check
+    /// here: the served document is the repository's file, byte for byte, every documented
+    /// method and path is what the generated code registered, and each is served (not 404).
     @Test func openAPIDocumentListsExactlyTheRegisteredRoutes() async throws {
         try await Harness.run { h in
             let response = try await h.request(.get, "/api/admin/v1/openapi.json")
             #expect(response.status == .ok)
+            let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("Sources/SigilAdminAPI/openapi.json")
+            #expect(response.text == (try String(contentsOf: file, encoding: .utf8)), "the served document is not the repository's file")
             let document = try response.json()
             #expect(document["openapi"] as? String == "3.1.0")
             let paths = try #require(document["paths"] as? [String: [String: Any]])
             var documented: Set<String> = []
             for (path, operations) in paths {
-                for (method, operation) in operations {
-                    let id = (operation as? [String: Any])?["operationId"] as? String ?? "?"
-                    documented.insert("\(method.uppercased()) \(path) \(id)")
-                }
+                for method in operations.keys { documented.insert("\(method.uppercased()) \(path)") }
             }
-            var registered = Set(AdminAPI(services: h.services).endpoints.map { "\($0.method.rawValue) \($0.path) \($0.operationID)" })
-            registered.insert("GET /api/admin/v1/openapi.json getOpenAPIDocument")
+            let routes = AdminAPI(services: h.services).routes
+            let registered = Set(routes.map { "\($0.method.rawValue) \($0.path)" })
+            #expect(routes.count == registered.count, "a route is registered twice")
             #expect(documented == registered, "only documented: \(documented.subtracting(registered)); only routed: \(registered.subtracting(documented))")
-            // Every route in the document is really served (not 404) by the router.
-            for endpoint in AdminAPI(services: h.services).endpoints {
-                let path = endpoint.path.replacingOccurrences(of: "{id}", with: "x_missing").replacingOccurrences(of: "{client_id}", with: "c_missing")
-                let r = try await h.request(endpoint.method, path)
+            // Every operation in the document is really served (not 404) by the router.
+            for route in routes where route.path != "/api/admin/v1/openapi.json" {
+                let path = route.path.replacingOccurrences(of: "{id}", with: "x_missing").replacingOccurrences(of: "{client_id}", with: "c_missing")
+                    .replacingOccurrences(of: "{credential_id}", with: "k_missing")
+                let r = try await h.request(route.method, path)
                 // 401, or 429 once this address has sent 20 requests without a valid token.
-                #expect(r.status == .unauthorized || r.status == .tooManyRequests, "\(endpoint.method) \(path) → \(r.status)")
+                #expect(r.status == .unauthorized || r.status == .tooManyRequests, "\(route.method) \(path) → \(r.status)")
             }
         }
     }
