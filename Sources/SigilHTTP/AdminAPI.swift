@@ -33,11 +33,13 @@ public struct AdminAPI: Sendable {
     /// table serves. Derived from the generated `registerHandlers`, not written down again.
     public var routes: [(method: HTTPRequest.Method, path: String)] {
         let recorder = RouteRecorder()
-        try? registerHandlers(on: recorder, serverURL: Self.serverURL)
+        try? registerHandlers(on: recorder, serverURL: Self.serverURL, configuration: Self.configuration)
         return recorder.routes
     }
 
     static let serverURL = URL(string: "/")!
+    /// Compact JSON with sorted keys, as the hand-written encoder wrote it (not pretty-printed).
+    static let configuration = Configuration(jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes])
 
     /// Registers the document (unauthenticated, the file's own bytes), every generated operation
     /// behind `AdminGate`, and 405 + `Allow` for the methods a documented path does not declare.
@@ -49,7 +51,7 @@ public struct AdminAPI: Sendable {
         let group = router.group().add(middleware: AdminGate(services: services, limiter: limiter, bodies: .fromDocument))
         let recorder = RouteRecorder(group: group, skipping: Self.documentPath)
         do {
-            try registerHandlers(on: recorder, serverURL: Self.serverURL)
+            try registerHandlers(on: recorder, serverURL: Self.serverURL, configuration: Self.configuration)
         } catch {
             preconditionFailure("the generated admin API routes did not register: \(error)")
         }
