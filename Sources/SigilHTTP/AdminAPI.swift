@@ -48,7 +48,7 @@ public struct AdminAPI: Sendable {
             Response(status: .ok, headers: [.contentType: "application/json"],
                      body: .init(byteBuffer: ByteBuffer(bytes: AdminAPIDocument.bytes)))
         }
-        let group = router.group().add(middleware: AdminGate(services: services, limiter: limiter, bodies: .fromDocument))
+        let group = router.group().add(middleware: AdminGate(services: services, limiter: limiter, rules: .fromDocument))
         let recorder = RouteRecorder(group: group, skipping: Self.documentPath)
         do {
             try registerHandlers(on: recorder, serverURL: Self.serverURL, configuration: Self.configuration)
@@ -75,8 +75,7 @@ public struct AdminAPI: Sendable {
 /// A `ServerTransport` that registers the generated handlers on a route group and remembers
 /// what it registered (for the 405 routes and the tests). The document's own operation is left
 /// to the plain route that serves the file's bytes.
-final class RouteRecorder: ServerTransport, @unchecked Sendable {
-    // Used only during registration, on one task; never shared afterwards.
+final class RouteRecorder: ServerTransport {
     private(set) var routes: [(method: HTTPRequest.Method, path: String)] = []
     private let group: RouterGroup<SigilRequestContext>?
     private let skipping: String?

@@ -29,13 +29,16 @@ struct AdminCall: Sendable {
 ///    the raw bytes (`JSONBody.checked`): media type, size, I-JSON (duplicate members), an
 ///    object, only the fields the document declares, no explicit null;
 /// 4. the operation, with `AdminCall.current` set; a `ServerError` from the generated code is
-///    unwrapped into the problem the client sees (`Problem.from`).
+///    unwrapped: a request the generated decoder refused becomes the problem the hand-written
+///    decoder gave, an operation's own error goes on to `ProblemMiddleware` as thrown;
+/// 5. the response headers the document declares go out as plain values, and `Content-Type` as
+///    `application/json`, as before the generated code.
 struct AdminGate: RouterMiddleware {
     typealias Context = SigilRequestContext
 
     let services: ServiceSet
     let limiter: RateLimiter
-    let bodies: AdminRequestBodies
+    let rules: AdminDocumentRules
 
     /// Failed bearer tokens per client address, across tenants: while spent, every request from
     /// that address answers 429, valid token or not.
@@ -62,7 +65,7 @@ struct AdminGate: RouterMiddleware {
         // generated serializer would otherwise refuse it only after the operation had run.
         head.headerFields[.accept] = nil
         var body = request.body
-        let fields = context.endpointPath.flatMap { bodies.fields(request.method, $0) }
+        let fields = context.endpointPath.flatMap { rules.fields(request.method, $0) }
         if let fields {
             body = .init(buffer: try await JSONBody.checked(request, allowed: fields))
             // The generated decoder takes application/json; merge-patch+json bodies were checked above.
@@ -76,11 +79,13 @@ struct AdminGate: RouterMiddleware {
             // The generated serializer writes header values percent-encoded (OpenAPI's "simple"
             // style): `"3"` would leave as `%223%22`. The headers the document declares are plain
             // RFC 9110 values (ETag, Location, Cache-Control), so they go out decoded.
-            for name in bodies.responseHeaders {
+            for name in rules.responseHeaders {
                 if let value = response.headers[name], value.contains("%"), let plain = value.removingPercentEncoding {
                     response.headers[name] = plain
                 }
             }
+            // …and the media type without the `charset` parameter it adds (JSON has none, RFC 8259 §11).
+            if response.headers[.contentType] == "application/json; charset=utf-8" { response.headers[.contentType] = "application/json" }
             return response
         } catch let error as ServerError where error.operationInput == nil {
             // The generated code could not make the operation's Input from the request.
@@ -110,6 +115,11 @@ struct AdminGate: RouterMiddleware {
             // the service reports the other cross-field rules, not a malformed body.
             return Problem(status: .unprocessableContent, type: "validation-failed", title: "The request has invalid values",
                            detail: "protocol must be oidc or saml", errors: [FieldError(field: "protocol", message: "must be oidc or saml")])
+        case .dataCorrupted(let ctx) where ctx.debugDescription.hasPrefix("Additional properties are disabled"):
+            // A member a nested object does not declare (`additionalProperties: false`), named as
+            // `JSONBody.checked` names the top-level ones. (Should the runtime reword its message,
+            // this degrades to the 400 `invalid-field-type` below.)
+            return Problem.unknownFields([JSONBody.fieldPath(ctx.codingPath)])
         case .dataCorrupted(let ctx):
             let field = JSONBody.fieldPath(ctx.codingPath)
             return Problem.invalidType(field, "\(field) has an invalid value")
@@ -146,12 +156,12 @@ struct AdminGate: RouterMiddleware {
 /// What `AdminGate` reads from the document itself, so it cannot drift from the generated code:
 /// the top-level fields each operation's request body may have (`properties` of its schema), and
 /// the names of the response headers the document declares.
-struct AdminRequestBodies: Sendable {
+struct AdminDocumentRules: Sendable {
     /// "METHOD /path/{param}" → field names.
     private let byRoute: [String: Set<String>]
     let responseHeaders: [HTTPField.Name]
 
-    static let fromDocument = AdminRequestBodies(document: AdminAPIDocument.bytes)
+    static let fromDocument = AdminDocumentRules(document: AdminAPIDocument.bytes)
 
     init(document: [UInt8]) {
         var byRoute: [String: Set<String>] = [:]

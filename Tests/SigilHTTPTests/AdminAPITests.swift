@@ -244,6 +244,28 @@ import Testing
         }
     }
 
+    /// What the generated layer must not change: any Accept still gets JSON (and the change is
+    /// made once), ETag and Location go out as plain values, and nested objects refuse members
+    /// the document does not declare.
+    @Test func generatedLayerKeepsTheWireFormat() async throws {
+        try await Harness.run { h in
+            let created = try await h.admin(.post, "/users", json: Self.ada, headers: [.accept: "text/html"])
+            #expect(created.status == .created, "\(created.text)")
+            #expect(created.headers[.contentType] == "application/json")
+            #expect(created.headers[.eTag] == "\"1\"")
+            let id = try #require(try created.json()["id"] as? String)
+            #expect(created.headers[.location] == "https://id.example.com/api/admin/v1/users/\(id)")
+            #expect(try await h.store.users.list(tenantID: try await h.defaultTenant().id, page: PageRequest(limit: 10)).items.count == 1)
+            #expect(!created.text.contains("\n"), "compact JSON, as before")
+
+            let p = try await h.admin(.post, "/applications", json: """
+                {"name":"SP","protocol":"saml","entity_id":"urn:sp","acs":[{"url":"https://sp.example/acs","role":"x"}]}
+                """).expectProblem(.badRequest, "unknown-field")
+            #expect((p["errors"] as? [[String: String]])?.first?["field"] == "acs[0].role")
+            #expect(try await h.store.applications.list(tenantID: try await h.defaultTenant().id, page: PageRequest(limit: 10)).items.isEmpty)
+        }
+    }
+
     /// The operations themselves are generated from the document (`SigilAdminAPI`, build plugin), so
     /// a documented operation without an implementation does not compile. What is left to check
     /// here: the served document is the repository's file, byte for byte, every documented

@@ -250,4 +250,36 @@ final class MemoryFetcher: RemoteDocumentFetcher {
             #expect((list["items"] as? [Any])?.count == 1)
         }
     }
+
+    /// `ApplicationService.Change` is the one update rule: the admin API's PATCH builds one, the
+    /// CLI's `sigil app update` builds one (add/remove redirect URIs), and both go through the
+    /// same refusal of the other protocol's settings.
+    @Test func oneChangeRuleForTheAdminAPIAndTheCLI() async throws {
+        try await Harness.run { h in
+            let tenant = try await h.defaultTenant()
+            let (app, _) = try await h.services.applications.createOIDC(
+                tenantID: tenant.id, .init(name: "Portal", redirectURIs: ["https://rp.example/a", "https://rp.example/b"]), by: .cli)
+            var cli = ApplicationService.Change()
+            cli.addRedirectURIs = ["https://rp.example/c"]
+            cli.removeRedirectURIs = ["https://rp.example/a"]
+            let changed = try await h.services.applications.update(tenantID: tenant.id, id: app.id, expectedVersion: app.version, cli, by: .cli)
+            guard case .oidc(let s) = changed.settings else { Issue.record("not oidc"); return }
+            #expect(s.redirectURIs == ["https://rp.example/b", "https://rp.example/c"])
+
+            var saml = ApplicationService.Change()
+            saml.entityID = "urn:sp"
+            saml.signing = .response
+            do {
+                _ = try await h.services.applications.update(tenantID: tenant.id, id: app.id, expectedVersion: nil, saml, by: .cli)
+                Issue.record("SAML settings were applied to an OIDC client")
+            } catch let error as ServiceError {
+                #expect(error.code == .invalidInput)
+                #expect(error.fieldErrors.map(\.message) == ["entity_id applies to saml applications only", "signing applies to saml applications only"])
+            }
+            // The same rule, through the API.
+            let p = try await h.admin(.patch, "/applications/\(app.id)", json: #"{"entity_id":"urn:sp","signing":"response"}"#)
+                .expectProblem(.unprocessableContent, "validation-failed")
+            #expect((p["errors"] as? [[String: String]])?.compactMap { $0["message"] } == ["entity_id applies to saml applications only", "signing applies to saml applications only"])
+        }
+    }
 }
