@@ -63,10 +63,22 @@ let package = Package(
             dependencies: ["SigilOAuth", "SigilJOSE", "SigilCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        // Flows as pure state machines (sign-in, enrolment, SAML SSO and logout, OIDC authorization)
+        // and their typed, versioned stored state. No I/O.
+        .target(
+            name: "SigilFlows",
+            dependencies: ["SigilOAuth"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SigilFlowsTests",
+            dependencies: ["SigilFlows", "SigilOAuth"],
+            swiftSettings: strict
+        ),
         // Domain records and the storage protocols. No I/O.
         .target(
             name: "SigilStore",
-            dependencies: ["SigilCore"],
+            dependencies: ["SigilCore", "SigilFlows"],
             swiftSettings: strict
         ),
         // The one SQL implementation of SigilStore, for SQLite and PostgreSQL.
