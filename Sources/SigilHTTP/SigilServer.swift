@@ -29,7 +29,7 @@ public enum SigilServer {
                                  rateLimiter: RateLimiter = RateLimiter(),
                                  trustedProxies: TrustedProxies = .none) -> some HTTPResponder<SigilRequestContext> {
         TenantResponder(inner: router(services: services, metrics: metrics, rateLimiter: rateLimiter).buildResponder(),
-                        store: services.context.store, publicURL: publicURL, trustedProxies: trustedProxies)
+                        tenants: services.tenants, publicURL: publicURL, trustedProxies: trustedProxies)
     }
 
     public static func application(services: ServiceSet, metrics: HTTPMetrics, host: String, port: Int, publicURL: URL,

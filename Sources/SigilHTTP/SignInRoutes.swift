@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import SigilCore
+import SigilFlows
 import SigilOAuth
 import SigilServices
 import SigilStore
@@ -110,7 +111,7 @@ struct SignInRoutes {
         let body = try await JSONBody.decode(ReturnToBody.self, from: request, context: context, allowed: ["return_to"])
         let returnTo = Web.safeReturnPath(body.returnTo, base: Web.basePath(context))
         let (transaction, options) = try await services.passkeys.beginAuthentication(tenantID: tenant.id, issuer: context.issuer,
-                                                                                     context: ["return_to": returnTo])
+                                                                                     returnTo: returnTo)
         return try Self.optionsResponse(transaction: transaction, options: options)
     }
 
@@ -121,7 +122,7 @@ struct SignInRoutes {
         let signIn = try await services.passkeys.finishAuthentication(tenantID: tenant.id, issuer: context.issuer,
                                                                      transactionID: body.transaction, response: try body.credential.assertion())
         return try await startSession(user: signIn.user, amr: signIn.amr, acr: signIn.acr, context: context,
-                                      redirect: signIn.transaction.context["return_to"] ?? Web.basePath(context) + "/account")
+                                      redirect: signIn.returnTo ?? Web.basePath(context) + "/account")
     }
 
     // MARK: /enroll/{token}
@@ -129,8 +130,7 @@ struct SignInRoutes {
     func usableEnrolment(_ context: SigilRequestContext) async throws -> (EnrolmentToken, String) {
         let tenant = try context.requireTenant()
         guard let token = context.parameters.get("token") else { throw Problem.notFound() }
-        guard let found = try await services.context.store.enrolmentTokens.findUsable(tokenHash: tokenHash(token), now: services.context.clock.now()),
-              found.tenantID == tenant.id else {
+        guard let found = try await services.enrolment.usableLink(token: token, tenantID: tenant.id) else {
             throw Problem(status: .notFound, type: "enrolment-link-invalid", title: "This enrolment link is invalid, used or expired",
                           detail: "ask your administrator for a new link")
         }
@@ -148,8 +148,7 @@ struct SignInRoutes {
                 """, status: problem.status)
         }
         let fields: String
-        if let userID = enrolment.userID {
-            let user = try await services.context.store.users.get(tenantID: enrolment.tenantID, id: userID)
+        if let user = try await services.enrolment.invitee(of: enrolment) {
             fields = "<p>Create a passkey for <strong>\(Web.escape(user.email))</strong>.</p>"
         } else {
             fields = """
@@ -182,35 +181,26 @@ struct SignInRoutes {
         let (enrolment, token) = try await usableEnrolment(context)
         let body = try await JSONBody.decode(EnrolBody.self, from: request, context: context, allowed: EnrolBody.fields)
         let owner: PasskeyService.NewCredentialOwner
-        var extra = ["enrolment_token_hash": tokenHash(token)]
+        var existing: [String] = []
+        var newUser: NewUser?
         if let userID = enrolment.userID {
-            let user = try await services.context.store.users.get(tenantID: tenant.id, id: userID)
-            owner = .init(userID: user.id, email: user.email, displayName: "\(user.givenName) \(user.familyName)")
+            (owner, existing) = try await services.enrolment.invitedPasskeyOwner(of: enrolment, userID: userID)
         } else {
             let (email, given, family) = try await firstAdministrator(body, tenant: tenant)
             owner = .init(userID: services.context.ids.make(.user), email: email, displayName: "\(given) \(family)")
-            extra["email"] = email
-            extra["given_name"] = given
-            extra["family_name"] = family
+            newUser = NewUser(email: email, givenName: given, familyName: family)
         }
-        let existing = enrolment.userID == nil ? [] : try await services.context.store.passkeys.list(tenantID: tenant.id, userID: owner.userID)
         let (transaction, options) = try await services.passkeys.beginRegistration(
-            tenantID: tenant.id, issuer: context.issuer, owner: owner, excludeCredentialIDs: existing.map(\.credentialID), context: extra)
+            tenantID: tenant.id, issuer: context.issuer, owner: owner, excludeCredentialIDs: existing,
+            purpose: .enrolment(linkHash: tokenHash(token), newUser: newUser))
         return try Self.optionsResponse(transaction: transaction, options: options)
     }
 
     /// The first administrator's fields from the enrolment page, checked, for an email not yet taken.
     func firstAdministrator(_ body: EnrolBody, tenant: Tenant) async throws -> (email: String, given: String, family: String) {
-        let email = body.email ?? "", given = body.givenName ?? "", family = body.familyName ?? ""
-        var errors: [FieldError] = []
-        if let m = Validate.email(email) { errors.append(FieldError(field: "email", message: m)) }
-        if let m = Validate.name(given, field: "given_name") { errors.append(FieldError(field: "given_name", message: m)) }
-        if let m = Validate.name(family, field: "family_name") { errors.append(FieldError(field: "family_name", message: m)) }
-        guard errors.isEmpty else { throw ServiceError.invalid(errors) }
-        if try await services.context.store.users.find(tenantID: tenant.id, email: email) != nil {
-            throw ServiceError.invalid([FieldError(field: "email", message: "a user with this email exists; ask for an invitation instead")])
-        }
-        return (email, given, family)
+        let admin = try await services.enrolment.firstAdministrator(tenantID: tenant.id, email: body.email, givenName: body.givenName,
+                                                                    familyName: body.familyName)
+        return (admin.email, admin.givenName, admin.familyName)
     }
 
     func enrolVerify(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
@@ -218,36 +208,9 @@ struct SignInRoutes {
         let tenant = try context.requireTenant()
         let (_, token) = try await usableEnrolment(context)
         let body = try await JSONBody.decode(CeremonyBody.self, from: request, context: context, allowed: CeremonyBody.fields)
-        let services = self.services
-        let now = services.context.clock.now()
-        let (user, passkey) = try await services.passkeys.finishRegistration(
-            tenantID: tenant.id, issuer: context.issuer, transactionID: body.transaction, response: try body.credential.registration()
-        ) { tx, transaction, verified in
-            guard transaction.context["enrolment_token_hash"] == tokenHash(token), let userID = transaction.context["user_id"] else {
-                throw ServiceError(.invalidInput, "this registration belongs to another enrolment link")
-            }
-            // Single use: consuming the link is part of the same transaction as the credential.
-            let enrolment = try await tx.enrolmentTokens.consume(tokenHash: tokenHash(token), now: now)
-            let user: User
-            if enrolment.userID != nil {
-                user = try await tx.users.get(tenantID: tenant.id, id: userID)
-            } else {
-                var newUser = User(id: userID, tenantID: tenant.id, email: transaction.context["email"] ?? "",
-                                   givenName: transaction.context["given_name"] ?? "", familyName: transaction.context["family_name"] ?? "",
-                                   status: .active, createdAt: now, updatedAt: now)
-                if enrolment.purpose == .firstAdmin { newUser.roles = [User.adminRole] }
-                user = try await tx.users.create(newUser)
-                try await tx.audit.append(services.context.auditEvent("user.created", by: .user(user.id), tenantID: tenant.id, targetType: "user",
-                                                                      targetID: user.id, after: ["email": user.email, "roles": user.roles.joined(separator: ",")]))
-            }
-            let passkey = services.passkeys.passkey(from: verified, tenantID: tenant.id, userID: user.id, name: body.passkeyName)
-            _ = try await tx.passkeys.create(passkey)
-            try await tx.audit.append(services.context.auditEvent("passkey.registered", by: .user(user.id), tenantID: tenant.id,
-                                                                  targetType: "passkey", targetID: passkey.credentialID,
-                                                                  after: ["aaguid": passkey.aaguid, "attestation": passkey.attestationType,
-                                                                          "via": "enrolment:\(enrolment.purpose.rawValue)"]))
-            return (user, passkey)
-        }
+        let (user, passkey) = try await services.enrolment.finishPasskeyEnrolment(
+            tenantID: tenant.id, issuer: context.issuer, token: token, transactionID: body.transaction,
+            response: try body.credential.registration(), name: body.passkeyName)
         let method = PasskeyService.methods(backupEligible: passkey.backupEligible)
         return try await startSession(user: user, amr: method.amr, acr: method.acr, context: context,
                                       redirect: Web.basePath(context) + "/account")
@@ -260,8 +223,8 @@ struct SignInRoutes {
         guard let (session, user) = try await currentSession(request, context) else {
             return Web.redirect("\(base)/login?return_to=\(base)/account")
         }
-        let passkeys = try await services.context.store.passkeys.list(tenantID: user.tenantID, userID: user.id)
-        let devices = try await services.context.store.authenticatorDevices.list(tenantID: user.tenantID, userID: user.id)
+        let overview = try await services.account.overview(user: user)
+        let passkeys = overview.passkeys, devices = overview.devices, consents = overview.consents
         let csrf = Web.csrfToken(session: session, masterKey: services.context.masterKey)
         let formatter = ISO8601DateFormatter()
         let rows = passkeys.map { p in
@@ -281,7 +244,6 @@ struct SignInRoutes {
             <input type="hidden" name="csrf" value="\(csrf)"><button type="submit" class="secondary">Remove</button></form></li>
             """
         }.joined(separator: "\n")
-        let consents = try await services.oauth.consents(tenantID: user.tenantID, userID: user.id)
         let consentRows = consents.map { entry in
             """
             <li><span class="name">\(Web.escape(entry.application?.name ?? "A removed application"))</span> \
@@ -323,11 +285,11 @@ struct SignInRoutes {
         try Web.requireSameOrigin(request, context)
         guard let (_, user) = try await currentSession(request, context) else { throw Problem.unauthenticatedUser() }
         _ = try await JSONBody.decode(EmptyBody.self, from: request, context: context, allowed: [])
-        let existing = try await services.context.store.passkeys.list(tenantID: user.tenantID, userID: user.id)
+        let existing = try await services.account.passkeyCredentialIDs(user: user)
         let (transaction, options) = try await services.passkeys.beginRegistration(
             tenantID: user.tenantID, issuer: context.issuer,
             owner: .init(userID: user.id, email: user.email, displayName: "\(user.givenName) \(user.familyName)"),
-            excludeCredentialIDs: existing.map(\.credentialID), context: ["session_user": user.id])
+            excludeCredentialIDs: existing, purpose: .addToAccount(sessionUser: user.id))
         return try Self.optionsResponse(transaction: transaction, options: options)
     }
 
@@ -335,19 +297,8 @@ struct SignInRoutes {
         try Web.requireSameOrigin(request, context)
         guard let (_, user) = try await currentSession(request, context) else { throw Problem.unauthenticatedUser() }
         let body = try await JSONBody.decode(CeremonyBody.self, from: request, context: context, allowed: CeremonyBody.fields)
-        let services = self.services
-        try await services.passkeys.finishRegistration(
-            tenantID: user.tenantID, issuer: context.issuer, transactionID: body.transaction, response: try body.credential.registration()
-        ) { tx, transaction, verified in
-            guard transaction.context["session_user"] == user.id else {
-                throw ServiceError(.invalidInput, "this registration was started by another account")
-            }
-            let passkey = services.passkeys.passkey(from: verified, tenantID: user.tenantID, userID: user.id, name: body.passkeyName)
-            _ = try await tx.passkeys.create(passkey)
-            try await tx.audit.append(services.context.auditEvent("passkey.registered", by: .user(user.id), tenantID: user.tenantID,
-                                                                  targetType: "passkey", targetID: passkey.credentialID,
-                                                                  after: ["aaguid": passkey.aaguid, "via": "account"]))
-        }
+        try await services.account.finishAddingPasskey(user: user, issuer: context.issuer, transactionID: body.transaction,
+                                                       response: try body.credential.registration(), name: body.passkeyName)
         return try JSONResponse.make(["redirect": Web.basePath(context) + "/account"])
     }
 
@@ -358,12 +309,7 @@ struct SignInRoutes {
         let form = try await Web.form(request)
         try Web.checkCSRF(form["csrf"], session: session, masterKey: services.context.masterKey)
         guard let credentialID = context.parameters.get("id") else { throw Problem.notFound() }
-        let services = self.services
-        try await services.context.store.transaction { tx in
-            try await tx.passkeys.delete(tenantID: user.tenantID, userID: user.id, credentialID: credentialID)
-            try await tx.audit.append(services.context.auditEvent("passkey.removed", by: .user(user.id), tenantID: user.tenantID,
-                                                                  targetType: "passkey", targetID: credentialID))
-        }
+        try await services.account.removePasskey(user: user, credentialID: credentialID)
         return Web.redirect("\(base)/account")
     }
 
