@@ -75,6 +75,11 @@ public struct AuthenticatorSignInStateMachine: Sendable {
         }
     }
 
+    /// Device-side events refuse an answered sign-in as answered even once its deadline passed.
+    private func deviceRefusal(at now: Date) -> FlowRefusal {
+        record.phase == .pending ? .expired : .answered
+    }
+
     private mutating func end(_ reason: AuthenticatorSignIn.EndReason, now: Date) {
         record.phase = .denied
         record.payload.endReason = reason
@@ -102,7 +107,7 @@ public struct AuthenticatorSignInStateMachine: Sendable {
             record.updatedAt = now
             return .claimed
         case .claimed(let holder): return holder == device ? .alreadyClaimed : .refuse(.claimedByAnother)
-        case .expired: return .refuse(.expired)
+        case .expired: return .refuse(deviceRefusal(at: now))
         case .approved, .ended, .completed: return .refuse(.answered)
         }
     }
@@ -164,7 +169,7 @@ public struct AuthenticatorSignInStateMachine: Sendable {
         switch state(at: now) {
         case .waiting, .claimed:
             break
-        case .expired: return .refuse(.expired)
+        case .expired: return .refuse(deviceRefusal(at: now))
         case .approved, .ended, .completed: return .refuse(.answered)
         }
         record.deviceID = device
@@ -252,7 +257,7 @@ public struct AuthenticatorSignInStateMachine: Sendable {
     public func answerable(now: Date) -> FlowRefusal? {
         switch state(at: now) {
         case .waiting, .claimed: return nil
-        case .expired: return .expired
+        case .expired: return deviceRefusal(at: now)
         case .approved, .ended, .completed: return .answered
         }
     }

@@ -32,6 +32,8 @@ public struct DeviceEnrolment: Codable, Sendable, Equatable {
     public var deviceName: String?
     /// When the browser that started a link enrolment was signed in with it.
     public var signedInAt: Date?
+    /// Why it ended without a device (`cancelled`, `too_many_failures`).
+    public var endReason: AuthenticatorSignIn.EndReason?
 
     public init(startedFrom: Origin, origin: String, browserHash: String, issuer: String, sealedSecret: String) {
         self.startedFrom = startedFrom; self.origin = origin; self.browserHash = browserHash; self.issuer = issuer
@@ -42,7 +44,7 @@ public struct DeviceEnrolment: Codable, Sendable, Equatable {
 /// Device enrolment as a pure state machine.
 ///
 ///     waiting ──preview──▶ previewed ──register──▶ registered ──signIn (link only, once, ≤ 2 min)──▶ signed in
-///        └──────────────────────────┴── failures ──▶ failed        (waiting/previewed expire)
+///        └──────────────────────────┴── failures / cancel ──▶ failed        (waiting/previewed expire)
 public struct DeviceEnrolmentStateMachine: Sendable {
     public typealias Record = FlowRecord<DeviceEnrolment>
     public private(set) var record: Record
@@ -89,6 +91,14 @@ public struct DeviceEnrolmentStateMachine: Sendable {
         }
     }
 
+    /// Whether a device may still preview and register with the code.
+    public func registrable(now: Date) -> Bool {
+        switch state(at: now) {
+        case .waiting, .previewed: true
+        default: false
+        }
+    }
+
     public enum RegisterAction: Equatable, Sendable {
         /// Create the device for `user` (and, from a link, consume it and create `newUser`).
         case createDevice(user: String, link: String?, newUser: NewUser?)
@@ -119,6 +129,16 @@ public struct DeviceEnrolmentStateMachine: Sendable {
         record.updatedAt = now
         guard record.failures >= maximum, record.phase == .pending else { return false }
         record.phase = .denied
+        record.payload.endReason = .tooManyFailures
+        return true
+    }
+
+    /// The browser gave up (chose another way). True when a waiting enrolment ended now.
+    public mutating func cancel(now: Date) -> Bool {
+        guard record.phase == .pending else { return false }
+        record.phase = .denied
+        record.payload.endReason = .cancelled
+        record.updatedAt = now
         return true
     }
 
@@ -139,7 +159,9 @@ public struct DeviceEnrolmentStateMachine: Sendable {
             record.payload.signedInAt = now
             record.updatedAt = now
             return .startSession(user: user, returnTo: returnTo)
-        case .signedIn: return .refuse(.used)
+        case .signedIn:
+            // The two-minute window is checked first, as for a registration not yet collected.
+            return now.timeIntervalSince(record.updatedAt) > Self.signInWindow ? .refuse(.tooLate) : .refuse(.used)
         case .failed: return .refuse(.ended)
         case .expired: return .refuse(.expired)
         case .waiting, .previewed: return .refuse(.notApproved)

@@ -26,21 +26,21 @@ public struct PasskeyCeremony: Codable, Sendable, Equatable {
 /// state machine.
 ///
 ///     challenged ──verified──▶ used
-///         └── failures (3) ──▶ failed        (challenged expires)
+///         └── failures (the service's maximum) ──▶ failed        (challenged expires)
 public struct PasskeyCeremonyStateMachine: Sendable {
     public typealias Record = FlowRecord<PasskeyCeremony>
     public private(set) var record: Record
-    public static let maximumFailures = 3
-
     public init(_ record: Record) { self.record = record }
 
     private enum State: Equatable { case challenged, used, failed, expired }
 
     private func state(at now: Date) -> State {
+        // Past its deadline a ceremony is expired, whatever happened to it ("start again").
+        if record.expiresAt <= now { return .expired }
         switch record.phase {
         case .completed: return .used
         case .denied: return .failed
-        case .pending, .approved: return record.expiresAt > now ? .challenged : .expired
+        case .pending, .approved: return .challenged
         }
     }
 
@@ -70,10 +70,10 @@ public struct PasskeyCeremonyStateMachine: Sendable {
     }
 
     /// A response that did not verify. True when it used up the ceremony.
-    public mutating func failed(now: Date) -> Bool {
+    public mutating func failed(now: Date, maximum: Int) -> Bool {
         record.failures += 1
         record.updatedAt = now
-        guard record.failures >= Self.maximumFailures, record.phase == .pending else { return false }
+        guard record.failures >= maximum, record.phase == .pending else { return false }
         record.phase = .denied
         return true
     }

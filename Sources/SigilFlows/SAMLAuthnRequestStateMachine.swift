@@ -102,7 +102,8 @@ public struct SAMLAuthnRequestStateMachine: Sendable {
 
     /// The signed Response is going out for `user` (in the transaction that records the participant).
     public mutating func answered(user: String, now: Date) -> Action {
-        guard case .waiting = state(at: now) else { return .refuse(.used) }
+        // Only "still pending" matters here: `received`/`resumed` checked the deadline just before.
+        guard record.phase == .pending else { return .refuse(.used) }
         record.phase = .completed
         record.userID = user
         record.updatedAt = now

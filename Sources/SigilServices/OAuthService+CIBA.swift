@@ -76,14 +76,12 @@ extension OAuthService {
         } catch is AuthenticatorServiceError {
             throw OAuthError(.invalidGrant, "auth_req_id is invalid")
         }
-        switch transaction.state {
-        case .pending:
-            if transaction.expiresAt <= now { throw OAuthError(.expiredToken, "the authentication request has expired") }
-            throw OAuthError(.authorizationPending, "the user has not answered yet")
-        case .denied: throw OAuthError(.accessDenied, "the user declined")
-        case .completed: throw OAuthError(.invalidGrant, "auth_req_id was already used")
-        case .approved:
-            if transaction.expiresAt <= now { throw OAuthError(.expiredToken, "the authentication request has expired") }
+        switch AuthenticatorService.machine(transaction)?.poll(now: now) {
+        case .pending?: throw OAuthError(.authorizationPending, "the user has not answered yet")
+        case .expired?: throw OAuthError(.expiredToken, "the authentication request has expired")
+        case .denied?: throw OAuthError(.accessDenied, "the user declined")
+        case .used?, nil: throw OAuthError(.invalidGrant, "auth_req_id was already used")
+        case .ready?: break
         }
         guard let request = try await context.store.oauth.findPushedRequest(requestURIHash: Self.cibaKey(transactionID)),
               request.clientID == client.clientID,

@@ -2,6 +2,7 @@ import Crypto
 import _CryptoExtras
 import Foundation
 import SigilCore
+import SigilFlows
 import SigilJOSE
 import SigilSAML
 import SigilStore
@@ -95,14 +96,13 @@ public struct SAMLIdentityProviderService: Sendable {
         }
         // Replay: the pending record's ID is derived from the request ID.
         let secret = OpaqueToken.make(prefix: "", random: context.random)
+        let flow = SAMLAuthnRequestFlow(
+            applicationID: app.id, spEntityID: validated.serviceProvider.entityID, requestID: validated.request.id, acsURL: validated.acsURL,
+            nameIDFormat: validated.nameIDFormat, relayState: validated.relayState.flatMap { $0.isEmpty ? nil : $0 },
+            forceAuthn: validated.request.forceAuthn, signed: validated.signed)
         let pending = LoginTransaction(
             id: Self.pendingID(tenantID: tenantID, entityID: validated.serviceProvider.entityID, requestID: validated.request.id),
-            tenantID: tenantID, kind: .samlAuthnRequest, challenge: "-", secretHash: tokenHash(secret),
-            context: [
-                "application_id": app.id, "sp_entity_id": validated.serviceProvider.entityID, "request_id": validated.request.id,
-                "acs_url": validated.acsURL, "name_id_format": validated.nameIDFormat, "relay_state": validated.relayState ?? "",
-                "force_authn": String(validated.request.forceAuthn), "signed": String(validated.signed),
-            ],
+            tenantID: tenantID, flow: .samlAuthnRequest(flow), challenge: "-", secretHash: tokenHash(secret),
             createdAt: now, updatedAt: now, expiresAt: now.addingTimeInterval(Self.pendingLifetime))
         do {
             _ = try await context.store.loginTransactions.create(pending)
@@ -110,14 +110,22 @@ public struct SAMLIdentityProviderService: Sendable {
             return try await reject(SAMLError(.replayed, "this request was already used", detail: validated.request.id), tenantID: tenantID,
                                     issuer: issuer, app: app, requestID: validated.request.id, to: (validated.acsURL, validated.relayState))
         }
-        if case let (s, user)? = session, !validated.request.forceAuthn {
+        var machine = SAMLAuthnRequestStateMachine(pending.record(flow))
+        switch machine.received(session: session.map { .init(user: $0.1.id, authTime: $0.0.authTime) }, isPassive: validated.request.isPassive,
+                                now: now) {
+        case .answer, .answerAgain:
+            guard case let (s, user)? = session else { break }
             return try await respond(pending, session: s, user: user, tenantID: tenantID, issuer: issuer)
-        }
-        if validated.request.isPassive {
-            _ = try? await context.store.loginTransactions.update(tenantID: tenantID, id: pending.id) { $0.state = .completed }
+        case .refusePassive:
+            let record = machine.record
+            _ = try? await context.store.loginTransactions.update(tenantID: tenantID, id: pending.id) { t in
+                t.apply(record, FlowState.samlAuthnRequest)
+            }
             return try await reject(SAMLError(.unsupported, "the user is not signed in and the request is passive"), tenantID: tenantID,
                                     issuer: issuer, app: app, requestID: validated.request.id, to: (validated.acsURL, validated.relayState),
                                     status: .responder("NoPassive", "the user is not signed in"))
+        case .signIn, .refuse:
+            break
         }
         return .login(returnTo: "/saml/sso/continue?t=\(pending.id)&k=\(secret)", forceLogin: validated.request.forceAuthn)
     }
@@ -131,37 +139,36 @@ public struct SAMLIdentityProviderService: Sendable {
         } catch let error as StoreError where error.code == .notFound {
             return .error(SAMLError(.unsupported, "this sign-in request is unknown or expired; start again from the application"))
         }
-        guard pending.kind == .samlAuthnRequest, let hash = pending.secretHash,
+        guard let flow = pending.samlAuthnRequest, let hash = pending.secretHash,
               constantTimeEquals(Array(hash.utf8), Array(tokenHash(key).utf8)) else {
             await context.recordFailure("saml.sso.rejected", by: .system, tenantID: tenantID, reason: "resume key mismatch")
             return .error(SAMLError(.unsupported, "this sign-in request is unknown or expired; start again from the application"))
         }
         // The same browser arriving again (two sign-ins finishing at once, a reload, Back) gets the
-        // answer again instead of an error that would replace the page posting the first one.
-        // "Same browser": it holds the continue link's key, which only the browser that sent the
-        // request was given, and a session of the user the request was answered for.
-        // `updatedAt` is when it was answered: nothing changes a completed request afterwards.
-        if pending.state == .completed, case let (s, user)? = session, pending.userID == user.id,
-           now.timeIntervalSince(pending.updatedAt) < Self.repeatWindow, pending.expiresAt > now,
-           !(pending.context["force_authn"] == "true" && s.authTime < pending.createdAt) {
+        // answer again instead of an error that would replace the page posting the first one
+        // (SAMLAuthnRequestStateMachine.resumed says when).
+        var machine = SAMLAuthnRequestStateMachine(pending.record(flow))
+        let signedIn = session.map { SAMLAuthnRequestStateMachine.SignedIn(user: $0.1.id, authTime: $0.0.authTime) }
+        let continueLink = "/saml/sso/continue?t=\(transactionID)&k=\(key)"
+        switch machine.resumed(session: signedIn, now: now, repeatWindow: Self.repeatWindow) {
+        case .answerAgain:
+            guard case let (s, user)? = session else { break }
             let repeated = context.auditEvent(
                 "saml.sso.repeated", by: .user(user.id), tenantID: tenantID, targetType: "application",
-                targetID: pending.context["application_id"], after: ["request_id": pending.context["request_id"] ?? "", "session": s.id],
+                targetID: flow.applicationID, after: ["request_id": flow.requestID, "session": s.id],
                 reason: "the continue link of an answered request was opened again by the same browser")
             return try await answer(pending, session: s, user: user, tenantID: tenantID, issuer: issuer, step: .repeat(repeated))
+        case .answer:
+            guard case let (s, user)? = session else { break }
+            return try await respond(pending, session: s, user: user, tenantID: tenantID, issuer: issuer)
+        case .signIn(let force):
+            return .login(returnTo: continueLink, forceLogin: force)
+        case .refuse, .refusePassive:
+            break
         }
-        guard pending.state == .pending, pending.expiresAt > now else {
-            await context.recordFailure("saml.sso.rejected", by: .system, tenantID: tenantID,
-                                        reason: "replayed: resume link of an answered or expired request \(pending.context["request_id"] ?? "")")
-            return .error(SAMLError(.replayed, "this sign-in request was already answered or expired; start again from the application"))
-        }
-        guard case let (s, user)? = session else {
-            return .login(returnTo: "/saml/sso/continue?t=\(transactionID)&k=\(key)", forceLogin: false)
-        }
-        if pending.context["force_authn"] == "true", s.authTime < pending.createdAt {
-            return .login(returnTo: "/saml/sso/continue?t=\(transactionID)&k=\(key)", forceLogin: true)
-        }
-        return try await respond(pending, session: s, user: user, tenantID: tenantID, issuer: issuer)
+        await context.recordFailure("saml.sso.rejected", by: .system, tenantID: tenantID,
+                                    reason: "replayed: resume link of an answered or expired request \(flow.requestID)")
+        return .error(SAMLError(.replayed, "this sign-in request was already answered or expired; start again from the application"))
     }
 
     func respond(_ pending: LoginTransaction, session: Session, user: User, tenantID: String, issuer: String) async throws -> Outcome {
@@ -182,13 +189,13 @@ public struct SAMLIdentityProviderService: Sendable {
     /// The signed Response to a pending request (answered once by `respond`, or again by `resume`).
     func answer(_ pending: LoginTransaction, session: Session, user: User, tenantID: String, issuer: String,
                 step: AnswerStep) async throws -> Outcome {
-        let app = try await context.store.applications.get(tenantID: tenantID, id: pending.context["application_id"] ?? "")
+        guard let flow = pending.samlAuthnRequest else { return .error(SAMLError(.unsupported, "this sign-in request is unknown")) }
+        let app = try await context.store.applications.get(tenantID: tenantID, id: flow.applicationID)
         guard case .saml(let settings) = app.settings else { return .error(SAMLError(.unknownIssuer, "the application is not a SAML SP")) }
-        let relay = pending.context["relay_state"].flatMap { $0.isEmpty ? nil : $0 }
         return try await assertion(app: app, settings: settings, session: session, user: user, tenantID: tenantID, issuer: issuer,
-                                   acsURL: pending.context["acs_url"] ?? "", inResponseTo: pending.context["request_id"],
-                                   nameIDFormat: pending.context["name_id_format"] ?? settings.nameIDFormat, relayState: relay,
-                                   step: step)
+                                   acsURL: flow.acsURL, inResponseTo: flow.requestID,
+                                   nameIDFormat: flow.nameIDFormat.isEmpty ? settings.nameIDFormat : flow.nameIDFormat,
+                                   relayState: flow.relayState, step: step)
     }
 
     /// IdP-initiated SSO to a registered SP's default ACS (no InResponseTo).
@@ -240,10 +247,12 @@ public struct SAMLIdentityProviderService: Sendable {
                 switch step {
                 case .complete(let id):
                     _ = try await tx.loginTransactions.update(tenantID: tenantID, id: id) { t in
-                        guard t.state == .pending else { throw SAMLError(.replayed, "this sign-in request was already answered") }
-                        t.state = .completed
-                        t.userID = session.userID
-                        t.updatedAt = now
+                        guard let flow = t.samlAuthnRequest else { throw SAMLError(.replayed, "this sign-in request was already answered") }
+                        var machine = SAMLAuthnRequestStateMachine(t.record(flow))
+                        guard case .answer = machine.answered(user: session.userID, now: now) else {
+                            throw SAMLError(.replayed, "this sign-in request was already answered")
+                        }
+                        t.apply(machine.record, FlowState.samlAuthnRequest)
                     }
                 case .repeat(let event):
                     try await tx.audit.append(event)

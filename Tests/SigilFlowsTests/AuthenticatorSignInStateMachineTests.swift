@@ -177,9 +177,7 @@ import Testing
         let before = Self.record(.qr, .approvedExpired)
         var machine = Machine(before)
         let action = machine.claim(device: "device-1", user: "user-1", now: Self.now)
-        withKnownIssue("checkAnswerable order: approved-and-expired was `answered`, the machine says `expired`") {
-            #expect(action == .refuse(.answered))
-        }
+        #expect(action == .refuse(.answered))
         #expect(machine.record == before)
     }
 
@@ -293,9 +291,7 @@ import Testing
                 let before = Self.record(channel, .approvedExpired)
                 var machine = Machine(before)
                 let action = machine.answer(answer, device: "device-1", user: "user-1", now: Self.now, approvedGrace: Self.grace)
-                withKnownIssue("checkAnswerable order: approved-and-expired was `answered`, the machine says `expired`") {
-                    #expect(action == .refuse(.answered), "\(channel) \(answer)")
-                }
+                #expect(action == .refuse(.answered), "\(channel) \(answer)")
                 #expect(machine.record == before)
             }
         }
@@ -452,9 +448,7 @@ import Testing
             }
             #expect(Machine(Self.record(channel, state)).answerable(now: Self.now) == expected, "\(channel) \(state)")
         }
-        withKnownIssue("checkAnswerable order: approved-and-expired was `answered`, the machine says `expired`") {
-            #expect(Machine(Self.record(.qr, .approvedExpired)).answerable(now: Self.now) == .answered)
-        }
+        #expect(Machine(Self.record(.qr, .approvedExpired)).answerable(now: Self.now) == .answered)
     }
 
     /// cibaToken (25dd03e): pending → authorization_pending or expired_token; denied →

@@ -148,7 +148,10 @@ import Testing
                 expected.updatedAt = Self.now
                 // A pending enrolment (expired or not) ends at the third failure.
                 let ends = [.waiting, .previewed, .expired, .expiredPreviewed].contains(state) && failuresBefore == 2
-                if ends { expected.phase = .denied }
+                if ends {
+                    expected.phase = .denied
+                    expected.payload.endReason = .tooManyFailures
+                }
                 #expect(ended == ends, "\(from) \(state) \(failuresBefore)")
                 #expect(machine.record == expected, "\(from) \(state) \(failuresBefore)")
             }
@@ -185,6 +188,7 @@ import Testing
             var expected = before
             if pending {
                 expected.phase = .denied
+                expected.payload.endReason = .cancelled
                 expected.updatedAt = Self.now
             }
             #expect(ended == pending, "\(from) \(state)")
@@ -280,9 +284,7 @@ import Testing
         let signedIn = Self.record(.link, .signedIn)
         var machine = Machine(signedIn)
         let action = machine.signIn(now: signedIn.updatedAt + 121)
-        withKnownIssue("completeEnrolment checked the window first: tooLate, the machine says used") {
-            #expect(action == .refuse(.tooLate))
-        }
+        #expect(action == .refuse(.tooLate))
         #expect(machine.record == signedIn)
     }
 

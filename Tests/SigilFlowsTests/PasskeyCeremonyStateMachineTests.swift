@@ -72,9 +72,7 @@ import Testing
         for purpose in Self.purposes {
             for state in [S.usedExpired, .failedExpired] {
                 let refusal = Machine(Self.record(purpose, state)).usable(now: Self.now)
-                withKnownIssue("PasskeyService.usable checked expiry first: expired, the machine says used") {
-                    #expect(refusal == .expired, "\(purpose) \(state)")
-                }
+                #expect(refusal == .expired, "\(purpose) \(state)")
             }
         }
     }

@@ -208,10 +208,8 @@ import Testing
         let before = Self.record(.expired)
         var machine = Machine(before)
         let action = machine.answered(user: "user-1", now: Self.now)
-        withKnownIssue("the old complete step checked only `state == .pending`; the machine also checks expiresAt") {
-            #expect(action == .answer)
-            #expect(machine.record.phase == .completed)
-        }
+        #expect(action == .answer)
+        #expect(machine.record.phase == .completed)
     }
 
     // MARK: whole flows

@@ -10,6 +10,7 @@ import SigilJOSE
 import SigilOAuth
 import SigilSAML
 import SigilServices
+import SigilFlows
 import SigilStore
 import SigilWebAuthn
 import SigilXML
@@ -345,7 +346,7 @@ struct AttackRegressionTests {
             _ = try await h.store.passkeys.create(authenticator.record(tenantID: tenant.id, signCount: 10))
             let issuer = Harness.publicURL.absoluteString
             func signIn(count: UInt32) async throws -> PasskeyService.SignIn {
-                let (transaction, _) = try await h.services.passkeys.beginAuthentication(tenantID: tenant.id, issuer: issuer, context: [:])
+                let (transaction, _) = try await h.services.passkeys.beginAuthentication(tenantID: tenant.id, issuer: issuer, returnTo: "/account")
                 return try await h.services.passkeys.finishAuthentication(
                     tenantID: tenant.id, issuer: issuer, transactionID: transaction.id,
                     response: authenticator.assertion(challenge: Array(Base64URL.decode(transaction.challenge)!), origin: issuer, signCount: count))
