@@ -7,6 +7,7 @@ import SigilOAuth
 /// brings: a (fresh) session and a consent answer.
 ///
 ///     received ──(no session / too old / acr short)──▶ sign in ──▶ received again
+///        ├──(third-party client)──▶ look up earlier consent ──covers──▶ code issued
 ///        ├──(consent needed)──▶ consent page ──allow──▶ code issued
 ///        │                                   └─deny──▶ refused (access_denied)
 ///        └──▶ code issued
@@ -47,6 +48,8 @@ public struct AuthorizationStateMachine: Sendable {
     public enum Action: Sendable, Equatable {
         /// Send the browser to sign in (`fresh`: again, though signed in), aiming at `acr`; keep the request.
         case signIn(fresh: Bool, acr: String?)
+        /// Look up the consent the user gave this client earlier, then feed `earlierConsent(covers:)`.
+        case lookUpEarlierConsent
         /// Show the consent page; keep the request.
         case askConsent
         /// Issue a code for this session, reporting `acr`; save the consent when `saveConsent`.
@@ -55,31 +58,52 @@ public struct AuthorizationStateMachine: Sendable {
         case refuse(Refusal)
     }
 
-    private enum State: Equatable { case received, decided(Action) }
+    private enum State: Equatable {
+        case received
+        /// Signed in well enough; waiting for the earlier consent to be looked up.
+        case checkingConsent(acr: String)
+        case decided(Action)
+    }
+
     private var state: State = .received
     public let request: Request
 
     public init(request: Request) { self.request = request }
 
     /// The browser arrives with its session (if any), whether that sign-in happened after the
-    /// request was first seen, the consent answer it posts (if any), and whether a consent the
-    /// user gave earlier covers this request's scopes and claims.
-    public mutating func arrived(session: SignedIn?, signedInAfterRequest: Bool, consent: ConsentAnswer?, earlierConsentCovers: Bool,
-                                 now: Date) -> Action {
-        guard case .received = state else {
-            if case .decided(let action) = state { return action }
-            return .refuse(.consentDenied)
+    /// request was first seen, and the consent answer it posts (if any).
+    public mutating func arrived(session: SignedIn?, signedInAfterRequest: Bool, consent: ConsentAnswer?, now: Date) -> Action {
+        switch state {
+        case .received: return decide(session: session, signedInAfterRequest: signedInAfterRequest, consent: consent, now: now)
+        // Once decided, a machine keeps its decision: a later arrival is a new machine over the kept request.
+        case .checkingConsent: return .lookUpEarlierConsent
+        case .decided(let action): return action
         }
-        let action = decide(session: session, signedInAfterRequest: signedInAfterRequest, consent: consent,
-                            earlierConsentCovers: earlierConsentCovers, now: now)
+    }
+
+    /// Whether a consent the user gave earlier covers this request's scopes and claims.
+    public mutating func earlierConsent(covers: Bool) -> Action {
+        guard case .checkingConsent(let acr) = state else { return .refuse(.consentRequired) }
+        let action: Action
+        if covers {
+            action = .issueCode(acr: acr, saveConsent: false)
+        } else if request.prompt.contains(.none) {
+            action = .refuse(.consentRequired)
+        } else {
+            action = .askConsent
+        }
         state = .decided(action)
         return action
     }
 
-    private func decide(session: SignedIn?, signedInAfterRequest: Bool, consent: ConsentAnswer?, earlierConsentCovers: Bool,
-                        now: Date) -> Action {
+    private mutating func decided(_ action: Action) -> Action {
+        state = .decided(action)
+        return action
+    }
+
+    private mutating func decide(session: SignedIn?, signedInAfterRequest: Bool, consent: ConsentAnswer?, now: Date) -> Action {
         if let requirement = request.acr, requirement.essential, requirement.known.isEmpty {
-            return .refuse(.essentialACRUnsupported)
+            return decided(.refuse(.essentialACRUnsupported))
         }
         // Is the browser's sign-in good enough?
         var needsFresh = request.prompt.contains(.login) || request.prompt.contains(.selectAccount)
@@ -91,8 +115,8 @@ public struct AuthorizationStateMachine: Sendable {
             acrShort = true
         }
         guard let signedIn = session, !needsFresh, !acrShort else {
-            if request.prompt.contains(.none) { return .refuse(.loginRequired(acrShort: acrShort)) }
-            return .signIn(fresh: session != nil, acr: request.acr?.minimum)
+            if request.prompt.contains(.none) { return decided(.refuse(.loginRequired(acrShort: acrShort))) }
+            return decided(.signIn(fresh: session != nil, acr: request.acr?.minimum))
         }
         // The acr to report: the strongest requested value the sign-in meets. A fresh sign-in may
         // still fall short: voluntary values then report the session's own acr; essential ones end it.
@@ -101,19 +125,21 @@ public struct AuthorizationStateMachine: Sendable {
             if let value = requirement.satisfied(by: signedIn.acr) {
                 acr = value
             } else if requirement.essential {
-                return .refuse(.essentialACRNotMet)
+                return decided(.refuse(.essentialACRNotMet))
             }
         }
         // Consent: third-party clients once per new scope or claim, any client with prompt=consent.
-        guard request.requiresConsent || request.prompt.contains(.consent) else { return .issueCode(acr: acr, saveConsent: false) }
+        guard request.requiresConsent || request.prompt.contains(.consent) else { return decided(.issueCode(acr: acr, saveConsent: false)) }
         switch consent {
-        case .deny?: return .refuse(.consentDenied)
-        case .allow?: return .issueCode(acr: acr, saveConsent: request.requiresConsent)
+        case .deny?: return decided(.refuse(.consentDenied))
+        case .allow?: return decided(.issueCode(acr: acr, saveConsent: request.requiresConsent))
         case nil:
-            let covered = request.requiresConsent && !request.prompt.contains(.consent) && earlierConsentCovers
-            if covered { return .issueCode(acr: acr, saveConsent: false) }
-            if request.prompt.contains(.none) { return .refuse(.consentRequired) }
-            return .askConsent
+            if request.requiresConsent, !request.prompt.contains(.consent) {
+                state = .checkingConsent(acr: acr)
+                return .lookUpEarlierConsent
+            }
+            if request.prompt.contains(.none) { return decided(.refuse(.consentRequired)) }
+            return decided(.askConsent)
         }
     }
 }

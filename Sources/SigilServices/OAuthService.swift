@@ -1,5 +1,6 @@
 import Foundation
 import SigilCore
+import SigilFlows
 import SigilJOSE
 import SigilOAuth
 import SigilStore
@@ -257,11 +258,21 @@ public struct OAuthService: Sendable {
         if pushed == nil, policy.requirePAR || settings.requirePAR {
             return try await refuse(.invalidRequest("this client must use pushed authorization requests (PAR)"))
         }
-        // What the request asks of the sign-in's acr (docs/oidc.md "acr").
+        // What the request asks of the sign-in's acr (docs/oidc.md "acr"), and then what to do:
+        // AuthorizationStateMachine decides; this carries it out.
         let acrRequirement = ACR.requirement(acrValues: request.acrValues, claims: request.claims, defaults: settings.defaultACRValues ?? [])
-        if let requirement = acrRequirement, requirement.essential, requirement.known.isEmpty {
-            return try await refuse(OAuthError(.accessDenied, "no sign-in method here meets the essential acr; supported: "
-                                                   + ACR.supported.joined(separator: " ")))
+        var machine = AuthorizationStateMachine(request: .init(prompt: request.prompt, maxAge: request.maxAge, acr: acrRequirement,
+                                                               requiresConsent: settings.requiresConsent))
+        let signedInAfterRequest = freshAfter.flatMap { after in session.map { $0.0.authTime >= after } } ?? false
+        let claimNames = ConsentRequest.claimNames(request.claims)
+        var action = machine.arrived(session: session.map { .init(authTime: $0.0.authTime, acr: $0.0.acr) },
+                                     signedInAfterRequest: signedInAfterRequest,
+                                     consent: consent.map { $0 == .allow ? .allow : .deny }, now: now)
+        if action == .lookUpEarlierConsent, let (_, user) = session {
+            let existing = try await context.store.consents.find(tenantID: tenantID, userID: user.id, clientID: clientID)
+            action = machine.earlierConsent(covers: existing.map {
+                ConsentRequest.covers(grantedScopes: $0.scopes, grantedClaims: $0.claims, scopes: request.scopes, claims: claimNames)
+            } ?? false)
         }
         /// The request must survive a sign-in or the consent page: claim it once and move its deadline.
         func keepPushedRequest() async throws {
@@ -270,70 +281,31 @@ public struct OAuthService: Sendable {
                                                                           expiresAt: now.addingTimeInterval(policy.parSignInLifetime))
             }
         }
-        // Is the browser's sign-in good enough?
-        let signedInAfterRequest = freshAfter.flatMap { after in session.map { $0.0.authTime >= after } } ?? false
-        var needsFresh = request.prompt.contains(.login) || request.prompt.contains(.selectAccount)
-        if let maxAge = request.maxAge, let (s, _) = session, now.timeIntervalSince(s.authTime) > TimeInterval(maxAge) { needsFresh = true }
-        if needsFresh, signedInAfterRequest { needsFresh = false }
-        // A session whose acr falls short signs in again once, with a method that reaches it.
-        var acrShort = false
-        if let requirement = acrRequirement, let (s, _) = session, requirement.satisfied(by: s.acr) == nil, !signedInAfterRequest {
-            acrShort = true
-        }
-        guard let (signedIn, user) = session, !needsFresh, !acrShort else {
-            if request.prompt.contains(.none) {
-                return try await refuse(OAuthError(.loginRequired, acrShort ? "the session does not meet the requested acr" : "the user is not signed in"))
-            }
-            try await keepPushedRequest()
-            return .signIn(fresh: session != nil, loginHint: request.loginHint, acr: acrRequirement?.minimum)
-        }
-        // The acr to report: the strongest requested value the sign-in meets. A fresh sign-in may
-        // still fall short (a synced passkey where phrh was asked): voluntary values then report
-        // the session's own acr; essential ones end the request.
-        var acr = signedIn.acr
-        if let requirement = acrRequirement {
-            if let value = requirement.satisfied(by: signedIn.acr) {
-                acr = value
-            } else if requirement.essential {
-                return try await refuse(OAuthError(.accessDenied, "the sign-in did not meet the essential acr ("
-                                                       + requirement.known.joined(separator: " ") + ")"))
-            }
-        }
-        // Consent (docs/oidc.md "Consent"): third-party clients once per new scope or claim, any
-        // client with prompt=consent.
-        let claimNames = ConsentRequest.claimNames(request.claims)
+        let acr: String
         var consentToSave: ConsentGrant?
-        if settings.requiresConsent || request.prompt.contains(.consent) {
-            switch consent {
-            case .deny?:
-                return try await refuse(OAuthError(.accessDenied, "the user denied the request"))
-            case .allow?:
-                if settings.requiresConsent {
-                    let existing = try await context.store.consents.find(tenantID: tenantID, userID: user.id, clientID: clientID)
-                    consentToSave = ConsentGrant(
-                        tenantID: tenantID, userID: user.id, clientID: clientID,
-                        scopes: Array(Set(request.scopes).union(existing?.scopes ?? [])).sorted(),
-                        claims: Array(Set(claimNames).union(existing?.claims ?? [])).sorted(),
-                        createdAt: existing?.createdAt ?? now, updatedAt: now)
-                }
-            case nil:
-                var covered = false
-                if settings.requiresConsent, !request.prompt.contains(.consent),
-                   let existing = try await context.store.consents.find(tenantID: tenantID, userID: user.id, clientID: clientID) {
-                    covered = ConsentRequest.covers(grantedScopes: existing.scopes, grantedClaims: existing.claims,
-                                                    scopes: request.scopes, claims: claimNames)
-                }
-                if !covered {
-                    if request.prompt.contains(.none) {
-                        return try await refuse(OAuthError(.consentRequired, "the user has not approved this application"))
-                    }
-                    try await keepPushedRequest()
-                    return .consent(ConsentPrompt(applicationName: app.name, clientID: clientID, redirectURI: request.redirectURI,
-                                                  lines: ConsentRequest.lines(scopes: request.scopes, claims: claimNames),
-                                                  scopes: request.scopes, claims: claimNames))
-                }
+        switch action {
+        case .refuse(let refusal):
+            return try await refuse(Self.authorizationError(refusal, requirement: acrRequirement))
+        case .signIn(let fresh, let minimum):
+            try await keepPushedRequest()
+            return .signIn(fresh: fresh, loginHint: request.loginHint, acr: minimum)
+        case .askConsent, .lookUpEarlierConsent:
+            try await keepPushedRequest()
+            return .consent(ConsentPrompt(applicationName: app.name, clientID: clientID, redirectURI: request.redirectURI,
+                                          lines: ConsentRequest.lines(scopes: request.scopes, claims: claimNames),
+                                          scopes: request.scopes, claims: claimNames))
+        case .issueCode(let reported, let saveConsent):
+            acr = reported
+            if saveConsent, let (_, user) = session {
+                let existing = try await context.store.consents.find(tenantID: tenantID, userID: user.id, clientID: clientID)
+                consentToSave = ConsentGrant(
+                    tenantID: tenantID, userID: user.id, clientID: clientID,
+                    scopes: Array(Set(request.scopes).union(existing?.scopes ?? [])).sorted(),
+                    claims: Array(Set(claimNames).union(existing?.claims ?? [])).sorted(),
+                    createdAt: existing?.createdAt ?? now, updatedAt: now)
             }
         }
+        guard let (signedIn, user) = session else { return .signIn(fresh: false, loginHint: request.loginHint, acr: acrRequirement?.minimum) }
         // Issue the code: one grant, one code, the PAR consumed — all or nothing.
         let code = OpaqueToken.make(prefix: Self.codePrefix, random: context.random)
         let grantID = context.ids.make(.oauthGrant)
@@ -368,6 +340,20 @@ public struct OAuthService: Sendable {
             return .errorPage(OAuthError(.invalidRequestURI, "The sign-in request has expired or was already used. Start again from the application."))
         }
         return .respond(AuthorizationResponse.success(code: code, target: target, issuer: issuer))
+    }
+
+    /// What the client is told when the authorization flow refuses.
+    static func authorizationError(_ refusal: AuthorizationStateMachine.Refusal, requirement: ACR.Requirement?) -> OAuthError {
+        switch refusal {
+        case .essentialACRUnsupported:
+            OAuthError(.accessDenied, "no sign-in method here meets the essential acr; supported: " + ACR.supported.joined(separator: " "))
+        case .loginRequired(let acrShort):
+            OAuthError(.loginRequired, acrShort ? "the session does not meet the requested acr" : "the user is not signed in")
+        case .essentialACRNotMet:
+            OAuthError(.accessDenied, "the sign-in did not meet the essential acr (" + (requirement?.known ?? []).joined(separator: " ") + ")")
+        case .consentRequired: OAuthError(.consentRequired, "the user has not approved this application")
+        case .consentDenied: OAuthError(.accessDenied, "the user denied the request")
+        }
     }
 
     /// What a code remembers of its request.

@@ -36,6 +36,14 @@ import Testing
         var description: String { name }
     }
 
+    /// Feeds the arrival, and the earlier-consent lookup when the machine asks for it.
+    static func drive(_ machine: inout Machine, session: SignedIn?, signedInAfterRequest: Bool, consent: Machine.ConsentAnswer?,
+                      covers: Bool, now: Date) -> Machine.Action {
+        let action = machine.arrived(session: session, signedInAfterRequest: signedInAfterRequest, consent: consent, now: now)
+        guard action == .lookUpEarlierConsent else { return action }
+        return machine.earlierConsent(covers: covers)
+    }
+
     static let rows: [Row] = [
         // Essential acr of which Sigil supports nothing: refused whatever the browser brings.
         Row(name: "essential unsupported acr, no session", request: request(acr: .init(values: ["urn:example:loa3"], essential: true)),
@@ -140,8 +148,8 @@ import Testing
     @Test(arguments: rows)
     func arrivedInTheReceivedState(_ row: Row) {
         var machine = Machine(request: row.request)
-        let action = machine.arrived(session: row.session, signedInAfterRequest: row.signedInAfterRequest, consent: row.consent,
-                                     earlierConsentCovers: row.earlierConsentCovers, now: Self.now)
+        let action = Self.drive(&machine, session: row.session, signedInAfterRequest: row.signedInAfterRequest, consent: row.consent,
+                                     covers: row.earlierConsentCovers, now: Self.now)
         #expect(action == row.expected)
         #expect(machine.request == row.request)
     }
@@ -151,12 +159,12 @@ import Testing
     @Test(arguments: rows)
     func arrivedInTheDecidedState(_ row: Row) {
         var machine = Machine(request: row.request)
-        let first = machine.arrived(session: row.session, signedInAfterRequest: row.signedInAfterRequest, consent: row.consent,
-                                    earlierConsentCovers: row.earlierConsentCovers, now: Self.now)
-        let again = machine.arrived(session: Self.session(age: 0, acr: ACR.phrh), signedInAfterRequest: true, consent: .deny,
-                                    earlierConsentCovers: true, now: Self.now + 1)
+        let first = Self.drive(&machine, session: row.session, signedInAfterRequest: row.signedInAfterRequest, consent: row.consent,
+                                    covers: row.earlierConsentCovers, now: Self.now)
+        let again = Self.drive(&machine, session: Self.session(age: 0, acr: ACR.phrh), signedInAfterRequest: true, consent: .deny,
+                                    covers: true, now: Self.now + 1)
         #expect(again == first)
-        let noSession = machine.arrived(session: nil, signedInAfterRequest: false, consent: nil, earlierConsentCovers: false, now: Self.now + 2)
+        let noSession = Self.drive(&machine, session: nil, signedInAfterRequest: false, consent: nil, covers: false, now: Self.now + 2)
         #expect(noSession == first)
     }
 
@@ -165,13 +173,13 @@ import Testing
     @Test func signInThenConsentThenCode() {
         let kept = Self.request([.login], maxAge: 300, acr: Self.voluntaryPHRH, consent: true)
         var first = Machine(request: kept)
-        #expect(first.arrived(session: Self.session(age: 4000, acr: ACR.phr), signedInAfterRequest: false, consent: nil,
-                              earlierConsentCovers: true, now: Self.now) == .signIn(fresh: true, acr: ACR.phrh))
+        #expect(Self.drive(&first, session: Self.session(age: 4000, acr: ACR.phr), signedInAfterRequest: false, consent: nil,
+                              covers: true, now: Self.now) == .signIn(fresh: true, acr: ACR.phrh))
         var second = Machine(request: kept)
-        #expect(second.arrived(session: Self.session(age: 2, acr: ACR.phrh), signedInAfterRequest: true, consent: nil,
-                               earlierConsentCovers: false, now: Self.now) == .askConsent)
+        #expect(Self.drive(&second, session: Self.session(age: 2, acr: ACR.phrh), signedInAfterRequest: true, consent: nil,
+                               covers: false, now: Self.now) == .askConsent)
         var third = Machine(request: kept)
-        #expect(third.arrived(session: Self.session(age: 20, acr: ACR.phrh), signedInAfterRequest: true, consent: .allow,
-                              earlierConsentCovers: false, now: Self.now) == .issueCode(acr: ACR.phrh, saveConsent: true))
+        #expect(Self.drive(&third, session: Self.session(age: 20, acr: ACR.phrh), signedInAfterRequest: true, consent: .allow,
+                              covers: false, now: Self.now) == .issueCode(acr: ACR.phrh, saveConsent: true))
     }
 }
