@@ -309,7 +309,7 @@ struct OAuthRoutes {
         let tenant = try context.requireTenant()
         let parameters = try await Self.requestParameters(request, context, allowJSON: false)
         let client = try await authenticateClient(request, context, tenant: tenant, parameters: parameters, endpoint: "/oauth2/introspect")
-        guard client.method != "none" else { throw OAuthError(.invalidClient, "public clients cannot introspect") }
+        guard client.method != .none else { throw OAuthError(.invalidClient, "public clients cannot introspect") }
         guard let token = parameters["token"] else { throw OAuthError.invalidRequest("token is required") }
         let result = try await oauth.introspect(tenantID: tenant.id, issuer: context.issuer, client: client, token: token,
                                                 hint: parameters["token_type_hint"])

@@ -47,7 +47,7 @@ public struct OAuthService: Sendable {
     public struct AuthenticatedClient: Sendable {
         public let application: Application
         public let settings: OIDCClientSettings
-        public let method: String
+        public let method: ClientAuthenticationMethod
         public var clientID: String { settings.clientID }
         public var oauth: OAuthClient { OAuthService.oauthClient(settings) }
     }
@@ -70,7 +70,8 @@ public struct OAuthService: Sendable {
 
     public static func oauthClient(_ s: OIDCClientSettings) -> OAuthClient {
         OAuthClient(clientID: s.clientID, redirectURIs: s.redirectURIs, postLogoutRedirectURIs: s.postLogoutRedirectURIs,
-                    grantTypes: s.grantTypes, authMethod: s.tokenEndpointAuthMethod, requirePKCE: s.requirePKCE, requirePAR: s.requirePAR,
+                    grantTypes: Set(s.grantTypes.compactMap(GrantType.init(rawValue:))),
+                    authMethod: ClientAuthenticationMethod(rawValue: s.tokenEndpointAuthMethod) ?? .clientSecretBasic, requirePKCE: s.requirePKCE, requirePAR: s.requirePAR,
                     allowedScopes: s.allowedScopes)
     }
 
@@ -94,8 +95,8 @@ public struct OAuthService: Sendable {
         if let id = c.basicID {
             guard c.clientID == nil || c.clientID == id else { throw await fail("client_id differs from the Basic credentials") }
             guard let (app, s) = try await client(tenantID: tenantID, clientID: id) else { throw await fail("unknown client") }
-            try await checkSecret(c.basicSecret, method: "client_secret_basic", settings: s, fail: { await fail($0, client: id) })
-            return AuthenticatedClient(application: app, settings: s, method: "client_secret_basic")
+            try await checkSecret(c.basicSecret, method: .clientSecretBasic, settings: s, fail: { await fail($0, client: id) })
+            return AuthenticatedClient(application: app, settings: s, method: .clientSecretBasic)
         }
         if let assertion = c.assertion {
             guard c.assertionType == ClientAssertion.type else { throw await fail("unsupported client_assertion_type") }
@@ -103,7 +104,7 @@ public struct OAuthService: Sendable {
             let id = parsed.payload["sub"]?.string ?? ""
             guard c.clientID == nil || c.clientID == id else { throw await fail("client_id differs from the assertion") }
             guard let (app, s) = try await client(tenantID: tenantID, clientID: id) else { throw await fail("unknown client") }
-            guard s.tokenEndpointAuthMethod == "private_key_jwt" else {
+            guard s.tokenEndpointAuthMethod == ClientAuthenticationMethod.privateKeyJWT.rawValue else {
                 throw await fail("client is not registered for private_key_jwt", client: id)
             }
             if let text = s.jwks {
@@ -134,27 +135,29 @@ public struct OAuthService: Sendable {
             } catch let error as StoreError where error.code == .alreadyExists {
                 throw await fail("assertion jti replayed", client: id)
             }
-            return AuthenticatedClient(application: app, settings: s, method: "private_key_jwt")
+            return AuthenticatedClient(application: app, settings: s, method: .privateKeyJWT)
         }
         guard let id = c.clientID else { throw await fail("no client authentication") }
         guard let (app, s) = try await client(tenantID: tenantID, clientID: id) else { throw await fail("unknown client") }
         if let secret = c.clientSecret {
-            try await checkSecret(secret, method: "client_secret_post", settings: s, fail: { await fail($0, client: id) })
-            return AuthenticatedClient(application: app, settings: s, method: "client_secret_post")
+            try await checkSecret(secret, method: .clientSecretPost, settings: s, fail: { await fail($0, client: id) })
+            return AuthenticatedClient(application: app, settings: s, method: .clientSecretPost)
         }
         guard s.isPublic else { throw await fail("confidential client sent no credentials", client: id) }
-        return AuthenticatedClient(application: app, settings: s, method: "none")
+        return AuthenticatedClient(application: app, settings: s, method: .none)
     }
 
     /// The secret must be sent the way the client registered (`token_endpoint_auth_method`, OIDC
     /// Core §9, RFC 7591 §2): a `client_secret_basic` client's secret in a form body is refused, and
     /// the other way round, at every endpoint that authenticates clients.
-    private func checkSecret(_ secret: String?, method: String, settings s: OIDCClientSettings, fail: (String) async -> OAuthError) async throws {
-        guard ["client_secret_basic", "client_secret_post"].contains(s.tokenEndpointAuthMethod), let expected = s.clientSecretHash else {
+    private func checkSecret(_ secret: String?, method: ClientAuthenticationMethod, settings s: OIDCClientSettings,
+                             fail: (String) async -> OAuthError) async throws {
+        guard let registered = ClientAuthenticationMethod(rawValue: s.tokenEndpointAuthMethod), registered.usesSecret,
+              let expected = s.clientSecretHash else {
             throw await fail("client does not authenticate with a secret")
         }
-        guard method == s.tokenEndpointAuthMethod else {
-            throw await fail("client is registered for \(s.tokenEndpointAuthMethod), not \(method)")
+        guard method == registered else {
+            throw await fail("client is registered for \(registered.rawValue), not \(method.rawValue)")
         }
         guard let secret else { throw await fail("wrong client secret") }
         let presented = Array(tokenHash(secret).utf8)

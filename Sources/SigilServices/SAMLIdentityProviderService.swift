@@ -98,7 +98,7 @@ public struct SAMLIdentityProviderService: Sendable {
         let secret = OpaqueToken.make(prefix: "", random: context.random)
         let flow = SAMLAuthnRequestFlow(
             applicationID: app.id, spEntityID: validated.serviceProvider.entityID, requestID: validated.request.id, acsURL: validated.acsURL,
-            nameIDFormat: validated.nameIDFormat, relayState: validated.relayState.flatMap { $0.isEmpty ? nil : $0 },
+            nameIDFormat: validated.nameIDFormat.rawValue, relayState: validated.relayState.flatMap { $0.isEmpty ? nil : $0 },
             forceAuthn: validated.request.forceAuthn, signed: validated.signed)
         let pending = LoginTransaction(
             id: Self.pendingID(tenantID: tenantID, entityID: validated.serviceProvider.entityID, requestID: validated.request.id),
@@ -194,7 +194,7 @@ public struct SAMLIdentityProviderService: Sendable {
         guard case .saml(let settings) = app.settings else { return .error(SAMLError(.unknownIssuer, "the application is not a SAML SP")) }
         return try await assertion(app: app, settings: settings, session: session, user: user, tenantID: tenantID, issuer: issuer,
                                    acsURL: flow.acsURL, inResponseTo: flow.requestID,
-                                   nameIDFormat: flow.nameIDFormat.isEmpty ? settings.nameIDFormat : flow.nameIDFormat,
+                                   nameIDFormat: NameIDFormat(rawValue: flow.nameIDFormat) ?? Self.nameIDFormat(settings),
                                    relayState: flow.relayState, step: step)
     }
 
@@ -207,12 +207,12 @@ public struct SAMLIdentityProviderService: Sendable {
             return .error(SAMLError(.unknownIssuer, "this application is not registered"))
         }
         return try await assertion(app: app, settings: settings, session: session, user: user, tenantID: tenantID, issuer: issuer,
-                                   acsURL: acs.url, inResponseTo: nil, nameIDFormat: settings.nameIDFormat, relayState: relayState,
+                                   acsURL: acs.url, inResponseTo: nil, nameIDFormat: Self.nameIDFormat(settings), relayState: relayState,
                                    step: .unsolicited)
     }
 
     func assertion(app: Application, settings: SAMLServiceProviderSettings, session: Session, user: User, tenantID: String, issuer: String,
-                   acsURL: String, inResponseTo: String?, nameIDFormat: String, relayState: String?, step: AnswerStep) async throws -> Outcome {
+                   acsURL: String, inResponseTo: String?, nameIDFormat: NameIDFormat, relayState: String?, step: AnswerStep) async throws -> Outcome {
         let now = context.clock.now()
         var encryptor: XMLEncryptor?
         if settings.encryptAssertions {
@@ -236,11 +236,11 @@ public struct SAMLIdentityProviderService: Sendable {
         // Who this session signed into, for single logout (NameID, format, SessionIndex as sent).
         let participant = SessionParticipant(
             tenantID: tenantID, sessionID: session.id, applicationID: app.id, protocolKind: .saml, nameID: content.nameID,
-            nameIDFormat: nameIDFormat, sessionIndex: content.sessionIndex, createdAt: now)
+            nameIDFormat: nameIDFormat.rawValue, sessionIndex: content.sessionIndex, createdAt: now)
         let responded = context.auditEvent(
             "saml.sso.responded", by: .user(user.id), tenantID: tenantID, targetType: "application", targetID: app.id,
             after: ["sp_entity_id": settings.entityID, "acs_url": acsURL, "in_response_to": inResponseTo ?? "(idp-initiated)",
-                    "name_id_format": nameIDFormat, "session": session.id, "encrypted": String(encryptor != nil)])
+                    "name_id_format": nameIDFormat.rawValue, "session": session.id, "encrypted": String(encryptor != nil)])
         // One commit: the request's state change, the participant row and the audit events.
         do {
             try await context.store.transaction { tx in
@@ -309,8 +309,10 @@ public struct SAMLIdentityProviderService: Sendable {
               case .saml(let s) = app.settings else { return nil }
         return (app, SAMLServiceProvider(
             entityID: s.entityID,
-            acs: s.assertionConsumerServices.map { .init(url: $0.url, binding: $0.binding, index: $0.index, isDefault: $0.isDefault) },
-            nameIDFormat: s.nameIDFormat, certificatePEM: s.certificatePEM, requireSignedRequests: s.wantAuthnRequestsSigned ?? false))
+            acs: s.assertionConsumerServices.map {
+                .init(url: $0.url, binding: SAMLBinding(rawValue: $0.binding), index: $0.index, isDefault: $0.isDefault)
+            },
+            nameIDFormat: Self.nameIDFormat(s), certificatePEM: s.certificatePEM, requireSignedRequests: s.wantAuthnRequestsSigned ?? false))
     }
 
     /// The tenant's current RSA key: it signs XML (enveloped signatures) and HTTP-Redirect queries,
@@ -353,15 +355,20 @@ public struct SAMLIdentityProviderService: Sendable {
     }
 
     /// Stable per session, opaque: SPs send it back in LogoutRequests.
+    /// The registered NameID format (validated on registration; email if it ever is not one).
+    static func nameIDFormat(_ settings: SAMLServiceProviderSettings) -> NameIDFormat {
+        NameIDFormat(rawValue: settings.nameIDFormat) ?? .emailAddress
+    }
+
     static func sessionIndex(_ session: Session) -> String { "_" + tokenHash("saml-session-index:" + session.id).prefix(40) }
 
     /// The NameID value for the format: the email; a pairwise, stable opaque ID (persistent); a
     /// per-session one (transient); the email for unspecified.
-    func nameID(user: User, session: Session, format: String, spEntityID: String) -> String {
+    func nameID(user: User, session: Session, format: NameIDFormat, spEntityID: String) -> String {
         switch format {
-        case SAML.NameIDFormat.persistent:
+        case .persistent:
             return Base64URL.encode(context.masterKey.authenticationCode(Array("\(user.id)\n\(spEntityID)".utf8), purpose: "saml-persistent-nameid"))
-        case SAML.NameIDFormat.transient:
+        case .transient:
             return "_" + tokenHash("\(session.id)\n\(spEntityID)").prefix(40)
         default:
             return user.email
@@ -401,7 +408,7 @@ extension SAMLIdentityProviderService {
     /// certificate when it is another one, and the first NameID format Sigil supports. Unknown content is ignored; validation happens on create.
     public static func settings(fromMetadata xml: [UInt8]) throws -> SAMLServiceProviderSettings {
         let meta = try SPMetadata.parse(xml)
-        let post = meta.assertionConsumerServices.filter { $0.binding == SAML.Binding.httpPOST }
+        let post = meta.assertionConsumerServices.filter { SAMLBinding(rawValue: $0.binding) == .httpPOST }
         let acs = post.enumerated().map { i, e in
             SAMLServiceProviderSettings.AssertionConsumerService(url: e.location, binding: e.binding, index: e.index ?? i,
                                                                  isDefault: e.isDefault)
@@ -411,11 +418,11 @@ extension SAMLIdentityProviderService {
             let lowest = withDefault.indices.min { withDefault[$0].index < withDefault[$1].index }!
             withDefault[lowest].isDefault = true
         }
-        let format = meta.nameIDFormats.first { SAML.NameIDFormat.all.contains($0) } ?? SAMLServiceProviderSettings.emailNameIDFormat
+        let format = meta.nameIDFormats.first { NameIDFormat(rawValue: $0) != nil } ?? NameIDFormat.emailAddress.rawValue
         // Logout: HTTP-POST preferred, else HTTP-Redirect (python3-saml and many others offer only
         // Redirect); other bindings (SOAP, Artifact) are not used.
-        let slo = meta.singleLogoutServices.first { $0.binding == SAML.Binding.httpPOST }.map { ($0.location, SAMLServiceProviderSettings.LogoutBinding.post) }
-            ?? meta.singleLogoutServices.first { $0.binding == SAML.Binding.httpRedirect }.map { ($0.location, .redirect) }
+        let slo = meta.singleLogoutServices.first { SAMLBinding(rawValue: $0.binding) == .httpPOST }.map { ($0.location, SAMLServiceProviderSettings.LogoutBinding.post) }
+            ?? meta.singleLogoutServices.first { SAMLBinding(rawValue: $0.binding) == .httpRedirect }.map { ($0.location, .redirect) }
         var settings = SAMLServiceProviderSettings(
             entityID: meta.entityID, assertionConsumerServices: withDefault,
             singleLogoutURL: slo?.0,

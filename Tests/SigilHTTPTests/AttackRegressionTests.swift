@@ -127,11 +127,11 @@ struct AttackRegressionTests {
                  "name_id_format":"emailAddress"}
                 """)
             #expect(created.status == .created, "\(created.text)")
-            #expect((try created.json()["saml"] as? [String: Any])?["name_id_format"] as? String == SAML.NameIDFormat.emailAddress)
+            #expect((try created.json()["saml"] as? [String: Any])?["name_id_format"] as? String == NameIDFormat.emailAddress.rawValue)
             let id = try #require(try created.json()["id"] as? String)
             let patched = try await h.admin(.patch, "/applications/\(id)", json: #"{"name_id_format":"persistent"}"#,
                                             headers: [.contentType: "application/merge-patch+json"])
-            #expect((try patched.json()["saml"] as? [String: Any])?["name_id_format"] as? String == SAML.NameIDFormat.persistent, "\(patched.text)")
+            #expect((try patched.json()["saml"] as? [String: Any])?["name_id_format"] as? String == NameIDFormat.persistent.rawValue, "\(patched.text)")
             try await h.admin(.patch, "/applications/\(id)", json: #"{"name_id_format":"nickname"}"#,
                               headers: [.contentType: "application/merge-patch+json"]).expectProblem(.unprocessableContent, "validation-failed")
         }
