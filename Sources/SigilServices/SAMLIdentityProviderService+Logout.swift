@@ -192,16 +192,22 @@ extension SAMLIdentityProviderService {
         guard var machine = Self.chain(state) else { return .signedOut(partial: false) }
         let now = context.clock.now()
         var row = state
-        func save() async throws {
+        /// The chain's new state and the step's audit event, in one commit.
+        func save(_ event: AuditEvent? = nil) async throws {
             row.apply(machine.record) { FlowState.samlLogout(.propagation($0)) }
-            guard stored else { return }
-            let record = machine.record
+            let record = machine.record, context = self.context
             do {
-                _ = try await context.store.loginTransactions.update(tenantID: tenantID, id: state.id) { t in
-                    t.apply(record) { FlowState.samlLogout(.propagation($0)) }
+                try await context.store.transaction { tx in
+                    if stored {
+                        _ = try await tx.loginTransactions.update(tenantID: tenantID, id: state.id) { t in
+                            t.apply(record) { FlowState.samlLogout(.propagation($0)) }
+                        }
+                    }
+                    if let event { try await tx.audit.append(event) }
                 }
             } catch let error as StoreError where error.code == .notFound {
                 // Swept after its lifetime: the chain goes on for this browser without a row.
+                if let event { try await context.store.audit.append(event) }
             }
         }
         while true {
@@ -223,8 +229,7 @@ extension SAMLIdentityProviderService {
                     issuer: Self.entityID(issuer: issuer), destination: slo, nameID: next.nameID, nameIDFormat: next.format,
                     sessionIndex: next.sessionIndex, now: now, sign: !redirect)
                 machine.sent(app: app.id, requestID: requestID, now: now, hopTimeout: Self.sloHopTimeout)
-                try await save()
-                try await context.store.audit.append(context.auditEvent(
+                try await save(context.auditEvent(
                     "saml.slo.propagated", by: state.userID.map(Principal.user) ?? .system, tenantID: tenantID, targetType: "application",
                     targetID: app.id, after: ["sp_entity_id": settings.entityID, "request_id": requestID, "state": "sent",
                                               "binding": settings.logoutBinding.rawValue]))
@@ -298,22 +303,23 @@ extension SAMLIdentityProviderService {
         let expected = hop.requestID
         var ok = false
         var reason = ""
+        var event: AuditEvent?
         if case let (app, sp)? = try await serviceProvider(tenantID: tenantID, id: hop.app) {
             switch LogoutResponseValidator(sloURLs: [Self.sloURL(issuer: issuer)]).validate(message, from: sp, inResponseTo: expected) {
             case .success(let response):
                 ok = response.isSuccess
                 reason = ok ? "" : "status \(response.statusCode) \(response.statusSubcode ?? "")"
-                try await context.store.audit.append(context.auditEvent(
+                event = context.auditEvent(
                     "saml.slo.propagated", by: state.userID.map(Principal.user) ?? .system, tenantID: tenantID, targetType: "application",
                     targetID: app.id, outcome: ok ? .success : .failure,
-                    after: ["sp_entity_id": sp.entityID, "request_id": expected, "state": ok ? "confirmed" : "refused"], reason: ok ? nil : reason))
+                    after: ["sp_entity_id": sp.entityID, "request_id": expected, "state": ok ? "confirmed" : "refused"], reason: ok ? nil : reason)
             case .failure(let error):
                 reason = "\(error.code): \(error.message) \(error.detail)"
                 await context.recordFailure("saml.slo.rejected", by: .system, tenantID: tenantID,
                                             reason: "LogoutResponse from \(sp.entityID): \(reason)")
             }
         }
-        return try await advance(stateID: stateID, expected: expected, succeeded: ok, tenantID: tenantID, issuer: issuer)
+        return try await advance(stateID: stateID, expected: expected, succeeded: ok, event: event, tenantID: tenantID, issuer: issuer)
     }
 
     /// The browser's "continue" on a hop that does not answer (or came back without a response).
@@ -322,20 +328,26 @@ extension SAMLIdentityProviderService {
               let hop = Self.chain(state)?.waitingFor(now: context.clock.now()) else {
             return .signedOut(partial: false)
         }
-        await context.recordFailure("saml.slo.propagated", by: state.userID.map(Principal.user) ?? .system, tenantID: tenantID,
-                                    reason: "no LogoutResponse from application \(hop.app)"
-                                        + (context.clock.now() >= hop.deadline ? " (timed out)" : " (skipped)"))
-        return try await advance(stateID: stateID, expected: hop.requestID, succeeded: false, tenantID: tenantID, issuer: issuer)
+        let event = context.auditEvent("saml.slo.propagated", by: state.userID.map(Principal.user) ?? .system, tenantID: tenantID,
+                                       outcome: .failure, reason: "no LogoutResponse from application \(hop.app)"
+                                           + (context.clock.now() >= hop.deadline ? " (timed out)" : " (skipped)"))
+        return try await advance(stateID: stateID, expected: hop.requestID, succeeded: false, event: event, tenantID: tenantID, issuer: issuer)
     }
 
     /// Closes the current hop (once: a second answer to the same request changes nothing) and
     /// takes the next step.
-    func advance(stateID: String, expected: String, succeeded: Bool, tenantID: String, issuer: String) async throws -> LogoutOutcome {
+    func advance(stateID: String, expected: String, succeeded: Bool, event: AuditEvent?, tenantID: String,
+                 issuer: String) async throws -> LogoutOutcome {
         let now = context.clock.now()
-        let (updated, closed) = try await context.store.loginTransactions.update(tenantID: tenantID, id: stateID) { t in
-            guard var machine = Self.chain(t), machine.hopEnded(requestID: expected, confirmed: succeeded, now: now) else { return false }
-            t.apply(machine.record) { FlowState.samlLogout(.propagation($0)) }
-            return true
+        // The hop's end and what is audited about it, in one commit.
+        let (updated, closed) = try await context.store.transaction { tx in
+            let result = try await tx.loginTransactions.update(tenantID: tenantID, id: stateID) { t in
+                guard var machine = Self.chain(t), machine.hopEnded(requestID: expected, confirmed: succeeded, now: now) else { return false }
+                t.apply(machine.record) { FlowState.samlLogout(.propagation($0)) }
+                return true
+            }
+            if let event { try await tx.audit.append(event) }
+            return result
         }
         // Finished already, or another hop is in flight (a duplicate answer): nothing more to do here.
         guard closed else { return .signedOut(partial: false) }

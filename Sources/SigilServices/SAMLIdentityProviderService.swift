@@ -88,12 +88,10 @@ public struct SAMLIdentityProviderService: Sendable {
                                     requestID: rejection.request?.id, to: rejection.respondTo.map { (acsURL: $0.acsURL, relayState: message.relayState) })
         }
         let app = registered!.0
-        if validated.signatureUnchecked {
-            try await context.store.audit.append(context.auditEvent(
-                "saml.sso.signature_unchecked", by: .system, tenantID: tenantID, targetType: "application", targetID: app.id,
-                after: ["sp_entity_id": validated.serviceProvider.entityID, "request_id": validated.request.id, "binding": "\(message.binding)"],
-                reason: "the request is signed but the service provider has no certificate registered; handled as unsigned"))
-        }
+        let unchecked = validated.signatureUnchecked ? context.auditEvent(
+            "saml.sso.signature_unchecked", by: .system, tenantID: tenantID, targetType: "application", targetID: app.id,
+            after: ["sp_entity_id": validated.serviceProvider.entityID, "request_id": validated.request.id, "binding": "\(message.binding)"],
+            reason: "the request is signed but the service provider has no certificate registered; handled as unsigned") : nil
         // Replay: the pending record's ID is derived from the request ID.
         let secret = OpaqueToken.make(prefix: "", random: context.random)
         let flow = SAMLAuthnRequestFlow(
@@ -105,7 +103,11 @@ public struct SAMLIdentityProviderService: Sendable {
             tenantID: tenantID, flow: .samlAuthnRequest(flow), challenge: "-", secretHash: tokenHash(secret),
             createdAt: now, updatedAt: now, expiresAt: now.addingTimeInterval(Self.pendingLifetime))
         do {
-            _ = try await context.store.loginTransactions.create(pending)
+            // The pending request and its audit event in one commit.
+            try await context.store.transaction { tx in
+                _ = try await tx.loginTransactions.create(pending)
+                if let unchecked { try await tx.audit.append(unchecked) }
+            }
         } catch let error as StoreError where error.code == .alreadyExists {
             return try await reject(SAMLError(.replayed, "this request was already used", detail: validated.request.id), tenantID: tenantID,
                                     issuer: issuer, app: app, requestID: validated.request.id, to: (validated.acsURL, validated.relayState))
