@@ -150,12 +150,21 @@ public struct AuthnRequestValidator: Sendable {
 
     public func validate(_ message: SAMLInboundMessage, now: Date,
                          serviceProvider lookup: (String) -> SAMLServiceProvider?) -> Result<ValidatedAuthnRequest, AuthnRequestRejection> {
+        // Parse, just to learn the issuer: nothing but the issuer is read before the signature check.
+        let unverified: AuthnRequest
+        do { unverified = try AuthnRequest.parse(message.xml) } catch {
+            return .failure(AuthnRequestRejection(error: error, request: nil, respondTo: nil))
+        }
+        return validate(message, unverified: unverified, now: now, serviceProvider: lookup)
+    }
+
+    /// The same, for a caller that already parsed the message to find its issuer (and must not
+    /// trust anything else in `unverified` until this returns).
+    public func validate(_ message: SAMLInboundMessage, unverified: AuthnRequest, now: Date,
+                         serviceProvider lookup: (String) -> SAMLServiceProvider?) -> Result<ValidatedAuthnRequest, AuthnRequestRejection> {
         func reject(_ e: SAMLError, _ r: AuthnRequest? = nil, _ to: (serviceProvider: SAMLServiceProvider, acsURL: String)? = nil) -> Result<ValidatedAuthnRequest, AuthnRequestRejection> {
             .failure(AuthnRequestRejection(error: e, request: r, respondTo: to))
         }
-        // Parse, just to learn the issuer: nothing but the issuer is read before the signature check.
-        let unverified: AuthnRequest
-        do { unverified = try AuthnRequest.parse(message.xml) } catch { return reject(error) }
         guard let issuer = unverified.issuer, let sp = lookup(issuer) else {
             return reject(SAMLError(.unknownIssuer, "the service provider is not registered", detail: unverified.issuer ?? "(no Issuer)"), unverified)
         }

@@ -72,12 +72,15 @@ public struct SAMLIdentityProviderService: Sendable {
     public func receive(_ message: SAMLInboundMessage, tenantID: String, issuer: String,
                         session: (Session, User)?) async throws -> Outcome {
         let now = context.clock.now()
-        // The issuer is read before anything is trusted, only to find the registered SP.
-        let claimedIssuer = (try? AuthnRequest.parse(message.xml))?.issuer
+        // Parsed once; the issuer is read before anything is trusted, only to find the registered SP.
+        let unverified: AuthnRequest
+        do { unverified = try AuthnRequest.parse(message.xml) } catch {
+            return try await reject(error, tenantID: tenantID, issuer: issuer, app: nil, requestID: nil, to: nil)
+        }
         var registered: (Application, SAMLServiceProvider)?
-        if let claimedIssuer { registered = try await serviceProvider(tenantID: tenantID, entityID: claimedIssuer) }
+        if let claimedIssuer = unverified.issuer { registered = try await serviceProvider(tenantID: tenantID, entityID: claimedIssuer) }
         let validator = AuthnRequestValidator(ssoURLs: [Self.ssoURL(issuer: issuer)], clockSkew: Self.clockSkew)
-        let result = validator.validate(message, now: now) { entityID in
+        let result = validator.validate(message, unverified: unverified, now: now) { entityID in
             registered.flatMap { $0.1.entityID == entityID ? $0.1 : nil }
         }
         let validated: ValidatedAuthnRequest
@@ -117,7 +120,8 @@ public struct SAMLIdentityProviderService: Sendable {
                                 now: now) {
         case .answer, .answerAgain:
             guard case let (s, user)? = session else { break }
-            return try await respond(pending, session: s, user: user, tenantID: tenantID, issuer: issuer)
+            // The application loaded to validate the request answers it too.
+            return try await answer(pending, app: app, session: s, user: user, tenantID: tenantID, issuer: issuer, step: .complete(pending.id))
         case .refusePassive:
             let record = machine.record
             _ = try? await context.store.loginTransactions.update(tenantID: tenantID, id: pending.id) { t in
@@ -189,10 +193,12 @@ public struct SAMLIdentityProviderService: Sendable {
     }
 
     /// The signed Response to a pending request (answered once by `respond`, or again by `resume`).
-    func answer(_ pending: LoginTransaction, session: Session, user: User, tenantID: String, issuer: String,
+    func answer(_ pending: LoginTransaction, app loaded: Application? = nil, session: Session, user: User, tenantID: String, issuer: String,
                 step: AnswerStep) async throws -> Outcome {
         guard let flow = pending.samlAuthnRequest else { return .error(SAMLError(.unsupported, "this sign-in request is unknown")) }
-        let app = try await context.store.applications.get(tenantID: tenantID, id: flow.applicationID)
+        let app = if let loaded, loaded.id == flow.applicationID { loaded } else {
+            try await context.store.applications.get(tenantID: tenantID, id: flow.applicationID)
+        }
         guard case .saml(let settings) = app.settings else { return .error(SAMLError(.unknownIssuer, "the application is not a SAML SP")) }
         return try await assertion(app: app, settings: settings, session: session, user: user, tenantID: tenantID, issuer: issuer,
                                    acsURL: flow.acsURL, inResponseTo: flow.requestID,
