@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
         .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
         .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
@@ -116,8 +117,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
+            exclude: ["Templates"],
+            swiftSettings: strict,
+            plugins: ["EmbedTemplates"]
+        ),
+        // Build-time embedding of SigilHTTP's page templates (Sources/SigilHTTP/Templates/*.mustache)
+        // as Swift string literals: the tool writes the source, the build plugin runs it.
+        .executableTarget(
+            name: "sigil-embed-templates",
             swiftSettings: strict
+        ),
+        .plugin(
+            name: "EmbedTemplates",
+            capability: .buildTool(),
+            dependencies: ["sigil-embed-templates"]
         ),
         // Outbound HTTP edge adapters: APNs provider API and FCM HTTP v1 (docs/push.md), and OpenID
         // Connect back-channel logout delivery (docs/oidc.md).

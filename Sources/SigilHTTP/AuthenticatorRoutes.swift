@@ -13,10 +13,11 @@ import ServiceLifecycle
 /// (`/authenticator/v1/…`, signed requests per §1.4).
 struct AuthenticatorRoutes {
     let services: ServiceSet
+    var pages: Pages = .standard
     var authenticator: AuthenticatorService { services.authenticator }
 
     func register(on router: Router<SigilRequestContext>) {
-        router.get("/login/qr") { _, context in Self.landing(context, what: "sign-in code") }
+        router.get("/login/qr") { _, context in self.landing(context, what: "sign-in code") }
         router.post("/login/qr/start") { request, context in try await self.startQR(request, context) }
         router.post("/login/push/start") { request, context in try await self.startPush(request, context) }
         router.get("/login/transactions/:tx") { request, context in try await self.snapshot(request, context) }
@@ -28,7 +29,7 @@ struct AuthenticatorRoutes {
         router.post("/enroll/:token/device") { request, context in try await self.startLinkEnrolment(request, context) }
         router.post("/account/devices/:id/delete") { request, context in try await self.deleteDevice(request, context) }
 
-        router.get("/authenticator/v1/enroll") { _, context in Self.landing(context, what: "enrolment code") }
+        router.get("/authenticator/v1/enroll") { _, context in self.landing(context, what: "enrolment code") }
         router.post("/authenticator/v1/enroll/preview") { request, context in try await self.enrolPreview(request, context) }
         router.post("/authenticator/v1/devices") { request, context in try await self.enrolRegister(request, context) }
         router.post("/authenticator/v1/transactions/:tx/claim") { request, context in try await self.claim(request, context) }
@@ -110,8 +111,7 @@ struct AuthenticatorRoutes {
     func startEnrolment(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         try Web.requireSameOrigin(request, context)
         let tenant = try context.requireTenant()
-        guard let cookie = Web.cookie(Web.sessionCookieName(context, tenant: tenant), in: request),
-              let (_, user) = try await services.sessions.resolve(cookie: cookie, tenantID: tenant.id) else {
+        guard let (_, user) = try await context.browserSession(request, services.sessions) else {
             throw Problem.unauthenticatedUser()
         }
         _ = try await JSONBody.decode(EmptyBody.self, from: request, context: context, allowed: [])
@@ -236,11 +236,10 @@ struct AuthenticatorRoutes {
         try Web.requireSameOrigin(request, context)
         let base = Web.basePath(context)
         let tenant = try context.requireTenant()
-        guard let cookie = Web.cookie(Web.sessionCookieName(context, tenant: tenant), in: request),
-              let (session, user) = try await services.sessions.resolve(cookie: cookie, tenantID: tenant.id) else {
+        guard let (session, user) = try await context.browserSession(request, services.sessions) else {
             return Web.redirect("\(base)/login")
         }
-        let form = try await Web.form(request)
+        let form = try await SignInRoutes.form(request)
         try Web.checkCSRF(form["csrf"], session: session, masterKey: services.context.masterKey)
         guard let id = context.parameters.get("id") else { throw Problem.notFound() }
         try await authenticator.removeDevice(tenantID: tenant.id, userID: user.id, deviceID: id, by: .user(user.id), via: "account")
@@ -249,12 +248,8 @@ struct AuthenticatorRoutes {
 
     // MARK: device: enrolment (authenticated by the code's secret)
 
-    static func landing(_ context: SigilRequestContext, what: String) -> Response {
-        Web.page(title: "Open with the Sigil authenticator", name: "landing", base: Web.basePath(context), body: """
-            <h1>Open this with the Sigil authenticator</h1>
-            <p>This is a Sigil \(Web.escape(what)). Scan it with the Sigil authenticator app on your phone, \
-            or open the link on a phone where the app is installed.</p>
-            """)
+    func landing(_ context: SigilRequestContext, what: String) -> Response {
+        pages.page(.authenticatorLanding, AuthenticatorLandingView(base: Web.basePath(context), what: what))
     }
 
     func enrolPreview(_ request: Request, _ context: SigilRequestContext) async throws -> Response {

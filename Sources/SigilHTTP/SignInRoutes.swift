@@ -12,6 +12,7 @@ import SigilWebAuthn
 /// `/logout`, and the static assets they load.
 struct SignInRoutes {
     let services: ServiceSet
+    var pages: Pages = .standard
 
     func register(on router: Router<SigilRequestContext>) {
         router.get("/assets/sigil.js") { _, _ in Self.asset(Assets.script, type: "text/javascript; charset=utf-8") }
@@ -36,12 +37,6 @@ struct SignInRoutes {
 
     // MARK: sessions
 
-    func currentSession(_ request: Request, _ context: SigilRequestContext) async throws -> (Session, User)? {
-        let tenant = try context.requireTenant()
-        guard let cookie = Web.cookie(Web.sessionCookieName(context, tenant: tenant), in: request) else { return nil }
-        return try await services.sessions.resolve(cookie: cookie, tenantID: tenant.id)
-    }
-
     func startSession(user: User, amr: [String], acr: String, context: SigilRequestContext, redirect: String) async throws -> Response {
         let tenant = try context.requireTenant()
         let (_, cookie) = try await services.sessions.start(tenantID: tenant.id, userID: user.id, amr: amr, acr: acr)
@@ -56,7 +51,7 @@ struct SignInRoutes {
     func loginPage(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let base = Web.basePath(context)
         let returnTo = Web.safeReturnPath(request.uri.queryParameters.get("return_to").map { String($0) }, base: base)
-        let current = try await currentSession(request, context)
+        let current = try await context.browserSession(request, services.sessions)
         if current != nil, request.uri.queryParameters.get("prompt") != "login" {
             return Web.redirect(returnTo)
         }
@@ -64,45 +59,10 @@ struct SignInRoutes {
         // An application asked for a stronger sign-in (acr): offer only the methods that reach it.
         let acr = request.uri.queryParameters.get("acr").map { String($0) }
         let passkeyOnly = acr.flatMap(ACR.rank).map { $0 > (ACR.rank(ACR.authenticator) ?? 0) } ?? false
-        var notes = ""
-        if passkeyOnly {
-            notes += acr == ACR.phrh
-                ? #"<p id="acr-note" class="hint">This application asks for a passkey kept on this device or a security key.</p>"#
-                : #"<p id="acr-note" class="hint">This application asks for a passkey.</p>"#
-        }
         // Sigil keeps one account per browser: a new sign-in (prompt=login, select_account, max_age,
         // acr) offers the current one.
-        if let (_, user) = current {
-            notes += #"<p id="current-account" class="hint">You are signed in as <strong>\#(Web.escape(user.email))</strong>. Sign in again to continue.</p>"#
-        }
-        let authenticator = passkeyOnly ? "" : """
-            <section id="authenticator" aria-labelledby="authenticator-title">
-              <h2 id="authenticator-title">Or use the Sigil app on your phone</h2>
-              <div id="qr-panel">
-                <img id="qr-image" alt="Sign-in code for the Sigil authenticator" width="246" height="246" hidden>
-                <p class="hint">Scan this code with the Sigil authenticator, then type the number shown here into the app.</p>
-                <p><a id="qr-link" class="phone-only" href="#">Open the Sigil authenticator on this phone</a></p>
-                <p id="qr-number" class="number" aria-live="polite"></p>
-                <button id="qr-refresh" type="button" class="secondary" hidden>Show a new code</button>
-              </div>
-              <button id="push-button" type="button" class="secondary">Send a request to my phone</button>
-              <p id="push-number" class="number" aria-live="polite"></p>
-              <p id="auth-status" role="status" aria-live="polite"></p>
-            </section>
-            """
-        return Web.page(title: "Sign in", name: "login", base: base, body: """
-            <h1>Sign in to \(Web.escape(tenant.displayName))</h1>
-            \(notes)
-            <form id="login-form" data-return-to="\(Web.escape(returnTo))">
-              <label for="username">Email</label>
-              <input id="username" name="username" type="email" autocomplete="username webauthn" autocapitalize="none" spellcheck="false"\
-            \(current.map { #" value="\#(Web.escape($0.1.email))""# } ?? "")>
-              <button id="passkey-button" type="submit">Sign in with a passkey</button>
-            </form>
-            <p id="status" role="status" aria-live="polite"></p>
-            \(authenticator)
-            <p class="hint">Sigil has no passwords. Use the passkey on this device (Face ID, Touch ID, Windows Hello) or a phone nearby.</p>
-            """)
+        return pages.page(.login, LoginView(base: base, tenantName: tenant.displayName, returnTo: returnTo, passkeyOnly: passkeyOnly,
+                                            deviceBound: acr == ACR.phrh, currentEmail: current?.1.email))
     }
 
     func passkeyOptions(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
@@ -143,36 +103,11 @@ struct SignInRoutes {
         do {
             (enrolment, _) = try await usableEnrolment(context)
         } catch let problem as Problem {
-            return Web.page(title: "Link expired", name: "error", base: base, body: """
-                <h1>\(Web.escape(problem.title))</h1><p>\(Web.escape(problem.detail ?? ""))</p>
-                """, status: problem.status)
+            return pages.page(.error, ErrorView(base: base, title: "Link expired", heading: problem.title, message: problem.detail ?? "",
+                                                oauthCode: nil, askAdministrator: false), status: problem.status)
         }
-        let fields: String
-        if let user = try await services.enrolment.invitee(of: enrolment) {
-            fields = "<p>Create a passkey for <strong>\(Web.escape(user.email))</strong>.</p>"
-        } else {
-            fields = """
-                <p>You are the first administrator of this Sigil. Tell us who you are, then create a passkey.</p>
-                <label for="email">Email</label><input id="email" name="email" type="email" autocomplete="email" required>
-                <label for="given_name">Given name</label><input id="given_name" name="given_name" autocomplete="given-name" required>
-                <label for="family_name">Family name</label><input id="family_name" name="family_name" autocomplete="family-name" required>
-                """
-        }
-        return Web.page(title: "Enrol", name: "enroll", base: base, body: """
-            <h1>Set up your sign-in</h1>
-            <form id="enroll-form">
-            \(fields)
-            <button id="enroll-button" type="submit">Create a passkey</button>
-            <button id="enroll-device" type="button" class="secondary">Use the Sigil app on a phone instead</button>
-            </form>
-            <p id="status" role="status" aria-live="polite"></p>
-            <div id="enroll-device-panel" hidden>
-              <img id="enroll-device-qr" alt="Enrolment code for the Sigil authenticator" width="270" height="270">
-              <p class="hint">Scan this code with the Sigil authenticator on your phone.</p>
-              <p><a id="enroll-device-link" href="#">Enrolment link</a></p>
-            </div>
-            <p id="enroll-device-status" role="status" aria-live="polite"></p>
-            """)
+        let invitee = try await services.enrolment.invitee(of: enrolment)
+        return pages.page(.enrol, EnrolView(base: base, inviteeEmail: invitee?.email))
     }
 
     func enrolOptions(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
@@ -220,70 +155,37 @@ struct SignInRoutes {
 
     func accountPage(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let base = Web.basePath(context)
-        guard let (session, user) = try await currentSession(request, context) else {
+        guard let (session, user) = try await context.browserSession(request, services.sessions) else {
             return Web.redirect("\(base)/login?return_to=\(base)/account")
         }
         let overview = try await services.account.overview(user: user)
         let passkeys = overview.passkeys, devices = overview.devices, consents = overview.consents
         let csrf = Web.csrfToken(session: session, masterKey: services.context.masterKey)
         let formatter = ISO8601DateFormatter()
-        let rows = passkeys.map { p in
-            """
-            <li><span class="name">\(Web.escape(p.name))</span> <span class="meta">added \(formatter.string(from: p.createdAt))\
-            \(p.lastUsedAt.map { ", last used \(formatter.string(from: $0))" } ?? "")\(p.cloneWarning ? ", <strong>possible copy detected</strong>" : "")</span>
-            <form method="post" action="\(Web.escape(base))/account/passkeys/\(Web.escape(p.credentialID))/delete">
-            <input type="hidden" name="csrf" value="\(csrf)"><button type="submit" class="secondary">Remove</button></form></li>
-            """
-        }.joined(separator: "\n")
-        let deviceRows = devices.map { d in
-            """
-            <li><span class="name">\(Web.escape(d.name))</span> <span class="meta">\(Web.escape(d.platform)), key in \(Web.escape(d.keyProtection)), \
-            added \(formatter.string(from: d.createdAt))\(d.lastUsedAt.map { ", last used \(formatter.string(from: $0))" } ?? "")\
-            \(d.sealedPushToken == nil ? "" : ", notifications on")</span>
-            <form method="post" action="\(Web.escape(base))/account/devices/\(Web.escape(d.id))/delete">
-            <input type="hidden" name="csrf" value="\(csrf)"><button type="submit" class="secondary">Remove</button></form></li>
-            """
-        }.joined(separator: "\n")
-        let consentRows = consents.map { entry in
-            """
-            <li><span class="name">\(Web.escape(entry.application?.name ?? "A removed application"))</span> \
-            <span class="meta">\(Web.escape(ConsentRequest.lines(scopes: entry.grant.scopes, claims: entry.grant.claims).joined(separator: "; "))), \
-            allowed \(formatter.string(from: entry.grant.createdAt))</span>
-            <form method="post" action="\(Web.escape(base))/account/consents/\(Web.escape(AuthorizationResponse.formEncode(entry.grant.clientID)))/delete">
-            <input type="hidden" name="csrf" value="\(csrf)"><button type="submit" class="secondary">Remove access</button></form></li>
-            """
-        }.joined(separator: "\n")
-        var page = Web.page(title: "Your account", name: "account", base: base, body: """
-            <h1>\(Web.escape(user.givenName)) \(Web.escape(user.familyName))</h1>
-            <p id="account-email">\(Web.escape(user.email))\(user.isAdmin ? " · administrator" : "")</p>
-            <p class="meta">Signed in with \(Web.escape(session.amr.joined(separator: ", "))) at \(formatter.string(from: session.authTime))</p>
-            <h2>Passkeys</h2>
-            <ul id="passkeys">\(rows)</ul>
-            <button id="add-passkey" type="button">Add a passkey</button>
-            <p id="status" role="status" aria-live="polite"></p>
-            <h2>Phones with the Sigil authenticator</h2>
-            <ul id="devices">\(deviceRows)</ul>
-            <button id="add-device" type="button">Add a phone</button>
-            <div id="device-panel" hidden>
-              <img id="device-qr" alt="Enrolment code for the Sigil authenticator" width="270" height="270">
-              <p class="hint">Scan this code with the Sigil authenticator on your phone.</p>
-              <p><a id="device-link" href="#">Enrolment link</a></p>
-            </div>
-            <p id="device-status" role="status" aria-live="polite"></p>
-            <h2>Applications with access</h2>
-            \(consents.isEmpty ? #"<p id="no-consents" class="hint">No application has asked for your approval yet.</p>"# : "")
-            <ul id="consents">\(consentRows)</ul>
-            <form method="post" action="\(Web.escape(base))/logout"><input type="hidden" name="csrf" value="\(csrf)">
-            <button id="sign-out" type="submit" class="secondary">Sign out</button></form>
-            """)
+        let view = AccountView(
+            base: base, csrf: csrf, givenName: user.givenName, familyName: user.familyName, email: user.email, isAdmin: user.isAdmin,
+            methods: session.amr.joined(separator: ", "), authTime: formatter.string(from: session.authTime),
+            passkeys: passkeys.map { p in
+                .init(name: p.name, credentialID: p.credentialID, added: formatter.string(from: p.createdAt),
+                      lastUsed: p.lastUsedAt.map(formatter.string(from:)), cloneWarning: p.cloneWarning)
+            },
+            devices: devices.map { d in
+                .init(name: d.name, id: d.id, platform: d.platform, keyProtection: d.keyProtection, added: formatter.string(from: d.createdAt),
+                      lastUsed: d.lastUsedAt.map(formatter.string(from:)), notifications: d.sealedPushToken != nil)
+            },
+            consents: consents.map { entry in
+                .init(name: entry.application?.name ?? "A removed application",
+                      clientIDSegment: AuthorizationResponse.formEncode(entry.grant.clientID),
+                      access: ConsentRequest.lines(scopes: entry.grant.scopes, claims: entry.grant.claims).joined(separator: "; "),
+                      allowed: formatter.string(from: entry.grant.createdAt))
+            })
         // Signing out may continue as SAML single logout: redirects to service providers after the POST.
-        page.headers[.contentSecurityPolicy] = Web.handOffCSP(target: context.issuer)
-        return page
+        return pages.page(.account, view, contentSecurityPolicy: Web.handOffCSP(target: context.issuer))
     }
 
     func addPasskeyOptions(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         try Web.requireSameOrigin(request, context)
-        guard let (_, user) = try await currentSession(request, context) else { throw Problem.unauthenticatedUser() }
+        guard let (_, user) = try await context.browserSession(request, services.sessions) else { throw Problem.unauthenticatedUser() }
         _ = try await JSONBody.decode(EmptyBody.self, from: request, context: context, allowed: [])
         let existing = try await services.account.passkeyCredentialIDs(user: user)
         let (transaction, options) = try await services.passkeys.beginRegistration(
@@ -295,7 +197,7 @@ struct SignInRoutes {
 
     func addPasskeyVerify(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         try Web.requireSameOrigin(request, context)
-        guard let (_, user) = try await currentSession(request, context) else { throw Problem.unauthenticatedUser() }
+        guard let (_, user) = try await context.browserSession(request, services.sessions) else { throw Problem.unauthenticatedUser() }
         let body = try await JSONBody.decode(CeremonyBody.self, from: request, context: context, allowed: CeremonyBody.fields)
         try await services.account.finishAddingPasskey(user: user, issuer: context.issuer, transactionID: body.transaction,
                                                        response: try body.credential.registration(), name: body.passkeyName)
@@ -305,8 +207,8 @@ struct SignInRoutes {
     func deletePasskey(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         try Web.requireSameOrigin(request, context)
         let base = Web.basePath(context)
-        guard let (session, user) = try await currentSession(request, context) else { return Web.redirect("\(base)/login") }
-        let form = try await Web.form(request)
+        guard let (session, user) = try await context.browserSession(request, services.sessions) else { return Web.redirect("\(base)/login") }
+        let form = try await Self.form(request)
         try Web.checkCSRF(form["csrf"], session: session, masterKey: services.context.masterKey)
         guard let credentialID = context.parameters.get("id") else { throw Problem.notFound() }
         try await services.account.removePasskey(user: user, credentialID: credentialID)
@@ -317,8 +219,8 @@ struct SignInRoutes {
     func revokeConsent(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         try Web.requireSameOrigin(request, context)
         let base = Web.basePath(context)
-        guard let (session, user) = try await currentSession(request, context) else { return Web.redirect("\(base)/login") }
-        let form = try await Web.form(request)
+        guard let (session, user) = try await context.browserSession(request, services.sessions) else { return Web.redirect("\(base)/login") }
+        let form = try await Self.form(request)
         try Web.checkCSRF(form["csrf"], session: session, masterKey: services.context.masterKey)
         guard let clientID = context.parameters.get("client_id") else { throw Problem.notFound() }
         try await services.oauth.revokeConsent(tenantID: user.tenantID, userID: user.id, clientID: clientID, by: .user(user.id))
@@ -329,18 +231,27 @@ struct SignInRoutes {
         try Web.requireSameOrigin(request, context)
         let base = Web.basePath(context)
         let tenant = try context.requireTenant()
-        if let (session, _) = try await currentSession(request, context) {
-            let form = try await Web.form(request)
+        if let (session, _) = try await context.browserSession(request, services.sessions) {
+            let form = try await Self.form(request)
             try Web.checkCSRF(form["csrf"], session: session, masterKey: services.context.masterKey)
             // Ends the session everywhere: grants, back-channel logout to OIDC clients, and the
             // session's SAML service providers through this browser before landing on /login.
             let outcome = try await services.saml.signOut(session, tenantID: tenant.id, issuer: context.issuer, reason: "sign-out",
                                                           finish: "/login")
-            var response = SAMLRoutes(services: services).render(outcome, context)
+            var response = SAMLRoutes(services: services, pages: pages).render(outcome, context)
             response.headers.append(HTTPField(name: .setCookie, value: Web.sessionCookie("", context, tenant: tenant, maxAge: 0)))
             return response
         }
         return Web.redirect("\(base)/login", headers: [.setCookie: Web.sessionCookie("", context, tenant: tenant, maxAge: 0)])
+    }
+
+    /// A hosted page's own form (account, sign-out): problem+json when it is not a valid form.
+    static func form(_ request: Request) async throws -> [String: String] {
+        do {
+            return try await URLEncodedForm.read(request)
+        } catch {
+            throw error.problem
+        }
     }
 
     static func optionsResponse(transaction: LoginTransaction, options: [String: any Sendable]) throws -> Response {
