@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
         .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
         .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
@@ -66,17 +67,29 @@ let package = Package(
             dependencies: ["SigilOAuth", "SigilJOSE", "SigilCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        // Flows as pure state machines (sign-in, enrolment, SAML SSO and logout, OIDC authorization)
+        // and their typed, versioned stored state. No I/O.
+        .target(
+            name: "SigilFlows",
+            dependencies: ["SigilOAuth"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SigilFlowsTests",
+            dependencies: ["SigilFlows", "SigilOAuth"],
+            swiftSettings: strict
+        ),
         // Domain records and the storage protocols. No I/O.
         .target(
             name: "SigilStore",
-            dependencies: ["SigilCore"],
+            dependencies: ["SigilCore", "SigilFlows"],
             swiftSettings: strict
         ),
         // The one SQL implementation of SigilStore, for SQLite and PostgreSQL.
         .target(
             name: "SigilSQLStore",
             dependencies: [
-                "SigilCore", "SigilStore",
+                "SigilCore", "SigilStore", "SigilFlows",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "PostgresKit", package: "postgres-kit"),
@@ -90,7 +103,7 @@ let package = Package(
         .target(
             name: "SigilServices",
             dependencies: [
-                "SigilCore", "SigilStore", "SigilJOSE", "SigilOAuth", "SigilWebAuthn", "SigilAuthenticatorProtocol", "SigilSAML", "SigilXML",
+                "SigilCore", "SigilStore", "SigilFlows", "SigilJOSE", "SigilOAuth", "SigilWebAuthn", "SigilAuthenticatorProtocol", "SigilSAML", "SigilXML",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -111,7 +124,7 @@ let package = Package(
         .target(
             name: "SigilHTTP",
             dependencies: [
-                "SigilCore", "SigilStore", "SigilServices", "SigilJOSE", "SigilOAuth", "SigilWebAuthn", "SigilQR", "SigilAuthenticatorProtocol", "SigilSAML",
+                "SigilCore", "SigilStore", "SigilFlows", "SigilServices", "SigilJOSE", "SigilOAuth", "SigilWebAuthn", "SigilQR", "SigilAuthenticatorProtocol", "SigilSAML",
                 "SigilAdminAPI",
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
@@ -119,8 +132,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
+            exclude: ["Templates"],
+            swiftSettings: strict,
+            plugins: ["EmbedTemplates"]
+        ),
+        // Build-time embedding of SigilHTTP's page templates (Sources/SigilHTTP/Templates/*.mustache)
+        // as Swift string literals: the tool writes the source, the build plugin runs it.
+        .executableTarget(
+            name: "sigil-embed-templates",
             swiftSettings: strict
+        ),
+        .plugin(
+            name: "EmbedTemplates",
+            capability: .buildTool(),
+            dependencies: ["sigil-embed-templates"]
         ),
         // Outbound HTTP edge adapters: APNs provider API and FCM HTTP v1 (docs/push.md), and OpenID
         // Connect back-channel logout delivery (docs/oidc.md).

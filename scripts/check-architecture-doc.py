@@ -53,11 +53,15 @@ def package_targets(path):
 
 
 def doc_modules(path):
-    """First backticked cell of every table row starting with "| `"; returns names and duplicates."""
+    """First backticked cell of every table row starting with "| `" in the "## Modules" section
+    (other sections have tables of their own); returns the names."""
     names = []
+    in_modules = False
     with open(path, encoding='utf-8') as f:
         for line in f:
-            if not line.startswith('| `'):
+            if line.startswith('## '):
+                in_modules = line.strip() == '## Modules'
+            if not in_modules or not line.startswith('| `'):
                 continue
             m = ROW.match(line)
             if m:

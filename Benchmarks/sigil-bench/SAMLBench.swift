@@ -37,7 +37,7 @@ func runSAMLBench(arguments: [String]) throws {
     let content = SAMLAssertionContent(
         issuer: "https://acme.sigil.example/saml/metadata", acsURL: "https://acme.okta.com/sso/saml2/0oa1b2c3d4e5f6g7h8i9",
         audience: "https://www.okta.com/saml2/service-provider/spabcdefghijklmnopqr", inResponseTo: "_" + String(repeating: "a1", count: 20),
-        nameID: "ada.lovelace@acme.example", nameIDFormat: SAML.NameIDFormat.emailAddress, sessionIndex: "_" + String(repeating: "5", count: 40),
+        nameID: "ada.lovelace@acme.example", nameIDFormat: .emailAddress, sessionIndex: "_" + String(repeating: "5", count: 40),
         authnInstant: now.addingTimeInterval(-5), authnContextClassRef: SAML.AuthnContextClass.unspecified,
         attributes: [SAMLAttribute(name: "email", values: ["ada.lovelace@acme.example"]), SAMLAttribute(name: "firstName", values: ["Ada"]),
                      SAMLAttribute(name: "lastName", values: ["Lovelace"]), SAMLAttribute(name: "session.amr", values: ["hwk", "user", "phr", "mfa"])],

@@ -13,10 +13,11 @@ import ServiceLifecycle
 /// (`/authenticator/v1/…`, signed requests per §1.4).
 struct AuthenticatorRoutes {
     let services: ServiceSet
+    var pages: Pages = .standard
     var authenticator: AuthenticatorService { services.authenticator }
 
     func register(on router: Router<SigilRequestContext>) {
-        router.get("/login/qr") { _, context in Self.landing(context, what: "sign-in code") }
+        router.get("/login/qr") { _, context in self.landing(context, what: "sign-in code") }
         router.post("/login/qr/start") { request, context in try await self.startQR(request, context) }
         router.post("/login/push/start") { request, context in try await self.startPush(request, context) }
         router.get("/login/transactions/:tx") { request, context in try await self.snapshot(request, context) }
@@ -28,7 +29,7 @@ struct AuthenticatorRoutes {
         router.post("/enroll/:token/device") { request, context in try await self.startLinkEnrolment(request, context) }
         router.post("/account/devices/:id/delete") { request, context in try await self.deleteDevice(request, context) }
 
-        router.get("/authenticator/v1/enroll") { _, context in Self.landing(context, what: "enrolment code") }
+        router.get("/authenticator/v1/enroll") { _, context in self.landing(context, what: "enrolment code") }
         router.post("/authenticator/v1/enroll/preview") { request, context in try await self.enrolPreview(request, context) }
         router.post("/authenticator/v1/devices") { request, context in try await self.enrolRegister(request, context) }
         router.post("/authenticator/v1/transactions/:tx/claim") { request, context in try await self.claim(request, context) }
@@ -110,8 +111,7 @@ struct AuthenticatorRoutes {
     func startEnrolment(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         try Web.requireSameOrigin(request, context)
         let tenant = try context.requireTenant()
-        guard let cookie = Web.cookie(Web.sessionCookieName(context, tenant: tenant), in: request),
-              let (_, user) = try await services.sessions.resolve(cookie: cookie, tenantID: tenant.id) else {
+        guard let (_, user) = try await context.browserSession(request, services.sessions) else {
             throw Problem.unauthenticatedUser()
         }
         _ = try await JSONBody.decode(EmptyBody.self, from: request, context: context, allowed: [])
@@ -171,32 +171,25 @@ struct AuthenticatorRoutes {
     }
 
     static let heartbeat: Duration = .seconds(15)
-    static let safetyPoll: Duration = .seconds(5)
     static let maximumStream: TimeInterval = 600
 
     /// Server-sent events with the transaction's state; closes once it is final.
     func events(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let (tenant, first) = try await browserTransaction(request, context)
-        let store = services.context.store, clock = services.context.clock
+        let clock = services.context.clock
         let lastEventID = request.headers[HTTPField.Name("Last-Event-ID")!]
-        let initial = AuthenticatorService.snapshot(first, now: clock.now())
+        let watch = authenticator.watch(tenant: tenant, transaction: first)
+        let initial = watch.initial
         if initial.isFinal, lastEventID != nil {
             return Response(status: .noContent, headers: [.cacheControl: "no-store"])  // stops EventSource reconnecting
         }
-        let id = first.id
         let body = ResponseBody { writer in
             try await writer.write(ByteBuffer(string: ServerSentEvent.retry(milliseconds: 2000)))
             var lastSent = lastEventID.map { ($0, initial.state) }
             var lastBeat = ContinuousClock.now
             let started = clock.now()
             while true {
-                let snapshot: BrowserSnapshot
-                if let t = try? await store.loginTransactions.get(tenantID: tenant.id, id: id) {
-                    snapshot = AuthenticatorService.snapshot(t, now: clock.now())
-                } else {
-                    snapshot = BrowserSnapshot(transaction: id, kind: initial.kind, state: "expired", number: nil,
-                                               expiresAt: initial.expiresAt, reason: nil, version: initial.version + 1)
-                }
+                let snapshot = await watch.snapshot()
                 if lastSent == nil || lastSent! != (String(snapshot.version), snapshot.state) {
                     let event = ServerSentEvent(event: snapshot.state, data: String(decoding: Wire.encode(snapshot), as: UTF8.self),
                                                 id: String(snapshot.version))
@@ -205,8 +198,8 @@ struct AuthenticatorRoutes {
                 }
                 if snapshot.isFinal || clock.now().timeIntervalSince(started) > Self.maximumStream || Task.isShuttingDownGracefully { break }
                 let untilExpiry = (Wire.date(snapshot.expiresAt) ?? clock.now()).timeIntervalSince(clock.now())
-                let wait = min(Self.safetyPoll, Self.heartbeat - (ContinuousClock.now - lastBeat), .milliseconds(Int(max(0.05, untilExpiry + 0.05) * 1000)))
-                _ = await store.signals.wait(for: id, timeout: max(wait, .milliseconds(50)))
+                let wait = min(AuthenticatorService.safetyPoll, Self.heartbeat - (ContinuousClock.now - lastBeat), .milliseconds(Int(max(0.05, untilExpiry + 0.05) * 1000)))
+                await watch.waitForChange(timeout: max(wait, .milliseconds(50)))
                 if ContinuousClock.now - lastBeat >= Self.heartbeat {
                     try await writer.write(ByteBuffer(string: ServerSentEvent.heartbeat))
                     lastBeat = .now
@@ -243,35 +236,20 @@ struct AuthenticatorRoutes {
         try Web.requireSameOrigin(request, context)
         let base = Web.basePath(context)
         let tenant = try context.requireTenant()
-        guard let cookie = Web.cookie(Web.sessionCookieName(context, tenant: tenant), in: request),
-              let (session, user) = try await services.sessions.resolve(cookie: cookie, tenantID: tenant.id) else {
+        guard let (session, user) = try await context.browserSession(request, services.sessions) else {
             return Web.redirect("\(base)/login")
         }
-        let form = try await Web.form(request)
+        let form = try await SignInRoutes.form(request)
         try Web.checkCSRF(form["csrf"], session: session, masterKey: services.context.masterKey)
         guard let id = context.parameters.get("id") else { throw Problem.notFound() }
-        try await removeDevice(tenantID: tenant.id, userID: user.id, deviceID: id, by: .user(user.id), via: "account")
+        try await authenticator.removeDevice(tenantID: tenant.id, userID: user.id, deviceID: id, by: .user(user.id), via: "account")
         return Web.redirect("\(base)/account")
-    }
-
-    func removeDevice(tenantID: String, userID: String, deviceID: String, by principal: Principal, via: String) async throws {
-        let services = self.services
-        try await services.context.store.transaction { tx in
-            try await tx.authenticatorDevices.delete(tenantID: tenantID, userID: userID, id: deviceID)
-            try await tx.audit.append(services.context.auditEvent("authenticator.device_removed", by: principal, tenantID: tenantID,
-                                                                  targetType: "authenticator_device", targetID: deviceID, after: ["via": via]))
-        }
-        await services.context.store.signals.publish(userID)
     }
 
     // MARK: device: enrolment (authenticated by the code's secret)
 
-    static func landing(_ context: SigilRequestContext, what: String) -> Response {
-        Web.page(title: "Open with the Sigil authenticator", name: "landing", base: Web.basePath(context), body: """
-            <h1>Open this with the Sigil authenticator</h1>
-            <p>This is a Sigil \(Web.escape(what)). Scan it with the Sigil authenticator app on your phone, \
-            or open the link on a phone where the app is installed.</p>
-            """)
+    func landing(_ context: SigilRequestContext, what: String) -> Response {
+        pages.page(.authenticatorLanding, AuthenticatorLandingView(base: Web.basePath(context), what: what))
     }
 
     func enrolPreview(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
@@ -388,32 +366,26 @@ struct AuthenticatorRoutes {
             }
             wait = n
         }
-        let deadline = ContinuousClock.now + .seconds(wait)
-        while true {
-            let requests = try await authenticator.pending(tenant: tenant, device: device)
-            if !requests.isEmpty || ContinuousClock.now >= deadline || Task.isShuttingDownGracefully {
-                return try Self.json(PendingList(requests: requests))
-            }
-            _ = await services.context.store.signals.wait(for: device.user.id, timeout: min(Self.safetyPoll, deadline - ContinuousClock.now))
-        }
+        let requests = try await authenticator.pending(tenant: tenant, device: device, waitingUpTo: .seconds(wait),
+                                                       stop: { Task.isShuttingDownGracefully })
+        return try Self.json(PendingList(requests: requests))
     }
 
     /// The device's event stream: `push` for each pending request, `gone` when one ends,
     /// `revoked` when the device is removed. Closed after 300 s; the device reconnects.
     func deviceStream(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let (tenant, device) = try await device(request, context, body: [])
-        let authenticator = self.authenticator, store = services.context.store
+        let watch = authenticator.watch(tenant: tenant, device: device)
         let body = ResponseBody { writer in
             try await writer.write(ByteBuffer(string: ServerSentEvent.retry(milliseconds: 1000)))
             var sent: Set<String> = []
             let end = ContinuousClock.now + .seconds(300)
             var lastBeat = ContinuousClock.now
             while ContinuousClock.now < end, !Task.isShuttingDownGracefully {
-                if (try? await store.authenticatorDevices.get(tenantID: tenant.id, id: device.device.id)) == nil {
+                guard case .pending(let requests) = await watch.current() else {
                     try await writer.write(ByteBuffer(string: ServerSentEvent(event: "revoked", data: "{}").encoded))
                     break
                 }
-                let requests = (try? await authenticator.pending(tenant: tenant, device: device)) ?? []
                 let ids = Set(requests.map(\.transaction))
                 for view in requests where !sent.contains(view.transaction) {
                     try await writer.write(ByteBuffer(string: ServerSentEvent(event: "push", data: String(decoding: Wire.encode(view), as: UTF8.self),
@@ -423,7 +395,7 @@ struct AuthenticatorRoutes {
                     try await writer.write(ByteBuffer(string: ServerSentEvent(event: "gone", data: "{\"transaction\":\"\(gone)\"}").encoded))
                 }
                 sent = ids
-                _ = await store.signals.wait(for: device.user.id, timeout: Self.safetyPoll)
+                await watch.waitForChange(timeout: AuthenticatorService.safetyPoll)
                 if ContinuousClock.now - lastBeat >= Self.heartbeat {
                     try await writer.write(ByteBuffer(string: ServerSentEvent.heartbeat))
                     lastBeat = .now
@@ -439,18 +411,13 @@ struct AuthenticatorRoutes {
         let bytes = try await Self.read(request)
         let (tenant, device) = try await device(request, context, body: bytes)
         let body = try await deviceBody(PushRegistration.self, bytes, allowed: ["provider", "token"])
-        var sealed: String? = nil
-        if body.provider != nil {
-            try PushTokens.validate(body)
-            sealed = try PushTokens.seal(body, deviceID: device.device.id, masterKey: services.context.masterKey)
-        }
-        try await services.context.store.authenticatorDevices.setPushToken(tenantID: tenant.id, id: device.device.id, sealed: sealed)
+        try await authenticator.setPushToken(tenant: tenant, device: device, registration: body)
         return Response(status: .noContent)
     }
 
     func removeSelf(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let (tenant, device) = try await device(request, context, body: try await Self.read(request))
-        try await removeDevice(tenantID: tenant.id, userID: device.user.id, deviceID: device.device.id, by: .user(device.user.id), via: "device")
+        try await authenticator.removeDevice(tenantID: tenant.id, userID: device.user.id, deviceID: device.device.id, by: .user(device.user.id), via: "device")
         return Response(status: .noContent)
     }
 }

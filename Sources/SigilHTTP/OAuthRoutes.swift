@@ -13,11 +13,13 @@ import SigilStore
 struct OAuthRoutes {
     let services: ServiceSet
     let limiter: RateLimiter
+    let pages: Pages
     var oauth: OAuthService { services.oauth }
 
-    init(services: ServiceSet, limiter: RateLimiter = RateLimiter()) {
+    init(services: ServiceSet, limiter: RateLimiter = RateLimiter(), pages: Pages = .standard) {
         self.services = services
         self.limiter = limiter
+        self.pages = pages
     }
 
     func register(on router: Router<SigilRequestContext>) {
@@ -65,12 +67,8 @@ struct OAuthRoutes {
         let base = Web.basePath(context)
         var parameters: [String: String]
         do {
-            if request.method == .post {
-                parameters = try Self.parseForm(try await Self.body(request, context))
-            } else {
-                parameters = try Self.parseForm(request.uri.query ?? "")
-            }
-        } catch let error as OAuthError {
+            parameters = try await Self.parameters(request)
+        } catch {
             return errorPage(error, base: base)
         }
         return try await decide(request, context, parameters: parameters, path: path, consent: nil)
@@ -93,15 +91,15 @@ struct OAuthRoutes {
            constantTimeEquals(Array(freshMAC.utf8), Array(freshMac(freshText, canonical).utf8)) {
             freshAfter = Date(timeIntervalSince1970: Double(milliseconds) / 1000)
         }
-        let session = try await currentSession(request, context, tenant: tenant)
+        let session = try await context.browserSession(request, services.sessions)
         let outcome = try await oauth.authorize(tenantID: tenant.id, issuer: context.issuer, parameters: parameters, session: session,
                                                 freshAfter: freshAfter, consent: consent)
         switch outcome {
         case .respond(.redirect(let url)):
             return Web.redirect(url)
-        case .respond(.formPost(let html, let csp)):
-            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store", .contentSecurityPolicy: csp],
-                            body: .init(byteBuffer: ByteBuffer(string: html)))
+        case .respond(.formPost(let form)):
+            let view = FormPostView(action: form.action, fields: form.fields.map { HiddenField(name: $0.name, value: $0.value) })
+            return Pages.html(pages.render(.formPost, view), contentSecurityPolicy: view.contentSecurityPolicy)
         case .signIn(let fresh, _, let acr):
             // The marker lets the resumed request see that this sign-in happened after it was made
             // (prompt=login, max_age, acr), without trusting anything the browser could choose.
@@ -134,24 +132,11 @@ struct OAuthRoutes {
         let now = String(Int64((services.context.clock.now().timeIntervalSince1970 * 1000).rounded(.down)))
         // The request travels as one form-encoded field (no line breaks for the browser to rewrite).
         let canonical = Self.encodeForm(received)
-        let items = prompt.lines.map { "<li>\(Web.escape($0))</li>" }.joined(separator: "\n")
         let host = URLComponents(string: prompt.redirectURI)?.host ?? prompt.redirectURI
-        var page = Web.page(title: "Allow access", name: "consent", base: base, body: """
-            <h1>Allow <span id="consent-app">\(Web.escape(prompt.applicationName))</span> to use your \(Web.escape(tenant.displayName)) account?</h1>
-            <p>The application wants to:</p>
-            <ul id="consent-scopes">\(items)</ul>
-            <p class="hint">You will be sent back to <strong>\(Web.escape(host))</strong>. You can remove this access at any time on your account page.</p>
-            <form method="post" action="\(Web.escape(base))/oauth2/consent">
-            <input type="hidden" name="\(Self.consentRequestParameter)" value="\(Web.escape(canonical))">
-            <input type="hidden" name="\(Self.consentTimeParameter)" value="\(now)">
-            <input type="hidden" name="\(Self.consentMACParameter)" value="\(consentMac(session: session, time: now, canonical))">
-            <button id="consent-allow" type="submit" name="\(Self.decisionParameter)" value="allow">Allow</button>
-            <button id="consent-deny" type="submit" name="\(Self.decisionParameter)" value="deny" class="secondary">Deny</button>
-            </form>
-            """)
+        let view = ConsentView(base: base, applicationName: prompt.applicationName, tenantName: tenant.displayName, lines: prompt.lines,
+                               host: host, request: canonical, time: now, mac: consentMac(session: session, time: now, canonical))
         // The answer is a redirect (or a form_post page) to the client, whose callback may redirect on.
-        page.headers[.contentSecurityPolicy] = Web.handOffCSP(target: prompt.redirectURI)
-        return page
+        return pages.page(.consent, view, contentSecurityPolicy: Web.handOffCSP(target: prompt.redirectURI))
     }
 
     /// `POST /oauth2/consent`: the consent page's answer. Same-origin, signed in, and the MAC must
@@ -162,11 +147,11 @@ struct OAuthRoutes {
         try Web.requireSameOrigin(request, context)
         let form: [String: String]
         do {
-            form = try Self.parseForm(try await Self.body(request, context))
-        } catch let error as OAuthError {
+            form = try await Self.formParameters(request)
+        } catch {
             return errorPage(error, base: base)
         }
-        guard let (session, _) = try await currentSession(request, context, tenant: tenant) else {
+        guard let (session, _) = try await context.browserSession(request, services.sessions) else {
             return errorPage(.invalidRequest("You are no longer signed in. Start again from the application."), base: base)
         }
         let decision = form[Self.decisionParameter].flatMap(ConsentDecision.init(rawValue:))
@@ -174,7 +159,7 @@ struct OAuthRoutes {
               let mac = form[Self.consentMACParameter], let milliseconds = Int64(time),
               services.context.clock.now().timeIntervalSince1970 - Double(milliseconds) / 1000 < oauth.policy.parSignInLifetime,
               constantTimeEquals(Array(mac.utf8), Array(consentMac(session: session, time: time, canonical).utf8)),
-              let parameters = try? Self.parseForm(canonical) else {
+              let parameters = try? Self.parameters(canonical) else {
             await services.context.recordFailure("oauth.consent_refused", by: .user(session.userID), tenantID: tenant.id,
                                                  reason: "consent answer without a valid page token")
             return errorPage(.invalidRequest("This approval page expired. Start again from the application."), base: base)
@@ -187,16 +172,9 @@ struct OAuthRoutes {
     }
 
     func errorPage(_ error: OAuthError, base: String) -> Response {
-        Web.page(title: "Sign-in request refused", name: "error", base: base, body: """
-            <h1>This sign-in request cannot continue</h1>
-            <p>\(Web.escape(error.description))</p>
-            <p class="hint">Error: <code>\(Web.escape(error.code.rawValue))</code>. Go back to the application and start again.</p>
-            """, status: .badRequest)
-    }
-
-    func currentSession(_ request: Request, _ context: SigilRequestContext, tenant: Tenant) async throws -> (Session, User)? {
-        guard let cookie = Web.cookie(Web.sessionCookieName(context, tenant: tenant), in: request) else { return nil }
-        return try await services.sessions.resolve(cookie: cookie, tenantID: tenant.id)
+        pages.page(.error, ErrorView(base: base, title: "Sign-in request refused", heading: "This sign-in request cannot continue",
+                                     message: error.description, oauthCode: error.code.rawValue, askAdministrator: false),
+                   status: .badRequest)
     }
 
     // MARK: client authentication and per-client limits
@@ -292,7 +270,7 @@ struct OAuthRoutes {
             token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
         }
         if request.method == .post, request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true {
-            let form = try Self.parseForm(try await Self.body(request, context))
+            let form = try await Self.formParameters(request)
             if let bodyToken = form["access_token"] {
                 guard token == nil else { throw OAuthError.invalidRequest("send the access token one way only") }
                 token = bodyToken
@@ -309,7 +287,7 @@ struct OAuthRoutes {
         let tenant = try context.requireTenant()
         let parameters = try await Self.requestParameters(request, context, allowJSON: false)
         let client = try await authenticateClient(request, context, tenant: tenant, parameters: parameters, endpoint: "/oauth2/introspect")
-        guard client.method != "none" else { throw OAuthError(.invalidClient, "public clients cannot introspect") }
+        guard client.method != .none else { throw OAuthError(.invalidClient, "public clients cannot introspect") }
         guard let token = parameters["token"] else { throw OAuthError.invalidRequest("token is required") }
         let result = try await oauth.introspect(tenantID: tenant.id, issuer: context.issuer, client: client, token: token,
                                                 hint: parameters["token_type_hint"])
@@ -332,8 +310,8 @@ struct OAuthRoutes {
         let base = Web.basePath(context)
         let parameters: [String: String]
         do {
-            parameters = request.method == .post ? try Self.parseForm(try await Self.body(request, context)) : try Self.parseForm(request.uri.query ?? "")
-        } catch let error as OAuthError {
+            parameters = try await Self.parameters(request)
+        } catch {
             return errorPage(error, base: base)
         }
         var hint: OAuthService.IDTokenHint?
@@ -360,7 +338,7 @@ struct OAuthRoutes {
             destination = target
         }
         let headers: HTTPFields = [:]
-        if let (session, user) = try await currentSession(request, context, tenant: tenant) {
+        if let (session, user) = try await context.browserSession(request, services.sessions) {
             let confirmed = request.method == .post && parameters["confirm"] == "yes"
             if confirmed {
                 try Web.requireSameOrigin(request, context)
@@ -369,31 +347,24 @@ struct OAuthRoutes {
             guard confirmed || hint?.subject == user.id else {
                 // Without proof that the client speaks for this session, ask the user (§2, §6).
                 let keep = ["post_logout_redirect_uri", "state", "client_id"].compactMap { name in
-                    parameters[name].map { #"<input type="hidden" name="\#(name)" value="\#(Web.escape($0))">"# }
-                }.joined()
-                var page = Web.page(title: "Sign out", name: "logout", base: base, body: """
-                    <h1>Sign out of \(Web.escape(tenant.displayName))?</h1>
-                    <form method="post" action="\(Web.escape(base))/oauth2/logout">
-                    <input type="hidden" name="csrf" value="\(Web.csrfToken(session: session, masterKey: services.context.masterKey))">
-                    <input type="hidden" name="confirm" value="yes">\(keep)
-                    <button id="logout-confirm" type="submit">Sign out</button>
-                    </form>
-                    """)
+                    parameters[name].map { HiddenField(name: name, value: $0) }
+                }
+                let view = LogoutConfirmView(base: base, tenantName: tenant.displayName,
+                                             csrf: Web.csrfToken(session: session, masterKey: services.context.masterKey), keep: keep)
                 // The answer redirects to the client's post-logout URI, or runs SAML single logout.
-                page.headers[.contentSecurityPolicy] = Web.handOffCSP(target: destination ?? context.issuer)
-                return page
+                return pages.page(.logoutConfirm, view, contentSecurityPolicy: Web.handOffCSP(target: destination ?? context.issuer))
             }
             // Ends the session everywhere (grants, back-channel logout tokens) and runs SAML single
             // logout through the browser before the post-logout redirect.
             let outcome = try await services.saml.signOut(session, tenantID: tenant.id, issuer: context.issuer,
                                                           reason: "rp-initiated logout" + (clientID.map { " by \($0)" } ?? ""),
                                                           finish: destination)
-            var response = SAMLRoutes(services: services).render(outcome, context)
+            var response = SAMLRoutes(services: services, pages: pages).render(outcome, context)
             response.headers.append(HTTPField(name: .setCookie, value: Web.sessionCookie("", context, tenant: tenant, maxAge: 0)))
             return response
         }
         if let destination { return Web.redirect(destination, headers: headers) }
-        var page = Web.page(title: "Signed out", name: "logged-out", base: base, body: "<h1>You are signed out</h1>")
+        var page = pages.page(.signedOut, SignedOutView(base: base, pageName: "logged-out", partial: false))
         page.headers.append(contentsOf: headers)
         return page
     }
@@ -403,21 +374,45 @@ struct OAuthRoutes {
     /// Parameters that authenticate a client rather than describe a request.
     static let clientAuthParameters: Set<String> = ["client_secret", "client_assertion", "client_assertion_type"]
 
-    static func body(_ request: Request, _ context: SigilRequestContext) async throws -> String {
+    /// The one form parser (`URLEncodedForm`) with OAuth's rules on top: a refusal is
+    /// `invalid_request`, and a parameter sent without a value is treated as omitted (RFC 6749 §3.1).
+    static func parameters(_ text: String) throws(OAuthError) -> [String: String] {
         do {
-            return String(buffer: try await request.body.collect(upTo: 64 * 1024))
+            return URLEncodedForm.withoutEmptyValues(try URLEncodedForm.parse(text))
         } catch {
-            throw OAuthError.invalidRequest("the request body is too large")
+            throw OAuthError.invalidRequest(error.description)
         }
     }
+
+    /// The query of a GET, the form body of a POST, under the same rules.
+    static func parameters(_ request: Request) async throws(OAuthError) -> [String: String] {
+        if request.method == .post { return try await formParameters(request) }
+        return try parameters(request.uri.query ?? "")
+    }
+
+    /// A form body (at most 64 KiB) under the same rules.
+    static func formParameters(_ request: Request) async throws(OAuthError) -> [String: String] {
+        do {
+            return URLEncodedForm.withoutEmptyValues(try await URLEncodedForm.read(request, maxBytes: bodyLimit))
+        } catch {
+            throw OAuthError.invalidRequest(error.description)
+        }
+    }
+
+    static let bodyLimit = 64 * 1024
 
     /// A back-channel request's parameters: `application/x-www-form-urlencoded` (and, at the PAR
     /// endpoint only, a JSON object as Okta documents it, `claims` possibly an object).
     static func requestParameters(_ request: Request, _ context: SigilRequestContext, allowJSON: Bool) async throws -> [String: String] {
         let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
-        let text = try await body(request, context)
-        if type == "application/x-www-form-urlencoded" { return try parseForm(text) }
+        if type == "application/x-www-form-urlencoded" { return try await formParameters(request) }
         if allowJSON, type == "application/json" {
+            let text: String
+            do {
+                text = String(buffer: try await request.body.collect(upTo: bodyLimit))
+            } catch {
+                throw OAuthError.invalidRequest("the request body is too large")
+            }
             guard let object = (try? JSONValue.parse(Array(text.utf8)))?.object else { throw OAuthError.invalidRequest("the body must be a JSON object") }
             var out: [String: String] = [:]
             for (key, value) in object {
@@ -434,24 +429,6 @@ struct OAuthRoutes {
         throw OAuthError.invalidRequest("send the parameters as application/x-www-form-urlencoded")
     }
 
-    /// Parses a query or form body. Repeated parameters are refused (RFC 6749 §3.1); empty ones are absent.
-    static func parseForm(_ text: String) throws(OAuthError) -> [String: String] {
-        var result: [String: String] = [:]
-        for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
-            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let name = decode(kv[0]), let value = kv.count > 1 ? decode(kv[1]) : "" else {
-                throw OAuthError.invalidRequest("malformed percent-encoding")
-            }
-            guard result[name] == nil else { throw OAuthError.invalidRequest("parameter \(name.prefix(40)) is repeated") }
-            if !value.isEmpty { result[name] = value }
-        }
-        return result
-    }
-
-    static func decode(_ s: Substring) -> String? {
-        String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
-    }
-
     static func encodeForm(_ parameters: [String: String]) -> String {
         parameters.sorted { $0.key < $1.key }
             .map { AuthorizationResponse.formEncode($0.key) + "=" + AuthorizationResponse.formEncode($0.value) }
@@ -466,7 +443,7 @@ struct OAuthRoutes {
         if let header = request.headers[.authorization] {
             guard header.lowercased().hasPrefix("basic "), let data = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
                   let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":"),
-                  let id = decode(text[..<colon]), let secret = decode(text[text.index(after: colon)...]) else {
+                  let id = URLEncodedForm.decode(text[..<colon]), let secret = URLEncodedForm.decode(text[text.index(after: colon)...]) else {
                 throw OAuthError(.invalidClient, "malformed Basic credentials")
             }
             c.basicID = id

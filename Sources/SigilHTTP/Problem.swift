@@ -1,8 +1,13 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import SigilCore
+import SigilFlows
+import SigilOAuth
+import SigilSAML
 import SigilServices
 import SigilStore
+import SigilWebAuthn
 
 /// An RFC 9457 problem details response. `type` is a URN naming the problem
 /// (`urn:sigil:problem:validation-failed`, catalogued in docs/admin-api.md).
@@ -78,7 +83,9 @@ public struct Problem: Error, Sendable, Encodable, HTTPResponseError {
         return p
     }
 
-    /// Maps any error to the problem a client sees. Unknown errors become a 500 without details.
+    /// Maps any error to the problem a client sees: the one renderer for every module's errors
+    /// (services, store, authenticator, OAuth, SAML, WebAuthn, outbound fetches, flows, HTTP).
+    /// Unknown errors become a 500 without details.
     static func from(_ error: any Error) -> Problem {
         switch error {
         case let problem as Problem:
@@ -116,6 +123,29 @@ public struct Problem: Error, Sendable, Encodable, HTTPResponseError {
             default:
                 return Problem(status: .serviceUnavailable, type: "unavailable", title: "The database is unavailable")
             }
+        case let error as OAuthError:
+            // Where a route does not answer in OAuth's own JSON (RFC 6749 §5.2), the same code as a problem.
+            let status: HTTPResponse.Status = switch error.code {
+            case .invalidClient, .invalidToken: .unauthorized
+            case .insufficientScope, .accessDenied: .forbidden
+            case .serverError: .internalServerError
+            case .temporarilyUnavailable: .serviceUnavailable
+            default: .badRequest
+            }
+            return Problem(status: status, type: "oauth-" + error.code.rawValue.replacingOccurrences(of: "_", with: "-"),
+                           title: "The OAuth request was refused", detail: error.description)
+        case let error as SAMLError:
+            return Problem(status: .badRequest, type: "saml-request-refused", title: "The SAML message was refused", detail: error.message)
+        case let error as WebAuthnError:
+            return Problem(status: .badRequest, type: "webauthn-invalid", title: "The passkey response is not valid", detail: error.message)
+        case let error as RemoteFetchError:
+            return Problem(status: .badGateway, type: "remote-document-unavailable", title: "A document Sigil needs could not be fetched",
+                           detail: error.publicDescription)
+        case let error as SigilError where error.code == .invalidInput:
+            return Problem(status: .unprocessableContent, type: "validation-failed", title: "The request has invalid values", detail: error.message)
+        case let refusal as FlowRefusal:
+            return Problem(status: .conflict, type: "flow-" + refusal.rawValue, title: "This step cannot be taken now",
+                           detail: "the flow refused it (\(refusal.rawValue)); start again")
         case let error as HTTPError:
             switch error.status {
             case .notFound: return notFound("no route for this path")

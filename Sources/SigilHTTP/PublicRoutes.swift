@@ -15,7 +15,7 @@ enum PublicRoutes {
         }
         // Database reachable and migrations current.
         router.get("/readyz") { _, _ in
-            let health = await services.context.store.health()
+            let health = await services.readiness.check()
             let body: [String: Any] = [
                 "status": health.isReady ? "ready" : "not_ready", "database": health.reachable ? "reachable" : "unreachable",
                 "migrations": ["applied": health.appliedMigrations, "known": health.knownMigrations],

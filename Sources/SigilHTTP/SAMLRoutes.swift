@@ -13,6 +13,7 @@ import SigilStore
 struct SAMLRoutes {
     let services: ServiceSet
     var limiter: RateLimiter = RateLimiter()
+    var pages: Pages = .standard
 
     /// An AuthnRequest from a browser without a session stores a pending request for 15 minutes:
     /// those are counted per address (generously: an office behind one NAT signs in together).
@@ -54,15 +55,25 @@ struct SAMLRoutes {
 
     func ssoPost(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let message: SAMLInboundMessage
-        do { message = try SAMLPOSTBinding.decode(form: try await Web.form(request, maxBytes: 512 * 1024)) } catch let error as SAMLError {
+        do { message = try SAMLPOSTBinding.decode(form: try await Self.form(request)) } catch {
             return try await refuse(error, context)
         }
         return try await receive(message, request, context)
     }
 
+    /// An HTTP-POST binding body (at most 512 KiB); a form that is not valid form encoding is a
+    /// malformed message, refused with the binding's error page.
+    static func form(_ request: Request) async throws(SAMLError) -> [String: String] {
+        do {
+            return try await URLEncodedForm.read(request, maxBytes: 512 * 1024)
+        } catch {
+            throw SAMLError(.malformed, "the form is not valid", detail: error.description)
+        }
+    }
+
     func receive(_ message: SAMLInboundMessage, _ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let tenant = try context.requireTenant()
-        let session = try await SignInRoutes(services: services).currentSession(request, context)
+        let session = try await context.browserSession(request, services.sessions)
         let (key, rule) = session.map { ("saml-request|session|\($0.0.id)", Self.requestsPerSession) }
             ?? ("saml-request|addr|\(context.clientAddress)", Self.anonymousRequestsPerAddress)
         if let retryAfter = limiter.take(key, rule: rule) {
@@ -77,7 +88,7 @@ struct SAMLRoutes {
         guard let t = q.get("t"), let k = q.get("k") else {
             return errorPage(SAMLError(.malformed, "this sign-in link is incomplete"), context)
         }
-        let session = try await SignInRoutes(services: services).currentSession(request, context)
+        let session = try await context.browserSession(request, services.sessions)
         return render(try await services.saml.resume(transactionID: String(t), key: String(k), tenantID: tenant.id,
                                                      issuer: context.issuer, session: session), context)
     }
@@ -87,7 +98,7 @@ struct SAMLRoutes {
         guard let sp = request.uri.queryParameters.get("sp").map({ String($0) }), !sp.isEmpty else {
             return errorPage(SAMLError(.malformed, "say which application to sign in to (sp=<entity ID>)"), context)
         }
-        guard case let (session, user)? = try await SignInRoutes(services: services).currentSession(request, context) else {
+        guard case let (session, user)? = try await context.browserSession(request, services.sessions) else {
             return render(.login(returnTo: "/saml/idp-initiated?" + (request.uri.query ?? ""), forceLogin: false), context)
         }
         let relay = request.uri.queryParameters.get("RelayState").map { String($0) }
@@ -108,10 +119,13 @@ struct SAMLRoutes {
     }
 
     func sloPost(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
-        let form = try await Web.form(request, maxBytes: 512 * 1024)
-        let isResponse = form["SAMLResponse"] != nil
         let message: SAMLInboundMessage
-        do { message = try SAMLPOSTBinding.decode(form: form, parameter: isResponse ? "SAMLResponse" : "SAMLRequest") } catch {
+        let isResponse: Bool
+        do {
+            let form = try await Self.form(request)
+            isResponse = form["SAMLResponse"] != nil
+            message = try SAMLPOSTBinding.decode(form: form, parameter: isResponse ? "SAMLResponse" : "SAMLRequest")
+        } catch {
             return try await refuse(error, context, action: "saml.slo.rejected", title: "Sign-out request refused")
         }
         return try await logout(message, isResponse: isResponse, request, context)
@@ -119,11 +133,11 @@ struct SAMLRoutes {
 
     func logout(_ message: SAMLInboundMessage, isResponse: Bool, _ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let tenant = try context.requireTenant()
-        let session = try await SignInRoutes(services: services).currentSession(request, context)
+        let session = try await context.browserSession(request, services.sessions)
         let outcome = try await services.saml.logout(message, isResponse: isResponse, tenantID: tenant.id, issuer: context.issuer, session: session)
         var response = render(outcome, context)
         // The cookie goes once its session has ended (a refused request leaves both alone).
-        if session != nil, try await SignInRoutes(services: services).currentSession(request, context) == nil {
+        if session != nil, try await context.browserSessionAfterChange(request, services.sessions) == nil {
             response.headers.append(HTTPField(name: .setCookie, value: Web.sessionCookie("", context, tenant: tenant, maxAge: 0)))
         }
         return response
@@ -140,10 +154,10 @@ struct SAMLRoutes {
     func sloResume(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let tenant = try context.requireTenant()
         guard let t = request.uri.queryParameters.get("t") else { return signedOutPage(context) }
-        let session = try await SignInRoutes(services: services).currentSession(request, context)
+        let session = try await context.browserSession(request, services.sessions)
         let outcome = try await services.saml.resumeLogout(stateID: String(t), tenantID: tenant.id, issuer: context.issuer, session: session)
         var response = render(outcome, context)
-        if session != nil, try await SignInRoutes(services: services).currentSession(request, context) == nil {
+        if session != nil, try await context.browserSessionAfterChange(request, services.sessions) == nil {
             response.headers.append(HTTPField(name: .setCookie, value: Web.sessionCookie("", context, tenant: tenant, maxAge: 0)))
         }
         return response
@@ -194,23 +208,11 @@ struct SAMLRoutes {
     /// The HTTP-POST binding: a form the page script submits on load (keyed on
     /// `data-auto-submit`; CSP allows only our script), with a Continue button without script.
     func postPage(_ form: SAMLIdentityProviderService.PostForm, _ context: SigilRequestContext, signingOut: Bool = false) -> Response {
-        let relay = form.relayState.map { #"<input type="hidden" name="RelayState" value="\#(Web.escape($0))">"# } ?? ""
-        let skip = form.skip.map {
-            #"<p class="hint">If an application does not answer, <a id="slo-skip" href="\#(Web.escape(Web.basePath(context) + $0))">continue signing out</a>.</p>"#
-        } ?? ""
-        var response = Web.page(title: signingOut ? "Signing out" : "Signing in", name: "saml-post", base: Web.basePath(context), body: """
-            <h1>\(signingOut ? "Signing you out…" : "Signing you in…")</h1>
-            <form id="saml-post" method="post" action="\(Web.escape(form.action))" data-auto-submit>
-            <input type="hidden" name="\(Web.escape(form.field))" value="\(Web.escape(form.value))">
-            \(relay)
-            <p class="hint">If nothing happens, press Continue.</p>
-            <button type="submit">Continue</button>
-            </form>
-            \(skip)
-            """)
+        let base = Web.basePath(context)
         // The ACS (or logout endpoint) may answer with a redirect to another origin.
-        response.headers[.contentSecurityPolicy] = Web.handOffCSP(target: form.action)
-        return response
+        return pages.page(.samlPost, SAMLPostView(base: base, signingOut: signingOut, action: form.action, field: form.field, value: form.value,
+                                                  relayState: form.relayState, skip: form.skip.map { base + $0 }),
+                          contentSecurityPolicy: Web.handOffCSP(target: form.action))
     }
 
     /// The HTTP-Redirect binding for one hop of single logout: a page that sends the browser on
@@ -218,23 +220,18 @@ struct SAMLRoutes {
     /// without script and the link that skips an SP that does not answer. A page rather than a
     /// bare 303, so Back comes here and "continue signing out" stays in reach.
     func redirectPage(_ url: String, skip: String, _ context: SigilRequestContext) -> Response {
-        Web.page(title: "Signing out", name: "saml-redirect", base: Web.basePath(context), body: """
-            <h1>Signing you out…</h1>
-            <p><a id="saml-redirect" href="\(Web.escape(url))" data-auto-follow>Continue</a></p>
-            <p class="hint">If an application does not answer, <a id="slo-skip" href="\(Web.escape(Web.basePath(context) + skip))">continue signing out</a>.</p>
-            """)
+        let base = Web.basePath(context)
+        return pages.page(.samlRedirect, SAMLRedirectView(base: base, url: url, skip: base + skip))
     }
 
     func errorPage(_ error: SAMLError, _ context: SigilRequestContext, title: String = "Sign-in request refused") -> Response {
-        Web.page(title: title, name: "error", base: Web.basePath(context), body: """
-            <h1>This \(title.hasPrefix("Sign-out") ? "sign-out" : "sign-in") request was refused</h1>
-            <p>\(Web.escape(error.message))</p>
-            <p class="hint">Go back to the application and try again. If it keeps happening, tell its administrator.</p>
-            """, status: .badRequest)
+        pages.page(.error, ErrorView(base: Web.basePath(context), title: title,
+                                     heading: "This \(title.hasPrefix("Sign-out") ? "sign-out" : "sign-in") request was refused",
+                                     message: error.message, oauthCode: nil, askAdministrator: true),
+                   status: .badRequest)
     }
 
     func signedOutPage(_ context: SigilRequestContext, partial: Bool = false) -> Response {
-        Web.page(title: "Signed out", name: "signed-out", base: Web.basePath(context), body: "<h1>You are signed out</h1>"
-                 + (partial ? #"<p class="hint" id="slo-partial">Some applications could not be signed out; close the browser to be sure.</p>"# : ""))
+        pages.page(.signedOut, SignedOutView(base: Web.basePath(context), pageName: "signed-out", partial: partial))
     }
 }

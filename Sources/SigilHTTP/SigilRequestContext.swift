@@ -15,6 +15,10 @@ public struct SigilRequestContext: RequestContext {
     /// the address they forwarded (`TrustedProxies`, set by `TenantResponder`).
     public var clientAddress: String = "unknown"
 
+    /// The browser session, resolved on first use (`browserSession(_:_:)`); shared by the copies of
+    /// this context that middlewares and routes pass along within the request.
+    let sessionSlot = BrowserSessionSlot()
+
     public init(source: Source) {
         self.coreContext = .init(source: source)
         self.clientAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"

@@ -12,15 +12,17 @@ public enum SigilServer {
     /// Every route Sigil serves, in one place.
     public static func router(services: ServiceSet, metrics: HTTPMetrics, rateLimiter: RateLimiter = RateLimiter()) -> Router<SigilRequestContext> {
         let router = Router(context: SigilRequestContext.self)
+        // Every HTML page's template, parsed once here (embedded in the binary at build time).
+        let pages = Pages.standard
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: RateLimitMiddleware.standard(limiter: rateLimiter, services: services))
         PublicRoutes.register(on: router, services: services, metrics: metrics)
         AdminAPI(services: services, limiter: rateLimiter).register(on: router)
-        SignInRoutes(services: services).register(on: router)
-        AuthenticatorRoutes(services: services).register(on: router)
-        OAuthRoutes(services: services, limiter: rateLimiter).register(on: router)
-        SAMLRoutes(services: services, limiter: rateLimiter).register(on: router)
+        SignInRoutes(services: services, pages: pages).register(on: router)
+        AuthenticatorRoutes(services: services, pages: pages).register(on: router)
+        OAuthRoutes(services: services, limiter: rateLimiter, pages: pages).register(on: router)
+        SAMLRoutes(services: services, limiter: rateLimiter, pages: pages).register(on: router)
         return router
     }
 
@@ -29,7 +31,7 @@ public enum SigilServer {
                                  rateLimiter: RateLimiter = RateLimiter(),
                                  trustedProxies: TrustedProxies = .none) -> some HTTPResponder<SigilRequestContext> {
         TenantResponder(inner: router(services: services, metrics: metrics, rateLimiter: rateLimiter).buildResponder(),
-                        store: services.context.store, publicURL: publicURL, trustedProxies: trustedProxies)
+                        tenants: services.tenants, publicURL: publicURL, trustedProxies: trustedProxies)
     }
 
     public static func application(services: ServiceSet, metrics: HTTPMetrics, host: String, port: Int, publicURL: URL,

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import SigilCore
+import SigilFlows
 import SigilOAuth
 import SigilServices
 import SigilStore
@@ -11,6 +12,7 @@ import SigilWebAuthn
 /// `/logout`, and the static assets they load.
 struct SignInRoutes {
     let services: ServiceSet
+    var pages: Pages = .standard
 
     func register(on router: Router<SigilRequestContext>) {
         router.get("/assets/sigil.js") { _, _ in Self.asset(Assets.script, type: "text/javascript; charset=utf-8") }
@@ -35,12 +37,6 @@ struct SignInRoutes {
 
     // MARK: sessions
 
-    func currentSession(_ request: Request, _ context: SigilRequestContext) async throws -> (Session, User)? {
-        let tenant = try context.requireTenant()
-        guard let cookie = Web.cookie(Web.sessionCookieName(context, tenant: tenant), in: request) else { return nil }
-        return try await services.sessions.resolve(cookie: cookie, tenantID: tenant.id)
-    }
-
     func startSession(user: User, amr: [String], acr: String, context: SigilRequestContext, redirect: String) async throws -> Response {
         let tenant = try context.requireTenant()
         let (_, cookie) = try await services.sessions.start(tenantID: tenant.id, userID: user.id, amr: amr, acr: acr)
@@ -55,7 +51,7 @@ struct SignInRoutes {
     func loginPage(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let base = Web.basePath(context)
         let returnTo = Web.safeReturnPath(request.uri.queryParameters.get("return_to").map { String($0) }, base: base)
-        let current = try await currentSession(request, context)
+        let current = try await context.browserSession(request, services.sessions)
         if current != nil, request.uri.queryParameters.get("prompt") != "login" {
             return Web.redirect(returnTo)
         }
@@ -63,45 +59,10 @@ struct SignInRoutes {
         // An application asked for a stronger sign-in (acr): offer only the methods that reach it.
         let acr = request.uri.queryParameters.get("acr").map { String($0) }
         let passkeyOnly = acr.flatMap(ACR.rank).map { $0 > (ACR.rank(ACR.authenticator) ?? 0) } ?? false
-        var notes = ""
-        if passkeyOnly {
-            notes += acr == ACR.phrh
-                ? #"<p id="acr-note" class="hint">This application asks for a passkey kept on this device or a security key.</p>"#
-                : #"<p id="acr-note" class="hint">This application asks for a passkey.</p>"#
-        }
         // Sigil keeps one account per browser: a new sign-in (prompt=login, select_account, max_age,
         // acr) offers the current one.
-        if let (_, user) = current {
-            notes += #"<p id="current-account" class="hint">You are signed in as <strong>\#(Web.escape(user.email))</strong>. Sign in again to continue.</p>"#
-        }
-        let authenticator = passkeyOnly ? "" : """
-            <section id="authenticator" aria-labelledby="authenticator-title">
-              <h2 id="authenticator-title">Or use the Sigil app on your phone</h2>
-              <div id="qr-panel">
-                <img id="qr-image" alt="Sign-in code for the Sigil authenticator" width="246" height="246" hidden>
-                <p class="hint">Scan this code with the Sigil authenticator, then type the number shown here into the app.</p>
-                <p><a id="qr-link" class="phone-only" href="#">Open the Sigil authenticator on this phone</a></p>
-                <p id="qr-number" class="number" aria-live="polite"></p>
-                <button id="qr-refresh" type="button" class="secondary" hidden>Show a new code</button>
-              </div>
-              <button id="push-button" type="button" class="secondary">Send a request to my phone</button>
-              <p id="push-number" class="number" aria-live="polite"></p>
-              <p id="auth-status" role="status" aria-live="polite"></p>
-            </section>
-            """
-        return Web.page(title: "Sign in", name: "login", base: base, body: """
-            <h1>Sign in to \(Web.escape(tenant.displayName))</h1>
-            \(notes)
-            <form id="login-form" data-return-to="\(Web.escape(returnTo))">
-              <label for="username">Email</label>
-              <input id="username" name="username" type="email" autocomplete="username webauthn" autocapitalize="none" spellcheck="false"\
-            \(current.map { #" value="\#(Web.escape($0.1.email))""# } ?? "")>
-              <button id="passkey-button" type="submit">Sign in with a passkey</button>
-            </form>
-            <p id="status" role="status" aria-live="polite"></p>
-            \(authenticator)
-            <p class="hint">Sigil has no passwords. Use the passkey on this device (Face ID, Touch ID, Windows Hello) or a phone nearby.</p>
-            """)
+        return pages.page(.login, LoginView(base: base, tenantName: tenant.displayName, returnTo: returnTo, passkeyOnly: passkeyOnly,
+                                            deviceBound: acr == ACR.phrh, currentEmail: current?.1.email))
     }
 
     func passkeyOptions(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
@@ -110,7 +71,7 @@ struct SignInRoutes {
         let body = try await JSONBody.decode(ReturnToBody.self, from: request, context: context, allowed: ["return_to"])
         let returnTo = Web.safeReturnPath(body.returnTo, base: Web.basePath(context))
         let (transaction, options) = try await services.passkeys.beginAuthentication(tenantID: tenant.id, issuer: context.issuer,
-                                                                                     context: ["return_to": returnTo])
+                                                                                     returnTo: returnTo)
         return try Self.optionsResponse(transaction: transaction, options: options)
     }
 
@@ -121,7 +82,7 @@ struct SignInRoutes {
         let signIn = try await services.passkeys.finishAuthentication(tenantID: tenant.id, issuer: context.issuer,
                                                                      transactionID: body.transaction, response: try body.credential.assertion())
         return try await startSession(user: signIn.user, amr: signIn.amr, acr: signIn.acr, context: context,
-                                      redirect: signIn.transaction.context["return_to"] ?? Web.basePath(context) + "/account")
+                                      redirect: signIn.returnTo ?? Web.basePath(context) + "/account")
     }
 
     // MARK: /enroll/{token}
@@ -129,8 +90,7 @@ struct SignInRoutes {
     func usableEnrolment(_ context: SigilRequestContext) async throws -> (EnrolmentToken, String) {
         let tenant = try context.requireTenant()
         guard let token = context.parameters.get("token") else { throw Problem.notFound() }
-        guard let found = try await services.context.store.enrolmentTokens.findUsable(tokenHash: tokenHash(token), now: services.context.clock.now()),
-              found.tenantID == tenant.id else {
+        guard let found = try await services.enrolment.usableLink(token: token, tenantID: tenant.id) else {
             throw Problem(status: .notFound, type: "enrolment-link-invalid", title: "This enrolment link is invalid, used or expired",
                           detail: "ask your administrator for a new link")
         }
@@ -143,37 +103,11 @@ struct SignInRoutes {
         do {
             (enrolment, _) = try await usableEnrolment(context)
         } catch let problem as Problem {
-            return Web.page(title: "Link expired", name: "error", base: base, body: """
-                <h1>\(Web.escape(problem.title))</h1><p>\(Web.escape(problem.detail ?? ""))</p>
-                """, status: problem.status)
+            return pages.page(.error, ErrorView(base: base, title: "Link expired", heading: problem.title, message: problem.detail ?? "",
+                                                oauthCode: nil, askAdministrator: false), status: problem.status)
         }
-        let fields: String
-        if let userID = enrolment.userID {
-            let user = try await services.context.store.users.get(tenantID: enrolment.tenantID, id: userID)
-            fields = "<p>Create a passkey for <strong>\(Web.escape(user.email))</strong>.</p>"
-        } else {
-            fields = """
-                <p>You are the first administrator of this Sigil. Tell us who you are, then create a passkey.</p>
-                <label for="email">Email</label><input id="email" name="email" type="email" autocomplete="email" required>
-                <label for="given_name">Given name</label><input id="given_name" name="given_name" autocomplete="given-name" required>
-                <label for="family_name">Family name</label><input id="family_name" name="family_name" autocomplete="family-name" required>
-                """
-        }
-        return Web.page(title: "Enrol", name: "enroll", base: base, body: """
-            <h1>Set up your sign-in</h1>
-            <form id="enroll-form">
-            \(fields)
-            <button id="enroll-button" type="submit">Create a passkey</button>
-            <button id="enroll-device" type="button" class="secondary">Use the Sigil app on a phone instead</button>
-            </form>
-            <p id="status" role="status" aria-live="polite"></p>
-            <div id="enroll-device-panel" hidden>
-              <img id="enroll-device-qr" alt="Enrolment code for the Sigil authenticator" width="270" height="270">
-              <p class="hint">Scan this code with the Sigil authenticator on your phone.</p>
-              <p><a id="enroll-device-link" href="#">Enrolment link</a></p>
-            </div>
-            <p id="enroll-device-status" role="status" aria-live="polite"></p>
-            """)
+        let invitee = try await services.enrolment.invitee(of: enrolment)
+        return pages.page(.enrol, EnrolView(base: base, inviteeEmail: invitee?.email))
     }
 
     func enrolOptions(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
@@ -182,35 +116,26 @@ struct SignInRoutes {
         let (enrolment, token) = try await usableEnrolment(context)
         let body = try await JSONBody.decode(EnrolBody.self, from: request, context: context, allowed: EnrolBody.fields)
         let owner: PasskeyService.NewCredentialOwner
-        var extra = ["enrolment_token_hash": tokenHash(token)]
+        var existing: [String] = []
+        var newUser: NewUser?
         if let userID = enrolment.userID {
-            let user = try await services.context.store.users.get(tenantID: tenant.id, id: userID)
-            owner = .init(userID: user.id, email: user.email, displayName: "\(user.givenName) \(user.familyName)")
+            (owner, existing) = try await services.enrolment.invitedPasskeyOwner(of: enrolment, userID: userID)
         } else {
             let (email, given, family) = try await firstAdministrator(body, tenant: tenant)
             owner = .init(userID: services.context.ids.make(.user), email: email, displayName: "\(given) \(family)")
-            extra["email"] = email
-            extra["given_name"] = given
-            extra["family_name"] = family
+            newUser = NewUser(email: email, givenName: given, familyName: family)
         }
-        let existing = enrolment.userID == nil ? [] : try await services.context.store.passkeys.list(tenantID: tenant.id, userID: owner.userID)
         let (transaction, options) = try await services.passkeys.beginRegistration(
-            tenantID: tenant.id, issuer: context.issuer, owner: owner, excludeCredentialIDs: existing.map(\.credentialID), context: extra)
+            tenantID: tenant.id, issuer: context.issuer, owner: owner, excludeCredentialIDs: existing,
+            purpose: .enrolment(linkHash: tokenHash(token), newUser: newUser))
         return try Self.optionsResponse(transaction: transaction, options: options)
     }
 
     /// The first administrator's fields from the enrolment page, checked, for an email not yet taken.
     func firstAdministrator(_ body: EnrolBody, tenant: Tenant) async throws -> (email: String, given: String, family: String) {
-        let email = body.email ?? "", given = body.givenName ?? "", family = body.familyName ?? ""
-        var errors: [FieldError] = []
-        if let m = Validate.email(email) { errors.append(FieldError(field: "email", message: m)) }
-        if let m = Validate.name(given, field: "given_name") { errors.append(FieldError(field: "given_name", message: m)) }
-        if let m = Validate.name(family, field: "family_name") { errors.append(FieldError(field: "family_name", message: m)) }
-        guard errors.isEmpty else { throw ServiceError.invalid(errors) }
-        if try await services.context.store.users.find(tenantID: tenant.id, email: email) != nil {
-            throw ServiceError.invalid([FieldError(field: "email", message: "a user with this email exists; ask for an invitation instead")])
-        }
-        return (email, given, family)
+        let admin = try await services.enrolment.firstAdministrator(tenantID: tenant.id, email: body.email, givenName: body.givenName,
+                                                                    familyName: body.familyName)
+        return (admin.email, admin.givenName, admin.familyName)
     }
 
     func enrolVerify(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
@@ -218,36 +143,9 @@ struct SignInRoutes {
         let tenant = try context.requireTenant()
         let (_, token) = try await usableEnrolment(context)
         let body = try await JSONBody.decode(CeremonyBody.self, from: request, context: context, allowed: CeremonyBody.fields)
-        let services = self.services
-        let now = services.context.clock.now()
-        let (user, passkey) = try await services.passkeys.finishRegistration(
-            tenantID: tenant.id, issuer: context.issuer, transactionID: body.transaction, response: try body.credential.registration()
-        ) { tx, transaction, verified in
-            guard transaction.context["enrolment_token_hash"] == tokenHash(token), let userID = transaction.context["user_id"] else {
-                throw ServiceError(.invalidInput, "this registration belongs to another enrolment link")
-            }
-            // Single use: consuming the link is part of the same transaction as the credential.
-            let enrolment = try await tx.enrolmentTokens.consume(tokenHash: tokenHash(token), now: now)
-            let user: User
-            if enrolment.userID != nil {
-                user = try await tx.users.get(tenantID: tenant.id, id: userID)
-            } else {
-                var newUser = User(id: userID, tenantID: tenant.id, email: transaction.context["email"] ?? "",
-                                   givenName: transaction.context["given_name"] ?? "", familyName: transaction.context["family_name"] ?? "",
-                                   status: .active, createdAt: now, updatedAt: now)
-                if enrolment.purpose == .firstAdmin { newUser.roles = [User.adminRole] }
-                user = try await tx.users.create(newUser)
-                try await tx.audit.append(services.context.auditEvent("user.created", by: .user(user.id), tenantID: tenant.id, targetType: "user",
-                                                                      targetID: user.id, after: ["email": user.email, "roles": user.roles.joined(separator: ",")]))
-            }
-            let passkey = services.passkeys.passkey(from: verified, tenantID: tenant.id, userID: user.id, name: body.passkeyName)
-            _ = try await tx.passkeys.create(passkey)
-            try await tx.audit.append(services.context.auditEvent("passkey.registered", by: .user(user.id), tenantID: tenant.id,
-                                                                  targetType: "passkey", targetID: passkey.credentialID,
-                                                                  after: ["aaguid": passkey.aaguid, "attestation": passkey.attestationType,
-                                                                          "via": "enrolment:\(enrolment.purpose.rawValue)"]))
-            return (user, passkey)
-        }
+        let (user, passkey) = try await services.enrolment.finishPasskeyEnrolment(
+            tenantID: tenant.id, issuer: context.issuer, token: token, transactionID: body.transaction,
+            response: try body.credential.registration(), name: body.passkeyName)
         let method = PasskeyService.methods(backupEligible: passkey.backupEligible)
         return try await startSession(user: user, amr: method.amr, acr: method.acr, context: context,
                                       redirect: Web.basePath(context) + "/account")
@@ -257,113 +155,63 @@ struct SignInRoutes {
 
     func accountPage(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let base = Web.basePath(context)
-        guard let (session, user) = try await currentSession(request, context) else {
+        guard let (session, user) = try await context.browserSession(request, services.sessions) else {
             return Web.redirect("\(base)/login?return_to=\(base)/account")
         }
-        let passkeys = try await services.context.store.passkeys.list(tenantID: user.tenantID, userID: user.id)
-        let devices = try await services.context.store.authenticatorDevices.list(tenantID: user.tenantID, userID: user.id)
+        let overview = try await services.account.overview(user: user)
+        let passkeys = overview.passkeys, devices = overview.devices, consents = overview.consents
         let csrf = Web.csrfToken(session: session, masterKey: services.context.masterKey)
         let formatter = ISO8601DateFormatter()
-        let rows = passkeys.map { p in
-            """
-            <li><span class="name">\(Web.escape(p.name))</span> <span class="meta">added \(formatter.string(from: p.createdAt))\
-            \(p.lastUsedAt.map { ", last used \(formatter.string(from: $0))" } ?? "")\(p.cloneWarning ? ", <strong>possible copy detected</strong>" : "")</span>
-            <form method="post" action="\(Web.escape(base))/account/passkeys/\(Web.escape(p.credentialID))/delete">
-            <input type="hidden" name="csrf" value="\(csrf)"><button type="submit" class="secondary">Remove</button></form></li>
-            """
-        }.joined(separator: "\n")
-        let deviceRows = devices.map { d in
-            """
-            <li><span class="name">\(Web.escape(d.name))</span> <span class="meta">\(Web.escape(d.platform)), key in \(Web.escape(d.keyProtection)), \
-            added \(formatter.string(from: d.createdAt))\(d.lastUsedAt.map { ", last used \(formatter.string(from: $0))" } ?? "")\
-            \(d.sealedPushToken == nil ? "" : ", notifications on")</span>
-            <form method="post" action="\(Web.escape(base))/account/devices/\(Web.escape(d.id))/delete">
-            <input type="hidden" name="csrf" value="\(csrf)"><button type="submit" class="secondary">Remove</button></form></li>
-            """
-        }.joined(separator: "\n")
-        let consents = try await services.oauth.consents(tenantID: user.tenantID, userID: user.id)
-        let consentRows = consents.map { entry in
-            """
-            <li><span class="name">\(Web.escape(entry.application?.name ?? "A removed application"))</span> \
-            <span class="meta">\(Web.escape(ConsentRequest.lines(scopes: entry.grant.scopes, claims: entry.grant.claims).joined(separator: "; "))), \
-            allowed \(formatter.string(from: entry.grant.createdAt))</span>
-            <form method="post" action="\(Web.escape(base))/account/consents/\(Web.escape(AuthorizationResponse.formEncode(entry.grant.clientID)))/delete">
-            <input type="hidden" name="csrf" value="\(csrf)"><button type="submit" class="secondary">Remove access</button></form></li>
-            """
-        }.joined(separator: "\n")
-        var page = Web.page(title: "Your account", name: "account", base: base, body: """
-            <h1>\(Web.escape(user.givenName)) \(Web.escape(user.familyName))</h1>
-            <p id="account-email">\(Web.escape(user.email))\(user.isAdmin ? " · administrator" : "")</p>
-            <p class="meta">Signed in with \(Web.escape(session.amr.joined(separator: ", "))) at \(formatter.string(from: session.authTime))</p>
-            <h2>Passkeys</h2>
-            <ul id="passkeys">\(rows)</ul>
-            <button id="add-passkey" type="button">Add a passkey</button>
-            <p id="status" role="status" aria-live="polite"></p>
-            <h2>Phones with the Sigil authenticator</h2>
-            <ul id="devices">\(deviceRows)</ul>
-            <button id="add-device" type="button">Add a phone</button>
-            <div id="device-panel" hidden>
-              <img id="device-qr" alt="Enrolment code for the Sigil authenticator" width="270" height="270">
-              <p class="hint">Scan this code with the Sigil authenticator on your phone.</p>
-              <p><a id="device-link" href="#">Enrolment link</a></p>
-            </div>
-            <p id="device-status" role="status" aria-live="polite"></p>
-            <h2>Applications with access</h2>
-            \(consents.isEmpty ? #"<p id="no-consents" class="hint">No application has asked for your approval yet.</p>"# : "")
-            <ul id="consents">\(consentRows)</ul>
-            <form method="post" action="\(Web.escape(base))/logout"><input type="hidden" name="csrf" value="\(csrf)">
-            <button id="sign-out" type="submit" class="secondary">Sign out</button></form>
-            """)
+        let view = AccountView(
+            base: base, csrf: csrf, givenName: user.givenName, familyName: user.familyName, email: user.email, isAdmin: user.isAdmin,
+            methods: session.amr.joined(separator: ", "), authTime: formatter.string(from: session.authTime),
+            passkeys: passkeys.map { p in
+                .init(name: p.name, credentialID: p.credentialID, added: formatter.string(from: p.createdAt),
+                      lastUsed: p.lastUsedAt.map(formatter.string(from:)), cloneWarning: p.cloneWarning)
+            },
+            devices: devices.map { d in
+                .init(name: d.name, id: d.id, platform: d.platform, keyProtection: d.keyProtection, added: formatter.string(from: d.createdAt),
+                      lastUsed: d.lastUsedAt.map(formatter.string(from:)), notifications: d.sealedPushToken != nil)
+            },
+            consents: consents.map { entry in
+                .init(name: entry.application?.name ?? "A removed application",
+                      clientIDSegment: AuthorizationResponse.formEncode(entry.grant.clientID),
+                      access: ConsentRequest.lines(scopes: entry.grant.scopes, claims: entry.grant.claims).joined(separator: "; "),
+                      allowed: formatter.string(from: entry.grant.createdAt))
+            })
         // Signing out may continue as SAML single logout: redirects to service providers after the POST.
-        page.headers[.contentSecurityPolicy] = Web.handOffCSP(target: context.issuer)
-        return page
+        return pages.page(.account, view, contentSecurityPolicy: Web.handOffCSP(target: context.issuer))
     }
 
     func addPasskeyOptions(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         try Web.requireSameOrigin(request, context)
-        guard let (_, user) = try await currentSession(request, context) else { throw Problem.unauthenticatedUser() }
+        guard let (_, user) = try await context.browserSession(request, services.sessions) else { throw Problem.unauthenticatedUser() }
         _ = try await JSONBody.decode(EmptyBody.self, from: request, context: context, allowed: [])
-        let existing = try await services.context.store.passkeys.list(tenantID: user.tenantID, userID: user.id)
+        let existing = try await services.account.passkeyCredentialIDs(user: user)
         let (transaction, options) = try await services.passkeys.beginRegistration(
             tenantID: user.tenantID, issuer: context.issuer,
             owner: .init(userID: user.id, email: user.email, displayName: "\(user.givenName) \(user.familyName)"),
-            excludeCredentialIDs: existing.map(\.credentialID), context: ["session_user": user.id])
+            excludeCredentialIDs: existing, purpose: .addToAccount(sessionUser: user.id))
         return try Self.optionsResponse(transaction: transaction, options: options)
     }
 
     func addPasskeyVerify(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         try Web.requireSameOrigin(request, context)
-        guard let (_, user) = try await currentSession(request, context) else { throw Problem.unauthenticatedUser() }
+        guard let (_, user) = try await context.browserSession(request, services.sessions) else { throw Problem.unauthenticatedUser() }
         let body = try await JSONBody.decode(CeremonyBody.self, from: request, context: context, allowed: CeremonyBody.fields)
-        let services = self.services
-        try await services.passkeys.finishRegistration(
-            tenantID: user.tenantID, issuer: context.issuer, transactionID: body.transaction, response: try body.credential.registration()
-        ) { tx, transaction, verified in
-            guard transaction.context["session_user"] == user.id else {
-                throw ServiceError(.invalidInput, "this registration was started by another account")
-            }
-            let passkey = services.passkeys.passkey(from: verified, tenantID: user.tenantID, userID: user.id, name: body.passkeyName)
-            _ = try await tx.passkeys.create(passkey)
-            try await tx.audit.append(services.context.auditEvent("passkey.registered", by: .user(user.id), tenantID: user.tenantID,
-                                                                  targetType: "passkey", targetID: passkey.credentialID,
-                                                                  after: ["aaguid": passkey.aaguid, "via": "account"]))
-        }
+        try await services.account.finishAddingPasskey(user: user, issuer: context.issuer, transactionID: body.transaction,
+                                                       response: try body.credential.registration(), name: body.passkeyName)
         return try JSONResponse.make(["redirect": Web.basePath(context) + "/account"])
     }
 
     func deletePasskey(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         try Web.requireSameOrigin(request, context)
         let base = Web.basePath(context)
-        guard let (session, user) = try await currentSession(request, context) else { return Web.redirect("\(base)/login") }
-        let form = try await Web.form(request)
+        guard let (session, user) = try await context.browserSession(request, services.sessions) else { return Web.redirect("\(base)/login") }
+        let form = try await Self.form(request)
         try Web.checkCSRF(form["csrf"], session: session, masterKey: services.context.masterKey)
         guard let credentialID = context.parameters.get("id") else { throw Problem.notFound() }
-        let services = self.services
-        try await services.context.store.transaction { tx in
-            try await tx.passkeys.delete(tenantID: user.tenantID, userID: user.id, credentialID: credentialID)
-            try await tx.audit.append(services.context.auditEvent("passkey.removed", by: .user(user.id), tenantID: user.tenantID,
-                                                                  targetType: "passkey", targetID: credentialID))
-        }
+        try await services.account.removePasskey(user: user, credentialID: credentialID)
         return Web.redirect("\(base)/account")
     }
 
@@ -371,8 +219,8 @@ struct SignInRoutes {
     func revokeConsent(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         try Web.requireSameOrigin(request, context)
         let base = Web.basePath(context)
-        guard let (session, user) = try await currentSession(request, context) else { return Web.redirect("\(base)/login") }
-        let form = try await Web.form(request)
+        guard let (session, user) = try await context.browserSession(request, services.sessions) else { return Web.redirect("\(base)/login") }
+        let form = try await Self.form(request)
         try Web.checkCSRF(form["csrf"], session: session, masterKey: services.context.masterKey)
         guard let clientID = context.parameters.get("client_id") else { throw Problem.notFound() }
         try await services.oauth.revokeConsent(tenantID: user.tenantID, userID: user.id, clientID: clientID, by: .user(user.id))
@@ -383,18 +231,27 @@ struct SignInRoutes {
         try Web.requireSameOrigin(request, context)
         let base = Web.basePath(context)
         let tenant = try context.requireTenant()
-        if let (session, _) = try await currentSession(request, context) {
-            let form = try await Web.form(request)
+        if let (session, _) = try await context.browserSession(request, services.sessions) {
+            let form = try await Self.form(request)
             try Web.checkCSRF(form["csrf"], session: session, masterKey: services.context.masterKey)
             // Ends the session everywhere: grants, back-channel logout to OIDC clients, and the
             // session's SAML service providers through this browser before landing on /login.
             let outcome = try await services.saml.signOut(session, tenantID: tenant.id, issuer: context.issuer, reason: "sign-out",
                                                           finish: "/login")
-            var response = SAMLRoutes(services: services).render(outcome, context)
+            var response = SAMLRoutes(services: services, pages: pages).render(outcome, context)
             response.headers.append(HTTPField(name: .setCookie, value: Web.sessionCookie("", context, tenant: tenant, maxAge: 0)))
             return response
         }
         return Web.redirect("\(base)/login", headers: [.setCookie: Web.sessionCookie("", context, tenant: tenant, maxAge: 0)])
+    }
+
+    /// A hosted page's own form (account, sign-out): problem+json when it is not a valid form.
+    static func form(_ request: Request) async throws -> [String: String] {
+        do {
+            return try await URLEncodedForm.read(request)
+        } catch {
+            throw error.problem
+        }
     }
 
     static func optionsResponse(transaction: LoginTransaction, options: [String: any Sendable]) throws -> Response {

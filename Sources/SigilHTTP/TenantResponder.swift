@@ -14,7 +14,7 @@ import SigilStore
 public struct TenantResponder<Inner: HTTPResponder<SigilRequestContext>>: HTTPResponder {
     public typealias Context = SigilRequestContext
     let inner: Inner
-    let store: any Store
+    let tenants: TenantService
     let publicURL: URL
     var trustedProxies: TrustedProxies = .none
 
@@ -43,7 +43,7 @@ public struct TenantResponder<Inner: HTTPResponder<SigilRequestContext>>: HTTPRe
         let base = publicURL.absoluteString.hasSuffix("/") ? String(publicURL.absoluteString.dropLast()) : publicURL.absoluteString
         do {
             if let (slug, rest) = Self.splitTenantPrefix(path) {
-                guard let tenant = try await Self.tenant(slug: slug, store: store) else {
+                guard let tenant = try await tenants.resolve(slug: slug) else {
                     return Problem.tenantNotFound().response(path: path)
                 }
                 context.tenant = tenant
@@ -54,11 +54,11 @@ public struct TenantResponder<Inner: HTTPResponder<SigilRequestContext>>: HTTPRe
                 return try await inner.respond(to: Request(head: head, body: request.body), context: context)
             }
             if let host = (request.headers[Self.hostHeader] ?? request.head.authority)?.lowercased(),
-               let tenant = try await store.tenants.find(host: host) {
+               let tenant = try await tenants.resolve(host: host) {
                 context.tenant = tenant
                 context.issuer = "\(publicURL.scheme ?? "https")://\(host)"
             } else {
-                context.tenant = try await Self.tenant(slug: Tenant.defaultSlug, store: store)
+                context.tenant = try await tenants.resolve(slug: Tenant.defaultSlug)
                 context.issuer = base
             }
         } catch {
@@ -73,14 +73,6 @@ public struct TenantResponder<Inner: HTTPResponder<SigilRequestContext>>: HTTPRe
     static var hostHeader: HTTPField.Name { HTTPField.Name("Host")! }
 
     static var operationsPaths: Set<String> { ["/healthz", "/readyz", "/metrics"] }
-
-    static func tenant(slug: String, store: any Store) async throws -> Tenant? {
-        do {
-            return try await store.tenants.get(slug: slug)
-        } catch let error as StoreError where error.code == .notFound {
-            return nil
-        }
-    }
 
     /// `/t/acme/oauth2/jwks` → ("acme", "/oauth2/jwks"); `/t/acme` → ("acme", "/").
     static func splitTenantPrefix(_ path: String) -> (String, String)? {

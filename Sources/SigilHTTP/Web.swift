@@ -4,25 +4,9 @@ import Hummingbird
 import SigilCore
 import SigilStore
 
-/// Helpers for Sigil's own HTML pages: escaping, cookies, CSRF, origin checks, page responses.
+/// Helpers for Sigil's own HTML pages: policies, redirects, cookies, CSRF, origin checks. The pages
+/// themselves are templates (`Pages`); forms are parsed by `URLEncodedForm`.
 enum Web {
-    /// Escapes text for HTML element content and quoted attribute values.
-    static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.count)
-        for ch in text {
-            switch ch {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(ch)
-            }
-        }
-        return out
-    }
-
     /// Pages allow only our own script and style: no inline code, no third parties, no framing.
     static let pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
         + "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -32,29 +16,6 @@ enum Web {
     /// from `pageCSP` (WebOrigin.handOffFormAction says why).
     static func handOffCSP(target: String?) -> String {
         pageCSP.replacingOccurrences(of: "form-action 'self'", with: WebOrigin.handOffFormAction(target: target))
-    }
-
-    static func page(title: String, name: String, base: String, body: String, status: HTTPResponse.Status = .ok) -> Response {
-        let html = """
-            <!doctype html>
-            <html lang="en">
-            <head>
-            <meta charset="utf-8">
-            <meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>\(escape(title)) · Sigil</title>
-            <link rel="stylesheet" href="\(escape(base))/assets/sigil.css">
-            <script src="\(escape(base))/assets/sigil.js" defer></script>
-            </head>
-            <body data-page="\(escape(name))" data-base="\(escape(base))">
-            <main>
-            \(body)
-            </main>
-            </body>
-            </html>
-            """
-        return Response(status: status,
-                        headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store", .contentSecurityPolicy: pageCSP],
-                        body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
     static func redirect(_ location: String, headers extra: HTTPFields = [:]) -> Response {
@@ -119,26 +80,6 @@ enum Web {
         guard let presented, constantTimeEquals(Array(presented.utf8), Array(csrfToken(session: session, masterKey: masterKey).utf8)) else {
             throw Problem(status: .forbidden, type: "csrf", title: "The form expired; reload the page and try again")
         }
-    }
-
-    /// Parses an `application/x-www-form-urlencoded` body. A name sent twice is refused, as in
-    /// JSON bodies and OAuth requests: a SAMLRequest or CSRF token must mean one thing.
-    static func form(_ request: Request, maxBytes: Int = 16 * 1024) async throws -> [String: String] {
-        let buffer = try await request.body.collect(upTo: maxBytes)
-        var result: [String: String] = [:]
-        for pair in String(buffer: buffer).split(separator: "&") {
-            let kv = pair.split(separator: "=", maxSplits: 1).map {
-                String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
-            }
-            if let key = kv.first {
-                guard result[key] == nil else {
-                    throw Problem(status: .badRequest, type: "invalid-form", title: "The form sends a field twice",
-                                  detail: "repeated: \(key.prefix(40))")
-                }
-                result[key] = kv.count > 1 ? kv[1] : ""
-            }
-        }
-        return result
     }
 
     /// Only same-site relative paths may be a post-login destination (no open redirects).

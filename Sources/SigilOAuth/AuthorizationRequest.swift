@@ -87,7 +87,7 @@ public enum AuthorizationRequest {
         guard responseType == "code" else {
             throw fail(.unsupportedResponseType, "only response_type=code is supported", mode: mode)
         }
-        guard client.grantTypes.contains("authorization_code") else {
+        guard client.grantTypes.contains(.authorizationCode) else {
             throw fail(.unauthorizedClient, "this client may not use the authorization code grant", mode: mode)
         }
         if parameters["request"] != nil { throw fail(.requestNotSupported, "request objects are not supported; use PAR", mode: mode) }

@@ -1,9 +1,8 @@
-import Crypto
 import Foundation
 import SigilCore
 
 /// An authorization response (RFC 6749 §4.1.2, §4.1.2.1) carrying `iss` (RFC 9207), delivered as a
-/// redirect with the query (default) or as an auto-submitting form (form_post).
+/// redirect with the query (default) or as a form the browser posts (form_post, rendered by the HTTP layer).
 public enum AuthorizationResponse {
     public struct Target: Sendable, Equatable, Codable {
         public let redirectURI: String
@@ -20,8 +19,31 @@ public enum AuthorizationResponse {
     public enum Delivery: Sendable, Equatable {
         /// 303 to this URL.
         case redirect(String)
-        /// An HTML page posting `fields` to `action`, with the CSP it needs.
-        case formPost(html: String, contentSecurityPolicy: String)
+        /// A page that POSTs `fields` to `action` (the redirect URI) from the browser; the HTTP
+        /// layer renders it (and sets its CSP).
+        case formPost(FormPost)
+    }
+
+    /// The form_post response mode's form (OAuth 2.0 Form Post Response Mode §2): a value, not HTML.
+    public struct FormPost: Sendable, Equatable {
+        public struct Field: Sendable, Equatable {
+            public let name: String
+            public let value: String
+
+            public init(name: String, value: String) {
+                self.name = name
+                self.value = value
+            }
+        }
+
+        public let action: String
+        /// In order: the response parameters, then `iss`.
+        public let fields: [Field]
+
+        public init(action: String, fields: [Field]) {
+            self.action = action
+            self.fields = fields
+        }
     }
 
     public static func success(code: String, target: Target, issuer: String) -> Delivery {
@@ -45,27 +67,9 @@ public enum AuthorizationResponse {
             let separator = target.redirectURI.contains("?") ? "&" : "?"
             return .redirect(target.redirectURI + separator + query)
         case .formPost:
-            let inputs = fields.map { #"<input type="hidden" name="\#(htmlEscape($0.0))" value="\#(htmlEscape($0.1))">"# }.joined(separator: "\n")
-            let html = """
-                <!doctype html>
-                <html lang="en"><head><meta charset="utf-8"><title>Continue</title></head>
-                <body>
-                <form method="post" action="\(htmlEscape(target.redirectURI))">
-                \(inputs)
-                <noscript><button type="submit">Continue</button></noscript>
-                </form>
-                <script>\(autoSubmitScript)</script>
-                </body></html>
-                """
-            // The client's callback may redirect on to another origin after the POST: see WebOrigin.handOffFormAction.
-            let csp = "default-src 'none'; script-src '\(scriptHash)'; \(WebOrigin.handOffFormAction(target: target.redirectURI)); "
-                + "frame-ancestors 'none'; base-uri 'none'"
-            return .formPost(html: html, contentSecurityPolicy: csp)
+            return .formPost(FormPost(action: target.redirectURI, fields: fields.map { FormPost.Field(name: $0.0, value: $0.1) }))
         }
     }
-
-    static let autoSubmitScript = "document.forms[0].submit();"
-    static let scriptHash = "sha256-" + Data(SHA256.hash(data: Array(autoSubmitScript.utf8))).base64EncodedString()
 
     /// `application/x-www-form-urlencoded` encoding of one value (space as %20 is equally valid; we use it).
     public static func formEncode(_ s: String) -> String {
@@ -73,19 +77,4 @@ public enum AuthorizationResponse {
     }
 
     static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-
-    static func htmlEscape(_ text: String) -> String {
-        var out = ""
-        for ch in text {
-            switch ch {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(ch)
-            }
-        }
-        return out
-    }
 }

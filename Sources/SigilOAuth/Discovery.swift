@@ -5,9 +5,9 @@ public enum Discovery {
     public static let scopes = ["openid", "email", "profile", "offline_access", "identity_assurance"]
     public static let claims = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "sid",
                                 "email", "name", "given_name", "family_name", "updated_at"]
-    public static let authMethods = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
-    public static let cibaGrantType = "urn:openid:params:grant-type:ciba"
-    public static let grantTypes = ["authorization_code", "refresh_token", "client_credentials", cibaGrantType]
+    public static let authMethods = ClientAuthenticationMethod.allCases.map(\.rawValue)
+    public static let cibaGrantType = GrantType.ciba.rawValue
+    public static let grantTypes = GrantType.allCases.map(\.rawValue)
 
     /// The document for `issuer` (the tenant's base URL, no trailing slash).
     public static func document(issuer: String, requirePAR: Bool, acrValues: [String]) -> [String: JSONValue] {

@@ -81,29 +81,30 @@ extension String {
 public struct SAMLServiceProvider: Sendable, Equatable {
     public struct ACS: Sendable, Equatable {
         public var url: String
-        public var binding: String
+        /// Nil: a binding Sigil does not know (never answered at).
+        public var binding: SAMLBinding?
         public var index: Int
         public var isDefault: Bool
-        public init(url: String, binding: String, index: Int, isDefault: Bool) {
+        public init(url: String, binding: SAMLBinding?, index: Int, isDefault: Bool) {
             self.url = url; self.binding = binding; self.index = index; self.isDefault = isDefault
         }
     }
 
     public var entityID: String
     public var acs: [ACS]
-    public var nameIDFormat: String
+    public var nameIDFormat: NameIDFormat
     /// PEM; verifies signed requests.
     public var certificatePEM: String?
     public var requireSignedRequests: Bool
 
-    public init(entityID: String, acs: [ACS], nameIDFormat: String, certificatePEM: String?, requireSignedRequests: Bool) {
+    public init(entityID: String, acs: [ACS], nameIDFormat: NameIDFormat, certificatePEM: String?, requireSignedRequests: Bool) {
         self.entityID = entityID; self.acs = acs; self.nameIDFormat = nameIDFormat
         self.certificatePEM = certificatePEM; self.requireSignedRequests = requireSignedRequests
     }
 
     /// The default ACS: the one marked default, else the lowest index, POST binding only.
     public var defaultACS: ACS? {
-        let post = acs.filter { $0.binding == SAML.Binding.httpPOST }
+        let post = acs.filter { $0.binding == .httpPOST }
         return post.first(where: \.isDefault) ?? post.min { $0.index < $1.index }
     }
 }
@@ -114,7 +115,7 @@ public struct ValidatedAuthnRequest: Sendable, Equatable {
     public let serviceProvider: SAMLServiceProvider
     /// Where the Response goes (Destination and Recipient), exactly as registered/requested.
     public let acsURL: String
-    public let nameIDFormat: String
+    public let nameIDFormat: NameIDFormat
     /// The request's signature was verified with the SP's registered certificate.
     public let signed: Bool
     public let relayState: String?
@@ -149,12 +150,21 @@ public struct AuthnRequestValidator: Sendable {
 
     public func validate(_ message: SAMLInboundMessage, now: Date,
                          serviceProvider lookup: (String) -> SAMLServiceProvider?) -> Result<ValidatedAuthnRequest, AuthnRequestRejection> {
+        // Parse, just to learn the issuer: nothing but the issuer is read before the signature check.
+        let unverified: AuthnRequest
+        do { unverified = try AuthnRequest.parse(message.xml) } catch {
+            return .failure(AuthnRequestRejection(error: error, request: nil, respondTo: nil))
+        }
+        return validate(message, unverified: unverified, now: now, serviceProvider: lookup)
+    }
+
+    /// The same, for a caller that already parsed the message to find its issuer (and must not
+    /// trust anything else in `unverified` until this returns).
+    public func validate(_ message: SAMLInboundMessage, unverified: AuthnRequest, now: Date,
+                         serviceProvider lookup: (String) -> SAMLServiceProvider?) -> Result<ValidatedAuthnRequest, AuthnRequestRejection> {
         func reject(_ e: SAMLError, _ r: AuthnRequest? = nil, _ to: (serviceProvider: SAMLServiceProvider, acsURL: String)? = nil) -> Result<ValidatedAuthnRequest, AuthnRequestRejection> {
             .failure(AuthnRequestRejection(error: e, request: r, respondTo: to))
         }
-        // Parse, just to learn the issuer: nothing but the issuer is read before the signature check.
-        let unverified: AuthnRequest
-        do { unverified = try AuthnRequest.parse(message.xml) } catch { return reject(error) }
         guard let issuer = unverified.issuer, let sp = lookup(issuer) else {
             return reject(SAMLError(.unknownIssuer, "the service provider is not registered", detail: unverified.issuer ?? "(no Issuer)"), unverified)
         }
@@ -195,9 +205,9 @@ public struct AuthnRequestValidator: Sendable {
         // ACS: by URL (exact string) or by index; the SP's default otherwise. Only HTTP-POST responses.
         let acs: SAMLServiceProvider.ACS?
         if let url = request.assertionConsumerServiceURL {
-            acs = sp.acs.first { $0.url == url && $0.binding == SAML.Binding.httpPOST }
+            acs = sp.acs.first { $0.url == url && $0.binding == .httpPOST }
         } else if let index = request.assertionConsumerServiceIndex {
-            acs = sp.acs.first { $0.index == index && $0.binding == SAML.Binding.httpPOST }
+            acs = sp.acs.first { $0.index == index && $0.binding == .httpPOST }
         } else {
             acs = sp.defaultACS
         }
@@ -205,7 +215,7 @@ public struct AuthnRequestValidator: Sendable {
             return reject(SAMLError(.unregisteredACS, "the assertion consumer service is not registered for this service provider",
                                     detail: request.assertionConsumerServiceURL ?? "index \(request.assertionConsumerServiceIndex.map(String.init) ?? "-")"), request)
         }
-        if let binding = request.protocolBinding, binding != SAML.Binding.httpPOST {
+        if let binding = request.protocolBinding, SAMLBinding(rawValue: binding) != .httpPOST {
             return reject(SAMLError(.unsupported, "only the HTTP-POST response binding is supported", detail: binding), request, (sp, acs.url))
         }
         // From here the SP can get a status response at a registered ACS.
@@ -221,12 +231,11 @@ public struct AuthnRequestValidator: Sendable {
                                     detail: "IssueInstant \(SAMLTime.format(instant)), now \(SAMLTime.format(now))"), request, (sp, acs.url))
         }
         var format = sp.nameIDFormat
-        if let wanted = request.nameIDPolicyFormat, wanted != SAML.NameIDFormat.unspecified, wanted != sp.nameIDFormat {
-            guard SAML.NameIDFormat.all.contains(wanted), wanted == SAML.NameIDFormat.emailAddress || wanted == SAML.NameIDFormat.transient
-                    || wanted == SAML.NameIDFormat.persistent else {
+        if let wanted = request.nameIDPolicyFormat, wanted != NameIDFormat.unspecified.rawValue, wanted != sp.nameIDFormat.rawValue {
+            guard let known = NameIDFormat(rawValue: wanted), known != .unspecified else {
                 return reject(SAMLError(.invalidNameIDPolicy, "the requested NameID format is not supported", detail: wanted), request, (sp, acs.url))
             }
-            format = wanted
+            format = known
         }
         return .success(ValidatedAuthnRequest(request: request, serviceProvider: sp, acsURL: acs.url, nameIDFormat: format,
                                               signed: signed, relayState: message.relayState, signatureUnchecked: unchecked))

@@ -8,11 +8,11 @@ public struct IdPMetadata: Sendable {
     public var sloURL: String
     /// DER certificates (base64), signing use; the next key's certificate can be listed too.
     public var signingCertificatesBase64: [String]
-    public var nameIDFormats: [String]
+    public var nameIDFormats: [NameIDFormat]
     public var wantAuthnRequestsSigned: Bool
 
     public init(entityID: String, ssoURL: String, sloURL: String, signingCertificatesBase64: [String],
-                nameIDFormats: [String] = SAML.NameIDFormat.all, wantAuthnRequestsSigned: Bool = false) {
+                nameIDFormats: [NameIDFormat] = NameIDFormat.allCases, wantAuthnRequestsSigned: Bool = false) {
         self.entityID = entityID; self.ssoURL = ssoURL; self.sloURL = sloURL
         self.signingCertificatesBase64 = signingCertificatesBase64; self.nameIDFormats = nameIDFormats
         self.wantAuthnRequestsSigned = wantAuthnRequestsSigned
@@ -29,11 +29,11 @@ public struct IdPMetadata: Sendable {
             keyInfo.namespaceDeclarations = [DOMNamespaceDeclaration(prefix: "ds", uri: SAML.dsigNamespace)]
             children.append(.element(Node.md("KeyDescriptor", [("use", "signing")], [.element(keyInfo)])))
         }
-        for binding in [SAML.Binding.httpRedirect, SAML.Binding.httpPOST] {
+        for binding in [SAMLBinding.httpRedirect.rawValue, SAMLBinding.httpPOST.rawValue] {
             children.append(.element(Node.md("SingleLogoutService", [("Binding", binding), ("Location", sloURL)])))
         }
-        for format in nameIDFormats { children.append(.element(Node.text(Node.md("NameIDFormat"), format))) }
-        for binding in [SAML.Binding.httpRedirect, SAML.Binding.httpPOST] {
+        for format in nameIDFormats { children.append(.element(Node.text(Node.md("NameIDFormat"), format.rawValue))) }
+        for binding in [SAMLBinding.httpRedirect.rawValue, SAMLBinding.httpPOST.rawValue] {
             children.append(.element(Node.md("SingleSignOnService", [("Binding", binding), ("Location", ssoURL)])))
         }
         let idp = Node.md("IDPSSODescriptor", [("WantAuthnRequestsSigned", wantAuthnRequestsSigned ? "true" : "false"),

@@ -63,7 +63,7 @@ public struct LogoutRequest: Sendable, Equatable {
     /// and, when the request lists SessionIndex values, one of them is the session's.
     public func names(nameID expected: String?, format expectedFormat: String?, sessionIndex expectedIndex: String?) -> Bool {
         guard let nameID, let expected, nameID == expected else { return false }
-        if let format = nameIDFormat, format != SAML.NameIDFormat.unspecified, let expectedFormat, format != expectedFormat { return false }
+        if let format = nameIDFormat, format != NameIDFormat.unspecified.rawValue, let expectedFormat, format != expectedFormat { return false }
         if !sessionIndexes.isEmpty {
             guard let expectedIndex, sessionIndexes.contains(expectedIndex) else { return false }
         }

@@ -7,35 +7,6 @@ public enum SAML {
     public static let metadataNamespace = "urn:oasis:names:tc:SAML:2.0:metadata"
     public static let dsigNamespace = "http://www.w3.org/2000/09/xmldsig#"
 
-    public enum Binding {
-        public static let httpPOST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
-        public static let httpRedirect = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
-        public static let httpArtifact = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact"
-    }
-
-    public enum NameIDFormat {
-        public static let unspecified = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
-        public static let emailAddress = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
-        public static let persistent = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
-        public static let transient = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
-        public static let all = [emailAddress, persistent, transient, unspecified]
-
-        /// The URN for a spelling administrators use: the URN itself, or its last part
-        /// (`emailAddress`, `persistent`, `transient`, `unspecified`, any case; `email` too). The
-        /// admin API, the CLI and metadata import all accept the same spellings. Nil if unknown.
-        public static func canonical(_ spelling: String) -> String? {
-            let trimmed = spelling.trimmingCharacters(in: .whitespaces)
-            if all.contains(trimmed) { return trimmed }
-            switch trimmed.lowercased() {
-            case "emailaddress", "email": return emailAddress
-            case "persistent": return persistent
-            case "transient": return transient
-            case "unspecified": return unspecified
-            default: return nil
-            }
-        }
-    }
-
     public enum AuthnContextClass {
         public static let unspecified = "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"
         /// A registered device plus a second factor on it (authenticator app: phone + biometric/PIN).
@@ -108,5 +79,35 @@ public enum SAMLTime {
         if let d = f.date(from: text) { return d }
         f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return f.date(from: text)
+    }
+}
+
+/// SAML bindings (SAML Bindings 2.0 §3), as metadata and messages name them.
+public enum SAMLBinding: String, Sendable, Codable, CaseIterable {
+    case httpPOST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+    case httpRedirect = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+    case httpArtifact = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact"
+}
+
+/// NameID formats Sigil issues (SAML Core 2.0 §8.3).
+public enum NameIDFormat: String, Sendable, Codable, CaseIterable {
+    case emailAddress = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+    case persistent = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
+    case transient = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
+    case unspecified = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+
+    /// The format for a spelling administrators use: the URN itself, or its last part
+    /// (`emailAddress`, `persistent`, `transient`, `unspecified`, any case; `email` too). The
+    /// admin API, the CLI and metadata import all accept the same spellings. Nil if unknown.
+    public init?(spelling: String) {
+        let trimmed = spelling.trimmingCharacters(in: .whitespaces)
+        if let exact = NameIDFormat(rawValue: trimmed) { self = exact; return }
+        switch trimmed.lowercased() {
+        case "emailaddress", "email": self = .emailAddress
+        case "persistent": self = .persistent
+        case "transient": self = .transient
+        case "unspecified": self = .unspecified
+        default: return nil
+        }
     }
 }

@@ -45,7 +45,7 @@ public struct SAMLAssertionContent: Sendable {
     /// The AuthnRequest ID; nil for IdP-initiated.
     public var inResponseTo: String?
     public var nameID: String
-    public var nameIDFormat: String
+    public var nameIDFormat: NameIDFormat
     public var sessionIndex: String
     public var authnInstant: Date
     public var authnContextClassRef: String
@@ -53,7 +53,7 @@ public struct SAMLAssertionContent: Sendable {
     /// Ends the session at the SP (AuthnStatement SessionNotOnOrAfter), if set.
     public var sessionNotOnOrAfter: Date?
 
-    public init(issuer: String, acsURL: String, audience: String, inResponseTo: String?, nameID: String, nameIDFormat: String,
+    public init(issuer: String, acsURL: String, audience: String, inResponseTo: String?, nameID: String, nameIDFormat: NameIDFormat,
                 sessionIndex: String, authnInstant: Date, authnContextClassRef: String, attributes: [SAMLAttribute],
                 sessionNotOnOrAfter: Date? = nil) {
         self.issuer = issuer; self.acsURL = acsURL; self.audience = audience; self.inResponseTo = inResponseTo
@@ -98,7 +98,7 @@ public struct SAMLResponseBuilder: Sendable {
         let responseID = newID(), assertionID = newID()
         let instant = SAMLTime.format(now)
         let expires = SAMLTime.format(now.addingTimeInterval(lifetime))
-        var nameID = Node.saml("NameID", [("Format", c.nameIDFormat)])
+        var nameID = Node.saml("NameID", [("Format", c.nameIDFormat.rawValue)])
         nameID.children = [.text(c.nameID)]
         let subject = Node.saml("Subject", [], [
             .element(nameID),

@@ -360,6 +360,9 @@ enum Migrations {
         Migration(version: 8, name: "identifier-normalisation", statements: { _ in [] }, code: { db, now in
             try await IdentifierNormalisation.run(db, now: now)
         }),
+        Migration(version: 9, name: "typed-flow-state", statements: { _ in [] }, code: { db, _ in
+            try await FlowStateMigration.run(db)
+        }),
     ]
 
     /// The migrations by version (the list above may be merged out of order).

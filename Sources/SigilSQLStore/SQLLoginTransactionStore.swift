@@ -1,5 +1,6 @@
 import Foundation
 import SQLKit
+import SigilFlows
 import SigilStore
 
 struct SQLLoginTransactionStore: LoginTransactionStore {
@@ -9,7 +10,7 @@ struct SQLLoginTransactionStore: LoginTransactionStore {
         """
 
     func create(_ t: LoginTransaction) async throws -> LoginTransaction {
-        let context = try JSONColumn.encode(t.context)
+        let context = try JSONColumn.encode(t.flow)
         return try await runner.write("login transaction") { db in
             try await db.raw("""
                 INSERT INTO login_transactions (\(unsafeRaw: Self.columns))
@@ -49,11 +50,13 @@ struct SQLLoginTransactionStore: LoginTransactionStore {
             try mutate(&after)
             after.id = before.id
             after.tenantID = before.tenantID
-            after.kind = before.kind
+            guard after.flow.kind == before.kind else {
+                throw StoreError(.conflict, entity: "login transaction", detail: "a flow row keeps its kind")
+            }
             after.challenge = before.challenge
             after.createdAt = before.createdAt
             after.version = before.version + 1
-            let context = try JSONColumn.encode(after.context)
+            let context = try JSONColumn.encode(after.flow)
             try await db.raw("""
                 UPDATE login_transactions SET state = \(bind: after.state.rawValue), secret_hash = \(bind: after.secretHash),
                     user_id = \(bind: after.userID), device_id = \(bind: after.deviceID), number = \(bind: after.number),
@@ -82,11 +85,20 @@ struct SQLLoginTransactionStore: LoginTransactionStore {
               let state = LoginTransaction.State(rawValue: try row.string("state")) else {
             throw StoreError(.unavailable, entity: "login transaction", detail: "stored kind or state is unknown")
         }
+        let flow: FlowState
+        do {
+            flow = try JSONColumn.decode(FlowState.self, try row.string("context"))
+        } catch {
+            throw StoreError(.unavailable, entity: "login transaction", detail: "stored flow state is unreadable: \(error)")
+        }
+        guard flow.kind == kind else {
+            throw StoreError(.unavailable, entity: "login transaction", detail: "stored flow state is of another kind")
+        }
         return LoginTransaction(
-            id: try row.string("id"), tenantID: try row.string("tenant_id"), kind: kind, state: state,
+            id: try row.string("id"), tenantID: try row.string("tenant_id"), flow: flow, state: state,
             challenge: try row.string("challenge"), secretHash: try row.optionalString("secret_hash"),
             userID: try row.optionalString("user_id"), deviceID: try row.optionalString("device_id"),
-            number: try row.optionalString("number"), context: try JSONColumn.decode([String: String].self, try row.string("context")),
+            number: try row.optionalString("number"),
             failures: try row.int("failures"), createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"),
             expiresAt: try row.date("expires_at"), version: try row.int("version"))
     }

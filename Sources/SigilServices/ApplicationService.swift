@@ -10,10 +10,8 @@ public struct ApplicationService: Sendable {
     public let context: ServiceContext
     public static let secretPrefix = "sigil_cs_"
 
-    public static let knownGrantTypes: Set<String> = [
-        "authorization_code", "refresh_token", "client_credentials", "urn:openid:params:grant-type:ciba",
-    ]
-    public static let knownAuthMethods: Set<String> = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+    public static let knownGrantTypes = Set(GrantType.allCases.map(\.rawValue))
+    public static let knownAuthMethods = Set(ClientAuthenticationMethod.allCases.map(\.rawValue))
     public static let knownScopes: Set<String> = ["openid", "email", "profile", "identity_assurance", "offline_access"]
     public static let knownSigningAlgs: Set<String> = ["RS256", "ES256", "EdDSA"]
     public static let knownUserFields: Set<String> = ["id", "email", "given_name", "family_name", "amr"]
@@ -321,7 +319,7 @@ public struct ApplicationService: Sendable {
 
     /// Spellings administrators may use, turned into what is stored (`emailAddress` → its URN).
     static func normalise(_ s: inout SAMLServiceProviderSettings) {
-        if let format = SAML.NameIDFormat.canonical(s.nameIDFormat) { s.nameIDFormat = format }
+        if let format = NameIDFormat(spelling: s.nameIDFormat) { s.nameIDFormat = format.rawValue }
     }
 
     static func validate(_ s: SAMLServiceProviderSettings) -> [FieldError] {
@@ -336,7 +334,7 @@ public struct ApplicationService: Sendable {
                !["localhost", "127.0.0.1", "[::1]"].contains(URLComponents(string: acs.url)?.host?.lowercased() ?? "") {
                 add("acs[\(i)].url", "assertions are only sent over https (http only for loopback)")
             }
-            if ![SAMLServiceProviderSettings.httpPOST, "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact"].contains(acs.binding) {
+            if ![SAMLBinding.httpPOST, .httpArtifact].contains(SAMLBinding(rawValue: acs.binding)) {
                 add("acs[\(i)].binding", "binding must be HTTP-POST or HTTP-Artifact")
             }
         }
@@ -345,11 +343,7 @@ public struct ApplicationService: Sendable {
         }
         if s.assertionConsumerServices.filter(\.isDefault).count > 1 { add("acs", "at most one ACS can be the default") }
         if let slo = s.singleLogoutURL, let message = Validate.absoluteURL(slo, field: "slo_url") { add("slo_url", message) }
-        let formats: Set<String> = [
-            "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress", "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
-            "urn:oasis:names:tc:SAML:2.0:nameid-format:transient", "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
-        ]
-        if !formats.contains(s.nameIDFormat) {
+        if NameIDFormat(rawValue: s.nameIDFormat) == nil {
             add("name_id_format", "unsupported NameID format; use emailAddress, persistent, transient, unspecified or the full URN")
         }
         for (i, mapping) in s.attributeMappings.enumerated() {

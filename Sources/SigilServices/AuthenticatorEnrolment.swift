@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import SigilAuthenticatorProtocol
 import SigilCore
+import SigilFlows
 import SigilStore
 
 /// Device enrolment (docs/authenticator-protocol.md §2): a signed-in user starts a
@@ -31,11 +32,11 @@ public struct AuthenticatorEnrolment: Sendable {
         let secret = Base64URL.encode(context.random.bytes(16))
         let now = context.clock.now()
         let id = context.ids.make(.loginTransaction)
+        let flow = DeviceEnrolment(startedFrom: .account(sessionUser: user.id), origin: origin, browserHash: browserHash, issuer: issuer,
+                                   sealedSecret: try AuthenticatorService.sealSecret(secret, transactionID: id, masterKey: context.masterKey))
         let transaction = LoginTransaction(
-            id: id, tenantID: user.tenantID, kind: .deviceEnrolment,
+            id: id, tenantID: user.tenantID, flow: .deviceEnrolment(flow),
             challenge: Base64URL.encode(context.random.bytes(32)), secretHash: tokenHash(secret), userID: user.id,
-            context: ["session_user": user.id, "browser_hash": browserHash, "origin": origin, "issuer": issuer,
-                      "sealed_secret": try AuthenticatorService.sealSecret(secret, transactionID: id, masterKey: context.masterKey)],
             createdAt: now, updatedAt: now, expiresAt: now.addingTimeInterval(Self.lifetime))
         _ = try await context.store.loginTransactions.create(transaction)
         return Started(transaction: transaction,
@@ -44,22 +45,14 @@ public struct AuthenticatorEnrolment: Sendable {
 
     /// A new user named on the first-administrator enrolment page; created only when a device
     /// registers (in the same store transaction that consumes the link).
-    public struct NewUser: Sendable {
-        public var email: String
-        public var givenName: String
-        public var familyName: String
-        public init(email: String, givenName: String, familyName: String) {
-            self.email = email; self.givenName = givenName; self.familyName = familyName
-        }
-    }
+    public typealias NewUser = SigilFlows.NewUser
 
     /// Starts an enrolment from a one-time enrolment link (the first administrator's, or an
     /// invitation) instead of a session: the phone is the person's first sign-in method. The link
     /// is consumed when the device registers, and the browser that started it is then signed in.
     public func start(enrolment: EnrolmentToken, linkHash: String, newUser: NewUser?, issuer: String, origin: String,
                       browserHash: String, returnTo: String) async throws -> Started {
-        var ctx = ["browser_hash": browserHash, "origin": origin, "issuer": issuer, "enrolment_token_hash": linkHash, "sign_in": "1",
-                   "return_to": returnTo]
+        var pendingUser: NewUser?
         let userID: String
         if let existing = enrolment.userID {
             userID = existing
@@ -70,17 +63,17 @@ public struct AuthenticatorEnrolment: Sendable {
         } else {
             guard let newUser else { throw AuthenticatorServiceError(.invalidInput, "email, given_name and family_name are required") }
             userID = context.ids.make(.user)
-            ctx["email"] = newUser.email
-            ctx["given_name"] = newUser.givenName
-            ctx["family_name"] = newUser.familyName
+            pendingUser = newUser
         }
         let secret = Base64URL.encode(context.random.bytes(16))
         let now = context.clock.now()
         let id = context.ids.make(.loginTransaction)
-        ctx["sealed_secret"] = try AuthenticatorService.sealSecret(secret, transactionID: id, masterKey: context.masterKey)
+        let flow = DeviceEnrolment(startedFrom: .link(tokenHash: linkHash, returnTo: returnTo, newUser: pendingUser), origin: origin,
+                                   browserHash: browserHash, issuer: issuer,
+                                   sealedSecret: try AuthenticatorService.sealSecret(secret, transactionID: id, masterKey: context.masterKey))
         let transaction = LoginTransaction(
-            id: id, tenantID: enrolment.tenantID, kind: .deviceEnrolment, challenge: Base64URL.encode(context.random.bytes(32)),
-            secretHash: tokenHash(secret), userID: userID, context: ctx, createdAt: now, updatedAt: now,
+            id: id, tenantID: enrolment.tenantID, flow: .deviceEnrolment(flow), challenge: Base64URL.encode(context.random.bytes(32)),
+            secretHash: tokenHash(secret), userID: userID, createdAt: now, updatedAt: now,
             expiresAt: min(now.addingTimeInterval(Self.lifetime), enrolment.expiresAt))
         _ = try await context.store.loginTransactions.create(transaction)
         return Started(transaction: transaction,
@@ -101,17 +94,18 @@ public struct AuthenticatorEnrolment: Sendable {
         let transaction = try await claim(tenantID: tenant.id, transactionID: transactionID, secret: secret)
         let now = context.clock.now()
         _ = try await context.store.loginTransactions.update(tenantID: tenant.id, id: transactionID) { t in
-            t.context["previewed_at"] = String(Int64(now.timeIntervalSince1970))
-            t.updatedAt = now
+            var machine = try Self.machine(t)
+            guard case .show = machine.preview(now: now) else { throw Self.unusable }
+            t.apply(machine.record, FlowState.deviceEnrolment)
         }
         await context.store.signals.publish(transactionID)
         let email: String
-        if let pending = transaction.context["email"] {
+        if let pending = try Self.machine(transaction).pendingEmail {
             email = pending  // the first administrator, created when the device registers
         } else {
             email = try await context.store.users.get(tenantID: tenant.id, id: transaction.userID ?? "").email
         }
-        return Preview(transactionID: transactionID, issuer: transaction.context["issuer"] ?? "", tenantName: tenant.displayName,
+        return Preview(transactionID: transactionID, issuer: transaction.deviceEnrolment?.issuer ?? "", tenantName: tenant.displayName,
                        email: email, challenge: transaction.challenge, expiresAt: transaction.expiresAt)
     }
 
@@ -145,7 +139,7 @@ public struct AuthenticatorEnrolment: Sendable {
               (try? P256.Signing.PublicKey(x963Representation: keyBytes)) != nil else {
             throw AuthenticatorServiceError(.invalidPublicKey, "public_key must be an uncompressed P-256 point (65 bytes, base64url)")
         }
-        let message = try CanonicalMessage.enrolment(issuer: transaction.context["issuer"] ?? "", transactionID: transaction.id,
+        let message = try CanonicalMessage.enrolment(issuer: transaction.deviceEnrolment?.issuer ?? "", transactionID: transaction.id,
                                                      challenge: transaction.challenge, publicKey: registration.publicKey)
         guard DeviceSignature.verify(registration.proof, message: message, publicKey: registration.publicKey) else {
             try await countFailure(transaction)
@@ -166,9 +160,17 @@ public struct AuthenticatorEnrolment: Sendable {
         let result: (AuthenticatorDevice, User)
         do {
             result = try await context.store.transaction { tx in
+                let (_, action) = try await tx.loginTransactions.update(tenantID: tenant.id, id: transaction.id) { t in
+                    var machine = try Self.machine(t)
+                    let action = machine.register(device: device.id, name: name, now: now)
+                    if case .refuse = action { throw AuthenticatorServiceError(.enrolmentLinkInvalid, "this enrolment was already used") }
+                    t.apply(machine.record, FlowState.deviceEnrolment)
+                    return action
+                }
+                guard case .createDevice(_, let linkHash, let pendingUser) = action else { throw Self.unusable }
                 // From an enrolment link: the link is used up here, in the same transaction, and the
                 // first administrator is created now (never before a device could register).
-                if let linkHash = transaction.context["enrolment_token_hash"] {
+                if let linkHash {
                     let link: EnrolmentToken
                     do {
                         link = try await tx.enrolmentTokens.consume(tokenHash: linkHash, now: now)
@@ -176,8 +178,8 @@ public struct AuthenticatorEnrolment: Sendable {
                         throw AuthenticatorServiceError(.enrolmentLinkInvalid, "the enrolment link was already used")
                     }
                     if link.userID == nil {
-                        var newUser = User(id: userID, tenantID: tenant.id, email: transaction.context["email"] ?? "",
-                                           givenName: transaction.context["given_name"] ?? "", familyName: transaction.context["family_name"] ?? "",
+                        var newUser = User(id: userID, tenantID: tenant.id, email: pendingUser?.email ?? "",
+                                           givenName: pendingUser?.givenName ?? "", familyName: pendingUser?.familyName ?? "",
                                            status: .active, createdAt: now, updatedAt: now)
                         if link.purpose == .firstAdmin { newUser.roles = [User.adminRole] }
                         _ = try await tx.users.create(newUser)
@@ -193,13 +195,6 @@ public struct AuthenticatorEnrolment: Sendable {
                 }
                 let user = try await tx.users.get(tenantID: tenant.id, id: userID)
                 guard user.status == .active else { throw AuthenticatorServiceError(.accountDisabled, "this account is disabled") }
-                _ = try await tx.loginTransactions.update(tenantID: tenant.id, id: transaction.id) { t in
-                    guard t.state == .pending else { throw AuthenticatorServiceError(.enrolmentLinkInvalid, "this enrolment was already used") }
-                    t.state = .completed
-                    t.deviceID = device.id
-                    t.context["device_name"] = name
-                    t.updatedAt = now
-                }
                 let created = try await tx.authenticatorDevices.create(device)
                 try await tx.audit.append(context.auditEvent("authenticator.device_registered", by: .user(userID), tenantID: tenant.id,
                                                              targetType: "authenticator_device", targetID: created.id,
@@ -223,8 +218,9 @@ public struct AuthenticatorEnrolment: Sendable {
         } catch let error as StoreError where error.code == .notFound {
             throw AuthenticatorServiceError(.enrolmentLinkInvalid, "this enrolment code is unknown, used or expired")
         }
-        guard transaction.kind == .deviceEnrolment, transaction.state == .pending, transaction.expiresAt > context.clock.now() else {
-            throw AuthenticatorServiceError(.enrolmentLinkInvalid, "this enrolment code is unknown, used or expired")
+        guard let enrolment = transaction.deviceEnrolment,
+              DeviceEnrolmentStateMachine(transaction.record(enrolment)).registrable(now: context.clock.now()) else {
+            throw Self.unusable
         }
         guard let expected = transaction.secretHash, constantTimeEquals(Array(tokenHash(secret).utf8), Array(expected.utf8)) else {
             try await countFailure(transaction)
@@ -236,13 +232,18 @@ public struct AuthenticatorEnrolment: Sendable {
     func countFailure(_ transaction: LoginTransaction) async throws {
         let now = context.clock.now()
         _ = try await context.store.loginTransactions.update(tenantID: transaction.tenantID, id: transaction.id) { t in
-            t.failures += 1
-            if t.failures >= Self.maximumFailures {
-                t.state = .denied
-                t.context["end_reason"] = "too_many_failures"
-            }
-            t.updatedAt = now
+            var machine = try Self.machine(t)
+            _ = machine.failed(now: now, maximum: Self.maximumFailures)
+            t.apply(machine.record, FlowState.deviceEnrolment)
         }
         await context.store.signals.publish(transaction.id)
+    }
+
+    static let unusable = AuthenticatorServiceError(.enrolmentLinkInvalid, "this enrolment code is unknown, used or expired")
+
+    /// The row's state machine, if it is a device enrolment.
+    static func machine(_ t: LoginTransaction) throws -> DeviceEnrolmentStateMachine {
+        guard let enrolment = t.deviceEnrolment else { throw unusable }
+        return DeviceEnrolmentStateMachine(t.record(enrolment))
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import SigilAuthenticatorProtocol
 import SigilCore
+import SigilFlows
 import SigilStore
 
 /// Lifetimes and limits of authenticator sign-ins (docs/authenticator-protocol.md §1.5).
@@ -69,7 +70,7 @@ public struct AuthenticatorService: Sendable {
 
     public func startQR(tenant: Tenant, issuer: String, start: LoginStart) async throws -> StartedQR {
         let secret = Base64URL.encode(context.random.bytes(16))
-        let transaction = try await create(kind: .authenticatorQR, tenant: tenant, issuer: issuer, start: start,
+        let transaction = try await create(channel: .qr, tenant: tenant, issuer: issuer, start: start,
                                            secret: secret, lifetime: policy.qrLifetime)
         return StartedQR(transaction: transaction,
                          payload: AuthenticatorPayload(purpose: .login, issuer: issuer, transactionID: transaction.id, secret: secret))
@@ -79,7 +80,7 @@ public struct AuthenticatorService: Sendable {
     /// the delivery run afterwards on the dispatcher, and a request that goes nowhere stays
     /// pending (a decoy) until it expires.
     public func startPush(tenant: Tenant, issuer: String, start: LoginStart, email: String) async throws -> LoginTransaction {
-        let transaction = try await create(kind: .authenticatorPush, tenant: tenant, issuer: issuer, start: start,
+        let transaction = try await create(channel: .push, tenant: tenant, issuer: issuer, start: start,
                                            secret: nil, lifetime: policy.pushLifetime)
         let service = self
         let normalised = email.trimmingCharacters(in: .whitespaces).lowercased()
@@ -87,21 +88,19 @@ public struct AuthenticatorService: Sendable {
         return transaction
     }
 
-    func create(kind: LoginTransaction.Kind, tenant: Tenant, issuer: String, start: LoginStart, secret: String?,
+    func create(channel: AuthenticatorSignIn.Channel, tenant: Tenant, issuer: String, start: LoginStart, secret: String?,
                 lifetime: TimeInterval) async throws -> LoginTransaction {
         let now = context.clock.now()
         let id = context.ids.make(.loginTransaction)
-        var ctx: [String: String] = [
-            "origin": start.origin, "browser_hash": start.browserHash, "return_to": start.returnTo, "issuer": issuer,
-            "browser": Self.browserSummary(start.userAgent),
-            "application": start.application ?? "\(tenant.displayName) account",
-        ]
-        if let ip = start.clientIP { ctx["client_ip"] = ip }
-        if let secret { ctx["sealed_secret"] = try Self.sealSecret(secret, transactionID: id, masterKey: context.masterKey) }
+        let flow = AuthenticatorSignIn(
+            channel: channel, origin: start.origin, browserHash: start.browserHash, returnTo: start.returnTo, issuer: issuer,
+            browser: Self.browserSummary(start.userAgent), application: start.application ?? "\(tenant.displayName) account",
+            clientIP: start.clientIP,
+            sealedSecret: try secret.map { try Self.sealSecret($0, transactionID: id, masterKey: context.masterKey) })
         let transaction = LoginTransaction(
-            id: id, tenantID: tenant.id, kind: kind,
+            id: id, tenantID: tenant.id, flow: .authenticatorSignIn(flow),
             challenge: Base64URL.encode(context.random.bytes(32)), secretHash: secret.map(tokenHash), number: makeNumber(),
-            context: ctx, createdAt: now, updatedAt: now, expiresAt: now.addingTimeInterval(lifetime))
+            createdAt: now, updatedAt: now, expiresAt: now.addingTimeInterval(lifetime))
         return try await context.store.loginTransactions.create(transaction)
     }
 
@@ -113,14 +112,13 @@ public struct AuthenticatorService: Sendable {
 
     /// The payload to draw for a transaction (QR login or device enrolment), if it has one.
     public func payload(of t: LoginTransaction) -> AuthenticatorPayload? {
-        guard let sealed = t.context["sealed_secret"], let issuer = t.context["issuer"],
-              let bytes = try? context.masterKey.open(sealed, context: "qr-secret:" + t.id) else { return nil }
-        let purpose: AuthenticatorPayload.Purpose
-        switch t.kind {
-        case .authenticatorQR: purpose = .login
-        case .deviceEnrolment: purpose = .enrolment
+        let (sealed, issuer, purpose): (String?, String, AuthenticatorPayload.Purpose)
+        switch t.flow {
+        case .authenticatorSignIn(let s) where s.channel == .qr: (sealed, issuer, purpose) = (s.sealedSecret, s.issuer, .login)
+        case .deviceEnrolment(let e): (sealed, issuer, purpose) = (e.sealedSecret, e.issuer, .enrolment)
         default: return nil
         }
+        guard let sealed, let bytes = try? context.masterKey.open(sealed, context: "qr-secret:" + t.id) else { return nil }
         return AuthenticatorPayload(purpose: purpose, issuer: issuer, transactionID: t.id, secret: String(decoding: bytes, as: UTF8.self))
     }
 
@@ -142,7 +140,7 @@ public struct AuthenticatorService: Sendable {
         let context = self.context
         let policy = self.policy
         let now = context.clock.now()
-        let clientIP = (try? await context.store.loginTransactions.get(tenantID: tenantID, id: transactionID))?.context["client_ip"] ?? "-"
+        let clientIP = (try? await context.store.loginTransactions.get(tenantID: tenantID, id: transactionID))?.authenticatorSignIn?.clientIP ?? "-"
         do {
             guard let user = try await context.store.users.find(tenantID: tenantID, email: email) else {
                 throw Suppressed(reason: "unknown_user")
@@ -167,17 +165,16 @@ public struct AuthenticatorService: Sendable {
                 for other in try await tx.loginTransactions.listPending(tenantID: tenantID, userID: user.id, kind: .authenticatorPush, now: now)
                 where other.id != transactionID {
                     _ = try await tx.loginTransactions.update(tenantID: tenantID, id: other.id) { t in
-                        guard t.state == .pending else { return }
-                        t.state = .denied
-                        t.context["end_reason"] = "superseded"
-                        t.updatedAt = now
+                        guard var machine = Self.machine(t), machine.supersede(now: now) else { return }
+                        t.apply(machine.record, FlowState.authenticatorSignIn)
                     }
                     superseded.append(other.id)
                 }
                 _ = try await tx.loginTransactions.update(tenantID: tenantID, id: transactionID) { t in
-                    guard t.state == .pending, t.expiresAt > now else { throw Suppressed(reason: "cancelled") }
-                    t.userID = user.id
-                    t.updatedAt = now
+                    guard var machine = Self.machine(t), case .deliver = machine.target(user: user.id, now: now) else {
+                        throw Suppressed(reason: "cancelled")
+                    }
+                    t.apply(machine.record, FlowState.authenticatorSignIn)
                 }
                 try await tx.audit.append(context.auditEvent("authenticator.push_sent", by: .system, tenantID: tenantID,
                                                              targetType: "login_transaction", targetID: transactionID,
@@ -245,15 +242,11 @@ public struct AuthenticatorService: Sendable {
         let claimed: LoginTransaction
         do {
             claimed = try await context.store.loginTransactions.update(tenantID: tenant.id, id: transactionID) { t in
-                try Self.checkAnswerable(t, now: now)
-                if let other = t.deviceID, other != deviceID {
-                    throw AuthenticatorServiceError(.transactionClaimed, "another device already scanned this code")
-                }
-                if t.deviceID == nil {
-                    t.deviceID = deviceID
-                    t.userID = userID
-                    t.context["claimed_at"] = String(Int64(now.timeIntervalSince1970))
-                    t.updatedAt = now
+                guard var machine = Self.machine(t) else { throw Self.deviceError(.unknown) }
+                switch machine.claim(device: deviceID, user: userID, now: now) {
+                case .claimed: t.apply(machine.record, FlowState.authenticatorSignIn)
+                case .alreadyClaimed: return
+                case .refuse(let refusal): throw Self.deviceError(refusal)
                 }
             }
         } catch let error as AuthenticatorServiceError {
@@ -280,26 +273,47 @@ public struct AuthenticatorService: Sendable {
     }
 
     static func belongs(_ t: LoginTransaction, to device: AuthenticatedDevice) -> Bool {
-        switch t.kind {
-        case .authenticatorQR: return t.deviceID == device.device.id
-        case .authenticatorPush: return t.userID == device.user.id
-        default: return false
-        }
+        machine(t)?.belongs(device: device.device.id, user: device.user.id) ?? false
+    }
+
+    /// The row's state machine, if it is an authenticator sign-in.
+    static func machine(_ t: LoginTransaction) -> AuthenticatorSignInStateMachine? {
+        t.authenticatorSignIn.map { AuthenticatorSignInStateMachine(t.record($0)) }
     }
 
     public func view(_ t: LoginTransaction, tenant: Tenant) -> RequestView {
-        RequestView(transaction: t.id, kind: t.kind == .authenticatorQR ? "qr" : "push", issuer: t.context["issuer"] ?? "",
-                    tenant: tenant.displayName, application: t.context["application"] ?? "\(tenant.displayName) account",
-                    origin: t.context["origin"] ?? "", requestedAt: Wire.time(t.createdAt), expiresAt: Wire.time(t.expiresAt),
-                    requester: .init(ip: t.context["client_ip"], browser: t.context["browser"], location: nil),
-                    challenge: t.challenge, message: nil)
+        let s = t.authenticatorSignIn
+        return RequestView(transaction: t.id, kind: s?.channel == .qr ? "qr" : "push", issuer: s?.issuer ?? "",
+                           tenant: tenant.displayName, application: s?.application ?? "\(tenant.displayName) account",
+                           origin: s?.origin ?? "", requestedAt: Wire.time(t.createdAt), expiresAt: Wire.time(t.expiresAt),
+                           requester: .init(ip: s?.clientIP, browser: s?.browser, location: nil),
+                           challenge: t.challenge, message: nil)
     }
 
-    func checkAnswerable(_ t: LoginTransaction, now: Date) throws { try Self.checkAnswerable(t, now: now) }
+    func checkAnswerable(_ t: LoginTransaction, now: Date) throws {
+        guard let machine = Self.machine(t) else { throw Self.deviceError(.unknown) }
+        if let refusal = machine.answerable(now: now) { throw Self.deviceError(refusal) }
+    }
 
-    static func checkAnswerable(_ t: LoginTransaction, now: Date) throws {
-        guard t.state == .pending else { throw AuthenticatorServiceError(.transactionAnswered, "this request was already answered") }
-        guard t.expiresAt > now else { throw AuthenticatorServiceError(.loginTransactionExpired, "this request has expired") }
+    /// What the device is told when its sign-in flow refuses an event.
+    static func deviceError(_ refusal: FlowRefusal) -> AuthenticatorServiceError {
+        switch refusal {
+        case .unknown: AuthenticatorServiceError(.loginTransactionUnknown, "no such sign-in request")
+        case .expired: AuthenticatorServiceError(.loginTransactionExpired, "this request has expired")
+        case .claimedByAnother: AuthenticatorServiceError(.transactionClaimed, "another device already scanned this code")
+        case .answered, .notApproved, .ended, .used, .tooLate: AuthenticatorServiceError(.transactionAnswered, "this request was already answered")
+        }
+    }
+
+    /// What the browser (or the CIBA client) is told when its sign-in flow refuses an event.
+    static func browserError(_ refusal: FlowRefusal) -> AuthenticatorServiceError {
+        switch refusal {
+        case .unknown: AuthenticatorServiceError(.loginTransactionUnknown, "no such sign-in request")
+        case .expired, .tooLate: AuthenticatorServiceError(.loginTransactionExpired, "this sign-in request has expired; start again")
+        case .notApproved: AuthenticatorServiceError(.loginNotApproved, "the sign-in has not been approved yet")
+        case .ended, .claimedByAnother, .answered: AuthenticatorServiceError(.loginDenied, "the sign-in was declined")
+        case .used: AuthenticatorServiceError(.loginAlreadyUsed, "this sign-in was already used")
+        }
     }
 
     public enum Answer: Sendable, Equatable {
@@ -329,66 +343,53 @@ public struct AuthenticatorService: Sendable {
         case .deny: (.deny, "")
         case .report: (.report, "")
         }
-        let message = try? CanonicalMessage.approval(issuer: transaction.context["issuer"] ?? "", transactionID: transaction.id,
-                                                     challenge: transaction.challenge, origin: transaction.context["origin"] ?? "",
+        let flow = transaction.authenticatorSignIn
+        let message = try? CanonicalMessage.approval(issuer: flow?.issuer ?? "", transactionID: transaction.id,
+                                                     challenge: transaction.challenge, origin: flow?.origin ?? "",
                                                      number: number, decision: decision, userVerification: uv)
         guard let message, DeviceSignature.verify(signature, message: message, publicKey: device.device.publicKey) else {
             try await countFailure(transaction, device: device, reason: "bad_signature")
             throw AuthenticatorServiceError(.approvalSignatureInvalid, "the approval signature does not verify")
         }
-        let kind = transaction.kind == .authenticatorQR ? "qr" : "push"
-        let wrongNumber: Bool = {
-            guard case .approve(let n) = answer, let expected = transaction.number else { return false }
-            return !constantTimeEquals(Array(n.utf8), Array(expected.utf8))
-        }()
+        let kind = flow?.channel == .qr ? "qr" : "push"
+        let event: AuthenticatorSignInStateMachine.Answer = switch answer {
+        case .approve(let n):
+            .approve(numberMatches: transaction.number.map { constantTimeEquals(Array(n.utf8), Array($0.utf8)) } ?? true,
+                     userVerification: uv.rawValue, signature: signature)
+        case .deny: .deny
+        case .report: .report
+        }
         let context = self.context, policy = self.policy
         let deviceID = device.device.id, userID = device.user.id
-        let updated = try await context.store.transaction { tx in
-            let updated = try await tx.loginTransactions.update(tenantID: tenant.id, id: transactionID) { t in
-                try Self.checkAnswerable(t, now: now)
-                t.deviceID = deviceID
-                t.updatedAt = now
-                if wrongNumber {
-                    t.failures += 1
-                    t.state = .denied
-                    t.context["end_reason"] = "wrong_number"
-                    return
-                }
-                switch answer {
-                case .approve:
-                    t.state = .approved
-                    t.context["uv"] = uv.rawValue
-                    t.context["signature"] = signature
-                    t.expiresAt = now.addingTimeInterval(policy.approvedGrace)
-                case .deny:
-                    t.state = .denied
-                    t.context["end_reason"] = "declined"
-                case .report:
-                    t.state = .denied
-                    t.context["end_reason"] = "reported"
-                }
+        let (updated, action) = try await context.store.transaction { tx in
+            let (updated, action) = try await tx.loginTransactions.update(tenantID: tenant.id, id: transactionID) { t in
+                guard var machine = Self.machine(t) else { throw Self.deviceError(.unknown) }
+                let action = machine.answer(event, device: deviceID, user: userID, now: now, approvedGrace: policy.approvedGrace)
+                if case .refuse(let refusal) = action { throw Self.deviceError(refusal) }
+                t.apply(machine.record, FlowState.authenticatorSignIn)
+                return action
             }
             let base = ["transaction": transactionID, "kind": kind, "device": deviceID]
-            if wrongNumber {
+            if action == .wrongNumber {
                 try await tx.audit.append(context.auditEvent("authenticator.wrong_number", by: .user(userID), tenantID: tenant.id,
                                                              targetType: "login_transaction", targetID: transactionID, outcome: .failure,
                                                              after: base, reason: "wrong_number"))
-                return updated
+                return (updated, action)
             }
-            switch answer {
-            case .approve:
+            switch action {
+            case .approved:
                 try await tx.audit.append(context.auditEvent("authenticator.approved", by: .user(userID), tenantID: tenant.id,
                                                              targetType: "login_transaction", targetID: transactionID,
                                                              after: base.merging(["uv": uv.rawValue]) { a, _ in a }))
-            case .deny:
+            case .declined:
                 try await tx.audit.append(context.auditEvent("authenticator.denied", by: .user(userID), tenantID: tenant.id,
                                                              targetType: "login_transaction", targetID: transactionID, outcome: .failure,
                                                              after: base, reason: "declined"))
-            case .report:
+            case .reported(let push):
                 var details = base
-                details["client_ip"] = transaction.context["client_ip"] ?? "-"
-                details["browser"] = transaction.context["browser"] ?? "-"
-                if transaction.kind == .authenticatorPush {
+                details["client_ip"] = flow?.clientIP ?? "-"
+                details["browser"] = flow?.browser ?? "-"
+                if push {
                     let until = now.addingTimeInterval(policy.reportBlock)
                     _ = try await tx.authenticatorUserState.update(tenantID: tenant.id, userID: userID, now: now) { s in
                         s.blockedUntil = until
@@ -399,12 +400,14 @@ public struct AuthenticatorService: Sendable {
                 try await tx.audit.append(context.auditEvent("authenticator.reported", by: .user(userID), tenantID: tenant.id,
                                                              targetType: "login_transaction", targetID: transactionID, outcome: .failure,
                                                              after: details, reason: "not_me"))
+            case .wrongNumber, .refuse:
+                break
             }
-            return updated
+            return (updated, action)
         }
         await context.store.signals.publish(transactionID)
         await context.store.signals.publish(userID)
-        if wrongNumber { throw AuthenticatorServiceError(.wrongNumber, "the number does not match the one in the browser; the sign-in was stopped") }
+        if action == .wrongNumber { throw AuthenticatorServiceError(.wrongNumber, "the number does not match the one in the browser; the sign-in was stopped") }
         return AnswerResult(transaction: transactionID, state: updated.state == .approved ? "approved" : "denied")
     }
 
@@ -413,12 +416,9 @@ public struct AuthenticatorService: Sendable {
         let context = self.context, maximum = policy.maximumFailures
         try await context.store.transaction { tx in
             _ = try await tx.loginTransactions.update(tenantID: transaction.tenantID, id: transaction.id) { t in
-                t.failures += 1
-                if t.failures >= maximum, t.state == .pending {
-                    t.state = .denied
-                    t.context["end_reason"] = "too_many_failures"
-                }
-                t.updatedAt = now
+                guard var machine = Self.machine(t) else { return }
+                _ = machine.failed(now: now, maximum: maximum)
+                t.apply(machine.record, FlowState.authenticatorSignIn)
             }
             try await tx.audit.append(context.auditEvent("authenticator.approval_failed", by: .user(device.user.id), tenantID: transaction.tenantID,
                                                          targetType: "login_transaction", targetID: transaction.id, outcome: .failure,
@@ -438,7 +438,7 @@ public struct AuthenticatorService: Sendable {
         } catch let error as StoreError where error.code == .notFound {
             throw AuthenticatorServiceError(.loginTransactionUnknown, "no such sign-in request")
         }
-        guard [.authenticatorQR, .authenticatorPush, .deviceEnrolment].contains(t.kind), let expected = t.context["browser_hash"],
+        guard let expected = t.authenticatorSignIn?.browserHash ?? t.deviceEnrolment?.browserHash,
               constantTimeEquals(Array(expected.utf8), Array(browserHash.utf8)) else {
             throw AuthenticatorServiceError(.loginTransactionUnknown, "no such sign-in request")
         }
@@ -446,47 +446,21 @@ public struct AuthenticatorService: Sendable {
     }
 
     public static func snapshot(_ t: LoginTransaction, now: Date) -> BrowserSnapshot {
-        let kind = switch t.kind {
-        case .authenticatorQR: "qr"
-        case .authenticatorPush: "push"
-        default: "enrolment"
+        if let enrolment = t.deviceEnrolment {
+            let state = DeviceEnrolmentStateMachine(t.record(enrolment)).browserView(now: now)
+            let device = state == "completed" ? t.deviceID.map { BrowserSnapshot.Device(id: $0, name: enrolment.deviceName ?? "") } : nil
+            return BrowserSnapshot(transaction: t.id, kind: "enrolment", state: state, number: nil, expiresAt: Wire.time(t.expiresAt),
+                                   reason: state == "denied" ? (enrolment.endReason == .cancelled ? "cancelled" : "failed") : nil,
+                                   version: t.version, device: device)
         }
-        var state: String
-        var number: String? = nil
-        var reason: String? = nil
-        var device: BrowserSnapshot.Device? = nil
-        switch t.state {
-        case .completed:
-            state = "completed"
-            if t.kind == .deviceEnrolment, let id = t.deviceID { device = .init(id: id, name: t.context["device_name"] ?? "") }
-        case .denied:
-            state = "denied"
-            reason = switch t.context["end_reason"] {
-            case "declined", "reported": "declined"
-            case "superseded": "superseded"
-            case "cancelled": "cancelled"
-            default: "failed"
-            }
-        case .approved:
-            state = t.expiresAt > now ? "approved" : "expired"
-        case .pending:
-            if t.expiresAt <= now {
-                state = "expired"
-            } else {
-                switch t.kind {
-                case .authenticatorQR:
-                    state = t.deviceID == nil ? "waiting" : "scanned"
-                    if t.deviceID != nil { number = t.number }
-                case .authenticatorPush:
-                    state = "waiting"
-                    number = t.number
-                default:
-                    state = t.context["previewed_at"] == nil ? "waiting" : "scanned"
-                }
-            }
+        guard let machine = machine(t) else {
+            return BrowserSnapshot(transaction: t.id, kind: "unknown", state: "expired", number: nil, expiresAt: Wire.time(t.expiresAt),
+                                   reason: nil, version: t.version)
         }
-        return BrowserSnapshot(transaction: t.id, kind: kind, state: state, number: number, expiresAt: Wire.time(t.expiresAt),
-                               reason: reason, version: t.version, device: device)
+        let view = machine.browserView(now: now)
+        return BrowserSnapshot(transaction: t.id, kind: machine.record.payload.channel.rawValue, state: view.state,
+                               number: view.showsNumber ? t.number : nil, expiresAt: Wire.time(t.expiresAt), reason: view.reason,
+                               version: t.version)
     }
 
     public struct Completed: Sendable {
@@ -503,19 +477,21 @@ public struct AuthenticatorService: Sendable {
             return try await completeEnrolment(found, tenant: tenant, sessions: sessions)
         }
         let now = context.clock.now()
-        try Self.checkCompletable(found, now: now)
         let context = self.context
         let result = try await context.store.transaction { tx -> Completed in
-            let t = try await tx.loginTransactions.update(tenantID: tenant.id, id: transactionID) { t in
-                try Self.checkCompletable(t, now: now)
-                t.state = .completed
-                t.updatedAt = now
+            let (_, action) = try await tx.loginTransactions.update(tenantID: tenant.id, id: transactionID) { t in
+                guard var machine = Self.machine(t) else { throw Self.browserError(.unknown) }
+                let action = machine.complete(now: now)
+                if case .refuse(let refusal) = action { throw Self.browserError(refusal) }
+                t.apply(machine.record, FlowState.authenticatorSignIn)
+                return action
             }
-            let user = try await tx.users.get(tenantID: tenant.id, id: t.userID ?? "")
+            guard case .startSession(let userID, let uv, let returnTo) = action else { throw Self.browserError(.unknown) }
+            let user = try await tx.users.get(tenantID: tenant.id, id: userID)
             guard user.status == .active else { throw AuthenticatorServiceError(.accountDisabled, "this account is disabled") }
-            let methods = Self.methods(userVerification: t.context["uv"] ?? "none")
+            let methods = Self.methods(userVerification: uv)
             let (session, cookie) = try await sessions.start(tenantID: tenant.id, userID: user.id, amr: methods.amr, acr: methods.acr, in: tx)
-            return Completed(session: session, cookie: cookie, returnTo: t.context["return_to"] ?? "/account", user: user)
+            return Completed(session: session, cookie: cookie, returnTo: returnTo, user: user)
         }
         await context.store.signals.publish(transactionID)
         return result
@@ -524,43 +500,35 @@ public struct AuthenticatorService: Sendable {
     /// A phone enrolled from an enrolment link signs in the browser that showed the code, once.
     /// The person proved possession of the new device key and nothing more, so `amr` is `swk`.
     func completeEnrolment(_ found: LoginTransaction, tenant: Tenant, sessions: SessionService) async throws -> Completed {
-        guard found.context["sign_in"] == "1" else { throw AuthenticatorServiceError(.loginTransactionUnknown, "no such sign-in request") }
         let now = context.clock.now()
-        // The browser collects the sign-in as soon as the device has registered.
-        if found.state == .completed, now.timeIntervalSince(found.updatedAt) > 120 {
-            throw AuthenticatorServiceError(.loginTransactionExpired, "the enrolment finished too long ago; sign in instead")
-        }
         let context = self.context
         let result = try await context.store.transaction { tx -> Completed in
-            let t = try await tx.loginTransactions.update(tenantID: tenant.id, id: found.id) { t in
-                switch t.state {
-                case .completed where t.context["signed_in"] == nil: t.context["signed_in"] = String(Int64(now.timeIntervalSince1970))
-                case .completed: throw AuthenticatorServiceError(.loginAlreadyUsed, "this sign-in was already used")
-                case .denied: throw AuthenticatorServiceError(.loginDenied, "the enrolment failed")
-                case .pending, .approved:
-                    if t.expiresAt <= now { throw AuthenticatorServiceError(.loginTransactionExpired, "the enrolment code has expired") }
-                    throw AuthenticatorServiceError(.loginNotApproved, "no device has enrolled yet")
-                }
-                t.updatedAt = now
+            let (_, action) = try await tx.loginTransactions.update(tenantID: tenant.id, id: found.id) { t in
+                guard let enrolment = t.deviceEnrolment else { throw Self.browserError(.unknown) }
+                var machine = DeviceEnrolmentStateMachine(t.record(enrolment))
+                let action = machine.signIn(now: now)
+                if case .refuse(let refusal) = action { throw Self.enrolmentSignInError(refusal) }
+                t.apply(machine.record, FlowState.deviceEnrolment)
+                return action
             }
-            let user = try await tx.users.get(tenantID: tenant.id, id: t.userID ?? "")
+            guard case .startSession(let userID, let returnTo) = action else { throw Self.browserError(.unknown) }
+            let user = try await tx.users.get(tenantID: tenant.id, id: userID)
             guard user.status == .active else { throw AuthenticatorServiceError(.accountDisabled, "this account is disabled") }
             let (session, cookie) = try await sessions.start(tenantID: tenant.id, userID: user.id, amr: ["swk"], acr: Self.acr, in: tx)
-            return Completed(session: session, cookie: cookie, returnTo: t.context["return_to"] ?? "/account", user: user)
+            return Completed(session: session, cookie: cookie, returnTo: returnTo, user: user)
         }
         await context.store.signals.publish(found.id)
         return result
     }
 
-    static func checkCompletable(_ t: LoginTransaction, now: Date) throws {
-        switch t.state {
-        case .pending:
-            if t.expiresAt <= now { throw AuthenticatorServiceError(.loginTransactionExpired, "this sign-in request has expired") }
-            throw AuthenticatorServiceError(.loginNotApproved, "the sign-in has not been approved yet")
-        case .denied: throw AuthenticatorServiceError(.loginDenied, "the sign-in was declined")
-        case .completed: throw AuthenticatorServiceError(.loginAlreadyUsed, "this sign-in was already used")
-        case .approved:
-            if t.expiresAt <= now { throw AuthenticatorServiceError(.loginTransactionExpired, "the approval has expired; start again") }
+    static func enrolmentSignInError(_ refusal: FlowRefusal) -> AuthenticatorServiceError {
+        switch refusal {
+        case .tooLate: AuthenticatorServiceError(.loginTransactionExpired, "the enrolment finished too long ago; sign in instead")
+        case .used: AuthenticatorServiceError(.loginAlreadyUsed, "this sign-in was already used")
+        case .ended: AuthenticatorServiceError(.loginDenied, "the enrolment failed")
+        case .expired: AuthenticatorServiceError(.loginTransactionExpired, "the enrolment code has expired")
+        case .notApproved: AuthenticatorServiceError(.loginNotApproved, "no device has enrolled yet")
+        case .unknown, .answered, .claimedByAnother: AuthenticatorServiceError(.loginTransactionUnknown, "no such sign-in request")
         }
     }
 
@@ -569,10 +537,13 @@ public struct AuthenticatorService: Sendable {
         let t = try await browserTransaction(tenant: tenant, transactionID: transactionID, browserHash: browserHash)
         let now = context.clock.now()
         let updated = try await context.store.loginTransactions.update(tenantID: tenant.id, id: t.id) { t in
-            guard t.state == .pending else { return }
-            t.state = .denied
-            t.context["end_reason"] = "cancelled"
-            t.updatedAt = now
+            if let enrolment = t.deviceEnrolment {
+                var machine = DeviceEnrolmentStateMachine(t.record(enrolment))
+                if machine.cancel(now: now) { t.apply(machine.record, FlowState.deviceEnrolment) }
+                return
+            }
+            guard var machine = Self.machine(t), machine.cancel(now: now) else { return }
+            t.apply(machine.record, FlowState.authenticatorSignIn)
         }
         await context.store.signals.publish(t.id)
         if let user = updated.userID { await context.store.signals.publish(user) }

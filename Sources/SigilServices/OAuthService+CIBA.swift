@@ -21,7 +21,7 @@ extension OAuthService {
     /// does not reveal who has an account.
     public func backchannelAuthorize(tenant: Tenant, issuer: String, client: AuthenticatedClient, parameters p: [String: String],
                                      authenticator: AuthenticatorService, clientIP: String?) async throws -> (authReqID: String, expiresIn: Int, interval: Int) {
-        guard client.settings.grantTypes.contains(Self.cibaGrantType), client.method != "none" else {
+        guard client.oauth.grantTypes.contains(.ciba), client.method != .none else {
             throw OAuthError(.unauthorizedClient, "this client may not use CIBA")
         }
         let scopes = (p["scope"] ?? "").split(separator: " ").map(String.init)
@@ -61,7 +61,7 @@ extension OAuthService {
     /// The CIBA grant at the token endpoint (poll mode, CIBA Core §10.1, §11).
     public func cibaToken(tenant: Tenant, issuer: String, client: AuthenticatedClient, parameters p: [String: String],
                           authenticator: AuthenticatorService) async throws -> TokenResponse {
-        guard client.settings.grantTypes.contains(Self.cibaGrantType) else {
+        guard client.oauth.grantTypes.contains(.ciba) else {
             throw OAuthError(.unauthorizedClient, "this client may not use CIBA")
         }
         guard let id = p["auth_req_id"], let dot = id.firstIndex(of: "."), id.utf8.count < 200 else {
@@ -76,14 +76,12 @@ extension OAuthService {
         } catch is AuthenticatorServiceError {
             throw OAuthError(.invalidGrant, "auth_req_id is invalid")
         }
-        switch transaction.state {
-        case .pending:
-            if transaction.expiresAt <= now { throw OAuthError(.expiredToken, "the authentication request has expired") }
-            throw OAuthError(.authorizationPending, "the user has not answered yet")
-        case .denied: throw OAuthError(.accessDenied, "the user declined")
-        case .completed: throw OAuthError(.invalidGrant, "auth_req_id was already used")
-        case .approved:
-            if transaction.expiresAt <= now { throw OAuthError(.expiredToken, "the authentication request has expired") }
+        switch AuthenticatorService.machine(transaction)?.poll(now: now) {
+        case .pending?: throw OAuthError(.authorizationPending, "the user has not answered yet")
+        case .expired?: throw OAuthError(.expiredToken, "the authentication request has expired")
+        case .denied?: throw OAuthError(.accessDenied, "the user declined")
+        case .used?, nil: throw OAuthError(.invalidGrant, "auth_req_id was already used")
+        case .ready?: break
         }
         guard let request = try await context.store.oauth.findPushedRequest(requestURIHash: Self.cibaKey(transactionID)),
               request.clientID == client.clientID,

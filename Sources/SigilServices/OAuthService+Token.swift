@@ -24,21 +24,24 @@ extension OAuthService {
 
     /// The token endpoint: one grant per `grant_type`, each checking that the client may use it.
     public func token(tenantID: String, issuer: String, client: AuthenticatedClient, parameters p: [String: String]) async throws -> TokenResponse {
-        guard let grantType = p["grant_type"] else { throw OAuthError.invalidRequest("grant_type is required") }
-        let known = ["authorization_code", "refresh_token", "client_credentials"]
-        guard known.contains(grantType) else { throw OAuthError(.unsupportedGrantType, "unsupported grant_type") }
-        guard client.settings.grantTypes.contains(grantType) else {
-            throw OAuthError(.unauthorizedClient, "this client may not use the \(grantType) grant")
+        guard let name = p["grant_type"] else { throw OAuthError.invalidRequest("grant_type is required") }
+        // CIBA has its own entry (cibaToken); anything else unknown is unsupported.
+        guard let grantType = GrantType(rawValue: name), grantType != .ciba else {
+            throw OAuthError(.unsupportedGrantType, "unsupported grant_type")
+        }
+        guard client.oauth.grantTypes.contains(grantType) else {
+            throw OAuthError(.unauthorizedClient, "this client may not use the \(grantType.rawValue) grant")
         }
         do {
             switch grantType {
-            case "authorization_code": return try await exchangeCode(tenantID: tenantID, issuer: issuer, client: client, parameters: p)
-            case "refresh_token": return try await refresh(tenantID: tenantID, issuer: issuer, client: client, parameters: p)
-            default: return try await clientCredentials(tenantID: tenantID, issuer: issuer, client: client, parameters: p)
+            case .authorizationCode: return try await exchangeCode(tenantID: tenantID, issuer: issuer, client: client, parameters: p)
+            case .refreshToken: return try await refresh(tenantID: tenantID, issuer: issuer, client: client, parameters: p)
+            case .clientCredentials: return try await clientCredentials(tenantID: tenantID, issuer: issuer, client: client, parameters: p)
+            case .ciba: throw OAuthError(.unsupportedGrantType, "unsupported grant_type")
             }
         } catch let error as OAuthError {
             await context.recordFailure("oauth.token_refused", by: .client(client.clientID), tenantID: tenantID,
-                                        reason: "\(grantType): \(error.detail ?? error.description)")
+                                        reason: "\(grantType.rawValue): \(error.detail ?? error.description)")
             throw error
         }
     }

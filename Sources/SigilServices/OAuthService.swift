@@ -1,5 +1,6 @@
 import Foundation
 import SigilCore
+import SigilFlows
 import SigilJOSE
 import SigilOAuth
 import SigilStore
@@ -46,7 +47,7 @@ public struct OAuthService: Sendable {
     public struct AuthenticatedClient: Sendable {
         public let application: Application
         public let settings: OIDCClientSettings
-        public let method: String
+        public let method: ClientAuthenticationMethod
         public var clientID: String { settings.clientID }
         public var oauth: OAuthClient { OAuthService.oauthClient(settings) }
     }
@@ -69,7 +70,8 @@ public struct OAuthService: Sendable {
 
     public static func oauthClient(_ s: OIDCClientSettings) -> OAuthClient {
         OAuthClient(clientID: s.clientID, redirectURIs: s.redirectURIs, postLogoutRedirectURIs: s.postLogoutRedirectURIs,
-                    grantTypes: s.grantTypes, authMethod: s.tokenEndpointAuthMethod, requirePKCE: s.requirePKCE, requirePAR: s.requirePAR,
+                    grantTypes: Set(s.grantTypes.compactMap(GrantType.init(rawValue:))),
+                    authMethod: ClientAuthenticationMethod(rawValue: s.tokenEndpointAuthMethod) ?? .clientSecretBasic, requirePKCE: s.requirePKCE, requirePAR: s.requirePAR,
                     allowedScopes: s.allowedScopes)
     }
 
@@ -93,8 +95,8 @@ public struct OAuthService: Sendable {
         if let id = c.basicID {
             guard c.clientID == nil || c.clientID == id else { throw await fail("client_id differs from the Basic credentials") }
             guard let (app, s) = try await client(tenantID: tenantID, clientID: id) else { throw await fail("unknown client") }
-            try await checkSecret(c.basicSecret, method: "client_secret_basic", settings: s, fail: { await fail($0, client: id) })
-            return AuthenticatedClient(application: app, settings: s, method: "client_secret_basic")
+            try await checkSecret(c.basicSecret, method: .clientSecretBasic, settings: s, fail: { await fail($0, client: id) })
+            return AuthenticatedClient(application: app, settings: s, method: .clientSecretBasic)
         }
         if let assertion = c.assertion {
             guard c.assertionType == ClientAssertion.type else { throw await fail("unsupported client_assertion_type") }
@@ -102,7 +104,7 @@ public struct OAuthService: Sendable {
             let id = parsed.payload["sub"]?.string ?? ""
             guard c.clientID == nil || c.clientID == id else { throw await fail("client_id differs from the assertion") }
             guard let (app, s) = try await client(tenantID: tenantID, clientID: id) else { throw await fail("unknown client") }
-            guard s.tokenEndpointAuthMethod == "private_key_jwt" else {
+            guard s.tokenEndpointAuthMethod == ClientAuthenticationMethod.privateKeyJWT.rawValue else {
                 throw await fail("client is not registered for private_key_jwt", client: id)
             }
             if let text = s.jwks {
@@ -133,27 +135,29 @@ public struct OAuthService: Sendable {
             } catch let error as StoreError where error.code == .alreadyExists {
                 throw await fail("assertion jti replayed", client: id)
             }
-            return AuthenticatedClient(application: app, settings: s, method: "private_key_jwt")
+            return AuthenticatedClient(application: app, settings: s, method: .privateKeyJWT)
         }
         guard let id = c.clientID else { throw await fail("no client authentication") }
         guard let (app, s) = try await client(tenantID: tenantID, clientID: id) else { throw await fail("unknown client") }
         if let secret = c.clientSecret {
-            try await checkSecret(secret, method: "client_secret_post", settings: s, fail: { await fail($0, client: id) })
-            return AuthenticatedClient(application: app, settings: s, method: "client_secret_post")
+            try await checkSecret(secret, method: .clientSecretPost, settings: s, fail: { await fail($0, client: id) })
+            return AuthenticatedClient(application: app, settings: s, method: .clientSecretPost)
         }
         guard s.isPublic else { throw await fail("confidential client sent no credentials", client: id) }
-        return AuthenticatedClient(application: app, settings: s, method: "none")
+        return AuthenticatedClient(application: app, settings: s, method: .none)
     }
 
     /// The secret must be sent the way the client registered (`token_endpoint_auth_method`, OIDC
     /// Core §9, RFC 7591 §2): a `client_secret_basic` client's secret in a form body is refused, and
     /// the other way round, at every endpoint that authenticates clients.
-    private func checkSecret(_ secret: String?, method: String, settings s: OIDCClientSettings, fail: (String) async -> OAuthError) async throws {
-        guard ["client_secret_basic", "client_secret_post"].contains(s.tokenEndpointAuthMethod), let expected = s.clientSecretHash else {
+    private func checkSecret(_ secret: String?, method: ClientAuthenticationMethod, settings s: OIDCClientSettings,
+                             fail: (String) async -> OAuthError) async throws {
+        guard let registered = ClientAuthenticationMethod(rawValue: s.tokenEndpointAuthMethod), registered.usesSecret,
+              let expected = s.clientSecretHash else {
             throw await fail("client does not authenticate with a secret")
         }
-        guard method == s.tokenEndpointAuthMethod else {
-            throw await fail("client is registered for \(s.tokenEndpointAuthMethod), not \(method)")
+        guard method == registered else {
+            throw await fail("client is registered for \(registered.rawValue), not \(method.rawValue)")
         }
         guard let secret else { throw await fail("wrong client secret") }
         let presented = Array(tokenHash(secret).utf8)
@@ -257,11 +261,21 @@ public struct OAuthService: Sendable {
         if pushed == nil, policy.requirePAR || settings.requirePAR {
             return try await refuse(.invalidRequest("this client must use pushed authorization requests (PAR)"))
         }
-        // What the request asks of the sign-in's acr (docs/oidc.md "acr").
+        // What the request asks of the sign-in's acr (docs/oidc.md "acr"), and then what to do:
+        // AuthorizationStateMachine decides; this carries it out.
         let acrRequirement = ACR.requirement(acrValues: request.acrValues, claims: request.claims, defaults: settings.defaultACRValues ?? [])
-        if let requirement = acrRequirement, requirement.essential, requirement.known.isEmpty {
-            return try await refuse(OAuthError(.accessDenied, "no sign-in method here meets the essential acr; supported: "
-                                                   + ACR.supported.joined(separator: " ")))
+        var machine = AuthorizationStateMachine(request: .init(prompt: request.prompt, maxAge: request.maxAge, acr: acrRequirement,
+                                                               requiresConsent: settings.requiresConsent))
+        let signedInAfterRequest = freshAfter.flatMap { after in session.map { $0.0.authTime >= after } } ?? false
+        let claimNames = ConsentRequest.claimNames(request.claims)
+        var action = machine.arrived(session: session.map { .init(authTime: $0.0.authTime, acr: $0.0.acr) },
+                                     signedInAfterRequest: signedInAfterRequest,
+                                     consent: consent.map { $0 == .allow ? .allow : .deny }, now: now)
+        if action == .lookUpEarlierConsent, let (_, user) = session {
+            let existing = try await context.store.consents.find(tenantID: tenantID, userID: user.id, clientID: clientID)
+            action = machine.earlierConsent(covers: existing.map {
+                ConsentRequest.covers(grantedScopes: $0.scopes, grantedClaims: $0.claims, scopes: request.scopes, claims: claimNames)
+            } ?? false)
         }
         /// The request must survive a sign-in or the consent page: claim it once and move its deadline.
         func keepPushedRequest() async throws {
@@ -270,70 +284,31 @@ public struct OAuthService: Sendable {
                                                                           expiresAt: now.addingTimeInterval(policy.parSignInLifetime))
             }
         }
-        // Is the browser's sign-in good enough?
-        let signedInAfterRequest = freshAfter.flatMap { after in session.map { $0.0.authTime >= after } } ?? false
-        var needsFresh = request.prompt.contains(.login) || request.prompt.contains(.selectAccount)
-        if let maxAge = request.maxAge, let (s, _) = session, now.timeIntervalSince(s.authTime) > TimeInterval(maxAge) { needsFresh = true }
-        if needsFresh, signedInAfterRequest { needsFresh = false }
-        // A session whose acr falls short signs in again once, with a method that reaches it.
-        var acrShort = false
-        if let requirement = acrRequirement, let (s, _) = session, requirement.satisfied(by: s.acr) == nil, !signedInAfterRequest {
-            acrShort = true
-        }
-        guard let (signedIn, user) = session, !needsFresh, !acrShort else {
-            if request.prompt.contains(.none) {
-                return try await refuse(OAuthError(.loginRequired, acrShort ? "the session does not meet the requested acr" : "the user is not signed in"))
-            }
-            try await keepPushedRequest()
-            return .signIn(fresh: session != nil, loginHint: request.loginHint, acr: acrRequirement?.minimum)
-        }
-        // The acr to report: the strongest requested value the sign-in meets. A fresh sign-in may
-        // still fall short (a synced passkey where phrh was asked): voluntary values then report
-        // the session's own acr; essential ones end the request.
-        var acr = signedIn.acr
-        if let requirement = acrRequirement {
-            if let value = requirement.satisfied(by: signedIn.acr) {
-                acr = value
-            } else if requirement.essential {
-                return try await refuse(OAuthError(.accessDenied, "the sign-in did not meet the essential acr ("
-                                                       + requirement.known.joined(separator: " ") + ")"))
-            }
-        }
-        // Consent (docs/oidc.md "Consent"): third-party clients once per new scope or claim, any
-        // client with prompt=consent.
-        let claimNames = ConsentRequest.claimNames(request.claims)
+        let acr: String
         var consentToSave: ConsentGrant?
-        if settings.requiresConsent || request.prompt.contains(.consent) {
-            switch consent {
-            case .deny?:
-                return try await refuse(OAuthError(.accessDenied, "the user denied the request"))
-            case .allow?:
-                if settings.requiresConsent {
-                    let existing = try await context.store.consents.find(tenantID: tenantID, userID: user.id, clientID: clientID)
-                    consentToSave = ConsentGrant(
-                        tenantID: tenantID, userID: user.id, clientID: clientID,
-                        scopes: Array(Set(request.scopes).union(existing?.scopes ?? [])).sorted(),
-                        claims: Array(Set(claimNames).union(existing?.claims ?? [])).sorted(),
-                        createdAt: existing?.createdAt ?? now, updatedAt: now)
-                }
-            case nil:
-                var covered = false
-                if settings.requiresConsent, !request.prompt.contains(.consent),
-                   let existing = try await context.store.consents.find(tenantID: tenantID, userID: user.id, clientID: clientID) {
-                    covered = ConsentRequest.covers(grantedScopes: existing.scopes, grantedClaims: existing.claims,
-                                                    scopes: request.scopes, claims: claimNames)
-                }
-                if !covered {
-                    if request.prompt.contains(.none) {
-                        return try await refuse(OAuthError(.consentRequired, "the user has not approved this application"))
-                    }
-                    try await keepPushedRequest()
-                    return .consent(ConsentPrompt(applicationName: app.name, clientID: clientID, redirectURI: request.redirectURI,
-                                                  lines: ConsentRequest.lines(scopes: request.scopes, claims: claimNames),
-                                                  scopes: request.scopes, claims: claimNames))
-                }
+        switch action {
+        case .refuse(let refusal):
+            return try await refuse(Self.authorizationError(refusal, requirement: acrRequirement))
+        case .signIn(let fresh, let minimum):
+            try await keepPushedRequest()
+            return .signIn(fresh: fresh, loginHint: request.loginHint, acr: minimum)
+        case .askConsent, .lookUpEarlierConsent:
+            try await keepPushedRequest()
+            return .consent(ConsentPrompt(applicationName: app.name, clientID: clientID, redirectURI: request.redirectURI,
+                                          lines: ConsentRequest.lines(scopes: request.scopes, claims: claimNames),
+                                          scopes: request.scopes, claims: claimNames))
+        case .issueCode(let reported, let saveConsent):
+            acr = reported
+            if saveConsent, let (_, user) = session {
+                let existing = try await context.store.consents.find(tenantID: tenantID, userID: user.id, clientID: clientID)
+                consentToSave = ConsentGrant(
+                    tenantID: tenantID, userID: user.id, clientID: clientID,
+                    scopes: Array(Set(request.scopes).union(existing?.scopes ?? [])).sorted(),
+                    claims: Array(Set(claimNames).union(existing?.claims ?? [])).sorted(),
+                    createdAt: existing?.createdAt ?? now, updatedAt: now)
             }
         }
+        guard let (signedIn, user) = session else { return .signIn(fresh: false, loginHint: request.loginHint, acr: acrRequirement?.minimum) }
         // Issue the code: one grant, one code, the PAR consumed — all or nothing.
         let code = OpaqueToken.make(prefix: Self.codePrefix, random: context.random)
         let grantID = context.ids.make(.oauthGrant)
@@ -368,6 +343,20 @@ public struct OAuthService: Sendable {
             return .errorPage(OAuthError(.invalidRequestURI, "The sign-in request has expired or was already used. Start again from the application."))
         }
         return .respond(AuthorizationResponse.success(code: code, target: target, issuer: issuer))
+    }
+
+    /// What the client is told when the authorization flow refuses.
+    static func authorizationError(_ refusal: AuthorizationStateMachine.Refusal, requirement: ACR.Requirement?) -> OAuthError {
+        switch refusal {
+        case .essentialACRUnsupported:
+            OAuthError(.accessDenied, "no sign-in method here meets the essential acr; supported: " + ACR.supported.joined(separator: " "))
+        case .loginRequired(let acrShort):
+            OAuthError(.loginRequired, acrShort ? "the session does not meet the requested acr" : "the user is not signed in")
+        case .essentialACRNotMet:
+            OAuthError(.accessDenied, "the sign-in did not meet the essential acr (" + (requirement?.known ?? []).joined(separator: " ") + ")")
+        case .consentRequired: OAuthError(.consentRequired, "the user has not approved this application")
+        case .consentDenied: OAuthError(.accessDenied, "the user denied the request")
+        }
     }
 
     /// What a code remembers of its request.

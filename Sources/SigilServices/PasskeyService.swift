@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import SigilCore
+import SigilFlows
 import SigilStore
 import SigilWebAuthn
 
@@ -49,18 +50,16 @@ public struct PasskeyService: Sendable {
         }
     }
 
-    /// Starts a registration. `context` travels with the transaction (e.g. the enrolment token hash
-    /// and the names of a user who does not exist yet). Returns the transaction and the options
-    /// for `navigator.credentials.create` (binary fields base64url).
+    /// Starts a registration for `purpose` (an enrolment link, with the names of a user who does
+    /// not exist yet; or the signed-in account). Returns the transaction and the options for
+    /// `navigator.credentials.create` (binary fields base64url).
     public func beginRegistration(tenantID: String, issuer: String, owner: NewCredentialOwner, excludeCredentialIDs: [String],
-                                  context extra: [String: String]) async throws -> (LoginTransaction, [String: any Sendable]) {
+                                  purpose: PasskeyCeremony.Purpose) async throws -> (LoginTransaction, [String: any Sendable]) {
         let rp = try Self.relyingParty(issuer: issuer)
         let challenge = Base64URL.encode(context.random.bytes(32))
         let now = context.clock.now()
-        var txContext = extra
-        txContext["user_id"] = owner.userID
-        let transaction = LoginTransaction(id: context.ids.make(.loginTransaction), tenantID: tenantID, kind: .passkeyRegistration,
-                                           challenge: challenge, userID: owner.userID, context: txContext, createdAt: now, updatedAt: now,
+        let transaction = LoginTransaction(id: context.ids.make(.loginTransaction), tenantID: tenantID, flow: .passkeyCeremony(.init(purpose: purpose)),
+                                           challenge: challenge, userID: owner.userID, createdAt: now, updatedAt: now,
                                            expiresAt: now.addingTimeInterval(Self.ceremonyLifetime))
         _ = try await context.store.loginTransactions.create(transaction)
         let options: [String: any Sendable] = [
@@ -93,11 +92,12 @@ public struct PasskeyService: Sendable {
             throw ServiceError(.invalidInput, "the passkey could not be verified: \(error.message)")
         }
         let context = self.context
+        let now = context.clock.now()
         return try await context.store.transaction { tx in
             let current = try await tx.loginTransactions.update(tenantID: tenantID, id: transactionID) { t in
-                guard t.state == .pending else { throw ServiceError(.invalidInput, "this sign-in attempt was already used") }
-                t.state = .completed
-                t.updatedAt = context.clock.now()
+                var machine = try Self.machine(t)
+                if case .refuse(let refusal) = machine.verified(user: nil, now: now) { throw Self.refusalError(refusal) }
+                t.apply(machine.record, FlowState.passkeyCeremony)
             }
             return try await store(tx, current, verified)
         }
@@ -114,12 +114,13 @@ public struct PasskeyService: Sendable {
 
     /// Starts a sign-in with a discoverable passkey (the browser offers the user's passkeys for
     /// this RP, also through autofill).
-    public func beginAuthentication(tenantID: String, issuer: String, context extra: [String: String]) async throws -> (LoginTransaction, [String: any Sendable]) {
+    public func beginAuthentication(tenantID: String, issuer: String, returnTo: String) async throws -> (LoginTransaction, [String: any Sendable]) {
         let rp = try Self.relyingParty(issuer: issuer)
         let challenge = Base64URL.encode(context.random.bytes(32))
         let now = context.clock.now()
-        let transaction = LoginTransaction(id: context.ids.make(.loginTransaction), tenantID: tenantID, kind: .passkeyAuthentication,
-                                           challenge: challenge, context: extra, createdAt: now, updatedAt: now,
+        let transaction = LoginTransaction(id: context.ids.make(.loginTransaction), tenantID: tenantID,
+                                           flow: .passkeyCeremony(.init(purpose: .signIn(returnTo: returnTo))),
+                                           challenge: challenge, createdAt: now, updatedAt: now,
                                            expiresAt: now.addingTimeInterval(Self.ceremonyLifetime))
         _ = try await context.store.loginTransactions.create(transaction)
         let options: [String: any Sendable] = [
@@ -138,6 +139,11 @@ public struct PasskeyService: Sendable {
         public let amr: [String]
         /// `phrh` for a device-bound passkey, `phr` for a synced one.
         public let acr: String
+        /// Where the sign-in goes next (what the ceremony was started with).
+        public var returnTo: String? {
+            if case .signIn(let returnTo)? = transaction.passkeyCeremony?.purpose { return returnTo }
+            return nil
+        }
     }
 
     /// Verifies an assertion: the passkey must belong to this tenant and to the user its handle
@@ -191,10 +197,9 @@ public struct PasskeyService: Sendable {
         let now = context.clock.now()
         let completed = try await context.store.transaction { tx in
             let completed = try await tx.loginTransactions.update(tenantID: tenantID, id: transactionID) { t in
-                guard t.state == .pending else { throw ServiceError(.invalidInput, "this sign-in attempt was already used") }
-                t.state = .completed
-                t.userID = user.id
-                t.updatedAt = now
+                var machine = try Self.machine(t)
+                if case .refuse(let refusal) = machine.verified(user: user.id, now: now) { throw Self.refusalError(refusal) }
+                t.apply(machine.record, FlowState.passkeyCeremony)
             }
             try await tx.passkeys.recordUse(tenantID: tenantID, credentialID: credentialID, expectedSignCount: stored.signCount,
                                             signCount: Int(verified.signCount), backupState: verified.backupState,
@@ -229,18 +234,28 @@ public struct PasskeyService: Sendable {
             throw ServiceError(.invalidInput, "this sign-in attempt is unknown; start again")
         }
         guard transaction.kind == kind else { throw ServiceError(.invalidInput, "this sign-in attempt is of another kind") }
-        guard transaction.expiresAt > context.clock.now() else { throw ServiceError(.invalidInput, "this sign-in attempt expired; start again") }
-        guard transaction.state == .pending else { throw ServiceError(.invalidInput, "this sign-in attempt was already used") }
+        if let refusal = try Self.machine(transaction).usable(now: context.clock.now()) { throw Self.refusalError(refusal) }
         return transaction
+    }
+
+    /// The row's ceremony state machine.
+    static func machine(_ t: LoginTransaction) throws -> PasskeyCeremonyStateMachine {
+        guard let ceremony = t.passkeyCeremony else { throw ServiceError(.invalidInput, "this sign-in attempt is of another kind") }
+        return PasskeyCeremonyStateMachine(t.record(ceremony))
+    }
+
+    static func refusalError(_ refusal: FlowRefusal) -> ServiceError {
+        refusal == .expired ? ServiceError(.invalidInput, "this sign-in attempt expired; start again")
+            : ServiceError(.invalidInput, "this sign-in attempt was already used")
     }
 
     func recordFailure(_ transaction: LoginTransaction, reason: String) async throws {
         let context = self.context
         try await context.store.transaction { tx in
             _ = try await tx.loginTransactions.update(tenantID: transaction.tenantID, id: transaction.id) { t in
-                t.failures += 1
-                if t.failures >= Self.maximumFailures { t.state = .denied }
-                t.updatedAt = context.clock.now()
+                var machine = try Self.machine(t)
+                _ = machine.failed(now: context.clock.now(), maximum: Self.maximumFailures)
+                t.apply(machine.record, FlowState.passkeyCeremony)
             }
             try await tx.audit.append(context.auditEvent(
                 transaction.kind == .passkeyRegistration ? "passkey.registration_failed" : "passkey.sign_in_failed",

@@ -1,5 +1,6 @@
 import Foundation
 import SigilCore
+import SigilFlows
 import SigilSAML
 import SigilStore
 
@@ -36,14 +37,6 @@ extension SAMLIdentityProviderService {
         case error(SAMLError)
     }
 
-    /// A participant still to be logged out (kept in the state row: the session's rows go with it).
-    struct PendingParticipant: Codable, Sendable {
-        var app: String
-        var nameID: String
-        var format: String?
-        var sessionIndex: String?
-    }
-
     static func sloStateID(random: any RandomSource) -> String {
         "samlslo_" + random.bytes(16).map { String(format: "%02x", $0) }.joined()
     }
@@ -78,8 +71,8 @@ extension SAMLIdentityProviderService {
         let request = validated.request
         // Replay: one use per request ID and SP, on every node.
         let replay = LoginTransaction(id: Self.sloReplayID(tenantID: tenantID, entityID: settings.entityID, requestID: request.id),
-                                      tenantID: tenantID, kind: .samlLogout, state: .completed, challenge: "-",
-                                      context: ["sp_entity_id": settings.entityID, "request_id": request.id],
+                                      tenantID: tenantID, flow: .samlLogout(.replayMarker(spEntityID: settings.entityID, requestID: request.id)),
+                                      state: .completed, challenge: "-",
                                       createdAt: now, updatedAt: now, expiresAt: now.addingTimeInterval(2 * Self.clockSkew + 60))
         do {
             _ = try await context.store.loginTransactions.create(replay)
@@ -95,8 +88,8 @@ extension SAMLIdentityProviderService {
             // A cross-site POST carries no SameSite=Lax cookie: continue on a same-site GET (a
             // top-level navigation, which does) with the verified request kept server-side.
             let pending = LoginTransaction(
-                id: Self.sloStateID(random: context.random), tenantID: tenantID, kind: .samlLogout, challenge: "-",
-                context: ["accepted": String(decoding: try JSONEncoder().encode(accepted), as: UTF8.self)],
+                id: Self.sloStateID(random: context.random), tenantID: tenantID, flow: .samlLogout(.awaitingSameSiteStep(accepted)),
+                challenge: "-",
                 createdAt: now, updatedAt: now, expiresAt: now.addingTimeInterval(Self.clockSkew))
             _ = try await context.store.loginTransactions.create(pending)
             return .redirect("/saml/slo/resume?t=\(pending.id)")
@@ -104,43 +97,27 @@ extension SAMLIdentityProviderService {
         return try await accept(accepted, app: app, settings: settings, tenantID: tenantID, issuer: issuer, session: session)
     }
 
-    /// A verified LogoutRequest (signature, issuer, Destination, time, replay all checked).
-    struct AcceptedLogoutRequest: Codable, Sendable {
-        var app: String
-        var requestID: String
-        var nameID: String
-        var nameIDFormat: String?
-        var sessionIndexes: [String]
-        var relayState: String?
-        var binding: String
-
-        var request: LogoutRequest {
-            LogoutRequest(id: requestID, issuer: nil, destination: nil, issueInstant: nil, notOnOrAfter: nil, nameID: nameID,
-                          nameIDFormat: nameIDFormat, sessionIndexes: sessionIndexes, hasEnvelopedSignature: false)
-        }
-    }
-
     /// The same-site step after a POST-binding LogoutRequest: once, then as if it had arrived here.
     public func resumeLogout(stateID: String, tenantID: String, issuer: String, session: (Session, User)?) async throws -> LogoutOutcome {
         let now = context.clock.now()
         let unknown = SAMLError(.unsupported, "this sign-out request is unknown or expired; sign out again from the application")
         guard stateID.hasPrefix("samlslo_"), stateID.utf8.count < 100,
-              let pending = try? await context.store.loginTransactions.get(tenantID: tenantID, id: stateID), pending.kind == .samlLogout,
-              pending.context["accepted"] != nil else { return .error(unknown) }
-        let taken: LoginTransaction
+              let pending = try? await context.store.loginTransactions.get(tenantID: tenantID, id: stateID),
+              case .awaitingSameSiteStep? = pending.samlLogout else { return .error(unknown) }
+        let accepted: AcceptedLogoutRequest
         do {
-            taken = try await context.store.loginTransactions.update(tenantID: tenantID, id: stateID) { t in
-                guard t.state == .pending, t.expiresAt > now else { throw unknown }
-                t.state = .completed
-                t.updatedAt = now
+            (_, accepted) = try await context.store.loginTransactions.update(tenantID: tenantID, id: stateID) { t in
+                guard case .awaitingSameSiteStep(let request)? = t.samlLogout else { throw unknown }
+                var machine = SAMLLogoutResumeStateMachine(t.record(request))
+                guard case .accept(let accepted) = machine.resumed(now: now) else { throw unknown }
+                t.apply(machine.record) { FlowState.samlLogout(.awaitingSameSiteStep($0)) }
+                return accepted
             }
         } catch let error as SAMLError {
             await context.recordFailure("saml.slo.rejected", by: .system, tenantID: tenantID, reason: "resume link used twice or expired")
             return .error(error)
         }
-        guard let text = taken.context["accepted"],
-              let accepted = try? JSONDecoder().decode(AcceptedLogoutRequest.self, from: Data(text.utf8)),
-              let app = try? await context.store.applications.get(tenantID: tenantID, id: accepted.app),
+        guard let app = try? await context.store.applications.get(tenantID: tenantID, id: accepted.app),
               case .saml(let settings) = app.settings else { return .error(unknown) }
         return try await accept(accepted, app: app, settings: settings, tenantID: tenantID, issuer: issuer, session: session)
     }
@@ -174,11 +151,9 @@ extension SAMLIdentityProviderService {
             after: ["sp_entity_id": settings.entityID, "request_id": request.id, "session": s.id, "binding": accepted.binding]))
         let others = try await logoutService.endSession(s, issuer: issuer, reason: "SAML single logout from \(settings.entityID)")
             .filter { $0.applicationID != app.id }
-        var stateContext: [String: String] = [
-            "user_id": s.userID, "session_id": s.id, "initiator_app": app.id, "initiator_request_id": request.id,
-        ]
-        if let relay = accepted.relayState { stateContext["initiator_relay_state"] = relay }
-        return try await propagate(others, context: stateContext, tenantID: tenantID, issuer: issuer)
+        return try await propagate(others, userID: s.userID, sessionID: s.id,
+                                   initiator: .init(app: app.id, requestID: request.id, relayState: accepted.relayState), finish: nil,
+                                   tenantID: tenantID, issuer: issuer)
     }
 
     // MARK: IdP-initiated
@@ -188,91 +163,98 @@ extension SAMLIdentityProviderService {
     /// path under the tenant or an already-validated absolute URL; nil: the signed-out page).
     public func signOut(_ session: Session, tenantID: String, issuer: String, reason: String, finish: String?) async throws -> LogoutOutcome {
         let participants = try await logoutService.endSession(session, issuer: issuer, reason: reason)
-        var stateContext: [String: String] = ["user_id": session.userID, "session_id": session.id]
-        if let finish { stateContext["finish"] = finish }
-        return try await propagate(participants, context: stateContext, tenantID: tenantID, issuer: issuer)
+        return try await propagate(participants, userID: session.userID, sessionID: session.id, initiator: nil, finish: finish,
+                                   tenantID: tenantID, issuer: issuer)
     }
 
     /// Stores the chain's state (when there is anyone to reach) and takes its first step.
-    func propagate(_ participants: [SessionParticipant], context stateContext: [String: String], tenantID: String,
-                   issuer: String) async throws -> LogoutOutcome {
+    func propagate(_ participants: [SessionParticipant], userID: String, sessionID: String, initiator: LogoutChain.Initiator?,
+                   finish: String?, tenantID: String, issuer: String) async throws -> LogoutOutcome {
         let now = context.clock.now()
-        var stateContext = stateContext
-        let queue = participants.map { PendingParticipant(app: $0.applicationID, nameID: $0.nameID ?? "", format: $0.nameIDFormat,
-                                                          sessionIndex: $0.sessionIndex) }
-        stateContext["queue"] = String(decoding: try JSONEncoder().encode(queue), as: UTF8.self)
-        stateContext["failed"] = "0"
-        stateContext["done"] = "0"
-        let state = LoginTransaction(id: Self.sloStateID(random: context.random), tenantID: tenantID, kind: .samlLogout,
-                                     challenge: "-", userID: stateContext["user_id"], context: stateContext, createdAt: now,
-                                     updatedAt: now, expiresAt: now.addingTimeInterval(Self.sloLifetime))
+        let queue = participants.map { LogoutParticipant(app: $0.applicationID, nameID: $0.nameID ?? "", format: $0.nameIDFormat,
+                                                         sessionIndex: $0.sessionIndex) }
+        let chain = LogoutChain(sessionID: sessionID, initiator: initiator, finish: finish, queue: queue)
+        let state = LoginTransaction(id: Self.sloStateID(random: context.random), tenantID: tenantID, flow: .samlLogout(.propagation(chain)),
+                                     challenge: "-", userID: userID, createdAt: now, updatedAt: now,
+                                     expiresAt: now.addingTimeInterval(Self.sloLifetime))
         if !queue.isEmpty { _ = try await context.store.loginTransactions.create(state) }
-        return try await step(state, tenantID: tenantID, issuer: issuer)
+        return try await step(state, tenantID: tenantID, issuer: issuer, stored: !queue.isEmpty)
     }
 
-    /// Sends the next participant its LogoutRequest, or finishes.
-    func step(_ state: LoginTransaction, tenantID: String, issuer: String) async throws -> LogoutOutcome {
-        var queue = try JSONDecoder().decode([PendingParticipant].self, from: Data((state.context["queue"] ?? "[]").utf8))
-        var failed = Int(state.context["failed"] ?? "0") ?? 0
-        let now = context.clock.now()
-        while !queue.isEmpty {
-            let next = queue.removeFirst()
-            guard let app = try? await context.store.applications.get(tenantID: tenantID, id: next.app), case .saml(let settings) = app.settings,
-                  let slo = settings.singleLogoutURL, !next.nameID.isEmpty else {
-                // No logout URL (or the SP is gone): it cannot be told; the logout is partial.
-                failed += 1
-                continue
-            }
-            let redirect = settings.logoutBinding == .redirect
-            let (requestID, xml) = try await builder(tenantID: tenantID).logoutRequest(
-                issuer: Self.entityID(issuer: issuer), destination: slo, nameID: next.nameID, nameIDFormat: next.format,
-                sessionIndex: next.sessionIndex, now: now, sign: !redirect)
-            let remaining = String(decoding: try JSONEncoder().encode(queue), as: UTF8.self)
-            let failedNow = failed
-            _ = try await context.store.loginTransactions.update(tenantID: tenantID, id: state.id) { t in
-                t.context["queue"] = remaining
-                t.context["failed"] = String(failedNow)
-                t.context["current_app"] = app.id
-                t.context["current_request_id"] = requestID
-                t.context["current_deadline"] = String(Int(now.addingTimeInterval(Self.sloHopTimeout).timeIntervalSince1970))
-                t.updatedAt = now
-            }
-            try await context.store.audit.append(context.auditEvent(
-                "saml.slo.propagated", by: state.userID.map(Principal.user) ?? .system, tenantID: tenantID, targetType: "application",
-                targetID: app.id, after: ["sp_entity_id": settings.entityID, "request_id": requestID, "state": "sent",
-                                          "binding": settings.logoutBinding.rawValue]))
-            let skip = "/saml/slo/continue?t=\(state.id)"
-            if redirect {
-                return .redirectToServiceProvider(url: try await redirectURL(slo, xml, parameter: "SAMLRequest", relayState: state.id, tenantID: tenantID),
-                                                  skip: skip)
-            }
-            return .post(PostForm(action: slo, field: "SAMLRequest", value: Data(xml).base64EncodedString(), relayState: state.id,
-                                  skip: skip))
-        }
-        return try await finish(state, failed: failed, tenantID: tenantID, issuer: issuer)
+    /// The row's logout-chain state machine, if it is one.
+    static func chain(_ t: LoginTransaction) -> SAMLLogoutChainStateMachine? {
+        guard case .propagation(let chain)? = t.samlLogout else { return nil }
+        return SAMLLogoutChainStateMachine(t.record(chain))
     }
 
-    func finish(_ state: LoginTransaction, failed: Int, tenantID: String, issuer: String) async throws -> LogoutOutcome {
+    /// Sends the next participant its LogoutRequest, or finishes (SAMLLogoutChainStateMachine).
+    func step(_ state: LoginTransaction, tenantID: String, issuer: String, stored: Bool = true) async throws -> LogoutOutcome {
+        guard var machine = Self.chain(state) else { return .signedOut(partial: false) }
         let now = context.clock.now()
-        if (try? await context.store.loginTransactions.get(tenantID: tenantID, id: state.id)) != nil {
-            _ = try await context.store.loginTransactions.update(tenantID: tenantID, id: state.id) { t in
-                t.state = .completed
-                t.context["failed"] = String(failed)
-                t.context["current_app"] = nil
-                t.context["current_request_id"] = nil
-                t.updatedAt = now
+        var row = state
+        /// The chain's new state and the step's audit event, in one commit.
+        func save(_ event: AuditEvent? = nil) async throws {
+            row.apply(machine.record) { FlowState.samlLogout(.propagation($0)) }
+            let record = machine.record, context = self.context
+            do {
+                try await context.store.transaction { tx in
+                    if stored {
+                        _ = try await tx.loginTransactions.update(tenantID: tenantID, id: state.id) { t in
+                            t.apply(record) { FlowState.samlLogout(.propagation($0)) }
+                        }
+                    }
+                    if let event { try await tx.audit.append(event) }
+                }
+            } catch let error as StoreError where error.code == .notFound {
+                // Swept after its lifetime: the chain goes on for this browser without a row.
+                if let event { try await context.store.audit.append(event) }
             }
         }
-        let partial = failed > 0
-        if let initiator = state.context["initiator_app"], let requestID = state.context["initiator_request_id"] {
-            guard let app = try? await context.store.applications.get(tenantID: tenantID, id: initiator), case .saml(let settings) = app.settings else {
+        while true {
+            switch machine.next(now: now) {
+            case .nothing:
+                return .signedOut(partial: false)
+            case .finish(let ending):
+                try await save()
+                return try await finish(ending, tenantID: tenantID, issuer: issuer)
+            case .send(let next):
+                guard let app = try? await context.store.applications.get(tenantID: tenantID, id: next.app), case .saml(let settings) = app.settings,
+                      let slo = settings.singleLogoutURL, !next.nameID.isEmpty else {
+                    // No logout URL (or the SP is gone): it cannot be told; the logout is partial.
+                    machine.unreachable(now: now)
+                    continue
+                }
+                let redirect = settings.logoutBinding == .redirect
+                let (requestID, xml) = try await builder(tenantID: tenantID).logoutRequest(
+                    issuer: Self.entityID(issuer: issuer), destination: slo, nameID: next.nameID, nameIDFormat: next.format,
+                    sessionIndex: next.sessionIndex, now: now, sign: !redirect)
+                machine.sent(app: app.id, requestID: requestID, now: now, hopTimeout: Self.sloHopTimeout)
+                try await save(context.auditEvent(
+                    "saml.slo.propagated", by: state.userID.map(Principal.user) ?? .system, tenantID: tenantID, targetType: "application",
+                    targetID: app.id, after: ["sp_entity_id": settings.entityID, "request_id": requestID, "state": "sent",
+                                              "binding": settings.logoutBinding.rawValue]))
+                let skip = "/saml/slo/continue?t=\(state.id)"
+                if redirect {
+                    return .redirectToServiceProvider(url: try await redirectURL(slo, xml, parameter: "SAMLRequest", relayState: state.id, tenantID: tenantID),
+                                                      skip: skip)
+                }
+                return .post(PostForm(action: slo, field: "SAMLRequest", value: Data(xml).base64EncodedString(), relayState: state.id,
+                                      skip: skip))
+            }
+        }
+    }
+
+    func finish(_ ending: SAMLLogoutChainStateMachine.Ending, tenantID: String, issuer: String) async throws -> LogoutOutcome {
+        switch ending {
+        case .respond(let initiator, let partial):
+            guard let app = try? await context.store.applications.get(tenantID: tenantID, id: initiator.app), case .saml(let settings) = app.settings else {
                 return .signedOut(partial: partial)
             }
-            return try await finalResponse(to: settings, inResponseTo: requestID, relayState: state.context["initiator_relay_state"],
+            return try await finalResponse(to: settings, inResponseTo: initiator.requestID, relayState: initiator.relayState,
                                            partial: partial, tenantID: tenantID, issuer: issuer)
+        case .redirect(let finish): return .redirect(finish)
+        case .signedOutPage(let partial): return .signedOut(partial: partial)
         }
-        if let finish = state.context["finish"] { return .redirect(finish) }
-        return .signedOut(partial: partial)
     }
 
     /// The signed LogoutResponse to the SP that started the logout (at its registered logout URL).
@@ -309,9 +291,7 @@ extension SAMLIdentityProviderService {
         let known = message.relayState.flatMap { $0.hasPrefix("samlslo_") && $0.utf8.count < 100 ? $0 : nil }
         var state: LoginTransaction?
         if let known { state = try? await context.store.loginTransactions.get(tenantID: tenantID, id: known) }
-        guard let stateID = known, let state, state.kind == .samlLogout,
-              state.state == .pending, state.expiresAt > context.clock.now(),
-              let current = state.context["current_app"], let expected = state.context["current_request_id"] else {
+        guard let stateID = known, let state, let hop = Self.chain(state)?.waitingFor(now: context.clock.now()) else {
             await context.recordFailure("saml.slo.rejected", by: .system, tenantID: tenantID,
                                         reason: "a LogoutResponse that answers no logout in progress")
             // A late answer to a sign-out that has finished: the session it ended is gone, so "signed out" is true.
@@ -320,57 +300,57 @@ extension SAMLIdentityProviderService {
             return .error(SAMLError(.unsupported, "this sign-out answer does not belong to a sign-out in progress here, so nothing was "
                                         + "signed out by it; to sign out of Sigil, use Sign out on your account page"))
         }
+        let expected = hop.requestID
         var ok = false
         var reason = ""
-        if case let (app, sp)? = try await serviceProvider(tenantID: tenantID, id: current) {
+        var event: AuditEvent?
+        if case let (app, sp)? = try await serviceProvider(tenantID: tenantID, id: hop.app) {
             switch LogoutResponseValidator(sloURLs: [Self.sloURL(issuer: issuer)]).validate(message, from: sp, inResponseTo: expected) {
             case .success(let response):
                 ok = response.isSuccess
                 reason = ok ? "" : "status \(response.statusCode) \(response.statusSubcode ?? "")"
-                try await context.store.audit.append(context.auditEvent(
+                event = context.auditEvent(
                     "saml.slo.propagated", by: state.userID.map(Principal.user) ?? .system, tenantID: tenantID, targetType: "application",
                     targetID: app.id, outcome: ok ? .success : .failure,
-                    after: ["sp_entity_id": sp.entityID, "request_id": expected, "state": ok ? "confirmed" : "refused"], reason: ok ? nil : reason))
+                    after: ["sp_entity_id": sp.entityID, "request_id": expected, "state": ok ? "confirmed" : "refused"], reason: ok ? nil : reason)
             case .failure(let error):
                 reason = "\(error.code): \(error.message) \(error.detail)"
                 await context.recordFailure("saml.slo.rejected", by: .system, tenantID: tenantID,
                                             reason: "LogoutResponse from \(sp.entityID): \(reason)")
             }
         }
-        return try await advance(stateID: stateID, expected: expected, succeeded: ok, tenantID: tenantID, issuer: issuer)
+        return try await advance(stateID: stateID, expected: expected, succeeded: ok, event: event, tenantID: tenantID, issuer: issuer)
     }
 
     /// The browser's "continue" on a hop that does not answer (or came back without a response).
     public func continueLogout(stateID: String, tenantID: String, issuer: String) async throws -> LogoutOutcome {
         guard stateID.hasPrefix("samlslo_"), let state = try? await context.store.loginTransactions.get(tenantID: tenantID, id: stateID),
-              state.kind == .samlLogout, state.state == .pending, state.expiresAt > context.clock.now(),
-              let expected = state.context["current_request_id"] else {
+              let hop = Self.chain(state)?.waitingFor(now: context.clock.now()) else {
             return .signedOut(partial: false)
         }
-        let deadline = Double(state.context["current_deadline"] ?? "0").map { Date(timeIntervalSince1970: $0) } ?? .distantPast
-        await context.recordFailure("saml.slo.propagated", by: state.userID.map(Principal.user) ?? .system, tenantID: tenantID,
-                                    reason: "no LogoutResponse from application \(state.context["current_app"] ?? "-")"
-                                        + (context.clock.now() >= deadline ? " (timed out)" : " (skipped)"))
-        return try await advance(stateID: stateID, expected: expected, succeeded: false, tenantID: tenantID, issuer: issuer)
+        let event = context.auditEvent("saml.slo.propagated", by: state.userID.map(Principal.user) ?? .system, tenantID: tenantID,
+                                       outcome: .failure, reason: "no LogoutResponse from application \(hop.app)"
+                                           + (context.clock.now() >= hop.deadline ? " (timed out)" : " (skipped)"))
+        return try await advance(stateID: stateID, expected: hop.requestID, succeeded: false, event: event, tenantID: tenantID, issuer: issuer)
     }
 
     /// Closes the current hop (once: a second answer to the same request changes nothing) and
     /// takes the next step.
-    func advance(stateID: String, expected: String, succeeded: Bool, tenantID: String, issuer: String) async throws -> LogoutOutcome {
+    func advance(stateID: String, expected: String, succeeded: Bool, event: AuditEvent?, tenantID: String,
+                 issuer: String) async throws -> LogoutOutcome {
         let now = context.clock.now()
-        let updated = try await context.store.loginTransactions.update(tenantID: tenantID, id: stateID) { t in
-            guard t.context["current_request_id"] == expected else { return }
-            t.context["current_request_id"] = nil
-            t.context["current_app"] = nil
-            if succeeded {
-                t.context["done"] = String((Int(t.context["done"] ?? "0") ?? 0) + 1)
-            } else {
-                t.context["failed"] = String((Int(t.context["failed"] ?? "0") ?? 0) + 1)
+        // The hop's end and what is audited about it, in one commit.
+        let (updated, closed) = try await context.store.transaction { tx in
+            let result = try await tx.loginTransactions.update(tenantID: tenantID, id: stateID) { t in
+                guard var machine = Self.chain(t), machine.hopEnded(requestID: expected, confirmed: succeeded, now: now) else { return false }
+                t.apply(machine.record) { FlowState.samlLogout(.propagation($0)) }
+                return true
             }
-            t.updatedAt = now
+            if let event { try await tx.audit.append(event) }
+            return result
         }
         // Finished already, or another hop is in flight (a duplicate answer): nothing more to do here.
-        guard updated.state == .pending, updated.context["current_request_id"] == nil else { return .signedOut(partial: false) }
+        guard closed else { return .signedOut(partial: false) }
         return try await step(updated, tenantID: tenantID, issuer: issuer)
     }
 
@@ -386,5 +366,13 @@ extension SAMLIdentityProviderService {
     func serviceProvider(tenantID: String, id: String) async throws -> (Application, SAMLServiceProvider)? {
         guard let app = try? await context.store.applications.get(tenantID: tenantID, id: id), let entityID = app.entityID else { return nil }
         return try await serviceProvider(tenantID: tenantID, entityID: entityID)
+    }
+}
+
+extension AcceptedLogoutRequest {
+    /// The request as the session matcher reads it.
+    var request: LogoutRequest {
+        LogoutRequest(id: requestID, issuer: nil, destination: nil, issueInstant: nil, notOnOrAfter: nil, nameID: nameID,
+                      nameIDFormat: nameIDFormat, sessionIndexes: sessionIndexes, hasEnvelopedSignature: false)
     }
 }

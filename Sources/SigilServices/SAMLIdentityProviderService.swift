@@ -2,6 +2,7 @@ import Crypto
 import _CryptoExtras
 import Foundation
 import SigilCore
+import SigilFlows
 import SigilJOSE
 import SigilSAML
 import SigilStore
@@ -71,12 +72,15 @@ public struct SAMLIdentityProviderService: Sendable {
     public func receive(_ message: SAMLInboundMessage, tenantID: String, issuer: String,
                         session: (Session, User)?) async throws -> Outcome {
         let now = context.clock.now()
-        // The issuer is read before anything is trusted, only to find the registered SP.
-        let claimedIssuer = (try? AuthnRequest.parse(message.xml))?.issuer
+        // Parsed once; the issuer is read before anything is trusted, only to find the registered SP.
+        let unverified: AuthnRequest
+        do { unverified = try AuthnRequest.parse(message.xml) } catch {
+            return try await reject(error, tenantID: tenantID, issuer: issuer, app: nil, requestID: nil, to: nil)
+        }
         var registered: (Application, SAMLServiceProvider)?
-        if let claimedIssuer { registered = try await serviceProvider(tenantID: tenantID, entityID: claimedIssuer) }
+        if let claimedIssuer = unverified.issuer { registered = try await serviceProvider(tenantID: tenantID, entityID: claimedIssuer) }
         let validator = AuthnRequestValidator(ssoURLs: [Self.ssoURL(issuer: issuer)], clockSkew: Self.clockSkew)
-        let result = validator.validate(message, now: now) { entityID in
+        let result = validator.validate(message, unverified: unverified, now: now) { entityID in
             registered.flatMap { $0.1.entityID == entityID ? $0.1 : nil }
         }
         let validated: ValidatedAuthnRequest
@@ -87,37 +91,47 @@ public struct SAMLIdentityProviderService: Sendable {
                                     requestID: rejection.request?.id, to: rejection.respondTo.map { (acsURL: $0.acsURL, relayState: message.relayState) })
         }
         let app = registered!.0
-        if validated.signatureUnchecked {
-            try await context.store.audit.append(context.auditEvent(
-                "saml.sso.signature_unchecked", by: .system, tenantID: tenantID, targetType: "application", targetID: app.id,
-                after: ["sp_entity_id": validated.serviceProvider.entityID, "request_id": validated.request.id, "binding": "\(message.binding)"],
-                reason: "the request is signed but the service provider has no certificate registered; handled as unsigned"))
-        }
+        let unchecked = validated.signatureUnchecked ? context.auditEvent(
+            "saml.sso.signature_unchecked", by: .system, tenantID: tenantID, targetType: "application", targetID: app.id,
+            after: ["sp_entity_id": validated.serviceProvider.entityID, "request_id": validated.request.id, "binding": "\(message.binding)"],
+            reason: "the request is signed but the service provider has no certificate registered; handled as unsigned") : nil
         // Replay: the pending record's ID is derived from the request ID.
         let secret = OpaqueToken.make(prefix: "", random: context.random)
+        let flow = SAMLAuthnRequestFlow(
+            applicationID: app.id, spEntityID: validated.serviceProvider.entityID, requestID: validated.request.id, acsURL: validated.acsURL,
+            nameIDFormat: validated.nameIDFormat.rawValue, relayState: validated.relayState.flatMap { $0.isEmpty ? nil : $0 },
+            forceAuthn: validated.request.forceAuthn, signed: validated.signed)
         let pending = LoginTransaction(
             id: Self.pendingID(tenantID: tenantID, entityID: validated.serviceProvider.entityID, requestID: validated.request.id),
-            tenantID: tenantID, kind: .samlAuthnRequest, challenge: "-", secretHash: tokenHash(secret),
-            context: [
-                "application_id": app.id, "sp_entity_id": validated.serviceProvider.entityID, "request_id": validated.request.id,
-                "acs_url": validated.acsURL, "name_id_format": validated.nameIDFormat, "relay_state": validated.relayState ?? "",
-                "force_authn": String(validated.request.forceAuthn), "signed": String(validated.signed),
-            ],
+            tenantID: tenantID, flow: .samlAuthnRequest(flow), challenge: "-", secretHash: tokenHash(secret),
             createdAt: now, updatedAt: now, expiresAt: now.addingTimeInterval(Self.pendingLifetime))
         do {
-            _ = try await context.store.loginTransactions.create(pending)
+            // The pending request and its audit event in one commit.
+            try await context.store.transaction { tx in
+                _ = try await tx.loginTransactions.create(pending)
+                if let unchecked { try await tx.audit.append(unchecked) }
+            }
         } catch let error as StoreError where error.code == .alreadyExists {
             return try await reject(SAMLError(.replayed, "this request was already used", detail: validated.request.id), tenantID: tenantID,
                                     issuer: issuer, app: app, requestID: validated.request.id, to: (validated.acsURL, validated.relayState))
         }
-        if case let (s, user)? = session, !validated.request.forceAuthn {
-            return try await respond(pending, session: s, user: user, tenantID: tenantID, issuer: issuer)
-        }
-        if validated.request.isPassive {
-            _ = try? await context.store.loginTransactions.update(tenantID: tenantID, id: pending.id) { $0.state = .completed }
+        var machine = SAMLAuthnRequestStateMachine(pending.record(flow))
+        switch machine.received(session: session.map { .init(user: $0.1.id, authTime: $0.0.authTime) }, isPassive: validated.request.isPassive,
+                                now: now) {
+        case .answer, .answerAgain:
+            guard case let (s, user)? = session else { break }
+            // The application loaded to validate the request answers it too.
+            return try await answer(pending, app: app, session: s, user: user, tenantID: tenantID, issuer: issuer, step: .complete(pending.id))
+        case .refusePassive:
+            let record = machine.record
+            _ = try? await context.store.loginTransactions.update(tenantID: tenantID, id: pending.id) { t in
+                t.apply(record, FlowState.samlAuthnRequest)
+            }
             return try await reject(SAMLError(.unsupported, "the user is not signed in and the request is passive"), tenantID: tenantID,
                                     issuer: issuer, app: app, requestID: validated.request.id, to: (validated.acsURL, validated.relayState),
                                     status: .responder("NoPassive", "the user is not signed in"))
+        case .signIn, .refuse:
+            break
         }
         return .login(returnTo: "/saml/sso/continue?t=\(pending.id)&k=\(secret)", forceLogin: validated.request.forceAuthn)
     }
@@ -131,37 +145,36 @@ public struct SAMLIdentityProviderService: Sendable {
         } catch let error as StoreError where error.code == .notFound {
             return .error(SAMLError(.unsupported, "this sign-in request is unknown or expired; start again from the application"))
         }
-        guard pending.kind == .samlAuthnRequest, let hash = pending.secretHash,
+        guard let flow = pending.samlAuthnRequest, let hash = pending.secretHash,
               constantTimeEquals(Array(hash.utf8), Array(tokenHash(key).utf8)) else {
             await context.recordFailure("saml.sso.rejected", by: .system, tenantID: tenantID, reason: "resume key mismatch")
             return .error(SAMLError(.unsupported, "this sign-in request is unknown or expired; start again from the application"))
         }
         // The same browser arriving again (two sign-ins finishing at once, a reload, Back) gets the
-        // answer again instead of an error that would replace the page posting the first one.
-        // "Same browser": it holds the continue link's key, which only the browser that sent the
-        // request was given, and a session of the user the request was answered for.
-        // `updatedAt` is when it was answered: nothing changes a completed request afterwards.
-        if pending.state == .completed, case let (s, user)? = session, pending.userID == user.id,
-           now.timeIntervalSince(pending.updatedAt) < Self.repeatWindow, pending.expiresAt > now,
-           !(pending.context["force_authn"] == "true" && s.authTime < pending.createdAt) {
+        // answer again instead of an error that would replace the page posting the first one
+        // (SAMLAuthnRequestStateMachine.resumed says when).
+        var machine = SAMLAuthnRequestStateMachine(pending.record(flow))
+        let signedIn = session.map { SAMLAuthnRequestStateMachine.SignedIn(user: $0.1.id, authTime: $0.0.authTime) }
+        let continueLink = "/saml/sso/continue?t=\(transactionID)&k=\(key)"
+        switch machine.resumed(session: signedIn, now: now, repeatWindow: Self.repeatWindow) {
+        case .answerAgain:
+            guard case let (s, user)? = session else { break }
             let repeated = context.auditEvent(
                 "saml.sso.repeated", by: .user(user.id), tenantID: tenantID, targetType: "application",
-                targetID: pending.context["application_id"], after: ["request_id": pending.context["request_id"] ?? "", "session": s.id],
+                targetID: flow.applicationID, after: ["request_id": flow.requestID, "session": s.id],
                 reason: "the continue link of an answered request was opened again by the same browser")
             return try await answer(pending, session: s, user: user, tenantID: tenantID, issuer: issuer, step: .repeat(repeated))
+        case .answer:
+            guard case let (s, user)? = session else { break }
+            return try await respond(pending, session: s, user: user, tenantID: tenantID, issuer: issuer)
+        case .signIn(let force):
+            return .login(returnTo: continueLink, forceLogin: force)
+        case .refuse, .refusePassive:
+            break
         }
-        guard pending.state == .pending, pending.expiresAt > now else {
-            await context.recordFailure("saml.sso.rejected", by: .system, tenantID: tenantID,
-                                        reason: "replayed: resume link of an answered or expired request \(pending.context["request_id"] ?? "")")
-            return .error(SAMLError(.replayed, "this sign-in request was already answered or expired; start again from the application"))
-        }
-        guard case let (s, user)? = session else {
-            return .login(returnTo: "/saml/sso/continue?t=\(transactionID)&k=\(key)", forceLogin: false)
-        }
-        if pending.context["force_authn"] == "true", s.authTime < pending.createdAt {
-            return .login(returnTo: "/saml/sso/continue?t=\(transactionID)&k=\(key)", forceLogin: true)
-        }
-        return try await respond(pending, session: s, user: user, tenantID: tenantID, issuer: issuer)
+        await context.recordFailure("saml.sso.rejected", by: .system, tenantID: tenantID,
+                                    reason: "replayed: resume link of an answered or expired request \(flow.requestID)")
+        return .error(SAMLError(.replayed, "this sign-in request was already answered or expired; start again from the application"))
     }
 
     func respond(_ pending: LoginTransaction, session: Session, user: User, tenantID: String, issuer: String) async throws -> Outcome {
@@ -180,15 +193,17 @@ public struct SAMLIdentityProviderService: Sendable {
     }
 
     /// The signed Response to a pending request (answered once by `respond`, or again by `resume`).
-    func answer(_ pending: LoginTransaction, session: Session, user: User, tenantID: String, issuer: String,
+    func answer(_ pending: LoginTransaction, app loaded: Application? = nil, session: Session, user: User, tenantID: String, issuer: String,
                 step: AnswerStep) async throws -> Outcome {
-        let app = try await context.store.applications.get(tenantID: tenantID, id: pending.context["application_id"] ?? "")
+        guard let flow = pending.samlAuthnRequest else { return .error(SAMLError(.unsupported, "this sign-in request is unknown")) }
+        let app = if let loaded, loaded.id == flow.applicationID { loaded } else {
+            try await context.store.applications.get(tenantID: tenantID, id: flow.applicationID)
+        }
         guard case .saml(let settings) = app.settings else { return .error(SAMLError(.unknownIssuer, "the application is not a SAML SP")) }
-        let relay = pending.context["relay_state"].flatMap { $0.isEmpty ? nil : $0 }
         return try await assertion(app: app, settings: settings, session: session, user: user, tenantID: tenantID, issuer: issuer,
-                                   acsURL: pending.context["acs_url"] ?? "", inResponseTo: pending.context["request_id"],
-                                   nameIDFormat: pending.context["name_id_format"] ?? settings.nameIDFormat, relayState: relay,
-                                   step: step)
+                                   acsURL: flow.acsURL, inResponseTo: flow.requestID,
+                                   nameIDFormat: NameIDFormat(rawValue: flow.nameIDFormat) ?? Self.nameIDFormat(settings),
+                                   relayState: flow.relayState, step: step)
     }
 
     /// IdP-initiated SSO to a registered SP's default ACS (no InResponseTo).
@@ -200,12 +215,12 @@ public struct SAMLIdentityProviderService: Sendable {
             return .error(SAMLError(.unknownIssuer, "this application is not registered"))
         }
         return try await assertion(app: app, settings: settings, session: session, user: user, tenantID: tenantID, issuer: issuer,
-                                   acsURL: acs.url, inResponseTo: nil, nameIDFormat: settings.nameIDFormat, relayState: relayState,
+                                   acsURL: acs.url, inResponseTo: nil, nameIDFormat: Self.nameIDFormat(settings), relayState: relayState,
                                    step: .unsolicited)
     }
 
     func assertion(app: Application, settings: SAMLServiceProviderSettings, session: Session, user: User, tenantID: String, issuer: String,
-                   acsURL: String, inResponseTo: String?, nameIDFormat: String, relayState: String?, step: AnswerStep) async throws -> Outcome {
+                   acsURL: String, inResponseTo: String?, nameIDFormat: NameIDFormat, relayState: String?, step: AnswerStep) async throws -> Outcome {
         let now = context.clock.now()
         var encryptor: XMLEncryptor?
         if settings.encryptAssertions {
@@ -229,21 +244,23 @@ public struct SAMLIdentityProviderService: Sendable {
         // Who this session signed into, for single logout (NameID, format, SessionIndex as sent).
         let participant = SessionParticipant(
             tenantID: tenantID, sessionID: session.id, applicationID: app.id, protocolKind: .saml, nameID: content.nameID,
-            nameIDFormat: nameIDFormat, sessionIndex: content.sessionIndex, createdAt: now)
+            nameIDFormat: nameIDFormat.rawValue, sessionIndex: content.sessionIndex, createdAt: now)
         let responded = context.auditEvent(
             "saml.sso.responded", by: .user(user.id), tenantID: tenantID, targetType: "application", targetID: app.id,
             after: ["sp_entity_id": settings.entityID, "acs_url": acsURL, "in_response_to": inResponseTo ?? "(idp-initiated)",
-                    "name_id_format": nameIDFormat, "session": session.id, "encrypted": String(encryptor != nil)])
+                    "name_id_format": nameIDFormat.rawValue, "session": session.id, "encrypted": String(encryptor != nil)])
         // One commit: the request's state change, the participant row and the audit events.
         do {
             try await context.store.transaction { tx in
                 switch step {
                 case .complete(let id):
                     _ = try await tx.loginTransactions.update(tenantID: tenantID, id: id) { t in
-                        guard t.state == .pending else { throw SAMLError(.replayed, "this sign-in request was already answered") }
-                        t.state = .completed
-                        t.userID = session.userID
-                        t.updatedAt = now
+                        guard let flow = t.samlAuthnRequest else { throw SAMLError(.replayed, "this sign-in request was already answered") }
+                        var machine = SAMLAuthnRequestStateMachine(t.record(flow))
+                        guard case .answer = machine.answered(user: session.userID, now: now) else {
+                            throw SAMLError(.replayed, "this sign-in request was already answered")
+                        }
+                        t.apply(machine.record, FlowState.samlAuthnRequest)
                     }
                 case .repeat(let event):
                     try await tx.audit.append(event)
@@ -300,8 +317,10 @@ public struct SAMLIdentityProviderService: Sendable {
               case .saml(let s) = app.settings else { return nil }
         return (app, SAMLServiceProvider(
             entityID: s.entityID,
-            acs: s.assertionConsumerServices.map { .init(url: $0.url, binding: $0.binding, index: $0.index, isDefault: $0.isDefault) },
-            nameIDFormat: s.nameIDFormat, certificatePEM: s.certificatePEM, requireSignedRequests: s.wantAuthnRequestsSigned ?? false))
+            acs: s.assertionConsumerServices.map {
+                .init(url: $0.url, binding: SAMLBinding(rawValue: $0.binding), index: $0.index, isDefault: $0.isDefault)
+            },
+            nameIDFormat: Self.nameIDFormat(s), certificatePEM: s.certificatePEM, requireSignedRequests: s.wantAuthnRequestsSigned ?? false))
     }
 
     /// The tenant's current RSA key: it signs XML (enveloped signatures) and HTTP-Redirect queries,
@@ -344,15 +363,20 @@ public struct SAMLIdentityProviderService: Sendable {
     }
 
     /// Stable per session, opaque: SPs send it back in LogoutRequests.
+    /// The registered NameID format (validated on registration; email if it ever is not one).
+    static func nameIDFormat(_ settings: SAMLServiceProviderSettings) -> NameIDFormat {
+        NameIDFormat(rawValue: settings.nameIDFormat) ?? .emailAddress
+    }
+
     static func sessionIndex(_ session: Session) -> String { "_" + tokenHash("saml-session-index:" + session.id).prefix(40) }
 
     /// The NameID value for the format: the email; a pairwise, stable opaque ID (persistent); a
     /// per-session one (transient); the email for unspecified.
-    func nameID(user: User, session: Session, format: String, spEntityID: String) -> String {
+    func nameID(user: User, session: Session, format: NameIDFormat, spEntityID: String) -> String {
         switch format {
-        case SAML.NameIDFormat.persistent:
+        case .persistent:
             return Base64URL.encode(context.masterKey.authenticationCode(Array("\(user.id)\n\(spEntityID)".utf8), purpose: "saml-persistent-nameid"))
-        case SAML.NameIDFormat.transient:
+        case .transient:
             return "_" + tokenHash("\(session.id)\n\(spEntityID)").prefix(40)
         default:
             return user.email
@@ -392,7 +416,7 @@ extension SAMLIdentityProviderService {
     /// certificate when it is another one, and the first NameID format Sigil supports. Unknown content is ignored; validation happens on create.
     public static func settings(fromMetadata xml: [UInt8]) throws -> SAMLServiceProviderSettings {
         let meta = try SPMetadata.parse(xml)
-        let post = meta.assertionConsumerServices.filter { $0.binding == SAML.Binding.httpPOST }
+        let post = meta.assertionConsumerServices.filter { SAMLBinding(rawValue: $0.binding) == .httpPOST }
         let acs = post.enumerated().map { i, e in
             SAMLServiceProviderSettings.AssertionConsumerService(url: e.location, binding: e.binding, index: e.index ?? i,
                                                                  isDefault: e.isDefault)
@@ -402,11 +426,11 @@ extension SAMLIdentityProviderService {
             let lowest = withDefault.indices.min { withDefault[$0].index < withDefault[$1].index }!
             withDefault[lowest].isDefault = true
         }
-        let format = meta.nameIDFormats.first { SAML.NameIDFormat.all.contains($0) } ?? SAMLServiceProviderSettings.emailNameIDFormat
+        let format = meta.nameIDFormats.first { NameIDFormat(rawValue: $0) != nil } ?? NameIDFormat.emailAddress.rawValue
         // Logout: HTTP-POST preferred, else HTTP-Redirect (python3-saml and many others offer only
         // Redirect); other bindings (SOAP, Artifact) are not used.
-        let slo = meta.singleLogoutServices.first { $0.binding == SAML.Binding.httpPOST }.map { ($0.location, SAMLServiceProviderSettings.LogoutBinding.post) }
-            ?? meta.singleLogoutServices.first { $0.binding == SAML.Binding.httpRedirect }.map { ($0.location, .redirect) }
+        let slo = meta.singleLogoutServices.first { SAMLBinding(rawValue: $0.binding) == .httpPOST }.map { ($0.location, SAMLServiceProviderSettings.LogoutBinding.post) }
+            ?? meta.singleLogoutServices.first { SAMLBinding(rawValue: $0.binding) == .httpRedirect }.map { ($0.location, .redirect) }
         var settings = SAMLServiceProviderSettings(
             entityID: meta.entityID, assertionConsumerServices: withDefault,
             singleLogoutURL: slo?.0,

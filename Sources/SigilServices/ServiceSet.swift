@@ -15,6 +15,10 @@ public struct ServiceSet: Sendable {
     public var expirySweep: ExpirySweep { ExpirySweep(context: context) }
     public var sessions: SessionService { SessionService(context: context) }
     public var passkeys: PasskeyService { PasskeyService(context: context) }
+    /// A signed-in user's own account: passkeys, devices, consents.
+    public var account: AccountService { AccountService(context: context, oauth: oauth) }
+    /// `/readyz`: database reachable and migrations current.
+    public var readiness: ReadinessCheck { ReadinessCheck(context: context) }
     public var authenticatorEnrolment: AuthenticatorEnrolment { AuthenticatorEnrolment(context: context) }
     public var deviceRequests: DeviceRequestVerifier { DeviceRequestVerifier(context: context) }
     public let authenticatorPolicy: AuthenticatorPolicy

@@ -1,36 +1,16 @@
 import Foundation
+import SigilFlows
 
-/// One attempt to sign in or enrol, held server-side so any node can continue it: what started it
-/// (`context`), the one-time challenge, and where it stands.
-public struct LoginTransaction: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable {
-        case passkeyRegistration = "passkey_registration"
-        case passkeyAuthentication = "passkey_authentication"
-        case authenticatorQR = "authenticator_qr"
-        case authenticatorPush = "authenticator_push"
-        case deviceEnrolment = "device_enrolment"
-        /// A SAML AuthnRequest waiting for sign-in; its deterministic ID doubles as the request-ID
-        /// replay cache entry (SAMLIdentityProviderService).
-        case samlAuthnRequest = "saml_authn_request"
-        /// SAML Single Logout: a LogoutRequest ID seen (replay cache, deterministic ID), or the
-        /// state of a logout being propagated to a session's service providers.
-        case samlLogout = "saml_logout"
-    }
-
-    public enum State: String, Codable, Sendable {
-        /// Waiting for the browser or the device.
-        case pending
-        /// The device approved; the browser has not collected the result yet.
-        case approved
-        /// The user said no ("this wasn't me" when `reported`).
-        case denied
-        /// Finished: a session or credential came out of it. Cannot be used again.
-        case completed
-    }
+/// One flow (a sign-in, an enrolment, a SAML request or logout), held server-side so any node can continue it:
+/// its typed state (`flow`, decided by its SigilFlows state machine), the one-time challenge, and where it stands.
+public struct LoginTransaction: Sendable, Equatable {
+    public typealias Kind = FlowKind
+    public typealias State = FlowPhase
 
     public var id: String
     public var tenantID: String
-    public var kind: Kind
+    /// The flow's kind, kept as its own column (queries select by it); always `flow.kind`.
+    public private(set) var kind: Kind
     public var state: State
     /// The one-time challenge (base64url).
     public var challenge: String
@@ -42,8 +22,10 @@ public struct LoginTransaction: Codable, Sendable, Equatable {
     public var deviceID: String?
     /// The number shown for number matching, if any.
     public var number: String?
-    /// What started the flow and where to go after (JSON object of strings).
-    public var context: [String: String]
+    /// The flow's typed, versioned state (SigilFlows). Its kind never changes.
+    public var flow: FlowState {
+        didSet { precondition(flow.kind == kind, "a flow row keeps its kind") }
+    }
     /// Failed attempts against this transaction (wrong number, bad signature).
     public var failures: Int
     public var createdAt: Date
@@ -51,14 +33,34 @@ public struct LoginTransaction: Codable, Sendable, Equatable {
     public var expiresAt: Date
     public var version: Int
 
-    public init(id: String, tenantID: String, kind: Kind, state: State = .pending, challenge: String, secretHash: String? = nil,
-                userID: String? = nil, deviceID: String? = nil, number: String? = nil, context: [String: String] = [:],
+    public init(id: String, tenantID: String, flow: FlowState, state: State = .pending, challenge: String, secretHash: String? = nil,
+                userID: String? = nil, deviceID: String? = nil, number: String? = nil,
                 failures: Int = 0, createdAt: Date, updatedAt: Date, expiresAt: Date, version: Int = 1) {
-        self.id = id; self.tenantID = tenantID; self.kind = kind; self.state = state; self.challenge = challenge
+        self.id = id; self.tenantID = tenantID; self.kind = flow.kind; self.flow = flow; self.state = state; self.challenge = challenge
         self.secretHash = secretHash; self.userID = userID; self.deviceID = deviceID; self.number = number
-        self.context = context; self.failures = failures; self.createdAt = createdAt; self.updatedAt = updatedAt
+        self.failures = failures; self.createdAt = createdAt; self.updatedAt = updatedAt
         self.expiresAt = expiresAt; self.version = version
     }
+
+    /// The row as its flow's state machine sees it, with `payload`.
+    public func record<Payload>(_ payload: Payload) -> FlowRecord<Payload> {
+        FlowRecord(phase: state, userID: userID, deviceID: deviceID, failures: failures, createdAt: createdAt, updatedAt: updatedAt,
+                   expiresAt: expiresAt, payload: payload)
+    }
+
+    /// Writes a state machine's record back (`wrap` puts the payload into its `FlowState` case).
+    public mutating func apply<Payload>(_ record: FlowRecord<Payload>, _ wrap: (Payload) -> FlowState) {
+        state = record.phase; userID = record.userID; deviceID = record.deviceID; failures = record.failures
+        updatedAt = record.updatedAt; expiresAt = record.expiresAt
+        flow = wrap(record.payload)
+    }
+
+    // The typed payloads, when the row is of that flow.
+    public var authenticatorSignIn: AuthenticatorSignIn? { if case .authenticatorSignIn(let v) = flow { v } else { nil } }
+    public var deviceEnrolment: DeviceEnrolment? { if case .deviceEnrolment(let v) = flow { v } else { nil } }
+    public var passkeyCeremony: PasskeyCeremony? { if case .passkeyCeremony(let v) = flow { v } else { nil } }
+    public var samlAuthnRequest: SAMLAuthnRequestFlow? { if case .samlAuthnRequest(let v) = flow { v } else { nil } }
+    public var samlLogout: SAMLLogoutFlow? { if case .samlLogout(let v) = flow { v } else { nil } }
 }
 
 public protocol LoginTransactionStore: Sendable {
@@ -69,4 +71,24 @@ public protocol LoginTransactionStore: Sendable {
     /// Locked read-modify-write, like the other aggregates' updates.
     func update(tenantID: String, id: String, _ mutate: @escaping @Sendable (inout LoginTransaction) throws -> Void) async throws -> LoginTransaction
     func deleteExpired(now: Date) async throws -> Int
+}
+
+extension LoginTransactionStore {
+    /// `update`, returning what `mutate` returned (a state machine's action) with the row.
+    public func update<Result: Sendable>(tenantID: String, id: String,
+                                         returning mutate: @escaping @Sendable (inout LoginTransaction) throws -> Result) async throws
+        -> (LoginTransaction, Result) {
+        let box = ResultBox<Result>()
+        let updated = try await update(tenantID: tenantID, id: id) { t in box.set(try mutate(&t)) }
+        guard let result = box.get() else { throw StoreError(.unavailable, entity: "login transaction", detail: "the update did not run") }
+        return (updated, result)
+    }
+}
+
+/// Carries a value out of an update closure. `@unchecked Sendable`: every access holds `lock`.
+private final class ResultBox<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value?
+    func set(_ new: Value) { lock.lock(); value = new; lock.unlock() }
+    func get() -> Value? { lock.lock(); defer { lock.unlock() }; return value }
 }

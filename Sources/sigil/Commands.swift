@@ -256,7 +256,7 @@ struct AppCommand: AsyncParsableCommand {
                 }
                 settings.singleLogoutBinding = binding
             }
-            // The service accepts the short spellings too (SAML.NameIDFormat.canonical), as the admin API does.
+            // The service accepts the short spellings too (NameIDFormat(spelling:)), as the admin API does.
             if let nameIDFormat { settings.nameIDFormat = nameIDFormat }
             if let signing {
                 guard let s = SAMLServiceProviderSettings.Signing(rawValue: signing) else {

@@ -10,6 +10,7 @@ import SigilJOSE
 import SigilOAuth
 import SigilSAML
 import SigilServices
+import SigilFlows
 import SigilStore
 import SigilWebAuthn
 import SigilXML
@@ -126,11 +127,11 @@ struct AttackRegressionTests {
                  "name_id_format":"emailAddress"}
                 """)
             #expect(created.status == .created, "\(created.text)")
-            #expect((try created.json()["saml"] as? [String: Any])?["name_id_format"] as? String == SAML.NameIDFormat.emailAddress)
+            #expect((try created.json()["saml"] as? [String: Any])?["name_id_format"] as? String == NameIDFormat.emailAddress.rawValue)
             let id = try #require(try created.json()["id"] as? String)
             let patched = try await h.admin(.patch, "/applications/\(id)", json: #"{"name_id_format":"persistent"}"#,
                                             headers: [.contentType: "application/merge-patch+json"])
-            #expect((try patched.json()["saml"] as? [String: Any])?["name_id_format"] as? String == SAML.NameIDFormat.persistent, "\(patched.text)")
+            #expect((try patched.json()["saml"] as? [String: Any])?["name_id_format"] as? String == NameIDFormat.persistent.rawValue, "\(patched.text)")
             try await h.admin(.patch, "/applications/\(id)", json: #"{"name_id_format":"nickname"}"#,
                               headers: [.contentType: "application/merge-patch+json"]).expectProblem(.unprocessableContent, "validation-failed")
         }
@@ -345,7 +346,7 @@ struct AttackRegressionTests {
             _ = try await h.store.passkeys.create(authenticator.record(tenantID: tenant.id, signCount: 10))
             let issuer = Harness.publicURL.absoluteString
             func signIn(count: UInt32) async throws -> PasskeyService.SignIn {
-                let (transaction, _) = try await h.services.passkeys.beginAuthentication(tenantID: tenant.id, issuer: issuer, context: [:])
+                let (transaction, _) = try await h.services.passkeys.beginAuthentication(tenantID: tenant.id, issuer: issuer, returnTo: "/account")
                 return try await h.services.passkeys.finishAuthentication(
                     tenantID: tenant.id, issuer: issuer, transactionID: transaction.id,
                     response: authenticator.assertion(challenge: Array(Base64URL.decode(transaction.challenge)!), origin: issuer, signCount: count))

@@ -4,6 +4,7 @@ import SigilAuthenticatorProtocol
 import SigilCore
 import SigilSQLStore
 import SigilServices
+import SigilFlows
 import SigilStore
 import Testing
 
@@ -192,7 +193,7 @@ import Testing
                                         userVerification: "face", signature: try w.signature(t, number: "", decision: .deny))
         }
         let ended = try await w.current(t)
-        #expect(ended.state == .denied && ended.context["end_reason"] == "too_many_failures")
+        #expect(ended.state == .denied && ended.authenticatorSignIn?.endReason == .tooManyFailures)
         #expect(AuthenticatorService.snapshot(ended, now: w.clock.now()).reason == "failed")
         try await w.store.close()
     }
@@ -205,7 +206,7 @@ import Testing
         let wrong = t.number == "42" ? "43" : "42"
         await expectAuthenticatorError(.wrongNumber) { _ = try await w.approve(t, number: wrong) }
         let ended = try await w.current(t)
-        #expect(ended.state == .denied && ended.context["end_reason"] == "wrong_number")
+        #expect(ended.state == .denied && ended.authenticatorSignIn?.endReason == .wrongNumber)
         await expectAuthenticatorError(.transactionAnswered) { _ = try await w.approve(t) }
         await expectAuthenticatorError(.loginDenied) {
             _ = try await w.auth.complete(tenant: w.tenant, transactionID: t.id, browserHash: tokenHash("browser-1"), sessions: w.services.sessions)
@@ -315,7 +316,7 @@ import Testing
                                              signature: try w.signature(t, number: "", decision: .report, uv: .none))
         #expect(result.state == "denied")
         let reported = try await w.current(t)
-        #expect(reported.context["end_reason"] == "reported" && AuthenticatorService.snapshot(reported, now: w.clock.now()).reason == "declined")
+        #expect(reported.authenticatorSignIn?.endReason == .reported && AuthenticatorService.snapshot(reported, now: w.clock.now()).reason == "declined")
         w.clock.advance(by: 60)
         #expect(try await pushAndWait(w).userID == nil)  // blocked for 15 minutes
         w.clock.advance(by: 15 * 60)

@@ -6,6 +6,7 @@ import SigilCore
 import SigilJOSE
 import SigilOAuth
 import SigilServices
+import SigilFlows
 import SigilStore
 import Testing
 
@@ -249,7 +250,10 @@ extension HTTPField.Name {
             _ = try await h.store.loginTransactions.update(tenantID: f.tenant.id, id: transactionID) { t in
                 t.state = .approved
                 t.userID = f.user.id
-                t.context["uv"] = "face"
+                if case .authenticatorSignIn(var s) = t.flow {
+                    s.userVerification = "face"
+                    t.flow = .authenticatorSignIn(s)
+                }
             }
             let tokens = try await Self.form(f, "/oauth2/token", poll)
             #expect(tokens.status == .ok, "\(tokens.text)")

@@ -3,6 +3,7 @@ import HTTPTypes
 import SigilCore
 import SigilSQLStore
 import SigilServices
+import SigilFlows
 import SigilStore
 import Testing
 
@@ -83,7 +84,7 @@ import Testing
             #expect((options["challenge"] as? String).flatMap(Base64URL.decode)?.count == 32)
             // An open redirect is not stored: the return path falls back to the account page.
             let transaction = try await h.store.loginTransactions.get(tenantID: try await h.defaultTenant().id, id: try #require(body["transaction"] as? String))
-            #expect(transaction.context["return_to"] == "/account")
+            #expect(transaction.passkeyCeremony?.purpose == .signIn(returnTo: "/account"))
 
             // Unknown or garbage ceremonies fail cleanly.
             try await h.request(.post, "/login/passkey/verify", json: #"{"transaction":"ltx_nope","credential":{"id":"AA","rawId":"AA","type":"public-key","response":{"clientDataJSON":"e30","authenticatorData":"AA","signature":"AA"}}}"#,

@@ -14,7 +14,7 @@ func logoutRequestXML(id: String = "_lo1", issuer: String = "https://sp.example.
     var attrs = "ID=\"\(id)\" Version=\"2.0\""
     if let instant { attrs += " IssueInstant=\"\(SAMLTime.format(instant))\"" }
     if let destination { attrs += " Destination=\"\(destination)\"" }
-    let name = nameID.map { "<saml:NameID Format=\"\(SAML.NameIDFormat.emailAddress)\">\($0)</saml:NameID>" } ?? ""
+    let name = nameID.map { "<saml:NameID Format=\"\(NameIDFormat.emailAddress.rawValue)\">\($0)</saml:NameID>" } ?? ""
     let index = sessionIndex.map { "<samlp:SessionIndex>\($0)</samlp:SessionIndex>" } ?? ""
     return Array("""
         <samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" \(attrs)><saml:Issuer>\(issuer)</saml:Issuer>\(name)\(index)\(extra)</samlp:LogoutRequest>
@@ -52,7 +52,7 @@ struct LogoutMessageTests {
         #expect(viaRedirect.request.nameID == "ada@example.com" && viaRedirect.request.sessionIndexes == ["_si1"])
         #expect(viaRedirect.relayState == "rs")
         let viaPOST = try validate(signedPOST(logoutRequestXML(), key), sp: sp).get()
-        #expect(viaPOST.request.id == "_lo1" && viaPOST.request.nameIDFormat == SAML.NameIDFormat.emailAddress)
+        #expect(viaPOST.request.id == "_lo1" && viaPOST.request.nameIDFormat == NameIDFormat.emailAddress.rawValue)
     }
 
     @Test func everyRejection() throws {
@@ -90,10 +90,10 @@ struct LogoutMessageTests {
 
     @Test func namesTheSession() throws {
         let request = try LogoutRequest.parse(logoutRequestXML())
-        #expect(request.names(nameID: "ada@example.com", format: SAML.NameIDFormat.emailAddress, sessionIndex: "_si1"))
-        #expect(!request.names(nameID: "eve@example.com", format: SAML.NameIDFormat.emailAddress, sessionIndex: "_si1"))
-        #expect(!request.names(nameID: "ada@example.com", format: SAML.NameIDFormat.persistent, sessionIndex: "_si1"))
-        #expect(!request.names(nameID: "ada@example.com", format: SAML.NameIDFormat.emailAddress, sessionIndex: "_other"))
+        #expect(request.names(nameID: "ada@example.com", format: NameIDFormat.emailAddress.rawValue, sessionIndex: "_si1"))
+        #expect(!request.names(nameID: "eve@example.com", format: NameIDFormat.emailAddress.rawValue, sessionIndex: "_si1"))
+        #expect(!request.names(nameID: "ada@example.com", format: NameIDFormat.persistent.rawValue, sessionIndex: "_si1"))
+        #expect(!request.names(nameID: "ada@example.com", format: NameIDFormat.emailAddress.rawValue, sessionIndex: "_other"))
         #expect(!request.names(nameID: nil, format: nil, sessionIndex: nil))
         // No SessionIndex in the request: every session of that principal.
         #expect(try LogoutRequest.parse(logoutRequestXML(sessionIndex: nil)).names(nameID: "ada@example.com", format: nil, sessionIndex: "_x"))
@@ -103,7 +103,7 @@ struct LogoutMessageTests {
         let idp = try TestKey(), sp = try TestKey()
         let builder = SAMLResponseBuilder(signer: idp.signer, random: SystemRandom())
         let (id, xml) = try builder.logoutRequest(issuer: "https://id.example.com/saml/metadata", destination: "https://sp.example.com/slo",
-                                                  nameID: "ada@example.com", nameIDFormat: SAML.NameIDFormat.emailAddress,
+                                                  nameID: "ada@example.com", nameIDFormat: NameIDFormat.emailAddress.rawValue,
                                                   sessionIndex: "_si1", now: now)
         let verified = try XMLSignatureVerifier(trustedCertificates: [idp.certificate]).verifyEnveloped(xml).element
         let parsed = try LogoutRequest.parse(element: verified)

@@ -41,8 +41,8 @@ func authnRequestXML(id: String = "_req1", issuer: String? = "https://sp.example
 
 func serviceProvider(cert: String? = nil, requireSigned: Bool = false) -> SAMLServiceProvider {
     SAMLServiceProvider(entityID: "https://sp.example.com/metadata",
-                        acs: [.init(url: "https://sp.example.com/acs", binding: SAML.Binding.httpPOST, index: 0, isDefault: true)],
-                        nameIDFormat: SAML.NameIDFormat.emailAddress, certificatePEM: cert, requireSignedRequests: requireSigned)
+                        acs: [.init(url: "https://sp.example.com/acs", binding: .httpPOST, index: 0, isDefault: true)],
+                        nameIDFormat: .emailAddress, certificatePEM: cert, requireSignedRequests: requireSigned)
 }
 
 @Suite("SAML bindings")
@@ -93,7 +93,7 @@ struct AuthnRequestValidationTests {
         let v = try validate(authnRequestXML(extra: "<samlp:NameIDPolicy Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:persistent\" AllowCreate=\"true\"/>")).get()
         #expect(v.acsURL == "https://sp.example.com/acs")
         #expect(v.request.id == "_req1")
-        #expect(v.nameIDFormat == SAML.NameIDFormat.persistent)
+        #expect(v.nameIDFormat == .persistent)
         #expect(v.relayState == "rs")
         #expect(!v.signed)
     }
@@ -177,7 +177,7 @@ struct SAMLResponseTests {
     func content(inResponseTo: String? = "_req1") -> SAMLAssertionContent {
         SAMLAssertionContent(issuer: "https://id.example.com/saml/metadata", acsURL: "https://sp.example.com/acs",
                              audience: "https://sp.example.com/metadata", inResponseTo: inResponseTo, nameID: "ada@example.com",
-                             nameIDFormat: SAML.NameIDFormat.emailAddress, sessionIndex: "_s1", authnInstant: now.addingTimeInterval(-10),
+                             nameIDFormat: .emailAddress, sessionIndex: "_s1", authnInstant: now.addingTimeInterval(-10),
                              authnContextClassRef: SAML.AuthnContextClass.unspecified,
                              attributes: [SAMLAttribute(name: "email", values: ["ada@example.com"]),
                                           SAMLAttribute(name: "session.amr", values: ["hwk", "user", "phr"])])

@@ -29,7 +29,7 @@ struct SAMLEncryptionTests {
     func content() -> SAMLAssertionContent {
         SAMLAssertionContent(issuer: "https://id.example.com/saml/metadata", acsURL: "https://sp.example.com/acs",
                              audience: "https://sp.example.com/metadata", inResponseTo: "_req1", nameID: "ada@example.com",
-                             nameIDFormat: SAML.NameIDFormat.emailAddress, sessionIndex: "_s1", authnInstant: now.addingTimeInterval(-10),
+                             nameIDFormat: .emailAddress, sessionIndex: "_s1", authnInstant: now.addingTimeInterval(-10),
                              authnContextClassRef: SAML.AuthnContextClass.unspecified,
                              attributes: [SAMLAttribute(name: "email", values: ["ada@example.com"])])
     }

@@ -19,7 +19,7 @@ struct SPMetadataTests {
         #expect(m.assertionConsumerServices.first?.index == 1)
         #expect(m.singleLogoutServices.first?.location == "http://127.0.0.1:9/slo")
         #expect(m.signingCertificatePEM == "-----BEGIN CERTIFICATE-----\nU0lH\n-----END CERTIFICATE-----\n")
-        #expect(m.nameIDFormats == [SAML.NameIDFormat.emailAddress])
+        #expect(m.nameIDFormats == [NameIDFormat.emailAddress.rawValue])
         #expect(m.authnRequestsSigned && m.wantAssertionsSigned)
     }
 
@@ -40,7 +40,7 @@ struct SPMetadataTests {
         let signed = try sp.signer.signEnveloped(try XMLDocumentParser.parse(authnRequestXML()), elementID: "_req1").serialized()
         let provider = serviceProvider(cert: sp.pem, requireSigned: true)
         let twoACS = SAMLServiceProvider(entityID: provider.entityID,
-                                         acs: provider.acs + [.init(url: "https://sp.example.com/other", binding: SAML.Binding.httpPOST, index: 1, isDefault: false)],
+                                         acs: provider.acs + [.init(url: "https://sp.example.com/other", binding: .httpPOST, index: 1, isDefault: false)],
                                          nameIDFormat: provider.nameIDFormat, certificatePEM: sp.pem, requireSignedRequests: true)
         let tampered = String(decoding: signed, as: UTF8.self).replacingOccurrences(of: "https://sp.example.com/acs", with: "https://sp.example.com/other")
         let result = validator.validate(SAMLInboundMessage(xml: Array(tampered.utf8), relayState: nil, binding: .post), now: now) { _ in twoACS }

@@ -1,6 +1,7 @@
 import Foundation
 import SigilCore
 import SigilSQLStore
+import SigilFlows
 import SigilStore
 import Testing
 
@@ -125,8 +126,10 @@ struct SignInConformanceTests {
             let acme = try await store.tenants.create(f.tenant("acme"))
             let ada = try await store.users.create(f.user(acme, "ada@example.com"))
             let now = f.clock.now()
-            let push = LoginTransaction(id: f.ids.make(.loginTransaction), tenantID: acme.id, kind: .authenticatorPush, challenge: "c1",
-                                        userID: ada.id, number: "42", context: ["return_to": "/account"], createdAt: now, updatedAt: now,
+            let flow = AuthenticatorSignIn(channel: .push, origin: "https://id.example.com", browserHash: "h", returnTo: "/account",
+                                           issuer: "https://id.example.com", browser: "Chrome on Linux", application: "Acme account")
+            let push = LoginTransaction(id: f.ids.make(.loginTransaction), tenantID: acme.id, flow: .authenticatorSignIn(flow), challenge: "c1",
+                                        userID: ada.id, number: "42", createdAt: now, updatedAt: now,
                                         expiresAt: now.addingTimeInterval(120))
             _ = try await store.loginTransactions.create(push)
             #expect(try await store.loginTransactions.get(tenantID: acme.id, id: push.id) == push)
