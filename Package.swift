@@ -343,6 +343,20 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Services over a fresh store (SQLite; PostgreSQL when SIGIL_TEST_POSTGRES_URL is set), no HTTP server.
+        .testTarget(
+            name: "SigilServicesTests",
+            dependencies: [
+                "SigilCore", "SigilStore", "SigilSQLStore", "SigilFlows", "SigilServices", "SigilJOSE", "SigilOAuth", "SigilWebAuthn",
+                "SigilAuthenticatorProtocol", "SigilSAML", "SigilXML",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "SigilHTTPTests",
             dependencies: [

@@ -312,23 +312,6 @@ struct LogoutTests {
         }
     }
 
-    @Test func metadataOfferingOnlyRedirectLogoutIsRegisteredAsRedirect() throws {
-        func metadata(_ slo: String) -> [UInt8] {
-            Array("""
-                <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp.example/meta"><md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">\(slo)<md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp.example/acs" index="1"/></md:SPSSODescriptor></md:EntityDescriptor>
-                """.utf8)
-        }
-        let redirectOnly = try SAMLIdentityProviderService.settings(fromMetadata: metadata(
-            #"<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://sp.example/?sls"/>"#))
-        #expect(redirectOnly.singleLogoutURL == "https://sp.example/?sls" && redirectOnly.logoutBinding == .redirect)
-        let both = try SAMLIdentityProviderService.settings(fromMetadata: metadata(
-            #"<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://sp.example/slo-r"/><md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp.example/slo-p"/>"#))
-        #expect(both.singleLogoutURL == "https://sp.example/slo-p" && both.logoutBinding == .post)
-        let soapOnly = try SAMLIdentityProviderService.settings(fromMetadata: metadata(
-            #"<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:SOAP" Location="https://sp.example/soap"/>"#))
-        #expect(soapOnly.singleLogoutURL == nil)
-    }
-
     @Test func postLogoutWithAForgedAnswerEndsAsPartialLogout() async throws {
         try await Harness.run { h in
             let w = try await Self.world(h)
