@@ -132,13 +132,22 @@ public struct LogoutService: Sendable {
     /// Ends `session` (already ended is fine) with `reason` for the audit log. `issuer` is the
     /// tenant's issuer (the logout tokens' `iss`). The back-channel deliveries owed to the
     /// session's OIDC clients are stored in the same transaction, then sent off the request path.
+    /// `participants`: the session's participants when the caller already read them. `alsoInTransaction`
+    /// runs inside the same store transaction (SAML single logout stores its chain there), whether
+    /// or not the session was still active.
     @discardableResult
-    public func endSession(_ session: Session, issuer: String, reason: String, by principal: Principal? = nil) async throws -> [SessionParticipant] {
+    public func endSession(_ session: Session, issuer: String, reason: String, by principal: Principal? = nil,
+                           participants known: [SessionParticipant]? = nil,
+                           alsoInTransaction: (@Sendable (any StoreSession) async throws -> Void)? = nil) async throws -> [SessionParticipant] {
         let now = context.clock.now()
         let context = self.context
-        let participants = try await context.store.sessionParticipants.list(tenantID: session.tenantID, sessionID: session.id)
+        let participants: [SessionParticipant]
+        if let known { participants = known } else {
+            participants = try await context.store.sessionParticipants.list(tenantID: session.tenantID, sessionID: session.id)
+        }
         let deliveries = try await backChannelDeliveries(participants.filter { $0.protocolKind == .oidc }, session: session, issuer: issuer, now: now)
         let queued = try await context.store.transaction { tx -> Bool in
+            try await alsoInTransaction?(tx)
             var wasActive = true
             do { try await tx.sessions.revoke(id: session.id, at: now) } catch let error as StoreError where error.code == .notFound {
                 wasActive = false

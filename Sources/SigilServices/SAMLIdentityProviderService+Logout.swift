@@ -146,14 +146,20 @@ extension SAMLIdentityProviderService {
                                                                            inResponseTo: request.id, status: e.status, now: now)
             return .post(PostForm(action: slo, field: "SAMLResponse", value: Data(xml).base64EncodedString(), relayState: accepted.relayState))
         }
-        try await context.store.audit.append(context.auditEvent(
+        let others = participants.filter { $0.protocolKind == .saml && $0.applicationID != app.id }
+        let sloEvent = context.auditEvent(
             "saml.slo", by: .user(s.userID), tenantID: tenantID, targetType: "application", targetID: app.id,
-            after: ["sp_entity_id": settings.entityID, "request_id": request.id, "session": s.id, "binding": accepted.binding]))
-        let others = try await logoutService.endSession(s, issuer: issuer, reason: "SAML single logout from \(settings.entityID)")
-            .filter { $0.applicationID != app.id }
-        return try await propagate(others, userID: s.userID, sessionID: s.id,
-                                   initiator: .init(app: app.id, requestID: request.id, relayState: accepted.relayState), finish: nil,
-                                   tenantID: tenantID, issuer: issuer)
+            after: ["sp_entity_id": settings.entityID, "request_id": request.id, "session": s.id, "binding": accepted.binding])
+        let chain = try await startChain(others, userID: s.userID, sessionID: s.id,
+                                         initiator: .init(app: app.id, requestID: request.id, relayState: accepted.relayState),
+                                         finish: nil, tenantID: tenantID, issuer: issuer)
+        // The session's end, the request's audit event, the chain and its first hop: one commit.
+        try await logoutService.endSession(s, issuer: issuer, reason: "SAML single logout from \(settings.entityID)",
+                                           participants: participants) { tx in
+            try await tx.audit.append(sloEvent)
+            try await chain.store(in: tx)
+        }
+        return chain.outcome
     }
 
     // MARK: IdP-initiated
@@ -162,23 +168,43 @@ extension SAMLIdentityProviderService {
     /// logs the session's SAML SPs out through the browser and finally sends it to `finish` (a
     /// path under the tenant or an already-validated absolute URL; nil: the signed-out page).
     public func signOut(_ session: Session, tenantID: String, issuer: String, reason: String, finish: String?) async throws -> LogoutOutcome {
-        let participants = try await logoutService.endSession(session, issuer: issuer, reason: reason)
-        return try await propagate(participants, userID: session.userID, sessionID: session.id, initiator: nil, finish: finish,
-                                   tenantID: tenantID, issuer: issuer)
+        let participants = try await context.store.sessionParticipants.list(tenantID: tenantID, sessionID: session.id)
+        let chain = try await startChain(participants.filter { $0.protocolKind == .saml }, userID: session.userID, sessionID: session.id,
+                                         initiator: nil, finish: finish, tenantID: tenantID, issuer: issuer)
+        // The session's end, the chain and its first hop: one commit.
+        try await logoutService.endSession(session, issuer: issuer, reason: reason, participants: participants) { tx in
+            try await chain.store(in: tx)
+        }
+        return chain.outcome
     }
 
-    /// Stores the chain's state (when there is anyone to reach) and takes its first step.
-    func propagate(_ participants: [SessionParticipant], userID: String, sessionID: String, initiator: LogoutChain.Initiator?,
-                   finish: String?, tenantID: String, issuer: String) async throws -> LogoutOutcome {
+    /// A chain planned in memory: its first step for the browser, the row to store (none when
+    /// there is nobody to reach) and the step's audit events. `store(in:)` writes them in the
+    /// caller's transaction.
+    struct StartedChain: Sendable {
+        var outcome: LogoutOutcome
+        var row: LoginTransaction?
+        var events: [AuditEvent]
+
+        func store(in tx: any StoreSession) async throws {
+            if let row { _ = try await tx.loginTransactions.create(row) }
+            for event in events { try await tx.audit.append(event) }
+        }
+    }
+
+    /// Plans the chain's state and its first step, writing nothing.
+    func startChain(_ participants: [SessionParticipant], userID: String, sessionID: String, initiator: LogoutChain.Initiator?,
+                    finish: String?, tenantID: String, issuer: String) async throws -> StartedChain {
         let now = context.clock.now()
         let queue = participants.map { LogoutParticipant(app: $0.applicationID, nameID: $0.nameID ?? "", format: $0.nameIDFormat,
                                                          sessionIndex: $0.sessionIndex) }
         let chain = LogoutChain(sessionID: sessionID, initiator: initiator, finish: finish, queue: queue)
-        let state = LoginTransaction(id: Self.sloStateID(random: context.random), tenantID: tenantID, flow: .samlLogout(.propagation(chain)),
-                                     challenge: "-", userID: userID, createdAt: now, updatedAt: now,
-                                     expiresAt: now.addingTimeInterval(Self.sloLifetime))
-        if !queue.isEmpty { _ = try await context.store.loginTransactions.create(state) }
-        return try await step(state, tenantID: tenantID, issuer: issuer, stored: !queue.isEmpty)
+        var row = LoginTransaction(id: Self.sloStateID(random: context.random), tenantID: tenantID, flow: .samlLogout(.propagation(chain)),
+                                   challenge: "-", userID: userID, createdAt: now, updatedAt: now,
+                                   expiresAt: now.addingTimeInterval(Self.sloLifetime))
+        let step = try await plan(SAMLLogoutChainStateMachine(row.record(chain)), stateID: row.id, userID: userID, tenantID: tenantID, issuer: issuer)
+        row.apply(step.record) { FlowState.samlLogout(.propagation($0)) }
+        return StartedChain(outcome: step.outcome, row: queue.isEmpty ? nil : row, events: step.events)
     }
 
     /// The row's logout-chain state machine, if it is one.
@@ -187,36 +213,25 @@ extension SAMLIdentityProviderService {
         return SAMLLogoutChainStateMachine(t.record(chain))
     }
 
+    /// One step of the chain, computed without writing: what the browser gets, the chain's record
+    /// after it, and what to audit. The caller stores the record and the events in one commit.
+    struct ChainStep: Sendable {
+        var outcome: LogoutOutcome
+        var record: SAMLLogoutChainStateMachine.Record
+        var events: [AuditEvent]
+    }
+
     /// Sends the next participant its LogoutRequest, or finishes (SAMLLogoutChainStateMachine).
-    func step(_ state: LoginTransaction, tenantID: String, issuer: String, stored: Bool = true) async throws -> LogoutOutcome {
-        guard var machine = Self.chain(state) else { return .signedOut(partial: false) }
+    func plan(_ start: SAMLLogoutChainStateMachine, stateID: String, userID: String?, tenantID: String,
+              issuer: String) async throws -> ChainStep {
+        var machine = start
         let now = context.clock.now()
-        var row = state
-        /// The chain's new state and the step's audit event, in one commit.
-        func save(_ event: AuditEvent? = nil) async throws {
-            row.apply(machine.record) { FlowState.samlLogout(.propagation($0)) }
-            let record = machine.record, context = self.context
-            do {
-                try await context.store.transaction { tx in
-                    if stored {
-                        _ = try await tx.loginTransactions.update(tenantID: tenantID, id: state.id) { t in
-                            t.apply(record) { FlowState.samlLogout(.propagation($0)) }
-                        }
-                    }
-                    if let event { try await tx.audit.append(event) }
-                }
-            } catch let error as StoreError where error.code == .notFound {
-                // Swept after its lifetime: the chain goes on for this browser without a row.
-                if let event { try await context.store.audit.append(event) }
-            }
-        }
         while true {
             switch machine.next(now: now) {
             case .nothing:
-                return .signedOut(partial: false)
+                return ChainStep(outcome: .signedOut(partial: false), record: machine.record, events: [])
             case .finish(let ending):
-                try await save()
-                return try await finish(ending, tenantID: tenantID, issuer: issuer)
+                return ChainStep(outcome: try await finish(ending, tenantID: tenantID, issuer: issuer), record: machine.record, events: [])
             case .send(let next):
                 guard let app = try? await context.store.applications.get(tenantID: tenantID, id: next.app), case .saml(let settings) = app.settings,
                       let slo = settings.singleLogoutURL, !next.nameID.isEmpty else {
@@ -229,17 +244,18 @@ extension SAMLIdentityProviderService {
                     issuer: Self.entityID(issuer: issuer), destination: slo, nameID: next.nameID, nameIDFormat: next.format,
                     sessionIndex: next.sessionIndex, now: now, sign: !redirect)
                 machine.sent(app: app.id, requestID: requestID, now: now, hopTimeout: Self.sloHopTimeout)
-                try await save(context.auditEvent(
-                    "saml.slo.propagated", by: state.userID.map(Principal.user) ?? .system, tenantID: tenantID, targetType: "application",
+                let sent = context.auditEvent(
+                    "saml.slo.propagated", by: userID.map(Principal.user) ?? .system, tenantID: tenantID, targetType: "application",
                     targetID: app.id, after: ["sp_entity_id": settings.entityID, "request_id": requestID, "state": "sent",
-                                              "binding": settings.logoutBinding.rawValue]))
-                let skip = "/saml/slo/continue?t=\(state.id)"
-                if redirect {
-                    return .redirectToServiceProvider(url: try await redirectURL(slo, xml, parameter: "SAMLRequest", relayState: state.id, tenantID: tenantID),
-                                                      skip: skip)
+                                              "binding": settings.logoutBinding.rawValue])
+                let skip = "/saml/slo/continue?t=\(stateID)"
+                let outcome: LogoutOutcome = if redirect {
+                    .redirectToServiceProvider(url: try await redirectURL(slo, xml, parameter: "SAMLRequest", relayState: stateID, tenantID: tenantID),
+                                               skip: skip)
+                } else {
+                    .post(PostForm(action: slo, field: "SAMLRequest", value: Data(xml).base64EncodedString(), relayState: stateID, skip: skip))
                 }
-                return .post(PostForm(action: slo, field: "SAMLRequest", value: Data(xml).base64EncodedString(), relayState: state.id,
-                                      skip: skip))
+                return ChainStep(outcome: outcome, record: machine.record, events: [sent])
             }
         }
     }
@@ -339,19 +355,28 @@ extension SAMLIdentityProviderService {
     func advance(stateID: String, expected: String, succeeded: Bool, event: AuditEvent?, tenantID: String,
                  issuer: String) async throws -> LogoutOutcome {
         let now = context.clock.now()
-        // The hop's end and what is audited about it, in one commit.
-        let (updated, closed) = try await context.store.transaction { tx in
-            let result = try await tx.loginTransactions.update(tenantID: tenantID, id: stateID) { t in
-                guard var machine = Self.chain(t), machine.hopEnded(requestID: expected, confirmed: succeeded, now: now) else { return false }
-                t.apply(machine.record) { FlowState.samlLogout(.propagation($0)) }
+        // Finished already, or another hop is in flight (a duplicate answer): nothing more to do here.
+        guard let row = try? await context.store.loginTransactions.get(tenantID: tenantID, id: stateID), var machine = Self.chain(row),
+              machine.hopEnded(requestID: expected, confirmed: succeeded, now: now) else {
+            if let event { try await context.store.audit.append(event) }
+            return .signedOut(partial: false)
+        }
+        // The next step is planned first (signing needs no row held); then the hop's end, the
+        // next hop and what is audited about both go in one commit, under the row lock that
+        // checks the hop is still the one in flight.
+        let next = try await plan(machine, stateID: stateID, userID: row.userID, tenantID: tenantID, issuer: issuer)
+        let record = next.record
+        let closed = try await context.store.transaction { tx in
+            let (_, closed) = try await tx.loginTransactions.update(tenantID: tenantID, id: stateID) { t in
+                guard var locked = Self.chain(t), locked.hopEnded(requestID: expected, confirmed: succeeded, now: now) else { return false }
+                t.apply(record) { FlowState.samlLogout(.propagation($0)) }
                 return true
             }
             if let event { try await tx.audit.append(event) }
-            return result
+            if closed { for sent in next.events { try await tx.audit.append(sent) } }
+            return closed
         }
-        // Finished already, or another hop is in flight (a duplicate answer): nothing more to do here.
-        guard closed else { return .signedOut(partial: false) }
-        return try await step(updated, tenantID: tenantID, issuer: issuer)
+        return closed ? next.outcome : .signedOut(partial: false)
     }
 
     func auditSLORejection(_ error: SAMLError, tenantID: String, sp: String?, requestID: String?, session: Session?) async {
