@@ -99,7 +99,7 @@ struct SAMLRoutes {
             return errorPage(SAMLError(.malformed, "say which application to sign in to (sp=<entity ID>)"), context)
         }
         guard case let (session, user)? = try await context.browserSession(request, services.sessions) else {
-            return render(.login(returnTo: "/saml/idp-initiated?" + (request.uri.query ?? ""), forceLogin: false), context)
+            return render(.login(returnTo: .idpInitiated(query: request.uri.query ?? ""), forceLogin: false), context)
         }
         let relay = request.uri.queryParameters.get("RelayState").map { String($0) }
         return render(try await services.saml.idpInitiated(spEntityID: sp, relayState: relay, tenantID: tenant.id, issuer: context.issuer,
@@ -170,7 +170,9 @@ struct SAMLRoutes {
         case .redirectToServiceProvider(let url, nil):
             return Web.redirect(url)
         case .redirectToServiceProvider(let url, let skip?):
-            return redirectPage(url, skip: skip, context)
+            return redirectPage(url, skip: Self.path(skip), context)
+        case .returnTo(let point):
+            return Web.redirect(Web.basePath(context) + Self.path(point))
         case .redirect(let target):
             return Web.redirect(target.hasPrefix("/") ? Web.basePath(context) + target : target)
         case .signedOut(let partial):
@@ -198,7 +200,7 @@ struct SAMLRoutes {
         case .login(let returnTo, let force):
             var allowed = CharacterSet.alphanumerics
             allowed.insert(charactersIn: "-._~/")
-            let target = (base + returnTo).addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+            let target = (base + Self.path(returnTo)).addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
             return Web.redirect(base + "/login?return_to=" + target + (force ? "&prompt=login" : ""))
         case .error(let error):
             return errorPage(error, context)
@@ -211,7 +213,7 @@ struct SAMLRoutes {
         let base = Web.basePath(context)
         // The ACS (or logout endpoint) may answer with a redirect to another origin.
         return pages.page(.samlPost, SAMLPostView(base: base, signingOut: signingOut, action: form.action, field: form.field, value: form.value,
-                                                  relayState: form.relayState, skip: form.skip.map { base + $0 }),
+                                                  relayState: form.relayState, skip: form.skip.map { base + Self.path($0) }),
                           contentSecurityPolicy: Web.handOffCSP(target: form.action))
     }
 
@@ -219,6 +221,16 @@ struct SAMLRoutes {
     /// to the service provider at once (keyed on `data-auto-follow`), with a link for browsers
     /// without script and the link that skips an SP that does not answer. A page rather than a
     /// bare 303, so Back comes here and "continue signing out" stays in reach.
+    /// The path (under the tenant) of each point where a SAML flow returns to Sigil.
+    static func path(_ point: SAMLIdentityProviderService.ReturnPoint) -> String {
+        switch point {
+        case .continueSSO(let transaction, let key): "/saml/sso/continue?t=\(transaction)&k=\(key)"
+        case .idpInitiated(let query): "/saml/idp-initiated?" + query
+        case .resumeLogout(let state): "/saml/slo/resume?t=\(state)"
+        case .continueLogout(let state): "/saml/slo/continue?t=\(state)"
+        }
+    }
+
     func redirectPage(_ url: String, skip: String, _ context: SigilRequestContext) -> Response {
         let base = Web.basePath(context)
         return pages.page(.samlRedirect, SAMLRedirectView(base: base, url: url, skip: base + skip))

@@ -26,10 +26,13 @@ extension SAMLIdentityProviderService {
         /// Auto-post this form (a LogoutRequest to the next SP, or the final LogoutResponse).
         case post(PostForm)
         /// HTTP-Redirect binding: send the browser to this URL of the SP (its registered logout
-        /// URL with the signed message in the query). `skip`, for a hop of the chain, is the path
-        /// (under the tenant) that moves on when the SP does not answer.
-        case redirectToServiceProvider(url: String, skip: String?)
-        /// Send the browser here (a path under the tenant, or an absolute URL checked by the caller).
+        /// URL with the signed message in the query). `skip`, for a hop of the chain, is where the
+        /// browser moves on when the SP does not answer.
+        case redirectToServiceProvider(url: String, skip: ReturnPoint?)
+        /// Send the browser back to Sigil at this step.
+        case returnTo(ReturnPoint)
+        /// Send the browser here (Sigil's own sign-out's `finish`: a path under the tenant, or an
+        /// absolute URL checked by the caller).
         case redirect(String)
         /// Show Sigil's "signed out" page.
         case signedOut(partial: Bool)
@@ -92,7 +95,7 @@ extension SAMLIdentityProviderService {
                 challenge: "-",
                 createdAt: now, updatedAt: now, expiresAt: now.addingTimeInterval(Self.clockSkew))
             _ = try await context.store.loginTransactions.create(pending)
-            return .redirect("/saml/slo/resume?t=\(pending.id)")
+            return .returnTo(.resumeLogout(state: pending.id))
         }
         return try await accept(accepted, app: app, settings: settings, tenantID: tenantID, issuer: issuer, session: session)
     }
@@ -248,7 +251,7 @@ extension SAMLIdentityProviderService {
                     "saml.slo.propagated", by: userID.map(Principal.user) ?? .system, tenantID: tenantID, targetType: "application",
                     targetID: app.id, after: ["sp_entity_id": settings.entityID, "request_id": requestID, "state": "sent",
                                               "binding": settings.logoutBinding.rawValue])
-                let skip = "/saml/slo/continue?t=\(stateID)"
+                let skip = ReturnPoint.continueLogout(state: stateID)
                 let outcome: LogoutOutcome = if redirect {
                     .redirectToServiceProvider(url: try await redirectURL(slo, xml, parameter: "SAMLRequest", relayState: stateID, tenantID: tenantID),
                                                skip: skip)

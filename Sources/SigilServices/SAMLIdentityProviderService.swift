@@ -43,6 +43,19 @@ public struct SAMLIdentityProviderService: Sendable {
 
     // MARK: results
 
+    /// Where a SAML flow brings the browser back to Sigil. The service names the step; the HTTP
+    /// layer owns the paths (`SAMLRoutes.path(_:)`).
+    public enum ReturnPoint: Sendable, Equatable {
+        /// After the hosted login, answer the pending AuthnRequest (its id and the link's key).
+        case continueSSO(transaction: String, key: String)
+        /// IdP-initiated SSO with this query, after the hosted login.
+        case idpInitiated(query: String)
+        /// The same-site step of a POST-binding LogoutRequest.
+        case resumeLogout(state: String)
+        /// Move a logout chain on past an SP that does not answer.
+        case continueLogout(state: String)
+    }
+
     /// An auto-submitting form to the service provider.
     public struct PostForm: Sendable, Equatable {
         public var action: String
@@ -50,17 +63,16 @@ public struct SAMLIdentityProviderService: Sendable {
         public var field: String
         public var value: String
         public var relayState: String?
-        /// Single logout: a path (under the tenant) that skips this service provider when it
-        /// does not answer.
-        public var skip: String? = nil
+        /// Single logout: where the browser goes to skip this service provider when it does not answer.
+        public var skip: ReturnPoint? = nil
     }
 
     public enum Outcome: Sendable {
         /// POST this to the service provider.
         case post(PostForm)
-        /// Send the browser through the hosted login, then back to `returnTo` (a path under the
-        /// tenant's base path, without it). `forceLogin`: even if signed in (ForceAuthn).
-        case login(returnTo: String, forceLogin: Bool)
+        /// Send the browser through the hosted login, then back to `returnTo`. `forceLogin`: even
+        /// if signed in (ForceAuthn).
+        case login(returnTo: ReturnPoint, forceLogin: Bool)
         /// Nothing can be sent to the SP: show this message.
         case error(SAMLError)
     }
@@ -133,7 +145,7 @@ public struct SAMLIdentityProviderService: Sendable {
         case .signIn, .refuse:
             break
         }
-        return .login(returnTo: "/saml/sso/continue?t=\(pending.id)&k=\(secret)", forceLogin: validated.request.forceAuthn)
+        return .login(returnTo: .continueSSO(transaction: pending.id, key: secret), forceLogin: validated.request.forceAuthn)
     }
 
     /// Step 2, after the hosted login: answer the pending request with the browser's session.
@@ -155,7 +167,7 @@ public struct SAMLIdentityProviderService: Sendable {
         // (SAMLAuthnRequestStateMachine.resumed says when).
         var machine = SAMLAuthnRequestStateMachine(pending.record(flow))
         let signedIn = session.map { SAMLAuthnRequestStateMachine.SignedIn(user: $0.1.id, authTime: $0.0.authTime) }
-        let continueLink = "/saml/sso/continue?t=\(transactionID)&k=\(key)"
+        let continueLink = ReturnPoint.continueSSO(transaction: transactionID, key: key)
         switch machine.resumed(session: signedIn, now: now, repeatWindow: Self.repeatWindow) {
         case .answerAgain:
             guard case let (s, user)? = session else { break }
