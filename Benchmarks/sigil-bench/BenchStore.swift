@@ -20,8 +20,10 @@ struct BenchStore {
         if let i = arguments.firstIndex(of: "--postgres"), arguments.indices.contains(i + 1) { postgres = arguments[i + 1] }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sigil-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let store: SQLStore = if let postgres { try await SQLStore.postgres(url: postgres) }
-                              else { try await SQLStore.sqlite(path: folder.appendingPathComponent("bench.sqlite").path) }
+        let store: SQLStore =
+            if let postgres { try await SQLStore.postgres(url: postgres) } else {
+                try await SQLStore.sqlite(path: folder.appendingPathComponent("bench.sqlite").path)
+            }
         try await store.migrate()
         let services = ServiceSet(context: ServiceContext(store: store, masterKey: try MasterKey(rawBytes: Array(repeating: 3, count: 32))))
         let slug = "bench" + String(UInt32.random(in: 0...UInt32.max), radix: 36)

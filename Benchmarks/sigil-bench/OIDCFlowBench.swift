@@ -25,20 +25,28 @@ func runOIDCFlowBench(arguments: [String]) async throws {
     let clientID = app.clientID!, clientSecret = secret!.value
     let (session, _) = try await services.sessions.start(tenantID: tenant.id, userID: user.id, amr: ["hwk", "user"], acr: "phrh")
     let verifier = String(repeating: "v", count: 50)
-    let parameters = ["response_type": "code", "client_id": clientID, "redirect_uri": redirect, "scope": "openid email profile",
-                      "state": "s", "nonce": "n", "code_challenge": PKCE.challenge(for: verifier), "code_challenge_method": "S256"]
+    let parameters = [
+        "response_type": "code", "client_id": clientID, "redirect_uri": redirect, "scope": "openid email profile",
+        "state": "s", "nonce": "n", "code_challenge": PKCE.challenge(for: verifier), "code_challenge_method": "S256",
+    ]
     let oauth = services.oauth
 
     func flow() async throws {
-        guard case .respond(.redirect(let location)) = try await oauth.authorize(
-            tenantID: tenant.id, issuer: issuer, parameters: parameters, session: (session, user), freshAfter: nil),
-            let code = URLComponents(string: location)?.queryItems?.first(where: { $0.name == "code" })?.value else {
+        guard
+            case .respond(.redirect(let location)) = try await oauth.authorize(
+                tenantID: tenant.id, issuer: issuer, parameters: parameters, session: (session, user), freshAfter: nil),
+            let code = URLComponents(string: location)?.queryItems?.first(where: { $0.name == "code" })?.value
+        else {
             throw SigilError(.internalFailure, "authorize did not answer with a code")
         }
-        let client = try await oauth.authenticate(tenantID: tenant.id, issuer: issuer,
-                                                  credentials: .init(basicID: clientID, basicSecret: clientSecret), endpoint: "/oauth2/token")
-        let tokens = try await oauth.token(tenantID: tenant.id, issuer: issuer, client: client, parameters: [
-            "grant_type": "authorization_code", "code": code, "redirect_uri": redirect, "code_verifier": verifier])
+        let client = try await oauth.authenticate(
+            tenantID: tenant.id, issuer: issuer,
+            credentials: .init(basicID: clientID, basicSecret: clientSecret), endpoint: "/oauth2/token")
+        let tokens = try await oauth.token(
+            tenantID: tenant.id, issuer: issuer, client: client,
+            parameters: [
+                "grant_type": "authorization_code", "code": code, "redirect_uri": redirect, "code_verifier": verifier,
+            ])
         guard tokens.idToken != nil, tokens.refreshToken != nil else { throw SigilError(.internalFailure, "incomplete token response") }
     }
 

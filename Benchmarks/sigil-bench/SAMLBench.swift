@@ -1,4 +1,3 @@
-import _CryptoExtras
 import Crypto
 import Foundation
 import SigilCore
@@ -6,6 +5,7 @@ import SigilJOSE
 import SigilSAML
 import SigilXML
 import X509
+import _CryptoExtras
 
 /// `sigil-bench saml [--rounds N]`: signed SSO responses per second — building the Response for
 /// an SP with signing=both (the default), exclusive c14n and two RSA-SHA256 signatures (Assertion,
@@ -20,8 +20,9 @@ func runSAMLBench(arguments: [String]) throws {
     let material = try SigningKeyMaterial.generate(.rs256)
     let key = try _RSA.Signing.PrivateKey(derRepresentation: material.privateKeyDER.value)
     let now = Date()
-    let pem = try SigningCertificate.make(for: material, commonName: "bench", serialNumber: Array(repeating: 7, count: 16),
-                                          notBefore: now.addingTimeInterval(-60), notAfter: now.addingTimeInterval(86_400))
+    let pem = try SigningCertificate.make(
+        for: material, commonName: "bench", serialNumber: Array(repeating: 7, count: 16),
+        notBefore: now.addingTimeInterval(-60), notAfter: now.addingTimeInterval(86_400))
     let certificate = try Certificate(pemEncoded: pem)
     let builder = SAMLResponseBuilder(signer: XMLSigner(key: .rsa(key), certificate: certificate), random: SystemRandom())
     // The SP's encryption certificate.
@@ -39,8 +40,10 @@ func runSAMLBench(arguments: [String]) throws {
         audience: "https://www.okta.com/saml2/service-provider/spabcdefghijklmnopqr", inResponseTo: "_" + String(repeating: "a1", count: 20),
         nameID: "ada.lovelace@acme.example", nameIDFormat: .emailAddress, sessionIndex: "_" + String(repeating: "5", count: 40),
         authnInstant: now.addingTimeInterval(-5), authnContextClassRef: SAML.AuthnContextClass.unspecified,
-        attributes: [SAMLAttribute(name: "email", values: ["ada.lovelace@acme.example"]), SAMLAttribute(name: "firstName", values: ["Ada"]),
-                     SAMLAttribute(name: "lastName", values: ["Lovelace"]), SAMLAttribute(name: "session.amr", values: ["hwk", "user", "phr", "mfa"])],
+        attributes: [
+            SAMLAttribute(name: "email", values: ["ada.lovelace@acme.example"]), SAMLAttribute(name: "firstName", values: ["Ada"]),
+            SAMLAttribute(name: "lastName", values: ["Lovelace"]), SAMLAttribute(name: "session.amr", values: ["hwk", "user", "phr", "mfa"]),
+        ],
         sessionNotOnOrAfter: now.addingTimeInterval(8 * 3600))
     // A SignedInfo-sized input for the raw signatures (what XMLSigner hands the key).
     let signedInfo = Array(String(repeating: "<ds:Reference URI=\"#_0123456789abcdef\">", count: 20).utf8)
@@ -62,7 +65,7 @@ func runSAMLBench(arguments: [String]) throws {
         tally.time += clock.now - start
         tally.count += n
     }
-    for _ in 0..<3 { _ = try response(.both, encrypted: true) }  // warm up
+    for _ in 0..<3 { _ = try response(.both, encrypted: true) } // warm up
     // Alternating short rounds: load that comes and goes hits every line alike.
     for _ in 0..<rounds {
         try timed(&raw, 40) { _ = try key.signature(for: SHA256.hash(data: signedInfo), padding: .insecurePKCS1v1_5) }
@@ -83,8 +86,10 @@ func runSAMLBench(arguments: [String]) throws {
     print(String(format: "ratio responses/raw, signing=both: %.2f (at most 0.50: two signatures per response)", bothRate / rawRate))
     print(String(format: "ratio per signature, signing=both: %.2f (goal ≥ 0.70)", 2 * bothRate / rawRate))
     print(String(format: "ratio per signature, signing=assertion: %.2f (goal ≥ 0.70)", assertionRate / rawRate))
-    print(String(format: "ratio per signature, signing=both + encryption: %.2f (encryption adds an RSA-OAEP public-key operation and AES-GCM)",
-                 2 * encryptedRate / rawRate))
+    print(
+        String(
+            format: "ratio per signature, signing=both + encryption: %.2f (encryption adds an RSA-OAEP public-key operation and AES-GCM)",
+            2 * encryptedRate / rawRate))
 
     // Where the time goes, each alone (µs per call).
     let document = try XMLDocumentParser.parse(sample)

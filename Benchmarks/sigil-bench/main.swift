@@ -45,8 +45,8 @@ let rp = RelyingParty(id: "localhost", origins: ["http://localhost:8080"])
 let challenge = Array(repeating: UInt8(7), count: 32)
 let clientDataJSON = Array(#"{"type":"webauthn.get","challenge":"\#(Base64URL.encode(challenge))","origin":"http://localhost:8080","crossOrigin":false}"#.utf8)
 var authenticatorData = rp.idHash
-authenticatorData.append(0x05)  // UP | UV
-authenticatorData += [0, 0, 0, 9]  // sign count 9
+authenticatorData.append(0x05) // UP | UV
+authenticatorData += [0, 0, 0, 9] // sign count 9
 let signed = authenticatorData + Array(SHA256.hash(data: clientDataJSON))
 let signature = Array(try key.signature(for: signed).derRepresentation)
 let credentialID: [UInt8] = Array(repeating: 1, count: 16)
@@ -56,10 +56,11 @@ let point = Array(key.publicKey.x963Representation)
 let coseKey: [UInt8] = [0xA5, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01, 0x21, 0x58, 0x20] + point[1..<33] + [0x22, 0x58, 0x20] + point[33..<65]
 
 let verifier = WebAuthnVerifier(relyingParty: rp)
-let response = AssertionResponse(credentialID: credentialID, clientDataJSON: clientDataJSON, authenticatorData: authenticatorData,
-                                 signature: signature)
+let response = AssertionResponse(
+    credentialID: credentialID, clientDataJSON: clientDataJSON, authenticatorData: authenticatorData,
+    signature: signature)
 let stored = StoredCredential(id: credentialID, publicKey: coseKey, signCount: 3)
-_ = try verifier.verifyAssertion(response, expectedChallenge: challenge, credential: stored)  // must verify
+_ = try verifier.verifyAssertion(response, expectedChallenge: challenge, credential: stored) // must verify
 
 print("Sigil micro-benchmarks (\(ProcessInfo.processInfo.activeProcessorCount) cores)")
 let ecdsa = try P256.Signing.ECDSASignature(derRepresentation: signature)

@@ -14,11 +14,12 @@ struct EmbedTemplates: BuildToolPlugin {
         let templates = names.filter { $0.hasSuffix(".mustache") }.sorted().map { directory.appending(path: $0) }
         let output = context.pluginWorkDirectoryURL.appending(path: "EmbeddedTemplates.swift")
         return [
-            .buildCommand(displayName: "Embedding \(templates.count) templates into \(target.name)",
-                          executable: try context.tool(named: "sigil-embed-templates").url,
-                          arguments: [output.path] + templates.map(\.path),
-                          inputFiles: templates,
-                          outputFiles: [output]),
+            .buildCommand(
+                displayName: "Embedding \(templates.count) templates into \(target.name)",
+                executable: try context.tool(named: "sigil-embed-templates").url,
+                arguments: [output.path] + templates.map(\.path),
+                inputFiles: templates,
+                outputFiles: [output])
         ]
     }
 }

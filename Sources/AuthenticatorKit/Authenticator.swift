@@ -14,8 +14,10 @@ public struct Authenticator: Sendable {
     public let clock: any SigilClock
     public let random: any RandomSource
 
-    public init(keys: any DeviceKeyStore, verifier: any UserVerifier, transport: any AuthenticatorTransport,
-                enrolments: any EnrolmentStore, clock: any SigilClock = SystemClock(), random: any RandomSource = SystemRandom()) {
+    public init(
+        keys: any DeviceKeyStore, verifier: any UserVerifier, transport: any AuthenticatorTransport,
+        enrolments: any EnrolmentStore, clock: any SigilClock = SystemClock(), random: any RandomSource = SystemRandom()
+    ) {
         self.keys = keys
         self.verifier = verifier
         self.transport = transport
@@ -62,8 +64,9 @@ public struct Authenticator: Sendable {
         guard view.transaction == code.transactionID, !view.challenge.isEmpty else {
             throw AuthenticatorError.transport("the server answered the enrolment preview for another transaction")
         }
-        return EnrolmentPreview(code: code, tenant: view.tenant, email: view.user.email, challenge: view.challenge,
-                                expiresAt: view.expiresAt)
+        return EnrolmentPreview(
+            code: code, tenant: view.tenant, email: view.user.email, challenge: view.challenge,
+            expiresAt: view.expiresAt)
     }
 
     /// Previews, then registers (see `enrol(_:name:platform:push:)` with a preview).
@@ -84,13 +87,15 @@ public struct Authenticator: Sendable {
         do {
             let publicKey = Base64URL.encode(generated.publicKey)
             let message = try Self.canonical {
-                try CanonicalMessage.enrolment(issuer: code.issuer, transactionID: code.transactionID,
-                                               challenge: preview.challenge, publicKey: publicKey)
+                try CanonicalMessage.enrolment(
+                    issuer: code.issuer, transactionID: code.transactionID,
+                    challenge: preview.challenge, publicKey: publicKey)
             }
             let proof = try await sign(message, with: generated.handle)
-            let body = Wire.encode(DeviceRegistrationBody(
-                transaction: code.transactionID, secret: code.payload.secret, publicKey: publicKey, name: name,
-                platform: platform, keyProtection: generated.protection.rawValue, push: push, proof: proof))
+            let body = Wire.encode(
+                DeviceRegistrationBody(
+                    transaction: code.transactionID, secret: code.payload.secret, publicKey: publicKey, name: name,
+                    platform: platform, keyProtection: generated.protection.rawValue, push: push, proof: proof))
             let reply = try await unsigned("POST", issuer: code.issuer, path: Self.prefix + "/devices", body: body)
             let view = try Self.decode(DeviceRegisteredView.self, reply)
             guard IdentifierGenerator.isWellFormed(view.device.id, kind: .authenticatorDevice) else {
@@ -252,8 +257,10 @@ public struct Authenticator: Sendable {
         let enrolment = try await enrolment(for: request)
         let decision: Decision = notMe ? .report : .deny
         let signature = try await approvalSignature(request, enrolment: enrolment, number: "", decision: decision, uv: .none)
-        let body = Wire.encode(DenyBody(reason: notMe ? "not_me" : "declined", userVerification: UserVerificationMethod.none.rawValue,
-                                        signature: signature))
+        let body = Wire.encode(
+            DenyBody(
+                reason: notMe ? "not_me" : "declined", userVerification: UserVerificationMethod.none.rawValue,
+                signature: signature))
         let reply = try await signed("POST", Self.prefix + "/transactions/\(request.transactionID)/deny", body: body, as: enrolment)
         return try Self.decode(AnswerResult.self, reply)
     }
@@ -287,12 +294,15 @@ public struct Authenticator: Sendable {
 
     // MARK: Signing
 
-    func approvalSignature(_ request: ApprovalRequest, enrolment: Enrolment, number: String, decision: Decision,
-                           uv: UserVerificationMethod) async throws -> String {
+    func approvalSignature(
+        _ request: ApprovalRequest, enrolment: Enrolment, number: String, decision: Decision,
+        uv: UserVerificationMethod
+    ) async throws -> String {
         let message = try Self.canonical {
-            try CanonicalMessage.approval(issuer: enrolment.issuer, transactionID: request.view.transaction,
-                                          challenge: request.view.challenge, origin: request.view.origin, number: number,
-                                          decision: decision, userVerification: uv.canonical)
+            try CanonicalMessage.approval(
+                issuer: enrolment.issuer, transactionID: request.view.transaction,
+                challenge: request.view.challenge, origin: request.view.origin, number: number,
+                decision: decision, userVerification: uv.canonical)
         }
         return try await sign(message, with: enrolment.key)
     }
@@ -319,9 +329,11 @@ public struct Authenticator: Sendable {
         guard IdentifierGenerator.isWellFormed(request.transactionID, kind: .loginTransaction) else {
             throw AuthenticatorError(.invalidCode, "not a transaction id")
         }
-        guard let enrolment = try await store.load().first(where: {
-            $0.deviceID == request.deviceID && $0.issuer.utf8.elementsEqual(request.issuer.utf8)
-        }) else {
+        guard
+            let enrolment = try await store.load().first(where: {
+                $0.deviceID == request.deviceID && $0.issuer.utf8.elementsEqual(request.issuer.utf8)
+            })
+        else {
             throw AuthenticatorError.notEnrolled(request.issuer)
         }
         return enrolment
@@ -333,8 +345,9 @@ public struct Authenticator: Sendable {
         let timestamp = Int64(clock.now().timeIntervalSince1970.rounded(.down)) + offset
         let nonce = Base64URL.encode(random.bytes(16))
         let message = try Self.canonical {
-            try CanonicalMessage.request(method: method, target: url, deviceID: enrolment.deviceID, timestamp: timestamp,
-                                         nonce: nonce, body: body)
+            try CanonicalMessage.request(
+                method: method, target: url, deviceID: enrolment.deviceID, timestamp: timestamp,
+                nonce: nonce, body: body)
         }
         let signature = try await sign(message, with: enrolment.key)
         var headers: [(String, String)] = [
@@ -397,8 +410,9 @@ public struct Authenticator: Sendable {
     }
 
     func unsigned(_ method: String, issuer: String, path: String, body: [UInt8]) async throws -> HTTPReply {
-        let exchange = HTTPExchange(method: method, url: issuer + path,
-                                    headers: [("Accept", "application/json"), ("Content-Type", "application/json")], body: body)
+        let exchange = HTTPExchange(
+            method: method, url: issuer + path,
+            headers: [("Accept", "application/json"), ("Content-Type", "application/json")], body: body)
         let reply = try await send(exchange)
         guard (200..<300).contains(reply.status) else { throw Self.problem(reply) }
         return reply
@@ -419,7 +433,8 @@ public struct Authenticator: Sendable {
     func learnOffset(_ reply: HTTPReply) -> Int64? {
         let local = Int64(clock.now().timeIntervalSince1970.rounded(.down))
         if let problem = try? Wire.decode(ProblemView.self, from: reply.body), let detail = problem.detail,
-           let range = detail.range(of: "server time ") {
+            let range = detail.range(of: "server time ")
+        {
             let digits = detail[range.upperBound...].prefix { $0.isASCII && $0.isNumber }
             if let server = Int64(digits) { return server - local }
         }
@@ -464,8 +479,9 @@ public struct Authenticator: Sendable {
     }
 
     static func skewError(_ error: AuthenticatorError) -> AuthenticatorError {
-        AuthenticatorError(.clockSkew, "the server still refuses this device's clock; check the system time",
-                           status: error.status, problemType: error.problemType, title: error.title)
+        AuthenticatorError(
+            .clockSkew, "the server still refuses this device's clock; check the system time",
+            status: error.status, problemType: error.problemType, title: error.title)
     }
 
     static func keyError(_ error: any Error) -> AuthenticatorError {

@@ -38,8 +38,10 @@ public struct AuthenticatorError: Error, Sendable, Equatable, CustomStringConver
     /// For `.notEnrolled`: the issuer that matched no enrolment.
     public let issuer: String?
 
-    public init(_ code: Code, _ message: String, status: Int? = nil, problemType: String? = nil, title: String? = nil,
-                issuer: String? = nil) {
+    public init(
+        _ code: Code, _ message: String, status: Int? = nil, problemType: String? = nil, title: String? = nil,
+        issuer: String? = nil
+    ) {
         self.code = code
         self.message = message
         self.status = status

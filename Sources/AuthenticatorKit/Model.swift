@@ -109,8 +109,10 @@ public struct Enrolment: Codable, Sendable, Hashable {
     /// RFC 3339, as the server reported it.
     public var createdAt: String
 
-    public init(issuer: String, deviceID: String, userID: String, email: String, name: String, tenant: String,
-                key: DeviceKeyHandle, keyProtection: KeyProtection, clockOffset: Int64 = 0, createdAt: String) {
+    public init(
+        issuer: String, deviceID: String, userID: String, email: String, name: String, tenant: String,
+        key: DeviceKeyHandle, keyProtection: KeyProtection, clockOffset: Int64 = 0, createdAt: String
+    ) {
         self.issuer = issuer; self.deviceID = deviceID; self.userID = userID; self.email = email; self.name = name
         self.tenant = tenant; self.key = key; self.keyProtection = keyProtection; self.clockOffset = clockOffset
         self.createdAt = createdAt

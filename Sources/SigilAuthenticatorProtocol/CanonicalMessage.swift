@@ -16,8 +16,10 @@ public enum CanonicalMessage {
     }
 
     /// §1.2: what a device signs to approve, deny or report a login.
-    public static func approval(issuer: String, transactionID: String, challenge: String, origin: String, number: String,
-                                decision: Decision, userVerification: UserVerification) throws(AuthenticatorProtocolError) -> [UInt8] {
+    public static func approval(
+        issuer: String, transactionID: String, challenge: String, origin: String, number: String,
+        decision: Decision, userVerification: UserVerification
+    ) throws(AuthenticatorProtocolError) -> [UInt8] {
         try join(["\(version) approval", issuer, transactionID, challenge, origin, number, decision.rawValue, userVerification.rawValue])
     }
 
@@ -27,8 +29,10 @@ public enum CanonicalMessage {
     }
 
     /// §1.4: a signed device request. `target` is the absolute URL (issuer + path [+ query]).
-    public static func request(method: String, target: String, deviceID: String, timestamp: Int64, nonce: String,
-                               body: [UInt8]) throws(AuthenticatorProtocolError) -> [UInt8] {
+    public static func request(
+        method: String, target: String, deviceID: String, timestamp: Int64, nonce: String,
+        body: [UInt8]
+    ) throws(AuthenticatorProtocolError) -> [UInt8] {
         try join(["\(version) request", method.uppercased(), target, deviceID, String(timestamp), nonce, bodyHash(body)])
     }
 
@@ -48,9 +52,10 @@ public enum DeviceSignature {
     /// Verifies `signature` (base64url DER) over `message` with an X9.63 public key (base64url).
     public static func verify(_ signature: String, message: [UInt8], publicKey: String) -> Bool {
         guard let keyBytes = Base64URL.decode(publicKey), keyBytes.count == 65,
-              let key = try? P256.Signing.PublicKey(x963Representation: keyBytes),
-              let der = Base64URL.decode(signature),
-              let parsed = try? P256.Signing.ECDSASignature(derRepresentation: der) else { return false }
+            let key = try? P256.Signing.PublicKey(x963Representation: keyBytes),
+            let der = Base64URL.decode(signature),
+            let parsed = try? P256.Signing.ECDSASignature(derRepresentation: der)
+        else { return false }
         return key.isValidSignature(parsed, for: message)
     }
 

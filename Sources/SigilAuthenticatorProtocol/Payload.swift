@@ -56,7 +56,8 @@ public struct AuthenticatorPayload: Sendable, Hashable {
         while let byte = iterator.next() {
             if byte == UInt8(ascii: "%") {
                 guard let hi = iterator.next(), let lo = iterator.next(),
-                      let value = UInt8(String(decoding: [hi, lo], as: UTF8.self), radix: 16) else { return nil }
+                    let value = UInt8(String(decoding: [hi, lo], as: UTF8.self), radix: 16)
+                else { return nil }
                 bytes.append(value)
             } else {
                 bytes.append(byte)
@@ -81,8 +82,9 @@ public struct AuthenticatorPayload: Sendable, Hashable {
             let fragment = candidate[range.upperBound...]
             let parts = fragment.split(separator: ".", omittingEmptySubsequences: false)
             guard issuer.hasPrefix("https://") || issuer.hasPrefix("http://"), !issuer.contains("#"),
-                  parts.count == 2, IdentifierGenerator.isWellFormed(String(parts[0]), kind: .loginTransaction),
-                  let secret = Base64URL.decode(String(parts[1])), secret.count == 16 else {
+                parts.count == 2, IdentifierGenerator.isWellFormed(String(parts[0]), kind: .loginTransaction),
+                let secret = Base64URL.decode(String(parts[1])), secret.count == 16
+            else {
                 throw AuthenticatorProtocolError(.malformedPayload, "this is not a Sigil \(purpose.rawValue) code")
             }
             return AuthenticatorPayload(purpose: purpose, issuer: issuer, transactionID: String(parts[0]), secret: String(parts[1]))

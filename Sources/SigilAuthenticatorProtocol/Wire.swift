@@ -66,8 +66,10 @@ public struct RequestView: Codable, Sendable, Equatable {
     public var challenge: String
     public var message: String?
 
-    public init(transaction: String, kind: String, issuer: String, tenant: String, application: String, origin: String,
-                requestedAt: String, expiresAt: String, requester: Requester, challenge: String, message: String? = nil) {
+    public init(
+        transaction: String, kind: String, issuer: String, tenant: String, application: String, origin: String,
+        requestedAt: String, expiresAt: String, requester: Requester, challenge: String, message: String? = nil
+    ) {
         self.transaction = transaction; self.kind = kind; self.issuer = issuer; self.tenant = tenant
         self.application = application; self.origin = origin; self.requestedAt = requestedAt; self.expiresAt = expiresAt
         self.requester = requester; self.challenge = challenge; self.message = message
@@ -184,8 +186,10 @@ public struct DeviceRegistrationBody: Codable, Sendable, Equatable {
     public var keyProtection: String
     public var push: PushRegistration?
     public var proof: String
-    public init(transaction: String, secret: String, publicKey: String, name: String, platform: String, keyProtection: String,
-                push: PushRegistration?, proof: String) {
+    public init(
+        transaction: String, secret: String, publicKey: String, name: String, platform: String, keyProtection: String,
+        push: PushRegistration?, proof: String
+    ) {
         self.transaction = transaction; self.secret = secret; self.publicKey = publicKey; self.name = name
         self.platform = platform; self.keyProtection = keyProtection; self.push = push; self.proof = proof
     }
@@ -234,8 +238,10 @@ public struct BrowserSnapshot: Codable, Sendable, Equatable {
     public var reason: String?
     public var version: Int
     public var device: Device?
-    public init(transaction: String, kind: String, state: String, number: String?, expiresAt: String, reason: String?,
-                version: Int, device: Device? = nil) {
+    public init(
+        transaction: String, kind: String, state: String, number: String?, expiresAt: String, reason: String?,
+        version: Int, device: Device? = nil
+    ) {
         self.transaction = transaction; self.kind = kind; self.state = state; self.number = number
         self.expiresAt = expiresAt; self.reason = reason; self.version = version; self.device = device
     }

@@ -11,9 +11,11 @@ public enum Base64URL {
 
     /// Decodes strict base64url: rejects padding, whitespace and the standard alphabet's `+` and `/`.
     public static func decode(_ string: String) -> Data? {
-        guard string.utf8.allSatisfy({ b in
-            (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) || b == 0x2D || b == 0x5F
-        }) else { return nil }
+        guard
+            string.utf8.allSatisfy({ b in
+                (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) || b == 0x2D || b == 0x5F
+            })
+        else { return nil }
         var s = string.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         switch s.count % 4 {
         case 0: break

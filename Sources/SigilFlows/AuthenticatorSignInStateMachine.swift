@@ -33,8 +33,10 @@ public struct AuthenticatorSignIn: Codable, Sendable, Equatable {
     public var signature: String?
     public var endReason: EndReason?
 
-    public init(channel: Channel, origin: String, browserHash: String, returnTo: String, issuer: String, browser: String,
-                application: String, clientIP: String? = nil, sealedSecret: String? = nil) {
+    public init(
+        channel: Channel, origin: String, browserHash: String, returnTo: String, issuer: String, browser: String,
+        application: String, clientIP: String? = nil, sealedSecret: String? = nil
+    ) {
         self.channel = channel; self.origin = origin; self.browserHash = browserHash; self.returnTo = returnTo; self.issuer = issuer
         self.browser = browser; self.application = application; self.clientIP = clientIP; self.sealedSecret = sealedSecret
     }
@@ -285,12 +287,13 @@ public struct AuthenticatorSignInStateMachine: Sendable {
         case .completed: return ("completed", false, nil)
         case .expired: return ("expired", false, nil)
         case .ended(let reason):
-            let shown: String = switch reason {
-            case .declined?, .reported?: "declined"
-            case .superseded?: "superseded"
-            case .cancelled?: "cancelled"
-            default: "failed"
-            }
+            let shown: String =
+                switch reason {
+                case .declined?, .reported?: "declined"
+                case .superseded?: "superseded"
+                case .cancelled?: "cancelled"
+                default: "failed"
+                }
             return ("denied", false, shown)
         }
     }

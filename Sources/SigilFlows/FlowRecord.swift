@@ -26,8 +26,10 @@ public struct FlowRecord<Payload: Codable & Sendable & Equatable>: Sendable, Equ
     public var expiresAt: Date
     public var payload: Payload
 
-    public init(phase: FlowPhase = .pending, userID: String? = nil, deviceID: String? = nil, failures: Int = 0, createdAt: Date,
-                updatedAt: Date? = nil, expiresAt: Date, payload: Payload) {
+    public init(
+        phase: FlowPhase = .pending, userID: String? = nil, deviceID: String? = nil, failures: Int = 0, createdAt: Date,
+        updatedAt: Date? = nil, expiresAt: Date, payload: Payload
+    ) {
         self.phase = phase; self.userID = userID; self.deviceID = deviceID; self.failures = failures
         self.createdAt = createdAt; self.updatedAt = updatedAt ?? createdAt; self.expiresAt = expiresAt; self.payload = payload
     }

@@ -103,10 +103,11 @@ extension FlowState {
             if let session = c["session_user"] { return .passkeyCeremony(.init(purpose: .addToAccount(sessionUser: session))) }
             return .passkeyCeremony(.init(purpose: .enrolment(linkHash: try need("enrolment_token_hash"), newUser: newUser())))
         case .authenticatorQR, .authenticatorPush:
-            var s = AuthenticatorSignIn(channel: kind == .authenticatorQR ? .qr : .push, origin: try need("origin"),
-                                        browserHash: try need("browser_hash"), returnTo: c["return_to"] ?? "", issuer: try need("issuer"),
-                                        browser: c["browser"] ?? "Unknown browser", application: c["application"] ?? "",
-                                        clientIP: c["client_ip"], sealedSecret: c["sealed_secret"])
+            var s = AuthenticatorSignIn(
+                channel: kind == .authenticatorQR ? .qr : .push, origin: try need("origin"),
+                browserHash: try need("browser_hash"), returnTo: c["return_to"] ?? "", issuer: try need("issuer"),
+                browser: c["browser"] ?? "Unknown browser", application: c["application"] ?? "",
+                clientIP: c["client_ip"], sealedSecret: c["sealed_secret"])
             s.claimedAt = time("claimed_at")
             s.userVerification = c["uv"]
             s.signature = c["signature"]
@@ -119,17 +120,19 @@ extension FlowState {
             } else {
                 from = .account(sessionUser: try need("session_user"))
             }
-            var e = DeviceEnrolment(startedFrom: from, origin: try need("origin"), browserHash: try need("browser_hash"),
-                                    issuer: try need("issuer"), sealedSecret: try need("sealed_secret"))
+            var e = DeviceEnrolment(
+                startedFrom: from, origin: try need("origin"), browserHash: try need("browser_hash"),
+                issuer: try need("issuer"), sealedSecret: try need("sealed_secret"))
             e.previewedAt = time("previewed_at")
             e.deviceName = c["device_name"]
             e.signedInAt = time("signed_in")
             return .deviceEnrolment(e)
         case .samlAuthnRequest:
-            return .samlAuthnRequest(.init(
-                applicationID: try need("application_id"), spEntityID: c["sp_entity_id"] ?? "", requestID: try need("request_id"),
-                acsURL: try need("acs_url"), nameIDFormat: c["name_id_format"] ?? "", relayState: c["relay_state"].flatMap { $0.isEmpty ? nil : $0 },
-                forceAuthn: c["force_authn"] == "true", signed: c["signed"] == "true"))
+            return .samlAuthnRequest(
+                .init(
+                    applicationID: try need("application_id"), spEntityID: c["sp_entity_id"] ?? "", requestID: try need("request_id"),
+                    acsURL: try need("acs_url"), nameIDFormat: c["name_id_format"] ?? "", relayState: c["relay_state"].flatMap { $0.isEmpty ? nil : $0 },
+                    forceAuthn: c["force_authn"] == "true", signed: c["signed"] == "true"))
         case .samlLogout:
             if let accepted = c["accepted"] {
                 return .samlLogout(.awaitingSameSiteStep(try JSONDecoder().decode(AcceptedLogoutRequest.self, from: Data(accepted.utf8))))

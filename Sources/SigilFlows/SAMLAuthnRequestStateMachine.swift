@@ -12,8 +12,10 @@ public struct SAMLAuthnRequestFlow: Codable, Sendable, Equatable {
     public var forceAuthn: Bool
     public var signed: Bool
 
-    public init(applicationID: String, spEntityID: String, requestID: String, acsURL: String, nameIDFormat: String,
-                relayState: String?, forceAuthn: Bool, signed: Bool) {
+    public init(
+        applicationID: String, spEntityID: String, requestID: String, acsURL: String, nameIDFormat: String,
+        relayState: String?, forceAuthn: Bool, signed: Bool
+    ) {
         self.applicationID = applicationID; self.spEntityID = spEntityID; self.requestID = requestID; self.acsURL = acsURL
         self.nameIDFormat = nameIDFormat; self.relayState = relayState; self.forceAuthn = forceAuthn; self.signed = signed
     }

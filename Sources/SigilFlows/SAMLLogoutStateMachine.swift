@@ -11,8 +11,10 @@ public struct AcceptedLogoutRequest: Codable, Sendable, Equatable {
     /// `post` or `redirect`: how it arrived.
     public var binding: String
 
-    public init(app: String, requestID: String, nameID: String, nameIDFormat: String?, sessionIndexes: [String], relayState: String?,
-                binding: String) {
+    public init(
+        app: String, requestID: String, nameID: String, nameIDFormat: String?, sessionIndexes: [String], relayState: String?,
+        binding: String
+    ) {
         self.app = app; self.requestID = requestID; self.nameID = nameID; self.nameIDFormat = nameIDFormat
         self.sessionIndexes = sessionIndexes; self.relayState = relayState; self.binding = binding
     }

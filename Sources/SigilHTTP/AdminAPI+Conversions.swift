@@ -12,8 +12,9 @@ extension AdminAPI {
     static func page(_ limit: Int?, _ cursor: String?) throws -> PageRequest {
         let limit = limit ?? 50
         guard (1...PageRequest.maximumLimit).contains(limit) else {
-            throw Problem(status: .badRequest, type: "invalid-query", title: "Invalid query parameter",
-                          detail: "limit must be 1–\(PageRequest.maximumLimit)")
+            throw Problem(
+                status: .badRequest, type: "invalid-query", title: "Invalid query parameter",
+                detail: "limit must be 1–\(PageRequest.maximumLimit)")
         }
         return PageRequest(limit: limit, after: cursor)
     }
@@ -31,7 +32,8 @@ extension AdminAPI {
         if value == "*" || value.isEmpty { return nil }
         let strong = value.hasPrefix("W/") ? String(value.dropFirst(2)) : value
         guard strong.count >= 3, strong.hasPrefix("\""), strong.hasSuffix("\""),
-              strong.dropFirst().dropLast().allSatisfy({ $0.isASCII && $0.isNumber }), let version = Int(strong.dropFirst().dropLast()) else {
+            strong.dropFirst().dropLast().allSatisfy({ $0.isASCII && $0.isNumber }), let version = Int(strong.dropFirst().dropLast())
+        else {
             throw Problem(status: .badRequest, type: "invalid-header", title: "If-Match must be * or an ETag this API returned")
         }
         return version
@@ -40,8 +42,9 @@ extension AdminAPI {
     // MARK: records → schemas
 
     static func tenant(_ tenant: Tenant, call: AdminCall) -> Schemas.Tenant {
-        .init(createdAt: tenant.createdAt, displayName: tenant.displayName, host: tenant.host, id: tenant.id,
-              issuer: TenantService.issuer(of: tenant, publicURL: rootIssuer(call.context)), name: tenant.slug)
+        .init(
+            createdAt: tenant.createdAt, displayName: tenant.displayName, host: tenant.host, id: tenant.id,
+            issuer: TenantService.issuer(of: tenant, publicURL: rootIssuer(call.context)), name: tenant.slug)
     }
 
     /// The deployment's public URL, recovered from the request's issuer.
@@ -53,8 +56,9 @@ extension AdminAPI {
     }
 
     static func user(_ user: User) -> Schemas.User {
-        .init(createdAt: user.createdAt, email: user.email, familyName: user.familyName, givenName: user.givenName, id: user.id,
-              status: .init(rawValue: user.status.rawValue), updatedAt: user.updatedAt, version: user.version)
+        .init(
+            createdAt: user.createdAt, email: user.email, familyName: user.familyName, givenName: user.givenName, id: user.id,
+            status: .init(rawValue: user.status.rawValue), updatedAt: user.updatedAt, version: user.version)
     }
 
     static func userStatus<S: RawRepresentable<String>>(_ status: S) -> UserStatus {
@@ -62,29 +66,34 @@ extension AdminAPI {
     }
 
     static func passkey(_ p: Passkey) -> Schemas.Passkey {
-        .init(aaguid: p.aaguid, backupEligible: p.backupEligible, cloneWarning: p.cloneWarning, createdAt: p.createdAt,
-              credentialId: p.credentialID, lastUsedAt: p.lastUsedAt, name: p.name, signCount: p.signCount, userId: p.userID)
+        .init(
+            aaguid: p.aaguid, backupEligible: p.backupEligible, cloneWarning: p.cloneWarning, createdAt: p.createdAt,
+            credentialId: p.credentialID, lastUsedAt: p.lastUsedAt, name: p.name, signCount: p.signCount, userId: p.userID)
     }
 
     static func consent(_ entry: OAuthService.ConsentEntry) -> Schemas.Consent {
-        .init(applicationId: entry.application?.id, applicationName: entry.application?.name, claims: entry.grant.claims,
-              clientId: entry.grant.clientID, createdAt: entry.grant.createdAt, scopes: entry.grant.scopes, updatedAt: entry.grant.updatedAt)
+        .init(
+            applicationId: entry.application?.id, applicationName: entry.application?.name, claims: entry.grant.claims,
+            clientId: entry.grant.clientID, createdAt: entry.grant.createdAt, scopes: entry.grant.scopes, updatedAt: entry.grant.updatedAt)
     }
 
     static func key(_ record: SigningKeyRecord) -> Schemas.Key {
-        .init(alg: record.algorithm, createdAt: record.createdAt, kid: record.kid, state: .init(rawValue: record.state.rawValue),
-              updatedAt: record.updatedAt)
+        .init(
+            alg: record.algorithm, createdAt: record.createdAt, kid: record.kid, state: .init(rawValue: record.state.rawValue),
+            updatedAt: record.updatedAt)
     }
 
     static func auditEvent(_ e: AuditEvent) -> Schemas.AuditEvent {
-        .init(action: e.action, actor: e.actor, after: e.after.map { .init(additionalProperties: $0) },
-              before: e.before.map { .init(additionalProperties: $0) }, id: e.id, occurredAt: e.occurredAt,
-              outcome: .init(rawValue: e.outcome.rawValue), reason: e.reason, targetId: e.targetID, targetType: e.targetType)
+        .init(
+            action: e.action, actor: e.actor, after: e.after.map { .init(additionalProperties: $0) },
+            before: e.before.map { .init(additionalProperties: $0) }, id: e.id, occurredAt: e.occurredAt,
+            outcome: .init(rawValue: e.outcome.rawValue), reason: e.reason, targetId: e.targetID, targetType: e.targetType)
     }
 
     static func application(_ app: SigilStore.Application, clientSecret: String? = nil) -> Schemas.Application {
-        var body = Schemas.Application(clientSecret: clientSecret, createdAt: app.createdAt, id: app.id, name: app.name,
-                                       _protocol: .init(rawValue: app.kind), updatedAt: app.updatedAt, version: app.version)
+        var body = Schemas.Application(
+            clientSecret: clientSecret, createdAt: app.createdAt, id: app.id, name: app.name,
+            _protocol: .init(rawValue: app.kind), updatedAt: app.updatedAt, version: app.version)
         switch app.settings {
         case .oidc(let s):
             var oidc = Schemas.Application.OidcPayload()
@@ -138,10 +147,12 @@ extension AdminAPI {
     }
 
     static func acs<A>(_ list: [A], url: (A) -> String, binding: (A) -> String?, index: (A) -> Int?, isDefault: (A) -> Bool?)
-        -> [SAMLServiceProviderSettings.AssertionConsumerService] {
+        -> [SAMLServiceProviderSettings.AssertionConsumerService]
+    {
         list.enumerated().map { i, acs in
-            .init(url: url(acs), binding: binding(acs) ?? SAMLServiceProviderSettings.httpPOST, index: index(acs) ?? i,
-                  isDefault: isDefault(acs) ?? (i == 0))
+            .init(
+                url: url(acs), binding: binding(acs) ?? SAMLServiceProviderSettings.httpPOST, index: index(acs) ?? i,
+                isDefault: isDefault(acs) ?? (i == 0))
         }
     }
 
@@ -221,8 +232,10 @@ extension AdminAPI {
         return set.filter(\.1).map(\.0)
     }
 
-    func createApplication(_ body: Schemas.CreateApplication, tenantID: String,
-                           principal: Principal) async throws -> (SigilStore.Application, SigilCore.Secret<String>?) {
+    func createApplication(
+        _ body: Schemas.CreateApplication, tenantID: String,
+        principal: Principal
+    ) async throws -> (SigilStore.Application, SigilCore.Secret<String>?) {
         switch body._protocol {
         case .oidc:
             var saml = Self.samlChange(body).samlFields
@@ -266,8 +279,9 @@ extension AdminAPI {
             }
             // Fields sent with metadata override what it says (an SP's metadata may list an ACS
             // for another environment, or no certificate).
-            var app = SigilStore.Application(id: "", tenantID: tenantID, name: body.name, settings: .saml(settings),
-                                             createdAt: Date(), updatedAt: Date())
+            var app = SigilStore.Application(
+                id: "", tenantID: tenantID, name: body.name, settings: .saml(settings),
+                createdAt: Date(), updatedAt: Date())
             try Self.samlChange(body).apply(to: &app)
             guard case .saml(let final) = app.settings else { throw Problem.invalidType("protocol", "not a SAML application") }
             return (try await services.applications.createSAML(tenantID: tenantID, .init(name: body.name, settings: final), by: principal), nil)

@@ -31,8 +31,9 @@ extension AdminAPI: APIProtocol {
 
     package func listUsers(_ input: Operations.ListUsers.Input) async throws -> Operations.ListUsers.Output {
         let call = try AdminCall.get()
-        let page = try await services.users.list(tenantID: try call.tenantID(), page: try Self.page(input.query.limit, input.query.cursor),
-                                                 by: call.principal)
+        let page = try await services.users.list(
+            tenantID: try call.tenantID(), page: try Self.page(input.query.limit, input.query.cursor),
+            by: call.principal)
         return .ok(.init(body: .json(.init(items: page.items.map(Self.user), nextCursor: page.nextCursor))))
     }
 
@@ -41,11 +42,14 @@ extension AdminAPI: APIProtocol {
         guard case .json(let body) = input.body else { throw Problem.unsupportedBody }
         let user = try await services.users.create(
             tenantID: try call.tenantID(),
-            .init(email: body.email, givenName: body.givenName, familyName: body.familyName,
-                  status: body.status.map(Self.userStatus) ?? .active),
+            .init(
+                email: body.email, givenName: body.givenName, familyName: body.familyName,
+                status: body.status.map(Self.userStatus) ?? .active),
             by: call.principal)
-        return .created(.init(headers: .init(eTag: Self.etag(user.version), location: call.url("users/\(user.id)")),
-                              body: .json(Self.user(user))))
+        return .created(
+            .init(
+                headers: .init(eTag: Self.etag(user.version), location: call.url("users/\(user.id)")),
+                body: .json(Self.user(user))))
     }
 
     package func getUser(_ input: Operations.GetUser.Input) async throws -> Operations.GetUser.Output {
@@ -108,10 +112,12 @@ extension AdminAPI: APIProtocol {
     }
 
     package func clearPasskeyCloneWarning(_ input: Operations.ClearPasskeyCloneWarning.Input) async throws
-        -> Operations.ClearPasskeyCloneWarning.Output {
+        -> Operations.ClearPasskeyCloneWarning.Output
+    {
         let call = try AdminCall.get()
-        let passkey = try await services.users.clearCloneWarning(tenantID: try call.tenantID(), userID: input.path.id,
-                                                                 credentialID: input.path.credentialId, by: call.principal)
+        let passkey = try await services.users.clearCloneWarning(
+            tenantID: try call.tenantID(), userID: input.path.id,
+            credentialID: input.path.credentialId, by: call.principal)
         return .ok(.init(body: .json(Self.passkey(passkey))))
     }
 
@@ -127,8 +133,9 @@ extension AdminAPI: APIProtocol {
 
     package func listApplications(_ input: Operations.ListApplications.Input) async throws -> Operations.ListApplications.Output {
         let call = try AdminCall.get()
-        let page = try await services.applications.list(tenantID: try call.tenantID(),
-                                                        page: try Self.page(input.query.limit, input.query.cursor), by: call.principal)
+        let page = try await services.applications.list(
+            tenantID: try call.tenantID(),
+            page: try Self.page(input.query.limit, input.query.cursor), by: call.principal)
         return .ok(.init(body: .json(.init(items: page.items.map { Self.application($0) }, nextCursor: page.nextCursor))))
     }
 
@@ -136,8 +143,10 @@ extension AdminAPI: APIProtocol {
         let call = try AdminCall.get()
         guard case .json(let body) = input.body else { throw Problem.unsupportedBody }
         let (app, secret) = try await createApplication(body, tenantID: try call.tenantID(), principal: call.principal)
-        return .created(.init(headers: .init(cacheControl: .noStore, eTag: Self.etag(app.version), location: call.url("applications/\(app.id)")),
-                              body: .json(Self.application(app, clientSecret: secret?.value))))
+        return .created(
+            .init(
+                headers: .init(cacheControl: .noStore, eTag: Self.etag(app.version), location: call.url("applications/\(app.id)")),
+                body: .json(Self.application(app, clientSecret: secret?.value))))
     }
 
     package func getApplication(_ input: Operations.GetApplication.Input) async throws -> Operations.GetApplication.Output {
@@ -149,9 +158,10 @@ extension AdminAPI: APIProtocol {
     package func updateApplication(_ input: Operations.UpdateApplication.Input) async throws -> Operations.UpdateApplication.Output {
         let call = try AdminCall.get()
         guard case .json(let body) = input.body else { throw Problem.unsupportedBody }
-        let app = try await services.applications.update(tenantID: try call.tenantID(), id: input.path.id,
-                                                         expectedVersion: try Self.ifMatch(input.headers.ifMatch),
-                                                         try Self.change(body), by: call.principal)
+        let app = try await services.applications.update(
+            tenantID: try call.tenantID(), id: input.path.id,
+            expectedVersion: try Self.ifMatch(input.headers.ifMatch),
+            try Self.change(body), by: call.principal)
         return .ok(.init(headers: .init(eTag: Self.etag(app.version)), body: .json(Self.application(app))))
     }
 
@@ -162,14 +172,17 @@ extension AdminAPI: APIProtocol {
             tenantID: try call.tenantID(), id: input.path.id, expectedVersion: try Self.ifMatch(input.headers.ifMatch),
             grace: TimeInterval(body.gracePeriod ?? 0), by: call.principal)
         let expires: Date? = if case .oidc(let o) = app.settings, o.previousClientSecretHash != nil { o.previousClientSecretExpiresAt } else { nil }
-        return .ok(.init(headers: .init(cacheControl: .noStore, eTag: Self.etag(app.version)),
-                         body: .json(.init(application: Self.application(app), clientSecret: secret.value, previousSecretExpiresAt: expires))))
+        return .ok(
+            .init(
+                headers: .init(cacheControl: .noStore, eTag: Self.etag(app.version)),
+                body: .json(.init(application: Self.application(app), clientSecret: secret.value, previousSecretExpiresAt: expires))))
     }
 
     package func deleteApplication(_ input: Operations.DeleteApplication.Input) async throws -> Operations.DeleteApplication.Output {
         let call = try AdminCall.get()
-        try await services.applications.delete(tenantID: try call.tenantID(), id: input.path.id,
-                                               expectedVersion: try Self.ifMatch(input.headers.ifMatch), by: call.principal)
+        try await services.applications.delete(
+            tenantID: try call.tenantID(), id: input.path.id,
+            expectedVersion: try Self.ifMatch(input.headers.ifMatch), by: call.principal)
         return .noContent(.init())
     }
 
@@ -194,8 +207,9 @@ extension AdminAPI: APIProtocol {
 
     package func listAuditEvents(_ input: Operations.ListAuditEvents.Input) async throws -> Operations.ListAuditEvents.Output {
         let call = try AdminCall.get()
-        let page = try await services.audit.list(tenantID: try call.tenantID(), page: try Self.page(input.query.limit, input.query.cursor),
-                                                 by: call.principal)
+        let page = try await services.audit.list(
+            tenantID: try call.tenantID(), page: try Self.page(input.query.limit, input.query.cursor),
+            by: call.principal)
         return .ok(.init(body: .json(.init(items: page.items.map(Self.auditEvent), nextCursor: page.nextCursor))))
     }
 

@@ -45,8 +45,9 @@ public struct AdminAPI: Sendable {
     /// behind `AdminGate`, and 405 + `Allow` for the methods a documented path does not declare.
     public func register(on router: Router<SigilRequestContext>) {
         router.get(RouterPath(Self.documentPath)) { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json"],
-                     body: .init(byteBuffer: ByteBuffer(bytes: AdminAPIDocument.bytes)))
+            Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: AdminAPIDocument.bytes)))
         }
         let group = router.group().add(middleware: AdminGate(services: services, limiter: limiter, rules: .fromDocument))
         let recorder = RouteRecorder(group: group, skipping: Self.documentPath)
@@ -60,10 +61,11 @@ public struct AdminAPI: Sendable {
         for (path, methods) in declared {
             let allow = methods.map(\.rawValue).sorted().joined(separator: ", ")
             for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete, .trace, .connect, .options, HTTPRequest.Method("QUERY")!]
-                where !methods.contains(method) {
+            where !methods.contains(method) {
                 router.on(RouterPath(path), method: method) { _, _ -> Response in
-                    var problem = Problem(status: .methodNotAllowed, type: "method-not-allowed", title: "This method is not allowed here",
-                                          detail: "allowed: \(allow)")
+                    var problem = Problem(
+                        status: .methodNotAllowed, type: "method-not-allowed", title: "This method is not allowed here",
+                        detail: "allowed: \(allow)")
                     problem.extraHeaders[.allow] = allow
                     throw problem
                 }
@@ -85,8 +87,10 @@ final class RouteRecorder: ServerTransport {
         self.skipping = skipping
     }
 
-    func register(_ handler: @escaping @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?),
-                  method: HTTPRequest.Method, path: String) throws {
+    func register(
+        _ handler: @escaping @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?),
+        method: HTTPRequest.Method, path: String
+    ) throws {
         routes.append((method, path))
         guard path != skipping else { return }
         group?.register(handler, method: method, path: path)

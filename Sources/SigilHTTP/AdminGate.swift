@@ -44,8 +44,10 @@ struct AdminGate: RouterMiddleware {
     /// that address answers 429, valid token or not.
     static let failedTokensPerAddress = RateLimiter.Rule(capacity: 20, refillPerSecond: 0.2)
 
-    func handle(_ request: Request, context: SigilRequestContext,
-                next: (Request, SigilRequestContext) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request, context: SigilRequestContext,
+        next: (Request, SigilRequestContext) async throws -> Response
+    ) async throws -> Response {
         let key = "admin-token-failure|addr|\(context.clientAddress)"
         if let retryAfter = limiter.peek(key, rule: Self.failedTokensPerAddress) {
             throw await RateLimitMiddleware.refusal(retryAfter: retryAfter, group: "admin-authentication", context: context, services: services)
@@ -113,8 +115,9 @@ struct AdminGate: RouterMiddleware {
         case .dataCorrupted(let ctx) where JSONBody.fieldPath(ctx.codingPath) == "protocol":
             // An application's protocol picks which fields apply: a validation failure (422), as
             // the service reports the other cross-field rules, not a malformed body.
-            return Problem(status: .unprocessableContent, type: "validation-failed", title: "The request has invalid values",
-                           detail: "protocol must be oidc or saml", errors: [FieldError(field: "protocol", message: "must be oidc or saml")])
+            return Problem(
+                status: .unprocessableContent, type: "validation-failed", title: "The request has invalid values",
+                detail: "protocol must be oidc or saml", errors: [FieldError(field: "protocol", message: "must be oidc or saml")])
         case .dataCorrupted(let ctx) where ctx.debugDescription.hasPrefix("Additional properties are disabled"):
             // A member a nested object does not declare (`additionalProperties: false`), named as
             // `JSONBody.checked` names the top-level ones. (Should the runtime reword its message,
@@ -145,8 +148,9 @@ struct AdminGate: RouterMiddleware {
             throw error
         }
         if let tenantID, !principal.canAccess(tenantID: tenantID), !request.uri.path.hasSuffix("/tenants") {
-            await services.context.recordFailure("admin.access_denied", by: principal, tenantID: tenantID,
-                                                 reason: "token scoped to another tenant")
+            await services.context.recordFailure(
+                "admin.access_denied", by: principal, tenantID: tenantID,
+                reason: "token scoped to another tenant")
             throw ServiceError(.forbidden, "this admin token belongs to another tenant")
         }
         return principal
@@ -170,10 +174,11 @@ struct AdminDocumentRules: Sendable {
         for (path, item) in root["paths"] as? [String: Any] ?? [:] {
             for (method, operation) in item as? [String: Any] ?? [:] {
                 guard let body = (operation as? [String: Any])?["requestBody"] as? [String: Any],
-                      var schema = ((body["content"] as? [String: Any])?["application/json"] as? [String: Any])?["schema"] as? [String: Any]
+                    var schema = ((body["content"] as? [String: Any])?["application/json"] as? [String: Any])?["schema"] as? [String: Any]
                 else { continue }
                 if let ref = schema["$ref"] as? String, let name = ref.split(separator: "/").last,
-                   let target = schemas[String(name)] as? [String: Any] {
+                    let target = schemas[String(name)] as? [String: Any]
+                {
                     schema = target
                 }
                 byRoute["\(method.uppercased()) \(path)"] = Set((schema["properties"] as? [String: Any] ?? [:]).keys)

@@ -1,6 +1,8 @@
 /// The hosted pages' script and stylesheet, served from `/assets/…` of each tenant. Kept in code
 /// so the binary is self-contained; no third-party assets.
 enum Assets {
+    // Not reformatted: the script is served byte for byte (its hash is pinned in tests).
+    // swift-format-ignore
     static let script = #"""
     "use strict";
     (function () {
@@ -331,6 +333,9 @@ enum Assets {
     })();
     """#
 
+    // Not reformatted: served byte for byte.
+
+    // swift-format-ignore
     static let stylesheet = #"""
     :root { color-scheme: light dark; --accent: #3b5bdb; --error: #c92a2a; font-family: system-ui, -apple-system, "Segoe UI", sans-serif; }
     body { margin: 0; display: flex; justify-content: center; line-height: 1.5; }

@@ -1,12 +1,12 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import ServiceLifecycle
 import SigilAuthenticatorProtocol
 import SigilCore
 import SigilQR
 import SigilServices
 import SigilStore
-import ServiceLifecycle
 
 /// The Sigil authenticator's HTTP surface (docs/authenticator-protocol.md): the browser side of QR
 /// and push sign-in and of device enrolment (`/login/…`, `/account/devices/…`), and the device API
@@ -61,7 +61,8 @@ struct AuthenticatorRoutes {
 
     /// The browser's binding secret, reused when it already has one (two tabs both work).
     func binding(_ request: Request, _ context: SigilRequestContext, tenant: Tenant) -> (value: String, setCookie: String) {
-        let value = Self.wellFormedBinding(Web.cookie(Self.bindingCookieName(context, tenant: tenant), in: request))
+        let value =
+            Self.wellFormedBinding(Web.cookie(Self.bindingCookieName(context, tenant: tenant), in: request))
             ?? "sigil_lb_" + Base64URL.encode(services.context.random.bytes(32))
         return (value, Self.bindingCookie(value, context, tenant: tenant, maxAge: 900))
     }
@@ -75,9 +76,10 @@ struct AuthenticatorRoutes {
     }
 
     func loginStart(_ request: Request, _ context: SigilRequestContext, bindingValue: String, returnTo: String?) -> LoginStart {
-        LoginStart(origin: Web.origin(context) ?? context.issuer, browserHash: tokenHash(bindingValue),
-                   returnTo: Web.safeReturnPath(returnTo, base: Web.basePath(context)), clientIP: context.clientAddress,
-                   userAgent: request.headers[.userAgent].map { String($0.prefix(300)) })
+        LoginStart(
+            origin: Web.origin(context) ?? context.issuer, browserHash: tokenHash(bindingValue),
+            returnTo: Web.safeReturnPath(returnTo, base: Web.basePath(context)), clientIP: context.clientAddress,
+            userAgent: request.headers[.userAgent].map { String($0.prefix(300)) })
     }
 
     // MARK: browser: start
@@ -87,10 +89,12 @@ struct AuthenticatorRoutes {
         let tenant = try context.requireTenant()
         let body = try await JSONBody.decode(ReturnToBody.self, from: request, context: context, allowed: ["return_to"])
         let (value, setCookie) = binding(request, context, tenant: tenant)
-        let started = try await authenticator.startQR(tenant: tenant, issuer: context.issuer,
-                                                      start: loginStart(request, context, bindingValue: value, returnTo: body.returnTo))
-        return try JSONResponse.make(StartedView(started.transaction, base: Web.basePath(context), payload: started.payload),
-                                     headers: [.setCookie: setCookie, .cacheControl: "no-store"])
+        let started = try await authenticator.startQR(
+            tenant: tenant, issuer: context.issuer,
+            start: loginStart(request, context, bindingValue: value, returnTo: body.returnTo))
+        return try JSONResponse.make(
+            StartedView(started.transaction, base: Web.basePath(context), payload: started.payload),
+            headers: [.setCookie: setCookie, .cacheControl: "no-store"])
     }
 
     func startPush(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
@@ -101,11 +105,13 @@ struct AuthenticatorRoutes {
             throw ServiceError.invalid([FieldError(field: "email", message: message)])
         }
         let (value, setCookie) = binding(request, context, tenant: tenant)
-        let transaction = try await authenticator.startPush(tenant: tenant, issuer: context.issuer,
-                                                            start: loginStart(request, context, bindingValue: value, returnTo: body.returnTo),
-                                                            email: body.email)
-        return try JSONResponse.make(StartedView(transaction, base: Web.basePath(context), payload: nil),
-                                     headers: [.setCookie: setCookie, .cacheControl: "no-store"])
+        let transaction = try await authenticator.startPush(
+            tenant: tenant, issuer: context.issuer,
+            start: loginStart(request, context, bindingValue: value, returnTo: body.returnTo),
+            email: body.email)
+        return try JSONResponse.make(
+            StartedView(transaction, base: Web.basePath(context), payload: nil),
+            headers: [.setCookie: setCookie, .cacheControl: "no-store"])
     }
 
     func startEnrolment(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
@@ -116,11 +122,13 @@ struct AuthenticatorRoutes {
         }
         _ = try await JSONBody.decode(EmptyBody.self, from: request, context: context, allowed: [])
         let (value, setCookie) = binding(request, context, tenant: tenant)
-        let started = try await services.authenticatorEnrolment.start(user: user, issuer: context.issuer,
-                                                                      origin: Web.origin(context) ?? context.issuer,
-                                                                      browserHash: tokenHash(value))
-        return try JSONResponse.make(StartedView(started.transaction, base: Web.basePath(context), payload: started.payload, includeLink: true),
-                                     headers: [.setCookie: setCookie, .cacheControl: "no-store"])
+        let started = try await services.authenticatorEnrolment.start(
+            user: user, issuer: context.issuer,
+            origin: Web.origin(context) ?? context.issuer,
+            browserHash: tokenHash(value))
+        return try JSONResponse.make(
+            StartedView(started.transaction, base: Web.basePath(context), payload: started.payload, includeLink: true),
+            headers: [.setCookie: setCookie, .cacheControl: "no-store"])
     }
 
     /// A phone as the first sign-in method, from a one-time enrolment link (first administrator or
@@ -141,8 +149,9 @@ struct AuthenticatorRoutes {
         let started = try await services.authenticatorEnrolment.start(
             enrolment: enrolment, linkHash: tokenHash(token), newUser: newUser, issuer: context.issuer,
             origin: Web.origin(context) ?? context.issuer, browserHash: tokenHash(value), returnTo: base + "/account")
-        return try JSONResponse.make(StartedView(started.transaction, base: base, payload: started.payload, includeLink: true),
-                                     headers: [.setCookie: setCookie, .cacheControl: "no-store"])
+        return try JSONResponse.make(
+            StartedView(started.transaction, base: base, payload: started.payload, includeLink: true),
+            headers: [.setCookie: setCookie, .cacheControl: "no-store"])
     }
 
     // MARK: browser: watch, image, complete, cancel
@@ -166,8 +175,9 @@ struct AuthenticatorRoutes {
         }
         let code = try QRCode.encode(payload.url, errorCorrection: .medium)
         let svg = code.svg(moduleSize: 6, quietZone: 4, title: "Sigil authenticator code")
-        return Response(status: .ok, headers: [.contentType: "image/svg+xml", .cacheControl: "no-store"],
-                        body: .init(byteBuffer: ByteBuffer(string: svg)))
+        return Response(
+            status: .ok, headers: [.contentType: "image/svg+xml", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: svg)))
     }
 
     static let heartbeat: Duration = .seconds(15)
@@ -181,7 +191,7 @@ struct AuthenticatorRoutes {
         let watch = authenticator.watch(tenant: tenant, transaction: first)
         let initial = watch.initial
         if initial.isFinal, lastEventID != nil {
-            return Response(status: .noContent, headers: [.cacheControl: "no-store"])  // stops EventSource reconnecting
+            return Response(status: .noContent, headers: [.cacheControl: "no-store"]) // stops EventSource reconnecting
         }
         let body = ResponseBody { writer in
             try await writer.write(ByteBuffer(string: ServerSentEvent.retry(milliseconds: 2000)))
@@ -191,14 +201,17 @@ struct AuthenticatorRoutes {
             while true {
                 let snapshot = await watch.snapshot()
                 if lastSent == nil || lastSent! != (String(snapshot.version), snapshot.state) {
-                    let event = ServerSentEvent(event: snapshot.state, data: String(decoding: Wire.encode(snapshot), as: UTF8.self),
-                                                id: String(snapshot.version))
+                    let event = ServerSentEvent(
+                        event: snapshot.state, data: String(decoding: Wire.encode(snapshot), as: UTF8.self),
+                        id: String(snapshot.version))
                     try await writer.write(ByteBuffer(string: event.encoded))
                     lastSent = (String(snapshot.version), snapshot.state)
                 }
                 if snapshot.isFinal || clock.now().timeIntervalSince(started) > Self.maximumStream || Task.isShuttingDownGracefully { break }
                 let untilExpiry = (Wire.date(snapshot.expiresAt) ?? clock.now()).timeIntervalSince(clock.now())
-                let wait = min(AuthenticatorService.safetyPoll, Self.heartbeat - (ContinuousClock.now - lastBeat), .milliseconds(Int(max(0.05, untilExpiry + 0.05) * 1000)))
+                let wait = min(
+                    AuthenticatorService.safetyPoll, Self.heartbeat - (ContinuousClock.now - lastBeat), .milliseconds(Int(max(0.05, untilExpiry + 0.05) * 1000))
+                )
                 await watch.waitForChange(timeout: max(wait, .milliseconds(50)))
                 if ContinuousClock.now - lastBeat >= Self.heartbeat {
                     try await writer.write(ByteBuffer(string: ServerSentEvent.heartbeat))
@@ -207,19 +220,28 @@ struct AuthenticatorRoutes {
             }
             try await writer.finish(nil)
         }
-        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store",
-                                               HTTPField.Name("X-Accel-Buffering")!: "no"], body: body)
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: "text/event-stream", .cacheControl: "no-store",
+                HTTPField.Name("X-Accel-Buffering")!: "no",
+            ], body: body)
     }
 
     func complete(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         try Web.requireSameOrigin(request, context)
         let tenant = try context.requireTenant()
         _ = try await JSONBody.decode(EmptyBody.self, from: request, context: context, allowed: [])
-        let done = try await authenticator.complete(tenant: tenant, transactionID: context.parameters.get("tx") ?? "",
-                                                    browserHash: bindingHash(request, context, tenant: tenant), sessions: services.sessions)
+        let done = try await authenticator.complete(
+            tenant: tenant, transactionID: context.parameters.get("tx") ?? "",
+            browserHash: bindingHash(request, context, tenant: tenant), sessions: services.sessions)
         var headers: HTTPFields = [.cacheControl: "no-store"]
-        headers.append(HTTPField(name: .setCookie, value: Web.sessionCookie(done.cookie.value, context, tenant: tenant,
-                                                                            maxAge: Int(services.sessions.policy.absoluteTimeout))))
+        headers.append(
+            HTTPField(
+                name: .setCookie,
+                value: Web.sessionCookie(
+                    done.cookie.value, context, tenant: tenant,
+                    maxAge: Int(services.sessions.policy.absoluteTimeout))))
         headers.append(HTTPField(name: .setCookie, value: Self.bindingCookie("", context, tenant: tenant, maxAge: 0)))
         return try JSONResponse.make(["redirect": done.returnTo], headers: headers)
     }
@@ -227,8 +249,9 @@ struct AuthenticatorRoutes {
     func cancel(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         try Web.requireSameOrigin(request, context)
         let tenant = try context.requireTenant()
-        try await authenticator.cancel(tenant: tenant, transactionID: context.parameters.get("tx") ?? "",
-                                       browserHash: bindingHash(request, context, tenant: tenant))
+        try await authenticator.cancel(
+            tenant: tenant, transactionID: context.parameters.get("tx") ?? "",
+            browserHash: bindingHash(request, context, tenant: tenant))
         return Response(status: .noContent)
     }
 
@@ -256,22 +279,29 @@ struct AuthenticatorRoutes {
         let tenant = try context.requireTenant()
         let body = try await deviceBody(EnrolmentPreviewBody.self, try await Self.read(request), allowed: ["transaction", "secret"])
         let preview = try await services.authenticatorEnrolment.preview(tenant: tenant, transactionID: body.transaction, secret: body.secret)
-        return try Self.json(EnrolmentPreviewView(transaction: preview.transactionID, issuer: preview.issuer, tenant: preview.tenantName,
-                                                  user: WireUser(email: preview.email), challenge: preview.challenge,
-                                                  expiresAt: Wire.time(preview.expiresAt)))
+        return try Self.json(
+            EnrolmentPreviewView(
+                transaction: preview.transactionID, issuer: preview.issuer, tenant: preview.tenantName,
+                user: WireUser(email: preview.email), challenge: preview.challenge,
+                expiresAt: Wire.time(preview.expiresAt)))
     }
 
     func enrolRegister(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let tenant = try context.requireTenant()
-        let body = try await deviceBody(DeviceRegistrationBody.self, try await Self.read(request),
-                                        allowed: ["transaction", "secret", "public_key", "name", "platform", "key_protection", "push", "proof"])
-        let (device, user) = try await services.authenticatorEnrolment.register(tenant: tenant, .init(
-            transactionID: body.transaction, secret: body.secret, publicKey: body.publicKey, name: body.name, platform: body.platform,
-            keyProtection: body.keyProtection, proof: body.proof, push: body.push))
-        return try Self.json(DeviceRegisteredView(
-            device: .init(id: device.id, name: device.name, platform: device.platform, keyProtection: device.keyProtection,
-                          createdAt: Wire.time(device.createdAt)),
-            issuer: context.issuer, tenant: tenant.displayName, user: WireUser(id: user.id, email: user.email)), status: .created)
+        let body = try await deviceBody(
+            DeviceRegistrationBody.self, try await Self.read(request),
+            allowed: ["transaction", "secret", "public_key", "name", "platform", "key_protection", "push", "proof"])
+        let (device, user) = try await services.authenticatorEnrolment.register(
+            tenant: tenant,
+            .init(
+                transactionID: body.transaction, secret: body.secret, publicKey: body.publicKey, name: body.name, platform: body.platform,
+                keyProtection: body.keyProtection, proof: body.proof, push: body.push))
+        return try Self.json(
+            DeviceRegisteredView(
+                device: .init(
+                    id: device.id, name: device.name, platform: device.platform, keyProtection: device.keyProtection,
+                    createdAt: Wire.time(device.createdAt)),
+                issuer: context.issuer, tenant: tenant.displayName, user: WireUser(id: user.id, email: user.email)), status: .created)
     }
 
     // MARK: device: signed requests
@@ -315,16 +345,19 @@ struct AuthenticatorRoutes {
     }
 
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
-        Response(status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-                 body: .init(byteBuffer: ByteBuffer(bytes: Wire.encode(value))))
+        Response(
+            status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: Wire.encode(value))))
     }
 
     func claim(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let bytes = try await Self.read(request)
         let (tenant, device) = try await device(request, context, body: bytes)
         let body = try await deviceBody(ClaimBody.self, bytes, allowed: ["secret"])
-        return try Self.json(try await authenticator.claim(tenant: tenant, device: device, transactionID: context.parameters.get("tx") ?? "",
-                                                           secret: body.secret))
+        return try Self.json(
+            try await authenticator.claim(
+                tenant: tenant, device: device, transactionID: context.parameters.get("tx") ?? "",
+                secret: body.secret))
     }
 
     func deviceView(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
@@ -336,9 +369,11 @@ struct AuthenticatorRoutes {
         let bytes = try await Self.read(request)
         let (tenant, device) = try await device(request, context, body: bytes)
         let body = try await deviceBody(ApproveBody.self, bytes, allowed: ["number", "user_verification", "signature"])
-        return try Self.json(try await authenticator.answer(tenant: tenant, device: device, transactionID: context.parameters.get("tx") ?? "",
-                                                            answer: .approve(number: body.number), userVerification: body.userVerification,
-                                                            signature: body.signature))
+        return try Self.json(
+            try await authenticator.answer(
+                tenant: tenant, device: device, transactionID: context.parameters.get("tx") ?? "",
+                answer: .approve(number: body.number), userVerification: body.userVerification,
+                signature: body.signature))
     }
 
     func deny(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
@@ -351,8 +386,10 @@ struct AuthenticatorRoutes {
         case "not_me": answer = .report
         default: throw AuthenticatorServiceError(.invalidInput, "reason must be declined or not_me")
         }
-        return try Self.json(try await authenticator.answer(tenant: tenant, device: device, transactionID: context.parameters.get("tx") ?? "",
-                                                            answer: answer, userVerification: body.userVerification, signature: body.signature))
+        return try Self.json(
+            try await authenticator.answer(
+                tenant: tenant, device: device, transactionID: context.parameters.get("tx") ?? "",
+                answer: answer, userVerification: body.userVerification, signature: body.signature))
     }
 
     /// Pending push requests; `?wait=N` (0…55 s) waits for one to appear.
@@ -366,8 +403,9 @@ struct AuthenticatorRoutes {
             }
             wait = n
         }
-        let requests = try await authenticator.pending(tenant: tenant, device: device, waitingUpTo: .seconds(wait),
-                                                       stop: { Task.isShuttingDownGracefully })
+        let requests = try await authenticator.pending(
+            tenant: tenant, device: device, waitingUpTo: .seconds(wait),
+            stop: { Task.isShuttingDownGracefully })
         return try Self.json(PendingList(requests: requests))
     }
 
@@ -388,8 +426,12 @@ struct AuthenticatorRoutes {
                 }
                 let ids = Set(requests.map(\.transaction))
                 for view in requests where !sent.contains(view.transaction) {
-                    try await writer.write(ByteBuffer(string: ServerSentEvent(event: "push", data: String(decoding: Wire.encode(view), as: UTF8.self),
-                                                                              id: view.transaction).encoded))
+                    try await writer.write(
+                        ByteBuffer(
+                            string: ServerSentEvent(
+                                event: "push", data: String(decoding: Wire.encode(view), as: UTF8.self),
+                                id: view.transaction
+                            ).encoded))
                 }
                 for gone in sent.subtracting(ids) {
                     try await writer.write(ByteBuffer(string: ServerSentEvent(event: "gone", data: "{\"transaction\":\"\(gone)\"}").encoded))
@@ -403,8 +445,12 @@ struct AuthenticatorRoutes {
             }
             try await writer.finish(nil)
         }
-        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store",
-                                               HTTPField.Name("X-Accel-Buffering")!: "no"], body: body)
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: "text/event-stream", .cacheControl: "no-store",
+                HTTPField.Name("X-Accel-Buffering")!: "no",
+            ], body: body)
     }
 
     func setPushToken(_ request: Request, _ context: SigilRequestContext) async throws -> Response {

@@ -57,7 +57,7 @@ public struct TrustedProxies: Sendable, Equatable {
         let hops = values.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
         var client = peer
         for hop in hops.reversed() {
-            guard IPAddress.parse(hop) != nil else { return client }  // garbage: stop at the last good hop
+            guard IPAddress.parse(hop) != nil else { return client } // garbage: stop at the last good hop
             client = hop
             if !isTrusted(hop) { return hop }
         }

@@ -6,24 +6,35 @@ import Prometheus
 /// many servers in one process): requests by route and status, a latency histogram, build info.
 public final class HTTPMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
-    static let buckets: [Duration] = [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
-                                      .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
-                                      .seconds(2.5), .seconds(5)]
+    static let buckets: [Duration] = [
+        .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+        .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+        .seconds(2.5), .seconds(5),
+    ]
 
     public init(version: String, backend: String) {
         registry = PrometheusCollectorRegistry()
-        registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "sigil", metricName: "build", unitName: "info",
-                                                            helpText: "Sigil build information"),
-                           labels: [("version", version), ("storage", backend)]).set(to: 1.0)
+        registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                namespace: "sigil", metricName: "build", unitName: "info",
+                helpText: "Sigil build information"),
+            labels: [("version", version), ("storage", backend)]
+        ).set(to: 1.0)
     }
 
     func record(route: String, method: String, status: Int, duration: Duration) {
-        registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "sigil", subsystem: "http", metricName: "requests", unitName: "total",
-                                                              helpText: "HTTP requests by route, method and status"),
-                             labels: [("route", route), ("method", method), ("status", String(status))]).increment()
-        registry.makeDurationHistogram(descriptor: MetricNameDescriptor(namespace: "sigil", subsystem: "http", metricName: "request_duration",
-                                                                        unitName: "seconds", helpText: "HTTP request latency by route"),
-                                       labels: [("route", route), ("method", method)], buckets: Self.buckets).record(duration)
+        registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                namespace: "sigil", subsystem: "http", metricName: "requests", unitName: "total",
+                helpText: "HTTP requests by route, method and status"),
+            labels: [("route", route), ("method", method), ("status", String(status))]
+        ).increment()
+        registry.makeDurationHistogram(
+            descriptor: MetricNameDescriptor(
+                namespace: "sigil", subsystem: "http", metricName: "request_duration",
+                unitName: "seconds", helpText: "HTTP request latency by route"),
+            labels: [("route", route), ("method", method)], buckets: Self.buckets
+        ).record(duration)
     }
 
     public func exposition() -> String { registry.emitToString() }
@@ -35,18 +46,22 @@ struct MetricsMiddleware: RouterMiddleware {
     typealias Context = SigilRequestContext
     let metrics: HTTPMetrics
 
-    func handle(_ request: Request, context: SigilRequestContext,
-                next: (Request, SigilRequestContext) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request, context: SigilRequestContext,
+        next: (Request, SigilRequestContext) async throws -> Response
+    ) async throws -> Response {
         let start = ContinuousClock.now
         let response = try await next(request, context)
         let elapsed = ContinuousClock.now - start
         let route = context.endpointPath ?? "unmatched"
         metrics.record(route: route, method: request.method.rawValue, status: Int(response.status.code), duration: elapsed)
-        context.logger.info("request", metadata: [
-            "method": .string(request.method.rawValue), "route": .string(route), "status": .stringConvertible(response.status.code),
-            "tenant": .string(context.tenant?.slug ?? "-"),
-            "ms": .stringConvertible((Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000).rounded()),
-        ])
+        context.logger.info(
+            "request",
+            metadata: [
+                "method": .string(request.method.rawValue), "route": .string(route), "status": .stringConvertible(response.status.code),
+                "tenant": .string(context.tenant?.slug ?? "-"),
+                "ms": .stringConvertible((Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000).rounded()),
+            ])
         return response
     }
 }

@@ -40,8 +40,9 @@ enum JSONBody {
         do {
             buffer = try await request.body.collect(upTo: maxBytes)
         } catch {
-            throw Problem(status: .contentTooLarge, type: "payload-too-large", title: "The request body is too large",
-                          detail: "at most \(maxBytes) bytes")
+            throw Problem(
+                status: .contentTooLarge, type: "payload-too-large", title: "The request body is too large",
+                detail: "at most \(maxBytes) bytes")
         }
         let data = Data(buffer.readableBytesView)
         do { try StrictJSON.check(buffer.readableBytesView) } catch {
@@ -85,8 +86,10 @@ enum JSONResponse {
         return encoder
     }()
 
-    static func make<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:],
-                                   contentType: String = "application/json") throws -> Response {
+    static func make<T: Encodable>(
+        _ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:],
+        contentType: String = "application/json"
+    ) throws -> Response {
         let data = try encoder.encode(value)
         var all: HTTPFields = [.contentType: contentType]
         all.append(contentsOf: headers)

@@ -39,10 +39,12 @@ struct OAuthRoutes {
         // Browser-based (public) clients call these across origins; none of them uses cookies.
         for path in ["/oauth2/token", "/oauth2/userinfo", "/oauth2/revoke"] {
             router.on(RouterPath(path), method: .options) { _, _ in
-                Response(status: .noContent, headers: [
-                    .accessControlAllowOrigin: "*", .accessControlAllowMethods: "GET, POST",
-                    .accessControlAllowHeaders: "Authorization, Content-Type", .accessControlMaxAge: "600",
-                ])
+                Response(
+                    status: .noContent,
+                    headers: [
+                        .accessControlAllowOrigin: "*", .accessControlAllowMethods: "GET, POST",
+                        .accessControlAllowHeaders: "Authorization, Content-Type", .accessControlMaxAge: "600",
+                    ])
             }
         }
         router.get("/oauth2/logout") { request, context in try await self.logout(request, context) }
@@ -53,9 +55,10 @@ struct OAuthRoutes {
 
     func discovery(_ context: SigilRequestContext) throws -> Response {
         let document = Discovery.document(issuer: context.issuer, requirePAR: oauth.policy.requirePAR, acrValues: ACR.supported)
-        return Response(status: .ok,
-                        headers: [.contentType: "application/json", .cacheControl: "public, max-age=300", .accessControlAllowOrigin: "*"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: try JSONValue.object(document).serialized())))
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/json", .cacheControl: "public, max-age=300", .accessControlAllowOrigin: "*"],
+            body: .init(byteBuffer: ByteBuffer(bytes: try JSONValue.object(document).serialized())))
     }
 
     // MARK: /oauth2/authorize
@@ -76,8 +79,10 @@ struct OAuthRoutes {
 
     /// The authorization decision for `parameters` (as received, with the sign-in marker if any),
     /// from `/oauth2/authorize` or from the consent page's answer.
-    func decide(_ request: Request, _ context: SigilRequestContext, parameters received: [String: String], path: String,
-                consent: ConsentDecision?) async throws -> Response {
+    func decide(
+        _ request: Request, _ context: SigilRequestContext, parameters received: [String: String], path: String,
+        consent: ConsentDecision?
+    ) async throws -> Response {
         let tenant = try context.requireTenant()
         let base = Web.basePath(context)
         var parameters = received
@@ -87,13 +92,15 @@ struct OAuthRoutes {
         let canonical = Self.encodeForm(parameters)
         var freshAfter: Date?
         if let freshText, let freshMAC, let milliseconds = Int64(freshText),
-           services.context.clock.now().timeIntervalSince1970 - Double(milliseconds) / 1000 < oauth.policy.parSignInLifetime,
-           constantTimeEquals(Array(freshMAC.utf8), Array(freshMac(freshText, canonical).utf8)) {
+            services.context.clock.now().timeIntervalSince1970 - Double(milliseconds) / 1000 < oauth.policy.parSignInLifetime,
+            constantTimeEquals(Array(freshMAC.utf8), Array(freshMac(freshText, canonical).utf8))
+        {
             freshAfter = Date(timeIntervalSince1970: Double(milliseconds) / 1000)
         }
         let session = try await context.browserSession(request, services.sessions)
-        let outcome = try await oauth.authorize(tenantID: tenant.id, issuer: context.issuer, parameters: parameters, session: session,
-                                                freshAfter: freshAfter, consent: consent)
+        let outcome = try await oauth.authorize(
+            tenantID: tenant.id, issuer: context.issuer, parameters: parameters, session: session,
+            freshAfter: freshAfter, consent: consent)
         switch outcome {
         case .respond(.redirect(let url)):
             return Web.redirect(url)
@@ -105,8 +112,9 @@ struct OAuthRoutes {
             // (prompt=login, max_age, acr), without trusting anything the browser could choose.
             let now = String(Int64((services.context.clock.now().timeIntervalSince1970 * 1000).rounded(.down)))
             let returnTo = base + path + "?" + canonical + "&\(Self.freshParameter)=\(now)&\(Self.freshMACParameter)=\(freshMac(now, canonical))"
-            return Web.redirect(base + "/login?return_to=" + AuthorizationResponse.formEncode(returnTo) + (fresh ? "&prompt=login" : "")
-                                + (acr.map { "&acr=" + AuthorizationResponse.formEncode($0) } ?? ""))
+            return Web.redirect(
+                base + "/login?return_to=" + AuthorizationResponse.formEncode(returnTo) + (fresh ? "&prompt=login" : "")
+                    + (acr.map { "&acr=" + AuthorizationResponse.formEncode($0) } ?? ""))
         case .consent(let prompt):
             guard let (signedIn, _) = session else { return errorPage(.invalidRequest("sign in first"), base: base) }
             return consentPage(prompt, received: received, session: signedIn, tenant: tenant, base: base)
@@ -124,8 +132,10 @@ struct OAuthRoutes {
 
     /// Binds the page's answer to this session, this exact request and the time it was shown.
     func consentMac(session: Session, time: String, _ canonical: String) -> String {
-        Base64URL.encode(services.context.masterKey.authenticationCode(Array((session.id + "|" + time + "|" + canonical).utf8),
-                                                                       purpose: "oauth-consent"))
+        Base64URL.encode(
+            services.context.masterKey.authenticationCode(
+                Array((session.id + "|" + time + "|" + canonical).utf8),
+                purpose: "oauth-consent"))
     }
 
     func consentPage(_ prompt: ConsentPrompt, received: [String: String], session: Session, tenant: Tenant, base: String) -> Response {
@@ -133,8 +143,9 @@ struct OAuthRoutes {
         // The request travels as one form-encoded field (no line breaks for the browser to rewrite).
         let canonical = Self.encodeForm(received)
         let host = URLComponents(string: prompt.redirectURI)?.host ?? prompt.redirectURI
-        let view = ConsentView(base: base, applicationName: prompt.applicationName, tenantName: tenant.displayName, lines: prompt.lines,
-                               host: host, request: canonical, time: now, mac: consentMac(session: session, time: now, canonical))
+        let view = ConsentView(
+            base: base, applicationName: prompt.applicationName, tenantName: tenant.displayName, lines: prompt.lines,
+            host: host, request: canonical, time: now, mac: consentMac(session: session, time: now, canonical))
         // The answer is a redirect (or a form_post page) to the client, whose callback may redirect on.
         return pages.page(.consent, view, contentSecurityPolicy: Web.handOffCSP(target: prompt.redirectURI))
     }
@@ -156,12 +167,14 @@ struct OAuthRoutes {
         }
         let decision = form[Self.decisionParameter].flatMap(ConsentDecision.init(rawValue:))
         guard let decision, let canonical = form[Self.consentRequestParameter], let time = form[Self.consentTimeParameter],
-              let mac = form[Self.consentMACParameter], let milliseconds = Int64(time),
-              services.context.clock.now().timeIntervalSince1970 - Double(milliseconds) / 1000 < oauth.policy.parSignInLifetime,
-              constantTimeEquals(Array(mac.utf8), Array(consentMac(session: session, time: time, canonical).utf8)),
-              let parameters = try? Self.parameters(canonical) else {
-            await services.context.recordFailure("oauth.consent_refused", by: .user(session.userID), tenantID: tenant.id,
-                                                 reason: "consent answer without a valid page token")
+            let mac = form[Self.consentMACParameter], let milliseconds = Int64(time),
+            services.context.clock.now().timeIntervalSince1970 - Double(milliseconds) / 1000 < oauth.policy.parSignInLifetime,
+            constantTimeEquals(Array(mac.utf8), Array(consentMac(session: session, time: time, canonical).utf8)),
+            let parameters = try? Self.parameters(canonical)
+        else {
+            await services.context.recordFailure(
+                "oauth.consent_refused", by: .user(session.userID), tenantID: tenant.id,
+                reason: "consent answer without a valid page token")
             return errorPage(.invalidRequest("This approval page expired. Start again from the application."), base: base)
         }
         return try await decide(request, context, parameters: parameters, path: "/oauth2/authorize", consent: decision)
@@ -172,9 +185,12 @@ struct OAuthRoutes {
     }
 
     func errorPage(_ error: OAuthError, base: String) -> Response {
-        pages.page(.error, ErrorView(base: base, title: "Sign-in request refused", heading: "This sign-in request cannot continue",
-                                     message: error.description, oauthCode: error.code.rawValue, askAdministrator: false),
-                   status: .badRequest)
+        pages.page(
+            .error,
+            ErrorView(
+                base: base, title: "Sign-in request refused", heading: "This sign-in request cannot continue",
+                message: error.description, oauthCode: error.code.rawValue, askAdministrator: false),
+            status: .badRequest)
     }
 
     // MARK: client authentication and per-client limits
@@ -191,10 +207,13 @@ struct OAuthRoutes {
 
     struct Throttled: Error { let retryAfter: Int; let group: String }
 
-    func authenticateClient(_ request: Request, _ context: SigilRequestContext, tenant: Tenant, parameters: [String: String],
-                            endpoint: String) async throws -> OAuthService.AuthenticatedClient {
+    func authenticateClient(
+        _ request: Request, _ context: SigilRequestContext, tenant: Tenant, parameters: [String: String],
+        endpoint: String
+    ) async throws -> OAuthService.AuthenticatedClient {
         let credentials = try Self.credentials(request, parameters)
-        let claimed = credentials.basicID ?? credentials.clientID
+        let claimed =
+            credentials.basicID ?? credentials.clientID
             ?? credentials.assertion.flatMap { try? JWS.parse($0) }?.payload["sub"]?.string ?? "-"
         let keys: [(String, RateLimiter.Rule)] = [
             ("client-auth|pair|\(tenant.id)|\(claimed.prefix(256))|\(context.clientAddress)", Self.failuresPerClientAndAddress),
@@ -203,8 +222,9 @@ struct OAuthRoutes {
         ]
         for (key, rule) in keys {
             if let retryAfter = limiter.peek(key, rule: rule) {
-                await services.context.recordFailure("rate_limit.exceeded", by: .client(String(claimed.prefix(256))), tenantID: tenant.id,
-                                                     reason: "failed client authentication from \(context.clientAddress)")
+                await services.context.recordFailure(
+                    "rate_limit.exceeded", by: .client(String(claimed.prefix(256))), tenantID: tenant.id,
+                    reason: "failed client authentication from \(context.clientAddress)")
                 throw Throttled(retryAfter: retryAfter, group: "client-authentication")
             }
         }
@@ -238,12 +258,14 @@ struct OAuthRoutes {
         let tenant = try context.requireTenant()
         let parameters = try await Self.requestParameters(request, context, allowJSON: false)
         let client = try await authenticateClient(request, context, tenant: tenant, parameters: parameters, endpoint: "/oauth2/token")
-        let response = if parameters["grant_type"] == OAuthService.cibaGrantType {
-            try await oauth.cibaToken(tenant: tenant, issuer: context.issuer, client: client, parameters: parameters,
-                                      authenticator: services.authenticator)
-        } else {
-            try await oauth.token(tenantID: tenant.id, issuer: context.issuer, client: client, parameters: parameters)
-        }
+        let response =
+            if parameters["grant_type"] == OAuthService.cibaGrantType {
+                try await oauth.cibaToken(
+                    tenant: tenant, issuer: context.issuer, client: client, parameters: parameters,
+                    authenticator: services.authenticator)
+            } else {
+                try await oauth.token(tenantID: tenant.id, issuer: context.issuer, client: client, parameters: parameters)
+            }
         return Self.json(response.json)
     }
 
@@ -254,10 +276,13 @@ struct OAuthRoutes {
         let parameters = try await Self.requestParameters(request, context, allowJSON: false)
         let client = try await authenticateClient(request, context, tenant: tenant, parameters: parameters, endpoint: "/oauth2/bc-authorize")
         try throttle("oauth-ciba|client|\(tenant.id)|\(client.clientID)", Self.cibaRequestsPerClient, context)
-        let started = try await oauth.backchannelAuthorize(tenant: tenant, issuer: context.issuer, client: client, parameters: parameters,
-                                                           authenticator: services.authenticator, clientIP: context.clientAddress)
-        return Self.json(["auth_req_id": .string(started.authReqID), "expires_in": .int(Int64(started.expiresIn)),
-                          "interval": .int(Int64(started.interval))])
+        let started = try await oauth.backchannelAuthorize(
+            tenant: tenant, issuer: context.issuer, client: client, parameters: parameters,
+            authenticator: services.authenticator, clientIP: context.clientAddress)
+        return Self.json([
+            "auth_req_id": .string(started.authReqID), "expires_in": .int(Int64(started.expiresIn)),
+            "interval": .int(Int64(started.interval)),
+        ])
     }
 
     // MARK: /oauth2/userinfo
@@ -289,8 +314,9 @@ struct OAuthRoutes {
         let client = try await authenticateClient(request, context, tenant: tenant, parameters: parameters, endpoint: "/oauth2/introspect")
         guard client.method != .none else { throw OAuthError(.invalidClient, "public clients cannot introspect") }
         guard let token = parameters["token"] else { throw OAuthError.invalidRequest("token is required") }
-        let result = try await oauth.introspect(tenantID: tenant.id, issuer: context.issuer, client: client, token: token,
-                                                hint: parameters["token_type_hint"])
+        let result = try await oauth.introspect(
+            tenantID: tenant.id, issuer: context.issuer, client: client, token: token,
+            hint: parameters["token_type_hint"])
         return Self.json(result)
     }
 
@@ -328,7 +354,8 @@ struct OAuthRoutes {
         var destination: String?
         if let uri = parameters["post_logout_redirect_uri"] {
             guard let clientID, let (_, settings) = try await oauth.client(tenantID: tenant.id, clientID: clientID),
-                  settings.postLogoutRedirectURIs.contains(uri) else {
+                settings.postLogoutRedirectURIs.contains(uri)
+            else {
                 return errorPage(.invalidRequest("post_logout_redirect_uri is not registered for this client"), base: base)
             }
             var target = uri
@@ -349,16 +376,18 @@ struct OAuthRoutes {
                 let keep = ["post_logout_redirect_uri", "state", "client_id"].compactMap { name in
                     parameters[name].map { HiddenField(name: name, value: $0) }
                 }
-                let view = LogoutConfirmView(base: base, tenantName: tenant.displayName,
-                                             csrf: Web.csrfToken(session: session, masterKey: services.context.masterKey), keep: keep)
+                let view = LogoutConfirmView(
+                    base: base, tenantName: tenant.displayName,
+                    csrf: Web.csrfToken(session: session, masterKey: services.context.masterKey), keep: keep)
                 // The answer redirects to the client's post-logout URI, or runs SAML single logout.
                 return pages.page(.logoutConfirm, view, contentSecurityPolicy: Web.handOffCSP(target: destination ?? context.issuer))
             }
             // Ends the session everywhere (grants, back-channel logout tokens) and runs SAML single
             // logout through the browser before the post-logout redirect.
-            let outcome = try await services.saml.signOut(session, tenantID: tenant.id, issuer: context.issuer,
-                                                          reason: "rp-initiated logout" + (clientID.map { " by \($0)" } ?? ""),
-                                                          finish: destination)
+            let outcome = try await services.saml.signOut(
+                session, tenantID: tenant.id, issuer: context.issuer,
+                reason: "rp-initiated logout" + (clientID.map { " by \($0)" } ?? ""),
+                finish: destination)
             var response = SAMLRoutes(services: services, pages: pages).render(outcome, context)
             response.headers.append(HTTPField(name: .setCookie, value: Web.sessionCookie("", context, tenant: tenant, maxAge: 0)))
             return response
@@ -438,12 +467,14 @@ struct OAuthRoutes {
     /// Client credentials from the `Authorization: Basic` header (RFC 6749 §2.3.1: each part
     /// form-urlencoded) and the body.
     static func credentials(_ request: Request, _ parameters: [String: String]) throws -> OAuthService.ClientCredentials {
-        var c = OAuthService.ClientCredentials(clientID: parameters["client_id"], clientSecret: parameters["client_secret"],
-                                               assertionType: parameters["client_assertion_type"], assertion: parameters["client_assertion"])
+        var c = OAuthService.ClientCredentials(
+            clientID: parameters["client_id"], clientSecret: parameters["client_secret"],
+            assertionType: parameters["client_assertion_type"], assertion: parameters["client_assertion"])
         if let header = request.headers[.authorization] {
             guard header.lowercased().hasPrefix("basic "), let data = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
-                  let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":"),
-                  let id = URLEncodedForm.decode(text[..<colon]), let secret = URLEncodedForm.decode(text[text.index(after: colon)...]) else {
+                let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":"),
+                let id = URLEncodedForm.decode(text[..<colon]), let secret = URLEncodedForm.decode(text[text.index(after: colon)...])
+            else {
                 throw OAuthError(.invalidClient, "malformed Basic credentials")
             }
             c.basicID = id
@@ -456,9 +487,13 @@ struct OAuthRoutes {
 
     static func json(_ object: [String: JSONValue], status: HTTPResponse.Status = .ok) -> Response {
         let bytes = (try? JSONValue.object(object).serialized()) ?? Array("{}".utf8)
-        return Response(status: status, headers: [.contentType: "application/json", .cacheControl: "no-store", .pragma: "no-cache",
-                                                  .accessControlAllowOrigin: "*"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        return Response(
+            status: status,
+            headers: [
+                .contentType: "application/json", .cacheControl: "no-store", .pragma: "no-cache",
+                .accessControlAllowOrigin: "*",
+            ],
+            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     struct BearerMissing: Error {}
@@ -469,19 +504,31 @@ struct OAuthRoutes {
             return try await body()
         } catch let throttled as Throttled {
             // RFC 6585 §4; the body stays an OAuth error object for client libraries.
-            var response = Self.json(["error": "temporarily_unavailable",
-                                      "error_description": .string("too many requests; retry after \(throttled.retryAfter) seconds")],
-                                     status: .tooManyRequests)
+            var response = Self.json(
+                [
+                    "error": "temporarily_unavailable",
+                    "error_description": .string("too many requests; retry after \(throttled.retryAfter) seconds"),
+                ],
+                status: .tooManyRequests)
             response.headers[.retryAfter] = String(throttled.retryAfter)
             return response
         } catch is BearerMissing {
-            return Response(status: .unauthorized, headers: [.wwwAuthenticate: #"Bearer realm="sigil""#, .cacheControl: "no-store",
-                                                             .accessControlAllowOrigin: "*", .accessControlExposeHeaders: "WWW-Authenticate"])
+            return Response(
+                status: .unauthorized,
+                headers: [
+                    .wwwAuthenticate: #"Bearer realm="sigil""#, .cacheControl: "no-store",
+                    .accessControlAllowOrigin: "*", .accessControlExposeHeaders: "WWW-Authenticate",
+                ])
         } catch let error as OAuthError {
-            services.context.logger.info("oauth request refused", metadata: ["error": .string(error.code.rawValue),
-                                                                              "detail": .string(error.detail ?? error.description)])
-            var response = Self.json(["error": .string(error.code.rawValue), "error_description": .string(error.description)],
-                                     status: HTTPResponse.Status(code: error.status))
+            services.context.logger.info(
+                "oauth request refused",
+                metadata: [
+                    "error": .string(error.code.rawValue),
+                    "detail": .string(error.detail ?? error.description),
+                ])
+            var response = Self.json(
+                ["error": .string(error.code.rawValue), "error_description": .string(error.description)],
+                status: HTTPResponse.Status(code: error.status))
             if bearer, error.status == 401 || error.status == 403 {
                 response.headers[.wwwAuthenticate] = #"Bearer realm="sigil", error="\#(error.code.rawValue)", error_description="\#(error.description)""#
             } else if error.code == .invalidClient {

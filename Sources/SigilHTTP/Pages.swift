@@ -74,15 +74,18 @@ struct Pages: Sendable {
 
     /// A hosted page: `text/html`, never cached, with the page policy (`Web.pageCSP`) unless the page
     /// hands off to another site (`Web.handOffCSP(target:)`).
-    func page(_ template: Template, _ view: some PageView, status: HTTPResponse.Status = .ok,
-              contentSecurityPolicy: String = Web.pageCSP) -> Response {
+    func page(
+        _ template: Template, _ view: some PageView, status: HTTPResponse.Status = .ok,
+        contentSecurityPolicy: String = Web.pageCSP
+    ) -> Response {
         Self.html(render(template, view), status: status, contentSecurityPolicy: contentSecurityPolicy)
     }
 
     static func html(_ html: String, status: HTTPResponse.Status = .ok, contentSecurityPolicy: String) -> Response {
-        Response(status: status,
-                 headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store", .contentSecurityPolicy: contentSecurityPolicy],
-                 body: .init(byteBuffer: ByteBuffer(string: html)))
+        Response(
+            status: status,
+            headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store", .contentSecurityPolicy: contentSecurityPolicy],
+            body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 }
 

@@ -67,14 +67,16 @@ public struct Problem: Error, Sendable, Encodable, HTTPResponseError {
     }
 
     static func unknownFields(_ fields: [String]) -> Problem {
-        Problem(status: .badRequest, type: "unknown-field", title: "The request has fields this endpoint does not accept",
-                detail: "unknown: \(fields.joined(separator: ", "))",
-                errors: fields.map { FieldError(field: $0, message: "unknown field") })
+        Problem(
+            status: .badRequest, type: "unknown-field", title: "The request has fields this endpoint does not accept",
+            detail: "unknown: \(fields.joined(separator: ", "))",
+            errors: fields.map { FieldError(field: $0, message: "unknown field") })
     }
 
     static func invalidType(_ field: String, _ message: String) -> Problem {
-        Problem(status: .badRequest, type: "invalid-field-type", title: "A field has the wrong type or is missing",
-                detail: message, errors: [FieldError(field: field, message: message)])
+        Problem(
+            status: .badRequest, type: "invalid-field-type", title: "A field has the wrong type or is missing",
+            detail: message, errors: [FieldError(field: field, message: message)])
     }
 
     static func unauthenticated(_ detail: String) -> Problem {
@@ -93,8 +95,9 @@ public struct Problem: Error, Sendable, Encodable, HTTPResponseError {
         case let error as ServiceError:
             switch error.code {
             case .invalidInput:
-                return Problem(status: .unprocessableContent, type: "validation-failed", title: "The request has invalid values",
-                               detail: error.message, errors: error.fieldErrors)
+                return Problem(
+                    status: .unprocessableContent, type: "validation-failed", title: "The request has invalid values",
+                    detail: error.message, errors: error.fieldErrors)
             case .unauthenticated:
                 return unauthenticated(error.message)
             case .signInFailed:
@@ -106,18 +109,21 @@ public struct Problem: Error, Sendable, Encodable, HTTPResponseError {
                 return Problem(status: .badRequest, type: "bad-request", title: "Bad request", detail: error.message)
             }
         case let error as AuthenticatorServiceError:
-            return Problem(status: HTTPResponse.Status(code: error.code.status), type: error.code.name,
-                           title: authenticatorTitles[error.code.name] ?? error.message, detail: error.message)
+            return Problem(
+                status: HTTPResponse.Status(code: error.code.status), type: error.code.name,
+                title: authenticatorTitles[error.code.name] ?? error.message, detail: error.message)
         case let error as StoreError:
             switch error.code {
             case .notFound:
                 return Problem(status: .notFound, type: "not-found", title: "Not found", detail: "no such \(error.entity)")
             case .alreadyExists:
-                return Problem(status: .conflict, type: "already-exists", title: "It already exists",
-                               detail: "a \(error.entity) with the same unique value exists")
+                return Problem(
+                    status: .conflict, type: "already-exists", title: "It already exists",
+                    detail: "a \(error.entity) with the same unique value exists")
             case .conflict where error.detail.hasPrefix("version"):
-                return Problem(status: .preconditionFailed, type: "version-mismatch",
-                               title: "The resource changed since you read it", detail: "If-Match does not match the current version")
+                return Problem(
+                    status: .preconditionFailed, type: "version-mismatch",
+                    title: "The resource changed since you read it", detail: "If-Match does not match the current version")
             case .conflict:
                 return Problem(status: .conflict, type: "conflict", title: "The change conflicts with the current state", detail: error.detail)
             default:
@@ -125,27 +131,31 @@ public struct Problem: Error, Sendable, Encodable, HTTPResponseError {
             }
         case let error as OAuthError:
             // Where a route does not answer in OAuth's own JSON (RFC 6749 §5.2), the same code as a problem.
-            let status: HTTPResponse.Status = switch error.code {
-            case .invalidClient, .invalidToken: .unauthorized
-            case .insufficientScope, .accessDenied: .forbidden
-            case .serverError: .internalServerError
-            case .temporarilyUnavailable: .serviceUnavailable
-            default: .badRequest
-            }
-            return Problem(status: status, type: "oauth-" + error.code.rawValue.replacingOccurrences(of: "_", with: "-"),
-                           title: "The OAuth request was refused", detail: error.description)
+            let status: HTTPResponse.Status =
+                switch error.code {
+                case .invalidClient, .invalidToken: .unauthorized
+                case .insufficientScope, .accessDenied: .forbidden
+                case .serverError: .internalServerError
+                case .temporarilyUnavailable: .serviceUnavailable
+                default: .badRequest
+                }
+            return Problem(
+                status: status, type: "oauth-" + error.code.rawValue.replacingOccurrences(of: "_", with: "-"),
+                title: "The OAuth request was refused", detail: error.description)
         case let error as SAMLError:
             return Problem(status: .badRequest, type: "saml-request-refused", title: "The SAML message was refused", detail: error.message)
         case let error as WebAuthnError:
             return Problem(status: .badRequest, type: "webauthn-invalid", title: "The passkey response is not valid", detail: error.message)
         case let error as RemoteFetchError:
-            return Problem(status: .badGateway, type: "remote-document-unavailable", title: "A document Sigil needs could not be fetched",
-                           detail: error.publicDescription)
+            return Problem(
+                status: .badGateway, type: "remote-document-unavailable", title: "A document Sigil needs could not be fetched",
+                detail: error.publicDescription)
         case let error as SigilError where error.code == .invalidInput:
             return Problem(status: .unprocessableContent, type: "validation-failed", title: "The request has invalid values", detail: error.message)
         case let refusal as FlowRefusal:
-            return Problem(status: .conflict, type: "flow-" + refusal.rawValue, title: "This step cannot be taken now",
-                           detail: "the flow refused it (\(refusal.rawValue)); start again")
+            return Problem(
+                status: .conflict, type: "flow-" + refusal.rawValue, title: "This step cannot be taken now",
+                detail: "the flow refused it (\(refusal.rawValue)); start again")
         case let error as HTTPError:
             switch error.status {
             case .notFound: return notFound("no route for this path")
@@ -163,8 +173,10 @@ public struct Problem: Error, Sendable, Encodable, HTTPResponseError {
 struct ProblemMiddleware: RouterMiddleware {
     typealias Context = SigilRequestContext
 
-    func handle(_ request: Request, context: SigilRequestContext,
-                next: (Request, SigilRequestContext) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request, context: SigilRequestContext,
+        next: (Request, SigilRequestContext) async throws -> Response
+    ) async throws -> Response {
         do {
             return try await next(request, context)
         } catch {

@@ -10,8 +10,9 @@ enum PublicRoutes {
     static func register(on router: Router<SigilRequestContext>, services: ServiceSet, metrics: HTTPMetrics) {
         // Process up.
         router.get("/healthz") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-                     body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
+            Response(
+                status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
         }
         // Database reachable and migrations current.
         router.get("/readyz") { _, _ in
@@ -21,28 +22,34 @@ enum PublicRoutes {
                 "migrations": ["applied": health.appliedMigrations, "known": health.knownMigrations],
             ]
             let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
-            return Response(status: health.isReady ? .ok : .serviceUnavailable,
-                            headers: [.contentType: "application/json", .cacheControl: "no-store"],
-                            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            return Response(
+                status: health.isReady ? .ok : .serviceUnavailable,
+                headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
         router.get("/metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                     body: .init(byteBuffer: ByteBuffer(string: metrics.exposition())))
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: metrics.exposition())))
         }
         router.get("/oauth2/jwks") { _, context in
             let jwks = try await services.keys.jwks(tenantID: try context.requireTenant().id)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            return Response(status: .ok,
-                            headers: [.contentType: "application/jwk-set+json", .cacheControl: "public, max-age=300",
-                                      .accessControlAllowOrigin: "*"],
-                            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(jwks))))
+            return Response(
+                status: .ok,
+                headers: [
+                    .contentType: "application/jwk-set+json", .cacheControl: "public, max-age=300",
+                    .accessControlAllowOrigin: "*",
+                ],
+                body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(jwks))))
         }
         router.get("/saml/certificate.pem") { _, context in
             let pem = try await services.keys.currentCertificatePEM(tenantID: try context.requireTenant().id)
-            return Response(status: .ok,
-                            headers: [.contentType: "application/x-pem-file", .contentDisposition: #"inline; filename="certificate.pem""#],
-                            body: .init(byteBuffer: ByteBuffer(string: pem)))
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/x-pem-file", .contentDisposition: #"inline; filename="certificate.pem""#],
+                body: .init(byteBuffer: ByteBuffer(string: pem)))
         }
     }
 }

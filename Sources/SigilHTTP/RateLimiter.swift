@@ -1,8 +1,8 @@
 import Foundation
-import Synchronization
 import HTTPTypes
 import Hummingbird
 import SigilServices
+import Synchronization
 
 /// Token buckets per key (a route group and a client address, OAuth client or tenant), in this
 /// node's memory. Each node limits on its own, so N nodes allow up to N× the rate: a bound
@@ -92,25 +92,27 @@ struct RateLimitMiddleware: RouterMiddleware {
     let limits: [Limit]
 
     static func standard(limiter: RateLimiter, services: ServiceSet) -> RateLimitMiddleware {
-        RateLimitMiddleware(limiter: limiter, services: services, limits: [
-            Limit(prefix: "/login/push/", name: "push", rule: .init(capacity: 5, refillPerSecond: 1.0 / 60)),
-            Limit(prefix: "/login/", name: "sign-in", rule: .init(capacity: 30, refillPerSecond: 0.5)),
-            Limit(prefix: "/authenticator/v1/enroll/", name: "authenticator-secret", rule: .init(capacity: 10, refillPerSecond: 1.0 / 6)),
-            Limit(prefix: "/authenticator/v1/devices", name: "authenticator-secret", rule: .init(capacity: 10, refillPerSecond: 1.0 / 6)),
-            Limit(prefix: "/authenticator/v1/", name: "authenticator", rule: .init(capacity: 60, refillPerSecond: 1)),
-            Limit(prefix: "/enroll/", name: "enrolment", rule: .init(capacity: 20, refillPerSecond: 0.2)),
-            Limit(prefix: "/account/", name: "account", rule: .init(capacity: 30, refillPerSecond: 0.5)),
-            // AuthnRequests are counted in SAMLRoutes (per address without a session, per session
-            // with one); the continue link, which checks a key, per address here.
-            Limit(prefix: "/saml/sso/continue", name: "saml-continue", rule: .init(capacity: 60, refillPerSecond: 2), methods: [.get]),
-            Limit(prefix: "/saml/slo", name: "saml-logout", rule: .init(capacity: 60, refillPerSecond: 1), methods: [.get, .post]),
-            // OAuth back-channel requests per address (the per-client limits and failed client
-            // authentication are counted in OAuthRoutes).
-            Limit(prefix: "/oauth2/par", name: "oauth-par", rule: .init(capacity: 120, refillPerSecond: 5)),
-            Limit(prefix: "/oauth2/bc-authorize", name: "oauth-ciba", rule: .init(capacity: 30, refillPerSecond: 1)),
-            // Admin API writes, per tenant: a leaked or runaway token cannot fill the directory.
-            Limit(prefix: "/api/admin/v1/", name: "admin-write", rule: .init(capacity: 100, refillPerSecond: 2), scope: .tenant),
-        ])
+        RateLimitMiddleware(
+            limiter: limiter, services: services,
+            limits: [
+                Limit(prefix: "/login/push/", name: "push", rule: .init(capacity: 5, refillPerSecond: 1.0 / 60)),
+                Limit(prefix: "/login/", name: "sign-in", rule: .init(capacity: 30, refillPerSecond: 0.5)),
+                Limit(prefix: "/authenticator/v1/enroll/", name: "authenticator-secret", rule: .init(capacity: 10, refillPerSecond: 1.0 / 6)),
+                Limit(prefix: "/authenticator/v1/devices", name: "authenticator-secret", rule: .init(capacity: 10, refillPerSecond: 1.0 / 6)),
+                Limit(prefix: "/authenticator/v1/", name: "authenticator", rule: .init(capacity: 60, refillPerSecond: 1)),
+                Limit(prefix: "/enroll/", name: "enrolment", rule: .init(capacity: 20, refillPerSecond: 0.2)),
+                Limit(prefix: "/account/", name: "account", rule: .init(capacity: 30, refillPerSecond: 0.5)),
+                // AuthnRequests are counted in SAMLRoutes (per address without a session, per session
+                // with one); the continue link, which checks a key, per address here.
+                Limit(prefix: "/saml/sso/continue", name: "saml-continue", rule: .init(capacity: 60, refillPerSecond: 2), methods: [.get]),
+                Limit(prefix: "/saml/slo", name: "saml-logout", rule: .init(capacity: 60, refillPerSecond: 1), methods: [.get, .post]),
+                // OAuth back-channel requests per address (the per-client limits and failed client
+                // authentication are counted in OAuthRoutes).
+                Limit(prefix: "/oauth2/par", name: "oauth-par", rule: .init(capacity: 120, refillPerSecond: 5)),
+                Limit(prefix: "/oauth2/bc-authorize", name: "oauth-ciba", rule: .init(capacity: 30, refillPerSecond: 1)),
+                // Admin API writes, per tenant: a leaked or runaway token cannot fill the directory.
+                Limit(prefix: "/api/admin/v1/", name: "admin-write", rule: .init(capacity: 100, refillPerSecond: 2), scope: .tenant),
+            ])
     }
 
     /// The first limit whose prefix matches; a QR claim counts against the secret-guessing group.
@@ -128,8 +130,10 @@ struct RateLimitMiddleware: RouterMiddleware {
         }
     }
 
-    func handle(_ request: Request, context: SigilRequestContext,
-                next: (Request, SigilRequestContext) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request, context: SigilRequestContext,
+        next: (Request, SigilRequestContext) async throws -> Response
+    ) async throws -> Response {
         guard let match = limit(for: request.uri.path, method: request.method) else {
             return try await next(request, context)
         }
@@ -140,10 +144,12 @@ struct RateLimitMiddleware: RouterMiddleware {
     }
 
     static func refusal(retryAfter: Int, group: String, context: SigilRequestContext, services: ServiceSet) async -> Problem {
-        await services.context.recordFailure("rate_limit.exceeded", by: .system, tenantID: context.tenant?.id,
-                                             reason: "\(group) from \(context.clientAddress)")
-        var problem = Problem(status: .tooManyRequests, type: "rate-limited", title: "Too many attempts; wait a moment and try again",
-                              detail: "retry after \(retryAfter) seconds")
+        await services.context.recordFailure(
+            "rate_limit.exceeded", by: .system, tenantID: context.tenant?.id,
+            reason: "\(group) from \(context.clientAddress)")
+        var problem = Problem(
+            status: .tooManyRequests, type: "rate-limited", title: "Too many attempts; wait a moment and try again",
+            detail: "retry after \(retryAfter) seconds")
         problem.extraHeaders[.retryAfter] = String(retryAfter)
         return problem
     }

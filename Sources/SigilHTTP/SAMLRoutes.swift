@@ -41,8 +41,9 @@ struct SAMLRoutes {
         let tenant = try context.requireTenant()
         let signed = ["1", "true"].contains(request.uri.queryParameters.get("signed").map { String($0) } ?? "")
         let xml = try await services.saml.metadata(tenantID: tenant.id, issuer: context.issuer, signed: signed)
-        return Response(status: .ok, headers: [.contentType: "application/samlmetadata+xml", .cacheControl: "public, max-age=300"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: xml)))
+        return Response(
+            status: .ok, headers: [.contentType: "application/samlmetadata+xml", .cacheControl: "public, max-age=300"],
+            body: .init(byteBuffer: ByteBuffer(bytes: xml)))
     }
 
     func ssoRedirect(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
@@ -74,7 +75,8 @@ struct SAMLRoutes {
     func receive(_ message: SAMLInboundMessage, _ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let tenant = try context.requireTenant()
         let session = try await context.browserSession(request, services.sessions)
-        let (key, rule) = session.map { ("saml-request|session|\($0.0.id)", Self.requestsPerSession) }
+        let (key, rule) =
+            session.map { ("saml-request|session|\($0.0.id)", Self.requestsPerSession) }
             ?? ("saml-request|addr|\(context.clientAddress)", Self.anonymousRequestsPerAddress)
         if let retryAfter = limiter.take(key, rule: rule) {
             throw await RateLimitMiddleware.refusal(retryAfter: retryAfter, group: "saml-request", context: context, services: services)
@@ -89,8 +91,10 @@ struct SAMLRoutes {
             return errorPage(SAMLError(.malformed, "this sign-in link is incomplete"), context)
         }
         let session = try await context.browserSession(request, services.sessions)
-        return render(try await services.saml.resume(transactionID: String(t), key: String(k), tenantID: tenant.id,
-                                                     issuer: context.issuer, session: session), context)
+        return render(
+            try await services.saml.resume(
+                transactionID: String(t), key: String(k), tenantID: tenant.id,
+                issuer: context.issuer, session: session), context)
     }
 
     func idpInitiated(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
@@ -98,12 +102,14 @@ struct SAMLRoutes {
         guard let sp = request.uri.queryParameters.get("sp").map({ String($0) }), !sp.isEmpty else {
             return errorPage(SAMLError(.malformed, "say which application to sign in to (sp=<entity ID>)"), context)
         }
-        guard case let (session, user)? = try await context.browserSession(request, services.sessions) else {
+        guard case (let session, let user)? = try await context.browserSession(request, services.sessions) else {
             return render(.login(returnTo: .idpInitiated(query: request.uri.query ?? ""), forceLogin: false), context)
         }
         let relay = request.uri.queryParameters.get("RelayState").map { String($0) }
-        return render(try await services.saml.idpInitiated(spEntityID: sp, relayState: relay, tenantID: tenant.id, issuer: context.issuer,
-                                                           session: session, user: user), context)
+        return render(
+            try await services.saml.idpInitiated(
+                spEntityID: sp, relayState: relay, tenantID: tenant.id, issuer: context.issuer,
+                session: session, user: user), context)
     }
 
     /// Single logout, HTTP-Redirect: a `SAMLRequest` from an SP, or a `SAMLResponse` answering a
@@ -185,10 +191,13 @@ struct SAMLRoutes {
     // MARK: rendering
 
     /// A message that could not even be decoded: audited, and an error page (nothing to trust).
-    func refuse(_ error: SAMLError, _ context: SigilRequestContext, action: String = "saml.sso.rejected",
-                title: String = "Sign-in request refused") async throws -> Response {
-        await services.context.recordFailure(action, by: .system, tenantID: context.tenant?.id,
-                                             reason: "\(error.code): \(error.message) \(error.detail)")
+    func refuse(
+        _ error: SAMLError, _ context: SigilRequestContext, action: String = "saml.sso.rejected",
+        title: String = "Sign-in request refused"
+    ) async throws -> Response {
+        await services.context.recordFailure(
+            action, by: .system, tenantID: context.tenant?.id,
+            reason: "\(error.code): \(error.message) \(error.detail)")
         return errorPage(error, context, title: title)
     }
 
@@ -212,9 +221,12 @@ struct SAMLRoutes {
     func postPage(_ form: SAMLIdentityProviderService.PostForm, _ context: SigilRequestContext, signingOut: Bool = false) -> Response {
         let base = Web.basePath(context)
         // The ACS (or logout endpoint) may answer with a redirect to another origin.
-        return pages.page(.samlPost, SAMLPostView(base: base, signingOut: signingOut, action: form.action, field: form.field, value: form.value,
-                                                  relayState: form.relayState, skip: form.skip.map { base + Self.path($0) }),
-                          contentSecurityPolicy: Web.handOffCSP(target: form.action))
+        return pages.page(
+            .samlPost,
+            SAMLPostView(
+                base: base, signingOut: signingOut, action: form.action, field: form.field, value: form.value,
+                relayState: form.relayState, skip: form.skip.map { base + Self.path($0) }),
+            contentSecurityPolicy: Web.handOffCSP(target: form.action))
     }
 
     /// The HTTP-Redirect binding for one hop of single logout: a page that sends the browser on
@@ -237,10 +249,13 @@ struct SAMLRoutes {
     }
 
     func errorPage(_ error: SAMLError, _ context: SigilRequestContext, title: String = "Sign-in request refused") -> Response {
-        pages.page(.error, ErrorView(base: Web.basePath(context), title: title,
-                                     heading: "This \(title.hasPrefix("Sign-out") ? "sign-out" : "sign-in") request was refused",
-                                     message: error.message, oauthCode: nil, askAdministrator: true),
-                   status: .badRequest)
+        pages.page(
+            .error,
+            ErrorView(
+                base: Web.basePath(context), title: title,
+                heading: "This \(title.hasPrefix("Sign-out") ? "sign-out" : "sign-in") request was refused",
+                message: error.message, oauthCode: nil, askAdministrator: true),
+            status: .badRequest)
     }
 
     func signedOutPage(_ context: SigilRequestContext, partial: Bool = false) -> Response {

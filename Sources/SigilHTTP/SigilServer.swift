@@ -27,20 +27,27 @@ public enum SigilServer {
     }
 
     /// The responder: tenant resolution in front of the router.
-    public static func responder(services: ServiceSet, metrics: HTTPMetrics, publicURL: URL,
-                                 rateLimiter: RateLimiter = RateLimiter(),
-                                 trustedProxies: TrustedProxies = .none) -> some HTTPResponder<SigilRequestContext> {
-        TenantResponder(inner: router(services: services, metrics: metrics, rateLimiter: rateLimiter).buildResponder(),
-                        tenants: services.tenants, publicURL: publicURL, trustedProxies: trustedProxies)
+    public static func responder(
+        services: ServiceSet, metrics: HTTPMetrics, publicURL: URL,
+        rateLimiter: RateLimiter = RateLimiter(),
+        trustedProxies: TrustedProxies = .none
+    ) -> some HTTPResponder<SigilRequestContext> {
+        TenantResponder(
+            inner: router(services: services, metrics: metrics, rateLimiter: rateLimiter).buildResponder(),
+            tenants: services.tenants, publicURL: publicURL, trustedProxies: trustedProxies)
     }
 
-    public static func application(services: ServiceSet, metrics: HTTPMetrics, host: String, port: Int, publicURL: URL,
-                                   logger: Logger, rateLimiter: RateLimiter = RateLimiter(), trustedProxies: TrustedProxies = .none,
-                                   onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in })
-        -> some ApplicationProtocol {
+    public static func application(
+        services: ServiceSet, metrics: HTTPMetrics, host: String, port: Int, publicURL: URL,
+        logger: Logger, rateLimiter: RateLimiter = RateLimiter(), trustedProxies: TrustedProxies = .none,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    )
+        -> some ApplicationProtocol
+    {
         Application(
-            responder: responder(services: services, metrics: metrics, publicURL: publicURL, rateLimiter: rateLimiter,
-                                 trustedProxies: trustedProxies),
+            responder: responder(
+                services: services, metrics: metrics, publicURL: publicURL, rateLimiter: rateLimiter,
+                trustedProxies: trustedProxies),
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
             logger: logger)

@@ -41,9 +41,11 @@ struct SignInRoutes {
         let tenant = try context.requireTenant()
         let (_, cookie) = try await services.sessions.start(tenantID: tenant.id, userID: user.id, amr: amr, acr: acr)
         let maxAge = Int(services.sessions.policy.absoluteTimeout)
-        return try JSONResponse.make(["redirect": redirect], headers: [
-            .setCookie: Web.sessionCookie(cookie.value, context, tenant: tenant, maxAge: maxAge), .cacheControl: "no-store",
-        ])
+        return try JSONResponse.make(
+            ["redirect": redirect],
+            headers: [
+                .setCookie: Web.sessionCookie(cookie.value, context, tenant: tenant, maxAge: maxAge), .cacheControl: "no-store",
+            ])
     }
 
     // MARK: /login
@@ -61,8 +63,11 @@ struct SignInRoutes {
         let passkeyOnly = acr.flatMap(ACR.rank).map { $0 > (ACR.rank(ACR.authenticator) ?? 0) } ?? false
         // Sigil keeps one account per browser: a new sign-in (prompt=login, select_account, max_age,
         // acr) offers the current one.
-        return pages.page(.login, LoginView(base: base, tenantName: tenant.displayName, returnTo: returnTo, passkeyOnly: passkeyOnly,
-                                            deviceBound: acr == ACR.phrh, currentEmail: current?.1.email))
+        return pages.page(
+            .login,
+            LoginView(
+                base: base, tenantName: tenant.displayName, returnTo: returnTo, passkeyOnly: passkeyOnly,
+                deviceBound: acr == ACR.phrh, currentEmail: current?.1.email))
     }
 
     func passkeyOptions(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
@@ -70,8 +75,9 @@ struct SignInRoutes {
         let tenant = try context.requireTenant()
         let body = try await JSONBody.decode(ReturnToBody.self, from: request, context: context, allowed: ["return_to"])
         let returnTo = Web.safeReturnPath(body.returnTo, base: Web.basePath(context))
-        let (transaction, options) = try await services.passkeys.beginAuthentication(tenantID: tenant.id, issuer: context.issuer,
-                                                                                     returnTo: returnTo)
+        let (transaction, options) = try await services.passkeys.beginAuthentication(
+            tenantID: tenant.id, issuer: context.issuer,
+            returnTo: returnTo)
         return try Self.optionsResponse(transaction: transaction, options: options)
     }
 
@@ -79,10 +85,12 @@ struct SignInRoutes {
         try Web.requireSameOrigin(request, context)
         let tenant = try context.requireTenant()
         let body = try await JSONBody.decode(CeremonyBody.self, from: request, context: context, allowed: CeremonyBody.fields)
-        let signIn = try await services.passkeys.finishAuthentication(tenantID: tenant.id, issuer: context.issuer,
-                                                                     transactionID: body.transaction, response: try body.credential.assertion())
-        return try await startSession(user: signIn.user, amr: signIn.amr, acr: signIn.acr, context: context,
-                                      redirect: signIn.returnTo ?? Web.basePath(context) + "/account")
+        let signIn = try await services.passkeys.finishAuthentication(
+            tenantID: tenant.id, issuer: context.issuer,
+            transactionID: body.transaction, response: try body.credential.assertion())
+        return try await startSession(
+            user: signIn.user, amr: signIn.amr, acr: signIn.acr, context: context,
+            redirect: signIn.returnTo ?? Web.basePath(context) + "/account")
     }
 
     // MARK: /enroll/{token}
@@ -91,8 +99,9 @@ struct SignInRoutes {
         let tenant = try context.requireTenant()
         guard let token = context.parameters.get("token") else { throw Problem.notFound() }
         guard let found = try await services.enrolment.usableLink(token: token, tenantID: tenant.id) else {
-            throw Problem(status: .notFound, type: "enrolment-link-invalid", title: "This enrolment link is invalid, used or expired",
-                          detail: "ask your administrator for a new link")
+            throw Problem(
+                status: .notFound, type: "enrolment-link-invalid", title: "This enrolment link is invalid, used or expired",
+                detail: "ask your administrator for a new link")
         }
         return (found, token)
     }
@@ -103,8 +112,11 @@ struct SignInRoutes {
         do {
             (enrolment, _) = try await usableEnrolment(context)
         } catch let problem as Problem {
-            return pages.page(.error, ErrorView(base: base, title: "Link expired", heading: problem.title, message: problem.detail ?? "",
-                                                oauthCode: nil, askAdministrator: false), status: problem.status)
+            return pages.page(
+                .error,
+                ErrorView(
+                    base: base, title: "Link expired", heading: problem.title, message: problem.detail ?? "",
+                    oauthCode: nil, askAdministrator: false), status: problem.status)
         }
         let invitee = try await services.enrolment.invitee(of: enrolment)
         return pages.page(.enrol, EnrolView(base: base, inviteeEmail: invitee?.email))
@@ -133,8 +145,9 @@ struct SignInRoutes {
 
     /// The first administrator's fields from the enrolment page, checked, for an email not yet taken.
     func firstAdministrator(_ body: EnrolBody, tenant: Tenant) async throws -> (email: String, given: String, family: String) {
-        let admin = try await services.enrolment.firstAdministrator(tenantID: tenant.id, email: body.email, givenName: body.givenName,
-                                                                    familyName: body.familyName)
+        let admin = try await services.enrolment.firstAdministrator(
+            tenantID: tenant.id, email: body.email, givenName: body.givenName,
+            familyName: body.familyName)
         return (admin.email, admin.givenName, admin.familyName)
     }
 
@@ -147,8 +160,9 @@ struct SignInRoutes {
             tenantID: tenant.id, issuer: context.issuer, token: token, transactionID: body.transaction,
             response: try body.credential.registration(), name: body.passkeyName)
         let method = PasskeyService.methods(backupEligible: passkey.backupEligible)
-        return try await startSession(user: user, amr: method.amr, acr: method.acr, context: context,
-                                      redirect: Web.basePath(context) + "/account")
+        return try await startSession(
+            user: user, amr: method.amr, acr: method.acr, context: context,
+            redirect: Web.basePath(context) + "/account")
     }
 
     // MARK: /account
@@ -166,18 +180,21 @@ struct SignInRoutes {
             base: base, csrf: csrf, givenName: user.givenName, familyName: user.familyName, email: user.email, isAdmin: user.isAdmin,
             methods: session.amr.joined(separator: ", "), authTime: formatter.string(from: session.authTime),
             passkeys: passkeys.map { p in
-                .init(name: p.name, credentialID: p.credentialID, added: formatter.string(from: p.createdAt),
-                      lastUsed: p.lastUsedAt.map(formatter.string(from:)), cloneWarning: p.cloneWarning)
+                .init(
+                    name: p.name, credentialID: p.credentialID, added: formatter.string(from: p.createdAt),
+                    lastUsed: p.lastUsedAt.map(formatter.string(from:)), cloneWarning: p.cloneWarning)
             },
             devices: devices.map { d in
-                .init(name: d.name, id: d.id, platform: d.platform, keyProtection: d.keyProtection, added: formatter.string(from: d.createdAt),
-                      lastUsed: d.lastUsedAt.map(formatter.string(from:)), notifications: d.sealedPushToken != nil)
+                .init(
+                    name: d.name, id: d.id, platform: d.platform, keyProtection: d.keyProtection, added: formatter.string(from: d.createdAt),
+                    lastUsed: d.lastUsedAt.map(formatter.string(from:)), notifications: d.sealedPushToken != nil)
             },
             consents: consents.map { entry in
-                .init(name: entry.application?.name ?? "A removed application",
-                      clientIDSegment: AuthorizationResponse.formEncode(entry.grant.clientID),
-                      access: ConsentRequest.lines(scopes: entry.grant.scopes, claims: entry.grant.claims).joined(separator: "; "),
-                      allowed: formatter.string(from: entry.grant.createdAt))
+                .init(
+                    name: entry.application?.name ?? "A removed application",
+                    clientIDSegment: AuthorizationResponse.formEncode(entry.grant.clientID),
+                    access: ConsentRequest.lines(scopes: entry.grant.scopes, claims: entry.grant.claims).joined(separator: "; "),
+                    allowed: formatter.string(from: entry.grant.createdAt))
             })
         // Signing out may continue as SAML single logout: redirects to service providers after the POST.
         return pages.page(.account, view, contentSecurityPolicy: Web.handOffCSP(target: context.issuer))
@@ -199,8 +216,9 @@ struct SignInRoutes {
         try Web.requireSameOrigin(request, context)
         guard let (_, user) = try await context.browserSession(request, services.sessions) else { throw Problem.unauthenticatedUser() }
         let body = try await JSONBody.decode(CeremonyBody.self, from: request, context: context, allowed: CeremonyBody.fields)
-        try await services.account.finishAddingPasskey(user: user, issuer: context.issuer, transactionID: body.transaction,
-                                                       response: try body.credential.registration(), name: body.passkeyName)
+        try await services.account.finishAddingPasskey(
+            user: user, issuer: context.issuer, transactionID: body.transaction,
+            response: try body.credential.registration(), name: body.passkeyName)
         return try JSONResponse.make(["redirect": Web.basePath(context) + "/account"])
     }
 
@@ -236,8 +254,9 @@ struct SignInRoutes {
             try Web.checkCSRF(form["csrf"], session: session, masterKey: services.context.masterKey)
             // Ends the session everywhere: grants, back-channel logout to OIDC clients, and the
             // session's SAML service providers through this browser before landing on /login.
-            let outcome = try await services.saml.signOut(session, tenantID: tenant.id, issuer: context.issuer, reason: "sign-out",
-                                                          finish: "/login")
+            let outcome = try await services.saml.signOut(
+                session, tenantID: tenant.id, issuer: context.issuer, reason: "sign-out",
+                finish: "/login")
             var response = SAMLRoutes(services: services, pages: pages).render(outcome, context)
             response.headers.append(HTTPField(name: .setCookie, value: Web.sessionCookie("", context, tenant: tenant, maxAge: 0)))
             return response
@@ -257,8 +276,9 @@ struct SignInRoutes {
     static func optionsResponse(transaction: LoginTransaction, options: [String: any Sendable]) throws -> Response {
         let object: [String: Any] = ["transaction": transaction.id, "publicKey": options]
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(
+            status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
 
@@ -286,9 +306,11 @@ struct CeremonyBody: Decodable {
 
     /// The passkey's label as shown on the account page: printable, at most 64 characters.
     var passkeyName: String {
-        let cleaned = String((name ?? "").unicodeScalars.filter { !$0.properties.isWhitespace || $0 == " " }
-            .filter { $0.properties.generalCategory != .control && $0.properties.generalCategory != .format })
-            .trimmingCharacters(in: .whitespaces)
+        let cleaned = String(
+            (name ?? "").unicodeScalars.filter { !$0.properties.isWhitespace || $0 == " " }
+                .filter { $0.properties.generalCategory != .control && $0.properties.generalCategory != .format }
+        )
+        .trimmingCharacters(in: .whitespaces)
         return cleaned.isEmpty ? "Passkey" : String(cleaned.prefix(64))
     }
 }
@@ -329,16 +351,18 @@ struct CredentialJSON: Decodable {
     }
 
     func registration() throws -> RegistrationResponse {
-        RegistrationResponse(credentialID: try checkType(), clientDataJSON: try Self.bytes(response.clientDataJson, "clientDataJSON"),
-                             attestationObject: try Self.bytes(response.attestationObject, "attestationObject"),
-                             transports: response.transports ?? [])
+        RegistrationResponse(
+            credentialID: try checkType(), clientDataJSON: try Self.bytes(response.clientDataJson, "clientDataJSON"),
+            attestationObject: try Self.bytes(response.attestationObject, "attestationObject"),
+            transports: response.transports ?? [])
     }
 
     func assertion() throws -> AssertionResponse {
-        AssertionResponse(credentialID: try checkType(), clientDataJSON: try Self.bytes(response.clientDataJson, "clientDataJSON"),
-                          authenticatorData: try Self.bytes(response.authenticatorData, "authenticatorData"),
-                          signature: try Self.bytes(response.signature, "signature"),
-                          userHandle: try response.userHandle.map { try Self.bytes($0, "userHandle") })
+        AssertionResponse(
+            credentialID: try checkType(), clientDataJSON: try Self.bytes(response.clientDataJson, "clientDataJSON"),
+            authenticatorData: try Self.bytes(response.authenticatorData, "authenticatorData"),
+            signature: try Self.bytes(response.signature, "signature"),
+            userHandle: try response.userHandle.map { try Self.bytes($0, "userHandle") })
     }
 }
 

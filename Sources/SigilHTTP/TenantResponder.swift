@@ -31,8 +31,9 @@ public struct TenantResponder<Inner: HTTPResponder<SigilRequestContext>>: HTTPRe
 
     func resolveAndRespond(to request: Request, context: SigilRequestContext) async throws -> Response {
         var context = context
-        context.clientAddress = trustedProxies.clientAddress(peer: context.clientAddress,
-                                                             forwardedFor: request.headers[values: .xForwardedFor])
+        context.clientAddress = trustedProxies.clientAddress(
+            peer: context.clientAddress,
+            forwardedFor: request.headers[values: .xForwardedFor])
         let path = request.uri.path
         context.originalPath = path
         // Operations endpoints belong to the process, not a tenant: they must answer (and
@@ -54,7 +55,8 @@ public struct TenantResponder<Inner: HTTPResponder<SigilRequestContext>>: HTTPRe
                 return try await inner.respond(to: Request(head: head, body: request.body), context: context)
             }
             if let host = (request.headers[Self.hostHeader] ?? request.head.authority)?.lowercased(),
-               let tenant = try await tenants.resolve(host: host) {
+                let tenant = try await tenants.resolve(host: host)
+            {
                 context.tenant = tenant
                 context.issuer = "\(publicURL.scheme ?? "https")://\(host)"
             } else {

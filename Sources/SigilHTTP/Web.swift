@@ -8,7 +8,8 @@ import SigilStore
 /// themselves are templates (`Pages`); forms are parsed by `URLEncodedForm`.
 enum Web {
     /// Pages allow only our own script and style: no inline code, no third parties, no framing.
-    static let pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    static let pageCSP =
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
         + "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
     /// The policy of a page whose form submission may end at another site (an SP's ACS or logout
@@ -85,7 +86,8 @@ enum Web {
     /// Only same-site relative paths may be a post-login destination (no open redirects).
     static func safeReturnPath(_ candidate: String?, base: String) -> String {
         guard let candidate, candidate.hasPrefix("/"), !candidate.hasPrefix("//"), !candidate.contains("\\"),
-              !candidate.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
+            !candidate.unicodeScalars.contains(where: { $0.value < 0x20 })
+        else {
             return base + "/account"
         }
         return candidate

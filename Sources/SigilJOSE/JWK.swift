@@ -19,9 +19,11 @@ public struct JWK: Codable, Sendable, Equatable {
     /// X.509 chain, standard base64 DER (RFC 7517 §4.7).
     public var x5c: [String]?
 
-    public init(kty: String, use: String? = nil, alg: String? = nil, kid: String? = nil,
-                n: String? = nil, e: String? = nil, crv: String? = nil, x: String? = nil, y: String? = nil,
-                x5c: [String]? = nil) {
+    public init(
+        kty: String, use: String? = nil, alg: String? = nil, kid: String? = nil,
+        n: String? = nil, e: String? = nil, crv: String? = nil, x: String? = nil, y: String? = nil,
+        x5c: [String]? = nil
+    ) {
         self.kty = kty; self.use = use; self.alg = alg; self.kid = kid
         self.n = n; self.e = e; self.crv = crv; self.x = x; self.y = y; self.x5c = x5c
     }

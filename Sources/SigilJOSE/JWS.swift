@@ -34,14 +34,16 @@ public enum JWS {
         guard token.utf8.count <= 16 * 1024 else { throw SigilError(.invalidInput, "token too large") }
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let headerBytes = Base64URL.decode(String(parts[0])), let payloadBytes = Base64URL.decode(String(parts[1])),
-              let signature = Base64URL.decode(String(parts[2])) else {
+            let signature = Base64URL.decode(String(parts[2]))
+        else {
             throw SigilError(.invalidInput, "not a compact JWS")
         }
         guard let header = (try? JSONValue.parse(headerBytes))?.object, let payload = (try? JSONValue.parse(payloadBytes))?.object else {
             throw SigilError(.invalidInput, "JWS header or payload is not a JSON object")
         }
-        return Parsed(header: header, payload: payload,
-                      signingInput: Array((parts[0] + "." + parts[1]).utf8), signature: Array(signature))
+        return Parsed(
+            header: header, payload: payload,
+            signingInput: Array((parts[0] + "." + parts[1]).utf8), signature: Array(signature))
     }
 
     /// Whether `parsed` carries a valid signature by `jwk`. The algorithm must be RS256, ES256 or EdDSA (Ed25519)
@@ -51,18 +53,22 @@ public enum JWS {
         switch (alg, jwk.kty) {
         case ("RS256", "RSA"):
             guard let n = jwk.n.flatMap(Base64URL.decode), let e = jwk.e.flatMap(Base64URL.decode),
-                  let key = try? _RSA.Signing.PublicKey(n: n, e: e), key.keySizeInBits >= 2048 else { return false }
-            return key.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: parsed.signature), for: parsed.signingInput,
-                                        padding: .insecurePKCS1v1_5)
+                let key = try? _RSA.Signing.PublicKey(n: n, e: e), key.keySizeInBits >= 2048
+            else { return false }
+            return key.isValidSignature(
+                _RSA.Signing.RSASignature(rawRepresentation: parsed.signature), for: parsed.signingInput,
+                padding: .insecurePKCS1v1_5)
         case ("ES256", "EC"):
             guard jwk.crv == "P-256", let x = jwk.x.flatMap(Base64URL.decode), let y = jwk.y.flatMap(Base64URL.decode),
-                  x.count == 32, y.count == 32,
-                  let key = try? P256.Signing.PublicKey(x963Representation: [0x04] + x + y),
-                  let signature = try? P256.Signing.ECDSASignature(rawRepresentation: parsed.signature) else { return false }
+                x.count == 32, y.count == 32,
+                let key = try? P256.Signing.PublicKey(x963Representation: [0x04] + x + y),
+                let signature = try? P256.Signing.ECDSASignature(rawRepresentation: parsed.signature)
+            else { return false }
             return key.isValidSignature(signature, for: parsed.signingInput)
         case ("EdDSA", "OKP"):
             guard jwk.crv == "Ed25519", let x = jwk.x.flatMap(Base64URL.decode), x.count == 32, parsed.signature.count == 64,
-                  let key = try? Curve25519.Signing.PublicKey(rawRepresentation: x) else { return false }
+                let key = try? Curve25519.Signing.PublicKey(rawRepresentation: x)
+            else { return false }
             return key.isValidSignature(parsed.signature, for: parsed.signingInput)
         default:
             return false

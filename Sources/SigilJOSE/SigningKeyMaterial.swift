@@ -47,14 +47,16 @@ public struct SigningKeyMaterial: Sendable {
             let key = try _RSA.Signing.PrivateKey(derRepresentation: privateKeyDER)
             guard key.keySizeInBits >= 2048 else { throw SigilError(.invalidInput, "RSA keys must have at least 2048 bits") }
             let primitives = try key.publicKey.getKeyPrimitives()
-            jwk = JWK(kty: "RSA", use: "sig", alg: "RS256",
-                      n: Base64URL.encode(Self.minimalBigEndian(primitives.modulus)),
-                      e: Base64URL.encode(Self.minimalBigEndian(primitives.publicExponent)))
+            jwk = JWK(
+                kty: "RSA", use: "sig", alg: "RS256",
+                n: Base64URL.encode(Self.minimalBigEndian(primitives.modulus)),
+                e: Base64URL.encode(Self.minimalBigEndian(primitives.publicExponent)))
         case .es256:
             let key = try P256.Signing.PrivateKey(derRepresentation: privateKeyDER)
             let raw = Array(key.publicKey.x963Representation) // 0x04 ‖ X ‖ Y
-            jwk = JWK(kty: "EC", use: "sig", alg: "ES256", crv: "P-256",
-                      x: Base64URL.encode(raw[1..<33]), y: Base64URL.encode(raw[33..<65]))
+            jwk = JWK(
+                kty: "EC", use: "sig", alg: "ES256", crv: "P-256",
+                x: Base64URL.encode(raw[1..<33]), y: Base64URL.encode(raw[33..<65]))
         case .eddsa:
             let key = try Curve25519.Signing.PrivateKey(rawRepresentation: privateKeyDER)
             jwk = JWK(kty: "OKP", use: "sig", alg: "EdDSA", crv: "Ed25519", x: Base64URL.encode(Array(key.publicKey.rawRepresentation)))
@@ -98,4 +100,3 @@ public struct SigningKeyMaterial: Sendable {
         }
     }
 }
-

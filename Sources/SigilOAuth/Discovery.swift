@@ -3,8 +3,10 @@ import SigilJOSE
 /// OpenID Provider metadata (OIDC Discovery 1.0 §3, RFC 8414, RFC 9126 §5, RFC 9207, RP-Initiated Logout).
 public enum Discovery {
     public static let scopes = ["openid", "email", "profile", "offline_access", "identity_assurance"]
-    public static let claims = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "sid",
-                                "email", "name", "given_name", "family_name", "updated_at"]
+    public static let claims = [
+        "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "sid",
+        "email", "name", "given_name", "family_name", "updated_at",
+    ]
     public static let authMethods = ClientAuthenticationMethod.allCases.map(\.rawValue)
     public static let cibaGrantType = GrantType.ciba.rawValue
     public static let grantTypes = GrantType.allCases.map(\.rawValue)

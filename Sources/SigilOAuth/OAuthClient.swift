@@ -9,8 +9,10 @@ public struct OAuthClient: Sendable, Equatable {
     public var requirePAR: Bool
     public var allowedScopes: [String]
 
-    public init(clientID: String, redirectURIs: [String], postLogoutRedirectURIs: [String] = [], grantTypes: Set<GrantType>,
-                authMethod: ClientAuthenticationMethod, requirePKCE: Bool, requirePAR: Bool, allowedScopes: [String]) {
+    public init(
+        clientID: String, redirectURIs: [String], postLogoutRedirectURIs: [String] = [], grantTypes: Set<GrantType>,
+        authMethod: ClientAuthenticationMethod, requirePKCE: Bool, requirePAR: Bool, allowedScopes: [String]
+    ) {
         self.clientID = clientID; self.redirectURIs = redirectURIs; self.postLogoutRedirectURIs = postLogoutRedirectURIs
         self.grantTypes = grantTypes; self.authMethod = authMethod; self.requirePKCE = requirePKCE
         self.requirePAR = requirePAR; self.allowedScopes = allowedScopes

@@ -18,9 +18,11 @@ public enum TokenClaims {
         }
     }
 
-    public static func idToken(issuer: String, subject: String, clientID: String, now: Date, lifetime: Int,
-                               authentication: Authentication, nonce: String?, accessToken: String?,
-                               userClaims: [String: JSONValue]) -> [String: JSONValue] {
+    public static func idToken(
+        issuer: String, subject: String, clientID: String, now: Date, lifetime: Int,
+        authentication: Authentication, nonce: String?, accessToken: String?,
+        userClaims: [String: JSONValue]
+    ) -> [String: JSONValue] {
         var claims = userClaims
         let iat = Int64(now.timeIntervalSince1970)
         claims["iss"] = .string(issuer)
@@ -38,8 +40,10 @@ public enum TokenClaims {
     }
 
     /// RFC 9068 §2.2: `iss exp aud sub client_id iat jti`, plus `scope` and, for users, `auth_time acr amr`.
-    public static func accessToken(issuer: String, subject: String, clientID: String, scopes: [String], now: Date, lifetime: Int,
-                                   jti: String, authentication: Authentication?) -> [String: JSONValue] {
+    public static func accessToken(
+        issuer: String, subject: String, clientID: String, scopes: [String], now: Date, lifetime: Int,
+        jti: String, authentication: Authentication?
+    ) -> [String: JSONValue] {
         let iat = Int64(now.timeIntervalSince1970)
         var claims: [String: JSONValue] = [
             "iss": .string(issuer), "sub": .string(subject), "aud": .string(issuer), "client_id": .string(clientID),
@@ -76,8 +80,10 @@ public enum UserClaims {
         }
 
         var all: [String: JSONValue] {
-            ["sub": .string(subject), "email": .string(email), "given_name": .string(givenName), "family_name": .string(familyName),
-             "name": .string("\(givenName) \(familyName)"), "updated_at": .int(Int64(updatedAt.timeIntervalSince1970))]
+            [
+                "sub": .string(subject), "email": .string(email), "given_name": .string(givenName), "family_name": .string(familyName),
+                "name": .string("\(givenName) \(familyName)"), "updated_at": .int(Int64(updatedAt.timeIntervalSince1970)),
+            ]
         }
     }
 
@@ -88,8 +94,10 @@ public enum UserClaims {
 
     /// The claims released for the granted `scopes`, plus those named under `target` in the claims
     /// request when a scope the client is allowed (`allowedScopes`) covers them. `sub` always.
-    public static func select(_ profile: Profile, scopes: [String], allowedScopes: [String], claims: JSONValue?,
-                              target: String) -> [String: JSONValue] {
+    public static func select(
+        _ profile: Profile, scopes: [String], allowedScopes: [String], claims: JSONValue?,
+        target: String
+    ) -> [String: JSONValue] {
         var names: Set<String> = ["sub"]
         for scope in scopes { names.formUnion(byScope[scope] ?? []) }
         let permitted = Set(allowedScopes.flatMap { byScope[$0] ?? [] })

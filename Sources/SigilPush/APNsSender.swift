@@ -49,8 +49,10 @@ public struct APNsSender: PushSender {
     /// - Parameters:
     ///   - maxRetryWait: the longest `Retry-After` honoured before the one retry (longer answers
     ///     are shortened to this).
-    public init(configuration: APNsConfiguration, client: PushHTTPClient, logger: Logger,
-                clock: any SigilClock = SystemClock(), maxRetryWait: TimeInterval = 5) {
+    public init(
+        configuration: APNsConfiguration, client: PushHTTPClient, logger: Logger,
+        clock: any SigilClock = SystemClock(), maxRetryWait: TimeInterval = 5
+    ) {
         self.configuration = configuration
         self.client = client
         self.logger = logger
@@ -150,7 +152,8 @@ public struct APNsSender: PushSender {
     /// APNs error bodies are `{"reason":"…"}` (410 adds `timestamp`).
     static func reason(in body: [UInt8]) -> String? {
         guard !body.isEmpty,
-              let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return nil }
+            let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
+        else { return nil }
         return object["reason"] as? String
     }
 }

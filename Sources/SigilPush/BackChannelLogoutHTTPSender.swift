@@ -16,8 +16,10 @@ public struct BackChannelLogoutHTTPSender: BackChannelLogoutSender {
     /// outbound rules as every such URL (public addresses only, resolved once and pinned).
     let policy: OutboundPolicy
 
-    public init(client: PushHTTPClient, policy: OutboundPolicy = OutboundPolicy(),
-                logger: Logger = Logger(label: "sigil.backchannel-logout")) {
+    public init(
+        client: PushHTTPClient, policy: OutboundPolicy = OutboundPolicy(),
+        logger: Logger = Logger(label: "sigil.backchannel-logout")
+    ) {
         self.client = client
         self.policy = policy
         self.logger = logger
@@ -29,9 +31,13 @@ public struct BackChannelLogoutHTTPSender: BackChannelLogoutSender {
             if let why = policy.refusal(uri) { throw RemoteFetchError.notAllowed(why) }
             guard let host = URLComponents(string: uri)?.host else { throw RemoteFetchError.notAllowed("no host") }
             let address = try await OutboundResolver.checkedAddress(for: host, policy: policy)
-            let response = try await client.post(url: uri, headers: [("content-type", "application/x-www-form-urlencoded"),
-                                                                     ("cache-control", "no-store")], body: body,
-                                                 pinning: host, to: address)
+            let response = try await client.post(
+                url: uri,
+                headers: [
+                    ("content-type", "application/x-www-form-urlencoded"),
+                    ("cache-control", "no-store"),
+                ], body: body,
+                pinning: host, to: address)
             if (200..<300).contains(response.status) { return .delivered(status: response.status) }
             logger.notice("back-channel logout refused", metadata: ["status": .stringConvertible(response.status)])
             return .rejected(status: response.status)

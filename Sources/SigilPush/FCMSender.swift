@@ -1,8 +1,8 @@
-import _CryptoExtras
 import Foundation
 import Logging
 import SigilCore
 import SigilServices
+import _CryptoExtras
 
 /// The fields Sigil reads from a Google service-account key file (JSON).
 public struct FCMServiceAccount: Sendable {
@@ -40,15 +40,17 @@ public struct FCMServiceAccount: Sendable {
             throw PushConfigurationError("the FCM service-account file lacks \(missing.joined(separator: ", "))")
         }
         guard let tokenURL = URL(string: file.token_uri!), let scheme = tokenURL.scheme?.lowercased(),
-              scheme == "https" || scheme == "http", tokenURL.host != nil else {
+            scheme == "https" || scheme == "http", tokenURL.host != nil
+        else {
             throw PushConfigurationError("the FCM service-account file's token_uri is not an http(s) URL")
         }
         let key: _RSA.Signing.PrivateKey
         do { key = try _RSA.Signing.PrivateKey(pemRepresentation: file.private_key!) } catch {
             throw PushConfigurationError("the FCM service-account file's private_key is not a PEM RSA private key")
         }
-        self.init(clientEmail: file.client_email!, projectID: file.project_id!, tokenURI: file.token_uri!,
-                  privateKeyID: file.private_key_id.flatMap { $0.isEmpty ? nil : $0 }, privateKey: key)
+        self.init(
+            clientEmail: file.client_email!, projectID: file.project_id!, tokenURI: file.token_uri!,
+            privateKeyID: file.private_key_id.flatMap { $0.isEmpty ? nil : $0 }, privateKey: key)
     }
 }
 
@@ -81,8 +83,10 @@ public struct FCMSender: PushSender {
     private let maxRetryWait: TimeInterval
     private let tokens: CredentialCache
 
-    public init(configuration: FCMConfiguration, client: PushHTTPClient, logger: Logger,
-                clock: any SigilClock = SystemClock(), maxRetryWait: TimeInterval = 5) {
+    public init(
+        configuration: FCMConfiguration, client: PushHTTPClient, logger: Logger,
+        clock: any SigilClock = SystemClock(), maxRetryWait: TimeInterval = 5
+    ) {
         self.configuration = configuration
         self.client = client
         self.logger = logger
@@ -106,7 +110,8 @@ public struct FCMSender: PushSender {
         if let kid = account.privateKeyID { header += ",\"kid\":\(PushHTTP.jsonString(kid))" }
         header += "}"
         let iat = Int64(issuedAt.timeIntervalSince1970)
-        let claims = "{\"iss\":\(PushHTTP.jsonString(account.clientEmail)),\"scope\":\(PushHTTP.jsonString(scope)),"
+        let claims =
+            "{\"iss\":\(PushHTTP.jsonString(account.clientEmail)),\"scope\":\(PushHTTP.jsonString(scope)),"
             + "\"aud\":\(PushHTTP.jsonString(account.tokenURI)),\"iat\":\(iat),\"exp\":\(iat + Int64(assertionLifetime))}"
         let input = CompactJWT.signingInput(header: header, claims: claims)
         let signature = try account.privateKey.signature(for: Data(input.utf8), padding: .insecurePKCS1v1_5)
@@ -116,13 +121,15 @@ public struct FCMSender: PushSender {
     static func grantAccessToken(account: FCMServiceAccount, client: PushHTTPClient, clock: any SigilClock) async throws -> CredentialCache.Entry {
         let now = clock.now()
         let assertion = try assertion(account: account, issuedAt: now)
-        let form = "grant_type=" + PushHTTP.formValue("urn:ietf:params:oauth:grant-type:jwt-bearer")
+        let form =
+            "grant_type=" + PushHTTP.formValue("urn:ietf:params:oauth:grant-type:jwt-bearer")
             + "&assertion=" + PushHTTP.formValue(assertion)
         let response: PushHTTPResponse
         do {
-            response = try await client.post(url: account.tokenURI,
-                                             headers: [("content-type", "application/x-www-form-urlencoded")],
-                                             body: Array(form.utf8))
+            response = try await client.post(
+                url: account.tokenURI,
+                headers: [("content-type", "application/x-www-form-urlencoded")],
+                body: Array(form.utf8))
         } catch {
             throw GrantError.unavailable(retryAfter: nil)
         }
@@ -164,7 +171,8 @@ public struct FCMSender: PushSender {
     private func deliver(_ notification: PushNotification) async -> PushOutcome {
         guard notification.provider == .fcm else { return .rejected("not an FCM token") }
         guard notification.expiresAt > clock.now() else { return .rejected("request expired") }
-        let url = PushHTTP.trimmingSlash(configuration.baseURL) + "/v1/projects/"
+        let url =
+            PushHTTP.trimmingSlash(configuration.baseURL) + "/v1/projects/"
             + PushHTTP.pathSegment(configuration.serviceAccount.projectID) + "/messages:send"
         var renewedToken = false
         var retried = false
@@ -190,10 +198,12 @@ public struct FCMSender: PushSender {
             let body = Array(FCMSender.body(for: notification, now: now).utf8)
             let response: PushHTTPResponse
             do {
-                response = try await client.post(url: url, headers: [
-                    ("authorization", "Bearer " + accessToken),
-                    ("content-type", "application/json; charset=UTF-8"),
-                ], body: body)
+                response = try await client.post(
+                    url: url,
+                    headers: [
+                        ("authorization", "Bearer " + accessToken),
+                        ("content-type", "application/json; charset=UTF-8"),
+                    ], body: body)
             } catch {
                 logger.debug("FCM request failed", metadata: ["provider": "fcm", "error": "\(type(of: error))"])
                 if retried { return .unavailable(retryAfter: nil) }
@@ -229,8 +239,9 @@ public struct FCMSender: PushSender {
     /// "type.googleapis.com/google.firebase.fcm.v1.FcmError","errorCode":"UNREGISTERED"}]}}`.
     static func errorCode(in body: [UInt8]) -> (code: String?, status: String?) {
         guard !body.isEmpty,
-              let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
-              let error = object["error"] as? [String: Any] else { return (nil, nil) }
+            let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
+            let error = object["error"] as? [String: Any]
+        else { return (nil, nil) }
         let status = error["status"] as? String
         let details = error["details"] as? [[String: Any]] ?? []
         let code = details.lazy.compactMap { $0["errorCode"] as? String }.first

@@ -39,8 +39,9 @@ public enum PushConfiguration {
             throw PushConfigurationError("SIGIL_APNS_KEY_FILE cannot be read")
         }
         do {
-            return try APNsConfiguration(baseURL: baseURL, keyID: value("SIGIL_APNS_KEY_ID")!, teamID: value("SIGIL_APNS_TEAM_ID")!,
-                                         topic: value("SIGIL_APNS_TOPIC")!, keyPEM: pem)
+            return try APNsConfiguration(
+                baseURL: baseURL, keyID: value("SIGIL_APNS_KEY_ID")!, teamID: value("SIGIL_APNS_TEAM_ID")!,
+                topic: value("SIGIL_APNS_TOPIC")!, keyPEM: pem)
         } catch let error as PushConfigurationError {
             throw PushConfigurationError("SIGIL_APNS_KEY_FILE: \(error.description)")
         }
@@ -74,8 +75,10 @@ public enum PushConfiguration {
     /// - Parameter client: the HTTP client the senders share. Pass one you created
     ///   (`PushHTTPClient()`) and call its `shutdown()` on graceful shutdown, or leave the default,
     ///   async-http-client's process-wide client, which needs no shutdown.
-    public static func make(environment: [String: String], logger: Logger,
-                            client: PushHTTPClient = .shared, clock: any SigilClock = SystemClock()) throws -> (any PushSender)? {
+    public static func make(
+        environment: [String: String], logger: Logger,
+        client: PushHTTPClient = .shared, clock: any SigilClock = SystemClock()
+    ) throws -> (any PushSender)? {
         var senders: [PushProvider: any PushSender] = [:]
         if let apns = try apns(environment: environment) {
             senders[.apns] = APNsSender(configuration: apns, client: client, logger: logger, clock: clock)
@@ -96,7 +99,8 @@ public enum PushConfiguration {
 
     private static func url(_ string: String, variable: String) throws -> String {
         guard let url = URL(string: string), let scheme = url.scheme?.lowercased(), scheme == "https" || scheme == "http",
-              url.host != nil, url.query == nil, url.fragment == nil else {
+            url.host != nil, url.query == nil, url.fragment == nil
+        else {
             throw PushConfigurationError("\(variable) is not an http(s) URL")
         }
         return string

@@ -1,4 +1,5 @@
 import SigilCore
+
 // A PNG decoder (ISO/IEC 15948 / W3C PNG) reduced to what a QR reader needs: every
 // non-interlaced colour type and bit depth, converted to 8-bit luminance. No Foundation.
 
@@ -23,11 +24,11 @@ public enum PNGError: Error, Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .notPNG: "not a PNG file (bad signature)"
         case .truncated: "PNG file is truncated"
-        case let .crcMismatch(chunk): "PNG chunk \(chunk) has a bad CRC-32"
-        case let .malformed(reason): "malformed PNG: \(reason)"
-        case let .unsupported(reason): "unsupported PNG: \(reason)"
-        case let .tooLarge(reason): "PNG too large: \(reason)"
-        case let .corruptData(reason): "corrupt PNG image data: \(reason)"
+        case .crcMismatch(let chunk): "PNG chunk \(chunk) has a bad CRC-32"
+        case .malformed(let reason): "malformed PNG: \(reason)"
+        case .unsupported(let reason): "unsupported PNG: \(reason)"
+        case .tooLarge(let reason): "PNG too large: \(reason)"
+        case .corruptData(let reason): "corrupt PNG image data: \(reason)"
         }
     }
 }
@@ -111,7 +112,7 @@ public struct PNGImage: Sendable, Hashable {
         guard bytes.count >= 8, Array(bytes[0..<8]) == signature else { throw .notPNG }
         var offset = 8
         var header: Header?
-        var palette: [UInt8] = []   // RGB triples
+        var palette: [UInt8] = [] // RGB triples
         var transparency: [UInt8]? // tRNS data
         var idat: [UInt8] = []
         var sawIDAT = false
@@ -179,8 +180,8 @@ public struct PNGImage: Sendable, Hashable {
         } catch {
             switch error {
             case .truncated: throw .corruptData("zlib stream is truncated")
-            case let .invalidHeader(reason): throw .corruptData("zlib header: \(reason)")
-            case let .invalidBlock(reason): throw .corruptData(reason)
+            case .invalidHeader(let reason): throw .corruptData("zlib header: \(reason)")
+            case .invalidBlock(let reason): throw .corruptData(reason)
             case .outputLimitExceeded: throw .corruptData("more image data than \(header.width)×\(header.height) pixels need")
             case .checksumMismatch: throw .corruptData("Adler-32 mismatch")
             }

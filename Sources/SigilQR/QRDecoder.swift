@@ -19,9 +19,9 @@ public enum QRDecodingError: Error, Sendable, Hashable, CustomStringConvertible 
     public var description: String {
         switch self {
         case .notFound: "no QR code found in the image"
-        case let .unsupported(reason): "unsupported QR code: \(reason)"
+        case .unsupported(let reason): "unsupported QR code: \(reason)"
         case .uncorrectable: "the QR code is too damaged to decode (more errors than its error correction can fix)"
-        case let .invalidData(reason): "invalid QR code data: \(reason)"
+        case .invalidData(let reason): "invalid QR code data: \(reason)"
         }
     }
 

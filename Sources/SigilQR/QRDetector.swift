@@ -175,11 +175,13 @@ enum QRDetector {
     /// module size, or nil.
     static func confirm(_ image: BinaryImage, centerX: Double, y: Int, horizontalTotal: Int, core: Int) -> FinderCandidate? {
         let x = Int(centerX)
-        guard let (centerY, verticalTotal) = crossCheck(image, along: .vertical, fixed: x, from: y, maxCount: core * 2 + 2, expectedTotal: horizontalTotal) else {
+        guard let (centerY, verticalTotal) = crossCheck(image, along: .vertical, fixed: x, from: y, maxCount: core * 2 + 2, expectedTotal: horizontalTotal)
+        else {
             return nil
         }
         let cy = Int(centerY)
-        guard let (refinedX, refinedTotal) = crossCheck(image, along: .horizontal, fixed: cy, from: x, maxCount: core * 2 + 2, expectedTotal: horizontalTotal) else {
+        guard let (refinedX, refinedTotal) = crossCheck(image, along: .horizontal, fixed: cy, from: x, maxCount: core * 2 + 2, expectedTotal: horizontalTotal)
+        else {
             return nil
         }
         // One more vertical pass through the refined column centres y precisely.
@@ -193,7 +195,9 @@ enum QRDetector {
 
     /// Counts the five runs through (`from`) along a row or column; the centre of the core run
     /// and the total length if they form a finder ratio of about the expected total.
-    static func crossCheck(_ image: BinaryImage, along direction: Direction, fixed: Int, from start: Int, maxCount: Int, expectedTotal: Int) -> (center: Double, total: Int)? {
+    static func crossCheck(_ image: BinaryImage, along direction: Direction, fixed: Int, from start: Int, maxCount: Int, expectedTotal: Int) -> (
+        center: Double, total: Int
+    )? {
         let limit = direction == .horizontal ? image.width : image.height
         guard fixed >= 0, fixed < (direction == .horizontal ? image.height : image.width), start >= 0, start < limit else { return nil }
         @inline(__always) func dark(_ i: Int) -> Bool {
@@ -227,7 +231,8 @@ enum QRDetector {
             let c = candidates[index]
             let tolerance = max(c.moduleSize, found.moduleSize)
             if abs(c.x - found.x) <= tolerance, abs(c.y - found.y) <= tolerance,
-               abs(c.moduleSize - found.moduleSize) <= max(1, 0.4 * c.moduleSize) {
+                abs(c.moduleSize - found.moduleSize) <= max(1, 0.4 * c.moduleSize)
+            {
                 let n = Double(c.count)
                 candidates[index] = FinderCandidate(
                     x: (c.x * n + found.x) / (n + 1),

@@ -53,11 +53,11 @@ public enum QRError: Error, Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .dataTooLong(byteCount, capacity, maximumVersion, level):
+        case .dataTooLong(let byteCount, let capacity, let maximumVersion, let level):
             "QR payload of \(byteCount) bytes is too long: version \(maximumVersion)-\(level) holds at most \(capacity) bytes"
-        case let .invalidVersion(version):
+        case .invalidVersion(let version):
             "QR version \(version) is invalid (versions are 1...40, minimum ≤ maximum)"
-        case let .invalidMask(mask):
+        case .invalidMask(let mask):
             "QR mask pattern \(mask) is invalid (masks are 0...7)"
         }
     }

@@ -268,9 +268,10 @@ struct QRMatrixBuilder: Sendable {
                 let m = modules[y * size + x]
                 if m { dark += 1 }
                 if x + 1 < size, y + 1 < size,
-                   modules[y * size + x + 1] == m,
-                   modules[(y + 1) * size + x] == m,
-                   modules[(y + 1) * size + x + 1] == m {
+                    modules[y * size + x + 1] == m,
+                    modules[(y + 1) * size + x] == m,
+                    modules[(y + 1) * size + x + 1] == m
+                {
                     n2 += penaltyN2
                 }
             }

@@ -1,4 +1,5 @@
 import SigilCore
+
 // Rendering: SVG, PNG and terminal text. No Foundation.
 
 extension QRCode {
@@ -169,7 +170,6 @@ enum PNGEncoding {
         for b in bytes { c = crcTable[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
         return ~c
     }
-
 
     /// A zlib stream (RFC 1950) of stored deflate blocks (RFC 1951 §3.2.4).
     static func zlibStored(_ data: [UInt8]) -> [UInt8] {

@@ -35,6 +35,8 @@ enum QRTables {
     /// ISO/IEC 18004:2015 Table 9, indexed `[version - 1][level.tableIndex]` with levels in the
     /// order L, M, Q, H. Each entry: (EC codewords per block, blocks in group 1, data codewords
     /// per group-1 block, blocks in group 2, data codewords per group-2 block).
+    // Not reformatted: laid out as the standard's table.
+    // swift-format-ignore
     static let blocks: [[QRBlockStructure]] = [
     /*  1 */ [.init( 7,  1,  19,  0,   0), .init(10,  1,  16,  0,   0), .init(13,  1,  13,  0,   0), .init(17,  1,   9,  0,   0)],
     /*  2 */ [.init(10,  1,  34,  0,   0), .init(16,  1,  28,  0,   0), .init(22,  1,  22,  0,   0), .init(28,  1,  16,  0,   0)],

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SigilServices
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -75,8 +76,9 @@ public final class HTTPDocumentFetcher: RemoteDocumentFetcher {
         } catch {
             throw RemoteFetchError.unreachable(Self.describe(error))
         }
-        return RemoteDocument(body: Array(body.readableBytesView),
-                              maxAge: Self.maxAge(response.headers[canonicalForm: "cache-control"].map(String.init)))
+        return RemoteDocument(
+            body: Array(body.readableBytesView),
+            maxAge: Self.maxAge(response.headers[canonicalForm: "cache-control"].map(String.init)))
     }
 
     /// `max-age` from Cache-Control values; `no-store`/`no-cache` count as 0.
@@ -149,8 +151,11 @@ public enum OutboundResolver {
                             let bytes = sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
                                 withUnsafeBytes(of: pointer.pointee.sin6_addr) { Array($0) }
                             }
-                            out.append(Resolved(bytes: bytes, text: stride(from: 0, to: 16, by: 2)
-                                .map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }.joined(separator: ":")))
+                            out.append(
+                                Resolved(
+                                    bytes: bytes,
+                                    text: stride(from: 0, to: 16, by: 2)
+                                        .map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }.joined(separator: ":")))
                         }
                     }
                     node = current.pointee.ai_next

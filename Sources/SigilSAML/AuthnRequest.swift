@@ -54,7 +54,8 @@ public struct AuthnRequest: Sendable, Equatable {
         guard issuers.count <= 1 else { throw SAMLError(.malformed, "the AuthnRequest has several Issuers") }
         let policy = root.firstChild(named: "NameIDPolicy", namespaceURI: SAML.protocolNamespace)
         let allowCreate = policy?.attribute("AllowCreate").map { $0 == "true" || $0 == "1" }
-        let requested = root.firstChild(named: "RequestedAuthnContext", namespaceURI: SAML.protocolNamespace)?
+        let requested =
+            root.firstChild(named: "RequestedAuthnContext", namespaceURI: SAML.protocolNamespace)?
             .childElements(named: "AuthnContextClassRef", namespaceURI: SAML.assertionNamespace).map { $0.textContent.trimmed } ?? []
         guard let issueInstantText = root.attribute("IssueInstant") else {
             throw SAMLError(.malformed, "the AuthnRequest has no IssueInstant")
@@ -148,8 +149,10 @@ public struct AuthnRequestValidator: Sendable {
         self.ssoURLs = ssoURLs; self.clockSkew = clockSkew
     }
 
-    public func validate(_ message: SAMLInboundMessage, now: Date,
-                         serviceProvider lookup: (String) -> SAMLServiceProvider?) -> Result<ValidatedAuthnRequest, AuthnRequestRejection> {
+    public func validate(
+        _ message: SAMLInboundMessage, now: Date,
+        serviceProvider lookup: (String) -> SAMLServiceProvider?
+    ) -> Result<ValidatedAuthnRequest, AuthnRequestRejection> {
         // Parse, just to learn the issuer: nothing but the issuer is read before the signature check.
         let unverified: AuthnRequest
         do { unverified = try AuthnRequest.parse(message.xml) } catch {
@@ -160,9 +163,13 @@ public struct AuthnRequestValidator: Sendable {
 
     /// The same, for a caller that already parsed the message to find its issuer (and must not
     /// trust anything else in `unverified` until this returns).
-    public func validate(_ message: SAMLInboundMessage, unverified: AuthnRequest, now: Date,
-                         serviceProvider lookup: (String) -> SAMLServiceProvider?) -> Result<ValidatedAuthnRequest, AuthnRequestRejection> {
-        func reject(_ e: SAMLError, _ r: AuthnRequest? = nil, _ to: (serviceProvider: SAMLServiceProvider, acsURL: String)? = nil) -> Result<ValidatedAuthnRequest, AuthnRequestRejection> {
+    public func validate(
+        _ message: SAMLInboundMessage, unverified: AuthnRequest, now: Date,
+        serviceProvider lookup: (String) -> SAMLServiceProvider?
+    ) -> Result<ValidatedAuthnRequest, AuthnRequestRejection> {
+        func reject(_ e: SAMLError, _ r: AuthnRequest? = nil, _ to: (serviceProvider: SAMLServiceProvider, acsURL: String)? = nil) -> Result<
+            ValidatedAuthnRequest, AuthnRequestRejection
+        > {
             .failure(AuthnRequestRejection(error: e, request: r, respondTo: to))
         }
         guard let issuer = unverified.issuer, let sp = lookup(issuer) else {
@@ -212,8 +219,10 @@ public struct AuthnRequestValidator: Sendable {
             acs = sp.defaultACS
         }
         guard let acs else {
-            return reject(SAMLError(.unregisteredACS, "the assertion consumer service is not registered for this service provider",
-                                    detail: request.assertionConsumerServiceURL ?? "index \(request.assertionConsumerServiceIndex.map(String.init) ?? "-")"), request)
+            return reject(
+                SAMLError(
+                    .unregisteredACS, "the assertion consumer service is not registered for this service provider",
+                    detail: request.assertionConsumerServiceURL ?? "index \(request.assertionConsumerServiceIndex.map(String.init) ?? "-")"), request)
         }
         if let binding = request.protocolBinding, SAMLBinding(rawValue: binding) != .httpPOST {
             return reject(SAMLError(.unsupported, "only the HTTP-POST response binding is supported", detail: binding), request, (sp, acs.url))
@@ -227,8 +236,10 @@ public struct AuthnRequestValidator: Sendable {
             return reject(SAMLError(.wrongDestination, "a signed request must carry a Destination"), request, (sp, acs.url))
         }
         if let instant = request.issueInstant, abs(instant.timeIntervalSince(now)) > clockSkew {
-            return reject(SAMLError(.staleRequest, "the request is too old or from the future",
-                                    detail: "IssueInstant \(SAMLTime.format(instant)), now \(SAMLTime.format(now))"), request, (sp, acs.url))
+            return reject(
+                SAMLError(
+                    .staleRequest, "the request is too old or from the future",
+                    detail: "IssueInstant \(SAMLTime.format(instant)), now \(SAMLTime.format(now))"), request, (sp, acs.url))
         }
         var format = sp.nameIDFormat
         if let wanted = request.nameIDPolicyFormat, wanted != NameIDFormat.unspecified.rawValue, wanted != sp.nameIDFormat.rawValue {
@@ -237,18 +248,22 @@ public struct AuthnRequestValidator: Sendable {
             }
             format = known
         }
-        return .success(ValidatedAuthnRequest(request: request, serviceProvider: sp, acsURL: acs.url, nameIDFormat: format,
-                                              signed: signed, relayState: message.relayState, signatureUnchecked: unchecked))
+        return .success(
+            ValidatedAuthnRequest(
+                request: request, serviceProvider: sp, acsURL: acs.url, nameIDFormat: format,
+                signed: signed, relayState: message.relayState, signatureUnchecked: unchecked))
     }
 
     /// For IdP-initiated SSO: a response to the SP's default ACS without a request.
     public static func unsolicited(_ sp: SAMLServiceProvider, relayState: String?) -> ValidatedAuthnRequest? {
         guard let acs = sp.defaultACS else { return nil }
-        let r = AuthnRequest(id: "", version: "2.0", issueInstant: nil, destination: nil, issuer: sp.entityID,
-                             assertionConsumerServiceURL: acs.url, assertionConsumerServiceIndex: nil, protocolBinding: nil,
-                             forceAuthn: false, isPassive: false, nameIDPolicyFormat: nil, nameIDPolicyAllowCreate: nil,
-                             requestedAuthnContextClassRefs: [], hasEnvelopedSignature: false)
-        return ValidatedAuthnRequest(request: r, serviceProvider: sp, acsURL: acs.url, nameIDFormat: sp.nameIDFormat, signed: false,
-                                     relayState: relayState)
+        let r = AuthnRequest(
+            id: "", version: "2.0", issueInstant: nil, destination: nil, issuer: sp.entityID,
+            assertionConsumerServiceURL: acs.url, assertionConsumerServiceIndex: nil, protocolBinding: nil,
+            forceAuthn: false, isPassive: false, nameIDPolicyFormat: nil, nameIDPolicyAllowCreate: nil,
+            requestedAuthnContextClassRefs: [], hasEnvelopedSignature: false)
+        return ValidatedAuthnRequest(
+            request: r, serviceProvider: sp, acsURL: acs.url, nameIDFormat: sp.nameIDFormat, signed: false,
+            relayState: relayState)
     }
 }

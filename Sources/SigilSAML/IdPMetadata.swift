@@ -11,8 +11,10 @@ public struct IdPMetadata: Sendable {
     public var nameIDFormats: [NameIDFormat]
     public var wantAuthnRequestsSigned: Bool
 
-    public init(entityID: String, ssoURL: String, sloURL: String, signingCertificatesBase64: [String],
-                nameIDFormats: [NameIDFormat] = NameIDFormat.allCases, wantAuthnRequestsSigned: Bool = false) {
+    public init(
+        entityID: String, ssoURL: String, sloURL: String, signingCertificatesBase64: [String],
+        nameIDFormats: [NameIDFormat] = NameIDFormat.allCases, wantAuthnRequestsSigned: Bool = false
+    ) {
         self.entityID = entityID; self.ssoURL = ssoURL; self.sloURL = sloURL
         self.signingCertificatesBase64 = signingCertificatesBase64; self.nameIDFormats = nameIDFormats
         self.wantAuthnRequestsSigned = wantAuthnRequestsSigned
@@ -23,9 +25,11 @@ public struct IdPMetadata: Sendable {
         var children: [DOMNode] = []
         for cert in signingCertificatesBase64 {
             let x509 = DOMElement(prefix: "ds", localName: "X509Certificate", namespaceURI: SAML.dsigNamespace, children: [.text(cert)])
-            var keyInfo = DOMElement(prefix: "ds", localName: "KeyInfo", namespaceURI: SAML.dsigNamespace, children: [
-                .element(DOMElement(prefix: "ds", localName: "X509Data", namespaceURI: SAML.dsigNamespace, children: [.element(x509)])),
-            ])
+            var keyInfo = DOMElement(
+                prefix: "ds", localName: "KeyInfo", namespaceURI: SAML.dsigNamespace,
+                children: [
+                    .element(DOMElement(prefix: "ds", localName: "X509Data", namespaceURI: SAML.dsigNamespace, children: [.element(x509)]))
+                ])
             keyInfo.namespaceDeclarations = [DOMNamespaceDeclaration(prefix: "ds", uri: SAML.dsigNamespace)]
             children.append(.element(Node.md("KeyDescriptor", [("use", "signing")], [.element(keyInfo)])))
         }
@@ -36,10 +40,15 @@ public struct IdPMetadata: Sendable {
         for binding in [SAMLBinding.httpRedirect.rawValue, SAMLBinding.httpPOST.rawValue] {
             children.append(.element(Node.md("SingleSignOnService", [("Binding", binding), ("Location", ssoURL)])))
         }
-        let idp = Node.md("IDPSSODescriptor", [("WantAuthnRequestsSigned", wantAuthnRequestsSigned ? "true" : "false"),
-                                               ("protocolSupportEnumeration", SAML.protocolNamespace)], children)
-        var root = Node.md("EntityDescriptor", [("ID", id), ("entityID", entityID), ("validUntil", validUntil.map(SAMLTime.format))],
-                           [.element(idp)])
+        let idp = Node.md(
+            "IDPSSODescriptor",
+            [
+                ("WantAuthnRequestsSigned", wantAuthnRequestsSigned ? "true" : "false"),
+                ("protocolSupportEnumeration", SAML.protocolNamespace),
+            ], children)
+        var root = Node.md(
+            "EntityDescriptor", [("ID", id), ("entityID", entityID), ("validUntil", validUntil.map(SAMLTime.format))],
+            [.element(idp)])
         root.namespaceDeclarations = [DOMNamespaceDeclaration(prefix: "md", uri: SAML.metadataNamespace)]
         var document = DOMDocument(root: root)
         if let signer {

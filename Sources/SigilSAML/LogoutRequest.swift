@@ -15,8 +15,10 @@ public struct LogoutRequest: Sendable, Equatable {
     /// Whether the document element carries an enveloped `ds:Signature`.
     public var hasEnvelopedSignature: Bool
 
-    public init(id: String, issuer: String?, destination: String?, issueInstant: Date?, notOnOrAfter: Date?, nameID: String?,
-                nameIDFormat: String?, sessionIndexes: [String], hasEnvelopedSignature: Bool) {
+    public init(
+        id: String, issuer: String?, destination: String?, issueInstant: Date?, notOnOrAfter: Date?, nameID: String?,
+        nameIDFormat: String?, sessionIndexes: [String], hasEnvelopedSignature: Bool
+    ) {
         self.id = id; self.issuer = issuer; self.destination = destination; self.issueInstant = issueInstant
         self.notOnOrAfter = notOnOrAfter; self.nameID = nameID; self.nameIDFormat = nameIDFormat
         self.sessionIndexes = sessionIndexes; self.hasEnvelopedSignature = hasEnvelopedSignature
@@ -101,9 +103,11 @@ public struct LogoutResponse: Sendable, Equatable {
         }
         let issuers = root.childElements(named: "Issuer", namespaceURI: SAML.assertionNamespace)
         guard issuers.count <= 1 else { throw SAMLError(.malformed, "the LogoutResponse has several Issuers") }
-        guard let code = root.firstChild(named: "Status", namespaceURI: SAML.protocolNamespace)?
+        guard
+            let code = root.firstChild(named: "Status", namespaceURI: SAML.protocolNamespace)?
                 .firstChild(named: "StatusCode", namespaceURI: SAML.protocolNamespace),
-              let value = code.attribute("Value") else {
+            let value = code.attribute("Value")
+        else {
             throw SAMLError(.malformed, "the LogoutResponse has no StatusCode")
         }
         return LogoutResponse(
@@ -137,7 +141,7 @@ public enum SAMLSignedMessage {
         do {
             let verifier = try XMLSignatureVerifier(trustedCertificates: [certificate])
             return try verifier.verifyEnveloped(message.xml, signedElement: .root).element
-        } catch where error.code == .signatureMissing {
+        } catch  where error.code == .signatureMissing {
             throw SAMLError(.signatureRequired, "logout messages must be signed (an enveloped signature)")
         } catch {
             throw SAMLError(.signatureInvalid, "the message signature does not verify", detail: "\(error)")
@@ -173,8 +177,10 @@ public struct LogoutRequestValidator: Sendable {
         self.sloURLs = sloURLs; self.clockSkew = clockSkew
     }
 
-    public func validate(_ message: SAMLInboundMessage, now: Date,
-                         serviceProvider lookup: (String) -> SAMLServiceProvider?) -> Result<ValidatedLogoutRequest, LogoutRequestRejection> {
+    public func validate(
+        _ message: SAMLInboundMessage, now: Date,
+        serviceProvider lookup: (String) -> SAMLServiceProvider?
+    ) -> Result<ValidatedLogoutRequest, LogoutRequestRejection> {
         func reject(_ e: SAMLError, _ r: LogoutRequest?, _ sp: SAMLServiceProvider? = nil) -> Result<ValidatedLogoutRequest, LogoutRequestRejection> {
             .failure(LogoutRequestRejection(error: e, request: r, trusted: sp))
         }
@@ -193,13 +199,16 @@ public struct LogoutRequestValidator: Sendable {
             return reject(SAMLError(.unknownIssuer, "the signed request names another issuer"), request)
         }
         guard let destination = request.destination, sloURLs.contains(destination) else {
-            return reject(SAMLError(.wrongDestination, "the request was meant for another endpoint", detail: request.destination ?? "(none)"),
-                          request, sp)
+            return reject(
+                SAMLError(.wrongDestination, "the request was meant for another endpoint", detail: request.destination ?? "(none)"),
+                request, sp)
         }
         guard let instant = request.issueInstant, abs(instant.timeIntervalSince(now)) <= clockSkew else {
-            return reject(SAMLError(.staleRequest, "the request is too old or from the future",
-                                    detail: "IssueInstant \(request.issueInstant.map(SAMLTime.format) ?? "(none)"), now \(SAMLTime.format(now))"),
-                          request, sp)
+            return reject(
+                SAMLError(
+                    .staleRequest, "the request is too old or from the future",
+                    detail: "IssueInstant \(request.issueInstant.map(SAMLTime.format) ?? "(none)"), now \(SAMLTime.format(now))"),
+                request, sp)
         }
         if let notOnOrAfter = request.notOnOrAfter, now >= notOnOrAfter.addingTimeInterval(clockSkew) {
             return reject(SAMLError(.staleRequest, "the request has expired (NotOnOrAfter)"), request, sp)

@@ -1,8 +1,8 @@
 import Crypto
-import _CryptoExtras
 import Foundation
 import SigilCore
 import X509
+import _CryptoExtras
 
 /// A protocol message as it arrived over a binding, before anything in it is trusted.
 public struct SAMLInboundMessage: Sendable {
@@ -59,7 +59,8 @@ public enum SAMLRedirectBinding {
         var signature: SAMLInboundMessage.RedirectSignature?
         if let sig = raw["Signature"] {
             guard let sigAlgRaw = raw["SigAlg"], let sigAlg = formDecode(sigAlgRaw),
-                  let sigText = formDecode(sig), let sigBytes = Data(base64Encoded: sigText, options: .ignoreUnknownCharacters) else {
+                let sigText = formDecode(sig), let sigBytes = Data(base64Encoded: sigText, options: .ignoreUnknownCharacters)
+            else {
                 throw SAMLError(.signatureInvalid, "the request signature is malformed")
             }
             var signed = "\(parameter)=\(encoded)"
@@ -98,8 +99,10 @@ public enum SAMLRedirectBinding {
 
     /// Encodes a message for the Redirect binding: the query string (no leading `?`), signed
     /// with RSA-SHA256 when a key is given.
-    public static func encode(_ xml: [UInt8], parameter: String = "SAMLRequest", relayState: String?,
-                              signingKey: _RSA.Signing.PrivateKey? = nil) throws -> String {
+    public static func encode(
+        _ xml: [UInt8], parameter: String = "SAMLRequest", relayState: String?,
+        signingKey: _RSA.Signing.PrivateKey? = nil
+    ) throws -> String {
         var query = "\(parameter)=\(formEncode(Data(Deflate.stored(xml)).base64EncodedString()))"
         if let relayState { query += "&RelayState=\(formEncode(relayState))" }
         if let signingKey {

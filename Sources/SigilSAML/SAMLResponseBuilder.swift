@@ -5,16 +5,19 @@ import SigilXML
 /// Small constructors for SAML elements (prefixes `samlp`, `saml`, `md`).
 enum Node {
     static func saml(_ name: String, _ attributes: [(String, String?)] = [], _ children: [DOMNode] = []) -> DOMElement {
-        DOMElement(prefix: "saml", localName: name, namespaceURI: SAML.assertionNamespace,
-                   attributes: attributes.compactMap { k, v in v.map { DOMAttribute(localName: k, value: $0) } }, children: children)
+        DOMElement(
+            prefix: "saml", localName: name, namespaceURI: SAML.assertionNamespace,
+            attributes: attributes.compactMap { k, v in v.map { DOMAttribute(localName: k, value: $0) } }, children: children)
     }
     static func samlp(_ name: String, _ attributes: [(String, String?)] = [], _ children: [DOMNode] = []) -> DOMElement {
-        DOMElement(prefix: "samlp", localName: name, namespaceURI: SAML.protocolNamespace,
-                   attributes: attributes.compactMap { k, v in v.map { DOMAttribute(localName: k, value: $0) } }, children: children)
+        DOMElement(
+            prefix: "samlp", localName: name, namespaceURI: SAML.protocolNamespace,
+            attributes: attributes.compactMap { k, v in v.map { DOMAttribute(localName: k, value: $0) } }, children: children)
     }
     static func md(_ name: String, _ attributes: [(String, String?)] = [], _ children: [DOMNode] = []) -> DOMElement {
-        DOMElement(prefix: "md", localName: name, namespaceURI: SAML.metadataNamespace,
-                   attributes: attributes.compactMap { k, v in v.map { DOMAttribute(localName: k, value: $0) } }, children: children)
+        DOMElement(
+            prefix: "md", localName: name, namespaceURI: SAML.metadataNamespace,
+            attributes: attributes.compactMap { k, v in v.map { DOMAttribute(localName: k, value: $0) } }, children: children)
     }
     static func text(_ element: DOMElement, _ text: String) -> DOMElement {
         var e = element; e.children = [.text(text)]; return e
@@ -53,9 +56,11 @@ public struct SAMLAssertionContent: Sendable {
     /// Ends the session at the SP (AuthnStatement SessionNotOnOrAfter), if set.
     public var sessionNotOnOrAfter: Date?
 
-    public init(issuer: String, acsURL: String, audience: String, inResponseTo: String?, nameID: String, nameIDFormat: NameIDFormat,
-                sessionIndex: String, authnInstant: Date, authnContextClassRef: String, attributes: [SAMLAttribute],
-                sessionNotOnOrAfter: Date? = nil) {
+    public init(
+        issuer: String, acsURL: String, audience: String, inResponseTo: String?, nameID: String, nameIDFormat: NameIDFormat,
+        sessionIndex: String, authnInstant: Date, authnContextClassRef: String, attributes: [SAMLAttribute],
+        sessionNotOnOrAfter: Date? = nil
+    ) {
         self.issuer = issuer; self.acsURL = acsURL; self.audience = audience; self.inResponseTo = inResponseTo
         self.nameID = nameID; self.nameIDFormat = nameIDFormat; self.sessionIndex = sessionIndex; self.authnInstant = authnInstant
         self.authnContextClassRef = authnContextClassRef; self.attributes = attributes; self.sessionNotOnOrAfter = sessionNotOnOrAfter
@@ -93,48 +98,83 @@ public struct SAMLResponseBuilder: Sendable {
     /// A successful Response with exactly one Assertion. With `encryptor`, the Assertion is
     /// signed first (unless `signing` is `.response`), then encrypted into a
     /// `saml:EncryptedAssertion`; a Response signature then covers the EncryptedAssertion.
-    public func response(_ c: SAMLAssertionContent, now: Date, signing: SAMLSigningChoice = .both,
-                         encryptor: XMLEncryptor? = nil) throws -> [UInt8] {
+    public func response(
+        _ c: SAMLAssertionContent, now: Date, signing: SAMLSigningChoice = .both,
+        encryptor: XMLEncryptor? = nil
+    ) throws -> [UInt8] {
         let responseID = newID(), assertionID = newID()
         let instant = SAMLTime.format(now)
         let expires = SAMLTime.format(now.addingTimeInterval(lifetime))
         var nameID = Node.saml("NameID", [("Format", c.nameIDFormat.rawValue)])
         nameID.children = [.text(c.nameID)]
-        let subject = Node.saml("Subject", [], [
-            .element(nameID),
-            .element(Node.saml("SubjectConfirmation", [("Method", SAML.bearer)], [
-                // Never NotBefore here (profiles §4.1.4.2).
-                .element(Node.saml("SubjectConfirmationData", [("InResponseTo", c.inResponseTo), ("NotOnOrAfter", expires),
-                                                                ("Recipient", c.acsURL)])),
-            ])),
-        ])
-        let conditions = Node.saml("Conditions", [("NotBefore", SAMLTime.format(now.addingTimeInterval(-notBeforeSkew))),
-                                                  ("NotOnOrAfter", expires)], [
-            .element(Node.saml("AudienceRestriction", [], [.element(Node.text(Node.saml("Audience"), c.audience))])),
-        ])
-        let authn = Node.saml("AuthnStatement", [("AuthnInstant", SAMLTime.format(c.authnInstant)), ("SessionIndex", c.sessionIndex),
-                                                 ("SessionNotOnOrAfter", c.sessionNotOnOrAfter.map(SAMLTime.format))], [
-            .element(Node.saml("AuthnContext", [], [.element(Node.text(Node.saml("AuthnContextClassRef"), c.authnContextClassRef))])),
-        ])
+        let subject = Node.saml(
+            "Subject", [],
+            [
+                .element(nameID),
+                .element(
+                    Node.saml(
+                        "SubjectConfirmation", [("Method", SAML.bearer)],
+                        [
+                            // Never NotBefore here (profiles §4.1.4.2).
+                            .element(
+                                Node.saml(
+                                    "SubjectConfirmationData",
+                                    [
+                                        ("InResponseTo", c.inResponseTo), ("NotOnOrAfter", expires),
+                                        ("Recipient", c.acsURL),
+                                    ]))
+                        ])),
+            ])
+        let conditions = Node.saml(
+            "Conditions",
+            [
+                ("NotBefore", SAMLTime.format(now.addingTimeInterval(-notBeforeSkew))),
+                ("NotOnOrAfter", expires),
+            ],
+            [
+                .element(Node.saml("AudienceRestriction", [], [.element(Node.text(Node.saml("Audience"), c.audience))]))
+            ])
+        let authn = Node.saml(
+            "AuthnStatement",
+            [
+                ("AuthnInstant", SAMLTime.format(c.authnInstant)), ("SessionIndex", c.sessionIndex),
+                ("SessionNotOnOrAfter", c.sessionNotOnOrAfter.map(SAMLTime.format)),
+            ],
+            [
+                .element(Node.saml("AuthnContext", [], [.element(Node.text(Node.saml("AuthnContextClassRef"), c.authnContextClassRef))]))
+            ])
         var assertionChildren: [DOMNode] = [.element(Node.text(Node.saml("Issuer"), c.issuer)), .element(subject), .element(conditions), .element(authn)]
         let attributes = c.attributes.filter { !$0.values.isEmpty }
         if !attributes.isEmpty {
-            assertionChildren.append(.element(Node.saml("AttributeStatement", [], attributes.map { a in
-                .element(Node.saml("Attribute", [("Name", a.name), ("NameFormat", a.nameFormat)],
-                                   a.values.map { .element(Node.text(Node.saml("AttributeValue"), $0)) }))
-            })))
+            assertionChildren.append(
+                .element(
+                    Node.saml(
+                        "AttributeStatement", [],
+                        attributes.map { a in
+                            .element(
+                                Node.saml(
+                                    "Attribute", [("Name", a.name), ("NameFormat", a.nameFormat)],
+                                    a.values.map { .element(Node.text(Node.saml("AttributeValue"), $0)) }))
+                        })))
         }
         var assertion = Node.saml("Assertion", [("ID", assertionID), ("IssueInstant", instant), ("Version", "2.0")], assertionChildren)
         assertion.namespaceDeclarations = [DOMNamespaceDeclaration(prefix: "saml", uri: SAML.assertionNamespace)]
 
-        var response = Node.samlp("Response", [("Destination", c.acsURL), ("ID", responseID), ("InResponseTo", c.inResponseTo),
-                                               ("IssueInstant", instant), ("Version", "2.0")], [
-            .element(Node.text(Node.saml("Issuer"), c.issuer)),
-            .element(Self.statusElement(.success)),
-            .element(assertion),
-        ])
-        response.namespaceDeclarations = [DOMNamespaceDeclaration(prefix: "samlp", uri: SAML.protocolNamespace),
-                                          DOMNamespaceDeclaration(prefix: "saml", uri: SAML.assertionNamespace)]
+        var response = Node.samlp(
+            "Response",
+            [
+                ("Destination", c.acsURL), ("ID", responseID), ("InResponseTo", c.inResponseTo),
+                ("IssueInstant", instant), ("Version", "2.0"),
+            ],
+            [
+                .element(Node.text(Node.saml("Issuer"), c.issuer)),
+                .element(Self.statusElement(.success)),
+                .element(assertion),
+            ])
+        response.namespaceDeclarations = [
+            DOMNamespaceDeclaration(prefix: "samlp", uri: SAML.protocolNamespace),
+            DOMNamespaceDeclaration(prefix: "saml", uri: SAML.assertionNamespace),
+        ]
         var document = DOMDocument(root: response)
         if signing != .response { document = try signer.signEnveloped(document, elementID: assertionID) }
         if let encryptor { document = try Self.encryptAssertion(document, with: encryptor, id: newID()) }
@@ -144,9 +184,11 @@ public struct SAMLResponseBuilder: Sendable {
 
     /// Replaces the Response's one (signed) Assertion with a `saml:EncryptedAssertion`.
     static func encryptAssertion(_ document: DOMDocument, with encryptor: XMLEncryptor, id: String) throws -> DOMDocument {
-        guard let index = document.root.children.firstIndex(where: {
-            $0.element.map { $0.localName == "Assertion" && $0.namespaceURI == SAML.assertionNamespace } ?? false
-        }), let assertion = document.root.children[index].element else {
+        guard
+            let index = document.root.children.firstIndex(where: {
+                $0.element.map { $0.localName == "Assertion" && $0.namespaceURI == SAML.assertionNamespace } ?? false
+            }), let assertion = document.root.children[index].element
+        else {
             throw XMLSecurityError(.elementNotFound, "the Response has no Assertion to encrypt")
         }
         let scope = document.root.namespacesInScope(above: [index], inherited: ["xml": XMLNamespace.xml])
@@ -163,42 +205,62 @@ public struct SAMLResponseBuilder: Sendable {
 
     /// A LogoutResponse, signed with an enveloped signature unless `sign` is false (HTTP-Redirect
     /// signs the query instead).
-    public func logoutResponse(issuer: String, destination: String, inResponseTo: String?, status: SAMLStatus = .success, now: Date,
-                               sign: Bool = true) throws -> [UInt8] {
-        try statusMessage("LogoutResponse", issuer: issuer, destination: destination, inResponseTo: inResponseTo, status: status, now: now,
-                          sign: sign)
+    public func logoutResponse(
+        issuer: String, destination: String, inResponseTo: String?, status: SAMLStatus = .success, now: Date,
+        sign: Bool = true
+    ) throws -> [UInt8] {
+        try statusMessage(
+            "LogoutResponse", issuer: issuer, destination: destination, inResponseTo: inResponseTo, status: status, now: now,
+            sign: sign)
     }
 
     /// A LogoutRequest to a service provider (IdP-side propagation, SAML profiles §4.4.3.4), signed
     /// with an enveloped signature unless `sign` is false (the HTTP-Redirect binding signs the
     /// query instead, and an XML signature must then be absent).
-    public func logoutRequest(issuer: String, destination: String, nameID: String, nameIDFormat: String?, sessionIndex: String?,
-                              now: Date, lifetime: TimeInterval = 300, sign: Bool = true) throws -> (id: String, xml: [UInt8]) {
+    public func logoutRequest(
+        issuer: String, destination: String, nameID: String, nameIDFormat: String?, sessionIndex: String?,
+        now: Date, lifetime: TimeInterval = 300, sign: Bool = true
+    ) throws -> (id: String, xml: [UInt8]) {
         let id = newID()
         var children: [DOMNode] = [
             .element(Node.text(Node.saml("Issuer"), issuer)),
             .element(Node.text(Node.saml("NameID", [("Format", nameIDFormat)]), nameID)),
         ]
         if let sessionIndex { children.append(.element(Node.text(Node.samlp("SessionIndex"), sessionIndex))) }
-        var root = Node.samlp("LogoutRequest", [("Destination", destination), ("ID", id), ("IssueInstant", SAMLTime.format(now)),
-                                                ("NotOnOrAfter", SAMLTime.format(now.addingTimeInterval(lifetime))),
-                                                ("Reason", "urn:oasis:names:tc:SAML:2.0:logout:user"), ("Version", "2.0")], children)
-        root.namespaceDeclarations = [DOMNamespaceDeclaration(prefix: "samlp", uri: SAML.protocolNamespace),
-                                      DOMNamespaceDeclaration(prefix: "saml", uri: SAML.assertionNamespace)]
+        var root = Node.samlp(
+            "LogoutRequest",
+            [
+                ("Destination", destination), ("ID", id), ("IssueInstant", SAMLTime.format(now)),
+                ("NotOnOrAfter", SAMLTime.format(now.addingTimeInterval(lifetime))),
+                ("Reason", "urn:oasis:names:tc:SAML:2.0:logout:user"), ("Version", "2.0"),
+            ], children)
+        root.namespaceDeclarations = [
+            DOMNamespaceDeclaration(prefix: "samlp", uri: SAML.protocolNamespace),
+            DOMNamespaceDeclaration(prefix: "saml", uri: SAML.assertionNamespace),
+        ]
         let document = DOMDocument(root: root)
         return (id, sign ? try signer.signEnveloped(document, elementID: id).serialized() : document.serialized())
     }
 
-    func statusMessage(_ name: String, issuer: String, destination: String, inResponseTo: String?, status: SAMLStatus, now: Date,
-                       sign: Bool = true) throws -> [UInt8] {
+    func statusMessage(
+        _ name: String, issuer: String, destination: String, inResponseTo: String?, status: SAMLStatus, now: Date,
+        sign: Bool = true
+    ) throws -> [UInt8] {
         let id = newID()
-        var root = Node.samlp(name, [("Destination", destination), ("ID", id), ("InResponseTo", inResponseTo),
-                                     ("IssueInstant", SAMLTime.format(now)), ("Version", "2.0")], [
-            .element(Node.text(Node.saml("Issuer"), issuer)),
-            .element(Self.statusElement(status)),
-        ])
-        root.namespaceDeclarations = [DOMNamespaceDeclaration(prefix: "samlp", uri: SAML.protocolNamespace),
-                                      DOMNamespaceDeclaration(prefix: "saml", uri: SAML.assertionNamespace)]
+        var root = Node.samlp(
+            name,
+            [
+                ("Destination", destination), ("ID", id), ("InResponseTo", inResponseTo),
+                ("IssueInstant", SAMLTime.format(now)), ("Version", "2.0"),
+            ],
+            [
+                .element(Node.text(Node.saml("Issuer"), issuer)),
+                .element(Self.statusElement(status)),
+            ])
+        root.namespaceDeclarations = [
+            DOMNamespaceDeclaration(prefix: "samlp", uri: SAML.protocolNamespace),
+            DOMNamespaceDeclaration(prefix: "saml", uri: SAML.assertionNamespace),
+        ]
         let document = DOMDocument(root: root)
         return sign ? try signer.signEnveloped(document, elementID: id).serialized() : document.serialized()
     }

@@ -34,8 +34,10 @@ public struct SPMetadata: Sendable, Equatable {
         if root.localName == "EntityDescriptor", root.namespaceURI == md {
             entity = root
         } else if root.localName == "EntitiesDescriptor", root.namespaceURI == md,
-                  let first = root.childElements(named: "EntityDescriptor", namespaceURI: md).first(where: {
-                      $0.firstChild(named: "SPSSODescriptor", namespaceURI: md) != nil }) {
+            let first = root.childElements(named: "EntityDescriptor", namespaceURI: md).first(where: {
+                $0.firstChild(named: "SPSSODescriptor", namespaceURI: md) != nil
+            })
+        {
             entity = first
         } else {
             throw SAMLError(.unsupported, "the metadata has no EntityDescriptor")
@@ -49,8 +51,9 @@ public struct SPMetadata: Sendable, Equatable {
         func endpoints(_ name: String) -> [Endpoint] {
             sp.childElements(named: name, namespaceURI: md).compactMap { e in
                 guard let binding = e.attribute("Binding"), let location = e.attribute("Location") else { return nil }
-                return Endpoint(binding: binding, location: location, index: e.attribute("index").flatMap { Int($0) },
-                                isDefault: e.attribute("isDefault") == "true" || e.attribute("isDefault") == "1")
+                return Endpoint(
+                    binding: binding, location: location, index: e.attribute("index").flatMap { Int($0) },
+                    isDefault: e.attribute("isDefault") == "true" || e.attribute("isDefault") == "1")
             }
         }
         func certificate(skippingUse skipped: String) throws(SAMLError) -> String? {
@@ -72,10 +75,11 @@ public struct SPMetadata: Sendable, Equatable {
         let pem = try certificate(skippingUse: "encryption")
         let encryptionPEM = try certificate(skippingUse: "signing")
         func flag(_ name: String) -> Bool { sp.attribute(name) == "true" || sp.attribute(name) == "1" }
-        return SPMetadata(entityID: entityID, assertionConsumerServices: endpoints("AssertionConsumerService"),
-                          singleLogoutServices: endpoints("SingleLogoutService"), signingCertificatePEM: pem,
-                          nameIDFormats: sp.childElements(named: "NameIDFormat", namespaceURI: md).map { $0.textContent.trimmed },
-                          authnRequestsSigned: flag("AuthnRequestsSigned"), wantAssertionsSigned: flag("WantAssertionsSigned"),
-                          encryptionCertificatePEM: encryptionPEM)
+        return SPMetadata(
+            entityID: entityID, assertionConsumerServices: endpoints("AssertionConsumerService"),
+            singleLogoutServices: endpoints("SingleLogoutService"), signingCertificatePEM: pem,
+            nameIDFormats: sp.childElements(named: "NameIDFormat", namespaceURI: md).map { $0.textContent.trimmed },
+            authnRequestsSigned: flag("AuthnRequestsSigned"), wantAssertionsSigned: flag("WantAssertionsSigned"),
+            encryptionCertificatePEM: encryptionPEM)
     }
 }

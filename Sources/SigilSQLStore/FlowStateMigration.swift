@@ -17,16 +17,19 @@ enum FlowStateMigration {
             if (try? JSONColumn.decode(FlowState.self, text)) != nil { continue }
             let converted: FlowState?
             if let kind = FlowKind(rawValue: try row.decode(column: "kind", as: String.self)),
-               let legacy = try? JSONColumn.decode([String: String].self, text) {
+                let legacy = try? JSONColumn.decode([String: String].self, text)
+            {
                 converted = try? FlowState.legacy(kind: kind, context: legacy)
             } else {
                 converted = nil
             }
             if let converted {
-                try await db.raw("""
+                try await db.raw(
+                    """
                     UPDATE login_transactions SET context = \(bind: try JSONColumn.encode(converted))
                     WHERE tenant_id = \(bind: tenantID) AND id = \(bind: id)
-                    """).run()
+                    """
+                ).run()
             } else {
                 try await db.raw("DELETE FROM login_transactions WHERE tenant_id = \(bind: tenantID) AND id = \(bind: id)").run()
             }

@@ -12,7 +12,7 @@ import SigilStore
 enum IdentifierNormalisation {
     static func run(_ db: any SQLDatabase, now: Date) async throws {
         let rows = try await db.raw("SELECT id, tenant_id, email, email_normalized FROM users ORDER BY created_at, id").all()
-        var owner: [String: String] = [:]  // tenant|key → the user that keeps the key
+        var owner: [String: String] = [:] // tenant|key → the user that keeps the key
         var changes: [(id: String, key: String)] = []
         var collisions: [(tenantID: String, userID: String, keptBy: String)] = []
         for row in rows {
@@ -38,13 +38,15 @@ enum IdentifierNormalisation {
         let ids = IdentifierGenerator(clock: FixedClock(now), random: SystemRandom())
         for collision in collisions {
             let after = try JSONColumn.encode(["collides_with": collision.keptBy])
-            try await db.raw("""
+            try await db.raw(
+                """
                 INSERT INTO audit_events (id, tenant_id, occurred_at, actor, action, target_type, target_id, outcome, before_summary, after_summary, reason)
                 VALUES (\(bind: ids.make(.auditEvent)), \(bind: collision.tenantID), \(bind: now.unixMilliseconds), \(bind: "system"),
                         \(bind: "user.identifier_collision"), \(bind: "user"), \(bind: collision.userID), \(bind: "failure"), \(bind: String?.none),
                         \(bind: after), \(bind: "this user's email is the same identifier as an older user's once normalised (NFC, case, width); "
                             + "it cannot be found by email until an administrator changes or deletes it"))
-                """).run()
+                """
+            ).run()
         }
     }
 

@@ -11,8 +11,10 @@ struct Migration: Sendable {
     /// transaction, with the migration's time.
     let code: (@Sendable (any SQLDatabase, Date) async throws -> Void)?
 
-    init(version: Int, name: String, statements: @escaping @Sendable (SQLFlavor) -> [String],
-         code: (@Sendable (any SQLDatabase, Date) async throws -> Void)? = nil) {
+    init(
+        version: Int, name: String, statements: @escaping @Sendable (SQLFlavor) -> [String],
+        code: (@Sendable (any SQLDatabase, Date) async throws -> Void)? = nil
+    ) {
         self.version = version; self.name = name; self.statements = statements; self.code = code
     }
 }
@@ -357,12 +359,16 @@ enum Migrations {
         },
         // Email uniqueness keys were lower case only; they are now PRECIS case-mapped (NFC, width
         // mapping): recompute them, and report users whose addresses now collide.
-        Migration(version: 8, name: "identifier-normalisation", statements: { _ in [] }, code: { db, now in
-            try await IdentifierNormalisation.run(db, now: now)
-        }),
-        Migration(version: 9, name: "typed-flow-state", statements: { _ in [] }, code: { db, _ in
-            try await FlowStateMigration.run(db)
-        }),
+        Migration(
+            version: 8, name: "identifier-normalisation", statements: { _ in [] },
+            code: { db, now in
+                try await IdentifierNormalisation.run(db, now: now)
+            }),
+        Migration(
+            version: 9, name: "typed-flow-state", statements: { _ in [] },
+            code: { db, _ in
+                try await FlowStateMigration.run(db)
+            }),
     ]
 
     /// The migrations by version (the list above may be merged out of order).
@@ -400,10 +406,12 @@ enum Migrations {
                     try await db.raw(SQLQueryString(statement)).run()
                 }
                 try await migration.code?(db, now)
-                try await db.raw("""
+                try await db.raw(
+                    """
                     INSERT INTO sigil_migrations (version, name, applied_at)
                     VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: now.unixMillisecondsForStore))
-                    """).run()
+                    """
+                ).run()
                 done.append(migration.version)
             }
             return done

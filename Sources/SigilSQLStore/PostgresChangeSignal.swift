@@ -1,8 +1,8 @@
 import Foundation
-import Synchronization
 import Logging
 import PostgresNIO
 import SigilStore
+import Synchronization
 
 /// `ChangeSignal` across nodes: `publish` runs `pg_notify('sigil_changes', key)`; one connection
 /// per node LISTENs and wakes local waiters. If the listening connection drops it reconnects;
@@ -23,7 +23,7 @@ final class PostgresChangeSignal: ChangeSignal {
     func start() async {
         let alreadyStarted = listener.withLock { current in
             if current != nil { return true }
-            current = Task {}  // placeholder: claims the start
+            current = Task {} // placeholder: claims the start
             return false
         }
         if alreadyStarted { return }

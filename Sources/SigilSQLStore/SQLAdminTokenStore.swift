@@ -8,11 +8,13 @@ struct SQLAdminTokenStore: AdminTokenStore {
 
     func create(_ token: AdminToken) async throws -> AdminToken {
         try await runner.write("admin token") { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 INSERT INTO admin_tokens (\(unsafeRaw: Self.columns))
                 VALUES (\(bind: token.id), \(bind: token.tenantID), \(bind: token.name), \(bind: token.tokenHash),
                         \(bind: token.createdAt.ms), \(bind: token.expiresAt.ms), \(bind: token.revokedAt.ms))
-                """).run()
+                """
+            ).run()
             return token
         }
     }
@@ -36,16 +38,19 @@ struct SQLAdminTokenStore: AdminTokenStore {
 
     func revoke(id: String, at: Date) async throws {
         try await runner.write("admin token") { db in
-            let rows = try await db.raw("""
+            let rows = try await db.raw(
+                """
                 UPDATE admin_tokens SET revoked_at = \(bind: at.ms) WHERE id = \(bind: id) AND revoked_at IS NULL RETURNING id
-                """).all()
+                """
+            ).all()
             if rows.isEmpty { throw StoreError.notFound("admin token", id) }
         }
     }
 
     static func decode(_ row: any SQLRow) throws -> AdminToken {
-        AdminToken(id: try row.string("id"), tenantID: try row.optionalString("tenant_id"), name: try row.string("name"),
-                   tokenHash: try row.string("token_hash"), createdAt: try row.date("created_at"),
-                   expiresAt: try row.optionalDate("expires_at"), revokedAt: try row.optionalDate("revoked_at"))
+        AdminToken(
+            id: try row.string("id"), tenantID: try row.optionalString("tenant_id"), name: try row.string("name"),
+            tokenHash: try row.string("token_hash"), createdAt: try row.date("created_at"),
+            expiresAt: try row.optionalDate("expires_at"), revokedAt: try row.optionalDate("revoked_at"))
     }
 }

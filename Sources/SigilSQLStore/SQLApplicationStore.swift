@@ -9,12 +9,14 @@ struct SQLApplicationStore: ApplicationStore {
     func create(_ application: Application) async throws -> Application {
         let settings = try JSONColumn.encode(application.settings)
         return try await runner.write("application") { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 INSERT INTO applications (id, tenant_id, name, kind, client_id, entity_id, settings, created_at, updated_at, version)
                 VALUES (\(bind: application.id), \(bind: application.tenantID), \(bind: application.name), \(bind: application.kind),
                         \(bind: application.clientID), \(bind: application.entityID), \(bind: settings),
                         \(bind: application.createdAt.ms), \(bind: application.updatedAt.ms), \(bind: Int64(application.version)))
-                """).run()
+                """
+            ).run()
             return application
         }
     }
@@ -37,26 +39,32 @@ struct SQLApplicationStore: ApplicationStore {
 
     private func findBy(_ column: String, tenantID: String, value: String) async throws -> Application? {
         try await runner.read("application") { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 SELECT \(unsafeRaw: Self.columns) FROM applications
                 WHERE tenant_id = \(bind: tenantID) AND \(unsafeRaw: column) = \(bind: value)
-                """).first().map(Self.decode)
+                """
+            ).first().map(Self.decode)
         }
     }
 
     func list(tenantID: String, page: PageRequest) async throws -> Page<Application> {
         try await runner.read("application") { db in
-            let rows = try await db.raw("""
+            let rows = try await db.raw(
+                """
                 SELECT \(unsafeRaw: Self.columns) FROM applications
                 WHERE tenant_id = \(bind: tenantID) AND id > \(bind: page.after ?? "")
                 ORDER BY id LIMIT \(bind: Int64(page.limit + 1))
-                """).all()
+                """
+            ).all()
             return try Pagination.page(rows.map(Self.decode), limit: page.limit, id: \.id)
         }
     }
 
-    func update(tenantID: String, id: String, expectedVersion: Int?,
-                _ mutate: @escaping @Sendable (inout Application) throws -> Void) async throws -> (before: Application, after: Application) {
+    func update(
+        tenantID: String, id: String, expectedVersion: Int?,
+        _ mutate: @escaping @Sendable (inout Application) throws -> Void
+    ) async throws -> (before: Application, after: Application) {
         try await runner.write("application") { db in
             guard let before = try await Self.fetch(db, tenantID: tenantID, id: id, lock: runner.forUpdate) else {
                 throw StoreError.notFound("application", id)
@@ -74,12 +82,14 @@ struct SQLApplicationStore: ApplicationStore {
             after.createdAt = before.createdAt
             after.version = before.version + 1
             let settings = try JSONColumn.encode(after.settings)
-            try await db.raw("""
+            try await db.raw(
+                """
                 UPDATE applications SET name = \(bind: after.name), client_id = \(bind: after.clientID),
                     entity_id = \(bind: after.entityID), settings = \(bind: settings),
                     updated_at = \(bind: after.updatedAt.ms), version = \(bind: Int64(after.version))
                 WHERE tenant_id = \(bind: tenantID) AND id = \(bind: id)
-                """).run()
+                """
+            ).run()
             return (before, after)
         }
     }
@@ -98,14 +108,17 @@ struct SQLApplicationStore: ApplicationStore {
     }
 
     static func fetch(_ db: any SQLDatabase, tenantID: String, id: String, lock: String) async throws -> Application? {
-        try await db.raw("""
+        try await db.raw(
+            """
             SELECT \(unsafeRaw: columns) FROM applications WHERE tenant_id = \(bind: tenantID) AND id = \(bind: id)\(unsafeRaw: lock)
-            """).first().map(decode)
+            """
+        ).first().map(decode)
     }
 
     static func decode(_ row: any SQLRow) throws -> Application {
-        Application(id: try row.string("id"), tenantID: try row.string("tenant_id"), name: try row.string("name"),
-                    settings: try JSONColumn.decode(ApplicationSettings.self, try row.string("settings")),
-                    createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"), version: try row.int("version"))
+        Application(
+            id: try row.string("id"), tenantID: try row.string("tenant_id"), name: try row.string("name"),
+            settings: try JSONColumn.decode(ApplicationSettings.self, try row.string("settings")),
+            createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"), version: try row.int("version"))
     }
 }

@@ -10,12 +10,14 @@ struct SQLAuditEventStore: AuditEventStore {
         let before = try event.before.map(JSONColumn.encode)
         let after = try event.after.map(JSONColumn.encode)
         try await runner.write("audit event") { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 INSERT INTO audit_events (\(unsafeRaw: Self.columns))
                 VALUES (\(bind: event.id), \(bind: event.tenantID), \(bind: event.occurredAt.ms), \(bind: event.actor),
                         \(bind: event.action), \(bind: event.targetType), \(bind: event.targetID), \(bind: event.outcome.rawValue),
                         \(bind: before), \(bind: after), \(bind: event.reason))
-                """).run()
+                """
+            ).run()
         }
     }
 
@@ -25,15 +27,19 @@ struct SQLAuditEventStore: AuditEventStore {
         return try await runner.read("audit event") { db in
             let rows: [any SQLRow]
             if let tenantID {
-                rows = try await db.raw("""
+                rows = try await db.raw(
+                    """
                     SELECT \(unsafeRaw: Self.columns) FROM audit_events WHERE tenant_id = \(bind: tenantID) AND id < \(bind: after)
                     ORDER BY id DESC LIMIT \(bind: Int64(page.limit + 1))
-                    """).all()
+                    """
+                ).all()
             } else {
-                rows = try await db.raw("""
+                rows = try await db.raw(
+                    """
                     SELECT \(unsafeRaw: Self.columns) FROM audit_events WHERE id < \(bind: after)
                     ORDER BY id DESC LIMIT \(bind: Int64(page.limit + 1))
-                    """).all()
+                    """
+                ).all()
             }
             return try Pagination.page(rows.map(Self.decode), limit: page.limit, id: \.id)
         }

@@ -1,12 +1,12 @@
 import Foundation
-import Synchronization
 import Logging
-import PostgresKit
 import NIOSSL
+import PostgresKit
 import PostgresNIO
 import SQLKit
 import SQLiteKit
 import SigilStore
+import Synchronization
 
 enum SQLFlavor: Sendable {
     case sqlite
@@ -203,8 +203,8 @@ final class PostgresBackend: SQLBackend {
 enum PostgresURL {
     static func parse(_ url: String) throws -> PostgresClient.Configuration {
         guard let components = URLComponents(string: url),
-              let scheme = components.scheme, ["postgres", "postgresql"].contains(scheme),
-              let host = components.host, !host.isEmpty
+            let scheme = components.scheme, ["postgres", "postgresql"].contains(scheme),
+            let host = components.host, !host.isEmpty
         else {
             throw SQLStoreError.invalidDatabaseURL("expected postgres://user[:password]@host[:port]/database")
         }
@@ -255,12 +255,15 @@ func withDeadline<R: Sendable>(_ limit: Duration, _ body: @escaping @Sendable ()
     let race = DeadlineRace<R>()
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<R, any Error>) in
-            race.start(continuation, work: Task {
-                do { race.finish(.success(try await body())) } catch { race.finish(.failure(error)) }
-            }, timer: Task {
-                do { try await Task.sleep(for: limit) } catch { return }
-                race.finish(.failure(DatabaseTimeout()))
-            })
+            race.start(
+                continuation,
+                work: Task {
+                    do { race.finish(.success(try await body())) } catch { race.finish(.failure(error)) }
+                },
+                timer: Task {
+                    do { try await Task.sleep(for: limit) } catch { return }
+                    race.finish(.failure(DatabaseTimeout()))
+                })
         }
     } onCancel: {
         race.finish(.failure(CancellationError()))

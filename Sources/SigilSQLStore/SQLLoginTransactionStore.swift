@@ -12,12 +12,14 @@ struct SQLLoginTransactionStore: LoginTransactionStore {
     func create(_ t: LoginTransaction) async throws -> LoginTransaction {
         let context = try JSONColumn.encode(t.flow)
         return try await runner.write("login transaction") { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 INSERT INTO login_transactions (\(unsafeRaw: Self.columns))
                 VALUES (\(bind: t.id), \(bind: t.tenantID), \(bind: t.kind.rawValue), \(bind: t.state.rawValue), \(bind: t.challenge),
                         \(bind: t.secretHash), \(bind: t.userID), \(bind: t.deviceID), \(bind: t.number), \(bind: context),
                         \(bind: Int64(t.failures)), \(bind: t.createdAt.ms), \(bind: t.updatedAt.ms), \(bind: t.expiresAt.ms), \(bind: Int64(t.version)))
-                """).run()
+                """
+            ).run()
             return t
         }
     }
@@ -32,12 +34,14 @@ struct SQLLoginTransactionStore: LoginTransactionStore {
 
     func listPending(tenantID: String, userID: String, kind: LoginTransaction.Kind, now: Date) async throws -> [LoginTransaction] {
         try await runner.read("login transaction") { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 SELECT \(unsafeRaw: Self.columns) FROM login_transactions
                 WHERE tenant_id = \(bind: tenantID) AND user_id = \(bind: userID) AND kind = \(bind: kind.rawValue)
                   AND state = \(bind: LoginTransaction.State.pending.rawValue) AND expires_at > \(bind: now.ms)
                 ORDER BY id
-                """).all().map(Self.decode)
+                """
+            ).all().map(Self.decode)
         }
     }
 
@@ -57,13 +61,15 @@ struct SQLLoginTransactionStore: LoginTransactionStore {
             after.createdAt = before.createdAt
             after.version = before.version + 1
             let context = try JSONColumn.encode(after.flow)
-            try await db.raw("""
+            try await db.raw(
+                """
                 UPDATE login_transactions SET state = \(bind: after.state.rawValue), secret_hash = \(bind: after.secretHash),
                     user_id = \(bind: after.userID), device_id = \(bind: after.deviceID), number = \(bind: after.number),
                     context = \(bind: context), failures = \(bind: Int64(after.failures)), updated_at = \(bind: after.updatedAt.ms),
                     expires_at = \(bind: after.expiresAt.ms), version = \(bind: Int64(after.version))
                 WHERE tenant_id = \(bind: tenantID) AND id = \(bind: id)
-                """).run()
+                """
+            ).run()
             return after
         }
     }
@@ -75,14 +81,17 @@ struct SQLLoginTransactionStore: LoginTransactionStore {
     }
 
     static func fetch(_ db: any SQLDatabase, tenantID: String, id: String, lock: String) async throws -> LoginTransaction? {
-        try await db.raw("""
+        try await db.raw(
+            """
             SELECT \(unsafeRaw: columns) FROM login_transactions WHERE tenant_id = \(bind: tenantID) AND id = \(bind: id)\(unsafeRaw: lock)
-            """).first().map(decode)
+            """
+        ).first().map(decode)
     }
 
     static func decode(_ row: any SQLRow) throws -> LoginTransaction {
         guard let kind = LoginTransaction.Kind(rawValue: try row.string("kind")),
-              let state = LoginTransaction.State(rawValue: try row.string("state")) else {
+            let state = LoginTransaction.State(rawValue: try row.string("state"))
+        else {
             throw StoreError(.unavailable, entity: "login transaction", detail: "stored kind or state is unknown")
         }
         let flow: FlowState

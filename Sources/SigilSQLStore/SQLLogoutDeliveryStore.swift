@@ -14,12 +14,14 @@ struct SQLLogoutDeliveryStore: LogoutDeliveryStore {
             guard let owner, try owner.string("tenant_id") == d.tenantID else {
                 throw StoreError.notFound("application", d.applicationID)
             }
-            try await db.raw("""
+            try await db.raw(
+                """
                 INSERT INTO logout_deliveries (\(unsafeRaw: Self.columns))
                 VALUES (\(bind: d.id), \(bind: d.tenantID), \(bind: d.applicationID), \(bind: d.sessionID), \(bind: d.subject),
                         \(bind: d.sid), \(bind: d.issuer), \(bind: Int64(d.rounds)), \(bind: d.nextAttemptAt.ms),
                         \(bind: d.claimedUntil.ms), \(bind: d.createdAt.ms))
-                """).run()
+                """
+            ).run()
         }
     }
 
@@ -31,7 +33,8 @@ struct SQLLogoutDeliveryStore: LogoutDeliveryStore {
         let tenantFilter: SQLQueryString = tenantID.map { "AND tenant_id = \(bind: $0)" } ?? ""
         let skipLocked = runner.flavor == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
         return try await runner.write("logout delivery") { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 UPDATE logout_deliveries SET claimed_until = \(bind: leaseUntil.ms)
                 WHERE id IN (
                     SELECT id FROM logout_deliveries
@@ -39,7 +42,8 @@ struct SQLLogoutDeliveryStore: LogoutDeliveryStore {
                     ORDER BY next_attempt_at, id LIMIT \(bind: Int64(max(1, limit)))\(unsafeRaw: skipLocked))
                   AND (claimed_until IS NULL OR claimed_until <= \(bind: now.ms))
                 RETURNING \(unsafeRaw: Self.columns)
-                """).all().map(Self.decode).sorted { ($0.nextAttemptAt, $0.id) < ($1.nextAttemptAt, $1.id) }
+                """
+            ).all().map(Self.decode).sorted { ($0.nextAttemptAt, $0.id) < ($1.nextAttemptAt, $1.id) }
         }
     }
 
@@ -51,19 +55,23 @@ struct SQLLogoutDeliveryStore: LogoutDeliveryStore {
 
     func reschedule(id: String, rounds: Int, nextAttemptAt: Date) async throws {
         try await runner.write("logout delivery") { db in
-            let updated = try await db.raw("""
+            let updated = try await db.raw(
+                """
                 UPDATE logout_deliveries SET rounds = \(bind: Int64(rounds)), next_attempt_at = \(bind: nextAttemptAt.ms), claimed_until = NULL
                 WHERE id = \(bind: id) RETURNING id
-                """).all()
+                """
+            ).all()
             if updated.isEmpty { throw StoreError.notFound("logout delivery", id) }
         }
     }
 
     func list(tenantID: String) async throws -> [LogoutDelivery] {
         try await runner.read("logout delivery") { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 SELECT \(unsafeRaw: Self.columns) FROM logout_deliveries WHERE tenant_id = \(bind: tenantID) ORDER BY created_at, id
-                """).all().map(Self.decode)
+                """
+            ).all().map(Self.decode)
         }
     }
 

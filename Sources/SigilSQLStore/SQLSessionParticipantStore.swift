@@ -15,7 +15,8 @@ struct SQLSessionParticipantStore: SessionParticipantStore {
             guard let owner, try owner.string("tenant_id") == p.tenantID else {
                 throw StoreError.notFound("session", p.sessionID)
             }
-            try await db.raw("""
+            try await db.raw(
+                """
                 INSERT INTO session_participants (\(unsafeRaw: Self.columns))
                 VALUES (\(bind: p.tenantID), \(bind: p.sessionID), \(bind: p.applicationID), \(bind: p.protocolKind.rawValue),
                         \(bind: p.nameID), \(bind: p.nameIDFormat), \(bind: p.sessionIndex), \(bind: p.subject), \(bind: p.sid),
@@ -23,45 +24,54 @@ struct SQLSessionParticipantStore: SessionParticipantStore {
                 ON CONFLICT (session_id, application_id) DO UPDATE SET
                     protocol = excluded.protocol, name_id = excluded.name_id, name_id_format = excluded.name_id_format,
                     session_index = excluded.session_index, subject = excluded.subject, sid = excluded.sid
-                """).run()
+                """
+            ).run()
         }
     }
 
     func list(tenantID: String, sessionID: String) async throws -> [SessionParticipant] {
         try await runner.read("session participant") { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 SELECT \(unsafeRaw: Self.columns) FROM session_participants
                 WHERE tenant_id = \(bind: tenantID) AND session_id = \(bind: sessionID) ORDER BY created_at, application_id
-                """).all().map(Self.decode)
+                """
+            ).all().map(Self.decode)
         }
     }
 
     func delete(tenantID: String, sessionID: String, applicationID: String) async throws -> Bool {
         try await runner.write("session participant") { db in
-            try await !db.raw("""
+            try await !db.raw(
+                """
                 DELETE FROM session_participants
                 WHERE tenant_id = \(bind: tenantID) AND session_id = \(bind: sessionID) AND application_id = \(bind: applicationID)
                 RETURNING session_id
-                """).all().isEmpty
+                """
+            ).all().isEmpty
         }
     }
 
     func deleteAll(tenantID: String, sessionID: String) async throws -> Int {
         try await runner.write("session participant") { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 DELETE FROM session_participants WHERE tenant_id = \(bind: tenantID) AND session_id = \(bind: sessionID) RETURNING session_id
-                """).all().count
+                """
+            ).all().count
         }
     }
 
     func deleteExpired(now: Date) async throws -> Int {
         try await runner.write("session participant") { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 DELETE FROM session_participants WHERE session_id IN (
                     SELECT id FROM sessions WHERE absolute_expires_at <= \(bind: now.ms) OR idle_expires_at <= \(bind: now.ms)
                         OR revoked_at IS NOT NULL)
                 RETURNING session_id
-                """).all().count
+                """
+            ).all().count
         }
     }
 

@@ -8,12 +8,14 @@ struct SQLSigningKeyStore: SigningKeyStore {
 
     func create(_ key: SigningKeyRecord) async throws -> SigningKeyRecord {
         try await runner.write("signing key") { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 INSERT INTO signing_keys (\(unsafeRaw: Self.columns))
                 VALUES (\(bind: key.kid), \(bind: key.tenantID), \(bind: key.algorithm), \(bind: key.state.rawValue),
                         \(bind: key.sealedPrivateKey), \(bind: key.publicJWK), \(bind: key.certificatePEM),
                         \(bind: key.createdAt.ms), \(bind: key.updatedAt.ms))
-                """).run()
+                """
+            ).run()
             return key
         }
     }
@@ -21,19 +23,23 @@ struct SQLSigningKeyStore: SigningKeyStore {
     func list(tenantID: String, forUpdate: Bool) async throws -> [SigningKeyRecord] {
         let lock = forUpdate ? runner.forUpdate : ""
         return try await runner.read("signing key") { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 SELECT \(unsafeRaw: Self.columns) FROM signing_keys WHERE tenant_id = \(bind: tenantID)
                 ORDER BY created_at, kid\(unsafeRaw: lock)
-                """).all().map(Self.decode)
+                """
+            ).all().map(Self.decode)
         }
     }
 
     func setState(tenantID: String, kid: String, state: SigningKeyState, at: Date) async throws {
         try await runner.write("signing key") { db in
-            let rows = try await db.raw("""
+            let rows = try await db.raw(
+                """
                 UPDATE signing_keys SET state = \(bind: state.rawValue), updated_at = \(bind: at.ms)
                 WHERE tenant_id = \(bind: tenantID) AND kid = \(bind: kid) RETURNING kid
-                """).all()
+                """
+            ).all()
             if rows.isEmpty { throw StoreError.notFound("signing key", kid) }
         }
     }

@@ -95,15 +95,17 @@ public final class SQLStore: Store {
         let known = Migrations.all.count
         let backend = self.backend
         do {
-            return try await withDeadline(deadline) { try await backend.withConnection { db -> StoreHealth in
-                try await db.raw("SELECT 1 AS one").run()
-                do {
-                    let rows = try await db.raw("SELECT COUNT(*) AS n FROM sigil_migrations").all()
-                    return StoreHealth(reachable: true, appliedMigrations: try rows.first?.int("n") ?? 0, knownMigrations: known)
-                } catch {
-                    return StoreHealth(reachable: true, appliedMigrations: 0, knownMigrations: known, detail: "not migrated")
+            return try await withDeadline(deadline) {
+                try await backend.withConnection { db -> StoreHealth in
+                    try await db.raw("SELECT 1 AS one").run()
+                    do {
+                        let rows = try await db.raw("SELECT COUNT(*) AS n FROM sigil_migrations").all()
+                        return StoreHealth(reachable: true, appliedMigrations: try rows.first?.int("n") ?? 0, knownMigrations: known)
+                    } catch {
+                        return StoreHealth(reachable: true, appliedMigrations: 0, knownMigrations: known, detail: "not migrated")
+                    }
                 }
-            } }
+            }
         } catch {
             return StoreHealth(reachable: false, appliedMigrations: 0, knownMigrations: known, detail: String(describing: error))
         }

@@ -8,11 +8,13 @@ struct SQLTenantStore: TenantStore {
 
     func create(_ tenant: Tenant) async throws -> Tenant {
         try await runner.write("tenant") { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 INSERT INTO tenants (\(unsafeRaw: Self.columns))
                 VALUES (\(bind: tenant.id), \(bind: tenant.slug), \(bind: tenant.displayName), \(bind: tenant.host),
                         \(bind: tenant.createdAt.ms), \(bind: tenant.updatedAt.ms))
-                """).run()
+                """
+            ).run()
             return tenant
         }
     }
@@ -44,7 +46,8 @@ struct SQLTenantStore: TenantStore {
     }
 
     static func decode(_ row: any SQLRow) throws -> Tenant {
-        Tenant(id: try row.string("id"), slug: try row.string("slug"), displayName: try row.string("display_name"),
-               host: try row.optionalString("host"), createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"))
+        Tenant(
+            id: try row.string("id"), slug: try row.string("slug"), displayName: try row.string("display_name"),
+            host: try row.optionalString("host"), createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"))
     }
 }

@@ -37,8 +37,10 @@ public struct AccountService: Sendable {
 
     /// Finishes adding a passkey from the account page: the registration must have been started
     /// by the same user (the ceremony's purpose names them); stored with `passkey.registered`.
-    public func finishAddingPasskey(user: User, issuer: String, transactionID: String, response: RegistrationResponse,
-                                    name: String) async throws {
+    public func finishAddingPasskey(
+        user: User, issuer: String, transactionID: String, response: RegistrationResponse,
+        name: String
+    ) async throws {
         let context = self.context
         let passkeys = PasskeyService(context: context)
         try await passkeys.finishRegistration(
@@ -49,9 +51,11 @@ public struct AccountService: Sendable {
             }
             let passkey = passkeys.passkey(from: verified, tenantID: user.tenantID, userID: user.id, name: name)
             _ = try await tx.passkeys.create(passkey)
-            try await tx.audit.append(context.auditEvent("passkey.registered", by: .user(user.id), tenantID: user.tenantID,
-                                                         targetType: "passkey", targetID: passkey.credentialID,
-                                                         after: ["aaguid": passkey.aaguid, "via": "account"]))
+            try await tx.audit.append(
+                context.auditEvent(
+                    "passkey.registered", by: .user(user.id), tenantID: user.tenantID,
+                    targetType: "passkey", targetID: passkey.credentialID,
+                    after: ["aaguid": passkey.aaguid, "via": "account"]))
         }
     }
 
@@ -60,8 +64,10 @@ public struct AccountService: Sendable {
         let context = self.context
         try await context.store.transaction { tx in
             try await tx.passkeys.delete(tenantID: user.tenantID, userID: user.id, credentialID: credentialID)
-            try await tx.audit.append(context.auditEvent("passkey.removed", by: .user(user.id), tenantID: user.tenantID,
-                                                         targetType: "passkey", targetID: credentialID))
+            try await tx.audit.append(
+                context.auditEvent(
+                    "passkey.removed", by: .user(user.id), tenantID: user.tenantID,
+                    targetType: "passkey", targetID: credentialID))
         }
     }
 }

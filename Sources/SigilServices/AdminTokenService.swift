@@ -11,19 +11,24 @@ public struct AdminTokenService: Sendable {
 
     /// Creates a token; returns the record and the token, which is not stored anywhere.
     public func create(tenantID: String?, name: String, expiresAt: Date? = nil, by principal: Principal) async throws -> (AdminToken, Secret<String>) {
-        if let tenantID { try authorize(principal, tenantID) } else if !principal.isGlobal {
+        if let tenantID {
+            try authorize(principal, tenantID)
+        } else if !principal.isGlobal {
             throw ServiceError(.forbidden, "only a global principal can create a global admin token")
         }
         if let message = Validate.name(name, field: "name") { throw ServiceError.invalid([FieldError(field: "name", message: message)]) }
         let token = OpaqueToken.make(prefix: Self.prefix, random: context.random)
-        let record = AdminToken(id: context.ids.make(.adminToken), tenantID: tenantID, name: name, tokenHash: tokenHash(token),
-                                createdAt: context.clock.now(), expiresAt: expiresAt)
+        let record = AdminToken(
+            id: context.ids.make(.adminToken), tenantID: tenantID, name: name, tokenHash: tokenHash(token),
+            createdAt: context.clock.now(), expiresAt: expiresAt)
         let context = self.context
         let created = try await context.store.transaction { tx in
             let created = try await tx.adminTokens.create(record)
-            try await tx.audit.append(context.auditEvent("admin_token.created", by: principal, tenantID: tenantID,
-                                                         targetType: "admin_token", targetID: created.id,
-                                                         after: ["name": name, "scope": tenantID ?? "global"]))
+            try await tx.audit.append(
+                context.auditEvent(
+                    "admin_token.created", by: principal, tenantID: tenantID,
+                    targetType: "admin_token", targetID: created.id,
+                    after: ["name": name, "scope": tenantID ?? "global"]))
             return created
         }
         return (created, Secret(token))

@@ -82,9 +82,10 @@ extension ApplicationService {
         public static func refuse(_ fields: [String], applyingTo kind: String) throws {
             guard !fields.isEmpty else { return }
             let errors = fields.sorted().map { FieldError(field: $0, message: "\($0) applies to \(kind) applications only") }
-            throw ServiceError(.invalidInput,
-                               errors.count == 1 ? errors[0].message : "\(errors.count) fields apply to \(kind) applications only",
-                               fieldErrors: errors)
+            throw ServiceError(
+                .invalidInput,
+                errors.count == 1 ? errors[0].message : "\(errors.count) fields apply to \(kind) applications only",
+                fieldErrors: errors)
         }
 
         /// Applies the change to `app` (no validation: `update` validates the result).
@@ -134,8 +135,10 @@ extension ApplicationService {
     }
 
     /// Applies `change` to the stored application, validated as `update(…, _:)` does.
-    public func update(tenantID: String, id: String, expectedVersion: Int?, _ change: Change,
-                       by principal: Principal) async throws -> Application {
+    public func update(
+        tenantID: String, id: String, expectedVersion: Int?, _ change: Change,
+        by principal: Principal
+    ) async throws -> Application {
         try await update(tenantID: tenantID, id: id, expectedVersion: expectedVersion, by: principal) { app in
             try change.apply(to: &app)
         }

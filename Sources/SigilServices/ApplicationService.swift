@@ -56,7 +56,8 @@ public struct ApplicationService: Sendable {
     public func createOIDC(tenantID: String, _ input: NewOIDCClient, by principal: Principal) async throws -> (Application, Secret<String>?) {
         try authorize(principal, tenantID)
         let method = input.tokenEndpointAuthMethod ?? (input.isPublic ? "none" : "client_secret_basic")
-        let secret = (method == "client_secret_basic" || method == "client_secret_post")
+        let secret =
+            (method == "client_secret_basic" || method == "client_secret_post")
             ? OpaqueToken.make(prefix: Self.secretPrefix, random: context.random) : nil
         let settings = OIDCClientSettings(
             clientID: Base64URL.encode(context.random.bytes(16)),
@@ -107,16 +108,19 @@ public struct ApplicationService: Sendable {
 
     private func insert(tenantID: String, name: String, settings: ApplicationSettings, by principal: Principal) async throws -> Application {
         let now = context.clock.now()
-        let app = Application(id: context.ids.make(.application), tenantID: tenantID, name: name, settings: settings,
-                              createdAt: now, updatedAt: now)
+        let app = Application(
+            id: context.ids.make(.application), tenantID: tenantID, name: name, settings: settings,
+            createdAt: now, updatedAt: now)
         let context = self.context
         return try await context.store.transaction { tx in
             if let entityID = app.entityID, try await tx.applications.find(tenantID: tenantID, entityID: entityID) != nil {
                 throw StoreError.alreadyExists("application", "a service provider with this entity ID exists")
             }
             let created = try await tx.applications.create(app)
-            try await tx.audit.append(context.auditEvent("application.created", by: principal, tenantID: tenantID,
-                                                         targetType: "application", targetID: created.id, after: Self.summary(created)))
+            try await tx.audit.append(
+                context.auditEvent(
+                    "application.created", by: principal, tenantID: tenantID,
+                    targetType: "application", targetID: created.id, after: Self.summary(created)))
             return created
         }
     }
@@ -133,8 +137,10 @@ public struct ApplicationService: Sendable {
 
     /// Applies `change` to the stored application and validates the result as a whole; nothing
     /// is written when validation fails. Secrets and identifiers cannot be changed this way.
-    public func update(tenantID: String, id: String, expectedVersion: Int?, by principal: Principal,
-                       _ change: @escaping @Sendable (inout Application) throws -> Void) async throws -> Application {
+    public func update(
+        tenantID: String, id: String, expectedVersion: Int?, by principal: Principal,
+        _ change: @escaping @Sendable (inout Application) throws -> Void
+    ) async throws -> Application {
         try authorize(principal, tenantID)
         let now = context.clock.now()
         let context = self.context
@@ -150,8 +156,11 @@ public struct ApplicationService: Sendable {
                     new.previousClientSecretHash = old.previousClientSecretHash
                     new.previousClientSecretExpiresAt = old.previousClientSecretExpiresAt
                     if old.isPublic != new.isPublic {
-                        throw ServiceError.invalid([FieldError(field: "token_endpoint_auth_method",
-                                                               message: "a client cannot switch between public and confidential")])
+                        throw ServiceError.invalid([
+                            FieldError(
+                                field: "token_endpoint_auth_method",
+                                message: "a client cannot switch between public and confidential")
+                        ])
                     }
                     app.settings = .oidc(new)
                 case (.saml, .saml(var new)):
@@ -168,9 +177,11 @@ public struct ApplicationService: Sendable {
                 guard errors.isEmpty else { throw ServiceError.invalid(errors) }
                 app.updatedAt = now
             }
-            try await tx.audit.append(context.auditEvent("application.updated", by: principal, tenantID: tenantID,
-                                                         targetType: "application", targetID: id,
-                                                         before: Self.summary(before), after: Self.summary(after)))
+            try await tx.audit.append(
+                context.auditEvent(
+                    "application.updated", by: principal, tenantID: tenantID,
+                    targetType: "application", targetID: id,
+                    before: Self.summary(before), after: Self.summary(after)))
             return after
         }
     }
@@ -182,8 +193,10 @@ public struct ApplicationService: Sendable {
     /// grace period the old secret keeps working until it ends (one previous secret at most: a
     /// second rotation drops the first); without one it stops working at once, which is what a
     /// leaked secret needs.
-    public func rotateSecret(tenantID: String, id: String, expectedVersion: Int?, grace: TimeInterval,
-                             by principal: Principal) async throws -> (Application, Secret<String>) {
+    public func rotateSecret(
+        tenantID: String, id: String, expectedVersion: Int?, grace: TimeInterval,
+        by principal: Principal
+    ) async throws -> (Application, Secret<String>) {
         try authorize(principal, tenantID)
         guard grace >= 0, grace <= Self.maximumSecretGrace else {
             throw ServiceError.invalid([FieldError(field: "grace_period", message: "must be 0–604800 seconds")])
@@ -194,9 +207,13 @@ public struct ApplicationService: Sendable {
         return try await context.store.transaction { tx in
             let (_, after) = try await tx.applications.update(tenantID: tenantID, id: id, expectedVersion: expectedVersion) { app in
                 guard case .oidc(var s) = app.settings, let current = s.clientSecretHash,
-                      ["client_secret_basic", "client_secret_post"].contains(s.tokenEndpointAuthMethod) else {
-                    throw ServiceError.invalid([FieldError(field: "token_endpoint_auth_method",
-                                                           message: "only a client that authenticates with a secret has one to rotate")])
+                    ["client_secret_basic", "client_secret_post"].contains(s.tokenEndpointAuthMethod)
+                else {
+                    throw ServiceError.invalid([
+                        FieldError(
+                            field: "token_endpoint_auth_method",
+                            message: "only a client that authenticates with a secret has one to rotate")
+                    ])
                 }
                 s.previousClientSecretHash = grace > 0 ? current : nil
                 s.previousClientSecretExpiresAt = grace > 0 ? now.addingTimeInterval(grace) : nil
@@ -206,8 +223,10 @@ public struct ApplicationService: Sendable {
             }
             var detail = ["grace_seconds": String(Int(grace))]
             if grace > 0 { detail["previous_secret_expires_at"] = ISO8601DateFormatter().string(from: now.addingTimeInterval(grace)) }
-            try await tx.audit.append(context.auditEvent("application.secret_rotated", by: principal, tenantID: tenantID,
-                                                         targetType: "application", targetID: id, after: detail))
+            try await tx.audit.append(
+                context.auditEvent(
+                    "application.secret_rotated", by: principal, tenantID: tenantID,
+                    targetType: "application", targetID: id, after: detail))
             return (after, Secret(secret))
         }
     }
@@ -218,8 +237,12 @@ public struct ApplicationService: Sendable {
         if let why = context.remote.refusal(url) { throw ServiceError.invalid([FieldError(field: "metadata_url", message: why)]) }
         let bytes: [UInt8]
         do { bytes = try await context.remote.metadata(at: url) } catch let error as RemoteFetchError {
-            context.logger.info("SP metadata fetch failed", metadata: ["host": .string(URLComponents(string: url)?.host ?? "-"),
-                                                                       "reason": .string("\(error)")])
+            context.logger.info(
+                "SP metadata fetch failed",
+                metadata: [
+                    "host": .string(URLComponents(string: url)?.host ?? "-"),
+                    "reason": .string("\(error)"),
+                ])
             throw ServiceError.invalid([FieldError(field: "metadata_url", message: "metadata \(error.publicDescription)")])
         }
         do { return try SAMLIdentityProviderService.settings(fromMetadata: bytes) } catch {
@@ -232,8 +255,10 @@ public struct ApplicationService: Sendable {
         let context = self.context
         try await context.store.transaction { tx in
             let deleted = try await tx.applications.delete(tenantID: tenantID, id: id, expectedVersion: expectedVersion)
-            try await tx.audit.append(context.auditEvent("application.deleted", by: principal, tenantID: tenantID,
-                                                         targetType: "application", targetID: id, before: Self.summary(deleted)))
+            try await tx.audit.append(
+                context.auditEvent(
+                    "application.deleted", by: principal, tenantID: tenantID,
+                    targetType: "application", targetID: id, before: Self.summary(deleted)))
         }
     }
 
@@ -289,9 +314,11 @@ public struct ApplicationService: Sendable {
         // address, no credentials or fragment; other hosts only where the operator allows them).
         if let uri = s.backchannelLogoutURI, let why = policy.refusal(uri) { add("backchannel_logout_uri", "backchannel_logout_uri \(why)") }
         if let jwks = s.jwks {
-            if jwks.utf8.count > 32 * 1024 { add("jwks", "at most 32 KiB") }
-            else if let violation = Self.jsonViolation(jwks) { add("jwks", "jwks is not valid JSON: \(violation)") }
-            else if let set = try? JSONDecoder().decode(JWKSet.self, from: Data(jwks.utf8)) {
+            if jwks.utf8.count > 32 * 1024 {
+                add("jwks", "at most 32 KiB")
+            } else if let violation = Self.jsonViolation(jwks) {
+                add("jwks", "jwks is not valid JSON: \(violation)")
+            } else if let set = try? JSONDecoder().decode(JWKSet.self, from: Data(jwks.utf8)) {
                 if set.keys.isEmpty || set.keys.contains(where: { !["RSA", "EC", "OKP"].contains($0.kty) }) {
                     add("jwks", "jwks must hold RSA, EC or OKP (Ed25519) public keys")
                 }
@@ -312,7 +339,8 @@ public struct ApplicationService: Sendable {
 
     static func holdsPrivateKey(_ jwks: String) -> Bool {
         guard let object = try? JSONSerialization.jsonObject(with: Data(jwks.utf8)) as? [String: Any],
-              let keys = object["keys"] as? [[String: Any]] else { return false }
+            let keys = object["keys"] as? [[String: Any]]
+        else { return false }
         let privateMembers: Set<String> = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
         return keys.contains { !privateMembers.isDisjoint(with: $0.keys) }
     }
@@ -331,7 +359,8 @@ public struct ApplicationService: Sendable {
         for (i, acs) in s.assertionConsumerServices.enumerated() {
             if let message = Validate.absoluteURL(acs.url, field: "acs[\(i)].url") { add("acs[\(i)].url", message) }
             if URLComponents(string: acs.url)?.scheme?.lowercased() == "http",
-               !["localhost", "127.0.0.1", "[::1]"].contains(URLComponents(string: acs.url)?.host?.lowercased() ?? "") {
+                !["localhost", "127.0.0.1", "[::1]"].contains(URLComponents(string: acs.url)?.host?.lowercased() ?? "")
+            {
                 add("acs[\(i)].url", "assertions are only sent over https (http only for loopback)")
             }
             if ![SAMLBinding.httpPOST, .httpArtifact].contains(SAMLBinding(rawValue: acs.binding)) {
@@ -372,14 +401,18 @@ public struct ApplicationService: Sendable {
     static func summary(_ app: Application) -> [String: String] {
         switch app.settings {
         case .oidc(let s):
-            return ["name": app.name, "kind": "oidc", "client_id": s.clientID, "redirect_uris": s.redirectURIs.joined(separator: " "),
-                    "grant_types": s.grantTypes.joined(separator: " "), "token_endpoint_auth_method": s.tokenEndpointAuthMethod,
-                    "require_pkce": String(s.requirePKCE), "require_par": String(s.requirePAR),
-                    "allowed_scopes": s.allowedScopes.joined(separator: " "), "backchannel_logout_uri": s.backchannelLogoutURI ?? ""]
+            return [
+                "name": app.name, "kind": "oidc", "client_id": s.clientID, "redirect_uris": s.redirectURIs.joined(separator: " "),
+                "grant_types": s.grantTypes.joined(separator: " "), "token_endpoint_auth_method": s.tokenEndpointAuthMethod,
+                "require_pkce": String(s.requirePKCE), "require_par": String(s.requirePAR),
+                "allowed_scopes": s.allowedScopes.joined(separator: " "), "backchannel_logout_uri": s.backchannelLogoutURI ?? "",
+            ]
         case .saml(let s):
-            return ["name": app.name, "kind": "saml", "entity_id": s.entityID,
-                    "acs": s.assertionConsumerServices.map(\.url).joined(separator: " "), "signing": s.signing.rawValue,
-                    "name_id_format": s.nameIDFormat, "encrypt_assertions": String(s.encryptAssertions)]
+            return [
+                "name": app.name, "kind": "saml", "entity_id": s.entityID,
+                "acs": s.assertionConsumerServices.map(\.url).joined(separator: " "), "signing": s.signing.rawValue,
+                "name_id_format": s.nameIDFormat, "encrypt_assertions": String(s.encryptAssertions),
+            ]
         }
     }
 }

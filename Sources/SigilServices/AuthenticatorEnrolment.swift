@@ -32,15 +32,17 @@ public struct AuthenticatorEnrolment: Sendable {
         let secret = Base64URL.encode(context.random.bytes(16))
         let now = context.clock.now()
         let id = context.ids.make(.loginTransaction)
-        let flow = DeviceEnrolment(startedFrom: .account(sessionUser: user.id), origin: origin, browserHash: browserHash, issuer: issuer,
-                                   sealedSecret: try AuthenticatorService.sealSecret(secret, transactionID: id, masterKey: context.masterKey))
+        let flow = DeviceEnrolment(
+            startedFrom: .account(sessionUser: user.id), origin: origin, browserHash: browserHash, issuer: issuer,
+            sealedSecret: try AuthenticatorService.sealSecret(secret, transactionID: id, masterKey: context.masterKey))
         let transaction = LoginTransaction(
             id: id, tenantID: user.tenantID, flow: .deviceEnrolment(flow),
             challenge: Base64URL.encode(context.random.bytes(32)), secretHash: tokenHash(secret), userID: user.id,
             createdAt: now, updatedAt: now, expiresAt: now.addingTimeInterval(Self.lifetime))
         _ = try await context.store.loginTransactions.create(transaction)
-        return Started(transaction: transaction,
-                       payload: AuthenticatorPayload(purpose: .enrolment, issuer: issuer, transactionID: transaction.id, secret: secret))
+        return Started(
+            transaction: transaction,
+            payload: AuthenticatorPayload(purpose: .enrolment, issuer: issuer, transactionID: transaction.id, secret: secret))
     }
 
     /// A new user named on the first-administrator enrolment page; created only when a device
@@ -50,8 +52,10 @@ public struct AuthenticatorEnrolment: Sendable {
     /// Starts an enrolment from a one-time enrolment link (the first administrator's, or an
     /// invitation) instead of a session: the phone is the person's first sign-in method. The link
     /// is consumed when the device registers, and the browser that started it is then signed in.
-    public func start(enrolment: EnrolmentToken, linkHash: String, newUser: NewUser?, issuer: String, origin: String,
-                      browserHash: String, returnTo: String) async throws -> Started {
+    public func start(
+        enrolment: EnrolmentToken, linkHash: String, newUser: NewUser?, issuer: String, origin: String,
+        browserHash: String, returnTo: String
+    ) async throws -> Started {
         var pendingUser: NewUser?
         let userID: String
         if let existing = enrolment.userID {
@@ -68,16 +72,18 @@ public struct AuthenticatorEnrolment: Sendable {
         let secret = Base64URL.encode(context.random.bytes(16))
         let now = context.clock.now()
         let id = context.ids.make(.loginTransaction)
-        let flow = DeviceEnrolment(startedFrom: .link(tokenHash: linkHash, returnTo: returnTo, newUser: pendingUser), origin: origin,
-                                   browserHash: browserHash, issuer: issuer,
-                                   sealedSecret: try AuthenticatorService.sealSecret(secret, transactionID: id, masterKey: context.masterKey))
+        let flow = DeviceEnrolment(
+            startedFrom: .link(tokenHash: linkHash, returnTo: returnTo, newUser: pendingUser), origin: origin,
+            browserHash: browserHash, issuer: issuer,
+            sealedSecret: try AuthenticatorService.sealSecret(secret, transactionID: id, masterKey: context.masterKey))
         let transaction = LoginTransaction(
             id: id, tenantID: enrolment.tenantID, flow: .deviceEnrolment(flow), challenge: Base64URL.encode(context.random.bytes(32)),
             secretHash: tokenHash(secret), userID: userID, createdAt: now, updatedAt: now,
             expiresAt: min(now.addingTimeInterval(Self.lifetime), enrolment.expiresAt))
         _ = try await context.store.loginTransactions.create(transaction)
-        return Started(transaction: transaction,
-                       payload: AuthenticatorPayload(purpose: .enrolment, issuer: issuer, transactionID: id, secret: secret))
+        return Started(
+            transaction: transaction,
+            payload: AuthenticatorPayload(purpose: .enrolment, issuer: issuer, transactionID: id, secret: secret))
     }
 
     public struct Preview: Sendable, Equatable {
@@ -101,12 +107,13 @@ public struct AuthenticatorEnrolment: Sendable {
         await context.store.signals.publish(transactionID)
         let email: String
         if let pending = try Self.machine(transaction).pendingEmail {
-            email = pending  // the first administrator, created when the device registers
+            email = pending // the first administrator, created when the device registers
         } else {
             email = try await context.store.users.get(tenantID: tenant.id, id: transaction.userID ?? "").email
         }
-        return Preview(transactionID: transactionID, issuer: transaction.deviceEnrolment?.issuer ?? "", tenantName: tenant.displayName,
-                       email: email, challenge: transaction.challenge, expiresAt: transaction.expiresAt)
+        return Preview(
+            transactionID: transactionID, issuer: transaction.deviceEnrolment?.issuer ?? "", tenantName: tenant.displayName,
+            email: email, challenge: transaction.challenge, expiresAt: transaction.expiresAt)
     }
 
     public struct Registration: Sendable {
@@ -119,8 +126,10 @@ public struct AuthenticatorEnrolment: Sendable {
         public var proof: String
         public var push: PushRegistration?
 
-        public init(transactionID: String, secret: String, publicKey: String, name: String, platform: String, keyProtection: String,
-                    proof: String, push: PushRegistration? = nil) {
+        public init(
+            transactionID: String, secret: String, publicKey: String, name: String, platform: String, keyProtection: String,
+            proof: String, push: PushRegistration? = nil
+        ) {
             self.transactionID = transactionID; self.secret = secret; self.publicKey = publicKey; self.name = name
             self.platform = platform; self.keyProtection = keyProtection; self.proof = proof; self.push = push
         }
@@ -132,15 +141,18 @@ public struct AuthenticatorEnrolment: Sendable {
         let transaction = try await claim(tenantID: tenant.id, transactionID: registration.transactionID, secret: registration.secret)
         let name = registration.name.trimmingCharacters(in: .whitespaces)
         guard (1...64).contains(name.count), !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }),
-              Self.platforms.contains(registration.platform), Self.keyProtections.contains(registration.keyProtection) else {
+            Self.platforms.contains(registration.platform), Self.keyProtections.contains(registration.keyProtection)
+        else {
             throw AuthenticatorServiceError(.invalidInput, "name (1–64 characters), platform or key_protection is not acceptable")
         }
         guard let keyBytes = Base64URL.decode(registration.publicKey), keyBytes.count == 65,
-              (try? P256.Signing.PublicKey(x963Representation: keyBytes)) != nil else {
+            (try? P256.Signing.PublicKey(x963Representation: keyBytes)) != nil
+        else {
             throw AuthenticatorServiceError(.invalidPublicKey, "public_key must be an uncompressed P-256 point (65 bytes, base64url)")
         }
-        let message = try CanonicalMessage.enrolment(issuer: transaction.deviceEnrolment?.issuer ?? "", transactionID: transaction.id,
-                                                     challenge: transaction.challenge, publicKey: registration.publicKey)
+        let message = try CanonicalMessage.enrolment(
+            issuer: transaction.deviceEnrolment?.issuer ?? "", transactionID: transaction.id,
+            challenge: transaction.challenge, publicKey: registration.publicKey)
         guard DeviceSignature.verify(registration.proof, message: message, publicKey: registration.publicKey) else {
             try await countFailure(transaction)
             throw AuthenticatorServiceError(.enrolmentProofInvalid, "the proof of possession does not verify")
@@ -154,9 +166,10 @@ public struct AuthenticatorEnrolment: Sendable {
             try PushTokens.validate(push)
             sealedPush = try PushTokens.seal(push, deviceID: deviceID, masterKey: context.masterKey)
         }
-        let device = AuthenticatorDevice(id: deviceID, tenantID: tenant.id, userID: userID,
-                                         publicKey: registration.publicKey, name: name, platform: registration.platform,
-                                         sealedPushToken: sealedPush, createdAt: now, keyProtection: registration.keyProtection)
+        let device = AuthenticatorDevice(
+            id: deviceID, tenantID: tenant.id, userID: userID,
+            publicKey: registration.publicKey, name: name, platform: registration.platform,
+            sealedPushToken: sealedPush, createdAt: now, keyProtection: registration.keyProtection)
         let result: (AuthenticatorDevice, User)
         do {
             result = try await context.store.transaction { tx in
@@ -178,14 +191,20 @@ public struct AuthenticatorEnrolment: Sendable {
                         throw AuthenticatorServiceError(.enrolmentLinkInvalid, "the enrolment link was already used")
                     }
                     if link.userID == nil {
-                        var newUser = User(id: userID, tenantID: tenant.id, email: pendingUser?.email ?? "",
-                                           givenName: pendingUser?.givenName ?? "", familyName: pendingUser?.familyName ?? "",
-                                           status: .active, createdAt: now, updatedAt: now)
+                        var newUser = User(
+                            id: userID, tenantID: tenant.id, email: pendingUser?.email ?? "",
+                            givenName: pendingUser?.givenName ?? "", familyName: pendingUser?.familyName ?? "",
+                            status: .active, createdAt: now, updatedAt: now)
                         if link.purpose == .firstAdmin { newUser.roles = [User.adminRole] }
                         _ = try await tx.users.create(newUser)
-                        try await tx.audit.append(context.auditEvent("user.created", by: .user(userID), tenantID: tenant.id, targetType: "user",
-                                                                     targetID: userID, after: ["email": newUser.email,
-                                                                                               "roles": newUser.roles.joined(separator: ",")]))
+                        try await tx.audit.append(
+                            context.auditEvent(
+                                "user.created", by: .user(userID), tenantID: tenant.id, targetType: "user",
+                                targetID: userID,
+                                after: [
+                                    "email": newUser.email,
+                                    "roles": newUser.roles.joined(separator: ","),
+                                ]))
                     }
                 }
                 // The per-user row serialises enrolments of one user across nodes before the recount.
@@ -196,11 +215,15 @@ public struct AuthenticatorEnrolment: Sendable {
                 let user = try await tx.users.get(tenantID: tenant.id, id: userID)
                 guard user.status == .active else { throw AuthenticatorServiceError(.accountDisabled, "this account is disabled") }
                 let created = try await tx.authenticatorDevices.create(device)
-                try await tx.audit.append(context.auditEvent("authenticator.device_registered", by: .user(userID), tenantID: tenant.id,
-                                                             targetType: "authenticator_device", targetID: created.id,
-                                                             after: ["name": name, "platform": registration.platform,
-                                                                     "key_protection": registration.keyProtection,
-                                                                     "push": registration.push?.provider ?? "none"]))
+                try await tx.audit.append(
+                    context.auditEvent(
+                        "authenticator.device_registered", by: .user(userID), tenantID: tenant.id,
+                        targetType: "authenticator_device", targetID: created.id,
+                        after: [
+                            "name": name, "platform": registration.platform,
+                            "key_protection": registration.keyProtection,
+                            "push": registration.push?.provider ?? "none",
+                        ]))
                 return (created, user)
             }
         } catch let error as StoreError where error.code == .alreadyExists {
@@ -219,7 +242,8 @@ public struct AuthenticatorEnrolment: Sendable {
             throw AuthenticatorServiceError(.enrolmentLinkInvalid, "this enrolment code is unknown, used or expired")
         }
         guard let enrolment = transaction.deviceEnrolment,
-              DeviceEnrolmentStateMachine(transaction.record(enrolment)).registrable(now: context.clock.now()) else {
+            DeviceEnrolmentStateMachine(transaction.record(enrolment)).registrable(now: context.clock.now())
+        else {
             throw Self.unusable
         }
         guard let expected = transaction.secretHash, constantTimeEquals(Array(tokenHash(secret).utf8), Array(expected.utf8)) else {

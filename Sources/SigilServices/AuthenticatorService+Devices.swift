@@ -11,8 +11,10 @@ extension AuthenticatorService {
         let context = self.context
         try await context.store.transaction { tx in
             try await tx.authenticatorDevices.delete(tenantID: tenantID, userID: userID, id: deviceID)
-            try await tx.audit.append(context.auditEvent("authenticator.device_removed", by: principal, tenantID: tenantID,
-                                                         targetType: "authenticator_device", targetID: deviceID, after: ["via": via]))
+            try await tx.audit.append(
+                context.auditEvent(
+                    "authenticator.device_removed", by: principal, tenantID: tenantID,
+                    targetType: "authenticator_device", targetID: deviceID, after: ["via": via]))
         }
         await context.store.signals.publish(userID)
     }

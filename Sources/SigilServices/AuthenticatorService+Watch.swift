@@ -23,8 +23,9 @@ extension AuthenticatorService {
             if let t = try? await context.store.loginTransactions.get(tenantID: tenantID, id: initial.transaction) {
                 return AuthenticatorService.snapshot(t, now: context.clock.now())
             }
-            return BrowserSnapshot(transaction: initial.transaction, kind: initial.kind, state: "expired", number: nil,
-                                   expiresAt: initial.expiresAt, reason: nil, version: initial.version + 1)
+            return BrowserSnapshot(
+                transaction: initial.transaction, kind: initial.kind, state: "expired", number: nil,
+                expiresAt: initial.expiresAt, reason: nil, version: initial.version + 1)
         }
 
         /// Returns when the transaction may have changed, or after `timeout`.
@@ -73,8 +74,10 @@ extension AuthenticatorService {
 
     /// The device's pending requests; when there are none, waits up to `wait` for one to appear
     /// (long poll), or until `stop` says the server is shutting down.
-    public func pending(tenant: Tenant, device: AuthenticatedDevice, waitingUpTo wait: Duration,
-                        stop: @Sendable () -> Bool) async throws -> [RequestView] {
+    public func pending(
+        tenant: Tenant, device: AuthenticatedDevice, waitingUpTo wait: Duration,
+        stop: @Sendable () -> Bool
+    ) async throws -> [RequestView] {
         let deadline = ContinuousClock.now + wait
         while true {
             let requests = try await pending(tenant: tenant, device: device)

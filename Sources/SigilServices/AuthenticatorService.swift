@@ -70,26 +70,31 @@ public struct AuthenticatorService: Sendable {
 
     public func startQR(tenant: Tenant, issuer: String, start: LoginStart) async throws -> StartedQR {
         let secret = Base64URL.encode(context.random.bytes(16))
-        let transaction = try await create(channel: .qr, tenant: tenant, issuer: issuer, start: start,
-                                           secret: secret, lifetime: policy.qrLifetime)
-        return StartedQR(transaction: transaction,
-                         payload: AuthenticatorPayload(purpose: .login, issuer: issuer, transactionID: transaction.id, secret: secret))
+        let transaction = try await create(
+            channel: .qr, tenant: tenant, issuer: issuer, start: start,
+            secret: secret, lifetime: policy.qrLifetime)
+        return StartedQR(
+            transaction: transaction,
+            payload: AuthenticatorPayload(purpose: .login, issuer: issuer, transactionID: transaction.id, secret: secret))
     }
 
     /// Identifier-first push. Answers the same way whoever `email` is: the lookup, the limits and
     /// the delivery run afterwards on the dispatcher, and a request that goes nowhere stays
     /// pending (a decoy) until it expires.
     public func startPush(tenant: Tenant, issuer: String, start: LoginStart, email: String) async throws -> LoginTransaction {
-        let transaction = try await create(channel: .push, tenant: tenant, issuer: issuer, start: start,
-                                           secret: nil, lifetime: policy.pushLifetime)
+        let transaction = try await create(
+            channel: .push, tenant: tenant, issuer: issuer, start: start,
+            secret: nil, lifetime: policy.pushLifetime)
         let service = self
         let normalised = email.trimmingCharacters(in: .whitespaces).lowercased()
         await dispatcher.enqueue { await service.dispatchPush(tenantID: tenant.id, transactionID: transaction.id, email: normalised) }
         return transaction
     }
 
-    func create(channel: AuthenticatorSignIn.Channel, tenant: Tenant, issuer: String, start: LoginStart, secret: String?,
-                lifetime: TimeInterval) async throws -> LoginTransaction {
+    func create(
+        channel: AuthenticatorSignIn.Channel, tenant: Tenant, issuer: String, start: LoginStart, secret: String?,
+        lifetime: TimeInterval
+    ) async throws -> LoginTransaction {
         let now = context.clock.now()
         let id = context.ids.make(.loginTransaction)
         let flow = AuthenticatorSignIn(
@@ -176,9 +181,11 @@ public struct AuthenticatorService: Sendable {
                     }
                     t.apply(machine.record, FlowState.authenticatorSignIn)
                 }
-                try await tx.audit.append(context.auditEvent("authenticator.push_sent", by: .system, tenantID: tenantID,
-                                                             targetType: "login_transaction", targetID: transactionID,
-                                                             after: ["user": user.id, "devices": String(devices.count), "client_ip": clientIP]))
+                try await tx.audit.append(
+                    context.auditEvent(
+                        "authenticator.push_sent", by: .system, tenantID: tenantID,
+                        targetType: "login_transaction", targetID: transactionID,
+                        after: ["user": user.id, "devices": String(devices.count), "client_ip": clientIP]))
                 return superseded
             }
             for id in superseded { await context.store.signals.publish(id) }
@@ -189,9 +196,10 @@ public struct AuthenticatorService: Sendable {
                 await deliver(to: device, transactionID: transactionID, expiresAt: expiresAt)
             }
         } catch let suppressed as Suppressed {
-            try? await context.store.audit.append(context.auditEvent(
-                "authenticator.push_suppressed", by: .system, tenantID: tenantID, targetType: "login_transaction",
-                targetID: transactionID, outcome: .failure, after: ["client_ip": clientIP], reason: suppressed.reason))
+            try? await context.store.audit.append(
+                context.auditEvent(
+                    "authenticator.push_suppressed", by: .system, tenantID: tenantID, targetType: "login_transaction",
+                    targetID: transactionID, outcome: .failure, after: ["client_ip": clientIP], reason: suppressed.reason))
         } catch {
             context.logger.error("push dispatch failed", metadata: ["transaction": .string(transactionID), "error": .string("\(error)")])
         }
@@ -199,9 +207,12 @@ public struct AuthenticatorService: Sendable {
 
     func deliver(to device: AuthenticatorDevice, transactionID: String, expiresAt: Date) async {
         guard let sealed = device.sealedPushToken, let registration = PushTokens.open(sealed, deviceID: device.id, masterKey: context.masterKey),
-              let provider = PushProvider(rawValue: registration.provider ?? ""), let token = registration.token else { return }
-        let outcome = await dispatcher.sender.send(PushNotification(provider: provider, deviceToken: Secret(token), requestID: transactionID,
-                                                                    deviceID: device.id, expiresAt: expiresAt))
+            let provider = PushProvider(rawValue: registration.provider ?? ""), let token = registration.token
+        else { return }
+        let outcome = await dispatcher.sender.send(
+            PushNotification(
+                provider: provider, deviceToken: Secret(token), requestID: transactionID,
+                deviceID: device.id, expiresAt: expiresAt))
         let failure: String
         switch outcome {
         case .delivered: return
@@ -211,9 +222,10 @@ public struct AuthenticatorService: Sendable {
         case .rejected(let reason): failure = "rejected: \(reason)"
         case .unavailable: failure = "unavailable"
         }
-        try? await context.store.audit.append(context.auditEvent(
-            "authenticator.push_delivery_failed", by: .system, tenantID: device.tenantID, targetType: "authenticator_device",
-            targetID: device.id, outcome: .failure, after: ["provider": provider.rawValue], reason: failure))
+        try? await context.store.audit.append(
+            context.auditEvent(
+                "authenticator.push_delivery_failed", by: .system, tenantID: device.tenantID, targetType: "authenticator_device",
+                targetID: device.id, outcome: .failure, after: ["provider": provider.rawValue], reason: failure))
     }
 
     // MARK: the device side
@@ -283,11 +295,12 @@ public struct AuthenticatorService: Sendable {
 
     public func view(_ t: LoginTransaction, tenant: Tenant) -> RequestView {
         let s = t.authenticatorSignIn
-        return RequestView(transaction: t.id, kind: s?.channel == .qr ? "qr" : "push", issuer: s?.issuer ?? "",
-                           tenant: tenant.displayName, application: s?.application ?? "\(tenant.displayName) account",
-                           origin: s?.origin ?? "", requestedAt: Wire.time(t.createdAt), expiresAt: Wire.time(t.expiresAt),
-                           requester: .init(ip: s?.clientIP, browser: s?.browser, location: nil),
-                           challenge: t.challenge, message: nil)
+        return RequestView(
+            transaction: t.id, kind: s?.channel == .qr ? "qr" : "push", issuer: s?.issuer ?? "",
+            tenant: tenant.displayName, application: s?.application ?? "\(tenant.displayName) account",
+            origin: s?.origin ?? "", requestedAt: Wire.time(t.createdAt), expiresAt: Wire.time(t.expiresAt),
+            requester: .init(ip: s?.clientIP, browser: s?.browser, location: nil),
+            challenge: t.challenge, message: nil)
     }
 
     func checkAnswerable(_ t: LoginTransaction, now: Date) throws {
@@ -324,8 +337,10 @@ public struct AuthenticatorService: Sendable {
 
     /// Approve, deny, or report ("this wasn't me"). The signature is checked over the canonical
     /// string rebuilt from the stored issuer, id, challenge and origin plus what was submitted.
-    public func answer(tenant: Tenant, device: AuthenticatedDevice, transactionID: String, answer: Answer,
-                       userVerification: String, signature: String) async throws -> AnswerResult {
+    public func answer(
+        tenant: Tenant, device: AuthenticatedDevice, transactionID: String, answer: Answer,
+        userVerification: String, signature: String
+    ) async throws -> AnswerResult {
         let transaction = try await loginTransaction(tenantID: tenant.id, id: transactionID)
         guard Self.belongs(transaction, to: device) else { throw AuthenticatorServiceError(.loginTransactionUnknown, "no such sign-in request") }
         let now = context.clock.now()
@@ -338,27 +353,31 @@ public struct AuthenticatorService: Sendable {
         guard let uv = CanonicalMessage.UserVerification(rawValue: userVerification) else {
             throw AuthenticatorServiceError(.invalidInput, "user_verification must be face, fingerprint, pin, presence or none")
         }
-        let (decision, number): (CanonicalMessage.Decision, String) = switch answer {
-        case .approve(let n): (.approve, n)
-        case .deny: (.deny, "")
-        case .report: (.report, "")
-        }
+        let (decision, number): (CanonicalMessage.Decision, String) =
+            switch answer {
+            case .approve(let n): (.approve, n)
+            case .deny: (.deny, "")
+            case .report: (.report, "")
+            }
         let flow = transaction.authenticatorSignIn
-        let message = try? CanonicalMessage.approval(issuer: flow?.issuer ?? "", transactionID: transaction.id,
-                                                     challenge: transaction.challenge, origin: flow?.origin ?? "",
-                                                     number: number, decision: decision, userVerification: uv)
+        let message = try? CanonicalMessage.approval(
+            issuer: flow?.issuer ?? "", transactionID: transaction.id,
+            challenge: transaction.challenge, origin: flow?.origin ?? "",
+            number: number, decision: decision, userVerification: uv)
         guard let message, DeviceSignature.verify(signature, message: message, publicKey: device.device.publicKey) else {
             try await countFailure(transaction, device: device, reason: "bad_signature")
             throw AuthenticatorServiceError(.approvalSignatureInvalid, "the approval signature does not verify")
         }
         let kind = flow?.channel == .qr ? "qr" : "push"
-        let event: AuthenticatorSignInStateMachine.Answer = switch answer {
-        case .approve(let n):
-            .approve(numberMatches: transaction.number.map { constantTimeEquals(Array(n.utf8), Array($0.utf8)) } ?? true,
-                     userVerification: uv.rawValue, signature: signature)
-        case .deny: .deny
-        case .report: .report
-        }
+        let event: AuthenticatorSignInStateMachine.Answer =
+            switch answer {
+            case .approve(let n):
+                .approve(
+                    numberMatches: transaction.number.map { constantTimeEquals(Array(n.utf8), Array($0.utf8)) } ?? true,
+                    userVerification: uv.rawValue, signature: signature)
+            case .deny: .deny
+            case .report: .report
+            }
         let context = self.context, policy = self.policy
         let deviceID = device.device.id, userID = device.user.id
         let (updated, action) = try await context.store.transaction { tx in
@@ -371,20 +390,26 @@ public struct AuthenticatorService: Sendable {
             }
             let base = ["transaction": transactionID, "kind": kind, "device": deviceID]
             if action == .wrongNumber {
-                try await tx.audit.append(context.auditEvent("authenticator.wrong_number", by: .user(userID), tenantID: tenant.id,
-                                                             targetType: "login_transaction", targetID: transactionID, outcome: .failure,
-                                                             after: base, reason: "wrong_number"))
+                try await tx.audit.append(
+                    context.auditEvent(
+                        "authenticator.wrong_number", by: .user(userID), tenantID: tenant.id,
+                        targetType: "login_transaction", targetID: transactionID, outcome: .failure,
+                        after: base, reason: "wrong_number"))
                 return (updated, action)
             }
             switch action {
             case .approved:
-                try await tx.audit.append(context.auditEvent("authenticator.approved", by: .user(userID), tenantID: tenant.id,
-                                                             targetType: "login_transaction", targetID: transactionID,
-                                                             after: base.merging(["uv": uv.rawValue]) { a, _ in a }))
+                try await tx.audit.append(
+                    context.auditEvent(
+                        "authenticator.approved", by: .user(userID), tenantID: tenant.id,
+                        targetType: "login_transaction", targetID: transactionID,
+                        after: base.merging(["uv": uv.rawValue]) { a, _ in a }))
             case .declined:
-                try await tx.audit.append(context.auditEvent("authenticator.denied", by: .user(userID), tenantID: tenant.id,
-                                                             targetType: "login_transaction", targetID: transactionID, outcome: .failure,
-                                                             after: base, reason: "declined"))
+                try await tx.audit.append(
+                    context.auditEvent(
+                        "authenticator.denied", by: .user(userID), tenantID: tenant.id,
+                        targetType: "login_transaction", targetID: transactionID, outcome: .failure,
+                        after: base, reason: "declined"))
             case .reported(let push):
                 var details = base
                 details["client_ip"] = flow?.clientIP ?? "-"
@@ -397,9 +422,11 @@ public struct AuthenticatorService: Sendable {
                     }
                     details["blocked_until"] = Wire.time(until)
                 }
-                try await tx.audit.append(context.auditEvent("authenticator.reported", by: .user(userID), tenantID: tenant.id,
-                                                             targetType: "login_transaction", targetID: transactionID, outcome: .failure,
-                                                             after: details, reason: "not_me"))
+                try await tx.audit.append(
+                    context.auditEvent(
+                        "authenticator.reported", by: .user(userID), tenantID: tenant.id,
+                        targetType: "login_transaction", targetID: transactionID, outcome: .failure,
+                        after: details, reason: "not_me"))
             case .wrongNumber, .refuse:
                 break
             }
@@ -420,9 +447,11 @@ public struct AuthenticatorService: Sendable {
                 _ = machine.failed(now: now, maximum: maximum)
                 t.apply(machine.record, FlowState.authenticatorSignIn)
             }
-            try await tx.audit.append(context.auditEvent("authenticator.approval_failed", by: .user(device.user.id), tenantID: transaction.tenantID,
-                                                         targetType: "login_transaction", targetID: transaction.id, outcome: .failure,
-                                                         after: ["device": device.device.id], reason: reason))
+            try await tx.audit.append(
+                context.auditEvent(
+                    "authenticator.approval_failed", by: .user(device.user.id), tenantID: transaction.tenantID,
+                    targetType: "login_transaction", targetID: transaction.id, outcome: .failure,
+                    after: ["device": device.device.id], reason: reason))
         }
         await context.store.signals.publish(transaction.id)
     }
@@ -439,7 +468,8 @@ public struct AuthenticatorService: Sendable {
             throw AuthenticatorServiceError(.loginTransactionUnknown, "no such sign-in request")
         }
         guard let expected = t.authenticatorSignIn?.browserHash ?? t.deviceEnrolment?.browserHash,
-              constantTimeEquals(Array(expected.utf8), Array(browserHash.utf8)) else {
+            constantTimeEquals(Array(expected.utf8), Array(browserHash.utf8))
+        else {
             throw AuthenticatorServiceError(.loginTransactionUnknown, "no such sign-in request")
         }
         return t
@@ -449,18 +479,21 @@ public struct AuthenticatorService: Sendable {
         if let enrolment = t.deviceEnrolment {
             let state = DeviceEnrolmentStateMachine(t.record(enrolment)).browserView(now: now)
             let device = state == "completed" ? t.deviceID.map { BrowserSnapshot.Device(id: $0, name: enrolment.deviceName ?? "") } : nil
-            return BrowserSnapshot(transaction: t.id, kind: "enrolment", state: state, number: nil, expiresAt: Wire.time(t.expiresAt),
-                                   reason: state == "denied" ? (enrolment.endReason == .cancelled ? "cancelled" : "failed") : nil,
-                                   version: t.version, device: device)
+            return BrowserSnapshot(
+                transaction: t.id, kind: "enrolment", state: state, number: nil, expiresAt: Wire.time(t.expiresAt),
+                reason: state == "denied" ? (enrolment.endReason == .cancelled ? "cancelled" : "failed") : nil,
+                version: t.version, device: device)
         }
         guard let machine = machine(t) else {
-            return BrowserSnapshot(transaction: t.id, kind: "unknown", state: "expired", number: nil, expiresAt: Wire.time(t.expiresAt),
-                                   reason: nil, version: t.version)
+            return BrowserSnapshot(
+                transaction: t.id, kind: "unknown", state: "expired", number: nil, expiresAt: Wire.time(t.expiresAt),
+                reason: nil, version: t.version)
         }
         let view = machine.browserView(now: now)
-        return BrowserSnapshot(transaction: t.id, kind: machine.record.payload.channel.rawValue, state: view.state,
-                               number: view.showsNumber ? t.number : nil, expiresAt: Wire.time(t.expiresAt), reason: view.reason,
-                               version: t.version)
+        return BrowserSnapshot(
+            transaction: t.id, kind: machine.record.payload.channel.rawValue, state: view.state,
+            number: view.showsNumber ? t.number : nil, expiresAt: Wire.time(t.expiresAt), reason: view.reason,
+            version: t.version)
     }
 
     public struct Completed: Sendable {
@@ -565,13 +598,29 @@ public struct AuthenticatorService: Sendable {
     public static func browserSummary(_ userAgent: String?) -> String {
         guard let ua = userAgent, !ua.isEmpty else { return "Unknown browser" }
         let browser: String =
-            ua.contains("Edg/") ? "Edge" : ua.contains("OPR/") ? "Opera" : ua.contains("Firefox/") ? "Firefox"
-            : ua.contains("Chrome/") || ua.contains("Chromium/") ? "Chrome" : ua.contains("Safari/") ? "Safari"
-            : ua.hasPrefix("curl/") ? "curl" : "Unknown browser"
+            ua.contains("Edg/")
+            ? "Edge"
+            : ua.contains("OPR/")
+                ? "Opera"
+                : ua.contains("Firefox/")
+                    ? "Firefox"
+                    : ua.contains("Chrome/") || ua.contains("Chromium/")
+                        ? "Chrome"
+                        : ua.contains("Safari/")
+                            ? "Safari"
+                            : ua.hasPrefix("curl/") ? "curl" : "Unknown browser"
         let os: String? =
-            ua.contains("Android") ? "Android" : ua.contains("iPhone") || ua.contains("iPad") ? "iOS"
-            : ua.contains("Windows") ? "Windows" : ua.contains("Mac OS X") ? "macOS" : ua.contains("CrOS") ? "ChromeOS"
-            : ua.contains("Linux") ? "Linux" : nil
+            ua.contains("Android")
+            ? "Android"
+            : ua.contains("iPhone") || ua.contains("iPad")
+                ? "iOS"
+                : ua.contains("Windows")
+                    ? "Windows"
+                    : ua.contains("Mac OS X")
+                        ? "macOS"
+                        : ua.contains("CrOS")
+                            ? "ChromeOS"
+                            : ua.contains("Linux") ? "Linux" : nil
         return os.map { "\(browser) on \($0)" } ?? browser
     }
 }
@@ -590,7 +639,8 @@ public enum PushTokens {
     /// Checks a registration from a device: provider `apns`/`fcm`, a token of printable ASCII ≤ 4 KiB.
     public static func validate(_ registration: PushRegistration) throws {
         guard let provider = registration.provider, PushProvider(rawValue: provider) != nil, let token = registration.token,
-              (1...4096).contains(token.utf8.count), token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            (1...4096).contains(token.utf8.count), token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
+        else {
             throw AuthenticatorServiceError(.invalidInput, "push needs provider apns or fcm and a token (printable, at most 4 KiB)")
         }
     }

@@ -86,8 +86,10 @@ public actor BackChannelLogoutDispatcher {
 
     public static let defaultRoundBackoff: [Duration] = [.seconds(60), .seconds(600), .seconds(3600)]
 
-    public init(sender: any BackChannelLogoutSender = NoBackChannelLogoutSender(), attempts: Int = 3, retryDelay: Duration = .milliseconds(500),
-                rounds: Int = 4, roundBackoff: [Duration] = BackChannelLogoutDispatcher.defaultRoundBackoff, lease: Duration = .seconds(120)) {
+    public init(
+        sender: any BackChannelLogoutSender = NoBackChannelLogoutSender(), attempts: Int = 3, retryDelay: Duration = .milliseconds(500),
+        rounds: Int = 4, roundBackoff: [Duration] = BackChannelLogoutDispatcher.defaultRoundBackoff, lease: Duration = .seconds(120)
+    ) {
         self.sender = sender; self.attempts = max(1, attempts); self.retryDelay = retryDelay
         self.rounds = max(1, rounds); self.roundBackoff = roundBackoff.isEmpty ? Self.defaultRoundBackoff : roundBackoff; self.lease = lease
     }
@@ -136,13 +138,17 @@ public struct LogoutService: Sendable {
     /// runs inside the same store transaction (SAML single logout stores its chain there), whether
     /// or not the session was still active.
     @discardableResult
-    public func endSession(_ session: Session, issuer: String, reason: String, by principal: Principal? = nil,
-                           participants known: [SessionParticipant]? = nil,
-                           alsoInTransaction: (@Sendable (any StoreSession) async throws -> Void)? = nil) async throws -> [SessionParticipant] {
+    public func endSession(
+        _ session: Session, issuer: String, reason: String, by principal: Principal? = nil,
+        participants known: [SessionParticipant]? = nil,
+        alsoInTransaction: (@Sendable (any StoreSession) async throws -> Void)? = nil
+    ) async throws -> [SessionParticipant] {
         let now = context.clock.now()
         let context = self.context
         let participants: [SessionParticipant]
-        if let known { participants = known } else {
+        if let known {
+            participants = known
+        } else {
             participants = try await context.store.sessionParticipants.list(tenantID: session.tenantID, sessionID: session.id)
         }
         let deliveries = try await backChannelDeliveries(participants.filter { $0.protocolKind == .oidc }, session: session, issuer: issuer, now: now)
@@ -155,10 +161,12 @@ public struct LogoutService: Sendable {
             let revoked = try await tx.oauth.revokeGrants(tenantID: session.tenantID, sessionID: session.id, at: now)
             guard wasActive || revoked > 0 else { return false }
             for delivery in deliveries { try await tx.logoutDeliveries.enqueue(delivery) }
-            try await tx.audit.append(context.auditEvent("session.ended", by: principal ?? .user(session.userID), tenantID: session.tenantID,
-                                                         targetType: "session", targetID: session.id,
-                                                         after: ["grants_revoked": String(revoked), "relying_parties": String(participants.count)],
-                                                         reason: reason))
+            try await tx.audit.append(
+                context.auditEvent(
+                    "session.ended", by: principal ?? .user(session.userID), tenantID: session.tenantID,
+                    targetType: "session", targetID: session.id,
+                    after: ["grants_revoked": String(revoked), "relying_parties": String(participants.count)],
+                    reason: reason))
             return !deliveries.isEmpty
         }
         if queued {
@@ -183,13 +191,17 @@ public struct LogoutService: Sendable {
         var out: [LogoutDelivery] = []
         for participant in participants {
             let app: Application
-            do { app = try await context.store.applications.get(tenantID: session.tenantID, id: participant.applicationID) } catch let error as StoreError where error.code == .notFound {
+            do { app = try await context.store.applications.get(tenantID: session.tenantID, id: participant.applicationID) } catch let error as StoreError
+                where error.code == .notFound
+            {
                 continue
             }
             guard case .oidc(let settings) = app.settings, settings.backchannelLogoutURI != nil else { continue }
-            out.append(LogoutDelivery(id: context.ids.make(.logoutDelivery), tenantID: session.tenantID, applicationID: app.id,
-                                      sessionID: session.id, subject: participant.subject ?? session.userID,
-                                      sid: participant.sid ?? session.id, issuer: issuer, nextAttemptAt: now, createdAt: now))
+            out.append(
+                LogoutDelivery(
+                    id: context.ids.make(.logoutDelivery), tenantID: session.tenantID, applicationID: app.id,
+                    sessionID: session.id, subject: participant.subject ?? session.userID,
+                    sid: participant.sid ?? session.id, issuer: issuer, nextAttemptAt: now, createdAt: now))
         }
         return out
     }
@@ -227,7 +239,7 @@ public struct LogoutService: Sendable {
         do {
             app = try await store.applications.get(tenantID: tenantID, id: delivery.applicationID)
             guard case .oidc(let s) = app.settings, let u = s.backchannelLogoutURI else {
-                try await store.logoutDeliveries.complete(id: delivery.id)  // the client no longer wants them
+                try await store.logoutDeliveries.complete(id: delivery.id) // the client no longer wants them
                 return
             }
             settings = s; uri = u
@@ -243,8 +255,9 @@ public struct LogoutService: Sendable {
             token = try await logoutToken(settings: settings, subject: delivery.subject, sid: delivery.sid, tenantID: tenantID, issuer: delivery.issuer)
         } catch {
             try? await store.logoutDeliveries.complete(id: delivery.id)
-            await context.recordFailure("oidc.backchannel_logout", by: .system, tenantID: tenantID,
-                                        reason: "could not sign the logout token for client \(settings.clientID): \(error)")
+            await context.recordFailure(
+                "oidc.backchannel_logout", by: .system, tenantID: tenantID,
+                reason: "could not sign the logout token for client \(settings.clientID): \(error)")
             return
         }
         let (outcome, tries) = await dispatcher.deliver(uri: uri, token: token)
@@ -253,20 +266,25 @@ public struct LogoutService: Sendable {
         switch outcome {
         case .delivered(let status):
             try? await store.logoutDeliveries.complete(id: delivery.id)
-            let after = ["client_id": clientID, "backchannel_logout_uri": uri, "attempts": String(tries), "round": String(round),
-                         "session": delivery.sessionID, "status": String(status)]
-            try? await store.audit.append(context.auditEvent(
-                "oidc.backchannel_logout", by: .system, tenantID: tenantID, targetType: "application", targetID: app.id, after: after))
+            let after = [
+                "client_id": clientID, "backchannel_logout_uri": uri, "attempts": String(tries), "round": String(round),
+                "session": delivery.sessionID, "status": String(status),
+            ]
+            try? await store.audit.append(
+                context.auditEvent(
+                    "oidc.backchannel_logout", by: .system, tenantID: tenantID, targetType: "application", targetID: app.id, after: after))
         case .rejected(let status) where !outcome.isRetryable:
             try? await store.logoutDeliveries.complete(id: delivery.id)
-            await context.recordFailure("oidc.backchannel_logout", by: .system, tenantID: tenantID,
-                                        reason: "client \(clientID) answered HTTP \(status) after \(tries) attempt(s)")
+            await context.recordFailure(
+                "oidc.backchannel_logout", by: .system, tenantID: tenantID,
+                reason: "client \(clientID) answered HTTP \(status) after \(tries) attempt(s)")
         case .rejected, .unreachable:
             let why = outcome.failureReason
             if round >= dispatcher.rounds {
                 try? await store.logoutDeliveries.complete(id: delivery.id)
-                await context.recordFailure("oidc.backchannel_logout", by: .system, tenantID: tenantID,
-                                            reason: "client \(clientID) unreachable after \(round) round(s), giving up: \(why)")
+                await context.recordFailure(
+                    "oidc.backchannel_logout", by: .system, tenantID: tenantID,
+                    reason: "client \(clientID) unreachable after \(round) round(s), giving up: \(why)")
             } else {
                 await reschedule(delivery, why: "client \(clientID): \(why)")
             }
@@ -276,8 +294,11 @@ public struct LogoutService: Sendable {
     private func reschedule(_ delivery: LogoutDelivery, why: String) async {
         let round = delivery.rounds + 1
         let next = context.clock.now().addingTimeInterval(dispatcher.backoff(afterRound: round).timeInterval)
-        context.logger.warning("back-channel logout not delivered; will retry", metadata: [
-            "delivery": .string(delivery.id), "round": .stringConvertible(round), "reason": .string(why)])
+        context.logger.warning(
+            "back-channel logout not delivered; will retry",
+            metadata: [
+                "delivery": .string(delivery.id), "round": .stringConvertible(round), "reason": .string(why),
+            ])
         do {
             try await context.store.logoutDeliveries.reschedule(id: delivery.id, rounds: round, nextAttemptAt: next)
         } catch {

@@ -91,8 +91,9 @@ public struct DeviceRequestVerifier: Sendable {
         do {
             return try await steps(request, tenantID: tenantID)
         } catch let error as AuthenticatorServiceError {
-            await context.recordFailure("authenticator.device_auth_failed", by: .system, tenantID: tenantID,
-                                        reason: "\(error.code.name) (device \(request.deviceID.map { String($0.prefix(40)) } ?? "-"))")
+            await context.recordFailure(
+                "authenticator.device_auth_failed", by: .system, tenantID: tenantID,
+                reason: "\(error.code.name) (device \(request.deviceID.map { String($0.prefix(40)) } ?? "-"))")
             throw error
         }
     }
@@ -100,9 +101,10 @@ public struct DeviceRequestVerifier: Sendable {
     func steps(_ request: SignedRequest, tenantID: String) async throws -> AuthenticatedDevice {
         // 1. Headers present and well-formed.
         guard let deviceID = request.deviceID, IdentifierGenerator.isWellFormed(deviceID, kind: .authenticatorDevice),
-              let timestampText = request.timestamp, let timestamp = Int64(timestampText),
-              let nonce = request.nonce, let nonceBytes = Base64URL.decode(nonce), nonceBytes.count == 16,
-              let signature = request.signature, !signature.isEmpty, signature.utf8.count < 200 else {
+            let timestampText = request.timestamp, let timestamp = Int64(timestampText),
+            let nonce = request.nonce, let nonceBytes = Base64URL.decode(nonce), nonceBytes.count == 16,
+            let signature = request.signature, !signature.isEmpty, signature.utf8.count < 200
+        else {
             throw AuthenticatorServiceError(.deviceAuthRequired, "send Sigil-Device, Sigil-Timestamp, Sigil-Nonce and Sigil-Signature")
         }
         // 2. Clock window, before any database work.
@@ -124,8 +126,9 @@ public struct DeviceRequestVerifier: Sendable {
         // 5. The signature verifies with the device key.
         let message: [UInt8]
         do {
-            message = try CanonicalMessage.request(method: request.method, target: request.target, deviceID: deviceID,
-                                                   timestamp: timestamp, nonce: nonce, body: request.body)
+            message = try CanonicalMessage.request(
+                method: request.method, target: request.target, deviceID: deviceID,
+                timestamp: timestamp, nonce: nonce, body: request.body)
         } catch {
             throw AuthenticatorServiceError(.deviceSignatureInvalid, "the request cannot be signed as sent")
         }

@@ -9,7 +9,8 @@ extension EnrolmentService {
     /// The link behind `token` while it is usable (unused, unexpired) and belongs to `tenantID`; nil otherwise.
     public func usableLink(token: String, tenantID: String) async throws -> EnrolmentToken? {
         guard let found = try await context.store.enrolmentTokens.findUsable(tokenHash: tokenHash(token), now: context.clock.now()),
-              found.tenantID == tenantID else { return nil }
+            found.tenantID == tenantID
+        else { return nil }
         return found
     }
 
@@ -28,8 +29,10 @@ extension EnrolmentService {
 
     /// Checks the first administrator's fields (email, given and family name) and that no user of
     /// the tenant has that email yet. Throws `ServiceError.invalid` with the failing fields.
-    public func firstAdministrator(tenantID: String, email: String?, givenName: String?,
-                                   familyName: String?) async throws -> FirstAdministrator {
+    public func firstAdministrator(
+        tenantID: String, email: String?, givenName: String?,
+        familyName: String?
+    ) async throws -> FirstAdministrator {
         let email = email ?? "", given = givenName ?? "", family = familyName ?? ""
         var errors: [FieldError] = []
         if let m = Validate.email(email) { errors.append(FieldError(field: "email", message: m)) }
@@ -45,7 +48,8 @@ extension EnrolmentService {
     /// For an invitation: the invited user as the new credential's owner, and the passkeys they
     /// already have (WebAuthn `excludeCredentials`).
     public func invitedPasskeyOwner(of enrolment: EnrolmentToken, userID: String) async throws
-        -> (owner: PasskeyService.NewCredentialOwner, excludeCredentialIDs: [String]) {
+        -> (owner: PasskeyService.NewCredentialOwner, excludeCredentialIDs: [String])
+    {
         let user = try await context.store.users.get(tenantID: enrolment.tenantID, id: userID)
         let existing = try await context.store.passkeys.list(tenantID: enrolment.tenantID, userID: user.id)
         return (.init(userID: user.id, email: user.email, displayName: "\(user.givenName) \(user.familyName)"), existing.map(\.credentialID))
@@ -54,8 +58,10 @@ extension EnrolmentService {
     /// Finishes a passkey registration started from the link `token`. In one transaction: the
     /// link is consumed (single use), the first administrator is created (`user.created`) or the
     /// invited user read, and the passkey stored (`passkey.registered`).
-    public func finishPasskeyEnrolment(tenantID: String, issuer: String, token: String, transactionID: String,
-                                       response: RegistrationResponse, name: String) async throws -> (User, Passkey) {
+    public func finishPasskeyEnrolment(
+        tenantID: String, issuer: String, token: String, transactionID: String,
+        response: RegistrationResponse, name: String
+    ) async throws -> (User, Passkey) {
         let context = self.context
         let passkeys = PasskeyService(context: context)
         let now = context.clock.now()
@@ -63,7 +69,8 @@ extension EnrolmentService {
             tenantID: tenantID, issuer: issuer, transactionID: transactionID, response: response
         ) { tx, transaction, verified in
             guard case .enrolment(let linkHash, let pendingUser)? = transaction.passkeyCeremony?.purpose, linkHash == tokenHash(token),
-                  let userID = transaction.userID else {
+                let userID = transaction.userID
+            else {
                 throw ServiceError(.invalidInput, "this registration belongs to another enrolment link")
             }
             // Single use: consuming the link is part of the same transaction as the credential.
@@ -72,20 +79,27 @@ extension EnrolmentService {
             if enrolment.userID != nil {
                 user = try await tx.users.get(tenantID: tenantID, id: userID)
             } else {
-                var newUser = User(id: userID, tenantID: tenantID, email: pendingUser?.email ?? "",
-                                   givenName: pendingUser?.givenName ?? "", familyName: pendingUser?.familyName ?? "",
-                                   status: .active, createdAt: now, updatedAt: now)
+                var newUser = User(
+                    id: userID, tenantID: tenantID, email: pendingUser?.email ?? "",
+                    givenName: pendingUser?.givenName ?? "", familyName: pendingUser?.familyName ?? "",
+                    status: .active, createdAt: now, updatedAt: now)
                 if enrolment.purpose == .firstAdmin { newUser.roles = [User.adminRole] }
                 user = try await tx.users.create(newUser)
-                try await tx.audit.append(context.auditEvent("user.created", by: .user(user.id), tenantID: tenantID, targetType: "user",
-                                                             targetID: user.id, after: ["email": user.email, "roles": user.roles.joined(separator: ",")]))
+                try await tx.audit.append(
+                    context.auditEvent(
+                        "user.created", by: .user(user.id), tenantID: tenantID, targetType: "user",
+                        targetID: user.id, after: ["email": user.email, "roles": user.roles.joined(separator: ",")]))
             }
             let passkey = passkeys.passkey(from: verified, tenantID: tenantID, userID: user.id, name: name)
             _ = try await tx.passkeys.create(passkey)
-            try await tx.audit.append(context.auditEvent("passkey.registered", by: .user(user.id), tenantID: tenantID,
-                                                         targetType: "passkey", targetID: passkey.credentialID,
-                                                         after: ["aaguid": passkey.aaguid, "attestation": passkey.attestationType,
-                                                                 "via": "enrolment:\(enrolment.purpose.rawValue)"]))
+            try await tx.audit.append(
+                context.auditEvent(
+                    "passkey.registered", by: .user(user.id), tenantID: tenantID,
+                    targetType: "passkey", targetID: passkey.credentialID,
+                    after: [
+                        "aaguid": passkey.aaguid, "attestation": passkey.attestationType,
+                        "via": "enrolment:\(enrolment.purpose.rawValue)",
+                    ]))
             return (user, passkey)
         }
     }

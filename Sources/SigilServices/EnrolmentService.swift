@@ -25,18 +25,23 @@ public struct EnrolmentService: Sendable {
     }
 
     /// Stores the token's hash and the audit event together; returns the link, which is not stored.
-    private func issue(_ purpose: EnrolmentToken.Purpose, tenant: Tenant, user: User?, lifetime: TimeInterval, issuer: String,
-                       by principal: Principal) async throws -> (url: Secret<String>, expiresAt: Date) {
+    private func issue(
+        _ purpose: EnrolmentToken.Purpose, tenant: Tenant, user: User?, lifetime: TimeInterval, issuer: String,
+        by principal: Principal
+    ) async throws -> (url: Secret<String>, expiresAt: Date) {
         let token = OpaqueToken.make(prefix: Self.prefix, random: context.random)
         let now = context.clock.now()
-        let record = EnrolmentToken(id: context.ids.make(.enrolment), tenantID: tenant.id, purpose: purpose, userID: user?.id,
-                                    tokenHash: tokenHash(token), createdAt: now, expiresAt: now.addingTimeInterval(lifetime))
+        let record = EnrolmentToken(
+            id: context.ids.make(.enrolment), tenantID: tenant.id, purpose: purpose, userID: user?.id,
+            tokenHash: tokenHash(token), createdAt: now, expiresAt: now.addingTimeInterval(lifetime))
         let context = self.context
         try await context.store.transaction { tx in
             _ = try await tx.enrolmentTokens.create(record)
-            try await tx.audit.append(context.auditEvent("enrolment.link_created", by: principal, tenantID: tenant.id,
-                                                         targetType: user == nil ? "enrolment_token" : "user", targetID: user?.id ?? record.id,
-                                                         after: ["purpose": purpose.rawValue, "expires_at": ISO8601DateFormatter().string(from: record.expiresAt)]))
+            try await tx.audit.append(
+                context.auditEvent(
+                    "enrolment.link_created", by: principal, tenantID: tenant.id,
+                    targetType: user == nil ? "enrolment_token" : "user", targetID: user?.id ?? record.id,
+                    after: ["purpose": purpose.rawValue, "expires_at": ISO8601DateFormatter().string(from: record.expiresAt)]))
         }
         let base = issuer.hasSuffix("/") ? String(issuer.dropLast()) : issuer
         return (Secret("\(base)/enroll/\(token)"), record.expiresAt)

@@ -24,11 +24,12 @@ public struct ExpirySweep: Sendable {
     public func run(now: Date) async throws -> Result {
         // Participants first: the session rows they hang off are about to go.
         let participants = try await context.store.sessionParticipants.deleteExpired(now: now)
-        return Result(enrolmentTokens: try await context.store.enrolmentTokens.deleteExpired(now: now),
-               sessions: try await context.store.sessions.deleteExpired(now: now),
-               loginTransactions: try await context.store.loginTransactions.deleteExpired(now: now),
-               deviceNonces: try await context.store.deviceNonces.deleteExpired(now: now),
-               authenticatorUserState: try await context.store.authenticatorUserState.deleteIdle(windowOlderThan: now.addingTimeInterval(-86_400), now: now),
-               oauth: try await context.store.oauth.deleteExpired(now: now), sessionParticipants: participants)
+        return Result(
+            enrolmentTokens: try await context.store.enrolmentTokens.deleteExpired(now: now),
+            sessions: try await context.store.sessions.deleteExpired(now: now),
+            loginTransactions: try await context.store.loginTransactions.deleteExpired(now: now),
+            deviceNonces: try await context.store.deviceNonces.deleteExpired(now: now),
+            authenticatorUserState: try await context.store.authenticatorUserState.deleteIdle(windowOlderThan: now.addingTimeInterval(-86_400), now: now),
+            oauth: try await context.store.oauth.deleteExpired(now: now), sessionParticipants: participants)
     }
 }

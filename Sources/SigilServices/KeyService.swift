@@ -76,13 +76,15 @@ public struct KeyService: Sendable {
                 if let current { try await tx.signingKeys.setState(tenantID: tenantID, kid: current.kid, state: .previous, at: now) }
                 try await tx.signingKeys.setState(tenantID: tenantID, kid: next.kid, state: .current, at: now)
                 _ = try await tx.signingKeys.create(newNext)
-                let result = RotationResult(algorithm: newNext.algorithm, retired: previous.last?.kid, previous: current?.kid,
-                                            current: next.kid, next: newNext.kid)
+                let result = RotationResult(
+                    algorithm: newNext.algorithm, retired: previous.last?.kid, previous: current?.kid,
+                    current: next.kid, next: newNext.kid)
                 results.append(result)
-                try await tx.audit.append(context.auditEvent(
-                    "keys.rotated", by: principal, tenantID: tenantID, targetType: "signing_key", targetID: next.kid,
-                    before: ["current": current?.kid ?? "", "next": next.kid],
-                    after: ["current": next.kid, "next": newNext.kid, "previous": current?.kid ?? ""]))
+                try await tx.audit.append(
+                    context.auditEvent(
+                        "keys.rotated", by: principal, tenantID: tenantID, targetType: "signing_key", targetID: next.kid,
+                        before: ["current": current?.kid ?? "", "next": next.kid],
+                        after: ["current": next.kid, "next": newNext.kid, "previous": current?.kid ?? ""]))
             }
             return results
         }
@@ -134,8 +136,10 @@ public struct KeyService: Sendable {
             for record in fresh where !present.contains(record.algorithm) {
                 _ = try await tx.signingKeys.create(record)
                 if record.state == .current {
-                    try await tx.audit.append(context.auditEvent("keys.created", by: .system, tenantID: tenantID, targetType: "signing_key",
-                                                                 targetID: record.kid, after: ["algorithm": record.algorithm]))
+                    try await tx.audit.append(
+                        context.auditEvent(
+                            "keys.created", by: .system, tenantID: tenantID, targetType: "signing_key",
+                            targetID: record.kid, after: ["algorithm": record.algorithm]))
                 }
             }
         }

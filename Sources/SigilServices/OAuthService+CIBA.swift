@@ -19,8 +19,10 @@ extension OAuthService {
     /// `/oauth2/bc-authorize`: starts a push to the user named by `login_hint` (an email). The
     /// answer is the same whoever that is (unknown users get a decoy that expires), so the endpoint
     /// does not reveal who has an account.
-    public func backchannelAuthorize(tenant: Tenant, issuer: String, client: AuthenticatedClient, parameters p: [String: String],
-                                     authenticator: AuthenticatorService, clientIP: String?) async throws -> (authReqID: String, expiresIn: Int, interval: Int) {
+    public func backchannelAuthorize(
+        tenant: Tenant, issuer: String, client: AuthenticatedClient, parameters p: [String: String],
+        authenticator: AuthenticatorService, clientIP: String?
+    ) async throws -> (authReqID: String, expiresIn: Int, interval: Int) {
         guard client.oauth.grantTypes.contains(.ciba), client.method != .none else {
             throw OAuthError(.unauthorizedClient, "this client may not use CIBA")
         }
@@ -41,26 +43,32 @@ extension OAuthService {
         let secret = Base64URL.encode(context.random.bytes(32))
         var shown = client.application.name
         if let message = p["binding_message"] { shown += " — " + message }
-        let start = LoginStart(origin: issuer, browserHash: Self.cibaBinding(clientID: client.clientID, secret: secret), returnTo: "",
-                               clientIP: clientIP, userAgent: nil, application: shown)
+        let start = LoginStart(
+            origin: issuer, browserHash: Self.cibaBinding(clientID: client.clientID, secret: secret), returnTo: "",
+            clientIP: clientIP, userAgent: nil, application: shown)
         let transaction = try await authenticator.startPush(tenant: tenant, issuer: issuer, start: start, email: hint)
         var stored = ["client_id": client.clientID, "scope": scopes.joined(separator: " ")]
         if let acr = p["acr_values"] { stored["acr_values"] = acr }
         let now = context.clock.now()
-        let record = PushedAuthorizationRequestRecord(requestURIHash: Self.cibaKey(transaction.id), tenantID: tenant.id, clientID: client.clientID,
-                                                      parameters: stored, createdAt: now, expiresAt: transaction.expiresAt)
+        let record = PushedAuthorizationRequestRecord(
+            requestURIHash: Self.cibaKey(transaction.id), tenantID: tenant.id, clientID: client.clientID,
+            parameters: stored, createdAt: now, expiresAt: transaction.expiresAt)
         let context = self.context
         try await context.store.transaction { tx in
             try await tx.oauth.createPushedRequest(record)
-            try await tx.audit.append(context.auditEvent("oauth.ciba_started", by: .client(client.clientID), tenantID: tenant.id,
-                                                         targetType: "login_transaction", targetID: transaction.id))
+            try await tx.audit.append(
+                context.auditEvent(
+                    "oauth.ciba_started", by: .client(client.clientID), tenantID: tenant.id,
+                    targetType: "login_transaction", targetID: transaction.id))
         }
         return (transaction.id + "." + secret, max(1, Int(transaction.expiresAt.timeIntervalSince(now))), Self.cibaInterval)
     }
 
     /// The CIBA grant at the token endpoint (poll mode, CIBA Core §10.1, §11).
-    public func cibaToken(tenant: Tenant, issuer: String, client: AuthenticatedClient, parameters p: [String: String],
-                          authenticator: AuthenticatorService) async throws -> TokenResponse {
+    public func cibaToken(
+        tenant: Tenant, issuer: String, client: AuthenticatedClient, parameters p: [String: String],
+        authenticator: AuthenticatorService
+    ) async throws -> TokenResponse {
         guard client.oauth.grantTypes.contains(.ciba) else {
             throw OAuthError(.unauthorizedClient, "this client may not use CIBA")
         }
@@ -84,25 +92,29 @@ extension OAuthService {
         case .ready?: break
         }
         guard let request = try await context.store.oauth.findPushedRequest(requestURIHash: Self.cibaKey(transactionID)),
-              request.clientID == client.clientID,
-              try await context.store.oauth.consumePushedRequest(requestURIHash: request.requestURIHash, at: now) else {
+            request.clientID == client.clientID,
+            try await context.store.oauth.consumePushedRequest(requestURIHash: request.requestURIHash, at: now)
+        else {
             throw OAuthError(.invalidGrant, "auth_req_id was already used")
         }
         let completed: AuthenticatorService.Completed
         do {
-            completed = try await authenticator.complete(tenant: tenant, transactionID: transactionID, browserHash: binding,
-                                                         sessions: SessionService(context: context))
+            completed = try await authenticator.complete(
+                tenant: tenant, transactionID: transactionID, browserHash: binding,
+                sessions: SessionService(context: context))
         } catch is AuthenticatorServiceError {
             throw OAuthError(.invalidGrant, "auth_req_id was already used")
         }
         let scopes = (request.parameters["scope"] ?? "openid").split(separator: " ").map(String.init)
         let session = completed.session
         let lifetime = TimeInterval(max(client.settings.refreshTokenLifetimeSeconds, client.settings.accessTokenLifetimeSeconds))
-        let grant = OAuthGrant(id: context.ids.make(.oauthGrant), tenantID: tenant.id, clientID: client.clientID, userID: completed.user.id,
-                               sessionID: session.id, scopes: scopes, createdAt: now, expiresAt: now.addingTimeInterval(lifetime))
+        let grant = OAuthGrant(
+            id: context.ids.make(.oauthGrant), tenantID: tenant.id, clientID: client.clientID, userID: completed.user.id,
+            sessionID: session.id, scopes: scopes, createdAt: now, expiresAt: now.addingTimeInterval(lifetime))
         _ = try await context.store.oauth.createGrant(grant)
         let authentication = TokenClaims.Authentication(authTime: session.authTime, amr: session.amr, acr: session.acr, sessionID: session.id)
-        return try await issue(tenantID: tenant.id, issuer: issuer, client: client, grant: grant, user: completed.user, scopes: scopes,
-                               authentication: authentication, nonce: nil, claims: nil, refreshExpiresAt: grant.expiresAt, event: "ciba")
+        return try await issue(
+            tenantID: tenant.id, issuer: issuer, client: client, grant: grant, user: completed.user, scopes: scopes,
+            authentication: authentication, nonce: nil, claims: nil, refreshExpiresAt: grant.expiresAt, event: "ciba")
     }
 }

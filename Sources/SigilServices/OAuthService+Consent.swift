@@ -46,9 +46,11 @@ extension OAuthService {
         return try await context.store.transaction { tx -> Bool in
             guard let removed = try await tx.consents.delete(tenantID: tenantID, userID: userID, clientID: clientID) else { return false }
             let revoked = try await tx.consents.revokeTokens(tenantID: tenantID, userID: userID, clientID: clientID, at: now)
-            try await tx.audit.append(context.auditEvent("consent.revoked", by: actor, tenantID: tenantID, targetType: "user", targetID: userID,
-                                                         before: ["client_id": clientID, "scope": removed.scopes.joined(separator: " ")],
-                                                         after: ["application": app?.id ?? "", "grants_revoked": String(revoked)]))
+            try await tx.audit.append(
+                context.auditEvent(
+                    "consent.revoked", by: actor, tenantID: tenantID, targetType: "user", targetID: userID,
+                    before: ["client_id": clientID, "scope": removed.scopes.joined(separator: " ")],
+                    after: ["application": app?.id ?? "", "grants_revoked": String(revoked)]))
             return true
         }
     }

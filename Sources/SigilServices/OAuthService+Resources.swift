@@ -18,10 +18,11 @@ extension OAuthService {
         guard let parsed = try? JWS.parse(token), parsed.type == "at+jwt" else { return nil }
         let jwks = try await keys.jwks(tenantID: tenantID)
         guard JWS.verify(parsed, with: jwks), parsed.payload["iss"]?.string == issuer,
-              let exp = parsed.payload["exp"]?.int, Date(timeIntervalSince1970: TimeInterval(exp)) > context.clock.now(),
-              let jti = parsed.payload["jti"]?.string, let grantID = jti.split(separator: ".").first.map(String.init),
-              let grant = try await context.store.oauth.grant(tenantID: tenantID, id: grantID), grant.isActive(at: context.clock.now()),
-              parsed.payload["client_id"]?.string == grant.clientID else { return nil }
+            let exp = parsed.payload["exp"]?.int, Date(timeIntervalSince1970: TimeInterval(exp)) > context.clock.now(),
+            let jti = parsed.payload["jti"]?.string, let grantID = jti.split(separator: ".").first.map(String.init),
+            let grant = try await context.store.oauth.grant(tenantID: tenantID, id: grantID), grant.isActive(at: context.clock.now()),
+            parsed.payload["client_id"]?.string == grant.clientID
+        else { return nil }
         return VerifiedAccessToken(claims: parsed.payload, grant: grant)
     }
 
@@ -45,13 +46,16 @@ extension OAuthService {
         if token.hasPrefix(Self.refreshPrefix) {
             let now = context.clock.now()
             guard let record = try await context.store.oauth.findRefreshToken(tokenHash: tokenHash(token)), record.tenantID == tenantID,
-                  record.clientID == client.clientID, record.usedAt == nil, record.expiresAt > now,
-                  let grant = try await context.store.oauth.grant(tenantID: tenantID, id: record.grantID), grant.isActive(at: now) else {
+                record.clientID == client.clientID, record.usedAt == nil, record.expiresAt > now,
+                let grant = try await context.store.oauth.grant(tenantID: tenantID, id: record.grantID), grant.isActive(at: now)
+            else {
                 return inactive
             }
-            return ["active": true, "token_type": "refresh_token", "client_id": .string(record.clientID), "sub": .string(record.userID),
-                    "scope": .string(record.scopes.joined(separator: " ")), "exp": .int(Int64(record.expiresAt.timeIntervalSince1970)),
-                    "iat": .int(Int64(record.createdAt.timeIntervalSince1970)), "iss": .string(issuer)]
+            return [
+                "active": true, "token_type": "refresh_token", "client_id": .string(record.clientID), "sub": .string(record.userID),
+                "scope": .string(record.scopes.joined(separator: " ")), "exp": .int(Int64(record.expiresAt.timeIntervalSince1970)),
+                "iat": .int(Int64(record.createdAt.timeIntervalSince1970)), "iss": .string(issuer),
+            ]
         }
         guard let verified = try await verifyAccessToken(token, tenantID: tenantID, issuer: issuer), verified.clientID == client.clientID else {
             return inactive
@@ -69,7 +73,8 @@ extension OAuthService {
         var grantID: String?
         if token.hasPrefix(Self.refreshPrefix) {
             if let record = try await context.store.oauth.findRefreshToken(tokenHash: tokenHash(token)), record.tenantID == tenantID,
-               record.clientID == client.clientID {
+                record.clientID == client.clientID
+            {
                 grantID = record.grantID
             }
         } else if let verified = try await verifyAccessToken(token, tenantID: tenantID, issuer: issuer), verified.clientID == client.clientID {
@@ -80,8 +85,10 @@ extension OAuthService {
         let context = self.context
         try await context.store.transaction { tx in
             if try await tx.oauth.revokeGrant(tenantID: tenantID, id: grantID, at: now) {
-                try await tx.audit.append(context.auditEvent("oauth.grant_revoked", by: .client(client.clientID), tenantID: tenantID,
-                                                             targetType: "oauth_grant", targetID: grantID, reason: "revocation endpoint"))
+                try await tx.audit.append(
+                    context.auditEvent(
+                        "oauth.grant_revoked", by: .client(client.clientID), tenantID: tenantID,
+                        targetType: "oauth_grant", targetID: grantID, reason: "revocation endpoint"))
             }
         }
     }
@@ -97,7 +104,8 @@ extension OAuthService {
         guard let parsed = try? JWS.parse(token), parsed.type != "at+jwt" else { return nil }
         let jwks = try await keys.jwks(tenantID: tenantID)
         guard JWS.verify(parsed, with: jwks), parsed.payload["iss"]?.string == issuer, let sub = parsed.payload["sub"]?.string,
-              let aud = parsed.payload["aud"]?.strings?.first else { return nil }
+            let aud = parsed.payload["aud"]?.strings?.first
+        else { return nil }
         return IDTokenHint(subject: sub, clientID: aud, sessionID: parsed.payload["sid"]?.string)
     }
 
@@ -109,9 +117,11 @@ extension OAuthService {
         try await context.store.transaction { tx in
             try await tx.sessions.revoke(id: session.id, at: now)
             let revoked = try await tx.oauth.revokeGrants(tenantID: session.tenantID, sessionID: session.id, at: now)
-            try await tx.audit.append(context.auditEvent("session.ended", by: .user(session.userID), tenantID: session.tenantID,
-                                                         targetType: "session", targetID: session.id,
-                                                         after: ["grants_revoked": String(revoked)], reason: reason))
+            try await tx.audit.append(
+                context.auditEvent(
+                    "session.ended", by: .user(session.userID), tenantID: session.tenantID,
+                    targetType: "session", targetID: session.id,
+                    after: ["grants_revoked": String(revoked)], reason: reason))
         }
     }
 }

@@ -40,8 +40,9 @@ extension OAuthService {
             case .ciba: throw OAuthError(.unsupportedGrantType, "unsupported grant_type")
             }
         } catch let error as OAuthError {
-            await context.recordFailure("oauth.token_refused", by: .client(client.clientID), tenantID: tenantID,
-                                        reason: "\(grantType.rawValue): \(error.detail ?? error.description)")
+            await context.recordFailure(
+                "oauth.token_refused", by: .client(client.clientID), tenantID: tenantID,
+                reason: "\(grantType.rawValue): \(error.detail ?? error.description)")
             throw error
         }
     }
@@ -80,9 +81,11 @@ extension OAuthService {
                 if record.consumedAt != nil {
                     // RFC 6749 §4.1.2, RFC 9700 §4.2.4: a reused code revokes everything issued from it.
                     if try await tx.oauth.revokeGrant(tenantID: tenantID, id: record.grantID, at: now) {
-                        try await tx.audit.append(context.auditEvent("oauth.code_reused", by: .client(client.clientID), tenantID: tenantID,
-                                                                     targetType: "oauth_grant", targetID: record.grantID, outcome: .failure,
-                                                                     reason: "authorization code presented twice; grant revoked"))
+                        try await tx.audit.append(
+                            context.auditEvent(
+                                "oauth.code_reused", by: .client(client.clientID), tenantID: tenantID,
+                                targetType: "oauth_grant", targetID: record.grantID, outcome: .failure,
+                                reason: "authorization code presented twice; grant revoked"))
                     }
                     return .refused(OAuthError(.invalidGrant, "the authorization code is invalid", detail: "code reused"))
                 }
@@ -115,9 +118,10 @@ extension OAuthService {
             throw OAuthError(.invalidGrant, "the authorization has been revoked")
         }
         let user = try await activeUser(tenantID: tenantID, id: record.userID)
-        return try await issue(tenantID: tenantID, issuer: issuer, client: client, grant: grant, user: user, scopes: request.scopes,
-                               authentication: stored.authentication, nonce: request.nonce, claims: request.claims,
-                               refreshExpiresAt: grant.expiresAt, event: "authorization_code")
+        return try await issue(
+            tenantID: tenantID, issuer: issuer, client: client, grant: grant, user: user, scopes: request.scopes,
+            authentication: stored.authentication, nonce: request.nonce, claims: request.claims,
+            refreshExpiresAt: grant.expiresAt, event: "authorization_code")
     }
 
     func refresh(tenantID: String, issuer: String, client: AuthenticatedClient, parameters p: [String: String]) async throws -> TokenResponse {
@@ -130,7 +134,8 @@ extension OAuthService {
         if let asked = p["scope"] {
             let scopes = asked.split(separator: " ").map(String.init)
             if let current = try await context.store.oauth.findRefreshToken(tokenHash: tokenHash(token)),
-               !scopes.allSatisfy(current.scopes.contains) {
+                !scopes.allSatisfy(current.scopes.contains)
+            {
                 throw OAuthError(.invalidScope, "scope exceeds the original grant")
             }
             narrowed = scopes
@@ -153,9 +158,11 @@ extension OAuthService {
                 if record.usedAt != nil {
                     // Rotation with reuse detection (RFC 9700 §4.14.2): an old token means theft; end the family.
                     if try await tx.oauth.revokeGrant(tenantID: tenantID, id: record.grantID, at: now) {
-                        try await tx.audit.append(context.auditEvent("oauth.refresh_token_reused", by: .client(client.clientID), tenantID: tenantID,
-                                                                     targetType: "oauth_grant", targetID: record.grantID, outcome: .failure,
-                                                                     reason: "rotated refresh token presented again; grant revoked"))
+                        try await tx.audit.append(
+                            context.auditEvent(
+                                "oauth.refresh_token_reused", by: .client(client.clientID), tenantID: tenantID,
+                                targetType: "oauth_grant", targetID: record.grantID, outcome: .failure,
+                                reason: "rotated refresh token presented again; grant revoked"))
                     }
                     return .refused(OAuthError(.invalidGrant, "the refresh token is invalid", detail: "refresh token reused"))
                 }
@@ -180,9 +187,10 @@ extension OAuthService {
         }
         let data = try JSONDecoder().decode(StoredRefreshData.self, from: Data(record.data.utf8))
         let user = try await activeUser(tenantID: tenantID, id: record.userID)
-        return try await issue(tenantID: tenantID, issuer: issuer, client: client, grant: grant, user: user, scopes: scopes,
-                               authentication: data.authentication, nonce: nil, claims: data.claims, refreshExpiresAt: record.expiresAt,
-                               event: "refresh_token")
+        return try await issue(
+            tenantID: tenantID, issuer: issuer, client: client, grant: grant, user: user, scopes: scopes,
+            authentication: data.authentication, nonce: nil, claims: data.claims, refreshExpiresAt: record.expiresAt,
+            event: "refresh_token")
     }
 
     func clientCredentials(tenantID: String, issuer: String, client: AuthenticatedClient, parameters p: [String: String]) async throws -> TokenResponse {
@@ -193,43 +201,51 @@ extension OAuthService {
         }
         let now = context.clock.now()
         let lifetime = client.settings.accessTokenLifetimeSeconds
-        let grant = OAuthGrant(id: context.ids.make(.oauthGrant), tenantID: tenantID, clientID: client.clientID, userID: nil, sessionID: nil,
-                               scopes: asked, createdAt: now, expiresAt: now.addingTimeInterval(TimeInterval(lifetime)))
+        let grant = OAuthGrant(
+            id: context.ids.make(.oauthGrant), tenantID: tenantID, clientID: client.clientID, userID: nil, sessionID: nil,
+            scopes: asked, createdAt: now, expiresAt: now.addingTimeInterval(TimeInterval(lifetime)))
         // The client's registered algorithm (RS256 by default) signs its tokens, access tokens included.
         let key = try await keys.currentSigningKey(tenantID: tenantID, algorithm: SigningAlgorithm(rawValue: client.settings.idTokenSigningAlg) ?? .rs256)
-        let claims = TokenClaims.accessToken(issuer: issuer, subject: client.clientID, clientID: client.clientID, scopes: asked, now: now,
-                                             lifetime: lifetime, jti: Self.accessTokenID(grantID: grant.id, random: context.random),
-                                             authentication: nil)
+        let claims = TokenClaims.accessToken(
+            issuer: issuer, subject: client.clientID, clientID: client.clientID, scopes: asked, now: now,
+            lifetime: lifetime, jti: Self.accessTokenID(grantID: grant.id, random: context.random),
+            authentication: nil)
         let accessToken = try JWS.sign(payload: claims, key: key, type: "at+jwt")
         let context = self.context
         try await context.store.transaction { tx in
             _ = try await tx.oauth.createGrant(grant)
-            try await tx.audit.append(context.auditEvent("oauth.token_issued", by: .client(client.clientID), tenantID: tenantID,
-                                                         targetType: "oauth_grant", targetID: grant.id,
-                                                         after: ["grant_type": "client_credentials", "scope": asked.joined(separator: " ")]))
+            try await tx.audit.append(
+                context.auditEvent(
+                    "oauth.token_issued", by: .client(client.clientID), tenantID: tenantID,
+                    targetType: "oauth_grant", targetID: grant.id,
+                    after: ["grant_type": "client_credentials", "scope": asked.joined(separator: " ")]))
         }
         return TokenResponse(accessToken: accessToken, expiresIn: lifetime, scope: asked)
     }
 
     /// Signs the access token (and ID token when `openid` was granted) and stores the next refresh token.
-    func issue(tenantID: String, issuer: String, client: AuthenticatedClient, grant: OAuthGrant, user: User, scopes: [String],
-               authentication: TokenClaims.Authentication, nonce: String?, claims: JSONValue?, refreshExpiresAt: Date,
-               event: String) async throws -> TokenResponse {
+    func issue(
+        tenantID: String, issuer: String, client: AuthenticatedClient, grant: OAuthGrant, user: User, scopes: [String],
+        authentication: TokenClaims.Authentication, nonce: String?, claims: JSONValue?, refreshExpiresAt: Date,
+        event: String
+    ) async throws -> TokenResponse {
         let now = context.clock.now()
         let s = client.settings
         let rsa = try await keys.currentSigningKey(tenantID: tenantID, algorithm: .rs256)
-        let accessClaims = TokenClaims.accessToken(issuer: issuer, subject: user.id, clientID: client.clientID, scopes: scopes, now: now,
-                                                   lifetime: s.accessTokenLifetimeSeconds,
-                                                   jti: Self.accessTokenID(grantID: grant.id, random: context.random), authentication: authentication)
+        let accessClaims = TokenClaims.accessToken(
+            issuer: issuer, subject: user.id, clientID: client.clientID, scopes: scopes, now: now,
+            lifetime: s.accessTokenLifetimeSeconds,
+            jti: Self.accessTokenID(grantID: grant.id, random: context.random), authentication: authentication)
         let accessToken = try JWS.sign(payload: accessClaims, key: rsa, type: "at+jwt")
         var idToken: String?
         if scopes.contains("openid") {
             let idAlgorithm = SigningAlgorithm(rawValue: s.idTokenSigningAlg) ?? .rs256
             let idKey = idAlgorithm == .rs256 ? rsa : try await keys.currentSigningKey(tenantID: tenantID, algorithm: idAlgorithm)
             let userClaims = UserClaims.select(Self.profile(user), scopes: scopes, allowedScopes: s.allowedScopes, claims: claims, target: "id_token")
-            let idClaims = TokenClaims.idToken(issuer: issuer, subject: user.id, clientID: client.clientID, now: now,
-                                               lifetime: s.idTokenLifetimeSeconds, authentication: authentication, nonce: nonce,
-                                               accessToken: accessToken, userClaims: userClaims)
+            let idClaims = TokenClaims.idToken(
+                issuer: issuer, subject: user.id, clientID: client.clientID, now: now,
+                lifetime: s.idTokenLifetimeSeconds, authentication: authentication, nonce: nonce,
+                accessToken: accessToken, userClaims: userClaims)
             idToken = try JWS.sign(payload: idClaims, key: idKey)
         }
         var refreshToken: String?
@@ -237,18 +253,25 @@ extension OAuthService {
         if s.grantTypes.contains("refresh_token"), refreshExpiresAt > now {
             let token = OpaqueToken.make(prefix: Self.refreshPrefix, random: context.random)
             let data = String(decoding: try JSONEncoder.sorted.encode(StoredRefreshData(authentication: authentication, claims: claims)), as: UTF8.self)
-            refreshRecord = RefreshTokenRecord(tokenHash: tokenHash(token), tenantID: tenantID, clientID: client.clientID, grantID: grant.id,
-                                               userID: user.id, scopes: scopes, data: data, createdAt: now, expiresAt: refreshExpiresAt)
+            refreshRecord = RefreshTokenRecord(
+                tokenHash: tokenHash(token), tenantID: tenantID, clientID: client.clientID, grantID: grant.id,
+                userID: user.id, scopes: scopes, data: data, createdAt: now, expiresAt: refreshExpiresAt)
             refreshToken = token
         }
         let context = self.context
-        let summary = ["grant_type": event, "scope": scopes.joined(separator: " "), "user": user.id,
-                       "id_token": String(idToken != nil), "refresh_token": String(refreshToken != nil)]
+        let summary = [
+            "grant_type": event, "scope": scopes.joined(separator: " "), "user": user.id,
+            "id_token": String(idToken != nil), "refresh_token": String(refreshToken != nil),
+        ]
         // The session's relying parties (back-channel logout): one row per session and client.
-        let participant = idToken == nil ? nil : grant.sessionID.map {
-            SessionParticipant(tenantID: tenantID, sessionID: $0, applicationID: client.application.id, protocolKind: .oidc,
-                               subject: user.id, sid: authentication.sessionID ?? $0, createdAt: now)
-        }
+        let participant =
+            idToken == nil
+            ? nil
+            : grant.sessionID.map {
+                SessionParticipant(
+                    tenantID: tenantID, sessionID: $0, applicationID: client.application.id, protocolKind: .oidc,
+                    subject: user.id, sid: authentication.sessionID ?? $0, createdAt: now)
+            }
         try await context.store.transaction { [refreshRecord] tx in
             if let refreshRecord { try await tx.oauth.createRefreshToken(refreshRecord) }
             if let participant {
@@ -256,12 +279,15 @@ extension OAuthService {
                     // The session is already gone (swept): nothing to log out later.
                 }
             }
-            try await tx.audit.append(context.auditEvent("oauth.token_issued", by: .client(client.clientID), tenantID: tenantID,
-                                                         targetType: "oauth_grant", targetID: grant.id,
-                                                         after: summary))
+            try await tx.audit.append(
+                context.auditEvent(
+                    "oauth.token_issued", by: .client(client.clientID), tenantID: tenantID,
+                    targetType: "oauth_grant", targetID: grant.id,
+                    after: summary))
         }
-        return TokenResponse(accessToken: accessToken, expiresIn: s.accessTokenLifetimeSeconds, scope: scopes, idToken: idToken,
-                             refreshToken: refreshToken)
+        return TokenResponse(
+            accessToken: accessToken, expiresIn: s.accessTokenLifetimeSeconds, scope: scopes, idToken: idToken,
+            refreshToken: refreshToken)
     }
 
     func activeUser(tenantID: String, id: String) async throws -> User {

@@ -23,8 +23,10 @@ public struct OAuthService: Sendable {
         /// Once a browser arrives with it and is sent to sign in, this long to finish.
         public var parSignInLifetime: TimeInterval
 
-        public init(requirePAR: Bool = false, codeLifetime: TimeInterval = 60, parLifetime: TimeInterval = 60,
-                    parSignInLifetime: TimeInterval = 600) {
+        public init(
+            requirePAR: Bool = false, codeLifetime: TimeInterval = 60, parLifetime: TimeInterval = 60,
+            parSignInLifetime: TimeInterval = 600
+        ) {
             self.requirePAR = requirePAR; self.codeLifetime = min(codeLifetime, 60); self.parLifetime = parLifetime
             self.parSignInLifetime = parSignInLifetime
         }
@@ -61,24 +63,29 @@ public struct OAuthService: Sendable {
         public var assertionType: String?
         public var assertion: String?
 
-        public init(basicID: String? = nil, basicSecret: String? = nil, clientID: String? = nil, clientSecret: String? = nil,
-                    assertionType: String? = nil, assertion: String? = nil) {
+        public init(
+            basicID: String? = nil, basicSecret: String? = nil, clientID: String? = nil, clientSecret: String? = nil,
+            assertionType: String? = nil, assertion: String? = nil
+        ) {
             self.basicID = basicID; self.basicSecret = basicSecret; self.clientID = clientID; self.clientSecret = clientSecret
             self.assertionType = assertionType; self.assertion = assertion
         }
     }
 
     public static func oauthClient(_ s: OIDCClientSettings) -> OAuthClient {
-        OAuthClient(clientID: s.clientID, redirectURIs: s.redirectURIs, postLogoutRedirectURIs: s.postLogoutRedirectURIs,
-                    grantTypes: Set(s.grantTypes.compactMap(GrantType.init(rawValue:))),
-                    authMethod: ClientAuthenticationMethod(rawValue: s.tokenEndpointAuthMethod) ?? .clientSecretBasic, requirePKCE: s.requirePKCE, requirePAR: s.requirePAR,
-                    allowedScopes: s.allowedScopes)
+        OAuthClient(
+            clientID: s.clientID, redirectURIs: s.redirectURIs, postLogoutRedirectURIs: s.postLogoutRedirectURIs,
+            grantTypes: Set(s.grantTypes.compactMap(GrantType.init(rawValue:))),
+            authMethod: ClientAuthenticationMethod(rawValue: s.tokenEndpointAuthMethod) ?? .clientSecretBasic, requirePKCE: s.requirePKCE,
+            requirePAR: s.requirePAR,
+            allowedScopes: s.allowedScopes)
     }
 
     public func client(tenantID: String, clientID: String) async throws -> (Application, OIDCClientSettings)? {
         guard !clientID.isEmpty, clientID.utf8.count <= 256,
-              let app = try await context.store.applications.find(tenantID: tenantID, clientID: clientID),
-              case .oidc(let settings) = app.settings else { return nil }
+            let app = try await context.store.applications.find(tenantID: tenantID, clientID: clientID),
+            case .oidc(let settings) = app.settings
+        else { return nil }
         return (app, settings)
     }
 
@@ -150,10 +157,13 @@ public struct OAuthService: Sendable {
     /// The secret must be sent the way the client registered (`token_endpoint_auth_method`, OIDC
     /// Core §9, RFC 7591 §2): a `client_secret_basic` client's secret in a form body is refused, and
     /// the other way round, at every endpoint that authenticates clients.
-    private func checkSecret(_ secret: String?, method: ClientAuthenticationMethod, settings s: OIDCClientSettings,
-                             fail: (String) async -> OAuthError) async throws {
+    private func checkSecret(
+        _ secret: String?, method: ClientAuthenticationMethod, settings s: OIDCClientSettings,
+        fail: (String) async -> OAuthError
+    ) async throws {
         guard let registered = ClientAuthenticationMethod(rawValue: s.tokenEndpointAuthMethod), registered.usesSecret,
-              let expected = s.clientSecretHash else {
+            let expected = s.clientSecretHash
+        else {
             throw await fail("client does not authenticate with a secret")
         }
         guard method == registered else {
@@ -164,7 +174,8 @@ public struct OAuthService: Sendable {
         if constantTimeEquals(presented, Array(expected.utf8)) { return }
         // The secret replaced by a rotation stays valid until its grace period ends.
         if let previous = s.previousClientSecretHash, let until = s.previousClientSecretExpiresAt, context.clock.now() < until,
-           constantTimeEquals(presented, Array(previous.utf8)) {
+            constantTimeEquals(presented, Array(previous.utf8))
+        {
             return
         }
         throw await fail("wrong client secret")
@@ -188,13 +199,16 @@ public struct OAuthService: Sendable {
         }
         let reference = Base64URL.encode(context.random.bytes(32))
         let now = context.clock.now()
-        let record = PushedAuthorizationRequestRecord(requestURIHash: tokenHash(reference), tenantID: tenantID, clientID: client.clientID,
-                                                      parameters: stored, createdAt: now, expiresAt: now.addingTimeInterval(policy.parLifetime))
+        let record = PushedAuthorizationRequestRecord(
+            requestURIHash: tokenHash(reference), tenantID: tenantID, clientID: client.clientID,
+            parameters: stored, createdAt: now, expiresAt: now.addingTimeInterval(policy.parLifetime))
         let context = self.context
         try await context.store.transaction { tx in
             try await tx.oauth.createPushedRequest(record)
-            try await tx.audit.append(context.auditEvent("oauth.par_created", by: .client(client.clientID), tenantID: tenantID,
-                                                         targetType: "application", targetID: client.application.id))
+            try await tx.audit.append(
+                context.auditEvent(
+                    "oauth.par_created", by: .client(client.clientID), tenantID: tenantID,
+                    targetType: "application", targetID: client.application.id))
         }
         return (Self.requestURIPrefix + reference, Int(policy.parLifetime))
     }
@@ -220,15 +234,19 @@ public struct OAuthService: Sendable {
     ///
     /// `consent` is the user's answer on the consent page for exactly this request (the HTTP layer
     /// checks that the answer was posted from the page it showed for this request and session).
-    public func authorize(tenantID: String, issuer: String, parameters: [String: String], session: (Session, User)?,
-                          freshAfter: Date?, consent: ConsentDecision? = nil) async throws -> AuthorizeOutcome {
+    public func authorize(
+        tenantID: String, issuer: String, parameters: [String: String], session: (Session, User)?,
+        freshAfter: Date?, consent: ConsentDecision? = nil
+    ) async throws -> AuthorizeOutcome {
         let now = context.clock.now()
         var parameters = parameters
         var pushed: PushedAuthorizationRequestRecord?
         if let requestURI = parameters["request_uri"] {
             guard requestURI.hasPrefix(Self.requestURIPrefix),
-                  let record = try await context.store.oauth.findPushedRequest(requestURIHash: tokenHash(String(requestURI.dropFirst(Self.requestURIPrefix.count)))),
-                  record.tenantID == tenantID, record.consumedAt == nil, record.expiresAt > now else {
+                let record = try await context.store.oauth.findPushedRequest(
+                    requestURIHash: tokenHash(String(requestURI.dropFirst(Self.requestURIPrefix.count)))),
+                record.tenantID == tenantID, record.consumedAt == nil, record.expiresAt > now
+            else {
                 await context.recordFailure("oauth.authorization_refused", by: .system, tenantID: tenantID, reason: "unknown, used or expired request_uri")
                 return .errorPage(OAuthError(.invalidRequestURI, "The sign-in request has expired or was already used. Start again from the application."))
             }
@@ -264,24 +282,29 @@ public struct OAuthService: Sendable {
         // What the request asks of the sign-in's acr (docs/oidc.md "acr"), and then what to do:
         // AuthorizationStateMachine decides; this carries it out.
         let acrRequirement = ACR.requirement(acrValues: request.acrValues, claims: request.claims, defaults: settings.defaultACRValues ?? [])
-        var machine = AuthorizationStateMachine(request: .init(prompt: request.prompt, maxAge: request.maxAge, acr: acrRequirement,
-                                                               requiresConsent: settings.requiresConsent))
+        var machine = AuthorizationStateMachine(
+            request: .init(
+                prompt: request.prompt, maxAge: request.maxAge, acr: acrRequirement,
+                requiresConsent: settings.requiresConsent))
         let signedInAfterRequest = freshAfter.flatMap { after in session.map { $0.0.authTime >= after } } ?? false
         let claimNames = ConsentRequest.claimNames(request.claims)
-        var action = machine.arrived(session: session.map { .init(authTime: $0.0.authTime, acr: $0.0.acr) },
-                                     signedInAfterRequest: signedInAfterRequest,
-                                     consent: consent.map { $0 == .allow ? .allow : .deny }, now: now)
+        var action = machine.arrived(
+            session: session.map { .init(authTime: $0.0.authTime, acr: $0.0.acr) },
+            signedInAfterRequest: signedInAfterRequest,
+            consent: consent.map { $0 == .allow ? .allow : .deny }, now: now)
         if action == .lookUpEarlierConsent, let (_, user) = session {
             let existing = try await context.store.consents.find(tenantID: tenantID, userID: user.id, clientID: clientID)
-            action = machine.earlierConsent(covers: existing.map {
-                ConsentRequest.covers(grantedScopes: $0.scopes, grantedClaims: $0.claims, scopes: request.scopes, claims: claimNames)
-            } ?? false)
+            action = machine.earlierConsent(
+                covers: existing.map {
+                    ConsentRequest.covers(grantedScopes: $0.scopes, grantedClaims: $0.claims, scopes: request.scopes, claims: claimNames)
+                } ?? false)
         }
         /// The request must survive a sign-in or the consent page: claim it once and move its deadline.
         func keepPushedRequest() async throws {
             if let pushed, pushed.claimedAt == nil {
-                _ = try await self.context.store.oauth.claimPushedRequest(requestURIHash: pushed.requestURIHash, at: now,
-                                                                          expiresAt: now.addingTimeInterval(policy.parSignInLifetime))
+                _ = try await self.context.store.oauth.claimPushedRequest(
+                    requestURIHash: pushed.requestURIHash, at: now,
+                    expiresAt: now.addingTimeInterval(policy.parSignInLifetime))
             }
         }
         let acr: String
@@ -294,9 +317,11 @@ public struct OAuthService: Sendable {
             return .signIn(fresh: fresh, loginHint: request.loginHint, acr: minimum)
         case .askConsent, .lookUpEarlierConsent:
             try await keepPushedRequest()
-            return .consent(ConsentPrompt(applicationName: app.name, clientID: clientID, redirectURI: request.redirectURI,
-                                          lines: ConsentRequest.lines(scopes: request.scopes, claims: claimNames),
-                                          scopes: request.scopes, claims: claimNames))
+            return .consent(
+                ConsentPrompt(
+                    applicationName: app.name, clientID: clientID, redirectURI: request.redirectURI,
+                    lines: ConsentRequest.lines(scopes: request.scopes, claims: claimNames),
+                    scopes: request.scopes, claims: claimNames))
         case .issueCode(let reported, let saveConsent):
             acr = reported
             if saveConsent, let (_, user) = session {
@@ -317,10 +342,12 @@ public struct OAuthService: Sendable {
         let requestJSON = String(decoding: try JSONEncoder.sorted.encode(stored), as: UTF8.self)
         let claimsJSON = try request.claims.map { String(decoding: try $0.serialized(), as: UTF8.self) }
         let lifetime = TimeInterval(max(settings.refreshTokenLifetimeSeconds, settings.accessTokenLifetimeSeconds))
-        let grant = OAuthGrant(id: grantID, tenantID: tenantID, clientID: clientID, userID: user.id, sessionID: signedIn.id,
-                               scopes: request.scopes, claims: claimsJSON, createdAt: now, expiresAt: now.addingTimeInterval(lifetime))
-        let record = AuthorizationCodeRecord(codeHash: tokenHash(code), tenantID: tenantID, clientID: clientID, grantID: grantID, userID: user.id,
-                                             request: requestJSON, createdAt: now, expiresAt: now.addingTimeInterval(policy.codeLifetime))
+        let grant = OAuthGrant(
+            id: grantID, tenantID: tenantID, clientID: clientID, userID: user.id, sessionID: signedIn.id,
+            scopes: request.scopes, claims: claimsJSON, createdAt: now, expiresAt: now.addingTimeInterval(lifetime))
+        let record = AuthorizationCodeRecord(
+            codeHash: tokenHash(code), tenantID: tenantID, clientID: clientID, grantID: grantID, userID: user.id,
+            request: requestJSON, createdAt: now, expiresAt: now.addingTimeInterval(policy.codeLifetime))
         let context = self.context
         let pushedRecord = pushed
         let consentGrant = consentToSave
@@ -328,15 +355,25 @@ public struct OAuthService: Sendable {
             if let pushed = pushedRecord, try await !tx.oauth.consumePushedRequest(requestURIHash: pushed.requestURIHash, at: now) { return false }
             if let grant = consentGrant {
                 try await tx.consents.save(grant)
-                try await tx.audit.append(context.auditEvent("consent.granted", by: .user(user.id), tenantID: tenantID, targetType: "application",
-                                                             targetID: app.id, after: ["client_id": clientID, "scope": grant.scopes.joined(separator: " "),
-                                                                                       "claims": grant.claims.joined(separator: " ")]))
+                try await tx.audit.append(
+                    context.auditEvent(
+                        "consent.granted", by: .user(user.id), tenantID: tenantID, targetType: "application",
+                        targetID: app.id,
+                        after: [
+                            "client_id": clientID, "scope": grant.scopes.joined(separator: " "),
+                            "claims": grant.claims.joined(separator: " "),
+                        ]))
             }
             _ = try await tx.oauth.createGrant(grant)
             try await tx.oauth.createCode(record)
-            try await tx.audit.append(context.auditEvent("oauth.code_issued", by: .user(user.id), tenantID: tenantID, targetType: "application",
-                                                         targetID: app.id, after: ["client_id": clientID, "scope": request.scopes.joined(separator: " "),
-                                                                                   "grant": grantID, "par": String(pushedRecord != nil)]))
+            try await tx.audit.append(
+                context.auditEvent(
+                    "oauth.code_issued", by: .user(user.id), tenantID: tenantID, targetType: "application",
+                    targetID: app.id,
+                    after: [
+                        "client_id": clientID, "scope": request.scopes.joined(separator: " "),
+                        "grant": grantID, "par": String(pushedRecord != nil),
+                    ]))
             return true
         }
         guard issued else {
@@ -371,4 +408,3 @@ public struct OAuthService: Sendable {
         var claims: JSONValue?
     }
 }
-

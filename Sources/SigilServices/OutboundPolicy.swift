@@ -35,7 +35,8 @@ public struct OutboundPolicy: Sendable, Equatable {
     /// Why Sigil will not fetch this URL at all (checked before any DNS look-up), or nil.
     public func refusal(_ value: String) -> String? {
         guard value.utf8.count <= 2048, let components = URLComponents(string: value),
-              let scheme = components.scheme?.lowercased(), let rawHost = components.host, !rawHost.isEmpty else {
+            let scheme = components.scheme?.lowercased(), let rawHost = components.host, !rawHost.isEmpty
+        else {
             return "must be an absolute https URL"
         }
         if components.user != nil || components.password != nil { return "must not carry credentials" }
@@ -69,31 +70,31 @@ public struct OutboundPolicy: Sendable, Equatable {
             let (a, b, c) = (address[0], address[1], address[2])
             switch a {
             case 0, 10, 127: return false
-            case 100 where (64...127).contains(b): return false      // 100.64/10 shared address space
-            case 169 where b == 254: return false                    // link-local
-            case 172 where (16...31).contains(b): return false       // private
-            case 192 where b == 168: return false                    // private
-            case 192 where b == 0 && (c == 0 || c == 2): return false  // IETF protocol assignments, TEST-NET-1
-            case 198 where b == 18 || b == 19: return false          // benchmarking
-            case 198 where b == 51 && c == 100: return false         // TEST-NET-2
-            case 203 where b == 0 && c == 113: return false          // TEST-NET-3
-            case 224...255: return false                             // multicast, reserved, broadcast
+            case 100 where (64...127).contains(b): return false // 100.64/10 shared address space
+            case 169 where b == 254: return false // link-local
+            case 172 where (16...31).contains(b): return false // private
+            case 192 where b == 168: return false // private
+            case 192 where b == 0 && (c == 0 || c == 2): return false // IETF protocol assignments, TEST-NET-1
+            case 198 where b == 18 || b == 19: return false // benchmarking
+            case 198 where b == 51 && c == 100: return false // TEST-NET-2
+            case 203 where b == 0 && c == 113: return false // TEST-NET-3
+            case 224...255: return false // multicast, reserved, broadcast
             default: return true
             }
         case 16:
-            if address[0..<15].allSatisfy({ $0 == 0 }) { return false }  // :: and ::1
+            if address[0..<15].allSatisfy({ $0 == 0 }) { return false } // :: and ::1
             if address[0..<10].allSatisfy({ $0 == 0 }) && address[10] == 0xFF && address[11] == 0xFF {
-                return isPublic(Array(address[12..<16]))  // ::ffff:a.b.c.d
+                return isPublic(Array(address[12..<16])) // ::ffff:a.b.c.d
             }
-            if address[0..<12] == [0x00, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0] { return isPublic(Array(address[12..<16])) }  // 64:ff9b::/96
-            if address[0] == 0x20 && address[1] == 0x02 { return isPublic(Array(address[2..<6])) }  // 2002::/16 6to4
-            if address[0] & 0xFE == 0xFC { return false }                  // fc00::/7 unique local
-            if address[0] == 0xFE && address[1] & 0xC0 == 0x80 { return false }  // fe80::/10 link-local
-            if address[0] == 0xFE && address[1] & 0xC0 == 0xC0 { return false }  // fec0::/10 site-local (deprecated)
-            if address[0] == 0xFF { return false }                        // multicast
-            if address[0..<4] == [0x20, 0x01, 0x0D, 0xB8] { return false }  // 2001:db8::/32 documentation
-            if address[0..<8] == [0x01, 0x00, 0, 0, 0, 0, 0, 0] { return false }  // 100::/64 discard
-            if address[0] == 0 { return false }                           // the rest of ::/8 is reserved
+            if address[0..<12] == [0x00, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0] { return isPublic(Array(address[12..<16])) } // 64:ff9b::/96
+            if address[0] == 0x20 && address[1] == 0x02 { return isPublic(Array(address[2..<6])) } // 2002::/16 6to4
+            if address[0] & 0xFE == 0xFC { return false } // fc00::/7 unique local
+            if address[0] == 0xFE && address[1] & 0xC0 == 0x80 { return false } // fe80::/10 link-local
+            if address[0] == 0xFE && address[1] & 0xC0 == 0xC0 { return false } // fec0::/10 site-local (deprecated)
+            if address[0] == 0xFF { return false } // multicast
+            if address[0..<4] == [0x20, 0x01, 0x0D, 0xB8] { return false } // 2001:db8::/32 documentation
+            if address[0..<8] == [0x01, 0x00, 0, 0, 0, 0, 0, 0] { return false } // 100::/64 discard
+            if address[0] == 0 { return false } // the rest of ::/8 is reserved
             return true
         default:
             return false
@@ -114,7 +115,8 @@ public enum IPAddress {
         var out: [UInt8] = []
         for part in parts {
             guard !part.isEmpty, part.count <= 3, part.allSatisfy(\.isASCII), part.allSatisfy(\.isNumber),
-                  let value = UInt8(part), !(part.count > 1 && part.hasPrefix("0")) else { return nil }
+                let value = UInt8(part), !(part.count > 1 && part.hasPrefix("0"))
+            else { return nil }
             out.append(value)
         }
         return out
@@ -122,7 +124,7 @@ public enum IPAddress {
 
     static func parseIPv6(_ text: String) -> [UInt8]? {
         var body = Substring(text)
-        if let percent = body.firstIndex(of: "%") { body = body[..<percent] }  // zone index
+        if let percent = body.firstIndex(of: "%") { body = body[..<percent] } // zone index
         guard body.contains(":") else { return nil }
         var tail: [UInt8] = []
         // A trailing dotted IPv4 (::ffff:1.2.3.4).

@@ -53,14 +53,17 @@ public struct PasskeyService: Sendable {
     /// Starts a registration for `purpose` (an enrolment link, with the names of a user who does
     /// not exist yet; or the signed-in account). Returns the transaction and the options for
     /// `navigator.credentials.create` (binary fields base64url).
-    public func beginRegistration(tenantID: String, issuer: String, owner: NewCredentialOwner, excludeCredentialIDs: [String],
-                                  purpose: PasskeyCeremony.Purpose) async throws -> (LoginTransaction, [String: any Sendable]) {
+    public func beginRegistration(
+        tenantID: String, issuer: String, owner: NewCredentialOwner, excludeCredentialIDs: [String],
+        purpose: PasskeyCeremony.Purpose
+    ) async throws -> (LoginTransaction, [String: any Sendable]) {
         let rp = try Self.relyingParty(issuer: issuer)
         let challenge = Base64URL.encode(context.random.bytes(32))
         let now = context.clock.now()
-        let transaction = LoginTransaction(id: context.ids.make(.loginTransaction), tenantID: tenantID, flow: .passkeyCeremony(.init(purpose: purpose)),
-                                           challenge: challenge, userID: owner.userID, createdAt: now, updatedAt: now,
-                                           expiresAt: now.addingTimeInterval(Self.ceremonyLifetime))
+        let transaction = LoginTransaction(
+            id: context.ids.make(.loginTransaction), tenantID: tenantID, flow: .passkeyCeremony(.init(purpose: purpose)),
+            challenge: challenge, userID: owner.userID, createdAt: now, updatedAt: now,
+            expiresAt: now.addingTimeInterval(Self.ceremonyLifetime))
         _ = try await context.store.loginTransactions.create(transaction)
         let options: [String: any Sendable] = [
             "challenge": challenge,
@@ -105,11 +108,12 @@ public struct PasskeyService: Sendable {
 
     /// Makes the stored form of a verified credential.
     public func passkey(from verified: VerifiedRegistration, tenantID: String, userID: String, name: String) -> Passkey {
-        Passkey(credentialID: Base64URL.encode(verified.credentialID), tenantID: tenantID, userID: userID,
-                publicKey: Base64URL.encode(verified.publicKey), algorithm: verified.algorithm.rawValue, signCount: Int(verified.signCount),
-                aaguid: verified.aaguid.map { String(format: "%02x", $0) }.joined(), backupEligible: verified.backupEligible,
-                backupState: verified.backupState, transports: verified.transports, attestationType: verified.attestationType.rawValue,
-                name: name, createdAt: context.clock.now())
+        Passkey(
+            credentialID: Base64URL.encode(verified.credentialID), tenantID: tenantID, userID: userID,
+            publicKey: Base64URL.encode(verified.publicKey), algorithm: verified.algorithm.rawValue, signCount: Int(verified.signCount),
+            aaguid: verified.aaguid.map { String(format: "%02x", $0) }.joined(), backupEligible: verified.backupEligible,
+            backupState: verified.backupState, transports: verified.transports, attestationType: verified.attestationType.rawValue,
+            name: name, createdAt: context.clock.now())
     }
 
     /// Starts a sign-in with a discoverable passkey (the browser offers the user's passkeys for
@@ -118,10 +122,11 @@ public struct PasskeyService: Sendable {
         let rp = try Self.relyingParty(issuer: issuer)
         let challenge = Base64URL.encode(context.random.bytes(32))
         let now = context.clock.now()
-        let transaction = LoginTransaction(id: context.ids.make(.loginTransaction), tenantID: tenantID,
-                                           flow: .passkeyCeremony(.init(purpose: .signIn(returnTo: returnTo))),
-                                           challenge: challenge, createdAt: now, updatedAt: now,
-                                           expiresAt: now.addingTimeInterval(Self.ceremonyLifetime))
+        let transaction = LoginTransaction(
+            id: context.ids.make(.loginTransaction), tenantID: tenantID,
+            flow: .passkeyCeremony(.init(purpose: .signIn(returnTo: returnTo))),
+            challenge: challenge, createdAt: now, updatedAt: now,
+            expiresAt: now.addingTimeInterval(Self.ceremonyLifetime))
         _ = try await context.store.loginTransactions.create(transaction)
         let options: [String: any Sendable] = [
             "challenge": challenge, "rpId": rp.id, "timeout": Int(Self.ceremonyLifetime * 1000),
@@ -163,9 +168,10 @@ public struct PasskeyService: Sendable {
         do {
             verified = try verifier.verifyAssertion(
                 response, expectedChallenge: Array(Base64URL.decode(transaction.challenge) ?? Data()),
-                credential: StoredCredential(id: response.credentialID, publicKey: Array(Base64URL.decode(stored.publicKey) ?? Data()),
-                                             signCount: UInt32(clamping: stored.signCount), backupEligible: stored.backupEligible,
-                                             userHandle: Array(stored.userID.utf8)))
+                credential: StoredCredential(
+                    id: response.credentialID, publicKey: Array(Base64URL.decode(stored.publicKey) ?? Data()),
+                    signCount: UInt32(clamping: stored.signCount), backupEligible: stored.backupEligible,
+                    userHandle: Array(stored.userID.utf8)))
         } catch {
             try await recordFailure(transaction, reason: error.message)
             throw ServiceError(.signInFailed, "the passkey could not be verified: \(error.message)")
@@ -180,10 +186,12 @@ public struct PasskeyService: Sendable {
             let context = self.context
             try await context.store.transaction { tx in
                 _ = try await tx.passkeys.setCloneWarning(tenantID: tenantID, userID: stored.userID, credentialID: credentialID, true)
-                try await tx.audit.append(context.auditEvent("passkey.possible_clone", by: .user(stored.userID), tenantID: tenantID,
-                                                             targetType: "passkey", targetID: credentialID, outcome: .failure,
-                                                             reason: "sign count \(verified.signCount) not above stored \(stored.signCount); "
-                                                                + "sign-in refused and the passkey flagged"))
+                try await tx.audit.append(
+                    context.auditEvent(
+                        "passkey.possible_clone", by: .user(stored.userID), tenantID: tenantID,
+                        targetType: "passkey", targetID: credentialID, outcome: .failure,
+                        reason: "sign count \(verified.signCount) not above stored \(stored.signCount); "
+                            + "sign-in refused and the passkey flagged"))
             }
             try await recordFailure(transaction, reason: "sign count regression")
             throw ServiceError(.signInFailed, Self.flaggedMessage)
@@ -201,22 +209,27 @@ public struct PasskeyService: Sendable {
                 if case .refuse(let refusal) = machine.verified(user: user.id, now: now) { throw Self.refusalError(refusal) }
                 t.apply(machine.record, FlowState.passkeyCeremony)
             }
-            try await tx.passkeys.recordUse(tenantID: tenantID, credentialID: credentialID, expectedSignCount: stored.signCount,
-                                            signCount: Int(verified.signCount), backupState: verified.backupState,
-                                            cloneWarning: verified.possibleClone, at: now)
+            try await tx.passkeys.recordUse(
+                tenantID: tenantID, credentialID: credentialID, expectedSignCount: stored.signCount,
+                signCount: Int(verified.signCount), backupState: verified.backupState,
+                cloneWarning: verified.possibleClone, at: now)
             if verified.possibleClone {
-                try await tx.audit.append(context.auditEvent("passkey.possible_clone", by: .user(user.id), tenantID: tenantID,
-                                                             targetType: "passkey", targetID: credentialID, outcome: .failure,
-                                                             reason: "sign count \(verified.signCount) not above stored \(stored.signCount)"))
+                try await tx.audit.append(
+                    context.auditEvent(
+                        "passkey.possible_clone", by: .user(user.id), tenantID: tenantID,
+                        targetType: "passkey", targetID: credentialID, outcome: .failure,
+                        reason: "sign count \(verified.signCount) not above stored \(stored.signCount)"))
             }
             return completed
         }
         let method = Self.methods(backupEligible: verified.backupEligible)
-        return SignIn(user: user, passkey: stored, transaction: completed, possibleClone: verified.possibleClone,
-                      amr: method.amr, acr: method.acr)
+        return SignIn(
+            user: user, passkey: stored, transaction: completed, possibleClone: verified.possibleClone,
+            amr: method.amr, acr: method.acr)
     }
 
-    static let flaggedMessage = "this passkey was blocked because it may have been copied; sign in another way, "
+    static let flaggedMessage =
+        "this passkey was blocked because it may have been copied; sign in another way, "
         + "or ask your administrator to check it and clear the warning"
 
     /// What a passkey proves (RFC 8176 `amr`, and an `acr`): a device-bound key (backup
@@ -245,7 +258,8 @@ public struct PasskeyService: Sendable {
     }
 
     static func refusalError(_ refusal: FlowRefusal) -> ServiceError {
-        refusal == .expired ? ServiceError(.invalidInput, "this sign-in attempt expired; start again")
+        refusal == .expired
+            ? ServiceError(.invalidInput, "this sign-in attempt expired; start again")
             : ServiceError(.invalidInput, "this sign-in attempt was already used")
     }
 
@@ -257,10 +271,11 @@ public struct PasskeyService: Sendable {
                 _ = machine.failed(now: context.clock.now(), maximum: Self.maximumFailures)
                 t.apply(machine.record, FlowState.passkeyCeremony)
             }
-            try await tx.audit.append(context.auditEvent(
-                transaction.kind == .passkeyRegistration ? "passkey.registration_failed" : "passkey.sign_in_failed",
-                by: .system, tenantID: transaction.tenantID, targetType: "login_transaction", targetID: transaction.id,
-                outcome: .failure, reason: reason))
+            try await tx.audit.append(
+                context.auditEvent(
+                    transaction.kind == .passkeyRegistration ? "passkey.registration_failed" : "passkey.sign_in_failed",
+                    by: .system, tenantID: transaction.tenantID, targetType: "login_transaction", targetID: transaction.id,
+                    outcome: .failure, reason: reason))
         }
     }
 }

@@ -86,8 +86,10 @@ public actor RemoteDocuments {
     /// Where fetches may go (`SIGIL_OUTBOUND_ALLOW_HOSTS`).
     public nonisolated let policy: OutboundPolicy
 
-    public init(fetcher: any RemoteDocumentFetcher = NoRemoteFetcher(), clock: any SigilClock = SystemClock(),
-                policy: OutboundPolicy = OutboundPolicy()) {
+    public init(
+        fetcher: any RemoteDocumentFetcher = NoRemoteFetcher(), clock: any SigilClock = SystemClock(),
+        policy: OutboundPolicy = OutboundPolicy()
+    ) {
         self.fetcher = fetcher
         self.clock = clock
         self.policy = policy

@@ -51,8 +51,10 @@ extension SAMLIdentityProviderService {
     // MARK: SP-initiated
 
     /// A message at `/saml/slo`: a LogoutRequest from an SP, or a LogoutResponse to one of ours.
-    public func logout(_ message: SAMLInboundMessage, isResponse: Bool, tenantID: String, issuer: String,
-                       session: (Session, User)?) async throws -> LogoutOutcome {
+    public func logout(
+        _ message: SAMLInboundMessage, isResponse: Bool, tenantID: String, issuer: String,
+        session: (Session, User)?
+    ) async throws -> LogoutOutcome {
         if isResponse { return try await logoutResponse(message, tenantID: tenantID, issuer: issuer) }
         let now = context.clock.now()
         let claimedIssuer = (try? LogoutRequest.parse(message.xml))?.issuer
@@ -73,10 +75,11 @@ extension SAMLIdentityProviderService {
         guard case .saml(let settings) = app.settings else { return .error(SAMLError(.unknownIssuer, "the application is not a SAML SP")) }
         let request = validated.request
         // Replay: one use per request ID and SP, on every node.
-        let replay = LoginTransaction(id: Self.sloReplayID(tenantID: tenantID, entityID: settings.entityID, requestID: request.id),
-                                      tenantID: tenantID, flow: .samlLogout(.replayMarker(spEntityID: settings.entityID, requestID: request.id)),
-                                      state: .completed, challenge: "-",
-                                      createdAt: now, updatedAt: now, expiresAt: now.addingTimeInterval(2 * Self.clockSkew + 60))
+        let replay = LoginTransaction(
+            id: Self.sloReplayID(tenantID: tenantID, entityID: settings.entityID, requestID: request.id),
+            tenantID: tenantID, flow: .samlLogout(.replayMarker(spEntityID: settings.entityID, requestID: request.id)),
+            state: .completed, challenge: "-",
+            createdAt: now, updatedAt: now, expiresAt: now.addingTimeInterval(2 * Self.clockSkew + 60))
         do {
             _ = try await context.store.loginTransactions.create(replay)
         } catch let error as StoreError where error.code == .alreadyExists {
@@ -84,9 +87,10 @@ extension SAMLIdentityProviderService {
             await auditSLORejection(e, tenantID: tenantID, sp: settings.entityID, requestID: request.id, session: session?.0)
             return .error(e)
         }
-        let accepted = AcceptedLogoutRequest(app: app.id, requestID: request.id, nameID: request.nameID ?? "", nameIDFormat: request.nameIDFormat,
-                                             sessionIndexes: request.sessionIndexes, relayState: validated.relayState,
-                                             binding: message.binding == .post ? "post" : "redirect")
+        let accepted = AcceptedLogoutRequest(
+            app: app.id, requestID: request.id, nameID: request.nameID ?? "", nameIDFormat: request.nameIDFormat,
+            sessionIndexes: request.sessionIndexes, relayState: validated.relayState,
+            binding: message.binding == .post ? "post" : "redirect")
         if session == nil, message.binding == .post {
             // A cross-site POST carries no SameSite=Lax cookie: continue on a same-site GET (a
             // top-level navigation, which does) with the verified request kept server-side.
@@ -105,8 +109,9 @@ extension SAMLIdentityProviderService {
         let now = context.clock.now()
         let unknown = SAMLError(.unsupported, "this sign-out request is unknown or expired; sign out again from the application")
         guard stateID.hasPrefix("samlslo_"), stateID.utf8.count < 100,
-              let pending = try? await context.store.loginTransactions.get(tenantID: tenantID, id: stateID),
-              case .awaitingSameSiteStep? = pending.samlLogout else { return .error(unknown) }
+            let pending = try? await context.store.loginTransactions.get(tenantID: tenantID, id: stateID),
+            case .awaitingSameSiteStep? = pending.samlLogout
+        else { return .error(unknown) }
         let accepted: AcceptedLogoutRequest
         do {
             (_, accepted) = try await context.store.loginTransactions.update(tenantID: tenantID, id: stateID) { t in
@@ -121,44 +126,54 @@ extension SAMLIdentityProviderService {
             return .error(error)
         }
         guard let app = try? await context.store.applications.get(tenantID: tenantID, id: accepted.app),
-              case .saml(let settings) = app.settings else { return .error(unknown) }
+            case .saml(let settings) = app.settings
+        else { return .error(unknown) }
         return try await accept(accepted, app: app, settings: settings, tenantID: tenantID, issuer: issuer, session: session)
     }
 
     /// Matches the request against the browser's session, ends it and propagates.
-    func accept(_ accepted: AcceptedLogoutRequest, app: Application, settings: SAMLServiceProviderSettings, tenantID: String,
-                issuer: String, session: (Session, User)?) async throws -> LogoutOutcome {
+    func accept(
+        _ accepted: AcceptedLogoutRequest, app: Application, settings: SAMLServiceProviderSettings, tenantID: String,
+        issuer: String, session: (Session, User)?
+    ) async throws -> LogoutOutcome {
         let now = context.clock.now()
         let request = accepted.request
         guard let (s, _) = session else {
             // Nothing to end in this browser: the principal is logged out here already.
-            try await context.store.audit.append(context.auditEvent(
-                "saml.slo", by: .system, tenantID: tenantID, targetType: "application", targetID: app.id,
-                after: ["sp_entity_id": settings.entityID, "request_id": request.id, "session": "(none)"]))
-            return try await finalResponse(to: settings, inResponseTo: request.id, relayState: accepted.relayState, partial: false,
-                                           tenantID: tenantID, issuer: issuer)
+            try await context.store.audit.append(
+                context.auditEvent(
+                    "saml.slo", by: .system, tenantID: tenantID, targetType: "application", targetID: app.id,
+                    after: ["sp_entity_id": settings.entityID, "request_id": request.id, "session": "(none)"]))
+            return try await finalResponse(
+                to: settings, inResponseTo: request.id, relayState: accepted.relayState, partial: false,
+                tenantID: tenantID, issuer: issuer)
         }
         // The request must name what this session gave the SP: NameID (format) and SessionIndex.
         let participants = try await context.store.sessionParticipants.list(tenantID: tenantID, sessionID: s.id)
         guard let mine = participants.first(where: { $0.applicationID == app.id && $0.protocolKind == .saml }),
-              request.names(nameID: mine.nameID, format: mine.nameIDFormat, sessionIndex: mine.sessionIndex) else {
+            request.names(nameID: mine.nameID, format: mine.nameIDFormat, sessionIndex: mine.sessionIndex)
+        else {
             let e = SAMLError(.unknownPrincipal, "the logout request names another user or session")
             await auditSLORejection(e, tenantID: tenantID, sp: settings.entityID, requestID: request.id, session: s)
             guard let slo = settings.singleLogoutURL else { return .error(e) }
-            let xml = try await builder(tenantID: tenantID).logoutResponse(issuer: Self.entityID(issuer: issuer), destination: slo,
-                                                                           inResponseTo: request.id, status: e.status, now: now)
+            let xml = try await builder(tenantID: tenantID).logoutResponse(
+                issuer: Self.entityID(issuer: issuer), destination: slo,
+                inResponseTo: request.id, status: e.status, now: now)
             return .post(PostForm(action: slo, field: "SAMLResponse", value: Data(xml).base64EncodedString(), relayState: accepted.relayState))
         }
         let others = participants.filter { $0.protocolKind == .saml && $0.applicationID != app.id }
         let sloEvent = context.auditEvent(
             "saml.slo", by: .user(s.userID), tenantID: tenantID, targetType: "application", targetID: app.id,
             after: ["sp_entity_id": settings.entityID, "request_id": request.id, "session": s.id, "binding": accepted.binding])
-        let chain = try await startChain(others, userID: s.userID, sessionID: s.id,
-                                         initiator: .init(app: app.id, requestID: request.id, relayState: accepted.relayState),
-                                         finish: nil, tenantID: tenantID, issuer: issuer)
+        let chain = try await startChain(
+            others, userID: s.userID, sessionID: s.id,
+            initiator: .init(app: app.id, requestID: request.id, relayState: accepted.relayState),
+            finish: nil, tenantID: tenantID, issuer: issuer)
         // The session's end, the request's audit event, the chain and its first hop: one commit.
-        try await logoutService.endSession(s, issuer: issuer, reason: "SAML single logout from \(settings.entityID)",
-                                           participants: participants) { tx in
+        try await logoutService.endSession(
+            s, issuer: issuer, reason: "SAML single logout from \(settings.entityID)",
+            participants: participants
+        ) { tx in
             try await tx.audit.append(sloEvent)
             try await chain.store(in: tx)
         }
@@ -172,8 +187,9 @@ extension SAMLIdentityProviderService {
     /// path under the tenant or an already-validated absolute URL; nil: the signed-out page).
     public func signOut(_ session: Session, tenantID: String, issuer: String, reason: String, finish: String?) async throws -> LogoutOutcome {
         let participants = try await context.store.sessionParticipants.list(tenantID: tenantID, sessionID: session.id)
-        let chain = try await startChain(participants.filter { $0.protocolKind == .saml }, userID: session.userID, sessionID: session.id,
-                                         initiator: nil, finish: finish, tenantID: tenantID, issuer: issuer)
+        let chain = try await startChain(
+            participants.filter { $0.protocolKind == .saml }, userID: session.userID, sessionID: session.id,
+            initiator: nil, finish: finish, tenantID: tenantID, issuer: issuer)
         // The session's end, the chain and its first hop: one commit.
         try await logoutService.endSession(session, issuer: issuer, reason: reason, participants: participants) { tx in
             try await chain.store(in: tx)
@@ -196,15 +212,21 @@ extension SAMLIdentityProviderService {
     }
 
     /// Plans the chain's state and its first step, writing nothing.
-    func startChain(_ participants: [SessionParticipant], userID: String, sessionID: String, initiator: LogoutChain.Initiator?,
-                    finish: String?, tenantID: String, issuer: String) async throws -> StartedChain {
+    func startChain(
+        _ participants: [SessionParticipant], userID: String, sessionID: String, initiator: LogoutChain.Initiator?,
+        finish: String?, tenantID: String, issuer: String
+    ) async throws -> StartedChain {
         let now = context.clock.now()
-        let queue = participants.map { LogoutParticipant(app: $0.applicationID, nameID: $0.nameID ?? "", format: $0.nameIDFormat,
-                                                         sessionIndex: $0.sessionIndex) }
+        let queue = participants.map {
+            LogoutParticipant(
+                app: $0.applicationID, nameID: $0.nameID ?? "", format: $0.nameIDFormat,
+                sessionIndex: $0.sessionIndex)
+        }
         let chain = LogoutChain(sessionID: sessionID, initiator: initiator, finish: finish, queue: queue)
-        var row = LoginTransaction(id: Self.sloStateID(random: context.random), tenantID: tenantID, flow: .samlLogout(.propagation(chain)),
-                                   challenge: "-", userID: userID, createdAt: now, updatedAt: now,
-                                   expiresAt: now.addingTimeInterval(Self.sloLifetime))
+        var row = LoginTransaction(
+            id: Self.sloStateID(random: context.random), tenantID: tenantID, flow: .samlLogout(.propagation(chain)),
+            challenge: "-", userID: userID, createdAt: now, updatedAt: now,
+            expiresAt: now.addingTimeInterval(Self.sloLifetime))
         let step = try await plan(SAMLLogoutChainStateMachine(row.record(chain)), stateID: row.id, userID: userID, tenantID: tenantID, issuer: issuer)
         row.apply(step.record) { FlowState.samlLogout(.propagation($0)) }
         return StartedChain(outcome: step.outcome, row: queue.isEmpty ? nil : row, events: step.events)
@@ -225,8 +247,10 @@ extension SAMLIdentityProviderService {
     }
 
     /// Sends the next participant its LogoutRequest, or finishes (SAMLLogoutChainStateMachine).
-    func plan(_ start: SAMLLogoutChainStateMachine, stateID: String, userID: String?, tenantID: String,
-              issuer: String) async throws -> ChainStep {
+    func plan(
+        _ start: SAMLLogoutChainStateMachine, stateID: String, userID: String?, tenantID: String,
+        issuer: String
+    ) async throws -> ChainStep {
         var machine = start
         let now = context.clock.now()
         while true {
@@ -237,7 +261,8 @@ extension SAMLIdentityProviderService {
                 return ChainStep(outcome: try await finish(ending, tenantID: tenantID, issuer: issuer), record: machine.record, events: [])
             case .send(let next):
                 guard let app = try? await context.store.applications.get(tenantID: tenantID, id: next.app), case .saml(let settings) = app.settings,
-                      let slo = settings.singleLogoutURL, !next.nameID.isEmpty else {
+                    let slo = settings.singleLogoutURL, !next.nameID.isEmpty
+                else {
                     // No logout URL (or the SP is gone): it cannot be told; the logout is partial.
                     machine.unreachable(now: now)
                     continue
@@ -249,15 +274,20 @@ extension SAMLIdentityProviderService {
                 machine.sent(app: app.id, requestID: requestID, now: now, hopTimeout: Self.sloHopTimeout)
                 let sent = context.auditEvent(
                     "saml.slo.propagated", by: userID.map(Principal.user) ?? .system, tenantID: tenantID, targetType: "application",
-                    targetID: app.id, after: ["sp_entity_id": settings.entityID, "request_id": requestID, "state": "sent",
-                                              "binding": settings.logoutBinding.rawValue])
+                    targetID: app.id,
+                    after: [
+                        "sp_entity_id": settings.entityID, "request_id": requestID, "state": "sent",
+                        "binding": settings.logoutBinding.rawValue,
+                    ])
                 let skip = ReturnPoint.continueLogout(state: stateID)
-                let outcome: LogoutOutcome = if redirect {
-                    .redirectToServiceProvider(url: try await redirectURL(slo, xml, parameter: "SAMLRequest", relayState: stateID, tenantID: tenantID),
-                                               skip: skip)
-                } else {
-                    .post(PostForm(action: slo, field: "SAMLRequest", value: Data(xml).base64EncodedString(), relayState: stateID, skip: skip))
-                }
+                let outcome: LogoutOutcome =
+                    if redirect {
+                        .redirectToServiceProvider(
+                            url: try await redirectURL(slo, xml, parameter: "SAMLRequest", relayState: stateID, tenantID: tenantID),
+                            skip: skip)
+                    } else {
+                        .post(PostForm(action: slo, field: "SAMLRequest", value: Data(xml).base64EncodedString(), relayState: stateID, skip: skip))
+                    }
                 return ChainStep(outcome: outcome, record: machine.record, events: [sent])
             }
         }
@@ -269,26 +299,34 @@ extension SAMLIdentityProviderService {
             guard let app = try? await context.store.applications.get(tenantID: tenantID, id: initiator.app), case .saml(let settings) = app.settings else {
                 return .signedOut(partial: partial)
             }
-            return try await finalResponse(to: settings, inResponseTo: initiator.requestID, relayState: initiator.relayState,
-                                           partial: partial, tenantID: tenantID, issuer: issuer)
+            return try await finalResponse(
+                to: settings, inResponseTo: initiator.requestID, relayState: initiator.relayState,
+                partial: partial, tenantID: tenantID, issuer: issuer)
         case .redirect(let finish): return .redirect(finish)
         case .signedOutPage(let partial): return .signedOut(partial: partial)
         }
     }
 
     /// The signed LogoutResponse to the SP that started the logout (at its registered logout URL).
-    func finalResponse(to settings: SAMLServiceProviderSettings, inResponseTo: String, relayState: String?, partial: Bool,
-                       tenantID: String, issuer: String) async throws -> LogoutOutcome {
+    func finalResponse(
+        to settings: SAMLServiceProviderSettings, inResponseTo: String, relayState: String?, partial: Bool,
+        tenantID: String, issuer: String
+    ) async throws -> LogoutOutcome {
         guard let slo = settings.singleLogoutURL else { return .signedOut(partial: partial) }
-        let status = partial ? SAMLStatus(code: SAMLStatus.successCode, subcode: SAMLStatus.partialLogoutCode,
-                                          message: "some applications could not be signed out") : .success
+        let status =
+            partial
+            ? SAMLStatus(
+                code: SAMLStatus.successCode, subcode: SAMLStatus.partialLogoutCode,
+                message: "some applications could not be signed out") : .success
         let redirect = settings.logoutBinding == .redirect
-        let xml = try await builder(tenantID: tenantID).logoutResponse(issuer: Self.entityID(issuer: issuer), destination: slo,
-                                                                       inResponseTo: inResponseTo, status: status, now: context.clock.now(),
-                                                                       sign: !redirect)
+        let xml = try await builder(tenantID: tenantID).logoutResponse(
+            issuer: Self.entityID(issuer: issuer), destination: slo,
+            inResponseTo: inResponseTo, status: status, now: context.clock.now(),
+            sign: !redirect)
         if redirect {
-            return .redirectToServiceProvider(url: try await redirectURL(slo, xml, parameter: "SAMLResponse", relayState: relayState, tenantID: tenantID),
-                                              skip: nil)
+            return .redirectToServiceProvider(
+                url: try await redirectURL(slo, xml, parameter: "SAMLResponse", relayState: relayState, tenantID: tenantID),
+                skip: nil)
         }
         return .post(PostForm(action: slo, field: "SAMLResponse", value: Data(xml).base64EncodedString(), relayState: relayState))
     }
@@ -297,8 +335,9 @@ extension SAMLIdentityProviderService {
     /// `SAMLRequest`/`SAMLResponse`, `RelayState`, `SigAlg` and `Signature`, signed with the
     /// tenant's current RSA key (the one in the metadata's signing certificate) over RSA-SHA256.
     func redirectURL(_ endpoint: String, _ xml: [UInt8], parameter: String, relayState: String?, tenantID: String) async throws -> String {
-        let query = try SAMLRedirectBinding.encode(xml, parameter: parameter, relayState: relayState,
-                                                   signingKey: try await rsaSigningKey(tenantID: tenantID))
+        let query = try SAMLRedirectBinding.encode(
+            xml, parameter: parameter, relayState: relayState,
+            signingKey: try await rsaSigningKey(tenantID: tenantID))
         return endpoint + (endpoint.contains("?") ? "&" : "?") + query
     }
 
@@ -311,19 +350,23 @@ extension SAMLIdentityProviderService {
         var state: LoginTransaction?
         if let known { state = try? await context.store.loginTransactions.get(tenantID: tenantID, id: known) }
         guard let stateID = known, let state, let hop = Self.chain(state)?.waitingFor(now: context.clock.now()) else {
-            await context.recordFailure("saml.slo.rejected", by: .system, tenantID: tenantID,
-                                        reason: "a LogoutResponse that answers no logout in progress")
+            await context.recordFailure(
+                "saml.slo.rejected", by: .system, tenantID: tenantID,
+                reason: "a LogoutResponse that answers no logout in progress")
             // A late answer to a sign-out that has finished: the session it ended is gone, so "signed out" is true.
             if let state, state.kind == .samlLogout, state.state != .pending { return .signedOut(partial: false) }
             // Say what happened: nothing was signed out here (any Sigil session is untouched).
-            return .error(SAMLError(.unsupported, "this sign-out answer does not belong to a sign-out in progress here, so nothing was "
-                                        + "signed out by it; to sign out of Sigil, use Sign out on your account page"))
+            return .error(
+                SAMLError(
+                    .unsupported,
+                    "this sign-out answer does not belong to a sign-out in progress here, so nothing was "
+                        + "signed out by it; to sign out of Sigil, use Sign out on your account page"))
         }
         let expected = hop.requestID
         var ok = false
         var reason = ""
         var event: AuditEvent?
-        if case let (app, sp)? = try await serviceProvider(tenantID: tenantID, id: hop.app) {
+        if case (let app, let sp)? = try await serviceProvider(tenantID: tenantID, id: hop.app) {
             switch LogoutResponseValidator(sloURLs: [Self.sloURL(issuer: issuer)]).validate(message, from: sp, inResponseTo: expected) {
             case .success(let response):
                 ok = response.isSuccess
@@ -334,8 +377,9 @@ extension SAMLIdentityProviderService {
                     after: ["sp_entity_id": sp.entityID, "request_id": expected, "state": ok ? "confirmed" : "refused"], reason: ok ? nil : reason)
             case .failure(let error):
                 reason = "\(error.code): \(error.message) \(error.detail)"
-                await context.recordFailure("saml.slo.rejected", by: .system, tenantID: tenantID,
-                                            reason: "LogoutResponse from \(sp.entityID): \(reason)")
+                await context.recordFailure(
+                    "saml.slo.rejected", by: .system, tenantID: tenantID,
+                    reason: "LogoutResponse from \(sp.entityID): \(reason)")
             }
         }
         return try await advance(stateID: stateID, expected: expected, succeeded: ok, event: event, tenantID: tenantID, issuer: issuer)
@@ -344,23 +388,29 @@ extension SAMLIdentityProviderService {
     /// The browser's "continue" on a hop that does not answer (or came back without a response).
     public func continueLogout(stateID: String, tenantID: String, issuer: String) async throws -> LogoutOutcome {
         guard stateID.hasPrefix("samlslo_"), let state = try? await context.store.loginTransactions.get(tenantID: tenantID, id: stateID),
-              let hop = Self.chain(state)?.waitingFor(now: context.clock.now()) else {
+            let hop = Self.chain(state)?.waitingFor(now: context.clock.now())
+        else {
             return .signedOut(partial: false)
         }
-        let event = context.auditEvent("saml.slo.propagated", by: state.userID.map(Principal.user) ?? .system, tenantID: tenantID,
-                                       outcome: .failure, reason: "no LogoutResponse from application \(hop.app)"
-                                           + (context.clock.now() >= hop.deadline ? " (timed out)" : " (skipped)"))
+        let event = context.auditEvent(
+            "saml.slo.propagated", by: state.userID.map(Principal.user) ?? .system, tenantID: tenantID,
+            outcome: .failure,
+            reason: "no LogoutResponse from application \(hop.app)"
+                + (context.clock.now() >= hop.deadline ? " (timed out)" : " (skipped)"))
         return try await advance(stateID: stateID, expected: hop.requestID, succeeded: false, event: event, tenantID: tenantID, issuer: issuer)
     }
 
     /// Closes the current hop (once: a second answer to the same request changes nothing) and
     /// takes the next step.
-    func advance(stateID: String, expected: String, succeeded: Bool, event: AuditEvent?, tenantID: String,
-                 issuer: String) async throws -> LogoutOutcome {
+    func advance(
+        stateID: String, expected: String, succeeded: Bool, event: AuditEvent?, tenantID: String,
+        issuer: String
+    ) async throws -> LogoutOutcome {
         let now = context.clock.now()
         // Finished already, or another hop is in flight (a duplicate answer): nothing more to do here.
         guard let row = try? await context.store.loginTransactions.get(tenantID: tenantID, id: stateID), var machine = Self.chain(row),
-              machine.hopEnded(requestID: expected, confirmed: succeeded, now: now) else {
+            machine.hopEnded(requestID: expected, confirmed: succeeded, now: now)
+        else {
             if let event { try await context.store.audit.append(event) }
             return .signedOut(partial: false)
         }
@@ -400,7 +450,8 @@ extension SAMLIdentityProviderService {
 extension AcceptedLogoutRequest {
     /// The request as the session matcher reads it.
     var request: LogoutRequest {
-        LogoutRequest(id: requestID, issuer: nil, destination: nil, issueInstant: nil, notOnOrAfter: nil, nameID: nameID,
-                      nameIDFormat: nameIDFormat, sessionIndexes: sessionIndexes, hasEnvelopedSignature: false)
+        LogoutRequest(
+            id: requestID, issuer: nil, destination: nil, issueInstant: nil, notOnOrAfter: nil, nameID: nameID,
+            nameIDFormat: nameIDFormat, sessionIndexes: sessionIndexes, hasEnvelopedSignature: false)
     }
 }

@@ -1,5 +1,4 @@
 import Crypto
-import _CryptoExtras
 import Foundation
 import SigilCore
 import SigilFlows
@@ -8,6 +7,7 @@ import SigilSAML
 import SigilStore
 import SigilXML
 import X509
+import _CryptoExtras
 
 /// The SAML 2.0 identity provider of a tenant: SP-initiated SSO over HTTP-Redirect and HTTP-POST,
 /// IdP-initiated SSO, basic single logout, and metadata. The HTTP layer hands in the decoded
@@ -81,8 +81,10 @@ public struct SAMLIdentityProviderService: Sendable {
 
     /// Step 1 of SP-initiated SSO: validate the request, record its ID (replay), and either answer
     /// now (signed in, or IsPassive) or send the browser to sign in.
-    public func receive(_ message: SAMLInboundMessage, tenantID: String, issuer: String,
-                        session: (Session, User)?) async throws -> Outcome {
+    public func receive(
+        _ message: SAMLInboundMessage, tenantID: String, issuer: String,
+        session: (Session, User)?
+    ) async throws -> Outcome {
         let now = context.clock.now()
         // Parsed once; the issuer is read before anything is trusted, only to find the registered SP.
         let unverified: AuthnRequest
@@ -99,14 +101,17 @@ public struct SAMLIdentityProviderService: Sendable {
         switch result {
         case .success(let v): validated = v
         case .failure(let rejection):
-            return try await reject(rejection.error, tenantID: tenantID, issuer: issuer, app: registered?.0,
-                                    requestID: rejection.request?.id, to: rejection.respondTo.map { (acsURL: $0.acsURL, relayState: message.relayState) })
+            return try await reject(
+                rejection.error, tenantID: tenantID, issuer: issuer, app: registered?.0,
+                requestID: rejection.request?.id, to: rejection.respondTo.map { (acsURL: $0.acsURL, relayState: message.relayState) })
         }
         let app = registered!.0
-        let unchecked = validated.signatureUnchecked ? context.auditEvent(
-            "saml.sso.signature_unchecked", by: .system, tenantID: tenantID, targetType: "application", targetID: app.id,
-            after: ["sp_entity_id": validated.serviceProvider.entityID, "request_id": validated.request.id, "binding": "\(message.binding)"],
-            reason: "the request is signed but the service provider has no certificate registered; handled as unsigned") : nil
+        let unchecked =
+            validated.signatureUnchecked
+            ? context.auditEvent(
+                "saml.sso.signature_unchecked", by: .system, tenantID: tenantID, targetType: "application", targetID: app.id,
+                after: ["sp_entity_id": validated.serviceProvider.entityID, "request_id": validated.request.id, "binding": "\(message.binding)"],
+                reason: "the request is signed but the service provider has no certificate registered; handled as unsigned") : nil
         // Replay: the pending record's ID is derived from the request ID.
         let secret = OpaqueToken.make(prefix: "", random: context.random)
         let flow = SAMLAuthnRequestFlow(
@@ -124,14 +129,17 @@ public struct SAMLIdentityProviderService: Sendable {
                 if let unchecked { try await tx.audit.append(unchecked) }
             }
         } catch let error as StoreError where error.code == .alreadyExists {
-            return try await reject(SAMLError(.replayed, "this request was already used", detail: validated.request.id), tenantID: tenantID,
-                                    issuer: issuer, app: app, requestID: validated.request.id, to: (validated.acsURL, validated.relayState))
+            return try await reject(
+                SAMLError(.replayed, "this request was already used", detail: validated.request.id), tenantID: tenantID,
+                issuer: issuer, app: app, requestID: validated.request.id, to: (validated.acsURL, validated.relayState))
         }
         var machine = SAMLAuthnRequestStateMachine(pending.record(flow))
-        switch machine.received(session: session.map { .init(user: $0.1.id, authTime: $0.0.authTime) }, isPassive: validated.request.isPassive,
-                                now: now) {
+        switch machine.received(
+            session: session.map { .init(user: $0.1.id, authTime: $0.0.authTime) }, isPassive: validated.request.isPassive,
+            now: now)
+        {
         case .answer, .answerAgain:
-            guard case let (s, user)? = session else { break }
+            guard case (let s, let user)? = session else { break }
             // The application loaded to validate the request answers it too.
             return try await answer(pending, app: app, session: s, user: user, tenantID: tenantID, issuer: issuer, step: .complete(pending.id))
         case .refusePassive:
@@ -139,9 +147,10 @@ public struct SAMLIdentityProviderService: Sendable {
             _ = try? await context.store.loginTransactions.update(tenantID: tenantID, id: pending.id) { t in
                 t.apply(record, FlowState.samlAuthnRequest)
             }
-            return try await reject(SAMLError(.unsupported, "the user is not signed in and the request is passive"), tenantID: tenantID,
-                                    issuer: issuer, app: app, requestID: validated.request.id, to: (validated.acsURL, validated.relayState),
-                                    status: .responder("NoPassive", "the user is not signed in"))
+            return try await reject(
+                SAMLError(.unsupported, "the user is not signed in and the request is passive"), tenantID: tenantID,
+                issuer: issuer, app: app, requestID: validated.request.id, to: (validated.acsURL, validated.relayState),
+                status: .responder("NoPassive", "the user is not signed in"))
         case .signIn, .refuse:
             break
         }
@@ -158,7 +167,8 @@ public struct SAMLIdentityProviderService: Sendable {
             return .error(SAMLError(.unsupported, "this sign-in request is unknown or expired; start again from the application"))
         }
         guard let flow = pending.samlAuthnRequest, let hash = pending.secretHash,
-              constantTimeEquals(Array(hash.utf8), Array(tokenHash(key).utf8)) else {
+            constantTimeEquals(Array(hash.utf8), Array(tokenHash(key).utf8))
+        else {
             await context.recordFailure("saml.sso.rejected", by: .system, tenantID: tenantID, reason: "resume key mismatch")
             return .error(SAMLError(.unsupported, "this sign-in request is unknown or expired; start again from the application"))
         }
@@ -170,22 +180,23 @@ public struct SAMLIdentityProviderService: Sendable {
         let continueLink = ReturnPoint.continueSSO(transaction: transactionID, key: key)
         switch machine.resumed(session: signedIn, now: now, repeatWindow: Self.repeatWindow) {
         case .answerAgain:
-            guard case let (s, user)? = session else { break }
+            guard case (let s, let user)? = session else { break }
             let repeated = context.auditEvent(
                 "saml.sso.repeated", by: .user(user.id), tenantID: tenantID, targetType: "application",
                 targetID: flow.applicationID, after: ["request_id": flow.requestID, "session": s.id],
                 reason: "the continue link of an answered request was opened again by the same browser")
             return try await answer(pending, session: s, user: user, tenantID: tenantID, issuer: issuer, step: .repeat(repeated))
         case .answer:
-            guard case let (s, user)? = session else { break }
+            guard case (let s, let user)? = session else { break }
             return try await respond(pending, session: s, user: user, tenantID: tenantID, issuer: issuer)
         case .signIn(let force):
             return .login(returnTo: continueLink, forceLogin: force)
         case .refuse, .refusePassive:
             break
         }
-        await context.recordFailure("saml.sso.rejected", by: .system, tenantID: tenantID,
-                                    reason: "replayed: resume link of an answered or expired request \(flow.requestID)")
+        await context.recordFailure(
+            "saml.sso.rejected", by: .system, tenantID: tenantID,
+            reason: "replayed: resume link of an answered or expired request \(flow.requestID)")
         return .error(SAMLError(.replayed, "this sign-in request was already answered or expired; start again from the application"))
     }
 
@@ -205,42 +216,53 @@ public struct SAMLIdentityProviderService: Sendable {
     }
 
     /// The signed Response to a pending request (answered once by `respond`, or again by `resume`).
-    func answer(_ pending: LoginTransaction, app loaded: Application? = nil, session: Session, user: User, tenantID: String, issuer: String,
-                step: AnswerStep) async throws -> Outcome {
+    func answer(
+        _ pending: LoginTransaction, app loaded: Application? = nil, session: Session, user: User, tenantID: String, issuer: String,
+        step: AnswerStep
+    ) async throws -> Outcome {
         guard let flow = pending.samlAuthnRequest else { return .error(SAMLError(.unsupported, "this sign-in request is unknown")) }
-        let app = if let loaded, loaded.id == flow.applicationID { loaded } else {
-            try await context.store.applications.get(tenantID: tenantID, id: flow.applicationID)
-        }
+        let app =
+            if let loaded, loaded.id == flow.applicationID { loaded } else {
+                try await context.store.applications.get(tenantID: tenantID, id: flow.applicationID)
+            }
         guard case .saml(let settings) = app.settings else { return .error(SAMLError(.unknownIssuer, "the application is not a SAML SP")) }
-        return try await assertion(app: app, settings: settings, session: session, user: user, tenantID: tenantID, issuer: issuer,
-                                   acsURL: flow.acsURL, inResponseTo: flow.requestID,
-                                   nameIDFormat: NameIDFormat(rawValue: flow.nameIDFormat) ?? Self.nameIDFormat(settings),
-                                   relayState: flow.relayState, step: step)
+        return try await assertion(
+            app: app, settings: settings, session: session, user: user, tenantID: tenantID, issuer: issuer,
+            acsURL: flow.acsURL, inResponseTo: flow.requestID,
+            nameIDFormat: NameIDFormat(rawValue: flow.nameIDFormat) ?? Self.nameIDFormat(settings),
+            relayState: flow.relayState, step: step)
     }
 
     /// IdP-initiated SSO to a registered SP's default ACS (no InResponseTo).
     public func idpInitiated(spEntityID: String, relayState: String?, tenantID: String, issuer: String, session: Session, user: User) async throws -> Outcome {
-        guard case let (app, sp)? = try await serviceProvider(tenantID: tenantID, entityID: spEntityID),
-              case .saml(let settings) = app.settings, let acs = sp.defaultACS else {
-            await context.recordFailure("saml.sso.rejected", by: .user(user.id), tenantID: tenantID,
-                                        reason: "IdP-initiated SSO to an unknown service provider")
+        guard case (let app, let sp)? = try await serviceProvider(tenantID: tenantID, entityID: spEntityID),
+            case .saml(let settings) = app.settings, let acs = sp.defaultACS
+        else {
+            await context.recordFailure(
+                "saml.sso.rejected", by: .user(user.id), tenantID: tenantID,
+                reason: "IdP-initiated SSO to an unknown service provider")
             return .error(SAMLError(.unknownIssuer, "this application is not registered"))
         }
-        return try await assertion(app: app, settings: settings, session: session, user: user, tenantID: tenantID, issuer: issuer,
-                                   acsURL: acs.url, inResponseTo: nil, nameIDFormat: Self.nameIDFormat(settings), relayState: relayState,
-                                   step: .unsolicited)
+        return try await assertion(
+            app: app, settings: settings, session: session, user: user, tenantID: tenantID, issuer: issuer,
+            acsURL: acs.url, inResponseTo: nil, nameIDFormat: Self.nameIDFormat(settings), relayState: relayState,
+            step: .unsolicited)
     }
 
-    func assertion(app: Application, settings: SAMLServiceProviderSettings, session: Session, user: User, tenantID: String, issuer: String,
-                   acsURL: String, inResponseTo: String?, nameIDFormat: NameIDFormat, relayState: String?, step: AnswerStep) async throws -> Outcome {
+    func assertion(
+        app: Application, settings: SAMLServiceProviderSettings, session: Session, user: User, tenantID: String, issuer: String,
+        acsURL: String, inResponseTo: String?, nameIDFormat: NameIDFormat, relayState: String?, step: AnswerStep
+    ) async throws -> Outcome {
         let now = context.clock.now()
         var encryptor: XMLEncryptor?
         if settings.encryptAssertions {
             // Never fall back to a plain assertion for an SP that asked for encryption.
             do { encryptor = try Self.assertionEncryptor(certificatePEM: settings.assertionEncryptionCertificatePEM) } catch {
-                await context.recordFailure("saml.sso.rejected", by: .user(user.id), tenantID: tenantID,
-                                            reason: "cannot encrypt to the SP's certificate: \(error.detail) sp=\(settings.entityID)")
-                return .error(SAMLError(.unsupported, "this application's encryption certificate cannot be used; ask its administrator to register a valid one"))
+                await context.recordFailure(
+                    "saml.sso.rejected", by: .user(user.id), tenantID: tenantID,
+                    reason: "cannot encrypt to the SP's certificate: \(error.detail) sp=\(settings.entityID)")
+                return .error(
+                    SAMLError(.unsupported, "this application's encryption certificate cannot be used; ask its administrator to register a valid one"))
             }
         }
         let content = SAMLAssertionContent(
@@ -259,8 +281,10 @@ public struct SAMLIdentityProviderService: Sendable {
             nameIDFormat: nameIDFormat.rawValue, sessionIndex: content.sessionIndex, createdAt: now)
         let responded = context.auditEvent(
             "saml.sso.responded", by: .user(user.id), tenantID: tenantID, targetType: "application", targetID: app.id,
-            after: ["sp_entity_id": settings.entityID, "acs_url": acsURL, "in_response_to": inResponseTo ?? "(idp-initiated)",
-                    "name_id_format": nameIDFormat.rawValue, "session": session.id, "encrypted": String(encryptor != nil)])
+            after: [
+                "sp_entity_id": settings.entityID, "acs_url": acsURL, "in_response_to": inResponseTo ?? "(idp-initiated)",
+                "name_id_format": nameIDFormat.rawValue, "session": session.id, "encrypted": String(encryptor != nil),
+            ])
         // One commit: the request's state change, the participant row and the audit events.
         do {
             try await context.store.transaction { tx in
@@ -283,8 +307,9 @@ public struct SAMLIdentityProviderService: Sendable {
                 try await tx.audit.append(responded)
             }
         } catch let error as SAMLError {
-            await context.recordFailure("saml.sso.rejected", by: .user(session.userID), tenantID: tenantID,
-                                        reason: "replayed: \(error.message) \(inResponseTo ?? "")")
+            await context.recordFailure(
+                "saml.sso.rejected", by: .user(session.userID), tenantID: tenantID,
+                reason: "replayed: \(error.message) \(inResponseTo ?? "")")
             return .error(error)
         } catch let error as StoreError where error.code == .notFound {
             // The session (or the pending request) ended meanwhile: nothing was written.
@@ -294,8 +319,10 @@ public struct SAMLIdentityProviderService: Sendable {
     }
 
     /// Rejections are audited; a trusted requester gets a signed status response at its ACS.
-    func reject(_ error: SAMLError, tenantID: String, issuer: String, app: Application?, requestID: String?,
-                to destination: (acsURL: String, relayState: String?)?, status: SAMLStatus? = nil) async throws -> Outcome {
+    func reject(
+        _ error: SAMLError, tenantID: String, issuer: String, app: Application?, requestID: String?,
+        to destination: (acsURL: String, relayState: String?)?, status: SAMLStatus? = nil
+    ) async throws -> Outcome {
         var reason = "\(error.code): \(error.message)"
         if !error.detail.isEmpty { reason += " (\(error.detail))" }
         if let app { reason += " sp=\(app.entityID ?? app.id)" }
@@ -304,8 +331,10 @@ public struct SAMLIdentityProviderService: Sendable {
         let xml = try await builder(tenantID: tenantID).statusResponse(
             issuer: Self.entityID(issuer: issuer), destination: destination.acsURL, inResponseTo: requestID,
             status: status ?? error.status, now: context.clock.now())
-        return .post(PostForm(action: destination.acsURL, field: "SAMLResponse", value: Data(xml).base64EncodedString(),
-                              relayState: destination.relayState))
+        return .post(
+            PostForm(
+                action: destination.acsURL, field: "SAMLResponse", value: Data(xml).base64EncodedString(),
+                relayState: destination.relayState))
     }
 
     // MARK: metadata
@@ -316,8 +345,9 @@ public struct SAMLIdentityProviderService: Sendable {
         let certs = try records.filter { $0.algorithm == SigningAlgorithm.rs256.rawValue && order[$0.state] != nil }
             .sorted { order[$0.state]! < order[$1.state]! }
             .compactMap { try $0.certificatePEM.map { try SigningCertificate.x5cValue(pem: $0) } }
-        let meta = IdPMetadata(entityID: Self.entityID(issuer: issuer), ssoURL: Self.ssoURL(issuer: issuer), sloURL: Self.sloURL(issuer: issuer),
-                               signingCertificatesBase64: certs)
+        let meta = IdPMetadata(
+            entityID: Self.entityID(issuer: issuer), ssoURL: Self.ssoURL(issuer: issuer), sloURL: Self.sloURL(issuer: issuer),
+            signingCertificatesBase64: certs)
         let id = "_" + context.random.bytes(16).map { String(format: "%02x", $0) }.joined()
         return try meta.document(id: id, signer: signed ? try await signer(tenantID: tenantID) : nil)
     }
@@ -326,13 +356,17 @@ public struct SAMLIdentityProviderService: Sendable {
 
     public func serviceProvider(tenantID: String, entityID: String) async throws -> (Application, SAMLServiceProvider)? {
         guard let app = try await context.store.applications.find(tenantID: tenantID, entityID: entityID),
-              case .saml(let s) = app.settings else { return nil }
-        return (app, SAMLServiceProvider(
-            entityID: s.entityID,
-            acs: s.assertionConsumerServices.map {
-                .init(url: $0.url, binding: SAMLBinding(rawValue: $0.binding), index: $0.index, isDefault: $0.isDefault)
-            },
-            nameIDFormat: Self.nameIDFormat(s), certificatePEM: s.certificatePEM, requireSignedRequests: s.wantAuthnRequestsSigned ?? false))
+            case .saml(let s) = app.settings
+        else { return nil }
+        return (
+            app,
+            SAMLServiceProvider(
+                entityID: s.entityID,
+                acs: s.assertionConsumerServices.map {
+                    .init(url: $0.url, binding: SAMLBinding(rawValue: $0.binding), index: $0.index, isDefault: $0.isDefault)
+                },
+                nameIDFormat: Self.nameIDFormat(s), certificatePEM: s.certificatePEM, requireSignedRequests: s.wantAuthnRequestsSigned ?? false)
+        )
     }
 
     /// The tenant's current RSA key: it signs XML (enveloped signatures) and HTTP-Redirect queries,
@@ -405,14 +439,15 @@ public struct SAMLIdentityProviderService: Sendable {
     /// Mapped user fields, plus a multi-valued `session.amr` (Okta's third-party claims sharing).
     static func attributes(_ mappings: [SAMLServiceProviderSettings.AttributeMapping], user: User, session: Session) -> [SAMLAttribute] {
         var out = mappings.map { m -> SAMLAttribute in
-            let values: [String] = switch m.userField {
-            case "email": [user.email]
-            case "given_name": [user.givenName]
-            case "family_name": [user.familyName]
-            case "id": [user.id]
-            case "amr": session.amr
-            default: []
-            }
+            let values: [String] =
+                switch m.userField {
+                case "email": [user.email]
+                case "given_name": [user.givenName]
+                case "family_name": [user.familyName]
+                case "id": [user.id]
+                case "amr": session.amr
+                default: []
+                }
             return SAMLAttribute(name: m.name, nameFormat: m.nameFormat, values: values.filter { !$0.isEmpty })
         }
         if !out.contains(where: { $0.name == "session.amr" }), !session.amr.isEmpty {
@@ -430,8 +465,9 @@ extension SAMLIdentityProviderService {
         let meta = try SPMetadata.parse(xml)
         let post = meta.assertionConsumerServices.filter { SAMLBinding(rawValue: $0.binding) == .httpPOST }
         let acs = post.enumerated().map { i, e in
-            SAMLServiceProviderSettings.AssertionConsumerService(url: e.location, binding: e.binding, index: e.index ?? i,
-                                                                 isDefault: e.isDefault)
+            SAMLServiceProviderSettings.AssertionConsumerService(
+                url: e.location, binding: e.binding, index: e.index ?? i,
+                isDefault: e.isDefault)
         }
         var withDefault = acs
         if !withDefault.contains(where: \.isDefault), !withDefault.isEmpty {
@@ -441,7 +477,10 @@ extension SAMLIdentityProviderService {
         let format = meta.nameIDFormats.first { NameIDFormat(rawValue: $0) != nil } ?? NameIDFormat.emailAddress.rawValue
         // Logout: HTTP-POST preferred, else HTTP-Redirect (python3-saml and many others offer only
         // Redirect); other bindings (SOAP, Artifact) are not used.
-        let slo = meta.singleLogoutServices.first { SAMLBinding(rawValue: $0.binding) == .httpPOST }.map { ($0.location, SAMLServiceProviderSettings.LogoutBinding.post) }
+        let slo =
+            meta.singleLogoutServices.first { SAMLBinding(rawValue: $0.binding) == .httpPOST }.map {
+                ($0.location, SAMLServiceProviderSettings.LogoutBinding.post)
+            }
             ?? meta.singleLogoutServices.first { SAMLBinding(rawValue: $0.binding) == .httpRedirect }.map { ($0.location, .redirect) }
         var settings = SAMLServiceProviderSettings(
             entityID: meta.entityID, assertionConsumerServices: withDefault,

@@ -1,8 +1,8 @@
 import Logging
-import SigilJOSE
-import Synchronization
 import SigilCore
+import SigilJOSE
 import SigilStore
+import Synchronization
 
 /// What every use case needs: the store, time, randomness, the master key.
 public struct ServiceContext: Sendable {
@@ -16,8 +16,10 @@ public struct ServiceContext: Sendable {
     /// Decrypted signing keys by tenant and kid (shared by every service built on this context).
     public let signingKeyCache = SigningKeyCache()
 
-    public init(store: any Store, clock: any SigilClock = SystemClock(), random: any RandomSource = SystemRandom(),
-                masterKey: MasterKey, logger: Logger = Logger(label: "sigil"), remote: RemoteDocuments? = nil) {
+    public init(
+        store: any Store, clock: any SigilClock = SystemClock(), random: any RandomSource = SystemRandom(),
+        masterKey: MasterKey, logger: Logger = Logger(label: "sigil"), remote: RemoteDocuments? = nil
+    ) {
         self.remote = remote ?? RemoteDocuments(clock: clock)
         self.store = store
         self.clock = clock
@@ -29,12 +31,15 @@ public struct ServiceContext: Sendable {
     public var ids: IdentifierGenerator { IdentifierGenerator(clock: clock, random: random) }
 
     /// Builds an audit event stamped now.
-    public func auditEvent(_ action: String, by principal: Principal, tenantID: String?, targetType: String? = nil,
-                           targetID: String? = nil, outcome: AuditEvent.Outcome = .success,
-                           before: [String: String]? = nil, after: [String: String]? = nil, reason: String? = nil) -> AuditEvent {
-        AuditEvent(id: ids.make(.auditEvent), tenantID: tenantID, occurredAt: clock.now(), actor: principal.auditName,
-                   action: action, targetType: targetType, targetID: targetID, outcome: outcome,
-                   before: before, after: after, reason: reason)
+    public func auditEvent(
+        _ action: String, by principal: Principal, tenantID: String?, targetType: String? = nil,
+        targetID: String? = nil, outcome: AuditEvent.Outcome = .success,
+        before: [String: String]? = nil, after: [String: String]? = nil, reason: String? = nil
+    ) -> AuditEvent {
+        AuditEvent(
+            id: ids.make(.auditEvent), tenantID: tenantID, occurredAt: clock.now(), actor: principal.auditName,
+            action: action, targetType: targetType, targetID: targetID, outcome: outcome,
+            before: before, after: after, reason: reason)
     }
 
     /// Records a decision that changed nothing (denials, failed authentication). Never throws:

@@ -39,7 +39,8 @@ public struct ServiceError: Error, Sendable, Equatable, CustomStringConvertible 
     public var description: String { "\(code): \(message)" }
 
     public static func invalid(_ fieldErrors: [FieldError]) -> ServiceError {
-        ServiceError(.invalidInput, fieldErrors.count == 1 ? fieldErrors[0].message : "the request has \(fieldErrors.count) invalid fields",
-                     fieldErrors: fieldErrors)
+        ServiceError(
+            .invalidInput, fieldErrors.count == 1 ? fieldErrors[0].message : "the request has \(fieldErrors.count) invalid fields",
+            fieldErrors: fieldErrors)
     }
 }

@@ -29,9 +29,11 @@ public struct ServiceSet: Sendable {
         AuthenticatorService(context: context, policy: authenticatorPolicy, dispatcher: pushDispatcher)
     }
 
-    public init(context: ServiceContext, authenticatorPolicy: AuthenticatorPolicy = AuthenticatorPolicy(),
-                pushSender: any PushSender = NoPushSender(),
-                backChannel: BackChannelLogoutDispatcher = BackChannelLogoutDispatcher()) {
+    public init(
+        context: ServiceContext, authenticatorPolicy: AuthenticatorPolicy = AuthenticatorPolicy(),
+        pushSender: any PushSender = NoPushSender(),
+        backChannel: BackChannelLogoutDispatcher = BackChannelLogoutDispatcher()
+    ) {
         self.context = context
         self.backChannel = backChannel
         self.authenticatorPolicy = authenticatorPolicy

@@ -35,9 +35,10 @@ public struct SessionService: Sendable {
     public func start(tenantID: String, userID: String, amr: [String], acr: String) async throws -> (Session, Secret<String>) {
         let token = OpaqueToken.make(prefix: Self.cookiePrefix, random: context.random)
         let now = context.clock.now()
-        let session = Session(id: context.ids.make(.session), tenantID: tenantID, userID: userID, tokenHash: tokenHash(token),
-                              createdAt: now, lastSeenAt: now, idleExpiresAt: now.addingTimeInterval(policy.idleTimeout),
-                              absoluteExpiresAt: now.addingTimeInterval(policy.absoluteTimeout), authTime: now, amr: amr, acr: acr)
+        let session = Session(
+            id: context.ids.make(.session), tenantID: tenantID, userID: userID, tokenHash: tokenHash(token),
+            createdAt: now, lastSeenAt: now, idleExpiresAt: now.addingTimeInterval(policy.idleTimeout),
+            absoluteExpiresAt: now.addingTimeInterval(policy.absoluteTimeout), authTime: now, amr: amr, acr: acr)
         let context = self.context
         let created = try await context.store.transaction { tx in
             try await Self.record(session, context: context, in: tx)
@@ -47,21 +48,26 @@ public struct SessionService: Sendable {
 
     /// A new session row and its cookie, written inside the caller's store transaction (so a sign-in
     /// that consumes something — an approved login — commits together with its session).
-    public func start(tenantID: String, userID: String, amr: [String], acr: String,
-                      in tx: any StoreSession) async throws -> (Session, Secret<String>) {
+    public func start(
+        tenantID: String, userID: String, amr: [String], acr: String,
+        in tx: any StoreSession
+    ) async throws -> (Session, Secret<String>) {
         let token = OpaqueToken.make(prefix: Self.cookiePrefix, random: context.random)
         let now = context.clock.now()
-        let session = Session(id: context.ids.make(.session), tenantID: tenantID, userID: userID, tokenHash: tokenHash(token),
-                              createdAt: now, lastSeenAt: now, idleExpiresAt: now.addingTimeInterval(policy.idleTimeout),
-                              absoluteExpiresAt: now.addingTimeInterval(policy.absoluteTimeout), authTime: now, amr: amr, acr: acr)
+        let session = Session(
+            id: context.ids.make(.session), tenantID: tenantID, userID: userID, tokenHash: tokenHash(token),
+            createdAt: now, lastSeenAt: now, idleExpiresAt: now.addingTimeInterval(policy.idleTimeout),
+            absoluteExpiresAt: now.addingTimeInterval(policy.absoluteTimeout), authTime: now, amr: amr, acr: acr)
         return (try await Self.record(session, context: context, in: tx), Secret(token))
     }
 
     static func record(_ session: Session, context: ServiceContext, in tx: any StoreSession) async throws -> Session {
         let created = try await tx.sessions.create(session)
-        try await tx.audit.append(context.auditEvent("session.started", by: .user(session.userID), tenantID: session.tenantID,
-                                                     targetType: "session", targetID: created.id,
-                                                     after: ["amr": session.amr.joined(separator: " "), "acr": session.acr]))
+        try await tx.audit.append(
+            context.auditEvent(
+                "session.started", by: .user(session.userID), tenantID: session.tenantID,
+                targetType: "session", targetID: created.id,
+                after: ["amr": session.amr.joined(separator: " "), "acr": session.acr]))
         return created
     }
 
@@ -95,8 +101,10 @@ public struct SessionService: Sendable {
         let context = self.context
         try await context.store.transaction { tx in
             try await tx.sessions.revoke(id: session.id, at: context.clock.now())
-            try await tx.audit.append(context.auditEvent("session.ended", by: .user(session.userID), tenantID: session.tenantID,
-                                                         targetType: "session", targetID: session.id))
+            try await tx.audit.append(
+                context.auditEvent(
+                    "session.ended", by: .user(session.userID), tenantID: session.tenantID,
+                    targetType: "session", targetID: session.id))
         }
     }
 }

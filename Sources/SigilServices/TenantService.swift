@@ -26,9 +26,10 @@ public struct TenantService: Sendable {
         return try await context.store.transaction { tx in
             let created = try await tx.tenants.create(tenant)
             for key in keys { _ = try await tx.signingKeys.create(key) }
-            try await tx.audit.append(context.auditEvent(
-                "tenant.created", by: principal, tenantID: created.id, targetType: "tenant", targetID: created.id,
-                after: ["name": created.slug, "host": created.host ?? "", "keys": keys.map(\.kid).joined(separator: ",")]))
+            try await tx.audit.append(
+                context.auditEvent(
+                    "tenant.created", by: principal, tenantID: created.id, targetType: "tenant", targetID: created.id,
+                    after: ["name": created.slug, "host": created.host ?? "", "keys": keys.map(\.kid).joined(separator: ",")]))
             return created
         }
     }

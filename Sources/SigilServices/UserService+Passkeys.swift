@@ -18,10 +18,12 @@ extension UserService {
             let before = try await tx.passkeys.get(tenantID: tenantID, credentialID: credentialID)
             guard before.userID == userID else { throw StoreError.notFound("passkey") }
             let after = try await tx.passkeys.setCloneWarning(tenantID: tenantID, userID: userID, credentialID: credentialID, false)
-            try await tx.audit.append(context.auditEvent("passkey.clone_warning_cleared", by: principal, tenantID: tenantID,
-                                                         targetType: "passkey", targetID: credentialID,
-                                                         before: ["clone_warning": String(before.cloneWarning), "sign_count": String(before.signCount)],
-                                                         after: ["clone_warning": "false", "sign_count": "0", "user": userID]))
+            try await tx.audit.append(
+                context.auditEvent(
+                    "passkey.clone_warning_cleared", by: principal, tenantID: tenantID,
+                    targetType: "passkey", targetID: credentialID,
+                    before: ["clone_warning": String(before.cloneWarning), "sign_count": String(before.signCount)],
+                    after: ["clone_warning": "false", "sign_count": "0", "user": userID]))
             return after
         }
     }

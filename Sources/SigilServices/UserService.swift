@@ -45,15 +45,18 @@ public struct UserService: Sendable {
         let errors = Self.validate(email: input.email, givenName: input.givenName, familyName: input.familyName)
         guard errors.isEmpty else { throw ServiceError.invalid(errors) }
         let now = context.clock.now()
-        let user = User(id: context.ids.make(.user), tenantID: tenantID, email: input.email,
-                        givenName: input.givenName.trimmingCharacters(in: .whitespaces),
-                        familyName: input.familyName.trimmingCharacters(in: .whitespaces),
-                        status: input.status, createdAt: now, updatedAt: now)
+        let user = User(
+            id: context.ids.make(.user), tenantID: tenantID, email: input.email,
+            givenName: input.givenName.trimmingCharacters(in: .whitespaces),
+            familyName: input.familyName.trimmingCharacters(in: .whitespaces),
+            status: input.status, createdAt: now, updatedAt: now)
         let context = self.context
         return try await context.store.transaction { tx in
             let created = try await tx.users.create(user)
-            try await tx.audit.append(context.auditEvent("user.created", by: principal, tenantID: tenantID,
-                                                         targetType: "user", targetID: created.id, after: Self.summary(created)))
+            try await tx.audit.append(
+                context.auditEvent(
+                    "user.created", by: principal, tenantID: tenantID,
+                    targetType: "user", targetID: created.id, after: Self.summary(created)))
             return created
         }
     }
@@ -82,8 +85,10 @@ public struct UserService: Sendable {
                 if let status = patch.status { user.status = status }
                 user.updatedAt = now
             }
-            try await tx.audit.append(context.auditEvent("user.updated", by: principal, tenantID: tenantID, targetType: "user",
-                                                         targetID: id, before: Self.summary(before), after: Self.summary(after)))
+            try await tx.audit.append(
+                context.auditEvent(
+                    "user.updated", by: principal, tenantID: tenantID, targetType: "user",
+                    targetID: id, before: Self.summary(before), after: Self.summary(after)))
             return after
         }
     }
@@ -93,8 +98,10 @@ public struct UserService: Sendable {
         let context = self.context
         try await context.store.transaction { tx in
             let deleted = try await tx.users.delete(tenantID: tenantID, id: id, expectedVersion: expectedVersion)
-            try await tx.audit.append(context.auditEvent("user.deleted", by: principal, tenantID: tenantID, targetType: "user",
-                                                         targetID: id, before: Self.summary(deleted)))
+            try await tx.audit.append(
+                context.auditEvent(
+                    "user.deleted", by: principal, tenantID: tenantID, targetType: "user",
+                    targetID: id, before: Self.summary(deleted)))
         }
     }
 }

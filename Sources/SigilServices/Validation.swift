@@ -14,10 +14,12 @@ public enum Validate {
         if local.utf8.count > 64 { return "the part of the email before @ is longer than 64 characters" }
         if local.hasPrefix(".") || local.hasSuffix(".") || local.contains("..") { return "email has misplaced dots" }
         let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
-        guard labels.count >= 2, labels.allSatisfy({ label in
-            !label.isEmpty && label.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
-                && label.unicodeScalars.allSatisfy { $0.properties.isAlphabetic || ("0"..."9").contains(Character($0)) || $0 == "-" }
-        }) else { return "email domain is not a valid domain name" }
+        guard labels.count >= 2,
+            labels.allSatisfy({ label in
+                !label.isEmpty && label.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
+                    && label.unicodeScalars.allSatisfy { $0.properties.isAlphabetic || ("0"..."9").contains(Character($0)) || $0 == "-" }
+            })
+        else { return "email domain is not a valid domain name" }
         return nil
     }
 
@@ -25,7 +27,8 @@ public enum Validate {
         let trimmed = value.trimmingCharacters(in: .whitespaces)
         if trimmed.isEmpty { return "\(field) is required" }
         if value.count > max { return "\(field) is longer than \(max) characters" }
-        if value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format && $0.value != 0x200D }) {
+        if value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format && $0.value != 0x200D })
+        {
             return "\(field) must not contain control characters"
         }
         return nil
@@ -33,7 +36,8 @@ public enum Validate {
 
     /// Tenant slug: 1–63 of `a-z`, `0-9`, `-`, not starting or ending with `-`.
     public static func slug(_ value: String) -> String? {
-        let ok = !value.isEmpty && value.count <= 63 && !value.hasPrefix("-") && !value.hasSuffix("-")
+        let ok =
+            !value.isEmpty && value.count <= 63 && !value.hasPrefix("-") && !value.hasSuffix("-")
             && value.unicodeScalars.allSatisfy { ("a"..."z").contains(Character($0)) || ("0"..."9").contains(Character($0)) || $0 == "-" }
         return ok ? nil : "tenant name must be 1–63 lowercase letters, digits or hyphens, not starting or ending with a hyphen"
     }
@@ -44,10 +48,12 @@ public enum Validate {
         guard (1...2).contains(parts.count) else { return "host must be a host name, optionally with :port" }
         if parts.count == 2, Int(parts[1]).map({ (1...65535).contains($0) }) != true { return "host has an invalid port" }
         let labels = parts[0].split(separator: ".", omittingEmptySubsequences: false)
-        let ok = !labels.isEmpty && parts[0].count <= 253 && labels.allSatisfy { label in
-            !label.isEmpty && label.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
-                && label.unicodeScalars.allSatisfy { ("a"..."z").contains(Character($0)) || ("0"..."9").contains(Character($0)) || $0 == "-" }
-        }
+        let ok =
+            !labels.isEmpty && parts[0].count <= 253
+            && labels.allSatisfy { label in
+                !label.isEmpty && label.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
+                    && label.unicodeScalars.allSatisfy { ("a"..."z").contains(Character($0)) || ("0"..."9").contains(Character($0)) || $0 == "-" }
+            }
         return ok ? nil : "host must be a lowercase DNS name such as acme.example.com"
     }
 
@@ -78,7 +84,8 @@ public enum Validate {
 
     public static func absoluteURL(_ value: String, field: String) -> String? {
         guard let components = URLComponents(string: value), let scheme = components.scheme?.lowercased(),
-              ["https", "http"].contains(scheme), components.host?.isEmpty == false else {
+            ["https", "http"].contains(scheme), components.host?.isEmpty == false
+        else {
             return "\(field) must be an absolute http(s) URL"
         }
         return nil

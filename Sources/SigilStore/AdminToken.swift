@@ -11,8 +11,10 @@ public struct AdminToken: Codable, Sendable, Equatable {
     public var expiresAt: Date?
     public var revokedAt: Date?
 
-    public init(id: String, tenantID: String?, name: String, tokenHash: String, createdAt: Date,
-                expiresAt: Date? = nil, revokedAt: Date? = nil) {
+    public init(
+        id: String, tenantID: String?, name: String, tokenHash: String, createdAt: Date,
+        expiresAt: Date? = nil, revokedAt: Date? = nil
+    ) {
         self.id = id; self.tenantID = tenantID; self.name = name; self.tokenHash = tokenHash
         self.createdAt = createdAt; self.expiresAt = expiresAt; self.revokedAt = revokedAt
     }

@@ -10,8 +10,10 @@ public struct Application: Codable, Sendable, Equatable {
     public var updatedAt: Date
     public var version: Int
 
-    public init(id: String, tenantID: String, name: String, settings: ApplicationSettings,
-                createdAt: Date, updatedAt: Date, version: Int = 1) {
+    public init(
+        id: String, tenantID: String, name: String, settings: ApplicationSettings,
+        createdAt: Date, updatedAt: Date, version: Int = 1
+    ) {
         self.id = id; self.tenantID = tenantID; self.name = name; self.settings = settings
         self.createdAt = createdAt; self.updatedAt = updatedAt; self.version = version
     }
@@ -85,14 +87,16 @@ public struct OIDCClientSettings: Codable, Sendable, Equatable {
     /// The client needs `sid` in logout tokens (Sigil always sends it; recorded and published).
     public var backchannelLogoutSessionRequired: Bool?
 
-    public init(clientID: String, clientSecretHash: String?, redirectURIs: [String],
-                postLogoutRedirectURIs: [String] = [], grantTypes: [String] = ["authorization_code", "refresh_token"],
-                tokenEndpointAuthMethod: String, requirePKCE: Bool, requirePAR: Bool = false,
-                allowedScopes: [String] = ["openid", "email", "profile"], idTokenSigningAlg: String = "RS256",
-                accessTokenLifetimeSeconds: Int = 600, idTokenLifetimeSeconds: Int = 600,
-                refreshTokenLifetimeSeconds: Int = 2_592_000, jwksURI: String? = nil, jwks: String? = nil,
-                consent: ConsentMode? = nil, defaultACRValues: [String]? = nil,
-                backchannelLogoutURI: String? = nil, backchannelLogoutSessionRequired: Bool? = nil) {
+    public init(
+        clientID: String, clientSecretHash: String?, redirectURIs: [String],
+        postLogoutRedirectURIs: [String] = [], grantTypes: [String] = ["authorization_code", "refresh_token"],
+        tokenEndpointAuthMethod: String, requirePKCE: Bool, requirePAR: Bool = false,
+        allowedScopes: [String] = ["openid", "email", "profile"], idTokenSigningAlg: String = "RS256",
+        accessTokenLifetimeSeconds: Int = 600, idTokenLifetimeSeconds: Int = 600,
+        refreshTokenLifetimeSeconds: Int = 2_592_000, jwksURI: String? = nil, jwks: String? = nil,
+        consent: ConsentMode? = nil, defaultACRValues: [String]? = nil,
+        backchannelLogoutURI: String? = nil, backchannelLogoutSessionRequired: Bool? = nil
+    ) {
         self.clientID = clientID; self.clientSecretHash = clientSecretHash; self.redirectURIs = redirectURIs
         self.postLogoutRedirectURIs = postLogoutRedirectURIs; self.grantTypes = grantTypes
         self.tokenEndpointAuthMethod = tokenEndpointAuthMethod; self.requirePKCE = requirePKCE
@@ -127,8 +131,10 @@ public struct SAMLServiceProviderSettings: Codable, Sendable, Equatable {
         public var userField: String
         public var nameFormat: String
 
-        public init(name: String, userField: String,
-                    nameFormat: String = "urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified") {
+        public init(
+            name: String, userField: String,
+            nameFormat: String = "urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified"
+        ) {
             self.name = name; self.userField = userField; self.nameFormat = nameFormat
         }
     }
@@ -175,11 +181,13 @@ public struct SAMLServiceProviderSettings: Codable, Sendable, Equatable {
     /// The certificate assertions are encrypted to.
     public var assertionEncryptionCertificatePEM: String? { encryptionCertificatePEM ?? certificatePEM }
 
-    public init(entityID: String, assertionConsumerServices: [AssertionConsumerService], singleLogoutURL: String? = nil,
-                nameIDFormat: String = SAMLServiceProviderSettings.emailNameIDFormat,
-                attributeMappings: [AttributeMapping] = SAMLServiceProviderSettings.oktaDefaultAttributes,
-                signing: Signing = .both, encryptAssertions: Bool = false, certificatePEM: String? = nil,
-                authnContextClassRef: String? = nil, wantAuthnRequestsSigned: Bool? = nil, encryptionCertificatePEM: String? = nil) {
+    public init(
+        entityID: String, assertionConsumerServices: [AssertionConsumerService], singleLogoutURL: String? = nil,
+        nameIDFormat: String = SAMLServiceProviderSettings.emailNameIDFormat,
+        attributeMappings: [AttributeMapping] = SAMLServiceProviderSettings.oktaDefaultAttributes,
+        signing: Signing = .both, encryptAssertions: Bool = false, certificatePEM: String? = nil,
+        authnContextClassRef: String? = nil, wantAuthnRequestsSigned: Bool? = nil, encryptionCertificatePEM: String? = nil
+    ) {
         self.wantAuthnRequestsSigned = wantAuthnRequestsSigned
         self.encryptionCertificatePEM = encryptionCertificatePEM
         self.entityID = entityID; self.assertionConsumerServices = assertionConsumerServices
@@ -202,7 +210,9 @@ public protocol ApplicationStore: Sendable {
     func find(tenantID: String, clientID: String) async throws -> Application?
     func find(tenantID: String, entityID: String) async throws -> Application?
     func list(tenantID: String, page: PageRequest) async throws -> Page<Application>
-    func update(tenantID: String, id: String, expectedVersion: Int?,
-                _ mutate: @escaping @Sendable (inout Application) throws -> Void) async throws -> (before: Application, after: Application)
+    func update(
+        tenantID: String, id: String, expectedVersion: Int?,
+        _ mutate: @escaping @Sendable (inout Application) throws -> Void
+    ) async throws -> (before: Application, after: Application)
     func delete(tenantID: String, id: String, expectedVersion: Int?) async throws -> Application
 }

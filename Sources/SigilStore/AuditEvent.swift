@@ -22,9 +22,11 @@ public struct AuditEvent: Codable, Sendable, Equatable {
     /// For failures: the reason, client-safe.
     public var reason: String?
 
-    public init(id: String, tenantID: String?, occurredAt: Date, actor: String, action: String,
-                targetType: String? = nil, targetID: String? = nil, outcome: Outcome = .success,
-                before: [String: String]? = nil, after: [String: String]? = nil, reason: String? = nil) {
+    public init(
+        id: String, tenantID: String?, occurredAt: Date, actor: String, action: String,
+        targetType: String? = nil, targetID: String? = nil, outcome: Outcome = .success,
+        before: [String: String]? = nil, after: [String: String]? = nil, reason: String? = nil
+    ) {
         self.id = id; self.tenantID = tenantID; self.occurredAt = occurredAt; self.actor = actor
         self.action = action; self.targetType = targetType; self.targetID = targetID; self.outcome = outcome
         self.before = before; self.after = after; self.reason = reason

@@ -18,8 +18,10 @@ public struct AuthenticatorDevice: Codable, Sendable, Equatable {
     /// (reported, not attested, in protocol v1).
     public var keyProtection: String
 
-    public init(id: String, tenantID: String, userID: String, publicKey: String, name: String, platform: String,
-                sealedPushToken: String? = nil, createdAt: Date, lastUsedAt: Date? = nil, keyProtection: String = "software") {
+    public init(
+        id: String, tenantID: String, userID: String, publicKey: String, name: String, platform: String,
+        sealedPushToken: String? = nil, createdAt: Date, lastUsedAt: Date? = nil, keyProtection: String = "software"
+    ) {
         self.id = id; self.tenantID = tenantID; self.userID = userID; self.publicKey = publicKey; self.name = name
         self.platform = platform; self.sealedPushToken = sealedPushToken; self.createdAt = createdAt; self.lastUsedAt = lastUsedAt
         self.keyProtection = keyProtection
@@ -55,8 +57,10 @@ public struct AuthenticatorUserState: Codable, Sendable, Equatable {
     public var blockedUntil: Date?
     public var updatedAt: Date
 
-    public init(tenantID: String, userID: String, windowStartedAt: Date, windowCount: Int = 0, lastPushAt: Date? = nil,
-                blockedUntil: Date? = nil, updatedAt: Date) {
+    public init(
+        tenantID: String, userID: String, windowStartedAt: Date, windowCount: Int = 0, lastPushAt: Date? = nil,
+        blockedUntil: Date? = nil, updatedAt: Date
+    ) {
         self.tenantID = tenantID; self.userID = userID; self.windowStartedAt = windowStartedAt; self.windowCount = windowCount
         self.lastPushAt = lastPushAt; self.blockedUntil = blockedUntil; self.updatedAt = updatedAt
     }
@@ -64,8 +68,10 @@ public struct AuthenticatorUserState: Codable, Sendable, Equatable {
 
 public protocol AuthenticatorUserStateStore: Sendable {
     /// Creates the row if missing (window starting `now`), then applies `mutate` under the row lock.
-    func update(tenantID: String, userID: String, now: Date,
-                _ mutate: @escaping @Sendable (inout AuthenticatorUserState) throws -> Void) async throws -> AuthenticatorUserState
+    func update(
+        tenantID: String, userID: String, now: Date,
+        _ mutate: @escaping @Sendable (inout AuthenticatorUserState) throws -> Void
+    ) async throws -> AuthenticatorUserState
     /// Deletes rows whose window began before `windowOlderThan` and that block nothing at `now`.
     func deleteIdle(windowOlderThan: Date, now: Date) async throws -> Int
 }

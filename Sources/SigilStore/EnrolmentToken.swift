@@ -18,8 +18,10 @@ public struct EnrolmentToken: Codable, Sendable, Equatable {
     public var expiresAt: Date
     public var consumedAt: Date?
 
-    public init(id: String, tenantID: String, purpose: Purpose, userID: String?, tokenHash: String,
-                createdAt: Date, expiresAt: Date, consumedAt: Date? = nil) {
+    public init(
+        id: String, tenantID: String, purpose: Purpose, userID: String?, tokenHash: String,
+        createdAt: Date, expiresAt: Date, consumedAt: Date? = nil
+    ) {
         self.id = id; self.tenantID = tenantID; self.purpose = purpose; self.userID = userID
         self.tokenHash = tokenHash; self.createdAt = createdAt; self.expiresAt = expiresAt; self.consumedAt = consumedAt
     }

@@ -33,9 +33,11 @@ public struct LoginTransaction: Sendable, Equatable {
     public var expiresAt: Date
     public var version: Int
 
-    public init(id: String, tenantID: String, flow: FlowState, state: State = .pending, challenge: String, secretHash: String? = nil,
-                userID: String? = nil, deviceID: String? = nil, number: String? = nil,
-                failures: Int = 0, createdAt: Date, updatedAt: Date, expiresAt: Date, version: Int = 1) {
+    public init(
+        id: String, tenantID: String, flow: FlowState, state: State = .pending, challenge: String, secretHash: String? = nil,
+        userID: String? = nil, deviceID: String? = nil, number: String? = nil,
+        failures: Int = 0, createdAt: Date, updatedAt: Date, expiresAt: Date, version: Int = 1
+    ) {
         self.id = id; self.tenantID = tenantID; self.kind = flow.kind; self.flow = flow; self.state = state; self.challenge = challenge
         self.secretHash = secretHash; self.userID = userID; self.deviceID = deviceID; self.number = number
         self.failures = failures; self.createdAt = createdAt; self.updatedAt = updatedAt
@@ -44,8 +46,9 @@ public struct LoginTransaction: Sendable, Equatable {
 
     /// The row as its flow's state machine sees it, with `payload`.
     public func record<Payload>(_ payload: Payload) -> FlowRecord<Payload> {
-        FlowRecord(phase: state, userID: userID, deviceID: deviceID, failures: failures, createdAt: createdAt, updatedAt: updatedAt,
-                   expiresAt: expiresAt, payload: payload)
+        FlowRecord(
+            phase: state, userID: userID, deviceID: deviceID, failures: failures, createdAt: createdAt, updatedAt: updatedAt,
+            expiresAt: expiresAt, payload: payload)
     }
 
     /// Writes a state machine's record back (`wrap` puts the payload into its `FlowState` case).
@@ -75,9 +78,12 @@ public protocol LoginTransactionStore: Sendable {
 
 extension LoginTransactionStore {
     /// `update`, returning what `mutate` returned (a state machine's action) with the row.
-    public func update<Result: Sendable>(tenantID: String, id: String,
-                                         returning mutate: @escaping @Sendable (inout LoginTransaction) throws -> Result) async throws
-        -> (LoginTransaction, Result) {
+    public func update<Result: Sendable>(
+        tenantID: String, id: String,
+        returning mutate: @escaping @Sendable (inout LoginTransaction) throws -> Result
+    ) async throws
+        -> (LoginTransaction, Result)
+    {
         let box = ResultBox<Result>()
         let updated = try await update(tenantID: tenantID, id: id) { t in box.set(try mutate(&t)) }
         guard let result = box.get() else { throw StoreError(.unavailable, entity: "login transaction", detail: "the update did not run") }

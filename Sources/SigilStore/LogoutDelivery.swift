@@ -22,8 +22,10 @@ public struct LogoutDelivery: Codable, Sendable, Equatable {
     public var claimedUntil: Date?
     public var createdAt: Date
 
-    public init(id: String, tenantID: String, applicationID: String, sessionID: String, subject: String, sid: String, issuer: String,
-                rounds: Int = 0, nextAttemptAt: Date, claimedUntil: Date? = nil, createdAt: Date) {
+    public init(
+        id: String, tenantID: String, applicationID: String, sessionID: String, subject: String, sid: String, issuer: String,
+        rounds: Int = 0, nextAttemptAt: Date, claimedUntil: Date? = nil, createdAt: Date
+    ) {
         self.id = id; self.tenantID = tenantID; self.applicationID = applicationID; self.sessionID = sessionID
         self.subject = subject; self.sid = sid; self.issuer = issuer; self.rounds = rounds
         self.nextAttemptAt = nextAttemptAt; self.claimedUntil = claimedUntil; self.createdAt = createdAt

@@ -19,8 +19,10 @@ public struct OAuthGrant: Codable, Sendable, Equatable {
     public var expiresAt: Date
     public var revokedAt: Date?
 
-    public init(id: String, tenantID: String, clientID: String, userID: String?, sessionID: String?, scopes: [String], claims: String? = nil,
-                createdAt: Date, expiresAt: Date, revokedAt: Date? = nil) {
+    public init(
+        id: String, tenantID: String, clientID: String, userID: String?, sessionID: String?, scopes: [String], claims: String? = nil,
+        createdAt: Date, expiresAt: Date, revokedAt: Date? = nil
+    ) {
         self.id = id; self.tenantID = tenantID; self.clientID = clientID; self.userID = userID; self.sessionID = sessionID
         self.scopes = scopes; self.claims = claims
         self.createdAt = createdAt; self.expiresAt = expiresAt; self.revokedAt = revokedAt
@@ -42,8 +44,10 @@ public struct AuthorizationCodeRecord: Codable, Sendable, Equatable {
     public var expiresAt: Date
     public var consumedAt: Date?
 
-    public init(codeHash: String, tenantID: String, clientID: String, grantID: String, userID: String, request: String,
-                createdAt: Date, expiresAt: Date, consumedAt: Date? = nil) {
+    public init(
+        codeHash: String, tenantID: String, clientID: String, grantID: String, userID: String, request: String,
+        createdAt: Date, expiresAt: Date, consumedAt: Date? = nil
+    ) {
         self.codeHash = codeHash; self.tenantID = tenantID; self.clientID = clientID; self.grantID = grantID; self.userID = userID
         self.request = request; self.createdAt = createdAt; self.expiresAt = expiresAt; self.consumedAt = consumedAt
     }
@@ -64,8 +68,10 @@ public struct RefreshTokenRecord: Codable, Sendable, Equatable {
     public var expiresAt: Date
     public var usedAt: Date?
 
-    public init(tokenHash: String, tenantID: String, clientID: String, grantID: String, userID: String, scopes: [String], data: String,
-                createdAt: Date, expiresAt: Date, usedAt: Date? = nil) {
+    public init(
+        tokenHash: String, tenantID: String, clientID: String, grantID: String, userID: String, scopes: [String], data: String,
+        createdAt: Date, expiresAt: Date, usedAt: Date? = nil
+    ) {
         self.tokenHash = tokenHash; self.tenantID = tenantID; self.clientID = clientID; self.grantID = grantID; self.userID = userID
         self.scopes = scopes; self.data = data; self.createdAt = createdAt; self.expiresAt = expiresAt; self.usedAt = usedAt
     }
@@ -84,8 +90,10 @@ public struct PushedAuthorizationRequestRecord: Codable, Sendable, Equatable {
     public var claimedAt: Date?
     public var consumedAt: Date?
 
-    public init(requestURIHash: String, tenantID: String, clientID: String, parameters: [String: String], createdAt: Date,
-                expiresAt: Date, claimedAt: Date? = nil, consumedAt: Date? = nil) {
+    public init(
+        requestURIHash: String, tenantID: String, clientID: String, parameters: [String: String], createdAt: Date,
+        expiresAt: Date, claimedAt: Date? = nil, consumedAt: Date? = nil
+    ) {
         self.requestURIHash = requestURIHash; self.tenantID = tenantID; self.clientID = clientID; self.parameters = parameters
         self.createdAt = createdAt; self.expiresAt = expiresAt; self.claimedAt = claimedAt; self.consumedAt = consumedAt
     }

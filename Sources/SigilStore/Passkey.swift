@@ -25,9 +25,11 @@ public struct Passkey: Codable, Sendable, Equatable {
     public var createdAt: Date
     public var lastUsedAt: Date?
 
-    public init(credentialID: String, tenantID: String, userID: String, publicKey: String, algorithm: Int, signCount: Int,
-                aaguid: String, backupEligible: Bool, backupState: Bool, transports: [String], attestationType: String,
-                name: String, cloneWarning: Bool = false, createdAt: Date, lastUsedAt: Date? = nil) {
+    public init(
+        credentialID: String, tenantID: String, userID: String, publicKey: String, algorithm: Int, signCount: Int,
+        aaguid: String, backupEligible: Bool, backupState: Bool, transports: [String], attestationType: String,
+        name: String, cloneWarning: Bool = false, createdAt: Date, lastUsedAt: Date? = nil
+    ) {
         self.credentialID = credentialID; self.tenantID = tenantID; self.userID = userID; self.publicKey = publicKey
         self.algorithm = algorithm; self.signCount = signCount; self.aaguid = aaguid; self.backupEligible = backupEligible
         self.backupState = backupState; self.transports = transports; self.attestationType = attestationType
@@ -42,8 +44,9 @@ public protocol PasskeyStore: Sendable {
     /// Records a successful assertion: the new sign count, backup state, time and clone warning.
     /// With `expectedSignCount` the write only happens if the stored count is still that value
     /// (two racing assertions with the same count cannot both succeed): `conflict` otherwise.
-    func recordUse(tenantID: String, credentialID: String, expectedSignCount: Int, signCount: Int, backupState: Bool,
-                   cloneWarning: Bool, at: Date) async throws
+    func recordUse(
+        tenantID: String, credentialID: String, expectedSignCount: Int, signCount: Int, backupState: Bool,
+        cloneWarning: Bool, at: Date) async throws
     func delete(tenantID: String, userID: String, credentialID: String) async throws
     /// Sets or clears the clone warning of a user's passkey. Clearing also resets the stored sign
     /// count to 0, so the authenticator's next count is taken as it comes. `notFound` if the user

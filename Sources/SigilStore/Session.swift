@@ -18,8 +18,10 @@ public struct Session: Codable, Sendable, Equatable {
     public var acr: String
     public var revokedAt: Date?
 
-    public init(id: String, tenantID: String, userID: String, tokenHash: String, createdAt: Date, lastSeenAt: Date,
-                idleExpiresAt: Date, absoluteExpiresAt: Date, authTime: Date, amr: [String], acr: String, revokedAt: Date? = nil) {
+    public init(
+        id: String, tenantID: String, userID: String, tokenHash: String, createdAt: Date, lastSeenAt: Date,
+        idleExpiresAt: Date, absoluteExpiresAt: Date, authTime: Date, amr: [String], acr: String, revokedAt: Date? = nil
+    ) {
         self.id = id; self.tenantID = tenantID; self.userID = userID; self.tokenHash = tokenHash; self.createdAt = createdAt
         self.lastSeenAt = lastSeenAt; self.idleExpiresAt = idleExpiresAt; self.absoluteExpiresAt = absoluteExpiresAt
         self.authTime = authTime; self.amr = amr; self.acr = acr; self.revokedAt = revokedAt

@@ -21,8 +21,10 @@ public struct SessionParticipant: Codable, Sendable, Equatable {
     public var sid: String?
     public var createdAt: Date
 
-    public init(tenantID: String, sessionID: String, applicationID: String, protocolKind: ProtocolKind, nameID: String? = nil,
-                nameIDFormat: String? = nil, sessionIndex: String? = nil, subject: String? = nil, sid: String? = nil, createdAt: Date) {
+    public init(
+        tenantID: String, sessionID: String, applicationID: String, protocolKind: ProtocolKind, nameID: String? = nil,
+        nameIDFormat: String? = nil, sessionIndex: String? = nil, subject: String? = nil, sid: String? = nil, createdAt: Date
+    ) {
         self.tenantID = tenantID; self.sessionID = sessionID; self.applicationID = applicationID; self.protocolKind = protocolKind
         self.nameID = nameID; self.nameIDFormat = nameIDFormat; self.sessionIndex = sessionIndex
         self.subject = subject; self.sid = sid; self.createdAt = createdAt

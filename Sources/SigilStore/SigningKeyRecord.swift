@@ -23,8 +23,10 @@ public struct SigningKeyRecord: Codable, Sendable, Equatable {
     public var createdAt: Date
     public var updatedAt: Date
 
-    public init(kid: String, tenantID: String, algorithm: String, state: SigningKeyState, sealedPrivateKey: String,
-                publicJWK: String, certificatePEM: String?, createdAt: Date, updatedAt: Date) {
+    public init(
+        kid: String, tenantID: String, algorithm: String, state: SigningKeyState, sealedPrivateKey: String,
+        publicJWK: String, certificatePEM: String?, createdAt: Date, updatedAt: Date
+    ) {
         self.kid = kid; self.tenantID = tenantID; self.algorithm = algorithm; self.state = state
         self.sealedPrivateKey = sealedPrivateKey; self.publicJWK = publicJWK; self.certificatePEM = certificatePEM
         self.createdAt = createdAt; self.updatedAt = updatedAt

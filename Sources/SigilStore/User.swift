@@ -21,8 +21,10 @@ public struct User: Codable, Sendable, Equatable {
     /// Roles: `admin` may use AdminX.
     public var roles: [String]
 
-    public init(id: String, tenantID: String, email: String, givenName: String, familyName: String,
-                status: UserStatus, createdAt: Date, updatedAt: Date, version: Int = 1, roles: [String] = []) {
+    public init(
+        id: String, tenantID: String, email: String, givenName: String, familyName: String,
+        status: UserStatus, createdAt: Date, updatedAt: Date, version: Int = 1, roles: [String] = []
+    ) {
         self.id = id; self.tenantID = tenantID; self.email = email; self.givenName = givenName
         self.familyName = familyName; self.status = status; self.createdAt = createdAt
         self.updatedAt = updatedAt; self.version = version; self.roles = roles
@@ -43,7 +45,9 @@ public protocol UserStore: Sendable {
     func list(tenantID: String, page: PageRequest) async throws -> Page<User>
     /// Reads the user under a lock, applies `mutate`, and writes it back in one transaction.
     /// Throws `conflict` when `expectedVersion` is given and differs from the stored version.
-    func update(tenantID: String, id: String, expectedVersion: Int?,
-                _ mutate: @escaping @Sendable (inout User) throws -> Void) async throws -> (before: User, after: User)
+    func update(
+        tenantID: String, id: String, expectedVersion: Int?,
+        _ mutate: @escaping @Sendable (inout User) throws -> Void
+    ) async throws -> (before: User, after: User)
     func delete(tenantID: String, id: String, expectedVersion: Int?) async throws -> User
 }

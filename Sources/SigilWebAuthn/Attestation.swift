@@ -87,8 +87,8 @@ public struct PinnedRootsAttestationPolicy: AttestationTrustPolicy {
             guard index + 1 < context.certificates.count else { return .untrusted }
             let issuer = context.certificates[index + 1]
             guard issuer.subject == certificate.issuer,
-                  case .isCertificateAuthority = try? issuer.extensions.basicConstraints,
-                  issuer.publicKey.isValidSignature(certificate.signature, for: certificate)
+                case .isCertificateAuthority = try? issuer.extensions.basicConstraints,
+                issuer.publicKey.isValidSignature(certificate.signature, for: certificate)
             else { return .untrusted }
         }
         return .untrusted

@@ -148,12 +148,13 @@ public enum CBOR {
                 let size = 1 << Int(info - 24) // 1, 2, 4 or 8 bytes
                 let raw = try readBytes(size)
                 let value = raw.reduce(UInt64(0)) { ($0 << 8) | UInt64($1) }
-                let minimum: UInt64 = switch size {
-                case 1: 24
-                case 2: 0x100
-                case 4: 0x1_0000
-                default: 0x1_0000_0000
-                }
+                let minimum: UInt64 =
+                    switch size {
+                    case 1: 24
+                    case 2: 0x100
+                    case 4: 0x1_0000
+                    default: 0x1_0000_0000
+                    }
                 guard value >= minimum else {
                     throw WebAuthnError(.malformedCBOR, "CBOR integer or length is not in its shortest form")
                 }

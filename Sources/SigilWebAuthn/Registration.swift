@@ -150,8 +150,9 @@ extension WebAuthnVerifier {
             }
             trust = .untrusted
         case .basic:
-            trust = options.trustPolicy.evaluate(AttestationTrustContext(
-                format: attestation.format, aaguid: credential.aaguid, certificates: result.certificates))
+            trust = options.trustPolicy.evaluate(
+                AttestationTrustContext(
+                    format: attestation.format, aaguid: credential.aaguid, certificates: result.certificates))
             if trust == .untrusted, options.requireTrustedAttestation {
                 throw WebAuthnError(.attestationUntrusted, "the attestation does not chain to a trusted root")
             }

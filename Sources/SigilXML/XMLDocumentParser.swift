@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
@@ -108,7 +109,8 @@ public enum XMLDocumentParser {
         let comment = Array("<!--".utf8), cdata = Array("<![CDATA[".utf8)
         var i = start
         if b[start...].starts(with: Array("<?xml".utf8)), b.count > start + 5, [0x20, 0x09, 0x0A, 0x0D].contains(b[start + 5]),
-           let end = find(Array("?>".utf8), in: b, from: start) {
+            let end = find(Array("?>".utf8), in: b, from: start)
+        {
             i = end + 2
         }
         while i < b.count - 1 {
@@ -339,11 +341,17 @@ private final class TreeBuilder: NSObject, XMLParserDelegate {
         fail(parser, XMLSecurityError(.doctypeForbidden, "DTD construct refused: \(what)"))
     }
     func parser(_ parser: XMLParser, foundNotationDeclarationWithName name: String, publicID: String?, systemID: String?) { dtd(parser, "notation \(name)") }
-    func parser(_ parser: XMLParser, foundUnparsedEntityDeclarationWithName name: String, publicID: String?, systemID: String?, notationName: String?) { dtd(parser, "entity \(name)") }
-    func parser(_ parser: XMLParser, foundAttributeDeclarationWithName attributeName: String, forElement elementName: String, type: String?, defaultValue: String?) { dtd(parser, "attribute list") }
+    func parser(_ parser: XMLParser, foundUnparsedEntityDeclarationWithName name: String, publicID: String?, systemID: String?, notationName: String?) {
+        dtd(parser, "entity \(name)")
+    }
+    func parser(
+        _ parser: XMLParser, foundAttributeDeclarationWithName attributeName: String, forElement elementName: String, type: String?, defaultValue: String?
+    ) { dtd(parser, "attribute list") }
     func parser(_ parser: XMLParser, foundElementDeclarationWithName elementName: String, model: String) { dtd(parser, "element \(elementName)") }
     func parser(_ parser: XMLParser, foundInternalEntityDeclarationWithName name: String, value: String?) { dtd(parser, "entity \(name)") }
-    func parser(_ parser: XMLParser, foundExternalEntityDeclarationWithName name: String, publicID: String?, systemID: String?) { dtd(parser, "external entity \(name)") }
+    func parser(_ parser: XMLParser, foundExternalEntityDeclarationWithName name: String, publicID: String?, systemID: String?) {
+        dtd(parser, "external entity \(name)")
+    }
 
     func parser(_ parser: XMLParser, resolveExternalEntityName name: String, systemID: String?) -> Data? {
         fail(parser, XMLSecurityError(.entityForbidden, "reference to entity \(name)"))

@@ -1,8 +1,8 @@
 import Crypto
-import _CryptoExtras
 import Foundation
 import SwiftASN1
 import X509
+import _CryptoExtras
 
 // XML Encryption (W3C xmlenc-core1): one element encrypted into an `xenc:EncryptedData` of
 // Type Element, its content key carried in an `xenc:EncryptedKey` inside `ds:KeyInfo`.
@@ -67,8 +67,10 @@ public struct XMLEncryptor: Sendable {
     public var content: XMLContentEncryption
     public var keyTransport: XMLKeyTransport
 
-    public init(recipientKey: _RSA.Encryption.PublicKey, recipientCertificate: Certificate? = nil,
-                content: XMLContentEncryption = .aes256GCM, keyTransport: XMLKeyTransport = .rsaOAEPMGF1P) {
+    public init(
+        recipientKey: _RSA.Encryption.PublicKey, recipientCertificate: Certificate? = nil,
+        content: XMLContentEncryption = .aes256GCM, keyTransport: XMLKeyTransport = .rsaOAEPMGF1P
+    ) {
         self.recipientKeyBox = ImmutableKey(key: recipientKey)
         self.recipientCertificate = recipientCertificate
         self.content = content
@@ -78,10 +80,13 @@ public struct XMLEncryptor: Sendable {
     /// An encryptor for the certificate's key; refuses what cannot receive encrypted keys
     /// (`unsupportedKey`): not RSA, under 2048 bits, or a KeyUsage extension without
     /// keyEncipherment.
-    public init(recipientCertificate certificate: Certificate, content: XMLContentEncryption = .aes256GCM,
-                keyTransport: XMLKeyTransport = .rsaOAEPMGF1P) throws(XMLSecurityError) {
-        self.init(recipientKey: try Self.encryptionKey(of: certificate), recipientCertificate: certificate,
-                  content: content, keyTransport: keyTransport)
+    public init(
+        recipientCertificate certificate: Certificate, content: XMLContentEncryption = .aes256GCM,
+        keyTransport: XMLKeyTransport = .rsaOAEPMGF1P
+    ) throws(XMLSecurityError) {
+        self.init(
+            recipientKey: try Self.encryptionKey(of: certificate), recipientCertificate: certificate,
+            content: content, keyTransport: keyTransport)
     }
 
     /// The RSA encryption key of a certificate, or why it cannot be used to encrypt keys.
@@ -141,9 +146,11 @@ public struct XMLEncryptor: Sendable {
         case .rsaOAEPSHA256:
             transportMethod.children = [
                 .element(ds("DigestMethod", algorithm(XMLKeyTransport.sha256))),
-                .element(DOMElement(prefix: "xenc11", localName: "MGF", namespaceURI: XMLNamespace.xenc11,
-                                    namespaceDeclarations: [DOMNamespaceDeclaration(prefix: "xenc11", uri: XMLNamespace.xenc11)],
-                                    attributes: algorithm(XMLKeyTransport.mgf1SHA256))),
+                .element(
+                    DOMElement(
+                        prefix: "xenc11", localName: "MGF", namespaceURI: XMLNamespace.xenc11,
+                        namespaceDeclarations: [DOMNamespaceDeclaration(prefix: "xenc11", uri: XMLNamespace.xenc11)],
+                        attributes: algorithm(XMLKeyTransport.mgf1SHA256))),
             ]
         }
         var encryptedKey = xenc("EncryptedKey", [], [.element(transportMethod)])
@@ -152,9 +159,13 @@ public struct XMLEncryptor: Sendable {
             do { try serializer.serialize(recipientCertificate) } catch {
                 throw XMLSecurityError(.unsupportedKey, "cannot encode the certificate: \(error)")
             }
-            encryptedKey.children.append(.element(ds("KeyInfo", [], [
-                .element(ds("X509Data", [], [.element(ds("X509Certificate", [], [.text(Data(serializer.serializedBytes).base64EncodedString())]))])),
-            ])))
+            encryptedKey.children.append(
+                .element(
+                    ds(
+                        "KeyInfo", [],
+                        [
+                            .element(ds("X509Data", [], [.element(ds("X509Certificate", [], [.text(Data(serializer.serializedBytes).base64EncodedString())]))]))
+                        ])))
         }
         encryptedKey.children.append(.element(cipherData(wrappedKey)))
 
@@ -163,11 +174,13 @@ public struct XMLEncryptor: Sendable {
         attributes.append(DOMAttribute(localName: "Type", value: XMLEncryptedDataType.element))
         var keyInfo = ds("KeyInfo", [], [.element(encryptedKey)])
         keyInfo.namespaceDeclarations = [DOMNamespaceDeclaration(prefix: "ds", uri: XMLNamespace.dsig)]
-        var encryptedData = xenc("EncryptedData", attributes, [
-            .element(xenc("EncryptionMethod", algorithm(content.uri))),
-            .element(keyInfo),
-            .element(cipherData(combined)),
-        ])
+        var encryptedData = xenc(
+            "EncryptedData", attributes,
+            [
+                .element(xenc("EncryptionMethod", algorithm(content.uri))),
+                .element(keyInfo),
+                .element(cipherData(combined)),
+            ])
         encryptedData.namespaceDeclarations = [DOMNamespaceDeclaration(prefix: "xenc", uri: XMLNamespace.xenc)]
         return encryptedData
     }
@@ -210,8 +223,10 @@ public struct XMLDecryptor: Sendable {
     public var allowedKeyTransport: Set<XMLKeyTransport>
     public var parserOptions: XMLParserOptions
 
-    public init(privateKey: _RSA.Encryption.PrivateKey, allowedContent: Set<XMLContentEncryption> = Set(XMLContentEncryption.allCases),
-                allowedKeyTransport: Set<XMLKeyTransport> = Set(XMLKeyTransport.allCases), parserOptions: XMLParserOptions = .default) {
+    public init(
+        privateKey: _RSA.Encryption.PrivateKey, allowedContent: Set<XMLContentEncryption> = Set(XMLContentEncryption.allCases),
+        allowedKeyTransport: Set<XMLKeyTransport> = Set(XMLKeyTransport.allCases), parserOptions: XMLParserOptions = .default
+    ) {
         self.privateKeyBox = ImmutableKey(key: privateKey)
         self.allowedContent = allowedContent
         self.allowedKeyTransport = allowedKeyTransport
@@ -222,8 +237,10 @@ public struct XMLDecryptor: Sendable {
     /// `encryptedData` sits (the plaintext is parsed in that context); `siblingKeys`:
     /// `xenc:EncryptedKey` elements next to it (SAML allows them in `EncryptedAssertion`),
     /// used only when `ds:KeyInfo` has none.
-    public func decrypt(_ encryptedData: DOMElement, inScopeNamespaces: [String: String] = [:],
-                        siblingKeys: [DOMElement] = []) throws(XMLSecurityError) -> DOMElement {
+    public func decrypt(
+        _ encryptedData: DOMElement, inScopeNamespaces: [String: String] = [:],
+        siblingKeys: [DOMElement] = []
+    ) throws(XMLSecurityError) -> DOMElement {
         guard encryptedData.localName == "EncryptedData", encryptedData.namespaceURI == XMLNamespace.xenc else {
             throw XMLSecurityError(.encryptionStructure, "not an xenc:EncryptedData")
         }
@@ -234,7 +251,8 @@ public struct XMLDecryptor: Sendable {
             throw XMLSecurityError(.encryptionStructure, "EncryptedData MimeType is not accepted")
         }
         guard let method = try Self.only("EncryptionMethod", in: encryptedData),
-              let uri = method.attribute("Algorithm") else {
+            let uri = method.attribute("Algorithm")
+        else {
             throw XMLSecurityError(.encryptionStructure, "EncryptedData needs one EncryptionMethod with an Algorithm")
         }
         guard let content = XMLContentEncryption(rawValue: uri), allowedContent.contains(content), method.childElements.isEmpty else {
@@ -339,7 +357,8 @@ public struct XMLDecryptor: Sendable {
             throw XMLSecurityError(.encryptionStructure, "CipherReference is not followed")
         }
         guard let value = try only("CipherValue", in: data),
-              let bytes = Data(base64Encoded: value.textContent.filter { !$0.isWhitespace }) else {
+            let bytes = Data(base64Encoded: value.textContent.filter { !$0.isWhitespace })
+        else {
             throw XMLSecurityError(.encryptionStructure, "\(element.localName) needs one base64 CipherValue")
         }
         return bytes

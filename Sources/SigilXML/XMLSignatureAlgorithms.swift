@@ -1,6 +1,6 @@
 import Crypto
-import _CryptoExtras
 import X509
+import _CryptoExtras
 
 /// XML-DSig signature algorithms SigilXML knows. Which ones a verifier accepts is decided by
 /// `XMLSignatureVerifier.Options`; RSA-SHA1 only under `allowInsecureSHA1`.
@@ -96,7 +96,8 @@ public enum XMLVerificationKey: Sendable {
         case (.rsa(let key), .rsaSHA512):
             return key.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: signature), for: SHA512.hash(data: bytes), padding: .insecurePKCS1v1_5)
         case (.rsa(let key), .insecureRSASHA1):
-            return key.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: signature), for: Insecure.SHA1.hash(data: bytes), padding: .insecurePKCS1v1_5)
+            return key.isValidSignature(
+                _RSA.Signing.RSASignature(rawRepresentation: signature), for: Insecure.SHA1.hash(data: bytes), padding: .insecurePKCS1v1_5)
         case (.p256(let key), .ecdsaSHA256):
             guard signature.count == 64, let sig = try? P256.Signing.ECDSASignature(rawRepresentation: signature) else { return false }
             return key.isValidSignature(sig, for: SHA256.hash(data: bytes))

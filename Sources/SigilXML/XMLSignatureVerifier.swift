@@ -124,7 +124,8 @@ public struct XMLSignatureVerifier: Sendable {
         let signedInfoBytes = XMLCanonicalizer.canonicalize(
             parsed.signedInfo, inScopeNamespaces: signedInfoScope,
             inheritedXMLAttributes: signedInfoXMLAttributes, method: parsed.signedInfoMethod)
-        guard let keyIndex = trustedKeys.firstIndex(where: { $0.isValid(parsed.signatureValue, over: signedInfoBytes, algorithm: parsed.signatureAlgorithm) }) else {
+        guard let keyIndex = trustedKeys.firstIndex(where: { $0.isValid(parsed.signatureValue, over: signedInfoBytes, algorithm: parsed.signatureAlgorithm) })
+        else {
             throw XMLSecurityError(.signatureInvalid, "the signature does not verify under any trusted key")
         }
 
@@ -185,7 +186,7 @@ private struct ParsedSignature {
         guard onlyWhitespaceText(signature) else { throw bad("unexpected content in Signature") }
         let parts = signature.childElements
         guard parts.count >= 2, parts.count <= 3, isDS(parts[0], "SignedInfo"), isDS(parts[1], "SignatureValue"),
-              parts.count == 2 || isDS(parts[2], "KeyInfo")
+            parts.count == 2 || isDS(parts[2], "KeyInfo")
         else { throw bad("Signature must hold SignedInfo, SignatureValue and optionally KeyInfo") }
         signedInfo = parts[0]
         signedInfoIndex = signature.children.firstIndex { $0.element.map { isDS($0, "SignedInfo") } ?? false }!
@@ -250,7 +251,7 @@ private struct ParsedSignature {
         let children = method.childElements
         if children.isEmpty { return [] }
         guard children.count == 1, children[0].localName == "InclusiveNamespaces", children[0].namespaceURI == XMLNamespace.excC14N,
-              method.attribute("Algorithm")?.hasPrefix(XMLCanonicalizationMethod.exclusiveURI) == true
+            method.attribute("Algorithm")?.hasPrefix(XMLCanonicalizationMethod.exclusiveURI) == true
         else { throw XMLSecurityError(.signatureStructure, "unexpected parameters in \(method.localName)") }
         return (children[0].attribute("PrefixList") ?? "").split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }).map(String.init)
     }

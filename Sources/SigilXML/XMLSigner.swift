@@ -1,6 +1,6 @@
 import Foundation
-import X509
 import SwiftASN1
+import X509
 
 /// Where the `ds:Signature` goes inside the signed element.
 public enum XMLSignaturePlacement: Sendable, Hashable {
@@ -92,24 +92,34 @@ public struct XMLSigner: Sendable {
 
         var excTransform = ds("Transform", algorithm(XMLCanonicalizationMethod.exclusiveURI))
         if !inclusivePrefixes.isEmpty {
-            excTransform.children = [.element(DOMElement(
-                prefix: "ec", localName: "InclusiveNamespaces", namespaceURI: XMLNamespace.excC14N,
-                namespaceDeclarations: [DOMNamespaceDeclaration(prefix: "ec", uri: XMLNamespace.excC14N)],
-                attributes: [DOMAttribute(localName: "PrefixList", value: inclusivePrefixes.joined(separator: " "))]))]
+            excTransform.children = [
+                .element(
+                    DOMElement(
+                        prefix: "ec", localName: "InclusiveNamespaces", namespaceURI: XMLNamespace.excC14N,
+                        namespaceDeclarations: [DOMNamespaceDeclaration(prefix: "ec", uri: XMLNamespace.excC14N)],
+                        attributes: [DOMAttribute(localName: "PrefixList", value: inclusivePrefixes.joined(separator: " "))]))
+            ]
         }
-        let reference = ds("Reference", [DOMAttribute(localName: "URI", value: "#" + id)], [
-            .element(ds("Transforms", [], [
-                .element(ds("Transform", algorithm(XMLTransform.envelopedSignature))),
-                .element(excTransform),
-            ])),
-            .element(ds("DigestMethod", algorithm(digestAlgorithm.uri))),
-            .element(ds("DigestValue", [], [.text(Data(digest).base64EncodedString())])),
-        ])
-        let signedInfo = ds("SignedInfo", [], [
-            .element(ds("CanonicalizationMethod", algorithm(XMLCanonicalizationMethod.exclusiveURI))),
-            .element(ds("SignatureMethod", algorithm(key.algorithm.uri))),
-            .element(reference),
-        ])
+        let reference = ds(
+            "Reference", [DOMAttribute(localName: "URI", value: "#" + id)],
+            [
+                .element(
+                    ds(
+                        "Transforms", [],
+                        [
+                            .element(ds("Transform", algorithm(XMLTransform.envelopedSignature))),
+                            .element(excTransform),
+                        ])),
+                .element(ds("DigestMethod", algorithm(digestAlgorithm.uri))),
+                .element(ds("DigestValue", [], [.text(Data(digest).base64EncodedString())])),
+            ])
+        let signedInfo = ds(
+            "SignedInfo", [],
+            [
+                .element(ds("CanonicalizationMethod", algorithm(XMLCanonicalizationMethod.exclusiveURI))),
+                .element(ds("SignatureMethod", algorithm(key.algorithm.uri))),
+                .element(reference),
+            ])
         // SignedInfo is canonicalized in its final context: under Signature (which declares ds),
         // under the signed element.
         var signatureScope = element.applyingDeclarations(to: inScopeNamespaces)
@@ -117,18 +127,27 @@ public struct XMLSigner: Sendable {
         let signedInfoBytes = XMLCanonicalizer.canonicalize(signedInfo, inScopeNamespaces: signatureScope, method: .exclusive)
         let signatureValue = try key.sign(signedInfoBytes)
 
-        var signature = ds("Signature", [], [
-            .element(signedInfo),
-            .element(ds("SignatureValue", [], [.text(Data(signatureValue).base64EncodedString())])),
-        ])
+        var signature = ds(
+            "Signature", [],
+            [
+                .element(signedInfo),
+                .element(ds("SignatureValue", [], [.text(Data(signatureValue).base64EncodedString())])),
+            ])
         signature.namespaceDeclarations = [DOMNamespaceDeclaration(prefix: "ds", uri: XMLNamespace.dsig)]
         if certificate != nil {
             guard let certificateBase64 else { throw XMLSecurityError(.unsupportedKey, "cannot encode the certificate") }
-            signature.children.append(.element(ds("KeyInfo", [], [
-                .element(ds("X509Data", [], [
-                    .element(ds("X509Certificate", [], [.text(certificateBase64)])),
-                ])),
-            ])))
+            signature.children.append(
+                .element(
+                    ds(
+                        "KeyInfo", [],
+                        [
+                            .element(
+                                ds(
+                                    "X509Data", [],
+                                    [
+                                        .element(ds("X509Certificate", [], [.text(certificateBase64)]))
+                                    ]))
+                        ])))
         }
 
         var result = element

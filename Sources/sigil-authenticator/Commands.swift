@@ -26,14 +26,17 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// Runs `body` with an authenticator over a fresh HTTP client (shut down afterwards).
-    func withAuthenticator<T: Sendable>(verifier: any UserVerifier,
-                                        _ body: (Authenticator, FileEnrolmentStore) async throws -> T) async throws -> T {
+    func withAuthenticator<T: Sendable>(
+        verifier: any UserVerifier,
+        _ body: (Authenticator, FileEnrolmentStore) async throws -> T
+    ) async throws -> T {
         let store = try store()
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
         configuration.timeout.connect = .seconds(10)
         return try await HTTPClient.withHTTPClient(configuration: configuration) { client in
-            let authenticator = Authenticator(keys: store.keys, verifier: verifier, transport: HTTPTransport(client: client, via: via),
-                                              enrolments: store)
+            let authenticator = Authenticator(
+                keys: store.keys, verifier: verifier, transport: HTTPTransport(client: client, via: via),
+                enrolments: store)
             return try await body(authenticator, store)
         }
     }
@@ -212,8 +215,10 @@ struct Scan: AsyncParsableCommand {
             let request = try await authenticator.claim(loginCode)
             try store.updateClaimed { claimed in
                 claimed.removeAll { $0.transaction == request.transactionID || isExpired($0.expiresAt) }
-                claimed.append(.init(issuer: request.issuer, transaction: request.transactionID, expiresAt: request.view.expiresAt,
-                                     deviceID: request.deviceID))
+                claimed.append(
+                    .init(
+                        issuer: request.issuer, transaction: request.transactionID, expiresAt: request.view.expiresAt,
+                        deviceID: request.deviceID))
             }
             if json {
                 print(jsonLine(request.view))

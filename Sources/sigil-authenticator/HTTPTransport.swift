@@ -30,8 +30,9 @@ struct HTTPTransport: AuthenticatorTransport {
         // Long enough for `pending?wait=55`.
         let response = try await client.execute(request(exchange), timeout: .seconds(90))
         let body = try await response.body.collect(upTo: 1 << 20)
-        return HTTPReply(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
-                         body: Array(body.readableBytesView))
+        return HTTPReply(
+            status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
+            body: Array(body.readableBytesView))
     }
 
     func open(_ exchange: HTTPExchange) async throws -> (HTTPReply, AsyncThrowingStream<[UInt8], any Error>) {

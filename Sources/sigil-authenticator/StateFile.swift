@@ -1,6 +1,7 @@
 import AuthenticatorKit
 import Foundation
 import SigilCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -95,10 +96,11 @@ final class FileEnrolmentStore: EnrolmentStore, Sendable {
                 throw CLIFailure(1, "\(statePath): a stored device key is malformed")
             }
             let handle = try keys.importKey(scalar: Array(scalar))
-            return Enrolment(issuer: stored.issuer, deviceID: stored.deviceID, userID: stored.userID, email: stored.email,
-                             name: stored.name, tenant: stored.tenant ?? "", key: handle,
-                             keyProtection: KeyProtection(rawValue: stored.key.protection) ?? .software,
-                             clockOffset: stored.clockOffset, createdAt: stored.createdAt)
+            return Enrolment(
+                issuer: stored.issuer, deviceID: stored.deviceID, userID: stored.userID, email: stored.email,
+                name: stored.name, tenant: stored.tenant ?? "", key: handle,
+                keyProtection: KeyProtection(rawValue: stored.key.protection) ?? .software,
+                clockOffset: stored.clockOffset, createdAt: stored.createdAt)
         }
     }
 

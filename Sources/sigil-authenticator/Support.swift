@@ -2,6 +2,7 @@ import AuthenticatorKit
 import Foundation
 import SigilAuthenticatorProtocol
 import SigilQR
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -90,8 +90,9 @@ extension AppCommand {
                 change.refreshTokenLifetimeSeconds = options.refreshTokenLifetime
                 change.jwks = jwks
                 change.jwksURI = options.jwksURI
-                let app = try await runtime.services.applications.update(tenantID: t.id, id: found.id, expectedVersion: found.version,
-                                                                         change, by: .cli)
+                let app = try await runtime.services.applications.update(
+                    tenantID: t.id, id: found.id, expectedVersion: found.version,
+                    change, by: .cli)
                 try printApplication(app, json: options.json)
             }
         }
@@ -121,8 +122,11 @@ extension AppCommand {
                 var until: Date?
                 if case .oidc(let s) = app.settings, s.previousClientSecretHash != nil { until = s.previousClientSecretExpiresAt }
                 if json {
-                    try printJSON(["id": app.id, "client_id": app.clientID ?? "", "client_secret": secret.value,
-                                   "previous_secret_expires_at": until.map(iso) as Any? ?? NSNull()] as [String: Any])
+                    try printJSON(
+                        [
+                            "id": app.id, "client_id": app.clientID ?? "", "client_secret": secret.value,
+                            "previous_secret_expires_at": until.map(iso) as Any? ?? NSNull(),
+                        ] as [String: Any])
                 } else {
                     print("client_secret: \(secret.value)   (shown once: store it now)")
                     if let until { print("The previous secret works until \(iso(until)).") } else { print("The previous secret no longer works.") }
@@ -158,8 +162,10 @@ func findApplication(_ runtime: Runtime, tenantID: String, _ reference: String) 
 
 /// Everything but secrets and secret hashes.
 func applicationJSON(_ app: Application) -> [String: Any] {
-    var o: [String: Any] = ["id": app.id, "name": app.name, "protocol": app.kind, "version": app.version,
-                            "created_at": iso(app.createdAt), "updated_at": iso(app.updatedAt)]
+    var o: [String: Any] = [
+        "id": app.id, "name": app.name, "protocol": app.kind, "version": app.version,
+        "created_at": iso(app.createdAt), "updated_at": iso(app.updatedAt),
+    ]
     switch app.settings {
     case .oidc(let s):
         o["client_id"] = s.clientID; o["redirect_uris"] = s.redirectURIs; o["public"] = s.isPublic

@@ -5,8 +5,9 @@ import SigilServices
 import SigilStore
 
 struct TenantCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "tenant", abstract: "Manage tenants.",
-                                                    subcommands: [Create.self, List.self])
+    static let configuration = CommandConfiguration(
+        commandName: "tenant", abstract: "Manage tenants.",
+        subcommands: [Create.self, List.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a tenant with its signing keys.")
@@ -37,7 +38,8 @@ struct TenantCommand: AsyncParsableCommand {
             try await withRuntime(store) { runtime in
                 let tenants = try await runtime.services.tenants.list()
                 if json {
-                    try printJSON(tenants.map { ["id": $0.id, "name": $0.slug, "display_name": $0.displayName, "host": $0.host as Any? ?? NSNull()] as [String: Any] })
+                    try printJSON(
+                        tenants.map { ["id": $0.id, "name": $0.slug, "display_name": $0.displayName, "host": $0.host as Any? ?? NSNull()] as [String: Any] })
                 } else {
                     for t in tenants { print("\(t.slug)\t\(t.id)\t\(t.host ?? "-")") }
                 }
@@ -47,8 +49,9 @@ struct TenantCommand: AsyncParsableCommand {
 }
 
 struct UserCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage a tenant's users.",
-                                                    subcommands: [Create.self, List.self, Invite.self])
+    static let configuration = CommandConfiguration(
+        commandName: "user", abstract: "Manage a tenant's users.",
+        subcommands: [Create.self, List.self, Invite.self])
 
     struct Invite: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -123,18 +126,24 @@ struct UserCommand: AsyncParsableCommand {
 }
 
 func userJSON(_ u: User) -> [String: Any] {
-    ["id": u.id, "email": u.email, "given_name": u.givenName, "family_name": u.familyName, "status": u.status.rawValue,
-     "created_at": iso(u.createdAt), "updated_at": iso(u.updatedAt), "version": u.version]
+    [
+        "id": u.id, "email": u.email, "given_name": u.givenName, "family_name": u.familyName, "status": u.status.rawValue,
+        "created_at": iso(u.createdAt), "updated_at": iso(u.updatedAt), "version": u.version,
+    ]
 }
 
 struct AppCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "app", abstract: "Manage applications (OIDC clients, SAML service providers).",
-                                                    subcommands: [CreateOIDC.self, CreateSAML.self, List.self, Show.self, Update.self,
-                                                                  RotateSecret.self, Delete.self])
+    static let configuration = CommandConfiguration(
+        commandName: "app", abstract: "Manage applications (OIDC clients, SAML service providers).",
+        subcommands: [
+            CreateOIDC.self, CreateSAML.self, List.self, Show.self, Update.self,
+            RotateSecret.self, Delete.self,
+        ])
 
     struct CreateOIDC: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "create-oidc",
-                                                        abstract: "Register an OIDC client; its secret is printed once.")
+        static let configuration = CommandConfiguration(
+            commandName: "create-oidc",
+            abstract: "Register an OIDC client; its secret is printed once.")
         @Option(help: "Tenant name.") var tenant: String
         @Option(help: "Application name.") var name: String
         @Option(name: .customLong("redirect-uri"), help: "Redirect URI (repeat for several).") var redirectURIs: [String] = []
@@ -153,8 +162,9 @@ struct AppCommand: AsyncParsableCommand {
         var consent: String?
         @Option(name: .customLong("default-acr"), help: "acr value asked for when a request names none (repeat; phrh, phr, urn:sigil:acr:authenticator).")
         var defaultACRValues: [String] = []
-        @Option(name: .customLong("backchannel-logout-uri"),
-                help: "OpenID Connect Back-Channel Logout: where logout tokens are POSTed (https; http only on loopback).")
+        @Option(
+            name: .customLong("backchannel-logout-uri"),
+            help: "OpenID Connect Back-Channel Logout: where logout tokens are POSTed (https; http only on loopback).")
         var backchannelLogoutURI: String?
         @Flag(help: "Print JSON.") var json = false
         @OptionGroup var store: StoreOptions
@@ -204,12 +214,16 @@ struct AppCommand: AsyncParsableCommand {
         @Option(name: .customLong("acs-url"), help: "Assertion consumer service URL, HTTP-POST (repeat for several; the first is the default).")
         var acsURLs: [String] = []
         @Option(name: .customLong("slo-url"), help: "The SP's single logout URL.") var sloURL: String?
-        @Option(name: .customLong("slo-binding"), help: "How logout messages go to --slo-url: post or redirect (default: what the metadata offers, POST preferred; else post).")
+        @Option(
+            name: .customLong("slo-binding"),
+            help: "How logout messages go to --slo-url: post or redirect (default: what the metadata offers, POST preferred; else post).")
         var sloBinding: String?
         @Option(name: .customLong("name-id-format"), help: "emailAddress, persistent, transient or unspecified (or the full URN).")
         var nameIDFormat: String?
         @Option(help: "What to sign: assertion, response or both (default both).") var signing: String?
-        @Option(name: .customLong("attribute"), help: "Attribute mapping NAME=FIELD (FIELD: email, given_name, family_name, id, amr); repeat. Default: email, firstName, lastName.")
+        @Option(
+            name: .customLong("attribute"),
+            help: "Attribute mapping NAME=FIELD (FIELD: email, given_name, family_name, id, amr); repeat. Default: email, firstName, lastName.")
         var attributes: [String] = []
         @Option(name: .customLong("authn-context-class-ref"), help: "A fixed AuthnContextClassRef for this SP.") var authnContextClassRef: String?
         @Option(help: "The SP's signing certificate (PEM file), to verify signed AuthnRequests.") var certificate: String?
@@ -217,7 +231,8 @@ struct AppCommand: AsyncParsableCommand {
         var requireSignedRequests = false
         @Flag(name: .customLong("encrypt-assertions"), help: "Sign, then encrypt the assertion to the SP's certificate (AES-256-GCM, RSA-OAEP).")
         var encryptAssertions = false
-        @Option(name: .customLong("encryption-certificate"), help: "The SP's encryption certificate (PEM file), when not the --certificate (or the metadata's).")
+        @Option(
+            name: .customLong("encryption-certificate"), help: "The SP's encryption certificate (PEM file), when not the --certificate (or the metadata's).")
         var encryptionCertificate: String?
         @Flag(help: "Print JSON.") var json = false
         @OptionGroup var store: StoreOptions
@@ -282,12 +297,15 @@ struct AppCommand: AsyncParsableCommand {
                 let app = try await runtime.services.applications.createSAML(
                     tenantID: t.id, .init(name: name ?? finalSettings.entityID, settings: finalSettings), by: .cli)
                 if json {
-                    try printJSON(["id": app.id, "name": app.name, "entity_id": finalSettings.entityID,
-                                   "acs": finalSettings.assertionConsumerServices.map(\.url), "name_id_format": finalSettings.nameIDFormat,
-                                   "signing": finalSettings.signing.rawValue, "slo_url": finalSettings.singleLogoutURL ?? NSNull(),
-                                   "slo_binding": finalSettings.logoutBinding.rawValue,
-                                   "require_signed_requests": finalSettings.wantAuthnRequestsSigned ?? false,
-                                   "encrypt_assertions": finalSettings.encryptAssertions] as [String: Any])
+                    try printJSON(
+                        [
+                            "id": app.id, "name": app.name, "entity_id": finalSettings.entityID,
+                            "acs": finalSettings.assertionConsumerServices.map(\.url), "name_id_format": finalSettings.nameIDFormat,
+                            "signing": finalSettings.signing.rawValue, "slo_url": finalSettings.singleLogoutURL ?? NSNull(),
+                            "slo_binding": finalSettings.logoutBinding.rawValue,
+                            "require_signed_requests": finalSettings.wantAuthnRequestsSigned ?? false,
+                            "encrypt_assertions": finalSettings.encryptAssertions,
+                        ] as [String: Any])
                 } else {
                     print("Created SAML service provider \(app.name) (\(app.id))")
                     print("entity ID: \(finalSettings.entityID)")
@@ -308,15 +326,16 @@ struct AppCommand: AsyncParsableCommand {
                 let t = try await sigil.tenant(runtime, tenant)
                 let apps = try await collectAllPages { try await runtime.services.applications.list(tenantID: t.id, page: $0, by: .cli) }
                 if json {
-                    try printJSON(apps.map { app -> [String: Any] in
-                        var o: [String: Any] = ["id": app.id, "name": app.name, "protocol": app.kind]
-                        if case .oidc(let s) = app.settings {
-                            o["client_id"] = s.clientID; o["redirect_uris"] = s.redirectURIs; o["public"] = s.isPublic
-                            o["require_par"] = s.requirePAR
-                        }
-                        if case .saml(let s) = app.settings { o["entity_id"] = s.entityID }
-                        return o
-                    })
+                    try printJSON(
+                        apps.map { app -> [String: Any] in
+                            var o: [String: Any] = ["id": app.id, "name": app.name, "protocol": app.kind]
+                            if case .oidc(let s) = app.settings {
+                                o["client_id"] = s.clientID; o["redirect_uris"] = s.redirectURIs; o["public"] = s.isPublic
+                                o["require_par"] = s.requirePAR
+                            }
+                            if case .saml(let s) = app.settings { o["entity_id"] = s.entityID }
+                            return o
+                        })
                 } else {
                     for app in apps { print("\(app.id)\t\(app.kind)\t\(app.name)\t\(app.clientID ?? app.entityID ?? "")") }
                 }
@@ -326,8 +345,9 @@ struct AppCommand: AsyncParsableCommand {
 }
 
 struct KeysCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "keys", abstract: "Manage a tenant's signing keys.",
-                                                    subcommands: [Rotate.self, List.self])
+    static let configuration = CommandConfiguration(
+        commandName: "keys", abstract: "Manage a tenant's signing keys.",
+        subcommands: [Rotate.self, List.self])
 
     struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Rotate: next → current → previous, and a new next key.")
@@ -365,8 +385,9 @@ struct KeysCommand: AsyncParsableCommand {
 }
 
 struct AdminCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "admin", abstract: "Administration credentials.",
-                                                    subcommands: [Token.self])
+    static let configuration = CommandConfiguration(
+        commandName: "admin", abstract: "Administration credentials.",
+        subcommands: [Token.self])
 
     struct Token: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Admin API tokens.", subcommands: [Create.self])

@@ -37,11 +37,13 @@ struct PeriodicService: Service, CustomStringConvertible {
         PeriodicService(name: "expiry sweep", interval: .seconds(600), logger: logger) {
             let result = try await services.expirySweep.run(now: services.context.clock.now())
             if result.total > 0 {
-                logger.info("expired rows deleted", metadata: [
-                    "enrolment_tokens": .stringConvertible(result.enrolmentTokens),
-                    "sessions": .stringConvertible(result.sessions),
-                    "login_transactions": .stringConvertible(result.loginTransactions),
-                ])
+                logger.info(
+                    "expired rows deleted",
+                    metadata: [
+                        "enrolment_tokens": .stringConvertible(result.enrolmentTokens),
+                        "sessions": .stringConvertible(result.sessions),
+                        "login_transactions": .stringConvertible(result.loginTransactions),
+                    ])
             }
         }
     }

@@ -2,8 +2,8 @@ import ArgumentParser
 import Foundation
 import Logging
 import SigilCore
-import SigilSQLStore
 import SigilRemote
+import SigilSQLStore
 import SigilServices
 import SigilStore
 
@@ -44,8 +44,10 @@ struct Runtime {
     let dataDir: String
     let migrationsApplied: [Int]
 
-    static func open(_ options: StoreOptions, logger: Logger, pushSender: any PushSender = NoPushSender(),
-                     backChannelSender: any BackChannelLogoutSender = NoBackChannelLogoutSender()) async throws -> Runtime {
+    static func open(
+        _ options: StoreOptions, logger: Logger, pushSender: any PushSender = NoPushSender(),
+        backChannelSender: any BackChannelLogoutSender = NoBackChannelLogoutSender()
+    ) async throws -> Runtime {
         // Everything Sigil writes (database, WAL, key file) is for its own user only.
         umask(0o077)
         let dataDir = options.resolvedDataDir
@@ -60,8 +62,12 @@ struct Runtime {
         do {
             let applied = try await store.migrate()
             if !applied.isEmpty {
-                logger.notice("migrations applied", metadata: ["versions": .string(applied.map(String.init).joined(separator: ",")),
-                                                               "storage": .string(store.backendName)])
+                logger.notice(
+                    "migrations applied",
+                    metadata: [
+                        "versions": .string(applied.map(String.init).joined(separator: ",")),
+                        "storage": .string(store.backendName),
+                    ])
             }
             var policy = AuthenticatorPolicy()
             if let text = env("SIGIL_INSECURE_AUTHENTICATOR_LIFETIME_SECONDS") {
@@ -69,15 +75,17 @@ struct Runtime {
                     throw CLIError("SIGIL_INSECURE_AUTHENTICATOR_LIFETIME_SECONDS must be a number of seconds, at least 5")
                 }
                 policy = .withInsecureLifetime(seconds)
-                logger.warning("authenticator lifetimes shortened for testing; never set this in production",
-                               metadata: ["seconds": .string(text)])
+                logger.warning(
+                    "authenticator lifetimes shortened for testing; never set this in production",
+                    metadata: ["seconds": .string(text)])
             }
             // Outbound fetches go to public addresses only, unless the operator names a host.
             let outbound = OutboundPolicy(environmentValue: env("SIGIL_OUTBOUND_ALLOW_HOSTS"))
             let remote = RemoteDocuments(fetcher: HTTPDocumentFetcher.shared, policy: outbound)
-            var services = ServiceSet(context: ServiceContext(store: store, masterKey: masterKey, logger: logger, remote: remote),
-                                      authenticatorPolicy: policy, pushSender: pushSender,
-                                      backChannel: BackChannelLogoutDispatcher(sender: backChannelSender))
+            var services = ServiceSet(
+                context: ServiceContext(store: store, masterKey: masterKey, logger: logger, remote: remote),
+                authenticatorPolicy: policy, pushSender: pushSender,
+                backChannel: BackChannelLogoutDispatcher(sender: backChannelSender))
             if let text = env("SIGIL_OAUTH_REQUIRE_PAR") {
                 guard ["true", "false", "1", "0"].contains(text) else { throw CLIError("SIGIL_OAUTH_REQUIRE_PAR must be true or false") }
                 services.oauthPolicy.requirePAR = text == "true" || text == "1"

@@ -4,9 +4,9 @@ import Logging
 import ServiceLifecycle
 import SigilCore
 import SigilHTTP
+import SigilPush
 import SigilSQLStore
 import SigilServices
-import SigilPush
 import SigilStore
 
 @main
@@ -38,7 +38,8 @@ struct Serve: AsyncParsableCommand {
             let urlHost = (host == "0.0.0.0" || host == "::") ? "localhost" : host
             let publicText = self.publicURL ?? env("SIGIL_PUBLIC_URL") ?? "http://\(urlHost):\(port)"
             guard let publicURL = URL(string: publicText.hasSuffix("/") ? String(publicText.dropLast()) : publicText),
-                  ["http", "https"].contains(publicURL.scheme ?? ""), publicURL.host != nil, publicURL.query == nil else {
+                ["http", "https"].contains(publicURL.scheme ?? ""), publicURL.host != nil, publicURL.query == nil
+            else {
                 throw CLIError("--public-url must be an absolute http(s) URL without a query, e.g. https://id.example.com")
             }
             var rateLimitScale = 1.0
@@ -59,18 +60,21 @@ struct Serve: AsyncParsableCommand {
             let pushClient = PushHTTPClient()
             let pushSender: any PushSender
             do {
-                pushSender = try PushConfiguration.make(environment: ProcessInfo.processInfo.environment, logger: logger,
-                                                        client: pushClient) ?? NoPushSender()
+                pushSender =
+                    try PushConfiguration.make(
+                        environment: ProcessInfo.processInfo.environment, logger: logger,
+                        client: pushClient) ?? NoPushSender()
             } catch {
                 try? await pushClient.shutdown()
                 throw CLIError("push configuration: \(error)")
             }
             let runtime: Runtime
             do {
-                runtime = try await Runtime.open(store, logger: logger, pushSender: pushSender,
-                                                 backChannelSender: BackChannelLogoutHTTPSender(
-                                                    client: pushClient, policy: OutboundPolicy(environmentValue: env("SIGIL_OUTBOUND_ALLOW_HOSTS")),
-                                                    logger: logger))
+                runtime = try await Runtime.open(
+                    store, logger: logger, pushSender: pushSender,
+                    backChannelSender: BackChannelLogoutHTTPSender(
+                        client: pushClient, policy: OutboundPolicy(environmentValue: env("SIGIL_OUTBOUND_ALLOW_HOSTS")),
+                        logger: logger))
             } catch {
                 try? await pushClient.shutdown()
                 throw error
@@ -83,13 +87,14 @@ struct Serve: AsyncParsableCommand {
                 onServerRunning: { _ in
                     await Self.announce(services: services, publicURL: publicURL, runtime: runtime)
                 })
-            let group = ServiceGroup(configuration: .init(
-                services: [
-                    .init(service: app),
-                    .init(service: PeriodicService.expirySweep(services, logger: logger)),
-                    .init(service: PeriodicService.logoutDeliveries(services, interval: .seconds(15), logger: logger)),
-                ],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            let group = ServiceGroup(
+                configuration: .init(
+                    services: [
+                        .init(service: app),
+                        .init(service: PeriodicService.expirySweep(services, logger: logger)),
+                        .init(service: PeriodicService.logoutDeliveries(services, interval: .seconds(15), logger: logger)),
+                    ],
+                    gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             do {
                 try await group.run()
             } catch {
@@ -139,9 +144,10 @@ struct Migrate: AsyncParsableCommand {
             let runtime = try await Runtime.open(store, logger: logger)
             defer { Task { await runtime.close() } }
             let applied = runtime.migrationsApplied
-            print(applied.isEmpty
-                ? "Database is up to date (migration \(SQLStore.latestMigration), \(runtime.store.backendName))."
-                : "Applied migrations \(applied.map(String.init).joined(separator: ", ")) (\(runtime.store.backendName)).")
+            print(
+                applied.isEmpty
+                    ? "Database is up to date (migration \(SQLStore.latestMigration), \(runtime.store.backendName))."
+                    : "Applied migrations \(applied.map(String.init).joined(separator: ", ")) (\(runtime.store.backendName)).")
             await runtime.close()
         }
     }

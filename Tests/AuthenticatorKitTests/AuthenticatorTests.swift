@@ -21,10 +21,12 @@ struct Harness {
         authenticator = Authenticator(keys: keys, verifier: self.verifier, transport: server, enrolments: store, clock: clock)
     }
 
-    static let enrolmentLink = AuthenticatorPayload(purpose: .enrolment, issuer: FakeServer.issuer, transactionID: FakeServer.enrolTx,
-                                                    secret: FakeServer.secret)
-    static let loginLink = AuthenticatorPayload(purpose: .login, issuer: FakeServer.issuer, transactionID: FakeServer.loginTx,
-                                                secret: FakeServer.secret)
+    static let enrolmentLink = AuthenticatorPayload(
+        purpose: .enrolment, issuer: FakeServer.issuer, transactionID: FakeServer.enrolTx,
+        secret: FakeServer.secret)
+    static let loginLink = AuthenticatorPayload(
+        purpose: .login, issuer: FakeServer.issuer, transactionID: FakeServer.loginTx,
+        secret: FakeServer.secret)
 
     @discardableResult
     func enrol() async throws -> Enrolment {
@@ -55,11 +57,15 @@ struct Harness {
         #expect(registration.publicKey == Base64URL.encode(h.keys.publicKey(enrolment.key) ?? []))
         #expect(registration.platform == "cli" && registration.keyProtection == "software" && registration.push == nil)
         // The proof is over §1.3's string; it does not verify for another challenge.
-        let other = try CanonicalMessage.enrolment(issuer: FakeServer.issuer, transactionID: FakeServer.enrolTx,
-                                                   challenge: FakeServer.challenge, publicKey: registration.publicKey)
+        let other = try CanonicalMessage.enrolment(
+            issuer: FakeServer.issuer, transactionID: FakeServer.enrolTx,
+            challenge: FakeServer.challenge, publicKey: registration.publicKey)
         #expect(!DeviceSignature.verify(registration.proof, message: other, publicKey: registration.publicKey))
-        #expect(h.server.log.map(\.url) == [FakeServer.issuer + "/authenticator/v1/enroll/preview",
-                                             FakeServer.issuer + "/authenticator/v1/devices"])
+        #expect(
+            h.server.log.map(\.url) == [
+                FakeServer.issuer + "/authenticator/v1/enroll/preview",
+                FakeServer.issuer + "/authenticator/v1/devices",
+            ])
         #expect(h.server.log.allSatisfy { $0.header("Sigil-Signature") == nil })
     }
 
@@ -90,9 +96,10 @@ struct Harness {
 
         // The signature covers the body hash: the same headers over another body do not verify.
         let approve = signed[3]
-        let tampered = try CanonicalMessage.request(method: "POST", target: approve.url, deviceID: FakeServer.deviceID,
-                                                    timestamp: 1_800_000_000, nonce: approve.nonce ?? "",
-                                                    body: Array(String(decoding: approve.body, as: UTF8.self).replacingOccurrences(of: "42", with: "43").utf8))
+        let tampered = try CanonicalMessage.request(
+            method: "POST", target: approve.url, deviceID: FakeServer.deviceID,
+            timestamp: 1_800_000_000, nonce: approve.nonce ?? "",
+            body: Array(String(decoding: approve.body, as: UTF8.self).replacingOccurrences(of: "42", with: "43").utf8))
         let key = try #require(h.server.state.withLock { $0.devices[FakeServer.deviceID] })
         #expect(!DeviceSignature.verify(approve.header("Sigil-Signature") ?? "", message: tampered, publicKey: key))
     }
@@ -109,10 +116,13 @@ struct Harness {
 
         let body = try Wire.decode(ApproveBody.self, from: try #require(h.server.log.last).body)
         let key = try #require(h.server.state.withLock { $0.devices[FakeServer.deviceID] })
-        func verifies(origin: String = FakeServer.origin, number: String = "42", uv: CanonicalMessage.UserVerification = .fingerprint,
-                      issuer: String = FakeServer.issuer) throws -> Bool {
-            let message = try CanonicalMessage.approval(issuer: issuer, transactionID: FakeServer.loginTx, challenge: FakeServer.challenge,
-                                                        origin: origin, number: number, decision: .approve, userVerification: uv)
+        func verifies(
+            origin: String = FakeServer.origin, number: String = "42", uv: CanonicalMessage.UserVerification = .fingerprint,
+            issuer: String = FakeServer.issuer
+        ) throws -> Bool {
+            let message = try CanonicalMessage.approval(
+                issuer: issuer, transactionID: FakeServer.loginTx, challenge: FakeServer.challenge,
+                origin: origin, number: number, decision: .approve, userVerification: uv)
             return DeviceSignature.verify(body.signature, message: message, publicKey: key)
         }
         #expect(try verifies())
@@ -128,8 +138,11 @@ struct Harness {
         let request = try await h.authenticator.claim(try h.loginCode())
         #expect(try await h.authenticator.deny(request, notMe: false).state == "denied")
         #expect(try await h.authenticator.deny(request, notMe: true).state == "denied")
-        #expect(h.server.answers == [.init(decision: "deny", number: "", uv: "none", signatureValid: true),
-                                     .init(decision: "report", number: "", uv: "none", signatureValid: true)])
+        #expect(
+            h.server.answers == [
+                .init(decision: "deny", number: "", uv: "none", signatureValid: true),
+                .init(decision: "report", number: "", uv: "none", signatureValid: true),
+            ])
         let reasons = try h.server.log.suffix(2).map { try Wire.decode(DenyBody.self, from: $0.body).reason }
         #expect(reasons == ["declined", "not_me"])
         #expect(h.verifier.prompts.withLock { $0 }.isEmpty)
@@ -177,8 +190,10 @@ struct Harness {
         try await h.enrol()
         let before = h.server.log.count
         for issuer in ["https://evil.example", "https://acme.sigil.example/", "https://ACME.sigil.example", "http://acme.sigil.example"] {
-            let code = try h.loginCode(AuthenticatorPayload(purpose: .login, issuer: issuer, transactionID: FakeServer.loginTx,
-                                                             secret: FakeServer.secret))
+            let code = try h.loginCode(
+                AuthenticatorPayload(
+                    purpose: .login, issuer: issuer, transactionID: FakeServer.loginTx,
+                    secret: FakeServer.secret))
             let error = await #expect(throws: AuthenticatorError.self) { try await h.authenticator.claim(code) }
             #expect(error?.code == .notEnrolled)
             #expect(error?.issuer == issuer)
@@ -205,8 +220,9 @@ struct Harness {
         #expect(unknown?.status == 404 && unknown?.problemName == "login-transaction-unknown")
 
         // An enrolment link with a wrong secret fails at preview.
-        let bad = AuthenticatorPayload(purpose: .enrolment, issuer: FakeServer.issuer, transactionID: FakeServer.enrolTx,
-                                       secret: "AAAAAAAAAAAAAAAAAAAAAA")
+        let bad = AuthenticatorPayload(
+            purpose: .enrolment, issuer: FakeServer.issuer, transactionID: FakeServer.enrolTx,
+            secret: "AAAAAAAAAAAAAAAAAAAAAA")
         guard case .enrolment(let code) = try Authenticator.parse(bad.url) else { Issue.record("parse"); return }
         let invalid = await #expect(throws: AuthenticatorError.self) { try await h.authenticator.preview(code) }
         #expect(invalid?.problemName == "enrolment-link-invalid" && invalid?.status == 404)
@@ -224,15 +240,20 @@ struct Harness {
         let enrolment = try await h.enrol()
         let push = String(decoding: Wire.encode(FakeServer.view(FakeServer.pushTx, kind: "push")), as: UTF8.self)
         h.server.state.withLock {
-            $0.streamEvents = [": hb\n\n", ServerSentEvent(event: "push", data: push).encoded,
-                               "event: gone\ndata: {\"transaction\":\"\(FakeServer.loginTx)\"}\n\n",
-                               ServerSentEvent(event: "revoked", data: "{}").encoded]
+            $0.streamEvents = [
+                ": hb\n\n", ServerSentEvent(event: "push", data: push).encoded,
+                "event: gone\ndata: {\"transaction\":\"\(FakeServer.loginTx)\"}\n\n",
+                ServerSentEvent(event: "revoked", data: "{}").encoded,
+            ]
         }
         var events: [DeviceEvent] = []
         for try await event in h.authenticator.events(for: enrolment) { events.append(event) }
         #expect(events.count == 3)
-        if case .push(let request) = events.first { #expect(request.transactionID == FakeServer.pushTx && request.kind == "push") }
-        else { Issue.record("first event is not a push") }
+        if case .push(let request) = events.first {
+            #expect(request.transactionID == FakeServer.pushTx && request.kind == "push")
+        } else {
+            Issue.record("first event is not a push")
+        }
         #expect(events.dropFirst().first == .gone(transaction: FakeServer.loginTx))
         #expect(events.last == .revoked)
         let open = try #require(h.server.log.last)

@@ -5,7 +5,9 @@ import SigilAuthenticatorProtocol
 import SigilCore
 import SigilQR
 import Testing
+
 @testable import sigil_authenticator
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,9 +25,10 @@ private func mode(_ path: String) -> mode_t {
 
 private func sampleEnrolment(_ keys: SoftwareKeyStore) async throws -> Enrolment {
     let key = try await keys.generateKey()
-    return Enrolment(issuer: FakeServer.issuer, deviceID: FakeServer.deviceID, userID: "usr_01jbz6vq0e7h2k5n8r1t4w7y0b",
-                     email: "ada@example.com", name: "Test CLI", tenant: "Acme", key: key.handle, keyProtection: .software,
-                     clockOffset: -7, createdAt: "2027-01-15T08:00:00Z")
+    return Enrolment(
+        issuer: FakeServer.issuer, deviceID: FakeServer.deviceID, userID: "usr_01jbz6vq0e7h2k5n8r1t4w7y0b",
+        email: "ada@example.com", name: "Test CLI", tenant: "Acme", key: key.handle, keyProtection: .software,
+        clockOffset: -7, createdAt: "2027-01-15T08:00:00Z")
 }
 
 @Suite(.serialized) struct CLITests {
@@ -36,8 +39,12 @@ private func sampleEnrolment(_ keys: SoftwareKeyStore) async throws -> Enrolment
         #expect(mode(home) == 0o700)
         let enrolment = try await sampleEnrolment(keys)
         try await store.save([enrolment])
-        try store.updateClaimed { $0.append(.init(issuer: FakeServer.issuer, transaction: FakeServer.loginTx,
-                                                    expiresAt: "2027-01-15T08:02:00Z", deviceID: FakeServer.deviceID)) }
+        try store.updateClaimed {
+            $0.append(
+                .init(
+                    issuer: FakeServer.issuer, transaction: FakeServer.loginTx,
+                    expiresAt: "2027-01-15T08:02:00Z", deviceID: FakeServer.deviceID))
+        }
         #expect(mode(home + "/state.json") == 0o600)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: home).filter { $0.hasPrefix(".state.json") }
         #expect(leftovers.isEmpty)
@@ -48,8 +55,10 @@ private func sampleEnrolment(_ keys: SoftwareKeyStore) async throws -> Enrolment
         #expect(loaded == [enrolment])
         let message = Array("hello".utf8)
         let der = try await keys2.sign(message, with: loaded[0].key)
-        #expect(DeviceSignature.verify(Base64URL.encode(der), message: message,
-                                       publicKey: Base64URL.encode(keys.publicKey(enrolment.key) ?? [])))
+        #expect(
+            DeviceSignature.verify(
+                Base64URL.encode(der), message: message,
+                publicKey: Base64URL.encode(keys.publicKey(enrolment.key) ?? [])))
         // Saving enrolments keeps the claimed list.
         try await store.save(loaded)
         #expect(try store.claimed().map(\.transaction) == [FakeServer.loginTx])
@@ -103,10 +112,12 @@ private func sampleEnrolment(_ keys: SoftwareKeyStore) async throws -> Enrolment
     }
 
     @Test func viaReplacesTheIssuerPrefix() {
-        #expect(HTTPTransport.rewrite("https://id.example.com/t/acme/authenticator/v1/pending?wait=5", via: "http://127.0.0.1:8080/t/acme/")
-            == "http://127.0.0.1:8080/t/acme/authenticator/v1/pending?wait=5")
-        #expect(HTTPTransport.rewrite("https://acme.sigil.example/authenticator/v1/device", via: nil)
-            == "https://acme.sigil.example/authenticator/v1/device")
+        #expect(
+            HTTPTransport.rewrite("https://id.example.com/t/acme/authenticator/v1/pending?wait=5", via: "http://127.0.0.1:8080/t/acme/")
+                == "http://127.0.0.1:8080/t/acme/authenticator/v1/pending?wait=5")
+        #expect(
+            HTTPTransport.rewrite("https://acme.sigil.example/authenticator/v1/device", via: nil)
+                == "https://acme.sigil.example/authenticator/v1/device")
     }
 }
 

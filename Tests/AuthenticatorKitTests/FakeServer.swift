@@ -67,14 +67,16 @@ final class FakeServer: AuthenticatorTransport {
     }
 
     static func view(_ tx: String, kind: String) -> RequestView {
-        RequestView(transaction: tx, kind: kind, issuer: issuer, tenant: "Acme", application: "Acme account", origin: origin,
-                    requestedAt: "2027-01-15T08:00:00Z", expiresAt: "2027-01-15T08:02:00Z",
-                    requester: .init(ip: "203.0.113.7", browser: "Chrome on Linux", location: nil), challenge: challenge)
+        RequestView(
+            transaction: tx, kind: kind, issuer: issuer, tenant: "Acme", application: "Acme account", origin: origin,
+            requestedAt: "2027-01-15T08:00:00Z", expiresAt: "2027-01-15T08:02:00Z",
+            requester: .init(ip: "203.0.113.7", browser: "Chrome on Linux", location: nil), challenge: challenge)
     }
 
     static func problem(_ status: Int, _ name: String, _ title: String, detail: String? = nil) -> HTTPReply {
-        HTTPReply(status: status, headers: [("Content-Type", "application/problem+json")],
-                  body: Wire.encode(ProblemView(type: "urn:sigil:problem:" + name, title: title, status: status, detail: detail)))
+        HTTPReply(
+            status: status, headers: [("Content-Type", "application/problem+json")],
+            body: Wire.encode(ProblemView(type: "urn:sigil:problem:" + name, title: title, status: status, detail: detail)))
     }
 
     static func json<T: Encodable>(_ value: T, status: Int = 200) -> HTTPReply {
@@ -92,14 +94,17 @@ final class FakeServer: AuthenticatorTransport {
             return (reply, state.streamEvents)
         }
         let body = reply.body
-        return (HTTPReply(status: reply.status, headers: reply.headers), AsyncThrowingStream { continuation in
-            if (200..<300).contains(reply.status) {
-                for event in events { continuation.yield(Array(event.utf8)) }
-            } else {
-                continuation.yield(body)
+        return (
+            HTTPReply(status: reply.status, headers: reply.headers),
+            AsyncThrowingStream { continuation in
+                if (200..<300).contains(reply.status) {
+                    for event in events { continuation.yield(Array(event.utf8)) }
+                } else {
+                    continuation.yield(body)
+                }
+                continuation.finish()
             }
-            continuation.finish()
-        })
+        )
     }
 
     private func handle(_ request: HTTPExchange, _ state: inout State) -> HTTPReply {
@@ -113,20 +118,25 @@ final class FakeServer: AuthenticatorTransport {
             return unsigned(path, request, &state)
         }
         // §1.4, in the server's order.
-        var record = Record(method: request.method, url: request.url, headers: request.headers, body: request.body,
-                            signatureValid: false, nonce: request.header("Sigil-Nonce"))
+        var record = Record(
+            method: request.method, url: request.url, headers: request.headers, body: request.body,
+            signatureValid: false, nonce: request.header("Sigil-Nonce"))
         defer { state.log.append(record) }
         guard let device = request.header("Sigil-Device"), let tsText = request.header("Sigil-Timestamp"),
-              let ts = Int64(tsText), let nonce = request.header("Sigil-Nonce"), let signature = request.header("Sigil-Signature") else {
+            let ts = Int64(tsText), let nonce = request.header("Sigil-Nonce"), let signature = request.header("Sigil-Signature")
+        else {
             return Self.problem(401, "device-auth-required", "Device authentication required")
         }
         if abs(state.now - ts) > 300 {
             return Self.problem(401, "device-clock-skew", "Clock skew", detail: "server time \(state.now)")
         }
         guard let publicKey = state.devices[device] else { return Self.problem(401, "device-revoked", "Device revoked") }
-        guard let message = try? CanonicalMessage.request(method: request.method, target: request.url, deviceID: device,
-                                                          timestamp: ts, nonce: nonce, body: request.body),
-              DeviceSignature.verify(signature, message: message, publicKey: publicKey) else {
+        guard
+            let message = try? CanonicalMessage.request(
+                method: request.method, target: request.url, deviceID: device,
+                timestamp: ts, nonce: nonce, body: request.body),
+            DeviceSignature.verify(signature, message: message, publicKey: publicKey)
+        else {
             return Self.problem(401, "device-signature-invalid", "Bad device signature")
         }
         guard state.nonces.insert(device + nonce).inserted else { return Self.problem(401, "device-replay", "Replayed") }
@@ -141,24 +151,31 @@ final class FakeServer: AuthenticatorTransport {
     private func unsigned(_ path: String, _ request: HTTPExchange, _ state: inout State) -> HTTPReply {
         if path.hasSuffix("/preview") {
             guard let body = try? Wire.decode(EnrolmentPreviewBody.self, from: request.body), body.transaction == Self.enrolTx,
-                  body.secret == Self.secret else { return Self.problem(404, "enrolment-link-invalid", "Invalid link") }
-            return Self.json(EnrolmentPreviewView(transaction: Self.enrolTx, issuer: Self.issuer, tenant: "Acme",
-                                                  user: WireUser(email: "ada@example.com"), challenge: Self.enrolChallenge,
-                                                  expiresAt: "2027-01-15T08:10:00Z"))
+                body.secret == Self.secret
+            else { return Self.problem(404, "enrolment-link-invalid", "Invalid link") }
+            return Self.json(
+                EnrolmentPreviewView(
+                    transaction: Self.enrolTx, issuer: Self.issuer, tenant: "Acme",
+                    user: WireUser(email: "ada@example.com"), challenge: Self.enrolChallenge,
+                    expiresAt: "2027-01-15T08:10:00Z"))
         }
         guard let body = try? Wire.decode(DeviceRegistrationBody.self, from: request.body), body.secret == Self.secret else {
             return Self.problem(403, "transaction-secret-invalid", "Wrong secret")
         }
-        let proof = (try? CanonicalMessage.enrolment(issuer: Self.issuer, transactionID: body.transaction,
-                                                     challenge: Self.enrolChallenge, publicKey: body.publicKey))
+        let proof =
+            (try? CanonicalMessage.enrolment(
+                issuer: Self.issuer, transactionID: body.transaction,
+                challenge: Self.enrolChallenge, publicKey: body.publicKey))
             .map { DeviceSignature.verify(body.proof, message: $0, publicKey: body.publicKey) } ?? false
         state.proofValid = proof
         guard proof else { return Self.problem(400, "enrolment-proof-invalid", "Bad proof") }
         state.devices[Self.deviceID] = body.publicKey
-        return Self.json(DeviceRegisteredView(
-            device: .init(id: Self.deviceID, name: body.name, platform: body.platform, keyProtection: body.keyProtection,
-                          createdAt: "2027-01-15T08:00:00Z"),
-            issuer: Self.issuer, tenant: "Acme", user: WireUser(id: "usr_01jbz6vq0e7h2k5n8r1t4w7y0b", email: "ada@example.com")),
+        return Self.json(
+            DeviceRegisteredView(
+                device: .init(
+                    id: Self.deviceID, name: body.name, platform: body.platform, keyProtection: body.keyProtection,
+                    createdAt: "2027-01-15T08:00:00Z"),
+                issuer: Self.issuer, tenant: "Acme", user: WireUser(id: "usr_01jbz6vq0e7h2k5n8r1t4w7y0b", email: "ada@example.com")),
             status: 201)
     }
 
@@ -189,9 +206,10 @@ final class FakeServer: AuthenticatorTransport {
                 decision = body.reason == "not_me" ? .report : .deny
             }
             // Rebuilt from "stored" values plus what was submitted.
-            let valid = (try? CanonicalMessage.approval(
-                issuer: Self.issuer, transactionID: id, challenge: Self.challenge, origin: Self.origin, number: number,
-                decision: decision, userVerification: CanonicalMessage.UserVerification(rawValue: uv) ?? .none))
+            let valid =
+                (try? CanonicalMessage.approval(
+                    issuer: Self.issuer, transactionID: id, challenge: Self.challenge, origin: Self.origin, number: number,
+                    decision: decision, userVerification: CanonicalMessage.UserVerification(rawValue: uv) ?? .none))
                 .map { DeviceSignature.verify(signature, message: $0, publicKey: publicKey) } ?? false
             state.answers.append(Answer(decision: decision.rawValue, number: number, uv: uv, signatureValid: valid))
             guard valid else { return Self.problem(401, "approval-signature-invalid", "Bad approval signature") }

@@ -36,21 +36,26 @@ enum Vector {
     }
 
     @Test func approvalVectorVerifies() throws {
-        let message = try CanonicalMessage.approval(issuer: Vector.issuer, transactionID: Vector.transaction, challenge: Vector.challenge,
-                                                    origin: Vector.issuer, number: "42", decision: .approve, userVerification: .face)
+        let message = try CanonicalMessage.approval(
+            issuer: Vector.issuer, transactionID: Vector.transaction, challenge: Vector.challenge,
+            origin: Vector.issuer, number: "42", decision: .approve, userVerification: .face)
         #expect(message.count == 176)
         #expect(Vector.hex(SHA256.hash(data: message)) == Vector.approvalSHA256)
         #expect(DeviceSignature.verify(Vector.approvalSignature, message: message, publicKey: Vector.publicKey))
         // Any other number, decision, origin or method is another message.
         for other in [
-            try CanonicalMessage.approval(issuer: Vector.issuer, transactionID: Vector.transaction, challenge: Vector.challenge,
-                                          origin: Vector.issuer, number: "43", decision: .approve, userVerification: .face),
-            try CanonicalMessage.approval(issuer: Vector.issuer, transactionID: Vector.transaction, challenge: Vector.challenge,
-                                          origin: Vector.issuer, number: "42", decision: .deny, userVerification: .face),
-            try CanonicalMessage.approval(issuer: Vector.issuer, transactionID: Vector.transaction, challenge: Vector.challenge,
-                                          origin: "https://evil.example", number: "42", decision: .approve, userVerification: .face),
-            try CanonicalMessage.approval(issuer: Vector.issuer, transactionID: Vector.transaction, challenge: Vector.challenge,
-                                          origin: Vector.issuer, number: "42", decision: .approve, userVerification: .none),
+            try CanonicalMessage.approval(
+                issuer: Vector.issuer, transactionID: Vector.transaction, challenge: Vector.challenge,
+                origin: Vector.issuer, number: "43", decision: .approve, userVerification: .face),
+            try CanonicalMessage.approval(
+                issuer: Vector.issuer, transactionID: Vector.transaction, challenge: Vector.challenge,
+                origin: Vector.issuer, number: "42", decision: .deny, userVerification: .face),
+            try CanonicalMessage.approval(
+                issuer: Vector.issuer, transactionID: Vector.transaction, challenge: Vector.challenge,
+                origin: "https://evil.example", number: "42", decision: .approve, userVerification: .face),
+            try CanonicalMessage.approval(
+                issuer: Vector.issuer, transactionID: Vector.transaction, challenge: Vector.challenge,
+                origin: Vector.issuer, number: "42", decision: .approve, userVerification: .none),
         ] {
             #expect(!DeviceSignature.verify(Vector.approvalSignature, message: other, publicKey: Vector.publicKey))
         }
@@ -75,8 +80,9 @@ enum Vector {
     @Test func signaturesRoundTripAndRejectGarbage() throws {
         let key = P256.Signing.PrivateKey()
         let publicKey = Base64URL.encode(Array(key.publicKey.x963Representation))
-        let message = try CanonicalMessage.enrolment(issuer: Vector.issuer, transactionID: Vector.transaction,
-                                                     challenge: Vector.challenge, publicKey: publicKey)
+        let message = try CanonicalMessage.enrolment(
+            issuer: Vector.issuer, transactionID: Vector.transaction,
+            challenge: Vector.challenge, publicKey: publicKey)
         let signature = try DeviceSignature.sign(message, with: key)
         #expect(DeviceSignature.verify(signature, message: message, publicKey: publicKey))
         #expect(!DeviceSignature.verify(signature, message: message, publicKey: Vector.publicKey))
@@ -87,27 +93,30 @@ enum Vector {
         #expect(!DeviceSignature.verify(raw, message: message, publicKey: publicKey))
         // Fields cannot smuggle line breaks into the signed text.
         #expect(throws: AuthenticatorProtocolError.self) {
-            _ = try CanonicalMessage.approval(issuer: Vector.issuer + "\napprove", transactionID: Vector.transaction, challenge: "c",
-                                              origin: "o", number: "1", decision: .approve, userVerification: .face)
+            _ = try CanonicalMessage.approval(
+                issuer: Vector.issuer + "\napprove", transactionID: Vector.transaction, challenge: "c",
+                origin: "o", number: "1", decision: .approve, userVerification: .face)
         }
     }
 
     @Test func payloadsRoundTripInBothForms() throws {
         let login = AuthenticatorPayload(purpose: .login, issuer: "http://localhost:8080", transactionID: Vector.transaction, secret: Vector.secret)
         #expect(login.url == "http://localhost:8080/login/qr#\(Vector.transaction).\(Vector.secret)")
-        #expect(login.url.utf8.count == 84)  // §1.1: version 5 at level M
+        #expect(login.url.utf8.count == 84) // §1.1: version 5 at level M
         #expect(login.deepLink.hasPrefix("sigil://login?u=http%3A%2F%2Flocalhost%3A8080%2Flogin%2Fqr%23ltx_"))
         #expect(try AuthenticatorPayload.parse(login.url) == login)
         #expect(try AuthenticatorPayload.parse(login.deepLink) == login)
         #expect(try AuthenticatorPayload.parse("  \(login.url)\n") == login)
-        let enrol = AuthenticatorPayload(purpose: .enrolment, issuer: "https://id.example.com/t/acme", transactionID: Vector.transaction,
-                                         secret: Vector.secret)
+        let enrol = AuthenticatorPayload(
+            purpose: .enrolment, issuer: "https://id.example.com/t/acme", transactionID: Vector.transaction,
+            secret: Vector.secret)
         #expect(enrol.url.utf8.count == 107)
         #expect(try AuthenticatorPayload.parse(enrol.deepLink) == enrol)
     }
 
     @Test(arguments: [
-        "https://acme.example/login/qr", "https://acme.example/login/qr#ltx_x.abc", "ftp://acme.example/login/qr#ltx_01jbz6w2c7f3m9q4v8x1r5t0ka.VIXLXQOYHMO9mJKQpr4zyg",
+        "https://acme.example/login/qr", "https://acme.example/login/qr#ltx_x.abc",
+        "ftp://acme.example/login/qr#ltx_01jbz6w2c7f3m9q4v8x1r5t0ka.VIXLXQOYHMO9mJKQpr4zyg",
         "https://acme.example/login/qr#ltx_01jbz6w2c7f3m9q4v8x1r5t0ka.VIXLXQOY", "https://acme.example/login/qr#ltx_01jbz6w2c7f3m9q4v8x1r5t0ka",
         "sigil://login?u=%ZZ", "hello", "",
     ])

@@ -21,7 +21,7 @@ import X509
         #expect(Base64URL.decode("ab+/") == nil)
         #expect(Base64URL.decode("YQ==") == nil)
         #expect(Base64URL.decode("Y Q") == nil)
-        #expect(Base64URL.decode("Y") == nil)  // a length of 1 mod 4 cannot be base64
+        #expect(Base64URL.decode("Y") == nil) // a length of 1 mod 4 cannot be base64
         #expect(Base64URL.decode("YQ").map(Array.init) == [0x61])
     }
 }
@@ -105,9 +105,11 @@ import X509
 @Suite struct JOSETests {
     /// RFC 7638 §3.1: the example RSA key and its thumbprint.
     @Test func rfc7638ThumbprintVector() throws {
-        let jwk = JWK(kty: "RSA", alg: "RS256", kid: "2011-04-29",
-                      n: "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
-                      e: "AQAB")
+        let jwk = JWK(
+            kty: "RSA", alg: "RS256", kid: "2011-04-29",
+            n:
+                "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+            e: "AQAB")
         #expect(try jwk.thumbprint() == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs")
     }
 
@@ -158,8 +160,9 @@ import X509
     @Test func signingCertificateIsSelfSignedOverTheRSAKey() throws {
         let key = try SigningKeyMaterial.generate(.rs256)
         let now = Date(timeIntervalSince1970: 1_800_000_000)
-        let pem = try SigningCertificate.make(for: key, commonName: "Sigil signing key for acme", serialNumber: Array(repeating: 0xFF, count: 16),
-                                              notBefore: now, notAfter: now.addingTimeInterval(86_400 * 365))
+        let pem = try SigningCertificate.make(
+            for: key, commonName: "Sigil signing key for acme", serialNumber: Array(repeating: 0xFF, count: 16),
+            notBefore: now, notAfter: now.addingTimeInterval(86_400 * 365))
         let certificate = try Certificate(pemEncoded: pem)
         #expect(certificate.subject == certificate.issuer)
         #expect(certificate.subject.description.contains("CN=Sigil signing key for acme"))
@@ -172,8 +175,9 @@ import X509
         #expect(try certificate.extensions.basicConstraints == .notCertificateAuthority)
         #expect(try SigningCertificate.x5cValue(pem: pem) == Data(try PEMDocument(pemString: pem).derBytes).base64EncodedString())
         #expect(throws: SigilError.self) {
-            _ = try SigningCertificate.make(for: try SigningKeyMaterial.generate(.es256), commonName: "x", serialNumber: [1],
-                                            notBefore: now, notAfter: now)
+            _ = try SigningCertificate.make(
+                for: try SigningKeyMaterial.generate(.es256), commonName: "x", serialNumber: [1],
+                notBefore: now, notAfter: now)
         }
     }
 }

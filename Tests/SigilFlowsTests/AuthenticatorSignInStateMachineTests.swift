@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SigilFlows
 
 /// QR and push sign-in (and CIBA polling, which rides on a push), against what
@@ -50,9 +51,10 @@ import Testing
     }
 
     static func payload(_ channel: AuthenticatorSignIn.Channel) -> AuthenticatorSignIn {
-        AuthenticatorSignIn(channel: channel, origin: "https://id.example.com", browserHash: "browser-hash", returnTo: "/t/acme/account",
-                            issuer: "https://id.example.com/t/acme", browser: "Firefox on Linux", application: "Acme account",
-                            clientIP: "192.0.2.7", sealedSecret: channel == .qr ? "sealed-secret" : nil)
+        AuthenticatorSignIn(
+            channel: channel, origin: "https://id.example.com", browserHash: "browser-hash", returnTo: "/t/acme/account",
+            issuer: "https://id.example.com/t/acme", browser: "Firefox on Linux", application: "Acme account",
+            clientIP: "192.0.2.7", sealedSecret: channel == .qr ? "sealed-secret" : nil)
     }
 
     static func record(_ channel: AuthenticatorSignIn.Channel, _ state: S) -> Record {
@@ -143,13 +145,14 @@ import Testing
             let before = Self.record(.qr, state)
             var machine = Machine(before)
             let action = machine.claim(device: "device-2", user: "user-2", now: Self.now)
-            let expected: Machine.ClaimAction = switch state {
-            case .waiting:
-                .claimed
-            case .claimed: .refuse(.claimedByAnother)
-            case .expired, .expiredUnclaimed: .refuse(.expired)
-            default: .refuse(.answered)
-            }
+            let expected: Machine.ClaimAction =
+                switch state {
+                case .waiting:
+                    .claimed
+                case .claimed: .refuse(.claimedByAnother)
+                case .expired, .expiredUnclaimed: .refuse(.expired)
+                default: .refuse(.answered)
+                }
             #expect(action == expected, "\(state)")
             if state == .waiting {
                 #expect(machine.record.deviceID == "device-2" && machine.record.userID == "user-2")
@@ -322,8 +325,10 @@ import Testing
         var before = Self.record(.qr, .claimed)
         before.failures = 0
         var machine = Machine(before)
-        #expect(machine.answer(.approve(numberMatches: false, userVerification: "face", signature: "s"), device: "device-1", user: "user-1",
-                               now: Self.now, approvedGrace: Self.grace) == .wrongNumber)
+        #expect(
+            machine.answer(
+                .approve(numberMatches: false, userVerification: "face", signature: "s"), device: "device-1", user: "user-1",
+                now: Self.now, approvedGrace: Self.grace) == .wrongNumber)
         #expect(machine.record.failures == 1)
         #expect(machine.record.phase == .denied)
         #expect(machine.record.payload.endReason == .wrongNumber)
@@ -382,14 +387,19 @@ import Testing
     @Test func completeWithinTheApprovedGracePeriod() {
         var machine = Machine(Self.record(.push, .waiting))
         let approvedAt = Self.now
-        #expect(machine.answer(.approve(numberMatches: true, userVerification: "presence", signature: "s"), device: "device-1", user: "user-1",
-                               now: approvedAt, approvedGrace: Self.grace) == .approved)
+        #expect(
+            machine.answer(
+                .approve(numberMatches: true, userVerification: "presence", signature: "s"), device: "device-1", user: "user-1",
+                now: approvedAt, approvedGrace: Self.grace) == .approved)
         #expect(machine.record.expiresAt == approvedAt + Self.grace)
         // The grace period replaces the request's own deadline, even one further away.
         let approved = machine.record
         var inTime = Machine(approved)
-        #expect(inTime.complete(now: approvedAt + Self.grace - 1) == .startSession(user: "user-1", userVerification: "presence",
-                                                                                    returnTo: "/t/acme/account"))
+        #expect(
+            inTime.complete(now: approvedAt + Self.grace - 1)
+                == .startSession(
+                    user: "user-1", userVerification: "presence",
+                    returnTo: "/t/acme/account"))
         var atTheEnd = Machine(approved)
         #expect(atTheEnd.complete(now: approvedAt + Self.grace) == .refuse(.expired))
         #expect(atTheEnd.record == approved)
@@ -441,11 +451,12 @@ import Testing
 
     @Test func answerableInEveryState() {
         for (channel, state) in Self.all where state != .approvedExpired {
-            let expected: FlowRefusal? = switch state {
-            case .waiting, .untargeted, .claimed: nil
-            case .expired, .expiredUnclaimed: .expired
-            default: .answered
-            }
+            let expected: FlowRefusal? =
+                switch state {
+                case .waiting, .untargeted, .claimed: nil
+                case .expired, .expiredUnclaimed: .expired
+                default: .answered
+                }
             #expect(Machine(Self.record(channel, state)).answerable(now: Self.now) == expected, "\(channel) \(state)")
         }
         #expect(Machine(Self.record(.qr, .approvedExpired)).answerable(now: Self.now) == .answered)
@@ -455,13 +466,14 @@ import Testing
     /// access_denied; completed → invalid_grant (used); approved → tokens, or expired_token.
     @Test func pollInEveryState() {
         for (channel, state) in Self.all {
-            let expected: Machine.Poll = switch state {
-            case .waiting, .untargeted, .claimed: .pending
-            case .expired, .expiredUnclaimed, .approvedExpired: .expired
-            case .approved: .ready
-            case .completed: .used
-            default: .denied
-            }
+            let expected: Machine.Poll =
+                switch state {
+                case .waiting, .untargeted, .claimed: .pending
+                case .expired, .expiredUnclaimed, .approvedExpired: .expired
+                case .approved: .ready
+                case .completed: .used
+                default: .denied
+                }
             #expect(Machine(Self.record(channel, state)).poll(now: Self.now) == expected, "\(channel) \(state)")
         }
     }
@@ -469,18 +481,19 @@ import Testing
     @Test func browserViewInEveryState() {
         for (channel, state) in Self.all {
             let view = Machine(Self.record(channel, state)).browserView(now: Self.now)
-            let expected: (String, Bool, String?) = switch (channel, state) {
-            case (.qr, .waiting): ("waiting", false, nil)
-            case (.push, .waiting), (_, .untargeted): ("waiting", true, nil)
-            case (_, .claimed): ("scanned", true, nil)
-            case (_, .expired), (_, .expiredUnclaimed), (_, .approvedExpired): ("expired", false, nil)
-            case (_, .approved): ("approved", false, nil)
-            case (_, .completed): ("completed", false, nil)
-            case (_, .declined), (_, .reported): ("denied", false, "declined")
-            case (_, .superseded): ("denied", false, "superseded")
-            case (_, .cancelled): ("denied", false, "cancelled")
-            default: ("denied", false, "failed")
-            }
+            let expected: (String, Bool, String?) =
+                switch (channel, state) {
+                case (.qr, .waiting): ("waiting", false, nil)
+                case (.push, .waiting), (_, .untargeted): ("waiting", true, nil)
+                case (_, .claimed): ("scanned", true, nil)
+                case (_, .expired), (_, .expiredUnclaimed), (_, .approvedExpired): ("expired", false, nil)
+                case (_, .approved): ("approved", false, nil)
+                case (_, .completed): ("completed", false, nil)
+                case (_, .declined), (_, .reported): ("denied", false, "declined")
+                case (_, .superseded): ("denied", false, "superseded")
+                case (_, .cancelled): ("denied", false, "cancelled")
+                default: ("denied", false, "failed")
+                }
             #expect(view.state == expected.0 && view.showsNumber == expected.1 && view.reason == expected.2, "\(channel) \(state): \(view)")
         }
     }
@@ -504,8 +517,10 @@ import Testing
         #expect(machine.browserView(now: t0 + 1).state == "waiting")
         #expect(machine.claim(device: "device-1", user: "user-1", now: t0 + 10) == .claimed)
         #expect(machine.browserView(now: t0 + 11).state == "scanned")
-        #expect(machine.answer(.approve(numberMatches: true, userVerification: "face", signature: "s"), device: "device-1", user: "user-1",
-                               now: t0 + 20, approvedGrace: Self.grace) == .approved)
+        #expect(
+            machine.answer(
+                .approve(numberMatches: true, userVerification: "face", signature: "s"), device: "device-1", user: "user-1",
+                now: t0 + 20, approvedGrace: Self.grace) == .approved)
         #expect(machine.record.payload.claimedAt == t0 + 10)
         #expect(machine.complete(now: t0 + 21) == .startSession(user: "user-1", userVerification: "face", returnTo: "/t/acme/account"))
         #expect(machine.record.phase == .completed)
@@ -514,16 +529,19 @@ import Testing
     }
 
     @Test func cibaPushFromDeliveryToTokens() {
-        var ciba = AuthenticatorSignIn(channel: .push, origin: "https://id.example.com/t/acme", browserHash: "client-binding", returnTo: "",
-                                       issuer: "https://id.example.com/t/acme", browser: "Unknown browser", application: "Payroll — Approve #42",
-                                       clientIP: "198.51.100.4")
+        var ciba = AuthenticatorSignIn(
+            channel: .push, origin: "https://id.example.com/t/acme", browserHash: "client-binding", returnTo: "",
+            issuer: "https://id.example.com/t/acme", browser: "Unknown browser", application: "Payroll — Approve #42",
+            clientIP: "198.51.100.4")
         ciba.endReason = nil
         var machine = Machine(Record(createdAt: t0, expiresAt: t0 + Self.lifetime, payload: ciba))
         #expect(machine.poll(now: t0 + 1) == .pending)
         #expect(machine.target(user: "user-1", now: t0 + 2) == .deliver)
         #expect(machine.poll(now: t0 + 7) == .pending)
-        #expect(machine.answer(.approve(numberMatches: true, userVerification: "pin", signature: "s"), device: "device-4", user: "user-1",
-                               now: t0 + 9, approvedGrace: Self.grace) == .approved)
+        #expect(
+            machine.answer(
+                .approve(numberMatches: true, userVerification: "pin", signature: "s"), device: "device-4", user: "user-1",
+                now: t0 + 9, approvedGrace: Self.grace) == .approved)
         #expect(machine.poll(now: t0 + 12) == .ready)
         #expect(machine.complete(now: t0 + 12) == .startSession(user: "user-1", userVerification: "pin", returnTo: ""))
         #expect(machine.poll(now: t0 + 17) == .used)

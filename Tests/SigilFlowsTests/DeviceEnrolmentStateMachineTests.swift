@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SigilFlows
 
 /// Device enrolment, against AuthenticatorEnrolment (25dd03e: `claim`, `preview`, `register`,
@@ -40,9 +41,11 @@ import Testing
     }
 
     static func record(_ from: From, _ state: S) -> Record {
-        var r = Record(userID: "user-1", createdAt: created, expiresAt: created + lifetime,
-                       payload: DeviceEnrolment(startedFrom: from.origin, origin: "https://id.example.com", browserHash: "browser-hash",
-                                                issuer: "https://id.example.com/t/acme", sealedSecret: "sealed-secret"))
+        var r = Record(
+            userID: "user-1", createdAt: created, expiresAt: created + lifetime,
+            payload: DeviceEnrolment(
+                startedFrom: from.origin, origin: "https://id.example.com", browserHash: "browser-hash",
+                issuer: "https://id.example.com/t/acme", sealedSecret: "sealed-secret"))
         func preview() { r.payload.previewedAt = created + 20; r.updatedAt = created + 20 }
         func register() {
             preview()
@@ -109,11 +112,12 @@ import Testing
             let expectedAction: Machine.RegisterAction
             switch state {
             case .waiting, .previewed:
-                expectedAction = switch from {
-                case .account: .createDevice(user: "user-1", link: nil, newUser: nil)
-                case .link: .createDevice(user: "user-1", link: "link-hash", newUser: nil)
-                case .linkForNewUser: .createDevice(user: "user-1", link: "link-hash", newUser: Self.newUser)
-                }
+                expectedAction =
+                    switch from {
+                    case .account: .createDevice(user: "user-1", link: nil, newUser: nil)
+                    case .link: .createDevice(user: "user-1", link: "link-hash", newUser: nil)
+                    case .linkForNewUser: .createDevice(user: "user-1", link: "link-hash", newUser: Self.newUser)
+                    }
                 expected.phase = .completed
                 expected.deviceID = "device-9"
                 expected.payload.deviceName = "Work phone"
@@ -300,13 +304,14 @@ import Testing
 
     @Test func browserViewInEveryState() {
         for (from, state) in Self.all {
-            let expected = switch state {
-            case .waiting: "waiting"
-            case .previewed: "scanned"
-            case .registered, .signedIn: "completed"
-            case .failed: "denied"
-            case .expired, .expiredPreviewed: "expired"
-            }
+            let expected =
+                switch state {
+                case .waiting: "waiting"
+                case .previewed: "scanned"
+                case .registered, .signedIn: "completed"
+                case .failed: "denied"
+                case .expired, .expiredPreviewed: "expired"
+                }
             let machine = Machine(Self.record(from, state))
             #expect(machine.browserView(now: Self.now) == expected, "\(from) \(state)")
             #expect(machine.record == Self.record(from, state))
@@ -327,8 +332,9 @@ import Testing
         #expect(machine.browserView(now: t0 + 1) == "waiting")
         #expect(machine.preview(now: t0 + 10) == .show)
         #expect(machine.browserView(now: t0 + 11) == "scanned")
-        #expect(machine.register(device: "device-1", name: "Pixel 9", now: t0 + 30)
-                    == .createDevice(user: "user-1", link: "link-hash", newUser: Self.newUser))
+        #expect(
+            machine.register(device: "device-1", name: "Pixel 9", now: t0 + 30)
+                == .createDevice(user: "user-1", link: "link-hash", newUser: Self.newUser))
         #expect(machine.browserView(now: t0 + 31) == "completed")
         #expect(machine.signIn(now: t0 + 35) == .startSession(user: "user-1", returnTo: "/t/acme/admin"))
         #expect(machine.record.phase == .completed)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SigilFlows
 
 /// WebAuthn ceremonies, against PasskeyService (25dd03e: `usable`, `recordFailure`, the locked
@@ -57,11 +58,12 @@ import Testing
 
     @Test func usableInEveryState() {
         for (purpose, state) in Self.all where state != .usedExpired && state != .failedExpired {
-            let expected: FlowRefusal? = switch state {
-            case .challenged: nil
-            case .expired: .expired
-            default: .used
-            }
+            let expected: FlowRefusal? =
+                switch state {
+                case .challenged: nil
+                case .expired: .expired
+                default: .used
+                }
             #expect(Machine(Self.record(purpose, state)).usable(now: Self.now) == expected, "\(purpose) \(state)")
         }
     }

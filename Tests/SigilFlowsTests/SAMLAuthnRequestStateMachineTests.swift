@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SigilFlows
 
 /// SP-initiated SSO at the IdP, against SAMLIdentityProviderService (25dd03e: `receive`,
@@ -19,9 +20,10 @@ import Testing
     static let now = t0 + 330
 
     static func payload(forceAuthn: Bool) -> SAMLAuthnRequestFlow {
-        SAMLAuthnRequestFlow(applicationID: "app-1", spEntityID: "https://sp.example.org/metadata", requestID: "_3f9a1c",
-                             acsURL: "https://sp.example.org/acs", nameIDFormat: "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
-                             relayState: "https://sp.example.org/dashboard", forceAuthn: forceAuthn, signed: true)
+        SAMLAuthnRequestFlow(
+            applicationID: "app-1", spEntityID: "https://sp.example.org/metadata", requestID: "_3f9a1c",
+            acsURL: "https://sp.example.org/acs", nameIDFormat: "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+            relayState: "https://sp.example.org/dashboard", forceAuthn: forceAuthn, signed: true)
     }
 
     enum S: String, CaseIterable, Sendable {
@@ -223,7 +225,9 @@ import Testing
         #expect(machine.record.updatedAt == Self.arrived + 210)
         #expect(machine.resumed(session: Self.newerSession, now: Self.arrived + 215, repeatWindow: Self.repeatWindow) == .answerAgain)
         #expect(machine.answered(user: "user-1", now: Self.arrived + 215) == .refuse(.used))
-        #expect(machine.resumed(session: SignedIn(user: "user-2", authTime: Self.arrived + 212), now: Self.arrived + 216,
-                                repeatWindow: Self.repeatWindow) == .refuse(.used))
+        #expect(
+            machine.resumed(
+                session: SignedIn(user: "user-2", authTime: Self.arrived + 212), now: Self.arrived + 216,
+                repeatWindow: Self.repeatWindow) == .refuse(.used))
     }
 }

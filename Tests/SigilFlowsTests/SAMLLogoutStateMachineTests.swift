@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SigilFlows
 
 /// SAML single logout, against SAMLIdentityProviderService+Logout (25dd03e): `propagate`,
@@ -15,10 +16,12 @@ import Testing
     static let lifetime: TimeInterval = 600
     static let hopTimeout: TimeInterval = 30
 
-    static let wiki = LogoutParticipant(app: "app-wiki", nameID: "alice@example.com",
-                                        format: "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress", sessionIndex: "_a1")
-    static let crm = LogoutParticipant(app: "app-crm", nameID: "Zk9x", format: "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
-                                       sessionIndex: nil)
+    static let wiki = LogoutParticipant(
+        app: "app-wiki", nameID: "alice@example.com",
+        format: "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress", sessionIndex: "_a1")
+    static let crm = LogoutParticipant(
+        app: "app-crm", nameID: "Zk9x", format: "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+        sessionIndex: nil)
     static let initiator = LogoutChain.Initiator(app: "app-mail", requestID: "_lr77", relayState: "back-to-inbox")
     static let hop = LogoutChain.Hop(app: "app-wiki", requestID: "_hop1", deadline: t0 + 50)
 
@@ -47,8 +50,9 @@ import Testing
     }
 
     static func record(_ start: Start, _ state: S, failed: Int = 0) -> Record {
-        var chain = LogoutChain(sessionID: "session-1", initiator: start == .byServiceProvider ? initiator : nil,
-                                finish: start == .bySigilWithFinish ? "/t/acme/login" : nil, queue: [wiki, crm])
+        var chain = LogoutChain(
+            sessionID: "session-1", initiator: start == .byServiceProvider ? initiator : nil,
+            finish: start == .bySigilWithFinish ? "/t/acme/login" : nil, queue: [wiki, crm])
         chain.failed = failed
         var r = Record(userID: "user-1", createdAt: created, expiresAt: created + lifetime, payload: chain)
         switch state {
@@ -84,11 +88,12 @@ import Testing
                 case .readyEmpty:
                     let partial = failed > 0
                     // The old `finish`: the initiator's LogoutResponse first, then `finish`, then the page.
-                    expectedAction = switch start {
-                    case .byServiceProvider: .finish(.respond(to: Self.initiator, partial: partial))
-                    case .bySigilWithFinish: .finish(.redirect("/t/acme/login"))
-                    case .bySigil: .finish(.signedOutPage(partial: partial))
-                    }
+                    expectedAction =
+                        switch start {
+                        case .byServiceProvider: .finish(.respond(to: Self.initiator, partial: partial))
+                        case .bySigilWithFinish: .finish(.redirect("/t/acme/login"))
+                        case .bySigil: .finish(.signedOutPage(partial: partial))
+                        }
                     expected.phase = .completed
                     expected.updatedAt = Self.now
                 default: expectedAction = .nothing
@@ -186,11 +191,12 @@ import Testing
     @Test func waitingForInEveryState() {
         for (start, state) in Self.all {
             let machine = Machine(Self.record(start, state))
-            let expected: LogoutChain.Hop? = switch state {
-            case .waiting: Self.hop
-            case .waitingPastHopDeadline: .init(app: Self.hop.app, requestID: Self.hop.requestID, deadline: Self.now - 1)
-            default: nil
-            }
+            let expected: LogoutChain.Hop? =
+                switch state {
+                case .waiting: Self.hop
+                case .waitingPastHopDeadline: .init(app: Self.hop.app, requestID: Self.hop.requestID, deadline: Self.now - 1)
+                default: nil
+                }
             #expect(machine.waitingFor(now: Self.now) == expected, "\(start) \(state)")
             #expect(machine.record == Self.record(start, state))
         }
@@ -236,9 +242,10 @@ import Testing
     static let now = t0 + 100
     /// The POST's same-site step lives `clockSkew` (300 s).
     static let lifetime: TimeInterval = 300
-    static let accepted = AcceptedLogoutRequest(app: "app-mail", requestID: "_lr9", nameID: "alice@example.com",
-                                                nameIDFormat: "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
-                                                sessionIndexes: ["_s1", "_s2"], relayState: "rs-1", binding: "post")
+    static let accepted = AcceptedLogoutRequest(
+        app: "app-mail", requestID: "_lr9", nameID: "alice@example.com",
+        nameIDFormat: "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+        sessionIndexes: ["_s1", "_s2"], relayState: "rs-1", binding: "post")
 
     enum S: String, CaseIterable, Sendable { case pending, expired, used, denied }
 

@@ -39,8 +39,9 @@ import Testing
             let read = try await h.admin(.get, "/users/\(id)")
             #expect(try read.json()["given_name"] as? String == "Ada")
 
-            let patched = try await h.admin(.patch, "/users/\(id)", json: #"{"status":"disabled","given_name":"Augusta"}"#,
-                                            headers: [.ifMatch: "\"1\""])
+            let patched = try await h.admin(
+                .patch, "/users/\(id)", json: #"{"status":"disabled","given_name":"Augusta"}"#,
+                headers: [.ifMatch: "\"1\""])
             #expect(patched.status == .ok, "\(patched.text)")
             #expect(try patched.json()["status"] as? String == "disabled")
             #expect(patched.headers[.eTag] == "\"2\"")
@@ -67,73 +68,174 @@ import Testing
             let cases: [(String, () async throws -> Void)] = [
                 ("malformed JSON", { try await h.admin(.post, "/users", json: #"{"email": "#).expectProblem(.badRequest, "invalid-json") }),
                 ("not an object", { try await h.admin(.post, "/users", json: #"["x"]"#).expectProblem(.badRequest, "invalid-json") }),
-                ("unknown field", {
-                    let p = try await h.admin(.post, "/users", json: #"{"email":"b@example.com","given_name":"B","family_name":"C","role":"admin"}"#)
-                        .expectProblem(.badRequest, "unknown-field")
-                    #expect((p["errors"] as? [[String: String]])?.first?["field"] == "role")
-                }),
-                ("missing field", { try await h.admin(.post, "/users", json: #"{"email":"b@example.com","given_name":"B"}"#).expectProblem(.badRequest, "invalid-field-type") }),
-                ("wrong type", { try await h.admin(.post, "/users", json: #"{"email":7,"given_name":"B","family_name":"C"}"#).expectProblem(.badRequest, "invalid-field-type") }),
-                ("invalid email", {
-                    let p = try await h.admin(.post, "/users", json: #"{"email":"not-an-email","given_name":"B","family_name":"C"}"#)
-                        .expectProblem(.unprocessableContent, "validation-failed")
-                    #expect((p["errors"] as? [[String: String]])?.first?["field"] == "email")
-                }),
-                ("invalid status", { try await h.admin(.post, "/users", json: #"{"email":"b@example.com","given_name":"B","family_name":"C","status":"root"}"#).expectProblem(.badRequest, "invalid-field-type") }),
-                ("duplicate email, other case", { try await h.admin(.post, "/users", json: #"{"email":"ADA@example.COM","given_name":"A","family_name":"L"}"#).expectProblem(.conflict, "already-exists") }),
-                ("patch to invalid email", { try await h.admin(.patch, "/users/\(userID)", json: #"{"email":"nope"}"#).expectProblem(.unprocessableContent, "validation-failed") }),
-                ("patch unknown field", { try await h.admin(.patch, "/users/\(userID)", json: #"{"id":"usr_x"}"#).expectProblem(.badRequest, "unknown-field") }),
+                (
+                    "unknown field",
+                    {
+                        let p = try await h.admin(.post, "/users", json: #"{"email":"b@example.com","given_name":"B","family_name":"C","role":"admin"}"#)
+                            .expectProblem(.badRequest, "unknown-field")
+                        #expect((p["errors"] as? [[String: String]])?.first?["field"] == "role")
+                    }
+                ),
+                (
+                    "missing field",
+                    {
+                        try await h.admin(.post, "/users", json: #"{"email":"b@example.com","given_name":"B"}"#).expectProblem(
+                            .badRequest, "invalid-field-type")
+                    }
+                ),
+                (
+                    "wrong type",
+                    {
+                        try await h.admin(.post, "/users", json: #"{"email":7,"given_name":"B","family_name":"C"}"#).expectProblem(
+                            .badRequest, "invalid-field-type")
+                    }
+                ),
+                (
+                    "invalid email",
+                    {
+                        let p = try await h.admin(.post, "/users", json: #"{"email":"not-an-email","given_name":"B","family_name":"C"}"#)
+                            .expectProblem(.unprocessableContent, "validation-failed")
+                        #expect((p["errors"] as? [[String: String]])?.first?["field"] == "email")
+                    }
+                ),
+                (
+                    "invalid status",
+                    {
+                        try await h.admin(.post, "/users", json: #"{"email":"b@example.com","given_name":"B","family_name":"C","status":"root"}"#)
+                            .expectProblem(.badRequest, "invalid-field-type")
+                    }
+                ),
+                (
+                    "duplicate email, other case",
+                    {
+                        try await h.admin(.post, "/users", json: #"{"email":"ADA@example.COM","given_name":"A","family_name":"L"}"#).expectProblem(
+                            .conflict, "already-exists")
+                    }
+                ),
+                (
+                    "patch to invalid email",
+                    { try await h.admin(.patch, "/users/\(userID)", json: #"{"email":"nope"}"#).expectProblem(.unprocessableContent, "validation-failed") }
+                ),
+                (
+                    "patch unknown field",
+                    { try await h.admin(.patch, "/users/\(userID)", json: #"{"id":"usr_x"}"#).expectProblem(.badRequest, "unknown-field") }
+                ),
                 // The document says If-Match is * or one of our ETags; anything else is malformed.
-                ("bad If-Match", { try await h.admin(.patch, "/users/\(userID)", json: #"{"given_name":"X"}"#, headers: [.ifMatch: "*garbage"]).expectProblem(.badRequest, "invalid-header") }),
-                ("If-Match list", { try await h.admin(.delete, "/users/\(userID)", headers: [.ifMatch: "\"1\", \"2\""]).expectProblem(.badRequest, "invalid-header") }),
-                ("stale If-Match", { try await h.admin(.delete, "/users/\(userID)", headers: [.ifMatch: "\"99\""]).expectProblem(.preconditionFailed, "version-mismatch") }),
-                ("explicit null", {
-                    try await h.admin(.post, "/users", json: #"{"email":"n@example.com","given_name":"N","family_name":"U","status":null}"#)
-                        .expectProblem(.badRequest, "invalid-field-type")
-                }),
-                ("undeclared method", {
-                    let r = try await h.admin(.trace, "/users")
-                    try r.expectProblem(.methodNotAllowed, "method-not-allowed")
-                    #expect(r.headers[.allow] == "GET, POST")
-                }),
-                ("wrong media type", { try await h.admin(.post, "/users", json: Self.ada, headers: [.contentType: "text/plain"]).expectProblem(.unsupportedMediaType) }),
-                ("too large", {
-                    let big = #"{"email":"b@example.com","given_name":""# + String(repeating: "x", count: 70_000) + #"","family_name":"C"}"#
-                    try await h.admin(.post, "/users", json: big).expectProblem(.contentTooLarge)
-                }),
+                (
+                    "bad If-Match",
+                    {
+                        try await h.admin(.patch, "/users/\(userID)", json: #"{"given_name":"X"}"#, headers: [.ifMatch: "*garbage"]).expectProblem(
+                            .badRequest, "invalid-header")
+                    }
+                ),
+                (
+                    "If-Match list",
+                    { try await h.admin(.delete, "/users/\(userID)", headers: [.ifMatch: "\"1\", \"2\""]).expectProblem(.badRequest, "invalid-header") }
+                ),
+                (
+                    "stale If-Match",
+                    { try await h.admin(.delete, "/users/\(userID)", headers: [.ifMatch: "\"99\""]).expectProblem(.preconditionFailed, "version-mismatch") }
+                ),
+                (
+                    "explicit null",
+                    {
+                        try await h.admin(.post, "/users", json: #"{"email":"n@example.com","given_name":"N","family_name":"U","status":null}"#)
+                            .expectProblem(.badRequest, "invalid-field-type")
+                    }
+                ),
+                (
+                    "undeclared method",
+                    {
+                        let r = try await h.admin(.trace, "/users")
+                        try r.expectProblem(.methodNotAllowed, "method-not-allowed")
+                        #expect(r.headers[.allow] == "GET, POST")
+                    }
+                ),
+                (
+                    "wrong media type",
+                    { try await h.admin(.post, "/users", json: Self.ada, headers: [.contentType: "text/plain"]).expectProblem(.unsupportedMediaType) }
+                ),
+                (
+                    "too large",
+                    {
+                        let big = #"{"email":"b@example.com","given_name":""# + String(repeating: "x", count: 70_000) + #"","family_name":"C"}"#
+                        try await h.admin(.post, "/users", json: big).expectProblem(.contentTooLarge)
+                    }
+                ),
                 ("bad limit", { try await h.admin(.get, "/users?limit=0").expectProblem(.badRequest) }),
                 ("unknown user", { try await h.admin(.get, "/users/usr_nobody").expectProblem(.notFound, "not-found") }),
-                ("no token", {
-                    let r = try await h.request(.post, "/api/admin/v1/users", json: Self.ada)
-                    try r.expectProblem(.unauthorized, "unauthenticated")
-                    #expect(r.headers[.wwwAuthenticate] == #"Bearer realm="sigil-admin""#)
-                }),
-                ("bad token", { try await h.request(.post, "/api/admin/v1/users", token: "sigil_at_forged", json: Self.ada).expectProblem(.unauthorized, "unauthenticated") }),
+                (
+                    "no token",
+                    {
+                        let r = try await h.request(.post, "/api/admin/v1/users", json: Self.ada)
+                        try r.expectProblem(.unauthorized, "unauthenticated")
+                        #expect(r.headers[.wwwAuthenticate] == #"Bearer realm="sigil-admin""#)
+                    }
+                ),
+                (
+                    "bad token",
+                    {
+                        try await h.request(.post, "/api/admin/v1/users", token: "sigil_at_forged", json: Self.ada).expectProblem(
+                            .unauthorized, "unauthenticated")
+                    }
+                ),
                 ("basic auth", { try await h.request(.get, "/api/admin/v1/users", headers: [.authorization: "Basic YTpi"]).expectProblem(.unauthorized) }),
-                ("oidc app with http redirect", {
-                    try await h.admin(.post, "/applications", json: #"{"name":"RP","protocol":"oidc","redirect_uris":["http://rp.example/cb"]}"#)
+                (
+                    "oidc app with http redirect",
+                    {
+                        try await h.admin(.post, "/applications", json: #"{"name":"RP","protocol":"oidc","redirect_uris":["http://rp.example/cb"]}"#)
+                            .expectProblem(.unprocessableContent, "validation-failed")
+                    }
+                ),
+                (
+                    "oidc app with a fragment",
+                    {
+                        try await h.admin(.post, "/applications", json: #"{"name":"RP","protocol":"oidc","redirect_uris":["https://rp.example/cb#x"]}"#)
+                            .expectProblem(.unprocessableContent, "validation-failed")
+                    }
+                ),
+                (
+                    "oidc app with implicit grant",
+                    {
+                        try await h.admin(
+                            .post, "/applications",
+                            json: #"{"name":"RP","protocol":"oidc","redirect_uris":["https://rp.example/cb"],"grant_types":["implicit"]}"#
+                        )
                         .expectProblem(.unprocessableContent, "validation-failed")
-                }),
-                ("oidc app with a fragment", {
-                    try await h.admin(.post, "/applications", json: #"{"name":"RP","protocol":"oidc","redirect_uris":["https://rp.example/cb#x"]}"#)
+                    }
+                ),
+                (
+                    "public client without PKCE",
+                    {
+                        try await h.admin(
+                            .post, "/applications",
+                            json: #"{"name":"RP","protocol":"oidc","public":true,"require_pkce":false,"redirect_uris":["https://rp.example/cb"]}"#
+                        )
                         .expectProblem(.unprocessableContent, "validation-failed")
-                }),
-                ("oidc app with implicit grant", {
-                    try await h.admin(.post, "/applications", json: #"{"name":"RP","protocol":"oidc","redirect_uris":["https://rp.example/cb"],"grant_types":["implicit"]}"#)
+                    }
+                ),
+                (
+                    "SAML fields on an OIDC app",
+                    {
+                        // Known fields of the other protocol: a validation error naming them, not "unknown".
+                        let p = try await h.admin(
+                            .post, "/applications", json: #"{"name":"RP","protocol":"oidc","redirect_uris":["https://rp.example/cb"],"entity_id":"x"}"#
+                        )
                         .expectProblem(.unprocessableContent, "validation-failed")
-                }),
-                ("public client without PKCE", {
-                    try await h.admin(.post, "/applications", json: #"{"name":"RP","protocol":"oidc","public":true,"require_pkce":false,"redirect_uris":["https://rp.example/cb"]}"#)
-                        .expectProblem(.unprocessableContent, "validation-failed")
-                }),
-                ("SAML fields on an OIDC app", {
-                    // Known fields of the other protocol: a validation error naming them, not "unknown".
-                    let p = try await h.admin(.post, "/applications", json: #"{"name":"RP","protocol":"oidc","redirect_uris":["https://rp.example/cb"],"entity_id":"x"}"#)
-                        .expectProblem(.unprocessableContent, "validation-failed")
-                    #expect((p["errors"] as? [[String: String]])?.first?["message"] == "entity_id applies to saml applications only")
-                }),
-                ("unknown protocol", { try await h.admin(.post, "/applications", json: #"{"name":"RP","protocol":"ws-fed"}"#).expectProblem(.unprocessableContent) }),
-                ("SAML SP without ACS", { try await h.admin(.post, "/applications", json: #"{"name":"SP","protocol":"saml","entity_id":"urn:sp"}"#).expectProblem(.unprocessableContent) }),
+                        #expect((p["errors"] as? [[String: String]])?.first?["message"] == "entity_id applies to saml applications only")
+                    }
+                ),
+                (
+                    "unknown protocol",
+                    { try await h.admin(.post, "/applications", json: #"{"name":"RP","protocol":"ws-fed"}"#).expectProblem(.unprocessableContent) }
+                ),
+                (
+                    "SAML SP without ACS",
+                    {
+                        try await h.admin(.post, "/applications", json: #"{"name":"SP","protocol":"saml","entity_id":"urn:sp"}"#).expectProblem(
+                            .unprocessableContent)
+                    }
+                ),
             ]
             for (name, run) in cases {
                 try await run()
@@ -195,9 +297,11 @@ import Testing
 
     @Test func oidcClientSecretIsShownOnceAndStoredHashed() async throws {
         try await Harness.run { h in
-            let created = try await h.admin(.post, "/applications", json: """
-                {"name":"Portal","protocol":"oidc","redirect_uris":["https://rp.example/cb"],"require_par":true,"allowed_scopes":["openid","email","identity_assurance"]}
-                """)
+            let created = try await h.admin(
+                .post, "/applications",
+                json: """
+                    {"name":"Portal","protocol":"oidc","redirect_uris":["https://rp.example/cb"],"require_par":true,"allowed_scopes":["openid","email","identity_assurance"]}
+                    """)
             #expect(created.status == .created, "\(created.text)")
             let body = try created.json()
             let secret = try #require(body["client_secret"] as? String)
@@ -218,7 +322,8 @@ import Testing
             let events = try await h.store.audit.list(tenantID: nil, page: PageRequest(limit: 50)).items
             #expect(!String(decoding: try JSONEncoder().encode(events), as: UTF8.self).contains(secret))
             // A public client gets no secret.
-            let publicClient = try await h.admin(.post, "/applications", json: #"{"name":"SPA","protocol":"oidc","public":true,"redirect_uris":["http://localhost:3000/cb"]}"#)
+            let publicClient = try await h.admin(
+                .post, "/applications", json: #"{"name":"SPA","protocol":"oidc","public":true,"redirect_uris":["http://localhost:3000/cb"]}"#)
             #expect(publicClient.status == .created)
             #expect(try publicClient.json()["client_secret"] == nil)
         }
@@ -226,19 +331,25 @@ import Testing
 
     @Test func samlServiceProviders() async throws {
         try await Harness.run { h in
-            let created = try await h.admin(.post, "/applications", json: """
-                {"name":"Okta","protocol":"saml","entity_id":"https://www.okta.com/saml2/service-provider/spabc",
-                 "acs":[{"url":"https://acme.okta.com/sso/saml2/0oa1"}],"signing":"response"}
-                """)
+            let created = try await h.admin(
+                .post, "/applications",
+                json: """
+                    {"name":"Okta","protocol":"saml","entity_id":"https://www.okta.com/saml2/service-provider/spabc",
+                     "acs":[{"url":"https://acme.okta.com/sso/saml2/0oa1"}],"signing":"response"}
+                    """)
             #expect(created.status == .created, "\(created.text)")
             let saml = try #require(try created.json()["saml"] as? [String: Any])
             #expect((saml["attribute_mappings"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["email", "firstName", "lastName"])
             #expect(saml["signing"] as? String == "response")
-            try await h.admin(.post, "/applications", json: """
-                {"name":"Dup","protocol":"saml","entity_id":"https://www.okta.com/saml2/service-provider/spabc","acs":[{"url":"https://x.example/acs"}]}
-                """).expectProblem(.conflict, "already-exists")
+            try await h.admin(
+                .post, "/applications",
+                json: """
+                    {"name":"Dup","protocol":"saml","entity_id":"https://www.okta.com/saml2/service-provider/spabc","acs":[{"url":"https://x.example/acs"}]}
+                    """
+            ).expectProblem(.conflict, "already-exists")
             let id = try #require(try created.json()["id"] as? String)
-            try await h.admin(.patch, "/applications/\(id)", json: #"{"redirect_uris":["https://x.example"]}"#).expectProblem(.unprocessableContent, "validation-failed")
+            try await h.admin(.patch, "/applications/\(id)", json: #"{"redirect_uris":["https://x.example"]}"#).expectProblem(
+                .unprocessableContent, "validation-failed")
             let patched = try await h.admin(.patch, "/applications/\(id)", json: #"{"attribute_mappings":[{"name":"mail","user_field":"email"}]}"#)
             #expect(patched.status == .ok, "\(patched.text)")
         }
@@ -258,9 +369,12 @@ import Testing
             #expect(try await h.store.users.list(tenantID: try await h.defaultTenant().id, page: PageRequest(limit: 10)).items.count == 1)
             #expect(!created.text.contains("\n"), "compact JSON, as before")
 
-            let p = try await h.admin(.post, "/applications", json: """
-                {"name":"SP","protocol":"saml","entity_id":"urn:sp","acs":[{"url":"https://sp.example/acs","role":"x"}]}
-                """).expectProblem(.badRequest, "unknown-field")
+            let p = try await h.admin(
+                .post, "/applications",
+                json: """
+                    {"name":"SP","protocol":"saml","entity_id":"urn:sp","acs":[{"url":"https://sp.example/acs","role":"x"}]}
+                    """
+            ).expectProblem(.badRequest, "unknown-field")
             #expect((p["errors"] as? [[String: String]])?.first?["field"] == "acs[0].role")
             #expect(try await h.store.applications.list(tenantID: try await h.defaultTenant().id, page: PageRequest(limit: 10)).items.isEmpty)
         }

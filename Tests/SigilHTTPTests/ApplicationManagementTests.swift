@@ -15,7 +15,9 @@ final class MemoryFetcher: RemoteDocumentFetcher {
     private let state = NIOLockedValueBox<(documents: [String: RemoteDocument], failures: [String: RemoteFetchError], counts: [String: Int])>(([:], [:], [:]))
 
     func serve(_ url: String, _ body: String, maxAge: TimeInterval? = nil) {
-        state.withLockedValue { $0.documents[url] = RemoteDocument(body: Array(body.utf8), maxAge: maxAge); $0.failures[url] = nil }
+        state.withLockedValue {
+            $0.documents[url] = RemoteDocument(body: Array(body.utf8), maxAge: maxAge); $0.failures[url] = nil
+        }
     }
 
     func fail(_ url: String, _ error: RemoteFetchError) { state.withLockedValue { $0.failures[url] = error } }
@@ -49,10 +51,12 @@ final class MemoryFetcher: RemoteDocumentFetcher {
     }
 
     static func createClient(_ h: Harness, _ extra: String = "") async throws -> [String: Any] {
-        let r = try await h.admin(.post, "/applications", json: """
-            {"name": "Backend", "protocol": "oidc", "redirect_uris": ["https://rp.example/cb"],
-             "grant_types": ["client_credentials"]\(extra)}
-            """)
+        let r = try await h.admin(
+            .post, "/applications",
+            json: """
+                {"name": "Backend", "protocol": "oidc", "redirect_uris": ["https://rp.example/cb"],
+                 "grant_types": ["client_credentials"]\(extra)}
+                """)
         #expect(r.status == .created, "\(r.text)")
         return try r.json()
     }
@@ -103,9 +107,11 @@ final class MemoryFetcher: RemoteDocumentFetcher {
             try await h.admin(.post, "/applications/\(id)/client-secret", json: #"{"grace_period": 999999}"#)
                 .expectProblem(.unprocessableContent, "validation-failed")
             try await h.admin(.post, "/applications/\(id)/client-secret", json: #"{"grace": 5}"#).expectProblem(.badRequest)
-            let spa = try await h.admin(.post, "/applications", json: """
-                {"name": "SPA", "protocol": "oidc", "public": true, "redirect_uris": ["https://spa.example/cb"]}
-                """)
+            let spa = try await h.admin(
+                .post, "/applications",
+                json: """
+                    {"name": "SPA", "protocol": "oidc", "public": true, "redirect_uris": ["https://spa.example/cb"]}
+                    """)
             let spaID = try #require(try spa.json()["id"] as? String)
             try await h.admin(.post, "/applications/\(spaID)/client-secret", json: "{}").expectProblem(.unprocessableContent)
             try await h.admin(.post, "/applications/app_nope/client-secret", json: "{}").expectProblem(.notFound)
@@ -117,8 +123,11 @@ final class MemoryFetcher: RemoteDocumentFetcher {
 
     static func assertion(_ key: SigningKeyMaterial, clientID: String, jti: String, now: Date) throws -> String {
         let t = Int64(now.timeIntervalSince1970)
-        return try JWS.sign(payload: ["iss": .string(clientID), "sub": .string(clientID), "aud": .string(issuer + "/oauth2/token"),
-                                      "exp": .int(t + 60), "iat": .int(t), "jti": .string(jti)], key: key)
+        return try JWS.sign(
+            payload: [
+                "iss": .string(clientID), "sub": .string(clientID), "aud": .string(issuer + "/oauth2/token"),
+                "exp": .int(t + 60), "iat": .int(t), "jti": .string(jti),
+            ], key: key)
     }
 
     static func jwksJSON(_ keys: [SigningKeyMaterial]) throws -> String {
@@ -138,7 +147,9 @@ final class MemoryFetcher: RemoteDocumentFetcher {
             let clientID = try #require((created["oidc"] as? [String: Any])?["client_id"] as? String)
             func token(_ key: SigningKeyMaterial, _ jti: String) async throws -> TestResponse {
                 let a = try Self.assertion(key, clientID: clientID, jti: jti, now: clock.now())
-                return try await Self.clientCredentials(h, [:], body: "grant_type=client_credentials&client_assertion_type=\(AuthorizationResponse.formEncode(ClientAssertion.type))&client_assertion=\(a)")
+                return try await Self.clientCredentials(
+                    h, [:],
+                    body: "grant_type=client_credentials&client_assertion_type=\(AuthorizationResponse.formEncode(ClientAssertion.type))&client_assertion=\(a)")
             }
             #expect(try await token(k1, "a").status == .ok)
             #expect(try await token(k1, "b").status == .ok)
@@ -186,18 +197,26 @@ final class MemoryFetcher: RemoteDocumentFetcher {
                 (#", "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "http://rp.example/keys""#, "jwks_uri"),
                 (#", "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://u:p@rp.example/keys""#, "jwks_uri"),
                 (#", "jwks_uri": "https://rp.example/keys""#, "jwks"),
-                (#", "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": "a", "y": "b", "d": "c"}]}"#, "jwks"),
+                (
+                    #", "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": "a", "y": "b", "d": "c"}]}"#,
+                    "jwks"
+                ),
             ] {
-                let r = try await h.admin(.post, "/applications", json: """
-                    {"name": "Bad", "protocol": "oidc", "redirect_uris": ["https://rp.example/cb"], "grant_types": ["client_credentials"]\(extra)}
-                    """)
+                let r = try await h.admin(
+                    .post, "/applications",
+                    json: """
+                        {"name": "Bad", "protocol": "oidc", "redirect_uris": ["https://rp.example/cb"], "grant_types": ["client_credentials"]\(extra)}
+                        """)
                 let problem = try r.expectProblem(.unprocessableContent)
                 let fields = (problem["errors"] as? [[String: Any]])?.compactMap { $0["field"] as? String } ?? []
                 #expect(fields.contains(field), "\(extra): \(r.text)")
             }
-            try await h.admin(.post, "/applications", json: """
-                {"name": "Bad", "protocol": "oidc", "redirect_uris": ["https://rp.example/cb"], "token_endpoint_auth_method": "private_key_jwt", "jwks": [1]}
-                """).expectProblem(.badRequest)
+            try await h.admin(
+                .post, "/applications",
+                json: """
+                    {"name": "Bad", "protocol": "oidc", "redirect_uris": ["https://rp.example/cb"], "token_endpoint_auth_method": "private_key_jwt", "jwks": [1]}
+                    """
+            ).expectProblem(.badRequest)
             let list = try await h.admin(.get, "/applications").json()
             #expect((list["items"] as? [Any])?.count == 1, "refused clients are not stored")
         }
@@ -217,9 +236,11 @@ final class MemoryFetcher: RemoteDocumentFetcher {
         fetcher.serve("https://sp.example/metadata", Self.spMetadata)
         fetcher.serve("https://sp.example/not-metadata", "<html>hello</html>")
         try await Harness.run(fetcher: fetcher) { h in
-            let r = try await h.admin(.post, "/applications", json: """
-                {"name": "SP", "protocol": "saml", "metadata_url": "https://sp.example/metadata", "signing": "assertion"}
-                """)
+            let r = try await h.admin(
+                .post, "/applications",
+                json: """
+                    {"name": "SP", "protocol": "saml", "metadata_url": "https://sp.example/metadata", "signing": "assertion"}
+                    """)
             #expect(r.status == .created, "\(r.text)")
             let saml = try #require(try r.json()["saml"] as? [String: Any])
             #expect(saml["entity_id"] as? String == "https://sp.example/saml")
@@ -228,8 +249,12 @@ final class MemoryFetcher: RemoteDocumentFetcher {
             #expect(saml["signing"] as? String == "assertion", "fields sent alongside override the metadata")
 
             // Inline metadata; a second SP with the same entity ID is refused.
-            let inline = try await h.admin(.post, "/applications", json: try String(decoding: JSONSerialization.data(withJSONObject: [
-                "name": "SP again", "protocol": "saml", "metadata": Self.spMetadata]), as: UTF8.self))
+            let inline = try await h.admin(
+                .post, "/applications",
+                json: try String(
+                    decoding: JSONSerialization.data(withJSONObject: [
+                        "name": "SP again", "protocol": "saml", "metadata": Self.spMetadata,
+                    ]), as: UTF8.self))
             try inline.expectProblem(.conflict)
 
             for (json, field) in [
@@ -243,8 +268,10 @@ final class MemoryFetcher: RemoteDocumentFetcher {
                 let fields = (problem["errors"] as? [[String: Any]])?.compactMap { $0["field"] as? String } ?? []
                 #expect(fields == [field], "\(json): \(bad.text)")
             }
-            try await h.admin(.post, "/applications", json: #"{"name": "X", "protocol": "saml", "metadata_url": "https://sp.example/metadata", "metadata": "<x/>"}"#)
-                .expectProblem(.badRequest)
+            try await h.admin(
+                .post, "/applications", json: #"{"name": "X", "protocol": "saml", "metadata_url": "https://sp.example/metadata", "metadata": "<x/>"}"#
+            )
+            .expectProblem(.badRequest)
             #expect(fetcher.count("http://sp.example/metadata") == 0, "refused URLs are never fetched")
             let list = try await h.admin(.get, "/applications").json()
             #expect((list["items"] as? [Any])?.count == 1)
@@ -279,7 +306,10 @@ final class MemoryFetcher: RemoteDocumentFetcher {
             // The same rule, through the API.
             let p = try await h.admin(.patch, "/applications/\(app.id)", json: #"{"entity_id":"urn:sp","signing":"response"}"#)
                 .expectProblem(.unprocessableContent, "validation-failed")
-            #expect((p["errors"] as? [[String: String]])?.compactMap { $0["message"] } == ["entity_id applies to saml applications only", "signing applies to saml applications only"])
+            #expect(
+                (p["errors"] as? [[String: String]])?.compactMap { $0["message"] } == [
+                    "entity_id applies to saml applications only", "signing applies to saml applications only",
+                ])
         }
     }
 }

@@ -1,21 +1,22 @@
 import Crypto
-import _CryptoExtras
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import SigilCore
-@testable import SigilHTTP
+import SigilFlows
 import SigilJOSE
 import SigilOAuth
 import SigilSAML
 import SigilServices
-import SigilFlows
 import SigilStore
 import SigilWebAuthn
 import SigilXML
 import Testing
 import X509
+import _CryptoExtras
+
+@testable import SigilHTTP
 
 /// What the browser, service-provider and attack runs of issue 11 found, one named test per
 /// finding; each fails on the code before its fix.
@@ -77,8 +78,9 @@ struct AttackRegressionTests {
             let (session, _) = try await h.services.sessions.start(tenantID: f.tenant.id, userID: f.user.id, amr: ["hwk"], acr: "phrh")
             var gone = session
             gone.id = "ses_gone"
-            let outcome = try await h.services.saml.resume(transactionID: t, key: k, tenantID: f.tenant.id, issuer: SAMLIdPTests.issuer,
-                                                           session: (gone, f.user))
+            let outcome = try await h.services.saml.resume(
+                transactionID: t, key: k, tenantID: f.tenant.id, issuer: SAMLIdPTests.issuer,
+                session: (gone, f.user))
             guard case .error = outcome else { Issue.record("expected an error, got \(outcome)"); return }
             #expect(try await h.store.loginTransactions.get(tenantID: f.tenant.id, id: t).state == .pending)
             let actions = try await h.store.audit.list(tenantID: f.tenant.id, page: PageRequest(limit: 100)).items.map(\.action)
@@ -122,18 +124,23 @@ struct AttackRegressionTests {
 
     @Test func nameIDFormatShortSpellingsAreAcceptedByTheAdminAPI() async throws {
         try await Harness.run { h in
-            let created = try await h.admin(.post, "/applications", json: """
-                {"name":"SP","protocol":"saml","entity_id":"https://sp.example.org/m","acs":[{"url":"https://sp.example.org/acs"}],
-                 "name_id_format":"emailAddress"}
-                """)
+            let created = try await h.admin(
+                .post, "/applications",
+                json: """
+                    {"name":"SP","protocol":"saml","entity_id":"https://sp.example.org/m","acs":[{"url":"https://sp.example.org/acs"}],
+                     "name_id_format":"emailAddress"}
+                    """)
             #expect(created.status == .created, "\(created.text)")
             #expect((try created.json()["saml"] as? [String: Any])?["name_id_format"] as? String == NameIDFormat.emailAddress.rawValue)
             let id = try #require(try created.json()["id"] as? String)
-            let patched = try await h.admin(.patch, "/applications/\(id)", json: #"{"name_id_format":"persistent"}"#,
-                                            headers: [.contentType: "application/merge-patch+json"])
+            let patched = try await h.admin(
+                .patch, "/applications/\(id)", json: #"{"name_id_format":"persistent"}"#,
+                headers: [.contentType: "application/merge-patch+json"])
             #expect((try patched.json()["saml"] as? [String: Any])?["name_id_format"] as? String == NameIDFormat.persistent.rawValue, "\(patched.text)")
-            try await h.admin(.patch, "/applications/\(id)", json: #"{"name_id_format":"nickname"}"#,
-                              headers: [.contentType: "application/merge-patch+json"]).expectProblem(.unprocessableContent, "validation-failed")
+            try await h.admin(
+                .patch, "/applications/\(id)", json: #"{"name_id_format":"nickname"}"#,
+                headers: [.contentType: "application/merge-patch+json"]
+            ).expectProblem(.unprocessableContent, "validation-failed")
         }
     }
 
@@ -141,7 +148,7 @@ struct AttackRegressionTests {
 
     @Test func clientMustAuthenticateTheWayItRegistered() async throws {
         try await Harness.run { h in
-            let f = try await OAuthTests.fixture(h)  // client_secret_basic
+            let f = try await OAuthTests.fixture(h) // client_secret_basic
             let post: HTTPFields = [:]
             let asPost = ["client_id": f.clientID, "client_secret": f.secret]
             for path in ["/oauth2/token", "/oauth2/par", "/oauth2/introspect", "/oauth2/revoke"] {
@@ -160,8 +167,11 @@ struct AttackRegressionTests {
             let g = try await OAuthTests.fixture2Post(h, tenant: f.tenant)
             let basic: HTTPFields = [.authorization: "Basic " + Data("\(g.id):\(g.secret)".utf8).base64EncodedString()]
             #expect(try await OAuthTests.form(f, "/oauth2/token", ["grant_type": "client_credentials"], headers: basic).status == .unauthorized)
-            #expect(try await OAuthTests.form(f, "/oauth2/token", ["grant_type": "client_credentials", "client_id": g.id, "client_secret": g.secret],
-                                             headers: [:]).status == .ok)
+            #expect(
+                try await OAuthTests.form(
+                    f, "/oauth2/token", ["grant_type": "client_credentials", "client_id": g.id, "client_secret": g.secret],
+                    headers: [:]
+                ).status == .ok)
         }
     }
 
@@ -172,17 +182,25 @@ struct AttackRegressionTests {
             let f = try await OAuthTests.fixture(h)
             let code = try await OAuthTests.code(f)
             let thief = try await OAuthTests.fixture2(h, tenant: f.tenant)
-            let stolen = try await OAuthTests.form(f, "/oauth2/token", ["grant_type": "authorization_code", "code": code,
-                                                                       "redirect_uri": OAuthTests.redirect, "code_verifier": OAuthTests.verifier],
-                                                   headers: thief)
+            let stolen = try await OAuthTests.form(
+                f, "/oauth2/token",
+                [
+                    "grant_type": "authorization_code", "code": code,
+                    "redirect_uri": OAuthTests.redirect, "code_verifier": OAuthTests.verifier,
+                ],
+                headers: thief)
             #expect(try stolen.json()["error"] as? String == "invalid_grant")
             // Another tenant's client too.
             let other = try await h.services.tenants.create(slug: "beta", by: .cli)
-            let (app, secret) = try await h.services.applications.createOIDC(tenantID: other.id, .init(name: "B", redirectURIs: [OAuthTests.redirect]), by: .cli)
+            let (app, secret) = try await h.services.applications.createOIDC(
+                tenantID: other.id, .init(name: "B", redirectURIs: [OAuthTests.redirect]), by: .cli)
             var elsewhere: HTTPFields = [.authorization: "Basic " + Data("\(app.clientID!):\(secret!.value)".utf8).base64EncodedString()]
             elsewhere[.contentType] = "application/x-www-form-urlencoded"
-            let cross = try await h.client.execute(uri: "/t/beta/oauth2/token", method: .post, headers: elsewhere, body: ByteBuffer(string: OAuthTests.query(
-                ["grant_type": "authorization_code", "code": code, "redirect_uri": OAuthTests.redirect, "code_verifier": OAuthTests.verifier])))
+            let cross = try await h.client.execute(
+                uri: "/t/beta/oauth2/token", method: .post, headers: elsewhere,
+                body: ByteBuffer(
+                    string: OAuthTests.query(
+                        ["grant_type": "authorization_code", "code": code, "redirect_uri": OAuthTests.redirect, "code_verifier": OAuthTests.verifier])))
             #expect(try cross.json()["error"] as? String == "invalid_grant")
             // The client it was issued to still redeems it, once.
             let tokens = try await OAuthTests.exchange(f, code: code)
@@ -195,8 +213,12 @@ struct AttackRegressionTests {
             #expect(rotated.status == .ok, "\(rotated.text)")
             // Reuse by the right client still revokes the grant.
             #expect(try await OAuthTests.exchange(f, code: code).json()["error"] as? String == "invalid_grant")
-            let afterReuse = try await OAuthTests.form(f, "/oauth2/token", ["grant_type": "refresh_token",
-                                                                           "refresh_token": try #require(try rotated.json()["refresh_token"] as? String)])
+            let afterReuse = try await OAuthTests.form(
+                f, "/oauth2/token",
+                [
+                    "grant_type": "refresh_token",
+                    "refresh_token": try #require(try rotated.json()["refresh_token"] as? String),
+                ])
             #expect(try afterReuse.json()["error"] as? String == "invalid_grant")
         }
     }
@@ -265,8 +287,11 @@ struct AttackRegressionTests {
             _ = try await h.services.tenants.create(slug: "acme", by: .cli)
             _ = try await h.services.tenants.create(slug: "beta", by: .cli)
             for _ in 0..<30 {
-                #expect(try await h.request(.post, "/t/acme/login/passkey/options", json: "{}",
-                                            headers: [.origin: "https://id.example.com"]).status == .ok)
+                #expect(
+                    try await h.request(
+                        .post, "/t/acme/login/passkey/options", json: "{}",
+                        headers: [.origin: "https://id.example.com"]
+                    ).status == .ok)
             }
             let other = try await h.request(.post, "/t/beta/login/passkey/options", json: "{}", headers: [.origin: "https://id.example.com"])
             try other.expectProblem(.tooManyRequests, "rate-limited")
@@ -288,8 +313,9 @@ struct AttackRegressionTests {
             let f = try await SAMLIdPTests.fixture(h)
             let one = Data(SAMLIdPTests.request(id: "_one")).base64EncodedString().addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
             let two = Data(SAMLIdPTests.request(id: "_two")).base64EncodedString().addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
-            let r = try await h.client.execute(uri: "/saml/sso", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
-                                               body: ByteBuffer(string: "SAMLRequest=\(one)&SAMLRequest=\(two)"))
+            let r = try await h.client.execute(
+                uri: "/saml/sso", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                body: ByteBuffer(string: "SAMLRequest=\(one)&SAMLRequest=\(two)"))
             #expect(r.status == .badRequest && !r.text.contains("SAMLResponse"))
             _ = f
         }
@@ -318,19 +344,25 @@ struct AttackRegressionTests {
             let f = try await OAuthTests.fixture(h)
             var headers = f.basic
             headers[.contentType] = "application/json"
-            let par = try await h.client.execute(uri: "/oauth2/par", method: .post, headers: headers, body: ByteBuffer(string:
-                #"{"response_type":"code","client_id":"\#(f.clientID)","redirect_uri":"\#(OAuthTests.redirect)","scope":"openid","scope":"openid email","code_challenge":"\#(PKCE.challenge(for: OAuthTests.verifier))","code_challenge_method":"S256"}"#))
+            let par = try await h.client.execute(
+                uri: "/oauth2/par", method: .post, headers: headers,
+                body: ByteBuffer(
+                    string:
+                        #"{"response_type":"code","client_id":"\#(f.clientID)","redirect_uri":"\#(OAuthTests.redirect)","scope":"openid","scope":"openid email","code_challenge":"\#(PKCE.challenge(for: OAuthTests.verifier))","code_challenge_method":"S256"}"#
+                ))
             #expect(par.status == .badRequest, "\(par.text)")
         }
     }
 
     @Test func strictJSONRefusesWhatFoundationAccepts() throws {
         #expect(StrictJSON.isValid(Array(#"{"a":1,"b":[{"a":2},{"a":3}],"c":{"d":"\ud83d\ude00"}}"#.utf8)))
-        for bad in [#"{"a":1,"a":2}"#, #"{"a":{"x":1,"x":1}}"#, #"[{"k":1,"\u006b":2}]"#, #"{"a":"\ud800"}"#, #"{"a":1} x"#,
-                    #"{"a":01}"#, #"{"a":"\x"}"#, String(repeating: "[", count: 100) + String(repeating: "]", count: 100)] {
+        for bad in [
+            #"{"a":1,"a":2}"#, #"{"a":{"x":1,"x":1}}"#, #"[{"k":1,"\u006b":2}]"#, #"{"a":"\ud800"}"#, #"{"a":1} x"#,
+            #"{"a":01}"#, #"{"a":"\x"}"#, String(repeating: "[", count: 100) + String(repeating: "]", count: 100),
+        ] {
             #expect(!StrictJSON.isValid(Array(bad.utf8)), "\(bad)")
         }
-        #expect(!StrictJSON.isValid([0x22, 0xC3, 0x28, 0x22]))  // invalid UTF-8 in a string
+        #expect(!StrictJSON.isValid([0x22, 0xC3, 0x28, 0x22])) // invalid UTF-8 in a string
         // JWS headers: a second "alg" is not resolved, it is refused.
         let header = Base64URL.encode(Array(#"{"alg":"RS256","alg":"none"}"#.utf8))
         #expect((try? JWS.parse(header + "." + Base64URL.encode(Array("{}".utf8)) + ".AA")) == nil)
@@ -387,7 +419,8 @@ struct AttackRegressionTests {
     @Test func unsolicitedLogoutResponseDoesNotClaimASignOut() async throws {
         try await Harness.run { h in
             let f = try await SAMLIdPTests.fixture(h)
-            let xml = Array("""
+            let xml = Array(
+                """
                 <samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_u1" Version="2.0" IssueInstant="\(SAMLTime.format(Date()))" Destination="https://id.example.com/saml/slo" InResponseTo="_nothing"><saml:Issuer>\(SAMLIdPTests.spEntityID)</saml:Issuer><samlp:Status><samlp:StatusCode Value="\(SAMLStatus.successCode)"/></samlp:Status></samlp:LogoutResponse>
                 """.utf8)
             let query = try SAMLRedirectBinding.encode(xml, parameter: "SAMLResponse", relayState: "samlslo_nope", signingKey: nil)
@@ -402,9 +435,11 @@ struct AttackRegressionTests {
             let origin: HTTPFields = [.origin: "https://id.example.com"]
             let start = try await h.request(.post, "/login/passkey/options", json: "{}", headers: origin).json()
             let transaction = try #require(start["transaction"] as? String)
-            let r = try await h.request(.post, "/login/passkey/verify", json: """
-                {"transaction":"\(transaction)","credential":{"id":"AAAA","rawId":"AAAA","type":"public-key","response":{"clientDataJSON":"e30","authenticatorData":"AA","signature":"AA"}}}
-                """, headers: origin)
+            let r = try await h.request(
+                .post, "/login/passkey/verify",
+                json: """
+                    {"transaction":"\(transaction)","credential":{"id":"AAAA","rawId":"AAAA","type":"public-key","response":{"clientDataJSON":"e30","authenticatorData":"AA","signature":"AA"}}}
+                    """, headers: origin)
             try r.expectProblem(.forbidden, "sign-in-failed")
             #expect(r.headers[.wwwAuthenticate] == nil)
         }
@@ -461,23 +496,25 @@ struct SoftwarePasskey {
     var credentialIDText: String { Base64URL.encode(credentialID) }
 
     func record(tenantID: String, signCount: Int) -> Passkey {
-        let point = Array(key.publicKey.x963Representation)  // 04 ‖ x ‖ y
+        let point = Array(key.publicKey.x963Representation) // 04 ‖ x ‖ y
         // COSE_Key {1: 2 (EC2), 3: -7 (ES256), -1: 1 (P-256), -2: x, -3: y}
         let cose: [UInt8] = [0xA5, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01, 0x21, 0x58, 0x20] + point[1..<33] + [0x22, 0x58, 0x20] + point[33..<65]
-        return Passkey(credentialID: credentialIDText, tenantID: tenantID, userID: userID, publicKey: Base64URL.encode(cose), algorithm: -7,
-                       signCount: signCount, aaguid: String(repeating: "0", count: 32), backupEligible: false, backupState: false,
-                       transports: ["internal"], attestationType: "none", name: "test", createdAt: Date())
+        return Passkey(
+            credentialID: credentialIDText, tenantID: tenantID, userID: userID, publicKey: Base64URL.encode(cose), algorithm: -7,
+            signCount: signCount, aaguid: String(repeating: "0", count: 32), backupEligible: false, backupState: false,
+            transports: ["internal"], attestationType: "none", name: "test", createdAt: Date())
     }
 
     func assertion(challenge: [UInt8], origin: String, signCount: UInt32) throws -> AssertionResponse {
         let rpID = URLComponents(string: origin)!.host!
         var authenticatorData = Array(SHA256.hash(data: Array(rpID.utf8)))
-        authenticatorData.append(0x05)  // UP, UV
+        authenticatorData.append(0x05) // UP, UV
         authenticatorData += withUnsafeBytes(of: signCount.bigEndian, Array.init)
         let clientData = Array(#"{"type":"webauthn.get","challenge":"\#(Base64URL.encode(challenge))","origin":"\#(origin)","crossOrigin":false}"#.utf8)
         let signed = authenticatorData + Array(SHA256.hash(data: clientData))
         let signature = try key.signature(for: signed).derRepresentation
-        return AssertionResponse(credentialID: credentialID, clientDataJSON: clientData, authenticatorData: authenticatorData,
-                                 signature: Array(signature), userHandle: Array(userID.utf8))
+        return AssertionResponse(
+            credentialID: credentialID, clientDataJSON: clientData, authenticatorData: authenticatorData,
+            signature: Array(signature), userHandle: Array(userID.utf8))
     }
 }

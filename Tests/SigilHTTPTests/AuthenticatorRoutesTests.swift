@@ -21,10 +21,13 @@ import Testing
         func headers(_ method: String, _ path: String, body: [UInt8], nonce: String? = nil) throws -> HTTPFields {
             let ts = Int64(Date().timeIntervalSince1970)
             let n = nonce ?? Base64URL.encode(SystemRandom().bytes(16))
-            let message = try CanonicalMessage.request(method: method, target: AuthenticatorRoutesTests.origin + path, deviceID: id,
-                                                       timestamp: ts, nonce: n, body: body)
-            return [HTTPField.Name("Sigil-Device")!: id, HTTPField.Name("Sigil-Timestamp")!: String(ts), HTTPField.Name("Sigil-Nonce")!: n,
-                    HTTPField.Name("Sigil-Signature")!: try DeviceSignature.sign(message, with: key), .contentType: "application/json"]
+            let message = try CanonicalMessage.request(
+                method: method, target: AuthenticatorRoutesTests.origin + path, deviceID: id,
+                timestamp: ts, nonce: n, body: body)
+            return [
+                HTTPField.Name("Sigil-Device")!: id, HTTPField.Name("Sigil-Timestamp")!: String(ts), HTTPField.Name("Sigil-Nonce")!: n,
+                HTTPField.Name("Sigil-Signature")!: try DeviceSignature.sign(message, with: key), .contentType: "application/json",
+            ]
         }
     }
 
@@ -32,9 +35,10 @@ import Testing
         let tenant = try await h.defaultTenant()
         let user = try await h.services.users.create(tenantID: tenant.id, .init(email: "ada@example.com", givenName: "Ada", familyName: "L"), by: .cli)
         let key = P256.Signing.PrivateKey()
-        let device = try await h.store.authenticatorDevices.create(AuthenticatorDevice(
-            id: h.services.context.ids.make(.authenticatorDevice), tenantID: tenant.id, userID: user.id,
-            publicKey: Base64URL.encode(Array(key.publicKey.x963Representation)), name: "phone", platform: "cli", createdAt: Date()))
+        let device = try await h.store.authenticatorDevices.create(
+            AuthenticatorDevice(
+                id: h.services.context.ids.make(.authenticatorDevice), tenantID: tenant.id, userID: user.id,
+                publicKey: Base64URL.encode(Array(key.publicKey.x963Representation)), name: "phone", platform: "cli", createdAt: Date()))
         return (Phone(id: device.id, key: key), user)
     }
 
@@ -77,7 +81,8 @@ import Testing
             let view = try Wire.decode(RequestView.self, from: Array(claim.text.utf8))
             #expect(view.transaction == tx && view.kind == "qr" && !claim.text.contains("number"))
             // nonceReuseRejected: the same signed request again.
-            try await h.request(.post, claimPath, json: String(decoding: claimBody, as: UTF8.self), headers: headers).expectProblem(.unauthorized, "device-replay")
+            try await h.request(.post, claimPath, json: String(decoding: claimBody, as: UTF8.self), headers: headers).expectProblem(
+                .unauthorized, "device-replay")
             // bodyTamperRejected
             var tampered = try phone.headers("POST", claimPath, body: claimBody)
             tampered[.contentType] = "application/json"
@@ -89,19 +94,24 @@ import Testing
             let number = try #require(snapshot["number"] as? String)
 
             let t = try await h.store.loginTransactions.get(tenantID: user.tenantID, id: tx)
-            let approval = try CanonicalMessage.approval(issuer: Self.origin, transactionID: tx, challenge: view.challenge, origin: Self.origin,
-                                                         number: number, decision: .approve, userVerification: .presence)
-            let approveBody = Wire.encode(ApproveBody(number: number, userVerification: "presence", signature: try DeviceSignature.sign(approval, with: phone.key)))
+            let approval = try CanonicalMessage.approval(
+                issuer: Self.origin, transactionID: tx, challenge: view.challenge, origin: Self.origin,
+                number: number, decision: .approve, userVerification: .presence)
+            let approveBody = Wire.encode(
+                ApproveBody(number: number, userVerification: "presence", signature: try DeviceSignature.sign(approval, with: phone.key)))
             let approvePath = "/authenticator/v1/transactions/\(tx)/approve"
-            let approved = try await h.request(.post, approvePath, json: String(decoding: approveBody, as: UTF8.self),
-                                               headers: try phone.headers("POST", approvePath, body: approveBody))
+            let approved = try await h.request(
+                .post, approvePath, json: String(decoding: approveBody, as: UTF8.self),
+                headers: try phone.headers("POST", approvePath, body: approveBody))
             let approvedState = try approved.json()["state"] as? String
             #expect(approved.status == .ok && approvedState == "approved", "\(approved.text)")
             #expect(t.challenge == view.challenge)
 
             // crossOriginCompleteRejected, then the real completion.
-            try await h.request(.post, "/login/transactions/\(tx)/complete", json: "{}",
-                                headers: [.cookie: "__Host-sigil_login_default=\(binding)", .origin: "https://evil.example"]).expectProblem(.forbidden, "cross-origin")
+            try await h.request(
+                .post, "/login/transactions/\(tx)/complete", json: "{}",
+                headers: [.cookie: "__Host-sigil_login_default=\(binding)", .origin: "https://evil.example"]
+            ).expectProblem(.forbidden, "cross-origin")
             let complete = try await h.request(.post, "/login/transactions/\(tx)/complete", json: "{}", headers: cookies)
             #expect(complete.status == .ok, "\(complete.text)")
             let session = try #require(Self.cookie(complete, "__Host-sigil_session_default"))
@@ -115,8 +125,9 @@ import Testing
             #expect(events.headers[.contentType] == "text/event-stream")
             #expect(events.text.hasPrefix("retry: 2000") && events.text.contains("event: completed"))
             // A reconnect to a finished transaction gets 204 (EventSource stops).
-            let again = try await h.request(.get, "/login/transactions/\(tx)/events",
-                                            headers: [.cookie: "__Host-sigil_login_default=\(binding)", HTTPField.Name("Last-Event-ID")!: "4"])
+            let again = try await h.request(
+                .get, "/login/transactions/\(tx)/events",
+                headers: [.cookie: "__Host-sigil_login_default=\(binding)", HTTPField.Name("Last-Event-ID")!: "4"])
             #expect(again.status == .noContent)
         }
     }
@@ -172,12 +183,13 @@ import Testing
             // The fields are checked before anything is created.
             try await h.request(.post, path + "/device", json: #"{"email":"nope"}"#, headers: [.origin: Self.origin])
                 .expectProblem(.unprocessableContent, "validation-failed")
-            let start = try await h.request(.post, path + "/device", json: #"{"email":"root@example.com","given_name":"Root","family_name":"Admin"}"#,
-                                            headers: [.origin: Self.origin])
+            let start = try await h.request(
+                .post, path + "/device", json: #"{"email":"root@example.com","given_name":"Root","family_name":"Admin"}"#,
+                headers: [.origin: Self.origin])
             #expect(start.status == .ok, "\(start.text)")
             let binding = try #require(AuthenticatorRoutesTests.cookie(start, "__Host-sigil_login_default"))
             let payload = try AuthenticatorPayload.parse(try #require(try start.json()["link"] as? String))
-            #expect(try await h.store.users.find(tenantID: tenant.id, email: "root@example.com") == nil)  // not before a device registers
+            #expect(try await h.store.users.find(tenantID: tenant.id, email: "root@example.com") == nil) // not before a device registers
 
             let previewBody = Wire.encode(EnrolmentPreviewBody(transaction: payload.transactionID, secret: payload.secret))
             let preview = try await h.request(.post, "/authenticator/v1/enroll/preview", json: String(decoding: previewBody, as: UTF8.self))
@@ -186,10 +198,14 @@ import Testing
             #expect(view.user.email == "root@example.com")
             let key = P256.Signing.PrivateKey()
             let publicKey = Base64URL.encode(Array(key.publicKey.x963Representation))
-            let proof = try DeviceSignature.sign(try CanonicalMessage.enrolment(issuer: Self.origin, transactionID: payload.transactionID,
-                                                                                challenge: view.challenge, publicKey: publicKey), with: key)
-            let registration = Wire.encode(DeviceRegistrationBody(transaction: payload.transactionID, secret: payload.secret, publicKey: publicKey,
-                                                                  name: "Root's phone", platform: "cli", keyProtection: "software", push: nil, proof: proof))
+            let proof = try DeviceSignature.sign(
+                try CanonicalMessage.enrolment(
+                    issuer: Self.origin, transactionID: payload.transactionID,
+                    challenge: view.challenge, publicKey: publicKey), with: key)
+            let registration = Wire.encode(
+                DeviceRegistrationBody(
+                    transaction: payload.transactionID, secret: payload.secret, publicKey: publicKey,
+                    name: "Root's phone", platform: "cli", keyProtection: "software", push: nil, proof: proof))
             let registered = try await h.request(.post, "/authenticator/v1/devices", json: String(decoding: registration, as: UTF8.self))
             #expect(registered.status == .created, "\(registered.text)")
             let admin = try #require(try await h.store.users.find(tenantID: tenant.id, email: "root@example.com"))
@@ -204,7 +220,8 @@ import Testing
             #expect(complete.status == .ok, "\(complete.text)")
             let session = try #require(AuthenticatorRoutesTests.cookie(complete, "__Host-sigil_session_default"))
             let account = try await h.request(.get, "/account", headers: [.cookie: "__Host-sigil_session_default=\(session)"])
-            #expect(account.text.contains("root@example.com · administrator") && account.text.contains("Root&#39;s phone") || account.text.contains("Root's phone"))
+            #expect(
+                account.text.contains("root@example.com · administrator") && account.text.contains("Root&#39;s phone") || account.text.contains("Root's phone"))
             // One sign-in per enrolment; another browser gets nothing.
             try await h.request(.post, "/login/transactions/\(payload.transactionID)/complete", json: "{}", headers: cookies)
                 .expectProblem(.conflict, "login-already-used")

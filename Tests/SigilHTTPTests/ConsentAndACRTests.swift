@@ -47,8 +47,10 @@ import Testing
         return out
     }
 
-    static func answer(_ f: OAuthTests.Fixture, _ fields: [String: String], decision: String, cookie: HTTPFields? = nil,
-                       origin: HTTPFields = origin) async throws -> TestResponse {
+    static func answer(
+        _ f: OAuthTests.Fixture, _ fields: [String: String], decision: String, cookie: HTTPFields? = nil,
+        origin: HTTPFields = origin
+    ) async throws -> TestResponse {
         var headers = cookie ?? f.cookieHeader
         headers.append(contentsOf: origin)
         var body = fields
@@ -108,7 +110,8 @@ import Testing
             let page = try await Self.authorize(f)
             let denied = try await Self.answer(f, try Self.consentFields(page), decision: "deny")
             let url = try O.location(denied)
-            #expect(url.host == "rp.example" && O.param(url, "error") == "access_denied" && O.param(url, "state") == "st-1"
+            #expect(
+                url.host == "rp.example" && O.param(url, "error") == "access_denied" && O.param(url, "state") == "st-1"
                     && O.param(url, "iss") == O.issuer && O.param(url, "code") == nil)
             #expect(try await h.store.consents.find(tenantID: f.tenant.id, userID: f.user.id, clientID: f.clientID) == nil)
             #expect(try await Self.auditActions(f).contains("oauth.authorization_refused"))
@@ -244,9 +247,11 @@ import Testing
 
     @Test func consentAndDefaultACRAreApplicationSettings() async throws {
         try await Harness.run { h in
-            let created = try await h.admin(.post, "/applications", json: """
-                {"name":"Third","protocol":"oidc","redirect_uris":["https://rp.example/cb"],"consent":"required","default_acr_values":["phr"]}
-                """)
+            let created = try await h.admin(
+                .post, "/applications",
+                json: """
+                    {"name":"Third","protocol":"oidc","redirect_uris":["https://rp.example/cb"],"consent":"required","default_acr_values":["phr"]}
+                    """)
             #expect(created.status == .created, "\(created.text)")
             let oidc = try #require(try created.json()["oidc"] as? [String: Any])
             #expect(oidc["consent"] as? String == "required" && oidc["default_acr_values"] as? [String] == ["phr"])
@@ -257,7 +262,8 @@ import Testing
             try await h.admin(.patch, "/applications/\(id)", json: #"{"default_acr_values":["gold"]}"#).expectProblem(.unprocessableContent)
             try await h.admin(.patch, "/applications/\(id)", json: #"{"consent":"sometimes"}"#).expectProblem(.badRequest)
             // Registered before the setting existed: implicit.
-            let old = #"{"clientID":"c","redirectURIs":[],"postLogoutRedirectURIs":[],"grantTypes":[],"tokenEndpointAuthMethod":"none","#
+            let old =
+                #"{"clientID":"c","redirectURIs":[],"postLogoutRedirectURIs":[],"grantTypes":[],"tokenEndpointAuthMethod":"none","#
                 + #""requirePKCE":true,"requirePAR":false,"allowedScopes":[],"idTokenSigningAlg":"RS256","accessTokenLifetimeSeconds":600,"#
                 + #""idTokenLifetimeSeconds":600,"refreshTokenLifetimeSeconds":600}"#
             let decoded = try JSONDecoder().decode(OIDCClientSettings.self, from: Data(old.utf8))
@@ -345,8 +351,10 @@ import Testing
             let strict = try O.location(try await Self.authorize(f, ["claims": essential], cookie: weakCookie))
             #expect(strict.path == "/login" && O.param(strict, "acr") == "phrh")
             let (_, third) = try await h.services.sessions.start(tenantID: f.tenant.id, userID: f.user.id, amr: ["swk", "user"], acr: "phr")
-            let denied = try O.location(try await h.request(.get, try #require(O.param(strict, "return_to")),
-                                                            headers: [.cookie: "__Host-sigil_session_default=\(third.value)"]))
+            let denied = try O.location(
+                try await h.request(
+                    .get, try #require(O.param(strict, "return_to")),
+                    headers: [.cookie: "__Host-sigil_session_default=\(third.value)"]))
             #expect(O.param(denied, "error") == "access_denied" && O.param(denied, "error_description")?.contains("acr") == true)
             // ... and with a sign-in that reaches it, a code reporting phrh.
             let (_, strong) = try await h.services.sessions.start(tenantID: f.tenant.id, userID: f.user.id, amr: ["hwk", "user"], acr: "phrh")

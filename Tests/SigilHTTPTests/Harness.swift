@@ -19,30 +19,37 @@ struct Harness {
 
     /// `clock` drives the services (not the rate limiter); `fetcher` answers outbound fetches
     /// (client JWKS, SP metadata), which are refused without one.
-    static func run(clock: any SigilClock = SystemClock(), fetcher: (any RemoteDocumentFetcher)? = nil,
-                    backChannel: BackChannelLogoutDispatcher = BackChannelLogoutDispatcher(),
-                    _ body: @Sendable (Harness) async throws -> Void) async throws {
+    static func run(
+        clock: any SigilClock = SystemClock(), fetcher: (any RemoteDocumentFetcher)? = nil,
+        backChannel: BackChannelLogoutDispatcher = BackChannelLogoutDispatcher(),
+        _ body: @Sendable (Harness) async throws -> Void
+    ) async throws {
         let store = try await SQLStore.sqlite(path: nil)
         try await store.migrate()
         let remote = fetcher.map { RemoteDocuments(fetcher: $0, clock: clock) }
-        let context = ServiceContext(store: store, clock: clock, masterKey: try MasterKey(rawBytes: Array(repeating: 7, count: 32)),
-                                     remote: remote)
+        let context = ServiceContext(
+            store: store, clock: clock, masterKey: try MasterKey(rawBytes: Array(repeating: 7, count: 32)),
+            remote: remote)
         let services = ServiceSet(context: context, backChannel: backChannel)
         try await services.tenants.ensureDefault()
         let (_, token) = try await services.adminTokens.create(tenantID: nil, name: "test", by: .cli)
         let metrics = HTTPMetrics(version: "test", backend: "sqlite")
         // Rate-limit buckets on a frozen clock: tests count requests, not wall time (a slow machine
         // would otherwise refill buckets mid-test).
-        let app = Application(responder: SigilServer.responder(services: services, metrics: metrics, publicURL: publicURL,
-                                                               rateLimiter: RateLimiter(now: { 1_000_000 })))
+        let app = Application(
+            responder: SigilServer.responder(
+                services: services, metrics: metrics, publicURL: publicURL,
+                rateLimiter: RateLimiter(now: { 1_000_000 })))
         try await app.test(.router) { client in
             try await body(Harness(services: services, store: store, client: client, globalToken: token.value))
         }
         try await store.close()
     }
 
-    func request(_ method: HTTPRequest.Method, _ path: String, token: String? = nil, json: String? = nil,
-                 headers extra: HTTPFields = [:]) async throws -> TestResponse {
+    func request(
+        _ method: HTTPRequest.Method, _ path: String, token: String? = nil, json: String? = nil,
+        headers extra: HTTPFields = [:]
+    ) async throws -> TestResponse {
         var headers = extra
         if let token { headers[.authorization] = "Bearer \(token)" }
         if json != nil, headers[.contentType] == nil { headers[.contentType] = "application/json" }

@@ -20,11 +20,12 @@ import X509
 
     /// RFC 7638 thumbprint computed here from the published members, independently of SigilJOSE.
     func thumbprint(_ key: [String: String]) -> String {
-        let canonical = switch key["kty"] {
-        case "RSA": #"{"e":"\#(key["e"]!)","kty":"RSA","n":"\#(key["n"]!)"}"#
-        case "OKP": #"{"crv":"\#(key["crv"]!)","kty":"OKP","x":"\#(key["x"]!)"}"#
-        default: #"{"crv":"\#(key["crv"]!)","kty":"EC","x":"\#(key["x"]!)","y":"\#(key["y"]!)"}"#
-        }
+        let canonical =
+            switch key["kty"] {
+            case "RSA": #"{"e":"\#(key["e"]!)","kty":"RSA","n":"\#(key["n"]!)"}"#
+            case "OKP": #"{"crv":"\#(key["crv"]!)","kty":"OKP","x":"\#(key["x"]!)"}"#
+            default: #"{"crv":"\#(key["crv"]!)","kty":"EC","x":"\#(key["x"]!)","y":"\#(key["y"]!)"}"#
+            }
         return Base64URL.encode(Array(SHA256.hash(data: Array(canonical.utf8))))
     }
 

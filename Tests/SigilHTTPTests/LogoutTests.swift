@@ -1,5 +1,4 @@
 import Crypto
-import _CryptoExtras
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -14,6 +13,7 @@ import SigilStore
 import SigilXML
 import Testing
 import X509
+import _CryptoExtras
 
 /// Logout across a session's relying parties: SAML Single Logout (every rejection leaves the
 /// session alone; propagation to the other SPs; the initiator's LogoutResponse) and OpenID
@@ -46,15 +46,20 @@ struct LogoutTests {
     static func register(_ h: Harness, _ tenant: Tenant, name: String) async throws -> SP {
         let key = try SAMLIdPTests.SPKey()
         let entityID = "https://\(name).example.net/metadata"
-        let app = try await h.services.applications.createSAML(tenantID: tenant.id, .init(name: name, settings: SAMLServiceProviderSettings(
-            entityID: entityID, assertionConsumerServices: [.init(url: "https://\(name).example.net/acs", isDefault: true)],
-            singleLogoutURL: "https://\(name).example.net/slo", certificatePEM: key.pem)), by: .cli)
+        let app = try await h.services.applications.createSAML(
+            tenantID: tenant.id,
+            .init(
+                name: name,
+                settings: SAMLServiceProviderSettings(
+                    entityID: entityID, assertionConsumerServices: [.init(url: "https://\(name).example.net/acs", isDefault: true)],
+                    singleLogoutURL: "https://\(name).example.net/slo", certificatePEM: key.pem)), by: .cli)
         return SP(entityID: entityID, sloURL: "https://\(name).example.net/slo", key: key, app: app)
     }
 
     /// SSO into `sp` with the world's session; records what it was given.
     static func signIn(_ w: World, _ sp: inout SP) async throws {
-        let request = Array("""
+        let request = Array(
+            """
             <samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a\(UUID().uuidString.prefix(8))" Version="2.0" IssueInstant="\(SAMLTime.format(Date()))" Destination="\(SAMLIdPTests.sso)"><saml:Issuer>\(sp.entityID)</saml:Issuer></samlp:AuthnRequest>
             """.utf8)
         let query = try SAMLRedirectBinding.encode(request, relayState: nil, signingKey: sp.key.key)
@@ -62,8 +67,9 @@ struct LogoutTests {
         let pem = try await w.h.services.keys.currentCertificatePEM(tenantID: w.tenant.id)
         let verifier = try XMLSignatureVerifier(trustedCertificates: [try Certificate(pemEncoded: pem)])
         let assertion = try verifier.verifyEnveloped(xml, signedElement: .samlAssertion).element
-        sp.nameID = try #require(assertion.firstChild(named: "Subject", namespaceURI: SAML.assertionNamespace)?
-            .firstChild(named: "NameID", namespaceURI: SAML.assertionNamespace)?.textContent)
+        sp.nameID = try #require(
+            assertion.firstChild(named: "Subject", namespaceURI: SAML.assertionNamespace)?
+                .firstChild(named: "NameID", namespaceURI: SAML.assertionNamespace)?.textContent)
         sp.sessionIndex = try #require(assertion.firstChild(named: "AuthnStatement", namespaceURI: SAML.assertionNamespace)?.attribute("SessionIndex"))
     }
 
@@ -71,8 +77,9 @@ struct LogoutTests {
         let tenant = try await h.defaultTenant()
         let user = try await h.services.users.create(tenantID: tenant.id, .init(email: "ada@example.com", givenName: "Ada", familyName: "Lovelace"), by: .cli)
         let (_, cookie) = try await h.services.sessions.start(tenantID: tenant.id, userID: user.id, amr: ["hwk", "user"], acr: "phrh")
-        var w = World(h: h, tenant: tenant, user: user, cookie: cookie.value, a: try await register(h, tenant, name: "spa"),
-                      b: try await register(h, tenant, name: "spb"))
+        var w = World(
+            h: h, tenant: tenant, user: user, cookie: cookie.value, a: try await register(h, tenant, name: "spa"),
+            b: try await register(h, tenant, name: "spb"))
         var a = w.a, b = w.b
         try await signIn(w, &a)
         try await signIn(w, &b)
@@ -81,21 +88,28 @@ struct LogoutTests {
         return w
     }
 
-    static func logoutRequest(_ sp: SP, id: String = "_lo\(UUID().uuidString.prefix(8))", issuer: String? = nil, nameID: String? = nil,
-                              sessionIndex: String? = nil, destination: String = slo, instant: Date = Date()) -> [UInt8] {
-        Array("""
+    static func logoutRequest(
+        _ sp: SP, id: String = "_lo\(UUID().uuidString.prefix(8))", issuer: String? = nil, nameID: String? = nil,
+        sessionIndex: String? = nil, destination: String = slo, instant: Date = Date()
+    ) -> [UInt8] {
+        Array(
+            """
             <samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="\(id)" Version="2.0" IssueInstant="\(SAMLTime.format(instant))" Destination="\(destination)"><saml:Issuer>\(issuer ?? sp.entityID)</saml:Issuer><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">\(nameID ?? sp.nameID)</saml:NameID><samlp:SessionIndex>\(sessionIndex ?? sp.sessionIndex)</samlp:SessionIndex></samlp:LogoutRequest>
             """.utf8)
     }
 
-    static func redirect(_ w: World, _ xml: [UInt8], key: _RSA.Signing.PrivateKey?, relayState: String? = "rs-lo",
-                         parameter: String = "SAMLRequest") async throws -> TestResponse {
+    static func redirect(
+        _ w: World, _ xml: [UInt8], key: _RSA.Signing.PrivateKey?, relayState: String? = "rs-lo",
+        parameter: String = "SAMLRequest"
+    ) async throws -> TestResponse {
         let query = try SAMLRedirectBinding.encode(xml, parameter: parameter, relayState: relayState, signingKey: key)
         return try await w.h.request(.get, "/saml/slo?" + query, headers: w.cookieHeader)
     }
 
-    static func post(_ w: World, _ xml: [UInt8], field: String = "SAMLRequest", relayState: String? = "rs-lo",
-                     withCookie: Bool = true) async throws -> TestResponse {
+    static func post(
+        _ w: World, _ xml: [UInt8], field: String = "SAMLRequest", relayState: String? = "rs-lo",
+        withCookie: Bool = true
+    ) async throws -> TestResponse {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")
         var body = field + "=" + Data(xml).base64EncodedString().addingPercentEncoding(withAllowedCharacters: allowed)!
@@ -142,9 +156,11 @@ struct LogoutTests {
     }
 
     /// SP B's signed LogoutResponse to the IdP's LogoutRequest.
-    static func answer(_ w: World, from sp: SP, to request: [UInt8], key: SAMLIdPTests.SPKey? = nil, status: String = SAMLStatus.successCode) throws -> [UInt8] {
+    static func answer(_ w: World, from sp: SP, to request: [UInt8], key: SAMLIdPTests.SPKey? = nil, status: String = SAMLStatus.successCode) throws -> [UInt8]
+    {
         let requestID = try XMLDocumentParser.parse(request).root.attribute("ID")!
-        let xml = Array("""
+        let xml = Array(
+            """
             <samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_resp\(UUID().uuidString.prefix(8))" Version="2.0" IssueInstant="\(SAMLTime.format(Date()))" Destination="\(slo)" InResponseTo="\(requestID)"><saml:Issuer>\(sp.entityID)</saml:Issuer><samlp:Status><samlp:StatusCode Value="\(status)"/></samlp:Status></samlp:LogoutResponse>
             """.utf8)
         return try envelope(xml, key: key ?? sp.key)
@@ -299,7 +315,8 @@ struct LogoutTests {
             #expect(parsed.destination == w.b.sloURL && parsed.nameID == w.b.nameID && parsed.sessionIndexes == [w.b.sessionIndex])
             let relay = try #require(toB.relayState)
             // B answers over Redirect too (signed query, no XML signature).
-            let answer = Array("""
+            let answer = Array(
+                """
                 <samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_rb" Version="2.0" IssueInstant="\(SAMLTime.format(Date()))" Destination="\(Self.slo)" InResponseTo="\(parsed.id)"><saml:Issuer>\(w.b.entityID)</saml:Issuer><samlp:Status><samlp:StatusCode Value="\(SAMLStatus.successCode)"/></samlp:Status></samlp:LogoutResponse>
                 """.utf8)
             let last = try await Self.redirect(w, answer, key: w.b.key.key, relayState: relay, parameter: "SAMLResponse")
@@ -399,8 +416,9 @@ struct LogoutTests {
             let idToken = try JWS.parse(try #require(tokens["id_token"] as? String))
             let sid = try #require(idToken.payload["sid"]?.string)
             let refresh = try #require(tokens["refresh_token"] as? String)
-            let r = try await h.request(.get, "/oauth2/logout?post_logout_redirect_uri=https%3A%2F%2Frp.example%2Fbye&id_token_hint=\(tokens["id_token"] as! String)",
-                                        headers: f.cookieHeader)
+            let r = try await h.request(
+                .get, "/oauth2/logout?post_logout_redirect_uri=https%3A%2F%2Frp.example%2Fbye&id_token_hint=\(tokens["id_token"] as! String)",
+                headers: f.cookieHeader)
             #expect(r.headers[.location] == "https://rp.example/bye")
             await dispatcher.drain()
             #expect(await sender.attempts == 3)
@@ -450,8 +468,9 @@ struct LogoutTests {
     @Test func backChannelDeliveryIsDurableRetriedAndFinallyGivenUp() async throws {
         let clock = ManualClock(Date())
         let sender = RecordingBackChannelLogoutSender(outcomes: [.unreachable("connection refused")])
-        let dispatcher = BackChannelLogoutDispatcher(sender: sender, attempts: 2, retryDelay: .milliseconds(1), rounds: 3,
-                                                     roundBackoff: [.seconds(60), .seconds(600)])
+        let dispatcher = BackChannelLogoutDispatcher(
+            sender: sender, attempts: 2, retryDelay: .milliseconds(1), rounds: 3,
+            roundBackoff: [.seconds(60), .seconds(600)])
         try await Harness.run(clock: clock, backChannel: dispatcher) { h in
             let f = try await OAuthTests.fixture(h) { $0.backchannelLogoutURI = "https://rp.example/bc" }
             _ = try await OAuthTests.exchange(f, code: try await OAuthTests.code(f))
@@ -476,16 +495,20 @@ struct LogoutTests {
             #expect(await sender.deliveries.isEmpty)
             #expect(try await h.store.logoutDeliveries.list(tenantID: f.tenant.id).isEmpty)
             let events = try await h.store.audit.list(tenantID: f.tenant.id, page: PageRequest(limit: 200)).items
-            #expect(events.contains { $0.action == "oidc.backchannel_logout" && $0.outcome == .failure
-                && ($0.reason ?? "").contains("after 3 round(s), giving up") })
+            #expect(
+                events.contains {
+                    $0.action == "oidc.backchannel_logout" && $0.outcome == .failure
+                        && ($0.reason ?? "").contains("after 3 round(s), giving up")
+                })
         }
     }
 
     @Test func backChannelDeliveryHeldByADeadNodeIsTakenOver() async throws {
         let clock = ManualClock(Date())
         let sender = RecordingBackChannelLogoutSender(outcomes: [.unreachable("timeout")])
-        let dispatcher = BackChannelLogoutDispatcher(sender: sender, attempts: 1, retryDelay: .milliseconds(1), rounds: 4,
-                                                     roundBackoff: [.seconds(60)], lease: .seconds(120))
+        let dispatcher = BackChannelLogoutDispatcher(
+            sender: sender, attempts: 1, retryDelay: .milliseconds(1), rounds: 4,
+            roundBackoff: [.seconds(60)], lease: .seconds(120))
         try await Harness.run(clock: clock, backChannel: dispatcher) { h in
             let f = try await OAuthTests.fixture(h) {
                 $0.backchannelLogoutURI = "https://rp.example/bc"
@@ -538,9 +561,11 @@ struct LogoutTests {
     @Test func backChannelURIIsValidatedAndEditable() async throws {
         try await Harness.run { h in
             let create = { (uri: String) async throws -> TestResponse in
-                try await h.admin(.post, "/applications", json: """
-                    {"name":"RP","protocol":"oidc","redirect_uris":["https://rp.example/cb"],"backchannel_logout_uri":"\(uri)"}
-                    """)
+                try await h.admin(
+                    .post, "/applications",
+                    json: """
+                        {"name":"RP","protocol":"oidc","redirect_uris":["https://rp.example/cb"],"backchannel_logout_uri":"\(uri)"}
+                        """)
             }
             try await create("http://rp.example/bc").expectProblem(.unprocessableContent)
             try await create("https://rp.example/bc#frag").expectProblem(.unprocessableContent)
@@ -554,7 +579,8 @@ struct LogoutTests {
             let body = try ok.json()
             let id = try #require(body["id"] as? String)
             #expect((body["oidc"] as? [String: Any])?["backchannel_logout_uri"] as? String == "https://rp.example/bc0")
-            let patched = try await h.admin(.patch, "/applications/\(id)", json: #"{"backchannel_logout_uri":"https://rp.example/bc","backchannel_logout_session_required":true}"#)
+            let patched = try await h.admin(
+                .patch, "/applications/\(id)", json: #"{"backchannel_logout_uri":"https://rp.example/bc","backchannel_logout_session_required":true}"#)
             #expect(patched.status == .ok)
             let oidc = try #require(try patched.json()["oidc"] as? [String: Any])
             #expect(oidc["backchannel_logout_uri"] as? String == "https://rp.example/bc" && oidc["backchannel_logout_session_required"] as? Bool == true)

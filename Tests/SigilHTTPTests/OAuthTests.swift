@@ -3,10 +3,10 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import SigilCore
+import SigilFlows
 import SigilJOSE
 import SigilOAuth
 import SigilServices
-import SigilFlows
 import SigilStore
 import Testing
 
@@ -50,8 +50,10 @@ extension HTTPField.Name {
     }
 
     static func authorizeParams(_ f: Fixture, _ extra: [String: String?] = [:]) -> [String: String] {
-        var p = ["response_type": "code", "client_id": f.clientID, "redirect_uri": redirect, "scope": "openid email profile",
-                 "state": "st-1", "nonce": "no-1", "code_challenge": PKCE.challenge(for: verifier), "code_challenge_method": "S256"]
+        var p = [
+            "response_type": "code", "client_id": f.clientID, "redirect_uri": redirect, "scope": "openid email profile",
+            "state": "st-1", "nonce": "no-1", "code_challenge": PKCE.challenge(for: verifier), "code_challenge_method": "S256",
+        ]
         for (k, v) in extra { p[k] = v }
         return p
     }
@@ -193,8 +195,9 @@ extension HTTPField.Name {
             let dup = try await h.request(.get, "/oauth2/authorize?" + Self.query(Self.authorizeParams(f)) + "&scope=openid", headers: f.cookieHeader)
             #expect(dup.status == .badRequest)
             // form_post delivers the code in an auto-submitting form with a hash-pinned script.
-            let post = try await h.request(.get, "/oauth2/authorize?" + Self.query(Self.authorizeParams(f, ["response_mode": "form_post"])),
-                                           headers: f.cookieHeader)
+            let post = try await h.request(
+                .get, "/oauth2/authorize?" + Self.query(Self.authorizeParams(f, ["response_mode": "form_post"])),
+                headers: f.cookieHeader)
             #expect(post.status == .ok && post.text.contains(#"name="code""#) && post.text.contains(#"name="iss""#))
             #expect(post.headers[.contentSecurityPolicy]?.contains("form-action 'self' https:") == true)
         }
@@ -228,8 +231,12 @@ extension HTTPField.Name {
     @Test func cibaPollModeWithAnAuthenticatorApproval() async throws {
         try await Harness.run { h in
             let f = try await Self.fixture(h) { $0.grantTypes = ["authorization_code", OAuthService.cibaGrantType] }
-            let start = try await Self.form(f, "/oauth2/bc-authorize", ["scope": "openid email", "login_hint": "ada@example.com",
-                                                                        "binding_message": "Order 42"])
+            let start = try await Self.form(
+                f, "/oauth2/bc-authorize",
+                [
+                    "scope": "openid email", "login_hint": "ada@example.com",
+                    "binding_message": "Order 42",
+                ])
             #expect(start.status == .ok, "\(start.text)")
             let body = try start.json()
             let authReqID = try #require(body["auth_req_id"] as? String)
@@ -237,11 +244,13 @@ extension HTTPField.Name {
             let poll = ["grant_type": OAuthService.cibaGrantType, "auth_req_id": authReqID]
             #expect(try await Self.form(f, "/oauth2/token", poll).json()["error"] as? String == "authorization_pending")
             // Another client cannot redeem it.
-            let other = try await h.services.applications.createOIDC(tenantID: f.tenant.id, {
-                var i = ApplicationService.NewOIDCClient(name: "Other", redirectURIs: [Self.redirect])
-                i.grantTypes = [OAuthService.cibaGrantType]
-                return i
-            }(), by: .cli)
+            let other = try await h.services.applications.createOIDC(
+                tenantID: f.tenant.id,
+                {
+                    var i = ApplicationService.NewOIDCClient(name: "Other", redirectURIs: [Self.redirect])
+                    i.grantTypes = [OAuthService.cibaGrantType]
+                    return i
+                }(), by: .cli)
             let otherAuth: HTTPFields = [.authorization: "Basic " + Data("\(other.0.clientID!):\(other.1!.value)".utf8).base64EncodedString()]
             #expect(try await Self.form(f, "/oauth2/token", poll, headers: otherAuth).json()["error"] as? String == "invalid_grant")
             // The phone approves (as the authenticator routes would record it).
@@ -269,8 +278,9 @@ extension HTTPField.Name {
             #expect(try denied.json()["error"] as? String == "access_denied")
             // Clients without the grant are refused.
             let plain = try await Self.fixture2(h, tenant: f.tenant)
-            #expect(try await Self.form(f, "/oauth2/bc-authorize", ["scope": "openid", "login_hint": "x@example.com"], headers: plain)
-                .json()["error"] as? String == "unauthorized_client")
+            #expect(
+                try await Self.form(f, "/oauth2/bc-authorize", ["scope": "openid", "login_hint": "x@example.com"], headers: plain)
+                    .json()["error"] as? String == "unauthorized_client")
         }
     }
 
@@ -286,8 +296,10 @@ extension HTTPField.Name {
             #expect(doc["issuer"] as? String == Self.issuer + "/t/acme")
             #expect(doc["token_endpoint"] as? String == Self.issuer + "/t/acme/oauth2/token")
             let (app, _) = try await h.services.applications.createOIDC(tenantID: acme.id, .init(name: "RP", redirectURIs: [Self.redirect]), by: .cli)
-            let params = ["response_type": "code", "client_id": app.clientID!, "scope": "openid", "state": "s",
-                          "code_challenge": PKCE.challenge(for: Self.verifier), "code_challenge_method": "S256"]
+            let params = [
+                "response_type": "code", "client_id": app.clientID!, "scope": "openid", "state": "s",
+                "code_challenge": PKCE.challenge(for: Self.verifier), "code_challenge_method": "S256",
+            ]
             let r = try await h.request(.get, "/t/acme/oauth2/authorize?" + Self.query(params))
             let login = try Self.location(r)
             #expect(login.path == "/t/acme/login")
@@ -371,13 +383,18 @@ extension HTTPField.Name {
             let unsupported = try await Self.form(f, "/oauth2/token", ["grant_type": "password"])
             #expect(try unsupported.json()["error"] as? String == "unsupported_grant_type")
             // A client_secret_basic client may not send its secret in the body (AttackRegressionTests has more).
-            let mismatched = try await Self.form(f, "/oauth2/token", ["grant_type": "client_credentials", "client_id": f.clientID,
-                                                                      "client_secret": f.secret], headers: [:])
+            let mismatched = try await Self.form(
+                f, "/oauth2/token",
+                [
+                    "grant_type": "client_credentials", "client_id": f.clientID,
+                    "client_secret": f.secret,
+                ], headers: [:])
             #expect(mismatched.status == .unauthorized)
             // A client_secret_post client does; client credentials yields an RFC 9068 token without a user.
             let g = try await Self.fixture2Post(h, tenant: f.tenant)
-            let post = try await Self.form(f, "/oauth2/token", ["grant_type": "client_credentials", "client_id": g.id, "client_secret": g.secret],
-                                           headers: [:])
+            let post = try await Self.form(
+                f, "/oauth2/token", ["grant_type": "client_credentials", "client_id": g.id, "client_secret": g.secret],
+                headers: [:])
             #expect(post.status == .ok, "\(post.text)")
             let at = try JWS.parse(try #require(try post.json()["access_token"] as? String))
             #expect(at.payload["sub"]?.string == g.id && at.type == "at+jwt")
@@ -402,9 +419,14 @@ extension HTTPField.Name {
             let code = try #require(Self.param(try Self.location(r), "code"))
             let again = try await h.request(.get, "/oauth2/authorize?request_uri=" + AuthorizationResponse.formEncode(requestURI), headers: f.cookieHeader)
             #expect(again.status == .badRequest)
-            let tokens = try await Self.form(f, "/oauth2/token", ["grant_type": "authorization_code", "code": code, "redirect_uri": Self.redirect,
-                                                                   "code_verifier": Self.verifier, "client_id": f.clientID, "client_secret": f.secret],
-                                             headers: [:]).json()
+            let tokens = try await Self.form(
+                f, "/oauth2/token",
+                [
+                    "grant_type": "authorization_code", "code": code, "redirect_uri": Self.redirect,
+                    "code_verifier": Self.verifier, "client_id": f.clientID, "client_secret": f.secret,
+                ],
+                headers: [:]
+            ).json()
             let id = try JWS.parse(try #require(tokens["id_token"] as? String))
             #expect(id.payload["given_name"]?.string == "Ada")
             // request_uri inside a push, and a mismatched client_id at /authorize, are refused.
@@ -412,8 +434,9 @@ extension HTTPField.Name {
             withURI["request_uri"] = requestURI
             #expect(try await Self.form(f, "/oauth2/par", withURI, headers: [:]).status == .badRequest)
             let fresh = try await Self.form(f, "/oauth2/par", params, headers: [:]).json()["request_uri"] as! String
-            let mismatch = try await h.request(.get, "/oauth2/authorize?client_id=other&request_uri=" + AuthorizationResponse.formEncode(fresh),
-                                               headers: f.cookieHeader)
+            let mismatch = try await h.request(
+                .get, "/oauth2/authorize?client_id=other&request_uri=" + AuthorizationResponse.formEncode(fresh),
+                headers: f.cookieHeader)
             #expect(mismatch.status == .badRequest)
             // A JSON body (as Okta's example shows) is tolerated, claims as an object.
             var json = params
@@ -462,18 +485,30 @@ extension HTTPField.Name {
                 $0.jwks = jwks
             }
             let now = Int64(Date().timeIntervalSince1970)
-            let assertion = try JWS.sign(payload: ["iss": .string(f.clientID), "sub": .string(f.clientID), "aud": .string(Self.issuer + "/oauth2/token"),
-                                                   "exp": .int(now + 60), "iat": .int(now), "jti": "jti-1"], key: key)
+            let assertion = try JWS.sign(
+                payload: [
+                    "iss": .string(f.clientID), "sub": .string(f.clientID), "aud": .string(Self.issuer + "/oauth2/token"),
+                    "exp": .int(now + 60), "iat": .int(now), "jti": "jti-1",
+                ], key: key)
             let params = ["grant_type": "client_credentials", "client_assertion_type": ClientAssertion.type, "client_assertion": assertion]
             let ok = try await Self.form(f, "/oauth2/token", params, headers: [:])
             #expect(ok.status == .ok, "\(ok.text)")
             let replay = try await Self.form(f, "/oauth2/token", params, headers: [:])
             #expect(replay.status == .unauthorized)
             let other = try SigningKeyMaterial.generate(.es256)
-            let forged = try JWS.sign(payload: ["iss": .string(f.clientID), "sub": .string(f.clientID), "aud": .string(Self.issuer),
-                                                "exp": .int(now + 60), "jti": "jti-2"], key: other)
-            #expect(try await Self.form(f, "/oauth2/token", ["grant_type": "client_credentials", "client_assertion_type": ClientAssertion.type,
-                                                             "client_assertion": forged], headers: [:]).status == .unauthorized)
+            let forged = try JWS.sign(
+                payload: [
+                    "iss": .string(f.clientID), "sub": .string(f.clientID), "aud": .string(Self.issuer),
+                    "exp": .int(now + 60), "jti": "jti-2",
+                ], key: other)
+            #expect(
+                try await Self.form(
+                    f, "/oauth2/token",
+                    [
+                        "grant_type": "client_credentials", "client_assertion_type": ClientAssertion.type,
+                        "client_assertion": forged,
+                    ], headers: [:]
+                ).status == .unauthorized)
         }
     }
 
@@ -483,14 +518,16 @@ extension HTTPField.Name {
             let tokens = try await Self.exchange(f, code: try await Self.code(f)).json()
             let idToken = try #require(tokens["id_token"] as? String)
             let access = try #require(tokens["access_token"] as? String)
-            let bad = try await h.request(.get, "/oauth2/logout?post_logout_redirect_uri=https%3A%2F%2Fevil.example&id_token_hint=\(idToken)",
-                                          headers: f.cookieHeader)
+            let bad = try await h.request(
+                .get, "/oauth2/logout?post_logout_redirect_uri=https%3A%2F%2Fevil.example&id_token_hint=\(idToken)",
+                headers: f.cookieHeader)
             #expect(bad.status == .badRequest)
             // Without a hint the user is asked.
             let ask = try await h.request(.get, "/oauth2/logout", headers: f.cookieHeader)
             #expect(ask.status == .ok && ask.text.contains("logout-confirm"))
-            let r = try await h.request(.get, "/oauth2/logout?state=s9&post_logout_redirect_uri=https%3A%2F%2Frp.example%2Fbye&id_token_hint=\(idToken)",
-                                        headers: f.cookieHeader)
+            let r = try await h.request(
+                .get, "/oauth2/logout?state=s9&post_logout_redirect_uri=https%3A%2F%2Frp.example%2Fbye&id_token_hint=\(idToken)",
+                headers: f.cookieHeader)
             #expect(r.headers[.location] == "https://rp.example/bye?state=s9")
             #expect(try await h.services.sessions.resolve(cookie: f.cookie, tenantID: f.tenant.id) == nil)
             let info = try await h.request(.get, "/oauth2/userinfo", headers: [.authorization: "Bearer \(access)"])

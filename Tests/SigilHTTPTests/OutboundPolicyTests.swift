@@ -26,8 +26,9 @@ import Testing
                 _ = try await fetcher.fetch(url, accept: "*/*", maxBytes: 1024, policy: OutboundPolicy(environmentValue: "other.example"))
             }
             // The same server, allowed by the operator, is read through the checked address.
-            let allowed = try await fetcher.fetch(try #require(URL(string: "http://127.0.0.1:\(port)/metadata")), accept: "*/*", maxBytes: 1024,
-                                                  policy: OutboundPolicy(environmentValue: "127.0.0.1"))
+            let allowed = try await fetcher.fetch(
+                try #require(URL(string: "http://127.0.0.1:\(port)/metadata")), accept: "*/*", maxBytes: 1024,
+                policy: OutboundPolicy(environmentValue: "127.0.0.1"))
             #expect(allowed.body == Array("<md/>".utf8))
         }
     }

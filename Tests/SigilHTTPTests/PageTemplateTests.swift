@@ -1,7 +1,8 @@
 import Crypto
 import Foundation
-@testable import SigilHTTP
 import Testing
+
+@testable import SigilHTTP
 
 /// The page templates (`Pages`, Sources/SigilHTTP/Templates): every one loads, and every place a
 /// user, an administrator, a client or a service provider can put text is escaped by `{{…}}`.
@@ -32,8 +33,11 @@ import Testing
     }
 
     @Test func chromeEscapesTheBasePathAndTitle() {
-        let html = pages.render(.error, ErrorView(base: Self.hostile, title: Self.hostile, heading: "h", message: "m", oauthCode: nil,
-                                                  askAdministrator: false))
+        let html = pages.render(
+            .error,
+            ErrorView(
+                base: Self.hostile, title: Self.hostile, heading: "h", message: "m", oauthCode: nil,
+                askAdministrator: false))
         #expect(html.hasPrefix("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">"))
         #expect(html.contains(#"<link rel="stylesheet" href="\#(Self.escaped)/assets/sigil.css">"#))
         #expect(html.contains(#"<script src="\#(Self.escaped)/assets/sigil.js" defer></script>"#))
@@ -46,12 +50,14 @@ import Testing
         let h = Self.hostile
         var html = pages.render(.login, LoginView(base: "", tenantName: h, returnTo: h, passkeyOnly: false, deviceBound: false, currentEmail: h))
         expectEscaped(html, count: 4)
-        #expect(html.contains(#"<body data-page="login" data-base="">"#) && html.contains(#"id="authenticator""#)
+        #expect(
+            html.contains(#"<body data-page="login" data-base="">"#) && html.contains(#"id="authenticator""#)
                 && html.contains(#"<form id="login-form" data-return-to="\#(Self.escaped)">"#)
                 && html.contains(#"spellcheck="false" value="\#(Self.escaped)">"#) && html.contains(#"id="current-account""#)
                 && !html.contains("acr-note"))
         html = pages.render(.login, LoginView(base: "", tenantName: "T", returnTo: "/account", passkeyOnly: true, deviceBound: true, currentEmail: nil))
-        #expect(!html.contains(#"id="authenticator""#) && html.contains("on this device or a security key") && !html.contains("current-account")
+        #expect(
+            !html.contains(#"id="authenticator""#) && html.contains("on this device or a security key") && !html.contains("current-account")
                 && html.contains(#"spellcheck="false">"#))
         html = pages.render(.login, LoginView(base: "", tenantName: "T", returnTo: "/account", passkeyOnly: true, deviceBound: false, currentEmail: nil))
         #expect(html.contains(#"<p id="acr-note" class="hint">This application asks for a passkey.</p>"#))
@@ -62,7 +68,8 @@ import Testing
         expectEscaped(html, count: 1)
         #expect(!html.contains(#"id="given_name""#) && html.contains(#"data-base="/t/acme""#))
         html = pages.render(.enrol, EnrolView(base: "", inviteeEmail: nil))
-        #expect(html.contains(#"id="email""#) && html.contains(#"id="given_name""#) && html.contains(#"id="family_name""#)
+        #expect(
+            html.contains(#"id="email""#) && html.contains(#"id="given_name""#) && html.contains(#"id="family_name""#)
                 && html.contains(#"id="enroll-button""#))
     }
 
@@ -75,30 +82,42 @@ import Testing
             consents: [.init(name: h, clientIDSegment: h, access: h, allowed: "d")])
         let html = pages.render(.account, view)
         expectEscaped(html, count: 13)
-        #expect(html.contains(#"<p id="account-email">\#(Self.escaped) · administrator</p>"#)
+        #expect(
+            html.contains(#"<p id="account-email">\#(Self.escaped) · administrator</p>"#)
                 && html.contains("added d, last used u, <strong>possible copy detected</strong>")
                 && html.contains(", notifications on</span>") && !html.contains("no-consents")
                 && html.components(separatedBy: #"<input type="hidden" name="csrf" value="tok">"#).count - 1 == 4)
-        let empty = pages.render(.account, AccountView(base: "", csrf: "tok", givenName: "A", familyName: "B", email: "a@b", isAdmin: false,
-                                                       methods: "hwk", authTime: "t", passkeys: [], devices: [], consents: []))
+        let empty = pages.render(
+            .account,
+            AccountView(
+                base: "", csrf: "tok", givenName: "A", familyName: "B", email: "a@b", isAdmin: false,
+                methods: "hwk", authTime: "t", passkeys: [], devices: [], consents: []))
         #expect(empty.contains(#"id="no-consents""#) && !empty.contains("<li>") && !empty.contains("administrator"))
     }
 
     @Test func consentPage() {
         let h = Self.hostile
-        let html = pages.render(.consent, ConsentView(base: "", applicationName: h, tenantName: h, lines: [h, "Read your email"], host: h,
-                                                      request: h, time: "1", mac: "m"))
+        let html = pages.render(
+            .consent,
+            ConsentView(
+                base: "", applicationName: h, tenantName: h, lines: [h, "Read your email"], host: h,
+                request: h, time: "1", mac: "m"))
         expectEscaped(html, count: 5)
-        #expect(html.contains("<li>Read your email</li>") && html.contains(#"name="sigil_request" value="\#(Self.escaped)""#)
+        #expect(
+            html.contains("<li>Read your email</li>") && html.contains(#"name="sigil_request" value="\#(Self.escaped)""#)
                 && html.contains(#"<button id="consent-allow" type="submit" name="sigil_decision" value="allow">"#))
-        #expect(OAuthRoutes.consentRequestParameter == "sigil_request" && OAuthRoutes.consentTimeParameter == "sigil_consent_at"
+        #expect(
+            OAuthRoutes.consentRequestParameter == "sigil_request" && OAuthRoutes.consentTimeParameter == "sigil_consent_at"
                 && OAuthRoutes.consentMACParameter == "sigil_consent_mac" && OAuthRoutes.decisionParameter == "sigil_decision")
     }
 
     @Test func logoutPages() {
         let h = Self.hostile
-        let html = pages.render(.logoutConfirm, LogoutConfirmView(base: "", tenantName: h, csrf: "tok",
-                                                                  keep: [.init(name: "state", value: h), .init(name: "client_id", value: h)]))
+        let html = pages.render(
+            .logoutConfirm,
+            LogoutConfirmView(
+                base: "", tenantName: h, csrf: "tok",
+                keep: [.init(name: "state", value: h), .init(name: "client_id", value: h)]))
         expectEscaped(html, count: 3)
         #expect(html.contains(#"<input type="hidden" name="state" value="\#(Self.escaped)">"#) && html.contains(#"id="logout-confirm""#))
         let out = pages.render(.signedOut, SignedOutView(base: "", pageName: "signed-out", partial: true))
@@ -116,11 +135,16 @@ import Testing
         let h = Self.hostile
         let post = pages.render(.samlPost, SAMLPostView(base: "", signingOut: true, action: h, field: h, value: h, relayState: h, skip: h))
         expectEscaped(post, count: 5)
-        #expect(post.contains(#"<form id="saml-post" method="post" action="\#(Self.escaped)" data-auto-submit>"#)
+        #expect(
+            post.contains(#"<form id="saml-post" method="post" action="\#(Self.escaped)" data-auto-submit>"#)
                 && post.contains("<title>Signing out · Sigil</title>") && post.contains(#"id="slo-skip""#))
-        let sso = pages.render(.samlPost, SAMLPostView(base: "", signingOut: false, action: "https://sp/acs", field: "SAMLResponse", value: "PHg+",
-                                                       relayState: nil, skip: nil))
-        #expect(sso.contains("Signing you in…") && sso.contains(#"<input type="hidden" name="SAMLResponse" value="PHg+">"#)
+        let sso = pages.render(
+            .samlPost,
+            SAMLPostView(
+                base: "", signingOut: false, action: "https://sp/acs", field: "SAMLResponse", value: "PHg+",
+                relayState: nil, skip: nil))
+        #expect(
+            sso.contains("Signing you in…") && sso.contains(#"<input type="hidden" name="SAMLResponse" value="PHg+">"#)
                 && !sso.contains("RelayState") && !sso.contains("slo-skip"))
         let hop = pages.render(.samlRedirect, SAMLRedirectView(base: "", url: h, skip: h))
         expectEscaped(hop, count: 2)
@@ -132,10 +156,12 @@ import Testing
     }
 
     @Test func formPostResponseIsEscapedAndItsScriptMatchesTheHashInItsPolicy() throws {
-        let view = FormPostView(action: "https://rp.example/cb?a=1&b=\"", fields: [.init(name: "state", value: Self.hostile), .init(name: "iss", value: "https://id")])
+        let view = FormPostView(
+            action: "https://rp.example/cb?a=1&b=\"", fields: [.init(name: "state", value: Self.hostile), .init(name: "iss", value: "https://id")])
         let html = pages.render(.formPost, view)
         expectEscaped(html, count: 1)
-        #expect(html.contains(#"<form method="post" action="https://rp.example/cb?a=1&amp;b=&quot;">"#)
+        #expect(
+            html.contains(#"<form method="post" action="https://rp.example/cb?a=1&amp;b=&quot;">"#)
                 && html.contains(#"<input type="hidden" name="iss" value="https://id">"#))
         // The page's only script is exactly the one whose hash the policy allows.
         let script = try #require(html.components(separatedBy: "<script>").dropFirst().first?.components(separatedBy: "</script>").first)

@@ -2,13 +2,14 @@ import HTTPTypes
 import Hummingbird
 import SigilCore
 import SigilFlows
-@testable import SigilHTTP
 import SigilOAuth
 import SigilSAML
 import SigilServices
 import SigilStore
 import SigilWebAuthn
 import Testing
+
+@testable import SigilHTTP
 
 /// The one error renderer knows every module's errors: each maps to its own status and problem
 /// type, and none of them falls through to the anonymous 500.

@@ -1,9 +1,10 @@
 import Foundation
 import HTTPTypes
-import Synchronization
-@testable import SigilHTTP
 import SigilStore
+import Synchronization
 import Testing
+
+@testable import SigilHTTP
 
 @Suite struct RateLimitTests {
     @Test func bucketsRefillOverTime() {
@@ -14,7 +15,7 @@ import Testing
         #expect(limiter.take("a", rule: rule) == nil)
         #expect(limiter.take("a", rule: rule) == nil)
         #expect(limiter.take("a", rule: rule) == 2)
-        #expect(limiter.take("b", rule: rule) == nil)  // other keys are independent
+        #expect(limiter.take("b", rule: rule) == nil) // other keys are independent
         clock.withLock { $0 += 2 }
         #expect(limiter.take("a", rule: rule) == nil)
         #expect(limiter.take("a", rule: rule) == 2)
@@ -41,8 +42,13 @@ import Testing
 
 @Suite struct CeremonyBodyTests {
     func body(_ name: String?) throws -> CeremonyBody {
-        var json: [String: Any] = ["transaction": "ltx_x", "credential": ["id": "AA", "rawId": "AA", "type": "public-key",
-                                                                         "response": ["clientDataJSON": "e30"]]]
+        var json: [String: Any] = [
+            "transaction": "ltx_x",
+            "credential": [
+                "id": "AA", "rawId": "AA", "type": "public-key",
+                "response": ["clientDataJSON": "e30"],
+            ],
+        ]
         if let name { json["name"] = name }
         return try JSONDecoder().decode(CeremonyBody.self, from: JSONSerialization.data(withJSONObject: json))
     }

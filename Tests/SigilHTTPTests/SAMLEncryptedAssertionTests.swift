@@ -1,5 +1,4 @@
 import Crypto
-import _CryptoExtras
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -13,6 +12,7 @@ import SigilStore
 import SigilXML
 import Testing
 import X509
+import _CryptoExtras
 
 /// Encrypted assertions end to end in process: sign, encrypt to the SP's certificate, sign the
 /// Response; registration refuses certificates that cannot receive encrypted keys.
@@ -61,7 +61,7 @@ struct SAMLEncryptedAssertionTests {
             #expect(!text.contains("<saml:Assertion"))
             #expect(!text.contains("ada@example.com"))
             let verifier = try await IdP.verifier(f)
-            let response = try verifier.verifyEnveloped(xml)  // covers the EncryptedAssertion
+            let response = try verifier.verifyEnveloped(xml) // covers the EncryptedAssertion
             #expect(response.element.attribute("InResponseTo") == "_enc1")
             let decryptor = XMLDecryptor(privateKey: try _RSA.Encryption.PrivateKey(derRepresentation: sp.key.derRepresentation))
             let decrypted = try SAMLEncryptedAssertion.decrypt(try XMLDocumentParser.parse(response.canonicalBytes), with: decryptor)
@@ -113,16 +113,21 @@ struct SAMLEncryptedAssertionTests {
                 .expectProblem(.unprocessableContent)
             #expect(String(describing: signOnly).contains("keyEncipherment"))
             // A separate encryption certificate is checked under its own field.
-            let separate = try await h.admin(.post, "/applications", json: body(#","certificate":"# + Self.json(sp.pem)
-                                                                                 + #","encryption_certificate":"# + Self.json(ec)))
-                .expectProblem(.unprocessableContent)
+            let separate = try await h.admin(
+                .post, "/applications",
+                json: body(
+                    #","certificate":"# + Self.json(sp.pem)
+                        + #","encryption_certificate":"# + Self.json(ec))
+            )
+            .expectProblem(.unprocessableContent)
             #expect(fields(separate) == ["encryption_certificate"])
             let created = try await h.admin(.post, "/applications", json: body(#","certificate":"# + Self.json(sp.pem)))
             #expect(created.status == .created, "\(created.text)")
             let saml = try #require(try created.json()["saml"] as? [String: Any])
             #expect(saml["encrypt_assertions"] as? Bool == true)
             // PATCH: turning encryption on for an SP without a certificate is refused, nothing stored.
-            let plain = try await h.admin(.post, "/applications", json: #"{"name":"P","protocol":"saml","entity_id":"https://p.example/sp","acs":[{"url":"https://p.example/acs"}]}"#)
+            let plain = try await h.admin(
+                .post, "/applications", json: #"{"name":"P","protocol":"saml","entity_id":"https://p.example/sp","acs":[{"url":"https://p.example/acs"}]}"#)
             let id = try #require(try plain.json()["id"] as? String)
             try await h.admin(.patch, "/applications/\(id)", json: #"{"encrypt_assertions":true}"#).expectProblem(.unprocessableContent)
             let after = try await h.admin(.get, "/applications/\(id)")

@@ -1,5 +1,4 @@
 import Crypto
-import _CryptoExtras
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -13,6 +12,7 @@ import SigilStore
 import SigilXML
 import Testing
 import X509
+import _CryptoExtras
 
 /// The IdP end to end in process: SP-initiated SSO over both bindings, resume after login,
 /// IdP-initiated SSO, SLO, metadata, and the named attacks.
@@ -30,8 +30,9 @@ struct SAMLIdPTests {
         init() throws {
             let material = try SigningKeyMaterial.generate(.rs256)
             key = try _RSA.Signing.PrivateKey(derRepresentation: material.privateKeyDER.value)
-            pem = try SigningCertificate.make(for: material, commonName: "sp", serialNumber: Array(repeating: 9, count: 16),
-                                              notBefore: Date().addingTimeInterval(-60), notAfter: Date().addingTimeInterval(86_400))
+            pem = try SigningCertificate.make(
+                for: material, commonName: "sp", serialNumber: Array(repeating: 9, count: 16),
+                notBefore: Date().addingTimeInterval(-60), notAfter: Date().addingTimeInterval(86_400))
         }
     }
 
@@ -43,21 +44,30 @@ struct SAMLIdPTests {
         let app: SigilStore.Application
     }
 
-    static func fixture(_ h: Harness, certificate: String? = nil, requireSigned: Bool? = nil,
-                        signing: SAMLServiceProviderSettings.Signing = .both, sloURL: String? = nil) async throws -> Fixture {
+    static func fixture(
+        _ h: Harness, certificate: String? = nil, requireSigned: Bool? = nil,
+        signing: SAMLServiceProviderSettings.Signing = .both, sloURL: String? = nil
+    ) async throws -> Fixture {
         let tenant = try await h.defaultTenant()
         let user = try await h.services.users.create(tenantID: tenant.id, .init(email: "ada@example.com", givenName: "Ada", familyName: "Lovelace"), by: .cli)
         let (_, cookie) = try await h.services.sessions.start(tenantID: tenant.id, userID: user.id, amr: ["hwk", "user", "mfa", "phr"], acr: "phrh")
-        let app = try await h.services.applications.createSAML(tenantID: tenant.id, .init(name: "SP", settings: SAMLServiceProviderSettings(
-            entityID: spEntityID, assertionConsumerServices: [.init(url: acs, isDefault: true)], singleLogoutURL: sloURL,
-            signing: signing, certificatePEM: certificate, wantAuthnRequestsSigned: requireSigned)), by: .cli)
+        let app = try await h.services.applications.createSAML(
+            tenantID: tenant.id,
+            .init(
+                name: "SP",
+                settings: SAMLServiceProviderSettings(
+                    entityID: spEntityID, assertionConsumerServices: [.init(url: acs, isDefault: true)], singleLogoutURL: sloURL,
+                    signing: signing, certificatePEM: certificate, wantAuthnRequestsSigned: requireSigned)), by: .cli)
         return Fixture(h: h, tenant: tenant, user: user, cookie: cookie.value, app: app)
     }
 
-    static func request(id: String = "_r\(UUID().uuidString.prefix(8))", issuer: String = spEntityID, acs: String = acs,
-                        instant: Date = Date(), destination: String = sso, attributes extra: String = "", body: String = "",
-                        prolog: String = "") -> [UInt8] {
-        Array("""
+    static func request(
+        id: String = "_r\(UUID().uuidString.prefix(8))", issuer: String = spEntityID, acs: String = acs,
+        instant: Date = Date(), destination: String = sso, attributes extra: String = "", body: String = "",
+        prolog: String = ""
+    ) -> [UInt8] {
+        Array(
+            """
             \(prolog)<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="\(id)" Version="2.0" IssueInstant="\(SAMLTime.format(instant))" Destination="\(destination)" AssertionConsumerServiceURL="\(acs)" ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"\(extra)><saml:Issuer>\(issuer)</saml:Issuer>\(body)</samlp:AuthnRequest>
             """.utf8)
     }
@@ -196,8 +206,9 @@ struct SAMLIdPTests {
             let f = try await Self.fixture(h, signing: .assertion)
             let anonymous = try await h.request(.get, "/saml/idp-initiated?sp=\(Self.spEntityID)")
             #expect(anonymous.status == .seeOther)
-            let r = try await h.request(.get, "/saml/idp-initiated?sp=https%3A%2F%2Fsp.example.net%2Fmetadata&RelayState=home",
-                                        headers: [.cookie: "\(Self.cookieName)=\(f.cookie)"])
+            let r = try await h.request(
+                .get, "/saml/idp-initiated?sp=https%3A%2F%2Fsp.example.net%2Fmetadata&RelayState=home",
+                headers: [.cookie: "\(Self.cookieName)=\(f.cookie)"])
             let (action, xml, relay) = try Self.form(r)
             #expect(action == Self.acs && relay == "home")
             let assertion = try await Self.verifier(f).verifyEnveloped(xml, signedElement: .samlAssertion)
@@ -215,13 +226,15 @@ struct SAMLIdPTests {
             // Sign in to the SP first: the LogoutRequest must name what this session gave it.
             _ = try Self.form(try await Self.redirect(f, Self.request(), key: sp.key))
             func logout(_ id: String) -> [UInt8] {
-                Array("""
+                Array(
+                    """
                     <samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="\(id)" Version="2.0" IssueInstant="\(SAMLTime.format(Date()))" Destination="https://id.example.com/saml/slo"><saml:Issuer>\(Self.spEntityID)</saml:Issuer><saml:NameID>ada@example.com</saml:NameID></samlp:LogoutRequest>
                     """.utf8)
             }
             // Unsigned: refused, the session stays (no logout CSRF).
-            let unsigned = try await h.request(.get, "/saml/slo?" + (try SAMLRedirectBinding.encode(logout("_lo0"), relayState: nil)),
-                                               headers: [.cookie: "\(Self.cookieName)=\(f.cookie)"])
+            let unsigned = try await h.request(
+                .get, "/saml/slo?" + (try SAMLRedirectBinding.encode(logout("_lo0"), relayState: nil)),
+                headers: [.cookie: "\(Self.cookieName)=\(f.cookie)"])
             #expect(unsigned.status == .badRequest)
             #expect(try await h.services.sessions.resolve(cookie: f.cookie, tenantID: f.tenant.id) != nil)
             let query = try SAMLRedirectBinding.encode(logout("_lo1"), relayState: nil, signingKey: sp.key)

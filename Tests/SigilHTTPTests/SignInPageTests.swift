@@ -1,9 +1,9 @@
 import Foundation
 import HTTPTypes
 import SigilCore
+import SigilFlows
 import SigilSQLStore
 import SigilServices
-import SigilFlows
 import SigilStore
 import Testing
 
@@ -22,8 +22,9 @@ import Testing
             try await h.request(.post, "/login/passkey/options", json: "{}", headers: [origin: "https://evil.example"])
                 .expectProblem(.forbidden, "cross-origin")
             try await h.request(.post, "/login/passkey/options", json: "{}").expectProblem(.forbidden, "cross-origin")
-            let ok = try await h.request(.post, "/login/passkey/options", json: #"{"return_to":"https://evil.example/steal"}"#,
-                                         headers: [origin: "https://id.example.com"])
+            let ok = try await h.request(
+                .post, "/login/passkey/options", json: #"{"return_to":"https://evil.example/steal"}"#,
+                headers: [origin: "https://id.example.com"])
             #expect(ok.status == .ok, "\(ok.text)")
             let body = try ok.json()
             let options = try #require(body["publicKey"] as? [String: Any])
@@ -31,12 +32,17 @@ import Testing
             #expect(options["userVerification"] as? String == "required")
             #expect((options["challenge"] as? String).flatMap(Base64URL.decode)?.count == 32)
             // An open redirect is not stored: the return path falls back to the account page.
-            let transaction = try await h.store.loginTransactions.get(tenantID: try await h.defaultTenant().id, id: try #require(body["transaction"] as? String))
+            let transaction = try await h.store.loginTransactions.get(
+                tenantID: try await h.defaultTenant().id, id: try #require(body["transaction"] as? String))
             #expect(transaction.passkeyCeremony?.purpose == .signIn(returnTo: "/account"))
 
             // Unknown or garbage ceremonies fail cleanly.
-            try await h.request(.post, "/login/passkey/verify", json: #"{"transaction":"ltx_nope","credential":{"id":"AA","rawId":"AA","type":"public-key","response":{"clientDataJSON":"e30","authenticatorData":"AA","signature":"AA"}}}"#,
-                                headers: [origin: "https://id.example.com"]).expectProblem(.unprocessableContent)
+            try await h.request(
+                .post, "/login/passkey/verify",
+                json:
+                    #"{"transaction":"ltx_nope","credential":{"id":"AA","rawId":"AA","type":"public-key","response":{"clientDataJSON":"e30","authenticatorData":"AA","signature":"AA"}}}"#,
+                headers: [origin: "https://id.example.com"]
+            ).expectProblem(.unprocessableContent)
             try await h.request(.post, "/login/passkey/verify", json: #"{"transaction":"x"}"#, headers: [origin: "https://id.example.com"])
                 .expectProblem(.badRequest, "invalid-field-type")
 

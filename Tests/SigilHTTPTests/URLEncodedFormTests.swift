@@ -1,9 +1,10 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-@testable import SigilHTTP
 import SigilOAuth
 import Testing
+
+@testable import SigilHTTP
 
 /// The one form parser (`URLEncodedForm`) and how each protocol reports its refusals.
 @Suite struct URLEncodedFormTests {
@@ -31,11 +32,13 @@ import Testing
     }
 
     @Test func readsBodiesUpToTheLimitOnly() async throws {
-        let small = Request(head: .init(method: .post, scheme: "https", authority: "id.example.com", path: "/x"),
-                            body: .init(buffer: ByteBuffer(string: "a=1&b=2")))
+        let small = Request(
+            head: .init(method: .post, scheme: "https", authority: "id.example.com", path: "/x"),
+            body: .init(buffer: ByteBuffer(string: "a=1&b=2")))
         #expect(try await URLEncodedForm.read(small, maxBytes: 16) == ["a": "1", "b": "2"])
-        let large = Request(head: .init(method: .post, scheme: "https", authority: "id.example.com", path: "/x"),
-                            body: .init(buffer: ByteBuffer(string: "a=" + String(repeating: "x", count: 64))))
+        let large = Request(
+            head: .init(method: .post, scheme: "https", authority: "id.example.com", path: "/x"),
+            body: .init(buffer: ByteBuffer(string: "a=" + String(repeating: "x", count: 64))))
         await #expect(throws: URLEncodedForm.Invalid(reason: .tooLarge(limit: 16))) { try await URLEncodedForm.read(large, maxBytes: 16) }
     }
 
@@ -54,8 +57,9 @@ import Testing
         try await Harness.run { h in
             let form: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
             // OAuth token endpoint: invalid_request JSON.
-            let token = try await h.client.execute(uri: "/oauth2/token", method: .post, headers: form,
-                                                   body: ByteBuffer(string: "grant_type=authorization_code&code=a&code=b"))
+            let token = try await h.client.execute(
+                uri: "/oauth2/token", method: .post, headers: form,
+                body: ByteBuffer(string: "grant_type=authorization_code&code=a&code=b"))
             let tokenError = try token.json()["error"] as? String
             #expect(token.status == .badRequest && tokenError == "invalid_request", "\(token.text)")
             let malformed = try await h.client.execute(uri: "/oauth2/token", method: .post, headers: form, body: ByteBuffer(string: "grant_type=%zz"))
@@ -65,9 +69,11 @@ import Testing
             let authorize = try await h.request(.get, "/oauth2/authorize?client_id=a&client_id=b")
             #expect(authorize.status == .badRequest && authorize.text.contains("<code>invalid_request</code>"), "\(authorize.text)")
             // SAML HTTP-POST: the SAML error page, not problem+json.
-            let saml = try await h.client.execute(uri: "/saml/sso", method: .post, headers: form,
-                                                  body: ByteBuffer(string: "SAMLRequest=a&SAMLRequest=b"))
-            #expect(saml.status == .badRequest && saml.headers[.contentType] == "text/html; charset=utf-8"
+            let saml = try await h.client.execute(
+                uri: "/saml/sso", method: .post, headers: form,
+                body: ByteBuffer(string: "SAMLRequest=a&SAMLRequest=b"))
+            #expect(
+                saml.status == .badRequest && saml.headers[.contentType] == "text/html; charset=utf-8"
                     && saml.text.contains("This sign-in request was refused"), "\(saml.text)")
             let slo = try await h.client.execute(uri: "/saml/slo", method: .post, headers: form, body: ByteBuffer(string: "SAMLRequest=%"))
             #expect(slo.status == .badRequest && slo.text.contains("This sign-out request was refused"), "\(slo.text)")

@@ -14,7 +14,8 @@ import Testing
     @Test func whereTheRequirementComesFrom() throws {
         // claims.id_token.acr wins over acr_values, which win over the client's defaults.
         let essential = try claims(#"{"id_token":{"acr":{"essential":true,"values":["phrh","phr"]}}}"#)
-        #expect(ACR.requirement(acrValues: ["urn:sigil:acr:authenticator"], claims: essential, defaults: ["phr"])
+        #expect(
+            ACR.requirement(acrValues: ["urn:sigil:acr:authenticator"], claims: essential, defaults: ["phr"])
                 == .init(values: ["phrh", "phr"], essential: true))
         let single = try claims(#"{"id_token":{"acr":{"value":"phr"}}}"#)
         #expect(ACR.requirement(acrValues: [], claims: single, defaults: []) == .init(values: ["phr"], essential: false))

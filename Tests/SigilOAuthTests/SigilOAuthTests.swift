@@ -23,13 +23,16 @@ import Testing
 }
 
 @Suite struct AuthorizationRequestTests {
-    let client = OAuthClient(clientID: "c1", redirectURIs: ["https://rp.example/cb", "https://rp.example/cb2"], grantTypes: [.authorizationCode],
-                             authMethod: .clientSecretBasic, requirePKCE: true, requirePAR: false, allowedScopes: ["openid", "email", "profile"])
+    let client = OAuthClient(
+        clientID: "c1", redirectURIs: ["https://rp.example/cb", "https://rp.example/cb2"], grantTypes: [.authorizationCode],
+        authMethod: .clientSecretBasic, requirePKCE: true, requirePAR: false, allowedScopes: ["openid", "email", "profile"])
     let challenge = PKCE.challenge(for: String(repeating: "v", count: 43))
 
     func base() -> [String: String] {
-        ["response_type": "code", "client_id": "c1", "redirect_uri": "https://rp.example/cb", "scope": "openid email",
-         "state": "s", "nonce": "n", "code_challenge": challenge, "code_challenge_method": "S256"]
+        [
+            "response_type": "code", "client_id": "c1", "redirect_uri": "https://rp.example/cb", "scope": "openid email",
+            "state": "s", "nonce": "n", "code_challenge": challenge, "code_challenge_method": "S256",
+        ]
     }
 
     @Test func aCompleteRequestValidates() throws {
@@ -73,13 +76,19 @@ import Testing
             Issue.record("not a redirect"); return
         }
         #expect(url == "https://rp.example/cb?a=1&code=abc&state=x%20y%26z&iss=https%3A%2F%2Fid.example.com")
-        let post = AuthorizationResponse.error(OAuthError(.accessDenied, "no"), target: .init(redirectURI: "https://rp.example/cb", mode: .formPost, state: "\"><s"),
-                                               issuer: "https://id.example.com")
+        let post = AuthorizationResponse.error(
+            OAuthError(.accessDenied, "no"), target: .init(redirectURI: "https://rp.example/cb", mode: .formPost, state: "\"><s"),
+            issuer: "https://id.example.com")
         // A value, not HTML: the HTTP layer renders (and escapes) it (SigilHTTPTests PageTemplateTests).
-        #expect(post == .formPost(.init(action: "https://rp.example/cb", fields: [
-            .init(name: "error", value: "access_denied"), .init(name: "error_description", value: "no"),
-            .init(name: "state", value: "\"><s"), .init(name: "iss", value: "https://id.example.com"),
-        ])))
+        #expect(
+            post
+                == .formPost(
+                    .init(
+                        action: "https://rp.example/cb",
+                        fields: [
+                            .init(name: "error", value: "access_denied"), .init(name: "error_description", value: "no"),
+                            .init(name: "state", value: "\"><s"), .init(name: "iss", value: "https://id.example.com"),
+                        ])))
     }
 }
 
@@ -101,8 +110,9 @@ import Testing
 
     @Test func idTokenHasTheCoreClaims() {
         let auth = TokenClaims.Authentication(authTime: Date(timeIntervalSince1970: 1000), amr: ["hwk", "user"], acr: "phrh", sessionID: "ses_1")
-        let claims = TokenClaims.idToken(issuer: "https://id.example.com", subject: "usr_1", clientID: "c1", now: Date(timeIntervalSince1970: 2000),
-                                         lifetime: 600, authentication: auth, nonce: "n", accessToken: "tok", userClaims: ["email": "a@b.c"])
+        let claims = TokenClaims.idToken(
+            issuer: "https://id.example.com", subject: "usr_1", clientID: "c1", now: Date(timeIntervalSince1970: 2000),
+            lifetime: 600, authentication: auth, nonce: "n", accessToken: "tok", userClaims: ["email": "a@b.c"])
         for name in ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "sid", "email"] {
             #expect(claims[name] != nil, "\(name)")
         }
@@ -112,10 +122,12 @@ import Testing
     @Test func claimSelectionFollowsScopesAndTheClaimsParameter() throws {
         let profile = UserClaims.Profile(subject: "u", email: "a@b.c", givenName: "A", familyName: "B", updatedAt: Date())
         #expect(Set(UserClaims.select(profile, scopes: ["openid"], allowedScopes: ["openid"], claims: nil, target: "userinfo").keys) == ["sub"])
-        #expect(Set(UserClaims.select(profile, scopes: ["openid", "email"], allowedScopes: ["openid", "email"], claims: nil, target: "userinfo").keys)
+        #expect(
+            Set(UserClaims.select(profile, scopes: ["openid", "email"], allowedScopes: ["openid", "email"], claims: nil, target: "userinfo").keys)
                 == ["sub", "email"])
         let request = try ClaimsRequest.parse(#"{"id_token":{"given_name":{"essential":true},"email":null}}"#)
-        #expect(Set(UserClaims.select(profile, scopes: ["openid"], allowedScopes: ["openid", "profile"], claims: request, target: "id_token").keys)
+        #expect(
+            Set(UserClaims.select(profile, scopes: ["openid"], allowedScopes: ["openid", "profile"], claims: request, target: "id_token").keys)
                 == ["sub", "given_name"])
     }
 
@@ -132,10 +144,12 @@ import Testing
 
     @Test func discoveryHasTheRequiredFields() {
         let doc = Discovery.document(issuer: "https://id.example.com", requirePAR: false, acrValues: ["phr"])
-        for name in ["issuer", "authorization_endpoint", "token_endpoint", "jwks_uri", "response_types_supported", "subject_types_supported",
-                     "id_token_signing_alg_values_supported", "code_challenge_methods_supported", "pushed_authorization_request_endpoint",
-                     "require_pushed_authorization_requests", "end_session_endpoint", "claims_parameter_supported",
-                     "authorization_response_iss_parameter_supported"] {
+        for name in [
+            "issuer", "authorization_endpoint", "token_endpoint", "jwks_uri", "response_types_supported", "subject_types_supported",
+            "id_token_signing_alg_values_supported", "code_challenge_methods_supported", "pushed_authorization_request_endpoint",
+            "require_pushed_authorization_requests", "end_session_endpoint", "claims_parameter_supported",
+            "authorization_response_iss_parameter_supported",
+        ] {
             #expect(doc[name] != nil, "\(name)")
         }
         #expect(doc["code_challenge_methods_supported"] == .strings(["S256"]))

@@ -1,9 +1,10 @@
 import AsyncHTTPClient
 import Crypto
-import _CryptoExtras
 import Foundation
 import NIOCore
 import SigilCore
+import _CryptoExtras
+
 @testable import SigilPush
 
 /// Whether `python3` with `cryptography` can run interop/fake_push.py: nil when it can, else why not.
@@ -16,7 +17,8 @@ enum FakePushPrerequisites {
         process.standardError = FileHandle.nullDevice
         do { try process.run() } catch { return "python3 cannot be started (\(error))" }
         process.waitUntilExit()
-        return process.terminationStatus == 0 ? nil
+        return process.terminationStatus == 0
+            ? nil
             : "python3 or its `cryptography` module is missing (pip install cryptography); interop/fake_push.py needs both"
     }()
 
@@ -69,10 +71,13 @@ final class FakePushServer: @unchecked Sendable {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", root.appendingPathComponent("interop/fake_push.py").path, "--port", "0",
-                             "--apns-public-key", apnsPublic.path, "--apns-key-id", keyID, "--apns-team-id", teamID,
-                             "--apns-topic", topic, "--fcm-public-key", rsaPublic.path, "--fcm-client-email", clientEmail,
-                             "--fcm-project", project, "--retry-after", "1"] + extraArguments
+        process.arguments =
+            [
+                "python3", root.appendingPathComponent("interop/fake_push.py").path, "--port", "0",
+                "--apns-public-key", apnsPublic.path, "--apns-key-id", keyID, "--apns-team-id", teamID,
+                "--apns-topic", topic, "--fcm-public-key", rsaPublic.path, "--fcm-client-email", clientEmail,
+                "--fcm-project", project, "--retry-after", "1",
+            ] + extraArguments
         let stdout = Pipe()
         let stderrFile = directory.appendingPathComponent("fake.stderr")
         _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
@@ -108,8 +113,9 @@ final class FakePushServer: @unchecked Sendable {
         let serviceAccountFile = directory.appendingPathComponent("service-account.json")
         try JSONSerialization.data(withJSONObject: serviceAccount, options: [.sortedKeys]).write(to: serviceAccountFile)
 
-        return FakePushServer(port: port, directory: directory, apnsKeyFile: apnsKeyFile,
-                              serviceAccountFile: serviceAccountFile, apnsKey: apnsKey, process: process)
+        return FakePushServer(
+            port: port, directory: directory, apnsKeyFile: apnsKeyFile,
+            serviceAccountFile: serviceAccountFile, apnsKey: apnsKey, process: process)
     }
 
     private init(port: Int, directory: URL, apnsKeyFile: URL, serviceAccountFile: URL, apnsKey: P256.Signing.PrivateKey, process: Process) {

@@ -3,6 +3,7 @@ import Logging
 import SigilCore
 import SigilServices
 import Testing
+
 @testable import SigilPush
 
 /// Collects every log line (message and metadata) so tests can check that no secret is logged.
@@ -30,10 +31,13 @@ final class CapturedLogs: @unchecked Sendable {
     }
 }
 
-private func notification(_ provider: PushProvider, token: String, request: String = "ltx_3kQ9vXw2", device: String = "dev_7Hn2pLq",
-                          expiresIn: TimeInterval = 120) -> PushNotification {
-    PushNotification(provider: provider, deviceToken: Secret(token), requestID: request, deviceID: device,
-                     expiresAt: Date().addingTimeInterval(expiresIn))
+private func notification(
+    _ provider: PushProvider, token: String, request: String = "ltx_3kQ9vXw2", device: String = "dev_7Hn2pLq",
+    expiresIn: TimeInterval = 120
+) -> PushNotification {
+    PushNotification(
+        provider: provider, deviceToken: Secret(token), requestID: request, deviceID: device,
+        expiresAt: Date().addingTimeInterval(expiresIn))
 }
 
 private func jwtParts(_ jwt: String) throws -> (header: [String: Any], claims: [String: Any]) {
@@ -53,8 +57,9 @@ private func withFake(_ body: (FakePushServer) async throws -> Void) async throw
     #expect(violations.isEmpty, "the fake recorded violations: \(violations)")
 }
 
-@Suite("Push adapters against interop/fake_push.py", .serialized, .timeLimit(.minutes(3)),
-       .enabled(if: FakePushPrerequisites.shouldRun, "python3 with `cryptography` is not installed (set CI to make this a failure)"))
+@Suite(
+    "Push adapters against interop/fake_push.py", .serialized, .timeLimit(.minutes(3)),
+    .enabled(if: FakePushPrerequisites.shouldRun, "python3 with `cryptography` is not installed (set CI to make this a failure)"))
 struct PushAdapterTests {
     let client = PushHTTPClient.shared
 
@@ -72,8 +77,10 @@ struct PushAdapterTests {
             let delivery = deliveries[0]
             #expect(delivery["api"] as? String == "apns")
             #expect(delivery["token"] as? String == "a1b2c3d4e5f60718")
-            #expect(delivery["body"] as? String ==
-                #"{"aps":{"alert":{"title":"Sign-in request","body":"Open Sigil to review it"},"sound":"default"},"sigil":{"v":1,"request":"ltx_3kQ9vXw2","device":"dev_7Hn2pLq"}}"#)
+            #expect(
+                delivery["body"] as? String
+                    == #"{"aps":{"alert":{"title":"Sign-in request","body":"Open Sigil to review it"},"sound":"default"},"sigil":{"v":1,"request":"ltx_3kQ9vXw2","device":"dev_7Hn2pLq"}}"#
+            )
             let headers = try #require(delivery["headers"] as? [String: String])
             #expect(headers["apns-topic"] == FakePushServer.topic)
             #expect(headers["apns-push-type"] == "alert")
@@ -249,18 +256,22 @@ struct PushAdapterTests {
         let fake = try await FakePushServer.start()
         defer { fake.stop() }
         let jwt = try APNsSender.providerToken(configuration: try fake.apnsConfiguration(), issuedAt: Date())
-        let headers = [("authorization", "bearer " + jwt), ("apns-topic", FakePushServer.topic), ("apns-push-type", "alert"),
-                       ("apns-priority", "10"), ("apns-expiration", String(Int(Date().timeIntervalSince1970) + 120)),
-                       ("apns-collapse-id", "ltx_3kQ9vXw2")]
-        let good = #"{"aps":{"alert":{"title":"Sign-in request","body":"Open Sigil to review it"},"sound":"default"},"sigil":{"v":1,"request":"ltx_3kQ9vXw2","device":"dev_7Hn2pLq"}}"#
+        let headers = [
+            ("authorization", "bearer " + jwt), ("apns-topic", FakePushServer.topic), ("apns-push-type", "alert"),
+            ("apns-priority", "10"), ("apns-expiration", String(Int(Date().timeIntervalSince1970) + 120)),
+            ("apns-collapse-id", "ltx_3kQ9vXw2"),
+        ]
+        let good =
+            #"{"aps":{"alert":{"title":"Sign-in request","body":"Open Sigil to review it"},"sound":"default"},"sigil":{"v":1,"request":"ltx_3kQ9vXw2","device":"dev_7Hn2pLq"}}"#
         #expect(try await fake.post("/3/device/aaaa01", headers: headers, body: good).0 == 200)
         let extraKey = good.replacingOccurrences(of: #""v":1,"#, with: #""v":1,"user":"ada","#)
         #expect(try await fake.post("/3/device/aaaa01", headers: headers, body: extraKey).0 == 400)
         let address = good.replacingOccurrences(of: "Open Sigil to review it", with: "ada@example.com")
         #expect(try await fake.post("/3/device/aaaa01", headers: headers, body: address).0 == 400)
         let forged = try APNsSender.providerToken(
-            configuration: APNsConfiguration(baseURL: fake.baseURL, keyID: FakePushServer.keyID, teamID: FakePushServer.teamID,
-                                             topic: FakePushServer.topic, privateKey: .init()), issuedAt: Date())
+            configuration: APNsConfiguration(
+                baseURL: fake.baseURL, keyID: FakePushServer.keyID, teamID: FakePushServer.teamID,
+                topic: FakePushServer.topic, privateKey: .init()), issuedAt: Date())
         #expect(try await fake.post("/3/device/aaaa01", headers: [("authorization", "bearer " + forged)] + headers.dropFirst(), body: good).0 == 403)
         #expect(try await fake.violations().count == 3)
         #expect(try await fake.deliveries().count == 1)
@@ -295,8 +306,10 @@ struct PushConfigurationTests {
         let bad = directory.appendingPathComponent("bad.p8")
         try "-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----\n".write(to: bad, atomically: true, encoding: .utf8)
         do {
-            _ = try PushConfiguration.apns(environment: ["SIGIL_APNS_KEY_FILE": bad.path, "SIGIL_APNS_KEY_ID": "K",
-                                                         "SIGIL_APNS_TEAM_ID": "T", "SIGIL_APNS_TOPIC": "t"])
+            _ = try PushConfiguration.apns(environment: [
+                "SIGIL_APNS_KEY_FILE": bad.path, "SIGIL_APNS_KEY_ID": "K",
+                "SIGIL_APNS_TEAM_ID": "T", "SIGIL_APNS_TOPIC": "t",
+            ])
             Issue.record("expected an error")
         } catch let error as PushConfigurationError {
             #expect(error.description.contains("SIGIL_APNS_KEY_FILE") && !error.description.contains("c2VjcmV0"))

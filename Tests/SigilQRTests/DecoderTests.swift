@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SigilQR
 
 /// Round trips through a real decoder: ZBar's `zbarimg` (Debian package zbar-tools) reads
@@ -107,7 +108,8 @@ struct DecodeCase: Sendable, CustomTestStringConvertible {
 
 let loginURL: String = {
     let tx = String(decoding: asciiPayload(140, seed: 11).map { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "#") ? UInt8(ascii: "x") : $0 }, as: UTF8.self)
-    let url = "sigil://login?tx=\(tx)&s=eyJhbGciOiJFZERTQSJ9.eyJ0eCI6IjAxSFpYM0s5UVcifQ.Qm9ndXMtc2lnbmF0dXJlLWJ1dC1sb25nLWVub3VnaC10by1iZS1yZWFsaXN0aWMtZm9yLXRlc3RpbmctcHVycG9zZXM"
+    let url =
+        "sigil://login?tx=\(tx)&s=eyJhbGciOiJFZERTQSJ9.eyJ0eCI6IjAxSFpYM0s5UVcifQ.Qm9ndXMtc2lnbmF0dXJlLWJ1dC1sb25nLWVub3VnaC10by1iZS1yZWFsaXN0aWMtZm9yLXRlc3RpbmctcHVycG9zZXM"
     precondition(url.utf8.count == 299)
     return url
 }()
@@ -134,12 +136,17 @@ let decodeCases: [DecodeCase] = {
     cases.append(DecodeCase(name: "random bytes", payload: Array(noise.prefix(40)), level: .high, minimumVersion: 40, expectedVersion: 40, binary: true))
     // Explicit versions spanning the range, each level, version information from 7 on.
     for (version, level) in [(1, QRErrorCorrection.high), (2, .medium), (7, .low), (10, .quartile), (20, .medium), (40, .low), (40, .high)] {
-        cases.append(DecodeCase(name: "explicit version", payload: Array((version == 1 ? "sigil" : "sigil://login?tx=v\(version)").utf8), level: level, minimumVersion: version, expectedVersion: version))
+        cases.append(
+            DecodeCase(
+                name: "explicit version", payload: Array((version == 1 ? "sigil" : "sigil://login?tx=v\(version)").utf8), level: level, minimumVersion: version,
+                expectedVersion: version))
     }
     // Every mask pattern, forced, at a small and a version-information size.
     for mask in 0..<8 {
         cases.append(DecodeCase(name: "forced mask", payload: Array("mask \(mask)".utf8), level: .medium, minimumVersion: 2, mask: mask, expectedVersion: 2))
-        cases.append(DecodeCase(name: "forced mask", payload: asciiPayload(100, seed: UInt64(mask)), level: .quartile, minimumVersion: 8, mask: mask, expectedVersion: 8))
+        cases.append(
+            DecodeCase(name: "forced mask", payload: asciiPayload(100, seed: UInt64(mask)), level: .quartile, minimumVersion: 8, mask: mask, expectedVersion: 8)
+        )
     }
     // Every version filled to capacity, the levels in turn.
     for version in 1...40 {
@@ -174,12 +181,14 @@ struct DecoderTests {
         "1200 bytes": asciiPayload(1200, seed: 4),
     ]
 
-    @Test("rsvg-convert renders the SVG and zbarimg decodes it", arguments: [
-        ("short ASCII", QRErrorCorrection.medium),
-        ("login URL", .medium),
-        ("UTF-8 text", .quartile),
-        ("1200 bytes", .low),
-    ])
+    @Test(
+        "rsvg-convert renders the SVG and zbarimg decodes it",
+        arguments: [
+            ("short ASCII", QRErrorCorrection.medium),
+            ("login URL", .medium),
+            ("UTF-8 text", .quartile),
+            ("1200 bytes", .low),
+        ])
     func decodeSVG(name: String, level: QRErrorCorrection) throws {
         let payload = try #require(Self.svgPayloads[name])
         guard let zbarimg = ExternalTools.zbarimg() else { return }

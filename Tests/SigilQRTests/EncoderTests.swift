@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SigilQR
 
 /// Deterministic printable-ASCII payload of `count` bytes.
@@ -139,8 +140,10 @@ struct EncoderTests {
         // Format information, both copies (Figure 25), bit 14 first.
         let expected = QRMatrixBuilder.formatInformation(level: level, mask: code.mask)
         var first = 0, second = 0
-        let firstCoordinates = [(0, 8), (1, 8), (2, 8), (3, 8), (4, 8), (5, 8), (7, 8), (8, 8),
-                                (8, 7), (8, 5), (8, 4), (8, 3), (8, 2), (8, 1), (8, 0)]
+        let firstCoordinates = [
+            (0, 8), (1, 8), (2, 8), (3, 8), (4, 8), (5, 8), (7, 8), (8, 8),
+            (8, 7), (8, 5), (8, 4), (8, 3), (8, 2), (8, 1), (8, 0),
+        ]
         for (x, y) in firstCoordinates { first = first << 1 | (code[x, y] ? 1 : 0) }
         let secondCoordinates = (0..<7).map { (8, n - 1 - $0) } + (0..<8).map { (n - 8 + $0, 8) }
         for (x, y) in secondCoordinates { second = second << 1 | (code[x, y] ? 1 : 0) }
@@ -159,9 +162,11 @@ struct EncoderTests {
         }
     }
 
-    @Test("the automatic mask has the lowest penalty of the eight (first on ties)", arguments: [
-        (1, QRErrorCorrection.medium), (2, .low), (5, .quartile), (7, .high), (13, .medium), (22, .low),
-    ])
+    @Test(
+        "the automatic mask has the lowest penalty of the eight (first on ties)",
+        arguments: [
+            (1, QRErrorCorrection.medium), (2, .low), (5, .quartile), (7, .high), (13, .medium), (22, .low),
+        ])
     func maskSelection(version: Int, level: QRErrorCorrection) throws {
         let payload = asciiPayload(QRCode.byteCapacity(version: version, errorCorrection: level) / 2, seed: UInt64(version))
         let chosen = try QRCode.encode(payload, errorCorrection: level, version: version)

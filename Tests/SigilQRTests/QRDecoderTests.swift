@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SigilQR
 
 // Our own QR reader (QRDecoder, QRDetector, ReedSolomonDecoder) against our encoder's
@@ -128,10 +129,12 @@ struct QRDecoderTests {
         print("QR decode of a 1024×800 page: \(elapsed)")
     }
 
-    @Test("damaged codes: up to the correctable number of codewords per block", arguments: [
-        (1, QRErrorCorrection.low), (1, .medium), (1, .high), (2, .low), (3, .low), (5, .quartile),
-        (7, .medium), (10, .high), (13, .medium), (22, .high), (40, .low), (40, .high),
-    ])
+    @Test(
+        "damaged codes: up to the correctable number of codewords per block",
+        arguments: [
+            (1, QRErrorCorrection.low), (1, .medium), (1, .high), (2, .low), (3, .low), (5, .quartile),
+            (7, .medium), (10, .high), (13, .medium), (22, .high), (40, .low), (40, .high),
+        ])
     func damaged(version: Int, level: QRErrorCorrection) throws {
         let payload = asciiPayload(QRCode.byteCapacity(version: version, errorCorrection: level) / 2, seed: UInt64(version))
         let code = try QRCode.encode(payload, errorCorrection: level, version: version)
@@ -201,13 +204,14 @@ struct QRSegmentTests {
     @Test("numeric, alphanumeric, byte, ECI and Kanji segments")
     func segments() throws {
         // "01234567" numeric (ISO 18004 example), then "AC-42" alphanumeric, ECI 26, byte "é".
-        let data = Self.codewords([
-            (0b0001, 4), (8, 10), (12, 10), (345, 10), (67, 7),
-            (0b0010, 4), (5, 9), (10 * 45 + 12, 11), (41 * 45 + 4, 11), (2, 6),
-            (0b0111, 4), (26, 8),
-            (0b0100, 4), (2, 8), (0xC3, 8), (0xA9, 8),
-            (0b1000, 4), (1, 8), (0x0AAA, 13),
-        ], version: 2, level: .low)
+        let data = Self.codewords(
+            [
+                (0b0001, 4), (8, 10), (12, 10), (345, 10), (67, 7),
+                (0b0010, 4), (5, 9), (10 * 45 + 12, 11), (41 * 45 + 4, 11), (2, 6),
+                (0b0111, 4), (26, 8),
+                (0b0100, 4), (2, 8), (0xC3, 8), (0xA9, 8),
+                (0b1000, 4), (1, 8), (0x0AAA, 13),
+            ], version: 2, level: .low)
         let (bytes, eci) = try QRDecoder.parseSegments(data, version: 2)
         // Kanji value 0x0AAA → 0x0AAA / 0xC0 = 0x0E, % 0xC0 = 0x2A → 0x0E2A + 0x8140 = 0x8F6A.
         #expect(bytes == Array("01234567AC-42".utf8) + [0xC3, 0xA9, 0x8F, 0x6A])

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SigilQR
 
 // Our reader against images made by other software: qrencode (another encoder, which also
@@ -51,9 +52,11 @@ struct QRExternalDecodeTests {
         }
     }
 
-    @Test("our SVG rasterised by rsvg-convert at non-integer scales", arguments: [
-        (2.7, QRErrorCorrection.quartile, 80), (3.5, .medium, 299), (4.6, .low, 700), (5.3, .high, 40), (3.5, .low, 2000),
-    ])
+    @Test(
+        "our SVG rasterised by rsvg-convert at non-integer scales",
+        arguments: [
+            (2.7, QRErrorCorrection.quartile, 80), (3.5, .medium, 299), (4.6, .low, 700), (5.3, .high, 40), (3.5, .low, 2000),
+        ])
     func rsvgScaled(scale: Double, level: QRErrorCorrection, length: Int) throws {
         guard let rsvg = ExternalTools.require("rsvg-convert", install: "apt-get install -y librsvg2-bin") else { return }
         let payload = asciiPayload(length, seed: UInt64(length))
@@ -82,12 +85,14 @@ struct QRExternalDecodeTests {
         page += ##"<text x="40" y="42" font-size="28" fill="#fff" font-family="sans-serif">Sigil</text>"##
         page += ##"<text x="60" y="150" font-size="30" font-family="sans-serif">Sign in to Example Corp</text>"##
         for line in 0..<8 {
-            page += ##"<text x="60" y="\##(210 + line * 28)" font-size="18" fill="#333" font-family="sans-serif">Lorem ipsum dolor sit amet, consectetur ■ adipiscing elit \##(line)</text>"##
+            page +=
+                ##"<text x="60" y="\##(210 + line * 28)" font-size="18" fill="#333" font-family="sans-serif">Lorem ipsum dolor sit amet, consectetur ■ adipiscing elit \##(line)</text>"##
         }
         page += ##"<rect x="60" y="480" width="220" height="48" rx="8" fill="#2b5fd9"/><rect x="60" y="560" width="90" height="90" fill="#000"/>"##
         // The code: 5.25 px per module at (612.5, 170.25), with a white card behind it.
         page += ##"<rect x="590" y="150" width="330" height="330" fill="#fff"/>"##
-        page += ##"<g transform="translate(612.5 170.25) scale(5.25)"><rect width="\##(code.size + 8)" height="\##(code.size + 8)" fill="#fff"/>\##(qrPath)</g></svg>"##
+        page +=
+            ##"<g transform="translate(612.5 170.25) scale(5.25)"><rect width="\##(code.size + 8)" height="\##(code.size + 8)" fill="#fff"/>\##(qrPath)</g></svg>"##
         let directory = try ExternalTools.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let svg = directory.appendingPathComponent("page.svg")
@@ -111,31 +116,31 @@ struct QRExternalDecodeTests {
     }
 
     static let screenshotScript = #"""
-    import sys
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-    html, out, driver = sys.argv[1], sys.argv[2], sys.argv[3]
-    options = Options()
-    for argument in ['--headless=new', '--no-sandbox', '--disable-gpu', '--window-size=1024,800',
-                     '--hide-scrollbars', '--force-device-scale-factor=1']:
-        options.add_argument(argument)
-    options.binary_location = sys.argv[4]
-    browser = webdriver.Chrome(options=options, service=Service(driver))
-    try:
-        browser.get('file://' + html)
-        browser.save_screenshot(out)
-    finally:
-        browser.quit()
-    """#
+        import sys
+        from selenium import webdriver
+        from selenium.webdriver.chrome.options import Options
+        from selenium.webdriver.chrome.service import Service
+        html, out, driver = sys.argv[1], sys.argv[2], sys.argv[3]
+        options = Options()
+        for argument in ['--headless=new', '--no-sandbox', '--disable-gpu', '--window-size=1024,800',
+                         '--hide-scrollbars', '--force-device-scale-factor=1']:
+            options.add_argument(argument)
+        options.binary_location = sys.argv[4]
+        browser = webdriver.Chrome(options=options, service=Service(driver))
+        try:
+            browser.get('file://' + html)
+            browser.save_screenshot(out)
+        finally:
+            browser.quit()
+        """#
 
     @Test("a headless Chromium screenshot of a login page with our SVG")
     func chromiumScreenshot() throws {
         let python = "/opt/peers-venv/bin/python"
         guard FileManager.default.isExecutableFile(atPath: python),
-              let chromium = ExternalTools.find("chromium"),
-              let driver = ExternalTools.find("chromedriver"),
-              (try? ExternalTools.run(python, ["-c", "import selenium"]).status) == 0
+            let chromium = ExternalTools.find("chromium"),
+            let driver = ExternalTools.find("chromedriver"),
+            (try? ExternalTools.run(python, ["-c", "import selenium"]).status) == 0
         else {
             print("SKIPPED Chromium screenshot test: needs chromium, chromedriver and \(python) with selenium")
             return

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SigilQR
 
 /// GF(256) multiplication without tables (shift-and-add, reduce by 0x11D): the reference
@@ -79,8 +80,9 @@ struct ReedSolomonTests {
     @Test("HELLO WORLD at 1-Q: error correction codewords")
     func alphanumericExample() {
         let data: [UInt8] = [32, 91, 11, 120, 209, 114, 220, 77, 67, 64, 236, 17, 236]
-        #expect(ReedSolomon.errorCorrection(for: data, degree: 13)
-            == [168, 72, 22, 82, 217, 54, 156, 0, 46, 15, 180, 122, 16])
+        #expect(
+            ReedSolomon.errorCorrection(for: data, degree: 13)
+                == [168, 72, 22, 82, 217, 54, 156, 0, 46, 15, 180, 122, 16])
     }
 
     @Test("a codeword with its error correction is divisible by the generator")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SigilQR
 
 /// Bitwise CRC-32 (no table), the reference for the PNG writer's table-driven one.

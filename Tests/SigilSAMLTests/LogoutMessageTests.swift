@@ -1,22 +1,25 @@
 import Crypto
-import _CryptoExtras
 import Foundation
 import SigilCore
 import SigilSAML
 import SigilXML
 import Testing
 import X509
+import _CryptoExtras
 
 let sloURL = "https://id.example.com/saml/slo"
 
-func logoutRequestXML(id: String = "_lo1", issuer: String = "https://sp.example.com/metadata", destination: String? = sloURL,
-                      instant: Date? = now, nameID: String? = "ada@example.com", sessionIndex: String? = "_si1", extra: String = "") -> [UInt8] {
+func logoutRequestXML(
+    id: String = "_lo1", issuer: String = "https://sp.example.com/metadata", destination: String? = sloURL,
+    instant: Date? = now, nameID: String? = "ada@example.com", sessionIndex: String? = "_si1", extra: String = ""
+) -> [UInt8] {
     var attrs = "ID=\"\(id)\" Version=\"2.0\""
     if let instant { attrs += " IssueInstant=\"\(SAMLTime.format(instant))\"" }
     if let destination { attrs += " Destination=\"\(destination)\"" }
     let name = nameID.map { "<saml:NameID Format=\"\(NameIDFormat.emailAddress.rawValue)\">\($0)</saml:NameID>" } ?? ""
     let index = sessionIndex.map { "<samlp:SessionIndex>\($0)</samlp:SessionIndex>" } ?? ""
-    return Array("""
+    return Array(
+        """
         <samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" \(attrs)><saml:Issuer>\(issuer)</saml:Issuer>\(name)\(index)\(extra)</samlp:LogoutRequest>
         """.utf8)
 }
@@ -28,8 +31,9 @@ func signedPOST(_ xml: [UInt8], _ key: TestKey, relayState: String? = nil) throw
 }
 
 func signedRedirect(_ xml: [UInt8], _ key: TestKey?, parameter: String = "SAMLRequest") throws -> SAMLInboundMessage {
-    try SAMLRedirectBinding.decode(rawQuery: try SAMLRedirectBinding.encode(xml, parameter: parameter, relayState: "rs", signingKey: key?.key),
-                                   parameter: parameter)
+    try SAMLRedirectBinding.decode(
+        rawQuery: try SAMLRedirectBinding.encode(xml, parameter: parameter, relayState: "rs", signingKey: key?.key),
+        parameter: parameter)
 }
 
 @Suite("SAML single logout messages")
@@ -102,9 +106,10 @@ struct LogoutMessageTests {
     @Test func builtLogoutRequestAndResponseRoundTrip() throws {
         let idp = try TestKey(), sp = try TestKey()
         let builder = SAMLResponseBuilder(signer: idp.signer, random: SystemRandom())
-        let (id, xml) = try builder.logoutRequest(issuer: "https://id.example.com/saml/metadata", destination: "https://sp.example.com/slo",
-                                                  nameID: "ada@example.com", nameIDFormat: NameIDFormat.emailAddress.rawValue,
-                                                  sessionIndex: "_si1", now: now)
+        let (id, xml) = try builder.logoutRequest(
+            issuer: "https://id.example.com/saml/metadata", destination: "https://sp.example.com/slo",
+            nameID: "ada@example.com", nameIDFormat: NameIDFormat.emailAddress.rawValue,
+            sessionIndex: "_si1", now: now)
         let verified = try XMLSignatureVerifier(trustedCertificates: [idp.certificate]).verifyEnveloped(xml).element
         let parsed = try LogoutRequest.parse(element: verified)
         #expect(parsed.id == id && parsed.nameID == "ada@example.com" && parsed.sessionIndexes == ["_si1"])
@@ -117,25 +122,31 @@ struct LogoutMessageTests {
         let spProvider = serviceProvider(cert: sp.pem)
         func answer(inResponseTo: String, issuer: String? = nil, key: TestKey? = nil, status: String = SAMLStatus.successCode) throws -> SAMLInboundMessage {
             let issuer = issuer ?? spProvider.entityID
-            return try signedPOST(Array("""
-                <samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r1" Version="2.0" IssueInstant="\(SAMLTime.format(now))" Destination="\(sloURL)" InResponseTo="\(inResponseTo)"><saml:Issuer>\(issuer)</saml:Issuer><samlp:Status><samlp:StatusCode Value="\(status)"/></samlp:Status></samlp:LogoutResponse>
-                """.utf8), key ?? sp)
+            return try signedPOST(
+                Array(
+                    """
+                    <samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r1" Version="2.0" IssueInstant="\(SAMLTime.format(now))" Destination="\(sloURL)" InResponseTo="\(inResponseTo)"><saml:Issuer>\(issuer)</saml:Issuer><samlp:Status><samlp:StatusCode Value="\(status)"/></samlp:Status></samlp:LogoutResponse>
+                    """.utf8), key ?? sp)
         }
         let responses = LogoutResponseValidator(sloURLs: [sloURL])
         #expect(try responses.validate(try answer(inResponseTo: id), from: spProvider, inResponseTo: id).get().isSuccess)
         #expect(try !responses.validate(try answer(inResponseTo: id, status: SAMLStatus.responderCode), from: spProvider, inResponseTo: id).get().isSuccess)
-        for (message, expected) in [(try answer(inResponseTo: "_other"), SAMLError.Code.unexpectedResponse),
-                                    (try answer(inResponseTo: id, issuer: "https://evil.example"), .unexpectedResponse),
-                                    (try answer(inResponseTo: id, key: try TestKey()), .signatureInvalid)] {
+        for (message, expected) in [
+            (try answer(inResponseTo: "_other"), SAMLError.Code.unexpectedResponse),
+            (try answer(inResponseTo: id, issuer: "https://evil.example"), .unexpectedResponse),
+            (try answer(inResponseTo: id, key: try TestKey()), .signatureInvalid),
+        ] {
             guard case .failure(let error) = responses.validate(message, from: spProvider, inResponseTo: id) else {
                 Issue.record("accepted a bad LogoutResponse"); continue
             }
             #expect(error.code == expected)
         }
         // Redirect-signed answers verify too.
-        let redirect = try signedRedirect(Array("""
-            <samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r2" Version="2.0" InResponseTo="\(id)"><saml:Issuer>\(spProvider.entityID)</saml:Issuer><samlp:Status><samlp:StatusCode Value="\(SAMLStatus.successCode)"/></samlp:Status></samlp:LogoutResponse>
-            """.utf8), sp, parameter: "SAMLResponse")
+        let redirect = try signedRedirect(
+            Array(
+                """
+                <samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r2" Version="2.0" InResponseTo="\(id)"><saml:Issuer>\(spProvider.entityID)</saml:Issuer><samlp:Status><samlp:StatusCode Value="\(SAMLStatus.successCode)"/></samlp:Status></samlp:LogoutResponse>
+                """.utf8), sp, parameter: "SAMLResponse")
         #expect(try responses.validate(redirect, from: spProvider, inResponseTo: id).get().id == "_r2")
     }
 }

@@ -1,5 +1,4 @@
 import Crypto
-import _CryptoExtras
 import Foundation
 import SigilCore
 import SigilJOSE
@@ -7,6 +6,7 @@ import SigilSAML
 import SigilXML
 import Testing
 import X509
+import _CryptoExtras
 
 /// A key pair with its self-signed certificate, as the IdP and test SPs use.
 struct TestKey {
@@ -17,8 +17,9 @@ struct TestKey {
     init() throws {
         let material = try SigningKeyMaterial.generate(.rs256)
         key = try _RSA.Signing.PrivateKey(derRepresentation: material.privateKeyDER.value)
-        pem = try SigningCertificate.make(for: material, commonName: "test", serialNumber: Array(repeating: 5, count: 16),
-                                          notBefore: Date(timeIntervalSince1970: 1_700_000_000), notAfter: Date(timeIntervalSince1970: 2_000_000_000))
+        pem = try SigningCertificate.make(
+            for: material, commonName: "test", serialNumber: Array(repeating: 5, count: 16),
+            notBefore: Date(timeIntervalSince1970: 1_700_000_000), notAfter: Date(timeIntervalSince1970: 2_000_000_000))
         certificate = try Certificate(pemEncoded: pem)
     }
 
@@ -28,21 +29,25 @@ struct TestKey {
 let now = Date(timeIntervalSince1970: 1_800_000_000)
 let ssoURL = "https://id.example.com/saml/sso"
 
-func authnRequestXML(id: String = "_req1", issuer: String? = "https://sp.example.com/metadata", destination: String? = ssoURL,
-                     acs: String? = "https://sp.example.com/acs", instant: Date = now, extra: String = "", doctype: String = "") -> [UInt8] {
+func authnRequestXML(
+    id: String = "_req1", issuer: String? = "https://sp.example.com/metadata", destination: String? = ssoURL,
+    acs: String? = "https://sp.example.com/acs", instant: Date = now, extra: String = "", doctype: String = ""
+) -> [UInt8] {
     var attrs = "ID=\"\(id)\" Version=\"2.0\" IssueInstant=\"\(SAMLTime.format(instant))\""
     if let destination { attrs += " Destination=\"\(destination)\"" }
     if let acs { attrs += " AssertionConsumerServiceURL=\"\(acs)\" ProtocolBinding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\"" }
     let issuerXML = issuer.map { "<saml:Issuer>\($0)</saml:Issuer>" } ?? ""
-    return Array("""
+    return Array(
+        """
         \(doctype)<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" \(attrs)>\(issuerXML)\(extra)</samlp:AuthnRequest>
         """.utf8)
 }
 
 func serviceProvider(cert: String? = nil, requireSigned: Bool = false) -> SAMLServiceProvider {
-    SAMLServiceProvider(entityID: "https://sp.example.com/metadata",
-                        acs: [.init(url: "https://sp.example.com/acs", binding: .httpPOST, index: 0, isDefault: true)],
-                        nameIDFormat: .emailAddress, certificatePEM: cert, requireSignedRequests: requireSigned)
+    SAMLServiceProvider(
+        entityID: "https://sp.example.com/metadata",
+        acs: [.init(url: "https://sp.example.com/acs", binding: .httpPOST, index: 0, isDefault: true)],
+        nameIDFormat: .emailAddress, certificatePEM: cert, requireSignedRequests: requireSigned)
 }
 
 @Suite("SAML bindings")
@@ -90,7 +95,9 @@ struct AuthnRequestValidationTests {
     }
 
     @Test func acceptsAGoodRequest() throws {
-        let v = try validate(authnRequestXML(extra: "<samlp:NameIDPolicy Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:persistent\" AllowCreate=\"true\"/>")).get()
+        let v = try validate(
+            authnRequestXML(extra: "<samlp:NameIDPolicy Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:persistent\" AllowCreate=\"true\"/>")
+        ).get()
         #expect(v.acsURL == "https://sp.example.com/acs")
         #expect(v.request.id == "_req1")
         #expect(v.nameIDFormat == .persistent)
@@ -175,12 +182,15 @@ struct AuthnRequestValidationTests {
 @Suite("SAML Response building")
 struct SAMLResponseTests {
     func content(inResponseTo: String? = "_req1") -> SAMLAssertionContent {
-        SAMLAssertionContent(issuer: "https://id.example.com/saml/metadata", acsURL: "https://sp.example.com/acs",
-                             audience: "https://sp.example.com/metadata", inResponseTo: inResponseTo, nameID: "ada@example.com",
-                             nameIDFormat: .emailAddress, sessionIndex: "_s1", authnInstant: now.addingTimeInterval(-10),
-                             authnContextClassRef: SAML.AuthnContextClass.unspecified,
-                             attributes: [SAMLAttribute(name: "email", values: ["ada@example.com"]),
-                                          SAMLAttribute(name: "session.amr", values: ["hwk", "user", "phr"])])
+        SAMLAssertionContent(
+            issuer: "https://id.example.com/saml/metadata", acsURL: "https://sp.example.com/acs",
+            audience: "https://sp.example.com/metadata", inResponseTo: inResponseTo, nameID: "ada@example.com",
+            nameIDFormat: .emailAddress, sessionIndex: "_s1", authnInstant: now.addingTimeInterval(-10),
+            authnContextClassRef: SAML.AuthnContextClass.unspecified,
+            attributes: [
+                SAMLAttribute(name: "email", values: ["ada@example.com"]),
+                SAMLAttribute(name: "session.amr", values: ["hwk", "user", "phr"]),
+            ])
     }
 
     @Test func signedResponseAndAssertionVerify() throws {
@@ -195,7 +205,8 @@ struct SAMLResponseTests {
         let a = SAML.assertionNamespace
         let subject = try #require(assertion.firstChild(named: "Subject", namespaceURI: a))
         #expect(subject.firstChild(named: "NameID", namespaceURI: a)?.text == "ada@example.com")
-        let data = try #require(subject.firstChild(named: "SubjectConfirmation", namespaceURI: a)?.firstChild(named: "SubjectConfirmationData", namespaceURI: a))
+        let data = try #require(
+            subject.firstChild(named: "SubjectConfirmation", namespaceURI: a)?.firstChild(named: "SubjectConfirmationData", namespaceURI: a))
         #expect(data.attribute("NotBefore") == nil)
         #expect(data.attribute("Recipient") == "https://sp.example.com/acs")
         #expect(data.attribute("NotOnOrAfter") == SAMLTime.format(now.addingTimeInterval(300)))
@@ -222,8 +233,9 @@ struct SAMLResponseTests {
     @Test func statusResponseCarriesSecondLevelCode() throws {
         let idp = try TestKey()
         let builder = SAMLResponseBuilder(signer: idp.signer, random: InsecureSeededRandom(seed: "t"))
-        let bytes = try builder.statusResponse(issuer: "i", destination: "https://sp.example.com/acs", inResponseTo: "_r",
-                                               status: .responder("NoPassive"), now: now)
+        let bytes = try builder.statusResponse(
+            issuer: "i", destination: "https://sp.example.com/acs", inResponseTo: "_r",
+            status: .responder("NoPassive"), now: now)
         let root = try XMLSignatureVerifier(trustedCertificates: [idp.certificate]).verifyEnveloped(bytes).element
         let code = root.firstChild(named: "Status", namespaceURI: SAML.protocolNamespace)?.firstChild(named: "StatusCode", namespaceURI: SAML.protocolNamespace)
         #expect(code?.attribute("Value") == SAMLStatus.responderCode)
@@ -232,8 +244,9 @@ struct SAMLResponseTests {
 
     @Test func metadataSignedAndShaped() throws {
         let idp = try TestKey()
-        let meta = IdPMetadata(entityID: "https://id.example.com/saml/metadata", ssoURL: ssoURL, sloURL: "https://id.example.com/saml/slo",
-                               signingCertificatesBase64: ["MIIB"])
+        let meta = IdPMetadata(
+            entityID: "https://id.example.com/saml/metadata", ssoURL: ssoURL, sloURL: "https://id.example.com/saml/slo",
+            signingCertificatesBase64: ["MIIB"])
         let bytes = try meta.document(id: "_m1", signer: idp.signer)
         let root = try XMLSignatureVerifier(trustedCertificates: [idp.certificate]).verifyEnveloped(bytes).element
         let idpd = try #require(root.firstChild(named: "IDPSSODescriptor", namespaceURI: SAML.metadataNamespace))
@@ -256,8 +269,10 @@ struct SAMLResponseTests {
         for node in ["urn:oasis:names:tc:SAML:2.0:protocol:Response", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion"] {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/xmlsec1")
-            p.arguments = ["--verify", "--pubkey-cert-pem", dir.appendingPathComponent("c.pem").path, "--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:protocol:Response",
-                           "--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion", "--node-name", node, dir.appendingPathComponent("r.xml").path]
+            p.arguments = [
+                "--verify", "--pubkey-cert-pem", dir.appendingPathComponent("c.pem").path, "--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:protocol:Response",
+                "--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion", "--node-name", node, dir.appendingPathComponent("r.xml").path,
+            ]
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
             try p.run(); p.waitUntilExit()

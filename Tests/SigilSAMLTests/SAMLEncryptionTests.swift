@@ -1,11 +1,11 @@
 import Crypto
-import _CryptoExtras
 import Foundation
 import SigilCore
 import SigilSAML
 import SigilXML
 import Testing
 import X509
+import _CryptoExtras
 
 /// An SP key pair whose self-signed certificate has no KeyUsage (so it may encrypt keys); the
 /// IdP's own certificates say digitalSignature only and are refused as encryption certificates.
@@ -27,11 +27,12 @@ struct SPEncryptionKey {
 @Suite("SAML encrypted assertions")
 struct SAMLEncryptionTests {
     func content() -> SAMLAssertionContent {
-        SAMLAssertionContent(issuer: "https://id.example.com/saml/metadata", acsURL: "https://sp.example.com/acs",
-                             audience: "https://sp.example.com/metadata", inResponseTo: "_req1", nameID: "ada@example.com",
-                             nameIDFormat: .emailAddress, sessionIndex: "_s1", authnInstant: now.addingTimeInterval(-10),
-                             authnContextClassRef: SAML.AuthnContextClass.unspecified,
-                             attributes: [SAMLAttribute(name: "email", values: ["ada@example.com"])])
+        SAMLAssertionContent(
+            issuer: "https://id.example.com/saml/metadata", acsURL: "https://sp.example.com/acs",
+            audience: "https://sp.example.com/metadata", inResponseTo: "_req1", nameID: "ada@example.com",
+            nameIDFormat: .emailAddress, sessionIndex: "_s1", authnInstant: now.addingTimeInterval(-10),
+            authnContextClassRef: SAML.AuthnContextClass.unspecified,
+            attributes: [SAMLAttribute(name: "email", values: ["ada@example.com"])])
     }
 
     func decryptor(_ sp: SPEncryptionKey) throws -> XMLDecryptor {
@@ -76,8 +77,10 @@ struct SAMLEncryptionTests {
     @Test func decryptRefusesPlainBesideEncrypted() throws {
         let idp = try TestKey(), sp = try SPEncryptionKey()
         let builder = SAMLResponseBuilder(signer: idp.signer, random: InsecureSeededRandom(seed: "e"))
-        let encrypted = try XMLDocumentParser.parse(try builder.response(content(), now: now, signing: .assertion,
-                                                                         encryptor: try XMLEncryptor(recipientCertificate: sp.certificate)))
+        let encrypted = try XMLDocumentParser.parse(
+            try builder.response(
+                content(), now: now, signing: .assertion,
+                encryptor: try XMLEncryptor(recipientCertificate: sp.certificate)))
         let plain = try XMLDocumentParser.parse(try builder.response(content(), now: now, signing: .assertion))
         var both = encrypted
         both.root.children.append(plain.root.children.first { $0.element?.localName == "Assertion" }!)
@@ -97,10 +100,12 @@ struct SAMLEncryptionTests {
         }
         func descriptor(_ use: String?, _ pem: String) -> String {
             let u = use.map { " use=\"\($0)\"" } ?? ""
-            return "<md:KeyDescriptor\(u)><ds:KeyInfo><ds:X509Data><ds:X509Certificate>\(body(pem))</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
+            return
+                "<md:KeyDescriptor\(u)><ds:KeyInfo><ds:X509Data><ds:X509Certificate>\(body(pem))</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
         }
         func metadata(_ descriptors: String) -> [UInt8] {
-            Array("""
+            Array(
+                """
                 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="https://sp.example.com/metadata">\
                 <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">\(descriptors)\
                 <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp.example.com/acs" index="0"/>\
@@ -144,15 +149,15 @@ struct SAMLEncryptionTests {
             return (p.terminationStatus, data)
         }
         let ids = ["--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:protocol:Response", "--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion"]
-        let (verifyResponse, _) = try xmlsec(["--verify", "--pubkey-cert-pem", path("idp.pem")] + ids +
-                                             ["--node-name", "urn:oasis:names:tc:SAML:2.0:protocol:Response", path("r.xml")])
+        let (verifyResponse, _) = try xmlsec(
+            ["--verify", "--pubkey-cert-pem", path("idp.pem")] + ids + ["--node-name", "urn:oasis:names:tc:SAML:2.0:protocol:Response", path("r.xml")])
         #expect(verifyResponse == 0, "xmlsec1 refused the Response signature over the EncryptedAssertion")
         let (decrypt, plain) = try xmlsec(["--decrypt", "--privkey-pem", path("sp.key"), path("r.xml")])
         #expect(decrypt == 0, "xmlsec1 could not decrypt the assertion")
         #expect(String(decoding: plain, as: UTF8.self).contains("ada@example.com"))
         try plain.write(to: URL(fileURLWithPath: path("d.xml")))
-        let (verifyAssertion, _) = try xmlsec(["--verify", "--pubkey-cert-pem", path("idp.pem")] + ids +
-                                              ["--node-name", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion", path("d.xml")])
+        let (verifyAssertion, _) = try xmlsec(
+            ["--verify", "--pubkey-cert-pem", path("idp.pem")] + ids + ["--node-name", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion", path("d.xml")])
         #expect(verifyAssertion == 0, "xmlsec1 refused the decrypted Assertion's signature")
     }
 }

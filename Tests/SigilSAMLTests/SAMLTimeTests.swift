@@ -10,9 +10,11 @@ struct SAMLTimeTests {
         let reference = ISO8601DateFormatter()
         reference.formatOptions = [.withInternetDateTime]
         reference.timeZone = TimeZone(identifier: "UTC")
-        var dates: [Date] = [Date(timeIntervalSince1970: 0), Date(timeIntervalSince1970: 951_782_400),  // 2000-02-29
-                             Date(timeIntervalSince1970: 4_107_542_399), Date(timeIntervalSince1970: -86_401),
-                             Date(timeIntervalSince1970: 1_800_000_000.999), Date(timeIntervalSince1970: 253_402_300_799)]
+        var dates: [Date] = [
+            Date(timeIntervalSince1970: 0), Date(timeIntervalSince1970: 951_782_400), // 2000-02-29
+            Date(timeIntervalSince1970: 4_107_542_399), Date(timeIntervalSince1970: -86_401),
+            Date(timeIntervalSince1970: 1_800_000_000.999), Date(timeIntervalSince1970: 253_402_300_799),
+        ]
         let random = InsecureSeededRandom(seed: "saml-time")
         for _ in 0..<2000 {
             let b = random.bytes(5)

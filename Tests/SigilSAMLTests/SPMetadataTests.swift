@@ -28,7 +28,10 @@ struct SPMetadataTests {
             try SPMetadata.parse(Array("<!DOCTYPE x [<!ENTITY a \"b\">]><x/>".utf8))
         }
         #expect(throws: SAMLError(.unsupported, "")) {
-            try SPMetadata.parse(Array(#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x"><md:IDPSSODescriptor protocolSupportEnumeration="p"/></md:EntityDescriptor>"#.utf8))
+            try SPMetadata.parse(
+                Array(
+                    #"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x"><md:IDPSSODescriptor protocolSupportEnumeration="p"/></md:EntityDescriptor>"#
+                        .utf8))
         }
     }
 
@@ -39,9 +42,10 @@ struct SPMetadataTests {
         let validator = AuthnRequestValidator(ssoURLs: [ssoURL])
         let signed = try sp.signer.signEnveloped(try XMLDocumentParser.parse(authnRequestXML()), elementID: "_req1").serialized()
         let provider = serviceProvider(cert: sp.pem, requireSigned: true)
-        let twoACS = SAMLServiceProvider(entityID: provider.entityID,
-                                         acs: provider.acs + [.init(url: "https://sp.example.com/other", binding: .httpPOST, index: 1, isDefault: false)],
-                                         nameIDFormat: provider.nameIDFormat, certificatePEM: sp.pem, requireSignedRequests: true)
+        let twoACS = SAMLServiceProvider(
+            entityID: provider.entityID,
+            acs: provider.acs + [.init(url: "https://sp.example.com/other", binding: .httpPOST, index: 1, isDefault: false)],
+            nameIDFormat: provider.nameIDFormat, certificatePEM: sp.pem, requireSignedRequests: true)
         let tampered = String(decoding: signed, as: UTF8.self).replacingOccurrences(of: "https://sp.example.com/acs", with: "https://sp.example.com/other")
         let result = validator.validate(SAMLInboundMessage(xml: Array(tampered.utf8), relayState: nil, binding: .post), now: now) { _ in twoACS }
         guard case .failure(let f) = result else { Issue.record("a tampered request was accepted"); return }

@@ -27,9 +27,10 @@ import Testing
         let tenant = try await nodeA.tenants.create(slug: String(slug), by: .cli)
         let user = try await nodeA.users.create(tenantID: tenant.id, .init(email: "ada-\(slug)@example.com", givenName: "Ada", familyName: "L"), by: .cli)
         let key = P256.Signing.PrivateKey()
-        let device = try await storeA.authenticatorDevices.create(AuthenticatorDevice(
-            id: nodeA.context.ids.make(.authenticatorDevice), tenantID: tenant.id, userID: user.id,
-            publicKey: Base64URL.encode(Array(key.publicKey.x963Representation)), name: "phone", platform: "cli", createdAt: Date()))
+        let device = try await storeA.authenticatorDevices.create(
+            AuthenticatorDevice(
+                id: nodeA.context.ids.make(.authenticatorDevice), tenantID: tenant.id, userID: user.id,
+                publicKey: Base64URL.encode(Array(key.publicKey.x963Representation)), name: "phone", platform: "cli", createdAt: Date()))
 
         let browser = tokenHash("browser-" + slug)
         let started = try await nodeA.authenticator.startQR(
@@ -41,9 +42,11 @@ import Testing
             let ts = Int64(Date().timeIntervalSince1970), nonce = Base64URL.encode(SystemRandom().bytes(16))
             let target = issuer + "/authenticator/v1/transactions/\(tx)"
             let message = try CanonicalMessage.request(method: "GET", target: target, deviceID: device.id, timestamp: ts, nonce: nonce, body: [])
-            return try await nodeB.deviceRequests.verify(.init(method: "GET", target: target, deviceID: device.id, timestamp: String(ts), nonce: nonce,
-                                                               signature: try DeviceSignature.sign(message, with: key), body: []),
-                                                         tenantID: tenant.id)
+            return try await nodeB.deviceRequests.verify(
+                .init(
+                    method: "GET", target: target, deviceID: device.id, timestamp: String(ts), nonce: nonce,
+                    signature: try DeviceSignature.sign(message, with: key), body: []),
+                tenantID: tenant.id)
         }
         // Node B's listener up first (the first wait starts it), then node A waits.
         _ = await storeA.signals.wait(for: "warm-up-" + tx, timeout: .milliseconds(200))
@@ -51,14 +54,16 @@ import Testing
         _ = try await nodeB.authenticator.claim(tenant: tenant, device: try await authenticated(), transactionID: tx, secret: started.payload.secret)
         let claimed = try await storeB.loginTransactions.get(tenantID: tenant.id, id: tx)
         let number = try #require(claimed.number)
-        let signature = try DeviceSignature.sign(try CanonicalMessage.approval(
-            issuer: issuer, transactionID: tx, challenge: claimed.challenge, origin: issuer, number: number, decision: .approve,
-            userVerification: .face), with: key)
+        let signature = try DeviceSignature.sign(
+            try CanonicalMessage.approval(
+                issuer: issuer, transactionID: tx, challenge: claimed.challenge, origin: issuer, number: number, decision: .approve,
+                userVerification: .face), with: key)
 
         let waiting = Task { await storeA.signals.wait(for: tx, timeout: .seconds(60)) }
         try await Task.sleep(for: .milliseconds(200))
-        _ = try await nodeB.authenticator.answer(tenant: tenant, device: try await authenticated(), transactionID: tx,
-                                                 answer: .approve(number: number), userVerification: "face", signature: signature)
+        _ = try await nodeB.authenticator.answer(
+            tenant: tenant, device: try await authenticated(), transactionID: tx,
+            answer: .approve(number: number), userVerification: "face", signature: signature)
         // On a loaded run A's waiter can register after B's NOTIFY went by (a notification is an
         // edge, not a state: the product re-reads the row after every wake or timeout). So B
         // announces again every half second until A wakes; each announcement still has to cross

@@ -2,9 +2,9 @@ import Crypto
 import Foundation
 import SigilAuthenticatorProtocol
 import SigilCore
+import SigilFlows
 import SigilSQLStore
 import SigilServices
-import SigilFlows
 import SigilStore
 import Testing
 
@@ -30,8 +30,9 @@ import Testing
         var auth: AuthenticatorService { services.authenticator }
 
         func start(_ browser: String = "browser-1", ua: String = "Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0") -> LoginStart {
-            LoginStart(origin: AuthenticatorServiceTests.issuer, browserHash: tokenHash(browser), returnTo: "/account",
-                       clientIP: "203.0.113.7", userAgent: ua)
+            LoginStart(
+                origin: AuthenticatorServiceTests.issuer, browserHash: tokenHash(browser), returnTo: "/account",
+                clientIP: "203.0.113.7", userAgent: ua)
         }
 
         /// A device request that passed §1.4 (the only way to get an `AuthenticatedDevice`).
@@ -41,23 +42,29 @@ import Testing
             let nonce = Base64URL.encode(SystemRandom().bytes(16))
             let target = AuthenticatorServiceTests.issuer + "/authenticator/v1/pending"
             let message = try CanonicalMessage.request(method: "GET", target: target, deviceID: p.device.id, timestamp: ts, nonce: nonce, body: [])
-            return try await services.deviceRequests.verify(.init(method: "GET", target: target, deviceID: p.device.id, timestamp: String(ts),
-                                                                  nonce: nonce, signature: try DeviceSignature.sign(message, with: p.key), body: []),
-                                                            tenantID: tenant.id)
+            return try await services.deviceRequests.verify(
+                .init(
+                    method: "GET", target: target, deviceID: p.device.id, timestamp: String(ts),
+                    nonce: nonce, signature: try DeviceSignature.sign(message, with: p.key), body: []),
+                tenantID: tenant.id)
         }
 
-        func signature(_ t: LoginTransaction, number: String, decision: CanonicalMessage.Decision, uv: CanonicalMessage.UserVerification = .face,
-                       origin: String? = nil, transactionID: String? = nil, phone: Phone? = nil) throws -> String {
-            let message = try CanonicalMessage.approval(issuer: AuthenticatorServiceTests.issuer, transactionID: transactionID ?? t.id,
-                                                        challenge: t.challenge, origin: origin ?? AuthenticatorServiceTests.issuer,
-                                                        number: number, decision: decision, userVerification: uv)
+        func signature(
+            _ t: LoginTransaction, number: String, decision: CanonicalMessage.Decision, uv: CanonicalMessage.UserVerification = .face,
+            origin: String? = nil, transactionID: String? = nil, phone: Phone? = nil
+        ) throws -> String {
+            let message = try CanonicalMessage.approval(
+                issuer: AuthenticatorServiceTests.issuer, transactionID: transactionID ?? t.id,
+                challenge: t.challenge, origin: origin ?? AuthenticatorServiceTests.issuer,
+                number: number, decision: decision, userVerification: uv)
             return try DeviceSignature.sign(message, with: (phone ?? self.phone).key)
         }
 
         func approve(_ t: LoginTransaction, number: String? = nil, phone: Phone? = nil) async throws -> AnswerResult {
             let n = number ?? t.number!
-            return try await auth.answer(tenant: tenant, device: try await authenticated(phone), transactionID: t.id, answer: .approve(number: n),
-                                         userVerification: "face", signature: try signature(t, number: n, decision: .approve, phone: phone))
+            return try await auth.answer(
+                tenant: tenant, device: try await authenticated(phone), transactionID: t.id, answer: .approve(number: n),
+                userVerification: "face", signature: try signature(t, number: n, decision: .approve, phone: phone))
         }
 
         func current(_ t: LoginTransaction) async throws -> LoginTransaction {
@@ -67,10 +74,13 @@ import Testing
         func addPhone(for user: User, token: String? = "apns-token-1") async throws -> Phone {
             let key = P256.Signing.PrivateKey()
             let id = services.context.ids.make(.authenticatorDevice)
-            let sealed = try token.map { try PushTokens.seal(PushRegistration(provider: "apns", token: $0), deviceID: id, masterKey: services.context.masterKey) }
-            let device = try await store.authenticatorDevices.create(AuthenticatorDevice(
-                id: id, tenantID: tenant.id, userID: user.id, publicKey: Base64URL.encode(Array(key.publicKey.x963Representation)),
-                name: "phone", platform: "cli", sealedPushToken: sealed, createdAt: clock.now()))
+            let sealed = try token.map {
+                try PushTokens.seal(PushRegistration(provider: "apns", token: $0), deviceID: id, masterKey: services.context.masterKey)
+            }
+            let device = try await store.authenticatorDevices.create(
+                AuthenticatorDevice(
+                    id: id, tenantID: tenant.id, userID: user.id, publicKey: Base64URL.encode(Array(key.publicKey.x963Representation)),
+                    name: "phone", platform: "cli", sealedPushToken: sealed, createdAt: clock.now()))
             return Phone(device: device, key: key)
         }
     }
@@ -78,9 +88,11 @@ import Testing
     func world(_ backend: Backend, seed: String = #function) async throws -> World {
         let h = try await ServiceHarness.open(backend, seed: seed, masterKeyByte: 4)
         let user = try await h.user("ada@example.com", given: "Ada", family: "L")
-        let partial = World(h: h, user: user,
-                            phone: Phone(device: AuthenticatorDevice(id: "", tenantID: "", userID: "", publicKey: "", name: "", platform: "", createdAt: h.clock.now()),
-                                         key: P256.Signing.PrivateKey()))
+        let partial = World(
+            h: h, user: user,
+            phone: Phone(
+                device: AuthenticatorDevice(id: "", tenantID: "", userID: "", publicKey: "", name: "", platform: "", createdAt: h.clock.now()),
+                key: P256.Signing.PrivateKey()))
         let phone = try await partial.addPhone(for: user)
         return World(h: h, user: user, phone: phone)
     }
@@ -102,7 +114,7 @@ import Testing
             let started = try await w.auth.startQR(tenant: w.tenant, issuer: Self.issuer, start: w.start())
             let t = started.transaction
             #expect(started.payload.url.hasPrefix("\(Self.issuer)/login/qr#\(t.id)."))
-            #expect(!started.payload.url.contains("sigil_lb_"))  // payloadHoldsNoBindingSecret
+            #expect(!started.payload.url.contains("sigil_lb_")) // payloadHoldsNoBindingSecret
             #expect(w.auth.payload(of: t) == started.payload)
             // numberHiddenUntilClaimed
             #expect(AuthenticatorService.snapshot(t, now: w.clock.now()).number == nil)
@@ -133,14 +145,16 @@ import Testing
     @Test(arguments: Backend.enabled) func otherBrowserCannotWatchOrComplete(_ backend: Backend) async throws {
         try await withWorld(backend) { w in
             let started = try await w.auth.startQR(tenant: w.tenant, issuer: Self.issuer, start: w.start())
-            _ = try await w.auth.claim(tenant: w.tenant, device: try await w.authenticated(), transactionID: started.transaction.id, secret: started.payload.secret)
+            _ = try await w.auth.claim(
+                tenant: w.tenant, device: try await w.authenticated(), transactionID: started.transaction.id, secret: started.payload.secret)
             _ = try await w.approve(try await w.current(started.transaction))
             await expectAuthenticatorError(.loginTransactionUnknown) {
                 _ = try await w.auth.browserTransaction(tenant: w.tenant, transactionID: started.transaction.id, browserHash: tokenHash("browser-2"))
             }
             await expectAuthenticatorError(.loginTransactionUnknown) {
-                _ = try await w.auth.complete(tenant: w.tenant, transactionID: started.transaction.id, browserHash: tokenHash("browser-2"),
-                                              sessions: w.services.sessions)
+                _ = try await w.auth.complete(
+                    tenant: w.tenant, transactionID: started.transaction.id, browserHash: tokenHash("browser-2"),
+                    sessions: w.services.sessions)
             }
         }
     }
@@ -158,7 +172,7 @@ import Testing
             #expect(try await w.current(started.transaction).failures == 2)
             // claimedByAnotherDeviceRejected
             _ = try await w.auth.claim(tenant: w.tenant, device: try await w.authenticated(), transactionID: id, secret: started.payload.secret)
-            _ = try await w.auth.claim(tenant: w.tenant, device: try await w.authenticated(), transactionID: id, secret: started.payload.secret)  // idempotent
+            _ = try await w.auth.claim(tenant: w.tenant, device: try await w.authenticated(), transactionID: id, secret: started.payload.secret) // idempotent
             let other = try await w.addPhone(for: w.user)
             await expectAuthenticatorError(.transactionClaimed) {
                 _ = try await w.auth.claim(tenant: w.tenant, device: try await w.authenticated(other), transactionID: id, secret: started.payload.secret)
@@ -169,7 +183,8 @@ import Testing
             let late = try await w.auth.startQR(tenant: w.tenant, issuer: Self.issuer, start: w.start())
             w.clock.advance(by: 121)
             await expectAuthenticatorError(.loginTransactionExpired) {
-                _ = try await w.auth.claim(tenant: w.tenant, device: try await w.authenticated(), transactionID: late.transaction.id, secret: late.payload.secret)
+                _ = try await w.auth.claim(
+                    tenant: w.tenant, device: try await w.authenticated(), transactionID: late.transaction.id, secret: late.payload.secret)
             }
             #expect(AuthenticatorService.snapshot(try await w.current(late.transaction), now: w.clock.now()).state == "expired")
         }
@@ -184,18 +199,21 @@ import Testing
             let n = t.number!
             // approvalWithOtherOriginRejected
             await expectAuthenticatorError(.approvalSignatureInvalid) {
-                _ = try await w.auth.answer(tenant: w.tenant, device: try await w.authenticated(), transactionID: t.id, answer: .approve(number: n),
-                                            userVerification: "face", signature: try w.signature(t, number: n, decision: .approve, origin: "https://evil.example"))
+                _ = try await w.auth.answer(
+                    tenant: w.tenant, device: try await w.authenticated(), transactionID: t.id, answer: .approve(number: n),
+                    userVerification: "face", signature: try w.signature(t, number: n, decision: .approve, origin: "https://evil.example"))
             }
             // approvalForOtherTransactionRejected
             await expectAuthenticatorError(.approvalSignatureInvalid) {
-                _ = try await w.auth.answer(tenant: w.tenant, device: try await w.authenticated(), transactionID: t.id, answer: .approve(number: n),
-                                            userVerification: "face", signature: try w.signature(t, number: n, decision: .approve, transactionID: "ltx_other"))
+                _ = try await w.auth.answer(
+                    tenant: w.tenant, device: try await w.authenticated(), transactionID: t.id, answer: .approve(number: n),
+                    userVerification: "face", signature: try w.signature(t, number: n, decision: .approve, transactionID: "ltx_other"))
             }
             // decisionFieldIsSigned: a signed deny cannot be posted as an approval. Third failure ends it.
             await expectAuthenticatorError(.approvalSignatureInvalid) {
-                _ = try await w.auth.answer(tenant: w.tenant, device: try await w.authenticated(), transactionID: t.id, answer: .approve(number: n),
-                                            userVerification: "face", signature: try w.signature(t, number: "", decision: .deny))
+                _ = try await w.auth.answer(
+                    tenant: w.tenant, device: try await w.authenticated(), transactionID: t.id, answer: .approve(number: n),
+                    userVerification: "face", signature: try w.signature(t, number: "", decision: .deny))
             }
             let ended = try await w.current(t)
             #expect(ended.state == .denied && ended.authenticatorSignIn?.endReason == .tooManyFailures)
@@ -206,7 +224,8 @@ import Testing
     @Test(arguments: Backend.enabled) func wrongNumberDeniesTransaction(_ backend: Backend) async throws {
         try await withWorld(backend) { w in
             let started = try await w.auth.startQR(tenant: w.tenant, issuer: Self.issuer, start: w.start())
-            _ = try await w.auth.claim(tenant: w.tenant, device: try await w.authenticated(), transactionID: started.transaction.id, secret: started.payload.secret)
+            _ = try await w.auth.claim(
+                tenant: w.tenant, device: try await w.authenticated(), transactionID: started.transaction.id, secret: started.payload.secret)
             let t = try await w.current(started.transaction)
             let wrong = t.number == "42" ? "43" : "42"
             await expectAuthenticatorError(.wrongNumber) { _ = try await w.approve(t, number: wrong) }
@@ -222,14 +241,17 @@ import Testing
     @Test(arguments: Backend.enabled) func approvedMustBeCompletedQuickly(_ backend: Backend) async throws {
         try await withWorld(backend) { w in
             let started = try await w.auth.startQR(tenant: w.tenant, issuer: Self.issuer, start: w.start())
-            _ = try await w.auth.claim(tenant: w.tenant, device: try await w.authenticated(), transactionID: started.transaction.id, secret: started.payload.secret)
+            _ = try await w.auth.claim(
+                tenant: w.tenant, device: try await w.authenticated(), transactionID: started.transaction.id, secret: started.payload.secret)
             await expectAuthenticatorError(.loginNotApproved) {
-                _ = try await w.auth.complete(tenant: w.tenant, transactionID: started.transaction.id, browserHash: tokenHash("browser-1"), sessions: w.services.sessions)
+                _ = try await w.auth.complete(
+                    tenant: w.tenant, transactionID: started.transaction.id, browserHash: tokenHash("browser-1"), sessions: w.services.sessions)
             }
             _ = try await w.approve(try await w.current(started.transaction))
             w.clock.advance(by: 61)
             await expectAuthenticatorError(.loginTransactionExpired) {
-                _ = try await w.auth.complete(tenant: w.tenant, transactionID: started.transaction.id, browserHash: tokenHash("browser-1"), sessions: w.services.sessions)
+                _ = try await w.auth.complete(
+                    tenant: w.tenant, transactionID: started.transaction.id, browserHash: tokenHash("browser-1"), sessions: w.services.sessions)
             }
         }
     }
@@ -317,13 +339,14 @@ import Testing
         try await withWorld(backend) { w in
             let t = try await pushAndWait(w)
             let device = try await w.authenticated()
-            let result = try await w.auth.answer(tenant: w.tenant, device: device, transactionID: t.id, answer: .report, userVerification: "none",
-                                                 signature: try w.signature(t, number: "", decision: .report, uv: .none))
+            let result = try await w.auth.answer(
+                tenant: w.tenant, device: device, transactionID: t.id, answer: .report, userVerification: "none",
+                signature: try w.signature(t, number: "", decision: .report, uv: .none))
             #expect(result.state == "denied")
             let reported = try await w.current(t)
             #expect(reported.authenticatorSignIn?.endReason == .reported && AuthenticatorService.snapshot(reported, now: w.clock.now()).reason == "declined")
             w.clock.advance(by: 60)
-            #expect(try await pushAndWait(w).userID == nil)  // blocked for 15 minutes
+            #expect(try await pushAndWait(w).userID == nil) // blocked for 15 minutes
             w.clock.advance(by: 15 * 60)
             #expect(try await pushAndWait(w).userID == w.user.id)
             let events = try await w.store.audit.list(tenantID: w.tenant.id, page: PageRequest(limit: 50)).items

@@ -73,11 +73,14 @@ func freshStore(_ backend: Backend) async throws -> (store: SQLStore, dispose: @
                 try? await store.close()
                 throw error
             }
-            return (store, {
-                try? await store.close()
-                try await administer(baseURL, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
-                await PostgresTestSlots.shared.release()
-            })
+            return (
+                store,
+                {
+                    try? await store.close()
+                    try await administer(baseURL, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+                    await PostgresTestSlots.shared.release()
+                }
+            )
         } catch {
             try? await administer(baseURL, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
             await PostgresTestSlots.shared.release()

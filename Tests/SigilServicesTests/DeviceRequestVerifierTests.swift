@@ -21,14 +21,17 @@ import Testing
         var verifier: DeviceRequestVerifier { DeviceRequestVerifier(context: services.context) }
         let target = "https://id.example.com/authenticator/v1/requests"
 
-        func signed(method: String = "POST", target: String? = nil, body: [UInt8] = Array(#"{"x":1}"#.utf8), nonce: String? = nil,
-                    timestamp: Int64? = nil, with signer: P256.Signing.PrivateKey? = nil) throws -> DeviceRequestVerifier.SignedRequest {
+        func signed(
+            method: String = "POST", target: String? = nil, body: [UInt8] = Array(#"{"x":1}"#.utf8), nonce: String? = nil,
+            timestamp: Int64? = nil, with signer: P256.Signing.PrivateKey? = nil
+        ) throws -> DeviceRequestVerifier.SignedRequest {
             let ts = timestamp ?? Int64(clock.now().timeIntervalSince1970)
             let n = nonce ?? Base64URL.encode(SystemRandom().bytes(16))
             let url = target ?? self.target
             let message = try CanonicalMessage.request(method: method, target: url, deviceID: device.id, timestamp: ts, nonce: n, body: body)
-            return .init(method: method, target: url, deviceID: device.id, timestamp: String(ts), nonce: n,
-                         signature: try DeviceSignature.sign(message, with: signer ?? key), body: body)
+            return .init(
+                method: method, target: url, deviceID: device.id, timestamp: String(ts), nonce: n,
+                signature: try DeviceSignature.sign(message, with: signer ?? key), body: body)
         }
     }
 
@@ -37,9 +40,10 @@ import Testing
         try await withServices(backend, seed: seed) { h in
             let user = try await h.user("ada@example.com", given: "Ada", family: "L")
             let key = P256.Signing.PrivateKey()
-            let device = try await h.store.authenticatorDevices.create(AuthenticatorDevice(
-                id: h.context.ids.make(.authenticatorDevice), tenantID: h.tenant.id, userID: user.id,
-                publicKey: Base64URL.encode(Array(key.publicKey.x963Representation)), name: "CLI", platform: "cli", createdAt: h.clock.now()))
+            let device = try await h.store.authenticatorDevices.create(
+                AuthenticatorDevice(
+                    id: h.context.ids.make(.authenticatorDevice), tenantID: h.tenant.id, userID: user.id,
+                    publicKey: Base64URL.encode(Array(key.publicKey.x963Representation)), name: "CLI", platform: "cli", createdAt: h.clock.now()))
             try await body(World(h: h, user: user, device: device, key: key))
         }
     }
@@ -64,13 +68,15 @@ import Testing
             await expectAuthenticatorError(.deviceAuthRequired) { _ = try await w.verifier.verify(shortNonce, tenantID: w.tenant.id) }
             let now = Int64(w.clock.now().timeIntervalSince1970)
             await expectAuthenticatorError(.deviceClockSkew) { _ = try await w.verifier.verify(try w.signed(timestamp: now - 301), tenantID: w.tenant.id) }
-            _ = try await w.verifier.verify(try w.signed(timestamp: now + 300), tenantID: w.tenant.id)  // the window's edge is inside
+            _ = try await w.verifier.verify(try w.signed(timestamp: now + 300), tenantID: w.tenant.id) // the window's edge is inside
             await expectAuthenticatorError(.payloadTooLarge) {
                 _ = try await w.verifier.verify(try w.signed(body: Array(repeating: 0x20, count: 16 * 1024 + 1)), tenantID: w.tenant.id)
             }
             let other = try await w.services.tenants.create(slug: "other", by: .cli)
             await expectAuthenticatorError(.deviceRevoked) { _ = try await w.verifier.verify(try w.signed(), tenantID: other.id) }
-            await expectAuthenticatorError(.deviceSignatureInvalid) { _ = try await w.verifier.verify(try w.signed(with: P256.Signing.PrivateKey()), tenantID: w.tenant.id) }
+            await expectAuthenticatorError(.deviceSignatureInvalid) {
+                _ = try await w.verifier.verify(try w.signed(with: P256.Signing.PrivateKey()), tenantID: w.tenant.id)
+            }
             // Any signed field changed after signing breaks the signature.
             var moved = try w.signed()
             moved.target = "https://id.example.com/authenticator/v1/devices"
@@ -93,8 +99,9 @@ import Testing
                 .filter { $0.action == "authenticator.device_auth_failed" }
             #expect(failures.count == 10)
             // The request aimed at the other tenant is audited there.
-            #expect(try await w.store.audit.list(tenantID: other.id, page: PageRequest(limit: 100)).items
-                .contains { $0.action == "authenticator.device_auth_failed" })
+            #expect(
+                try await w.store.audit.list(tenantID: other.id, page: PageRequest(limit: 100)).items
+                    .contains { $0.action == "authenticator.device_auth_failed" })
         }
     }
 }

@@ -105,11 +105,14 @@ final class FaultInjectingStore: Store {
         func create(_ passkey: Passkey) async throws -> Passkey { try await base.create(passkey) }
         func get(tenantID: String, credentialID: String) async throws -> Passkey { try await base.get(tenantID: tenantID, credentialID: credentialID) }
         func list(tenantID: String, userID: String) async throws -> [Passkey] { try await base.list(tenantID: tenantID, userID: userID) }
-        func recordUse(tenantID: String, credentialID: String, expectedSignCount: Int, signCount: Int, backupState: Bool,
-                       cloneWarning: Bool, at: Date) async throws {
+        func recordUse(
+            tenantID: String, credentialID: String, expectedSignCount: Int, signCount: Int, backupState: Bool,
+            cloneWarning: Bool, at: Date
+        ) async throws {
             try faults.check(.passkeyUse)
-            try await base.recordUse(tenantID: tenantID, credentialID: credentialID, expectedSignCount: expectedSignCount, signCount: signCount,
-                                     backupState: backupState, cloneWarning: cloneWarning, at: at)
+            try await base.recordUse(
+                tenantID: tenantID, credentialID: credentialID, expectedSignCount: expectedSignCount, signCount: signCount,
+                backupState: backupState, cloneWarning: cloneWarning, at: at)
         }
         func delete(tenantID: String, userID: String, credentialID: String) async throws {
             try await base.delete(tenantID: tenantID, userID: userID, credentialID: credentialID)

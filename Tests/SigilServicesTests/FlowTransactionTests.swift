@@ -22,8 +22,9 @@ struct FlowTransactionTests {
     @Test(arguments: Backend.enabled) func authenticatorApprovalIsStoredWithItsAuditEvent(_ backend: Backend) async throws {
         try await AuthenticatorServiceTests().withWorld(backend) { w in
             let started = try await w.auth.startQR(tenant: w.tenant, issuer: Self.issuer, start: w.start())
-            _ = try await w.auth.claim(tenant: w.tenant, device: try await w.authenticated(), transactionID: started.transaction.id,
-                                       secret: started.payload.secret)
+            _ = try await w.auth.claim(
+                tenant: w.tenant, device: try await w.authenticated(), transactionID: started.transaction.id,
+                secret: started.payload.secret)
             let claimed = try await w.current(started.transaction)
             w.h.faults.fail(.auditAppend("authenticator.approved"))
             await expectInjected { _ = try await w.approve(claimed) }
@@ -44,8 +45,9 @@ struct FlowTransactionTests {
         try await suite.withWorld(backend) { w in
             // QR: a wrong number ends the transaction; without its audit event it stays claimed.
             let started = try await w.auth.startQR(tenant: w.tenant, issuer: Self.issuer, start: w.start())
-            _ = try await w.auth.claim(tenant: w.tenant, device: try await w.authenticated(), transactionID: started.transaction.id,
-                                       secret: started.payload.secret)
+            _ = try await w.auth.claim(
+                tenant: w.tenant, device: try await w.authenticated(), transactionID: started.transaction.id,
+                secret: started.payload.secret)
             let t = try await w.current(started.transaction)
             let wrong = t.number == "42" ? "43" : "42"
             w.h.faults.fail(.auditAppend("authenticator.wrong_number"))
@@ -60,8 +62,9 @@ struct FlowTransactionTests {
             #expect(push.userID == w.user.id)
             w.h.faults.fail(.auditAppend("authenticator.reported"))
             await expectInjected {
-                _ = try await w.auth.answer(tenant: w.tenant, device: try await w.authenticated(), transactionID: push.id, answer: .report,
-                                            userVerification: "none", signature: try w.signature(push, number: "", decision: .report, uv: .none))
+                _ = try await w.auth.answer(
+                    tenant: w.tenant, device: try await w.authenticated(), transactionID: push.id, answer: .report,
+                    userVerification: "none", signature: try w.signature(push, number: "", decision: .report, uv: .none))
             }
             w.h.faults.heal()
             #expect(try await w.current(push).state == .pending)
@@ -74,20 +77,23 @@ struct FlowTransactionTests {
     @Test(arguments: Backend.enabled) func completingAnApprovedSignInStartsTheSessionInTheSameCommit(_ backend: Backend) async throws {
         try await AuthenticatorServiceTests().withWorld(backend) { w in
             let started = try await w.auth.startQR(tenant: w.tenant, issuer: Self.issuer, start: w.start())
-            _ = try await w.auth.claim(tenant: w.tenant, device: try await w.authenticated(), transactionID: started.transaction.id,
-                                       secret: started.payload.secret)
+            _ = try await w.auth.claim(
+                tenant: w.tenant, device: try await w.authenticated(), transactionID: started.transaction.id,
+                secret: started.payload.secret)
             _ = try await w.approve(try await w.current(started.transaction))
             w.h.faults.fail(.auditAppend("session.started"))
             await expectInjected {
-                _ = try await w.auth.complete(tenant: w.tenant, transactionID: started.transaction.id, browserHash: tokenHash("browser-1"),
-                                              sessions: w.services.sessions)
+                _ = try await w.auth.complete(
+                    tenant: w.tenant, transactionID: started.transaction.id, browserHash: tokenHash("browser-1"),
+                    sessions: w.services.sessions)
             }
             w.h.faults.heal()
             #expect(try await w.current(started.transaction).state == .approved)
             #expect(try await w.store.sessions.listActive(tenantID: w.tenant.id, userID: w.user.id, now: w.clock.now()).isEmpty)
 
-            let done = try await w.auth.complete(tenant: w.tenant, transactionID: started.transaction.id, browserHash: tokenHash("browser-1"),
-                                                 sessions: w.services.sessions)
+            let done = try await w.auth.complete(
+                tenant: w.tenant, transactionID: started.transaction.id, browserHash: tokenHash("browser-1"),
+                sessions: w.services.sessions)
             #expect(done.user.id == w.user.id)
             #expect(try await w.current(started.transaction).state == .completed)
             #expect(try await w.store.sessions.listActive(tenantID: w.tenant.id, userID: w.user.id, now: w.clock.now()).map(\.id) == [done.session.id])
@@ -109,13 +115,15 @@ struct FlowTransactionTests {
         try await withServices(backend) { h in
             let (token, link) = try await firstAdminLink(h)
             let enrolment = h.services.authenticatorEnrolment
-            let started = try await enrolment.start(enrolment: link, linkHash: tokenHash(token), newUser: Self.grace, issuer: Self.issuer,
-                                                    origin: Self.issuer, browserHash: tokenHash("browser"), returnTo: "/account")
+            let started = try await enrolment.start(
+                enrolment: link, linkHash: tokenHash(token), newUser: Self.grace, issuer: Self.issuer,
+                origin: Self.issuer, browserHash: tokenHash("browser"), returnTo: "/account")
             let userID = try #require(started.transaction.userID)
             let key = P256.Signing.PrivateKey()
             let publicKey = Base64URL.encode(Array(key.publicKey.x963Representation))
-            let message = try CanonicalMessage.enrolment(issuer: Self.issuer, transactionID: started.transaction.id,
-                                                         challenge: started.transaction.challenge, publicKey: publicKey)
+            let message = try CanonicalMessage.enrolment(
+                issuer: Self.issuer, transactionID: started.transaction.id,
+                challenge: started.transaction.challenge, publicKey: publicKey)
             let registration = AuthenticatorEnrolment.Registration(
                 transactionID: started.transaction.id, secret: started.payload.secret, publicKey: publicKey, name: "Grace's phone",
                 platform: "cli", keyProtection: "software", proof: try DeviceSignature.sign(message, with: key))
@@ -154,8 +162,9 @@ struct FlowTransactionTests {
             let passkey = SoftwarePasskey()
             let response = passkey.registration(challenge: ceremony.challenge, origin: Self.issuer)
             func finish() async throws -> (User, Passkey) {
-                try await h.services.enrolment.finishPasskeyEnrolment(tenantID: h.tenant.id, issuer: Self.issuer, token: token,
-                                                                      transactionID: ceremony.id, response: response, name: "Laptop")
+                try await h.services.enrolment.finishPasskeyEnrolment(
+                    tenantID: h.tenant.id, issuer: Self.issuer, token: token,
+                    transactionID: ceremony.id, response: response, name: "Laptop")
             }
 
             for action in ["user.created", "passkey.registered"] {
@@ -187,8 +196,9 @@ struct FlowTransactionTests {
             let (ceremony, _) = try await h.services.passkeys.beginAuthentication(tenantID: h.tenant.id, issuer: Self.issuer, returnTo: "/account")
             let assertion = try passkey.assertion(challenge: ceremony.challenge, origin: Self.issuer, userID: user.id, signCount: 6)
             func finish() async throws -> PasskeyService.SignIn {
-                try await h.services.passkeys.finishAuthentication(tenantID: h.tenant.id, issuer: Self.issuer, transactionID: ceremony.id,
-                                                                   response: assertion)
+                try await h.services.passkeys.finishAuthentication(
+                    tenantID: h.tenant.id, issuer: Self.issuer, transactionID: ceremony.id,
+                    response: assertion)
             }
 
             h.faults.fail(.passkeyUse)
@@ -209,23 +219,31 @@ struct FlowTransactionTests {
     // MARK: SAML SSO (SAMLAuthnRequestStateMachine)
 
     static func registerSP(_ h: ServiceHarness, _ name: String) async throws -> Application {
-        try await h.services.applications.createSAML(tenantID: h.tenant.id, .init(name: name, settings: SAMLServiceProviderSettings(
-            entityID: "https://\(name).example.net/metadata", assertionConsumerServices: [.init(url: "https://\(name).example.net/acs", isDefault: true)],
-            singleLogoutURL: "https://\(name).example.net/slo")), by: .cli)
+        try await h.services.applications.createSAML(
+            tenantID: h.tenant.id,
+            .init(
+                name: name,
+                settings: SAMLServiceProviderSettings(
+                    entityID: "https://\(name).example.net/metadata",
+                    assertionConsumerServices: [.init(url: "https://\(name).example.net/acs", isDefault: true)],
+                    singleLogoutURL: "https://\(name).example.net/slo")), by: .cli)
     }
 
     static func authnRequest(_ sp: Application, now: Date, id: String = "_r" + UUID().uuidString.prefix(8)) -> SAMLInboundMessage {
-        SAMLInboundMessage(xml: Array("""
-            <samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="\(id)" Version="2.0" IssueInstant="\(SAMLTime.format(now))" Destination="\(SAMLIdentityProviderService.ssoURL(issuer: issuer))"><saml:Issuer>\(sp.entityID ?? "")</saml:Issuer></samlp:AuthnRequest>
-            """.utf8), relayState: nil, binding: .redirect)
+        SAMLInboundMessage(
+            xml: Array(
+                """
+                <samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="\(id)" Version="2.0" IssueInstant="\(SAMLTime.format(now))" Destination="\(SAMLIdentityProviderService.ssoURL(issuer: issuer))"><saml:Issuer>\(sp.entityID ?? "")</saml:Issuer></samlp:AuthnRequest>
+                """.utf8), relayState: nil, binding: .redirect)
     }
 
     @Test(arguments: Backend.enabled) func samlResumeAnswersWithTheRowParticipantAndAuditEventInOneCommit(_ backend: Backend) async throws {
         try await withServices(backend) { h in
             let user = try await h.user()
             let sp = try await Self.registerSP(h, "spa")
-            let received = try await h.services.saml.receive(Self.authnRequest(sp, now: h.clock.now()), tenantID: h.tenant.id,
-                                                             issuer: Self.issuer, session: nil)
+            let received = try await h.services.saml.receive(
+                Self.authnRequest(sp, now: h.clock.now()), tenantID: h.tenant.id,
+                issuer: Self.issuer, session: nil)
             guard case .login(.continueSSO(let t, let k), _) = received else {
                 Issue.record("expected a trip through the login, got \(received)")
                 return
@@ -272,8 +290,9 @@ struct FlowTransactionTests {
         let (session, _) = try await h.services.sessions.start(tenantID: h.tenant.id, userID: user.id, amr: ["hwk", "user"], acr: "phrh")
         let a = try await registerSP(h, "spa"), b = try await registerSP(h, "spb")
         for sp in [a, b] {
-            let outcome = try await h.services.saml.receive(authnRequest(sp, now: h.clock.now()), tenantID: h.tenant.id, issuer: issuer,
-                                                            session: (session, user))
+            let outcome = try await h.services.saml.receive(
+                authnRequest(sp, now: h.clock.now()), tenantID: h.tenant.id, issuer: issuer,
+                session: (session, user))
             guard case .post = outcome else { throw SAMLError(.unsupported, "no Response for \(sp.name): \(outcome)") }
         }
         return (user, session, a, b)
@@ -305,8 +324,11 @@ struct FlowTransactionTests {
             #expect(hops.isEmpty, "a chain or hop was stored without its audit event: \(hops)")
             #expect(!(try await h.auditActions()).contains("session.ended"))
             // Healed, the same sign-out goes through once, with the hop and its event.
-            guard case .post = try await h.services.saml.signOut(session, tenantID: h.tenant.id, issuer: Self.issuer, reason: "test",
-                                                                 finish: nil) else {
+            guard
+                case .post = try await h.services.saml.signOut(
+                    session, tenantID: h.tenant.id, issuer: Self.issuer, reason: "test",
+                    finish: nil)
+            else {
                 Issue.record("the healed sign-out did not send a LogoutRequest")
                 return
             }
@@ -335,7 +357,6 @@ struct FlowTransactionTests {
             #expect(try await h.auditActions().filter { $0 == "saml.slo.propagated" }.count == sentBefore)
             let hops = try await Self.hopsInFlight(h, user)
             #expect(hops == [waiting], "the chain moved on without its audit event: \(hops)")
-
 
             // The skip is one step: closing the hop and sending the next belong together. When only
             // the next hop's event fails, the closed hop must not be committed on its own either:

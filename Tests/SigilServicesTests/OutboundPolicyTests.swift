@@ -9,9 +9,11 @@ import Testing
 @Suite struct OutboundPolicyTests {
     @Test func urlsPointingInsideAreRefusedBeforeAnyLookUp() {
         let policy = OutboundPolicy()
-        for url in ["https://127.0.0.1/m", "https://localhost/m", "https://a.localhost/m", "https://10.1.2.3/m", "https://172.20.0.1/m",
-                    "https://192.168.1.1/m", "https://169.254.169.254/latest/meta-data", "https://[::1]/m", "https://[fe80::1]/m",
-                    "https://[fd00::1]/m", "https://[::ffff:127.0.0.1]/m", "https://100.64.0.1/m", "https://0.0.0.0/m"] {
+        for url in [
+            "https://127.0.0.1/m", "https://localhost/m", "https://a.localhost/m", "https://10.1.2.3/m", "https://172.20.0.1/m",
+            "https://192.168.1.1/m", "https://169.254.169.254/latest/meta-data", "https://[::1]/m", "https://[fe80::1]/m",
+            "https://[fd00::1]/m", "https://[::ffff:127.0.0.1]/m", "https://100.64.0.1/m", "https://0.0.0.0/m",
+        ] {
             #expect(policy.refusal(url) == "must not point at a loopback, link-local or private address", "\(url)")
         }
         #expect(policy.refusal("http://127.0.0.1:8080/m") == "must not point at a loopback, link-local or private address")
@@ -29,9 +31,11 @@ import Testing
         for address in ["8.8.8.8", "93.184.216.34", "2606:4700::1111", "2001:4860:4860::8888"] {
             #expect(OutboundPolicy.isPublic(ip(address)), "\(address)")
         }
-        for address in ["127.0.0.1", "10.0.0.1", "172.16.0.1", "172.31.255.255", "192.168.0.1", "169.254.1.1", "100.64.0.1", "0.0.0.0",
-                        "224.0.0.1", "255.255.255.255", "198.18.0.1", "::", "::1", "fe80::1", "fc00::1", "fd12:3456::1", "ff02::1",
-                        "::ffff:10.0.0.1", "64:ff9b::a00:1", "2002:7f00:1::1", "2001:db8::1"] {
+        for address in [
+            "127.0.0.1", "10.0.0.1", "172.16.0.1", "172.31.255.255", "192.168.0.1", "169.254.1.1", "100.64.0.1", "0.0.0.0",
+            "224.0.0.1", "255.255.255.255", "198.18.0.1", "::", "::1", "fe80::1", "fc00::1", "fd12:3456::1", "ff02::1",
+            "::ffff:10.0.0.1", "64:ff9b::a00:1", "2002:7f00:1::1", "2001:db8::1",
+        ] {
             #expect(!OutboundPolicy.isPublic(ip(address)), "\(address)")
         }
         #expect(IPAddress.parse("1.2.3") == nil && IPAddress.parse("01.2.3.4") == nil && IPAddress.parse("1:2:3") == nil)
@@ -39,8 +43,11 @@ import Testing
     }
 
     @Test func unreachableTargetsAllReadTheSame() {
-        let messages = Set([RemoteFetchError.status(404), .status(500), .timeout, .unreachable("connection refused"), .addressNotPermitted,
-                            .tooLarge(10)].map(\.publicDescription))
+        let messages = Set(
+            [
+                RemoteFetchError.status(404), .status(500), .timeout, .unreachable("connection refused"), .addressNotPermitted,
+                .tooLarge(10),
+            ].map(\.publicDescription))
         #expect(messages.count == 1)
         #expect(RemoteFetchError.notAllowed("must use https").publicDescription.contains("must use https"))
     }

@@ -28,19 +28,23 @@ struct ServiceHarness {
     var context: ServiceContext { services.context }
 
     /// Opens a harness; the caller must `close()` it (`withServices` does).
-    static func open(_ backend: Backend, seed: String = #function, backChannel: BackChannelLogoutDispatcher = BackChannelLogoutDispatcher(),
-                     masterKeyByte: UInt8 = 7) async throws -> ServiceHarness {
+    static func open(
+        _ backend: Backend, seed: String = #function, backChannel: BackChannelLogoutDispatcher = BackChannelLogoutDispatcher(),
+        masterKeyByte: UInt8 = 7
+    ) async throws -> ServiceHarness {
         let (store, dispose) = try await freshStore(backend)
         do {
             let faults = FaultInjectingStore(store)
             let clock = ManualClock(start)
             let push = RecordingPushSender()
-            let context = ServiceContext(store: faults, clock: clock, random: InsecureSeededRandom(seed: seed),
-                                         masterKey: try MasterKey(rawBytes: Array(repeating: masterKeyByte, count: 32)))
+            let context = ServiceContext(
+                store: faults, clock: clock, random: InsecureSeededRandom(seed: seed),
+                masterKey: try MasterKey(rawBytes: Array(repeating: masterKeyByte, count: 32)))
             let services = ServiceSet(context: context, pushSender: push, backChannel: backChannel)
             let tenant = try await services.tenants.ensureDefault()
-            return ServiceHarness(backend: backend, store: store, faults: faults, clock: clock, services: services, tenant: tenant, push: push,
-                                  dispose: dispose)
+            return ServiceHarness(
+                backend: backend, store: store, faults: faults, clock: clock, services: services, tenant: tenant, push: push,
+                dispose: dispose)
         } catch {
             try? await dispose()
             throw error
@@ -64,8 +68,10 @@ struct ServiceHarness {
 }
 
 /// Runs `body` over a fresh harness and closes it, also when `body` throws.
-func withServices(_ backend: Backend, seed: String = #function, backChannel: BackChannelLogoutDispatcher = BackChannelLogoutDispatcher(),
-                  _ body: (ServiceHarness) async throws -> Void) async throws {
+func withServices(
+    _ backend: Backend, seed: String = #function, backChannel: BackChannelLogoutDispatcher = BackChannelLogoutDispatcher(),
+    _ body: (ServiceHarness) async throws -> Void
+) async throws {
     let h = try await ServiceHarness.open(backend, seed: seed, backChannel: backChannel)
     do { try await body(h) } catch {
         try? await h.close()

@@ -11,9 +11,10 @@ struct AuthenticatorStoreConformanceTests {
     let f = Fixtures()
 
     func device(_ store: SQLStore, _ tenant: Tenant, _ user: User, key: String = "BPk") async throws -> AuthenticatorDevice {
-        try await store.authenticatorDevices.create(AuthenticatorDevice(
-            id: f.ids.make(.authenticatorDevice), tenantID: tenant.id, userID: user.id, publicKey: key, name: "Pixel",
-            platform: "android", createdAt: f.clock.now(), keyProtection: "strongbox"))
+        try await store.authenticatorDevices.create(
+            AuthenticatorDevice(
+                id: f.ids.make(.authenticatorDevice), tenantID: tenant.id, userID: user.id, publicKey: key, name: "Pixel",
+                platform: "android", createdAt: f.clock.now(), keyProtection: "strongbox"))
     }
 
     @Test(arguments: Backend.enabled)
@@ -45,7 +46,7 @@ struct AuthenticatorStoreConformanceTests {
             await #expect(throws: StoreError.alreadyExists("device nonce")) {
                 try await store.deviceNonces.use(deviceID: phone.id, nonce: "n1", expiresAt: later)
             }
-            try await store.deviceNonces.use(deviceID: tablet.id, nonce: "n1", expiresAt: later)  // another device's nonce space
+            try await store.deviceNonces.use(deviceID: tablet.id, nonce: "n1", expiresAt: later) // another device's nonce space
             // Racing replays: exactly one wins.
             let accepted = await withTaskGroup(of: Bool.self) { group in
                 for _ in 0..<8 {

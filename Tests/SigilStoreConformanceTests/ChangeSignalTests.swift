@@ -9,7 +9,7 @@ struct ChangeSignalTests {
         let signal = LocalChangeSignal()
         async let woken = signal.wait(for: "ltx_1", timeout: .seconds(10))
         try await Task.sleep(for: .milliseconds(50))
-        await signal.publish("ltx_2")  // another key wakes nobody
+        await signal.publish("ltx_2") // another key wakes nobody
         await signal.publish("ltx_1")
         #expect(await woken)
         let start = ContinuousClock.now

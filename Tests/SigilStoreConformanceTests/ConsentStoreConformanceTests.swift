@@ -1,8 +1,9 @@
 import Foundation
 import SigilCore
-@testable import SigilSQLStore
 import SigilStore
 import Testing
+
+@testable import SigilSQLStore
 
 /// Conformance for consent grants (migration 6) and the migrator's handling of version gaps.
 @Suite("Store conformance: consent")
@@ -10,8 +11,9 @@ struct ConsentStoreConformanceTests {
     let f = Fixtures()
 
     func consent(_ tenant: Tenant, _ user: User, _ client: String, _ scopes: [String], claims: [String] = []) -> ConsentGrant {
-        ConsentGrant(tenantID: tenant.id, userID: user.id, clientID: client, scopes: scopes, claims: claims,
-                     createdAt: f.clock.now(), updatedAt: f.clock.now())
+        ConsentGrant(
+            tenantID: tenant.id, userID: user.id, clientID: client, scopes: scopes, claims: claims,
+            createdAt: f.clock.now(), updatedAt: f.clock.now())
     }
 
     @Test(arguments: Backend.enabled)
@@ -59,8 +61,9 @@ struct ConsentStoreConformanceTests {
             let ada = try await store.users.create(f.user(acme, "ada@example.com"))
             let bob = try await store.users.create(f.user(acme, "bob@example.com"))
             func grant(_ user: User, _ client: String) -> OAuthGrant {
-                OAuthGrant(id: f.ids.make(.oauthGrant), tenantID: acme.id, clientID: client, userID: user.id, sessionID: "ses", scopes: ["openid"],
-                           createdAt: f.clock.now(), expiresAt: f.clock.now().addingTimeInterval(3600))
+                OAuthGrant(
+                    id: f.ids.make(.oauthGrant), tenantID: acme.id, clientID: client, userID: user.id, sessionID: "ses", scopes: ["openid"],
+                    createdAt: f.clock.now(), expiresAt: f.clock.now().addingTimeInterval(3600))
             }
             let a1 = try await store.oauth.createGrant(grant(ada, "c1"))
             let a1b = try await store.oauth.createGrant(grant(ada, "c1"))

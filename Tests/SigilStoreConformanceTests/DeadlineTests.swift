@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
-@testable import SigilSQLStore
 import Testing
+
+@testable import SigilSQLStore
 
 /// `withDeadline` bounds every PostgreSQL operation. These pin down that it releases its caller
 /// even when the body ignores cancellation (a statement stuck on a connection whose server

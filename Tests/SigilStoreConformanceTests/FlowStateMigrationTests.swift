@@ -1,9 +1,10 @@
 import Foundation
 import SigilCore
 import SigilFlows
-@testable import SigilSQLStore
 import SigilStore
 import Testing
+
+@testable import SigilSQLStore
 
 /// Migration 9 on every backend: flow rows stored as the old flat dictionary of strings become
 /// typed, versioned `FlowState`, and keep working; a row the old code could not have written is
@@ -19,31 +20,49 @@ struct FlowStateMigrationTests {
             let ada = try await store.users.create(f.user(acme, "ada@example.com"))
             let now = f.clock.now()
             let legacy: [(id: String, kind: String, state: String, context: [String: String])] = [
-                ("ltx_push", "authenticator_push", "approved",
-                 ["origin": "https://id.example.com", "browser_hash": "bh", "return_to": "/account", "issuer": "https://id.example.com",
-                  "browser": "Chrome on Linux", "application": "Acme account", "client_ip": "192.0.2.7", "uv": "face", "signature": "sig"]),
+                (
+                    "ltx_push", "authenticator_push", "approved",
+                    [
+                        "origin": "https://id.example.com", "browser_hash": "bh", "return_to": "/account", "issuer": "https://id.example.com",
+                        "browser": "Chrome on Linux", "application": "Acme account", "client_ip": "192.0.2.7", "uv": "face", "signature": "sig",
+                    ]
+                ),
                 ("ltx_pk", "passkey_authentication", "pending", ["return_to": "/t/acme/account"]),
-                ("ltx_enrol", "device_enrolment", "pending",
-                 ["browser_hash": "bh", "origin": "https://id.example.com", "issuer": "https://id.example.com", "enrolment_token_hash": "lh",
-                  "sign_in": "1", "return_to": "/account", "sealed_secret": "sealed", "email": "new@example.com", "given_name": "N",
-                  "family_name": "U", "previewed_at": "1800000000"]),
-                ("samlreq_x", "saml_authn_request", "pending",
-                 ["application_id": "app_1", "sp_entity_id": "https://sp.example.com", "request_id": "_r1", "acs_url": "https://sp.example.com/acs",
-                  "name_id_format": "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress", "relay_state": "", "force_authn": "true", "signed": "false"]),
-                ("samlslo_x", "saml_logout", "pending",
-                 ["user_id": ada.id, "session_id": "ses_1", "finish": "/t/acme/login", "failed": "1", "done": "0",
-                  "queue": #"[{"app":"app_2","nameID":"ada@example.com","format":null,"sessionIndex":"_s"}]"#,
-                  "current_app": "app_3", "current_request_id": "_q", "current_deadline": "1800000030"]),
+                (
+                    "ltx_enrol", "device_enrolment", "pending",
+                    [
+                        "browser_hash": "bh", "origin": "https://id.example.com", "issuer": "https://id.example.com", "enrolment_token_hash": "lh",
+                        "sign_in": "1", "return_to": "/account", "sealed_secret": "sealed", "email": "new@example.com", "given_name": "N",
+                        "family_name": "U", "previewed_at": "1800000000",
+                    ]
+                ),
+                (
+                    "samlreq_x", "saml_authn_request", "pending",
+                    [
+                        "application_id": "app_1", "sp_entity_id": "https://sp.example.com", "request_id": "_r1", "acs_url": "https://sp.example.com/acs",
+                        "name_id_format": "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress", "relay_state": "", "force_authn": "true", "signed": "false",
+                    ]
+                ),
+                (
+                    "samlslo_x", "saml_logout", "pending",
+                    [
+                        "user_id": ada.id, "session_id": "ses_1", "finish": "/t/acme/login", "failed": "1", "done": "0",
+                        "queue": #"[{"app":"app_2","nameID":"ada@example.com","format":null,"sessionIndex":"_s"}]"#,
+                        "current_app": "app_3", "current_request_id": "_q", "current_deadline": "1800000030",
+                    ]
+                ),
                 ("ltx_broken", "authenticator_qr", "pending", ["return_to": "/account"]),
             ]
             try await store.backend.withConnection { db in
                 for row in legacy {
-                    try await db.raw("""
+                    try await db.raw(
+                        """
                         INSERT INTO login_transactions (\(unsafeRaw: SQLLoginTransactionStore.columns))
                         VALUES (\(bind: row.id), \(bind: acme.id), \(bind: row.kind), \(bind: row.state), 'c', NULL, \(bind: ada.id), NULL, '42',
                                 \(bind: try JSONColumn.encode(row.context)), 0, \(bind: now.unixMilliseconds), \(bind: now.unixMilliseconds),
                                 \(bind: now.addingTimeInterval(600).unixMilliseconds), 1)
-                        """).run()
+                        """
+                    ).run()
                 }
             }
             try await store.backend.withLongTransaction { db in try await FlowStateMigration.run(db) }
@@ -55,11 +74,15 @@ struct FlowStateMigrationTests {
             var machine = AuthenticatorSignInStateMachine(push.record(try #require(push.authenticatorSignIn)))
             #expect(machine.complete(now: now) == .startSession(user: ada.id, userVerification: "face", returnTo: "/account"))
 
-            #expect(try await store.loginTransactions.get(tenantID: acme.id, id: "ltx_pk").passkeyCeremony?.purpose
+            #expect(
+                try await store.loginTransactions.get(tenantID: acme.id, id: "ltx_pk").passkeyCeremony?.purpose
                     == .signIn(returnTo: "/t/acme/account"))
             let enrol = try #require(try await store.loginTransactions.get(tenantID: acme.id, id: "ltx_enrol").deviceEnrolment)
-            #expect(enrol.startedFrom == .link(tokenHash: "lh", returnTo: "/account",
-                                               newUser: NewUser(email: "new@example.com", givenName: "N", familyName: "U")))
+            #expect(
+                enrol.startedFrom
+                    == .link(
+                        tokenHash: "lh", returnTo: "/account",
+                        newUser: NewUser(email: "new@example.com", givenName: "N", familyName: "U")))
             #expect(enrol.previewedAt == Date(timeIntervalSince1970: 1_800_000_000))
             let saml = try #require(try await store.loginTransactions.get(tenantID: acme.id, id: "samlreq_x").samlAuthnRequest)
             #expect(saml.forceAuthn && !saml.signed && saml.relayState == nil && saml.requestID == "_r1")

@@ -1,8 +1,9 @@
 import Foundation
 import SigilCore
-@testable import SigilSQLStore
 import SigilStore
 import Testing
+
+@testable import SigilSQLStore
 
 /// Email uniqueness under PRECIS case mapping (NFC, width, case), on every backend, and the
 /// migration that recomputes the keys of existing users and reports collisions.
@@ -42,11 +43,13 @@ struct IdentifierNormalisationTests {
             try await store.backend.withConnection { db in
                 try await db.raw("UPDATE users SET email_normalized = \(bind: Self.nfc) WHERE id = \(bind: older.id)").run()
                 for (id, email) in [(nfdID, Self.nfd), (wideID, "\u{FF41}da@example.com")] {
-                    try await db.raw("""
+                    try await db.raw(
+                        """
                         INSERT INTO users (id, tenant_id, email, email_normalized, given_name, family_name, status, created_at, updated_at, version, roles)
                         VALUES (\(bind: id), \(bind: acme.id), \(bind: email), \(bind: email.lowercased()), 'J', 'D', 'active',
                                 \(bind: later), \(bind: later), 1, '[]')
-                        """).run()
+                        """
+                    ).run()
                 }
             }
             try await store.backend.withLongTransaction { db in try await IdentifierNormalisation.run(db, now: Date()) }

@@ -10,8 +10,9 @@ struct LogoutDeliveryConformanceTests {
     let f = Fixtures()
 
     func delivery(_ app: Application, due: Date, session: String = "ses_x") -> LogoutDelivery {
-        LogoutDelivery(id: f.ids.make(.logoutDelivery), tenantID: app.tenantID, applicationID: app.id, sessionID: session,
-                       subject: "usr_1", sid: session, issuer: "https://id.example.com", nextAttemptAt: due, createdAt: f.clock.now())
+        LogoutDelivery(
+            id: f.ids.make(.logoutDelivery), tenantID: app.tenantID, applicationID: app.id, sessionID: session,
+            subject: "usr_1", sid: session, issuer: "https://id.example.com", nextAttemptAt: due, createdAt: f.clock.now())
     }
 
     @Test(arguments: Backend.enabled)

@@ -11,9 +11,10 @@ struct OAuthStoreConformanceTests {
     let f = Fixtures()
 
     func grant(_ tenant: Tenant, _ user: User?, session: String? = nil, lifetime: TimeInterval = 3600) -> OAuthGrant {
-        OAuthGrant(id: f.ids.make(.oauthGrant), tenantID: tenant.id, clientID: "c1", userID: user?.id, sessionID: session,
-                   scopes: ["openid", "email"], claims: #"{"userinfo":{"email":null}}"#, createdAt: f.clock.now(),
-                   expiresAt: f.clock.now().addingTimeInterval(lifetime))
+        OAuthGrant(
+            id: f.ids.make(.oauthGrant), tenantID: tenant.id, clientID: "c1", userID: user?.id, sessionID: session,
+            scopes: ["openid", "email"], claims: #"{"userinfo":{"email":null}}"#, createdAt: f.clock.now(),
+            expiresAt: f.clock.now().addingTimeInterval(lifetime))
     }
 
     @Test(arguments: Backend.enabled)
@@ -24,8 +25,9 @@ struct OAuthStoreConformanceTests {
             let g = try await store.oauth.createGrant(grant(acme, ada, session: "ses_1"))
             #expect(try await store.oauth.grant(tenantID: acme.id, id: g.id) == g)
             let now = f.clock.now()
-            let code = AuthorizationCodeRecord(codeHash: tokenHash("code-1"), tenantID: acme.id, clientID: "c1", grantID: g.id, userID: ada.id,
-                                               request: "{}", createdAt: now, expiresAt: now.addingTimeInterval(60))
+            let code = AuthorizationCodeRecord(
+                codeHash: tokenHash("code-1"), tenantID: acme.id, clientID: "c1", grantID: g.id, userID: ada.id,
+                request: "{}", createdAt: now, expiresAt: now.addingTimeInterval(60))
             try await store.oauth.createCode(code)
             await #expect(throws: StoreError.self) { try await store.oauth.createCode(code) }
             let first = try await store.oauth.consumeCode(codeHash: tokenHash("code-1"), at: now)
@@ -59,8 +61,9 @@ struct OAuthStoreConformanceTests {
             let ada = try await store.users.create(f.user(acme, "ada@example.com"))
             let g = try await store.oauth.createGrant(grant(acme, ada))
             let now = f.clock.now()
-            let token = RefreshTokenRecord(tokenHash: tokenHash("rt-1"), tenantID: acme.id, clientID: "c1", grantID: g.id, userID: ada.id,
-                                           scopes: ["openid"], data: "{}", createdAt: now, expiresAt: now.addingTimeInterval(3600))
+            let token = RefreshTokenRecord(
+                tokenHash: tokenHash("rt-1"), tenantID: acme.id, clientID: "c1", grantID: g.id, userID: ada.id,
+                scopes: ["openid"], data: "{}", createdAt: now, expiresAt: now.addingTimeInterval(3600))
             try await store.oauth.createRefreshToken(token)
             #expect(try await store.oauth.findRefreshToken(tokenHash: tokenHash("rt-1")) == token)
             #expect(try await store.oauth.useRefreshToken(tokenHash: tokenHash("rt-1"), at: now)?.usedAt == nil)
@@ -74,9 +77,10 @@ struct OAuthStoreConformanceTests {
         try await withFreshStore(backend) { (store: SQLStore) async throws in
             let acme = try await store.tenants.create(f.tenant("acme"))
             let now = f.clock.now()
-            let par = PushedAuthorizationRequestRecord(requestURIHash: tokenHash("ref-1"), tenantID: acme.id, clientID: "c1",
-                                                       parameters: ["scope": "openid", "claims": #"{"id_token":{}}"#], createdAt: now,
-                                                       expiresAt: now.addingTimeInterval(60))
+            let par = PushedAuthorizationRequestRecord(
+                requestURIHash: tokenHash("ref-1"), tenantID: acme.id, clientID: "c1",
+                parameters: ["scope": "openid", "claims": #"{"id_token":{}}"#], createdAt: now,
+                expiresAt: now.addingTimeInterval(60))
             try await store.oauth.createPushedRequest(par)
             #expect(try await store.oauth.findPushedRequest(requestURIHash: tokenHash("ref-1")) == par)
             #expect(try await store.oauth.claimPushedRequest(requestURIHash: par.requestURIHash, at: now, expiresAt: now.addingTimeInterval(600)))
@@ -104,8 +108,10 @@ struct OAuthStoreConformanceTests {
             }
             try await store.oauth.recordAssertionID(tenantID: acme.id, clientID: "c2", jti: "j1", expiresAt: now.addingTimeInterval(60))
             let g = try await store.oauth.createGrant(grant(acme, ada, lifetime: 120))
-            try await store.oauth.createCode(AuthorizationCodeRecord(codeHash: tokenHash("c"), tenantID: acme.id, clientID: "c1", grantID: g.id,
-                                                                     userID: ada.id, request: "{}", createdAt: now, expiresAt: now.addingTimeInterval(60)))
+            try await store.oauth.createCode(
+                AuthorizationCodeRecord(
+                    codeHash: tokenHash("c"), tenantID: acme.id, clientID: "c1", grantID: g.id,
+                    userID: ada.id, request: "{}", createdAt: now, expiresAt: now.addingTimeInterval(60)))
             #expect(try await store.oauth.deleteExpired(now: now) == 0)
             #expect(try await store.oauth.deleteExpired(now: now.addingTimeInterval(61)) == 3)
             #expect(try await store.oauth.deleteExpired(now: now.addingTimeInterval(121)) == 1)

@@ -11,9 +11,10 @@ struct SessionParticipantConformanceTests {
 
     func session(_ user: User, _ token: String, lifetime: TimeInterval = 3600) -> Session {
         let now = f.clock.now()
-        return Session(id: f.ids.make(.session), tenantID: user.tenantID, userID: user.id, tokenHash: tokenHash(token), createdAt: now,
-                       lastSeenAt: now, idleExpiresAt: now.addingTimeInterval(lifetime), absoluteExpiresAt: now.addingTimeInterval(lifetime),
-                       authTime: now, amr: ["hwk"], acr: "urn:sigil:acr:passkey")
+        return Session(
+            id: f.ids.make(.session), tenantID: user.tenantID, userID: user.id, tokenHash: tokenHash(token), createdAt: now,
+            lastSeenAt: now, idleExpiresAt: now.addingTimeInterval(lifetime), absoluteExpiresAt: now.addingTimeInterval(lifetime),
+            authTime: now, amr: ["hwk"], acr: "urn:sigil:acr:passkey")
     }
 
     @Test(arguments: Backend.enabled)
@@ -27,21 +28,27 @@ struct SessionParticipantConformanceTests {
             let sp = try await store.applications.create(f.samlApp(acme, entityID: "https://sp.example/metadata"))
             let rp = try await store.applications.create(f.oidcApp(acme))
             let now = f.clock.now()
-            let saml = SessionParticipant(tenantID: acme.id, sessionID: s1.id, applicationID: sp.id, protocolKind: .saml,
-                                          nameID: "ada@example.com", nameIDFormat: "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
-                                          sessionIndex: "_idx1", createdAt: now)
-            let oidc = SessionParticipant(tenantID: acme.id, sessionID: s1.id, applicationID: rp.id, protocolKind: .oidc,
-                                          subject: ada.id, sid: s1.id, createdAt: now.addingTimeInterval(1))
+            let saml = SessionParticipant(
+                tenantID: acme.id, sessionID: s1.id, applicationID: sp.id, protocolKind: .saml,
+                nameID: "ada@example.com", nameIDFormat: "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+                sessionIndex: "_idx1", createdAt: now)
+            let oidc = SessionParticipant(
+                tenantID: acme.id, sessionID: s1.id, applicationID: rp.id, protocolKind: .oidc,
+                subject: ada.id, sid: s1.id, createdAt: now.addingTimeInterval(1))
             try await store.sessionParticipants.record(saml)
             try await store.sessionParticipants.record(oidc)
-            try await store.sessionParticipants.record(SessionParticipant(tenantID: acme.id, sessionID: s2.id, applicationID: sp.id,
-                                                                          protocolKind: .saml, nameID: "x", sessionIndex: "_idx2", createdAt: now))
+            try await store.sessionParticipants.record(
+                SessionParticipant(
+                    tenantID: acme.id, sessionID: s2.id, applicationID: sp.id,
+                    protocolKind: .saml, nameID: "x", sessionIndex: "_idx2", createdAt: now))
             #expect(try await store.sessionParticipants.list(tenantID: acme.id, sessionID: s1.id) == [saml, oidc])
             // Another tenant sees nothing, and cannot attach to this tenant's session.
             #expect(try await store.sessionParticipants.list(tenantID: other.id, sessionID: s1.id).isEmpty)
             await #expect(throws: StoreError.notFound("session")) {
-                try await store.sessionParticipants.record(SessionParticipant(tenantID: other.id, sessionID: s1.id, applicationID: sp.id,
-                                                                              protocolKind: .saml, createdAt: now))
+                try await store.sessionParticipants.record(
+                    SessionParticipant(
+                        tenantID: other.id, sessionID: s1.id, applicationID: sp.id,
+                        protocolKind: .saml, createdAt: now))
             }
             // A second SSO to the same SP refreshes its row (one row per session and application).
             var again = saml
@@ -54,12 +61,16 @@ struct SessionParticipantConformanceTests {
             #expect(rows.first { $0.applicationID == sp.id }?.createdAt == now)
             // Unknown session or application.
             await #expect(throws: StoreError.self) {
-                try await store.sessionParticipants.record(SessionParticipant(tenantID: acme.id, sessionID: "ses_missing", applicationID: sp.id,
-                                                                              protocolKind: .saml, createdAt: now))
+                try await store.sessionParticipants.record(
+                    SessionParticipant(
+                        tenantID: acme.id, sessionID: "ses_missing", applicationID: sp.id,
+                        protocolKind: .saml, createdAt: now))
             }
             await #expect(throws: StoreError.self) {
-                try await store.sessionParticipants.record(SessionParticipant(tenantID: acme.id, sessionID: s1.id, applicationID: "app_missing",
-                                                                              protocolKind: .oidc, createdAt: now))
+                try await store.sessionParticipants.record(
+                    SessionParticipant(
+                        tenantID: acme.id, sessionID: s1.id, applicationID: "app_missing",
+                        protocolKind: .oidc, createdAt: now))
             }
             #expect(try await store.sessionParticipants.delete(tenantID: acme.id, sessionID: s1.id, applicationID: rp.id))
             #expect(try await !store.sessionParticipants.delete(tenantID: acme.id, sessionID: s1.id, applicationID: rp.id))
@@ -81,11 +92,15 @@ struct SessionParticipantConformanceTests {
             let rp = try await store.applications.create(f.oidcApp(acme))
             let now = f.clock.now()
             for s in [live, short, revoked] {
-                try await store.sessionParticipants.record(SessionParticipant(tenantID: acme.id, sessionID: s.id, applicationID: sp.id,
-                                                                              protocolKind: .saml, sessionIndex: "_i", createdAt: now))
+                try await store.sessionParticipants.record(
+                    SessionParticipant(
+                        tenantID: acme.id, sessionID: s.id, applicationID: sp.id,
+                        protocolKind: .saml, sessionIndex: "_i", createdAt: now))
             }
-            try await store.sessionParticipants.record(SessionParticipant(tenantID: acme.id, sessionID: live.id, applicationID: rp.id,
-                                                                          protocolKind: .oidc, subject: ada.id, sid: live.id, createdAt: now))
+            try await store.sessionParticipants.record(
+                SessionParticipant(
+                    tenantID: acme.id, sessionID: live.id, applicationID: rp.id,
+                    protocolKind: .oidc, subject: ada.id, sid: live.id, createdAt: now))
             try await store.sessions.revoke(id: revoked.id, at: now)
             // The sweep: the short and the revoked sessions' rows go; the live session keeps both.
             #expect(try await store.sessionParticipants.deleteExpired(now: now.addingTimeInterval(120)) == 2)

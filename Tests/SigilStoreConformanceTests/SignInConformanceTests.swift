@@ -1,7 +1,7 @@
 import Foundation
 import SigilCore
-import SigilSQLStore
 import SigilFlows
+import SigilSQLStore
 import SigilStore
 import Testing
 
@@ -11,9 +11,10 @@ struct SignInConformanceTests {
     let f = Fixtures()
 
     func passkey(_ user: User, _ id: String, signCount: Int = 0) -> Passkey {
-        Passkey(credentialID: id, tenantID: user.tenantID, userID: user.id, publicKey: "pQECAyYgASFYIA", algorithm: -7,
-                signCount: signCount, aaguid: "00000000000000000000000000000000", backupEligible: true, backupState: false,
-                transports: ["internal", "hybrid"], attestationType: "none", name: "Laptop", createdAt: f.clock.now())
+        Passkey(
+            credentialID: id, tenantID: user.tenantID, userID: user.id, publicKey: "pQECAyYgASFYIA", algorithm: -7,
+            signCount: signCount, aaguid: "00000000000000000000000000000000", backupEligible: true, backupState: false,
+            transports: ["internal", "hybrid"], attestationType: "none", name: "Laptop", createdAt: f.clock.now())
     }
 
     @Test(arguments: Backend.enabled)
@@ -43,20 +44,24 @@ struct SignInConformanceTests {
             #expect(try await store.passkeys.list(tenantID: acme.id, userID: bob.id).isEmpty)
             await #expect(throws: StoreError.alreadyExists("passkey")) { _ = try await store.passkeys.create(passkey(bob, "cred-1")) }
 
-            try await store.passkeys.recordUse(tenantID: acme.id, credentialID: "cred-1", expectedSignCount: 5, signCount: 6,
-                                               backupState: true, cloneWarning: false, at: f.clock.now())
+            try await store.passkeys.recordUse(
+                tenantID: acme.id, credentialID: "cred-1", expectedSignCount: 5, signCount: 6,
+                backupState: true, cloneWarning: false, at: f.clock.now())
             let used = try await store.passkeys.get(tenantID: acme.id, credentialID: "cred-1")
             #expect(used.signCount == 6 && used.backupState && used.lastUsedAt == f.clock.now() && !used.cloneWarning)
             // A racing assertion that read the old count loses.
             await #expect(throws: StoreError.conflict("passkey")) {
-                try await store.passkeys.recordUse(tenantID: acme.id, credentialID: "cred-1", expectedSignCount: 5, signCount: 6,
-                                                   backupState: true, cloneWarning: false, at: f.clock.now())
+                try await store.passkeys.recordUse(
+                    tenantID: acme.id, credentialID: "cred-1", expectedSignCount: 5, signCount: 6,
+                    backupState: true, cloneWarning: false, at: f.clock.now())
             }
             // A clone warning sticks.
-            try await store.passkeys.recordUse(tenantID: acme.id, credentialID: "cred-1", expectedSignCount: 6, signCount: 6,
-                                               backupState: true, cloneWarning: true, at: f.clock.now())
-            try await store.passkeys.recordUse(tenantID: acme.id, credentialID: "cred-1", expectedSignCount: 6, signCount: 9,
-                                               backupState: true, cloneWarning: false, at: f.clock.now())
+            try await store.passkeys.recordUse(
+                tenantID: acme.id, credentialID: "cred-1", expectedSignCount: 6, signCount: 6,
+                backupState: true, cloneWarning: true, at: f.clock.now())
+            try await store.passkeys.recordUse(
+                tenantID: acme.id, credentialID: "cred-1", expectedSignCount: 6, signCount: 9,
+                backupState: true, cloneWarning: false, at: f.clock.now())
             #expect(try await store.passkeys.get(tenantID: acme.id, credentialID: "cred-1").cloneWarning)
 
             await #expect(throws: StoreError.notFound("passkey")) { try await store.passkeys.delete(tenantID: acme.id, userID: bob.id, credentialID: "cred-1") }
@@ -72,8 +77,9 @@ struct SignInConformanceTests {
         try await withFreshStore(backend) { (store: SQLStore) async throws in
             let acme = try await store.tenants.create(f.tenant("acme"))
             let ada = try await store.users.create(f.user(acme, "ada@example.com"))
-            let device = AuthenticatorDevice(id: f.ids.make(.authenticatorDevice), tenantID: acme.id, userID: ada.id, publicKey: "BPk",
-                                             name: "Pixel", platform: "android", createdAt: f.clock.now())
+            let device = AuthenticatorDevice(
+                id: f.ids.make(.authenticatorDevice), tenantID: acme.id, userID: ada.id, publicKey: "BPk",
+                name: "Pixel", platform: "android", createdAt: f.clock.now())
             _ = try await store.authenticatorDevices.create(device)
             #expect(try await store.authenticatorDevices.get(tenantID: acme.id, id: device.id) == device)
             var twin = device
@@ -94,9 +100,10 @@ struct SignInConformanceTests {
             let ada = try await store.users.create(f.user(acme, "ada@example.com"))
             let now = f.clock.now()
             func session(_ token: String) -> Session {
-                Session(id: f.ids.make(.session), tenantID: acme.id, userID: ada.id, tokenHash: tokenHash(token), createdAt: now,
-                        lastSeenAt: now, idleExpiresAt: now.addingTimeInterval(1800), absoluteExpiresAt: now.addingTimeInterval(3600),
-                        authTime: now, amr: ["hwk", "user", "phr"], acr: "urn:sigil:acr:passkey")
+                Session(
+                    id: f.ids.make(.session), tenantID: acme.id, userID: ada.id, tokenHash: tokenHash(token), createdAt: now,
+                    lastSeenAt: now, idleExpiresAt: now.addingTimeInterval(1800), absoluteExpiresAt: now.addingTimeInterval(3600),
+                    authTime: now, amr: ["hwk", "user", "phr"], acr: "urn:sigil:acr:passkey")
             }
             let s1 = try await store.sessions.create(session("one"))
             let s2 = try await store.sessions.create(session("two"))
@@ -126,16 +133,21 @@ struct SignInConformanceTests {
             let acme = try await store.tenants.create(f.tenant("acme"))
             let ada = try await store.users.create(f.user(acme, "ada@example.com"))
             let now = f.clock.now()
-            let flow = AuthenticatorSignIn(channel: .push, origin: "https://id.example.com", browserHash: "h", returnTo: "/account",
-                                           issuer: "https://id.example.com", browser: "Chrome on Linux", application: "Acme account")
-            let push = LoginTransaction(id: f.ids.make(.loginTransaction), tenantID: acme.id, flow: .authenticatorSignIn(flow), challenge: "c1",
-                                        userID: ada.id, number: "42", createdAt: now, updatedAt: now,
-                                        expiresAt: now.addingTimeInterval(120))
+            let flow = AuthenticatorSignIn(
+                channel: .push, origin: "https://id.example.com", browserHash: "h", returnTo: "/account",
+                issuer: "https://id.example.com", browser: "Chrome on Linux", application: "Acme account")
+            let push = LoginTransaction(
+                id: f.ids.make(.loginTransaction), tenantID: acme.id, flow: .authenticatorSignIn(flow), challenge: "c1",
+                userID: ada.id, number: "42", createdAt: now, updatedAt: now,
+                expiresAt: now.addingTimeInterval(120))
             _ = try await store.loginTransactions.create(push)
             #expect(try await store.loginTransactions.get(tenantID: acme.id, id: push.id) == push)
             #expect(try await store.loginTransactions.listPending(tenantID: acme.id, userID: ada.id, kind: .authenticatorPush, now: now).map(\.id) == [push.id])
-            #expect(try await store.loginTransactions.listPending(tenantID: acme.id, userID: ada.id, kind: .authenticatorPush,
-                                                                  now: now.addingTimeInterval(120)).isEmpty)
+            #expect(
+                try await store.loginTransactions.listPending(
+                    tenantID: acme.id, userID: ada.id, kind: .authenticatorPush,
+                    now: now.addingTimeInterval(120)
+                ).isEmpty)
             // Exactly one of many concurrent approvals moves pending → approved.
             let winners = try await withThrowingTaskGroup(of: Bool.self) { group in
                 for i in 0..<10 {

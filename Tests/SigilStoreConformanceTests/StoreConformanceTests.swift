@@ -9,8 +9,10 @@ import Testing
 struct StoreConformanceTests {
     let f = Fixtures()
 
-    func expectStoreError(_ code: StoreError.Code, _ body: () async throws -> Void,
-                          sourceLocation: SourceLocation = #_sourceLocation) async {
+    func expectStoreError(
+        _ code: StoreError.Code, _ body: () async throws -> Void,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async {
         do {
             try await body()
             Issue.record("expected \(code), nothing was thrown", sourceLocation: sourceLocation)
@@ -76,7 +78,7 @@ struct StoreConformanceTests {
             let (before, after) = try await store.users.update(tenantID: acme.id, id: ada.id, expectedVersion: 1) { user in
                 user.givenName = "Augusta"
                 user.status = .disabled
-                user.id = "usr_hijack"  // ignored: ids are not updatable
+                user.id = "usr_hijack" // ignored: ids are not updatable
             }
             #expect(before == ada)
             #expect(after.givenName == "Augusta" && after.status == .disabled && after.version == 2 && after.id == ada.id)
@@ -168,8 +170,9 @@ struct StoreConformanceTests {
             let acme = try await store.tenants.create(f.tenant("acme"))
             func key(_ kid: String, _ state: SigningKeyState) -> SigningKeyRecord {
                 f.clock.advance(by: 1)
-                return SigningKeyRecord(kid: kid, tenantID: acme.id, algorithm: "ES256", state: state, sealedPrivateKey: "v1.sealed",
-                                        publicJWK: #"{"kty":"EC"}"#, certificatePEM: nil, createdAt: f.clock.now(), updatedAt: f.clock.now())
+                return SigningKeyRecord(
+                    kid: kid, tenantID: acme.id, algorithm: "ES256", state: state, sealedPrivateKey: "v1.sealed",
+                    publicJWK: #"{"kty":"EC"}"#, certificatePEM: nil, createdAt: f.clock.now(), updatedAt: f.clock.now())
             }
             let a = try await store.signingKeys.create(key("kid-a", .current))
             _ = try await store.signingKeys.create(key("kid-b", .next))
@@ -187,10 +190,14 @@ struct StoreConformanceTests {
     func adminTokens(_ backend: Backend) async throws {
         try await withFreshStore(backend) { (store: SQLStore) async throws in
             let acme = try await store.tenants.create(f.tenant("acme"))
-            let global = try await store.adminTokens.create(AdminToken(id: f.ids.make(.adminToken), tenantID: nil, name: "ops",
-                                                                      tokenHash: tokenHash("t1"), createdAt: f.clock.now()))
-            let scoped = try await store.adminTokens.create(AdminToken(id: f.ids.make(.adminToken), tenantID: acme.id, name: "acme",
-                                                                      tokenHash: tokenHash("t2"), createdAt: f.clock.now()))
+            let global = try await store.adminTokens.create(
+                AdminToken(
+                    id: f.ids.make(.adminToken), tenantID: nil, name: "ops",
+                    tokenHash: tokenHash("t1"), createdAt: f.clock.now()))
+            let scoped = try await store.adminTokens.create(
+                AdminToken(
+                    id: f.ids.make(.adminToken), tenantID: acme.id, name: "acme",
+                    tokenHash: tokenHash("t2"), createdAt: f.clock.now()))
             #expect(try await store.adminTokens.find(tokenHash: tokenHash("t1")) == global)
             #expect(try await store.adminTokens.find(tokenHash: tokenHash("t3")) == nil)
             #expect(try await store.adminTokens.list(tenantID: acme.id) == [scoped])
@@ -199,8 +206,10 @@ struct StoreConformanceTests {
             #expect(try await store.adminTokens.find(tokenHash: tokenHash("t2"))?.revokedAt == f.clock.now())
             await expectStoreError(.notFound) { try await store.adminTokens.revoke(id: scoped.id, at: f.clock.now()) }
             await expectStoreError(.alreadyExists) {
-                _ = try await store.adminTokens.create(AdminToken(id: f.ids.make(.adminToken), tenantID: nil, name: "dup",
-                                                                  tokenHash: tokenHash("t1"), createdAt: f.clock.now()))
+                _ = try await store.adminTokens.create(
+                    AdminToken(
+                        id: f.ids.make(.adminToken), tenantID: nil, name: "dup",
+                        tokenHash: tokenHash("t1"), createdAt: f.clock.now()))
             }
         }
     }
@@ -211,8 +220,9 @@ struct StoreConformanceTests {
             let acme = try await store.tenants.create(f.tenant("acme"))
             let now = f.clock.now()
             func token(_ raw: String, lifetime: TimeInterval) -> EnrolmentToken {
-                EnrolmentToken(id: f.ids.make(.enrolment), tenantID: acme.id, purpose: .firstAdmin, userID: nil,
-                               tokenHash: tokenHash(raw), createdAt: now, expiresAt: now.addingTimeInterval(lifetime))
+                EnrolmentToken(
+                    id: f.ids.make(.enrolment), tenantID: acme.id, purpose: .firstAdmin, userID: nil,
+                    tokenHash: tokenHash(raw), createdAt: now, expiresAt: now.addingTimeInterval(lifetime))
             }
             _ = try await store.enrolmentTokens.create(token("once", lifetime: 600))
             _ = try await store.enrolmentTokens.create(token("short", lifetime: 60))
@@ -246,9 +256,10 @@ struct StoreConformanceTests {
             var ids: [String] = []
             for i in 0..<5 {
                 f.clock.advance(by: 1)
-                let event = AuditEvent(id: f.ids.make(.auditEvent), tenantID: i == 4 ? nil : acme.id, occurredAt: f.clock.now(),
-                                       actor: "cli", action: "user.created", targetType: "user", targetID: "usr_\(i)",
-                                       before: nil, after: ["email": "u\(i)@example.com"])
+                let event = AuditEvent(
+                    id: f.ids.make(.auditEvent), tenantID: i == 4 ? nil : acme.id, occurredAt: f.clock.now(),
+                    actor: "cli", action: "user.created", targetType: "user", targetID: "usr_\(i)",
+                    before: nil, after: ["email": "u\(i)@example.com"])
                 try await store.audit.append(event)
                 ids.append(event.id)
             }

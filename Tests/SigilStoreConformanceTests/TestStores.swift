@@ -117,23 +117,29 @@ struct Fixtures {
     }
 
     func user(_ tenant: Tenant, _ email: String) -> User {
-        User(id: ids.make(.user), tenantID: tenant.id, email: email, givenName: "Ada", familyName: "Lovelace",
-             status: .active, createdAt: clock.now(), updatedAt: clock.now())
+        User(
+            id: ids.make(.user), tenantID: tenant.id, email: email, givenName: "Ada", familyName: "Lovelace",
+            status: .active, createdAt: clock.now(), updatedAt: clock.now())
     }
 
     func oidcApp(_ tenant: Tenant, clientID: String = UUID().uuidString) -> Application {
-        Application(id: ids.make(.application), tenantID: tenant.id, name: "Portal",
-                    settings: .oidc(OIDCClientSettings(clientID: clientID, clientSecretHash: tokenHash("s3cret"),
-                                                       redirectURIs: ["https://rp.example/cb"], tokenEndpointAuthMethod: "client_secret_basic",
-                                                       requirePKCE: true, requirePAR: false)),
-                    createdAt: clock.now(), updatedAt: clock.now())
+        Application(
+            id: ids.make(.application), tenantID: tenant.id, name: "Portal",
+            settings: .oidc(
+                OIDCClientSettings(
+                    clientID: clientID, clientSecretHash: tokenHash("s3cret"),
+                    redirectURIs: ["https://rp.example/cb"], tokenEndpointAuthMethod: "client_secret_basic",
+                    requirePKCE: true, requirePAR: false)),
+            createdAt: clock.now(), updatedAt: clock.now())
     }
 
     func samlApp(_ tenant: Tenant, entityID: String) -> Application {
-        Application(id: ids.make(.application), tenantID: tenant.id, name: "Okta",
-                    settings: .saml(SAMLServiceProviderSettings(
-                        entityID: entityID,
-                        assertionConsumerServices: [.init(url: "https://acme.okta.com/sso/saml2/0oa1", isDefault: true)])),
-                    createdAt: clock.now(), updatedAt: clock.now())
+        Application(
+            id: ids.make(.application), tenantID: tenant.id, name: "Okta",
+            settings: .saml(
+                SAMLServiceProviderSettings(
+                    entityID: entityID,
+                    assertionConsumerServices: [.init(url: "https://acme.okta.com/sso/saml2/0oa1", isDefault: true)])),
+            createdAt: clock.now(), updatedAt: clock.now())
     }
 }

@@ -3,11 +3,14 @@ import Testing
 
 @Suite("Assertion")
 struct AssertionTests {
-    func code(_ builder: AssertionBuilder, stored: StoredCredential? = nil, expectedChallenge: [UInt8]? = nil,
-              options: AssertionOptions = AssertionOptions(), verifier: WebAuthnVerifier = testVerifier) -> WebAuthnError.Code? {
+    func code(
+        _ builder: AssertionBuilder, stored: StoredCredential? = nil, expectedChallenge: [UInt8]? = nil,
+        options: AssertionOptions = AssertionOptions(), verifier: WebAuthnVerifier = testVerifier
+    ) -> WebAuthnError.Code? {
         webAuthnError {
-            try verifier.verifyAssertion(builder.response(), expectedChallenge: expectedChallenge ?? builder.challenge,
-                                         credential: stored ?? builder.storedCredential(), options: options)
+            try verifier.verifyAssertion(
+                builder.response(), expectedChallenge: expectedChallenge ?? builder.challenge,
+                credential: stored ?? builder.storedCredential(), options: options)
         }?.code
     }
 
@@ -89,9 +92,10 @@ struct AssertionTests {
         let builder = AssertionBuilder(key: .rsa2048)
         var response = builder.response()
         response.clientDataJSON = clientDataJSON(type: "webauthn.get", challenge: builder.challenge, crossOrigin: nil)
-        #expect(webAuthnError {
-            try testVerifier.verifyAssertion(response, expectedChallenge: builder.challenge, credential: builder.storedCredential())
-        }?.code == .badSignature)
+        #expect(
+            webAuthnError {
+                try testVerifier.verifyAssertion(response, expectedChallenge: builder.challenge, credential: builder.storedCredential())
+            }?.code == .badSignature)
     }
 
     @Test func signCountRegressionIsFlagged() throws {
@@ -113,10 +117,12 @@ struct AssertionTests {
         var builder = AssertionBuilder(key: .freshP256())
         // Both zero: an authenticator without a counter.
         builder.signCount = 0
-        var verified = try testVerifier.verifyAssertion(builder.response(), expectedChallenge: builder.challenge, credential: builder.storedCredential(signCount: 0))
+        var verified = try testVerifier.verifyAssertion(
+            builder.response(), expectedChallenge: builder.challenge, credential: builder.storedCredential(signCount: 0))
         #expect(!verified.possibleClone)
         // A counter that falls back to zero is a regression (§7.2 step 22: either counter non-zero).
-        verified = try testVerifier.verifyAssertion(builder.response(), expectedChallenge: builder.challenge, credential: builder.storedCredential(signCount: 3))
+        verified = try testVerifier.verifyAssertion(
+            builder.response(), expectedChallenge: builder.challenge, credential: builder.storedCredential(signCount: 3))
         #expect(verified.possibleClone)
     }
 

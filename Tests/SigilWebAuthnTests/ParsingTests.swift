@@ -35,45 +35,80 @@ struct COSEKeyTests {
 
     @Test func unsupportedAlgorithms() {
         // ES384 on P-384.
-        #expect(keyError(cborMap([(.int(1), .int(2)), (.int(3), .int(-35)), (.int(-1), .int(2)),
-                                  (.int(-2), .bytes(Array(repeating: 1, count: 48))), (.int(-3), .bytes(Array(repeating: 1, count: 48)))]))
+        #expect(
+            keyError(
+                cborMap([
+                    (.int(1), .int(2)), (.int(3), .int(-35)), (.int(-1), .int(2)),
+                    (.int(-2), .bytes(Array(repeating: 1, count: 48))), (.int(-3), .bytes(Array(repeating: 1, count: 48))),
+                ]))
                 == .unsupportedAlgorithm)
         // PS256.
-        #expect(keyError(cborMap([(.int(1), .int(3)), (.int(3), .int(-37)), (.int(-1), .bytes([1])), (.int(-2), .bytes([1, 0, 1]))]))
+        #expect(
+            keyError(cborMap([(.int(1), .int(3)), (.int(3), .int(-37)), (.int(-1), .bytes([1])), (.int(-2), .bytes([1, 0, 1]))]))
                 == .unsupportedAlgorithm)
         // ES256 on another curve.
-        #expect(keyError(cborMap([(.int(1), .int(2)), (.int(3), .int(-7)), (.int(-1), .int(2)),
-                                  (.int(-2), .bytes(x)), (.int(-3), .bytes(y))])) == .unsupportedAlgorithm)
+        #expect(
+            keyError(
+                cborMap([
+                    (.int(1), .int(2)), (.int(3), .int(-7)), (.int(-1), .int(2)),
+                    (.int(-2), .bytes(x)), (.int(-3), .bytes(y)),
+                ])) == .unsupportedAlgorithm)
         // EdDSA with Ed448.
-        #expect(keyError(cborMap([(.int(1), .int(1)), (.int(3), .int(-8)), (.int(-1), .int(7)),
-                                  (.int(-2), .bytes(Array(repeating: 1, count: 57)))])) == .unsupportedAlgorithm)
+        #expect(
+            keyError(
+                cborMap([
+                    (.int(1), .int(1)), (.int(3), .int(-8)), (.int(-1), .int(7)),
+                    (.int(-2), .bytes(Array(repeating: 1, count: 57))),
+                ])) == .unsupportedAlgorithm)
     }
 
     @Test func ktyMustFitAlg() {
-        #expect(keyError(cborMap([(.int(1), .int(1)), (.int(3), .int(-7)), (.int(-1), .int(1)),
-                                  (.int(-2), .bytes(x)), (.int(-3), .bytes(y))])) == .malformedPublicKey)
-        #expect(keyError(cborMap([(.int(1), .int(2)), (.int(3), .int(-8)), (.int(-1), .int(6)),
-                                  (.int(-2), .bytes(x))])) == .malformedPublicKey)
+        #expect(
+            keyError(
+                cborMap([
+                    (.int(1), .int(1)), (.int(3), .int(-7)), (.int(-1), .int(1)),
+                    (.int(-2), .bytes(x)), (.int(-3), .bytes(y)),
+                ])) == .malformedPublicKey)
+        #expect(
+            keyError(
+                cborMap([
+                    (.int(1), .int(2)), (.int(3), .int(-8)), (.int(-1), .int(6)),
+                    (.int(-2), .bytes(x)),
+                ])) == .malformedPublicKey)
     }
 
     @Test func missingOrBadParameters() {
         // No alg.
-        #expect(keyError(cborMap([(.int(1), .int(2)), (.int(-1), .int(1)), (.int(-2), .bytes(x)), (.int(-3), .bytes(y))]))
+        #expect(
+            keyError(cborMap([(.int(1), .int(2)), (.int(-1), .int(1)), (.int(-2), .bytes(x)), (.int(-3), .bytes(y))]))
                 == .malformedPublicKey)
         // No kty.
-        #expect(keyError(cborMap([(.int(3), .int(-7)), (.int(-1), .int(1)), (.int(-2), .bytes(x)), (.int(-3), .bytes(y))]))
+        #expect(
+            keyError(cborMap([(.int(3), .int(-7)), (.int(-1), .int(1)), (.int(-2), .bytes(x)), (.int(-3), .bytes(y))]))
                 == .malformedPublicKey)
         // Short x.
-        #expect(keyError(cborMap([(.int(1), .int(2)), (.int(3), .int(-7)), (.int(-1), .int(1)),
-                                  (.int(-2), .bytes(Array(x.dropFirst()))), (.int(-3), .bytes(y))])) == .malformedPublicKey)
+        #expect(
+            keyError(
+                cborMap([
+                    (.int(1), .int(2)), (.int(3), .int(-7)), (.int(-1), .int(1)),
+                    (.int(-2), .bytes(Array(x.dropFirst()))), (.int(-3), .bytes(y)),
+                ])) == .malformedPublicKey)
         // Compressed point (y as a bool).
-        #expect(keyError(cborMap([(.int(1), .int(2)), (.int(3), .int(-7)), (.int(-1), .int(1)),
-                                  (.int(-2), .bytes(x)), (.int(-3), .bool(true))])) == .malformedPublicKey)
+        #expect(
+            keyError(
+                cborMap([
+                    (.int(1), .int(2)), (.int(3), .int(-7)), (.int(-1), .int(1)),
+                    (.int(-2), .bytes(x)), (.int(-3), .bool(true)),
+                ])) == .malformedPublicKey)
         // Not on the curve.
         var badY = y
         badY[31] ^= 1
-        #expect(keyError(cborMap([(.int(1), .int(2)), (.int(3), .int(-7)), (.int(-1), .int(1)),
-                                  (.int(-2), .bytes(x)), (.int(-3), .bytes(badY))])) == .malformedPublicKey)
+        #expect(
+            keyError(
+                cborMap([
+                    (.int(1), .int(2)), (.int(3), .int(-7)), (.int(-1), .int(1)),
+                    (.int(-2), .bytes(x)), (.int(-3), .bytes(badY)),
+                ])) == .malformedPublicKey)
         // Not a map.
         #expect(keyError(.array([])) == .malformedPublicKey)
         // Trailing bytes.
@@ -83,11 +118,13 @@ struct COSEKeyTests {
     @Test func rsaModulusMustHaveAtLeast2048Bits() {
         // 1024-bit modulus.
         let n1024 = [UInt8(0xC1)] + Array(repeating: 0x5A, count: 126) + [0x01]
-        #expect(keyError(cborMap([(.int(1), .int(3)), (.int(3), .int(-257)), (.int(-1), .bytes(n1024)), (.int(-2), .bytes([1, 0, 1]))]))
+        #expect(
+            keyError(cborMap([(.int(1), .int(3)), (.int(3), .int(-257)), (.int(-1), .bytes(n1024)), (.int(-2), .bytes([1, 0, 1]))]))
                 == .weakKey)
         // 2047 bits, padded with leading zero bytes to 256 bytes.
         let n2047 = [UInt8(0x00), 0x7F] + Array(repeating: 0x5A, count: 253) + [0x01]
-        #expect(keyError(cborMap([(.int(1), .int(3)), (.int(3), .int(-257)), (.int(-1), .bytes(n2047)), (.int(-2), .bytes([1, 0, 1]))]))
+        #expect(
+            keyError(cborMap([(.int(1), .int(3)), (.int(3), .int(-257)), (.int(-1), .bytes(n2047)), (.int(-2), .bytes([1, 0, 1]))]))
                 == .weakKey)
     }
 }
@@ -167,7 +204,9 @@ struct AuthenticatorDataTests {
 @Suite("Client data")
 struct ClientDataTests {
     @Test func parsesMembers() throws {
-        let json = Array(#"{"type":"webauthn.get","challenge":"AAEC","origin":"https://a.example","crossOrigin":true,"topOrigin":"https://b.example","extra":[1,{"x":null}]}"#.utf8)
+        let json = Array(
+            #"{"type":"webauthn.get","challenge":"AAEC","origin":"https://a.example","crossOrigin":true,"topOrigin":"https://b.example","extra":[1,{"x":null}]}"#
+                .utf8)
         let data = try CollectedClientData(json: json)
         #expect(data.type == "webauthn.get")
         #expect(data.challenge == "AAEC")

@@ -7,13 +7,17 @@ import X509
 
 @Suite("Registration")
 struct RegistrationTests {
-    func verify(_ builder: RegistrationBuilder, expectedChallenge: [UInt8]? = nil, options: RegistrationOptions = RegistrationOptions(),
-                verifier: WebAuthnVerifier = testVerifier) throws(WebAuthnError) -> VerifiedRegistration {
+    func verify(
+        _ builder: RegistrationBuilder, expectedChallenge: [UInt8]? = nil, options: RegistrationOptions = RegistrationOptions(),
+        verifier: WebAuthnVerifier = testVerifier
+    ) throws(WebAuthnError) -> VerifiedRegistration {
         try verifier.verifyRegistration(builder.response(), expectedChallenge: expectedChallenge ?? builder.challenge, options: options)
     }
 
-    func code(_ builder: RegistrationBuilder, expectedChallenge: [UInt8]? = nil, options: RegistrationOptions = RegistrationOptions(),
-              verifier: WebAuthnVerifier = testVerifier) -> WebAuthnError.Code? {
+    func code(
+        _ builder: RegistrationBuilder, expectedChallenge: [UInt8]? = nil, options: RegistrationOptions = RegistrationOptions(),
+        verifier: WebAuthnVerifier = testVerifier
+    ) -> WebAuthnError.Code? {
         webAuthnError { try verify(builder, expectedChallenge: expectedChallenge, options: options, verifier: verifier) }?.code
     }
 
@@ -21,11 +25,12 @@ struct RegistrationTests {
 
     @Test(arguments: ["p256", "ed25519", "rsa"])
     func endToEnd(kind: String) throws {
-        let key: TestKey = switch kind {
-        case "p256": .freshP256()
-        case "ed25519": .freshEd25519()
-        default: .rsa2048
-        }
+        let key: TestKey =
+            switch kind {
+            case "p256": .freshP256()
+            case "ed25519": .freshEd25519()
+            default: .rsa2048
+            }
         let generator = ChallengeGenerator(random: InsecureSeededRandom(seed: "e2e-\(kind)"))
         var builder = RegistrationBuilder(key: key)
         builder.challenge = generator.next().bytes
@@ -221,8 +226,9 @@ struct RegistrationTests {
         var builder = RegistrationBuilder(key: .freshP256())
         builder.attestation = .packedSelf()
         var response = builder.response()
-        response.clientDataJSON = Array(String(decoding: response.clientDataJSON, as: UTF8.self)
-            .replacingOccurrences(of: "}", with: ",\"extra\":1}").utf8)
+        response.clientDataJSON = Array(
+            String(decoding: response.clientDataJSON, as: UTF8.self)
+                .replacingOccurrences(of: "}", with: ",\"extra\":1}").utf8)
         #expect(webAuthnError { try testVerifier.verifyRegistration(response, expectedChallenge: builder.challenge) }?.code == .badSignature)
     }
 
@@ -243,7 +249,8 @@ struct RegistrationTests {
         ] {
             var response = builder.response()
             response.attestationObject = object
-            #expect(webAuthnError { try testVerifier.verifyRegistration(response, expectedChallenge: builder.challenge) }?.code
+            #expect(
+                webAuthnError { try testVerifier.verifyRegistration(response, expectedChallenge: builder.challenge) }?.code
                     == .malformedAttestationObject)
         }
     }
@@ -254,8 +261,11 @@ struct RegistrationTests {
         options.allowedAlgorithms = [.es256]
         #expect(code(builder, options: options) == .unsupportedAlgorithm)
         // An ES384 key is not supported at all.
-        builder.coseKey = cbor(cborMap([(.int(1), .int(2)), (.int(3), .int(-35)), (.int(-1), .int(2)),
-                                        (.int(-2), .bytes(Array(repeating: 1, count: 48))), (.int(-3), .bytes(Array(repeating: 1, count: 48)))]))
+        builder.coseKey = cbor(
+            cborMap([
+                (.int(1), .int(2)), (.int(3), .int(-35)), (.int(-1), .int(2)),
+                (.int(-2), .bytes(Array(repeating: 1, count: 48))), (.int(-3), .bytes(Array(repeating: 1, count: 48))),
+            ]))
         #expect(code(builder) == .unsupportedAlgorithm)
     }
 
@@ -374,7 +384,8 @@ struct RegistrationTests {
         let builder = RegistrationBuilder(key: .freshP256())
         var response = builder.response()
         response.credentialID = Array(repeating: 0xC2, count: 32)
-        #expect(webAuthnError { try testVerifier.verifyRegistration(response, expectedChallenge: builder.challenge) }?.code
+        #expect(
+            webAuthnError { try testVerifier.verifyRegistration(response, expectedChallenge: builder.challenge) }?.code
                 == .credentialIDMismatch)
     }
 

@@ -224,9 +224,10 @@ struct SpecVectorTests {
 
     @Test func specCOSEKeyExample() throws {
         // WebAuthn §6.5.1.2 (Examples of credentialPublicKey values), the EC2 P-256 example.
-        let key = try COSEKey(encoded: hex(
-            "a5010203262001215820" + "65eda5a12577c2bae829437fe338701a10aaa375e1bb5b5de108de439c08551d"
-                + "225820" + "1e52ed75701163f7f9e40ddf9f341b3dc9ba860af7e0ca7ca7e9eecd0084d19c"))
+        let key = try COSEKey(
+            encoded: hex(
+                "a5010203262001215820" + "65eda5a12577c2bae829437fe338701a10aaa375e1bb5b5de108de439c08551d"
+                    + "225820" + "1e52ed75701163f7f9e40ddf9f341b3dc9ba860af7e0ca7ca7e9eecd0084d19c"))
         #expect(key.algorithm == .es256)
     }
 }

@@ -91,21 +91,24 @@ enum TestKey: Sendable {
         switch self {
         case .p256(let key):
             let raw = Array(key.publicKey.rawRepresentation) // x ‖ y
-            return cbor(cborMap([
-                (.int(1), .int(2)), (.int(3), .int(-7)), (.int(-1), .int(1)),
-                (.int(-2), .bytes(Array(raw[0..<32]))), (.int(-3), .bytes(Array(raw[32..<64]))),
-            ]))
+            return cbor(
+                cborMap([
+                    (.int(1), .int(2)), (.int(3), .int(-7)), (.int(-1), .int(1)),
+                    (.int(-2), .bytes(Array(raw[0..<32]))), (.int(-3), .bytes(Array(raw[32..<64]))),
+                ]))
         case .ed25519(let key):
-            return cbor(cborMap([
-                (.int(1), .int(1)), (.int(3), .int(-8)), (.int(-1), .int(6)),
-                (.int(-2), .bytes(Array(key.publicKey.rawRepresentation))),
-            ]))
+            return cbor(
+                cborMap([
+                    (.int(1), .int(1)), (.int(3), .int(-8)), (.int(-1), .int(6)),
+                    (.int(-2), .bytes(Array(key.publicKey.rawRepresentation))),
+                ]))
         case .rsa(let key):
             let primitives = try! key.publicKey.getKeyPrimitives()
-            return cbor(cborMap([
-                (.int(1), .int(3)), (.int(3), .int(-257)),
-                (.int(-1), .bytes(Array(primitives.modulus))), (.int(-2), .bytes(Array(primitives.publicExponent))),
-            ]))
+            return cbor(
+                cborMap([
+                    (.int(1), .int(3)), (.int(3), .int(-257)),
+                    (.int(-1), .bytes(Array(primitives.modulus))), (.int(-2), .bytes(Array(primitives.publicExponent))),
+                ]))
         }
     }
 
@@ -162,8 +165,9 @@ struct TestCA {
         if let aaguid {
             var serializer = DER.Serializer()
             try! serializer.serialize(ASN1OctetString(contentBytes: ArraySlice(aaguid)))
-            try! extensions.append(Certificate.Extension(
-                oid: [1, 3, 6, 1, 4, 1, 45724, 1, 1, 4], critical: aaguidCritical, value: ArraySlice(serializer.serializedBytes)))
+            try! extensions.append(
+                Certificate.Extension(
+                    oid: [1, 3, 6, 1, 4, 1, 45724, 1, 1, 4], critical: aaguidCritical, value: ArraySlice(serializer.serializedBytes)))
         }
         return try! Certificate(
             version: version, serialNumber: Certificate.SerialNumber(), publicKey: Certificate.PublicKey(leafKey.publicKey),
@@ -314,8 +318,9 @@ struct AssertionBuilder {
     }
 
     func storedCredential(signCount: UInt32 = 0, backupEligible: Bool? = nil) -> StoredCredential {
-        StoredCredential(id: credentialID, publicKey: key.coseKey, signCount: signCount, backupEligible: backupEligible,
-                         userHandle: Array("user-1".utf8))
+        StoredCredential(
+            id: credentialID, publicKey: key.coseKey, signCount: signCount, backupEligible: backupEligible,
+            userHandle: Array("user-1".utf8))
     }
 }
 

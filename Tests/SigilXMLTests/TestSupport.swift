@@ -1,9 +1,10 @@
-import Foundation
-import Testing
 import Crypto
-import _CryptoExtras
-import X509
+import Foundation
 import SwiftASN1
+import Testing
+import X509
+import _CryptoExtras
+
 @testable import SigilXML
 
 /// The reference tools of the differential tests. Under `CI` a missing tool is a test failure
@@ -126,7 +127,10 @@ enum SAMLFixture {
     }
 
     /// The fixture with its assertion signed by `key` (RSA test key by default).
-    static func signedAssertion(key: XMLSigningKey = .rsa(TestKeys.rsa), certificate: Certificate? = TestKeys.rsaCertificate, nameID: String = "alice@acme.com", inclusivePrefixes: [String] = []) throws -> String {
+    static func signedAssertion(
+        key: XMLSigningKey = .rsa(TestKeys.rsa), certificate: Certificate? = TestKeys.rsaCertificate, nameID: String = "alice@acme.com",
+        inclusivePrefixes: [String] = []
+    ) throws -> String {
         let doc = try parse(response(nameID: nameID))
         let signed = try XMLSigner(key: key, certificate: certificate, inclusivePrefixes: inclusivePrefixes).signEnveloped(doc, elementID: "_a1")
         return String(decoding: signed.serialized(), as: UTF8.self)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SigilXML
 
 /// Canonical forms against libxml2. The expected files beside each vector were produced by
@@ -44,7 +45,9 @@ struct XMLCanonicalizerTests {
     func matchesXmllintAtRuntime(_ name: String) throws {
         guard let xmllint = ReferenceTool.require("xmllint") else { return }
         let file = Vectors.c14nDirectory.appendingPathComponent("\(name).xml").path
-        for (flag, method) in [("--exc-c14n", XMLCanonicalizationMethod.exclusive(withComments: true, inclusivePrefixes: [])), ("--c14n", .inclusive(withComments: true))] {
+        for (flag, method) in [
+            ("--exc-c14n", XMLCanonicalizationMethod.exclusive(withComments: true, inclusivePrefixes: [])), ("--c14n", .inclusive(withComments: true)),
+        ] {
             let result = try ReferenceTool.run(xmllint, [flag, file])
             #expect(result.status == 0, "\(result.stderr)")
             #expect(try Self.ours(name, method) == String(decoding: result.stdout, as: UTF8.self), "\(flag) \(name)")
@@ -54,7 +57,9 @@ struct XMLCanonicalizerTests {
     @Test func withoutCommentsDropsComments() throws {
         let doc = try XMLDocumentParser.parse(Data("<!--a--><r>x<!--b-->y</r><!--c-->".utf8))
         #expect(String(decoding: XMLCanonicalizer.canonicalize(doc, method: .exclusive), as: UTF8.self) == "<r>xy</r>")
-        #expect(String(decoding: XMLCanonicalizer.canonicalize(doc, method: .inclusive(withComments: true)), as: UTF8.self) == "<!--a-->\n<r>x<!--b-->y</r>\n<!--c-->")
+        #expect(
+            String(decoding: XMLCanonicalizer.canonicalize(doc, method: .inclusive(withComments: true)), as: UTF8.self)
+                == "<!--a-->\n<r>x<!--b-->y</r>\n<!--c-->")
     }
 
     // Subtree canonicalization (the document subset an enveloped signature's reference selects).
@@ -72,17 +77,23 @@ struct XMLCanonicalizerTests {
         let doc = try XMLDocumentParser.parse(Data(Self.nested.utf8))
         let method = XMLCanonicalizationMethod.exclusive(withComments: false, inclusivePrefixes: ["a", "#default"])
         let out = try #require(XMLCanonicalizer.canonicalize(subtreeAt: [0, 0], of: doc, method: method))
-        #expect(String(decoding: out, as: UTF8.self) == #"<b:leaf xmlns="urn:d" xmlns:a="urn:a" xmlns:b="urn:b" xmlns:c="urn:c" c:x="1"><inner></inner></b:leaf>"#)
+        #expect(
+            String(decoding: out, as: UTF8.self) == #"<b:leaf xmlns="urn:d" xmlns:a="urn:a" xmlns:b="urn:b" xmlns:c="urn:c" c:x="1"><inner></inner></b:leaf>"#)
     }
 
     @Test func inclusiveSubtreeRendersAllInScopeNamespacesAndXMLAttributes() throws {
         let doc = try XMLDocumentParser.parse(Data(Self.nested.utf8))
         let out = try #require(XMLCanonicalizer.canonicalize(subtreeAt: [0, 0], of: doc, method: .inclusive))
-        #expect(String(decoding: out, as: UTF8.self) == #"<b:leaf xmlns="urn:d" xmlns:a="urn:a" xmlns:b="urn:b" xmlns:c="urn:c" xml:lang="en" c:x="1"><inner></inner></b:leaf>"#)
+        #expect(
+            String(decoding: out, as: UTF8.self)
+                == #"<b:leaf xmlns="urn:d" xmlns:a="urn:a" xmlns:b="urn:b" xmlns:c="urn:c" xml:lang="en" c:x="1"><inner></inner></b:leaf>"#)
     }
 
     @Test func methodURIsRoundTrip() {
-        for m in [XMLCanonicalizationMethod.inclusive(withComments: false), .inclusive(withComments: true), .exclusive, .exclusive(withComments: true, inclusivePrefixes: [])] {
+        for m in [
+            XMLCanonicalizationMethod.inclusive(withComments: false), .inclusive(withComments: true), .exclusive,
+            .exclusive(withComments: true, inclusivePrefixes: []),
+        ] {
             #expect(XMLCanonicalizationMethod(uri: m.uri) == m)
         }
         #expect(XMLCanonicalizationMethod(uri: "http://www.w3.org/2006/12/xml-c14n11") == nil)

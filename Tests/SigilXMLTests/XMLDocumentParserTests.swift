@@ -1,17 +1,21 @@
 import Foundation
 import Testing
+
 @testable import SigilXML
 
 @Suite("Hardened parser")
 struct XMLDocumentParserTests {
     @Test func keepsPrefixesDeclarationsAndResolvesNamespaces() throws {
-        let doc = try XMLDocumentParser.parse(Data("""
-            <p:root xmlns:p="urn:p" xmlns="urn:d" a="1" p:b="2"><child xmlns="" c="3"/><p:x/></p:root>
-            """.utf8))
+        let doc = try XMLDocumentParser.parse(
+            Data(
+                """
+                <p:root xmlns:p="urn:p" xmlns="urn:d" a="1" p:b="2"><child xmlns="" c="3"/><p:x/></p:root>
+                """.utf8))
         #expect(doc.root.prefix == "p")
         #expect(doc.root.localName == "root")
         #expect(doc.root.namespaceURI == "urn:p")
-        #expect(Set(doc.root.namespaceDeclarations) == [DOMNamespaceDeclaration(prefix: "p", uri: "urn:p"), DOMNamespaceDeclaration(prefix: nil, uri: "urn:d")])
+        #expect(
+            Set(doc.root.namespaceDeclarations) == [DOMNamespaceDeclaration(prefix: "p", uri: "urn:p"), DOMNamespaceDeclaration(prefix: nil, uri: "urn:d")])
         #expect(doc.root.attribute("a") == "1")
         #expect(doc.root.attribute("b", namespaceURI: "urn:p") == "2")
         let children = doc.root.childElements

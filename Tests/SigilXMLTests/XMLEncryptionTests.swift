@@ -1,9 +1,10 @@
-import Foundation
-import Testing
 import Crypto
-import _CryptoExtras
-import X509
+import Foundation
 import SwiftASN1
+import Testing
+import X509
+import _CryptoExtras
+
 @testable import SigilXML
 
 /// Keys for the encryption tests: the RSA test key as an encryption key.
@@ -22,10 +23,12 @@ enum EncryptionKeys {
     }
 
     /// An EncryptedData built by hand around arbitrary plaintext and algorithm URIs.
-    static func craft(plaintext: [UInt8], content: String = XMLContentEncryption.aes256GCM.uri,
-                      transport: String = XMLKeyTransport.rsaOAEPMGF1P.rawValue, keyBytes: Int = 32,
-                      transportChildren: String = "<ds:DigestMethod Algorithm=\"http://www.w3.org/2000/09/xmldsig#sha1\"/>",
-                      extraKeyInfo: String = "", type: String = XMLEncryptedDataType.element) throws -> DOMElement {
+    static func craft(
+        plaintext: [UInt8], content: String = XMLContentEncryption.aes256GCM.uri,
+        transport: String = XMLKeyTransport.rsaOAEPMGF1P.rawValue, keyBytes: Int = 32,
+        transportChildren: String = "<ds:DigestMethod Algorithm=\"http://www.w3.org/2000/09/xmldsig#sha1\"/>",
+        extraKeyInfo: String = "", type: String = XMLEncryptedDataType.element
+    ) throws -> DOMElement {
         let key = SymmetricKey(size: SymmetricKeySize(bitCount: keyBytes * 8))
         let sealed = try AES.GCM.seal(plaintext, using: key).combined!
         let wrapped = try key.withUnsafeBytes { try EncryptionKeys.privateKey.publicKey.encrypt(Data($0), padding: .PKCS1_OAEP) }
@@ -56,8 +59,9 @@ struct XMLEncryptionTests {
         #expect(decrypted.attribute("ID") == "_a1")
         #expect(decrypted.textContent == assertion.textContent)
         // Its exclusive canonical form (what a signature covers) is unchanged by the trip.
-        #expect(XMLCanonicalizer.canonicalize(decrypted, inScopeNamespaces: [:], method: .exclusive) ==
-                XMLCanonicalizer.canonicalize(assertion, inScopeNamespaces: scope, method: .exclusive))
+        #expect(
+            XMLCanonicalizer.canonicalize(decrypted, inScopeNamespaces: [:], method: .exclusive)
+                == XMLCanonicalizer.canonicalize(assertion, inScopeNamespaces: scope, method: .exclusive))
     }
 
     @Test func shapeIsXMLEnc11GCMWithOAEPAndTheCertificate() throws {
@@ -76,8 +80,10 @@ struct XMLEncryptionTests {
         try serializer.serialize(TestKeys.rsaCertificate)
         #expect(certificate == Data(serializer.serializedBytes).base64EncodedString())
         // IV (12) + ciphertext + tag (16); no plaintext leaks.
-        let cipher = try #require(Data(base64Encoded: encrypted.firstChild(named: "CipherData", namespaceURI: xenc)?
-            .firstChild(named: "CipherValue", namespaceURI: xenc)?.text ?? ""))
+        let cipher = try #require(
+            Data(
+                base64Encoded: encrypted.firstChild(named: "CipherData", namespaceURI: xenc)?
+                    .firstChild(named: "CipherValue", namespaceURI: xenc)?.text ?? ""))
         #expect(cipher.count == 12 + XMLEncryptor.selfContained(assertion, inScopeNamespaces: scope).serialized().count + 16)
         #expect(!String(decoding: DOMDocument(root: encrypted).serialized(), as: UTF8.self).contains("alice@acme.com"))
     }
@@ -121,8 +127,10 @@ struct XMLDecryptionRefusalTests {
     }
 
     @Test func cbcAndOtherContentAlgorithms() throws {
-        for uri in ["http://www.w3.org/2001/04/xmlenc#aes256-cbc", "http://www.w3.org/2001/04/xmlenc#aes128-cbc",
-                    "http://www.w3.org/2001/04/xmlenc#tripledes-cbc", "http://www.w3.org/2009/xmlenc11#aes256-gcm "] {
+        for uri in [
+            "http://www.w3.org/2001/04/xmlenc#aes256-cbc", "http://www.w3.org/2001/04/xmlenc#aes128-cbc",
+            "http://www.w3.org/2001/04/xmlenc#tripledes-cbc", "http://www.w3.org/2009/xmlenc11#aes256-gcm ",
+        ] {
             let e = try EncryptionKeys.craft(plaintext: plaintext, content: uri)
             expectXMLError(.algorithmNotAllowed) { _ = try EncryptionKeys.decryptor.decrypt(e) }
         }
@@ -143,7 +151,8 @@ struct XMLDecryptionRefusalTests {
 
     @Test func oaepDigestAndLabelChecks() throws {
         // mgf1p with a SHA-256 digest: swift-crypto has no SHA-256/MGF1-SHA1 mix, so refused.
-        let sha256 = try EncryptionKeys.craft(plaintext: plaintext, transportChildren: "<ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>")
+        let sha256 = try EncryptionKeys.craft(
+            plaintext: plaintext, transportChildren: "<ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>")
         expectXMLError(.algorithmNotAllowed) { _ = try EncryptionKeys.decryptor.decrypt(sha256) }
         let label = try EncryptionKeys.craft(plaintext: plaintext, transportChildren: "<xenc:OAEPparams>AAAA</xenc:OAEPparams>")
         expectXMLError(.algorithmNotAllowed) { _ = try EncryptionKeys.decryptor.decrypt(label) }
@@ -185,9 +194,15 @@ struct XMLDecryptionRefusalTests {
         expectXMLError(.encryptionStructure) { _ = try EncryptionKeys.decryptor.decrypt(content) }
         var reference = try EncryptionKeys.craft(plaintext: plaintext)
         let last = reference.children.count - 1
-        reference.children[last] = .element(DOMElement(prefix: "xenc", localName: "CipherData", namespaceURI: XMLNamespace.xenc, children: [
-            .element(DOMElement(prefix: "xenc", localName: "CipherReference", namespaceURI: XMLNamespace.xenc,
-                                attributes: [DOMAttribute(localName: "URI", value: "http://evil.example/x")]))]))
+        reference.children[last] = .element(
+            DOMElement(
+                prefix: "xenc", localName: "CipherData", namespaceURI: XMLNamespace.xenc,
+                children: [
+                    .element(
+                        DOMElement(
+                            prefix: "xenc", localName: "CipherReference", namespaceURI: XMLNamespace.xenc,
+                            attributes: [DOMAttribute(localName: "URI", value: "http://evil.example/x")]))
+                ]))
         expectXMLError(.encryptionStructure) { _ = try EncryptionKeys.decryptor.decrypt(reference) }
         // No key in KeyInfo: a sibling key is used (SAML allows it), but only exactly one.
         var noKey = try EncryptionKeys.craft(plaintext: plaintext)
@@ -227,8 +242,10 @@ struct XMLEncryptionDifferentialTests {
         let encrypted = try EncryptionKeys.encryptor.encrypt(assertion, inScopeNamespaces: scope, id: "_e1")
         var doc = try SAMLFixture.parse(SAMLFixture.response())
         let index = doc.root.children.firstIndex { $0.element?.localName == "Assertion" }!
-        doc.root.children[index] = .element(DOMElement(prefix: "saml", localName: "EncryptedAssertion", namespaceURI: SAMLFixture.assertionNS,
-                                                       children: [.element(encrypted)]))
+        doc.root.children[index] = .element(
+            DOMElement(
+                prefix: "saml", localName: "EncryptedAssertion", namespaceURI: SAMLFixture.assertionNS,
+                children: [.element(encrypted)]))
         let dir = try TemporaryDirectory()
         let key = try dir.write("key.pem", Data(Self.keyPEM.utf8))
         let file = try dir.write("doc.xml", doc.serialized())
@@ -236,8 +253,9 @@ struct XMLEncryptionDifferentialTests {
         #expect(r.status == 0, "xmlsec1: \(r.stderr)")
         let out = try XMLDocumentParser.parse(r.stdout).root
         let decrypted = try #require(out.firstDescendantOrSelf { $0.localName == "Assertion" })
-        #expect(XMLCanonicalizer.canonicalize(decrypted, inScopeNamespaces: [:], method: .exclusive) ==
-                XMLCanonicalizer.canonicalize(assertion, inScopeNamespaces: scope, method: .exclusive))
+        #expect(
+            XMLCanonicalizer.canonicalize(decrypted, inScopeNamespaces: [:], method: .exclusive)
+                == XMLCanonicalizer.canonicalize(assertion, inScopeNamespaces: scope, method: .exclusive))
         // Control: with another key xmlsec1 fails.
         let other = try dir.write("other.pem", Data(EncryptionKeys.otherPrivateKey.pemRepresentation.utf8))
         let bad = try ReferenceTool.run(xmlsec, ["--decrypt", "--privkey-pem", other, file])
@@ -260,8 +278,12 @@ struct XMLEncryptionDifferentialTests {
         let cert = try dir.write("cert.pem", Data(TestKeys.pem(TestKeys.rsaCertificate).utf8))
         let data = try dir.write("data.xml", Data(SAMLFixture.response().utf8))
         let tmpl = try dir.write("tmpl.xml", Data(template.utf8))
-        let r = try ReferenceTool.run(xmlsec, ["--encrypt", "--pubkey-cert-pem", cert, "--session-key", sessionKey, "--xml-data", data,
-                                               "--node-name", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion", tmpl])
+        let r = try ReferenceTool.run(
+            xmlsec,
+            [
+                "--encrypt", "--pubkey-cert-pem", cert, "--session-key", sessionKey, "--xml-data", data,
+                "--node-name", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion", tmpl,
+            ])
         #expect(r.status == 0, "xmlsec1: \(r.stderr)")
         let doc = try XMLDocumentParser.parse(r.stdout)
         #expect(!String(decoding: r.stdout, as: UTF8.self).contains("alice@acme.com"))
@@ -271,8 +293,9 @@ struct XMLEncryptionDifferentialTests {
         let scope = doc.root.namespacesInScope(above: path, inherited: ["xml": XMLNamespace.xml])
         let decrypted = try EncryptionKeys.decryptor.decrypt(encrypted, inScopeNamespaces: scope)
         let (assertion, assertionScope) = try EncryptionKeys.assertion()
-        #expect(XMLCanonicalizer.canonicalize(decrypted, inScopeNamespaces: scope, method: .exclusive) ==
-                XMLCanonicalizer.canonicalize(assertion, inScopeNamespaces: assertionScope, method: .exclusive))
+        #expect(
+            XMLCanonicalizer.canonicalize(decrypted, inScopeNamespaces: scope, method: .exclusive)
+                == XMLCanonicalizer.canonicalize(assertion, inScopeNamespaces: assertionScope, method: .exclusive))
         // And not with another key.
         #expect(throws: XMLSecurityError(.decryptionFailed, "")) {
             _ = try XMLDecryptor(privateKey: EncryptionKeys.otherPrivateKey).decrypt(encrypted, inScopeNamespaces: scope)

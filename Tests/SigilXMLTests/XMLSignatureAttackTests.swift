@@ -1,8 +1,9 @@
+import Crypto
 import Foundation
 import Testing
-import Crypto
-import _CryptoExtras
 import X509
+import _CryptoExtras
+
 @testable import SigilXML
 
 /// The attack catalogue, each a named test against our own verifier. The fixture is a SAML
@@ -206,7 +207,9 @@ struct XMLSignatureAttackTests {
 
     @Test func duplicateIDAnywhereIsRejected() throws {
         var doc = try signedDocument()
-        insertChild(&doc, under: [], at: 1, .element(DOMElement(prefix: "saml", localName: "Issuer", namespaceURI: Self.ns, attributes: [DOMAttribute(localName: "ID", value: "_a1")])))
+        insertChild(
+            &doc, under: [], at: 1,
+            .element(DOMElement(prefix: "saml", localName: "Issuer", namespaceURI: Self.ns, attributes: [DOMAttribute(localName: "ID", value: "_a1")])))
         expectXMLError(.duplicateID) { _ = try verifyAssertion(doc) }
     }
 
@@ -246,7 +249,9 @@ struct XMLSignatureAttackTests {
 
     @Test func dtdAndEntitiesInASignedDocumentAreRejected() throws {
         let signed = try SAMLFixture.signedAssertion()
-        let withDTD = "<!DOCTYPE samlp:Response [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>\n" + signed.replacingOccurrences(of: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", with: "")
+        let withDTD =
+            "<!DOCTYPE samlp:Response [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>\n"
+            + signed.replacingOccurrences(of: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", with: "")
         expectXMLError(.doctypeForbidden) { _ = try SAMLFixture.rsaVerifier.verifyEnveloped(Data(withDTD.utf8), signedElement: .samlAssertion) }
         let withEntity = signed.replacingOccurrences(of: "alice@acme.com", with: "&e;")
         expectXMLError(.entityForbidden) { _ = try SAMLFixture.rsaVerifier.verifyEnveloped(Data(withEntity.utf8), signedElement: .samlAssertion) }
@@ -256,7 +261,8 @@ struct XMLSignatureAttackTests {
         let signed = try SAMLFixture.signedAssertion()
         let padded = signed.replacingOccurrences(of: "</samlp:Response>", with: String(repeating: " ", count: 1 << 20) + "</samlp:Response>")
         expectXMLError(.limitExceeded) { _ = try SAMLFixture.rsaVerifier.verifyEnveloped(Data(padded.utf8), signedElement: .samlAssertion) }
-        let deep = signed.replacingOccurrences(of: "</samlp:Status>", with: "</samlp:Status>" + String(repeating: "<x>", count: 70) + String(repeating: "</x>", count: 70))
+        let deep = signed.replacingOccurrences(
+            of: "</samlp:Status>", with: "</samlp:Status>" + String(repeating: "<x>", count: 70) + String(repeating: "</x>", count: 70))
         expectXMLError(.limitExceeded) { _ = try SAMLFixture.rsaVerifier.verifyEnveloped(Data(deep.utf8), signedElement: .samlAssertion) }
     }
 
@@ -267,7 +273,10 @@ struct XMLSignatureAttackTests {
         ("http://www.w3.org/2001/04/xmlenc#sha256", "http://www.w3.org/2000/09/xmldsig#sha1"),
         ("http://www.w3.org/2001/10/xml-exc-c14n#\"/></ds:Transforms>", "http://www.w3.org/TR/1999/REC-xpath-19991116\"/></ds:Transforms>"),
         ("http://www.w3.org/2000/09/xmldsig#enveloped-signature", "http://www.w3.org/TR/1999/REC-xslt-19991116"),
-        ("<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"", "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2006/12/xml-c14n11\""),
+        (
+            "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"",
+            "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2006/12/xml-c14n11\""
+        ),
     ])
     func disallowedAlgorithmsAreRejected(_ replace: (String, String)) throws {
         let signed = try SAMLFixture.signedAssertion()
@@ -281,7 +290,9 @@ struct XMLSignatureAttackTests {
         let doc = try SAMLFixture.parse(signed)
         let reference = doc.root.firstDescendantOrSelf { $0.localName == "Reference" }!
         let refXML = String(decoding: DOMDocument(root: reference).serialized(xmlDeclaration: false), as: UTF8.self)
-        let twice = signed.replacingOccurrences(of: "</ds:Reference>", with: "</ds:Reference>" + refXML.replacingOccurrences(of: "<ds:Reference", with: "<ds:Reference xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\""))
+        let twice = signed.replacingOccurrences(
+            of: "</ds:Reference>",
+            with: "</ds:Reference>" + refXML.replacingOccurrences(of: "<ds:Reference", with: "<ds:Reference xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\""))
         expectXMLError(.signatureStructure) { _ = try SAMLFixture.rsaVerifier.verifyEnveloped(Data(twice.utf8), signedElement: .samlAssertion) }
     }
 
@@ -299,11 +310,13 @@ struct XMLSignatureAttackTests {
         var signedInfo = signature.childElements[0]
         let xml = String(decoding: DOMDocument(root: signedInfo).serialized(xmlDeclaration: false), as: UTF8.self)
         let oldDigest = signedInfo.firstDescendantOrSelf { $0.localName == "DigestValue" }!.text
-        let patched = xml
+        let patched =
+            xml
             .replacingOccurrences(of: XMLSignatureAlgorithm.rsaSHA256.uri, with: XMLSignatureAlgorithm.insecureRSASHA1.uri)
             .replacingOccurrences(of: XMLDigestAlgorithm.sha256.uri, with: XMLDigestAlgorithm.insecureSHA1.uri)
             .replacingOccurrences(of: oldDigest, with: Data(digest).base64EncodedString())
-        signedInfo = try XMLDocumentParser.parseElement(Data(patched.replacingOccurrences(of: "<ds:SignedInfo>", with: "<ds:SignedInfo xmlns:ds=\"\(XMLNamespace.dsig)\">").utf8))
+        signedInfo = try XMLDocumentParser.parseElement(
+            Data(patched.replacingOccurrences(of: "<ds:SignedInfo>", with: "<ds:SignedInfo xmlns:ds=\"\(XMLNamespace.dsig)\">").utf8))
         signedInfo.namespaceDeclarations = []
         var sigScope = assertion.applyingDeclarations(to: scope)
         sigScope["ds"] = XMLNamespace.dsig

@@ -1,8 +1,9 @@
+import Crypto
 import Foundation
 import Testing
-import Crypto
-import _CryptoExtras
 import X509
+import _CryptoExtras
+
 @testable import SigilXML
 
 /// Our signatures checked by xmlsec1, and xmlsec1's signatures checked by us. Under `CI` these
@@ -76,7 +77,8 @@ struct XMLSignatureDifferentialTests {
             </ds:Signature>
             """
         let issuer = "<saml:Issuer>https://idp.example/saml/metadata</saml:Issuer>\n    <saml:Subject>"
-        return SAMLFixture.response().replacingOccurrences(of: issuer, with: "<saml:Issuer>https://idp.example/saml/metadata</saml:Issuer>\(signature)\n    <saml:Subject>")
+        return SAMLFixture.response().replacingOccurrences(
+            of: issuer, with: "<saml:Issuer>https://idp.example/saml/metadata</saml:Issuer>\(signature)\n    <saml:Subject>")
     }
 
     /// Signs a template with `xmlsec1 --sign`.
@@ -88,7 +90,8 @@ struct XMLSignatureDifferentialTests {
         let cert = try dir.write("cert.pem", Data(TestKeys.pem(certificate).utf8))
         let input = try dir.write("template.xml", Data(template.utf8))
         let output = dir.url.appendingPathComponent("signed.xml").path
-        let r = try ReferenceTool.run(xmlsec, ["--sign", "--privkey-pem", "\(key),\(cert)", Self.assertionIDAttr, Self.assertionNode, "--output", output, input])
+        let r = try ReferenceTool.run(
+            xmlsec, ["--sign", "--privkey-pem", "\(key),\(cert)", Self.assertionIDAttr, Self.assertionNode, "--output", output, input])
         #expect(r.status == 0, "xmlsec1 --sign: \(r.stderr)")
         return try Data(contentsOf: URL(fileURLWithPath: output))
     }
@@ -97,7 +100,8 @@ struct XMLSignatureDifferentialTests {
     static let inc = XMLCanonicalizationMethod.inclusiveURI
 
     @Test func weVerifyXmlsecRSASHA256ExclusiveC14N() throws {
-        let t = Self.template(signatureMethod: XMLSignatureAlgorithm.rsaSHA256.uri, digestMethod: XMLDigestAlgorithm.sha256.uri, c14n: Self.exc, transform: Self.exc)
+        let t = Self.template(
+            signatureMethod: XMLSignatureAlgorithm.rsaSHA256.uri, digestMethod: XMLDigestAlgorithm.sha256.uri, c14n: Self.exc, transform: Self.exc)
         guard let signed = try xmlsecSign(t, keyPEM: TestKeys.rsa.pemRepresentation, certificate: TestKeys.rsaCertificate) else { return }
         let verified = try SAMLFixture.rsaVerifier.verifyEnveloped(signed, signedElement: .samlAssertion)
         #expect(verified.element.firstDescendantOrSelf { $0.localName == "NameID" }?.text == "alice@acme.com")
@@ -108,7 +112,8 @@ struct XMLSignatureDifferentialTests {
 
     @Test func weVerifyXmlsecRSASHA512InclusiveC14N() throws {
         // Inclusive c14n of the subset pulls the Response's namespace declarations into the assertion.
-        let t = Self.template(signatureMethod: XMLSignatureAlgorithm.rsaSHA512.uri, digestMethod: XMLDigestAlgorithm.sha512.uri, c14n: Self.inc, transform: Self.inc)
+        let t = Self.template(
+            signatureMethod: XMLSignatureAlgorithm.rsaSHA512.uri, digestMethod: XMLDigestAlgorithm.sha512.uri, c14n: Self.inc, transform: Self.inc)
         guard let signed = try xmlsecSign(t, keyPEM: TestKeys.rsa.pemRepresentation, certificate: TestKeys.rsaCertificate) else { return }
         let verified = try SAMLFixture.rsaVerifier.verifyEnveloped(signed, signedElement: .samlAssertion)
         #expect(verified.signatureAlgorithm == .rsaSHA512)
@@ -116,14 +121,16 @@ struct XMLSignatureDifferentialTests {
     }
 
     @Test func weVerifyXmlsecECDSASHA256() throws {
-        let t = Self.template(signatureMethod: XMLSignatureAlgorithm.ecdsaSHA256.uri, digestMethod: XMLDigestAlgorithm.sha256.uri, c14n: Self.exc, transform: Self.exc)
+        let t = Self.template(
+            signatureMethod: XMLSignatureAlgorithm.ecdsaSHA256.uri, digestMethod: XMLDigestAlgorithm.sha256.uri, c14n: Self.exc, transform: Self.exc)
         guard let signed = try xmlsecSign(t, keyPEM: TestKeys.p256.pemRepresentation, certificate: TestKeys.p256Certificate) else { return }
         let verifier = XMLSignatureVerifier(trustedKeys: [.p256(TestKeys.p256.publicKey)])
         #expect(try verifier.verifyEnveloped(signed, signedElement: .samlAssertion).signatureAlgorithm == .ecdsaSHA256)
     }
 
     @Test func xmlsecSHA1SignatureNeedsTheInsecureOptIn() throws {
-        let t = Self.template(signatureMethod: XMLSignatureAlgorithm.insecureRSASHA1.uri, digestMethod: XMLDigestAlgorithm.insecureSHA1.uri, c14n: Self.exc, transform: Self.exc)
+        let t = Self.template(
+            signatureMethod: XMLSignatureAlgorithm.insecureRSASHA1.uri, digestMethod: XMLDigestAlgorithm.insecureSHA1.uri, c14n: Self.exc, transform: Self.exc)
         guard let signed = try xmlsecSign(t, keyPEM: TestKeys.rsa.pemRepresentation, certificate: TestKeys.rsaCertificate) else { return }
         expectXMLError(.algorithmNotAllowed) { _ = try SAMLFixture.rsaVerifier.verifyEnveloped(signed, signedElement: .samlAssertion) }
         let insecure = XMLSignatureVerifier(trustedKeys: [.rsa(TestKeys.rsa.publicKey)], options: .init(allowInsecureSHA1: true))
@@ -131,7 +138,8 @@ struct XMLSignatureDifferentialTests {
     }
 
     @Test func xmlsecSignedWithAnotherKeyIsRejectedByUs() throws {
-        let t = Self.template(signatureMethod: XMLSignatureAlgorithm.rsaSHA256.uri, digestMethod: XMLDigestAlgorithm.sha256.uri, c14n: Self.exc, transform: Self.exc)
+        let t = Self.template(
+            signatureMethod: XMLSignatureAlgorithm.rsaSHA256.uri, digestMethod: XMLDigestAlgorithm.sha256.uri, c14n: Self.exc, transform: Self.exc)
         guard let signed = try xmlsecSign(t, keyPEM: TestKeys.otherRSA.pemRepresentation, certificate: TestKeys.otherRSACertificate) else { return }
         expectXMLError(.signatureInvalid) { _ = try SAMLFixture.rsaVerifier.verifyEnveloped(signed, signedElement: .samlAssertion) }
     }

@@ -1,8 +1,9 @@
+import Crypto
 import Foundation
 import Testing
-import Crypto
-import _CryptoExtras
 import X509
+import _CryptoExtras
+
 @testable import SigilXML
 
 @Suite("XML-DSig sign and verify")
@@ -60,7 +61,10 @@ struct XMLSignatureTests {
     }
 
     @Test func standaloneElementSigning() throws {
-        let element = try XMLDocumentParser.parseElement(Data(#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" ID="_m" entityID="https://idp.example"><md:IDPSSODescriptor/></md:EntityDescriptor>"#.utf8))
+        let element = try XMLDocumentParser.parseElement(
+            Data(
+                #"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" ID="_m" entityID="https://idp.example"><md:IDPSSODescriptor/></md:EntityDescriptor>"#
+                    .utf8))
         let signed = try XMLSigner(key: .rsa(TestKeys.rsa)).signEnveloped(element, placement: .firstChild)
         let verified = try SAMLFixture.rsaVerifier.verifyEnveloped(DOMDocument(root: signed).serialized())
         #expect(verified.element.attribute("entityID") == "https://idp.example")
