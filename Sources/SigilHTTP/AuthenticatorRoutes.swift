@@ -141,8 +141,9 @@ struct AuthenticatorRoutes {
         let body = try await JSONBody.decode(EnrolBody.self, from: request, context: context, allowed: EnrolBody.fields)
         var newUser: AuthenticatorEnrolment.NewUser? = nil
         if enrolment.userID == nil {
-            let (email, given, family) = try await signIn.firstAdministrator(body, tenant: tenant)
-            newUser = .init(email: email, givenName: given, familyName: family)
+            let admin = try await services.enrolment.firstAdministrator(
+                tenantID: tenant.id, email: body.email, givenName: body.givenName, familyName: body.familyName)
+            newUser = .init(email: admin.email, givenName: admin.givenName, familyName: admin.familyName)
         }
         let (value, setCookie) = binding(request, context, tenant: tenant)
         let base = Web.basePath(context)

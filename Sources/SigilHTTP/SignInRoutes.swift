@@ -124,31 +124,11 @@ struct SignInRoutes {
 
     func enrolOptions(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         try Web.requireSameOrigin(request, context)
-        let tenant = try context.requireTenant()
         let (enrolment, token) = try await usableEnrolment(context)
         let body = try await JSONBody.decode(EnrolBody.self, from: request, context: context, allowed: EnrolBody.fields)
-        let owner: PasskeyService.NewCredentialOwner
-        var existing: [String] = []
-        var newUser: NewUser?
-        if let userID = enrolment.userID {
-            (owner, existing) = try await services.enrolment.invitedPasskeyOwner(of: enrolment, userID: userID)
-        } else {
-            let (email, given, family) = try await firstAdministrator(body, tenant: tenant)
-            owner = .init(userID: services.context.ids.make(.user), email: email, displayName: "\(given) \(family)")
-            newUser = NewUser(email: email, givenName: given, familyName: family)
-        }
-        let (transaction, options) = try await services.passkeys.beginRegistration(
-            tenantID: tenant.id, issuer: context.issuer, owner: owner, excludeCredentialIDs: existing,
-            purpose: .enrolment(linkHash: tokenHash(token), newUser: newUser))
+        let (transaction, options) = try await services.enrolment.beginPasskeyEnrolment(
+            link: enrolment, token: token, email: body.email, givenName: body.givenName, familyName: body.familyName, issuer: context.issuer)
         return try Self.optionsResponse(transaction: transaction, options: options)
-    }
-
-    /// The first administrator's fields from the enrolment page, checked, for an email not yet taken.
-    func firstAdministrator(_ body: EnrolBody, tenant: Tenant) async throws -> (email: String, given: String, family: String) {
-        let admin = try await services.enrolment.firstAdministrator(
-            tenantID: tenant.id, email: body.email, givenName: body.givenName,
-            familyName: body.familyName)
-        return (admin.email, admin.givenName, admin.familyName)
     }
 
     func enrolVerify(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
@@ -204,11 +184,7 @@ struct SignInRoutes {
         try Web.requireSameOrigin(request, context)
         guard let (_, user) = try await context.browserSession(request, services.sessions) else { throw Problem.unauthenticatedUser() }
         _ = try await JSONBody.decode(EmptyBody.self, from: request, context: context, allowed: [])
-        let existing = try await services.account.passkeyCredentialIDs(user: user)
-        let (transaction, options) = try await services.passkeys.beginRegistration(
-            tenantID: user.tenantID, issuer: context.issuer,
-            owner: .init(userID: user.id, email: user.email, displayName: "\(user.givenName) \(user.familyName)"),
-            excludeCredentialIDs: existing, purpose: .addToAccount(sessionUser: user.id))
+        let (transaction, options) = try await services.account.beginAddingPasskey(user: user, issuer: context.issuer)
         return try Self.optionsResponse(transaction: transaction, options: options)
     }
 

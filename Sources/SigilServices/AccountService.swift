@@ -1,5 +1,6 @@
 import Foundation
 import SigilCore
+import SigilFlows
 import SigilStore
 import SigilWebAuthn
 
@@ -33,6 +34,15 @@ public struct AccountService: Sendable {
     /// passkey on the same authenticator).
     public func passkeyCredentialIDs(user: User) async throws -> [String] {
         try await context.store.passkeys.list(tenantID: user.tenantID, userID: user.id).map(\.credentialID)
+    }
+
+    /// Starts adding a passkey to the signed-in `user`'s account (their existing passkeys
+    /// excluded). Returns the ceremony and the WebAuthn creation options.
+    public func beginAddingPasskey(user: User, issuer: String) async throws -> (LoginTransaction, [String: any Sendable]) {
+        try await PasskeyService(context: context).beginRegistration(
+            tenantID: user.tenantID, issuer: issuer,
+            owner: .init(userID: user.id, email: user.email, displayName: "\(user.givenName) \(user.familyName)"),
+            excludeCredentialIDs: try await passkeyCredentialIDs(user: user), purpose: .addToAccount(sessionUser: user.id))
     }
 
     /// Finishes adding a passkey from the account page: the registration must have been started

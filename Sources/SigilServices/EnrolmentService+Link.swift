@@ -1,5 +1,6 @@
 import Foundation
 import SigilCore
+import SigilFlows
 import SigilStore
 import SigilWebAuthn
 
@@ -102,5 +103,29 @@ extension EnrolmentService {
                     ]))
             return (user, passkey)
         }
+    }
+}
+
+extension EnrolmentService {
+    /// Starts registering the link's passkey: for an invitation the invited user (their passkeys
+    /// excluded), for a first-administrator link the person typed on the page (checked; created
+    /// only when the passkey registers). Returns the ceremony and the WebAuthn creation options.
+    public func beginPasskeyEnrolment(
+        link: EnrolmentToken, token: String, email: String?, givenName: String?, familyName: String?,
+        issuer: String
+    ) async throws -> (LoginTransaction, [String: any Sendable]) {
+        let owner: PasskeyService.NewCredentialOwner
+        var existing: [String] = []
+        var newUser: NewUser?
+        if let userID = link.userID {
+            (owner, existing) = try await invitedPasskeyOwner(of: link, userID: userID)
+        } else {
+            let admin = try await firstAdministrator(tenantID: link.tenantID, email: email, givenName: givenName, familyName: familyName)
+            owner = .init(userID: context.ids.make(.user), email: admin.email, displayName: "\(admin.givenName) \(admin.familyName)")
+            newUser = NewUser(email: admin.email, givenName: admin.givenName, familyName: admin.familyName)
+        }
+        return try await PasskeyService(context: context).beginRegistration(
+            tenantID: link.tenantID, issuer: issuer, owner: owner, excludeCredentialIDs: existing,
+            purpose: .enrolment(linkHash: tokenHash(token), newUser: newUser))
     }
 }
