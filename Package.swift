@@ -336,9 +336,21 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // What the store-backed test targets share: the backends and fresh stores (not shipped).
+        .target(
+            name: "SigilTestSupport",
+            dependencies: [
+                "SigilSQLStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Tests/SigilTestSupport",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "SigilStoreConformanceTests",
             dependencies: [
+                "SigilTestSupport",
                 "SigilCore", "SigilStore", "SigilSQLStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
@@ -348,6 +360,7 @@ let package = Package(
         .testTarget(
             name: "SigilServicesTests",
             dependencies: [
+                "SigilTestSupport",
                 "SigilCore", "SigilStore", "SigilSQLStore", "SigilFlows", "SigilServices", "SigilJOSE", "SigilOAuth", "SigilWebAuthn",
                 "SigilAuthenticatorProtocol", "SigilSAML", "SigilXML",
                 .product(name: "Crypto", package: "swift-crypto"),

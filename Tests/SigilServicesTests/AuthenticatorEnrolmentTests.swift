@@ -5,6 +5,7 @@ import SigilCore
 import SigilSQLStore
 import SigilServices
 import SigilStore
+import SigilTestSupport
 import Testing
 
 @Suite struct AuthenticatorEnrolmentTests {

@@ -6,6 +6,7 @@ import SigilFlows
 import SigilSQLStore
 import SigilServices
 import SigilStore
+import SigilTestSupport
 import Testing
 
 /// QR and push sign-in (docs/authenticator-protocol.md §3–§5, threats of §9), on the service with a

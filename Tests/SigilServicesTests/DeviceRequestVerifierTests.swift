@@ -5,6 +5,7 @@ import SigilCore
 import SigilSQLStore
 import SigilServices
 import SigilStore
+import SigilTestSupport
 import Testing
 
 /// §1.4 of docs/authenticator-protocol.md: each check, in order, with its own error.

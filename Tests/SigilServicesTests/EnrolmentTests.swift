@@ -3,6 +3,7 @@ import SigilCore
 import SigilSQLStore
 import SigilServices
 import SigilStore
+import SigilTestSupport
 import Testing
 
 @Suite struct EnrolmentTests {

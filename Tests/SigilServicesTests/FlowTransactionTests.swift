@@ -6,6 +6,7 @@ import SigilFlows
 import SigilSAML
 import SigilServices
 import SigilStore
+import SigilTestSupport
 import Testing
 
 /// A flow service loads its row, feeds one event to the flow's state machine, and stores the

@@ -2,6 +2,7 @@ import Foundation
 import SigilCore
 import SigilServices
 import SigilStore
+import SigilTestSupport
 import Testing
 
 /// Signing keys at rest (`KeyService`).

@@ -3,6 +3,7 @@ import SigilCore
 import SigilSQLStore
 import SigilServices
 import SigilStore
+import SigilTestSupport
 import Testing
 
 /// The services of one tenant over a fresh store, with no HTTP server: a `ServiceSet` whose

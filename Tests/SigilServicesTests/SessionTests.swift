@@ -2,6 +2,7 @@ import Foundation
 import SigilCore
 import SigilServices
 import SigilStore
+import SigilTestSupport
 import Testing
 
 /// Browser sessions (`SessionService`): idle and absolute limits, tenant and user binding, one end.

@@ -2,6 +2,7 @@ import Foundation
 import SigilCore
 import SigilSQLStore
 import SigilStore
+import SigilTestSupport
 import Testing
 
 /// Conformance for the authenticator additions (migration 3): devices' key protection and push

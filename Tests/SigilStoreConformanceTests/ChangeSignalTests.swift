@@ -1,6 +1,7 @@
 import Foundation
 import SigilSQLStore
 import SigilStore
+import SigilTestSupport
 import Testing
 
 @Suite("Change signals")

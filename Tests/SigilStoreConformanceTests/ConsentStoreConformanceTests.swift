@@ -1,6 +1,7 @@
 import Foundation
 import SigilCore
 import SigilStore
+import SigilTestSupport
 import Testing
 
 @testable import SigilSQLStore

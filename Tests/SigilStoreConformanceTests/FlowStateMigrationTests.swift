@@ -2,6 +2,7 @@ import Foundation
 import SigilCore
 import SigilFlows
 import SigilStore
+import SigilTestSupport
 import Testing
 
 @testable import SigilSQLStore

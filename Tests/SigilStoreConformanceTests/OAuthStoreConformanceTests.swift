@@ -2,6 +2,7 @@ import Foundation
 import SigilCore
 import SigilSQLStore
 import SigilStore
+import SigilTestSupport
 import Testing
 
 /// Conformance for the OAuth aggregate: grants, one-time codes, rotating refresh tokens, PAR

@@ -2,6 +2,7 @@ import Foundation
 import SigilCore
 import SigilSQLStore
 import SigilStore
+import SigilTestSupport
 import Testing
 
 /// Conformance for the relying parties of a session (logout propagation).

@@ -3,6 +3,7 @@ import SigilCore
 import SigilFlows
 import SigilSQLStore
 import SigilStore
+import SigilTestSupport
 import Testing
 
 /// Conformance for the sign-in aggregates: passkeys, authenticator devices, sessions, login transactions.

@@ -2,6 +2,7 @@ import Foundation
 import SigilCore
 import SigilSQLStore
 import SigilStore
+import SigilTestSupport
 import Testing
 
 /// One conformance suite for every backend (the dex pattern): each case gets a fresh store.
