@@ -78,14 +78,18 @@ struct FlowStateMigrationTests {
             #expect(
                 try await store.loginTransactions.get(tenantID: acme.id, id: "ltx_pk").passkeyCeremony?.purpose
                     == .signIn(returnTo: "/t/acme/account"))
-            let enrol = try #require(try await store.loginTransactions.get(tenantID: acme.id, id: "ltx_enrol").deviceEnrolment)
+            // Read first, then unwrapped: a `#require(try await …)` over the payload crashed once in the
+            // test runtime (signal 11 releasing its result), never reproduced.
+            let enrolRow = try await store.loginTransactions.get(tenantID: acme.id, id: "ltx_enrol")
+            let enrol = try #require(enrolRow.deviceEnrolment)
             #expect(
                 enrol.startedFrom
                     == .link(
                         tokenHash: "lh", returnTo: "/account",
                         newUser: NewUser(email: "new@example.com", givenName: "N", familyName: "U")))
             #expect(enrol.previewedAt == Date(timeIntervalSince1970: 1_800_000_000))
-            let saml = try #require(try await store.loginTransactions.get(tenantID: acme.id, id: "samlreq_x").samlAuthnRequest)
+            let samlRow = try await store.loginTransactions.get(tenantID: acme.id, id: "samlreq_x")
+            let saml = try #require(samlRow.samlAuthnRequest)
             #expect(saml.forceAuthn && !saml.signed && saml.relayState == nil && saml.requestID == "_r1")
             guard case .propagation(let chain)? = try await store.loginTransactions.get(tenantID: acme.id, id: "samlslo_x").samlLogout else {
                 Issue.record("the logout chain was not converted")
