@@ -86,9 +86,11 @@ class Sigil:
         """Opens url in the browser, clicks through the hosted login when it appears, and returns
         (final URL, whether /login was shown) once the browser's URL starts with prefix. When the
         consent page appears, clicks `consent` ("allow" or "deny"); afterwards self.saw_consent
-        says whether it appeared and self.login_pages holds the /login pages' HTML."""
+        says whether it appeared, self.login_pages holds the /login pages' HTML as read in the
+        browser (when it was read before the passkey finished) and self.login_urls their URLs."""
         self.saw_consent = False
         self.login_pages = []
+        self.login_urls = []
         d = self.driver
         d.get("about:blank")
         # A renderer-initiated navigation, like a link on an RP's page. Observed with WebDriver's get
@@ -104,6 +106,8 @@ class Sigil:
             path = urllib.parse.urlparse(current).path
             if path.endswith("/login"):
                 saw_login = True
+                if current not in self.login_urls:
+                    self.login_urls.append(current)
                 try:
                     # Kept before the click: the page may leave as soon as the passkey is used.
                     # Read in the page itself, so the HTML is the /login document's and not the
