@@ -5,6 +5,7 @@ import SigilCore
 import SigilSQLStore
 import SigilServices
 import SigilStore
+import SigilTestSupport
 import Testing
 
 /// A QR sign-in started on one node and approved through another (two stores on one PostgreSQL
@@ -12,10 +13,13 @@ import Testing
 /// LISTEN/NOTIFY well before the 5 s safety poll, and the login completes there.
 @Suite struct AuthenticatorAcrossNodesTests {
     @Test func qrApprovedOnAnotherNodeWakesTheFirst() async throws {
-        guard let url = ProcessInfo.processInfo.environment["SIGIL_TEST_POSTGRES_URL"], !url.isEmpty else {
+        guard Backend.postgresURL != nil else {
             print("note: SIGIL_TEST_POSTGRES_URL is not set; the cross-node authenticator test is skipped")
             return
         }
+        // A database of its own, within the run's limit on PostgreSQL test databases.
+        let (url, drop) = try await freshPostgresDatabase()
+        defer { Task { try? await drop() } }
         let masterKey = try MasterKey(rawBytes: Array(repeating: 11, count: 32))
         let storeA = try await SQLStore.postgres(url: url)
         let storeB = try await SQLStore.postgres(url: url)

@@ -109,6 +109,31 @@ public func freshStore(_ backend: Backend) async throws -> (store: SQLStore, dis
     }
 }
 
+/// A fresh, empty PostgreSQL database for tests that open several stores on it (nodes), within
+/// the shared limit on test databases: its URL, and how to drop it (which also frees the slot).
+public func freshPostgresDatabase() async throws -> (url: String, drop: @Sendable () async throws -> Void) {
+    guard let baseURL = Backend.postgresURL, var components = URLComponents(string: baseURL) else {
+        throw TestSetupError("SIGIL_TEST_POSTGRES_URL is not a usable URL")
+    }
+    await PostgresTestSlots.shared.acquire()
+    let name = "sigil_n_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
+    do {
+        try await administer(baseURL, "CREATE DATABASE \(name)")
+    } catch {
+        await PostgresTestSlots.shared.release()
+        throw error
+    }
+    components.path = "/\(name)"
+    guard let url = components.string else { throw TestSetupError("cannot name the test database") }
+    return (
+        url,
+        {
+            try? await administer(baseURL, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+            await PostgresTestSlots.shared.release()
+        }
+    )
+}
+
 /// Runs `body` with a fresh store, and disposes of it whatever happens.
 public func withFreshStore(_ backend: Backend, _ body: (SQLStore) async throws -> Void) async throws {
     let (store, dispose) = try await freshStore(backend)
