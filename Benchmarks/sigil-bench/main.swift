@@ -13,6 +13,10 @@ if CommandLine.arguments.dropFirst().first == "oidc-flow" {
     try await runOIDCFlowBench(arguments: Array(CommandLine.arguments.dropFirst(2)))
     exit(0)
 }
+if CommandLine.arguments.dropFirst().first == "token" {
+    try await runTokenBench(arguments: Array(CommandLine.arguments.dropFirst(2)))
+    exit(0)
+}
 if CommandLine.arguments.dropFirst().first == "saml" {
     try runSAMLBench(arguments: Array(CommandLine.arguments.dropFirst(2)))
     exit(0)

@@ -18,7 +18,9 @@ public enum SigningCertificate {
         guard material.algorithm == .rs256 else {
             throw SigilError(.invalidInput, "SAML signing certificates are made for RSA keys")
         }
-        let rsa = try _RSA.Signing.PrivateKey(derRepresentation: material.privateKeyDER.value)
+        guard let rsa = material.rsaPrivateKey else {
+            throw SigilError(.invalidInput, "SAML signing certificates are made for RSA keys")
+        }
         let privateKey = Certificate.PrivateKey(rsa)
         let name = try DistinguishedName {
             CommonName(commonName)

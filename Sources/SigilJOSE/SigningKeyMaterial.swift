@@ -13,11 +13,29 @@ public enum SigningAlgorithm: String, Sendable, Codable, CaseIterable {
 
 /// A freshly generated or decrypted signing key pair. The private part is DER (PKCS#8 for P-256,
 /// PKCS#1 for RSA as swift-crypto emits it; for Ed25519 the 32-byte seed, which has no DER form in
-/// swift-crypto) and is only ever stored sealed under the master key.
+/// swift-crypto) and is only ever stored sealed under the master key. The key is parsed once, when
+/// the material is made, and every `sign` reuses it: parsing an RSA private key and BoringSSL's
+/// per-key setup were about a third of the time of each RS256 signature.
 public struct SigningKeyMaterial: Sendable {
     public let algorithm: SigningAlgorithm
     public let privateKeyDER: Secret<[UInt8]>
     public let publicJWK: JWK
+    private let parsed: ParsedKey
+
+    /// The private key as swift-crypto holds it, built once. The types are immutable and safe to
+    /// use from many threads at once (BoringSSL's RSA keeps its lazily built state under its own
+    /// lock).
+    private enum ParsedKey: Sendable {
+        case rsa(_RSA.Signing.PrivateKey)
+        case p256(P256.Signing.PrivateKey)
+        case ed25519(Curve25519.Signing.PrivateKey)
+    }
+
+    /// The parsed RSA key (RS256 material only): SAML signs XML and redirect queries with it.
+    public var rsaPrivateKey: _RSA.Signing.PrivateKey? {
+        if case .rsa(let key) = parsed { return key }
+        return nil
+    }
 
     public var kid: String { publicJWK.kid ?? "" }
 
@@ -46,6 +64,7 @@ public struct SigningKeyMaterial: Sendable {
         case .rs256:
             let key = try _RSA.Signing.PrivateKey(derRepresentation: privateKeyDER)
             guard key.keySizeInBits >= 2048 else { throw SigilError(.invalidInput, "RSA keys must have at least 2048 bits") }
+            parsed = .rsa(key)
             let primitives = try key.publicKey.getKeyPrimitives()
             jwk = JWK(
                 kty: "RSA", use: "sig", alg: "RS256",
@@ -53,12 +72,14 @@ public struct SigningKeyMaterial: Sendable {
                 e: Base64URL.encode(Self.minimalBigEndian(primitives.publicExponent)))
         case .es256:
             let key = try P256.Signing.PrivateKey(derRepresentation: privateKeyDER)
+            parsed = .p256(key)
             let raw = Array(key.publicKey.x963Representation) // 0x04 ‖ X ‖ Y
             jwk = JWK(
                 kty: "EC", use: "sig", alg: "ES256", crv: "P-256",
                 x: Base64URL.encode(raw[1..<33]), y: Base64URL.encode(raw[33..<65]))
         case .eddsa:
             let key = try Curve25519.Signing.PrivateKey(rawRepresentation: privateKeyDER)
+            parsed = .ed25519(key)
             jwk = JWK(kty: "OKP", use: "sig", alg: "EdDSA", crv: "Ed25519", x: Base64URL.encode(Array(key.publicKey.rawRepresentation)))
         }
         jwk.kid = try jwk.thumbprint()
@@ -74,29 +95,26 @@ public struct SigningKeyMaterial: Sendable {
 
     /// Signs `message` with this key (RS256: RSASSA-PKCS1-v1_5 with SHA-256; ES256: raw r‖s).
     public func sign(_ message: [UInt8]) throws -> [UInt8] {
-        switch algorithm {
-        case .rs256:
-            let key = try _RSA.Signing.PrivateKey(derRepresentation: privateKeyDER.value)
+        switch parsed {
+        case .rsa(let key):
             return Array(try key.signature(for: message, padding: .insecurePKCS1v1_5).rawRepresentation)
-        case .es256:
-            let key = try P256.Signing.PrivateKey(derRepresentation: privateKeyDER.value)
+        case .p256(let key):
             return Array(try key.signature(for: message).rawRepresentation)
-        case .eddsa:
-            return Array(try Curve25519.Signing.PrivateKey(rawRepresentation: privateKeyDER.value).signature(for: message))
+        case .ed25519(let key):
+            return Array(try key.signature(for: message))
         }
     }
 
     /// Verifies a signature made by `sign` against the public half.
     public func verify(_ signature: [UInt8], for message: [UInt8]) throws -> Bool {
-        switch algorithm {
-        case .rs256:
-            let key = try _RSA.Signing.PrivateKey(derRepresentation: privateKeyDER.value).publicKey
-            return key.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: signature), for: message, padding: .insecurePKCS1v1_5)
-        case .es256:
-            let key = try P256.Signing.PrivateKey(derRepresentation: privateKeyDER.value).publicKey
-            return key.isValidSignature(try P256.Signing.ECDSASignature(rawRepresentation: signature), for: message)
-        case .eddsa:
-            return try Curve25519.Signing.PrivateKey(rawRepresentation: privateKeyDER.value).publicKey.isValidSignature(signature, for: message)
+        switch parsed {
+        case .rsa(let key):
+            return key.publicKey.isValidSignature(
+                _RSA.Signing.RSASignature(rawRepresentation: signature), for: message, padding: .insecurePKCS1v1_5)
+        case .p256(let key):
+            return key.publicKey.isValidSignature(try P256.Signing.ECDSASignature(rawRepresentation: signature), for: message)
+        case .ed25519(let key):
+            return key.publicKey.isValidSignature(signature, for: message)
         }
     }
 }

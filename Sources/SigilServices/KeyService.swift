@@ -2,6 +2,9 @@ import Foundation
 import SigilCore
 import SigilJOSE
 import SigilStore
+import SigilXML
+import X509
+import _CryptoExtras
 
 /// A tenant's signing keys: creation, rotation with overlap, the published JWKS and the SAML
 /// signing certificate. Per algorithm (RS256, ES256) a tenant has one `current` key that signs,
@@ -61,7 +64,7 @@ public struct KeyService: Sendable {
         // Generate outside the transaction: RSA key generation takes a while.
         let fresh = try SigningAlgorithm.allCases.map { try makeKey($0, tenant: tenant, state: .next) }
         let context = self.context
-        return try await context.store.transaction { tx in
+        let results = try await context.store.transaction { tx in
             let keys = try await tx.signingKeys.list(tenantID: tenantID, forUpdate: true)
             let now = context.clock.now()
             var results: [RotationResult] = []
@@ -88,6 +91,10 @@ public struct KeyService: Sendable {
             }
             return results
         }
+        // Correctness does not depend on this (every use reads which kid is current, on every
+        // node), but this node need not keep the demoted keys' secrets in memory.
+        context.signingKeyCache.remove(tenantID: tenantID)
+        return results
     }
 
     /// The published key set: next, current and previous keys of every algorithm.
@@ -108,8 +115,25 @@ public struct KeyService: Sendable {
         return pem
     }
 
-    /// The current signing key for `algorithm`, decrypted.
+    /// The current signing key for `algorithm`, decrypted and parsed (cached per tenant and kid).
     public func currentSigningKey(tenantID: String, algorithm: SigningAlgorithm) async throws -> SigningKeyMaterial {
+        try parsed(try await currentRecord(tenantID: tenantID, algorithm: algorithm)).material
+    }
+
+    /// The current RSA key and the SAML signer made from it and its certificate, both kept parsed
+    /// per tenant and kid. One read of the tenant's key rows says which kid is current.
+    func currentSAMLSigner(tenantID: String) async throws -> (key: _RSA.Signing.PrivateKey, signer: XMLSigner) {
+        let entry = try parsed(try await currentRecord(tenantID: tenantID, algorithm: .rs256))
+        guard let key = entry.material.rsaPrivateKey, let signer = entry.xmlSigner else {
+            if entry.certificatePEM != nil { throw SigilError(.internalFailure, "the current RSA key's certificate is not readable") }
+            throw StoreError.notFound("signing certificate", tenantID)
+        }
+        return (key, signer)
+    }
+
+    /// The tenant's `current` key row for `algorithm`, read from the store on every call: this read
+    /// is what makes a rotation on any node take effect on this one at its next signature.
+    func currentRecord(tenantID: String, algorithm: SigningAlgorithm) async throws -> SigningKeyRecord {
         var keys = try await context.store.signingKeys.list(tenantID: tenantID, forUpdate: false)
         if !keys.contains(where: { $0.state == .current && $0.algorithm == algorithm.rawValue }) {
             try await ensureAllAlgorithms(tenantID: tenantID)
@@ -118,7 +142,7 @@ public struct KeyService: Sendable {
         guard let record = keys.last(where: { $0.state == .current && $0.algorithm == algorithm.rawValue }) else {
             throw StoreError.notFound("signing key", "no current \(algorithm.rawValue) key")
         }
-        return try decrypt(record)
+        return record
     }
 
     /// Gives a tenant created before an algorithm existed (EdDSA came after RS256 and ES256) its
@@ -145,15 +169,29 @@ public struct KeyService: Sendable {
         }
     }
 
-    public func decrypt(_ record: SigningKeyRecord) throws -> SigningKeyMaterial {
-        // A kid names one immutable key, so its decrypted form can be kept for the process's
-        // life: opening the sealed DER and parsing an RSA private key on every token was the
-        // largest cost after the signature itself.
-        let cacheKey = record.tenantID + "/" + record.kid
-        if let cached = context.signingKeyCache.get(cacheKey) { return cached }
+    /// The record's key, decrypted and parsed.
+    public func decrypt(_ record: SigningKeyRecord) throws -> SigningKeyMaterial { try parsed(record).material }
+
+    /// The record's key ready to sign, from the cache when this process has loaded that tenant's
+    /// kid before. A kid names one immutable key, so its parsed form can be kept: opening the
+    /// sealed DER and parsing the key (for RSA also BoringSSL's per-key setup) on every token was
+    /// the largest cost after the signature itself.
+    func parsed(_ record: SigningKeyRecord) throws -> ParsedSigningKey {
+        let cache = context.signingKeyCache
+        if let cached = cache.get(tenantID: record.tenantID, kid: record.kid), cached.tenantID == record.tenantID,
+            cached.material.kid == record.kid, cached.certificatePEM == record.certificatePEM
+        {
+            return cached
+        }
         let material = try decryptUncached(record)
-        context.signingKeyCache.put(cacheKey, material)
-        return material
+        // An unreadable certificate fails SAML signing (below), never token signing.
+        var signer: XMLSigner?
+        if let pem = record.certificatePEM, let key = material.rsaPrivateKey, let certificate = try? Certificate(pemEncoded: pem) {
+            signer = XMLSigner(key: .rsa(key), certificate: certificate)
+        }
+        let entry = ParsedSigningKey(tenantID: record.tenantID, material: material, certificatePEM: record.certificatePEM, xmlSigner: signer)
+        cache.put(entry)
+        return entry
     }
 
     func decryptUncached(_ record: SigningKeyRecord) throws -> SigningKeyMaterial {

@@ -371,15 +371,14 @@ public struct SAMLIdentityProviderService: Sendable {
 
     /// The tenant's current RSA key: it signs XML (enveloped signatures) and HTTP-Redirect queries,
     /// and its certificate is the metadata's signing certificate.
+    /// Both are kept parsed per tenant and kid by `KeyService` (one key-row read per use says
+    /// which kid is current, so a rotation on any node is followed at the next response).
     func rsaSigningKey(tenantID: String) async throws -> _RSA.Signing.PrivateKey {
-        let material = try await keys.currentSigningKey(tenantID: tenantID, algorithm: .rs256)
-        return try _RSA.Signing.PrivateKey(derRepresentation: material.privateKeyDER.value)
+        try await keys.currentSAMLSigner(tenantID: tenantID).key
     }
 
     func signer(tenantID: String) async throws -> XMLSigner {
-        let key = try await rsaSigningKey(tenantID: tenantID)
-        let certificate = try Certificate(pemEncoded: try await keys.currentCertificatePEM(tenantID: tenantID))
-        return XMLSigner(key: .rsa(key), certificate: certificate)
+        try await keys.currentSAMLSigner(tenantID: tenantID).signer
     }
 
     func builder(tenantID: String) async throws -> SAMLResponseBuilder {

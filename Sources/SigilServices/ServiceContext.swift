@@ -2,6 +2,7 @@ import Logging
 import SigilCore
 import SigilJOSE
 import SigilStore
+import SigilXML
 import Synchronization
 
 /// What every use case needs: the store, time, randomness, the master key.
@@ -13,7 +14,7 @@ public struct ServiceContext: Sendable {
     public let logger: Logger
     /// Outbound fetches (client JWKS, SP metadata) with their URL policy and cache.
     public let remote: RemoteDocuments
-    /// Decrypted signing keys by tenant and kid (shared by every service built on this context).
+    /// Decrypted, parsed signing keys (and SAML signers) by tenant and kid (shared by every service built on this context).
     public let signingKeyCache = SigningKeyCache()
 
     public init(
@@ -53,21 +54,51 @@ public struct ServiceContext: Sendable {
     }
 }
 
-/// Decrypted signing keys, by "tenant/kid". Keys are immutable per kid; retired keys are never
-/// asked for again, and the cache is bounded so a long-lived process with many rotations and
-/// tenants does not grow without limit (it is emptied when full: a reload is cheap).
+/// Signing keys kept decrypted and parsed, by tenant and kid, for the life of the process (or until
+/// the cache fills). A kid names one immutable key (its sealed private key and certificate never
+/// change), so an entry never goes stale; what changes on rotation is which kid is `current`, and
+/// `KeyService` reads that from the store on every use, so a key stops signing on every node as
+/// soon as its row stops being current (docs/architecture.md, Keys). Entries are keyed by tenant
+/// *and* kid and carry both, so one tenant's key is never served for another's. Bounded: when full
+/// it is emptied (a reload is one AES-GCM open and one key parse). Secrets stay in memory only.
 public final class SigningKeyCache: Sendable {
-    private let entries = Mutex<[String: SigningKeyMaterial]>([:])
+    struct Key: Hashable {
+        var tenantID: String
+        var kid: String
+    }
+
+    private let entries = Mutex<[Key: ParsedSigningKey]>([:])
     static let capacity = 1024
 
     public init() {}
 
-    func get(_ key: String) -> SigningKeyMaterial? { entries.withLock { $0[key] } }
+    func get(tenantID: String, kid: String) -> ParsedSigningKey? {
+        entries.withLock { $0[Key(tenantID: tenantID, kid: kid)] }
+    }
 
-    func put(_ key: String, _ value: SigningKeyMaterial) {
+    func put(_ value: ParsedSigningKey) {
         entries.withLock {
             if $0.count >= Self.capacity { $0.removeAll() }
-            $0[key] = value
+            $0[Key(tenantID: value.tenantID, kid: value.material.kid)] = value
         }
     }
+
+    /// Drops a tenant's entries (all of them: the next use reloads the current ones).
+    func remove(tenantID: String) {
+        entries.withLock { $0 = $0.filter { $0.key.tenantID != tenantID } }
+    }
+
+    /// How many keys are held (for tests and diagnostics).
+    public var count: Int { entries.withLock { $0.count } }
+}
+
+/// One stored signing key made ready to sign: decrypted, its private key parsed (in
+/// `SigningKeyMaterial`), and for an RSA key with a certificate the SAML `XMLSigner` holding the
+/// parsed certificate (and its DER in base64 for `KeyInfo`).
+struct ParsedSigningKey: Sendable {
+    let tenantID: String
+    let material: SigningKeyMaterial
+    /// The certificate the signer was built from, to check it is the record's.
+    let certificatePEM: String?
+    let xmlSigner: XMLSigner?
 }
