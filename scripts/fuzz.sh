@@ -75,6 +75,8 @@ for t in "${targets[@]}"; do
     artifacts=$scratch/artifacts/$t
     log=$scratch/logs/$t.log
     mkdir -p "$work" "$artifacts" "$(dirname "$log")"
+    marker=$scratch/logs/$t.started
+    : >"$marker"
     rc=0
     LSAN_OPTIONS="suppressions=$root/Fuzz/lsan-suppressions.txt:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}" \
         timeout --kill-after=30 $((seconds + 120)) "$exe" "$work" "$seeds" \
@@ -83,7 +85,8 @@ for t in "${targets[@]}"; do
     # libFuzzer's final stats: stat::number_of_executed_units, the last "cov:"/"ft:"/"corp:" status line.
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     status=$(grep -E '^#[0-9]+.*cov: ' "$log" | tail -n 1 | grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[^ ]+' || true)
-    found=$(find "$artifacts" -type f | head -n 5 | tr '\n' ' ')
+    # Only this run's artefacts: earlier ones stay for reproduction but do not fail the run.
+    found=$(find "$artifacts" -type f -newer "$marker" | head -n 5 | tr '\n' ' ')
     if [ "$rc" -eq 0 ] && [ -z "$found" ]; then
         pass "$t: ${execs:-?} executions in ${seconds}s, ${status:-no status line}"
     else
