@@ -13,6 +13,11 @@ let package = Package(
         .library(name: "SigilCore", targets: ["SigilCore"]),
         .executable(name: "sigil-authenticator", targets: ["sigil-authenticator"]),
         .library(name: "SigilXML", targets: ["SigilXML"]),
+        // For the fuzz package (Fuzz/Package.swift, docs/fuzzing.md).
+        .library(name: "SigilSAML", targets: ["SigilSAML"]),
+        .library(name: "SigilJOSE", targets: ["SigilJOSE"]),
+        .library(name: "SigilWebAuthn", targets: ["SigilWebAuthn"]),
+        .library(name: "SigilQR", targets: ["SigilQR"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),

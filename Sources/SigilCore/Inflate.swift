@@ -78,7 +78,11 @@ public struct Inflater {
         self.input = input
         self.position = start
         self.limit = limit
-        output = [UInt8](repeating: 0, count: max(1024, min(expected, limit)))
+        // `expected` is often an untrusted claim (a PNG's IHDR): reserve no more than the input
+        // can inflate to (DEFLATE expands at most 1032:1), so a tiny stream with a huge claim
+        // cannot allocate the claim up front.
+        let (ceiling, overflow) = (input.count - start).multipliedReportingOverflow(by: 1032)
+        output = [UInt8](repeating: 0, count: max(1024, min(expected, limit, overflow ? Int.max : ceiling)))
     }
 
     /// Makes room for `extra` more bytes, or throws when that would pass the limit.

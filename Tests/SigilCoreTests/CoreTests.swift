@@ -69,6 +69,18 @@ import X509
     }
 }
 
+@Suite struct InflaterTests {
+    /// Found while writing the fuzz targets (docs/fuzzing.md): the size hint, in SigilQR a PNG's
+    /// IHDR claim, was reserved before anything was inflated, so a few bytes claiming a huge image
+    /// allocated all of it (here it would be a petabyte, and the process would die).
+    @Test func aHugeSizeHintReservesOnlyWhatTheInputCanInflateTo() throws {
+        let empty: [UInt8] = [0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]
+        #expect(try Inflater.zlib(empty, limit: Int.max, expectedSize: 1 << 50).isEmpty)
+        let sigil: [UInt8] = [0x78, 0x9C, 0x2B, 0xCE, 0x4C, 0xCF, 0xCC, 0x01, 0x00, 0x06, 0x5B, 0x02, 0x19]
+        #expect(try Inflater.zlib(sigil, limit: 1 << 40, expectedSize: 1 << 40) == Array("sigil".utf8))
+    }
+}
+
 @Suite struct MasterKeyTests {
     let key = try! MasterKey(rawBytes: Array(repeating: 0x42, count: 32))
 
