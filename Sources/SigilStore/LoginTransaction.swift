@@ -1,5 +1,6 @@
 import Foundation
 import SigilFlows
+import Synchronization
 
 /// One flow (a sign-in, an enrolment, a SAML request or logout), held server-side so any node can continue it:
 /// its typed state (`flow`, decided by its SigilFlows state machine), the one-time challenge, and where it stands.
@@ -91,10 +92,9 @@ extension LoginTransactionStore {
     }
 }
 
-/// Carries a value out of an update closure. `@unchecked Sendable`: every access holds `lock`.
-private final class ResultBox<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value?
-    func set(_ new: Value) { lock.lock(); value = new; lock.unlock() }
-    func get() -> Value? { lock.lock(); defer { lock.unlock() }; return value }
+/// Carries a value out of an update closure (a `Mutex`, as the project's other shared state).
+private final class ResultBox<Value: Sendable>: Sendable {
+    private let value = Mutex<Value?>(nil)
+    func set(_ new: Value) { value.withLock { $0 = new } }
+    func get() -> Value? { value.withLock { $0 } }
 }
