@@ -90,6 +90,10 @@ extension AdminAPI {
             outcome: .init(rawValue: e.outcome.rawValue), reason: e.reason, targetId: e.targetID, targetType: e.targetType)
     }
 
+    static func auditFinding(_ f: AuditFinding) -> Schemas.AuditFinding {
+        .init(kind: .init(rawValue: f.kind.rawValue) ?? .changed, sequence: f.sequence, eventId: f.eventID, message: f.message)
+    }
+
     static func application(_ app: SigilStore.Application, clientSecret: String? = nil) -> Schemas.Application {
         var body = Schemas.Application(
             clientSecret: clientSecret, createdAt: app.createdAt, id: app.id, name: app.name,

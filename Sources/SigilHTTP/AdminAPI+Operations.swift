@@ -213,6 +213,31 @@ extension AdminAPI: APIProtocol {
         return .ok(.init(body: .json(.init(items: page.items.map(Self.auditEvent), nextCursor: page.nextCursor))))
     }
 
+    package func verifyAuditLog(_ input: Operations.VerifyAuditLog.Input) async throws -> Operations.VerifyAuditLog.Output {
+        let call = try AdminCall.get()
+        let tenantID = try call.tenantID()
+        let result = try await services.audit.verify(tenantID: tenantID, by: call.principal)
+        let report = result.chains.first { $0.chain == tenantID }
+        let findings = (report?.findings ?? []) + result.unchained
+        return .ok(
+            .init(
+                body: .json(
+                    .init(
+                        intact: findings.isEmpty, events: report?.events ?? 0, lastSequence: report?.lastSequence ?? 0,
+                        lastHash: report?.lastHash ?? AuditChain.genesis, checkpointsVerified: report?.checkpointsVerified ?? 0,
+                        lastGoodCheckpoint: report?.lastGoodCheckpoint, findings: findings.map(Self.auditFinding)))))
+    }
+
+    package func listAuditCheckpoints(_ input: Operations.ListAuditCheckpoints.Input) async throws -> Operations.ListAuditCheckpoints.Output {
+        let call = try AdminCall.get()
+        let checkpoints = try await services.audit.checkpoints(tenantID: try call.tenantID(), by: call.principal)
+        return .ok(
+            .init(
+                body: .json(
+                    .init(
+                        items: checkpoints.map { .init(seq: $0.sequence, hash: $0.hash, checkpoint: $0.signed, createdAt: $0.createdAt) }))))
+    }
+
     /// Served by the plain route in `register` (the file's own bytes); this answers the same
     /// document, decoded, if the generated route is ever reached.
     package func getOpenAPIDocument(_ input: Operations.GetOpenAPIDocument.Input) async throws -> Operations.GetOpenAPIDocument.Output {

@@ -18,6 +18,7 @@ public enum SigilServer {
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: RateLimitMiddleware.standard(limiter: rateLimiter, services: services))
         PublicRoutes.register(on: router, services: services, metrics: metrics)
+        AuditRoutes.register(on: router, services: services)
         AdminAPI(services: services, limiter: rateLimiter).register(on: router)
         SignInRoutes(services: services, pages: pages).register(on: router)
         AuthenticatorRoutes(services: services, pages: pages).register(on: router)

@@ -369,6 +369,11 @@ enum Migrations {
             code: { db, _ in
                 try await FlowStateMigration.run(db)
             }),
+        Migration(
+            version: 10, name: "audit-chain", statements: AuditChainMigration.statements,
+            code: { db, now in
+                try await AuditChainMigration.run(db, now: now)
+            }),
     ]
 
     /// The migrations by version (the list above may be merged out of order).

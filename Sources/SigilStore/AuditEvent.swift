@@ -34,7 +34,21 @@ public struct AuditEvent: Codable, Sendable, Equatable {
 }
 
 public protocol AuditEventStore: Sendable {
+    /// Writes the event as the next link of its chain (`AuditChain`), in the caller's transaction
+    /// (or one of its own), holding the chain's head row until it commits.
     func append(_ event: AuditEvent) async throws
     /// Newest first; `tenantID` nil lists events of every tenant and global ones.
     func list(tenantID: String?, page: PageRequest) async throws -> Page<AuditEvent>
+
+    /// Every chain's head (`""` is the global chain).
+    func chainHeads() async throws -> [AuditChainHead]
+    /// A chain's events in ascending sequence, from `after` (exclusive), at most `limit`.
+    func chained(chain: String, after: Int64, limit: Int) async throws -> [ChainedAuditEvent]
+    /// Rows of the audit table that carry no chain position (written around Sigil), at most `limit`.
+    func unchained(limit: Int) async throws -> [ChainedAuditEvent]
+    /// Stores a checkpoint; `false` when that chain already has one at that position (another node
+    /// made it first).
+    func addCheckpoint(_ checkpoint: AuditCheckpoint) async throws -> Bool
+    /// A chain's checkpoints, oldest first.
+    func checkpoints(chain: String) async throws -> [AuditCheckpoint]
 }

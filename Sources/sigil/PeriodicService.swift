@@ -55,4 +55,29 @@ struct PeriodicService: Service, CustomStringConvertible {
             while await services.logout.deliverDue(limit: 50) == 50 {}
         }
     }
+
+    /// Signs a checkpoint of every audit chain that moved (docs/audit.md), and logs each one: the
+    /// log line is a copy of the chain's head outside the database.
+    static func auditCheckpoints(_ services: ServiceSet, interval: Duration, logger: Logger) -> PeriodicService {
+        PeriodicService(name: "audit checkpoints", interval: interval, logger: logger) {
+            for checkpoint in try await services.audit.checkpoint() {
+                logger.notice(
+                    "audit checkpoint",
+                    metadata: [
+                        "chain": .string(checkpoint.chain.isEmpty ? "global" : checkpoint.chain),
+                        "seq": .stringConvertible(checkpoint.sequence), "hash": .string(checkpoint.hash),
+                        "checkpoint": .string(checkpoint.signed),
+                    ])
+            }
+        }
+    }
+}
+
+/// `SIGIL_AUDIT_CHECKPOINT_SECONDS` (default 300, at least 5).
+func auditCheckpointInterval() throws -> Duration {
+    guard let text = env("SIGIL_AUDIT_CHECKPOINT_SECONDS") else { return .seconds(300) }
+    guard let seconds = Int(text), seconds >= 5 else {
+        throw CLIError("SIGIL_AUDIT_CHECKPOINT_SECONDS must be a whole number of seconds, at least 5")
+    }
+    return .seconds(seconds)
 }

@@ -15,7 +15,7 @@ struct Sigil: AsyncParsableCommand {
         commandName: "sigil",
         abstract: "Sigil: a self-hosted, passwordless identity provider.",
         version: SigilServer.version,
-        subcommands: [Serve.self, Migrate.self, TenantCommand.self, UserCommand.self, AppCommand.self, KeysCommand.self, AdminCommand.self],
+        subcommands: [Serve.self, Migrate.self, TenantCommand.self, UserCommand.self, AppCommand.self, KeysCommand.self, AdminCommand.self, AuditCommand.self],
         defaultSubcommand: nil)
 }
 
@@ -93,6 +93,7 @@ struct Serve: AsyncParsableCommand {
                         .init(service: app),
                         .init(service: PeriodicService.expirySweep(services, logger: logger)),
                         .init(service: PeriodicService.logoutDeliveries(services, interval: .seconds(15), logger: logger)),
+                        .init(service: PeriodicService.auditCheckpoints(services, interval: try auditCheckpointInterval(), logger: logger)),
                     ],
                     gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             do {

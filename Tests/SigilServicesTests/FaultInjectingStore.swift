@@ -96,6 +96,14 @@ final class FaultInjectingStore: Store {
         func list(tenantID: String?, page: PageRequest) async throws -> Page<AuditEvent> {
             try await base.list(tenantID: tenantID, page: page)
         }
+
+        func chainHeads() async throws -> [AuditChainHead] { try await base.chainHeads() }
+        func chained(chain: String, after: Int64, limit: Int) async throws -> [ChainedAuditEvent] {
+            try await base.chained(chain: chain, after: after, limit: limit)
+        }
+        func unchained(limit: Int) async throws -> [ChainedAuditEvent] { try await base.unchained(limit: limit) }
+        func addCheckpoint(_ checkpoint: AuditCheckpoint) async throws -> Bool { try await base.addCheckpoint(checkpoint) }
+        func checkpoints(chain: String) async throws -> [AuditCheckpoint] { try await base.checkpoints(chain: chain) }
     }
 
     struct Passkeys: PasskeyStore {
