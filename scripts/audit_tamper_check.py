@@ -20,7 +20,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import socket
+import time
+import urllib.error
 import urllib.parse
+import urllib.request
 
 PASSED = 0
 FAILED = []
@@ -325,6 +329,44 @@ def run(backend):
           after[-1]["chain_seq"] == n + 1 and after[-1]["prev_hash"] == chain[-1]["hash"], f"{after[-1]['chain_seq']}")
 
 
+def served_checkpoint(root):
+    """A running node signs checkpoints on its own, logs each one, and publishes the newest: the
+    copy kept outside the database verifies as a witness."""
+    print("\n==== a serving node ====")
+    data = os.path.join(root, "serving")
+    os.makedirs(data)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    env = dict(os.environ, SIGIL_DATA_DIR=data, SIGIL_AUDIT_CHECKPOINT_SECONDS="5", SIGIL_PORT=str(port), SIGIL_LOG_LEVEL="info")
+    log_path = os.path.join(root, "serve.log")
+    with open(log_path, "w") as log:
+        server = subprocess.Popen([BIN, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    body, deadline = None, time.time() + 60
+    try:
+        while time.time() < deadline and body is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/.well-known/sigil-audit-checkpoint", timeout=2) as response:
+                    body = json.load(response)
+            except (urllib.error.URLError, ConnectionError, OSError):
+                time.sleep(0.5)
+        check("the node publishes a signed checkpoint at /.well-known/sigil-audit-checkpoint",
+              body is not None and body.get("checkpoint", "").count(".") == 2 and body.get("seq", 0) >= 1, str(body))
+        logged = [json.loads(line) for line in open(log_path) if '"audit checkpoint"' in line]
+        check("the node logs each checkpoint (a copy of the head outside the database)",
+              any(entry.get("checkpoint") == (body or {}).get("checkpoint") for entry in logged)
+              or any((body or {}).get("checkpoint", "-") in json.dumps(entry) for entry in logged), f"{len(logged)} log lines")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    if body:
+        witness = os.path.join(root, "served-witness.txt")
+        open(witness, "w").write(body["checkpoint"] + "\n")
+        code, report = verify(SQLite(root), data, "--witness", witness)
+        check("the published checkpoint verifies as a witness", code == 0 and report["intact"], json.dumps(findings(report)))
+
+
 def main():
     global BIN, ROOT_TMP
     parser = argparse.ArgumentParser()
@@ -339,6 +381,7 @@ def main():
     backends = [SQLite(ROOT_TMP)]
     try:
         run(backends[0])
+        served_checkpoint(ROOT_TMP)
         if args.postgres_url and shutil.which("psql"):
             pg = Postgres(args.postgres_url, ROOT_TMP)
             backends.append(pg)
