@@ -47,10 +47,16 @@ let package = Package(
             swiftSettings: strict
         ),
         // Keys, JWK/JWKS, X.509 signing certificates. No I/O.
+        // RS256 signing with the system's OpenSSL 3 libcrypto (libssl-dev): a small C shim that
+        // exposes opaque handles only.
+        .target(
+            name: "CSigilOpenSSL",
+            linkerSettings: [.linkedLibrary("crypto")]
+        ),
         .target(
             name: "SigilJOSE",
             dependencies: [
-                "SigilCore",
+                "SigilCore", "CSigilOpenSSL",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -69,7 +75,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SigilOAuthTests",
-            dependencies: ["SigilOAuth", "SigilJOSE", "SigilCore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "SigilOAuth", "SigilJOSE", "SigilCore", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
             swiftSettings: strict
         ),
         // Flows as pure state machines (sign-in, enrolment, SAML SSO and logout, OIDC authorization)

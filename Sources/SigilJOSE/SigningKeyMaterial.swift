@@ -26,14 +26,16 @@ public struct SigningKeyMaterial: Sendable {
     /// use from many threads at once (BoringSSL's RSA keeps its lazily built state under its own
     /// lock).
     private enum ParsedKey: Sendable {
-        case rsa(_RSA.Signing.PrivateKey)
+        /// swift-crypto's key (verification, SAML, and signing when BoringSSL is chosen) and the
+        /// same key in libcrypto when OpenSSL signs (`RSASignerLibrary`).
+        case rsa(_RSA.Signing.PrivateKey, OpenSSLRSAKey?)
         case p256(P256.Signing.PrivateKey)
         case ed25519(Curve25519.Signing.PrivateKey)
     }
 
     /// The parsed RSA key (RS256 material only): SAML signs XML and redirect queries with it.
     public var rsaPrivateKey: _RSA.Signing.PrivateKey? {
-        if case .rsa(let key) = parsed { return key }
+        if case .rsa(let key, _) = parsed { return key }
         return nil
     }
 
@@ -64,7 +66,7 @@ public struct SigningKeyMaterial: Sendable {
         case .rs256:
             let key = try _RSA.Signing.PrivateKey(derRepresentation: privateKeyDER)
             guard key.keySizeInBits >= 2048 else { throw SigilError(.invalidInput, "RSA keys must have at least 2048 bits") }
-            parsed = .rsa(key)
+            parsed = .rsa(key, RSASignerLibrary.preferred == .openSSL ? OpenSSLRSAKey(der: privateKeyDER) : nil)
             let primitives = try key.publicKey.getKeyPrimitives()
             jwk = JWK(
                 kty: "RSA", use: "sig", alg: "RS256",
@@ -93,10 +95,35 @@ public struct SigningKeyMaterial: Sendable {
         return Array(bytes[firstNonZero...])
     }
 
+    /// Which library `sign` uses for this key: libcrypto when OpenSSL is preferred and read the key.
+    public var rsaSigner: RSASignerLibrary? {
+        guard case .rsa(_, let openSSL) = parsed else { return nil }
+        return openSSL == nil ? .boringSSL : .openSSL
+    }
+
+    /// The same key with its RSA signatures made by swift-crypto's BoringSSL (differential tests,
+    /// the benchmark's baseline).
+    public func signingWithBoringSSL() -> SigningKeyMaterial {
+        guard case .rsa(let key, _) = parsed else { return self }
+        return SigningKeyMaterial(algorithm: algorithm, privateKeyDER: privateKeyDER, publicJWK: publicJWK, parsed: .rsa(key, nil))
+    }
+
+    /// The same key signed by libcrypto, whatever `SIGIL_RSA_SIGNER` says; nil if libcrypto cannot read it.
+    public func signingWithOpenSSL() -> SigningKeyMaterial? {
+        guard case .rsa(let key, _) = parsed, let openSSL = OpenSSLRSAKey(der: privateKeyDER.value) else { return nil }
+        return SigningKeyMaterial(algorithm: algorithm, privateKeyDER: privateKeyDER, publicJWK: publicJWK, parsed: .rsa(key, openSSL))
+    }
+
+    private init(algorithm: SigningAlgorithm, privateKeyDER: Secret<[UInt8]>, publicJWK: JWK, parsed: ParsedKey) {
+        self.algorithm = algorithm; self.privateKeyDER = privateKeyDER; self.publicJWK = publicJWK; self.parsed = parsed
+    }
+
     /// Signs `message` with this key (RS256: RSASSA-PKCS1-v1_5 with SHA-256; ES256: raw r‖s).
     public func sign(_ message: [UInt8]) throws -> [UInt8] {
         switch parsed {
-        case .rsa(let key):
+        case .rsa(_, let openSSL?):
+            return try openSSL.signSHA256(message)
+        case .rsa(let key, nil):
             return Array(try key.signature(for: message, padding: .insecurePKCS1v1_5).rawRepresentation)
         case .p256(let key):
             return Array(try key.signature(for: message).rawRepresentation)
@@ -108,7 +135,7 @@ public struct SigningKeyMaterial: Sendable {
     /// Verifies a signature made by `sign` against the public half.
     public func verify(_ signature: [UInt8], for message: [UInt8]) throws -> Bool {
         switch parsed {
-        case .rsa(let key):
+        case .rsa(let key, _):
             return key.publicKey.isValidSignature(
                 _RSA.Signing.RSASignature(rawRepresentation: signature), for: message, padding: .insecurePKCS1v1_5)
         case .p256(let key):

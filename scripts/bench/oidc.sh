@@ -40,8 +40,8 @@ client() {  # client ALG -> "id secret"
 }
 
 echo "Token endpoint benchmark: $(nproc) cores, wrk -t1 -c8 -d${DURATION}s, storage sqlite"
-read -r RS_RAW_LINE < <("$SIGIL_BENCH_BIN" signing --seconds 3 | grep RS256)
-read -r ES_RAW_LINE < <("$SIGIL_BENCH_BIN" signing --seconds 3 | grep ES256)
+read -r RS_RAW_LINE < <("$SIGIL_BENCH_BIN" signing --seconds 3 | grep '^RS256 ')
+read -r ES_RAW_LINE < <("$SIGIL_BENCH_BIN" signing --seconds 3 | grep '^ES256 ')
 for ALG in RS256 ES256; do
     read -r CID SECRET < <(client "$ALG")
     BODY="grant_type=client_credentials&client_id=$CID&client_secret=$SECRET"
