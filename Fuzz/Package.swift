@@ -28,6 +28,7 @@ let package = Package(
         fuzzTarget("fuzz-saml-messages", [sigil("SigilSAML")]),
         fuzzTarget("fuzz-inflate", [sigil("SigilCore")]),
         fuzzTarget("fuzz-json", [sigil("SigilCore"), sigil("SigilJOSE")]),
+        fuzzTarget("fuzz-form", [sigil("SigilCore")]),
         fuzzTarget("fuzz-jws", [sigil("SigilJOSE")]),
         fuzzTarget("fuzz-cbor", [sigil("SigilWebAuthn")]),
         fuzzTarget("fuzz-png-qr", [sigil("SigilQR")]),

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import SigilCore
 
 /// The one `application/x-www-form-urlencoded` parser (WHATWG URL §5.1) for every route: sign-in
 /// and account forms, OAuth queries and bodies, SAML HTTP-POST. Strict: a body over its limit, a
@@ -8,39 +9,12 @@ import Hummingbird
 /// Each caller maps `Invalid` to its protocol's error: OAuth `invalid_request`, the SAML error
 /// page, problem+json.
 enum URLEncodedForm {
-    struct Invalid: Error, Equatable, CustomStringConvertible {
-        enum Reason: Equatable {
-            case tooLarge(limit: Int)
-            /// The name (at most 40 characters of it).
-            case repeated(String)
-            case malformedEncoding
-        }
+    typealias Invalid = FormURLEncoding.Invalid
 
-        let reason: Reason
-
-        /// For the client: says what is wrong without echoing more than a name's first 40 characters.
-        var description: String {
-            switch reason {
-            case .tooLarge: "the request body is too large"
-            case .repeated(let name): "parameter \(name) is repeated"
-            case .malformedEncoding: "malformed percent-encoding"
-            }
-        }
-    }
-
-    /// Parses a query string or form body. Empty pairs (`a=1&&b=2`) are skipped; a pair without `=`
-    /// is a name with an empty value. Values are kept as sent, empty ones too (see `withoutEmptyValues`).
+    /// `FormURLEncoding.parse` (SigilCore): empty pairs skipped, a pair without `=` is a name with an
+    /// empty value, values kept as sent (see `withoutEmptyValues`).
     static func parse(_ text: Substring) throws(Invalid) -> [String: String] {
-        var result: [String: String] = [:]
-        for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let name = decode(parts[0]), let value = parts.count > 1 ? decode(parts[1]) : "" else {
-                throw Invalid(reason: .malformedEncoding)
-            }
-            guard result[name] == nil else { throw Invalid(reason: .repeated(String(name.prefix(40)))) }
-            result[name] = value
-        }
-        return result
+        try FormURLEncoding.parse(text)
     }
 
     static func parse(_ text: String) throws(Invalid) -> [String: String] {
@@ -59,9 +33,7 @@ enum URLEncodedForm {
     }
 
     /// One component: `+` is a space, then percent-escapes must decode to UTF-8; nil otherwise.
-    static func decode(_ component: Substring) -> String? {
-        String(component).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
-    }
+    static func decode(_ component: Substring) -> String? { FormURLEncoding.decode(component) }
 
     /// Parameters sent without a value are treated as omitted (RFC 6749 §3.1).
     static func withoutEmptyValues(_ parameters: [String: String]) -> [String: String] {
