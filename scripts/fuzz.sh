@@ -43,15 +43,13 @@ build_args=(--package-path Fuzz --scratch-path "$scratch" -c "$config" -j "$jobs
 started=$SECONDS
 mkdir -p "$scratch/logs"
 build_ok=1
-if [ "$#" -eq 0 ]; then
-    # Every target: one `swift build` of the whole fuzz package.
-    nice -n 10 swift build "${build_args[@]}" >"$scratch/logs/build.log" 2>&1 || build_ok=0
-else
-    # SwiftPM builds one --product per invocation; the shared modules build once.
-    for t in "${targets[@]}"; do
-        nice -n 10 swift build "${build_args[@]}" --product "$t" >>"$scratch/logs/build.log" 2>&1 || build_ok=0
-    done
-fi
+# One `--product` per target (SwiftPM builds one product per invocation; the shared modules build
+# once). Never a bare `swift build`: the fuzz package's dependency is a local path package, whose
+# every target (Hummingbird, the service stack, the build plugins' tools) a bare build would compile
+# with the sanitizers too.
+for t in "${targets[@]}"; do
+    nice -n 10 swift build "${build_args[@]}" --product "$t" >>"$scratch/logs/build.log" 2>&1 || build_ok=0
+done
 bin=$(swift build "${build_args[@]}" --show-bin-path 2>/dev/null)
 if [ "$build_ok" -eq 1 ]; then
     pass "build of ${#targets[@]} fuzz targets ($config, $((SECONDS - started))s)"
