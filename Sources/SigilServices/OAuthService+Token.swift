@@ -265,20 +265,6 @@ extension OAuthService {
         var event: AuditEvent
     }
 
-    /// Signs the access token (and ID token when `openid` was granted) and stores the next refresh token.
-    func issue(
-        tenantID: String, issuer: String, client: AuthenticatedClient, grant: OAuthGrant, user: User, scopes: [String],
-        authentication: TokenClaims.Authentication, nonce: String?, claims: JSONValue?, refreshExpiresAt: Date,
-        event: String
-    ) async throws -> TokenResponse {
-        let keys = try await issuanceKeys(tenantID: tenantID, settings: client.settings)
-        let issuance = try prepareIssuance(
-            tenantID: tenantID, issuer: issuer, client: client, grant: grant, user: user, scopes: scopes,
-            authentication: authentication, nonce: nonce, claims: claims, refreshExpiresAt: refreshExpiresAt, event: event, keys: keys)
-        try await context.store.transaction { tx in try await Self.record(issuance, in: tx) }
-        return issuance.response
-    }
-
     /// Signs the tokens and builds the rows; touches no store.
     func prepareIssuance(
         tenantID: String, issuer: String, client: AuthenticatedClient, grant: OAuthGrant, user: User, scopes: [String],
@@ -348,13 +334,6 @@ extension OAuthService {
     /// The user when still active, read in the caller's transaction.
     static func activeUser(tenantID: String, id: String, in tx: any StoreSession) async throws -> User? {
         guard let user = try? await tx.users.get(tenantID: tenantID, id: id), user.status == .active else { return nil }
-        return user
-    }
-
-    func activeUser(tenantID: String, id: String) async throws -> User {
-        guard let user = try? await context.store.users.get(tenantID: tenantID, id: id), user.status == .active else {
-            throw OAuthError(.invalidGrant, "the user is no longer active")
-        }
         return user
     }
 
