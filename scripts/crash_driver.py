@@ -738,6 +738,7 @@ def main():
     run.passkey = SoftwarePasskey(run.origin, "127.0.0.1")
     db = DB(a.backend, os.path.join(run.nodes[0].data_dir, "sigil.sqlite"), a.database_url, a.psql)
     threads = []
+    t_start = time.time()
     try:
         for n in run.nodes:
             n.start()
@@ -752,6 +753,7 @@ def main():
         pg_at = (3 + rng.random() * window) if (a.backend == "postgres" and a.pg_restart) else None
         log(f"{a.backend}: {a.duration:.0f} s, {a.kills} kills at {[round(t, 1) for t in schedule]}"
             + (f", PostgreSQL restart at {pg_at:.1f} s" if pg_at is not None else "") + f", seed {a.seed}")
+        t_workload = time.time()
         threads = [threading.Thread(target=worker, args=(run, i), daemon=True) for i in range(a.workers)]
         for t in threads:
             t.start()
@@ -773,7 +775,9 @@ def main():
               f"{run.not_recovered} did not recover")
         committed = sum(run.ok.values())
         check(f"{a.backend}: the workload committed operations across the kills ({committed})", committed > 0)
+        t_checks = time.time()
         lost, half, replays = final_checks(run, db)
+        t_done = time.time()
         total_lost = sum(lost.values())
         ops = sum(run.ops.values())
         worst = max(run.recovery) if run.recovery else 0
@@ -783,6 +787,8 @@ def main():
               f"one_time_violations={replays} slowest_recovery={worst:.1f}s", flush=True)
         print("  by kind: " + ", ".join(f"{k} {run.ok.get(k, 0)}/{run.ops.get(k, 0)} (unknown {run.unknown.get(k, 0)}, refused {run.refused.get(k, 0)})"
                                         for k in sorted(run.ops)), flush=True)
+        print(f"  time: setup {t_workload - t_start:.0f} s, workload and recovery {t_checks - t_workload:.0f} s, "
+              f"checks {t_done - t_checks:.0f} s", flush=True)
         if lost:
             print("  lost: " + ", ".join(f"{k} {v}" for k, v in lost.items()), flush=True)
     except Exception as error:  # an unexpected error is a failure, never a silent pass
