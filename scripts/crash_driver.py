@@ -456,7 +456,9 @@ def replay_checks(run, node, sample):
     bad = []
     h = {"Origin": run.origin}
     with run.lock:
-        grants = [g for g in run.grants if not g["replayed"]]
+        # Not one a refresh is using right now: its refresh after the replay's revocation would
+        # spend a token without successor (correct behaviour, but not the half-write we look for).
+        grants = [g for g in run.grants if not g["replayed"] and not g.get("busy")]
         grants = grants[-sample:] if sample else grants
         pars = run.pars[-sample:] if sample else list(run.pars)
         assertions = run.assertions[-sample:] if sample else list(run.assertions)
