@@ -230,12 +230,14 @@ enum PostgresURL {
 public enum SQLStoreError: Error, CustomStringConvertible {
     case invalidDatabaseURL(String)
     case schemaNewerThanBinary(applied: Int, known: Int)
+    case backupUnsupported(String)
 
     public var description: String {
         switch self {
         case .invalidDatabaseURL(let why): "invalid database URL: \(why)"
         case .schemaNewerThanBinary(let applied, let known):
             "the database schema is at migration \(applied) but this binary knows only \(known): upgrade Sigil"
+        case .backupUnsupported(let why): why
         }
     }
 }

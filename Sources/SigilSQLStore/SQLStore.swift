@@ -53,6 +53,21 @@ public final class SQLStore: Store {
 
     public static var latestMigration: Int { Migrations.latestVersion }
 
+    /// Writes a consistent copy of this live SQLite database to a new file at `path` with
+    /// `VACUUM INTO`: one read transaction, so the copy is the database as of one commit (WAL
+    /// included) while other connections and processes keep writing; the file is compact and
+    /// complete on its own (no `-wal` beside it). Refuses an existing file. PostgreSQL is backed
+    /// up with `pg_dump` instead (docs/operations.md, Backups).
+    public func backup(toPath path: String) async throws {
+        guard backend.flavor == .sqlite else {
+            throw SQLStoreError.backupUnsupported("sigil backup copies SQLite databases; back up PostgreSQL with pg_dump (docs/operations.md)")
+        }
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw SQLStoreError.backupUnsupported("\(path) already exists; choose a new file")
+        }
+        try await backend.withConnection { db in try await db.raw("VACUUM INTO \(bind: path)").run() }
+    }
+
     public var backendName: String {
         switch backend.flavor {
         case .sqlite: "sqlite"

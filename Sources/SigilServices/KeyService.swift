@@ -204,6 +204,24 @@ public struct KeyService: Sendable {
         return material
     }
 
+    /// The tenants whose stored signing keys this node's master key cannot open (one `current`
+    /// key tried per tenant). Empty when the key matches the database. A database restored with
+    /// another master key, or a node given the wrong `SIGIL_MASTER_KEY`, shows up here before it
+    /// serves anything.
+    public func tenantsUnreadableWithMasterKey() async throws -> [Tenant] {
+        var unreadable: [Tenant] = []
+        for tenant in try await context.store.tenants.list() {
+            let keys = try await context.store.signingKeys.list(tenantID: tenant.id, forUpdate: false)
+            guard let key = keys.first(where: { $0.state == .current }) ?? keys.first else { continue }
+            do {
+                _ = try decryptUncached(key)
+            } catch {
+                unreadable.append(tenant)
+            }
+        }
+        return unreadable
+    }
+
     public func list(tenantID: String) async throws -> [SigningKeyRecord] {
         try await context.store.signingKeys.list(tenantID: tenantID, forUpdate: false)
     }

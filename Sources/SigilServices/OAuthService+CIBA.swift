@@ -111,10 +111,16 @@ extension OAuthService {
         let grant = OAuthGrant(
             id: context.ids.make(.oauthGrant), tenantID: tenant.id, clientID: client.clientID, userID: completed.user.id,
             sessionID: session.id, scopes: scopes, createdAt: now, expiresAt: now.addingTimeInterval(lifetime))
-        _ = try await context.store.oauth.createGrant(grant)
         let authentication = TokenClaims.Authentication(authTime: session.authTime, amr: session.amr, acr: session.acr, sessionID: session.id)
-        return try await issue(
+        let keys = try await issuanceKeys(tenantID: tenant.id, settings: client.settings)
+        let issuance = try prepareIssuance(
             tenantID: tenant.id, issuer: issuer, client: client, grant: grant, user: completed.user, scopes: scopes,
-            authentication: authentication, nonce: nil, claims: nil, refreshExpiresAt: grant.expiresAt, event: "ciba")
+            authentication: authentication, nonce: nil, claims: nil, refreshExpiresAt: grant.expiresAt, event: "ciba", keys: keys)
+        // The grant with its tokens and audit event: never a grant row without them.
+        try await context.store.transaction { tx in
+            _ = try await tx.oauth.createGrant(grant)
+            try await Self.record(issuance, in: tx)
+        }
+        return issuance.response
     }
 }

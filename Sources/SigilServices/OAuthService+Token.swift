@@ -47,8 +47,10 @@ extension OAuthService {
         }
     }
 
+    /// What a redemption's transaction decided: tokens (committed with the spent code or refresh
+    /// token), or a refusal (committed too: the spending and any reuse revocation stand).
     enum Redemption: Sendable {
-        case ok(AuthorizationCodeRecord)
+        case issued(TokenResponse)
         case refused(OAuthError)
     }
 
@@ -57,14 +59,18 @@ extension OAuthService {
     /// a stolen one cannot burn it for the client it belongs to.
     struct NotTheHolder: Error { let error: OAuthError }
 
+    /// Spends the code and stores what it buys (refresh token, participant, audit event) in ONE
+    /// transaction, so a crash or a failed write between the two can never leave the code spent
+    /// without its tokens (the client's retry would then look like a reuse and revoke the grant).
+    /// Refusals commit: a reused code's revocation and a spent code stand even though the request
+    /// fails. The tokens are signed inside the transaction, with keys read before it.
     func exchangeCode(tenantID: String, issuer: String, client: AuthenticatedClient, parameters p: [String: String]) async throws -> TokenResponse {
         guard let code = p["code"], code.hasPrefix(Self.codePrefix), code.utf8.count < 200 else {
             throw OAuthError(.invalidGrant, "the authorization code is invalid")
         }
         let now = context.clock.now()
         let context = self.context
-        // Consume first, in its own transaction, so that reuse detection commits even though the
-        // request then fails.
+        let keys = try await issuanceKeys(tenantID: tenantID, settings: client.settings)
         let redemption: Redemption
         do {
             redemption = try await context.store.transaction { tx -> Redemption in
@@ -90,38 +96,44 @@ extension OAuthService {
                     return .refused(OAuthError(.invalidGrant, "the authorization code is invalid", detail: "code reused"))
                 }
                 guard record.expiresAt > now else { return .refused(OAuthError(.invalidGrant, "the authorization code has expired")) }
-                return .ok(record)
+                let stored = try JSONDecoder().decode(StoredCodeRequest.self, from: Data(record.request.utf8))
+                let request = stored.request
+                if let uri = p["redirect_uri"] {
+                    guard uri == request.redirectURI else {
+                        return .refused(OAuthError(.invalidGrant, "redirect_uri does not match the authorization request"))
+                    }
+                } else if client.settings.redirectURIs.count > 1 {
+                    return .refused(OAuthError.invalidRequest("redirect_uri is required"))
+                }
+                if let challenge = request.codeChallenge {
+                    guard let verifier = p["code_verifier"] else { return .refused(OAuthError.invalidRequest("code_verifier is required")) }
+                    guard PKCE.verify(verifier: verifier, challenge: challenge) else {
+                        return .refused(OAuthError(.invalidGrant, "code_verifier does not match"))
+                    }
+                } else if p["code_verifier"] != nil {
+                    // PKCE downgrade (RFC 9700 §2.1.1): a verifier for a request that had no challenge.
+                    return .refused(OAuthError(.invalidGrant, "code_verifier sent for a request without code_challenge"))
+                }
+                guard let grant = try await tx.oauth.grant(tenantID: tenantID, id: record.grantID), grant.isActive(at: now) else {
+                    return .refused(OAuthError(.invalidGrant, "the authorization has been revoked"))
+                }
+                guard let user = try await Self.activeUser(tenantID: tenantID, id: record.userID, in: tx) else {
+                    return .refused(OAuthError(.invalidGrant, "the user is no longer active"))
+                }
+                let issuance = try self.prepareIssuance(
+                    tenantID: tenantID, issuer: issuer, client: client, grant: grant, user: user, scopes: request.scopes,
+                    authentication: stored.authentication, nonce: request.nonce, claims: request.claims,
+                    refreshExpiresAt: grant.expiresAt, event: "authorization_code", keys: keys)
+                try await Self.record(issuance, in: tx)
+                return .issued(issuance.response)
             }
         } catch let refusal as NotTheHolder {
             redemption = .refused(refusal.error)
         }
-        let record: AuthorizationCodeRecord
         switch redemption {
         case .refused(let error): throw error
-        case .ok(let r): record = r
+        case .issued(let response): return response
         }
-        let stored = try JSONDecoder().decode(StoredCodeRequest.self, from: Data(record.request.utf8))
-        let request = stored.request
-        if let uri = p["redirect_uri"] {
-            guard uri == request.redirectURI else { throw OAuthError(.invalidGrant, "redirect_uri does not match the authorization request") }
-        } else if client.settings.redirectURIs.count > 1 {
-            throw OAuthError.invalidRequest("redirect_uri is required")
-        }
-        if let challenge = request.codeChallenge {
-            guard let verifier = p["code_verifier"] else { throw OAuthError.invalidRequest("code_verifier is required") }
-            guard PKCE.verify(verifier: verifier, challenge: challenge) else { throw OAuthError(.invalidGrant, "code_verifier does not match") }
-        } else if p["code_verifier"] != nil {
-            // PKCE downgrade (RFC 9700 §2.1.1): a verifier for a request that had no challenge.
-            throw OAuthError(.invalidGrant, "code_verifier sent for a request without code_challenge")
-        }
-        guard let grant = try await context.store.oauth.grant(tenantID: tenantID, id: record.grantID), grant.isActive(at: now) else {
-            throw OAuthError(.invalidGrant, "the authorization has been revoked")
-        }
-        let user = try await activeUser(tenantID: tenantID, id: record.userID)
-        return try await issue(
-            tenantID: tenantID, issuer: issuer, client: client, grant: grant, user: user, scopes: request.scopes,
-            authentication: stored.authentication, nonce: request.nonce, claims: request.claims,
-            refreshExpiresAt: grant.expiresAt, event: "authorization_code")
     }
 
     func refresh(tenantID: String, issuer: String, client: AuthenticatedClient, parameters p: [String: String]) async throws -> TokenResponse {
@@ -130,21 +142,24 @@ extension OAuthService {
         }
         let now = context.clock.now()
         // A scope that would widen the grant is refused before the token is spent.
-        var narrowed: [String]?
-        if let asked = p["scope"] {
-            let scopes = asked.split(separator: " ").map(String.init)
+        var asked: [String]?
+        if let text = p["scope"] {
+            let scopes = text.split(separator: " ").map(String.init)
             if let current = try await context.store.oauth.findRefreshToken(tokenHash: tokenHash(token)),
                 !scopes.allSatisfy(current.scopes.contains)
             {
                 throw OAuthError(.invalidScope, "scope exceeds the original grant")
             }
-            narrowed = scopes
+            asked = scopes
         }
         let context = self.context
-        enum Use: Sendable { case ok(RefreshTokenRecord), refused(OAuthError) }
-        let use: Use
+        let keys = try await issuanceKeys(tenantID: tenantID, settings: client.settings)
+        let narrowed = asked
+        // Spent and replaced in ONE transaction (as codes are, above): a crash between the two
+        // would leave the client holding only a spent token, whose retry reads as theft.
+        let use: Redemption
         do {
-            use = try await context.store.transaction { tx -> Use in
+            use = try await context.store.transaction { tx -> Redemption in
                 guard let record = try await tx.oauth.useRefreshToken(tokenHash: tokenHash(token), at: now) else {
                     return .refused(OAuthError(.invalidGrant, "the refresh token is invalid", detail: "unknown refresh token"))
                 }
@@ -167,30 +182,34 @@ extension OAuthService {
                     return .refused(OAuthError(.invalidGrant, "the refresh token is invalid", detail: "refresh token reused"))
                 }
                 guard record.expiresAt > now else { return .refused(OAuthError(.invalidGrant, "the refresh token has expired")) }
-                return .ok(record)
+                guard let grant = try await tx.oauth.grant(tenantID: tenantID, id: record.grantID), grant.isActive(at: now) else {
+                    return .refused(OAuthError(.invalidGrant, "the authorization has been revoked"))
+                }
+                var scopes = record.scopes
+                if let narrowed {
+                    guard narrowed.allSatisfy(record.scopes.contains) else {
+                        return .refused(OAuthError(.invalidScope, "scope exceeds the original grant"))
+                    }
+                    scopes = narrowed
+                }
+                let data = try JSONDecoder().decode(StoredRefreshData.self, from: Data(record.data.utf8))
+                guard let user = try await Self.activeUser(tenantID: tenantID, id: record.userID, in: tx) else {
+                    return .refused(OAuthError(.invalidGrant, "the user is no longer active"))
+                }
+                let issuance = try self.prepareIssuance(
+                    tenantID: tenantID, issuer: issuer, client: client, grant: grant, user: user, scopes: scopes,
+                    authentication: data.authentication, nonce: nil, claims: data.claims, refreshExpiresAt: record.expiresAt,
+                    event: "refresh_token", keys: keys)
+                try await Self.record(issuance, in: tx)
+                return .issued(issuance.response)
             }
         } catch let refusal as NotTheHolder {
             use = .refused(refusal.error)
         }
-        let record: RefreshTokenRecord
         switch use {
         case .refused(let error): throw error
-        case .ok(let r): record = r
+        case .issued(let response): return response
         }
-        guard let grant = try await context.store.oauth.grant(tenantID: tenantID, id: record.grantID), grant.isActive(at: now) else {
-            throw OAuthError(.invalidGrant, "the authorization has been revoked")
-        }
-        var scopes = record.scopes
-        if let narrowed {
-            guard narrowed.allSatisfy(record.scopes.contains) else { throw OAuthError(.invalidScope, "scope exceeds the original grant") }
-            scopes = narrowed
-        }
-        let data = try JSONDecoder().decode(StoredRefreshData.self, from: Data(record.data.utf8))
-        let user = try await activeUser(tenantID: tenantID, id: record.userID)
-        return try await issue(
-            tenantID: tenantID, issuer: issuer, client: client, grant: grant, user: user, scopes: scopes,
-            authentication: data.authentication, nonce: nil, claims: data.claims, refreshExpiresAt: record.expiresAt,
-            event: "refresh_token")
     }
 
     func clientCredentials(tenantID: String, issuer: String, client: AuthenticatedClient, parameters p: [String: String]) async throws -> TokenResponse {
@@ -223,30 +242,50 @@ extension OAuthService {
         return TokenResponse(accessToken: accessToken, expiresIn: lifetime, scope: asked)
     }
 
-    /// Signs the access token (and ID token when `openid` was granted) and stores the next refresh token.
-    func issue(
+    /// The keys one issuance signs with, read before the transaction that spends a code or a
+    /// refresh token (on SQLite a read outside it would wait for the transaction's connection).
+    struct IssuanceKeys: Sendable {
+        var access: SigningKeyMaterial
+        var id: SigningKeyMaterial
+    }
+
+    func issuanceKeys(tenantID: String, settings: OIDCClientSettings) async throws -> IssuanceKeys {
+        let rsa = try await keys.currentSigningKey(tenantID: tenantID, algorithm: .rs256)
+        let idAlgorithm = SigningAlgorithm(rawValue: settings.idTokenSigningAlg) ?? .rs256
+        let id = idAlgorithm == .rs256 ? rsa : try await keys.currentSigningKey(tenantID: tenantID, algorithm: idAlgorithm)
+        return IssuanceKeys(access: rsa, id: id)
+    }
+
+    /// What one issuance answers and writes: signed tokens, the next refresh token's row, the
+    /// session's relying-party row and the audit event.
+    struct Issuance: Sendable {
+        var response: TokenResponse
+        var refresh: RefreshTokenRecord?
+        var participant: SessionParticipant?
+        var event: AuditEvent
+    }
+
+    /// Signs the tokens and builds the rows; touches no store.
+    func prepareIssuance(
         tenantID: String, issuer: String, client: AuthenticatedClient, grant: OAuthGrant, user: User, scopes: [String],
         authentication: TokenClaims.Authentication, nonce: String?, claims: JSONValue?, refreshExpiresAt: Date,
-        event: String
-    ) async throws -> TokenResponse {
+        event: String, keys: IssuanceKeys
+    ) throws -> Issuance {
         let now = context.clock.now()
         let s = client.settings
-        let rsa = try await keys.currentSigningKey(tenantID: tenantID, algorithm: .rs256)
         let accessClaims = TokenClaims.accessToken(
             issuer: issuer, subject: user.id, clientID: client.clientID, scopes: scopes, now: now,
             lifetime: s.accessTokenLifetimeSeconds,
             jti: Self.accessTokenID(grantID: grant.id, random: context.random), authentication: authentication)
-        let accessToken = try JWS.sign(payload: accessClaims, key: rsa, type: "at+jwt")
+        let accessToken = try JWS.sign(payload: accessClaims, key: keys.access, type: "at+jwt")
         var idToken: String?
         if scopes.contains("openid") {
-            let idAlgorithm = SigningAlgorithm(rawValue: s.idTokenSigningAlg) ?? .rs256
-            let idKey = idAlgorithm == .rs256 ? rsa : try await keys.currentSigningKey(tenantID: tenantID, algorithm: idAlgorithm)
             let userClaims = UserClaims.select(Self.profile(user), scopes: scopes, allowedScopes: s.allowedScopes, claims: claims, target: "id_token")
             let idClaims = TokenClaims.idToken(
                 issuer: issuer, subject: user.id, clientID: client.clientID, now: now,
                 lifetime: s.idTokenLifetimeSeconds, authentication: authentication, nonce: nonce,
                 accessToken: accessToken, userClaims: userClaims)
-            idToken = try JWS.sign(payload: idClaims, key: idKey)
+            idToken = try JWS.sign(payload: idClaims, key: keys.id)
         }
         var refreshToken: String?
         var refreshRecord: RefreshTokenRecord?
@@ -258,7 +297,6 @@ extension OAuthService {
                 userID: user.id, scopes: scopes, data: data, createdAt: now, expiresAt: refreshExpiresAt)
             refreshToken = token
         }
-        let context = self.context
         let summary = [
             "grant_type": event, "scope": scopes.joined(separator: " "), "user": user.id,
             "id_token": String(idToken != nil), "refresh_token": String(refreshToken != nil),
@@ -272,28 +310,30 @@ extension OAuthService {
                     tenantID: tenantID, sessionID: $0, applicationID: client.application.id, protocolKind: .oidc,
                     subject: user.id, sid: authentication.sessionID ?? $0, createdAt: now)
             }
-        try await context.store.transaction { [refreshRecord] tx in
-            if let refreshRecord { try await tx.oauth.createRefreshToken(refreshRecord) }
-            if let participant {
-                do { try await tx.sessionParticipants.record(participant) } catch let error as StoreError where error.code == .notFound {
-                    // The session is already gone (swept): nothing to log out later.
-                }
-            }
-            try await tx.audit.append(
-                context.auditEvent(
-                    "oauth.token_issued", by: .client(client.clientID), tenantID: tenantID,
-                    targetType: "oauth_grant", targetID: grant.id,
-                    after: summary))
-        }
-        return TokenResponse(
-            accessToken: accessToken, expiresIn: s.accessTokenLifetimeSeconds, scope: scopes, idToken: idToken,
-            refreshToken: refreshToken)
+        return Issuance(
+            response: TokenResponse(
+                accessToken: accessToken, expiresIn: s.accessTokenLifetimeSeconds, scope: scopes, idToken: idToken,
+                refreshToken: refreshToken),
+            refresh: refreshRecord, participant: participant,
+            event: context.auditEvent(
+                "oauth.token_issued", by: .client(client.clientID), tenantID: tenantID,
+                targetType: "oauth_grant", targetID: grant.id, after: summary))
     }
 
-    func activeUser(tenantID: String, id: String) async throws -> User {
-        guard let user = try? await context.store.users.get(tenantID: tenantID, id: id), user.status == .active else {
-            throw OAuthError(.invalidGrant, "the user is no longer active")
+    /// Writes an issuance inside the caller's transaction.
+    static func record(_ issuance: Issuance, in tx: any StoreSession) async throws {
+        if let refresh = issuance.refresh { try await tx.oauth.createRefreshToken(refresh) }
+        if let participant = issuance.participant {
+            do { try await tx.sessionParticipants.record(participant) } catch let error as StoreError where error.code == .notFound {
+                // The session is already gone (swept): nothing to log out later.
+            }
         }
+        try await tx.audit.append(issuance.event)
+    }
+
+    /// The user when still active, read in the caller's transaction.
+    static func activeUser(tenantID: String, id: String, in tx: any StoreSession) async throws -> User? {
+        guard let user = try? await tx.users.get(tenantID: tenantID, id: id), user.status == .active else { return nil }
         return user
     }
 

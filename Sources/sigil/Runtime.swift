@@ -91,6 +91,15 @@ struct Runtime {
                 services.oauthPolicy.requirePAR = text == "true" || text == "1"
             }
             try await services.tenants.ensureDefault()
+            // A database restored with another master key (or a node given the wrong one) stops
+            // here, clearly, instead of serving a JWKS it cannot sign for.
+            let unreadable = try await services.keys.tenantsUnreadableWithMasterKey()
+            if !unreadable.isEmpty {
+                throw CLIError(
+                    "the master key (fingerprint \(masterKey.fingerprint)) does not open the signing keys of tenant(s) "
+                        + unreadable.map(\.slug).joined(separator: ", ")
+                        + "; use the master key this database was created with (SIGIL_MASTER_KEY or master.key beside a restored backup)")
+            }
             return Runtime(store: store, services: services, logger: logger, dataDir: dataDir, migrationsApplied: applied)
         } catch {
             try? await store.close()

@@ -15,7 +15,7 @@ struct Sigil: AsyncParsableCommand {
         commandName: "sigil",
         abstract: "Sigil: a self-hosted, passwordless identity provider.",
         version: SigilServer.version,
-        subcommands: [Serve.self, Migrate.self, TenantCommand.self, UserCommand.self, AppCommand.self, KeysCommand.self, AdminCommand.self, AuditCommand.self],
+        subcommands: [Serve.self, Migrate.self, TenantCommand.self, UserCommand.self, AppCommand.self, KeysCommand.self, AdminCommand.self, AuditCommand.self, Backup.self],
         defaultSubcommand: nil)
 }
 
@@ -150,6 +150,39 @@ struct Migrate: AsyncParsableCommand {
                     ? "Database is up to date (migration \(SQLStore.latestMigration), \(runtime.store.backendName))."
                     : "Applied migrations \(applied.map(String.init).joined(separator: ", ")) (\(runtime.store.backendName)).")
             await runtime.close()
+        }
+    }
+}
+
+struct Backup: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Copy the live SQLite database to a new file (consistent while sigil serve runs; VACUUM INTO).",
+        discussion: """
+            The copy holds sealed signing keys that only the same master key opens: keep master.key (or \
+            SIGIL_MASTER_KEY) with it, stored separately. PostgreSQL: use pg_dump (docs/operations.md).
+            """)
+    @Option(help: "The new file to write (must not exist).") var to: String
+    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        try await withRuntime(store) { runtime in
+            let masterKey = try Runtime.loadMasterKey(dataDir: runtime.dataDir, logger: runtime.logger)
+            try await runtime.store.backup(toPath: to)
+            // VACUUM INTO writes the file without syncing it: make it durable before saying so.
+            let handle = try FileHandle(forUpdating: URL(fileURLWithPath: to))
+            try handle.synchronize()
+            try handle.close()
+            let bytes = ((try? FileManager.default.attributesOfItem(atPath: to)[.size]) as? NSNumber)?.intValue ?? 0
+            if json {
+                try printJSON(
+                    [
+                        "path": to, "bytes": bytes, "migration": SQLStore.latestMigration,
+                        "master_key_fingerprint": masterKey.fingerprint,
+                    ] as [String: Any])
+            } else {
+                print("Wrote \(to) (\(bytes) bytes, migration \(SQLStore.latestMigration)); it needs the master key with fingerprint \(masterKey.fingerprint).")
+            }
         }
     }
 }

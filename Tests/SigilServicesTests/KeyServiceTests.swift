@@ -26,6 +26,20 @@ import X509
     }
 }
 
+/// The start-up check a restored database goes through (`sigil` refuses to run on it otherwise).
+@Suite struct MasterKeyCheckTests {
+    @Test(arguments: Backend.enabled) func anotherMasterKeyIsNamedWithTheTenantsItCannotOpen(_ backend: Backend) async throws {
+        try await withServices(backend) { h in
+            #expect(try await h.services.keys.tenantsUnreadableWithMasterKey().isEmpty)
+            let other = ServiceSet(
+                context: ServiceContext(
+                    store: h.faults, clock: h.clock, random: InsecureSeededRandom(seed: "other"),
+                    masterKey: try MasterKey(rawBytes: Array(repeating: 9, count: 32))))
+            #expect(try await other.keys.tenantsUnreadableWithMasterKey().map(\.slug) == [Tenant.defaultSlug])
+        }
+    }
+}
+
 /// Keys kept parsed per tenant and kid (`SigningKeyCache`) and how rotation reaches every node.
 @Suite struct SigningKeyCacheTests {
     /// A second node: its own services and its own key cache over the same store.
