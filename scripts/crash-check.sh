@@ -20,7 +20,7 @@
 # PostgreSQL: the script starts its own throwaway cluster (initdb; as the postgres user when run
 # as root) on a free port with the default, durable settings (fsync on), because it must restart
 # it; nothing else uses it. The default run takes about 3 minutes; a longer one:
-#   SIGIL_CRASH_DURATION=420 SIGIL_CRASH_KILLS=42 bash scripts/crash-check.sh   (~20 minutes)
+#   SIGIL_CRASH_DURATION=420 SIGIL_CRASH_KILLS=42 bash scripts/crash-check.sh   (~30 minutes)
 # Prints PASS/FAIL per check, a "crash numbers:" line per backend and "N passed, M failed";
 # exits 1 on any failure, 2 on usage errors.
 
