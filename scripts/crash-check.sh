@@ -10,7 +10,7 @@
 # Environment:
 #   SIGIL_BIN                the binary (default .build/debug/sigil)
 #   SIGIL_CRASH_BACKENDS     "sqlite postgres" (default both; PostgreSQL runs two nodes)
-#   SIGIL_CRASH_DURATION     seconds of workload per backend (default 60)
+#   SIGIL_CRASH_DURATION     seconds of workload per backend (default 45)
 #   SIGIL_CRASH_KILLS        SIGKILLs per backend (default 6)
 #   SIGIL_CRASH_SEED         seed of the kill schedule and the workload mix (default: the clock;
 #                            printed, so a failing run can be repeated)
@@ -19,8 +19,8 @@
 #   SIGIL_CRASH_KEEP=1       keep the work directory (node logs, databases)
 # PostgreSQL: the script starts its own throwaway cluster (initdb; as the postgres user when run
 # as root) on a free port with the default, durable settings (fsync on), because it must restart
-# it; nothing else uses it. The default run takes about 3 minutes; a longer one:
-#   SIGIL_CRASH_DURATION=420 SIGIL_CRASH_KILLS=42 bash scripts/crash-check.sh   (~20 minutes)
+# it; nothing else uses it. The default run takes about 3.5 minutes (the checks replay everything); a longer one:
+#   SIGIL_CRASH_DURATION=420 SIGIL_CRASH_KILLS=42 bash scripts/crash-check.sh   (~30 minutes)
 # Prints PASS/FAIL per check, a "crash numbers:" line per backend and "N passed, M failed";
 # exits 1 on any failure, 2 on usage errors.
 
@@ -37,7 +37,7 @@ case "$SIGIL_BIN" in /*) ;; *) SIGIL_BIN="$PWD/$SIGIL_BIN" ;; esac
 python3 -c 'import requests, cryptography' 2>/dev/null || { echo "crash: python3 with requests and cryptography is required" >&2; exit 2; }
 
 BACKENDS=${SIGIL_CRASH_BACKENDS:-sqlite postgres}
-DURATION=${SIGIL_CRASH_DURATION:-60}
+DURATION=${SIGIL_CRASH_DURATION:-45}
 KILLS=${SIGIL_CRASH_KILLS:-6}
 SEED=${SIGIL_CRASH_SEED:-$(date +%s)}
 WORKERS=${SIGIL_CRASH_WORKERS:-4}
