@@ -29,7 +29,9 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let logger = LogSetup.bootstrap(level: try store.resolvedLogLevel(default: .info), output: .standardOutput)
+        let (logger, logWriter) = LogSetup.bootstrapServer(level: try store.resolvedLogLevel(default: .info))
+        // Whatever the way out, the lines logged so far reach standard output.
+        defer { logWriter.flush() }
         try await runReportingErrors {
             let host = self.host ?? env("SIGIL_HOST") ?? "127.0.0.1"
             guard let port = self.port ?? env("SIGIL_PORT").flatMap(Int.init), (1...65535).contains(port) else {
@@ -80,6 +82,7 @@ struct Serve: AsyncParsableCommand {
                 throw error
             }
             let metrics = HTTPMetrics(version: SigilServer.version, backend: runtime.store.backendName)
+            logWriter.observeDrops { metrics.countDroppedLogLines($0) }
             let services = runtime.services
             let app = SigilServer.application(
                 services: services, metrics: metrics, host: host, port: port, publicURL: publicURL, logger: logger,
@@ -93,6 +96,7 @@ struct Serve: AsyncParsableCommand {
                         .init(service: app),
                         .init(service: PeriodicService.expirySweep(services, logger: logger)),
                         .init(service: PeriodicService.logoutDeliveries(services, interval: .seconds(15), logger: logger)),
+                        .init(service: TenantDocumentsFollower(services: services)),
                     ],
                     gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             do {
