@@ -20,7 +20,7 @@ public final class HTTPMetrics: Sendable {
                 helpText: "Sigil build information"),
             labels: [("version", version), ("storage", backend)]
         ).set(to: 1.0)
-        droppedLogLines.increment(by: 0)
+        droppedLogLines.increment(by: Int64(0))
     }
 
     /// Log lines dropped because the log writer's buffer was full (`BufferedLineWriter`).
