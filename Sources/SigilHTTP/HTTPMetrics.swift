@@ -20,6 +20,20 @@ public final class HTTPMetrics: Sendable {
                 helpText: "Sigil build information"),
             labels: [("version", version), ("storage", backend)]
         ).set(to: 1.0)
+        droppedLogLines.increment(by: Int64(0))
+    }
+
+    /// Log lines dropped because the log writer's buffer was full (`BufferedLineWriter`).
+    var droppedLogLines: Counter {
+        registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                namespace: "sigil", subsystem: "log", metricName: "lines_dropped", unitName: "total",
+                helpText: "Log lines dropped because the log writer's buffer was full"))
+    }
+
+    /// Counts `count` dropped log lines.
+    public func countDroppedLogLines(_ count: Int) {
+        droppedLogLines.increment(by: Int64(count))
     }
 
     func record(route: String, method: String, status: Int, duration: Duration) {

@@ -23,7 +23,7 @@ struct OAuthRoutes {
     }
 
     func register(on router: Router<SigilRequestContext>) {
-        router.get("/.well-known/openid-configuration") { _, context in try self.discovery(context) }
+        router.get("/.well-known/openid-configuration") { request, context in try await self.discovery(request, context) }
         for path in ["/oauth2/authorize", "/oauth2/idv-authorize"] {
             router.get(RouterPath(path)) { request, context in try await self.authorize(request, context, path: path) }
             router.post(RouterPath(path)) { request, context in try await self.authorize(request, context, path: path) }
@@ -53,12 +53,9 @@ struct OAuthRoutes {
 
     // MARK: discovery
 
-    func discovery(_ context: SigilRequestContext) throws -> Response {
-        let document = Discovery.document(issuer: context.issuer, requirePAR: oauth.policy.requirePAR, acrValues: ACR.supported)
-        return Response(
-            status: .ok,
-            headers: [.contentType: "application/json", .cacheControl: "public, max-age=300", .accessControlAllowOrigin: "*"],
-            body: .init(byteBuffer: ByteBuffer(bytes: try JSONValue.object(document).serialized())))
+    func discovery(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let document = try await oauth.discoveryDocument(tenantID: try context.requireTenant().id, issuer: context.issuer)
+        return PublishedResponse.response(document, for: request, contentType: "application/json", crossOrigin: true)
     }
 
     // MARK: /oauth2/authorize

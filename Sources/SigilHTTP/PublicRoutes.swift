@@ -32,17 +32,9 @@ enum PublicRoutes {
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(string: metrics.exposition())))
         }
-        router.get("/oauth2/jwks") { _, context in
-            let jwks = try await services.keys.jwks(tenantID: try context.requireTenant().id)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            return Response(
-                status: .ok,
-                headers: [
-                    .contentType: "application/jwk-set+json", .cacheControl: "public, max-age=300",
-                    .accessControlAllowOrigin: "*",
-                ],
-                body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(jwks))))
+        router.get("/oauth2/jwks") { request, context in
+            let jwks = try await services.keys.publishedJWKS(tenantID: try context.requireTenant().id)
+            return PublishedResponse.response(jwks, for: request, contentType: "application/jwk-set+json", crossOrigin: true)
         }
         router.get("/saml/certificate.pem") { _, context in
             let pem = try await services.keys.currentCertificatePEM(tenantID: try context.requireTenant().id)

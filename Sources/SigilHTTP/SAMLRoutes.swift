@@ -40,10 +40,8 @@ struct SAMLRoutes {
     func metadata(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let tenant = try context.requireTenant()
         let signed = ["1", "true"].contains(request.uri.queryParameters.get("signed").map { String($0) } ?? "")
-        let xml = try await services.saml.metadata(tenantID: tenant.id, issuer: context.issuer, signed: signed)
-        return Response(
-            status: .ok, headers: [.contentType: "application/samlmetadata+xml", .cacheControl: "public, max-age=300"],
-            body: .init(byteBuffer: ByteBuffer(bytes: xml)))
+        let xml = try await services.saml.publishedMetadata(tenantID: tenant.id, issuer: context.issuer, signed: signed)
+        return PublishedResponse.response(xml, for: request, contentType: "application/samlmetadata+xml")
     }
 
     func ssoRedirect(_ request: Request, _ context: SigilRequestContext) async throws -> Response {

@@ -94,6 +94,8 @@ public struct KeyService: Sendable {
         // Correctness does not depend on this (every use reads which kid is current, on every
         // node), but this node need not keep the demoted keys' secrets in memory.
         context.signingKeyCache.remove(tenantID: tenantID)
+        // The published JWKS and SAML metadata change: here at once, on other nodes at the signal.
+        await context.tenantDocumentsChanged()
         return results
     }
 
@@ -167,6 +169,7 @@ public struct KeyService: Sendable {
                 }
             }
         }
+        await context.tenantDocumentsChanged()
     }
 
     /// The record's key, decrypted and parsed.

@@ -348,7 +348,8 @@ public struct SAMLIdentityProviderService: Sendable {
         let meta = IdPMetadata(
             entityID: Self.entityID(issuer: issuer), ssoURL: Self.ssoURL(issuer: issuer), sloURL: Self.sloURL(issuer: issuer),
             signingCertificatesBase64: certs)
-        let id = "_" + context.random.bytes(16).map { String(format: "%02x", $0) }.joined()
+        // Derived from what the document says, so every node serves the same bytes (and ETag).
+        let id = "_" + tokenHash(([issuer] + certs).joined(separator: "\n")).prefix(32)
         return try meta.document(id: id, signer: signed ? try await signer(tenantID: tenantID) : nil)
     }
 

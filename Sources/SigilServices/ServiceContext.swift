@@ -16,6 +16,9 @@ public struct ServiceContext: Sendable {
     public let remote: RemoteDocuments
     /// Decrypted, parsed signing keys (and SAML signers) by tenant and kid (shared by every service built on this context).
     public let signingKeyCache = SigningKeyCache()
+    /// Tenants by slug and host and their serialised discovery, JWKS and SAML metadata, emptied
+    /// on every change to a tenant or its keys (`TenantDocumentCache`).
+    public let tenantDocuments = TenantDocumentCache()
 
     public init(
         store: any Store, clock: any SigilClock = SystemClock(), random: any RandomSource = SystemRandom(),

@@ -23,7 +23,7 @@ public struct TenantService: Sendable {
         let tenant = Tenant(id: context.ids.make(.tenant), slug: slug, displayName: display, host: normalizedHost, createdAt: now, updatedAt: now)
         let keys = try KeyService(context: context).initialKeys(for: tenant)
         let context = self.context
-        return try await context.store.transaction { tx in
+        let created = try await context.store.transaction { tx in
             let created = try await tx.tenants.create(tenant)
             for key in keys { _ = try await tx.signingKeys.create(key) }
             try await tx.audit.append(
@@ -32,6 +32,9 @@ public struct TenantService: Sendable {
                     after: ["name": created.slug, "host": created.host ?? "", "keys": keys.map(\.kid).joined(separator: ",")]))
             return created
         }
+        // Requests that found no tenant under this slug or host must look again, on every node.
+        await context.tenantDocumentsChanged()
+        return created
     }
 
     /// Creates the `default` tenant unless it exists. Safe when several nodes start at once.

@@ -3,6 +3,19 @@ import Logging
 import ServiceLifecycle
 import SigilServices
 
+/// Empties this node's cached tenant documents (tenants, discovery, JWKS, SAML metadata) whenever
+/// any node announces a change to a tenant or its keys (`TenantService.followChanges`).
+struct TenantDocumentsFollower: Service, CustomStringConvertible {
+    let services: ServiceSet
+    var description: String { "tenant documents follower" }
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await services.tenants.followChanges()
+        }
+    }
+}
+
 /// Runs `work` now and then every `interval` until graceful shutdown. A failed pass is logged and
 /// the next one runs on schedule.
 struct PeriodicService: Service, CustomStringConvertible {

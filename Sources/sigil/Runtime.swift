@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import SigilCore
+import SigilHTTP
 import SigilRemote
 import SigilSQLStore
 import SigilServices
@@ -155,11 +156,23 @@ struct CLIError: Error, CustomStringConvertible {
 /// Sets up logging once per process: JSON lines on stdout for `serve` (the server's output is its
 /// log), on stderr for every other command (whose stdout is the command's result).
 enum LogSetup {
-    static func bootstrap(level: Logger.Level, output: FileHandle = .standardError) -> Logger {
+    /// Every other command: each line written to standard error as it is logged.
+    static func bootstrap(level: Logger.Level) -> Logger {
+        let output = BufferedLineWriter.fileDescriptor(2)
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level, output: output) }
         var logger = Logger(label: "sigil")
         logger.logLevel = level
         return logger
+    }
+
+    /// `serve`: lines go to standard output through a `BufferedLineWriter`, so no request waits
+    /// for the write (a full buffer drops and counts lines instead). Flush it before exiting.
+    static func bootstrapServer(level: Logger.Level) -> (Logger, BufferedLineWriter) {
+        let writer = BufferedLineWriter(sink: BufferedLineWriter.fileDescriptor(1))
+        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level, output: { _ = writer.write($0) }) }
+        var logger = Logger(label: "sigil")
+        logger.logLevel = level
+        return (logger, writer)
     }
 }
 

@@ -15,7 +15,10 @@ struct Sigil: AsyncParsableCommand {
         commandName: "sigil",
         abstract: "Sigil: a self-hosted, passwordless identity provider.",
         version: SigilServer.version,
-        subcommands: [Serve.self, Migrate.self, TenantCommand.self, UserCommand.self, AppCommand.self, KeysCommand.self, AdminCommand.self, AuditCommand.self, Backup.self],
+        subcommands: [
+            Serve.self, Migrate.self, TenantCommand.self, UserCommand.self, AppCommand.self, KeysCommand.self, AdminCommand.self, AuditCommand.self,
+            Backup.self,
+        ],
         defaultSubcommand: nil)
 }
 
@@ -29,7 +32,9 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let logger = LogSetup.bootstrap(level: try store.resolvedLogLevel(default: .info), output: .standardOutput)
+        let (logger, logWriter) = LogSetup.bootstrapServer(level: try store.resolvedLogLevel(default: .info))
+        // Whatever the way out, the lines logged so far reach standard output.
+        defer { logWriter.flush() }
         try await runReportingErrors {
             let host = self.host ?? env("SIGIL_HOST") ?? "127.0.0.1"
             guard let port = self.port ?? env("SIGIL_PORT").flatMap(Int.init), (1...65535).contains(port) else {
@@ -80,6 +85,7 @@ struct Serve: AsyncParsableCommand {
                 throw error
             }
             let metrics = HTTPMetrics(version: SigilServer.version, backend: runtime.store.backendName)
+            logWriter.observeDrops { metrics.countDroppedLogLines($0) }
             let services = runtime.services
             let app = SigilServer.application(
                 services: services, metrics: metrics, host: host, port: port, publicURL: publicURL, logger: logger,
@@ -94,6 +100,7 @@ struct Serve: AsyncParsableCommand {
                         .init(service: PeriodicService.expirySweep(services, logger: logger)),
                         .init(service: PeriodicService.logoutDeliveries(services, interval: .seconds(15), logger: logger)),
                         .init(service: PeriodicService.auditCheckpoints(services, interval: try auditCheckpointInterval(), logger: logger)),
+                        .init(service: TenantDocumentsFollower(services: services)),
                     ],
                     gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             do {
