@@ -15,7 +15,7 @@ public struct PublishedDocument: Sendable, Equatable {
 
     public init(bytes: [UInt8]) {
         self.bytes = bytes
-        etag = "\"" + SHA256.hash(data: bytes).map { byte in byte < 16 ? "0" + String(byte, radix: 16) : String(byte, radix: 16) }.joined() + "\""
+        etag = "\"" + hexEncoded(SHA256.hash(data: bytes)) + "\""
     }
 }
 

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SigilCore
 
 /// The hash chain over audit events (docs/audit.md). Each tenant has one chain, and events without
 /// a tenant (global administration) one more, keyed `""`. Event *n* of a chain stores
@@ -79,16 +80,7 @@ public enum AuditChain {
         return hex(Array(SHA256.hash(data: bytes)))
     }
 
-    public static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    public static func hex(_ bytes: [UInt8]) -> String { hexEncoded(bytes) }
 
     /// Lower-case hex only, even length.
     public static func hexBytes(_ text: String) -> [UInt8]? {
