@@ -31,9 +31,7 @@ REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
 # shellcheck source=scripts/lib.sh
 . "$SCRIPT_DIR/lib.sh"
 
-SIGIL_BIN=${SIGIL_BIN:-$REPO_ROOT/.build/debug/sigil}
-case "$SIGIL_BIN" in /*) ;; *) SIGIL_BIN="$PWD/$SIGIL_BIN" ;; esac
-[ -x "$SIGIL_BIN" ] || { echo "crash: no executable at $SIGIL_BIN (build first or set SIGIL_BIN)" >&2; exit 2; }
+require_sigil_bin crash
 python3 -c 'import requests, cryptography' 2>/dev/null || { echo "crash: python3 with requests and cryptography is required" >&2; exit 2; }
 
 BACKENDS=${SIGIL_CRASH_BACKENDS:-sqlite postgres}

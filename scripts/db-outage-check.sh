@@ -24,9 +24,7 @@ REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
 # shellcheck source=scripts/lib.sh
 . "$SCRIPT_DIR/lib.sh"
 
-SIGIL_BIN=${SIGIL_BIN:-$REPO_ROOT/.build/debug/sigil}
-case "$SIGIL_BIN" in /*) ;; *) SIGIL_BIN="$PWD/$SIGIL_BIN" ;; esac
-[ -x "$SIGIL_BIN" ] || { echo "outage: no executable at $SIGIL_BIN" >&2; exit 2; }
+require_sigil_bin outage
 
 DB_URL=${SIGIL_OUTAGE_POSTGRES_URL:-}
 if [ -z "$DB_URL" ]; then

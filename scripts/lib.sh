@@ -57,6 +57,19 @@ section() {
     printf '\n==== %s ====\n' "$*"
 }
 
+# --- the binary ------------------------------------------------------------
+
+# require_sigil_bin NAME: makes SIGIL_BIN (default $REPO_ROOT/.build/debug/sigil) an absolute path
+# and exits 2, naming the script NAME, when it is not an executable.
+require_sigil_bin() {
+    SIGIL_BIN=${SIGIL_BIN:-$REPO_ROOT/.build/debug/sigil}
+    case "$SIGIL_BIN" in /*) ;; *) SIGIL_BIN="$PWD/$SIGIL_BIN" ;; esac
+    [ -x "$SIGIL_BIN" ] || {
+        echo "$1: no executable at $SIGIL_BIN (build first or set SIGIL_BIN)" >&2
+        exit 2
+    }
+}
+
 # --- processes and ports ---------------------------------------------------
 
 # free_port: prints a TCP port on 127.0.0.1 that was free a moment ago.

@@ -28,9 +28,7 @@ REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
 # shellcheck source=scripts/lib.sh
 . "$SCRIPT_DIR/lib.sh"
 
-SIGIL_BIN=${SIGIL_BIN:-$REPO_ROOT/.build/debug/sigil}
-case "$SIGIL_BIN" in /*) ;; *) SIGIL_BIN="$PWD/$SIGIL_BIN" ;; esac
-[ -x "$SIGIL_BIN" ] || { echo "restore: no executable at $SIGIL_BIN (build first or set SIGIL_BIN)" >&2; exit 2; }
+require_sigil_bin restore
 for tool in curl jq python3; do
     command -v "$tool" >/dev/null 2>&1 || { echo "restore: $tool is required" >&2; exit 2; }
 done
