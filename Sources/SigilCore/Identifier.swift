@@ -16,6 +16,7 @@ public enum IdentifierKind: String, Sendable, CaseIterable {
     case authenticatorDevice = "dev"
     case oauthGrant = "grt"
     case logoutDelivery = "bcl"
+    case upstreamConnection = "upc"
 }
 
 public struct IdentifierGenerator: Sendable {

@@ -106,6 +106,19 @@ struct LoginView: PageView {
     let deviceBound: Bool
     /// Set when the browser is signed in already (a new sign-in was asked for).
     let currentEmail: String?
+    /// Upstream identity providers offered as buttons.
+    var upstreams: [UpstreamButton] = []
+    var hasUpstreams: Bool { !upstreams.isEmpty }
+    /// Some connection routes by email domain: offer the organisation-account form.
+    var upstreamRouting: Bool = false
+    /// The routing form found no connection for the email typed.
+    var upstreamNotFound: Bool = false
+}
+
+struct UpstreamButton {
+    let id: String
+    let href: String
+    let label: String
 }
 
 struct EnrolView: PageView {
@@ -196,6 +209,8 @@ struct ErrorView: PageView {
     let oauthCode: String?
     /// SAML: "try again, or tell the application's administrator".
     let askAdministrator: Bool
+    /// A machine reason shown with the message (upstream sign-in refusals).
+    var reason: String? = nil
 }
 
 struct SAMLPostView: PageView {

@@ -24,6 +24,7 @@ public enum SigilServer {
         AuthenticatorRoutes(services: services, pages: pages).register(on: router)
         OAuthRoutes(services: services, limiter: rateLimiter, pages: pages).register(on: router)
         SAMLRoutes(services: services, limiter: rateLimiter, pages: pages).register(on: router)
+        UpstreamRoutes(services: services, limiter: rateLimiter, pages: pages).register(on: router)
         return router
     }
 

@@ -63,11 +63,22 @@ struct SignInRoutes {
         let passkeyOnly = acr.flatMap(ACR.rank).map { $0 > (ACR.rank(ACR.authenticator) ?? 0) } ?? false
         // Sigil keeps one account per browser: a new sign-in (prompt=login, select_account, max_age,
         // acr) offers the current one.
+        let connections = try await services.upstreams.enabledConnections(tenantID: tenant.id)
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~/")
+        let encodedReturn = returnTo.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
         return pages.page(
             .login,
             LoginView(
                 base: base, tenantName: tenant.displayName, returnTo: returnTo, passkeyOnly: passkeyOnly,
-                deviceBound: acr == ACR.phrh, currentEmail: current?.1.email))
+                deviceBound: acr == ACR.phrh, currentEmail: current?.1.email,
+                upstreams: passkeyOnly
+                    ? []
+                    : connections.map {
+                        UpstreamButton(id: "upstream-\($0.name)", href: "\(base)/login/upstream/\($0.name)?return_to=\(encodedReturn)", label: $0.displayName)
+                    },
+                upstreamRouting: !passkeyOnly && connections.contains { !$0.saml.emailDomains.isEmpty },
+                upstreamNotFound: request.uri.queryParameters.get("upstream") == "none"))
     }
 
     func passkeyOptions(_ request: Request, _ context: SigilRequestContext) async throws -> Response {

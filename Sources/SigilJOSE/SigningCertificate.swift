@@ -13,7 +13,8 @@ public enum SigningCertificate {
         commonName: String,
         serialNumber: [UInt8],
         notBefore: Date,
-        notAfter: Date
+        notAfter: Date,
+        keyEncipherment: Bool = false
     ) throws -> String {
         guard material.algorithm == .rs256 else {
             throw SigilError(.invalidInput, "SAML signing certificates are made for RSA keys")
@@ -32,7 +33,7 @@ public enum SigningCertificate {
         let publicKey = privateKey.publicKey
         let extensions = try Certificate.Extensions {
             Critical(BasicConstraints.notCertificateAuthority)
-            Critical(KeyUsage(digitalSignature: true))
+            Critical(KeyUsage(digitalSignature: true, keyEncipherment: keyEncipherment))
             SubjectKeyIdentifier(hash: publicKey)
         }
         let certificate = try Certificate(

@@ -32,6 +32,20 @@ public struct SAMLError: Error, Sendable, Equatable, CustomStringConvertible {
         /// A LogoutResponse answers no request this IdP sent (InResponseTo), or comes from the
         /// wrong service provider.
         public static let unexpectedResponse = Code("unexpectedResponse")
+        /// Upstream (Sigil as SP): the Response or Assertion Issuer is not the connection's IdP.
+        public static let wrongIssuer = Code("wrongIssuer")
+        /// Upstream: no AudienceRestriction names this service provider.
+        public static let wrongAudience = Code("wrongAudience")
+        /// Upstream: the bearer confirmation's Recipient is not this ACS.
+        public static let wrongRecipient = Code("wrongRecipient")
+        /// Upstream: a NotOnOrAfter (or SessionNotOnOrAfter) has passed, beyond the allowed skew.
+        public static let expired = Code("expired")
+        /// Upstream: a NotBefore is still ahead, beyond the allowed skew.
+        public static let notYetValid = Code("notYetValid")
+        /// Upstream: the identity provider answered with a status other than Success.
+        public static let failedStatus = Code("failedStatus")
+        /// Upstream: an encrypted assertion that the connection's key cannot decrypt.
+        public static let decryptionFailed = Code("decryptionFailed")
     }
 
     public let code: Code

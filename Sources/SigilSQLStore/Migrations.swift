@@ -374,6 +374,37 @@ enum Migrations {
             code: { db, now in
                 try await AuditChainMigration.run(db, now: now)
             }),
+        Migration(version: 11, name: "upstream-connections") { _ in
+            [
+                """
+                CREATE TABLE upstream_connections (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    name TEXT NOT NULL,
+                    display_name TEXT NOT NULL,
+                    enabled BIGINT NOT NULL,
+                    has_metadata_url BIGINT NOT NULL,
+                    settings TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    version BIGINT NOT NULL,
+                    UNIQUE (tenant_id, name)
+                )
+                """,
+                """
+                CREATE TABLE upstream_links (
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    connection_id TEXT NOT NULL REFERENCES upstream_connections(id) ON DELETE CASCADE,
+                    subject TEXT NOT NULL,
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    created_at BIGINT NOT NULL,
+                    last_seen_at BIGINT NOT NULL,
+                    PRIMARY KEY (tenant_id, connection_id, subject)
+                )
+                """,
+                "CREATE INDEX upstream_links_by_user ON upstream_links (tenant_id, user_id)",
+            ]
+        },
     ]
 
     /// The migrations by version (the list above may be merged out of order).

@@ -92,6 +92,7 @@ public final class SQLStore: Store {
     public var oauth: any OAuthStore { session.oauth }
     public var consents: any ConsentStore { session.consents }
     public var logoutDeliveries: any LogoutDeliveryStore { session.logoutDeliveries }
+    public var upstreams: any UpstreamStore { session.upstreams }
 
     public func transaction<R: Sendable>(_ body: @escaping @Sendable (any StoreSession) async throws -> R) async throws -> R {
         let backend = self.backend
@@ -151,4 +152,5 @@ struct SQLSession: StoreSession {
     var oauth: any OAuthStore { SQLOAuthStore(runner: runner) }
     var consents: any ConsentStore { SQLConsentStore(runner: runner) }
     var logoutDeliveries: any LogoutDeliveryStore { SQLLogoutDeliveryStore(runner: runner) }
+    var upstreams: any UpstreamStore { SQLUpstreamStore(runner: runner) }
 }

@@ -65,6 +65,7 @@ public struct LoginTransaction: Sendable, Equatable {
     public var passkeyCeremony: PasskeyCeremony? { if case .passkeyCeremony(let v) = flow { v } else { nil } }
     public var samlAuthnRequest: SAMLAuthnRequestFlow? { if case .samlAuthnRequest(let v) = flow { v } else { nil } }
     public var samlLogout: SAMLLogoutFlow? { if case .samlLogout(let v) = flow { v } else { nil } }
+    public var upstreamSAMLLogin: UpstreamSAMLLogin? { if case .upstreamSAML(.login(let v)) = flow { v } else { nil } }
 }
 
 public protocol LoginTransactionStore: Sendable {

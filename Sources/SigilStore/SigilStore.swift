@@ -18,6 +18,7 @@ public protocol StoreSession: Sendable {
     var oauth: any OAuthStore { get }
     var consents: any ConsentStore { get }
     var logoutDeliveries: any LogoutDeliveryStore { get }
+    var upstreams: any UpstreamStore { get }
 }
 
 public struct StoreHealth: Sendable, Equatable {

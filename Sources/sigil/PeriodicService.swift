@@ -86,6 +86,19 @@ struct PeriodicService: Service, CustomStringConvertible {
     }
 }
 
+extension PeriodicService {
+    /// Fetches upstream IdP metadata that is due (cacheDuration, validUntil) and warns about
+    /// failed refreshes and certificates or metadata lapsing within 14 days. Every minute; each
+    /// connection is fetched only when due.
+    static func upstreamMetadata(_ services: ServiceSet, logger: Logger) -> PeriodicService {
+        PeriodicService(name: "upstream metadata refresh", interval: .seconds(60), logger: logger) {
+            for warning in try await services.upstreams.refreshDue() {
+                logger.warning("upstream metadata", metadata: ["warning": .string(warning)])
+            }
+        }
+    }
+}
+
 /// `SIGIL_AUDIT_CHECKPOINT_SECONDS` (default 300, at least 5).
 func auditCheckpointInterval() throws -> Duration {
     guard let text = env("SIGIL_AUDIT_CHECKPOINT_SECONDS") else { return .seconds(300) }

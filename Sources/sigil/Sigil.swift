@@ -17,7 +17,7 @@ struct Sigil: AsyncParsableCommand {
         version: SigilServer.version,
         subcommands: [
             Serve.self, Migrate.self, TenantCommand.self, UserCommand.self, AppCommand.self, KeysCommand.self, AdminCommand.self, AuditCommand.self,
-            Backup.self,
+            Backup.self, UpstreamCommand.self,
         ],
         defaultSubcommand: nil)
 }
@@ -100,6 +100,7 @@ struct Serve: AsyncParsableCommand {
                         .init(service: PeriodicService.expirySweep(services, logger: logger)),
                         .init(service: PeriodicService.logoutDeliveries(services, interval: .seconds(15), logger: logger)),
                         .init(service: PeriodicService.auditCheckpoints(services, interval: try auditCheckpointInterval(), logger: logger)),
+                        .init(service: PeriodicService.upstreamMetadata(services, logger: logger)),
                         .init(service: TenantDocumentsFollower(services: services)),
                     ],
                     gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

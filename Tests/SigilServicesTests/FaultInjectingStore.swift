@@ -58,6 +58,7 @@ final class FaultInjectingStore: Store {
     var oauth: any OAuthStore { base.oauth }
     var consents: any ConsentStore { base.consents }
     var logoutDeliveries: any LogoutDeliveryStore { base.logoutDeliveries }
+    var upstreams: any UpstreamStore { base.upstreams }
 
     /// One session (a transaction's, or the store outside one) with the armed writes failing.
     struct Session: StoreSession {
@@ -81,6 +82,7 @@ final class FaultInjectingStore: Store {
         var oauth: any OAuthStore { base.oauth }
         var consents: any ConsentStore { base.consents }
         var logoutDeliveries: any LogoutDeliveryStore { base.logoutDeliveries }
+        var upstreams: any UpstreamStore { base.upstreams }
     }
 
     struct Audit: AuditEventStore {

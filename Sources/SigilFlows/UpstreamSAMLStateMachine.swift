@@ -1,0 +1,129 @@
+import Foundation
+
+/// Who an upstream identity provider said signed in, as the flow keeps it between the ACS and
+/// the browser's same-site step (read from signed content only, by the service's validator).
+public struct UpstreamIdentity: Codable, Sendable, Equatable {
+    /// The NameID: with the connection, the key of the link to a Sigil user.
+    public var subject: String
+    public var subjectFormat: String?
+    public var email: String?
+    public var givenName: String?
+    public var familyName: String?
+    public var idpEntityID: String
+    public var sessionIndex: String?
+    public var authnInstant: Date?
+    public var authnContextClassRef: String?
+    public var assertionID: String
+
+    public init(
+        subject: String, subjectFormat: String?, email: String?, givenName: String?, familyName: String?, idpEntityID: String,
+        sessionIndex: String?, authnInstant: Date?, authnContextClassRef: String?, assertionID: String
+    ) {
+        self.subject = subject; self.subjectFormat = subjectFormat; self.email = email; self.givenName = givenName
+        self.familyName = familyName; self.idpEntityID = idpEntityID; self.sessionIndex = sessionIndex
+        self.authnInstant = authnInstant; self.authnContextClassRef = authnContextClassRef; self.assertionID = assertionID
+    }
+}
+
+/// A sign-in sent to an upstream SAML identity provider: the AuthnRequest Sigil signed, for
+/// which browser, and where to go afterwards.
+public struct UpstreamSAMLLogin: Codable, Sendable, Equatable {
+    public var connectionID: String
+    /// The AuthnRequest's ID: the assertion must answer it (InResponseTo).
+    public var requestID: String
+    public var returnTo: String
+    /// `tokenHash` of the browser's binding cookie when the sign-in started.
+    public var browserHash: String
+    /// Set when the ACS accepted the identity provider's Response.
+    public var asserted: UpstreamIdentity?
+    /// `tokenHash` of the one-time key of the same-site continue step.
+    public var continueKeyHash: String?
+
+    public init(connectionID: String, requestID: String, returnTo: String, browserHash: String) {
+        self.connectionID = connectionID; self.requestID = requestID; self.returnTo = returnTo; self.browserHash = browserHash
+    }
+}
+
+/// Upstream SAML rows: a sign-in in progress, or an assertion ID already consumed (the replay
+/// cache, shared by every node; its row ID is derived from connection and assertion ID, so a
+/// second insert fails).
+public enum UpstreamSAMLFlow: Codable, Sendable, Equatable {
+    case login(UpstreamSAMLLogin)
+    case assertionSeen(connectionID: String, assertionID: String)
+}
+
+/// SP-initiated SSO towards an upstream identity provider, as a pure state machine.
+///
+///     sent ──Response accepted at the ACS (cross-site POST)──▶ asserted
+///     asserted ──same-site continue step by the browser that started it──▶ signed in
+///        └── another browser (login CSRF) ──▶ refused, ended
+///     sent/asserted ──deadline──▶ expired
+///
+/// The ACS is reached by a cross-site POST that carries no SameSite cookie, so the browser
+/// binding is checked at the continue step Sigil's own page submits.
+public struct UpstreamSAMLStateMachine: Sendable {
+    public typealias Record = FlowRecord<UpstreamSAMLLogin>
+    public private(set) var record: Record
+
+    public init(_ record: Record) { self.record = record }
+
+    /// How long the browser has, after the ACS accepted, to submit the continue step.
+    public static let continueWindow: TimeInterval = 120
+
+    private enum State: Equatable { case sent, asserted, signedIn, ended, expired }
+
+    private func state(at now: Date) -> State {
+        switch record.phase {
+        case .completed: return .signedIn
+        case .denied: return .ended
+        case .pending: return record.expiresAt > now ? .sent : .expired
+        case .approved: return record.expiresAt > now ? .asserted : .expired
+        }
+    }
+
+    public enum Action: Equatable, Sendable {
+        /// Render the same-site continue step.
+        case continueInBrowser
+        /// Provision or link the identity and start a session, then go to `returnTo`.
+        case signIn(UpstreamIdentity, returnTo: String)
+        case refuse(FlowRefusal)
+    }
+
+    /// The ACS validated a Response that answers this request.
+    public mutating func asserted(_ identity: UpstreamIdentity, continueKeyHash: String, now: Date) -> Action {
+        switch state(at: now) {
+        case .sent:
+            record.phase = .approved
+            record.payload.asserted = identity
+            record.payload.continueKeyHash = continueKeyHash
+            record.updatedAt = now
+            record.expiresAt = min(record.expiresAt, now.addingTimeInterval(Self.continueWindow))
+            return .continueInBrowser
+        case .expired: return .refuse(.expired)
+        case .asserted, .signedIn, .ended: return .refuse(.used)
+        }
+    }
+
+    /// The continue step arrived with `keyHash` from a browser whose binding hashes to `browserHash`.
+    public mutating func continued(browserHash: String, keyHash: String, now: Date) -> Action {
+        switch state(at: now) {
+        case .asserted:
+            guard let identity = record.payload.asserted, keyHash == record.payload.continueKeyHash else { return .refuse(.unknown) }
+            guard browserHash == record.payload.browserHash else {
+                // The Response reached a browser that did not start this sign-in: end it.
+                record.phase = .denied
+                record.updatedAt = now
+                return .refuse(.claimedByAnother)
+            }
+            record.phase = .completed
+            record.updatedAt = now
+            return .signIn(identity, returnTo: record.payload.returnTo)
+        case .sent: return .refuse(.notApproved)
+        case .expired: return .refuse(.expired)
+        case .signedIn, .ended: return .refuse(.used)
+        }
+    }
+
+    /// The signed-in user (in the transaction that provisions or links them).
+    public mutating func signedIn(user: String) { record.userID = user }
+}

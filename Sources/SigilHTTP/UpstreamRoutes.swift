@@ -1,0 +1,144 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SigilCore
+import SigilServices
+import SigilStore
+
+/// Sigil as SAML service provider of a tenant's upstream identity providers (docs/upstream.md):
+/// the login page's buttons lead to `/login/upstream/{name}`, which sends a signed AuthnRequest;
+/// the IdP posts its Response to `/saml/sp/{name}/acs` (cross-site, so no cookie arrives); Sigil's
+/// page then submits the same-site `/saml/sp/{name}/acs/continue`, where the browser that started
+/// the sign-in is recognised by its binding cookie and the session starts. Protocol work is in
+/// `UpstreamService`.
+struct UpstreamRoutes {
+    let services: ServiceSet
+    var limiter: RateLimiter = RateLimiter()
+    var pages: Pages = .standard
+
+    /// Responses posted to an ACS, per address (each costs a signature check or two).
+    static let responsesPerAddress = RateLimiter.Rule(capacity: 30, refillPerSecond: 1)
+
+    func register(on router: Router<SigilRequestContext>) {
+        router.get("/login/upstream") { request, context in try await self.route(request, context) }
+        router.get("/login/upstream/:name") { request, context in try await self.begin(request, context) }
+        router.get("/saml/sp/:name/metadata") { request, context in try await self.metadata(request, context) }
+        router.post("/saml/sp/:name/acs") { request, context in try await self.acs(request, context) }
+        router.post("/saml/sp/:name/acs/continue") { request, context in try await self.continueSignIn(request, context) }
+    }
+
+    static func path(_ context: SigilRequestContext, name: String, _ tail: String) -> String {
+        Web.basePath(context) + "/saml/sp/\(name)/\(tail)"
+    }
+
+    func name(_ context: SigilRequestContext) throws -> String {
+        guard let name = context.parameters.get("name"), UpstreamConnection.isValidName(name) else { throw Problem.notFound() }
+        return name
+    }
+
+    /// Identifier-first: the email's domain picks the connection; otherwise back to the login page.
+    func route(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let base = Web.basePath(context)
+        let returnTo = Web.safeReturnPath(request.uri.queryParameters.get("return_to").map { String($0) }, base: base)
+        let email = request.uri.queryParameters.get("email").map { String($0.prefix(254)) } ?? ""
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~/")
+        let encodedReturn = returnTo.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+        guard let connection = try await services.upstreams.route(tenantID: tenant.id, email: email) else {
+            return Web.redirect("\(base)/login?return_to=\(encodedReturn)&upstream=none")
+        }
+        return Web.redirect("\(base)/login/upstream/\(connection.name)?return_to=\(encodedReturn)")
+    }
+
+    func begin(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let name = try name(context)
+        let returnTo = Web.safeReturnPath(request.uri.queryParameters.get("return_to").map { String($0) }, base: Web.basePath(context))
+        // The browser's binding secret (shared with the authenticator's login binding).
+        let value =
+            AuthenticatorRoutes.wellFormedBinding(Web.cookie(AuthenticatorRoutes.bindingCookieName(context, tenant: tenant), in: request))
+            ?? "sigil_lb_" + Base64URL.encode(services.context.random.bytes(32))
+        let setCookie = AuthenticatorRoutes.bindingCookie(value, context, tenant: tenant, maxAge: Int(UpstreamService.loginLifetime))
+        let outbound: UpstreamService.Outbound
+        do {
+            outbound = try await services.upstreams.begin(
+                tenantID: tenant.id, issuer: context.issuer, name: name, returnTo: returnTo, browserHash: tokenHash(value))
+        } catch let error as StoreError where error.code == .notFound {
+            throw Problem.notFound()
+        }
+        switch outbound {
+        case .redirect(let url):
+            return Web.redirect(url, headers: [.setCookie: setCookie])
+        case .post(let url, let fields):
+            let view = FormPostView(action: url, fields: fields.sorted { $0.key < $1.key }.map { HiddenField(name: $0.key, value: $0.value) })
+            var response = Pages.html(pages.render(.formPost, view), contentSecurityPolicy: view.contentSecurityPolicy)
+            response.headers[.setCookie] = setCookie
+            return response
+        }
+    }
+
+    func metadata(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let name = try name(context)
+        do {
+            let xml = try await services.upstreams.spMetadata(tenantID: tenant.id, issuer: context.issuer, name: name)
+            return PublishedResponse.response(PublishedDocument(bytes: xml), for: request, contentType: "application/samlmetadata+xml")
+        } catch let error as StoreError where error.code == .notFound {
+            throw Problem.notFound()
+        }
+    }
+
+    func acs(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let name = try name(context)
+        if limiter.take("upstream-acs:\(context.clientAddress)", rule: Self.responsesPerAddress) != nil {
+            return refusal(
+                context, UpstreamService.Rejected(reason: "rateLimited", message: "too many sign-in responses from this address; wait a minute"),
+                status: .tooManyRequests)
+        }
+        let form = try await SignInRoutes.form(request)
+        do {
+            let accepted = try await services.upstreams.consumeResponse(tenantID: tenant.id, issuer: context.issuer, name: name, form: form)
+            // The same-site step: Sigil's own page posts to Sigil, so the SameSite=Strict binding
+            // cookie is sent and the browser that started the sign-in is recognised.
+            let view = FormPostView(
+                action: Self.path(context, name: name, "acs/continue"),
+                fields: [HiddenField(name: "flow", value: accepted.flowID), HiddenField(name: "key", value: accepted.key)])
+            return Pages.html(pages.render(.formPost, view), contentSecurityPolicy: view.contentSecurityPolicy)
+        } catch let rejected as UpstreamService.Rejected {
+            return refusal(context, rejected)
+        }
+    }
+
+    func continueSignIn(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        try Web.requireSameOrigin(request, context)
+        let tenant = try context.requireTenant()
+        let name = try name(context)
+        let form = try await SignInRoutes.form(request)
+        let browserHash: String
+        if let value = AuthenticatorRoutes.wellFormedBinding(Web.cookie(AuthenticatorRoutes.bindingCookieName(context, tenant: tenant), in: request)) {
+            browserHash = tokenHash(value)
+        } else {
+            browserHash = "none"
+        }
+        do {
+            let signedIn = try await services.upstreams.continueSignIn(
+                tenantID: tenant.id, name: name, flowID: form["flow"] ?? "", key: form["key"] ?? "", browserHash: browserHash)
+            let maxAge = Int(services.sessions.policy.absoluteTimeout)
+            let destination = signedIn.returnTo.isEmpty ? Web.basePath(context) + "/account" : signedIn.returnTo
+            return Web.redirect(destination, headers: [.setCookie: Web.sessionCookie(signedIn.cookie.value, context, tenant: tenant, maxAge: maxAge)])
+        } catch let rejected as UpstreamService.Rejected {
+            return refusal(context, rejected)
+        }
+    }
+
+    func refusal(_ context: SigilRequestContext, _ rejected: UpstreamService.Rejected, status: HTTPResponse.Status = .badRequest) -> Response {
+        pages.page(
+            .error,
+            ErrorView(
+                base: Web.basePath(context), title: "Sign-in refused", heading: "This sign-in was refused", message: rejected.message,
+                oauthCode: nil, askAdministrator: true, reason: rejected.reason),
+            status: status)
+    }
+}

@@ -1,0 +1,160 @@
+import Foundation
+import SQLKit
+import SigilStore
+
+struct SQLUpstreamStore: UpstreamStore {
+    let runner: SQLRunner
+    static let columns = "id, tenant_id, name, display_name, enabled, settings, created_at, updated_at, version"
+    static let linkColumns = "tenant_id, connection_id, subject, user_id, created_at, last_seen_at"
+
+    func create(_ c: UpstreamConnection) async throws -> UpstreamConnection {
+        let settings = try JSONColumn.encode(c.saml)
+        return try await runner.write("upstream connection") { db in
+            try await db.raw(
+                """
+                INSERT INTO upstream_connections (id, tenant_id, name, display_name, enabled, has_metadata_url, settings, created_at, updated_at, version)
+                VALUES (\(bind: c.id), \(bind: c.tenantID), \(bind: c.name), \(bind: c.displayName), \(bind: Int64(c.enabled ? 1 : 0)),
+                        \(bind: Int64(c.saml.metadataURL == nil ? 0 : 1)), \(bind: settings), \(bind: c.createdAt.ms), \(bind: c.updatedAt.ms),
+                        \(bind: Int64(c.version)))
+                """
+            ).run()
+            return c
+        }
+    }
+
+    func get(tenantID: String, id: String) async throws -> UpstreamConnection {
+        let found = try await runner.read("upstream connection") { db in try await Self.fetch(db, tenantID: tenantID, id: id, lock: "") }
+        guard let found else { throw StoreError.notFound("upstream connection", id) }
+        return found
+    }
+
+    func find(tenantID: String, name: String) async throws -> UpstreamConnection? {
+        try await runner.read("upstream connection") { db in
+            try await db.raw(
+                "SELECT \(unsafeRaw: Self.columns) FROM upstream_connections WHERE tenant_id = \(bind: tenantID) AND name = \(bind: name)"
+            ).first().map(Self.decode)
+        }
+    }
+
+    func list(tenantID: String) async throws -> [UpstreamConnection] {
+        try await runner.read("upstream connection") { db in
+            try await db.raw(
+                "SELECT \(unsafeRaw: Self.columns) FROM upstream_connections WHERE tenant_id = \(bind: tenantID) ORDER BY name"
+            ).all().map(Self.decode)
+        }
+    }
+
+    func listWithMetadataURL() async throws -> [UpstreamConnection] {
+        try await runner.read("upstream connection") { db in
+            try await db.raw(
+                "SELECT \(unsafeRaw: Self.columns) FROM upstream_connections WHERE has_metadata_url = 1 ORDER BY tenant_id, name"
+            ).all().map(Self.decode)
+        }
+    }
+
+    func update(
+        tenantID: String, id: String, expectedVersion: Int?, _ mutate: @escaping @Sendable (inout UpstreamConnection) throws -> Void
+    ) async throws -> (before: UpstreamConnection, after: UpstreamConnection) {
+        try await runner.write("upstream connection") { db in
+            guard let before = try await Self.fetch(db, tenantID: tenantID, id: id, lock: runner.forUpdate) else {
+                throw StoreError.notFound("upstream connection", id)
+            }
+            if let expectedVersion, expectedVersion != before.version {
+                throw StoreError.conflict("upstream connection", "version \(before.version), expected \(expectedVersion)")
+            }
+            var after = before
+            try mutate(&after)
+            after.id = before.id
+            after.tenantID = before.tenantID
+            after.createdAt = before.createdAt
+            after.version = before.version + 1
+            let settings = try JSONColumn.encode(after.saml)
+            try await db.raw(
+                """
+                UPDATE upstream_connections SET name = \(bind: after.name), display_name = \(bind: after.displayName),
+                    enabled = \(bind: Int64(after.enabled ? 1 : 0)), has_metadata_url = \(bind: Int64(after.saml.metadataURL == nil ? 0 : 1)),
+                    settings = \(bind: settings), updated_at = \(bind: after.updatedAt.ms), version = \(bind: Int64(after.version))
+                WHERE tenant_id = \(bind: tenantID) AND id = \(bind: id)
+                """
+            ).run()
+            return (before, after)
+        }
+    }
+
+    func delete(tenantID: String, id: String) async throws -> UpstreamConnection {
+        try await runner.write("upstream connection") { db in
+            guard let c = try await Self.fetch(db, tenantID: tenantID, id: id, lock: runner.forUpdate) else {
+                throw StoreError.notFound("upstream connection", id)
+            }
+            try await db.raw("DELETE FROM upstream_links WHERE tenant_id = \(bind: tenantID) AND connection_id = \(bind: id)").run()
+            try await db.raw("DELETE FROM upstream_connections WHERE tenant_id = \(bind: tenantID) AND id = \(bind: id)").run()
+            return c
+        }
+    }
+
+    func link(tenantID: String, connectionID: String, subject: String) async throws -> UpstreamLink? {
+        try await runner.read("upstream link") { db in
+            try await db.raw(
+                """
+                SELECT \(unsafeRaw: Self.linkColumns) FROM upstream_links
+                WHERE tenant_id = \(bind: tenantID) AND connection_id = \(bind: connectionID) AND subject = \(bind: subject)
+                """
+            ).first().map(Self.decodeLink)
+        }
+    }
+
+    func createLink(_ l: UpstreamLink) async throws -> UpstreamLink {
+        try await runner.write("upstream link") { db in
+            try await db.raw(
+                """
+                INSERT INTO upstream_links (\(unsafeRaw: Self.linkColumns))
+                VALUES (\(bind: l.tenantID), \(bind: l.connectionID), \(bind: l.subject), \(bind: l.userID), \(bind: l.createdAt.ms),
+                        \(bind: l.lastSeenAt.ms))
+                """
+            ).run()
+            return l
+        }
+    }
+
+    func touchLink(tenantID: String, connectionID: String, subject: String, at: Date) async throws {
+        try await runner.write("upstream link") { db in
+            try await db.raw(
+                """
+                UPDATE upstream_links SET last_seen_at = \(bind: at.ms)
+                WHERE tenant_id = \(bind: tenantID) AND connection_id = \(bind: connectionID) AND subject = \(bind: subject)
+                """
+            ).run()
+        }
+    }
+
+    func links(tenantID: String, userID: String) async throws -> [UpstreamLink] {
+        try await runner.read("upstream link") { db in
+            try await db.raw(
+                """
+                SELECT \(unsafeRaw: Self.linkColumns) FROM upstream_links
+                WHERE tenant_id = \(bind: tenantID) AND user_id = \(bind: userID) ORDER BY connection_id, subject
+                """
+            ).all().map(Self.decodeLink)
+        }
+    }
+
+    static func fetch(_ db: any SQLDatabase, tenantID: String, id: String, lock: String) async throws -> UpstreamConnection? {
+        try await db.raw(
+            "SELECT \(unsafeRaw: columns) FROM upstream_connections WHERE tenant_id = \(bind: tenantID) AND id = \(bind: id)\(unsafeRaw: lock)"
+        ).first().map(decode)
+    }
+
+    static func decode(_ row: any SQLRow) throws -> UpstreamConnection {
+        UpstreamConnection(
+            id: try row.string("id"), tenantID: try row.string("tenant_id"), name: try row.string("name"),
+            displayName: try row.string("display_name"), enabled: try row.int("enabled") != 0,
+            saml: try JSONColumn.decode(UpstreamSAMLSettings.self, try row.string("settings")),
+            createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"), version: try row.int("version"))
+    }
+
+    static func decodeLink(_ row: any SQLRow) throws -> UpstreamLink {
+        UpstreamLink(
+            tenantID: try row.string("tenant_id"), connectionID: try row.string("connection_id"), subject: try row.string("subject"),
+            userID: try row.string("user_id"), createdAt: try row.date("created_at"), lastSeenAt: try row.date("last_seen_at"))
+    }
+}

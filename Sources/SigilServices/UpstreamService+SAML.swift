@@ -1,0 +1,350 @@
+import Crypto
+import Foundation
+import SigilCore
+import SigilFlows
+import SigilSAML
+import SigilStore
+import SigilXML
+import X509
+import _CryptoExtras
+
+/// Sign-in through an upstream SAML identity provider (SP-initiated SSO), in three steps:
+/// 1. `begin`: a signed AuthnRequest for this browser (its binding-cookie hash stored with the
+///    request's flow row, whose ID derives from the request ID);
+/// 2. `consumeResponse` at the ACS (a cross-site POST without cookies): the Response validated by
+///    `SAMLResponseValidator`, the request's row moved to "asserted" and the assertion ID put in
+///    the replay cache, in one transaction;
+/// 3. `continueSignIn`, the same-site step Sigil's page submits: the browser binding checked, the
+///    user linked or provisioned, a session started — one transaction.
+extension UpstreamService {
+    /// How long a sign-in at the upstream IdP may take.
+    public static let loginLifetime: TimeInterval = 600
+    /// Clock skew accepted on the IdP's time conditions.
+    public static let clockSkew: TimeInterval = 120
+    /// The browser hash of an unsolicited response's flow (no browser to bind).
+    static let anyBrowser = "*"
+
+    /// Where the browser goes to sign in upstream.
+    public enum Outbound: Sendable, Equatable {
+        case redirect(String)
+        case post(url: String, fields: [String: String])
+    }
+
+    /// A refusal at the ACS or the continue step: a machine reason (audited) and a message for the person.
+    public struct Rejected: Error, Sendable, Equatable, CustomStringConvertible {
+        public var reason: String
+        public var message: String
+        public var description: String { "\(reason): \(message)" }
+        public init(reason: String, message: String) { self.reason = reason; self.message = message }
+    }
+
+    public struct Accepted: Sendable, Equatable {
+        public var flowID: String
+        public var key: String
+    }
+
+    public struct SignedIn: Sendable {
+        public var user: User
+        public var session: Session
+        public var cookie: Secret<String>
+        public var returnTo: String
+    }
+
+    static func loginID(tenantID: String, connectionID: String, requestID: String) -> String {
+        "upsaml_" + tokenHash("login\n\(tenantID)\n\(connectionID)\n\(requestID)").prefix(48)
+    }
+
+    static func assertionMarkerID(tenantID: String, connectionID: String, assertionID: String) -> String {
+        "upsamla_" + tokenHash("assertion\n\(tenantID)\n\(connectionID)\n\(assertionID)").prefix(48)
+    }
+
+    func spKey(_ c: UpstreamConnection) throws -> _RSA.Signing.PrivateKey {
+        let der = try context.masterKey.open(c.saml.sealedSPKey, context: Self.sealContext(tenantID: c.tenantID, connectionID: c.id))
+        return try _RSA.Signing.PrivateKey(derRepresentation: der)
+    }
+
+    func enabledConnection(tenantID: String, name: String) async throws -> UpstreamConnection? {
+        guard UpstreamConnection.isValidName(name), let c = try await context.store.upstreams.find(tenantID: tenantID, name: name), c.enabled else {
+            return nil
+        }
+        return c
+    }
+
+    // MARK: 1. the AuthnRequest
+
+    public func begin(tenantID: String, issuer: String, name: String, returnTo: String, browserHash: String, forceAuthn: Bool = false) async throws
+        -> Outbound
+    {
+        guard let c = try await enabledConnection(tenantID: tenantID, name: name) else { throw StoreError.notFound("upstream connection", name) }
+        let now = context.clock.now()
+        let requestID = "_" + hexEncoded(context.random.bytes(20))
+        let sp = Self.spValues(issuer: issuer, name: c.name)
+        let request = SPAuthnRequest(
+            id: requestID, spEntityID: sp.entityID, destination: c.saml.ssoURL, acsURL: sp.acsURL, nameIDFormat: c.saml.nameIDFormat,
+            forceAuthn: forceAuthn)
+        let key = try spKey(c)
+        let row = LoginTransaction(
+            id: Self.loginID(tenantID: tenantID, connectionID: c.id, requestID: requestID), tenantID: tenantID,
+            flow: .upstreamSAML(.login(UpstreamSAMLLogin(connectionID: c.id, requestID: requestID, returnTo: returnTo, browserHash: browserHash))),
+            challenge: "-", createdAt: now, updatedAt: now, expiresAt: now.addingTimeInterval(Self.loginLifetime))
+        _ = try await context.store.loginTransactions.create(row)
+        // RelayState: the flow's ID (not a secret; the IdP echoes it). The ACS finds the flow by
+        // the signed InResponseTo, never by RelayState.
+        if c.saml.ssoBinding == "post" {
+            let certificate = try Certificate(pemEncoded: c.saml.spCertificatePEM)
+            let xml = try request.document(now: now, signer: XMLSigner(key: .rsa(key), certificate: certificate))
+            return .post(url: c.saml.ssoURL, fields: ["SAMLRequest": Data(xml).base64EncodedString(), "RelayState": row.id])
+        }
+        let query = try SAMLRedirectBinding.encode(try request.document(now: now), relayState: row.id, signingKey: key)
+        return .redirect(c.saml.ssoURL + (c.saml.ssoURL.contains("?") ? "&" : "?") + query)
+    }
+
+    // MARK: 2. the ACS
+
+    /// Validates the Response posted to the connection's ACS. Every refusal is audited
+    /// (`upstream.saml.rejected`, reason = the check that failed) and nothing is provisioned.
+    public func consumeResponse(tenantID: String, issuer: String, name: String, form: [String: String]) async throws -> Accepted {
+        do {
+            return try await consume(tenantID: tenantID, issuer: issuer, name: name, form: form)
+        } catch let rejected as Rejected {
+            await context.recordFailure(
+                "upstream.saml.rejected", by: .system, tenantID: tenantID, reason: "\(rejected.reason): connection \(name): \(rejected.message)")
+            throw rejected
+        }
+    }
+
+    static func rejected(_ error: SAMLError) -> Rejected {
+        Rejected(reason: error.code.description, message: error.message)
+    }
+
+    private func consume(tenantID: String, issuer: String, name: String, form: [String: String]) async throws -> Accepted {
+        guard let c = try await enabledConnection(tenantID: tenantID, name: name) else {
+            throw Rejected(reason: "unknownConnection", message: "there is no such sign-in connection")
+        }
+        let now = context.clock.now()
+        let xml: [UInt8]
+        let claimed: String?
+        do {
+            xml = try SAMLPOSTBinding.decode(form: form, parameter: "SAMLResponse").xml
+            claimed = try SAMLResponseValidator.claimedInResponseTo(xml)
+        } catch { throw Self.rejected(error) }
+
+        var found: LoginTransaction?
+        if let claimed {
+            guard claimed.utf8.count <= 256,
+                let row = try? await context.store.loginTransactions.get(
+                    tenantID: tenantID, id: Self.loginID(tenantID: tenantID, connectionID: c.id, requestID: claimed)),
+                row.upstreamSAMLLogin?.connectionID == c.id
+            else {
+                throw Rejected(reason: "unexpectedResponse", message: "the response answers no sign-in started here")
+            }
+            found = row
+        } else if !c.saml.allowUnsolicited {
+            throw Rejected(reason: "unsolicited", message: "this connection does not accept sign-ins started at the identity provider")
+        }
+
+        var certificates: [Certificate] = []
+        for pem in c.saml.signingCertificatesPEM { if let cert = try? Certificate(pemEncoded: pem) { certificates.append(cert) } }
+        let key = try spKey(c)
+        let sp = Self.spValues(issuer: issuer, name: c.name)
+        let validator = SAMLResponseValidator(
+            idpEntityID: c.saml.idpEntityID, trustedCertificates: certificates, spEntityID: sp.entityID, acsURL: sp.acsURL,
+            inResponseTo: found?.upstreamSAMLLogin?.requestID, clockSkew: Self.clockSkew, allowInsecureSHA1: c.saml.allowInsecureSHA1,
+            decryptor: XMLDecryptor(privateKey: try _RSA.Encryption.PrivateKey(derRepresentation: key.derRepresentation)))
+        let assertion: UpstreamAssertion
+        do { assertion = try validator.validate(xml, now: now) } catch { throw Self.rejected(error) }
+
+        let identity = Self.identity(assertion, mapping: c.saml.attributes)
+        let secret = OpaqueToken.make(prefix: "sigil_up_", random: context.random)
+        let keyHash = tokenHash(secret)
+        let marker = LoginTransaction(
+            id: Self.assertionMarkerID(tenantID: tenantID, connectionID: c.id, assertionID: assertion.assertionID), tenantID: tenantID,
+            flow: .upstreamSAML(.assertionSeen(connectionID: c.id, assertionID: assertion.assertionID)), state: .completed, challenge: "-",
+            createdAt: now, updatedAt: now, expiresAt: max(assertion.usableUntil, now).addingTimeInterval(Self.clockSkew + 60))
+        let context = self.context
+        let flow = found
+        let fingerprint = Self.fingerprint(c.saml.signingCertificatesPEM[safe: assertion.certificateIndex] ?? "")
+        do {
+            return try await context.store.transaction { tx in
+                // The replay cache: a second insert of the same assertion ID fails on every node.
+                _ = try await tx.loginTransactions.create(marker)
+                let flowID: String
+                if let flow {
+                    let (_, action) = try await tx.loginTransactions.update(tenantID: tenantID, id: flow.id) { t -> UpstreamSAMLStateMachine.Action in
+                        guard let login = t.upstreamSAMLLogin else { return .refuse(.unknown) }
+                        var machine = UpstreamSAMLStateMachine(t.record(login))
+                        let action = machine.asserted(identity, continueKeyHash: keyHash, now: now)
+                        t.apply(machine.record) { .upstreamSAML(.login($0)) }
+                        return action
+                    }
+                    if case .refuse(let refusal) = action {
+                        throw Rejected(
+                            reason: refusal == .expired ? "expired" : "replayed",
+                            message: refusal == .expired ? "the sign-in took too long; start again" : "this sign-in was already answered")
+                    }
+                    flowID = flow.id
+                } else {
+                    // Unsolicited (the connection opted in): a flow bound to no browser.
+                    var login = UpstreamSAMLLogin(
+                        connectionID: c.id, requestID: assertion.responseID, returnTo: "", browserHash: Self.anyBrowser)
+                    login.asserted = identity
+                    login.continueKeyHash = keyHash
+                    let row = LoginTransaction(
+                        id: Self.loginID(tenantID: tenantID, connectionID: c.id, requestID: "unsolicited\n" + assertion.assertionID),
+                        tenantID: tenantID, flow: .upstreamSAML(.login(login)), state: .approved, challenge: "-", createdAt: now,
+                        updatedAt: now, expiresAt: now.addingTimeInterval(UpstreamSAMLStateMachine.continueWindow))
+                    flowID = try await tx.loginTransactions.create(row).id
+                }
+                try await tx.audit.append(
+                    context.auditEvent(
+                        "upstream.saml.accepted", by: .system, tenantID: tenantID, targetType: "upstream_connection", targetID: c.id,
+                        after: [
+                            "connection": c.name, "assertion_id": assertion.assertionID, "signed_by": assertion.signedBy,
+                            "certificate": String(fingerprint.prefix(16)), "encrypted": assertion.encrypted ? "true" : "false",
+                            "subject_hash": String(tokenHash(identity.subject).prefix(16)), "unsolicited": flow == nil ? "true" : "false",
+                        ]))
+                return Accepted(flowID: flowID, key: secret)
+            }
+        } catch let error as StoreError where error.code == .alreadyExists {
+            throw Rejected(reason: "replayed", message: "this assertion was already used")
+        }
+    }
+
+    static func identity(_ a: UpstreamAssertion, mapping: UpstreamAttributeMapping) -> UpstreamIdentity {
+        func first(_ name: String) -> String? { a.attributes[name]?.first { !$0.isEmpty } }
+        var email = first(mapping.email)
+        if email == nil, a.nameIDFormat == NameIDFormat.emailAddress.rawValue { email = a.nameID }
+        return UpstreamIdentity(
+            subject: a.nameID, subjectFormat: a.nameIDFormat, email: email, givenName: first(mapping.givenName),
+            familyName: first(mapping.familyName), idpEntityID: a.issuer, sessionIndex: a.sessionIndex, authnInstant: a.authnInstant,
+            authnContextClassRef: a.authnContextClassRef, assertionID: a.assertionID)
+    }
+
+    // MARK: 3. the same-site continue step
+
+    public func continueSignIn(tenantID: String, name: String, flowID: String, key: String, browserHash: String) async throws -> SignedIn {
+        do {
+            return try await continueStep(tenantID: tenantID, name: name, flowID: flowID, key: key, browserHash: browserHash)
+        } catch let rejected as Rejected {
+            await context.recordFailure(
+                "upstream.saml.rejected", by: .system, tenantID: tenantID, reason: "\(rejected.reason): connection \(name): \(rejected.message)")
+            throw rejected
+        }
+    }
+
+    private func continueStep(tenantID: String, name: String, flowID: String, key: String, browserHash: String) async throws -> SignedIn {
+        guard let c = try await enabledConnection(tenantID: tenantID, name: name) else {
+            throw Rejected(reason: "unknownConnection", message: "there is no such sign-in connection")
+        }
+        guard flowID.hasPrefix("upsaml_"), flowID.utf8.count <= 64,
+            let row = try? await context.store.loginTransactions.get(tenantID: tenantID, id: flowID), row.upstreamSAMLLogin?.connectionID == c.id
+        else {
+            throw Rejected(reason: "unknownFlow", message: "this sign-in is unknown or has ended; start again")
+        }
+        let now = context.clock.now()
+        let keyHash = tokenHash(key)
+        let context = self.context
+        let sessions = self.sessions
+        // The refusal of the browser step is committed on its own (a wrong browser ends the flow).
+        let (_, action) = try await context.store.loginTransactions.update(tenantID: tenantID, id: row.id) { t -> UpstreamSAMLStateMachine.Action in
+            guard let login = t.upstreamSAMLLogin else { return .refuse(.unknown) }
+            var machine = UpstreamSAMLStateMachine(t.record(login))
+            let hash = login.browserHash == Self.anyBrowser ? Self.anyBrowser : browserHash
+            let action = machine.continued(browserHash: hash, keyHash: keyHash, now: now)
+            // Only a refusal is written here; a sign-in is written with the session below.
+            if case .refuse = action { t.apply(machine.record) { .upstreamSAML(.login($0)) } }
+            return action
+        }
+        guard case .signIn(let identity, let returnTo) = action else {
+            if case .refuse(let refusal) = action {
+                switch refusal {
+                case .claimedByAnother:
+                    throw Rejected(reason: "otherBrowser", message: "this sign-in was started in another browser; start again here")
+                case .expired: throw Rejected(reason: "expired", message: "the sign-in took too long; start again")
+                case .used: throw Rejected(reason: "replayed", message: "this sign-in was already used")
+                default: throw Rejected(reason: "unknownFlow", message: "this sign-in is unknown or has ended; start again")
+                }
+            }
+            throw Rejected(reason: "unknownFlow", message: "this sign-in is unknown or has ended; start again")
+        }
+        return try await context.store.transaction { tx in
+            // Complete the flow under its lock (a second continue finds it completed).
+            let (_, again) = try await tx.loginTransactions.update(tenantID: tenantID, id: row.id) { t -> UpstreamSAMLStateMachine.Action in
+                guard let login = t.upstreamSAMLLogin else { return .refuse(.unknown) }
+                var machine = UpstreamSAMLStateMachine(t.record(login))
+                let hash = login.browserHash == Self.anyBrowser ? Self.anyBrowser : browserHash
+                let action = machine.continued(browserHash: hash, keyHash: keyHash, now: now)
+                t.apply(machine.record) { .upstreamSAML(.login($0)) }
+                return action
+            }
+            guard case .signIn = again else { throw Rejected(reason: "replayed", message: "this sign-in was already used") }
+            let user = try await Self.linkOrProvision(identity, connection: c, context: context, tx: tx, now: now)
+            _ = try await tx.loginTransactions.update(tenantID: tenantID, id: row.id) { $0.userID = user.id }
+            var amr = ["fed"]
+            if let ref = identity.authnContextClassRef, ref.contains("MultiFactor") || ref.contains("TwoFactor") { amr.append("mfa") }
+            let acr = identity.authnContextClassRef ?? SAML.AuthnContextClass.unspecified
+            let (session, cookie) = try await sessions.start(tenantID: tenantID, userID: user.id, amr: amr, acr: acr, in: tx)
+            try await tx.audit.append(
+                context.auditEvent(
+                    "upstream.signed_in", by: .user(user.id), tenantID: tenantID, targetType: "user", targetID: user.id,
+                    after: ["connection": c.name, "session": session.id, "upstream_acr": acr]))
+            let destination = returnTo.isEmpty ? "" : returnTo
+            return SignedIn(user: user, session: session, cookie: cookie, returnTo: destination)
+        }
+    }
+
+    /// The Sigil user for an upstream identity: the linked one; else, on first sign-in, an existing
+    /// user only when the connection is trusted for the email's domain, or a new user (JIT).
+    /// Never links silently by an email the connection is not trusted for. Disabled users stay out.
+    static func linkOrProvision(
+        _ identity: UpstreamIdentity, connection c: UpstreamConnection, context: ServiceContext, tx: any StoreSession, now: Date
+    ) async throws -> User {
+        if let link = try await tx.upstreams.link(tenantID: c.tenantID, connectionID: c.id, subject: identity.subject) {
+            let user = try await tx.users.get(tenantID: c.tenantID, id: link.userID)
+            guard user.status == .active else { throw Rejected(reason: "userDisabled", message: "this account is disabled") }
+            try await tx.upstreams.touchLink(tenantID: c.tenantID, connectionID: c.id, subject: identity.subject, at: now)
+            return user
+        }
+        guard let email = identity.email?.trimmingCharacters(in: .whitespaces), Validate.email(email) == nil else {
+            throw Rejected(reason: "noEmail", message: "the identity provider did not send a usable email address")
+        }
+        let domain = String(email[email.index(after: email.lastIndex(of: "@")!)...]).lowercased()
+        let user: User
+        if let existing = try await tx.users.find(tenantID: c.tenantID, email: email) {
+            guard c.saml.linkDomains.contains(domain) else {
+                throw Rejected(
+                    reason: "linkNotTrusted",
+                    message: "an account with this email already exists and this connection may not claim it; sign in with your passkey instead")
+            }
+            guard existing.status == .active else { throw Rejected(reason: "userDisabled", message: "this account is disabled") }
+            user = existing
+            try await tx.audit.append(
+                context.auditEvent(
+                    "upstream.linked", by: .system, tenantID: c.tenantID, targetType: "user", targetID: user.id,
+                    after: ["connection": c.name, "subject_hash": String(tokenHash(identity.subject).prefix(16)), "by": "trusted_domain"]))
+        } else {
+            guard c.saml.provisionUsers else {
+                throw Rejected(reason: "notProvisioned", message: "there is no account for you here, and this connection does not create accounts")
+            }
+            func clean(_ s: String?) -> String {
+                let t = (s ?? "").trimmingCharacters(in: .whitespaces)
+                return Validate.name(t, field: "name") == nil ? t : ""
+            }
+            let new = User(
+                id: context.ids.make(.user), tenantID: c.tenantID, email: email, givenName: clean(identity.givenName),
+                familyName: clean(identity.familyName), status: .active, createdAt: now, updatedAt: now)
+            user = try await tx.users.create(new)
+            try await tx.audit.append(
+                context.auditEvent(
+                    "user.created", by: .system, tenantID: c.tenantID, targetType: "user", targetID: user.id,
+                    after: UserService.summary(user).merging(["source": "upstream:\(c.name)"]) { a, _ in a }))
+        }
+        _ = try await tx.upstreams.createLink(
+            UpstreamLink(tenantID: c.tenantID, connectionID: c.id, subject: identity.subject, userID: user.id, createdAt: now, lastSeenAt: now))
+        return user
+    }
+}
+
+extension Array {
+    subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
+}

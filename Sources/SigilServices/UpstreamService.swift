@@ -1,0 +1,423 @@
+import Crypto
+import Foundation
+import SigilCore
+import SigilJOSE
+import SigilSAML
+import SigilStore
+import X509
+import _CryptoExtras
+
+/// Upstream identity providers (Sigil as SAML service provider): the connections a tenant
+/// imports from an IdP's metadata, their refresh, and Sigil's SP metadata for each.
+/// Sign-in through a connection is `UpstreamService+SAML`.
+public struct UpstreamService: Sendable {
+    public let context: ServiceContext
+    public let sessions: SessionService
+
+    public init(context: ServiceContext, sessions: SessionService) {
+        self.context = context
+        self.sessions = sessions
+    }
+
+    /// How long a connection's SP certificate is valid.
+    public static let certificateValidity: TimeInterval = 5 * 365 * 24 * 3600
+
+    // MARK: Sigil's service-provider values for a connection
+
+    public struct SPValues: Sendable, Equatable {
+        public var entityID: String
+        public var acsURL: String
+        public var sloURL: String
+        public var metadataURL: String
+    }
+
+    public static func spValues(issuer: String, name: String) -> SPValues {
+        let base = "\(issuer)/saml/sp/\(name)"
+        return SPValues(entityID: base + "/metadata", acsURL: base + "/acs", sloURL: base + "/slo", metadataURL: base + "/metadata")
+    }
+
+    /// The SP metadata of `name` (404 for an unknown or disabled connection).
+    public func spMetadata(tenantID: String, issuer: String, name: String) async throws -> [UInt8] {
+        guard let c = try await context.store.upstreams.find(tenantID: tenantID, name: name), c.enabled else {
+            throw StoreError.notFound("upstream connection", name)
+        }
+        let sp = Self.spValues(issuer: issuer, name: c.name)
+        return SPConnectionMetadata(
+            entityID: sp.entityID, acsURL: sp.acsURL, sloURL: sp.sloURL, certificatePEM: c.saml.spCertificatePEM,
+            nameIDFormat: c.saml.nameIDFormat
+        ).document()
+    }
+
+    /// Enabled connections, for the login page's buttons and identifier-first routing.
+    public func enabledConnections(tenantID: String) async throws -> [UpstreamConnection] {
+        try await context.store.upstreams.list(tenantID: tenantID).filter(\.enabled)
+    }
+
+    /// The enabled connection whose email domains include `email`'s domain, if any.
+    public func route(tenantID: String, email: String) async throws -> UpstreamConnection? {
+        guard let at = email.lastIndex(of: "@") else { return nil }
+        let domain = email[email.index(after: at)...].lowercased()
+        return try await enabledConnections(tenantID: tenantID).first { $0.saml.emailDomains.contains(domain) }
+    }
+
+    // MARK: creating and changing connections
+
+    /// Where the IdP's values come from.
+    public enum MetadataSource: Sendable {
+        /// Fetched now and on schedule (`validUntil`, `cacheDuration`, HTTP caching).
+        case url(String)
+        /// A metadata document the administrator uploaded.
+        case document([UInt8])
+        /// Typed in by hand.
+        case manual(entityID: String, ssoURL: String, ssoBinding: String, sloURL: String?, certificatesPEM: [String])
+    }
+
+    public struct NewSAMLConnection: Sendable {
+        public var name: String
+        public var displayName: String?
+        public var metadata: MetadataSource
+        /// Pick one IdP out of an aggregate (`EntitiesDescriptor`).
+        public var idpEntityID: String?
+        /// The metadata must be signed by this certificate (PEM).
+        public var metadataSigningCertificatePEM: String?
+        public var attributes: UpstreamAttributeMapping
+        public var emailDomains: [String]
+        public var linkDomains: [String]
+        public var provisionUsers: Bool
+        public var allowUnsolicited: Bool
+        public var allowInsecureSHA1: Bool
+        public var nameIDFormat: String?
+
+        public init(
+            name: String, displayName: String? = nil, metadata: MetadataSource, idpEntityID: String? = nil,
+            metadataSigningCertificatePEM: String? = nil, attributes: UpstreamAttributeMapping = .init(), emailDomains: [String] = [],
+            linkDomains: [String] = [], provisionUsers: Bool = true, allowUnsolicited: Bool = false, allowInsecureSHA1: Bool = false,
+            nameIDFormat: String? = nil
+        ) {
+            self.name = name; self.displayName = displayName; self.metadata = metadata; self.idpEntityID = idpEntityID
+            self.metadataSigningCertificatePEM = metadataSigningCertificatePEM; self.attributes = attributes
+            self.emailDomains = emailDomains; self.linkDomains = linkDomains; self.provisionUsers = provisionUsers
+            self.allowUnsolicited = allowUnsolicited; self.allowInsecureSHA1 = allowInsecureSHA1; self.nameIDFormat = nameIDFormat
+        }
+    }
+
+    static func normalizedDomains(_ domains: [String], field: String) throws -> [String] {
+        var out: [String] = []
+        for raw in domains {
+            let d = raw.trimmingCharacters(in: .whitespaces).lowercased()
+            guard !d.isEmpty, d.utf8.count <= 253, !d.contains("@"), !d.contains("/"), d.contains("."), !d.hasPrefix("."), !d.hasSuffix(".")
+            else {
+                throw ServiceError.invalid([FieldError(field: field, message: "\(raw.debugDescription) is not a domain name")])
+            }
+            if !out.contains(d) { out.append(d) }
+        }
+        return out
+    }
+
+    public func createSAML(tenantID: String, _ input: NewSAMLConnection, by principal: Principal) async throws -> UpstreamConnection {
+        try authorize(principal, tenantID)
+        guard UpstreamConnection.isValidName(input.name) else {
+            throw ServiceError.invalid([FieldError(field: "name", message: "name must be 1–63 of a-z, 0-9 and -, not starting or ending with -")])
+        }
+        let display = (input.displayName ?? input.name).trimmingCharacters(in: .whitespaces)
+        if let message = Validate.name(display, field: "display_name", max: 80) {
+            throw ServiceError.invalid([FieldError(field: "display_name", message: message)])
+        }
+        let emailDomains = try Self.normalizedDomains(input.emailDomains, field: "email_domains")
+        let linkDomains = try Self.normalizedDomains(input.linkDomains, field: "link_domains")
+        for (field, value) in [
+            ("attributes.email", input.attributes.email), ("attributes.given_name", input.attributes.givenName),
+            ("attributes.family_name", input.attributes.familyName),
+        ]
+        where value.isEmpty || value.utf8.count > 256 {
+            throw ServiceError.invalid([FieldError(field: field, message: "an attribute name of 1–256 characters is required")])
+        }
+        if let existing = try await context.store.upstreams.find(tenantID: tenantID, name: input.name) {
+            throw StoreError.alreadyExists("upstream connection", existing.name)
+        }
+        let pinned = try input.metadataSigningCertificatePEM.map { try Self.certificate($0, field: "metadata_certificate") }
+        let now = context.clock.now()
+        let imported: (UpstreamIdPMetadata, String?)
+        switch input.metadata {
+        case .url(let url):
+            let fetched = try await fetchMetadata(url: url, pinned: pinned.map { [$0] } ?? [], entityID: input.idpEntityID)
+            imported = (fetched.metadata, fetched.etag)
+        case .document(let bytes):
+            do { imported = (try UpstreamIdPMetadata.parse(bytes, entityID: input.idpEntityID, pinnedCertificates: pinned.map { [$0] } ?? []), nil) } catch {
+                throw ServiceError.invalid([FieldError(field: "metadata", message: error.message)])
+            }
+        case .manual(let entityID, let ssoURL, let binding, let sloURL, let pems):
+            guard !entityID.isEmpty else { throw ServiceError.invalid([FieldError(field: "idp_entity_id", message: "the IdP's entity ID is required")]) }
+            guard Self.isWebURL(ssoURL) else { throw ServiceError.invalid([FieldError(field: "sso_url", message: "sso_url must be an http(s) URL")]) }
+            guard !pems.isEmpty else {
+                throw ServiceError.invalid([FieldError(field: "certificates", message: "at least one IdP signing certificate is required")])
+            }
+            for pem in pems { _ = try Self.certificate(pem, field: "certificates") }
+            let b = binding == "post" ? SAMLBinding.httpPOST.rawValue : SAMLBinding.httpRedirect.rawValue
+            imported = (
+                UpstreamIdPMetadata(
+                    entityID: entityID, singleSignOnServices: [.init(binding: b, location: ssoURL)],
+                    singleLogoutServices: sloURL.map { [.init(binding: SAMLBinding.httpRedirect.rawValue, location: $0)] } ?? [],
+                    signingCertificatesPEM: pems), nil
+            )
+        }
+        let (metadata, etag) = imported
+        if let validUntil = metadata.validUntil, validUntil <= now {
+            throw ServiceError.invalid([FieldError(field: "metadata", message: "the metadata expired at \(SAMLTime.format(validUntil)) (validUntil)")])
+        }
+        guard let sso = metadata.preferredSSO else {
+            throw ServiceError.invalid([FieldError(field: "metadata", message: "the IdP has no SingleSignOnService for HTTP-Redirect or HTTP-POST")])
+        }
+        // The connection's own SP key: signs AuthnRequests, decrypts assertions.
+        let material = try SigningKeyMaterial.generate(.rs256)
+        let certificate = try SigningCertificate.make(
+            for: material, commonName: "Sigil SP \(input.name)", serialNumber: context.random.bytes(16),
+            notBefore: now.addingTimeInterval(-300), notAfter: now.addingTimeInterval(Self.certificateValidity), keyEncipherment: true)
+        let id = context.ids.make(.upstreamConnection)
+        let settings = UpstreamSAMLSettings(
+            idpEntityID: metadata.entityID, ssoURL: sso.location, ssoBinding: sso.binding == SAMLBinding.httpPOST.rawValue ? "post" : "redirect",
+            sloURL: metadata.preferredSLO?.location,
+            sloBinding: metadata.preferredSLO.map { $0.binding == SAMLBinding.httpPOST.rawValue ? "post" : "redirect" },
+            signingCertificatesPEM: metadata.signingCertificatesPEM,
+            nameIDFormat: input.nameIDFormat.flatMap { NameIDFormat(spelling: $0)?.rawValue } ?? Self.preferredNameIDFormat(metadata.nameIDFormats),
+            metadataURL: { if case .url(let u) = input.metadata { return u } else { return nil } }(),
+            metadataSigningCertificatePEM: input.metadataSigningCertificatePEM, metadataValidUntil: metadata.validUntil,
+            metadataCacheDuration: metadata.cacheDuration, metadataFetchedAt: now, metadataETag: etag,
+            attributes: input.attributes, emailDomains: emailDomains, linkDomains: linkDomains, provisionUsers: input.provisionUsers,
+            allowUnsolicited: input.allowUnsolicited, allowInsecureSHA1: input.allowInsecureSHA1, spKeyID: material.kid,
+            spCertificatePEM: certificate,
+            sealedSPKey: try context.masterKey.seal(material.privateKeyDER.value, context: Self.sealContext(tenantID: tenantID, connectionID: id)))
+        let connection = UpstreamConnection(
+            id: id, tenantID: tenantID, name: input.name, displayName: display, saml: settings, createdAt: now, updatedAt: now)
+        let context = self.context
+        return try await context.store.transaction { tx in
+            let created = try await tx.upstreams.create(connection)
+            try await tx.audit.append(
+                context.auditEvent(
+                    "upstream.created", by: principal, tenantID: tenantID, targetType: "upstream_connection", targetID: created.id,
+                    after: Self.summary(created)))
+            return created
+        }
+    }
+
+    static func preferredNameIDFormat(_ offered: [String]) -> String? {
+        if offered.isEmpty || offered.contains(NameIDFormat.emailAddress.rawValue) { return NameIDFormat.emailAddress.rawValue }
+        if offered.contains(NameIDFormat.persistent.rawValue) { return NameIDFormat.persistent.rawValue }
+        return offered.first
+    }
+
+    static func isWebURL(_ s: String) -> Bool {
+        guard let u = URLComponents(string: s), let scheme = u.scheme?.lowercased(), scheme == "https" || scheme == "http", u.host?.isEmpty == false
+        else { return false }
+        return true
+    }
+
+    static func certificate(_ pem: String, field: String) throws -> Certificate {
+        do { return try Certificate(pemEncoded: pem) } catch {
+            throw ServiceError.invalid([FieldError(field: field, message: "not a readable X.509 PEM certificate")])
+        }
+    }
+
+    static func sealContext(tenantID: String, connectionID: String) -> String { "sigil/upstream-sp-key/\(tenantID)/\(connectionID)" }
+
+    /// What the audit log records of a connection (no keys).
+    static func summary(_ c: UpstreamConnection) -> [String: String] {
+        [
+            "name": c.name, "display_name": c.displayName, "enabled": c.enabled ? "true" : "false", "idp_entity_id": c.saml.idpEntityID,
+            "sso_url": c.saml.ssoURL, "sso_binding": c.saml.ssoBinding, "slo_url": c.saml.sloURL ?? "",
+            "signing_certificates": c.saml.signingCertificatesPEM.map(Self.fingerprint).joined(separator: " "),
+            "metadata_url": c.saml.metadataURL ?? "", "email_domains": c.saml.emailDomains.joined(separator: " "),
+            "link_domains": c.saml.linkDomains.joined(separator: " "), "provision_users": c.saml.provisionUsers ? "true" : "false",
+            "allow_unsolicited": c.saml.allowUnsolicited ? "true" : "false",
+            "allow_insecure_sha1": c.saml.allowInsecureSHA1 ? "true" : "false",
+        ]
+    }
+
+    /// SHA-256 of the certificate's DER, lower-case hex.
+    public static func fingerprint(_ pem: String) -> String {
+        guard let der = Data(base64Encoded: PEMText.base64Body(pem)) else { return "unreadable" }
+        return hexEncoded(Array(SHA256.hash(data: der)))
+    }
+
+    public func list(tenantID: String, by principal: Principal) async throws -> [UpstreamConnection] {
+        try authorize(principal, tenantID)
+        return try await context.store.upstreams.list(tenantID: tenantID)
+    }
+
+    public func get(tenantID: String, name: String, by principal: Principal) async throws -> UpstreamConnection {
+        try authorize(principal, tenantID)
+        guard let c = try await context.store.upstreams.find(tenantID: tenantID, name: name) else {
+            throw StoreError.notFound("upstream connection", name)
+        }
+        return c
+    }
+
+    public func delete(tenantID: String, name: String, by principal: Principal) async throws {
+        let c = try await get(tenantID: tenantID, name: name, by: principal)
+        let context = self.context
+        try await context.store.transaction { tx in
+            let deleted = try await tx.upstreams.delete(tenantID: tenantID, id: c.id)
+            try await tx.audit.append(
+                context.auditEvent(
+                    "upstream.deleted", by: principal, tenantID: tenantID, targetType: "upstream_connection", targetID: c.id,
+                    before: Self.summary(deleted)))
+        }
+    }
+
+    public func setEnabled(tenantID: String, name: String, enabled: Bool, by principal: Principal) async throws -> UpstreamConnection {
+        let c = try await get(tenantID: tenantID, name: name, by: principal)
+        let now = context.clock.now()
+        let context = self.context
+        return try await context.store.transaction { tx in
+            let (before, after) = try await tx.upstreams.update(tenantID: tenantID, id: c.id, expectedVersion: nil) {
+                $0.enabled = enabled
+                $0.updatedAt = now
+            }
+            try await tx.audit.append(
+                context.auditEvent(
+                    "upstream.updated", by: principal, tenantID: tenantID, targetType: "upstream_connection", targetID: c.id,
+                    before: Self.summary(before), after: Self.summary(after)))
+            return after
+        }
+    }
+
+    // MARK: metadata refresh
+
+    struct Fetched {
+        var metadata: UpstreamIdPMetadata
+        var etag: String?
+    }
+
+    func fetchMetadata(url: String, pinned: [Certificate], entityID: String?) async throws -> Fetched {
+        if let why = context.remote.refusal(url) { throw ServiceError.invalid([FieldError(field: "metadata_url", message: why)]) }
+        let bytes: [UInt8]
+        do { bytes = try await context.remote.metadata(at: url) } catch let error as RemoteFetchError {
+            context.logger.info(
+                "IdP metadata fetch failed",
+                metadata: ["host": .string(URLComponents(string: url)?.host ?? "-"), "reason": .string("\(error)")])
+            throw ServiceError.invalid([FieldError(field: "metadata_url", message: "metadata \(error.publicDescription)")])
+        }
+        do { return Fetched(metadata: try UpstreamIdPMetadata.parse(bytes, entityID: entityID, pinnedCertificates: pinned), etag: nil) } catch {
+            throw ServiceError.invalid([FieldError(field: "metadata_url", message: "the document is not usable IdP metadata: \(error.message)")])
+        }
+    }
+
+    public struct RefreshResult: Sendable {
+        public var connection: UpstreamConnection
+        /// What changed, one line per field (empty: nothing).
+        public var changes: [String]
+        /// Why the refresh failed (the last good metadata stays), if it did.
+        public var failure: String?
+    }
+
+    /// Fetches the connection's metadata URL now. A failure keeps the last good copy and is
+    /// recorded on the connection (and audited); a change is diffed and audited.
+    public func refresh(tenantID: String, name: String, by principal: Principal) async throws -> RefreshResult {
+        let c = try await get(tenantID: tenantID, name: name, by: principal)
+        return try await refresh(c, by: principal)
+    }
+
+    func refresh(_ c: UpstreamConnection, by principal: Principal) async throws -> RefreshResult {
+        guard let url = c.saml.metadataURL else {
+            throw ServiceError.invalid([FieldError(field: "metadata_url", message: "this connection was not imported from a metadata URL")])
+        }
+        let now = context.clock.now()
+        let pinned = try c.saml.metadataSigningCertificatePEM.map { [try Self.certificate($0, field: "metadata_certificate")] } ?? []
+        let context = self.context
+        var fetched: Fetched?
+        var failure: String?
+        do {
+            let f = try await fetchMetadata(url: url, pinned: pinned, entityID: c.saml.idpEntityID)
+            if let validUntil = f.metadata.validUntil, validUntil <= now {
+                failure = "the fetched metadata expired at \(SAMLTime.format(validUntil))"
+            } else if f.metadata.preferredSSO == nil {
+                failure = "the fetched metadata has no usable SingleSignOnService"
+            } else {
+                fetched = f
+            }
+        } catch let error as ServiceError {
+            failure = error.message
+        }
+        let good = fetched, failed = failure
+        let outcome = try await context.store.transaction { tx -> (UpstreamConnection, [String]) in
+            let (before, after) = try await tx.upstreams.update(tenantID: c.tenantID, id: c.id, expectedVersion: nil) { conn in
+                if let fetched = good {
+                    let m = fetched.metadata
+                    let sso = m.preferredSSO!
+                    conn.saml.ssoURL = sso.location
+                    conn.saml.ssoBinding = sso.binding == SAMLBinding.httpPOST.rawValue ? "post" : "redirect"
+                    conn.saml.sloURL = m.preferredSLO?.location
+                    conn.saml.sloBinding = m.preferredSLO.map { $0.binding == SAMLBinding.httpPOST.rawValue ? "post" : "redirect" }
+                    conn.saml.signingCertificatesPEM = m.signingCertificatesPEM
+                    conn.saml.metadataValidUntil = m.validUntil
+                    conn.saml.metadataCacheDuration = m.cacheDuration
+                    conn.saml.metadataETag = fetched.etag
+                    conn.saml.metadataRefreshError = nil
+                } else {
+                    conn.saml.metadataRefreshError = failed
+                }
+                conn.saml.metadataFetchedAt = now
+                conn.updatedAt = now
+            }
+            let changes = Self.diff(Self.summary(before), Self.summary(after))
+            if let failure = failed {
+                try await tx.audit.append(
+                    context.auditEvent(
+                        "upstream.metadata_refresh_failed", by: principal, tenantID: c.tenantID, targetType: "upstream_connection",
+                        targetID: c.id, outcome: .failure, reason: failure))
+            } else if !changes.isEmpty {
+                try await tx.audit.append(
+                    context.auditEvent(
+                        "upstream.metadata_changed", by: principal, tenantID: c.tenantID, targetType: "upstream_connection",
+                        targetID: c.id, before: Self.summary(before), after: Self.summary(after)))
+            }
+            return (after, changes)
+        }
+        return RefreshResult(connection: outcome.0, changes: outcome.1, failure: failure)
+    }
+
+    static func diff(_ before: [String: String], _ after: [String: String]) -> [String] {
+        Set(before.keys).union(after.keys).sorted().compactMap { key in
+            before[key] == after[key] ? nil : "\(key): \(before[key] ?? "") → \(after[key] ?? "")"
+        }
+    }
+
+    /// When a connection's metadata should be fetched again: its cacheDuration (bounded to 5
+    /// minutes … 24 hours; 6 hours when it states none), and never after its validUntil.
+    public static func nextRefresh(_ c: UpstreamConnection) -> Date {
+        let last = c.saml.metadataFetchedAt ?? .distantPast
+        let interval = min(max(c.saml.metadataCacheDuration ?? 6 * 3600, 300), 24 * 3600)
+        var next = last.addingTimeInterval(c.saml.metadataRefreshError == nil ? interval : min(interval, 900))
+        if let validUntil = c.saml.metadataValidUntil { next = min(next, validUntil.addingTimeInterval(-3600)) }
+        return next
+    }
+
+    /// Refreshes every connection whose metadata is due (the scheduled task, on any node).
+    /// Returns the warnings to log: refresh failures, certificates or metadata lapsing within 14 days.
+    public func refreshDue() async throws -> [String] {
+        let now = context.clock.now()
+        var warnings: [String] = []
+        for c in try await context.store.upstreams.listWithMetadataURL() where Self.nextRefresh(c) <= now {
+            let result = try await refresh(c, by: .system)
+            if let failure = result.failure { warnings.append("upstream \(c.name) (tenant \(c.tenantID)): metadata refresh failed: \(failure)") }
+        }
+        for tenantConnections in try await context.store.upstreams.listWithMetadataURL() {
+            warnings += Self.expiryWarnings(tenantConnections, now: now)
+        }
+        return warnings
+    }
+
+    /// Certificates and metadata that lapse within `within` (default 14 days).
+    public static func expiryWarnings(_ c: UpstreamConnection, now: Date, within: TimeInterval = 14 * 86_400) -> [String] {
+        var out: [String] = []
+        if let validUntil = c.saml.metadataValidUntil, validUntil < now.addingTimeInterval(within) {
+            out.append("upstream \(c.name): its metadata is valid until \(SAMLTime.format(validUntil))")
+        }
+        for pem in c.saml.signingCertificatesPEM {
+            if let cert = try? Certificate(pemEncoded: pem), cert.notValidAfter < now.addingTimeInterval(within) {
+                out.append("upstream \(c.name): IdP signing certificate \(fingerprint(pem).prefix(16)) expires \(SAMLTime.format(cert.notValidAfter))")
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+
+/// A tenant's upstream identity provider: Sigil is the SAML service provider (later also the
+/// OIDC relying party) of `name`, signs people in there, provisions them just in time, and
+/// continues as identity provider for its own applications. Paths: `/saml/sp/{name}/…`.
+public struct UpstreamConnection: Sendable, Equatable {
+    public var id: String
+    public var tenantID: String
+    /// URL-safe, unique per tenant: `/saml/sp/{name}/acs`, `/login/upstream/{name}`.
+    public var name: String
+    /// What the login page's button says: "Sign in with {displayName}".
+    public var displayName: String
+    public var enabled: Bool
+    public var saml: UpstreamSAMLSettings
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var version: Int
+
+    public init(
+        id: String, tenantID: String, name: String, displayName: String, enabled: Bool = true, saml: UpstreamSAMLSettings,
+        createdAt: Date, updatedAt: Date, version: Int = 1
+    ) {
+        self.id = id; self.tenantID = tenantID; self.name = name; self.displayName = displayName; self.enabled = enabled
+        self.saml = saml; self.createdAt = createdAt; self.updatedAt = updatedAt; self.version = version
+    }
+
+    /// Valid connection names: 1–63 of `a-z 0-9 -`, not starting or ending with `-`.
+    public static func isValidName(_ name: String) -> Bool {
+        guard (1...63).contains(name.utf8.count), name.first != "-", name.last != "-" else { return false }
+        return name.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }
+    }
+}
+
+/// Which attribute of the identity provider's assertion fills which user field (Okta's names by default).
+public struct UpstreamAttributeMapping: Codable, Sendable, Equatable {
+    /// Attribute holding the email address; when absent from an assertion, an emailAddress NameID is used.
+    public var email: String
+    public var givenName: String
+    public var familyName: String
+
+    public init(email: String = "email", givenName: String = "firstName", familyName: String = "lastName") {
+        self.email = email; self.givenName = givenName; self.familyName = familyName
+    }
+}
+
+/// The SAML side of an upstream connection: what was imported from the IdP's metadata, how to
+/// treat its assertions, and the connection's own service-provider key (sealed under the master key).
+public struct UpstreamSAMLSettings: Codable, Sendable, Equatable {
+    public var idpEntityID: String
+    public var ssoURL: String
+    /// `redirect` or `post`: how AuthnRequests travel to `ssoURL`.
+    public var ssoBinding: String
+    public var sloURL: String?
+    public var sloBinding: String?
+    /// Every certificate an assertion may be signed with (several during a rollover).
+    public var signingCertificatesPEM: [String]
+    public var nameIDFormat: String?
+    /// Where the metadata came from, when imported from a URL; refreshed on schedule.
+    public var metadataURL: String?
+    /// A certificate the metadata itself must be signed with (optional).
+    public var metadataSigningCertificatePEM: String?
+    public var metadataValidUntil: Date?
+    public var metadataCacheDuration: TimeInterval?
+    public var metadataFetchedAt: Date?
+    public var metadataETag: String?
+    /// Why the last refresh failed (the last good metadata stays in use), if it did.
+    public var metadataRefreshError: String?
+    public var attributes: UpstreamAttributeMapping
+    /// Users signing in with an email in these domains are routed here from the login page.
+    public var emailDomains: [String]
+    /// An existing Sigil user whose email is in these domains is linked on first upstream
+    /// sign-in; any other existing user is never linked silently.
+    public var linkDomains: [String]
+    /// Create users on first sign-in (just-in-time provisioning).
+    public var provisionUsers: Bool
+    /// Accept IdP-initiated (unsolicited) responses. Off by default.
+    public var allowUnsolicited: Bool
+    /// Accept RSA-SHA1 signatures and SHA-1 digests. Insecure; off by default.
+    public var allowInsecureSHA1: Bool
+    /// The connection's service-provider key: signs AuthnRequests, decrypts assertions.
+    public var spKeyID: String
+    public var spCertificatePEM: String
+    public var sealedSPKey: String
+
+    public init(
+        idpEntityID: String, ssoURL: String, ssoBinding: String = "redirect", sloURL: String? = nil, sloBinding: String? = nil,
+        signingCertificatesPEM: [String], nameIDFormat: String? = nil, metadataURL: String? = nil,
+        metadataSigningCertificatePEM: String? = nil, metadataValidUntil: Date? = nil, metadataCacheDuration: TimeInterval? = nil,
+        metadataFetchedAt: Date? = nil, metadataETag: String? = nil, metadataRefreshError: String? = nil,
+        attributes: UpstreamAttributeMapping = .init(), emailDomains: [String] = [], linkDomains: [String] = [],
+        provisionUsers: Bool = true, allowUnsolicited: Bool = false, allowInsecureSHA1: Bool = false,
+        spKeyID: String, spCertificatePEM: String, sealedSPKey: String
+    ) {
+        self.idpEntityID = idpEntityID; self.ssoURL = ssoURL; self.ssoBinding = ssoBinding; self.sloURL = sloURL
+        self.sloBinding = sloBinding; self.signingCertificatesPEM = signingCertificatesPEM; self.nameIDFormat = nameIDFormat
+        self.metadataURL = metadataURL; self.metadataSigningCertificatePEM = metadataSigningCertificatePEM
+        self.metadataValidUntil = metadataValidUntil; self.metadataCacheDuration = metadataCacheDuration
+        self.metadataFetchedAt = metadataFetchedAt; self.metadataETag = metadataETag; self.metadataRefreshError = metadataRefreshError
+        self.attributes = attributes; self.emailDomains = emailDomains; self.linkDomains = linkDomains
+        self.provisionUsers = provisionUsers; self.allowUnsolicited = allowUnsolicited; self.allowInsecureSHA1 = allowInsecureSHA1
+        self.spKeyID = spKeyID; self.spCertificatePEM = spCertificatePEM; self.sealedSPKey = sealedSPKey
+    }
+}
+
+/// A Sigil user known at an upstream identity provider as `subject` (its NameID).
+public struct UpstreamLink: Sendable, Equatable {
+    public var tenantID: String
+    public var connectionID: String
+    public var subject: String
+    public var userID: String
+    public var createdAt: Date
+    public var lastSeenAt: Date
+
+    public init(tenantID: String, connectionID: String, subject: String, userID: String, createdAt: Date, lastSeenAt: Date) {
+        self.tenantID = tenantID; self.connectionID = connectionID; self.subject = subject; self.userID = userID
+        self.createdAt = createdAt; self.lastSeenAt = lastSeenAt
+    }
+}
+
+public protocol UpstreamStore: Sendable {
+    /// Throws `alreadyExists` when the tenant has a connection of that name.
+    func create(_ connection: UpstreamConnection) async throws -> UpstreamConnection
+    func get(tenantID: String, id: String) async throws -> UpstreamConnection
+    func find(tenantID: String, name: String) async throws -> UpstreamConnection?
+    func list(tenantID: String) async throws -> [UpstreamConnection]
+    /// Every connection with a metadata URL, across tenants (the refresh schedule).
+    func listWithMetadataURL() async throws -> [UpstreamConnection]
+    /// Reads under a lock, applies `mutate`, writes back; `conflict` on a version mismatch.
+    func update(
+        tenantID: String, id: String, expectedVersion: Int?, _ mutate: @escaping @Sendable (inout UpstreamConnection) throws -> Void
+    ) async throws -> (before: UpstreamConnection, after: UpstreamConnection)
+    /// Deletes the connection and its links.
+    func delete(tenantID: String, id: String) async throws -> UpstreamConnection
+
+    func link(tenantID: String, connectionID: String, subject: String) async throws -> UpstreamLink?
+    /// Throws `alreadyExists` when the subject is linked already.
+    func createLink(_ link: UpstreamLink) async throws -> UpstreamLink
+    func touchLink(tenantID: String, connectionID: String, subject: String, at: Date) async throws
+    func links(tenantID: String, userID: String) async throws -> [UpstreamLink]
+}

@@ -1,0 +1,222 @@
+import ArgumentParser
+import Foundation
+import SigilServices
+import SigilStore
+
+/// `sigil upstream …`: a tenant's upstream identity providers (Sigil as SAML service provider).
+struct UpstreamCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "upstream", abstract: "Manage upstream identity providers (Sigil as SAML service provider).",
+        subcommands: [CreateSAML.self, List.self, Refresh.self, Enable.self, Disable.self, Delete.self])
+
+    /// Shared by the subcommands that print SP values.
+    struct Location: ParsableArguments {
+        @Option(help: "The URL users reach Sigil at (as for serve). [env: SIGIL_PUBLIC_URL] (default: http://127.0.0.1:8080)")
+        var publicURL: String?
+
+        func issuer(_ t: Tenant) -> String {
+            TenantService.issuer(of: t, publicURL: publicURL ?? env("SIGIL_PUBLIC_URL") ?? "http://127.0.0.1:8080")
+        }
+    }
+
+    struct CreateSAML: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "create-saml",
+            abstract: "Import a SAML identity provider from its metadata (URL or file), or from an entity ID, SSO URL and certificate.")
+        @Option(help: "Tenant name.") var tenant: String
+        @Option(help: "Connection name: a-z, 0-9 and -; used in /saml/sp/NAME/… and /login/upstream/NAME.") var name: String
+        @Option(name: .customLong("display-name"), help: "What the login page's button says (\"Sign in with …\"). Default: the name.")
+        var displayName: String?
+        @Option(help: "The IdP's metadata: an http(s) URL (refreshed on schedule) or a file.") var metadata: String?
+        @Option(name: .customLong("idp-entity-id"), help: "The IdP's entity ID (by hand, or to pick one IdP out of aggregate metadata).")
+        var idpEntityID: String?
+        @Option(name: .customLong("sso-url"), help: "By hand: the IdP's single sign-on URL.") var ssoURL: String?
+        @Option(name: .customLong("sso-binding"), help: "By hand: redirect (default) or post.") var ssoBinding: String = "redirect"
+        @Option(name: .customLong("certificate"), help: "By hand: the IdP's signing certificate (PEM file); repeat for a rollover.")
+        var certificates: [String] = []
+        @Option(name: .customLong("metadata-certificate"), help: "The metadata must be signed by this certificate (PEM file).")
+        var metadataCertificate: String?
+        @Option(name: .customLong("email-domain"), help: "Route users with an email in this domain here from the login page; repeat.")
+        var emailDomains: [String] = []
+        @Option(
+            name: .customLong("link-domain"),
+            help: "Link an existing user whose email is in this domain on their first sign-in here; repeat. Others are never linked silently.")
+        var linkDomains: [String] = []
+        @Option(
+            name: .customLong("attribute"),
+            help: "Attribute mapping FIELD=NAME (FIELD: email, given_name, family_name); repeat. Default: Okta's email, firstName, lastName.")
+        var attributes: [String] = []
+        @Option(name: .customLong("name-id-format"), help: "The NameID format to ask for (default: emailAddress when offered).")
+        var nameIDFormat: String?
+        @Flag(name: .customLong("no-provisioning"), help: "Do not create users on first sign-in.") var noProvisioning = false
+        @Flag(name: .customLong("allow-unsolicited"), help: "Accept IdP-initiated (unsolicited) responses. Off by default: login CSRF.")
+        var allowUnsolicited = false
+        @Flag(name: .customLong("allow-insecure-sha1"), help: "Accept RSA-SHA1 signatures. Insecure.") var allowInsecureSHA1 = false
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var location: Location
+        @OptionGroup var store: StoreOptions
+
+        func validate() throws {
+            if metadata == nil && (ssoURL == nil || idpEntityID == nil || certificates.isEmpty) {
+                throw ValidationError("give --metadata URL|FILE, or --idp-entity-id, --sso-url and --certificate")
+            }
+        }
+
+        func run() async throws {
+            var mapping = UpstreamAttributeMapping()
+            for pair in attributes {
+                let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else { throw ValidationError("--attribute takes FIELD=NAME") }
+                switch parts[0] {
+                case "email": mapping.email = parts[1]
+                case "given_name": mapping.givenName = parts[1]
+                case "family_name": mapping.familyName = parts[1]
+                default: throw ValidationError("--attribute FIELD must be email, given_name or family_name")
+                }
+            }
+            let source: UpstreamService.MetadataSource
+            if let metadata, metadata.lowercased().hasPrefix("https://") || metadata.lowercased().hasPrefix("http://") {
+                source = .url(metadata)
+            } else if let metadata {
+                source = .document(try [UInt8](Data(contentsOf: URL(fileURLWithPath: metadata))))
+            } else {
+                source = .manual(
+                    entityID: idpEntityID ?? "", ssoURL: ssoURL ?? "", ssoBinding: ssoBinding, sloURL: nil,
+                    certificatesPEM: try certificates.map { try String(contentsOfFile: $0, encoding: .utf8) })
+            }
+            let input = UpstreamService.NewSAMLConnection(
+                name: name, displayName: displayName, metadata: source, idpEntityID: metadata == nil ? nil : idpEntityID,
+                metadataSigningCertificatePEM: try metadataCertificate.map { try String(contentsOfFile: $0, encoding: .utf8) },
+                attributes: mapping, emailDomains: emailDomains, linkDomains: linkDomains, provisionUsers: !noProvisioning,
+                allowUnsolicited: allowUnsolicited, allowInsecureSHA1: allowInsecureSHA1, nameIDFormat: nameIDFormat)
+            try await withRuntime(store) { runtime in
+                let t = try await sigil.tenant(runtime, tenant)
+                let c = try await runtime.services.upstreams.createSAML(tenantID: t.id, input, by: .cli)
+                try show(c, issuer: location.issuer(t), json: json)
+            }
+        }
+    }
+
+    static func describe(_ c: UpstreamConnection, issuer: String) -> [String: Any] {
+        let sp = UpstreamService.spValues(issuer: issuer, name: c.name)
+        return [
+            "id": c.id, "name": c.name, "display_name": c.displayName, "enabled": c.enabled, "sp_entity_id": sp.entityID,
+            "acs_url": sp.acsURL, "sp_metadata_url": sp.metadataURL, "idp_entity_id": c.saml.idpEntityID, "sso_url": c.saml.ssoURL,
+            "sso_binding": c.saml.ssoBinding,
+            "signing_certificates": c.saml.signingCertificatesPEM.map(UpstreamService.fingerprint),
+            "metadata_url": c.saml.metadataURL ?? NSNull(), "metadata_valid_until": c.saml.metadataValidUntil.map(iso) ?? NSNull(),
+            "metadata_fetched_at": c.saml.metadataFetchedAt.map(iso) ?? NSNull(),
+            "metadata_refresh_error": c.saml.metadataRefreshError ?? NSNull(), "email_domains": c.saml.emailDomains,
+            "link_domains": c.saml.linkDomains, "provision_users": c.saml.provisionUsers, "allow_unsolicited": c.saml.allowUnsolicited,
+            "attributes": ["email": c.saml.attributes.email, "given_name": c.saml.attributes.givenName, "family_name": c.saml.attributes.familyName],
+        ]
+    }
+
+    static func show(_ c: UpstreamConnection, issuer: String, json: Bool) throws {
+        if json {
+            try printJSON(describe(c, issuer: issuer))
+            return
+        }
+        let sp = UpstreamService.spValues(issuer: issuer, name: c.name)
+        print("SAML connection \(c.name) (\(c.id))\(c.enabled ? "" : " [disabled]")")
+        print("IdP entity ID:   \(c.saml.idpEntityID)")
+        print("IdP SSO URL:     \(c.saml.ssoURL) (\(c.saml.ssoBinding))")
+        print("IdP certificates: \(c.saml.signingCertificatesPEM.map { String(UpstreamService.fingerprint($0).prefix(16)) }.joined(separator: " "))")
+        print("Give the IdP these values (or the metadata URL):")
+        print("  SP entity ID:  \(sp.entityID)")
+        print("  ACS URL:       \(sp.acsURL) (HTTP-POST)")
+        print("  SP metadata:   \(sp.metadataURL)")
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List a tenant's upstream identity providers.")
+        @Option(help: "Tenant name.") var tenant: String
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var location: Location
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            try await withRuntime(store) { runtime in
+                let t = try await sigil.tenant(runtime, tenant)
+                let all = try await runtime.services.upstreams.list(tenantID: t.id, by: .cli)
+                if json {
+                    try printJSON(all.map { UpstreamCommand.describe($0, issuer: location.issuer(t)) })
+                } else {
+                    for c in all {
+                        print("\(c.name)\t\(c.enabled ? "enabled" : "disabled")\t\(c.saml.idpEntityID)\t\(c.saml.metadataURL ?? "-")")
+                    }
+                }
+            }
+        }
+    }
+
+    struct Refresh: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Fetch a connection's metadata URL now and print what changed.")
+        @Option(help: "Tenant name.") var tenant: String
+        @Option(help: "Connection name.") var name: String
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            try await withRuntime(store) { runtime in
+                let t = try await sigil.tenant(runtime, tenant)
+                let result = try await runtime.services.upstreams.refresh(tenantID: t.id, name: name, by: .cli)
+                if json {
+                    try printJSON(["changes": result.changes, "failure": result.failure ?? NSNull()] as [String: Any])
+                } else if let failure = result.failure {
+                    print("refresh failed (the last good metadata stays in use): \(failure)")
+                } else if result.changes.isEmpty {
+                    print("no change")
+                } else {
+                    for line in result.changes { print(line) }
+                }
+                if result.failure != nil { throw ExitCode(1) }
+            }
+        }
+    }
+
+    struct Enable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Offer a connection on the login page and accept its responses.")
+        @Option(help: "Tenant name.") var tenant: String
+        @Option(help: "Connection name.") var name: String
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            try await withRuntime(store) { runtime in
+                let t = try await sigil.tenant(runtime, tenant)
+                _ = try await runtime.services.upstreams.setEnabled(tenantID: t.id, name: name, enabled: true, by: .cli)
+                print("enabled \(name)")
+            }
+        }
+    }
+
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop offering a connection and refuse its responses.")
+        @Option(help: "Tenant name.") var tenant: String
+        @Option(help: "Connection name.") var name: String
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            try await withRuntime(store) { runtime in
+                let t = try await sigil.tenant(runtime, tenant)
+                _ = try await runtime.services.upstreams.setEnabled(tenantID: t.id, name: name, enabled: false, by: .cli)
+                print("disabled \(name)")
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a connection and its links to users (the users stay).")
+        @Option(help: "Tenant name.") var tenant: String
+        @Option(help: "Connection name.") var name: String
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            try await withRuntime(store) { runtime in
+                let t = try await sigil.tenant(runtime, tenant)
+                try await runtime.services.upstreams.delete(tenantID: t.id, name: name, by: .cli)
+                print("deleted \(name)")
+            }
+        }
+    }
+}
