@@ -1,0 +1,214 @@
+import Foundation
+import SigilCore
+import SigilJOSE
+import SigilSAML
+import SigilServices
+import SigilStore
+import SigilTestSupport
+import SigilXML
+import Testing
+import X509
+import _CryptoExtras
+
+/// Sign-in through an upstream SAML IdP, through the service on both backends: the request and
+/// its flow row, the ACS, the browser step, JIT provisioning, linking, replay and login CSRF.
+@Suite struct UpstreamSAMLServiceTests {
+    static let idpEntity = "https://okta.example/exk1"
+
+    /// The upstream IdP: a key, its certificate, and Sigil's own Response builder signing as it.
+    struct IdP {
+        let key: _RSA.Signing.PrivateKey
+        let pem: String
+        var signer: XMLSigner { XMLSigner(key: .rsa(key), certificate: try! Certificate(pemEncoded: pem)) }
+
+        init() throws {
+            let material = try SigningKeyMaterial.generate(.rs256)
+            key = try _RSA.Signing.PrivateKey(derRepresentation: material.privateKeyDER.value)
+            pem = try SigningCertificate.make(
+                for: material, commonName: "okta", serialNumber: Array(repeating: 9, count: 16), notBefore: ServiceHarness.start.addingTimeInterval(-86_400),
+                notAfter: ServiceHarness.start.addingTimeInterval(365 * 86_400))
+        }
+
+        func response(to requestID: String?, email: String, now: Date, nameID: String? = nil) throws -> String {
+            let sp = UpstreamService.spValues(issuer: ServiceHarness.issuer, name: "okta")
+            let builder = SAMLResponseBuilder(signer: signer, random: SystemRandom())
+            let bytes = try builder.response(
+                SAMLAssertionContent(
+                    issuer: UpstreamSAMLServiceTests.idpEntity, acsURL: sp.acsURL, audience: sp.entityID, inResponseTo: requestID,
+                    nameID: nameID ?? email, nameIDFormat: .emailAddress, sessionIndex: "_s", authnInstant: now,
+                    authnContextClassRef: "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport",
+                    attributes: [
+                        SAMLAttribute(name: "email", values: [email]), SAMLAttribute(name: "firstName", values: ["Grace"]),
+                        SAMLAttribute(name: "lastName", values: ["Hopper"]),
+                    ]), now: now)
+            return Data(bytes).base64EncodedString()
+        }
+    }
+
+    func connect(_ h: ServiceHarness, _ idp: IdP, linkDomains: [String] = [], unsolicited: Bool = false) async throws -> UpstreamConnection {
+        try await h.services.upstreams.createSAML(
+            tenantID: h.tenant.id,
+            .init(
+                name: "okta", displayName: "Okta",
+                metadata: .manual(
+                    entityID: Self.idpEntity, ssoURL: "https://okta.example/sso", ssoBinding: "redirect", sloURL: nil, certificatesPEM: [idp.pem]),
+                emailDomains: ["example.org"], linkDomains: linkDomains, allowUnsolicited: unsolicited),
+            by: .cli)
+    }
+
+    /// Starts a sign-in for `browser`; returns the AuthnRequest's ID.
+    func begin(_ h: ServiceHarness, browser: String, returnTo: String = "/oauth2/authorize?x=1") async throws -> String {
+        let out = try await h.services.upstreams.begin(
+            tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "okta", returnTo: returnTo, browserHash: tokenHash(browser))
+        guard case .redirect(let url) = out else { throw SigilError(.internalFailure, "not a redirect") }
+        #expect(url.hasPrefix("https://okta.example/sso?SAMLRequest="))
+        let message = try SAMLRedirectBinding.decode(rawQuery: String(url.split(separator: "?", maxSplits: 1)[1]))
+        // Signed with the connection's key (its certificate is in Sigil's SP metadata).
+        let c = try #require(try await h.store.upstreams.find(tenantID: h.tenant.id, name: "okta"))
+        try SAMLRedirectBinding.verify(try #require(message.redirectSignature), certificate: try Certificate(pemEncoded: c.saml.spCertificatePEM))
+        return try AuthnRequest.parse(message.xml).id
+    }
+
+    func reason(_ body: () async throws -> Void) async -> String? {
+        do { try await body() } catch let r as UpstreamService.Rejected { return r.reason } catch { return "other: \(error)" }
+        return nil
+    }
+
+    @Test(arguments: Backend.enabled) func signInProvisionsThenLinksAndRefusesReplay(_ backend: Backend) async throws {
+        try await withServices(backend) { h in
+            let idp = try IdP()
+            _ = try await connect(h, idp)
+            let up = h.services.upstreams
+            let id = try await begin(h, browser: "browser-a")
+            let form = ["SAMLResponse": try idp.response(to: id, email: "grace@example.org", now: h.clock.now()), "RelayState": "x"]
+            let accepted = try await up.consumeResponse(tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "okta", form: form)
+            // The same Response again: the request is answered and the assertion ID is spent.
+            #expect(
+                await reason { _ = try await up.consumeResponse(tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "okta", form: form) } == "replayed")
+            let signedIn = try await up.continueSignIn(
+                tenantID: h.tenant.id, name: "okta", flowID: accepted.flowID, key: accepted.key, browserHash: tokenHash("browser-a"))
+            #expect(signedIn.user.email == "grace@example.org" && signedIn.user.givenName == "Grace" && signedIn.user.familyName == "Hopper")
+            #expect(signedIn.returnTo == "/oauth2/authorize?x=1" && signedIn.session.amr == ["fed"])
+            // The continue step is one-time too.
+            #expect(
+                await reason {
+                    _ = try await up.continueSignIn(
+                        tenantID: h.tenant.id, name: "okta", flowID: accepted.flowID, key: accepted.key, browserHash: tokenHash("browser-a"))
+                } == "replayed")
+            // A second sign-in of the same upstream subject reaches the same user, through the link.
+            let id2 = try await begin(h, browser: "browser-a")
+            let a2 = try await up.consumeResponse(
+                tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "okta",
+                form: ["SAMLResponse": try idp.response(to: id2, email: "grace@example.org", now: h.clock.now())])
+            let again = try await up.continueSignIn(tenantID: h.tenant.id, name: "okta", flowID: a2.flowID, key: a2.key, browserHash: tokenHash("browser-a"))
+            #expect(again.user.id == signedIn.user.id)
+            let users = try await h.store.users.list(tenantID: h.tenant.id, page: PageRequest(limit: 10)).items
+            #expect(users.count == 1)
+            let actions = try await h.auditActions()
+            #expect(actions.filter { $0 == "upstream.saml.accepted" }.count == 2 && actions.contains("user.created"))
+            #expect(actions.contains("upstream.saml.rejected"))
+        }
+    }
+
+    @Test(arguments: Backend.enabled) func anotherBrowserCannotFinishTheSignIn(_ backend: Backend) async throws {
+        try await withServices(backend) { h in
+            let idp = try IdP()
+            _ = try await connect(h, idp)
+            let up = h.services.upstreams
+            let id = try await begin(h, browser: "attacker")
+            let accepted = try await up.consumeResponse(
+                tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "okta",
+                form: ["SAMLResponse": try idp.response(to: id, email: "mallory@example.org", now: h.clock.now())])
+            // Login CSRF: the victim's browser submits the attacker's continue step.
+            #expect(
+                await reason {
+                    _ = try await up.continueSignIn(
+                        tenantID: h.tenant.id, name: "okta", flowID: accepted.flowID, key: accepted.key, browserHash: tokenHash("victim"))
+                } == "otherBrowser")
+            // The flow is over for everyone, and nobody was provisioned.
+            #expect(
+                await reason {
+                    _ = try await up.continueSignIn(
+                        tenantID: h.tenant.id, name: "okta", flowID: accepted.flowID, key: accepted.key, browserHash: tokenHash("attacker"))
+                } == "replayed")
+            #expect(try await h.store.users.list(tenantID: h.tenant.id, page: PageRequest(limit: 10)).items.isEmpty)
+            // A response to no request started here, and an unsolicited one, are refused.
+            #expect(
+                await reason {
+                    _ = try await up.consumeResponse(
+                        tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "okta",
+                        form: ["SAMLResponse": try idp.response(to: "_unknown", email: "x@example.org", now: h.clock.now())])
+                } == "unexpectedResponse")
+            #expect(
+                await reason {
+                    _ = try await up.consumeResponse(
+                        tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "okta",
+                        form: ["SAMLResponse": try idp.response(to: nil, email: "x@example.org", now: h.clock.now())])
+                } == "unsolicited")
+            // Late: past the sign-in's lifetime the response is refused.
+            let late = try await begin(h, browser: "attacker")
+            h.clock.advance(by: UpstreamService.loginLifetime + 1)
+            #expect(
+                await reason {
+                    _ = try await up.consumeResponse(
+                        tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "okta",
+                        form: ["SAMLResponse": try idp.response(to: late, email: "x@example.org", now: h.clock.now())])
+                } == "expired")
+        }
+    }
+
+    @Test(arguments: Backend.enabled) func existingUsersAreLinkedOnlyForTrustedDomains(_ backend: Backend) async throws {
+        try await withServices(backend) { h in
+            let idp = try IdP()
+            _ = try await connect(h, idp)
+            let existing = try await h.user("ada@example.org")
+            let up = h.services.upstreams
+            func signIn(_ email: String) async throws -> UpstreamService.SignedIn {
+                let id = try await begin(h, browser: "b")
+                let a = try await up.consumeResponse(
+                    tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "okta",
+                    form: ["SAMLResponse": try idp.response(to: id, email: email, now: h.clock.now())])
+                return try await up.continueSignIn(tenantID: h.tenant.id, name: "okta", flowID: a.flowID, key: a.key, browserHash: tokenHash("b"))
+            }
+            // Not trusted for example.org: the existing account is not claimed by email.
+            #expect(await reason { _ = try await signIn("ada@example.org") } == "linkNotTrusted")
+            // Trusted: linked to the existing user.
+            _ = try await h.services.upstreams.delete(tenantID: h.tenant.id, name: "okta", by: .cli)
+            _ = try await connect(h, idp, linkDomains: ["example.org"])
+            #expect(try await signIn("ada@example.org").user.id == existing.id)
+            // A disabled user stays out, even linked.
+            _ = try await h.services.users.update(tenantID: h.tenant.id, id: existing.id, .init(status: .disabled), expectedVersion: nil, by: .cli)
+            #expect(await reason { _ = try await signIn("ada@example.org") } == "userDisabled")
+        }
+    }
+
+    @Test(arguments: Backend.enabled) func spMetadataAndConnectionLifecycle(_ backend: Backend) async throws {
+        try await withServices(backend) { h in
+            let idp = try IdP()
+            let c = try await connect(h, idp)
+            let xml = try await h.services.upstreams.spMetadata(tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "okta")
+            let sp = try SPMetadata.parse(xml)
+            #expect(sp.entityID == "https://id.example.com/saml/sp/okta/metadata" && sp.authnRequestsSigned && sp.wantAssertionsSigned)
+            #expect(sp.assertionConsumerServices.map(\.location) == ["https://id.example.com/saml/sp/okta/acs"])
+            #expect(sp.signingCertificatePEM != nil && sp.encryptionCertificatePEM != nil)
+            // The SP key is sealed under the master key, never stored in the clear.
+            #expect(!c.saml.sealedSPKey.contains("PRIVATE KEY"))
+            // Names are unique per tenant and URL-safe.
+            await #expect(throws: StoreError.self) { _ = try await connect(h, idp) }
+            await #expect(throws: ServiceError.self) {
+                _ = try await h.services.upstreams.createSAML(
+                    tenantID: h.tenant.id,
+                    .init(
+                        name: "Bad Name", metadata: .manual(entityID: "x", ssoURL: "https://x", ssoBinding: "redirect", sloURL: nil, certificatesPEM: [idp.pem])
+                    ),
+                    by: .cli)
+            }
+            // Disabled: no metadata, no sign-in.
+            _ = try await h.services.upstreams.setEnabled(tenantID: h.tenant.id, name: "okta", enabled: false, by: .cli)
+            await #expect(throws: StoreError.self) {
+                _ = try await h.services.upstreams.spMetadata(tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "okta")
+            }
+            #expect(try await h.services.upstreams.enabledConnections(tenantID: h.tenant.id).isEmpty)
+        }
+    }
+}
