@@ -489,7 +489,9 @@ import Testing
             .samlAuthnRequest: ["application_id": "a", "request_id": "r", "acs_url": "u"],
             .samlLogout: ["sp_entity_id": "s", "request_id": "r"],
         ]
-        #expect(Set(rows.keys) == Set(FlowKind.allCases))
+        // Kinds born after version 1 have no legacy rows.
+        #expect(Set(rows.keys) == Set(FlowKind.allCases).subtracting([.upstreamSAML]))
+        #expect(throws: FlowState.LegacyUnreadable.self) { try FlowState.legacy(kind: .upstreamSAML, context: [:]) }
         for (kind, row) in rows {
             let state = try FlowState.legacy(kind: kind, context: row)
             #expect(state.kind == kind)

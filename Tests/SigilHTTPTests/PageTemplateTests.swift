@@ -161,7 +161,7 @@ import Testing
         let html = pages.render(.formPost, view)
         expectEscaped(html, count: 1)
         #expect(
-            html.contains(#"<form method="post" action="https://rp.example/cb?a=1&amp;b=&quot;">"#)
+            html.contains(#"<form id="continue-form" method="post" action="https://rp.example/cb?a=1&amp;b=&quot;">"#)
                 && html.contains(#"<input type="hidden" name="iss" value="https://id">"#))
         // The page's only script is exactly the one whose hash the policy allows.
         let script = try #require(html.components(separatedBy: "<script>").dropFirst().first?.components(separatedBy: "</script>").first)
