@@ -17,6 +17,9 @@ enum Assets {
       // SAML HTTP-Redirect binding (single logout hops): follow the link to the service provider.
       const autoFollow = document.querySelector("a[data-auto-follow]");
       if (autoFollow) { window.location.assign(autoFollow.href); }
+      // A hop that must not stay in history (after a form POST): replaced, so Back skips it.
+      const autoReplace = document.querySelector("a[data-auto-replace]");
+      if (autoReplace) { window.location.replace(autoReplace.href); }
 
       // One sign-in per page: once a method has produced a sign-in (passkey autofill, the button,
       // a QR or push approval), the others are ignored and the page leaves exactly once, so a

@@ -28,6 +28,7 @@ struct Pages: Sendable {
         case samlRedirect = "saml-redirect"
         case authenticatorLanding = "authenticator-landing"
         case formPost = "form-post"
+        case continueLink = "continue-link"
     }
 
     struct LoadError: Error, CustomStringConvertible {
@@ -222,6 +223,13 @@ struct SAMLPostView: PageView {
     let relayState: String?
     /// "Continue signing out" link (full path), during single logout.
     let skip: String?
+}
+
+/// A signed-in hop whose next step is a GET the page's script opens (with `location.replace`): a
+/// 303 after a form POST would put the whole redirect chain under the page's `form-action`.
+struct ContinueLinkView: PageView {
+    let base: String
+    let url: String
 }
 
 struct SAMLRedirectView: PageView {

@@ -127,7 +127,10 @@ struct UpstreamRoutes {
                 tenantID: tenant.id, name: name, flowID: form["flow"] ?? "", key: form["key"] ?? "", browserHash: browserHash)
             let maxAge = Int(services.sessions.policy.absoluteTimeout)
             let destination = signedIn.returnTo.isEmpty ? Web.basePath(context) + "/account" : signedIn.returnTo
-            return Web.redirect(destination, headers: [.setCookie: Web.sessionCookie(signedIn.cookie.value, context, tenant: tenant, maxAge: maxAge)])
+            // A page that navigates, not a 303: see ContinueLinkView.
+            var response = pages.page(.continueLink, ContinueLinkView(base: Web.basePath(context), url: destination))
+            response.headers[.setCookie] = Web.sessionCookie(signedIn.cookie.value, context, tenant: tenant, maxAge: maxAge)
+            return response
         } catch let rejected as UpstreamService.Rejected {
             return refusal(context, rejected)
         }

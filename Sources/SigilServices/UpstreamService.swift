@@ -230,6 +230,7 @@ public struct UpstreamService: Sendable {
             "link_domains": c.saml.linkDomains.joined(separator: " "), "provision_users": c.saml.provisionUsers ? "true" : "false",
             "allow_unsolicited": c.saml.allowUnsolicited ? "true" : "false",
             "allow_insecure_sha1": c.saml.allowInsecureSHA1 ? "true" : "false",
+            "attributes": "email=\(c.saml.attributes.email) given_name=\(c.saml.attributes.givenName) family_name=\(c.saml.attributes.familyName)",
         ]
     }
 
@@ -272,6 +273,64 @@ public struct UpstreamService: Sendable {
             let (before, after) = try await tx.upstreams.update(tenantID: tenantID, id: c.id, expectedVersion: nil) {
                 $0.enabled = enabled
                 $0.updatedAt = now
+            }
+            try await tx.audit.append(
+                context.auditEvent(
+                    "upstream.updated", by: principal, tenantID: tenantID, targetType: "upstream_connection", targetID: c.id,
+                    before: Self.summary(before), after: Self.summary(after)))
+            return after
+        }
+    }
+
+    /// A policy change from the admin API (nil: unchanged).
+    public struct Change: Sendable {
+        public var displayName: String?
+        public var enabled: Bool?
+        public var emailDomains: [String]?
+        public var linkDomains: [String]?
+        public var attributes: UpstreamAttributeMapping?
+        public var provisionUsers: Bool?
+        public var allowUnsolicited: Bool?
+
+        public init(
+            displayName: String? = nil, enabled: Bool? = nil, emailDomains: [String]? = nil, linkDomains: [String]? = nil,
+            attributes: UpstreamAttributeMapping? = nil, provisionUsers: Bool? = nil, allowUnsolicited: Bool? = nil
+        ) {
+            self.displayName = displayName; self.enabled = enabled; self.emailDomains = emailDomains; self.linkDomains = linkDomains
+            self.attributes = attributes; self.provisionUsers = provisionUsers; self.allowUnsolicited = allowUnsolicited
+        }
+    }
+
+    public func update(tenantID: String, name: String, _ change: Change, by principal: Principal) async throws -> UpstreamConnection {
+        let c = try await get(tenantID: tenantID, name: name, by: principal)
+        var display: String?
+        if let d = change.displayName {
+            display = d.trimmingCharacters(in: .whitespaces)
+            if let message = Validate.name(display!, field: "display_name", max: 80) {
+                throw ServiceError.invalid([FieldError(field: "display_name", message: message)])
+            }
+        }
+        let emailDomains = try change.emailDomains.map { try Self.normalizedDomains($0, field: "email_domains") }
+        let linkDomains = try change.linkDomains.map { try Self.normalizedDomains($0, field: "link_domains") }
+        if let a = change.attributes {
+            for (field, value) in [("attributes.email", a.email), ("attributes.given_name", a.givenName), ("attributes.family_name", a.familyName)]
+            where value.isEmpty || value.utf8.count > 256 {
+                throw ServiceError.invalid([FieldError(field: field, message: "an attribute name of 1–256 characters is required")])
+            }
+        }
+        let now = context.clock.now()
+        let context = self.context
+        let newDisplay = display
+        return try await context.store.transaction { tx in
+            let (before, after) = try await tx.upstreams.update(tenantID: tenantID, id: c.id, expectedVersion: nil) { conn in
+                if let newDisplay { conn.displayName = newDisplay }
+                if let enabled = change.enabled { conn.enabled = enabled }
+                if let emailDomains { conn.saml.emailDomains = emailDomains }
+                if let linkDomains { conn.saml.linkDomains = linkDomains }
+                if let attributes = change.attributes { conn.saml.attributes = attributes }
+                if let provision = change.provisionUsers { conn.saml.provisionUsers = provision }
+                if let unsolicited = change.allowUnsolicited { conn.saml.allowUnsolicited = unsolicited }
+                conn.updatedAt = now
             }
             try await tx.audit.append(
                 context.auditEvent(

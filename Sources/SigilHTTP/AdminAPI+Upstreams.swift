@@ -1,0 +1,111 @@
+import Foundation
+import SigilAdminAPI
+import SigilServices
+import SigilStore
+import X509
+
+/// `/api/admin/v1/upstreams`: a tenant's upstream identity providers (docs/upstream.md).
+extension AdminAPI {
+    package func listUpstreams(_ input: Operations.ListUpstreams.Input) async throws -> Operations.ListUpstreams.Output {
+        let call = try AdminCall.get()
+        let all = try await services.upstreams.list(tenantID: try call.tenantID(), by: call.principal)
+        return .ok(.init(body: .json(.init(items: all.map { Self.upstream($0, issuer: call.context.issuer) }))))
+    }
+
+    package func createUpstream(_ input: Operations.CreateUpstream.Input) async throws -> Operations.CreateUpstream.Output {
+        let call = try AdminCall.get()
+        guard case .json(let body) = input.body else { throw Problem.unsupportedBody }
+        let sources = [body.metadataUrl != nil, body.metadata != nil, body.idpEntityId != nil || body.ssoUrl != nil || body.certificates != nil]
+        guard sources.filter({ $0 }).count == 1 else {
+            throw ServiceError.invalid([
+                FieldError(field: "metadata_url", message: "give exactly one of metadata_url, metadata, or idp_entity_id with sso_url and certificates")
+            ])
+        }
+        let source: UpstreamService.MetadataSource
+        if let url = body.metadataUrl {
+            source = .url(url)
+        } else if let xml = body.metadata {
+            source = .document(Array(xml.utf8))
+        } else {
+            source = .manual(
+                entityID: body.idpEntityId ?? "", ssoURL: body.ssoUrl ?? "", ssoBinding: body.ssoBinding?.rawValue ?? "redirect", sloURL: nil,
+                certificatesPEM: body.certificates ?? [])
+        }
+        var mapping = UpstreamAttributeMapping()
+        if let a = body.attributes {
+            if let v = a.email { mapping.email = v }
+            if let v = a.givenName { mapping.givenName = v }
+            if let v = a.familyName { mapping.familyName = v }
+        }
+        let created = try await services.upstreams.createSAML(
+            tenantID: try call.tenantID(),
+            .init(
+                name: body.name, displayName: body.displayName, metadata: source, idpEntityID: body.metadataUrl != nil || body.metadata != nil ? body.idpEntityId : nil,
+                metadataSigningCertificatePEM: body.metadataCertificate, attributes: mapping, emailDomains: body.emailDomains ?? [],
+                linkDomains: body.linkDomains ?? [], provisionUsers: body.provisionUsers ?? true, allowUnsolicited: body.allowUnsolicited ?? false,
+                allowInsecureSHA1: body.allowInsecureSha1 ?? false, nameIDFormat: body.nameIdFormat),
+            by: call.principal)
+        return .created(
+            .init(
+                headers: .init(eTag: Self.etag(created.version), location: call.url("upstreams/\(created.name)")),
+                body: .json(Self.upstream(created, issuer: call.context.issuer))))
+    }
+
+    package func getUpstream(_ input: Operations.GetUpstream.Input) async throws -> Operations.GetUpstream.Output {
+        let call = try AdminCall.get()
+        let c = try await services.upstreams.get(tenantID: try call.tenantID(), name: input.path.name, by: call.principal)
+        return .ok(.init(headers: .init(eTag: Self.etag(c.version)), body: .json(Self.upstream(c, issuer: call.context.issuer))))
+    }
+
+    package func updateUpstream(_ input: Operations.UpdateUpstream.Input) async throws -> Operations.UpdateUpstream.Output {
+        let call = try AdminCall.get()
+        guard case .json(let body) = input.body else { throw Problem.unsupportedBody }
+        let tenantID = try call.tenantID()
+        var attributes: UpstreamAttributeMapping?
+        if let a = body.attributes {
+            let current = try await services.upstreams.get(tenantID: tenantID, name: input.path.name, by: call.principal).saml.attributes
+            attributes = UpstreamAttributeMapping(
+                email: a.email ?? current.email, givenName: a.givenName ?? current.givenName, familyName: a.familyName ?? current.familyName)
+        }
+        let c = try await services.upstreams.update(
+            tenantID: tenantID, name: input.path.name,
+            .init(
+                displayName: body.displayName, enabled: body.enabled, emailDomains: body.emailDomains, linkDomains: body.linkDomains,
+                attributes: attributes, provisionUsers: body.provisionUsers, allowUnsolicited: body.allowUnsolicited),
+            by: call.principal)
+        return .ok(.init(headers: .init(eTag: Self.etag(c.version)), body: .json(Self.upstream(c, issuer: call.context.issuer))))
+    }
+
+    package func deleteUpstream(_ input: Operations.DeleteUpstream.Input) async throws -> Operations.DeleteUpstream.Output {
+        let call = try AdminCall.get()
+        try await services.upstreams.delete(tenantID: try call.tenantID(), name: input.path.name, by: call.principal)
+        return .noContent(.init())
+    }
+
+    package func refreshUpstream(_ input: Operations.RefreshUpstream.Input) async throws -> Operations.RefreshUpstream.Output {
+        let call = try AdminCall.get()
+        let result = try await services.upstreams.refresh(tenantID: try call.tenantID(), name: input.path.name, by: call.principal)
+        return .ok(
+            .init(
+                body: .json(
+                    .init(upstream: Self.upstream(result.connection, issuer: call.context.issuer), changes: result.changes, failure: result.failure))))
+    }
+
+    static func upstream(_ c: UpstreamConnection, issuer: String) -> Components.Schemas.Upstream {
+        let sp = UpstreamService.spValues(issuer: issuer, name: c.name)
+        return Components.Schemas.Upstream(
+            id: c.id, name: c.name, displayName: c.displayName, enabled: c.enabled, _protocol: .saml, spEntityId: sp.entityID, acsUrl: sp.acsURL,
+            spMetadataUrl: sp.metadataURL, idpEntityId: c.saml.idpEntityID, ssoUrl: c.saml.ssoURL,
+            ssoBinding: c.saml.ssoBinding == "post" ? .post : .redirect,
+            signingCertificates: c.saml.signingCertificatesPEM.map { pem in
+                .init(
+                    sha256: UpstreamService.fingerprint(pem),
+                    notAfter: (try? Certificate(pemEncoded: pem))?.notValidAfter ?? Date(timeIntervalSince1970: 0))
+            },
+            metadataUrl: c.saml.metadataURL, metadataValidUntil: c.saml.metadataValidUntil, metadataFetchedAt: c.saml.metadataFetchedAt,
+            metadataRefreshError: c.saml.metadataRefreshError, emailDomains: c.saml.emailDomains, linkDomains: c.saml.linkDomains,
+            attributes: .init(email: c.saml.attributes.email, givenName: c.saml.attributes.givenName, familyName: c.saml.attributes.familyName),
+            provisionUsers: c.saml.provisionUsers, allowUnsolicited: c.saml.allowUnsolicited, allowInsecureSha1: c.saml.allowInsecureSHA1,
+            createdAt: c.createdAt, updatedAt: c.updatedAt)
+    }
+}
