@@ -395,13 +395,16 @@ class SigilACS:
         request_id = etree.fromstring(xml.encode()).get("ID")
         return Started(request_id, params.get("RelayState"), location, xml, params)
 
-    def submit(self, browser, saml_response, relay_state, idp_origin="http://127.0.0.1", acs_url=None):
+    idp_origin = "http://127.0.0.1"  # the Origin of the IdP's auto-submitting page
+
+    def submit(self, browser, saml_response, relay_state, idp_origin=None, acs_url=None):
         """POST to the ACS as the IdP's auto-submitting page would (cross-site), then the same-site
         continue step with this browser's cookies."""
         data = {"SAMLResponse": saml_response}
         if relay_state is not None:
             data["RelayState"] = relay_state
-        r = browser.post(acs_url or self.acs_url, data=data, headers={"Origin": idp_origin}, allow_redirects=False, timeout=15)
+        r = browser.post(acs_url or self.acs_url, data=data, headers={"Origin": idp_origin or self.idp_origin},
+                         allow_redirects=False, timeout=15)
         out = Outcome(r.status_code, r.text, error=error_text(r.text))
         out.session = browser.cookies.get(SESSION_COOKIE)
         if r.status_code == 200 and 'id="continue-form"' in r.text:
@@ -533,12 +536,10 @@ def run_battery(target, idp, check, work, attacker="mallory@example.org", victim
           repr(out.error))
 
     if other_connection:
+        # A request started at the other connection, answered with a response addressed to this
+        # one (Audience, Destination, Recipient), posted to the other connection's ACS.
         other = SigilACS(target.binary, target.data_dir, target.base, other_connection, target.token)
-
-        def for_other(_st):
-            # A request started at the other connection; the IdP's answer is addressed to this one.
-            return None
-        # started at `other`, response addressed to `target`, posted to `other`'s ACS
+        other.idp_origin = target.idp_origin
         before_users = target.users()
         before_audit = {e["id"] for e in target.audit()}
         b = target.browser()
