@@ -380,6 +380,11 @@ class SigilACS:
                 return where["reason"]
         return None
 
+    @staticmethod
+    def _new_session(browser, had):
+        now = browser.cookies.get(SESSION_COOKIE)
+        return now if now and now != had else None
+
     def browser(self):
         return requests.Session()
 
@@ -400,13 +405,14 @@ class SigilACS:
     def submit(self, browser, saml_response, relay_state, idp_origin=None, acs_url=None):
         """POST to the ACS as the IdP's auto-submitting page would (cross-site), then the same-site
         continue step with this browser's cookies."""
+        had = browser.cookies.get(SESSION_COOKIE)  # a session from before is not this response's doing
         data = {"SAMLResponse": saml_response}
         if relay_state is not None:
             data["RelayState"] = relay_state
         r = browser.post(acs_url or self.acs_url, data=data, headers={"Origin": idp_origin or self.idp_origin},
                          allow_redirects=False, timeout=15)
         out = Outcome(r.status_code, r.text, error=error_text(r.text))
-        out.session = browser.cookies.get(SESSION_COOKIE)
+        out.session = self._new_session(browser, had)
         if r.status_code == 200 and 'id="continue-form"' in r.text:
             form = re.search(r'<form[^>]*id="continue-form"[^>]*>.*?</form>', r.text, re.S).group(0)
             action = html.unescape(re.search(r'action="([^"]+)"', form).group(1))
@@ -416,7 +422,7 @@ class SigilACS:
                              timeout=15)
             out.continue_status, out.continue_location = c.status_code, c.headers.get("Location")
             out.error = out.error or error_text(c.text)
-            out.session = browser.cookies.get(SESSION_COOKIE)
+            out.session = self._new_session(browser, had)
             out.continue_fields = fields
             out.continue_action = urllib.parse.urljoin(r.url, action)
         return out
@@ -654,11 +660,56 @@ def self_test(check):
         victim = r is not None and r.get_subject().text == "alice@example.org"
         check(f"self-test: pysaml2 SP does not sign in the victim with {name}", r is None or not victim,
               f"accepted as {r.get_subject().text if r else None}")
+    self_test_battery(check, work, idp_md, idp_key, idp_cert, entity)
     # The XSW shapes themselves: the original signed element is still present and the evil one names the victim.
     for n in range(1, 9):
         x = serialize(xsw(n, sign(build_response(spec(rid)), idp_key, idp_cert), "alice@example.org"))
         check(f"self-test: XSW{n} carries the victim and the signed original", x.count(b"alice@example.org") >= 1
               and x.count(b"mallory@example.org") >= 1, x[:120])
+
+
+class FakeTarget(SigilACS):
+    """SigilACS pointed at interop/saml_acs_fake_sp.FakeSigilSP (users and audit read from it)."""
+
+    def __init__(self, fake, connection):
+        self.binary, self.data_dir, self.token = None, None, "fake"
+        self.base, self.connection, self.fake = fake.base, connection, fake
+
+    def users(self):
+        return sorted(self.fake.users.items())
+
+    def audit(self, limit=200):
+        return list(reversed(self.fake.audit))[:limit]
+
+
+def self_test_battery(check, work, idp_md, idp_key, idp_cert, entity):
+    """The battery against a correct stand-in SP must pass entirely; against stand-ins with one
+    flaw each it must fail the checks that flaw breaks."""
+    import socket
+    from saml_acs_fake_sp import FakeSigilSP
+    variants = [((), []), (("no_binding_check",), ["login CSRF"]), (("no_replay_cache",), ["replay"]),
+                (("accept_sha1",), ["RSA-SHA1"]), (("truncate_comment",), ["comment-injected"])]
+    for flaws, expected in variants:
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        fake = FakeSigilSP(work, idp_md, port, connections=("okta", "okta-b"), flaws=flaws)
+        rec = []
+        try:
+            run_battery(FakeTarget(fake, "okta"), IdPKeys(idp_key, idp_cert, entity), lambda n, ok, d="": rec.append((n, ok, d)) or ok,
+                        work, other_connection="okta-b", log=lambda *a: None)
+        except Exception as error:  # noqa: BLE001
+            rec.append(("battery ran to the end", False, repr(error)))
+        finally:
+            fake.shutdown()
+        failed = [(n, d) for n, ok, d in rec if not ok]
+        if not flaws:
+            check(f"self-test: the battery ({len(rec)} checks) passes a correct stand-in SP (pysaml2)", not failed, str(failed)[:1500])
+        else:
+            names = [n for n, _ in failed]
+            check(f"self-test: the battery catches a stand-in SP with {flaws[0]}", all(any(e in n for n in names) for e in expected),
+                  f"failed: {names}")
 
 
 def main():
