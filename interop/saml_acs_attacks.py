@@ -23,7 +23,7 @@ Runnable two ways:
 
 Prints PASS/FAIL per check and "N passed, M failed"; exits 1 if anything failed.
 """
-import argparse, base64, copy, datetime, html, json, os, re, secrets, subprocess, sys, tempfile, urllib.parse, zlib
+import argparse, base64, copy, datetime, html, json, os, re, secrets, subprocess, sys, tempfile, time, urllib.parse, zlib
 from dataclasses import dataclass, field
 
 import requests
@@ -335,8 +335,14 @@ class Outcome:
 
 
 def error_text(page):
-    m = re.search(r'id="error"[^>]*>(.*?)</', page, re.S)
-    return html.unescape(re.sub(r"<[^>]+>", " ", m.group(1))).strip() if m else None
+    """The refusal page's words (heading, message and the id="error" reason), or None when the page
+    has no id="error"."""
+    if 'id="error"' not in page:
+        return None
+    body = re.search(r"<body[^>]*>(.*)</body>", page, re.S)
+    text = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", body.group(1) if body else page, flags=re.S)
+    text = html.unescape(re.sub(r"<[^>]+>", " ", text))
+    return re.sub(r"\s+", " ", text).strip()[:400]
 
 
 def decode_redirect_message(value):
@@ -380,6 +386,11 @@ class SigilACS:
                 return where["reason"]
         return None
 
+    def whoami(self, browser):
+        """The /account page's text for this browser's session (None if not signed in)."""
+        r = browser.get(f"{self.base}/account", allow_redirects=False, timeout=10)
+        return r.text if r.status_code == 200 else None
+
     @staticmethod
     def _new_session(browser, had):
         now = browser.cookies.get(SESSION_COOKIE)
@@ -409,8 +420,12 @@ class SigilACS:
         data = {"SAMLResponse": saml_response}
         if relay_state is not None:
             data["RelayState"] = relay_state
-        r = browser.post(acs_url or self.acs_url, data=data, headers={"Origin": idp_origin or self.idp_origin},
-                         allow_redirects=False, timeout=15)
+        for _ in range(30):  # the ACS is rate limited per address: wait as asked, then post again
+            r = browser.post(acs_url or self.acs_url, data=data, headers={"Origin": idp_origin or self.idp_origin},
+                             allow_redirects=False, timeout=15)
+            if r.status_code != 429:
+                break
+            time.sleep(min(int(r.headers.get("Retry-After", "2") or 2), 10))
         out = Outcome(r.status_code, r.text, error=error_text(r.text))
         out.session = self._new_session(browser, had)
         if r.status_code == 200 and 'id="continue-form"' in r.text:
@@ -516,11 +531,26 @@ def run_battery(target, idp, check, work, attacker="mallory@example.org", victim
                                                                          not_on_or_after=now - datetime.timedelta(minutes=25)))))
     attempt("NotBefore in the future", lambda st: serialize(signed(spec_for(st, not_before=now + datetime.timedelta(minutes=20),
                                                                             not_on_or_after=now + datetime.timedelta(minutes=30)))))
-    # alice@example.org<!---->.evil.test: the signed NameID is alice@example.org.evil.test, outside the
-    # connection's email domain; reading only the text before the comment would sign in as alice.
-    out, _, _ = attempt("comment-injected NameID", lambda st: serialize(with_comment_in_name_id(
-        spec_for(st), idp.key, idp.cert, victim, ".evil.test")))
-    check("comment-injected NameID: no account for the truncated address was touched", not out.accepted)
+    # alice@example.org<!---->.evil.test, signed correctly: exclusive c14n drops the comment, so the
+    # signed NameID is alice@example.org.evil.test. Sigil may refuse it, or accept it as exactly
+    # that address; reading only the text before the comment would sign in as the victim.
+    full = victim + ".evil.test"
+    before_users = dict(target.users())
+    b = target.browser()
+    st = target.start(b)
+    out = target.submit(b, b64(serialize(with_comment_in_name_id(spec_for(st), idp.key, idp.cert, victim, ".evil.test"))), st.relay_state)
+    new_users = sorted(set(dict(target.users())) - set(before_users))
+    results.append(("comment-injected NameID", out, []))
+    if out.accepted:
+        page = target.whoami(b)
+        check("comment-injected NameID: accepted only as the whole signed text (alice@example.org.evil.test)",
+              new_users in ([], [full]) and (page is None or full in page), f"new users {new_users}; {out.describe()}")
+    else:
+        check("comment-injected NameID: refused (no session)", out.error is not None, out.describe())
+        check("comment-injected NameID: refused, no user provisioned", new_users == [], str(new_users))
+    check("comment-injected NameID: never the truncated address", victim not in new_users and not (
+        out.accepted and target.whoami(b) is not None and full not in (target.whoami(b) or "")), f"new users {new_users}")
+    log(f"  comment-injected NameID: accepted={out.accepted} new users={new_users} error={out.error!r}")
     attempt("unsolicited (no InResponseTo)", lambda st: serialize(signed(spec_for(None))))
     attempt("signed by an unknown key", lambda st: serialize(sign(build_response(spec_for(st)), unknown_key, unknown_cert)))
     attempt("unsigned", lambda st: serialize(build_response(spec_for(st))))
