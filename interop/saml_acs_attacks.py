@@ -375,9 +375,18 @@ class SigilACS:
         return sorted((u.get("email", ""), u.get("id", "")) for u in items)
 
     def audit(self, limit=200):
-        r = requests.get(f"{self.base}/api/admin/v1/audit-events?limit={limit}", headers={"Authorization": f"Bearer {self.token}"}, timeout=10)
-        r.raise_for_status()
-        return r.json()["items"]
+        """The newest `limit` audit events (pages of at most 200, the API's largest)."""
+        items, cursor = [], None
+        while len(items) < limit:
+            url = f"{self.base}/api/admin/v1/audit-events?limit={min(200, limit - len(items))}" + (f"&cursor={cursor}" if cursor else "")
+            r = requests.get(url, headers={"Authorization": f"Bearer {self.token}"}, timeout=10)
+            r.raise_for_status()
+            page = r.json()
+            items += page["items"]
+            cursor = page.get("next_cursor")
+            if not cursor or not page["items"]:
+                break
+        return items
 
     @staticmethod
     def reason(event):

@@ -204,7 +204,7 @@ def main():
         meta = requests.get(base + "/.well-known/openid-configuration", timeout=10).json()
 
         # --- browser 1: OIDC client -> /login -> upstream Okta -> JIT -> back to the client ---
-        driver, _ = make_driver()
+        driver, _ = make_driver(logs=True)
         before = {u["email"] for u in users(binary, data)}
         verifier, nonce, state = generate_token(64), generate_token(20), generate_token(20)
         oauth = OAuth2Session(client_id, client_secret, scope="openid email profile", redirect_uri=redirect_uri, state=state,
@@ -225,8 +225,18 @@ def main():
               and idp.requests[-1].get("accepted"), str(idp.requests[-1:])[:300] + " " + str(idp.errors[-1:]))
         reached = wait_until(driver, lambda d: on(d, redirect_uri), 30)
         driver.save_screenshot(os.path.join(artifacts, "oidc-after-upstream.png"))
+        csp = [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e.get("message", "")]
         check("after the upstream login the browser is back at the OIDC client with a code", reached and "code=" in driver.current_url,
-              driver.current_url + " " + (page_error(driver) or driver.page_source[:300]))
+              driver.current_url + " " + (page_error(driver) or "") + (f" | console: {csp}" if csp else " " + driver.page_source[:300]))
+        if not reached:
+            # Carry on with the session the upstream login started: a second authorization request.
+            verifier, nonce, state = generate_token(64), generate_token(20), generate_token(20)
+            oauth = OAuth2Session(client_id, client_secret, scope="openid email profile", redirect_uri=redirect_uri, state=state,
+                                  code_challenge_method="S256", token_endpoint_auth_method="client_secret_basic")
+            url, _ = oauth.create_authorization_url(meta["authorization_endpoint"], code_verifier=verifier, nonce=nonce, state=state)
+            driver.get(url)
+            reached = wait_until(driver, lambda d: on(d, redirect_uri), 30)
+            check("(a second authorization with the session the upstream login started reaches the client)", reached, driver.current_url)
         alice_sub = None
         if reached:
             token = oauth.fetch_token(meta["token_endpoint"], authorization_response=driver.current_url, code_verifier=verifier)
