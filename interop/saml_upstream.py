@@ -331,6 +331,23 @@ def main():
         carols = [u for u in users(binary, data) if u.get("email") == "carol@example.org"]
         check("carol is still one local user", len(carols) == 1 and carols[0].get("family_name") == "Local", str(carols))
 
+        # --- --link-domain: a connection that may link existing users of example.org on first login ---
+        r = upstream(binary, data, base, "create-saml", "--tenant", "default", "--name", "okta-link", "--display-name", "Okta (linking)",
+                     "--metadata", idp.metadata_url, "--link-domain", "example.org", "--json")
+        if check("a connection with --link-domain example.org", r.returncode == 0, r.stdout + r.stderr):
+            idp.trust_sp(json.loads(r.stdout).get("sp_metadata_url") or f"{base}/saml/sp/okta-link/metadata")
+            for attempt in (1, 2):
+                driver.get(base + "/healthz")
+                driver.delete_all_cookies()
+                driver.get(base + "/login?return_to=/account")
+                upstream_from_login(driver, base, idp, "carol", connection="okta-link")
+                reached = wait_until(driver, lambda d: d.current_url.split("?")[0] == base + "/account", 30)
+                check(f"--link-domain: carol's upstream login {attempt} signs in the existing local carol",
+                      reached and "carol@example.org" in driver.page_source, driver.current_url + " " + str(page_error(driver)))
+            after = [u for u in users(binary, data) if u.get("email") == "carol@example.org"]
+            check("--link-domain: linked to the same user (same id, no duplicate, local names kept)",
+                  [u.get("id") for u in after] == [carols[0].get("id")] if carols else False, str(after))
+
         # --- the attack battery against the ACS ---
         print("--- ACS attack battery", flush=True)
         r = upstream(binary, data, base, "create-saml", "--tenant", "default", "--name", "okta-b", "--display-name", "Okta B",
@@ -406,6 +423,33 @@ def main():
         check("rollover: the new key still works", out.accepted, out.describe())
         check("rollover: no user provisioned by the refused responses", {u["email"] for u in users(binary, data)}
               == {u["email"] for u in before_users})
+
+        # --- --allow-unsolicited: IdP-initiated responses accepted when the operator says so ---
+        r = upstream(binary, data, base, "create-saml", "--tenant", "default", "--name", "okta-idpinit", "--display-name", "Okta tile",
+                     "--metadata", idp.metadata_url, "--allow-unsolicited", "--json")
+        if check("a connection with --allow-unsolicited", r.returncode == 0, r.stdout + r.stderr):
+            tile = attacks.SigilACS(binary, data, base, "okta-idpinit", target.token)
+            tile.idp_origin = idp.base
+            b = tile.browser()
+            spec = attacks.Spec(issuer=idp.entity_id, destination=tile.acs_url, audience=tile.sp_entity_id, in_response_to=None,
+                                name_id="dave@example.org", attributes={"email": "dave@example.org", "firstName": "Dave", "lastName": "Tile"})
+            xml = attacks.serialize(attacks.sign(attacks.build_response(spec), idp.key, idp.cert))
+            out = tile.submit(b, attacks.b64(xml), None)
+            check("--allow-unsolicited: an IdP-initiated response signs in (a new user, JIT)", out.accepted
+                  and "dave@example.org" in (tile.whoami(b) or ""), out.describe())
+            out = tile.submit(tile.browser(), attacks.b64(xml), None)
+            check("--allow-unsolicited: the same IdP-initiated response replayed is refused", not out.accepted and out.error is not None,
+                  out.describe())
+
+        # --- delete: the connection goes from the list, the login page and its endpoints ---
+        r = cli(binary, data, "upstream", "delete", "--tenant", "default", "--name", "okta-b")
+        check("sigil upstream delete --name okta-b", r.returncode == 0, r.stdout + r.stderr)
+        listed = upstream(binary, data, base, "list", "--tenant", "default", "--json").stdout
+        check("the deleted connection is no longer listed", '"okta-b"' not in listed and '"okta"' in listed, listed[:300])
+        r = requests.get(f"{base}/login?return_to=/account", timeout=10)
+        check("the login page no longer offers it", 'id="upstream-okta-b"' not in r.text and 'id="upstream-okta"' in r.text)
+        r = requests.get(f"{base}/login/upstream/okta-b", allow_redirects=False, timeout=10)
+        check("starting a login with the deleted connection is refused (404)", r.status_code == 404, str(r.status_code))
 
         # --- SimpleSAMLphp as a second upstream IdP, when installed ---
         if os.path.exists("/usr/share/simplesamlphp/www") and shutil.which("php"):
