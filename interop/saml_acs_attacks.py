@@ -624,7 +624,7 @@ def make_keypair(directory, name, days=2):
 def self_test(check):
     """The crafting checked by an independent SP: pysaml2 (xmlsec1) accepts the baseline, the
     comment-injected NameID verifies and reads the whole text, and rejects the forgeries."""
-    from saml2 import BINDING_HTTP_POST, xmldsig
+    from saml2 import BINDING_HTTP_POST
     from saml2.client import Saml2Client
     from saml2.config import SPConfig
     import logging

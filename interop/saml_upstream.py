@@ -20,14 +20,14 @@ Needs chromium, chromium-driver, xmlsec1 and /opt/peers-venv with selenium, requ
 xmlsec, lxml, authlib (scripts/install-interop.sh); simplesamlphp + php-cli/php-xml optional.
 Prints PASS/FAIL per check and "N passed, M failed"; exits 1 if anything failed.
 """
-import base64, json, os, re, secrets, shutil, subprocess, sys, time, urllib.parse, zlib
+import base64, json, os, shutil, subprocess, sys, time, urllib.parse, zlib
 
 os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from passkey_signin import check, finish, launch, make_driver, RESULTS  # noqa: E402,F401
+from passkey_signin import check, finish, launch, make_driver  # noqa: E402
 from saml_sp import ACS, sp_client  # noqa: E402
 import saml_acs_attacks as attacks  # noqa: E402
-from saml_upstream_idp import OktaShapedIdP, cert_sha256, free_port  # noqa: E402
+from saml_upstream_idp import OktaShapedIdP, free_port  # noqa: E402
 
 import requests  # noqa: E402
 from lxml import etree  # noqa: E402
