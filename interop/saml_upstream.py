@@ -226,8 +226,18 @@ def main():
         reached = wait_until(driver, lambda d: on(d, redirect_uri), 30)
         driver.save_screenshot(os.path.join(artifacts, "oidc-after-upstream.png"))
         csp = [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e.get("message", "")]
+        chain = []  # the document requests and the redirects between them, from Chromium's network log
+        for entry in driver.get_log("performance"):
+            m = json.loads(entry["message"])["message"]
+            if m.get("method") == "Network.requestWillBeSent" and m["params"].get("type") == "Document":
+                p = m["params"]
+                if p.get("redirectResponse"):
+                    chain.append(f"{p['redirectResponse']['status']} -> {p['request']['url'][:90]}")
+                else:
+                    chain.append(f"{p['request']['method']} {p['request']['url'][:90]}")
         check("after the upstream login the browser is back at the OIDC client with a code", reached and "code=" in driver.current_url,
-              driver.current_url + " " + (page_error(driver) or "") + (f" | console: {csp}" if csp else " " + driver.page_source[:300]))
+              driver.current_url + " " + (page_error(driver) or "") + (f" | console: {csp} | chain: {chain[-5:]}" if csp
+                                                                       else " " + driver.page_source[:300]))
         if not reached:
             # Carry on with the session the upstream login started: a second authorization request.
             verifier, nonce, state = generate_token(64), generate_token(20), generate_token(20)
