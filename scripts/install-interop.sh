@@ -9,17 +9,22 @@
 #                                 python3-saml (OneLogin's toolkit, the second SAML SP; scripts/interop-saml.sh)
 #                                 schemathesis (the admin API against its OpenAPI document; scripts/check-admin-api.sh)
 #   xmlsec1                     : pysaml2 verifies signatures and decrypts assertions with it
+#   simplesamlphp, php-cli,     : SimpleSAMLphp 1.19, the second upstream SAML IdP of scripts/interop-saml-upstream.sh
+#   php-xml, php-mbstring,        (Debian's package does not pull php-xml; without it every page fails with
+#   php-curl                      `Class "DOMDocument" not found`); served by `php -S`, no Apache needed
+#   lxml, xmlsec (pip)          : interop/saml_acs_attacks.py crafts and signs the attack responses with them
 #   libxmlsec1-dev, pkg-config, : python3-saml needs the `xmlsec` binding; PyPI has wheels for it (with their
 #   libxml2-dev, python3-dev,     own libxmlsec1 and libxml2, matching lxml's wheel), and these let pip build it
 #   gcc                           from source where no wheel fits
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get install -y -q --no-install-recommends chromium chromium-driver zbar-tools librsvg2-bin qrencode fonts-dejavu-core xmlsec1 openssl \
-    libxmlsec1-dev libxml2-dev pkg-config python3-dev gcc
+    libxmlsec1-dev libxml2-dev pkg-config python3-dev gcc \
+    simplesamlphp php-cli php-xml php-mbstring php-curl
 if [ ! -x /opt/peers-venv/bin/python ]; then
     python3 -m venv /opt/peers-venv
 fi
-/opt/peers-venv/bin/pip install -q --disable-pip-version-check selenium requests cryptography authlib idpyoidc pysaml2 python3-saml schemathesis
+/opt/peers-venv/bin/pip install -q --disable-pip-version-check selenium requests cryptography authlib idpyoidc pysaml2 python3-saml lxml xmlsec schemathesis
 /opt/peers-venv/bin/python -c 'import selenium, requests, cryptography, authlib, idpyoidc, saml2; print("selenium", selenium.__version__, "authlib", authlib.__version__)'
 # python3-saml refuses to run when lxml and xmlsec were built against different libxml2 versions.
 /opt/peers-venv/bin/python -c 'import xmlsec, lxml.etree as e; from onelogin.saml2.auth import OneLogin_Saml2_Auth

@@ -1,0 +1,558 @@
+#!/usr/bin/env python3
+"""Interop: Sigil as a SAML service provider towards an upstream, Okta-shaped IdP (issue 12).
+
+Starts the real `sigil serve` (http://localhost:PORT) and an Okta-shaped IdP on pysaml2's IdP role
+(interop/saml_upstream_idp.py, http://127.0.0.1:PORT: cross-site), registers it with
+`sigil upstream create-saml --metadata URL`, then in headless Chromium: the login page shows the
+connection's button, the upstream login runs (Sigil's signed AuthnRequest over HTTP-Redirect is
+checked by the IdP against Sigil's SP metadata), the user is provisioned just in time from Okta's
+attributes, and the Sigil session continues to a downstream OIDC client (authlib, code + PKCE) and a
+downstream SAML SP (pysaml2); a second sign-in links to the same user; Back after sign-in keeps
+the session; an existing local user with the same email is not linked silently. Then the ACS
+attack battery (interop/saml_acs_attacks.py) and a signing-certificate rollover (metadata with the
+old and new certificate, `sigil upstream refresh`, responses signed with the new key accepted,
+with a key outside metadata refused). If SimpleSAMLphp is installed, one complete login through it
+as a second upstream IdP.
+
+    /opt/peers-venv/bin/python interop/saml_upstream.py [--sigil .build/debug/sigil] [--artifacts DIR]
+
+Needs chromium, chromium-driver, xmlsec1 and /opt/peers-venv with selenium, requests, pysaml2,
+xmlsec, lxml, authlib (scripts/install-interop.sh); simplesamlphp + php-cli/php-xml optional.
+Prints PASS/FAIL per check and "N passed, M failed"; exits 1 if anything failed.
+"""
+import base64, json, os, shutil, subprocess, sys, time, urllib.parse, zlib
+
+os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from passkey_signin import check, finish, launch, make_driver  # noqa: E402
+from saml_sp import ACS, sp_client  # noqa: E402
+import saml_acs_attacks as attacks  # noqa: E402
+from saml_upstream_idp import OktaShapedIdP, free_port  # noqa: E402
+
+import requests  # noqa: E402
+from lxml import etree  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, xmldsig  # noqa: E402
+from saml2.metadata import entity_descriptor  # noqa: E402
+from saml2.saml import NAMEID_FORMAT_EMAILADDRESS  # noqa: E402
+from authlib.integrations.requests_client import OAuth2Session  # noqa: E402
+from authlib.common.security import generate_token  # noqa: E402
+import warnings  # noqa: E402
+warnings.filterwarnings("ignore")
+from authlib.jose import JsonWebKey, JsonWebToken  # noqa: E402
+
+MD = "urn:oasis:names:tc:SAML:2.0:metadata"
+DS = "http://www.w3.org/2000/09/xmldsig#"
+SESSION = "sigil_session_default"
+
+
+def cli(binary, data, *args):
+    return subprocess.run([binary, *args, "--data-dir", data], capture_output=True, text=True, timeout=60)
+
+
+NOTES = []  # contract observations printed at the end
+
+
+def upstream(binary, data, base, *args):
+    """`sigil upstream …` with --public-url (the CLI prints SP values for the URL users reach Sigil at;
+    its default is http://127.0.0.1:8080, not the running server's)."""
+    r = cli(binary, data, "upstream", *args, "--public-url", base)
+    if r.returncode != 0 and "--public-url" in r.stderr and ("Unknown option" in r.stderr or "unexpected" in r.stderr.lower()):
+        NOTES.append(f"`sigil upstream {args[0]}` has no --public-url")
+        r = cli(binary, data, "upstream", *args)
+    return r
+
+
+def users(binary, data):
+    r = cli(binary, data, "user", "list", "--tenant", "default", "--json")
+    d = json.loads(r.stdout or "[]")
+    return d.get("items", d) if isinstance(d, dict) else d
+
+
+def wait_until(driver, cond, timeout=25):
+    try:
+        WebDriverWait(driver, timeout).until(lambda d: cond(d))
+        return True
+    except Exception:  # noqa: BLE001 - the caller's check reports it
+        return False
+
+
+def on(driver, url_prefix):
+    return driver.current_url.startswith(url_prefix)
+
+
+def idp_login(driver, idp, username):
+    """On the IdP's login page: the username, then Sign In."""
+    if not wait_until(driver, lambda d: d.find_elements(By.ID, "okta-signin-username")):
+        return False
+    driver.find_element(By.ID, "okta-signin-username").send_keys(username)
+    driver.find_element(By.ID, "okta-signin-submit").click()
+    return True
+
+
+def upstream_from_login(driver, base, idp, username, connection="okta"):
+    """On Sigil's /login: the connection's button, then the IdP's login."""
+    if not wait_until(driver, lambda d: d.find_elements(By.ID, f"upstream-{connection}")):
+        return False
+    driver.find_element(By.ID, f"upstream-{connection}").click()
+    return idp_login(driver, idp, username)
+
+
+def page_error(driver):
+    els = driver.find_elements(By.ID, "error")
+    return els[0].text if els else None
+
+
+def main():
+    binary, work, artifacts, port, base, proc, link = launch("sigil-saml-upstream-")
+    data = os.path.join(work, "data")
+    idp = OktaShapedIdP(work)
+    peer = ACS()  # the downstream apps' web side (OIDC redirect URI, SAML SP ACS)
+    peer.pages["/cb"] = "<html><body><h1 id='rp-callback'>rp callback</h1></body></html>"
+    driver = None
+    try:
+        check("sigil serve is ready", bool(link) or requests.get(base + "/readyz", timeout=5).status_code == 200)
+        h = subprocess.run([binary, "upstream", "create-saml", "--help"], capture_output=True, text=True)
+        if not check("the binary has `sigil upstream create-saml`", h.returncode == 0 and "--metadata" in h.stdout,
+                     (h.stdout + h.stderr)[:300]):
+            return
+
+        # A local user who exists before any upstream login (not linked silently).
+        r = cli(binary, data, "user", "create", "--tenant", "default", "--email", "carol@example.org", "--given-name", "Carol",
+                "--family-name", "Local", "--json")
+        check("a local user carol@example.org exists beforehand", r.returncode == 0, r.stderr)
+
+        # --- register the Okta-shaped IdP ---
+        r = upstream(binary, data, base, "create-saml", "--tenant", "default", "--name", "okta", "--display-name", "Okta",
+                "--metadata", idp.metadata_url, "--email-domain", "example.org", "--json")
+        created = json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip().startswith("{") else {}
+        if not check("sigil upstream create-saml --metadata URL --json", bool(created), r.stdout + r.stderr):
+            return
+        sp_entity, acs_url = f"{base}/saml/sp/okta/metadata", f"{base}/saml/sp/okta/acs"
+        check("create-saml: sp_entity_id is {base}/saml/sp/okta/metadata", created.get("sp_entity_id") == sp_entity, str(created))
+        check("create-saml: acs_url is {base}/saml/sp/okta/acs", created.get("acs_url") == acs_url, str(created.get("acs_url")))
+        check("create-saml: idp_entity_id and sso_url from the IdP's metadata",
+              created.get("idp_entity_id") == idp.entity_id and created.get("sso_url") == idp.sso_url, str(created))
+        check("create-saml: signing_certificates are the IdP certificate's SHA-256",
+              [c.lower().replace(":", "") for c in created.get("signing_certificates", [])] == idp.fingerprints(),
+              f"{created.get('signing_certificates')} vs {idp.fingerprints()}")
+        check("create-saml: name, display_name, id", created.get("name") == "okta" and created.get("display_name") == "Okta"
+              and bool(created.get("id")), str(created))
+        sp_md_url = created.get("sp_metadata_url") or sp_entity
+        idp.trust_sp(sp_md_url)
+        r = upstream(binary, data, base, "list", "--tenant", "default", "--json")
+        check("sigil upstream list --json shows the connection", r.returncode == 0 and '"okta"' in r.stdout, r.stdout + r.stderr)
+
+        # --- Sigil's SP metadata ---
+        md = requests.get(sp_md_url, timeout=10)
+        ok = md.status_code == 200
+        doc = etree.fromstring(md.content) if ok else None
+        check("SP metadata is served at the SP entity ID", ok and doc.get("entityID") == sp_entity, f"{md.status_code} {md.text[:200]}")
+        if doc is not None:
+            ns = {"md": MD}
+            spsso = doc.find("md:SPSSODescriptor", ns)
+            check("SP metadata: AuthnRequestsSigned=true, WantAssertionsSigned=true",
+                  spsso is not None and spsso.get("AuthnRequestsSigned") == "true" and spsso.get("WantAssertionsSigned") == "true")
+            uses = sorted(k.get("use") or "" for k in doc.iterfind(".//md:KeyDescriptor", ns))
+            check("SP metadata: KeyDescriptors for signing and encryption", "signing" in uses and "encryption" in uses, str(uses))
+            acss = [(e.get("Binding"), e.get("Location")) for e in doc.iterfind(".//md:AssertionConsumerService", ns)]
+            check("SP metadata: ACS over HTTP-POST at the ACS URL", (BINDING_HTTP_POST, acs_url) in acss, str(acss))
+            slos = [e.get("Location") for e in doc.iterfind(".//md:SingleLogoutService", ns)]
+            check("SP metadata: SingleLogoutService at {base}/saml/sp/okta/slo", f"{base}/saml/sp/okta/slo" in slos, str(slos))
+
+        # --- the start of a login, seen without a browser ---
+        s = requests.Session()
+        r = s.get(f"{base}/login/upstream/okta", params={"return_to": "/account"}, allow_redirects=False, timeout=10)
+        loc = r.headers.get("Location", "")
+        q = {k: v[0] for k, v in urllib.parse.parse_qs(urllib.parse.urlparse(loc).query).items()}
+        check("GET /login/upstream/okta redirects to the IdP's SSO URL (HTTP-Redirect binding)",
+              r.status_code in (302, 303) and loc.startswith(idp.sso_url + "?"), f"{r.status_code} {loc[:120]}")
+        check("the redirect carries SAMLRequest, RelayState, SigAlg=rsa-sha256 and Signature",
+              all(k in q for k in ("SAMLRequest", "RelayState", "Signature")) and q.get("SigAlg") == attacks_rsa_sha256(), str(list(q)))
+        set_cookie = r.headers.get("Set-Cookie", "")
+        check("a binding cookie is set: HttpOnly, SameSite=Strict", "httponly" in set_cookie.lower() and "samesite=strict" in set_cookie.lower(),
+              set_cookie)
+        if "SAMLRequest" in q:
+            areq = etree.fromstring(zlib.decompress(base64.b64decode(q["SAMLRequest"]), -15))
+            P, A = attacks.P, attacks.A
+            nip = areq.find(f"{{{P}}}NameIDPolicy")
+            check("AuthnRequest: ID, Destination = IdP SSO URL, ACS URL, ProtocolBinding HTTP-POST",
+                  bool(areq.get("ID")) and areq.get("Destination") == idp.sso_url and areq.get("AssertionConsumerServiceURL") == acs_url
+                  and areq.get("ProtocolBinding") == BINDING_HTTP_POST, etree.tostring(areq)[:400])
+            check("AuthnRequest: Issuer is the SP entity ID", areq.findtext(f"{{{A}}}Issuer") == sp_entity)
+            check("AuthnRequest: NameIDPolicy emailAddress, AllowCreate=true",
+                  nip is not None and nip.get("Format") == NAMEID_FORMAT_EMAILADDRESS and nip.get("AllowCreate") == "true")
+        page = s.get(loc, timeout=10)
+        check("the IdP verifies Sigil's signed AuthnRequest (SP metadata certificates, raw query) and shows its login page",
+              page.status_code == 200 and "okta-signin-username" in page.text, (idp.errors[-1:] or [page.text[:200]])[0])
+        # --- downstream registrations ---
+        redirect_uri = peer.base + "/cb"
+        r = cli(binary, data, "app", "create-oidc", "--tenant", "default", "--name", "downstream RP", "--redirect-uri", redirect_uri, "--json")
+        client_id, client_secret = (lambda j: (j.get("client_id"), j.get("client_secret")))(json.loads(r.stdout or "{}"))
+        check("a downstream OIDC client is registered", r.returncode == 0 and bool(client_id), r.stderr)
+        sigil_idp_md = os.path.join(work, "sigil-idp.xml")
+        with open(sigil_idp_md, "w") as f:
+            f.write(requests.get(base + "/saml/metadata", timeout=10).text)
+        sp, sp_conf, _ = sp_client(work, sigil_idp_md, peer.base + "/sp/metadata", peer.base + "/acs", sign_requests=True, name="downstream",
+                                   name_id_format=NAMEID_FORMAT_EMAILADDRESS)
+        sp_md = os.path.join(work, "downstream-sp.xml")
+        with open(sp_md, "w") as f:
+            f.write(str(entity_descriptor(sp_conf)))
+        r = cli(binary, data, "app", "create-saml", "--tenant", "default", "--metadata", sp_md, "--json")
+        check("a downstream pysaml2 SP is registered", r.returncode == 0, r.stdout + r.stderr)
+        meta = requests.get(base + "/.well-known/openid-configuration", timeout=10).json()
+
+        # --- browser 1: OIDC client -> /login -> upstream Okta -> JIT -> back to the client ---
+        driver, _ = make_driver(logs=True)
+        before = {u["email"] for u in users(binary, data)}
+        verifier, nonce, state = generate_token(64), generate_token(20), generate_token(20)
+        oauth = OAuth2Session(client_id, client_secret, scope="openid email profile", redirect_uri=redirect_uri, state=state,
+                              code_challenge_method="S256", token_endpoint_auth_method="client_secret_basic")
+        url, _ = oauth.create_authorization_url(meta["authorization_endpoint"], code_verifier=verifier, nonce=nonce, state=state)
+        driver.get(url)
+        wait_until(driver, lambda d: "/login" in d.current_url)
+        link_el = driver.find_elements(By.ID, "upstream-okta")
+        check("the login page shows the connection button (id=upstream-okta, 'Sign in with Okta')",
+              bool(link_el) and "Sign in with Okta" in link_el[0].text, driver.current_url + " " + driver.page_source[:300])
+        if link_el:
+            href = link_el[0].get_attribute("href")
+            check("the button links to /login/upstream/okta with return_to", "/login/upstream/okta?" in href and "return_to=" in href, href)
+        driver.save_screenshot(os.path.join(artifacts, "login-with-okta.png"))
+        n_requests = len(idp.requests)
+        ok = upstream_from_login(driver, base, idp, "alice")
+        check("the button leads to the IdP's login page (cross-site, 127.0.0.1)", ok and len(idp.requests) > n_requests
+              and idp.requests[-1].get("accepted"), str(idp.requests[-1:])[:300] + " " + str(idp.errors[-1:]))
+        reached = wait_until(driver, lambda d: on(d, redirect_uri), 30)
+        driver.save_screenshot(os.path.join(artifacts, "oidc-after-upstream.png"))
+        csp = [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e.get("message", "")]
+        chain = []  # the document requests and the redirects between them, from Chromium's network log
+        for entry in driver.get_log("performance"):
+            m = json.loads(entry["message"])["message"]
+            if m.get("method") == "Network.requestWillBeSent" and m["params"].get("type") == "Document":
+                p = m["params"]
+                if p.get("redirectResponse"):
+                    chain.append(f"{p['redirectResponse']['status']} -> {p['request']['url'][:90]}")
+                else:
+                    chain.append(f"{p['request']['method']} {p['request']['url'][:90]}")
+        check("after the upstream login the browser is back at the OIDC client with a code", reached and "code=" in driver.current_url,
+              driver.current_url + " " + (page_error(driver) or "") + (f" | console: {csp} | chain: {chain[-5:]}" if csp
+                                                                       else " " + driver.page_source[:300]))
+        if not reached:
+            # Carry on with the session the upstream login started: a second authorization request.
+            verifier, nonce, state = generate_token(64), generate_token(20), generate_token(20)
+            oauth = OAuth2Session(client_id, client_secret, scope="openid email profile", redirect_uri=redirect_uri, state=state,
+                                  code_challenge_method="S256", token_endpoint_auth_method="client_secret_basic")
+            url, _ = oauth.create_authorization_url(meta["authorization_endpoint"], code_verifier=verifier, nonce=nonce, state=state)
+            driver.get(url)
+            reached = wait_until(driver, lambda d: on(d, redirect_uri), 30)
+            check("(a second authorization with the session the upstream login started reaches the client)", reached, driver.current_url)
+        alice_sub = None
+        if reached:
+            token = oauth.fetch_token(meta["token_endpoint"], authorization_response=driver.current_url, code_verifier=verifier)
+            jwks = JsonWebKey.import_key_set(requests.get(meta["jwks_uri"], timeout=10).json())
+            claims = JsonWebToken(["RS256", "ES256"]).decode(token["id_token"], jwks)
+            claims.validate(leeway=5)
+            alice_sub = claims.get("sub")
+            check("downstream OIDC: the ID token carries the upstream identity",
+                  claims.get("email") == "alice@example.org" and claims.get("nonce") == nonce, json.dumps(dict(claims)))
+            info = oauth.get(meta["userinfo_endpoint"], timeout=10).json()
+            check("downstream OIDC: userinfo has Okta's firstName/lastName as given/family name",
+                  info.get("given_name") == "Alice" and info.get("family_name") == "Liddell", json.dumps(info))
+        after = users(binary, data)
+        alice = [u for u in after if u.get("email") == "alice@example.org"]
+        check("JIT: one user alice@example.org was created", len(alice) == 1 and "alice@example.org" not in before, str(after))
+        if alice:
+            check("JIT: given and family name from Okta's attributes", alice[0].get("given_name") == "Alice"
+                  and alice[0].get("family_name") == "Liddell", str(alice[0]))
+        driver.get(base + "/healthz")
+        c = driver.get_cookie(SESSION)
+        check("a Sigil session cookie (HttpOnly, SameSite=Lax)", bool(c) and c.get("httpOnly") and c.get("sameSite") == "Lax", str(c))
+
+        # --- same browser: downstream SAML SP gets the upstream identity without another login ---
+        n = len(peer.received)
+        rid, info = sp.prepare_for_authenticate(entityid=base + "/saml/metadata", relay_state="down", binding=BINDING_HTTP_REDIRECT,
+                                                sigalg=xmldsig.SIG_RSA_SHA256)
+        driver.get(dict(info["headers"])["Location"])
+        got = peer.wait(n + 1, timeout=30)
+        resp = None
+        if got and "SAMLResponse" in got[1]:
+            try:
+                resp = sp.parse_authn_request_response(got[1]["SAMLResponse"], BINDING_HTTP_POST, outstanding={rid: "/"})
+            except Exception as error:  # noqa: BLE001
+                check("downstream SAML: pysaml2 accepts Sigil's response", False, repr(error))
+        ident = resp.get_identity() if resp else {}
+        check("downstream SAML: NameID and attributes are the upstream identity",
+              resp is not None and resp.get_subject().text == "alice@example.org" and ident.get("firstName") == ["Alice"]
+              and ident.get("lastName") == ["Liddell"], f"{json.dumps(ident)} {driver.current_url}")
+
+        # --- browser 2 (fresh): downstream SAML SP first, through /login and Okta: the second login links ---
+        driver.get(base + "/healthz")
+        driver.delete_all_cookies()
+        n = len(peer.received)
+        rid, info = sp.prepare_for_authenticate(entityid=base + "/saml/metadata", relay_state="down2", binding=BINDING_HTTP_REDIRECT,
+                                                sigalg=xmldsig.SIG_RSA_SHA256)
+        driver.get(dict(info["headers"])["Location"])
+        wait_until(driver, lambda d: "/login" in d.current_url)
+        upstream_from_login(driver, base, idp, "alice")
+        got = peer.wait(n + 1, timeout=30)
+        resp = None
+        if got and "SAMLResponse" in got[1]:
+            try:
+                resp = sp.parse_authn_request_response(got[1]["SAMLResponse"], BINDING_HTTP_POST, outstanding={rid: "/"})
+            except Exception as error:  # noqa: BLE001
+                check("signed-out downstream SAML: pysaml2 accepts Sigil's response", False, repr(error))
+        check("signed-out downstream SAML SP -> /login -> Okta -> the SP receives the upstream identity",
+              resp is not None and resp.get_subject().text == "alice@example.org", driver.current_url + " " + str(page_error(driver)))
+        check("the second upstream login of alice links to the same Sigil user (no duplicate)",
+              len([u for u in users(binary, data) if u.get("email") == "alice@example.org"]) == 1)
+
+        # --- sign in directly to /account, twice, and press Back ---
+        for attempt in (1, 2):
+            driver.get(base + "/healthz")
+            driver.delete_all_cookies()
+            driver.get(base + "/login?return_to=/account")
+            upstream_from_login(driver, base, idp, "alice")
+            reached = wait_until(driver, lambda d: d.current_url.split("?")[0] == base + "/account", 30)
+            check(f"sign-in {attempt} via Okta lands on /account as alice", reached and "alice@example.org" in driver.page_source,
+                  driver.current_url + " " + str(page_error(driver)))
+        driver.save_screenshot(os.path.join(artifacts, "account-after-upstream.png"))
+        driver.back()
+        time.sleep(2)
+        back_url, back_error = driver.current_url, page_error(driver)
+        driver.save_screenshot(os.path.join(artifacts, "after-back.png"))
+        check("Back after sign-in: no Sigil error page", back_error is None, f"{back_url}: {back_error}")
+        driver.get(base + "/account")
+        check("Back after sign-in: still signed in", driver.current_url.split("?")[0] == base + "/account"
+              and "alice@example.org" in driver.page_source, driver.current_url)
+        alice_users = [u for u in users(binary, data) if u.get("email") == "alice@example.org"]
+        check("after four upstream logins there is still exactly one alice", len(alice_users) == 1, str(alice_users))
+
+        # --- an existing local user with the same email is not linked silently ---
+        driver.get(base + "/healthz")
+        driver.delete_all_cookies()
+        driver.get(base + "/login?return_to=/account")
+        upstream_from_login(driver, base, idp, "carol")
+        wait_until(driver, lambda d: d.find_elements(By.ID, "error") or d.current_url.split("?")[0] == base + "/account", 30)
+        err = page_error(driver)
+        driver.get(base + "/healthz")
+        check("an upstream login matching an existing local user's email is refused with a clear page (not linked)",
+              err is not None and driver.get_cookie(SESSION) is None, f"{driver.current_url} {err}")
+        carols = [u for u in users(binary, data) if u.get("email") == "carol@example.org"]
+        check("carol is still one local user", len(carols) == 1 and carols[0].get("family_name") == "Local", str(carols))
+
+        # --- --link-domain: a connection that may link existing users of example.org on first login ---
+        r = upstream(binary, data, base, "create-saml", "--tenant", "default", "--name", "okta-link", "--display-name", "Okta (linking)",
+                     "--metadata", idp.metadata_url, "--link-domain", "example.org", "--json")
+        if check("a connection with --link-domain example.org", r.returncode == 0, r.stdout + r.stderr):
+            idp.trust_sp(json.loads(r.stdout).get("sp_metadata_url") or f"{base}/saml/sp/okta-link/metadata")
+            for attempt in (1, 2):
+                driver.get(base + "/healthz")
+                driver.delete_all_cookies()
+                driver.get(base + "/login?return_to=/account")
+                upstream_from_login(driver, base, idp, "carol", connection="okta-link")
+                reached = wait_until(driver, lambda d: d.current_url.split("?")[0] == base + "/account", 30)
+                check(f"--link-domain: carol's upstream login {attempt} signs in the existing local carol",
+                      reached and "carol@example.org" in driver.page_source, driver.current_url + " " + str(page_error(driver)))
+            after = [u for u in users(binary, data) if u.get("email") == "carol@example.org"]
+            check("--link-domain: linked to the same user (same id, no duplicate, local names kept)",
+                  [u.get("id") for u in after] == [carols[0].get("id")] if carols else False, str(after))
+
+        # --- the attack battery against the ACS ---
+        print("--- ACS attack battery", flush=True)
+        r = upstream(binary, data, base, "create-saml", "--tenant", "default", "--name", "okta-b", "--display-name", "Okta B",
+                "--metadata", idp.metadata_url, "--email-domain", "example.org", "--json")
+        other = "okta-b" if check("a second connection to the same IdP (for the cross-connection attack)", r.returncode == 0,
+                                  r.stdout + r.stderr) else None
+        if other:
+            idp.trust_sp(json.loads(r.stdout).get("sp_metadata_url") or f"{base}/saml/sp/okta-b/metadata")
+        target = attacks.SigilACS(binary, data, base, "okta")
+        target.idp_origin = idp.base
+        keys = attacks.IdPKeys(idp.key, idp.cert, idp.entity_id)
+        attacks.run_battery(target, keys, check, work, other_connection=other)
+
+        # A return_to to another origin never becomes the final redirect.
+        b = target.browser()
+        try:
+            st = target.start(b, return_to="https://evil.example/steal")
+            spec = attacks.Spec(issuer=idp.entity_id, destination=target.acs_url, audience=target.sp_entity_id, in_response_to=st.request_id,
+                                name_id="bob@example.org", attributes={"email": "bob@example.org", "firstName": "Bob", "lastName": "Builder"})
+            out = target.submit(b, attacks.b64(attacks.serialize(attacks.sign(attacks.build_response(spec), idp.key, idp.cert))),
+                                st.relay_state, idp_origin=idp.base)
+            check("return_to=https://evil.example: the final redirect stays on Sigil",
+                  not (out.continue_location or "").startswith("https://evil.example"), out.describe())
+        except RuntimeError as refused:
+            check("return_to=https://evil.example: the final redirect stays on Sigil", "400" in str(refused), str(refused))
+
+        # --- signing certificate rollover ---
+        print("--- certificate rollover", flush=True)
+        old_key, old_cert = idp.key, idp.cert
+        new_key, new_cert = idp.begin_rollover()
+        r = cli(binary, data, "upstream", "refresh", "--tenant", "default", "--name", "okta", "--json")
+        changes = json.loads(r.stdout).get("changes") if r.returncode == 0 and r.stdout.strip().startswith("{") else None
+        check("sigil upstream refresh --json reports the new signing certificate as a change", bool(changes), r.stdout + r.stderr)
+        r = cli(binary, data, "upstream", "refresh", "--tenant", "default", "--name", "okta")
+        check("sigil upstream refresh again: no change", r.returncode == 0 and "no change" in r.stdout, r.stdout + r.stderr)
+        listed = json.loads(upstream(binary, data, base, "list", "--tenant", "default", "--json").stdout or "[]")
+        listed = listed.get("items", listed) if isinstance(listed, dict) else listed
+        conn = next((c for c in listed if c.get("name") == "okta"), {})
+        check("after refresh the connection trusts the old and the new certificate",
+              sorted(x.lower().replace(":", "") for x in conn.get("signing_certificates", [])) == sorted(idp.fingerprints()), str(conn))
+        idp.sign_with_new()
+        driver.get(base + "/healthz")
+        driver.delete_all_cookies()
+        driver.get(base + "/login?return_to=/account")
+        upstream_from_login(driver, base, idp, "bob")
+        reached = wait_until(driver, lambda d: d.current_url.split("?")[0] == base + "/account", 30)
+        check("rollover: a login signed with the new key (pysaml2 IdP) is accepted", reached and "bob@example.org" in driver.page_source
+              and idp.responses[-1]["key"] == idp.signing_key, driver.current_url + " " + str(page_error(driver)))
+
+        def crafted(key, cert, email="bob@example.org"):
+            b = target.browser()
+            st = target.start(b)
+            spec = attacks.Spec(issuer=idp.entity_id, destination=target.acs_url, audience=target.sp_entity_id,
+                                in_response_to=st.request_id, name_id=email,
+                                attributes={"email": email, "firstName": "Bob", "lastName": "Builder"})
+            return target.submit(b, attacks.b64(attacks.serialize(attacks.sign(attacks.build_response(spec), key, cert))),
+                                 st.relay_state, idp_origin=idp.base)
+        out = crafted(new_key, new_cert)
+        check("rollover: a crafted response signed with the new key is accepted", out.accepted, out.describe())
+        out = crafted(old_key, old_cert)
+        check("rollover: the old key still works while metadata lists it", out.accepted, out.describe())
+        stray_key, stray_cert = attacks.make_keypair(work, "not-in-metadata")
+        before_users = users(binary, data)
+        out = crafted(stray_key, stray_cert)
+        check("rollover: a response signed with a key not in metadata is refused", not out.accepted and out.error is not None,
+              out.describe())
+        idp.finish_rollover()
+        r = cli(binary, data, "upstream", "refresh", "--tenant", "default", "--name", "okta")
+        check("sigil upstream refresh after the old certificate left metadata", r.returncode == 0, r.stdout + r.stderr)
+        out = crafted(old_key, old_cert)
+        check("rollover: once the old certificate left metadata, its signatures are refused", not out.accepted, out.describe())
+        out = crafted(new_key, new_cert)
+        check("rollover: the new key still works", out.accepted, out.describe())
+        check("rollover: no user provisioned by the refused responses", {u["email"] for u in users(binary, data)}
+              == {u["email"] for u in before_users})
+
+        # --- --allow-unsolicited: IdP-initiated responses accepted when the operator says so ---
+        r = upstream(binary, data, base, "create-saml", "--tenant", "default", "--name", "okta-idpinit", "--display-name", "Okta tile",
+                     "--metadata", idp.metadata_url, "--allow-unsolicited", "--json")
+        if check("a connection with --allow-unsolicited", r.returncode == 0, r.stdout + r.stderr):
+            tile = attacks.SigilACS(binary, data, base, "okta-idpinit", target.token)
+            tile.idp_origin = idp.base
+            b = tile.browser()
+            spec = attacks.Spec(issuer=idp.entity_id, destination=tile.acs_url, audience=tile.sp_entity_id, in_response_to=None,
+                                name_id="dave@example.org", attributes={"email": "dave@example.org", "firstName": "Dave", "lastName": "Tile"})
+            xml = attacks.serialize(attacks.sign(attacks.build_response(spec), idp.key, idp.cert))
+            out = tile.submit(b, attacks.b64(xml), None)
+            check("--allow-unsolicited: an IdP-initiated response signs in (a new user, JIT)", out.accepted
+                  and "dave@example.org" in (tile.whoami(b) or ""), out.describe())
+            out = tile.submit(tile.browser(), attacks.b64(xml), None)
+            check("--allow-unsolicited: the same IdP-initiated response replayed is refused", not out.accepted and out.error is not None,
+                  out.describe())
+
+        # --- delete: the connection goes from the list, the login page and its endpoints ---
+        r = cli(binary, data, "upstream", "delete", "--tenant", "default", "--name", "okta-b")
+        check("sigil upstream delete --name okta-b", r.returncode == 0, r.stdout + r.stderr)
+        listed = upstream(binary, data, base, "list", "--tenant", "default", "--json").stdout
+        check("the deleted connection is no longer listed", '"okta-b"' not in listed and '"okta"' in listed, listed[:300])
+        r = requests.get(f"{base}/login?return_to=/account", timeout=10)
+        check("the login page no longer offers it", 'id="upstream-okta-b"' not in r.text and 'id="upstream-okta"' in r.text)
+        r = requests.get(f"{base}/login/upstream/okta-b", allow_redirects=False, timeout=10)
+        check("starting a login with the deleted connection is refused (404)", r.status_code == 404, str(r.status_code))
+
+        # --- SimpleSAMLphp as a second upstream IdP, when installed ---
+        if os.path.exists("/usr/share/simplesamlphp/www") and shutil.which("php"):
+            simplesamlphp_login(binary, data, base, work, artifacts, driver)
+        else:
+            print("SKIP SimpleSAMLphp (not installed: apt-get install simplesamlphp php-cli php-xml php-mbstring)")
+
+        # --- the audit log ---
+        events = target.audit(500)
+        actions = {e["action"] for e in events}
+        for action in ("upstream.saml.accepted", "upstream.saml.rejected", "user.created"):
+            check(f"audit log has {action}", action in actions, ",".join(sorted(actions)))
+    except Exception as error:  # noqa: BLE001 - an unexpected failure is a failed check
+        import traceback
+        traceback.print_exc()
+        check("the flow ran to the end", False, repr(error))
+        if driver:
+            driver.save_screenshot(os.path.join(artifacts, "upstream-failure.png"))
+            print("page at failure:", driver.current_url, driver.page_source[:1500])
+    finally:
+        for note in NOTES:
+            print("NOTE", note)
+        if driver:
+            driver.quit()
+        idp.shutdown()
+        peer.server.shutdown()
+        finish(proc, work, artifacts)
+
+
+def attacks_rsa_sha256():
+    return "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+
+
+def simplesamlphp_login(binary, data, base, work, artifacts, driver):
+    """SimpleSAMLphp 1.19 (Debian) as a second upstream IdP: one complete login."""
+    ssp_dir = os.path.join(work, "ssp")
+    port = free_port()
+    setup = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ssp_upstream_setup.sh")
+    r = subprocess.run(["bash", setup, ssp_dir], capture_output=True, text=True, env=dict(os.environ, SSP_PORT=str(port)))
+    if not check("SimpleSAMLphp: configured", r.returncode == 0, r.stdout + r.stderr):
+        return
+    log = open(os.path.join(work, "ssp-php.log"), "w")
+    php = subprocess.Popen(["php", "-S", f"127.0.0.1:{port}", "-t", "/usr/share/simplesamlphp/www"], stdout=log, stderr=log,
+                           env=dict(os.environ, SIMPLESAMLPHP_CONFIG_DIR=os.path.join(ssp_dir, "config")))
+    try:
+        md_url = f"http://127.0.0.1:{port}/saml2/idp/metadata.php"
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                if requests.get(md_url, timeout=3).status_code == 200:
+                    break
+            except Exception:  # noqa: BLE001
+                time.sleep(0.3)
+        r = upstream(binary, data, base, "create-saml", "--tenant", "default", "--name", "ssp", "--display-name", "SimpleSAMLphp",
+                "--metadata", md_url, "--attribute", "email=mail", "--attribute", "given_name=givenName", "--attribute", "family_name=sn",
+                "--json")
+        created = json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip().startswith("{") else {}
+        if not check("SimpleSAMLphp: registered with create-saml (attribute mapping mail/givenName/sn)", bool(created), r.stdout + r.stderr):
+            return
+        sp_md = requests.get(created.get("sp_metadata_url") or f"{base}/saml/sp/ssp/metadata", timeout=10).text
+        with open(os.path.join(ssp_dir, "metadata", "sp-sigil.xml"), "w") as f:
+            f.write(sp_md)
+        driver.get(base + "/healthz")
+        driver.delete_all_cookies()
+        driver.get(base + "/login?return_to=/account")
+        if not wait_until(driver, lambda d: d.find_elements(By.ID, "upstream-ssp")):
+            check("SimpleSAMLphp: the login page shows its button", False, driver.page_source[:300])
+            return
+        driver.find_element(By.ID, "upstream-ssp").click()
+        wait_until(driver, lambda d: d.find_elements(By.NAME, "username"), 20)
+        driver.save_screenshot(os.path.join(artifacts, "ssp-login.png"))
+        try:
+            driver.find_element(By.NAME, "username").send_keys("student")
+            driver.find_element(By.NAME, "password").send_keys("studentpass")
+            driver.find_element(By.NAME, "password").submit()
+        except Exception as error:  # noqa: BLE001
+            check("SimpleSAMLphp: its login form", False, repr(error) + " " + driver.page_source[:300])
+            return
+        reached = wait_until(driver, lambda d: d.current_url.split("?")[0] == base + "/account", 30)
+        driver.save_screenshot(os.path.join(artifacts, "ssp-after.png"))
+        check("SimpleSAMLphp: a complete login lands on /account as student@example.org",
+              reached and "student@example.org" in driver.page_source,
+              driver.current_url + " " + str(page_error(driver)) + " " + driver.page_source[:300])
+        students = [u for u in users(binary, data) if u.get("email") == "student@example.org"]
+        check("SimpleSAMLphp: JIT user with mapped names", len(students) == 1 and students[0].get("given_name") == "Stu"
+              and students[0].get("family_name") == "Dent", str(students))
+    finally:
+        php.terminate()
+        try:
+            php.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            php.kill()
+
+
+if __name__ == "__main__":
+    main()

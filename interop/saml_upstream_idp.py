@@ -1,0 +1,503 @@
+#!/usr/bin/env python3
+"""An Okta-shaped SAML 2.0 identity provider on pysaml2's IdP role (saml2.server.Server, xmlsec1),
+for testing Sigil as a SAML service provider (issue 12: upstream IdPs).
+
+Shaped the way Okta's IdP behaves (docs: /work/shared/reference/protocols.md §5, §7):
+  * entity ID `http://www.okta.com/{app}`, metadata at `/app/{app}/sso/saml/metadata`: one
+    KeyDescriptor use="signing" (two during a certificate rollover), NameIDFormat emailAddress and
+    unspecified, SingleSignOnService HTTP-POST and HTTP-Redirect at `/app/{app}/sso/saml`,
+    SingleLogoutService;
+  * signed Response and signed Assertion (RSA-SHA256, SHA-256 digests), NameID format
+    emailAddress, attributes `email`, `firstName`, `lastName` with the Basic name format.
+A login page at the SSO endpoint asks for a username (no password: this is a test IdP) and maps it
+through a small user table. Every AuthnRequest must be signed by the SP: over HTTP-Redirect the
+signature is checked over the query exactly as received (SAML bindings §3.4.4.1), over HTTP-POST
+the enveloped signature by pysaml2/xmlsec1, with the SP's signing certificates from its metadata,
+which is fetched from the SP's metadata URL (`trust_sp`) on every request. The response goes to
+the AssertionConsumerServiceURL of the request only if the SP's metadata lists it for HTTP-POST,
+through an auto-submitting form.
+
+    /opt/peers-venv/bin/python interop/saml_upstream_idp.py --self-test   # against pysaml2's SP role
+    /opt/peers-venv/bin/python interop/saml_upstream_idp.py --serve [--port P]   # run it by hand
+"""
+import argparse, base64, html, json, os, secrets, subprocess, sys, tempfile, threading, time, urllib.parse, zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import logging
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from lxml import etree
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, xmldsig
+from saml2.config import IdPConfig
+from saml2.saml import NAMEID_FORMAT_EMAILADDRESS, NameID
+from saml2.server import Server
+from saml2.authn_context import PASSWORDPROTECTEDTRANSPORT
+
+logging.getLogger("saml2").setLevel(logging.CRITICAL)
+
+MD = "urn:oasis:names:tc:SAML:2.0:metadata"
+DS = "http://www.w3.org/2000/09/xmldsig#"
+P = "urn:oasis:names:tc:SAML:2.0:protocol"
+A = "urn:oasis:names:tc:SAML:2.0:assertion"
+RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+USERS = {
+    "alice": {"email": "alice@example.org", "firstName": "Alice", "lastName": "Liddell"},
+    "bob": {"email": "bob@example.org", "firstName": "Bob", "lastName": "Builder"},
+    "carol": {"email": "carol@example.org", "firstName": "Carol", "lastName": "Danvers"},
+}
+
+# Okta's attribute names with the Basic name format, and nothing else (pysaml2's own maps would
+# rename them to URNs).
+ATTRIBUTE_MAP = '''MAP = {
+    "identifier": "urn:oasis:names:tc:SAML:2.0:attrname-format:basic",
+    "fro": {"email": "email", "firstName": "firstName", "lastName": "lastName"},
+    "to": {"email": "email", "firstName": "firstName", "lastName": "lastName"},
+}
+'''
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def make_keypair(directory, name, days=2):
+    key, cert = os.path.join(directory, f"{name}.key"), os.path.join(directory, f"{name}.crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", str(days),
+                    "-subj", f"/CN={name}"], check=True, capture_output=True)
+    return key, cert
+
+
+def cert_body(cert_path):
+    with open(cert_path) as f:
+        return "".join(f.read().split("-----")[2].split())
+
+
+def cert_sha256(cert_path):
+    with open(cert_path, "rb") as f:
+        return x509.load_pem_x509_certificate(f.read()).fingerprint(hashes.SHA256()).hex()
+
+
+def auto_post_page(action, fields):
+    inputs = "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}"/>' for k, v in fields.items())
+    # Okta's page: a form submitted on load, with a button for browsers without JavaScript.
+    return (f'<!DOCTYPE html><html><head><title>Redirecting</title></head><body onload="document.forms[0].submit()">'
+            f'<form id="appForm" method="POST" action="{html.escape(action)}">{inputs}'
+            f'<noscript><button type="submit">Continue</button></noscript></form></body></html>')
+
+
+class OktaShapedIdP:
+    def __init__(self, work, users=None, app="exk1sigil", port=None):
+        self.work = work
+        self.users = dict(users or USERS)
+        self.port = port or free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.app = app
+        self.entity_id = f"http://www.okta.com/{app}"
+        self.sso_path = f"/app/{app}/sso/saml"
+        self.metadata_path = f"/app/{app}/sso/saml/metadata"
+        self.slo_path = f"/app/{app}/slo/saml"
+        self.keys = [make_keypair(work, f"okta-{app}-1")]
+        self.metadata_keys = [0]  # which keys metadata publishes
+        self.signing_key = 0  # which key signs
+        self.sp_metadata_urls = []
+        self.pending = {}  # key -> request context
+        self.requests = []  # every AuthnRequest received: dict of what it said and how it was checked
+        self.responses = []  # every Response sent: dict(request_id, acs, xml, user)
+        self.errors = []  # every request refused: text
+        self.lock = threading.Lock()
+        idp = self
+        with open(os.path.join(work, "okta_attributes.py"), "w") as f:
+            f.write(ATTRIBUTE_MAP)
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def send(self, status, body, ctype="text/html; charset=utf-8"):
+                data = body.encode() if isinstance(body, str) else body
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Cache-Control", "no-store")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                path, _, query = self.path.partition("?")
+                try:
+                    if path == idp.metadata_path:
+                        return self.send(200, idp.metadata(), "application/samlmetadata+xml")
+                    if path == idp.sso_path:
+                        return self.send(*idp.sso(BINDING_HTTP_REDIRECT, query, None))
+                    if path == idp.slo_path:
+                        return self.send(200, "<html><body><h1 id='idp-logged-out'>Signed out</h1></body></html>")
+                    self.send(404, "not found")
+                except Exception as error:  # noqa: BLE001 - an IdP error page, recorded
+                    idp.errors.append(repr(error))
+                    self.send(500, f"<html><body><h1 id='idp-error'>{html.escape(repr(error))}</h1></body></html>")
+
+            def do_POST(self):
+                path = self.path.split("?")[0]
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
+                form = {k: v[0] for k, v in urllib.parse.parse_qs(body, keep_blank_values=True).items()}
+                try:
+                    if path == idp.sso_path:
+                        return self.send(*idp.sso(BINDING_HTTP_POST, None, form))
+                    if path == idp.sso_path + "/login":
+                        return self.send(*idp.login(form))
+                    if path == idp.slo_path:
+                        return self.send(200, "<html><body><h1 id='idp-logged-out'>Signed out</h1></body></html>")
+                    self.send(404, "not found")
+                except Exception as error:  # noqa: BLE001
+                    idp.errors.append(repr(error))
+                    self.send(500, f"<html><body><h1 id='idp-error'>{html.escape(repr(error))}</h1></body></html>")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    # --- configuration the tests change -------------------------------------------------------------
+    @property
+    def metadata_url(self):
+        return self.base + self.metadata_path
+
+    @property
+    def sso_url(self):
+        return self.base + self.sso_path
+
+    @property
+    def key(self):
+        return self.keys[self.signing_key][0]
+
+    @property
+    def cert(self):
+        return self.keys[self.signing_key][1]
+
+    def trust_sp(self, metadata_url):
+        if metadata_url not in self.sp_metadata_urls:
+            self.sp_metadata_urls.append(metadata_url)
+
+    def fingerprints(self, which=None):
+        return [cert_sha256(self.keys[i][1]) for i in (which if which is not None else self.metadata_keys)]
+
+    def begin_rollover(self):
+        """Publishes a second signing certificate; still signs with the old one."""
+        self.keys.append(make_keypair(self.work, f"okta-{self.app}-{len(self.keys) + 1}"))
+        self.metadata_keys = [self.signing_key, len(self.keys) - 1]
+        return self.keys[-1]
+
+    def sign_with_new(self):
+        self.signing_key = len(self.keys) - 1
+
+    def finish_rollover(self):
+        """Only the new certificate stays in metadata."""
+        self.metadata_keys = [self.signing_key]
+
+    def shutdown(self):
+        self.server.shutdown()
+
+    # --- metadata -----------------------------------------------------------------------------------
+    def metadata(self):
+        keys = "".join(
+            f'<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="{DS}"><ds:X509Data><ds:X509Certificate>'
+            f'{cert_body(self.keys[i][1])}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>'
+            for i in self.metadata_keys)
+        return (f'<?xml version="1.0" encoding="UTF-8"?><md:EntityDescriptor xmlns:md="{MD}" entityID="{self.entity_id}">'
+                f'<md:IDPSSODescriptor WantAuthnRequestsSigned="true" protocolSupportEnumeration="{P}">{keys}'
+                '<md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>'
+                '<md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified</md:NameIDFormat>'
+                f'<md:SingleSignOnService Binding="{BINDING_HTTP_POST}" Location="{self.sso_url}"/>'
+                f'<md:SingleSignOnService Binding="{BINDING_HTTP_REDIRECT}" Location="{self.sso_url}"/>'
+                f'<md:SingleLogoutService Binding="{BINDING_HTTP_POST}" Location="{self.base + self.slo_path}"/>'
+                f'<md:SingleLogoutService Binding="{BINDING_HTTP_REDIRECT}" Location="{self.base + self.slo_path}"/>'
+                '</md:IDPSSODescriptor></md:EntityDescriptor>')
+
+    def _server(self):
+        """pysaml2's IdP with the current signing key and every trusted SP's metadata, fetched now."""
+        files = []
+        for i, url in enumerate(self.sp_metadata_urls):
+            r = requests.get(url, timeout=10)
+            r.raise_for_status()
+            files.append(os.path.join(self.work, f"sp-metadata-{i}.xml"))
+            with open(files[-1], "w") as f:
+                f.write(r.text)
+        conf = IdPConfig()
+        conf.load({
+            "entityid": self.entity_id,
+            "key_file": self.key, "cert_file": self.cert, "xmlsec_binary": "/usr/bin/xmlsec1",
+            "attribute_map_dir": self.work,
+            "metadata": {"local": files},
+            "accepted_time_diff": 120,  # Okta's maxClockSkew example: 120000 ms
+            "service": {"idp": {
+                "endpoints": {"single_sign_on_service": [(self.sso_url, BINDING_HTTP_REDIRECT), (self.sso_url, BINDING_HTTP_POST)],
+                              "single_logout_service": [(self.base + self.slo_path, BINDING_HTTP_POST)]},
+                "name_id_format": [NAMEID_FORMAT_EMAILADDRESS],
+                # Redirect signatures are checked below over the raw query; POST ones by pysaml2.
+                "want_authn_requests_signed": False,
+                "sign_response": True, "sign_assertion": True,
+                "policy": {"default": {"lifetime": {"minutes": 5}, "attribute_restrictions": None,
+                                         "name_form": "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"}},
+            }},
+        })
+        return Server(config=conf)
+
+    # --- SSO ----------------------------------------------------------------------------------------
+    def _refuse(self, why, info=None):
+        self.errors.append(why)
+        if info is not None:
+            info["refused"] = why
+            self.requests.append(info)
+        return 400, f"<html><body><h1 id='idp-error'>Okta: {html.escape(why)}</h1></body></html>"
+
+    def sso(self, binding, raw_query, form):
+        server = self._server()
+        info = {"binding": binding}
+        if binding == BINDING_HTTP_REDIRECT:
+            pairs = [p.split("=", 1) for p in raw_query.split("&") if "=" in p]
+            raw = {k: v for k, v in pairs}
+            params = {k: urllib.parse.unquote_plus(v) for k, v in pairs}
+            if "SAMLRequest" not in params:
+                return self._refuse("no SAMLRequest", info)
+            xml = zlib.decompress(base64.b64decode(params["SAMLRequest"]), -15).decode()
+            relay_state = params.get("RelayState")
+            info["sig_alg"] = params.get("SigAlg")
+        else:
+            if "SAMLRequest" not in form:
+                return self._refuse("no SAMLRequest", info)
+            xml = base64.b64decode(form["SAMLRequest"]).decode()
+            relay_state = form.get("RelayState")
+        info["xml"] = xml
+        info["relay_state"] = relay_state
+        doc = etree.fromstring(xml.encode())
+        issuer = doc.findtext(f"{{{A}}}Issuer")
+        nip = doc.find(f"{{{P}}}NameIDPolicy")
+        info.update(id=doc.get("ID"), destination=doc.get("Destination"), acs_url=doc.get("AssertionConsumerServiceURL"),
+                    protocol_binding=doc.get("ProtocolBinding"), issuer=issuer, issue_instant=doc.get("IssueInstant"),
+                    name_id_policy=None if nip is None else {"format": nip.get("Format"), "allow_create": nip.get("AllowCreate")},
+                    force_authn=doc.get("ForceAuthn"), is_passive=doc.get("IsPassive"))
+        try:
+            certs = [c for _, c in server.metadata.certs(issuer, "spsso", "signing")]
+        except Exception:  # noqa: BLE001 - not in any metadata
+            certs = []
+        if not certs:
+            return self._refuse(f"unknown service provider {issuer!r} (or no signing certificate in its metadata)", info)
+        if binding == BINDING_HTTP_REDIRECT:
+            if params.get("SigAlg") != RSA_SHA256 or "Signature" not in params:
+                return self._refuse(f"the request must be signed with RSA-SHA256 (SigAlg {params.get('SigAlg')!r})", info)
+            # The signed octets: the parameters exactly as they arrived (bindings §3.4.4.1).
+            signed = "&".join(f"{k}={raw[k]}" for k in ("SAMLRequest", "RelayState", "SigAlg") if k in raw).encode()
+            signature = base64.b64decode(params["Signature"])
+            ok = False
+            for c in certs:
+                pub = x509.load_der_x509_certificate(base64.b64decode("".join(c.split()))).public_key()
+                try:
+                    pub.verify(signature, signed, padding.PKCS1v15(), hashes.SHA256())
+                    ok = True
+                except Exception:  # noqa: BLE001 - try the next certificate
+                    pass
+            info["signature_verified"] = ok
+            if not ok:
+                return self._refuse("the request's signature does not verify with the SP's certificates", info)
+            try:
+                req = server.parse_authn_request(params["SAMLRequest"], BINDING_HTTP_REDIRECT)
+            except Exception as error:  # noqa: BLE001
+                return self._refuse(f"pysaml2 refused the request: {error!r}", info)
+        else:
+            server.config.setattr("idp", "want_authn_requests_signed", True)
+            try:
+                req = server.parse_authn_request(form["SAMLRequest"], BINDING_HTTP_POST)
+            except Exception as error:  # noqa: BLE001
+                return self._refuse(f"the request is not correctly signed: {error!r}", info)
+            info["signature_verified"] = req is not None
+        if req is None:
+            return self._refuse("pysaml2 refused the request", info)
+        acs_allowed = [s["location"] for s in server.metadata.assertion_consumer_service(issuer, BINDING_HTTP_POST)]
+        acs = info["acs_url"] or (acs_allowed[0] if acs_allowed else None)
+        if acs not in acs_allowed:
+            return self._refuse(f"AssertionConsumerServiceURL {acs!r} is not in the SP's metadata ({acs_allowed})", info)
+        info["accepted"] = True
+        self.requests.append(info)
+        key = secrets.token_urlsafe(16)
+        with self.lock:
+            self.pending[key] = {"id": info["id"], "sp": issuer, "acs": acs, "relay_state": relay_state}
+        return 200, self.login_page(key)
+
+    def login_page(self, key, error=""):
+        err = f'<p id="okta-signin-error" role="alert">{html.escape(error)}</p>' if error else ""
+        return (f'<!DOCTYPE html><html><head><title>Okta (test) - Sign In</title></head><body><h1>Sign in to Okta</h1>{err}'
+                f'<form id="okta-signin" method="post" action="{self.sso_path}/login">'
+                f'<input type="hidden" name="pending" value="{key}"/>'
+                '<label for="okta-signin-username">Username</label> '
+                '<input id="okta-signin-username" name="username" type="text" autocomplete="username"/> '
+                '<input id="okta-signin-submit" type="submit" value="Sign In"/></form></body></html>')
+
+    def login(self, form):
+        key = form.get("pending", "")
+        with self.lock:
+            ctx = self.pending.get(key)
+        if ctx is None:
+            return 400, "<html><body><h1 id='idp-error'>Okta: this sign-in has expired</h1></body></html>"
+        username = form.get("username", "").strip().lower()
+        user = self.users.get(username)
+        if user is None:
+            return 200, self.login_page(key, "Unable to sign in")
+        with self.lock:
+            self.pending.pop(key, None)
+        xml = self.response_for(ctx["sp"], ctx["id"], ctx["acs"], user)
+        fields = {"SAMLResponse": base64.b64encode(xml.encode()).decode()}
+        if ctx["relay_state"] is not None:
+            fields["RelayState"] = ctx["relay_state"]
+        return 200, auto_post_page(ctx["acs"], fields)
+
+    def response_for(self, sp, request_id, acs, user):
+        server = self._server()
+        identity = {"email": [user["email"]], "firstName": [user["firstName"]], "lastName": [user["lastName"]]}
+        resp = server.create_authn_response(
+            identity, in_response_to=request_id, destination=acs, sp_entity_id=sp,
+            name_id=NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=user["email"]),
+            authn={"class_ref": PASSWORDPROTECTEDTRANSPORT}, sign_response=True, sign_assertion=True,
+            sign_alg=xmldsig.SIG_RSA_SHA256, digest_alg=xmldsig.DIGEST_SHA256)
+        xml = str(resp)
+        self.responses.append({"request_id": request_id, "acs": acs, "xml": xml, "user": user["email"], "key": self.signing_key})
+        return xml
+
+
+# --- self-test: pysaml2's SP role against this IdP ------------------------------------------------------
+
+def self_test(check):
+    from saml2.client import Saml2Client
+    from saml2.config import SPConfig
+    from saml2.metadata import entity_descriptor
+    work = tempfile.mkdtemp(prefix="okta-idp-selftest-")
+    idp = OktaShapedIdP(work)
+    md = requests.get(idp.metadata_url, timeout=10)
+    doc = etree.fromstring(md.content)
+    ns = {"md": MD}
+    check("metadata: Okta's entity ID and path", doc.get("entityID") == "http://www.okta.com/exk1sigil" and md.status_code == 200)
+    check("metadata: one KeyDescriptor use=signing", len(doc.findall(".//md:KeyDescriptor[@use='signing']", ns)) == 1)
+    check("metadata: NameIDFormat emailAddress and unspecified",
+          [e.text for e in doc.findall(".//md:NameIDFormat", ns)] == ["urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+                                                                      "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"])
+    check("metadata: SSO over HTTP-POST and HTTP-Redirect at /app/exk1sigil/sso/saml",
+          sorted(e.get("Binding").rsplit(":", 1)[1] for e in doc.findall(".//md:SingleSignOnService", ns)) == ["HTTP-POST", "HTTP-Redirect"]
+          and {e.get("Location") for e in doc.findall(".//md:SingleSignOnService", ns)} == {idp.sso_url})
+
+    # A pysaml2 SP that signs its requests, its metadata served over HTTP like Sigil's.
+    sp_port = free_port()
+    sp_base = f"http://localhost:{sp_port}"
+    sp_key, sp_cert = make_keypair(work, "sp")
+    idp_md_file = os.path.join(work, "idp.xml")
+
+    def sp_conf():
+        with open(idp_md_file, "w") as f:
+            f.write(requests.get(idp.metadata_url, timeout=10).text)
+        c = SPConfig()
+        c.load({"entityid": sp_base + "/saml/sp/okta/metadata", "key_file": sp_key, "cert_file": sp_cert,
+                "xmlsec_binary": "/usr/bin/xmlsec1", "metadata": {"local": [idp_md_file]}, "allow_unknown_attributes": True,
+                "accepted_time_diff": 60,
+                "service": {"sp": {"endpoints": {"assertion_consumer_service": [(sp_base + "/saml/sp/okta/acs", BINDING_HTTP_POST)]},
+                                   "authn_requests_signed": True, "want_response_signed": True, "want_assertions_signed": True}}})
+        return c
+    conf = sp_conf()
+    sp_md = str(entity_descriptor(conf))
+
+    class SPMeta(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/xml")
+            self.end_headers()
+            self.wfile.write(sp_md.encode())
+    srv = ThreadingHTTPServer(("127.0.0.1", sp_port), SPMeta)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    idp.trust_sp(sp_base + "/saml/sp/okta/metadata")
+
+    def login(client, username="alice", binding=BINDING_HTTP_REDIRECT, tamper=False):
+        rid, info = client.prepare_for_authenticate(entityid=idp.entity_id, relay_state="rs-1", binding=binding,
+                                                    sigalg=xmldsig.SIG_RSA_SHA256, digest_alg=xmldsig.DIGEST_SHA256, sign=True)
+        s = requests.Session()
+        if binding == BINDING_HTTP_REDIRECT:
+            url = dict(info["headers"])["Location"]
+            if tamper:
+                url = url.replace("RelayState=rs-1", "RelayState=rs-2")
+            page = s.get(url, timeout=10)
+        else:
+            data = dict(__import__("re").findall(r'name="([^"]+)" value="([^"]*)"', info["data"]))
+            page = s.post(idp.sso_url, data={k: html.unescape(v) for k, v in data.items()}, timeout=10)
+        if page.status_code != 200 or "okta-signin-username" not in page.text:
+            return rid, None, page.text
+        key = __import__("re").search(r'name="pending" value="([^"]+)"', page.text).group(1)
+        done = s.post(idp.sso_url + "/login", data={"pending": key, "username": username}, timeout=10)
+        fields = dict(__import__("re").findall(r'name="([^"]+)" value="([^"]*)"', done.text))
+        return rid, {k: html.unescape(v) for k, v in fields.items()}, done.text
+
+    client = Saml2Client(conf)
+    rid, fields, page = login(client)
+    check("Redirect binding: the signed request is accepted and the login page shown", fields is not None, page[:300])
+    if fields:
+        check("the auto-submitting form posts to the SP's ACS", f'action="{sp_base}/saml/sp/okta/acs"' in page and "onload" in page)
+        xml = base64.b64decode(fields["SAMLResponse"]).decode()
+        check("Response and Assertion are both signed (RSA-SHA256)", xml.count("<ds:Signature") + xml.count(":Signature ") >= 2
+              or xml.count("Signature>") >= 4, xml[:200])
+        check("RSA-SHA256 signatures", RSA_SHA256 in xml)
+        resp = client.parse_authn_request_response(fields["SAMLResponse"], BINDING_HTTP_POST, outstanding={rid: "/"})
+        ident = resp.get_identity() if resp else {}
+        check("pysaml2 SP accepts it: NameID emailAddress", resp is not None and resp.get_subject().text == "alice@example.org"
+              and resp.get_subject().format == NAMEID_FORMAT_EMAILADDRESS)
+        check("attributes email/firstName/lastName, Basic name format",
+              ident.get("email") == ["alice@example.org"] and ident.get("firstName") == ["Alice"] and ident.get("lastName") == ["Liddell"]
+              and xml.count("urn:oasis:names:tc:SAML:2.0:attrname-format:basic") == 3,
+              json.dumps(ident) + " " + xml[xml.find("AttributeStatement") - 20:][:700])
+        check("RelayState comes back", fields.get("RelayState") == "rs-1")
+    rid, fields, page = login(client, binding=BINDING_HTTP_POST)
+    check("POST binding: a signed request is accepted", fields is not None, page[:300])
+    rid, fields, page = login(client, tamper=True)
+    check("a Redirect request whose RelayState was changed after signing is refused", fields is None and "idp-error" in page, page[:200])
+
+    # Rollover: two certs in metadata, then sign with the new one.
+    idp.begin_rollover()
+    check("rollover: metadata publishes two signing certificates",
+          requests.get(idp.metadata_url, timeout=10).text.count('use="signing"') == 2)
+    idp.sign_with_new()
+    client = Saml2Client(sp_conf())
+    rid, fields, page = login(client, "bob")
+    resp = client.parse_authn_request_response(fields["SAMLResponse"], BINDING_HTTP_POST, outstanding={rid: "/"}) if fields else None
+    check("rollover: a response signed with the new key verifies against the refreshed metadata",
+          resp is not None and resp.get_subject().text == "bob@example.org")
+    srv.shutdown()
+    idp.shutdown()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--self-test", action="store_true")
+    ap.add_argument("--serve", action="store_true")
+    ap.add_argument("--port", type=int)
+    ap.add_argument("--trust-sp", action="append", default=[], help="an SP metadata URL")
+    args = ap.parse_args()
+    sys.path.insert(0, HERE)
+    if args.self_test:
+        from passkey_signin import check, report_and_exit
+        self_test(check)
+        report_and_exit()
+    work = tempfile.mkdtemp(prefix="okta-idp-")
+    idp = OktaShapedIdP(work, port=args.port)
+    for url in args.trust_sp:
+        idp.trust_sp(url)
+    print(json.dumps({"metadata_url": idp.metadata_url, "entity_id": idp.entity_id, "key": idp.key, "cert": idp.cert}), flush=True)
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()
