@@ -50,6 +50,27 @@ public struct UpstreamSAMLLogin: Codable, Sendable, Equatable {
 public enum UpstreamSAMLFlow: Codable, Sendable, Equatable {
     case login(UpstreamSAMLLogin)
     case assertionSeen(connectionID: String, assertionID: String)
+    /// Sigil's sign-out continuing at the upstream IdP: the LogoutRequest to send (or sent,
+    /// `requestID`) for the session's upstream subject, and where the browser goes afterwards.
+    case logout(UpstreamSAMLLogout)
+    /// A LogoutRequest from the upstream IdP, answered once Sigil's session and its service
+    /// providers are signed out (its row ID derives from the request ID: the replay check).
+    case logoutAnswer(connectionID: String, requestID: String, relayState: String?)
+}
+
+public struct UpstreamSAMLLogout: Codable, Sendable, Equatable {
+    public var connectionID: String
+    public var subject: String
+    public var subjectFormat: String?
+    public var sessionIndex: String?
+    /// Where Sigil's own sign-out ends (a path under the tenant or a validated absolute URL).
+    public var finish: String?
+    public var requestID: String?
+
+    public init(connectionID: String, subject: String, subjectFormat: String?, sessionIndex: String?, finish: String?) {
+        self.connectionID = connectionID; self.subject = subject; self.subjectFormat = subjectFormat
+        self.sessionIndex = sessionIndex; self.finish = finish
+    }
 }
 
 /// SP-initiated SSO towards an upstream identity provider, as a pure state machine.

@@ -40,7 +40,8 @@ extension AdminAPI {
         let created = try await services.upstreams.createSAML(
             tenantID: try call.tenantID(),
             .init(
-                name: body.name, displayName: body.displayName, metadata: source, idpEntityID: body.metadataUrl != nil || body.metadata != nil ? body.idpEntityId : nil,
+                name: body.name, displayName: body.displayName, metadata: source,
+                idpEntityID: body.metadataUrl != nil || body.metadata != nil ? body.idpEntityId : nil,
                 metadataSigningCertificatePEM: body.metadataCertificate, attributes: mapping, emailDomains: body.emailDomains ?? [],
                 linkDomains: body.linkDomains ?? [], provisionUsers: body.provisionUsers ?? true, allowUnsolicited: body.allowUnsolicited ?? false,
                 allowInsecureSHA1: body.allowInsecureSha1 ?? false, nameIDFormat: body.nameIdFormat),

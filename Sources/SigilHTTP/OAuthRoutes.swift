@@ -381,7 +381,7 @@ struct OAuthRoutes {
             }
             // Ends the session everywhere (grants, back-channel logout tokens) and runs SAML single
             // logout through the browser before the post-logout redirect.
-            let outcome = try await services.saml.signOut(
+            let outcome = try await services.upstreams.signOut(
                 session, tenantID: tenant.id, issuer: context.issuer,
                 reason: "rp-initiated logout" + (clientID.map { " by \($0)" } ?? ""),
                 finish: destination)

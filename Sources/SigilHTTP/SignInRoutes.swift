@@ -241,7 +241,7 @@ struct SignInRoutes {
             try Web.checkCSRF(form["csrf"], session: session, masterKey: services.context.masterKey)
             // Ends the session everywhere: grants, back-channel logout to OIDC clients, and the
             // session's SAML service providers through this browser before landing on /login.
-            let outcome = try await services.saml.signOut(
+            let outcome = try await services.upstreams.signOut(
                 session, tenantID: tenant.id, issuer: context.issuer, reason: "sign-out",
                 finish: "/login")
             var response = SAMLRoutes(services: services, pages: pages).render(outcome, context)

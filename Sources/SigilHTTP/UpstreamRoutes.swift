@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import SigilCore
+import SigilSAML
 import SigilServices
 import SigilStore
 
@@ -25,6 +26,10 @@ struct UpstreamRoutes {
         router.get("/saml/sp/:name/metadata") { request, context in try await self.metadata(request, context) }
         router.post("/saml/sp/:name/acs") { request, context in try await self.acs(request, context) }
         router.post("/saml/sp/:name/acs/continue") { request, context in try await self.continueSignIn(request, context) }
+        router.get("/saml/sp/:name/slo") { request, context in try await self.sloRedirect(request, context) }
+        router.post("/saml/sp/:name/slo") { request, context in try await self.sloPost(request, context) }
+        router.get("/saml/sp/:name/slo/start") { request, context in try await self.sloStart(request, context) }
+        router.get("/saml/sp/:name/slo/respond") { request, context in try await self.sloRespond(request, context) }
     }
 
     static func path(_ context: SigilRequestContext, name: String, _ tail: String) -> String {
@@ -134,6 +139,85 @@ struct UpstreamRoutes {
         } catch let rejected as UpstreamService.Rejected {
             return refusal(context, rejected)
         }
+    }
+
+    // MARK: single logout (docs/upstream.md)
+
+    func sloRedirect(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let isResponse = request.uri.queryParameters.get("SAMLResponse") != nil
+        do {
+            let message = try SAMLRedirectBinding.decode(rawQuery: request.uri.query ?? "", parameter: isResponse ? "SAMLResponse" : "SAMLRequest")
+            return try await slo(message, request, context)
+        } catch let error as SAMLError {
+            return refusal(context, UpstreamService.Rejected(reason: error.code.description, message: error.message))
+        }
+    }
+
+    func sloPost(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let form = try await SignInRoutes.form(request)
+        let isResponse = form["SAMLResponse"] != nil
+        do {
+            let message = try SAMLPOSTBinding.decode(form: form, parameter: isResponse ? "SAMLResponse" : "SAMLRequest")
+            return try await slo(message, request, context)
+        } catch let error as SAMLError {
+            return refusal(context, UpstreamService.Rejected(reason: error.code.description, message: error.message))
+        }
+    }
+
+    func slo(_ message: SAMLInboundMessage, _ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let name = try name(context)
+        do {
+            let step = try await services.upstreams.upstreamLogoutMessage(tenantID: tenant.id, issuer: context.issuer, name: name, message: message)
+            return render(step, context)
+        } catch let rejected as UpstreamService.Rejected {
+            return refusal(context, rejected)
+        }
+    }
+
+    func sloStart(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let name = try name(context)
+        let flow = request.uri.queryParameters.get("flow").map { String($0) } ?? ""
+        do {
+            return render(try await services.upstreams.startUpstreamLogout(tenantID: tenant.id, issuer: context.issuer, name: name, flowID: flow), context)
+        } catch let rejected as UpstreamService.Rejected {
+            return refusal(context, rejected)
+        }
+    }
+
+    func sloRespond(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let name = try name(context)
+        let flow = request.uri.queryParameters.get("flow").map { String($0) } ?? ""
+        do {
+            return render(try await services.upstreams.answerIdP(tenantID: tenant.id, issuer: context.issuer, name: name, flowID: flow), context)
+        } catch let rejected as UpstreamService.Rejected {
+            return refusal(context, rejected)
+        }
+    }
+
+    func render(_ step: UpstreamService.LogoutStep, _ context: SigilRequestContext) -> Response {
+        let saml = SAMLRoutes(services: services, limiter: limiter, pages: pages)
+        var response: Response
+        switch step {
+        case .redirect(let url):
+            response = Web.redirect(url)
+        case .post(let url, let fields):
+            let view = FormPostView(action: url, fields: fields.sorted { $0.key < $1.key }.map { HiddenField(name: $0.key, value: $0.value) })
+            response = Pages.html(pages.render(.formPost, view), contentSecurityPolicy: view.contentSecurityPolicy)
+        case .finish(let target?):
+            response = saml.render(.redirect(target), context)
+        case .finish(nil):
+            response = saml.render(.signedOut(partial: false), context)
+        case .chain(let outcome):
+            response = saml.render(outcome, context)
+        }
+        // The IdP signed this browser out: its Sigil cookie goes too (the session has ended).
+        if let tenant = context.tenant {
+            response.headers.append(HTTPField(name: .setCookie, value: Web.sessionCookie("", context, tenant: tenant, maxAge: 0)))
+        }
+        return response
     }
 
     func refusal(_ context: SigilRequestContext, _ rejected: UpstreamService.Rejected, status: HTTPResponse.Status = .badRequest) -> Response {

@@ -244,7 +244,7 @@ public struct SPAuthnRequest: Sendable {
 }
 
 /// Sigil's SP metadata for one upstream connection: signing and encryption certificate, ACS
-/// (HTTP-POST), AuthnRequestsSigned and WantAssertionsSigned.
+/// (HTTP-POST), SLO (Redirect and POST), AuthnRequestsSigned and WantAssertionsSigned.
 public struct SPConnectionMetadata: Sendable {
     public var entityID: String
     public var acsURL: String
@@ -275,7 +275,9 @@ public struct SPConnectionMetadata: Sendable {
             return .element(Node.md("KeyDescriptor", [("use", use)], children))
         }
         var children: [DOMNode] = [keyDescriptor("signing"), keyDescriptor("encryption")]
-        // No SingleLogoutService yet: Sigil does not take part in upstream single logout.
+        for binding in [SAMLBinding.httpRedirect.rawValue, SAMLBinding.httpPOST.rawValue] {
+            children.append(.element(Node.md("SingleLogoutService", [("Binding", binding), ("Location", sloURL)])))
+        }
         if let nameIDFormat { children.append(.element(Node.text(Node.md("NameIDFormat"), nameIDFormat))) }
         children.append(
             .element(

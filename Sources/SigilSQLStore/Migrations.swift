@@ -403,6 +403,18 @@ enum Migrations {
                 )
                 """,
                 "CREATE INDEX upstream_links_by_user ON upstream_links (tenant_id, user_id)",
+                """
+                CREATE TABLE upstream_sessions (
+                    session_id TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    connection_id TEXT NOT NULL REFERENCES upstream_connections(id) ON DELETE CASCADE,
+                    subject TEXT NOT NULL,
+                    subject_format TEXT,
+                    session_index TEXT,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX upstream_sessions_by_subject ON upstream_sessions (tenant_id, connection_id, subject)",
             ]
         },
     ]

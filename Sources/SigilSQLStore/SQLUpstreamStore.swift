@@ -87,6 +87,7 @@ struct SQLUpstreamStore: UpstreamStore {
                 throw StoreError.notFound("upstream connection", id)
             }
             try await db.raw("DELETE FROM upstream_links WHERE tenant_id = \(bind: tenantID) AND connection_id = \(bind: id)").run()
+            try await db.raw("DELETE FROM upstream_sessions WHERE tenant_id = \(bind: tenantID) AND connection_id = \(bind: id)").run()
             try await db.raw("DELETE FROM upstream_connections WHERE tenant_id = \(bind: tenantID) AND id = \(bind: id)").run()
             return c
         }
@@ -136,6 +137,50 @@ struct SQLUpstreamStore: UpstreamStore {
                 """
             ).all().map(Self.decodeLink)
         }
+    }
+
+    static let sessionColumns = "session_id, tenant_id, connection_id, subject, subject_format, session_index, created_at"
+
+    func recordSession(_ u: UpstreamSession) async throws {
+        try await runner.write("upstream session") { db in
+            try await db.raw(
+                """
+                INSERT INTO upstream_sessions (\(unsafeRaw: Self.sessionColumns))
+                VALUES (\(bind: u.sessionID), \(bind: u.tenantID), \(bind: u.connectionID), \(bind: u.subject), \(bind: u.subjectFormat),
+                        \(bind: u.sessionIndex), \(bind: u.createdAt.ms))
+                """
+            ).run()
+        }
+    }
+
+    func session(tenantID: String, sessionID: String) async throws -> UpstreamSession? {
+        try await runner.read("upstream session") { db in
+            try await db.raw(
+                """
+                SELECT \(unsafeRaw: Self.sessionColumns) FROM upstream_sessions
+                WHERE tenant_id = \(bind: tenantID) AND session_id = \(bind: sessionID)
+                """
+            ).first().map(Self.decodeSession)
+        }
+    }
+
+    func sessions(tenantID: String, connectionID: String, subject: String) async throws -> [UpstreamSession] {
+        try await runner.read("upstream session") { db in
+            try await db.raw(
+                """
+                SELECT \(unsafeRaw: Self.sessionColumns) FROM upstream_sessions
+                WHERE tenant_id = \(bind: tenantID) AND connection_id = \(bind: connectionID) AND subject = \(bind: subject)
+                ORDER BY created_at, session_id
+                """
+            ).all().map(Self.decodeSession)
+        }
+    }
+
+    static func decodeSession(_ row: any SQLRow) throws -> UpstreamSession {
+        UpstreamSession(
+            tenantID: try row.string("tenant_id"), sessionID: try row.string("session_id"), connectionID: try row.string("connection_id"),
+            subject: try row.string("subject"), subjectFormat: try row.optionalString("subject_format"),
+            sessionIndex: try row.optionalString("session_index"), createdAt: try row.date("created_at"))
     }
 
     static func fetch(_ db: any SQLDatabase, tenantID: String, id: String, lock: String) async throws -> UpstreamConnection? {

@@ -284,6 +284,11 @@ extension UpstreamService {
             if let ref = identity.authnContextClassRef, ref.contains("MultiFactor") || ref.contains("TwoFactor") { amr.append("mfa") }
             let acr = identity.authnContextClassRef ?? SAML.AuthnContextClass.unspecified
             let (session, cookie) = try await sessions.start(tenantID: tenantID, userID: user.id, amr: amr, acr: acr, in: tx)
+            // What single logout needs to name this session at the IdP, and to find it from there.
+            try await tx.upstreams.recordSession(
+                UpstreamSession(
+                    tenantID: tenantID, sessionID: session.id, connectionID: c.id, subject: identity.subject,
+                    subjectFormat: identity.subjectFormat, sessionIndex: identity.sessionIndex, createdAt: now))
             try await tx.audit.append(
                 context.auditEvent(
                     "upstream.signed_in", by: .user(user.id), tenantID: tenantID, targetType: "user", targetID: user.id,

@@ -13,10 +13,13 @@ import _CryptoExtras
 public struct UpstreamService: Sendable {
     public let context: ServiceContext
     public let sessions: SessionService
+    /// Signs a session's service providers out (single logout towards and from the upstream IdP).
+    public let saml: SAMLIdentityProviderService
 
-    public init(context: ServiceContext, sessions: SessionService) {
+    public init(context: ServiceContext, sessions: SessionService, saml: SAMLIdentityProviderService) {
         self.context = context
         self.sessions = sessions
+        self.saml = saml
     }
 
     /// How long a connection's SP certificate is valid.

@@ -117,6 +117,26 @@ public struct UpstreamLink: Sendable, Equatable {
     }
 }
 
+/// A Sigil session that began with a sign-in at an upstream identity provider: what single
+/// logout needs to name it there (NameID, SessionIndex) and to find it from there.
+public struct UpstreamSession: Sendable, Equatable {
+    public var tenantID: String
+    public var sessionID: String
+    public var connectionID: String
+    public var subject: String
+    public var subjectFormat: String?
+    public var sessionIndex: String?
+    public var createdAt: Date
+
+    public init(
+        tenantID: String, sessionID: String, connectionID: String, subject: String, subjectFormat: String?, sessionIndex: String?,
+        createdAt: Date
+    ) {
+        self.tenantID = tenantID; self.sessionID = sessionID; self.connectionID = connectionID; self.subject = subject
+        self.subjectFormat = subjectFormat; self.sessionIndex = sessionIndex; self.createdAt = createdAt
+    }
+}
+
 public protocol UpstreamStore: Sendable {
     /// Throws `alreadyExists` when the tenant has a connection of that name.
     func create(_ connection: UpstreamConnection) async throws -> UpstreamConnection
@@ -137,4 +157,10 @@ public protocol UpstreamStore: Sendable {
     func createLink(_ link: UpstreamLink) async throws -> UpstreamLink
     func touchLink(tenantID: String, connectionID: String, subject: String, at: Date) async throws
     func links(tenantID: String, userID: String) async throws -> [UpstreamLink]
+
+    func recordSession(_ session: UpstreamSession) async throws
+    /// The upstream sign-in a Sigil session began with, if any (gone with the session).
+    func session(tenantID: String, sessionID: String) async throws -> UpstreamSession?
+    /// The Sigil sessions an upstream subject holds through this connection.
+    func sessions(tenantID: String, connectionID: String, subject: String) async throws -> [UpstreamSession]
 }

@@ -45,13 +45,15 @@ import _CryptoExtras
         }
     }
 
-    func connect(_ h: ServiceHarness, _ idp: IdP, linkDomains: [String] = [], unsolicited: Bool = false) async throws -> UpstreamConnection {
+    func connect(_ h: ServiceHarness, _ idp: IdP, linkDomains: [String] = [], unsolicited: Bool = false, slo: String? = nil) async throws
+        -> UpstreamConnection
+    {
         try await h.services.upstreams.createSAML(
             tenantID: h.tenant.id,
             .init(
                 name: "okta", displayName: "Okta",
                 metadata: .manual(
-                    entityID: Self.idpEntity, ssoURL: "https://okta.example/sso", ssoBinding: "redirect", sloURL: nil, certificatesPEM: [idp.pem]),
+                    entityID: Self.idpEntity, ssoURL: "https://okta.example/sso", ssoBinding: "redirect", sloURL: slo, certificatesPEM: [idp.pem]),
                 emailDomains: ["example.org"], linkDomains: linkDomains, allowUnsolicited: unsolicited),
             by: .cli)
     }
@@ -209,6 +211,95 @@ import _CryptoExtras
                 _ = try await h.services.upstreams.spMetadata(tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "okta")
             }
             #expect(try await h.services.upstreams.enabledConnections(tenantID: h.tenant.id).isEmpty)
+        }
+    }
+
+    /// Signs `grace` in through the connection; returns the session.
+    func signIn(_ h: ServiceHarness, _ idp: IdP, browser: String = "b") async throws -> UpstreamService.SignedIn {
+        let id = try await begin(h, browser: browser)
+        let a = try await h.services.upstreams.consumeResponse(
+            tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "okta",
+            form: ["SAMLResponse": try idp.response(to: id, email: "grace@example.org", now: h.clock.now())])
+        return try await h.services.upstreams.continueSignIn(tenantID: h.tenant.id, name: "okta", flowID: a.flowID, key: a.key, browserHash: tokenHash(browser))
+    }
+
+    @Test(arguments: Backend.enabled) func singleLogoutBothWays(_ backend: Backend) async throws {
+        try await withServices(backend) { h in
+            let idp = try IdP()
+            let c = try await connect(h, idp, slo: "https://okta.example/slo")
+            let up = h.services.upstreams
+            let spCertificate = try Certificate(pemEncoded: c.saml.spCertificatePEM)
+            let sp = UpstreamService.spValues(issuer: ServiceHarness.issuer, name: "okta")
+            let idpBuilder = SAMLResponseBuilder(signer: idp.signer, random: SystemRandom())
+            func query(_ url: String) -> String { String(url.split(separator: "?", maxSplits: 1)[1]) }
+
+            // 1. The IdP signs the user out: Sigil's session ends, and the IdP gets a signed answer.
+            let first = try await signIn(h, idp)
+            let (requestID, request) = try idpBuilder.logoutRequest(
+                issuer: Self.idpEntity, destination: sp.sloURL, nameID: "grace@example.org", nameIDFormat: NameIDFormat.emailAddress.rawValue,
+                sessionIndex: "_s", now: h.clock.now(), sign: false)
+            let signedQuery = try SAMLRedirectBinding.encode(request, relayState: "idp-relay", signingKey: idp.key)
+            let inbound = try SAMLRedirectBinding.decode(rawQuery: signedQuery)
+            let step = try await up.upstreamLogoutMessage(tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "okta", message: inbound)
+            guard case .redirect(let answer) = step else {
+                Issue.record("no redirect to the IdP: \(step)")
+                return
+            }
+            #expect(answer.hasPrefix("https://okta.example/slo?SAMLResponse="))
+            let response = try SAMLRedirectBinding.decode(rawQuery: query(answer), parameter: "SAMLResponse")
+            try SAMLRedirectBinding.verify(try #require(response.redirectSignature), certificate: spCertificate)
+            let parsed = try LogoutResponse.parse(response.xml)
+            #expect(parsed.inResponseTo == requestID && parsed.isSuccess && response.relayState == "idp-relay")
+            #expect(try await h.store.sessions.listActive(tenantID: h.tenant.id, userID: first.user.id, now: h.clock.now()).isEmpty)
+            // The same request again is a replay.
+            #expect(
+                await reason {
+                    _ = try await up.upstreamLogoutMessage(tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "okta", message: inbound)
+                } == "replayed")
+            // An unsigned one, or one signed by another key, is refused.
+            let unsigned = try SAMLRedirectBinding.decode(rawQuery: try SAMLRedirectBinding.encode(request, relayState: nil))
+            #expect(
+                await reason {
+                    _ = try await up.upstreamLogoutMessage(tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "okta", message: unsigned)
+                } == "signatureRequired")
+
+            // 2. Sigil's own sign-out continues at the IdP and finishes when it answers.
+            let second = try await signIn(h, idp)
+            let outcome = try await up.signOut(second.session, tenantID: h.tenant.id, issuer: ServiceHarness.issuer, reason: "sign-out", finish: "/login")
+            guard case .redirect(let start) = outcome, start.hasPrefix("/saml/sp/okta/slo/start?flow=") else {
+                Issue.record("the sign-out does not continue upstream: \(outcome)")
+                return
+            }
+            let flow = String(start.split(separator: "=", maxSplits: 1)[1])
+            guard case .redirect(let toIdP) = try await up.startUpstreamLogout(tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "okta", flowID: flow)
+            else {
+                Issue.record("no LogoutRequest")
+                return
+            }
+            let sent = try SAMLRedirectBinding.decode(rawQuery: query(toIdP))
+            try SAMLRedirectBinding.verify(try #require(sent.redirectSignature), certificate: spCertificate)
+            let logoutRequest = try LogoutRequest.parse(sent.xml)
+            #expect(logoutRequest.nameID == "grace@example.org" && logoutRequest.sessionIndexes == ["_s"] && sent.relayState == flow)
+            let reply = try idpBuilder.logoutResponse(
+                issuer: Self.idpEntity, destination: sp.sloURL, inResponseTo: logoutRequest.id, now: h.clock.now(), sign: false)
+            let replyQuery = try SAMLRedirectBinding.encode(reply, parameter: "SAMLResponse", relayState: flow, signingKey: idp.key)
+            let done = try await up.upstreamLogoutMessage(
+                tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "okta",
+                message: try SAMLRedirectBinding.decode(rawQuery: replyQuery, parameter: "SAMLResponse"))
+            guard case .finish(let target) = done else {
+                Issue.record("not finished: \(done)")
+                return
+            }
+            #expect(target == "/login")
+            // Finished once.
+            #expect(
+                await reason {
+                    _ = try await up.upstreamLogoutMessage(
+                        tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "okta",
+                        message: try SAMLRedirectBinding.decode(rawQuery: replyQuery, parameter: "SAMLResponse"))
+                } == "replayed")
+            let actions = try await h.auditActions()
+            #expect(actions.contains("upstream.saml.logout_received") && actions.contains("upstream.saml.logout_completed"))
         }
     }
 }
