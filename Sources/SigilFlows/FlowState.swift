@@ -16,6 +16,8 @@ public enum FlowKind: String, Codable, Sendable, CaseIterable {
     /// Sigil as SAML service provider: a sign-in sent to an upstream IdP, or a consumed
     /// assertion ID (replay cache).
     case upstreamSAML = "upstream_saml"
+    /// Sigil as OpenID Connect relying party: a sign-in sent to an upstream provider.
+    case upstreamOIDC = "upstream_oidc"
 }
 
 /// A flow row's typed, versioned payload: one Codable value per kind, instead of a dictionary of
@@ -28,6 +30,7 @@ public enum FlowState: Sendable, Equatable {
     case samlAuthnRequest(SAMLAuthnRequestFlow)
     case samlLogout(SAMLLogoutFlow)
     case upstreamSAML(UpstreamSAMLFlow)
+    case upstreamOIDC(UpstreamOIDCLogin)
 
     /// The stored format's version. Bump it, and add a conversion, when a payload changes shape
     /// in a way old rows cannot decode.
@@ -41,6 +44,7 @@ public enum FlowState: Sendable, Equatable {
         case .samlAuthnRequest: .samlAuthnRequest
         case .samlLogout: .samlLogout
         case .upstreamSAML: .upstreamSAML
+        case .upstreamOIDC: .upstreamOIDC
         }
     }
 }
@@ -50,6 +54,7 @@ extension FlowState: Codable {
     private enum Name: String, Codable {
         case passkeyCeremony = "passkey_ceremony", authenticatorSignIn = "authenticator_sign_in", deviceEnrolment = "device_enrolment"
         case samlAuthnRequest = "saml_authn_request", samlLogout = "saml_logout", upstreamSAML = "upstream_saml"
+        case upstreamOIDC = "upstream_oidc"
     }
 
     public struct UnsupportedVersion: Error, Sendable { public let version: Int }
@@ -65,6 +70,7 @@ extension FlowState: Codable {
         case .samlAuthnRequest: self = .samlAuthnRequest(try c.decode(SAMLAuthnRequestFlow.self, forKey: .data))
         case .samlLogout: self = .samlLogout(try c.decode(SAMLLogoutFlow.self, forKey: .data))
         case .upstreamSAML: self = .upstreamSAML(try c.decode(UpstreamSAMLFlow.self, forKey: .data))
+        case .upstreamOIDC: self = .upstreamOIDC(try c.decode(UpstreamOIDCLogin.self, forKey: .data))
         }
     }
 
@@ -78,6 +84,7 @@ extension FlowState: Codable {
         case .samlAuthnRequest(let v): try c.encode(Name.samlAuthnRequest, forKey: .flow); try c.encode(v, forKey: .data)
         case .samlLogout(let v): try c.encode(Name.samlLogout, forKey: .flow); try c.encode(v, forKey: .data)
         case .upstreamSAML(let v): try c.encode(Name.upstreamSAML, forKey: .flow); try c.encode(v, forKey: .data)
+        case .upstreamOIDC(let v): try c.encode(Name.upstreamOIDC, forKey: .flow); try c.encode(v, forKey: .data)
         }
     }
 }
@@ -140,7 +147,7 @@ extension FlowState {
                     applicationID: try need("application_id"), spEntityID: c["sp_entity_id"] ?? "", requestID: try need("request_id"),
                     acsURL: try need("acs_url"), nameIDFormat: c["name_id_format"] ?? "", relayState: c["relay_state"].flatMap { $0.isEmpty ? nil : $0 },
                     forceAuthn: c["force_authn"] == "true", signed: c["signed"] == "true"))
-        case .upstreamSAML:
+        case .upstreamSAML, .upstreamOIDC:
             // Written only by version 1 and later.
             throw LegacyUnreadable(kind: kind, missing: "a version")
         case .samlLogout:

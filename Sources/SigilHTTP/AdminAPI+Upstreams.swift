@@ -15,6 +15,7 @@ extension AdminAPI {
     package func createUpstream(_ input: Operations.CreateUpstream.Input) async throws -> Operations.CreateUpstream.Output {
         let call = try AdminCall.get()
         guard case .json(let body) = input.body else { throw Problem.unsupportedBody }
+        if body._protocol == .oidc { return try await createOIDCUpstream(body, call: call) }
         let sources = [body.metadataUrl != nil, body.metadata != nil, body.idpEntityId != nil || body.ssoUrl != nil || body.certificates != nil]
         guard sources.filter({ $0 }).count == 1 else {
             throw ServiceError.invalid([
@@ -64,7 +65,7 @@ extension AdminAPI {
         let tenantID = try call.tenantID()
         var attributes: UpstreamAttributeMapping?
         if let a = body.attributes {
-            let current = try await services.upstreams.get(tenantID: tenantID, name: input.path.name, by: call.principal).saml.attributes
+            let current = try await services.upstreams.get(tenantID: tenantID, name: input.path.name, by: call.principal).policy.attributes
             attributes = UpstreamAttributeMapping(
                 email: a.email ?? current.email, givenName: a.givenName ?? current.givenName, familyName: a.familyName ?? current.familyName)
         }
@@ -92,21 +93,69 @@ extension AdminAPI {
                     .init(upstream: Self.upstream(result.connection, issuer: call.context.issuer), changes: result.changes, failure: result.failure))))
     }
 
+    func createOIDCUpstream(_ body: Components.Schemas.CreateUpstream, call: AdminCall) async throws -> Operations.CreateUpstream.Output {
+        guard let issuer = body.issuer, let clientID = body.clientId else {
+            throw ServiceError.invalid([FieldError(field: "issuer", message: "an OIDC connection needs issuer and client_id")])
+        }
+        var mapping = UpstreamAttributeMapping(email: "email", givenName: "given_name", familyName: "family_name")
+        if let a = body.attributes {
+            if let v = a.email { mapping.email = v }
+            if let v = a.givenName { mapping.givenName = v }
+            if let v = a.familyName { mapping.familyName = v }
+        }
+        let created = try await services.upstreams.createOIDC(
+            tenantID: try call.tenantID(),
+            .init(
+                name: body.name, displayName: body.displayName, issuer: issuer, clientID: clientID, clientSecret: body.clientSecret,
+                authMethod: body.authMethod?.rawValue, scopes: body.scopes ?? ["openid", "email", "profile"], usePAR: body.usePar ?? false,
+                policy: UpstreamPolicy(
+                    attributes: mapping, emailDomains: body.emailDomains ?? [], linkDomains: body.linkDomains ?? [],
+                    provisionUsers: body.provisionUsers ?? true)),
+            by: call.principal)
+        return .created(
+            .init(
+                headers: .init(eTag: Self.etag(created.version), location: call.url("upstreams/\(created.name)")),
+                body: .json(Self.upstream(created, issuer: call.context.issuer))))
+    }
+
     static func upstream(_ c: UpstreamConnection, issuer: String) -> Components.Schemas.Upstream {
-        let sp = UpstreamService.spValues(issuer: issuer, name: c.name)
-        return Components.Schemas.Upstream(
-            id: c.id, name: c.name, displayName: c.displayName, enabled: c.enabled, _protocol: .saml, spEntityId: sp.entityID, acsUrl: sp.acsURL,
-            spMetadataUrl: sp.metadataURL, idpEntityId: c.saml.idpEntityID, ssoUrl: c.saml.ssoURL,
-            ssoBinding: c.saml.ssoBinding == "post" ? .post : .redirect,
-            signingCertificates: c.saml.signingCertificatesPEM.map { pem in
+        var out = Components.Schemas.Upstream(
+            id: c.id, name: c.name, displayName: c.displayName, enabled: c.enabled, _protocol: c.oidc != nil ? .oidc : .saml,
+            emailDomains: c.policy.emailDomains, linkDomains: c.policy.linkDomains,
+            attributes: .init(email: c.policy.attributes.email, givenName: c.policy.attributes.givenName, familyName: c.policy.attributes.familyName),
+            provisionUsers: c.policy.provisionUsers, createdAt: c.createdAt, updatedAt: c.updatedAt)
+        switch c.settings {
+        case .saml(let saml):
+            let sp = UpstreamService.spValues(issuer: issuer, name: c.name)
+            out.spEntityId = sp.entityID
+            out.acsUrl = sp.acsURL
+            out.spMetadataUrl = sp.metadataURL
+            out.idpEntityId = saml.idpEntityID
+            out.ssoUrl = saml.ssoURL
+            out.ssoBinding = saml.ssoBinding == "post" ? .post : .redirect
+            out.signingCertificates = saml.signingCertificatesPEM.map { pem in
                 .init(
                     sha256: UpstreamService.fingerprint(pem),
                     notAfter: (try? Certificate(pemEncoded: pem))?.notValidAfter ?? Date(timeIntervalSince1970: 0))
-            },
-            metadataUrl: c.saml.metadataURL, metadataValidUntil: c.saml.metadataValidUntil, metadataFetchedAt: c.saml.metadataFetchedAt,
-            metadataRefreshError: c.saml.metadataRefreshError, emailDomains: c.saml.emailDomains, linkDomains: c.saml.linkDomains,
-            attributes: .init(email: c.saml.attributes.email, givenName: c.saml.attributes.givenName, familyName: c.saml.attributes.familyName),
-            provisionUsers: c.saml.provisionUsers, allowUnsolicited: c.saml.allowUnsolicited, allowInsecureSha1: c.saml.allowInsecureSHA1,
-            createdAt: c.createdAt, updatedAt: c.updatedAt)
+            }
+            out.metadataUrl = saml.metadataURL
+            out.metadataValidUntil = saml.metadataValidUntil
+            out.metadataFetchedAt = saml.metadataFetchedAt
+            out.metadataRefreshError = saml.metadataRefreshError
+            out.allowUnsolicited = saml.allowUnsolicited
+            out.allowInsecureSha1 = saml.allowInsecureSHA1
+        case .oidc(let oidc):
+            let rp = UpstreamService.rpValues(issuer: issuer, name: c.name)
+            out.issuer = oidc.issuer
+            out.clientId = oidc.clientID
+            out.authMethod = .init(rawValue: oidc.authMethod)
+            out.redirectUri = rp.redirectURI
+            out.jwksUri = rp.jwksURI
+            out.scopes = oidc.scopes
+            out.usePar = oidc.usePAR
+            out.metadataFetchedAt = oidc.discoveryFetchedAt
+            out.metadataRefreshError = oidc.discoveryRefreshError
+        }
+        return out
     }
 }

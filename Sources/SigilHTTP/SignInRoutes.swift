@@ -77,7 +77,7 @@ struct SignInRoutes {
                     : connections.map {
                         UpstreamButton(id: "upstream-\($0.name)", href: "\(base)/login/upstream/\($0.name)?return_to=\(encodedReturn)", label: $0.displayName)
                     },
-                upstreamRouting: !passkeyOnly && connections.contains { !$0.saml.emailDomains.isEmpty },
+                upstreamRouting: !passkeyOnly && connections.contains { !$0.policy.emailDomains.isEmpty },
                 upstreamNotFound: request.uri.queryParameters.get("upstream") == "none"))
     }
 

@@ -30,6 +30,9 @@ struct UpstreamRoutes {
         router.post("/saml/sp/:name/slo") { request, context in try await self.sloPost(request, context) }
         router.get("/saml/sp/:name/slo/start") { request, context in try await self.sloStart(request, context) }
         router.get("/saml/sp/:name/slo/respond") { request, context in try await self.sloRespond(request, context) }
+        router.get("/oidc/rp/:name/callback") { request, context in try await self.oidcCallback(request, context) }
+        router.post("/oidc/rp/:name/callback/continue") { request, context in try await self.continueSignIn(request, context) }
+        router.get("/oidc/rp/:name/jwks") { request, context in try await self.clientJWKS(request, context) }
     }
 
     static func path(_ context: SigilRequestContext, name: String, _ tail: String) -> String {
@@ -138,6 +141,48 @@ struct UpstreamRoutes {
             return response
         } catch let rejected as UpstreamService.Rejected {
             return refusal(context, rejected)
+        }
+    }
+
+    // MARK: OpenID Connect upstreams
+
+    /// The provider's authorization response (a cross-site GET): redeemed and checked, then the
+    /// same-site step, as at the SAML ACS.
+    func oidcCallback(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let name = try name(context)
+        if limiter.take("upstream-acs:\(context.clientAddress)", rule: Self.responsesPerAddress) != nil {
+            return refusal(
+                context, UpstreamService.Rejected(reason: "rateLimited", message: "too many sign-in responses from this address; wait a minute"),
+                status: .tooManyRequests)
+        }
+        var query: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters {
+            // RFC 6749 §3.1: a parameter sent twice is an invalid response.
+            guard query[String(key)] == nil else {
+                return refusal(context, UpstreamService.Rejected(reason: "malformed", message: "the response repeats \(key)"))
+            }
+            query[String(key)] = String(value)
+        }
+        do {
+            let accepted = try await services.upstreams.callback(tenantID: tenant.id, issuer: context.issuer, name: name, query: query)
+            let view = FormPostView(
+                action: Web.basePath(context) + "/oidc/rp/\(name)/callback/continue",
+                fields: [HiddenField(name: "flow", value: accepted.flowID), HiddenField(name: "key", value: accepted.key)])
+            return Pages.html(pages.render(.formPost, view), contentSecurityPolicy: view.contentSecurityPolicy)
+        } catch let rejected as UpstreamService.Rejected {
+            return refusal(context, rejected)
+        }
+    }
+
+    func clientJWKS(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let name = try name(context)
+        do {
+            let bytes = try await services.upstreams.clientJWKS(tenantID: tenant.id, name: name)
+            return PublishedResponse.response(PublishedDocument(bytes: bytes), for: request, contentType: "application/jwk-set+json")
+        } catch let error as StoreError where error.code == .notFound {
+            throw Problem.notFound()
         }
     }
 

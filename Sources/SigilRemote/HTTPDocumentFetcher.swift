@@ -81,6 +81,46 @@ public final class HTTPDocumentFetcher: RemoteDocumentFetcher {
             maxAge: Self.maxAge(response.headers[canonicalForm: "cache-control"].map(String.init)))
     }
 
+    public func send(_ outbound: OutboundRequest, maxBytes: Int, policy: OutboundPolicy) async throws -> OutboundResponse {
+        guard let host = outbound.url.host, !host.isEmpty else { throw RemoteFetchError.notAllowed("no host") }
+        var configuration = self.configuration
+        configuration.dnsOverride = [host: try await OutboundResolver.checkedAddress(for: host, policy: policy)]
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        do {
+            let response = try await send(outbound, maxBytes: maxBytes, client: client)
+            try? await client.shutdown()
+            return response
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
+    private func send(_ outbound: OutboundRequest, maxBytes: Int, client: HTTPClient) async throws -> OutboundResponse {
+        var request = HTTPClientRequest(url: outbound.url.absoluteString)
+        request.method = HTTPMethod(rawValue: outbound.method)
+        request.headers.add(name: "user-agent", value: "Sigil")
+        for (name, value) in outbound.headers { request.headers.add(name: name, value: value) }
+        if let body = outbound.body { request.body = .bytes(ByteBuffer(bytes: body)) }
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(request, timeout: timeout)
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+            throw RemoteFetchError.timeout
+        } catch {
+            throw RemoteFetchError.unreachable(Self.describe(error))
+        }
+        let body: ByteBuffer
+        do {
+            body = try await response.body.collect(upTo: maxBytes)
+        } catch is NIOTooManyBytesError {
+            throw RemoteFetchError.tooLarge(maxBytes)
+        } catch {
+            throw RemoteFetchError.unreachable(Self.describe(error))
+        }
+        return OutboundResponse(status: Int(response.status.code), body: Array(body.readableBytesView))
+    }
+
     /// `max-age` from Cache-Control values; `no-store`/`no-cache` count as 0.
     static func maxAge(_ values: [String]) -> TimeInterval? {
         var result: TimeInterval?

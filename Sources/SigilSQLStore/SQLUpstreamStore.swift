@@ -7,14 +7,20 @@ struct SQLUpstreamStore: UpstreamStore {
     static let columns = "id, tenant_id, name, display_name, enabled, settings, created_at, updated_at, version"
     static let linkColumns = "tenant_id, connection_id, subject, user_id, created_at, last_seen_at"
 
+    /// The `settings` column: policy and protocol settings.
+    struct Stored: Codable {
+        var policy: UpstreamPolicy
+        var settings: UpstreamProtocolSettings
+    }
+
     func create(_ c: UpstreamConnection) async throws -> UpstreamConnection {
-        let settings = try JSONColumn.encode(c.saml)
+        let settings = try JSONColumn.encode(Stored(policy: c.policy, settings: c.settings))
         return try await runner.write("upstream connection") { db in
             try await db.raw(
                 """
                 INSERT INTO upstream_connections (id, tenant_id, name, display_name, enabled, has_metadata_url, settings, created_at, updated_at, version)
                 VALUES (\(bind: c.id), \(bind: c.tenantID), \(bind: c.name), \(bind: c.displayName), \(bind: Int64(c.enabled ? 1 : 0)),
-                        \(bind: Int64(c.saml.metadataURL == nil ? 0 : 1)), \(bind: settings), \(bind: c.createdAt.ms), \(bind: c.updatedAt.ms),
+                        \(bind: Int64(c.refreshURL == nil ? 0 : 1)), \(bind: settings), \(bind: c.createdAt.ms), \(bind: c.updatedAt.ms),
                         \(bind: Int64(c.version)))
                 """
             ).run()
@@ -68,11 +74,11 @@ struct SQLUpstreamStore: UpstreamStore {
             after.tenantID = before.tenantID
             after.createdAt = before.createdAt
             after.version = before.version + 1
-            let settings = try JSONColumn.encode(after.saml)
+            let settings = try JSONColumn.encode(Stored(policy: after.policy, settings: after.settings))
             try await db.raw(
                 """
                 UPDATE upstream_connections SET name = \(bind: after.name), display_name = \(bind: after.displayName),
-                    enabled = \(bind: Int64(after.enabled ? 1 : 0)), has_metadata_url = \(bind: Int64(after.saml.metadataURL == nil ? 0 : 1)),
+                    enabled = \(bind: Int64(after.enabled ? 1 : 0)), has_metadata_url = \(bind: Int64(after.refreshURL == nil ? 0 : 1)),
                     settings = \(bind: settings), updated_at = \(bind: after.updatedAt.ms), version = \(bind: Int64(after.version))
                 WHERE tenant_id = \(bind: tenantID) AND id = \(bind: id)
                 """
@@ -190,10 +196,10 @@ struct SQLUpstreamStore: UpstreamStore {
     }
 
     static func decode(_ row: any SQLRow) throws -> UpstreamConnection {
-        UpstreamConnection(
+        let stored = try JSONColumn.decode(Stored.self, try row.string("settings"))
+        return UpstreamConnection(
             id: try row.string("id"), tenantID: try row.string("tenant_id"), name: try row.string("name"),
-            displayName: try row.string("display_name"), enabled: try row.int("enabled") != 0,
-            saml: try JSONColumn.decode(UpstreamSAMLSettings.self, try row.string("settings")),
+            displayName: try row.string("display_name"), enabled: try row.int("enabled") != 0, policy: stored.policy, settings: stored.settings,
             createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"), version: try row.int("version"))
     }
 

@@ -53,10 +53,37 @@ public enum RemoteFetchError: Error, Sendable, Equatable, CustomStringConvertibl
 
 /// Outbound GET, implemented at the edge (`SigilRemote`, over async-http-client). Implementations
 /// follow no redirects, stop reading at `maxBytes` and give up after a few seconds.
+/// A request Sigil sends to an administrator-configured endpoint (an upstream provider's token,
+/// PAR or userinfo endpoint), under the same outbound policy as document fetches.
+public struct OutboundRequest: Sendable {
+    public var method: String
+    public var url: URL
+    public var headers: [(String, String)]
+    public var body: [UInt8]?
+
+    public init(method: String, url: URL, headers: [(String, String)] = [], body: [UInt8]? = nil) {
+        self.method = method; self.url = url; self.headers = headers; self.body = body
+    }
+}
+
+public struct OutboundResponse: Sendable {
+    public var status: Int
+    public var body: [UInt8]
+    public init(status: Int, body: [UInt8]) { self.status = status; self.body = body }
+}
+
 public protocol RemoteDocumentFetcher: Sendable {
     /// Resolves the host once, refuses it unless every address is permitted by `policy`, and
     /// connects only to a checked address.
     func fetch(_ url: URL, accept: String, maxBytes: Int, policy: OutboundPolicy) async throws -> RemoteDocument
+    /// Sends `request` (no redirects followed) and returns any status with its body.
+    func send(_ request: OutboundRequest, maxBytes: Int, policy: OutboundPolicy) async throws -> OutboundResponse
+}
+
+extension RemoteDocumentFetcher {
+    public func send(_ request: OutboundRequest, maxBytes: Int, policy: OutboundPolicy) async throws -> OutboundResponse {
+        throw RemoteFetchError.notAllowed("outbound requests are not configured")
+    }
 }
 
 /// The fetcher used when none is configured: refuses everything.
@@ -118,6 +145,17 @@ public actor RemoteDocuments {
         let fetchedAt = clock.now()
         keySets[uri] = (set, fetchedAt, fetchedAt.addingTimeInterval(ttl))
         return set
+    }
+
+    /// A JSON document (an OpenID Provider's discovery document; not cached).
+    public func json(at url: String) async throws -> [UInt8] {
+        try await get(url, accept: "application/json", limit: Self.metadataLimit).body
+    }
+
+    /// Sends a request to an administrator-configured endpoint, under the URL policy.
+    public func send(_ request: OutboundRequest, limit: Int = 256 * 1024) async throws -> OutboundResponse {
+        if let why = refusal(request.url.absoluteString) { throw RemoteFetchError.notAllowed(why) }
+        return try await fetcher.send(request, maxBytes: limit, policy: policy)
     }
 
     /// A SAML metadata document (not cached: imports are one-off admin actions).

@@ -15,7 +15,7 @@ public struct ServiceSet: Sendable {
     public var expirySweep: ExpirySweep { ExpirySweep(context: context) }
     public var sessions: SessionService { SessionService(context: context) }
     /// Upstream identity providers (Sigil as SAML service provider) and sign-in through them.
-    public var upstreams: UpstreamService { UpstreamService(context: context, sessions: sessions, saml: saml) }
+    public var upstreams: UpstreamService { UpstreamService(context: context, sessions: sessions, idp: saml) }
     public var passkeys: PasskeyService { PasskeyService(context: context) }
     /// A signed-in user's own account: passkeys, devices, consents.
     public var account: AccountService { AccountService(context: context, oauth: oauth) }

@@ -40,7 +40,7 @@ extension UpstreamService {
     {
         var next = finish
         if let up = try await context.store.upstreams.session(tenantID: tenantID, sessionID: session.id),
-            let c = try? await context.store.upstreams.get(tenantID: tenantID, id: up.connectionID), c.enabled, c.saml.sloURL != nil
+            let c = try? await context.store.upstreams.get(tenantID: tenantID, id: up.connectionID), c.enabled, c.saml?.sloURL != nil
         {
             let now = context.clock.now()
             let row = LoginTransaction(
@@ -53,7 +53,7 @@ extension UpstreamService {
             _ = try await context.store.loginTransactions.create(row)
             next = "/saml/sp/\(c.name)/slo/start?flow=\(row.id)"
         }
-        let outcome = try await saml.signOut(session, tenantID: tenantID, issuer: issuer, reason: reason, finish: next)
+        let outcome = try await idp.signOut(session, tenantID: tenantID, issuer: issuer, reason: reason, finish: next)
         // No service provider to sign out: the chain ends at once, so go upstream now.
         if let next, next != finish, case .signedOut = outcome { return .redirect(next) }
         return outcome
@@ -65,14 +65,15 @@ extension UpstreamService {
     }
 
     func builder(_ c: UpstreamConnection) throws -> (SAMLResponseBuilder, _RSA.Signing.PrivateKey) {
+        guard let saml = c.saml else { throw StoreError.notFound("SAML connection", c.name) }
         let key = try spKey(c)
-        let signer = XMLSigner(key: .rsa(key), certificate: try Certificate(pemEncoded: c.saml.spCertificatePEM))
+        let signer = XMLSigner(key: .rsa(key), certificate: try Certificate(pemEncoded: saml.spCertificatePEM))
         return (SAMLResponseBuilder(signer: signer, random: context.random), key)
     }
 
     /// `/saml/sp/{name}/slo/start?flow=…`: the LogoutRequest to the IdP, for the sign-out stored in `flowID`.
     public func startUpstreamLogout(tenantID: String, issuer: String, name: String, flowID: String) async throws -> LogoutStep {
-        guard let c = try await enabledConnection(tenantID: tenantID, name: name), let slo = c.saml.sloURL,
+        guard case (let c, let saml)? = try await enabledSAMLConnection(tenantID: tenantID, name: name), let slo = saml.sloURL,
             flowID.hasPrefix("upslo_"), let row = try? await context.store.loginTransactions.get(tenantID: tenantID, id: flowID),
             case .upstreamSAML(.logout(let logout)) = row.flow, logout.connectionID == c.id
         else {
@@ -82,7 +83,7 @@ extension UpstreamService {
         guard row.state == .pending, row.expiresAt > now, logout.requestID == nil else { return .finish(logout.finish) }
         let (builder, key) = try builder(c)
         let sp = Self.spValues(issuer: issuer, name: c.name)
-        let post = c.saml.sloBinding == "post"
+        let post = saml.sloBinding == "post"
         let (requestID, xml) = try builder.logoutRequest(
             issuer: sp.entityID, destination: slo, nameID: logout.subject, nameIDFormat: logout.subjectFormat,
             sessionIndex: logout.sessionIndex, now: now, sign: post)
@@ -110,12 +111,12 @@ extension UpstreamService {
     }
 
     private func logoutMessage(tenantID: String, issuer: String, name: String, message: SAMLInboundMessage) async throws -> LogoutStep {
-        guard let c = try await enabledConnection(tenantID: tenantID, name: name) else {
+        guard case (let c, let saml)? = try await enabledSAMLConnection(tenantID: tenantID, name: name) else {
             throw Rejected(reason: "unknownConnection", message: "there is no such sign-in connection")
         }
         var root: DOMElement?
         var lastError: SAMLError?
-        for pem in c.saml.signingCertificatesPEM {
+        for pem in saml.signingCertificatesPEM {
             do {
                 root = try SAMLSignedMessage.verify(message, certificatePEM: pem)
                 break
@@ -127,7 +128,7 @@ extension UpstreamService {
         if root.localName == "LogoutResponse" {
             let response: LogoutResponse
             do { response = try LogoutResponse.parse(element: root) } catch { throw Self.rejected(error) }
-            guard response.issuer == nil || response.issuer == c.saml.idpEntityID else {
+            guard response.issuer == nil || response.issuer == saml.idpEntityID else {
                 throw Rejected(reason: "wrongIssuer", message: "the logout response comes from another identity provider")
             }
             guard let flowID = message.relayState, flowID.hasPrefix("upslo_"),
@@ -152,7 +153,7 @@ extension UpstreamService {
         // A LogoutRequest from the IdP.
         let request: LogoutRequest
         do { request = try LogoutRequest.parse(element: root) } catch { throw Self.rejected(error) }
-        guard request.issuer == c.saml.idpEntityID else {
+        guard request.issuer == saml.idpEntityID else {
             throw Rejected(reason: "wrongIssuer", message: "the logout request comes from another identity provider")
         }
         if let destination = request.destination, destination != sp.sloURL {
@@ -180,7 +181,7 @@ extension UpstreamService {
             where heldIDs.contains(session.id) {
                 // The first session's service providers are signed out through this browser; the
                 // chain ends at the step that answers the IdP. Other sessions end server-side.
-                let outcome = try await saml.signOut(
+                let outcome = try await idp.signOut(
                     session, tenantID: tenantID, issuer: issuer, reason: "upstream SAML single logout from \(c.name)",
                     finish: first == nil ? "/saml/sp/\(c.name)/slo/respond?flow=\(answer.id)" : nil)
                 if first == nil { first = outcome }
@@ -203,21 +204,21 @@ extension UpstreamService {
 
     /// `/saml/sp/{name}/slo/respond?flow=…`: the signed LogoutResponse to the IdP's request.
     public func answerIdP(tenantID: String, issuer: String, name: String, flowID: String) async throws -> LogoutStep {
-        guard let c = try await enabledConnection(tenantID: tenantID, name: name), flowID.hasPrefix("upslor_"),
+        guard case (let c, let saml)? = try await enabledSAMLConnection(tenantID: tenantID, name: name), flowID.hasPrefix("upslor_"),
             let row = try? await context.store.loginTransactions.get(tenantID: tenantID, id: flowID),
             case .upstreamSAML(.logoutAnswer(let connectionID, let requestID, let relayState)) = row.flow, connectionID == c.id
         else {
             throw Rejected(reason: "unknownFlow", message: "this sign-out is unknown or has ended")
         }
         let now = context.clock.now()
-        guard row.state == .pending, row.expiresAt > now, let slo = c.saml.sloURL else { return .finish(nil) }
+        guard row.state == .pending, row.expiresAt > now, let slo = saml.sloURL else { return .finish(nil) }
         _ = try await context.store.loginTransactions.update(tenantID: tenantID, id: row.id) { t in
             t.state = .completed
             t.updatedAt = now
         }
         let (builder, key) = try builder(c)
         let sp = Self.spValues(issuer: issuer, name: c.name)
-        let post = c.saml.sloBinding == "post"
+        let post = saml.sloBinding == "post"
         let xml = try builder.logoutResponse(issuer: sp.entityID, destination: slo, inResponseTo: requestID, now: now, sign: post)
         if post {
             var fields = ["SAMLResponse": Data(xml).base64EncodedString()]

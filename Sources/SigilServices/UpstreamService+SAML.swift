@@ -59,8 +59,15 @@ extension UpstreamService {
     }
 
     func spKey(_ c: UpstreamConnection) throws -> _RSA.Signing.PrivateKey {
-        let der = try context.masterKey.open(c.saml.sealedSPKey, context: Self.sealContext(tenantID: c.tenantID, connectionID: c.id))
+        guard let saml = c.saml else { throw StoreError.notFound("SAML connection", c.name) }
+        let der = try context.masterKey.open(saml.sealedSPKey, context: Self.sealContext(tenantID: c.tenantID, connectionID: c.id))
         return try _RSA.Signing.PrivateKey(derRepresentation: der)
+    }
+
+    /// An enabled SAML connection and its settings.
+    func enabledSAMLConnection(tenantID: String, name: String) async throws -> (UpstreamConnection, UpstreamSAMLSettings)? {
+        guard let c = try await enabledConnection(tenantID: tenantID, name: name), let saml = c.saml else { return nil }
+        return (c, saml)
     }
 
     func enabledConnection(tenantID: String, name: String) async throws -> UpstreamConnection? {
@@ -75,28 +82,32 @@ extension UpstreamService {
     public func begin(tenantID: String, issuer: String, name: String, returnTo: String, browserHash: String, forceAuthn: Bool = false) async throws
         -> Outbound
     {
-        guard let c = try await enabledConnection(tenantID: tenantID, name: name) else { throw StoreError.notFound("upstream connection", name) }
+        guard let found = try await enabledConnection(tenantID: tenantID, name: name) else { throw StoreError.notFound("upstream connection", name) }
+        if let oidc = found.oidc { return try await beginOIDC(found, oidc, issuer: issuer, returnTo: returnTo, browserHash: browserHash) }
+        guard case (let c, let saml)? = try await enabledSAMLConnection(tenantID: tenantID, name: name) else {
+            throw StoreError.notFound("upstream connection", name)
+        }
         let now = context.clock.now()
         let requestID = "_" + hexEncoded(context.random.bytes(20))
         let sp = Self.spValues(issuer: issuer, name: c.name)
         let request = SPAuthnRequest(
-            id: requestID, spEntityID: sp.entityID, destination: c.saml.ssoURL, acsURL: sp.acsURL, nameIDFormat: c.saml.nameIDFormat,
+            id: requestID, spEntityID: sp.entityID, destination: saml.ssoURL, acsURL: sp.acsURL, nameIDFormat: saml.nameIDFormat,
             forceAuthn: forceAuthn)
         let key = try spKey(c)
         let row = LoginTransaction(
             id: Self.loginID(tenantID: tenantID, connectionID: c.id, requestID: requestID), tenantID: tenantID,
-            flow: .upstreamSAML(.login(UpstreamSAMLLogin(connectionID: c.id, requestID: requestID, returnTo: returnTo, browserHash: browserHash))),
+            flow: .upstreamSAML(.login(UpstreamLogin(connectionID: c.id, requestID: requestID, returnTo: returnTo, browserHash: browserHash))),
             challenge: "-", createdAt: now, updatedAt: now, expiresAt: now.addingTimeInterval(Self.loginLifetime))
         _ = try await context.store.loginTransactions.create(row)
         // RelayState: the flow's ID (not a secret; the IdP echoes it). The ACS finds the flow by
         // the signed InResponseTo, never by RelayState.
-        if c.saml.ssoBinding == "post" {
-            let certificate = try Certificate(pemEncoded: c.saml.spCertificatePEM)
+        if saml.ssoBinding == "post" {
+            let certificate = try Certificate(pemEncoded: saml.spCertificatePEM)
             let xml = try request.document(now: now, signer: XMLSigner(key: .rsa(key), certificate: certificate))
-            return .post(url: c.saml.ssoURL, fields: ["SAMLRequest": Data(xml).base64EncodedString(), "RelayState": row.id])
+            return .post(url: saml.ssoURL, fields: ["SAMLRequest": Data(xml).base64EncodedString(), "RelayState": row.id])
         }
         let query = try SAMLRedirectBinding.encode(try request.document(now: now), relayState: row.id, signingKey: key)
-        return .redirect(c.saml.ssoURL + (c.saml.ssoURL.contains("?") ? "&" : "?") + query)
+        return .redirect(saml.ssoURL + (saml.ssoURL.contains("?") ? "&" : "?") + query)
     }
 
     // MARK: 2. the ACS
@@ -118,7 +129,7 @@ extension UpstreamService {
     }
 
     private func consume(tenantID: String, issuer: String, name: String, form: [String: String]) async throws -> Accepted {
-        guard let c = try await enabledConnection(tenantID: tenantID, name: name) else {
+        guard case (let c, let saml)? = try await enabledSAMLConnection(tenantID: tenantID, name: name) else {
             throw Rejected(reason: "unknownConnection", message: "there is no such sign-in connection")
         }
         let now = context.clock.now()
@@ -134,27 +145,27 @@ extension UpstreamService {
             guard claimed.utf8.count <= 256,
                 let row = try? await context.store.loginTransactions.get(
                     tenantID: tenantID, id: Self.loginID(tenantID: tenantID, connectionID: c.id, requestID: claimed)),
-                row.upstreamSAMLLogin?.connectionID == c.id
+                row.upstreamLogin?.connectionID == c.id
             else {
                 throw Rejected(reason: "unexpectedResponse", message: "the response answers no sign-in started here")
             }
             found = row
-        } else if !c.saml.allowUnsolicited {
+        } else if !saml.allowUnsolicited {
             throw Rejected(reason: "unsolicited", message: "this connection does not accept sign-ins started at the identity provider")
         }
 
         var certificates: [Certificate] = []
-        for pem in c.saml.signingCertificatesPEM { if let cert = try? Certificate(pemEncoded: pem) { certificates.append(cert) } }
+        for pem in saml.signingCertificatesPEM { if let cert = try? Certificate(pemEncoded: pem) { certificates.append(cert) } }
         let key = try spKey(c)
         let sp = Self.spValues(issuer: issuer, name: c.name)
         let validator = SAMLResponseValidator(
-            idpEntityID: c.saml.idpEntityID, trustedCertificates: certificates, spEntityID: sp.entityID, acsURL: sp.acsURL,
-            inResponseTo: found?.upstreamSAMLLogin?.requestID, clockSkew: Self.clockSkew, allowInsecureSHA1: c.saml.allowInsecureSHA1,
+            idpEntityID: saml.idpEntityID, trustedCertificates: certificates, spEntityID: sp.entityID, acsURL: sp.acsURL,
+            inResponseTo: found?.upstreamLogin?.requestID, clockSkew: Self.clockSkew, allowInsecureSHA1: saml.allowInsecureSHA1,
             decryptor: XMLDecryptor(privateKey: try _RSA.Encryption.PrivateKey(derRepresentation: key.derRepresentation)))
         let assertion: UpstreamAssertion
         do { assertion = try validator.validate(xml, now: now) } catch { throw Self.rejected(error) }
 
-        let identity = Self.identity(assertion, mapping: c.saml.attributes)
+        let identity = Self.identity(assertion, mapping: c.policy.attributes)
         let secret = OpaqueToken.make(prefix: "sigil_up_", random: context.random)
         let keyHash = tokenHash(secret)
         let marker = LoginTransaction(
@@ -163,18 +174,18 @@ extension UpstreamService {
             createdAt: now, updatedAt: now, expiresAt: max(assertion.usableUntil, now).addingTimeInterval(Self.clockSkew + 60))
         let context = self.context
         let flow = found
-        let fingerprint = Self.fingerprint(c.saml.signingCertificatesPEM[safe: assertion.certificateIndex] ?? "")
+        let fingerprint = Self.fingerprint(saml.signingCertificatesPEM[safe: assertion.certificateIndex] ?? "")
         do {
             return try await context.store.transaction { tx in
                 // The replay cache: a second insert of the same assertion ID fails on every node.
                 _ = try await tx.loginTransactions.create(marker)
                 let flowID: String
                 if let flow {
-                    let (_, action) = try await tx.loginTransactions.update(tenantID: tenantID, id: flow.id) { t -> UpstreamSAMLStateMachine.Action in
-                        guard let login = t.upstreamSAMLLogin else { return .refuse(.unknown) }
-                        var machine = UpstreamSAMLStateMachine(t.record(login))
+                    let (_, action) = try await tx.loginTransactions.update(tenantID: tenantID, id: flow.id) { t -> UpstreamLoginStateMachine.Action in
+                        guard let login = t.upstreamLogin else { return .refuse(.unknown) }
+                        var machine = UpstreamLoginStateMachine(t.record(login))
                         let action = machine.asserted(identity, continueKeyHash: keyHash, now: now)
-                        t.apply(machine.record) { .upstreamSAML(.login($0)) }
+                        t.applyUpstream(machine.record)
                         return action
                     }
                     if case .refuse(let refusal) = action {
@@ -185,14 +196,14 @@ extension UpstreamService {
                     flowID = flow.id
                 } else {
                     // Unsolicited (the connection opted in): a flow bound to no browser.
-                    var login = UpstreamSAMLLogin(
+                    var login = UpstreamLogin(
                         connectionID: c.id, requestID: assertion.responseID, returnTo: "", browserHash: Self.anyBrowser)
                     login.asserted = identity
                     login.continueKeyHash = keyHash
                     let row = LoginTransaction(
                         id: Self.loginID(tenantID: tenantID, connectionID: c.id, requestID: "unsolicited\n" + assertion.assertionID),
                         tenantID: tenantID, flow: .upstreamSAML(.login(login)), state: .approved, challenge: "-", createdAt: now,
-                        updatedAt: now, expiresAt: now.addingTimeInterval(UpstreamSAMLStateMachine.continueWindow))
+                        updatedAt: now, expiresAt: now.addingTimeInterval(UpstreamLoginStateMachine.continueWindow))
                     flowID = try await tx.loginTransactions.create(row).id
                 }
                 try await tx.audit.append(
@@ -236,8 +247,8 @@ extension UpstreamService {
         guard let c = try await enabledConnection(tenantID: tenantID, name: name) else {
             throw Rejected(reason: "unknownConnection", message: "there is no such sign-in connection")
         }
-        guard flowID.hasPrefix("upsaml_"), flowID.utf8.count <= 64,
-            let row = try? await context.store.loginTransactions.get(tenantID: tenantID, id: flowID), row.upstreamSAMLLogin?.connectionID == c.id
+        guard flowID.hasPrefix(c.saml != nil ? "upsaml_" : "upoidc_"), flowID.utf8.count <= 64,
+            let row = try? await context.store.loginTransactions.get(tenantID: tenantID, id: flowID), row.upstreamLogin?.connectionID == c.id
         else {
             throw Rejected(reason: "unknownFlow", message: "this sign-in is unknown or has ended; start again")
         }
@@ -246,13 +257,13 @@ extension UpstreamService {
         let context = self.context
         let sessions = self.sessions
         // The refusal of the browser step is committed on its own (a wrong browser ends the flow).
-        let (_, action) = try await context.store.loginTransactions.update(tenantID: tenantID, id: row.id) { t -> UpstreamSAMLStateMachine.Action in
-            guard let login = t.upstreamSAMLLogin else { return .refuse(.unknown) }
-            var machine = UpstreamSAMLStateMachine(t.record(login))
+        let (_, action) = try await context.store.loginTransactions.update(tenantID: tenantID, id: row.id) { t -> UpstreamLoginStateMachine.Action in
+            guard let login = t.upstreamLogin else { return .refuse(.unknown) }
+            var machine = UpstreamLoginStateMachine(t.record(login))
             let hash = login.browserHash == Self.anyBrowser ? Self.anyBrowser : browserHash
             let action = machine.continued(browserHash: hash, keyHash: keyHash, now: now)
             // Only a refusal is written here; a sign-in is written with the session below.
-            if case .refuse = action { t.apply(machine.record) { .upstreamSAML(.login($0)) } }
+            if case .refuse = action { t.applyUpstream(machine.record) }
             return action
         }
         guard case .signIn(let identity, let returnTo) = action else {
@@ -269,20 +280,24 @@ extension UpstreamService {
         }
         return try await context.store.transaction { tx in
             // Complete the flow under its lock (a second continue finds it completed).
-            let (_, again) = try await tx.loginTransactions.update(tenantID: tenantID, id: row.id) { t -> UpstreamSAMLStateMachine.Action in
-                guard let login = t.upstreamSAMLLogin else { return .refuse(.unknown) }
-                var machine = UpstreamSAMLStateMachine(t.record(login))
+            let (_, again) = try await tx.loginTransactions.update(tenantID: tenantID, id: row.id) { t -> UpstreamLoginStateMachine.Action in
+                guard let login = t.upstreamLogin else { return .refuse(.unknown) }
+                var machine = UpstreamLoginStateMachine(t.record(login))
                 let hash = login.browserHash == Self.anyBrowser ? Self.anyBrowser : browserHash
                 let action = machine.continued(browserHash: hash, keyHash: keyHash, now: now)
-                t.apply(machine.record) { .upstreamSAML(.login($0)) }
+                t.applyUpstream(machine.record)
                 return action
             }
             guard case .signIn = again else { throw Rejected(reason: "replayed", message: "this sign-in was already used") }
             let user = try await Self.linkOrProvision(identity, connection: c, context: context, tx: tx, now: now)
             _ = try await tx.loginTransactions.update(tenantID: tenantID, id: row.id) { $0.userID = user.id }
+            // `fed`, plus `mfa` when the IdP says its sign-in was multi-factor (a SAML class or OIDC amr);
+            // `acr` is the IdP's own (a SAML AuthnContextClassRef or an OIDC acr), never one of Sigil's.
             var amr = ["fed"]
-            if let ref = identity.authnContextClassRef, ref.contains("MultiFactor") || ref.contains("TwoFactor") { amr.append("mfa") }
-            let acr = identity.authnContextClassRef ?? SAML.AuthnContextClass.unspecified
+            if let ref = identity.authnContextClassRef, ref.contains("MultiFactor") || ref.contains("TwoFactor") || identity.upstreamAMR.contains("mfa") {
+                amr.append("mfa")
+            }
+            let acr = identity.authnContextClassRef ?? (c.saml != nil ? SAML.AuthnContextClass.unspecified : "urn:sigil:acr:upstream")
             let (session, cookie) = try await sessions.start(tenantID: tenantID, userID: user.id, amr: amr, acr: acr, in: tx)
             // What single logout needs to name this session at the IdP, and to find it from there.
             try await tx.upstreams.recordSession(
@@ -316,7 +331,7 @@ extension UpstreamService {
         let domain = String(email[email.index(after: email.lastIndex(of: "@")!)...]).lowercased()
         let user: User
         if let existing = try await tx.users.find(tenantID: c.tenantID, email: email) {
-            guard c.saml.linkDomains.contains(domain) else {
+            guard c.policy.linkDomains.contains(domain) else {
                 throw Rejected(
                     reason: "linkNotTrusted",
                     message: "an account with this email already exists and this connection may not claim it; sign in with your passkey instead")
@@ -328,7 +343,7 @@ extension UpstreamService {
                     "upstream.linked", by: .system, tenantID: c.tenantID, targetType: "user", targetID: user.id,
                     after: ["connection": c.name, "subject_hash": String(tokenHash(identity.subject).prefix(16)), "by": "trusted_domain"]))
         } else {
-            guard c.saml.provisionUsers else {
+            guard c.policy.provisionUsers else {
                 throw Rejected(reason: "notProvisioned", message: "there is no account for you here, and this connection does not create accounts")
             }
             func clean(_ s: String?) -> String {

@@ -14,12 +14,12 @@ public struct UpstreamService: Sendable {
     public let context: ServiceContext
     public let sessions: SessionService
     /// Signs a session's service providers out (single logout towards and from the upstream IdP).
-    public let saml: SAMLIdentityProviderService
+    public let idp: SAMLIdentityProviderService
 
-    public init(context: ServiceContext, sessions: SessionService, saml: SAMLIdentityProviderService) {
+    public init(context: ServiceContext, sessions: SessionService, idp: SAMLIdentityProviderService) {
         self.context = context
         self.sessions = sessions
-        self.saml = saml
+        self.idp = idp
     }
 
     /// How long a connection's SP certificate is valid.
@@ -41,13 +41,13 @@ public struct UpstreamService: Sendable {
 
     /// The SP metadata of `name` (404 for an unknown or disabled connection).
     public func spMetadata(tenantID: String, issuer: String, name: String) async throws -> [UInt8] {
-        guard let c = try await context.store.upstreams.find(tenantID: tenantID, name: name), c.enabled else {
+        guard let c = try await context.store.upstreams.find(tenantID: tenantID, name: name), c.enabled, let saml = c.saml else {
             throw StoreError.notFound("upstream connection", name)
         }
         let sp = Self.spValues(issuer: issuer, name: c.name)
         return SPConnectionMetadata(
-            entityID: sp.entityID, acsURL: sp.acsURL, sloURL: sp.sloURL, certificatePEM: c.saml.spCertificatePEM,
-            nameIDFormat: c.saml.nameIDFormat
+            entityID: sp.entityID, acsURL: sp.acsURL, sloURL: sp.sloURL, certificatePEM: saml.spCertificatePEM,
+            nameIDFormat: saml.nameIDFormat
         ).document()
     }
 
@@ -60,7 +60,7 @@ public struct UpstreamService: Sendable {
     public func route(tenantID: String, email: String) async throws -> UpstreamConnection? {
         guard let at = email.lastIndex(of: "@") else { return nil }
         let domain = email[email.index(after: at)...].lowercased()
-        return try await enabledConnections(tenantID: tenantID).first { $0.saml.emailDomains.contains(domain) }
+        return try await enabledConnections(tenantID: tenantID).first { $0.policy.emailDomains.contains(domain) }
     }
 
     // MARK: creating and changing connections
@@ -186,12 +186,13 @@ public struct UpstreamService: Sendable {
             metadataURL: { if case .url(let u) = input.metadata { return u } else { return nil } }(),
             metadataSigningCertificatePEM: input.metadataSigningCertificatePEM, metadataValidUntil: metadata.validUntil,
             metadataCacheDuration: metadata.cacheDuration, metadataFetchedAt: now, metadataETag: etag,
-            attributes: input.attributes, emailDomains: emailDomains, linkDomains: linkDomains, provisionUsers: input.provisionUsers,
             allowUnsolicited: input.allowUnsolicited, allowInsecureSHA1: input.allowInsecureSHA1, spKeyID: material.kid,
             spCertificatePEM: certificate,
             sealedSPKey: try context.masterKey.seal(material.privateKeyDER.value, context: Self.sealContext(tenantID: tenantID, connectionID: id)))
         let connection = UpstreamConnection(
-            id: id, tenantID: tenantID, name: input.name, displayName: display, saml: settings, createdAt: now, updatedAt: now)
+            id: id, tenantID: tenantID, name: input.name, displayName: display,
+            policy: UpstreamPolicy(attributes: input.attributes, emailDomains: emailDomains, linkDomains: linkDomains, provisionUsers: input.provisionUsers),
+            settings: .saml(settings), createdAt: now, updatedAt: now)
         let context = self.context
         return try await context.store.transaction { tx in
             let created = try await tx.upstreams.create(connection)
@@ -225,16 +226,28 @@ public struct UpstreamService: Sendable {
 
     /// What the audit log records of a connection (no keys).
     static func summary(_ c: UpstreamConnection) -> [String: String] {
-        [
-            "name": c.name, "display_name": c.displayName, "enabled": c.enabled ? "true" : "false", "idp_entity_id": c.saml.idpEntityID,
-            "sso_url": c.saml.ssoURL, "sso_binding": c.saml.ssoBinding, "slo_url": c.saml.sloURL ?? "",
-            "signing_certificates": c.saml.signingCertificatesPEM.map(Self.fingerprint).joined(separator: " "),
-            "metadata_url": c.saml.metadataURL ?? "", "email_domains": c.saml.emailDomains.joined(separator: " "),
-            "link_domains": c.saml.linkDomains.joined(separator: " "), "provision_users": c.saml.provisionUsers ? "true" : "false",
-            "allow_unsolicited": c.saml.allowUnsolicited ? "true" : "false",
-            "allow_insecure_sha1": c.saml.allowInsecureSHA1 ? "true" : "false",
-            "attributes": "email=\(c.saml.attributes.email) given_name=\(c.saml.attributes.givenName) family_name=\(c.saml.attributes.familyName)",
+        var out = [
+            "name": c.name, "display_name": c.displayName, "enabled": c.enabled ? "true" : "false", "protocol": c.protocolName,
+            "email_domains": c.policy.emailDomains.joined(separator: " "), "link_domains": c.policy.linkDomains.joined(separator: " "),
+            "provision_users": c.policy.provisionUsers ? "true" : "false",
+            "attributes": "email=\(c.policy.attributes.email) given_name=\(c.policy.attributes.givenName) family_name=\(c.policy.attributes.familyName)",
         ]
+        switch c.settings {
+        case .saml(let saml):
+            out.merge([
+                "idp_entity_id": saml.idpEntityID, "sso_url": saml.ssoURL, "sso_binding": saml.ssoBinding, "slo_url": saml.sloURL ?? "",
+                "signing_certificates": saml.signingCertificatesPEM.map(Self.fingerprint).joined(separator: " "),
+                "metadata_url": saml.metadataURL ?? "", "allow_unsolicited": saml.allowUnsolicited ? "true" : "false",
+                "allow_insecure_sha1": saml.allowInsecureSHA1 ? "true" : "false",
+            ]) { a, _ in a }
+        case .oidc(let oidc):
+            out.merge([
+                "issuer": oidc.issuer, "authorization_endpoint": oidc.authorizationEndpoint, "token_endpoint": oidc.tokenEndpoint,
+                "jwks_uri": oidc.jwksURI, "par_endpoint": oidc.parEndpoint ?? "", "client_id": oidc.clientID, "auth_method": oidc.authMethod,
+                "scopes": oidc.scopes.joined(separator: " "), "use_par": oidc.usePAR ? "true" : "false",
+            ]) { a, _ in a }
+        }
+        return out
     }
 
     /// SHA-256 of the certificate's DER, lower-case hex.
@@ -328,11 +341,14 @@ public struct UpstreamService: Sendable {
             let (before, after) = try await tx.upstreams.update(tenantID: tenantID, id: c.id, expectedVersion: nil) { conn in
                 if let newDisplay { conn.displayName = newDisplay }
                 if let enabled = change.enabled { conn.enabled = enabled }
-                if let emailDomains { conn.saml.emailDomains = emailDomains }
-                if let linkDomains { conn.saml.linkDomains = linkDomains }
-                if let attributes = change.attributes { conn.saml.attributes = attributes }
-                if let provision = change.provisionUsers { conn.saml.provisionUsers = provision }
-                if let unsolicited = change.allowUnsolicited { conn.saml.allowUnsolicited = unsolicited }
+                if let emailDomains { conn.policy.emailDomains = emailDomains }
+                if let linkDomains { conn.policy.linkDomains = linkDomains }
+                if let attributes = change.attributes { conn.policy.attributes = attributes }
+                if let provision = change.provisionUsers { conn.policy.provisionUsers = provision }
+                if let unsolicited = change.allowUnsolicited, case .saml(var saml) = conn.settings {
+                    saml.allowUnsolicited = unsolicited
+                    conn.settings = .saml(saml)
+                }
                 conn.updatedAt = now
             }
             try await tx.audit.append(
@@ -380,16 +396,16 @@ public struct UpstreamService: Sendable {
     }
 
     func refresh(_ c: UpstreamConnection, by principal: Principal) async throws -> RefreshResult {
-        guard let url = c.saml.metadataURL else {
+        if c.oidc != nil { return try await refreshDiscovery(c, by: principal) }
+        guard let saml = c.saml, let url = saml.metadataURL else {
             throw ServiceError.invalid([FieldError(field: "metadata_url", message: "this connection was not imported from a metadata URL")])
         }
         let now = context.clock.now()
-        let pinned = try c.saml.metadataSigningCertificatePEM.map { [try Self.certificate($0, field: "metadata_certificate")] } ?? []
-        let context = self.context
+        let pinned = try saml.metadataSigningCertificatePEM.map { [try Self.certificate($0, field: "metadata_certificate")] } ?? []
         var fetched: Fetched?
         var failure: String?
         do {
-            let f = try await fetchMetadata(url: url, pinned: pinned, entityID: c.saml.idpEntityID)
+            let f = try await fetchMetadata(url: url, pinned: pinned, entityID: saml.idpEntityID)
             if let validUntil = f.metadata.validUntil, validUntil <= now {
                 failure = "the fetched metadata expired at \(SAMLTime.format(validUntil))"
             } else if f.metadata.preferredSSO == nil {
@@ -401,28 +417,42 @@ public struct UpstreamService: Sendable {
             failure = error.message
         }
         let good = fetched, failed = failure
+        return try await recordRefresh(c, failure: failed, by: principal, now: now) { conn in
+            guard case .saml(var s) = conn.settings else { return }
+            if let fetched = good {
+                let m = fetched.metadata
+                let sso = m.preferredSSO!
+                s.ssoURL = sso.location
+                s.ssoBinding = sso.binding == SAMLBinding.httpPOST.rawValue ? "post" : "redirect"
+                s.sloURL = m.preferredSLO?.location
+                s.sloBinding = m.preferredSLO.map { $0.binding == SAMLBinding.httpPOST.rawValue ? "post" : "redirect" }
+                s.signingCertificatesPEM = m.signingCertificatesPEM
+                s.metadataValidUntil = m.validUntil
+                s.metadataCacheDuration = m.cacheDuration
+                s.metadataETag = fetched.etag
+                s.metadataRefreshError = nil
+            } else {
+                s.metadataRefreshError = failed
+            }
+            s.metadataFetchedAt = now
+            conn.settings = .saml(s)
+        }
+    }
+
+    /// Writes a refresh's outcome (`apply`) with its audit event: the diff when something
+    /// changed, the failure when the fetch failed (the last good copy stays).
+    func recordRefresh(
+        _ c: UpstreamConnection, failure: String?, by principal: Principal, now: Date,
+        _ apply: @escaping @Sendable (inout UpstreamConnection) -> Void
+    ) async throws -> RefreshResult {
+        let context = self.context
         let outcome = try await context.store.transaction { tx -> (UpstreamConnection, [String]) in
             let (before, after) = try await tx.upstreams.update(tenantID: c.tenantID, id: c.id, expectedVersion: nil) { conn in
-                if let fetched = good {
-                    let m = fetched.metadata
-                    let sso = m.preferredSSO!
-                    conn.saml.ssoURL = sso.location
-                    conn.saml.ssoBinding = sso.binding == SAMLBinding.httpPOST.rawValue ? "post" : "redirect"
-                    conn.saml.sloURL = m.preferredSLO?.location
-                    conn.saml.sloBinding = m.preferredSLO.map { $0.binding == SAMLBinding.httpPOST.rawValue ? "post" : "redirect" }
-                    conn.saml.signingCertificatesPEM = m.signingCertificatesPEM
-                    conn.saml.metadataValidUntil = m.validUntil
-                    conn.saml.metadataCacheDuration = m.cacheDuration
-                    conn.saml.metadataETag = fetched.etag
-                    conn.saml.metadataRefreshError = nil
-                } else {
-                    conn.saml.metadataRefreshError = failed
-                }
-                conn.saml.metadataFetchedAt = now
+                apply(&conn)
                 conn.updatedAt = now
             }
             let changes = Self.diff(Self.summary(before), Self.summary(after))
-            if let failure = failed {
+            if let failure {
                 try await tx.audit.append(
                     context.auditEvent(
                         "upstream.metadata_refresh_failed", by: principal, tenantID: c.tenantID, targetType: "upstream_connection",
@@ -447,11 +477,17 @@ public struct UpstreamService: Sendable {
     /// When a connection's metadata should be fetched again: its cacheDuration (bounded to 5
     /// minutes … 24 hours; 6 hours when it states none), and never after its validUntil.
     public static func nextRefresh(_ c: UpstreamConnection) -> Date {
-        let last = c.saml.metadataFetchedAt ?? .distantPast
-        let interval = min(max(c.saml.metadataCacheDuration ?? 6 * 3600, 300), 24 * 3600)
-        var next = last.addingTimeInterval(c.saml.metadataRefreshError == nil ? interval : min(interval, 900))
-        if let validUntil = c.saml.metadataValidUntil { next = min(next, validUntil.addingTimeInterval(-3600)) }
-        return next
+        switch c.settings {
+        case .saml(let saml):
+            let last = saml.metadataFetchedAt ?? .distantPast
+            let interval = min(max(saml.metadataCacheDuration ?? 6 * 3600, 300), 24 * 3600)
+            var next = last.addingTimeInterval(saml.metadataRefreshError == nil ? interval : min(interval, 900))
+            if let validUntil = saml.metadataValidUntil { next = min(next, validUntil.addingTimeInterval(-3600)) }
+            return next
+        case .oidc(let oidc):
+            // Discovery documents change rarely; keys are fetched when an unknown kid appears.
+            return (oidc.discoveryFetchedAt ?? .distantPast).addingTimeInterval(oidc.discoveryRefreshError == nil ? 24 * 3600 : 900)
+        }
     }
 
     /// Refreshes every connection whose metadata is due (the scheduled task, on any node).
@@ -469,13 +505,14 @@ public struct UpstreamService: Sendable {
         return warnings
     }
 
-    /// Certificates and metadata that lapse within `within` (default 14 days).
+    /// SAML certificates and metadata that lapse within `within` (default 14 days).
     public static func expiryWarnings(_ c: UpstreamConnection, now: Date, within: TimeInterval = 14 * 86_400) -> [String] {
         var out: [String] = []
-        if let validUntil = c.saml.metadataValidUntil, validUntil < now.addingTimeInterval(within) {
+        guard let saml = c.saml else { return [] }
+        if let validUntil = saml.metadataValidUntil, validUntil < now.addingTimeInterval(within) {
             out.append("upstream \(c.name): its metadata is valid until \(SAMLTime.format(validUntil))")
         }
-        for pem in c.saml.signingCertificatesPEM {
+        for pem in saml.signingCertificatesPEM {
             if let cert = try? Certificate(pemEncoded: pem), cert.notValidAfter < now.addingTimeInterval(within) {
                 out.append("upstream \(c.name): IdP signing certificate \(fingerprint(pem).prefix(16)) expires \(SAMLTime.format(cert.notValidAfter))")
             }

@@ -65,7 +65,24 @@ public struct LoginTransaction: Sendable, Equatable {
     public var passkeyCeremony: PasskeyCeremony? { if case .passkeyCeremony(let v) = flow { v } else { nil } }
     public var samlAuthnRequest: SAMLAuthnRequestFlow? { if case .samlAuthnRequest(let v) = flow { v } else { nil } }
     public var samlLogout: SAMLLogoutFlow? { if case .samlLogout(let v) = flow { v } else { nil } }
-    public var upstreamSAMLLogin: UpstreamSAMLLogin? { if case .upstreamSAML(.login(let v)) = flow { v } else { nil } }
+    /// The upstream sign-in of a SAML or OIDC upstream row.
+    public var upstreamLogin: UpstreamLogin? {
+        switch flow {
+        case .upstreamSAML(.login(let v)): v
+        case .upstreamOIDC(let v): v.login
+        default: nil
+        }
+    }
+
+    /// Writes an upstream sign-in's state machine record back into its SAML or OIDC row.
+    public mutating func applyUpstream(_ record: FlowRecord<UpstreamLogin>) {
+        switch flow {
+        case .upstreamOIDC(let oidc):
+            apply(record) { .upstreamOIDC(UpstreamOIDCLogin(login: $0, nonce: oidc.nonce, sealedVerifier: oidc.sealedVerifier)) }
+        default:
+            apply(record) { .upstreamSAML(.login($0)) }
+        }
+    }
 }
 
 public protocol LoginTransactionStore: Sendable {

@@ -1,33 +1,111 @@
 import Foundation
 
-/// A tenant's upstream identity provider: Sigil is the SAML service provider (later also the
-/// OIDC relying party) of `name`, signs people in there, provisions them just in time, and
-/// continues as identity provider for its own applications. Paths: `/saml/sp/{name}/…`.
+/// A tenant's upstream identity provider: Sigil is the SAML service provider or the OpenID
+/// Connect relying party of `name`, signs people in there, provisions them just in time, and
+/// continues as identity provider for its own applications. Paths: `/saml/sp/{name}/…`,
+/// `/oidc/rp/{name}/…`, `/login/upstream/{name}`.
 public struct UpstreamConnection: Sendable, Equatable {
     public var id: String
     public var tenantID: String
-    /// URL-safe, unique per tenant: `/saml/sp/{name}/acs`, `/login/upstream/{name}`.
+    /// URL-safe, unique per tenant.
     public var name: String
     /// What the login page's button says: "Sign in with {displayName}".
     public var displayName: String
     public var enabled: Bool
-    public var saml: UpstreamSAMLSettings
+    /// Who may sign in through it and how accounts are made and linked (both protocols).
+    public var policy: UpstreamPolicy
+    public var settings: UpstreamProtocolSettings
     public var createdAt: Date
     public var updatedAt: Date
     public var version: Int
 
     public init(
-        id: String, tenantID: String, name: String, displayName: String, enabled: Bool = true, saml: UpstreamSAMLSettings,
-        createdAt: Date, updatedAt: Date, version: Int = 1
+        id: String, tenantID: String, name: String, displayName: String, enabled: Bool = true, policy: UpstreamPolicy = .init(),
+        settings: UpstreamProtocolSettings, createdAt: Date, updatedAt: Date, version: Int = 1
     ) {
         self.id = id; self.tenantID = tenantID; self.name = name; self.displayName = displayName; self.enabled = enabled
-        self.saml = saml; self.createdAt = createdAt; self.updatedAt = updatedAt; self.version = version
+        self.policy = policy; self.settings = settings; self.createdAt = createdAt; self.updatedAt = updatedAt; self.version = version
+    }
+
+    public var saml: UpstreamSAMLSettings? { if case .saml(let s) = settings { s } else { nil } }
+    public var oidc: UpstreamOIDCSettings? { if case .oidc(let s) = settings { s } else { nil } }
+    /// `saml` or `oidc`.
+    public var protocolName: String { saml != nil ? "saml" : "oidc" }
+    /// Where the IdP's description is fetched again on schedule: the SAML metadata URL or the
+    /// OpenID Provider's discovery document.
+    public var refreshURL: String? {
+        switch settings {
+        case .saml(let s): s.metadataURL
+        case .oidc(let o): o.issuer + "/.well-known/openid-configuration"
+        }
     }
 
     /// Valid connection names: 1–63 of `a-z 0-9 -`, not starting or ending with `-`.
     public static func isValidName(_ name: String) -> Bool {
         guard (1...63).contains(name.utf8.count), name.first != "-", name.last != "-" else { return false }
         return name.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }
+    }
+}
+
+/// The protocol a connection speaks, with its settings.
+public enum UpstreamProtocolSettings: Codable, Sendable, Equatable {
+    case saml(UpstreamSAMLSettings)
+    case oidc(UpstreamOIDCSettings)
+}
+
+/// Who may sign in through a connection, and how their Sigil accounts are made and linked.
+public struct UpstreamPolicy: Codable, Sendable, Equatable {
+    public var attributes: UpstreamAttributeMapping
+    /// Users signing in with an email in these domains are routed here from the login page.
+    public var emailDomains: [String]
+    /// An existing Sigil user whose email is in these domains is linked on first upstream
+    /// sign-in; any other existing user is never linked silently.
+    public var linkDomains: [String]
+    /// Create users on first sign-in (just-in-time provisioning).
+    public var provisionUsers: Bool
+
+    public init(attributes: UpstreamAttributeMapping = .init(), emailDomains: [String] = [], linkDomains: [String] = [], provisionUsers: Bool = true) {
+        self.attributes = attributes; self.emailDomains = emailDomains; self.linkDomains = linkDomains; self.provisionUsers = provisionUsers
+    }
+}
+
+/// An OpenID Provider Sigil signs in through as a relying party (authorization code + PKCE).
+public struct UpstreamOIDCSettings: Codable, Sendable, Equatable {
+    /// The issuer, exactly as the discovery document and ID tokens state it.
+    public var issuer: String
+    public var authorizationEndpoint: String
+    public var tokenEndpoint: String
+    public var userinfoEndpoint: String?
+    public var jwksURI: String
+    public var parEndpoint: String?
+    /// Whether the provider sends `iss` in authorization responses (RFC 9207).
+    public var issParameterSupported: Bool
+    public var clientID: String
+    /// `client_secret_basic`, `client_secret_post` or `private_key_jwt`.
+    public var authMethod: String
+    /// The client secret, sealed under the master key (secret methods only).
+    public var sealedClientSecret: String?
+    public var scopes: [String]
+    /// Push authorization requests (RFC 9126) when the provider offers it.
+    public var usePAR: Bool
+    public var discoveryFetchedAt: Date?
+    public var discoveryRefreshError: String?
+    /// The connection's own key for `private_key_jwt` (published at `/oidc/rp/{name}/jwks`).
+    public var clientKeyID: String
+    public var clientPublicJWK: String
+    public var sealedClientKey: String
+
+    public init(
+        issuer: String, authorizationEndpoint: String, tokenEndpoint: String, userinfoEndpoint: String?, jwksURI: String, parEndpoint: String?,
+        issParameterSupported: Bool, clientID: String, authMethod: String, sealedClientSecret: String?, scopes: [String], usePAR: Bool,
+        discoveryFetchedAt: Date?, clientKeyID: String, clientPublicJWK: String, sealedClientKey: String
+    ) {
+        self.issuer = issuer; self.authorizationEndpoint = authorizationEndpoint; self.tokenEndpoint = tokenEndpoint
+        self.userinfoEndpoint = userinfoEndpoint; self.jwksURI = jwksURI; self.parEndpoint = parEndpoint
+        self.issParameterSupported = issParameterSupported; self.clientID = clientID; self.authMethod = authMethod
+        self.sealedClientSecret = sealedClientSecret; self.scopes = scopes; self.usePAR = usePAR
+        self.discoveryFetchedAt = discoveryFetchedAt; self.clientKeyID = clientKeyID; self.clientPublicJWK = clientPublicJWK
+        self.sealedClientKey = sealedClientKey
     }
 }
 
@@ -65,14 +143,6 @@ public struct UpstreamSAMLSettings: Codable, Sendable, Equatable {
     public var metadataETag: String?
     /// Why the last refresh failed (the last good metadata stays in use), if it did.
     public var metadataRefreshError: String?
-    public var attributes: UpstreamAttributeMapping
-    /// Users signing in with an email in these domains are routed here from the login page.
-    public var emailDomains: [String]
-    /// An existing Sigil user whose email is in these domains is linked on first upstream
-    /// sign-in; any other existing user is never linked silently.
-    public var linkDomains: [String]
-    /// Create users on first sign-in (just-in-time provisioning).
-    public var provisionUsers: Bool
     /// Accept IdP-initiated (unsolicited) responses. Off by default.
     public var allowUnsolicited: Bool
     /// Accept RSA-SHA1 signatures and SHA-1 digests. Insecure; off by default.
@@ -87,8 +157,7 @@ public struct UpstreamSAMLSettings: Codable, Sendable, Equatable {
         signingCertificatesPEM: [String], nameIDFormat: String? = nil, metadataURL: String? = nil,
         metadataSigningCertificatePEM: String? = nil, metadataValidUntil: Date? = nil, metadataCacheDuration: TimeInterval? = nil,
         metadataFetchedAt: Date? = nil, metadataETag: String? = nil, metadataRefreshError: String? = nil,
-        attributes: UpstreamAttributeMapping = .init(), emailDomains: [String] = [], linkDomains: [String] = [],
-        provisionUsers: Bool = true, allowUnsolicited: Bool = false, allowInsecureSHA1: Bool = false,
+        allowUnsolicited: Bool = false, allowInsecureSHA1: Bool = false,
         spKeyID: String, spCertificatePEM: String, sealedSPKey: String
     ) {
         self.idpEntityID = idpEntityID; self.ssoURL = ssoURL; self.ssoBinding = ssoBinding; self.sloURL = sloURL
@@ -96,8 +165,7 @@ public struct UpstreamSAMLSettings: Codable, Sendable, Equatable {
         self.metadataURL = metadataURL; self.metadataSigningCertificatePEM = metadataSigningCertificatePEM
         self.metadataValidUntil = metadataValidUntil; self.metadataCacheDuration = metadataCacheDuration
         self.metadataFetchedAt = metadataFetchedAt; self.metadataETag = metadataETag; self.metadataRefreshError = metadataRefreshError
-        self.attributes = attributes; self.emailDomains = emailDomains; self.linkDomains = linkDomains
-        self.provisionUsers = provisionUsers; self.allowUnsolicited = allowUnsolicited; self.allowInsecureSHA1 = allowInsecureSHA1
+        self.allowUnsolicited = allowUnsolicited; self.allowInsecureSHA1 = allowInsecureSHA1
         self.spKeyID = spKeyID; self.spCertificatePEM = spCertificatePEM; self.sealedSPKey = sealedSPKey
     }
 }

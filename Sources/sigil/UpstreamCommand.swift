@@ -6,8 +6,8 @@ import SigilStore
 /// `sigil upstream …`: a tenant's upstream identity providers (Sigil as SAML service provider).
 struct UpstreamCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "upstream", abstract: "Manage upstream identity providers (Sigil as SAML service provider).",
-        subcommands: [CreateSAML.self, List.self, Refresh.self, Enable.self, Disable.self, Delete.self])
+        commandName: "upstream", abstract: "Manage upstream identity providers (Sigil as SAML service provider or OpenID Connect relying party).",
+        subcommands: [CreateSAML.self, CreateOIDC.self, List.self, Refresh.self, Enable.self, Disable.self, Delete.self])
 
     /// Shared by the subcommands that print SP values.
     struct Location: ParsableArguments {
@@ -98,18 +98,32 @@ struct UpstreamCommand: AsyncParsableCommand {
     }
 
     static func describe(_ c: UpstreamConnection, issuer: String) -> [String: Any] {
-        let sp = UpstreamService.spValues(issuer: issuer, name: c.name)
-        return [
-            "id": c.id, "name": c.name, "display_name": c.displayName, "enabled": c.enabled, "sp_entity_id": sp.entityID,
-            "acs_url": sp.acsURL, "sp_metadata_url": sp.metadataURL, "idp_entity_id": c.saml.idpEntityID, "sso_url": c.saml.ssoURL,
-            "sso_binding": c.saml.ssoBinding,
-            "signing_certificates": c.saml.signingCertificatesPEM.map(UpstreamService.fingerprint),
-            "metadata_url": c.saml.metadataURL ?? NSNull(), "metadata_valid_until": c.saml.metadataValidUntil.map(iso) ?? NSNull(),
-            "metadata_fetched_at": c.saml.metadataFetchedAt.map(iso) ?? NSNull(),
-            "metadata_refresh_error": c.saml.metadataRefreshError ?? NSNull(), "email_domains": c.saml.emailDomains,
-            "link_domains": c.saml.linkDomains, "provision_users": c.saml.provisionUsers, "allow_unsolicited": c.saml.allowUnsolicited,
-            "attributes": ["email": c.saml.attributes.email, "given_name": c.saml.attributes.givenName, "family_name": c.saml.attributes.familyName],
+        var out: [String: Any] = [
+            "id": c.id, "name": c.name, "display_name": c.displayName, "enabled": c.enabled, "protocol": c.protocolName,
+            "email_domains": c.policy.emailDomains, "link_domains": c.policy.linkDomains, "provision_users": c.policy.provisionUsers,
+            "attributes": ["email": c.policy.attributes.email, "given_name": c.policy.attributes.givenName, "family_name": c.policy.attributes.familyName],
         ]
+        switch c.settings {
+        case .saml(let saml):
+            let sp = UpstreamService.spValues(issuer: issuer, name: c.name)
+            out.merge([
+                "sp_entity_id": sp.entityID, "acs_url": sp.acsURL, "sp_metadata_url": sp.metadataURL, "idp_entity_id": saml.idpEntityID,
+                "sso_url": saml.ssoURL, "sso_binding": saml.ssoBinding, "slo_url": saml.sloURL ?? NSNull(),
+                "signing_certificates": saml.signingCertificatesPEM.map(UpstreamService.fingerprint),
+                "metadata_url": saml.metadataURL ?? NSNull(), "metadata_valid_until": saml.metadataValidUntil.map(iso) ?? NSNull(),
+                "metadata_fetched_at": saml.metadataFetchedAt.map(iso) ?? NSNull(),
+                "metadata_refresh_error": saml.metadataRefreshError ?? NSNull(), "allow_unsolicited": saml.allowUnsolicited,
+            ]) { a, _ in a }
+        case .oidc(let oidc):
+            let rp = UpstreamService.rpValues(issuer: issuer, name: c.name)
+            out.merge([
+                "issuer": oidc.issuer, "client_id": oidc.clientID, "auth_method": oidc.authMethod, "redirect_uri": rp.redirectURI,
+                "jwks_uri": rp.jwksURI, "scopes": oidc.scopes, "use_par": oidc.usePAR, "authorization_endpoint": oidc.authorizationEndpoint,
+                "token_endpoint": oidc.tokenEndpoint, "discovery_fetched_at": oidc.discoveryFetchedAt.map(iso) ?? NSNull(),
+                "discovery_refresh_error": oidc.discoveryRefreshError ?? NSNull(),
+            ]) { a, _ in a }
+        }
+        return out
     }
 
     static func show(_ c: UpstreamConnection, issuer: String, json: Bool) throws {
@@ -117,15 +131,76 @@ struct UpstreamCommand: AsyncParsableCommand {
             try printJSON(describe(c, issuer: issuer))
             return
         }
-        let sp = UpstreamService.spValues(issuer: issuer, name: c.name)
-        print("SAML connection \(c.name) (\(c.id))\(c.enabled ? "" : " [disabled]")")
-        print("IdP entity ID:   \(c.saml.idpEntityID)")
-        print("IdP SSO URL:     \(c.saml.ssoURL) (\(c.saml.ssoBinding))")
-        print("IdP certificates: \(c.saml.signingCertificatesPEM.map { String(UpstreamService.fingerprint($0).prefix(16)) }.joined(separator: " "))")
-        print("Give the IdP these values (or the metadata URL):")
-        print("  SP entity ID:  \(sp.entityID)")
-        print("  ACS URL:       \(sp.acsURL) (HTTP-POST)")
-        print("  SP metadata:   \(sp.metadataURL)")
+        switch c.settings {
+        case .saml(let saml):
+            let sp = UpstreamService.spValues(issuer: issuer, name: c.name)
+            print("SAML connection \(c.name) (\(c.id))\(c.enabled ? "" : " [disabled]")")
+            print("IdP entity ID:   \(saml.idpEntityID)")
+            print("IdP SSO URL:     \(saml.ssoURL) (\(saml.ssoBinding))")
+            print("IdP certificates: \(saml.signingCertificatesPEM.map { String(UpstreamService.fingerprint($0).prefix(16)) }.joined(separator: " "))")
+            print("Give the IdP these values (or the metadata URL):")
+            print("  SP entity ID:  \(sp.entityID)")
+            print("  ACS URL:       \(sp.acsURL) (HTTP-POST)")
+            print("  SP metadata:   \(sp.metadataURL)")
+        case .oidc(let oidc):
+            let rp = UpstreamService.rpValues(issuer: issuer, name: c.name)
+            print("OIDC connection \(c.name) (\(c.id))\(c.enabled ? "" : " [disabled]")")
+            print("Issuer:          \(oidc.issuer)")
+            print("Client ID:       \(oidc.clientID) (\(oidc.authMethod))")
+            print("Register at the provider:")
+            print("  Redirect URI:  \(rp.redirectURI)")
+            if oidc.authMethod == "private_key_jwt" { print("  JWKS URI:      \(rp.jwksURI)") }
+        }
+    }
+
+    struct CreateOIDC: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "create-oidc", abstract: "Add an OpenID Provider (from its issuer's discovery document) that users may sign in with.")
+        @Option(help: "Tenant name.") var tenant: String
+        @Option(help: "Connection name: a-z, 0-9 and -; used in /oidc/rp/NAME/… and /login/upstream/NAME.") var name: String
+        @Option(name: .customLong("display-name"), help: "What the login page's button says. Default: the name.") var displayName: String?
+        @Option(help: "The provider's issuer (its discovery document is read from ISSUER/.well-known/openid-configuration).") var issuer: String
+        @Option(name: .customLong("client-id"), help: "The client ID the provider gave Sigil.") var clientID: String
+        @Option(name: .customLong("client-secret"), help: "The client secret (not with private_key_jwt). [env: SIGIL_UPSTREAM_CLIENT_SECRET]")
+        var clientSecret: String?
+        @Option(name: .customLong("auth-method"), help: "client_secret_basic (default with a secret), client_secret_post or private_key_jwt.")
+        var authMethod: String?
+        @Option(help: "Scopes, space-separated (default: openid email profile).") var scope: String = "openid email profile"
+        @Flag(help: "Push the authorization request (RFC 9126).") var par = false
+        @Option(name: .customLong("email-domain"), help: "Route users with an email in this domain here from the login page; repeat.")
+        var emailDomains: [String] = []
+        @Option(name: .customLong("link-domain"), help: "Link an existing user whose email is in this domain on first sign-in; repeat.")
+        var linkDomains: [String] = []
+        @Option(name: .customLong("claim"), help: "Claim mapping FIELD=CLAIM (FIELD: email, given_name, family_name); repeat.")
+        var claims: [String] = []
+        @Flag(name: .customLong("no-provisioning"), help: "Do not create users on first sign-in.") var noProvisioning = false
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var location: Location
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            var mapping = UpstreamAttributeMapping(email: "email", givenName: "given_name", familyName: "family_name")
+            for pair in claims {
+                let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else { throw ValidationError("--claim takes FIELD=CLAIM") }
+                switch parts[0] {
+                case "email": mapping.email = parts[1]
+                case "given_name": mapping.givenName = parts[1]
+                case "family_name": mapping.familyName = parts[1]
+                default: throw ValidationError("--claim FIELD must be email, given_name or family_name")
+                }
+            }
+            let input = UpstreamService.NewOIDCConnection(
+                name: name, displayName: displayName, issuer: issuer, clientID: clientID,
+                clientSecret: clientSecret ?? env("SIGIL_UPSTREAM_CLIENT_SECRET"), authMethod: authMethod,
+                scopes: scope.split(separator: " ").map(String.init), usePAR: par,
+                policy: UpstreamPolicy(attributes: mapping, emailDomains: emailDomains, linkDomains: linkDomains, provisionUsers: !noProvisioning))
+            try await withRuntime(store) { runtime in
+                let t = try await sigil.tenant(runtime, tenant)
+                let c = try await runtime.services.upstreams.createOIDC(tenantID: t.id, input, by: .cli)
+                try show(c, issuer: location.issuer(t), json: json)
+            }
+        }
     }
 
     struct List: AsyncParsableCommand {
@@ -143,7 +218,8 @@ struct UpstreamCommand: AsyncParsableCommand {
                     try printJSON(all.map { UpstreamCommand.describe($0, issuer: location.issuer(t)) })
                 } else {
                     for c in all {
-                        print("\(c.name)\t\(c.enabled ? "enabled" : "disabled")\t\(c.saml.idpEntityID)\t\(c.saml.metadataURL ?? "-")")
+                        let idp = c.saml?.idpEntityID ?? c.oidc?.issuer ?? ""
+                        print("\(c.name)\t\(c.protocolName)\t\(c.enabled ? "enabled" : "disabled")\t\(idp)\t\(c.refreshURL ?? "-")")
                     }
                 }
             }

@@ -67,7 +67,7 @@ import _CryptoExtras
         let message = try SAMLRedirectBinding.decode(rawQuery: String(url.split(separator: "?", maxSplits: 1)[1]))
         // Signed with the connection's key (its certificate is in Sigil's SP metadata).
         let c = try #require(try await h.store.upstreams.find(tenantID: h.tenant.id, name: "okta"))
-        try SAMLRedirectBinding.verify(try #require(message.redirectSignature), certificate: try Certificate(pemEncoded: c.saml.spCertificatePEM))
+        try SAMLRedirectBinding.verify(try #require(message.redirectSignature), certificate: try Certificate(pemEncoded: c.saml!.spCertificatePEM))
         return try AuthnRequest.parse(message.xml).id
     }
 
@@ -194,7 +194,7 @@ import _CryptoExtras
             #expect(sp.assertionConsumerServices.map(\.location) == ["https://id.example.com/saml/sp/okta/acs"])
             #expect(sp.signingCertificatePEM != nil && sp.encryptionCertificatePEM != nil)
             // The SP key is sealed under the master key, never stored in the clear.
-            #expect(!c.saml.sealedSPKey.contains("PRIVATE KEY"))
+            #expect(!c.saml!.sealedSPKey.contains("PRIVATE KEY"))
             // Names are unique per tenant and URL-safe.
             await #expect(throws: StoreError.self) { _ = try await connect(h, idp) }
             await #expect(throws: ServiceError.self) {
@@ -228,7 +228,7 @@ import _CryptoExtras
             let idp = try IdP()
             let c = try await connect(h, idp, slo: "https://okta.example/slo")
             let up = h.services.upstreams
-            let spCertificate = try Certificate(pemEncoded: c.saml.spCertificatePEM)
+            let spCertificate = try Certificate(pemEncoded: c.saml!.spCertificatePEM)
             let sp = UpstreamService.spValues(issuer: ServiceHarness.issuer, name: "okta")
             let idpBuilder = SAMLResponseBuilder(signer: idp.signer, random: SystemRandom())
             func query(_ url: String) -> String { String(url.split(separator: "?", maxSplits: 1)[1]) }

@@ -13,10 +13,11 @@ struct UpstreamStoreConformanceTests {
 
     func connection(_ tenant: Tenant, _ id: String, _ name: String, metadataURL: String? = nil) -> UpstreamConnection {
         UpstreamConnection(
-            id: id, tenantID: tenant.id, name: name, displayName: name.uppercased(),
-            saml: UpstreamSAMLSettings(
-                idpEntityID: "https://idp.example/\(name)", ssoURL: "https://idp.example/sso", signingCertificatesPEM: ["PEM1"],
-                metadataURL: metadataURL, emailDomains: ["example.org"], spKeyID: "k", spCertificatePEM: "SPPEM", sealedSPKey: "sealed"),
+            id: id, tenantID: tenant.id, name: name, displayName: name.uppercased(), policy: UpstreamPolicy(emailDomains: ["example.org"]),
+            settings: .saml(
+                UpstreamSAMLSettings(
+                    idpEntityID: "https://idp.example/\(name)", ssoURL: "https://idp.example/sso", signingCertificatesPEM: ["PEM1"],
+                    metadataURL: metadataURL, spKeyID: "k", spCertificatePEM: "SPPEM", sealedSPKey: "sealed")),
             createdAt: f.clock.now(), updatedAt: f.clock.now())
     }
 
@@ -38,11 +39,13 @@ struct UpstreamStoreConformanceTests {
             #expect(try await store.upstreams.listWithMetadataURL().map(\.id) == ["upc_1"])
             // Update: version checked and bumped, settings round-trip.
             let (before, after) = try await store.upstreams.update(tenantID: acme.id, id: "upc_1", expectedVersion: 1) {
-                $0.saml.signingCertificatesPEM = ["PEM1", "PEM2"]
+                guard case .saml(var saml) = $0.settings else { return }
+                saml.signingCertificatesPEM = ["PEM1", "PEM2"]
+                saml.metadataURL = nil
+                $0.settings = .saml(saml)
                 $0.enabled = false
-                $0.saml.metadataURL = nil
             }
-            #expect(before.version == 1 && after.version == 2 && after.saml.signingCertificatesPEM == ["PEM1", "PEM2"] && !after.enabled)
+            #expect(before.version == 1 && after.version == 2 && after.saml?.signingCertificatesPEM == ["PEM1", "PEM2"] && !after.enabled)
             #expect(try await store.upstreams.get(tenantID: acme.id, id: "upc_1") == after)
             #expect(try await store.upstreams.listWithMetadataURL().isEmpty)
             await #expect(throws: StoreError.self) { _ = try await store.upstreams.update(tenantID: acme.id, id: "upc_1", expectedVersion: 1) { _ in } }

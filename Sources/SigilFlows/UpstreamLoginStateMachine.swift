@@ -14,22 +14,26 @@ public struct UpstreamIdentity: Codable, Sendable, Equatable {
     public var authnInstant: Date?
     public var authnContextClassRef: String?
     public var assertionID: String
+    /// OIDC: the provider's `amr` values.
+    public var upstreamAMR: [String] = []
 
     public init(
         subject: String, subjectFormat: String?, email: String?, givenName: String?, familyName: String?, idpEntityID: String,
-        sessionIndex: String?, authnInstant: Date?, authnContextClassRef: String?, assertionID: String
+        sessionIndex: String?, authnInstant: Date?, authnContextClassRef: String?, assertionID: String, upstreamAMR: [String] = []
     ) {
+        self.upstreamAMR = upstreamAMR
         self.subject = subject; self.subjectFormat = subjectFormat; self.email = email; self.givenName = givenName
         self.familyName = familyName; self.idpEntityID = idpEntityID; self.sessionIndex = sessionIndex
         self.authnInstant = authnInstant; self.authnContextClassRef = authnContextClassRef; self.assertionID = assertionID
     }
 }
 
-/// A sign-in sent to an upstream SAML identity provider: the AuthnRequest Sigil signed, for
-/// which browser, and where to go afterwards.
-public struct UpstreamSAMLLogin: Codable, Sendable, Equatable {
+/// A sign-in sent to an upstream identity provider (a SAML AuthnRequest, or an OpenID Connect
+/// authorization request): for which browser, and where to go afterwards.
+public struct UpstreamLogin: Codable, Sendable, Equatable {
     public var connectionID: String
-    /// The AuthnRequest's ID: the assertion must answer it (InResponseTo).
+    /// SAML: the AuthnRequest's ID, which the assertion must answer (InResponseTo). OIDC: the
+    /// hash of the `state` sent.
     public var requestID: String
     public var returnTo: String
     /// `tokenHash` of the browser's binding cookie when the sign-in started.
@@ -48,7 +52,7 @@ public struct UpstreamSAMLLogin: Codable, Sendable, Equatable {
 /// cache, shared by every node; its row ID is derived from connection and assertion ID, so a
 /// second insert fails).
 public enum UpstreamSAMLFlow: Codable, Sendable, Equatable {
-    case login(UpstreamSAMLLogin)
+    case login(UpstreamLogin)
     case assertionSeen(connectionID: String, assertionID: String)
     /// Sigil's sign-out continuing at the upstream IdP: the LogoutRequest to send (or sent,
     /// `requestID`) for the session's upstream subject, and where the browser goes afterwards.
@@ -73,7 +77,19 @@ public struct UpstreamSAMLLogout: Codable, Sendable, Equatable {
     }
 }
 
-/// SP-initiated SSO towards an upstream identity provider, as a pure state machine.
+/// An OpenID Connect sign-in at an upstream provider: the shared sign-in state plus what the
+/// callback needs (the nonce the ID token must carry, the PKCE verifier sealed under the master key).
+public struct UpstreamOIDCLogin: Codable, Sendable, Equatable {
+    public var login: UpstreamLogin
+    public var nonce: String
+    public var sealedVerifier: String
+
+    public init(login: UpstreamLogin, nonce: String, sealedVerifier: String) {
+        self.login = login; self.nonce = nonce; self.sealedVerifier = sealedVerifier
+    }
+}
+
+/// A sign-in at an upstream identity provider (SAML or OpenID Connect), as a pure state machine.
 ///
 ///     sent ──Response accepted at the ACS (cross-site POST)──▶ asserted
 ///     asserted ──same-site continue step by the browser that started it──▶ signed in
@@ -82,8 +98,8 @@ public struct UpstreamSAMLLogout: Codable, Sendable, Equatable {
 ///
 /// The ACS is reached by a cross-site POST that carries no SameSite cookie, so the browser
 /// binding is checked at the continue step Sigil's own page submits.
-public struct UpstreamSAMLStateMachine: Sendable {
-    public typealias Record = FlowRecord<UpstreamSAMLLogin>
+public struct UpstreamLoginStateMachine: Sendable {
+    public typealias Record = FlowRecord<UpstreamLogin>
     public private(set) var record: Record
 
     public init(_ record: Record) { self.record = record }

@@ -1,0 +1,167 @@
+import Crypto
+import Foundation
+import SigilCore
+import SigilJOSE
+
+/// Sigil as an OpenID Connect relying party of an upstream OpenID Provider: the pure checks.
+/// Fetching, storing and the browser live in SigilServices (`UpstreamService+OIDC`).
+public enum UpstreamOIDC {
+    /// Why an upstream sign-in was refused: a machine reason (audited) and a message for the person.
+    public struct Refusal: Error, Sendable, Equatable, CustomStringConvertible {
+        public let reason: String
+        public let message: String
+        public init(_ reason: String, _ message: String) { self.reason = reason; self.message = message }
+        public var description: String { "\(reason): \(message)" }
+    }
+
+    /// What Sigil reads from a provider's discovery document (OpenID Connect Discovery 1.0 §3).
+    public struct ProviderMetadata: Sendable, Equatable {
+        public var issuer: String
+        public var authorizationEndpoint: String
+        public var tokenEndpoint: String
+        public var userinfoEndpoint: String?
+        public var jwksURI: String
+        public var parEndpoint: String?
+        public var issParameterSupported: Bool
+        public var authMethods: [String]
+        public var codeChallengeMethods: [String]
+        public var signingAlgorithms: [String]
+
+        /// Parses the document fetched from `{expectedIssuer}/.well-known/openid-configuration`:
+        /// its `issuer` must be exactly `expectedIssuer` (§4.3; a mismatch is a mix-up), the
+        /// endpoints absolute http(s) URLs, `code` among the response types.
+        public static func parse(_ bytes: [UInt8], expectedIssuer: String) throws(Refusal) -> ProviderMetadata {
+            guard StrictJSON.isValid(bytes), let object = (try? JSONValue.parse(bytes))?.object else {
+                throw Refusal("badDiscovery", "the provider's discovery document is not a JSON object")
+            }
+            func url(_ key: String, required: Bool) throws(Refusal) -> String? {
+                guard let value = object[key]?.string else {
+                    if required { throw Refusal("badDiscovery", "the discovery document has no \(key)") }
+                    return nil
+                }
+                guard let c = URLComponents(string: value), ["https", "http"].contains(c.scheme?.lowercased() ?? ""), c.host?.isEmpty == false,
+                    c.fragment == nil
+                else {
+                    throw Refusal("badDiscovery", "\(key) in the discovery document is not an absolute http(s) URL")
+                }
+                return value
+            }
+            guard let issuer = object["issuer"]?.string, issuer == expectedIssuer else {
+                throw Refusal("wrongIssuer", "the discovery document names another issuer than the one configured")
+            }
+            if let types = object["response_types_supported"]?.strings, !types.contains("code") {
+                throw Refusal("badDiscovery", "the provider does not offer the authorization code flow")
+            }
+            return ProviderMetadata(
+                issuer: issuer, authorizationEndpoint: try url("authorization_endpoint", required: true)!,
+                tokenEndpoint: try url("token_endpoint", required: true)!, userinfoEndpoint: try url("userinfo_endpoint", required: false),
+                jwksURI: try url("jwks_uri", required: true)!, parEndpoint: try url("pushed_authorization_request_endpoint", required: false),
+                issParameterSupported: object["authorization_response_iss_parameter_supported"] == .bool(true),
+                authMethods: object["token_endpoint_auth_methods_supported"]?.strings ?? ["client_secret_basic"],
+                codeChallengeMethods: object["code_challenge_methods_supported"]?.strings ?? [],
+                signingAlgorithms: object["id_token_signing_alg_values_supported"]?.strings ?? ["RS256"])
+        }
+    }
+
+    /// The authorization request's parameters (code flow, PKCE S256, state, nonce).
+    public static func authorizationParameters(
+        clientID: String, redirectURI: String, scopes: [String], state: String, nonce: String, codeVerifier: String
+    ) -> [(String, String)] {
+        [
+            ("response_type", "code"), ("client_id", clientID), ("redirect_uri", redirectURI), ("scope", scopes.joined(separator: " ")),
+            ("state", state), ("nonce", nonce), ("code_challenge", PKCE.challenge(for: codeVerifier)), ("code_challenge_method", "S256"),
+        ]
+    }
+
+    /// `application/x-www-form-urlencoded` of `pairs`.
+    public static func formEncoded(_ pairs: [(String, String)]) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return pairs.map { k, v in
+            (k.addingPercentEncoding(withAllowedCharacters: allowed) ?? "") + "=" + (v.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")
+        }.joined(separator: "&")
+    }
+
+    /// What Sigil expects of the authorization response at its redirect URI: no `error`, a
+    /// `code`, and when the provider sends `iss` (RFC 9207; required when it says it does) the
+    /// configured issuer — anything else is a mix-up.
+    public static func checkAuthorizationResponse(
+        _ query: [String: String], issuer: String, issRequired: Bool
+    ) throws(Refusal) -> String {
+        if let iss = query["iss"] {
+            guard iss == issuer else { throw Refusal("mixUp", "the authorization response comes from another provider (iss)") }
+        } else if issRequired {
+            throw Refusal("mixUp", "the provider sends iss in its responses and this one has none")
+        }
+        if let error = query["error"] {
+            let reason = error == "access_denied" ? "accessDenied" : "providerError"
+            let description = query["error_description"].map { ": \(String($0.prefix(200)))" } ?? ""
+            throw Refusal(reason, "the identity provider did not sign you in (\(String(error.prefix(64))))\(description)")
+        }
+        guard let code = query["code"], !code.isEmpty, code.utf8.count <= 4096 else {
+            throw Refusal("malformed", "the authorization response has no code")
+        }
+        return code
+    }
+
+    /// The claims of a validated ID token (OIDC Core §3.1.3.7).
+    public struct IDToken: Sendable, Equatable {
+        public var subject: String
+        public var claims: [String: JSONValue]
+        public var expiresAt: Date
+        public var authTime: Date?
+        public var acr: String?
+        public var amr: [String]
+    }
+
+    /// Checks an ID token from the token endpoint: a JWS (never `none`, never HMAC: `JWS.verify`
+    /// knows RS256, ES256 and EdDSA only) by a key of the provider's JWKS, `iss` exactly the
+    /// issuer, `aud` containing the client (and `azp` the client when present or when there are
+    /// several audiences), `exp` in the future and `iat` not in the future beyond `skew`, `nonce`
+    /// the one sent, `sub` present.
+    public static func validateIDToken(
+        _ token: String, keys: JWKSet, issuer: String, clientID: String, nonce: String, now: Date, skew: TimeInterval = 120
+    ) throws(Refusal) -> IDToken {
+        let parsed: JWS.Parsed
+        do { parsed = try JWS.parse(token) } catch { throw Refusal("malformed", "the ID token is not a signed JWT") }
+        guard let alg = parsed.algorithm, ["RS256", "ES256", "EdDSA"].contains(alg) else {
+            throw Refusal("signatureInvalid", "the ID token's algorithm is not accepted")
+        }
+        guard JWS.verify(parsed, with: keys) else {
+            throw Refusal("signatureInvalid", "the ID token's signature does not verify with the provider's keys")
+        }
+        let c = parsed.payload
+        guard c["iss"]?.string == issuer else { throw Refusal("wrongIssuer", "the ID token comes from another issuer") }
+        let audiences = c["aud"]?.strings ?? []
+        guard audiences.contains(clientID) else { throw Refusal("wrongAudience", "the ID token is for another client") }
+        if let azp = c["azp"]?.string {
+            guard azp == clientID else { throw Refusal("wrongAudience", "the ID token was issued to another party (azp)") }
+        } else if audiences.count > 1 {
+            throw Refusal("wrongAudience", "the ID token names several audiences and no azp")
+        }
+        guard let exp = c["exp"]?.int else { throw Refusal("malformed", "the ID token has no exp") }
+        let expiresAt = Date(timeIntervalSince1970: TimeInterval(exp))
+        guard now < expiresAt.addingTimeInterval(skew) else { throw Refusal("expired", "the ID token has expired") }
+        guard let iat = c["iat"]?.int else { throw Refusal("malformed", "the ID token has no iat") }
+        guard Date(timeIntervalSince1970: TimeInterval(iat)) <= now.addingTimeInterval(skew) else {
+            throw Refusal("notYetValid", "the ID token was issued in the future")
+        }
+        guard let got = c["nonce"]?.string, constantTimeEquals(Array(got.utf8), Array(nonce.utf8)) else {
+            throw Refusal("badNonce", "the ID token does not carry this sign-in's nonce")
+        }
+        guard let sub = c["sub"]?.string, !sub.isEmpty, sub.utf8.count <= 255 else { throw Refusal("malformed", "the ID token has no sub") }
+        return IDToken(
+            subject: sub, claims: c, expiresAt: expiresAt,
+            authTime: c["auth_time"]?.int.map { Date(timeIntervalSince1970: TimeInterval($0)) }, acr: c["acr"]?.string,
+            amr: c["amr"]?.strings ?? [])
+    }
+
+    /// A `private_key_jwt` client assertion for the token endpoint (RFC 7523 §2.2, OIDC Core §9).
+    public static func clientAssertion(clientID: String, audience: String, key: SigningKeyMaterial, now: Date, jti: String) throws -> String {
+        try JWS.sign(
+            payload: [
+                "iss": .string(clientID), "sub": .string(clientID), "aud": .string(audience), "jti": .string(jti),
+                "iat": .int(Int64(now.timeIntervalSince1970)), "exp": .int(Int64(now.timeIntervalSince1970) + 60),
+            ], key: key)
+    }
+}
