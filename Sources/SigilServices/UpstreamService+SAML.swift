@@ -294,9 +294,8 @@ extension UpstreamService {
             // `fed`, plus `mfa` when the IdP says its sign-in was multi-factor (a SAML class or OIDC amr);
             // `acr` is the IdP's own (a SAML AuthnContextClassRef or an OIDC acr), never one of Sigil's.
             var amr = ["fed"]
-            if let ref = identity.authnContextClassRef, ref.contains("MultiFactor") || ref.contains("TwoFactor") || identity.upstreamAMR.contains("mfa") {
-                amr.append("mfa")
-            }
+            let ref = identity.authnContextClassRef ?? ""
+            if ref.contains("MultiFactor") || ref.contains("TwoFactor") || identity.upstreamAMR.contains("mfa") { amr.append("mfa") }
             let acr = identity.authnContextClassRef ?? (c.saml != nil ? SAML.AuthnContextClass.unspecified : "urn:sigil:acr:upstream")
             let (session, cookie) = try await sessions.start(tenantID: tenantID, userID: user.id, amr: amr, acr: acr, in: tx)
             // What single logout needs to name this session at the IdP, and to find it from there.

@@ -31,7 +31,7 @@ struct ServiceHarness {
     /// Opens a harness; the caller must `close()` it (`withServices` does).
     static func open(
         _ backend: Backend, seed: String = #function, backChannel: BackChannelLogoutDispatcher = BackChannelLogoutDispatcher(),
-        masterKeyByte: UInt8 = 7
+        masterKeyByte: UInt8 = 7, fetcher: (any RemoteDocumentFetcher)? = nil
     ) async throws -> ServiceHarness {
         let (store, dispose) = try await freshStore(backend)
         do {
@@ -40,7 +40,8 @@ struct ServiceHarness {
             let push = RecordingPushSender()
             let context = ServiceContext(
                 store: faults, clock: clock, random: InsecureSeededRandom(seed: seed),
-                masterKey: try MasterKey(rawBytes: Array(repeating: masterKeyByte, count: 32)))
+                masterKey: try MasterKey(rawBytes: Array(repeating: masterKeyByte, count: 32)),
+                remote: fetcher.map { RemoteDocuments(fetcher: $0, clock: clock) })
             let services = ServiceSet(context: context, pushSender: push, backChannel: backChannel)
             let tenant = try await services.tenants.ensureDefault()
             return ServiceHarness(
