@@ -159,3 +159,28 @@ extension AdminAPI {
         return out
     }
 }
+
+extension AdminAPI {
+    package func listUpstreamTraces(_ input: Operations.ListUpstreamTraces.Input) async throws -> Operations.ListUpstreamTraces.Output {
+        let call = try AdminCall.get()
+        let traces = try await services.upstreams.traces(
+            tenantID: try call.tenantID(), name: input.path.name, limit: input.query.limit ?? 50, by: call.principal)
+        return .ok(.init(body: .json(.init(items: traces.map { Self.trace($0, name: input.path.name) }))))
+    }
+
+    package func getUpstreamTrace(_ input: Operations.GetUpstreamTrace.Input) async throws -> Operations.GetUpstreamTrace.Output {
+        let call = try AdminCall.get()
+        let tenantID = try call.tenantID()
+        let trace = try await services.upstreams.trace(tenantID: tenantID, id: input.path.id, by: call.principal)
+        let name = try await services.upstreams.list(tenantID: tenantID, by: call.principal).first { $0.id == trace.connectionID }?.name ?? trace.connectionID
+        return .ok(.init(body: .json(Self.trace(trace, name: name))))
+    }
+
+    static func trace(_ t: UpstreamTrace, name: String) -> Components.Schemas.UpstreamTrace {
+        Components.Schemas.UpstreamTrace(
+            id: t.id, connection: name, flowId: t.flowID, outcome: t.outcome == "accepted" ? .accepted : .rejected, reason: t.reason,
+            createdAt: t.createdAt, expiresAt: t.expiresAt,
+            messages: t.data.messages.map { .init(kind: $0.kind, direction: $0.direction, binding: $0.binding, xml: $0.xml) },
+            checks: t.data.checks.map { .init(name: $0.name, passed: $0.passed, detail: $0.detail) })
+    }
+}

@@ -1,6 +1,34 @@
+import Crypto
 import Foundation
+import SigilCore
 import SigilXML
 import X509
+
+/// The SAML trace's record of one validation: each check in order, passed or (the last) failed.
+/// Details never carry a NameID or attribute value.
+public final class SAMLCheckLog: @unchecked Sendable {
+    public struct Check: Codable, Sendable, Equatable {
+        public var name: String
+        public var passed: Bool
+        public var detail: String
+    }
+
+    public private(set) var checks: [Check] = []
+    /// The check under way (named in a failure).
+    public var step = "parse"
+
+    public init() {}
+
+    public func pass(_ name: String, _ detail: String) { checks.append(Check(name: name, passed: true, detail: detail)) }
+
+    func fail(_ error: SAMLError) {
+        checks.append(Check(name: step, passed: false, detail: "\(error.code): \(error.message)"))
+    }
+}
+
+extension String {
+    func ifEmpty(_ fallback: String) -> String { isEmpty ? fallback : self }
+}
 
 /// What an upstream identity provider asserted, read only from signed content.
 public struct UpstreamAssertion: Sendable, Equatable, Codable {
@@ -91,8 +119,27 @@ public struct SAMLResponseValidator: Sendable {
     }
 
     public func validate(_ xml: [UInt8], now: Date) throws(SAMLError) -> UpstreamAssertion {
+        try run(xml, now: now, log: nil)
+    }
+
+    /// `validate`, recording each check's verdict in plain language in `log` (the SAML trace):
+    /// which certificate verified, which time window, which audience; the failed check last.
+    public func validate(_ xml: [UInt8], now: Date, log: SAMLCheckLog) throws(SAMLError) -> UpstreamAssertion {
+        do { return try run(xml, now: now, log: log) } catch {
+            log.fail(error)
+            throw error
+        }
+    }
+
+    private func run(_ xml: [UInt8], now: Date, log: SAMLCheckLog?) throws(SAMLError) -> UpstreamAssertion {
+        func fingerprint(_ index: Int) -> String {
+            guard trustedCertificates.indices.contains(index), let der = (try? trustedCertificates[index].serializeAsPEM())?.derBytes else { return "?" }
+            return "#\(index + 1) (SHA-256 \(hexEncoded(SHA256.hash(data: der)).prefix(16))…)"
+        }
+        log?.step = "parse"
         let original = try Self.parse(xml)
         try Self.requireResponse(original.root)
+        log?.pass("parse", "a SAML 2.0 Response, \(xml.count) bytes, accepted by the hardened parser (no DTD, no entities)")
         let verifier: XMLSignatureVerifier
         do {
             verifier = try XMLSignatureVerifier(
@@ -122,10 +169,16 @@ public struct SAMLResponseValidator: Sendable {
             do { verified = try verifier.verifyEnveloped(original, signedElement: .root) } catch { throw signatureError(error, "response") }
             responseSigned = true
             keyIndex = verified.keyIndex
+            log?.pass(
+                "response signature",
+                "verified with the IdP certificate \(fingerprint(verified.keyIndex)), \(verified.signatureAlgorithm), digest \(verified.digestAlgorithm); only the signed bytes are read from here on"
+            )
             working = try Self.parse(verified.canonicalBytes)
             response = verified.element
         }
         let responseID = response.attribute("ID") ?? ""
+        if !responseSigned { log?.pass("response signature", "none on the Response; the assertion must be signed") }
+        log?.step = "response issuer, destination, status"
 
         // 2. Who sent it, to where, with what status, answering what.
         let responseIssuers = response.childElements(named: "Issuer", namespaceURI: SAML.assertionNamespace)
@@ -157,6 +210,11 @@ public struct SAMLResponseValidator: Sendable {
                 .failedStatus, "the identity provider did not sign you in (\(short))\(message.map { ": \(String($0.prefix(200)))" } ?? "")",
                 detail: [code, sub ?? ""].joined(separator: " "))
         }
+        log?.pass(
+            "response issuer, destination, status",
+            "Issuer \(responseIssuers.first?.textContent.trimmed ?? "(none)"), Destination \(response.attribute("Destination") ?? "(none)") (this ACS: \(acsURL)), status Success"
+        )
+        log?.step = "InResponseTo"
         let responseInResponseTo = response.attribute("InResponseTo")
         if let expected = inResponseTo {
             if let got = responseInResponseTo, got != expected {
@@ -166,6 +224,8 @@ public struct SAMLResponseValidator: Sendable {
             throw SAMLError(.unexpectedResponse, "the response answers a request this service provider does not know")
         }
 
+        log?.pass("InResponseTo", inResponseTo.map { "answers this browser's request \($0)" } ?? "unsolicited (allowed by this connection)")
+        log?.step = "assertion"
         // 3. Exactly one assertion, read only from signed content.
         guard encryptedAssertions.count + plainAssertions.count == 1 else {
             throw SAMLError(.malformed, "the response must carry exactly one assertion (it has \(encryptedAssertions.count + plainAssertions.count))")
@@ -226,6 +286,11 @@ public struct SAMLResponseValidator: Sendable {
             }
         }
 
+        log?.pass(
+            "assertion",
+            (encrypted ? "one EncryptedAssertion, decrypted with the connection's key; " : "one Assertion; ")
+                + (assertionSigned ? "its own signature verified with the IdP certificate \(fingerprint(keyIndex))" : "covered by the Response signature"))
+        log?.step = "assertion issuer and subject"
         // 4. The assertion itself.
         guard let assertionID = assertion.attribute("ID"), !assertionID.isEmpty, assertion.attribute("Version") == "2.0" else {
             throw SAMLError(.malformed, "the Assertion has no ID or is not SAML 2.0")
@@ -249,6 +314,11 @@ public struct SAMLResponseValidator: Sendable {
         let nameID = nameIDs[0].textContent.trimmed
         guard !nameID.isEmpty, nameID.utf8.count <= 512 else { throw SAMLError(.malformed, "the NameID is empty or too long") }
 
+        log?.pass(
+            "assertion issuer and subject",
+            "Issuer \(issuer) (this connection's IdP); NameID of \(nameID.count) characters, format \(nameIDs[0].attribute("Format") ?? "unspecified"), read whole"
+        )
+        log?.step = "bearer confirmation"
         // Bearer confirmation: this ACS, in its window, for this request.
         var confirmationFailure: SAMLError?
         var confirmedUntil: Date?
@@ -290,6 +360,10 @@ public struct SAMLResponseValidator: Sendable {
             throw confirmationFailure ?? SAMLError(.malformed, "the assertion has no bearer SubjectConfirmation")
         }
 
+        log?.pass(
+            "bearer confirmation",
+            "Recipient \(acsURL), NotOnOrAfter \(SAMLTime.format(confirmedUntil)) (now \(SAMLTime.format(now)), skew \(Int(clockSkew)) s)")
+        log?.step = "conditions"
         // Conditions: window and audience.
         let conditionsList = assertion.childElements(named: "Conditions", namespaceURI: SAML.assertionNamespace)
         guard conditionsList.count <= 1 else { throw SAMLError(.malformed, "the Assertion has several Conditions") }
@@ -315,6 +389,11 @@ public struct SAMLResponseValidator: Sendable {
             }
         }
 
+        log?.pass(
+            "conditions",
+            "NotBefore \(conditions.attribute("NotBefore") ?? "(none)"), NotOnOrAfter \(conditions.attribute("NotOnOrAfter") ?? "(none)"), now \(SAMLTime.format(now)); every AudienceRestriction names \(spEntityID)"
+        )
+        log?.step = "authentication statement"
         // AuthnStatement (profiles §4.1.4.2: at least one).
         guard let authn = assertion.firstChild(named: "AuthnStatement", namespaceURI: SAML.assertionNamespace) else {
             throw SAMLError(.malformed, "the assertion has no AuthnStatement")
@@ -326,6 +405,9 @@ public struct SAMLResponseValidator: Sendable {
         let classRef = authn.firstChild(named: "AuthnContext", namespaceURI: SAML.assertionNamespace)?
             .firstChild(named: "AuthnContextClassRef", namespaceURI: SAML.assertionNamespace)?.textContent.trimmed
 
+        log?.pass(
+            "authentication statement",
+            "AuthnInstant \(authn.attribute("AuthnInstant") ?? "(none)"), AuthnContextClassRef \(classRef ?? "(none)")")
         var attributes: [String: [String]] = [:]
         for statement in assertion.childElements(named: "AttributeStatement", namespaceURI: SAML.assertionNamespace) {
             for attribute in statement.childElements(named: "Attribute", namespaceURI: SAML.assertionNamespace) {
@@ -334,6 +416,7 @@ public struct SAMLResponseValidator: Sendable {
                 attributes[name, default: []] += values
             }
         }
+        log?.pass("attributes", attributes.keys.sorted().map { "\($0) (\(attributes[$0]!.count))" }.joined(separator: ", ").ifEmpty("none"))
         return UpstreamAssertion(
             responseID: responseID, assertionID: assertionID, issuer: issuer, nameID: nameID, nameIDFormat: nameIDs[0].attribute("Format"),
             sessionIndex: authn.attribute("SessionIndex"), authnInstant: authn.attribute("AuthnInstant").flatMap(SAMLTime.parse),

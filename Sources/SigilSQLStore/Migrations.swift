@@ -415,6 +415,21 @@ enum Migrations {
                 )
                 """,
                 "CREATE INDEX upstream_sessions_by_subject ON upstream_sessions (tenant_id, connection_id, subject)",
+                """
+                CREATE TABLE upstream_traces (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    connection_id TEXT NOT NULL REFERENCES upstream_connections(id) ON DELETE CASCADE,
+                    flow_id TEXT,
+                    outcome TEXT NOT NULL,
+                    reason TEXT,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    data TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX upstream_traces_by_connection ON upstream_traces (tenant_id, connection_id, created_at)",
+                "CREATE INDEX upstream_traces_expiry ON upstream_traces (expires_at)",
             ]
         },
     ]

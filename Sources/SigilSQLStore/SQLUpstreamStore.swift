@@ -94,6 +94,7 @@ struct SQLUpstreamStore: UpstreamStore {
             }
             try await db.raw("DELETE FROM upstream_links WHERE tenant_id = \(bind: tenantID) AND connection_id = \(bind: id)").run()
             try await db.raw("DELETE FROM upstream_sessions WHERE tenant_id = \(bind: tenantID) AND connection_id = \(bind: id)").run()
+            try await db.raw("DELETE FROM upstream_traces WHERE tenant_id = \(bind: tenantID) AND connection_id = \(bind: id)").run()
             try await db.raw("DELETE FROM upstream_connections WHERE tenant_id = \(bind: tenantID) AND id = \(bind: id)").run()
             return c
         }
@@ -180,6 +181,55 @@ struct SQLUpstreamStore: UpstreamStore {
                 """
             ).all().map(Self.decodeSession)
         }
+    }
+
+    static let traceColumns = "id, tenant_id, connection_id, flow_id, outcome, reason, created_at, expires_at, data"
+
+    func recordTrace(_ t: UpstreamTrace) async throws {
+        let data = try JSONColumn.encode(t.data)
+        try await runner.write("upstream trace") { db in
+            try await db.raw(
+                """
+                INSERT INTO upstream_traces (\(unsafeRaw: Self.traceColumns))
+                VALUES (\(bind: t.id), \(bind: t.tenantID), \(bind: t.connectionID), \(bind: t.flowID), \(bind: t.outcome), \(bind: t.reason),
+                        \(bind: t.createdAt.ms), \(bind: t.expiresAt.ms), \(bind: data))
+                """
+            ).run()
+        }
+    }
+
+    func traces(tenantID: String, connectionID: String, limit: Int) async throws -> [UpstreamTrace] {
+        try await runner.read("upstream trace") { db in
+            try await db.raw(
+                """
+                SELECT \(unsafeRaw: Self.traceColumns) FROM upstream_traces
+                WHERE tenant_id = \(bind: tenantID) AND connection_id = \(bind: connectionID)
+                ORDER BY created_at DESC, id DESC LIMIT \(bind: Int64(limit))
+                """
+            ).all().map(Self.decodeTrace)
+        }
+    }
+
+    func trace(tenantID: String, id: String) async throws -> UpstreamTrace? {
+        try await runner.read("upstream trace") { db in
+            try await db.raw(
+                "SELECT \(unsafeRaw: Self.traceColumns) FROM upstream_traces WHERE tenant_id = \(bind: tenantID) AND id = \(bind: id)"
+            ).first().map(Self.decodeTrace)
+        }
+    }
+
+    func deleteExpiredTraces(now: Date) async throws -> Int {
+        try await runner.write("upstream trace") { db in
+            try await db.raw("DELETE FROM upstream_traces WHERE expires_at <= \(bind: now.ms) RETURNING id").all().count
+        }
+    }
+
+    static func decodeTrace(_ row: any SQLRow) throws -> UpstreamTrace {
+        UpstreamTrace(
+            id: try row.string("id"), tenantID: try row.string("tenant_id"), connectionID: try row.string("connection_id"),
+            flowID: try row.optionalString("flow_id"), outcome: try row.string("outcome"), reason: try row.optionalString("reason"),
+            createdAt: try row.date("created_at"), expiresAt: try row.date("expires_at"),
+            data: try JSONColumn.decode(UpstreamTrace.Data.self, try row.string("data")))
     }
 
     static func decodeSession(_ row: any SQLRow) throws -> UpstreamSession {

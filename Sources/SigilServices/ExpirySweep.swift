@@ -18,7 +18,11 @@ public struct ExpirySweep: Sendable {
         public var oauth: Int = 0
         /// Relying parties of sessions that ended (most go with their session's row).
         public var sessionParticipants: Int = 0
-        public var total: Int { enrolmentTokens + sessions + loginTransactions + deviceNonces + authenticatorUserState + oauth + sessionParticipants }
+        /// Upstream sign-in traces past their retention.
+        public var upstreamTraces: Int = 0
+        public var total: Int {
+            enrolmentTokens + sessions + loginTransactions + deviceNonces + authenticatorUserState + oauth + sessionParticipants + upstreamTraces
+        }
     }
 
     public func run(now: Date) async throws -> Result {
@@ -30,6 +34,7 @@ public struct ExpirySweep: Sendable {
             loginTransactions: try await context.store.loginTransactions.deleteExpired(now: now),
             deviceNonces: try await context.store.deviceNonces.deleteExpired(now: now),
             authenticatorUserState: try await context.store.authenticatorUserState.deleteIdle(windowOlderThan: now.addingTimeInterval(-86_400), now: now),
-            oauth: try await context.store.oauth.deleteExpired(now: now), sessionParticipants: participants)
+            oauth: try await context.store.oauth.deleteExpired(now: now), sessionParticipants: participants,
+            upstreamTraces: try await context.store.upstreams.deleteExpiredTraces(now: now))
     }
 }

@@ -115,12 +115,40 @@ extension UpstreamService {
     /// Validates the Response posted to the connection's ACS. Every refusal is audited
     /// (`upstream.saml.rejected`, reason = the check that failed) and nothing is provisioned.
     public func consumeResponse(tenantID: String, issuer: String, name: String, form: [String: String]) async throws -> Accepted {
+        let trace = TraceDraft()
         do {
-            return try await consume(tenantID: tenantID, issuer: issuer, name: name, form: form)
+            let accepted = try await consume(tenantID: tenantID, issuer: issuer, name: name, form: form, trace: trace)
+            await record(trace, tenantID: tenantID, outcome: "accepted", reason: nil, flowID: accepted.flowID)
+            return accepted
         } catch let rejected as Rejected {
             await context.recordFailure(
                 "upstream.saml.rejected", by: .system, tenantID: tenantID, reason: "\(rejected.reason): connection \(name): \(rejected.message)")
+            if trace.checks.last?.passed != false {
+                trace.checks.append(.init(name: "sign-in", passed: false, detail: "\(rejected.reason): \(rejected.message)"))
+            }
+            await record(trace, tenantID: tenantID, outcome: "rejected", reason: rejected.reason, flowID: trace.flowID)
             throw rejected
+        }
+    }
+
+    /// What the trace of one ACS call collects as it goes.
+    final class TraceDraft: @unchecked Sendable {
+        var connectionID: String?
+        var flowID: String?
+        var messages: [UpstreamTrace.Message] = []
+        var checks: [UpstreamTrace.Check] = []
+    }
+
+    /// Stores a trace (best-effort: diagnostics must not turn a sign-in into an error).
+    func record(_ draft: TraceDraft, tenantID: String, outcome: String, reason: String?, flowID: String?) async {
+        guard let connectionID = draft.connectionID else { return }
+        let now = context.clock.now()
+        let trace = UpstreamTrace(
+            id: "trc_" + Base64URL.encode(context.random.bytes(15)), tenantID: tenantID, connectionID: connectionID, flowID: flowID,
+            outcome: outcome, reason: reason, createdAt: now, expiresAt: now.addingTimeInterval(UpstreamTrace.retention),
+            data: .init(messages: draft.messages, checks: draft.checks))
+        do { try await context.store.upstreams.recordTrace(trace) } catch {
+            context.logger.warning("upstream trace not stored", metadata: ["error": .string("\(error)")])
         }
     }
 
@@ -128,17 +156,22 @@ extension UpstreamService {
         Rejected(reason: error.code.description, message: error.message)
     }
 
-    private func consume(tenantID: String, issuer: String, name: String, form: [String: String]) async throws -> Accepted {
+    private func consume(tenantID: String, issuer: String, name: String, form: [String: String], trace: TraceDraft) async throws -> Accepted {
         guard case (let c, let saml)? = try await enabledSAMLConnection(tenantID: tenantID, name: name) else {
             throw Rejected(reason: "unknownConnection", message: "there is no such sign-in connection")
         }
+        trace.connectionID = c.id
         let now = context.clock.now()
         let xml: [UInt8]
         let claimed: String?
         do {
             xml = try SAMLPOSTBinding.decode(form: form, parameter: "SAMLResponse").xml
+            trace.messages.append(.init(kind: "Response", direction: "received", binding: "HTTP-POST", xml: SAMLTraceRedaction.redact(xml)))
             claimed = try SAMLResponseValidator.claimedInResponseTo(xml)
-        } catch { throw Self.rejected(error) }
+        } catch {
+            trace.checks.append(.init(name: "decode", passed: false, detail: "\(error.code): \(error.message)"))
+            throw Self.rejected(error)
+        }
 
         var found: LoginTransaction?
         if let claimed {
@@ -150,6 +183,13 @@ extension UpstreamService {
                 throw Rejected(reason: "unexpectedResponse", message: "the response answers no sign-in started here")
             }
             found = row
+            trace.flowID = row.id
+            trace.checks.append(
+                .init(
+                    name: "request", passed: true,
+                    detail:
+                        "answers AuthnRequest \(claimed) sent \(SAMLTime.format(row.createdAt)) to \(saml.ssoURL) (\(saml.ssoBinding)); the sign-in expires \(SAMLTime.format(row.expiresAt))"
+                ))
         } else if !saml.allowUnsolicited {
             throw Rejected(reason: "unsolicited", message: "this connection does not accept sign-ins started at the identity provider")
         }
@@ -163,7 +203,9 @@ extension UpstreamService {
             inResponseTo: found?.upstreamLogin?.requestID, clockSkew: Self.clockSkew, allowInsecureSHA1: saml.allowInsecureSHA1,
             decryptor: XMLDecryptor(privateKey: try _RSA.Encryption.PrivateKey(derRepresentation: key.derRepresentation)))
         let assertion: UpstreamAssertion
-        do { assertion = try validator.validate(xml, now: now) } catch { throw Self.rejected(error) }
+        let log = SAMLCheckLog()
+        defer { trace.checks += log.checks.map { UpstreamTrace.Check(name: $0.name, passed: $0.passed, detail: $0.detail) } }
+        do { assertion = try validator.validate(xml, now: now, log: log) } catch { throw Self.rejected(error) }
 
         let identity = Self.identity(assertion, mapping: c.policy.attributes)
         let secret = OpaqueToken.make(prefix: "sigil_up_", random: context.random)

@@ -520,3 +520,21 @@ public struct UpstreamService: Sendable {
         return out
     }
 }
+
+// MARK: the SAML trace (flight recorder)
+
+extension UpstreamService {
+    /// A connection's recent sign-in traces, newest first (kept `UpstreamTrace.retention`).
+    public func traces(tenantID: String, name: String, limit: Int = 50, by principal: Principal) async throws -> [UpstreamTrace] {
+        let c = try await get(tenantID: tenantID, name: name, by: principal)
+        return try await context.store.upstreams.traces(tenantID: tenantID, connectionID: c.id, limit: min(max(limit, 1), 200))
+    }
+
+    public func trace(tenantID: String, id: String, by principal: Principal) async throws -> UpstreamTrace {
+        try authorize(principal, tenantID)
+        guard let trace = try await context.store.upstreams.trace(tenantID: tenantID, id: id) else {
+            throw StoreError.notFound("upstream trace", id)
+        }
+        return trace
+    }
+}

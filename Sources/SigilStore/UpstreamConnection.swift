@@ -205,6 +205,57 @@ public struct UpstreamSession: Sendable, Equatable {
     }
 }
 
+/// The SAML trace (flight recorder) of one upstream sign-in attempt: the messages, decoded and
+/// redacted, and each check's verdict in plain language. Kept for `UpstreamTrace.retention`.
+public struct UpstreamTrace: Sendable, Equatable {
+    public static let retention: TimeInterval = 7 * 86_400
+
+    public struct Check: Codable, Sendable, Equatable {
+        public var name: String
+        public var passed: Bool
+        public var detail: String
+        public init(name: String, passed: Bool, detail: String) { self.name = name; self.passed = passed; self.detail = detail }
+    }
+
+    public struct Message: Codable, Sendable, Equatable {
+        /// `AuthnRequest`, `Response`, `LogoutRequest`, …
+        public var kind: String
+        /// `sent` or `received`.
+        public var direction: String
+        public var binding: String
+        /// The decoded XML, redacted (`SAMLTraceRedaction`).
+        public var xml: String
+        public init(kind: String, direction: String, binding: String, xml: String) {
+            self.kind = kind; self.direction = direction; self.binding = binding; self.xml = xml
+        }
+    }
+
+    public struct Data: Codable, Sendable, Equatable {
+        public var messages: [Message]
+        public var checks: [Check]
+        public init(messages: [Message], checks: [Check]) { self.messages = messages; self.checks = checks }
+    }
+
+    public var id: String
+    public var tenantID: String
+    public var connectionID: String
+    public var flowID: String?
+    /// `accepted` or `rejected`.
+    public var outcome: String
+    public var reason: String?
+    public var createdAt: Date
+    public var expiresAt: Date
+    public var data: Data
+
+    public init(
+        id: String, tenantID: String, connectionID: String, flowID: String?, outcome: String, reason: String?, createdAt: Date, expiresAt: Date,
+        data: Data
+    ) {
+        self.id = id; self.tenantID = tenantID; self.connectionID = connectionID; self.flowID = flowID; self.outcome = outcome
+        self.reason = reason; self.createdAt = createdAt; self.expiresAt = expiresAt; self.data = data
+    }
+}
+
 public protocol UpstreamStore: Sendable {
     /// Throws `alreadyExists` when the tenant has a connection of that name.
     func create(_ connection: UpstreamConnection) async throws -> UpstreamConnection
@@ -231,4 +282,10 @@ public protocol UpstreamStore: Sendable {
     func session(tenantID: String, sessionID: String) async throws -> UpstreamSession?
     /// The Sigil sessions an upstream subject holds through this connection.
     func sessions(tenantID: String, connectionID: String, subject: String) async throws -> [UpstreamSession]
+
+    func recordTrace(_ trace: UpstreamTrace) async throws
+    /// A connection's traces, newest first.
+    func traces(tenantID: String, connectionID: String, limit: Int) async throws -> [UpstreamTrace]
+    func trace(tenantID: String, id: String) async throws -> UpstreamTrace?
+    func deleteExpiredTraces(now: Date) async throws -> Int
 }

@@ -7,7 +7,7 @@ import SigilStore
 struct UpstreamCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "upstream", abstract: "Manage upstream identity providers (Sigil as SAML service provider or OpenID Connect relying party).",
-        subcommands: [CreateSAML.self, CreateOIDC.self, List.self, Refresh.self, Enable.self, Disable.self, Delete.self])
+        subcommands: [CreateSAML.self, CreateOIDC.self, List.self, Traces.self, Trace.self, Refresh.self, Enable.self, Disable.self, Delete.self])
 
     /// Shared by the subcommands that print SP values.
     struct Location: ParsableArguments {
@@ -292,6 +292,64 @@ struct UpstreamCommand: AsyncParsableCommand {
                 let t = try await sigil.tenant(runtime, tenant)
                 try await runtime.services.upstreams.delete(tenantID: t.id, name: name, by: .cli)
                 print("deleted \(name)")
+            }
+        }
+    }
+
+    static func traceJSON(_ t: UpstreamTrace, name: String) -> [String: Any] {
+        [
+            "id": t.id, "connection": name, "flow_id": t.flowID ?? NSNull(), "outcome": t.outcome, "reason": t.reason ?? NSNull(),
+            "created_at": iso(t.createdAt), "expires_at": iso(t.expiresAt),
+            "messages": t.data.messages.map { ["kind": $0.kind, "direction": $0.direction, "binding": $0.binding, "xml": $0.xml] },
+            "checks": t.data.checks.map { ["name": $0.name, "passed": $0.passed, "detail": $0.detail] as [String: Any] },
+        ]
+    }
+
+    struct Traces: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A connection's recent sign-in traces: each check's verdict (messages redacted; kept 7 days).")
+        @Option(help: "Tenant name.") var tenant: String
+        @Option(help: "Connection name.") var name: String
+        @Option(help: "How many, newest first (at most 200).") var limit: Int = 20
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            try await withRuntime(store) { runtime in
+                let t = try await sigil.tenant(runtime, tenant)
+                let traces = try await runtime.services.upstreams.traces(tenantID: t.id, name: name, limit: limit, by: .cli)
+                if json {
+                    try printJSON(traces.map { UpstreamCommand.traceJSON($0, name: name) })
+                    return
+                }
+                for trace in traces {
+                    print("\(trace.id)\t\(iso(trace.createdAt))\t\(trace.outcome)\(trace.reason.map { " (\($0))" } ?? "")")
+                    for check in trace.data.checks { print("  \(check.passed ? "ok  " : "FAIL") \(check.name): \(check.detail)") }
+                }
+            }
+        }
+    }
+
+    struct Trace: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Export one sign-in trace as a JSON file (to share with the IdP's administrator).")
+        @Option(help: "Tenant name.") var tenant: String
+        @Option(help: "Trace ID (from `sigil upstream traces`).") var id: String
+        @Option(name: .shortAndLong, help: "Write to this file (default: standard output).") var output: String?
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            try await withRuntime(store) { runtime in
+                let t = try await sigil.tenant(runtime, tenant)
+                let trace = try await runtime.services.upstreams.trace(tenantID: t.id, id: id, by: .cli)
+                let name = try await runtime.services.upstreams.list(tenantID: t.id, by: .cli).first { $0.id == trace.connectionID }?.name ?? ""
+                let data = try JSONSerialization.data(
+                    withJSONObject: UpstreamCommand.traceJSON(trace, name: name), options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+                if let output {
+                    try data.write(to: URL(fileURLWithPath: output))
+                    print("wrote \(output)")
+                } else {
+                    print(String(decoding: data, as: UTF8.self))
+                }
             }
         }
     }

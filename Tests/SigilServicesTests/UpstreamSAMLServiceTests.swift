@@ -109,6 +109,22 @@ import _CryptoExtras
             let actions = try await h.auditActions()
             #expect(actions.filter { $0 == "upstream.saml.accepted" }.count == 2 && actions.contains("user.created"))
             #expect(actions.contains("upstream.saml.rejected"))
+            // The SAML trace: every attempt, its checks in plain language, nothing personal.
+            let traces = try await up.traces(tenantID: h.tenant.id, name: "okta", by: .cli)
+            #expect(traces.map { $0.outcome }.sorted() == ["accepted", "accepted", "rejected"])
+            let good = try #require(traces.first { $0.outcome == "accepted" })
+            #expect(good.data.checks.allSatisfy { $0.passed })
+            #expect(
+                ["request", "parse", "response signature", "assertion", "bearer confirmation", "conditions"].allSatisfy { name in
+                    good.data.checks.contains { $0.name == name }
+                })
+            let replay = try #require(traces.first { $0.outcome == "rejected" })
+            #expect(replay.reason == "replayed" && replay.data.checks.last?.passed == false)
+            for trace in traces {
+                let text = trace.data.messages.map { $0.xml }.joined() + trace.data.checks.map { $0.detail }.joined()
+                #expect(!text.contains("grace@example.org") && !text.contains("Grace") && text.contains("[redacted"))
+            }
+            #expect(try await up.trace(tenantID: h.tenant.id, id: good.id, by: .cli) == good)
         }
     }
 
