@@ -25,7 +25,7 @@ let package = Package(
         fuzzTarget("fuzz-xml", [sigil("SigilXML")]),
         fuzzTarget("fuzz-xml-dsig", [sigil("SigilXML"), .product(name: "X509", package: "swift-certificates")]),
         fuzzTarget("fuzz-saml-redirect", [sigil("SigilSAML")]),
-        fuzzTarget("fuzz-saml-messages", [sigil("SigilSAML")]),
+        fuzzTarget("fuzz-saml-messages", [sigil("SigilSAML"), .product(name: "X509", package: "swift-certificates")]),
         fuzzTarget("fuzz-inflate", [sigil("SigilCore")]),
         fuzzTarget("fuzz-json", [sigil("SigilCore"), sigil("SigilJOSE")]),
         fuzzTarget("fuzz-form", [sigil("SigilCore")]),
