@@ -177,6 +177,12 @@ class UpstreamOP:
         self.context = self.server.context
         self.keyjar = self.server.keyjar
         self.authn = self.context.authn_broker.get_method_by_id("user")
+        # private_key_jwt audiences: the token endpoint accepts its URL or the issuer (OIDC Core §9,
+        # RFC 7523); the PAR endpoint also its own URL (RFC 9126 §2). idpyoidc's default is the
+        # endpoint's own URL only.
+        self.endpoint("token").allowed_targets = ["", "token"]
+        if par:
+            self.endpoint("pushed_authorization").allowed_targets = ["", "token", "pushed_authorization"]
         self.claims_in_id_token = claims_in_id_token
         self.mode = None           # an ID token misbehaviour for the next token responses
         self.mode_key = new_rsa_key(key_size=2048, kid="attacker-1")
@@ -625,6 +631,12 @@ def self_test():
                 data = dict(params)
                 if method == "client_secret_post":
                     data["client_secret"] = secrets_[cid]
+                if method == "private_key_jwt":  # aud: the issuer, as RFC 9126 §2 allows
+                    from authlib.oauth2.rfc7523 import private_key_jwt_sign
+                    data["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+                    data["client_assertion"] = private_key_jwt_sign(client_key.as_pem(is_private=True), cid, op.issuer)
+                    data["client_assertion"] = data["client_assertion"].decode() if isinstance(data["client_assertion"], bytes) \
+                        else data["client_assertion"]
                 r = requests.post(meta["pushed_authorization_request_endpoint"], data=data, auth=auth, timeout=5)
                 check(f"PAR ({method}): 201 with a request_uri", r.status_code == 201 and "request_uri" in r.json(), r.text[:300])
                 url = meta["authorization_endpoint"] + "?" + urllib.parse.urlencode({"client_id": cid, "request_uri": r.json()["request_uri"]})
@@ -664,6 +676,9 @@ def self_test():
                     check(f"{method}: a replayed code is refused by the OP", True, repr(error))
         out, err = flow("rp-basic", "client_secret_basic", par=True, username="erin")
         check("PAR: authlib with a pushed request (client_secret_basic), login by request_uri", out is not None
+              and out[2]["email"] == "erin@example.org", str(err))
+        out, err = flow("rp-pkjwt", "private_key_jwt", par=True, username="erin")
+        check("PAR: with private_key_jwt (aud = issuer) at the PAR endpoint", out is not None
               and out[2]["email"] == "erin@example.org", str(err))
         par = op.events("authorization")[-1]
         check("PAR: the authorization request carried only client_id and request_uri",
