@@ -185,6 +185,7 @@ class UpstreamOP:
             self.endpoint("pushed_authorization").allowed_targets = ["", "token", "pushed_authorization"]
         self.claims_in_id_token = claims_in_id_token
         self.mode = None           # an ID token misbehaviour for the next token responses
+        self.signing_override = None  # a key (cryptojwt RSAKey) that signs the ID tokens instead, e.g. a retired one
         self.mode_key = new_rsa_key(key_size=2048, kid="attacker-1")
         self.retired = []          # public JWKs still published during a rollover
         self.registered_auth = {}  # client_id -> token_endpoint_auth_method
@@ -252,6 +253,7 @@ class UpstreamOP:
 
     def dispatch(self, path, method, form, body, http_info):
         if path == "/.well-known/openid-configuration":
+            self.log.append({"event": "discovery"})
             ep = self.endpoint("provider_config")
             args = ep.process_request(ep.parse_request({}, http_info=http_info), http_info=http_info)
             ra = args["response_args"]
@@ -262,6 +264,7 @@ class UpstreamOP:
                 doc["require_pushed_authorization_requests"] = False
             return 200, json.dumps(doc), "application/json", []
         if path == "/jwks":
+            self.log.append({"event": "jwks", "kids": [k.get("kid") for k in self.jwks()["keys"]]})
             return 200, json.dumps(self.jwks()), "application/json", []
         if path == "/authorization":
             return self.authorization(form, http_info)
@@ -411,6 +414,9 @@ class UpstreamOP:
         entry["ok"] = True
         if self.mode and "id_token" in resp:
             resp = self.apply_mode(resp, cid)
+        elif self.signing_override is not None and "id_token" in resp:
+            claims = json.loads(b64u_decode(resp["id_token"].split(".")[1]))
+            resp["id_token"] = self._sign_rs256({"kid": self.signing_override.kid}, claims, self.signing_override)
         entry["id_token"] = resp.get("id_token")
         return 200, json.dumps(resp), "application/json", []
 
@@ -514,7 +520,18 @@ class UpstreamOP:
 
     # --- clients ---------------------------------------------------------------------------------
 
-    def add_client(self, client_id, redirect_uris, secret=None, auth_method="client_secret_basic", jwks_uri=None):
+    def add_user(self, username, email, given_name, family_name, email_verified=True):
+        """A user of the OP's directory (the attack battery gives every attempt a fresh identity, so
+        anything accepted would provision a new Sigil user)."""
+        with self.lock:
+            user = {"email": email, "email_verified": email_verified, "given_name": given_name, "family_name": family_name,
+                    "name": f"{given_name} {family_name}", "sub": "op-" + username}
+            USERS[username] = user
+            self.context.userinfo.db[username] = user
+        return user
+
+    def add_client(self, client_id, redirect_uris, secret=None, auth_method="client_secret_basic", jwks_uri=None,
+                   claims_in_id_token=None):
         """Registers a client as an OP administrator would (no dynamic registration)."""
         if isinstance(redirect_uris, str):
             redirect_uris = [redirect_uris]
@@ -525,7 +542,8 @@ class UpstreamOP:
                      "id_token_signed_response_alg": "RS256", "allowed_scopes": ["openid", "email", "profile"],
                      "pkce_essential": True, "client_id_issued_at": int(time.time()), "client_secret_expires_at": 0}
             # The scope's claims (email, profile) in the ID token too, or only in userinfo.
-            cinfo["add_claims"] = {"by_scope": {"id_token": bool(self.claims_in_id_token)}}
+            in_id_token = self.claims_in_id_token if claims_in_id_token is None else claims_in_id_token
+            cinfo["add_claims"] = {"by_scope": {"id_token": bool(in_id_token)}}
             if jwks_uri:
                 cinfo["jwks_uri"] = jwks_uri
                 self.keyjar.add_url(client_id, jwks_uri)
