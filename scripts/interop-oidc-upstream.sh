@@ -4,6 +4,8 @@
 #   interop/oidc_upstream_op.py --self-test  the upstream OP (idpyoidc's OP: discovery, login page,
 #                              PKCE S256, PAR, client_secret_basic/post and private_key_jwt, the
 #                              deliberately wrong ID tokens, key rollover) against authlib's client first
+#   interop/oidc_upstream.py --self-test   the callback attack battery against a reference relying
+#                              party (authlib + joserfc): the baseline accepted, each attack refused
 #   interop/oidc_upstream.py   the real `sigil serve` with that OP in headless Chromium: JIT
 #                              provisioning, downstream OIDC (authlib) and SAML (pysaml2) apps, linking,
 #                              Back, refusals (existing user, unverified or missing email, access_denied),
@@ -35,6 +37,7 @@ run() {
     fi
 }
 run interop/oidc_upstream_op.py --self-test
+run interop/oidc_upstream.py --self-test
 run interop/oidc_upstream.py "${args[@]}"
 echo "$passed passed, $failed failed"
 exit "$rc"
