@@ -437,7 +437,8 @@ def register(binary, data, base, op, name, client_id, display, *extra, secret=No
     jwks_uri = f"{base}/oidc/rp/{name}/jwks" if auth_method == "private_key_jwt" else None
     if auth_method != "private_key_jwt":
         secret = secret or "s-" + secrets.token_urlsafe(24)
-    op.add_client(client_id, redirect_uri, secret, auth_method, jwks_uri=jwks_uri, claims_in_id_token=claims)
+    if auth_method != "private_key_jwt":  # registered at the OP before Sigil knows the connection ...
+        op.add_client(client_id, redirect_uri, secret, auth_method, claims_in_id_token=claims)
     args = ["upstream", "create-oidc", "--tenant", "default", "--name", name, "--display-name", display, "--issuer", op.issuer,
             "--client-id", client_id, "--auth-method", auth_method, "--scope", "openid email profile", *extra,
             "--public-url", base, "--json"]
@@ -458,13 +459,16 @@ def register(binary, data, base, op, name, client_id, display, *extra, secret=No
     wrong = {k: (created.get(k), v) for k, v in expected.items() if created.get(k) != v}
     check(f"create-oidc {name}: JSON has id and {', '.join(expected)} as the contract says", bool(created.get("id")) and not wrong,
           f"(got, expected): {wrong}")
+    # ... and for private_key_jwt after, with the jwks_uri it printed (its key exists from then on).
+    redirects = [redirect_uri]
     if created.get("redirect_uri") and created["redirect_uri"] != redirect_uri:
         NOTES.append(f"create-oidc printed redirect_uri {created['redirect_uri']}, contract says {redirect_uri}; the OP was given both")
-        op.add_client(client_id, [redirect_uri, created["redirect_uri"]], secret, auth_method,
-                      jwks_uri=created.get("jwks_uri") or jwks_uri, claims_in_id_token=claims)
-    elif created.get("jwks_uri") and jwks_uri and created["jwks_uri"] != jwks_uri:
+        redirects.append(created["redirect_uri"])
+    if jwks_uri and created.get("jwks_uri") and created["jwks_uri"] != jwks_uri:
         NOTES.append(f"create-oidc printed jwks_uri {created['jwks_uri']}, contract says {jwks_uri}; the OP uses the printed one")
-        op.add_client(client_id, redirect_uri, secret, auth_method, jwks_uri=created["jwks_uri"], claims_in_id_token=claims)
+        jwks_uri = created["jwks_uri"]
+    if auth_method == "private_key_jwt" or len(redirects) > 1:
+        op.add_client(client_id, redirects, secret, auth_method, jwks_uri=jwks_uri, claims_in_id_token=claims)
     return created
 
 
