@@ -264,7 +264,7 @@ class UpstreamOP:
                 doc["require_pushed_authorization_requests"] = False
             return 200, json.dumps(doc), "application/json", []
         if path == "/jwks":
-            self.log.append({"event": "jwks", "kids": [k.get("kid") for k in self.jwks()["keys"]]})
+            self.log.append({"event": "jwks", "kids": [k.get("kid") for k in self.jwks()["keys"]], "at": time.time()})
             return 200, json.dumps(self.jwks()), "application/json", []
         if path == "/authorization":
             return self.authorization(form, http_info)
