@@ -451,7 +451,7 @@ def register(binary, data, base, op, name, client_id, display, *extra, secret=No
             created = json.loads(r.stdout)
         except ValueError:
             pass
-    if not check(f"sigil upstream create-oidc --name {name} --auth-method {auth_method} {' '.join(extra)} --json", bool(created),
+    if not check(" ".join(["sigil upstream create-oidc --name", name, "--auth-method", auth_method, *extra, "--json"]), bool(created),
                  f"rc {r.returncode}: {(r.stdout + r.stderr)[:600]}"):
         return {}
     expected = {"name": name, "display_name": display, "protocol": "oidc", "issuer": op.issuer, "redirect_uri": redirect_uri,
@@ -741,9 +741,69 @@ def main():
             check("--link-domain: linked to the same user (same id, no duplicate, local names kept)",
                   [u.get("id") for u in after] == [carols[0].get("id")] if carols else False, str(after))
 
+        # --- identifier-first: the login page routes an email of --email-domain to the connection ---
+        fresh_browser(driver, base)
+        driver.get(base + "/login?return_to=/account")
+        if wait_until(driver, lambda d: d.find_elements(By.ID, "upstream-email")):
+            driver.find_element(By.ID, "upstream-email").send_keys("bob@example.org")
+            driver.find_element(By.ID, "upstream-route-button").click()
+            at_op = wait_until(driver, lambda d: d.find_elements(By.ID, "op-username"))
+            csp = [e["message"][:400] for e in driver.get_log("browser") if "Content Security Policy" in e.get("message", "")]
+            check("--email-domain: 'Continue with my organisation' with bob@example.org leads to the OP's login page", at_op,
+                  f"{driver.current_url} console: {csp}" if csp else driver.current_url + " " + driver.page_source[:300])
+            if not at_op:  # the routing itself, without the browser's form-action rule
+                r = requests.get(f"{base}/login/upstream", params={"email": "bob@example.org", "return_to": "/account"},
+                                 allow_redirects=False, timeout=10)
+                check("--email-domain: GET /login/upstream?email=bob@example.org redirects to /login/upstream/op",
+                      r.status_code in (302, 303) and "/login/upstream/op?" in r.headers.get("Location", ""),
+                      f"{r.status_code} {r.headers.get('Location')}")
+            auths = op.events("authorization")
+            if auths:
+                print(f"  routed authorization request parameters: {sorted(auths[-1]['params'])}")
+            if at_op:
+                driver.find_element(By.ID, "op-username").send_keys("bob")
+                driver.find_element(By.ID, "op-submit").click()
+                reached = wait_until(driver, lambda d: d.current_url.split("?")[0] == base + "/account", 30)
+                check("--email-domain: bob lands on /account", reached and "bob@example.org" in driver.page_source,
+                      driver.current_url + " " + str(page_error(driver)))
+        else:
+            check("the login page has the email routing form (id=upstream-email)", False, driver.page_source[:400])
+
+        # --- the link is (connection, sub): a changed email at the OP still signs in the same user ---
+        alice_id = alice_users[0].get("id") if alice_users else None
+        saved = dict(op.context.userinfo.db["alice"])
+        op.add_user("alice", "alice.renamed@example.org", "Alice", "Liddell")
+        reached = browser_login(driver, base, "op", "alice")
+        op.add_user("alice", saved["email"], saved["given_name"], saved["family_name"])
+        now = users(binary, data)
+        check("link by (connection, sub): after the OP changed alice's email, her login is the same Sigil user",
+              reached and "alice@example.org" in driver.page_source and [u.get("id") for u in now if u.get("email") == "alice@example.org"]
+              == [alice_id], f"{driver.current_url} {page_error(driver)} {[u for u in now if 'alice' in u.get('email', '')]}")
+        check("link by (connection, sub): no user for the new email was created",
+              not [u for u in now if u.get("email") == "alice.renamed@example.org"], str(now))
+
+        # --- --no-provisioning: only linked or linkable users ---
+        c3 = register(binary, data, base, op, "op-noprov", "sigil-op-noprov", "Acme OP (no provisioning)", "--no-provisioning")
+        if c3:
+            rp_np = SigilRP(binary, data, base, op, "op-noprov", token)
+            op.add_user("heidi", "heidi@example.org", "Heidi", "Nope")
+            before_users = user_keys(binary, data)
+            b = rp_np.browser()
+            out = rp_np.deliver(b, rp_np.op_login(rp_np.start(b), "heidi"))
+            check("--no-provisioning: an unknown person is refused, nobody created", not out.accepted and out.error is not None
+                  and user_keys(binary, data) == before_users, out.describe())
+            print(f"  --no-provisioning refusal: {out.code!r}")
+
         # --- the attack battery ---
         print("--- callback attack battery", flush=True)
         other = register(binary, data, base, op, "op-b", "sigil-op-b", "Acme OP B")
+        if other:
+            # The same OP and sub through another connection: another link, and alice's email is taken.
+            b = rp.browser()
+            rp_b = SigilRP(binary, data, base, op, "op-b", token)
+            out = rp_b.deliver(b, rp_b.op_login(rp_b.start(b), "alice"))
+            check("another connection to the same OP does not reuse op's link: alice via op-b is refused (linkNotTrusted)",
+                  not out.accepted and out.code == "linkNotTrusted", out.describe())
         rp.other = "op-b" if other else None
         run_battery(rp, op, lambda: user_keys(binary, data))
 
@@ -832,8 +892,11 @@ def main():
         check("rollover: a login whose ID token is signed by the new key (kid unknown to Sigil) is accepted",
               reached and "frank@example.org" in driver.page_source and hdr.get("kid") == new_kid,
               f"{driver.current_url} {page_error(driver)} kid {hdr.get('kid')} new {new_kid}")
+        n_disc = len(op.events("discovery"))
         r = cli(binary, data, "upstream", "refresh", "--tenant", "default", "--name", "op", "--json")
-        check("sigil upstream refresh --name op (re-fetches discovery)", r.returncode == 0, (r.stdout + r.stderr)[:300])
+        check("sigil upstream refresh --name op re-fetches discovery", r.returncode == 0 and len(op.events("discovery")) > n_disc,
+              (r.stdout + r.stderr)[:300])
+        print(f"  refresh --json: {r.stdout.strip()[:300]}")
         op.finish_rollover()
         # A token signed by the retired key, after it left the JWKS.
         op.signing_override = old_key
@@ -853,6 +916,24 @@ def main():
         b = rp.browser()
         out = rp.deliver(b, rp.op_login(rp.start(b), "frank"))
         check("rollover: the new key still works", out.accepted, out.describe())
+
+        # --- disable / enable ---
+        rp_b = SigilRP(binary, data, base, op, "op-b", token)
+        b = rp_b.browser()
+        pending = rp_b.start(b)
+        pending_cb = rp_b.op_login(pending, "bob")
+        r = cli(binary, data, "upstream", "disable", "--tenant", "default", "--name", "op-b")
+        check("sigil upstream disable --name op-b", r.returncode == 0, r.stdout + r.stderr)
+        r = requests.get(f"{base}/login?return_to=/account", timeout=10)
+        check("a disabled connection is not offered on the login page", 'id="upstream-op-b"' not in r.text and 'id="upstream-op"' in r.text)
+        r = requests.get(f"{base}/login/upstream/op-b", allow_redirects=False, timeout=10)
+        check("starting a login with a disabled connection is refused", r.status_code in (403, 404), str(r.status_code))
+        out = rp_b.deliver(b, pending_cb)
+        check("a callback of a sign-in started before the connection was disabled is refused", not out.accepted and out.error is not None,
+              out.describe())
+        r = cli(binary, data, "upstream", "enable", "--tenant", "default", "--name", "op-b")
+        r2 = requests.get(f"{base}/login?return_to=/account", timeout=10)
+        check("sigil upstream enable: offered again", r.returncode == 0 and 'id="upstream-op-b"' in r2.text, r.stdout + r.stderr)
 
         # --- delete ---
         r = cli(binary, data, "upstream", "delete", "--tenant", "default", "--name", "op-b")
