@@ -89,6 +89,10 @@ def error_code(page):
     return html.unescape(m.group(1)) if m else None
 
 
+def duplicated_names(names):
+    return sorted({k for k in names if names.count(k) > 1})
+
+
 def query_of(url):
     return {k: v[0] for k, v in urllib.parse.parse_qs(urllib.parse.urlparse(url).query, keep_blank_values=True).items()}
 
@@ -430,7 +434,8 @@ def run_battery(rp, op, users_fn, log=print):
 
 # --- main ------------------------------------------------------------------------------------------
 
-def register(binary, data, base, op, name, client_id, display, *extra, secret=None, auth_method="client_secret_basic", claims=None):
+def register(binary, data, base, op, name, client_id, display, *extra, secret=None, auth_method="client_secret_basic", claims=None,
+             id_token_alg="RS256"):
     """Registers the client at the OP (redirect URI {base}/oidc/rp/{name}/callback) and the connection
     at Sigil. Returns the create-oidc JSON (or {} with a failed check)."""
     redirect_uri = f"{base}/oidc/rp/{name}/callback"
@@ -438,7 +443,7 @@ def register(binary, data, base, op, name, client_id, display, *extra, secret=No
     if auth_method != "private_key_jwt":
         secret = secret or "s-" + secrets.token_urlsafe(24)
     if auth_method != "private_key_jwt":  # registered at the OP before Sigil knows the connection ...
-        op.add_client(client_id, redirect_uri, secret, auth_method, claims_in_id_token=claims)
+        op.add_client(client_id, redirect_uri, secret, auth_method, claims_in_id_token=claims, id_token_alg=id_token_alg)
     args = ["upstream", "create-oidc", "--tenant", "default", "--name", name, "--display-name", display, "--issuer", op.issuer,
             "--client-id", client_id, "--auth-method", auth_method, "--scope", "openid email profile", *extra,
             "--public-url", base, "--json"]
@@ -468,7 +473,7 @@ def register(binary, data, base, op, name, client_id, display, *extra, secret=No
         NOTES.append(f"create-oidc printed jwks_uri {created['jwks_uri']}, contract says {jwks_uri}; the OP uses the printed one")
         jwks_uri = created["jwks_uri"]
     if auth_method == "private_key_jwt" or len(redirects) > 1:
-        op.add_client(client_id, redirects, secret, auth_method, jwks_uri=jwks_uri, claims_in_id_token=claims)
+        op.add_client(client_id, redirects, secret, auth_method, jwks_uri=jwks_uri, claims_in_id_token=claims, id_token_alg=id_token_alg)
     return created
 
 
@@ -851,6 +856,41 @@ def main():
                   json.dumps(ca))
             if ca:
                 print(f"  private_key_jwt assertion: header {t.get('client_assertion_header')} aud {ca.get('aud')!r}")
+                auds = ca.get("aud") if isinstance(ca.get("aud"), list) else [ca.get("aud")]
+                if meta["token_endpoint"] not in auds:
+                    NOTES.append(f"private_key_jwt: Sigil's client assertion has aud {ca.get('aud')!r}, not the token endpoint "
+                                 f"{meta['token_endpoint']}; OIDC Core §9 says the aud SHOULD be the token endpoint URL, and idpyoidc "
+                                 "5.0.0's default accepts only that (this OP is configured to accept the issuer too)")
+
+        # --- --par with the other client authentications (at the PAR endpoint too), by requests ---
+        for method, who in (("private_key_jwt", "ivan"), ("client_secret_post", "olga")):
+            name = "op-par-" + method.split("_")[-1]
+            c = register(binary, data, base, op, name, "sigil-" + name, f"Acme OP (PAR, {method})", "--par", auth_method=method)
+            if not c:
+                continue
+            rp_pj = SigilRP(binary, data, base, op, name, token)
+            op.add_user(who, f"{who}@example.org", who.capitalize(), "Pushed")
+            n_par, n_tok = len(op.events("par")), len(op.events("token"))
+            b = rp_pj.browser()
+            try:
+                out = rp_pj.deliver(b, rp_pj.op_login(rp_pj.start(b), who))
+                pars, toks = op.events("par")[n_par:], op.events("token")[n_tok:]
+                check(f"--par with {method}: accepted; the OP saw {method} at the PAR and token endpoints",
+                      out.accepted and bool(pars) and pars[-1]["auth"] == method and bool(toks)
+                      and toks[-1]["auth"] == method, f"{out.describe()} par={pars[-1:]} token={toks[-1:]}")
+            except RuntimeError as error:
+                par = (op.events("par")[n_par:] or [{}])[-1]
+                check(f"--par with {method}: accepted", False, f"{error} | the OP's PAR endpoint: {par.get('error')} "
+                      f"(parameter names sent: {par.get('names')})")
+
+        # --- the OP refuses the pushed request: a clear page, not an internal error ---
+        op.refuse_par = True
+        try:
+            r = requests.get(f"{base}/login/upstream/op-par", params={"return_to": "/account"}, allow_redirects=False, timeout=10)
+        finally:
+            op.refuse_par = False
+        check("a PAR refused by the OP (400 invalid_request) ends on Sigil's error page (id=error), not a 500",
+              r.status_code in (400, 502, 503) and error_text(r.text) is not None, f"{r.status_code} {r.text[:200]}")
 
         # --- client_secret_post, and claims only in userinfo (requests-driven) ---
         c = register(binary, data, base, op, "op-post", "sigil-op-post", "Acme OP (post)", auth_method="client_secret_post", claims=False)
@@ -871,6 +911,25 @@ def main():
             g = [u for u in users(binary, data) if u.get("email") == "grace@example.org"]
             check("claims only in userinfo: JIT user grace with names from userinfo", len(g) == 1 and g[0].get("given_name") == "Grace"
                   and g[0].get("family_name") == "Hopper", str(g))
+
+        # --- ID tokens signed ES256 and EdDSA by idpyoidc ---
+        for alg, who in (("ES256", "judy"), ("EdDSA", "ken")):
+            name = "op-" + alg.lower()
+            c = register(binary, data, base, op, name, "sigil-" + name, f"Acme OP ({alg})", id_token_alg=alg)
+            if not c:
+                continue
+            rp_alg = SigilRP(binary, data, base, op, name, token)
+            op.add_user(who, f"{who}@example.org", who.capitalize(), alg)
+            n_tok = len(op.events("token"))
+            b = rp_alg.browser()
+            out = rp_alg.deliver(b, rp_alg.op_login(rp_alg.start(b), who))
+            toks = op.events("token")[n_tok:]
+            hdr = json.loads(base64.urlsafe_b64decode(toks[-1]["id_token"].split(".")[0] + "==")) if toks and toks[-1].get("id_token") else {}
+            check(f"an ID token signed {alg} by idpyoidc is accepted", out.accepted and hdr.get("alg") == alg, f"{out.describe()} {hdr}")
+
+        repeated = [(e["event"], e.get("client_id") or e["params"].get("client_id"), duplicated_names(e.get("names", [])))
+                    for e in op.events("par") + op.events("token") if duplicated_names(e.get("names", []))]
+        check("no repeated parameters in Sigil's PAR and token requests (RFC 6749 §3.2)", not repeated, str(repeated))
 
         # --- OP signing-key rollover ---
         print("--- OP signing-key rollover", flush=True)

@@ -70,6 +70,11 @@ def b64u_decode(s):
     return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 
 
+def duplicated(body):
+    names = [k for k, _ in urllib.parse.parse_qsl(body, keep_blank_values=True)]
+    return sorted({k for k in names if names.count(k) > 1})
+
+
 def free_port():
     import socket
     s = socket.socket()
@@ -128,9 +133,10 @@ def op_config(issuer, work, par=True):
     return {
         "issuer": issuer,
         "httpc_params": {"verify": False, "timeout": 5},
-        "keys": {"key_defs": [{"type": "RSA", "use": ["sig"]}], "uri_path": "jwks"},
+        "keys": {"key_defs": [{"type": "RSA", "use": ["sig"]}, {"type": "EC", "crv": "P-256", "use": ["sig"]},
+                              {"type": "OKP", "crv": "Ed25519", "use": ["sig"]}], "uri_path": "jwks"},
         "capabilities": {"subject_types_supported": ["public"], "grant_types_supported": ["authorization_code"],
-                         "id_token_signing_alg_values_supported": ["RS256"],
+                         "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
                          "scopes_supported": ["openid", "email", "profile"],
                          "claims_supported": ["sub", "email", "email_verified", "given_name", "family_name", "name"]},
         "add_on": {"pkce": {"function": "idpyoidc.server.oauth2.add_on.pkce.add_support",
@@ -185,6 +191,7 @@ class UpstreamOP:
             self.endpoint("pushed_authorization").allowed_targets = ["", "token", "pushed_authorization"]
         self.claims_in_id_token = claims_in_id_token
         self.mode = None           # an ID token misbehaviour for the next token responses
+        self.refuse_par = False    # the PAR endpoint answers 400 invalid_request
         self.signing_override = None  # a key (cryptojwt RSAKey) that signs the ID tokens instead, e.g. a retired one
         self.mode_key = new_rsa_key(key_size=2048, kid="attacker-1")
         self.retired = []          # public JWKs still published during a rollover
@@ -353,12 +360,19 @@ class UpstreamOP:
         used = self.client_auth_used(form, http_info)
         ep = self.endpoint("pushed_authorization")
         entry = {"event": "par", "params": {k: v for k, v in form.items() if k not in ("client_secret", "client_assertion")},
-                 "auth": used}
+                 "auth": used, "names": [k for k, _ in urllib.parse.parse_qsl(body, keep_blank_values=True)]}
         self.log.append(entry)
         cid = form.get("client_id") or self.basic_client_id(http_info)
+        if self.refuse_par:
+            entry["error"] = "refused on purpose"
+            return 400, json.dumps({"error": "invalid_request", "error_description": "refused on purpose"}), "application/json", []
         if cid in self.registered_auth and used != self.registered_auth[cid]:
             entry["error"] = f"registered {self.registered_auth[cid]}, used {used}"
             return 401, json.dumps({"error": "invalid_client", "error_description": entry["error"]}), "application/json", []
+        dup = duplicated(body)
+        if dup:  # RFC 6749 §3.2: parameters MUST NOT be included more than once (idpyoidc raises TooManyValues)
+            entry["error"] = f"repeated parameters {dup}"
+            return 400, json.dumps({"error": "invalid_request", "error_description": entry["error"]}), "application/json", []
         req = ep.parse_request(body, http_info=http_info)
         if "error" in req:
             entry["error"] = req.to_dict()
@@ -387,7 +401,8 @@ class UpstreamOP:
             except Exception:  # noqa: BLE001
                 cid = None
         entry = {"event": "token", "client_id": cid, "auth": used, "code_verifier": bool(form.get("code_verifier")),
-                 "grant_type": form.get("grant_type"), "mode": self.mode}
+                 "grant_type": form.get("grant_type"), "mode": self.mode,
+                 "names": [k for k, _ in urllib.parse.parse_qsl(body, keep_blank_values=True)]}
         if form.get("client_assertion"):
             try:
                 entry["client_assertion"] = json.loads(b64u_decode(form["client_assertion"].split(".")[1]))
@@ -398,6 +413,10 @@ class UpstreamOP:
         if cid in self.registered_auth and used != self.registered_auth[cid]:
             entry["error"] = f"registered {self.registered_auth[cid]}, used {used}"
             return 401, json.dumps({"error": "invalid_client", "error_description": entry["error"]}), "application/json", []
+        dup = duplicated(body)
+        if dup:
+            entry["error"] = f"repeated parameters {dup}"
+            return 400, json.dumps({"error": "invalid_request", "error_description": entry["error"]}), "application/json", []
         ep = self.endpoint("token")
         req = ep.parse_request(body, http_info=http_info)
         if "error" in req:
@@ -531,7 +550,7 @@ class UpstreamOP:
         return user
 
     def add_client(self, client_id, redirect_uris, secret=None, auth_method="client_secret_basic", jwks_uri=None,
-                   claims_in_id_token=None):
+                   claims_in_id_token=None, id_token_alg="RS256"):
         """Registers a client as an OP administrator would (no dynamic registration)."""
         if isinstance(redirect_uris, str):
             redirect_uris = [redirect_uris]
@@ -539,7 +558,7 @@ class UpstreamOP:
             cinfo = {"client_id": client_id, "client_secret": secret or secrets.token_urlsafe(24),
                      "redirect_uris": [(u, {}) for u in redirect_uris], "response_types_supported": ["code"],
                      "token_endpoint_auth_method": auth_method, "client_salt": secrets.token_hex(8),
-                     "id_token_signed_response_alg": "RS256", "allowed_scopes": ["openid", "email", "profile"],
+                     "id_token_signed_response_alg": id_token_alg, "allowed_scopes": ["openid", "email", "profile"],
                      "pkce_essential": True, "client_id_issued_at": int(time.time()), "client_secret_expires_at": 0}
             # The scope's claims (email, profile) in the ID token too, or only in userinfo.
             in_id_token = self.claims_in_id_token if claims_in_id_token is None else claims_in_id_token
@@ -692,6 +711,20 @@ def self_test():
                     check(f"{method}: a replayed code is refused by the OP", False)
                 except Exception as error:  # noqa: BLE001
                     check(f"{method}: a replayed code is refused by the OP", True, repr(error))
+        for alg in ("ES256", "EdDSA"):
+            op.add_client(f"rp-{alg}", redirect, "secret-alg-0123456789", "client_secret_basic", id_token_alg=alg)
+            secrets_[f"rp-{alg}"] = "secret-alg-0123456789"
+            try:
+                out, err = flow(f"rp-{alg}", "client_secret_basic", verify=False)
+                hdr = json.loads(b64u_decode(out[1]["id_token"].split(".")[0])) if out else {}
+                from joserfc import jwt as jjwt
+                from joserfc.jwk import KeySet
+                tok = jjwt.decode(out[1]["id_token"], KeySet.import_key_set(requests.get(meta["jwks_uri"], timeout=5).json()),
+                                  algorithms=[alg])
+                check(f"{alg}: idpyoidc signs the ID token with {alg}, joserfc verifies it by the JWKS", hdr.get("alg") == alg
+                      and tok.claims.get("email") == "alice@example.org", f"{hdr} {err}")
+            except Exception as error:  # noqa: BLE001
+                check(f"{alg}: idpyoidc signs the ID token with {alg}, joserfc verifies it by the JWKS", False, repr(error))
         out, err = flow("rp-basic", "client_secret_basic", par=True, username="erin")
         check("PAR: authlib with a pushed request (client_secret_basic), login by request_uri", out is not None
               and out[2]["email"] == "erin@example.org", str(err))
@@ -781,8 +814,8 @@ def self_test():
         hdr = json.loads(b64u_decode(out[1]["id_token"].split(".")[0])) if out else {}
         check("rollover: ID tokens are signed with the new key and verify", out is not None and hdr.get("kid") == new_kid, f"{hdr} {err}")
         op.finish_rollover()
-        kids = [k["kid"] for k in op.jwks()["keys"]]
-        check("rollover finished: only the new key is published", kids == [new_kid], str(kids))
+        kids = [k["kid"] for k in op.jwks()["keys"] if k["kty"] == "RSA"]
+        check("rollover finished: only the new RSA key is published", kids == [new_kid], str(kids))
         check("no OP errors", not op.errors, "\n".join(op.errors[-2:]))
         jsrv.shutdown()
     except Exception:  # noqa: BLE001
