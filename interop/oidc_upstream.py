@@ -336,6 +336,15 @@ def run_battery(rp, op, users_fn, log=print):
     if out is not None:
         check("error=access_denied: the page says the provider did not sign you in", bool(out.error), out.describe())
 
+    def error_with_wrong_state():
+        b = rp.browser()
+        st = rp.start(b)
+        cb = rp.op_login(st, fresh_user(), cancel=True)
+        q = query_of(cb)
+        q["state"] = "forged-" + secrets.token_urlsafe(12)
+        return rp.deliver(b, rp.callback_url + "?" + urllib.parse.urlencode(q))
+    attempt("error=access_denied with a forged state", error_with_wrong_state, "invalidState")
+
     # --- mix-up (RFC 9207) ---
     def mixup():
         b, st, cb = login_flow()
@@ -410,6 +419,8 @@ def run_battery(rp, op, users_fn, log=print):
         ("ID token without sub", "no_sub", None),
         ("token response without id_token", "no_id_token", None),
         ("ID token with email_verified false", "email_unverified_claim", "emailUnverified"),
+        ("an ID token that is not a JWT", "not_a_jwt", None),
+        ("the token endpoint answers 500 with HTML", "token_500", None),
     ]
     for name, mode, expect in token_modes:
         def run(mode=mode):
@@ -538,10 +549,35 @@ def main():
                            "--claim", "email=email", "--claim", "given_name=given_name", "--claim", "family_name=family_name")
         if not created:
             return
-        r = cli(binary, data, "upstream", "list", "--tenant", "default", "--json")
-        check("sigil upstream list --json shows the connection with protocol oidc", r.returncode == 0 and '"op"' in r.stdout
-              and '"oidc"' in r.stdout, (r.stdout + r.stderr)[:400])
+        r = cli(binary, data, "upstream", "list", "--tenant", "default", "--json", "--public-url", base)
+        listed = json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip()[:1] in "[{" else []
+        listed = listed.get("items", listed) if isinstance(listed, dict) else listed
+        conn = next((x for x in listed if x.get("name") == "op"), {})
+        check("sigil upstream list --json shows the connection: protocol oidc, issuer, redirect_uri, client_id, auth_method",
+              conn.get("protocol") == "oidc" and conn.get("issuer") == op.issuer and conn.get("redirect_uri") == created.get("redirect_uri")
+              and conn.get("client_id") == "sigil-op" and conn.get("auth_method") == "client_secret_basic", json.dumps(conn)[:500])
+        the_secret = op.context.cdb["sigil-op"]["client_secret"]
+        check("neither create-oidc nor list prints the client secret", the_secret not in r.stdout and the_secret not in json.dumps(created),
+              json.dumps(conn)[:300])
         check("create-oidc fetched the OP's discovery document", bool(op.events("discovery")), str(op.log[:3]))
+
+        # --- create-oidc refuses a discovery document that does not fit ---
+        for patch, what in (({"issuer": "http://127.0.0.1:1/other-op"}, "whose issuer is another (OIDC Discovery §4.3)"),
+                            ({"pushed_authorization_request_endpoint": None}, "without a PAR endpoint, with --par"),
+                            ({"code_challenge_methods_supported": ["plain"]}, "that offers only plain PKCE"),
+                            ({"jwks_uri": None}, "without jwks_uri")):
+            op.discovery_patch = patch
+            try:
+                r = cli(binary, data, "upstream", "create-oidc", "--tenant", "default", "--name", "op-bad", "--issuer", op.issuer,
+                        "--client-id", "x", "--client-secret", "s-" + secrets.token_urlsafe(16), "--json", "--public-url", base,
+                        *(["--par"] if "pushed_authorization_request_endpoint" in patch else []))
+            finally:
+                op.discovery_patch = {}
+            check(f"create-oidc refuses a discovery document {what}", r.returncode != 0, (r.stdout + r.stderr)[:300])
+            if r.returncode == 0:
+                cli(binary, data, "upstream", "delete", "--tenant", "default", "--name", "op-bad")
+            else:
+                print(f"  {what}: {(r.stderr or r.stdout).strip()[:200]}")
 
         # --- the start of a login, seen without a browser ---
         rp = SigilRP(binary, data, base, op, "op", token)
@@ -911,6 +947,18 @@ def main():
             g = [u for u in users(binary, data) if u.get("email") == "grace@example.org"]
             check("claims only in userinfo: JIT user grace with names from userinfo", len(g) == 1 and g[0].get("given_name") == "Grace"
                   and g[0].get("family_name") == "Hopper", str(g))
+            # OIDC Core §5.3.2: a userinfo response about another subject is not used.
+            op.add_user("henry", "henry@example.org", "Henry", "Victim")
+            op.userinfo_patch = {"sub": "someone-else", "email": "henry@example.org", "email_verified": True}
+            before_users = user_keys(binary, data)
+            b = rp_post.browser()
+            try:
+                out = rp_post.deliver(b, rp_post.op_login(rp_post.start(b), "grace"))
+            finally:
+                op.userinfo_patch = {}
+            check("userinfo naming another sub (and another email): refused, nobody created or signed in",
+                  not out.accepted and out.error is not None and user_keys(binary, data) == before_users, out.describe())
+            print(f"  userinfo of another subject: {out.code!r}")
 
         # --- ID tokens signed ES256 and EdDSA by idpyoidc ---
         for alg, who in (("ES256", "judy"), ("EdDSA", "ken")):

@@ -57,7 +57,7 @@ for _uid, _u in USERS.items():
 # The ID token misbehaviours `misbehave(mode)` offers.
 MODES = ("wrong_aud", "extra_aud_no_azp", "wrong_azp", "wrong_iss", "expired", "future_iat", "bad_nonce", "no_nonce",
          "unknown_kid", "known_kid_other_key", "bad_signature", "alg_none", "hs256_public_key", "no_sub", "no_id_token",
-         "email_unverified_claim")
+         "email_unverified_claim", "not_a_jwt", "token_500")
 
 
 def b64u(data):
@@ -192,6 +192,8 @@ class UpstreamOP:
         self.claims_in_id_token = claims_in_id_token
         self.mode = None           # an ID token misbehaviour for the next token responses
         self.refuse_par = False    # the PAR endpoint answers 400 invalid_request
+        self.discovery_patch = {}  # members replaced in (None: removed from) the discovery document
+        self.userinfo_patch = {}   # members replaced in userinfo responses
         self.signing_override = None  # a key (cryptojwt RSAKey) that signs the ID tokens instead, e.g. a retired one
         self.mode_key = new_rsa_key(key_size=2048, kid="attacker-1")
         self.retired = []          # public JWKs still published during a rollover
@@ -269,6 +271,11 @@ class UpstreamOP:
             doc["code_challenge_methods_supported"] = ["S256"]
             if self.par:
                 doc["require_pushed_authorization_requests"] = False
+            for k, v in self.discovery_patch.items():  # a misconfigured or hostile discovery document
+                if v is None:
+                    doc.pop(k, None)
+                else:
+                    doc[k] = v
             return 200, json.dumps(doc), "application/json", []
         if path == "/jwks":
             self.log.append({"event": "jwks", "kids": [k.get("kid") for k in self.jwks()["keys"]], "at": time.time()})
@@ -291,6 +298,7 @@ class UpstreamOP:
                 return 401, json.dumps(args if isinstance(args, dict) else args.to_dict()), "application/json", []
             info = args["response_args"]
             out = info.to_dict() if hasattr(info, "to_dict") else dict(info)
+            out.update(self.userinfo_patch)  # e.g. another subject's claims
             self.log.append({"event": "userinfo", "sub": out.get("sub")})
             return 200, json.dumps(out), "application/json", []
         return 404, json.dumps({"error": "not_found"}), "application/json", []
@@ -410,6 +418,9 @@ class UpstreamOP:
             except Exception:  # noqa: BLE001
                 pass
         self.log.append(entry)
+        if self.mode == "token_500":
+            entry["error"] = "answered 500 on purpose"
+            return 500, "<html><body>Internal Server Error</body></html>", "text/html", []
         if cid in self.registered_auth and used != self.registered_auth[cid]:
             entry["error"] = f"registered {self.registered_auth[cid]}, used {used}"
             return 401, json.dumps({"error": "invalid_client", "error_description": entry["error"]}), "application/json", []
@@ -490,6 +501,9 @@ class UpstreamOP:
         now, mode, key = int(time.time()), self.mode, self.signing_key()
         if mode == "no_id_token":
             del resp["id_token"]
+            return resp
+        if mode == "not_a_jwt":
+            resp["id_token"] = "not-a-jwt." + b64u(json.dumps(claims)) + ".x"
             return resp
         if mode == "wrong_aud":
             claims["aud"] = "someone-else"
@@ -782,7 +796,7 @@ def self_test():
 
         # Each misbehaviour is caught by authlib's ID-token validation (a reference RP).
         for mode in MODES:
-            if mode in ("no_id_token", "email_unverified_claim", "extra_aud_no_azp", "wrong_azp", "no_sub"):
+            if mode in ("no_id_token", "email_unverified_claim", "extra_aud_no_azp", "wrong_azp", "no_sub", "token_500"):
                 continue  # not what authlib's ID-token validation checks: see below
             op.misbehave(mode)
             try:
