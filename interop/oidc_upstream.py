@@ -3,21 +3,27 @@
 
 Starts the real `sigil serve` (http://localhost:PORT) and an OpenID Provider on idpyoidc's OP
 (interop/oidc_upstream_op.py, http://127.0.0.1:PORT: cross-site), registers it with
-`sigil upstream create-oidc --issuer URL`, then in headless Chromium: the login page shows the
-connection's button, the OP's login runs (code + PKCE S256, the client authenticated with
-client_secret_basic), the user is provisioned just in time from the OP's email / given_name /
-family_name, and the Sigil session continues to a downstream OIDC client (authlib, code + PKCE)
-and a downstream SAML SP (pysaml2); the second sign-in finds the same user; Back after sign-in
-keeps the session; an existing local user with the same email is not linked silently; an
-unverified email and a missing email are refused; Cancel at the OP (error=access_denied) ends on a
-clear page. Then the callback attack battery, driven with `requests` (wrong, missing, replayed
-`state`; a replayed code; mix-up, RFC 9207; a callback completed in another browser; and ID tokens
-the OP mis-signs on purpose: wrong aud / iss / azp, expired, bad nonce, unknown key, alg none,
-HS256 keyed with the RSA public key, ...): each is refused with a 400 page, no session, no user
-provisioned, and an `upstream.oidc.rejected` audit event naming the reason. Last, one complete
-login each with `--par`, `--auth-method private_key_jwt` (the OP verifies Sigil's client
-assertions against Sigil's jwks_uri), `--auth-method client_secret_post` and with the claims
-only in userinfo, and an OP signing-key rollover.
+`sigil upstream create-oidc --issuer URL` (and checks that create-oidc refuses discovery documents
+that do not fit: another issuer, no PAR endpoint with --par, no S256, no jwks_uri), then in
+headless Chromium: the login page shows the connection's button, the OP's login runs (code + PKCE
+S256, client_secret_basic), the user is provisioned just in time from the OP's email / given_name /
+family_name, and the Sigil session continues to a downstream OIDC client (authlib, code + PKCE) and
+a downstream SAML SP (pysaml2); the second sign-in finds the same user; Back after sign-in keeps
+the session; identifier-first routing by --email-domain; the link is (connection, sub) whatever
+the email says later; an existing local user with the same email is not linked silently (and is
+with --link-domain); an unverified or missing email, --no-provisioning and Cancel at the OP
+(error=access_denied) end on a clear page. Then the callback attack battery, driven with
+`requests` (wrong, missing, replayed `state`; spent and foreign codes; mix-up, RFC 9207; a
+callback or its continue step completed in another browser; ID tokens the OP mis-signs or
+mis-states on purpose: wrong aud / azp / iss, expired, future, bad or no nonce, unknown key,
+another key under a known kid, a flipped signature, alg none, HS256 keyed with the RSA public key,
+no sub, none at all, not a JWT, email_verified false; a token endpoint answering 500): each refused
+with a 400 page, no session, no user provisioned, and an `upstream.oidc.rejected` audit event
+naming the reason. Last: --par (with client_secret_basic, private_key_jwt, client_secret_post; a
+PAR refusal), private_key_jwt (the OP verifies Sigil's client assertions against Sigil's jwks_uri),
+client_secret_post with the claims only in userinfo (and a userinfo about another subject), ID
+tokens signed ES256 and EdDSA, an OP signing-key rollover, disable / enable / delete, the audit log.
+`--self-test` runs the battery against a reference RP (authlib + joserfc) instead of Sigil.
 
     /opt/peers-venv/bin/python interop/oidc_upstream.py [--sigil .build/debug/sigil] [--artifacts DIR]
 
