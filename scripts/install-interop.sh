@@ -3,7 +3,8 @@
 #   chromium + chromium-driver  : headless browser with the WebAuthn virtual authenticator
 #   zbar-tools, librsvg2-bin,   : zbarimg (reference QR decoder), rsvg-convert (rasterises our SVG codes),
 #   qrencode                      qrencode (a second encoder whose codes our decoder must read)
-#   /opt/peers-venv             : selenium, requests, cryptography, authlib and idpyoidc (the OIDC relying parties),
+#   /opt/peers-venv             : selenium, requests, cryptography, authlib and idpyoidc (the OIDC relying parties;
+#                                 idpyoidc's OP role is also the upstream OpenID Provider of scripts/interop-oidc-upstream.sh),
 #                                 pysaml2 (the SAML SP of scripts/interop-saml.sh); Debian's python packages
 #                                 serve /usr/bin/python3 only
 #                                 python3-saml (OneLogin's toolkit, the second SAML SP; scripts/interop-saml.sh)

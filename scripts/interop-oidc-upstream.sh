@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs the OIDC relying-party interop tests (Sigil towards upstream OpenID Providers, issue 12)
+# against the built `sigil` binary:
+#   interop/oidc_upstream_op.py --self-test  the upstream OP (idpyoidc's OP: discovery, login page,
+#                              PKCE S256, PAR, client_secret_basic/post and private_key_jwt, the
+#                              deliberately wrong ID tokens, key rollover) against authlib's client first
+#   interop/oidc_upstream.py --self-test   the callback attack battery against a reference relying
+#                              party (authlib + joserfc): the baseline accepted, each attack refused
+#   interop/oidc_upstream.py   the real `sigil serve` with that OP in headless Chromium: JIT
+#                              provisioning, downstream OIDC (authlib) and SAML (pysaml2) apps, linking,
+#                              Back, refusals (existing user, unverified or missing email, access_denied),
+#                              the callback attack battery (state, code replay, mix-up, login CSRF, wrong
+#                              or mis-signed ID tokens), --par, private_key_jwt, client_secret_post,
+#                              claims from userinfo, and an OP signing-key rollover
+# Needs: chromium, chromium-driver, xmlsec1; /opt/peers-venv with selenium, requests, idpyoidc,
+# authlib, pysaml2, xmlsec, lxml (scripts/install-interop.sh).
+# Ends with the summed "N passed, M failed".
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+SIGIL_BIN=${SIGIL_BIN:-.build/debug/sigil}
+args=(--sigil "$SIGIL_BIN")
+[ -n "${SIGIL_ARTIFACTS:-}" ] && args+=(--artifacts "$SIGIL_ARTIFACTS")
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+passed=0 failed=0 rc=0
+run() {
+    echo "--- $*"
+    /opt/peers-venv/bin/python -W ignore "$@" 2>&1 | tee "$log"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 || true)
+    if [ -n "$line" ]; then
+        passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
+        failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
+    else
+        failed=$((failed + 1))  # died before its summary
+        rc=1
+    fi
+}
+run interop/oidc_upstream_op.py --self-test
+run interop/oidc_upstream.py --self-test
+run interop/oidc_upstream.py "${args[@]}"
+echo "$passed passed, $failed failed"
+exit "$rc"
