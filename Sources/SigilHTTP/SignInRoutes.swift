@@ -67,6 +67,17 @@ struct SignInRoutes {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~/")
         let encodedReturn = returnTo.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+        // The organisation-account form's redirect chain ends at an upstream IdP: Chromium applies
+        // form-action to it, so the page allows exactly those sign-in endpoints' origins.
+        let upstreamOrigins = Set(
+            connections.compactMap { c in WebOrigin.of(c.saml?.ssoURL ?? c.oidc?.authorizationEndpoint ?? "") }.filter { origin in
+                // Only plain origins reach the policy (nothing that could end a directive).
+                origin.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || ".-:/[]".unicodeScalars.contains($0) }
+            }
+        ).sorted()
+        let policy =
+            upstreamOrigins.isEmpty
+            ? Web.pageCSP : Web.pageCSP.replacingOccurrences(of: "form-action 'self'", with: "form-action 'self' " + upstreamOrigins.joined(separator: " "))
         return pages.page(
             .login,
             LoginView(
@@ -78,7 +89,8 @@ struct SignInRoutes {
                         UpstreamButton(id: "upstream-\($0.name)", href: "\(base)/login/upstream/\($0.name)?return_to=\(encodedReturn)", label: $0.displayName)
                     },
                 upstreamRouting: !passkeyOnly && connections.contains { !$0.policy.emailDomains.isEmpty },
-                upstreamNotFound: request.uri.queryParameters.get("upstream") == "none"))
+                upstreamNotFound: request.uri.queryParameters.get("upstream") == "none"),
+            contentSecurityPolicy: policy)
     }
 
     func passkeyOptions(_ request: Request, _ context: SigilRequestContext) async throws -> Response {

@@ -74,6 +74,8 @@ struct UpstreamRoutes {
                 tenantID: tenant.id, issuer: context.issuer, name: name, returnTo: returnTo, browserHash: tokenHash(value))
         } catch let error as StoreError where error.code == .notFound {
             throw Problem.notFound()
+        } catch let rejected as UpstreamService.Rejected {
+            return refusal(context, rejected, status: .badGateway)
         }
         switch outbound {
         case .redirect(let url):

@@ -194,7 +194,7 @@ extension UpstreamService {
             oidc.authorizationEndpoint + (oidc.authorizationEndpoint.contains("?") ? "&" : "?") + UpstreamOIDC.formEncoded(pairs)
         }
         if oidc.usePAR, let par = oidc.parEndpoint {
-            let response = try await post(c, oidc, to: par, parameters)
+            let response = try await post(c, oidc, to: par, parameters, assertionAudience: oidc.issuer)
             guard response.status == 201 || response.status == 200, let object = (try? JSONValue.parse(response.body))?.object,
                 let requestURI = object["request_uri"]?.string
             else {
@@ -207,25 +207,30 @@ extension UpstreamService {
     }
 
     /// A form POST to the provider (PAR, token) with the connection's client authentication.
-    func post(_ c: UpstreamConnection, _ oidc: UpstreamOIDCSettings, to endpoint: String, _ parameters: [(String, String)]) async throws -> OutboundResponse {
+    func post(
+        _ c: UpstreamConnection, _ oidc: UpstreamOIDCSettings, to endpoint: String, _ parameters: [(String, String)], assertionAudience: String
+    ) async throws -> OutboundResponse {
         var pairs = parameters
+        // client_id once: the authorization parameters pushed with PAR carry it already.
+        let withClientID: [(String, String)] = pairs.contains { $0.0 == "client_id" } ? [] : [("client_id", oidc.clientID)]
         var headers: [(String, String)] = [("content-type", "application/x-www-form-urlencoded"), ("accept", "application/json")]
         switch oidc.authMethod {
         case "private_key_jwt":
             let der = try context.masterKey.open(
                 oidc.sealedClientKey, context: Self.sealContext(tenantID: c.tenantID, connectionID: c.id, secret: "key"))
             let key = try SigningKeyMaterial(algorithm: .rs256, privateKeyDER: der)
-            // The audience is the issuer (OIDC Core §9 allows the token endpoint too; the issuer is accepted for PAR as well).
+            // The audience: the token endpoint's URL for the token request (OIDC Core §9), the issuer for
+            // a pushed request (RFC 9126 §2).
             let assertion = try UpstreamOIDC.clientAssertion(
-                clientID: oidc.clientID, audience: oidc.issuer, key: key, now: context.clock.now(), jti: Base64URL.encode(context.random.bytes(16)))
-            pairs += [("client_id", oidc.clientID), ("client_assertion_type", ClientAssertion.type), ("client_assertion", assertion)]
+                clientID: oidc.clientID, audience: assertionAudience, key: key, now: context.clock.now(), jti: Base64URL.encode(context.random.bytes(16)))
+            pairs += withClientID + [("client_assertion_type", ClientAssertion.type), ("client_assertion", assertion)]
         default:
             guard let sealed = oidc.sealedClientSecret else { throw Rejected(reason: "misconfigured", message: "this connection has no client secret") }
             let secret = String(
                 decoding: try context.masterKey.open(sealed, context: Self.sealContext(tenantID: c.tenantID, connectionID: c.id, secret: "secret")),
                 as: UTF8.self)
             if oidc.authMethod == "client_secret_post" {
-                pairs += [("client_id", oidc.clientID), ("client_secret", secret)]
+                pairs += withClientID + [("client_secret", secret)]
             } else {
                 // RFC 6749 §2.3.1: both parts form-encoded before base64.
                 let credentials = UpstreamOIDC.formEncoded([("", oidc.clientID)]).dropFirst() + ":" + UpstreamOIDC.formEncoded([("", secret)]).dropFirst()
@@ -282,13 +287,17 @@ extension UpstreamService {
         let rp = Self.rpValues(issuer: issuer, name: c.name)
         let response = try await post(
             c, oidc, to: oidc.tokenEndpoint,
-            [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", rp.redirectURI), ("code_verifier", verifier)])
+            [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", rp.redirectURI), ("code_verifier", verifier)],
+            assertionAudience: oidc.tokenEndpoint)
         guard let object = (try? JSONValue.parse(response.body))?.object else {
             throw Rejected(reason: "tokenRefused", message: "the identity provider's token endpoint did not answer with JSON")
         }
-        guard response.status == 200, let idToken = object["id_token"]?.string else {
+        guard response.status == 200 else {
             let error = object["error"]?.string.map { String($0.prefix(64)) } ?? "status \(response.status)"
             throw Rejected(reason: "tokenRefused", message: "the identity provider refused to complete the sign-in (\(error))")
+        }
+        guard let idToken = object["id_token"]?.string else {
+            throw Rejected(reason: "tokenRefused", message: "the identity provider's token response has no ID token (is openid among the scopes?)")
         }
 
         // The ID token, with the provider's keys (fetched again once when a key is unknown: rotation).

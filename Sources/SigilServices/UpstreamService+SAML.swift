@@ -279,8 +279,8 @@ extension UpstreamService {
         do {
             return try await continueStep(tenantID: tenantID, name: name, flowID: flowID, key: key, browserHash: browserHash)
         } catch let rejected as Rejected {
-            await context.recordFailure(
-                "upstream.saml.rejected", by: .system, tenantID: tenantID, reason: "\(rejected.reason): connection \(name): \(rejected.message)")
+            let action = flowID.hasPrefix("upoidc_") ? "upstream.oidc.rejected" : "upstream.saml.rejected"
+            await context.recordFailure(action, by: .system, tenantID: tenantID, reason: "\(rejected.reason): connection \(name): \(rejected.message)")
             throw rejected
         }
     }
