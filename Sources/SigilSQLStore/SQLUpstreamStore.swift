@@ -224,6 +224,32 @@ struct SQLUpstreamStore: UpstreamStore {
         }
     }
 
+    func completeTrace(tenantID: String, flowID: String, check: UpstreamTrace.Check, reason: String?) async throws {
+        try await runner.write("upstream trace") { db in
+            let rows = try await db.raw(
+                """
+                SELECT \(unsafeRaw: Self.traceColumns) FROM upstream_traces
+                WHERE tenant_id = \(bind: tenantID) AND flow_id = \(bind: flowID)\(unsafeRaw: runner.forUpdate)
+                """
+            ).all().map(Self.decodeTrace)
+            // Once per sign-in: a second continue (a replay) does not rewrite a finished trace.
+            for var trace in rows where trace.outcome == "accepted" && !trace.data.checks.contains(where: { $0.name == check.name }) {
+                trace.data.checks.append(check)
+                if !check.passed {
+                    trace.outcome = "rejected"
+                    trace.reason = reason
+                }
+                let data = try JSONColumn.encode(trace.data)
+                try await db.raw(
+                    """
+                    UPDATE upstream_traces SET outcome = \(bind: trace.outcome), reason = \(bind: trace.reason), data = \(bind: data)
+                    WHERE tenant_id = \(bind: tenantID) AND id = \(bind: trace.id)
+                    """
+                ).run()
+            }
+        }
+    }
+
     static func decodeTrace(_ row: any SQLRow) throws -> UpstreamTrace {
         UpstreamTrace(
             id: try row.string("id"), tenantID: try row.string("tenant_id"), connectionID: try row.string("connection_id"),

@@ -277,11 +277,31 @@ extension UpstreamService {
 
     public func continueSignIn(tenantID: String, name: String, flowID: String, key: String, browserHash: String) async throws -> SignedIn {
         do {
-            return try await continueStep(tenantID: tenantID, name: name, flowID: flowID, key: key, browserHash: browserHash)
+            let signedIn = try await continueStep(tenantID: tenantID, name: name, flowID: flowID, key: key, browserHash: browserHash)
+            await completeTrace(
+                tenantID: tenantID, flowID: flowID,
+                .init(
+                    name: "browser step", passed: true,
+                    detail:
+                        "the browser that started the sign-in continued it; a session started for the \(signedIn.user.createdAt == signedIn.session.createdAt ? "new" : "linked") user"
+                ),
+                reason: nil)
+            return signedIn
         } catch let rejected as Rejected {
             let action = flowID.hasPrefix("upoidc_") ? "upstream.oidc.rejected" : "upstream.saml.rejected"
             await context.recordFailure(action, by: .system, tenantID: tenantID, reason: "\(rejected.reason): connection \(name): \(rejected.message)")
+            await completeTrace(
+                tenantID: tenantID, flowID: flowID, .init(name: "browser step", passed: false, detail: "\(rejected.reason): \(rejected.message)"),
+                reason: rejected.reason)
             throw rejected
+        }
+    }
+
+    /// The browser step's verdict in the sign-in's trace (best-effort, like the trace itself).
+    func completeTrace(tenantID: String, flowID: String, _ check: UpstreamTrace.Check, reason: String?) async {
+        guard flowID.hasPrefix("upsaml_"), flowID.utf8.count <= 64 else { return }
+        do { try await context.store.upstreams.completeTrace(tenantID: tenantID, flowID: flowID, check: check, reason: reason) } catch {
+            context.logger.warning("upstream trace not completed", metadata: ["error": .string("\(error)")])
         }
     }
 

@@ -288,4 +288,7 @@ public protocol UpstreamStore: Sendable {
     func traces(tenantID: String, connectionID: String, limit: Int) async throws -> [UpstreamTrace]
     func trace(tenantID: String, id: String) async throws -> UpstreamTrace?
     func deleteExpiredTraces(now: Date) async throws -> Int
+    /// Adds the browser step's verdict to the trace of `flowID` (and, when it failed, marks the
+    /// trace rejected with `reason`).
+    func completeTrace(tenantID: String, flowID: String, check: UpstreamTrace.Check, reason: String?) async throws
 }

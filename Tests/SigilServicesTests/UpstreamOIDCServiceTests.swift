@@ -78,10 +78,10 @@ import Testing
                     ($0.name, $0.value ?? "")
                 })
             func error(_ code: String) -> OutboundResponse { OutboundResponse(status: 400, body: Array("{\"error\":\"\(code)\"}".utf8)) }
-            // Client authentication: basic with the secret, or a client assertion by Sigil's published key.
+            // Client authentication: basic with the secret, or a client assertion by Sigil's published key for this endpoint (OIDC Core §9).
             if let assertion = form["client_assertion"] {
                 guard let jwks = state.withLock({ $0.sigilJWKS }), let parsed = try? JWS.parse(assertion), JWS.verify(parsed, with: jwks),
-                    parsed.payload["aud"]?.string == UpstreamOIDCServiceTests.issuer, parsed.payload["iss"]?.string == "sigil-client"
+                    parsed.payload["aud"]?.string == UpstreamOIDCServiceTests.issuer + "/token", parsed.payload["iss"]?.string == "sigil-client"
                 else { return error("invalid_client") }
                 state.withLock { $0.lastClientAuth = "private_key_jwt" }
             } else {

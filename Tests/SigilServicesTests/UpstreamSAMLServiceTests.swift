@@ -150,6 +150,9 @@ import _CryptoExtras
                         tenantID: h.tenant.id, name: "okta", flowID: accepted.flowID, key: accepted.key, browserHash: tokenHash("attacker"))
                 } == "replayed")
             #expect(try await h.store.users.list(tenantID: h.tenant.id, page: PageRequest(limit: 10)).items.isEmpty)
+            // Its trace says so: accepted at the ACS, refused at the browser step.
+            let trace = try #require(try await up.traces(tenantID: h.tenant.id, name: "okta", by: .cli).first { $0.flowID == accepted.flowID })
+            #expect(trace.outcome == "rejected" && trace.reason == "otherBrowser" && trace.data.checks.last?.name == "browser step")
             // A response to no request started here, and an unsolicited one, are refused.
             #expect(
                 await reason {
