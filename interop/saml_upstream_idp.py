@@ -220,6 +220,11 @@ class OktaShapedIdP:
         if metadata_url not in self.sp_metadata_urls:
             self.sp_metadata_urls.append(metadata_url)
 
+    def distrust_sp(self, metadata_url):
+        """Forgets an SP (its metadata is fetched on every request: a deleted SP's would fail)."""
+        if metadata_url in self.sp_metadata_urls:
+            self.sp_metadata_urls.remove(metadata_url)
+
     def fingerprints(self, which=None):
         return [cert_sha256(self.keys[i][1]) for i in (which if which is not None else self.metadata_keys)]
 
