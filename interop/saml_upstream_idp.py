@@ -17,6 +17,17 @@ which is fetched from the SP's metadata URL (`trust_sp`) on every request. The r
 the AssertionConsumerServiceURL of the request only if the SP's metadata lists it for HTTP-POST,
 through an auto-submitting form.
 
+Single logout (SAML profiles §4.4) at `/app/{app}/slo/saml`, both ways:
+  * IdP-initiated: `logout_request_url` builds a LogoutRequest (NameID, the SessionIndex this IdP
+    issued) with pysaml2's `create_logout_request`, signed over the query (HTTP-Redirect, RSA-SHA256)
+    by `apply_binding`, for the SP's SingleLogoutService from its metadata; the browser starts at
+    `/app/{app}/slo/saml/initiate?id=…`. The SP's LogoutResponse comes back to the SLO endpoint, its
+    signature is checked over the raw query (or enveloped, over HTTP-POST) with the SP's signing
+    certificates from its metadata, and it is recorded (`logout_responses`).
+  * SP-initiated: a LogoutRequest arriving at the SLO endpoint is checked the same way, recorded
+    (`logout_requests`) and answered with a signed LogoutResponse (HTTP-Redirect, RelayState
+    echoed) to the SP's SingleLogoutService.
+
     /opt/peers-venv/bin/python interop/saml_upstream_idp.py --self-test   # against pysaml2's SP role
     /opt/peers-venv/bin/python interop/saml_upstream_idp.py --serve [--port P]   # run it by hand
 """
@@ -32,6 +43,7 @@ from lxml import etree
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, xmldsig
 from saml2.config import IdPConfig
 from saml2.saml import NAMEID_FORMAT_EMAILADDRESS, NameID
+from saml2.samlp import logout_request_from_string
 from saml2.server import Server
 from saml2.authn_context import PASSWORDPROTECTEDTRANSPORT
 
@@ -113,6 +125,9 @@ class OktaShapedIdP:
         self.requests = []  # every AuthnRequest received: dict of what it said and how it was checked
         self.responses = []  # every Response sent: dict(request_id, acs, xml, user)
         self.errors = []  # every request refused: text
+        self.logout_requests = []  # every LogoutRequest received at the SLO endpoint (SP-initiated): dict
+        self.logout_responses = []  # every LogoutResponse received at the SLO endpoint: dict
+        self.logout_sent = {}  # request ID -> dict(url, name_id, session_index, relay_state, sp) of IdP-initiated requests
         self.lock = threading.Lock()
         idp = self
         with open(os.path.join(work, "okta_attributes.py"), "w") as f:
@@ -131,6 +146,17 @@ class OktaShapedIdP:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def answer(self, result):
+                """(status, html) or ("redirect", url)."""
+                if result[0] == "redirect":
+                    self.send_response(302)
+                    self.send_header("Location", result[1])
+                    self.send_header("Cache-Control", "no-store")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send(*result)
+
             def do_GET(self):
                 path, _, query = self.path.partition("?")
                 try:
@@ -139,7 +165,12 @@ class OktaShapedIdP:
                     if path == idp.sso_path:
                         return self.send(*idp.sso(BINDING_HTTP_REDIRECT, query, None))
                     if path == idp.slo_path:
-                        return self.send(200, "<html><body><h1 id='idp-logged-out'>Signed out</h1></body></html>")
+                        return self.answer(idp.slo(BINDING_HTTP_REDIRECT, query, None))
+                    if path == idp.slo_path + "/initiate":
+                        rid = urllib.parse.parse_qs(query).get("id", [""])[0]
+                        if rid not in idp.logout_sent:
+                            return self.send(404, "no such logout")
+                        return self.answer(("redirect", idp.logout_sent[rid]["url"]))
                     self.send(404, "not found")
                 except Exception as error:  # noqa: BLE001 - an IdP error page, recorded
                     idp.errors.append(repr(error))
@@ -155,7 +186,7 @@ class OktaShapedIdP:
                     if path == idp.sso_path + "/login":
                         return self.send(*idp.login(form))
                     if path == idp.slo_path:
-                        return self.send(200, "<html><body><h1 id='idp-logged-out'>Signed out</h1></body></html>")
+                        return self.answer(idp.slo(BINDING_HTTP_POST, None, form))
                     self.send(404, "not found")
                 except Exception as error:  # noqa: BLE001
                     idp.errors.append(repr(error))
@@ -174,6 +205,10 @@ class OktaShapedIdP:
         return self.base + self.sso_path
 
     @property
+    def slo_url(self):
+        return self.base + self.slo_path
+
+    @property
     def key(self):
         return self.keys[self.signing_key][0]
 
@@ -184,6 +219,11 @@ class OktaShapedIdP:
     def trust_sp(self, metadata_url):
         if metadata_url not in self.sp_metadata_urls:
             self.sp_metadata_urls.append(metadata_url)
+
+    def distrust_sp(self, metadata_url):
+        """Forgets an SP (its metadata is fetched on every request: a deleted SP's would fail)."""
+        if metadata_url in self.sp_metadata_urls:
+            self.sp_metadata_urls.remove(metadata_url)
 
     def fingerprints(self, which=None):
         return [cert_sha256(self.keys[i][1]) for i in (which if which is not None else self.metadata_keys)]
@@ -366,8 +406,127 @@ class OktaShapedIdP:
             authn={"class_ref": PASSWORDPROTECTEDTRANSPORT}, sign_response=True, sign_assertion=True,
             sign_alg=xmldsig.SIG_RSA_SHA256, digest_alg=xmldsig.DIGEST_SHA256)
         xml = str(resp)
-        self.responses.append({"request_id": request_id, "acs": acs, "xml": xml, "user": user["email"], "key": self.signing_key})
+        index = etree.fromstring(xml.encode()).find(f".//{{{A}}}AuthnStatement")
+        self.responses.append({"request_id": request_id, "acs": acs, "xml": xml, "user": user["email"], "key": self.signing_key,
+                               "sp": sp, "session_index": None if index is None else index.get("SessionIndex")})
         return xml
+
+    # --- single logout ------------------------------------------------------------------------------
+    @staticmethod
+    def _sp_certs(server, sp):
+        try:
+            return [c for _, c in server.metadata.certs(sp, "spsso", "signing")]
+        except Exception:  # noqa: BLE001 - not in any metadata
+            return []
+
+    @staticmethod
+    def _sp_slo(server, sp, binding=BINDING_HTTP_REDIRECT):
+        try:
+            return server.metadata.single_logout_service(sp, binding, "spsso")[0]["location"]
+        except Exception:  # noqa: BLE001 - none for that binding
+            return None
+
+    @staticmethod
+    def verify_redirect_signature(raw_query, typ, certs):
+        """SAML bindings §3.4.4.1: the signature over `typ=…&RelayState=…&SigAlg=…` exactly as received."""
+        pairs = [p.split("=", 1) for p in raw_query.split("&") if "=" in p]
+        raw = {k: v for k, v in pairs}
+        params = {k: urllib.parse.unquote_plus(v) for k, v in pairs}
+        if params.get("SigAlg") != RSA_SHA256 or "Signature" not in params:
+            return False, params
+        signed = "&".join(f"{k}={raw[k]}" for k in (typ, "RelayState", "SigAlg") if k in raw).encode()
+        signature = base64.b64decode(params["Signature"])
+        for c in certs:
+            pub = x509.load_der_x509_certificate(base64.b64decode("".join(c.split()))).public_key()
+            try:
+                pub.verify(signature, signed, padding.PKCS1v15(), hashes.SHA256())
+                return True, params
+            except Exception:  # noqa: BLE001 - the next certificate
+                pass
+        return False, params
+
+    def _verify_enveloped(self, xml, element, certs):
+        """xmlsec1 on the enveloped signature of an HTTP-POST message, with each SP certificate."""
+        path = os.path.join(self.work, f"slo-{secrets.token_hex(4)}.xml")
+        with open(path, "w") as f:
+            f.write(xml)
+        try:
+            for c in certs:
+                pem = os.path.join(self.work, f"sp-cert-{secrets.token_hex(4)}.pem")
+                with open(pem, "w") as f:
+                    f.write("-----BEGIN CERTIFICATE-----\n" + "".join(c.split()) + "\n-----END CERTIFICATE-----\n")
+                v = subprocess.run(["/usr/bin/xmlsec1", "--verify", "--enabled-reference-uris", "empty,same-doc", "--pubkey-cert-pem", pem,
+                                    "--id-attr:ID", f"{P}:{element}", path], capture_output=True, text=True)
+                if v.returncode == 0:
+                    return True
+            return False
+        finally:
+            os.unlink(path)
+
+    def logout_request_url(self, sp, name_id, session_index=None, relay_state=None, sign=True):
+        """An IdP-initiated LogoutRequest for `sp` (HTTP-Redirect, signed over the query unless
+        `sign` is False). Returns (request ID, URL at the SP's SLO endpoint); the browser starts at
+        `initiate_url(request ID)`."""
+        server = self._server()
+        destination = self._sp_slo(server, sp)
+        rid, req = server.create_logout_request(
+            destination, sp, name_id=NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=name_id),
+            session_indexes=[session_index] if session_index else None, sign=False)
+        info = server.apply_binding(BINDING_HTTP_REDIRECT, str(req), destination, relay_state or "", sign=sign, sigalg=RSA_SHA256)
+        url = dict(info["headers"])["Location"]
+        self.logout_sent[rid] = {"url": url, "name_id": name_id, "session_index": session_index, "relay_state": relay_state,
+                                 "sp": sp, "xml": str(req), "signed": sign}
+        return rid, url
+
+    def initiate_url(self, request_id):
+        return f"{self.slo_url}/initiate?id={urllib.parse.quote(request_id)}"
+
+    def slo(self, binding, raw_query, form):
+        """The SLO endpoint: a LogoutResponse (answering our request) or a LogoutRequest (answered)."""
+        server = self._server()
+        if binding == BINDING_HTTP_REDIRECT:
+            params = {k: v[0] for k, v in urllib.parse.parse_qs(raw_query or "").items()}
+            typ = "SAMLResponse" if "SAMLResponse" in params else "SAMLRequest"
+            if typ not in params:
+                return self._refuse("no SAMLRequest or SAMLResponse at the logout endpoint")
+            xml = zlib.decompress(base64.b64decode(params[typ]), -15).decode()
+        else:
+            params = dict(form)
+            typ = "SAMLResponse" if "SAMLResponse" in params else "SAMLRequest"
+            if typ not in params:
+                return self._refuse("no SAMLRequest or SAMLResponse at the logout endpoint")
+            xml = base64.b64decode(params[typ]).decode()
+        doc = etree.fromstring(xml.encode())
+        issuer = doc.findtext(f"{{{A}}}Issuer")
+        certs = self._sp_certs(server, issuer)
+        if binding == BINDING_HTTP_REDIRECT:
+            verified, _ = self.verify_redirect_signature(raw_query, typ, certs)
+        else:
+            verified = self._verify_enveloped(xml, "LogoutResponse" if typ == "SAMLResponse" else "LogoutRequest", certs)
+        relay_state = params.get("RelayState")
+        info = {"binding": binding, "xml": xml, "id": doc.get("ID"), "issuer": issuer, "destination": doc.get("Destination"),
+                "relay_state": relay_state, "sig_alg": params.get("SigAlg"), "signature_verified": verified, "known_sp": bool(certs)}
+        if typ == "SAMLResponse":
+            code = doc.find(f"{{{P}}}Status/{{{P}}}StatusCode")
+            info.update(kind=doc.tag, in_response_to=doc.get("InResponseTo"), status=None if code is None else code.get("Value"),
+                        sub_status=[c.get("Value") for c in (code if code is not None else [])])
+            self.logout_responses.append(info)
+            if not verified:
+                return self._refuse("the logout response's signature does not verify with the SP's certificates")
+            return 200, "<html><body><h1 id='idp-logged-out'>Okta: you are signed out</h1></body></html>"
+        nid = doc.find(f"{{{A}}}NameID")
+        info.update(kind=doc.tag, name_id=None if nid is None else nid.text, name_id_format=None if nid is None else nid.get("Format"),
+                    session_indexes=[e.text for e in doc.findall(f"{{{P}}}SessionIndex")], not_on_or_after=doc.get("NotOnOrAfter"))
+        self.logout_requests.append(info)
+        if not verified:
+            return self._refuse("the logout request's signature does not verify with the SP's certificates")
+        request = logout_request_from_string(xml)
+        response = server.create_logout_response(request, [BINDING_HTTP_REDIRECT], sign=False)
+        destination = self._sp_slo(server, issuer)
+        http = server.apply_binding(BINDING_HTTP_REDIRECT, str(response), destination, relay_state or "", response=True, sign=True,
+                                    sigalg=RSA_SHA256)
+        info["answer"] = {"id": response.id, "xml": str(response), "location": dict(http["headers"])["Location"]}
+        return "redirect", info["answer"]["location"]
 
 
 # --- self-test: pysaml2's SP role against this IdP ------------------------------------------------------
@@ -403,7 +562,8 @@ def self_test(check):
         c.load({"entityid": sp_base + "/saml/sp/okta/metadata", "key_file": sp_key, "cert_file": sp_cert,
                 "xmlsec_binary": "/usr/bin/xmlsec1", "metadata": {"local": [idp_md_file]}, "allow_unknown_attributes": True,
                 "accepted_time_diff": 60,
-                "service": {"sp": {"endpoints": {"assertion_consumer_service": [(sp_base + "/saml/sp/okta/acs", BINDING_HTTP_POST)]},
+                "service": {"sp": {"endpoints": {"assertion_consumer_service": [(sp_base + "/saml/sp/okta/acs", BINDING_HTTP_POST)],
+                                                 "single_logout_service": [(sp_base + "/saml/sp/okta/slo", BINDING_HTTP_REDIRECT)]},
                                    "authn_requests_signed": True, "want_response_signed": True, "want_assertions_signed": True}}})
         return c
     conf = sp_conf()
@@ -474,6 +634,76 @@ def self_test(check):
     resp = client.parse_authn_request_response(fields["SAMLResponse"], BINDING_HTTP_POST, outstanding={rid: "/"}) if fields else None
     check("rollover: a response signed with the new key verifies against the refreshed metadata",
           resp is not None and resp.get_subject().text == "bob@example.org")
+
+    # Single logout, IdP-initiated: pysaml2's SP verifies the query signature and answers signed.
+    sp_entity = sp_base + "/saml/sp/okta/metadata"
+    check("metadata: SingleLogoutService at /app/exk1sigil/slo/saml",
+          {e.get("Location") for e in doc.findall(".//md:SingleLogoutService", ns)} == {idp.slo_url})
+    index = idp.responses[-1]["session_index"]
+    check("the IdP records the SessionIndex it issued", bool(index) and index in idp.responses[-1]["xml"], str(index))
+    rid, url = idp.logout_request_url(sp_entity, "bob@example.org", index, relay_state="idp-rs")
+    start = requests.get(idp.initiate_url(rid), allow_redirects=False, timeout=10)
+    check("IdP-initiated logout starts in the browser at the IdP (302 to the SP's SLO)",
+          start.status_code == 302 and start.headers.get("Location") == url and url.startswith(sp_base + "/saml/sp/okta/slo?"), url[:120])
+    q = {k: v[0] for k, v in urllib.parse.parse_qs(urllib.parse.urlparse(url).query).items()}
+    try:
+        lreq = client.parse_logout_request(q["SAMLRequest"], BINDING_HTTP_REDIRECT, relay_state=q.get("RelayState"),
+                                           sigalg=q.get("SigAlg"), signature=q.get("Signature"))
+    except Exception as error:  # noqa: BLE001
+        lreq = None
+        check("pysaml2 SP accepts the IdP's signed LogoutRequest", False, repr(error))
+    from saml2.sigver import verify_redirect_signature
+    check("pysaml2's verify_redirect_signature verifies the IdP's LogoutRequest query signature (RSA-SHA256) with the IdP certificate",
+          q.get("SigAlg") == RSA_SHA256 and verify_redirect_signature(q, client.sec.sec_backend, cert=cert_body(idp.cert)))
+    tampered = dict(q, RelayState="other")
+    check("... and refuses it with the RelayState changed", not verify_redirect_signature(tampered, client.sec.sec_backend,
+                                                                                         cert=cert_body(idp.cert)))
+    if lreq is not None:
+        check("pysaml2 SP parses the IdP's LogoutRequest: NameID and SessionIndex",
+              lreq.message.name_id.text == "bob@example.org"
+              and [i.text for i in lreq.message.session_index] == [index], str(lreq.message)[:300])
+        ans = client.handle_logout_request(q["SAMLRequest"], lreq.message.name_id, BINDING_HTTP_REDIRECT, sign=True,
+                                           sign_alg=xmldsig.SIG_RSA_SHA256, relay_state=q.get("RelayState"))
+        back = dict(ans["headers"])["Location"]
+        page = requests.get(back, timeout=10)
+        got = idp.logout_responses[-1] if idp.logout_responses else {}
+        check("the SP's signed LogoutResponse is verified and recorded by the IdP",
+              page.status_code == 200 and "idp-logged-out" in page.text and got.get("signature_verified") is True
+              and got.get("in_response_to") == rid and got.get("relay_state") == "idp-rs"
+              and got.get("status") == "urn:oasis:names:tc:SAML:2.0:status:Success", f"{page.status_code} {got}")
+    unsigned_rid, unsigned = idp.logout_request_url(sp_entity, "bob@example.org", index, relay_state="x", sign=False)
+    check("an unsigned IdP LogoutRequest can be made (no Signature, no SigAlg)", "Signature=" not in unsigned and "SigAlg=" not in unsigned)
+
+    # Single logout, SP-initiated: the IdP checks the SP's signature and answers signed, RelayState echoed.
+    rid, fields, page = login(client, "bob")
+    resp = client.parse_authn_request_response(fields["SAMLResponse"], BINDING_HTTP_POST, outstanding={rid: "/"}) if fields else None
+    before = set(client.state.keys())
+    out = client.do_logout(resp.get_subject(), [idp.entity_id], reason="", expire=None, sign=True, expected_binding=BINDING_HTTP_REDIRECT,
+                           sign_alg=xmldsig.SIG_RSA_SHA256, digest_alg=xmldsig.DIGEST_SHA256)
+    req_id = next(iter(set(client.state.keys()) - before), None)
+    location = dict(out[idp.entity_id][1]["headers"])["Location"]
+    forged = requests.get(location.replace("RelayState=", "RelayState=x"), allow_redirects=False, timeout=10)
+    check("the IdP refuses an SP LogoutRequest whose query was changed after signing (400, not answered)",
+          forged.status_code == 400 and "answer" not in idp.logout_requests[-1], f"{forged.status_code} {forged.text[:200]}")
+    answer = requests.get(location, allow_redirects=False, timeout=10)
+    seen = idp.logout_requests[-1] if idp.logout_requests else {}
+    check("the IdP verifies the SP's signed LogoutRequest (raw query) and records NameID and SessionIndex",
+          seen.get("signature_verified") is True and seen.get("name_id") == "bob@example.org" and seen.get("id") == req_id
+          and seen.get("session_indexes") == [idp.responses[-1]["session_index"]], str({k: v for k, v in seen.items() if k != "xml"}))
+    back = answer.headers.get("Location", "")
+    q = {k: v[0] for k, v in urllib.parse.parse_qs(urllib.parse.urlparse(back).query).items()}
+    check("the IdP answers with a LogoutResponse over HTTP-Redirect to the SP's SLO, RelayState echoed",
+          answer.status_code == 302 and back.startswith(sp_base + "/saml/sp/okta/slo?") and "SAMLResponse" in q
+          and q.get("RelayState") == seen.get("relay_state"), f"{answer.status_code} {back[:160]}")
+    check("the IdP's LogoutResponse is signed over the query with its key (RSA-SHA256; pysaml2's verify_redirect_signature)",
+          q.get("SigAlg") == RSA_SHA256 and verify_redirect_signature(q, client.sec.sec_backend, cert=cert_body(idp.cert)))
+    try:
+        lresp = client.parse_logout_request_response(q["SAMLResponse"], BINDING_HTTP_REDIRECT)
+        check("pysaml2 SP accepts the LogoutResponse: Success, InResponseTo its request",
+              lresp.in_response_to == req_id and lresp.response.status.status_code.value == "urn:oasis:names:tc:SAML:2.0:status:Success",
+              str(lresp.response)[:300])
+    except Exception as error:  # noqa: BLE001
+        check("pysaml2 SP accepts the LogoutResponse: Success, InResponseTo its request", False, repr(error))
     srv.shutdown()
     idp.shutdown()
 

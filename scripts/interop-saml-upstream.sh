@@ -3,11 +3,15 @@
 # built `sigil` binary:
 #   interop/saml_acs_attacks.py --self-test  the crafted responses (XSW1-8, comment in NameID, DTD,
 #                              RSA-SHA1, ...) checked against pysaml2's SP role and xmlsec1 first
-#   interop/saml_upstream_idp.py --self-test the Okta-shaped IdP (pysaml2's IdP role) against pysaml2's SP
+#   interop/saml_upstream_idp.py --self-test the Okta-shaped IdP (pysaml2's IdP role) against pysaml2's SP,
+#                              single logout both ways included
 #   interop/saml_upstream.py   the real `sigil serve` with the Okta-shaped IdP in headless Chromium:
 #                              JIT provisioning, downstream OIDC (authlib) and SAML (pysaml2) apps,
-#                              linking, Back, the ACS attack battery, a signing-certificate rollover,
-#                              and SimpleSAMLphp as a second upstream IdP when installed
+#                              linking, Back, identifier-first routing, single logout both ways (a
+#                              downstream SP signed out on the way), the ACS attack battery and its
+#                              SAML traces (CLI, admin API), connections through the admin API, a
+#                              signing-certificate rollover, and SimpleSAMLphp as a second upstream
+#                              IdP when installed
 # Needs: chromium, chromium-driver, xmlsec1, simplesamlphp + php-cli/php-xml; /opt/peers-venv with
 # selenium, requests, pysaml2, xmlsec, lxml, authlib (scripts/install-interop.sh).
 # Ends with the summed "N passed, M failed".
