@@ -42,9 +42,30 @@ public struct UpstreamLogin: Codable, Sendable, Equatable {
     public var asserted: UpstreamIdentity?
     /// `tokenHash` of the one-time key of the same-site continue step.
     public var continueKeyHash: String?
+    /// The connection's policy asks for the user's Sigil passkey after the upstream sign-in.
+    public var stepUpRequired: Bool = false
+    /// The browser step passed and the passkey is awaited.
+    public var browserConfirmed: Bool = false
 
-    public init(connectionID: String, requestID: String, returnTo: String, browserHash: String) {
+    private enum CodingKeys: String, CodingKey {
+        case connectionID, requestID, returnTo, browserHash, asserted, continueKeyHash, stepUpRequired, browserConfirmed
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        connectionID = try c.decode(String.self, forKey: .connectionID)
+        requestID = try c.decode(String.self, forKey: .requestID)
+        returnTo = try c.decode(String.self, forKey: .returnTo)
+        browserHash = try c.decode(String.self, forKey: .browserHash)
+        asserted = try c.decodeIfPresent(UpstreamIdentity.self, forKey: .asserted)
+        continueKeyHash = try c.decodeIfPresent(String.self, forKey: .continueKeyHash)
+        stepUpRequired = try c.decodeIfPresent(Bool.self, forKey: .stepUpRequired) ?? false
+        browserConfirmed = try c.decodeIfPresent(Bool.self, forKey: .browserConfirmed) ?? false
+    }
+
+    public init(connectionID: String, requestID: String, returnTo: String, browserHash: String, stepUpRequired: Bool = false) {
         self.connectionID = connectionID; self.requestID = requestID; self.returnTo = returnTo; self.browserHash = browserHash
+        self.stepUpRequired = stepUpRequired
     }
 }
 
@@ -107,14 +128,19 @@ public struct UpstreamLoginStateMachine: Sendable {
     /// How long the browser has, after the ACS accepted, to submit the continue step.
     public static let continueWindow: TimeInterval = 120
 
-    private enum State: Equatable { case sent, asserted, signedIn, ended, expired }
+    /// How long the browser has to present the passkey after the browser step.
+    public static let stepUpWindow: TimeInterval = 300
+
+    private enum State: Equatable { case sent, asserted, awaitingStepUp, signedIn, ended, expired }
 
     private func state(at now: Date) -> State {
         switch record.phase {
         case .completed: return .signedIn
         case .denied: return .ended
         case .pending: return record.expiresAt > now ? .sent : .expired
-        case .approved: return record.expiresAt > now ? .asserted : .expired
+        case .approved:
+            guard record.expiresAt > now else { return .expired }
+            return record.payload.browserConfirmed ? .awaitingStepUp : .asserted
         }
     }
 
@@ -123,6 +149,8 @@ public struct UpstreamLoginStateMachine: Sendable {
         case continueInBrowser
         /// Provision or link the identity and start a session, then go to `returnTo`.
         case signIn(UpstreamIdentity, returnTo: String)
+        /// Provision or link the identity, then ask this browser for the user's Sigil passkey.
+        case stepUp(UpstreamIdentity)
         case refuse(FlowRefusal)
     }
 
@@ -137,7 +165,7 @@ public struct UpstreamLoginStateMachine: Sendable {
             record.expiresAt = min(record.expiresAt, now.addingTimeInterval(Self.continueWindow))
             return .continueInBrowser
         case .expired: return .refuse(.expired)
-        case .asserted, .signedIn, .ended: return .refuse(.used)
+        case .asserted, .awaitingStepUp, .signedIn, .ended: return .refuse(.used)
         }
     }
 
@@ -152,11 +180,32 @@ public struct UpstreamLoginStateMachine: Sendable {
                 record.updatedAt = now
                 return .refuse(.claimedByAnother)
             }
-            record.phase = .completed
             record.updatedAt = now
+            if record.payload.stepUpRequired {
+                record.payload.browserConfirmed = true
+                record.expiresAt = min(record.expiresAt.addingTimeInterval(Self.stepUpWindow), now.addingTimeInterval(Self.stepUpWindow))
+                return .stepUp(identity)
+            }
+            record.phase = .completed
             return .signIn(identity, returnTo: record.payload.returnTo)
         case .sent: return .refuse(.notApproved)
         case .expired: return .refuse(.expired)
+        case .awaitingStepUp, .signedIn, .ended: return .refuse(.used)
+        }
+    }
+
+    /// The browser that passed the browser step proved `user`'s passkey (checked by the caller,
+    /// as was the browser binding).
+    public mutating func steppedUp(user: String, browserHash: String, now: Date) -> Action {
+        switch state(at: now) {
+        case .awaitingStepUp:
+            guard let identity = record.payload.asserted, browserHash == record.payload.browserHash else { return .refuse(.unknown) }
+            guard record.userID == user else { return .refuse(.claimedByAnother) }
+            record.phase = .completed
+            record.updatedAt = now
+            return .signIn(identity, returnTo: record.payload.returnTo)
+        case .expired: return .refuse(.expired)
+        case .sent, .asserted: return .refuse(.notApproved)
         case .signedIn, .ended: return .refuse(.used)
         }
     }

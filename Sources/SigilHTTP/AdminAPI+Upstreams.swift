@@ -38,15 +38,14 @@ extension AdminAPI {
             if let v = a.givenName { mapping.givenName = v }
             if let v = a.familyName { mapping.familyName = v }
         }
-        let created = try await services.upstreams.createSAML(
-            tenantID: try call.tenantID(),
-            .init(
-                name: body.name, displayName: body.displayName, metadata: source,
-                idpEntityID: body.metadataUrl != nil || body.metadata != nil ? body.idpEntityId : nil,
-                metadataSigningCertificatePEM: body.metadataCertificate, attributes: mapping, emailDomains: body.emailDomains ?? [],
-                linkDomains: body.linkDomains ?? [], provisionUsers: body.provisionUsers ?? true, allowUnsolicited: body.allowUnsolicited ?? false,
-                allowInsecureSHA1: body.allowInsecureSha1 ?? false, nameIDFormat: body.nameIdFormat),
-            by: call.principal)
+        var input = UpstreamService.NewSAMLConnection(
+            name: body.name, displayName: body.displayName, metadata: source,
+            idpEntityID: body.metadataUrl != nil || body.metadata != nil ? body.idpEntityId : nil,
+            metadataSigningCertificatePEM: body.metadataCertificate, attributes: mapping, emailDomains: body.emailDomains ?? [],
+            linkDomains: body.linkDomains ?? [], provisionUsers: body.provisionUsers ?? true, allowUnsolicited: body.allowUnsolicited ?? false,
+            allowInsecureSHA1: body.allowInsecureSha1 ?? false, nameIDFormat: body.nameIdFormat)
+        input.stepUp = body.stepUp ?? false
+        let created = try await services.upstreams.createSAML(tenantID: try call.tenantID(), input, by: call.principal)
         return .created(
             .init(
                 headers: .init(eTag: Self.etag(created.version), location: call.url("upstreams/\(created.name)")),
@@ -73,7 +72,7 @@ extension AdminAPI {
             tenantID: tenantID, name: input.path.name,
             .init(
                 displayName: body.displayName, enabled: body.enabled, emailDomains: body.emailDomains, linkDomains: body.linkDomains,
-                attributes: attributes, provisionUsers: body.provisionUsers, allowUnsolicited: body.allowUnsolicited),
+                attributes: attributes, provisionUsers: body.provisionUsers, allowUnsolicited: body.allowUnsolicited, stepUp: body.stepUp),
             by: call.principal)
         return .ok(.init(headers: .init(eTag: Self.etag(c.version)), body: .json(Self.upstream(c, issuer: call.context.issuer))))
     }
@@ -110,7 +109,7 @@ extension AdminAPI {
                 authMethod: body.authMethod?.rawValue, scopes: body.scopes ?? ["openid", "email", "profile"], usePAR: body.usePar ?? false,
                 policy: UpstreamPolicy(
                     attributes: mapping, emailDomains: body.emailDomains ?? [], linkDomains: body.linkDomains ?? [],
-                    provisionUsers: body.provisionUsers ?? true)),
+                    provisionUsers: body.provisionUsers ?? true, stepUp: body.stepUp ?? false)),
             by: call.principal)
         return .created(
             .init(
@@ -124,6 +123,7 @@ extension AdminAPI {
             emailDomains: c.policy.emailDomains, linkDomains: c.policy.linkDomains,
             attributes: .init(email: c.policy.attributes.email, givenName: c.policy.attributes.givenName, familyName: c.policy.attributes.familyName),
             provisionUsers: c.policy.provisionUsers, createdAt: c.createdAt, updatedAt: c.updatedAt)
+        out.stepUp = c.policy.stepUp
         switch c.settings {
         case .saml(let saml):
             let sp = UpstreamService.spValues(issuer: issuer, name: c.name)

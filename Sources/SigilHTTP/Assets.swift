@@ -235,6 +235,25 @@ enum Assets {
         });
       }
 
+      if (page === "step-up") {
+        const form = document.getElementById("step-up-form");
+        form.addEventListener("submit", (event) => {
+          event.preventDefault();
+          if (leaving || verifying) return;
+          verifying = true;
+          say("Follow your device's prompt…");
+          (async () => {
+            const start = await post("/login/upstream/step-up/options", { flow: form.dataset.flow });
+            const credential = await navigator.credentials.get({ publicKey: requestOptions(start.publicKey) });
+            say("Checking…");
+            const done = await post("/login/upstream/step-up/verify", {
+              flow: form.dataset.flow, transaction: start.transaction, credential: credentialJSON(credential),
+            });
+            leave(done.redirect);
+          })().catch((error) => { verifying = false; say(explain(error), true); });
+        });
+      }
+
       if (page === "enroll") {
         const deviceButton = document.getElementById("enroll-device");
         const devicePanel = document.getElementById("enroll-device-panel");

@@ -29,6 +29,7 @@ struct Pages: Sendable {
         case authenticatorLanding = "authenticator-landing"
         case formPost = "form-post"
         case continueLink = "continue-link"
+        case stepUp = "step-up"
     }
 
     struct LoadError: Error, CustomStringConvertible {
@@ -230,6 +231,13 @@ struct SAMLPostView: PageView {
 struct ContinueLinkView: PageView {
     let base: String
     let url: String
+}
+
+/// The step-up page after an upstream sign-in.
+struct StepUpView: PageView {
+    let base: String
+    let connection: String
+    let flow: String
 }
 
 struct SAMLRedirectView: PageView {

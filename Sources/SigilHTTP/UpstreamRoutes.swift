@@ -23,6 +23,8 @@ struct UpstreamRoutes {
     func register(on router: Router<SigilRequestContext>) {
         router.get("/login/upstream") { request, context in try await self.route(request, context) }
         router.get("/login/upstream/:name") { request, context in try await self.begin(request, context) }
+        router.post("/login/upstream/step-up/options") { request, context in try await self.stepUpOptions(request, context) }
+        router.post("/login/upstream/step-up/verify") { request, context in try await self.stepUpVerify(request, context) }
         router.get("/saml/sp/:name/metadata") { request, context in try await self.metadata(request, context) }
         router.post("/saml/sp/:name/acs") { request, context in try await self.acs(request, context) }
         router.post("/saml/sp/:name/acs/continue") { request, context in try await self.continueSignIn(request, context) }
@@ -133,8 +135,15 @@ struct UpstreamRoutes {
             browserHash = "none"
         }
         do {
-            let signedIn = try await services.upstreams.continueSignIn(
+            let outcome = try await services.upstreams.continueBrowserStep(
                 tenantID: tenant.id, name: name, flowID: form["flow"] ?? "", key: form["key"] ?? "", browserHash: browserHash)
+            guard case .signedIn(let signedIn) = outcome else {
+                if case .stepUp(let flowID) = outcome {
+                    let display = try await services.upstreams.enabledConnections(tenantID: tenant.id).first { $0.name == name }?.displayName ?? name
+                    return pages.page(.stepUp, StepUpView(base: Web.basePath(context), connection: display, flow: flowID))
+                }
+                throw Problem.notFound()
+            }
             let maxAge = Int(services.sessions.policy.absoluteTimeout)
             let destination = signedIn.returnTo.isEmpty ? Web.basePath(context) + "/account" : signedIn.returnTo
             // A page that navigates, not a 303: see ContinueLinkView.
@@ -143,6 +152,45 @@ struct UpstreamRoutes {
             return response
         } catch let rejected as UpstreamService.Rejected {
             return refusal(context, rejected)
+        }
+    }
+
+    // MARK: step-up with the user's Sigil passkey
+
+    static func bindingHash(_ request: Request, _ context: SigilRequestContext, tenant: Tenant) -> String {
+        AuthenticatorRoutes.wellFormedBinding(Web.cookie(AuthenticatorRoutes.bindingCookieName(context, tenant: tenant), in: request)).map(tokenHash)
+            ?? "none"
+    }
+
+    func stepUpOptions(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        try Web.requireSameOrigin(request, context)
+        let tenant = try context.requireTenant()
+        let body = try await JSONBody.decode(StepUpOptionsBody.self, from: request, context: context, allowed: ["flow"])
+        do {
+            let (transaction, options) = try await services.upstreams.stepUpOptions(
+                tenantID: tenant.id, issuer: context.issuer, flowID: body.flow, browserHash: Self.bindingHash(request, context, tenant: tenant))
+            return try SignInRoutes.optionsResponse(transaction: transaction, options: options)
+        } catch let rejected as UpstreamService.Rejected {
+            throw Problem(status: .badRequest, type: "step-up-refused", title: rejected.message)
+        }
+    }
+
+    func stepUpVerify(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        try Web.requireSameOrigin(request, context)
+        let tenant = try context.requireTenant()
+        let body = try await JSONBody.decode(StepUpVerifyBody.self, from: request, context: context, allowed: ["flow", "transaction", "credential"])
+        do {
+            let signedIn = try await services.upstreams.finishStepUp(
+                tenantID: tenant.id, issuer: context.issuer, flowID: body.flow, browserHash: Self.bindingHash(request, context, tenant: tenant),
+                transactionID: body.transaction, response: try body.credential.assertion())
+            let maxAge = Int(services.sessions.policy.absoluteTimeout)
+            return try JSONResponse.make(
+                ["redirect": signedIn.returnTo.isEmpty ? Web.basePath(context) + "/account" : signedIn.returnTo],
+                headers: [
+                    .setCookie: Web.sessionCookie(signedIn.cookie.value, context, tenant: tenant, maxAge: maxAge), .cacheControl: "no-store",
+                ])
+        } catch let rejected as UpstreamService.Rejected {
+            throw Problem(status: .forbidden, type: "step-up-refused", title: rejected.message)
         }
     }
 
@@ -275,4 +323,14 @@ struct UpstreamRoutes {
                 oauthCode: nil, askAdministrator: true, reason: rejected.reason),
             status: status)
     }
+}
+
+struct StepUpOptionsBody: Decodable {
+    var flow: String
+}
+
+struct StepUpVerifyBody: Decodable {
+    var flow: String
+    var transaction: String
+    var credential: CredentialJSON
 }

@@ -183,7 +183,9 @@ extension UpstreamService {
             id: rowID, tenantID: c.tenantID,
             flow: .upstreamOIDC(
                 UpstreamOIDCLogin(
-                    login: UpstreamLogin(connectionID: c.id, requestID: tokenHash(state), returnTo: returnTo, browserHash: browserHash), nonce: nonce,
+                    login: UpstreamLogin(
+                        connectionID: c.id, requestID: tokenHash(state), returnTo: returnTo, browserHash: browserHash, stepUpRequired: c.policy.stepUp),
+                    nonce: nonce,
                     sealedVerifier: try context.masterKey.seal(Array(verifier.utf8), context: "sigil/upstream-oidc-verifier/\(rowID)"))),
             challenge: "-", createdAt: now, updatedAt: now, expiresAt: now.addingTimeInterval(Self.loginLifetime))
         _ = try await context.store.loginTransactions.create(row)

@@ -4,6 +4,7 @@ import SigilCore
 import SigilFlows
 import SigilSAML
 import SigilStore
+import SigilWebAuthn
 import SigilXML
 import X509
 import _CryptoExtras
@@ -96,7 +97,10 @@ extension UpstreamService {
         let key = try spKey(c)
         let row = LoginTransaction(
             id: Self.loginID(tenantID: tenantID, connectionID: c.id, requestID: requestID), tenantID: tenantID,
-            flow: .upstreamSAML(.login(UpstreamLogin(connectionID: c.id, requestID: requestID, returnTo: returnTo, browserHash: browserHash))),
+            flow: .upstreamSAML(
+                .login(
+                    UpstreamLogin(
+                        connectionID: c.id, requestID: requestID, returnTo: returnTo, browserHash: browserHash, stepUpRequired: c.policy.stepUp))),
             challenge: "-", createdAt: now, updatedAt: now, expiresAt: now.addingTimeInterval(Self.loginLifetime))
         _ = try await context.store.loginTransactions.create(row)
         // RelayState: the flow's ID (not a secret; the IdP echoes it). The ACS finds the flow by
@@ -275,18 +279,30 @@ extension UpstreamService {
 
     // MARK: 3. the same-site continue step
 
+    /// What the browser step leads to.
+    public enum ContinueOutcome: Sendable {
+        case signedIn(SignedIn)
+        /// The connection asks for the user's Sigil passkey next (`stepUpOptions`, `finishStepUp`).
+        case stepUp(flowID: String)
+    }
+
+    /// The browser step when the connection asks for no step-up (tests and callers that know it).
     public func continueSignIn(tenantID: String, name: String, flowID: String, key: String, browserHash: String) async throws -> SignedIn {
+        guard case .signedIn(let signedIn) = try await continueBrowserStep(tenantID: tenantID, name: name, flowID: flowID, key: key, browserHash: browserHash)
+        else { throw Rejected(reason: "stepUpRequired", message: "this connection also asks for your passkey") }
+        return signedIn
+    }
+
+    public func continueBrowserStep(tenantID: String, name: String, flowID: String, key: String, browserHash: String) async throws -> ContinueOutcome {
         do {
-            let signedIn = try await continueStep(tenantID: tenantID, name: name, flowID: flowID, key: key, browserHash: browserHash)
-            await completeTrace(
-                tenantID: tenantID, flowID: flowID,
-                .init(
-                    name: "browser step", passed: true,
-                    detail:
-                        "the browser that started the sign-in continued it; a session started for the \(signedIn.user.createdAt == signedIn.session.createdAt ? "new" : "linked") user"
-                ),
-                reason: nil)
-            return signedIn
+            let outcome = try await continueStep(tenantID: tenantID, name: name, flowID: flowID, key: key, browserHash: browserHash)
+            let detail: String
+            switch outcome {
+            case .signedIn: detail = "the browser that started the sign-in continued it; a session started"
+            case .stepUp: detail = "the browser that started the sign-in continued it; the user's Sigil passkey is asked for next"
+            }
+            await completeTrace(tenantID: tenantID, flowID: flowID, .init(name: "browser step", passed: true, detail: detail), reason: nil)
+            return outcome
         } catch let rejected as Rejected {
             let action = flowID.hasPrefix("upoidc_") ? "upstream.oidc.rejected" : "upstream.saml.rejected"
             await context.recordFailure(action, by: .system, tenantID: tenantID, reason: "\(rejected.reason): connection \(name): \(rejected.message)")
@@ -305,7 +321,7 @@ extension UpstreamService {
         }
     }
 
-    private func continueStep(tenantID: String, name: String, flowID: String, key: String, browserHash: String) async throws -> SignedIn {
+    private func continueStep(tenantID: String, name: String, flowID: String, key: String, browserHash: String) async throws -> ContinueOutcome {
         guard let c = try await enabledConnection(tenantID: tenantID, name: name) else {
             throw Rejected(reason: "unknownConnection", message: "there is no such sign-in connection")
         }
@@ -328,7 +344,12 @@ extension UpstreamService {
             if case .refuse = action { t.applyUpstream(machine.record) }
             return action
         }
-        guard case .signIn(let identity, let returnTo) = action else {
+        let identity: UpstreamIdentity
+        var returnTo = ""
+        switch action {
+        case .signIn(let i, let r): identity = i; returnTo = r
+        case .stepUp(let i): identity = i
+        default:
             if case .refuse(let refusal) = action {
                 switch refusal {
                 case .claimedByAnother:
@@ -340,6 +361,7 @@ extension UpstreamService {
             }
             throw Rejected(reason: "unknownFlow", message: "this sign-in is unknown or has ended; start again")
         }
+        let destination = returnTo
         return try await context.store.transaction { tx in
             // Complete the flow under its lock (a second continue finds it completed).
             let (_, again) = try await tx.loginTransactions.update(tenantID: tenantID, id: row.id) { t -> UpstreamLoginStateMachine.Action in
@@ -350,27 +372,118 @@ extension UpstreamService {
                 t.applyUpstream(machine.record)
                 return action
             }
-            guard case .signIn = again else { throw Rejected(reason: "replayed", message: "this sign-in was already used") }
-            let user = try await Self.linkOrProvision(identity, connection: c, context: context, tx: tx, now: now)
-            _ = try await tx.loginTransactions.update(tenantID: tenantID, id: row.id) { $0.userID = user.id }
-            // `fed`, plus `mfa` when the IdP says its sign-in was multi-factor (a SAML class or OIDC amr);
-            // `acr` is the IdP's own (a SAML AuthnContextClassRef or an OIDC acr), never one of Sigil's.
-            var amr = ["fed"]
-            let ref = identity.authnContextClassRef ?? ""
-            if ref.contains("MultiFactor") || ref.contains("TwoFactor") || identity.upstreamAMR.contains("mfa") { amr.append("mfa") }
-            let acr = identity.authnContextClassRef ?? (c.saml != nil ? SAML.AuthnContextClass.unspecified : "urn:sigil:acr:upstream")
-            let (session, cookie) = try await sessions.start(tenantID: tenantID, userID: user.id, amr: amr, acr: acr, in: tx)
-            // What single logout needs to name this session at the IdP, and to find it from there.
-            try await tx.upstreams.recordSession(
-                UpstreamSession(
-                    tenantID: tenantID, sessionID: session.id, connectionID: c.id, subject: identity.subject,
-                    subjectFormat: identity.subjectFormat, sessionIndex: identity.sessionIndex, createdAt: now))
-            try await tx.audit.append(
-                context.auditEvent(
-                    "upstream.signed_in", by: .user(user.id), tenantID: tenantID, targetType: "user", targetID: user.id,
-                    after: ["connection": c.name, "session": session.id, "upstream_acr": acr]))
-            let destination = returnTo.isEmpty ? "" : returnTo
-            return SignedIn(user: user, session: session, cookie: cookie, returnTo: destination)
+            let user: User
+            switch again {
+            case .signIn:
+                user = try await Self.linkOrProvision(identity, connection: c, context: context, tx: tx, now: now)
+                _ = try await tx.loginTransactions.update(tenantID: tenantID, id: row.id) { $0.userID = user.id }
+            case .stepUp:
+                // The user is known (linked or created) now; the session waits for their passkey.
+                let stepUser = try await Self.linkOrProvision(identity, connection: c, context: context, tx: tx, now: now)
+                guard try await !tx.passkeys.list(tenantID: tenantID, userID: stepUser.id).isEmpty else {
+                    throw Rejected(
+                        reason: "stepUpUnavailable",
+                        message: "this sign-in also needs your Sigil passkey, and your account has none yet; ask your administrator for an enrolment link")
+                }
+                _ = try await tx.loginTransactions.update(tenantID: tenantID, id: row.id) { $0.userID = stepUser.id }
+                return .stepUp(flowID: row.id)
+            default:
+                throw Rejected(reason: "replayed", message: "this sign-in was already used")
+            }
+            return .signedIn(
+                try await Self.startSession(
+                    identity, user: user, connection: c, returnTo: destination, passkey: nil, sessions: sessions, context: context, tx: tx, now: now))
+        }
+    }
+
+    /// The session of an upstream sign-in, with what single logout needs, in the caller's transaction.
+    /// `amr`: `fed`, plus `mfa` when the IdP says its sign-in was multi-factor (a SAML class or OIDC
+    /// amr); `acr`: the IdP's own. After a step-up the passkey's methods join, and its `acr` (Sigil's
+    /// `phr`/`phrh`) is the session's.
+    static func startSession(
+        _ identity: UpstreamIdentity, user: User, connection c: UpstreamConnection, returnTo: String, passkey: PasskeyService.SignIn?,
+        sessions: SessionService, context: ServiceContext, tx: any StoreSession, now: Date
+    ) async throws -> SignedIn {
+        var amr = ["fed"]
+        let ref = identity.authnContextClassRef ?? ""
+        if ref.contains("MultiFactor") || ref.contains("TwoFactor") || identity.upstreamAMR.contains("mfa") { amr.append("mfa") }
+        var acr = identity.authnContextClassRef ?? (c.saml != nil ? SAML.AuthnContextClass.unspecified : "urn:sigil:acr:upstream")
+        if let passkey {
+            for method in passkey.amr + ["mfa"] where !amr.contains(method) { amr.append(method) }
+            acr = passkey.acr
+        }
+        let (session, cookie) = try await sessions.start(tenantID: c.tenantID, userID: user.id, amr: amr, acr: acr, in: tx)
+        try await tx.upstreams.recordSession(
+            UpstreamSession(
+                tenantID: c.tenantID, sessionID: session.id, connectionID: c.id, subject: identity.subject,
+                subjectFormat: identity.subjectFormat, sessionIndex: identity.sessionIndex, createdAt: now))
+        try await tx.audit.append(
+            context.auditEvent(
+                "upstream.signed_in", by: .user(user.id), tenantID: c.tenantID, targetType: "user", targetID: user.id,
+                after: [
+                    "connection": c.name, "session": session.id, "upstream_acr": identity.authnContextClassRef ?? "",
+                    "step_up": passkey == nil ? "no" : "passkey",
+                ]))
+        return SignedIn(user: user, session: session, cookie: cookie, returnTo: returnTo)
+    }
+
+    // MARK: step-up with the user's Sigil passkey
+
+    func awaitingStepUp(tenantID: String, flowID: String, browserHash: String) async throws -> (UpstreamConnection, LoginTransaction) {
+        guard flowID.hasPrefix("upsaml_") || flowID.hasPrefix("upoidc_"), flowID.utf8.count <= 64,
+            let row = try? await context.store.loginTransactions.get(tenantID: tenantID, id: flowID), let login = row.upstreamLogin,
+            let c = try? await context.store.upstreams.get(tenantID: tenantID, id: login.connectionID), c.enabled,
+            row.state == .approved, login.browserConfirmed, row.expiresAt > context.clock.now(), login.browserHash == browserHash
+        else {
+            throw Rejected(reason: "unknownFlow", message: "this sign-in is unknown or has ended; start again")
+        }
+        return (c, row)
+    }
+
+    /// The passkey request for the step-up of `flowID`, from the browser that passed its browser step.
+    public func stepUpOptions(tenantID: String, issuer: String, flowID: String, browserHash: String) async throws
+        -> (LoginTransaction, [String: any Sendable])
+    {
+        _ = try await awaitingStepUp(tenantID: tenantID, flowID: flowID, browserHash: browserHash)
+        return try await PasskeyService(context: context).beginAuthentication(tenantID: tenantID, issuer: issuer, returnTo: "")
+    }
+
+    /// The passkey answered: it must be the flow's user's; then the session starts.
+    public func finishStepUp(
+        tenantID: String, issuer: String, flowID: String, browserHash: String, transactionID: String, response: AssertionResponse
+    ) async throws -> SignedIn {
+        do {
+            let (c, row) = try await awaitingStepUp(tenantID: tenantID, flowID: flowID, browserHash: browserHash)
+            let passkey = try await PasskeyService(context: context).finishAuthentication(
+                tenantID: tenantID, issuer: issuer, transactionID: transactionID, response: response)
+            let now = context.clock.now()
+            let context = self.context
+            let sessions = self.sessions
+            let signedIn = try await context.store.transaction { tx -> SignedIn in
+                let (_, action) = try await tx.loginTransactions.update(tenantID: tenantID, id: row.id) { t -> UpstreamLoginStateMachine.Action in
+                    guard let login = t.upstreamLogin else { return .refuse(.unknown) }
+                    var machine = UpstreamLoginStateMachine(t.record(login))
+                    let action = machine.steppedUp(user: passkey.user.id, browserHash: browserHash, now: now)
+                    t.applyUpstream(machine.record)
+                    return action
+                }
+                guard case .signIn(let identity, let returnTo) = action else {
+                    if case .refuse(.claimedByAnother) = action {
+                        throw Rejected(reason: "stepUpWrongUser", message: "that passkey belongs to another account than the one you signed in with")
+                    }
+                    throw Rejected(reason: "replayed", message: "this sign-in was already used")
+                }
+                return try await Self.startSession(
+                    identity, user: passkey.user, connection: c, returnTo: returnTo, passkey: passkey, sessions: sessions, context: context, tx: tx,
+                    now: now)
+            }
+            await completeTrace(
+                tenantID: tenantID, flowID: flowID, .init(name: "step-up", passed: true, detail: "the user's Sigil passkey verified"), reason: nil)
+            return signedIn
+        } catch let rejected as Rejected {
+            let action = flowID.hasPrefix("upoidc_") ? "upstream.oidc.rejected" : "upstream.saml.rejected"
+            await context.recordFailure(action, by: .system, tenantID: tenantID, reason: "\(rejected.reason): step-up: \(rejected.message)")
+            throw rejected
         }
     }
 

@@ -90,6 +90,7 @@ public struct UpstreamService: Sendable {
         public var allowUnsolicited: Bool
         public var allowInsecureSHA1: Bool
         public var nameIDFormat: String?
+        public var stepUp: Bool = false
 
         public init(
             name: String, displayName: String? = nil, metadata: MetadataSource, idpEntityID: String? = nil,
@@ -191,7 +192,9 @@ public struct UpstreamService: Sendable {
             sealedSPKey: try context.masterKey.seal(material.privateKeyDER.value, context: Self.sealContext(tenantID: tenantID, connectionID: id)))
         let connection = UpstreamConnection(
             id: id, tenantID: tenantID, name: input.name, displayName: display,
-            policy: UpstreamPolicy(attributes: input.attributes, emailDomains: emailDomains, linkDomains: linkDomains, provisionUsers: input.provisionUsers),
+            policy: UpstreamPolicy(
+                attributes: input.attributes, emailDomains: emailDomains, linkDomains: linkDomains, provisionUsers: input.provisionUsers,
+                stepUp: input.stepUp),
             settings: .saml(settings), createdAt: now, updatedAt: now)
         let context = self.context
         return try await context.store.transaction { tx in
@@ -229,7 +232,7 @@ public struct UpstreamService: Sendable {
         var out = [
             "name": c.name, "display_name": c.displayName, "enabled": c.enabled ? "true" : "false", "protocol": c.protocolName,
             "email_domains": c.policy.emailDomains.joined(separator: " "), "link_domains": c.policy.linkDomains.joined(separator: " "),
-            "provision_users": c.policy.provisionUsers ? "true" : "false",
+            "provision_users": c.policy.provisionUsers ? "true" : "false", "step_up": c.policy.stepUp ? "passkey" : "none",
             "attributes": "email=\(c.policy.attributes.email) given_name=\(c.policy.attributes.givenName) family_name=\(c.policy.attributes.familyName)",
         ]
         switch c.settings {
@@ -307,13 +310,14 @@ public struct UpstreamService: Sendable {
         public var attributes: UpstreamAttributeMapping?
         public var provisionUsers: Bool?
         public var allowUnsolicited: Bool?
+        public var stepUp: Bool?
 
         public init(
             displayName: String? = nil, enabled: Bool? = nil, emailDomains: [String]? = nil, linkDomains: [String]? = nil,
-            attributes: UpstreamAttributeMapping? = nil, provisionUsers: Bool? = nil, allowUnsolicited: Bool? = nil
+            attributes: UpstreamAttributeMapping? = nil, provisionUsers: Bool? = nil, allowUnsolicited: Bool? = nil, stepUp: Bool? = nil
         ) {
             self.displayName = displayName; self.enabled = enabled; self.emailDomains = emailDomains; self.linkDomains = linkDomains
-            self.attributes = attributes; self.provisionUsers = provisionUsers; self.allowUnsolicited = allowUnsolicited
+            self.attributes = attributes; self.provisionUsers = provisionUsers; self.allowUnsolicited = allowUnsolicited; self.stepUp = stepUp
         }
     }
 
@@ -345,6 +349,7 @@ public struct UpstreamService: Sendable {
                 if let linkDomains { conn.policy.linkDomains = linkDomains }
                 if let attributes = change.attributes { conn.policy.attributes = attributes }
                 if let provision = change.provisionUsers { conn.policy.provisionUsers = provision }
+                if let stepUp = change.stepUp { conn.policy.stepUp = stepUp }
                 if let unsolicited = change.allowUnsolicited, case .saml(var saml) = conn.settings {
                     saml.allowUnsolicited = unsolicited
                     conn.settings = .saml(saml)

@@ -63,9 +63,27 @@ public struct UpstreamPolicy: Codable, Sendable, Equatable {
     public var linkDomains: [String]
     /// Create users on first sign-in (just-in-time provisioning).
     public var provisionUsers: Bool
+    /// After the upstream sign-in, also ask for the user's own Sigil passkey (step-up): the
+    /// session then has Sigil's `phr`/`phrh` and `mfa`. Users without a passkey cannot sign in here.
+    public var stepUp: Bool
 
-    public init(attributes: UpstreamAttributeMapping = .init(), emailDomains: [String] = [], linkDomains: [String] = [], provisionUsers: Bool = true) {
+    public init(
+        attributes: UpstreamAttributeMapping = .init(), emailDomains: [String] = [], linkDomains: [String] = [], provisionUsers: Bool = true,
+        stepUp: Bool = false
+    ) {
         self.attributes = attributes; self.emailDomains = emailDomains; self.linkDomains = linkDomains; self.provisionUsers = provisionUsers
+        self.stepUp = stepUp
+    }
+
+    private enum CodingKeys: String, CodingKey { case attributes, emailDomains, linkDomains, provisionUsers, stepUp }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        attributes = try c.decode(UpstreamAttributeMapping.self, forKey: .attributes)
+        emailDomains = try c.decode([String].self, forKey: .emailDomains)
+        linkDomains = try c.decode([String].self, forKey: .linkDomains)
+        provisionUsers = try c.decode(Bool.self, forKey: .provisionUsers)
+        stepUp = try c.decodeIfPresent(Bool.self, forKey: .stepUp) ?? false
     }
 }
 

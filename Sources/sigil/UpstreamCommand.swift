@@ -52,6 +52,7 @@ struct UpstreamCommand: AsyncParsableCommand {
         @Flag(name: .customLong("allow-unsolicited"), help: "Accept IdP-initiated (unsolicited) responses. Off by default: login CSRF.")
         var allowUnsolicited = false
         @Flag(name: .customLong("allow-insecure-sha1"), help: "Accept RSA-SHA1 signatures. Insecure.") var allowInsecureSHA1 = false
+        @Flag(name: .customLong("step-up"), help: "After the IdP's sign-in, also ask for the user's Sigil passkey.") var stepUp = false
         @Flag(help: "Print JSON.") var json = false
         @OptionGroup var location: Location
         @OptionGroup var store: StoreOptions
@@ -84,14 +85,16 @@ struct UpstreamCommand: AsyncParsableCommand {
                     entityID: idpEntityID ?? "", ssoURL: ssoURL ?? "", ssoBinding: ssoBinding, sloURL: nil,
                     certificatesPEM: try certificates.map { try String(contentsOfFile: $0, encoding: .utf8) })
             }
-            let input = UpstreamService.NewSAMLConnection(
+            var input = UpstreamService.NewSAMLConnection(
                 name: name, displayName: displayName, metadata: source, idpEntityID: metadata == nil ? nil : idpEntityID,
                 metadataSigningCertificatePEM: try metadataCertificate.map { try String(contentsOfFile: $0, encoding: .utf8) },
                 attributes: mapping, emailDomains: emailDomains, linkDomains: linkDomains, provisionUsers: !noProvisioning,
                 allowUnsolicited: allowUnsolicited, allowInsecureSHA1: allowInsecureSHA1, nameIDFormat: nameIDFormat)
+            input.stepUp = stepUp
+            let saml = input
             try await withRuntime(store) { runtime in
                 let t = try await sigil.tenant(runtime, tenant)
-                let c = try await runtime.services.upstreams.createSAML(tenantID: t.id, input, by: .cli)
+                let c = try await runtime.services.upstreams.createSAML(tenantID: t.id, saml, by: .cli)
                 try show(c, issuer: location.issuer(t), json: json)
             }
         }
@@ -101,6 +104,7 @@ struct UpstreamCommand: AsyncParsableCommand {
         var out: [String: Any] = [
             "id": c.id, "name": c.name, "display_name": c.displayName, "enabled": c.enabled, "protocol": c.protocolName,
             "email_domains": c.policy.emailDomains, "link_domains": c.policy.linkDomains, "provision_users": c.policy.provisionUsers,
+            "step_up": c.policy.stepUp,
             "attributes": ["email": c.policy.attributes.email, "given_name": c.policy.attributes.givenName, "family_name": c.policy.attributes.familyName],
         ]
         switch c.settings {
@@ -174,6 +178,7 @@ struct UpstreamCommand: AsyncParsableCommand {
         @Option(name: .customLong("claim"), help: "Claim mapping FIELD=CLAIM (FIELD: email, given_name, family_name); repeat.")
         var claims: [String] = []
         @Flag(name: .customLong("no-provisioning"), help: "Do not create users on first sign-in.") var noProvisioning = false
+        @Flag(name: .customLong("step-up"), help: "After the provider's sign-in, also ask for the user's Sigil passkey.") var stepUp = false
         @Flag(help: "Print JSON.") var json = false
         @OptionGroup var location: Location
         @OptionGroup var store: StoreOptions
@@ -194,7 +199,8 @@ struct UpstreamCommand: AsyncParsableCommand {
                 name: name, displayName: displayName, issuer: issuer, clientID: clientID,
                 clientSecret: clientSecret ?? env("SIGIL_UPSTREAM_CLIENT_SECRET"), authMethod: authMethod,
                 scopes: scope.split(separator: " ").map(String.init), usePAR: par,
-                policy: UpstreamPolicy(attributes: mapping, emailDomains: emailDomains, linkDomains: linkDomains, provisionUsers: !noProvisioning))
+                policy: UpstreamPolicy(
+                    attributes: mapping, emailDomains: emailDomains, linkDomains: linkDomains, provisionUsers: !noProvisioning, stepUp: stepUp))
             try await withRuntime(store) { runtime in
                 let t = try await sigil.tenant(runtime, tenant)
                 let c = try await runtime.services.upstreams.createOIDC(tenantID: t.id, input, by: .cli)

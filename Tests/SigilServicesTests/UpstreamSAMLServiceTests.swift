@@ -321,4 +321,70 @@ import _CryptoExtras
             #expect(actions.contains("upstream.saml.logout_received") && actions.contains("upstream.saml.logout_completed"))
         }
     }
+
+    @Test(arguments: Backend.enabled) func stepUpAsksForTheUsersOwnPasskey(_ backend: Backend) async throws {
+        try await withServices(backend) { h in
+            let idp = try IdP()
+            var input = UpstreamService.NewSAMLConnection(
+                name: "okta", displayName: "Okta",
+                metadata: .manual(
+                    entityID: Self.idpEntity, ssoURL: "https://okta.example/sso", ssoBinding: "redirect", sloURL: nil, certificatesPEM: [idp.pem]),
+                linkDomains: ["example.org"])
+            input.stepUp = true
+            _ = try await h.services.upstreams.createSAML(tenantID: h.tenant.id, input, by: .cli)
+            let up = h.services.upstreams
+            let ada = try await h.user("ada@example.org")
+            let mallory = try await h.user("mallory@example.org", given: "Mal", family: "Lory")
+            func browserStep(_ email: String, browser: String = "b") async throws -> UpstreamService.ContinueOutcome {
+                let id = try await begin(h, browser: browser)
+                let a = try await up.consumeResponse(
+                    tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "okta",
+                    form: ["SAMLResponse": try idp.response(to: id, email: email, now: h.clock.now())])
+                return try await up.continueBrowserStep(tenantID: h.tenant.id, name: "okta", flowID: a.flowID, key: a.key, browserHash: tokenHash(browser))
+            }
+            // No passkey yet: the sign-in is refused, and nothing was linked.
+            #expect(await reason { _ = try await browserStep("ada@example.org") } == "stepUpUnavailable")
+            #expect(
+                try await h.store.upstreams.link(
+                    tenantID: h.tenant.id, connectionID: try #require(try await h.store.upstreams.find(tenantID: h.tenant.id, name: "okta")).id,
+                    subject: "ada@example.org") == nil)
+            let adaKey = SoftwarePasskey(id: 1), malloryKey = SoftwarePasskey(id: 2)
+            _ = try await h.store.passkeys.create(adaKey.record(tenantID: h.tenant.id, userID: ada.id, signCount: 0))
+            _ = try await h.store.passkeys.create(malloryKey.record(tenantID: h.tenant.id, userID: mallory.id, signCount: 0))
+            guard case .stepUp(let flow) = try await browserStep("ada@example.org") else {
+                Issue.record("no step-up")
+                return
+            }
+            // Another browser cannot use the step, and another account's passkey does not count.
+            await #expect(throws: UpstreamService.Rejected.self) {
+                _ = try await up.stepUpOptions(tenantID: h.tenant.id, issuer: ServiceHarness.issuer, flowID: flow, browserHash: tokenHash("other"))
+            }
+            var (ceremony, _) = try await up.stepUpOptions(tenantID: h.tenant.id, issuer: ServiceHarness.issuer, flowID: flow, browserHash: tokenHash("b"))
+            #expect(
+                await reason {
+                    _ = try await up.finishStepUp(
+                        tenantID: h.tenant.id, issuer: ServiceHarness.issuer, flowID: flow, browserHash: tokenHash("b"), transactionID: ceremony.id,
+                        response: try malloryKey.assertion(challenge: ceremony.challenge, origin: ServiceHarness.issuer, userID: mallory.id, signCount: 1))
+                } == "stepUpWrongUser")
+            // Ada's own passkey finishes it: the session carries the upstream and the passkey.
+            (ceremony, _) = try await up.stepUpOptions(tenantID: h.tenant.id, issuer: ServiceHarness.issuer, flowID: flow, browserHash: tokenHash("b"))
+            let signedIn = try await up.finishStepUp(
+                tenantID: h.tenant.id, issuer: ServiceHarness.issuer, flowID: flow, browserHash: tokenHash("b"), transactionID: ceremony.id,
+                response: try adaKey.assertion(challenge: ceremony.challenge, origin: ServiceHarness.issuer, userID: ada.id, signCount: 1))
+            #expect(signedIn.user.id == ada.id && signedIn.returnTo == "/oauth2/authorize?x=1")
+            #expect(signedIn.session.amr.contains("fed") && signedIn.session.amr.contains("mfa") && signedIn.session.amr.contains("user"))
+            #expect(["phr", "phrh"].contains(signedIn.session.acr))
+            // Once.
+            (ceremony, _) =
+                (try? await up.stepUpOptions(tenantID: h.tenant.id, issuer: ServiceHarness.issuer, flowID: flow, browserHash: tokenHash("b"))) ?? (
+                    ceremony, [:]
+                )
+            #expect(
+                await reason {
+                    _ = try await up.finishStepUp(
+                        tenantID: h.tenant.id, issuer: ServiceHarness.issuer, flowID: flow, browserHash: tokenHash("b"), transactionID: ceremony.id,
+                        response: try adaKey.assertion(challenge: ceremony.challenge, origin: ServiceHarness.issuer, userID: ada.id, signCount: 2))
+                } != nil)
+        }
+    }
 }
