@@ -160,7 +160,12 @@ public actor RemoteDocuments {
 
     /// A SAML metadata document (not cached: imports are one-off admin actions).
     public func metadata(at url: String) async throws -> [UInt8] {
-        try await get(url, accept: "application/samlmetadata+xml, application/xml, text/xml", limit: Self.metadataLimit).body
+        try await metadataDocument(at: url).body
+    }
+
+    /// The same, with the HTTP freshness (`Cache-Control: max-age`) the server gave it.
+    public func metadataDocument(at url: String) async throws -> RemoteDocument {
+        try await get(url, accept: "application/samlmetadata+xml, application/xml, text/xml", limit: Self.metadataLimit)
     }
 
     private func get(_ value: String, accept: String, limit: Int) async throws -> RemoteDocument {

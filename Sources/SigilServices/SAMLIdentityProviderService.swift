@@ -269,7 +269,7 @@ public struct SAMLIdentityProviderService: Sendable {
             issuer: Self.entityID(issuer: issuer), acsURL: acsURL, audience: settings.entityID, inResponseTo: inResponseTo,
             nameID: nameID(user: user, session: session, format: nameIDFormat, spEntityID: settings.entityID), nameIDFormat: nameIDFormat,
             sessionIndex: Self.sessionIndex(session), authnInstant: session.authTime,
-            authnContextClassRef: settings.authnContextClassRef ?? Self.authnContextClass(amr: session.amr),
+            authnContextClassRef: settings.authnContextClassRef ?? Self.authnContextClass(amr: session.amr, acr: session.acr),
             attributes: Self.attributes(settings.attributeMappings, user: user, session: session),
             sessionNotOnOrAfter: session.absoluteExpiresAt)
         let choice = SAMLSigningChoice(rawValue: settings.signing.rawValue) ?? .both
@@ -432,8 +432,12 @@ public struct SAMLIdentityProviderService: Sendable {
     /// The AuthnContextClassRef when the SP has none configured: the authenticator app (a
     /// registered phone plus biometric/PIN: `mca` + `mfa`) is MobileTwoFactorContract; a passkey
     /// has no fitting OASIS class (PasswordProtectedTransport would be false), so unspecified.
-    static func authnContextClass(amr: [String]) -> String {
-        amr.contains("mca") && amr.contains("mfa") ? SAML.AuthnContextClass.mobileTwoFactorContract : SAML.AuthnContextClass.unspecified
+    static func authnContextClass(amr: [String], acr: String = "") -> String {
+        if amr.contains("mca") && amr.contains("mfa") { return SAML.AuthnContextClass.mobileTwoFactorContract }
+        // A session from an upstream SAML IdP (amr `fed`) passes the IdP's own class on
+        // (docs/upstream.md), so the SP sees how the person actually signed in.
+        if amr.contains("fed"), acr.hasPrefix("urn:oasis:names:tc:SAML:2.0:ac:classes:") { return acr }
+        return SAML.AuthnContextClass.unspecified
     }
 
     /// Mapped user fields, plus a multi-valued `session.amr` (Okta's third-party claims sharing).

@@ -373,14 +373,19 @@ public struct UpstreamService: Sendable {
 
     func fetchMetadata(url: String, pinned: [Certificate], entityID: String?) async throws -> Fetched {
         if let why = context.remote.refusal(url) { throw ServiceError.invalid([FieldError(field: "metadata_url", message: why)]) }
-        let bytes: [UInt8]
-        do { bytes = try await context.remote.metadata(at: url) } catch let error as RemoteFetchError {
+        let document: RemoteDocument
+        do { document = try await context.remote.metadataDocument(at: url) } catch let error as RemoteFetchError {
             context.logger.info(
                 "IdP metadata fetch failed",
                 metadata: ["host": .string(URLComponents(string: url)?.host ?? "-"), "reason": .string("\(error)")])
             throw ServiceError.invalid([FieldError(field: "metadata_url", message: "metadata \(error.publicDescription)")])
         }
-        do { return Fetched(metadata: try UpstreamIdPMetadata.parse(bytes, entityID: entityID, pinnedCertificates: pinned), etag: nil) } catch {
+        do {
+            var metadata = try UpstreamIdPMetadata.parse(document.body, entityID: entityID, pinnedCertificates: pinned)
+            // HTTP caching: a shorter max-age than the metadata's cacheDuration brings the next fetch forward.
+            if let maxAge = document.maxAge { metadata.cacheDuration = min(metadata.cacheDuration ?? maxAge, maxAge) }
+            return Fetched(metadata: metadata, etag: nil)
+        } catch {
             throw ServiceError.invalid([FieldError(field: "metadata_url", message: "the document is not usable IdP metadata: \(error.message)")])
         }
     }
