@@ -46,9 +46,12 @@ public struct UpstreamLogin: Codable, Sendable, Equatable {
     public var stepUpRequired: Bool = false
     /// The browser step passed and the passkey is awaited.
     public var browserConfirmed: Bool = false
+    /// The passkey proves an existing account the connection may not claim by email: the link
+    /// is made once it verifies.
+    public var linkOnStepUp: Bool = false
 
     private enum CodingKeys: String, CodingKey {
-        case connectionID, requestID, returnTo, browserHash, asserted, continueKeyHash, stepUpRequired, browserConfirmed
+        case connectionID, requestID, returnTo, browserHash, asserted, continueKeyHash, stepUpRequired, browserConfirmed, linkOnStepUp
     }
 
     public init(from decoder: any Decoder) throws {
@@ -61,6 +64,7 @@ public struct UpstreamLogin: Codable, Sendable, Equatable {
         continueKeyHash = try c.decodeIfPresent(String.self, forKey: .continueKeyHash)
         stepUpRequired = try c.decodeIfPresent(Bool.self, forKey: .stepUpRequired) ?? false
         browserConfirmed = try c.decodeIfPresent(Bool.self, forKey: .browserConfirmed) ?? false
+        linkOnStepUp = try c.decodeIfPresent(Bool.self, forKey: .linkOnStepUp) ?? false
     }
 
     public init(connectionID: String, requestID: String, returnTo: String, browserHash: String, stepUpRequired: Bool = false) {
@@ -192,6 +196,20 @@ public struct UpstreamLoginStateMachine: Sendable {
         case .expired: return .refuse(.expired)
         case .awaitingStepUp, .signedIn, .ended: return .refuse(.used)
         }
+    }
+
+    /// Right after the browser step (in its transaction): the identity's email names an existing
+    /// account this connection may not claim by email, so its owner's passkey is asked for first,
+    /// and the link is made when it verifies.
+    public mutating func proveAccount(user: String, now: Date) -> Action {
+        guard record.phase == .completed, let identity = record.payload.asserted else { return .refuse(.used) }
+        record.phase = .approved
+        record.payload.browserConfirmed = true
+        record.payload.linkOnStepUp = true
+        record.userID = user
+        record.updatedAt = now
+        record.expiresAt = now.addingTimeInterval(Self.stepUpWindow)
+        return .stepUp(identity)
     }
 
     /// The browser that passed the browser step proved `user`'s passkey (checked by the caller,

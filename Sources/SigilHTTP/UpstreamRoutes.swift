@@ -171,7 +171,7 @@ struct UpstreamRoutes {
                 tenantID: tenant.id, issuer: context.issuer, flowID: body.flow, browserHash: Self.bindingHash(request, context, tenant: tenant))
             return try SignInRoutes.optionsResponse(transaction: transaction, options: options)
         } catch let rejected as UpstreamService.Rejected {
-            throw Problem(status: .badRequest, type: "step-up-refused", title: rejected.message)
+            throw Problem(status: .forbidden, type: "step-up-refused", title: rejected.message)
         }
     }
 

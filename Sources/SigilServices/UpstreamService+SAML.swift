@@ -375,17 +375,48 @@ extension UpstreamService {
             let user: User
             switch again {
             case .signIn:
-                user = try await Self.linkOrProvision(identity, connection: c, context: context, tx: tx, now: now)
-                _ = try await tx.loginTransactions.update(tenantID: tenantID, id: row.id) { $0.userID = user.id }
+                switch try await Self.linkOrProvision(identity, connection: c, context: context, tx: tx, now: now) {
+                case .user(let found):
+                    user = found
+                    _ = try await tx.loginTransactions.update(tenantID: tenantID, id: row.id) { $0.userID = found.id }
+                case .proveAccount(let existing):
+                    // An existing account the connection may not claim by email: its passkey decides.
+                    let (_, next) = try await tx.loginTransactions.update(tenantID: tenantID, id: row.id) { t -> UpstreamLoginStateMachine.Action in
+                        guard let login = t.upstreamLogin else { return .refuse(.unknown) }
+                        var machine = UpstreamLoginStateMachine(t.record(login))
+                        let action = machine.proveAccount(user: existing.id, now: now)
+                        t.applyUpstream(machine.record)
+                        return action
+                    }
+                    guard case .stepUp = next else { throw Rejected(reason: "replayed", message: "this sign-in was already used") }
+                    return .stepUp(flowID: row.id)
+                }
             case .stepUp:
                 // The user is known (linked or created) now; the session waits for their passkey.
-                let stepUser = try await Self.linkOrProvision(identity, connection: c, context: context, tx: tx, now: now)
+                let stepUser: User
+                var linkOnStepUp = false
+                switch try await Self.linkOrProvision(identity, connection: c, context: context, tx: tx, now: now) {
+                case .user(let found): stepUser = found
+                case .proveAccount(let existing):
+                    stepUser = existing
+                    linkOnStepUp = true
+                }
                 guard try await !tx.passkeys.list(tenantID: tenantID, userID: stepUser.id).isEmpty else {
                     throw Rejected(
                         reason: "stepUpUnavailable",
                         message: "this sign-in also needs your Sigil passkey, and your account has none yet; ask your administrator for an enrolment link")
                 }
-                _ = try await tx.loginTransactions.update(tenantID: tenantID, id: row.id) { $0.userID = stepUser.id }
+                let link = linkOnStepUp
+                _ = try await tx.loginTransactions.update(tenantID: tenantID, id: row.id) { t in
+                    t.userID = stepUser.id
+                    if link, case .upstreamSAML(.login(var l)) = t.flow {
+                        l.linkOnStepUp = true
+                        t.flow = .upstreamSAML(.login(l))
+                    } else if link, case .upstreamOIDC(var o) = t.flow {
+                        o.login.linkOnStepUp = true
+                        t.flow = .upstreamOIDC(o)
+                    }
+                }
                 return .stepUp(flowID: row.id)
             default:
                 throw Rejected(reason: "replayed", message: "this sign-in was already used")
@@ -473,6 +504,16 @@ extension UpstreamService {
                     }
                     throw Rejected(reason: "replayed", message: "this sign-in was already used")
                 }
+                if row.upstreamLogin?.linkOnStepUp == true {
+                    // The account's owner proved it: link it now.
+                    _ = try await tx.upstreams.createLink(
+                        UpstreamLink(
+                            tenantID: tenantID, connectionID: c.id, subject: identity.subject, userID: passkey.user.id, createdAt: now, lastSeenAt: now))
+                    try await tx.audit.append(
+                        context.auditEvent(
+                            "upstream.linked", by: .user(passkey.user.id), tenantID: tenantID, targetType: "user", targetID: passkey.user.id,
+                            after: ["connection": c.name, "subject_hash": String(tokenHash(identity.subject).prefix(16)), "by": "passkey"]))
+                }
                 return try await Self.startSession(
                     identity, user: passkey.user, connection: c, returnTo: returnTo, passkey: passkey, sessions: sessions, context: context, tx: tx,
                     now: now)
@@ -490,14 +531,21 @@ extension UpstreamService {
     /// The Sigil user for an upstream identity: the linked one; else, on first sign-in, an existing
     /// user only when the connection is trusted for the email's domain, or a new user (JIT).
     /// Never links silently by an email the connection is not trusted for. Disabled users stay out.
+    enum Account {
+        case user(User)
+        /// An existing account the connection may not claim by email, whose owner has a passkey:
+        /// linked only once that passkey verifies.
+        case proveAccount(User)
+    }
+
     static func linkOrProvision(
         _ identity: UpstreamIdentity, connection c: UpstreamConnection, context: ServiceContext, tx: any StoreSession, now: Date
-    ) async throws -> User {
+    ) async throws -> Account {
         if let link = try await tx.upstreams.link(tenantID: c.tenantID, connectionID: c.id, subject: identity.subject) {
             let user = try await tx.users.get(tenantID: c.tenantID, id: link.userID)
             guard user.status == .active else { throw Rejected(reason: "userDisabled", message: "this account is disabled") }
             try await tx.upstreams.touchLink(tenantID: c.tenantID, connectionID: c.id, subject: identity.subject, at: now)
-            return user
+            return .user(user)
         }
         guard let email = identity.email?.trimmingCharacters(in: .whitespaces), Validate.email(email) == nil else {
             throw Rejected(reason: "noEmail", message: "the identity provider did not send a usable email address")
@@ -505,12 +553,14 @@ extension UpstreamService {
         let domain = String(email[email.index(after: email.lastIndex(of: "@")!)...]).lowercased()
         let user: User
         if let existing = try await tx.users.find(tenantID: c.tenantID, email: email) {
+            guard existing.status == .active else { throw Rejected(reason: "userDisabled", message: "this account is disabled") }
             guard c.policy.linkDomains.contains(domain) else {
+                // Never by email alone: the account's owner proves it with their passkey, or nothing.
+                if try await !tx.passkeys.list(tenantID: c.tenantID, userID: existing.id).isEmpty { return .proveAccount(existing) }
                 throw Rejected(
                     reason: "linkNotTrusted",
                     message: "an account with this email already exists and this connection may not claim it; sign in with your passkey instead")
             }
-            guard existing.status == .active else { throw Rejected(reason: "userDisabled", message: "this account is disabled") }
             user = existing
             try await tx.audit.append(
                 context.auditEvent(
@@ -535,7 +585,7 @@ extension UpstreamService {
         }
         _ = try await tx.upstreams.createLink(
             UpstreamLink(tenantID: c.tenantID, connectionID: c.id, subject: identity.subject, userID: user.id, createdAt: now, lastSeenAt: now))
-        return user
+        return .user(user)
     }
 }
 

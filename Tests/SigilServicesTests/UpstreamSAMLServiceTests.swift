@@ -193,6 +193,28 @@ import _CryptoExtras
             }
             // Not trusted for example.org: the existing account is not claimed by email.
             #expect(await reason { _ = try await signIn("ada@example.org") } == "linkNotTrusted")
+            // An owner with a passkey proves the account instead, and the link is made then.
+            let grace = try await h.user("grace@example.org", given: "Grace", family: "Hopper")
+            let key = SoftwarePasskey(id: 3)
+            _ = try await h.store.passkeys.create(key.record(tenantID: h.tenant.id, userID: grace.id, signCount: 0))
+            let id = try await begin(h, browser: "g")
+            let a = try await up.consumeResponse(
+                tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "okta",
+                form: ["SAMLResponse": try idp.response(to: id, email: "grace@example.org", now: h.clock.now())])
+            guard
+                case .stepUp(let flow) = try await up.continueBrowserStep(
+                    tenantID: h.tenant.id, name: "okta", flowID: a.flowID, key: a.key, browserHash: tokenHash("g"))
+            else {
+                Issue.record("no proof asked for")
+                return
+            }
+            let (ceremony, _) = try await up.stepUpOptions(tenantID: h.tenant.id, issuer: ServiceHarness.issuer, flowID: flow, browserHash: tokenHash("g"))
+            let proved = try await up.finishStepUp(
+                tenantID: h.tenant.id, issuer: ServiceHarness.issuer, flowID: flow, browserHash: tokenHash("g"), transactionID: ceremony.id,
+                response: try key.assertion(challenge: ceremony.challenge, origin: ServiceHarness.issuer, userID: grace.id, signCount: 1))
+            #expect(proved.user.id == grace.id)
+            let connection = try #require(try await h.store.upstreams.find(tenantID: h.tenant.id, name: "okta"))
+            #expect(try await h.store.upstreams.link(tenantID: h.tenant.id, connectionID: connection.id, subject: "grace@example.org")?.userID == grace.id)
             // Trusted: linked to the existing user.
             _ = try await h.services.upstreams.delete(tenantID: h.tenant.id, name: "okta", by: .cli)
             _ = try await connect(h, idp, linkDomains: ["example.org"])
