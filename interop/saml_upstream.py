@@ -24,6 +24,15 @@ and finishes on /login after the IdP's signed LogoutResponse); the SAML trace of
 battery (`sigil upstream traces/trace`, the admin API) against the audit log, with no personal
 data; a second connection made, read, disabled and deleted through the admin API, and a refresh.
 
+Step-up (a connection's `step_up` policy, `create-saml --step-up`, admin API PATCH {step_up}): a user
+signs in through the connection while step-up is off, adds a passkey on /account, signs out; with
+step-up on, the next sign-in from the downstream OIDC client stops on the step-up page (no session
+yet) and the passkey finishes it (ID token amr fed, mfa, user; acr phr/phrh). The flow cannot be
+finished from another browser (no cookies, or a fresh Chromium holding a copy of the passkey) nor
+cross-origin, another account's passkey is refused, users without a passkey (linked or new) get
+`stepUpUnavailable` and no session (the new one not provisioned); the audit log's
+upstream.signed_in says step_up passkey, the SAML trace has the step-up check.
+
     /opt/peers-venv/bin/python interop/saml_upstream.py [--sigil .build/debug/sigil] [--artifacts DIR]
 
 Needs chromium, chromium-driver, xmlsec1 and /opt/peers-venv with selenium, requests, pysaml2,
@@ -419,6 +428,11 @@ def main():
         # --- connections through the admin API ---
         print("--- admin API", flush=True)
         admin_api(binary, data, base, idp, driver)
+
+        # --- step-up: the user's own Sigil passkey after the upstream sign-in ---
+        print("--- step-up", flush=True)
+        step_up(binary, data, base, idp, {"client_id": client_id, "client_secret": client_secret, "redirect_uri": redirect_uri,
+                                          "meta": meta}, artifacts)
 
         # --- signing certificate rollover ---
         print("--- certificate rollover", flush=True)
@@ -891,6 +905,334 @@ def admin_api(binary, data, base, idp, driver):
     check("POST /api/admin/v1/upstreams/okta/refresh: 200 with changes (a list; none now) and the connection",
           r.status_code == 200 and isinstance(body.get("changes"), list) and body.get("upstream", {}).get("name") == "okta",
           f"{r.status_code} {r.text[:300]}")
+
+
+# --- step-up: the user's own Sigil passkey after the upstream sign-in (connection policy step_up) ---
+
+def stash_credentials(driver, authenticator):
+    """Takes every credential out of the virtual authenticator (returned, to be put back with
+    restore_credentials): /login's conditional mediation would otherwise sign in with it by itself."""
+    creds = driver.execute_cdp_cmd("WebAuthn.getCredentials", {"authenticatorId": authenticator})["credentials"]
+    for c in creds:
+        driver.execute_cdp_cmd("WebAuthn.removeCredential", {"authenticatorId": authenticator, "credentialId": c["credentialId"]})
+    return creds
+
+
+def restore_credentials(driver, authenticator, creds):
+    for c in creds:
+        cred = {k: c[k] for k in ("credentialId", "isResidentCredential", "rpId", "privateKey", "userHandle", "signCount") if k in c}
+        driver.execute_cdp_cmd("WebAuthn.addCredential", {"authenticatorId": authenticator, "credential": cred})
+
+
+STEP_UP_PAGE = "body[data-page='step-up']"
+
+
+def at_step_up_or_error(d):
+    return d.find_elements(By.CSS_SELECTOR, STEP_UP_PAGE) or d.find_elements(By.ID, "error")
+
+
+def in_page_post(driver, path, body):
+    """POST JSON from the page (same origin, this browser's cookies): (status, body)."""
+    return driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        fetch(arguments[0], {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(arguments[1])})
+          .then(async r => done([r.status, await r.text()])).catch(e => done([0, String(e)]));
+    """, path, body)
+
+
+FOREIGN_STEP_UP = """
+    const done = arguments[arguments.length - 1];
+    const flow = arguments[0];
+    const b = (s) => { const t = s.replace(/-/g,'+').replace(/_/g,'/'); const r = atob(t + '==='.slice((t.length+3)%4));
+                       return Uint8Array.from(r, c => c.charCodeAt(0)).buffer; };
+    const e = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\\+/g,'-').replace(/\\//g,'_').replace(/=+$/,'');
+    const post = (p, body) => fetch(p, {method:'POST', headers:{'Content-Type':'application/json'}, body: JSON.stringify(body)})
+                                .then(async r => ({status: r.status, body: await r.text()}));
+    (async () => {
+      const options = await post('/login/upstream/step-up/options', {flow});
+      // A passkey request this browser may have (the ordinary sign-in's), answered with the user's passkey.
+      const start = JSON.parse((await post('/login/passkey/options', {})).body);
+      start.publicKey.challenge = b(start.publicKey.challenge);
+      const c = await navigator.credentials.get({publicKey: start.publicKey});
+      const cred = {id: c.id, rawId: e(c.rawId), type: c.type, response: {clientDataJSON: e(c.response.clientDataJSON),
+                    authenticatorData: e(c.response.authenticatorData), signature: e(c.response.signature),
+                    userHandle: c.response.userHandle ? e(c.response.userHandle) : undefined}};
+      const verify = await post('/login/upstream/step-up/verify', {flow, transaction: start.transaction, credential: cred});
+      done({options, verify});
+    })().catch(err => done({error: String(err)}));
+"""
+
+
+def step_up(binary, data, base, idp, oidc, artifacts):
+    """A connection whose policy asks for the user's own Sigil passkey after the IdP's sign-in.
+
+    sue signs in through the connection (step-up off) from the downstream OIDC client, adds a passkey
+    on /account and signs out; the admin turns step_up on (PATCH); sue's next sign-in from the OIDC
+    client stops on the step-up page (no session yet), the passkey finishes it, and the ID token says
+    fed + the passkey's methods + mfa and Sigil's acr. The step-up page's flow cannot be finished by
+    another browser (no cookies; a fresh Chromium holding a copy of sue's passkey) and survives those
+    attempts. nina (linked, no passkey) and zed (new) are refused with stepUpUnavailable and not signed
+    in. Another account's passkey is refused (stepUpWrongUser). Audit: upstream.signed_in with
+    step_up passkey. Also `create-saml --step-up`, and step_up off again."""
+    token = cli(binary, data, "admin", "token", "create", "--name", "interop-step-up").stdout.strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    api = f"{base}/api/admin/v1"
+    for user, first, last in (("sue", "Sue", "Stepper"), ("nina", "Nina", "Nokey"), ("zed", "Zed", "Newcomer"), ("tom", "Tom", "Other")):
+        idp.users[user] = {"email": f"{user}@example.org", "firstName": first, "lastName": last}
+    label = "step-up"
+
+    # The CLI flag: a connection made with --step-up says so (then goes).
+    r = upstream(binary, data, base, "create-saml", "--tenant", "default", "--name", "okta-step-cli", "--metadata", idp.metadata_url,
+                 "--step-up", "--json")
+    made = json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip().startswith("{") else {}
+    check(f"{label}: sigil upstream create-saml --step-up --json shows step_up true", made.get("step_up") is True, r.stdout[:300] + r.stderr[:300])
+    r = requests.get(f"{api}/upstreams/okta-step-cli", headers=headers, timeout=10)
+    check(f"{label}: GET /api/admin/v1/upstreams/okta-step-cli says step_up true", r.status_code == 200 and r.json().get("step_up") is True,
+          f"{r.status_code} {r.text[:300]}")
+    cli(binary, data, "upstream", "delete", "--tenant", "default", "--name", "okta-step-cli")
+
+    r = upstream(binary, data, base, "create-saml", "--tenant", "default", "--name", "okta-step", "--display-name", "Okta step-up",
+                 "--metadata", idp.metadata_url, "--json")
+    made = json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip().startswith("{") else {}
+    if not check(f"{label}: a connection okta-step without --step-up (step_up false)", bool(made) and made.get("step_up") is False,
+                 r.stdout[:300] + r.stderr[:300]):
+        return
+    idp.trust_sp(made.get("sp_metadata_url") or f"{base}/saml/sp/okta-step/metadata")
+
+    meta, redirect_uri = oidc["meta"], oidc["redirect_uri"]
+
+    def authorize():
+        verifier, nonce, state = generate_token(64), generate_token(20), generate_token(20)
+        oauth = OAuth2Session(oidc["client_id"], oidc["client_secret"], scope="openid email profile", redirect_uri=redirect_uri, state=state,
+                              code_challenge_method="S256", token_endpoint_auth_method="client_secret_basic")
+        url, _ = oauth.create_authorization_url(meta["authorization_endpoint"], code_verifier=verifier, nonce=nonce, state=state)
+        return oauth, url, verifier, nonce
+
+    def id_token(oauth, verifier, callback):
+        token = oauth.fetch_token(meta["token_endpoint"], authorization_response=callback, code_verifier=verifier)
+        jwks = JsonWebKey.import_key_set(requests.get(meta["jwks_uri"], timeout=10).json())
+        claims = JsonWebToken(["RS256", "ES256", "EdDSA"]).decode(token["id_token"], jwks)
+        claims.validate(leeway=5)
+        return dict(claims)
+
+    def signed_in_upstream(d, user, return_to="/account", via_login_page=False):
+        """A fresh browser session: start the okta-step sign-in, the IdP's login as `user`; waits for the step-up page, an error or the
+        return_to."""
+        fresh_browser(d, base)
+        if via_login_page:
+            d.get(f"{base}/login?return_to={urllib.parse.quote(return_to)}")
+            upstream_from_login(d, base, idp, user, connection="okta-step")
+        else:
+            d.get(f"{base}/login/upstream/okta-step?return_to={urllib.parse.quote(return_to)}")
+            idp_login(d, idp, user)
+        wait_until(d, lambda x: at_step_up_or_error(x) or x.current_url.split("?")[0] == base + return_to, 30)
+
+    a, a_auth = make_driver()
+    b = None
+    try:
+        # --- 1. sue: first sign-in without step-up (OIDC client), a passkey on /account, sign out ---
+        fresh_browser(a, base)
+        oauth, url, verifier, nonce = authorize()
+        a.get(url)
+        wait_until(a, lambda d: "/login" in d.current_url)
+        upstream_from_login(a, base, idp, "sue", connection="okta-step")
+        reached = wait_until(a, lambda d: on(d, redirect_uri) or at_step_up_or_error(d), 30)
+        if not check(f"{label} off: sue's sign-in through okta-step reaches the OIDC client directly", reached and on(a, redirect_uri),
+                     f"{a.current_url} {page_error(a)}"):
+            return
+        before = id_token(oauth, verifier, a.current_url)
+        check(f"{label} off: the ID token has amr fed and none of the passkey's methods; acr not Sigil's",
+              "fed" in (before.get("amr") or []) and "user" not in (before.get("amr") or []) and before.get("acr") not in ("phr", "phrh"),
+              f"amr {before.get('amr')} acr {before.get('acr')}")
+        a.get(base + "/account")
+        if not check(f"{label}: sue's /account has #add-passkey", wait_until(a, lambda d: d.find_elements(By.ID, "add-passkey"), 10),
+                     a.current_url):
+            return
+        n = len(a.find_elements(By.CSS_SELECTOR, "#passkeys li"))
+        a.find_element(By.ID, "add-passkey").click()
+        added = wait_until(a, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#passkeys li")) > n, 20)
+        creds = a.execute_cdp_cmd("WebAuthn.getCredentials", {"authenticatorId": a_auth})["credentials"]
+        if not check(f"{label}: sue added a passkey on /account (virtual authenticator)", added and len(creds) == 1,
+                     f"{len(creds)} credentials; status: {(a.find_elements(By.ID, 'status') or [None])[0] and a.find_element(By.ID, 'status').text}"):
+            return
+        sue_creds = stash_credentials(a, a_auth)  # /login's passkey autofill would sign in with it by itself
+        old = (a.get_cookie(SESSION) or {}).get("value")
+        a.find_element(By.ID, "sign-out").click()
+        wait_until(a, lambda d: urllib.parse.urlparse(d.current_url).path == "/login" and d.current_url.startswith(base), 40)
+        check(f"{label}: sue signed out (the old session no longer opens /account)", bool(old) and not signed_in_at_sigil(base, old),
+              a.current_url)
+        # nina: signed in (linked, JIT) while step-up is off; she never adds a passkey.
+        signed_in_upstream(a, "nina")
+        check(f"{label} off: nina signs in through okta-step (JIT) and has no passkey",
+              a.current_url.split("?")[0] == base + "/account" and "nina@example.org" in a.page_source, f"{a.current_url} {page_error(a)}")
+
+        # --- the admin turns step-up on ---
+        r = requests.patch(f"{api}/upstreams/okta-step", headers=headers, json={"step_up": True}, timeout=10)
+        check(f"{label}: PATCH /api/admin/v1/upstreams/okta-step {{step_up: true}}: 200, step_up true",
+              r.status_code == 200 and r.json().get("step_up") is True, f"{r.status_code} {r.text[:300]}")
+        r = requests.get(f"{api}/upstreams/okta-step", headers=headers, timeout=10)
+        check(f"{label}: GET /api/admin/v1/upstreams/okta-step says step_up true", r.status_code == 200 and r.json().get("step_up") is True,
+              f"{r.status_code} {r.text[:300]}")
+        listed = json.loads(upstream(binary, data, base, "list", "--tenant", "default", "--json").stdout or "[]")
+        listed = listed.get("items", listed) if isinstance(listed, dict) else listed
+        conn = next((c for c in listed if c.get("name") == "okta-step"), {})
+        check(f"{label}: sigil upstream list --json says step_up true for okta-step", conn.get("step_up") is True, str(conn)[:300])
+
+        # --- sue again, from the OIDC client: the step-up page, then her passkey ---
+        fresh_browser(a, base)
+        oauth, url, verifier, nonce = authorize()
+        a.get(url)
+        wait_until(a, lambda d: "/login" in d.current_url)
+        upstream_from_login(a, base, idp, "sue", connection="okta-step")
+        wait_until(a, lambda d: at_step_up_or_error(d) or on(d, redirect_uri), 30)
+        a.save_screenshot(os.path.join(artifacts, "step-up-page.png"))
+        page = a.find_elements(By.CSS_SELECTOR, STEP_UP_PAGE)
+        if not check(f"{label} on: after the IdP and the browser step, sue sees the step-up page (data-page=step-up)", bool(page),
+                     f"{a.current_url} {page_error(a)} {a.page_source[:300]}"):
+            return
+        forms = a.find_elements(By.ID, "step-up-form")
+        flow = forms[0].get_attribute("data-flow") if forms else ""
+        check(f"{label} on: the page has #step-up-form with a data-flow (upsaml_…) and #step-up-button",
+              flow.startswith("upsaml_") and bool(a.find_elements(By.ID, "step-up-button")), f"flow {flow!r}")
+        check(f"{label} on: the page names the connection (Okta step-up)", "Okta step-up" in a.page_source, a.page_source[:300])
+        check(f"{label} on: no session cookie yet on the step-up page", a.get_cookie(SESSION) is None, str(a.get_cookie(SESSION)))
+        restore_credentials(a, a_auth, sue_creds)
+        a.find_element(By.ID, "step-up-button").click()
+        reached = wait_until(a, lambda d: on(d, redirect_uri), 30)
+        status = (a.find_elements(By.ID, "status") or [None])[0]
+        if check(f"{label} on: the passkey finishes the sign-in and the browser is back at the OIDC client with a code",
+                 reached and "code=" in a.current_url, f"{a.current_url} status: {status.text if status else None}"):
+            after = id_token(oauth, verifier, a.current_url)
+            amr = after.get("amr") or []
+            check(f"{label} on: the ID token is sue's (email, nonce)", after.get("email") == "sue@example.org" and after.get("nonce") == nonce,
+                  json.dumps(after))
+            check(f"{label} on: the ID token's amr has fed, mfa and user (the passkey's methods joined the upstream's)",
+                  all(m in amr for m in ("fed", "mfa", "user")), f"amr {amr}")
+            check(f"{label} on: the ID token's acr is Sigil's phr/phrh (a device-bound virtual passkey: phrh)",
+                  after.get("acr") in ("phr", "phrh"), f"acr {after.get('acr')}")
+            check(f"{label} on: the same subject as before step-up (linked, not a new user)", after.get("sub") == before.get("sub"),
+                  f"{after.get('sub')} vs {before.get('sub')}")
+        a.get(base + "/account")  # an HTML page of Sigil's (connect-src 'self') for the fetch below
+        check(f"{label} on: a session cookie now", a.get_cookie(SESSION) is not None)
+        status, text = in_page_post(a, "/login/upstream/step-up/options", {"flow": flow})
+        check(f"{label} on: the finished flow cannot be stepped up again (options: 4xx)", 400 <= status < 500, f"{status} {text[:200]}")
+
+        # --- 3. the step-up page's flow from another browser ---
+        sue_creds = stash_credentials(a, a_auth)
+        signed_in_upstream(a, "sue")
+        forms = a.find_elements(By.ID, "step-up-form")
+        flow = forms[0].get_attribute("data-flow") if forms else ""
+        if not check(f"{label} on: sue's second sign-in (to /account) stops on the step-up page", bool(flow),
+                     f"{a.current_url} {page_error(a)}"):
+            return
+        s = requests.Session()
+        r = s.post(f"{base}/login/upstream/step-up/options", json={"flow": flow}, headers={"Origin": base}, timeout=10)
+        check(f"{label}: another browser (no cookies) posting the flow to /login/upstream/step-up/options gets a 4xx and no session",
+              400 <= r.status_code < 500 and SESSION not in r.headers.get("Set-Cookie", ""), f"{r.status_code} {r.text[:200]}")
+        binding = {c["name"]: c["value"] for c in a.get_cookies() if c["name"].startswith("sigil_login_")}
+        r = requests.post(f"{base}/login/upstream/step-up/options", json={"flow": flow}, cookies=binding,
+                          headers={"Origin": "https://evil.example"}, timeout=10)
+        check(f"{label}: /login/upstream/step-up/options from another origin (with the browser's binding cookie) is refused (403)",
+              bool(binding) and r.status_code == 403, f"{r.status_code} {r.text[:200]} binding cookie {list(binding)}")
+        b, b_auth = make_driver()
+        # A page of Sigil's whose CSP lets its script fetch Sigil (connect-src 'self') and that asks for no passkey by itself
+        # (/login's autofill would sign in with the copied passkey): an unknown enrolment link's error page.
+        b.get(base + "/enroll/sigil_en_unknown")
+        restore_credentials(b, b_auth, sue_creds)  # even with a copy of sue's passkey
+        out = b.execute_async_script(FOREIGN_STEP_UP, flow)
+        opt, ver = out.get("options") or {}, out.get("verify") or {}
+        print(f"    (another browser: options {opt.get('status')} {str(opt.get('body'))[:160]}; verify {ver.get('status')} "
+              f"{str(ver.get('body'))[:160]})", flush=True)
+        check(f"{label}: a fresh Chromium profile posting the flow to /login/upstream/step-up/options gets a 4xx",
+              400 <= opt.get("status", 0) < 500, json.dumps(out)[:400])
+        check(f"{label}: ... and /login/upstream/step-up/verify with sue's passkey (on an ordinary passkey transaction) gets a 4xx",
+              400 <= ver.get("status", 0) < 500, json.dumps(out)[:400])
+        b.get(base + "/healthz")
+        check(f"{label}: ... and that browser has no session", b.get_cookie(SESSION) is None, str(b.get_cookie(SESSION)))
+        b.quit()
+        b = None
+
+        # Another account's passkey in the right browser: tom (via okta, no step-up) has a passkey; sue's step-up with it is refused.
+        t, t_auth = make_driver()
+        try:
+            fresh_browser(t, base)
+            t.get(f"{base}/login/upstream/okta?return_to=/account")
+            idp_login(t, idp, "tom")
+            wait_until(t, lambda d: d.find_elements(By.ID, "add-passkey"), 30)
+            t.find_element(By.ID, "add-passkey").click()
+            wait_until(t, lambda d: d.find_elements(By.CSS_SELECTOR, "#passkeys li"), 20)
+            tom_creds = t.execute_cdp_cmd("WebAuthn.getCredentials", {"authenticatorId": t_auth})["credentials"]
+        finally:
+            t.quit()
+        if check(f"{label}: tom (another account) has a passkey", len(tom_creds) == 1, str(len(tom_creds))):
+            restore_credentials(a, a_auth, tom_creds)
+            a.find_element(By.ID, "step-up-button").click()
+            wait_until(a, lambda d: d.find_element(By.ID, "status").text not in ("", "Follow your device's prompt…", "Checking…")
+                       or not d.find_elements(By.CSS_SELECTOR, STEP_UP_PAGE), 20)
+            said = a.find_element(By.ID, "status").text if a.find_elements(By.ID, "status") else ""
+            check(f"{label}: another account's passkey on the step-up page is refused (the page says so, no session)",
+                  bool(a.find_elements(By.CSS_SELECTOR, STEP_UP_PAGE)) and bool(said) and a.get_cookie(SESSION) is None,
+                  f"{a.current_url} status {said!r} cookie {a.get_cookie(SESSION)}")
+            stash_credentials(a, a_auth)
+        restore_credentials(a, a_auth, sue_creds)
+        a.find_element(By.ID, "step-up-button").click()
+        reached = wait_until(a, lambda d: d.current_url.split("?")[0] == base + "/account", 30)
+        status = (a.find_elements(By.ID, "status") or [None])[0]
+        check(f"{label}: after those attempts, sue's own passkey in her browser still finishes the sign-in (lands on /account as sue)",
+              reached and "sue@example.org" in a.page_source, f"{a.current_url} status: {status.text if status else None}")
+        sue_creds = stash_credentials(a, a_auth)
+
+        # --- 2. a user without a passkey: refused, not signed in ---
+        n_users = {u["email"] for u in users(binary, data)}
+        for who, what in (("nina", "nina (linked, no passkey)"), ("zed", "zed (new, no passkey)")):
+            signed_in_upstream(a, who)
+            a.save_screenshot(os.path.join(artifacts, f"step-up-{who}.png"))
+            err = page_error(a)
+            check(f"{label}: {what} gets Sigil's refusal page (id=error) with reason stepUpUnavailable",
+                  err is not None and "stepUpUnavailable" in err, f"{a.current_url} error {err!r} step-up page {bool(at_step_up_or_error(a))}")
+            a.get(base + "/healthz")
+            check(f"{label}: ... and {who} is not signed in", a.get_cookie(SESSION) is None, str(a.get_cookie(SESSION)))
+        check(f"{label}: the refused new user zed was not provisioned", "zed@example.org" not in {u["email"] for u in users(binary, data)}
+              and "zed@example.org" not in n_users, str(sorted({u["email"] for u in users(binary, data)})))
+
+        # --- 4. the audit log ---
+        r = requests.get(f"{api}/audit-events?limit=200", headers=headers, timeout=10)
+        events = r.json().get("items", []) if r.status_code == 200 else []
+        signed = [e for e in events if e.get("action") == "upstream.signed_in" and (e.get("after") or {}).get("connection") == "okta-step"]
+        stepped = [e for e in signed if (e.get("after") or {}).get("step_up") == "passkey"]
+        check(f"{label}: audit upstream.signed_in for okta-step with step_up: passkey (the two step-up sign-ins)", len(stepped) >= 2,
+              str([(e.get("after") or {}) for e in signed][:4]))
+        check(f"{label}: audit upstream.signed_in of the sign-ins before step-up say step_up: no",
+              any((e.get("after") or {}).get("step_up") == "no" for e in signed), str([(e.get("after") or {}) for e in signed][:4]))
+        rejected = [e.get("reason") or "" for e in events if e.get("action") == "upstream.saml.rejected"]
+        check(f"{label}: audit upstream.saml.rejected with stepUpUnavailable (nina, zed)",
+              len([x for x in rejected if x.startswith("stepUpUnavailable")]) >= 2, str(rejected[:6]))
+        check(f"{label}: audit upstream.saml.rejected with stepUpWrongUser (tom's passkey)",
+              any(x.startswith("stepUpWrongUser") for x in rejected), str(rejected[:6]))
+
+        # The SAML trace of the last step-up sign-in records the passkey step.
+        r = cli(binary, data, "upstream", "traces", "--tenant", "default", "--name", "okta-step", "--limit", "50", "--json")
+        try:
+            traces = json.loads(r.stdout) if r.returncode == 0 else []
+        except ValueError:
+            traces = []
+        traces = traces.get("items", traces) if isinstance(traces, dict) else traces
+        stepped_traces = [t for t in traces if any(c.get("name") == "step-up" and c.get("passed") for c in t.get("checks", []))]
+        check(f"{label}: sigil upstream traces --name okta-step: the step-up sign-ins' traces end with a passed step-up check",
+              len(stepped_traces) >= 2 and all(t.get("outcome") == "accepted" for t in stepped_traces),
+              str([(t.get("outcome"), t.get("reason"), [c.get("name") for c in t.get("checks", [])][-3:]) for t in traces[:6]]))
+
+        # --- step-up off again: sue lands directly ---
+        r = requests.patch(f"{api}/upstreams/okta-step", headers=headers, json={"step_up": False}, timeout=10)
+        check(f"{label}: PATCH {{step_up: false}}: 200, step_up false", r.status_code == 200 and r.json().get("step_up") is False,
+              f"{r.status_code} {r.text[:300]}")
+        signed_in_upstream(a, "sue")
+        check(f"{label} off again: sue's sign-in lands on /account without the step-up page",
+              a.current_url.split("?")[0] == base + "/account" and "sue@example.org" in a.page_source, f"{a.current_url} {page_error(a)}")
+    finally:
+        a.quit()
+        if b:
+            b.quit()
 
 
 def attacks_rsa_sha256():
