@@ -96,6 +96,9 @@ struct RateLimitMiddleware: RouterMiddleware {
             limiter: limiter, services: services,
             limits: [
                 Limit(prefix: "/login/push/", name: "push", rule: .init(capacity: 5, refillPerSecond: 1.0 / 60)),
+                // The passkey step after an upstream sign-in: bound to a flow the IdP's sign-in
+                // started, so counted apart from the hosted login's attempts.
+                Limit(prefix: "/login/upstream/step-up/", name: "upstream-step-up", rule: .init(capacity: 30, refillPerSecond: 1)),
                 Limit(prefix: "/login/", name: "sign-in", rule: .init(capacity: 30, refillPerSecond: 0.5)),
                 Limit(prefix: "/authenticator/v1/enroll/", name: "authenticator-secret", rule: .init(capacity: 10, refillPerSecond: 1.0 / 6)),
                 Limit(prefix: "/authenticator/v1/devices", name: "authenticator-secret", rule: .init(capacity: 10, refillPerSecond: 1.0 / 6)),
