@@ -125,7 +125,8 @@ public final class HTTPDocumentFetcher: RemoteDocumentFetcher {
     static func maxAge(_ values: [String]) -> TimeInterval? {
         var result: TimeInterval?
         for directive in values.flatMap({ $0.split(separator: ",") }) {
-            let parts = directive.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            let parts = directive.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
             switch parts[0] {
             case "no-store", "no-cache": return 0
             case "max-age" where parts.count == 2: result = Int(parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))).map(TimeInterval.init)

@@ -38,7 +38,9 @@ public enum SAMLRedirectBinding {
     public static func decode(rawQuery: String, parameter: String = "SAMLRequest") throws(SAMLError) -> SAMLInboundMessage {
         var raw: [String: String] = [:]
         for pair in rawQuery.split(separator: "&", omittingEmptySubsequences: true) {
-            let kv = pair.split(separator: "=", maxSplits: 1)
+            // Not omitting empty parts: `==` or `=x` is a parameter with an empty name, not a crash
+            // (the long fuzz run found `==`, which split into nothing).
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let key = String(kv[0])
             guard raw[key] == nil else { throw SAMLError(.malformed, "a query parameter appears twice", detail: key) }
             raw[key] = kv.count > 1 ? String(kv[1]) : ""

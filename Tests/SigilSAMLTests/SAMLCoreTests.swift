@@ -280,3 +280,14 @@ struct SAMLResponseTests {
         }
     }
 }
+
+/// Regressions from the 10-minute fuzz run (docs/fuzzing.md).
+@Suite struct RedirectBindingFuzzRegressionTests {
+    /// `==` as a query string crashed the server (a parameter split into nothing); parameters with
+    /// empty names are now just parameters, and the missing SAMLRequest is a typed error.
+    @Test func queriesOfOnlyEqualsSignsAreRefusedNotFatal() {
+        for query in ["==", "=", "=x", "&=&", "==&==", "SAMLRequest=="] {
+            #expect(throws: SAMLError.self, "\(query)") { _ = try SAMLRedirectBinding.decode(rawQuery: query) }
+        }
+    }
+}
