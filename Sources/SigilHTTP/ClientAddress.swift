@@ -37,7 +37,7 @@ public struct TrustedProxies: Sendable, Equatable {
     public init?(_ text: String) {
         var ranges: [Range] = []
         for item in text.split(whereSeparator: { $0 == "," || $0 == " " }) where !item.isEmpty {
-            let parts = item.split(separator: "/", maxSplits: 1)
+            let parts = item.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
             guard let network = IPAddress.parse(String(parts[0])) else { return nil }
             let maximum = network.count * 8
             guard let prefix = parts.count == 2 ? Int(parts[1]) : maximum, (0...maximum).contains(prefix) else { return nil }
