@@ -117,6 +117,13 @@ struct XMLDocumentParserTests {
         // Without data: refused up front (FoundationXML's XMLParser crashes on it on Linux).
         expectXMLError(.processingInstructionForbidden) { _ = try XMLDocumentParser.parse(Data("<r><?pi?></r>".utf8), options: options) }
         expectXMLError(.processingInstructionForbidden) { _ = try XMLDocumentParser.parse(Data("<r/><?pi   ?>".utf8), options: options) }
+        // A malformed XML declaration cannot hide a data-less one behind it (the fuzz run's crash:
+        // the check skipped to the first `?>`, which ended the hidden instruction).
+        for options in [XMLParserOptions(), options] {
+            expectXMLError(.malformed) { _ = try XMLDocumentParser.parse(Data("<?xml vVe: S><?xmlns:?>ttp\n".utf8), options: options) }
+            expectXMLError(.malformed) { _ = try XMLDocumentParser.parse(Data("<?xml version=\"1.0\"><r/>".utf8), options: options) }
+        }
+        #expect(try XMLDocumentParser.parse(Data("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><r/>".utf8)).root.localName == "r")
         // `<?` inside comments and CDATA is text.
         #expect(try XMLDocumentParser.parse(Data("<r><!--<?a?>--><![CDATA[<?b?>]]></r>".utf8)).root.text == "<?b?>")
     }
