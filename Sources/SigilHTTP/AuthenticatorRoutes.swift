@@ -61,17 +61,26 @@ struct AuthenticatorRoutes {
 
     /// The browser's binding secret, reused when it already has one (two tabs both work).
     func binding(_ request: Request, _ context: SigilRequestContext, tenant: Tenant) -> (value: String, setCookie: String) {
+        Self.binding(request, context, tenant: tenant, random: services.context.random, maxAge: 900)
+    }
+
+    /// The binding secret and its cookie, for any flow that must come back to this browser (the
+    /// authenticator's sign-in, an upstream IdP's sign-in).
+    static func binding(_ request: Request, _ context: SigilRequestContext, tenant: Tenant, random: any RandomSource, maxAge: Int)
+        -> (value: String, setCookie: String)
+    {
         let value =
-            Self.wellFormedBinding(Web.cookie(Self.bindingCookieName(context, tenant: tenant), in: request))
-            ?? "sigil_lb_" + Base64URL.encode(services.context.random.bytes(32))
-        return (value, Self.bindingCookie(value, context, tenant: tenant, maxAge: 900))
+            wellFormedBinding(Web.cookie(bindingCookieName(context, tenant: tenant), in: request)) ?? "sigil_lb_" + Base64URL.encode(random.bytes(32))
+        return (value, bindingCookie(value, context, tenant: tenant, maxAge: maxAge))
     }
 
     /// `tokenHash` of the presented binding cookie, or a value that matches nothing.
     func bindingHash(_ request: Request, _ context: SigilRequestContext, tenant: Tenant) -> String {
-        guard let value = Self.wellFormedBinding(Web.cookie(Self.bindingCookieName(context, tenant: tenant), in: request)) else {
-            return "none"
-        }
+        Self.bindingHash(request, context, tenant: tenant)
+    }
+
+    static func bindingHash(_ request: Request, _ context: SigilRequestContext, tenant: Tenant) -> String {
+        guard let value = wellFormedBinding(Web.cookie(bindingCookieName(context, tenant: tenant), in: request)) else { return "none" }
         return tokenHash(value)
     }
 

@@ -66,10 +66,8 @@ struct UpstreamRoutes {
         let name = try name(context)
         let returnTo = Web.safeReturnPath(request.uri.queryParameters.get("return_to").map { String($0) }, base: Web.basePath(context))
         // The browser's binding secret (shared with the authenticator's login binding).
-        let value =
-            AuthenticatorRoutes.wellFormedBinding(Web.cookie(AuthenticatorRoutes.bindingCookieName(context, tenant: tenant), in: request))
-            ?? "sigil_lb_" + Base64URL.encode(services.context.random.bytes(32))
-        let setCookie = AuthenticatorRoutes.bindingCookie(value, context, tenant: tenant, maxAge: Int(UpstreamService.loginLifetime))
+        let (value, setCookie) = AuthenticatorRoutes.binding(
+            request, context, tenant: tenant, random: services.context.random, maxAge: Int(UpstreamService.loginLifetime))
         let outbound: UpstreamService.Outbound
         do {
             outbound = try await services.upstreams.begin(
@@ -128,12 +126,7 @@ struct UpstreamRoutes {
         let tenant = try context.requireTenant()
         let name = try name(context)
         let form = try await SignInRoutes.form(request)
-        let browserHash: String
-        if let value = AuthenticatorRoutes.wellFormedBinding(Web.cookie(AuthenticatorRoutes.bindingCookieName(context, tenant: tenant), in: request)) {
-            browserHash = tokenHash(value)
-        } else {
-            browserHash = "none"
-        }
+        let browserHash = AuthenticatorRoutes.bindingHash(request, context, tenant: tenant)
         do {
             let outcome = try await services.upstreams.continueBrowserStep(
                 tenantID: tenant.id, name: name, flowID: form["flow"] ?? "", key: form["key"] ?? "", browserHash: browserHash)
@@ -157,18 +150,13 @@ struct UpstreamRoutes {
 
     // MARK: step-up with the user's Sigil passkey
 
-    static func bindingHash(_ request: Request, _ context: SigilRequestContext, tenant: Tenant) -> String {
-        AuthenticatorRoutes.wellFormedBinding(Web.cookie(AuthenticatorRoutes.bindingCookieName(context, tenant: tenant), in: request)).map(tokenHash)
-            ?? "none"
-    }
-
     func stepUpOptions(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         try Web.requireSameOrigin(request, context)
         let tenant = try context.requireTenant()
         let body = try await JSONBody.decode(StepUpOptionsBody.self, from: request, context: context, allowed: ["flow"])
         do {
             let (transaction, options) = try await services.upstreams.stepUpOptions(
-                tenantID: tenant.id, issuer: context.issuer, flowID: body.flow, browserHash: Self.bindingHash(request, context, tenant: tenant))
+                tenantID: tenant.id, issuer: context.issuer, flowID: body.flow, browserHash: AuthenticatorRoutes.bindingHash(request, context, tenant: tenant))
             return try SignInRoutes.optionsResponse(transaction: transaction, options: options)
         } catch let rejected as UpstreamService.Rejected {
             throw Problem(status: .forbidden, type: "step-up-refused", title: rejected.message)
@@ -181,7 +169,7 @@ struct UpstreamRoutes {
         let body = try await JSONBody.decode(StepUpVerifyBody.self, from: request, context: context, allowed: ["flow", "transaction", "credential"])
         do {
             let signedIn = try await services.upstreams.finishStepUp(
-                tenantID: tenant.id, issuer: context.issuer, flowID: body.flow, browserHash: Self.bindingHash(request, context, tenant: tenant),
+                tenantID: tenant.id, issuer: context.issuer, flowID: body.flow, browserHash: AuthenticatorRoutes.bindingHash(request, context, tenant: tenant),
                 transactionID: body.transaction, response: try body.credential.assertion())
             let maxAge = Int(services.sessions.policy.absoluteTimeout)
             return try JSONResponse.make(
@@ -271,22 +259,27 @@ struct UpstreamRoutes {
     }
 
     func sloStart(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
-        let tenant = try context.requireTenant()
-        let name = try name(context)
-        let flow = request.uri.queryParameters.get("flow").map { String($0) } ?? ""
-        do {
-            return render(try await services.upstreams.startUpstreamLogout(tenantID: tenant.id, issuer: context.issuer, name: name, flowID: flow), context)
-        } catch let rejected as UpstreamService.Rejected {
-            return refusal(context, rejected)
+        try await logoutStep(request, context) { tenantID, issuer, name, flow in
+            try await services.upstreams.startUpstreamLogout(tenantID: tenantID, issuer: issuer, name: name, flowID: flow)
         }
     }
 
     func sloRespond(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        try await logoutStep(request, context) { tenantID, issuer, name, flow in
+            try await services.upstreams.answerIdP(tenantID: tenantID, issuer: issuer, name: name, flowID: flow)
+        }
+    }
+
+    /// A logout step named by `?flow=`: the service's next step, or its refusal page.
+    func logoutStep(
+        _ request: Request, _ context: SigilRequestContext,
+        _ step: (_ tenantID: String, _ issuer: String, _ name: String, _ flow: String) async throws -> UpstreamService.LogoutStep
+    ) async throws -> Response {
         let tenant = try context.requireTenant()
         let name = try name(context)
         let flow = request.uri.queryParameters.get("flow").map { String($0) } ?? ""
         do {
-            return render(try await services.upstreams.answerIdP(tenantID: tenant.id, issuer: context.issuer, name: name, flowID: flow), context)
+            return render(try await step(tenant.id, context.issuer, name, flow), context)
         } catch let rejected as UpstreamService.Rejected {
             return refusal(context, rejected)
         }

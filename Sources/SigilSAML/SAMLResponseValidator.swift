@@ -26,10 +26,6 @@ public final class SAMLCheckLog: @unchecked Sendable {
     }
 }
 
-extension String {
-    func ifEmpty(_ fallback: String) -> String { isEmpty ? fallback : self }
-}
-
 /// What an upstream identity provider asserted, read only from signed content.
 public struct UpstreamAssertion: Sendable, Equatable, Codable {
     public var responseID: String
@@ -416,7 +412,8 @@ public struct SAMLResponseValidator: Sendable {
                 attributes[name, default: []] += values
             }
         }
-        log?.pass("attributes", attributes.keys.sorted().map { "\($0) (\(attributes[$0]!.count))" }.joined(separator: ", ").ifEmpty("none"))
+        let names = attributes.keys.sorted().map { "\($0) (\(attributes[$0]!.count))" }.joined(separator: ", ")
+        log?.pass("attributes", names.isEmpty ? "none" : names)
         return UpstreamAssertion(
             responseID: responseID, assertionID: assertionID, issuer: issuer, nameID: nameID, nameIDFormat: nameIDs[0].attribute("Format"),
             sessionIndex: authn.attribute("SessionIndex"), authnInstant: authn.attribute("AuthnInstant").flatMap(SAMLTime.parse),

@@ -220,7 +220,8 @@ extension UpstreamService {
             createdAt: now, updatedAt: now, expiresAt: max(assertion.usableUntil, now).addingTimeInterval(Self.clockSkew + 60))
         let context = self.context
         let flow = found
-        let fingerprint = Self.fingerprint(saml.signingCertificatesPEM[safe: assertion.certificateIndex] ?? "")
+        let pems = saml.signingCertificatesPEM
+        let fingerprint = pems.indices.contains(assertion.certificateIndex) ? Self.fingerprint(pems[assertion.certificateIndex]) : "?"
         do {
             return try await context.store.transaction { tx in
                 // The replay cache: a second insert of the same assertion ID fails on every node.
@@ -587,8 +588,4 @@ extension UpstreamService {
             UpstreamLink(tenantID: c.tenantID, connectionID: c.id, subject: identity.subject, userID: user.id, createdAt: now, lastSeenAt: now))
         return .user(user)
     }
-}
-
-extension Array {
-    subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
 }

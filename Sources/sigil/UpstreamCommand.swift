@@ -263,13 +263,7 @@ struct UpstreamCommand: AsyncParsableCommand {
         @Option(help: "Connection name.") var name: String
         @OptionGroup var store: StoreOptions
 
-        func run() async throws {
-            try await withRuntime(store) { runtime in
-                let t = try await sigil.tenant(runtime, tenant)
-                _ = try await runtime.services.upstreams.setEnabled(tenantID: t.id, name: name, enabled: true, by: .cli)
-                print("enabled \(name)")
-            }
-        }
+        func run() async throws { try await UpstreamCommand.setEnabled(true, tenant: tenant, name: name, store: store) }
     }
 
     struct Disable: AsyncParsableCommand {
@@ -278,12 +272,14 @@ struct UpstreamCommand: AsyncParsableCommand {
         @Option(help: "Connection name.") var name: String
         @OptionGroup var store: StoreOptions
 
-        func run() async throws {
-            try await withRuntime(store) { runtime in
-                let t = try await sigil.tenant(runtime, tenant)
-                _ = try await runtime.services.upstreams.setEnabled(tenantID: t.id, name: name, enabled: false, by: .cli)
-                print("disabled \(name)")
-            }
+        func run() async throws { try await UpstreamCommand.setEnabled(false, tenant: tenant, name: name, store: store) }
+    }
+
+    static func setEnabled(_ enabled: Bool, tenant: String, name: String, store: StoreOptions) async throws {
+        try await withRuntime(store) { runtime in
+            let t = try await sigil.tenant(runtime, tenant)
+            _ = try await runtime.services.upstreams.setEnabled(tenantID: t.id, name: name, enabled: enabled, by: .cli)
+            print("\(enabled ? "enabled" : "disabled") \(name)")
         }
     }
 
