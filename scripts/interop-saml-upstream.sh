@@ -20,24 +20,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 SIGIL_BIN=${SIGIL_BIN:-.build/debug/sigil}
 args=(--sigil "$SIGIL_BIN")
 [ -n "${SIGIL_ARTIFACTS:-}" ] && args+=(--artifacts "$SIGIL_ARTIFACTS")
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-passed=0 failed=0 rc=0
-run() {
-    echo "--- $*"
-    /opt/peers-venv/bin/python -W ignore "$@" 2>&1 | tee "$log"
-    [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
-    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 || true)
-    if [ -n "$line" ]; then
-        passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
-        failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
-    else
-        failed=$((failed + 1))  # died before its summary
-        rc=1
-    fi
-}
-run interop/saml_acs_attacks.py --self-test
-run interop/saml_upstream_idp.py --self-test
-run interop/saml_upstream.py "${args[@]}"
-echo "$passed passed, $failed failed"
-exit "$rc"
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+run_python_suite interop/saml_acs_attacks.py --self-test
+run_python_suite interop/saml_upstream_idp.py --self-test
+run_python_suite interop/saml_upstream.py "${args[@]}"
+summary

@@ -49,6 +49,33 @@ summary() {
     [ "$T_FAILED" -eq 0 ]
 }
 
+# run_python_suite SCRIPT [ARGS...]: runs an interop script with /opt/peers-venv's Python, echoes its
+# output and adds its closing "N passed, M failed" to the totals. A script that dies before that
+# line, or exits non-zero with nothing failed, counts as one failure.
+run_python_suite() {
+    local out line status failed
+    out=$(mktemp)
+    echo "--- $*"
+    /opt/peers-venv/bin/python -W ignore "$@" 2>&1 | tee "$out"
+    status=${PIPESTATUS[0]}
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1 || true)
+    rm -f "$out"
+    if [ -z "$line" ]; then
+        T_FAILED=$((T_FAILED + 1))
+        T_FAILED_NAMES+=("$1 (died before its summary)")
+        return
+    fi
+    failed=$(echo "$line" | cut -d' ' -f3)
+    T_PASSED=$((T_PASSED + $(echo "$line" | cut -d' ' -f1)))
+    T_FAILED=$((T_FAILED + failed))
+    if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+        T_FAILED=$((T_FAILED + 1))
+    fi
+    if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ]; then
+        T_FAILED_NAMES+=("$1")
+    fi
+}
+
 log() {
     printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2
 }
