@@ -98,15 +98,21 @@ public struct SAMLResponseBuilder: Sendable {
     /// A successful Response with exactly one Assertion. With `encryptor`, the Assertion is
     /// signed first (unless `signing` is `.response`), then encrypted into a
     /// `saml:EncryptedAssertion`; a Response signature then covers the EncryptedAssertion.
+    /// With `nameIDEncryptor`, the Subject carries a `saml:EncryptedID` instead of its NameID
+    /// (core §2.2.4), inside whatever is signed.
     public func response(
         _ c: SAMLAssertionContent, now: Date, signing: SAMLSigningChoice = .both,
-        encryptor: XMLEncryptor? = nil
+        encryptor: XMLEncryptor? = nil, nameIDEncryptor: XMLEncryptor? = nil
     ) throws -> [UInt8] {
         let responseID = newID(), assertionID = newID()
         let instant = SAMLTime.format(now)
         let expires = SAMLTime.format(now.addingTimeInterval(lifetime))
         var nameID = Node.saml("NameID", [("Format", c.nameIDFormat.rawValue)])
         nameID.children = [.text(c.nameID)]
+        if let nameIDEncryptor {
+            let encrypted = try nameIDEncryptor.encrypt(nameID, inScopeNamespaces: ["saml": SAML.assertionNamespace], id: newID())
+            nameID = Node.saml("EncryptedID", [], [.element(encrypted)])
+        }
         let subject = Node.saml(
             "Subject", [],
             [

@@ -229,6 +229,7 @@ public struct SAMLResponseValidator: Sendable {
         var assertion: DOMElement
         var assertionSigned = false
         var encrypted = false
+        var encryptionName: String?
         if let plain = plainAssertions.first {
             if !plain.childElements(named: "Signature", namespaceURI: SAML.dsigNamespace).isEmpty {
                 let verified: VerifiedXMLElement
@@ -255,14 +256,24 @@ public struct SAMLResponseValidator: Sendable {
             let data = container.children[dataIndex].element!
             let keys = container.childElements(named: "EncryptedKey", namespaceURI: XMLNamespace.xenc)
             let scope = response.namespacesInScope(above: [index, dataIndex], inherited: ["xml": XMLNamespace.xml])
+            // AES-CBC is not authenticated: decrypted only when the Response's signature, verified
+            // above, covers the ciphertext (otherwise a padding oracle). AES-GCM either way.
+            let algorithm = Self.contentEncryption(of: data)
+            if let algorithm, XMLContentEncryption.cbc.contains(algorithm), !responseSigned {
+                throw SAMLError(
+                    .unsupported,
+                    "the assertion is encrypted with AES-CBC inside an unsigned Response; Sigil decrypts AES-CBC only when the Response is signed: sign the Response at the identity provider, or encrypt with AES-GCM",
+                    detail: algorithm.uri)
+            }
             let decrypted: DOMElement
-            do { decrypted = try decryptor.decrypt(data, inScopeNamespaces: scope, siblingKeys: keys) } catch {
-                throw SAMLError(.decryptionFailed, "the encrypted assertion cannot be decrypted with this connection's key", detail: "\(error)")
+            do { decrypted = try decryptor.allowing(cbc: responseSigned).decrypt(data, inScopeNamespaces: scope, siblingKeys: keys) } catch {
+                throw Self.decryptionError(error, what: "assertion")
             }
             guard decrypted.localName == "Assertion", decrypted.namespaceURI == SAML.assertionNamespace else {
                 throw SAMLError(.malformed, "the encrypted content is not an Assertion")
             }
             encrypted = true
+            encryptionName = algorithm.map(Self.shortName)
             if !decrypted.childElements(named: "Signature", namespaceURI: SAML.dsigNamespace).isEmpty {
                 var standalone = decrypted
                 // The plaintext was parsed with the Response's bindings; declare them on it.
@@ -284,7 +295,8 @@ public struct SAMLResponseValidator: Sendable {
 
         log?.pass(
             "assertion",
-            (encrypted ? "one EncryptedAssertion, decrypted with the connection's key; " : "one Assertion; ")
+            (encrypted
+                ? "one EncryptedAssertion, decrypted with the connection's key (\(encryptionName ?? "?")); " : "one Assertion; ")
                 + (assertionSigned ? "its own signature verified with the IdP certificate \(fingerprint(keyIndex))" : "covered by the Response signature"))
         log?.step = "assertion issuer and subject"
         // 4. The assertion itself.
@@ -301,18 +313,26 @@ public struct SAMLResponseValidator: Sendable {
         let subjects = assertion.childElements(named: "Subject", namespaceURI: SAML.assertionNamespace)
         guard subjects.count == 1 else { throw SAMLError(.malformed, "the Assertion must have one Subject") }
         let subject = subjects[0]
-        if !subject.childElements(named: "EncryptedID", namespaceURI: SAML.assertionNamespace).isEmpty {
-            throw SAMLError(.unsupported, "encrypted NameIDs are not supported")
+        let encryptedIDs = subject.childElements(named: "EncryptedID", namespaceURI: SAML.assertionNamespace)
+        let plainNameIDs = subject.childElements(named: "NameID", namespaceURI: SAML.assertionNamespace)
+        guard plainNameIDs.count + encryptedIDs.count == 1 else { throw SAMLError(.malformed, "the Subject must have one NameID") }
+        let nameIDElement: DOMElement
+        var nameIDNote = ""
+        if let container = encryptedIDs.first {
+            // Core §2.2.4. The EncryptedID sits in signed content (the Response's or the
+            // assertion's signature, both verified by now), so AES-CBC is authenticated here.
+            nameIDElement = try decryptNameID(container, in: assertion, subject: subject)
+            nameIDNote = " (an EncryptedID, decrypted with the connection's key)"
+        } else {
+            nameIDElement = plainNameIDs[0]
         }
-        let nameIDs = subject.childElements(named: "NameID", namespaceURI: SAML.assertionNamespace)
-        guard nameIDs.count == 1 else { throw SAMLError(.malformed, "the Subject must have one NameID") }
         // `textContent` skips comments: `alice@x<!---->.evil` reads as the whole `alice@x.evil`.
-        let nameID = nameIDs[0].textContent.trimmed
+        let nameID = nameIDElement.textContent.trimmed
         guard !nameID.isEmpty, nameID.utf8.count <= 512 else { throw SAMLError(.malformed, "the NameID is empty or too long") }
 
         log?.pass(
             "assertion issuer and subject",
-            "Issuer \(issuer) (this connection's IdP); NameID of \(nameID.count) characters, format \(nameIDs[0].attribute("Format") ?? "unspecified"), read whole"
+            "Issuer \(issuer) (this connection's IdP); NameID\(nameIDNote) of \(nameID.count) characters, format \(nameIDElement.attribute("Format") ?? "unspecified"), read whole"
         )
         log?.step = "bearer confirmation"
         // Bearer confirmation: this ACS, in its window, for this request.
@@ -415,11 +435,59 @@ public struct SAMLResponseValidator: Sendable {
         let names = attributes.keys.sorted().map { "\($0) (\(attributes[$0]!.count))" }.joined(separator: ", ")
         log?.pass("attributes", names.isEmpty ? "none" : names)
         return UpstreamAssertion(
-            responseID: responseID, assertionID: assertionID, issuer: issuer, nameID: nameID, nameIDFormat: nameIDs[0].attribute("Format"),
+            responseID: responseID, assertionID: assertionID, issuer: issuer, nameID: nameID, nameIDFormat: nameIDElement.attribute("Format"),
             sessionIndex: authn.attribute("SessionIndex"), authnInstant: authn.attribute("AuthnInstant").flatMap(SAMLTime.parse),
             authnContextClassRef: classRef, attributes: attributes, inResponseTo: inResponseTo, usableUntil: usableUntil,
             sessionNotOnOrAfter: sessionNotOnOrAfter,
             signedBy: responseSigned && assertionSigned ? "both" : (assertionSigned ? "assertion" : "response"),
             certificateIndex: keyIndex, encrypted: encrypted)
+    }
+}
+
+extension SAMLResponseValidator {
+    /// The content-encryption algorithm an `xenc:EncryptedData` names, if Sigil knows it.
+    static func contentEncryption(of data: DOMElement) -> XMLContentEncryption? {
+        data.firstChild(named: "EncryptionMethod", namespaceURI: XMLNamespace.xenc)?.attribute("Algorithm").flatMap(XMLContentEncryption.init)
+    }
+
+    static func shortName(_ algorithm: XMLContentEncryption) -> String {
+        String(algorithm.uri.split(separator: "#").last ?? "")
+    }
+
+    /// One message per way decryption can fail: the algorithm lists are the IdP admin's to fix;
+    /// everything cryptographic is the same "cannot be decrypted" (no oracle on which step failed).
+    static func decryptionError(_ error: XMLSecurityError, what: String) -> SAMLError {
+        switch error.code {
+        case .algorithmNotAllowed:
+            SAMLError(
+                .unsupported,
+                "the \(what) is encrypted with an algorithm Sigil does not accept (content: AES-GCM, or AES-CBC inside a signed Response; key transport: RSA-OAEP)",
+                detail: "\(error)")
+        default:
+            SAMLError(.decryptionFailed, "the encrypted \(what) cannot be decrypted with this connection's key", detail: "\(error)")
+        }
+    }
+
+    /// The NameID inside a Subject's `saml:EncryptedID` (core §2.2.4): one EncryptedData, its key in
+    /// its KeyInfo or a sibling EncryptedKey, the plaintext exactly one `saml:NameID`.
+    func decryptNameID(_ container: DOMElement, in assertion: DOMElement, subject: DOMElement) throws(SAMLError) -> DOMElement {
+        guard let decryptor else {
+            throw SAMLError(.unsupported, "the NameID is encrypted and this connection has no decryption key")
+        }
+        let data = container.childElements(named: "EncryptedData", namespaceURI: XMLNamespace.xenc)
+        guard data.count == 1 else { throw SAMLError(.malformed, "the EncryptedID must hold one EncryptedData") }
+        let keys = container.childElements(named: "EncryptedKey", namespaceURI: XMLNamespace.xenc)
+        var scope = assertion.applyingDeclarations(to: ["xml": XMLNamespace.xml, "saml": SAML.assertionNamespace, "saml2": SAML.assertionNamespace])
+        scope = subject.applyingDeclarations(to: scope)
+        scope = container.applyingDeclarations(to: scope)
+        let nameID: DOMElement
+        // The EncryptedID is inside content whose signature was verified: AES-CBC is authenticated here.
+        do { nameID = try decryptor.allowing(cbc: true).decrypt(data[0], inScopeNamespaces: scope, siblingKeys: keys) } catch {
+            throw Self.decryptionError(error, what: "NameID")
+        }
+        guard nameID.localName == "NameID", nameID.namespaceURI == SAML.assertionNamespace else {
+            throw SAMLError(.malformed, "the EncryptedID does not hold a NameID")
+        }
+        return nameID
     }
 }

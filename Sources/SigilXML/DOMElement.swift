@@ -140,7 +140,7 @@ public struct DOMElement: Sendable, Equatable {
         return Array(byName.values)
     }
 
-    func applyingDeclarations(to scope: [String: String]) -> [String: String] {
+    public func applyingDeclarations(to scope: [String: String]) -> [String: String] {
         var s = scope
         for d in namespaceDeclarations {
             let key = d.prefix ?? ""

@@ -7,8 +7,11 @@ import _CryptoExtras
 // XML Encryption (W3C xmlenc-core1): one element encrypted into an `xenc:EncryptedData` of
 // Type Element, its content key carried in an `xenc:EncryptedKey` inside `ds:KeyInfo`.
 // Content: AES-GCM (xmlenc 1.1: the 12-byte IV prepended and the 16-byte tag appended to the
-// ciphertext in CipherValue). Key transport: RSA-OAEP. No CBC and no RSA PKCS #1 v1.5, in
-// either direction (padding oracles: Jager and Somorovsky, "How To Break XML Encryption", 2011).
+// ciphertext in CipherValue). Key transport: RSA-OAEP. No RSA PKCS #1 v1.5 in either direction,
+// and AES-CBC only where the caller has already authenticated the ciphertext (padding oracles:
+// Jager and Somorovsky, "How To Break XML Encryption", 2011): a decryptor refuses CBC unless its
+// `allowedContent` names it, which the SAML service provider does only for an EncryptedAssertion
+// inside a Response whose signature verified, or an EncryptedID inside signed content.
 
 extension XMLNamespace {
     public static let xenc = "http://www.w3.org/2001/04/xmlenc#"
@@ -21,18 +24,28 @@ struct ImmutableKey<Key>: @unchecked Sendable {
     let key: Key
 }
 
-/// Content-encryption algorithms: AES-GCM only.
+/// Content-encryption algorithms. AES-GCM is authenticated encryption; AES-CBC (xmlenc 1.0,
+/// still what Okta and SimpleSAMLphp 1.x send by default) is not, so it is decrypted only when
+/// the ciphertext was covered by a signature verified first.
 public enum XMLContentEncryption: String, Sendable, CaseIterable, Hashable {
     case aes128GCM = "http://www.w3.org/2009/xmlenc11#aes128-gcm"
     case aes192GCM = "http://www.w3.org/2009/xmlenc11#aes192-gcm"
     case aes256GCM = "http://www.w3.org/2009/xmlenc11#aes256-gcm"
+    case aes128CBC = "http://www.w3.org/2001/04/xmlenc#aes128-cbc"
+    case aes192CBC = "http://www.w3.org/2001/04/xmlenc#aes192-cbc"
+    case aes256CBC = "http://www.w3.org/2001/04/xmlenc#aes256-cbc"
+
+    /// The authenticated (GCM) algorithms: what a decryptor accepts unless told otherwise.
+    public static let authenticated: Set<XMLContentEncryption> = [.aes128GCM, .aes192GCM, .aes256GCM]
+    public static let cbc: Set<XMLContentEncryption> = [.aes128CBC, .aes192CBC, .aes256CBC]
 
     public var uri: String { rawValue }
+    public var isAuthenticated: Bool { Self.authenticated.contains(self) }
     var keyByteCount: Int {
         switch self {
-        case .aes128GCM: 16
-        case .aes192GCM: 24
-        case .aes256GCM: 32
+        case .aes128GCM, .aes128CBC: 16
+        case .aes192GCM, .aes192CBC: 24
+        case .aes256GCM, .aes256CBC: 32
         }
     }
 }
@@ -114,11 +127,23 @@ public struct XMLEncryptor: Sendable {
     public func encrypt(_ element: DOMElement, inScopeNamespaces: [String: String] = [:], id: String? = nil) throws(XMLSecurityError) -> DOMElement {
         let plaintext = Self.selfContained(element, inScopeNamespaces: inScopeNamespaces).serialized()
         let key = SymmetricKey(size: SymmetricKeySize(bitCount: content.keyByteCount * 8))
-        let sealed: AES.GCM.SealedBox
-        do { sealed = try AES.GCM.seal(plaintext, using: key, nonce: AES.GCM.Nonce()) } catch {
-            throw XMLSecurityError(.unsupportedKey, "AES-GCM failed: \(error)")
+        let combined: Data
+        if content.isAuthenticated {
+            let sealed: AES.GCM.SealedBox
+            do { sealed = try AES.GCM.seal(plaintext, using: key, nonce: AES.GCM.Nonce()) } catch {
+                throw XMLSecurityError(.unsupportedKey, "AES-GCM failed: \(error)")
+            }
+            guard let bytes = sealed.combined else { throw XMLSecurityError(.unsupportedKey, "AES-GCM produced no combined form") }
+            combined = bytes
+        } else {
+            // xmlenc 1.0 §5.2.1: the IV first; PKCS #7 padding is one of the paddings it allows
+            // (only the last byte, the pad length, is read). Only for peers and tests: Sigil's
+            // IdP encrypts with AES-GCM.
+            let iv = AES._CBC.IV()
+            do { combined = Data(iv) + (try AES._CBC.encrypt(plaintext, using: key, iv: iv)) } catch {
+                throw XMLSecurityError(.unsupportedKey, "AES-CBC failed: \(error)")
+            }
         }
-        guard let combined = sealed.combined else { throw XMLSecurityError(.unsupportedKey, "AES-GCM produced no combined form") }
         let wrappedKey: Data
         do {
             wrappedKey = try key.withUnsafeBytes { raw in
@@ -208,7 +233,8 @@ public enum XMLEncryptedDataType {
 }
 
 /// Decrypts `xenc:EncryptedData` elements with one RSA private key, under a strict allow-list:
-/// AES-GCM content, RSA-OAEP key transport (mgf1p with SHA-1, or xmlenc 1.1 rsa-oaep with
+/// AES-GCM content (AES-CBC only when `allowedContent` names it: the caller's promise that a
+/// verified signature covered the ciphertext), RSA-OAEP key transport (mgf1p with SHA-1, or xmlenc 1.1 rsa-oaep with
 /// SHA-1 or SHA-256 where the MGF uses the same digest), Type Element, the key in exactly one
 /// `EncryptedKey` (inside `ds:KeyInfo`, or a sibling the caller hands in), `CipherValue` only
 /// (no `CipherReference`, no `RetrievalMethod`). Every cryptographic failure is the same
@@ -224,7 +250,7 @@ public struct XMLDecryptor: Sendable {
     public var parserOptions: XMLParserOptions
 
     public init(
-        privateKey: _RSA.Encryption.PrivateKey, allowedContent: Set<XMLContentEncryption> = Set(XMLContentEncryption.allCases),
+        privateKey: _RSA.Encryption.PrivateKey, allowedContent: Set<XMLContentEncryption> = XMLContentEncryption.authenticated,
         allowedKeyTransport: Set<XMLKeyTransport> = Set(XMLKeyTransport.allCases), parserOptions: XMLParserOptions = .default
     ) {
         self.privateKeyBox = ImmutableKey(key: privateKey)
@@ -256,7 +282,12 @@ public struct XMLDecryptor: Sendable {
             throw XMLSecurityError(.encryptionStructure, "EncryptedData needs one EncryptionMethod with an Algorithm")
         }
         guard let content = XMLContentEncryption(rawValue: uri), allowedContent.contains(content), method.childElements.isEmpty else {
-            throw XMLSecurityError(.algorithmNotAllowed, "content encryption \(uri.debugDescription) is not allowed (AES-GCM only)")
+            let cbc = XMLContentEncryption(rawValue: uri).map { XMLContentEncryption.cbc.contains($0) } ?? false
+            throw XMLSecurityError(
+                .algorithmNotAllowed,
+                cbc
+                    ? "content encryption \(uri.debugDescription) (AES-CBC, unauthenticated) is accepted only under a signature verified before decrypting"
+                    : "content encryption \(uri.debugDescription) is not allowed (AES-GCM only)")
         }
         let keyInfo = encryptedData.childElements(named: "KeyInfo", namespaceURI: XMLNamespace.dsig)
         guard keyInfo.count <= 1 else { throw XMLSecurityError(.encryptionStructure, "more than one ds:KeyInfo") }
@@ -272,13 +303,34 @@ public struct XMLDecryptor: Sendable {
         let contentKey = try unwrap(keys[0], expectedBytes: content.keyByteCount)
 
         let plaintext: Data
-        do {
-            let box = try AES.GCM.SealedBox(combined: cipherValue)
-            plaintext = try AES.GCM.open(box, using: SymmetricKey(data: contentKey))
-        } catch {
-            throw Self.failed
+        if content.isAuthenticated {
+            do {
+                let box = try AES.GCM.SealedBox(combined: cipherValue)
+                plaintext = try AES.GCM.open(box, using: SymmetricKey(data: contentKey))
+            } catch {
+                throw Self.failed
+            }
+        } else {
+            plaintext = try Self.openCBC(cipherValue, key: contentKey)
         }
         return try parseFragment(plaintext, inScopeNamespaces: inScopeNamespaces)
+    }
+
+    /// xmlenc 1.0 §5.2.1 block encryption: IV ‖ ciphertext, padded so that the last plaintext
+    /// byte is the pad length (1…16); the other pad bytes are arbitrary (ISO 10126), so they are
+    /// not checked. Every failure is the one `decryptionFailed`.
+    static func openCBC(_ combined: Data, key: [UInt8]) throws(XMLSecurityError) -> Data {
+        let bytes = Array(combined)
+        guard bytes.count >= 32, bytes.count % 16 == 0 else { throw failed }
+        let padded: Data
+        do {
+            let iv = try AES._CBC.IV(ivBytes: bytes[0..<16])
+            padded = try AES._CBC.decrypt(bytes[16...], using: SymmetricKey(data: key), iv: iv, noPadding: true)
+        } catch {
+            throw failed
+        }
+        guard let pad = padded.last, (1...16).contains(Int(pad)), Int(pad) <= padded.count else { throw failed }
+        return padded.prefix(padded.count - Int(pad))
     }
 
     static let failed = XMLSecurityError(.decryptionFailed, "the encrypted data cannot be decrypted with this key")
@@ -362,5 +414,14 @@ public struct XMLDecryptor: Sendable {
             throw XMLSecurityError(.encryptionStructure, "\(element.localName) needs one base64 CipherValue")
         }
         return bytes
+    }
+}
+
+extension XMLDecryptor {
+    /// This decryptor, also accepting AES-CBC when `cbc` (the caller verified a signature over the ciphertext).
+    public func allowing(cbc: Bool) -> XMLDecryptor {
+        var copy = self
+        if cbc { copy.allowedContent.formUnion(XMLContentEncryption.cbc) }
+        return copy
     }
 }

@@ -32,12 +32,20 @@ struct SAMLResponseValidatorTests {
             ])
     }
 
-    func response(_ c: SAMLAssertionContent? = nil, signing: SAMLSigningChoice = .both, signer: XMLSigner? = nil, encryptTo: Certificate? = nil)
-        throws -> [UInt8]
-    {
+    func response(
+        _ c: SAMLAssertionContent? = nil, signing: SAMLSigningChoice = .both, signer: XMLSigner? = nil, encryptTo: Certificate? = nil,
+        content algorithm: XMLContentEncryption = .aes256GCM, encryptNameIDTo: Certificate? = nil
+    ) throws -> [UInt8] {
         let builder = SAMLResponseBuilder(signer: signer ?? idp.signer, random: InsecureSeededRandom(seed: "upstream"))
         return try builder.response(
-            c ?? content(), now: now, signing: signing, encryptor: try encryptTo.map { try XMLEncryptor(recipientCertificate: $0) })
+            c ?? content(), now: now, signing: signing,
+            encryptor: try encryptTo.map { try XMLEncryptor(recipientCertificate: $0, content: algorithm) },
+            nameIDEncryptor: try encryptNameIDTo.map { try XMLEncryptor(recipientCertificate: $0, content: algorithm) })
+    }
+
+    func error(_ body: () throws -> Void) -> SAMLError? {
+        do { try body() } catch let error as SAMLError { return error } catch { return nil }
+        return nil
     }
 
     func validator(inResponseTo: String? = "_req1", decryptor: XMLDecryptor? = nil, certificates: [Certificate]? = nil) -> SAMLResponseValidator {
@@ -127,6 +135,61 @@ struct SAMLResponseValidatorTests {
         let other = try SPEncryptionKey()
         let wrong = XMLDecryptor(privateKey: try _RSA.Encryption.PrivateKey(derRepresentation: other.key.derRepresentation))
         #expect(code { _ = try validator(decryptor: wrong).validate(try response(encryptTo: spKey.certificate), now: now) } == "decryptionFailed")
+    }
+
+    /// AES-CBC (Okta's and SimpleSAMLphp 1.x's default) is unauthenticated: decrypted only when the
+    /// Response's signature, verified first, covers the ciphertext. Refused otherwise, with a
+    /// message the IdP's admin can act on.
+    @Test func cbcEncryptedAssertionsOnlyInsideASignedResponse() throws {
+        let spKey = try SPEncryptionKey()
+        let decryptor = XMLDecryptor(privateKey: try _RSA.Encryption.PrivateKey(derRepresentation: spKey.key.derRepresentation))
+        for algorithm in [XMLContentEncryption.aes128CBC, .aes192CBC, .aes256CBC] {
+            for signing in [SAMLSigningChoice.response, .both] {
+                let bytes = try response(signing: signing, encryptTo: spKey.certificate, content: algorithm)
+                #expect(String(decoding: bytes, as: UTF8.self).contains(algorithm.uri))
+                let a = try validator(decryptor: decryptor).validate(bytes, now: now)
+                #expect(a.encrypted && a.nameID == "ada@example.org")
+            }
+            let unsigned = try response(signing: .assertion, encryptTo: spKey.certificate, content: algorithm)
+            let refused = error { _ = try validator(decryptor: decryptor).validate(unsigned, now: now) }
+            #expect(refused?.code == .unsupported)
+            #expect(refused?.message.contains("AES-CBC") == true && refused?.message.contains("sign the Response") == true)
+        }
+        // AES-GCM needs no Response signature (the assertion inside is signed).
+        let gcm = try response(signing: .assertion, encryptTo: spKey.certificate, content: .aes128GCM)
+        #expect(try validator(decryptor: decryptor).validate(gcm, now: now).nameID == "ada@example.org")
+        // A CBC ciphertext under a signed Response but altered is refused by the signature, before decryption.
+        var text = String(decoding: try response(signing: .response, encryptTo: spKey.certificate, content: .aes256CBC), as: UTF8.self)
+        let marker = "<xenc:CipherValue>"
+        let starts = text.ranges(of: marker).map(\.upperBound)
+        let at = text.index(starts[starts.count - 1], offsetBy: 30)
+        text.replaceSubrange(at...at, with: text[at] == "A" ? "B" : "A")
+        #expect(code { _ = try validator(decryptor: decryptor).validate(Array(text.utf8), now: now) } == "signatureInvalid")
+    }
+
+    /// Encrypted NameIDs (core §2.2.4): decrypted with the connection's key inside signed content,
+    /// AES-CBC included (the signature over the assertion or Response covers it).
+    @Test func encryptedNameIDsAreDecrypted() throws {
+        let spKey = try SPEncryptionKey()
+        let decryptor = XMLDecryptor(privateKey: try _RSA.Encryption.PrivateKey(derRepresentation: spKey.key.derRepresentation))
+        for algorithm in [XMLContentEncryption.aes256GCM, .aes128CBC] {
+            for signing in SAMLSigningChoice.allCases {
+                let bytes = try response(signing: signing, content: algorithm, encryptNameIDTo: spKey.certificate)
+                let xml = String(decoding: bytes, as: UTF8.self)
+                #expect(xml.contains("EncryptedID") && !xml.contains(">ada@example.org</saml:NameID>"))
+                let a = try validator(decryptor: decryptor).validate(bytes, now: now)
+                #expect(a.nameID == "ada@example.org" && a.nameIDFormat == NameIDFormat.emailAddress.rawValue && !a.encrypted)
+            }
+        }
+        // Both encrypted: the assertion and the NameID inside it.
+        let both = try response(signing: .both, encryptTo: spKey.certificate, encryptNameIDTo: spKey.certificate)
+        #expect(try validator(decryptor: decryptor).validate(both, now: now).nameID == "ada@example.org")
+        // No key, or another SP's key: refused.
+        let bytes = try response(encryptNameIDTo: spKey.certificate)
+        #expect(code { _ = try validator().validate(bytes, now: now) } == "unsupported")
+        let other = try SPEncryptionKey()
+        let wrong = XMLDecryptor(privateKey: try _RSA.Encryption.PrivateKey(derRepresentation: other.key.derRepresentation))
+        #expect(code { _ = try validator(decryptor: wrong).validate(bytes, now: now) } == "decryptionFailed")
     }
 
     /// Signature wrapping: the signed assertion kept where the verifier finds it, an attacker's

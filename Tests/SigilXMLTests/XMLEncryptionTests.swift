@@ -142,6 +142,38 @@ struct XMLDecryptionRefusalTests {
         expectXMLError(.algorithmNotAllowed) { _ = try strict.decrypt(e) }
     }
 
+    @Test(arguments: [XMLContentEncryption.aes128CBC, .aes192CBC, .aes256CBC])
+    func cbcOnlyWhenTheCallerAllowsIt(content: XMLContentEncryption) throws {
+        let (assertion, scope) = try EncryptionKeys.assertion()
+        var encryptor = EncryptionKeys.encryptor
+        encryptor.content = content
+        let encrypted = try XMLDocumentParser.parse(DOMDocument(root: try encryptor.encrypt(assertion, inScopeNamespaces: scope)).serialized()).root
+        expectXMLError(.algorithmNotAllowed) { _ = try EncryptionKeys.decryptor.decrypt(encrypted) }
+        var allowing = EncryptionKeys.decryptor
+        allowing.allowedContent.insert(content)
+        #expect(try allowing.decrypt(encrypted).attribute("ID") == "_a1")
+    }
+
+    /// xmlenc 1.0 §5.2.1: only the last padding byte (the length) counts; ISO 10126 random bytes
+    /// before it are fine, a length of 0 or over 16 is the one `decryptionFailed`.
+    @Test func cbcPaddingIsReadTheXMLEncWay() throws {
+        let key = [UInt8](repeating: 7, count: 16)
+        let iv = try AES._CBC.IV(ivBytes: [UInt8](repeating: 1, count: 16))
+        func sealed(_ plaintext: [UInt8]) throws -> Data {
+            Data(iv) + (try AES._CBC.encrypt(plaintext, using: SymmetricKey(data: key), iv: iv, noPadding: true))
+        }
+        let body = Array("<x>secret</x>".utf8) // 13 bytes
+        #expect(Array(try XMLDecryptor.openCBC(try sealed(body + [0xAA, 0x55, 3]), key: key)) == body)
+        #expect(Array(try XMLDecryptor.openCBC(try sealed(body + [0, 0, 3]), key: key)) == body)
+        #expect(Array(try XMLDecryptor.openCBC(try sealed(body + [9, 9, 9] + [UInt8](repeating: 16, count: 16)), key: key)) == body + [9, 9, 9])
+        for bad in [body + [1, 2, 0], body + [1, 2, 17]] {
+            expectXMLError(.decryptionFailed) { _ = try XMLDecryptor.openCBC(try sealed(bad), key: key) }
+        }
+        // Not a whole number of blocks, or no block after the IV.
+        expectXMLError(.decryptionFailed) { _ = try XMLDecryptor.openCBC(Data(iv) + Data([1, 2, 3]), key: key) }
+        expectXMLError(.decryptionFailed) { _ = try XMLDecryptor.openCBC(Data(iv), key: key) }
+    }
+
     @Test func rsaPKCS1v15AndUnknownKeyTransport() throws {
         for uri in ["http://www.w3.org/2001/04/xmlenc#rsa-1_5", "http://www.w3.org/2001/04/xmlenc#kw-aes256"] {
             let e = try EncryptionKeys.craft(plaintext: plaintext, transport: uri)
@@ -262,13 +294,16 @@ struct XMLEncryptionDifferentialTests {
         #expect(bad.status != 0, "xmlsec1 must fail with the wrong key, or this test proves nothing")
     }
 
-    @Test(arguments: ["aes-256", "aes-128"])
-    func weDecryptXmlsecEncryptedData(sessionKey: String) throws {
+    /// xmlsec1 (libxmlsec1 over OpenSSL) encrypts; Sigil decrypts. AES-CBC included: xmlsec1 pads
+    /// CBC with random bytes before the length byte, which Sigil must read the xmlenc way.
+    @Test(arguments: [("aes-256", "gcm"), ("aes-128", "gcm"), ("aes-256", "cbc"), ("aes-128", "cbc"), ("aes-192", "cbc")])
+    func weDecryptXmlsecEncryptedData(sessionKey: String, mode: String) throws {
         guard let xmlsec = ReferenceTool.require("xmlsec1") else { return }
-        let bits = sessionKey == "aes-256" ? "256" : "128"
+        let bits = String(sessionKey.dropFirst(4))
+        let uri = mode == "gcm" ? "http://www.w3.org/2009/xmlenc11#aes\(bits)-gcm" : "http://www.w3.org/2001/04/xmlenc#aes\(bits)-cbc"
         let template = """
             <xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" Type="http://www.w3.org/2001/04/xmlenc#Element">\
-            <xenc:EncryptionMethod Algorithm="http://www.w3.org/2009/xmlenc11#aes\(bits)-gcm"/>\
+            <xenc:EncryptionMethod Algorithm="\(uri)"/>\
             <ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><xenc:EncryptedKey>\
             <xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"><ds:DigestMethod Algorithm="http://www.w3.org/2000/09/xmldsig#sha1"/></xenc:EncryptionMethod>\
             <xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo>\
@@ -291,14 +326,15 @@ struct XMLEncryptionDifferentialTests {
         doc.root.forEachElement { e, p in if e.localName == "EncryptedData" { path = p } }
         let encrypted = try #require(doc.root.element(at: path))
         let scope = doc.root.namespacesInScope(above: path, inherited: ["xml": XMLNamespace.xml])
-        let decrypted = try EncryptionKeys.decryptor.decrypt(encrypted, inScopeNamespaces: scope)
+        let decryptor = EncryptionKeys.decryptor.allowing(cbc: mode == "cbc")
+        let decrypted = try decryptor.decrypt(encrypted, inScopeNamespaces: scope)
         let (assertion, assertionScope) = try EncryptionKeys.assertion()
         #expect(
             XMLCanonicalizer.canonicalize(decrypted, inScopeNamespaces: scope, method: .exclusive)
                 == XMLCanonicalizer.canonicalize(assertion, inScopeNamespaces: assertionScope, method: .exclusive))
         // And not with another key.
         #expect(throws: XMLSecurityError(.decryptionFailed, "")) {
-            _ = try XMLDecryptor(privateKey: EncryptionKeys.otherPrivateKey).decrypt(encrypted, inScopeNamespaces: scope)
+            _ = try XMLDecryptor(privateKey: EncryptionKeys.otherPrivateKey).allowing(cbc: true).decrypt(encrypted, inScopeNamespaces: scope)
         }
     }
 }
