@@ -18,6 +18,9 @@ public enum FlowKind: String, Codable, Sendable, CaseIterable {
     case upstreamSAML = "upstream_saml"
     /// Sigil as OpenID Connect relying party: a sign-in sent to an upstream provider.
     case upstreamOIDC = "upstream_oidc"
+    /// Logout with an upstream provider: Sigil's sign-out at its end_session_endpoint, or a
+    /// logout token's jti (replay cache).
+    case upstreamOIDCLogout = "upstream_oidc_logout"
 }
 
 /// A flow row's typed, versioned payload: one Codable value per kind, instead of a dictionary of
@@ -31,6 +34,7 @@ public enum FlowState: Sendable, Equatable {
     case samlLogout(SAMLLogoutFlow)
     case upstreamSAML(UpstreamSAMLFlow)
     case upstreamOIDC(UpstreamOIDCLogin)
+    case upstreamOIDCLogout(UpstreamOIDCLogoutFlow)
 
     /// The stored format's version. Bump it, and add a conversion, when a payload changes shape
     /// in a way old rows cannot decode.
@@ -45,6 +49,7 @@ public enum FlowState: Sendable, Equatable {
         case .samlLogout: .samlLogout
         case .upstreamSAML: .upstreamSAML
         case .upstreamOIDC: .upstreamOIDC
+        case .upstreamOIDCLogout: .upstreamOIDCLogout
         }
     }
 }
@@ -54,7 +59,7 @@ extension FlowState: Codable {
     private enum Name: String, Codable {
         case passkeyCeremony = "passkey_ceremony", authenticatorSignIn = "authenticator_sign_in", deviceEnrolment = "device_enrolment"
         case samlAuthnRequest = "saml_authn_request", samlLogout = "saml_logout", upstreamSAML = "upstream_saml"
-        case upstreamOIDC = "upstream_oidc"
+        case upstreamOIDC = "upstream_oidc", upstreamOIDCLogout = "upstream_oidc_logout"
     }
 
     public struct UnsupportedVersion: Error, Sendable { public let version: Int }
@@ -71,6 +76,7 @@ extension FlowState: Codable {
         case .samlLogout: self = .samlLogout(try c.decode(SAMLLogoutFlow.self, forKey: .data))
         case .upstreamSAML: self = .upstreamSAML(try c.decode(UpstreamSAMLFlow.self, forKey: .data))
         case .upstreamOIDC: self = .upstreamOIDC(try c.decode(UpstreamOIDCLogin.self, forKey: .data))
+        case .upstreamOIDCLogout: self = .upstreamOIDCLogout(try c.decode(UpstreamOIDCLogoutFlow.self, forKey: .data))
         }
     }
 
@@ -85,6 +91,7 @@ extension FlowState: Codable {
         case .samlLogout(let v): try c.encode(Name.samlLogout, forKey: .flow); try c.encode(v, forKey: .data)
         case .upstreamSAML(let v): try c.encode(Name.upstreamSAML, forKey: .flow); try c.encode(v, forKey: .data)
         case .upstreamOIDC(let v): try c.encode(Name.upstreamOIDC, forKey: .flow); try c.encode(v, forKey: .data)
+        case .upstreamOIDCLogout(let v): try c.encode(Name.upstreamOIDCLogout, forKey: .flow); try c.encode(v, forKey: .data)
         }
     }
 }
@@ -147,7 +154,7 @@ extension FlowState {
                     applicationID: try need("application_id"), spEntityID: c["sp_entity_id"] ?? "", requestID: try need("request_id"),
                     acsURL: try need("acs_url"), nameIDFormat: c["name_id_format"] ?? "", relayState: c["relay_state"].flatMap { $0.isEmpty ? nil : $0 },
                     forceAuthn: c["force_authn"] == "true", signed: c["signed"] == "true"))
-        case .upstreamSAML, .upstreamOIDC:
+        case .upstreamSAML, .upstreamOIDC, .upstreamOIDCLogout:
             // Written only by version 1 and later.
             throw LegacyUnreadable(kind: kind, missing: "a version")
         case .samlLogout:

@@ -16,6 +16,9 @@ public struct UpstreamIdentity: Codable, Sendable, Equatable {
     public var assertionID: String
     /// OIDC: the provider's `amr` values.
     public var upstreamAMR: [String] = []
+    /// OIDC: the ID token the provider issued, sealed under the master key: the `id_token_hint`
+    /// of Sigil's sign-out at the provider (RP-Initiated Logout).
+    public var sealedIDToken: String?
 
     public init(
         subject: String, subjectFormat: String?, email: String?, givenName: String?, familyName: String?, idpEntityID: String,
@@ -99,6 +102,30 @@ public struct UpstreamSAMLLogout: Codable, Sendable, Equatable {
     public init(connectionID: String, subject: String, subjectFormat: String?, sessionIndex: String?, finish: String?) {
         self.connectionID = connectionID; self.subject = subject; self.subjectFormat = subjectFormat
         self.sessionIndex = sessionIndex; self.finish = finish
+    }
+}
+
+/// Logout with an upstream OpenID Provider.
+public enum UpstreamOIDCLogoutFlow: Codable, Sendable, Equatable {
+    /// Sigil's sign-out continuing at the provider's end_session_endpoint (RP-Initiated Logout
+    /// 1.0): the row ID is the `state` that comes back to `/oidc/rp/{name}/logged-out`.
+    case endSession(UpstreamOIDCEndSession)
+    /// A logout token's `jti` already acted on (the replay cache; its row ID derives from
+    /// connection and jti, so a second insert fails).
+    case logoutTokenSeen(connectionID: String, tokenID: String)
+}
+
+public struct UpstreamOIDCEndSession: Codable, Sendable, Equatable {
+    public var connectionID: String
+    /// The ID token of the ended session, sealed: the `id_token_hint`.
+    public var sealedIDToken: String?
+    /// Where Sigil's own sign-out ends (a path under the tenant or a validated absolute URL).
+    public var finish: String?
+    /// Set when the browser was sent to the provider.
+    public var sentAt: Date?
+
+    public init(connectionID: String, sealedIDToken: String?, finish: String?) {
+        self.connectionID = connectionID; self.sealedIDToken = sealedIDToken; self.finish = finish
     }
 }
 

@@ -151,6 +151,10 @@ extension AdminAPI {
             out.authMethod = .init(rawValue: oidc.authMethod)
             out.redirectUri = rp.redirectURI
             out.jwksUri = rp.jwksURI
+            out.postLogoutRedirectUri = rp.postLogoutRedirectURI
+            out.backchannelLogoutUri = rp.backchannelLogoutURI
+            out.endSessionEndpoint = oidc.endSessionEndpoint
+            out.backchannelLogoutSupported = oidc.backchannelLogoutSupported ?? false
             out.scopes = oidc.scopes
             out.usePar = oidc.usePAR
             out.metadataFetchedAt = oidc.discoveryFetchedAt

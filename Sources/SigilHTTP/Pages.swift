@@ -231,6 +231,7 @@ struct SAMLPostView: PageView {
 struct ContinueLinkView: PageView {
     let base: String
     let url: String
+    var heading = "Signed in"
 }
 
 /// The step-up page after an upstream sign-in.

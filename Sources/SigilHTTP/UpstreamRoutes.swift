@@ -35,6 +35,9 @@ struct UpstreamRoutes {
         router.get("/oidc/rp/:name/callback") { request, context in try await self.oidcCallback(request, context) }
         router.post("/oidc/rp/:name/callback/continue") { request, context in try await self.continueSignIn(request, context) }
         router.get("/oidc/rp/:name/jwks") { request, context in try await self.clientJWKS(request, context) }
+        router.get("/oidc/rp/:name/logout/start") { request, context in try await self.oidcLogoutStart(request, context) }
+        router.get("/oidc/rp/:name/logged-out") { request, context in try await self.oidcLoggedOut(request, context) }
+        router.post("/oidc/rp/:name/backchannel-logout") { request, context in try await self.backChannelLogout(request, context) }
     }
 
     static func path(_ context: SigilRequestContext, name: String, _ tail: String) -> String {
@@ -259,9 +262,56 @@ struct UpstreamRoutes {
     }
 
     func sloStart(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
-        try await logoutStep(request, context) { tenantID, issuer, name, flow in
+        try await logoutStep(request, context, leavesSigil: true) { tenantID, issuer, name, flow in
             try await services.upstreams.startUpstreamLogout(tenantID: tenantID, issuer: issuer, name: name, flowID: flow)
         }
+    }
+
+    // MARK: OpenID Connect logout (docs/upstream.md)
+
+    /// The last hop of Sigil's sign-out: on to the provider's end_session_endpoint.
+    func oidcLogoutStart(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        try await logoutStep(request, context, leavesSigil: true) { tenantID, issuer, name, flow in
+            try await services.upstreams.startOIDCLogout(tenantID: tenantID, issuer: issuer, name: name, flowID: flow)
+        }
+    }
+
+    /// The provider's post_logout_redirect_uri: the sign-out finishes where it was going.
+    func oidcLoggedOut(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let name = try name(context)
+        do {
+            let step = try await services.upstreams.finishOIDCLogout(
+                tenantID: tenant.id, name: name, state: request.uri.queryParameters.get("state").map { String($0) })
+            return render(step, context)
+        } catch let rejected as UpstreamService.Rejected {
+            return refusal(context, rejected)
+        }
+    }
+
+    /// Back-Channel Logout 1.0 §2.8: 200 when the logout token was acted on (even if no session
+    /// matched), 400 with a JSON error when it is refused; never cached.
+    func backChannelLogout(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let name = try name(context)
+        let form: [String: String]
+        do { form = try await URLEncodedForm.read(request) } catch {
+            return try Self.backChannelError("the request body is not a form with a logout_token", status: .badRequest)
+        }
+        do {
+            _ = try await services.upstreams.backChannelLogout(
+                tenantID: tenant.id, issuer: context.issuer, name: name, logoutToken: form["logout_token"])
+            return Response(status: .ok, headers: [.cacheControl: "no-store"])
+        } catch let rejected as UpstreamService.Rejected {
+            // The keys could not be fetched: a provider may retry later (not the token's fault).
+            return try Self.backChannelError(
+                rejected.message, status: rejected.reason == "providerUnreachable" ? .serviceUnavailable : .badRequest)
+        }
+    }
+
+    static func backChannelError(_ description: String, status: HTTPResponse.Status) throws -> Response {
+        try JSONResponse.make(
+            ["error": "invalid_request", "error_description": description], status: status, headers: [.cacheControl: "no-store"])
     }
 
     func sloRespond(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
@@ -271,15 +321,24 @@ struct UpstreamRoutes {
     }
 
     /// A logout step named by `?flow=`: the service's next step, or its refusal page.
+    /// `leavesSigil`: a redirect to the IdP is a page that navigates, not a 303 — this hop can
+    /// follow the sign-out form's POST through 303s, and Chromium would hold the IdP's origin
+    /// against that form's `form-action 'self'` (see ContinueLinkView).
     func logoutStep(
-        _ request: Request, _ context: SigilRequestContext,
+        _ request: Request, _ context: SigilRequestContext, leavesSigil: Bool = false,
         _ step: (_ tenantID: String, _ issuer: String, _ name: String, _ flow: String) async throws -> UpstreamService.LogoutStep
     ) async throws -> Response {
         let tenant = try context.requireTenant()
         let name = try name(context)
         let flow = request.uri.queryParameters.get("flow").map { String($0) } ?? ""
         do {
-            return render(try await step(tenant.id, context.issuer, name, flow), context)
+            let next = try await step(tenant.id, context.issuer, name, flow)
+            if leavesSigil, case .redirect(let url) = next {
+                var response = pages.page(.continueLink, ContinueLinkView(base: Web.basePath(context), url: url, heading: "Signing you out"))
+                response.headers.append(HTTPField(name: .setCookie, value: Web.sessionCookie("", context, tenant: tenant, maxAge: 0)))
+                return response
+            }
+            return render(next, context)
         } catch let rejected as UpstreamService.Rejected {
             return refusal(context, rejected)
         }

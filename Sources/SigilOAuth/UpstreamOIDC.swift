@@ -26,6 +26,12 @@ public enum UpstreamOIDC {
         public var authMethods: [String]
         public var codeChallengeMethods: [String]
         public var signingAlgorithms: [String]
+        /// RP-Initiated Logout 1.0 §2.1.
+        public var endSessionEndpoint: String?
+        /// Back-Channel Logout 1.0 §2.1: the provider sends logout tokens (with `sid` when
+        /// `backchannelLogoutSessionSupported`).
+        public var backchannelLogoutSupported: Bool
+        public var backchannelLogoutSessionSupported: Bool
 
         /// Parses the document fetched from `{expectedIssuer}/.well-known/openid-configuration`:
         /// its `issuer` must be exactly `expectedIssuer` (§4.3; a mismatch is a mix-up), the
@@ -59,7 +65,10 @@ public enum UpstreamOIDC {
                 issParameterSupported: object["authorization_response_iss_parameter_supported"] == .bool(true),
                 authMethods: object["token_endpoint_auth_methods_supported"]?.strings ?? ["client_secret_basic"],
                 codeChallengeMethods: object["code_challenge_methods_supported"]?.strings ?? [],
-                signingAlgorithms: object["id_token_signing_alg_values_supported"]?.strings ?? ["RS256"])
+                signingAlgorithms: object["id_token_signing_alg_values_supported"]?.strings ?? ["RS256"],
+                endSessionEndpoint: try url("end_session_endpoint", required: false),
+                backchannelLogoutSupported: object["backchannel_logout_supported"] == .bool(true),
+                backchannelLogoutSessionSupported: object["backchannel_logout_session_supported"] == .bool(true))
         }
     }
 
@@ -154,6 +163,68 @@ public enum UpstreamOIDC {
             subject: sub, claims: c, expiresAt: expiresAt,
             authTime: c["auth_time"]?.int.map { Date(timeIntervalSince1970: TimeInterval($0)) }, acr: c["acr"]?.string,
             amr: c["amr"]?.strings ?? [])
+    }
+
+    /// What a valid logout token names: the provider's session (`sid`) and/or user (`sub`), and its `jti`.
+    public struct LogoutToken: Sendable, Equatable {
+        public var subject: String?
+        public var sessionID: String?
+        public var tokenID: String
+        public var issuedAt: Date
+    }
+
+    public static let backChannelLogoutEvent = "http://schemas.openid.net/event/backchannel-logout"
+
+    /// Validates a logout token (OpenID Connect Back-Channel Logout 1.0 §2.6): a JWS by one of the
+    /// provider's keys (no `none`, no HMAC), `typ` absent, `JWT` or `logout+jwt`; `iss` the
+    /// provider; `aud` containing Sigil's client ID; `iat` within `maxAge` in the past (and not
+    /// in the future beyond the skew); `exp`, when present, not passed; a `jti` (the caller keeps
+    /// it to refuse replays); `events` with the back-channel logout member, a JSON object; `sub`
+    /// and/or `sid`; no `nonce` (so an ID token cannot pass for a logout token).
+    public static func validateLogoutToken(
+        _ token: String, keys: JWKSet, issuer: String, clientID: String, now: Date, skew: TimeInterval = 120, maxAge: TimeInterval = 600
+    ) throws(Refusal) -> LogoutToken {
+        let parsed: JWS.Parsed
+        do { parsed = try JWS.parse(token) } catch { throw Refusal("malformed", "the logout token is not a signed JWT") }
+        guard let alg = parsed.algorithm, ["RS256", "ES256", "EdDSA"].contains(alg) else {
+            throw Refusal("signatureInvalid", "the logout token's algorithm is not accepted")
+        }
+        if let type = parsed.type, !["jwt", "logout+jwt", "application/logout+jwt"].contains(type.lowercased()) {
+            throw Refusal("malformed", "the logout token's typ is \(String(type.prefix(40)).debugDescription)")
+        }
+        guard JWS.verify(parsed, with: keys) else {
+            throw Refusal("signatureInvalid", "the logout token's signature does not verify with the provider's keys")
+        }
+        let c = parsed.payload
+        guard c["iss"]?.string == issuer else { throw Refusal("wrongIssuer", "the logout token comes from another issuer") }
+        guard (c["aud"]?.strings ?? []).contains(clientID) else { throw Refusal("wrongAudience", "the logout token is for another client") }
+        guard let iat = c["iat"]?.int else { throw Refusal("malformed", "the logout token has no iat") }
+        let issuedAt = Date(timeIntervalSince1970: TimeInterval(iat))
+        guard issuedAt <= now.addingTimeInterval(skew) else { throw Refusal("notYetValid", "the logout token was issued in the future") }
+        guard issuedAt.addingTimeInterval(maxAge) > now else { throw Refusal("expired", "the logout token is too old") }
+        if let exp = c["exp"] {
+            guard let seconds = exp.int, now < Date(timeIntervalSince1970: TimeInterval(seconds)).addingTimeInterval(skew) else {
+                throw Refusal("expired", "the logout token has expired")
+            }
+        }
+        guard let jti = c["jti"]?.string, !jti.isEmpty, jti.utf8.count <= 255 else { throw Refusal("malformed", "the logout token has no jti") }
+        guard let events = c["events"]?.object, case .object = events[Self.backChannelLogoutEvent] else {
+            throw Refusal("malformed", "the logout token's events claim has no back-channel logout event")
+        }
+        guard c["nonce"] == nil else { throw Refusal("malformed", "a logout token must not carry a nonce") }
+        let sub = c["sub"]?.string.flatMap { $0.isEmpty || $0.utf8.count > 255 ? nil : $0 }
+        let sid = c["sid"]?.string.flatMap { $0.isEmpty || $0.utf8.count > 255 ? nil : $0 }
+        guard sub != nil || sid != nil else { throw Refusal("malformed", "the logout token names neither sub nor sid") }
+        return LogoutToken(subject: sub, sessionID: sid, tokenID: jti, issuedAt: issuedAt)
+    }
+
+    /// The provider's end-session URL (RP-Initiated Logout 1.0 §2): `id_token_hint` (the ID token
+    /// it issued for this session), `client_id`, where to come back, and `state`.
+    public static func endSessionURL(endpoint: String, idTokenHint: String?, clientID: String, postLogoutRedirectURI: String, state: String) -> String {
+        var pairs: [(String, String)] = []
+        if let idTokenHint { pairs.append(("id_token_hint", idTokenHint)) }
+        pairs += [("client_id", clientID), ("post_logout_redirect_uri", postLogoutRedirectURI), ("state", state)]
+        return endpoint + (endpoint.contains("?") ? "&" : "?") + formEncoded(pairs)
     }
 
     /// A `private_key_jwt` client assertion for the token endpoint (RFC 7523 §2.2, OIDC Core §9).

@@ -432,6 +432,14 @@ enum Migrations {
                 "CREATE INDEX upstream_traces_expiry ON upstream_traces (expires_at)",
             ]
         },
+        // Upstream OIDC logout: the provider's ID token per upstream session (sealed, the
+        // id_token_hint), and sessions found by the provider's sid (back-channel logout).
+        Migration(version: 12, name: "upstream-oidc-logout") { _ in
+            [
+                "ALTER TABLE upstream_sessions ADD COLUMN sealed_id_token TEXT",
+                "CREATE INDEX upstream_sessions_by_index ON upstream_sessions (tenant_id, connection_id, session_index)",
+            ]
+        },
     ]
 
     /// The migrations by version (the list above may be merged out of order).

@@ -146,7 +146,7 @@ struct SQLUpstreamStore: UpstreamStore {
         }
     }
 
-    static let sessionColumns = "session_id, tenant_id, connection_id, subject, subject_format, session_index, created_at"
+    static let sessionColumns = "session_id, tenant_id, connection_id, subject, subject_format, session_index, sealed_id_token, created_at"
 
     func recordSession(_ u: UpstreamSession) async throws {
         try await runner.write("upstream session") { db in
@@ -154,7 +154,7 @@ struct SQLUpstreamStore: UpstreamStore {
                 """
                 INSERT INTO upstream_sessions (\(unsafeRaw: Self.sessionColumns))
                 VALUES (\(bind: u.sessionID), \(bind: u.tenantID), \(bind: u.connectionID), \(bind: u.subject), \(bind: u.subjectFormat),
-                        \(bind: u.sessionIndex), \(bind: u.createdAt.ms))
+                        \(bind: u.sessionIndex), \(bind: u.sealedIDToken), \(bind: u.createdAt.ms))
                 """
             ).run()
         }
@@ -177,6 +177,18 @@ struct SQLUpstreamStore: UpstreamStore {
                 """
                 SELECT \(unsafeRaw: Self.sessionColumns) FROM upstream_sessions
                 WHERE tenant_id = \(bind: tenantID) AND connection_id = \(bind: connectionID) AND subject = \(bind: subject)
+                ORDER BY created_at, session_id
+                """
+            ).all().map(Self.decodeSession)
+        }
+    }
+
+    func sessions(tenantID: String, connectionID: String, sessionIndex: String) async throws -> [UpstreamSession] {
+        try await runner.read("upstream session") { db in
+            try await db.raw(
+                """
+                SELECT \(unsafeRaw: Self.sessionColumns) FROM upstream_sessions
+                WHERE tenant_id = \(bind: tenantID) AND connection_id = \(bind: connectionID) AND session_index = \(bind: sessionIndex)
                 ORDER BY created_at, session_id
                 """
             ).all().map(Self.decodeSession)
@@ -262,7 +274,8 @@ struct SQLUpstreamStore: UpstreamStore {
         UpstreamSession(
             tenantID: try row.string("tenant_id"), sessionID: try row.string("session_id"), connectionID: try row.string("connection_id"),
             subject: try row.string("subject"), subjectFormat: try row.optionalString("subject_format"),
-            sessionIndex: try row.optionalString("session_index"), createdAt: try row.date("created_at"))
+            sessionIndex: try row.optionalString("session_index"), sealedIDToken: try row.optionalString("sealed_id_token"),
+            createdAt: try row.date("created_at"))
     }
 
     static func fetch(_ db: any SQLDatabase, tenantID: String, id: String, lock: String) async throws -> UpstreamConnection? {

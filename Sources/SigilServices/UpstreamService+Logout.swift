@@ -34,14 +34,24 @@ extension UpstreamService {
 
     /// Sigil's sign-out of `session` (`/logout`, `/oauth2/logout`): when the session began at an
     /// upstream IdP that has a logout endpoint, the chain through the session's service providers
-    /// finishes at `/saml/sp/{name}/slo/start`, which continues at the IdP.
+    /// finishes at `/saml/sp/{name}/slo/start` (SAML) or `/oidc/rp/{name}/logout/start` (OIDC,
+    /// the provider's end_session_endpoint), which continues at the IdP.
     public func signOut(_ session: Session, tenantID: String, issuer: String, reason: String, finish: String?) async throws
         -> SAMLIdentityProviderService.LogoutOutcome
     {
         var next = finish
-        if let up = try await context.store.upstreams.session(tenantID: tenantID, sessionID: session.id),
-            let c = try? await context.store.upstreams.get(tenantID: tenantID, id: up.connectionID), c.enabled, c.saml?.sloURL != nil
-        {
+        let up = try await context.store.upstreams.session(tenantID: tenantID, sessionID: session.id)
+        let connection: UpstreamConnection? =
+            if let up { try? await context.store.upstreams.get(tenantID: tenantID, id: up.connectionID) } else { nil }
+        if let up, let c = connection, c.enabled, let oidc = c.oidc, oidc.endSessionEndpoint != nil {
+            let now = context.clock.now()
+            let row = LoginTransaction(
+                id: Self.endSessionPrefix + Base64URL.encode(context.random.bytes(32)), tenantID: tenantID,
+                flow: .upstreamOIDCLogout(.endSession(UpstreamOIDCEndSession(connectionID: c.id, sealedIDToken: up.sealedIDToken, finish: finish))),
+                challenge: "-", userID: session.userID, createdAt: now, updatedAt: now, expiresAt: now.addingTimeInterval(Self.logoutLifetime))
+            _ = try await context.store.loginTransactions.create(row)
+            next = "/oidc/rp/\(c.name)/logout/start?flow=\(row.id)"
+        } else if let up, let c = connection, c.enabled, c.saml?.sloURL != nil {
             let now = context.clock.now()
             let row = LoginTransaction(
                 id: "upslo_" + Base64URL.encode(context.random.bytes(24)), tenantID: tenantID,

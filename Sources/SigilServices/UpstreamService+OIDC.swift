@@ -11,14 +11,21 @@ import SigilStore
 /// derives from `state`), `callback` at the redirect URI (a cross-site GET: the code is redeemed
 /// and the ID token checked, the flow moves to "asserted"), then the same-site `continueSignIn`.
 extension UpstreamService {
+    /// What the provider's admin registers for Sigil's client.
     public struct RPValues: Sendable, Equatable {
         public var redirectURI: String
         public var jwksURI: String
+        /// RP-Initiated Logout: where the provider sends the browser back after Sigil's sign-out.
+        public var postLogoutRedirectURI: String
+        /// Back-Channel Logout: where the provider POSTs its logout tokens.
+        public var backchannelLogoutURI: String
     }
 
     public static func rpValues(issuer: String, name: String) -> RPValues {
         let base = "\(issuer)/oidc/rp/\(name)"
-        return RPValues(redirectURI: base + "/callback", jwksURI: base + "/jwks")
+        return RPValues(
+            redirectURI: base + "/callback", jwksURI: base + "/jwks", postLogoutRedirectURI: base + "/logged-out",
+            backchannelLogoutURI: base + "/backchannel-logout")
     }
 
     public struct NewOIDCConnection: Sendable {
@@ -109,7 +116,7 @@ extension UpstreamService {
         let id = context.ids.make(.upstreamConnection)
         let key = try SigningKeyMaterial.generate(.rs256)
         let jwk = String(decoding: try JSONEncoder.sorted.encode(key.publicJWK), as: UTF8.self)
-        let settings = UpstreamOIDCSettings(
+        var settings = UpstreamOIDCSettings(
             issuer: provider.issuer, authorizationEndpoint: provider.authorizationEndpoint, tokenEndpoint: provider.tokenEndpoint,
             userinfoEndpoint: provider.userinfoEndpoint, jwksURI: provider.jwksURI, parEndpoint: provider.parEndpoint,
             issParameterSupported: provider.issParameterSupported, clientID: input.clientID, authMethod: method,
@@ -119,6 +126,8 @@ extension UpstreamService {
             scopes: input.scopes, usePAR: input.usePAR, discoveryFetchedAt: now, clientKeyID: key.kid, clientPublicJWK: jwk,
             sealedClientKey: try context.masterKey.seal(key.privateKeyDER.value, context: Self.sealContext(tenantID: tenantID, connectionID: id, secret: "key"))
         )
+        settings.endSessionEndpoint = provider.endSessionEndpoint
+        settings.backchannelLogoutSupported = provider.backchannelLogoutSupported
         let connection = UpstreamConnection(
             id: id, tenantID: tenantID, name: input.name, displayName: display, policy: policy, settings: .oidc(settings), createdAt: now,
             updatedAt: now)
@@ -150,6 +159,8 @@ extension UpstreamService {
                 o.jwksURI = p.jwksURI
                 o.parEndpoint = p.parEndpoint
                 o.issParameterSupported = p.issParameterSupported
+                o.endSessionEndpoint = p.endSessionEndpoint
+                o.backchannelLogoutSupported = p.backchannelLogoutSupported
                 o.discoveryRefreshError = nil
             } else {
                 o.discoveryRefreshError = failed
@@ -343,11 +354,14 @@ extension UpstreamService {
         if claims["email_verified"] == .bool(false) {
             throw Rejected(reason: "emailUnverified", message: "the identity provider has not verified your email address")
         }
-        let identity = UpstreamIdentity(
+        var asserted = UpstreamIdentity(
             subject: token.subject, subjectFormat: nil, email: claims[mapping.email]?.string, givenName: claims[mapping.givenName]?.string,
             familyName: claims[mapping.familyName]?.string, idpEntityID: oidc.issuer, sessionIndex: claims["sid"]?.string,
             authnInstant: token.authTime, authnContextClassRef: token.acr, assertionID: "oidc:" + tokenHash(idToken).prefix(32),
             upstreamAMR: token.amr)
+        asserted.sealedIDToken = try context.masterKey.seal(
+            Array(idToken.utf8), context: Self.sealContext(tenantID: tenantID, connectionID: c.id, secret: "id-token"))
+        let identity = asserted
 
         let secret = OpaqueToken.make(prefix: "sigil_up_", random: context.random)
         let keyHash = tokenHash(secret)

@@ -448,7 +448,8 @@ extension UpstreamService {
         try await tx.upstreams.recordSession(
             UpstreamSession(
                 tenantID: c.tenantID, sessionID: session.id, connectionID: c.id, subject: identity.subject,
-                subjectFormat: identity.subjectFormat, sessionIndex: identity.sessionIndex, createdAt: now))
+                subjectFormat: identity.subjectFormat, sessionIndex: identity.sessionIndex, sealedIDToken: identity.sealedIDToken,
+                createdAt: now))
         try await tx.audit.append(
             context.auditEvent(
                 "upstream.signed_in", by: .user(user.id), tenantID: c.tenantID, targetType: "user", targetID: user.id,

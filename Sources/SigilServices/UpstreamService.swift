@@ -248,6 +248,8 @@ public struct UpstreamService: Sendable {
                 "issuer": oidc.issuer, "authorization_endpoint": oidc.authorizationEndpoint, "token_endpoint": oidc.tokenEndpoint,
                 "jwks_uri": oidc.jwksURI, "par_endpoint": oidc.parEndpoint ?? "", "client_id": oidc.clientID, "auth_method": oidc.authMethod,
                 "scopes": oidc.scopes.joined(separator: " "), "use_par": oidc.usePAR ? "true" : "false",
+                "end_session_endpoint": oidc.endSessionEndpoint ?? "",
+                "backchannel_logout_supported": oidc.backchannelLogoutSupported == true ? "true" : "false",
             ]) { a, _ in a }
         }
         return out

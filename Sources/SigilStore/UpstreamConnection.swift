@@ -112,6 +112,10 @@ public struct UpstreamOIDCSettings: Codable, Sendable, Equatable {
     public var clientKeyID: String
     public var clientPublicJWK: String
     public var sealedClientKey: String
+    /// From discovery: RP-Initiated Logout's endpoint, and whether the provider sends
+    /// back-channel logout tokens (nil in connections stored before they were read).
+    public var endSessionEndpoint: String?
+    public var backchannelLogoutSupported: Bool?
 
     public init(
         issuer: String, authorizationEndpoint: String, tokenEndpoint: String, userinfoEndpoint: String?, jwksURI: String, parEndpoint: String?,
@@ -211,15 +215,19 @@ public struct UpstreamSession: Sendable, Equatable {
     public var connectionID: String
     public var subject: String
     public var subjectFormat: String?
+    /// SAML: the IdP's SessionIndex; OIDC: the provider's `sid`.
     public var sessionIndex: String?
+    /// OIDC: the ID token the provider issued, sealed under the master key (the `id_token_hint`
+    /// of an RP-initiated logout).
+    public var sealedIDToken: String?
     public var createdAt: Date
 
     public init(
         tenantID: String, sessionID: String, connectionID: String, subject: String, subjectFormat: String?, sessionIndex: String?,
-        createdAt: Date
+        sealedIDToken: String? = nil, createdAt: Date
     ) {
         self.tenantID = tenantID; self.sessionID = sessionID; self.connectionID = connectionID; self.subject = subject
-        self.subjectFormat = subjectFormat; self.sessionIndex = sessionIndex; self.createdAt = createdAt
+        self.subjectFormat = subjectFormat; self.sessionIndex = sessionIndex; self.sealedIDToken = sealedIDToken; self.createdAt = createdAt
     }
 }
 
@@ -300,6 +308,8 @@ public protocol UpstreamStore: Sendable {
     func session(tenantID: String, sessionID: String) async throws -> UpstreamSession?
     /// The Sigil sessions an upstream subject holds through this connection.
     func sessions(tenantID: String, connectionID: String, subject: String) async throws -> [UpstreamSession]
+    /// The Sigil sessions begun with one upstream session (SAML SessionIndex, OIDC `sid`).
+    func sessions(tenantID: String, connectionID: String, sessionIndex: String) async throws -> [UpstreamSession]
 
     func recordTrace(_ trace: UpstreamTrace) async throws
     /// A connection's traces, newest first.

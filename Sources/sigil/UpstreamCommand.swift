@@ -125,6 +125,9 @@ struct UpstreamCommand: AsyncParsableCommand {
                 "jwks_uri": rp.jwksURI, "scopes": oidc.scopes, "use_par": oidc.usePAR, "authorization_endpoint": oidc.authorizationEndpoint,
                 "token_endpoint": oidc.tokenEndpoint, "discovery_fetched_at": oidc.discoveryFetchedAt.map(iso) ?? NSNull(),
                 "discovery_refresh_error": oidc.discoveryRefreshError ?? NSNull(),
+                "post_logout_redirect_uri": rp.postLogoutRedirectURI, "backchannel_logout_uri": rp.backchannelLogoutURI,
+                "end_session_endpoint": oidc.endSessionEndpoint ?? NSNull(),
+                "backchannel_logout_supported": oidc.backchannelLogoutSupported ?? false,
             ]) { a, _ in a }
         }
         return out
@@ -154,6 +157,9 @@ struct UpstreamCommand: AsyncParsableCommand {
             print("Register at the provider:")
             print("  Redirect URI:  \(rp.redirectURI)")
             if oidc.authMethod == "private_key_jwt" { print("  JWKS URI:      \(rp.jwksURI)") }
+            print(
+                "  Post-logout redirect URI: \(rp.postLogoutRedirectURI)\(oidc.endSessionEndpoint == nil ? " (the provider has no end_session_endpoint)" : "")")
+            print("  Back-channel logout URI:  \(rp.backchannelLogoutURI) (with sid required)")
         }
     }
 
