@@ -25,6 +25,8 @@ import Testing
             var flaw: Flaw = .none
             var sigilJWKS: JWKSet?
             var lastClientAuth: String = ""
+            var lastIDToken: String = ""
+            var sid = "op-session-1"
         }
         let key: SigningKeyMaterial
         let other: SigningKeyMaterial
@@ -60,6 +62,8 @@ import Testing
                     "jwks_uri": .string(issuer + "/jwks"), "response_types_supported": .strings(["code"]),
                     "token_endpoint_auth_methods_supported": .strings(["client_secret_basic", "private_key_jwt"]),
                     "code_challenge_methods_supported": .strings(["S256"]), "authorization_response_iss_parameter_supported": .bool(true),
+                    "end_session_endpoint": .string(issuer + "/logout"), "backchannel_logout_supported": .bool(true),
+                    "backchannel_logout_session_supported": .bool(true),
                 ])
                 return RemoteDocument(body: try doc.serialized())
             case issuer + "/jwks":
@@ -100,13 +104,28 @@ import Testing
                 "aud": .string(flaw == .audience ? "someone-else" : "sigil-client"), "sub": .string("op-user-42"),
                 "iat": .int(now), "exp": .int(flaw == .expired ? now - 600 : now + 300), "nonce": .string(flaw == .nonce ? "other" : grant.nonce),
                 "email": .string("ada@example.org"), "given_name": .string("Ada"), "family_name": .string("Lovelace"),
-                "amr": .strings(["pwd", "mfa"]),
+                "amr": .strings(["pwd", "mfa"]), "sid": .string(state.withLock { $0.sid }),
             ]
             if flaw == .emailUnverified { claims["email_verified"] = .bool(false) }
             let idToken = try JWS.sign(payload: claims, key: flaw == .unknownKey ? other : key)
+            state.withLock { $0.lastIDToken = idToken }
             let response: JSONValue = .object(["id_token": .string(idToken), "access_token": .string("at"), "token_type": .string("Bearer")])
             return OutboundResponse(status: 200, body: try response.serialized())
         }
+    }
+
+    /// A logout token as the provider would send it (Back-Channel Logout 1.0 §2.4), with `changes` applied (`.null` removes a claim).
+    func logoutToken(_ op: FakeProvider, _ changes: [String: JSONValue] = [:], key: SigningKeyMaterial? = nil, type: String = "logout+jwt")
+        throws -> String
+    {
+        let now = Int64(op.clock.now().timeIntervalSince1970)
+        var claims: [String: JSONValue] = [
+            "iss": .string(Self.issuer), "aud": .string("sigil-client"), "iat": .int(now), "exp": .int(now + 120), "jti": .string(UUID().uuidString),
+            "sub": .string("op-user-42"), "sid": .string("op-session-1"),
+            "events": .object([UpstreamOIDC.backChannelLogoutEvent: .object([:])]),
+        ]
+        for (k, v) in changes { claims[k] = v == .null ? nil : v }
+        return try JWS.sign(payload: claims, key: key ?? op.key, type: type)
     }
 
     func reason(_ body: () async throws -> Void) async -> String? {
@@ -168,6 +187,117 @@ import Testing
                 #expect(second.user.id == signedIn.user.id)
                 #expect(try await h.store.users.list(tenantID: h.tenant.id, page: PageRequest(limit: 10)).items.count == 1)
             }
+        }
+    }
+
+    /// RP-Initiated Logout: Sigil's sign-out ends at the provider's end_session_endpoint with the
+    /// provider's own ID token as the hint, and finishes once when the browser comes back.
+    @Test(arguments: Backend.enabled) func signOutContinuesAtTheProvider(_ backend: Backend) async throws {
+        try await withProvider(backend) { h, op in
+            let up = h.services.upstreams
+            let accepted = try await up.callback(
+                tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "op", query: op.authorize(try await begin(h, browser: "b")))
+            let issued = op.state.withLock { $0.lastIDToken }
+            let signedIn = try await up.continueSignIn(
+                tenantID: h.tenant.id, name: "op", flowID: accepted.flowID, key: accepted.key, browserHash: tokenHash("b"))
+            let held = try #require(try await h.store.upstreams.session(tenantID: h.tenant.id, sessionID: signedIn.session.id))
+            #expect(held.sessionIndex == "op-session-1" && held.sealedIDToken != nil && held.sealedIDToken != issued)
+
+            let outcome = try await up.signOut(signedIn.session, tenantID: h.tenant.id, issuer: ServiceHarness.issuer, reason: "sign-out", finish: "/login")
+            guard case .redirect(let start) = outcome, start.hasPrefix("/oidc/rp/op/logout/start?flow=") else {
+                Issue.record("expected the hop to the provider, got \(outcome)")
+                return
+            }
+            #expect(try await h.store.sessions.listActive(tenantID: h.tenant.id, userID: signedIn.user.id, now: h.clock.now()).isEmpty)
+            let flow = String(start.split(separator: "=", maxSplits: 1)[1])
+            let step = try await up.startOIDCLogout(tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "op", flowID: flow)
+            guard case .redirect(let url) = step else {
+                Issue.record("expected a redirect to the provider, got \(step)")
+                return
+            }
+            let query = Dictionary(uniqueKeysWithValues: (URLComponents(string: url)?.queryItems ?? []).map { ($0.name, $0.value ?? "") })
+            #expect(url.hasPrefix(Self.issuer + "/logout?"))
+            #expect(query["id_token_hint"] == issued && query["client_id"] == "sigil-client" && query["state"] == flow)
+            #expect(query["post_logout_redirect_uri"] == ServiceHarness.issuer + "/oidc/rp/op/logged-out")
+            // The start step once: a second visit finishes without going to the provider again.
+            guard case .finish = try await up.startOIDCLogout(tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "op", flowID: flow) else {
+                Issue.record("a second start must not redirect again")
+                return
+            }
+            // Back from the provider: the sign-out finishes where it was going, once.
+            guard case .finish(let target) = try await up.finishOIDCLogout(tenantID: h.tenant.id, name: "op", state: flow) else {
+                Issue.record("expected the finish")
+                return
+            }
+            #expect(target == "/login")
+            #expect(await reason { _ = try await up.finishOIDCLogout(tenantID: h.tenant.id, name: "op", state: flow) } == "replayed")
+            #expect(await reason { _ = try await up.finishOIDCLogout(tenantID: h.tenant.id, name: "op", state: "upolo_forged") } == "unknownFlow")
+            #expect(await reason { _ = try await up.finishOIDCLogout(tenantID: h.tenant.id, name: "op", state: nil) } == "unknownFlow")
+            let actions = try await h.auditActions()
+            #expect(actions.contains("upstream.oidc.logout_started") && actions.contains("upstream.oidc.logout_completed"))
+        }
+    }
+
+    /// Back-Channel Logout: a valid logout token ends the sessions of that provider session;
+    /// every malformed, misaddressed or replayed one is refused and ends nothing.
+    @Test(arguments: Backend.enabled) func backChannelLogoutTokens(_ backend: Backend) async throws {
+        try await withProvider(backend) { h, op in
+            let up = h.services.upstreams
+            func signIn(sid: String) async throws -> UpstreamService.SignedIn {
+                op.state.withLock { $0.sid = sid }
+                let accepted = try await up.callback(
+                    tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "op", query: op.authorize(try await begin(h, browser: "b")))
+                return try await up.continueSignIn(tenantID: h.tenant.id, name: "op", flowID: accepted.flowID, key: accepted.key, browserHash: tokenHash("b"))
+            }
+            let first = try await signIn(sid: "op-session-1")
+            let second = try await signIn(sid: "op-session-2")
+            func active() async throws -> Set<String> {
+                Set(try await h.store.sessions.listActive(tenantID: h.tenant.id, userID: first.user.id, now: h.clock.now()).map(\.id))
+            }
+            func deliver(_ token: String?) async -> String? {
+                await reason { _ = try await up.backChannelLogout(tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "op", logoutToken: token) }
+            }
+            let now = Int64(h.clock.now().timeIntervalSince1970)
+            let cases: [(String, String?, String)] = [
+                ("no token", nil, "malformed"),
+                ("not a JWT", "abc.def", "malformed"),
+                ("another key", try logoutToken(op, key: op.other), "signatureInvalid"),
+                ("wrong issuer", try logoutToken(op, ["iss": .string("https://evil.example")]), "wrongIssuer"),
+                ("wrong audience", try logoutToken(op, ["aud": .string("someone-else")]), "wrongAudience"),
+                ("no iat", try logoutToken(op, ["iat": .null]), "malformed"),
+                ("stale iat", try logoutToken(op, ["iat": .int(now - 3600), "exp": .null]), "expired"),
+                ("future iat", try logoutToken(op, ["iat": .int(now + 3600)]), "notYetValid"),
+                ("expired", try logoutToken(op, ["exp": .int(now - 600)]), "expired"),
+                ("no jti", try logoutToken(op, ["jti": .null]), "malformed"),
+                ("no events", try logoutToken(op, ["events": .null]), "malformed"),
+                ("another event", try logoutToken(op, ["events": .object(["urn:other": .object([:])])]), "malformed"),
+                ("event not an object", try logoutToken(op, ["events": .object([UpstreamOIDC.backChannelLogoutEvent: .string("x")])]), "malformed"),
+                ("a nonce (an ID token)", try logoutToken(op, ["nonce": .string("n")]), "malformed"),
+                ("neither sub nor sid", try logoutToken(op, ["sub": .null, "sid": .null]), "malformed"),
+                ("typ at+jwt", try logoutToken(op, type: "at+jwt"), "malformed"),
+                ("an ID token", op.state.withLock { $0.lastIDToken }, "malformed"),
+            ]
+            for (name, token, expected) in cases {
+                #expect(await deliver(token) == expected, "\(name)")
+            }
+            #expect(try await active() == [first.session.id, second.session.id])
+
+            // sid: only that provider session's Sigil session ends.
+            let valid = try logoutToken(op, ["sid": .string("op-session-1")])
+            #expect(try await up.backChannelLogout(tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "op", logoutToken: valid) == 1)
+            #expect(try await active() == [second.session.id])
+            #expect(await deliver(valid) == "replayed")
+            // A sid with no session: accepted, nothing ends. sub alone: every session of that user from this connection.
+            #expect(
+                try await up.backChannelLogout(
+                    tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "op", logoutToken: try logoutToken(op, ["sid": .string("gone")])) == 0)
+            #expect(
+                try await up.backChannelLogout(
+                    tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "op", logoutToken: try logoutToken(op, ["sid": .null])) == 1)
+            #expect(try await active().isEmpty)
+            let actions = try await h.auditActions()
+            #expect(actions.filter { $0 == "upstream.oidc.logout_rejected" }.count == cases.count + 1)
+            #expect(actions.filter { $0 == "upstream.oidc.logout_received" }.count == 3)
         }
     }
 

@@ -84,4 +84,42 @@ struct UpstreamStoreConformanceTests {
             #expect(try await store.upstreams.links(tenantID: acme.id, userID: ada.id).isEmpty)
         }
     }
+
+    /// Upstream sessions (migration 11, sealed ID token and the sid index from 12): found by
+    /// Sigil session, by subject and by the IdP's session index; gone with the Sigil session.
+    @Test(arguments: Backend.enabled)
+    func upstreamSessionsAreFoundBySubjectAndSessionIndex(_ backend: Backend) async throws {
+        try await withFreshStore(backend) { (store: SQLStore) async throws in
+            let acme = try await store.tenants.create(f.tenant("acme"))
+            let ada = try await store.users.create(f.user(acme, "ada@example.com"))
+            let okta = try await store.upstreams.create(connection(acme, "upc_1", "okta"))
+            let now = f.clock.now()
+            func session(_ token: String) async throws -> Session {
+                try await store.sessions.create(
+                    Session(
+                        id: f.ids.make(.session), tenantID: acme.id, userID: ada.id, tokenHash: tokenHash(token), createdAt: now,
+                        lastSeenAt: now, idleExpiresAt: now.addingTimeInterval(1800), absoluteExpiresAt: now.addingTimeInterval(3600),
+                        authTime: now, amr: ["fed"], acr: "urn:sigil:acr:upstream"))
+            }
+            let s1 = try await session("one"), s2 = try await session("two"), s3 = try await session("three")
+            let rows = [
+                UpstreamSession(
+                    tenantID: acme.id, sessionID: s1.id, connectionID: okta.id, subject: "sub-1", subjectFormat: nil, sessionIndex: "sid-a",
+                    sealedIDToken: "sealed-token", createdAt: now),
+                UpstreamSession(
+                    tenantID: acme.id, sessionID: s2.id, connectionID: okta.id, subject: "sub-1", subjectFormat: nil, sessionIndex: "sid-b",
+                    createdAt: now.addingTimeInterval(1)),
+                UpstreamSession(
+                    tenantID: acme.id, sessionID: s3.id, connectionID: okta.id, subject: "sub-2", subjectFormat: "email", sessionIndex: "sid-a",
+                    createdAt: now.addingTimeInterval(2)),
+            ]
+            for row in rows { try await store.upstreams.recordSession(row) }
+            #expect(try await store.upstreams.session(tenantID: acme.id, sessionID: s1.id) == rows[0])
+            #expect(try await store.upstreams.session(tenantID: acme.id, sessionID: s2.id)?.sealedIDToken == nil)
+            #expect(try await store.upstreams.sessions(tenantID: acme.id, connectionID: okta.id, subject: "sub-1").map(\.sessionID) == [s1.id, s2.id])
+            #expect(try await store.upstreams.sessions(tenantID: acme.id, connectionID: okta.id, sessionIndex: "sid-a").map(\.sessionID) == [s1.id, s3.id])
+            #expect(try await store.upstreams.sessions(tenantID: acme.id, connectionID: "upc_other", sessionIndex: "sid-a").isEmpty)
+            #expect(try await store.upstreams.sessions(tenantID: "ten_other", connectionID: okta.id, sessionIndex: "sid-a").isEmpty)
+        }
+    }
 }
