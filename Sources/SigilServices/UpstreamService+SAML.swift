@@ -290,7 +290,7 @@ extension UpstreamService {
     /// The browser step when the connection asks for no step-up (tests and callers that know it).
     public func continueSignIn(tenantID: String, name: String, flowID: String, key: String, browserHash: String) async throws -> SignedIn {
         guard case .signedIn(let signedIn) = try await continueBrowserStep(tenantID: tenantID, name: name, flowID: flowID, key: key, browserHash: browserHash)
-        else { throw Rejected(reason: "stepUpRequired", message: "this connection also asks for your passkey") }
+        else { throw Rejected(reason: "stepUpRequired", message: "this connection also asks for your passkey or authenticator") }
         return signedIn
     }
 
@@ -300,7 +300,7 @@ extension UpstreamService {
             let detail: String
             switch outcome {
             case .signedIn: detail = "the browser that started the sign-in continued it; a session started"
-            case .stepUp: detail = "the browser that started the sign-in continued it; the user's Sigil passkey is asked for next"
+            case .stepUp: detail = "the browser that started the sign-in continued it; the user's Sigil passkey or authenticator is asked for next"
             }
             await completeTrace(tenantID: tenantID, flowID: flowID, .init(name: "browser step", passed: true, detail: detail), reason: nil)
             return outcome
@@ -402,10 +402,12 @@ extension UpstreamService {
                     stepUser = existing
                     linkOnStepUp = true
                 }
-                guard try await !tx.passkeys.list(tenantID: tenantID, userID: stepUser.id).isEmpty else {
+                guard try await Self.canStepUp(stepUser, tx: tx) else {
                     throw Rejected(
                         reason: "stepUpUnavailable",
-                        message: "this sign-in also needs your Sigil passkey, and your account has none yet; ask your administrator for an enrolment link")
+                        message:
+                            "this sign-in also needs your Sigil passkey or authenticator, and your account has neither yet; ask your administrator for an enrolment link"
+                    )
                 }
                 let link = linkOnStepUp
                 _ = try await tx.loginTransactions.update(tenantID: tenantID, id: row.id) { t in
@@ -424,7 +426,7 @@ extension UpstreamService {
             }
             return .signedIn(
                 try await Self.startSession(
-                    identity, user: user, connection: c, returnTo: destination, passkey: nil, sessions: sessions, context: context, tx: tx, now: now))
+                    identity, user: user, connection: c, returnTo: destination, stepUp: nil, sessions: sessions, context: context, tx: tx, now: now))
         }
     }
 
@@ -433,16 +435,16 @@ extension UpstreamService {
     /// amr); `acr`: the IdP's own. After a step-up the passkey's methods join, and its `acr` (Sigil's
     /// `phr`/`phrh`) is the session's.
     static func startSession(
-        _ identity: UpstreamIdentity, user: User, connection c: UpstreamConnection, returnTo: String, passkey: PasskeyService.SignIn?,
+        _ identity: UpstreamIdentity, user: User, connection c: UpstreamConnection, returnTo: String, stepUp: StepUpProof?,
         sessions: SessionService, context: ServiceContext, tx: any StoreSession, now: Date
     ) async throws -> SignedIn {
         var amr = ["fed"]
         let ref = identity.authnContextClassRef ?? ""
         if ref.contains("MultiFactor") || ref.contains("TwoFactor") || identity.upstreamAMR.contains("mfa") { amr.append("mfa") }
         var acr = identity.authnContextClassRef ?? (c.saml != nil ? SAML.AuthnContextClass.unspecified : "urn:sigil:acr:upstream")
-        if let passkey {
-            for method in passkey.amr + ["mfa"] where !amr.contains(method) { amr.append(method) }
-            acr = passkey.acr
+        if let stepUp {
+            for method in stepUp.amr + ["mfa"] where !amr.contains(method) { amr.append(method) }
+            acr = stepUp.acr
         }
         let (session, cookie) = try await sessions.start(tenantID: c.tenantID, userID: user.id, amr: amr, acr: acr, in: tx)
         try await tx.upstreams.recordSession(
@@ -455,7 +457,7 @@ extension UpstreamService {
                 "upstream.signed_in", by: .user(user.id), tenantID: c.tenantID, targetType: "user", targetID: user.id,
                 after: [
                     "connection": c.name, "session": session.id, "upstream_acr": identity.authnContextClassRef ?? "",
-                    "step_up": passkey == nil ? "no" : "passkey",
+                    "step_up": stepUp?.method ?? "no",
                 ]))
         return SignedIn(user: user, session: session, cookie: cookie, returnTo: returnTo)
     }
@@ -517,7 +519,8 @@ extension UpstreamService {
                             after: ["connection": c.name, "subject_hash": String(tokenHash(identity.subject).prefix(16)), "by": "passkey"]))
                 }
                 return try await Self.startSession(
-                    identity, user: passkey.user, connection: c, returnTo: returnTo, passkey: passkey, sessions: sessions, context: context, tx: tx,
+                    identity, user: passkey.user, connection: c, returnTo: returnTo,
+                    stepUp: StepUpProof(amr: passkey.amr, acr: passkey.acr, method: "passkey"), sessions: sessions, context: context, tx: tx,
                     now: now)
             }
             await completeTrace(
@@ -557,8 +560,9 @@ extension UpstreamService {
         if let existing = try await tx.users.find(tenantID: c.tenantID, email: email) {
             guard existing.status == .active else { throw Rejected(reason: "userDisabled", message: "this account is disabled") }
             guard c.policy.linkDomains.contains(domain) else {
-                // Never by email alone: the account's owner proves it with their passkey, or nothing.
-                if try await !tx.passkeys.list(tenantID: c.tenantID, userID: existing.id).isEmpty { return .proveAccount(existing) }
+                // Never by email alone: the account's owner proves it with their passkey or
+                // authenticator, or nothing.
+                if try await canStepUp(existing, tx: tx) { return .proveAccount(existing) }
                 throw Rejected(
                     reason: "linkNotTrusted",
                     message: "an account with this email already exists and this connection may not claim it; sign in with your passkey instead")
