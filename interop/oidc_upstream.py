@@ -665,9 +665,10 @@ def upstream_logout(binary, data, base, work, op, rp, driver, peer, token, artif
        (idpyoidc do_back_channel_logout) ends it: 200 no-store, /account goes to /login, refresh
        token and access token refused, Sigil's logout token at the client's back-channel URI,
        audit logout_received sessions_ended 1; the same token again: 400.
-    4. A token with only sub (crafted, OP-signed): both of nina's sessions from this connection
-       end, not her session from another connection (op-link); a token with an unknown sid and her
-       sub ends nothing.
+    4. nina's three sessions through op and one through op-link: a token with an unknown sid and
+       her sub ends nothing; with the (long) sid of her first session and her sub, only that one;
+       a token with only her sub (crafted, OP-signed) ends the others from this connection, not
+       the op-link one.
     5. A connection whose OP has no end_session_endpoint: Sign out stays at Sigil (local only)."""
     logged_out = f"{base}/oidc/rp/op/logged-out"
     bc_url = f"{base}/oidc/rp/op/backchannel-logout"
@@ -858,7 +859,15 @@ def upstream_logout(binary, data, base, work, op, rp, driver, peer, token, artif
     check(f"{what}: idpyoidc's logout token (RS256, sid, no sub, no typ) is answered 200 with Cache-Control no-store",
           sent is not None and sent["status"] == 200 and "no-store" in sent["headers"].get("cache-control", ""),
           str({k: (sent or {}).get(k) for k in ("status", "body", "headers")})[:400])
-    check(f"{what}: mike's Sigil session ended (/account goes to /login)", not signed_in(base, cookie))
+    ended = check(f"{what}: idpyoidc's logout token ended mike's Sigil session (/account goes to /login)", not signed_in(base, cookie))
+    if not ended:
+        # So that what follows a back-channel logout is still checked: the same OP's token naming mike
+        # by sub only (the contract's other way), signed with the OP's key.
+        NOTES.append("back-channel: idpyoidc's own logout token did not end the session; the downstream effects were checked "
+                     "after a sub-only logout token instead")
+        r = post_backchannel(bc_url, {"logout_token": op.craft_logout_token("sigil-op", sid=None, sub=idt.get("sub"))})
+        check(f"{what}: (instead) an OP-signed logout token naming mike by sub only: 200, his session ended",
+              r.status_code == 200 and not signed_in(base, cookie), f"{r.status_code} {r.text[:200]}")
     ok, detail = refresh_refused(tok)
     check(f"{what}: the downstream client's refresh token is refused (invalid_grant)", ok, detail)
     r = requests.get(smeta["userinfo_endpoint"], headers={"Authorization": f"Bearer {tok['access_token']}"}, timeout=10)
@@ -877,38 +886,52 @@ def upstream_logout(binary, data, base, work, op, rp, driver, peer, token, artif
     received = audit_since(before, "upstream.oidc.logout_received")
     check(f"{what}: audit upstream.oidc.logout_received with sessions_ended 1", bool(received)
           and str(audit_value(received[0], "sessions_ended")) == "1", json.dumps(received[:1])[:400])
-    before = {e["id"] for e in rp.audit()}
-    r = post_backchannel(bc_url, {"logout_token": (sent or {}).get("token", "")})
-    check(f"{what}: the same logout token again (jti seen): 400 invalid_request, audit logout_rejected",
-          r.status_code == 400 and (json_of(r) or {}).get("error") == "invalid_request"
-          and bool(audit_since(before, "upstream.oidc.logout_rejected")), f"{r.status_code} {r.text[:200]}")
+    if sent and sent["status"] == 200:
+        before = {e["id"] for e in rp.audit()}
+        r = post_backchannel(bc_url, {"logout_token": sent["token"]})
+        check(f"{what}: the same logout token again (jti seen): 400 invalid_request, audit logout_rejected",
+              r.status_code == 400 and (json_of(r) or {}).get("error") == "invalid_request"
+              and bool(audit_since(before, "upstream.oidc.logout_rejected")), f"{r.status_code} {r.text[:200]}")
+    else:
+        print("  (idpyoidc's token again: not sent, its first delivery was refused; the battery covers a reused jti)")
 
-    # --- 4. Only sub: every session of that subject from this connection ---
-    what = "a logout token with sub and no sid"
+    # --- 4. By sid: that session only; by sub alone: every session of that subject from this connection ---
+    what = "logout tokens naming nina by sid or by sub"
     op.add_user("nina", "nina@example.org", "Nina", "Subject")
-    cookies = []
-    for _ in range(2):
+    cookies, sids = [], []
+    for _ in range(3):
         b = rp.browser()
         out = rp.deliver(b, rp.op_login(rp.start(b), "nina"))
         cookies.append(out.session)
+        sids.append(op.last_sid("nina", "sigil-op"))
     rp_link = SigilRP(binary, data, base, op, "op-link", token)
     b = rp_link.browser()
     out = rp_link.deliver(b, rp_link.op_login(rp_link.start(b), "nina"))
     link_cookie = out.session
-    if check(f"{what}: nina has two sessions through op and one through op-link", all(cookies) and bool(link_cookie)
+    if check(f"{what}: nina has three sessions through op and one through op-link", all(cookies) and bool(link_cookie)
              and all(signed_in(base, c) for c in cookies + [link_cookie]), out.describe()):
         sub = op.subject("nina", "sigil-op")
         r = post_backchannel(bc_url, {"logout_token": op.craft_logout_token("sigil-op", sid="unknown-" + secrets.token_hex(6), sub=sub)})
         check(f"{what}: first, nina's sub with an unknown sid: 200, nothing ended (the sid decides)",
               r.status_code == 200 and all(signed_in(base, c) for c in cookies + [link_cookie]), f"{r.status_code} {r.text[:200]}")
+        r = post_backchannel(bc_url, {"logout_token": op.craft_logout_token("sigil-op", sid=sids[0], sub=sub)})
+        print(f"  (idpyoidc's sid is {len(sids[0] or '')} characters long)")
+        check(f"{what}: then sid of her first session (idpyoidc's, {len(sids[0] or '')} characters) and her sub: 200, only that "
+              "session ended", r.status_code == 200 and not signed_in(base, cookies[0]) and all(signed_in(base, c) for c in cookies[1:]),
+              f"{r.status_code} {r.text[:200]} signed in: {[signed_in(base, c) for c in cookies]}")
+        cookies = [c for c in cookies[1:] if signed_in(base, c)]
+        if not cookies:  # the check above failed that way: a fresh session for the sub-only token
+            b = rp.browser()
+            cookies = [rp.deliver(b, rp.op_login(rp.start(b), "nina")).session]
         before = {e["id"] for e in rp.audit()}
         r = post_backchannel(bc_url, {"logout_token": op.craft_logout_token("sigil-op", sid=None, sub=sub)})
-        check(f"{what}: 200", r.status_code == 200, f"{r.status_code} {r.text[:200]}")
-        check(f"{what}: both of nina's sessions from this connection ended", not any(signed_in(base, c) for c in cookies))
+        check(f"{what}: a token with her sub and no sid: 200", r.status_code == 200, f"{r.status_code} {r.text[:200]}")
+        check(f"{what}: her remaining sessions from this connection ended", bool(cookies) and not any(signed_in(base, c) for c in cookies),
+              f"{len(cookies)} were left")
         check(f"{what}: her session from the other connection (op-link) is still signed in", signed_in(base, link_cookie))
         received = audit_since(before, "upstream.oidc.logout_received")
-        check(f"{what}: audit upstream.oidc.logout_received with sessions_ended 2", bool(received)
-              and str(audit_value(received[0], "sessions_ended")) == "2", json.dumps(received[:1])[:400])
+        check(f"{what}: audit upstream.oidc.logout_received with sessions_ended {len(cookies)}", bool(received) and bool(cookies)
+              and str(audit_value(received[0], "sessions_ended")) == str(len(cookies)), json.dumps(received[:1])[:400])
 
     # --- 5. An OP without end_session_endpoint: sign-out is local ---
     what = "an OP without end_session_endpoint"
