@@ -23,7 +23,24 @@ naming the reason. Last: --par (with client_secret_basic, private_key_jwt, clien
 PAR refusal), private_key_jwt (the OP verifies Sigil's client assertions against Sigil's jwks_uri),
 client_secret_post with the claims only in userinfo (and a userinfo about another subject), ID
 tokens signed ES256 and EdDSA, an OP signing-key rollover, disable / enable / delete, the audit log.
-`--self-test` runs the battery against a reference RP (authlib + joserfc) instead of Sigil.
+
+Upstream OIDC logout both ways (upstream_logout(), against idpyoidc's end_session and back-channel
+logout): `upstream list --json` and the admin API show post_logout_redirect_uri and
+backchannel_logout_uri; Sign out on /account and a downstream client's /oauth2/logout send the
+browser through the OP's end_session_endpoint (id_token_hint verified by the OP as its own,
+client_id, the registered post_logout_redirect_uri, state) and back to /logged-out, ending on
+/login or the client's post_logout_redirect_uri, the OP session gone (its login page shows again);
+/logged-out with a wrong, replayed or missing state is a 400; the OP's logout token at
+/oidc/rp/op/backchannel-logout ends the session (downstream refresh and access tokens refused,
+Sigil's own logout token to the downstream client's back-channel URI, audit logout_received); a
+sub-only token ends that subject's sessions of this connection only; the back-channel attack battery
+(run_logout_battery: not a JWS, alg none, HS256, foreign or wrong keys, iss, aud, iat, exp, jti
+missing or replayed, events missing or malformed, nonce, neither sub nor sid, typ, the ID token as
+a logout token, an oversized body, another connection's endpoint) each a 400 invalid_request with
+the session left alone and audit logout_rejected; an OP without end_session_endpoint signs out
+locally only.
+`--self-test` runs the callback battery and the back-channel logout battery against a reference
+RP (authlib + joserfc) instead of Sigil.
 
     /opt/peers-venv/bin/python interop/oidc_upstream.py [--sigil .build/debug/sigil] [--artifacts DIR]
 
@@ -449,18 +466,515 @@ def run_battery(rp, op, users_fn, log=print):
         check("return_to=https://evil.example: refused at the start", "400" in str(refused), str(refused))
 
 
+# --- upstream OIDC logout: back-channel attack battery, RP-initiated and back-channel scenarios ---------
+
+BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+
+
+def audit_value(event, key):
+    """A member of an audit event, wherever the admin API puts it (top level, after, details)."""
+    for where in (event, event.get("after") or {}, event.get("details") or {}, event.get("before") or {}):
+        if isinstance(where, dict) and key in where:
+            return where[key]
+    return None
+
+
+def signed_in(base, cookie):
+    """Whether the session cookie still opens /account (an ended session is sent to /login)."""
+    if not cookie:
+        return False
+    r = requests.get(base + "/account", cookies={SESSION: cookie}, allow_redirects=False, timeout=10)
+    return r.status_code == 200
+
+
+def post_backchannel(url, data):
+    """POST form data to a back-channel logout endpoint, waiting out a 429 as a well-behaved OP would."""
+    r = None
+    for _ in range(20):
+        r = requests.post(url, data=data, timeout=15)
+        if r.status_code != 429:
+            return r
+        if not any("429" in n for n in NOTES):
+            NOTES.append(f"the back-channel logout endpoint answered 429 (rate limited) to the OP: {url}")
+        time.sleep(min(int(r.headers.get("Retry-After", "2") or 2), 10))
+    return r
+
+
+def json_of(r):
+    try:
+        return r.json()
+    except ValueError:
+        return None
+
+
+def run_logout_battery(op, client_id, url, alive, audit, sid, sub, id_token=None, other_url=None, log=print):
+    """Back-Channel Logout 1.0 §2.6 at a relying party's endpoint `url` (Sigil's or the reference
+    RP's), aimed at one live session (`sid`, `sub`; `alive()` says whether it is still signed in).
+    Each forged or malformed logout token: HTTP 400 `{"error": "invalid_request", ...}` JSON, the
+    session still signed in, an `upstream.oidc.logout_rejected` audit event. Each valid token that
+    names no session: 200, Cache-Control no-store, nothing ended, `upstream.oidc.logout_received`
+    with sessions_ended 0. Every forged token is otherwise valid and names the live session, so
+    accepting it would end that session."""
+    label = "back-channel logout"
+
+    def t(sign="op", header=None, **claims):
+        return op.craft_logout_token(client_id, sign=sign, header=header, **{"sid": sid, "sub": sub, **claims})
+
+    def new_events(before):
+        return [e for e in audit() if e["id"] not in before]
+
+    def refused(name, data, to=None, statuses=(400,)):
+        before = {e["id"] for e in audit()}
+        r = post_backchannel(to or url, data)
+        j = json_of(r)
+        json_ok = r.status_code != 400 or ((r.headers.get("Content-Type") or "").startswith("application/json")
+                                          and isinstance(j, dict) and j.get("error") == "invalid_request"
+                                          and isinstance(j.get("error_description"), str))
+        check(f"{label}, {name}: HTTP {' or '.join(map(str, statuses))}, JSON error invalid_request",
+              r.status_code in statuses and json_ok, f"{r.status_code} {r.headers.get('Content-Type')} {r.text[:200]}")
+        check(f"{label}, {name}: the session is still signed in", alive())
+        new = new_events(before)
+        rejected = [e for e in new if e["action"] == "upstream.oidc.logout_rejected"]
+        check(f"{label}, {name}: audit upstream.oidc.logout_rejected", bool(rejected)
+              and not any(e["action"] == "upstream.oidc.logout_received" for e in new), str([e["action"] for e in new]))
+        log(f"  {name}: {r.status_code} {(j or {}).get('error_description') if isinstance(j, dict) else r.text[:80]!r}"
+            f" audit reason {[audit_value(e, 'reason') for e in rejected]}")
+
+    def nothing_to_end(name, data):
+        before = {e["id"] for e in audit()}
+        r = post_backchannel(url, data)
+        check(f"{label}, {name}: HTTP 200, Cache-Control no-store", r.status_code == 200
+              and "no-store" in (r.headers.get("Cache-Control") or ""), f"{r.status_code} {r.headers.get('Cache-Control')} {r.text[:200]}")
+        check(f"{label}, {name}: nothing ended (the session is still signed in)", alive())
+        received = [e for e in new_events(before) if e["action"] == "upstream.oidc.logout_received"]
+        check(f"{label}, {name}: audit upstream.oidc.logout_received with sessions_ended 0", bool(received)
+              and str(audit_value(received[0], "sessions_ended")) == "0", json.dumps(received[:1])[:300])
+
+    if not check(f"{label}: the target session is signed in before the battery", alive()):
+        return
+    now = int(time.time())
+    nobody = "unknown-sid-" + secrets.token_urlsafe(8)
+    # Valid tokens naming no session: accepted, nothing ended (the shapes the contract allows).
+    nothing_to_end("a valid token for an unknown sid", {"logout_token": t(sid=nobody, sub=None)})
+    nothing_to_end("typ JWT, aud a list holding the client, for an unknown sid",
+                   {"logout_token": t(sid=nobody, sub=None, aud=[client_id, "another-client"], header={"typ": "JWT"})})
+    nothing_to_end("no typ, no exp, for an unknown sid", {"logout_token": t(sid=nobody, sub=None, exp=None, header={"typ": None})})
+    nothing_to_end("only a sub nobody has", {"logout_token": t(sid=None, sub="nobody-" + secrets.token_hex(4))})
+    # Not a token / not signed by the OP.
+    refused("no logout_token parameter", {"token": t()})
+    refused("an empty logout_token", {"logout_token": ""})
+    refused("not a JWS", {"logout_token": "not-a-jws"})
+    refused("alg none", {"logout_token": t(sign="none")})
+    refused("HS256 keyed with the client secret", {"logout_token": t(sign="hs256_secret")})
+    refused("HS256 keyed with the OP's RSA public key (alg confusion)", {"logout_token": t(sign="hs256_public_key")})
+    refused("signed by a key not in the OP's JWKS", {"logout_token": t(sign="attacker")})
+    refused("signed by another key under the OP's kid", {"logout_token": t(sign="op_kid_other_key")})
+    refused("a flipped signature bit", {"logout_token": t(sign="flipped")})
+    # Signed by the OP, claims wrong.
+    refused("iss of another issuer", {"logout_token": t(iss="http://127.0.0.1:1/other-op")})
+    refused("aud another client", {"logout_token": t(aud="someone-else")})
+    refused("aud a list without the client", {"logout_token": t(aud=["someone-else", "another-client"])})
+    refused("no iat", {"logout_token": t(iat=None)})
+    refused("iat 15 minutes old", {"logout_token": t(iat=now - 900, exp=now + 60)})
+    refused("iat 5 minutes in the future", {"logout_token": t(iat=now + 300, exp=now + 420)})
+    refused("exp 5 minutes past", {"logout_token": t(iat=now - 400, exp=now - 300)})
+    refused("no jti", {"logout_token": t(jti=None)})
+    refused("no events claim", {"logout_token": t(events=None)})
+    refused("events without the back-channel logout member", {"logout_token": t(events={"http://schemas.openid.net/event/other": {}})})
+    refused("the back-channel logout event's value a string", {"logout_token": t(events={BACKCHANNEL_LOGOUT_EVENT: ""})})
+    refused("the back-channel logout event's value an array", {"logout_token": t(events={BACKCHANNEL_LOGOUT_EVENT: []})})
+    refused("events a string, not an object", {"logout_token": t(events=BACKCHANNEL_LOGOUT_EVENT)})
+    refused("a nonce claim", {"logout_token": t(nonce="n-" + secrets.token_hex(4))})
+    refused("neither sub nor sid", {"logout_token": t(sid=None, sub=None)})
+    refused("typ at+jwt", {"logout_token": t(header={"typ": "at+jwt"})})
+    if id_token:
+        refused("the OP's ID token of the session posted as a logout token (nonce, no events)", {"logout_token": id_token})
+    # A jti seen before: first valid (naming no session), then reused by a token naming the session.
+    jti = secrets.token_urlsafe(18)
+    nothing_to_end("a valid token (unknown sid) whose jti is then reused", {"logout_token": t(sid=nobody, sub=None, jti=jti)})
+    refused("a token naming the session with a jti seen before (replay)", {"logout_token": t(jti=jti)})
+    refused("a body over the limit (a valid token and 20 KB of padding)", {"logout_token": t(), "pad": "x" * 20000}, statuses=(400, 413))
+    if other_url:
+        refused("a token for this connection posted to another connection's endpoint (aud is not that client)",
+                {"logout_token": t()}, to=other_url)
+    check(f"{label}: after the battery the session is still signed in", alive())
+
+
+def clear_op_cookies(driver, op):
+    """Forget the OP's cookies in the browser (cookies are per host: every OP on 127.0.0.1)."""
+    driver.get(op.issuer + "/post_logout")
+    driver.delete_all_cookies()
+
+
+def settle(driver, done, timeout=30):
+    """Waits for done(driver); a callback answered 429 (Sigil's per-address limit on sign-in responses)
+    is loaded again after a pause, as in browser_login()."""
+    wait_until(driver, lambda d: done(d) or "rateLimited" in d.page_source, timeout)
+    for _ in range(30):
+        if "rateLimited" not in driver.page_source:
+            break
+        time.sleep(2)
+        driver.refresh()
+        wait_until(driver, lambda d: done(d) or "rateLimited" in d.page_source, timeout)
+    return done(driver)
+
+
+def sign_out_requests(base, b):
+    """The /account page's Sign out (POST /logout with its CSRF token) without a browser; follows
+    redirects while they stay on Sigil. Returns (where the browser would go next, the hops)."""
+    r = b.get(base + "/account", allow_redirects=False, timeout=10)
+    m = re.search(r'<form[^>]*action="([^"]*/logout)"[^>]*>.*?name="csrf" value="([^"]+)"', r.text, re.S)
+    if r.status_code != 200 or not m:
+        return None, [f"/account: {r.status_code}"]
+    r = b.post(urllib.parse.urljoin(base + "/", html.unescape(m.group(1))), data={"csrf": html.unescape(m.group(2))},
+               headers={"Origin": base}, allow_redirects=False, timeout=15)
+    hops = [f"POST /logout: {r.status_code}"]
+    loc = r.url
+    while r.status_code in (301, 302, 303, 307) and len(hops) < 10:
+        loc = urllib.parse.urljoin(loc, r.headers["Location"])
+        hops.append(loc)
+        if not loc.startswith(base):
+            break
+        r = b.get(loc, allow_redirects=False, timeout=15)
+    return loc, hops
+
+
+def verify_sigil_logout_token(token, smeta, client_id):
+    jwks = JsonWebKey.import_key_set(requests.get(smeta["jwks_uri"], timeout=10).json())
+    lt = JsonWebToken(["RS256", "ES256", "EdDSA"]).decode(token, jwks, claims_options={
+        "iss": {"essential": True, "value": smeta["issuer"]}, "aud": {"essential": True, "value": client_id}})
+    lt.validate(leeway=5)
+    return lt
+
+
+def upstream_logout(binary, data, base, work, op, rp, driver, peer, token, artifacts, smeta):
+    """Upstream OIDC logout both ways, against idpyoidc's Session endpoint (interop/oidc_upstream_op.py):
+
+    1. RP-initiated from /account (Chromium): Sign out sends the browser to the OP's
+       end_session_endpoint with id_token_hint (the OP's own ID token, verified by idpyoidc),
+       client_id and post_logout_redirect_uri {base}/oidc/rp/op/logged-out and a state; Sigil's
+       session has ended by then; the OP's confirmation, its logout token back to Sigil (answered
+       200), the OP session gone; back at /logged-out Sigil finishes on /login; audit
+       logout_started / logout_completed; /logged-out with a wrong, replayed or missing state: 400.
+    2. RP-initiated from a downstream authlib client's /oauth2/logout (Chromium): the OP asks lena
+       to sign in again first (its session ended in 1; single sign-on is on), then the same round
+       trip ends at the client's post_logout_redirect_uri with its state; the client's refresh
+       token is refused and its back-channel URI gets Sigil's logout token.
+    3. Back-channel (requests): mike signed in to the downstream client through the OP; the attack
+       battery (run_logout_battery) leaves his session alone; then the OP's own logout token
+       (idpyoidc do_back_channel_logout) ends it: 200 no-store, /account goes to /login, refresh
+       token and access token refused, Sigil's logout token at the client's back-channel URI,
+       audit logout_received sessions_ended 1; the same token again: 400.
+    4. nina's three sessions through op and one through op-link: a token with an unknown sid and
+       her sub ends nothing; with the (long) sid of her first session and her sub, only that one;
+       a token with only her sub (crafted, OP-signed) ends the others from this connection, not
+       the op-link one.
+    5. A connection whose OP has no end_session_endpoint: Sign out stays at Sigil (local only)."""
+    logged_out = f"{base}/oidc/rp/op/logged-out"
+    bc_url = f"{base}/oidc/rp/op/backchannel-logout"
+    bye = peer.base + "/bye"
+    peer.pages["/bye"] = "<html><body><h1 id='rp-bye'>signed out of the app</h1></body></html>"
+    r = cli(binary, data, "app", "create-oidc", "--tenant", "default", "--name", "logout RP", "--redirect-uri", peer.base + "/cb",
+            "--post-logout-redirect-uri", bye, "--backchannel-logout-uri", peer.base + "/backchannel", "--json")
+    reg = json.loads(r.stdout or "{}") if r.returncode == 0 else {}
+    if not check("a downstream OIDC client with a post_logout_redirect_uri and a backchannel_logout_uri is registered",
+                 bool(reg.get("client_id")), r.stdout + r.stderr):
+        return
+    cid, csecret = reg["client_id"], reg["client_secret"]
+
+    def audit_since(before, action=None):
+        return [e for e in rp.audit() if e["id"] not in before and (action is None or e["action"] == action)]
+
+    def downstream(state=None):
+        verifier, nonce, state = generate_token(64), generate_token(20), state or generate_token(20)
+        oauth = OAuth2Session(cid, csecret, scope="openid email profile", redirect_uri=peer.base + "/cb", state=state,
+                              code_challenge_method="S256", token_endpoint_auth_method="client_secret_basic")
+        url, _ = oauth.create_authorization_url(smeta["authorization_endpoint"], code_verifier=verifier, nonce=nonce, state=state)
+        return oauth, url, verifier
+
+    def refresh_refused(tok):
+        r = requests.post(smeta["token_endpoint"], data={"grant_type": "refresh_token", "refresh_token": tok.get("refresh_token", "")},
+                          auth=(cid, csecret), timeout=10)
+        return r.status_code == 400 and (json_of(r) or {}).get("error") == "invalid_grant", f"{r.status_code} {r.text[:200]}"
+
+    def sigil_tokens_at_client(n, sid, timeout=15):
+        """Sigil's logout tokens the downstream client's back-channel URI received since peer.received[n]."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            got = [f.get("logout_token") for p, f in peer.received[n:] if p == "/backchannel"]
+            mine = [t for t in got if t and json.loads(base64.urlsafe_b64decode(t.split(".")[1] + "==")).get("sid") == sid]
+            if mine:
+                return mine
+            time.sleep(0.2)
+        return []
+
+    def confirm_at_op(what):
+        """At the OP's "Sign out of Acme OP?" page: click Sign out."""
+        at = wait_until(driver, lambda d: d.find_elements(By.ID, "op-logout-confirm") or d.find_elements(By.ID, "op-error")
+                        or d.find_elements(By.ID, "error") or (d.current_url.startswith(base) and "/login" in d.current_url)
+                        or d.current_url.startswith(bye), 30)
+        ok = at and bool(driver.find_elements(By.ID, "op-logout-confirm"))
+        check(f"{what}: the browser reached the OP's sign-out confirmation (through its end_session_endpoint)", ok,
+              f"{driver.current_url} {page_error(driver)} {driver.page_source[:300]}")
+        if ok:
+            driver.save_screenshot(os.path.join(artifacts, f"op-logout-{what.split()[0]}.png"))
+            driver.find_element(By.ID, "op-logout-confirm").click()
+        return ok
+
+    def end_session_params(what, entry, id_token):
+        p = entry.get("params", {})
+        check(f"{what}: end_session request has id_token_hint = the ID token the OP issued for this sign-in",
+              bool(id_token) and p.get("id_token_hint") == id_token, f"{str(p.get('id_token_hint'))[:40]}… vs {str(id_token)[:40]}…")
+        check(f"{what}: client_id = sigil-op, post_logout_redirect_uri = {{base}}/oidc/rp/op/logged-out, a state",
+              p.get("client_id") == "sigil-op" and p.get("post_logout_redirect_uri") == logged_out and len(p.get("state", "")) >= 16,
+              json.dumps({k: v for k, v in p.items() if k != "id_token_hint"}))
+        check(f"{what}: idpyoidc verified the hint as its own ID token for lena (signature, aud, sub) and accepted the request",
+              entry.get("ok") and entry.get("hint_verified") and "sigil-op" in (entry.get("hint", {}).get("aud") or []),
+              str(entry.get("error")))
+
+    op.add_user("lena", "lena@example.org", "Lena", "Logout")
+    op.sso = True
+    try:
+        # --- 1. RP-initiated from /account ---
+        what = "RP-initiated logout from /account"
+        clear_op_cookies(driver, op)
+        reached = browser_login(driver, base, "op", "lena", artifacts, "logout-lena-account.png")
+        if not check(f"{what}: lena signs in through the OP (/account)", reached and "lena@example.org" in driver.page_source,
+                     f"{driver.current_url} {page_error(driver)}"):
+            return
+        idt = op.last_id_token("lena", "sigil-op")
+        cookie = (driver.get_cookie(SESSION) or {}).get("value")
+        n_es, n_bc = len(op.events("end_session")), len(op.events("backchannel"))
+        before = {e["id"] for e in rp.audit()}
+        driver.find_element(By.ID, "sign-out").click()
+        at_op = confirm_at_op(what)
+        ess = op.events("end_session")[n_es:]
+        check(f"{what}: exactly one request at the OP's end_session_endpoint", len(ess) == 1, str(ess)[:300])
+        if ess:
+            end_session_params(what, ess[0], idt.get("id_token"))
+        check(f"{what}: Sigil's session had ended before the browser left for the OP", not signed_in(base, cookie))
+        if at_op:
+            settle(driver, lambda d: d.current_url.startswith(base) and urllib.parse.urlparse(d.current_url).path in ("/login", "/"))
+            driver.save_screenshot(os.path.join(artifacts, "logout-lena-back.png"))
+        done = op.events("logged_out")
+        sent_state = (ess[0]["params"].get("state") if ess else None) or ""
+        check(f"{what}: the OP sent the browser to {{base}}/oidc/rp/op/logged-out?state=<the state Sigil sent>",
+              bool(done) and done[-1]["redirect_uri"] == logged_out + "?" + urllib.parse.urlencode({"state": sent_state}),
+              str(done[-1:])[:300])
+        check(f"{what}: back on Sigil, at the login page", urllib.parse.urlparse(driver.current_url).path == "/login"
+              and driver.current_url.startswith(base), f"{driver.current_url} {page_error(driver)}")
+        driver.get(base + "/account")
+        wait_until(driver, lambda d: "/login" in d.current_url, 10)
+        check(f"{what}: /account now asks to sign in", urllib.parse.urlparse(driver.current_url).path == "/login", driver.current_url)
+        check(f"{what}: the OP's session of lena is gone (idpyoidc)", not op.session_active(idt.get("sid", "")))
+        bcs = op.events("backchannel")[n_bc:]
+        print(f"  the OP's own back-channel POSTs during its logout: {[(e['url'], e['status']) for e in bcs]}")
+        to_sigil = [e for e in bcs if e["url"] == bc_url]
+        check(f"{what}: idpyoidc's logout token sent to Sigil during the OP's logout (its session already ended) is answered 200",
+              bool(to_sigil) and all(e["status"] == 200 for e in to_sigil), str([(e["url"], e["status"], e["body"][:100]) for e in bcs]))
+        new = audit_since(before)
+        started = [e for e in new if e["action"] == "upstream.oidc.logout_started"]
+        completed = [e for e in new if e["action"] == "upstream.oidc.logout_completed"]
+        check(f"{what}: audit upstream.oidc.logout_started and upstream.oidc.logout_completed", bool(started) and bool(completed),
+              str([e["action"] for e in new]))
+        # /logged-out with a state Sigil does not expect
+        for name, q in (("a state it never sent", {"state": "forged-" + secrets.token_urlsafe(16)}), ("the state just used (replay)", {"state": sent_state}),
+                        ("no state", {})):
+            r = requests.get(logged_out, params=q, allow_redirects=False, timeout=10)
+            check(f"/oidc/rp/op/logged-out with {name}: 400 error page", r.status_code == 400 and error_text(r.text) is not None,
+                  f"{r.status_code} {r.headers.get('Location')} {r.text[:200]}")
+
+        # --- 2. RP-initiated from a downstream client's /oauth2/logout ---
+        what = "RP-initiated logout from the client's /oauth2/logout"
+        fresh_browser(driver, base)
+        oauth, url, verifier = downstream()
+        driver.get(url)
+        wait_until(driver, lambda d: d.find_elements(By.ID, "upstream-op"))
+        n_tok = len(op.events("token"))
+        driver.find_element(By.ID, "upstream-op").click()
+        wait_until(driver, lambda d: d.find_elements(By.ID, "op-username") or d.current_url.startswith(peer.base), 25)
+        login_page = bool(driver.find_elements(By.ID, "op-username"))
+        check("after the RP-initiated logout, the OP shows its login page again (its session ended; single sign-on is on)",
+              login_page, driver.current_url)
+        if not login_page:
+            return
+        driver.find_element(By.ID, "op-username").send_keys("lena")
+        driver.find_element(By.ID, "op-submit").click()
+        at_client = settle(driver, lambda d: d.current_url.startswith(peer.base + "/cb"))
+        if not check(f"{what}: lena signs in to the downstream client through the OP", at_client and "code=" in driver.current_url,
+                     f"{driver.current_url} {page_error(driver)}"):
+            return
+        tok = oauth.fetch_token(smeta["token_endpoint"], authorization_response=driver.current_url, code_verifier=verifier)
+        idt = op.last_id_token("lena", "sigil-op")
+        sigil_sid = json.loads(base64.urlsafe_b64decode(tok["id_token"].split(".")[1] + "==")).get("sid")
+        driver.get(base + "/healthz")
+        cookie = (driver.get_cookie(SESSION) or {}).get("value")
+        n_es, n_peer = len(op.events("end_session")), len(peer.received)
+        before = {e["id"] for e in rp.audit()}
+        driver.get(smeta["end_session_endpoint"] + "?" + urllib.parse.urlencode({
+            "id_token_hint": tok["id_token"], "post_logout_redirect_uri": bye, "state": "bye-upstream", "client_id": cid}))
+        if confirm_at_op(what):
+            settle(driver, lambda d: d.current_url.startswith(bye) or (d.current_url.startswith(base) and bool(page_error(d))))
+        ess = op.events("end_session")[n_es:]
+        if check(f"{what}: Sigil sent the browser to the OP's end_session_endpoint", len(ess) == 1, str(ess)[:300]):
+            end_session_params(what, ess[0], idt.get("id_token"))
+        check(f"{what}: the browser ends at the client's post_logout_redirect_uri with its state",
+              driver.current_url == bye + "?state=bye-upstream", f"{driver.current_url} {page_error(driver)}")
+        check(f"{what}: Sigil's session ended", not signed_in(base, cookie))
+        ok, detail = refresh_refused(tok)
+        check(f"{what}: the client's refresh token is refused (invalid_grant)", ok, detail)
+        check(f"{what}: the client's back-channel URI received Sigil's logout token for the session",
+              bool(sigil_tokens_at_client(n_peer, sigil_sid)), str([p for p, _ in peer.received[n_peer:]]))
+        check(f"{what}: the OP's session of lena is gone (idpyoidc)", not op.session_active(idt.get("sid", "")))
+        new = audit_since(before)
+        check(f"{what}: audit upstream.oidc.logout_started and upstream.oidc.logout_completed",
+              {"upstream.oidc.logout_started", "upstream.oidc.logout_completed"} <= {e["action"] for e in new}, str([e["action"] for e in new]))
+    finally:
+        op.sso = False
+
+    # --- 3. Back-channel from the OP: the battery first, then the OP's own token ---
+    what = "back-channel logout from the OP"
+    op.add_user("mike", "mike@example.org", "Mike", "Backchannel")
+    b = rp.browser()
+    oauth, url, verifier = downstream()
+    path = url[len(base):]
+    out = rp.deliver(b, rp.op_login(rp.start(b, return_to=path), "mike"))
+    r = b.get(base + path, allow_redirects=False, timeout=10) if out.accepted else None
+    loc = r.headers.get("Location", "") if r is not None else ""
+    if not check(f"{what}: mike signs in to the downstream client through the OP (requests)", out.accepted and loc.startswith(peer.base + "/cb")
+                 and "code=" in loc, f"{out.describe()} {r.status_code if r is not None else ''} {loc}"):
+        return
+    tok = oauth.fetch_token(smeta["token_endpoint"], authorization_response=loc, code_verifier=verifier)
+    sigil_sid = json.loads(base64.urlsafe_b64decode(tok["id_token"].split(".")[1] + "==")).get("sid")
+    cookie = b.cookies.get(SESSION)
+    idt = op.last_id_token("mike", "sigil-op")
+    r = requests.get(smeta["userinfo_endpoint"], headers={"Authorization": f"Bearer {tok['access_token']}"}, timeout=10)
+    check(f"{what}: before: the client's access token works at userinfo", r.status_code == 200, f"{r.status_code} {r.text[:200]}")
+    print("--- back-channel logout attack battery", flush=True)
+    run_logout_battery(op, "sigil-op", bc_url, lambda: signed_in(base, cookie), rp.audit, idt.get("sid"), idt.get("sub"),
+                       id_token=idt.get("id_token"), other_url=f"{base}/oidc/rp/op-link/backchannel-logout")
+    n_peer = len(peer.received)
+    before = {e["id"] for e in rp.audit()}
+    sent = op.backchannel_logout("mike", "sigil-op")
+    check(f"{what}: idpyoidc's logout token (RS256, sid, no sub, no typ) is answered 200 with Cache-Control no-store",
+          sent is not None and sent["status"] == 200 and "no-store" in sent["headers"].get("cache-control", ""),
+          str({k: (sent or {}).get(k) for k in ("status", "body", "headers")})[:400])
+    ended = check(f"{what}: idpyoidc's logout token ended mike's Sigil session (/account goes to /login)", not signed_in(base, cookie))
+    if not ended:
+        # So that what follows a back-channel logout is still checked: the same OP's token naming mike
+        # by sub only (the contract's other way), signed with the OP's key.
+        NOTES.append("back-channel: idpyoidc's own logout token did not end the session; the downstream effects were checked "
+                     "after a sub-only logout token instead")
+        r = post_backchannel(bc_url, {"logout_token": op.craft_logout_token("sigil-op", sid=None, sub=idt.get("sub"))})
+        check(f"{what}: (instead) an OP-signed logout token naming mike by sub only: 200, his session ended",
+              r.status_code == 200 and not signed_in(base, cookie), f"{r.status_code} {r.text[:200]}")
+    ok, detail = refresh_refused(tok)
+    check(f"{what}: the downstream client's refresh token is refused (invalid_grant)", ok, detail)
+    r = requests.get(smeta["userinfo_endpoint"], headers={"Authorization": f"Bearer {tok['access_token']}"}, timeout=10)
+    check(f"{what}: the downstream client's access token is refused at userinfo (401)", r.status_code == 401, f"{r.status_code} {r.text[:200]}")
+    got = sigil_tokens_at_client(n_peer, sigil_sid)
+    check(f"{what}: the downstream client's backchannel_logout_uri received Sigil's logout token", bool(got),
+          str([(p, list(f)) for p, f in peer.received[n_peer:]])[:300])
+    if got:
+        try:
+            lt = verify_sigil_logout_token(got[0], smeta, cid)
+            check(f"{what}: Sigil's logout token verifies (authlib, Sigil's JWKS): iss, aud the client, sid and sub of its ID token, the event",
+                  lt.get("sid") == sigil_sid and lt.get("sub") == json.loads(base64.urlsafe_b64decode(tok["id_token"].split(".")[1] + "=="))["sub"]
+                  and (lt.get("events") or {}).get(BACKCHANNEL_LOGOUT_EVENT) == {}, json.dumps(dict(lt))[:300])
+        except Exception as error:  # noqa: BLE001
+            check(f"{what}: Sigil's logout token verifies (authlib, Sigil's JWKS)", False, repr(error))
+    received = audit_since(before, "upstream.oidc.logout_received")
+    check(f"{what}: audit upstream.oidc.logout_received with sessions_ended 1", bool(received)
+          and str(audit_value(received[0], "sessions_ended")) == "1", json.dumps(received[:1])[:400])
+    if sent and sent["status"] == 200:
+        before = {e["id"] for e in rp.audit()}
+        r = post_backchannel(bc_url, {"logout_token": sent["token"]})
+        check(f"{what}: the same logout token again (jti seen): 400 invalid_request, audit logout_rejected",
+              r.status_code == 400 and (json_of(r) or {}).get("error") == "invalid_request"
+              and bool(audit_since(before, "upstream.oidc.logout_rejected")), f"{r.status_code} {r.text[:200]}")
+    else:
+        print("  (idpyoidc's token again: not sent, its first delivery was refused; the battery covers a reused jti)")
+
+    # --- 4. By sid: that session only; by sub alone: every session of that subject from this connection ---
+    what = "logout tokens naming nina by sid or by sub"
+    op.add_user("nina", "nina@example.org", "Nina", "Subject")
+    cookies, sids = [], []
+    for _ in range(3):
+        b = rp.browser()
+        out = rp.deliver(b, rp.op_login(rp.start(b), "nina"))
+        cookies.append(out.session)
+        sids.append(op.last_sid("nina", "sigil-op"))
+    rp_link = SigilRP(binary, data, base, op, "op-link", token)
+    b = rp_link.browser()
+    out = rp_link.deliver(b, rp_link.op_login(rp_link.start(b), "nina"))
+    link_cookie = out.session
+    if check(f"{what}: nina has three sessions through op and one through op-link", all(cookies) and bool(link_cookie)
+             and all(signed_in(base, c) for c in cookies + [link_cookie]), out.describe()):
+        sub = op.subject("nina", "sigil-op")
+        r = post_backchannel(bc_url, {"logout_token": op.craft_logout_token("sigil-op", sid="unknown-" + secrets.token_hex(6), sub=sub)})
+        check(f"{what}: first, nina's sub with an unknown sid: 200, nothing ended (the sid decides)",
+              r.status_code == 200 and all(signed_in(base, c) for c in cookies + [link_cookie]), f"{r.status_code} {r.text[:200]}")
+        r = post_backchannel(bc_url, {"logout_token": op.craft_logout_token("sigil-op", sid=sids[0], sub=sub)})
+        print(f"  (idpyoidc's sid is {len(sids[0] or '')} characters long)")
+        check(f"{what}: then sid of her first session (idpyoidc's, {len(sids[0] or '')} characters) and her sub: 200, only that "
+              "session ended", r.status_code == 200 and not signed_in(base, cookies[0]) and all(signed_in(base, c) for c in cookies[1:]),
+              f"{r.status_code} {r.text[:200]} signed in: {[signed_in(base, c) for c in cookies]}")
+        cookies = [c for c in cookies[1:] if signed_in(base, c)]
+        if not cookies:  # the check above failed that way: a fresh session for the sub-only token
+            b = rp.browser()
+            cookies = [rp.deliver(b, rp.op_login(rp.start(b), "nina")).session]
+        before = {e["id"] for e in rp.audit()}
+        r = post_backchannel(bc_url, {"logout_token": op.craft_logout_token("sigil-op", sid=None, sub=sub)})
+        check(f"{what}: a token with her sub and no sid: 200", r.status_code == 200, f"{r.status_code} {r.text[:200]}")
+        check(f"{what}: her remaining sessions from this connection ended", bool(cookies) and not any(signed_in(base, c) for c in cookies),
+              f"{len(cookies)} were left")
+        check(f"{what}: her session from the other connection (op-link) is still signed in", signed_in(base, link_cookie))
+        received = audit_since(before, "upstream.oidc.logout_received")
+        check(f"{what}: audit upstream.oidc.logout_received with sessions_ended {len(cookies)}", bool(received) and bool(cookies)
+              and str(audit_value(received[0], "sessions_ended")) == str(len(cookies)), json.dumps(received[:1])[:400])
+
+    # --- 5. An OP without end_session_endpoint: sign-out is local ---
+    what = "an OP without end_session_endpoint"
+    plain = UpstreamOP(os.path.join(work, "op-plain"), logout=False)
+    try:
+        if not register(binary, data, base, plain, "op-plain", "sigil-op-plain", "Plain OP"):
+            return
+        plain.add_user("oscar", "oscar@example.org", "Oscar", "Plain")
+        rp_plain = SigilRP(binary, data, base, plain, "op-plain", token)
+        b = rp_plain.browser()
+        out = rp_plain.deliver(b, rp_plain.op_login(rp_plain.start(b), "oscar"))
+        if not check(f"{what}: oscar signs in through it", out.accepted, out.describe()):
+            return
+        cookie = out.session
+        n_log = len(plain.log)
+        before = {e["id"] for e in rp.audit()}
+        final, hops = sign_out_requests(base, b)
+        check(f"{what}: Sign out ends at Sigil's /login, signed out locally only", bool(final) and final.startswith(base)
+              and urllib.parse.urlparse(final).path == "/login", str(hops))
+        check(f"{what}: the session ended", not signed_in(base, cookie))
+        check(f"{what}: nothing was sent to that OP", not [e for e in plain.log[n_log:] if e["event"] not in ("discovery", "jwks")],
+              str(plain.log[n_log:])[:300])
+        check(f"{what}: no upstream.oidc.logout_started", not audit_since(before, "upstream.oidc.logout_started"))
+    finally:
+        plain.shutdown()
+
+
 # --- main ------------------------------------------------------------------------------------------
 
 def register(binary, data, base, op, name, client_id, display, *extra, secret=None, auth_method="client_secret_basic", claims=None,
              id_token_alg="RS256"):
-    """Registers the client at the OP (redirect URI {base}/oidc/rp/{name}/callback) and the connection
-    at Sigil. Returns the create-oidc JSON (or {} with a failed check)."""
+    """Registers the client at the OP (redirect URI {base}/oidc/rp/{name}/callback; for logout the
+    post_logout_redirect_uri {base}/oidc/rp/{name}/logged-out and the backchannel_logout_uri
+    {base}/oidc/rp/{name}/backchannel-logout, as an administrator copies them from `sigil upstream
+    list`) and the connection at Sigil. Returns the create-oidc JSON (or {} with a failed check)."""
     redirect_uri = f"{base}/oidc/rp/{name}/callback"
+    logout = {"post_logout_redirect_uris": [f"{base}/oidc/rp/{name}/logged-out"],
+              "backchannel_logout_uri": f"{base}/oidc/rp/{name}/backchannel-logout"}
     jwks_uri = f"{base}/oidc/rp/{name}/jwks" if auth_method == "private_key_jwt" else None
     if auth_method != "private_key_jwt":
         secret = secret or "s-" + secrets.token_urlsafe(24)
     if auth_method != "private_key_jwt":  # registered at the OP before Sigil knows the connection ...
-        op.add_client(client_id, redirect_uri, secret, auth_method, claims_in_id_token=claims, id_token_alg=id_token_alg)
+        op.add_client(client_id, redirect_uri, secret, auth_method, claims_in_id_token=claims, id_token_alg=id_token_alg, **logout)
     args = ["upstream", "create-oidc", "--tenant", "default", "--name", name, "--display-name", display, "--issuer", op.issuer,
             "--client-id", client_id, "--auth-method", auth_method, "--scope", "openid email profile", *extra,
             "--public-url", base, "--json"]
@@ -490,7 +1004,12 @@ def register(binary, data, base, op, name, client_id, display, *extra, secret=No
         NOTES.append(f"create-oidc printed jwks_uri {created['jwks_uri']}, contract says {jwks_uri}; the OP uses the printed one")
         jwks_uri = created["jwks_uri"]
     if auth_method == "private_key_jwt" or len(redirects) > 1:
-        op.add_client(client_id, redirects, secret, auth_method, jwks_uri=jwks_uri, claims_in_id_token=claims, id_token_alg=id_token_alg)
+        op.add_client(client_id, redirects, secret, auth_method, jwks_uri=jwks_uri, claims_in_id_token=claims, id_token_alg=id_token_alg,
+                      **logout)
+    for key, want in (("post_logout_redirect_uri", logout["post_logout_redirect_uris"][0]),
+                      ("backchannel_logout_uri", logout["backchannel_logout_uri"])):
+        if created.get(key) != want and not any(key in n and "create-oidc" in n for n in NOTES):
+            NOTES.append(f"create-oidc --json printed {key} {created.get(key)!r} (contract, as `upstream list` shows it: {want})")
     return created
 
 
@@ -572,6 +1091,14 @@ def main():
         check("sigil upstream list --json shows the connection: protocol oidc, issuer, redirect_uri, client_id, auth_method",
               conn.get("protocol") == "oidc" and conn.get("issuer") == op.issuer and conn.get("redirect_uri") == created.get("redirect_uri")
               and conn.get("client_id") == "sigil-op" and conn.get("auth_method") == "client_secret_basic", json.dumps(conn)[:500])
+        want = {"post_logout_redirect_uri": f"{base}/oidc/rp/op/logged-out", "backchannel_logout_uri": f"{base}/oidc/rp/op/backchannel-logout"}
+        check("sigil upstream list --json shows beside redirect_uri: post_logout_redirect_uri {base}/oidc/rp/op/logged-out and "
+              "backchannel_logout_uri {base}/oidc/rp/op/backchannel-logout", all(conn.get(k) == v for k, v in want.items()),
+              str({k: conn.get(k) for k in want}))
+        r_api = requests.get(f"{base}/api/admin/v1/upstreams/op", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        view = json_of(r_api) or {}
+        check("admin API GET /upstreams/op shows the same post_logout_redirect_uri and backchannel_logout_uri",
+              r_api.status_code == 200 and all(view.get(k) == v for k, v in want.items()), f"{r_api.status_code} {str({k: view.get(k) for k in want})}")
         the_secret = op.context.cdb["sigil-op"]["client_secret"]
         check("neither create-oidc nor list prints the client secret", the_secret not in r.stdout and the_secret not in json.dumps(created),
               json.dumps(conn)[:300])
@@ -851,6 +1378,12 @@ def main():
                   and user_keys(binary, data) == before_users, out.describe())
             print(f"  --no-provisioning refusal: {out.code!r}")
 
+        # --- upstream OIDC logout, both ways ---
+        print("--- upstream OIDC logout (RP-initiated and back-channel)", flush=True)
+        t0 = time.time()
+        upstream_logout(binary, data, base, work, op, rp, driver, peer, token, artifacts, smeta)
+        print(f"  (the logout section took {time.time() - t0:.0f} s)", flush=True)
+
         # --- the attack battery ---
         print("--- callback attack battery", flush=True)
         other = register(binary, data, base, op, "op-b", "sigil-op-b", "Acme OP B")
@@ -1093,20 +1626,44 @@ def main():
 
 
 def self_test():
-    """The battery against a reference RP (authlib + joserfc, interop/oidc_upstream_reference_rp.py)
-    and this OP: the baseline accepted, every attack refused for the expected reason."""
+    """The batteries against a reference RP (authlib + joserfc, interop/oidc_upstream_reference_rp.py)
+    and this OP: the callback battery (the baseline accepted, every attack refused for the expected
+    reason), then the back-channel logout battery (valid tokens naming no session accepted, every
+    forged one refused with the session left alone) and idpyoidc's own logout token ending it."""
     import tempfile
     from passkey_signin import free_port, report_and_exit
     from oidc_upstream_reference_rp import ReferenceRP
     op = UpstreamOP(tempfile.mkdtemp(prefix="oidc-upstream-selftest-"))
     port = free_port()
     secret = "s-" + secrets.token_urlsafe(24)
-    op.add_client("reference-rp", f"http://localhost:{port}/oidc/rp/op/callback", secret, "client_secret_basic")
+    op.add_client("reference-rp", f"http://localhost:{port}/oidc/rp/op/callback", secret, "client_secret_basic",
+                  backchannel_logout_uri=f"http://localhost:{port}/oidc/rp/op/backchannel-logout")
     ref = ReferenceRP(op, "op", "reference-rp", secret, port)
     try:
         rp = SigilRP(None, None, ref.base, op, "op", "no-token")
         rp.other = None
         run_battery(rp, op, ref.user_keys)
+        print("--- back-channel logout battery (reference RP)", flush=True)
+        op.add_user("mike", "mike@example.org", "Mike", "Backchannel")
+        b = rp.browser()
+        out = rp.deliver(b, rp.op_login(rp.start(b), "mike"))
+        check("logout battery set-up: mike signed in at the reference RP", out.accepted, out.describe())
+        idt = op.last_id_token("mike", "reference-rp")
+        url = f"{ref.base}/oidc/rp/op/backchannel-logout"
+        run_logout_battery(op, "reference-rp", url, lambda: rp.whoami(b) is not None, rp.audit, idt.get("sid"), idt.get("sub"),
+                           id_token=idt.get("id_token"))
+        sent = op.backchannel_logout("mike", "reference-rp")
+        check("idpyoidc's own logout token (sid, no sub, no typ): 200, the session ended", sent is not None and sent["status"] == 200
+              and rp.whoami(b) is None, str(sent)[:300])
+        r = post_backchannel(url, {"logout_token": sent["token"] if sent else ""})
+        check("idpyoidc's logout token replayed: 400", r.status_code == 400, f"{r.status_code} {r.text[:200]}")
+        b = rp.browser()
+        out = rp.deliver(b, rp.op_login(rp.start(b), "mike"))
+        idt = op.last_id_token("mike", "reference-rp")
+        r = post_backchannel(url, {"logout_token": op.craft_logout_token("reference-rp", sid=idt.get("sid"), sub=idt.get("sub"))})
+        check("craft_logout_token()'s default token naming a live session: 200, the session ended (the battery's tokens differ "
+              "from an accepted one in one thing each)", out.accepted and r.status_code == 200 and rp.whoami(b) is None,
+              f"{out.describe()} {r.status_code} {r.text[:200]}")
         check("the OP saw no server errors", not op.errors, "\n".join(op.errors[-2:])[-800:])
     except Exception as error:  # noqa: BLE001
         import traceback

@@ -15,9 +15,24 @@ authenticates with the method it registered, and:
     wrong iss, expired, bad nonce, unknown key, alg none, HS256 with the RSA public key as secret,
     a bad signature, ...), for the relying party's attack battery;
   * `begin_rollover()` / `finish_rollover()`: a signing-key rollover (JWKS publishes old + new and
-    idpyoidc signs with the new key; then the old key leaves the JWKS).
+    idpyoidc signs with the new key; then the old key leaves the JWKS);
+  * logout, by idpyoidc's own Session endpoint (`idpyoidc.server.oidc.session.Session`): discovery
+    has `end_session_endpoint`, `backchannel_logout_supported` and `backchannel_logout_session_supported`
+    (`UpstreamOP(logout=False)`: an OP without them). The login sets idpyoidc's session cookie
+    (single sign-on when `sso` is on: the login page is skipped while the cookie names a live
+    session). `/end_session` (RP-Initiated Logout 1.0) verifies id_token_hint as its own ID token,
+    that client_id is one of its audiences, post_logout_redirect_uri registered for the client
+    (`add_client(post_logout_redirect_uris=...)`) and the session cookie, then shows a "Sign out of
+    Acme OP?" page (`#op-logout-confirm`); confirming ends the OP session, POSTs idpyoidc's logout
+    tokens (do_back_channel_logout: RS256, sid, jti, the event; no typ, a day's exp) to every
+    client of the user with a `backchannel_logout_uri`, clears the cookie and returns to
+    post_logout_redirect_uri?state=. `backchannel_logout(username, client_id)` makes the OP end
+    one client's session itself (an administrator's sign-out) and returns the relying party's
+    answer; `craft_logout_token(client_id, sign=..., **claims)` builds logout tokens with cryptojwt
+    for the attack battery (altered claims, attacker keys, alg none, HS256). Every back-channel
+    POST the OP makes is in `events("backchannel")` with the answer.
 
-    /opt/peers-venv/bin/python interop/oidc_upstream_op.py --self-test   # against authlib's client
+    /opt/peers-venv/bin/python interop/oidc_upstream_op.py --self-test   # against authlib's client (and requests for logout)
     /opt/peers-venv/bin/python interop/oidc_upstream_op.py --serve [--port P] [--client-id ID --redirect-uri U ...]
 """
 import argparse, base64, hashlib, hmac, html, json, os, secrets, sys, tempfile, threading, time, urllib.parse
@@ -29,7 +44,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptojwt.jwk.rsa import new_rsa_key
 from cryptojwt.jws.jws import JWS, factory as jws_factory
 from cryptojwt.key_bundle import KeyBundle
-from idpyoidc.message.oidc import AccessTokenRequest, AuthorizationRequest
+from cryptojwt.jws.rsa import RSASigner
+from idpyoidc.message.oidc import AccessTokenRequest, AuthorizationRequest, verified_claim_name
+from idpyoidc.message.oidc.session import BACK_CHANNEL_LOGOUT_EVENT as BACKCHANNEL_LOGOUT_EVENT
 from idpyoidc.server import Server
 from idpyoidc.server.configure import OPConfiguration
 from idpyoidc.server.oauth2.add_on.pkce import CC_METHOD
@@ -115,7 +132,7 @@ LOGIN_PAGE = """<!doctype html>
 </form></body></html>"""
 
 
-def op_config(issuer, work, par=True):
+def op_config(issuer, work, par=True, logout=True):
     endpoints = {
         "provider_config": {"path": ".well-known/openid-configuration",
                             "class": "idpyoidc.server.oidc.provider_config.ProviderConfiguration", "kwargs": {}},
@@ -126,6 +143,17 @@ def op_config(issuer, work, par=True):
                   "kwargs": {"client_authn_method": ["client_secret_basic", "client_secret_post", "private_key_jwt"]}},
         "userinfo": {"path": "userinfo", "class": "idpyoidc.server.oidc.userinfo.UserInfo", "kwargs": {}},
     }
+    if logout:
+        # OpenID Connect RP-Initiated Logout 1.0 and Back-Channel Logout 1.0, idpyoidc's own
+        # endpoint: end_session checks id_token_hint (its own signature), post_logout_redirect_uri
+        # (registered for the client) and the OP's session cookie, then sends the browser to the
+        # confirmation page (logout_verify_url); the confirmation ends the session and POSTs
+        # logout tokens to the clients' backchannel_logout_uri.
+        endpoints["session"] = {
+            "path": "end_session", "class": "idpyoidc.server.oidc.session.Session",
+            "kwargs": {"logout_verify_url": issuer + "/verify_logout", "post_logout_uri_path": "post_logout",
+                       "signing_alg": "RS256", "frontchannel_logout_supported": False,
+                       "backchannel_logout_supported": True, "backchannel_logout_session_supported": True}}
     if par:
         endpoints["pushed_authorization"] = {
             "path": "par", "class": "idpyoidc.server.oauth2.pushed_authorization.PushedAuthorization",
@@ -172,17 +200,33 @@ def op_config(issuer, work, par=True):
 class UpstreamOP:
     """idpyoidc's OP on http://127.0.0.1:PORT (the issuer has no path)."""
 
-    def __init__(self, work=None, port=None, par=True, claims_in_id_token=True):
+    def __init__(self, work=None, port=None, par=True, claims_in_id_token=True, logout=True):
         self.work = work or tempfile.mkdtemp(prefix="oidc-upstream-op-")
         self.port = port or free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
         self.par = par
+        self.logout = logout       # an end_session_endpoint and back-channel logout (False: an OP without them)
         self.lock = threading.RLock()
-        self.server = Server(OPConfiguration(conf=op_config(self.issuer, self.work, par), base_path=self.work,
+        self.server = Server(OPConfiguration(conf=op_config(self.issuer, self.work, par, logout), base_path=self.work,
                                              domain="127.0.0.1", port=self.port), cwd=self.work)
         self.context = self.server.context
         self.keyjar = self.server.keyjar
         self.authn = self.context.authn_broker.get_method_by_id("user")
+        if logout:
+            # Back-Channel Logout 1.0 §2.1 names the OP's metadata backchannel_logout_session_supported;
+            # idpyoidc 5.0.0 advertises backchannel_logout_session_required instead (and reads the
+            # former when it decides to put sid in ID tokens). Both, so discovery says the standard one.
+            self.context.provider_info["backchannel_logout_session_supported"] = True
+            for k in ("frontchannel_logout_supported", "frontchannel_logout_session_required"):
+                self.context.provider_info.pop(k, None)  # no front-channel logout here
+        # idpyoidc POSTs its logout tokens through context.httpc: recorded (what was sent, what came back).
+        self.context.httpc = self._outbound
+        if logout:
+            # A browser's end-session request carries no client authentication. idpyoidc 5.0.0's
+            # Session.parse_request runs its client authentication anyway, the "none" method answers,
+            # and it then fails on the missing token (KeyError 'token'): switched off for this endpoint.
+            self.endpoint("session").client_authentication = lambda *args, **kwargs: {}
+        self.sso = False           # honour the OP's session cookie at the authorization endpoint (single sign-on)
         # private_key_jwt audiences: the token endpoint accepts its URL or the issuer (OIDC Core §9,
         # RFC 7523); the PAR endpoint also its own URL (RFC 9126 §2). idpyoidc's default is the
         # endpoint's own URL only.
@@ -219,12 +263,15 @@ class UpstreamOP:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def redirect(self, location):
-                self.send(303, "", "text/plain", [("Location", location)])
-
             def http_info(self):
+                jar = []
+                for part in (self.headers.get("Cookie") or "").split(";"):
+                    if "=" in part:
+                        k, v = part.strip().split("=", 1)
+                        jar.append({"name": k, "value": v})
+                # "cookie" stays empty: idpyoidc sees the OP's session cookie only where dispatch() hands it over
                 return {"headers": {k.lower(): v for k, v in self.headers.items() if k.lower() not in ("cookie", "user-agent")},
-                        "method": self.command, "url": op.issuer + self.path, "cookie": []}
+                        "method": self.command, "url": op.issuer + self.path, "cookie": [], "op_cookies": jar}
 
             def do_GET(self):
                 self.handle_any()
@@ -240,17 +287,19 @@ class UpstreamOP:
                     body = url.query
                 form = dict(urllib.parse.parse_qsl(body, keep_blank_values=True))
                 try:
-                    with op.lock:
+                    if url.path in ("/jwks", "/.well-known/openid-configuration"):
+                        # read-only, and without the lock: the OP may be waiting (holding it) on a relying
+                        # party's back-channel endpoint that fetches the JWKS to verify the logout token
                         status, out, ctype, headers = op.dispatch(url.path, self.command, form, body, self.http_info())
+                    else:
+                        with op.lock:
+                            status, out, ctype, headers = op.dispatch(url.path, self.command, form, body, self.http_info())
                 except Exception as error:  # noqa: BLE001 - an OP bug is a 500 the test shows
                     import traceback
                     op.errors.append(traceback.format_exc())
                     status, out, ctype, headers = 500, json.dumps({"error": "server_error", "error_description": repr(error)}), \
                         "application/json", []
-                if status in (302, 303):
-                    self.redirect(headers[0][1])
-                else:
-                    self.send(status, out, ctype, headers)
+                self.send(status, out, ctype, headers)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
@@ -282,6 +331,12 @@ class UpstreamOP:
             return 200, json.dumps(self.jwks()), "application/json", []
         if path == "/authorization":
             return self.authorization(form, http_info)
+        if path == "/end_session" and self.logout:
+            return self.end_session(form, http_info)
+        if path == "/verify_logout" and self.logout:
+            return self.verify_logout(method, form, http_info)
+        if path == "/post_logout":
+            return 200, "<html><body><h1 id='op-logged-out'>Signed out of Acme OP</h1></body></html>", "text/html", []
         if path == "/login" and method == "POST":
             return self.login(form)
         if path == "/par" and method == "POST":
@@ -301,6 +356,7 @@ class UpstreamOP:
             out.update(self.userinfo_patch)  # e.g. another subject's claims
             self.log.append({"event": "userinfo", "sub": out.get("sub")})
             return 200, json.dumps(out), "application/json", []
+        self.log.append({"event": "not_found", "path": path, "method": method})
         return 404, json.dumps({"error": "not_found"}), "application/json", []
 
     def authorization(self, form, http_info):
@@ -322,16 +378,22 @@ class UpstreamOP:
             self.log[-1]["error"] = req.to_dict()
             return 400, f"<html><body><p id='op-error'>{html.escape(req.to_json())}</p></body></html>", "text/html", []
         self.log[-1]["resolved"] = req.to_dict()
+        if self.sso:  # idpyoidc looks for its session cookie and skips the login page when it is valid
+            http_info = dict(http_info, cookie=http_info["op_cookies"])
         args = ep.process_request(req, http_info=http_info)
         if "error" in args:
             return 400, f"<html><body><p id='op-error'>{html.escape(json.dumps(args, default=str))}</p></body></html>", "text/html", []
         if "http_response" in args:
             return 200, args["http_response"], "text/html; charset=utf-8", []
+        self.log.append({"event": "sso", "client_id": req["client_id"]})  # signed in already: no login page
         return self.finish_authorization(ep, req, args)
 
     def finish_authorization(self, ep, req, args):
         info = ep.do_response(request=req, **args)
-        return 303, "", "text/plain", [("Location", info["response"])]
+        headers = [("Location", info["response"])]
+        for c in args.get("cookie") or []:  # idpyoidc's session cookie: single sign-on, and what end_session reads
+            headers.append(("Set-Cookie", f"{c['name']}={c['value']}; Path=/; HttpOnly; SameSite=Lax"))
+        return 303, "", "text/plain", headers
 
     def login(self, form):
         ticket = self.authn.tickets.pop(form.get("ticket", ""), None)
@@ -448,7 +510,157 @@ class UpstreamOP:
             claims = json.loads(b64u_decode(resp["id_token"].split(".")[1]))
             resp["id_token"] = self._sign_rs256({"kid": self.signing_override.kid}, claims, self.signing_override)
         entry["id_token"] = resp.get("id_token")
+        try:
+            idc = json.loads(b64u_decode(resp["id_token"].split(".")[1]))
+            entry["sub"], entry["sid"] = idc.get("sub"), idc.get("sid")
+            entry["user"] = self.context.session_manager.decrypt_session_id(idc["sid"])[0] if idc.get("sid") else None
+        except Exception:  # noqa: BLE001 - none, or not a JWT on purpose
+            pass
         return 200, json.dumps(resp), "application/json", []
+
+    # --- logout ----------------------------------------------------------------------------------
+
+    def end_session(self, form, http_info):
+        """RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0 §2) by idpyoidc's Session
+        endpoint: id_token_hint verified as an ID token this OP signed, post_logout_redirect_uri
+        registered for the client, the session named by the OP's cookie; then the browser goes to
+        the confirmation page. Added here: client_id, when sent, must be an audience of the hint (§2)."""
+        ep = self.endpoint("session")
+        entry = {"event": "end_session", "params": dict(form), "cookie": bool(http_info["op_cookies"])}
+        self.log.append(entry)
+        try:
+            req = ep.parse_request(dict(form), http_info=dict(http_info, cookie=http_info["op_cookies"]))
+            if "error" in req:
+                raise ValueError(req.to_json())
+            hint = req.get(verified_claim_name("id_token_hint"))
+            if hint is not None:
+                entry["hint"] = hint.to_dict()
+                aud = hint["aud"] if isinstance(hint["aud"], list) else [hint["aud"]]
+                if form.get("client_id") and form["client_id"] not in aud:
+                    raise ValueError(f"client_id {form['client_id']} is not an audience of id_token_hint ({aud})")
+            out = ep.process_request(req, http_info=dict(http_info, cookie=http_info["op_cookies"]))
+        except Exception as error:  # noqa: BLE001 - idpyoidc raises for each refusal
+            entry["error"] = f"{type(error).__name__}: {error}"
+            return 400, f"<html><body><p id='op-error'>{html.escape(entry['error'])}</p></body></html>", "text/html", []
+        entry["ok"] = True
+        entry["hint_verified"] = hint is not None
+        return 303, "", "text/plain", [("Location", out["redirect_location"])]
+
+    def verify_logout(self, method, form, http_info):
+        """The OP's "Sign out of Acme OP?" page (idpyoidc's logout_verify_url); its Yes ends the OP
+        session (do_verified_logout: a logout token to each of the user's clients with a
+        backchannel_logout_uri), clears the OP's cookies and returns to the relying party's
+        post_logout_redirect_uri with its state. idpyoidc 5.0.0 (logout_all_clients) names, per
+        client, the sid of the user's first grant with an ID token, which after an earlier logout
+        is that old, already ended session rather than the current one: the tests use a fresh user
+        where the sid matters."""
+        ep = self.endpoint("session")
+        try:
+            info = ep.unpack_signed_jwt(form.get("sjwt", ""))
+        except Exception as error:  # noqa: BLE001
+            return 400, f"<html><body><p id='op-error'>bad sjwt: {html.escape(repr(error))}</p></body></html>", "text/html", []
+        if method == "GET":
+            return 200, ("<!doctype html><html><head><title>Acme OP - sign out</title></head><body><h1>Sign out of Acme OP?</h1>"
+                         "<form method='post' action='/verify_logout' id='op-logout'>"
+                         f"<input type='hidden' name='sjwt' value='{html.escape(form['sjwt'])}'>"
+                         "<button id='op-logout-confirm' type='submit' name='logout' value='yes'>Sign out</button></form>"
+                         "</body></html>"), "text/html; charset=utf-8", []
+        n = len(self.events("backchannel"))
+        ep.do_verified_logout(info["sid"], alla=True)
+        self.log.append({"event": "logged_out", "sid": info["sid"], "redirect_uri": info["redirect_uri"],
+                         "backchannel": self.events("backchannel")[n:]})
+        headers = [("Location", info["redirect_uri"])]
+        for c in ep.kill_cookies():
+            headers.append(("Set-Cookie", f"{c['name']}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"))
+        return 303, "", "text/plain", headers
+
+    def _outbound(self, method, url, **kwargs):
+        """idpyoidc's HTTP client (context.httpc): its logout token POSTs, recorded with the answer."""
+        token = dict(urllib.parse.parse_qsl(kwargs.get("data") or "")).get("logout_token")
+        entry = {"event": "backchannel", "url": url, "token": token, "at": time.time()}
+        try:
+            r = requests.request(method, url, timeout=10, allow_redirects=False,
+                                 **{k: v for k, v in kwargs.items() if k not in ("timeout", "verify")})
+            entry.update(status=r.status_code, body=r.text[:2000], headers={k.lower(): v for k, v in r.headers.items()})
+        except requests.RequestException as error:
+            entry.update(status=None, error=repr(error), body="", headers={})
+            self.log.append(entry)
+            raise
+        self.log.append(entry)
+        return r
+
+    def last_id_token(self, username, client_id):
+        """The token-endpoint log entry of the newest ID token issued to client_id for username
+        (its "sid", "sub", "id_token"), or {}."""
+        for e in reversed(self.events("token")):
+            if e.get("client_id") == client_id and e.get("user") == username and e.get("sid"):
+                return e
+        return {}
+
+    def last_sid(self, username, client_id):
+        return self.last_id_token(username, client_id).get("sid")
+
+    def subject(self, username, client_id):
+        """The sub idpyoidc gives username towards client_id (a hash, not USERS' "sub")."""
+        return self.last_id_token(username, client_id).get("sub")
+
+    def session_active(self, sid):
+        """Whether idpyoidc still has the session (grant) that issued the ID token with this sid."""
+        with self.lock:
+            # The grant, not the client session: idpyoidc files a sign-in after a logout under the
+            # (revoked) client-session node of the one before, with a grant of its own.
+            try:
+                grant = self.context.session_manager.get_grant(sid)
+                return not grant.revoked and bool(grant.is_active())
+            except Exception:  # noqa: BLE001 - unknown
+                return False
+
+    def backchannel_logout(self, username=None, client_id=None, sid=None):
+        """The OP ends one session of one client itself (an administrator's or the user's sign-out
+        at the OP): idpyoidc's Session endpoint mints its logout token (do_back_channel_logout)
+        and POSTs it to the client's registered backchannel_logout_uri (do_verified_logout).
+        Returns what came back: {"status", "body", "headers", "token", "url"} (None if nothing was sent)."""
+        with self.lock:
+            sid = sid or self.last_sid(username, client_id)
+            if sid is None:
+                raise RuntimeError(f"no ID token was issued to {client_id} for {username}")
+            n = len(self.events("backchannel"))
+            self.endpoint("session").do_verified_logout(sid, alla=False)
+            sent = self.events("backchannel")[n:]
+        return sent[-1] if sent else None
+
+    def craft_logout_token(self, client_id, sign="op", header=None, **claims):
+        """A logout token (Back-Channel Logout 1.0 §2.4) built here with cryptojwt, for the attack
+        battery: by default valid (iss, aud, iat, exp, jti, the event; pass sid= and/or sub=),
+        signed RS256 by the OP's current key with typ logout+jwt. A claim or header member given
+        as None is left out. sign: "op" | "attacker" (a key the JWKS does not have, its own kid) |
+        "op_kid_other_key" (another key under the OP's kid) | "flipped" (the OP's signature with a bit
+        flipped) | "none" (alg none, no signature) | "hs256_secret" (HMAC keyed with the client's
+        secret) | "hs256_public_key" (HMAC keyed with the OP's RSA public key, PEM)."""
+        now = int(time.time())
+        payload = {"iss": self.issuer, "aud": client_id, "iat": now, "exp": now + 120, "jti": secrets.token_urlsafe(18),
+                   "events": {BACKCHANNEL_LOGOUT_EVENT: {}}}
+        payload.update(claims)
+        payload = {k: v for k, v in payload.items() if v is not None}
+        key = self.signing_key()
+        alg = {"none": "none", "hs256_secret": "HS256", "hs256_public_key": "HS256"}.get(sign, "RS256")
+        hdr = {"alg": alg, "typ": "logout+jwt", "kid": self.mode_key.kid if sign == "attacker" else key.kid}
+        if sign == "none":
+            hdr.pop("kid")
+        hdr.update(header or {})
+        hdr = {k: v for k, v in hdr.items() if v is not None}
+        signing_input = (b64u(json.dumps(hdr)) + "." + b64u(json.dumps(payload))).encode()
+        if sign == "none":
+            return signing_input.decode() + "."
+        if sign in ("hs256_secret", "hs256_public_key"):
+            secret = self.context.cdb[client_id]["client_secret"].encode() if sign == "hs256_secret" else \
+                key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            return signing_input.decode() + "." + b64u(hmac.new(secret, signing_input, hashlib.sha256).digest())
+        signer = {"attacker": self.mode_key, "op_kid_other_key": new_rsa_key(key_size=2048, kid=key.kid)}.get(sign, key)
+        sig = bytearray(RSASigner("RS256").sign(signing_input, signer.private_key()))
+        if sign == "flipped":
+            sig[10] ^= 0x01
+        return signing_input.decode() + "." + b64u(bytes(sig))
 
     # --- keys ------------------------------------------------------------------------------------
 
@@ -564,8 +776,10 @@ class UpstreamOP:
         return user
 
     def add_client(self, client_id, redirect_uris, secret=None, auth_method="client_secret_basic", jwks_uri=None,
-                   claims_in_id_token=None, id_token_alg="RS256"):
-        """Registers a client as an OP administrator would (no dynamic registration)."""
+                   claims_in_id_token=None, id_token_alg="RS256", post_logout_redirect_uris=(), backchannel_logout_uri=None):
+        """Registers a client as an OP administrator would (no dynamic registration); with
+        post_logout_redirect_uris (RP-Initiated Logout) and a backchannel_logout_uri (with
+        backchannel_logout_session_required: logout tokens carry sid)."""
         if isinstance(redirect_uris, str):
             redirect_uris = [redirect_uris]
         with self.lock:
@@ -577,6 +791,12 @@ class UpstreamOP:
             # The scope's claims (email, profile) in the ID token too, or only in userinfo.
             in_id_token = self.claims_in_id_token if claims_in_id_token is None else claims_in_id_token
             cinfo["add_claims"] = {"by_scope": {"id_token": bool(in_id_token)}}
+            if post_logout_redirect_uris:
+                cinfo["post_logout_redirect_uris"] = list(post_logout_redirect_uris)
+                cinfo["post_logout_redirect_uri"] = [(u, {}) for u in post_logout_redirect_uris]  # what idpyoidc reads
+            if backchannel_logout_uri:
+                cinfo["backchannel_logout_uri"] = backchannel_logout_uri
+                cinfo["backchannel_logout_session_required"] = True
             if jwks_uri:
                 cinfo["jwks_uri"] = jwks_uri
                 self.keyjar.add_url(client_id, jwks_uri)
@@ -598,7 +818,8 @@ class UpstreamOP:
 def self_test():
     """authlib's OAuth2Session (code + PKCE, each client auth method, PAR) against the OP, the ID
     token verified with authlib's jose against the JWKS; each misbehaviour rejected by authlib's
-    ID-token validation; the rollover; PKCE and code one-time use enforced by idpyoidc."""
+    ID-token validation; the rollover; PKCE and code one-time use enforced by idpyoidc; single sign-on,
+    RP-initiated and back-channel logout (logout_self_test)."""
     import warnings
     warnings.filterwarnings("ignore")
     os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
@@ -632,9 +853,19 @@ def self_test():
         client_key = JsonWebKey.generate_key("RSA", 2048, is_private=True, options={"kid": "rp-1"})
         client_jwks = {"keys": [client_key.as_dict(is_private=False)]}
 
+        received = []  # logout tokens POSTed to the back-channel receiver below
+
         class J(BaseHTTPRequestHandler):
             def log_message(self, *a):
                 pass
+
+            def do_POST(self):  # a relying party's back-channel logout endpoint
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0)).decode()
+                received.append((self.path, self.headers.get("Content-Type", ""), dict(urllib.parse.parse_qsl(body))))
+                self.send_response(200)
+                self.send_header("Cache-Control", "no-store")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def do_GET(self):
                 data = json.dumps(client_jwks).encode()
@@ -652,9 +883,11 @@ def self_test():
         op.add_client("rp-pkjwt", redirect, None, "private_key_jwt", jwks_uri=f"http://127.0.0.1:{jport}/jwks")
         secrets_ = {"rp-basic": "secret-basic-0123456789", "rp-post": "secret-post-0123456789", "rp-pkjwt": None}
 
-        def login(auth_url, username="alice", cancel=False):
-            s = requests.Session()
+        def login(auth_url, username="alice", cancel=False, jar=None):
+            s = jar or requests.Session()
             r = s.get(auth_url, allow_redirects=False, timeout=5)
+            if jar is not None and r.status_code in (302, 303):  # signed in at the OP already (single sign-on)
+                return r.headers.get("Location"), r
             if r.status_code != 200 or "op-username" not in r.text:
                 return None, r
             import re
@@ -672,7 +905,7 @@ def self_test():
                                      code_challenge_method="S256", token_endpoint_auth_method=method)
             return sess
 
-        def flow(cid, method, par=False, username="alice", verify=True):
+        def flow(cid, method, par=False, username="alice", verify=True, jar=None):
             sess = session_for(cid, method)
             verifier, nonce = generate_token(64), generate_token(20)
             url, state = sess.create_authorization_url(meta["authorization_endpoint"], code_verifier=verifier, nonce=nonce)
@@ -691,7 +924,7 @@ def self_test():
                 r = requests.post(meta["pushed_authorization_request_endpoint"], data=data, auth=auth, timeout=5)
                 check(f"PAR ({method}): 201 with a request_uri", r.status_code == 201 and "request_uri" in r.json(), r.text[:300])
                 url = meta["authorization_endpoint"] + "?" + urllib.parse.urlencode({"client_id": cid, "request_uri": r.json()["request_uri"]})
-            loc, r = login(url, username)
+            loc, r = login(url, username, jar=jar)
             if not loc:
                 return None, (r.status_code, r.text[:300])
             q = dict(urllib.parse.parse_qsl(urllib.parse.urlparse(loc).query))
@@ -820,6 +1053,8 @@ def self_test():
         op.misbehave(None)
         check("misbehave no_id_token: token response without id_token", out is not None and "id_token" not in out[1], str(err))
 
+        logout_self_test(op, meta, flow, check, received, f"http://127.0.0.1:{jport}/backchannel", redirect, secrets_)
+
         # Rollover.
         old_kid, new_kid = op.begin_rollover()
         kids = [k["kid"] for k in op.jwks()["keys"]]
@@ -840,6 +1075,133 @@ def self_test():
         op.shutdown()
     print(f"{results['passed']} passed, {results['failed']} failed")
     return results["failed"] == 0
+
+
+def logout_self_test(op, meta, flow, check, received, bc_uri, redirect, secrets_):
+    """RP-initiated and back-channel logout of this OP against authlib (and plain requests): single
+    sign-on by idpyoidc's session cookie; end_session (id_token_hint verified, client_id among its
+    audiences, the registered post_logout_redirect_uri, state back); the confirmation; idpyoidc's
+    logout token to the client's backchannel_logout_uri, verified with authlib against the JWKS; the
+    OP session gone afterwards; end_session refusals; backchannel_logout(); craft_logout_token()."""
+    from authlib.jose import JsonWebKey, JsonWebToken
+    import re
+    bye = "http://localhost:9/bye"
+    check("discovery: end_session_endpoint, backchannel_logout_supported, backchannel_logout_session_supported",
+          meta.get("end_session_endpoint") == op.issuer + "/end_session" and meta.get("backchannel_logout_supported") is True
+          and meta.get("backchannel_logout_session_supported") is True, str({k: v for k, v in meta.items() if "logout" in k or "session" in k}))
+    secret = secrets_["rp-logout"] = "secret-logout-0123456789"
+    op.add_user("lena", "lena@example.org", "Lena", "Logout")
+    op.add_client("rp-logout", redirect, secret, "client_secret_basic", post_logout_redirect_uris=[bye], backchannel_logout_uri=bc_uri)
+    jwks = JsonWebKey.import_key_set(requests.get(meta["jwks_uri"], timeout=5).json())
+
+    def claims_of(token):
+        return json.loads(b64u_decode(token.split(".")[1]))
+
+    def verify_logout_token(token, client_id):
+        lt = JsonWebToken(["RS256"]).decode(token, jwks, claims_options={
+            "iss": {"essential": True, "value": op.issuer}, "aud": {"essential": True, "value": client_id},
+            "iat": {"essential": True}, "jti": {"essential": True}})
+        lt.validate(leeway=5)
+        return lt
+
+    op.sso = True
+    try:
+        jar = requests.Session()
+        out, err = flow("rp-logout", "client_secret_basic", username="lena", jar=jar)
+        if not check("logout: authlib signs lena in (the OP sets its session cookie)", out is not None
+                     and "acme_op_session" in jar.cookies, str(err)):
+            return
+        first = claims_of(out[1]["id_token"])
+        check("logout: the ID token carries sid", bool(first.get("sid")), json.dumps(first)[:200])
+        n_sso = len(op.events("sso"))
+        out, err = flow("rp-logout", "client_secret_basic", username="lena", jar=jar)
+        check("single sign-on: a second authorization in the same browser skips the login page (idpyoidc's cookie)",
+              out is not None and len(op.events("sso")) == n_sso + 1 and out[2]["sub"] == first["sub"], str(err))
+        hint = out[1]["id_token"] if out else ""
+        second = claims_of(hint) if hint else {}
+
+        def end_session(params, jar_=None):
+            return (jar_ or jar).get(meta["end_session_endpoint"], params=params, allow_redirects=False, timeout=5)
+
+        base = {"id_token_hint": hint, "client_id": "rp-logout", "post_logout_redirect_uri": bye, "state": "st-1"}
+        for what, params in (("an unregistered post_logout_redirect_uri", dict(base, post_logout_redirect_uri="http://evil.example/bye")),
+                             ("a client_id that is not an audience of the hint", dict(base, client_id="rp-basic")),
+                             ("an id_token_hint signed by another key", dict(base, id_token_hint=op._sign_rs256(  # noqa: SLF001
+                                 {"kid": op.mode_key.kid}, second, op.mode_key))),
+                             ("post_logout_redirect_uri without id_token_hint", {k: v for k, v in base.items() if k != "id_token_hint"})):
+            r = end_session(params)
+            check(f"end_session refuses {what} (no redirect)", r.status_code == 400 and "evil.example" not in r.headers.get("Location", ""),
+                  f"{r.status_code} {r.headers.get('Location')} {op.events('end_session')[-1].get('error')}")
+        check("end_session refusals left the OP session alone", op.session_active(second.get("sid", "")))
+        r = end_session(base)
+        entry = op.events("end_session")[-1]
+        check("end_session: id_token_hint verified (idpyoidc), 303 to the confirmation page", r.status_code == 303
+              and r.headers.get("Location", "").startswith(op.issuer + "/verify_logout?") and entry.get("hint_verified")
+              and entry["hint"].get("sub") == first["sub"], f"{r.status_code} {r.headers.get('Location')} {entry.get('error')}")
+        page = jar.get(r.headers.get("Location", op.issuer), timeout=5)
+        m = re.search(r"name='sjwt' value='([^']+)'", page.text)
+        check("the confirmation page has a Sign out button (id=op-logout-confirm)", page.status_code == 200 and bool(m)
+              and "op-logout-confirm" in page.text, page.text[:200])
+        n_recv = len(received)
+        r = jar.post(op.issuer + "/verify_logout", data={"sjwt": m.group(1) if m else "", "logout": "yes"}, allow_redirects=False, timeout=15)
+        check("confirmed: 303 to the registered post_logout_redirect_uri with the state", r.headers.get("Location") == bye + "?state=st-1",
+              f"{r.status_code} {r.headers.get('Location')}")
+        check("confirmed: the OP's session cookie is cleared", "acme_op_session" not in jar.cookies, str(jar.cookies.keys()))
+        got = received[n_recv:]
+        check("confirmed: idpyoidc POSTed a logout token (form, logout_token) to the client's backchannel_logout_uri",
+              len(got) == 1 and got[0][0] == "/backchannel" and got[0][1].startswith("application/x-www-form-urlencoded")
+              and "logout_token" in got[0][2], str(got)[:300])
+        if got and "logout_token" in got[0][2]:
+            try:
+                lt = verify_logout_token(got[0][2]["logout_token"], "rp-logout")
+                check("logout token: authlib verifies it against the JWKS (RS256, iss, aud, iat, jti)", True)
+                check("logout token: the back-channel event (an object), sid of a session of lena, no nonce",
+                      lt.get("events") == {BACKCHANNEL_LOGOUT_EVENT: {}} and lt.get("sid") in (first["sid"], second["sid"])
+                      and "nonce" not in lt, json.dumps(dict(lt))[:300])
+            except Exception as error:  # noqa: BLE001
+                check("logout token: authlib verifies it against the JWKS (RS256, iss, aud, iat, jti)", False, repr(error))
+        check("confirmed: both OP sessions of lena are gone", not op.session_active(first["sid"]) and not op.session_active(second["sid"]))
+        out, err = flow("rp-logout", "client_secret_basic", username="lena", jar=jar)
+        check("after the logout the OP asks to sign in again (no single sign-on)", out is not None and len(op.events("sso")) == n_sso + 1,
+              str(err))
+
+        # The OP's own sign-out of one client's session: backchannel_logout().
+        sid = op.last_sid("lena", "rp-logout")
+        n_recv = len(received)
+        sent = op.backchannel_logout("lena", "rp-logout")
+        got = received[n_recv:]
+        check("backchannel_logout(): idpyoidc's token reached the receiver, answered 200, the session ended",
+              sent is not None and sent["status"] == 200 and len(got) == 1 and claims_of(got[0][2]["logout_token"]).get("sid") == sid
+              and not op.session_active(sid), f"{sent} {got}")
+
+        # craft_logout_token(): valid by default; each forgery fails a standard verification.
+        t = op.craft_logout_token("rp-logout", sid="some-sid", sub="op-lena")
+        try:
+            lt = verify_logout_token(t, "rp-logout")
+            check("craft_logout_token(): a default token verifies (typ logout+jwt, the event, sid, sub)",
+                  json.loads(b64u_decode(t.split(".")[0])).get("typ") == "logout+jwt" and lt.get("events") == {BACKCHANNEL_LOGOUT_EVENT: {}}
+                  and lt.get("sid") == "some-sid", t[:80])
+        except Exception as error:  # noqa: BLE001
+            check("craft_logout_token(): a default token verifies", False, repr(error))
+        for sign in ("attacker", "op_kid_other_key", "flipped", "none", "hs256_secret", "hs256_public_key"):
+            try:
+                verify_logout_token(op.craft_logout_token("rp-logout", sign=sign, sid="x"), "rp-logout")
+                check(f"craft_logout_token(sign={sign}): authlib refuses it", False)
+            except Exception:  # noqa: BLE001
+                check(f"craft_logout_token(sign={sign}): authlib refuses it", True)
+        t = op.craft_logout_token("rp-logout", sid=None, sub="op-lena", jti=None, header={"typ": None})
+        c, h = claims_of(t), json.loads(b64u_decode(t.split(".")[0]))
+        check("craft_logout_token(): None leaves a claim or header member out", "sid" not in c and "jti" not in c and "typ" not in h
+              and c.get("sub") == "op-lena", f"{h} {c}")
+    finally:
+        op.sso = False
+    plain = UpstreamOP(logout=False)
+    try:
+        m = requests.get(plain.issuer + "/.well-known/openid-configuration", timeout=5).json()
+        check("UpstreamOP(logout=False): discovery has no end_session_endpoint and no back-channel logout",
+              "end_session_endpoint" not in m and not m.get("backchannel_logout_supported"), str(sorted(m)))
+    finally:
+        plain.shutdown()
 
 
 def main():

@@ -7,11 +7,14 @@ accepted, every attack refused with the reason the contract names.
 It is a test double, not a model of Sigil's code: start (`/login/upstream/{name}`, a SameSite=Strict
 binding cookie), callback (`/oidc/rp/{name}/callback`: error, RFC 9207 `iss`, state, code
 redemption, the ID token), the same-site continue step (`/callback/continue`: the binding cookie),
-a users list and the audit events in the admin API's shape.
+sessions (the OP's `sub` and `sid`; `/account` answers 200 while one is alive), back-channel
+logout (`/oidc/rp/{name}/backchannel-logout`, Back-Channel Logout 1.0 §2.4-2.8 as Sigil's contract
+states it: 200 and the matching sessions ended, or 400 `invalid_request` JSON), a users list and
+the audit events in the admin API's shape.
 
     /opt/peers-venv/bin/python interop/oidc_upstream.py --self-test
 """
-import html, json, os, secrets, threading, time, urllib.parse
+import base64, binascii, html, json, os, secrets, threading, time, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
@@ -24,6 +27,7 @@ from joserfc.jwk import KeySet
 
 SESSION = "sigil_session_default"
 BINDING = "sigil_upstream_binding"
+BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
 class Refused(Exception):
@@ -36,6 +40,7 @@ class ReferenceRP:
         self.base = f"http://localhost:{port}"
         self.meta = requests.get(op.issuer + "/.well-known/openid-configuration", timeout=5).json()
         self.flows, self.users, self.events, self.lock = {}, {}, [], threading.Lock()
+        self.sessions, self.seen_jti = {}, set()  # cookie value -> {"sub", "sid", "alive"}
         rp = self
 
         class H(BaseHTTPRequestHandler):
@@ -50,10 +55,10 @@ class ReferenceRP:
                         out[k] = v
                 return out
 
-            def send(self, status, body="", headers=()):
+            def send(self, status, body="", headers=(), ctype="text/html; charset=utf-8"):
                 data = body.encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(data)))
                 for k, v in headers:
                     self.send_header(k, v)
@@ -79,19 +84,33 @@ class ReferenceRP:
                     with rp.lock:
                         return self.send(200, json.dumps({"items": list(reversed(rp.events))}))
                 if url.path == "/account":
-                    return self.send(200 if SESSION in self.cookies() else 303, "account")
+                    alive = rp.sessions.get(self.cookies().get(SESSION, ""), {}).get("alive")
+                    return self.send(200 if alive else 303, "account")
                 return self.send(404, "not found")
 
             def do_POST(self):
                 url = urllib.parse.urlparse(self.path)
-                form = dict(urllib.parse.parse_qsl(self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()))
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
+                if url.path == f"/oidc/rp/{rp.name}/backchannel-logout":
+                    try:
+                        ended = rp.backchannel_logout(body)
+                    except Refused as r:
+                        rp.audit("upstream.oidc.logout_rejected", reason=str(r))
+                        return self.send(400, json.dumps({"error": "invalid_request", "error_description": str(r)}),
+                                         [("Cache-Control", "no-store")], "application/json")
+                    rp.audit("upstream.oidc.logout_received", after={"sessions_ended": str(ended)})
+                    return self.send(200, "", [("Cache-Control", "no-store")], "text/plain")
+                form = dict(urllib.parse.parse_qsl(body))
                 if url.path == f"/oidc/rp/{rp.name}/callback/continue":
                     try:
-                        return_to = rp.finish(form, self.cookies().get(BINDING))
+                        return_to, claims = rp.finish(form, self.cookies().get(BINDING))
                     except Refused as r:
                         return self.send(400, rp.refusal(str(r)))
+                    cookie = secrets.token_urlsafe(16)
+                    with rp.lock:
+                        rp.sessions[cookie] = {"sub": claims["sub"], "sid": claims.get("sid"), "alive": True}
                     return self.send(200, f"<script>location.replace({json.dumps(return_to)})</script>",
-                                     [("Set-Cookie", f"{SESSION}={secrets.token_urlsafe(16)}; Path=/; HttpOnly; SameSite=Lax")])
+                                     [("Set-Cookie", f"{SESSION}={cookie}; Path=/; HttpOnly; SameSite=Lax")])
                 return self.send(404, "not found")
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), H)
@@ -177,7 +196,52 @@ class ReferenceRP:
                 self.users[c["sub"]] = {"id": secrets.token_hex(8), "email": c["email"]}
                 self.events.append({"id": secrets.token_hex(8), "action": "user.created"})
         self.audit("upstream.oidc.accepted")
-        return flow["return_to"]
+        return flow["return_to"], c
+
+    def backchannel_logout(self, body):
+        """Validates a logout token as the contract says and ends the sessions it names; returns how many."""
+        if len(body) > 8192:
+            raise Refused("bodyTooLarge")
+        token = dict(urllib.parse.parse_qsl(body)).get("logout_token")
+        if not token:
+            raise Refused("noLogoutToken")
+        part = token.split(".")[0]
+        try:
+            header = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+            if not isinstance(header, dict) or token.count(".") != 2:
+                raise ValueError("not a compact JWS")
+        except (ValueError, binascii.Error):
+            raise Refused("notAJWS") from None
+        if "typ" in header and str(header["typ"]).lower() not in ("logout+jwt", "application/logout+jwt", "jwt"):
+            raise Refused("wrongType")
+        keys = KeySet.import_key_set(requests.get(self.meta["jwks_uri"], timeout=5).json())
+        try:
+            c = jwt.decode(token, keys, algorithms=["RS256", "ES256", "EdDSA"]).claims
+        except (JoseError, ValueError) as error:
+            raise Refused(f"signatureInvalid: {error!r}") from None
+        now = time.time()
+        aud = c.get("aud") if isinstance(c.get("aud"), list) else [c.get("aud")]
+        events = c.get("events")
+        checks = (("wrongIssuer", c.get("iss") == self.meta["issuer"]), ("wrongAudience", self.client_id in aud),
+                  ("badIssuedAt", isinstance(c.get("iat"), int) and now - 600 <= c["iat"] <= now + 120),
+                  ("expired", "exp" not in c or (isinstance(c["exp"], int) and c["exp"] > now - 120)),
+                  ("noJti", isinstance(c.get("jti"), str) and c["jti"] != ""),
+                  ("noEvent", isinstance(events, dict) and isinstance(events.get(BACKCHANNEL_LOGOUT_EVENT), dict)),
+                  ("nonce", "nonce" not in c), ("noSubject", bool(c.get("sub") or c.get("sid"))))
+        for reason, ok in checks:
+            if not ok:
+                raise Refused(reason)
+        with self.lock:
+            if c["jti"] in self.seen_jti:
+                raise Refused("replayed")
+            self.seen_jti.add(c["jti"])
+            ended = 0
+            for sess in self.sessions.values():
+                match = sess["sid"] == c["sid"] and c.get("sub", sess["sub"]) == sess["sub"] if c.get("sid") else sess["sub"] == c["sub"]
+                if sess["alive"] and match:
+                    sess["alive"] = False
+                    ended += 1
+        return ended
 
     def user_keys(self):
         with self.lock:

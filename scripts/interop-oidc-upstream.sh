@@ -3,15 +3,20 @@
 # against the built `sigil` binary:
 #   interop/oidc_upstream_op.py --self-test  the upstream OP (idpyoidc's OP: discovery, login page,
 #                              PKCE S256, PAR, client_secret_basic/post and private_key_jwt, the
-#                              deliberately wrong ID tokens, key rollover) against authlib's client first
-#   interop/oidc_upstream.py --self-test   the callback attack battery against a reference relying
-#                              party (authlib + joserfc): the baseline accepted, each attack refused
+#                              deliberately wrong ID tokens, key rollover, single sign-on, end_session
+#                              and back-channel logout tokens) against authlib's client first
+#   interop/oidc_upstream.py --self-test   the callback and back-channel logout attack batteries
+#                              against a reference relying party (authlib + joserfc): the baselines
+#                              accepted, each attack refused
 #   interop/oidc_upstream.py   the real `sigil serve` with that OP in headless Chromium: JIT
 #                              provisioning, downstream OIDC (authlib) and SAML (pysaml2) apps, linking,
 #                              Back, refusals (existing user, unverified or missing email, access_denied),
 #                              the callback attack battery (state, code replay, mix-up, login CSRF, wrong
 #                              or mis-signed ID tokens), --par, private_key_jwt, client_secret_post,
-#                              claims from userinfo, and an OP signing-key rollover
+#                              claims from userinfo, an OP signing-key rollover, and upstream OIDC
+#                              logout both ways (RP-initiated from /account and from a downstream
+#                              client's /oauth2/logout through the OP's end_session_endpoint;
+#                              back-channel logout tokens from the OP and the attack battery on them)
 # Needs: chromium, chromium-driver, xmlsec1; /opt/peers-venv with selenium, requests, idpyoidc,
 # authlib, pysaml2, xmlsec, lxml (scripts/install-interop.sh).
 # Ends with the summed "N passed, M failed".
