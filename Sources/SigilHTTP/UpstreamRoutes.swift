@@ -296,7 +296,9 @@ struct UpstreamRoutes {
         let name = try name(context)
         let form: [String: String]
         do { form = try await URLEncodedForm.read(request) } catch {
-            return try Self.backChannelError("the request body is not a form with a logout_token", status: .badRequest)
+            let message = "the request body is not a form with a logout_token (at most 16 KB)"
+            await services.upstreams.refuseBackChannelRequest(tenantID: tenant.id, name: name, message: message)
+            return try Self.backChannelError(message, status: .badRequest)
         }
         do {
             _ = try await services.upstreams.backChannelLogout(

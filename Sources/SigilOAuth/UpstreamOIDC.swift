@@ -174,6 +174,9 @@ public enum UpstreamOIDC {
     }
 
     public static let backChannelLogoutEvent = "http://schemas.openid.net/event/backchannel-logout"
+    /// The longest `sid` kept (and matched): the specs set no limit, idpyoidc's run to ~330
+    /// bytes, and the column is indexed (PostgreSQL's B-tree entries stop near 2.7 KB).
+    public static let maxSessionIDBytes = 1024
 
     /// Validates a logout token (OpenID Connect Back-Channel Logout 1.0 §2.6): a JWS by one of the
     /// provider's keys (no `none`, no HMAC), `typ` absent, `JWT` or `logout+jwt`; `iss` the
@@ -212,8 +215,15 @@ public enum UpstreamOIDC {
             throw Refusal("malformed", "the logout token's events claim has no back-channel logout event")
         }
         guard c["nonce"] == nil else { throw Refusal("malformed", "a logout token must not carry a nonce") }
-        let sub = c["sub"]?.string.flatMap { $0.isEmpty || $0.utf8.count > 255 ? nil : $0 }
-        let sid = c["sid"]?.string.flatMap { $0.isEmpty || $0.utf8.count > 255 ? nil : $0 }
+        // A claim present but unusable is refused, never ignored: dropping a sid would widen the
+        // logout to every session of the sub.
+        let sub = c["sub"]?.string, sid = c["sid"]?.string
+        if c["sub"] != nil, sub.map({ !$0.isEmpty && $0.utf8.count <= 255 }) != true {
+            throw Refusal("malformed", "the logout token's sub is not a string of 1 to 255 bytes")
+        }
+        if c["sid"] != nil, sid.map({ !$0.isEmpty && $0.utf8.count <= Self.maxSessionIDBytes }) != true {
+            throw Refusal("malformed", "the logout token's sid is not a string of 1 to \(Self.maxSessionIDBytes) bytes")
+        }
         guard sub != nil || sid != nil else { throw Refusal("malformed", "the logout token names neither sub nor sid") }
         return LogoutToken(subject: sub, sessionID: sid, tokenID: jti, issuedAt: issuedAt)
     }

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import SigilCore
 import SigilFlows
+import SigilOAuth
 import SigilSAML
 import SigilStore
 import SigilWebAuthn
@@ -450,7 +451,11 @@ extension UpstreamService {
         try await tx.upstreams.recordSession(
             UpstreamSession(
                 tenantID: c.tenantID, sessionID: session.id, connectionID: c.id, subject: identity.subject,
-                subjectFormat: identity.subjectFormat, sessionIndex: identity.sessionIndex, sealedIDToken: identity.sealedIDToken,
+                subjectFormat: identity.subjectFormat,
+                // Indexed: an IdP session ID longer than any real one is not kept (logout then
+                // names the subject without it).
+                sessionIndex: identity.sessionIndex.flatMap { $0.utf8.count <= UpstreamOIDC.maxSessionIDBytes ? $0 : nil },
+                sealedIDToken: identity.sealedIDToken,
                 createdAt: now))
         try await tx.audit.append(
             context.auditEvent(

@@ -274,6 +274,10 @@ import Testing
                 ("event not an object", try logoutToken(op, ["events": .object([UpstreamOIDC.backChannelLogoutEvent: .string("x")])]), "malformed"),
                 ("a nonce (an ID token)", try logoutToken(op, ["nonce": .string("n")]), "malformed"),
                 ("neither sub nor sid", try logoutToken(op, ["sub": .null, "sid": .null]), "malformed"),
+                // An unusable sid is refused, not dropped (dropping it would end every session of the sub).
+                ("sid too long", try logoutToken(op, ["sid": .string(String(repeating: "s", count: 1025))]), "malformed"),
+                ("sid not a string", try logoutToken(op, ["sid": .int(1)]), "malformed"),
+                ("sub empty", try logoutToken(op, ["sub": .string("")]), "malformed"),
                 ("typ at+jwt", try logoutToken(op, type: "at+jwt"), "malformed"),
                 ("an ID token", op.state.withLock { $0.lastIDToken }, "malformed"),
             ]
