@@ -32,6 +32,9 @@ public struct AuthenticatorSignIn: Codable, Sendable, Equatable {
     /// The approval's signature, kept as evidence.
     public var signature: String?
     public var endReason: EndReason?
+    /// A push that steps up an upstream sign-in (that flow's ID): redeemed only by the upstream
+    /// step-up, never as a sign-in of its own.
+    public var stepUpFor: String?
 
     public init(
         channel: Channel, origin: String, browserHash: String, returnTo: String, issuer: String, browser: String,

@@ -237,6 +237,27 @@ enum Assets {
 
       if (page === "step-up") {
         const form = document.getElementById("step-up-form");
+        const stepUpPush = document.getElementById("step-up-push");
+        const stepUpNumber = document.getElementById("step-up-number");
+        if (stepUpPush) stepUpPush.addEventListener("click", async () => {
+          if (leaving || verifying) return;
+          stepUpPush.disabled = true;
+          setTimeout(() => { stepUpPush.disabled = false; }, 30000);
+          try {
+            const t = await post("/login/upstream/step-up/push", { flow: form.dataset.flow });
+            stepUpNumber.textContent = t.number;
+            say("Your phone has a request from the Sigil authenticator. Enter " + t.number + " on it.");
+            watch(t, (s) => {
+              if (s.state === "approved") {
+                say("Approved. Signing you in…");
+                post("/login/upstream/step-up/authenticator", { flow: form.dataset.flow, transaction: t.transaction })
+                  .then((done) => leave(done.redirect))
+                  .catch((error) => { stepUpPush.disabled = false; say(error.message, true); });
+              } else if (s.state === "denied") { stepUpNumber.textContent = ""; stepUpPush.disabled = false; say(refusal(s.reason), true); }
+              else if (s.state === "expired") { stepUpNumber.textContent = ""; stepUpPush.disabled = false; say("The request timed out. Try again."); }
+            });
+          } catch (error) { stepUpPush.disabled = false; say(error.message, true); }
+        });
         form.addEventListener("submit", (event) => {
           event.preventDefault();
           if (leaving || verifying) return;

@@ -239,6 +239,9 @@ struct StepUpView: PageView {
     let base: String
     let connection: String
     let flow: String
+    /// Which of the user's second factors the page offers.
+    let passkey: Bool
+    let authenticator: Bool
 }
 
 struct SAMLRedirectView: PageView {

@@ -25,6 +25,8 @@ struct UpstreamRoutes {
         router.get("/login/upstream/:name") { request, context in try await self.begin(request, context) }
         router.post("/login/upstream/step-up/options") { request, context in try await self.stepUpOptions(request, context) }
         router.post("/login/upstream/step-up/verify") { request, context in try await self.stepUpVerify(request, context) }
+        router.post("/login/upstream/step-up/push") { request, context in try await self.stepUpPush(request, context) }
+        router.post("/login/upstream/step-up/authenticator") { request, context in try await self.stepUpAuthenticator(request, context) }
         router.get("/saml/sp/:name/metadata") { request, context in try await self.metadata(request, context) }
         router.post("/saml/sp/:name/acs") { request, context in try await self.acs(request, context) }
         router.post("/saml/sp/:name/acs/continue") { request, context in try await self.continueSignIn(request, context) }
@@ -135,8 +137,12 @@ struct UpstreamRoutes {
                 tenantID: tenant.id, name: name, flowID: form["flow"] ?? "", key: form["key"] ?? "", browserHash: browserHash)
             guard case .signedIn(let signedIn) = outcome else {
                 if case .stepUp(let flowID) = outcome {
-                    let display = try await services.upstreams.enabledConnections(tenantID: tenant.id).first { $0.name == name }?.displayName ?? name
-                    return pages.page(.stepUp, StepUpView(base: Web.basePath(context), connection: display, flow: flowID))
+                    let page = try await services.upstreams.stepUpPage(tenantID: tenant.id, flowID: flowID, browserHash: browserHash)
+                    return pages.page(
+                        .stepUp,
+                        StepUpView(
+                            base: Web.basePath(context), connection: page.connection, flow: flowID, passkey: page.passkey,
+                            authenticator: page.authenticator))
                 }
                 throw Problem.notFound()
             }
@@ -174,6 +180,46 @@ struct UpstreamRoutes {
             let signedIn = try await services.upstreams.finishStepUp(
                 tenantID: tenant.id, issuer: context.issuer, flowID: body.flow, browserHash: AuthenticatorRoutes.bindingHash(request, context, tenant: tenant),
                 transactionID: body.transaction, response: try body.credential.assertion())
+            let maxAge = Int(services.sessions.policy.absoluteTimeout)
+            return try JSONResponse.make(
+                ["redirect": signedIn.returnTo.isEmpty ? Web.basePath(context) + "/account" : signedIn.returnTo],
+                headers: [
+                    .setCookie: Web.sessionCookie(signedIn.cookie.value, context, tenant: tenant, maxAge: maxAge), .cacheControl: "no-store",
+                ])
+        } catch let rejected as UpstreamService.Rejected {
+            throw Problem(status: .forbidden, type: "step-up-refused", title: rejected.message)
+        }
+    }
+
+    // MARK: step-up with the user's Sigil authenticator
+
+    /// A push to the flow's user's authenticator; the page watches it like a push sign-in.
+    func stepUpPush(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        try Web.requireSameOrigin(request, context)
+        let tenant = try context.requireTenant()
+        let body = try await JSONBody.decode(StepUpOptionsBody.self, from: request, context: context, allowed: ["flow"])
+        let routes = AuthenticatorRoutes(services: services)
+        let (value, setCookie) = routes.binding(request, context, tenant: tenant)
+        do {
+            let transaction = try await services.upstreams.startStepUpPush(
+                tenant: tenant, issuer: context.issuer, flowID: body.flow,
+                start: routes.loginStart(request, context, bindingValue: value, returnTo: nil), authenticator: services.authenticator)
+            return try JSONResponse.make(
+                StartedView(transaction, base: Web.basePath(context), payload: nil), headers: [.setCookie: setCookie, .cacheControl: "no-store"])
+        } catch let rejected as UpstreamService.Rejected {
+            throw Problem(status: .forbidden, type: "step-up-refused", title: rejected.message)
+        }
+    }
+
+    /// The push was approved: the session starts (upstream + authenticator methods).
+    func stepUpAuthenticator(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        try Web.requireSameOrigin(request, context)
+        let tenant = try context.requireTenant()
+        let body = try await JSONBody.decode(StepUpAuthenticatorBody.self, from: request, context: context, allowed: ["flow", "transaction"])
+        do {
+            let signedIn = try await services.upstreams.finishStepUpWithAuthenticator(
+                tenant: tenant, flowID: body.flow, browserHash: AuthenticatorRoutes.bindingHash(request, context, tenant: tenant),
+                transactionID: body.transaction, authenticator: services.authenticator)
             let maxAge = Int(services.sessions.policy.absoluteTimeout)
             return try JSONResponse.make(
                 ["redirect": signedIn.returnTo.isEmpty ? Web.basePath(context) + "/account" : signedIn.returnTo],
@@ -381,6 +427,11 @@ struct UpstreamRoutes {
 
 struct StepUpOptionsBody: Decodable {
     var flow: String
+}
+
+struct StepUpAuthenticatorBody: Decodable {
+    var flow: String
+    var transaction: String
 }
 
 struct StepUpVerifyBody: Decodable {

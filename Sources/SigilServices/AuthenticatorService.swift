@@ -81,10 +81,11 @@ public struct AuthenticatorService: Sendable {
     /// Identifier-first push. Answers the same way whoever `email` is: the lookup, the limits and
     /// the delivery run afterwards on the dispatcher, and a request that goes nowhere stays
     /// pending (a decoy) until it expires.
-    public func startPush(tenant: Tenant, issuer: String, start: LoginStart, email: String) async throws -> LoginTransaction {
+    /// `stepUpFor`: the upstream sign-in this push steps up (then only that step-up can redeem it).
+    public func startPush(tenant: Tenant, issuer: String, start: LoginStart, email: String, stepUpFor: String? = nil) async throws -> LoginTransaction {
         let transaction = try await create(
             channel: .push, tenant: tenant, issuer: issuer, start: start,
-            secret: nil, lifetime: policy.pushLifetime)
+            secret: nil, lifetime: policy.pushLifetime, stepUpFor: stepUpFor)
         let service = self
         let normalised = email.trimmingCharacters(in: .whitespaces).lowercased()
         await dispatcher.enqueue { await service.dispatchPush(tenantID: tenant.id, transactionID: transaction.id, email: normalised) }
@@ -93,15 +94,16 @@ public struct AuthenticatorService: Sendable {
 
     func create(
         channel: AuthenticatorSignIn.Channel, tenant: Tenant, issuer: String, start: LoginStart, secret: String?,
-        lifetime: TimeInterval
+        lifetime: TimeInterval, stepUpFor: String? = nil
     ) async throws -> LoginTransaction {
         let now = context.clock.now()
         let id = context.ids.make(.loginTransaction)
-        let flow = AuthenticatorSignIn(
+        var flow = AuthenticatorSignIn(
             channel: channel, origin: start.origin, browserHash: start.browserHash, returnTo: start.returnTo, issuer: issuer,
             browser: Self.browserSummary(start.userAgent), application: start.application ?? "\(tenant.displayName) account",
             clientIP: start.clientIP,
             sealedSecret: try secret.map { try Self.sealSecret($0, transactionID: id, masterKey: context.masterKey) })
+        flow.stepUpFor = stepUpFor
         let transaction = LoginTransaction(
             id: id, tenantID: tenant.id, flow: .authenticatorSignIn(flow),
             challenge: Base64URL.encode(context.random.bytes(32)), secretHash: secret.map(tokenHash), number: makeNumber(),
@@ -513,7 +515,8 @@ public struct AuthenticatorService: Sendable {
         let context = self.context
         let result = try await context.store.transaction { tx -> Completed in
             let (_, action) = try await tx.loginTransactions.update(tenantID: tenant.id, id: transactionID) { t in
-                guard var machine = Self.machine(t) else { throw Self.browserError(.unknown) }
+                // A step-up push is redeemed by the upstream step-up only.
+                guard var machine = Self.machine(t), t.authenticatorSignIn?.stepUpFor == nil else { throw Self.browserError(.unknown) }
                 let action = machine.complete(now: now)
                 if case .refuse(let refusal) = action { throw Self.browserError(refusal) }
                 t.apply(machine.record, FlowState.authenticatorSignIn)

@@ -53,7 +53,7 @@ extension UpstreamService {
         var push = start
         push.returnTo = ""
         push.application = "\(c.displayName) sign-in to \(tenant.displayName)"
-        return try await authenticator.startPush(tenant: tenant, issuer: issuer, start: push, email: user.email)
+        return try await authenticator.startPush(tenant: tenant, issuer: issuer, start: push, email: user.email, stepUpFor: row.id)
     }
 
     /// The push was approved: the approval is spent (once), it must be the flow's user's, and the
@@ -66,7 +66,7 @@ extension UpstreamService {
             let (c, row) = try await awaitingStepUp(tenantID: tenantID, flowID: flowID, browserHash: browserHash)
             // The push must have been started by this browser (its binding cookie).
             let push = try await authenticator.browserTransaction(tenant: tenant, transactionID: transactionID, browserHash: browserHash)
-            guard push.authenticatorSignIn?.returnTo == "" else {
+            guard push.authenticatorSignIn?.stepUpFor == row.id else {
                 throw Rejected(reason: "unknownFlow", message: "that approval belongs to another sign-in")
             }
             let now = context.clock.now()
