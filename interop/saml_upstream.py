@@ -1826,10 +1826,10 @@ def encryption(binary, data, base, work, driver, idp, artifacts):
           isinstance(cert.public_key(), rsa.RSAPublicKey) and cert.public_key().key_size >= 2048 and key_encipherment)
     target = attacks.SigilACS(binary, data, base, "okta-enc")
     target.idp_origin = idp.base
-    for who in ("cbc256", "gcm128", "gcm-nosig", "cbc-unsigned", "rsa15", "tdes", "hidden"):
+    for who in ("cbc256", "gcm128", "gcm-nosig", "cbc-unsigned", "rsa15", "tdes", "masked"):
         idp.users[who] = {"email": f"{who}@example.org", "firstName": who.capitalize(), "lastName": "Encrypted"}
     hidden_subject = "00u" + generate_token(10)
-    idp.users["hidden"].update(name_id=hidden_subject, name_id_format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified")
+    idp.users["masked"].update(name_id=hidden_subject, name_id_format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified")
     xenc, xenc11 = attacks.XENC, attacks.XENC11
 
     def browser_login(case, who, methods, response_signed, subject=None, **settings):
@@ -1879,7 +1879,7 @@ def encryption(binary, data, base, work, driver, idp, artifacts):
     check(f"ACS: a signed Response of {len(body) // 1024} KiB base64 (60 group values; plain, signed twice) is accepted",
           out.accepted, f"ACS answered {out.acs_status}: {out.acs_body[:200]!r}")
     case = f"{label}: EncryptedID (aes128-cbc) inside an aes256-gcm assertion, NameID {hidden_subject} (unspecified)"
-    if browser_login(case, "hidden", [xenc11 + "aes256-gcm", xenc + "rsa-oaep-mgf1p"], True, subject=hidden_subject,
+    if browser_login(case, "masked", [xenc11 + "aes256-gcm", xenc + "rsa-oaep-mgf1p"], True, subject=hidden_subject,
                      content="aes256-gcm", name_id=("aes128-cbc", "rsa-oaep-mgf1p")):
         # Sigil-initiated logout: the LogoutRequest names the NameID Sigil decrypted, with the SessionIndex.
         issued = idp.responses[-1].get("session_index") if idp.responses else None
