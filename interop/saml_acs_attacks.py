@@ -13,6 +13,16 @@ entity, RSA-SHA1, a non-Success status, a response for another connection and lo
 B finishing browser A's response). For each attack: no session cookie, no new user (`sigil user
 list`), and an `upstream.saml.rejected` audit event with a reason.
 
+XML Encryption (`encrypted_data`, `encrypt_in_place`, `encrypted_response`: AES-CBC/GCM content,
+RSA-OAEP-MGF1P, xmlenc 1.1 RSA-OAEP with SHA-256, RSA PKCS #1 v1.5 key transport, Triple DES; the
+key in an EncryptedKey inside KeyInfo, as SimpleSAMLphp and pysaml2 send it) and
+`run_encryption_battery`: encrypted assertions and EncryptedIDs for the connection's encryption
+certificate. Accepted: AES-CBC under a signed Response, AES-GCM with or without one (the assertion
+signed), xmlenc 1.1 rsa-oaep, EncryptedIDs (the link follows the decrypted NameID). Refused: AES-CBC
+in an unsigned Response (the page and the audit say AES-CBC), rsa-1_5 (assertion and EncryptedID),
+Triple DES, AES-GCM with no signature, a flipped ciphertext bit, another recipient's key. The
+self-test decrypts what it crafts with libxmlsec1 and pysaml2's SP (signatures still valid).
+
 Runnable two ways:
 
     # offline: the crafted responses against pysaml2's SP role (validates the crafting itself)
@@ -305,6 +315,135 @@ def with_dtd(signed_root, entity_text):
     return f'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE {name} [<!ENTITY who "{entity_text}">]>{body}'.encode()
 
 
+# --- XML Encryption (W3C xmlenc-core, 1.0 and 1.1) of assertions and NameIDs ------------------------
+
+XENC = "http://www.w3.org/2001/04/xmlenc#"
+XENC11 = "http://www.w3.org/2009/xmlenc11#"
+# name -> (Algorithm URI, key bytes, mode)
+CONTENT_ENCRYPTION = {
+    "aes128-cbc": (XENC + "aes128-cbc", 16, "cbc"), "aes192-cbc": (XENC + "aes192-cbc", 24, "cbc"),
+    "aes256-cbc": (XENC + "aes256-cbc", 32, "cbc"), "tripledes-cbc": (XENC + "tripledes-cbc", 24, "3des"),
+    "aes128-gcm": (XENC11 + "aes128-gcm", 16, "gcm"), "aes192-gcm": (XENC11 + "aes192-gcm", 24, "gcm"),
+    "aes256-gcm": (XENC11 + "aes256-gcm", 32, "gcm"),
+}
+KEY_TRANSPORT = {
+    "rsa-oaep-mgf1p": XENC + "rsa-oaep-mgf1p",  # OAEP, SHA-1 digest, MGF1-SHA-1: xmlenc 1.0, what Okta and SimpleSAMLphp send
+    "rsa-oaep": XENC11 + "rsa-oaep",  # xmlenc 1.1: DigestMethod and xenc11:MGF say which hashes (here SHA-256 for both)
+    "rsa-1_5": XENC + "rsa-1_5",  # RSA PKCS #1 v1.5 (Bleichenbacher): never to be accepted
+}
+SHA1_URI, SHA256_URI = "http://www.w3.org/2000/09/xmldsig#sha1", "http://www.w3.org/2001/04/xmlenc#sha256"
+
+
+def _public_key(cert):
+    from cryptography import x509 as _x509
+    return _x509.load_pem_x509_certificate(_read(cert)).public_key()
+
+
+def encrypted_data(plaintext, cert, content="aes256-cbc", transport="rsa-oaep-mgf1p"):
+    """An xenc:EncryptedData (Type Element) of `plaintext` (bytes) for the RSA key of `cert` (PEM
+    path or text), its content key in an xenc:EncryptedKey inside ds:KeyInfo, as SimpleSAMLphp
+    (xmlseclibs), pysaml2 (xmlsec1) and Okta lay it out. CBC: IV ‖ ciphertext with xmlenc's
+    block padding; GCM: 12-byte IV ‖ ciphertext ‖ 16-byte tag (xmlenc 1.1 §5.2.4)."""
+    from cryptography.hazmat.primitives import hashes as _h, padding as _pad
+    from cryptography.hazmat.primitives.asymmetric import padding as _rsa_pad
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    uri, size, mode = CONTENT_ENCRYPTION[content]
+    key = os.urandom(size)
+    if mode == "gcm":
+        iv = os.urandom(12)
+        cipher_value = iv + AESGCM(key).encrypt(iv, plaintext, None)
+    else:
+        block = 8 if mode == "3des" else 16
+        padder = _pad.PKCS7(block * 8).padder()
+        padded = padder.update(plaintext) + padder.finalize()
+        iv = os.urandom(block)
+        if mode == "3des":
+            from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+            algorithm = TripleDES(key)
+        else:
+            algorithm = algorithms.AES(key)
+        enc = Cipher(algorithm, modes.CBC(iv)).encryptor()
+        cipher_value = iv + enc.update(padded) + enc.finalize()
+    public = _public_key(cert)
+    if transport == "rsa-1_5":
+        wrapped = public.encrypt(key, _rsa_pad.PKCS1v15())
+    elif transport == "rsa-oaep":
+        wrapped = public.encrypt(key, _rsa_pad.OAEP(mgf=_rsa_pad.MGF1(_h.SHA256()), algorithm=_h.SHA256(), label=None))
+    else:
+        wrapped = public.encrypt(key, _rsa_pad.OAEP(mgf=_rsa_pad.MGF1(_h.SHA1()), algorithm=_h.SHA1(), label=None))
+    ed = etree.Element(f"{{{XENC}}}EncryptedData", {"Type": XENC + "Element"}, nsmap={"xenc": XENC})
+    etree.SubElement(ed, f"{{{XENC}}}EncryptionMethod", {"Algorithm": uri})
+    ki = etree.SubElement(ed, f"{{{DS}}}KeyInfo", nsmap={"ds": DS})
+    ek = etree.SubElement(ki, f"{{{XENC}}}EncryptedKey")
+    em = etree.SubElement(ek, f"{{{XENC}}}EncryptionMethod", {"Algorithm": KEY_TRANSPORT[transport]})
+    if transport == "rsa-oaep":
+        etree.SubElement(em, f"{{{DS}}}DigestMethod", {"Algorithm": SHA256_URI})
+        etree.SubElement(em, f"{{{XENC11}}}MGF", {"Algorithm": XENC11 + "mgf1sha256"}, nsmap={"xenc11": XENC11})
+    elif transport == "rsa-oaep-mgf1p":
+        etree.SubElement(em, f"{{{DS}}}DigestMethod", {"Algorithm": SHA1_URI})
+    cert_text = _read(cert).decode()
+    x509data = etree.SubElement(etree.SubElement(ek, f"{{{DS}}}KeyInfo"), f"{{{DS}}}X509Data")
+    etree.SubElement(x509data, f"{{{DS}}}X509Certificate").text = "".join(cert_text.split("-----")[2].split())
+    etree.SubElement(etree.SubElement(ek, f"{{{XENC}}}CipherData"), f"{{{XENC}}}CipherValue").text = base64.b64encode(wrapped).decode()
+    etree.SubElement(etree.SubElement(ed, f"{{{XENC}}}CipherData"), f"{{{XENC}}}CipherValue").text = \
+        base64.b64encode(cipher_value).decode()
+    return ed
+
+
+def encrypt_in_place(elem, cert, content="aes256-cbc", transport="rsa-oaep-mgf1p", wrapper="EncryptedAssertion"):
+    """Replaces `elem` (a saml:Assertion or saml:NameID) by saml:{wrapper} holding its encryption.
+    The plaintext declares every namespace it uses (lxml serialises a subtree self-contained), so
+    a signature made on it before (exclusive c14n) still verifies after decryption."""
+    plaintext = etree.tostring(elem, with_tail=False)
+    container = etree.Element(f"{{{A}}}{wrapper}", nsmap={elem.prefix: A} if elem.prefix else None)
+    container.append(encrypted_data(plaintext, cert, content, transport))
+    container.tail = elem.tail
+    elem.getparent().replace(elem, container)
+    return container
+
+
+def encrypted_response(spec, key, cert, sp_cert, content="aes256-cbc", transport="rsa-oaep-mgf1p", sign_response=True,
+                       sign_assertion=True, encrypt_assertion=True, name_id=None, tamper=False):
+    """An Okta-shaped response whose assertion (and/or NameID) is encrypted for `sp_cert`:
+    `name_id` None leaves the NameID plain, or is (content, transport) for a saml:EncryptedID; the
+    assertion is signed first (over the EncryptedID), then encrypted, then the Response signed.
+    `tamper` flips one bit of the assertion's ciphertext (after the IV)."""
+    root = build_response(spec)
+    assertion = _assertion(root)
+    if name_id is not None:
+        encrypt_in_place(assertion.find(f"{{{A}}}Subject/{{{A}}}NameID"), sp_cert, *name_id, wrapper="EncryptedID")
+    if sign_assertion:
+        sign_element(assertion, key, cert)
+    if encrypt_assertion:
+        container = encrypt_in_place(assertion, sp_cert, content, transport)
+        if tamper:
+            cv = container.find(f"{{{XENC}}}EncryptedData/{{{XENC}}}CipherData/{{{XENC}}}CipherValue")
+            raw = bytearray(base64.b64decode(cv.text))
+            raw[20] ^= 0x01
+            cv.text = base64.b64encode(bytes(raw)).decode()
+    if sign_response:
+        sign_element(root, key, cert)
+    return root
+
+
+def decrypt_with_libxmlsec(xml_bytes, key_path, levels=None):
+    """Decrypts every EncryptedData (assertion, then NameID; at most `levels`) with libxmlsec1
+    (python-xmlsec, an independent implementation that knows xmlenc 1.1's rsa-oaep) and the SP's
+    private key: (ok, decrypted document or the error)."""
+    doc = etree.fromstring(xml_bytes)
+    manager = xmlsec.KeysManager()
+    manager.add_key(xmlsec.Key.from_file(key_path, xmlsec.KeyFormat.PEM))
+    try:
+        done = 0
+        while (data := doc.find(f".//{{{XENC}}}EncryptedData")) is not None and (levels is None or done < levels):
+            xmlsec.EncryptionContext(manager).decrypt(data)
+            done += 1
+    except xmlsec.Error as error:
+        return False, repr(error)
+    return True, doc
+
+
 # --- a running Sigil connection ---------------------------------------------------------------------
 
 @dataclass
@@ -461,6 +600,37 @@ class IdPKeys:
     entity_id: str
 
 
+def attempt_response(target, check, results, log, name, make, expect_accepted=False, browser=None, start=True, relay=None,
+                     post_as=None):
+    """One response at `target`'s ACS: make(started) -> response bytes, submitted by `post_as`
+    (default: the starting browser). Accepted: a session after the continue step. Otherwise: no
+    session, an error page (400, id=error), no user provisioned, an audited reason. Appends
+    (name, outcome, reasons) to `results`; returns (outcome, started, xml)."""
+    before_users = target.users()
+    before_audit = {e["id"] for e in target.audit()}
+    b = browser or target.browser()
+    started = target.start(b) if start else None
+    xml = make(started)
+    out = target.submit(post_as or b, b64(xml), relay if relay is not None else (started.relay_state if started else None))
+    after_users = target.users()
+    new_events = [e for e in target.audit() if e["id"] not in before_audit]
+    rejected = [e for e in new_events if e["action"] == "upstream.saml.rejected"]
+    reasons = [target.reason(e) for e in rejected]
+    results.append((name, out, reasons))
+    if expect_accepted:
+        check(f"{name}: accepted (session cookie after the continue step)", out.accepted, out.describe())
+        return out, started, xml
+    check(f"{name}: refused, no session", not out.accepted, out.describe())
+    check(f"{name}: error page (400, id=error)", out.error is not None and (out.acs_status == 400 or out.continue_status == 400),
+          out.describe())
+    check(f"{name}: no user provisioned", before_users == after_users,
+          f"new: {sorted(set(after_users) - set(before_users))}")
+    check(f"{name}: audit upstream.saml.rejected names a reason", bool(reasons) and all(reasons),
+          f"events: {[(e['action'], target.reason(e)) for e in new_events]}")
+    log(f"  {name}: reason={reasons} error={out.error!r}")
+    return out, started, xml
+
+
 def run_battery(target, idp, check, work, attacker="mallory@example.org", victim="alice@example.org",
                 other_connection=None, log=print):
     """Runs the baseline and every attack against `target` (a SigilACS); `check(name, ok, detail)`
@@ -481,31 +651,8 @@ def run_battery(target, idp, check, work, attacker="mallory@example.org", victim
 
     results = []
 
-    def attempt(name, make, expect_accepted=False, browser=None, start=True, relay=None, post_as=None):
-        """make(started) -> response bytes; submitted by `post_as` (default: the starting browser)."""
-        before_users = target.users()
-        before_audit = {e["id"] for e in target.audit()}
-        b = browser or target.browser()
-        started = target.start(b) if start else None
-        xml = make(started)
-        out = target.submit(post_as or b, b64(xml), relay if relay is not None else (started.relay_state if started else None))
-        after_users = target.users()
-        new_events = [e for e in target.audit() if e["id"] not in before_audit]
-        rejected = [e for e in new_events if e["action"] == "upstream.saml.rejected"]
-        reasons = [target.reason(e) for e in rejected]
-        results.append((name, out, reasons))
-        if expect_accepted:
-            check(f"{name}: accepted (session cookie after the continue step)", out.accepted, out.describe())
-            return out, started, xml
-        check(f"{name}: refused, no session", not out.accepted, out.describe())
-        check(f"{name}: error page (400, id=error)", out.error is not None and (out.acs_status == 400 or out.continue_status == 400),
-              out.describe())
-        check(f"{name}: no user provisioned", before_users == after_users,
-              f"new: {sorted(set(after_users) - set(before_users))}")
-        check(f"{name}: audit upstream.saml.rejected names a reason", bool(reasons) and all(reasons),
-              f"events: {[(e['action'], target.reason(e)) for e in new_events]}")
-        log(f"  {name}: reason={reasons} error={out.error!r}")
-        return out, started, xml
+    def attempt(name, make, **kw):
+        return attempt_response(target, check, results, log, name, make, **kw)
 
     # Baseline: a fresh attacker account (JIT), accepted.
     base_browser = target.browser()
@@ -611,6 +758,102 @@ def run_battery(target, idp, check, work, attacker="mallory@example.org", victim
     return results
 
 
+def run_encryption_battery(target, idp, sp_cert, check, work, log=print):
+    """Encrypted assertions and NameIDs crafted (encrypted_response) for the connection's encryption
+    certificate `sp_cert` (its SP metadata's KeyDescriptor use="encryption"). Accepted: AES-CBC under
+    a signed Response, AES-GCM with or without one (the assertion then signed), xmlenc 1.1 rsa-oaep
+    (SHA-256), EncryptedIDs (AES-CBC under a verified signature, AES-GCM) read as the exact NameID;
+    each a new user (JIT) whose audit `upstream.saml.accepted` says encrypted and carries the
+    SHA-256 of the expected NameID. Refused (no session, 400 page, nobody provisioned, audited):
+    AES-CBC in an unsigned Response (the page and the audit reason say AES-CBC), RSA PKCS #1 v1.5
+    key transport (assertion and EncryptedID), Triple DES, AES-GCM with neither signature, an
+    altered GCM ciphertext, an assertion encrypted for another key. Returns [(name, outcome, reasons)]."""
+    import hashlib
+    other_key, other_cert = make_keypair(work, "not-the-sp")
+    results = []
+    unspecified = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+
+    def attempt(name, make, **kw):
+        return attempt_response(target, check, results, log, name, make, **kw)
+
+    def spec_for(st, who, name_id=None, email=None):
+        email = email or f"{who}@example.org"
+        return Spec(issuer=idp.entity_id, destination=target.acs_url, audience=target.sp_entity_id, in_response_to=st.request_id,
+                    name_id=name_id or email, name_id_format=unspecified if name_id else NAMEID_EMAIL,
+                    attributes={"email": email, "firstName": who.capitalize(), "lastName": "Crypto"})
+
+    def accepted_event(before):
+        new = [e for e in target.audit() if e["id"] not in before and e["action"] == "upstream.saml.accepted"]
+        return (new[0].get("after") or {}) if new else {}
+
+    def accepted(name, who, subject=None, expect_encrypted="true", **kw):
+        """kw: encrypted_response's (content, transport, sign_response, name_id: the EncryptedID's algorithms ...)."""
+        before = {e["id"] for e in target.audit()}
+        b = target.browser()
+        out, _, _ = attempt(name, lambda st: serialize(encrypted_response(spec_for(st, who, subject), idp.key, idp.cert, sp_cert, **kw)),
+                            expect_accepted=True, browser=b)
+        email = f"{who}@example.org"
+        check(f"{name}: signed in as the new user {email} (JIT)", out.accepted and email in (target.whoami(b) or "")
+              and email in dict(target.users()), out.describe())
+        event = accepted_event(before)
+        nid = subject or email
+        check(f"{name}: audit upstream.saml.accepted: encrypted {expect_encrypted}, subject_hash = SHA-256 of the NameID {nid!r}",
+              event.get("encrypted") == expect_encrypted and event.get("subject_hash") == hashlib.sha256(nid.encode()).hexdigest()[:16],
+              str(event))
+        return b
+
+    def refused(name, who, mentions=None, cert=None, **kw):
+        out, _, _ = attempt(name, lambda st: serialize(encrypted_response(spec_for(st, who), idp.key, idp.cert, cert or sp_cert, **kw)))
+        if mentions:
+            reasons = results[-1][2]
+            check(f"{name}: the error page and the audited reason say {mentions.pattern!r}", bool(out.error) and mentions.search(out.error)
+                  is not None and any(mentions.search(r or "") for r in reasons), f"page {out.error!r} audit {reasons}")
+        return out
+
+    # Accepted.
+    accepted("encrypted assertion aes192-cbc + rsa-oaep-mgf1p, Response and assertion signed", "enc-cbc192", content="aes192-cbc")
+    accepted("encrypted assertion aes256-gcm + xmlenc11 rsa-oaep (SHA-256, MGF1-SHA-256), Response unsigned, assertion signed",
+             "enc-gcm-oaep11", content="aes256-gcm", transport="rsa-oaep", sign_response=False)
+    accepted("encrypted assertion aes128-gcm, Response signed, assertion unsigned inside", "enc-gcm-outer", content="aes128-gcm",
+             sign_assertion=False)
+    subject = "00u" + secrets.token_hex(6)
+    accepted("EncryptedID (aes128-cbc, rsa-oaep-mgf1p) in a signed Response, assertion signed, not encrypted", "enc-nameid",
+             subject=subject, expect_encrypted="false", encrypt_assertion=False, name_id=("aes128-cbc", "rsa-oaep-mgf1p"))
+    # The link is keyed by the decrypted NameID: the same NameID in clear, with another email, is the same user.
+    b2 = target.browser()
+    st = target.start(b2)
+    out = target.submit(b2, b64(serialize(sign(build_response(spec_for(st, "enc-nameid", subject, "renamed@example.org")),
+                                               idp.key, idp.cert))), st.relay_state)
+    check("EncryptedID: a later plain NameID equal to the decrypted one (email changed) signs in the same user (the link)",
+          out.accepted and "enc-nameid@example.org" in (target.whoami(b2) or "") and "renamed@example.org" not in dict(target.users()),
+          out.describe())
+    accepted("EncryptedID (aes256-gcm) inside an aes256-gcm EncryptedAssertion, Response unsigned", "enc-nested",
+             subject="00u" + secrets.token_hex(6), content="aes256-gcm", sign_response=False, name_id=("aes256-gcm", "rsa-oaep-mgf1p"))
+    accepted("EncryptedID (aes256-cbc) in a signed assertion (its signature covers the ciphertext), Response unsigned", "enc-nameid-as",
+             subject="00u" + secrets.token_hex(6), expect_encrypted="false", encrypt_assertion=False, sign_response=False,
+             name_id=("aes256-cbc", "rsa-oaep-mgf1p"))
+
+    # Refused.
+    cbc = re.compile(r"AES-CBC")
+    refused("encrypted assertion aes256-cbc in an unsigned Response (assertion signed inside)", "enc-cbc-unsigned", cbc,
+            content="aes256-cbc", sign_response=False)
+    refused("encrypted assertion aes128-cbc in an unsigned Response (assertion signed inside)", "enc-cbc128-unsigned", cbc,
+            content="aes128-cbc", sign_response=False)
+    refused("encrypted assertion with rsa-1_5 key transport (aes256-gcm, Response signed)", "enc-rsa15", re.compile(r"RSA-OAEP|algorithm"),
+            content="aes256-gcm", transport="rsa-1_5")
+    refused("encrypted assertion with rsa-1_5 key transport (aes128-cbc, Response signed)", "enc-rsa15-cbc",
+            re.compile(r"RSA-OAEP|algorithm"), content="aes128-cbc", transport="rsa-1_5")
+    refused("encrypted assertion tripledes-cbc (Response signed)", "enc-3des", re.compile(r"algorithm|AES"), content="tripledes-cbc")
+    refused("encrypted assertion aes128-gcm, neither Response nor assertion signed", "enc-nosig", content="aes128-gcm",
+            sign_response=False, sign_assertion=False)
+    refused("encrypted assertion aes256-gcm with one ciphertext bit flipped (assertion signed, Response unsigned)", "enc-tampered",
+            content="aes256-gcm", sign_response=False, tamper=True)
+    refused("encrypted assertion for another certificate than the connection's", "enc-otherkey", content="aes256-gcm", cert=other_cert)
+    refused("EncryptedID with rsa-1_5 key transport (Response and assertion signed)", "enc-nameid-rsa15",
+            re.compile(r"RSA-OAEP|algorithm"), encrypt_assertion=False, name_id=("aes128-gcm", "rsa-1_5"))
+    return results
+
+
 def make_keypair(directory, name, days=2):
     key, cert = os.path.join(directory, f"{name}.key"), os.path.join(directory, f"{name}.crt")
     if not os.path.exists(key):
@@ -645,6 +888,7 @@ def self_test(check):
 </md:IDPSSODescriptor></md:EntityDescriptor>''')
     conf = SPConfig()
     conf.load({"entityid": audience, "key_file": sp_key, "cert_file": sp_cert, "xmlsec_binary": "/usr/bin/xmlsec1",
+               "encryption_keypairs": [{"key_file": sp_key, "cert_file": sp_cert}],
                "metadata": {"local": [idp_md]}, "allow_unknown_attributes": True, "accepted_time_diff": 60,
                "service": {"sp": {"endpoints": {"assertion_consumer_service": [(acs, BINDING_HTTP_POST)]},
                                   "want_response_signed": True, "want_assertions_signed": True, "allow_unsolicited": False}}})
@@ -699,12 +943,58 @@ def self_test(check):
         victim = r is not None and r.get_subject().text == "alice@example.org"
         check(f"self-test: pysaml2 SP does not sign in the victim with {name}", r is None or not victim,
               f"accepted as {r.get_subject().text if r else None}")
+    self_test_encryption(check, work, parse, spec, idp_key, idp_cert, sp_key, sp_cert, unknown_cert)
     self_test_battery(check, work, idp_md, idp_key, idp_cert, entity)
     # The XSW shapes themselves: the original signed element is still present and the evil one names the victim.
     for n in range(1, 9):
         x = serialize(xsw(n, sign(build_response(spec(rid)), idp_key, idp_cert), "alice@example.org"))
         check(f"self-test: XSW{n} carries the victim and the signed original", x.count(b"alice@example.org") >= 1
               and x.count(b"mallory@example.org") >= 1, x[:120])
+
+
+def self_test_encryption(check, work, parse, spec, idp_key, idp_cert, sp_key, sp_cert, other_cert):
+    """encrypted_response checked by independent implementations: libxmlsec1 (python-xmlsec)
+    decrypts every combination the battery sends (xmlenc 1.1 rsa-oaep included), the assertion's
+    signature still verifies after decryption (xmlsec1) and the Response's before it; pysaml2's SP
+    (xmlsec1 1.2) decrypts assertions and EncryptedIDs; tampered or misaddressed ciphertexts fail."""
+    decrypted_path = os.path.join(work, "decrypted.xml")
+    for content, transport in (("aes128-cbc", "rsa-oaep-mgf1p"), ("aes192-cbc", "rsa-oaep-mgf1p"), ("aes256-cbc", "rsa-1_5"),
+                               ("aes128-gcm", "rsa-oaep-mgf1p"), ("aes256-gcm", "rsa-oaep"), ("tripledes-cbc", "rsa-oaep-mgf1p")):
+        rid = "id" + secrets.token_hex(8)
+        xml = serialize(encrypted_response(spec(rid), idp_key, idp_cert, sp_cert, content, transport, name_id=(content, transport)))
+        root = etree.fromstring(xml)
+        methods = [e.get("Algorithm") for e in root.iter(f"{{{XENC}}}EncryptionMethod")]
+        ok, why = verify_with_xmlsec1(xml, idp_cert, "Response")
+        check(f"self-test: {content} + {transport}: an EncryptedAssertion with those algorithms under a valid Response signature",
+              ok and root.find(f"{{{A}}}EncryptedAssertion") is not None and root.find(f"{{{A}}}Assertion") is None
+              and methods == [CONTENT_ENCRYPTION[content][0], KEY_TRANSPORT[transport]], f"{why} {methods}")
+        ok, doc = decrypt_with_libxmlsec(xml, sp_key)
+        nid = doc.find(f".//{{{A}}}EncryptedID/{{{A}}}NameID") if ok else None
+        check(f"self-test: {content} + {transport}: libxmlsec1 decrypts the assertion and the EncryptedID inside (the NameID)",
+              nid is not None and nid.text == "mallory@example.org", str(doc)[:200])
+        ok, doc = decrypt_with_libxmlsec(xml, sp_key, levels=1)  # the assertion; its signature covers the EncryptedID as sent
+        if ok:
+            with open(decrypted_path, "wb") as f:
+                f.write(etree.tostring(doc.find(f".//{{{A}}}Assertion")))
+            v = subprocess.run(["/usr/bin/xmlsec1", "--verify", "--pubkey-cert-pem", idp_cert, "--id-attr:ID", f"{A}:Assertion",
+                                decrypted_path], capture_output=True, text=True)
+            check(f"self-test: {content} + {transport}: the decrypted assertion's own signature verifies (xmlsec1)", v.returncode == 0,
+                  v.stderr[-200:])
+    for content in ("aes256-cbc", "aes128-gcm"):
+        rid = "id" + secrets.token_hex(8)
+        r, err = parse(serialize(encrypted_response(spec(rid), idp_key, idp_cert, sp_cert, content)), rid)
+        check(f"self-test: pysaml2's SP decrypts and accepts an {content} EncryptedAssertion (signed Response)",
+              r is not None and r.get_subject().text == "mallory@example.org", err)
+    rid = "id" + secrets.token_hex(8)
+    r, err = parse(serialize(encrypted_response(spec(rid, name_id="00u-self-test", name_id_format="urn:oasis:names:tc:SAML:1.1:nameid-format:"
+                                                "unspecified"), idp_key, idp_cert, sp_cert, encrypt_assertion=False,
+                                                name_id=("aes128-cbc", "rsa-oaep-mgf1p"))), rid)
+    check("self-test: pysaml2's SP reads an EncryptedID's NameID (00u-self-test)", r is not None and r.get_subject().text == "00u-self-test",
+          err or str(r and r.get_subject()))
+    ok, _ = decrypt_with_libxmlsec(serialize(encrypted_response(spec("x"), idp_key, idp_cert, sp_cert, "aes256-gcm", tamper=True)), sp_key)
+    check("self-test: a GCM ciphertext with one bit flipped does not decrypt (libxmlsec1)", not ok)
+    ok, _ = decrypt_with_libxmlsec(serialize(encrypted_response(spec("x"), idp_key, idp_cert, other_cert, "aes256-gcm")), sp_key)
+    check("self-test: an assertion encrypted for another certificate does not decrypt with the SP's key", not ok)
 
 
 class FakeTarget(SigilACS):

@@ -33,13 +33,41 @@ cross-origin, another account's passkey is refused, users without a passkey (lin
 `stepUpUnavailable` and no session (the new one not provisioned); the audit log's
 upstream.signed_in says step_up passkey, the SAML trace has the step-up check.
 
+HTTP-POST bindings (post_bindings): a second Okta-shaped IdP whose metadata offers only HTTP-POST for
+SSO and SLO (connection okta-post, sso_binding post): Sigil's auto-submitting form carries an
+AuthnRequest with an enveloped signature (Reference #ID, RSA-SHA256, exclusive c14n) that xmlsec1
+verifies with the certificate of Sigil's SP metadata; the IdP (signed requests required) verifies
+it with xmlsec1 and pysaml2 and refuses a copy changed after signing; Chromium's network log shows
+the browser POSTing it; the login completes (JIT). Single logout both ways over HTTP-POST: the
+IdP's signed LogoutRequest posted through the browser ends the session and Sigil's LogoutResponse
+comes back posted with an enveloped signature the IdP verifies (a changed or unsigned POSTed
+request refused); Sign out posts Sigil's signed LogoutRequest (NameID, SessionIndex) and finishes
+on /login after the IdP's posted LogoutResponse. A connection made by hand (`--sso-url
+--sso-binding post --certificate --idp-entity-id`) signs in too.
+
+Encryption (encryption): connection okta-enc, its SP metadata's encryption certificate; the
+Okta-shaped IdP encrypts with pysaml2's encrypt_assertion (xmlsec1 and a template): aes256-cbc under
+a signed Response, aes128-gcm with and without the Response signature, an EncryptedID (aes128-cbc)
+inside an aes256-gcm assertion are accepted in the browser (JIT; the audit's upstream.saml.accepted
+says encrypted and carries the SHA-256 of the decrypted NameID; Sigil's LogoutRequest at sign-out
+names that NameID); aes256-cbc in an unsigned Response (page and audit say AES-CBC), rsa-1_5 key
+transport and Triple DES are refused (400, nobody provisioned, audited); the ACS takes a Response
+over 16 KiB; then the crafted encryption battery (saml_acs_attacks.run_encryption_battery).
+SimpleSAMLphp, when installed: besides the plain login, an HTTP-POST AuthnRequest (a connection
+made by hand) that its `validate.authnrequest` checks (its server and debug logs show the POST and
+the signature; a changed copy refused), `assertion.encryption` (its AES-128-CBC + RSA-OAEP-MGF1P,
+seen in the posted Response) accepted under its signed Response and refused inside an unsigned one
+(`saml20.sign.response` false: the page says AES-CBC, nobody provisioned, audited), and
+`nameid.encryption` with a NameID other than the mail address, read as the right user (audit
+subject_hash, the same user at the next login).
+
     /opt/peers-venv/bin/python interop/saml_upstream.py [--sigil .build/debug/sigil] [--artifacts DIR]
 
 Needs chromium, chromium-driver, xmlsec1 and /opt/peers-venv with selenium, requests, pysaml2,
 xmlsec, lxml, authlib (scripts/install-interop.sh); simplesamlphp + php-cli/php-xml optional.
 Prints PASS/FAIL per check and "N passed, M failed"; exits 1 if anything failed.
 """
-import base64, json, re, os, shutil, subprocess, sys, time, urllib.parse, zlib
+import base64, hashlib, html, json, re, os, secrets, shutil, subprocess, sys, time, urllib.parse, zlib
 
 os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -50,6 +78,8 @@ from saml_upstream_idp import OktaShapedIdP, free_port  # noqa: E402
 
 import requests  # noqa: E402
 from lxml import etree  # noqa: E402
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, xmldsig  # noqa: E402
@@ -421,6 +451,10 @@ def main():
         print("--- single logout", flush=True)
         single_logout(binary, data, base, idp, peer, driver, slo_sp, artifacts)
 
+        # --- Sigil's AuthnRequest, LogoutRequest and LogoutResponse over HTTP-POST ---
+        print("--- HTTP-POST bindings", flush=True)
+        post_bindings(binary, data, base, work, driver, artifacts)
+
         # --- the attack battery against the ACS ---
         print("--- ACS attack battery", flush=True)
         r = upstream(binary, data, base, "create-saml", "--tenant", "default", "--name", "okta-b", "--display-name", "Okta B",
@@ -529,6 +563,7 @@ def main():
 
         # --- delete: the connection goes from the list, the login page and its endpoints ---
         r = cli(binary, data, "upstream", "delete", "--tenant", "default", "--name", "okta-b")
+        idp.distrust_sp(f"{base}/saml/sp/okta-b/metadata")  # the IdP reads every trusted SP's metadata on each request
         check("sigil upstream delete --name okta-b", r.returncode == 0, r.stdout + r.stderr)
         listed = upstream(binary, data, base, "list", "--tenant", "default", "--json").stdout
         check("the deleted connection is no longer listed", '"okta-b"' not in listed and '"okta"' in listed, listed[:300])
@@ -536,6 +571,10 @@ def main():
         check("the login page no longer offers it", 'id="upstream-okta-b"' not in r.text and 'id="upstream-okta"' in r.text)
         r = requests.get(f"{base}/login/upstream/okta-b", allow_redirects=False, timeout=10)
         check("starting a login with the deleted connection is refused (404)", r.status_code == 404, str(r.status_code))
+
+        # --- encrypted assertions and NameIDs (AES-CBC under a signed Response, AES-GCM, RSA-OAEP) ---
+        print("--- encryption", flush=True)
+        encryption(binary, data, base, work, driver, idp, artifacts)
 
         # --- SimpleSAMLphp as a second upstream IdP, when installed ---
         if os.path.exists("/usr/share/simplesamlphp/www") and shutil.which("php"):
@@ -1264,18 +1303,64 @@ def attacks_rsa_sha256():
 
 
 def simplesamlphp_login(binary, data, base, work, artifacts, driver):
-    """SimpleSAMLphp 1.19 (Debian) as a second upstream IdP: one complete login."""
+    """SimpleSAMLphp 1.19 (Debian) as a second upstream IdP: one complete login (student, HTTP-Redirect
+    AuthnRequest); Sigil's AuthnRequest over HTTP-POST to a connection made by hand (--sso-binding
+    post), with SimpleSAMLphp's `validate.authnrequest` checking its enveloped signature (a copy
+    changed after signing refused); encrypted assertions (`assertion.encryption`: SimpleSAMLphp's
+    AES-128-CBC and RSA-OAEP-MGF1P, under its signed Response) accepted, and refused inside an
+    unsigned Response (`saml20.sign.response` false); an encrypted NameID (`nameid.encryption`,
+    with a NameID that is not the mail address) read as the right user."""
     ssp_dir = os.path.join(work, "ssp")
     port = free_port()
     setup = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ssp_upstream_setup.sh")
     r = subprocess.run(["bash", setup, ssp_dir], capture_output=True, text=True, env=dict(os.environ, SSP_PORT=str(port)))
     if not check("SimpleSAMLphp: configured", r.returncode == 0, r.stdout + r.stderr):
         return
-    log = open(os.path.join(work, "ssp-php.log"), "w")
+    php_log = os.path.join(work, "ssp-php.log")
+    log = open(php_log, "w")
     php = subprocess.Popen(["php", "-S", f"127.0.0.1:{port}", "-t", "/usr/share/simplesamlphp/www"], stdout=log, stderr=log,
                            env=dict(os.environ, SIMPLESAMLPHP_CONFIG_DIR=os.path.join(ssp_dir, "config")))
+    ssp_base = f"http://127.0.0.1:{port}"
+    md_url = f"{ssp_base}/saml2/idp/metadata.php"
+    sso_url = f"{ssp_base}/saml2/idp/SSOService.php"
+    ssp_log = os.path.join(ssp_dir, "log", "simplesamlphp.log")
+
+    def register(name, display, options=None, *how):
+        """create-saml (from SimpleSAMLphp's metadata URL unless `how` says otherwise), then Sigil's SP metadata
+        (and `options`) dropped where SimpleSAMLphp trusts it. Returns the created connection (a dict)."""
+        r = upstream(binary, data, base, "create-saml", "--tenant", "default", "--name", name, "--display-name", display,
+                     *(how or ("--metadata", md_url)), "--attribute", "email=mail", "--attribute", "given_name=givenName",
+                     "--attribute", "family_name=sn", "--json")
+        created = json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip().startswith("{") else {}
+        if created:
+            with open(os.path.join(ssp_dir, "metadata", f"sp-{name}.xml"), "w") as f:
+                f.write(requests.get(created.get("sp_metadata_url") or f"{base}/saml/sp/{name}/metadata", timeout=10).text)
+            if options:
+                with open(os.path.join(ssp_dir, "metadata", f"sp-{name}.json"), "w") as f:
+                    json.dump(options, f)
+        else:
+            print(r.stdout[:300], r.stderr[:300])
+        return created
+
+    def login(name, username, password, shot):
+        """A fresh browser: Sigil's /login/upstream/NAME, SimpleSAMLphp's form; waits for /account or an error page."""
+        clear_browser(driver, base)
+        driver.get(f"{base}/login/upstream/{name}?return_to=/account")
+        if not wait_until(driver, lambda d: d.find_elements(By.NAME, "username"), 20):
+            return False
+        driver.find_element(By.NAME, "username").send_keys(username)
+        driver.find_element(By.NAME, "password").send_keys(password)
+        driver.find_element(By.NAME, "password").submit()
+        wait_until(driver, lambda d: d.current_url.split("?")[0] == base + "/account" or d.find_elements(By.ID, "error"), 30)
+        driver.save_screenshot(os.path.join(artifacts, shot))
+        return driver.current_url.split("?")[0] == base + "/account"
+
+    def posted_response(name):
+        """The SAMLResponse the browser posted to the connection's ACS (Chromium's network log), as an lxml root."""
+        got = [f for u, f in browser_posts(driver) if u == f"{base}/saml/sp/{name}/acs" and "SAMLResponse" in f]
+        return etree.fromstring(base64.b64decode(got[-1]["SAMLResponse"])) if got else None
+
     try:
-        md_url = f"http://127.0.0.1:{port}/saml2/idp/metadata.php"
         deadline = time.time() + 20
         while time.time() < deadline:
             try:
@@ -1283,15 +1368,9 @@ def simplesamlphp_login(binary, data, base, work, artifacts, driver):
                     break
             except Exception:  # noqa: BLE001
                 time.sleep(0.3)
-        r = upstream(binary, data, base, "create-saml", "--tenant", "default", "--name", "ssp", "--display-name", "SimpleSAMLphp",
-                "--metadata", md_url, "--attribute", "email=mail", "--attribute", "given_name=givenName", "--attribute", "family_name=sn",
-                "--json")
-        created = json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip().startswith("{") else {}
-        if not check("SimpleSAMLphp: registered with create-saml (attribute mapping mail/givenName/sn)", bool(created), r.stdout + r.stderr):
+        created = register("ssp", "SimpleSAMLphp")
+        if not check("SimpleSAMLphp: registered with create-saml (attribute mapping mail/givenName/sn)", bool(created)):
             return
-        sp_md = requests.get(created.get("sp_metadata_url") or f"{base}/saml/sp/ssp/metadata", timeout=10).text
-        with open(os.path.join(ssp_dir, "metadata", "sp-sigil.xml"), "w") as f:
-            f.write(sp_md)
         driver.get(base + "/healthz")
         driver.delete_all_cookies()
         driver.get(base + "/login?return_to=/account")
@@ -1316,12 +1395,534 @@ def simplesamlphp_login(binary, data, base, work, artifacts, driver):
         students = [u for u in users(binary, data) if u.get("email") == "student@example.org"]
         check("SimpleSAMLphp: JIT user with mapped names", len(students) == 1 and students[0].get("given_name") == "Stu"
               and students[0].get("family_name") == "Dent", str(students))
+        idp_doc = etree.fromstring(requests.get(md_url, timeout=10).content)
+        ssp_entity = idp_doc.get("entityID")
+
+        # --- Sigil's AuthnRequest over HTTP-POST (a connection made by hand), validate.authnrequest ---
+        lab = "SimpleSAMLphp HTTP-POST"
+        made = register("ssp-post", "SimpleSAMLphp POST", None, "--idp-entity-id", ssp_entity, "--sso-url", sso_url, "--sso-binding", "post",
+                        "--certificate", os.path.join(ssp_dir, "cert", "idp.crt"))
+        if check(f"{lab}: create-saml --sso-url {{SSOService.php}} --sso-binding post --certificate idp.crt --idp-entity-id: sso_binding post",
+                 made.get("sso_binding") == "post" and made.get("sso_url") == sso_url, str(made)[:300]):
+            s = requests.Session()
+            r = s.get(f"{base}/login/upstream/ssp-post", params={"return_to": "/account"}, allow_redirects=False, timeout=10)
+            action, fields = form_of(r.text)
+            xml = base64.b64decode(fields.get("SAMLRequest", ""))
+            present, uri, sig_alg, _, _ = enveloped(xml) if xml else (False, None, None, None, None)
+            check(f"{lab}: Sigil's page posts an AuthnRequest with an enveloped RSA-SHA256 signature to SSOService.php",
+                  action == sso_url and present and sig_alg == attacks_rsa_sha256(), f"{r.status_code} {action} {present} {sig_alg}")
+            if xml:
+                changed = dict(fields, SAMLRequest=base64.b64encode(xml.replace(b'Version="2.0"', b'Version="2.0" ForceAuthn="true"', 1)).decode())
+                page = requests.post(sso_url, data=changed, timeout=15)
+                check(f"{lab}: SimpleSAMLphp refuses a copy changed after signing (validate.authnrequest: its signature is checked)",
+                      'name="username"' not in page.text, f"{page.status_code} {page.text[:200]}")
+            mark = os.path.getsize(php_log) if os.path.exists(php_log) else 0
+            smark = os.path.getsize(ssp_log) if os.path.exists(ssp_log) else 0
+            reached = login("ssp-post", "poster", "posterpass", "ssp-post-after.png")
+            to_ssp = [f for u, f in browser_posts(driver) if u.split("?")[0] == sso_url and "SAMLRequest" in f]
+            check(f"{lab}: the browser POSTed the SAMLRequest to SSOService.php (Chromium's network log)", bool(to_ssp))
+            with open(php_log, errors="replace") as f:
+                f.seek(mark)
+                access = f.read()
+            check(f"{lab}: SimpleSAMLphp's server logged POST /saml2/idp/SSOService.php", "POST /saml2/idp/SSOService.php" in access,
+                  access[-300:])
+            with open(ssp_log, errors="replace") as f:
+                f.seek(smark)
+                received = f.read()
+            m = re.search(r"Received message:(.*?)(?:Sending message:|$)", received, re.S)
+            check(f"{lab}: SimpleSAMLphp's log shows the AuthnRequest it received, with its ds:Signature",
+                  m is not None and "AuthnRequest" in m.group(1) and "ds:Signature" in m.group(1), received[-300:])
+            check(f"{lab}: poster's login lands on /account as poster@example.org (JIT)", reached and "poster@example.org" in driver.page_source
+                  and any(u.get("email") == "poster@example.org" for u in users(binary, data)), f"{driver.current_url} {page_error(driver)}")
+
+        # --- encrypted assertions: assertion.encryption (AES-128-CBC, RSA-OAEP-MGF1P) ---
+        lab = "SimpleSAMLphp assertion.encryption"
+        target = attacks.SigilACS(binary, data, base, "ssp-enc")
+        if check(f"{lab}: connection ssp-enc, SimpleSAMLphp told to encrypt for it", bool(register("ssp-enc", "SimpleSAMLphp encrypted",
+                                                                                               {"assertion.encryption": True}))):
+            before = {e["id"] for e in target.audit(200)}
+            reached = login("ssp-enc", "cipher", "cipherpass", "ssp-enc-after.png")
+            resp = posted_response("ssp-enc")
+            methods = [e.get("Algorithm") for e in resp.iter(f"{{{attacks.XENC}}}EncryptionMethod")] if resp is not None else []
+            check(f"{lab}: SimpleSAMLphp's Response holds an EncryptedAssertion (aes128-cbc, rsa-oaep-mgf1p; no plain Assertion) and is signed",
+                  resp is not None and resp.find(f"{{{attacks.A}}}EncryptedAssertion") is not None and resp.find(f"{{{attacks.A}}}Assertion") is None
+                  and methods == [attacks.XENC + "aes128-cbc", attacks.XENC + "rsa-oaep-mgf1p"] and resp.find(f"{{{DS}}}Signature") is not None,
+                  str(methods))
+            check(f"{lab}: the login lands on /account as cipher@example.org", reached and "cipher@example.org" in driver.page_source,
+                  f"{driver.current_url} {page_error(driver)}")
+            ciphers = [u for u in users(binary, data) if u.get("email") == "cipher@example.org"]
+            check(f"{lab}: JIT user cipher@example.org with the mapped names (Cy Pher)", len(ciphers) == 1 and ciphers[0].get("given_name") == "Cy"
+                  and ciphers[0].get("family_name") == "Pher", str(ciphers))
+            events = accepted_events(target, before, "ssp-enc")
+            check(f"{lab}: audit upstream.saml.accepted says encrypted true", len(events) == 1 and events[0].get("encrypted") == "true", str(events))
+
+        lab = "SimpleSAMLphp assertion.encryption, Response unsigned"
+        target = attacks.SigilACS(binary, data, base, "ssp-enc-unsigned", target.token)
+        if check(f"{lab}: connection ssp-enc-unsigned (saml20.sign.response false: only the assertion is signed)",
+                 bool(register("ssp-enc-unsigned", "SimpleSAMLphp unsigned", {"assertion.encryption": True, "saml20.sign.response": False}))):
+            before = {e["id"] for e in target.audit(200)}
+            login("ssp-enc-unsigned", "unsigned", "unsignedpass", "ssp-enc-unsigned-after.png")
+            resp = posted_response("ssp-enc-unsigned")
+            check(f"{lab}: SimpleSAMLphp's Response is unsigned and holds an aes128-cbc EncryptedAssertion",
+                  resp is not None and resp.find(f"{{{DS}}}Signature") is None and resp.find(f"{{{attacks.A}}}EncryptedAssertion") is not None
+                  and attacks.XENC + "aes128-cbc" in [e.get("Algorithm") for e in resp.iter(f"{{{attacks.XENC}}}EncryptionMethod")])
+            err = attacks.error_text(driver.page_source) or ""
+            check(f"{lab}: refused with Sigil's error page (id=error) naming AES-CBC", "AES-CBC" in err, f"{driver.current_url} {err!r}")
+            driver.get(base + "/healthz")
+            check(f"{lab}: no session", driver.get_cookie(SESSION) is None)
+            check(f"{lab}: unsigned@example.org not provisioned", all(u.get("email") != "unsigned@example.org" for u in users(binary, data)))
+            rejected = [target.reason(e) or "" for e in target.audit(200) if e["id"] not in before and e["action"] == "upstream.saml.rejected"]
+            check(f"{lab}: audit upstream.saml.rejected for ssp-enc-unsigned naming AES-CBC",
+                  any("ssp-enc-unsigned" in x and "AES-CBC" in x for x in rejected), str(rejected))
+
+        # --- nameid.encryption: an EncryptedID whose NameID is not the mail address ---
+        lab = "SimpleSAMLphp nameid.encryption"
+        target = attacks.SigilACS(binary, data, base, "ssp-nameid", target.token)
+        subject = "h1dd3n.subject@idp.example.net"
+        options = {"nameid.encryption": True, "authproc": {"20": {
+            "class": "saml:AttributeNameID", "attribute": "subject", "Format": "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"}}}
+        if check(f"{lab}: connection ssp-nameid (the NameID from the `subject` attribute, encrypted)",
+                 bool(register("ssp-nameid", "SimpleSAMLphp NameID", options))):
+            before = {e["id"] for e in target.audit(200)}
+            reached = login("ssp-nameid", "hidden", "hiddenpass", "ssp-nameid-after.png")
+            resp = posted_response("ssp-nameid")
+            subject_el = resp.find(f".//{{{attacks.A}}}Assertion/{{{attacks.A}}}Subject") if resp is not None else None
+            check(f"{lab}: SimpleSAMLphp's signed Response has a Subject with an EncryptedID (aes128-cbc, rsa-oaep-mgf1p) and no NameID",
+                  subject_el is not None and subject_el.find(f"{{{attacks.A}}}EncryptedID") is not None
+                  and subject_el.find(f"{{{attacks.A}}}NameID") is None and resp.find(f"{{{DS}}}Signature") is not None
+                  and [e.get("Algorithm") for e in subject_el.iter(f"{{{attacks.XENC}}}EncryptionMethod")]
+                  == [attacks.XENC + "aes128-cbc", attacks.XENC + "rsa-oaep-mgf1p"], etree.tostring(subject_el)[:300] if subject_el is not None else "")
+            check(f"{lab}: the login lands on /account as hidden@example.org (the mail attribute)", reached
+                  and "hidden@example.org" in driver.page_source, f"{driver.current_url} {page_error(driver)}")
+            events = accepted_events(target, before, "ssp-nameid")
+            check(f"{lab}: audit upstream.saml.accepted: subject_hash is the SHA-256 of the decrypted NameID {subject!r}",
+                  len(events) == 1 and events[0].get("subject_hash") == subject_hash(subject), f"{events} vs {subject_hash(subject)}")
+            hidden = [u for u in users(binary, data) if u.get("email") == "hidden@example.org"]
+            check(f"{lab}: one JIT user hidden@example.org", len(hidden) == 1, str(hidden))
+            reached = login("ssp-nameid", "hidden", "hiddenpass", "ssp-nameid-again.png")
+            check(f"{lab}: a second login (a new EncryptedID of the same NameID) is the same user, linked by the decrypted NameID",
+                  reached and "hidden@example.org" in driver.page_source
+                  and [u.get("id") for u in users(binary, data) if u.get("email") == "hidden@example.org"] == [hidden[0].get("id") if hidden else None],
+                  f"{driver.current_url} {page_error(driver)}")
     finally:
         php.terminate()
         try:
             php.wait(timeout=10)
         except subprocess.TimeoutExpired:
             php.kill()
+
+# --- HTTP-POST bindings, encryption: shared helpers ---
+
+def form_of(page):
+    """(action, fields) of the first form of an HTML page (Sigil's and the IdPs' auto-submitting pages)."""
+    form = re.search(r"<form[^>]*>.*?</form>", page, re.S)
+    if not form:
+        return None, {}
+    action = re.search(r'action="([^"]*)"', form.group(0))
+    fields = {html.unescape(n): html.unescape(v) for n, v in re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', form.group(0))}
+    return html.unescape(action.group(1)) if action else None, fields
+
+
+def browser_posts(driver):
+    """Every document POST in Chromium's network log since the last call: [(url, fields)]. A body
+    the log leaves out is fetched with Network.getRequestPostData."""
+    posts = []
+    for entry in driver.get_log("performance"):
+        m = json.loads(entry["message"])["message"]
+        if m.get("method") != "Network.requestWillBeSent":
+            continue
+        p = m["params"]
+        req = p.get("request", {})
+        if req.get("method") != "POST" or p.get("type") != "Document":
+            continue
+        body = req.get("postData")
+        if body is None and req.get("hasPostData"):
+            try:
+                body = driver.execute_cdp_cmd("Network.getRequestPostData", {"requestId": p["requestId"]}).get("postData")
+            except Exception:  # noqa: BLE001 - gone already
+                body = None
+        posts.append((req.get("url", ""), {k: v[0] for k, v in urllib.parse.parse_qs(body or "").items()}))
+    return posts
+
+
+def clear_browser(driver, base):
+    """Every cookie of every site (Sigil's and the IdPs' sessions), and the network log so far."""
+    driver.get(base + "/healthz")
+    driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    driver.get_log("performance")
+
+
+def sp_encryption_certificate(base, name, work):
+    """The connection's encryption certificate from its SP metadata (KeyDescriptor use="encryption"),
+    written as PEM; None when the metadata has none."""
+    doc = etree.fromstring(requests.get(f"{base}/saml/sp/{name}/metadata", timeout=10).content)
+    body = doc.findtext(f".//{{{MD}}}KeyDescriptor[@use='encryption']//{{{DS}}}X509Certificate")
+    if not body:
+        return None
+    path = os.path.join(work, f"sp-{name}-encryption.pem")
+    with open(path, "w") as f:
+        f.write("-----BEGIN CERTIFICATE-----\n" + "".join(body.split()) + "\n-----END CERTIFICATE-----\n")
+    return path
+
+
+def sp_signing_certificate(base, name, work):
+    doc = etree.fromstring(requests.get(f"{base}/saml/sp/{name}/metadata", timeout=10).content)
+    body = doc.findtext(f".//{{{MD}}}KeyDescriptor[@use='signing']//{{{DS}}}X509Certificate")
+    path = os.path.join(work, f"sp-{name}-signing.pem")
+    with open(path, "w") as f:
+        f.write("-----BEGIN CERTIFICATE-----\n" + "".join((body or "").split()) + "\n-----END CERTIFICATE-----\n")
+    return path
+
+
+def xmlsec1_verify(xml_bytes, cert_path, element, work):
+    """xmlsec1 on the enveloped signature of the protocol message `element` (samlp namespace)."""
+    path = os.path.join(work, f"verify-{secrets.token_hex(4)}.xml")
+    with open(path, "wb") as f:
+        f.write(xml_bytes)
+    v = subprocess.run(["/usr/bin/xmlsec1", "--verify", "--enabled-reference-uris", "empty,same-doc", "--pubkey-cert-pem", cert_path,
+                        "--id-attr:ID", f"{attacks.P}:{element}", path], capture_output=True, text=True)
+    os.unlink(path)
+    return v.returncode == 0, v.stderr[-300:]
+
+
+def enveloped(xml_bytes):
+    """(signature is a child of the root, its Reference URI, SignatureMethod, DigestMethod, c14n) of a message."""
+    root = etree.fromstring(xml_bytes)
+    sig = root.find(f"{{{DS}}}Signature")
+    if sig is None:
+        return False, None, None, None, None
+    si = sig.find(f"{{{DS}}}SignedInfo")
+    ref = si.find(f"{{{DS}}}Reference")
+    return (True, ref.get("URI"), si.find(f"{{{DS}}}SignatureMethod").get("Algorithm"), ref.find(f"{{{DS}}}DigestMethod").get("Algorithm"),
+            si.find(f"{{{DS}}}CanonicalizationMethod").get("Algorithm"))
+
+
+def accepted_events(target, before, connection):
+    """The audit's new upstream.saml.accepted events (their `after`) for `connection`."""
+    return [e.get("after") or {} for e in target.audit(200) if e["id"] not in before and e["action"] == "upstream.saml.accepted"
+            and (e.get("after") or {}).get("connection") == connection]
+
+
+def subject_hash(name_id):
+    return hashlib.sha256(name_id.encode()).hexdigest()[:16]
+
+
+SHA256_DIGEST = "http://www.w3.org/2001/04/xmlenc#sha256"
+EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+
+
+def post_bindings(binary, data, base, work, driver, artifacts):
+    """Sigil's own messages over HTTP-POST, towards an Okta-shaped IdP whose metadata offers only
+    HTTP-POST for SSO and SLO (pysaml2, `sso_bindings`/`slo_bindings`): the AuthnRequest in Sigil's
+    auto-submitting form with an enveloped signature (checked at the IdP by xmlsec1 and pysaml2 with
+    the certificate of Sigil's SP metadata, a copy changed after signing refused), a complete
+    browser login, and single logout both ways over HTTP-POST (Sigil's LogoutRequest and
+    LogoutResponse signed and verified at the IdP; the IdP's signed, and a changed or unsigned one
+    refused by Sigil). A connection made by hand with --sso-binding post signs in too."""
+    people = {"pat": {"email": "pat@example.org", "firstName": "Pat", "lastName": "Poster"},
+             "polly": {"email": "polly@example.org", "firstName": "Polly", "lastName": "Manual"}}
+    pidp = OktaShapedIdP(work, users=people, app="exk1post", sso_bindings=[BINDING_HTTP_POST], slo_bindings=[BINDING_HTTP_POST])
+    label = "HTTP-POST"
+    try:
+        r = upstream(binary, data, base, "create-saml", "--tenant", "default", "--name", "okta-post", "--display-name", "Okta POST",
+                     "--metadata", pidp.metadata_url, "--json")
+        created = json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip().startswith("{") else {}
+        if not check(f"{label}: create-saml from metadata offering only HTTP-POST SSO and SLO: sso_binding post, the IdP's SSO and SLO URLs",
+                     created.get("sso_binding") == "post" and created.get("sso_url") == pidp.sso_url and created.get("slo_url") == pidp.slo_url,
+                     r.stdout[:400] + r.stderr[:300]):
+            return
+        sp_entity, sigil_slo = f"{base}/saml/sp/okta-post/metadata", f"{base}/saml/sp/okta-post/slo"
+        pidp.trust_sp(sp_entity)
+        sp_cert = sp_signing_certificate(base, "okta-post", work)
+
+        # --- the start of a login without a browser: Sigil's form, its AuthnRequest, the IdP's verdict ---
+        s = requests.Session()
+        r = s.get(f"{base}/login/upstream/okta-post", params={"return_to": "/account"}, allow_redirects=False, timeout=10)
+        action, fields = form_of(r.text)
+        check(f"{label}: GET /login/upstream/okta-post answers 200 with an auto-submitting form (no redirect) posting SAMLRequest "
+              "and RelayState to the IdP's SSO URL", r.status_code == 200 and action == pidp.sso_url and "SAMLRequest" in fields
+              and bool(fields.get("RelayState")) and "document.forms[0].submit()" in r.text, f"{r.status_code} {action} {list(fields)}")
+        if "SAMLRequest" in fields:
+            xml = base64.b64decode(fields["SAMLRequest"])
+            areq = etree.fromstring(xml)
+            present, uri, sig_alg, digest, c14n = enveloped(xml)
+            check(f"{label}: the AuthnRequest (not deflated) carries an enveloped ds:Signature: child of AuthnRequest, Reference "
+                  "#its ID, RSA-SHA256, SHA-256 digest, exclusive c14n", areq.tag == f"{{{attacks.P}}}AuthnRequest" and present
+                  and uri == "#" + (areq.get("ID") or "-") and sig_alg == attacks_rsa_sha256() and digest == SHA256_DIGEST and c14n == EXC_C14N,
+                  f"{present} {uri} {sig_alg} {digest} {c14n}")
+            ok, why = xmlsec1_verify(xml, sp_cert, "AuthnRequest", work)
+            check(f"{label}: xmlsec1 verifies it with the signing certificate of Sigil's SP metadata", ok, why)
+            check(f"{label}: AuthnRequest Destination the IdP's SSO URL, ACS URL, ProtocolBinding HTTP-POST, Issuer the SP entity ID",
+                  areq.get("Destination") == pidp.sso_url and areq.get("AssertionConsumerServiceURL") == f"{base}/saml/sp/okta-post/acs"
+                  and areq.get("ProtocolBinding") == BINDING_HTTP_POST and areq.findtext(f"{{{attacks.A}}}Issuer") == sp_entity,
+                  xml[:300].decode())
+            changed = dict(fields, SAMLRequest=base64.b64encode(xml.replace(b'Version="2.0"', b'Version="2.0" ForceAuthn="true"', 1)).decode())
+            page = s.post(pidp.sso_url, data=changed, timeout=10)
+            check(f"{label}: the IdP refuses a copy of the AuthnRequest changed after signing (the signature covers it)",
+                  "idp-error" in page.text and "okta-signin-username" not in page.text, page.text[:200])
+            page = s.post(pidp.sso_url, data=fields, timeout=10)
+            seen = pidp.requests[-1] if pidp.requests else {}
+            check(f"{label}: the IdP (signed requests required) accepts Sigil's form as posted: enveloped signature verified by xmlsec1 "
+                  "and pysaml2 with the SP metadata's certificate", "okta-signin-username" in page.text and seen.get("binding") == BINDING_HTTP_POST
+                  and seen.get("signature_verified_xmlsec1") is True and seen.get("signature_verified") is True and seen.get("id") == areq.get("ID"),
+                  (pidp.errors[-1:] or [page.text[:200]])[0])
+
+        # --- the browser: Sigil's page posts the request, pat signs in (JIT) ---
+        clear_browser(driver, base)
+        n = len(pidp.requests)
+        driver.get(base + "/login?return_to=/account")
+        upstream_from_login(driver, base, pidp, "pat", connection="okta-post")
+        reached = wait_until(driver, lambda d: d.current_url.split("?")[0] == base + "/account", 30)
+        driver.save_screenshot(os.path.join(artifacts, "post-binding-account.png"))
+        posts = browser_posts(driver)
+        to_idp = [f for u, f in posts if u.split("?")[0] == pidp.sso_url]
+        check(f"{label}: the browser POSTed the SAMLRequest (and RelayState) to the IdP's SSO URL (Chromium's network log)",
+              bool(to_idp) and "SAMLRequest" in to_idp[0] and "RelayState" in to_idp[0], str([u for u, _ in posts]))
+        got = pidp.requests[n:]
+        seen = got[-1] if got else {}
+        check(f"{label}: the IdP received it over HTTP-POST with an enveloped ds:Signature (Reference #ID) that xmlsec1 and pysaml2 verified",
+              seen.get("binding") == BINDING_HTTP_POST and seen.get("enveloped_signature") is True
+              and seen.get("reference_uri") == "#" + (seen.get("id") or "-") and seen.get("signature_verified_xmlsec1") is True
+              and seen.get("accepted") is True, str({k: v for k, v in seen.items() if k != "xml"})[:400])
+        if to_idp and seen.get("xml"):
+            check(f"{label}: the browser's posted SAMLRequest is the one the IdP verified",
+                  base64.b64decode(to_idp[0]["SAMLRequest"]).decode() == seen["xml"])
+        check(f"{label}: pat's login lands on /account as pat@example.org", reached and "pat@example.org" in driver.page_source,
+              driver.current_url + " " + str(page_error(driver)))
+        check(f"{label}: JIT user pat@example.org", len([u for u in users(binary, data) if u.get("email") == "pat@example.org"]) == 1)
+        cookie = (driver.get_cookie(SESSION) or {}).get("value")
+
+        # --- IdP-initiated single logout over HTTP-POST ---
+        lab = f"{label} IdP-initiated SLO"
+        index = pidp.responses[-1]["session_index"] if pidp.responses else None
+        relay = "post-rs-" + generate_token(8)
+        rid, url = pidp.logout_request_url(sp_entity, "pat@example.org", index, relay_state=relay)
+        check(f"{lab}: the IdP posts to Sigil's SLO endpoint for HTTP-POST from its SP metadata", url == sigil_slo, url)
+        n_resp = len(pidp.logout_responses)
+        driver.get(pidp.initiate_url(rid))
+        ended = wait_until(driver, lambda d: d.find_elements(By.ID, "idp-logged-out") or d.find_elements(By.ID, "idp-error")
+                           or d.find_elements(By.ID, "error"), 30)
+        posts = browser_posts(driver)
+        check(f"{lab}: the browser POSTed the IdP's signed LogoutRequest to Sigil, then Sigil's LogoutResponse to the IdP",
+              any(u == sigil_slo and "SAMLRequest" in f for u, f in posts) and any(u == pidp.slo_url and "SAMLResponse" in f for u, f in posts),
+              str([(u, list(f)) for u, f in posts]))
+        check(f"{lab}: the browser ends on the IdP's signed-out page", ended and bool(driver.find_elements(By.ID, "idp-logged-out")),
+              f"{driver.current_url} {page_error(driver)} {driver.page_source[:200]}")
+        answer = (pidp.logout_responses[n_resp:] or [{}])[-1]
+        check(f"{lab}: Sigil's LogoutResponse came over HTTP-POST with an enveloped signature (RSA-SHA256) that the IdP verified "
+              "(xmlsec1, the SP metadata's certificate)", answer.get("binding") == BINDING_HTTP_POST and answer.get("enveloped_signature") is True
+              and answer.get("signature_verified") is True and answer.get("sig_alg") == attacks_rsa_sha256()
+              and answer.get("reference_uri") == "#" + (answer.get("id") or "-"), str({k: v for k, v in answer.items() if k != "xml"})[:400])
+        check(f"{lab}: LogoutResponse Success, InResponseTo the IdP's request, Destination the IdP's SLO, Issuer the SP, RelayState echoed",
+              answer.get("status") == attacks.SUCCESS and answer.get("in_response_to") == rid and answer.get("destination") == pidp.slo_url
+              and answer.get("issuer") == sp_entity and answer.get("relay_state") == relay,
+              str({k: answer.get(k) for k in ("status", "in_response_to", "destination", "issuer", "relay_state")}))
+        check(f"{lab}: pat's Sigil session ended", bool(cookie) and not signed_in_at_sigil(base, cookie))
+
+        # Refusals at Sigil's SLO over POST: a signed request changed after signing, an unsigned one.
+        clear_browser(driver, base)
+        driver.get(base + "/login?return_to=/account")
+        upstream_from_login(driver, base, pidp, "pat", connection="okta-post")
+        wait_until(driver, lambda d: d.current_url.split("?")[0] == base + "/account", 30)
+        cookie = (driver.get_cookie(SESSION) or {}).get("value")
+        index = pidp.responses[-1]["session_index"] if pidp.responses else None
+        rid, _ = pidp.logout_request_url(sp_entity, "pat@example.org", index, relay_state="changed")
+        sent = pidp.logout_sent[rid]
+        changed = dict(sent["fields"], SAMLRequest=base64.b64encode(sent["xml"].encode().replace(
+            b"pat@example.org", b"polly@example.org")).decode())
+        r = requests.post(sigil_slo, data=changed, allow_redirects=False, timeout=10)
+        err = attacks.error_text(r.text) or ""
+        check(f"{lab}: a POSTed LogoutRequest changed after signing (NameID) is refused (400, the signature)", r.status_code == 400
+              and re.search(r"signature|signed", err, re.I) is not None, f"{r.status_code} {err or r.text[:200]}")
+        rid, _ = pidp.logout_request_url(sp_entity, "pat@example.org", index, relay_state="unsigned", sign=False)
+        r = requests.post(sigil_slo, data=pidp.logout_sent[rid]["fields"], allow_redirects=False, timeout=10)
+        err = attacks.error_text(r.text) or ""
+        check(f"{lab}: an unsigned POSTed LogoutRequest is refused (400, signatureRequired)", r.status_code == 400
+              and "signatureRequired" in err, f"{r.status_code} {err or r.text[:200]}")
+        check(f"{lab}: ... and pat's session stays", signed_in_at_sigil(base, cookie))
+
+        # --- Sigil-initiated single logout over HTTP-POST ---
+        lab = f"{label} Sigil-initiated SLO"
+        n_req = len(pidp.logout_requests)
+        driver.get_log("performance")
+        driver.get(base + "/account")
+        if check(f"{lab}: /account has the Sign out button", wait_until(driver, lambda d: d.find_elements(By.ID, "sign-out"), 10)):
+            driver.find_element(By.ID, "sign-out").click()
+            reached = wait_until(driver, lambda d: urllib.parse.urlparse(d.current_url).path == "/login" and d.current_url.startswith(base)
+                                 or d.find_elements(By.ID, "idp-error") or d.find_elements(By.ID, "error"), 30)
+            posts = browser_posts(driver)
+            check(f"{lab}: the browser POSTed Sigil's LogoutRequest to the IdP's SLO, then the IdP's LogoutResponse to Sigil",
+                  any(u == pidp.slo_url and "SAMLRequest" in f for u, f in posts) and any(u == sigil_slo and "SAMLResponse" in f for u, f in posts),
+                  str([(u, list(f)) for u, f in posts]))
+            check(f"{lab}: Sign out ends on Sigil's /login", reached and driver.current_url.startswith(base + "/login"),
+                  f"{driver.current_url} {page_error(driver)} {driver.page_source[:200]}")
+            req = (pidp.logout_requests[n_req:] or [{}])[-1]
+            check(f"{lab}: the IdP got Sigil's LogoutRequest over HTTP-POST, enveloped signature (RSA-SHA256, Reference #ID) verified "
+                  "with the SP metadata's certificate (xmlsec1)", req.get("binding") == BINDING_HTTP_POST and req.get("enveloped_signature") is True
+                  and req.get("signature_verified") is True and req.get("sig_alg") == attacks_rsa_sha256()
+                  and req.get("reference_uri") == "#" + (req.get("id") or "-"), str({k: v for k, v in req.items() if k not in ("xml", "answer")})[:400])
+            check(f"{lab}: LogoutRequest NameID pat@example.org, the SessionIndex the IdP issued, Destination the IdP's SLO, Issuer the SP",
+                  req.get("name_id") == "pat@example.org" and req.get("session_indexes") == [index] and req.get("destination") == pidp.slo_url
+                  and req.get("issuer") == sp_entity, str({k: req.get(k) for k in ("name_id", "session_indexes", "destination", "issuer")}))
+            check(f"{lab}: the IdP answered over HTTP-POST (a signed LogoutResponse, RelayState echoed) and Sigil accepted it",
+                  (req.get("answer") or {}).get("binding") == BINDING_HTTP_POST and reached and driver.current_url.startswith(base + "/login"),
+                  str(req.get("answer", {}).get("location")))
+            check(f"{lab}: pat's Sigil session ended", bool(cookie) and not signed_in_at_sigil(base, cookie))
+
+        # --- by hand: --sso-url URL --sso-binding post --certificate PEM --idp-entity-id ID ---
+        lab = f"{label} by hand"
+        r = upstream(binary, data, base, "create-saml", "--tenant", "default", "--name", "okta-post-manual", "--display-name", "Okta POST (manual)",
+                     "--idp-entity-id", pidp.entity_id, "--sso-url", pidp.sso_url, "--sso-binding", "post", "--certificate", pidp.cert, "--json")
+        made = json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip().startswith("{") else {}
+        if check(f"{lab}: create-saml --sso-url --sso-binding post --certificate --idp-entity-id: sso_binding post, no SLO",
+                 made.get("sso_binding") == "post" and made.get("sso_url") == pidp.sso_url and made.get("slo_url") is None,
+                 r.stdout[:300] + r.stderr[:300]):
+            pidp.trust_sp(f"{base}/saml/sp/okta-post-manual/metadata")
+            manual = attacks.SigilACS(binary, data, base, "okta-post-manual")
+            b = manual.browser()
+            r = b.get(f"{base}/login/upstream/okta-post-manual", params={"return_to": "/account"}, allow_redirects=False, timeout=10)
+            action, fields = form_of(r.text)
+            page = b.post(action or pidp.sso_url, data=fields, timeout=10)
+            key = re.search(r'name="pending" value="([^"]+)"', page.text)
+            check(f"{lab}: Sigil answers with a form posting a signed AuthnRequest; the IdP verifies it (xmlsec1, pysaml2) and shows "
+                  "its login", r.status_code == 200 and action == pidp.sso_url and key is not None
+                  and pidp.requests[-1].get("signature_verified_xmlsec1") is True, (pidp.errors[-1:] or [page.text[:200]])[0])
+            if key:
+                done = b.post(pidp.sso_url + "/login", data={"pending": key.group(1), "username": "polly"}, timeout=10)
+                _, back = form_of(done.text)
+                out = manual.submit(b, back.get("SAMLResponse", ""), back.get("RelayState"), idp_origin=pidp.base)
+                check(f"{lab}: the IdP's response completes the sign-in as polly@example.org (JIT)", out.accepted
+                      and "polly@example.org" in (manual.whoami(b) or ""), out.describe())
+    finally:
+        pidp.shutdown()
+
+
+def encryption(binary, data, base, work, driver, idp, artifacts):
+    """Encrypted assertions from the Okta-shaped IdP (pysaml2's encrypt_assertion: xmlsec1 with a
+    template) for the encryption certificate in Sigil's SP metadata, through a connection of its
+    own (okta-enc): aes256-cbc under a signed Response, aes128-gcm with and without the Response
+    signature, and an EncryptedID inside an AES-GCM assertion are accepted in the browser (JIT; the
+    audit's subject_hash is the decrypted NameID's, and Sigil's LogoutRequest at sign-out carries
+    it); aes256-cbc in an unsigned Response, rsa-1_5 key transport and pysaml2's default Triple DES
+    are refused (400 page, nobody provisioned, audited). Then the crafted encryption battery."""
+    label = "encryption (pysaml2 IdP)"
+    r = upstream(binary, data, base, "create-saml", "--tenant", "default", "--name", "okta-enc", "--display-name", "Okta encrypted",
+                 "--metadata", idp.metadata_url, "--json")
+    if not check(f"{label}: a connection okta-enc", r.returncode == 0, r.stdout[:300] + r.stderr[:300]):
+        return
+    sp_entity, acs_url = f"{base}/saml/sp/okta-enc/metadata", f"{base}/saml/sp/okta-enc/acs"
+    idp.trust_sp(sp_entity)
+    enc_cert = sp_encryption_certificate(base, "okta-enc", work)
+    if not check(f"{label}: Sigil's SP metadata for okta-enc has a KeyDescriptor use=\"encryption\" with a certificate", enc_cert is not None):
+        return
+    with open(enc_cert, "rb") as f:
+        cert = x509.load_pem_x509_certificate(f.read())
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        key_encipherment = usage.key_encipherment
+    except x509.ExtensionNotFound:
+        key_encipherment = True
+    check(f"{label}: the encryption certificate is RSA >= 2048 bits and allows keyEncipherment",
+          isinstance(cert.public_key(), rsa.RSAPublicKey) and cert.public_key().key_size >= 2048 and key_encipherment)
+    target = attacks.SigilACS(binary, data, base, "okta-enc")
+    target.idp_origin = idp.base
+    for who in ("cbc256", "gcm128", "gcm-nosig", "cbc-unsigned", "rsa15", "tdes", "masked"):
+        idp.users[who] = {"email": f"{who}@example.org", "firstName": who.capitalize(), "lastName": "Encrypted"}
+    hidden_subject = "00u" + generate_token(10)
+    idp.users["masked"].update(name_id=hidden_subject, name_id_format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified")
+    xenc, xenc11 = attacks.XENC, attacks.XENC11
+
+    def browser_login(case, who, methods, response_signed, subject=None, **settings):
+        idp.encrypt_for_sp(sp_entity, **settings)
+        before = {e["id"] for e in target.audit(200)}
+        clear_browser(driver, base)
+        driver.get(f"{base}/login/upstream/okta-enc?return_to=/account")
+        idp_login(driver, idp, who)
+        reached = wait_until(driver, lambda d: d.current_url.split("?")[0] == base + "/account" or d.find_elements(By.ID, "error")
+                             or (d.current_url == acs_url and "continue-form" not in d.page_source), 30)
+        sent = idp.responses[-1] if idp.responses else {}
+        root = etree.fromstring(sent["xml"].encode()) if sent.get("xml") else None
+        check(f"{case}: the IdP sent an EncryptedAssertion ({', '.join(m.rsplit('#', 1)[1] for m in methods)}; no plain Assertion), "
+              f"the Response {'signed' if response_signed else 'unsigned'}", sent.get("user") == f"{who}@example.org"
+              and sent.get("encryption_methods") == methods and sent.get("response_signed") is response_signed
+              and root.find(f"{{{attacks.A}}}Assertion") is None and root.find(f"{{{attacks.A}}}EncryptedAssertion") is not None,
+              f"{sent.get('encryption_methods')} signed {sent.get('response_signed')}")
+        if not check(f"{case}: the login lands on /account as {who}@example.org", reached
+                     and driver.current_url.split("?")[0] == base + "/account" and f"{who}@example.org" in driver.page_source,
+                     f"{driver.current_url} {page_error(driver)} {driver.find_element(By.TAG_NAME, 'body').text[:200]!r} "
+                     f"(the SAMLResponse field: {len(sent.get('xml', '')) * 4 // 3} bytes)"):
+            return False  # what follows would only repeat it
+        check(f"{case}: JIT user {who}@example.org with the IdP's names", [(u.get("given_name"), u.get("family_name"))
+              for u in users(binary, data) if u.get("email") == f"{who}@example.org"] == [(who.capitalize(), "Encrypted")])
+        events = accepted_events(target, before, "okta-enc")
+        check(f"{case}: audit upstream.saml.accepted: encrypted true, subject_hash the SHA-256 of {subject or who + '@example.org'!r}",
+              len(events) == 1 and events[0].get("encrypted") == "true"
+              and events[0].get("subject_hash") == subject_hash(subject or f"{who}@example.org"), str(events))
+        return True
+
+    browser_login(f"{label}: aes256-cbc + rsa-oaep-mgf1p, Response signed", "cbc256", [xenc + "aes256-cbc", xenc + "rsa-oaep-mgf1p"], True,
+                  content="aes256-cbc", transport="rsa-oaep-mgf1p")
+    browser_login(f"{label}: aes128-gcm + rsa-oaep-mgf1p, Response signed", "gcm128", [xenc11 + "aes128-gcm", xenc + "rsa-oaep-mgf1p"], True,
+                  content="aes128-gcm")
+    browser_login(f"{label}: aes128-gcm, Response unsigned (assertion signed inside)", "gcm-nosig",
+                  [xenc11 + "aes128-gcm", xenc + "rsa-oaep-mgf1p"], False, content="aes128-gcm", sign_response=False)
+    # The ACS takes a Response the size real IdPs send: SAML sets no limit, and encrypted responses
+    # carrying certificates (the case below: about 18 KiB of base64) or many attribute values pass
+    # 16 KiB; Sigil's own message limit (SAMLBindings.maxBytes) is 512 KiB.
+    b = target.browser()
+    st = target.start(b)
+    groups = [f"cn=interop-group-{i:03d},ou=groups,dc=example,dc=org" for i in range(60)]
+    spec = attacks.Spec(issuer=idp.entity_id, destination=acs_url, audience=sp_entity, in_response_to=st.request_id, name_id="groups@example.org",
+                        attributes={"email": "groups@example.org", "firstName": "Many", "lastName": "Groups", "memberOf": groups})
+    body = attacks.b64(attacks.serialize(attacks.sign(attacks.build_response(spec), idp.key, idp.cert)))
+    out = target.submit(b, body, st.relay_state)
+    check(f"ACS: a signed Response of {len(body) // 1024} KiB base64 (60 group values; plain, signed twice) is accepted",
+          out.accepted, f"ACS answered {out.acs_status}: {out.acs_body[:200]!r}")
+    case = f"{label}: EncryptedID (aes128-cbc) inside an aes256-gcm assertion, NameID {hidden_subject} (unspecified)"
+    if browser_login(case, "masked", [xenc11 + "aes256-gcm", xenc + "rsa-oaep-mgf1p"], True, subject=hidden_subject,
+                     content="aes256-gcm", name_id=("aes128-cbc", "rsa-oaep-mgf1p")):
+        # Sigil-initiated logout: the LogoutRequest names the NameID Sigil decrypted, with the SessionIndex.
+        issued = idp.responses[-1].get("session_index") if idp.responses else None
+        n_req = len(idp.logout_requests)
+        driver.get(base + "/account")
+        if wait_until(driver, lambda d: d.find_elements(By.ID, "sign-out"), 10):
+            driver.find_element(By.ID, "sign-out").click()
+            wait_until(driver, lambda d: urllib.parse.urlparse(d.current_url).path == "/login" and d.current_url.startswith(base), 30)
+        req = (idp.logout_requests[n_req:] or [{}])[-1]
+        check(f"{case}: at sign-out Sigil's signed LogoutRequest names the decrypted NameID and its format, and the SessionIndex",
+              req.get("signature_verified") is True and req.get("name_id") == hidden_subject
+              and req.get("name_id_format") == "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+              and req.get("session_indexes") == [issued],
+              str({k: req.get(k) for k in ("signature_verified", "name_id", "name_id_format", "session_indexes")}) + f" issued {issued}")
+
+    # Refused: through the IdP's own responses (pysaml2), posted like its page would.
+    results = []
+
+    def refused(case, who, mentions, **settings):
+        idp.encrypt_for_sp(sp_entity, **settings)
+        out, _, _ = attacks.attempt_response(target, check, results, lambda *a: None, case,
+                                             lambda st: idp.response_for(sp_entity, st.request_id, acs_url, idp.users[who]).encode())
+        reasons = results[-1][2]
+        check(f"{case}: the error page and the audited reason say {mentions.pattern!r}", bool(out.error) and mentions.search(out.error) is not None
+              and any(mentions.search(x or "") for x in reasons), f"page {out.error!r} audit {reasons}")
+        sent = idp.responses[-1]
+        return sent
+
+    sent = refused(f"{label}: aes256-cbc in an unsigned Response (assertion signed inside)", "cbc-unsigned", re.compile("AES-CBC"),
+                   content="aes256-cbc", sign_response=False)
+    check(f"{label}: ... that response really was aes256-cbc, unsigned at the Response, with a signed assertion inside",
+          sent["encryption_methods"] == [xenc + "aes256-cbc", xenc + "rsa-oaep-mgf1p"] and not sent["response_signed"])
+    sent = refused(f"{label}: rsa-1_5 key transport (aes256-gcm, Response signed)", "rsa15", re.compile(r"RSA-OAEP|algorithm"),
+                   content="aes256-gcm", transport="rsa-1_5")
+    check(f"{label}: ... that response's EncryptedKey really was rsa-1_5", sent["encryption_methods"] == [xenc11 + "aes256-gcm", xenc + "rsa-1_5"])
+    refused(f"{label}: tripledes-cbc (pysaml2's default content encryption; Response signed)", "tdes", re.compile(r"algorithm|AES"),
+            content="tripledes-cbc")
+    idp.encrypt_for_sp(sp_entity, None)
+
+    # The crafted encryption battery, against the same connection.
+    print("--- encryption battery (crafted)", flush=True)
+    attacks.run_encryption_battery(target, attacks.IdPKeys(idp.key, idp.cert, idp.entity_id), enc_cert, check, work,
+                                   log=lambda *a: None)
 
 
 if __name__ == "__main__":

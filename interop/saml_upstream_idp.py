@@ -15,7 +15,17 @@ signature is checked over the query exactly as received (SAML bindings §3.4.4.1
 the enveloped signature by pysaml2/xmlsec1, with the SP's signing certificates from its metadata,
 which is fetched from the SP's metadata URL (`trust_sp`) on every request. The response goes to
 the AssertionConsumerServiceURL of the request only if the SP's metadata lists it for HTTP-POST,
-through an auto-submitting form.
+through an auto-submitting form. `sso_bindings`/`slo_bindings` choose what metadata offers
+(default both; HTTP-POST only for SLO makes the IdP send its own logout messages over HTTP-POST,
+enveloped-signed, in auto-submitting forms). Over HTTP-POST the AuthnRequest must carry an enveloped
+ds:Signature whose Reference is its ID, verified with xmlsec1 and then pysaml2.
+
+Encryption (`encrypt_for_sp`): the assertion signed, then encrypted for the SP's metadata
+certificate use="encryption" by pysaml2's encrypt_assertion (xmlsec1 with a template: content
+aes128/192/256-cbc, aes128/192/256-gcm or tripledes-cbc, key transport rsa-oaep-mgf1p or rsa-1_5),
+then the Response signed or not; optionally the NameID in a saml:EncryptedID (lxml and
+saml_acs_attacks.encrypt_in_place, since pysaml2 cannot), with a NameID other than the email
+(`name_id` in the user table).
 
 Single logout (SAML profiles §4.4) at `/app/{app}/slo/saml`, both ways:
   * IdP-initiated: `logout_request_url` builds a LogoutRequest (NameID, the SessionIndex this IdP
@@ -28,10 +38,14 @@ Single logout (SAML profiles §4.4) at `/app/{app}/slo/saml`, both ways:
     (`logout_requests`) and answered with a signed LogoutResponse (HTTP-Redirect, RelayState
     echoed) to the SP's SingleLogoutService.
 
+The self-test also runs an HTTP-POST-only IdP against a pysaml2 SP with an encryption key: POST
+AuthnRequests (unsigned or changed ones refused), encrypted assertions and EncryptedIDs that
+libxmlsec1 and pysaml2 decrypt with valid signatures inside, single logout over HTTP-POST both ways.
+
     /opt/peers-venv/bin/python interop/saml_upstream_idp.py --self-test   # against pysaml2's SP role
     /opt/peers-venv/bin/python interop/saml_upstream_idp.py --serve [--port P]   # run it by hand
 """
-import argparse, base64, html, json, os, secrets, subprocess, sys, tempfile, threading, time, urllib.parse, zlib
+import argparse, base64, html, json, os, secrets, subprocess, sys, tempfile, threading, time, types, urllib.parse, zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import logging
@@ -107,8 +121,12 @@ def auto_post_page(action, fields):
 
 
 class OktaShapedIdP:
-    def __init__(self, work, users=None, app="exk1sigil", port=None):
+    def __init__(self, work, users=None, app="exk1sigil", port=None, sso_bindings=(BINDING_HTTP_POST, BINDING_HTTP_REDIRECT),
+                 slo_bindings=(BINDING_HTTP_POST, BINDING_HTTP_REDIRECT)):
         self.work = work
+        self.sso_bindings = tuple(sso_bindings)  # what metadata offers (the endpoint takes both)
+        self.slo_bindings = tuple(slo_bindings)  # what metadata offers; POST only: the IdP also sends over POST
+        self.encrypt_for = {}  # SP entity ID -> encryption settings (encrypt_for_sp)
         self.users = dict(users or USERS)
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -170,7 +188,10 @@ class OktaShapedIdP:
                         rid = urllib.parse.parse_qs(query).get("id", [""])[0]
                         if rid not in idp.logout_sent:
                             return self.send(404, "no such logout")
-                        return self.answer(("redirect", idp.logout_sent[rid]["url"]))
+                        sent = idp.logout_sent[rid]
+                        if sent.get("fields"):  # HTTP-POST: the browser carries it in an auto-submitting form
+                            return self.send(200, auto_post_page(sent["url"], sent["fields"]))
+                        return self.answer(("redirect", sent["url"]))
                     self.send(404, "not found")
                 except Exception as error:  # noqa: BLE001 - an IdP error page, recorded
                     idp.errors.append(repr(error))
@@ -254,10 +275,8 @@ class OktaShapedIdP:
                 f'<md:IDPSSODescriptor WantAuthnRequestsSigned="true" protocolSupportEnumeration="{P}">{keys}'
                 '<md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>'
                 '<md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified</md:NameIDFormat>'
-                f'<md:SingleSignOnService Binding="{BINDING_HTTP_POST}" Location="{self.sso_url}"/>'
-                f'<md:SingleSignOnService Binding="{BINDING_HTTP_REDIRECT}" Location="{self.sso_url}"/>'
-                f'<md:SingleLogoutService Binding="{BINDING_HTTP_POST}" Location="{self.base + self.slo_path}"/>'
-                f'<md:SingleLogoutService Binding="{BINDING_HTTP_REDIRECT}" Location="{self.base + self.slo_path}"/>'
+                + "".join(f'<md:SingleSignOnService Binding="{b}" Location="{self.sso_url}"/>' for b in self.sso_bindings)
+                + "".join(f'<md:SingleLogoutService Binding="{b}" Location="{self.slo_url}"/>' for b in self.slo_bindings) +
                 '</md:IDPSSODescriptor></md:EntityDescriptor>')
 
     def _server(self):
@@ -351,6 +370,20 @@ class OktaShapedIdP:
             except Exception as error:  # noqa: BLE001
                 return self._refuse(f"pysaml2 refused the request: {error!r}", info)
         else:
+            # HTTP-POST (bindings §3.5.4): an enveloped signature on the AuthnRequest itself, checked
+            # here with xmlsec1 and each SP signing certificate, then again by pysaml2.
+            sig = doc.find(f"{{{DS}}}Signature")
+            ref = None if sig is None else sig.find(f"{{{DS}}}SignedInfo/{{{DS}}}Reference")
+            method = None if sig is None else sig.find(f"{{{DS}}}SignedInfo/{{{DS}}}SignatureMethod")
+            info.update(enveloped_signature=sig is not None, reference_uri=None if ref is None else ref.get("URI"),
+                        sig_alg=None if method is None else method.get("Algorithm"))
+            if sig is None:
+                return self._refuse("the HTTP-POST AuthnRequest carries no enveloped ds:Signature", info)
+            if info["reference_uri"] != "#" + (info["id"] or ""):
+                return self._refuse(f"the signature's Reference {info['reference_uri']!r} is not the request's ID", info)
+            info["signature_verified_xmlsec1"] = self._verify_enveloped(xml, "AuthnRequest", certs)
+            if not info["signature_verified_xmlsec1"]:
+                return self._refuse("the AuthnRequest's enveloped signature does not verify (xmlsec1) with the SP's certificates", info)
             server.config.setattr("idp", "want_authn_requests_signed", True)
             try:
                 req = server.parse_authn_request(form["SAMLRequest"], BINDING_HTTP_POST)
@@ -397,18 +430,72 @@ class OktaShapedIdP:
             fields["RelayState"] = ctx["relay_state"]
         return 200, auto_post_page(ctx["acs"], fields)
 
+    def encrypt_for_sp(self, sp, content="aes256-cbc", transport="rsa-oaep-mgf1p", sign_response=True, name_id=None,
+                       assertion=True):
+        """Encrypts what this IdP sends `sp` for the SP's encryption certificate (its metadata's
+        KeyDescriptor use="encryption"), as Okta's "Assertion Encryption" does: the assertion is
+        signed, then encrypted (`content`: aes128-cbc … aes256-gcm, tripledes-cbc; `transport`:
+        rsa-oaep-mgf1p or rsa-1_5) by pysaml2's encrypt_assertion (xmlsec1 and a template), then the
+        Response is signed unless `sign_response` is False. `name_id` (content, transport) also
+        puts the NameID in a saml:EncryptedID (pysaml2 cannot: done here with lxml and the same
+        algorithms; the assertion is then encrypted the same way, if `assertion`). None: stop."""
+        if content is None:
+            self.encrypt_for.pop(sp, None)
+        else:
+            self.encrypt_for[sp] = {"content": content, "transport": transport, "sign_response": sign_response, "name_id": name_id,
+                                    "assertion": assertion}
+
+    def _sp_encryption_cert(self, server, sp):
+        certs = server.metadata.certs(sp, "spsso", "encryption")
+        if not certs:
+            raise ValueError(f"the SP {sp!r} publishes no encryption certificate")
+        return "".join(certs[0][1].split())
+
     def response_for(self, sp, request_id, acs, user):
         server = self._server()
         identity = {"email": [user["email"]], "firstName": [user["firstName"]], "lastName": [user["lastName"]]}
-        resp = server.create_authn_response(
-            identity, in_response_to=request_id, destination=acs, sp_entity_id=sp,
-            name_id=NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=user["email"]),
-            authn={"class_ref": PASSWORDPROTECTEDTRANSPORT}, sign_response=True, sign_assertion=True,
-            sign_alg=xmldsig.SIG_RSA_SHA256, digest_alg=xmldsig.DIGEST_SHA256)
-        xml = str(resp)
-        index = etree.fromstring(xml.encode()).find(f".//{{{A}}}AuthnStatement")
+        name_id = NameID(format=user.get("name_id_format", NAMEID_FORMAT_EMAILADDRESS), text=user.get("name_id", user["email"]))
+        enc = self.encrypt_for.get(sp)
+        common = dict(in_response_to=request_id, destination=acs, sp_entity_id=sp, name_id=name_id,
+                      authn={"class_ref": PASSWORDPROTECTEDTRANSPORT}, sign_alg=xmldsig.SIG_RSA_SHA256, digest_alg=xmldsig.DIGEST_SHA256)
+        session_index = None
+        if enc is None:
+            xml = str(server.create_authn_response(identity, sign_response=True, sign_assertion=True, **common))
+        elif enc["name_id"] is None:
+            from saml2.sigver import get_pem_wrapped_unwrapped, make_temp, pre_encryption_part
+            import saml_acs_attacks as crafted
+            content_uri, size, _ = crafted.CONTENT_ENCRYPTION[enc["content"]]
+            session_key = "des-192" if enc["content"] == "tripledes-cbc" else f"aes-{size * 8}"
+
+            def encrypt_assertion(_self, encrypt_cert, sp_entity_id, response, node_xpath=None):
+                wrapped, unwrapped = get_pem_wrapped_unwrapped(encrypt_cert)
+                pem = make_temp(wrapped.encode("ascii"), decode=False, delete_tmpfiles=True)
+                template = pre_encryption_part(msg_enc=content_uri, key_enc=crafted.KEY_TRANSPORT[enc["transport"]], encrypt_cert=unwrapped)
+                return _self.sec.encrypt_assertion(response, pem.name, template, key_type=session_key, node_xpath=node_xpath)
+            server._encrypt_assertion = types.MethodType(encrypt_assertion, server)
+            xml = str(server.create_authn_response(
+                identity, sign_response=enc["sign_response"], sign_assertion=True, encrypt_assertion=True,
+                encrypt_assertion_self_contained=True, encrypt_cert_assertion=self._sp_encryption_cert(server, sp), **common))
+        else:
+            import saml_acs_attacks as crafted
+            sp_cert = "-----BEGIN CERTIFICATE-----\n" + self._sp_encryption_cert(server, sp) + "\n-----END CERTIFICATE-----\n"
+            root = etree.fromstring(str(server.create_authn_response(identity, sign_response=False, sign_assertion=False, **common)).encode())
+            assertion = root.find(f"{{{A}}}Assertion")
+            session_index = assertion.find(f"{{{A}}}AuthnStatement").get("SessionIndex")
+            crafted.encrypt_in_place(assertion.find(f"{{{A}}}Subject/{{{A}}}NameID"), sp_cert, *enc["name_id"], wrapper="EncryptedID")
+            crafted.sign_element(assertion, self.key, self.cert)
+            if enc["assertion"]:
+                crafted.encrypt_in_place(assertion, sp_cert, enc["content"], enc["transport"])
+            if enc["sign_response"]:
+                crafted.sign_element(root, self.key, self.cert)
+            xml = etree.tostring(root, encoding="unicode")
+        doc = etree.fromstring(xml.encode())
+        index = doc.find(f".//{{{A}}}AuthnStatement")
+        methods = [e.get("Algorithm") for e in doc.iter("{http://www.w3.org/2001/04/xmlenc#}EncryptionMethod")]
         self.responses.append({"request_id": request_id, "acs": acs, "xml": xml, "user": user["email"], "key": self.signing_key,
-                               "sp": sp, "session_index": None if index is None else index.get("SessionIndex")})
+                               "sp": sp, "session_index": session_index or (None if index is None else index.get("SessionIndex")),
+                               "name_id": name_id.text, "encryption_methods": methods, "encryption": enc,
+                               "response_signed": doc.find(f"{{{DS}}}Signature") is not None})
         return xml
 
     # --- single logout ------------------------------------------------------------------------------
@@ -463,19 +550,36 @@ class OktaShapedIdP:
         finally:
             os.unlink(path)
 
+    @property
+    def slo_binding(self):
+        """How this IdP sends logout messages: HTTP-Redirect, or HTTP-POST when its metadata offers only POST."""
+        return BINDING_HTTP_REDIRECT if BINDING_HTTP_REDIRECT in self.slo_bindings else BINDING_HTTP_POST
+
     def logout_request_url(self, sp, name_id, session_index=None, relay_state=None, sign=True):
-        """An IdP-initiated LogoutRequest for `sp` (HTTP-Redirect, signed over the query unless
-        `sign` is False). Returns (request ID, URL at the SP's SLO endpoint); the browser starts at
+        """An IdP-initiated LogoutRequest for `sp`, over `slo_binding`: HTTP-Redirect signed over the
+        query, or HTTP-POST with an enveloped signature (RSA-SHA256, SHA-256), unless `sign` is False.
+        Returns (request ID, the SP's SLO URL: with the query for Redirect); the browser starts at
         `initiate_url(request ID)`."""
         server = self._server()
-        destination = self._sp_slo(server, sp)
-        rid, req = server.create_logout_request(
-            destination, sp, name_id=NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=name_id),
-            session_indexes=[session_index] if session_index else None, sign=False)
-        info = server.apply_binding(BINDING_HTTP_REDIRECT, str(req), destination, relay_state or "", sign=sign, sigalg=RSA_SHA256)
-        url = dict(info["headers"])["Location"]
-        self.logout_sent[rid] = {"url": url, "name_id": name_id, "session_index": session_index, "relay_state": relay_state,
-                                 "sp": sp, "xml": str(req), "signed": sign}
+        post = self.slo_binding == BINDING_HTTP_POST
+        destination = self._sp_slo(server, sp, self.slo_binding)
+        name = NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=name_id)
+        indexes = [session_index] if session_index else None
+        fields = None
+        if post:
+            rid, req = server.create_logout_request(destination, sp, name_id=name, session_indexes=indexes, sign=sign,
+                                                    sign_alg=RSA_SHA256, digest_alg=xmldsig.DIGEST_SHA256)
+            xml, url = str(req), destination
+            fields = {"SAMLRequest": base64.b64encode(xml.encode()).decode()}
+            if relay_state is not None:
+                fields["RelayState"] = relay_state
+        else:
+            rid, req = server.create_logout_request(destination, sp, name_id=name, session_indexes=indexes, sign=False)
+            xml = str(req)
+            info = server.apply_binding(BINDING_HTTP_REDIRECT, xml, destination, relay_state or "", sign=sign, sigalg=RSA_SHA256)
+            url = dict(info["headers"])["Location"]
+        self.logout_sent[rid] = {"url": url, "fields": fields, "binding": self.slo_binding, "name_id": name_id,
+                                 "session_index": session_index, "relay_state": relay_state, "sp": sp, "xml": xml, "signed": sign}
         return rid, url
 
     def initiate_url(self, request_id):
@@ -504,8 +608,13 @@ class OktaShapedIdP:
         else:
             verified = self._verify_enveloped(xml, "LogoutResponse" if typ == "SAMLResponse" else "LogoutRequest", certs)
         relay_state = params.get("RelayState")
+        sig = doc.find(f"{{{DS}}}Signature")
+        method = None if sig is None else sig.find(f"{{{DS}}}SignedInfo/{{{DS}}}SignatureMethod")
+        ref = None if sig is None else sig.find(f"{{{DS}}}SignedInfo/{{{DS}}}Reference")
         info = {"binding": binding, "xml": xml, "id": doc.get("ID"), "issuer": issuer, "destination": doc.get("Destination"),
-                "relay_state": relay_state, "sig_alg": params.get("SigAlg"), "signature_verified": verified, "known_sp": bool(certs)}
+                "relay_state": relay_state, "signature_verified": verified, "known_sp": bool(certs),
+                "sig_alg": params.get("SigAlg") if binding == BINDING_HTTP_REDIRECT else (None if method is None else method.get("Algorithm")),
+                "enveloped_signature": sig is not None, "reference_uri": None if ref is None else ref.get("URI")}
         if typ == "SAMLResponse":
             code = doc.find(f"{{{P}}}Status/{{{P}}}StatusCode")
             info.update(kind=doc.tag, in_response_to=doc.get("InResponseTo"), status=None if code is None else code.get("Value"),
@@ -521,11 +630,22 @@ class OktaShapedIdP:
         if not verified:
             return self._refuse("the logout request's signature does not verify with the SP's certificates")
         request = logout_request_from_string(xml)
+        destination = self._sp_slo(server, issuer, self.slo_binding)
+        if self.slo_binding == BINDING_HTTP_POST:
+            signed = server.create_logout_response(request, [BINDING_HTTP_POST], sign=True, sign_alg=RSA_SHA256,
+                                                   digest_alg=xmldsig.DIGEST_SHA256)
+            signed = signed if isinstance(signed, str) else str(signed)
+            fields = {"SAMLResponse": base64.b64encode(signed.encode()).decode()}
+            if relay_state is not None:
+                fields["RelayState"] = relay_state
+            info["answer"] = {"id": etree.fromstring(signed.encode()).get("ID"), "xml": signed, "binding": BINDING_HTTP_POST,
+                              "location": destination, "fields": fields}
+            return 200, auto_post_page(destination, fields)
         response = server.create_logout_response(request, [BINDING_HTTP_REDIRECT], sign=False)
-        destination = self._sp_slo(server, issuer)
         http = server.apply_binding(BINDING_HTTP_REDIRECT, str(response), destination, relay_state or "", response=True, sign=True,
                                     sigalg=RSA_SHA256)
-        info["answer"] = {"id": response.id, "xml": str(response), "location": dict(http["headers"])["Location"]}
+        info["answer"] = {"id": response.id, "xml": str(response), "binding": BINDING_HTTP_REDIRECT,
+                          "location": dict(http["headers"])["Location"]}
         return "redirect", info["answer"]["location"]
 
 
@@ -708,6 +828,217 @@ def self_test(check):
     idp.shutdown()
 
 
+def self_test_post_and_encryption(check):
+    """An IdP whose metadata offers only HTTP-POST (SSO and SLO), against a pysaml2 SP with an
+    encryption key: the POST AuthnRequest's enveloped signature required and checked; encrypted
+    assertions (AES-CBC, AES-GCM, with and without the Response signature) and EncryptedIDs that
+    pysaml2's SP decrypts; single logout over HTTP-POST both ways, every message signed (enveloped)."""
+    import re
+    from saml2.client import Saml2Client
+    from saml2.config import SPConfig
+    from saml2.metadata import entity_descriptor
+    import saml_acs_attacks as crafted
+    work = tempfile.mkdtemp(prefix="okta-idp-post-selftest-")
+    idp = OktaShapedIdP(work, app="exk1post", sso_bindings=[BINDING_HTTP_POST], slo_bindings=[BINDING_HTTP_POST])
+    doc = etree.fromstring(requests.get(idp.metadata_url, timeout=10).content)
+    ns = {"md": MD}
+    check("POST-only IdP: metadata offers SSO and SLO over HTTP-POST only",
+          [e.get("Binding") for e in doc.findall(".//md:SingleSignOnService", ns)] == [BINDING_HTTP_POST]
+          and [e.get("Binding") for e in doc.findall(".//md:SingleLogoutService", ns)] == [BINDING_HTTP_POST])
+    sp_port = free_port()
+    sp_base = f"http://localhost:{sp_port}"
+    sp_entity = sp_base + "/saml/sp/post/metadata"
+    sp_key, sp_cert = make_keypair(work, "sp")
+    enc_key, enc_cert = make_keypair(work, "sp-enc")
+    idp_md_file = os.path.join(work, "idp.xml")
+    with open(idp_md_file, "w") as f:
+        f.write(requests.get(idp.metadata_url, timeout=10).text)
+    conf = SPConfig()
+    conf.load({"entityid": sp_entity, "key_file": sp_key, "cert_file": sp_cert,
+               "encryption_keypairs": [{"key_file": enc_key, "cert_file": enc_cert}],
+               "xmlsec_binary": "/usr/bin/xmlsec1", "metadata": {"local": [idp_md_file]}, "allow_unknown_attributes": True,
+               "accepted_time_diff": 60,
+               "service": {"sp": {"endpoints": {"assertion_consumer_service": [(sp_base + "/acs", BINDING_HTTP_POST)],
+                                                "single_logout_service": [(sp_base + "/slo", BINDING_HTTP_POST)]},
+                                  "authn_requests_signed": True, "want_response_signed": False, "want_assertions_signed": True}}})
+    sp_md = str(entity_descriptor(conf))
+
+    class SPMeta(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/xml")
+            self.end_headers()
+            self.wfile.write(sp_md.encode())
+    srv = ThreadingHTTPServer(("127.0.0.1", sp_port), SPMeta)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    idp.trust_sp(sp_base + "/metadata")
+    client = Saml2Client(conf)
+
+    def form_fields(page):
+        return {k: html.unescape(v) for k, v in re.findall(r'name="([^"]+)" value="([^"]*)"', page)}
+
+    def login(username="alice", sign=True, tamper=False):
+        rid, info = client.prepare_for_authenticate(entityid=idp.entity_id, relay_state="rs-post", binding=BINDING_HTTP_POST,
+                                                    sigalg=xmldsig.SIG_RSA_SHA256, digest_alg=xmldsig.DIGEST_SHA256, sign=sign)
+        fields = form_fields(info["data"])
+        if tamper:
+            xml = base64.b64decode(fields["SAMLRequest"]).decode()
+            fields["SAMLRequest"] = base64.b64encode(xml.replace('ForceAuthn="false"', 'ForceAuthn="true"').replace(
+                "<ns0:Issuer", "<ns0:Issuer").replace('Version="2.0"', 'Version="2.0" ProviderName="evil"', 1).encode()).decode()
+        s = requests.Session()
+        page = s.post(idp.sso_url, data=fields, timeout=10)
+        if page.status_code != 200 or "okta-signin-username" not in page.text:
+            return rid, None, page.text
+        key = re.search(r'name="pending" value="([^"]+)"', page.text).group(1)
+        done = s.post(idp.sso_url + "/login", data={"pending": key, "username": username}, timeout=10)
+        return rid, form_fields(done.text), done.text
+
+    rid, fields, page = login()
+    seen = idp.requests[-1] if idp.requests else {}
+    check("POST binding: a signed AuthnRequest is accepted (login page shown)", fields is not None, page[:300])
+    check("POST binding: the IdP saw an enveloped ds:Signature whose Reference is the request's ID, verified by xmlsec1",
+          seen.get("binding") == BINDING_HTTP_POST and seen.get("enveloped_signature") is True and seen.get("reference_uri") == "#" + rid
+          and seen.get("signature_verified_xmlsec1") is True and seen.get("sig_alg") == RSA_SHA256,
+          str({k: v for k, v in seen.items() if k != "xml"}))
+    _, fields, page = login(sign=False)
+    check("POST binding: an unsigned AuthnRequest is refused", fields is None and "idp-error" in page and "no enveloped" in page, page[:200])
+    _, fields, page = login(tamper=True)
+    check("POST binding: an AuthnRequest changed after signing is refused", fields is None and "idp-error" in page
+          and "does not verify" in page, page[:200])
+
+    # Encrypted assertions, for the SP's encryption certificate from its metadata.
+    def encrypted_login(label, username="alice", **settings):
+        idp.encrypt_for_sp(sp_entity, **settings)
+        rid, fields, page = login(username)
+        if not fields:
+            return check(f"{label}: a response", False, page[:300]) and None
+        xml = base64.b64decode(fields["SAMLResponse"])
+        sent = idp.responses[-1]
+        try:
+            resp = client.parse_authn_request_response(fields["SAMLResponse"], BINDING_HTTP_POST, outstanding={rid: "/"})
+        except Exception as error:  # noqa: BLE001
+            resp = None
+            check(f"{label}: pysaml2's SP decrypts and accepts it", False, repr(error)[:300])
+        return xml, sent, resp
+
+    for content, transport, signed in (("aes256-cbc", "rsa-oaep-mgf1p", True), ("aes128-gcm", "rsa-oaep-mgf1p", True),
+                                       ("aes256-cbc", "rsa-oaep-mgf1p", False), ("aes128-gcm", "rsa-1_5", True)):
+        label = f"encrypted assertion ({content}, {transport}, Response {'signed' if signed else 'unsigned'})"
+        got = encrypted_login(label, content=content, transport=transport, sign_response=signed)
+        if not got:
+            continue
+        xml, sent, resp = got
+        root = etree.fromstring(xml)
+        check(f"{label}: an EncryptedAssertion with those algorithms, no plain Assertion, the Response "
+              f"{'signed' if signed else 'unsigned'}", root.find(f"{{{A}}}EncryptedAssertion") is not None
+              and root.find(f"{{{A}}}Assertion") is None and sent["encryption_methods"] == [crafted.CONTENT_ENCRYPTION[content][0],
+                                                                                       crafted.KEY_TRANSPORT[transport]]
+              and sent["response_signed"] is signed, f"{sent['encryption_methods']} signed {sent['response_signed']}")
+        ok, dec = crafted.decrypt_with_libxmlsec(xml, enc_key)
+        if check(f"{label}: libxmlsec1 decrypts it with the SP's encryption key", ok, str(dec)[:200]):
+            path = os.path.join(work, "decrypted.xml")
+            with open(path, "wb") as f:
+                f.write(etree.tostring(dec))
+            v = subprocess.run(["/usr/bin/xmlsec1", "--verify", "--pubkey-cert-pem", idp.cert, "--id-attr:ID", f"{A}:Assertion",
+                                "--node-xpath", "//*[local-name()='Assertion']/*[local-name()='Signature']", path],
+                               capture_output=True, text=True)
+            check(f"{label}: the decrypted assertion carries its own signature, valid (xmlsec1)", v.returncode == 0, v.stderr[-200:])
+        if resp is not None:
+            check(f"{label}: pysaml2's SP decrypts it: NameID alice@example.org", resp.get_subject().text == "alice@example.org")
+
+    idp.users["nid"] = {"email": "nid@example.org", "firstName": "Nid", "lastName": "Crypt", "name_id": "00u-nid-4711",
+                        "name_id_format": "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"}
+    label = "EncryptedID (aes128-cbc) inside an aes256-gcm EncryptedAssertion"
+    got = encrypted_login(label, "nid", content="aes256-gcm", name_id=("aes128-cbc", "rsa-oaep-mgf1p"))
+    if got:
+        xml, sent, resp = got
+        ok, outer = crafted.decrypt_with_libxmlsec(xml, enc_key, levels=1)
+        inner = [e.get("Algorithm") for e in outer.iterfind(f".//{{{A}}}EncryptedID//{{{crafted.XENC}}}EncryptionMethod")] if ok else []
+        check(f"{label}: the assertion is aes256-gcm, the EncryptedID inside aes128-cbc (both rsa-oaep-mgf1p)",
+              sent["encryption_methods"] == [crafted.XENC11 + "aes256-gcm", crafted.XENC + "rsa-oaep-mgf1p"]
+              and inner == [crafted.XENC + "aes128-cbc", crafted.XENC + "rsa-oaep-mgf1p"], f"{sent['encryption_methods']} {inner}")
+        ok, dec = crafted.decrypt_with_libxmlsec(xml, enc_key)
+        nid = dec.find(f".//{{{A}}}Subject/{{{A}}}EncryptedID/{{{A}}}NameID") if ok else None
+        check(f"{label}: both decrypt (libxmlsec1); the NameID inside the EncryptedID is 00u-nid-4711",
+              nid is not None and nid.text == "00u-nid-4711", str(dec)[:200])
+        check(f"{label}: the IdP recorded the SessionIndex it issued", bool(sent.get("session_index")))
+        if resp is not None:
+            check(f"{label}: pysaml2's SP reads the decrypted NameID", resp.get_subject().text == "00u-nid-4711",
+                  str(resp.get_subject()))
+    idp.encrypt_for_sp(sp_entity, None)
+
+    # Single logout over HTTP-POST, IdP-initiated: an enveloped signature, in an auto-submitting form.
+    rid, url = idp.logout_request_url(sp_entity, "alice@example.org", "sess-1", relay_state="idp-post-rs")
+    check("POST SLO: the IdP's LogoutRequest goes to the SP's HTTP-POST SingleLogoutService", url == sp_base + "/slo", url)
+    start = requests.get(idp.initiate_url(rid), timeout=10)
+    fields = form_fields(start.text)
+    check("POST SLO: the browser gets an auto-submitting form with SAMLRequest and RelayState",
+          start.status_code == 200 and f'action="{sp_base}/slo"' in start.text and "onload" in start.text
+          and fields.get("RelayState") == "idp-post-rs", start.text[:200])
+    xml = base64.b64decode(fields.get("SAMLRequest", ""))
+    with open(os.path.join(work, "lreq.xml"), "wb") as f:
+        f.write(xml)
+    v = subprocess.run(["/usr/bin/xmlsec1", "--verify", "--pubkey-cert-pem", idp.cert, "--id-attr:ID", f"{P}:LogoutRequest",
+                        os.path.join(work, "lreq.xml")], capture_output=True, text=True)
+    check("POST SLO: the LogoutRequest's enveloped signature verifies (xmlsec1, IdP certificate), RSA-SHA256",
+          v.returncode == 0 and RSA_SHA256.encode() in xml, v.stderr[-200:])
+    try:
+        lreq = client.parse_logout_request(fields["SAMLRequest"], BINDING_HTTP_POST)
+        check("POST SLO: pysaml2's SP parses it: NameID, SessionIndex", lreq.message.name_id.text == "alice@example.org"
+              and [i.text for i in lreq.message.session_index] == ["sess-1"])
+        ans = client.handle_logout_request(fields["SAMLRequest"], lreq.message.name_id, BINDING_HTTP_POST, sign=True,
+                                           sign_alg=xmldsig.SIG_RSA_SHA256, digest_alg=xmldsig.DIGEST_SHA256, relay_state="idp-post-rs")
+        back = form_fields(ans["data"])
+        page = requests.post(idp.slo_url, data=back, timeout=10)
+        got = idp.logout_responses[-1] if idp.logout_responses else {}
+        check("POST SLO: the SP's LogoutResponse over HTTP-POST is verified (enveloped, xmlsec1) and recorded by the IdP",
+              page.status_code == 200 and got.get("binding") == BINDING_HTTP_POST and got.get("signature_verified") is True
+              and got.get("in_response_to") == rid and got.get("relay_state") == "idp-post-rs", f"{page.status_code} {got}")
+    except Exception as error:  # noqa: BLE001
+        check("POST SLO: pysaml2's SP handles the IdP's LogoutRequest", False, repr(error)[:300])
+
+    # SP-initiated over HTTP-POST: the IdP verifies the enveloped signature and answers over HTTP-POST.
+    rid, fields, page = login()
+    resp = client.parse_authn_request_response(fields["SAMLResponse"], BINDING_HTTP_POST, outstanding={rid: "/"}) if fields else None
+    if check("POST SLO: a signed-in SP session to sign out of", resp is not None):
+        out = client.do_logout(resp.get_subject(), [idp.entity_id], reason="", expire=None, sign=True, expected_binding=BINDING_HTTP_POST,
+                               sign_alg=xmldsig.SIG_RSA_SHA256, digest_alg=xmldsig.DIGEST_SHA256)
+        posted = form_fields(out[idp.entity_id][1]["data"])
+        forged = dict(posted, SAMLRequest=base64.b64encode(base64.b64decode(posted["SAMLRequest"]).replace(
+            b"alice@example.org", b"bob@example.org")).decode())
+        r = requests.post(idp.slo_url, data=forged, timeout=10)
+        check("POST SLO: the IdP refuses an SP LogoutRequest changed after signing (400)", r.status_code == 400
+              and idp.logout_requests[-1].get("signature_verified") is False, f"{r.status_code} {r.text[:200]}")
+        answer = requests.post(idp.slo_url, data=posted, timeout=10)
+        seen = idp.logout_requests[-1] if idp.logout_requests else {}
+        check("POST SLO: the IdP verifies the SP's enveloped signature (xmlsec1) and records NameID and SessionIndex",
+              seen.get("binding") == BINDING_HTTP_POST and seen.get("signature_verified") is True and seen.get("enveloped_signature")
+              and seen.get("name_id") == "alice@example.org" and seen.get("session_indexes") == [idp.responses[-1]["session_index"]],
+              str({k: v for k, v in seen.items() if k != "xml"}))
+        back = form_fields(answer.text)
+        check("POST SLO: the IdP answers with an auto-submitting form to the SP's HTTP-POST SLO (SAMLResponse, RelayState echoed)",
+              answer.status_code == 200 and f'action="{sp_base}/slo"' in answer.text and "SAMLResponse" in back
+              and back.get("RelayState") == seen.get("relay_state"), answer.text[:200])
+        if "SAMLResponse" in back:
+            with open(os.path.join(work, "lresp.xml"), "wb") as f:
+                f.write(base64.b64decode(back["SAMLResponse"]))
+            v = subprocess.run(["/usr/bin/xmlsec1", "--verify", "--pubkey-cert-pem", idp.cert, "--id-attr:ID", f"{P}:LogoutResponse",
+                                os.path.join(work, "lresp.xml")], capture_output=True, text=True)
+            check("POST SLO: the IdP's LogoutResponse carries a valid enveloped signature (xmlsec1, IdP certificate)", v.returncode == 0,
+                  v.stderr[-200:])
+            try:
+                lresp = client.parse_logout_request_response(back["SAMLResponse"], BINDING_HTTP_POST)
+                check("POST SLO: pysaml2's SP accepts the LogoutResponse: Success", lresp.response.status.status_code.value
+                      == "urn:oasis:names:tc:SAML:2.0:status:Success")
+            except Exception as error:  # noqa: BLE001
+                check("POST SLO: pysaml2's SP accepts the LogoutResponse: Success", False, repr(error)[:300])
+    srv.shutdown()
+    idp.shutdown()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--self-test", action="store_true")
@@ -719,6 +1050,7 @@ def main():
     if args.self_test:
         from passkey_signin import check, report_and_exit
         self_test(check)
+        self_test_post_and_encryption(check)
         report_and_exit()
     work = tempfile.mkdtemp(prefix="okta-idp-")
     idp = OktaShapedIdP(work, port=args.port)

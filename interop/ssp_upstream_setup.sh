@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # SimpleSAMLphp 1.19 (Debian `simplesamlphp`) as an upstream SAML IdP for interop/saml_upstream.py,
 # after /work/shared/interop/examples/ssp_idp_setup.sh: an isolated config dir (selected with
-# SIMPLESAMLPHP_CONFIG_DIR), a self-signed IdP key, an exampleauth:UserPass source with one user
-# (student / studentpass: mail, givenName, sn), signed Response and Assertion (RSA-SHA256), NameID
-# emailAddress from `mail`, signed AuthnRequests required. SP metadata files dropped as
-# $W/metadata/sp-*.xml are trusted (read on every request).
+# SIMPLESAMLPHP_CONFIG_DIR), a self-signed IdP key, an exampleauth:UserPass source (users below:
+# mail, givenName, sn, and `subject`, an address other than mail for a NameID), signed Response and
+# Assertion (RSA-SHA256), NameID emailAddress from `mail`, signed AuthnRequests required
+# (`validate.authnrequest`: the query signature over HTTP-Redirect, the enveloped one over
+# HTTP-POST), SAML messages logged (`debug.saml`) to $W/log/simplesamlphp.log. SP metadata files
+# dropped as $W/metadata/sp-NAME.xml are trusted (read on every request, through
+# saml20-sp-remote.php); options for one SP (`assertion.encryption`, `nameid.encryption`,
+# `saml20.sign.response`, an `authproc` ...) go in $W/metadata/sp-NAME.json beside it.
+# Encryption, with an SP certificate: always AES-128-CBC content and RSA-OAEP-MGF1P key transport
+# (simplesamlphp/saml2's EncryptedAssertion::setAssertion and Assertion::encryptNameId hard-code
+# them; `sharedkey_algorithm` applies only to a pre-shared symmetric `sharedkey`).
 # Usage: SSP_PORT=8081 ssp_upstream_setup.sh WORKDIR
 #   then: SIMPLESAMLPHP_CONFIG_DIR=WORKDIR/config php -S 127.0.0.1:$SSP_PORT -t /usr/share/simplesamlphp/www
 set -euo pipefail
@@ -40,10 +47,8 @@ cat >"$W/config/config.php" <<PHP
     'session.cookie.samesite' => null,
     'store.type' => 'phpsession',
     'language.default' => 'en',
-    'metadata.sources' => array_merge(
-        [['type' => 'flatfile']],
-        array_map(function (\$f) { return ['type' => 'xml', 'file' => \$f]; }, glob('$W/metadata/sp-*.xml'))
-    ),
+    'debug' => ['saml' => true],
+    'metadata.sources' => [['type' => 'flatfile']],
 ];
 PHP
 
@@ -54,13 +59,38 @@ $config = [
     'example-userpass' => [
         'exampleauth:UserPass',
         'student:studentpass' => [
-            'uid' => ['student'],
-            'mail' => ['student@example.org'],
-            'givenName' => ['Stu'],
-            'sn' => ['Dent'],
+            'uid' => ['student'], 'mail' => ['student@example.org'], 'givenName' => ['Stu'], 'sn' => ['Dent'],
+        ],
+        'poster:posterpass' => [
+            'uid' => ['poster'], 'mail' => ['poster@example.org'], 'givenName' => ['Paul'], 'sn' => ['Poster'],
+        ],
+        'cipher:cipherpass' => [
+            'uid' => ['cipher'], 'mail' => ['cipher@example.org'], 'givenName' => ['Cy'], 'sn' => ['Pher'],
+        ],
+        'unsigned:unsignedpass' => [
+            'uid' => ['unsigned'], 'mail' => ['unsigned@example.org'], 'givenName' => ['Una'], 'sn' => ['Signed'],
+        ],
+        'hidden:hiddenpass' => [
+            'uid' => ['hidden'], 'mail' => ['hidden@example.org'], 'givenName' => ['Hid'], 'sn' => ['Den'],
+            'subject' => ['h1dd3n.subject@idp.example.net'],
         ],
     ],
 ];
+PHP
+
+# Every sp-NAME.xml, with sp-NAME.json's options (if any) merged over what its metadata says.
+cat >"$W/metadata/saml20-sp-remote.php" <<PHP
+<?php
+foreach (glob('$W/metadata/sp-*.xml') as \$file) {
+    \$options = preg_replace('/\\.xml\$/', '.json', \$file);
+    \$options = is_file(\$options) ? json_decode(file_get_contents(\$options), true) : [];
+    foreach (\SimpleSAML\Metadata\SAMLParser::parseDescriptorsFile(\$file) as \$entityId => \$parser) {
+        \$sp = \$parser->getMetadata20SP();
+        if (\$sp !== null) {
+            \$metadata[\$entityId] = array_merge(\$sp, \$options);
+        }
+    }
+}
 PHP
 
 cat >"$W/metadata/saml20-idp-hosted.php" <<'PHP'
