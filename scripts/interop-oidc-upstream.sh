@@ -17,12 +17,18 @@
 #                              logout both ways (RP-initiated from /account and from a downstream
 #                              client's /oauth2/logout through the OP's end_session_endpoint;
 #                              back-channel logout tokens from the OP and the attack battery on them)
+#   interop/upstream_stepup_authenticator.py  step-up with the Sigil authenticator after the OP's
+#                              sign-in (the real `sigil-authenticator` CLI as the phone, $SIGIL_AUTHENTICATOR_BIN):
+#                              the step-up page's push, number matching, the downstream ID token's
+#                              amr/acr, wrong number and deny, the approval bound to the browser and
+#                              the flow (the sign-in route, other browsers, another user's device, replay)
 # Needs: chromium, chromium-driver, xmlsec1; /opt/peers-venv with selenium, requests, idpyoidc,
 # authlib, pysaml2, xmlsec, lxml (scripts/install-interop.sh).
 # Ends with the summed "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 SIGIL_BIN=${SIGIL_BIN:-.build/debug/sigil}
+SIGIL_AUTHENTICATOR_BIN=${SIGIL_AUTHENTICATOR_BIN:-.build/debug/sigil-authenticator}
 args=(--sigil "$SIGIL_BIN")
 [ -n "${SIGIL_ARTIFACTS:-}" ] && args+=(--artifacts "$SIGIL_ARTIFACTS")
 # shellcheck source=scripts/lib.sh
@@ -30,4 +36,5 @@ source scripts/lib.sh
 run_python_suite interop/oidc_upstream_op.py --self-test
 run_python_suite interop/oidc_upstream.py --self-test
 run_python_suite interop/oidc_upstream.py "${args[@]}"
+run_python_suite interop/upstream_stepup_authenticator.py "${args[@]}" --authenticator "$SIGIL_AUTHENTICATOR_BIN"
 summary
