@@ -253,8 +253,10 @@ enum Assets {
                 post("/login/upstream/step-up/authenticator", { flow: form.dataset.flow, transaction: t.transaction })
                   .then((done) => leave(done.redirect))
                   .catch((error) => { stepUpPush.disabled = false; say(error.message, true); });
-              } else if (s.state === "denied") { stepUpNumber.textContent = ""; stepUpPush.disabled = false; say(refusal(s.reason), true); }
-              else if (s.state === "expired") { stepUpNumber.textContent = ""; stepUpPush.disabled = false; say("The request timed out. Try again."); }
+              // The button comes back when the 30 s between pushes to one user have passed (the
+              // timer above): a push sent sooner would be suppressed and never reach the phone.
+              } else if (s.state === "denied") { stepUpNumber.textContent = ""; say(refusal(s.reason) + " You can send a new request shortly.", true); }
+              else if (s.state === "expired") { stepUpNumber.textContent = ""; say("The request timed out. You can send a new one shortly."); }
             });
           } catch (error) { stepUpPush.disabled = false; say(error.message, true); }
         });

@@ -112,7 +112,14 @@ struct UpstreamRoutes {
                 context, UpstreamService.Rejected(reason: "rateLimited", message: "too many sign-in responses from this address; wait a minute"),
                 status: .tooManyRequests)
         }
-        let form = try await SignInRoutes.form(request)
+        // A SAML message's limit (512 KiB), not a hosted page form's: signed responses with
+        // certificates, encryption and many attributes run past 16 KiB.
+        let form: [String: String]
+        do { form = try await SAMLRoutes.form(request) } catch {
+            let why = "the sign-in response is not a readable form of at most 512 KiB (\(error.detail))"
+            await services.upstreams.recordUnreadableRequest("upstream.saml.rejected", tenantID: tenant.id, name: name, message: why)
+            return refusal(context, UpstreamService.Rejected(reason: "malformed", message: why))
+        }
         do {
             let accepted = try await services.upstreams.consumeResponse(tenantID: tenant.id, issuer: context.issuer, name: name, form: form)
             // The same-site step: Sigil's own page posts to Sigil, so the SameSite=Strict binding
@@ -286,9 +293,9 @@ struct UpstreamRoutes {
     }
 
     func sloPost(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
-        let form = try await SignInRoutes.form(request)
-        let isResponse = form["SAMLResponse"] != nil
         do {
+            let form = try await SAMLRoutes.form(request)
+            let isResponse = form["SAMLResponse"] != nil
             let message = try SAMLPOSTBinding.decode(form: form, parameter: isResponse ? "SAMLResponse" : "SAMLRequest")
             return try await slo(message, request, context)
         } catch let error as SAMLError {
@@ -343,7 +350,7 @@ struct UpstreamRoutes {
         let form: [String: String]
         do { form = try await URLEncodedForm.read(request) } catch {
             let message = "the request body is not a form with a logout_token (at most 16 KB)"
-            await services.upstreams.refuseBackChannelRequest(tenantID: tenant.id, name: name, message: message)
+            await services.upstreams.recordUnreadableRequest("upstream.oidc.logout_rejected", tenantID: tenant.id, name: name, message: message)
             return try Self.backChannelError(message, status: .badRequest)
         }
         do {

@@ -100,11 +100,6 @@ extension UpstreamService {
         }
     }
 
-    /// A back-channel request refused before its token could be read (not a form, too large): audited like the others.
-    public func refuseBackChannelRequest(tenantID: String, name: String, message: String) async {
-        await context.recordFailure("upstream.oidc.logout_rejected", by: .system, tenantID: tenantID, reason: "malformed: connection \(name): \(message)")
-    }
-
     private func receiveLogoutToken(tenantID: String, issuer: String, name: String, logoutToken: String?) async throws -> Int {
         guard case (let c, let oidc)? = try await enabledOIDCConnection(tenantID: tenantID, name: name) else {
             throw Rejected(reason: "unknownConnection", message: "there is no such sign-in connection")

@@ -550,3 +550,11 @@ extension UpstreamService {
         return trace
     }
 }
+
+extension UpstreamService {
+    /// A request refused before its message could be read (not a form, too large): audited under
+    /// `action` (`upstream.saml.rejected`, `upstream.oidc.logout_rejected`, …) like every other refusal.
+    public func recordUnreadableRequest(_ action: String, tenantID: String, name: String, message: String) async {
+        await context.recordFailure(action, by: .system, tenantID: tenantID, reason: "malformed: connection \(name): \(message)")
+    }
+}

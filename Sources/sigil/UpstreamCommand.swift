@@ -52,7 +52,7 @@ struct UpstreamCommand: AsyncParsableCommand {
         @Flag(name: .customLong("allow-unsolicited"), help: "Accept IdP-initiated (unsolicited) responses. Off by default: login CSRF.")
         var allowUnsolicited = false
         @Flag(name: .customLong("allow-insecure-sha1"), help: "Accept RSA-SHA1 signatures. Insecure.") var allowInsecureSHA1 = false
-        @Flag(name: .customLong("step-up"), help: "After the IdP's sign-in, also ask for the user's Sigil passkey.") var stepUp = false
+        @Flag(name: .customLong("step-up"), help: "After the IdP's sign-in, also ask for the user's Sigil passkey or authenticator (push).") var stepUp = false
         @Flag(help: "Print JSON.") var json = false
         @OptionGroup var location: Location
         @OptionGroup var store: StoreOptions
@@ -184,7 +184,8 @@ struct UpstreamCommand: AsyncParsableCommand {
         @Option(name: .customLong("claim"), help: "Claim mapping FIELD=CLAIM (FIELD: email, given_name, family_name); repeat.")
         var claims: [String] = []
         @Flag(name: .customLong("no-provisioning"), help: "Do not create users on first sign-in.") var noProvisioning = false
-        @Flag(name: .customLong("step-up"), help: "After the provider's sign-in, also ask for the user's Sigil passkey.") var stepUp = false
+        @Flag(name: .customLong("step-up"), help: "After the provider's sign-in, also ask for the user's Sigil passkey or authenticator (push).") var stepUp =
+            false
         @Flag(help: "Print JSON.") var json = false
         @OptionGroup var location: Location
         @OptionGroup var store: StoreOptions
