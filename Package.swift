@@ -64,6 +64,18 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Identity verification: MRZ parsing, name matching, the evidence and decision values,
+        // OpenID Connect for Identity Assurance (`verified_claims`). No I/O; engines live elsewhere.
+        .target(
+            name: "SigilIDV",
+            dependencies: ["SigilCore", "SigilJOSE", "CSigilOpenSSL", .product(name: "SwiftASN1", package: "swift-asn1")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SigilIDVTests",
+            dependencies: ["SigilIDV", "SigilJOSE"],
+            swiftSettings: strict
+        ),
         // OAuth 2.0 / OpenID Connect: request validation, PKCE, PAR, claims, token contents. No I/O.
         .target(
             name: "SigilOAuth",

@@ -44,7 +44,7 @@ STORE_TARGET = "SigilStore"
 
 # Protocol cores: values in, values out; clock and randomness injected.
 CORES = ["SigilCore", "SigilJOSE", "SigilOAuth", "SigilSAML", "SigilXML", "SigilWebAuthn", "SigilQR",
-         "SigilAuthenticatorProtocol"]
+         "SigilAuthenticatorProtocol", "SigilIDV"]
 # A target whose name starts with this is a core too (pure sign-in state machines).
 CORE_PREFIXES = ["SigilFlows"]
 

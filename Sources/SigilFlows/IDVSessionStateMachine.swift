@@ -1,0 +1,156 @@
+import Foundation
+
+/// One identity verification (DESIGN §5, docs/idv.md): who started it, what evidence came in
+/// (references to sealed blobs, never the data), which checks ran with what result, and the
+/// decision. Stored as the `idv_session` flow payload.
+public struct IDVSession: Codable, Sendable, Equatable {
+    /// How the session was started.
+    public enum Origin: Codable, Sendable, Equatable {
+        /// An OpenID Connect request (scope `identity_assurance` or a `verified_claims` request;
+        /// Okta's BYO IDV): the authorization flow it answers.
+        case oidc(authorization: String)
+        case admin
+        case connector
+        /// A signed-in user from the account page.
+        case account
+    }
+
+    public enum EvidenceKind: String, Codable, Sendable, CaseIterable, Comparable {
+        case documentFront = "document_front", documentBack = "document_back", mrz, barcode, chip, selfie, liveness
+        public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    /// One check's verdict: `passed`, or the machine-readable reasons it did not.
+    public struct Check: Codable, Sendable, Equatable {
+        public var name: String
+        public var passed: Bool
+        public var reasons: [String]
+        public init(name: String, passed: Bool, reasons: [String] = []) { self.name = name; self.passed = passed; self.reasons = reasons }
+    }
+
+    public enum Decision: String, Codable, Sendable { case verified = "VERIFIED", failed = "FAILED", review = "REVIEW" }
+
+    public var origin: Origin
+    /// Names the relying party expects (Okta's fuzzy given/family names), by claim.
+    public var expected: [String: String]
+    /// Evidence received: kind → the sealed blob's reference.
+    public var evidence: [EvidenceKind: String]
+    public var checks: [Check]
+    public var decision: Decision?
+    public var reasons: [String]
+    /// Why it ended without a decision (`cancelled`, `expired`).
+    public var endReason: String?
+
+    public init(origin: Origin, expected: [String: String] = [:]) {
+        self.origin = origin; self.expected = expected; self.evidence = [:]; self.checks = []; self.reasons = []
+    }
+}
+
+/// An identity verification as a pure state machine.
+///
+///     created ──evidence──▶ collecting ──submit (the required evidence is there)──▶ run checks
+///        │                     │          ──decide (checks, decision, reasons)──▶ decided
+///        └─────────────────────┴──cancel──▶ cancelled          (undecided) ──deadline──▶ expired
+///
+/// Every piece of evidence moves the deadline to `activityWindow` from now, never past
+/// `maximumLifetime` after creation: a user may take well over the 10 minutes Okta allows for
+/// capture, and an abandoned session still ends. Checks need the evidence the policy requires;
+/// a decision needs checks. Once decided or cancelled nothing changes it.
+public struct IDVSessionStateMachine: Sendable {
+    public typealias Record = FlowRecord<IDVSession>
+    public private(set) var record: Record
+
+    public init(_ record: Record) { self.record = record }
+
+    public static let activityWindow: TimeInterval = 20 * 60
+    public static let maximumLifetime: TimeInterval = 2 * 3600
+
+    private enum State: Equatable { case created, collecting, decided, cancelled, expired }
+
+    private func state(at now: Date) -> State {
+        switch record.phase {
+        case .completed: return .decided
+        case .denied: return record.payload.decision != nil ? .decided : .cancelled
+        case .pending, .approved:
+            guard record.expiresAt > now else { return .expired }
+            return record.payload.evidence.isEmpty ? .created : .collecting
+        }
+    }
+
+    public enum Action: Equatable, Sendable {
+        case stored
+        /// Run the checks over this evidence.
+        case runChecks([IDVSession.EvidenceKind: String])
+        /// Decided: answer the origin (the OIDC flow, the connector's webhook, …).
+        case decided(IDVSession.Decision)
+        case cancelled
+        /// What the policy requires and has not arrived.
+        case missing([IDVSession.EvidenceKind])
+        case refuse(FlowRefusal)
+    }
+
+    /// Evidence arrived (a new capture of the same kind replaces the old one: a retry).
+    public mutating func addEvidence(_ kind: IDVSession.EvidenceKind, reference: String, now: Date) -> Action {
+        switch state(at: now) {
+        case .created, .collecting:
+            record.payload.evidence[kind] = reference
+            record.updatedAt = now
+            record.expiresAt = min(now.addingTimeInterval(Self.activityWindow), record.createdAt.addingTimeInterval(Self.maximumLifetime))
+            return .stored
+        case .decided, .cancelled: return .refuse(.used)
+        case .expired: return .refuse(.expired)
+        }
+    }
+
+    /// The user (or the app) says the capture is complete: the checks run when `required` is all there.
+    public mutating func submit(required: Set<IDVSession.EvidenceKind>, now: Date) -> Action {
+        switch state(at: now) {
+        case .created, .collecting:
+            let missing = required.subtracting(record.payload.evidence.keys).sorted()
+            guard missing.isEmpty else { return .missing(missing) }
+            record.updatedAt = now
+            return .runChecks(record.payload.evidence)
+        case .decided, .cancelled: return .refuse(.used)
+        case .expired: return .refuse(.expired)
+        }
+    }
+
+    /// The checks ran; the policy's decision over them, with its reasons.
+    public mutating func decide(checks: [IDVSession.Check], decision: IDVSession.Decision, reasons: [String], userID: String?, now: Date) -> Action {
+        switch state(at: now) {
+        case .created, .collecting:
+            guard !checks.isEmpty, !(record.payload.evidence.isEmpty) else { return .refuse(.notApproved) }
+            record.payload.checks = checks
+            record.payload.decision = decision
+            record.payload.reasons = reasons
+            if let userID { record.userID = userID }
+            record.phase = decision == .failed ? .denied : .completed
+            record.updatedAt = now
+            return .decided(decision)
+        case .decided, .cancelled: return .refuse(.used)
+        case .expired: return .refuse(.expired)
+        }
+    }
+
+    public mutating func cancel(now: Date) -> Action {
+        switch state(at: now) {
+        case .created, .collecting:
+            record.phase = .denied
+            record.payload.endReason = "cancelled"
+            record.updatedAt = now
+            return .cancelled
+        case .decided, .cancelled: return .refuse(.used)
+        case .expired: return .refuse(.expired)
+        }
+    }
+
+    /// The result, once decided (what the OIDC token endpoint or the connector reads).
+    public func result(now: Date) -> Action {
+        switch state(at: now) {
+        case .decided: return record.payload.decision.map(Action.decided) ?? .refuse(.unknown)
+        case .cancelled: return .cancelled
+        case .expired: return .refuse(.expired)
+        case .created, .collecting: return .refuse(.notApproved)
+        }
+    }
+}
