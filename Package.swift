@@ -97,7 +97,7 @@ let package = Package(
         // and their typed, versioned stored state. No I/O.
         .target(
             name: "SigilFlows",
-            dependencies: ["SigilOAuth"],
+            dependencies: ["SigilOAuth", "SigilIDV"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 import Foundation
+import SigilIDV
 
 /// One identity verification (DESIGN §5, docs/idv.md): who started it, what evidence came in
 /// (references to sealed blobs, never the data), which checks ran with what result, and the
@@ -20,15 +21,8 @@ public struct IDVSession: Codable, Sendable, Equatable {
         public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
     }
 
-    /// One check's verdict: `passed`, or the machine-readable reasons it did not.
-    public struct Check: Codable, Sendable, Equatable {
-        public var name: String
-        public var passed: Bool
-        public var reasons: [String]
-        public init(name: String, passed: Bool, reasons: [String] = []) { self.name = name; self.passed = passed; self.reasons = reasons }
-    }
-
-    public enum Decision: String, Codable, Sendable { case verified = "VERIFIED", failed = "FAILED", review = "REVIEW" }
+    public typealias Check = IDVCheck
+    public typealias Decision = IDVDecision
 
     public var origin: Origin
     /// Names the relying party expects (Okta's fuzzy given/family names), by claim.

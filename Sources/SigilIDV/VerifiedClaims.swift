@@ -4,7 +4,7 @@ import SigilJOSE
 /// What an identity verification proved, as the decision keeps it: only data that passed its
 /// checks (a value read from a document whose checks failed is never here).
 public struct VerifiedIdentity: Codable, Sendable, Equatable {
-    public enum Status: String, Codable, Sendable { case verified = "VERIFIED", failed = "FAILED", review = "REVIEW" }
+    public typealias Status = IDVDecision
 
     public struct Document: Codable, Sendable, Equatable {
         /// IDA predefined values: `passport`, `idcard`, `driving_permit`, `residence_permit`.
