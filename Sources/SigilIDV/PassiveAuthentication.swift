@@ -174,3 +174,63 @@ public enum PassiveAuthentication {
         return n == 0 ? nil : Array(out.prefix(n))
     }
 }
+
+/// An ICAO CSCA master list (Doc 9303 part 12 §9): a CMS SignedData (content type
+/// 2.23.136.1.1.2) over `CscaMasterList ::= SEQUENCE { version INTEGER, certList SET OF
+/// Certificate }`, signed by a master list signer whose certificate a CSCA issued. Importing one
+/// gives the CSCA certificates passive authentication trusts; the list's own signature is checked,
+/// and its signer must chain to a CSCA in the list itself or in `trusted` (the importer's decision).
+public enum CSCAMasterList {
+    public struct Imported: Sendable, Equatable {
+        /// The CSCA certificates (DER), in list order, duplicates removed.
+        public var certificates: [[UInt8]]
+        /// RFC 2253 subject of the master list signer and of the CSCA that issued its certificate.
+        public var signer: String?
+        public var signerIssuer: String?
+    }
+
+    public struct Refused: Error, Sendable, Equatable, CustomStringConvertible {
+        public var reason: String
+        public var description: String { reason }
+    }
+
+    public static func parse(_ der: [UInt8], trusted: [[UInt8]] = []) throws(Refused) -> Imported {
+        var contentPointer: UnsafeMutablePointer<UInt8>?
+        var contentLength = 0
+        var signerPointer: UnsafeMutablePointer<UInt8>?
+        var signerLength = 0
+        var error = [CChar](repeating: 0, count: 256)
+        let ok = der.withUnsafeBufferPointer {
+            sigil_cms_verify_embedded($0.baseAddress, $0.count, &contentPointer, &contentLength, &signerPointer, &signerLength, &error, error.count)
+        }
+        defer {
+            sigil_free(contentPointer)
+            sigil_free(signerPointer)
+        }
+        guard ok == 1, let contentPointer, let signerPointer else { throw Refused(reason: "master_list_signature_invalid") }
+        let content = Array(UnsafeBufferPointer(start: contentPointer, count: contentLength))
+        let signer = Array(UnsafeBufferPointer(start: signerPointer, count: signerLength))
+        var certificates: [[UInt8]] = []
+        do {
+            let root = try DER.parse(content)
+            try DER.sequence(root, identifier: .sequence) { nodes in
+                _ = try Int(derEncoded: &nodes)
+                guard let set = nodes.next(), set.identifier == .set, case .constructed(let members) = set.content else {
+                    throw ASN1Error.invalidASN1Object(reason: "no certList")
+                }
+                for member in members {
+                    let bytes = Array(member.encodedBytes)
+                    if !certificates.contains(bytes) { certificates.append(bytes) }
+                }
+            }
+        } catch {
+            throw Refused(reason: "master_list_malformed")
+        }
+        guard !certificates.isEmpty else { throw Refused(reason: "master_list_empty") }
+        guard (certificates + trusted).contains(where: { PassiveAuthentication.signedBy(signer, $0) }) else {
+            throw Refused(reason: "master_list_signer_untrusted")
+        }
+        let names = PassiveAuthentication.names(signer)
+        return Imported(certificates: certificates, signer: names.subject, signerIssuer: names.issuer)
+    }
+}

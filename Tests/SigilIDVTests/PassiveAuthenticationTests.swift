@@ -165,7 +165,28 @@ import Testing
             #expect(forged.signatureValid && forged.reasons == ["ds_not_from_trusted_csca"] && forged.chain == .untrusted)
             // Trusting the forger's CSCA too would accept it: the CSCA list is the trust decision.
             #expect(PassiveAuthentication.verify(sod: resigned, dataGroups: altered, cscas: [csca, try pki.read("forger-csca.der")]).passed)
-            // A DG the SOD does not cover, and a missing hash algorithm support are reported.
+            // A CSCA master list signed by a signer the utopia CSCA issued carries both CSCAs.
+            let certList = PKI.tlv(0x31, csca + (try pki.read("forger-csca.der")))
+            try Data(PKI.tlv(0x30, PKI.tlv(0x02, [0]) + certList)).write(to: pki.dir.appendingPathComponent("ml.der"))
+            try pki.openssl([
+                "cms", "-sign", "-binary", "-nodetach", "-in", "ml.der", "-econtent_type", "2.23.136.1.1.2", "-md", "sha256",
+                "-signer", "utopia-ds.pem", "-inkey", "utopia-ds.key", "-outform", "DER", "-out", "ml.cms", "-nosmimecap",
+            ])
+            let list = try CSCAMasterList.parse(try pki.read("ml.cms"))
+            #expect(list.certificates == [csca, try pki.read("forger-csca.der")] && list.signerIssuer == "CN=CSCA utopia,O=Utopia,C=UT")
+            // Signed by a signer no listed or trusted CSCA issued: refused. A flipped byte: refused.
+            try pki.openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "lone.key"])
+            try pki.openssl(["req", "-x509", "-new", "-key", "lone.key", "-subj", "/CN=lone", "-days", "30", "-out", "lone.pem"])
+            try pki.openssl([
+                "cms", "-sign", "-binary", "-nodetach", "-in", "ml.der", "-econtent_type", "2.23.136.1.1.2", "-md", "sha256",
+                "-signer", "lone.pem", "-inkey", "lone.key", "-outform", "DER", "-out", "lone.cms", "-nosmimecap",
+            ])
+            #expect(throws: CSCAMasterList.Refused(reason: "master_list_signer_untrusted")) { _ = try CSCAMasterList.parse(try pki.read("lone.cms")) }
+            var flipped = try pki.read("ml.cms")
+            flipped[flipped.count / 2] ^= 0x10
+            #expect(throws: CSCAMasterList.Refused.self) { _ = try CSCAMasterList.parse(flipped) }
+
+            // A DG the SOD does not cover is reported.
             #expect(PassiveAuthentication.verify(sod: sod, dataGroups: [1: dg1, 3: [9]], cscas: [csca]).reasons == ["dg3_not_in_sod"])
         }
     }
