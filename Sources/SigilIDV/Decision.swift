@@ -53,7 +53,8 @@ public struct IDVFindings: Sendable, Equatable {
     /// Face match of the selfie against the chip portrait or the document photo.
     public var faceMatch: (passed: Bool, distance: Double)?
     public var liveness: Bool?
-    /// The names the relying party expects, by claim (`given_name`, `family_name`).
+    /// The values the relying party expects, by claim (`given_name`, `family_name` compared as
+    /// names; `birthdate`, YYYY-MM-DD, compared exactly).
     public var expectedNames: [String: String]
 
     public init(
@@ -142,6 +143,13 @@ public enum IDVDecider {
             "family_name": source?.primaryIdentifier ?? barcode?.familyName ?? "",
         ]
         var matches: [String: NameMatch.Result] = [:]
+        func iso(_ c: DateComponents?) -> String? {
+            guard let c, let y = c.year, let m = c.month, let d = c.day else { return nil }
+            return String(format: "%04d-%02d-%02d", y, m, d)
+        }
+        if let expected = f.expectedNames["birthdate"], source != nil || barcode != nil {
+            check("birthdate", iso(birth) == expected, ["birthdate_mismatch"])
+        }
         for (claim, expected) in f.expectedNames.sorted(by: { $0.key < $1.key }) where actual[claim] != nil {
             let result = NameMatch.compare(expected: expected, actual: actual[claim] ?? "")
             matches[claim] = result
@@ -156,10 +164,6 @@ public enum IDVDecider {
         var claims: [String: JSONValue] = [:]
         var document: VerifiedIdentity.Document?
         if decision == .verified {
-            func iso(_ c: DateComponents?) -> String? {
-                guard let c, let y = c.year, let m = c.month, let d = c.day else { return nil }
-                return String(format: "%04d-%02d-%02d", y, m, d)
-            }
             if let given = actual["given_name"], !given.isEmpty { claims["given_name"] = .string(given) }
             if let family = actual["family_name"], !family.isEmpty { claims["family_name"] = .string(family) }
             if let b = iso(birth) { claims["birthdate"] = .string(b) }

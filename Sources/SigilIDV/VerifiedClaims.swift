@@ -179,16 +179,41 @@ public enum VerifiedClaims {
         ])
     }
 
+    /// Okta's example spells `birthdate` as `bithdate`; the answer uses the key that was asked for.
+    static let oktaAliases = ["bithdate": "birthdate"]
+
     static func okta(_ identity: VerifiedIdentity, entry: [String: JSONValue]) -> [String: JSONValue] {
         let requested = entry["verification"]?.object ?? [:]
         let framework = requested["trust_framework"]?.object?["value"] ?? .string("IDV-DELEGATED")
         let verified = identity.status == .verified
         var claims: [String: JSONValue] = [:]
-        for (name, spec) in entry["claims"]?.object ?? [:] where oktaClaims.contains(name) {
-            var out: [String: JSONValue] = ["fuzzy": spec.object?["fuzzy"] ?? .bool(true)]
-            let matched = identity.nameMatches[name]?.matched ?? (identity.claims[name] != nil)
-            out["value"] = verified && matched ? (identity.claims[name] ?? .string("MATCHED")) : .null
-            claims[name] = .object(out)
+        // Each requested claim Okta supports: the verified value when it matched; on FAILED,
+        // `null` (Okta's failure example). A claim the verification cannot speak to (email,
+        // phone, an address a passport does not carry) is left out rather than answered `null`
+        // under VERIFIED: Okta reads success from trust_framework and assurance_level, and a
+        // `null` beside VERIFIED would be a contradiction. The nested `address` object is
+        // answered the same way, part by part.
+        for (key, spec) in entry["claims"]?.object ?? [:] {
+            let name = oktaAliases[key] ?? key
+            guard oktaClaims.contains(name) || name == "address" else { continue }
+            let fuzzy = spec.object?["fuzzy"] ?? .bool(true)
+            if name == "address" {
+                guard !verified else { continue }
+                var parts: [String: JSONValue] = [:]
+                for (part, partSpec) in spec.object ?? [:] where oktaClaims.contains(part) {
+                    parts[part] = .object(["value": .null, "fuzzy": partSpec.object?["fuzzy"] ?? .bool(true)])
+                }
+                if !parts.isEmpty { claims[key] = .object(parts) }
+                continue
+            }
+            let value = identity.claims[name]
+            let matched = identity.nameMatches[name]?.matched ?? (value != nil)
+            if verified {
+                guard let value, matched else { continue }
+                claims[key] = .object(["value": value, "fuzzy": fuzzy])
+            } else {
+                claims[key] = .object(["value": .null, "fuzzy": fuzzy])
+            }
         }
         return [
             "verification": .object([

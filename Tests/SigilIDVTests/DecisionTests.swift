@@ -45,6 +45,7 @@ import Testing
         #expect(reasons { $0.liveness = false } == ["liveness_failed"])
         #expect(reasons { $0.liveness = nil } == ["liveness_required"])
         #expect(reasons { $0.expectedNames["family_name"] = "Smith" } == ["family_name_mismatch"])
+        #expect(reasons { $0.expectedNames["birthdate"] = "1974-08-13" } == ["birthdate_mismatch"])
         #expect(reasons { $0.documentType = "residence_permit" } == ["document_type_not_allowed"])
         #expect(reasons(IDVPolicy(countries: ["D", "FRA"])) { _ in } == ["country_not_allowed"])
         #expect(reasons(IDVPolicy(minimumAge: 60)) { _ in } == ["under_minimum_age"])
