@@ -260,6 +260,21 @@ extension UpstreamService {
         }
     }
 
+    /// `validate` with the provider's JWKS, fetched again once when the signature does not
+    /// verify (an unknown key: a rotation); a refusal becomes `Rejected` with its reason.
+    func withProviderKeys<T>(_ oidc: UpstreamOIDCSettings, _ validate: (JWKSet) throws(UpstreamOIDC.Refusal) -> T) async throws -> T {
+        var keys: JWKSet
+        do { keys = try await context.remote.keys(at: oidc.jwksURI) } catch {
+            throw Rejected(reason: "providerUnreachable", message: "the identity provider's keys could not be fetched")
+        }
+        do { return try validate(keys) } catch  where error.reason == "signatureInvalid" {
+            keys = (try? await context.remote.keys(at: oidc.jwksURI, refresh: true)) ?? keys
+        } catch {
+            throw Rejected(reason: error.reason, message: error.message)
+        }
+        do { return try validate(keys) } catch { throw Rejected(reason: error.reason, message: error.message) }
+    }
+
     // MARK: 2. the callback
 
     /// The provider sent the browser back to `/oidc/rp/{name}/callback` with `query`. Every
@@ -313,26 +328,9 @@ extension UpstreamService {
             throw Rejected(reason: "tokenRefused", message: "the identity provider's token response has no ID token (is openid among the scopes?)")
         }
 
-        // The ID token, with the provider's keys (fetched again once when a key is unknown: rotation).
-        var keys: JWKSet
-        do { keys = try await context.remote.keys(at: oidc.jwksURI) } catch {
-            throw Rejected(reason: "providerUnreachable", message: "the identity provider's keys could not be fetched")
-        }
-        func check(_ keys: JWKSet) -> Result<UpstreamOIDC.IDToken, UpstreamOIDC.Refusal> {
-            do {
-                return .success(
-                    try UpstreamOIDC.validateIDToken(idToken, keys: keys, issuer: oidc.issuer, clientID: oidc.clientID, nonce: login.nonce, now: now))
-            } catch { return .failure(error) }
-        }
-        var checked = check(keys)
-        if case .failure(let refusal) = checked, refusal.reason == "signatureInvalid" {
-            keys = (try? await context.remote.keys(at: oidc.jwksURI, refresh: true)) ?? keys
-            checked = check(keys)
-        }
-        let token: UpstreamOIDC.IDToken
-        switch checked {
-        case .success(let t): token = t
-        case .failure(let refusal): throw Rejected(reason: refusal.reason, message: refusal.message)
+        // The ID token, with the provider's keys.
+        let token = try await withProviderKeys(oidc) { keys throws(UpstreamOIDC.Refusal) in
+            try UpstreamOIDC.validateIDToken(idToken, keys: keys, issuer: oidc.issuer, clientID: oidc.clientID, nonce: login.nonce, now: now)
         }
 
         // Claims: the ID token's, completed from userinfo when the mapped ones are missing.

@@ -106,24 +106,8 @@ extension UpstreamService {
         }
         guard let logoutToken, !logoutToken.isEmpty else { throw Rejected(reason: "malformed", message: "logout_token is required") }
         let now = context.clock.now()
-        var keys: JWKSet
-        do { keys = try await context.remote.keys(at: oidc.jwksURI) } catch {
-            throw Rejected(reason: "providerUnreachable", message: "the identity provider's keys could not be fetched")
-        }
-        func check(_ keys: JWKSet) -> Result<UpstreamOIDC.LogoutToken, UpstreamOIDC.Refusal> {
-            do {
-                return .success(try UpstreamOIDC.validateLogoutToken(logoutToken, keys: keys, issuer: oidc.issuer, clientID: oidc.clientID, now: now))
-            } catch { return .failure(error) }
-        }
-        var checked = check(keys)
-        if case .failure(let refusal) = checked, refusal.reason == "signatureInvalid" {
-            keys = (try? await context.remote.keys(at: oidc.jwksURI, refresh: true)) ?? keys
-            checked = check(keys)
-        }
-        let token: UpstreamOIDC.LogoutToken
-        switch checked {
-        case .success(let t): token = t
-        case .failure(let refusal): throw Rejected(reason: refusal.reason, message: refusal.message)
+        let token = try await withProviderKeys(oidc) { keys throws(UpstreamOIDC.Refusal) in
+            try UpstreamOIDC.validateLogoutToken(logoutToken, keys: keys, issuer: oidc.issuer, clientID: oidc.clientID, now: now)
         }
         // Each jti once (kept past the token's whole acceptance window).
         let seen = LoginTransaction(

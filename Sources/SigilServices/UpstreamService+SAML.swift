@@ -492,49 +492,17 @@ extension UpstreamService {
     public func finishStepUp(
         tenantID: String, issuer: String, flowID: String, browserHash: String, transactionID: String, response: AssertionResponse
     ) async throws -> SignedIn {
-        do {
+        try await finishingStepUp(tenantID: tenantID, flowID: flowID, detail: "the user's Sigil passkey verified") {
             let (c, row) = try await awaitingStepUp(tenantID: tenantID, flowID: flowID, browserHash: browserHash)
             let passkey = try await PasskeyService(context: context).finishAuthentication(
                 tenantID: tenantID, issuer: issuer, transactionID: transactionID, response: response)
             let now = context.clock.now()
-            let context = self.context
-            let sessions = self.sessions
-            let signedIn = try await context.store.transaction { tx -> SignedIn in
-                let (_, action) = try await tx.loginTransactions.update(tenantID: tenantID, id: row.id) { t -> UpstreamLoginStateMachine.Action in
-                    guard let login = t.upstreamLogin else { return .refuse(.unknown) }
-                    var machine = UpstreamLoginStateMachine(t.record(login))
-                    let action = machine.steppedUp(user: passkey.user.id, browserHash: browserHash, now: now)
-                    t.applyUpstream(machine.record)
-                    return action
-                }
-                guard case .signIn(let identity, let returnTo) = action else {
-                    if case .refuse(.claimedByAnother) = action {
-                        throw Rejected(reason: "stepUpWrongUser", message: "that passkey belongs to another account than the one you signed in with")
-                    }
-                    throw Rejected(reason: "replayed", message: "this sign-in was already used")
-                }
-                if row.upstreamLogin?.linkOnStepUp == true {
-                    // The account's owner proved it: link it now.
-                    _ = try await tx.upstreams.createLink(
-                        UpstreamLink(
-                            tenantID: tenantID, connectionID: c.id, subject: identity.subject, userID: passkey.user.id, createdAt: now, lastSeenAt: now))
-                    try await tx.audit.append(
-                        context.auditEvent(
-                            "upstream.linked", by: .user(passkey.user.id), tenantID: tenantID, targetType: "user", targetID: passkey.user.id,
-                            after: ["connection": c.name, "subject_hash": String(tokenHash(identity.subject).prefix(16)), "by": "passkey"]))
-                }
-                return try await Self.startSession(
-                    identity, user: passkey.user, connection: c, returnTo: returnTo,
-                    stepUp: StepUpProof(amr: passkey.amr, acr: passkey.acr, method: "passkey"), sessions: sessions, context: context, tx: tx,
-                    now: now)
+            let (context, sessions) = (self.context, self.sessions)
+            return try await context.store.transaction { tx -> SignedIn in
+                try await Self.steppedUp(
+                    row: row, connection: c, user: passkey.user, proof: StepUpProof(amr: passkey.amr, acr: passkey.acr, method: "passkey"),
+                    browserHash: browserHash, sessions: sessions, context: context, tx: tx, now: now)
             }
-            await completeTrace(
-                tenantID: tenantID, flowID: flowID, .init(name: "step-up", passed: true, detail: "the user's Sigil passkey verified"), reason: nil)
-            return signedIn
-        } catch let rejected as Rejected {
-            let action = flowID.hasPrefix("upoidc_") ? "upstream.oidc.rejected" : "upstream.saml.rejected"
-            await context.recordFailure(action, by: .system, tenantID: tenantID, reason: "\(rejected.reason): step-up: \(rejected.message)")
-            throw rejected
         }
     }
 

@@ -62,16 +62,15 @@ extension UpstreamService {
         tenant: Tenant, flowID: String, browserHash: String, transactionID: String, authenticator: AuthenticatorService
     ) async throws -> SignedIn {
         let tenantID = tenant.id
-        do {
+        return try await finishingStepUp(tenantID: tenantID, flowID: flowID, detail: "the user's Sigil authenticator approved a push") {
             let (c, row) = try await awaitingStepUp(tenantID: tenantID, flowID: flowID, browserHash: browserHash)
-            // The push must have been started by this browser (its binding cookie).
+            // The push must have been started by this browser (its binding cookie), for this flow.
             let push = try await authenticator.browserTransaction(tenant: tenant, transactionID: transactionID, browserHash: browserHash)
             guard push.authenticatorSignIn?.stepUpFor == row.id else {
                 throw Rejected(reason: "unknownFlow", message: "that approval belongs to another sign-in")
             }
             let now = context.clock.now()
-            let context = self.context
-            let sessions = self.sessions
+            let (context, sessions) = (self.context, self.sessions)
             let signedIn = try await context.store.transaction { tx -> SignedIn in
                 let (_, approval) = try await tx.loginTransactions.update(tenantID: tenantID, id: transactionID) { t in
                     guard var machine = AuthenticatorService.machine(t) else { throw AuthenticatorService.browserError(.unknown) }
@@ -81,44 +80,59 @@ extension UpstreamService {
                     return action
                 }
                 guard case .startSession(let approver, let uv, _) = approval else { throw AuthenticatorService.browserError(.unknown) }
-                let (_, action) = try await tx.loginTransactions.update(tenantID: tenantID, id: row.id) { t -> UpstreamLoginStateMachine.Action in
-                    guard let login = t.upstreamLogin else { return .refuse(.unknown) }
-                    var machine = UpstreamLoginStateMachine(t.record(login))
-                    let action = machine.steppedUp(user: approver, browserHash: browserHash, now: now)
-                    t.applyUpstream(machine.record)
-                    return action
-                }
-                guard case .signIn(let identity, let returnTo) = action else {
-                    if case .refuse(.claimedByAnother) = action {
-                        throw Rejected(reason: "stepUpWrongUser", message: "that authenticator belongs to another account than the one you signed in with")
-                    }
-                    throw Rejected(reason: "replayed", message: "this sign-in was already used")
-                }
                 let user = try await tx.users.get(tenantID: tenantID, id: approver)
                 guard user.status == .active else { throw Rejected(reason: "userDisabled", message: "this account is disabled") }
-                if row.upstreamLogin?.linkOnStepUp == true {
-                    _ = try await tx.upstreams.createLink(
-                        UpstreamLink(tenantID: tenantID, connectionID: c.id, subject: identity.subject, userID: user.id, createdAt: now, lastSeenAt: now))
-                    try await tx.audit.append(
-                        context.auditEvent(
-                            "upstream.linked", by: .user(user.id), tenantID: tenantID, targetType: "user", targetID: user.id,
-                            after: ["connection": c.name, "subject_hash": String(tokenHash(identity.subject).prefix(16)), "by": "authenticator"]))
-                }
                 let methods = AuthenticatorService.methods(userVerification: uv)
-                return try await Self.startSession(
-                    identity, user: user, connection: c, returnTo: returnTo,
-                    stepUp: StepUpProof(amr: methods.amr, acr: methods.acr, method: "authenticator"), sessions: sessions, context: context, tx: tx,
-                    now: now)
+                return try await Self.steppedUp(
+                    row: row, connection: c, user: user, proof: StepUpProof(amr: methods.amr, acr: methods.acr, method: "authenticator"),
+                    browserHash: browserHash, sessions: sessions, context: context, tx: tx, now: now)
             }
             await context.store.signals.publish(transactionID)
-            await completeTrace(
-                tenantID: tenantID, flowID: flowID, .init(name: "step-up", passed: true, detail: "the user's Sigil authenticator approved a push"),
-                reason: nil)
+            return signedIn
+        }
+    }
+
+    /// Runs a step-up's finish: a refusal is audited on the flow's protocol, a success traced.
+    func finishingStepUp(tenantID: String, flowID: String, detail: String, _ body: () async throws -> SignedIn) async throws -> SignedIn {
+        do {
+            let signedIn = try await body()
+            await completeTrace(tenantID: tenantID, flowID: flowID, .init(name: "step-up", passed: true, detail: detail), reason: nil)
             return signedIn
         } catch let rejected as Rejected {
             let action = flowID.hasPrefix("upoidc_") ? "upstream.oidc.rejected" : "upstream.saml.rejected"
             await context.recordFailure(action, by: .system, tenantID: tenantID, reason: "\(rejected.reason): step-up: \(rejected.message)")
             throw rejected
         }
+    }
+
+    /// In the caller's transaction: `user` proved it with `proof`. It must be the user the flow
+    /// expects; when the step-up proved an existing account, the link is made now; then the session.
+    static func steppedUp(
+        row: LoginTransaction, connection c: UpstreamConnection, user: User, proof: StepUpProof, browserHash: String, sessions: SessionService,
+        context: ServiceContext, tx: any StoreSession, now: Date
+    ) async throws -> SignedIn {
+        let (_, action) = try await tx.loginTransactions.update(tenantID: c.tenantID, id: row.id) { t -> UpstreamLoginStateMachine.Action in
+            guard let login = t.upstreamLogin else { return .refuse(.unknown) }
+            var machine = UpstreamLoginStateMachine(t.record(login))
+            let action = machine.steppedUp(user: user.id, browserHash: browserHash, now: now)
+            t.applyUpstream(machine.record)
+            return action
+        }
+        guard case .signIn(let identity, let returnTo) = action else {
+            if case .refuse(.claimedByAnother) = action {
+                throw Rejected(reason: "stepUpWrongUser", message: "that \(proof.method) belongs to another account than the one you signed in with")
+            }
+            throw Rejected(reason: "replayed", message: "this sign-in was already used")
+        }
+        if row.upstreamLogin?.linkOnStepUp == true {
+            _ = try await tx.upstreams.createLink(
+                UpstreamLink(tenantID: c.tenantID, connectionID: c.id, subject: identity.subject, userID: user.id, createdAt: now, lastSeenAt: now))
+            try await tx.audit.append(
+                context.auditEvent(
+                    "upstream.linked", by: .user(user.id), tenantID: c.tenantID, targetType: "user", targetID: user.id,
+                    after: ["connection": c.name, "subject_hash": String(tokenHash(identity.subject).prefix(16)), "by": proof.method]))
+        }
+        return try await startSession(
+            identity, user: user, connection: c, returnTo: returnTo, stepUp: proof, sessions: sessions, context: context, tx: tx, now: now)
     }
 }
