@@ -187,15 +187,21 @@ struct UpstreamRoutes {
             let signedIn = try await services.upstreams.finishStepUp(
                 tenantID: tenant.id, issuer: context.issuer, flowID: body.flow, browserHash: AuthenticatorRoutes.bindingHash(request, context, tenant: tenant),
                 transactionID: body.transaction, response: try body.credential.assertion())
-            let maxAge = Int(services.sessions.policy.absoluteTimeout)
-            return try JSONResponse.make(
-                ["redirect": signedIn.returnTo.isEmpty ? Web.basePath(context) + "/account" : signedIn.returnTo],
-                headers: [
-                    .setCookie: Web.sessionCookie(signedIn.cookie.value, context, tenant: tenant, maxAge: maxAge), .cacheControl: "no-store",
-                ])
+            return try signedInJSON(signedIn, context, tenant: tenant)
         } catch let rejected as UpstreamService.Rejected {
             throw Problem(status: .forbidden, type: "step-up-refused", title: rejected.message)
         }
+    }
+
+    /// A finished step-up: the session cookie, and where the page goes next.
+    func signedInJSON(_ signedIn: UpstreamService.SignedIn, _ context: SigilRequestContext, tenant: Tenant) throws -> Response {
+        try JSONResponse.make(
+            ["redirect": signedIn.returnTo.isEmpty ? Web.basePath(context) + "/account" : signedIn.returnTo],
+            headers: [
+                .setCookie: Web.sessionCookie(
+                    signedIn.cookie.value, context, tenant: tenant, maxAge: Int(services.sessions.policy.absoluteTimeout)),
+                .cacheControl: "no-store",
+            ])
     }
 
     // MARK: step-up with the user's Sigil authenticator
@@ -227,12 +233,7 @@ struct UpstreamRoutes {
             let signedIn = try await services.upstreams.finishStepUpWithAuthenticator(
                 tenant: tenant, flowID: body.flow, browserHash: AuthenticatorRoutes.bindingHash(request, context, tenant: tenant),
                 transactionID: body.transaction, authenticator: services.authenticator)
-            let maxAge = Int(services.sessions.policy.absoluteTimeout)
-            return try JSONResponse.make(
-                ["redirect": signedIn.returnTo.isEmpty ? Web.basePath(context) + "/account" : signedIn.returnTo],
-                headers: [
-                    .setCookie: Web.sessionCookie(signedIn.cookie.value, context, tenant: tenant, maxAge: maxAge), .cacheControl: "no-store",
-                ])
+            return try signedInJSON(signedIn, context, tenant: tenant)
         } catch let rejected as UpstreamService.Rejected {
             throw Problem(status: .forbidden, type: "step-up-refused", title: rejected.message)
         }

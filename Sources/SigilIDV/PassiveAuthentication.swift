@@ -92,26 +92,11 @@ public enum PassiveAuthentication {
             report.reasons = ["sod_malformed"]
             return report
         }
-        var contentPointer: UnsafeMutablePointer<UInt8>?
-        var contentLength = 0
-        var signerPointer: UnsafeMutablePointer<UInt8>?
-        var signerLength = 0
-        var error = [CChar](repeating: 0, count: 256)
-        let verified = signedData.withUnsafeBufferPointer { buffer in
-            sigil_cms_verify_embedded(
-                buffer.baseAddress, buffer.count, &contentPointer, &contentLength, &signerPointer, &signerLength, &error, error.count)
-        }
-        defer {
-            sigil_free(contentPointer)
-            sigil_free(signerPointer)
-        }
-        guard verified == 1, let contentPointer, let signerPointer else {
+        guard let (content, signer) = signedContent(signedData) else {
             report.reasons = ["sod_signature_invalid"]
             return report
         }
         report.signatureValid = true
-        let content = Array(UnsafeBufferPointer(start: contentPointer, count: contentLength))
-        let signer = Array(UnsafeBufferPointer(start: signerPointer, count: signerLength))
         (report.signer, report.signerIssuer) = names(signer)
 
         // 2. The DS certificate chains to a configured CSCA.
@@ -148,6 +133,29 @@ public enum PassiveAuthentication {
             if !match { report.reasons.append("dg\(number)_hash_mismatch") }
         }
         return report
+    }
+
+    /// The content of a CMS SignedData whose signature verifies with the signer certificate it
+    /// carries, and that certificate (DER); nil when it does not verify or is not SignedData.
+    static func signedContent(_ der: [UInt8]) -> (content: [UInt8], signer: [UInt8])? {
+        var contentPointer: UnsafeMutablePointer<UInt8>?
+        var contentLength = 0
+        var signerPointer: UnsafeMutablePointer<UInt8>?
+        var signerLength = 0
+        var error = [CChar](repeating: 0, count: 256)
+        let verified = der.withUnsafeBufferPointer { buffer in
+            sigil_cms_verify_embedded(
+                buffer.baseAddress, buffer.count, &contentPointer, &contentLength, &signerPointer, &signerLength, &error, error.count)
+        }
+        defer {
+            sigil_free(contentPointer)
+            sigil_free(signerPointer)
+        }
+        guard verified == 1, let contentPointer, let signerPointer else { return nil }
+        return (
+            Array(UnsafeBufferPointer(start: contentPointer, count: contentLength)),
+            Array(UnsafeBufferPointer(start: signerPointer, count: signerLength))
+        )
     }
 
     static func signedBy(_ child: [UInt8], _ issuer: [UInt8]) -> Bool {
@@ -195,21 +203,7 @@ public enum CSCAMasterList {
     }
 
     public static func parse(_ der: [UInt8], trusted: [[UInt8]] = []) throws(Refused) -> Imported {
-        var contentPointer: UnsafeMutablePointer<UInt8>?
-        var contentLength = 0
-        var signerPointer: UnsafeMutablePointer<UInt8>?
-        var signerLength = 0
-        var error = [CChar](repeating: 0, count: 256)
-        let ok = der.withUnsafeBufferPointer {
-            sigil_cms_verify_embedded($0.baseAddress, $0.count, &contentPointer, &contentLength, &signerPointer, &signerLength, &error, error.count)
-        }
-        defer {
-            sigil_free(contentPointer)
-            sigil_free(signerPointer)
-        }
-        guard ok == 1, let contentPointer, let signerPointer else { throw Refused(reason: "master_list_signature_invalid") }
-        let content = Array(UnsafeBufferPointer(start: contentPointer, count: contentLength))
-        let signer = Array(UnsafeBufferPointer(start: signerPointer, count: signerLength))
+        guard let (content, signer) = PassiveAuthentication.signedContent(der) else { throw Refused(reason: "master_list_signature_invalid") }
         var certificates: [[UInt8]] = []
         do {
             let root = try DER.parse(content)

@@ -172,23 +172,21 @@ struct SQLUpstreamStore: UpstreamStore {
     }
 
     func sessions(tenantID: String, connectionID: String, subject: String) async throws -> [UpstreamSession] {
-        try await runner.read("upstream session") { db in
-            try await db.raw(
-                """
-                SELECT \(unsafeRaw: Self.sessionColumns) FROM upstream_sessions
-                WHERE tenant_id = \(bind: tenantID) AND connection_id = \(bind: connectionID) AND subject = \(bind: subject)
-                ORDER BY created_at, session_id
-                """
-            ).all().map(Self.decodeSession)
-        }
+        try await sessions(tenantID: tenantID, connectionID: connectionID, column: "subject", value: subject)
     }
 
     func sessions(tenantID: String, connectionID: String, sessionIndex: String) async throws -> [UpstreamSession] {
-        try await runner.read("upstream session") { db in
+        try await sessions(tenantID: tenantID, connectionID: connectionID, column: "session_index", value: sessionIndex)
+    }
+
+    /// A connection's upstream sessions where `column` (one of two fixed names, never input) is `value`.
+    private func sessions(tenantID: String, connectionID: String, column: String, value: String) async throws -> [UpstreamSession] {
+        precondition(["subject", "session_index"].contains(column))
+        return try await runner.read("upstream session") { db in
             try await db.raw(
                 """
                 SELECT \(unsafeRaw: Self.sessionColumns) FROM upstream_sessions
-                WHERE tenant_id = \(bind: tenantID) AND connection_id = \(bind: connectionID) AND session_index = \(bind: sessionIndex)
+                WHERE tenant_id = \(bind: tenantID) AND connection_id = \(bind: connectionID) AND \(unsafeRaw: column) = \(bind: value)
                 ORDER BY created_at, session_id
                 """
             ).all().map(Self.decodeSession)
