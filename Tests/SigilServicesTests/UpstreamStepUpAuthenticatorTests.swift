@@ -9,10 +9,12 @@ import Testing
 /// matching) instead of a passkey: only the flow's user's approval counts, only in the browser
 /// that started the sign-in, once, and the push is not a sign-in of its own.
 @Suite struct UpstreamStepUpAuthenticatorTests {
-    @Test(arguments: Backend.enabled) func stepUpWithTheAuthenticator(_ backend: Backend) async throws {
-        let tests = AuthenticatorServiceTests()
-        try await tests.withWorld(backend) { w in
-            let h = w.h
+    /// The authenticator world (Ada with a phone, no passkey) with a SAML connection that asks for step-up.
+    func withStepUpConnection(
+        _ backend: Backend, seed: String = #function,
+        _ body: (AuthenticatorServiceTests.World, UpstreamSAMLServiceTests.IdP, UpstreamSAMLServiceTests) async throws -> Void
+    ) async throws {
+        try await AuthenticatorServiceTests().withWorld(backend, seed: seed) { w in
             let idp = try UpstreamSAMLServiceTests.IdP()
             var input = UpstreamService.NewSAMLConnection(
                 name: "okta", displayName: "Okta",
@@ -21,25 +23,35 @@ import Testing
                     certificatesPEM: [idp.pem]),
                 linkDomains: ["example.com"])
             input.stepUp = true
-            _ = try await h.services.upstreams.createSAML(tenantID: h.tenant.id, input, by: .cli)
+            _ = try await w.h.services.upstreams.createSAML(tenantID: w.h.tenant.id, input, by: .cli)
+            try await body(w, idp, UpstreamSAMLServiceTests())
+        }
+    }
+
+    /// Ada signs in through the connection in browser "b" and reaches the step-up: its flow ID.
+    func stepUpFlow(_ h: ServiceHarness, _ idp: UpstreamSAMLServiceTests.IdP, _ saml: UpstreamSAMLServiceTests) async throws -> String {
+        let up = h.services.upstreams
+        let id = try await saml.begin(h, browser: "b")
+        let a = try await up.consumeResponse(
+            tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "okta",
+            form: ["SAMLResponse": try idp.response(to: id, email: "ada@example.com", now: h.clock.now())])
+        guard
+            case .stepUp(let flow) = try await up.continueBrowserStep(
+                tenantID: h.tenant.id, name: "okta", flowID: a.flowID, key: a.key, browserHash: tokenHash("b"))
+        else { throw SigilError(.internalFailure, "no step-up") }
+        return flow
+    }
+
+    @Test(arguments: Backend.enabled) func stepUpWithTheAuthenticator(_ backend: Backend) async throws {
+        try await withStepUpConnection(backend) { w, idp, saml in
+            let h = w.h
             let up = h.services.upstreams
-            let saml = UpstreamSAMLServiceTests()
             let mallory = try await h.user("mallory@example.com", given: "Mal", family: "Lory")
             let malloryPhone = try await w.addPhone(for: mallory, token: "apns-token-2")
             func reason(_ body: () async throws -> Void) async -> String? { await saml.reason(body) }
 
             // Ada (the world's user) has an authenticator and no passkey: the step-up offers the authenticator.
-            let id = try await saml.begin(h, browser: "b")
-            let a = try await up.consumeResponse(
-                tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "okta",
-                form: ["SAMLResponse": try idp.response(to: id, email: "ada@example.com", now: h.clock.now())])
-            guard
-                case .stepUp(let flow) = try await up.continueBrowserStep(
-                    tenantID: h.tenant.id, name: "okta", flowID: a.flowID, key: a.key, browserHash: tokenHash("b"))
-            else {
-                Issue.record("no step-up")
-                return
-            }
+            let flow = try await stepUpFlow(h, idp, saml)
             let page = try await up.stepUpPage(tenantID: h.tenant.id, flowID: flow, browserHash: tokenHash("b"))
             #expect(page.connection == "Okta" && !page.passkey && page.authenticator)
             // Another browser can neither start the push nor see the page.
@@ -92,32 +104,10 @@ import Testing
 
     /// A push started for one upstream sign-in cannot finish another's step-up.
     @Test(arguments: Backend.enabled) func aPushStepsUpOnlyItsOwnSignIn(_ backend: Backend) async throws {
-        let tests = AuthenticatorServiceTests()
-        try await tests.withWorld(backend) { w in
+        try await withStepUpConnection(backend) { w, idp, saml in
             let h = w.h
-            let idp = try UpstreamSAMLServiceTests.IdP()
-            var input = UpstreamService.NewSAMLConnection(
-                name: "okta", displayName: "Okta",
-                metadata: .manual(
-                    entityID: UpstreamSAMLServiceTests.idpEntity, ssoURL: "https://okta.example/sso", ssoBinding: "redirect", sloURL: nil,
-                    certificatesPEM: [idp.pem]),
-                linkDomains: ["example.com"])
-            input.stepUp = true
-            _ = try await h.services.upstreams.createSAML(tenantID: h.tenant.id, input, by: .cli)
             let up = h.services.upstreams
-            let saml = UpstreamSAMLServiceTests()
-            func stepUpFlow() async throws -> String {
-                let id = try await saml.begin(h, browser: "b")
-                let a = try await up.consumeResponse(
-                    tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "okta",
-                    form: ["SAMLResponse": try idp.response(to: id, email: "ada@example.com", now: h.clock.now())])
-                guard
-                    case .stepUp(let flow) = try await up.continueBrowserStep(
-                        tenantID: h.tenant.id, name: "okta", flowID: a.flowID, key: a.key, browserHash: tokenHash("b"))
-                else { throw SigilError(.internalFailure, "no step-up") }
-                return flow
-            }
-            let first = try await stepUpFlow(), second = try await stepUpFlow()
+            let first = try await stepUpFlow(h, idp, saml), second = try await stepUpFlow(h, idp, saml)
             let started = try await up.startStepUpPush(
                 tenant: h.tenant, issuer: AuthenticatorServiceTests.issuer, flowID: first, start: w.start("b"), authenticator: w.auth)
             await h.services.pushDispatcher.drain()
