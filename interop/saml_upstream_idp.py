@@ -86,6 +86,22 @@ ATTRIBUTE_MAP = '''MAP = {
 '''
 
 
+
+def serve_document(port, body, content_type):
+    """Serves `body` on every GET to 127.0.0.1:port (an SP's metadata for the self-tests); returns the server."""
+    class Document(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.end_headers()
+            self.wfile.write(body)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Document)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
 def free_port():
     import socket
     s = socket.socket()
@@ -689,17 +705,7 @@ def self_test(check):
     conf = sp_conf()
     sp_md = str(entity_descriptor(conf))
 
-    class SPMeta(BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
-
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "application/xml")
-            self.end_headers()
-            self.wfile.write(sp_md.encode())
-    srv = ThreadingHTTPServer(("127.0.0.1", sp_port), SPMeta)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    srv = serve_document(sp_port, sp_md.encode(), "application/xml")
     idp.trust_sp(sp_base + "/saml/sp/okta/metadata")
 
     def login(client, username="alice", binding=BINDING_HTTP_REDIRECT, tamper=False):
@@ -863,17 +869,7 @@ def self_test_post_and_encryption(check):
                                   "authn_requests_signed": True, "want_response_signed": False, "want_assertions_signed": True}}})
     sp_md = str(entity_descriptor(conf))
 
-    class SPMeta(BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
-
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "application/xml")
-            self.end_headers()
-            self.wfile.write(sp_md.encode())
-    srv = ThreadingHTTPServer(("127.0.0.1", sp_port), SPMeta)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    srv = serve_document(sp_port, sp_md.encode(), "application/xml")
     idp.trust_sp(sp_base + "/metadata")
     client = Saml2Client(conf)
 
