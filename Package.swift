@@ -108,7 +108,7 @@ let package = Package(
         // Domain records and the storage protocols. No I/O.
         .target(
             name: "SigilStore",
-            dependencies: ["SigilCore", "SigilFlows", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["SigilCore", "SigilFlows", "SigilIDV", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         // The one SQL implementation of SigilStore, for SQLite and PostgreSQL.

@@ -17,6 +17,8 @@ public enum IdentifierKind: String, Sendable, CaseIterable {
     case oauthGrant = "grt"
     case logoutDelivery = "bcl"
     case upstreamConnection = "upc"
+    case idvSession = "idv"
+    case idvSubject = "sub"
 }
 
 public struct IdentifierGenerator: Sendable {

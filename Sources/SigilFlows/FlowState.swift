@@ -21,6 +21,8 @@ public enum FlowKind: String, Codable, Sendable, CaseIterable {
     /// Logout with an upstream provider: Sigil's sign-out at its end_session_endpoint, or a
     /// logout token's jti (replay cache).
     case upstreamOIDCLogout = "upstream_oidc_logout"
+    /// An identity verification session (docs/idv.md).
+    case idvSession = "idv_session"
 }
 
 /// A flow row's typed, versioned payload: one Codable value per kind, instead of a dictionary of
@@ -35,6 +37,7 @@ public enum FlowState: Sendable, Equatable {
     case upstreamSAML(UpstreamSAMLFlow)
     case upstreamOIDC(UpstreamOIDCLogin)
     case upstreamOIDCLogout(UpstreamOIDCLogoutFlow)
+    case idvSession(IDVSession)
 
     /// The stored format's version. Bump it, and add a conversion, when a payload changes shape
     /// in a way old rows cannot decode.
@@ -50,6 +53,7 @@ public enum FlowState: Sendable, Equatable {
         case .upstreamSAML: .upstreamSAML
         case .upstreamOIDC: .upstreamOIDC
         case .upstreamOIDCLogout: .upstreamOIDCLogout
+        case .idvSession: .idvSession
         }
     }
 }
@@ -59,7 +63,7 @@ extension FlowState: Codable {
     private enum Name: String, Codable {
         case passkeyCeremony = "passkey_ceremony", authenticatorSignIn = "authenticator_sign_in", deviceEnrolment = "device_enrolment"
         case samlAuthnRequest = "saml_authn_request", samlLogout = "saml_logout", upstreamSAML = "upstream_saml"
-        case upstreamOIDC = "upstream_oidc", upstreamOIDCLogout = "upstream_oidc_logout"
+        case upstreamOIDC = "upstream_oidc", upstreamOIDCLogout = "upstream_oidc_logout", idvSession = "idv_session"
     }
 
     public struct UnsupportedVersion: Error, Sendable { public let version: Int }
@@ -77,6 +81,7 @@ extension FlowState: Codable {
         case .upstreamSAML: self = .upstreamSAML(try c.decode(UpstreamSAMLFlow.self, forKey: .data))
         case .upstreamOIDC: self = .upstreamOIDC(try c.decode(UpstreamOIDCLogin.self, forKey: .data))
         case .upstreamOIDCLogout: self = .upstreamOIDCLogout(try c.decode(UpstreamOIDCLogoutFlow.self, forKey: .data))
+        case .idvSession: self = .idvSession(try c.decode(IDVSession.self, forKey: .data))
         }
     }
 
@@ -92,6 +97,7 @@ extension FlowState: Codable {
         case .upstreamSAML(let v): try c.encode(Name.upstreamSAML, forKey: .flow); try c.encode(v, forKey: .data)
         case .upstreamOIDC(let v): try c.encode(Name.upstreamOIDC, forKey: .flow); try c.encode(v, forKey: .data)
         case .upstreamOIDCLogout(let v): try c.encode(Name.upstreamOIDCLogout, forKey: .flow); try c.encode(v, forKey: .data)
+        case .idvSession(let v): try c.encode(Name.idvSession, forKey: .flow); try c.encode(v, forKey: .data)
         }
     }
 }
@@ -154,7 +160,7 @@ extension FlowState {
                     applicationID: try need("application_id"), spEntityID: c["sp_entity_id"] ?? "", requestID: try need("request_id"),
                     acsURL: try need("acs_url"), nameIDFormat: c["name_id_format"] ?? "", relayState: c["relay_state"].flatMap { $0.isEmpty ? nil : $0 },
                     forceAuthn: c["force_authn"] == "true", signed: c["signed"] == "true"))
-        case .upstreamSAML, .upstreamOIDC, .upstreamOIDCLogout:
+        case .upstreamSAML, .upstreamOIDC, .upstreamOIDCLogout, .idvSession:
             // Written only by version 1 and later.
             throw LegacyUnreadable(kind: kind, missing: "a version")
         case .samlLogout:

@@ -34,6 +34,23 @@ public struct IDVSession: Codable, Sendable, Equatable {
     public var reasons: [String]
     /// Why it ended without a decision (`cancelled`, `expired`).
     public var endReason: String?
+    /// The OIDC client that asked (for `.oidc`), and the subject the verification is about.
+    public var clientID: String?
+    public var subjectID: String?
+    /// SHA-256 of the one-time desktop-to-phone hand-off secret; when it was used.
+    public var handoffHash: String?
+    public var handoffUsedAt: Date?
+    /// SHA-256 of the phone's own browser secret, set when the hand-off link was used.
+    public var phoneSecretHash: String?
+    /// The document type the user said they present (IDA: passport, idcard, driving_permit).
+    public var documentType: String?
+    /// The active liveness challenge last issued.
+    public var liveness: LivenessChallenge?
+    /// The result as a sealed `VerifiedIdentity` (its claims are PII), once decided.
+    public var sealedIdentity: String?
+    public var assuranceLevel: String?
+    /// When the origin was answered (the code issued or the error sent): once only.
+    public var answeredAt: Date?
 
     public init(origin: Origin, expected: [String: String] = [:]) {
         self.origin = origin; self.expected = expected; self.evidence = [:]; self.checks = []; self.reasons = []
@@ -58,6 +75,58 @@ public struct IDVSessionStateMachine: Sendable {
 
     public static let activityWindow: TimeInterval = 20 * 60
     public static let maximumLifetime: TimeInterval = 2 * 3600
+    /// A decided session's result stays readable this long.
+    public static let resultRetention: TimeInterval = 3600
+
+    /// Answering the origin (issuing the OIDC code, or the error after a cancel): once, and only
+    /// after a decision or a cancel.
+    public mutating func answer(now: Date) -> Action {
+        let state = state(at: now)
+        guard state == .decided || state == .cancelled || (state == .expired && record.phase != .pending && record.phase != .approved) else {
+            return .refuse(state == .expired ? .expired : .notApproved)
+        }
+        guard record.payload.answeredAt == nil else { return .refuse(.used) }
+        record.payload.answeredAt = now
+        record.updatedAt = now
+        return record.payload.decision.map(Action.decided) ?? .cancelled
+    }
+
+    /// The desktop-to-phone hand-off link, once, while the session is open.
+    public mutating func useHandoff(secretHash: String, now: Date) -> Action {
+        switch state(at: now) {
+        case .created, .collecting:
+            guard let expected = record.payload.handoffHash, expected == secretHash else { return .refuse(.unknown) }
+            guard record.payload.handoffUsedAt == nil else { return .refuse(.used) }
+            record.payload.handoffUsedAt = now
+            record.updatedAt = now
+            return .stored
+        case .decided, .cancelled: return .refuse(.used)
+        case .expired: return .refuse(.expired)
+        }
+    }
+
+    /// A new liveness challenge replaces the previous one (a retry), while the session is open.
+    public mutating func issueLiveness(_ challenge: LivenessChallenge, now: Date) -> Action {
+        switch state(at: now) {
+        case .created, .collecting:
+            record.payload.liveness = challenge
+            record.updatedAt = now
+            return .stored
+        case .decided, .cancelled: return .refuse(.used)
+        case .expired: return .refuse(.expired)
+        }
+    }
+
+    /// Where the session stands, as the status endpoint reports it.
+    public func stage(now: Date) -> String {
+        switch state(at: now) {
+        case .created: "created"
+        case .collecting: "collecting"
+        case .decided: "decided"
+        case .cancelled: "cancelled"
+        case .expired: "expired"
+        }
+    }
 
     private enum State: Equatable { case created, collecting, decided, cancelled, expired }
 
@@ -120,6 +189,8 @@ public struct IDVSessionStateMachine: Sendable {
             if let userID { record.userID = userID }
             record.phase = decision == .failed ? .denied : .completed
             record.updatedAt = now
+            // The result stays readable (the OIDC continue, the connector's poll) for a while.
+            record.expiresAt = max(record.expiresAt, now.addingTimeInterval(Self.resultRetention))
             return .decided(decision)
         case .decided, .cancelled: return .refuse(.used)
         case .expired: return .refuse(.expired)

@@ -108,6 +108,7 @@ extension AdminAPI {
             oidc.tokenEndpointAuthMethod = .init(rawValue: s.tokenEndpointAuthMethod)
             oidc.requirePkce = s.requirePKCE
             oidc.requirePar = s.requirePAR
+            oidc.identityVerification = s.isIdentityVerification
             oidc.allowedScopes = s.allowedScopes
             oidc.idTokenSignedResponseAlg = .init(rawValue: s.idTokenSigningAlg)
             oidc.accessTokenLifetime = s.accessTokenLifetimeSeconds
@@ -172,6 +173,7 @@ extension AdminAPI {
         change.grantTypes = body.grantTypes
         change.requirePKCE = body.requirePkce
         change.requirePAR = body.requirePar
+        change.identityVerification = body.identityVerification
         change.allowedScopes = body.allowedScopes
         change.idTokenSigningAlg = body.idTokenSignedResponseAlg?.rawValue
         change.accessTokenLifetimeSeconds = body.accessTokenLifetime
@@ -232,6 +234,7 @@ extension AdminAPI {
             ("consent", body.consent != nil), ("default_acr_values", body.defaultAcrValues != nil),
             ("backchannel_logout_uri", body.backchannelLogoutUri != nil),
             ("backchannel_logout_session_required", body.backchannelLogoutSessionRequired != nil),
+            ("identity_verification", body.identityVerification != nil),
         ]
         return set.filter(\.1).map(\.0)
     }
@@ -253,6 +256,7 @@ extension AdminAPI {
             input.grantTypes = body.grantTypes
             input.requirePKCE = body.requirePkce
             input.requirePAR = body.requirePar ?? false
+            input.identityVerification = body.identityVerification ?? false
             input.allowedScopes = body.allowedScopes
             input.idTokenSigningAlg = body.idTokenSignedResponseAlg?.rawValue
             input.accessTokenLifetimeSeconds = body.accessTokenLifetime

@@ -52,7 +52,13 @@ public struct IDVFindings: Sendable, Equatable {
     public var chipMRZ: MRZ?
     /// Face match of the selfie against the chip portrait or the document photo.
     public var faceMatch: (passed: Bool, distance: Double)?
+    /// Why the face match failed (`face_mismatch`, `no_face_in_selfie`, `engine_unavailable`, …).
+    public var faceMatchReasons: [String] = []
     public var liveness: Bool?
+    public var livenessReasons: [String] = []
+    /// Checks the session ran that the decision does not derive itself (reading the MRZ or the
+    /// barcode from an image, chip evidence that could not be parsed): each failure fails the session.
+    public var additionalChecks: [IDVCheck] = []
     /// The values the relying party expects, by claim (`given_name`, `family_name` compared as
     /// names; `birthdate`, YYYY-MM-DD, compared exactly).
     public var expectedNames: [String: String]
@@ -68,7 +74,8 @@ public struct IDVFindings: Sendable, Equatable {
     public static func == (a: IDVFindings, b: IDVFindings) -> Bool {
         a.documentType == b.documentType && a.mrz == b.mrz && a.barcode == b.barcode && a.chip == b.chip && a.chipMRZ == b.chipMRZ
             && a.faceMatch?.passed == b.faceMatch?.passed && a.faceMatch?.distance == b.faceMatch?.distance && a.liveness == b.liveness
-            && a.expectedNames == b.expectedNames
+            && a.expectedNames == b.expectedNames && a.faceMatchReasons == b.faceMatchReasons && a.livenessReasons == b.livenessReasons
+            && a.additionalChecks == b.additionalChecks
     }
 }
 
@@ -132,9 +139,10 @@ public enum IDVDecider {
                 check("minimum_age", (age ?? -1) >= minimum, [age == nil ? "birth_date_unreadable" : "under_minimum_age"])
             }
         }
-        if let face = f.faceMatch { check("face_match", face.passed, ["face_mismatch"]) }
+        checks.append(contentsOf: f.additionalChecks)
+        if let face = f.faceMatch { check("face_match", face.passed, f.faceMatchReasons.isEmpty ? ["face_mismatch"] : f.faceMatchReasons) }
         if policy.requireFaceMatch && f.faceMatch == nil { check("face_match", false, ["face_match_required"]) }
-        if let live = f.liveness { check("liveness", live, ["liveness_failed"]) }
+        if let live = f.liveness { check("liveness", live, f.livenessReasons.isEmpty ? ["liveness_failed"] : f.livenessReasons) }
         if policy.requireLiveness && f.liveness == nil { check("liveness", false, ["liveness_required"]) }
 
         // Names, against the expected ones.

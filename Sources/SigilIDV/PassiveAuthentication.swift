@@ -171,6 +171,13 @@ public enum PassiveAuthentication {
         return (string(subject), string(issuer))
     }
 
+    /// A certificate's subject and issuer names (nil when it does not parse).
+    public static func certificateNames(_ der: [UInt8]) -> (subject: String, issuer: String)? {
+        let n = names(der)
+        guard let subject = n.subject, let issuer = n.issuer else { return nil }
+        return (subject, issuer)
+    }
+
     static func string(_ chars: [CChar]) -> String {
         String(decoding: chars.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }

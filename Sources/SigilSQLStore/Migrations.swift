@@ -440,6 +440,59 @@ enum Migrations {
                 "CREATE INDEX upstream_sessions_by_index ON upstream_sessions (tenant_id, connection_id, session_index)",
             ]
         },
+        // Identity verification (issue 13): per-tenant settings and CSCA list, sealed evidence,
+        // and the subjects' latest verified identities (sealed). Sessions are flow rows.
+        Migration(version: 13, name: "identity-verification") { _ in
+            [
+                """
+                CREATE TABLE idv_settings (
+                    tenant_id TEXT PRIMARY KEY REFERENCES tenants(id),
+                    settings TEXT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE idv_cscas (
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    id TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    der TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    PRIMARY KEY (tenant_id, id)
+                )
+                """,
+                """
+                CREATE TABLE idv_evidence (
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    session_id TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    sealed TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    PRIMARY KEY (tenant_id, session_id, kind)
+                )
+                """,
+                "CREATE INDEX idv_evidence_expiry ON idv_evidence (expires_at)",
+                """
+                CREATE TABLE idv_subjects (
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    id TEXT NOT NULL,
+                    client_id TEXT,
+                    external_key_hash TEXT,
+                    user_id TEXT REFERENCES users(id) ON DELETE CASCADE,
+                    sealed_identity TEXT,
+                    status TEXT,
+                    verified_at BIGINT,
+                    identity_expires_at BIGINT,
+                    created_at BIGINT NOT NULL,
+                    PRIMARY KEY (tenant_id, id)
+                )
+                """,
+                "CREATE UNIQUE INDEX idv_subjects_by_external ON idv_subjects (tenant_id, client_id, external_key_hash)",
+                "CREATE INDEX idv_subjects_by_user ON idv_subjects (tenant_id, user_id)",
+                "CREATE INDEX idv_subjects_expiry ON idv_subjects (identity_expires_at)",
+            ]
+        },
     ]
 
     /// The migrations by version (the list above may be merged out of order).

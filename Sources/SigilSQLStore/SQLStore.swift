@@ -93,6 +93,7 @@ public final class SQLStore: Store {
     public var consents: any ConsentStore { session.consents }
     public var logoutDeliveries: any LogoutDeliveryStore { session.logoutDeliveries }
     public var upstreams: any UpstreamStore { session.upstreams }
+    public var idv: any IDVStore { session.idv }
 
     public func transaction<R: Sendable>(_ body: @escaping @Sendable (any StoreSession) async throws -> R) async throws -> R {
         let backend = self.backend
@@ -153,4 +154,5 @@ struct SQLSession: StoreSession {
     var consents: any ConsentStore { SQLConsentStore(runner: runner) }
     var logoutDeliveries: any LogoutDeliveryStore { SQLLogoutDeliveryStore(runner: runner) }
     var upstreams: any UpstreamStore { SQLUpstreamStore(runner: runner) }
+    var idv: any IDVStore { SQLIDVStore(runner: runner) }
 }

@@ -31,6 +31,7 @@ extension ApplicationService {
         /// An empty string removes the URI.
         public var backchannelLogoutURI: String?
         public var backchannelLogoutSessionRequired: Bool?
+        public var identityVerification: Bool?
         // SAML
         public var entityID: String?
         public var assertionConsumerServices: [SAMLServiceProviderSettings.AssertionConsumerService]?
@@ -60,6 +61,7 @@ extension ApplicationService {
                 ("jwks", jwks != nil), ("jwks_uri", jwksURI != nil), ("consent", consent != nil),
                 ("default_acr_values", defaultACRValues != nil), ("backchannel_logout_uri", backchannelLogoutURI != nil),
                 ("backchannel_logout_session_required", backchannelLogoutSessionRequired != nil),
+                ("identity_verification", identityVerification != nil),
             ]
             return set.filter(\.1).map(\.0)
         }
@@ -102,6 +104,7 @@ extension ApplicationService {
                 if let v = grantTypes { s.grantTypes = v }
                 if let v = requirePKCE { s.requirePKCE = v }
                 if let v = requirePAR { s.requirePAR = v }
+                if let v = identityVerification { s.identityVerification = v }
                 if let v = allowedScopes { s.allowedScopes = v }
                 if let v = idTokenSigningAlg { s.idTokenSigningAlg = v }
                 if let v = accessTokenLifetimeSeconds { s.accessTokenLifetimeSeconds = v }

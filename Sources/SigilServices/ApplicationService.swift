@@ -44,6 +44,8 @@ public struct ApplicationService: Sendable {
         /// OpenID Connect Back-Channel Logout: the client's logout endpoint.
         public var backchannelLogoutURI: String?
         public var backchannelLogoutSessionRequired: Bool?
+        /// An identity verification client (Okta BYO IDV).
+        public var identityVerification: Bool = false
 
         public init(name: String, redirectURIs: [String]) {
             self.name = name
@@ -59,7 +61,7 @@ public struct ApplicationService: Sendable {
         let secret =
             (method == "client_secret_basic" || method == "client_secret_post")
             ? OpaqueToken.make(prefix: Self.secretPrefix, random: context.random) : nil
-        let settings = OIDCClientSettings(
+        var settings = OIDCClientSettings(
             clientID: Base64URL.encode(context.random.bytes(16)),
             clientSecretHash: secret.map(tokenHash),
             redirectURIs: input.redirectURIs,
@@ -75,6 +77,7 @@ public struct ApplicationService: Sendable {
             refreshTokenLifetimeSeconds: input.refreshTokenLifetimeSeconds ?? 2_592_000,
             jwksURI: input.jwksURI, jwks: input.jwks, consent: input.consent, defaultACRValues: input.defaultACRValues,
             backchannelLogoutURI: input.backchannelLogoutURI, backchannelLogoutSessionRequired: input.backchannelLogoutSessionRequired)
+        settings.identityVerification = input.identityVerification ? true : nil
         var errors: [FieldError] = []
         if input.isPublic, method != "none" {
             errors.append(FieldError(field: "token_endpoint_auth_method", message: "a public client authenticates with none"))

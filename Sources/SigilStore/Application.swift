@@ -86,6 +86,11 @@ public struct OIDCClientSettings: Codable, Sendable, Equatable {
     public var backchannelLogoutURI: String?
     /// The client needs `sid` in logout tokens (Sigil always sends it; recorded and published).
     public var backchannelLogoutSessionRequired: Bool?
+    /// An identity verification client (Okta's "Bring Your Own IDV", docs/idv.md): its
+    /// authorization requests start an IDV session instead of a Sigil sign-in, and its ID tokens
+    /// carry `verified_claims` about the person verified, under a subject per `login_hint`.
+    public var identityVerification: Bool?
+    public var isIdentityVerification: Bool { identityVerification == true }
 
     public init(
         clientID: String, clientSecretHash: String?, redirectURIs: [String],

@@ -19,6 +19,7 @@ public protocol StoreSession: Sendable {
     var consents: any ConsentStore { get }
     var logoutDeliveries: any LogoutDeliveryStore { get }
     var upstreams: any UpstreamStore { get }
+    var idv: any IDVStore { get }
 }
 
 public struct StoreHealth: Sendable, Equatable {

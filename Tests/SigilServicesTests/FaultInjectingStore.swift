@@ -59,6 +59,7 @@ final class FaultInjectingStore: Store {
     var consents: any ConsentStore { base.consents }
     var logoutDeliveries: any LogoutDeliveryStore { base.logoutDeliveries }
     var upstreams: any UpstreamStore { base.upstreams }
+    var idv: any IDVStore { base.idv }
 
     /// One session (a transaction's, or the store outside one) with the armed writes failing.
     struct Session: StoreSession {
@@ -83,6 +84,7 @@ final class FaultInjectingStore: Store {
         var consents: any ConsentStore { base.consents }
         var logoutDeliveries: any LogoutDeliveryStore { base.logoutDeliveries }
         var upstreams: any UpstreamStore { base.upstreams }
+        var idv: any IDVStore { base.idv }
     }
 
     struct Audit: AuditEventStore {
