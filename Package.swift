@@ -129,7 +129,7 @@ let package = Package(
         .target(
             name: "SigilServices",
             dependencies: [
-                "SigilCore", "SigilStore", "SigilFlows", "SigilJOSE", "SigilOAuth", "SigilWebAuthn", "SigilAuthenticatorProtocol", "SigilSAML", "SigilXML",
+                "SigilCore", "SigilStore", "SigilFlows", "SigilJOSE", "SigilOAuth", "SigilWebAuthn", "SigilAuthenticatorProtocol", "SigilSAML", "SigilXML", "SigilIDV",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -150,7 +150,7 @@ let package = Package(
         .target(
             name: "SigilHTTP",
             dependencies: [
-                "SigilCore", "SigilStore", "SigilFlows", "SigilServices", "SigilJOSE", "SigilOAuth", "SigilWebAuthn", "SigilQR", "SigilAuthenticatorProtocol",
+                "SigilCore", "SigilStore", "SigilFlows", "SigilServices", "SigilJOSE", "SigilOAuth", "SigilWebAuthn", "SigilQR", "SigilAuthenticatorProtocol", "SigilIDV",
                 "SigilSAML",
                 "SigilAdminAPI",
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
@@ -213,7 +213,7 @@ let package = Package(
         .executableTarget(
             name: "sigil",
             dependencies: [
-                "SigilCore", "SigilStore", "SigilSQLStore", "SigilServices", "SigilHTTP", "SigilJOSE", "SigilPush", "SigilRemote",
+                "SigilCore", "SigilStore", "SigilSQLStore", "SigilServices", "SigilHTTP", "SigilJOSE", "SigilPush", "SigilRemote", "SigilIDV",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

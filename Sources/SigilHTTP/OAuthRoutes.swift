@@ -117,6 +117,14 @@ struct OAuthRoutes {
             return consentPage(prompt, received: received, session: signedIn, tenant: tenant, base: base)
         case .errorPage(let error):
             return errorPage(error, base: base)
+        case .verifyIdentity(let v):
+            // An identity verification client: the person is verified instead of signed in.
+            let subject = try await services.idv.subject(tenantID: tenant.id, clientID: v.clientID, externalID: v.loginHint)
+            let started = try await services.idv.start(
+                tenantID: tenant.id, origin: .oidc(authorization: v.encodedRequest), expected: v.expected, clientID: v.clientID,
+                subjectID: subject.id, by: .client(v.clientID))
+            return Web.redirect(
+                IDVRoutes.path(context, started.id), headers: [.setCookie: IDVRoutes.cookie(started.secret, context, sid: started.id)])
         }
     }
 

@@ -30,6 +30,7 @@ struct Pages: Sendable {
         case formPost = "form-post"
         case continueLink = "continue-link"
         case stepUp = "step-up"
+        case idv
     }
 
     struct LoadError: Error, CustomStringConvertible {

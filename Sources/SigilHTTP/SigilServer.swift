@@ -25,6 +25,7 @@ public enum SigilServer {
         OAuthRoutes(services: services, limiter: rateLimiter, pages: pages).register(on: router)
         SAMLRoutes(services: services, limiter: rateLimiter, pages: pages).register(on: router)
         UpstreamRoutes(services: services, limiter: rateLimiter, pages: pages).register(on: router)
+        IDVRoutes(services: services, limiter: rateLimiter, pages: pages).register(on: router)
         return router
     }
 

@@ -32,7 +32,7 @@ public enum TokenClaims {
         claims["exp"] = .int(iat + Int64(lifetime))
         claims["auth_time"] = .int(Int64(authentication.authTime.timeIntervalSince1970))
         claims["acr"] = .string(authentication.acr)
-        claims["amr"] = .strings(authentication.amr)
+        if !authentication.amr.isEmpty { claims["amr"] = .strings(authentication.amr) }
         if let sid = authentication.sessionID { claims["sid"] = .string(sid) }
         if let nonce { claims["nonce"] = .string(nonce) }
         if let accessToken { claims["at_hash"] = .string(leftHalfHash(accessToken)) }

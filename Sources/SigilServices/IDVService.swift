@@ -154,7 +154,7 @@ public struct IDVService: Sendable {
         let now = context.clock.now()
         let id = context.ids.make(.idvSession)
         let secret = Base64URL.encode(context.random.bytes(32))
-        let handoff = Base64URL.encode(context.random.bytes(32))
+        let handoff = handoffSecret(id)
         var session = IDVSession(origin: origin, expected: expected.filter { ["given_name", "family_name", "birthdate"].contains($0.key) })
         session.clientID = clientID
         session.subjectID = subjectID
@@ -172,6 +172,12 @@ public struct IDVService: Sendable {
                     after: ["origin": Self.originName(origin), "client_id": clientID ?? "", "subject": subjectID ?? ""]))
         }
         return Started(id: id, secret: secret, handoffSecret: handoff, expiresAt: expiresAt)
+    }
+
+    /// The one-time hand-off link's secret: derived from the session id under the master key, so
+    /// the capture page can show the same QR code after a reload; spent on first use.
+    public func handoffSecret(_ id: String) -> String {
+        Base64URL.encode(context.masterKey.authenticationCode(Array(id.utf8), purpose: "idv-handoff"))
     }
 
     static func originName(_ o: IDVSession.Origin) -> String {
@@ -202,6 +208,12 @@ public struct IDVService: Sendable {
 
     /// The session if `secret` is its browser secret (constant-time), else `unknown_session`.
     func load(tenantID: String, id: String, secret: String?) async throws -> (LoginTransaction, IDVSession) {
+        let (row, s, _) = try await loadWithDevice(tenantID: tenantID, id: id, secret: secret)
+        return (row, s)
+    }
+
+    /// … and whether the secret is the phone's (the hand-off) rather than the starting browser's.
+    func loadWithDevice(tenantID: String, id: String, secret: String?) async throws -> (LoginTransaction, IDVSession, phone: Bool) {
         guard let secret, id.hasPrefix(IdentifierKind.idvSession.rawValue + "_"), id.utf8.count < 64,
             let row = try? await context.store.loginTransactions.get(tenantID: tenantID, id: id), case .idvSession(let s) = row.flow,
             let expected = row.secretHash
@@ -210,7 +222,7 @@ public struct IDVService: Sendable {
         let desktop = constantTimeEquals(presented, Array(expected.utf8))
         let phone = s.phoneSecretHash.map { constantTimeEquals(presented, Array($0.utf8)) } ?? false
         guard desktop || phone else { throw Self.refusal(.unknown) }
-        return (row, s)
+        return (row, s, !desktop)
     }
 
     /// Runs `event` on the session's machine in one locked update; throws the refusal.
@@ -379,8 +391,8 @@ public struct IDVService: Sendable {
         await context.recordFailure("idv.cancelled", by: .system, tenantID: tenantID, reason: "the user cancelled \(id)")
     }
 
-    /// The phone's one-time hand-off link: returns the browser secret to set as its cookie.
-    /// The hand-off secret is the session secret's own hash chain: it proves the QR was seen.
+    /// The phone's one-time hand-off link: returns a new browser secret for the phone's cookie
+    /// (the desktop keeps its own).
     public func useHandoff(tenantID: String, id: String, handoffSecret: String, browserSecret: () -> String) async throws -> String {
         guard id.hasPrefix(IdentifierKind.idvSession.rawValue + "_") else { throw Self.refusal(.unknown) }
         let fresh = browserSecret()
@@ -412,11 +424,15 @@ public struct IDVService: Sendable {
         public var subjectID: String?
         public var answered: Bool
         public var expiresAt: Date
+        /// The caller is the phone the session was handed off to.
+        public var onPhone: Bool = false
     }
 
     public func status(tenantID: String, id: String, secret: String?) async throws -> Status {
-        let (row, s) = try await load(tenantID: tenantID, id: id, secret: secret)
-        return Self.status(row, s, now: context.clock.now())
+        let (row, s, phone) = try await loadWithDevice(tenantID: tenantID, id: id, secret: secret)
+        var status = Self.status(row, s, now: context.clock.now())
+        status.onPhone = phone
+        return status
     }
 
     static func status(_ row: LoginTransaction, _ s: IDVSession, now: Date) -> Status {
@@ -447,7 +463,9 @@ public struct IDVService: Sendable {
     /// Answers the session's origin once: for an OIDC session, the decided identity to put in a
     /// code (nil after a cancel: the client gets `access_denied`).
     public func answer(tenantID: String, id: String, secret: String?) async throws -> (session: IDVSession, identity: VerifiedIdentity?) {
-        _ = try await load(tenantID: tenantID, id: id, secret: secret)
+        // Only the browser that started the session continues to the relying party (its flow, its cookies).
+        let (_, _, phone) = try await loadWithDevice(tenantID: tenantID, id: id, secret: secret)
+        if phone { throw Refused("continue_on_computer", "Done here. Go back to your computer to continue.") }
         let (row, _) = try await step(tenantID: tenantID, id: id) { m, now in m.answer(now: now) }
         guard case .idvSession(let s) = row.flow else { throw Self.refusal(.unknown) }
         return (s, try s.sealedIdentity.flatMap { try identity(tenantID: tenantID, sealed: $0, reference: id) })

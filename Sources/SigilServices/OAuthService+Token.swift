@@ -1,5 +1,6 @@
 import Foundation
 import SigilCore
+import SigilIDV
 import SigilJOSE
 import SigilOAuth
 import SigilStore
@@ -116,6 +117,23 @@ extension OAuthService {
                 }
                 guard let grant = try await tx.oauth.grant(tenantID: tenantID, id: record.grantID), grant.isActive(at: now) else {
                     return .refused(OAuthError(.invalidGrant, "the authorization has been revoked"))
+                }
+                if let verification = stored.verification {
+                    // An identity verification's code: the subject and the verified claims, no user.
+                    guard let row = try? await tx.loginTransactions.get(tenantID: tenantID, id: verification.sessionID),
+                        case .idvSession(let session) = row.flow, let sealed = session.sealedIdentity,
+                        let identity = try IDVService.openIdentity(context.masterKey, tenantID: tenantID, sealed: sealed, reference: verification.sessionID)
+                    else {
+                        return .refused(OAuthError(.invalidGrant, "the verification is no longer available"))
+                    }
+                    let verified = VerifiedClaims.response(for: identity, claims: request.claims, target: "id_token", now: now)
+                    let issuance = try self.prepareIssuance(
+                        tenantID: tenantID, issuer: issuer, client: client, grant: grant, subject: verification.subjectID, profile: nil,
+                        extraIDClaims: verified.map { ["verified_claims": $0] } ?? [:], scopes: request.scopes,
+                        authentication: stored.authentication, nonce: request.nonce, claims: request.claims,
+                        refreshExpiresAt: now, event: "authorization_code", keys: keys)
+                    try await Self.record(issuance, in: tx)
+                    return .issued(issuance.response)
                 }
                 guard let user = try await Self.activeUser(tenantID: tenantID, id: record.userID, in: tx) else {
                     return .refused(OAuthError(.invalidGrant, "the user is no longer active"))
@@ -271,18 +289,32 @@ extension OAuthService {
         authentication: TokenClaims.Authentication, nonce: String?, claims: JSONValue?, refreshExpiresAt: Date,
         event: String, keys: IssuanceKeys
     ) throws -> Issuance {
+        try prepareIssuance(
+            tenantID: tenantID, issuer: issuer, client: client, grant: grant, subject: user.id, profile: Self.profile(user), extraIDClaims: [:],
+            scopes: scopes, authentication: authentication, nonce: nonce, claims: claims, refreshExpiresAt: refreshExpiresAt, event: event,
+            keys: keys)
+    }
+
+    /// Tokens for `subject`: a user (`profile`: their claims by scope and request) or an identity
+    /// verification's subject (no profile; `extraIDClaims` carries `verified_claims`).
+    func prepareIssuance(
+        tenantID: String, issuer: String, client: AuthenticatedClient, grant: OAuthGrant, subject: String, profile: UserClaims.Profile?,
+        extraIDClaims: [String: JSONValue], scopes: [String], authentication: TokenClaims.Authentication, nonce: String?, claims: JSONValue?,
+        refreshExpiresAt: Date, event: String, keys: IssuanceKeys
+    ) throws -> Issuance {
         let now = context.clock.now()
         let s = client.settings
         let accessClaims = TokenClaims.accessToken(
-            issuer: issuer, subject: user.id, clientID: client.clientID, scopes: scopes, now: now,
+            issuer: issuer, subject: subject, clientID: client.clientID, scopes: scopes, now: now,
             lifetime: s.accessTokenLifetimeSeconds,
             jti: Self.accessTokenID(grantID: grant.id, random: context.random), authentication: authentication)
         let accessToken = try JWS.sign(payload: accessClaims, key: keys.access, type: "at+jwt")
         var idToken: String?
         if scopes.contains("openid") {
-            let userClaims = UserClaims.select(Self.profile(user), scopes: scopes, allowedScopes: s.allowedScopes, claims: claims, target: "id_token")
+            var userClaims = profile.map { UserClaims.select($0, scopes: scopes, allowedScopes: s.allowedScopes, claims: claims, target: "id_token") } ?? [:]
+            userClaims.merge(extraIDClaims) { _, new in new }
             let idClaims = TokenClaims.idToken(
-                issuer: issuer, subject: user.id, clientID: client.clientID, now: now,
+                issuer: issuer, subject: subject, clientID: client.clientID, now: now,
                 lifetime: s.idTokenLifetimeSeconds, authentication: authentication, nonce: nonce,
                 accessToken: accessToken, userClaims: userClaims)
             idToken = try JWS.sign(payload: idClaims, key: keys.id)
@@ -294,11 +326,11 @@ extension OAuthService {
             let data = String(decoding: try JSONEncoder.sorted.encode(StoredRefreshData(authentication: authentication, claims: claims)), as: UTF8.self)
             refreshRecord = RefreshTokenRecord(
                 tokenHash: tokenHash(token), tenantID: tenantID, clientID: client.clientID, grantID: grant.id,
-                userID: user.id, scopes: scopes, data: data, createdAt: now, expiresAt: refreshExpiresAt)
+                userID: subject, scopes: scopes, data: data, createdAt: now, expiresAt: refreshExpiresAt)
             refreshToken = token
         }
         let summary = [
-            "grant_type": event, "scope": scopes.joined(separator: " "), "user": user.id,
+            "grant_type": event, "scope": scopes.joined(separator: " "), "user": subject,
             "id_token": String(idToken != nil), "refresh_token": String(refreshToken != nil),
         ]
         // The session's relying parties (back-channel logout): one row per session and client.
@@ -308,7 +340,7 @@ extension OAuthService {
             : grant.sessionID.map {
                 SessionParticipant(
                     tenantID: tenantID, sessionID: $0, applicationID: client.application.id, protocolKind: .oidc,
-                    subject: user.id, sid: authentication.sessionID ?? $0, createdAt: now)
+                    subject: subject, sid: authentication.sessionID ?? $0, createdAt: now)
             }
         return Issuance(
             response: TokenResponse(

@@ -226,6 +226,8 @@ public struct OAuthService: Sendable {
         case consent(ConsentPrompt)
         /// The client or redirect URI could not be trusted: show the error to the user.
         case errorPage(OAuthError)
+        /// An identity verification client's request: start an IDV session (docs/idv.md).
+        case verifyIdentity(VerificationRequest)
     }
 
     /// Decides an authorization request. `session` is the browser's signed-in session, if any;
@@ -278,6 +280,20 @@ public struct OAuthService: Sendable {
         }
         if pushed == nil, policy.requirePAR || settings.requirePAR {
             return try await refuse(.invalidRequest("this client must use pushed authorization requests (PAR)"))
+        }
+        if settings.isIdentityVerification {
+            // Okta's BYO IDV and its like: no Sigil sign-in; the person is verified instead.
+            guard request.isOpenID, request.scopes.contains("identity_assurance") || Self.asksForVerifiedClaims(request.claims) else {
+                return try await refuse(OAuthError(.invalidScope, "an identity verification request asks for identity_assurance or verified_claims"))
+            }
+            if let pushed, try await !context.store.oauth.consumePushedRequest(requestURIHash: pushed.requestURIHash, at: now) {
+                return .errorPage(OAuthError(.invalidRequestURI, "The sign-in request has expired or was already used. Start again from the application."))
+            }
+            let encoded = String(decoding: try JSONEncoder.sorted.encode(request), as: UTF8.self)
+            return .verifyIdentity(
+                VerificationRequest(
+                    clientID: clientID, applicationID: app.id, encodedRequest: encoded, loginHint: request.loginHint,
+                    expected: Self.expectedValues(request.claims)))
         }
         // What the request asks of the sign-in's acr (docs/oidc.md "acr"), and then what to do:
         // AuthorizationStateMachine decides; this carries it out.
@@ -400,6 +416,13 @@ public struct OAuthService: Sendable {
     struct StoredCodeRequest: Codable {
         var request: ValidatedAuthorizationRequest
         var authentication: TokenClaims.Authentication
+        /// Set for a code that answers an identity verification (no Sigil user behind it).
+        var verification: VerificationGrant?
+    }
+
+    struct VerificationGrant: Codable {
+        var sessionID: String
+        var subjectID: String
     }
 
     /// What a refresh token carries forward.

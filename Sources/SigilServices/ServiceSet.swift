@@ -1,3 +1,4 @@
+import SigilIDV
 /// Every use case, built over one context.
 public struct ServiceSet: Sendable {
     public let context: ServiceContext
@@ -27,6 +28,10 @@ public struct ServiceSet: Sendable {
     public var oauthPolicy = OAuthService.Policy()
     public var oauth: OAuthService { OAuthService(context: context, policy: oauthPolicy) }
     public let pushDispatcher: PushDispatcher
+    /// The IDV image engine (`sigil-idv-engine`, or none: checks report `engine_unavailable`).
+    public var idvEngine: any IDVEngine = UnavailableIDVEngine()
+    /// Identity verification: settings, sessions, checks, decisions (docs/idv.md).
+    public var idv: IDVService { IDVService(context: context, engine: idvEngine) }
     public var authenticator: AuthenticatorService {
         AuthenticatorService(context: context, policy: authenticatorPolicy, dispatcher: pushDispatcher)
     }

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import SigilCore
+import SigilIDV
 import SigilJOSE
 import SigilOAuth
 import SigilStore
@@ -166,7 +167,10 @@ extension OAuthService {
     public func discoveryDocument(tenantID: String, issuer: String) async throws -> PublishedDocument {
         let kind = policy.requirePAR ? "discovery+par" : "discovery"
         return try await context.tenantDocuments.document(kind, tenantID: tenantID, issuer: issuer, clock: context.clock) {
-            try JSONValue.object(Discovery.document(issuer: issuer, requirePAR: policy.requirePAR, acrValues: ACR.supported)).serialized()
+            // OpenID Connect for Identity Assurance 1.0 metadata beside the core (docs/idv.md).
+            try JSONValue.object(
+                Discovery.document(issuer: issuer, requirePAR: policy.requirePAR, acrValues: ACR.supported).merging(VerifiedClaims.discovery) { a, _ in a }
+            ).serialized()
         }
     }
 }

@@ -58,6 +58,13 @@ struct PeriodicService: Service, CustomStringConvertible {
                         "login_transactions": .stringConvertible(result.loginTransactions),
                     ])
             }
+            // IDV evidence and verified identities past the tenant's retention (audited).
+            let idv = try await services.idv.sweep()
+            if idv.evidence + idv.identities > 0 {
+                logger.info(
+                    "IDV retention sweep",
+                    metadata: ["evidence": .stringConvertible(idv.evidence), "identities": .stringConvertible(idv.identities)])
+            }
         }
     }
 

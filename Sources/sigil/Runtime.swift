@@ -5,6 +5,7 @@ import SigilCore
 import SigilHTTP
 import SigilRemote
 import SigilSQLStore
+import SigilIDV
 import SigilServices
 import SigilStore
 
@@ -87,6 +88,11 @@ struct Runtime {
                 context: ServiceContext(store: store, masterKey: masterKey, logger: logger, remote: remote),
                 authenticatorPolicy: policy, pushSender: pushSender,
                 backChannel: BackChannelLogoutDispatcher(sender: backChannelSender))
+            // The IDV image engine: $SIGIL_IDV_ENGINE or /usr/local/lib/sigil/sigil-idv-engine (docs/idv-engines.md).
+            services.idvEngine = ProcessIDVEngine.fromEnvironment(logger: logger)
+            if services.idvEngine is UnavailableIDVEngine {
+                logger.notice("no IDV engine: face match, MRZ and barcode reading report engine_unavailable (sudo scripts/install-idv-engines.sh)")
+            }
             if let text = env("SIGIL_OAUTH_REQUIRE_PAR") {
                 guard ["true", "false", "1", "0"].contains(text) else { throw CLIError("SIGIL_OAUTH_REQUIRE_PAR must be true or false") }
                 services.oauthPolicy.requirePAR = text == "true" || text == "1"
