@@ -125,7 +125,11 @@ struct IDVRoutes {
         // The phone's link: a fresh one-time secret per page view would outdate the QR shown;
         // the session's own hand-off secret is shown while it is unused (it was made at start).
         let handoff = status.onPhone ? nil : try await handoffURL(tenantID: tenant.id, sid: sid, context: context)
-        let qr = try handoff.map { try QRCode.encode($0, errorCorrection: .medium).svg(moduleSize: 4, quietZone: 4, title: "Continue on your phone") }
+        let qr = try handoff.map {
+            "data:image/svg+xml;base64,"
+                + Data(try QRCode.encode($0, errorCorrection: .medium).svg(moduleSize: 4, quietZone: 4, title: "Continue on your phone").utf8)
+                .base64EncodedString()
+        }
         let view = IDVCaptureView(
             base: base, sid: sid, csrf: csrf(sid, secret: secret), stage: status.stage, decided: status.decision?.rawValue,
             handoffURL: handoff, handoffSVG: qr, requireLiveness: settings.policy.requireLiveness,
@@ -270,6 +274,7 @@ struct IDVCaptureView: PageView {
     let stage: String
     let decided: String?
     let handoffURL: String?
+    /// The QR code as a `data:` URL (the page's CSP allows `img-src data:`).
     let handoffSVG: String?
     let requireLiveness: Bool
     let requireFaceMatch: Bool
