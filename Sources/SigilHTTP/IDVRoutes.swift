@@ -32,7 +32,9 @@ struct IDVRoutes {
         router.get("/idv/:sid") { request, context in try await self.page(request, context) }
         router.get("/idv/:sid/handoff") { request, context in try await self.handoff(request, context) }
         router.get("/idv/:sid/open") { request, context in try await self.open(request, context) }
-        router.get("/idv/:sid/status") { request, context in try await self.json(request, context, post: false) { s, secret in try await self.status(s, secret, context) } }
+        router.get("/idv/:sid/status") { request, context in
+            try await self.json(request, context, post: false) { s, secret in try await self.status(s, secret, context) }
+        }
         router.post("/idv/:sid/evidence/:kind") { request, context in
             try await self.json(request, context) { s, secret in try await self.evidence(request, context, s, secret) }
         }

@@ -518,7 +518,8 @@ public struct IDVService: Sendable {
         let context = self.context
         let deleted = try await context.store.transaction { tx -> Bool in
             guard try await tx.idv.deleteSubject(tenantID: tenantID, id: subjectID) else { return false }
-            try await tx.audit.append(context.auditEvent("idv.subject_deleted", by: principal, tenantID: tenantID, targetType: "idv_subject", targetID: subjectID))
+            try await tx.audit.append(
+                context.auditEvent("idv.subject_deleted", by: principal, tenantID: tenantID, targetType: "idv_subject", targetID: subjectID))
             return true
         }
         if !deleted { throw StoreError.notFound("idv subject", subjectID) }

@@ -41,7 +41,8 @@ extension OAuthService {
             throw OAuthError(.invalidRequest, "The application that sent you here is no longer registered.")
         }
         guard let identity else {
-            await context.recordFailure("oauth.authorization_refused", by: .client(request.clientID), tenantID: tenantID, reason: "identity verification cancelled")
+            await context.recordFailure(
+                "oauth.authorization_refused", by: .client(request.clientID), tenantID: tenantID, reason: "identity verification cancelled")
             return AuthorizationResponse.error(OAuthError(.accessDenied, "the person cancelled the identity verification"), target: target, issuer: issuer)
         }
         let now = context.clock.now()

@@ -1,4 +1,5 @@
 import SigilIDV
+
 /// Every use case, built over one context.
 public struct ServiceSet: Sendable {
     public let context: ServiceContext

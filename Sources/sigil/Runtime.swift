@@ -3,9 +3,9 @@ import Foundation
 import Logging
 import SigilCore
 import SigilHTTP
+import SigilIDV
 import SigilRemote
 import SigilSQLStore
-import SigilIDV
 import SigilServices
 import SigilStore
 

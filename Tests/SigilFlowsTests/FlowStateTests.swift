@@ -1,4 +1,5 @@
 import Foundation
+import SigilIDV
 import Testing
 
 @testable import SigilFlows
@@ -490,8 +491,16 @@ import Testing
             .samlLogout: ["sp_entity_id": "s", "request_id": "r"],
         ]
         // Kinds born after version 1 have no legacy rows.
-        #expect(Set(rows.keys) == Set(FlowKind.allCases).subtracting([.upstreamSAML, .upstreamOIDC, .upstreamOIDCLogout]))
+        #expect(Set(rows.keys) == Set(FlowKind.allCases).subtracting([.upstreamSAML, .upstreamOIDC, .upstreamOIDCLogout, .idvSession]))
         #expect(throws: FlowState.LegacyUnreadable.self) { try FlowState.legacy(kind: .upstreamSAML, context: [:]) }
+        #expect(throws: FlowState.LegacyUnreadable.self) { try FlowState.legacy(kind: .idvSession, context: [:]) }
+        // An IDV session round-trips through the stored format with its kind.
+        var idv = IDVSession(origin: .oidc(authorization: "{}"), expected: ["given_name": "Anna"])
+        idv.evidence = [.selfie: "selfie", .chip: "chip"]
+        idv.liveness = LivenessChallenge(id: "c", steps: [.neutral, .blink], issuedAt: Date(timeIntervalSince1970: 1))
+        let stored = FlowState.idvSession(idv)
+        #expect(stored.kind == .idvSession)
+        #expect(try JSONDecoder().decode(FlowState.self, from: try JSONEncoder().encode(stored)) == stored)
         for (kind, row) in rows {
             let state = try FlowState.legacy(kind: kind, context: row)
             #expect(state.kind == kind)
