@@ -129,7 +129,8 @@ let package = Package(
         .target(
             name: "SigilServices",
             dependencies: [
-                "SigilCore", "SigilStore", "SigilFlows", "SigilJOSE", "SigilOAuth", "SigilWebAuthn", "SigilAuthenticatorProtocol", "SigilSAML", "SigilXML", "SigilIDV",
+                "SigilCore", "SigilStore", "SigilFlows", "SigilJOSE", "SigilOAuth", "SigilWebAuthn", "SigilAuthenticatorProtocol", "SigilSAML", "SigilXML",
+                "SigilIDV",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -150,7 +151,8 @@ let package = Package(
         .target(
             name: "SigilHTTP",
             dependencies: [
-                "SigilCore", "SigilStore", "SigilFlows", "SigilServices", "SigilJOSE", "SigilOAuth", "SigilWebAuthn", "SigilQR", "SigilAuthenticatorProtocol", "SigilIDV",
+                "SigilCore", "SigilStore", "SigilFlows", "SigilServices", "SigilJOSE", "SigilOAuth", "SigilWebAuthn", "SigilQR", "SigilAuthenticatorProtocol",
+                "SigilIDV",
                 "SigilSAML",
                 "SigilAdminAPI",
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
