@@ -8,7 +8,8 @@ public struct IDVSession: Codable, Sendable, Equatable {
     /// How the session was started.
     public enum Origin: Codable, Sendable, Equatable {
         /// An OpenID Connect request (scope `identity_assurance` or a `verified_claims` request;
-        /// Okta's BYO IDV): the authorization flow it answers.
+        /// Okta's BYO IDV): the authorization request it answers, sealed (its claims request
+        /// carries the names the relying party expects).
         case oidc(authorization: String)
         case admin
         case connector
@@ -25,8 +26,9 @@ public struct IDVSession: Codable, Sendable, Equatable {
     public typealias Decision = IDVDecision
 
     public var origin: Origin
-    /// Names the relying party expects (Okta's fuzzy given/family names), by claim.
-    public var expected: [String: String]
+    /// The values the relying party expects (Okta's fuzzy given/family names), by claim, as a
+    /// sealed JSON object: PII, never stored in clear.
+    public var sealedExpected: String?
     /// Evidence received: kind → the sealed blob's reference.
     public var evidence: [EvidenceKind: String]
     public var checks: [Check]
@@ -52,8 +54,8 @@ public struct IDVSession: Codable, Sendable, Equatable {
     /// When the origin was answered (the code issued or the error sent): once only.
     public var answeredAt: Date?
 
-    public init(origin: Origin, expected: [String: String] = [:]) {
-        self.origin = origin; self.expected = expected; self.evidence = [:]; self.checks = []; self.reasons = []
+    public init(origin: Origin, sealedExpected: String? = nil) {
+        self.origin = origin; self.sealedExpected = sealedExpected; self.evidence = [:]; self.checks = []; self.reasons = []
     }
 }
 

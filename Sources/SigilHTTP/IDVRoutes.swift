@@ -239,13 +239,13 @@ struct IDVRoutes {
         let sid = try sid(context)
         let base = Web.basePath(context)
         let secret = Web.cookie(Self.cookieName(context), in: request)
-        let answered: (session: IDVSession, identity: VerifiedIdentity?)
+        let answered: (session: IDVSession, identity: VerifiedIdentity?, oidcRequest: String?)
         do {
             answered = try await idv.answer(tenantID: tenant.id, id: sid, secret: secret)
         } catch let refused as IDVService.Refused {
             return refusedPage(refused, base: base)
         }
-        guard case .oidc(let encoded) = answered.session.origin, let subject = answered.session.subjectID else {
+        guard let encoded = answered.oidcRequest, let subject = answered.session.subjectID else {
             return pages.page(.continueLink, ContinueLinkView(base: base, url: base + "/", heading: "Verification finished"))
         }
         let delivery: AuthorizationResponse.Delivery

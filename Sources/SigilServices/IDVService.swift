@@ -155,7 +155,20 @@ public struct IDVService: Sendable {
         let id = context.ids.make(.idvSession)
         let secret = Base64URL.encode(context.random.bytes(32))
         let handoff = handoffSecret(id)
-        var session = IDVSession(origin: origin, expected: expected.filter { ["given_name", "family_name", "birthdate"].contains($0.key) })
+        // What the relying party sent about the person is sealed like the evidence.
+        let wanted = expected.filter { ["given_name", "family_name", "birthdate"].contains($0.key) }
+        let sealedOrigin: IDVSession.Origin
+        if case .oidc(let request) = origin {
+            sealedOrigin = .oidc(authorization: try context.masterKey.seal(Array(request.utf8), context: Self.requestContext(tenantID: tenantID, session: id)))
+        } else {
+            sealedOrigin = origin
+        }
+        var session = IDVSession(
+            origin: sealedOrigin,
+            sealedExpected: wanted.isEmpty
+                ? nil
+                : try context.masterKey.seal(
+                    Array(try JSONEncoder.sorted.encode(wanted)), context: Self.requestContext(tenantID: tenantID, session: id) + "/expected"))
         session.clientID = clientID
         session.subjectID = subjectID
         session.handoffHash = tokenHash(handoff)
@@ -273,6 +286,15 @@ public struct IDVService: Sendable {
         return updated.evidence.keys.map(\.rawValue).sorted()
     }
 
+    static func requestContext(tenantID: String, session: String) -> String { "sigil/idv-request/\(tenantID)/\(session)" }
+
+    /// The expected values, opened.
+    func expected(_ s: IDVSession, tenantID: String, id: String) throws -> [String: String] {
+        guard let sealed = s.sealedExpected else { return [:] }
+        let bytes = try context.masterKey.open(sealed, context: Self.requestContext(tenantID: tenantID, session: id) + "/expected")
+        return (try? JSONDecoder().decode([String: String].self, from: Data(bytes))) ?? [:]
+    }
+
     static func evidenceContext(tenantID: String, session: String, kind: String) -> String { "sigil/idv-evidence/\(tenantID)/\(session)/\(kind)" }
     static func identityContext(tenantID: String, reference: String) -> String { "sigil/idv-identity/\(tenantID)/\(reference)" }
 
@@ -327,7 +349,8 @@ public struct IDVService: Sendable {
         let cscas = try await context.store.idv.cscas(tenantID: tenantID).map(\.der)
         let now = context.clock.now()
         let findings = await IDVChecks(engine: engine, threshold: settings.faceMatchThreshold).run(
-            documentType: documentType, evidence: evidence, cscas: cscas, liveness: session.liveness, expected: session.expected,
+            documentType: documentType, evidence: evidence, cscas: cscas, liveness: session.liveness,
+            expected: try expected(session, tenantID: tenantID, id: id),
             livenessReceivedAt: livenessAt, now: now)
         let outcome = IDVDecider.decide(findings, policy: settings.policy, now: now)
         return try await record(outcome, tenantID: tenantID, id: id, session: session, documentType: documentType, settings: settings)
@@ -462,13 +485,19 @@ public struct IDVService: Sendable {
 
     /// Answers the session's origin once: for an OIDC session, the decided identity to put in a
     /// code (nil after a cancel: the client gets `access_denied`).
-    public func answer(tenantID: String, id: String, secret: String?) async throws -> (session: IDVSession, identity: VerifiedIdentity?) {
+    public func answer(tenantID: String, id: String, secret: String?) async throws -> (
+        session: IDVSession, identity: VerifiedIdentity?, oidcRequest: String?
+    ) {
         // Only the browser that started the session continues to the relying party (its flow, its cookies).
         let (_, _, phone) = try await loadWithDevice(tenantID: tenantID, id: id, secret: secret)
         if phone { throw Refused("continue_on_computer", "Done here. Go back to your computer to continue.") }
         let (row, _) = try await step(tenantID: tenantID, id: id) { m, now in m.answer(now: now) }
         guard case .idvSession(let s) = row.flow else { throw Self.refusal(.unknown) }
-        return (s, try s.sealedIdentity.flatMap { try identity(tenantID: tenantID, sealed: $0, reference: id) })
+        var request: String?
+        if case .oidc(let sealed) = s.origin {
+            request = String(decoding: try context.masterKey.open(sealed, context: Self.requestContext(tenantID: tenantID, session: id)), as: UTF8.self)
+        }
+        return (s, try s.sealedIdentity.flatMap { try identity(tenantID: tenantID, sealed: $0, reference: id) }, request)
     }
 
     /// The decided identity of a session (the token endpoint reads it when redeeming the code).

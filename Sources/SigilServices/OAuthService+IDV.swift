@@ -19,6 +19,14 @@ extension OAuthService {
         public var expected: [String: String]
     }
 
+    static func verificationClaimsContext(tenantID: String, grantID: String) -> String { "sigil/idv-claims/\(tenantID)/\(grantID)" }
+
+    static func withoutClaims(_ request: ValidatedAuthorizationRequest) throws -> ValidatedAuthorizationRequest {
+        guard var object = try JSONValue.parse(Array(JSONEncoder().encode(request))).object else { return request }
+        object["claims"] = nil
+        return try JSONDecoder().decode(ValidatedAuthorizationRequest.self, from: Data(try JSONValue.object(object).serialized()))
+    }
+
     static func asksForVerifiedClaims(_ claims: JSONValue?) -> Bool {
         VerifiedClaims.requests(in: claims, target: "id_token") != nil || VerifiedClaims.requests(in: claims, target: "userinfo") != nil
     }
@@ -51,22 +59,28 @@ extension OAuthService {
         // No sign-in happened: auth_time is the verification's time, acr "0" (OIDC Core §2: not an
         // authentication of the person to an account), no amr.
         let authentication = TokenClaims.Authentication(authTime: identity.time, amr: [], acr: "0", sessionID: nil)
+        // The claims request may carry PII (Okta's expected names): sealed in the code, not in the grant.
+        var sealedClaims: String?
+        if let claims = request.claims {
+            sealedClaims = try self.context.masterKey.seal(
+                try claims.serialized(), context: Self.verificationClaimsContext(tenantID: tenantID, grantID: grantID))
+        }
         let stored = StoredCodeRequest(
-            request: request, authentication: authentication, verification: VerificationGrant(sessionID: sessionID, subjectID: subjectID))
+            request: try Self.withoutClaims(request), authentication: authentication,
+            verification: VerificationGrant(sessionID: sessionID, subjectID: subjectID, sealedClaims: sealedClaims))
         let requestJSON = String(decoding: try JSONEncoder.sorted.encode(stored), as: UTF8.self)
-        let claimsJSON = try request.claims.map { String(decoding: try $0.serialized(), as: UTF8.self) }
         let grant = OAuthGrant(
-            id: grantID, tenantID: tenantID, clientID: request.clientID, userID: nil, sessionID: nil, scopes: request.scopes, claims: claimsJSON,
+            id: grantID, tenantID: tenantID, clientID: request.clientID, userID: nil, sessionID: nil, scopes: request.scopes, claims: nil,
             createdAt: now, expiresAt: now.addingTimeInterval(TimeInterval(settings.accessTokenLifetimeSeconds)))
         let record = AuthorizationCodeRecord(
             codeHash: tokenHash(code), tenantID: tenantID, clientID: request.clientID, grantID: grantID, userID: subjectID,
             request: requestJSON, createdAt: now, expiresAt: now.addingTimeInterval(policy.codeLifetime))
-        let context = self.context
-        try await context.store.transaction { tx in
+        let serviceContext = self.context
+        try await serviceContext.store.transaction { tx in
             _ = try await tx.oauth.createGrant(grant)
             try await tx.oauth.createCode(record)
             try await tx.audit.append(
-                context.auditEvent(
+                serviceContext.auditEvent(
                     "oauth.code_issued", by: .system, tenantID: tenantID, targetType: "application", targetID: app.id,
                     after: [
                         "client_id": request.clientID, "scope": request.scopes.joined(separator: " "), "grant": grantID,

@@ -126,11 +126,15 @@ extension OAuthService {
                     else {
                         return .refused(OAuthError(.invalidGrant, "the verification is no longer available"))
                     }
-                    let verified = VerifiedClaims.response(for: identity, claims: request.claims, target: "id_token", now: now)
+                    let claims = try verification.sealedClaims.map {
+                        try JSONValue.parse(
+                            try context.masterKey.open($0, context: Self.verificationClaimsContext(tenantID: tenantID, grantID: record.grantID)))
+                    }
+                    let verified = VerifiedClaims.response(for: identity, claims: claims, target: "id_token", now: now)
                     let issuance = try self.prepareIssuance(
                         tenantID: tenantID, issuer: issuer, client: client, grant: grant, subject: verification.subjectID, profile: nil,
                         extraIDClaims: verified.map { ["verified_claims": $0] } ?? [:], scopes: request.scopes,
-                        authentication: stored.authentication, nonce: request.nonce, claims: request.claims,
+                        authentication: stored.authentication, nonce: request.nonce, claims: claims,
                         refreshExpiresAt: now, event: "authorization_code", keys: keys)
                     try await Self.record(issuance, in: tx)
                     return .issued(issuance.response)

@@ -423,6 +423,8 @@ public struct OAuthService: Sendable {
     struct VerificationGrant: Codable {
         var sessionID: String
         var subjectID: String
+        /// The request's `claims` (Okta's carry the person's names), sealed; the stored request has none.
+        var sealedClaims: String?
     }
 
     /// What a refresh token carries forward.

@@ -495,7 +495,7 @@ import Testing
         #expect(throws: FlowState.LegacyUnreadable.self) { try FlowState.legacy(kind: .upstreamSAML, context: [:]) }
         #expect(throws: FlowState.LegacyUnreadable.self) { try FlowState.legacy(kind: .idvSession, context: [:]) }
         // An IDV session round-trips through the stored format with its kind.
-        var idv = IDVSession(origin: .oidc(authorization: "{}"), expected: ["given_name": "Anna"])
+        var idv = IDVSession(origin: .oidc(authorization: "{}"), sealedExpected: "sealed")
         idv.evidence = [.selfie: "selfie", .chip: "chip"]
         idv.liveness = LivenessChallenge(id: "c", steps: [.neutral, .blink], issuedAt: Date(timeIntervalSince1970: 1))
         let stored = FlowState.idvSession(idv)

@@ -81,7 +81,7 @@ import Testing
     }
 
     @Test func thePayloadRoundTrips() throws {
-        var session = IDVSession(origin: .oidc(authorization: "az_1"), expected: ["given_name": "Erika"])
+        var session = IDVSession(origin: .oidc(authorization: "az_1"), sealedExpected: "sealed")
         session.evidence = [.chip: "b1", .selfie: "b2"]
         session.checks = [.init(name: "face_match", passed: false, reasons: ["distance_above_threshold"])]
         session.decision = .failed

@@ -161,7 +161,11 @@ struct IDVServiceTests {
                 #expect(!r.sealed.contains("ERIKSSON") && !r.sealed.hasPrefix("/9j/"))
             }
             // The answer: a code, once.
-            let (session, identity) = try await idv.answer(tenantID: t, id: id, secret: secret)
+            let (session, identity, request) = try await idv.answer(tenantID: t, id: id, secret: secret)
+            #expect(request == f.request.encodedRequest)
+            // What Okta sent about the person is not in the stored row in clear.
+            let stored = String(decoding: try JSONEncoder().encode(try await h.row(id).flow), as: UTF8.self)
+            #expect(!stored.contains("Eriksson") && !stored.contains("Anna") && !stored.contains("ERIKSSON"), "\(stored)")
             await #expect(throws: IDVService.Refused.self) { _ = try await idv.answer(tenantID: t, id: id, secret: secret) }
             let delivery = try await h.services.oauth.answerVerification(
                 tenantID: t, issuer: Self.issuer, sessionID: id, encodedRequest: f.request.encodedRequest, subjectID: f.subject, identity: identity)
@@ -263,7 +267,7 @@ struct IDVServiceTests {
             await #expect(throws: IDVService.Refused("continue_on_computer", "Done here. Go back to your computer to continue.")) {
                 _ = try await idv.answer(tenantID: t, id: f.session.id, secret: phone)
             }
-            let (_, identity) = try await idv.answer(tenantID: t, id: f.session.id, secret: f.session.secret)
+            let (_, identity, _) = try await idv.answer(tenantID: t, id: f.session.id, secret: f.session.secret)
             #expect(identity == nil)
             let delivery = try await h.services.oauth.answerVerification(
                 tenantID: t, issuer: Self.issuer, sessionID: f.session.id, encodedRequest: f.request.encodedRequest, subjectID: f.subject, identity: nil)
