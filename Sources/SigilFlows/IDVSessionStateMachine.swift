@@ -73,7 +73,14 @@ public struct IDVSessionStateMachine: Sendable {
     public typealias Record = FlowRecord<IDVSession>
     public private(set) var record: Record
 
-    public init(_ record: Record) { self.record = record }
+    /// How long the session waits for the next piece of evidence (`activityWindow` unless a
+    /// test shortens it).
+    public var window: TimeInterval
+
+    public init(_ record: Record, window: TimeInterval = Self.activityWindow) {
+        self.record = record
+        self.window = window
+    }
 
     public static let activityWindow: TimeInterval = 20 * 60
     public static let maximumLifetime: TimeInterval = 2 * 3600
@@ -160,7 +167,7 @@ public struct IDVSessionStateMachine: Sendable {
         case .created, .collecting:
             record.payload.evidence[kind] = reference
             record.updatedAt = now
-            record.expiresAt = min(now.addingTimeInterval(Self.activityWindow), record.createdAt.addingTimeInterval(Self.maximumLifetime))
+            record.expiresAt = min(now.addingTimeInterval(window), record.createdAt.addingTimeInterval(Self.maximumLifetime))
             return .stored
         case .decided, .cancelled: return .refuse(.used)
         case .expired: return .refuse(.expired)

@@ -12,10 +12,13 @@ import SigilStore
 public struct IDVService: Sendable {
     public let context: ServiceContext
     public let engine: any IDVEngine
+    /// How long a session waits for the next piece of evidence (shortened only by tests).
+    public let activityWindow: TimeInterval
 
-    public init(context: ServiceContext, engine: any IDVEngine) {
+    public init(context: ServiceContext, engine: any IDVEngine, activityWindow: TimeInterval = IDVSessionStateMachine.activityWindow) {
         self.context = context
         self.engine = engine
+        self.activityWindow = activityWindow
     }
 
     public static let maximumEvidenceBytes = 10 << 20
@@ -172,7 +175,7 @@ public struct IDVService: Sendable {
         session.clientID = clientID
         session.subjectID = subjectID
         session.handoffHash = tokenHash(handoff)
-        let expiresAt = now.addingTimeInterval(IDVSessionStateMachine.activityWindow)
+        let expiresAt = now.addingTimeInterval(activityWindow)
         let row = LoginTransaction(
             id: id, tenantID: tenantID, flow: .idvSession(session), challenge: Base64URL.encode(context.random.bytes(16)),
             secretHash: tokenHash(secret), createdAt: now, updatedAt: now, expiresAt: expiresAt)
@@ -244,9 +247,10 @@ public struct IDVService: Sendable {
         tenantID: String, id: String, _ event: @escaping @Sendable (inout IDVSessionStateMachine, Date) -> IDVSessionStateMachine.Action
     ) async throws -> (LoginTransaction, IDVSessionStateMachine.Action) {
         let now = context.clock.now()
+        let window = activityWindow
         let (row, action) = try await context.store.loginTransactions.update(tenantID: tenantID, id: id) { t -> IDVSessionStateMachine.Action in
             guard case .idvSession(let payload) = t.flow else { return .refuse(.unknown) }
-            var machine = IDVSessionStateMachine(t.record(payload))
+            var machine = IDVSessionStateMachine(t.record(payload), window: window)
             let action = event(&machine, now)
             if case .refuse = action { return action }
             t.apply(machine.record, FlowState.idvSession)

@@ -1,3 +1,5 @@
+import Foundation
+import SigilFlows
 import SigilIDV
 
 /// Every use case, built over one context.
@@ -32,7 +34,9 @@ public struct ServiceSet: Sendable {
     /// The IDV image engine (`sigil-idv-engine`, or none: checks report `engine_unavailable`).
     public var idvEngine: any IDVEngine = UnavailableIDVEngine()
     /// Identity verification: settings, sessions, checks, decisions (docs/idv.md).
-    public var idv: IDVService { IDVService(context: context, engine: idvEngine) }
+    public var idv: IDVService { IDVService(context: context, engine: idvEngine, activityWindow: idvActivityWindow) }
+    /// How long an IDV session waits for the next piece of evidence (20 minutes; tests shorten it).
+    public var idvActivityWindow: TimeInterval = IDVSessionStateMachine.activityWindow
     public var authenticator: AuthenticatorService {
         AuthenticatorService(context: context, policy: authenticatorPolicy, dispatcher: pushDispatcher)
     }

@@ -88,6 +88,13 @@ struct Runtime {
                 context: ServiceContext(store: store, masterKey: masterKey, logger: logger, remote: remote),
                 authenticatorPolicy: policy, pushSender: pushSender,
                 backChannel: BackChannelLogoutDispatcher(sender: backChannelSender))
+            if let text = env("SIGIL_INSECURE_IDV_SESSION_LIFETIME_SECONDS") {
+                guard let seconds = Double(text), seconds >= 2 else {
+                    throw CLIError("SIGIL_INSECURE_IDV_SESSION_LIFETIME_SECONDS must be a number of seconds, at least 2")
+                }
+                services.idvActivityWindow = seconds
+                logger.warning("IDV session lifetime shortened for testing; never set this in production", metadata: ["seconds": .string(text)])
+            }
             // The IDV image engine: $SIGIL_IDV_ENGINE or /usr/local/lib/sigil/sigil-idv-engine (docs/idv-engines.md).
             services.idvEngine = ProcessIDVEngine.fromEnvironment(logger: logger)
             if services.idvEngine is UnavailableIDVEngine {
