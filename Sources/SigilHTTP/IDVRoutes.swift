@@ -246,6 +246,7 @@ struct IDVRoutes {
             return refusedPage(refused, base: base)
         }
         guard let encoded = answered.oidcRequest, let subject = answered.session.subjectID else {
+            if case .account = answered.session.origin { return Web.redirect(base + "/account") }
             return pages.page(.continueLink, ContinueLinkView(base: base, url: base + "/", heading: "Verification finished"))
         }
         let delivery: AuthorizationResponse.Delivery

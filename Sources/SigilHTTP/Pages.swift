@@ -167,6 +167,8 @@ struct AccountView: PageView {
     let authTime: String
     let passkeys: [PasskeyRow]
     let devices: [DeviceRow]
+    /// The latest identity verification, if any ("Verified on …").
+    let identityStatus: String?
     let consents: [ConsentRow]
 }
 

@@ -28,6 +28,7 @@ struct SignInRoutes {
         router.post("/account/passkeys/verify") { request, context in try await self.addPasskeyVerify(request, context) }
         router.post("/account/passkeys/:id/delete") { request, context in try await self.deletePasskey(request, context) }
         router.post("/account/consents/:client_id/delete") { request, context in try await self.revokeConsent(request, context) }
+        router.post("/account/identity/verify") { request, context in try await self.verifyIdentity(request, context) }
         router.post("/logout") { request, context in try await self.logout(request, context) }
     }
 
@@ -176,6 +177,7 @@ struct SignInRoutes {
             return Web.redirect("\(base)/login?return_to=\(base)/account")
         }
         let overview = try await services.account.overview(user: user)
+        let identity = try await services.idv.latestIdentity(tenantID: user.tenantID, userID: user.id)
         let passkeys = overview.passkeys, devices = overview.devices, consents = overview.consents
         let csrf = Web.csrfToken(session: session, masterKey: services.context.masterKey)
         let formatter = ISO8601DateFormatter()
@@ -191,6 +193,9 @@ struct SignInRoutes {
                 .init(
                     name: d.name, id: d.id, platform: d.platform, keyProtection: d.keyProtection, added: formatter.string(from: d.createdAt),
                     lastUsed: d.lastUsedAt.map(formatter.string(from:)), notifications: d.sealedPushToken != nil)
+            },
+            identityStatus: identity.map {
+                "\($0.status == .verified ? "Verified" : "Not verified") on \(formatter.string(from: $0.time)) (\($0.assuranceLevel))"
             },
             consents: consents.map { entry in
                 .init(
@@ -233,6 +238,20 @@ struct SignInRoutes {
     }
 
     /// Removes an application's access: the consent and every token the application holds for the user.
+    /// The account page's "Verify my identity": an IDV session about this user, back to /account after.
+    func verifyIdentity(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        try Web.requireSameOrigin(request, context)
+        let base = Web.basePath(context)
+        guard let (session, user) = try await context.browserSession(request, services.sessions) else { return Web.redirect("\(base)/login") }
+        let form = try await Self.form(request)
+        try Web.checkCSRF(form["csrf"], session: session, masterKey: services.context.masterKey)
+        let subject = try await services.idv.userSubject(tenantID: user.tenantID, userID: user.id)
+        let started = try await services.idv.start(
+            tenantID: user.tenantID, origin: .account, expected: ["given_name": user.givenName, "family_name": user.familyName],
+            subjectID: subject.id, by: .user(user.id))
+        return Web.redirect(IDVRoutes.path(context, started.id), headers: [.setCookie: IDVRoutes.cookie(started.secret, context, sid: started.id)])
+    }
+
     func revokeConsent(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         try Web.requireSameOrigin(request, context)
         let base = Web.basePath(context)

@@ -536,6 +536,22 @@ public struct IDVService: Sendable {
         return s
     }
 
+    /// A Sigil user's own subject (the account page's verifications), created once.
+    public func userSubject(tenantID: String, userID: String) async throws -> IDVSubject {
+        if let found = try await context.store.idv.subjects(tenantID: tenantID, userID: userID).first { return found }
+        let s = IDVSubject(
+            tenantID: tenantID, id: context.ids.make(.idvSubject), clientID: nil, externalKeyHash: tokenHash("user\u{0}" + userID), userID: userID,
+            createdAt: context.clock.now())
+        try await context.store.idv.saveSubject(s)
+        return s
+    }
+
+    /// A user's latest verification, opened (nil when none, or past its retention).
+    public func latestIdentity(tenantID: String, userID: String) async throws -> VerifiedIdentity? {
+        guard let s = try await context.store.idv.subjects(tenantID: tenantID, userID: userID).first, let sealed = s.sealedIdentity else { return nil }
+        return try identity(tenantID: tenantID, sealed: sealed, reference: s.id)
+    }
+
     /// Everything Sigil holds about a subject's verification (the privacy export), or nil.
     public func export(tenantID: String, subjectID: String, by principal: Principal) async throws -> (IDVSubject, VerifiedIdentity?)? {
         try authorize(principal, tenantID)

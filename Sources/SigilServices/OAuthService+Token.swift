@@ -142,10 +142,20 @@ extension OAuthService {
                 guard let user = try await Self.activeUser(tenantID: tenantID, id: record.userID, in: tx) else {
                     return .refused(OAuthError(.invalidGrant, "the user is no longer active"))
                 }
+                // A signed-in user's own verified identity (account page), when the client asks for it.
+                var extra: [String: JSONValue] = [:]
+                if request.scopes.contains("identity_assurance") || Self.asksForVerifiedClaims(request.claims),
+                    client.settings.allowedScopes.contains("identity_assurance"),
+                    let subject = try await tx.idv.subjects(tenantID: tenantID, userID: user.id).first, let sealed = subject.sealedIdentity,
+                    let identity = try IDVService.openIdentity(context.masterKey, tenantID: tenantID, sealed: sealed, reference: subject.id),
+                    let verified = VerifiedClaims.response(for: identity, claims: request.claims, target: "id_token", now: now)
+                {
+                    extra["verified_claims"] = verified
+                }
                 let issuance = try self.prepareIssuance(
-                    tenantID: tenantID, issuer: issuer, client: client, grant: grant, user: user, scopes: request.scopes,
-                    authentication: stored.authentication, nonce: request.nonce, claims: request.claims,
-                    refreshExpiresAt: grant.expiresAt, event: "authorization_code", keys: keys)
+                    tenantID: tenantID, issuer: issuer, client: client, grant: grant, subject: user.id, profile: Self.profile(user),
+                    extraIDClaims: extra, scopes: request.scopes, authentication: stored.authentication, nonce: request.nonce,
+                    claims: request.claims, refreshExpiresAt: grant.expiresAt, event: "authorization_code", keys: keys)
                 try await Self.record(issuance, in: tx)
                 return .issued(issuance.response)
             }

@@ -79,20 +79,22 @@ import Testing
             base: "", csrf: "tok", givenName: h, familyName: h, email: h, isAdmin: true, methods: h, authTime: "t",
             passkeys: [.init(name: h, credentialID: h, added: "d", lastUsed: "u", cloneWarning: true)],
             devices: [.init(name: h, id: h, platform: h, keyProtection: h, added: "d", lastUsed: nil, notifications: true)],
-            consents: [.init(name: h, clientIDSegment: h, access: h, allowed: "d")])
+            identityStatus: h, consents: [.init(name: h, clientIDSegment: h, access: h, allowed: "d")])
         let html = pages.render(.account, view)
-        expectEscaped(html, count: 13)
+        expectEscaped(html, count: 14)
         #expect(
             html.contains(#"<p id="account-email">\#(Self.escaped) · administrator</p>"#)
                 && html.contains("added d, last used u, <strong>possible copy detected</strong>")
                 && html.contains(", notifications on</span>") && !html.contains("no-consents")
-                && html.components(separatedBy: #"<input type="hidden" name="csrf" value="tok">"#).count - 1 == 4)
+                && html.components(separatedBy: #"<input type="hidden" name="csrf" value="tok">"#).count - 1 == 5)
         let empty = pages.render(
             .account,
             AccountView(
                 base: "", csrf: "tok", givenName: "A", familyName: "B", email: "a@b", isAdmin: false,
-                methods: "hwk", authTime: "t", passkeys: [], devices: [], consents: []))
-        #expect(empty.contains(#"id="no-consents""#) && !empty.contains("<li>") && !empty.contains("administrator"))
+                methods: "hwk", authTime: "t", passkeys: [], devices: [], identityStatus: nil, consents: []))
+        #expect(
+            empty.contains(#"id="no-consents""#) && empty.contains("You have not verified your identity here.") && !empty.contains("<li>")
+                && !empty.contains("administrator"))
     }
 
     @Test func consentPage() {
