@@ -273,3 +273,18 @@ public struct ProblemView: Codable, Sendable, Equatable {
         return type.hasPrefix(prefix) ? String(type.dropFirst(prefix.count)) : type
     }
 }
+
+/// The answer to the app's identity verification calls (`/authenticator/v1/idv/{session}/…`).
+public struct VerificationAnswer: Codable, Sendable, Equatable {
+    public var sessionID: String
+    /// The evidence the session holds so far (after `evidence`).
+    public var evidence: [String]?
+    /// `VERIFIED`, `FAILED` or `REVIEW` (after `submit`).
+    public var status: String?
+
+    public init(sessionID: String, evidence: [String]? = nil, status: String? = nil) {
+        self.sessionID = sessionID; self.evidence = evidence; self.status = status
+    }
+
+    enum CodingKeys: String, CodingKey { case sessionID = "session_id", evidence, status }
+}

@@ -114,6 +114,11 @@ public struct IDVSessionStateMachine: Sendable {
         }
     }
 
+    /// The Sigil authenticator that claimed the session (its evidence calls are signed by it).
+    public mutating func bind(device: String) {
+        record.deviceID = device
+    }
+
     /// A new liveness challenge replaces the previous one (a retry), while the session is open.
     public mutating func issueLiveness(_ challenge: LivenessChallenge, now: Date) -> Action {
         switch state(at: now) {

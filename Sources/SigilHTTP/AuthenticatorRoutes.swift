@@ -40,6 +40,10 @@ struct AuthenticatorRoutes {
         router.get("/authenticator/v1/stream") { request, context in try await self.deviceStream(request, context) }
         router.put("/authenticator/v1/device/push-token") { request, context in try await self.setPushToken(request, context) }
         router.delete("/authenticator/v1/device") { request, context in try await self.removeSelf(request, context) }
+        // Identity verification from the app (docs/idv.md "From the Sigil authenticator").
+        router.post("/authenticator/v1/idv/:sid/claim") { request, context in try await self.idvClaim(request, context) }
+        router.post("/authenticator/v1/idv/:sid/evidence") { request, context in try await self.idvEvidence(request, context) }
+        router.post("/authenticator/v1/idv/:sid/submit") { request, context in try await self.idvSubmit(request, context) }
     }
 
     // MARK: the browser-binding cookie
@@ -316,11 +320,11 @@ struct AuthenticatorRoutes {
 
     // MARK: device: signed requests
 
-    static func read(_ request: Request) async throws -> [UInt8] {
+    static func read(_ request: Request, limit: Int = DeviceRequestVerifier.maximumBody) async throws -> [UInt8] {
         do {
-            return Array(try await request.body.collect(upTo: DeviceRequestVerifier.maximumBody).readableBytesView)
+            return Array(try await request.body.collect(upTo: limit).readableBytesView)
         } catch {
-            throw AuthenticatorServiceError(.payloadTooLarge, "at most \(DeviceRequestVerifier.maximumBody) bytes")
+            throw AuthenticatorServiceError(.payloadTooLarge, "at most \(limit) bytes")
         }
     }
 
@@ -329,13 +333,16 @@ struct AuthenticatorRoutes {
     static let nonceHeader = HTTPField.Name("Sigil-Nonce")!
     static let signatureHeader = HTTPField.Name("Sigil-Signature")!
 
-    func device(_ request: Request, _ context: SigilRequestContext, body: [UInt8]) async throws -> (Tenant, AuthenticatedDevice) {
+    func device(
+        _ request: Request, _ context: SigilRequestContext, body: [UInt8], maximumBody: Int = DeviceRequestVerifier.maximumBody
+    ) async throws -> (Tenant, AuthenticatedDevice) {
         let tenant = try context.requireTenant()
         let query = request.uri.query.map { "?\($0)" } ?? ""
         let signed = DeviceRequestVerifier.SignedRequest(
             method: request.method.rawValue, target: context.issuer + request.uri.path + query,
             deviceID: request.headers[Self.deviceHeader], timestamp: request.headers[Self.timestampHeader],
-            nonce: request.headers[Self.nonceHeader], signature: request.headers[Self.signatureHeader], body: body)
+            nonce: request.headers[Self.nonceHeader], signature: request.headers[Self.signatureHeader], body: body,
+            maximumBody: maximumBody)
         return (tenant, try await services.deviceRequests.verify(signed, tenantID: tenant.id))
     }
 

@@ -281,10 +281,24 @@ struct IDVCaptureView: PageView {
     let handoffSVG: String?
     let requireLiveness: Bool
     let requireFaceMatch: Bool
-    let documentTypes: [String]
     let onPhone: Bool
-    var documentOptions: [[String: String]] {
+    /// Stored, not computed: the templates read stored properties only.
+    let documentOptions: [DocumentOption]
+
+    struct DocumentOption {
+        let value: String
+        let label: String
+    }
+
+    init(
+        base: String, sid: String, csrf: String, stage: String, decided: String?, handoffURL: String?, handoffSVG: String?, requireLiveness: Bool,
+        requireFaceMatch: Bool, documentTypes: [String], onPhone: Bool
+    ) {
+        self.base = base; self.sid = sid; self.csrf = csrf; self.stage = stage; self.decided = decided; self.handoffURL = handoffURL
+        self.handoffSVG = handoffSVG; self.requireLiveness = requireLiveness; self.requireFaceMatch = requireFaceMatch; self.onPhone = onPhone
         let names = ["passport": "Passport", "idcard": "Identity card", "driving_permit": "Driving licence", "residence_permit": "Residence permit"]
-        return documentTypes.map { ["value": $0, "label": names[$0] ?? $0] }
+        // Passports first: the commonest document, and the one with a chip.
+        let order = ["passport", "idcard", "driving_permit", "residence_permit"]
+        documentOptions = order.filter(documentTypes.contains).map { DocumentOption(value: $0, label: names[$0] ?? $0) }
     }
 }

@@ -95,7 +95,7 @@ public enum VerifiedClaims {
     public static func expectedValues(_ entry: [String: JSONValue]) -> [String: String] {
         var out: [String: String] = [:]
         for (name, spec) in entry["claims"]?.object ?? [:] {
-            if let v = spec.object?["value"]?.string { out[name] = v }
+            if let v = spec.object?["value"]?.string { out[oktaAliases[name] ?? name] = v }
         }
         return out
     }

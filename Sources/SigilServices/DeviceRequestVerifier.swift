@@ -80,10 +80,15 @@ public struct DeviceRequestVerifier: Sendable {
         public var nonce: String?
         public var signature: String?
         public var body: [UInt8]
+        /// The largest body this endpoint takes (identity evidence is larger than the rest).
+        public var maximumBody: Int
 
-        public init(method: String, target: String, deviceID: String?, timestamp: String?, nonce: String?, signature: String?, body: [UInt8]) {
+        public init(
+            method: String, target: String, deviceID: String?, timestamp: String?, nonce: String?, signature: String?, body: [UInt8],
+            maximumBody: Int = DeviceRequestVerifier.maximumBody
+        ) {
             self.method = method; self.target = target; self.deviceID = deviceID; self.timestamp = timestamp
-            self.nonce = nonce; self.signature = signature; self.body = body
+            self.nonce = nonce; self.signature = signature; self.body = body; self.maximumBody = maximumBody
         }
     }
 
@@ -113,8 +118,8 @@ public struct DeviceRequestVerifier: Sendable {
             throw AuthenticatorServiceError(.deviceClockSkew, "server time \(Int64(now.timeIntervalSince1970))")
         }
         // 3. Body size.
-        guard request.body.count <= Self.maximumBody else {
-            throw AuthenticatorServiceError(.payloadTooLarge, "at most \(Self.maximumBody) bytes")
+        guard request.body.count <= request.maximumBody else {
+            throw AuthenticatorServiceError(.payloadTooLarge, "at most \(request.maximumBody) bytes")
         }
         // 4. The device exists in this tenant.
         let device: AuthenticatorDevice

@@ -265,6 +265,10 @@ public struct IDVService: Sendable {
         tenantID: String, id: String, secret: String?, kind: String, bytes: [UInt8]
     ) async throws -> [String] {
         let (_, session) = try await load(tenantID: tenantID, id: id, secret: secret)
+        return try await store(tenantID: tenantID, id: id, session: session, kind: kind, bytes: bytes)
+    }
+
+    func store(tenantID: String, id: String, session: IDVSession, kind: String, bytes: [UInt8]) async throws -> [String] {
         guard let k = IDVSession.EvidenceKind(rawValue: kind), Self.evidenceKinds.contains(k) else {
             throw Refused("unknown_evidence", "Evidence must be one of: " + Self.evidenceKinds.map(\.rawValue).sorted().joined(separator: ", "))
         }
@@ -333,6 +337,10 @@ public struct IDVService: Sendable {
     /// The user says the capture is complete: run the checks and decide.
     public func submit(tenantID: String, id: String, secret: String?, documentType: String) async throws -> IDVDecision {
         let (_, session) = try await load(tenantID: tenantID, id: id, secret: secret)
+        return try await decide(tenantID: tenantID, id: id, session: session, documentType: documentType)
+    }
+
+    func decide(tenantID: String, id: String, session: IDVSession, documentType: String) async throws -> IDVDecision {
         let settings = try await settings(tenantID: tenantID)
         guard ["passport", "idcard", "driving_permit", "residence_permit"].contains(documentType) else {
             throw Refused("unknown_document_type", "Choose a passport, an identity card or a driving licence.")
@@ -437,6 +445,50 @@ public struct IDVService: Sendable {
             t.flow = .idvSession(s)
         }
         return fresh
+    }
+
+    // MARK: from the Sigil authenticator
+
+    /// The app scanned the hand-off code: the session is bound to this device from now on (the
+    /// one-time hand-off is spent). A session about a Sigil user takes only that user's devices.
+    public func claimForDevice(tenantID: String, id: String, handoffSecret: String, deviceID: String, userID: String) async throws {
+        guard id.hasPrefix(IdentifierKind.idvSession.rawValue + "_"), let row = try? await context.store.loginTransactions.get(tenantID: tenantID, id: id),
+            case .idvSession(let s) = row.flow
+        else { throw Self.refusal(.unknown) }
+        if let subjectID = s.subjectID, let subject = try await context.store.idv.subject(tenantID: tenantID, id: subjectID),
+            let owner = subject.userID, owner != userID
+        {
+            throw Refused("not_this_device", "This verification is about another account.")
+        }
+        let hash = tokenHash(handoffSecret)
+        try await step(tenantID: tenantID, id: id) { m, now in
+            let action = m.useHandoff(secretHash: hash, now: now)
+            if action == .stored { m.bind(device: deviceID) }
+            return action
+        }
+        try await context.store.audit.append(
+            context.auditEvent(
+                "idv.device_claimed", by: .user(userID), tenantID: tenantID, targetType: "idv_session", targetID: id, after: ["device": deviceID]))
+    }
+
+    func requireDevice(tenantID: String, id: String, deviceID: String) async throws -> IDVSession {
+        guard id.hasPrefix(IdentifierKind.idvSession.rawValue + "_"), let row = try? await context.store.loginTransactions.get(tenantID: tenantID, id: id),
+            case .idvSession(let s) = row.flow
+        else { throw Self.refusal(.unknown) }
+        guard let bound = row.deviceID, constantTimeEquals(Array(bound.utf8), Array(deviceID.utf8)) else {
+            throw Refused("not_this_device", "Scan the code on the verification page first.")
+        }
+        return s
+    }
+
+    public func addEvidenceFromDevice(tenantID: String, id: String, deviceID: String, kind: String, bytes: [UInt8]) async throws -> [String] {
+        let session = try await requireDevice(tenantID: tenantID, id: id, deviceID: deviceID)
+        return try await store(tenantID: tenantID, id: id, session: session, kind: kind, bytes: bytes)
+    }
+
+    public func submitFromDevice(tenantID: String, id: String, deviceID: String, documentType: String) async throws -> IDVDecision {
+        let session = try await requireDevice(tenantID: tenantID, id: id, deviceID: deviceID)
+        return try await decide(tenantID: tenantID, id: id, session: session, documentType: documentType)
     }
 
     public struct Status: Sendable, Equatable {

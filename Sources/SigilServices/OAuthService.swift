@@ -199,9 +199,12 @@ public struct OAuthService: Sendable {
         }
         let reference = Base64URL.encode(context.random.bytes(32))
         let now = context.clock.now()
+        // Sealed at rest: a request may carry PII (Okta's `claims` name the person, `login_hint`).
+        let sealed = try context.masterKey.seal(
+            Array(try JSONEncoder.sorted.encode(stored)), context: Self.pushedRequestContext(tenantID: tenantID, hash: tokenHash(reference)))
         let record = PushedAuthorizationRequestRecord(
             requestURIHash: tokenHash(reference), tenantID: tenantID, clientID: client.clientID,
-            parameters: stored, createdAt: now, expiresAt: now.addingTimeInterval(policy.parLifetime))
+            parameters: [Self.sealedParameters: sealed], createdAt: now, expiresAt: now.addingTimeInterval(policy.parLifetime))
         let context = self.context
         try await context.store.transaction { tx in
             try await tx.oauth.createPushedRequest(record)
@@ -211,6 +214,17 @@ public struct OAuthService: Sendable {
                     targetType: "application", targetID: client.application.id))
         }
         return (Self.requestURIPrefix + reference, Int(policy.parLifetime))
+    }
+
+    static let sealedParameters = "sigil_sealed"
+
+    static func pushedRequestContext(tenantID: String, hash: String) -> String { "sigil/par/\(tenantID)/\(hash)" }
+
+    /// A pushed request's parameters (sealed since issue 13; older rows are plain).
+    func openPushed(_ record: PushedAuthorizationRequestRecord) throws -> [String: String] {
+        guard let sealed = record.parameters[Self.sealedParameters] else { return record.parameters }
+        let bytes = try context.masterKey.open(sealed, context: Self.pushedRequestContext(tenantID: record.tenantID, hash: record.requestURIHash))
+        return try JSONDecoder().decode([String: String].self, from: Data(bytes))
     }
 
     // MARK: /authorize
@@ -257,7 +271,7 @@ public struct OAuthService: Sendable {
             }
             pushed = record
             // Only the pushed parameters count (RFC 9126 §4).
-            parameters = record.parameters
+            parameters = try openPushed(record)
         }
         guard let clientID = parameters["client_id"], let (app, settings) = try await client(tenantID: tenantID, clientID: clientID) else {
             await context.recordFailure("oauth.authorization_refused", by: .system, tenantID: tenantID, reason: "unknown client_id")

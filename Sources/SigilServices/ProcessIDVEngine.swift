@@ -23,14 +23,23 @@ public actor ProcessIDVEngine: IDVEngine {
         self.logger = logger
     }
 
-    /// The engine at `$SIGIL_IDV_ENGINE`, else the install script's place, else none.
+    /// The engine at `$SIGIL_IDV_ENGINE` when it is set (and none if that is not an executable:
+    /// an operator who names one gets that one or none, never another), else the install
+    /// script's place, else none.
     public static func fromEnvironment(logger: Logger = Logger(label: "sigil.idv")) -> any IDVEngine {
-        let candidates = [ProcessInfo.processInfo.environment["SIGIL_IDV_ENGINE"], "/usr/local/lib/sigil/sigil-idv-engine"].compactMap { $0 }
-        for path in candidates where !path.isEmpty && FileManager.default.isExecutableFile(atPath: path) {
-            return ProcessIDVEngine(path: path, logger: logger)
+        if let named = ProcessInfo.processInfo.environment["SIGIL_IDV_ENGINE"], !named.isEmpty {
+            guard FileManager.default.isExecutableFile(atPath: named) else {
+                logger.warning("SIGIL_IDV_ENGINE is not an executable: no IDV engine", metadata: ["path": .string(named)])
+                return UnavailableIDVEngine(why: "SIGIL_IDV_ENGINE (\(named)) is not an executable")
+            }
+            return ProcessIDVEngine(path: named, logger: logger)
         }
-        return UnavailableIDVEngine()
+        let installed = "/usr/local/lib/sigil/sigil-idv-engine"
+        return FileManager.default.isExecutableFile(atPath: installed) ? ProcessIDVEngine(path: installed, logger: logger) : UnavailableIDVEngine()
     }
+
+    /// One engine call may take this long (a large image on a slow CPU); then the process is killed.
+    public static let callTimeout: TimeInterval = 60
 
     public func capabilities() async -> IDVEngineCapabilities {
         if let known { return known }
@@ -82,7 +91,10 @@ public actor ProcessIDVEngine: IDVEngine {
         for attempt in 0..<2 {
             do {
                 try start()
-                guard let input, let output else { throw IDVEngineError.unavailable("engine not running") }
+                guard let input, let output, let running = process else { throw IDVEngineError.unavailable("engine not running") }
+                // A hung engine is killed: the blocked read then ends with "engine exited".
+                let watchdog = Watchdog(process: running, after: Self.callTimeout)
+                defer { watchdog.cancel() }
                 let reply = try await exchange(line, input: input, output: output)
                 guard let object = try? JSONSerialization.jsonObject(with: Data(reply)) as? [String: Any] else {
                     throw IDVEngineError.failed("unreadable engine answer")
@@ -165,4 +177,17 @@ public actor ProcessIDVEngine: IDVEngine {
         buffer = rest
         return reply
     }
+}
+
+/// Terminates a process unless cancelled in time.
+final class Watchdog: @unchecked Sendable {
+    private let item: DispatchWorkItem
+
+    init(process: Process, after seconds: TimeInterval) {
+        let pid = process.processIdentifier
+        item = DispatchWorkItem { kill(pid, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: item)
+    }
+
+    func cancel() { item.cancel() }
 }

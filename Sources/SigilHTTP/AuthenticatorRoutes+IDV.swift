@@ -1,0 +1,84 @@
+import Foundation
+import Hummingbird
+import SigilAuthenticatorProtocol
+import SigilCore
+import SigilServices
+
+/// The Sigil authenticator's side of identity verification: the app scans the capture page's
+/// hand-off code, claims the session with its signed device request (binding the session to this
+/// device), then sends evidence (document images, the chip's data groups read over NFC, a selfie)
+/// and submits, each as a signed request. Bodies are JSON; evidence is base64 (at most 10 MiB
+/// decoded, so the signed body may reach 14 MiB).
+extension AuthenticatorRoutes {
+    static let idvBodyLimit = IDVService.maximumEvidenceBytes / 3 * 4 + 4096
+
+    struct IDVClaimBody: Decodable { var handoff: String }
+    struct IDVEvidenceBody: Decodable {
+        var kind: String
+        var data: String
+    }
+    struct IDVSubmitBody: Decodable {
+        var documentType: String
+        enum CodingKeys: String, CodingKey { case documentType = "document_type" }
+    }
+    typealias IDVAnswer = VerificationAnswer
+
+    func idvSession(_ context: SigilRequestContext) throws -> String {
+        guard let sid = context.parameters.get("sid"), sid.hasPrefix("idv_"), sid.utf8.count < 64 else { throw Problem.notFound() }
+        return sid
+    }
+
+    func idvClaim(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let bytes = try await Self.read(request)
+        let (tenant, device) = try await device(request, context, body: bytes)
+        let body = try await deviceBody(IDVClaimBody.self, bytes, allowed: ["handoff"])
+        let sid = try idvSession(context)
+        try await refusedAsProblem {
+            try await services.idv.claimForDevice(
+                tenantID: tenant.id, id: sid, handoffSecret: body.handoff, deviceID: device.device.id, userID: device.user.id)
+        }
+        return try Self.json(IDVAnswer(sessionID: sid))
+    }
+
+    func idvEvidence(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let bytes = try await Self.read(request, limit: Self.idvBodyLimit)
+        let (tenant, device) = try await device(request, context, body: bytes, maximumBody: Self.idvBodyLimit)
+        let body = try await deviceBody(IDVEvidenceBody.self, bytes, allowed: ["kind", "data"])
+        let decoded: [UInt8]? = Base64URL.decode(body.data).map { Array($0) } ?? Data(base64Encoded: body.data).map { [UInt8]($0) }
+        guard let data = decoded else {
+            throw Problem.invalidType("data", "base64")
+        }
+        let sid = try idvSession(context)
+        let have = try await refusedAsProblem {
+            try await services.idv.addEvidenceFromDevice(tenantID: tenant.id, id: sid, deviceID: device.device.id, kind: body.kind, bytes: data)
+        }
+        return try Self.json(IDVAnswer(sessionID: sid, evidence: have))
+    }
+
+    func idvSubmit(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let bytes = try await Self.read(request)
+        let (tenant, device) = try await device(request, context, body: bytes)
+        let body = try await deviceBody(IDVSubmitBody.self, bytes, allowed: ["document_type"])
+        let sid = try idvSession(context)
+        let decision = try await refusedAsProblem {
+            try await services.idv.submitFromDevice(tenantID: tenant.id, id: sid, deviceID: device.device.id, documentType: body.documentType)
+        }
+        return try Self.json(IDVAnswer(sessionID: sid, status: decision.rawValue))
+    }
+
+    /// The session's refusals as problem+json of the same name (`session_expired` → 410, …).
+    func refusedAsProblem<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let refused as IDVService.Refused {
+            let status: HTTPResponse.Status =
+                switch refused.code {
+                case "unknown_session", "not_this_device": .forbidden
+                case "session_expired", "session_finished": .gone
+                case "missing_evidence": .conflict
+                default: .unprocessableContent
+                }
+            throw Problem(status: status, type: refused.code.replacingOccurrences(of: "_", with: "-"), title: refused.message)
+        }
+    }
+}
