@@ -421,9 +421,9 @@ class Suite:
     def start(self):
         self.port = free_port()
         self.base = f"http://localhost:{self.port}"
-        env = {}
-        if self.engine:
-            env["SIGIL_IDV_ENGINE"] = self.engine
+        # Without --engine the server is pointed at a path that does not exist: it would otherwise look in its
+        # default place (/usr/local/lib/sigil/sigil-idv-engine) and the run would not be the engine-less one asked for.
+        env = {"SIGIL_IDV_ENGINE": self.engine or os.path.join(self.work, "no-engine", "sigil-idv-engine")}
         self.proc, self.data, out, err = start_serve(self.binary, self.work, self.port, env)
         self.serve_logs += [out, err]
         self.data_dirs.append(self.data)
