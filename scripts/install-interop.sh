@@ -10,6 +10,8 @@
 #                                 python3-saml (OneLogin's toolkit, the second SAML SP; scripts/interop-saml.sh)
 #                                 schemathesis (the admin API against its OpenAPI document; scripts/check-admin-api.sh)
 #   xmlsec1                     : pysaml2 verifies signatures and decrypts assertions with it
+#   openssl                     : interop/idv_passport.py makes the synthetic ePassport PKI and signs EF.SOD with it
+#                                 (zbarimg and rsvg-convert also read the IDV hand-off QR code, interop/idv_e2e.py)
 #   simplesamlphp, php-cli,     : SimpleSAMLphp 1.19, the second upstream SAML IdP of scripts/interop-saml-upstream.sh
 #   php-xml, php-mbstring,        (Debian's package does not pull php-xml; without it every page fails with
 #   php-curl                      `Class "DOMDocument" not found`); served by `php -S`, no Apache needed
