@@ -21,6 +21,8 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 SIGIL_BIN=${SIGIL_BIN:-.build/debug/sigil}
+# The late-arrival case needs the test-only lifetime knob of `sigil serve`.
+SIGIL_IDV_SESSION_LIFETIME_ENV=${SIGIL_IDV_SESSION_LIFETIME_ENV:-SIGIL_INSECURE_IDV_SESSION_LIFETIME_SECONDS}
 if [ -z "${SIGIL_IDV_ENGINE:-}" ] && [ -x /usr/local/lib/sigil/sigil-idv-engine ]; then
     SIGIL_IDV_ENGINE=/usr/local/lib/sigil/sigil-idv-engine
 fi

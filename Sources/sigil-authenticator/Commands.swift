@@ -48,7 +48,7 @@ struct SigilAuthenticatorCommand: AsyncParsableCommand {
         commandName: "sigil-authenticator",
         abstract: "A command-line Sigil authenticator: enrol with a Sigil server, then approve sign-ins.",
         discussion: "Exit codes: 0 done; 1 the server refused (or could not be reached); 2 usage; 3 not enrolled / nothing pending; 4 cancelled.",
-        subcommands: [Enroll.self, Scan.self, Pending.self, Approve.self, Deny.self, List.self]
+        subcommands: [Enroll.self, Scan.self, Pending.self, Approve.self, Deny.self, List.self, Verify.self]
     )
 
     static func main() async {

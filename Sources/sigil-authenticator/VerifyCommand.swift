@@ -1,0 +1,74 @@
+import ArgumentParser
+import AuthenticatorKit
+import Foundation
+import SigilAuthenticatorProtocol
+
+/// `sigil-authenticator verify`: identity verification from the app (docs/idv.md "From the Sigil
+/// authenticator"): scan the capture page's hand-off code, send the document photos, the chip's
+/// data groups (as read over NFC) and a selfie, each as a signed device request, then submit.
+struct Verify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send identity evidence for a verification shown on a capture page (its hand-off link or a PNG of its QR code).")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The capture page's hand-off link (…/idv/{session}/handoff?k=…), or a PNG image of its QR code.")
+    var code: String
+
+    @Option(name: .customLong("document-type"), help: "passport, idcard, driving_permit or residence_permit.")
+    var documentType = "passport"
+
+    @Option(name: .customLong("document-front"), help: "A photo of the document's front (JPEG or PNG).")
+    var documentFront: String?
+
+    @Option(name: .customLong("document-back"), help: "A photo of the back (driving licences: the PDF417 barcode).")
+    var documentBack: String?
+
+    @Option(help: "EF.SOD as read from the chip.")
+    var sod: String?
+
+    @Option(help: "DG1 as read from the chip.")
+    var dg1: String?
+
+    @Option(help: "DG2 (the portrait) as read from the chip.")
+    var dg2: String?
+
+    @Option(help: "A selfie (JPEG or PNG).")
+    var selfie: String?
+
+    @Flag(name: .customLong("no-submit"), help: "Send the evidence but do not submit (the page or a later call does).")
+    var noSubmit = false
+
+    func run() async throws {
+        let handoff = try VerificationHandoff.parse(try readCodeInput(code))
+        func read(_ path: String) throws -> [UInt8] {
+            do { return Array(try Data(contentsOf: URL(fileURLWithPath: path))) } catch { throw CLIFailure.usage("cannot read \(path)") }
+        }
+        var evidence: [(String, [UInt8])] = []
+        if let documentFront { evidence.append(("document_front", try read(documentFront))) }
+        if let documentBack { evidence.append(("document_back", try read(documentBack))) }
+        if sod != nil || dg1 != nil || dg2 != nil {
+            guard let sod, let dg1 else { throw CLIFailure.usage("the chip needs at least --sod and --dg1") }
+            var groups: [Int: [UInt8]] = [1: try read(dg1)]
+            if let dg2 { groups[2] = try read(dg2) }
+            evidence.append(("chip", Authenticator.chipEvidence(sod: try read(sod), dataGroups: groups)))
+        }
+        if let selfie { evidence.append(("selfie", try read(selfie))) }
+        guard !evidence.isEmpty || !noSubmit else { throw CLIFailure.usage("nothing to send: give evidence or leave out --no-submit") }
+        let (json, documentType, submit) = (global.json, documentType, !noSubmit)
+        try await global.withAuthenticator(verifier: FixedUserVerifier(.none)) { authenticator, _ in
+            _ = try await authenticator.claimVerification(handoff)
+            var last = VerificationAnswer(sessionID: handoff.sessionID)
+            for (kind, bytes) in evidence {
+                last = try await authenticator.sendEvidence(handoff, kind: kind, bytes: bytes)
+                if !json { print("Sent \(kind.replacingOccurrences(of: "_", with: " ")).") }
+            }
+            if submit { last = try await authenticator.submitVerification(handoff, documentType: documentType) }
+            if json {
+                print(jsonLine(last))
+            } else if let status = last.status {
+                print(status == "VERIFIED" ? "Verified. Continue on your computer." : "Not verified (\(status)). Continue on your computer.")
+            }
+        }
+    }
+}
