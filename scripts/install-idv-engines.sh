@@ -87,7 +87,9 @@ fi
 # 4. Build and install the engine.
 log "building engines/idv"
 make -C "$REPO/engines/idv" -j"$(nproc)" >/dev/null
-install -m 0755 "$REPO/engines/idv/build/sigil-idv-engine" "$DEST/sigil-idv-engine"
+# Replace atomically: a running `--serve` process keeps its old binary.
+install -m 0755 "$REPO/engines/idv/build/sigil-idv-engine" "$DEST/.sigil-idv-engine.new"
+mv -f "$DEST/.sigil-idv-engine.new" "$DEST/sigil-idv-engine"
 
 # Smoke test: the installed binary finds its models next to itself and tesseract's data.
 caps=$(env -u SIGIL_IDV_MODELS "$DEST/sigil-idv-engine" <<<'{"op":"capabilities"}')

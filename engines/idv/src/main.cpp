@@ -8,6 +8,7 @@
 // 2 for an unknown op, 3 for an engine failure (missing models, internal error). Errors are
 // answered as {"error":"<code>"} on stdout. Nothing derived from an image is written to stderr.
 #include <unistd.h>
+#include <cerrno>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -175,7 +176,14 @@ int run_serve(State& st) {
         line.clear();
         overflow = false;
     };
-    while ((n = std::fread(buf, 1, sizeof buf, stdin)) > 0) {
+    // read(2), not fread: a request must be answered as soon as its line arrives.
+    ssize_t got;
+    while ((got = ::read(STDIN_FILENO, buf, sizeof buf)) != 0) {
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        n = static_cast<size_t>(got);
         size_t start = 0;
         for (size_t i = 0; i < n; ++i) {
             if (buf[i] != '\n') continue;
