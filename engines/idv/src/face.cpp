@@ -91,7 +91,7 @@ double eye_aspect_ratio(const full_object_detection& s, unsigned first) {
 // (an average-face proportion), and the neutral vertical position of the nose tip between the
 // eye line (0) and the mouth centre (1) in a frontal, level face.
 constexpr double kNoseDepth = 0.5;
-constexpr double kNoseNeutral = 0.6;
+constexpr double kNoseNeutral = 0.5;
 
 struct Pose {
     double yaw, pitch, roll;
