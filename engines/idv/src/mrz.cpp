@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
 
@@ -119,8 +120,9 @@ struct Band {
     int height() const { return bottom - top + 1; }
 };
 
-// Crops the bottom-most run of MRZ-like text bands; returns false when none is found.
-bool locate_mrz(const Gray& g, Gray& out) {
+// Finds the bottom-most run of up to three MRZ-like text bands (wide, dense, similar height),
+// top to bottom; empty when there is none.
+std::vector<Band> locate_mrz(const Gray& g) {
     const int thr = otsu(g);
     std::vector<int> rows = row_profile(g, thr);
     const int min_ink = std::max(3, g.width / 50);
@@ -151,9 +153,9 @@ bool locate_mrz(const Gray& g, Gray& out) {
         b.coverage = static_cast<double>(cols) / g.width;
         if (b.coverage >= 0.3 && b.height() <= g.height / 2) good.push_back(b);
     }
-    if (good.empty()) return false;
-    // Walk up from the bottom-most good band collecting neighbours of similar height.
-    std::vector<Band> run{good.back()};
+    std::vector<Band> run;
+    if (good.empty()) return run;
+    run.push_back(good.back());
     for (int i = static_cast<int>(good.size()) - 2; i >= 0 && run.size() < 3; --i) {
         const Band& prev = run.back();
         const Band& b = good[i];
@@ -161,18 +163,20 @@ bool locate_mrz(const Gray& g, Gray& out) {
         if (ratio < 0.6 || ratio > 1.6 || prev.top - b.bottom > 2.5 * prev.height()) break;
         run.push_back(b);
     }
-    int top = run.back().top, bottom = run.front().bottom;
-    int line_h = 0;
-    for (const Band& b : run) line_h = std::max(line_h, b.height());
-    int margin = line_h;
-    out = crop_gray(g, 0, std::max(0, top - margin), g.width, std::min(g.height, bottom + margin + 1) - std::max(0, top - margin));
-    // Scale so a text line is about 48 px high (tesseract reads best around that size).
-    double scale = 48.0 / line_h;
-    if (scale > 1.25 || scale < 0.8) {
-        int nw = static_cast<int>(out.width * scale), nh = static_cast<int>(out.height * scale);
-        if (nw >= 1 && nh >= 1 && static_cast<double>(nw) * nh <= 40e6) out = resize_gray(out, nw, nh);
-    }
-    return true;
+    std::reverse(run.begin(), run.end());
+    return run;
+}
+
+// The band's rows with a margin, scaled so the text is about 48 px high.
+Gray band_image(const Gray& g, const Band& b) {
+    const int margin = std::max(2, b.height() * 2 / 5);
+    const int top = std::max(0, b.top - margin), bottom = std::min(g.height - 1, b.bottom + margin);
+    Gray out = crop_gray(g, 0, top, g.width, bottom - top + 1);
+    const double scale = 48.0 / b.height();
+    const int nw = static_cast<int>(out.width * scale), nh = static_cast<int>(out.height * scale);
+    if ((scale > 1.1 || scale < 0.9) && nw >= 1 && nh >= 1 && static_cast<double>(nw) * nh <= 40e6)
+        out = resize_gray(out, nw, nh);
+    return out;
 }
 
 // A white border helps tesseract with text that touches the crop's edge.
@@ -189,16 +193,22 @@ Gray pad(const Gray& g, int border) {
 struct Reading {
     std::vector<std::string> lines;
     double confidence = 0;
+    std::string raw;  // debugging only (IDV_DEBUG_RAW), never logged
 };
 
-Reading ocr(MrzEngine& e, const Gray& region) {
+bool is_mrz_length(size_t n) { return n == 30 || n == 36 || n == 44; }
+
+// Whole-region OCR as one block; keeps the lines of MRZ length.
+Reading ocr_block(MrzEngine& e, const Gray& region) {
     Reading r;
     if (region.width < 8 || region.height < 8) return r;
     Gray g = pad(region, 20);
+    TessBaseAPISetPageSegMode(e.api, tesseract::PSM_SINGLE_BLOCK);
     TessBaseAPISetImage(e.api, g.px.data(), g.width, g.height, 1, g.width);
     char* text = TessBaseAPIGetUTF8Text(e.api);
     if (!text) return r;
     r.confidence = std::max(0, TessBaseAPIMeanTextConf(e.api)) / 100.0;
+    if (std::getenv("IDV_DEBUG_RAW")) r.raw = text;
     std::istringstream in(text);
     TessDeleteText(text);
     std::string line;
@@ -206,9 +216,146 @@ Reading ocr(MrzEngine& e, const Gray& region) {
         std::string compact;
         for (char c : line)
             if (c != ' ' && c != '\r' && c != '\t') compact += c;
-        if (compact.size() == 30 || compact.size() == 36 || compact.size() == 44) r.lines.push_back(compact);
+        if (is_mrz_length(compact.size())) r.lines.push_back(compact);
     }
     TessBaseAPIClear(e.api);
+    return r;
+}
+
+struct Symbol {
+    char c;
+    float conf;
+    double cx;  // horizontal centre in the band image
+};
+
+struct LineRead {
+    std::vector<Symbol> symbols;
+    int ink_left = 0, ink_right = 0;  // horizontal extent of the printed line
+};
+
+// OCR of one text line (PSM 7), with each recognised character's position.
+LineRead ocr_line(MrzEngine& e, const Gray& band) {
+    LineRead lr;
+    const int border = 20;
+    Gray g = pad(band, border);
+    TessBaseAPISetPageSegMode(e.api, tesseract::PSM_SINGLE_LINE);
+    TessBaseAPISetImage(e.api, g.px.data(), g.width, g.height, 1, g.width);
+    if (TessBaseAPIRecognize(e.api, nullptr) != 0) return lr;
+    TessResultIterator* it = TessBaseAPIGetIterator(e.api);
+    if (it) {
+        do {
+            char* t = TessResultIteratorGetUTF8Text(it, tesseract::RIL_SYMBOL);
+            if (!t) continue;
+            int x1, y1, x2, y2;
+            if (t[0] && !t[1] &&
+                TessPageIteratorBoundingBox(TessResultIteratorGetPageIteratorConst(it), tesseract::RIL_SYMBOL, &x1, &y1, &x2, &y2)) {
+                lr.symbols.push_back({t[0], TessResultIteratorConfidence(it, tesseract::RIL_SYMBOL), (x1 + x2) / 2.0 - border});
+            }
+            TessDeleteText(t);
+        } while (TessResultIteratorNext(it, tesseract::RIL_SYMBOL));
+        TessResultIteratorDelete(it);
+    }
+    TessBaseAPIClear(e.api);
+    // Ink extent: columns holding dark pixels over a tenth of the text height.
+    const int thr = otsu(band);
+    const int need = std::max(2, band.height / 12);
+    lr.ink_left = band.width;
+    lr.ink_right = -1;
+    for (int x = 0; x < band.width; ++x) {
+        int n = 0;
+        for (int y = 0; y < band.height; ++y) n += band.at(x, y) <= thr;
+        if (n >= need) {
+            lr.ink_left = std::min(lr.ink_left, x);
+            lr.ink_right = x;
+        }
+    }
+    return lr;
+}
+
+// Places the recognised characters on the line's N fixed-pitch cells (MRZ text is monospaced):
+// a cell read twice keeps the more confident character, a cell nothing was read in is a filler
+// '<' (tesseract's usual loss is inside runs of fillers). The pitch comes from the ink extent
+// and is refined by a least-squares fit of the characters' centres to their cells.
+std::string place_on_cells(const LineRead& lr, int n) {
+    double left = lr.ink_left;
+    double pitch = static_cast<double>(lr.ink_right - lr.ink_left + 1) / n;
+    std::vector<int> cell(lr.symbols.size());
+    for (int iter = 0; iter < 3; ++iter) {
+        double sx = 0, sy = 0, sxx = 0, sxy = 0;
+        int m = 0;
+        for (size_t i = 0; i < lr.symbols.size(); ++i) {
+            cell[i] = std::clamp(static_cast<int>(std::floor((lr.symbols[i].cx - left) / pitch)), 0, n - 1);
+            if (lr.symbols[i].conf < 50) continue;
+            double x = cell[i] + 0.5, y = lr.symbols[i].cx;
+            sx += x; sy += y; sxx += x * x; sxy += x * y;
+            ++m;
+        }
+        if (m < 5) break;
+        double den = m * sxx - sx * sx;
+        if (std::fabs(den) < 1e-9) break;
+        double b = (m * sxy - sx * sy) / den;
+        double a = (sy - b * sx) / m;
+        if (b < 0.8 * pitch || b > 1.25 * pitch) break;
+        pitch = b;
+        left = a;
+    }
+    std::string out(n, '<');
+    std::vector<float> best(n, -1);
+    for (size_t i = 0; i < lr.symbols.size(); ++i) {
+        int c = std::clamp(static_cast<int>(std::floor((lr.symbols[i].cx - left) / pitch)), 0, n - 1);
+        if (lr.symbols[i].conf > best[c]) {
+            best[c] = lr.symbols[i].conf;
+            out[c] = lr.symbols[i].c;
+        }
+    }
+    return out;
+}
+
+Reading ocr_lines(MrzEngine& e, const Gray& g, const std::vector<Band>& run) {
+    Reading r;
+    std::vector<LineRead> reads;
+    std::vector<double> cells;  // per line: ink width / median distance between characters
+    for (const Band& b : run) {
+        reads.push_back(ocr_line(e, band_image(g, b)));
+        const LineRead& lr = reads.back();
+        std::vector<double> gaps;
+        for (size_t i = 1; i < lr.symbols.size(); ++i) {
+            double d = lr.symbols[i].cx - lr.symbols[i - 1].cx;
+            if (d > 0) gaps.push_back(d);
+        }
+        if (gaps.size() >= 4 && lr.ink_right > lr.ink_left) {
+            std::nth_element(gaps.begin(), gaps.begin() + gaps.size() / 2, gaps.end());
+            cells.push_back((lr.ink_right - lr.ink_left + 1) / gaps[gaps.size() / 2]);
+        }
+    }
+    // The line length: three lines are TD1 (30); otherwise the MRZ length nearest the number of
+    // character cells the lines span (two lines: TD2 36 or TD3 44).
+    int n = 30;
+    if (run.size() != 3 && !cells.empty()) {
+        std::sort(cells.begin(), cells.end());
+        const double est = cells[cells.size() / 2];
+        double best = 1e9;
+        for (int cand : {30, 36, 44}) {
+            if (run.size() == 2 && cand == 30) continue;
+            if (std::fabs(est - cand) < best) { best = std::fabs(est - cand); n = cand; }
+        }
+    }
+    double conf_sum = 0;
+    int conf_n = 0;
+    for (const LineRead& lr : reads) {
+        if (std::getenv("IDV_DEBUG_RAW")) {
+            for (const Symbol& s : lr.symbols) {
+                r.raw += s.c;
+                r.raw += "(" + std::to_string(static_cast<int>(s.conf)) + "," + std::to_string(static_cast<int>(s.cx)) + ") ";
+            }
+            r.raw += " ink " + std::to_string(lr.ink_left) + "-" + std::to_string(lr.ink_right) + "\n";
+        }
+        // A line where fewer than 60 % of the cells were read is not taken for MRZ text.
+        if (lr.ink_right <= lr.ink_left || lr.symbols.size() < 0.6 * n || lr.symbols.size() > 1.3 * n) continue;
+        r.lines.push_back(place_on_cells(lr, n));
+        for (const Symbol& s : lr.symbols) { conf_sum += s.conf; ++conf_n; }
+    }
+    r.confidence = conf_n ? conf_sum / conf_n / 100.0 : 0;
     return r;
 }
 
@@ -228,9 +375,8 @@ Json mrz_read(MrzEngine& e, const Gray& img) {
     Reading best;
     for (const Gray& cand : candidates) {
         Gray straight = deskew(cand);
-        Gray region;
-        if (!locate_mrz(straight, region)) region = straight;
-        Reading r = ocr(e, region);
+        std::vector<Band> run = locate_mrz(straight);
+        Reading r = run.empty() ? ocr_block(e, straight) : ocr_lines(e, straight, run);
         if (r.lines.size() > best.lines.size() || (r.lines.size() == best.lines.size() && r.confidence > best.confidence))
             best = r;
         if (best.lines.size() >= 2) break;
@@ -241,6 +387,7 @@ Json mrz_read(MrzEngine& e, const Gray& img) {
     for (const auto& l : best.lines) lines.push(Json::string(l));
     out.set("lines", lines);
     out.set("confidence", Json::number(best.confidence));
+    if (std::getenv("IDV_DEBUG_RAW")) out.set("raw", Json::string(best.raw));
     return out;
 }
 
