@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <sstream>
 
 #include "common.hpp"
@@ -229,13 +230,24 @@ struct Symbol {
 };
 
 struct LineRead {
+    Gray band;  // the line's image as OCRed (without the white border)
     std::vector<Symbol> symbols;
     int ink_left = 0, ink_right = 0;  // horizontal extent of the printed line
+};
+
+// A line placed on its cells: the text, each cell's confidence (-1: nothing read) and geometry.
+struct CellLine {
+    std::string text;
+    std::vector<float> conf;
+    double left = 0, pitch = 1;
+    const Gray* band = nullptr;
+    int thr = 128;  // the band's ink threshold
 };
 
 // OCR of one text line (PSM 7), with each recognised character's position.
 LineRead ocr_line(MrzEngine& e, const Gray& band) {
     LineRead lr;
+    lr.band = band;
     const int border = 20;
     Gray g = pad(band, border);
     TessBaseAPISetPageSegMode(e.api, tesseract::PSM_SINGLE_LINE);
@@ -276,16 +288,20 @@ LineRead ocr_line(MrzEngine& e, const Gray& band) {
 // a cell read twice keeps the more confident character, a cell nothing was read in is a filler
 // '<' (tesseract's usual loss is inside runs of fillers). The pitch comes from the ink extent
 // and is refined by a least-squares fit of the characters' centres to their cells.
-std::string place_on_cells(const LineRead& lr, int n) {
+CellLine place_on_cells(const LineRead& lr, int n) {
     double left = lr.ink_left;
     double pitch = static_cast<double>(lr.ink_right - lr.ink_left + 1) / n;
     std::vector<int> cell(lr.symbols.size());
+    // tesseract's boxes inside runs of fillers are loose: fit on the confident characters.
+    int confident = 0;
+    for (const Symbol& s : lr.symbols) confident += s.conf >= 90;
+    const float min_conf = confident >= 8 ? 90.0f : 50.0f;
     for (int iter = 0; iter < 3; ++iter) {
         double sx = 0, sy = 0, sxx = 0, sxy = 0;
         int m = 0;
         for (size_t i = 0; i < lr.symbols.size(); ++i) {
             cell[i] = std::clamp(static_cast<int>(std::floor((lr.symbols[i].cx - left) / pitch)), 0, n - 1);
-            if (lr.symbols[i].conf < 50) continue;
+            if (lr.symbols[i].conf < min_conf) continue;
             double x = cell[i] + 0.5, y = lr.symbols[i].cx;
             sx += x; sy += y; sxx += x * x; sxy += x * y;
             ++m;
@@ -308,7 +324,159 @@ std::string place_on_cells(const LineRead& lr, int n) {
             out[c] = lr.symbols[i].c;
         }
     }
-    return out;
+    CellLine cl;
+    cl.text = out;
+    cl.conf = best;
+    cl.left = left;
+    cl.pitch = pitch;
+    cl.band = &lr.band;
+    cl.thr = otsu(lr.band);
+    return cl;
+}
+
+// A cell's pixels resampled to a fixed 12x20 grid, zero mean and unit norm (for correlation).
+constexpr int kCellW = 12, kCellH = 20;
+std::vector<double> cell_vector(const CellLine& cl, int c, double shift = 0) {
+    const Gray& b = *cl.band;
+    std::vector<double> v(kCellW * kCellH, 0.0);
+    const double x0 = cl.left + (c + shift) * cl.pitch;
+    const int xa = std::clamp(static_cast<int>(x0), 0, b.width - 1);
+    const int xb = std::clamp(static_cast<int>(x0 + cl.pitch), 0, b.width - 1);
+    // Vertically, the cell's own ink rows (lines are scaled by their band height, which a
+    // descender changes, so the cell's extent is the stable frame).
+    int ya = -1, yb = -1;
+    for (int y = 0; y < b.height; ++y) {
+        for (int x = xa; x <= xb; ++x) {
+            if (b.at(x, y) <= cl.thr) {
+                if (ya < 0) ya = y;
+                yb = y;
+                break;
+            }
+        }
+    }
+    if (ya < 0) { ya = 0; yb = b.height - 1; }
+    const double h = yb - ya + 1;
+    for (int j = 0; j < kCellH; ++j) {
+        const int y = std::clamp(static_cast<int>(ya + (j + 0.5) * h / kCellH), 0, b.height - 1);
+        for (int i = 0; i < kCellW; ++i) {
+            const int x = std::clamp(static_cast<int>(x0 + (i + 0.5) * cl.pitch / kCellW), 0, b.width - 1);
+            v[j * kCellW + i] = 255.0 - b.at(x, y);
+        }
+    }
+    double mean = 0;
+    for (double d : v) mean += d;
+    mean /= v.size();
+    double norm = 0;
+    for (double& d : v) { d -= mean; norm += d * d; }
+    norm = std::sqrt(norm);
+    if (norm > 1e-9)
+        for (double& d : v) d /= norm;
+    return v;
+}
+
+double dot(const std::vector<double>& a, const std::vector<double>& b) {
+    double s = 0;
+    for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
+    return s;
+}
+
+// Character pairs that tesseract's English model confuses in an MRZ: the filler '<' read as K,
+// E, S or X, and OCR-B look-alikes. The zone itself shows how each character looks in this very
+// image: a character's template is the mean of its cells read with high confidence, and a cell is
+// relabelled when it matches the template of a character it is often confused with at least as
+// well as that character's own confident cells do, and better than its own reading's template
+// (built without the cell itself).
+struct Templates {
+    std::map<char, std::vector<double>> sum;
+    std::map<char, int> count;
+    std::map<char, double> bar;  // how well the character's own confident cells match
+};
+
+std::vector<double> normalised(std::vector<double> v) {
+    double n = std::sqrt(dot(v, v));
+    if (n > 1e-9)
+        for (double& d : v) d /= n;
+    return v;
+}
+
+void repair_confusions(std::vector<CellLine>& lines, std::string* debug) {
+    static const std::map<char, std::string> kConfusable = {
+        {'K', "<"}, {'E', "<"}, {'S', "<5"}, {'X', "<"}, {'O', "0D"}, {'0', "OD"}, {'D', "0O"},
+        {'I', "1"}, {'1', "I"}, {'B', "8"}, {'8', "B"}, {'5', "S"}, {'Z', "2"}, {'2', "Z"},
+        {'G', "6"}, {'6', "G"}};
+    std::vector<std::vector<std::vector<double>>> vecs(lines.size());
+    Templates t;
+    for (size_t l = 0; l < lines.size(); ++l) {
+        const CellLine& cl = lines[l];
+        for (size_t c = 0; c < cl.text.size(); ++c) {
+            vecs[l].push_back(cell_vector(cl, static_cast<int>(c)));
+            if (cl.conf[c] < 90) continue;
+            auto& s = t.sum[cl.text[c]];
+            if (s.empty()) s.assign(kCellW * kCellH, 0.0);
+            for (size_t i = 0; i < s.size(); ++i) s[i] += vecs[l][c][i];
+            ++t.count[cl.text[c]];
+        }
+    }
+    for (const auto& kv : t.sum) {
+        if (t.count[kv.first] < 2) continue;
+        std::vector<double> tm = normalised(kv.second);
+        std::vector<double> own;
+        for (size_t l = 0; l < lines.size(); ++l)
+            for (size_t c = 0; c < lines[l].text.size(); ++c)
+                if (lines[l].text[c] == kv.first && lines[l].conf[c] >= 90) own.push_back(dot(vecs[l][c], tm));
+        std::sort(own.begin(), own.end());
+        t.bar[kv.first] = std::max(0.75, own[own.size() / 10] - 0.05);
+    }
+    auto template_without = [&](char ch, const std::vector<double>& cell, bool exclude) -> std::vector<double> {
+        auto it = t.sum.find(ch);
+        if (it == t.sum.end()) return {};
+        int n = t.count[ch] - (exclude ? 1 : 0);
+        if (n < 2) return {};
+        std::vector<double> s = it->second;
+        if (exclude)
+            for (size_t i = 0; i < s.size(); ++i) s[i] -= cell[i];
+        return normalised(s);
+    };
+    for (size_t l = 0; l < lines.size(); ++l) {
+        CellLine& cl = lines[l];
+        for (size_t c = 0; c < cl.text.size(); ++c) {
+            const char read = cl.text[c];
+            auto conf_it = kConfusable.find(read);
+            if (cl.conf[c] < 0 || conf_it == kConfusable.end()) continue;
+            const std::vector<double>& v = vecs[l][c];
+            std::vector<double> own_t = template_without(read, v, cl.conf[c] >= 90);
+            const double own = own_t.empty() ? -1 : dot(v, own_t);
+            char best = read;
+            double best_corr = own;
+            for (char alt : conf_it->second) {
+                auto bar = t.bar.find(alt);
+                if (bar == t.bar.end()) continue;
+                const std::vector<double> tm = template_without(alt, v, false);
+                double corr = dot(v, tm);
+                if (alt == '<') {
+                    // The cell grid can drift by a fraction of a cell where fillers were read
+                    // loosely: look a third of a cell either side.
+                    for (double sh : {-0.3, -0.2, -0.1, 0.1, 0.2, 0.3})
+                        corr = std::max(corr, dot(cell_vector(cl, static_cast<int>(c), sh), tm));
+                }
+                if (debug) *debug += std::string(1, read) + "~" + alt + " " + std::to_string(corr).substr(0, 4) + "/" + std::to_string(bar->second).substr(0, 4) + " ";
+                if (corr < bar->second) continue;
+                if (alt == '<') {
+                    // The filler's chevron is unlike any letter: matching the filler template is
+                    // enough (a K template may itself be made of misread fillers).
+                    best = alt;
+                    break;
+                }
+                // Look-alikes (O/0, I/1 …) correlate highly with each other: relabel only when the
+                // reading's own template exists and matches clearly worse.
+                if (own >= 0 && corr > own + 0.02 && corr > best_corr) { best = alt; best_corr = corr; }
+            }
+            if (debug && best != read)
+                *debug += std::string(1, read) + "->" + best + " " + std::to_string(best_corr).substr(0, 4) + " own " +
+                          std::to_string(own).substr(0, 4) + "; ";
+            cl.text[c] = best;
+        }
+    }
 }
 
 Reading ocr_lines(MrzEngine& e, const Gray& g, const std::vector<Band>& run) {
@@ -342,6 +510,7 @@ Reading ocr_lines(MrzEngine& e, const Gray& g, const std::vector<Band>& run) {
     }
     double conf_sum = 0;
     int conf_n = 0;
+    std::vector<CellLine> placed;
     for (const LineRead& lr : reads) {
         if (std::getenv("IDV_DEBUG_RAW")) {
             for (const Symbol& s : lr.symbols) {
@@ -352,9 +521,11 @@ Reading ocr_lines(MrzEngine& e, const Gray& g, const std::vector<Band>& run) {
         }
         // A line where fewer than 60 % of the cells were read is not taken for MRZ text.
         if (lr.ink_right <= lr.ink_left || lr.symbols.size() < 0.6 * n || lr.symbols.size() > 1.3 * n) continue;
-        r.lines.push_back(place_on_cells(lr, n));
+        placed.push_back(place_on_cells(lr, n));
         for (const Symbol& s : lr.symbols) { conf_sum += s.conf; ++conf_n; }
     }
+    repair_confusions(placed, std::getenv("IDV_DEBUG_RAW") ? &r.raw : nullptr);
+    for (const CellLine& cl : placed) r.lines.push_back(cl.text);
     r.confidence = conf_n ? conf_sum / conf_n / 100.0 : 0;
     return r;
 }
