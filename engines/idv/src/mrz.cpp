@@ -168,15 +168,21 @@ std::vector<Band> locate_mrz(const Gray& g) {
     return run;
 }
 
-// The band's rows with a margin, scaled so the text is about 48 px high.
-Gray band_image(const Gray& g, const Band& b) {
+// The band's rows with a margin, scaled so the text is about 48 px high; text_top/text_bottom
+// receive the band's own rows in the returned image.
+Gray band_image(const Gray& g, const Band& b, int& text_top, int& text_bottom) {
     const int margin = std::max(2, b.height() * 2 / 5);
     const int top = std::max(0, b.top - margin), bottom = std::min(g.height - 1, b.bottom + margin);
     Gray out = crop_gray(g, 0, top, g.width, bottom - top + 1);
-    const double scale = 48.0 / b.height();
+    double scale = 48.0 / b.height();
     const int nw = static_cast<int>(out.width * scale), nh = static_cast<int>(out.height * scale);
-    if ((scale > 1.1 || scale < 0.9) && nw >= 1 && nh >= 1 && static_cast<double>(nw) * nh <= 40e6)
+    if ((scale > 1.1 || scale < 0.9) && nw >= 1 && nh >= 1 && static_cast<double>(nw) * nh <= 40e6) {
         out = resize_gray(out, nw, nh);
+    } else {
+        scale = 1.0;
+    }
+    text_top = static_cast<int>((b.top - top) * scale);
+    text_bottom = std::min(out.height - 1, static_cast<int>((b.bottom - top + 1) * scale));
     return out;
 }
 
@@ -231,6 +237,7 @@ struct Symbol {
 
 struct LineRead {
     Gray band;  // the line's image as OCRed (without the white border)
+    int text_top = 0, text_bottom = 0;  // the text's rows in band
     std::vector<Symbol> symbols;
     int ink_left = 0, ink_right = 0;  // horizontal extent of the printed line
 };
@@ -242,6 +249,7 @@ struct CellLine {
     double left = 0, pitch = 1;
     const Gray* band = nullptr;
     int thr = 128;  // the band's ink threshold
+    int text_top = 0, text_bottom = 0;
 };
 
 // OCR of one text line (PSM 7), with each recognised character's position.
@@ -331,6 +339,8 @@ CellLine place_on_cells(const LineRead& lr, int n) {
     cl.pitch = pitch;
     cl.band = &lr.band;
     cl.thr = otsu(lr.band);
+    cl.text_top = lr.text_top;
+    cl.text_bottom = lr.text_bottom;
     return cl;
 }
 
@@ -345,7 +355,8 @@ std::vector<double> cell_vector(const CellLine& cl, int c, double shift = 0) {
     // Vertically, the cell's own ink rows (lines are scaled by their band height, which a
     // descender changes, so the cell's extent is the stable frame).
     int ya = -1, yb = -1;
-    for (int y = 0; y < b.height; ++y) {
+    const int y_from = std::max(0, cl.text_top - 2), y_to = std::min(b.height - 1, cl.text_bottom + 2);
+    for (int y = y_from; y <= y_to; ++y) {
         for (int x = xa; x <= xb; ++x) {
             if (b.at(x, y) <= cl.thr) {
                 if (ya < 0) ya = y;
@@ -354,7 +365,7 @@ std::vector<double> cell_vector(const CellLine& cl, int c, double shift = 0) {
             }
         }
     }
-    if (ya < 0) { ya = 0; yb = b.height - 1; }
+    if (ya < 0) { ya = y_from; yb = y_to; }
     const double h = yb - ya + 1;
     for (int j = 0; j < kCellH; ++j) {
         const int y = std::clamp(static_cast<int>(ya + (j + 0.5) * h / kCellH), 0, b.height - 1);
@@ -425,7 +436,7 @@ void repair_confusions(std::vector<CellLine>& lines, std::string* debug) {
             for (size_t c = 0; c < lines[l].text.size(); ++c)
                 if (lines[l].text[c] == kv.first && lines[l].conf[c] >= 90) own.push_back(dot(vecs[l][c], tm));
         std::sort(own.begin(), own.end());
-        t.bar[kv.first] = std::max(0.75, own[own.size() / 10] - 0.05);
+        t.bar[kv.first] = std::clamp(own[own.size() / 10] - 0.05, 0.75, 0.85);
     }
     auto template_without = [&](char ch, const std::vector<double>& cell, bool exclude) -> std::vector<double> {
         auto it = t.sum.find(ch);
@@ -484,7 +495,11 @@ Reading ocr_lines(MrzEngine& e, const Gray& g, const std::vector<Band>& run) {
     std::vector<LineRead> reads;
     std::vector<double> cells;  // per line: ink width / median distance between characters
     for (const Band& b : run) {
-        reads.push_back(ocr_line(e, band_image(g, b)));
+        int text_top = 0, text_bottom = 0;
+        Gray band = band_image(g, b, text_top, text_bottom);
+        reads.push_back(ocr_line(e, band));
+        reads.back().text_top = text_top;
+        reads.back().text_bottom = text_bottom;
         const LineRead& lr = reads.back();
         std::vector<double> gaps;
         for (size_t i = 1; i < lr.symbols.size(); ++i) {
