@@ -28,10 +28,12 @@ struct JpegErr {
     jpeg_error_mgr mgr;
     jmp_buf jump;
     bool premature_end;
+    bool too_big;  // libjpeg's own dimension limit (65500)
 };
 
 void jpeg_error_exit(j_common_ptr cinfo) {
     auto* err = reinterpret_cast<JpegErr*>(cinfo->err);
+    if (err->mgr.msg_code == JERR_IMAGE_TOO_BIG) err->too_big = true;
     longjmp(err->jump, 1);
 }
 
@@ -50,6 +52,7 @@ Image decode_jpeg(const std::vector<uint8_t>& bytes) {
     jerr.mgr.emit_message = jpeg_silent;
     jerr.mgr.output_message = jpeg_silent_output;
     jerr.premature_end = false;
+    jerr.too_big = false;
     // Everything that must survive a longjmp lives outside this frame's automatic variables
     // that are modified after setjmp.
     Image* volatile img = new Image();
@@ -57,7 +60,7 @@ Image decode_jpeg(const std::vector<uint8_t>& bytes) {
     if (setjmp(jerr.jump)) {
         jpeg_destroy_decompress(&cinfo);
         delete img;
-        if (too_large) throw EngineError{"image_too_large", 1};
+        if (too_large || jerr.too_big) throw EngineError{"image_too_large", 1};
         throw EngineError{"image_decode_failed", 1};
     }
     jpeg_create_decompress(&cinfo);
@@ -90,6 +93,15 @@ Image decode_jpeg(const std::vector<uint8_t>& bytes) {
 
 // ---------------- PNG (libpng simplified API)
 Image decode_png(const std::vector<uint8_t>& bytes) {
+    // The dimensions from IHDR (always the first chunk) before libpng reads further.
+    if (bytes.size() >= 24 && std::memcmp(&bytes[12], "IHDR", 4) == 0) {
+        auto be32 = [&](size_t o) {
+            return (static_cast<uint32_t>(bytes[o]) << 24) | (static_cast<uint32_t>(bytes[o + 1]) << 16) |
+                   (static_cast<uint32_t>(bytes[o + 2]) << 8) | bytes[o + 3];
+        };
+        if (be32(16) > static_cast<uint32_t>(kMaxDimension) || be32(20) > static_cast<uint32_t>(kMaxDimension))
+            throw EngineError{"image_too_large", 1};
+    }
     png_image pimg;
     std::memset(&pimg, 0, sizeof pimg);
     pimg.version = PNG_IMAGE_VERSION;
