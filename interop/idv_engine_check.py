@@ -60,7 +60,6 @@ class Engine:
     """One `--serve` process; requests and responses are single JSON lines."""
 
     def __init__(self):
-        self.stderr = open(os.devnull, "wb") if False else subprocess.PIPE
         self.proc = subprocess.Popen([ENGINE, "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)
 

@@ -1,14 +1,19 @@
 // MRZ text with tesseract's C API. No OCR-B model ships with Debian, so the English LSTM model
-// reads the zone with a whitelist of the MRZ alphabet; the Swift side decodes fields with check
-// digits. Steps:
+// reads with a whitelist of the MRZ alphabet, and the engine makes up for what it gets wrong;
+// the Swift side decodes fields with check digits. Steps:
 //   1. candidate regions: the whole image when it is a wide band (width >= 3 x height), else
 //      the bottom 35 % and the bottom 55 % of the page, then the whole image;
 //   2. in a candidate: deskew (±3° search maximising the row-profile variance), Otsu binarise,
 //      find text-line bands by row projection, keep the bottom-most run of up to three wide,
-//      dense bands of similar height (the MRZ), crop it with a margin and scale it so a line is
-//      about 48 pixels high;
-//   3. OCR as one block (PSM 6) and keep lines of 30, 36 or 44 characters once spaces are removed.
-// The first candidate giving two or more such lines wins; otherwise the one with the most.
+//      dense bands of similar height (the MRZ);
+//   3. OCR each line alone (PSM 7) scaled to ~48 px text height, with per-character boxes;
+//   4. place the characters on the line's fixed-pitch cells (MRZ text is monospaced; the line
+//      length comes from the line count and the ink width over the character pitch); an empty
+//      cell is a filler '<';
+//   5. repair the model's confusions (fillers read as K/E/S/X, clear look-alikes) with templates
+//      of the characters this zone shows with high confidence.
+// Without bands (step 2), the region is OCRed as one block (PSM 6) and lines of MRZ length kept.
+// The first candidate giving two or more lines wins; otherwise the one with the most.
 #include <tesseract/capi.h>
 
 #include <algorithm>
