@@ -232,6 +232,22 @@ def check_faces(eng):
         d = dist(r0["descriptor"], r2[0]["descriptor"]) if r2 else 9
         check("a mirrored photo matches the original at 0.6", d < THRESHOLD, f"{d:.3f}")
 
+    # EXIF orientation: a phone JPEG stores pixels sideways and says how to show them.
+    if os.path.exists(base):
+        im = Image.open(base).convert("RGB")
+        upright = eng.call({"op": "face", "image": b64(img_bytes(im, "JPEG", quality=92)), "upsample": 1})
+        for tag, stored in ((6, im.transpose(Image.ROTATE_90)), (8, im.transpose(Image.ROTATE_270)),
+                            (3, im.transpose(Image.ROTATE_180))):
+            exif = Image.Exif()
+            exif[0x0112] = tag
+            r = eng.call({"op": "face", "image": b64(img_bytes(stored, "JPEG", quality=92, exif=exif)), "upsample": 1})
+            f = r.get("faces", [])
+            ok = (r.get("width"), r.get("height")) == (im.width, im.height) and len(f) == 1 \
+                and abs(f[0]["roll"] - upright["faces"][0]["roll"]) < 2 \
+                and all(abs(a - b) <= 3 for a, b in zip(f[0]["box"], upright["faces"][0]["box"]))
+            check(f"EXIF orientation {tag} is applied before detection", ok,
+                  f"{r.get('width')}x{r.get('height')}, box {f[0]['box'] if f else None}")
+
     # The BSI 2008 test passport's DG2: a JPEG 2000 portrait inside CBEFF.
     dg2_path = os.path.join(FIXTURES, "passports", "bsi2008", "Datagroup2.bin")
     if not os.path.exists(dg2_path):

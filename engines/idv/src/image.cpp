@@ -91,6 +91,68 @@ Image decode_jpeg(const std::vector<uint8_t>& bytes) {
     return out;
 }
 
+// EXIF orientation (tag 0x0112 in IFD0 of an APP1 "Exif" segment), 1 when absent or invalid.
+int jpeg_exif_orientation(const std::vector<uint8_t>& b) {
+    size_t i = 2;  // after SOI
+    while (i + 4 <= b.size() && b[i] == 0xFF) {
+        const uint8_t marker = b[i + 1];
+        if (marker == 0xDA || marker == 0xD9) break;  // start of scan / end of image
+        const size_t len = (static_cast<size_t>(b[i + 2]) << 8) | b[i + 3];
+        if (len < 2 || i + 2 + len > b.size()) break;
+        const size_t seg = i + 4, seg_len = len - 2;
+        if (marker == 0xE1 && seg_len >= 14 && std::memcmp(&b[seg], "Exif\0\0", 6) == 0) {
+            const size_t tiff = seg + 6, tiff_len = seg_len - 6;
+            const bool le = b[tiff] == 'I' && b[tiff + 1] == 'I';
+            if (!le && !(b[tiff] == 'M' && b[tiff + 1] == 'M')) return 1;
+            auto u16 = [&](size_t o) -> uint32_t {
+                return le ? (b[tiff + o] | (b[tiff + o + 1] << 8)) : ((b[tiff + o] << 8) | b[tiff + o + 1]);
+            };
+            auto u32 = [&](size_t o) -> uint32_t { return le ? (u16(o) | (u16(o + 2) << 16)) : ((u16(o) << 16) | u16(o + 2)); };
+            const uint32_t ifd = u32(4);
+            if (ifd + 2 > tiff_len) return 1;
+            const uint32_t n = u16(ifd);
+            for (uint32_t k = 0; k < n; ++k) {
+                const size_t e = ifd + 2 + static_cast<size_t>(k) * 12;
+                if (e + 12 > tiff_len) return 1;
+                if (u16(e) == 0x0112 && u16(e + 2) == 3) {
+                    const uint32_t v = u16(e + 8);
+                    return (v >= 1 && v <= 8) ? static_cast<int>(v) : 1;
+                }
+            }
+            return 1;
+        }
+        i += 2 + len;
+    }
+    return 1;
+}
+
+// Turns stored pixels into the upright image an EXIF orientation describes.
+Image apply_orientation(const Image& in, int o) {
+    if (o <= 1 || o > 8) return in;
+    const int W = in.width, H = in.height;
+    const bool swap = o >= 5;
+    Image out;
+    out.width = swap ? H : W;
+    out.height = swap ? W : H;
+    out.rgb.resize(in.rgb.size());
+    for (int v = 0; v < out.height; ++v) {
+        for (int u = 0; u < out.width; ++u) {
+            int x = u, y = v;
+            switch (o) {
+                case 2: x = W - 1 - u; y = v; break;
+                case 3: x = W - 1 - u; y = H - 1 - v; break;
+                case 4: x = u; y = H - 1 - v; break;
+                case 5: x = v; y = u; break;
+                case 6: x = v; y = H - 1 - u; break;
+                case 7: x = W - 1 - v; y = H - 1 - u; break;
+                case 8: x = W - 1 - v; y = u; break;
+            }
+            std::memcpy(&out.rgb[(static_cast<size_t>(v) * out.width + u) * 3], &in.rgb[(static_cast<size_t>(y) * W + x) * 3], 3);
+        }
+    }
+    return out;
+}
+
 // ---------------- PNG (libpng simplified API)
 Image decode_png(const std::vector<uint8_t>& bytes) {
     // The dimensions from IHDR (always the first chunk) before libpng reads further.
@@ -244,7 +306,8 @@ Image decode_image(const std::vector<uint8_t>& b) {
     if (b.size() > kMaxImageBytes) throw EngineError{"image_too_large", 1};
     static const uint8_t kJp2[12] = {0x00, 0x00, 0x00, 0x0C, 0x6A, 0x50, 0x20, 0x20, 0x0D, 0x0A, 0x87, 0x0A};
     static const uint8_t kPng[8] = {0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A};
-    if (b.size() >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return decode_jpeg(b);
+    if (b.size() >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF)
+        return apply_orientation(decode_jpeg(b), jpeg_exif_orientation(b));
     if (b.size() >= 8 && std::memcmp(b.data(), kPng, 8) == 0) return decode_png(b);
     if (b.size() >= 12 && std::memcmp(b.data(), kJp2, 12) == 0) return decode_jpeg2000(b, true);
     if (b.size() >= 4 && b[0] == 0xFF && b[1] == 0x4F && b[2] == 0xFF && b[3] == 0x51) return decode_jpeg2000(b, false);
