@@ -685,6 +685,22 @@ def check_robustness():
               and (want_err is None or resp["error"] == want_err) and not err)
         check(f"robust: {name}", ok, f"exit {rc}, {out[:80]!r}" + (f", stderr {len(err)} bytes" if err else ""))
 
+    # Degenerate sizes: a valid answer (no face, nothing found), never a crash.
+    for w, h in ((1, 1), (2, 2), (7, 300), (300, 7), (1, 4000), (45, 45), (79, 79)):
+        data = img_bytes(Image.new("RGB", (w, h), (128, 128, 128)))
+        for op in ("face", "pdf417", "mrz"):
+            rc, out, err = run_once(json.dumps({"op": op, "image": b64(data)}).encode())
+            try:
+                resp = json.loads(out)
+            except ValueError:
+                resp = None
+            ok = rc == 0 and isinstance(resp, dict) and resp.get("ok") is True and not err
+            if not ok or op == "mrz":
+                check(f"robust: {w}x{h} image, ops face/pdf417/mrz" if ok else f"robust: {w}x{h} image, op {op}", ok,
+                      f"exit {rc}, {out[:80]!r}")
+                if not ok:
+                    break
+
     # Serve mode: errors do not end the process; one answer per request line.
     eng = subprocess.Popen([ENGINE, "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     reqs = [b"not json", json.dumps({"op": "capabilities"}).encode(), json.dumps({"op": "face", "image": b64(garbage)}).encode(),

@@ -166,7 +166,10 @@ Json face_analyze(FaceEngine& eng, const Image& in, int upsample) {
     while (upsample > 0 && static_cast<double>(in.width) * in.height * std::pow(4.0, upsample) > 16e6) --upsample;
 
     std::vector<std::pair<rectangle, std::string>> boxes;
-    {
+    // dlib's HOG window is 80x80 pixels and the CNN's smallest face about 40: smaller images
+    // hold no detectable face (and dlib fails on degenerate sizes).
+    const int shorter = std::min(in.width, in.height);
+    if (static_cast<double>(shorter) * std::pow(2.0, upsample) >= 80) {
         pyramid_down<2> pyr;
         std::vector<rectangle> found;
         if (upsample == 0) {
@@ -180,7 +183,7 @@ Json face_analyze(FaceEngine& eng, const Image& in, int upsample) {
         }
         for (const auto& r : found) boxes.emplace_back(r, "hog");
     }
-    if (boxes.empty() && eng.have_mmod && static_cast<double>(in.width) * in.height <= 1.2e6) {
+    if (boxes.empty() && eng.have_mmod && shorter >= 48 && static_cast<double>(in.width) * in.height <= 1.2e6) {
         for (const auto& d : eng.mmod(img)) boxes.emplace_back(d.rect, "cnn");
     }
 
