@@ -1,0 +1,745 @@
+#!/usr/bin/env python3
+"""Checks sigil-idv-engine against real and generated inputs, and measures it.
+
+Prints `PASS name` / `FAIL name` / `SKIP name: reason` lines and measurements, and ends with
+"N passed, M failed" (exit 1 on any failure).
+
+  faces   the photos in ../shared/fixtures/faces (read in place; SKIP when absent): the distance
+          table, threshold 0.6 false accepts/rejects, the two-people photo, pose sign conventions
+          on a rotated and a mirrored copy, time per request; the BSI 2008 test passport's DG2
+          (JPEG 2000 inside CBEFF) as JP2 and as a raw J2K codestream.
+  pdf417  AAMVA-like payloads rendered with pdf417gen, rotated 0/2/5/10/15 degrees (both signs)
+          with mild blur and noise: exact round trip, success per angle with and without deskew.
+  mrz     TD3 and TD1 zones rendered in OCR-B (Debian fonts-ocr-b), as a band and on a page, clean
+          and degraded: per-character and per-line accuracy; a clean render must read exactly.
+  robust  garbage, truncated and empty images, huge dimensions in headers, bad JSON, bad
+          base64, unknown op, an oversized request: a JSON error with the documented exit
+          status, never a crash; nothing written to stderr.
+
+Engine: $SIGIL_IDV_ENGINE, else /usr/local/lib/sigil/sigil-idv-engine.
+"""
+import base64
+import io
+import json
+import math
+import os
+import random
+import struct
+import subprocess
+import sys
+import time
+import zlib
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURES = os.path.join(os.path.dirname(REPO), "shared", "fixtures")
+ENGINE = os.environ.get("SIGIL_IDV_ENGINE", "/usr/local/lib/sigil/sigil-idv-engine")
+THRESHOLD = 0.6
+
+passed = 0
+failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"PASS {name}" + (f" ({detail})" if detail else ""))
+    else:
+        failed += 1
+        print(f"FAIL {name}" + (f" ({detail})" if detail else ""))
+
+
+def skip(name, reason):
+    print(f"SKIP {name}: {reason}")
+
+
+class Engine:
+    """One `--serve` process; requests and responses are single JSON lines."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen([ENGINE, "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+
+    def call(self, req):
+        self.proc.stdin.write(json.dumps(req).encode() + b"\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("engine closed its output")
+        return json.loads(line)
+
+    def close(self):
+        self.proc.stdin.close()
+        rc = self.proc.wait(timeout=60)
+        err = self.proc.stderr.read()
+        return rc, err
+
+
+def b64(data):
+    return base64.b64encode(data).decode()
+
+
+def img_bytes(im, fmt="PNG", **kw):
+    buf = io.BytesIO()
+    im.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def run_once(payload: bytes):
+    p = subprocess.run([ENGINE], input=payload, capture_output=True, timeout=120)
+    return p.returncode, p.stdout, p.stderr
+
+
+# ---------------------------------------------------------------- faces
+
+def dist(a, b):
+    return float(np.linalg.norm(np.asarray(a) - np.asarray(b)))
+
+
+def find_jpeg2000(data: bytes):
+    for magic in (b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51"):
+        i = data.find(magic)
+        if i >= 0:
+            return data[i:]
+    return None
+
+
+def jp2_codestream(jp2: bytes):
+    """The contiguous codestream box (jp2c) of a JP2 file, or None."""
+    i = 0
+    while i + 8 <= len(jp2):
+        length, kind = struct.unpack(">I4s", jp2[i:i + 8])
+        header = 8
+        if length == 1:
+            length = struct.unpack(">Q", jp2[i + 8:i + 16])[0]
+            header = 16
+        if kind == b"jp2c":
+            end = len(jp2) if length == 0 else i + length
+            return jp2[i + header:end]
+        if length == 0:
+            return None
+        i += length
+    return None
+
+
+def check_faces(eng):
+    faces_dir = os.path.join(FIXTURES, "faces")
+    if not os.path.isdir(faces_dir):
+        skip("faces", f"{faces_dir} is absent (fixtures live in ../shared beside the repository)")
+        return
+    names = sorted(n for n in os.listdir(faces_dir) if n.lower().endswith((".jpg", ".jpeg", ".png")))
+    singles = [n for n in names if "__" in n]
+    descriptors = {}
+    times = []
+    for n in singles:
+        with open(os.path.join(faces_dir, n), "rb") as f:
+            data = f.read()
+        t0 = time.perf_counter()
+        r = eng.call({"op": "face", "image": b64(data), "upsample": 1})
+        times.append(time.perf_counter() - t0)
+        faces = r.get("faces", [])
+        ok = r.get("ok") is True and len(faces) >= 1
+        detail = f"{len(faces)} face(s), {r.get('width')}x{r.get('height')}" if ok else json.dumps(r)[:200]
+        check(f"face found in {n}", ok, detail)
+        if not ok:
+            continue
+        f0 = faces[0]
+        shape_ok = (len(f0["descriptor"]) == 128 and len(f0["landmarks"]) == 68 and len(f0["box"]) == 4
+                    and all(k in f0 for k in ("yaw", "pitch", "roll", "eye_aspect_ratio")))
+        check(f"face record shape in {n}", shape_ok)
+        areas = [(f["box"][2] - f["box"][0]) * (f["box"][3] - f["box"][1]) for f in faces]
+        check(f"faces sorted by area in {n}", areas == sorted(areas, reverse=True))
+        descriptors[n] = f0["descriptor"]
+        print(f"  {n}: yaw {f0['yaw']:.1f} pitch {f0['pitch']:.1f} roll {f0['roll']:.1f} "
+              f"EAR left {f0['eye_aspect_ratio']['left']:.3f} right {f0['eye_aspect_ratio']['right']:.3f}")
+    if times:
+        print(f"MEASURE face request (decode + detect + 68/5 landmarks + descriptor), upsample 1: "
+              f"mean {sum(times) / len(times):.2f} s, min {min(times):.2f} s, max {max(times):.2f} s over {len(times)} photos")
+
+    # Time per descriptor: a tight face crop without upsampling, so detection is negligible.
+    base = os.path.join(faces_dir, "obama__a.jpg")
+    if os.path.exists(base) and "obama__a.jpg" in descriptors:
+        im = Image.open(base).convert("RGB")
+        r = eng.call({"op": "face", "image": b64(img_bytes(im)), "upsample": 0})
+        if r.get("faces"):
+            l, t, rr, b = r["faces"][0]["box"]
+            m = (rr - l) // 2
+            crop = img_bytes(im.crop((max(0, l - m), max(0, t - m), rr + m, b + m)).resize((300, 300)))
+            ts = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                eng.call({"op": "face", "image": b64(crop), "upsample": 0})
+                ts.append(time.perf_counter() - t0)
+            print(f"MEASURE one face on a 300x300 crop (detect + landmarks + descriptor, no upsampling): "
+                  f"median {sorted(ts)[2]:.3f} s")
+
+    # Distance table and the threshold.
+    keys = sorted(descriptors)
+    if len(keys) >= 2:
+        width = max(len(k) for k in keys)
+        print("  distance table (dlib ResNet, Euclidean):")
+        print("  " + " " * width + " " + " ".join(f"{k.split('.')[0][:10]:>10}" for k in keys))
+        for a in keys:
+            print("  " + f"{a:<{width}} " + " ".join(f"{dist(descriptors[a], descriptors[b]):10.3f}" for b in keys))
+        genuine, impostor = [], []
+        for i, a in enumerate(keys):
+            for b in keys[i + 1:]:
+                d = dist(descriptors[a], descriptors[b])
+                (genuine if a.split("__")[0] == b.split("__")[0] else impostor).append((d, a, b))
+        fr = [g for g in genuine if g[0] >= THRESHOLD]
+        fa = [m for m in impostor if m[0] < THRESHOLD]
+        if genuine:
+            print(f"MEASURE same-person distances {min(g[0] for g in genuine):.2f}-{max(g[0] for g in genuine):.2f} "
+                  f"over {len(genuine)} pairs")
+        if impostor:
+            print(f"MEASURE different-person distances {min(m[0] for m in impostor):.2f}-"
+                  f"{max(m[0] for m in impostor):.2f} over {len(impostor)} pairs")
+        print(f"MEASURE threshold {THRESHOLD}: {len(fr)} false reject(s) of {len(genuine)}, "
+              f"{len(fa)} false accept(s) of {len(impostor)}")
+        check(f"no false reject at {THRESHOLD}", not fr, ", ".join(f"{a}~{b} {d:.3f}" for d, a, b in fr))
+        check(f"no false accept at {THRESHOLD}", not fa, ", ".join(f"{a}~{b} {d:.3f}" for d, a, b in fa))
+
+    multi = os.path.join(faces_dir, "multi_two_people.jpg")
+    if os.path.exists(multi):
+        with open(multi, "rb") as f:
+            r = eng.call({"op": "face", "image": b64(f.read()), "upsample": 1})
+        n = len(r.get("faces", []))
+        check("multi_two_people.jpg gives 2 faces", n == 2, f"{n} face(s)")
+
+    # Pose conventions on a rotated and a mirrored copy of one frontal photo.
+    base = os.path.join(faces_dir, "obama__a.jpg")
+    if os.path.exists(base):
+        im = Image.open(base).convert("RGB")
+        r0 = eng.call({"op": "face", "image": b64(img_bytes(im)), "upsample": 1})["faces"][0]
+        rot = im.rotate(10, resample=Image.BICUBIC, expand=True, fillcolor=(255, 255, 255))  # 10° counter-clockwise
+        r1 = eng.call({"op": "face", "image": b64(img_bytes(rot)), "upsample": 1}).get("faces", [])
+        ok = bool(r1) and abs((r1[0]["roll"] - r0["roll"]) + 10) < 3
+        check("roll: a 10° counter-clockwise turn of the image lowers roll by about 10°", ok,
+              f"{r0['roll']:.1f} -> {r1[0]['roll']:.1f}" if r1 else "no face")
+        mir = im.transpose(Image.FLIP_LEFT_RIGHT)
+        r2 = eng.call({"op": "face", "image": b64(img_bytes(mir)), "upsample": 1}).get("faces", [])
+        ok = bool(r2) and abs(r2[0]["yaw"] + r0["yaw"]) < 3 and abs(r2[0]["roll"] + r0["roll"]) < 2
+        check("yaw and roll change sign on a mirrored image", ok,
+              f"yaw {r0['yaw']:.1f} -> {r2[0]['yaw']:.1f}, roll {r0['roll']:.1f} -> {r2[0]['roll']:.1f}" if r2 else "no face")
+        if r2:
+            e0, e2 = r0["eye_aspect_ratio"], r2[0]["eye_aspect_ratio"]
+            ok = abs(e0["left"] - e2["right"]) < 0.03 and abs(e0["right"] - e2["left"]) < 0.03
+            check("eye aspect ratios swap sides on a mirrored image", ok,
+                  f"{e0['left']:.3f}/{e0['right']:.3f} -> {e2['left']:.3f}/{e2['right']:.3f}")
+        d = dist(r0["descriptor"], r2[0]["descriptor"]) if r2 else 9
+        check("a mirrored photo matches the original at 0.6", d < THRESHOLD, f"{d:.3f}")
+
+    # EXIF orientation: a phone JPEG stores pixels sideways and says how to show them.
+    if os.path.exists(base):
+        im = Image.open(base).convert("RGB")
+        upright = eng.call({"op": "face", "image": b64(img_bytes(im, "JPEG", quality=92)), "upsample": 1})
+        for tag, stored in ((6, im.transpose(Image.ROTATE_90)), (8, im.transpose(Image.ROTATE_270)),
+                            (3, im.transpose(Image.ROTATE_180))):
+            exif = Image.Exif()
+            exif[0x0112] = tag
+            r = eng.call({"op": "face", "image": b64(img_bytes(stored, "JPEG", quality=92, exif=exif)), "upsample": 1})
+            f = r.get("faces", [])
+            ok = (r.get("width"), r.get("height")) == (im.width, im.height) and len(f) == 1 \
+                and abs(f[0]["roll"] - upright["faces"][0]["roll"]) < 2 \
+                and all(abs(a - b) <= 3 for a, b in zip(f[0]["box"], upright["faces"][0]["box"]))
+            check(f"EXIF orientation {tag} is applied before detection", ok,
+                  f"{r.get('width')}x{r.get('height')}, box {f[0]['box'] if f else None}")
+
+    # The BSI 2008 test passport's DG2: a JPEG 2000 portrait inside CBEFF.
+    dg2_path = os.path.join(FIXTURES, "passports", "bsi2008", "Datagroup2.bin")
+    if not os.path.exists(dg2_path):
+        skip("DG2", f"{dg2_path} is absent")
+        return
+    with open(dg2_path, "rb") as f:
+        dg2 = f.read()
+    jp2 = find_jpeg2000(dg2)
+    check("DG2 holds a JPEG 2000 image", jp2 is not None)
+    if jp2 is None:
+        return
+    t0 = time.perf_counter()
+    r = eng.call({"op": "face", "image": b64(jp2), "upsample": 1})
+    elapsed = time.perf_counter() - t0
+    faces = r.get("faces", [])
+    check("DG2 JPEG 2000 (JP2 boxes) decodes and gives one face", r.get("ok") is True and len(faces) == 1,
+          f"{r.get('width')}x{r.get('height')}, {len(faces)} face(s), {elapsed:.2f} s" if r.get("ok") else json.dumps(r))
+    cs = jp2_codestream(jp2) if jp2.startswith(b"\x00\x00\x00\x0c") else jp2
+    if cs is not None and cs.startswith(b"\xff\x4f\xff\x51"):
+        r2 = eng.call({"op": "face", "image": b64(cs), "upsample": 1})
+        faces2 = r2.get("faces", [])
+        same = bool(faces) and len(faces2) == 1 and faces2[0]["box"] == faces[0]["box"]
+        check("DG2 raw J2K codestream decodes to the same face", same,
+              f"{len(faces2)} face(s)" if r2.get("ok") else json.dumps(r2))
+    else:
+        skip("DG2 raw J2K codestream", "no jp2c box found")
+
+
+# ---------------------------------------------------------------- pdf417
+
+def aamva_payload(i):
+    rnd = random.Random(1000 + i)
+    first = rnd.choice(["JOHN", "MARIA", "WEI", "AMARA", "OLAF", "PRIYA"])
+    last = rnd.choice(["DOE", "GARCIA", "CHEN", "OKAFOR", "LARSEN", "SHARMA"])
+    dob = f"{rnd.randint(1,12):02d}{rnd.randint(1,28):02d}{rnd.randint(1950,2004)}"
+    exp = f"{rnd.randint(1,12):02d}{rnd.randint(1,28):02d}{rnd.randint(2026,2031)}"
+    number = "D" + "".join(rnd.choice("0123456789") for _ in range(7))
+    body = (f"DAQ{number}\nDCS{last}\nDAC{first}\nDADNONE\nDBD01152024\nDBB{dob}\nDBA{exp}\n"
+            f"DBC{rnd.randint(1,2)}\nDAYBRO\nDAU069 IN\nDAG{rnd.randint(10,9999)} MAIN ST\n"
+            f"DAIANYTOWN\nDAJCA\nDAK{rnd.randint(10000,99999)}0000  \nDCF{rnd.randint(10**9,10**10-1)}\n"
+            f"DCGUSA\nDDEN\nDDFN\nDDGN\r")
+    return "@\n\x1e\rANSI 636014090002DL00410278ZC03190024DL" + body
+
+
+def render_pdf417(text, angle, seed):
+    from pdf417gen import encode, render_image
+    codes = encode(text, columns=12, security_level=4)
+    im = render_image(codes, scale=2, ratio=3, padding=30).convert("L")
+    if angle:
+        im = im.rotate(angle, resample=Image.BILINEAR, expand=True, fillcolor=255)
+    im = im.filter(ImageFilter.GaussianBlur(0.7))
+    rng = np.random.default_rng(seed)
+    arr = np.asarray(im, dtype=np.float32) + rng.normal(0, 8, (im.height, im.width))
+    im = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+    return img_bytes(im, "JPEG", quality=85)
+
+
+def check_pdf417(eng):
+    try:
+        import pdf417gen  # noqa: F401
+    except ImportError:
+        check("pdf417gen is installed (scripts/install-idv-engines.sh)", False)
+        return
+    payloads = [aamva_payload(i) for i in range(6)]
+    angles = [0, 2, 5, 10, 15]
+    results = {}
+    wrong_text = 0
+    times = []
+    for angle in angles:
+        for mode in (False, True):
+            ok = 0
+            total = 0
+            for i, text in enumerate(payloads):
+                for sign in (1, -1):
+                    if angle == 0 and sign == -1:
+                        continue
+                    data = render_pdf417(text, sign * angle, seed=i * 100 + angle)
+                    t0 = time.perf_counter()
+                    r = eng.call({"op": "pdf417", "image": b64(data), "deskew": mode})
+                    times.append((mode, time.perf_counter() - t0))
+                    total += 1
+                    if r.get("found"):
+                        if r.get("text") == text:
+                            ok += 1
+                        else:
+                            wrong_text += 1
+            results[(angle, mode)] = (ok, total)
+    print("MEASURE PDF417 decode success by tilt (AAMVA-like payloads, blur 0.7 px, noise sigma 8, JPEG 85; "
+          "both tilt directions):")
+    print("  tilt   without deskew   with deskew")
+    for angle in angles:
+        a = results[(angle, False)]
+        b = results[(angle, True)]
+        print(f"  {angle:>3}°   {a[0]:>3}/{a[1]:<3} {100 * a[0] / a[1]:5.0f} %   {b[0]:>3}/{b[1]:<3} {100 * b[0] / b[1]:5.0f} %")
+    t_desk = [t for m, t in times if m]
+    print(f"MEASURE PDF417 request time with deskew: mean {sum(t_desk) / len(t_desk):.2f} s, max {max(t_desk):.2f} s")
+    check("PDF417 never returns a wrong text", wrong_text == 0, f"{wrong_text} mismatched read(s)")
+    check("PDF417 untilted reads without deskew", results[(0, False)][0] == results[(0, False)][1])
+    for angle in angles:
+        ok, total = results[(angle, True)]
+        check(f"PDF417 tilted {angle}° reads exactly with deskew", ok == total, f"{ok}/{total}")
+    # The reported rotation undoes the tilt: an image turned +10° is read after turning it by about -10°.
+    r = eng.call({"op": "pdf417", "image": b64(render_pdf417(payloads[0], 10, seed=7))})
+    rot = r.get("rotation")
+    check("PDF417 reports the rotation that worked", r.get("found") and rot is not None and abs(rot + 10) <= 4,
+          f"rotation {rot}")
+    r = eng.call({"op": "pdf417", "image": b64(render_pdf417(payloads[1], 180, seed=8))})
+    check("PDF417 upside down reads", r.get("found") is True and r.get("text") == payloads[1], f"rotation {r.get('rotation')}")
+    blank = img_bytes(Image.new("L", (600, 300), 255))
+    r = eng.call({"op": "pdf417", "image": b64(blank)})
+    rng = np.random.default_rng(3)
+    clutter = img_bytes(Image.fromarray(rng.integers(0, 256, (1300, 2000), dtype=np.uint8)).filter(ImageFilter.GaussianBlur(2)),
+                        "JPEG", quality=85)
+    t0 = time.perf_counter()
+    r2 = eng.call({"op": "pdf417", "image": b64(clutter)})
+    print(f"MEASURE PDF417 on a 2000x1300 image without a barcode (all 41 angles tried): "
+          f"{time.perf_counter() - t0:.2f} s, found={r2.get('found')}")
+    check("PDF417 blank image answers found:false", r == {"ok": True, "found": False}, json.dumps(r))
+
+
+# ---------------------------------------------------------------- mrz
+
+def check_digit(s):
+    weights = (7, 3, 1)
+    total = 0
+    for i, c in enumerate(s):
+        if c.isdigit():
+            v = int(c)
+        elif c.isalpha():
+            v = ord(c) - 55
+        else:
+            v = 0
+        total += v * weights[i % 3]
+    return str(total % 10)
+
+
+def td3(surname, given, number, nat, dob, sex, exp, personal):
+    l1 = f"P<{nat}{surname}<<{given.replace(' ', '<')}".ljust(44, "<")[:44]
+    num = number.ljust(9, "<")
+    pers = personal.ljust(14, "<")
+    l2 = num + check_digit(num) + nat + dob + check_digit(dob) + sex + exp + check_digit(exp) + pers + check_digit(pers)
+    composite = num + check_digit(num) + dob + check_digit(dob) + exp + check_digit(exp) + pers + check_digit(pers)
+    l2 += check_digit(composite)
+    return [l1, l2]
+
+
+def td1(surname, given, number, nat, dob, sex, exp):
+    num = number.ljust(9, "<")
+    l1 = ("I<" + nat + num + check_digit(num)).ljust(30, "<")
+    l2 = dob + check_digit(dob) + sex + exp + check_digit(exp) + nat
+    l2 = l2.ljust(29, "<")
+    composite = l1[5:30] + l2[0:7] + l2[8:15] + l2[18:29]
+    l2 += check_digit(composite)
+    l3 = f"{surname}<<{given.replace(' ', '<')}".ljust(30, "<")[:30]
+    return [l1, l2, l3]
+
+
+def ocrb_font_path():
+    try:
+        out = subprocess.run(["fc-list", ":family=OCR B:style=Regular", "file"], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            path = line.split(":")[0].strip()
+            if path.endswith("OCRB.otf") or path.endswith("OCRB.ttf"):
+                return path
+    except FileNotFoundError:
+        pass
+    for p in ("/usr/share/fonts/opentype/ocr-b/OCRB.otf",):
+        if os.path.exists(p):
+            return p
+    return None
+
+
+def render_mrz_band(lines, font, size=30):
+    f = ImageFont.truetype(font, size)
+    w = int(max(f.getlength(l) for l in lines)) + 2 * size
+    lh = int(size * 1.55)
+    im = Image.new("L", (w, lh * len(lines) + size), 255)
+    d = ImageDraw.Draw(im)
+    for i, l in enumerate(lines):
+        d.text((size, size // 2 + i * lh), l, font=f, fill=0)
+    return im
+
+
+def render_page(lines, font, td1_layout):
+    """An ID page: a photo box and printed fields above, the MRZ as the bottom part."""
+    band = render_mrz_band(lines, font, 30)
+    w = band.width
+    h = int(w / (1.42 if not td1_layout else 1.58)) + band.height
+    page = Image.new("L", (w, h), 238)
+    d = ImageDraw.Draw(page)
+    d.rectangle([30, 30, 30 + int(w * 0.26), 30 + int(h * 0.5)], fill=140)  # the portrait
+    label = ImageFont.truetype(font, 22)
+    x = 60 + int(w * 0.26)
+    for i, txt in enumerate(["PASSPORT  REISEPASS", "Surname / Name", "MUSTERMANN",
+                             "Given names / Vornamen", "ERIKA", "Date of birth  12 08 1964",
+                             "Date of expiry  31 10 2027"]):
+        d.text((x, 30 + i * 40), txt, font=label, fill=60)
+    page.paste(band.point(lambda v: int(v * (238 / 255))), (0, h - band.height))
+    return page
+
+
+def degrade(im, kind, seed):
+    rng = np.random.default_rng(seed)
+    if kind == "clean":
+        return img_bytes(im)
+    if kind == "blur":
+        return img_bytes(im.filter(ImageFilter.GaussianBlur(1.2)))
+    if kind == "noise":
+        arr = np.asarray(im, dtype=np.float32) + rng.normal(0, 20, (im.height, im.width))
+        return img_bytes(Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)))
+    if kind == "jpeg30":
+        return img_bytes(im.convert("RGB"), "JPEG", quality=30)
+    if kind == "tilt1.5":
+        return img_bytes(im.rotate(1.5, resample=Image.BILINEAR, expand=True, fillcolor=255))
+    if kind == "tilt-2":
+        return img_bytes(im.rotate(-2, resample=Image.BILINEAR, expand=True, fillcolor=255))
+    if kind == "all":
+        x = im.rotate(1, resample=Image.BILINEAR, expand=True, fillcolor=255).filter(ImageFilter.GaussianBlur(0.8))
+        arr = np.asarray(x, dtype=np.float32) + rng.normal(0, 12, (x.height, x.width))
+        x = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+        return img_bytes(x.convert("RGB"), "JPEG", quality=30)
+    raise ValueError(kind)
+
+
+# Field-aware repair, as the Swift side does it: ICAO 9303 fields are alphabetic, numeric or
+# alphanumeric; look-alikes are mapped by field type, and an alphanumeric field with a check digit
+# tries the look-alike swaps until its check digit agrees.
+TO_DIGIT = {"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "Z": "2", "S": "5", "B": "8", "G": "6"}
+TO_ALPHA = {v: k for k, v in TO_DIGIT.items() if k not in ("Q", "D", "L")}
+# (line index, start, end, kind, check digit position or None); kind: a alpha, n numeric, x alnum
+TD3_FIELDS = [(0, 0, 44, "a", None), (1, 0, 9, "x", 9), (1, 9, 10, "n", None), (1, 10, 13, "a", None),
+              (1, 13, 20, "n", None), (1, 20, 21, "a", None), (1, 21, 28, "n", None), (1, 28, 42, "x", 42),
+              (1, 42, 44, "n", None)]
+TD1_FIELDS = [(0, 0, 5, "a", None), (0, 5, 14, "x", 14), (0, 14, 15, "n", None), (0, 15, 30, "x", None),
+              (1, 0, 7, "n", None), (1, 7, 8, "a", None), (1, 8, 15, "n", None), (1, 15, 18, "a", None),
+              (1, 18, 29, "x", None), (1, 29, 30, "n", None), (2, 0, 30, "a", None)]
+
+
+def field_aware(lines):
+    if len(lines) == 2 and all(len(l) == 44 for l in lines):
+        fields = TD3_FIELDS
+    elif len(lines) == 3 and all(len(l) == 30 for l in lines):
+        fields = TD1_FIELDS
+    else:
+        return lines
+    out = [list(l) for l in lines]
+    for li, a, b, kind, _ in fields:
+        for i in range(a, b):
+            c = out[li][i]
+            if kind == "n":
+                out[li][i] = TO_DIGIT.get(c, c)
+            elif kind == "a":
+                out[li][i] = TO_ALPHA.get(c, c)
+    for li, a, b, kind, cd in fields:
+        if kind != "x" or cd is None:
+            continue
+        value = "".join(out[li][a:b])
+        if check_digit(value) == out[li][cd]:
+            continue
+        ambiguous = [i for i, c in enumerate(value) if c in TO_DIGIT or c in TO_ALPHA]
+        for mask in range(1, 1 << min(len(ambiguous), 6)):
+            cand = list(value)
+            for k, i in enumerate(ambiguous[:6]):
+                if mask >> k & 1:
+                    c = cand[i]
+                    cand[i] = TO_DIGIT.get(c) or TO_ALPHA.get(c) or c
+            if check_digit("".join(cand)) == out[li][cd]:
+                out[li][a:b] = cand
+                break
+    return ["".join(l) for l in out]
+
+
+def levenshtein(a, b):
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def score(expected, got):
+    """(correct characters, total characters, exact lines) matching lines in order."""
+    chars = 0
+    exact = 0
+    total = sum(len(l) for l in expected)
+    for i, e in enumerate(expected):
+        best = 0
+        for g in got:
+            best = max(best, len(e) - min(len(e), levenshtein(e, g)))
+        if i < len(got) and got[i] == e:
+            exact += 1
+        chars += best
+    return chars, total, exact
+
+
+def check_mrz(eng):
+    font = ocrb_font_path()
+    if font is None:
+        check("OCR-B font is installed (fonts-ocr-b)", False)
+        return
+    docs = [
+        ("TD3", td3("MUSTERMANN", "ERIKA", "C01X00T47", "D<<", "640812", "F", "271031", "")),
+        ("TD3", td3("ERIKSSON", "ANNA MARIA", "L898902C3", "UTO", "740812", "F", "320415", "ZE184226B")),
+        ("TD3", td3("OKAFOR", "CHIDINMA", "A12345678", "NGA", "910203", "M", "290101", "")),
+        ("TD1", td1("SMITH", "JOHN PAUL", "D23145890", "UTO", "880704", "M", "310502")),
+        ("TD1", td1("DUPONT", "MARIE", "X4RTBPFW4", "FRA", "950228", "F", "280930")),
+        ("TD1", td1("NGUYEN", "VAN AN", "AB1234567", "VNM", "000101", "M", "301231")),
+    ]
+    kinds = ["clean", "blur", "noise", "jpeg30", "tilt1.5", "tilt-2", "all"]
+    stats = {}
+    clean_fail = []
+    times = []
+    for layout in ("band", "page"):
+        for kind in kinds:
+            if layout == "page" and kind not in ("clean", "tilt1.5", "jpeg30"):
+                continue
+            acc = {"raw": [0, 0, 0, 0], "field": [0, 0, 0, 0]}
+            for j, (doc_type, lines) in enumerate(docs):
+                im = render_mrz_band(lines, font) if layout == "band" else render_page(lines, font, doc_type == "TD1")
+                data = degrade(im, kind, seed=j)
+                t0 = time.perf_counter()
+                r = eng.call({"op": "mrz", "image": b64(data)})
+                times.append(time.perf_counter() - t0)
+                got = r.get("lines", [])
+                for mode, g in (("raw", got), ("field", field_aware(got))):
+                    c, t, e = score(lines, g)
+                    a = acc[mode]
+                    a[0] += c
+                    a[1] += t
+                    a[2] += e
+                    a[3] += len(lines)
+                if kind == "clean" and field_aware(got) != lines:
+                    c, t, _ = score(lines, field_aware(got))
+                    clean_fail.append(f"{layout} {doc_type} #{j}: {len(got)} line(s), {t - c} char error(s) "
+                                      f"after field-aware repair")
+            stats[(layout, kind)] = acc
+    print("MEASURE MRZ OCR accuracy (OCR-B rendered; tesseract eng LSTM, MRZ whitelist), 3 TD3 + 3 TD1 zones;")
+    print("  raw = the engine's lines; field-aware = after the look-alike repair by field type and check digit")
+    print("  input            raw per-char  raw lines     field-aware per-char  lines")
+    for (layout, kind), acc in stats.items():
+        rc_, rt, re_, rl = acc["raw"]
+        fc, ft, fe, fl = acc["field"]
+        print(f"  {layout:<5} {kind:<10} {100 * rc_ / rt:8.1f} %   {re_:>3}/{rl:<3}      {100 * fc / ft:8.1f} %   "
+              f"{fe:>3}/{fl:<3}")
+    print(f"MEASURE MRZ request time: mean {sum(times) / len(times):.2f} s, max {max(times):.2f} s")
+    check("MRZ clean renders (band and page) read exactly after field-aware repair", not clean_fail,
+          "; ".join(clean_fail))
+    rc_, rt, _, _ = stats[("band", "clean")]["raw"]
+    check("MRZ clean renders: at least 99 % of characters raw", rc_ / rt >= 0.99, f"{100 * rc_ / rt:.1f} %")
+    c, t, _, _ = stats[("band", "all")]["raw"]
+    check("MRZ degraded (tilt + blur + noise + JPEG 30) reads at least 95 % of characters raw", c / t >= 0.95,
+          f"{100 * c / t:.1f} %")
+    blank = img_bytes(Image.new("L", (900, 120), 255))
+    r = eng.call({"op": "mrz", "image": b64(blank)})
+    check("MRZ blank image answers no lines", r.get("ok") is True and r.get("lines") == [], json.dumps(r))
+
+
+# ---------------------------------------------------------------- robustness
+
+def png_with_size(w, h):
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    return b"\x89PNG\r\n\x1a\n" + chunk + b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+def jpeg_with_size(w, h):
+    data = bytearray(img_bytes(Image.new("RGB", (16, 16), (120, 80, 40)), "JPEG"))
+    i = data.find(b"\xff\xc0")
+    data[i + 5:i + 9] = struct.pack(">HH", h, w)
+    return bytes(data)
+
+
+def j2k_with_size(cs, w, h):
+    data = bytearray(cs)
+    # SOC FF4F, then SIZ: FF51, Lsiz(2), Rsiz(2), Xsiz(4), Ysiz(4)
+    data[8:16] = struct.pack(">II", w, h)
+    return bytes(data)
+
+
+def check_robustness():
+    jpeg_path = os.path.join(FIXTURES, "faces", "obama__b.jpg")
+    if os.path.exists(jpeg_path):
+        with open(jpeg_path, "rb") as f:
+            real_jpeg = f.read()
+    else:
+        real_jpeg = img_bytes(Image.new("RGB", (400, 300), (200, 30, 30)), "JPEG")
+    real_png = img_bytes(Image.new("RGB", (400, 300), (10, 200, 30)))
+    dg2_path = os.path.join(FIXTURES, "passports", "bsi2008", "Datagroup2.bin")
+    jp2 = None
+    if os.path.exists(dg2_path):
+        with open(dg2_path, "rb") as f:
+            jp2 = find_jpeg2000(f.read())
+    rnd = random.Random(5)
+    garbage = bytes(rnd.randrange(256) for _ in range(5000))
+    cases = [
+        ("garbage bytes", {"op": "face", "image": b64(garbage)}, 1, "unsupported_image_format"),
+        ("garbage after a JPEG signature", {"op": "face", "image": b64(b"\xff\xd8\xff" + garbage)}, 1, "image_decode_failed"),
+        ("truncated JPEG", {"op": "face", "image": b64(real_jpeg[: len(real_jpeg) // 2])}, 1, "image_decode_failed"),
+        ("truncated PNG", {"op": "mrz", "image": b64(real_png[: len(real_png) // 2])}, 1, "image_decode_failed"),
+        ("zero-length image", {"op": "pdf417", "image": ""}, 1, "empty_image"),
+        ("PNG header 9000x9000", {"op": "face", "image": b64(png_with_size(9000, 9000))}, 1, "image_too_large"),
+        ("PNG header 100000x10", {"op": "face", "image": b64(png_with_size(100000, 10))}, 1, "image_too_large"),
+        ("JPEG header 9000x9000", {"op": "face", "image": b64(jpeg_with_size(9000, 9000))}, 1, "image_too_large"),
+        ("JPEG header 65535x65535", {"op": "pdf417", "image": b64(jpeg_with_size(65535, 65535))}, 1, "image_too_large"),
+        ("bad base64", {"op": "face", "image": "!!!!"}, 1, "bad_base64"),
+        ("missing image", {"op": "face"}, 1, "bad_request"),
+        ("image not a string", {"op": "mrz", "image": 12}, 1, "bad_request"),
+        ("unknown op", {"op": "teleport"}, 2, "unknown_op"),
+        ("op missing", {"image": ""}, 1, "bad_request"),
+    ]
+    if jp2 is not None:
+        cs = jp2_codestream(jp2)
+        cases.append(("truncated JPEG 2000", {"op": "face", "image": b64(jp2[: len(jp2) // 3])}, 1, "image_decode_failed"))
+        if cs is not None:
+            cases.append(("J2K header 9000x9000", {"op": "face", "image": b64(j2k_with_size(cs, 9000, 9000))}, 1,
+                          "image_too_large"))
+    raw_cases = [
+        ("malformed JSON", b'{"op": "face", "image": ', 1, "bad_request"),
+        ("JSON array request", b"[1,2,3]", 1, "bad_request"),
+        ("empty request", b"", 1, "bad_request"),
+        ("deeply nested JSON", b"[" * 100000, 1, "bad_request"),
+        ("request over 20 MB of image", b'{"op":"face","image":"' + b"A" * (28 * 1024 * 1024) + b'"}', 1, "image_too_large"),
+    ]
+    for name, req, want_rc, want_err in cases:
+        raw_cases.append((name, json.dumps(req).encode(), want_rc, want_err))
+    for name, payload, want_rc, want_err in raw_cases:
+        rc, out, err = run_once(payload)
+        try:
+            resp = json.loads(out)
+        except ValueError:
+            resp = None
+        ok = (rc == want_rc and isinstance(resp, dict) and "error" in resp
+              and (want_err is None or resp["error"] == want_err) and not err)
+        check(f"robust: {name}", ok, f"exit {rc}, {out[:80]!r}" + (f", stderr {len(err)} bytes" if err else ""))
+
+    # Degenerate sizes: a valid answer (no face, nothing found), never a crash.
+    for w, h in ((1, 1), (2, 2), (7, 300), (300, 7), (1, 4000), (45, 45), (79, 79)):
+        data = img_bytes(Image.new("RGB", (w, h), (128, 128, 128)))
+        for op in ("face", "pdf417", "mrz"):
+            rc, out, err = run_once(json.dumps({"op": op, "image": b64(data)}).encode())
+            try:
+                resp = json.loads(out)
+            except ValueError:
+                resp = None
+            ok = rc == 0 and isinstance(resp, dict) and resp.get("ok") is True and not err
+            if not ok or op == "mrz":
+                check(f"robust: {w}x{h} image, ops face/pdf417/mrz" if ok else f"robust: {w}x{h} image, op {op}", ok,
+                      f"exit {rc}, {out[:80]!r}")
+                if not ok:
+                    break
+
+    # Serve mode: errors do not end the process; one answer per request line.
+    eng = subprocess.Popen([ENGINE, "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    reqs = [b"not json", json.dumps({"op": "capabilities"}).encode(), json.dumps({"op": "face", "image": b64(garbage)}).encode(),
+            b"", json.dumps({"op": "nope"}).encode(), json.dumps({"op": "pdf417", "image": b64(real_png)}).encode()]
+    out, err = eng.communicate(b"\n".join(reqs) + b"\n", timeout=120)
+    answers = [json.loads(l) for l in out.splitlines()]
+    want = [{"error": "bad_request"}, None, {"error": "unsupported_image_format"}, {"error": "unknown_op"},
+            {"ok": True, "found": False}]
+    ok = len(answers) == len(want) and all(w is None or a == w for a, w in zip(answers, want)) \
+        and answers[1].get("ok") is True and eng.returncode == 0 and not err
+    check("robust: --serve answers each line and survives errors", ok, f"{len(answers)} answers, exit {eng.returncode}")
+
+
+def main():
+    print(f"engine: {ENGINE}")
+    if not os.access(ENGINE, os.X_OK):
+        check("engine is installed (sudo scripts/install-idv-engines.sh)", False, ENGINE)
+        print(f"{passed} passed, {failed} failed")
+        return 1
+    rc, out, err = run_once(b'{"op":"capabilities"}')
+    caps = json.loads(out) if rc == 0 else {}
+    check("capabilities: face, pdf417 and mrz available", rc == 0 and caps.get("face") and caps.get("pdf417")
+          and caps.get("mrz"), out.decode(errors="replace").strip())
+    eng = Engine()
+    sections = [a for a in sys.argv[1:]] or ["faces", "pdf417", "mrz", "robust"]
+    if "faces" in sections:
+        check_faces(eng)
+    if "pdf417" in sections:
+        check_pdf417(eng)
+    if "mrz" in sections:
+        check_mrz(eng)
+    rc, err = eng.close()
+    check("serve process exits 0 and writes nothing to stderr", rc == 0 and not err,
+          f"exit {rc}, stderr {len(err)} bytes")
+    if "robust" in sections:
+        check_robustness()
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
