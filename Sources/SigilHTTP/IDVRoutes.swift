@@ -126,7 +126,7 @@ struct IDVRoutes {
         guard let secret else { return refusedPage(IDVService.Refused("unknown_session", ""), base: base) }
         // The phone's link: a fresh one-time secret per page view would outdate the QR shown;
         // the session's own hand-off secret is shown while it is unused (it was made at start).
-        let handoff = status.onPhone ? nil : try await handoffURL(tenantID: tenant.id, sid: sid, context: context)
+        let handoff = status.onPhone || !status.handoffOpen ? nil : context.issuer + "/idv/" + sid + "/handoff?k=" + idv.handoffSecret(sid)
         let qr = try handoff.map {
             "data:image/svg+xml;base64,"
                 + Data(try QRCode.encode($0, errorCorrection: .medium).svg(moduleSize: 4, quietZone: 4, title: "Continue on your phone").utf8)
@@ -139,15 +139,6 @@ struct IDVRoutes {
         var response = pages.page(.idv, view)
         response.headers[HTTPField.Name("Permissions-Policy")!] = "camera=(self)"
         return response
-    }
-
-    /// The hand-off link while the session's one-time hand-off is unused (its secret is derived
-    /// from the session id and a server key, so the page can show it again after a reload).
-    func handoffURL(tenantID: String, sid: String, context: SigilRequestContext) async throws -> String? {
-        guard let stored = try? await services.context.store.loginTransactions.get(tenantID: tenantID, id: sid),
-            case .idvSession(let s) = stored.flow, s.handoffUsedAt == nil, s.handoffHash != nil
-        else { return nil }
-        return context.issuer + "/idv/" + sid + "/handoff?k=" + idv.handoffSecret(sid)
     }
 
     func refusedPage(_ refused: IDVService.Refused, base: String) -> Response {

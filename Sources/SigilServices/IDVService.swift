@@ -505,6 +505,8 @@ public struct IDVService: Sendable {
         public var expiresAt: Date
         /// The caller is the phone the session was handed off to.
         public var onPhone: Bool = false
+        /// The one-time hand-off (phone browser or app) is still unused.
+        public var handoffOpen: Bool = false
     }
 
     public func status(tenantID: String, id: String, secret: String?) async throws -> Status {
@@ -518,7 +520,8 @@ public struct IDVService: Sendable {
         Status(
             stage: IDVSessionStateMachine(row.record(s)).stage(now: now), decision: s.decision, assuranceLevel: s.assuranceLevel,
             reasons: s.reasons, checks: s.checks, evidence: s.evidence.keys.map(\.rawValue).sorted(), origin: s.origin, clientID: s.clientID,
-            subjectID: s.subjectID, answered: s.answeredAt != nil, expiresAt: row.expiresAt)
+            subjectID: s.subjectID, answered: s.answeredAt != nil, expiresAt: row.expiresAt,
+            handoffOpen: s.handoffUsedAt == nil && s.handoffHash != nil && row.deviceID == nil)
     }
 
     /// An admin's view of a session, with its verified claims (standard dialect) when verified.
@@ -604,18 +607,26 @@ public struct IDVService: Sendable {
         return try identity(tenantID: tenantID, sealed: sealed, reference: s.id)
     }
 
+    /// A subject by its id, or a Sigil user's subject by the user's id.
+    func resolveSubject(tenantID: String, id: String) async throws -> IDVSubject? {
+        if id.hasPrefix(IdentifierKind.user.rawValue + "_") { return try await context.store.idv.subjects(tenantID: tenantID, userID: id).first }
+        return try await context.store.idv.subject(tenantID: tenantID, id: id)
+    }
+
     /// Everything Sigil holds about a subject's verification (the privacy export), or nil.
     public func export(tenantID: String, subjectID: String, by principal: Principal) async throws -> (IDVSubject, VerifiedIdentity?)? {
         try authorize(principal, tenantID)
-        guard let s = try await context.store.idv.subject(tenantID: tenantID, id: subjectID) else { return nil }
+        guard let s = try await resolveSubject(tenantID: tenantID, id: subjectID) else { return nil }
+        let subjectID = s.id
         let identity = try s.sealedIdentity.flatMap { try self.identity(tenantID: tenantID, sealed: $0, reference: subjectID) }
         await context.recordFailure("idv.subject_exported", by: principal, tenantID: tenantID, reason: "export of \(subjectID)")
         return (s, identity)
     }
 
     /// Deletes a subject and its verified identity (the privacy delete).
-    public func deleteSubject(tenantID: String, subjectID: String, by principal: Principal) async throws {
+    public func deleteSubject(tenantID: String, subjectID given: String, by principal: Principal) async throws {
         try authorize(principal, tenantID)
+        guard let subjectID = try await resolveSubject(tenantID: tenantID, id: given)?.id else { throw StoreError.notFound("idv subject", given) }
         let context = self.context
         let deleted = try await context.store.transaction { tx -> Bool in
             guard try await tx.idv.deleteSubject(tenantID: tenantID, id: subjectID) else { return false }

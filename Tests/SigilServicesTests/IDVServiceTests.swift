@@ -283,4 +283,32 @@ struct IDVServiceTests {
             }
         }
     }
+
+    @Test(arguments: Backend.enabled)
+    func aSignedInUsersOwnVerificationExportAndDelete(_ backend: Backend) async throws {
+        try await withServices(backend) { h in
+            let idv = IDVService(context: h.context, engine: ScriptedEngine())
+            _ = try await idv.saveSettings(tenantID: h.tenant.id, IDVSettings(policy: IDVPolicy(requireLiveness: false)), by: .cli)
+            let user = try await h.user("anna@example.com", given: "Anna Maria", family: "Eriksson")
+            let subject = try await idv.userSubject(tenantID: h.tenant.id, userID: user.id)
+            #expect(try await idv.userSubject(tenantID: h.tenant.id, userID: user.id).id == subject.id)
+            let started = try await idv.start(
+                tenantID: h.tenant.id, origin: .account, expected: ["given_name": user.givenName, "family_name": user.familyName],
+                subjectID: subject.id, by: .user(user.id))
+            let (t, id, secret) = (h.tenant.id, started.id, started.secret)
+            _ = try await idv.addEvidence(tenantID: t, id: id, secret: secret, kind: "document_front", bytes: ScriptedEngine.image(1, mrz: true))
+            _ = try await idv.addEvidence(tenantID: t, id: id, secret: secret, kind: "selfie", bytes: ScriptedEngine.image(2))
+            #expect(try await idv.submit(tenantID: t, id: id, secret: secret, documentType: "passport") == .verified)
+            let latest = try #require(try await idv.latestIdentity(tenantID: t, userID: user.id))
+            #expect(latest.status == .verified && latest.claims["family_name"] == "ERIKSSON")
+            // Export and delete by the user's id (the privacy calls), both audited.
+            let (exported, identity) = try #require(try await idv.export(tenantID: t, subjectID: user.id, by: .cli))
+            #expect(exported.id == subject.id && identity?.claims["given_name"] == "ANNA MARIA")
+            try await idv.deleteSubject(tenantID: t, subjectID: user.id, by: .cli)
+            #expect(try await idv.latestIdentity(tenantID: t, userID: user.id) == nil)
+            await #expect(throws: StoreError.self) { try await idv.deleteSubject(tenantID: t, subjectID: user.id, by: .cli) }
+            let actions = try await h.auditActions()
+            #expect(actions.contains("idv.subject_exported") && actions.contains("idv.subject_deleted"))
+        }
+    }
 }
