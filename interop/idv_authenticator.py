@@ -1,0 +1,596 @@
+#!/usr/bin/env python3
+"""Interop: identity verification finished on the phone, i.e. the real `sigil-authenticator verify` CLI as the
+Sigil app, with headless Chromium as the desktop and the real `sigil serve` (SIGIL_IDV_ENGINE as given).
+
+Set-up: `sigil serve`; the first administrator (Anna Maria Eriksson, the names in the synthetic passport's DG1)
+enrols a passkey in Chromium (virtual authenticator) and enrols the CLI from the account page's "Add a phone";
+a second user (Grace Hopper, `sigil user invite`) enrols a second CLI home from her invitation page; the IDV
+policy (require_chip true, require_liveness FALSE: liveness is not tested) and the synthetic brainpool CSCA go
+in through the admin API (interop/idv_passport.py makes the chip: DG1, DG2 with the portrait obama__a.jpg, SOD).
+
+Cases (PASS / FAIL / SKIP lines):
+  account     /account's #verify-identity -> the capture page; #handoff-qr (an <img> data:image/svg+xml;base64 URL,
+              rendered with rsvg-convert, read with zbarimg) equals #handoff-link; `sigil-authenticator verify
+              <PNG of the QR> --sod --dg1 --dg2 --selfie obama__b.jpg --json` -> VERIFIED; the desktop page goes back
+              to /account by itself; #identity-status says "Verified on ..."
+  OIDC        a public client (PKCE S256) allowed identity_assurance, in the same browser session: the ID token has
+              verified_claims (trust_framework nist_800_63A, the verified names); a confidential client not allowed
+              identity_assurance, asking for verified_claims through `claims`, gets none
+  refusals    the second user's device cannot claim the first user's verification (not-this-device); evidence and
+              submit from a device that has not claimed (not-this-device, a signed device request made here with the
+              CLI's key); the hand-off a second time (refused); DG1 altered after signing -> FAILED dg1_hash_mismatch;
+              selfie biden__a.jpg -> FAILED face_mismatch (sent with --no-submit, then the desktop's #submit);
+              an expired hand-off (a second server with SIGIL_INSECURE_IDV_SESSION_LIFETIME_SECONDS=4)
+  Okta        an Okta-shaped session (interop/okta_idv.py's OktaIDVClient; an IDV client app) finished by the CLI
+              from #handoff-link: the desktop Chromium reaches the fake Okta callback with a code; the ID token's
+              verified_claims say VERIFIED (Okta's own evaluation)
+  privacy     the servers' stdout/stderr hold no name, no document number, no base64 of the images
+
+Without the engine (no --engine, or a path that is not there) the server is given a path that does not exist:
+the face-dependent outcomes must then carry `engine_unavailable` and are SKIP lines. Without ../shared/fixtures
+($SIGIL_FIXTURES_DIR overrides) the face cases are skipped with a message (the portrait is a JPEG skeleton).
+
+    /opt/peers-venv/bin/python interop/idv_authenticator.py --sigil PATH --authenticator PATH [--engine PATH]
+        [--artifacts DIR]
+
+Ends with "N passed, M failed"; exits 1 on any FAIL.
+"""
+import argparse, base64, json, os, re, shutil, subprocess, sys, tempfile, time, traceback, urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
+import idv_e2e as E  # noqa: E402
+import idv_passport  # noqa: E402
+from idv_e2e import AdminAPI, OktaCallback, admin_token, browser, check, decode_qr_svg, skip, start_serve, stop_serve, wait_for  # noqa: E402
+from okta_idv import OKTA_USER_ID, OktaIDVClient, load_ida_schemas  # noqa: E402
+from passkey_signin import enrol_first_admin, wait_path  # noqa: E402
+from authenticator_signin import element_png  # noqa: E402
+from upstream_stepup_authenticator import DeviceKey  # noqa: E402
+
+import requests  # noqa: E402
+from authlib.common.security import generate_token  # noqa: E402
+from authlib.integrations.requests_client import OAuth2Session  # noqa: E402
+from authlib.jose import JsonWebKey, JsonWebToken  # noqa: E402
+from selenium.common.exceptions import WebDriverException  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+
+FACES = idv_passport.FIXTURE_FACES
+GIVEN, FAMILY, EMAIL = "Anna Maria", "Eriksson", "first-admin@example.com"
+GIVEN2, FAMILY2, EMAIL2 = "Grace", "Hopper", "second-user@example.com"
+LIFETIME_ENV = "SIGIL_INSECURE_IDV_SESSION_LIFETIME_SECONDS"
+DEVICE_IDV = "/authenticator/v1/idv/{sid}/{what}"
+
+
+def note(text):
+    print(f"  note: {text}", flush=True)
+
+
+def enrol_link_from(err_path, timeout=30):
+    def find():
+        m = re.search(r"(http://localhost:\d+/enroll/\S+)", open(err_path).read())
+        return m.group(1) if m else None
+    return wait_for(find, timeout, 0.3)
+
+
+def handoff_of(driver, workdir):
+    """(link, qr text, PNG path, detail) of the capture page's #handoff-link / #handoff-qr."""
+    wait_for(lambda: driver.find_elements(By.ID, "handoff-qr"), 15)
+    link_el, qr = driver.find_elements(By.ID, "handoff-link"), driver.find_elements(By.ID, "handoff-qr")
+    link = link_el[0].get_attribute("href") if link_el else None
+    src = qr[0].get_attribute("src") or "" if qr else ""
+    if not src.startswith("data:image/svg+xml;base64,"):
+        return link, None, None, f"#handoff-qr src is not a data:image/svg+xml;base64 URL: {src[:80]!r}"
+    svg = base64.b64decode(src.split(",", 1)[1]).decode()
+    os.makedirs(workdir, exist_ok=True)
+    text, why = decode_qr_svg(svg, workdir)
+    pngs = sorted(f for f in os.listdir(workdir) if re.fullmatch(r"handoff-\d+\.png", f))
+    return link, text, os.path.join(workdir, pngs[-1]) if text and pngs else None, why
+
+
+class Phone:
+    """One `sigil-authenticator` home (a phone)."""
+
+    def __init__(self, binary, home, who):
+        self.binary, self.home, self.who = binary, home, who
+
+    def run(self, *argv, timeout=180):
+        r = subprocess.run([self.binary, argv[0], "--home", self.home, *argv[1:]], capture_output=True, text=True, timeout=timeout)
+        shown = [os.path.basename(a) if os.path.isabs(a) else (a[:60] + "…" if len(a) > 60 else a) for a in argv]
+        print(f"  $ [{self.who}] sigil-authenticator {' '.join(shown)} -> {r.returncode}\n"
+              + "".join("    " + line[:300] + "\n" for line in (r.stdout + r.stderr).splitlines()[:8]), flush=True)
+        r.all = r.stdout + r.stderr
+        return r
+
+    def answer(self, r):
+        for line in reversed(r.stdout.splitlines()):
+            try:
+                value = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                return value
+        return {}
+
+
+class Suite:
+    def __init__(self, args):
+        self.args = args
+        self.binary = os.path.abspath(args.sigil)
+        self.cli_binary = os.path.abspath(args.authenticator)
+        self.work = tempfile.mkdtemp(prefix="sigil-idv-app-")
+        self.artifacts = os.path.abspath(args.artifacts) if args.artifacts else self.work
+        os.makedirs(self.artifacts, exist_ok=True)
+        self.engine = os.path.abspath(args.engine) if args.engine else None
+        self.engine_present = bool(self.engine) and os.path.isfile(self.engine) and os.access(self.engine, os.X_OK)
+        self.fixtures = os.path.isdir(FACES) and all(os.path.isfile(os.path.join(FACES, n)) for n in ("obama__a.jpg", "obama__b.jpg", "biden__a.jpg"))
+        self.drivers, self.procs, self.logs, self.callbacks = [], [], [], []
+        self.images = []
+        self.verified = False
+        self.n = 0
+
+    def face(self, name):
+        return os.path.join(FACES, name)
+
+    def engine_env(self):
+        return {"SIGIL_IDV_ENGINE": self.engine if self.engine_present else os.path.join(self.work, "no-engine", "sigil-idv-engine")}
+
+    def new_dir(self, label):
+        self.n += 1
+        d = os.path.join(self.work, f"{self.n:02d}-{label}")
+        os.makedirs(d, exist_ok=True)
+        return d
+
+    def shot(self, driver, name):
+        try:
+            driver.save_screenshot(os.path.join(self.artifacts, name + ".png"))
+        except WebDriverException:
+            pass
+
+    def serve(self, tag, extra=None):
+        port = E.free_port()
+        proc, data, out, err = start_serve(self.binary, self.work, port, {**self.engine_env(), **(extra or {})}, tag=tag)
+        self.procs.append((proc, tag))
+        self.logs += [out, err]
+        return f"http://localhost:{port}", proc, data, err
+
+    def session_json(self, admin, sid):
+        r, got = admin.call("GET", f"/idv/sessions/{sid}")
+        return got if r.status_code == 200 and isinstance(got, dict) else {"_status": r.status_code, "_body": r.text[:300]}
+
+    # --- set-up ---
+
+    def make_passports(self):
+        pki = idv_passport.make_pki(os.path.join(self.work, "pki"))
+        portrait = open(self.face("obama__a.jpg"), "rb").read() if self.fixtures else idv_passport.TINY_JPEG
+        self.passports = {case: idv_passport.make_passport(os.path.join(self.work, "passport-" + case), pki, portrait, surname=FAMILY.upper(),
+                                                           given=GIVEN.upper(), forge=forge)
+                          for case, forge in (("good", None), ("altered", "altered-dg1"))}
+        self.pki = pki
+        self.images.append(portrait)
+        self.selfie_ok = self.face("obama__b.jpg") if self.fixtures else os.path.join(self.work, "placeholder.jpg")
+        if not self.fixtures:
+            with open(self.selfie_ok, "wb") as f:
+                f.write(idv_passport.TINY_JPEG)
+        else:
+            self.images += [open(self.face(n), "rb").read() for n in ("obama__b.jpg", "biden__a.jpg")]
+
+    def chip_args(self, case="good"):
+        f = self.passports[case]["files"]
+        return ["--sod", f["sod"], "--dg1", f["dg1"], "--dg2", f["dg2"]]
+
+    def policy(self, admin, label=""):
+        policy = {"document_types": ["passport"], "countries": ["UTO"], "require_chip": True, "require_face_match": True,
+                  "require_liveness": False, "weakest_name_match": "fuzzy", "review_reasons": [], "face_match_threshold": 0.6,
+                  "retention_days": 30}
+        r, _ = admin.call("PUT", "/idv/policy", policy)
+        r2, got = admin.call("GET", "/idv/policy")
+        check(f"{label}admin API: IDV policy require_chip true, require_liveness false (PUT, read back)", r.status_code == 200 and isinstance(got, dict)
+              and all(got.get(k) == v for k, v in policy.items()), f"{r.status_code} {r.text[:200]} / {r2.text[:300]}")
+        r, got = admin.call("POST", "/idv/cscas", {"pem": open(self.pki["csca"][0]).read()})
+        check(f"{label}admin API: the synthetic brainpoolP256r1 CSCA imported", r.status_code == 201 and (got or {}).get("imported") == 1,
+              f"{r.status_code} {r.text[:200]}")
+
+    def setup(self):
+        self.base, self.proc, self.data, err = self.serve("serve")
+        link = enrol_link_from(err)
+        if not check("sigil serve printed the first administrator's enrolment link", bool(link)):
+            raise RuntimeError("no enrolment link")
+        self.desk, _ = enrol_first_admin(link, EMAIL, GIVEN, FAMILY)
+        self.drivers.append(self.desk)
+        check(f"the first administrator ({GIVEN} {FAMILY}, the passport's names) enrolled a passkey in Chromium and is on /account",
+              self.desk.current_url.split("?")[0].endswith("/account"), self.desk.current_url)
+        self.phone = Phone(self.cli_binary, os.path.join(self.work, "phone-anna"), "Anna's phone")
+        self.desk.find_element(By.ID, "add-device").click()
+        png = element_png(self.desk, "device-qr", os.path.join(self.artifacts, "device-qr.png"))
+        r = self.phone.run("enroll", png, "--name", "Anna's CLI", "--yes")
+        check("sigil-authenticator enrolled from the account page's 'Add a phone' QR code", r.returncode == 0, r.all[-300:])
+        listed = wait_for(lambda: "Anna's CLI" in (self.desk.find_element(By.ID, "devices").text or ""), 20)
+        check("... the account page lists the phone", bool(listed))
+
+        self.admin = AdminAPI(self.base, admin_token(self.binary, self.data))
+        self.policy(self.admin)
+        print("  note: LIVENESS IS NOT TESTED: the policy sets require_liveness false (files and a CLI cannot blink)", flush=True)
+
+        # A second user with her own phone: `sigil user invite`, the invitation page's "Use the Sigil app".
+        inv = subprocess.run([self.binary, "user", "invite", "--tenant", "default", "--email", EMAIL2, "--given-name", GIVEN2, "--family-name", FAMILY2,
+                              "--data-dir", self.data, "--public-url", self.base], capture_output=True, text=True, timeout=60)
+        self.phone2 = Phone(self.cli_binary, os.path.join(self.work, "phone-grace"), "Grace's phone")
+        b = browser()
+        self.drivers.append(b)
+        ok = False
+        if inv.returncode == 0 and "/enroll/" in inv.stdout:
+            b.get(inv.stdout.strip().splitlines()[-1])
+            b.find_element(By.ID, "enroll-device").click()
+            png = element_png(b, "enroll-device-qr", os.path.join(self.artifacts, "invite-device-qr.png"))
+            r = self.phone2.run("enroll", png, "--name", "Grace's CLI", "--yes")
+            ok = r.returncode == 0 and bool(wait_for(lambda: b.current_url.split("?")[0].endswith("/account"), 20))
+        check(f"a second user ({GIVEN2} {FAMILY2}, `sigil user invite`) enrolled her own CLI home from the invitation page", ok,
+              f"{inv.returncode} {inv.stderr[-200:]} {b.current_url}")
+        b.quit()
+        self.drivers.remove(b)
+        self.key_anna = DeviceKey(self.phone.home)
+        self.key_grace = DeviceKey(self.phone2.home) if ok else None
+
+    # --- helpers for an account-started verification ---
+
+    def start_account_verification(self, label):
+        d = self.desk
+        d.get(self.base + "/account")
+        d.find_element(By.ID, "verify-identity").click()
+        sid = wait_for(lambda: E.sid_of(d.current_url) if "/idv/" in d.current_url else None, 20)
+        if not check(f"{label}: #verify-identity on /account opens a capture page (/idv/{{sid}})", bool(sid), d.current_url):
+            return None, None
+        link, text, png, why = handoff_of(d, self.new_dir(label.split()[0]))
+        return sid, {"link": link, "text": text, "png": png, "why": why}
+
+    def face_dependent(self, name, sid, expect_status, expect_reason=None):
+        """PASS/FAIL with the engine; SKIP without it when the server says engine_unavailable."""
+        s = self.session_json(self.admin, sid)
+        reasons = E.Suite.reasons_of(s)
+        if not self.fixtures:
+            skip(name, f"{FACES} absent (or $SIGIL_FIXTURES_DIR elsewhere): no photographs; the server said {s.get('status')} {reasons}")
+            return None
+        if not self.engine_present:
+            if E.ENGINE_REASON in reasons:
+                skip(name, f"face match needs the engine: the server reports {E.ENGINE_REASON} ({self.engine or '--engine not given'} absent)")
+                return None
+            return check(name + f" (no engine: the server must report {E.ENGINE_REASON})", False, f"{s.get('status')} {reasons}")
+        return check(name, s.get("status") == expect_status and (expect_reason is None or expect_reason in reasons), f"{s.get('status')} {reasons}")
+
+    def device_call(self, key, sid, what, body):
+        return key.request("POST", DEVICE_IDV.format(sid=sid, what=what), body)
+
+    # --- 2. the account page, the phone ---
+
+    def run_account(self):
+        label = "account verification"
+        sid, h = self.start_account_verification(label)
+        if not sid:
+            return
+        self.shot(self.desk, "account-capture-page")
+        check(f"{label}: #handoff-link is this session's absolute hand-off URL", bool(h["link"]) and h["link"].startswith(f"{self.base}/idv/{sid}/handoff?k="),
+              str(h["link"]))
+        check(f"{label}: #handoff-qr (data:image/svg+xml;base64, rsvg-convert, zbarimg) decodes to exactly #handoff-link",
+              bool(h["text"]) and h["text"] == h["link"], f"{h['text']!r} vs {h['link']!r} {h['why']}")
+
+        # Refusals before the owner claims (the owner check comes before the hand-off is spent).
+        if self.key_grace:
+            r = self.phone2.run("verify", h["link"], *self.chip_args(), "--selfie", self.selfie_ok, "--json")
+            check(f"{label}: the second user's enrolled CLI cannot claim the first user's verification (not-this-device)",
+                  r.returncode != 0 and "not-this-device" in r.all, r.all[-300:])
+        else:
+            skip(f"{label}: the second user's device refused", "the second user could not enrol a phone (see above)")
+        selfie = open(self.selfie_ok, "rb").read()
+        r = self.device_call(self.key_anna, sid, "evidence", {"kind": "selfie", "data": E.b64u(selfie)})
+        check(f"{label}: evidence from the owner's device before it claimed (a signed device request) -> 403 not-this-device",
+              r.status_code == 403 and "not-this-device" in r.text, f"{r.status_code} {r.text[:200]}")
+        r = self.device_call(self.key_anna, sid, "submit", {"document_type": "passport"})
+        check(f"{label}: submit from the device before it claimed -> 403 not-this-device", r.status_code == 403 and "not-this-device" in r.text,
+              f"{r.status_code} {r.text[:200]}")
+
+        if not h["png"]:
+            check(f"{label}: a PNG of the hand-off QR for the CLI", False, h["why"])
+            return
+        shutil.copy(h["png"], os.path.join(self.artifacts, "handoff-qr.png"))
+        r = self.phone.run("verify", h["png"], *self.chip_args(), "--selfie", self.selfie_ok, "--json")
+        a = self.phone.answer(r)
+        check(f"{label}: `sigil-authenticator verify <PNG of the QR> --sod --dg1 --dg2 --selfie --json` claims, sends and submits (exit 0, a status)",
+              r.returncode == 0 and a.get("session_id") == sid and a.get("status") in ("VERIFIED", "FAILED", "REVIEW"), r.all[-300:])
+        s = self.session_json(self.admin, sid)
+        if self.fixtures and self.engine_present:
+            self.verified = check(f"{label}: the CLI prints status VERIFIED (chip obama__a, selfie obama__b)", a.get("status") == "VERIFIED",
+                                  f"{a} server {s.get('status')} {E.Suite.reasons_of(s)}")
+        else:
+            self.face_dependent(f"{label}: VERIFIED", sid, "VERIFIED")
+        checks = {c.get("name"): c.get("passed") for c in s.get("checks") or []}
+        check(f"{label}: the server's checks: passive authentication and both names passed", checks.get("passive_authentication") is True
+              and checks.get("name_given_name") is True and checks.get("name_family_name") is True, json.dumps(s)[:400])
+        left = wait_for(lambda: self.desk.current_url.split("?")[0].endswith("/account"), 60, 0.3)
+        self.shot(self.desk, "account-after")
+        check(f"{label}: the desktop capture page leaves by itself (polling /status, /continue) to /account", bool(left), self.desk.current_url)
+        status = wait_for(lambda: self.desk.find_element(By.ID, "identity-status").text, 5) or ""
+        if self.verified:
+            check(f"{label}: #identity-status says 'Verified on …'", status.startswith("Verified on"), status)
+        else:
+            check(f"{label}: #identity-status shows the decision ({a.get('status')})", status.startswith("Not verified on") or status.startswith("Verified on"),
+                  status)
+
+        # The same hand-off a second time (the owner's own CLI).
+        r = self.phone.run("verify", h["link"], *self.chip_args(), "--selfie", self.selfie_ok, "--json")
+        check(f"{label}: the same hand-off link a second time by the CLI is refused", r.returncode != 0 and self.phone.answer(r).get("status") is None,
+              r.all[-300:])
+        if self.key_grace:
+            r = self.device_call(self.key_grace, sid, "evidence", {"kind": "selfie", "data": E.b64u(selfie)})
+            check(f"{label}: the second user's device sending evidence to it -> 403 not-this-device", r.status_code == 403 and "not-this-device" in r.text,
+                  f"{r.status_code} {r.text[:200]}")
+
+    # --- 3. OIDC clients ---
+
+    def oidc_run(self, client_id, secret, scope, claims=None, auth_method="none"):
+        rp = self.rp
+        verifier, nonce, state = generate_token(64), generate_token(20), generate_token(20)
+        oauth = OAuth2Session(client_id, secret, scope=scope, redirect_uri=rp.url, state=state, code_challenge_method="S256",
+                              token_endpoint_auth_method=auth_method)
+        extra = {"claims": json.dumps(claims)} if claims else {}
+        url, _ = oauth.create_authorization_url(self.meta["authorization_endpoint"], code_verifier=verifier, nonce=nonce, state=state, **extra)
+        self.desk.get(url)
+        back = wait_for(lambda: self.desk.current_url if self.desk.current_url.startswith(rp.url) else None, 30, 0.3)
+        if not back:
+            self.shot(self.desk, "oidc-stuck")
+            return {"error": f"never reached the client: {self.desk.current_url}"}
+        q = urllib.parse.parse_qs(urllib.parse.urlparse(back).query)
+        if "code" not in q:
+            return {"error": f"no code: {back}"}
+        tok = oauth.fetch_token(self.meta["token_endpoint"], code=q["code"][0], code_verifier=verifier)
+        jwks = JsonWebKey.import_key_set(requests.get(self.meta["jwks_uri"], timeout=10).json())
+        claims_out = JsonWebToken(["RS256", "ES256", "EdDSA"]).decode(tok["id_token"], jwks)
+        claims_out.validate(leeway=5)
+        out = dict(claims_out)
+        if out.get("nonce") != nonce:
+            return {"error": f"nonce {out.get('nonce')} != {nonce}"}
+        return out
+
+    def run_oidc(self):
+        self.meta = requests.get(self.base + "/.well-known/openid-configuration", timeout=10).json()
+        self.rp = OktaCallback()  # any page at the redirect URI; the code stays in the URL
+        self.callbacks.append(self.rp)
+        r, app = self.admin.call("POST", "/applications", {
+            "name": "IA client", "protocol": "oidc", "redirect_uris": [self.rp.url], "token_endpoint_auth_method": "none",
+            "grant_types": ["authorization_code"], "allowed_scopes": ["openid", "profile", "identity_assurance"], "require_pkce": True})
+        cid = ((app or {}).get("oidc") or {}).get("client_id")
+        r2, app2 = self.admin.call("POST", "/applications", {
+            "name": "Plain client", "protocol": "oidc", "redirect_uris": [self.rp.url], "token_endpoint_auth_method": "client_secret_basic",
+            "grant_types": ["authorization_code"], "allowed_scopes": ["openid", "profile", "email"], "require_pkce": True})
+        cid2, secret2 = ((app2 or {}).get("oidc") or {}).get("client_id"), (app2 or {}).get("client_secret")
+        if not check("admin API: a public client allowed identity_assurance and a confidential one not allowed it -> 201", r.status_code == 201
+                     and r2.status_code == 201 and bool(cid) and bool(cid2 and secret2), f"{r.status_code} {r.text[:200]} {r2.status_code} {r2.text[:200]}"):
+            return
+        label = "OIDC"
+        got = self.oidc_run(cid, None, "openid profile identity_assurance")
+        vc = got.get("verified_claims")
+        if not check(f"{label}: the allowed client's code flow (public, PKCE S256) in the same browser session -> an ID token", "error" not in got,
+                     got.get("error", "")):
+            return
+        if self.verified:
+            names = (vc or {}).get("claims") or {}
+            check(f"{label}: its ID token has verified_claims, trust_framework nist_800_63A, the verified names", isinstance(vc, dict)
+                  and (vc.get("verification") or {}).get("trust_framework") == "nist_800_63A"
+                  and str(names.get("given_name", "")).upper() == GIVEN.upper() and str(names.get("family_name", "")).upper() == FAMILY.upper(),
+                  json.dumps(vc)[:400])
+            check(f"{label}: ... sub is the user, verification has assurance_level and time", bool(got.get("sub")) and
+                  all(k in (vc or {}).get("verification", {}) for k in ("assurance_level", "time")), json.dumps(vc)[:300])
+        else:
+            check(f"{label}: not verified: the allowed client's ID token has no verified_claims", vc is None, json.dumps(vc)[:300])
+        ask = {"id_token": {"verified_claims": {"verification": {"trust_framework": None}, "claims": {"given_name": None, "family_name": None}}}}
+        got2 = self.oidc_run(cid2, secret2, "openid profile", claims=ask, auth_method="client_secret_basic")
+        if "error" in got2:
+            check(f"{label}: the client NOT allowed identity_assurance (asking for verified_claims in `claims`) gets no verified_claims",
+                  "code" not in got2.get("error", "") or "error=" in got2.get("error", ""), got2["error"])
+        else:
+            check(f"{label}: the client NOT allowed identity_assurance (asking for verified_claims in `claims`) gets an ID token without verified_claims",
+                  "verified_claims" not in got2, json.dumps(got2.get("verified_claims"))[:300])
+        r = requests.get(self.meta["authorization_endpoint"], params={"client_id": cid2, "response_type": "code", "redirect_uri": self.rp.url,
+                                                                      "scope": "openid identity_assurance", "state": "s", "code_challenge": "x" * 43,
+                                                                      "code_challenge_method": "S256"}, allow_redirects=False, timeout=10)
+        note(f"the not-allowed client asking for scope identity_assurance: {r.status_code} {r.headers.get('Location', '')[:160]}")
+
+    # --- 4. FAILED cases and the page's own submit ---
+
+    def run_failed(self):
+        label = "FAILED altered DG1"
+        sid, h = self.start_account_verification(label)
+        if sid and h["link"]:
+            r = self.phone.run("verify", h["link"], *self.chip_args("altered"), "--selfie", self.selfie_ok, "--json")
+            a = self.phone.answer(r)
+            s = self.session_json(self.admin, sid)
+            reasons = E.Suite.reasons_of(s)
+            check(f"{label}: the CLI (hand-off link) -> FAILED; the server's reason dg1_hash_mismatch", r.returncode == 0 and a.get("status") == "FAILED"
+                  and "dg1_hash_mismatch" in reasons, f"{r.all[-200:]} server {s.get('status')} {reasons}")
+            left = wait_for(lambda: self.desk.current_url.split("?")[0].endswith("/account"), 60, 0.3)
+            status = self.desk.find_element(By.ID, "identity-status").text if left else ""
+            check(f"{label}: the desktop returns to /account by itself", bool(left), self.desk.current_url)
+            note(f"#identity-status after this FAILED verification (the account verification before it: {'VERIFIED' if self.verified else 'not VERIFIED'}): {status!r}")
+
+        label = "FAILED wrong face"
+        if not self.fixtures:
+            skip(label, f"{FACES} absent (or $SIGIL_FIXTURES_DIR elsewhere): no photographs")
+            return
+        sid, h = self.start_account_verification(label)
+        if not (sid and h["link"]):
+            return
+        r = self.phone.run("verify", h["png"] or h["link"], *self.chip_args(), "--selfie", self.face("biden__a.jpg"), "--no-submit", "--json")
+        a = self.phone.answer(r)
+        check(f"{label}: `verify --no-submit` sends the chip and the selfie, no decision", r.returncode == 0 and {"chip", "selfie"} <= set(a.get("evidence") or [])
+              and a.get("status") is None, r.all[-300:])
+        r = self.phone.run("verify", h["link"], "--selfie", self.face("obama__b.jpg"), "--no-submit", "--json")
+        check(f"{label}: the hand-off a second time while the session is still collecting (the owner's CLI again) is refused",
+              r.returncode != 0 and not self.phone.answer(r).get("evidence"), r.all[-300:])
+        b = requests.get(h["link"], allow_redirects=False, timeout=10)
+        check(f"{label}: ... and a browser opening the spent hand-off link gets no capture page and no cookie",
+              not (b.status_code in (302, 303) and f"/idv/{sid}" in b.headers.get("Location", "")) and E.COOKIE not in b.cookies,
+              f"{b.status_code} {b.headers.get('Location')}")
+        if self.key_grace:
+            r2 = self.device_call(self.key_grace, sid, "submit", {"document_type": "passport"})
+            check(f"{label}: submit from the second user's device after the owner claimed -> 403 not-this-device",
+                  r2.status_code == 403 and "not-this-device" in r2.text, f"{r2.status_code} {r2.text[:200]}")
+        self.desk.find_element(By.ID, "submit").click()
+        left = wait_for(lambda: self.desk.current_url.split("?")[0].endswith("/account"), 90, 0.3)
+        check(f"{label}: the desktop's #submit decides what the phone sent and returns to /account", bool(left),
+              f"{self.desk.current_url} {E.page_state(self.desk)}")
+        self.face_dependent(f"{label}: chip obama__a, selfie biden__a -> FAILED face_mismatch", sid, "FAILED", "face_mismatch")
+
+    # --- 4. an expired hand-off on a second server ---
+
+    def run_expired(self):
+        label = f"expired hand-off ({LIFETIME_ENV}=4, a second server)"
+        base, proc, data, err = self.serve("expiry", {LIFETIME_ENV: "4"})
+        try:
+            link = enrol_link_from(err)
+            b = browser()
+            self.drivers.append(b)
+            b.get(link)
+            b.find_element(By.ID, "email").send_keys("expiry@example.com")
+            b.find_element(By.ID, "given_name").send_keys("Exp")
+            b.find_element(By.ID, "family_name").send_keys("Iry")
+            b.find_element(By.ID, "enroll-device").click()
+            png = element_png(b, "enroll-device-qr", os.path.join(self.artifacts, "expiry-device-qr.png"))
+            phone = Phone(self.cli_binary, os.path.join(self.work, "phone-expiry"), "expiry phone")
+            r = phone.run("enroll", png, "--name", "Expiry CLI", "--yes")
+            b.quit()
+            self.drivers.remove(b)
+            if not check(f"{label}: a phone enrolled as that server's first administrator", r.returncode == 0, r.all[-200:]):
+                return
+            admin = AdminAPI(base, admin_token(self.binary, data))
+            r, s = admin.call("POST", "/idv/sessions", {"expected": {"given_name": GIVEN, "family_name": FAMILY}})
+            hand = (s or {}).get("handoff_url")
+            if not check(f"{label}: admin API POST /idv/sessions -> 201 with a handoff_url", r.status_code == 201 and bool(hand), f"{r.status_code} {r.text[:200]}"):
+                return
+            time.sleep(6)
+            r = phone.run("verify", urllib.parse.urljoin(base, hand), *self.chip_args(), "--selfie", self.selfie_ok, "--json")
+            check(f"{label}: after 6 s the CLI's claim is refused (session-expired)", r.returncode != 0 and "expired" in r.all, r.all[-300:])
+        finally:
+            stop_serve(proc, "the expiry server")
+            self.procs = [p for p in self.procs if p[0] is not proc]
+
+    # --- 5. Okta ---
+
+    def run_okta(self):
+        label = "Okta"
+        okta = OktaCallback()
+        self.callbacks.append(okta)
+        r, app = self.admin.call("POST", "/applications", {
+            "name": "Okta IDV", "protocol": "oidc", "redirect_uris": [okta.url], "token_endpoint_auth_method": "client_secret_post",
+            "grant_types": ["authorization_code"], "allowed_scopes": ["openid", "profile", "identity_assurance"], "require_pkce": True,
+            "identity_verification": True})
+        oidc = (app or {}).get("oidc") or {}
+        if not check(f"{label}: admin API: an IDV client app (identity_verification true, client_secret_post) -> 201", r.status_code == 201
+                     and bool(oidc.get("client_id")), f"{r.status_code} {r.text[:200]}"):
+            return
+        schemas, _ = load_ida_schemas()
+        client = OktaIDVClient(self.base, self.base + "/oauth2/par", self.base + "/oauth2/idv-authorize", self.base + "/oauth2/token",
+                               self.meta.get("jwks_uri") if hasattr(self, "meta") else self.base + "/oauth2/jwks", oidc["client_id"], app["client_secret"],
+                               schemas=schemas)
+        client.callback_url = okta.url
+        p = client.par("Anna", "Eriksson", OKTA_USER_ID)
+        if not check(f"{label}: PAR as Okta -> request_uri", p.ok, f"{p.reasons} {p.problems}"):
+            return
+        d = browser()
+        self.drivers.append(d)
+        d.get(client.authorize_url(p))
+        sid = wait_for(lambda: E.sid_of(d.current_url), 20)
+        if not check(f"{label}: the desktop Chromium is on the capture page", bool(sid), d.current_url):
+            return
+        link, text, png, why = handoff_of(d, self.new_dir("okta"))
+        check(f"{label}: #handoff-qr decodes to #handoff-link", bool(text) and text == link, f"{text!r} {link!r} {why}")
+        r = self.phone.run("verify", link or "", *self.chip_args(), "--selfie", self.selfie_ok)
+        check(f"{label}: the enrolled CLI (any user's device: the session is about no Sigil user) claims with #handoff-link, sends, submits",
+              r.returncode == 0 and ("Verified" in r.stdout or "Not verified" in r.stdout), r.all[-300:])
+        url = wait_for(lambda: d.current_url if d.current_url.startswith(okta.url) else None, 60, 0.3)
+        self.shot(d, "okta-desktop")
+        cb = client.callback(url, p) if url else {}
+        if not check(f"{label}: the desktop page reaches the fake Okta callback with a code and Okta's state", bool(cb.get("code"))
+                     and cb.get("state") == p.state, str(url or d.current_url)):
+            return
+        v = client.token(cb["code"], p)
+        vc = (v.get("id_token_claims") or {}).get("verified_claims")
+        level = (vc[0].get("verification") or {}).get("assurance_level") if isinstance(vc, list) and vc and isinstance(vc[0], dict) else None
+        if self.fixtures and self.engine_present:
+            check(f"{label}: the ID token's verified_claims say VERIFIED (Okta's evaluation VERIFIED)", v.get("result") == "VERIFIED" and level == "VERIFIED",
+                  f"{v.get('result')} {v.get('reasons')} {level} {v.get('details', [])[:3]}")
+        else:
+            check(f"{label}: the ID token is accepted by Okta's checks (assurance {level})", E.Suite.plumbing_ok(v), f"{v.get('reasons')} {v.get('details', [])[:3]}")
+            self.face_dependent(f"{label}: VERIFIED", sid, "VERIFIED")
+
+    # --- 6. privacy ---
+
+    def privacy(self):
+        texts = {GIVEN, FAMILY, GIVEN.upper(), FAMILY.upper(), "ANNA<MARIA", GIVEN2 + " " + FAMILY2, FAMILY2}
+        texts |= {pp["document_number"] for pp in self.passports.values()}
+        pieces = {}
+        for i, blob in enumerate(self.images):
+            mid = (len(blob) // 2 // 3) * 3
+            chunk = blob[mid:mid + 48]
+            pieces[f"image {i} base64"] = [base64.b64encode(chunk), base64.urlsafe_b64encode(chunk), E.b64u(chunk).encode()]
+            enc = [base64.b64encode(blob), base64.urlsafe_b64encode(blob)]
+            start = (len(enc[0]) // 2 // 4) * 4
+            pieces[f"image {i} base64 (whole)"] = [e[start:start + 64] for e in enc]
+        logs = b"".join(open(p, "rb").read() for p in self.logs if os.path.exists(p))
+        found = [t for t in texts if t.lower().encode() in logs.lower()]
+        found += [k for k, needles in pieces.items() if any(n in logs for n in needles)]
+        check(f"privacy: the servers' stdout/stderr ({len(logs)} bytes) hold no name, document number or base64 of an image",
+              not found and len(logs) > 0, f"found {found}")
+
+    def run(self):
+        print(f"engine: {self.engine or '(none)'} {'present' if self.engine_present else 'ABSENT: face cases are SKIP when the server reports engine_unavailable'}")
+        if not self.fixtures:
+            print(f"SKIP photographs: {FACES} absent; the face cases are skipped (the chip's portrait is a JPEG skeleton)")
+        self.make_passports()
+        try:
+            self.setup()
+            for step in (self.run_account, self.run_oidc, self.run_okta, self.run_failed, self.run_expired):
+                try:
+                    step()
+                except Exception as error:
+                    check(f"{step.__name__} ran to its end", False, "".join(traceback.format_exception(error))[-1200:])
+                    for i, d in enumerate(self.drivers):
+                        self.shot(d, f"failure-{step.__name__}-{i}")
+        except Exception as error:
+            check("set-up", False, "".join(traceback.format_exception(error))[-1200:])
+        finally:
+            for d in self.drivers:
+                try:
+                    d.quit()
+                except WebDriverException:
+                    pass
+            for c in self.callbacks:
+                c.stop()
+            for proc, tag in self.procs:
+                stop_serve(proc, f"sigil ({tag})")
+        self.privacy()
+
+
+def main():
+    ap = argparse.ArgumentParser(description="IDV finished by the sigil-authenticator CLI against sigil serve, with headless Chromium")
+    ap.add_argument("--sigil", default=os.environ.get("SIGIL_BIN", ".build/debug/sigil"))
+    ap.add_argument("--authenticator", default=os.environ.get("SIGIL_AUTHENTICATOR_BIN", ".build/debug/sigil-authenticator"))
+    ap.add_argument("--engine", default=os.environ.get("SIGIL_IDV_ENGINE"), help="sigil-idv-engine, given to sigil serve as SIGIL_IDV_ENGINE")
+    ap.add_argument("--artifacts", default=None)
+    args = ap.parse_args()
+    suite = Suite(args)
+    try:
+        suite.run()
+    except Exception as error:
+        check("the suite ran", False, "".join(traceback.format_exception(error))[-1500:])
+    if args.artifacts is None:
+        shutil.rmtree(suite.work, ignore_errors=True)
+    else:
+        print(f"work folder (logs, passports, CLI homes): {suite.work}")
+    if E.RESULTS["skipped"]:
+        print(f"({E.RESULTS['skipped']} skipped)")
+    print(f"{E.RESULTS['passed']} passed, {E.RESULTS['failed']} failed")
+    return 1 if E.RESULTS["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
