@@ -424,8 +424,9 @@ class Suite:
         check(f"{label}: `verify --no-submit` sends the chip and the selfie, no decision", r.returncode == 0 and {"chip", "selfie"} <= set(a.get("evidence") or [])
               and a.get("status") is None, r.all[-300:])
         r = self.phone.run("verify", h["link"], "--selfie", self.face("obama__b.jpg"), "--no-submit", "--json")
-        check(f"{label}: the hand-off a second time while the session is still collecting (the owner's CLI again) is refused",
-              r.returncode != 0 and not self.phone.answer(r).get("evidence"), r.all[-300:])
+        check(f"{label}: the hand-off a second time while the session is still collecting (the owner's CLI again) is refused as handoff-used",
+              r.returncode != 0 and not self.phone.answer(r).get("evidence") and "handoff-used" in r.all and "already finished" not in r.all,
+              r.all[-300:])
         b = requests.get(h["link"], allow_redirects=False, timeout=10)
         check(f"{label}: ... and a browser opening the spent hand-off link gets no capture page and no cookie",
               not (b.status_code in (302, 303) and f"/idv/{sid}" in b.headers.get("Location", "")) and E.COOKIE not in b.cookies,

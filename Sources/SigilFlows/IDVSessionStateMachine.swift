@@ -105,7 +105,7 @@ public struct IDVSessionStateMachine: Sendable {
         switch state(at: now) {
         case .created, .collecting:
             guard let expected = record.payload.handoffHash, expected == secretHash else { return .refuse(.unknown) }
-            guard record.payload.handoffUsedAt == nil else { return .refuse(.used) }
+            guard record.payload.handoffUsedAt == nil else { return .refuse(.claimedByAnother) }
             record.payload.handoffUsedAt = now
             record.updatedAt = now
             return .stored

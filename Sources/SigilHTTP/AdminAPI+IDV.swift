@@ -20,7 +20,13 @@ extension AdminAPI {
         let call = try AdminCall.get()
         guard case .json(let body) = input.body else { throw Problem.unsupportedBody }
         var policy = IDVPolicy()
-        if let v = body.documentTypes { policy.documentTypes = Set(v.map(\.rawValue)) }
+        if let v = body.documentTypes {
+            // A list, not a set: each type once.
+            guard !v.isEmpty, v.count == Set(v).count else {
+                throw ServiceError.invalid([FieldError(field: "document_types", message: "document_types names each type once, at least one")])
+            }
+            policy.documentTypes = Set(v.map(\.rawValue))
+        }
         if let v = body.countries { policy.countries = Set(v) }
         policy.minimumAge = body.minimumAge
         if let v = body.requireChip { policy.requireChip = v }
@@ -53,6 +59,9 @@ extension AdminAPI {
         guard case .json(let body) = input.body else { throw Problem.unsupportedBody }
         var list: [UInt8]?
         if let text = body.masterList {
+            guard text.utf8.count <= 120_000 else {
+                throw ServiceError.invalid([FieldError(field: "master_list", message: "master_list is at most 120000 characters")])
+            }
             guard let data = Data(base64Encoded: text, options: .ignoreUnknownCharacters), !data.isEmpty else {
                 throw ServiceError.invalid([FieldError(field: "master_list", message: "master_list must be base64 DER")])
             }
@@ -76,11 +85,25 @@ extension AdminAPI {
         let tenantID = try call.tenantID()
         guard call.principal.canAccess(tenantID: tenantID) else { throw ServiceError(.forbidden, "this token cannot act on this tenant") }
         var expected: [String: String] = [:]
+        var errors: [FieldError] = []
         if let e = body.expected {
-            if let v = e.givenName, !v.isEmpty { expected["given_name"] = v }
-            if let v = e.familyName, !v.isEmpty { expected["family_name"] = v }
-            if let v = e.birthdate { expected["birthdate"] = v }
+            for (field, value) in [("given_name", e.givenName), ("family_name", e.familyName)] {
+                guard let value else { continue }
+                if value.isEmpty || value.count > 200 || value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                    errors.append(FieldError(field: "expected.\(field)", message: "\(field) is 1 to 200 characters, no control characters"))
+                } else {
+                    expected[field] = value
+                }
+            }
+            if let v = e.birthdate {
+                if Self.isCalendarDate(v) {
+                    expected["birthdate"] = v
+                } else {
+                    errors.append(FieldError(field: "expected.birthdate", message: "birthdate is a date, YYYY-MM-DD"))
+                }
+            }
         }
+        guard errors.isEmpty else { throw ServiceError.invalid(errors) }
         let started = try await services.idv.start(tenantID: tenantID, origin: .admin, expected: expected, by: call.principal)
         let issuer = call.context.issuer
         return .created(
@@ -129,6 +152,15 @@ extension AdminAPI {
         let call = try AdminCall.get()
         try await services.idv.deleteSubject(tenantID: try call.tenantID(), subjectID: input.path.id, by: call.principal)
         return .noContent(.init())
+    }
+
+    static func isCalendarDate(_ text: String) -> Bool {
+        let parts = text.split(separator: "-")
+        guard text.utf8.count == 10, parts.count == 3, let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]), y >= 1800 else { return false }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let c = DateComponents(year: y, month: m, day: d)
+        return c.isValidDate(in: calendar)
     }
 
     static func container(_ value: JSONValue) throws -> OpenAPIObjectContainer {

@@ -75,7 +75,7 @@ extension AuthenticatorRoutes {
                 switch refused.code {
                 case "unknown_session", "not_this_device": .forbidden
                 case "session_expired", "session_finished": .gone
-                case "missing_evidence": .conflict
+                case "missing_evidence", "handoff_used": .conflict
                 default: .unprocessableContent
                 }
             throw Problem(status: status, type: refused.code.replacingOccurrences(of: "_", with: "-"), title: refused.message)

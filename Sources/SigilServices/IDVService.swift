@@ -46,8 +46,17 @@ public struct IDVService: Sendable {
         if let age = settings.policy.minimumAge, !(0...130).contains(age) {
             errors.append(FieldError(field: "minimum_age", message: "minimum_age must be between 0 and 130"))
         }
-        if settings.policy.countries.contains(where: { $0.isEmpty || $0.count > 3 || !$0.allSatisfy({ $0.isUppercase || $0 == "<" }) }) {
+        if settings.policy.countries.count > 300
+            || settings.policy.countries.contains(where: { $0.isEmpty || $0.count > 3 || !$0.allSatisfy({ ("A"..."Z").contains($0) || $0 == "<" }) })
+        {
             errors.append(FieldError(field: "countries", message: "countries are ICAO codes as in the MRZ (D, UTO, USA)"))
+        }
+        if settings.policy.reviewReasons.count > 50
+            || settings.policy.reviewReasons.contains(where: {
+                $0.isEmpty || $0.utf8.count > 64 || !$0.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F }
+            })
+        {
+            errors.append(FieldError(field: "review_reasons", message: "review_reasons are reason codes such as mrz_corrected (a-z, 0-9, _)"))
         }
         guard errors.isEmpty else { throw ServiceError.invalid(errors) }
         let now = context.clock.now()
@@ -73,6 +82,7 @@ public struct IDVService: Sendable {
         try authorize(principal, tenantID)
         var certificates: [[UInt8]] = []
         if let pem {
+            guard pem.utf8.count <= 120_000 else { throw ServiceError.invalid([FieldError(field: "pem", message: "pem is at most 120000 characters")]) }
             certificates += Self.pemBlocks(pem)
             if certificates.isEmpty { throw ServiceError.invalid([FieldError(field: "pem", message: "pem holds no CERTIFICATE block")]) }
         }
@@ -218,6 +228,7 @@ public struct IDVService: Sendable {
         case .expired: Refused("session_expired", "This verification has expired. Start again from the application.")
         case .used, .ended, .answered: Refused("session_finished", "This verification has already finished.")
         case .notApproved: Refused("not_decided", "This verification has not been decided yet.")
+        case .claimedByAnother: Refused("handoff_used", "This code was already used on another device.")
         default: Refused("unknown_session", "This verification does not exist or this browser may not use it.")
         }
     }

@@ -253,7 +253,7 @@ struct IDVServiceTests {
             // The phone: the hand-off link works once and gives the phone its own secret.
             let f = try await Self.start(h, idv: idv)
             let phone = try await idv.useHandoff(tenantID: t, id: f.session.id, handoffSecret: f.session.handoffSecret) { "phone-secret" }
-            await #expect(throws: IDVService.Refused.self) {
+            await #expect(throws: IDVService.Refused("handoff_used", "This code was already used on another device.")) {
                 _ = try await idv.useHandoff(tenantID: t, id: f.session.id, handoffSecret: f.session.handoffSecret) { "again" }
             }
             await #expect(throws: IDVService.Refused.self) {
