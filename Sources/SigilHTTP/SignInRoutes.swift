@@ -226,25 +226,27 @@ struct SignInRoutes {
         return try JSONResponse.make(["redirect": Web.basePath(context) + "/account"])
     }
 
-    func deletePasskey(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+    /// An account page form's POST: our own origin, a signed-in session, its CSRF token. Nil when
+    /// signed out (the caller sends the browser to sign in).
+    func accountForm(_ request: Request, _ context: SigilRequestContext) async throws -> User? {
         try Web.requireSameOrigin(request, context)
-        let base = Web.basePath(context)
-        guard let (session, user) = try await context.browserSession(request, services.sessions) else { return Web.redirect("\(base)/login") }
+        guard let (session, user) = try await context.browserSession(request, services.sessions) else { return nil }
         let form = try await Self.form(request)
         try Web.checkCSRF(form["csrf"], session: session, masterKey: services.context.masterKey)
+        return user
+    }
+
+    func deletePasskey(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let base = Web.basePath(context)
+        guard let user = try await accountForm(request, context) else { return Web.redirect("\(base)/login") }
         guard let credentialID = context.parameters.get("id") else { throw Problem.notFound() }
         try await services.account.removePasskey(user: user, credentialID: credentialID)
         return Web.redirect("\(base)/account")
     }
 
-    /// Removes an application's access: the consent and every token the application holds for the user.
     /// The account page's "Verify my identity": an IDV session about this user, back to /account after.
     func verifyIdentity(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
-        try Web.requireSameOrigin(request, context)
-        let base = Web.basePath(context)
-        guard let (session, user) = try await context.browserSession(request, services.sessions) else { return Web.redirect("\(base)/login") }
-        let form = try await Self.form(request)
-        try Web.checkCSRF(form["csrf"], session: session, masterKey: services.context.masterKey)
+        guard let user = try await accountForm(request, context) else { return Web.redirect("\(Web.basePath(context))/login") }
         let subject = try await services.idv.userSubject(tenantID: user.tenantID, userID: user.id)
         let started = try await services.idv.start(
             tenantID: user.tenantID, origin: .account, expected: ["given_name": user.givenName, "family_name": user.familyName],
@@ -252,12 +254,10 @@ struct SignInRoutes {
         return Web.redirect(IDVRoutes.path(context, started.id), headers: [.setCookie: IDVRoutes.cookie(started.secret, context, sid: started.id)])
     }
 
+    /// Removes an application's access: the consent and every token the application holds for the user.
     func revokeConsent(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
-        try Web.requireSameOrigin(request, context)
         let base = Web.basePath(context)
-        guard let (session, user) = try await context.browserSession(request, services.sessions) else { return Web.redirect("\(base)/login") }
-        let form = try await Self.form(request)
-        try Web.checkCSRF(form["csrf"], session: session, masterKey: services.context.masterKey)
+        guard let user = try await accountForm(request, context) else { return Web.redirect("\(base)/login") }
         guard let clientID = context.parameters.get("client_id") else { throw Problem.notFound() }
         try await services.oauth.revokeConsent(tenantID: user.tenantID, userID: user.id, clientID: clientID, by: .user(user.id))
         return Web.redirect("\(base)/account")
