@@ -346,7 +346,7 @@ let package = Package(
             name: "sigil-bench",
             dependencies: [
                 "SigilCore", "SigilWebAuthn", "SigilServices", "SigilStore", "SigilSQLStore", "SigilAuthenticatorProtocol", "SigilJOSE",
-                "SigilOAuth", "SigilSAML", "SigilXML",
+                "SigilOAuth", "SigilSAML", "SigilXML", "SigilIDV",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),

@@ -21,6 +21,10 @@ if CommandLine.arguments.dropFirst().first == "saml" {
     try runSAMLBench(arguments: Array(CommandLine.arguments.dropFirst(2)))
     exit(0)
 }
+if CommandLine.arguments.dropFirst().first == "idv" {
+    try await runIDVBench(arguments: Array(CommandLine.arguments.dropFirst(2)))
+    exit(0)
+}
 if CommandLine.arguments.dropFirst().first == "authenticator" {
     try await runAuthenticatorBench(arguments: Array(CommandLine.arguments.dropFirst(2)))
     exit(0)
