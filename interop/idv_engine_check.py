@@ -12,6 +12,10 @@ Prints `PASS name` / `FAIL name` / `SKIP name: reason` lines and measurements, a
           with mild blur and noise: exact round trip, success per angle with and without deskew.
   mrz     TD3 and TD1 zones rendered in OCR-B (Debian fonts-ocr-b), as a band and on a page, clean
           and degraded: per-character and per-line accuracy; a clean render must read exactly.
+  quality document-like cards rendered here (text, MRZ-like band, photo area) sharp, Gaussian-blurred
+          (radius 1, 2, 3, 5), with a white glare ellipse, darkened and reduced, and the fixture
+          photos as selfies: the expected advice codes, the measured blur/glare/dark values; the
+          measures against exact values; errors.
   robust  garbage, truncated and empty images, huge dimensions in headers, bad JSON, bad
           base64, unknown op, an oversized request: a JSON error with the documented exit
           status, never a crash; nothing written to stderr.
@@ -91,6 +95,206 @@ def img_bytes(im, fmt="PNG", **kw):
 def run_once(payload: bytes):
     p = subprocess.run([ENGINE], input=payload, capture_output=True, timeout=120)
     return p.returncode, p.stdout, p.stderr
+
+
+# ---------------------------------------------------------------- quality
+
+def render_card(seed=0, width=1600):
+    """A document-like card (tinted guilloche background, header, photo area, text lines, an
+    MRZ-like band) lying on a darker table, as a phone would capture it."""
+    height = int(width * 54 / 85.6)
+    sans = lambda size: ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", size)
+    ocrb_path = ocrb_font_path()
+    mrz_font = ImageFont.truetype(ocrb_path, int(width * 0.028)) if ocrb_path else sans(int(width * 0.028))
+    y, x = np.mgrid[0:height, 0:width]
+    bg = np.stack([214 + 12 * np.sin(x / 90.0 + seed), 226 + 8 * np.cos(y / 70.0),
+                   236 + 6 * np.sin((x + y) / 120.0)], -1)
+    bg += 6 * np.sin(np.hypot(x - width / 2, y - height / 2) / 9.0)[..., None]
+    im = Image.fromarray(np.clip(bg, 0, 255).astype(np.uint8))
+    d = ImageDraw.Draw(im)
+    W, H = width, height
+    d.rectangle([0, 0, W, int(H * 0.13)], fill=(40, 70, 130))
+    d.text((int(W * 0.04), int(H * 0.03)), "REPUBLIC OF UTOPIA  IDENTITY CARD", font=sans(int(H * 0.06)), fill=(255, 255, 255))
+    px0, py0, px1, py1 = int(W * 0.04), int(H * 0.2), int(W * 0.3), int(H * 0.72)
+    d.rectangle([px0, py0, px1, py1], fill=(170, 175, 180))
+    cx, cy = (px0 + px1) // 2, (py0 + py1) // 2
+    k = W / 1600
+    d.ellipse([px0 + 20 * k, cy + 40 * k, px1 - 20 * k, py1 + 60 * k], fill=(50, 60, 90))
+    d.ellipse([cx - 70 * k, cy - 120 * k, cx + 70 * k, cy + 60 * k], fill=(200, 160, 130))
+    d.ellipse([cx - 75 * k, cy - 135 * k, cx + 75 * k, cy - 60 * k], fill=(60, 40, 30))
+    for ex in (cx - 30 * k, cx + 30 * k):
+        d.ellipse([ex - 9 * k, cy - 40 * k, ex + 9 * k, cy - 30 * k], fill=(40, 30, 30))
+    d.line([cx - 25 * k, cy + 25 * k, cx + 25 * k, cy + 25 * k], fill=(120, 60, 60), width=max(1, int(4 * k)))
+    rnd = np.random.default_rng(seed + 1)
+    for i, label in enumerate(["Surname", "Given names", "Date of birth", "Nationality", "Document no.", "Date of expiry"]):
+        ty = int(H * (0.2 + i * 0.085))
+        d.text((int(W * 0.34), ty), label, font=sans(int(H * 0.03)), fill=(80, 80, 110))
+        value = "".join(rnd.choice(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ")) for _ in range(int(rnd.integers(8, 18))))
+        d.text((int(W * 0.34), ty + int(H * 0.032)), value, font=sans(int(H * 0.042)), fill=(20, 20, 30))
+    d.rectangle([0, int(H * 0.74), W, H], fill=(236, 236, 226))
+    for i in range(3):
+        line = "".join(rnd.choice(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<<<<<<")) for _ in range(30))
+        d.text((int(W * 0.05), int(H * (0.76 + i * 0.075))), line, font=mrz_font, fill=(10, 10, 10))
+    m = int(W * 0.06)
+    out = Image.new("RGB", (W + 2 * m, H + 2 * m), (112, 92, 70))
+    out.paste(im, (m, m))
+    return out
+
+
+def add_glare(im, seed=0, scale=1.0):
+    """A specular highlight: a white ellipse with a saturated core and a soft edge."""
+    rng = np.random.default_rng(seed)
+    W, H = im.size
+    mask = Image.new("L", im.size, 0)
+    cx, cy = W * (0.45 + 0.2 * rng.random()), H * (0.3 + 0.3 * rng.random())
+    rx, ry = W * 0.11 * scale, H * 0.08 * scale
+    ImageDraw.Draw(mask).ellipse([cx - rx, cy - ry, cx + rx, cy + ry], fill=255)
+    a = np.clip(np.asarray(mask.filter(ImageFilter.GaussianBlur(W * 0.02 * scale)), np.float32)[..., None] / 255.0 * 1.6, 0, 1)
+    out = np.asarray(im, np.float32) * (1 - a) + 255 * a
+    return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8))
+
+
+def darken(im, factor):
+    return Image.fromarray((np.asarray(im, np.float32) * factor).astype(np.uint8))
+
+
+def add_noise(im, sigma, seed=0):
+    rng = np.random.default_rng(seed)
+    a = np.asarray(im, np.float32)
+    return Image.fromarray(np.clip(a + rng.normal(0, sigma, a.shape), 0, 255).astype(np.uint8))
+
+
+def check_quality(eng):
+    def q(im, kind, fmt="PNG"):
+        data = img_bytes(im, fmt, **({"quality": 90} if fmt == "JPEG" else {}))
+        return eng.call({"op": "quality", "image": b64(data), "kind": kind})
+
+    def fmt_r(r):
+        return (f"blur {r.get('blur')}, glare {r.get('glare')}, dark {r.get('dark')}, advice {r.get('advice')}"
+                if r.get("ok") else json.dumps(r)[:200])
+
+    shape_ok = None
+    series = {}  # variant -> list of responses
+
+    # Generated cards: two seeds, captured at 1792x1201 and 1120x750, as PNG and JPEG 90.
+    for seed in (0, 1):
+        for width in (1600, 1000):
+            card = render_card(seed, width)
+            for fmt in ("PNG", "JPEG"):
+                tag = f"card seed {seed}, {card.width}x{card.height} {fmt}"
+                variants = [("sharp", card)]
+                variants += [(f"blur {r}", card.filter(ImageFilter.GaussianBlur(r))) for r in (1, 2, 3, 5)]
+                variants += [(f"blur {r} + noise 4", add_noise(card.filter(ImageFilter.GaussianBlur(r)), 4)) for r in (3, 5)]
+                variants += [("noise 4", add_noise(card, 4))]
+                variants += [(f"glare x{s}", add_glare(card, seed, s)) for s in (0.5, 1.0, 1.5)]
+                variants += [(f"dark x{f}", darken(card, f)) for f in (0.6, 0.45, 0.3, 0.15)]
+                for name, im in variants:
+                    r = q(im, "document", fmt)
+                    if shape_ok is None:
+                        shape_ok = (r.get("ok") is True and list(r) == ["ok", "width", "height", "blur", "glare", "dark", "advice"]
+                                    and r["width"] == card.width and r["height"] == card.height)
+                        check("quality: response shape {ok,width,height,blur,glare,dark,advice}", shape_ok, fmt_r(r))
+                    series.setdefault(name, []).append(r)
+                    adv = r.get("advice")
+                    want = {"sharp": [], "noise 4": [], "blur 1": [], "blur 3": ["blurry"], "blur 5": ["blurry"],
+                            "glare x1.0": ["glare"], "glare x1.5": ["glare"]}.get(name)
+                    if want is not None:
+                        check(f"quality: {tag}, {name} -> {want}", adv == want, fmt_r(r))
+                    elif name in ("dark x0.3", "dark x0.15"):
+                        check(f"quality: {tag}, {name} -> too_dark", isinstance(adv, list) and "too_dark" in adv, fmt_r(r))
+            small = card.resize((560 * card.width // card.height, 560), Image.LANCZOS)
+            r = q(small, "document")
+            check(f"quality: card seed {seed} width {width} reduced to {small.width}x{small.height} -> ['too_small']",
+                  r.get("advice") == ["too_small"], fmt_r(r))
+    print("MEASURE quality on generated cards (document), min-max over 2 seeds x 2 sizes x PNG/JPEG 90:")
+    for name, rs in series.items():
+        rs = [r for r in rs if r.get("ok")]
+        if not rs:
+            continue
+        col = lambda k: f"{min(r[k] for r in rs):g}-{max(r[k] for r in rs):g}"
+        print(f"  {name:18s} blur {col('blur'):>14s}  glare {col('glare'):>13s}  dark {col('dark'):>13s}")
+
+    # Fixture photos as selfies (read in place).
+    faces_dir = os.path.join(FIXTURES, "faces")
+    if not os.path.isdir(faces_dir):
+        skip("quality: fixture photos", f"{faces_dir} is absent")
+    else:
+        print("MEASURE quality on the fixture photos (selfie): photo / blurred r 2, 3, 5 (at the 1000 px scale) / darkened x0.35, x0.25 / glare")
+        for n in sorted(x for x in os.listdir(faces_dir) if x.lower().endswith((".jpg", ".jpeg", ".png"))):
+            with open(os.path.join(faces_dir, n), "rb") as f:
+                data = f.read()
+            r = eng.call({"op": "quality", "image": b64(data), "kind": "selfie"})
+            im = Image.open(io.BytesIO(data)).convert("RGB")
+            short = min(r.get("width", 0), r.get("height", 0))
+            # The contract's own size rule: a photo under 300 px on its shorter side is too small.
+            want = ["too_small"] if short < 300 else []
+            check(f"quality: fixture {n} as a selfie -> {want}", r.get("advice") == want, fmt_r(r))
+            k = max(im.size) / 1000
+            blurred = [q(im.filter(ImageFilter.GaussianBlur(rad * k)), "selfie") for rad in (2, 3, 5)]
+            dark = [q(darken(im, f), "selfie") for f in (0.35, 0.25)]
+            glared = q(add_glare(im), "selfie")
+            if short >= 300:
+                check(f"quality: fixture {n} blurred r 5 -> blurry", "blurry" in blurred[2].get("advice", []), fmt_r(blurred[2]))
+                check(f"quality: fixture {n} darkened x0.25 -> too_dark", "too_dark" in dark[1].get("advice", []), fmt_r(dark[1]))
+                check(f"quality: fixture {n} with glare -> glare", "glare" in glared.get("advice", []), fmt_r(glared))
+            print(f"  {n:22s} {r.get('width')}x{r.get('height')}  blur {r.get('blur')} / "
+                  + ", ".join(str(b.get("blur")) for b in blurred)
+                  + f"  dark {r.get('dark')} / " + ", ".join(str(d_.get("dark")) for d_ in dark)
+                  + f"  glare {r.get('glare')} / {glared.get('glare')}")
+            if short >= 300:
+                small = im.resize((max(1, im.width * 280 // short), max(1, im.height * 280 // short)), Image.LANCZOS)
+                r = q(small, "selfie")
+                check(f"quality: fixture {n} reduced to {small.width}x{small.height} -> too_small",
+                      "too_small" in r.get("advice", []), fmt_r(r))
+
+    # The measures themselves, on images whose exact values are known (1000 px long: no scaling).
+    rng = np.random.default_rng(11)
+    arr = rng.integers(0, 256, (600, 1000), dtype=np.uint8)
+    a = arr.astype(np.float64)
+    lap = a[:-2, 1:-1] + a[2:, 1:-1] + a[1:-1, :-2] + a[1:-1, 2:] - 4 * a[1:-1, 1:-1]
+    r = q(Image.fromarray(arr).convert("RGB"), "document")
+    check("quality: blur is the variance of the 4-neighbour Laplacian (against numpy)",
+          r.get("ok") and abs(r["blur"] - lap.var()) < 0.1, f"{r.get('blur')} vs {lap.var():.1f}")
+    im = Image.new("RGB", (1000, 600), (128, 128, 128))
+    d = ImageDraw.Draw(im)
+    d.rectangle([100, 100, 199, 199], fill=(255, 255, 255))  # 10 000 px = 1.67 %: counts
+    for i in range(20):  # 20 specks of 100 px (0.017 % each): do not count
+        d.rectangle([300 + 30 * i, 400, 309 + 30 * i, 409], fill=(250, 250, 250))
+    d.rectangle([700, 100, 799, 199], fill=(255, 255, 200))  # large but blue < 245: not glare
+    d.rectangle([0, 500, 999, 599], fill=(20, 20, 20))  # 100 000 px dark = 16.67 %
+    r = q(im, "document")
+    check("quality: glare counts only large all-channel-saturated regions; dark is luminance < 40",
+          r.get("glare") == 0.0167 and r.get("dark") == 0.1667, fmt_r(r))
+    r = q(Image.new("RGB", (4000, 2400), (128, 128, 128)), "document")
+    check("quality: width and height are the input's", r.get("width") == 4000 and r.get("height") == 2400, fmt_r(r))
+
+    # Errors and degenerate sizes (one-shot, for the exit status).
+    png = b64(img_bytes(Image.new("RGB", (64, 64), (90, 90, 90))))
+    for name, req, want_rc, want_err in (
+        ("no kind", {"op": "quality", "image": png}, 1, "bad_request"),
+        ("unknown kind", {"op": "quality", "image": png, "kind": "passport"}, 1, "bad_request"),
+        ("no image", {"op": "quality", "kind": "selfie"}, 1, "bad_request"),
+        ("bad base64", {"op": "quality", "image": "!!!", "kind": "selfie"}, 1, "bad_base64"),
+        ("garbage image", {"op": "quality", "image": b64(b"not an image at all"), "kind": "selfie"}, 1, "unsupported_image_format"),
+        ("truncated PNG", {"op": "quality", "image": b64(base64.b64decode(png)[:60]), "kind": "document"}, 1, "image_decode_failed"),
+        ("empty image", {"op": "quality", "image": "", "kind": "document"}, 1, "empty_image"),
+    ):
+        rc, out, err = run_once(json.dumps(req).encode())
+        try:
+            resp = json.loads(out)
+        except ValueError:
+            resp = None
+        check(f"quality: {name} -> {want_err}, exit {want_rc}", rc == want_rc and resp == {"error": want_err} and not err,
+              f"exit {rc}, {out[:80]!r}")
+    for w, h in ((1, 1), (2, 2), (7, 300), (1, 4000)):
+        rc, out, err = run_once(json.dumps({"op": "quality", "kind": "document",
+                                            "image": b64(img_bytes(Image.new("RGB", (w, h), (128, 128, 128))))}).encode())
+        try:
+            resp = json.loads(out)
+        except ValueError:
+            resp = None
+        check(f"quality: {w}x{h} image answers ok", rc == 0 and isinstance(resp, dict) and resp.get("ok") is True
+              and "too_small" in resp.get("advice", []) and not err, f"exit {rc}, {out[:120]!r}")
 
 
 # ---------------------------------------------------------------- faces
@@ -725,13 +929,15 @@ def main():
     check("capabilities: face, pdf417 and mrz available", rc == 0 and caps.get("face") and caps.get("pdf417")
           and caps.get("mrz"), out.decode(errors="replace").strip())
     eng = Engine()
-    sections = [a for a in sys.argv[1:]] or ["faces", "pdf417", "mrz", "robust"]
+    sections = [a for a in sys.argv[1:]] or ["faces", "pdf417", "mrz", "quality", "robust"]
     if "faces" in sections:
         check_faces(eng)
     if "pdf417" in sections:
         check_pdf417(eng)
     if "mrz" in sections:
         check_mrz(eng)
+    if "quality" in sections:
+        check_quality(eng)
     rc, err = eng.close()
     check("serve process exits 0 and writes nothing to stderr", rc == 0 and not err,
           f"exit {rc}, stderr {len(err)} bytes")

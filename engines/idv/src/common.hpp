@@ -98,4 +98,9 @@ std::unique_ptr<MrzEngine, MrzEngineDeleter> mrz_engine_load();
 Json mrz_read(MrzEngine& engine, const Gray& img);
 std::string tesseract_version();
 
+// ---- quality.cpp
+// Capture quality: {"ok":true,"width","height","blur","glare","dark","advice":[…]}; `document`
+// selects the minimum size (document 600 px, selfie 300 px on the shorter side).
+Json quality_assess(const Image& img, bool document);
+
 }  // namespace idv

@@ -1,4 +1,5 @@
-// sigil-idv-engine: Sigil's identity-verification engine (faces, PDF417, MRZ), driven by JSON.
+// sigil-idv-engine: Sigil's identity-verification engine (faces, PDF417, MRZ, capture quality),
+// driven by JSON.
 //
 //   sigil-idv-engine          one JSON request on stdin, one JSON response on stdout
 //   sigil-idv-engine --serve  newline-delimited requests and responses; models load once
@@ -76,6 +77,7 @@ Json handle(State& st, const Json& req) {
         out.set("face", Json::boolean(st.face ? true : face_models_present(st.models)));
         out.set("pdf417", Json::boolean(true));
         out.set("mrz", Json::boolean(st.mrz_engine() != nullptr));
+        out.set("quality", Json::boolean(true));
         Json v = Json::object();
         v.set("dlib", Json::string(dlib_version()));
         v.set("zxing", Json::string(zxing_version()));
@@ -105,6 +107,12 @@ Json handle(State& st, const Json& req) {
         MrzEngine* engine = st.mrz_engine();
         if (!engine) throw EngineError{"engine_unavailable", 3};
         return mrz_read(*engine, to_gray(request_image(req)));
+    }
+    if (op->str == "quality") {
+        const Json* kind = req.get("kind");
+        if (!kind || kind->type != Json::Type::String || (kind->str != "document" && kind->str != "selfie"))
+            throw EngineError{"bad_request", 1};
+        return quality_assess(request_image(req), kind->str == "document");
     }
     throw EngineError{"unknown_op", 2};
 }
