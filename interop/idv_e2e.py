@@ -562,6 +562,10 @@ class Suite:
             return check(name + f" (no engine: the server must report {ENGINE_REASON})", False, f"reasons {reasons}; {sess.get('_body', '')}")
         if ENGINE_REASON in reasons:
             return check(name, False, f"the engine {self.engine} is there but the server reports {ENGINE_REASON}")
+        if not self.fixtures:
+            # Without the photographs the chip's portrait is a 1x1 skeleton: no face to match.
+            skip(name, f"{FACES} absent: the portrait is a placeholder, the server says {reasons}")
+            return None
         ok = v.get("result") == expect_result and (expect_reason is None or expect_reason in reasons)
         return check(name, ok, f"Okta {v.get('result')} {v.get('reasons')} {v.get('details', [])[:3]}; server {sess.get('status')} {reasons}")
 

@@ -281,10 +281,12 @@ public struct VerificationAnswer: Codable, Sendable, Equatable {
     public var evidence: [String]?
     /// `VERIFIED`, `FAILED` or `REVIEW` (after `submit`).
     public var status: String?
+    /// Retake advice for the image just sent (`blurry`, `glare`, `too_dark`, `too_small`).
+    public var advice: [String]?
 
-    public init(sessionID: String, evidence: [String]? = nil, status: String? = nil) {
-        self.sessionID = sessionID; self.evidence = evidence; self.status = status
+    public init(sessionID: String, evidence: [String]? = nil, status: String? = nil, advice: [String]? = nil) {
+        self.sessionID = sessionID; self.evidence = evidence; self.status = status; self.advice = advice
     }
 
-    enum CodingKeys: String, CodingKey { case sessionID = "session_id", evidence, status }
+    enum CodingKeys: String, CodingKey { case sessionID = "session_id", evidence, status, advice }
 }

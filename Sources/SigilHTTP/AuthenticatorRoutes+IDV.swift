@@ -52,7 +52,8 @@ extension AuthenticatorRoutes {
         let have = try await refusedAsProblem {
             try await services.idv.addEvidenceFromDevice(tenantID: tenant.id, id: sid, deviceID: device.device.id, kind: body.kind, bytes: data)
         }
-        return try Self.json(IDVAnswer(sessionID: sid, evidence: have))
+        let advice = await services.idv.advice(kind: body.kind, bytes: data)
+        return try Self.json(IDVAnswer(sessionID: sid, evidence: have, advice: advice.isEmpty ? nil : advice))
     }
 
     func idvSubmit(_ request: Request, _ context: SigilRequestContext) async throws -> Response {

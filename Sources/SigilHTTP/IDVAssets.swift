@@ -44,13 +44,21 @@ enum IDVAssets {
         say("uploading", "Uploading " + kind.replace("_", " ") + "…");
         try {
           const data = await call("POST", "/evidence/" + kind, body, type);
-          say("uploaded", "Received: " + data.evidence.join(", ").replace(/_/g, " ") + ".");
+          const advice = (data.advice || []).map((a) => retake[a] || a);
+          say("uploaded", "Received: " + data.evidence.join(", ").replace(/_/g, " ") + "." +
+            (advice.length ? " Consider a retake of the " + kind.replace("_", " ") + ": " + advice.join("; ") + "." : ""));
         } catch (e) {
           say("error", e.message);
         } finally {
           busy--;
         }
       }
+      const retake = {
+        blurry: "it is blurry (hold still, let the camera focus)",
+        glare: "there is glare (tilt the document away from the light)",
+        too_dark: "it is too dark (find more light)",
+        too_small: "it is too small (move closer so the document fills the frame)",
+      };
       function b64url(buffer) {
         const bytes = new Uint8Array(buffer);
         let bin = "";

@@ -202,7 +202,8 @@ struct IDVRoutes {
             throw IDVService.Refused("evidence_too_large", "The upload is larger than 10 MiB.")
         }
         let have = try await idv.addEvidence(tenantID: tenant.id, id: sid, secret: secret, kind: kind, bytes: bytes)
-        return ["stored": .string(kind), "evidence": .strings(have)]
+        let advice = await idv.advice(kind: kind, bytes: bytes)
+        return ["stored": .string(kind), "evidence": .strings(have), "advice": .strings(advice)]
     }
 
     func liveness(_ context: SigilRequestContext, _ sid: String, _ secret: String?) async throws -> [String: JSONValue] {

@@ -46,7 +46,11 @@ public struct IDVEngineCapabilities: Sendable, Equatable {
     public var face: Bool
     public var pdf417: Bool
     public var mrz: Bool
-    public init(face: Bool, pdf417: Bool, mrz: Bool) { self.face = face; self.pdf417 = pdf417; self.mrz = mrz }
+    /// The image-quality check (retake advice).
+    public var quality: Bool
+    public init(face: Bool, pdf417: Bool, mrz: Bool, quality: Bool = false) {
+        self.face = face; self.pdf417 = pdf417; self.mrz = mrz; self.quality = quality
+    }
     public static let none = IDVEngineCapabilities(face: false, pdf417: false, mrz: false)
 }
 
@@ -61,6 +65,13 @@ public protocol IDVEngine: Sendable {
     func pdf417(in image: [UInt8]) async throws(IDVEngineError) -> String?
     /// Lines that look like an MRZ, as read (field-aware decoding is `MRZ.parse`'s).
     func mrzLines(in image: [UInt8]) async throws(IDVEngineError) -> [String]
+    /// Retake advice for a capture (`blurry`, `glare`, `too_dark`, `too_small`); `kind` is
+    /// `document` or `selfie`.
+    func quality(of image: [UInt8], kind: String) async throws(IDVEngineError) -> [String]
+}
+
+extension IDVEngine {
+    public func quality(of image: [UInt8], kind: String) async throws(IDVEngineError) -> [String] { throw .unavailable("no quality check") }
 }
 
 public struct UnavailableIDVEngine: IDVEngine {

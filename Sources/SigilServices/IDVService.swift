@@ -314,6 +314,18 @@ public struct IDVService: Sendable {
         return (try? JSONDecoder().decode([String: String].self, from: Data(bytes))) ?? [:]
     }
 
+    /// Retake advice for an image just stored (`blurry`, `glare`, `too_dark`, `too_small`): advice
+    /// only, the checks decide. Empty without an engine or for chip files and liveness frames.
+    public func advice(kind: String, bytes: [UInt8]) async -> [String] {
+        let what: String
+        switch IDVSession.EvidenceKind(rawValue: kind) {
+        case .documentFront, .documentBack: what = "document"
+        case .selfie: what = "selfie"
+        default: return []
+        }
+        return (try? await engine.quality(of: bytes, kind: what)) ?? []
+    }
+
     static func evidenceContext(tenantID: String, session: String, kind: String) -> String { "sigil/idv-evidence/\(tenantID)/\(session)/\(kind)" }
     static func identityContext(tenantID: String, reference: String) -> String { "sigil/idv-identity/\(tenantID)/\(reference)" }
 

@@ -44,7 +44,9 @@ public actor ProcessIDVEngine: IDVEngine {
     public func capabilities() async -> IDVEngineCapabilities {
         if let known { return known }
         guard let answer = try? await call(["op": "capabilities"]) else { return .none }
-        let c = IDVEngineCapabilities(face: answer["face"] as? Bool ?? false, pdf417: answer["pdf417"] as? Bool ?? false, mrz: answer["mrz"] as? Bool ?? false)
+        let c = IDVEngineCapabilities(
+            face: answer["face"] as? Bool ?? false, pdf417: answer["pdf417"] as? Bool ?? false, mrz: answer["mrz"] as? Bool ?? false,
+            quality: answer["quality"] as? Bool ?? false)
         known = c
         return c
     }
@@ -75,6 +77,13 @@ public actor ProcessIDVEngine: IDVEngine {
         guard await capabilities().mrz else { throw .unavailable("the engine has no OCR language data") }
         let answer = try await call(["op": "mrz", "image": Data(image).base64EncodedString()])
         return answer["lines"] as? [String] ?? []
+    }
+
+    public func quality(of image: [UInt8], kind: String) async throws(IDVEngineError) -> [String] {
+        // An engine from before the quality check has none (not an error worth a restart).
+        guard await capabilities().quality else { throw .unavailable("the engine has no quality check") }
+        let answer = try await call(["op": "quality", "image": Data(image).base64EncodedString(), "kind": kind])
+        return answer["advice"] as? [String] ?? []
     }
 
     // MARK: the process

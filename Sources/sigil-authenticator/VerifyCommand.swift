@@ -39,6 +39,16 @@ struct Verify: AsyncParsableCommand {
     @Flag(name: .customLong("no-submit"), help: "Send the evidence but do not submit (the page or a later call does).")
     var noSubmit = false
 
+    static func explain(_ advice: String) -> String {
+        switch advice {
+        case "blurry": "the photo is blurry; hold still and let the camera focus"
+        case "glare": "there is glare; tilt the document away from the light"
+        case "too_dark": "the photo is too dark; find more light"
+        case "too_small": "the image is too small; move closer so the document fills the frame"
+        default: advice
+        }
+    }
+
     func run() async throws {
         let handoff = try VerificationHandoff.parse(try readCodeInput(code))
         func read(_ path: String) throws -> [UInt8] {
@@ -61,7 +71,10 @@ struct Verify: AsyncParsableCommand {
             var last = VerificationAnswer(sessionID: handoff.sessionID)
             for (kind, bytes) in evidence {
                 last = try await authenticator.sendEvidence(handoff, kind: kind, bytes: bytes)
-                if !json { print("Sent \(kind.replacingOccurrences(of: "_", with: " ")).") }
+                if !json {
+                    print("Sent \(kind.replacingOccurrences(of: "_", with: " ")).")
+                    for advice in last.advice ?? [] { print("  Consider a retake: \(Self.explain(advice)).") }
+                }
             }
             if submit { last = try await authenticator.submitVerification(handoff, documentType: documentType) }
             if json {

@@ -40,6 +40,8 @@ struct ScriptedEngine: IDVEngine {
         }
     }
     func pdf417(in image: [UInt8]) async throws(IDVEngineError) -> String? { nil }
+    /// Byte 3 = 0x20: a blurry photo.
+    func quality(of image: [UInt8], kind: String) async throws(IDVEngineError) -> [String] { image.count > 3 && image[3] == 0x20 ? ["blurry"] : [] }
     func mrzLines(in image: [UInt8]) async throws(IDVEngineError) -> [String] { image.count >= 5 && image[4] == 0x4D ? Self.mrz : [] }
 }
 
@@ -144,6 +146,11 @@ struct IDVServiceTests {
             // Liveness frames before a challenge are refused.
             await #expect(throws: IDVService.Refused.self) { _ = try await idv.addEvidence(tenantID: t, id: id, secret: secret, kind: "liveness", bytes: [1]) }
             _ = try await idv.addEvidence(tenantID: t, id: id, secret: secret, kind: "document_front", bytes: ScriptedEngine.image(1, mrz: true))
+            // Retake advice from the engine's quality check: images only, advice only.
+            #expect(await idv.advice(kind: "document_front", bytes: ScriptedEngine.image(0x20)) == ["blurry"])
+            #expect(await idv.advice(kind: "selfie", bytes: ScriptedEngine.image(2)).isEmpty)
+            #expect(await idv.advice(kind: "chip", bytes: ScriptedEngine.image(0x20)).isEmpty)
+            #expect(await IDVService(context: h.context, engine: UnavailableIDVEngine()).advice(kind: "selfie", bytes: ScriptedEngine.image(0x20)).isEmpty)
             // Submitting early names what is missing.
             await #expect(throws: IDVService.Refused("missing_evidence", "Still needed: liveness, selfie", missing: ["liveness", "selfie"])) {
                 _ = try await idv.submit(tenantID: t, id: id, secret: secret, documentType: "passport")

@@ -48,6 +48,9 @@ struct RealIDVEngineTests {
         // Two people in one selfie are refused.
         let two = try await engine.faces(in: try bytes(base, "faces/multi_two_people.jpg"))
         #expect(FaceComparison.compare(selfie: two, reference: a, threshold: 0.6).reasons == ["multiple_faces_in_selfie"])
+        // The quality check: a sharp portrait needs no retake; the same photo shrunk would be too small.
+        #expect(try await engine.quality(of: try bytes(base, "faces/obama__a.jpg"), kind: "selfie").isEmpty)
+        #expect(try await engine.quality(of: try bytes(base, "faces/obama__c.jpg"), kind: "selfie") == ["too_small"])
         // Not an image: the engine's own reason.
         await #expect(throws: IDVEngineError.self) { _ = try await engine.faces(in: [0xFF, 0xD8, 0xFF, 0x00, 0x01]) }
     }
