@@ -67,7 +67,7 @@ func runIDVBench(arguments: [String]) async throws {
         client.append(clock.now - start)
         start = clock.now
         let findings = await checks.run(
-            documentType: "passport", evidence: [IDVChecks.Kind.chip: chipBytes, .selfie: selfie], cscas: [], liveness: nil,
+            documentType: "passport", evidence: ["chip": chipBytes, "selfie": selfie], cscas: [], liveness: nil,
             expected: ["given_name": "Erika", "family_name": "Mustermann"], now: Date())
         _ = IDVDecider.decide(findings, policy: IDVPolicy(requireLiveness: false), now: Date())
         decision.append(clock.now - start)

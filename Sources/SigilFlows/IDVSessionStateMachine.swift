@@ -100,13 +100,15 @@ public struct IDVSessionStateMachine: Sendable {
         return record.payload.decision.map(Action.decided) ?? .cancelled
     }
 
-    /// The desktop-to-phone hand-off link, once, while the session is open.
-    public mutating func useHandoff(secretHash: String, now: Date) -> Action {
+    /// The desktop-to-phone hand-off link, once, while the session is open. A phone browser
+    /// brings its own secret (`phoneSecretHash`); the app binds its device instead (`bind`).
+    public mutating func useHandoff(secretHash: String, phoneSecretHash: String? = nil, now: Date) -> Action {
         switch state(at: now) {
         case .created, .collecting:
             guard let expected = record.payload.handoffHash, expected == secretHash else { return .refuse(.unknown) }
             guard record.payload.handoffUsedAt == nil else { return .refuse(.claimedByAnother) }
             record.payload.handoffUsedAt = now
+            if let phoneSecretHash { record.payload.phoneSecretHash = phoneSecretHash }
             record.updatedAt = now
             return .stored
         case .decided, .cancelled: return .refuse(.used)

@@ -23,10 +23,7 @@ extension AuthenticatorRoutes {
     }
     typealias IDVAnswer = VerificationAnswer
 
-    func idvSession(_ context: SigilRequestContext) throws -> String {
-        guard let sid = context.parameters.get("sid"), sid.hasPrefix("idv_"), sid.utf8.count < 64 else { throw Problem.notFound() }
-        return sid
-    }
+    func idvSession(_ context: SigilRequestContext) throws -> String { try IDVRoutes.sid(context) }
 
     func idvClaim(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let bytes = try await Self.read(request)
@@ -72,14 +69,7 @@ extension AuthenticatorRoutes {
         do {
             return try await body()
         } catch let refused as IDVService.Refused {
-            let status: HTTPResponse.Status =
-                switch refused.code {
-                case "unknown_session", "not_this_device": .forbidden
-                case "session_expired", "session_finished": .gone
-                case "missing_evidence", "handoff_used": .conflict
-                default: .unprocessableContent
-                }
-            throw Problem(status: status, type: refused.code.replacingOccurrences(of: "_", with: "-"), title: refused.message)
+            throw Problem(status: IDVRoutes.status(of: refused), type: refused.code.replacingOccurrences(of: "_", with: "-"), title: refused.message)
         }
     }
 }

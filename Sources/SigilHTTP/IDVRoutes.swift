@@ -73,11 +73,25 @@ struct IDVRoutes {
         Base64URL.encode(services.context.masterKey.authenticationCode(Array((sid + "|" + secret).utf8), purpose: "idv-csrf"))
     }
 
-    func sid(_ context: SigilRequestContext) throws -> String {
+    /// The `:sid` path parameter, when it is shaped like an IDV session id (else 404). The app's routes use it too.
+    static func sid(_ context: SigilRequestContext) throws -> String {
         guard let sid = context.parameters.get("sid"), sid.hasPrefix("idv_"), sid.utf8.count < 64,
             sid.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F })
         else { throw Problem.notFound() }
         return sid
+    }
+
+    func sid(_ context: SigilRequestContext) throws -> String { try Self.sid(context) }
+
+    /// The HTTP status of a session's refusal, for the page's JSON calls and the app's signed ones alike.
+    static func status(of refused: IDVService.Refused) -> HTTPResponse.Status {
+        switch refused.code {
+        case "unknown_session", "csrf", "not_this_device": .forbidden
+        case "session_expired", "session_finished": .gone
+        case "evidence_too_large": .contentTooLarge
+        case "handoff_used": .conflict
+        default: .badRequest
+        }
     }
 
     /// A JSON call on a session: same origin (POST), cookie, CSRF header; refusals as `{"error", "message"}`.
@@ -98,14 +112,7 @@ struct IDVRoutes {
         } catch let refused as IDVService.Refused {
             var out: [String: JSONValue] = ["error": .string(refused.code), "message": .string(refused.message)]
             if !refused.missing.isEmpty { out["missing"] = .strings(refused.missing) }
-            let status: HTTPResponse.Status =
-                switch refused.code {
-                case "unknown_session", "csrf": .forbidden
-                case "session_expired", "session_finished": .gone
-                case "evidence_too_large": .contentTooLarge
-                default: .badRequest
-                }
-            return OAuthRoutes.json(out, status: status)
+            return OAuthRoutes.json(out, status: Self.status(of: refused))
         }
     }
 

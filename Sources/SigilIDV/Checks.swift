@@ -12,14 +12,15 @@ public struct IDVChecks: Sendable {
         self.threshold = threshold
     }
 
-    public enum Kind: String { case documentFront = "document_front", documentBack = "document_back", chip, selfie, liveness }
+    enum Kind: String { case documentFront = "document_front", documentBack = "document_back", chip, selfie, liveness }
 
+    /// `evidence` by kind name (`document_front`, `document_back`, `chip`, `selfie`, `liveness`).
     public func run(
-        documentType: String, evidence raw: [some RawRepresentable<String>: [UInt8]], cscas: [[UInt8]], liveness challenge: LivenessChallenge?,
+        documentType: String, evidence raw: [String: [UInt8]], cscas: [[UInt8]], liveness challenge: LivenessChallenge?,
         expected: [String: String], livenessReceivedAt: Date? = nil, now: Date
     ) async -> IDVFindings {
         var evidence: [Kind: [UInt8]] = [:]
-        for (k, v) in raw { if let kind = Kind(rawValue: k.rawValue) { evidence[kind] = v } }
+        for (k, v) in raw { if let kind = Kind(rawValue: k) { evidence[kind] = v } }
         var f = IDVFindings(documentType: documentType, expectedNames: expected)
         var reference: [UInt8]?
 

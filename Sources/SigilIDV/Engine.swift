@@ -163,33 +163,40 @@ public struct ChipEvidence: Sendable, Equatable {
     }
 }
 
-/// Minimal BER-TLV reading for the LDS files (ICAO 9303 part 10).
+/// Minimal BER-TLV reading for the LDS files (ICAO 9303 part 10): EF.SOD's wrapper, DG1, DG2.
 enum TLV {
+    /// The element starting at `start`: its tag bytes, its value's range, and where it ends.
+    static func element(in data: [UInt8], at start: Int = 0) -> (tag: [UInt8], value: Range<Int>, end: Int)? {
+        var i = start
+        guard i < data.count else { return nil }
+        var tag = [data[i]]
+        i += 1
+        if tag[0] & 0x1F == 0x1F {
+            while i < data.count {
+                tag.append(data[i])
+                i += 1
+                if tag.last! & 0x80 == 0 { break }
+            }
+        }
+        guard i < data.count else { return nil }
+        var length = Int(data[i])
+        i += 1
+        if length & 0x80 != 0 {
+            let n = length & 0x7F
+            guard (1...3).contains(n), i + n <= data.count else { return nil }
+            length = data[i..<i + n].reduce(0) { $0 << 8 | Int($1) }
+            i += n
+        }
+        guard i + length <= data.count else { return nil }
+        return (tag, i..<i + length, i + length)
+    }
+
     /// The value of the first element with `tag` at the top level of `data`.
     static func value(of tag: [UInt8], in data: [UInt8]) -> [UInt8]? {
         var i = 0
-        while i < data.count {
-            var t = [data[i]]
-            i += 1
-            if t[0] & 0x1F == 0x1F {
-                while i < data.count {
-                    t.append(data[i])
-                    i += 1
-                    if t.last! & 0x80 == 0 { break }
-                }
-            }
-            guard i < data.count else { return nil }
-            var length = Int(data[i])
-            i += 1
-            if length & 0x80 != 0 {
-                let n = length & 0x7F
-                guard n >= 1, n <= 3, i + n <= data.count else { return nil }
-                length = data[i..<i + n].reduce(0) { $0 << 8 | Int($1) }
-                i += n
-            }
-            guard i + length <= data.count else { return nil }
-            if t == tag { return Array(data[i..<i + length]) }
-            i += length
+        while let e = element(in: data, at: i) {
+            if e.tag == tag { return Array(data[e.value]) }
+            i = e.end
         }
         return nil
     }

@@ -71,18 +71,9 @@ public enum PassiveAuthentication {
 
     /// The SignedData inside EF.SOD: the file is an application-23 (`0x77`) wrapper around it.
     public static func unwrap(_ sod: [UInt8]) -> [UInt8]? {
-        guard sod.first == 0x77, sod.count > 2 else { return sod.first == 0x30 ? sod : nil }
-        var index = 1
-        var length = Int(sod[index])
-        index += 1
-        if length & 0x80 != 0 {
-            let count = length & 0x7F
-            guard (1...3).contains(count), sod.count >= index + count else { return nil }
-            length = sod[index..<(index + count)].reduce(0) { $0 << 8 | Int($1) }
-            index += count
-        }
-        guard sod.count == index + length else { return nil }
-        return Array(sod[index...])
+        guard sod.first == 0x77 else { return sod.first == 0x30 ? sod : nil }
+        guard let e = TLV.element(in: sod), e.tag == [0x77], e.end == sod.count else { return nil }
+        return Array(sod[e.value])
     }
 
     /// Verifies `sod` and the data groups read from the chip against the CSCA certificates (DER).

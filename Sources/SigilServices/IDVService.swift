@@ -1,9 +1,11 @@
+import Crypto
 import Foundation
 import SigilCore
 import SigilFlows
 import SigilIDV
 import SigilJOSE
 import SigilStore
+import SwiftASN1
 
 /// Identity verification (docs/idv.md): the tenant's settings and CSCA list, IDV sessions (flow
 /// rows driven by `IDVSessionStateMachine`), their sealed evidence, the checks over it, the
@@ -101,7 +103,7 @@ public struct IDVService: Sendable {
             guard let names = PassiveAuthentication.certificateNames(der) else {
                 throw ServiceError.invalid([FieldError(field: "pem", message: "a certificate could not be parsed")])
             }
-            records.append(CSCARecord(tenantID: tenantID, id: sha256Hex(der), subject: names.subject, der: der, createdAt: now))
+            records.append(CSCARecord(tenantID: tenantID, id: hexEncoded(SHA256.hash(data: der)), subject: names.subject, der: der, createdAt: now))
         }
         let context = self.context
         let offered = records
@@ -133,20 +135,9 @@ public struct IDVService: Sendable {
         if !deleted { throw StoreError.notFound("csca", id) }
     }
 
+    /// The CERTIFICATE blocks of a PEM text, DER (swift-asn1's PEM reader).
     static func pemBlocks(_ text: String) -> [[UInt8]] {
-        var out: [[UInt8]] = []
-        var inside = false
-        var body = ""
-        for line in text.split(whereSeparator: \.isNewline).map({ $0.trimmingCharacters(in: .whitespaces) }) {
-            if line == "-----BEGIN CERTIFICATE-----" { inside = true; body = ""; continue }
-            if line == "-----END CERTIFICATE-----" {
-                if let data = Data(base64Encoded: body) { out.append([UInt8](data)) }
-                inside = false
-                continue
-            }
-            if inside { body += line }
-        }
-        return out
+        ((try? PEMDocument.parseMultiple(pemString: text)) ?? []).filter { $0.discriminator == "CERTIFICATE" }.map { Array($0.derBytes) }
     }
 
     // MARK: sessions
@@ -233,6 +224,14 @@ public struct IDVService: Sendable {
         }
     }
 
+    /// The IDV session row `id`, or nil (not an IDV session id, not found, not this tenant's).
+    func sessionRow(tenantID: String, id: String) async -> (LoginTransaction, IDVSession)? {
+        guard id.hasPrefix(IdentifierKind.idvSession.rawValue + "_"), id.utf8.count < 64,
+            let row = try? await context.store.loginTransactions.get(tenantID: tenantID, id: id), case .idvSession(let s) = row.flow
+        else { return nil }
+        return (row, s)
+    }
+
     /// The session if `secret` is its browser secret (constant-time), else `unknown_session`.
     func load(tenantID: String, id: String, secret: String?) async throws -> (LoginTransaction, IDVSession) {
         let (row, s, _) = try await loadWithDevice(tenantID: tenantID, id: id, secret: secret)
@@ -241,10 +240,9 @@ public struct IDVService: Sendable {
 
     /// … and whether the secret is the phone's (the hand-off) rather than the starting browser's.
     func loadWithDevice(tenantID: String, id: String, secret: String?) async throws -> (LoginTransaction, IDVSession, phone: Bool) {
-        guard let secret, id.hasPrefix(IdentifierKind.idvSession.rawValue + "_"), id.utf8.count < 64,
-            let row = try? await context.store.loginTransactions.get(tenantID: tenantID, id: id), case .idvSession(let s) = row.flow,
-            let expected = row.secretHash
-        else { throw Self.refusal(.unknown) }
+        guard let secret, let (row, s) = await sessionRow(tenantID: tenantID, id: id), let expected = row.secretHash else {
+            throw Self.refusal(.unknown)
+        }
         let presented = Array(tokenHash(secret).utf8)
         let desktop = constantTimeEquals(presented, Array(expected.utf8))
         let phone = s.phoneSecretHash.map { constantTimeEquals(presented, Array($0.utf8)) } ?? false
@@ -374,12 +372,11 @@ public struct IDVService: Sendable {
             throw Refused("missing_evidence", "Still needed: " + kinds.map(\.rawValue).joined(separator: ", "), missing: kinds.map(\.rawValue))
         }
         // Checks over the sealed evidence (outside any transaction: the engine takes seconds).
-        var evidence: [IDVSession.EvidenceKind: [UInt8]] = [:]
+        var evidence: [String: [UInt8]] = [:]
         var livenessAt: Date?
         for r in try await context.store.idv.evidence(tenantID: tenantID, sessionID: id) {
-            guard let k = IDVSession.EvidenceKind(rawValue: r.kind) else { continue }
-            if k == .liveness { livenessAt = r.createdAt }
-            evidence[k] = try context.masterKey.open(r.sealed, context: Self.evidenceContext(tenantID: tenantID, session: id, kind: r.kind))
+            if r.kind == IDVSession.EvidenceKind.liveness.rawValue { livenessAt = r.createdAt }
+            evidence[r.kind] = try context.masterKey.open(r.sealed, context: Self.evidenceContext(tenantID: tenantID, session: id, kind: r.kind))
         }
         let cscas = try await context.store.idv.cscas(tenantID: tenantID).map(\.der)
         let now = context.clock.now()
@@ -452,21 +449,11 @@ public struct IDVService: Sendable {
     /// The phone's one-time hand-off link: returns a new browser secret for the phone's cookie
     /// (the desktop keeps its own).
     public func useHandoff(tenantID: String, id: String, handoffSecret: String, browserSecret: () -> String) async throws -> String {
-        guard id.hasPrefix(IdentifierKind.idvSession.rawValue + "_") else { throw Self.refusal(.unknown) }
+        guard await sessionRow(tenantID: tenantID, id: id) != nil else { throw Self.refusal(.unknown) }
+        // The phone gets its own secret, in the same step that spends the hand-off; the desktop keeps its own.
         let fresh = browserSecret()
-        let hash = tokenHash(handoffSecret)
-        do {
-            _ = try await context.store.loginTransactions.get(tenantID: tenantID, id: id)
-        } catch {
-            throw Self.refusal(.unknown)
-        }
-        try await step(tenantID: tenantID, id: id) { m, now in m.useHandoff(secretHash: hash, now: now) }
-        // The phone gets its own secret; the desktop keeps its own (both are accepted).
-        _ = try await context.store.loginTransactions.update(tenantID: tenantID, id: id) { t in
-            guard case .idvSession(var s) = t.flow else { return }
-            s.phoneSecretHash = tokenHash(fresh)
-            t.flow = .idvSession(s)
-        }
+        let (hash, phone) = (tokenHash(handoffSecret), tokenHash(fresh))
+        try await step(tenantID: tenantID, id: id) { m, now in m.useHandoff(secretHash: hash, phoneSecretHash: phone, now: now) }
         return fresh
     }
 
@@ -475,9 +462,7 @@ public struct IDVService: Sendable {
     /// The app scanned the hand-off code: the session is bound to this device from now on (the
     /// one-time hand-off is spent). A session about a Sigil user takes only that user's devices.
     public func claimForDevice(tenantID: String, id: String, handoffSecret: String, deviceID: String, userID: String) async throws {
-        guard id.hasPrefix(IdentifierKind.idvSession.rawValue + "_"), let row = try? await context.store.loginTransactions.get(tenantID: tenantID, id: id),
-            case .idvSession(let s) = row.flow
-        else { throw Self.refusal(.unknown) }
+        guard let (_, s) = await sessionRow(tenantID: tenantID, id: id) else { throw Self.refusal(.unknown) }
         if let subjectID = s.subjectID, let subject = try await context.store.idv.subject(tenantID: tenantID, id: subjectID),
             let owner = subject.userID, owner != userID
         {
@@ -495,9 +480,7 @@ public struct IDVService: Sendable {
     }
 
     func requireDevice(tenantID: String, id: String, deviceID: String) async throws -> IDVSession {
-        guard id.hasPrefix(IdentifierKind.idvSession.rawValue + "_"), let row = try? await context.store.loginTransactions.get(tenantID: tenantID, id: id),
-            case .idvSession(let s) = row.flow
-        else { throw Self.refusal(.unknown) }
+        guard let (row, s) = await sessionRow(tenantID: tenantID, id: id) else { throw Self.refusal(.unknown) }
         guard let bound = row.deviceID, constantTimeEquals(Array(bound.utf8), Array(deviceID.utf8)) else {
             throw Refused("not_this_device", "Scan the code on the verification page first.")
         }
@@ -550,9 +533,7 @@ public struct IDVService: Sendable {
     /// An admin's view of a session, with its verified claims (standard dialect) when verified.
     public func adminStatus(tenantID: String, id: String, by principal: Principal) async throws -> (Status, JSONValue?) {
         try authorize(principal, tenantID)
-        guard id.hasPrefix(IdentifierKind.idvSession.rawValue + "_"), let row = try? await context.store.loginTransactions.get(tenantID: tenantID, id: id),
-            case .idvSession(let s) = row.flow
-        else { throw StoreError.notFound("idv session", id) }
+        guard let (row, s) = await sessionRow(tenantID: tenantID, id: id) else { throw StoreError.notFound("idv session", id) }
         let now = context.clock.now()
         let claims = try s.sealedIdentity.flatMap { try identity(tenantID: tenantID, sealed: $0, reference: id) }.flatMap {
             VerifiedClaims.response(for: $0, claims: nil, now: now)
@@ -561,7 +542,12 @@ public struct IDVService: Sendable {
     }
 
     func identity(tenantID: String, sealed: String, reference: String) throws -> VerifiedIdentity? {
-        let bytes = try context.masterKey.open(sealed, context: Self.identityContext(tenantID: tenantID, reference: reference))
+        try Self.openIdentity(context.masterKey, tenantID: tenantID, sealed: sealed, reference: reference)
+    }
+
+    /// Opens a sealed `VerifiedIdentity` (the token endpoint also reads a session's result this way, inside its transaction).
+    public static func openIdentity(_ key: MasterKey, tenantID: String, sealed: String, reference: String) throws -> VerifiedIdentity? {
+        let bytes = try key.open(sealed, context: identityContext(tenantID: tenantID, reference: reference))
         return try? JSONDecoder().decode(VerifiedIdentity.self, from: Data(bytes))
     }
 
@@ -580,14 +566,6 @@ public struct IDVService: Sendable {
             request = String(decoding: try context.masterKey.open(sealed, context: Self.requestContext(tenantID: tenantID, session: id)), as: UTF8.self)
         }
         return (s, try s.sealedIdentity.flatMap { try identity(tenantID: tenantID, sealed: $0, reference: id) }, request)
-    }
-
-    /// The decided identity of a session (the token endpoint reads it when redeeming the code).
-    public func decidedIdentity(tenantID: String, sessionID: String) async throws -> VerifiedIdentity? {
-        guard let row = try? await context.store.loginTransactions.get(tenantID: tenantID, id: sessionID), case .idvSession(let s) = row.flow,
-            let sealed = s.sealedIdentity
-        else { return nil }
-        return try identity(tenantID: tenantID, sealed: sealed, reference: sessionID)
     }
 
     // MARK: subjects and privacy
@@ -671,8 +649,4 @@ public struct IDVService: Sendable {
         }
         return result
     }
-}
-
-func sha256Hex(_ bytes: [UInt8]) -> String {
-    PassiveAuthentication.digest("2.16.840.1.101.3.4.2.1", bytes).map { $0.map { String(format: "%02x", $0) }.joined() } ?? ""
 }

@@ -90,11 +90,3 @@ extension OAuthService {
         return AuthorizationResponse.success(code: code, target: target, issuer: issuer)
     }
 }
-
-extension IDVService {
-    /// Opens a sealed `VerifiedIdentity` (the token endpoint reads the session's result inside its transaction).
-    public static func openIdentity(_ key: MasterKey, tenantID: String, sealed: String, reference: String) throws -> VerifiedIdentity? {
-        let bytes = try key.open(sealed, context: identityContext(tenantID: tenantID, reference: reference))
-        return try? JSONDecoder().decode(VerifiedIdentity.self, from: Data(bytes))
-    }
-}
