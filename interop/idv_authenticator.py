@@ -14,8 +14,9 @@ Cases (PASS / FAIL / SKIP lines):
               <PNG of the QR> --sod --dg1 --dg2 --selfie obama__b.jpg --json` -> VERIFIED; the desktop page goes back
               to /account by itself; #identity-status says "Verified on ..."
   OIDC        a public client (PKCE S256) allowed identity_assurance, in the same browser session: the ID token has
-              verified_claims (trust_framework nist_800_63A, the verified names); a confidential client not allowed
-              identity_assurance, asking for verified_claims through `claims`, gets none
+              verified_claims (trust_framework nist_800_63A, the verified names; valid under interop/ida_rules.py);
+              a confidential client not allowed identity_assurance, asking for verified_claims through `claims`,
+              gets none
   refusals    the second user's device cannot claim the first user's verification (not-this-device); evidence and
               submit from a device that has not claimed (not-this-device, a signed device request made here with the
               CLI's key); the hand-off a second time (refused); DG1 altered after signing -> FAILED dg1_hash_mismatch;
@@ -44,6 +45,7 @@ import idv_e2e as E  # noqa: E402
 import idv_passport  # noqa: E402
 from idv_e2e import AdminAPI, OktaCallback, admin_token, browser, check, decode_qr_svg, skip, start_serve, stop_serve, wait_for  # noqa: E402
 from okta_idv import OKTA_USER_ID, OktaIDVClient, load_ida_schemas  # noqa: E402
+import ida_rules  # noqa: E402
 from passkey_signin import enrol_first_admin, wait_path  # noqa: E402
 from authenticator_signin import element_png  # noqa: E402
 from upstream_stepup_authenticator import DeviceKey  # noqa: E402
@@ -380,6 +382,9 @@ class Suite:
                   json.dumps(vc)[:400])
             check(f"{label}: ... sub is the user, verification has assurance_level and time", bool(got.get("sub")) and
                   all(k in (vc or {}).get("verification", {}) for k in ("assurance_level", "time")), json.dumps(vc)[:300])
+            errors = ida_rules.validate_verified_claims(vc)
+            check(f"{label}: ... verified_claims valid under the OIDC4IDA rules (ida_rules.py, written from the spec)", vc is not None and not errors,
+                  "; ".join(errors[:4]))
         else:
             check(f"{label}: not verified: the allowed client's ID token has no verified_claims", vc is None, json.dumps(vc)[:300])
         ask = {"id_token": {"verified_claims": {"verification": {"trust_framework": None}, "claims": {"given_name": None, "family_name": None}}}}

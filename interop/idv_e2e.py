@@ -17,8 +17,10 @@ and says so), the synthetic CSCA imported.
 Cases (each prints PASS / FAIL / SKIP lines):
   success        chip DG1/DG2/SOD (portrait ../shared/fixtures/faces/obama__a.jpg) through the page's file
                  inputs, selfie obama__b.jpg through #file-selfie, #submit → Okta's callback → token →
-                 Okta's evaluation VERIFIED; verified_claims' verification element against the OIDC4IDA
-                 schema when the schemas are there ($SIGIL_IDA_SCHEMA_DIR, see okta_idv.py)
+                 Okta's evaluation VERIFIED; verified_claims' verification element under the OIDC4IDA
+                 rules (interop/ida_rules.py, always) and against the OIDC4IDA schema when the schemas
+                 are there ($SIGIL_IDA_SCHEMA_DIR, see okta_idv.py); the admin API's verified_claims
+                 (standard dialect) under the rules
   camera         the same with the selfie from Chromium's fake camera (--use-file-for-fake-video-capture
                  with an MJPEG made from obama__c.jpg) through #camera-start / #camera-capture-selfie
   FAILED         wrong face (biden__a.jpg), expired document, DG1 altered after signing, a DS from another
@@ -57,6 +59,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from passkey_signin import OUTBOUND_ALLOW_HOSTS, free_port  # noqa: E402
 from okta_idv import CALLBACK_PATH, OKTA_USER_ID, OktaIDVClient, load_ida_schemas  # noqa: E402
+import ida_rules  # noqa: E402
 import idv_passport  # noqa: E402
 
 import requests  # noqa: E402
@@ -595,6 +598,9 @@ class Suite:
             v = run.get("verdict") or {}
             check("... the code exchanges (client_secret_post, PKCE) for an ID token Okta accepts: RS256 kid in JWKS, iss, aud, exp, iat, nonce, sub",
                   self.plumbing_ok(v), f"{v.get('reasons')} {v.get('details', [])[:4]}")
+            # Okta's dialect: only the verification element is held to the IDA rules (okta_idv.py says why).
+            check("... verified_claims valid under the OIDC4IDA rules (ida_rules.py, written from the spec): the verification element of Okta's dialect",
+                  (v.get("rules") or {}).get("verification_errors") == [], str((v.get("rules") or {}).get("verification_errors", "no verified_claims")))
             sess = self.session_json(run["sid"])
             pa = [c for c in sess.get("checks") or [] if c.get("name") == "passive_authentication"]
             check("... the admin API shows passive_authentication passed (SOD, DS chained to the imported CSCA, DG hashes)",
@@ -618,6 +624,9 @@ class Suite:
                     check("... the admin API shows the decision VERIFIED with its checks and verified_claims", s2.get("state") == "decided"
                           and s2.get("status") == "VERIFIED" and s2.get("verified_claims") and all({"name", "passed"} <= set(c) for c in s2.get("checks", [])),
                           str(s2)[:400])
+                    errors = ida_rules.validate_verified_claims(s2.get("verified_claims"))
+                    check("... the admin API's verified_claims (standard dialect) valid under the OIDC4IDA rules (ida_rules.py, written from the spec)",
+                          not errors, "; ".join(errors[:4]))
 
             # replays on the success run
             r = requests.get(self.client.authorize_url(p), allow_redirects=False, timeout=10)

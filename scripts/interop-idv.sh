@@ -5,9 +5,12 @@
 #                              ISO 19794-5 DG2, EF.SOD signed with `openssl cms` by a document signer of a
 #                              brainpoolP256r1 CSCA) and its forgeries, checked with `openssl cms -verify`
 #                              and by re-hashing
+#   interop/ida_rules.py --self-test      the OIDC4IDA rules written from the spec text (verified_claims and
+#                              their requests), over the spec's examples restated and broken variants
 #   interop/idv_e2e.py         the real `sigil serve` as Okta's IDV vendor: Python requests as Okta
 #                              (interop/okta_idv.py's OktaIDVClient: PAR, token, Okta's evaluation, the
-#                              OIDC4IDA schema when $SIGIL_IDA_SCHEMA_DIR has it) and headless Chromium as the
+#                              OIDC4IDA rules (ida_rules.py) always, the OIDC4IDA schema when
+#                              $SIGIL_IDA_SCHEMA_DIR has it) and headless Chromium as the
 #                              person (chip files and a selfie through the capture page, the fake camera, the
 #                              desktop-to-phone hand-off through the QR code); VERIFIED, each FAILED, cancel,
 #                              replays, cookie and CSRF refusals, the admin API, and a privacy scan of the
@@ -33,5 +36,6 @@ args=(--sigil "$SIGIL_BIN")
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
 run_python_suite interop/idv_passport.py --self-test
+run_python_suite interop/ida_rules.py --self-test
 run_python_suite interop/idv_e2e.py "${args[@]}"
 summary
