@@ -11,7 +11,7 @@ to degrade the front as a phone photo would.
 
 Disagreement: `render_front(lic, face, printed=dict(family_name="OTHER"))` prints other values than
 the barcode carries (keys: any Licence field: family_name, given_name, birth, number, …).
-`render_front(lic, face, blank=True)`: a card with only the photo (no readable text).
+`render_front(lic, face, blank=True)`: a card with only the photo (no text at all).
 
 The barcode follows the AAMVA DL/ID Card Design Standard (2020, version 10 header): `@` LF RS CR,
 `ANSI `, the issuer identification number (IIN), version, jurisdiction version, the number of
@@ -218,15 +218,16 @@ def render_front(lic, face=None, printed=None, blank=False, layout=None, seed=0)
     red, ink, blue = (170, 20, 30), (15, 15, 25), (25, 55, 120)
     # Header: the jurisdiction, the document's name, the country.
     d.rectangle([0, 0, W, 96], fill=(205, 220, 238))
+    px, py, pw, ph = 30, 130, 300, 390
+    if blank:  # only the photo: nothing to read
+        im.paste(portrait(face, (pw, ph)), (px, py))
+        return im
     d.text((28, 14), p.state_name, font=font(48, bold=True), fill=blue)
     d.text((W - 28, 16), "USA" if p.country == "USA" else "CANADA", font=font(30, bold=True), fill=blue, anchor="ra")
     d.text((W - 28, 58), "DRIVER LICENSE" if p.country == "USA" else "DRIVER'S LICENCE", font=font(26, bold=True), fill=red, anchor="ra")
     # The holder's photo.
-    px, py, pw, ph = 30, 130, 300, 390
     im.paste(portrait(face, (pw, ph)), (px, py))
     d.rectangle([px - 1, py - 1, px + pw, py + ph], outline=(120, 130, 140))
-    if blank:
-        return im
     # A signature under the photo.
     rnd = random.Random(seed + 11)
     pts = [(px + 20 + i * 13, py + ph + 60 + rnd.randint(-14, 14)) for i in range(20)]
