@@ -333,6 +333,15 @@ def norm(s):
     return "".join(ch for ch in s.upper() if ch.isalnum())
 
 
+LOOK_ALIKES = str.maketrans("OQDILZSBG", "000112586")
+
+
+def fold(s):
+    """norm(s) with OCR look-alikes folded to digits (O Q D -> 0, I L -> 1, Z -> 2, S -> 5, B -> 8, G -> 6): for
+    comparing document numbers, which mix letters and digits."""
+    return norm(s).translate(LOOK_ALIKES)
+
+
 def front_fields(lic):
     """What the Swift side looks for on the front: {field: [accepted normalised forms]}."""
     return {
@@ -344,9 +353,12 @@ def front_fields(lic):
 
 
 def found_fields(lic, lines):
-    """{field: True/False}: each field's normalised value appears within one normalised line."""
+    """{field: True/False}: each field's normalised value appears within one normalised line; `number_folded`:
+    the number found once look-alikes are folded on both sides."""
     normed = [norm(l) for l in lines]
-    return {k: any(any(f in l for l in normed) for f in forms) for k, forms in front_fields(lic).items()}
+    out = {k: any(any(f in l for l in normed) for f in forms) for k, forms in front_fields(lic).items()}
+    out["number_folded"] = any(fold(lic.number) in fold(l) for l in lines)
+    return out
 
 
 # ---------------------------------------------------------------- self-test and CLI
