@@ -2,8 +2,8 @@
 // compare with what the barcode on the back says. tesseract's English LSTM model, without
 // dictionaries (licence text is names, numbers and dates, not words), a whitelist of the
 // characters a card prints. Steps:
-//   1. grayscale; the longer side scaled to kWorkingSide (small captures enlarged, bilinear, so
-//      that field text is about 30–50 px high; large ones reduced, area average);
+//   1. grayscale; the longer side scaled to kWorkingSide (small captures enlarged, bilinear: on a
+//      1012 px front the values' capitals become 35–58 px high; large ones reduced, area average);
 //   2. deskew: the rotation within ±3° that sharpens the row ink profile (as for the MRZ);
 //   3. tesseract page layout analysis with PSM_SPARSE_TEXT (labels and values scattered over the
 //      card; measured against PSM_AUTO, docs/idv-engines.md "Text"), then each text line's
@@ -11,6 +11,8 @@
 //   4. the lines sorted top to bottom (then left to right where two share a row), trimmed, runs
 //      of spaces collapsed; lines with no letter or digit dropped.
 // No field decoding: the Swift side looks for the barcode's values among the lines.
+// Development switches for measurements only (not the contract): IDV_TEXT_PSM=3 (PSM_AUTO),
+// IDV_TEXT_DESKEW=0 (no deskew).
 #include <tesseract/capi.h>
 
 #include <algorithm>
