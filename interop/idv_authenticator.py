@@ -26,6 +26,14 @@ Cases (PASS / FAIL / SKIP lines):
               from #handoff-link: the desktop Chromium reaches the fake Okta callback with a code; the ID token's
               verified_claims say VERIFIED (Okta's own evaluation)
   privacy     the servers' stdout/stderr hold no name, no document number, no base64 of the images
+  licence     US driving licences (interop/idv_cards.py: a front with the photo obama__a, a back with its AAMVA PDF417),
+              each an admin-API session finished by `verify --document-type driving_permit --document-front F
+              --document-back B --selfie obama__b.jpg`, under a policy that allows driving_permit and USA (no chip;
+              the suite's policy is put back afterwards): (a) front and barcode agree -> VERIFIED, verified_claims with
+              the barcode's names and birthdate, document type driving_permit; (b) the front printed with another family
+              name -> FAILED, check front_matches_barcode failed with front_family_name_differs (and no other front_*
+              reason); (c) a front with only the photo (nothing to read) -> VERIFIED, front_matches_barcode absent or
+              passed. Case (b) is SKIP when the engine has no `text` op.
 
 Without the engine (no --engine, or a path that is not there) the server is given a path that does not exist:
 the face-dependent outcomes must then carry `engine_unavailable` and are SKIP lines. Without ../shared/fixtures
@@ -36,11 +44,15 @@ the face-dependent outcomes must then carry `engine_unavailable` and are SKIP li
 
 Ends with "N passed, M failed"; exits 1 on any FAIL.
 """
-import argparse, base64, json, os, re, shutil, subprocess, sys, tempfile, time, traceback, urllib.parse
+import argparse, base64, dataclasses, datetime, json, os, re, shutil, subprocess, sys, tempfile, time, traceback, urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
+try:  # the licence cases draw cards with Pillow, numpy and pdf417gen (scripts/install-idv-engines.sh puts them in the venv)
+    import idv_cards  # noqa: E402
+except ImportError as missing:
+    idv_cards, IDV_CARDS_MISSING = None, str(missing)
 import idv_e2e as E  # noqa: E402
 import idv_passport  # noqa: E402
 from idv_e2e import AdminAPI, OktaCallback, admin_token, browser, check, decode_qr_svg, skip, start_serve, stop_serve, wait_for  # noqa: E402
@@ -528,11 +540,182 @@ class Suite:
             check(f"{label}: the ID token is accepted by Okta's checks (assurance {level})", E.Suite.plumbing_ok(v), f"{v.get('reasons')} {v.get('details', [])[:3]}")
             self.face_dependent(f"{label}: VERIFIED", sid, "VERIFIED")
 
+    # --- 6. driving licences (the front's printed text against the barcode) ---
+
+    LICENCE_POLICY = {"document_types": ["passport", "driving_permit"], "countries": ["UTO", "USA"], "require_chip": False,
+                      "require_face_match": True, "require_liveness": False, "weakest_name_match": "fuzzy", "review_reasons": [],
+                      "face_match_threshold": 0.6, "retention_days": 30}
+    FRONT_REASONS = ("front_family_name_differs", "front_given_name_differs", "front_birth_date_differs", "front_document_number_differs")
+
+    def run_licence_cases(self):
+        """The driving-licence cases, each on its own; the suite's policy is put back afterwards."""
+        if idv_cards is None:
+            skip("licence cases", f"interop/idv_cards.py cannot be imported ({IDV_CARDS_MISSING}): run scripts/install-idv-engines.sh")
+            return
+        if not self.fixtures:
+            for name in ("licence (a) VERIFIED", "licence (b) front differs", "licence (c) front unreadable"):
+                skip(name, f"{FACES} absent (or $SIGIL_FIXTURES_DIR elsewhere): no photograph for the card and the selfie")
+            return
+        r, before = self.admin.call("GET", "/idv/policy")
+        r2, _ = self.admin.call("PUT", "/idv/policy", self.LICENCE_POLICY)
+        r3, got = self.admin.call("GET", "/idv/policy")
+        if not check("licence: admin API: IDV policy allows driving_permit and USA, no chip (PUT, read back)", r2.status_code == 200
+                     and isinstance(got, dict) and all(got.get(k) == v for k, v in self.LICENCE_POLICY.items()),
+                     f"{r2.status_code} {r2.text[:200]} / {r3.text[:300]}"):
+            return
+        try:
+            for step in (self.run_licence_verified, self.run_licence_front_differs, self.run_licence_front_unreadable):
+                try:
+                    step()
+                except Exception as error:
+                    check(f"{step.__name__} ran to its end", False, "".join(traceback.format_exception(error))[-1200:])
+        finally:
+            if r.status_code == 200 and isinstance(before, dict):
+                r4, _ = self.admin.call("PUT", "/idv/policy", before)
+                check("licence: the suite's IDV policy put back", r4.status_code == 200, f"{r4.status_code} {r4.text[:200]}")
+
+    def licence(self, seed):
+        """A licence valid for four more years (the holder's names are the barcode's: DCS, DAC)."""
+        today = datetime.date.today()
+        lic = idv_cards.sample_licence(seed, jurisdiction="CA")
+        lic = dataclasses.replace(lic, middle_name="", issue=today - datetime.timedelta(days=400),
+                                  expiry=datetime.date(today.year + 4, lic.birth.month, min(lic.birth.day, 28)))
+        self.licence_texts = set(getattr(self, "licence_texts", ())) | {lic.family_name, lic.number}
+        return lic
+
+    def licence_files(self, label, lic, printed=None, blank=False):
+        """(front PNG, back PNG) written to this case's folder; the images join the privacy scan."""
+        d = self.new_dir(label.split()[0] + "-licence")
+        front = idv_cards.encode(idv_cards.render_front(lic, self.face("obama__a.jpg"), printed=printed, blank=blank, seed=1))
+        back = idv_cards.encode(idv_cards.render_back(lic, seed=1))
+        paths = os.path.join(d, "front.png"), os.path.join(d, "back.png")
+        for path, data in zip(paths, (front, back)):
+            with open(path, "wb") as f:
+                f.write(data)
+        self.images += [front, back]
+        return paths
+
+    def licence_session(self, label, lic, front, back):
+        """An admin-API session expecting the barcode's names and birthdate, finished by the CLI; (sid, session JSON, CLI answer)."""
+        expected = {"given_name": lic.given_name.title(), "family_name": lic.family_name.title(), "birthdate": lic.birth.isoformat()}
+        r, s = self.admin.call("POST", "/idv/sessions", {"expected": expected})
+        hand = (s or {}).get("handoff_url")
+        if not check(f"{label}: admin API POST /idv/sessions (expected: the barcode's names and birthdate) -> 201 with a handoff_url",
+                     r.status_code == 201 and bool(hand), f"{r.status_code} {r.text[:200]}"):
+            return None, {}, {}
+        sid = s.get("id")
+        r = self.phone.run("verify", urllib.parse.urljoin(self.base, hand), "--document-type", "driving_permit", "--document-front", front,
+                           "--document-back", back, "--selfie", self.face("obama__b.jpg"), "--json")
+        a = self.phone.answer(r)
+        check(f"{label}: `sigil-authenticator verify --document-type driving_permit --document-front --document-back --selfie --json` "
+              "claims, sends and submits (exit 0, a status)", r.returncode == 0 and a.get("status") in ("VERIFIED", "FAILED", "REVIEW"), r.all[-300:])
+        return sid, self.session_json(self.admin, sid), a
+
+    def licence_engine_gate(self, name, s):
+        """True when the outcome can be judged; SKIP (engine_unavailable reported) or FAIL without the engine."""
+        if self.engine_present:
+            return True
+        reasons = E.Suite.reasons_of(s)
+        if E.ENGINE_REASON in reasons:
+            skip(name, f"the barcode and the face need the engine: the server reports {E.ENGINE_REASON} ({self.engine or '--engine not given'} absent)")
+        else:
+            check(name + f" (no engine: the server must report {E.ENGINE_REASON})", False, f"{s.get('status')} {reasons}")
+        return False
+
+    def engine_reads_text(self):
+        if not hasattr(self, "_engine_text"):
+            self._engine_text = False
+            if self.engine_present:
+                try:
+                    p = subprocess.run([self.engine], input=b'{"op":"capabilities"}', capture_output=True, timeout=60)
+                    self._engine_text = json.loads(p.stdout).get("text") is True
+                except (OSError, ValueError, subprocess.TimeoutExpired):
+                    pass
+        return self._engine_text
+
+    @staticmethod
+    def document_type_of(vc):
+        """The document type in an IDA verified_claims (evidence[].document_details.type, or the older document.type)."""
+        for ev in ((vc or {}).get("verification") or {}).get("evidence") or []:
+            if isinstance(ev, dict):
+                for key in ("document_details", "document"):
+                    t = (ev.get(key) or {}).get("type") if isinstance(ev.get(key), dict) else None
+                    if t:
+                        return t
+        return None
+
+    @staticmethod
+    def front_check(s):
+        """The session's front_matches_barcode check (a dict), or None when there is none."""
+        return next((c for c in s.get("checks") or [] if c.get("name") == "front_matches_barcode"), None)
+
+    def run_licence_verified(self):
+        label = "licence (a) front and barcode agree"
+        lic = self.licence(11)
+        front, back = self.licence_files(label, lic)
+        sid, s, a = self.licence_session(label, lic, front, back)
+        if not sid:
+            return
+        name = f"{label}: VERIFIED, verified_claims with the barcode's names and birthdate, document type driving_permit"
+        if not self.licence_engine_gate(name, s):
+            return
+        vc = s.get("verified_claims") or {}
+        claims = vc.get("claims") or {}
+        fc = self.front_check(s)
+        check(name, s.get("status") == "VERIFIED" and a.get("status") == "VERIFIED"
+              and str(claims.get("family_name", "")).upper() == lic.family_name and str(claims.get("given_name", "")).upper() == lic.given_name
+              and claims.get("birthdate") == lic.birth.isoformat() and self.document_type_of(vc) == "driving_permit",
+              f"{s.get('status')} {E.Suite.reasons_of(s)} {json.dumps(vc)[:400]}")
+        if self.engine_reads_text():
+            check(f"{label}: the check front_matches_barcode is there and passed (the engine reads the front)", fc is not None and fc.get("passed") is True,
+                  json.dumps(s.get("checks"))[:500])
+        else:
+            note(f"the engine has no text op: front_matches_barcode is {json.dumps(fc)}")
+
+    def run_licence_front_differs(self):
+        label = "licence (b) front printed with another family name"
+        lic = self.licence(12)
+        other = "ZIMMERMANN" if lic.family_name != "ZIMMERMANN" else "ABERCROMBIE"
+        self.licence_texts.add(other)
+        front, back = self.licence_files(label, lic, printed={"family_name": other})
+        sid, s, a = self.licence_session(label, lic, front, back)
+        if not sid:
+            return
+        name = f"{label}: FAILED, check front_matches_barcode failed with front_family_name_differs (and no other front_* reason)"
+        if not self.licence_engine_gate(name, s):
+            return
+        if not self.engine_reads_text():
+            skip(name, f"the engine {self.engine} has no `text` op (capabilities): the front cannot be read; the server said {s.get('status')}")
+            return
+        fc = self.front_check(s) or {}
+        reasons = E.Suite.reasons_of(s)
+        front_reasons = [x for x in fc.get("reasons") or [] if x in self.FRONT_REASONS]
+        check(name, s.get("status") == "FAILED" and a.get("status") == "FAILED" and fc.get("passed") is False
+              and front_reasons == ["front_family_name_differs"] and "front_family_name_differs" in reasons,
+              f"{s.get('status')} {reasons} front_matches_barcode {json.dumps(fc)}")
+        check(f"{label}: FAILED gives no verified_claims", not s.get("verified_claims"), json.dumps(s.get("verified_claims"))[:200])
+
+    def run_licence_front_unreadable(self):
+        label = "licence (c) front with only the photo"
+        lic = self.licence(13)
+        front, back = self.licence_files(label, lic, blank=True)
+        sid, s, a = self.licence_session(label, lic, front, back)
+        if not sid:
+            return
+        name = f"{label}: nothing to read is not held against it: VERIFIED, front_matches_barcode absent or passed"
+        if not self.licence_engine_gate(name, s):
+            return
+        fc = self.front_check(s)
+        check(name, s.get("status") == "VERIFIED" and (fc is None or fc.get("passed") is True)
+              and not any(x in E.Suite.reasons_of(s) for x in self.FRONT_REASONS),
+              f"{s.get('status')} {E.Suite.reasons_of(s)} front_matches_barcode {json.dumps(fc)}")
+
     # --- 6. privacy ---
 
     def privacy(self):
         texts = {GIVEN, FAMILY, GIVEN.upper(), FAMILY.upper(), "ANNA<MARIA", GIVEN2 + " " + FAMILY2, FAMILY2}
         texts |= {pp["document_number"] for pp in self.passports.values()}
+        texts |= set(getattr(self, "licence_texts", ()))
         pieces = {}
         for i, blob in enumerate(self.images):
             mid = (len(blob) // 2 // 3) * 3
@@ -561,6 +744,7 @@ class Suite:
                     check(f"{step.__name__} ran to its end", False, "".join(traceback.format_exception(error))[-1200:])
                     for i, d in enumerate(self.drivers):
                         self.shot(d, f"failure-{step.__name__}-{i}")
+            self.run_licence_cases()
         except Exception as error:
             check("set-up", False, "".join(traceback.format_exception(error))[-1200:])
         finally:

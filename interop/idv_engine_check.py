@@ -16,6 +16,13 @@ Prints `PASS name` / `FAIL name` / `SKIP name: reason` lines and measurements, a
           (radius 1, 2, 3, 5), with a white glare ellipse, darkened and reduced, and the fixture
           photos as selfies: the expected advice codes, the measured blur/glare/dark values; the
           measures against exact values; errors.
+  text    the `text` op (only when `capabilities` answers "text": true; SKIP against an older engine) on
+          synthetic US driving licence fronts (interop/idv_cards.py; the fixture faces as photos when
+          present): the licence number, family name, given name and date of birth must be found in the
+          lines (normalised: upper case, letters and digits) of every clean front; the rates on
+          phone-like captures (turned 1-2 degrees, blurred, noisy, JPEG) are printed; a front printed with
+          another family name must not show the barcode's; a card with only its photo gives none of them;
+          errors, tiny images, tesseract data missing (engine_unavailable, exit 3).
   robust  garbage, truncated and empty images, huge dimensions in headers, bad JSON, bad
           base64, unknown op, an oversized request: a JSON error with the documented exit
           status, never a crash; nothing written to stderr.
@@ -833,6 +840,110 @@ def j2k_with_size(cs, w, h):
     return bytes(data)
 
 
+# ---------------------------------------------------------------- text
+
+def check_text(eng, caps):
+    if "text" not in caps:
+        skip("text", "the engine's capabilities have no `text` (an engine built before the op)")
+        return
+    check("capabilities: text available", caps.get("text") is True, json.dumps(caps))
+    if caps.get("text") is not True:
+        return
+    import idv_cards as C
+
+    faces = sorted(os.path.join(FIXTURES, "faces", n) for n in os.listdir(os.path.join(FIXTURES, "faces"))
+                   if n.endswith((".jpg", ".png")) and not n.startswith("multi")) if os.path.isdir(os.path.join(FIXTURES, "faces")) else []
+    if not faces:
+        skip("text: fixture faces as card photos", f"{FIXTURES}/faces absent: a drawn portrait instead")
+
+    def read(data):
+        t0 = time.perf_counter()
+        r = eng.call({"op": "text", "image": b64(data)})
+        return r, time.perf_counter() - t0
+
+    # Variants: (name, function card image -> bytes). The phone captures put the card on a table
+    # (5 % margin), turn it, blur it, add noise and an uneven light, and save a JPEG.
+    variants = [
+        ("clean PNG", lambda im, i: C.encode(im)),
+        ("phone: 1-2° turn, blur 0.8, noise 3, JPEG 75",
+         lambda im, i: C.phone_photo(im, angle=(1 + (i % 3) * 0.5) * (1 if i % 2 else -1), blur=0.8, noise=3, quality=75, seed=i)),
+        ("phone, small: 2° turn, 70 % size, blur 1.2, noise 4, JPEG 60",
+         lambda im, i: C.phone_photo(im, angle=2 * (1 if i % 2 else -1), blur=1.2, noise=4, quality=60, scale=0.7, seed=i)),
+    ]
+    fields = ["number", "family_name", "given_name", "birth"]
+    n_cards = 20
+    stats = {name: {f: 0 for f in fields + ["all", "number_folded", "all_folded"]} for name, _ in variants}
+    misses = {name: [] for name, _ in variants}
+    times = []
+    shape_ok = True
+    for i in range(n_cards):
+        lic = C.sample_licence(i)
+        front = C.render_front(lic, faces[i % len(faces)] if faces else None, seed=i,
+                               layout="numbered" if i % 2 else "labels")
+        for name, make in variants:
+            r, dt = read(make(front, i))
+            times.append(dt)
+            lines = r.get("lines")
+            if not (r.get("ok") is True and isinstance(lines, list) and all(isinstance(x, str) for x in lines)
+                    and list(r) == ["ok", "lines"]):
+                shape_ok = False
+                lines = []
+            got = C.found_fields(lic, lines)
+            for f in fields:
+                stats[name][f] += got[f]
+            stats[name]["all"] += all(got[f] for f in fields)
+            stats[name]["number_folded"] += got["number_folded"]
+            stats[name]["all_folded"] += got["number_folded"] and all(got[f] for f in fields[1:])
+            if not all(got[f] for f in fields):
+                misses[name].append(f"card {i} ({lic.jurisdiction}) missed {[f for f in fields if not got[f]]}")
+    check("text: answers {ok, lines: [strings]}", shape_ok)
+    print(f"MEASURE text: fields found on {n_cards} synthetic licence fronts (1012x638; labels or AAMVA-numbered layout; "
+          "normalised: upper case, letters and digits; DOB as MMDDYYYY or YYYYMMDD):")
+    print("  variant" + " " * 56 + "  number  family  given   DOB     all four   number, all four (look-alikes folded)")
+    for name, _ in variants:
+        st = stats[name]
+        print(f"  {name:<62} " + "  ".join(f"{st[f]:>2}/{n_cards}" for f in fields) + f"   {st['all']:>2}/{n_cards}"
+              + f"      {st['number_folded']:>2}/{n_cards}, {st['all_folded']:>2}/{n_cards}")
+        for m in misses[name][:6]:
+            print(f"      {m}")
+    print(f"MEASURE text request time: mean {sum(times) / len(times):.2f} s, max {max(times):.2f} s")
+    clean = stats[variants[0][0]]
+    check("text: every clean front shows its number, family name, given name and DOB", clean["all"] == n_cards,
+          "; ".join(misses[variants[0][0]]))
+
+    # A front printed with another family name shows that name, not the barcode's.
+    lic = C.sample_licence(3)
+    other = "ZIMMERMANN" if lic.family_name != "ZIMMERMANN" else "ABERCROMBIE"
+    r, _ = read(C.encode(C.render_front(lic, faces[0] if faces else None, printed={"family_name": other}, seed=3)))
+    got = {C.norm(l) for l in r.get("lines") or []}
+    check("text: a front printed with another family name shows that name and not the barcode's",
+          any(other in l for l in got) and not any(C.norm(lic.family_name) in l for l in got), f"{r.get('lines')}")
+    # A card with only its photo: none of the fields.
+    r, _ = read(C.phone_photo(C.render_front(lic, faces[0] if faces else None, blank=True, seed=3), quality=80, seed=3))
+    got = C.found_fields(lic, r.get("lines") or [])
+    check("text: a card with only its photo shows none of the fields (ok, lines)", r.get("ok") is True and not any(got[f] for f in fields),
+          f"{r.get('lines')}")
+    # Degenerate and malformed requests.
+    for w, h in ((1, 1), (7, 300), (1, 4000), (12, 12)):
+        r, _ = read(img_bytes(Image.new("L", (w, h), 255)))
+        check(f"text: a {w}x{h} image answers ok with no lines", r == {"ok": True, "lines": []}, json.dumps(r)[:200])
+    for label, req, code in (("missing image", {"op": "text"}, "bad_request"), ("bad base64", {"op": "text", "image": "!!"}, "bad_base64"),
+                             ("garbage", {"op": "text", "image": b64(b"not an image at all")}, "unsupported_image_format")):
+        rc, out, err = run_once(json.dumps(req).encode())
+        check(f"text: {label} -> {code}, exit 1", rc == 1 and json.loads(out) == {"error": code} and not err, f"exit {rc} {out[:100]!r}")
+    # Without tesseract's data: engine_unavailable (exit 3), and capabilities say text false.
+    empty = os.path.join("/tmp", f"idv-no-tessdata-{os.getpid()}")
+    os.makedirs(empty, exist_ok=True)
+    env = {**os.environ, "TESSDATA_PREFIX": empty}
+    p = subprocess.run([ENGINE], input=json.dumps({"op": "text", "image": b64(C.encode(front))}).encode(), capture_output=True,
+                       timeout=120, env=env)
+    c = subprocess.run([ENGINE], input=b'{"op":"capabilities"}', capture_output=True, timeout=120, env=env)
+    os.rmdir(empty)
+    check("text: without tesseract's English data -> engine_unavailable, exit 3; capabilities text false",
+          p.returncode == 3 and json.loads(p.stdout) == {"error": "engine_unavailable"} and json.loads(c.stdout).get("text") is False,
+          f"exit {p.returncode} {p.stdout[:100]!r} / {c.stdout[:200]!r}")
+
+
 def check_robustness():
     jpeg_path = os.path.join(FIXTURES, "faces", "obama__b.jpg")
     if os.path.exists(jpeg_path):
@@ -929,7 +1040,7 @@ def main():
     check("capabilities: face, pdf417 and mrz available", rc == 0 and caps.get("face") and caps.get("pdf417")
           and caps.get("mrz"), out.decode(errors="replace").strip())
     eng = Engine()
-    sections = [a for a in sys.argv[1:]] or ["faces", "pdf417", "mrz", "quality", "robust"]
+    sections = [a for a in sys.argv[1:]] or ["faces", "pdf417", "mrz", "quality", "text", "robust"]
     if "faces" in sections:
         check_faces(eng)
     if "pdf417" in sections:
@@ -938,6 +1049,8 @@ def main():
         check_mrz(eng)
     if "quality" in sections:
         check_quality(eng)
+    if "text" in sections:
+        check_text(eng, caps)
     rc, err = eng.close()
     check("serve process exits 0 and writes nothing to stderr", rc == 0 and not err,
           f"exit {rc}, stderr {len(err)} bytes")

