@@ -110,6 +110,45 @@ def redact_value(value, parent_key=None):
     return value
 
 
+def secret_values(headers, body):
+    """Every secret string in a request or response (for scrubbing free text such as error messages)."""
+    found = set()
+    for k, v in headers.items():
+        if k.lower() == "authorization" and " " in v:
+            found.add(v.split(" ", 1)[1].strip())
+
+    def walk(value, parent=None):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                lk = str(k).lower()
+                if (lk in SECRET_KEYS or (parent == "signing_key" and lk == "key")) and isinstance(v, str) and v:
+                    found.add(v)
+                else:
+                    walk(v, lk)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, parent)
+
+    if body:
+        try:
+            walk(json.loads(body))
+        except ValueError:
+            try:
+                walk(dict(urllib.parse.parse_qsl(body.decode(), keep_blank_values=True)))
+            except UnicodeDecodeError:
+                pass
+    return {s for s in found if len(s) >= 4}
+
+
+def scrub(texts, secrets_found):
+    out = []
+    for t in texts:
+        for s in sorted(secrets_found, key=len, reverse=True):
+            t = t.replace(s, REDACTED)
+        out.append(t)
+    return out
+
+
 def redact_headers(headers):
     out = {}
     for k, v in headers.items():
@@ -317,6 +356,9 @@ class FakeVendorServer:
             "fake": {"request_errors": ex.request_errors, "response_errors": response_errors,
                      "rejected_as_invalid": rejected, "expect_invalid": (ex.header(EXPECT_HEADER) or "") == "invalid-request"},
         }
+        found = secret_values(ex.headers, ex.body) | secret_values({}, reply.body)
+        entry["fake"]["request_errors"] = scrub(ex.request_errors, found)
+        entry["fake"]["response_errors"] = scrub(response_errors, found)
         line = json.dumps(entry, sort_keys=True)
         with self._log_lock:
             with open(self.log_path, "a") as f:
