@@ -128,7 +128,7 @@ class Auth0State:
             "client_id": client_id, "client_secret": client_secret or random_id("", 64), "name": name or f"App {client_id[:6]}",
             "app_type": app_type, "description": "", "is_first_party": True, "global": False,
             "grant_types": (["client_credentials"] if grant else []) + ([] if app_type == "non_interactive" else ["authorization_code"]),
-            "api_scopes": sorted(set(scopes)) if api else None, "callbacks": [],
+            "api_scopes": list(dict.fromkeys(scopes)) if api else None, "callbacks": [],
         }
         return self.clients[client_id]
 
@@ -1114,11 +1114,14 @@ class StandInOP:
 
 
 def parse_seed(text):
+    """ID:SECRET:scope1,scope2[:nogrant][:noapi] (scopes contain colons themselves: read:connections)."""
     parts = text.split(":")
     if len(parts) < 3:
-        raise argparse.ArgumentTypeError("--seed-client ID:SECRET:scope1,scope2[:nogrant|:noapi]")
-    flags = set(parts[3:])
-    return {"client_id": parts[0], "client_secret": parts[1], "scopes": [x for x in parts[2].split(",") if x],
+        raise argparse.ArgumentTypeError("--seed-client ID:SECRET:scope1,scope2[:nogrant][:noapi]")
+    rest, flags = parts[2:], set()
+    while rest and rest[-1] in ("nogrant", "noapi"):
+        flags.add(rest.pop())
+    return {"client_id": parts[0], "client_secret": parts[1], "scopes": [x for x in ":".join(rest).split(",") if x],
             "grant": "nogrant" not in flags, "api": "noapi" not in flags}
 
 
