@@ -52,7 +52,8 @@ for t in response request secret; do
     fi
 done
 
-# start_fake NAME ARGS...: runs a fake's CLI in the background, waits for its JSON ready line.
+# start_fake NAME ARGS...: runs a fake's CLI in the background (its PID kept for cleanup; no subshell,
+# so PIDS is this shell's), waits for its JSON ready line in $WORK/NAME.ready.
 start_fake() {
     local name=$1 i
     shift
@@ -60,7 +61,6 @@ start_fake() {
     PIDS+=("$!")
     for i in $(seq 1 100); do
         if [ -s "$WORK/$name.ready" ]; then
-            head -n 1 "$WORK/$name.ready"
             return 0
         fi
         sleep 0.1
@@ -69,8 +69,9 @@ start_fake() {
     return 1
 }
 
-if ready=$(start_fake auth0 interop/fake_auth0.py --tenant cli-test --log "$WORK/auth0-cli.jsonl" \
-    --seed-client "cliclient:cli-secret-123456:read:connections,create:connections" --seed-client "off:off-secret-1234:read:connections:nogrant"); then
+if start_fake auth0 interop/fake_auth0.py --tenant cli-test --log "$WORK/auth0-cli.jsonl" \
+    --seed-client "cliclient:cli-secret-123456:read:connections,create:connections" --seed-client "off:off-secret-1234:read:connections:nogrant"; then
+    ready=$(head -n 1 "$WORK/auth0.ready")
     base=$(echo "$ready" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["base_url"])')
     aud=$(echo "$ready" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["audience"])')
     code=$(curl -s -o "$WORK/tok.json" -w '%{http_code}' -d grant_type=client_credentials -d client_id=cliclient \
@@ -85,7 +86,8 @@ else
     fail "fake_auth0 CLI starts and prints its ready line"
 fi
 
-if ready=$(start_fake okta interop/fake_okta.py --log "$WORK/okta-cli.jsonl" --seed-token "00cli-token-abcdef:super" --seed-token "00ro-token-abcdef:readonly"); then
+if start_fake okta interop/fake_okta.py --log "$WORK/okta-cli.jsonl" --seed-token "00cli-token-abcdef:super" --seed-token "00ro-token-abcdef:readonly"; then
+    ready=$(head -n 1 "$WORK/okta.ready")
     base=$(echo "$ready" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["base_url"])')
     code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: SSWS 00cli-token-abcdef" "$base/api/v1/policies?type=IDP_DISCOVERY")
     check "fake_okta CLI: ready line, --seed-token admits the token" test "$code" = 200
