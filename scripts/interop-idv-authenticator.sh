@@ -7,10 +7,12 @@
 # not), an Okta-shaped IDV session finished on the phone, the refusals (another user's device, evidence
 # before the claim, the hand-off twice, an altered DG1, the wrong face, an expired hand-off on a second
 # server with SIGIL_INSECURE_IDV_SESSION_LIFETIME_SECONDS=4) and a privacy scan of the servers' output.
-# Liveness is waived by the test policy (require_liveness false).
+# Liveness: require_liveness is false except in the liveness cases, which switch it on, send frames synthesised from
+# one photo with interop/idv_liveness_frames.py (a rendered injection: it tests the protocol path with the real
+# engine, not liveness strength) through `sigil-authenticator verify --liveness DIR`, and switch it off again.
 # Face matching needs the engine: $SIGIL_IDV_ENGINE (default /usr/local/lib/sigil/sigil-idv-engine when it
 # exists); without it the server is given a path that does not exist and the face-dependent cases are SKIP
-# lines naming the server's engine_unavailable. The photographs come from ../shared/fixtures
+# lines naming the server's engine_unavailable (the liveness cases are skipped: their frames need the engine). The photographs come from ../shared/fixtures
 # ($SIGIL_FIXTURES_DIR; absent: the face cases are skipped).
 # Needs: chromium, chromium-driver, openssl, zbar-tools, librsvg2-bin; /opt/peers-venv with selenium,
 # requests, cryptography, authlib (scripts/install-interop.sh). Screenshots go to $SIGIL_ARTIFACTS.
