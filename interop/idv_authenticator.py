@@ -5,8 +5,8 @@ Sigil app, with headless Chromium as the desktop and the real `sigil serve` (SIG
 Set-up: `sigil serve`; the first administrator (Anna Maria Eriksson, the names in the synthetic passport's DG1)
 enrols a passkey in Chromium (virtual authenticator) and enrols the CLI from the account page's "Add a phone";
 a second user (Grace Hopper, `sigil user invite`) enrols a second CLI home from her invitation page; the IDV
-policy (require_chip true, require_liveness FALSE: liveness is not tested) and the synthetic brainpool CSCA go
-in through the admin API (interop/idv_passport.py makes the chip: DG1, DG2 with the portrait obama__a.jpg, SOD).
+policy (require_chip true, require_liveness false except in the liveness cases) and the synthetic brainpool CSCA
+go in through the admin API (interop/idv_passport.py makes the chip: DG1, DG2 with the portrait obama__a.jpg, SOD).
 
 Cases (PASS / FAIL / SKIP lines):
   account     /account's #verify-identity -> the capture page; #handoff-qr (an <img> data:image/svg+xml;base64 URL,
@@ -25,7 +25,6 @@ Cases (PASS / FAIL / SKIP lines):
   Okta        an Okta-shaped session (interop/okta_idv.py's OktaIDVClient; an IDV client app) finished by the CLI
               from #handoff-link: the desktop Chromium reaches the fake Okta callback with a code; the ID token's
               verified_claims say VERIFIED (Okta's own evaluation)
-  privacy     the servers' stdout/stderr hold no name, no document number, no base64 of the images
   licence     US driving licences (interop/idv_cards.py: a front with the photo obama__a, a back with its AAMVA PDF417),
               each an admin-API session finished by `verify --document-type driving_permit --document-front F
               --document-back B --selfie obama__b.jpg`, under a policy that allows driving_permit and USA (no chip;
@@ -34,6 +33,19 @@ Cases (PASS / FAIL / SKIP lines):
               name -> FAILED, check front_matches_barcode failed with front_family_name_differs (and no other front_*
               reason); (c) a front with only the photo (nothing to read) -> VERIFIED, front_matches_barcode absent or
               passed. Case (b) is SKIP when the engine has no `text` op.
+  liveness    `sigil-authenticator verify … --liveness DIR` (the CLI fetches a challenge over the signed device
+              protocol and sends DIR/<step name>/*.jpg|png, in file-name order, as the frames of each step i,
+              timestamps spread inside the step's slot; it prints the challenge's steps). The frames are SYNTHESISED
+              from one photo by interop/idv_liveness_frames.py and measured by the real engine: a rendered injection
+              of the actions (the attack docs/idv.md says liveness does not stop), testing the protocol path, not
+              liveness strength. With the policy's require_liveness true: (a) chip + selfie obama__b + turns and a
+              blink rendered from obama__a -> VERIFIED, the session's liveness check passed, the ID token's evidence
+              check methods include vri; (b) obama__a unmodified in every step (a photo held still) -> FAILED with
+              liveness_<action>_not_seen for each action of the challenge; (c) frames rendered from biden__b ->
+              FAILED liveness_not_the_selfie (or liveness_identity_changed); (d) require_liveness back to false.
+              Needs the engine and the fixtures (SKIP otherwise)
+  privacy     the servers' stdout/stderr hold no name, no document number, no base64 of the images (the liveness
+              frames included)
 
 Without the engine (no --engine, or a path that is not there) the server is given a path that does not exist:
 the face-dependent outcomes must then carry `engine_unavailable` and are SKIP lines. Without ../shared/fixtures
@@ -54,6 +66,7 @@ try:  # the licence cases draw cards with Pillow, numpy and pdf417gen (scripts/i
 except ImportError as missing:
     idv_cards, IDV_CARDS_MISSING = None, str(missing)
 import idv_e2e as E  # noqa: E402
+import idv_liveness_frames  # noqa: E402
 import idv_passport  # noqa: E402
 from idv_e2e import AdminAPI, OktaCallback, admin_token, browser, check, decode_qr_svg, skip, start_serve, stop_serve, wait_for  # noqa: E402
 from okta_idv import OKTA_USER_ID, OktaIDVClient, load_ida_schemas  # noqa: E402
@@ -224,7 +237,7 @@ class Suite:
 
         self.admin = AdminAPI(self.base, admin_token(self.binary, self.data))
         self.policy(self.admin)
-        print("  note: LIVENESS IS NOT TESTED: the policy sets require_liveness false (files and a CLI cannot blink)", flush=True)
+        note("require_liveness is false for every case but the liveness ones (run_liveness switches it on, then off again)")
 
         # A second user with her own phone: `sigil user invite`, the invitation page's "Use the Sigil app".
         inv = subprocess.run([self.binary, "user", "invite", "--tenant", "default", "--email", EMAIL2, "--given-name", GIVEN2, "--family-name", FAMILY2,
@@ -709,6 +722,179 @@ class Suite:
         check(name, s.get("status") == "VERIFIED" and (fc is None or fc.get("passed") is True)
               and not any(x in E.Suite.reasons_of(s) for x in self.FRONT_REASONS),
               f"{s.get('status')} {E.Suite.reasons_of(s)} front_matches_barcode {json.dumps(fc)}")
+    # --- 5b. liveness (the `--liveness DIR` of `sigil-authenticator verify`) ---
+    # Frames synthesised from one photo by interop/idv_liveness_frames.py and measured by the real engine: a
+    # rendered injection of the requested actions (the attack docs/idv.md says liveness does not stop), used to
+    # drive the protocol path, not evidence of liveness strength.
+
+    LIVENESS_FRAMES = {"live": ("obama__a.jpg", "live"), "still": ("obama__a.jpg", "still"), "other": ("biden__b.jpg", "live")}
+    LIVENESS_ACTIONS = ("turn_left", "turn_right", "blink")
+
+    def liveness_policy(self, on, label):
+        """The current IDV policy with require_liveness `on` (PUT, read back); everything else as it was."""
+        r, got = self.admin.call("GET", "/idv/policy")
+        policy = dict(got) if r.status_code == 200 and isinstance(got, dict) else {}
+        policy["require_liveness"] = on
+        r, _ = self.admin.call("PUT", "/idv/policy", policy)
+        r2, back = self.admin.call("GET", "/idv/policy")
+        return check(f"{label}: admin API: IDV policy require_liveness {str(on).lower()} (PUT, read back)", r.status_code == 200
+                     and isinstance(back, dict) and back.get("require_liveness") is on and all(back.get(k) == v for k, v in policy.items()),
+                     f"{r.status_code} {r.text[:200]} / {r2.text[:300]}")
+
+    def liveness_frame_dirs(self):
+        """{kind: DIR} for LIVENESS_FRAMES, made with the engine; None (and a SKIP or FAIL line) when impossible."""
+        label = "liveness frames"
+        if not self.fixtures:
+            skip(label, f"{FACES} absent (or $SIGIL_FIXTURES_DIR elsewhere): no photographs to animate")
+            return None
+        if not self.engine_present:
+            skip(label, f"the frames are synthesised and the server measures them with the engine ({self.engine or '--engine not given'} absent)")
+            return None
+        engine = idv_liveness_frames.Engine(self.engine)
+        dirs = {}
+        try:
+            for kind, (photo, mode) in self.LIVENESS_FRAMES.items():
+                out = os.path.join(self.work, f"liveness-{kind}")
+                try:
+                    rep = idv_liveness_frames.synthesise(self.face(photo), out, engine, mode)
+                except idv_liveness_frames.FrameError as error:
+                    check(f"{label}: {mode} frames from {photo} measure as intended", False, str(error))
+                    return None
+                note(f"{kind} frames ({mode}, {photo}): " + idv_liveness_frames.summary(rep))
+                dirs[kind] = out
+                for step in idv_liveness_frames.STEPS:
+                    for name in sorted(os.listdir(os.path.join(out, step))):
+                        self.images.append(open(os.path.join(out, step, name), "rb").read())
+        finally:
+            engine.close()
+        check(f"{label}: synthesised from {', '.join(sorted({p for p, _ in self.LIVENESS_FRAMES.values()}))} (live: turns >= "
+              f"{idv_liveness_frames.TARGET_TURN:.0f} degrees, eyes shut < {idv_liveness_frames.TARGET_BLINK} x; still: the photo as is)", True)
+        return dirs
+
+    def liveness_steps_of(self, r, answer):
+        """The challenge's steps as the CLI printed them: a list of step names beginning with neutral anywhere in
+        its JSON answer, else the first line of its output naming neutral and then actions; None when not found."""
+        names = set(idv_liveness_frames.STEPS)
+
+        def walk(v):
+            if isinstance(v, list) and len(v) >= 2 and all(isinstance(x, str) and x in names for x in v) and v[0] == "neutral":
+                return list(v)
+            for x in (v.values() if isinstance(v, dict) else v if isinstance(v, list) else []):
+                found = walk(x)
+                if found:
+                    return found
+            return None
+
+        found = walk(answer)
+        if found:
+            return found
+        for line in r.all.splitlines():
+            words = re.findall(r"\b(neutral|turn_left|turn_right|blink)\b", line)
+            if len(words) >= 2 and words[0] == "neutral":
+                return words
+        return None
+
+    def liveness_verify(self, label, frames):
+        """An account verification finished by the CLI with `--liveness DIR`: (sid, CLI answer, session, steps, CLI result)."""
+        sid, h = self.start_account_verification(label)
+        if not (sid and h["link"]):
+            return None
+        r = self.phone.run("verify", h["link"], *self.chip_args(), "--selfie", self.selfie_ok, "--liveness", frames, "--json")
+        a = self.phone.answer(r)
+        if "--liveness" in r.all and re.search(r"unknown option|unrecognized|unexpected argument", r.all, re.I):
+            check(f"{label}: `sigil-authenticator verify … --liveness DIR` is accepted", False, "the CLI does not know --liveness yet: " + r.all[-200:])
+            return None
+        check(f"{label}: `verify … --selfie obama__b --liveness DIR --json` claims, sends and submits (exit 0, a status)",
+              r.returncode == 0 and a.get("session_id") == sid and a.get("status") in ("VERIFIED", "FAILED", "REVIEW"), r.all[-300:])
+        s = self.session_json(self.admin, sid)
+        steps = self.liveness_steps_of(r, a)
+        note(f"{label}: the challenge as the CLI printed it: {steps}")
+        left = wait_for(lambda: self.desk.current_url.split("?")[0].endswith("/account"), 60, 0.3)
+        check(f"{label}: the desktop returns to /account by itself", bool(left), self.desk.current_url)
+        return sid, a, s, steps, r
+
+    def liveness_verified(self, frames):
+        label = "liveness VERIFIED (synthesised turns and blink of obama__a, selfie obama__b)"
+        got = self.liveness_verify(label, frames)
+        if not got:
+            return
+        sid, a, s, steps, r = got
+        checks = {c.get("name"): c for c in s.get("checks") or []}
+        live = checks.get("liveness") or {}
+        check(f"{label}: the CLI prints VERIFIED and the server's session is VERIFIED", a.get("status") == "VERIFIED" and s.get("status") == "VERIFIED",
+              f"{a.get('status')} server {s.get('status')} {E.Suite.reasons_of(s)}")
+        check(f"{label}: the session's checks hold liveness, passed", live.get("passed") is True, json.dumps(s.get("checks"))[:500])
+        check(f"{label}: the challenge printed by the CLI is neutral then 3 actions with a turn and a blink", bool(steps) and len(steps) == 4
+              and steps[0] == "neutral" and "blink" in steps and ("turn_left" in steps or "turn_right" in steps), f"{steps} {r.all[-200:]}")
+        # OIDC4IDA: the evidence's check methods now include vri (liveness), beside vpip, vdig, pvp.
+        rp = getattr(self, "rp", None)
+        if rp is None:
+            rp = self.rp = OktaCallback()
+            self.callbacks.append(rp)
+        if not hasattr(self, "meta"):
+            self.meta = requests.get(self.base + "/.well-known/openid-configuration", timeout=10).json()
+        r2, app = self.admin.call("POST", "/applications", {
+            "name": "IA client (liveness)", "protocol": "oidc", "redirect_uris": [rp.url], "token_endpoint_auth_method": "none",
+            "grant_types": ["authorization_code"], "allowed_scopes": ["openid", "profile", "identity_assurance"], "require_pkce": True})
+        cid = ((app or {}).get("oidc") or {}).get("client_id")
+        if not check(f"{label}: admin API: a public client allowed identity_assurance -> 201", r2.status_code == 201 and bool(cid), r2.text[:200]):
+            return
+        tok = self.oidc_run(cid, None, "openid profile identity_assurance")
+        vc = tok.get("verified_claims") if isinstance(tok, dict) else None
+        vc = vc[0] if isinstance(vc, list) and vc else vc
+        evidence = ((vc or {}).get("verification") or {}).get("evidence") or []
+        methods = [d.get("check_method") for e in evidence if isinstance(e, dict) for d in e.get("check_details") or [] if isinstance(d, dict)]
+        check(f"{label}: the ID token's verified_claims evidence check methods include vri (and pvp, vpip)", "error" not in tok
+              and {"vri", "pvp", "vpip"} <= set(methods), f"{methods} {tok.get('error', '')} {json.dumps(vc)[:300]}")
+        note(f"{label}: assurance_level {((vc or {}).get('verification') or {}).get('assurance_level')}, check methods {methods}")
+
+    def liveness_still(self, frames):
+        label = "liveness FAILED (the photo held still: obama__a unmodified in every step)"
+        got = self.liveness_verify(label, frames)
+        if not got:
+            return
+        sid, a, s, steps, r = got
+        reasons = [x for x in E.Suite.reasons_of(s) if x.startswith("liveness")]
+        expected = {f"liveness_{x}_not_seen" for x in (steps or [])[1:]}
+        if steps:
+            ok = set(reasons) == expected
+        else:  # the CLI did not print the steps: every reason one of the actions' not_seen, a turn and the blink among them
+            ok = bool(reasons) and set(reasons) <= {f"liveness_{x}_not_seen" for x in self.LIVENESS_ACTIONS} and "liveness_blink_not_seen" in reasons \
+                and any(x.startswith("liveness_turn_") for x in reasons)
+        check(f"{label}: FAILED, with liveness_<action>_not_seen for each action of the challenge {steps} and no other liveness reason",
+              a.get("status") == "FAILED" and s.get("status") == "FAILED" and ok,
+              f"{a.get('status')} server {s.get('status')} liveness reasons {reasons}, expected {sorted(expected) or '(steps unknown)'}")
+        live = {c.get("name"): c for c in s.get("checks") or []}.get("liveness") or {}
+        check(f"{label}: the session's liveness check failed; face match still passed (the selfie is the chip's person)",
+              live.get("passed") is False and {c.get("name"): c.get("passed") for c in s.get("checks") or []}.get("face_match") is not False,
+              json.dumps(s.get("checks"))[:500])
+
+    def liveness_other_person(self, frames):
+        label = "liveness FAILED (synthesised frames of biden__b, selfie obama__b)"
+        got = self.liveness_verify(label, frames)
+        if not got:
+            return
+        sid, a, s, steps, r = got
+        reasons = E.Suite.reasons_of(s)
+        check(f"{label}: FAILED with liveness_not_the_selfie or liveness_identity_changed", a.get("status") == "FAILED" and s.get("status") == "FAILED"
+              and bool({"liveness_not_the_selfie", "liveness_identity_changed"} & set(reasons)), f"{a.get('status')} server {s.get('status')} {reasons}")
+
+    def run_liveness(self):
+        """(a) VERIFIED with synthesised frames, (b) a still photo refused, (c) another person's frames refused,
+        (d) the policy back to require_liveness false for the cases after these."""
+        frames = self.liveness_frame_dirs()
+        if not frames:
+            return
+        if not self.liveness_policy(True, "liveness"):
+            return
+        try:
+            for case, kind in ((self.liveness_verified, "live"), (self.liveness_still, "still"), (self.liveness_other_person, "other")):
+                try:
+                    case(frames[kind])
+                except Exception as error:
+                    check(f"{case.__name__} ran to its end", False, "".join(traceback.format_exception(error))[-1200:])
+        finally:
+            self.liveness_policy(False, "liveness, afterwards")
 
     # --- 6. privacy ---
 
@@ -737,7 +923,7 @@ class Suite:
         self.make_passports()
         try:
             self.setup()
-            for step in (self.run_account, self.run_oidc, self.run_okta, self.run_failed, self.run_expired):
+            for step in (self.run_account, self.run_oidc, self.run_okta, self.run_failed, self.run_liveness, self.run_expired):
                 try:
                     step()
                 except Exception as error:

@@ -23,6 +23,13 @@ Prints `PASS name` / `FAIL name` / `SKIP name: reason` lines and measurements, a
           phone-like captures (turned 1-2 degrees, blurred, noisy, JPEG) are printed; a front printed with
           another family name must not show the barcode's; a card with only its photo gives none of them;
           errors, tiny images, tesseract data missing (engine_unavailable, exit 3).
+  liveness synthetic liveness frames (interop/idv_liveness_frames.py) from one photo per fixture
+          person (obama__a, biden__b, lin__a, astro__a; SKIP when absent): every frame measures
+          as intended (turns 22 degrees or more from the photo's yaw, eyes shut under 0.5 x its
+          eye aspect ratio, one face, descriptor within 0.6), the server's Liveness.evaluate
+          rules (re-implemented in Python) pass on three challenge orders, a still photo fails
+          every turn and blink, another person's frames fail against the selfie. A rendered
+          injection of the actions, to test the protocol path: not a measure of liveness strength.
   robust  garbage, truncated and empty images, huge dimensions in headers, bad JSON, bad
           base64, unknown op, an oversized request: a JSON error with the documented exit
           status, never a crash; nothing written to stderr.
@@ -1029,6 +1036,15 @@ def check_robustness():
     check("robust: --serve answers each line and survives errors", ok, f"{len(answers)} answers, exit {eng.returncode}")
 
 
+# ---------------------------------------------------------------- liveness
+
+def check_liveness():
+    """interop/idv_liveness_frames.py's self-test with this script's PASS/FAIL/SKIP lines."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import idv_liveness_frames
+    idv_liveness_frames.self_test(check, skip, engine=ENGINE, fixtures=os.path.join(FIXTURES, "faces"), log=print)
+
+
 def main():
     print(f"engine: {ENGINE}")
     if not os.access(ENGINE, os.X_OK):
@@ -1040,7 +1056,7 @@ def main():
     check("capabilities: face, pdf417 and mrz available", rc == 0 and caps.get("face") and caps.get("pdf417")
           and caps.get("mrz"), out.decode(errors="replace").strip())
     eng = Engine()
-    sections = [a for a in sys.argv[1:]] or ["faces", "pdf417", "mrz", "quality", "text", "robust"]
+    sections = [a for a in sys.argv[1:]] or ["faces", "pdf417", "mrz", "quality", "text", "liveness", "robust"]
     if "faces" in sections:
         check_faces(eng)
     if "pdf417" in sections:
@@ -1051,6 +1067,8 @@ def main():
         check_quality(eng)
     if "text" in sections:
         check_text(eng, caps)
+    if "liveness" in sections:
+        check_liveness()
     rc, err = eng.close()
     check("serve process exits 0 and writes nothing to stderr", rc == 0 and not err,
           f"exit {rc}, stderr {len(err)} bytes")

@@ -3,7 +3,7 @@
 # interop/idv_engine_check.py. Install first: sudo scripts/install-idv-engines.sh
 # Engine: $SIGIL_IDV_ENGINE, else /usr/local/lib/sigil/sigil-idv-engine. Fixture photos are read
 # in place from ../shared/fixtures beside the repository (skipped when absent).
-# Arguments (optional): sections to run, among faces pdf417 mrz quality text robust.
+# Arguments (optional): sections to run, among faces pdf417 mrz quality text liveness robust.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PY=python3

@@ -9,10 +9,12 @@
 # server with SIGIL_INSECURE_IDV_SESSION_LIFETIME_SECONDS=4) and a privacy scan of the servers' output.
 # Driving licences (interop/idv_cards.py): a front and back that agree -> VERIFIED; a front printed with another
 # family name -> FAILED front_matches_barcode / front_family_name_differs; a front with only the photo -> VERIFIED.
-# Liveness is waived by the test policy (require_liveness false).
+# Liveness: require_liveness is false except in the liveness cases, which switch it on, send frames synthesised from
+# one photo with interop/idv_liveness_frames.py (a rendered injection: it tests the protocol path with the real
+# engine, not liveness strength) through `sigil-authenticator verify --liveness DIR`, and switch it off again.
 # Face matching needs the engine: $SIGIL_IDV_ENGINE (default /usr/local/lib/sigil/sigil-idv-engine when it
 # exists); without it the server is given a path that does not exist and the face-dependent cases are SKIP
-# lines naming the server's engine_unavailable. The photographs come from ../shared/fixtures
+# lines naming the server's engine_unavailable (the liveness cases are skipped: their frames need the engine). The photographs come from ../shared/fixtures
 # ($SIGIL_FIXTURES_DIR; absent: the face cases are skipped).
 # Needs: chromium, chromium-driver, openssl, zbar-tools, librsvg2-bin; /opt/peers-venv with selenium,
 # requests, cryptography, authlib (scripts/install-interop.sh). Screenshots go to $SIGIL_ARTIFACTS.
