@@ -23,6 +23,8 @@ public struct AuthenticatorError: Error, Sendable, Equatable, CustomStringConver
         public static let transport = Code("transport")
         /// A typed number is not two decimal digits.
         public static let invalidNumber = Code("invalidNumber")
+        /// The caller's input does not fit the operation (e.g. frames for a different challenge).
+        public static let invalidInput = Code("invalidInput")
         /// The key store failed to create, use or delete a key.
         public static let keyStore = Code("keyStore")
     }

@@ -52,6 +52,37 @@ extension Authenticator {
             VerificationAnswer.self, try await signed("POST", Self.prefix + "/idv/\(handoff.sessionID)/evidence", body: body, as: e))
     }
 
+    /// Asks for an active liveness challenge: the steps to record (`neutral` first, then turns
+    /// and a blink) and their time slots. A new challenge replaces the previous one.
+    public func livenessChallenge(_ handoff: VerificationHandoff) async throws -> VerificationLiveness {
+        let e = try await enrolment(for: handoff)
+        let answer = try Self.decode(
+            VerificationAnswer.self, try await signed("POST", Self.prefix + "/idv/\(handoff.sessionID)/liveness", body: Wire.encode([String: String]()), as: e))
+        guard let liveness = answer.liveness else { throw AuthenticatorError(.transport, "the server sent no liveness challenge") }
+        return liveness
+    }
+
+    /// The recorded frames of a challenge as the server takes them (`liveness` evidence):
+    /// `frames[i]` are the images recorded for step `i`, in order, each stamped with its time from
+    /// the challenge's start (milliseconds). `offsets[i][k]`, when given, is frame k's time inside
+    /// its step's slot; by default the frames are spread evenly over the slot.
+    public static func livenessEvidence(_ challenge: VerificationLiveness, frames: [[[UInt8]]], offsets: [[Int]]? = nil) throws -> [UInt8] {
+        guard frames.count == challenge.steps.count else {
+            throw AuthenticatorError(.invalidInput, "the challenge has \(challenge.steps.count) steps, the frames \(frames.count)")
+        }
+        struct Frame: Encodable { var step: Int, t: Int, image: String }
+        struct Recording: Encodable { var challenge: String, frames: [Frame] }
+        let slot = Int(challenge.stepSeconds * 1000)
+        var list: [Frame] = []
+        for (i, images) in frames.enumerated() {
+            for (k, image) in images.enumerated() {
+                let offset = offsets.flatMap { i < $0.count && k < $0[i].count ? $0[i][k] : nil } ?? (k + 1) * slot / (images.count + 1)
+                list.append(Frame(step: i, t: i * slot + offset, image: Data(image).base64EncodedString()))
+            }
+        }
+        return Array(try JSONEncoder().encode(Recording(challenge: challenge.challenge, frames: list)))
+    }
+
     /// The capture is complete: the server checks and decides.
     public func submitVerification(_ handoff: VerificationHandoff, documentType: String) async throws -> VerificationAnswer {
         let e = try await enrolment(for: handoff)

@@ -283,10 +283,31 @@ public struct VerificationAnswer: Codable, Sendable, Equatable {
     public var status: String?
     /// Retake advice for the image just sent (`blurry`, `glare`, `too_dark`, `too_small`).
     public var advice: [String]?
+    /// The active liveness challenge just issued (after `liveness`).
+    public var liveness: VerificationLiveness?
 
-    public init(sessionID: String, evidence: [String]? = nil, status: String? = nil, advice: [String]? = nil) {
-        self.sessionID = sessionID; self.evidence = evidence; self.status = status; self.advice = advice
+    public init(
+        sessionID: String, evidence: [String]? = nil, status: String? = nil, advice: [String]? = nil, liveness: VerificationLiveness? = nil
+    ) {
+        self.sessionID = sessionID; self.evidence = evidence; self.status = status; self.advice = advice; self.liveness = liveness
     }
 
-    enum CodingKeys: String, CodingKey { case sessionID = "session_id", evidence, status, advice }
+    enum CodingKeys: String, CodingKey { case sessionID = "session_id", evidence, status, advice, liveness }
+}
+
+/// An active liveness challenge (docs/idv.md "Liveness"): record frames of each step, in order,
+/// step `i` inside `[i·step_seconds, (i+1)·step_seconds)` from the start, and upload them as
+/// `liveness` evidence before `deadline` (Unix seconds).
+public struct VerificationLiveness: Codable, Sendable, Equatable {
+    public var challenge: String
+    /// `neutral`, `turn_left`, `turn_right`, `blink`; the first is always `neutral`.
+    public var steps: [String]
+    public var stepSeconds: Double
+    public var deadline: Int64
+
+    public init(challenge: String, steps: [String], stepSeconds: Double, deadline: Int64) {
+        self.challenge = challenge; self.steps = steps; self.stepSeconds = stepSeconds; self.deadline = deadline
+    }
+
+    enum CodingKeys: String, CodingKey { case challenge, steps, stepSeconds = "step_seconds", deadline }
 }

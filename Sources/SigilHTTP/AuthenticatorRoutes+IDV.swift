@@ -7,7 +7,8 @@ import SigilServices
 /// The Sigil authenticator's side of identity verification: the app scans the capture page's
 /// hand-off code, claims the session with its signed device request (binding the session to this
 /// device), then sends evidence (document images, the chip's data groups read over NFC, a selfie)
-/// and submits, each as a signed request. Bodies are JSON; evidence is base64 (at most 10 MiB
+/// and submits, each as a signed request; for liveness it asks for a challenge and sends the
+/// frames it recorded as `liveness` evidence. Bodies are JSON; evidence is base64 (at most 10 MiB
 /// decoded, so the signed body may reach 14 MiB).
 extension AuthenticatorRoutes {
     static let idvBodyLimit = IDVService.maximumEvidenceBytes / 3 * 4 + 4096
@@ -17,6 +18,7 @@ extension AuthenticatorRoutes {
         var kind: String
         var data: String
     }
+    struct IDVLivenessBody: Decodable {}
     struct IDVSubmitBody: Decodable {
         var documentType: String
         enum CodingKeys: String, CodingKey { case documentType = "document_type" }
@@ -51,6 +53,19 @@ extension AuthenticatorRoutes {
         }
         let advice = await services.idv.advice(kind: body.kind, bytes: data)
         return try Self.json(IDVAnswer(sessionID: sid, evidence: have, advice: advice.isEmpty ? nil : advice))
+    }
+
+    func idvLiveness(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let bytes = try await Self.read(request)
+        let (tenant, device) = try await device(request, context, body: bytes)
+        _ = try await deviceBody(IDVLivenessBody.self, bytes, allowed: [])
+        let sid = try idvSession(context)
+        let c = try await refusedAsProblem {
+            try await services.idv.livenessChallengeForDevice(tenantID: tenant.id, id: sid, deviceID: device.device.id)
+        }
+        let liveness = VerificationLiveness(
+            challenge: c.id, steps: c.steps.map(\.rawValue), stepSeconds: c.stepSeconds, deadline: Int64(c.deadline.timeIntervalSince1970))
+        return try Self.json(IDVAnswer(sessionID: sid, liveness: liveness))
     }
 
     func idvSubmit(_ request: Request, _ context: SigilRequestContext) async throws -> Response {

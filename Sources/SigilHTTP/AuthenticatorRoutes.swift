@@ -43,6 +43,7 @@ struct AuthenticatorRoutes {
         // Identity verification from the app (docs/idv.md "From the Sigil authenticator").
         router.post("/authenticator/v1/idv/:sid/claim") { request, context in try await self.idvClaim(request, context) }
         router.post("/authenticator/v1/idv/:sid/evidence") { request, context in try await self.idvEvidence(request, context) }
+        router.post("/authenticator/v1/idv/:sid/liveness") { request, context in try await self.idvLiveness(request, context) }
         router.post("/authenticator/v1/idv/:sid/submit") { request, context in try await self.idvSubmit(request, context) }
     }
 

@@ -54,7 +54,16 @@ public struct IDVChecks: Sendable {
         if let back = evidence[.documentBack] {
             do {
                 if let text = try await engine.pdf417(in: back) {
-                    do { f.barcode = try AAMVARecord.parse(text) } catch {
+                    do {
+                        let record = try AAMVARecord.parse(text)
+                        f.barcode = record
+                        // The printed front must say what the barcode says, where it was read.
+                        if let front = evidence[.documentFront], let lines = try? await engine.documentText(in: front),
+                            let check = FrontText.check(lines: lines, barcode: record)
+                        {
+                            f.additionalChecks.append(check)
+                        }
+                    } catch {
                         f.additionalChecks.append(IDVCheck(name: "barcode_read", passed: false, reasons: ["barcode_not_aamva"]))
                     }
                 } else {

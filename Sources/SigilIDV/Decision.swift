@@ -99,6 +99,10 @@ public enum IDVDecider {
         public var document: VerifiedIdentity.Document?
     }
 
+    /// An ICAO 9303 state code as ISO 3166-1 alpha-3, which OIDC4IDA and policies use: they are
+    /// the same but for Germany, whose MRZ code is `D` (ICAO 9303 part 3 §5).
+    public static func iso3166(_ icao: String) -> String { icao == "D" ? "DEU" : icao }
+
     public static func decide(_ f: IDVFindings, policy: IDVPolicy, now: Date) -> Outcome {
         var checks: [IDVCheck] = []
         func check(_ name: String, _ passed: Bool, _ reasons: [String]) { checks.append(IDVCheck(name: name, passed: passed, reasons: passed ? [] : reasons)) }
@@ -129,11 +133,13 @@ public enum IDVDecider {
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let expiry = source.flatMap { MRZ.date($0.expiryDate, kind: .expiry, now: now) } ?? barcode?.expiryDate
         let birth = source.flatMap { MRZ.date($0.birthDate, kind: .birth, now: now) } ?? barcode?.birthDate
-        let country = source?.issuingState ?? barcode?.country
+        let country = (source?.issuingState).map(Self.iso3166) ?? barcode?.country
         if source != nil || barcode != nil {
             let expires = expiry.flatMap { calendar.date(from: $0) }
             check("not_expired", expires.map { $0.addingTimeInterval(86_400) > now } ?? false, [expires == nil ? "expiry_unreadable" : "document_expired"])
-            if !policy.countries.isEmpty { check("issuing_country", country.map(policy.countries.contains) ?? false, ["country_not_allowed"]) }
+            if !policy.countries.isEmpty {
+                check("issuing_country", country.map(policy.countries.map(Self.iso3166).contains) ?? false, ["country_not_allowed"])
+            }
             if let minimum = policy.minimumAge {
                 let age = birth.flatMap { calendar.date(from: $0) }.map { calendar.dateComponents([.year], from: $0, to: now).year ?? 0 }
                 check("minimum_age", (age ?? -1) >= minimum, [age == nil ? "birth_date_unreadable" : "under_minimum_age"])
@@ -175,7 +181,7 @@ public enum IDVDecider {
             if let given = actual["given_name"], !given.isEmpty { claims["given_name"] = .string(given) }
             if let family = actual["family_name"], !family.isEmpty { claims["family_name"] = .string(family) }
             if let b = iso(birth) { claims["birthdate"] = .string(b) }
-            if let nationality = source?.nationality, !nationality.isEmpty { claims["nationalities"] = .array([.string(nationality)]) }
+            if let nationality = source?.nationality, !nationality.isEmpty { claims["nationalities"] = .array([.string(Self.iso3166(nationality))]) }
             var methods: [String] = []
             if chipGood { methods.append("vpip") }
             if mrzGood || barcode != nil { methods.append("vdig") }

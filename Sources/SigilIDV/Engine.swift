@@ -48,8 +48,10 @@ public struct IDVEngineCapabilities: Sendable, Equatable {
     public var mrz: Bool
     /// The image-quality check (retake advice).
     public var quality: Bool
-    public init(face: Bool, pdf417: Bool, mrz: Bool, quality: Bool = false) {
-        self.face = face; self.pdf417 = pdf417; self.mrz = mrz; self.quality = quality
+    /// The printed text of a document's front (OCR).
+    public var text: Bool
+    public init(face: Bool, pdf417: Bool, mrz: Bool, quality: Bool = false, text: Bool = false) {
+        self.face = face; self.pdf417 = pdf417; self.mrz = mrz; self.quality = quality; self.text = text
     }
     public static let none = IDVEngineCapabilities(face: false, pdf417: false, mrz: false)
 }
@@ -68,10 +70,13 @@ public protocol IDVEngine: Sendable {
     /// Retake advice for a capture (`blurry`, `glare`, `too_dark`, `too_small`); `kind` is
     /// `document` or `selfie`.
     func quality(of image: [UInt8], kind: String) async throws(IDVEngineError) -> [String]
+    /// The printed text of a document's front, as lines top to bottom.
+    func documentText(in image: [UInt8]) async throws(IDVEngineError) -> [String]
 }
 
 extension IDVEngine {
     public func quality(of image: [UInt8], kind: String) async throws(IDVEngineError) -> [String] { throw .unavailable("no quality check") }
+    public func documentText(in image: [UInt8]) async throws(IDVEngineError) -> [String] { throw .unavailable("no text reader") }
 }
 
 public struct UnavailableIDVEngine: IDVEngine {

@@ -335,6 +335,16 @@ public struct IDVService: Sendable {
     /// A new active liveness challenge for the session (docs/idv.md "Liveness").
     public func livenessChallenge(tenantID: String, id: String, secret: String?) async throws -> LivenessChallenge {
         _ = try await load(tenantID: tenantID, id: id, secret: secret)
+        return try await issueLiveness(tenantID: tenantID, id: id)
+    }
+
+    /// A liveness challenge for the app the session was handed off to (its signed request).
+    public func livenessChallengeForDevice(tenantID: String, id: String, deviceID: String) async throws -> LivenessChallenge {
+        _ = try await requireDevice(tenantID: tenantID, id: id, deviceID: deviceID)
+        return try await issueLiveness(tenantID: tenantID, id: id)
+    }
+
+    func issueLiveness(tenantID: String, id: String) async throws -> LivenessChallenge {
         let random = context.random
         let challenge = LivenessChallenge.issue(
             id: Base64URL.encode(random.bytes(12)), now: context.clock.now(),

@@ -46,7 +46,7 @@ public actor ProcessIDVEngine: IDVEngine {
         guard let answer = try? await call(["op": "capabilities"]) else { return .none }
         let c = IDVEngineCapabilities(
             face: answer["face"] as? Bool ?? false, pdf417: answer["pdf417"] as? Bool ?? false, mrz: answer["mrz"] as? Bool ?? false,
-            quality: answer["quality"] as? Bool ?? false)
+            quality: answer["quality"] as? Bool ?? false, text: answer["text"] as? Bool ?? false)
         known = c
         return c
     }
@@ -84,6 +84,12 @@ public actor ProcessIDVEngine: IDVEngine {
         guard await capabilities().quality else { throw .unavailable("the engine has no quality check") }
         let answer = try await call(["op": "quality", "image": Data(image).base64EncodedString(), "kind": kind])
         return answer["advice"] as? [String] ?? []
+    }
+
+    public func documentText(in image: [UInt8]) async throws(IDVEngineError) -> [String] {
+        guard await capabilities().text else { throw .unavailable("the engine has no text reader") }
+        let answer = try await call(["op": "text", "image": Data(image).base64EncodedString()])
+        return answer["lines"] as? [String] ?? []
     }
 
     // MARK: the process

@@ -36,6 +36,12 @@ struct Verify: AsyncParsableCommand {
     @Option(help: "A selfie (JPEG or PNG).")
     var selfie: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Frames for the active liveness challenge: a folder with one sub-folder per step (neutral, turn_left, turn_right, blink) of JPEG or PNG frames, taken in name order.",
+            valueName: "dir"))
+    var liveness: String?
+
     @Flag(name: .customLong("no-submit"), help: "Send the evidence but do not submit (the page or a later call does).")
     var noSubmit = false
 
@@ -46,6 +52,19 @@ struct Verify: AsyncParsableCommand {
         case "too_dark": "the photo is too dark; find more light"
         case "too_small": "the image is too small; move closer so the document fills the frame"
         default: advice
+        }
+    }
+
+    /// The frames recorded for one step: `dir/step/*.{jpg,jpeg,png}` in name order.
+    static func frames(in directory: String, step: String) throws -> [[UInt8]] {
+        let folder = URL(fileURLWithPath: directory).appendingPathComponent(step)
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [])
+            .filter { ["jpg", "jpeg", "png"].contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
+        guard !names.isEmpty else { throw CLIFailure.usage("no frames for the step \(step): put JPEG or PNG files in \(folder.path)") }
+        return try names.map { name in
+            do { return Array(try Data(contentsOf: folder.appendingPathComponent(name))) } catch {
+                throw CLIFailure.usage("cannot read \(folder.appendingPathComponent(name).path)")
+            }
         }
     }
 
@@ -64,7 +83,10 @@ struct Verify: AsyncParsableCommand {
             evidence.append(("chip", Authenticator.chipEvidence(sod: try read(sod), dataGroups: groups)))
         }
         if let selfie { evidence.append(("selfie", try read(selfie))) }
-        guard !evidence.isEmpty || !noSubmit else { throw CLIFailure.usage("nothing to send: give evidence or leave out --no-submit") }
+        let framesDirectory = liveness
+        guard !evidence.isEmpty || framesDirectory != nil || !noSubmit else {
+            throw CLIFailure.usage("nothing to send: give evidence or leave out --no-submit")
+        }
         let (json, documentType, submit) = (global.json, documentType, !noSubmit)
         try await global.withAuthenticator(verifier: FixedUserVerifier(.none)) { authenticator, _ in
             _ = try await authenticator.claimVerification(handoff)
@@ -76,7 +98,18 @@ struct Verify: AsyncParsableCommand {
                     for advice in last.advice ?? [] { print("  Consider a retake: \(Self.explain(advice)).") }
                 }
             }
+            var issued: VerificationLiveness?
+            if let framesDirectory {
+                let challenge = try await authenticator.livenessChallenge(handoff)
+                issued = challenge
+                if !json { print("Liveness challenge: \(challenge.steps.joined(separator: ", ")).") }
+                let frames = try challenge.steps.map { try Self.frames(in: framesDirectory, step: $0) }
+                last = try await authenticator.sendEvidence(
+                    handoff, kind: "liveness", bytes: try Authenticator.livenessEvidence(challenge, frames: frames))
+                if !json { print("Sent the liveness frames (\(frames.map(\.count).reduce(0, +))).") }
+            }
             if submit { last = try await authenticator.submitVerification(handoff, documentType: documentType) }
+            last.liveness = issued
             if json {
                 print(jsonLine(last))
             } else if let status = last.status {

@@ -50,3 +50,38 @@ import Testing
         }
     }
 }
+
+/// The printed front against the barcode (FrontText): what OCR of a licence front gives, noise included.
+@Suite struct FrontTextTests {
+    static let record = try! AAMVARecord.parse(AAMVATests.card())
+    static let front = [
+        "VIRGINIA", "DRIVER'S LICENSE", "4d DL 012 345 6789", "1 SAMPLE", "2 MICHAEL JOHN", "3 DOB 07/04/1976", "4b EXP 07/04/2030",
+        "8 2300 WEST BROAD STREET",
+    ]
+
+    @Test func aFrontThatSaysWhatTheBarcodeSaysPasses() {
+        #expect(FrontText.check(lines: Self.front, barcode: Self.record) == IDVCheck(name: "front_matches_barcode", passed: true, reasons: []))
+        // OCR's usual confusions and a label stuck to its value still match.
+        let noisy = ["DRIVERS LICENSE", "DL O12 345 6789", "LNSAMPLE", "FN MlCHAEL", "DOB 07-04-1976"]
+        #expect(FrontText.check(lines: noisy, barcode: Self.record)?.passed == true)
+    }
+
+    @Test func aFrontThatSaysSomethingElseFailsWithTheFieldsNamed() {
+        var other = Self.front
+        other[3] = "1 JOHNSON"
+        other[5] = "3 DOB 07/05/1976"
+        let check = FrontText.check(lines: other, barcode: Self.record)
+        #expect(check == IDVCheck(name: "front_matches_barcode", passed: false, reasons: ["front_birth_date_differs", "front_family_name_differs"]))
+        // A wholly different card, still recognisably a licence: every field differs.
+        let stranger = ["DRIVER LICENSE", "DL 999 888 7777", "LN BROWN", "FN ALICE", "DOB 01/02/1990", "EXP 01/02/2031"]
+        #expect(FrontText.check(lines: stranger, barcode: Self.record)?.reasons.count == 4)
+        // A short name is not found inside a longer word.
+        let short = try! AAMVARecord.parse(AAMVATests.card().replacingOccurrences(of: "DCSSAMPLE", with: "DCSLI"))
+        #expect(FrontText.check(lines: ["DRIVER LICENSE", "LN LICENSEE"], barcode: short)?.reasons.contains("front_family_name_differs") == true)
+    }
+
+    @Test func anUnreadFrontIsNotHeldAgainstTheSession() {
+        #expect(FrontText.check(lines: [], barcode: Self.record) == nil)
+        #expect(FrontText.check(lines: ["~~ ,,", "Xq"], barcode: Self.record) == nil)
+    }
+}

@@ -35,6 +35,16 @@ import Testing
         #expect(o.nameMatches["given_name"]?.kind == .partial && o.nameMatches["family_name"]?.kind == .normalised)
     }
 
+    /// Germany's MRZ code is `D`; OIDC4IDA and policies speak ISO 3166 (`DEU`).
+    @Test func germanyIsDEU() {
+        func german(_ f: inout IDVFindings) {
+            f.mrz?.issuingState = "D"; f.mrz?.nationality = "D"; f.chipMRZ?.issuingState = "D"; f.chipMRZ?.nationality = "D"
+        }
+        let o = IDVDecider.decide(findings(german), policy: IDVPolicy(countries: ["DEU"]), now: now)
+        #expect(o.decision == .verified && o.claims["nationalities"] == .array([.string("DEU")]) && o.document?.issuerCountry == "DEU")
+        #expect(IDVDecider.decide(findings(german), policy: IDVPolicy(countries: ["D"]), now: now).decision == .verified)
+    }
+
     @Test func eachFailureSaysWhy() {
         func reasons(_ policy: IDVPolicy = IDVPolicy(), _ change: (inout IDVFindings) -> Void) -> [String] {
             let o = IDVDecider.decide(findings(change), policy: policy, now: now)

@@ -237,6 +237,33 @@ struct IDVServiceTests {
         }
     }
 
+    /// The app's path: it claims the session with the hand-off, asks for its own liveness
+    /// challenge, sends the frames and submits; another device is refused at every step.
+    @Test(arguments: Backend.enabled)
+    func theAppDoesTheLivenessChallenge(_ backend: Backend) async throws {
+        try await withServices(backend) { h in
+            let idv = IDVService(context: h.context, engine: ScriptedEngine())
+            let t = h.tenant.id
+            let f = try await Self.start(h, idv: idv)
+            let id = f.session.id
+            await #expect(throws: IDVService.Refused("not_this_device", "Scan the code on the verification page first.")) {
+                _ = try await idv.livenessChallengeForDevice(tenantID: t, id: id, deviceID: "dev_phone")
+            }
+            try await idv.claimForDevice(tenantID: t, id: id, handoffSecret: f.session.handoffSecret, deviceID: "dev_phone", userID: "usr_any")
+            await #expect(throws: IDVService.Refused.self) { _ = try await idv.livenessChallengeForDevice(tenantID: t, id: id, deviceID: "dev_other") }
+            _ = try await idv.addEvidenceFromDevice(
+                tenantID: t, id: id, deviceID: "dev_phone", kind: "document_front", bytes: ScriptedEngine.image(1, mrz: true))
+            _ = try await idv.addEvidenceFromDevice(tenantID: t, id: id, deviceID: "dev_phone", kind: "selfie", bytes: ScriptedEngine.image(2))
+            let challenge = try await idv.livenessChallengeForDevice(tenantID: t, id: id, deviceID: "dev_phone")
+            #expect(challenge.steps.first == .neutral && challenge.steps.count == 4)
+            let have = try await idv.addEvidenceFromDevice(tenantID: t, id: id, deviceID: "dev_phone", kind: "liveness", bytes: try Self.frames(challenge))
+            #expect(have == ["document_front", "liveness", "selfie"])
+            #expect(try await idv.submitFromDevice(tenantID: t, id: id, deviceID: "dev_phone", documentType: "passport") == .verified)
+            let status = try await idv.status(tenantID: t, id: id, secret: f.session.secret)
+            #expect(status.checks.contains(IDVCheck(name: "liveness", passed: true, reasons: [])))
+        }
+    }
+
     @Test(arguments: Backend.enabled)
     func withoutAnEngineTheChecksSaySo(_ backend: Backend) async throws {
         try await withServices(backend) { h in
