@@ -103,7 +103,7 @@ public struct IntegrationService: Sendable {
             var tenantGuess = auth0Tenant ?? Auth0Management.tenantName(domain: auth0.domain)
             if tenantGuess == nil || !enableFor.isEmpty {
                 let clients = try await Self.clientsIfReadable(auth0)
-                if tenantGuess == nil { tenantGuess = clients?.lazy.compactMap { $0["tenant"]?.string }.first }
+                if tenantGuess == nil { tenantGuess = clients?.compactMap { $0["tenant"]?.string }.first }
                 if let clients { try Self.checkClients(enableFor, known: clients) }
             }
             guard let auth0TenantName = tenantGuess, !auth0TenantName.isEmpty else {
