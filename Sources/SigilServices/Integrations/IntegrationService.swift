@@ -198,6 +198,7 @@ public struct IntegrationService: Sendable {
             let (app, secret) = try await createSigilClient(tenantID: tenantID, input, by: principal, partner: "Auth0")
             auth0 = auth0.redacting(secret)
 
+            let script = try Self.fetchUserProfileScript(userinfoURL: issuer + "/oauth2/userinfo")
             let options: [String: JSONValue] = [
                 "authorizationURL": .string(issuer + "/oauth2/authorize"),
                 "tokenURL": .string(issuer + "/oauth2/token"),
@@ -205,7 +206,7 @@ public struct IntegrationService: Sendable {
                 "client_secret": .string(secret.value),
                 "scope": "openid email profile",
                 "pkce_enabled": true,
-                "scripts": .object(["fetchUserProfile": .string(try Self.fetchUserProfileScript(userinfoURL: issuer + "/oauth2/userinfo"))]),
+                "scripts": .object(["fetchUserProfile": .string(script)]),
             ]
             let created: [String: JSONValue]
             do {
