@@ -118,7 +118,9 @@ public final class HTTPDocumentFetcher: RemoteDocumentFetcher {
         } catch {
             throw RemoteFetchError.unreachable(Self.describe(error))
         }
-        return OutboundResponse(status: Int(response.status.code), body: Array(body.readableBytesView))
+        return OutboundResponse(
+            status: Int(response.status.code), body: Array(body.readableBytesView),
+            headers: response.headers.map { ($0.name.lowercased(), $0.value) })
     }
 
     /// `max-age` from Cache-Control values; `no-store`/`no-cache` count as 0.

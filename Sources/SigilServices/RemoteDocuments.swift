@@ -69,7 +69,18 @@ public struct OutboundRequest: Sendable {
 public struct OutboundResponse: Sendable {
     public var status: Int
     public var body: [UInt8]
-    public init(status: Int, body: [UInt8]) { self.status = status; self.body = body }
+    /// Response headers, names lower-cased, for the few callers that read one (a partner API's
+    /// `Retry-After`). Empty where the fetcher does not pass them on.
+    public var headers: [(String, String)]
+    public init(status: Int, body: [UInt8], headers: [(String, String)] = []) {
+        self.status = status; self.body = body; self.headers = headers
+    }
+
+    /// The first value of header `name` (case-insensitive), or nil.
+    public func header(_ name: String) -> String? {
+        let wanted = name.lowercased()
+        return headers.first { $0.0.lowercased() == wanted }?.1
+    }
 }
 
 public protocol RemoteDocumentFetcher: Sendable {
