@@ -154,6 +154,228 @@ def saml_metadata(base):
     return sso, certs, root.get("entityID")
 
 
+# ---------------------------------------------------------------------------------------------------- real sign-ins
+USER = {"email": "grace.hopper@acme.com", "given_name": "Grace", "family_name": "Hopper"}
+
+
+def wait_until(fn, timeout=30, interval=0.2):
+    """fn()'s first truthy value within timeout, else None (exceptions count as falsy)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            value = fn()
+            if value:
+                return value
+        except Exception:
+            pass
+        time.sleep(interval)
+    return None
+
+
+def browser_missing():
+    """Why the browser sign-ins cannot run here, or None."""
+    for path in ("/usr/bin/chromium", "/usr/bin/chromedriver"):
+        if not os.path.exists(path):
+            return f"{path} is missing (Debian's chromium and chromium-driver, scripts/install-interop.sh)"
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed in this Python (scripts/install-interop.sh)"
+    return None
+
+
+def new_signin(fake, before, timeout=30):
+    """The first sign-in the fake recorded after `before` entries, or None."""
+    return wait_until(lambda: fake.state.signins[before] if len(fake.state.signins) > before else None, timeout)
+
+
+def real_signins(sigil, auth0, okta, disco, idp, vidp, sapp):
+    """Four sign-ins of a real Sigil user through what the one-click commands created, each driven by the
+    vendor-side helper the fake builds from what it STORED (auth0.saml_sp / oauth2_rp, okta.saml_sp /
+    idv_client), in headless Chromium with a virtual passkey."""
+    why = browser_missing()
+    if why:
+        for name in ("sign-in Auth0 SAML", "sign-in Auth0 social", "sign-in Okta SAML", "sign-in Okta IDV"):
+            skip(name, why)
+        return
+    from passkey_signin import enrol_first_admin
+    from selenium.webdriver.common.by import By
+    link = wait_until(lambda: (re.search(r"(http://localhost:\d+/enroll/\S+)", open(sigil.err).read()) or [None, None])[1], 30)
+    if not check("sign-in: `sigil serve` printed the first administrator's enrolment link", bool(link), open(sigil.err).read()[-400:]):
+        return
+    try:
+        driver, _ = enrol_first_admin(link, USER["email"], USER["given_name"], USER["family_name"])
+    except Exception as e:
+        check("sign-in: the first administrator enrols a passkey in Chromium (virtual authenticator)", False, repr(e))
+        return
+    check("sign-in: the first administrator enrols a passkey in Chromium (virtual authenticator) and is on /account", True)
+    try:
+        _auth0_saml(driver, sigil, auth0)
+        _auth0_social(driver, sigil, auth0, disco, sapp)
+        if idp:
+            _okta_saml(driver, sigil, okta, idp)
+        else:
+            check("sign-in Okta SAML: the SAML2 IdP exists", False, "okta-saml created none")
+        if vidp:
+            _okta_idv(driver, sigil, okta, vidp, disco, By)
+        else:
+            check("sign-in Okta IDV: the IDV_STANDARD IdP exists", False, "okta-idv created none")
+    finally:
+        driver.quit()
+
+
+def _saml_signin(driver, fake, start_url, label):
+    before = len(fake.state.signins)
+    driver.get(start_url)
+    got = new_signin(fake, before)
+    if not check(f"{label}: the browser posted a SAMLResponse to the vendor's ACS and the fake recorded the sign-in", got is not None,
+                 f"at {driver.current_url}: {driver.page_source[:400]}"):
+        return None
+    check(f"{label}: the vendor's SP (pysaml2 + xmlsec1, trusting the stored certificate) accepts the response", got.get("ok"), got.get("error"))
+    return got if got.get("ok") else None
+
+
+def _auth0_saml(driver, sigil, auth0):
+    label = "sign-in Auth0 SAML"
+    conn = auth0.state.by_name("sigil-saml")
+    sp = auth0.saml_sp("sigil-saml")  # built by the fake from the stored connection
+    o = conn["options"]
+    check(f"{label}: Auth0's SP is the stored connection's (entity urn:auth0:acme:sigil-saml, ACS /login/callback?connection=, SSO = signInEndpoint)",
+          sp.entity_id == "urn:auth0:acme:sigil-saml" and sp.acs_url == f"{auth0.base_url}/login/callback?connection=sigil-saml"
+          and sp.sso_url == o["signInEndpoint"], (sp.entity_id, sp.acs_url, sp.sso_url))
+    got = _saml_signin(driver, auth0, f"{auth0.base_url}/__fake__/login?connection=sigil-saml", label)
+    if not got:
+        return
+    attrs = got.get("attributes") or {}
+    check(f"{label}: NameID is persistent and opaque (not the email)", got.get("name_id") and got.get("name_id") != USER["email"]
+          and got.get("name_id_format") == "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent", (got.get("name_id"), got.get("name_id_format")))
+    for k in ("email", "given_name", "family_name"):  # the stored fieldsMap's attribute names
+        check(f"{label}: attribute {k} is the Sigil user's (fieldsMap {o.get('fieldsMap', {}).get(k)!r})", attrs.get(o.get("fieldsMap", {}).get(k, k)) == [USER[k]], attrs)
+    again = _saml_signin(driver, auth0, f"{auth0.base_url}/__fake__/login?connection=sigil-saml", label + " (second time)")
+    if again:
+        check(f"{label}: the persistent NameID is stable across sign-ins", again.get("name_id") == got.get("name_id"), (again.get("name_id"), got.get("name_id")))
+
+
+def _auth0_social(driver, sigil, auth0, disco, sapp):
+    label = "sign-in Auth0 social"
+    conn = auth0.state.by_name("sigil-social")
+    o = dict(conn["options"])
+    rp = auth0.oauth2_rp("sigil-social")  # the fake's RP from the stored connection (the instance /__fake__/login uses)
+    check(f"{label}: Auth0's RP is the stored connection's (client_id, tokenURL, PKCE S256, redirect /login/callback)",
+          rp.client_id == o["client_id"] and rp.token_endpoint == o["tokenURL"] and rp.pkce_enabled and rp.redirect_uri == auth0.callback_url,
+          (rp.client_id, rp.token_endpoint, rp.pkce_enabled, rp.redirect_uri))
+    tokens, urls = [], []
+    fetch, authz = rp.fetch_token, rp.authorization_url
+
+    def recording_fetch(callback_url):
+        t = fetch(callback_url)
+        tokens.append(dict(t))
+        return t
+
+    def recording_authz(state=None):
+        out = authz(state)
+        urls.append(out[0])
+        return out
+    rp.fetch_token, rp.authorization_url = recording_fetch, recording_authz
+    before = len(auth0.state.signins)
+    driver.get(f"{auth0.base_url}/__fake__/login?connection=sigil-social")
+    got = new_signin(auth0, before)
+    if check(f"{label}: the browser came back to Auth0's /login/callback and the fake recorded the sign-in", got is not None,
+             f"at {driver.current_url}: {driver.page_source[:400]}"):
+        check(f"{label}: Auth0 exchanged the code at the stored tokenURL with the stored client_id/secret (client_secret_post, code_verifier)",
+              got.get("ok") and got.get("has_access_token"), got)
+    q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(urls[0]).query)) if urls else {}
+    check(f"{label}: the authorization request went to the stored authorizationURL with PKCE S256",
+          bool(urls) and urls[0].startswith(o["authorizationURL"] + "?") and q.get("code_challenge_method") == "S256" and q.get("code_challenge"),
+          urls[:1])
+    idt = (tokens[0] if tokens else {}).get("id_token")
+    if check(f"{label}: the token response carries an ID token", bool(idt), list((tokens[0] if tokens else {}).keys())):
+        try:
+            import warnings
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # authlib.jose's deprecation notice
+                from authlib.jose import JsonWebKey, jwt
+            keys = JsonWebKey.import_key_set(requests.get(disco["jwks_uri"], timeout=10).json())
+            claims = jwt.decode(idt, keys)
+            claims.validate(leeway=60)
+            sig_ok = True
+        except Exception as e:
+            claims, sig_ok = {}, repr(e)
+        check(f"{label}: the ID token's signature verifies with Sigil's JWKS, and it is in date", sig_ok is True, sig_ok)
+        aud = claims.get("aud")
+        check(f"{label}: ID token iss is Sigil's issuer, aud the stored client_id", claims.get("iss") == disco.get("issuer")
+              and (aud == o["client_id"] or aud == [o["client_id"]]), (claims.get("iss"), aud, o["client_id"]))
+        check(f"{label}: ID token email, given_name, family_name are the Sigil user's",
+              all(claims.get(k) == USER[k] for k in USER) and claims.get("sub"), {k: claims.get(k) for k in ("sub", *USER)})
+    rp.fetch_token, rp.authorization_url = fetch, authz
+
+    # The point of PKCE: the same connection with pkce_enabled off (as the Auth0 dashboard leaves it) is refused by Sigil.
+    off = dict(o, pkce_enabled=False)
+    r = requests.patch(f"{auth0.base_url}/__fake__/connections/{conn['id']}", json={"options": off}, timeout=10)
+    check(f"{label}: pkce_enabled flipped off through the fake's backdoor", r.status_code in (200, 204)
+          and auth0.state.by_name("sigil-social")["options"].get("pkce_enabled") is False, (r.status_code, r.text[:200]))
+    before = len(auth0.state.signins)
+    driver.get(f"{auth0.base_url}/__fake__/login?connection=sigil-social")
+    got = new_signin(auth0, before, timeout=15)
+    err = (got or {}).get("error") or ""
+    check(f"{label}: without PKCE Sigil refuses Auth0's authorization request (code_challenge is required), no sign-in",
+          got is not None and not got.get("ok") and "code_challenge is required" in err,
+          got or f"at {driver.current_url}: {driver.page_source[:400]}")
+    r = requests.patch(f"{auth0.base_url}/__fake__/connections/{conn['id']}", json={"options": o}, timeout=10)
+    check(f"{label}: pkce_enabled restored", r.status_code in (200, 204) and auth0.state.by_name("sigil-social")["options"].get("pkce_enabled") is True,
+          r.status_code)
+
+
+def _okta_saml(driver, sigil, okta, idp):
+    label = "sign-in Okta SAML"
+    trust = idp["protocol"]["credentials"]["trust"]
+    sp = okta.saml_sp(idp["id"])  # built by the fake from the stored IdP and its key-store certificate
+    check(f"{label}: Okta's SP is the stored IdP's (audience, ACS {{org}}/sso/saml2/{{id}}, issuer, SSO URL)",
+          sp.entity_id == trust["audience"] and sp.acs_url == f"{okta.org_url}/sso/saml2/{idp['id']}" and sp.idp_entity_id == trust["issuer"]
+          and sp.sso_url in (idp["protocol"]["endpoints"]["sso"].get("destination"), idp["protocol"]["endpoints"]["sso"]["url"]),
+          (sp.entity_id, sp.acs_url, sp.idp_entity_id, sp.sso_url))
+    got = _saml_signin(driver, okta, f"{okta.base_url}/__fake__/login?idp={idp['id']}", label)
+    if not got:
+        return
+    attrs = got.get("attributes") or {}
+    check(f"{label}: Issuer is the stored trust.issuer", got.get("issuer") == trust["issuer"], got.get("issuer"))
+    check(f"{label}: NameID is the user's email (emailAddress)", got.get("name_id") == USER["email"], (got.get("name_id"), got.get("name_id_format")))
+    for okta_name, k in (("email", "email"), ("firstName", "given_name"), ("lastName", "family_name")):
+        check(f"{label}: attribute {okta_name} is the Sigil user's", attrs.get(okta_name) == [USER[k]], attrs)
+
+
+def _okta_idv(driver, sigil, okta, vidp, disco, By):
+    label = "sign-in Okta IDV"
+    client = okta.idv_client(vidp["id"])  # OktaIDVClient from the stored IDV_STANDARD IdP
+    creds = vidp["protocol"]["credentials"]["client"]
+    check(f"{label}: Okta's client is the stored IdP's (client_id, PAR URL, redirect {{org}}/idp/identity-verification/callback)",
+          client.client_id == creds["client_id"] and client.client_secret == creds["client_secret"]
+          and client.par_url == vidp["protocol"]["endpoints"]["par"]["url"] and client.callback_url == okta.idv_redirect_uri,
+          (client.client_id, client.par_url, client.callback_url))
+    p = client.par(USER["given_name"], USER["family_name"], "00u" + secrets.token_hex(9)[:17], extra_claims={"email": USER["email"]})
+    if not check(f"{label}: PAR with the stored client credentials answers 201 with a request_uri", p.ok, (p.reasons, p.problems)):
+        return
+    driver.get(client.authorize_url(p))
+    sid = wait_until(lambda: re.search(r"/idv/([A-Za-z0-9_-]+)", urllib.parse.urlsplit(driver.current_url).path), 20)
+    on_page = sid and driver.find_elements(By.ID, "cancel")
+    if not check(f"{label}: the browser (authorize with only request_uri) reaches Sigil's capture page", bool(on_page),
+                 f"at {driver.current_url}: {driver.page_source[:400]}"):
+        return
+    driver.find_element(By.ID, "cancel").click()
+    url = wait_until(lambda: driver.current_url if driver.current_url.startswith(okta.idv_redirect_uri) else None, 30)
+    if not check(f"{label}: #cancel sends the browser to the stored redirect URI ({okta.idv_redirect_uri})", bool(url),
+                 f"at {driver.current_url}: {driver.page_source[:300]}"):
+        return
+    cb = client.callback(url, p)
+    q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+    check(f"{label}: Okta reads error=access_denied with its own state, no code", cb.get("error") == "access_denied" and cb.get("state") == p.state
+          and not cb.get("code") and "ERROR_RESPONSE_AUTHORIZE" in ((cb.get("verdict") or {}).get("reasons") or []), (q, cb.get("verdict")))
+    if "iss" in q:
+        check(f"{label}: the callback's iss (RFC 9207) is Sigil's issuer", q["iss"] == disco.get("issuer"), q["iss"])
+    else:
+        print(f"  note: {label}: the cancel callback carries no iss parameter", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sigil", default=os.path.join(HERE, "..", ".build", "debug", "sigil"))
@@ -412,7 +634,9 @@ def main():
                       (pending.reasons, pending.problems))
             except Exception as e:
                 check("first leg: Okta's IDV PAR to Sigil answers 201 with a request_uri", False, repr(e))
-        skip("full sign-in through the vendors", "needs a signed-in Sigil user (Chromium with a virtual authenticator): not done by this suite")
+
+        # ---------------------------------------------------------------- real sign-ins through what was created
+        real_signins(sigil, auth0, okta, disco, idp, vidp, sapp)
     except Exception:
         check("suite ran to the end", False, traceback.format_exc())
     finally:
