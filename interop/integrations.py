@@ -218,6 +218,7 @@ def real_signins(sigil, auth0, okta, disco, idp, vidp, sapp):
             check("sign-in Okta SAML: the SAML2 IdP exists", False, "okta-saml created none")
         if vidp:
             _okta_idv(driver, sigil, okta, vidp, disco, By)
+            _okta_idv_verified(driver, sigil, okta, vidp, By)
         else:
             check("sign-in Okta IDV: the IDV_STANDARD IdP exists", False, "okta-idv created none")
     finally:
@@ -374,6 +375,71 @@ def _okta_idv(driver, sigil, okta, vidp, disco, By):
         check(f"{label}: the callback's iss (RFC 9207) is Sigil's issuer", q["iss"] == disco.get("issuer"), q["iss"])
     else:
         print(f"  note: {label}: the cancel callback carries no iss parameter", flush=True)
+
+
+IDV_ENGINE = "/usr/local/lib/sigil/sigil-idv-engine"
+
+
+def _okta_idv_verified(driver, sigil, okta, vidp, By):
+    """A full verification through the stored IDV_STANDARD IdP: the engine (face match) and the face fixtures are
+    needed; the chip is a synthetic ePassport (interop/idv_passport.py) under a CSCA imported through the admin API.
+    The capture page is driven with interop/idv_e2e.py's own functions."""
+    label = "sign-in Okta IDV (verified)"
+    try:
+        import idv_e2e
+        import idv_passport
+    except Exception as e:
+        skip(label, f"interop/idv_e2e.py or idv_passport.py cannot be imported: {e!r}")
+        return
+    faces = idv_passport.FIXTURE_FACES
+    if not (os.path.isfile(IDV_ENGINE) and os.access(IDV_ENGINE, os.X_OK)):
+        skip(label, f"the IDV engine {IDV_ENGINE} is not installed (scripts/install-idv-engines.sh): only the cancel path above runs")
+        return
+    if not all(os.path.isfile(os.path.join(faces, n)) for n in ("obama__a.jpg", "obama__b.jpg")):
+        skip(label, f"the face fixtures are not in {faces} ($SIGIL_FIXTURES_DIR): only the cancel path above runs")
+        return
+    idv_e2e.check = check  # its helpers report through this suite's tally
+    r = sigil.cli("admin", "token", "create")
+    token = r.stdout.strip().splitlines()[-1] if r.returncode == 0 and r.stdout.strip() else None
+    if not check(f"{label}: `sigil admin token create` for the IDV set-up", bool(token), r.stderr[-300:]):
+        return
+    admin = idv_e2e.AdminAPI(sigil.base, token)
+    policy = {"document_types": ["passport"], "countries": ["UTO"], "require_chip": True, "require_face_match": True,
+              "require_liveness": False, "weakest_name_match": "fuzzy", "review_reasons": [], "face_match_threshold": 0.6, "retention_days": 30}
+    pki = idv_passport.make_pki(os.path.join(sigil.work, "pki"))
+    passport = idv_passport.make_passport(os.path.join(sigil.work, "passport"), pki, open(os.path.join(faces, "obama__a.jpg"), "rb").read())
+    r1, _ = admin.call("PUT", "/idv/policy", policy)
+    r2, _ = admin.call("POST", "/idv/cscas", {"pem": open(pki["csca"][0]).read()})
+    if not check(f"{label}: IDV policy (passport, chip, face match; liveness off) and the synthetic CSCA set through the admin API",
+                 r1.status_code == 200 and r2.status_code == 201, (r1.status_code, r1.text[:200], r2.status_code, r2.text[:200])):
+        return
+    client = okta.idv_client(vidp["id"])
+    p = client.par("Anna", "Eriksson", "00u" + secrets.token_hex(9)[:17])
+    if not check(f"{label}: PAR with the stored client credentials answers 201", p.ok, (p.reasons, p.problems)):
+        return
+    driver.get(client.authorize_url(p))
+    if not check(f"{label}: the browser reaches Sigil's capture page", bool(wait_until(lambda: driver.find_elements(By.ID, "submit"), 20)),
+                 driver.current_url):
+        return
+    ok, detail = idv_e2e.fill_capture(driver, passport, os.path.join(faces, "obama__b.jpg"))
+    if not check(f"{label}: chip DG1/DG2/SOD and a selfie uploaded through the capture page", ok, detail):
+        return
+    driver.find_element(By.ID, "submit").click()
+    url = wait_until(lambda: driver.current_url if driver.current_url.startswith(okta.idv_redirect_uri) else None, 90, 0.3)
+    if not check(f"{label}: #submit → the decision → the browser at the stored redirect URI", bool(url),
+                 f"at {driver.current_url}, #status {idv_e2e.page_state(driver)}"):
+        return
+    cb = client.callback(url, p)
+    if not check(f"{label}: Okta's callback carries a code and its own state", cb.get("ok") and cb.get("code"), cb.get("verdict") or url):
+        return
+    verdict = client.token(cb["code"], p)
+    vc = (verdict.get("id_token_claims") or {}).get("verified_claims")
+    check(f"{label}: token exchange with the stored client credentials → Okta's evaluation VERIFIED (CLAIMS_VERIFIED)",
+          verdict.get("result") == "VERIFIED" and verdict.get("reasons") == ["CLAIMS_VERIFIED"],
+          {k: verdict.get(k) for k in ("result", "reasons", "details")})
+    check(f"{label}: the ID token's aud is the stored client_id and it carries verified_claims",
+          verdict.get("id_token_claims", {}).get("aud") in (client.client_id, [client.client_id]) and bool(vc),
+          (verdict.get("id_token_claims") or {}).get("aud"))
 
 
 def main():
