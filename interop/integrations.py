@@ -255,6 +255,25 @@ def _auth0_saml(driver, sigil, auth0):
     again = _saml_signin(driver, auth0, f"{auth0.base_url}/__fake__/login?connection=sigil-saml", label + " (second time)")
     if again:
         check(f"{label}: the persistent NameID is stable across sign-ins", again.get("name_id") == got.get("name_id"), (again.get("name_id"), got.get("name_id")))
+    # The trust is the stored certificate: with another one stored, the same sign-in is refused by the SP.
+    from vendor_sp import make_keypair
+    _, other = make_keypair(sigil.work, "not-sigil")
+    bad = dict(o, signingCert=base64.b64encode(open(other, "rb").read()).decode())
+    r = requests.patch(f"{auth0.base_url}/__fake__/connections/{conn['id']}", json={"options": bad}, timeout=10)
+    before = len(auth0.state.signins)
+    import logging
+    quiet = logging.getLogger("saml2")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL + 1)  # pysaml2 logs xmlsec1's expected "FAIL" output; the fake records the refusal
+    try:
+        driver.get(f"{auth0.base_url}/__fake__/login?connection=sigil-saml")
+        refused = new_signin(auth0, before)
+    finally:
+        quiet.setLevel(level)
+    check(f"{label}: with another certificate stored as signingCert, Auth0's SP refuses Sigil's response (the stored certificate is the trust)",
+          r.status_code in (200, 204) and refused is not None and not refused.get("ok"), (r.status_code, refused))
+    r = requests.patch(f"{auth0.base_url}/__fake__/connections/{conn['id']}", json={"options": o}, timeout=10)
+    check(f"{label}: the stored signingCert restored", r.status_code in (200, 204) and auth0.state.by_name("sigil-saml")["options"] == o, r.status_code)
 
 
 def _auth0_social(driver, sigil, auth0, disco, sapp):
