@@ -24,7 +24,26 @@ Cases (PASS / FAIL / SKIP lines):
                 bad_name.x, wrong Okta token, read-only Okta token (both Okta commands): non-zero exit, the JSON
                 error's code, and nothing new at the vendor or in Sigil
   first leg     the vendors' first request reaches Sigil and is accepted: Auth0's AuthnRequest, Auth0's
-                authorization request (PKCE S256), Okta's AuthnRequest, Okta's IDV PAR (201). Not a full sign-in.
+                authorization request (PKCE S256), Okta's AuthnRequest, Okta's IDV PAR (201)
+  sign-ins      a real Sigil user (the first administrator, enrolled from the link `sigil serve` prints, with a
+                passkey in headless Chromium's WebAuthn virtual authenticator) signs in through what each command
+                created, every vendor step done by the fake's helper built from what it STORED:
+                Auth0 SAML  /__fake__/login?connection= → the stored signInEndpoint → SAMLResponse POSTed by the
+                            browser to the fake's ACS, checked by pysaml2 + xmlsec1 against the stored signingCert:
+                            persistent opaque NameID (stable on a second sign-in), email/given_name/family_name
+                            (the stored fieldsMap) = the user's; with another certificate stored, refused
+                Auth0 social authorization code with PKCE S256 at the stored authorizationURL, code exchanged at the
+                            stored tokenURL with the stored client_id/secret; the ID token verifies with Sigil's
+                            JWKS, iss = issuer, aud = client_id, names = the user's; pkce_enabled flipped off
+                            through the backdoor: Sigil refuses ("code_challenge is required"), then restored
+                Okta SAML   /__fake__/login?idp= (HTTP-POST AuthnRequest) → the fake's ACS {org}/sso/saml2/{id}:
+                            Issuer = trust.issuer, email NameID, email/firstName/lastName = the user's
+                Okta IDV    OktaIDVClient from the stored IDV_STANDARD IdP: PAR, the capture page, #cancel →
+                            access_denied with Okta's state (and iss) at the stored redirect URI; with the IDV
+                            engine and ../shared/fixtures, also a full verification (synthetic ePassport chip,
+                            selfie, face match; liveness off) ending in Okta's evaluation VERIFIED
+                Without Chromium/chromedriver/selenium: SKIP lines; without the engine or the fixtures the full
+                verification is a SKIP line
   never stored  no client secret, Okta token or issued management access token in Sigil's SQLite files, their
                 `sqlite3 .dump`, the server's or the CLI's output, or the fakes' JSONL logs
   validator     vendor_request_validator.py over both logs; the fakes recorded no invalid request from Sigil

@@ -4,11 +4,15 @@
 # (interop/fake_auth0.py, interop/fake_okta.py, in the test's own process) next to a real `sigil serve`:
 # what each command creates on both sides, the refusals (wrong secret or token, missing scope, grant
 # disabled, name taken, invalid name, read-only token) with nothing half-made left, the vendors' first
-# request accepted by Sigil, no credential or management token in Sigil's database, outputs or the
-# fakes' logs, and vendor_request_validator.py over both logs. See docs/integrations.md.
-# Needs /opt/peers-venv (scripts/install-interop.sh: requests, pysaml2, authlib, openapi-core, PyYAML),
-# xmlsec1, sqlite3, and the vendor OpenAPI documents in ../shared/reference/vendor-openapi
-# ($SIGIL_VENDOR_OPENAPI_DIR); without them every case is a SKIP line. Ends with "N passed, M failed".
+# request accepted by Sigil, a real sign-in of a passkey user (headless Chromium) through each result
+# (Auth0 SAML and social, Okta SAML, Okta IDV cancel and, with the IDV engine and fixtures, a full
+# verification), each vendor step done by the fake's helper built from what the fake stored, no
+# credential or management token in Sigil's database, outputs or the fakes' logs, and
+# vendor_request_validator.py over both logs. See docs/integrations.md. About 25 s.
+# Needs /opt/peers-venv (scripts/install-interop.sh: requests, pysaml2, authlib, openapi-core, PyYAML,
+# selenium), xmlsec1, sqlite3, chromium and chromium-driver (else the sign-ins are SKIP lines), and the
+# vendor OpenAPI documents in ../shared/reference/vendor-openapi ($SIGIL_VENDOR_OPENAPI_DIR); without
+# them every case is a SKIP line. Ends with "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 REPO_ROOT=$PWD
