@@ -19,6 +19,7 @@ public enum IdentifierKind: String, Sendable, CaseIterable {
     case upstreamConnection = "upc"
     case idvSession = "idv"
     case idvSubject = "sub"
+    case integration = "int"
 }
 
 public struct IdentifierGenerator: Sendable {

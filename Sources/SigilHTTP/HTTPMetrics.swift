@@ -31,6 +31,15 @@ public final class HTTPMetrics: Sendable {
                 helpText: "Log lines dropped because the log writer's buffer was full"))
     }
 
+    /// One-click integrations whose last check found drift (the scheduled integration doctor).
+    public func setDriftingIntegrations(_ count: Int) {
+        registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                namespace: "sigil", subsystem: "integrations", metricName: "drifting",
+                helpText: "One-click integrations whose last check found a difference from what was set up")
+        ).set(to: Double(count))
+    }
+
     /// Counts `count` dropped log lines.
     public func countDroppedLogLines(_ count: Int) {
         droppedLogLines.increment(by: Int64(count))

@@ -493,6 +493,25 @@ enum Migrations {
                 "CREATE INDEX idv_subjects_expiry ON idv_subjects (identity_expires_at)",
             ]
         },
+        // One-click integrations (issue 14): what was set up on both sides, for the doctor. No
+        // credential is ever stored.
+        Migration(version: 14, name: "integrations") { _ in
+            [
+                """
+                CREATE TABLE integrations (
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    id TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    partner_domain TEXT NOT NULL,
+                    application_id TEXT NOT NULL,
+                    record TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    PRIMARY KEY (tenant_id, id)
+                )
+                """,
+                "CREATE INDEX integrations_by_created ON integrations (created_at)",
+            ]
+        },
     ]
 
     /// The migrations by version (the list above may be merged out of order).

@@ -94,6 +94,7 @@ public final class SQLStore: Store {
     public var logoutDeliveries: any LogoutDeliveryStore { session.logoutDeliveries }
     public var upstreams: any UpstreamStore { session.upstreams }
     public var idv: any IDVStore { session.idv }
+    public var integrations: any IntegrationStore { session.integrations }
 
     public func transaction<R: Sendable>(_ body: @escaping @Sendable (any StoreSession) async throws -> R) async throws -> R {
         let backend = self.backend
@@ -155,4 +156,5 @@ struct SQLSession: StoreSession {
     var logoutDeliveries: any LogoutDeliveryStore { SQLLogoutDeliveryStore(runner: runner) }
     var upstreams: any UpstreamStore { SQLUpstreamStore(runner: runner) }
     var idv: any IDVStore { SQLIDVStore(runner: runner) }
+    var integrations: any IntegrationStore { SQLIntegrationStore(runner: runner) }
 }

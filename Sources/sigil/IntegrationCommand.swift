@@ -17,7 +17,7 @@ import Darwin
 struct IntegrationCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "integration", abstract: "Configure Auth0 or Okta and Sigil together, from credentials used once and never stored.",
-        subcommands: [Auth0SAML.self, Auth0Social.self, OktaSAML.self, OktaIDV.self])
+        subcommands: [Auth0SAML.self, Auth0Social.self, OktaSAML.self, OktaIDV.self, List.self, Doctor.self])
 
     struct Auth0Options: ParsableArguments {
         @Option(help: "The Auth0 tenant's domain, e.g. acme.us.auth0.com (not a custom domain).") var domain: String
@@ -119,7 +119,8 @@ struct IntegrationCommand: AsyncParsableCommand {
 
     struct OktaIDV: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "okta-idv", abstract: "Make Sigil an Okta identity verification vendor: a Sigil OIDC application and an Okta IDV_STANDARD identity provider.")
+            commandName: "okta-idv",
+            abstract: "Make Sigil an Okta identity verification vendor: a Sigil OIDC application and an Okta IDV_STANDARD identity provider.")
         @OptionGroup var common: Common
         @OptionGroup var okta: OktaOptions
         @Option(name: .customLong("vendor-name"), help: "The vendor name Okta shows users (default: Sigil).") var vendorName: String = "Sigil"
@@ -138,6 +139,108 @@ struct IntegrationCommand: AsyncParsableCommand {
             }
         }
     }
+}
+
+extension IntegrationCommand {
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The tenant's one-click integrations and their last check.")
+        @OptionGroup var common: Common
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            try await withRuntime(store) { runtime in
+                let t = try await tenant(runtime, common.tenant)
+                let records = try await runtime.services.integrations.integrations(tenantID: t.id, by: .cli)
+                if common.json {
+                    try printJSONLine(["integrations": records.map(integrationRecordJSON)])
+                    return
+                }
+                if records.isEmpty { print("No integrations.") }
+                for r in records {
+                    let check = r.lastCheck.map { "\($0.status) at \(iso($0.checkedAt))" } ?? "not checked"
+                    print("\(r.id)  \(r.kind)  \(r.partnerDomain)  application \(r.applicationID)  \(check)")
+                }
+            }
+        }
+    }
+
+    struct Doctor: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Compare an integration's two sides and say what drifted; with one-time vendor credentials also the vendor's side, and --repair puts back what Sigil set up there."
+        )
+        @OptionGroup var common: Common
+        @Argument(help: "The integration's id (sigil integration list).") var id: String
+        @Option(name: .customLong("client-id"), help: "Auth0: a Machine-to-Machine application's client ID, to read the vendor's side.")
+        var clientID: String?
+        @Flag(name: .customLong("secret-stdin"), help: "Read the Auth0 client secret or Okta API token from standard input.")
+        var secretFromStdin = false
+        @Flag(help: "Read the vendor's side (needs the one-time credential: Auth0 with --client-id).") var partner = false
+        @Flag(help: "Put back what Sigil configured at the vendor (implies --partner).") var repair = false
+        @OptionGroup var location: UpstreamCommand.Location
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            let readPartner = partner || repair || clientID != nil
+            try await withRuntime(store) { runtime in
+                let t = try await tenant(runtime, common.tenant)
+                do {
+                    var credentials: IntegrationService.PartnerCredentials?
+                    if readPartner {
+                        guard let record = try await runtime.store.integrations.get(tenantID: t.id, id: id) else {
+                            throw IntegrationError(.unknownIntegration, "There is no integration \(id) in this tenant (sigil integration list shows them).")
+                        }
+                        if record.kind.hasPrefix("auth0") {
+                            guard let clientID else { throw CLIError("reading Auth0's side needs --client-id (and the secret)") }
+                            credentials = .auth0(
+                                clientID: clientID, clientSecret: try readPartnerSecret(fromStdin: secretFromStdin, prompt: "Auth0 client secret: "))
+                        } else {
+                            credentials = .okta(apiToken: try readPartnerSecret(fromStdin: secretFromStdin, prompt: "Okta API token: "))
+                        }
+                    }
+                    let report = try await runtime.services.integrations.doctor(
+                        tenantID: t.id, id: id, issuer: location.issuer(t), credentials: credentials, repair: repair, by: .cli)
+                    if common.json {
+                        var object = integrationRecordJSON(report.integration)
+                        object["repaired"] = report.repaired
+                        object["rotate_credentials"] = report.rotateCredentials as Any? ?? NSNull()
+                        try printJSONLine(object)
+                    } else {
+                        let c = report.check
+                        print(
+                            "\(report.integration.kind) with \(report.integration.partnerDomain): \(c.status)\(c.partnerRead ? "" : " (Sigil's side only: give vendor credentials to read theirs)")"
+                        )
+                        for f in c.findings { print("  [\(f.side)] \(f.code): \(f.message)\(f.repairable ? " (--repair fixes it)" : "")") }
+                        for r in report.repaired { print("  repaired: \(r)") }
+                        if let rotate = report.rotateCredentials { print("Now: \(rotate)") }
+                    }
+                    if report.check.status != "ok" { throw ExitCode(2) }
+                } catch let error as IntegrationError {
+                    if common.json {
+                        try printJSONLine(["error": error.code.name, "message": error.message] as [String: Any])
+                        throw ExitCode(1)
+                    }
+                    throw CLIError("[\(error.code)] \(error.message)")
+                }
+            }
+        }
+    }
+}
+
+func integrationRecordJSON(_ r: IntegrationRecord) -> [String: Any] {
+    var object: [String: Any] = [
+        "id": r.id, "kind": r.kind, "partner_domain": r.partnerDomain,
+        "partner_objects": r.partnerObjects.map { ["kind": $0.kind, "id": $0.id, "name": $0.name as Any? ?? NSNull()] as [String: Any] },
+        "application_id": r.applicationID, "enabled_clients": r.enabledClients, "values": r.values, "created_at": iso(r.createdAt),
+    ]
+    if let c = r.lastCheck {
+        object["last_check"] =
+            [
+                "status": c.status, "checked_at": iso(c.checkedAt), "partner_read": c.partnerRead,
+                "findings": c.findings.map { ["code": $0.code, "side": $0.side, "message": $0.message, "repairable": $0.repairable] as [String: Any] },
+            ] as [String: Any]
+    }
+    return object
 }
 
 /// Runs one setup and prints what it made (or its error, as one JSON line with `--json`).
@@ -165,7 +268,7 @@ func runIntegration(
 
 func integrationJSON(_ r: IntegrationResult) -> [String: Any] {
     [
-        "kind": r.kind.rawValue, "partner_domain": r.partnerDomain,
+        "id": r.id, "kind": r.kind.rawValue, "partner_domain": r.partnerDomain,
         "partner_objects": r.partnerObjects.map { ["kind": $0.kind, "id": $0.id, "name": $0.name as Any? ?? NSNull()] as [String: Any] },
         "application_id": r.applicationID, "application_name": r.applicationName, "enabled_clients": r.enabledClients, "values": r.values,
         "next_step": r.nextStep, "rotate_credentials": r.rotateCredentials, "created_at": iso(r.createdAt),
@@ -174,7 +277,7 @@ func integrationJSON(_ r: IntegrationResult) -> [String: Any] {
 
 func printIntegration(_ r: IntegrationResult) {
     let vendor = r.kind == .auth0SAML || r.kind == .auth0Social ? "Auth0" : "Okta"
-    print("Configured \(r.kind.rawValue) with \(vendor) at \(r.partnerDomain):")
+    print("Configured \(r.kind.rawValue) with \(vendor) at \(r.partnerDomain) (integration \(r.id)):")
     for o in r.partnerObjects { print("  \(vendor) \(o.kind.replacingOccurrences(of: "_", with: " ")): \(o.name.map { "\($0) " } ?? "")(\(o.id))") }
     print("  Sigil application: \(r.applicationName) (\(r.applicationID))")
     if !r.enabledClients.isEmpty { print("  Enabled for Auth0 applications: \(r.enabledClients.joined(separator: ", "))") }

@@ -76,6 +76,22 @@ struct PeriodicService: Service, CustomStringConvertible {
         }
     }
 
+    /// The integration doctor's scheduled check (Sigil's side: no vendor credential is kept),
+    /// hourly: audits `integration.drift` for new findings and sets `sigil_integrations_drifting`.
+    static func integrationCheck(_ services: ServiceSet, interval: Duration, logger: Logger, drifting: @escaping @Sendable (Int) -> Void)
+        -> PeriodicService
+    {
+        PeriodicService(name: "integration check", interval: interval, logger: logger) {
+            let result = await services.integrations.checkAll()
+            drifting(result.drifting)
+            if result.drifting > 0 {
+                logger.warning(
+                    "integrations drift from what was set up (sigil integration list)",
+                    metadata: ["checked": .stringConvertible(result.checked), "drifting": .stringConvertible(result.drifting)])
+            }
+        }
+    }
+
     /// Signs a checkpoint of every audit chain that moved (docs/audit.md), and logs each one: the
     /// log line is a copy of the chain's head outside the database.
     static func auditCheckpoints(_ services: ServiceSet, interval: Duration, logger: Logger) -> PeriodicService {

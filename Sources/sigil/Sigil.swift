@@ -101,6 +101,9 @@ struct Serve: AsyncParsableCommand {
                         .init(service: PeriodicService.logoutDeliveries(services, interval: .seconds(15), logger: logger)),
                         .init(service: PeriodicService.auditCheckpoints(services, interval: try auditCheckpointInterval(), logger: logger)),
                         .init(service: PeriodicService.upstreamMetadata(services, logger: logger)),
+                        .init(
+                            service: PeriodicService.integrationCheck(
+                                services, interval: .seconds(3600), logger: logger, drifting: { metrics.setDriftingIntegrations($0) })),
                         .init(service: TenantDocumentsFollower(services: services)),
                     ],
                     gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -60,6 +60,7 @@ final class FaultInjectingStore: Store {
     var logoutDeliveries: any LogoutDeliveryStore { base.logoutDeliveries }
     var upstreams: any UpstreamStore { base.upstreams }
     var idv: any IDVStore { base.idv }
+    var integrations: any IntegrationStore { base.integrations }
 
     /// One session (a transaction's, or the store outside one) with the armed writes failing.
     struct Session: StoreSession {
@@ -85,6 +86,7 @@ final class FaultInjectingStore: Store {
         var logoutDeliveries: any LogoutDeliveryStore { base.logoutDeliveries }
         var upstreams: any UpstreamStore { base.upstreams }
         var idv: any IDVStore { base.idv }
+        var integrations: any IntegrationStore { base.integrations }
     }
 
     struct Audit: AuditEventStore {

@@ -386,7 +386,8 @@ import Testing
             name: "not authorised for the API", route: "POST /oauth/token", status: 403,
             body: .object([
                 "error": "access_denied",
-                "error_description": "Client is not authorized to access \"https://acme.eu.auth0.com/api/v2/\". You need to create a \"client-grant\" associated to this API.",
+                "error_description":
+                    "Client is not authorized to access \"https://acme.eu.auth0.com/api/v2/\". You need to create a \"client-grant\" associated to this API.",
             ]), code: .auth0APINotAuthorized),
         Refusal(
             name: "custom domain", route: "POST /oauth/token", status: 403,
@@ -425,7 +426,9 @@ import Testing
             ]), code: .partnerRefused),
     ]
 
-    @Test(arguments: Backend.enabled, IntegrationServiceTests.auth0Refusals) func auth0RefusalsSayWhatToChange(_ backend: Backend, _ refusal: Refusal) async throws {
+    @Test(arguments: Backend.enabled, IntegrationServiceTests.auth0Refusals) func auth0RefusalsSayWhatToChange(_ backend: Backend, _ refusal: Refusal)
+        async throws
+    {
         try await withVendors(backend, seed: "auth0-\(refusal.name)") { h, vendors in
             vendors.answer(refusal.route, refusal.status, refusal.body, headers: refusal.headers)
             let error = await integrationError { _ = try await auth0SAML(h) }
@@ -507,7 +510,9 @@ import Testing
         try await withVendors(backend) { h, vendors in
             vendors.answer(
                 "POST /api/v2/connections", 409,
-                .object(["statusCode": 409, "error": "Conflict", "message": "A connection with the same name already exists", "errorCode": "connection_conflict"]))
+                .object([
+                    "statusCode": 409, "error": "Conflict", "message": "A connection with the same name already exists", "errorCode": "connection_conflict",
+                ]))
             let error = await integrationError {
                 _ = try await h.services.integrations.auth0Social(
                     tenantID: h.tenant.id, issuer: ServiceHarness.issuer, domain: Self.auth0Domain, clientID: "m2m-client",
@@ -534,7 +539,9 @@ import Testing
             headers: [("retry-after", "3"), ("x-rate-limit-remaining", "0")], code: .oktaRateLimited),
     ]
 
-    @Test(arguments: Backend.enabled, IntegrationServiceTests.oktaRefusals) func oktaRefusalsSayWhatToChange(_ backend: Backend, _ refusal: Refusal) async throws {
+    @Test(arguments: Backend.enabled, IntegrationServiceTests.oktaRefusals) func oktaRefusalsSayWhatToChange(_ backend: Backend, _ refusal: Refusal)
+        async throws
+    {
         try await withVendors(backend, seed: "okta-\(refusal.name)") { h, vendors in
             vendors.answer(refusal.route, refusal.status, refusal.body, headers: refusal.headers)
             let error = await integrationError {
@@ -570,7 +577,8 @@ import Testing
         try await withVendors(backend) { h, vendors in
             vendors.answer(
                 "POST /api/v1/idps", 400,
-                Self.oktaError("E0000001", "Api validation failed: name", causes: ["name: An object with this field already exists in the current organization"]))
+                Self.oktaError(
+                    "E0000001", "Api validation failed: name", causes: ["name: An object with this field already exists in the current organization"]))
             let error = await integrationError {
                 _ = try await h.services.integrations.oktaIDV(
                     tenantID: h.tenant.id, issuer: ServiceHarness.issuer, orgURL: Self.oktaOrg, apiToken: Secret(Self.oktaToken), by: .cli)
@@ -594,6 +602,83 @@ import Testing
                 #expect(error?.code == .partnerURLInvalid, "\(url)")
             }
             #expect(vendors.lines.isEmpty)
+        }
+    }
+
+    // MARK: the doctor
+
+    /// The record a setup leaves (no credential), the doctor on Sigil's side alone, then with
+    /// one-time credentials after Auth0's side was changed behind Sigil's back, the repair, and
+    /// the scheduled check after a key rotation.
+    @Test(arguments: Backend.enabled) func theDoctorFindsDriftAndRepairsIt(_ backend: Backend) async throws {
+        try await withVendors(backend) { h, vendors in
+            let t = h.tenant.id
+            let result = try await auth0SAML(h)
+            let records = try await h.services.integrations.integrations(tenantID: t, by: .cli)
+            #expect(records.map(\.id) == [result.id] && records.first?.object("connection")?.id == "con_123")
+            #expect(records.first?.enabledClients == ["portal1"] && records.first?.values["certificate_sha256"]?.count == 64)
+
+            // Sigil's side only: nothing drifted.
+            var report = try await h.services.integrations.doctor(tenantID: t, id: result.id, issuer: ServiceHarness.issuer, by: .cli)
+            #expect(report.check.status == "ok" && !report.check.partnerRead && report.check.findings.isEmpty)
+
+            // Behind Sigil's back: another SSO URL and certificate, the mapping gone, the application disabled.
+            let changed: JSONValue = .object([
+                "id": "con_123", "name": "sigil-saml", "strategy": "samlp", "display_name": "Sigil",
+                "options": .object(["signInEndpoint": "https://evil.example/sso", "signingCert": .string(Data("not a cert".utf8).base64EncodedString())]),
+            ])
+            vendors.answer("GET /api/v2/connections/con_123", 200, changed)
+            vendors.answer("GET /api/v2/connections/con_123/clients", 200, .object(["clients": .array([])]))
+            vendors.answer("PATCH /api/v2/connections/con_123", 200, changed)
+            let credentials = IntegrationService.PartnerCredentials.auth0(clientID: "m2m-client", clientSecret: Secret(Self.auth0Secret))
+            report = try await h.services.integrations.doctor(
+                tenantID: t, id: result.id, issuer: ServiceHarness.issuer, credentials: credentials, by: .cli)
+            #expect(report.check.status == "drift" && report.check.partnerRead)
+            #expect(
+                report.check.findings.map(\.code) == ["sso_url_changed", "partner_certificate_differs", "attribute_mapping_changed", "connection_not_enabled"])
+            #expect(report.check.findings.allSatisfy { $0.side == "partner" && $0.repairable && !$0.message.contains(Self.auth0Secret) })
+            #expect(!vendors.lines.contains("PATCH /api/v2/connections/con_123"), "no repair without --repair")
+            #expect(report.rotateCredentials?.contains("m2m-client") == true)
+
+            // The repair puts Sigil's values back: the options merged (GET, PATCH), the client enabled again.
+            await #expect(throws: IntegrationError.self) {
+                _ = try await h.services.integrations.doctor(tenantID: t, id: result.id, issuer: ServiceHarness.issuer, repair: true, by: .cli)
+            }
+            report = try await h.services.integrations.doctor(
+                tenantID: t, id: result.id, issuer: ServiceHarness.issuer, credentials: credentials, repair: true, by: .cli)
+            #expect(report.check.status == "ok" && report.repaired.count == 2, "\(report)")
+            let patch = try #require(vendors.requests.last { $0.line == "PATCH /api/v2/connections/con_123" }?.json?.object)
+            let options = patch["options"]?.object ?? [:]
+            let pem = try await h.services.keys.currentCertificatePEM(tenantID: t)
+            #expect(options["signInEndpoint"]?.string == ServiceHarness.issuer + "/saml/sso")
+            #expect(options["signingCert"]?.string == Data(pem.utf8).base64EncodedString() && patch["display_name"] == "Sigil")
+            #expect(options["fieldsMap"]?.object?["email"] == "email")
+            #expect(
+                vendors.requests.last { $0.line == "PATCH /api/v2/connections/con_123/clients" }?.json
+                    == .array([.object(["client_id": "portal1", "status": true])]))
+            let actions = try await h.auditActions()
+            #expect(actions.contains("integration.checked") && actions.contains("integration.repaired"))
+            try await expectNothingStored(h, [Self.auth0Secret, Self.accessToken])
+
+            // The scheduled check: a key rotation leaves Auth0 with the old certificate.
+            #expect(await h.services.integrations.checkAll() == (1, 0))
+            h.clock.advance(by: 60)
+            _ = try await h.services.keys.rotate(tenantID: t, by: .cli)
+            h.clock.advance(by: 60)
+            _ = try await h.services.keys.rotate(tenantID: t, by: .cli)
+            let checked = await h.services.integrations.checkAll()
+            let after = try #require(try await h.store.integrations.get(tenantID: t, id: result.id))
+            #expect(try await h.services.keys.currentCertificatePEM(tenantID: t) != pem, "two rotations make another key current")
+            #expect(checked == (1, 1) && after.lastCheck?.findings.map(\.code) == ["certificate_changed"])
+            #expect(try await h.auditActions().contains("integration.drift"))
+            // Noticed once: the next check keeps the finding without auditing it again.
+            #expect(await h.services.integrations.checkAll() == (1, 1))
+            #expect(try await h.auditActions().filter { $0 == "integration.drift" }.count == 1)
+            // An unknown id says so.
+            let unknown = await integrationError {
+                _ = try await h.services.integrations.doctor(tenantID: t, id: "int_none", issuer: ServiceHarness.issuer, by: .cli)
+            }
+            #expect(unknown?.code == .unknownIntegration)
         }
     }
 }

@@ -72,6 +72,7 @@ struct Auth0Management: Sendable {
     func connection(id: String) async throws -> [String: JSONValue] {
         let step = "reading the connection back"
         let answer = try await api.call("GET", "/api/v2/connections/" + PartnerAPI.segment(id), authorization: authorization, step: step)
+        if answer.status == 404 { throw IntegrationError(.partnerObjectMissing, "The Auth0 connection \(id) no longer exists.") }
         guard answer.status == 200, let object = answer.json?.object else { throw apiError(answer, step: step) }
         return object
     }
@@ -104,6 +105,25 @@ struct Auth0Management: Sendable {
                 step: step)
             guard answer.status == 204 || answer.status == 200 else { throw apiError(answer, step: step) }
         }
+    }
+
+    /// The applications the connection is enabled for (`GET /api/v2/connections/{id}/clients`,
+    /// following `next` for at most 10 pages).
+    func enabledClients(connectionID: String) async throws -> [String] {
+        let step = "reading the applications the connection is enabled for"
+        var out: [String] = []
+        var from: String?
+        for _ in 0..<10 {
+            var query: [(String, String)] = [("take", "100")]
+            if let from { query.append(("from", from)) }
+            let answer = try await api.call(
+                "GET", "/api/v2/connections/" + PartnerAPI.segment(connectionID) + "/clients", query: query, authorization: authorization, step: step)
+            guard answer.status == 200, let object = answer.json?.object else { throw apiError(answer, step: step) }
+            out += (object["clients"]?.array ?? []).compactMap { $0.object?["client_id"]?.string }
+            guard let next = object["next"]?.string, !next.isEmpty else { break }
+            from = next
+        }
+        return out
     }
 
     /// `DELETE /api/v2/connections/{id}` (undoing a setup that failed on Sigil's side).
@@ -157,7 +177,8 @@ struct Auth0Management: Sendable {
     static func nameInvalid(_ name: String) -> IntegrationError {
         IntegrationError(
             .auth0ConnectionNameInvalid,
-            "\"\(name.prefix(140))\" is not a valid Auth0 connection name: 1 to 128 letters, digits and single hyphens, starting and ending with a letter or digit (^[a-zA-Z0-9](-[a-zA-Z0-9]|[a-zA-Z0-9])*$), e.g. sigil-passwordless.")
+            "\"\(name.prefix(140))\" is not a valid Auth0 connection name: 1 to 128 letters, digits and single hyphens, starting and ending with a letter or digit (^[a-zA-Z0-9](-[a-zA-Z0-9]|[a-zA-Z0-9])*$), e.g. sigil-passwordless."
+        )
     }
 
     // MARK: errors
@@ -184,15 +205,18 @@ struct Auth0Management: Sendable {
         case 401:
             return IntegrationError(
                 .auth0SecretWrong,
-                "Auth0 refused the client ID and secret (401 \(error.isEmpty ? "access_denied" : api.scrub(error))). In Auth0, open Applications → Applications → your Machine-to-Machine application → Settings, and copy its Domain, Client ID and Client Secret again (a rotated secret stops working at once).")
+                "Auth0 refused the client ID and secret (401 \(error.isEmpty ? "access_denied" : api.scrub(error))). In Auth0, open Applications → Applications → your Machine-to-Machine application → Settings, and copy its Domain, Client ID and Client Secret again (a rotated secret stops working at once)."
+            )
         case 403 where error == "unauthorized_client":
             return IntegrationError(
                 .auth0GrantDisabled,
-                "Auth0 does not let \(app) use the Client Credentials grant: in Auth0, Applications → Applications → that application → Settings → Advanced Settings → Grant Types, tick Client Credentials, save, and run this again.")
+                "Auth0 does not let \(app) use the Client Credentials grant: in Auth0, Applications → Applications → that application → Settings → Advanced Settings → Grant Types, tick Client Credentials, save, and run this again."
+            )
         case 403 where description.contains("Service not found"):
             return IntegrationError(
                 .auth0DomainWrong,
-                "Auth0 has no Management API at https://\(api.domain)/api/v2/: give the tenant's own domain (shown in Settings, e.g. acme.us.auth0.com), not a custom domain.")
+                "Auth0 has no Management API at https://\(api.domain)/api/v2/: give the tenant's own domain (shown in Settings, e.g. acme.us.auth0.com), not a custom domain."
+            )
         case 403 where description.contains("not been granted scopes"):
             let named = description.components(separatedBy: "scopes:").last ?? ""
             let scopes = named.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -200,7 +224,8 @@ struct Auth0Management: Sendable {
         case 403:
             return IntegrationError(
                 .auth0APINotAuthorized,
-                "The application \(clientID.prefix(64)) is not authorised for the Auth0 Management API: in Auth0, Applications → APIs → Auth0 Management API → Machine to Machine Applications, switch it on and tick create:connections, read:connections and update:connections (read:clients to list your applications), then Update and run this again.")
+                "The application \(clientID.prefix(64)) is not authorised for the Auth0 Management API: in Auth0, Applications → APIs → Auth0 Management API → Machine to Machine Applications, switch it on and tick create:connections, read:connections and update:connections (read:clients to list your applications), then Update and run this again."
+            )
         case 429:
             return rateLimited(answer)
         default:
@@ -216,7 +241,8 @@ struct Auth0Management: Sendable {
         case 401:
             return IntegrationError(
                 .auth0TokenRejected,
-                "Auth0's Management API refused the token its token endpoint had just issued (\(step): \(message)). Check that the domain is the tenant's own domain and run this again.")
+                "Auth0's Management API refused the token its token endpoint had just issued (\(step): \(message)). Check that the domain is the tenant's own domain and run this again."
+            )
         case 403:
             let named = message.components(separatedBy: "expected any of:").dropFirst().first ?? ""
             let scopes = named.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -225,7 +251,8 @@ struct Auth0Management: Sendable {
             let name = connectionName ?? "of that name"
             return IntegrationError(
                 .auth0ConnectionNameTaken,
-                "Auth0 already has a connection named \(name): choose another connection name, or delete that connection (Authentication → Enterprise → SAML, or Authentication → Social) if it is left over from an earlier attempt.")
+                "Auth0 already has a connection named \(name): choose another connection name, or delete that connection (Authentication → Enterprise → SAML, or Authentication → Social) if it is left over from an earlier attempt."
+            )
         case 400 where connectionName != nil && message.contains("property name"):
             return Self.nameInvalid(connectionName ?? "")
         case 400:
@@ -233,7 +260,8 @@ struct Auth0Management: Sendable {
         case 404 where code == "inexistent_client":
             return IntegrationError(
                 .auth0ClientUnknown,
-                "Auth0 has no application with one of the client IDs to enable (\(step)): copy each Client ID from Applications → Applications → the application → Settings.")
+                "Auth0 has no application with one of the client IDs to enable (\(step)): copy each Client ID from Applications → Applications → the application → Settings."
+            )
         case 429:
             return Self.rateLimited(answer)
         default:

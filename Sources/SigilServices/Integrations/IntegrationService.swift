@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import SigilCore
@@ -23,6 +24,8 @@ public struct IntegrationResult: Sendable, Equatable {
         }
     }
 
+    /// The integration's id in Sigil (`int_…`), for `sigil integration doctor`.
+    public var id: String = ""
     public var kind: Kind
     /// `host[:port]` of the Auth0 tenant or the Okta org.
     public var partnerDomain: String
@@ -109,7 +112,8 @@ public struct IntegrationService: Sendable {
             guard let auth0TenantName = tenantGuess, !auth0TenantName.isEmpty else {
                 throw IntegrationError(
                     .auth0TenantUnknown,
-                    "Sigil cannot tell the Auth0 tenant's name from \(auth0.domain), and needs it for Auth0's SAML entity ID (urn:auth0:TENANT:\(connectionName)): give it (the name in the dashboard's tenant menu, e.g. acme for acme.us.auth0.com), or authorise the application for read:clients. Nothing was created.")
+                    "Sigil cannot tell the Auth0 tenant's name from \(auth0.domain), and needs it for Auth0's SAML entity ID (urn:auth0:TENANT:\(connectionName)): give it (the name in the dashboard's tenant menu, e.g. acme for acme.us.auth0.com), or authorise the application for read:clients. Nothing was created."
+                )
             }
 
             let options: [String: JSONValue] = [
@@ -159,6 +163,7 @@ public struct IntegrationService: Sendable {
                 kind: .auth0SAML, partnerDomain: auth0.domain, partnerObjects: objects, applicationID: app.id, applicationName: app.name,
                 enabledClients: [],
                 values: [
+                    "partner_base": auth0.base,
                     "connection": connectionName, "connection_id": connectionID, "acs_url": acs, "sp_entity_id": entityID,
                     "idp_sso_url": SAMLIdentityProviderService.ssoURL(issuer: issuer),
                     "login_url": "\(auth0.base)/authorize?connection=\(connectionName)",
@@ -166,8 +171,10 @@ public struct IntegrationService: Sendable {
                 nextStep:
                     "Users of the Auth0 applications the connection is enabled for can sign in with Sigil: add connection=\(connectionName) to their /authorize requests, or show its button (Auth0 → Authentication → Enterprise → SAML → \(connectionName) → Login Experience).",
                 rotateCredentials: Self.auth0Rotate(clientID: clientID), createdAt: context.clock.now())
-            try await enable(auth0, connectionID: connectionID, name: connectionName, console: "Enterprise → SAML", clients: enableFor, result: &result, tenantID: tenantID, by: principal)
-            await audit(result, tenantID: tenantID, by: principal)
+            try await enable(
+                auth0, connectionID: connectionID, name: connectionName, console: "Enterprise → SAML", clients: enableFor, result: &result, tenantID: tenantID,
+                by: principal)
+            await audit(&result, tenantID: tenantID, by: principal)
             return result
         }
     }
@@ -225,14 +232,17 @@ public struct IntegrationService: Sendable {
                 partnerObjects: [.init(kind: "connection", id: connectionID, name: connectionName)], applicationID: app.id, applicationName: app.name,
                 enabledClients: [],
                 values: [
+                    "partner_base": auth0.base,
                     "connection": connectionName, "connection_id": connectionID, "client_id": app.clientID ?? "", "redirect_uri": redirectURI,
                     "login_url": "\(auth0.base)/authorize?connection=\(connectionName)",
                 ],
                 nextStep:
                     "Users of the Auth0 applications the connection is enabled for can sign in with Sigil: add connection=\(connectionName) to their /authorize requests, or show its button on Auth0's login page.",
                 rotateCredentials: Self.auth0Rotate(clientID: clientID), createdAt: context.clock.now())
-            try await enable(auth0, connectionID: connectionID, name: connectionName, console: "Social", clients: enableFor, result: &result, tenantID: tenantID, by: principal)
-            await audit(result, tenantID: tenantID, by: principal)
+            try await enable(
+                auth0, connectionID: connectionID, name: connectionName, console: "Social", clients: enableFor, result: &result, tenantID: tenantID,
+                by: principal)
+            await audit(&result, tenantID: tenantID, by: principal)
             return result
         }
     }
@@ -326,6 +336,7 @@ public struct IntegrationService: Sendable {
                 kind: .oktaSAML, partnerDomain: okta.domain, partnerObjects: objects, applicationID: app.id, applicationName: app.name,
                 enabledClients: [],
                 values: [
+                    "partner_base": okta.base,
                     "idp_id": idpID, "key_id": key.kid, "acs_url": acs, "sp_entity_id": audience,
                     "idp_entity_id": SAMLIdentityProviderService.entityID(issuer: issuer), "idp_sso_url": sso,
                 ],
@@ -341,15 +352,16 @@ public struct IntegrationService: Sendable {
                     let ruleID = createdRule["id"]?.string ?? ""
                     result.partnerObjects.append(.init(kind: "routing_rule", id: ruleID, name: ruleName))
                     result.values["routing_rule_id"] = ruleID
+                    result.values["routing_policy_id"] = policyID
                 } catch {
-                    await audit(result, tenantID: tenantID, by: principal, reason: "the routing rule was not created")
+                    await audit(&result, tenantID: tenantID, by: principal, reason: "the routing rule was not created")
                     throw IntegrationError(
                         .incomplete,
                         "Both sides exist: the Okta identity provider \(idpName) (\(idpID)) and the Sigil application \(app.name) (\(app.id)). The routing rule was not created (\(Self.reason(error))): add it in the Okta Admin Console → Security → Identity Providers → Routing rules.",
                         retryAfter: (error as? IntegrationError)?.retryAfter)
                 }
             }
-            await audit(result, tenantID: tenantID, by: principal)
+            await audit(&result, tenantID: tenantID, by: principal)
             return result
         }
     }
@@ -505,20 +517,22 @@ public struct IntegrationService: Sendable {
                     redirectURIs.append(named)
                 } catch {
                     context.logger.warning(
-                        "Okta named another IDV redirect URI; it could not be added", metadata: ["application": .string(app.id), "error": .string(Self.reason(error))])
+                        "Okta named another IDV redirect URI; it could not be added",
+                        metadata: ["application": .string(app.id), "error": .string(Self.reason(error))])
                 }
             }
-            let result = IntegrationResult(
+            var result = IntegrationResult(
                 kind: .oktaIDV, partnerDomain: okta.domain, partnerObjects: [.init(kind: "identity_provider", id: idpID, name: idpName)],
                 applicationID: app.id, applicationName: app.name, enabledClients: [],
                 values: [
+                    "partner_base": okta.base,
                     "idp_id": idpID, "client_id": app.clientID ?? "", "redirect_uri": redirectURIs.joined(separator: " "), "issuer": issuer,
                     "par_url": issuer + "/oauth2/par", "authorization_url": issuer + "/oauth2/idv-authorize",
                 ],
                 nextStep:
                     "Use it in Okta: Admin Console → Security → Authentication Policies → Okta account management policy, add or edit a rule and choose \(idpName) as the identity verification vendor. With an Okta custom domain, add https://{custom domain}/idp/identity-verification/callback to the Sigil application's redirect URIs.",
                 rotateCredentials: Self.oktaRevoke, createdAt: context.clock.now())
-            await audit(result, tenantID: tenantID, by: principal)
+            await audit(&result, tenantID: tenantID, by: principal)
             return result
         }
     }
@@ -548,10 +562,12 @@ public struct IntegrationService: Sendable {
             created = try await applications.createOIDC(tenantID: tenantID, input, by: principal)
         } catch {
             throw IntegrationError(
-                .sigilApplicationFailed, "Sigil could not create its OIDC application for \(partner) (\(Self.reason(error))). Nothing was created at \(partner).")
+                .sigilApplicationFailed,
+                "Sigil could not create its OIDC application for \(partner) (\(Self.reason(error))). Nothing was created at \(partner).")
         }
         guard let secret = created.1 else {
-            throw IntegrationError(.sigilApplicationFailed, "Sigil's new OIDC application for \(partner) has no client secret. Nothing was created at \(partner).")
+            throw IntegrationError(
+                .sigilApplicationFailed, "Sigil's new OIDC application for \(partner) has no client secret. Nothing was created at \(partner).")
         }
         return (created.0, secret)
     }
@@ -562,7 +578,8 @@ public struct IntegrationService: Sendable {
             try await applications.delete(tenantID: tenantID, id: app.id, expectedVersion: nil, by: principal)
             return "The Sigil application \(app.name) that Sigil had just created for it was deleted again: nothing is left behind."
         } catch {
-            return "Sigil had created the application \(app.name) (\(app.id)) and could not delete it (\(Self.reason(error))): delete it with sigil app delete or the admin API."
+            return
+                "Sigil had created the application \(app.name) (\(app.id)) and could not delete it (\(Self.reason(error))): delete it with sigil app delete or the admin API."
         }
     }
 
@@ -597,7 +614,7 @@ public struct IntegrationService: Sendable {
             try await auth0.enableClients(connectionID: connectionID, clientIDs: clients)
             result.enabledClients = clients
         } catch {
-            await audit(result, tenantID: tenantID, by: principal, reason: "the connection was not enabled for the chosen applications")
+            await audit(&result, tenantID: tenantID, by: principal, reason: "the connection was not enabled for the chosen applications")
             throw IntegrationError(
                 .incomplete,
                 "Both sides exist: the Auth0 connection \(name) (\(connectionID)) and the Sigil application \(result.applicationName) (\(result.applicationID)). Enabling the connection for \(clients.joined(separator: ", ")) failed (\(Self.reason(error))): enable it in Auth0 → Authentication → \(console) → \(name) → Applications.",
@@ -626,7 +643,8 @@ public struct IntegrationService: Sendable {
         }
         throw IntegrationError(
             .auth0ClientUnknown,
-            "Auth0 has no application with client ID \(unknown.joined(separator: ", ")). Nothing was created. The tenant's applications include: \(listed.joined(separator: ", ")); copy the Client ID from Applications → Applications → the application → Settings.")
+            "Auth0 has no application with client ID \(unknown.joined(separator: ", ")). Nothing was created. The tenant's applications include: \(listed.joined(separator: ", ")); copy the Client ID from Applications → Applications → the application → Settings."
+        )
     }
 
     static func auth0Rotate(clientID: String) -> String {
@@ -654,8 +672,28 @@ public struct IntegrationService: Sendable {
 
     /// Writes `integration.created`: what exists on both sides, never a credential. A failed
     /// write is logged, not thrown: both sides exist by then and the result must reach the admin.
-    func audit(_ result: IntegrationResult, tenantID: String, by principal: Principal, reason: String? = nil) async {
+    /// SHA-256 of the certificate's DER, hex: which certificate a partner was given.
+    static func fingerprint(pem: String) -> String? {
+        guard let x5c = try? SigningCertificate.x5cValue(pem: pem), let der = Data(base64Encoded: x5c) else { return nil }
+        return hexEncoded(SHA256.hash(data: Array(der)))
+    }
+
+    /// Records what exists on both sides (for the doctor; never a credential) and audits it.
+    func audit(_ result: inout IntegrationResult, tenantID: String, by principal: Principal, reason: String? = nil) async {
+        result.id = context.ids.make(.integration)
+        var values = result.values
+        if let pem = try? await keys.currentCertificatePEM(tenantID: tenantID) { values["certificate_sha256"] = Self.fingerprint(pem: pem) }
+        let record = IntegrationRecord(
+            tenantID: tenantID, id: result.id, kind: result.kind.rawValue, partnerDomain: result.partnerDomain,
+            partnerObjects: result.partnerObjects.map { .init(kind: $0.kind, id: $0.id, name: $0.name) }, applicationID: result.applicationID,
+            enabledClients: result.enabledClients, values: values, createdAt: result.createdAt)
+        do {
+            try await context.store.integrations.create(record)
+        } catch {
+            context.logger.error("integration record not written", metadata: ["integration": .string(result.id), "error": .string("\(error)")])
+        }
         let after: [String: String] = [
+            "integration_id": result.id,
             "kind": result.kind.rawValue, "partner_domain": result.partnerDomain,
             "partner_objects": result.partnerObjects.map { "\($0.kind):\($0.id)" }.joined(separator: " "),
             "application_id": result.applicationID, "enabled_clients": result.enabledClients.joined(separator: " "),

@@ -83,6 +83,37 @@ struct OktaManagement: Sendable {
     func idp(id: String) async throws -> [String: JSONValue] {
         let step = "reading the identity provider back"
         let answer = try await api.call("GET", "/api/v1/idps/" + PartnerAPI.segment(id), authorization: authorization, step: step)
+        if answer.status == 404 { throw IntegrationError(.partnerObjectMissing, "The Okta identity provider \(id) no longer exists.") }
+        guard answer.status == 200, let object = answer.json?.object else { throw error(answer, step: step) }
+        return object
+    }
+
+    /// `PUT /api/v1/idps/{id}` (a repair: the whole object, as read and corrected).
+    func replaceIdP(id: String, _ body: [String: JSONValue]) async throws -> [String: JSONValue] {
+        let step = "updating the identity provider"
+        var object = body
+        for readOnly in ["id", "created", "lastUpdated", "_links", "status"] { object.removeValue(forKey: readOnly) }
+        let answer = try await api.call("PUT", "/api/v1/idps/" + PartnerAPI.segment(id), json: .object(object), authorization: authorization, step: step)
+        guard answer.status == 200, let updated = answer.json?.object else { throw error(answer, step: step) }
+        return updated
+    }
+
+    /// `GET /api/v1/idps/credentials/keys/{kid}`: the key's `x5c`.
+    func key(kid: String) async throws -> [String: JSONValue] {
+        let step = "reading the identity provider's signing key"
+        let answer = try await api.call("GET", "/api/v1/idps/credentials/keys/" + PartnerAPI.segment(kid), authorization: authorization, step: step)
+        if answer.status == 404 { throw IntegrationError(.partnerObjectMissing, "Okta's IdP key \(kid) no longer exists.") }
+        guard answer.status == 200, let object = answer.json?.object else { throw error(answer, step: step) }
+        return object
+    }
+
+    /// `GET /api/v1/policies/{policyId}/rules/{ruleId}`.
+    func rule(policyID: String, ruleID: String) async throws -> [String: JSONValue] {
+        let step = "reading the routing rule"
+        let answer = try await api.call(
+            "GET", "/api/v1/policies/" + PartnerAPI.segment(policyID) + "/rules/" + PartnerAPI.segment(ruleID), authorization: authorization,
+            step: step)
+        if answer.status == 404 { throw IntegrationError(.partnerObjectMissing, "The Okta routing rule \(ruleID) no longer exists.") }
         guard answer.status == 200, let object = answer.json?.object else { throw error(answer, step: step) }
         return object
     }
@@ -132,12 +163,14 @@ struct OktaManagement: Sendable {
         if answer.status == 401 || code == "E0000011" {
             return IntegrationError(
                 .oktaTokenInvalid,
-                "Okta refused the API token (\(code.isEmpty ? "401" : code) \(summary.isEmpty ? "Invalid token provided" : summary)). Create a new one in the Okta Admin Console → Security → API → Tokens → Create token, signed in as an administrator who may manage identity providers and policies (Super Administrator); a token also expires after 30 days without use.")
+                "Okta refused the API token (\(code.isEmpty ? "401" : code) \(summary.isEmpty ? "Invalid token provided" : summary)). Create a new one in the Okta Admin Console → Security → API → Tokens → Create token, signed in as an administrator who may manage identity providers and policies (Super Administrator); a token also expires after 30 days without use."
+            )
         }
         if answer.status == 403 || code == "E0000006" {
             return IntegrationError(
                 .oktaNotAdmin,
-                "The API token's administrator may not do this (\(step): \(code.isEmpty ? "403" : code)). In the Okta Admin Console → Security → Administrators, give the administrator who created the token the Super Administrator role (or a custom role with the Identity Providers and Policies permissions), or create the token signed in as such an administrator, and run this again.")
+                "The API token's administrator may not do this (\(step): \(code.isEmpty ? "403" : code)). In the Okta Admin Console → Security → Administrators, give the administrator who created the token the Super Administrator role (or a custom role with the Identity Providers and Policies permissions), or create the token signed in as such an administrator, and run this again."
+            )
         }
         if answer.status == 429 || code == "E0000047" {
             let wait = answer.retryAfter
@@ -149,7 +182,8 @@ struct OktaManagement: Sendable {
         if answer.status == 400, summary.hasSuffix(": name"), reasons.contains(where: { $0.contains("already exists") }) {
             return IntegrationError(
                 .oktaNameTaken,
-                "Okta already has an object of that name (\(step)): choose another name, or delete the old one in Security → Identity Providers if it is left over from an earlier attempt.")
+                "Okta already has an object of that name (\(step)): choose another name, or delete the old one in Security → Identity Providers if it is left over from an earlier attempt."
+            )
         }
         if answer.status == 400 {
             let detail = ([summary] + reasons).filter { !$0.isEmpty }.joined(separator: "; ")

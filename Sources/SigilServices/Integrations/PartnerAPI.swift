@@ -51,6 +51,10 @@ public struct IntegrationError: Error, Sendable, Equatable, CustomStringConverti
         /// Both sides exist but a last step (enabling applications, a routing rule) failed.
         public static let incomplete = Code("integration_incomplete")
         public static let invalidInput = Code("invalid_input")
+        /// An object Sigil had made at the vendor is gone (404 on reading it back).
+        public static let partnerObjectMissing = Code("partner_object_missing")
+        /// No integration of that id in this tenant.
+        public static let unknownIntegration = Code("unknown_integration")
     }
 
     public let code: Code
@@ -155,7 +159,8 @@ struct PartnerAPI: Sendable {
             guard policy.isAllowlisted(host) else {
                 throw IntegrationError(
                     .partnerURLInvalid,
-                    "Sigil calls \(vendor.rawValue) over https only (plain http only to a host the operator lists in SIGIL_OUTBOUND_ALLOW_HOSTS): use https://\(domain).")
+                    "Sigil calls \(vendor.rawValue) over https only (plain http only to a host the operator lists in SIGIL_OUTBOUND_ALLOW_HOSTS): use https://\(domain)."
+                )
             }
         default:
             throw bad
@@ -209,7 +214,8 @@ struct PartnerAPI: Sendable {
             case .addressNotPermitted:
                 throw IntegrationError(
                     .partnerURLInvalid,
-                    "\(domain) resolves to a private or loopback address, which Sigil does not call unless the operator lists the host in SIGIL_OUTBOUND_ALLOW_HOSTS.")
+                    "\(domain) resolves to a private or loopback address, which Sigil does not call unless the operator lists the host in SIGIL_OUTBOUND_ALLOW_HOSTS."
+                )
             case .tooLarge:
                 throw IntegrationError(.partnerAnswerUnexpected, "\(vendor.rawValue) answered \(step) with more than 1 MiB; Sigil stopped reading.")
             default:
