@@ -108,6 +108,18 @@ public struct Problem: Error, Sendable, Encodable, HTTPResponseError {
             default:
                 return Problem(status: .badRequest, type: "bad-request", title: "Bad request", detail: error.message)
             }
+        case let error as IntegrationError:
+            // The vendor refused the credentials or the values, could not be reached, or a name is
+            // taken: what the administrator gave cannot be used as it is (the message says how to fix it).
+            let status: HTTPResponse.Status =
+                switch error.code {
+                case .unknownIntegration: .notFound
+                case .auth0ConnectionNameTaken, .oktaNameTaken: .conflict
+                default: .unprocessableContent
+                }
+            return Problem(
+                status: status, type: error.code.name.replacingOccurrences(of: "_", with: "-"), title: "The integration could not be set up or checked",
+                detail: error.message)
         case let error as AuthenticatorServiceError:
             return Problem(
                 status: HTTPResponse.Status(code: error.code.status), type: error.code.name,
