@@ -18,9 +18,7 @@ extension AdminAPI {
     package func getIntegration(_ input: Operations.GetIntegration.Input) async throws -> Operations.GetIntegration.Output {
         let call = try AdminCall.get()
         let tenantID = try call.tenantID()
-        guard let found = try await services.integrations.integrations(tenantID: tenantID, by: call.principal).first(where: { $0.id == input.path.id })
-        else { throw StoreError.notFound("integration") }
-        return .ok(.init(body: .json(Self.integration(found))))
+        return .ok(.init(body: .json(Self.integration(try await services.integrations.integration(tenantID: tenantID, id: input.path.id, by: call.principal)))))
     }
 
     package func createIntegration(_ input: Operations.CreateIntegration.Input) async throws -> Operations.CreateIntegration.Output {
@@ -58,9 +56,7 @@ extension AdminAPI {
                 tenantID: tenantID, issuer: issuer, orgURL: body.domain, apiToken: secret, idpName: body.idpName ?? "Sigil identity verification",
                 by: call.principal)
         }
-        guard let record = try await services.context.store.integrations.get(tenantID: tenantID, id: result.id) else {
-            throw StoreError.notFound("integration")
-        }
+        let record = try await services.integrations.integration(tenantID: tenantID, id: result.id, by: call.principal)
         return .created(
             .init(
                 body: .json(
@@ -75,9 +71,7 @@ extension AdminAPI {
         let tenantID = try call.tenantID()
         var credentials: IntegrationService.PartnerCredentials?
         if let secret = body.secret {
-            guard let record = try await services.context.store.integrations.get(tenantID: tenantID, id: input.path.id) else {
-                throw StoreError.notFound("integration")
-            }
+            let record = try await services.integrations.integration(tenantID: tenantID, id: input.path.id, by: call.principal)
             if record.kind.hasPrefix("auth0") {
                 guard let clientID = body.clientId else {
                     throw ServiceError.invalid([FieldError(field: "client_id", message: "client_id is required to read Auth0's side")])

@@ -94,7 +94,7 @@ public final class SQLStore: Store {
     public var logoutDeliveries: any LogoutDeliveryStore { session.logoutDeliveries }
     public var upstreams: any UpstreamStore { session.upstreams }
     public var idv: any IDVStore { session.idv }
-    public var integrations: any IntegrationStore { session.integrations }
+    public var integrationRecords: any IntegrationStore { session.integrationRecords }
 
     public func transaction<R: Sendable>(_ body: @escaping @Sendable (any StoreSession) async throws -> R) async throws -> R {
         let backend = self.backend
@@ -156,5 +156,5 @@ struct SQLSession: StoreSession {
     var logoutDeliveries: any LogoutDeliveryStore { SQLLogoutDeliveryStore(runner: runner) }
     var upstreams: any UpstreamStore { SQLUpstreamStore(runner: runner) }
     var idv: any IDVStore { SQLIDVStore(runner: runner) }
-    var integrations: any IntegrationStore { SQLIntegrationStore(runner: runner) }
+    var integrationRecords: any IntegrationStore { SQLIntegrationStore(runner: runner) }
 }

@@ -20,7 +20,7 @@ public protocol StoreSession: Sendable {
     var logoutDeliveries: any LogoutDeliveryStore { get }
     var upstreams: any UpstreamStore { get }
     var idv: any IDVStore { get }
-    var integrations: any IntegrationStore { get }
+    var integrationRecords: any IntegrationStore { get }
 }
 
 public struct StoreHealth: Sendable, Equatable {

@@ -187,9 +187,7 @@ extension IntegrationCommand {
                 do {
                     var credentials: IntegrationService.PartnerCredentials?
                     if readPartner {
-                        guard let record = try await runtime.store.integrations.get(tenantID: t.id, id: id) else {
-                            throw IntegrationError(.unknownIntegration, "There is no integration \(id) in this tenant (sigil integration list shows them).")
-                        }
+                        let record = try await runtime.services.integrations.integration(tenantID: t.id, id: id, by: .cli)
                         if record.kind.hasPrefix("auth0") {
                             guard let clientID else { throw CLIError("reading Auth0's side needs --client-id (and the secret)") }
                             credentials = .auth0(

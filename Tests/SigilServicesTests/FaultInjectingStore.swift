@@ -60,7 +60,7 @@ final class FaultInjectingStore: Store {
     var logoutDeliveries: any LogoutDeliveryStore { base.logoutDeliveries }
     var upstreams: any UpstreamStore { base.upstreams }
     var idv: any IDVStore { base.idv }
-    var integrations: any IntegrationStore { base.integrations }
+    var integrationRecords: any IntegrationStore { base.integrationRecords }
 
     /// One session (a transaction's, or the store outside one) with the armed writes failing.
     struct Session: StoreSession {
@@ -86,7 +86,7 @@ final class FaultInjectingStore: Store {
         var logoutDeliveries: any LogoutDeliveryStore { base.logoutDeliveries }
         var upstreams: any UpstreamStore { base.upstreams }
         var idv: any IDVStore { base.idv }
-        var integrations: any IntegrationStore { base.integrations }
+        var integrationRecords: any IntegrationStore { base.integrationRecords }
     }
 
     struct Audit: AuditEventStore {

@@ -667,7 +667,7 @@ import Testing
             h.clock.advance(by: 60)
             _ = try await h.services.keys.rotate(tenantID: t, by: .cli)
             let checked = await h.services.integrations.checkAll()
-            let after = try #require(try await h.store.integrations.get(tenantID: t, id: result.id))
+            let after = try #require(try await h.store.integrationRecords.get(tenantID: t, id: result.id))
             #expect(try await h.services.keys.currentCertificatePEM(tenantID: t) != pem, "two rotations make another key current")
             #expect(checked == (1, 1) && after.lastCheck?.findings.map(\.code) == ["certificate_changed"])
             #expect(try await h.auditActions().contains("integration.drift"))

@@ -22,31 +22,31 @@ struct IntegrationStoreConformanceTests {
                 tenantID: acme.id, id: "int_1", kind: "auth0-saml", partnerDomain: "acme.eu.auth0.com",
                 partnerObjects: [.init(kind: "connection", id: "con_1", name: "sigil")], applicationID: "app_1", enabledClients: ["c1"],
                 values: ["acs_url": "https://acme.eu.auth0.com/login/callback?connection=sigil"], createdAt: now)
-            try await store.integrations.create(record)
+            try await store.integrationRecords.create(record)
             let second = IntegrationRecord(
                 tenantID: acme.id, id: "int_2", kind: "okta-idv", partnerDomain: "acme.okta.com", partnerObjects: [], applicationID: "app_2",
                 enabledClients: [], values: [:], createdAt: now.addingTimeInterval(1))
-            try await store.integrations.create(second)
-            await #expect(throws: StoreError.self) { try await store.integrations.create(record) }
-            #expect(try await store.integrations.get(tenantID: acme.id, id: "int_1") == record)
-            #expect(try await store.integrations.get(tenantID: beta.id, id: "int_1") == nil)
-            #expect(try await store.integrations.list(tenantID: acme.id).map(\.id) == ["int_1", "int_2"])
-            #expect(try await store.integrations.list(tenantID: beta.id).isEmpty)
-            #expect(try await store.integrations.all(limit: 10).count == 2)
+            try await store.integrationRecords.create(second)
+            await #expect(throws: StoreError.self) { try await store.integrationRecords.create(record) }
+            #expect(try await store.integrationRecords.get(tenantID: acme.id, id: "int_1") == record)
+            #expect(try await store.integrationRecords.get(tenantID: beta.id, id: "int_1") == nil)
+            #expect(try await store.integrationRecords.list(tenantID: acme.id).map(\.id) == ["int_1", "int_2"])
+            #expect(try await store.integrationRecords.list(tenantID: beta.id).isEmpty)
+            #expect(try await store.integrationRecords.all(limit: 10).count == 2)
 
             record.partnerObjects.append(.init(kind: "key", id: "kid-2"))
             record.lastCheck = .init(
                 status: "drift", findings: [.init(code: "certificate_changed", side: "partner", message: "…", repairable: true)], checkedAt: now,
                 partnerRead: false)
-            try await store.integrations.update(record)
-            #expect(try await store.integrations.get(tenantID: acme.id, id: "int_1") == record)
+            try await store.integrationRecords.update(record)
+            #expect(try await store.integrationRecords.get(tenantID: acme.id, id: "int_1") == record)
             var stranger = record
             stranger.tenantID = beta.id
-            await #expect(throws: StoreError.self) { try await store.integrations.update(stranger) }
+            await #expect(throws: StoreError.self) { try await store.integrationRecords.update(stranger) }
 
-            #expect(try await store.integrations.delete(tenantID: acme.id, id: "int_1"))
-            #expect(try await !store.integrations.delete(tenantID: acme.id, id: "int_1"))
-            #expect(try await store.integrations.list(tenantID: acme.id).map(\.id) == ["int_2"])
+            #expect(try await store.integrationRecords.delete(tenantID: acme.id, id: "int_1"))
+            #expect(try await !store.integrationRecords.delete(tenantID: acme.id, id: "int_1"))
+            #expect(try await store.integrationRecords.list(tenantID: acme.id).map(\.id) == ["int_2"])
         }
     }
 }

@@ -35,14 +35,22 @@ extension IntegrationService {
 
     public func integrations(tenantID: String, by principal: Principal) async throws -> [IntegrationRecord] {
         try authorize(principal, tenantID)
-        return try await context.store.integrations.list(tenantID: tenantID)
+        return try await context.store.integrationRecords.list(tenantID: tenantID)
+    }
+
+    public func integration(tenantID: String, id: String, by principal: Principal) async throws -> IntegrationRecord {
+        try authorize(principal, tenantID)
+        guard let record = try await context.store.integrationRecords.get(tenantID: tenantID, id: id) else {
+            throw IntegrationError(.unknownIntegration, "There is no integration \(id) in this tenant (sigil integration list shows them).")
+        }
+        return record
     }
 
     public func doctor(
         tenantID: String, id: String, issuer: String, credentials: PartnerCredentials? = nil, repair: Bool = false, by principal: Principal
     ) async throws -> DoctorReport {
         try authorize(principal, tenantID)
-        guard var record = try await context.store.integrations.get(tenantID: tenantID, id: id) else {
+        guard var record = try await context.store.integrationRecords.get(tenantID: tenantID, id: id) else {
             throw IntegrationError(.unknownIntegration, "There is no integration \(id) in this tenant (sigil integration list shows them).")
         }
         if repair && credentials == nil {
@@ -75,7 +83,7 @@ extension IntegrationService {
         if status == "ok" && !findings.isEmpty { status = "drift" }
         let check = IntegrationRecord.Check(status: status, findings: findings, checkedAt: context.clock.now(), partnerRead: credentials != nil)
         record.lastCheck = check
-        try await context.store.integrations.update(record)
+        try await context.store.integrationRecords.update(record)
         try await context.store.audit.append(
             context.auditEvent(
                 repaired.isEmpty ? "integration.checked" : "integration.repaired", by: principal, tenantID: tenantID, targetType: "integration",
@@ -91,7 +99,7 @@ extension IntegrationService {
     /// kept to read the vendor's). Audits `integration.drift` when a check finds something it did
     /// not find last time; returns how many integrations drift.
     public func checkAll(limit: Int = 1000) async -> (checked: Int, drifting: Int) {
-        guard let records = try? await context.store.integrations.all(limit: limit) else { return (0, 0) }
+        guard let records = try? await context.store.integrationRecords.all(limit: limit) else { return (0, 0) }
         var drifting = 0
         for var record in records {
             let findings = await sigilFindings(record, tenantID: record.tenantID)
@@ -102,7 +110,7 @@ extension IntegrationService {
             if !all.isEmpty { drifting += 1 }
             record.lastCheck = .init(
                 status: all.isEmpty ? "ok" : "drift", findings: all, checkedAt: context.clock.now(), partnerRead: false)
-            try? await context.store.integrations.update(record)
+            try? await context.store.integrationRecords.update(record)
             let new = Set(findings.map(\.code)).subtracting(before)
             if !new.isEmpty {
                 try? await context.store.audit.append(

@@ -688,7 +688,7 @@ public struct IntegrationService: Sendable {
             partnerObjects: result.partnerObjects.map { .init(kind: $0.kind, id: $0.id, name: $0.name) }, applicationID: result.applicationID,
             enabledClients: result.enabledClients, values: values, createdAt: result.createdAt)
         do {
-            try await context.store.integrations.create(record)
+            try await context.store.integrationRecords.create(record)
         } catch {
             context.logger.error("integration record not written", metadata: ["integration": .string(result.id), "error": .string("\(error)")])
         }
