@@ -480,6 +480,344 @@ def _okta_idv_verified(driver, sigil, okta, vidp, By):
           (verdict.get("id_token_claims") or {}).get("aud"))
 
 
+# ---------------------------------------------------------------------------------------------------- the doctor
+ELSEWHERE = "https://elsewhere.example"
+
+
+def doctor(sigil, iid, *args, secret=None):
+    """`sigil integration doctor ID --json`: (completed process, the JSON line or {}). With `secret`, it is given on stdin
+    with --secret-stdin --partner (docs/integrations.md: without --partner or --client-id the secret is not read)."""
+    argv = ["integration", "doctor", iid, "--tenant", "default", "--json", "--public-url", sigil.base, *args]
+    if secret is not None:
+        argv += ["--secret-stdin", "--partner"]
+    r = sigil.cli(*argv, stdin=(secret + "\n") if secret is not None else None)
+    lines = [line for line in r.stdout.splitlines() if line.strip()]
+    try:
+        doc = json.loads(lines[-1]) if lines else {}
+    except ValueError:
+        doc = {}
+    return r, doc or {}
+
+
+def last_check(doc):
+    return doc.get("last_check") or {}
+
+
+def codes_of(doc):
+    return {f.get("code") for f in last_check(doc).get("findings") or []}
+
+
+def finding(doc, code):
+    return next((f for f in last_check(doc).get("findings") or [] if f.get("code") == code), None)
+
+
+def doctor_ok(sigil, label, iid, *args, secret=None, partner=False):
+    r, d = doctor(sigil, iid, *args, secret=secret)
+    c = last_check(d)
+    check(f"{label}: exit 0, status ok, no findings, partner_read {str(partner).lower()}",
+          r.returncode == 0 and c.get("status") == "ok" and not c.get("findings") and c.get("partner_read") is partner
+          and d.get("id") == iid, (r.returncode, c, r.stderr[-300:]))
+    return d
+
+
+def doctor_drift(sigil, label, iid, args, secret, wanted, repairable=True):
+    r, d = doctor(sigil, iid, *args, secret=secret)
+    c = last_check(d)
+    got = codes_of(d)
+    check(f"{label}: exit 2, status drift, findings {', '.join(sorted(wanted))}",
+          r.returncode == 2 and c.get("status") == "drift" and set(wanted) <= got and c.get("partner_read") is True,
+          (r.returncode, c.get("status"), sorted(got), r.stdout[-600:], r.stderr[-300:]))
+    bad = [f for f in c.get("findings") or [] if f.get("code") in wanted and (f.get("repairable") is not repairable or f.get("side") != "partner"
+                                                                            or not f.get("message"))]
+    check(f"{label}: each finding is on the vendor's side, {'repairable' if repairable else 'not repairable'}, with a message", not bad, bad)
+    return r, d
+
+
+def doctor_repair(sigil, label, iid, args, secret):
+    r, d = doctor(sigil, iid, *args, "--repair", secret=secret)
+    c = last_check(d)
+    check(f"{label}: --repair exits 0, status ok, says what it repaired", r.returncode == 0 and c.get("status") == "ok" and not c.get("findings")
+          and d.get("repaired"), (r.returncode, c, d.get("repaired"), r.stderr[-300:]))
+    return d
+
+
+def drift_and_repair(sigil, auth0, okta, docs, good_id, good_secret, super_token, portal, shop, md_certs, sso_urls, disco):
+    """Case 1: each one-click result checked by the doctor (Sigil's side, then with credentials), changed at the vendor behind
+    Sigil's back through the fake's backdoor, reported by the doctor, repaired, and checked again (the fake's stored object
+    is Sigil's again). The sign-ins that run afterwards go through the repaired objects."""
+    doc, sdoc, odoc, idoc = docs
+    from vendor_sp import make_keypair, pem_body
+    a0 = ["--client-id", good_id]
+
+    # ------------------------------------------------------------ auth0-saml
+    iid = doc.get("id") or ""
+    check("doctor: auth0-saml's JSON names the integration id (int_…)", re.fullmatch(r"int_[0-9a-z]{26}", iid or "") is not None, doc.get("id"))
+    conn = auth0.state.by_name("sigil-saml")
+    if iid and conn:
+        label = "doctor auth0-saml"
+        doctor_ok(sigil, f"{label} (Sigil's side only)", iid)
+        d = doctor_ok(sigil, f"{label} (with credentials)", iid, *a0, secret=good_secret, partner=True)
+        check(f"{label}: with credentials it says to rotate them", bool(d.get("rotate_credentials")), d.get("rotate_credentials"))
+        r, d = doctor(sigil, iid, *a0, secret="wrong-" + good_secret[::-1])
+        check(f"{label}: with a wrong secret: not ok (non-zero exit), and says Auth0 refused the credentials (not read)",
+              r.returncode != 0 and (d.get("error") == "auth0_secret_wrong" or "partner_not_read" in codes_of(d)),
+              (r.returncode, r.stdout[-400:], r.stderr[-200:]))
+        o = json.loads(json.dumps(conn["options"]))
+        _, other = make_keypair(sigil.work, "doctor-other")
+        bad = dict(o, signInEndpoint=ELSEWHERE + "/saml/sso", signingCert=base64.b64encode(open(other, "rb").read()).decode(),
+                   fieldsMap={"email": "mail", "given_name": "given_name", "family_name": "family_name"})
+        r = requests.patch(f"{auth0.base_url}/__fake__/connections/{conn['id']}", json={"options": bad, "enabled_clients": [portal]}, timeout=10)
+        check(f"{label}: drift made through the backdoor (signInEndpoint, signingCert, fieldsMap, Shop no longer enabled)",
+              r.status_code == 200 and auth0.state.enabled.get(conn["id"]) == [portal], (r.status_code, r.text[:200]))
+        _, d = doctor_drift(sigil, label, iid, a0, good_secret,
+                            {"sso_url_changed", "partner_certificate_differs", "attribute_mapping_changed", "connection_not_enabled"})
+        f = finding(d, "sso_url_changed") or {}
+        check(f"{label}: sso_url_changed names the URL Auth0 now uses", ELSEWHERE in (f.get("message") or ""), f)
+        f = finding(d, "connection_not_enabled") or {}
+        check(f"{label}: connection_not_enabled names the Auth0 application (Shop)", shop in (f.get("message") or ""), f)
+        r, _ = doctor(sigil, iid, "--repair")
+        check(f"{label}: --repair without credentials is refused (non-zero exit), nothing changed at Auth0",
+              r.returncode not in (0, 2) and auth0.state.by_name("sigil-saml")["options"]["signInEndpoint"] == bad["signInEndpoint"],
+              (r.returncode, r.stdout[-300:], r.stderr[-300:]))
+        d = doctor_repair(sigil, label, iid, a0, good_secret)
+        now = auth0.state.by_name("sigil-saml") or {}
+        no = now.get("options") or {}
+        try:
+            cert_ok = pem_der(base64.b64decode(no.get("signingCert", "")).decode()) in md_certs
+        except Exception as e:
+            cert_ok = repr(e)
+        check(f"{label}: repaired at Auth0: signInEndpoint is Sigil's SSO URL, signingCert Sigil's certificate, fieldsMap Sigil's",
+              no.get("signInEndpoint") in sso_urls and cert_ok is True and no.get("fieldsMap") == o.get("fieldsMap"),
+              (no.get("signInEndpoint"), cert_ok, no.get("fieldsMap")))
+        check(f"{label}: repaired at Auth0: the other options are kept (GET, merge, PATCH), display_name kept",
+              {k: v for k, v in no.items() if k != "signingCert"} == {k: v for k, v in o.items() if k != "signingCert"}
+              and now.get("display_name") == conn.get("display_name"),
+              sorted(set(no.items()) ^ set(o.items())) if all(isinstance(v, str) for v in list(no.values()) + list(o.values())) else (no, o))
+        check(f"{label}: repaired at Auth0: enabled again for Portal and Shop", set(auth0.state.enabled.get(conn["id"], [])) == {portal, shop},
+              auth0.state.enabled.get(conn["id"]))
+        doctor_ok(sigil, f"{label} (after the repair, with credentials)", iid, *a0, secret=good_secret, partner=True)
+
+    # ------------------------------------------------------------ auth0-social
+    iid = sdoc.get("id") or ""
+    conn = auth0.state.by_name("sigil-social")
+    if iid and conn:
+        label = "doctor auth0-social"
+        doctor_ok(sigil, f"{label} (Sigil's side only)", iid)
+        doctor_ok(sigil, f"{label} (with credentials)", iid, *a0, secret=good_secret, partner=True)
+        o = json.loads(json.dumps(conn["options"]))
+        bad = dict(o, pkce_enabled=False, tokenURL=ELSEWHERE + "/oauth2/token")
+        r = requests.patch(f"{auth0.base_url}/__fake__/connections/{conn['id']}", json={"options": bad}, timeout=10)
+        check(f"{label}: drift made through the backdoor (pkce_enabled false, tokenURL elsewhere)", r.status_code == 200, r.text[:200])
+        doctor_drift(sigil, label, iid, a0, good_secret, {"pkce_disabled", "endpoints_changed"})
+        doctor_repair(sigil, label, iid, a0, good_secret)
+        no = (auth0.state.by_name("sigil-social") or {}).get("options") or {}
+        check(f"{label}: repaired at Auth0: pkce_enabled true, authorizationURL/tokenURL the discovery document's",
+              no.get("pkce_enabled") is True and no.get("tokenURL") == disco.get("token_endpoint")
+              and no.get("authorizationURL") == disco.get("authorization_endpoint"), {k: no.get(k) for k in ("pkce_enabled", "tokenURL", "authorizationURL")})
+        check(f"{label}: repaired at Auth0: every other option kept (client_id, client_secret, scope…), options = as created", no == o,
+              {k: (o.get(k), no.get(k)) for k in set(o) | set(no) if o.get(k) != no.get(k) and k != "client_secret"})
+        doctor_ok(sigil, f"{label} (after the repair, with credentials)", iid, *a0, secret=good_secret, partner=True)
+
+    # ------------------------------------------------------------ okta-saml
+    iid = odoc.get("id") or ""
+    kinds = {x.get("kind"): x.get("id") for x in odoc.get("partner_objects") or []}
+    idp = okta.state.idps.get(kinds.get("identity_provider"))
+    if iid and idp:
+        label = "doctor okta-saml"
+        doctor_ok(sigil, f"{label} (Sigil's side only)", iid)
+        d = doctor_ok(sigil, f"{label} (with credentials)", iid, secret=super_token, partner=True)
+        check(f"{label}: with credentials it says to revoke the token", bool(d.get("rotate_credentials")), d.get("rotate_credentials"))
+        proto = json.loads(json.dumps(idp["protocol"]))
+        kid0 = proto["credentials"]["trust"]["kid"]
+        _, other = make_keypair(sigil.work, "doctor-okta-other")
+        r = requests.post(f"{okta.base_url}/api/v1/idps/credentials/keys", headers={"Authorization": "SSWS " + super_token},
+                          json={"x5c": [pem_body(open(other).read())]}, timeout=10)
+        other_kid = r.json().get("kid") if r.status_code == 200 else None
+        bad = json.loads(json.dumps(proto))
+        bad["endpoints"]["sso"]["url"] = ELSEWHERE + "/saml/sso"
+        if "destination" in bad["endpoints"]["sso"]:
+            bad["endpoints"]["sso"]["destination"] = ELSEWHERE + "/saml/sso"
+        bad["credentials"]["trust"]["kid"] = other_kid
+        r2 = requests.patch(f"{okta.base_url}/__fake__/idps/{idp['id']}", json={"protocol": bad}, timeout=10)
+        check(f"{label}: drift made (another certificate uploaded as a key and trusted, sso url elsewhere)",
+              other_kid and r2.status_code == 200 and okta.state.idps[idp["id"]]["protocol"]["credentials"]["trust"]["kid"] == other_kid,
+              (r.status_code, r.text[:200], r2.status_code))
+        doctor_drift(sigil, label, iid, [], super_token, {"sso_url_changed", "partner_certificate_differs"})
+        d = doctor_repair(sigil, label, iid, [], super_token)
+        now = okta.state.idps.get(idp["id"]) or {}
+        np_ = now.get("protocol") or {}
+        trust = (np_.get("credentials") or {}).get("trust") or {}
+        key = okta.state.keys.get(trust.get("kid")) or {}
+        check(f"{label}: repaired at Okta: sso.url is Sigil's SSO URL", ((np_.get("endpoints") or {}).get("sso") or {}).get("url") in sso_urls,
+              (np_.get("endpoints") or {}).get("sso"))
+        check(f"{label}: repaired at Okta: trust.kid is a key holding Sigil's certificate (the one Okta already held: {kid0})",
+              key.get("x5c") and base64.b64decode(key["x5c"][0]) in md_certs and trust.get("kid") == kid0, (trust.get("kid"), kid0, other_kid))
+        check(f"{label}: repaired at Okta: trust.issuer and audience unchanged, the IdP still SAML2 and active",
+              trust.get("issuer") == proto["credentials"]["trust"]["issuer"] and trust.get("audience") == proto["credentials"]["trust"]["audience"]
+              and now.get("type") == "SAML2" and now.get("status") == "ACTIVE", (trust, now.get("status")))
+        rec = {x.get("kind"): x.get("id") for x in (d.get("partner_objects") or [])}
+        check(f"{label}: the record names the trusted key after the repair", rec.get("key") == trust.get("kid"), (rec, trust.get("kid")))
+        doctor_ok(sigil, f"{label} (after the repair, with credentials)", iid, secret=super_token, partner=True)
+
+    # ------------------------------------------------------------ okta-idv
+    iid = idoc.get("id") or ""
+    ids = [x.get("id") for x in idoc.get("partner_objects") or [] if x.get("kind") == "identity_provider"]
+    vidp = okta.state.idps.get(ids[0]) if ids else None
+    if iid and vidp:
+        label = "doctor okta-idv"
+        doctor_ok(sigil, f"{label} (Sigil's side only)", iid)
+        doctor_ok(sigil, f"{label} (with credentials)", iid, secret=super_token, partner=True)
+        proto = json.loads(json.dumps(vidp["protocol"]))
+        bad = json.loads(json.dumps(proto))
+        bad["endpoints"]["token"]["url"] = ELSEWHERE + "/oauth2/token"
+        r = requests.patch(f"{okta.base_url}/__fake__/idps/{vidp['id']}", json={"protocol": bad}, timeout=10)
+        check(f"{label}: drift made through the backdoor (token endpoint elsewhere)", r.status_code == 200, r.text[:200])
+        _, d = doctor_drift(sigil, label, iid, [], super_token, {"endpoint_changed"})
+        f = finding(d, "endpoint_changed") or {}
+        check(f"{label}: endpoint_changed names the token endpoint and the URL Okta now calls", "token" in (f.get("message") or "")
+              and ELSEWHERE in (f.get("message") or "") and len([x for x in last_check(d).get("findings") or [] if x.get("code") == "endpoint_changed"]) == 1, f)
+        doctor_repair(sigil, label, iid, [], super_token)
+        np_ = (okta.state.idps.get(vidp["id"]) or {}).get("protocol") or {}
+        check(f"{label}: repaired at Okta: the token URL is the discovery token endpoint", ((np_.get("endpoints") or {}).get("token") or {}).get("url")
+              == disco.get("token_endpoint"), (np_.get("endpoints") or {}).get("token"))
+        check(f"{label}: repaired at Okta: the rest of the protocol (client_id/secret, issuer, other endpoints, scopes) as created", np_ == proto,
+              {k: (proto.get(k), np_.get(k)) for k in set(proto) | set(np_) if proto.get(k) != np_.get(k) and k != "credentials"})
+        doctor_ok(sigil, f"{label} (after the repair, with credentials)", iid, secret=super_token, partner=True)
+
+    # ------------------------------------------------------------ list
+    r = sigil.cli("integration", "list", "--tenant", "default", "--json")
+    try:
+        items = json.loads(r.stdout).get("integrations") or []
+    except ValueError:
+        items = []
+    listed = {x.get("id"): x for x in items}
+    want = [x.get("id") for x in docs if x.get("id")]
+    check("integration list --json: lists the four one-click integrations with their kind and last check",
+          r.returncode == 0 and all(i in listed for i in want) and all((listed[i].get("last_check") or {}).get("status") == "ok" for i in want)
+          and [listed[x["id"]].get("kind") for x in docs if x.get("id")] == ["auth0-saml", "auth0-social", "okta-saml", "okta-idv"],
+          (r.returncode, r.stdout[-600:]))
+
+
+def deleted_objects(sigil, auth0, okta, a0, og, good_id, good_secret, super_token):
+    """Case 2: the vendor's object deleted behind Sigil's back (connection, identity provider): reported, not repairable."""
+    r, d = sigil.integration("auth0-saml", "--domain", a0, "--client-id", good_id, "--client-secret-stdin", "--connection-name", "sigil-gone",
+                             secret=good_secret)
+    conn = auth0.state.by_name("sigil-gone")
+    if check("deleted: auth0-saml sigil-gone set up", r.returncode == 0 and conn is not None and (d or {}).get("id"), r.stdout[-300:] + r.stderr[-300:]):
+        rr = requests.delete(f"{auth0.base_url}/__fake__/connections/{conn['id']}", timeout=10)
+        check("deleted: the Auth0 connection deleted through the backdoor", rr.status_code == 204 and auth0.state.by_name("sigil-gone") is None, rr.status_code)
+        doctor_drift(sigil, "deleted: doctor auth0-saml", d["id"], ["--client-id", good_id], good_secret, {"connection_missing"}, repairable=False)
+        r2, d2 = doctor(sigil, d["id"], "--client-id", good_id, "--repair", secret=good_secret)
+        check("deleted: doctor --repair cannot repair it (exit 2, connection_missing, nothing repaired, nothing created)",
+              r2.returncode == 2 and "connection_missing" in codes_of(d2) and not d2.get("repaired") and auth0.state.by_name("sigil-gone") is None,
+              (r2.returncode, codes_of(d2), d2.get("repaired")))
+    r, d = sigil.integration("okta-idv", "--domain", og, "--api-token-stdin", "--idp-name", "Gone IDV", secret=super_token)
+    ids = [x.get("id") for x in (d or {}).get("partner_objects") or [] if x.get("kind") == "identity_provider"]
+    if check("deleted: okta-idv 'Gone IDV' set up", r.returncode == 0 and ids and ids[0] in okta.state.idps, r.stdout[-300:] + r.stderr[-300:]):
+        rr = requests.delete(f"{okta.base_url}/__fake__/idps/{ids[0]}", timeout=10)
+        check("deleted: the Okta identity provider deleted through the backdoor", rr.status_code == 204 and ids[0] not in okta.state.idps, rr.status_code)
+        doctor_drift(sigil, "deleted: doctor okta-idv", d["id"], [], super_token, {"identity_provider_missing"}, repairable=False)
+        r2, d2 = doctor(sigil, d["id"], "--repair", secret=super_token)
+        check("deleted: doctor --repair cannot repair it (exit 2, identity_provider_missing, nothing repaired)",
+              r2.returncode == 2 and "identity_provider_missing" in codes_of(d2) and not d2.get("repaired") and ids[0] not in okta.state.idps,
+              (r2.returncode, codes_of(d2), d2.get("repaired")))
+
+
+def admin_api_integrations(sigil, auth0, a0, api_id, api_secret, wrong_secret, portal):
+    """Case 3: the admin API: one-click auth0-saml, list, get, doctor (ok, wrong secret, unknown id). The secrets sent in
+    request bodies are in the never-stored scan (credentials)."""
+    r = sigil.cli("admin", "token", "create")
+    token = r.stdout.strip().splitlines()[-1] if r.returncode == 0 and r.stdout.strip() else None
+    if not check("admin API: `sigil admin token create`", bool(token), r.stderr[-300:]):
+        return
+    h = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    api = sigil.base + "/api/admin/v1/integrations"
+
+    def call(method, url, body=None):
+        resp = requests.request(method, url, json=body, headers=h, timeout=60)
+        try:
+            return resp, resp.json()
+        except ValueError:
+            return resp, {}
+    before = len(sigil.apps() or [])
+    resp, b = call("POST", api, {"kind": "auth0-saml", "domain": a0, "client_id": api_id, "secret": api_secret, "connection_name": "sigil-api",
+                                 "enable_for": [portal]})
+    integ = b.get("integration") or {}
+    conn = auth0.state.by_name("sigil-api")
+    check("admin API: POST /integrations auth0-saml → 201 with the integration, next_step, rotate_credentials",
+          resp.status_code == 201 and re.fullmatch(r"int_[0-9a-z]{26}", integ.get("id") or "") and integ.get("kind") == "auth0-saml"
+          and b.get("next_step") and b.get("rotate_credentials") and b.get("application_name"), (resp.status_code, resp.text[:600]))
+    check("admin API: the connection exists at Auth0 (samlp, enabled for Portal), named in the integration",
+          conn is not None and conn["strategy"] == "samlp" and auth0.state.enabled.get(conn["id"]) == [portal]
+          and any(o.get("kind") == "connection" and o.get("id") == conn["id"] for o in integ.get("partner_objects") or []), (conn, integ))
+    apps = sigil.apps() or []
+    check("admin API: Sigil has the SAML application, entity urn:auth0:acme:sigil-api", len(apps) == before + 1
+          and any(x.get("id") == integ.get("application_id") and x.get("entity_id") == "urn:auth0:acme:sigil-api" for x in apps), integ.get("application_id"))
+    check("admin API: the response does not echo the secret", api_secret not in resp.text, "secret in the 201 body")
+    iid = integ.get("id")
+    if not iid:
+        return
+    resp, b = call("GET", api)
+    check("admin API: GET /integrations lists it", resp.status_code == 200 and any(x.get("id") == iid for x in b.get("items") or []),
+          (resp.status_code, resp.text[:300]))
+    resp, b = call("GET", f"{api}/{iid}")
+    check("admin API: GET /integrations/{id} shows it (kind, connection, application)", resp.status_code == 200 and b.get("id") == iid
+          and b.get("application_id") == integ.get("application_id") and b.get("partner_objects") == integ.get("partner_objects"), (resp.status_code, resp.text[:300]))
+    resp, b = call("POST", f"{api}/{iid}/doctor", {})
+    c = (b.get("integration") or {}).get("last_check") or {}
+    check("admin API: POST …/doctor {} → 200, ok, Sigil's side only", resp.status_code == 200 and c.get("status") == "ok" and c.get("partner_read") is False,
+          (resp.status_code, resp.text[:400]))
+    resp, b = call("POST", f"{api}/{iid}/doctor", {"client_id": api_id, "secret": api_secret})
+    c = (b.get("integration") or {}).get("last_check") or {}
+    check("admin API: POST …/doctor with client_id and secret → 200, ok, the vendor's side read, rotate_credentials",
+          resp.status_code == 200 and c.get("status") == "ok" and c.get("partner_read") is True and not c.get("findings") and b.get("rotate_credentials"),
+          (resp.status_code, resp.text[:400]))
+    resp, b = call("POST", f"{api}/{iid}/doctor", {"client_id": api_id, "secret": wrong_secret})
+    check("admin API: POST …/doctor with a wrong secret → 422 problem+json, type auth0-secret-wrong",
+          resp.status_code == 422 and str(b.get("type", "")).endswith("auth0-secret-wrong") and "problem+json" in resp.headers.get("Content-Type", ""),
+          (resp.status_code, resp.headers.get("Content-Type"), resp.text[:500]))
+    check("admin API: the wrong-secret answer does not echo the secret", wrong_secret not in resp.text, "secret echoed")
+    resp, b = call("POST", f"{api}/{iid}/doctor", {"repair": True})
+    check("admin API: POST …/doctor repair without credentials → 422", resp.status_code == 422, (resp.status_code, resp.text[:300]))
+    unknown = "int_" + "0" * 26
+    resp, b = call("POST", f"{api}/{unknown}/doctor", {})
+    check("admin API: POST …/doctor of an unknown id → 404 problem+json", resp.status_code == 404 and "problem+json" in resp.headers.get("Content-Type", ""),
+          (resp.status_code, resp.text[:300]))
+    resp, b = call("GET", f"{api}/{unknown}")
+    check("admin API: GET an unknown id → 404", resp.status_code == 404, (resp.status_code, resp.text[:300]))
+    resp, b = call("POST", api, {"kind": "auth0-saml", "domain": a0, "client_id": api_id, "secret": api_secret, "connection_name": "sigil-api"})
+    check("admin API: POST with a taken connection name → 409 auth0-connection-name-taken", resp.status_code == 409
+          and str(b.get("type", "")).endswith("auth0-connection-name-taken"), (resp.status_code, resp.text[:300]))
+    resp, b = call("POST", api, {"kind": "auth0-saml", "domain": a0, "client_id": api_id, "secret": wrong_secret, "connection_name": "sigil-api-2"})
+    check("admin API: POST with a wrong secret → 422 auth0-secret-wrong, nothing created", resp.status_code == 422
+          and str(b.get("type", "")).endswith("auth0-secret-wrong") and auth0.state.by_name("sigil-api-2") is None, (resp.status_code, resp.text[:300]))
+
+
+def vendor_writes_logged(a0_log, okta_log):
+    """Case 4: the doctor's writes are in the fakes' logs, so the validator below covers them."""
+    seen = set()
+    for path in (a0_log, okta_log):
+        for line in open(path):
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            p = e.get("path", "")
+            if e.get("method") == "PATCH" and re.fullmatch(r"/api/v2/connections/[^/]+", p):
+                seen.add("PATCH connection")
+            if e.get("method") == "PATCH" and re.fullmatch(r"/api/v2/connections/[^/]+/clients", p):
+                seen.add("PATCH connection clients")
+            if e.get("method") == "GET" and re.fullmatch(r"/api/v2/connections/[^/]+/clients", p):
+                seen.add("GET connection clients")
+            if e.get("method") == "PUT" and re.fullmatch(r"/api/v1/idps/[^/]+", p):
+                seen.add("PUT idp")
+            if e.get("method") == "GET" and re.fullmatch(r"/api/v1/idps/credentials/keys/[^/]+", p):
+                seen.add("GET key")
+    want = {"PATCH connection", "PATCH connection clients", "GET connection clients", "PUT idp", "GET key"}
+    check("the fakes' logs hold the doctor's reads and repairs (PATCH connection, PATCH/GET …/clients, PUT idp, GET key) for the validator",
+          want <= seen, sorted(want - seen))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sigil", default=os.path.join(HERE, "..", ".build", "debug", "sigil"))
@@ -492,7 +830,8 @@ def main():
     missing = [d["file"] for d in vendor_openapi.DOCS.values() if not (spec / d["file"]).is_file()]
     if missing:
         why = f"the vendor OpenAPI documents are not in {spec} (missing {', '.join(missing)}; set SIGIL_VENDOR_OPENAPI_DIR): the fakes validate every exchange against them and cannot run"
-        for name in ("auth0-saml", "auth0-social", "okta-saml", "okta-idv", "refusals", "never stored", "vendor request validator"):
+        for name in ("auth0-saml", "auth0-social", "okta-saml", "okta-idv", "refusals", "doctor (drift and repair)", "doctor (deleted objects)",
+                     "admin API integrations", "never stored", "vendor request validator"):
             skip(name, why)
         return summary()
 
@@ -520,15 +859,17 @@ def main():
     noscope_id, noscope_secret = "noscope" + secrets.token_hex(10), sec("noscopesecret-")
     nogrant_id, nogrant_secret = "nogrant" + secrets.token_hex(10), sec("nograntsecret-")
     wrong_secret = sec("wrongsecret-")
+    api_id, api_secret = "m2mapi" + secrets.token_hex(10), sec("adminapisecret-")  # sent in admin API request bodies only
     auth0.seed_client(good_id, good_secret, ["create:connections", "read:connections", "update:connections", "read:clients"])
     auth0.seed_client(noscope_id, noscope_secret, ["read:connections", "update:connections", "read:clients"])
+    auth0.seed_client(api_id, api_secret, ["create:connections", "read:connections", "update:connections", "read:clients"])
     auth0.seed_client(nogrant_id, nogrant_secret, ["create:connections", "read:connections", "update:connections", "read:clients"], grant=False)
     portal = auth0.seed_client(name="Portal", app_type="regular_web")["client_id"]
     shop = auth0.seed_client(name="Shop", app_type="spa")["client_id"]
     super_token, ro_token, wrong_token = okta.seed_token(role="super"), okta.seed_token(role="readonly"), sec("00wrong")
     credentials = {"auth0 good secret": good_secret, "auth0 no-scope secret": noscope_secret, "auth0 no-grant secret": nogrant_secret,
                    "auth0 wrong secret": wrong_secret, "okta super token": super_token, "okta read-only token": ro_token,
-                   "okta wrong token": wrong_token}
+                   "okta wrong token": wrong_token, "auth0 secret sent through the admin API": api_secret}
     for c in auth0.state.clients.values():
         if c["client_secret"] not in credentials.values():
             credentials[f"auth0 {c['name']} secret"] = c["client_secret"]
@@ -739,7 +1080,15 @@ def main():
             except Exception as e:
                 check("first leg: Okta's IDV PAR to Sigil answers 201 with a request_uri", False, repr(e))
 
-        # ---------------------------------------------------------------- real sign-ins through what was created
+        # ---------------------------------------------------------------- the doctor, the admin API
+        drift_and_repair(sigil, auth0, okta, (doc, sdoc, odoc, idoc), good_id, good_secret, super_token, portal, shop, md_certs, sso_urls, disco)
+        deleted_objects(sigil, auth0, okta, a0, og, good_id, good_secret, super_token)
+        admin_api_integrations(sigil, auth0, a0, api_id, api_secret, wrong_secret, portal)
+        # the repairs replaced the stored IdPs: the sign-ins below go through the repaired objects
+        idp = okta.state.idps.get(idp["id"]) if idp else None
+        vidp = okta.state.idps.get(vidp["id"]) if vidp else None
+
+        # ---------------------------------------------------------------- real sign-ins through what was created (and repaired)
         real_signins(sigil, auth0, okta, disco, idp, vidp, sapp)
     except Exception:
         check("suite ran to the end", False, traceback.format_exc())
@@ -781,6 +1130,7 @@ def main():
         check(f"never stored: {label}", not hits, hits)
 
     # ---------------------------------------------------------------- validator
+    vendor_writes_logged(a0_log, okta_log)
     check("the fake Auth0 recorded no invalid request from Sigil and no bad response", not auth0_fail["request_failures"]
           and not auth0_fail["response_failures"], auth0_fail)
     check("the fake Okta recorded no invalid request from Sigil and no bad response", not okta_fail["request_failures"]
