@@ -17,7 +17,7 @@ import Darwin
 struct IntegrationCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "integration", abstract: "Configure Auth0 or Okta and Sigil together, from credentials used once and never stored.",
-        subcommands: [Auth0SAML.self, Auth0Social.self, OktaSAML.self, OktaIDV.self, List.self, Doctor.self])
+        subcommands: [Auth0SAML.self, Auth0Social.self, OktaSAML.self, OktaIDV.self, List.self, Doctor.self, Guide.self])
 
     struct Auth0Options: ParsableArguments {
         @Option(help: "The Auth0 tenant's domain, e.g. acme.us.auth0.com (not a custom domain).") var domain: String
@@ -219,6 +219,37 @@ extension IntegrationCommand {
                         throw ExitCode(1)
                     }
                     throw CLIError("[\(error.code)] \(error.message)")
+                }
+            }
+        }
+    }
+}
+
+extension IntegrationCommand {
+    struct Guide: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the manual path of a one-click setup, step by step with this Sigil's exact values (no vendor credential needed).")
+        @Argument(help: "auth0-saml, auth0-social, okta-saml or okta-idv.") var kind: String
+        @Option(help: "Tenant name.") var tenant: String
+        @Option(help: "The Auth0 domain or Okta org, if known (else placeholders).") var domain: String?
+        @Option(name: .customLong("connection-name"), help: "The Auth0 connection's name.") var connectionName: String = "sigil"
+        @OptionGroup var location: UpstreamCommand.Location
+        @OptionGroup var store: StoreOptions
+
+        func validate() throws {
+            guard IntegrationResult.Kind(rawValue: kind) != nil else { throw ValidationError("kind is auth0-saml, auth0-social, okta-saml or okta-idv") }
+        }
+
+        func run() async throws {
+            try await withRuntime(store) { runtime in
+                let t = try await sigil.tenant(runtime, self.tenant)
+                let steps = try await runtime.services.integrations.guide(
+                    IntegrationResult.Kind(rawValue: kind) ?? .auth0Social, tenantID: t.id, tenantName: t.slug, issuer: location.issuer(t), domain: domain,
+                    connectionName: connectionName)
+                for (i, step) in steps.enumerated() {
+                    print("\(i + 1). \(step.title)")
+                    for line in step.lines { print("   \(line)") }
+                    print("")
                 }
             }
         }

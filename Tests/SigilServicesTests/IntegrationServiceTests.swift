@@ -681,4 +681,34 @@ import Testing
             #expect(unknown?.code == .unknownIntegration)
         }
     }
+
+    /// The manual path with this Sigil's values: the placeholder callback and its replacement,
+    /// the PKCE switch, Sigil's endpoints and certificate.
+    @Test(arguments: Backend.enabled) func theManualPathNamesExactValues(_ backend: Backend) async throws {
+        try await withVendors(backend) { h, vendors in
+            let issuer = ServiceHarness.issuer
+            func text(_ kind: IntegrationResult.Kind, domain: String?) async throws -> String {
+                try await h.services.integrations.guide(kind, tenantID: h.tenant.id, tenantName: "acme", issuer: issuer, domain: domain)
+                    .map { ([$0.title] + $0.lines).joined(separator: "\n") }.joined(separator: "\n")
+            }
+            let placeholder = try await text(.auth0Social, domain: nil)
+            #expect(placeholder.contains("--redirect-uri " + IntegrationService.placeholderCallback))
+            #expect(placeholder.contains("--remove-redirect-uri " + IntegrationService.placeholderCallback))
+            #expect(placeholder.contains("Authorization URL: \(issuer)/oauth2/authorize") && placeholder.contains("Token URL: \(issuer)/oauth2/token"))
+            #expect(placeholder.contains("pkce_enabled: true") && placeholder.contains("code_challenge is required"))
+            let known = try await text(.auth0Social, domain: "acme.us.auth0.com")
+            #expect(known.contains("--redirect-uri https://acme.us.auth0.com/login/callback") && !known.contains(IntegrationService.placeholderCallback))
+            let saml = try await text(.auth0SAML, domain: "acme.us.auth0.com")
+            let pem = try await h.services.keys.currentCertificatePEM(tenantID: h.tenant.id)
+            #expect(saml.contains("Sign In URL: \(issuer)/saml/sso") && saml.contains(String(pem.split(separator: "\n")[1])))
+            #expect(saml.contains("--acs-url 'https://acme.us.auth0.com/login/callback?connection=sigil'"))
+            let okta = try await text(.oktaSAML, domain: "acme.okta.com")
+            #expect(okta.contains("IdP Issuer URI: \(issuer)/saml/metadata") && okta.contains("idpuser.subjectNameId"))
+            let idv = try await text(.oktaIDV, domain: "https://acme.okta.com/")
+            #expect(
+                idv.contains("Authorization endpoint: \(issuer)/oauth2/idv-authorize")
+                    && idv.contains("https://acme.okta.com/idp/identity-verification/callback"))
+            #expect(vendors.lines.isEmpty, "the guide calls no vendor")
+        }
+    }
 }
