@@ -55,7 +55,7 @@ cannot run (they validate every exchange against them): the whole suite is then 
 
 Ends with "N passed, M failed"; exits 1 on any FAIL.
 """
-import argparse, base64, glob, json, os, re, secrets, shutil, signal, socket, subprocess, sys, tempfile, time, traceback, urllib.parse
+import argparse, base64, glob, hashlib, json, os, re, secrets, shutil, signal, socket, subprocess, sys, tempfile, time, traceback, urllib.parse
 import xml.etree.ElementTree as ET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -793,6 +793,73 @@ def admin_api_integrations(sigil, auth0, a0, api_id, api_secret, wrong_secret, p
           and str(b.get("type", "")).endswith("auth0-secret-wrong") and auth0.state.by_name("sigil-api-2") is None, (resp.status_code, resp.text[:300]))
 
 
+def unrepairable_drift(sigil, auth0, okta, a0, og, good_id, good_secret, super_token):
+    """Drift the doctor reports but cannot repair, next to drift it can: a changed Auth0 client_id (with pkce off, repaired),
+    a deactivated Okta IdP and its deleted routing rule. Fresh integrations, so the sign-ins below are not touched."""
+    a0args = ["--client-id", good_id]
+    r, d = sigil.integration("auth0-social", "--domain", a0, "--client-id", good_id, "--client-secret-stdin", "--connection-name", "sigil-cid",
+                             secret=good_secret)
+    conn = auth0.state.by_name("sigil-cid")
+    if check("unrepairable: auth0-social sigil-cid set up", r.returncode == 0 and conn is not None and (d or {}).get("id"), r.stdout[-300:] + r.stderr[-300:]):
+        o = json.loads(json.dumps(conn["options"]))
+        requests.patch(f"{auth0.base_url}/__fake__/connections/{conn['id']}", json={"options": dict(o, client_id="someone-else", pkce_enabled=False)},
+                       timeout=10)
+        _, dd = doctor_drift(sigil, "unrepairable: doctor auth0-social", d["id"], a0args, good_secret, {"pkce_disabled"})
+        f = finding(dd, "client_id_changed") or {}
+        check("unrepairable: doctor auth0-social: client_id_changed, not repairable", f.get("repairable") is False and f.get("side") == "partner", dd)
+        r2, d2 = doctor(sigil, d["id"], *a0args, "--repair", secret=good_secret)
+        no = (auth0.state.by_name("sigil-cid") or {}).get("options") or {}
+        check("unrepairable: --repair puts PKCE back, leaves the client_id, exits 2 with client_id_changed only",
+              r2.returncode == 2 and codes_of(d2) == {"client_id_changed"} and d2.get("repaired") and no.get("pkce_enabled") is True
+              and no.get("client_id") == "someone-else", (r2.returncode, codes_of(d2), d2.get("repaired"), no.get("pkce_enabled"), no.get("client_id")))
+    r, d = sigil.integration("okta-saml", "--domain", og, "--api-token-stdin", "--idp-name", "Sigil other", "--route", "domain:other.example",
+                             secret=super_token)
+    kinds = {x.get("kind"): x.get("id") for x in (d or {}).get("partner_objects") or []}
+    idp_id, rule_id = kinds.get("identity_provider"), kinds.get("routing_rule")
+    if check("unrepairable: okta-saml 'Sigil other' set up with a routing rule", r.returncode == 0 and idp_id in okta.state.idps and rule_id in okta.state.rules,
+             r.stdout[-300:] + r.stderr[-300:]):
+        r1 = requests.patch(f"{okta.base_url}/__fake__/idps/{idp_id}", json={"status": "INACTIVE"}, timeout=10)
+        r2 = requests.delete(f"{okta.base_url}/__fake__/rules/{rule_id}", timeout=10)
+        check("unrepairable: the IdP deactivated and the routing rule deleted through the backdoor", r1.status_code == 200 and r2.status_code == 204,
+              (r1.status_code, r2.status_code))
+        doctor_drift(sigil, "unrepairable: doctor okta-saml", d["id"], [], super_token, {"identity_provider_inactive", "routing_rule_missing"},
+                     repairable=False)
+
+
+def rotation_and_repair(sigil, auth0, okta, docs, good_id, good_secret, super_token):
+    """After `sigil keys rotate`, the doctor sees on Sigil's side alone that Auth0 and Okta hold the old certificate
+    (certificate_changed), and --repair gives them the new one: the SAML sign-ins that run afterwards are signed with it."""
+    doc, _, odoc, _ = docs
+    before = {x.get("id"): (x.get("values") or {}).get("certificate_sha256") for x in (doc, odoc)}
+    r = sigil.cli("keys", "rotate", "--tenant", "default")
+    if not check("rotation: `sigil keys rotate --tenant default`", r.returncode == 0, r.stdout[-300:] + r.stderr[-300:]):
+        return
+    for label, d0, args, secret in (("auth0-saml", doc, ["--client-id", good_id], good_secret), ("okta-saml", odoc, [], super_token)):
+        iid = d0.get("id")
+        if not iid:
+            continue
+        r, d = doctor(sigil, iid)
+        f = finding(d, "certificate_changed") or {}
+        check(f"rotation: doctor {label} (Sigil's side only): exit 2, certificate_changed, repairable", r.returncode == 2
+              and last_check(d).get("status") == "drift" and f.get("repairable") is True, (r.returncode, last_check(d)))
+        d = doctor_repair(sigil, f"rotation: doctor {label}", iid, args, secret)
+        new_fp = (d.get("values") or {}).get("certificate_sha256")
+        if label == "auth0-saml":
+            o = (auth0.state.by_name("sigil-saml") or {}).get("options") or {}
+            try:
+                held = hashlib.sha256(pem_der(base64.b64decode(o.get("signingCert", "")).decode())).hexdigest()
+            except Exception as e:
+                held = repr(e)
+        else:
+            idp = okta.state.idps.get({x.get("kind"): x.get("id") for x in d0.get("partner_objects") or []}.get("identity_provider")) or {}
+            kid = idp.get("protocol", {}).get("credentials", {}).get("trust", {}).get("kid")
+            key = okta.state.keys.get(kid) or {}
+            held = hashlib.sha256(base64.b64decode(key["x5c"][0])).hexdigest() if key.get("x5c") else None
+        check(f"rotation: {label} repaired: the vendor holds the new certificate (the record's certificate_sha256, not the old one)",
+              new_fp and held == new_fp and new_fp != before.get(iid), (held, new_fp, before.get(iid)))
+        doctor_ok(sigil, f"rotation: doctor {label} after the repair (with credentials)", iid, *args, secret=secret, partner=True)
+
+
 def vendor_writes_logged(a0_log, okta_log):
     """Case 4: the doctor's writes are in the fakes' logs, so the validator below covers them."""
     seen = set()
@@ -1083,7 +1150,9 @@ def main():
         # ---------------------------------------------------------------- the doctor, the admin API
         drift_and_repair(sigil, auth0, okta, (doc, sdoc, odoc, idoc), good_id, good_secret, super_token, portal, shop, md_certs, sso_urls, disco)
         deleted_objects(sigil, auth0, okta, a0, og, good_id, good_secret, super_token)
+        unrepairable_drift(sigil, auth0, okta, a0, og, good_id, good_secret, super_token)
         admin_api_integrations(sigil, auth0, a0, api_id, api_secret, wrong_secret, portal)
+        rotation_and_repair(sigil, auth0, okta, (doc, sdoc, odoc, idoc), good_id, good_secret, super_token)
         # the repairs replaced the stored IdPs: the sign-ins below go through the repaired objects
         idp = okta.state.idps.get(idp["id"]) if idp else None
         vidp = okta.state.idps.get(vidp["id"]) if vidp else None

@@ -17,7 +17,7 @@ struct Sigil: AsyncParsableCommand {
         version: SigilServer.version,
         subcommands: [
             Serve.self, Migrate.self, TenantCommand.self, UserCommand.self, AppCommand.self, KeysCommand.self, AdminCommand.self, AuditCommand.self,
-            Backup.self, UpstreamCommand.self, IntegrationCommand.self,
+            Backup.self, UpstreamCommand.self, IntegrationCommand.self, IDVCommand.self,
         ],
         defaultSubcommand: nil)
 }
