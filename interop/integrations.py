@@ -44,6 +44,23 @@ Cases (PASS / FAIL / SKIP lines):
                             selfie, face match; liveness off) ending in Okta's evaluation VERIFIED
                 Without Chromium/chromedriver/selenium: SKIP lines; without the engine or the fixtures the full
                 verification is a SKIP line
+  doctor        (run before the sign-ins, so those go through the repaired objects) `sigil integration doctor ID --json`
+                for each of the four: Sigil's side only → ok; with one-time credentials (--secret-stdin --partner) → ok;
+                then drift made behind Sigil's back through the fakes' backdoors (auth0-saml: signInEndpoint, signingCert of
+                another certificate, fieldsMap, one enabled client removed; auth0-social: pkce_enabled off, tokenURL; okta-saml:
+                sso url, trust.kid pointed at another uploaded key; okta-idv: token URL) → exit 2 with sso_url_changed,
+                partner_certificate_differs, attribute_mapping_changed, connection_not_enabled, pkce_disabled, endpoints_changed,
+                endpoint_changed (vendor side, repairable) → --repair → the fake's stored object is Sigil's again (other options,
+                display_name, audience, client credentials kept) → ok; `integration list --json` shows the four ok
+  unrepairable  a deleted Auth0 connection / Okta IdP (connection_missing, identity_provider_missing), a changed Auth0
+                client_id (repaired next to PKCE, exit 2 with client_id_changed left), a deactivated Okta IdP and a deleted
+                routing rule: reported, not repairable, --repair changes nothing
+  rotation      `sigil keys rotate`: the doctor sees certificate_changed on Sigil's side alone for both SAML kinds;
+                --repair gives Auth0 and Okta the new certificate; the SAML sign-ins then run with the new key
+  admin API     with `sigil admin token create`: POST /api/admin/v1/integrations (auth0-saml, okta-idv) → 201; GET list and
+                one; POST …/doctor ({} , {client_id, secret}, {secret}) → ok; wrong secret → 422 auth0-secret-wrong; repair
+                without credentials → 422; unknown id → 404; taken name → 409; wrong secret at create → 422, nothing made.
+                The secret and token sent in the bodies are in the never-stored scan
   never stored  no client secret, Okta token or issued management access token in Sigil's SQLite files, their
                 `sqlite3 .dump`, the server's or the CLI's output, or the fakes' JSONL logs
   validator     vendor_request_validator.py over both logs; the fakes recorded no invalid request from Sigil
@@ -723,7 +740,7 @@ def deleted_objects(sigil, auth0, okta, a0, og, good_id, good_secret, super_toke
               (r2.returncode, codes_of(d2), d2.get("repaired")))
 
 
-def admin_api_integrations(sigil, auth0, a0, api_id, api_secret, wrong_secret, portal):
+def admin_api_integrations(sigil, auth0, okta, a0, og, api_id, api_secret, api_token, wrong_secret, portal):
     """Case 3: the admin API: one-click auth0-saml, list, get, doctor (ok, wrong secret, unknown id). The secrets sent in
     request bodies are in the never-stored scan (credentials)."""
     r = sigil.cli("admin", "token", "create")
@@ -791,6 +808,17 @@ def admin_api_integrations(sigil, auth0, a0, api_id, api_secret, wrong_secret, p
     resp, b = call("POST", api, {"kind": "auth0-saml", "domain": a0, "client_id": api_id, "secret": wrong_secret, "connection_name": "sigil-api-2"})
     check("admin API: POST with a wrong secret → 422 auth0-secret-wrong, nothing created", resp.status_code == 422
           and str(b.get("type", "")).endswith("auth0-secret-wrong") and auth0.state.by_name("sigil-api-2") is None, (resp.status_code, resp.text[:300]))
+    # Okta through the admin API: its own token (in the never-stored scan), the doctor with {"secret"} only
+    resp, b = call("POST", api, {"kind": "okta-idv", "domain": og, "secret": api_token, "idp_name": "Sigil IDV via API"})
+    integ = b.get("integration") or {}
+    ids = [x.get("id") for x in integ.get("partner_objects") or [] if x.get("kind") == "identity_provider"]
+    check("admin API: POST /integrations okta-idv → 201, the IDV_STANDARD IdP exists at Okta", resp.status_code == 201 and ids
+          and (okta.state.idps.get(ids[0]) or {}).get("type") == "IDV_STANDARD" and api_token not in resp.text, (resp.status_code, resp.text[:400]))
+    if ids:
+        resp, b = call("POST", f"{api}/{integ['id']}/doctor", {"secret": api_token})
+        c = (b.get("integration") or {}).get("last_check") or {}
+        check("admin API: POST …/doctor {secret} for Okta → 200, ok, the vendor's side read", resp.status_code == 200 and c.get("status") == "ok"
+              and c.get("partner_read") is True and api_token not in resp.text, (resp.status_code, resp.text[:400]))
 
 
 def unrepairable_drift(sigil, auth0, okta, a0, og, good_id, good_secret, super_token):
@@ -934,9 +962,11 @@ def main():
     portal = auth0.seed_client(name="Portal", app_type="regular_web")["client_id"]
     shop = auth0.seed_client(name="Shop", app_type="spa")["client_id"]
     super_token, ro_token, wrong_token = okta.seed_token(role="super"), okta.seed_token(role="readonly"), sec("00wrong")
+    api_token = okta.seed_token(role="super")  # sent in admin API request bodies only
     credentials = {"auth0 good secret": good_secret, "auth0 no-scope secret": noscope_secret, "auth0 no-grant secret": nogrant_secret,
                    "auth0 wrong secret": wrong_secret, "okta super token": super_token, "okta read-only token": ro_token,
-                   "okta wrong token": wrong_token, "auth0 secret sent through the admin API": api_secret}
+                   "okta wrong token": wrong_token, "auth0 secret sent through the admin API": api_secret,
+                   "okta token sent through the admin API": api_token}
     for c in auth0.state.clients.values():
         if c["client_secret"] not in credentials.values():
             credentials[f"auth0 {c['name']} secret"] = c["client_secret"]
@@ -1151,7 +1181,7 @@ def main():
         drift_and_repair(sigil, auth0, okta, (doc, sdoc, odoc, idoc), good_id, good_secret, super_token, portal, shop, md_certs, sso_urls, disco)
         deleted_objects(sigil, auth0, okta, a0, og, good_id, good_secret, super_token)
         unrepairable_drift(sigil, auth0, okta, a0, og, good_id, good_secret, super_token)
-        admin_api_integrations(sigil, auth0, a0, api_id, api_secret, wrong_secret, portal)
+        admin_api_integrations(sigil, auth0, okta, a0, og, api_id, api_secret, api_token, wrong_secret, portal)
         rotation_and_repair(sigil, auth0, okta, (doc, sdoc, odoc, idoc), good_id, good_secret, super_token)
         # the repairs replaced the stored IdPs: the sign-ins below go through the repaired objects
         idp = okta.state.idps.get(idp["id"]) if idp else None

@@ -7,7 +7,9 @@
 # request accepted by Sigil, a real sign-in of a passkey user (headless Chromium) through each result
 # (Auth0 SAML and social, Okta SAML, Okta IDV cancel and, with the IDV engine and fixtures, a full
 # verification), each vendor step done by the fake's helper built from what the fake stored, no
-# credential or management token in Sigil's database, outputs or the fakes' logs, and
+# credential or management token in Sigil's database, outputs or the fakes' logs; the integration doctor (drift
+# made through the fakes' backdoors, findings, --repair, deleted objects, a key rotation) and the admin API's
+# /integrations, whose request-body secrets are in the same scan; and
 # vendor_request_validator.py over both logs. See docs/integrations.md. About 25 s.
 # Needs /opt/peers-venv (scripts/install-interop.sh: requests, pysaml2, authlib, openapi-core, PyYAML,
 # selenium), xmlsec1, sqlite3, chromium and chromium-driver (else the sign-ins are SKIP lines), and the
