@@ -10,7 +10,7 @@
 # credential or management token in Sigil's database, outputs or the fakes' logs; the integration doctor (drift
 # made through the fakes' backdoors, findings, --repair, deleted objects, a key rotation) and the admin API's
 # /integrations, whose request-body secrets are in the same scan; and
-# vendor_request_validator.py over both logs. See docs/integrations.md. About 25 s.
+# vendor_request_validator.py over both logs. See docs/integrations.md. About 35 s.
 # Needs /opt/peers-venv (scripts/install-interop.sh: requests, pysaml2, authlib, openapi-core, PyYAML,
 # selenium), xmlsec1, sqlite3, chromium and chromium-driver (else the sign-ins are SKIP lines), and the
 # vendor OpenAPI documents in ../shared/reference/vendor-openapi ($SIGIL_VENDOR_OPENAPI_DIR); without
