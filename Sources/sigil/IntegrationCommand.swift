@@ -181,7 +181,7 @@ extension IntegrationCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            let readPartner = partner || repair || clientID != nil
+            let readPartner = partner || repair || clientID != nil || secretFromStdin
             try await withRuntime(store) { runtime in
                 let t = try await tenant(runtime, common.tenant)
                 do {

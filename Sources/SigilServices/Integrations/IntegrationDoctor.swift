@@ -30,6 +30,10 @@ extension IntegrationService {
         public var rotateCredentials: String?
     }
 
+    /// Failures that leave the vendor's side unknown (recorded as `unreachable`); any other
+    /// `IntegrationError` (refused credentials, a bad domain) is thrown to the caller.
+    static let unreachable: Set<IntegrationError.Code> = [.partnerUnreachable, .auth0RateLimited, .oktaRateLimited, .partnerAnswerUnexpected]
+
     /// A certificate closer than this to its end is reported.
     public static let certificateWarning: TimeInterval = 30 * 86_400
 
@@ -66,7 +70,9 @@ extension IntegrationService {
                 findings += partner.findings
                 repaired = partner.repaired
                 rotate = partner.rotate
-            } catch let error as IntegrationError {
+            } catch let error as IntegrationError where Self.unreachable.contains(error.code) {
+                // The vendor did not answer usably: say so, keep Sigil's side. Refused credentials
+                // and bad input are errors for the caller (nothing is recorded).
                 status = "unreachable"
                 findings.append(.init(code: "partner_not_read", side: "partner", message: error.message, repairable: false))
             }
@@ -262,7 +268,7 @@ extension IntegrationService {
                         repairable: false)
                 }
             }
-            let enabled = Set((try? await auth0.enabledClients(connectionID: connectionID)) ?? r.enabledClients)
+            let enabled = Set(try await auth0.enabledClients(connectionID: connectionID))
             let missing = r.enabledClients.filter { !enabled.contains($0) }
             if !missing.isEmpty {
                 drift("connection_not_enabled", "The connection is no longer enabled for the Auth0 applications \(missing.joined(separator: ", ")).")
@@ -355,6 +361,19 @@ extension IntegrationService {
                     endpoints[name] = .object(endpoint)
                     changed = true
                 }
+            }
+            if repair && changed && r.kind == "okta-idv" && proto["credentials"]?.object?["client"]?.object?["client_secret"]?.string == nil {
+                // A PUT replaces the whole IdP: without the client secret in Okta's answer it would erase it.
+                out.findings = out.findings.map {
+                    var f = $0; f.repairable = false; return f
+                }
+                out.findings.append(
+                    .init(
+                        code: "repair_needs_client_secret", side: "partner",
+                        message:
+                            "Okta's answer does not include the IdP's client secret, and replacing the IdP without it would erase it: correct the endpoints in Okta's console (Security → Identity Providers), or set the integration up again.",
+                        repairable: false))
+                changed = false
             }
             if repair && changed {
                 proto["endpoints"] = .object(endpoints)
