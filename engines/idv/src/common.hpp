@@ -3,6 +3,7 @@
 // stderr, to disk or anywhere but the JSON response on stdout.
 #pragma once
 
+#include <tesseract/capi.h>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -91,6 +92,9 @@ Json pdf417_decode(const Gray& img, bool deskew);
 std::string zxing_version();
 
 // ---- mrz.cpp
+// A tesseract instance (English, LSTM, no dictionaries, 300 dpi) limited to `whitelist`; nullptr
+// when tesseract or its English data is unavailable. Shared by the MRZ and text ops.
+TessBaseAPI* tesseract_open(const char* whitelist, TessPageSegMode psm);
 struct MrzEngine;
 struct MrzEngineDeleter { void operator()(MrzEngine*) const; };
 // nullptr when tesseract or its English data is unavailable.

@@ -40,20 +40,27 @@ struct MrzEngine {
 
 void MrzEngineDeleter::operator()(MrzEngine* e) const { delete e; }
 
-std::unique_ptr<MrzEngine, MrzEngineDeleter> mrz_engine_load() {
-    std::unique_ptr<MrzEngine, MrzEngineDeleter> e(new MrzEngine());
-    e->api = TessBaseAPICreate();
-    if (!e->api) return nullptr;
-    // Init-only parameters: no dictionaries (MRZ text is not words); quiet debug output.
+TessBaseAPI* tesseract_open(const char* whitelist, TessPageSegMode psm) {
+    TessBaseAPI* api = TessBaseAPICreate();
+    if (!api) return nullptr;
+    // Init-only parameters: no dictionaries (MRZ and card text are not words); quiet debug output.
     const char* names[] = {"load_system_dawg", "load_freq_dawg", "debug_file"};
     const char* values[] = {"0", "0", "/dev/null"};
-    if (TessBaseAPIInit4(e->api, nullptr, "eng", tesseract::OEM_LSTM_ONLY, nullptr, 0, const_cast<char**>(names),
+    if (TessBaseAPIInit4(api, nullptr, "eng", tesseract::OEM_LSTM_ONLY, nullptr, 0, const_cast<char**>(names),
                          const_cast<char**>(values), 3, 0) != 0) {
+        TessBaseAPIDelete(api);
         return nullptr;
     }
-    TessBaseAPISetVariable(e->api, "tessedit_char_whitelist", "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<");
-    TessBaseAPISetVariable(e->api, "user_defined_dpi", "300");
-    TessBaseAPISetPageSegMode(e->api, tesseract::PSM_SINGLE_BLOCK);
+    TessBaseAPISetVariable(api, "tessedit_char_whitelist", whitelist);
+    TessBaseAPISetVariable(api, "user_defined_dpi", "300");
+    TessBaseAPISetPageSegMode(api, psm);
+    return api;
+}
+
+std::unique_ptr<MrzEngine, MrzEngineDeleter> mrz_engine_load() {
+    std::unique_ptr<MrzEngine, MrzEngineDeleter> e(new MrzEngine());
+    e->api = tesseract_open("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<", tesseract::PSM_SINGLE_BLOCK);
+    if (!e->api) return nullptr;
     return e;
 }
 

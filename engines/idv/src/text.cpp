@@ -46,18 +46,8 @@ void TextEngineDeleter::operator()(TextEngine* e) const { delete e; }
 
 std::unique_ptr<TextEngine, TextEngineDeleter> text_engine_load() {
     std::unique_ptr<TextEngine, TextEngineDeleter> e(new TextEngine());
-    e->api = TessBaseAPICreate();
+    e->api = tesseract_open("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 /-.,:#'", tesseract::PSM_SPARSE_TEXT);
     if (!e->api) return nullptr;
-    const char* names[] = {"load_system_dawg", "load_freq_dawg", "debug_file"};
-    const char* values[] = {"0", "0", "/dev/null"};
-    if (TessBaseAPIInit4(e->api, nullptr, "eng", tesseract::OEM_LSTM_ONLY, nullptr, 0, const_cast<char**>(names),
-                         const_cast<char**>(values), 3, 0) != 0) {
-        return nullptr;
-    }
-    TessBaseAPISetVariable(e->api, "tessedit_char_whitelist",
-                           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 /-.,:#'");
-    TessBaseAPISetVariable(e->api, "user_defined_dpi", "300");
-    TessBaseAPISetPageSegMode(e->api, tesseract::PSM_SPARSE_TEXT);
     return e;
 }
 
