@@ -256,10 +256,14 @@ extension IntegrationCommand {
     }
 }
 
+func partnerObjectsJSON(_ objects: [IntegrationRecord.PartnerObject]) -> [[String: Any]] {
+    objects.map { ["kind": $0.kind, "id": $0.id, "name": $0.name as Any? ?? NSNull()] as [String: Any] }
+}
+
 func integrationRecordJSON(_ r: IntegrationRecord) -> [String: Any] {
     var object: [String: Any] = [
         "id": r.id, "kind": r.kind, "partner_domain": r.partnerDomain,
-        "partner_objects": r.partnerObjects.map { ["kind": $0.kind, "id": $0.id, "name": $0.name as Any? ?? NSNull()] as [String: Any] },
+        "partner_objects": partnerObjectsJSON(r.partnerObjects),
         "application_id": r.applicationID, "enabled_clients": r.enabledClients, "values": r.values, "created_at": iso(r.createdAt),
     ]
     if let c = r.lastCheck {
@@ -298,7 +302,7 @@ func runIntegration(
 func integrationJSON(_ r: IntegrationResult) -> [String: Any] {
     [
         "id": r.id, "kind": r.kind.rawValue, "partner_domain": r.partnerDomain,
-        "partner_objects": r.partnerObjects.map { ["kind": $0.kind, "id": $0.id, "name": $0.name as Any? ?? NSNull()] as [String: Any] },
+        "partner_objects": partnerObjectsJSON(r.partnerObjects),
         "application_id": r.applicationID, "application_name": r.applicationName, "enabled_clients": r.enabledClients, "values": r.values,
         "next_step": r.nextStep, "rotate_credentials": r.rotateCredentials, "created_at": iso(r.createdAt),
     ]

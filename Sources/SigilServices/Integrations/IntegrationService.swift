@@ -14,15 +14,8 @@ public struct IntegrationResult: Sendable, Equatable {
         case oktaIDV = "okta-idv"
     }
 
-    /// One object at the vendor: `connection`, `key`, `identity_provider`, `routing_rule`.
-    public struct PartnerObject: Sendable, Equatable {
-        public var kind: String
-        public var id: String
-        public var name: String?
-        public init(kind: String, id: String, name: String? = nil) {
-            self.kind = kind; self.id = id; self.name = name
-        }
-    }
+    /// One object at the vendor: `connection`, `key`, `identity_provider`, `routing_rule` (as recorded).
+    public typealias PartnerObject = IntegrationRecord.PartnerObject
 
     /// The integration's id in Sigil (`int_…`), for `sigil integration doctor`.
     public var id: String = ""
@@ -685,7 +678,7 @@ public struct IntegrationService: Sendable {
         if let pem = try? await keys.currentCertificatePEM(tenantID: tenantID) { values["certificate_sha256"] = Self.fingerprint(pem: pem) }
         let record = IntegrationRecord(
             tenantID: tenantID, id: result.id, kind: result.kind.rawValue, partnerDomain: result.partnerDomain,
-            partnerObjects: result.partnerObjects.map { .init(kind: $0.kind, id: $0.id, name: $0.name) }, applicationID: result.applicationID,
+            partnerObjects: result.partnerObjects, applicationID: result.applicationID,
             enabledClients: result.enabledClients, values: values, createdAt: result.createdAt)
         do {
             try await context.store.integrationRecords.create(record)
