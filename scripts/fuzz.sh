@@ -14,7 +14,9 @@
 # One PASS/FAIL line per target (with libFuzzer's executions and coverage), then "N passed, M failed".
 #
 # Environment: SIGIL_FUZZ_SCRATCH (scratch path, default Fuzz/.build), SIGIL_FUZZ_CONFIG
-# (debug or release, default debug), SIGIL_FUZZ_JOBS (build jobs, default nproc).
+# (debug or release, default debug), SIGIL_FUZZ_JOBS (build jobs, default nproc),
+# SIGIL_FUZZ_NICE (build priority, default 10), SIGIL_FUZZ_BUILD_ONLY=1 (build the targets, run
+# none: CI builds them early, in the background).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$(pwd)
@@ -48,7 +50,7 @@ build_ok=1
 # every target (Hummingbird, the service stack, the build plugins' tools) a bare build would compile
 # with the sanitizers too.
 for t in "${targets[@]}"; do
-    nice -n 10 swift build "${build_args[@]}" --product "$t" >>"$scratch/logs/build.log" 2>&1 || build_ok=0
+    nice -n "${SIGIL_FUZZ_NICE:-10}" swift build "${build_args[@]}" --product "$t" >>"$scratch/logs/build.log" 2>&1 || build_ok=0
 done
 bin=$(swift build "${build_args[@]}" --show-bin-path 2>/dev/null)
 if [ "$build_ok" -eq 1 ]; then
@@ -56,6 +58,12 @@ if [ "$build_ok" -eq 1 ]; then
 else
     grep -E 'error:' "$scratch/logs/build.log" | head -n 20
     fail "build of the fuzz targets (log: $scratch/logs/build.log)"
+fi
+
+if [ "${SIGIL_FUZZ_BUILD_ONLY:-0}" = 1 ]; then
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    exit
 fi
 
 for t in "${targets[@]}"; do

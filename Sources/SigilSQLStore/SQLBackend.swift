@@ -126,17 +126,21 @@ final class PostgresBackend: SQLBackend {
     private let client: PostgresClient
     private let runTask: Task<Void, Never>
 
-    private init(client: PostgresClient, runTask: Task<Void, Never>) {
+    private init(client: PostgresClient, runTask: Task<Void, Never>, operationTimeout: Duration) {
         self.client = client
         self.runTask = runTask
+        self.operationTimeout = operationTimeout
     }
 
     /// How long one database operation (connection lease plus statements) may take before the
     /// caller gets `unavailable`, so a lost database answers requests with 503s instead of hanging
     /// them (and graceful shutdown with them).
-    static let operationTimeout: Duration = .seconds(15)
+    static let defaultOperationTimeout: Duration = .seconds(15)
 
-    static func open(url: String, logger: Logger) async throws -> PostgresBackend {
+    /// This backend's deadline per operation (`defaultOperationTimeout` unless the opener chose).
+    let operationTimeout: Duration
+
+    static func open(url: String, logger: Logger, operationTimeout: Duration = defaultOperationTimeout) async throws -> PostgresBackend {
         let configuration = try PostgresURL.parse(url)
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         // Lease only once run() has begun (PostgresClient warns about leases before it).
@@ -147,7 +151,7 @@ final class PostgresBackend: SQLBackend {
         }
         for await _ in started {}
         try? await Task.sleep(for: .milliseconds(20))
-        let backend = PostgresBackend(client: client, runTask: task)
+        let backend = PostgresBackend(client: client, runTask: task, operationTimeout: operationTimeout)
         do {
             // Fail fast with a clear error when the server cannot be reached.
             try await backend.withConnection { db in try await db.raw("SELECT 1").run() }
@@ -160,7 +164,7 @@ final class PostgresBackend: SQLBackend {
 
     func withConnection<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         let client = self.client
-        return try await withDeadline(Self.operationTimeout) {
+        return try await withDeadline(operationTimeout) {
             try await client.withConnection { connection in
                 try await body(connection.sql(queryLogLevel: .trace))
             }
@@ -168,7 +172,7 @@ final class PostgresBackend: SQLBackend {
     }
 
     func withTransaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        try await withDeadline(Self.operationTimeout) { try await self.withLongTransaction(body) }
+        try await withDeadline(operationTimeout) { try await self.withLongTransaction(body) }
     }
 
     func withLongTransaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {

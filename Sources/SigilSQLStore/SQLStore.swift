@@ -21,8 +21,14 @@ public final class SQLStore: Store {
     }
 
     /// Connects to PostgreSQL (`postgres://user:password@host:port/database[?sslmode=require]`).
-    public static func postgres(url: String, logger: Logger = Logger(label: "sigil.store")) async throws -> SQLStore {
-        SQLStore(backend: try await PostgresBackend.open(url: url, logger: logger), logger: logger)
+    /// `operationTimeout` bounds each operation, connection lease included (15 s unless given):
+    /// past it the caller gets `unavailable` instead of waiting on a lost database.
+    public static func postgres(
+        url: String, logger: Logger = Logger(label: "sigil.store"), operationTimeout: Duration? = nil
+    ) async throws -> SQLStore {
+        let backend = try await PostgresBackend.open(
+            url: url, logger: logger, operationTimeout: operationTimeout ?? PostgresBackend.defaultOperationTimeout)
+        return SQLStore(backend: backend, logger: logger)
     }
 
     /// Opens the store a database URL names: `postgres://…`, `sqlite:///path/file.sqlite` or a plain path.

@@ -21,8 +21,8 @@ import Testing
         let (url, drop) = try await freshPostgresDatabase()
         defer { Task { try? await drop() } }
         let masterKey = try MasterKey(rawBytes: Array(repeating: 11, count: 32))
-        let storeA = try await SQLStore.postgres(url: url)
-        let storeB = try await SQLStore.postgres(url: url)
+        let storeA = try await testPostgresStore(url: url)
+        let storeB = try await testPostgresStore(url: url)
         try await storeA.migrate()
         let nodeA = ServiceSet(context: ServiceContext(store: storeA, masterKey: masterKey))
         let nodeB = ServiceSet(context: ServiceContext(store: storeB, masterKey: masterKey))

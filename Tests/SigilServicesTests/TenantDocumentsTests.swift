@@ -150,9 +150,9 @@ import Testing
         case .postgres:
             let (url, drop) = try await freshPostgresDatabase()
             do {
-                let storeA = try await SQLStore.postgres(url: url)
+                let storeA = try await testPostgresStore(url: url)
                 try await storeA.migrate()
-                let storeB = try await SQLStore.postgres(url: url)
+                let storeB = try await testPostgresStore(url: url)
                 do { try await Self.acrossNodes(storeA, storeB) } catch {
                     try? await storeA.close()
                     try? await storeB.close()

@@ -25,8 +25,8 @@ struct ChangeSignalTests {
             print("note: SIGIL_TEST_POSTGRES_URL is not set; the cross-node signal test is skipped")
             return
         }
-        let nodeA = try await SQLStore.postgres(url: url)
-        let nodeB = try await SQLStore.postgres(url: url)
+        let nodeA = try await testPostgresStore(url: url)
+        let nodeB = try await testPostgresStore(url: url)
         let key = "ltx_" + UUID().uuidString
         // Let B's listener come up, then wait while A publishes.
         _ = await nodeB.signals.wait(for: "warm-up-\(key)", timeout: .milliseconds(200))

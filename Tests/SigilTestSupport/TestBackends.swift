@@ -57,6 +57,19 @@ public actor PostgresTestSlots {
     }
 }
 
+/// The per-operation deadline of tests' PostgreSQL stores. The store's own 15 s is about a lost
+/// database; in `swift test` every test shares one process whose cooperative pool has a thread per
+/// core, and tests that keep those threads busy (key generation, image checks, in-process HTTP
+/// peers) can hold a finished statement's continuation past 15 s of wall time on 2 cores. That
+/// made `unavailable` errors that were the test run's, not the store's (seen in CI on
+/// `codesAreConsumedOnceAndGrantsRevokeOnce`). The deadline itself is tested with a short limit.
+public let testDatabaseOperationTimeout: Duration = .seconds(120)
+
+/// Opens a store on a test PostgreSQL database with `testDatabaseOperationTimeout`.
+public func testPostgresStore(url: String, logger: Logger = Logger(label: "sigil.store")) async throws -> SQLStore {
+    try await SQLStore.postgres(url: url, logger: logger, operationTimeout: testDatabaseOperationTimeout)
+}
+
 /// A fresh, empty, migrated store and how to dispose of it: a new SQLite file, or a
 /// PostgreSQL database created for the caller and dropped by `dispose`.
 public func freshStore(_ backend: Backend) async throws -> (store: SQLStore, dispose: @Sendable () async throws -> Void) {
@@ -89,7 +102,7 @@ public func freshStore(_ backend: Backend) async throws -> (store: SQLStore, dis
             try await administer(baseURL, "CREATE DATABASE \(name)")
             components.path = "/\(name)"
             guard let url = components.string else { throw TestSetupError("cannot name the test database") }
-            let store = try await SQLStore.postgres(url: url, logger: logger)
+            let store = try await testPostgresStore(url: url, logger: logger)
             do { try await store.migrate() } catch {
                 try? await store.close()
                 throw error
