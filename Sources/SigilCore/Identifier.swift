@@ -20,6 +20,8 @@ public enum IdentifierKind: String, Sendable, CaseIterable {
     case idvSession = "idv"
     case idvSubject = "sub"
     case integration = "int"
+    case webhookEndpoint = "whk"
+    case connectorKey = "cnk"
 }
 
 public struct IdentifierGenerator: Sendable {

@@ -40,6 +40,25 @@ public final class HTTPMetrics: Sendable {
         ).set(to: Double(count))
     }
 
+    /// One pass of the webhook delivery loop: attempts by outcome, and what is still pending.
+    public func recordWebhookPass(delivered: Int, retrying: Int, failed: Int, pending: Int?) {
+        for (outcome, n) in [("delivered", delivered), ("retrying", retrying), ("failed", failed)] where n > 0 {
+            registry.makeCounter(
+                descriptor: MetricNameDescriptor(
+                    namespace: "sigil", subsystem: "webhook", metricName: "attempts", unitName: "total",
+                    helpText: "Webhook delivery attempts by outcome (retrying: failed and due again; failed: given up)"),
+                labels: [("outcome", outcome)]
+            ).increment(by: Int64(n))
+        }
+        if let pending {
+            registry.makeGauge(
+                descriptor: MetricNameDescriptor(
+                    namespace: "sigil", subsystem: "webhook", metricName: "pending",
+                    helpText: "Webhook deliveries not yet delivered or given up")
+            ).set(to: Double(pending))
+        }
+    }
+
     /// Counts `count` dropped log lines.
     public func countDroppedLogLines(_ count: Int) {
         droppedLogLines.increment(by: Int64(count))

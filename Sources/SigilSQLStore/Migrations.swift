@@ -512,6 +512,88 @@ enum Migrations {
                 "CREATE INDEX integrations_by_created ON integrations (created_at)",
             ]
         },
+        // Webhooks and the connector API. Endpoints (secrets sealed) with one subscription row
+        // per event type, so queuing filters in SQL; the outbox of deliveries, written in the
+        // audit event's transaction and kept after its endpoint is deleted (the delivery log);
+        // connector keys (hashes only) and the first answers to idempotent requests (sealed).
+        Migration(version: 15, name: "webhooks-and-connector-keys") { _ in
+            [
+                """
+                CREATE TABLE webhook_endpoints (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    url TEXT NOT NULL,
+                    description TEXT,
+                    event_types TEXT NOT NULL,
+                    enabled BIGINT NOT NULL,
+                    sealed_secret TEXT NOT NULL,
+                    previous_sealed_secret TEXT,
+                    previous_secret_expires_at BIGINT,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX webhook_endpoints_by_tenant ON webhook_endpoints (tenant_id, created_at)",
+                """
+                CREATE TABLE webhook_subscriptions (
+                    endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints(id) ON DELETE CASCADE,
+                    event_type TEXT NOT NULL,
+                    PRIMARY KEY (endpoint_id, event_type)
+                )
+                """,
+                """
+                CREATE TABLE webhook_deliveries (
+                    endpoint_id TEXT NOT NULL,
+                    event_id TEXT NOT NULL,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    event_type TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    attempts BIGINT NOT NULL,
+                    next_attempt_at BIGINT NOT NULL,
+                    claimed_until BIGINT,
+                    last_attempt_at BIGINT,
+                    last_status BIGINT,
+                    last_error TEXT,
+                    created_at BIGINT NOT NULL,
+                    delivered_at BIGINT,
+                    PRIMARY KEY (endpoint_id, event_id)
+                )
+                """,
+                "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_at)",
+                "CREATE INDEX webhook_deliveries_by_created ON webhook_deliveries (created_at)",
+                """
+                CREATE TABLE connector_keys (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    name TEXT NOT NULL,
+                    key_hash TEXT NOT NULL UNIQUE,
+                    display_prefix TEXT NOT NULL,
+                    scopes TEXT NOT NULL,
+                    redirect_origins TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT,
+                    revoked_at BIGINT,
+                    last_used_at BIGINT
+                )
+                """,
+                "CREATE INDEX connector_keys_by_tenant ON connector_keys (tenant_id, created_at)",
+                "CREATE UNIQUE INDEX connector_keys_unrevoked_name ON connector_keys (tenant_id, name) WHERE revoked_at IS NULL",
+                """
+                CREATE TABLE idempotency_records (
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    key_id TEXT NOT NULL REFERENCES connector_keys(id) ON DELETE CASCADE,
+                    idempotency_key TEXT NOT NULL,
+                    request_hash TEXT NOT NULL,
+                    status BIGINT NOT NULL,
+                    sealed_response TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    PRIMARY KEY (tenant_id, key_id, idempotency_key)
+                )
+                """,
+                "CREATE INDEX idempotency_records_expiry ON idempotency_records (expires_at)",
+            ]
+        },
     ]
 
     /// The migrations by version (the list above may be merged out of order).

@@ -11,6 +11,7 @@ struct SQLAuditEventStore: AuditEventStore {
     /// row is read `FOR UPDATE` (SQLite's `BEGIN IMMEDIATE` already excludes other writers), so
     /// two nodes appending to one tenant's chain wait for each other instead of forking it, and
     /// the unique index on (chain, chain_seq) refuses a fork outright.
+    /// The event's webhook deliveries are queued in that transaction too.
     func append(_ event: AuditEvent) async throws {
         var event = event
         // Hash what is stored: whole milliseconds.
@@ -41,6 +42,8 @@ struct SQLAuditEventStore: AuditEventStore {
                 WHERE chain = \(bind: chain)
                 """
             ).run()
+            // The event's webhook deliveries commit (or roll back) with it.
+            try await SQLWebhookStore.enqueue(event, in: db)
         }
     }
 

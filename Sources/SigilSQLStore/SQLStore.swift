@@ -101,6 +101,8 @@ public final class SQLStore: Store {
     public var upstreams: any UpstreamStore { session.upstreams }
     public var idv: any IDVStore { session.idv }
     public var integrationRecords: any IntegrationStore { session.integrationRecords }
+    public var webhooks: any WebhookStore { session.webhooks }
+    public var connectorKeys: any ConnectorKeyStore { session.connectorKeys }
 
     public func transaction<R: Sendable>(_ body: @escaping @Sendable (any StoreSession) async throws -> R) async throws -> R {
         let backend = self.backend
@@ -163,4 +165,6 @@ struct SQLSession: StoreSession {
     var upstreams: any UpstreamStore { SQLUpstreamStore(runner: runner) }
     var idv: any IDVStore { SQLIDVStore(runner: runner) }
     var integrationRecords: any IntegrationStore { SQLIntegrationStore(runner: runner) }
+    var webhooks: any WebhookStore { SQLWebhookStore(runner: runner) }
+    var connectorKeys: any ConnectorKeyStore { SQLConnectorKeyStore(runner: runner) }
 }

@@ -20,8 +20,13 @@ public struct ExpirySweep: Sendable {
         public var sessionParticipants: Int = 0
         /// Upstream sign-in traces past their retention.
         public var upstreamTraces: Int = 0
+        /// Delivered and failed webhook deliveries older than `webhookLogRetention`.
+        public var webhookDeliveries: Int = 0
+        /// Connector API idempotency answers past their lifetime.
+        public var idempotencyRecords: Int = 0
         public var total: Int {
             enrolmentTokens + sessions + loginTransactions + deviceNonces + authenticatorUserState + oauth + sessionParticipants + upstreamTraces
+                + webhookDeliveries + idempotencyRecords
         }
     }
 
@@ -35,6 +40,11 @@ public struct ExpirySweep: Sendable {
             deviceNonces: try await context.store.deviceNonces.deleteExpired(now: now),
             authenticatorUserState: try await context.store.authenticatorUserState.deleteIdle(windowOlderThan: now.addingTimeInterval(-86_400), now: now),
             oauth: try await context.store.oauth.deleteExpired(now: now), sessionParticipants: participants,
-            upstreamTraces: try await context.store.upstreams.deleteExpiredTraces(now: now))
+            upstreamTraces: try await context.store.upstreams.deleteExpiredTraces(now: now),
+            webhookDeliveries: try await context.store.webhooks.deleteFinished(before: now.addingTimeInterval(-Self.webhookLogRetention)),
+            idempotencyRecords: try await context.store.connectorKeys.deleteExpiredIdempotent(before: now))
     }
+
+    /// How long the webhook delivery log keeps delivered and failed rows (docs/webhooks.md).
+    public static let webhookLogRetention: TimeInterval = 30 * 86_400
 }

@@ -15,6 +15,13 @@ public struct ServiceSet: Sendable {
     public let backChannel: BackChannelLogoutDispatcher
     public var adminTokens: AdminTokenService { AdminTokenService(context: context) }
     public var audit: AuditService { AuditService(context: context) }
+    public var webhooks: WebhookService {
+        var service = WebhookService(context: context)
+        service.lease = webhookLease
+        return service
+    }
+    /// How long a node holds a webhook delivery it is sending (`SIGIL_WEBHOOK_LEASE_SECONDS`).
+    public var webhookLease: TimeInterval = 30
     public var enrolment: EnrolmentService { EnrolmentService(context: context) }
     public var expirySweep: ExpirySweep { ExpirySweep(context: context) }
     public var sessions: SessionService { SessionService(context: context) }

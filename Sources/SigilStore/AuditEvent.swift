@@ -35,7 +35,8 @@ public struct AuditEvent: Codable, Sendable, Equatable {
 
 public protocol AuditEventStore: Sendable {
     /// Writes the event as the next link of its chain (`AuditChain`), in the caller's transaction
-    /// (or one of its own), holding the chain's head row until it commits.
+    /// (or one of its own), holding the chain's head row until it commits, and queues its webhook
+    /// deliveries (`WebhookStore.enqueue`) in that same transaction.
     func append(_ event: AuditEvent) async throws
     /// Newest first; `tenantID` nil lists events of every tenant and global ones.
     func list(tenantID: String?, page: PageRequest) async throws -> Page<AuditEvent>

@@ -21,6 +21,8 @@ public protocol StoreSession: Sendable {
     var upstreams: any UpstreamStore { get }
     var idv: any IDVStore { get }
     var integrationRecords: any IntegrationStore { get }
+    var webhooks: any WebhookStore { get }
+    var connectorKeys: any ConnectorKeyStore { get }
 }
 
 public struct StoreHealth: Sendable, Equatable {

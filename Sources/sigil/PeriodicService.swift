@@ -76,6 +76,23 @@ struct PeriodicService: Service, CustomStringConvertible {
         }
     }
 
+    /// Sends the webhook deliveries that are due, on every node: new events, retries, and
+    /// deliveries a crashed node held (once their lease has run out). Reports each pass's
+    /// outcomes and the pending count to `record`.
+    static func webhookDeliveries(
+        _ services: ServiceSet, interval: Duration, logger: Logger,
+        record: @escaping @Sendable (WebhookService.Pass, Int?) -> Void
+    ) -> PeriodicService {
+        PeriodicService(name: "webhook delivery", interval: interval, logger: logger) {
+            let webhooks = services.webhooks
+            while true {
+                let pass = await webhooks.deliverDue(limit: 50)
+                record(pass, pass.claimed == 0 ? try? await services.context.store.webhooks.pendingCount() : nil)
+                if pass.claimed < 50 { break }
+            }
+        }
+    }
+
     /// The integration doctor's scheduled check (Sigil's side: no vendor credential is kept),
     /// hourly: audits `integration.drift` for new findings and sets `sigil_integrations_drifting`.
     static func integrationCheck(_ services: ServiceSet, interval: Duration, logger: Logger, drifting: @escaping @Sendable (Int) -> Void)
@@ -129,4 +146,23 @@ func auditCheckpointInterval() throws -> Duration {
         throw CLIError("SIGIL_AUDIT_CHECKPOINT_SECONDS must be a whole number of seconds, at least 5")
     }
     return .seconds(seconds)
+}
+
+/// `SIGIL_WEBHOOK_POLL_SECONDS`: how often each node looks for due webhook deliveries (default 2).
+func webhookPollInterval() throws -> Duration {
+    guard let text = env("SIGIL_WEBHOOK_POLL_SECONDS") else { return .seconds(2) }
+    guard let seconds = Double(text), (0.2...60).contains(seconds) else {
+        throw CLIError("SIGIL_WEBHOOK_POLL_SECONDS must be a number of seconds from 0.2 to 60")
+    }
+    return .milliseconds(Int(seconds * 1000))
+}
+
+/// `SIGIL_WEBHOOK_LEASE_SECONDS`: how long a node holds a delivery it is sending; after a crash,
+/// another node sends it again once this has passed (default 30).
+func webhookLease() throws -> TimeInterval {
+    guard let text = env("SIGIL_WEBHOOK_LEASE_SECONDS") else { return 30 }
+    guard let seconds = Int(text), (5...600).contains(seconds) else {
+        throw CLIError("SIGIL_WEBHOOK_LEASE_SECONDS must be a whole number of seconds from 5 to 600")
+    }
+    return TimeInterval(seconds)
 }

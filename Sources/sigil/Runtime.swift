@@ -95,6 +95,7 @@ struct Runtime {
                 services.idvActivityWindow = seconds
                 logger.warning("IDV session lifetime shortened for testing; never set this in production", metadata: ["seconds": .string(text)])
             }
+            services.webhookLease = try webhookLease()
             // The IDV image engine: $SIGIL_IDV_ENGINE or /usr/local/lib/sigil/sigil-idv-engine (docs/idv-engines.md).
             services.idvEngine = ProcessIDVEngine.fromEnvironment(logger: logger)
             if services.idvEngine is UnavailableIDVEngine {

@@ -99,6 +99,13 @@ struct Serve: AsyncParsableCommand {
                         .init(service: app),
                         .init(service: PeriodicService.expirySweep(services, logger: logger)),
                         .init(service: PeriodicService.logoutDeliveries(services, interval: .seconds(15), logger: logger)),
+                        .init(
+                            service: PeriodicService.webhookDeliveries(
+                                services, interval: try webhookPollInterval(), logger: logger,
+                                record: { pass, pending in
+                                    metrics.recordWebhookPass(
+                                        delivered: pass.delivered, retrying: pass.retrying, failed: pass.failed, pending: pending)
+                                })),
                         .init(service: PeriodicService.auditCheckpoints(services, interval: try auditCheckpointInterval(), logger: logger)),
                         .init(service: PeriodicService.upstreamMetadata(services, logger: logger)),
                         .init(

@@ -61,6 +61,8 @@ final class FaultInjectingStore: Store {
     var upstreams: any UpstreamStore { base.upstreams }
     var idv: any IDVStore { base.idv }
     var integrationRecords: any IntegrationStore { base.integrationRecords }
+    var webhooks: any WebhookStore { base.webhooks }
+    var connectorKeys: any ConnectorKeyStore { base.connectorKeys }
 
     /// One session (a transaction's, or the store outside one) with the armed writes failing.
     struct Session: StoreSession {
@@ -87,6 +89,8 @@ final class FaultInjectingStore: Store {
         var upstreams: any UpstreamStore { base.upstreams }
         var idv: any IDVStore { base.idv }
         var integrationRecords: any IntegrationStore { base.integrationRecords }
+        var webhooks: any WebhookStore { base.webhooks }
+        var connectorKeys: any ConnectorKeyStore { base.connectorKeys }
     }
 
     struct Audit: AuditEventStore {
