@@ -53,6 +53,25 @@ public struct IDVSession: Codable, Sendable, Equatable {
     public var assuranceLevel: String?
     /// When the origin was answered (the code issued or the error sent): once only.
     public var answeredAt: Date?
+    /// What a connector (a flow builder) asked of this session beyond the tenant's policy.
+    public var connector: ConnectorOptions?
+
+    /// A connector's requirements: they only ever narrow the tenant's policy.
+    public struct ConnectorOptions: Codable, Sendable, Equatable {
+        /// Document types accepted for this session (within the policy's); nil: the policy's.
+        public var documentTypes: [String]?
+        /// Active liveness required even where the policy does not ask for it.
+        public var requireLiveness: Bool
+        /// Where the capture page sends the person once decided (its origin is one the key allows).
+        public var returnURL: String?
+        /// The connector key that started the session (only it, or another key of the tenant with
+        /// `idv:read`, reads the result).
+        public var keyID: String
+
+        public init(documentTypes: [String]?, requireLiveness: Bool, returnURL: String?, keyID: String) {
+            self.documentTypes = documentTypes; self.requireLiveness = requireLiveness; self.returnURL = returnURL; self.keyID = keyID
+        }
+    }
 
     public init(origin: Origin, sealedExpected: String? = nil) {
         self.origin = origin; self.sealedExpected = sealedExpected; self.evidence = [:]; self.checks = []; self.reasons = []

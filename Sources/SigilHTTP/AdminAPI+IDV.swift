@@ -96,7 +96,7 @@ extension AdminAPI {
                 }
             }
             if let v = e.birthdate {
-                if Self.isCalendarDate(v) {
+                if IDVService.isCalendarDate(v) {
                     expected["birthdate"] = v
                 } else {
                     errors.append(FieldError(field: "expected.birthdate", message: "birthdate is a date, YYYY-MM-DD"))
@@ -152,15 +152,6 @@ extension AdminAPI {
         let call = try AdminCall.get()
         try await services.idv.deleteSubject(tenantID: try call.tenantID(), subjectID: input.path.id, by: call.principal)
         return .noContent(.init())
-    }
-
-    static func isCalendarDate(_ text: String) -> Bool {
-        let parts = text.split(separator: "-")
-        guard text.utf8.count == 10, parts.count == 3, let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]), y >= 1800 else { return false }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = DateComponents(year: y, month: m, day: d)
-        return c.isValidDate(in: calendar)
     }
 
     static func container(_ value: JSONValue) throws -> OpenAPIObjectContainer {

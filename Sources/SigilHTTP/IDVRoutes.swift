@@ -139,10 +139,11 @@ struct IDVRoutes {
                 + Data(try QRCode.encode($0, errorCorrection: .medium).svg(moduleSize: 4, quietZone: 4, title: "Continue on your phone").utf8)
                 .base64EncodedString()
         }
+        let policy = IDVService.policy(settings.policy, narrowedBy: status.connector)
         let view = IDVCaptureView(
             base: base, sid: sid, csrf: csrf(sid, secret: secret), stage: status.stage, decided: status.decision?.rawValue,
-            handoffURL: handoff, handoffSVG: qr, requireLiveness: settings.policy.requireLiveness,
-            requireFaceMatch: settings.policy.requireFaceMatch, documentTypes: settings.policy.documentTypes.sorted(), onPhone: status.onPhone)
+            handoffURL: handoff, handoffSVG: qr, requireLiveness: policy.requireLiveness,
+            requireFaceMatch: policy.requireFaceMatch, documentTypes: policy.documentTypes.sorted(), onPhone: status.onPhone)
         var response = pages.page(.idv, view)
         response.headers[HTTPField.Name("Permissions-Policy")!] = "camera=(self)"
         return response
@@ -246,6 +247,12 @@ struct IDVRoutes {
         }
         guard let encoded = answered.oidcRequest, let subject = answered.session.subjectID else {
             if case .account = answered.session.origin { return Web.redirect(base + "/account") }
+            // A connector's session goes back to the flow that started it (an origin its key allows),
+            // with the session id to read the result by; never the result itself.
+            if let back = answered.session.connector?.returnURL, var url = URLComponents(string: back) {
+                url.queryItems = (url.queryItems ?? []) + [URLQueryItem(name: "session_id", value: sid)]
+                if let target = url.string { return Web.redirect(target, headers: [.referrerPolicy: "no-referrer"]) }
+            }
             return pages.page(.continueLink, ContinueLinkView(base: base, url: base + "/", heading: "Verification finished"))
         }
         let delivery: AuthorizationResponse.Delivery

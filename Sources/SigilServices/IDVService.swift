@@ -153,7 +153,7 @@ public struct IDVService: Sendable {
 
     public func start(
         tenantID: String, origin: IDVSession.Origin, expected: [String: String], clientID: String? = nil, subjectID: String? = nil,
-        by principal: Principal
+        connector: IDVSession.ConnectorOptions? = nil, by principal: Principal
     ) async throws -> Started {
         let now = context.clock.now()
         let id = context.ids.make(.idvSession)
@@ -175,6 +175,7 @@ public struct IDVService: Sendable {
                     Array(try JSONEncoder.sorted.encode(wanted)), context: Self.requestContext(tenantID: tenantID, session: id) + "/expected"))
         session.clientID = clientID
         session.subjectID = subjectID
+        session.connector = connector
         session.handoffHash = tokenHash(handoff)
         let expiresAt = now.addingTimeInterval(activityWindow)
         let row = LoginTransaction(
@@ -353,6 +354,25 @@ public struct IDVService: Sendable {
         return challenge
     }
 
+    /// Whether `text` is a real calendar date written `YYYY-MM-DD` (year 1800 or later).
+    public static func isCalendarDate(_ text: String) -> Bool {
+        let parts = text.split(separator: "-")
+        guard text.utf8.count == 10, parts.count == 3, let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]), y >= 1800 else { return false }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return DateComponents(year: y, month: m, day: d).isValidDate(in: calendar)
+    }
+
+    /// The tenant's policy with a connector's requirements applied: fewer document types, liveness
+    /// required. Never weaker than the tenant's.
+    public static func policy(_ policy: IDVPolicy, narrowedBy options: IDVSession.ConnectorOptions?) -> IDVPolicy {
+        guard let options else { return policy }
+        var p = policy
+        if let types = options.documentTypes { p.documentTypes = policy.documentTypes.intersection(types) }
+        if options.requireLiveness { p.requireLiveness = true }
+        return p
+    }
+
     /// The evidence the policy needs before checks can run, for this document type.
     static func required(documentType: String, policy: IDVPolicy, have: Set<IDVSession.EvidenceKind>) -> Set<IDVSession.EvidenceKind> {
         var need: Set<IDVSession.EvidenceKind> = []
@@ -376,7 +396,8 @@ public struct IDVService: Sendable {
         guard ["passport", "idcard", "driving_permit", "residence_permit"].contains(documentType) else {
             throw Refused("unknown_document_type", "Choose a passport, an identity card or a driving licence.")
         }
-        let required = Self.required(documentType: documentType, policy: settings.policy, have: Set(session.evidence.keys))
+        let policy = Self.policy(settings.policy, narrowedBy: session.connector)
+        let required = Self.required(documentType: documentType, policy: policy, have: Set(session.evidence.keys))
         let (_, action) = try await step(tenantID: tenantID, id: id) { m, now in m.submit(required: required, now: now) }
         if case .missing(let kinds) = action {
             throw Refused("missing_evidence", "Still needed: " + kinds.map(\.rawValue).joined(separator: ", "), missing: kinds.map(\.rawValue))
@@ -394,7 +415,7 @@ public struct IDVService: Sendable {
             documentType: documentType, evidence: evidence, cscas: cscas, liveness: session.liveness,
             expected: try expected(session, tenantID: tenantID, id: id),
             livenessReceivedAt: livenessAt, now: now)
-        let outcome = IDVDecider.decide(findings, policy: settings.policy, now: now)
+        let outcome = IDVDecider.decide(findings, policy: policy, now: now)
         return try await record(outcome, tenantID: tenantID, id: id, session: session, documentType: documentType, settings: settings)
     }
 
@@ -523,6 +544,8 @@ public struct IDVService: Sendable {
         public var onPhone: Bool = false
         /// The one-time hand-off (phone browser or app) is still unused.
         public var handoffOpen: Bool = false
+        /// A connector's requirements, when a connector started the session.
+        public var connector: IDVSession.ConnectorOptions?
     }
 
     public func status(tenantID: String, id: String, secret: String?) async throws -> Status {
@@ -537,7 +560,7 @@ public struct IDVService: Sendable {
             stage: IDVSessionStateMachine(row.record(s)).stage(now: now), decision: s.decision, assuranceLevel: s.assuranceLevel,
             reasons: s.reasons, checks: s.checks, evidence: s.evidence.keys.map(\.rawValue).sorted(), origin: s.origin, clientID: s.clientID,
             subjectID: s.subjectID, answered: s.answeredAt != nil, expiresAt: row.expiresAt,
-            handoffOpen: s.handoffUsedAt == nil && s.handoffHash != nil && row.deviceID == nil)
+            handoffOpen: s.handoffUsedAt == nil && s.handoffHash != nil && row.deviceID == nil, connector: s.connector)
     }
 
     /// An admin's view of a session, with its verified claims (standard dialect) when verified.

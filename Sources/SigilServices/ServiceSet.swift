@@ -15,6 +15,7 @@ public struct ServiceSet: Sendable {
     public let backChannel: BackChannelLogoutDispatcher
     public var adminTokens: AdminTokenService { AdminTokenService(context: context) }
     public var audit: AuditService { AuditService(context: context) }
+    public var connectors: ConnectorService { ConnectorService(context: context, idv: idv) }
     public var webhooks: WebhookService {
         var service = WebhookService(context: context)
         service.lease = webhookLease
