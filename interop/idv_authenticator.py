@@ -100,6 +100,25 @@ def enrol_link_from(err_path, timeout=30):
     return wait_for(find, timeout, 0.3)
 
 
+def enrol_phone_as_first_admin(err_path, phone, png_path, email, given, family, device_name):
+    """A server's first administrator enrols a phone instead of a passkey: the enrolment link `sigil serve` printed on
+    stderr (err_path) in a fresh headless Chromium, the person's details, #enroll-device, and `sigil-authenticator
+    enroll` of a PNG of #enroll-device-qr. Returns the CLI's result (Phone.run; returncode 0 when enrolled).
+    interop/connectors.py enrols its phone this way too."""
+    link = enrol_link_from(err_path)
+    b = browser()
+    try:
+        b.get(link)
+        b.find_element(By.ID, "email").send_keys(email)
+        b.find_element(By.ID, "given_name").send_keys(given)
+        b.find_element(By.ID, "family_name").send_keys(family)
+        b.find_element(By.ID, "enroll-device").click()
+        png = element_png(b, "enroll-device-qr", png_path)
+        return phone.run("enroll", png, "--name", device_name, "--yes")
+    finally:
+        b.quit()
+
+
 def handoff_of(driver, workdir):
     """(link, qr text, PNG path, detail) of the capture page's #handoff-link / #handoff-qr."""
     wait_for(lambda: driver.find_elements(By.ID, "handoff-qr"), 15)
@@ -477,19 +496,9 @@ class Suite:
         label = f"expired hand-off ({LIFETIME_ENV}=4, a second server)"
         base, proc, data, err = self.serve("expiry", {LIFETIME_ENV: "4"})
         try:
-            link = enrol_link_from(err)
-            b = browser()
-            self.drivers.append(b)
-            b.get(link)
-            b.find_element(By.ID, "email").send_keys("expiry@example.com")
-            b.find_element(By.ID, "given_name").send_keys("Exp")
-            b.find_element(By.ID, "family_name").send_keys("Iry")
-            b.find_element(By.ID, "enroll-device").click()
-            png = element_png(b, "enroll-device-qr", os.path.join(self.artifacts, "expiry-device-qr.png"))
             phone = Phone(self.cli_binary, os.path.join(self.work, "phone-expiry"), "expiry phone")
-            r = phone.run("enroll", png, "--name", "Expiry CLI", "--yes")
-            b.quit()
-            self.drivers.remove(b)
+            r = enrol_phone_as_first_admin(err, phone, os.path.join(self.artifacts, "expiry-device-qr.png"), "expiry@example.com", "Exp", "Iry",
+                                           "Expiry CLI")
             if not check(f"{label}: a phone enrolled as that server's first administrator", r.returncode == 0, r.all[-200:]):
                 return
             admin = AdminAPI(base, admin_token(self.binary, data))

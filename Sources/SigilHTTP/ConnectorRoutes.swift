@@ -12,6 +12,11 @@ import SigilStore
 /// `/api/v1/connectors/openapi.json`. Errors are problem+json like the admin API's.
 struct ConnectorRoutes {
     let services: ServiceSet
+    var limiter: RateLimiter = RateLimiter()
+
+    /// Failed connector keys per client address: while spent, every connector call from that
+    /// address answers 429, valid key or not (as for admin tokens).
+    static let failedKeysPerAddress = RateLimiter.Rule(capacity: 20, refillPerSecond: 0.2)
 
     func register(on router: Router<SigilRequestContext>) {
         router.get("/api/v1/connectors/openapi.json") { _, _ in
@@ -25,9 +30,18 @@ struct ConnectorRoutes {
 
     func key(_ request: Request, _ context: SigilRequestContext, scope: String) async throws -> ConnectorKey {
         let tenant = try context.requireTenant()
+        let limit = "connector-key-failure|addr|\(context.clientAddress)"
+        if let retryAfter = limiter.peek(limit, rule: Self.failedKeysPerAddress) {
+            throw await RateLimitMiddleware.refusal(retryAfter: retryAfter, group: "connector-authentication", context: context, services: services)
+        }
         let header = request.headers[.authorization] ?? ""
         let bearer = header.lowercased().hasPrefix("bearer ") ? String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces) : nil
-        return try await services.connectors.authenticate(tenantID: tenant.id, bearer: bearer, scope: scope)
+        do {
+            return try await services.connectors.authenticate(tenantID: tenant.id, bearer: bearer, scope: scope)
+        } catch let error as ServiceError where error.code == .unauthenticated {
+            _ = limiter.take(limit, rule: Self.failedKeysPerAddress)
+            throw error
+        }
     }
 
     struct StartBody: Decodable {

@@ -242,7 +242,7 @@ public struct ConnectorService: Sendable {
             try await context.store.connectorKeys.saveIdempotent(record)
         } catch let error as StoreError where error.code == .alreadyExists {
             // A concurrent retry won: its session is the answer; this one is never handed out and
-            // expires unused.
+            // expires unused (its `idv.session_started` event was already recorded: docs/connectors.md).
             guard
                 let earlier = try await context.store.connectorKeys.idempotent(
                     tenantID: tenantID, keyID: key.id, idempotencyKey: idempotencyKey, at: now)
@@ -357,8 +357,11 @@ public struct ConnectorService: Sendable {
             case "expired", "cancelled": status.stage
             default: "pending"
             }
+        // The assurance level is the decision's only when VERIFIED: on FAILED it would describe
+        // the evidence checked, and a flow branching on it alone would misread the result.
         return IDVResult(
-            status: outward, stage: status.stage, ialLevel: status.assuranceLevel, reasons: status.reasons, verifiedClaims: claims,
+            status: outward, stage: status.stage, ialLevel: outward == "VERIFIED" ? status.assuranceLevel : nil, reasons: status.reasons,
+            verifiedClaims: claims,
             subject: status.subjectID, expiresAt: status.expiresAt)
     }
 }

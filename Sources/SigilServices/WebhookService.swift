@@ -87,16 +87,22 @@ public struct WebhookService: Sendable {
         endpoint.eventTypes = types
         endpoint.enabled = change.enabled ?? endpoint.enabled
         endpoint.updatedAt = context.clock.now()
-        let updated = endpoint
+        try await save(endpoint, "webhook.endpoint_updated", by: principal, before: before, after: Self.summary(endpoint))
+        return endpoint
+    }
+
+    /// Writes a changed endpoint with its audit event, in one transaction.
+    func save(
+        _ endpoint: WebhookEndpoint, _ action: String, by principal: Principal, before: [String: String]?, after: [String: String]
+    ) async throws {
         let context = self.context
         try await context.store.transaction { tx in
-            try await tx.webhooks.updateEndpoint(updated)
+            try await tx.webhooks.updateEndpoint(endpoint)
             try await tx.audit.append(
                 context.auditEvent(
-                    "webhook.endpoint_updated", by: principal, tenantID: tenantID, targetType: "webhook_endpoint", targetID: id,
-                    before: before, after: Self.summary(updated)))
+                    action, by: principal, tenantID: endpoint.tenantID, targetType: "webhook_endpoint", targetID: endpoint.id,
+                    before: before, after: after))
         }
-        return updated
     }
 
     public func delete(tenantID: String, id: String, by principal: Principal) async throws {
@@ -125,16 +131,8 @@ public struct WebhookService: Sendable {
         endpoint.previousSecretExpiresAt = overlap > 0 ? now.addingTimeInterval(overlap) : nil
         endpoint.sealedSecret = sealed
         endpoint.updatedAt = now
-        let updated = endpoint
-        let context = self.context
-        try await context.store.transaction { tx in
-            try await tx.webhooks.updateEndpoint(updated)
-            try await tx.audit.append(
-                context.auditEvent(
-                    "webhook.secret_rotated", by: principal, tenantID: tenantID, targetType: "webhook_endpoint", targetID: id,
-                    after: ["overlap_seconds": String(Int(overlap))]))
-        }
-        return Created(endpoint: updated, secret: secret)
+        try await save(endpoint, "webhook.secret_rotated", by: principal, before: nil, after: ["overlap_seconds": String(Int(overlap))])
+        return Created(endpoint: endpoint, secret: secret)
     }
 
     public func deliveries(

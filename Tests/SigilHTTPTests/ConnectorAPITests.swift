@@ -115,6 +115,19 @@ import Testing
         }
     }
 
+    @Test func guessingKeysIsSlowedDown() async throws {
+        try await Harness.run { h in
+            let (_, key) = try await issue(h)
+            for i in 0..<20 {
+                _ = try await start(h, key: "sck_guess\(i)", json: "{}").expectProblem(.unauthorized)
+            }
+            // Spent: even the right key waits (the limiter's clock stands still in tests).
+            let limited = try await start(h, key: key, json: "{}")
+            #expect(limited.status == .tooManyRequests)
+            #expect(limited.headers[.retryAfter] != nil)
+        }
+    }
+
     @Test func rotationKeepsTheOldKeyForTheOverlap() async throws {
         let clock = ManualClock(Date(timeIntervalSince1970: 1_800_000_000))
         try await Harness.run(clock: clock) { h in

@@ -1,0 +1,1013 @@
+#!/usr/bin/env python3
+"""Interop: Sigil's connector API (docs/connectors.md, issue 15) driven by a scripted flow builder acting as Descope
+(interop/flow_builder.py), against the real `sigil serve` with the real IDV engine and the fixture photographs.
+
+The flow builder holds a connector key, starts verifications with `POST /api/v1/connectors/idv/sessions`
+(Idempotency-Key, user_identifier, expected, redirect_url = its own http://127.0.0.1:PORT/resume?exec=<run>), sends
+the person's browser to session_url (a 302 from its /flow/<run>/go: Descope's redirect step), reads the result on
+/resume, and receives `idv.session_started` and `idv.decided` at a webhook endpoint made through the admin API,
+verifying each message with the Standard Webhooks reference library from PyPI (interop/webhook_receiver.py). Sigil
+runs on http://localhost:PORT, the flow builder on http://127.0.0.1:PORT: every redirect between them is cross-site.
+
+The capture is the IDV suites', imported, not copied: the synthetic ePassport chip of interop/idv_passport.py (DG1
+ERIKSSON / ANNA MARIA, born 1974-08-12; DG2 portrait ../shared/fixtures/faces/obama__a.jpg; SOD under a synthetic
+brainpool CSCA imported through the admin API), the selfie obama__b.jpg, uploaded through the capture page's file
+inputs by interop/idv_e2e.py's fill_capture in headless Chromium, with the tenant policy idv_e2e.py uses
+(require_chip, face match, fuzzy names, require_liveness false) plus driving_permit among the document types so that
+a connector's narrowing to it means something. The phone is the real `sigil-authenticator verify` CLI
+(interop/idv_authenticator.py's Phone, enrolled as the server's first administrator), with liveness frames
+synthesised from obama__a by interop/idv_liveness_frames.py (a rendered injection: it drives the protocol path with
+the real engine, it is not evidence of liveness strength); the same frames also feed the capture page's own liveness
+run in Chromium, through a test camera (see "narrowing").
+
+Cases (PASS / FAIL / SKIP lines):
+  keys         POST /connector-keys -> 201, the sck_ key shown once (prefix = its first 10 characters, scopes,
+               origins); GET /connector-keys lists it without the key; an idv:read-only key; an origin that is not
+               https (nor http to a loopback host) -> 422; the served OpenAPI document
+  refusals     no Authorization, an unknown sck_ key, a non-sck bearer, a revoked key -> 401 problem+json; the
+               read-only key starting a session -> 403 problem+json; redirect_url on another origin (another host,
+               another port on 127.0.0.1, localhost instead of 127.0.0.1) -> 422 naming redirect_url; liveness_mode
+               off, document_types empty or unknown, a bad expected.birthdate -> 422 naming the field; an
+               Idempotency-Key of 256 characters or with a space -> 422; the result of an unknown session and of a
+               session started through the admin API (not a connector's) -> 404. Tenants: a path tenant (sigil
+               tenant create acme) issues its own key, which starts sessions on /t/acme/…; acme's key on the default
+               tenant's API and the default key on acme's -> 401; acme's session id read with the default key -> 404
+  VERIFIED     (Chromium) the connector step for a person (expected given/family/birthdate of the document) -> 201
+               {session_id, session_url, handoff_url, subject, status pending, expires_at}; the result before the
+               capture is pending; idv.session_started arrives (verified, target the session, actor the key); the
+               browser follows the flow builder's 302 to session_url, lands on the capture page (the k= secret gone
+               from the address bar), sends the chip and the selfie, submits, and lands back on the flow builder's
+               /resume?exec=<run>&session_id=<id> (cross-site, no Referer carrying a secret); the result call made
+               there says VERIFIED, state decided, ial_level, no reasons, the subject, verified_claims whose claims are
+               the document's (ANNA MARIA, ERIKSSON, 1974-08-12) and valid under interop/ida_rules.py; the idv.decided
+               webhook arrived, verified by the library, data.target.id = the session, data.after.decision VERIFIED,
+               data.after.assurance_level = ial_level, webhook-id = data.id, and no personal data in the body; the
+               read-only key reads the same result; the same user_identifier is the same subject, another is not
+  authenticator  (sigil-authenticator verify) a run with liveness_mode active: the capture page asks for liveness,
+               its #handoff-link is the connector's handoff_url and its QR decodes to it; the CLI sends the chip, the
+               selfie and synthesised liveness frames from a PNG of the QR -> VERIFIED; the desktop page follows and
+               lands on /resume; the result is VERIFIED with a passed liveness check (admin API) and check method vri
+               in verified_claims; idv.decided VERIFIED. A second run is finished by the CLI from the connector
+               answer's handoff_url alone (no browser): the result call and the webhook say VERIFIED
+  FAILED       (Chromium) expected Bob Smith against the document: back on /resume, the result FAILED with
+               given_name_mismatch and family_name_mismatch, no verified_claims; idv.decided FAILED, outcome failure,
+               no personal data (neither the document's nor the expected names)
+  idempotency  the VERIFIED run's connector step sent again (same key, same body) -> 200, Idempotent-Replayed: true,
+               the same session_id and session_url, and no new idv.session_started; the same key with another body
+               -> 422 problem+json naming Idempotency-Key; the same body with a new key -> 201, a new session;
+               five concurrent sends with one new key -> one session_id in every answer, exactly one 201
+  narrowing    document_types ["driving_permit"] (the tenant allows passport and driving_permit): the capture page
+               offers driving_permit only; a passport presented anyway (the option added to the page, chip and
+               selfie, submit) -> back on /resume, FAILED with document_type_not_allowed, no verified_claims, webhook
+               FAILED. document_types ["passport", "residence_permit"] (the tenant does not allow residence_permit):
+               201, the page offers passport only (never widened); cancelled on the page -> /resume, status
+               cancelled. liveness_mode active with a policy that does not ask for liveness: the page asks for it
+               (#liveness-start) and a submit without it is refused naming liveness (the session stays pending);
+               then the page's own liveness run in Chromium: getUserMedia replaced by a canvas stream that shows the
+               synthesised frame of the step #camera-instruction asks for, #camera-start, #liveness-start (the page
+               fetches the challenge, grabs and uploads its frames), #submit -> /resume, VERIFIED, the liveness check
+               passed; idv.decided VERIFIED. With the policy requiring liveness, liveness_mode policy: the page still
+               asks for it
+  expired      a second server with SIGIL_INSECURE_IDV_SESSION_LIFETIME_SECONDS=4 (a test-only knob): a session
+               left untouched 6 s -> the result status expired, state expired; through its session_url the
+               session takes nothing more (/status expired, an upload -> 410 session_expired)
+  privacy      after the servers stopped: its stdout/stderr hold no sck_ key (nor anything shaped like one), no whsec_
+               secret (whole or its base64), no k= value of any session_url or handoff_url, no name, birthdate or
+               document number; no file of the data folder holds a key or a link secret in clear
+
+Without the engine or ../shared/fixtures ($SIGIL_FIXTURES_DIR overrides) there is nothing to decide with: the
+wrapper (scripts/interop-connectors.sh) skips the whole suite; run alone, this prints one SKIP and
+"0 passed, 0 failed".
+
+    /opt/peers-venv/bin/python interop/connectors.py --sigil PATH --authenticator PATH --engine PATH [--work DIR]
+        [--artifacts DIR] [--only narrowing,failed,…]
+
+With --work DIR, the pid of every `sigil serve` and chromedriver started is appended to DIR/pids (the wrapper's trap
+stops what is left). Ends with "N passed, M failed"; exits 1 on any FAIL.
+"""
+import argparse, base64, json, os, re, secrets, shutil, signal, subprocess, sys, tempfile, threading, time, traceback, urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import idv_e2e as E  # noqa: E402
+from idv_e2e import AdminAPI, admin_token, check, fill_capture, note, page_state, sid_of, skip, start_serve, stop_serve, wait_for  # noqa: E402
+import idv_passport  # noqa: E402
+import idv_liveness_frames  # noqa: E402
+import ida_rules  # noqa: E402
+from idv_authenticator import Phone, enrol_phone_as_first_admin, handoff_of  # noqa: E402
+from flow_builder import FlowBuilder  # noqa: E402
+
+from selenium.common.exceptions import WebDriverException  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import Select  # noqa: E402
+
+FACES = idv_passport.FIXTURE_FACES
+# The synthetic passport's person (idv_passport.make_passport's defaults).
+DOC_GIVEN, DOC_FAMILY, DOC_BIRTH, DOC_BIRTH_MRZ = "ANNA MARIA", "ERIKSSON", "1974-08-12", "740812"
+EXPECTED = {"given_name": "Anna Maria", "family_name": "Eriksson", "birthdate": DOC_BIRTH}
+WRONG = {"given_name": "Bob", "family_name": "Smith"}
+# idv_e2e.py's policy, with driving_permit beside passport (so a connector's narrowing to it is a narrowing).
+POLICY = {"document_types": ["driving_permit", "passport"], "countries": ["UTO"], "require_chip": True, "require_face_match": True,
+          "require_liveness": False, "weakest_name_match": "fuzzy", "review_reasons": [], "face_match_threshold": 0.6, "retention_days": 30}
+EVENTS = ["idv.decided", "idv.session_started"]
+LIFETIME_ENV = "SIGIL_INSECURE_IDV_SESSION_LIFETIME_SECONDS"  # the servers' test-only knob (interop/idv_authenticator.py uses it too)
+DELIVERY = 30  # seconds a webhook may take (SIGIL_WEBHOOK_POLL_SECONDS=1, first attempt)
+KEY_SHAPE = re.compile(rb"sck_[A-Za-z0-9_-]{16,}")
+WHSEC_SHAPE = re.compile(rb"whsec_[A-Za-z0-9+/=]{8,}")
+
+
+def is_problem(r, doc, status):
+    return r.status_code == status and r.headers.get("Content-Type", "").startswith("application/problem+json") and isinstance(doc, dict)
+
+
+def fields(doc):
+    errs = doc.get("errors") if isinstance(doc, dict) else None
+    return {e.get("field") for e in errs if isinstance(e, dict)} if isinstance(errs, list) else set()
+
+
+def short(r):
+    return f"HTTP {r.status_code} {r.headers.get('Content-Type', '')}: {r.text[:400]}"
+
+
+def link_secret(url):
+    q = urllib.parse.parse_qs(urllib.parse.urlsplit(url or "").query)
+    return (q.get("k") or [None])[0]
+
+
+class Suite:
+    def __init__(self, args):
+        self.args = args
+        self.binary = os.path.abspath(args.sigil)
+        self.cli_binary = os.path.abspath(args.authenticator)
+        self.engine = os.path.abspath(args.engine) if args.engine else None
+        self.work = os.path.abspath(args.work) if args.work else tempfile.mkdtemp(prefix="sigil-connectors-")
+        os.makedirs(self.work, exist_ok=True)
+        self.run_dir = tempfile.mkdtemp(prefix="run-", dir=self.work)
+        self.artifacts = os.path.abspath(args.artifacts) if args.artifacts else self.run_dir
+        os.makedirs(self.artifacts, exist_ok=True)
+        self.pids = os.path.join(self.work, "pids") if args.work else None
+        self.drivers, self.logs, self.procs, self.data_dirs = [], [], [], []
+        self.keys, self.webhook_secrets, self.link_secrets = [], [], []
+        self.doc_numbers = []
+        self.fb = None
+        self.fb_lines = []  # the flow builder's log lines not printed yet (list.append is atomic)
+        self.n = 0
+
+    def drain(self):
+        """Prints the flow builder's log lines so far (what it did, which webhooks it verified; never a secret)."""
+        while self.fb_lines:
+            print("  " + self.fb_lines.pop(0), flush=True)
+
+    # --- bookkeeping ---
+
+    def track(self, pid):
+        if self.pids and pid:
+            with open(self.pids, "a") as f:
+                f.write(f"{pid}\n")
+
+    def browser(self):
+        d = E.browser()
+        self.drivers.append(d)
+        try:
+            self.track(d.service.process.pid)
+        except AttributeError:
+            pass
+        return d
+
+    def quit(self, d):
+        try:
+            d.quit()
+        except WebDriverException:
+            pass
+        if d in self.drivers:
+            self.drivers.remove(d)
+
+    def shot(self, d, name):
+        try:
+            d.save_screenshot(os.path.join(self.artifacts, name + ".png"))
+        except WebDriverException:
+            pass
+
+    def new_dir(self, label):
+        self.n += 1
+        d = os.path.join(self.run_dir, f"{self.n:02d}-{label}")
+        os.makedirs(d, exist_ok=True)
+        return d
+
+    def face(self, name):
+        return os.path.join(FACES, name)
+
+    def remember(self, run):
+        """The link secrets of a started run, for the log scan."""
+        for k in ("session_url", "handoff_url"):
+            s = link_secret((run.started or {}).get(k))
+            if s and s not in self.link_secrets:
+                self.link_secrets.append(s)
+
+    # --- set-up ---
+
+    def make_passports(self):
+        pki = idv_passport.make_pki(os.path.join(self.run_dir, "pki"))
+        portrait = open(self.face("obama__a.jpg"), "rb").read()
+        self.passport = idv_passport.make_passport(os.path.join(self.run_dir, "passport"), pki, portrait)
+        self.doc_numbers.append(self.passport["document_number"])
+        self.pki = pki
+        self.selfie = self.face("obama__b.jpg")
+
+    def start(self):
+        self.port = E.free_port()
+        self.base = f"http://localhost:{self.port}"
+        env = {"SIGIL_IDV_ENGINE": self.engine, "SIGIL_WEBHOOK_POLL_SECONDS": "1"}
+        self.proc, self.data, out, err = start_serve(self.binary, self.run_dir, self.port, env)
+        self.data_dirs.append(self.data)
+        self.track(self.proc.pid)
+        self.procs.append(self.proc)
+        self.logs += [out, err]
+        self.err = err
+        self.admin = AdminAPI(self.base, admin_token(self.binary, self.data))
+        r, _ = self.admin.call("PUT", "/idv/policy", POLICY)
+        r2, got = self.admin.call("GET", "/idv/policy")
+        check("admin API: the IDV policy (passport and driving_permit, chip, face match, require_liveness false) PUT and read back",
+              r.status_code == 200 and isinstance(got, dict) and all(got.get(k) == v for k, v in POLICY.items()), f"{r.status_code} {r.text[:200]} / {r2.text[:300]}")
+        note("liveness is waived by the tenant policy as in interop/idv_e2e.py, except where a connector asks for it (liveness_mode active)")
+        r, got = self.admin.call("POST", "/idv/cscas", {"pem": open(self.pki["csca"][0]).read()})
+        check("admin API: the synthetic brainpoolP256r1 CSCA imported", r.status_code == 201 and (got or {}).get("imported") == 1, short(r))
+
+        # The flow builder's lines come from its server threads: kept here, printed by this thread (drain), so they
+        # never split a PASS/FAIL line.
+        self.fb = FlowBuilder(self.base, log=self.fb_lines.append).start()
+        note(f"sigil on {self.base}, the flow builder (Descope) on {self.fb.origin}")
+        r, doc = self.admin.call("POST", "/webhooks", {"url": self.fb.webhook_url, "event_types": EVENTS, "description": "flow builder"})
+        secret = (doc or {}).get("secret")
+        if isinstance(secret, str):
+            self.webhook_secrets.append(secret)
+            self.fb.set_webhook_secrets([secret])
+        if not check(f"admin API: a webhook endpoint for the flow builder ({self.fb.webhook_url}) subscribed to {EVENTS} -> 201 with its whsec_ secret",
+                     r.status_code == 201 and isinstance(secret, str) and secret.startswith("whsec_")
+                     and sorted(((doc or {}).get("endpoint") or {}).get("event_types") or []) == EVENTS, short(r)):
+            raise RuntimeError("no webhook endpoint")
+
+    # --- keys ---
+
+    def issue_key(self, name, scopes, origins):
+        r, doc = self.admin.call("POST", "/connector-keys", {"name": name, "scopes": scopes, "redirect_origins": origins})
+        key = (doc or {}).get("key")
+        if isinstance(key, str):
+            self.keys.append(key)
+        return r, doc, key
+
+    def run_keys(self):
+        r, doc, key = self.issue_key("descope", ["idv:write", "idv:read"], [self.fb.origin])
+        ck = (doc or {}).get("connector_key") or {}
+        if not check("keys: POST /connector-keys {descope, idv:write idv:read, the flow builder's origin} -> 201 with an sck_ key",
+                     r.status_code == 201 and isinstance(key, str) and key.startswith("sck_") and len(key) >= 40, short(r)):
+            raise RuntimeError("no connector key")
+        self.key_id = ck.get("id")
+        check("keys: ... the answer describes it: id, prefix = the key's first 10 characters, the scopes, the origin, created_at",
+              bool(self.key_id) and ck.get("prefix") == key[:10] and sorted(ck.get("scopes") or []) == ["idv:read", "idv:write"]
+              and ck.get("redirect_origins") == [self.fb.origin] and bool(ck.get("created_at")), json.dumps(ck)[:400])
+        self.fb.key = key
+        r, doc = self.admin.call("GET", "/connector-keys")
+        items = (doc or {}).get("items") or []
+        mine = [k for k in items if k.get("id") == self.key_id]
+        check("keys: GET /connector-keys lists it (prefix, scopes, origins) and never the key",
+              r.status_code == 200 and len(mine) == 1 and mine[0].get("prefix") == key[:10] and key not in r.text
+              and key[10:] not in r.text and not any("key" in k for k in items), short(r))
+        r, doc, ro = self.issue_key("descope read-only", ["idv:read"], [self.fb.origin])
+        self.read_key = ro
+        check("keys: a second key with idv:read only -> 201", r.status_code == 201 and isinstance(ro, str) and ro.startswith("sck_"), short(r))
+        r, doc, _ = self.issue_key("bad origin", ["idv:write"], ["http://flows.example.com"])
+        check("keys: a redirect origin on http to a non-loopback host -> 422 naming redirect_origins[0]",
+              is_problem(r, doc, 422) and "redirect_origins[0]" in fields(doc), short(r))
+        r, doc, dup = self.issue_key("descope", ["idv:write"], [self.fb.origin])
+        check("keys: a second live key named descope -> refused (names are unique among live keys)", 400 <= r.status_code < 500 and not dup, short(r))
+        r = E.requests.get(self.base + "/api/v1/connectors/openapi.json", timeout=10)
+        doc = E.jbody(r) or {}
+        check("the connector OpenAPI document is served at /api/v1/connectors/openapi.json (both operations)",
+              r.status_code == 200 and {"/api/v1/connectors/idv/sessions", "/api/v1/connectors/idv/sessions/{session_id}"} <= set(doc.get("paths") or {}),
+              short(r))
+
+    def run_refusals(self):
+        fb = self.fb
+        body = {"user_identifier": "refusal-user", "redirect_url": fb.resume_url("refusal")}
+        path = "/api/v1/connectors/idv/sessions"
+        for label, key in (("no Authorization", False), ("an unknown sck_ key", "sck_" + base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")),
+                           ("a bearer that is not an sck_ key", "not-a-connector-key")):
+            r, doc = fb.call("POST", path, body, key=key)
+            check(f"refusal: start with {label} -> 401 problem+json", is_problem(r, doc, 401) and doc.get("status") == 401, short(r))
+        r, doc = fb.call("GET", path + "/idv_00000000000000000000000000", key=False)
+        check("refusal: the result call without a key -> 401 problem+json", is_problem(r, doc, 401), short(r))
+        r, doc = fb.call("POST", path, body, key=self.read_key)
+        check("refusal: the idv:read-only key starting a session -> 403 problem+json", is_problem(r, doc, 403) and doc.get("status") == 403, short(r))
+        r1, _, revoked = self.issue_key("to revoke", ["idv:write", "idv:read"], [fb.origin])
+        rid = ((E.jbody(r1) or {}).get("connector_key") or {}).get("id")
+        r2, _ = self.admin.call("DELETE", f"/connector-keys/{rid}")
+        r, doc = fb.call("POST", path, body, key=revoked)
+        check("refusal: a revoked key (DELETE /connector-keys/{id} -> 204) -> 401 problem+json", r2.status_code == 204 and is_problem(r, doc, 401),
+              f"revoke {r2.status_code}; {short(r)}")
+
+        other_port = E.free_port()
+        for label, url in (("another host", "https://evil.example.com/resume"),
+                           ("another port on 127.0.0.1", f"http://127.0.0.1:{other_port}/resume"),
+                           ("localhost instead of 127.0.0.1", f"http://localhost:{fb.port}/resume"),
+                           ("https instead of http", f"https://127.0.0.1:{fb.port}/resume")):
+            r, doc = fb.call("POST", path, {**body, "redirect_url": url})
+            check(f"refusal: redirect_url on {label} ({url}) -> 422 problem+json naming redirect_url", is_problem(r, doc, 422) and "redirect_url" in fields(doc),
+                  short(r))
+        for label, extra, field in (("liveness_mode off", {"liveness_mode": "off"}, "liveness_mode"),
+                                    ("document_types []", {"document_types": []}, "document_types"),
+                                    ("document_types [visa]", {"document_types": ["visa"]}, "document_types"),
+                                    ("expected.birthdate 10/12/1815", {"expected": {"birthdate": "10/12/1815"}}, "expected.birthdate")):
+            r, doc = fb.call("POST", path, {**body, **extra})
+            check(f"refusal: {label} -> 422 problem+json naming {field}", is_problem(r, doc, 422) and field in fields(doc), short(r))
+        for label, ik in (("256 characters", "k" * 256), ("a space", "flow run 1")):
+            r, doc = fb.call("POST", path, body, headers={"Idempotency-Key": ik})
+            check(f"refusal: an Idempotency-Key with {label} -> 422 problem+json", is_problem(r, doc, 422), short(r))
+        r, doc = fb.result("idv_" + "0" * 26)
+        check("refusal: the result of an unknown session -> 404 problem+json", is_problem(r, doc, 404), short(r))
+        self.run_tenants()
+        r, s = self.admin.call("POST", "/idv/sessions", {"expected": {"given_name": "Anna"}})
+        if (s or {}).get("session_url"):
+            self.link_secrets += [x for x in (link_secret(s.get("session_url")), link_secret(s.get("handoff_url"))) if x]
+        r2, doc = fb.result((s or {}).get("id", "idv_x"))
+        check("refusal: the result of a session started through the admin API (not a connector's) -> 404", r.status_code == 201 and is_problem(r2, doc, 404),
+              f"admin {r.status_code}; {short(r2)}")
+
+    def run_tenants(self):
+        """Another tenant (a path tenant, /t/acme): its key is not this tenant's, and this tenant's is not its."""
+        fb = self.fb
+        r = subprocess.run([self.binary, "tenant", "create", "acme", "--host", "acme.localtest", "--data-dir", self.data], capture_output=True, text=True,
+                             timeout=60)
+        if not check("tenants: sigil tenant create acme", r.returncode == 0, r.stderr[-300:]):
+            return
+        acme_admin = AdminAPI(self.base + "/t/acme", self.acme_token())
+        r, doc = acme_admin.call("POST", "/connector-keys", {"name": "descope", "scopes": ["idv:write", "idv:read"], "redirect_origins": [fb.origin]})
+        acme_key = (doc or {}).get("key")
+        if isinstance(acme_key, str):
+            self.keys.append(acme_key)
+        if not check("tenants: acme's admin API issues acme's own key (POST /t/acme/api/admin/v1/connector-keys -> 201; the name descope is free there)",
+                     r.status_code == 201 and isinstance(acme_key, str), short(r)):
+            return
+        acme = FlowBuilder(self.base + "/t/acme", acme_key)
+        body = {"user_identifier": "acme-user", "redirect_url": fb.resume_url("acme")}
+        r, doc = acme.call("POST", "/api/v1/connectors/idv/sessions", body)
+        acme_sid = (doc or {}).get("session_id")
+        for k in ("session_url", "handoff_url"):
+            if link_secret((doc or {}).get(k)):
+                self.link_secrets.append(link_secret(doc[k]))
+        check("tenants: acme's key starts a session on acme's path (/t/acme/api/v1/connectors/idv/sessions) -> 201",
+              r.status_code == 201 and bool(acme_sid), short(r))
+        r, doc = fb.call("POST", "/api/v1/connectors/idv/sessions", body, key=acme_key)
+        check("tenants: acme's key on the default tenant's connector API -> 401 problem+json (another tenant's key)", is_problem(r, doc, 401), short(r))
+        r, doc = acme.call("POST", "/api/v1/connectors/idv/sessions", body, key=fb.key)
+        check("tenants: the default tenant's key on acme's connector API -> 401 problem+json", is_problem(r, doc, 401), short(r))
+        if acme_sid:
+            r, doc = fb.result(acme_sid)
+            check("tenants: the default tenant's key reading acme's session id on its own path -> 404", is_problem(r, doc, 404), short(r))
+
+    def acme_token(self):
+        r = subprocess.run([self.binary, "admin", "token", "create", "--tenant", "acme", "--data-dir", self.data], capture_output=True, text=True, timeout=60)
+        return r.stdout.strip().splitlines()[-1] if r.returncode == 0 and r.stdout.strip() else "none"
+
+    # --- a run in Chromium ---
+
+    def browse_to_capture(self, d, run, label):
+        """The flow builder's redirect step in the browser: /flow/<run>/go -> 302 session_url -> /idv/{sid}."""
+        sid = run.session_id
+        d.get(self.fb.go_url(run.run_id))
+        on = wait_for(lambda: sid_of(d.current_url) == sid and d.current_url.split("?")[0].rstrip("/").endswith(sid) and
+                      d.find_elements(By.ID, "status"), 20)
+        ok = check(f"{label}: Chromium follows the flow builder's 302 to session_url and lands on the capture page /idv/{{session_id}}, the k= secret "
+                   "out of the address bar", bool(on) and "k=" not in d.current_url and d.current_url.startswith(self.base), d.current_url)
+        if not ok:
+            self.shot(d, f"{label.split()[0]}-not-on-capture")
+        return ok
+
+    def options(self, d):
+        sel = d.find_elements(By.ID, "document-type")
+        return [o.get_attribute("value") for o in Select(sel[0]).options] if sel else None
+
+    def wait_resume(self, d, run, timeout=90):
+        prefix = self.fb.origin + "/resume"
+        url = wait_for(lambda: d.current_url if d.current_url.startswith(prefix) and d.find_elements(By.ID, "flow-result") else None, timeout, 0.3)
+        return url
+
+    def check_resume(self, d, run, label):
+        url = self.wait_resume(d, run)
+        self.drain()
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(url or "").query)
+        ok = check(f"{label}: the browser lands back on the flow builder's /resume?exec={run.run_id}&session_id={{id}} (redirect_url kept its query, "
+                   "session_id added)", bool(url) and q.get("exec") == [run.run_id] and q.get("session_id") == [run.session_id],
+                   f"{url or d.current_url} {page_state(d)}")
+        if not ok:
+            self.shot(d, f"{label.split()[0]}-not-resumed")
+            return None
+        hit = run.resumes[-1] if run.resumes else {}
+        check(f"{label}: ... the flow builder recorded the person coming back from Chromium (HeadlessChrome), cross-site (Sigil on localhost, "
+              "the flow builder on 127.0.0.1), with no Referer carrying a secret",
+              "HeadlessChrome" in hit.get("user_agent", "") and urllib.parse.urlsplit(self.base).hostname == "localhost"
+              and "k=" not in (hit.get("referer") or ""), json.dumps(hit)[:300])
+        note(f"{label}: Referer at /resume: {hit.get('referer')!r}")
+        return url
+
+    def run_capture(self, d, run, label, passport=None, selfie=None, pick_passport_anyway=False):
+        """The capture exactly as idv_e2e.py does it: passport, the chip files, the selfie file, #submit."""
+        if pick_passport_anyway:
+            E.DOC_TYPE_REPORTED.append(True)  # the option is added by fill_capture without a check of its own
+        ok, detail = fill_capture(d, passport or self.passport, selfie or self.selfie)
+        if not check(f"{label}: the chip files (DG1, DG2, SOD) and the selfie go in through the capture page's file inputs", ok, detail):
+            self.shot(d, f"{label.split()[0]}-upload")
+            return False
+        d.find_element(By.ID, "submit").click()
+        return True
+
+    def decided_event(self, sid, label, decision):
+        ev = self.fb.wait_event("idv.decided", sid, DELIVERY)
+        self.drain()
+        if not check(f"{label}: the idv.decided webhook arrived at the flow builder, verified by the Standard Webhooks library, about this session",
+                     ev is not None, self.fb.receiver.describe()):
+            return None
+        data = ev.data
+        after = data.get("after") or {}
+        check(f"{label}: ... type idv.decided, webhook-id = data.id, data.target {{type idv_session, id session_id}}, data.after.decision {decision}",
+              ev.type == "idv.decided" and ev.msg_id == data.get("id") and (data.get("target") or {}) == {"type": "idv_session", "id": sid}
+              and after.get("decision") == decision, ev.body[:600])
+        return ev
+
+    def no_personal_data(self, label, body, extra=()):
+        needles = [DOC_GIVEN, "ANNA", "MARIA", DOC_FAMILY, DOC_BIRTH, DOC_BIRTH_MRZ, "1974", *self.doc_numbers, *extra]
+        found = [n for n in needles if n.lower().encode() in body.lower()]
+        check(f"{label}: ... the message carries no personal data (no name, birthdate or document number anywhere in the body)", not found,
+              f"found {found} in {body[:600]!r}")
+
+    def run_verified_browser(self):
+        label = "VERIFIED (Chromium)"
+        fb = self.fb
+        run = fb.start_run(user_identifier="descope-U2abc", expected=EXPECTED)
+        self.verified_run = run
+        self.remember(run)
+        st = run.started or {}
+        sid = run.session_id or ""
+        if not check(f"{label}: the connector step POST /api/v1/connectors/idv/sessions (Idempotency-Key, user_identifier, expected, redirect_url) -> 201 "
+                     "{session_id, session_url, handoff_url, subject, status pending, expires_at}",
+                     run.start_status == 201 and sid.startswith("idv_") and st.get("status") == "pending" and bool(st.get("subject"))
+                     and bool(st.get("expires_at")) and st.get("session_url", "").startswith(f"{self.base}/idv/{sid}/open?k=")
+                     and st.get("handoff_url", "").startswith(f"{self.base}/idv/{sid}/handoff?k="),
+                     f"{run.start_status} {json.dumps(run.problem or {k: v for k, v in st.items() if k not in ('session_url', 'handoff_url')})[:400]}"):
+            return
+        check(f"{label}: ... no Idempotent-Replayed header on the first answer", "Idempotent-Replayed" not in run.start_headers, str(run.start_headers))
+        r, doc = fb.result(sid)
+        check(f"{label}: the result before the capture -> 200 status pending, no verified_claims, the same subject",
+              r.status_code == 200 and (doc or {}).get("status") == "pending" and "verified_claims" not in (doc or {})
+              and (doc or {}).get("subject") == st["subject"] and (doc or {}).get("session_id") == sid, short(r))
+        ev = fb.wait_event("idv.session_started", sid, DELIVERY)
+        self.drain()
+        if check(f"{label}: the idv.session_started webhook arrived, verified by the library, target the session", ev is not None, fb.receiver.describe()):
+            check(f"{label}: ... its actor is the connector key (client:connector:{self.key_id})", ev.data.get("actor") == f"client:connector:{self.key_id}",
+                  ev.body[:400])
+            self.no_personal_data(f"{label} session_started", ev.body)
+        d = self.browser()
+        try:
+            if not self.browse_to_capture(d, run, label):
+                return
+            check(f"{label}: the capture page offers the tenant's document types (no narrowing asked)", sorted(self.options(d) or []) == POLICY["document_types"],
+                  str(self.options(d)))
+            if not self.run_capture(d, run, label):
+                return
+            if not self.check_resume(d, run, label):
+                return
+            flow_status = d.find_element(By.ID, "flow-result").get_attribute("data-status")
+            self.shot(d, "verified-resume")
+        finally:
+            self.quit(d)
+        code, res = run.results[-1] if run.results else (None, {})
+        res = res or {}
+        check(f"{label}: the flow builder's result call on /resume -> 200 status VERIFIED, state decided, no reasons, the subject; its page branches on it",
+              code == 200 and res.get("status") == "VERIFIED" and res.get("state") == "decided" and res.get("reasons") == []
+              and res.get("subject") == st["subject"] and res.get("session_id") == sid and flow_status == "VERIFIED",
+              f"{code} {json.dumps(res)[:600]} page {flow_status}")
+        check(f"{label}: ... ial_level present ({res.get('ial_level')})", isinstance(res.get("ial_level"), str) and bool(res.get("ial_level")), json.dumps(res)[:300])
+        vc = res.get("verified_claims") or {}
+        claims = vc.get("claims") or {}
+        note(f"{label}: verified_claims.claims = {json.dumps(claims)}; verification = {json.dumps(vc.get('verification'))[:400]}")
+        check(f"{label}: ... verified_claims.claims are the document's: given_name {DOC_GIVEN}, family_name {DOC_FAMILY}, birthdate {DOC_BIRTH}",
+              str(claims.get("given_name", "")).upper() == DOC_GIVEN and str(claims.get("family_name", "")).upper() == DOC_FAMILY
+              and claims.get("birthdate") == DOC_BIRTH, json.dumps(claims))
+        errors = ida_rules.validate_verified_claims(vc) if vc else ["no verified_claims"]
+        check(f"{label}: ... verified_claims valid under the OIDC4IDA rules (interop/ida_rules.py), with a trust_framework and evidence",
+              not errors and bool((vc.get("verification") or {}).get("trust_framework")) and bool((vc.get("verification") or {}).get("evidence")),
+              "; ".join(errors[:4]))
+        ev = self.decided_event(sid, label, "VERIFIED")
+        if ev:
+            after = ev.data.get("after") or {}
+            check(f"{label}: ... data.after.assurance_level = the result's ial_level ({res.get('ial_level')}), outcome success",
+                  after.get("assurance_level") == res.get("ial_level") and ev.data.get("outcome") == "success", json.dumps(ev.data)[:500])
+            self.no_personal_data(label, ev.body, extra=[])
+            check(f"{label}: ... nor verified_claims", b"verified_claims" not in ev.body, ev.body[:300])
+        r, doc = fb.result(sid, key=self.read_key)
+        check(f"{label}: the idv:read-only key reads the same result (VERIFIED)", r.status_code == 200 and (doc or {}).get("status") == "VERIFIED", short(r))
+        again = fb.start_run(user_identifier="descope-U2abc", expected=EXPECTED)
+        other = fb.start_run(user_identifier="descope-someone-else", expected=EXPECTED)
+        self.remember(again)
+        self.remember(other)
+        s1, s2, s3 = st.get("subject"), (again.started or {}).get("subject"), (other.started or {}).get("subject")
+        check("subject: the same user_identifier in another session is the same subject; another user_identifier is another subject",
+              bool(s1) and s1 == s2 and bool(s3) and s3 != s1 and again.session_id != run.session_id, f"{s1} {s2} {s3}")
+
+    # --- the authenticator ---
+
+    def setup_phone(self):
+        self.phone = Phone(self.cli_binary, os.path.join(self.run_dir, "phone"), "phone")
+        r = enrol_phone_as_first_admin(self.err, self.phone, os.path.join(self.artifacts, "enroll-device-qr.png"), "operator@example.com", "Flow", "Operator",
+                                       "Connector CLI")
+        return check("authenticator: sigil-authenticator enrolled as the server's first administrator (the enrolment page's QR code)",
+                     r.returncode == 0, r.all[-300:])
+
+    def liveness_frames(self):
+        """DIR/<step>/NN-*.jpg synthesised from obama__a (once per run), or None after a FAIL line."""
+        if hasattr(self, "frames"):
+            return self.frames
+        self.frames = None
+        engine = idv_liveness_frames.Engine(self.engine)
+        out = os.path.join(self.run_dir, "liveness-live")
+        try:
+            rep = idv_liveness_frames.synthesise(self.face("obama__a.jpg"), out, engine, "live")
+        except idv_liveness_frames.FrameError as error:
+            check("authenticator: liveness frames synthesised from obama__a measure as intended", False, str(error))
+            return None
+        finally:
+            engine.close()
+        note("liveness frames (live, obama__a): " + idv_liveness_frames.summary(rep))
+        self.frames = out
+        return out
+
+    # The capture page's own liveness run (#liveness-start) in Chromium, fed by a camera the test renders: the page's
+    # getUserMedia is replaced (before #camera-start) by a canvas's captureStream, and the canvas shows the synthesised
+    # frame of the step the page is asking for (read from #camera-instruction): the first frame of the step for the
+    # first half of the step's slot, the second after (the blink: shut, then open again). The page itself fetches the
+    # challenge, grabs its frames from the video every 250 ms and uploads them; the server measures them with the
+    # engine. A rendered injection, like the CLI's frames: the protocol path in a real browser, not liveness strength.
+    INJECT_CAMERA = """
+        const [frames, slotSeconds, done] = [arguments[0], arguments[1], arguments[arguments.length - 1]];
+        const steps = {"Look straight at the camera": "neutral", "Turn your head to your left": "turn_left",
+                       "Turn your head to your right": "turn_right", "Blink slowly": "blink"};
+        const images = {};
+        const load = (src) => new Promise((ok, bad) => { const i = new Image(); i.onload = () => ok(i); i.onerror = bad; i.src = src; });
+        Promise.all(Object.entries(frames).map(async ([step, list]) => { images[step] = await Promise.all(list.map(load)); })).then(() => {
+          const first = images.neutral[0];
+          const canvas = document.createElement("canvas");
+          canvas.width = first.naturalWidth; canvas.height = first.naturalHeight;
+          const g = canvas.getContext("2d");
+          let step = "neutral", since = performance.now(), text = null;
+          window.__sigilTestCamera = [];
+          const paint = () => {
+            const now = (document.getElementById("camera-instruction") || {}).textContent || "";
+            if (now !== text) { text = now; since = performance.now(); if (steps[now]) { step = steps[now]; window.__sigilTestCamera.push(step); } }
+            const list = images[step];
+            const k = performance.now() - since < slotSeconds * 500 ? 0 : list.length - 1;
+            g.drawImage(list[k], 0, 0, canvas.width, canvas.height);
+          };
+          paint();
+          setInterval(paint, 40);
+          const stream = canvas.captureStream(25);
+          navigator.mediaDevices.getUserMedia = async () => stream;
+          done(true);
+        }, (e) => done("could not load the frames: " + e));
+    """
+
+    def inject_camera(self, d, frames_dir):
+        frames = {}
+        for step in idv_liveness_frames.STEPS:
+            names = sorted(os.listdir(os.path.join(frames_dir, step)))
+            frames[step] = ["data:image/jpeg;base64," + base64.b64encode(open(os.path.join(frames_dir, step, n), "rb").read()).decode() for n in names]
+        d.set_script_timeout(30)
+        return d.execute_async_script(self.INJECT_CAMERA, frames, idv_liveness_frames.STEP_SECONDS)
+
+    def page_liveness(self, d, run, label):
+        """After the chip and the selfie are in: the injected camera, #camera-start, #liveness-start, the upload."""
+        ok = self.inject_camera(d, self.frames)
+        if not check(f"{label}: the test camera (a canvas stream showing the synthesised frames of the step asked for) replaces getUserMedia",
+                     ok is True, str(ok)):
+            return False
+        d.find_element(By.ID, "camera-start").click()
+        playing = wait_for(lambda: d.execute_script(
+            "const v=document.getElementById('camera-video'); return v && v.readyState >= 2 && v.videoWidth > 0;"), 20)
+        start = d.find_elements(By.ID, "liveness-start")
+        if not check(f"{label}: #camera-start plays the camera in #camera-video and shows #liveness-start", bool(playing) and bool(start)
+                     and start[0].is_displayed(), str(page_state(d))):
+            return False
+        _, before = page_state(d)
+        start[0].click()
+        # neutral + 3 actions of STEP_SECONDS each, then the upload
+        got = wait_for(lambda: page_state(d) if page_state(d)[0] == "error" or (page_state(d)[0] == "uploaded" and "liveness" in page_state(d)[1])
+                       else None, 4 * idv_liveness_frames.STEP_SECONDS + 40, 0.3)
+        shown = d.execute_script("return window.__sigilTestCamera || []")
+        note(f"{label}: the steps the page asked for (#camera-instruction), as the test camera followed them: {shown}")
+        return check(f"{label}: the page ran the challenge with the camera and uploaded its frames (#status: received … liveness)",
+                     bool(got) and got[0] == "uploaded" and len(shown) == 4 and shown[0] == "neutral", f"{got or page_state(d)} steps {shown}")
+
+    def chip_args(self):
+        f = self.passport["files"]
+        return ["--sod", f["sod"], "--dg1", f["dg1"], "--dg2", f["dg2"]]
+
+    def run_authenticator(self):
+        if not self.setup_phone():
+            return
+        frames = self.liveness_frames()
+        label = "VERIFIED (sigil-authenticator, liveness_mode active)"
+        fb = self.fb
+        run = fb.start_run(user_identifier="descope-phone-user", expected=EXPECTED, liveness_mode="active" if frames else None)
+        self.remember(run)
+        st = run.started or {}
+        if not check(f"{label}: the connector step -> 201", run.start_status == 201 and bool(run.session_id), json.dumps(run.problem)[:300]):
+            return
+        sid = run.session_id
+        d = self.browser()
+        try:
+            if not self.browse_to_capture(d, run, label):
+                return
+            live = (d.find_element(By.ID, "idv").get_attribute("data-liveness") if d.find_elements(By.ID, "idv") else None)
+            if frames:
+                check(f"{label}: the capture page asks for liveness (data-liveness true, #liveness-start) though the policy does not",
+                      live == "true" and bool(d.find_elements(By.ID, "liveness-start")), f"data-liveness {live!r}")
+            link, text, png, why = handoff_of(d, self.new_dir("handoff"))
+            check(f"{label}: the page's #handoff-link is the connector answer's handoff_url, and its QR (rsvg-convert, zbarimg) decodes to it",
+                  bool(link) and link == st.get("handoff_url") and text == link, f"link==handoff_url {link == st.get('handoff_url')} qr==link {text == link} {why}")
+            if not png:
+                check(f"{label}: a PNG of the hand-off QR for the CLI", False, why)
+                return
+            argv = ["verify", png, *self.chip_args(), "--selfie", self.selfie, "--json"] + (["--liveness", frames] if frames else [])
+            r = self.phone.run(*argv)
+            a = self.phone.answer(r)
+            check(f"{label}: `sigil-authenticator verify <PNG of the QR> --sod --dg1 --dg2 --selfie obama__b{' --liveness DIR' if frames else ''} --json` -> "
+                  "exit 0, VERIFIED", r.returncode == 0 and a.get("session_id") == sid and a.get("status") == "VERIFIED", r.all[-400:])
+            if not self.check_resume(d, run, label + ", the desktop page"):
+                return
+        finally:
+            self.quit(d)
+        code, res = run.results[-1] if run.results else (None, {})
+        res = res or {}
+        claims = (res.get("verified_claims") or {}).get("claims") or {}
+        check(f"{label}: the result call on /resume -> VERIFIED, ial_level, verified_claims with the document's names",
+              code == 200 and res.get("status") == "VERIFIED" and bool(res.get("ial_level")) and str(claims.get("family_name", "")).upper() == DOC_FAMILY,
+              f"{code} {json.dumps(res)[:500]}")
+        if frames:
+            r, s = self.admin.call("GET", f"/idv/sessions/{sid}")
+            live = {c.get("name"): c for c in (s or {}).get("checks") or []}.get("liveness") or {}
+            check(f"{label}: the session's liveness check ran and passed (admin API), as the connector asked", live.get("passed") is True,
+                  json.dumps((s or {}).get("checks"))[:500])
+            evidence = ((res.get("verified_claims") or {}).get("verification") or {}).get("evidence") or []
+            methods = [x.get("check_method") for e in evidence if isinstance(e, dict) for x in e.get("check_details") or [] if isinstance(x, dict)]
+            check(f"{label}: verified_claims' evidence check methods include vri (liveness)", "vri" in methods, str(methods))
+        ev = self.decided_event(sid, label, "VERIFIED")
+        if ev:
+            self.no_personal_data(label, ev.body)
+
+        label = "VERIFIED (sigil-authenticator from handoff_url alone)"
+        run = fb.start_run(user_identifier="descope-phone-only", expected=EXPECTED)
+        self.remember(run)
+        if not check(f"{label}: the connector step -> 201 with a handoff_url", run.start_status == 201 and bool((run.started or {}).get("handoff_url")),
+                     json.dumps(run.problem)[:300]):
+            return
+        r = self.phone.run("verify", run.started["handoff_url"], *self.chip_args(), "--selfie", self.selfie, "--json")
+        a = self.phone.answer(r)
+        check(f"{label}: `sigil-authenticator verify <handoff_url> …` (no browser at all) -> exit 0, VERIFIED",
+              r.returncode == 0 and a.get("session_id") == run.session_id and a.get("status") == "VERIFIED", r.all[-400:])
+        ev = self.decided_event(run.session_id, label, "VERIFIED")
+        rr, res = fb.result(run.session_id)
+        check(f"{label}: the flow builder, told by the webhook, reads VERIFIED with verified_claims (nobody came back to /resume)",
+              rr.status_code == 200 and (res or {}).get("status") == "VERIFIED" and bool((res or {}).get("verified_claims")) and not run.resumes, short(rr))
+
+    # --- FAILED ---
+
+    def run_failed(self):
+        label = "FAILED (Chromium, expected Bob Smith)"
+        fb = self.fb
+        run = fb.start_run(user_identifier="descope-bob", expected=WRONG)
+        self.remember(run)
+        if not check(f"{label}: the connector step -> 201", run.start_status == 201 and bool(run.session_id), json.dumps(run.problem)[:300]):
+            return
+        d = self.browser()
+        try:
+            if not self.browse_to_capture(d, run, label):
+                return
+            if not self.run_capture(d, run, label):
+                return
+            if not self.check_resume(d, run, label):
+                return
+            flow_status = d.find_element(By.ID, "flow-result").get_attribute("data-status")
+        finally:
+            self.quit(d)
+        code, res = run.results[-1] if run.results else (None, {})
+        res = res or {}
+        reasons = res.get("reasons") or []
+        check(f"{label}: the result call -> FAILED, state decided, reasons given_name_mismatch and family_name_mismatch, no verified_claims, no ial_level",
+              code == 200 and res.get("status") == "FAILED" and res.get("state") == "decided" and {"given_name_mismatch", "family_name_mismatch"} <= set(reasons)
+              and "verified_claims" not in res and "ial_level" not in res and flow_status == "FAILED", f"{code} {json.dumps(res)[:500]} page {flow_status}")
+        ev = self.decided_event(run.session_id, label, "FAILED")
+        if ev:
+            check(f"{label}: ... outcome failure", ev.data.get("outcome") == "failure", json.dumps(ev.data)[:400])
+            note(f"{label}: the webhook's data.after: {json.dumps(ev.data.get('after'))[:300]}")
+            self.no_personal_data(label, ev.body, extra=["Bob", "Smith"])
+
+    # --- idempotency ---
+
+    def run_idempotency(self):
+        fb = self.fb
+        run = getattr(self, "verified_run", None)
+        if not run or not run.started:
+            skip("idempotency on the VERIFIED run", "that run did not start")
+            return
+        label = "idempotency"
+        before = len(fb.events("idv.session_started"))
+        r, doc = fb.send_start(run)
+        check(f"{label}: the VERIFIED run's connector step again (same Idempotency-Key, same body, after the decision) -> 200, Idempotent-Replayed: true, "
+              "the same session_id, session_url and subject", r.status_code == 200 and r.headers.get("Idempotent-Replayed") == "true"
+              and isinstance(doc, dict) and doc.get("session_id") == run.session_id and doc.get("session_url") == run.started["session_url"]
+              and doc.get("subject") == run.started["subject"], f"{r.status_code} {r.headers.get('Idempotent-Replayed')} {(doc or {}).get('session_id')}")
+        r, doc = fb.send_start(run, body={**run.body, "user_identifier": "descope-another-person"})
+        check(f"{label}: the same Idempotency-Key with another body -> 422 problem+json naming Idempotency-Key",
+              is_problem(r, doc, 422) and "Idempotency-Key" in fields(doc), short(r))
+        r, doc = fb.send_start(run, body={**run.body, "expected": {**EXPECTED, "given_name": "Anna"}})
+        check(f"{label}: ... and with only expected.given_name changed -> 422", is_problem(r, doc, 422), short(r))
+        time.sleep(3)
+        after = len(fb.events("idv.session_started"))
+        check(f"{label}: the replay started no session (no new idv.session_started within 3 s)", after == before, f"{before} -> {after}")
+        fresh = fb.start_run(user_identifier=run.body["user_identifier"], expected=run.body.get("expected"), run_id=run.run_id + "-retry-new-key")
+        self.remember(fresh)
+        check(f"{label}: the same body with a new Idempotency-Key -> 201, a new session", fresh.start_status == 201 and fresh.session_id
+              and fresh.session_id != run.session_id, f"{fresh.start_status} {fresh.session_id}")
+
+        # A flow engine's retries racing: five sends at once with one new key.
+        race = fb.start_run(user_identifier="descope-race", expected=EXPECTED, run_id="race")
+        self.remember(race)
+        race_key = "flow-run-race2-" + secrets.token_hex(8)
+        race.idempotency_key = race_key
+        answers, lock = [], threading.Lock()
+        barrier = threading.Barrier(5)
+
+        def send():
+            barrier.wait()
+            rr, dd = fb.call("POST", "/api/v1/connectors/idv/sessions", race.body, headers={"Idempotency-Key": race_key})
+            with lock:
+                answers.append((rr.status_code, rr.headers.get("Idempotent-Replayed"), (dd or {}).get("session_id")))
+        threads = [threading.Thread(target=send) for _ in range(5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        sids = {a[2] for a in answers}
+        check(f"{label}: five concurrent sends with one new Idempotency-Key -> one session_id in every answer, one 201, the others 200 replayed",
+              len(answers) == 5 and len(sids) == 1 and None not in sids and [a[0] for a in answers].count(201) == 1
+              and all(a[1] == "true" for a in answers if a[0] == 200), str(answers))
+        time.sleep(3)
+        started = [e for e in fb.events("idv.session_started") if e.target_id not in (fresh.session_id, race.session_id)]
+        extra = len(started) - after
+        note(f"{label}: idv.session_started events for the concurrent sends: {extra} (answers named one session; ConnectorService says a losing "
+             "concurrent send's session 'is never handed out and expires unused')")
+
+    # --- narrowing ---
+
+    def run_narrowing(self):
+        fb = self.fb
+        label = "narrowing document_types [driving_permit], a passport presented"
+        run = fb.start_run(user_identifier="descope-narrow", expected=EXPECTED, document_types=["driving_permit"])
+        self.remember(run)
+        if check(f"{label}: the connector step -> 201", run.start_status == 201 and bool(run.session_id), json.dumps(run.problem)[:300]):
+            d = self.browser()
+            try:
+                if self.browse_to_capture(d, run, label):
+                    opts = self.options(d)
+                    check(f"{label}: the capture page offers driving_permit only (tenant: passport and driving_permit)", opts == ["driving_permit"], str(opts))
+                    if self.run_capture(d, run, label, pick_passport_anyway=True):
+                        got = wait_for(lambda: d.current_url.startswith(fb.origin) or page_state(d)[0] == "error", 90, 0.3)
+                        note(f"{label}: after #submit: {d.current_url if d.current_url.startswith(fb.origin) else page_state(d)}")
+                        if got and self.check_resume(d, run, label):
+                            code, res = run.results[-1]
+                            res = res or {}
+                            check(f"{label}: the result -> FAILED with document_type_not_allowed, no verified_claims (the connector's narrowing held)",
+                                  code == 200 and res.get("status") == "FAILED" and "document_type_not_allowed" in (res.get("reasons") or [])
+                                  and "verified_claims" not in res, f"{code} {json.dumps(res)[:500]}")
+                            note(f"{label}: reasons {res.get('reasons')}")
+                            self.decided_event(run.session_id, label, "FAILED")
+                        else:
+                            check(f"{label}: the passport is not VERIFIED", (fb.result(run.session_id)[1] or {}).get("status") != "VERIFIED",
+                                  str(page_state(d)))
+            finally:
+                self.quit(d)
+
+        label = "narrowing document_types [passport, residence_permit]"
+        run = fb.start_run(user_identifier="descope-widen", expected=EXPECTED, document_types=["passport", "residence_permit"])
+        self.remember(run)
+        if check(f"{label}: the connector step -> 201 (a type the tenant does not accept is narrowed away, not refused)", run.start_status == 201,
+                 json.dumps(run.problem)[:300]):
+            d = self.browser()
+            try:
+                if self.browse_to_capture(d, run, label):
+                    opts = self.options(d)
+                    check(f"{label}: the capture page offers passport only: the tenant's policy is never widened", opts == ["passport"], str(opts))
+                    d.find_element(By.ID, "cancel").click()
+                    if self.check_resume(d, run, label + ", cancelled"):
+                        code, res = run.results[-1]
+                        check(f"{label}: cancelled on the page -> the result status cancelled, no verified_claims",
+                              code == 200 and (res or {}).get("status") == "cancelled" and "verified_claims" not in (res or {}), json.dumps(res)[:300])
+            finally:
+                self.quit(d)
+
+        label = "narrowing liveness_mode active"
+        run = fb.start_run(user_identifier="descope-live", expected=EXPECTED, liveness_mode="active")
+        self.remember(run)
+        if check(f"{label}: the connector step -> 201", run.start_status == 201, json.dumps(run.problem)[:300]):
+            d = self.browser()
+            try:
+                if self.browse_to_capture(d, run, label):
+                    live = d.find_element(By.ID, "idv").get_attribute("data-liveness")
+                    check(f"{label}: the capture page asks for liveness (data-liveness true, #liveness-start) though the tenant's policy does not",
+                          live == "true" and bool(d.find_elements(By.ID, "liveness-start")), f"data-liveness {live!r}")
+                    if self.run_capture(d, run, label):
+                        state = wait_for(lambda: page_state(d) if page_state(d)[0] in ("error", "decided") or d.current_url.startswith(fb.origin) else None, 60)
+                        r, res = fb.result(run.session_id)
+                        check(f"{label}: a submit without liveness is refused on the page naming liveness; the session stays pending",
+                              bool(state) and state[0] == "error" and "liveness" in state[1].lower() and (res or {}).get("status") == "pending",
+                              f"{state} {d.current_url} result {(res or {}).get('status')}")
+                        if not self.liveness_frames():
+                            skip(f"{label}: the page's own liveness run", "no synthesised frames (see above)")
+                        elif self.page_liveness(d, run, label):
+                            d.find_element(By.ID, "submit").click()
+                            if self.check_resume(d, run, label):
+                                code, res = run.results[-1]
+                                res = res or {}
+                                r2, s2 = self.admin.call("GET", f"/idv/sessions/{run.session_id}")
+                                live = {c.get("name"): c for c in (s2 or {}).get("checks") or []}.get("liveness") or {}
+                                check(f"{label}: submitted with the page's liveness frames -> the result VERIFIED with verified_claims; the liveness check "
+                                      "passed (admin API)", code == 200 and res.get("status") == "VERIFIED" and bool(res.get("verified_claims"))
+                                      and live.get("passed") is True, f"{code} {json.dumps(res)[:300]} liveness {json.dumps(live)[:300]}")
+                                self.decided_event(run.session_id, label, "VERIFIED")
+            finally:
+                self.quit(d)
+
+        label = "narrowing liveness_mode policy, the policy requiring liveness"
+        r, _ = self.admin.call("PUT", "/idv/policy", {**POLICY, "require_liveness": True})
+        try:
+            run = fb.start_run(user_identifier="descope-policy", expected=EXPECTED, liveness_mode="policy")
+            self.remember(run)
+            if check(f"{label}: policy require_liveness true (PUT), the connector step -> 201", r.status_code == 200 and run.start_status == 201,
+                     f"{r.status_code} {json.dumps(run.problem)[:300]}"):
+                d = self.browser()
+                try:
+                    if self.browse_to_capture(d, run, label):
+                        live = d.find_element(By.ID, "idv").get_attribute("data-liveness")
+                        check(f"{label}: the capture page asks for liveness: a connector cannot turn off what the tenant requires", live == "true", f"{live!r}")
+                finally:
+                    self.quit(d)
+        finally:
+            r, _ = self.admin.call("PUT", "/idv/policy", POLICY)
+            check(f"{label}: the policy back to require_liveness false", r.status_code == 200, short(r))
+
+    # --- expired (a second server whose IDV sessions last 4 s) ---
+
+    def run_expired(self):
+        label = f"expired ({LIFETIME_ENV}=4, a second server)"
+        port = E.free_port()
+        proc, data, out, err = start_serve(self.binary, self.run_dir, port, {"SIGIL_IDV_ENGINE": self.engine, LIFETIME_ENV: "4"}, tag="expiry")
+        self.track(proc.pid)
+        self.procs.append(proc)
+        self.logs += [out, err]
+        self.data_dirs.append(data)
+        base = f"http://localhost:{port}"
+        admin = AdminAPI(base, admin_token(self.binary, data))
+        fb2 = FlowBuilder(base).start()
+        try:
+            r, doc = admin.call("POST", "/connector-keys", {"name": "descope", "scopes": ["idv:write", "idv:read"], "redirect_origins": [fb2.origin]})
+            fb2.key = (doc or {}).get("key")
+            if fb2.key:
+                self.keys.append(fb2.key)
+            run = fb2.start_run(user_identifier="descope-late", expected=EXPECTED)
+            self.remember(run)
+            if not check(f"{label}: a key and the connector step -> 201", r.status_code == 201 and run.start_status == 201, f"{short(r)} {run.start_status}"):
+                return
+            time.sleep(6)
+            r, res = fb2.result(run.session_id)
+            check(f"{label}: after 6 s untouched, the result -> status expired, state expired, no verified_claims",
+                  r.status_code == 200 and (res or {}).get("status") == "expired" and (res or {}).get("state") == "expired" and "verified_claims" not in (res or {}),
+                  short(r))
+            browser_like = E.requests.Session()
+            h = browser_like.get(run.started["session_url"], timeout=10)
+            stage = re.search(r'data-stage="([^"]*)"', h.text)
+            csrf = re.search(r'name="sigil-idv-csrf"\s+content="([^"]+)"', h.text)
+            page = "a capture page" if 'id="submit"' in h.text else "no capture page"
+            note(f"{label}: session_url after expiry: {' -> '.join(str(x.status_code) for x in h.history)} -> {h.status_code}, "
+                 f"{page} (data-stage {stage.group(1) if stage else None!r})")
+            st = browser_like.get(f"{base}/idv/{run.session_id}/status", timeout=10)
+            up = browser_like.post(f"{base}/idv/{run.session_id}/evidence/selfie", data=open(self.selfie, "rb").read(), timeout=30,
+                                   headers={"Content-Type": "image/jpeg", "Origin": base, E.CSRF_HEADER: csrf.group(1) if csrf else ""})
+            check(f"{label}: through its session_url the session takes nothing more: /status says expired, an upload -> 410 session_expired",
+                  (E.jbody(st) or {}).get("state") == "expired" and up.status_code == 410 and (E.jbody(up) or {}).get("error") == "session_expired",
+                  f"status {st.status_code} {st.text[:200]}; upload {up.status_code} {up.text[:200]}")
+        finally:
+            fb2.stop()
+            stop_serve(proc, "the expiry server")
+            self.procs.remove(proc)
+
+    # --- privacy ---
+
+    def privacy(self):
+        logs = b"".join(open(p, "rb").read() for p in self.logs if os.path.exists(p))
+        check(f"privacy: there is server output to scan ({len(logs)} bytes), {len(self.keys)} keys, {len(self.webhook_secrets)} webhook secrets, "
+              f"{len(self.link_secrets)} link secrets to look for", len(logs) > 0 and self.keys and self.webhook_secrets and self.link_secrets)
+        hits = [f"key #{i + 1}" for i, k in enumerate(self.keys) if k.encode() in logs or k[4:].encode() in logs]
+        hits += [f"key-shaped {m.group(0)[:12].decode()}…" for m in KEY_SHAPE.finditer(logs)]
+        check("privacy: the server's stdout/stderr hold no sck_ key (nor anything shaped like one)", not hits, hits[:5])
+        hits = []
+        for i, s in enumerate(self.webhook_secrets):
+            b64 = s[len("whsec_"):]
+            if s.encode() in logs or b64.encode() in logs or b64.rstrip("=").encode() in logs:
+                hits.append(f"secret #{i + 1}")
+        hits += [m.group(0)[:10].decode() + "…" for m in WHSEC_SHAPE.finditer(logs)]
+        check("privacy: ... no whsec_ secret (whole or its base64) and nothing shaped like one", not hits, hits[:5])
+        hits = [f"link secret #{i + 1}" for i, s in enumerate(self.link_secrets) if s.encode() in logs]
+        check(f"privacy: ... no k= secret of any session_url or handoff_url ({len(self.link_secrets)} of them)", not hits, hits[:5])
+        texts = [DOC_GIVEN, DOC_FAMILY, "Eriksson", "ANNA<MARIA", DOC_BIRTH, *self.doc_numbers]
+        found = [t for t in texts if t.lower().encode() in logs.lower()]
+        check("privacy: ... no name, birthdate or document number", not found, found)
+        leaks, files = [], 0
+        for root, _, names in (w for d in self.data_dirs for w in os.walk(d)):
+            for fn in names:
+                content = open(os.path.join(root, fn), "rb").read()
+                files += 1
+                leaks += [f"{fn}: key #{i + 1}" for i, k in enumerate(self.keys) if k.encode() in content]
+                leaks += [f"{fn}: link secret #{i + 1}" for i, s in enumerate(self.link_secrets) if s.encode() in content]
+                leaks += [f"{fn}: webhook secret #{i + 1}" for i, s in enumerate(self.webhook_secrets) if s.encode() in content]
+        check(f"privacy: no file of the data folders ({files} files, WAL included) holds a key, a webhook secret or a link secret in clear",
+              files > 0 and not leaks, leaks[:6])
+
+    # --- all ---
+
+    def run(self):
+        self.make_passports()
+        try:
+            self.start()
+            self.run_keys()
+            steps = (self.run_refusals, self.run_verified_browser, self.run_authenticator, self.run_failed, self.run_idempotency, self.run_narrowing,
+                     self.run_expired)
+            only = set(self.args.only.split(",")) if self.args.only else None
+            for step in steps:
+                if only and step.__name__.removeprefix("run_") not in only:
+                    continue
+                try:
+                    step()
+                except Exception as error:  # one broken step must not hide the others
+                    check(f"{step.__name__} ran to its end", False, "".join(traceback.format_exception(error))[-1500:])
+                    for i, d in enumerate(self.drivers):
+                        self.shot(d, f"failure-{step.__name__}-{i}")
+                self.drain()
+        except Exception as error:
+            check("set-up", False, "".join(traceback.format_exception(error))[-1500:])
+        finally:
+            for d in list(self.drivers):
+                self.quit(d)
+            if self.fb:
+                self.fb.stop()
+                self.drain()
+            for p in self.procs:
+                stop_serve(p)
+        if self.logs:
+            self.privacy()
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Sigil's connector API driven by a scripted flow builder (Descope), with Chromium and sigil-authenticator")
+    ap.add_argument("--sigil", default=os.environ.get("SIGIL_BIN", ".build/debug/sigil"))
+    ap.add_argument("--authenticator", default=os.environ.get("SIGIL_AUTHENTICATOR_BIN", ".build/debug/sigil-authenticator"))
+    ap.add_argument("--engine", default=os.environ.get("SIGIL_IDV_ENGINE"))
+    ap.add_argument("--work", default=None, help="a folder for this run (pids of started processes go to WORK/pids)")
+    ap.add_argument("--artifacts", default=None, help="keep screenshots, logs and the work folder here")
+    ap.add_argument("--only", default=None, help="comma-separated cases to run after the keys: refusals, verified_browser, authenticator, failed, "
+                                                 "idempotency, narrowing, expired (idempotency replays verified_browser's run)")
+    args = ap.parse_args()
+    engine_ok = bool(args.engine) and os.path.isfile(args.engine) and os.access(args.engine, os.X_OK)
+    fixtures_ok = os.path.isdir(FACES) and all(os.path.isfile(os.path.join(FACES, n)) for n in ("obama__a.jpg", "obama__b.jpg"))
+    if not (engine_ok and fixtures_ok):
+        why = [] if engine_ok else [f"the IDV engine ({args.engine or '--engine not given'}) is absent"]
+        why += [] if fixtures_ok else [f"{FACES} is absent"]
+        print(f"SKIP the connector suite: {' and '.join(why)}: nothing to decide a verification with")
+        print("0 passed, 0 failed")
+        return 0
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the finally blocks stop the servers and browsers
+    suite = Suite(args)
+    try:
+        suite.run()
+    except Exception as error:
+        check("the suite ran", False, "".join(traceback.format_exception(error))[-1500:])
+    if args.artifacts is None:
+        shutil.rmtree(suite.run_dir if args.work else suite.work, ignore_errors=True)
+    else:
+        print(f"work folder (server logs, data, passports, CLI home): {suite.run_dir}")
+    if E.RESULTS["skipped"]:
+        print(f"({E.RESULTS['skipped']} skipped)")
+    print(f"{E.RESULTS['passed']} passed, {E.RESULTS['failed']} failed")
+    return 1 if E.RESULTS["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

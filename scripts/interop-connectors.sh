@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Runs the connector API interop suite (issue 15, docs/connectors.md): interop/connectors.py drives the real
+# `sigil serve` with a scripted flow builder acting as Descope (interop/flow_builder.py: holds a connector key, calls
+# POST /api/v1/connectors/idv/sessions with an Idempotency-Key and a redirect_url to its own /resume on 127.0.0.1,
+# sends the browser to session_url, reads the result on /resume, receives idv.session_started and idv.decided
+# webhooks verified with the Standard Webhooks reference library from PyPI through interop/webhook_receiver.py).
+# Registration -> IDV -> VERIFIED in headless Chromium (the synthetic ePassport chip of interop/idv_passport.py and a
+# selfie through the capture page, as interop/idv_e2e.py does, back on the flow builder cross-site) and with the real
+# `sigil-authenticator verify` (the page's hand-off QR, liveness_mode active with frames synthesised by
+# interop/idv_liveness_frames.py; and the connector answer's handoff_url alone); a FAILED run (expected names that do
+# not match); keys shown once, 401/403/422 refusals, idempotent retries (replayed, refused with another body,
+# concurrent), the tenant policy only ever narrowed (document_types; liveness_mode active, finished by the capture
+# page's own liveness run in Chromium fed the synthesised frames through a test camera); no key, webhook secret or
+# link secret in the server's output. About 2 minutes. The driver's docstring lists every check.
+# Needs the IDV engine ($SIGIL_IDV_ENGINE, default /usr/local/lib/sigil/sigil-idv-engine when it exists) and the
+# photographs in ../shared/fixtures ($SIGIL_FIXTURES_DIR overrides): without either there is nothing to decide a
+# verification with, and the whole suite is one SKIP line and "0 passed, 0 failed" (exit 0).
+# Needs: chromium, chromium-driver, openssl, zbar-tools, librsvg2-bin; /opt/peers-venv with selenium, requests,
+# cryptography, authlib, standardwebhooks, numpy and Pillow (scripts/install-interop.sh, scripts/install-idv-engines.sh).
+# Environment: SIGIL_BIN, SIGIL_AUTHENTICATOR_BIN (default .build/debug/…), SIGIL_IDV_ENGINE, SIGIL_FIXTURES_DIR,
+# SIGIL_ARTIFACTS (keep screenshots, server logs and the work folder there).
+# Ends with the summed "N passed, M failed"; exits 1 on any failure.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+SIGIL_BIN=${SIGIL_BIN:-.build/debug/sigil}
+SIGIL_AUTHENTICATOR_BIN=${SIGIL_AUTHENTICATOR_BIN:-.build/debug/sigil-authenticator}
+if [ -z "${SIGIL_IDV_ENGINE:-}" ] && [ -x /usr/local/lib/sigil/sigil-idv-engine ]; then
+    SIGIL_IDV_ENGINE=/usr/local/lib/sigil/sigil-idv-engine
+fi
+FIXTURES=${SIGIL_FIXTURES_DIR:-../shared/fixtures}
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+
+if [ ! -d "$FIXTURES/faces" ] || [ -z "${SIGIL_IDV_ENGINE:-}" ] || [ ! -x "${SIGIL_IDV_ENGINE:-}" ]; then
+    why=()
+    [ -d "$FIXTURES/faces" ] || why+=("$FIXTURES/faces is absent")
+    { [ -n "${SIGIL_IDV_ENGINE:-}" ] && [ -x "${SIGIL_IDV_ENGINE:-}" ]; } || why+=("the IDV engine (${SIGIL_IDV_ENGINE:-SIGIL_IDV_ENGINE unset}) is absent")
+    echo "SKIP the connector suite: ${why[*]}: nothing to decide a verification with"
+    summary
+    exit 0
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/sigil-connectors.XXXXXX")
+# The driver stops the servers and browsers it starts; if it dies before it can (SIGKILL, a crash), the pids it wrote
+# to $WORK/pids (sigil serve, chromedriver) are stopped here, each only while it still runs one of those programs,
+# chromedriver's own children (its Chromium) first.
+SIGIL_REAL=$(readlink -f "$SIGIL_BIN")
+cleanup() {
+    local pid exe child
+    if [ -f "$WORK/pids" ]; then
+        while read -r pid; do
+            [ -n "$pid" ] || continue
+            exe=$(readlink -f "/proc/$pid/exe" 2>/dev/null) || continue
+            case "$exe" in
+                "$SIGIL_REAL") kill -TERM "$pid" 2>/dev/null || true ;;
+                */chromedriver)
+                    for child in $(pgrep -P "$pid" 2>/dev/null); do kill -TERM "$child" 2>/dev/null || true; done
+                    kill -TERM "$pid" 2>/dev/null || true
+                    ;;
+            esac
+        done <"$WORK/pids"
+    fi
+    if [ -n "${SIGIL_ARTIFACTS:-}" ]; then
+        echo "interop-connectors.sh: kept $WORK (server logs, data, passports, CLI home)"
+    else
+        rm -rf "$WORK"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
+
+args=(--sigil "$SIGIL_BIN" --authenticator "$SIGIL_AUTHENTICATOR_BIN" --engine "$SIGIL_IDV_ENGINE" --work "$WORK")
+[ -n "${SIGIL_ARTIFACTS:-}" ] && args+=(--artifacts "$SIGIL_ARTIFACTS")
+run_python_suite interop/connectors.py "${args[@]}"
+summary
