@@ -24,10 +24,13 @@ for _ in $(seq 1 120); do
     sleep 0.5
 done
 TOKEN=$(env -u SIGIL_DATABASE_URL "$SIGIL_BIN" admin token create --data-dir "$WORK/data")
+# Requests wait up to 60 s (schemathesis' default is 10): POST /integrations with a generated vendor
+# domain makes outbound calls (name resolution, then a 3 s connect and 5 s read limit per call), which
+# on a loaded CI machine took longer than 10 s once; the answer is then a 422, not a hang.
 "$ST" --version
 rc=0
 "$ST" run "$BASE/api/admin/v1/openapi.json" --url "$BASE" -H "Authorization: Bearer $TOKEN" \
-    --checks all --max-examples "${SIGIL_SCHEMATHESIS_EXAMPLES:-50}" || rc=$?
+    --checks all --max-examples "${SIGIL_SCHEMATHESIS_EXAMPLES:-50}" --request-timeout 60 || rc=$?
 if [ "$rc" -eq 0 ]; then
     echo "PASS schemathesis: the admin API agrees with its OpenAPI document (all checks, three phases)"
     echo "1 passed, 0 failed"
