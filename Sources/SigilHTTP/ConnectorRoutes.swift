@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import SigilAdminAPI
+import SigilAuthenticatorProtocol
 import SigilCore
 import SigilJOSE
 import SigilServices
@@ -68,7 +69,7 @@ struct ConnectorRoutes {
             [
                 "session_id": JSONValue.string(started.sessionID), "session_url": .string(started.sessionURL),
                 "handoff_url": .string(started.handoffURL), "subject": .string(started.subject), "status": .string("pending"),
-                "expires_at": .string(Self.timestamp(started.expiresAt)),
+                "expires_at": .string(Wire.time(started.expiresAt)),
             ], status: replayed ? .ok : .created)
         if replayed { response.headers[HTTPField.Name("Idempotent-Replayed")!] = "true" }
         return response
@@ -80,17 +81,11 @@ struct ConnectorRoutes {
         let result = try await services.connectors.idvResult(key: key, sessionID: sid)
         var body: [String: JSONValue] = [
             "session_id": .string(sid), "status": .string(result.status), "state": .string(result.stage),
-            "reasons": .array(result.reasons.map { JSONValue.string($0) }), "expires_at": .string(Self.timestamp(result.expiresAt)),
+            "reasons": .array(result.reasons.map { JSONValue.string($0) }), "expires_at": .string(Wire.time(result.expiresAt)),
         ]
         if let ial = result.ialLevel { body["ial_level"] = .string(ial) }
         if let claims = result.verifiedClaims { body["verified_claims"] = claims }
         if let subject = result.subject { body["subject"] = .string(subject) }
         return try AuthenticatorRoutes.json(body)
-    }
-
-    static func timestamp(_ date: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        return f.string(from: date)
     }
 }

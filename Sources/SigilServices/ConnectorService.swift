@@ -71,9 +71,7 @@ public struct ConnectorService: Sendable {
     /// `overlap` seconds (0: it stops now), so a flow can switch without failing calls.
     public func rotateKey(tenantID: String, id: String, overlap: TimeInterval, by principal: Principal) async throws -> IssuedKey {
         try authorize(principal, tenantID)
-        guard (0...(7 * 86_400)).contains(overlap) else {
-            throw ServiceError.invalid([FieldError(field: "overlap_seconds", message: "overlap_seconds is 0 to 604800 (7 days)")])
-        }
+        try Validate.rotationOverlap(overlap)
         let now = context.clock.now()
         guard let old = try await context.store.connectorKeys.get(tenantID: tenantID, id: id), old.isActive(at: now) else {
             throw StoreError.notFound("connector key", id)

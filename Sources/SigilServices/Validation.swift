@@ -2,6 +2,13 @@ import Foundation
 
 /// Small validators shared by the use cases. Each returns a client-safe message or nil.
 public enum Validate {
+    /// A rotation's overlap (the old secret or key still valid): 0 to 7 days.
+    static func rotationOverlap(_ seconds: TimeInterval) throws {
+        guard (0...(7 * 86_400)).contains(seconds) else {
+            throw ServiceError.invalid([FieldError(field: "overlap_seconds", message: "overlap_seconds is 0 to 604800 (7 days)")])
+        }
+    }
+
     public static func email(_ value: String) -> String? {
         if value.isEmpty { return "email is required" }
         if value.utf8.count > 254 { return "email is longer than 254 characters" }

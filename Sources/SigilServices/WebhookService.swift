@@ -121,9 +121,7 @@ public struct WebhookService: Sendable {
     /// A new secret, shown this once. The old one keeps signing beside it (both signatures in
     /// `webhook-signature`) for `overlap` seconds, so receivers can switch without losing messages.
     public func rotateSecret(tenantID: String, id: String, overlap: TimeInterval, by principal: Principal) async throws -> Created {
-        guard (0...(7 * 86_400)).contains(overlap) else {
-            throw ServiceError.invalid([FieldError(field: "overlap_seconds", message: "overlap_seconds is 0 to 604800 (7 days)")])
-        }
+        try Validate.rotationOverlap(overlap)
         var endpoint = try await self.endpoint(tenantID: tenantID, id: id, by: principal)
         let now = context.clock.now()
         let (secret, sealed) = try newSecret(tenantID: tenantID, id: id)
