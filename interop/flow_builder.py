@@ -50,6 +50,7 @@ import requests  # noqa: E402
 from webhook_receiver import WebhookReceiver  # noqa: E402
 
 START_PATH = "/api/v1/connectors/idv/sessions"
+STEPUP_PATH = "/api/v1/connectors/stepup/challenges"
 
 
 class FlowRun:
@@ -69,6 +70,10 @@ class FlowRun:
     @property
     def session_id(self):
         return (self.started or {}).get("session_id")
+
+    @property
+    def challenge_id(self):
+        return (self.started or {}).get("challenge_id")
 
     @property
     def result(self):
@@ -178,6 +183,29 @@ class FlowBuilder:
         self._say(f"run {run.run_id}: POST {START_PATH} -> {r.status_code}")
         return r, doc
 
+    def start_stepup(self, user_identifier, binding_message=None, reason=None, user_verification=None, run_id=None, key=None):
+        """The LiveID step-up node's connector step (redirect_url back to /resume?exec=<run>). Returns the FlowRun."""
+        run_id = run_id or self.new_run_id()
+        body = {"user_identifier": user_identifier, "redirect_url": self.resume_url(run_id)}
+        for k, v in (("binding_message", binding_message), ("reason", reason), ("user_verification", user_verification)):
+            if v is not None:
+                body[k] = v
+        run = FlowRun(run_id, body, f"flow-run-{run_id}-{secrets.token_hex(8)}")
+        with self._lock:
+            self.runs[run_id] = run
+        r, doc = self.call("POST", STEPUP_PATH, body, key=key, headers={"Idempotency-Key": run.idempotency_key})
+        run.start_status, run.start_headers = r.status_code, dict(r.headers)
+        if r.status_code in (200, 201) and isinstance(doc, dict):
+            run.started = doc
+        else:
+            run.problem = doc if isinstance(doc, dict) else {"text": r.text[:500]}
+        self._say(f"run {run.run_id}: POST {STEPUP_PATH} -> {r.status_code}")
+        return run
+
+    def stepup_result(self, challenge_id, key=None):
+        """The step-up result call: (response, JSON)."""
+        return self.call("GET", f"{STEPUP_PATH}/{urllib.parse.quote(challenge_id, safe='')}", key=key)
+
     def result(self, session_id, key=None):
         """The result call: (response, JSON)."""
         return self.call("GET", f"{START_PATH}/{urllib.parse.quote(session_id, safe='')}", key=key)
@@ -231,6 +259,15 @@ class FlowBuilder:
             self.resumes.append(hit)
             if run:
                 run.resumes.append(hit)
+        cid = q.get("challenge_id", "")
+        if run and cid:  # back from a LiveID step-up
+            r, doc = self.stepup_result(cid)
+            run.results.append((r.status_code, doc))
+            match = doc.get("match_result") if isinstance(doc, dict) else f"HTTP {r.status_code}"
+            self._say(f"run {run.run_id}: resumed with {cid}; step-up result {r.status_code} {match}")
+            branch = "continue" if match == "match" else "stop"
+            return self._page(h, 200, f"<h1 id='flow-result' data-status='{html.escape(str(match))}' data-branch='{branch}'>Step-up: "
+                                      f"{html.escape(str(match))}</h1><p id='flow-run'>{html.escape(run.run_id)}</p>")
         sid = q.get("session_id", "")
         if not run or not sid:
             self._say(f"resume without a known run or a session_id: exec={q.get('exec')!r}")

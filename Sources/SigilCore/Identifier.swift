@@ -22,6 +22,7 @@ public enum IdentifierKind: String, Sendable, CaseIterable {
     case integration = "int"
     case webhookEndpoint = "whk"
     case connectorKey = "cnk"
+    case stepUpChallenge = "stu"
 }
 
 public struct IdentifierGenerator: Sendable {

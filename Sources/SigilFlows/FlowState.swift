@@ -23,6 +23,8 @@ public enum FlowKind: String, Codable, Sendable, CaseIterable {
     case upstreamOIDCLogout = "upstream_oidc_logout"
     /// An identity verification session (docs/idv.md).
     case idvSession = "idv_session"
+    /// A LiveID step-up asked for through the connector API (docs/connectors.md).
+    case stepUpChallenge = "step_up_challenge"
 }
 
 /// A flow row's typed, versioned payload: one Codable value per kind, instead of a dictionary of
@@ -38,6 +40,7 @@ public enum FlowState: Sendable, Equatable {
     case upstreamOIDC(UpstreamOIDCLogin)
     case upstreamOIDCLogout(UpstreamOIDCLogoutFlow)
     case idvSession(IDVSession)
+    case stepUpChallenge(StepUpChallenge)
 
     /// The stored format's version. Bump it, and add a conversion, when a payload changes shape
     /// in a way old rows cannot decode.
@@ -54,6 +57,7 @@ public enum FlowState: Sendable, Equatable {
         case .upstreamOIDC: .upstreamOIDC
         case .upstreamOIDCLogout: .upstreamOIDCLogout
         case .idvSession: .idvSession
+        case .stepUpChallenge: .stepUpChallenge
         }
     }
 }
@@ -64,6 +68,7 @@ extension FlowState: Codable {
         case passkeyCeremony = "passkey_ceremony", authenticatorSignIn = "authenticator_sign_in", deviceEnrolment = "device_enrolment"
         case samlAuthnRequest = "saml_authn_request", samlLogout = "saml_logout", upstreamSAML = "upstream_saml"
         case upstreamOIDC = "upstream_oidc", upstreamOIDCLogout = "upstream_oidc_logout", idvSession = "idv_session"
+        case stepUpChallenge = "step_up_challenge"
     }
 
     public struct UnsupportedVersion: Error, Sendable { public let version: Int }
@@ -82,6 +87,7 @@ extension FlowState: Codable {
         case .upstreamOIDC: self = .upstreamOIDC(try c.decode(UpstreamOIDCLogin.self, forKey: .data))
         case .upstreamOIDCLogout: self = .upstreamOIDCLogout(try c.decode(UpstreamOIDCLogoutFlow.self, forKey: .data))
         case .idvSession: self = .idvSession(try c.decode(IDVSession.self, forKey: .data))
+        case .stepUpChallenge: self = .stepUpChallenge(try c.decode(StepUpChallenge.self, forKey: .data))
         }
     }
 
@@ -98,6 +104,7 @@ extension FlowState: Codable {
         case .upstreamOIDC(let v): try c.encode(Name.upstreamOIDC, forKey: .flow); try c.encode(v, forKey: .data)
         case .upstreamOIDCLogout(let v): try c.encode(Name.upstreamOIDCLogout, forKey: .flow); try c.encode(v, forKey: .data)
         case .idvSession(let v): try c.encode(Name.idvSession, forKey: .flow); try c.encode(v, forKey: .data)
+        case .stepUpChallenge(let v): try c.encode(Name.stepUpChallenge, forKey: .flow); try c.encode(v, forKey: .data)
         }
     }
 }
@@ -160,7 +167,7 @@ extension FlowState {
                     applicationID: try need("application_id"), spEntityID: c["sp_entity_id"] ?? "", requestID: try need("request_id"),
                     acsURL: try need("acs_url"), nameIDFormat: c["name_id_format"] ?? "", relayState: c["relay_state"].flatMap { $0.isEmpty ? nil : $0 },
                     forceAuthn: c["force_authn"] == "true", signed: c["signed"] == "true"))
-        case .upstreamSAML, .upstreamOIDC, .upstreamOIDCLogout, .idvSession:
+        case .upstreamSAML, .upstreamOIDC, .upstreamOIDCLogout, .idvSession, .stepUpChallenge:
             // Written only by version 1 and later.
             throw LegacyUnreadable(kind: kind, missing: "a version")
         case .samlLogout:

@@ -14,6 +14,7 @@ import SigilStore
 struct ConnectorRoutes {
     let services: ServiceSet
     var limiter: RateLimiter = RateLimiter()
+    var pages: Pages = .standard
 
     /// Failed connector keys per client address: while spent, every connector call from that
     /// address answers 429, valid key or not (as for admin tokens).
@@ -27,6 +28,12 @@ struct ConnectorRoutes {
         }
         router.post("/api/v1/connectors/idv/sessions") { request, context in try await self.startIDV(request, context) }
         router.get("/api/v1/connectors/idv/sessions/:sid") { request, context in try await self.idvResult(request, context) }
+        router.post("/api/v1/connectors/stepup/challenges") { request, context in try await self.startStepUp(request, context) }
+        router.get("/api/v1/connectors/stepup/challenges/:cid") { request, context in try await self.stepUpResult(request, context) }
+        // The challenge page the flow sends the person to (`challenge_url`).
+        router.get("/stepup/:cid/open") { request, context in try await self.openChallenge(request, context) }
+        router.get("/stepup/:cid") { request, context in try await self.challengePage(request, context) }
+        router.get("/stepup/:cid/continue") { request, context in try await self.continueChallenge(request, context) }
     }
 
     func key(_ request: Request, _ context: SigilRequestContext, scope: String) async throws -> ConnectorKey {
@@ -87,5 +94,141 @@ struct ConnectorRoutes {
         if let claims = result.verifiedClaims { body["verified_claims"] = claims }
         if let subject = result.subject { body["subject"] = .string(subject) }
         return try AuthenticatorRoutes.json(body)
+    }
+
+    // MARK: LiveID step-up
+
+    struct StepUpBody: Decodable {
+        var userIdentifier: String
+        var reason: String?
+        var bindingMessage: String?
+        var redirectUrl: String?
+        var userVerification: String?
+    }
+
+    func startStepUp(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let key = try await key(request, context, scope: "stepup:write")
+        let tenant = try context.requireTenant()
+        let body = try await JSONBody.decode(
+            StepUpBody.self, from: request, context: context,
+            allowed: ["user_identifier", "reason", "binding_message", "redirect_url", "user_verification"])
+        let (started, replayed) = try await services.connectors.startStepUp(
+            key: key, tenant: tenant,
+            .init(
+                userIdentifier: body.userIdentifier, reason: body.reason, bindingMessage: body.bindingMessage, redirectURL: body.redirectUrl,
+                userVerification: body.userVerification),
+            idempotencyKey: request.headers[HTTPField.Name("Idempotency-Key")!], issuer: context.issuer,
+            authenticator: services.authenticator)
+        var response = try AuthenticatorRoutes.json(
+            [
+                "challenge_id": JSONValue.string(started.challengeID), "challenge_url": .string(started.challengeURL),
+                "number": .string(started.number), "user_id": .string(started.userID), "match_result": .string("pending"),
+                "expires_at": .string(Wire.time(started.expiresAt)),
+            ], status: replayed ? .ok : .created)
+        if replayed { response.headers[HTTPField.Name("Idempotent-Replayed")!] = "true" }
+        return response
+    }
+
+    func stepUpResult(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let key = try await key(request, context, scope: "stepup:read")
+        let cid = context.parameters.get("cid") ?? ""
+        let r = try await services.connectors.stepUpResult(key: key, challengeID: cid)
+        var body: [String: JSONValue] = [
+            "challenge_id": .string(cid), "match_result": .string(r.matchResult), "amr": .strings(r.amr),
+            "expires_at": .string(Wire.time(r.expiresAt)),
+        ]
+        if let v = r.confidence { body["confidence"] = .string(v) }
+        if let v = r.acr { body["acr"] = .string(v) }
+        if let v = r.reason { body["reason"] = .string(v) }
+        if let v = r.userVerification { body["user_verification"] = .string(v) }
+        if let v = r.userID { body["user_id"] = .string(v) }
+        if let v = r.number { body["number"] = .string(v) }
+        if let v = r.decidedAt { body["decided_at"] = .string(Wire.time(v)) }
+        return try AuthenticatorRoutes.json(body)
+    }
+
+    static func challengeID(_ context: SigilRequestContext) throws -> String {
+        guard let cid = context.parameters.get("cid"), cid.hasPrefix("stu_"), cid.utf8.count < 64,
+            cid.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F })
+        else { throw Problem.notFound() }
+        return cid
+    }
+
+    static func challengePath(_ context: SigilRequestContext, _ cid: String, _ tail: String = "") -> String {
+        Web.basePath(context) + "/stepup/" + cid + tail
+    }
+
+    static func cookieName(_ context: SigilRequestContext) -> String { Web.isSecure(context) ? "__Secure-sigil_liveid" : "sigil_liveid" }
+
+    /// `challenge_url`: the link's secret moves into a cookie scoped to the challenge's path, out
+    /// of the address bar.
+    func openChallenge(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let cid = try Self.challengeID(context)
+        let secret = request.uri.queryParameters.get("k").map { String($0) } ?? ""
+        guard try await services.connectors.stepUpForLink(tenantID: tenant.id, challengeID: cid, secret: secret) != nil else {
+            return unknownChallenge(context)
+        }
+        var cookie = ["\(Self.cookieName(context))=\(secret)", "Path=\(Self.challengePath(context, cid))", "HttpOnly", "SameSite=Lax", "Max-Age=1800"]
+        if Web.isSecure(context) { cookie.append("Secure") }
+        return Web.redirect(
+            Self.challengePath(context, cid), headers: [.setCookie: cookie.joined(separator: "; "), .referrerPolicy: "no-referrer"])
+    }
+
+    func challengePage(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let cid = try Self.challengeID(context)
+        let base = Web.basePath(context)
+        guard
+            let r = try await services.connectors.stepUpForLink(
+                tenantID: tenant.id, challengeID: cid, secret: Web.cookie(Self.cookieName(context), in: request))
+        else { return unknownChallenge(context) }
+        let next = Self.challengePath(context, cid, "/continue")
+        let view: LiveIDView
+        switch r.matchResult {
+        case "pending":
+            view = LiveIDView(
+                base: base, heading: "Confirm it's you", number: r.number, result: r.matchResult, message: nil, refresh: "2", continueURL: nil)
+        default:
+            let message: String =
+                switch r.matchResult {
+                case "match": "Confirmed on your Sigil authenticator."
+                case "expired": "Nobody answered in time."
+                default: "The request was not confirmed."
+                }
+            view = LiveIDView(
+                base: base, heading: r.matchResult == "match" ? "Confirmed" : "Not confirmed", number: nil, result: r.matchResult,
+                message: message, refresh: r.redirectURL == nil ? nil : "0;url=" + next, continueURL: r.redirectURL == nil ? nil : next)
+        }
+        var response = pages.page(.liveID, view)
+        response.headers[.referrerPolicy] = "no-referrer"
+        return response
+    }
+
+    /// Once decided, back to the flow that asked (an origin its key allows) with the challenge's
+    /// id to read the result by; never the result itself.
+    func continueChallenge(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let cid = try Self.challengeID(context)
+        guard
+            let r = try await services.connectors.stepUpForLink(
+                tenantID: tenant.id, challengeID: cid, secret: Web.cookie(Self.cookieName(context), in: request))
+        else { return unknownChallenge(context) }
+        guard r.matchResult != "pending" else { return Web.redirect(Self.challengePath(context, cid)) }
+        guard let back = r.redirectURL, var url = URLComponents(string: back) else {
+            return pages.page(.continueLink, ContinueLinkView(base: Web.basePath(context), url: Web.basePath(context) + "/", heading: "Finished"))
+        }
+        url.queryItems = (url.queryItems ?? []) + [URLQueryItem(name: "challenge_id", value: cid)]
+        guard let target = url.string else { return unknownChallenge(context) }
+        return Web.redirect(target, headers: [.referrerPolicy: "no-referrer"])
+    }
+
+    func unknownChallenge(_ context: SigilRequestContext) -> Response {
+        pages.page(
+            .error,
+            ErrorView(
+                base: Web.basePath(context), title: "Step-up", heading: "This request cannot continue",
+                message: "This link is unknown or has expired. Go back to the application and try again.", oauthCode: nil, askAdministrator: false),
+            status: .forbidden)
     }
 }

@@ -31,6 +31,7 @@ struct Pages: Sendable {
         case continueLink = "continue-link"
         case stepUp = "step-up"
         case idv
+        case liveID = "liveid"
     }
 
     struct LoadError: Error, CustomStringConvertible {
@@ -235,6 +236,20 @@ struct ContinueLinkView: PageView {
     let base: String
     let url: String
     var heading = "Signed in"
+}
+
+/// A connector's LiveID step-up challenge (`liveid.mustache`).
+struct LiveIDView: PageView {
+    let base: String
+    let heading: String
+    /// While pending: the number to pick on the phone.
+    let number: String?
+    /// `pending`, `match`, `no_match` or `expired`.
+    let result: String
+    let message: String?
+    /// The meta refresh's content ("2", or "0;url=…" once decided with somewhere to go), if any.
+    let refresh: String?
+    let continueURL: String?
 }
 
 /// The step-up page after an upstream sign-in.

@@ -26,7 +26,7 @@ public enum SigilServer {
         SAMLRoutes(services: services, limiter: rateLimiter, pages: pages).register(on: router)
         UpstreamRoutes(services: services, limiter: rateLimiter, pages: pages).register(on: router)
         IDVRoutes(services: services, limiter: rateLimiter, pages: pages).register(on: router)
-        ConnectorRoutes(services: services, limiter: rateLimiter).register(on: router)
+        ConnectorRoutes(services: services, limiter: rateLimiter, pages: pages).register(on: router)
         return router
     }
 

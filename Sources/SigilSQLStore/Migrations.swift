@@ -594,6 +594,10 @@ enum Migrations {
                 "CREATE INDEX idempotency_records_expiry ON idempotency_records (expires_at)",
             ]
         },
+        // Flow rows due for a decision by kind (the expiry sweep's unanswered step-up challenges).
+        Migration(version: 16, name: "flow-rows-due") { _ in
+            ["CREATE INDEX login_transactions_due ON login_transactions (kind, state, expires_at)"]
+        },
     ]
 
     /// The migrations by version (the list above may be merged out of order).

@@ -74,6 +74,18 @@ struct SQLLoginTransactionStore: LoginTransactionStore {
         }
     }
 
+    func listDue(kind: LoginTransaction.Kind, before: Date, limit: Int) async throws -> [LoginTransaction] {
+        try await runner.read("login transaction") { db in
+            try await db.raw(
+                """
+                SELECT \(unsafeRaw: Self.columns) FROM login_transactions
+                WHERE kind = \(bind: kind.rawValue) AND state = \(bind: LoginTransaction.State.pending.rawValue) AND expires_at <= \(bind: before.ms)
+                ORDER BY expires_at, id LIMIT \(bind: Int64(max(1, limit)))
+                """
+            ).all().map(Self.decode)
+        }
+    }
+
     func deleteExpired(now: Date) async throws -> Int {
         try await runner.write("login transaction") { db in
             try await db.raw("DELETE FROM login_transactions WHERE expires_at <= \(bind: now.ms) RETURNING id").all().count

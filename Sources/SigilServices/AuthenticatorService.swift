@@ -147,7 +147,11 @@ public struct AuthenticatorService: Sendable {
         let context = self.context
         let policy = self.policy
         let now = context.clock.now()
-        let clientIP = (try? await context.store.loginTransactions.get(tenantID: tenantID, id: transactionID))?.authenticatorSignIn?.clientIP ?? "-"
+        let flow = (try? await context.store.loginTransactions.get(tenantID: tenantID, id: transactionID))?.authenticatorSignIn
+        let clientIP = flow?.clientIP ?? "-"
+        // A connector's step-up is asked for by the tenant's own flow (an API key), not by anyone
+        // who knows an email address: it skips the spacing between pushes, not the rest.
+        let connectorStepUp = flow?.stepUpFor?.hasPrefix(IdentifierKind.stepUpChallenge.rawValue + "_") == true
         do {
             guard let user = try await context.store.users.find(tenantID: tenantID, email: email) else {
                 throw Suppressed(reason: "unknown_user")
@@ -163,7 +167,9 @@ public struct AuthenticatorService: Sendable {
                         state.windowCount = 0
                     }
                     if state.windowCount >= policy.pushesPerWindow { throw Suppressed(reason: "rate_limited") }
-                    if let last = state.lastPushAt, now.timeIntervalSince(last) < policy.pushSpacing { throw Suppressed(reason: "rate_limited") }
+                    if !connectorStepUp, let last = state.lastPushAt, now.timeIntervalSince(last) < policy.pushSpacing {
+                        throw Suppressed(reason: "rate_limited")
+                    }
                     state.windowCount += 1
                     state.lastPushAt = now
                     state.updatedAt = now
@@ -389,6 +395,12 @@ public struct AuthenticatorService: Sendable {
                 if case .refuse(let refusal) = action { throw Self.deviceError(refusal) }
                 t.apply(machine.record, FlowState.authenticatorSignIn)
                 return action
+            }
+            // A connector's LiveID step-up is decided by this answer, in this transaction.
+            if let challenge = flow?.stepUpFor, challenge.hasPrefix(IdentifierKind.stepUpChallenge.rawValue + "_") {
+                _ = try await ConnectorService.decide(
+                    challengeID: challenge, tenantID: tenant.id, outcome: ConnectorService.outcome(of: updated, now: now), now: now,
+                    context: context, tx: tx)
             }
             let base = ["transaction": transactionID, "kind": kind, "device": deviceID]
             if action == .wrongNumber {

@@ -21,7 +21,7 @@ public struct ConnectorService: Sendable {
     }
 
     /// What a key may do.
-    public static let scopes: Set<String> = ["idv:write", "idv:read"]
+    public static let scopes: Set<String> = ["idv:write", "idv:read", "stepup:write", "stepup:read"]
     static let keyPrefix = "sck_"
     /// How long an idempotency key's first answer is kept.
     static let idempotencyLifetime: TimeInterval = 24 * 3600
@@ -210,16 +210,8 @@ public struct ConnectorService: Sendable {
     ) async throws -> (started: IDVStarted, replayed: Bool) {
         let tenantID = key.tenantID
         let fingerprint = try Self.fingerprint("idv.start", request)
-        if let idempotencyKey {
-            guard (1...255).contains(idempotencyKey.utf8.count), idempotencyKey.unicodeScalars.allSatisfy({ (0x21...0x7E).contains($0.value) })
-            else {
-                throw ServiceError.invalid([FieldError(field: "Idempotency-Key", message: "Idempotency-Key is 1 to 255 visible ASCII characters")])
-            }
-            if let earlier = try await context.store.connectorKeys.idempotent(
-                tenantID: tenantID, keyID: key.id, idempotencyKey: idempotencyKey, at: context.clock.now())
-            {
-                return (try open(earlier, fingerprint: fingerprint), true)
-            }
+        if let earlier = try await replay(key: key, idempotencyKey: idempotencyKey, fingerprint: fingerprint, as: IDVStarted.self) {
+            return (earlier, true)
         }
         let options = try validate(request, key: key)
         let subject = try await idv.subject(tenantID: tenantID, clientID: Self.subjectClient, externalID: request.userIdentifier)
@@ -229,32 +221,16 @@ public struct ConnectorService: Sendable {
         let answer = IDVStarted(
             sessionID: started.id, sessionURL: issuer + "/idv/\(started.id)/open?k=\(started.secret)",
             handoffURL: issuer + "/idv/\(started.id)/handoff?k=\(started.handoffSecret)", subject: subject.id, expiresAt: started.expiresAt)
-        guard let idempotencyKey else { return (answer, false) }
-        let now = context.clock.now()
-        let record = IdempotencyRecord(
-            tenantID: tenantID, keyID: key.id, idempotencyKey: idempotencyKey, requestHash: fingerprint, status: 201,
-            sealedResponse: try context.masterKey.seal(
-                Array(try JSONEncoder.sorted.encode(answer)), context: Self.idempotencyContext(tenantID: tenantID, keyID: key.id, idempotencyKey)),
-            createdAt: now, expiresAt: now.addingTimeInterval(Self.idempotencyLifetime))
-        do {
-            try await context.store.connectorKeys.saveIdempotent(record)
-        } catch let error as StoreError where error.code == .alreadyExists {
-            // A concurrent retry won: its session is the answer; this one is never handed out and
-            // expires unused (its `idv.session_started` event was already recorded: docs/connectors.md).
-            guard
-                let earlier = try await context.store.connectorKeys.idempotent(
-                    tenantID: tenantID, keyID: key.id, idempotencyKey: idempotencyKey, at: now)
-            else { throw error }
-            return (try open(earlier, fingerprint: fingerprint), true)
-        }
-        return (answer, false)
+        // A concurrent retry that kept its answer first wins: this session is then never handed
+        // out and expires unused (its `idv.session_started` event was already recorded: docs/connectors.md).
+        return try await remember(answer, key: key, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
     }
 
     /// Subjects of connector sessions belong to the tenant's connector, not to one key, so a
     /// rotated key finds the same person.
     static let subjectClient = "connector"
 
-    func open(_ record: IdempotencyRecord, fingerprint: String) throws -> IDVStarted {
+    func open<T: Decodable>(_ record: IdempotencyRecord, fingerprint: String, as: T.Type) throws -> T {
         guard constantTimeEquals(Array(record.requestHash.utf8), Array(fingerprint.utf8)) else {
             throw ServiceError(
                 .invalidInput, "this Idempotency-Key was used with another request; use a new key for a new request",
@@ -262,7 +238,7 @@ public struct ConnectorService: Sendable {
         }
         let bytes = try context.masterKey.open(
             record.sealedResponse, context: Self.idempotencyContext(tenantID: record.tenantID, keyID: record.keyID, record.idempotencyKey))
-        return try JSONDecoder().decode(IDVStarted.self, from: Data(bytes))
+        return try JSONDecoder().decode(T.self, from: Data(bytes))
     }
 
     static func idempotencyContext(tenantID: String, keyID: String, _ key: String) -> String {

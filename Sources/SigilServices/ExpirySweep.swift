@@ -31,6 +31,8 @@ public struct ExpirySweep: Sendable {
     }
 
     public func run(now: Date) async throws -> Result {
+        // Unanswered step-up challenges are decided (and their webhooks queued) before rows go.
+        _ = try await ConnectorService.decideOverdueStepUps(now: now, context: context)
         // Participants first: the session rows they hang off are about to go.
         let participants = try await context.store.sessionParticipants.deleteExpired(now: now)
         return Result(

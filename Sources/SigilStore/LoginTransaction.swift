@@ -92,6 +92,9 @@ public protocol LoginTransactionStore: Sendable {
     func listPending(tenantID: String, userID: String, kind: LoginTransaction.Kind, now: Date) async throws -> [LoginTransaction]
     /// Locked read-modify-write, like the other aggregates' updates.
     func update(tenantID: String, id: String, _ mutate: @escaping @Sendable (inout LoginTransaction) throws -> Void) async throws -> LoginTransaction
+    /// Pending rows of `kind`, of any tenant, whose `expiresAt` is at or before `before` (oldest
+    /// first, at most `limit`): flows the expiry sweep must decide before their rows go.
+    func listDue(kind: LoginTransaction.Kind, before: Date, limit: Int) async throws -> [LoginTransaction]
     func deleteExpired(now: Date) async throws -> Int
 }
 

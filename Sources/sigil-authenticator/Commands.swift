@@ -333,15 +333,29 @@ struct Approve: AsyncParsableCommand {
     @Flag(help: "Do not ask for confirmation (reports user verification `none`).")
     var yes = false
 
+    @Option(
+        name: .customLong("simulate-user-verification"),
+        help: "Testing only: report this local check (face, fingerprint, pin, presence) without performing it, as a phone would after its own check.")
+    var simulated: String?
+
     func run() async throws {
         if number == nil && !Terminal.isInteractive {
             throw CLIFailure.usage("no terminal to ask for the number; pass --number")
         }
-        if !yes && !Terminal.isInteractive {
-            throw CLIFailure.usage("no terminal to confirm on; pass --yes")
+        let verifier: any UserVerifier
+        if let simulated {
+            guard let method = UserVerificationMethod(rawValue: simulated), method != .none else {
+                throw CLIFailure.usage("--simulate-user-verification is face, fingerprint, pin or presence")
+            }
+            verifier = FixedUserVerifier(method)
+        } else {
+            if !yes && !Terminal.isInteractive {
+                throw CLIFailure.usage("no terminal to confirm on; pass --yes")
+            }
+            verifier = TerminalVerifier(assumeYes: yes)
         }
         let (json, number, transaction) = (global.json, number, transaction)
-        try await global.withAuthenticator(verifier: TerminalVerifier(assumeYes: yes)) { authenticator, store in
+        try await global.withAuthenticator(verifier: verifier) { authenticator, store in
             let request = try selectRequest(try await collectRequests(authenticator, store, wait: 0), transaction: transaction)
             if !json { print(describe(request)) }
             var typed = number

@@ -68,6 +68,14 @@ struct PeriodicService: Service, CustomStringConvertible {
         }
     }
 
+    /// Decides the connector's step-up challenges nobody answered, soon after their deadline, so
+    /// their `stepup.decided` webhook (`expired`) goes out without anyone polling.
+    static func stepUpExpiry(_ services: ServiceSet, interval: Duration, logger: Logger) -> PeriodicService {
+        PeriodicService(name: "step-up expiry", interval: interval, logger: logger) {
+            _ = try await ConnectorService.decideOverdueStepUps(now: services.context.clock.now(), context: services.context)
+        }
+    }
+
     /// Sends the back-channel logout tokens that are due: retries after a failed round, and
     /// deliveries a crash or restart interrupted (once their claim has run out).
     static func logoutDeliveries(_ services: ServiceSet, interval: Duration, logger: Logger) -> PeriodicService {

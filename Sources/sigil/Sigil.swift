@@ -99,6 +99,7 @@ struct Serve: AsyncParsableCommand {
                         .init(service: app),
                         .init(service: PeriodicService.expirySweep(services, logger: logger)),
                         .init(service: PeriodicService.logoutDeliveries(services, interval: .seconds(15), logger: logger)),
+                        .init(service: PeriodicService.stepUpExpiry(services, interval: .seconds(5), logger: logger)),
                         .init(
                             service: PeriodicService.webhookDeliveries(
                                 services, interval: try webhookPollInterval(), logger: logger,

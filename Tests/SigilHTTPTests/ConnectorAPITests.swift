@@ -145,7 +145,11 @@ import Testing
             let doc = try await h.request(.get, "/api/v1/connectors/openapi.json")
             #expect(doc.status == .ok)
             let paths = try #require(try doc.json()["paths"] as? [String: Any])
-            #expect(Set(paths.keys) == ["/api/v1/connectors/idv/sessions", "/api/v1/connectors/idv/sessions/{session_id}"])
+            #expect(
+                Set(paths.keys) == [
+                    "/api/v1/connectors/idv/sessions", "/api/v1/connectors/idv/sessions/{session_id}", "/api/v1/connectors/stepup/challenges",
+                    "/api/v1/connectors/stepup/challenges/{challenge_id}",
+                ])
         }
     }
 }
