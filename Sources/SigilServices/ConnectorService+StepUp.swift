@@ -1,4 +1,5 @@
 import Foundation
+import SigilAuthenticatorProtocol
 import SigilCore
 import SigilFlows
 import SigilStore
@@ -53,6 +54,7 @@ extension ConnectorService {
         }
         try validate(request, key: key)
         let user = try await stepUpUser(tenantID: tenant.id, request.userIdentifier)
+        try await checkPushLimits(tenantID: tenant.id, user: user, policy: authenticator.policy)
         let challengeID = context.ids.make(.stepUpChallenge)
         let linkSecret = Base64URL.encode(context.random.bytes(32))
         var shown = tenant.displayName + " step-up"
@@ -126,6 +128,23 @@ extension ConnectorService {
                 fieldErrors: [FieldError(field: "user_identifier", message: "no active user with an enrolled Sigil authenticator")])
         }
         return user
+    }
+
+    /// The flow learns at once what would otherwise silently stop its push (the dispatcher applies
+    /// the same limits again, under the user's lock): a "this wasn't me" block, or a full window.
+    func checkPushLimits(tenantID: String, user: User, policy: AuthenticatorPolicy) async throws {
+        let now = context.clock.now()
+        let state = try await context.store.authenticatorUserState.update(tenantID: tenantID, userID: user.id, now: now) { _ in }
+        if let blocked = state.blockedUntil, blocked > now {
+            throw AuthenticatorServiceError(
+                .pushBlocked, "the user reported a request as not theirs: no pushes reach them until \(Wire.time(blocked)); use another method")
+        }
+        let windowEnds = state.windowStartedAt.addingTimeInterval(policy.pushWindow)
+        if windowEnds > now, state.windowCount >= policy.pushesPerWindow {
+            throw AuthenticatorServiceError(
+                .pushRateLimited,
+                "the user had \(policy.pushesPerWindow) pushes in \(Int(policy.pushWindow / 60)) minutes: try again after \(Wire.time(windowEnds))")
+        }
     }
 
     // MARK: the result
@@ -245,7 +264,8 @@ extension ConnectorService {
         if let reason = d.reason { details["reason"] = reason }
         try await tx.audit.append(
             context.auditEvent(
-                "stepup.decided", by: updated.userID.map(Principal.user) ?? .system, tenantID: tenantID, targetType: "step_up_challenge",
+                "stepup.decided", by: d.matchResult == .expired ? .system : updated.userID.map(Principal.user) ?? .system, tenantID: tenantID,
+                targetType: "step_up_challenge",
                 targetID: challengeID, outcome: d.matchResult == .match ? .success : .failure, after: details, reason: d.reason))
         return updated
     }

@@ -36,6 +36,10 @@ public struct AuthenticatorServiceError: Error, Sendable, Equatable, CustomStrin
         public static let loginNotApproved = Code("login-not-approved", 409)
         public static let loginDenied = Code("login-denied", 403)
         public static let loginAlreadyUsed = Code("login-already-used", 409)
+        /// The user reported a push as not theirs: no pushes reach them for a while (connector step-up).
+        public static let pushBlocked = Code("push-blocked", 409)
+        /// The user had as many pushes as the window allows (connector step-up).
+        public static let pushRateLimited = Code("push-rate-limited", 429)
     }
 
     public let code: Code

@@ -48,11 +48,12 @@ import Testing
         return try await h.request(.post, path, json: String(decoding: body, as: UTF8.self), headers: try phone.headers("POST", path, body: body))
     }
 
-    func deny(_ h: Harness, _ phone: Phone, _ view: RequestView) async throws -> TestResponse {
+    func deny(_ h: Harness, _ phone: Phone, _ view: RequestView, notMe: Bool = false) async throws -> TestResponse {
         let message = try CanonicalMessage.approval(
             issuer: Self.origin, transactionID: view.transaction, challenge: view.challenge, origin: Self.origin, number: "",
-            decision: .deny, userVerification: .face)
-        let body = Wire.encode(DenyBody(reason: "declined", userVerification: "face", signature: try DeviceSignature.sign(message, with: phone.key)))
+            decision: notMe ? .report : .deny, userVerification: .face)
+        let body = Wire.encode(
+            DenyBody(reason: notMe ? "not_me" : "declined", userVerification: "face", signature: try DeviceSignature.sign(message, with: phone.key)))
         let path = "/authenticator/v1/transactions/\(view.transaction)/deny"
         return try await h.request(.post, path, json: String(decoding: body, as: UTF8.self), headers: try phone.headers("POST", path, body: body))
     }
@@ -175,7 +176,7 @@ import Testing
 
     @Test func refusalsSayWhatIsWrong() async throws {
         try await Harness.run { h in
-            _ = try await AuthenticatorRoutesTests().enrolPhone(h)
+            let (phone, _) = try await AuthenticatorRoutesTests().enrolPhone(h)
             let key = try await issue(h)
             let idvOnly = try await issue(h, name: "idv only", scopes: #"["idv:write"]"#)
             try await start(h, key: idvOnly, json: #"{"user_identifier":"ada@example.com"}"#).expectProblem(.forbidden)
@@ -209,7 +210,12 @@ import Testing
                 .post, "/api/v1/connectors/stepup/challenges", token: key, json: #"{"user_identifier":"ada@example.com","reason":"x"}"#,
                 headers: headers
             ).expectProblem(.unprocessableContent)
-            await h.services.pushDispatcher.drain()
+            // "This wasn't me": no match, and the flow is told at once that pushes to the user are blocked.
+            let cid = try #require(try a.json()["challenge_id"] as? String)
+            #expect(try await deny(h, phone, try await pending(h, phone), notMe: true).status == .ok)
+            let reported = try await h.request(.get, "/api/v1/connectors/stepup/challenges/\(cid)", token: key).json()
+            #expect(reported["match_result"] as? String == "no_match" && reported["reason"] as? String == "reported")
+            try await start(h, key: key, json: #"{"user_identifier":"ada@example.com"}"#).expectProblem(.conflict, "push-blocked")
         }
     }
 }
