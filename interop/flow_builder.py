@@ -172,15 +172,18 @@ class FlowBuilder:
     def send_start(self, run, body=None, key=None):
         """Sends (or re-sends: a retry) the run's connector step with its Idempotency-Key; body overrides the run's
         own body for this one call. The first success is kept on the run; every call's (response, JSON) is returned."""
-        r, doc = self.call("POST", START_PATH, body if body is not None else run.body, key=key,
-                           headers={"Idempotency-Key": run.idempotency_key})
+        return self._send(run, START_PATH, body if body is not None else run.body, key)
+
+    def _send(self, run, path, body, key):
+        """POSTs a connector step with the run's Idempotency-Key; the first answer is kept on the run."""
+        r, doc = self.call("POST", path, body, key=key, headers={"Idempotency-Key": run.idempotency_key})
         if run.start_status is None:
             run.start_status, run.start_headers = r.status_code, dict(r.headers)
             if r.status_code in (200, 201) and isinstance(doc, dict):
                 run.started = doc
             else:
                 run.problem = doc if isinstance(doc, dict) else {"text": r.text[:500]}
-        self._say(f"run {run.run_id}: POST {START_PATH} -> {r.status_code}")
+        self._say(f"run {run.run_id}: POST {path} -> {r.status_code}")
         return r, doc
 
     def start_stepup(self, user_identifier, binding_message=None, reason=None, user_verification=None, run_id=None, key=None):
@@ -193,13 +196,7 @@ class FlowBuilder:
         run = FlowRun(run_id, body, f"flow-run-{run_id}-{secrets.token_hex(8)}")
         with self._lock:
             self.runs[run_id] = run
-        r, doc = self.call("POST", STEPUP_PATH, body, key=key, headers={"Idempotency-Key": run.idempotency_key})
-        run.start_status, run.start_headers = r.status_code, dict(r.headers)
-        if r.status_code in (200, 201) and isinstance(doc, dict):
-            run.started = doc
-        else:
-            run.problem = doc if isinstance(doc, dict) else {"text": r.text[:500]}
-        self._say(f"run {run.run_id}: POST {STEPUP_PATH} -> {r.status_code}")
+        self._send(run, STEPUP_PATH, body, key)
         return run
 
     def stepup_result(self, challenge_id, key=None):

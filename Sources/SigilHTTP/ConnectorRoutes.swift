@@ -169,10 +169,8 @@ struct ConnectorRoutes {
         guard try await services.connectors.stepUpForLink(tenantID: tenant.id, challengeID: cid, secret: secret) != nil else {
             return unknownChallenge(context)
         }
-        var cookie = ["\(Self.cookieName(context))=\(secret)", "Path=\(Self.challengePath(context, cid))", "HttpOnly", "SameSite=Lax", "Max-Age=1800"]
-        if Web.isSecure(context) { cookie.append("Secure") }
-        return Web.redirect(
-            Self.challengePath(context, cid), headers: [.setCookie: cookie.joined(separator: "; "), .referrerPolicy: "no-referrer"])
+        let cookie = Web.linkCookie(Self.cookieName(context), secret, path: Self.challengePath(context, cid), maxAge: 1800, context)
+        return Web.redirect(Self.challengePath(context, cid), headers: [.setCookie: cookie, .referrerPolicy: "no-referrer"])
     }
 
     func challengePage(_ request: Request, _ context: SigilRequestContext) async throws -> Response {

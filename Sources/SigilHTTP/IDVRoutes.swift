@@ -64,9 +64,7 @@ struct IDVRoutes {
     static func cookieName(_ context: SigilRequestContext) -> String { Web.isSecure(context) ? "__Secure-sigil_idv" : "sigil_idv" }
 
     static func cookie(_ secret: String, _ context: SigilRequestContext, sid: String) -> String {
-        var parts = ["\(cookieName(context))=\(secret)", "Path=\(path(context, sid))", "HttpOnly", "SameSite=Lax", "Max-Age=7200"]
-        if Web.isSecure(context) { parts.append("Secure") }
-        return parts.joined(separator: "; ")
+        Web.linkCookie(cookieName(context), secret, path: path(context, sid), maxAge: 7200, context)
     }
 
     func csrf(_ sid: String, secret: String) -> String {

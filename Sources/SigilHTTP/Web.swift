@@ -54,6 +54,14 @@ enum Web {
         (isSecure(context) ? "__Host-" : "") + "sigil_session_" + tenant.slug
     }
 
+    /// The cookie a bearer link's secret moves into (IDV capture, step-up challenge): HttpOnly,
+    /// SameSite=Lax, scoped to `path`, Secure on https.
+    static func linkCookie(_ name: String, _ value: String, path: String, maxAge: Int, _ context: SigilRequestContext) -> String {
+        var parts = ["\(name)=\(value)", "Path=\(path)", "HttpOnly", "SameSite=Lax", "Max-Age=\(maxAge)"]
+        if isSecure(context) { parts.append("Secure") }
+        return parts.joined(separator: "; ")
+    }
+
     static func sessionCookie(_ value: String, _ context: SigilRequestContext, tenant: Tenant, maxAge: Int) -> String {
         var parts = ["\(sessionCookieName(context, tenant: tenant))=\(value)", "Path=/", "HttpOnly", "SameSite=Lax", "Max-Age=\(maxAge)"]
         if isSecure(context) { parts.append("Secure") }

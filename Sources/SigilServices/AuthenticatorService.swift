@@ -18,6 +18,28 @@ public struct AuthenticatorPolicy: Sendable {
 
     public init() {}
 
+    /// Why one more push may not reach a user now: the user's "this wasn't me" block, a full
+    /// window, or too soon after the last one (`spacing`: whether that gap applies).
+    public enum PushRefusal: Equatable, Sendable {
+        case blocked(until: Date)
+        case windowFull(until: Date)
+        case tooSoon
+
+        /// The `authenticator.push_suppressed` reason.
+        public var reason: String {
+            if case .blocked = self { return "reported_block" }
+            return "rate_limited"
+        }
+    }
+
+    public func pushRefusal(_ state: AuthenticatorUserState, now: Date, spacing: Bool) -> PushRefusal? {
+        if let blocked = state.blockedUntil, blocked > now { return .blocked(until: blocked) }
+        let windowEnds = state.windowStartedAt.addingTimeInterval(pushWindow)
+        if windowEnds > now, state.windowCount >= pushesPerWindow { return .windowFull(until: windowEnds) }
+        if spacing, let last = state.lastPushAt, now.timeIntervalSince(last) < pushSpacing { return .tooSoon }
+        return nil
+    }
+
     /// The test-only lifetime override (`SIGIL_INSECURE_AUTHENTICATOR_LIFETIME_SECONDS`, ≥ 5 s).
     public static func withInsecureLifetime(_ seconds: TimeInterval) -> AuthenticatorPolicy {
         var policy = AuthenticatorPolicy()
@@ -161,14 +183,10 @@ public struct AuthenticatorService: Sendable {
             guard !devices.isEmpty else { throw Suppressed(reason: "no_devices") }
             let superseded: [String] = try await context.store.transaction { tx in
                 _ = try await tx.authenticatorUserState.update(tenantID: tenantID, userID: user.id, now: now) { state in
-                    if let blocked = state.blockedUntil, blocked > now { throw Suppressed(reason: "reported_block") }
+                    if let refusal = policy.pushRefusal(state, now: now, spacing: !connectorStepUp) { throw Suppressed(reason: refusal.reason) }
                     if now.timeIntervalSince(state.windowStartedAt) >= policy.pushWindow {
                         state.windowStartedAt = now
                         state.windowCount = 0
-                    }
-                    if state.windowCount >= policy.pushesPerWindow { throw Suppressed(reason: "rate_limited") }
-                    if !connectorStepUp, let last = state.lastPushAt, now.timeIntervalSince(last) < policy.pushSpacing {
-                        throw Suppressed(reason: "rate_limited")
                     }
                     state.windowCount += 1
                     state.lastPushAt = now

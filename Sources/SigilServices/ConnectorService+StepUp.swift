@@ -135,15 +135,16 @@ extension ConnectorService {
     func checkPushLimits(tenantID: String, user: User, policy: AuthenticatorPolicy) async throws {
         let now = context.clock.now()
         let state = try await context.store.authenticatorUserState.update(tenantID: tenantID, userID: user.id, now: now) { _ in }
-        if let blocked = state.blockedUntil, blocked > now {
+        switch policy.pushRefusal(state, now: now, spacing: false) {
+        case .blocked(let until)?:
             throw AuthenticatorServiceError(
-                .pushBlocked, "the user reported a request as not theirs: no pushes reach them until \(Wire.time(blocked)); use another method")
-        }
-        let windowEnds = state.windowStartedAt.addingTimeInterval(policy.pushWindow)
-        if windowEnds > now, state.windowCount >= policy.pushesPerWindow {
+                .pushBlocked, "the user reported a request as not theirs: no pushes reach them until \(Wire.time(until)); use another method")
+        case .windowFull(let until)?:
             throw AuthenticatorServiceError(
                 .pushRateLimited,
-                "the user had \(policy.pushesPerWindow) pushes in \(Int(policy.pushWindow / 60)) minutes: try again after \(Wire.time(windowEnds))")
+                "the user had \(policy.pushesPerWindow) pushes in \(Int(policy.pushWindow / 60)) minutes: try again after \(Wire.time(until))")
+        case .tooSoon?, nil:
+            return
         }
     }
 
