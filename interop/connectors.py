@@ -583,9 +583,9 @@ class Suite:
         finally:
             self.quit(d)
         res = run.result or {}
-        check(f"{label}: the result call on /resume -> match_result match, confidence high, amr with face and mfa, acr, decided_at",
+        check(f"{label}: the result call on /resume -> match_result match, confidence high, amr with face and mfa, acr urn:sigil:acr:liveid, decided_at",
               res.get("match_result") == "match" and res.get("confidence") == "high" and "face" in (res.get("amr") or [])
-              and "mfa" in (res.get("amr") or []) and bool(res.get("acr")) and bool(res.get("decided_at")), json.dumps(res)[:400])
+              and "mfa" in (res.get("amr") or []) and res.get("acr") == "urn:sigil:acr:liveid" and bool(res.get("decided_at")), json.dumps(res)[:400])
         self.stepup_event(cid, label, "match")
 
         # 2. A wrong number: the phone is told, the flow reads no_match.

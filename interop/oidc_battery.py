@@ -102,7 +102,7 @@ def main():
         check("oidcc-ensure-request-with-nonce: the nonce is echoed in the ID token", bool(claims) and claims.get("nonce") == p["nonce"])
         check("acr in the ID token: phrh (the virtual authenticator's device-bound passkey)", bool(claims) and claims.get("acr") == "phrh",
               str(claims and claims.get("acr")))
-        check("discovery lists Sigil's acr values", meta.get("acr_values_supported") == ["phrh", "phr", "urn:sigil:acr:authenticator"],
+        check("discovery lists Sigil's acr values", meta.get("acr_values_supported") == ["phrh", "phr", "urn:sigil:acr:liveid", "urn:sigil:acr:authenticator"],
               str(meta.get("acr_values_supported")))
         first_access = body.get("access_token", "")
         info = requests.get(meta["userinfo_endpoint"], headers={"Authorization": f"Bearer {first_access}"}, timeout=10)

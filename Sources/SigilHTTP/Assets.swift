@@ -195,6 +195,8 @@ enum Assets {
         }
         qrRefresh.addEventListener("click", () => { qrStarts = 0; sayAuth(""); startQR().catch((error) => sayAuth(error.message, true)); });
         startQR().catch((error) => sayAuth(error.message, true));
+        // LiveID (no passkey on this page): Enter in the email field sends the request to the phone.
+        if (form.dataset.liveid) form.addEventListener("submit", (event) => { event.preventDefault(); pushButton.click(); });
         pushButton.addEventListener("click", async () => {
           const email = (form.elements.namedItem("username").value || "").trim();
           if (!email) { sayAuth("Enter your email first.", true); form.elements.namedItem("username").focus(); return; }
@@ -317,7 +319,7 @@ enum Assets {
         return;
       }
 
-      if (page === "login") {
+      if (page === "login" && !document.getElementById("login-form").dataset.liveid) {
         const form = document.getElementById("login-form");
         const returnTo = form.dataset.returnTo;
         let conditional = null, modal = false;

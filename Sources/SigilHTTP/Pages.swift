@@ -108,6 +108,8 @@ struct LoginView: PageView {
     let passkeyOnly: Bool
     /// … and for a passkey kept on this device or a security key (`phrh`).
     let deviceBound: Bool
+    /// The application asked for LiveID: the Sigil app with a biometric check, no passkey.
+    var liveID: Bool = false
     /// Set when the browser is signed in already (a new sign-in was asked for).
     let currentEmail: String?
     /// Upstream identity providers offered as buttons.

@@ -61,7 +61,8 @@ struct SignInRoutes {
         let tenant = try context.requireTenant()
         // An application asked for a stronger sign-in (acr): offer only the methods that reach it.
         let acr = request.uri.queryParameters.get("acr").map { String($0) }
-        let passkeyOnly = acr.flatMap(ACR.rank).map { $0 > (ACR.rank(ACR.authenticator) ?? 0) } ?? false
+        let passkeyOnly = acr.map(ACR.needsPasskey) ?? false
+        let liveID = acr == ACR.liveID
         // Sigil keeps one account per browser: a new sign-in (prompt=login, select_account, max_age,
         // acr) offers the current one.
         let connections = try await services.upstreams.enabledConnections(tenantID: tenant.id)
@@ -83,13 +84,13 @@ struct SignInRoutes {
             .login,
             LoginView(
                 base: base, tenantName: tenant.displayName, returnTo: returnTo, passkeyOnly: passkeyOnly,
-                deviceBound: acr == ACR.phrh, currentEmail: current?.1.email,
-                upstreams: passkeyOnly
+                deviceBound: acr == ACR.phrh, liveID: liveID, currentEmail: current?.1.email,
+                upstreams: passkeyOnly || liveID
                     ? []
                     : connections.map {
                         UpstreamButton(id: "upstream-\($0.name)", href: "\(base)/login/upstream/\($0.name)?return_to=\(encodedReturn)", label: $0.displayName)
                     },
-                upstreamRouting: !passkeyOnly && connections.contains { !$0.policy.emailDomains.isEmpty },
+                upstreamRouting: !passkeyOnly && !liveID && connections.contains { !$0.policy.emailDomains.isEmpty },
                 upstreamNotFound: request.uri.queryParameters.get("upstream") == "none"),
             contentSecurityPolicy: policy)
     }

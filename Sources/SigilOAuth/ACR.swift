@@ -5,30 +5,50 @@ import SigilJOSE
 /// - `phrh`: a phishing-resistant, hardware-bound sign-in — a device-bound passkey (backup
 ///   ineligible) with user verification.
 /// - `phr`: a phishing-resistant sign-in — any passkey with user verification, synced ones too.
+/// - `urn:sigil:acr:liveid`: LiveID, an approval in the Sigil authenticator app after a biometric
+///   check on the phone (face or fingerprint), with number matching.
 /// - `urn:sigil:acr:authenticator`: an approval in the Sigil authenticator app (QR or push).
 ///
-/// A session's `acr` satisfies a requested value when it ranks at least as high.
+/// The classes are partly ordered: `phrh` satisfies `phr`, both satisfy `authenticator`, and
+/// `liveid` satisfies `authenticator`; a passkey does not satisfy `liveid` (it proves no biometric
+/// on the enrolled phone) and `liveid` does not satisfy `phr` (number matching is not phishing
+/// resistant).
 public enum ACR {
     public static let phrh = "phrh"
     public static let phr = "phr"
+    public static let liveID = "urn:sigil:acr:liveid"
     public static let authenticator = "urn:sigil:acr:authenticator"
     /// Strongest first (discovery's `acr_values_supported`).
-    public static let supported = [phrh, phr, authenticator]
+    public static let supported = [phrh, phr, liveID, authenticator]
 
-    /// Higher is stronger; nil for a value Sigil never produces.
+    /// Higher is stronger (`phr` and `liveid` are level but neither satisfies the other); nil for a
+    /// value Sigil never produces.
     public static func rank(_ value: String) -> Int? {
         switch value {
         case phrh: 3
-        case phr: 2
+        case phr, liveID: 2
         case authenticator: 1
         default: nil
         }
     }
 
-    public static func satisfies(_ sessionACR: String, _ requested: String) -> Bool {
-        guard let have = rank(sessionACR), let want = rank(requested) else { return sessionACR == requested }
-        return have >= want
+    /// The classes each class satisfies, itself included.
+    static func implied(by value: String) -> Set<String> {
+        switch value {
+        case phrh: [phrh, phr, authenticator]
+        case phr: [phr, authenticator]
+        case liveID: [liveID, authenticator]
+        case authenticator: [authenticator]
+        default: [value]
+        }
     }
+
+    public static func satisfies(_ sessionACR: String, _ requested: String) -> Bool {
+        implied(by: sessionACR).contains(requested)
+    }
+
+    /// Whether a sign-in with `value` needs a passkey (`phr`, `phrh`).
+    public static func needsPasskey(_ value: String) -> Bool { value == phr || value == phrh }
 
     /// What an authorization request asks of the sign-in's `acr`: `claims.id_token.acr` with
     /// `value`/`values` (essential or not) wins over `acr_values` (voluntary), which wins over the
@@ -52,8 +72,14 @@ public enum ACR {
             values.filter { ACR.satisfies(sessionACR, $0) }.max { (ACR.rank($0) ?? 0) < (ACR.rank($1) ?? 0) }
         }
 
-        /// The weakest known value asked for: the login page offers the methods that reach it.
-        public var minimum: String? { known.min { (ACR.rank($0) ?? 0) < (ACR.rank($1) ?? 0) } }
+        /// The weakest known value asked for (the client's first among equals): the login page
+        /// offers the methods that reach it.
+        public var minimum: String? {
+            known.reduce(nil) { weakest, value in
+                guard let w = weakest else { return value }
+                return (ACR.rank(value) ?? 0) < (ACR.rank(w) ?? 0) ? value : w
+            }
+        }
     }
 
     /// The requirement of a validated request, or nil when the request (and the client) asks for

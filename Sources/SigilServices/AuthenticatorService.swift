@@ -2,6 +2,7 @@ import Foundation
 import SigilAuthenticatorProtocol
 import SigilCore
 import SigilFlows
+import SigilOAuth
 import SigilStore
 
 /// Lifetimes and limits of authenticator sign-ins (docs/authenticator-protocol.md §1.5).
@@ -75,7 +76,7 @@ public struct AuthenticatorService: Sendable {
     public let policy: AuthenticatorPolicy
     public let dispatcher: PushDispatcher
 
-    public static let acr = "urn:sigil:acr:authenticator"
+    public static let acr = ACR.authenticator
 
     public init(context: ServiceContext, policy: AuthenticatorPolicy, dispatcher: PushDispatcher) {
         self.context = context
@@ -616,11 +617,12 @@ public struct AuthenticatorService: Sendable {
     }
 
     /// RFC 8176 methods for what the device reported (§1.6). `hwk` is not claimed: v1 cannot verify
-    /// where the key lives.
+    /// where the key lives. A biometric check on the phone is LiveID (`urn:sigil:acr:liveid`,
+    /// docs/oidc.md "acr"); a PIN or a tap is the plain authenticator class.
     public static func methods(userVerification: String) -> (amr: [String], acr: String) {
         switch userVerification {
-        case "face": (["swk", "face", "user", "mca", "mfa"], acr)
-        case "fingerprint": (["swk", "fpt", "user", "mca", "mfa"], acr)
+        case "face": (["swk", "face", "user", "mca", "mfa"], ACR.liveID)
+        case "fingerprint": (["swk", "fpt", "user", "mca", "mfa"], ACR.liveID)
         case "pin": (["swk", "pin", "user", "mca", "mfa"], acr)
         case "presence": (["swk", "user", "mca"], acr)
         default: (["swk", "mca"], acr)

@@ -160,7 +160,9 @@ struct AppCommand: AsyncParsableCommand {
         @Option(name: .customLong("jwks-uri"), help: "For private_key_jwt: the URL the client publishes its JWKS at.") var jwksURI: String?
         @Option(help: "implicit (default: first-party, no consent page) or required (third-party: users approve it once).")
         var consent: String?
-        @Option(name: .customLong("default-acr"), help: "acr value asked for when a request names none (repeat; phrh, phr, urn:sigil:acr:authenticator).")
+        @Option(
+            name: .customLong("default-acr"),
+            help: "acr value asked for when a request names none (repeat; phrh, phr, urn:sigil:acr:liveid, urn:sigil:acr:authenticator).")
         var defaultACRValues: [String] = []
         @Option(
             name: .customLong("backchannel-logout-uri"),

@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import SigilAuthenticatorProtocol
 import SigilCore
+import SigilOAuth
 import SigilServices
 import SigilStore
 import Testing
@@ -107,7 +108,7 @@ import Testing
             #expect(approved.status == .ok, "\(approved.text)")
             let after = try await result(h, key: key, id)
             #expect(after["match_result"] as? String == "match" && after["confidence"] as? String == "high")
-            #expect((after["amr"] as? [String])?.contains("face") == true && after["acr"] as? String == AuthenticatorService.acr)
+            #expect((after["amr"] as? [String])?.contains("face") == true && after["acr"] as? String == ACR.liveID)
             #expect(after["user_verification"] as? String == "face" && after["decided_at"] is String && after["number"] == nil)
 
             // The page now goes on; /continue answers the flow with the id, never the result.

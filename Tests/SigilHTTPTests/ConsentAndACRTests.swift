@@ -305,7 +305,7 @@ import Testing
     @Test func discoveryAdvertisesTheACRValues() async throws {
         try await Harness.run { h in
             let doc = try await h.request(.get, "/.well-known/openid-configuration").json()
-            #expect(doc["acr_values_supported"] as? [String] == ["phrh", "phr", "urn:sigil:acr:authenticator"])
+            #expect(doc["acr_values_supported"] as? [String] == ["phrh", "phr", "urn:sigil:acr:liveid", "urn:sigil:acr:authenticator"])
             #expect(doc["prompt_values_supported"] as? [String] == ["none", "login", "consent", "select_account"])
         }
     }
@@ -379,6 +379,52 @@ import Testing
             // The request's own acr_values win over the defaults.
             let own = try O.location(try await Self.authorize(f, ["acr_values": "urn:sigil:acr:authenticator"], cookie: weakCookie))
             #expect(O.param(own, "code") != nil)
+        }
+    }
+
+    @Test func liveIDIsAStepUpAPasskeySessionCannotSkip() async throws {
+        try await Harness.run { h in
+            let f = try await O.fixture(h) // the session is phrh
+            // A passkey session (phrh) does not satisfy LiveID: the login page asks for the app.
+            let login = try O.location(try await Self.authorize(f, ["acr_values": ACR.liveID, "max_age": "60"], cookie: f.cookieHeader))
+            #expect(login.path == "/login" && O.param(login, "acr") == ACR.liveID && O.param(login, "prompt") == "login")
+            let page = try await h.request(.get, login.path + "?" + (login.percentEncodedQuery ?? ""), headers: f.cookieHeader)
+            #expect(page.text.contains(#"id="acr-note""#) && page.text.contains("face or fingerprint"))
+            #expect(page.text.contains(#"id="authenticator""#) && page.text.contains(#"id="push-button""#))
+            #expect(!page.text.contains(#"id="passkey-button""#) && page.text.contains(#"data-liveid="true""#))
+            #expect(page.text.contains(#"value="\#(f.user.email)""#))
+            // prompt=none: login_required.
+            let none = try O.location(try await Self.authorize(f, ["acr_values": ACR.liveID, "prompt": "none"], cookie: f.cookieHeader))
+            #expect(O.param(none, "error") == "login_required")
+            let returnTo = try #require(O.param(login, "return_to"))
+            // An approval with a PIN is the plain authenticator class: a voluntary request gets it.
+            let pin = AuthenticatorService.methods(userVerification: "pin")
+            let (_, pinSession) = try await h.services.sessions.start(tenantID: f.tenant.id, userID: f.user.id, amr: pin.amr, acr: pin.acr)
+            let pinResumed = try await h.request(.get, returnTo, headers: [.cookie: "__Host-sigil_session_default=\(pinSession.value)"])
+            let pinCode = try #require(O.param(try O.location(pinResumed), "code"))
+            #expect(try await Self.idTokenClaims(f, code: pinCode)["acr"]?.string == ACR.authenticator)
+            // The face: LiveID, with its methods and a fresh auth_time in both tokens.
+            let face = AuthenticatorService.methods(userVerification: "face")
+            #expect(face.acr == ACR.liveID && face.amr.contains("face"))
+            let login2 = try O.location(try await Self.authorize(f, ["acr_values": ACR.liveID], cookie: f.cookieHeader))
+            let (_, faceSession) = try await h.services.sessions.start(tenantID: f.tenant.id, userID: f.user.id, amr: face.amr, acr: face.acr)
+            let faceCookie: HTTPFields = [.cookie: "__Host-sigil_session_default=\(faceSession.value)"]
+            let returnTo2 = try #require(O.param(login2, "return_to"))
+            let faceResumed = try await h.request(.get, returnTo2, headers: faceCookie)
+            let code = try #require(O.param(try O.location(faceResumed), "code"))
+            let claims = try await Self.idTokenClaims(f, code: code)
+            #expect(claims["acr"]?.string == ACR.liveID && claims["amr"]?.array?.compactMap(\.string).contains("face") == true)
+            // Signed in with LiveID, the same request needs no page; LiveID does not satisfy phr.
+            #expect(O.param(try O.location(try await Self.authorize(f, ["acr_values": ACR.liveID], cookie: faceCookie)), "code") != nil)
+            let phr = try O.location(try await Self.authorize(f, ["acr_values": "phr"], cookie: faceCookie))
+            #expect(phr.path == "/login" && O.param(phr, "acr") == "phr")
+            // Essential LiveID with a PIN sign-in: access_denied.
+            let essential = #"{"id_token":{"acr":{"essential":true,"values":["urn:sigil:acr:liveid"]}}}"#
+            let strict = try O.location(try await Self.authorize(f, ["claims": essential], cookie: f.cookieHeader))
+            let (_, pin2) = try await h.services.sessions.start(tenantID: f.tenant.id, userID: f.user.id, amr: pin.amr, acr: pin.acr)
+            let strictReturn = try #require(O.param(strict, "return_to"))
+            let denied = try O.location(try await h.request(.get, strictReturn, headers: [.cookie: "__Host-sigil_session_default=\(pin2.value)"]))
+            #expect(O.param(denied, "error") == "access_denied")
         }
     }
 }

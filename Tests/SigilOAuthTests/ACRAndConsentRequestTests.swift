@@ -36,6 +36,17 @@ import Testing
         #expect(ACR.Requirement(values: ["phrh"], essential: false).satisfied(by: "phr") == nil)
     }
 
+    @Test func liveIDAndPasskeysAreNeitherStrongerThanTheOther() {
+        #expect(ACR.satisfies(ACR.liveID, ACR.authenticator) && ACR.satisfies(ACR.liveID, ACR.liveID))
+        #expect(!ACR.satisfies("phrh", ACR.liveID) && !ACR.satisfies("phr", ACR.liveID) && !ACR.satisfies(ACR.liveID, "phr"))
+        #expect(!ACR.satisfies(ACR.authenticator, ACR.liveID) && ACR.satisfies("phrh", "phr") && !ACR.satisfies("phr", "phrh"))
+        #expect(ACR.satisfies("gold", "gold") && !ACR.satisfies("gold", ACR.authenticator))
+        let r = ACR.Requirement(values: [ACR.liveID, "phr"], essential: false)
+        #expect(r.satisfied(by: "phrh") == "phr" && r.satisfied(by: ACR.liveID) == ACR.liveID && r.satisfied(by: ACR.authenticator) == nil)
+        #expect(r.minimum == ACR.liveID && ACR.Requirement(values: ["phr", ACR.liveID], essential: false).minimum == "phr")
+        #expect(ACR.Requirement(values: ["phrh", ACR.liveID, ACR.authenticator], essential: false).minimum == ACR.authenticator)
+    }
+
     @Test func consentWordsAndCoverage() throws {
         let c = try claims(#"{"userinfo":{"given_name":null,"sub":null},"id_token":{"email":{"essential":true},"acr":null}}"#)
         #expect(ConsentRequest.claimNames(c) == ["email", "given_name"])

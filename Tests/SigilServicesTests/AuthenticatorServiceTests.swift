@@ -3,6 +3,7 @@ import Foundation
 import SigilAuthenticatorProtocol
 import SigilCore
 import SigilFlows
+import SigilOAuth
 import SigilSQLStore
 import SigilServices
 import SigilStore
@@ -132,7 +133,7 @@ import Testing
             #expect(try await w.approve(claimed).state == "approved")
             let done = try await w.auth.complete(tenant: w.tenant, transactionID: t.id, browserHash: tokenHash("browser-1"), sessions: w.services.sessions)
             #expect(done.user.id == w.user.id && done.returnTo == "/account")
-            #expect(done.session.amr == ["swk", "face", "user", "mca", "mfa"] && done.session.acr == AuthenticatorService.acr)
+            #expect(done.session.amr == ["swk", "face", "user", "mca", "mfa"] && done.session.acr == ACR.liveID)
             // completeTwiceRejected, approveAfterCompletionRejected
             await expectAuthenticatorError(.loginAlreadyUsed) {
                 _ = try await w.auth.complete(tenant: w.tenant, transactionID: t.id, browserHash: tokenHash("browser-1"), sessions: w.services.sessions)

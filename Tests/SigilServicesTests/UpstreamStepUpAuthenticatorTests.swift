@@ -1,5 +1,6 @@
 import Foundation
 import SigilCore
+import SigilOAuth
 import SigilServices
 import SigilStore
 import SigilTestSupport
@@ -90,7 +91,7 @@ import Testing
                 tenant: h.tenant, flowID: flow, browserHash: tokenHash("b"), transactionID: push.id, authenticator: w.auth)
             #expect(signedIn.user.id == w.user.id && signedIn.returnTo == "/oauth2/authorize?x=1")
             #expect(Set(signedIn.session.amr).isSuperset(of: ["fed", "swk", "face", "user", "mfa"]))
-            #expect(signedIn.session.acr == AuthenticatorService.acr)
+            #expect(signedIn.session.acr == ACR.liveID)
             // Once.
             #expect(
                 await reason {
