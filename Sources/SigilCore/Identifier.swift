@@ -23,6 +23,7 @@ public enum IdentifierKind: String, Sendable, CaseIterable {
     case webhookEndpoint = "whk"
     case connectorKey = "cnk"
     case stepUpChallenge = "stu"
+    case hookSource = "hks"
 }
 
 public struct IdentifierGenerator: Sendable {

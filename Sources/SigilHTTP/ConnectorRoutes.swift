@@ -30,6 +30,8 @@ struct ConnectorRoutes {
         router.get("/api/v1/connectors/idv/sessions/:sid") { request, context in try await self.idvResult(request, context) }
         router.post("/api/v1/connectors/stepup/challenges") { request, context in try await self.startStepUp(request, context) }
         router.get("/api/v1/connectors/stepup/challenges/:cid") { request, context in try await self.stepUpResult(request, context) }
+        // Inbound hooks: signed events from a flow builder (docs/connectors.md "Inbound hooks").
+        router.post("/api/v1/hooks/:source") { request, context in try await self.receiveHook(request, context) }
         // The challenge page the flow sends the person to (`challenge_url`).
         router.get("/stepup/:cid/open") { request, context in try await self.openChallenge(request, context) }
         router.get("/stepup/:cid") { request, context in try await self.challengePage(request, context) }
@@ -94,6 +96,50 @@ struct ConnectorRoutes {
         if let claims = result.verifiedClaims { body["verified_claims"] = claims }
         if let subject = result.subject { body["subject"] = .string(subject) }
         return try AuthenticatorRoutes.json(body)
+    }
+
+    // MARK: inbound hooks
+
+    /// The raw body goes to the service as received: the signature is checked over these bytes
+    /// before anything parses them. Refused signatures count against the address like bad keys.
+    func receiveHook(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let limit = "connector-key-failure|addr|\(context.clientAddress)"
+        if let retryAfter = limiter.peek(limit, rule: Self.failedKeysPerAddress) {
+            throw await RateLimitMiddleware.refusal(retryAfter: retryAfter, group: "connector-authentication", context: context, services: services)
+        }
+        let body: [UInt8]
+        do {
+            body = Array(try await request.body.collect(upTo: ConnectorService.hookBodyLimit).readableBytesView)
+        } catch {
+            throw Problem(status: .contentTooLarge, type: "payload-too-large", title: "The request body is too large", detail: "at most 64 KiB")
+        }
+        var headers: [String: String] = [:]
+        for field in request.headers {
+            let name = field.name.canonicalName
+            headers[name] = headers[name].map { $0 + ", " + field.value } ?? field.value
+        }
+        let origin = WebOrigin.of(context.issuer) ?? context.issuer
+        let delivery = ConnectorService.HookDelivery(
+            method: request.method.rawValue, targetURI: origin + request.uri.string, headers: headers, body: body)
+        let outcome: ConnectorService.HookOutcome
+        do {
+            outcome = try await services.connectors.receiveHook(
+                tenant: tenant, name: context.parameters.get("source") ?? "", delivery: delivery, issuer: context.issuer,
+                authenticator: services.authenticator)
+        } catch let error as ServiceError where error.code == .unauthenticated {
+            _ = limiter.take(limit, rule: Self.failedKeysPerAddress)
+            throw error
+        }
+        var answer: [String: JSONValue] = ["event_id": .string(outcome.eventID), "action": .string(outcome.action)]
+        if let v = outcome.sessionID { answer["session_id"] = .string(v) }
+        if let v = outcome.sessionURL { answer["session_url"] = .string(v) }
+        if let v = outcome.challengeID { answer["challenge_id"] = .string(v) }
+        if let v = outcome.challengeURL { answer["challenge_url"] = .string(v) }
+        if let v = outcome.number { answer["number"] = .string(v) }
+        if let v = outcome.expiresAt { answer["expires_at"] = .string(Wire.time(v)) }
+        if outcome.replayed == true { answer["replayed"] = .bool(true) }
+        return try AuthenticatorRoutes.json(answer)
     }
 
     // MARK: LiveID step-up

@@ -598,6 +598,24 @@ enum Migrations {
         Migration(version: 16, name: "flow-rows-due") { _ in
             ["CREATE INDEX login_transactions_due ON login_transactions (kind, state, expires_at)"]
         },
+        // Inbound hook sources (/api/v1/hooks/{name}); their replay memory is idempotency_records.
+        Migration(version: 17, name: "hook-sources") { _ in
+            [
+                """
+                CREATE TABLE hook_sources (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    name TEXT NOT NULL,
+                    connector_key_id TEXT NOT NULL REFERENCES connector_keys(id) ON DELETE CASCADE,
+                    signature TEXT NOT NULL,
+                    sealed_secret TEXT NOT NULL,
+                    config TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    UNIQUE (tenant_id, name)
+                )
+                """
+            ]
+        },
     ]
 
     /// The migrations by version (the list above may be merged out of order).

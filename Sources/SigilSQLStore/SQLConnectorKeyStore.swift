@@ -129,6 +129,59 @@ struct SQLConnectorKeyStore: ConnectorKeyStore {
         }
     }
 
+    // MARK: hook sources
+
+    static let hookColumns = "id, tenant_id, name, connector_key_id, signature, sealed_secret, config, created_at"
+
+    func createHookSource(_ source: HookSource) async throws {
+        try await runner.write("hook source") { db in
+            let known = try await db.raw(
+                "SELECT id FROM connector_keys WHERE tenant_id = \(bind: source.tenantID) AND id = \(bind: source.connectorKeyID)"
+            ).first()
+            guard known != nil else { throw StoreError.notFound("connector key", source.connectorKeyID) }
+            let inserted = try await db.raw(
+                """
+                INSERT INTO hook_sources (\(unsafeRaw: Self.hookColumns))
+                VALUES (\(bind: source.id), \(bind: source.tenantID), \(bind: source.name), \(bind: source.connectorKeyID),
+                        \(bind: source.signature), \(bind: source.sealedSecret), \(bind: source.config), \(bind: source.createdAt.ms))
+                ON CONFLICT (tenant_id, name) DO NOTHING RETURNING id
+                """
+            ).all()
+            if inserted.isEmpty { throw StoreError.alreadyExists("hook source", source.name) }
+        }
+    }
+
+    func hookSource(tenantID: String, name: String) async throws -> HookSource? {
+        try await runner.read("hook source") { db in
+            try await db.raw(
+                "SELECT \(unsafeRaw: Self.hookColumns) FROM hook_sources WHERE tenant_id = \(bind: tenantID) AND name = \(bind: name)"
+            ).first().map(Self.decodeHook)
+        }
+    }
+
+    func hookSources(tenantID: String) async throws -> [HookSource] {
+        try await runner.read("hook source") { db in
+            try await db.raw(
+                "SELECT \(unsafeRaw: Self.hookColumns) FROM hook_sources WHERE tenant_id = \(bind: tenantID) ORDER BY name"
+            ).all().map(Self.decodeHook)
+        }
+    }
+
+    func deleteHookSource(tenantID: String, name: String) async throws -> Bool {
+        try await runner.write("hook source") { db in
+            !(try await db.raw(
+                "DELETE FROM hook_sources WHERE tenant_id = \(bind: tenantID) AND name = \(bind: name) RETURNING id"
+            ).all()).isEmpty
+        }
+    }
+
+    static func decodeHook(_ row: any SQLRow) throws -> HookSource {
+        HookSource(
+            id: try row.string("id"), tenantID: try row.string("tenant_id"), name: try row.string("name"),
+            connectorKeyID: try row.string("connector_key_id"), signature: try row.string("signature"),
+            sealedSecret: try row.string("sealed_secret"), config: try row.string("config"), createdAt: try row.date("created_at"))
+    }
+
     // MARK: rows
 
     static func decode(_ row: any SQLRow) throws -> ConnectorKey {

@@ -60,6 +60,34 @@ public struct IdempotencyRecord: Codable, Sendable, Equatable {
     }
 }
 
+/// A signed-event source at `/api/v1/hooks/{name}` (docs/connectors.md "Inbound hooks"): a flow
+/// builder (Descope) posts events there, signed with a secret Sigil issued. The source acts as one
+/// of the tenant's connector keys (`connectorKeyID`: its scopes and redirect origins apply, and
+/// that key reads the results), so revoking the key stops the source too.
+public struct HookSource: Codable, Sendable, Equatable {
+    public var id: String
+    public var tenantID: String
+    /// The path segment: lowercase letters, digits and `-`.
+    public var name: String
+    public var connectorKeyID: String
+    /// `rfc9421` (HTTP Message Signatures, hmac-sha256, with `created`, `nonce` and a
+    /// `content-digest`) or `descope_hmac` (Descope's `x-descope-webhook-s256` over the body).
+    public var signature: String
+    /// The shared secret, sealed with the master key (verification needs it, so it cannot be a hash).
+    public var sealedSecret: String
+    /// What the events do (actions and their options) as JSON; the service owns its shape.
+    public var config: String
+    public var createdAt: Date
+
+    public init(
+        id: String, tenantID: String, name: String, connectorKeyID: String, signature: String, sealedSecret: String, config: String,
+        createdAt: Date
+    ) {
+        self.id = id; self.tenantID = tenantID; self.name = name; self.connectorKeyID = connectorKeyID; self.signature = signature
+        self.sealedSecret = sealedSecret; self.config = config; self.createdAt = createdAt
+    }
+}
+
 public protocol ConnectorKeyStore: Sendable {
     /// Throws `StoreError.notFound` when the tenant does not exist, `alreadyExists` for a taken
     /// name among the tenant's unrevoked keys.
@@ -84,4 +112,14 @@ public protocol ConnectorKeyStore: Sendable {
     func idempotent(tenantID: String, keyID: String, idempotencyKey: String, at: Date) async throws -> IdempotencyRecord?
     /// Deletes expired answers. Returns how many.
     func deleteExpiredIdempotent(before: Date) async throws -> Int
+
+    // MARK: hook sources
+
+    /// Throws `alreadyExists` for a taken name in the tenant, `notFound` for an unknown tenant or key.
+    func createHookSource(_ source: HookSource) async throws
+    func hookSource(tenantID: String, name: String) async throws -> HookSource?
+    /// By name.
+    func hookSources(tenantID: String) async throws -> [HookSource]
+    /// `false` when there is no such source.
+    func deleteHookSource(tenantID: String, name: String) async throws -> Bool
 }

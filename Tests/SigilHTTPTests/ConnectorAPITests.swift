@@ -148,7 +148,7 @@ import Testing
             #expect(
                 Set(paths.keys) == [
                     "/api/v1/connectors/idv/sessions", "/api/v1/connectors/idv/sessions/{session_id}", "/api/v1/connectors/stepup/challenges",
-                    "/api/v1/connectors/stepup/challenges/{challenge_id}",
+                    "/api/v1/connectors/stepup/challenges/{challenge_id}", "/api/v1/hooks/{source}",
                 ])
         }
     }

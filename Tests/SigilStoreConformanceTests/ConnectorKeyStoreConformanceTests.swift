@@ -130,4 +130,36 @@ struct ConnectorKeyStoreConformanceTests {
             #expect(try await answer("idem-2", at: long.expiresAt) == reused)
         }
     }
+
+    /// Hook sources (migration 17): named uniquely per tenant, only for the tenant's own keys,
+    /// listed by name, deleted, and gone with their key's row.
+    @Test(arguments: Backend.enabled)
+    func hookSources(_ backend: Backend) async throws {
+        try await withFreshStore(backend) { (store: SQLStore) async throws in
+            let acme = try await store.tenants.create(f.tenant("acme"))
+            let beta = try await store.tenants.create(f.tenant("beta"))
+            let k = key(acme, "descope")
+            try await store.connectorKeys.create(k)
+            func source(_ tenant: Tenant, _ name: String, key: String) -> HookSource {
+                HookSource(
+                    id: f.ids.make(.hookSource), tenantID: tenant.id, name: name, connectorKeyID: key, signature: "rfc9421",
+                    sealedSecret: "sealed:\(UUID().uuidString)", config: #"{"minimumRiskScore":50}"#, createdAt: f.clock.now())
+            }
+            let descope = source(acme, "descope", key: k.id)
+            try await store.connectorKeys.createHookSource(descope)
+            #expect(try await store.connectorKeys.hookSource(tenantID: acme.id, name: "descope") == descope)
+            #expect(try await store.connectorKeys.hookSource(tenantID: beta.id, name: "descope") == nil)
+            await #expect(throws: StoreError.alreadyExists("hook source")) {
+                try await store.connectorKeys.createHookSource(source(acme, "descope", key: k.id))
+            }
+            // Another tenant's key, or none: not found.
+            await #expect(throws: StoreError.notFound("connector key")) { try await store.connectorKeys.createHookSource(source(beta, "x", key: k.id)) }
+            let risk = source(acme, "alpha-risk", key: k.id)
+            try await store.connectorKeys.createHookSource(risk)
+            #expect(try await store.connectorKeys.hookSources(tenantID: acme.id) == [risk, descope])
+            #expect(try await store.connectorKeys.deleteHookSource(tenantID: acme.id, name: "alpha-risk"))
+            #expect(try await !store.connectorKeys.deleteHookSource(tenantID: acme.id, name: "alpha-risk"))
+            #expect(try await store.connectorKeys.hookSources(tenantID: acme.id) == [descope])
+        }
+    }
 }
