@@ -8,6 +8,9 @@ the person's browser to session_url (a 302 from its /flow/<run>/go: Descope's re
 /resume, and receives `idv.session_started` and `idv.decided` at a webhook endpoint made through the admin API,
 verifying each message with the Standard Webhooks reference library from PyPI (interop/webhook_receiver.py). Sigil
 runs on http://localhost:PORT, the flow builder on http://127.0.0.1:PORT: every redirect between them is cross-site.
+As Descope's side of Sigil's inbound hooks, the flow builder also posts signed events to /api/v1/hooks/<name>
+(flow_builder.HookSender): RFC 9421 signatures made by pyauth's http-message-signatures from PyPI, so that Sigil's
+verifier is checked against software written elsewhere, or Descope's x-descope-webhook-s256 HMAC.
 
 The capture is the IDV suites', imported, not copied: the synthetic ePassport chip of interop/idv_passport.py (DG1
 ERIKSSON / ANNA MARIA, born 1974-08-12; DG2 portrait ../shared/fixtures/faces/obama__a.jpg; SOD under a synthetic
@@ -68,24 +71,52 @@ Cases (PASS / FAIL / SKIP lines):
                fetches the challenge, grabs and uploads its frames), #submit -> /resume, VERIFIED, the liveness check
                passed; idv.decided VERIFIED. With the policy requiring liveness, liveness_mode policy: the page still
                asks for it
+  stepup       (runs without the engine and the fixtures) the LiveID step-up: Chromium follows challenge_url, the phone
+               (`sigil-authenticator approve --number N --simulate-user-verification face`) -> match, acr
+               urn:sigil:acr:liveid; wrong number, declined, PIN where biometric was asked, unanswered until the server
+               expires it; stepup.decided webhooks; a sixth push in 15 minutes -> 429, an unknown user -> 422
+  hooks        (runs without the engine and the fixtures) inbound hooks, Descope posting signed events to
+               /api/v1/hooks/<name>: a second user (`sigil user invite`) enrols her own phone (the step-up cases fill
+               the first's push window); POST /hook-sources with a key lacking stepup:write -> 422 naming
+               connector_key_id; source `descope` (rfc9421, stepup options with redirect_url to the flow builder,
+               minimum_risk_score 50) and `descope-hmac` (descope_hmac, the idv-only key, login.risk ignore, idv
+               options) -> 201 {hook_source (url, effective actions), secret}; GET lists them without a secret.
+               rfc9421, each delivery signed by pyauth's http-message-signatures (RFC 9421, hmac-sha256 over @method,
+               @target-uri, content-digest; created, nonce, keyid, alg) with an RFC 9530 Content-Digest: login.risk
+               (risk 80) for the user -> 200 require_stepup {challenge_id, challenge_url, number, expires_at}; the very
+               same request again -> 409; a fresh signature -> 200 replayed true, the same challenge; Chromium follows
+               challenge_url, the phone approves with the number after a face check, the page goes on to the flow
+               builder's /resume, whose result call with the source's key says match, acr urn:sigil:acr:liveid;
+               a key without stepup:read cannot read it; stepup.decided arrives; resent after the decision -> replayed,
+               the same challenge; a tampered body (with
+               the original or a recomputed Content-Digest), created 400 s ago or 120 s ahead, expires passed, another
+               secret, content-digest not covered, no signature -> 401 problem+json; risk 20 -> action none; an
+               unmapped type -> none; over 64 KiB -> 413; an unknown source -> 404. descope_hmac
+               (x-descope-webhook-s256): user.registered with time -> 200 start_idv {session_id, session_url}; the
+               source's key reads the session pending, its subject is a connector step's for the same login_id;
+               idv.session_started arrives, its actor the source's key; the same event id again -> 409; no time -> 422
+               naming time; time 400 s ago, another secret, no header -> 401; the MAC over the compact JSON of an
+               indented body, time in epoch seconds -> start_idv; login.risk (ignored here) -> none; DELETE the source
+               -> 204, its URL then 404. The audit trail: hook_source.created/deleted, hook.received (none,
+               require_stepup, start_idv), hook.refused with reasons, no hook secret
   expired      a second server with SIGIL_INSECURE_IDV_SESSION_LIFETIME_SECONDS=4 (a test-only knob): a session
                left untouched 6 s -> the result status expired, state expired; through its session_url the
                session takes nothing more (/status expired, an upload -> 410 session_expired)
   privacy      after the servers stopped: its stdout/stderr hold no sck_ key (nor anything shaped like one), no whsec_
-               secret (whole or its base64), no k= value of any session_url or handoff_url, no name, birthdate or
-               document number; no file of the data folder holds a key or a link secret in clear
+               secret (whole or its base64), no hook source secret (as shown, in base64 or hex), no k= value of any
+               session_url, handoff_url or challenge_url, no name, birthdate or document number; no file of the data
+               folder holds a key, a webhook or hook secret or a link secret in clear
 
-Without the engine or ../shared/fixtures ($SIGIL_FIXTURES_DIR overrides) there is nothing to decide with: the
-wrapper (scripts/interop-connectors.sh) skips the whole suite; run alone, this prints one SKIP and
-"0 passed, 0 failed".
+Without the engine or ../shared/fixtures ($SIGIL_FIXTURES_DIR overrides) there is nothing to decide a verification
+with: the identity verification cases are one SKIP line, and keys, stepup, hooks and privacy run.
 
     /opt/peers-venv/bin/python interop/connectors.py --sigil PATH --authenticator PATH --engine PATH [--work DIR]
-        [--artifacts DIR] [--only narrowing,failed,…]
+        [--artifacts DIR] [--only narrowing,failed,stepup,hooks,…]
 
 With --work DIR, the pid of every `sigil serve` and chromedriver started is appended to DIR/pids (the wrapper's trap
 stops what is left). Ends with "N passed, M failed"; exits 1 on any FAIL.
 """
-import argparse, base64, json, os, re, secrets, shutil, signal, subprocess, sys, tempfile, threading, time, traceback, urllib.parse
+import argparse, base64, datetime, json, os, re, secrets, shutil, signal, subprocess, sys, tempfile, threading, time, traceback, urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -95,7 +126,8 @@ import idv_passport  # noqa: E402
 import idv_liveness_frames  # noqa: E402
 import ida_rules  # noqa: E402
 from idv_authenticator import Phone, enrol_phone_as_first_admin, handoff_of  # noqa: E402
-from flow_builder import FlowBuilder  # noqa: E402
+from flow_builder import FlowBuilder, HookSender, content_digest  # noqa: E402
+from authenticator_signin import element_png  # noqa: E402
 
 from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -111,6 +143,10 @@ POLICY = {"document_types": ["driving_permit", "passport"], "countries": ["UTO"]
           "require_liveness": False, "weakest_name_match": "fuzzy", "review_reasons": [], "face_match_threshold": 0.6, "retention_days": 30}
 EVENTS = ["idv.decided", "idv.session_started", "stepup.decided"]
 PHONE_USER = "operator@example.com"  # the first administrator, who enrols the phone (setup_phone)
+# The inbound hooks' user: a second person with her own phone (setup_hook_phone), since the step-up cases fill the first
+# administrator's push window (5 pushes in 15 minutes).
+HOOK_USER, HOOK_GIVEN, HOOK_FAMILY = "hooks-user@example.com", "Grace", "Hopper"
+HOOK_BINDING = "Descope: risky sign-in"
 LIFETIME_ENV = "SIGIL_INSECURE_IDV_SESSION_LIFETIME_SECONDS"  # the servers' test-only knob (interop/idv_authenticator.py uses it too)
 DELIVERY = 30  # seconds a webhook may take (SIGIL_WEBHOOK_POLL_SECONDS=1, first attempt)
 STEPUP_LIFETIME = 45  # seconds a step-up's push may be answered (SIGIL_INSECURE_AUTHENTICATOR_LIFETIME_SECONDS)
@@ -150,6 +186,7 @@ class Suite:
         self.pids = os.path.join(self.work, "pids") if args.work else None
         self.drivers, self.logs, self.procs, self.data_dirs = [], [], [], []
         self.keys, self.webhook_secrets, self.link_secrets = [], [], []
+        self.hook_secrets = []  # the inbound hook sources' signing secrets (shown once by the admin API)
         self.doc_numbers = []
         self.fb = None
         self.fb_lines = []  # the flow builder's log lines not printed yet (list.append is atomic)
@@ -648,6 +685,248 @@ class Suite:
             r, doc = fb.call("POST", "/api/v1/connectors/stepup/challenges", {"user_identifier": PHONE_USER}, key=idv_only)
             check("step-up refusals: a key with only idv scopes -> 403", is_problem(r, doc, 403), short(r))
 
+    # --- inbound hooks: Descope posts signed events, Sigil acts as the source's connector key ---
+
+    def setup_hook_phone(self):
+        """A second user (`sigil user invite`) enrols her own sigil-authenticator home from the invitation page's QR code."""
+        inv = subprocess.run([self.binary, "user", "invite", "--tenant", "default", "--email", HOOK_USER, "--given-name", HOOK_GIVEN,
+                              "--family-name", HOOK_FAMILY, "--data-dir", self.data, "--public-url", self.base], capture_output=True, text=True,
+                             timeout=60)
+        self.hook_phone = Phone(self.cli_binary, os.path.join(self.run_dir, "phone-hooks"), "hooks phone")
+        ok, r = False, None
+        if inv.returncode == 0 and "/enroll/" in inv.stdout:
+            d = self.browser()
+            try:
+                d.get(inv.stdout.strip().splitlines()[-1])
+                d.find_element(By.ID, "enroll-device").click()
+                png = element_png(d, "enroll-device-qr", os.path.join(self.artifacts, "hooks-invite-device-qr.png"))
+                r = self.hook_phone.run("enroll", png, "--name", "Grace's CLI", "--yes")
+                ok = r.returncode == 0
+            finally:
+                self.quit(d)
+        return check(f"hooks: a second user ({HOOK_USER}, `sigil user invite`) enrols her own sigil-authenticator from the invitation page",
+                     ok, f"invite {inv.returncode} {inv.stderr[-200:]} {(r.all[-200:] if r else '')}")
+
+    def hook_source(self, body):
+        r, doc = self.admin.call("POST", "/hook-sources", body)
+        secret = (doc or {}).get("secret")
+        if isinstance(secret, str):
+            self.hook_secrets.append(secret)
+        return r, doc, secret
+
+    def hook_answer(self, label, r, doc, action, ev):
+        ok = check(f"{label} -> 200 {{event_id, action {action}}}", r.status_code == 200 and isinstance(doc, dict) and doc.get("action") == action
+                   and doc.get("event_id") == ev["id"], short(r))
+        for k in ("challenge_url", "session_url"):
+            s = link_secret((doc or {}).get(k))
+            if s and s not in self.link_secrets:
+                self.link_secrets.append(s)
+        return ok
+
+    def run_hooks(self):
+        fb = self.fb
+        if not self.setup_hook_phone():
+            return
+        r, doc, key_all = self.issue_key("descope-hooks", ["stepup:write", "stepup:read", "idv:write", "idv:read"], [fb.origin])
+        kid_all = ((doc or {}).get("connector_key") or {}).get("id")
+        r2, doc2, key_idv = self.issue_key("descope-hooks-idv", ["idv:write", "idv:read"], [fb.origin])
+        kid_idv = ((doc2 or {}).get("connector_key") or {}).get("id")
+        if not check("hooks: connector keys for the hook sources (stepup and idv scopes; idv scopes only) -> 201", bool(kid_all and kid_idv), f"{short(r)} {short(r2)}"):
+            return
+        stepup_run = fb.hook_run(key=key_all)  # where a hook-started step-up's person comes back (the source's redirect_url)
+        idv_run = fb.hook_run(key=key_idv)
+
+        # --- the sources (admin API) ---
+        r, doc, bad = self.hook_source({"name": "descope-noscope", "connector_key_id": kid_idv, "signature": "rfc9421"})
+        check("hooks: a source whose key lacks stepup:write with login.risk -> require_stepup (the default) -> 422 naming connector_key_id, no secret",
+              is_problem(r, doc, 422) and "connector_key_id" in fields(doc) and not bad, short(r))
+        src = {"name": "descope", "connector_key_id": kid_all, "signature": "rfc9421", "minimum_risk_score": 50,
+               "stepup": {"binding_message": HOOK_BINDING, "redirect_url": fb.resume_url(stepup_run.run_id), "user_verification": "biometric"}}
+        r, doc, secret = self.hook_source(src)
+        hs = (doc or {}).get("hook_source") or {}
+        if not check("hooks: POST /hook-sources {descope, rfc9421, stepup options, minimum_risk_score 50} -> 201 {hook_source, secret}: url "
+                     "<issuer>/api/v1/hooks/descope, the default actions, the secret base64url of 32 bytes",
+                     r.status_code == 201 and isinstance(secret, str) and re.fullmatch(r"[A-Za-z0-9_-]{43}", secret)
+                     and hs.get("url") == f"{self.base}/api/v1/hooks/descope" and hs.get("connector_key_id") == kid_all and hs.get("signature") == "rfc9421"
+                     and hs.get("actions") == {"user.registered": "start_idv", "login.risk": "require_stepup"} and hs.get("minimum_risk_score") == 50
+                     and bool(hs.get("created_at")), short(r)):
+            return
+        src2 = {"name": "descope-hmac", "connector_key_id": kid_idv, "signature": "descope_hmac", "actions": {"login.risk": "ignore"},
+                "idv": {"document_types": ["passport"], "liveness_mode": "policy", "redirect_url": fb.resume_url(idv_run.run_id)}}
+        r, doc, secret2 = self.hook_source(src2)
+        hs2 = (doc or {}).get("hook_source") or {}
+        check("hooks: POST /hook-sources {descope-hmac, descope_hmac, the idv-only key, actions login.risk ignore, idv options} -> 201 (the override "
+              "makes the key's scopes enough)", r.status_code == 201 and isinstance(secret2, str)
+              and hs2.get("actions") == {"user.registered": "start_idv", "login.risk": "ignore"} and hs2.get("signature") == "descope_hmac", short(r))
+        r, doc = self.admin.call("GET", "/hook-sources")
+        names = sorted(x.get("name") for x in (doc or {}).get("items") or [])
+        r3, doc3 = self.admin.call("GET", "/hook-sources/descope")
+        check("hooks: GET /hook-sources lists both (never a secret); GET /hook-sources/descope reads it", r.status_code == 200
+              and names == ["descope", "descope-hmac"] and secret not in r.text and str(secret2) not in r.text and "secret" not in r.text
+              and r3.status_code == 200 and (doc3 or {}).get("id") == hs.get("id") and secret not in r3.text, f"{short(r)} {short(r3)}")
+
+        # --- rfc9421: login.risk -> a LiveID step-up, signed by http-message-signatures ---
+        label = "hooks rfc9421 login.risk"
+        sender = fb.hook_sender("descope", secret)
+        ev = HookSender.event("login.risk", user={"email": HOOK_USER, "login_id": "descope-U-hooks"}, risk={"score": 80, "reasons": ["new_device"]})
+        r, out, prepared = sender.post(ev)
+        note(f"{label}: Signature-Input {prepared.headers.get('Signature-Input')}")
+        if not self.hook_answer(f"{label} for the enrolled user, risk 80 (signed with pyauth's http-message-signatures: @method @target-uri "
+                                "content-digest, created, nonce, keyid, alg hmac-sha256)", r, out, "require_stepup", ev):
+            return
+        cid, number, curl = out.get("challenge_id", ""), out.get("number", ""), out.get("challenge_url", "")
+        check(f"{label}: ... challenge_id stu_…, challenge_url <issuer>/stepup/{{id}}/open?k=…, a 2-digit number, expires_at, not replayed",
+              cid.startswith("stu_") and curl.startswith(f"{self.base}/stepup/{cid}/open?k=") and re.fullmatch(r"\d{2}", number or "")
+              and bool(out.get("expires_at")) and "replayed" not in out, json.dumps({k: v for k, v in out.items() if k != "challenge_url"}))
+        r, doc = sender.send(prepared)
+        check(f"{label}: the very same signed request again (same nonce) -> 409 problem+json", is_problem(r, doc, 409), short(r))
+        r, again, _ = sender.post(ev)
+        check(f"{label}: the same event resent with a fresh signature (new created and nonce) -> 200 replayed true, the same challenge and number",
+              r.status_code == 200 and (again or {}).get("replayed") is True and again.get("challenge_id") == cid and again.get("number") == number
+              and again.get("challenge_url") == curl and again.get("action") == "require_stepup", short(r))
+        d = self.browser()
+        try:
+            d.get(curl)
+            shown = wait_for(lambda: d.find_elements(By.ID, "liveid-number") and d.find_element(By.ID, "liveid-number").text.strip(), 15)
+            check(f"{label}: Chromium follows challenge_url to Sigil's challenge page /stepup/{{id}} (k= out of the address bar), the number shown",
+                  shown == number and d.current_url.endswith(f"/stepup/{cid}") and "k=" not in d.current_url, f"{d.current_url} shown={shown!r}")
+            p = self.hook_phone.run("pending", "--wait", "15", "--json")
+            check(f"{label}: `sigil-authenticator pending` on the user's phone shows the push", p.returncode == 0 and "push" in p.all, p.all[-300:])
+            note(f"{label}: the binding message {HOOK_BINDING!r} {'is' if HOOK_BINDING in p.all else 'is not'} in the pending push's output")
+            a = self.hook_phone.run("approve", "--number", number, "--simulate-user-verification", "face", "--json")
+            check(f"{label}: `sigil-authenticator approve --number N --simulate-user-verification face` -> 0", a.returncode == 0, a.all[-300:])
+            url = self.wait_resume(d, stepup_run, timeout=30)
+            q = urllib.parse.parse_qs(urllib.parse.urlsplit(url or "").query)
+            check(f"{label}: the page goes on to the source's stepup.redirect_url, the flow builder's /resume?exec=…&challenge_id=…",
+                  bool(url) and q.get("challenge_id") == [cid] and q.get("exec") == [stepup_run.run_id], url or d.current_url)
+        finally:
+            self.quit(d)
+        self.drain()
+        res = stepup_run.result or {}
+        check(f"{label}: the result read on /resume with the source's key -> match_result match, acr urn:sigil:acr:liveid, face and mfa in amr",
+              res.get("match_result") == "match" and res.get("acr") == "urn:sigil:acr:liveid" and "face" in (res.get("amr") or [])
+              and "mfa" in (res.get("amr") or []), json.dumps(res)[:400])
+        r, res2 = fb.stepup_result(cid, key=key_all)
+        check(f"{label}: GET /api/v1/connectors/stepup/challenges/{{id}} with the source's key -> 200 match", r.status_code == 200
+              and (res2 or {}).get("match_result") == "match", short(r))
+        r, res3 = fb.stepup_result(cid, key=key_idv)
+        check(f"{label}: ... another key of the tenant without stepup:read cannot read it (403 or 404)", r.status_code in (403, 404), short(r))
+        ev_d = self.stepup_event(cid, label, "match")
+        if ev_d:
+            note(f"{label}: stepup.decided actor {ev_d.data.get('actor')} (the person who decided, as for a connector's own step-up)")
+        r, late, _ = sender.post(ev)
+        check(f"{label}: the event resent once more after the decision -> 200 replayed true, the same challenge (no new push)",
+              r.status_code == 200 and (late or {}).get("replayed") is True and late.get("challenge_id") == cid, short(r))
+
+        # refusals (each a 401 problem+json, nothing acted on)
+        tampered = sender.prepare(ev)
+        body = tampered.body.replace(HOOK_USER.encode(), PHONE_USER.encode())
+        tampered.body = body
+        tampered.headers["Content-Length"] = str(len(body))
+        r, doc = sender.send(tampered)
+        check(f"{label}: a tampered body (another user's email) with the original signature and Content-Digest -> 401 problem+json",
+              is_problem(r, doc, 401), short(r))
+        tampered = sender.prepare(ev)
+        tampered.body = body
+        tampered.headers["Content-Length"] = str(len(body))
+        tampered.headers["Content-Digest"] = content_digest(body)
+        r, doc = sender.send(tampered)
+        check(f"{label}: the same tampering with a recomputed Content-Digest (the signature no longer covers it) -> 401 problem+json",
+              is_problem(r, doc, 401), short(r))
+        stale = HookSender.event("login.risk", user={"email": HOOK_USER}, risk={"score": 90})
+        r, doc, _ = sender.post(stale, created=datetime.datetime.now() - datetime.timedelta(seconds=400))
+        check(f"{label}: created 400 s ago (the window is 300 s) -> 401 problem+json", is_problem(r, doc, 401), short(r))
+        r, doc, _ = sender.post(stale, created=datetime.datetime.now() + datetime.timedelta(seconds=120))
+        check(f"{label}: created 120 s in the future (30 s of skew allowed) -> 401 problem+json", is_problem(r, doc, 401), short(r))
+        r, doc, _ = sender.post(stale, created=datetime.datetime.now() - datetime.timedelta(seconds=20),
+                                expires=datetime.datetime.now() - datetime.timedelta(seconds=5))
+        check(f"{label}: expires 5 s ago -> 401 problem+json", is_problem(r, doc, 401), short(r))
+        r, doc, _ = sender.post(stale, secret=base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="))
+        check(f"{label}: signed with another secret -> 401 problem+json", is_problem(r, doc, 401), short(r))
+        r, doc, _ = sender.post(stale, components=("@method", "@target-uri"))
+        check(f"{label}: a signature that does not cover content-digest -> 401 problem+json", is_problem(r, doc, 401), short(r))
+        r = fb.http.post(sender.url, data=json.dumps(stale).encode(), headers={"Content-Type": "application/json"}, timeout=30)
+        check(f"{label}: no signature at all -> 401 problem+json", is_problem(r, E.jbody(r), 401), short(r))
+        low = HookSender.event("login.risk", user={"email": HOOK_USER}, risk={"score": 20, "reasons": ["new_ip"]})
+        r, doc, _ = sender.post(low)
+        self.hook_answer(f"{label}: risk 20 below minimum_risk_score 50", r, doc, "none", low)
+        check(f"{label}: ... no challenge", not any(k in (doc or {}) for k in ("challenge_id", "challenge_url", "number")), short(r))
+        other = HookSender.event("user.updated", user={"email": HOOK_USER})
+        r, doc, _ = sender.post(other)
+        self.hook_answer(f"{label}: an event type with no action (user.updated)", r, doc, "none", other)
+        big = HookSender.event("login.risk", user={"email": HOOK_USER}, risk={"score": 90}, extra={"padding": "x" * (70 * 1024)})
+        try:
+            r, doc, _ = sender.post(big)
+            check(f"{label}: a signed body over 64 KiB -> 413", r.status_code == 413, short(r))
+        except E.requests.RequestException as error:
+            check(f"{label}: a signed body over 64 KiB -> 413", False, f"{type(error).__name__}: {error}")
+        r, doc, _ = fb.hook_sender("nobody", secret).post(HookSender.event("login.risk", user={"email": HOOK_USER}, risk={"score": 90}))
+        check("hooks: a source that does not exist (/api/v1/hooks/nobody, validly signed with another source's secret) -> 404 problem+json",
+              is_problem(r, doc, 404), short(r))
+
+        # --- descope_hmac: user.registered -> an identity verification ---
+        label = "hooks descope_hmac user.registered"
+        if not secret2:
+            return
+        hsender = fb.hook_sender("descope-hmac", secret2, signature="descope_hmac")
+        ev = HookSender.event("user.registered", user={"email": "new-person@example.com", "login_id": "descope-U-new"}, time_=True)
+        r, out, prepared = hsender.post(ev)
+        if self.hook_answer(f"{label} with time (x-descope-webhook-s256 = base64 HMAC-SHA256 of the body)", r, out, "start_idv", ev):
+            sid = out.get("session_id", "")
+            check(f"{label}: ... session_id idv_…, session_url <issuer>/idv/{{id}}/open?k=…, expires_at",
+                  sid.startswith("idv_") and str(out.get("session_url", "")).startswith(f"{self.base}/idv/{sid}/open?k=") and bool(out.get("expires_at")),
+                  json.dumps({k: v for k, v in out.items() if k != "session_url"}))
+            r, res = fb.result(sid, key=key_idv)
+            check(f"{label}: the source's key reads the session (GET /api/v1/connectors/idv/sessions/{{id}}) -> 200 pending",
+                  r.status_code == 200 and (res or {}).get("status") == "pending" and (res or {}).get("session_id") == sid, short(r))
+            same = fb.start_run(user_identifier="descope-U-new", key=key_idv, redirect_url=fb.resume_url(idv_run.run_id))
+            self.remember(same)
+            check(f"{label}: ... its subject is the one a connector step for the same login_id gets (user_identifier = login_id)",
+                  bool((res or {}).get("subject")) and (same.started or {}).get("subject") == res.get("subject"),
+                  f"{(res or {}).get('subject')} {json.dumps(same.started or same.problem)[:200]}")
+            started = fb.wait_event("idv.session_started", sid, DELIVERY)
+            self.drain()
+            check(f"{label}: the idv.session_started webhook arrives, its actor the source's key (client:connector:{kid_idv})",
+                  started is not None and started.data.get("actor") == f"client:connector:{kid_idv}",
+                  started.body[:300] if started else fb.receiver.describe())
+        r, doc = hsender.send(prepared)
+        check(f"{label}: the same event id again -> 409 problem+json", is_problem(r, doc, 409), short(r))
+        notime = HookSender.event("user.registered", user={"login_id": "descope-U-notime"})
+        r, doc, _ = hsender.post(notime)
+        check(f"{label}: no time -> 422 problem+json naming time (docs/connectors.md)", is_problem(r, doc, 422) and "time" in fields(doc), short(r))
+        old_time = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=400)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        r, doc, _ = hsender.post(HookSender.event("user.registered", user={"login_id": "descope-U-old"}, time_=old_time))
+        check(f"{label}: time 400 s ago -> 401 problem+json", is_problem(r, doc, 401), short(r))
+        r, doc, _ = hsender.post(HookSender.event("user.registered", user={"login_id": "descope-U-wrong"}, time_=True), secret=secret)
+        check(f"{label}: the MAC made with another secret (the rfc9421 source's) -> 401 problem+json", is_problem(r, doc, 401), short(r))
+        r = fb.http.post(hsender.url, data=json.dumps(notime).encode(), headers={"Content-Type": "application/json"}, timeout=30)
+        check(f"{label}: no x-descope-webhook-s256 -> 401 problem+json", is_problem(r, E.jbody(r), 401), short(r))
+        compact = HookSender.event("user.registered", user={"login_id": "descope-U-compact"}, time_=int(time.time()))
+        pretty = json.dumps(compact, indent=2).encode()
+        r, doc, _ = hsender.post(pretty, mac_over=json.dumps(compact, separators=(",", ":")).encode())
+        self.hook_answer(f"{label}: the body sent indented, the MAC over its compact JSON, time in epoch seconds", r, doc, "start_idv", compact)
+        risk = HookSender.event("login.risk", user={"email": HOOK_USER}, risk={"score": 99}, time_=True)
+        r, doc, _ = hsender.post(risk)
+        self.hook_answer(f"{label}: login.risk on this source (actions login.risk ignore)", r, doc, "none", risk)
+        r, _ = self.admin.call("DELETE", "/hook-sources/descope-hmac")
+        r2, doc2, _ = hsender.post(HookSender.event("user.registered", user={"login_id": "descope-U-gone"}, time_=True))
+        r3, doc3 = self.admin.call("GET", "/hook-sources/descope-hmac")
+        check("hooks: DELETE /hook-sources/descope-hmac -> 204; then its URL -> 404 and GET /hook-sources/descope-hmac -> 404",
+              r.status_code == 204 and is_problem(r2, doc2, 404) and r3.status_code == 404, f"{r.status_code} {short(r2)} {r3.status_code}")
+
+        # --- the audit trail ---
+        r, doc = self.admin.call("GET", "/audit-events?limit=200")
+        items = (doc or {}).get("items") or []
+        acts = [x.get("action") for x in items]
+        received = sorted({(x.get("after") or {}).get("action") for x in items if x.get("action") == "hook.received"} - {None})
+        refused = [x.get("reason") or "" for x in items if x.get("action") == "hook.refused"]
+        check("hooks: the audit trail holds hook_source.created (2), hook_source.deleted, hook.received (actions none, require_stepup, start_idv) "
+              "and hook.refused with reasons", r.status_code == 200 and acts.count("hook_source.created") >= 2 and "hook_source.deleted" in acts
+              and received == ["none", "require_stepup", "start_idv"] and len(refused) >= 8 and all(refused),
+              f"{r.status_code} created {acts.count('hook_source.created')} received {received} refused {refused[:12]}")
+        note(f"hooks: hook.refused reasons: {refused[:14]}")
+        check("hooks: ... no hook secret anywhere in the audit trail", not any(s in r.text for s in self.hook_secrets if s), "")
+
     def _wait_expiry(self, run):
         """Waits past the push's deadline (SIGIL_INSECURE_AUTHENTICATOR_LIFETIME_SECONDS) without answering."""
         deadline = time.time() + STEPUP_LIFETIME + 2
@@ -1072,6 +1351,10 @@ class Suite:
                 hits.append(f"secret #{i + 1}")
         hits += [m.group(0)[:10].decode() + "…" for m in WHSEC_SHAPE.finditer(logs)]
         check("privacy: ... no whsec_ secret (whole or its base64) and nothing shaped like one", not hits, hits[:5])
+        hits = [f"hook secret #{i + 1}" for i, s in enumerate(self.hook_secrets) if s.encode() in logs or s.rstrip("=").encode() in logs
+                or base64.b64encode(s.encode()) in logs or s.encode().hex().encode() in logs.lower()]
+        check(f"privacy: ... no inbound hook source's signing secret ({len(self.hook_secrets)} of them; as shown, nor its bytes in base64 or hex)",
+              not hits, hits[:5])
         hits = [f"link secret #{i + 1}" for i, s in enumerate(self.link_secrets) if s.encode() in logs]
         check(f"privacy: ... no k= secret of any session_url or handoff_url ({len(self.link_secrets)} of them)", not hits, hits[:5])
         texts = [DOC_GIVEN, DOC_FAMILY, "Eriksson", "ANNA<MARIA", DOC_BIRTH, *self.doc_numbers]
@@ -1085,7 +1368,8 @@ class Suite:
                 leaks += [f"{fn}: key #{i + 1}" for i, k in enumerate(self.keys) if k.encode() in content]
                 leaks += [f"{fn}: link secret #{i + 1}" for i, s in enumerate(self.link_secrets) if s.encode() in content]
                 leaks += [f"{fn}: webhook secret #{i + 1}" for i, s in enumerate(self.webhook_secrets) if s.encode() in content]
-        check(f"privacy: no file of the data folders ({files} files, WAL included) holds a key, a webhook secret or a link secret in clear",
+                leaks += [f"{fn}: hook secret #{i + 1}" for i, s in enumerate(self.hook_secrets) if s.encode() in content]
+        check(f"privacy: no file of the data folders ({files} files, WAL included) holds a key, a webhook secret, a hook secret or a link secret in clear",
               files > 0 and not leaks, leaks[:6])
 
     # --- all ---
@@ -1098,7 +1382,7 @@ class Suite:
             self.run_keys()
             steps = (self.run_refusals, self.run_verified_browser, self.run_authenticator, self.run_failed, self.run_idempotency, self.run_narrowing,
                      self.run_expired) if self.idv_ok else ()
-            steps += (self.run_stepup,)
+            steps += (self.run_stepup, self.run_hooks)
             only = set(self.args.only.split(",")) if self.args.only else None
             for step in steps:
                 if only and step.__name__.removeprefix("run_") not in only:
@@ -1132,14 +1416,14 @@ def main():
     ap.add_argument("--work", default=None, help="a folder for this run (pids of started processes go to WORK/pids)")
     ap.add_argument("--artifacts", default=None, help="keep screenshots, logs and the work folder here")
     ap.add_argument("--only", default=None, help="comma-separated cases to run after the keys: refusals, verified_browser, authenticator, failed, "
-                                                 "idempotency, narrowing, expired, stepup (idempotency replays verified_browser's run)")
+                                                 "idempotency, narrowing, expired, stepup, hooks (idempotency replays verified_browser's run)")
     args = ap.parse_args()
     engine_ok = bool(args.engine) and os.path.isfile(args.engine) and os.access(args.engine, os.X_OK)
     fixtures_ok = os.path.isdir(FACES) and all(os.path.isfile(os.path.join(FACES, n)) for n in ("obama__a.jpg", "obama__b.jpg"))
     if not (engine_ok and fixtures_ok):
         why = [] if engine_ok else [f"the IDV engine ({args.engine or '--engine not given'}) is absent"]
         why += [] if fixtures_ok else [f"{FACES} is absent"]
-        skip("the identity verification cases", f"{' and '.join(why)}: nothing to decide a verification with (the step-up cases run)")
+        skip("the identity verification cases", f"{' and '.join(why)}: nothing to decide a verification with (the step-up and hook cases run)")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the finally blocks stop the servers and browsers
     suite = Suite(args)
     suite.idv_ok = engine_ok and fixtures_ok

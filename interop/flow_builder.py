@@ -19,6 +19,17 @@ beyond that page:
   webhooks         `POST /sigil-events` (any POST path, in fact): a WebhookReceiver of interop/webhook_receiver.py
                    on the same port verifies every message with the Standard Webhooks reference library from PyPI
                    (`Webhook(secret).verify(body, headers)`); `events()` reads the verified ones.
+  inbound hooks    `hook_sender(name, secret, signature)`: Descope's side of Sigil's inbound hooks (`POST
+                   /api/v1/hooks/<name>`, docs/connectors.md "Inbound hooks"), a HookSender. With `rfc9421` it signs
+                   each delivery with pyauth's http-message-signatures from PyPI (RFC 9421: `HTTPMessageSigner`,
+                   `algorithms.HMAC_SHA256`, the secret's UTF-8 bytes as the key; covered components `@method`,
+                   `@target-uri` and `content-digest`; `created`, a random `nonce`, `keyid`, `alg`; label `sig1`) over a
+                   `requests.PreparedRequest` whose `Content-Digest` (RFC 9530, sha-256) it computes; Sigil's
+                   verifier is thereby checked against software written elsewhere. With `descope_hmac` it sends
+                   `x-descope-webhook-s256: base64(HMAC-SHA256(secret, body))` (plain `hmac`), the event's `time`
+                   giving freshness. `prepare()` builds a signed request without sending it (so a test can send the
+                   very same bytes twice, or alter them), `send()` sends one; `hook_run()` registers a FlowRun whose
+                   /resume reads a hook-started step-up with the hook source's key.
 
 Everything listens on 127.0.0.1 (port 0 by default: the kernel picks one). Sigil is reached at `sigil_base`
 (the suite uses http://localhost:PORT, so the flow builder and Sigil are different sites).
@@ -32,6 +43,10 @@ pointing at http://127.0.0.1:PORT/sigil-events subscribed to idv.decided):
     (the connector step and the redirect step in one go); one line per event is printed, never a secret.
 """
 import argparse
+import base64
+import datetime
+import hashlib
+import hmac
 import html
 import itertools
 import json
@@ -46,18 +61,22 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import requests  # noqa: E402
+from http_message_signatures import HTTPMessageSigner, HTTPSignatureKeyResolver, algorithms  # noqa: E402
 
 from webhook_receiver import WebhookReceiver  # noqa: E402
 
 START_PATH = "/api/v1/connectors/idv/sessions"
 STEPUP_PATH = "/api/v1/connectors/stepup/challenges"
+HOOKS_PATH = "/api/v1/hooks/"
+HOOK_COMPONENTS = ("@method", "@target-uri", "content-digest")
 
 
 class FlowRun:
     """One execution of the flow for one person."""
 
-    def __init__(self, run_id, body, idempotency_key):
+    def __init__(self, run_id, body, idempotency_key, key=None):
         self.run_id = run_id
+        self.key = key  # the key /resume reads the result with (None: the flow builder's own)
         self.body = body  # the JSON body of the connector step (what a retry sends again)
         self.idempotency_key = idempotency_key
         self.start_status = None  # HTTP status of the connector step
@@ -207,6 +226,22 @@ class FlowBuilder:
         """The result call: (response, JSON)."""
         return self.call("GET", f"{START_PATH}/{urllib.parse.quote(session_id, safe='')}", key=key)
 
+    # --- inbound hooks (Descope posting its events to Sigil) ---
+
+    def hook_sender(self, name, secret, signature="rfc9421", key_id=None):
+        """A HookSender for the hook source `name` (its URL is Sigil's base + /api/v1/hooks/<name>)."""
+        return HookSender(self.sigil, name, secret, signature=signature, key_id=key_id, session=self.http, log=self._say)
+
+    def hook_run(self, run_id=None, key=None):
+        """A FlowRun with no connector step of its own, for a hook source's redirect_url (`resume_url(run_id)`):
+        the person comes back to /resume?exec=<run>&challenge_id=… (or session_id=…) and the result is read with `key`
+        (the hook source's connector key)."""
+        run_id = run_id or self.new_run_id()
+        run = FlowRun(run_id, None, None, key=key)
+        with self._lock:
+            self.runs[run_id] = run
+        return run
+
     # --- webhooks (verified by the library in WebhookReceiver) ---
 
     def events(self, event_type=None, target=None):
@@ -258,7 +293,7 @@ class FlowBuilder:
                 run.resumes.append(hit)
         cid = q.get("challenge_id", "")
         if run and cid:  # back from a LiveID step-up
-            r, doc = self.stepup_result(cid)
+            r, doc = self.stepup_result(cid, key=run.key)
             run.results.append((r.status_code, doc))
             match = doc.get("match_result") if isinstance(doc, dict) else f"HTTP {r.status_code}"
             self._say(f"run {run.run_id}: resumed with {cid}; step-up result {r.status_code} {match}")
@@ -269,7 +304,7 @@ class FlowBuilder:
         if not run or not sid:
             self._say(f"resume without a known run or a session_id: exec={q.get('exec')!r}")
             return self._page(h, 400, "<h1 id='flow-result' data-status='unknown'>Unknown flow run</h1>")
-        r, doc = self.result(sid)
+        r, doc = self.result(sid, key=run.key)
         run.results.append((r.status_code, doc))
         status = doc.get("status") if isinstance(doc, dict) else f"HTTP {r.status_code}"
         self._say(f"run {run.run_id}: resumed with {sid}; result {r.status_code} {status}")
@@ -304,6 +339,104 @@ class FlowBuilder:
     def _say(self, line):
         if self.log:
             self.log(f"[flow-builder] {line}")
+
+
+class _SecretResolver(HTTPSignatureKeyResolver):
+    """The hook source's shared secret for every keyid: its UTF-8 bytes, as Sigil shows it (not base64-decoded)."""
+
+    def __init__(self, secret):
+        self.secret = secret.encode()
+
+    def resolve_private_key(self, key_id):
+        return self.secret
+
+    def resolve_public_key(self, key_id):
+        return self.secret
+
+
+def content_digest(body):
+    """RFC 9530 Content-Digest of `body` (bytes) with sha-256: `sha-256=:<base64>:`."""
+    return "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode() + ":"
+
+
+def descope_mac(secret, body):
+    """x-descope-webhook-s256: base64(HMAC-SHA256(secret, body)), the secret's UTF-8 bytes as the key."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+class HookSender:
+    """Descope posting its events to one Sigil hook source (`POST <sigil>/api/v1/hooks/<name>`).
+
+    signature `rfc9421`: the http-message-signatures library signs (see the module documentation); `descope_hmac`:
+    the x-descope-webhook-s256 header. Nothing here is Sigil's code: the body is bytes of our choosing, the digest
+    and the signature are made by the library (and the standard library's hmac)."""
+
+    def __init__(self, sigil_base, name, secret, signature="rfc9421", key_id=None, session=None, log=None):
+        self.url = sigil_base.rstrip("/") + HOOKS_PATH + name
+        self.name = name
+        self.secret = secret
+        self.signature = signature
+        self.key_id = key_id or f"descope-{name}"
+        self.http = session or requests.Session()
+        self.log = log
+        self.signer = HTTPMessageSigner(signature_algorithm=algorithms.HMAC_SHA256, key_resolver=_SecretResolver(secret))
+
+    @staticmethod
+    def event(event_type, user=None, risk=None, event_id=None, time_=None, extra=None):
+        """A Descope-like event: {id, type, time?, user?, risk?}; time_ True means now (RFC 3339, UTC)."""
+        ev = {"id": event_id or f"evt-{secrets.token_hex(8)}", "type": event_type}
+        if time_ is True:
+            time_ = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if time_ is not None:
+            ev["time"] = time_
+        if user is not None:
+            ev["user"] = user
+        if risk is not None:
+            ev["risk"] = risk
+        ev.update(extra or {})
+        return ev
+
+    def body_of(self, event):
+        """The bytes a JSON event goes out as (json.dumps with its default separators: ", " and ": ")."""
+        return event if isinstance(event, (bytes, bytearray)) else json.dumps(event).encode()
+
+    def prepare(self, event, created=None, expires=None, nonce=None, secret=None, label="sig1", components=HOOK_COMPONENTS,
+                mac_over=None):
+        """A signed requests.PreparedRequest, not sent. event: a dict (serialised by body_of) or bytes.
+        rfc9421: created (a datetime; default now), expires, nonce (default 16 random bytes, base64url), secret (default
+        the source's: another one signs a delivery Sigil must refuse). descope_hmac: the MAC of `mac_over` (default
+        the body itself) with `secret`."""
+        body = self.body_of(event)
+        req = requests.Request("POST", self.url, data=body, headers={"Content-Type": "application/json", "Accept": "application/json"})
+        prepared = self.http.prepare_request(req)
+        if self.signature == "rfc9421":
+            prepared.headers["Content-Digest"] = content_digest(body)
+            signer = self.signer if secret is None else HTTPMessageSigner(signature_algorithm=algorithms.HMAC_SHA256,
+                                                                           key_resolver=_SecretResolver(secret))
+            signer.sign(prepared, key_id=self.key_id, created=created or datetime.datetime.now(), expires=expires,
+                        nonce=nonce or base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("="), label=label, include_alg=True,
+                        covered_component_ids=components)
+        else:
+            prepared.headers["x-descope-webhook-s256"] = descope_mac(secret or self.secret, mac_over if mac_over is not None else body)
+        return prepared
+
+    def send(self, prepared):
+        """Sends a prepared (signed) request as it is: (response, parsed JSON or None)."""
+        r = self.http.send(prepared, timeout=60, allow_redirects=False)
+        try:
+            doc = r.json()
+        except ValueError:
+            doc = None
+        if self.log:
+            self.log(f"hook {self.name}: POST {urllib.parse.urlsplit(self.url).path} -> {r.status_code}"
+                     + (f" action {doc.get('action')}" if isinstance(doc, dict) and "action" in doc else ""))
+        return r, doc
+
+    def post(self, event, **sign):
+        """prepare() and send() in one: (response, JSON, the prepared request)."""
+        prepared = self.prepare(event, **sign)
+        r, doc = self.send(prepared)
+        return r, doc, prepared
 
 
 def main():

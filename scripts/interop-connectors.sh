@@ -11,16 +11,24 @@
 # not match); keys shown once, 401/403/422 refusals, idempotent retries (replayed, refused with another body,
 # concurrent), the LiveID step-up (challenge page in Chromium and `sigil-authenticator approve`: match, wrong
 # number, declined, PIN where biometric was asked, unanswered until the server expires it; stepup.decided webhooks;
-# these run even without the fixtures and the engine), the tenant policy only ever narrowed (document_types; liveness_mode active, finished by the capture
-# page's own liveness run in Chromium fed the synthesised frames through a test camera); no key, webhook secret or
-# link secret in the server's output. About 2 minutes. The driver's docstring lists every check.
+# these run even without the fixtures and the engine), inbound hooks (the flow builder posting signed events to
+# /api/v1/hooks/<name> as Descope would: RFC 9421 signatures made by pyauth's http-message-signatures library from
+# PyPI, and Descope's x-descope-webhook-s256 HMAC; login.risk -> a LiveID step-up approved in Chromium and
+# `sigil-authenticator approve`, user.registered -> an IDV session; replayed, stale, tampered, unsigned deliveries
+# refused; also run without the fixtures and the engine), the tenant policy only ever narrowed (document_types;
+# liveness_mode active, finished by the capture page's own liveness run in Chromium fed the synthesised frames
+# through a test camera); no key, webhook secret, hook secret or link secret in the server's output. About 3.5
+# minutes (the hooks alone, SIGIL_CONNECTORS_ONLY=hooks, about 15 s). The driver's docstring lists every check.
 # Needs the IDV engine ($SIGIL_IDV_ENGINE, default /usr/local/lib/sigil/sigil-idv-engine when it exists) and the
-# photographs in ../shared/fixtures ($SIGIL_FIXTURES_DIR overrides): without either there is nothing to decide a
-# verification with, and the whole suite is one SKIP line and "0 passed, 0 failed" (exit 0).
+# photographs in ../shared/fixtures ($SIGIL_FIXTURES_DIR overrides) for the identity verification cases: without
+# either there is nothing to decide a verification with, and those are one SKIP line (keys, step-up, hooks and the
+# privacy scan still run).
 # Needs: chromium, chromium-driver, openssl, zbar-tools, librsvg2-bin; /opt/peers-venv with selenium, requests,
-# cryptography, authlib, standardwebhooks, numpy and Pillow (scripts/install-interop.sh, scripts/install-idv-engines.sh).
+# cryptography, authlib, standardwebhooks, http-message-signatures, numpy and Pillow (scripts/install-interop.sh,
+# scripts/install-idv-engines.sh).
 # Environment: SIGIL_BIN, SIGIL_AUTHENTICATOR_BIN (default .build/debug/…), SIGIL_IDV_ENGINE, SIGIL_FIXTURES_DIR,
-# SIGIL_ARTIFACTS (keep screenshots, server logs and the work folder there).
+# SIGIL_ARTIFACTS (keep screenshots, server logs and the work folder there), SIGIL_CONNECTORS_ONLY (comma-separated
+# cases after the keys, e.g. hooks or stepup,hooks).
 # Ends with the summed "N passed, M failed"; exits 1 on any failure.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -34,7 +42,8 @@ FIXTURES=${SIGIL_FIXTURES_DIR:-../shared/fixtures}
 source scripts/lib.sh
 
 if [ ! -d "$FIXTURES/faces" ] || [ -z "${SIGIL_IDV_ENGINE:-}" ] || [ ! -x "${SIGIL_IDV_ENGINE:-}" ]; then
-    # interop/connectors.py then runs the LiveID step-up cases only, and says why it skips the rest.
+    # interop/connectors.py then runs the keys, the LiveID step-up and the inbound hook cases only, and says why it
+    # skips the rest.
     SIGIL_IDV_ENGINE=""
 fi
 
