@@ -247,9 +247,11 @@ struct AuthenticatorRoutes {
         try Web.requireSameOrigin(request, context)
         let tenant = try context.requireTenant()
         _ = try await JSONBody.decode(EmptyBody.self, from: request, context: context, allowed: [])
+        let previous = try await context.browserSession(request, services.sessions)?.0
         let done = try await authenticator.complete(
             tenant: tenant, transactionID: context.parameters.get("tx") ?? "",
-            browserHash: bindingHash(request, context, tenant: tenant), sessions: services.sessions)
+            browserHash: bindingHash(request, context, tenant: tenant), sessions: services.sessions, replacing: previous)
+        try await SignInRoutes.endReplaced(previous, by: done.user.id, services: services, context: context)
         var headers: HTTPFields = [.cacheControl: "no-store"]
         headers.append(
             HTTPField(

@@ -38,15 +38,28 @@ struct SignInRoutes {
 
     // MARK: sessions
 
-    func startSession(user: User, amr: [String], acr: String, context: SigilRequestContext, redirect: String) async throws -> Response {
+    /// The browser's session after a sign-in: the same user's is re-authenticated in place, another
+    /// user's is ended (`replacingSession`).
+    func startSession(
+        user: User, amr: [String], acr: String, request: Request, context: SigilRequestContext, redirect: String
+    ) async throws -> Response {
         let tenant = try context.requireTenant()
-        let (_, cookie) = try await services.sessions.start(tenantID: tenant.id, userID: user.id, amr: amr, acr: acr)
+        let previous = try await context.browserSession(request, services.sessions)?.0
+        let (_, cookie) = try await services.sessions.start(tenantID: tenant.id, userID: user.id, amr: amr, acr: acr, replacing: previous)
+        try await Self.endReplaced(previous, by: user.id, services: services, context: context)
         let maxAge = Int(services.sessions.policy.absoluteTimeout)
         return try JSONResponse.make(
             ["redirect": redirect],
             headers: [
                 .setCookie: Web.sessionCookie(cookie.value, context, tenant: tenant, maxAge: maxAge), .cacheControl: "no-store",
             ])
+    }
+
+    /// A sign-in as another user in a browser that held a session ends that session (its grants and
+    /// back-channel logout), so signing out later cannot leave the first account's tokens alive.
+    static func endReplaced(_ previous: Session?, by userID: String, services: ServiceSet, context: SigilRequestContext) async throws {
+        guard let previous, previous.userID != userID else { return }
+        try await services.logout.endSession(previous, issuer: context.issuer, reason: "another account signed in in this browser")
     }
 
     // MARK: /login
@@ -114,7 +127,7 @@ struct SignInRoutes {
             tenantID: tenant.id, issuer: context.issuer,
             transactionID: body.transaction, response: try body.credential.assertion())
         return try await startSession(
-            user: signIn.user, amr: signIn.amr, acr: signIn.acr, context: context,
+            user: signIn.user, amr: signIn.amr, acr: signIn.acr, request: request, context: context,
             redirect: signIn.returnTo ?? Web.basePath(context) + "/account")
     }
 
@@ -166,7 +179,7 @@ struct SignInRoutes {
             response: try body.credential.registration(), name: body.passkeyName)
         let method = PasskeyService.methods(backupEligible: passkey.backupEligible)
         return try await startSession(
-            user: user, amr: method.amr, acr: method.acr, context: context,
+            user: user, amr: method.amr, acr: method.acr, request: request, context: context,
             redirect: Web.basePath(context) + "/account")
     }
 

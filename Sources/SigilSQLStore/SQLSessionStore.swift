@@ -42,6 +42,23 @@ struct SQLSessionStore: SessionStore {
         }
     }
 
+    func reauthenticate(id: String, tokenHash: String, authTime: Date, amr: [String], acr: String, idleExpiresAt: Date) async throws -> Session {
+        let amrJSON = try JSONColumn.encode(amr)
+        return try await runner.write("session") { db in
+            guard
+                let row = try await db.raw(
+                    """
+                    UPDATE sessions SET token_hash = \(bind: tokenHash), auth_time = \(bind: authTime.ms), amr = \(bind: amrJSON), acr = \(bind: acr),
+                        last_seen_at = \(bind: authTime.ms),
+                        idle_expires_at = CASE WHEN absolute_expires_at < \(bind: idleExpiresAt.ms) THEN absolute_expires_at ELSE \(bind: idleExpiresAt.ms) END
+                    WHERE id = \(bind: id) AND revoked_at IS NULL RETURNING \(unsafeRaw: Self.columns)
+                    """
+                ).first()
+            else { throw StoreError.notFound("session", id) }
+            return try Self.decode(row)
+        }
+    }
+
     func revoke(id: String, at: Date) async throws {
         try await runner.write("session") { db in
             let rows = try await db.raw(

@@ -537,7 +537,11 @@ public struct AuthenticatorService: Sendable {
     }
 
     /// The approved login becomes a session, in one store transaction.
-    public func complete(tenant: Tenant, transactionID: String, browserHash: String, sessions: SessionService) async throws -> Completed {
+    /// `previous`: the browser's session, if any (the same user's is re-authenticated in place:
+    /// `SessionService.start(…replacing:…)`).
+    public func complete(
+        tenant: Tenant, transactionID: String, browserHash: String, sessions: SessionService, replacing previous: Session? = nil
+    ) async throws -> Completed {
         let found = try await browserTransaction(tenant: tenant, transactionID: transactionID, browserHash: browserHash)
         if found.kind == .deviceEnrolment {
             return try await completeEnrolment(found, tenant: tenant, sessions: sessions)
@@ -557,7 +561,8 @@ public struct AuthenticatorService: Sendable {
             let user = try await tx.users.get(tenantID: tenant.id, id: userID)
             guard user.status == .active else { throw AuthenticatorServiceError(.accountDisabled, "this account is disabled") }
             let methods = Self.methods(userVerification: uv)
-            let (session, cookie) = try await sessions.start(tenantID: tenant.id, userID: user.id, amr: methods.amr, acr: methods.acr, in: tx)
+            let (session, cookie) = try await sessions.start(
+                tenantID: tenant.id, userID: user.id, amr: methods.amr, acr: methods.acr, replacing: previous, in: tx)
             return Completed(session: session, cookie: cookie, returnTo: returnTo, user: user)
         }
         await context.store.signals.publish(transactionID)

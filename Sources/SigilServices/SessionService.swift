@@ -61,6 +61,43 @@ public struct SessionService: Sendable {
         return (try await Self.record(session, context: context, in: tx), Secret(token))
     }
 
+    /// A sign-in in a browser that already holds `previous`. The same user's live session is
+    /// re-authenticated in place: same id (so the `sid` of its tokens, its grants and its logout
+    /// participants stay one session, and signing out ends them all), a new cookie, and the new
+    /// sign-in's `auth_time`, `amr` and `acr` (a step-up upgrades the session rather than leaving
+    /// the weaker one alive beside it). Otherwise a new session (the caller ends another user's).
+    public func start(
+        tenantID: String, userID: String, amr: [String], acr: String, replacing previous: Session?, in tx: any StoreSession
+    ) async throws -> (Session, Secret<String>) {
+        let now = context.clock.now()
+        guard let previous, previous.tenantID == tenantID, previous.userID == userID, previous.revokedAt == nil,
+            previous.absoluteExpiresAt > now
+        else { return try await start(tenantID: tenantID, userID: userID, amr: amr, acr: acr, in: tx) }
+        let token = OpaqueToken.make(prefix: Self.cookiePrefix, random: context.random)
+        do {
+            let session = try await tx.sessions.reauthenticate(
+                id: previous.id, tokenHash: tokenHash(token), authTime: now, amr: amr, acr: acr,
+                idleExpiresAt: now.addingTimeInterval(policy.idleTimeout))
+            try await tx.audit.append(
+                context.auditEvent(
+                    "session.reauthenticated", by: .user(userID), tenantID: tenantID, targetType: "session", targetID: session.id,
+                    before: ["amr": previous.amr.joined(separator: " "), "acr": previous.acr],
+                    after: ["amr": amr.joined(separator: " "), "acr": acr]))
+            return (session, Secret(token))
+        } catch let error as StoreError where error.code == .notFound {
+            // Ended meanwhile (signed out in another tab): a new one.
+            return try await start(tenantID: tenantID, userID: userID, amr: amr, acr: acr, in: tx)
+        }
+    }
+
+    public func start(tenantID: String, userID: String, amr: [String], acr: String, replacing previous: Session?) async throws -> (
+        Session, Secret<String>
+    ) {
+        try await context.store.transaction { tx in
+            try await self.start(tenantID: tenantID, userID: userID, amr: amr, acr: acr, replacing: previous, in: tx)
+        }
+    }
+
     static func record(_ session: Session, context: ServiceContext, in tx: any StoreSession) async throws -> Session {
         let created = try await tx.sessions.create(session)
         try await tx.audit.append(

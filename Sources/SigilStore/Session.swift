@@ -37,6 +37,10 @@ public protocol SessionStore: Sendable {
     /// The session whose cookie hashes to `tokenHash`, if any (active or not: callers check).
     func find(tokenHash: String) async throws -> Session?
     /// Extends the idle timeout (never past the absolute one).
+    /// A new sign-in of the session's own user in the same browser: the session keeps its id (the
+    /// `sid` its relying parties hold) and gets the new cookie's hash, `auth_time`, `amr` and `acr`;
+    /// the idle deadline restarts (never past the absolute one). `notFound` when revoked or absent.
+    func reauthenticate(id: String, tokenHash: String, authTime: Date, amr: [String], acr: String, idleExpiresAt: Date) async throws -> Session
     func touch(id: String, lastSeenAt: Date, idleExpiresAt: Date) async throws
     func revoke(id: String, at: Date) async throws
     func revokeAll(tenantID: String, userID: String, at: Date) async throws -> Int

@@ -55,4 +55,32 @@ import Testing
             #expect(events.contains("session.started") && events.contains("session.ended"))
         }
     }
+
+    /// A second sign-in of the same user in the same browser (a step-up, `prompt=login`, `max_age`)
+    /// re-authenticates the session in place: same id, new cookie, new auth_time/amr/acr; the old
+    /// cookie stops working; ending the session then ends everything issued under it.
+    @Test(arguments: Backend.enabled) func aSecondSignInOfTheSameUserUpgradesTheSession(_ backend: Backend) async throws {
+        try await withServices(backend) { h in
+            let services = h.services
+            let tenant = h.tenant
+            let user = try await h.user("ada@example.com", given: "Ada", family: "L")
+            let other = try await h.user("bob@example.com", given: "Bob", family: "M")
+            let (first, firstCookie) = try await services.sessions.start(tenantID: tenant.id, userID: user.id, amr: ["hwk", "user"], acr: "phrh")
+            h.clock.advance(by: 60)
+            let (upgraded, cookie) = try await services.sessions.start(
+                tenantID: tenant.id, userID: user.id, amr: ["swk", "face", "user", "mca", "mfa"], acr: "urn:sigil:acr:liveid", replacing: first)
+            #expect(upgraded.id == first.id && upgraded.authTime == h.clock.now() && upgraded.acr == "urn:sigil:acr:liveid")
+            #expect(upgraded.amr.contains("face") && upgraded.absoluteExpiresAt == first.absoluteExpiresAt)
+            #expect(try await services.sessions.resolve(cookie: firstCookie.value, tenantID: tenant.id) == nil)
+            #expect(try await services.sessions.resolve(cookie: cookie.value, tenantID: tenant.id)?.0.id == first.id)
+            let audit = try await h.store.audit.list(tenantID: tenant.id, page: PageRequest(limit: 20)).items
+            #expect(audit.contains { $0.action == "session.reauthenticated" && $0.targetID == first.id && $0.after?["acr"] == "urn:sigil:acr:liveid" })
+            // Another user, or a session that ended meanwhile: a new session.
+            let (bobs, _) = try await services.sessions.start(tenantID: tenant.id, userID: other.id, amr: ["hwk"], acr: "phrh", replacing: upgraded)
+            #expect(bobs.id != first.id)
+            try await services.oauth.endSession(upgraded, reason: "test")
+            let (fresh, _) = try await services.sessions.start(tenantID: tenant.id, userID: user.id, amr: ["hwk"], acr: "phrh", replacing: upgraded)
+            #expect(fresh.id != first.id)
+        }
+    }
 }
