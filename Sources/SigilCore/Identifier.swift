@@ -24,6 +24,7 @@ public enum IdentifierKind: String, Sendable, CaseIterable {
     case connectorKey = "cnk"
     case stepUpChallenge = "stu"
     case hookSource = "hks"
+    case ssfStream = "sst"
 }
 
 public struct IdentifierGenerator: Sendable {

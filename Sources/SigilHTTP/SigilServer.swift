@@ -27,6 +27,7 @@ public enum SigilServer {
         UpstreamRoutes(services: services, limiter: rateLimiter, pages: pages).register(on: router)
         IDVRoutes(services: services, limiter: rateLimiter, pages: pages).register(on: router)
         ConnectorRoutes(services: services, limiter: rateLimiter, pages: pages).register(on: router)
+        SSFRoutes(services: services).register(on: router)
         return router
     }
 

@@ -616,6 +616,59 @@ enum Migrations {
                 """
             ]
         },
+        // Shared Signals streams, their subjects and the SETs owed to them (docs/ssf.md).
+        Migration(version: 18, name: "ssf-streams") { _ in
+            [
+                """
+                CREATE TABLE ssf_streams (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    client_id TEXT NOT NULL,
+                    description TEXT,
+                    delivery_method TEXT NOT NULL,
+                    endpoint_url TEXT,
+                    sealed_authorization TEXT,
+                    events_requested TEXT NOT NULL,
+                    events_delivered TEXT NOT NULL,
+                    profile TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    status_reason TEXT,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX ssf_streams_by_client ON ssf_streams (tenant_id, client_id, created_at)",
+                """
+                CREATE TABLE ssf_subjects (
+                    stream_id TEXT NOT NULL REFERENCES ssf_streams(id) ON DELETE CASCADE,
+                    user_id TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    PRIMARY KEY (stream_id, user_id)
+                )
+                """,
+                "CREATE INDEX ssf_subjects_by_user ON ssf_subjects (user_id)",
+                """
+                CREATE TABLE ssf_events (
+                    stream_id TEXT NOT NULL REFERENCES ssf_streams(id) ON DELETE CASCADE,
+                    jti TEXT NOT NULL,
+                    tenant_id TEXT NOT NULL,
+                    event_type TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    event_time BIGINT NOT NULL,
+                    state TEXT NOT NULL,
+                    attempts BIGINT NOT NULL,
+                    next_attempt_at BIGINT NOT NULL,
+                    claimed_until BIGINT,
+                    last_error TEXT,
+                    created_at BIGINT NOT NULL,
+                    PRIMARY KEY (stream_id, jti)
+                )
+                """,
+                "CREATE INDEX ssf_events_due ON ssf_events (state, next_attempt_at)",
+            ]
+        },
     ]
 
     /// The migrations by version (the list above may be merged out of order).

@@ -44,6 +44,8 @@ struct SQLAuditEventStore: AuditEventStore {
             ).run()
             // The event's webhook deliveries commit (or roll back) with it.
             try await SQLWebhookStore.enqueue(event, in: db)
+            // And the Shared Signals it raises (docs/ssf.md).
+            try await SQLSSFStore.enqueue(event, in: db)
         }
     }
 

@@ -103,6 +103,7 @@ public final class SQLStore: Store {
     public var integrationRecords: any IntegrationStore { session.integrationRecords }
     public var webhooks: any WebhookStore { session.webhooks }
     public var connectorKeys: any ConnectorKeyStore { session.connectorKeys }
+    public var ssf: any SSFStore { session.ssf }
 
     public func transaction<R: Sendable>(_ body: @escaping @Sendable (any StoreSession) async throws -> R) async throws -> R {
         let backend = self.backend
@@ -167,4 +168,5 @@ struct SQLSession: StoreSession {
     var integrationRecords: any IntegrationStore { SQLIntegrationStore(runner: runner) }
     var webhooks: any WebhookStore { SQLWebhookStore(runner: runner) }
     var connectorKeys: any ConnectorKeyStore { SQLConnectorKeyStore(runner: runner) }
+    var ssf: any SSFStore { SQLSSFStore(runner: runner) }
 }

@@ -12,6 +12,8 @@ public struct ServiceSet: Sendable {
     public var saml: SAMLIdentityProviderService { SAMLIdentityProviderService(context: context, logout: logout) }
     /// Ends sessions everywhere (grants, back-channel logout tokens; SAML participants returned).
     public var logout: LogoutService { LogoutService(context: context, dispatcher: backChannel) }
+    /// The Shared Signals transmitter (docs/ssf.md).
+    public var ssf: SSFService { SSFService(context: context) }
     public let backChannel: BackChannelLogoutDispatcher
     public var adminTokens: AdminTokenService { AdminTokenService(context: context) }
     public var audit: AuditService { AuditService(context: context) }

@@ -23,6 +23,7 @@ public protocol StoreSession: Sendable {
     var integrationRecords: any IntegrationStore { get }
     var webhooks: any WebhookStore { get }
     var connectorKeys: any ConnectorKeyStore { get }
+    var ssf: any SSFStore { get }
 }
 
 public struct StoreHealth: Sendable, Equatable {

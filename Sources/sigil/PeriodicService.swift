@@ -101,6 +101,22 @@ struct PeriodicService: Service, CustomStringConvertible {
         }
     }
 
+    /// Pushes the Shared Signals events that are due (RFC 8935), on every node, with the
+    /// tenant's issuer for each stream.
+    static func ssfDeliveries(_ services: ServiceSet, publicURL: String, interval: Duration, logger: Logger) -> PeriodicService {
+        PeriodicService(name: "ssf delivery", interval: interval, logger: logger) {
+            let ssf = services.ssf
+            let store = services.context.store
+            while true {
+                let pass = await ssf.deliverDue(limit: 50) { tenantID in
+                    guard let tenant = try? await store.tenants.get(id: tenantID) else { return nil }
+                    return TenantService.issuer(of: tenant, publicURL: publicURL)
+                }
+                if pass.claimed < 50 { break }
+            }
+        }
+    }
+
     /// The integration doctor's scheduled check (Sigil's side: no vendor credential is kept),
     /// hourly: audits `integration.drift` for new findings and sets `sigil_integrations_drifting`.
     static func integrationCheck(_ services: ServiceSet, interval: Duration, logger: Logger, drifting: @escaping @Sendable (Int) -> Void)

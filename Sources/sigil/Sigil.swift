@@ -107,6 +107,9 @@ struct Serve: AsyncParsableCommand {
                                     metrics.recordWebhookPass(
                                         delivered: pass.delivered, retrying: pass.retrying, failed: pass.failed, pending: pending)
                                 })),
+                        .init(
+                            service: PeriodicService.ssfDeliveries(
+                                services, publicURL: publicURL.absoluteString, interval: try webhookPollInterval(), logger: logger)),
                         .init(service: PeriodicService.auditCheckpoints(services, interval: try auditCheckpointInterval(), logger: logger)),
                         .init(service: PeriodicService.upstreamMetadata(services, logger: logger)),
                         .init(

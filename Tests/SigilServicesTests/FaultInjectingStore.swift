@@ -63,6 +63,7 @@ final class FaultInjectingStore: Store {
     var integrationRecords: any IntegrationStore { base.integrationRecords }
     var webhooks: any WebhookStore { base.webhooks }
     var connectorKeys: any ConnectorKeyStore { base.connectorKeys }
+    var ssf: any SSFStore { base.ssf }
 
     /// One session (a transaction's, or the store outside one) with the armed writes failing.
     struct Session: StoreSession {
@@ -91,6 +92,7 @@ final class FaultInjectingStore: Store {
         var integrationRecords: any IntegrationStore { base.integrationRecords }
         var webhooks: any WebhookStore { base.webhooks }
         var connectorKeys: any ConnectorKeyStore { base.connectorKeys }
+        var ssf: any SSFStore { base.ssf }
     }
 
     struct Audit: AuditEventStore {
