@@ -43,9 +43,10 @@ authorization request with the challenge's `acr_values` and `max_age`.
      approved with pin -> error=access_denied at the RP's redirect URI (state, iss,
      error_description, no code); prompt=none + liveid with that session -> login_required.
 Also: every authorization response carries iss (RFC 9207), no code, token or secret in the
-server's log. Printed as NOTEs (no contract yet): where the Back button lands after the step-up,
-and, after RP-initiated logout with the last ID token, which of the RP's grants (each step-up was a
-new sign-in, so a new session) are still active.
+server's log. A step-up re-authenticates the browser's session in place (the same sid), so after
+RP-initiated logout with the last ID token none of the RP's access tokens is active and the first
+sign-in's refresh token is refused. Printed as a NOTE (no contract yet): where the Back button
+lands after the step-up.
 
     /opt/peers-venv/bin/python interop/oidc_stepup.py [--sigil .build/debug/sigil]
         [--authenticator .build/debug/sigil-authenticator] [--artifacts DIR]
@@ -667,8 +668,10 @@ def main():
         check(f"{what}: the passkey was not used on the LiveID page (sign count unchanged)", sign_count() == count_before,
               f"{count_before} -> {sign_count()}")
         earlier = introspect(first.token["access_token"])
-        NOTES.append(f"the step-up's session: sid {first.at_claims.get('sid')!r} -> {atc.get('sid')!r}; the passkey round's access "
-                     f"token afterwards: introspection active={earlier.get('active')!r} acr={earlier.get('acr')!r}")
+        check(f"{what}: the step-up re-authenticated the browser's session in place (same sid in the passkey and LiveID tokens)",
+              bool(atc.get("sid")) and first.at_claims.get("sid") == atc.get("sid"), f"{first.at_claims.get('sid')!r} -> {atc.get('sid')!r}")
+        NOTES.append(f"the passkey round's access token after the step-up: introspection active={earlier.get('active')!r} "
+                     f"acr={earlier.get('acr')!r}")
         # The Back button after the step-up: where does it land? (no contract; printed)
         driver.back()
         time.sleep(2)
@@ -762,7 +765,7 @@ def main():
         r = manual(what, prompt="none", acr_values=LIVEID)
         check(f"{what}: prompt=none + acr_values liveid with the PIN session -> login_required", r.error == "login_required", r.describe())
 
-        # Every step-up above was a new sign-in, so a new session: what does the RP's logout end? (printed)
+        # Every sign-in above re-authenticated the one browser session: the RP's logout ends them all.
         last = [x for x in rp.rounds if x.token][-1]
         go(meta["end_session_endpoint"] + "?" + urllib.parse.urlencode({"id_token_hint": last.token["id_token"], "client_id": client_id}))
         WebDriverWait(driver, 20).until(lambda d: d.current_url.startswith(issuer) and "/oauth2/logout" in d.current_url
@@ -775,10 +778,10 @@ def main():
                                   data={"grant_type": "refresh_token", "refresh_token": first.token.get("refresh_token", "")})
         if refreshed.status_code == 200:
             rp.secrets += [refreshed.json().get("access_token", ""), refreshed.json().get("refresh_token", "")]
-        NOTES.append(f"after RP-initiated logout (id_token_hint of the last code's ID token, sid {(last.id_claims or {}).get('sid')!r}): "
-                     f"{len(active)} of {sum(1 for x in rp.rounds if x.token)} access tokens the RP holds are still active "
-                     f"({', '.join(active)}); the passkey sign-in's refresh token -> {refreshed.status_code} "
-                     f"{'tokens' if refreshed.status_code == 200 else refreshed.text[:80]}")
+        check("after RP-initiated logout no access token the RP holds is active (every sign-in in this browser was one session)",
+              not active, f"{len(active)} of {sum(1 for x in rp.rounds if x.token)} active: {', '.join(active)}")
+        check("... and the first (passkey) sign-in's refresh token is refused", refreshed.status_code == 400,
+              f"{refreshed.status_code} {refreshed.text[:120]}")
         check("the RP saw no response with an unknown state and no broken page", not rp.strays, str(rp.strays[:3]))
         check("every authorization response carried iss (RFC 9207)", all(x.query.get("iss") == issuer for x in rp.rounds),
               str([x.query.get("iss") for x in rp.rounds]))
