@@ -237,7 +237,7 @@ struct SQLSSFStore: SSFStore {
     func deleteFinished(before: Date) async throws -> Int {
         try await runner.write("ssf event") { db in
             try await db.raw(
-                "DELETE FROM ssf_events WHERE state IN ('delivered', 'failed') AND created_at < \(bind: before.ms) RETURNING jti"
+                "DELETE FROM ssf_events WHERE created_at < \(bind: before.ms) RETURNING jti"
             ).all().count
         }
     }

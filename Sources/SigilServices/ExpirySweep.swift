@@ -24,9 +24,11 @@ public struct ExpirySweep: Sendable {
         public var webhookDeliveries: Int = 0
         /// Connector API idempotency answers past their lifetime.
         public var idempotencyRecords: Int = 0
+        /// Shared Signals events delivered, failed, or never collected within `ssfRetention`.
+        public var ssfEvents: Int = 0
         public var total: Int {
             enrolmentTokens + sessions + loginTransactions + deviceNonces + authenticatorUserState + oauth + sessionParticipants + upstreamTraces
-                + webhookDeliveries + idempotencyRecords
+                + webhookDeliveries + idempotencyRecords + ssfEvents
         }
     }
 
@@ -44,8 +46,13 @@ public struct ExpirySweep: Sendable {
             oauth: try await context.store.oauth.deleteExpired(now: now), sessionParticipants: participants,
             upstreamTraces: try await context.store.upstreams.deleteExpiredTraces(now: now),
             webhookDeliveries: try await context.store.webhooks.deleteFinished(before: now.addingTimeInterval(-Self.webhookLogRetention)),
-            idempotencyRecords: try await context.store.connectorKeys.deleteExpiredIdempotent(before: now))
+            idempotencyRecords: try await context.store.connectorKeys.deleteExpiredIdempotent(before: now),
+            ssfEvents: try await context.store.ssf.deleteFinished(before: now.addingTimeInterval(-Self.ssfRetention)))
     }
+
+    /// How long a Shared Signals event is kept: delivered or failed ones, and pending ones a poll
+    /// receiver never collected (docs/ssf.md).
+    public static let ssfRetention: TimeInterval = 7 * 86_400
 
     /// How long the webhook delivery log keeps delivered and failed rows (docs/webhooks.md).
     public static let webhookLogRetention: TimeInterval = 30 * 86_400

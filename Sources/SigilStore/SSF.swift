@@ -89,7 +89,8 @@ public protocol SSFStore: Sendable {
     /// Poll (RFC 8936): acknowledges `ack` (delivered), then returns up to `limit` pending events,
     /// oldest first, and whether more are pending. Held while the stream is not enabled.
     func poll(tenantID: String, streamID: String, ack: [String], limit: Int) async throws -> (events: [SSFEvent], more: Bool)
-    /// Deletes delivered and failed events older than `before`.
+    /// Deletes events created before `before`, delivered or not (a poll receiver that never
+    /// collects them does not grow the table without bound).
     func deleteFinished(before: Date) async throws -> Int
 }
 
