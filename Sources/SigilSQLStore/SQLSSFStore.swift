@@ -120,6 +120,10 @@ struct SQLSSFStore: SSFStore {
         if userID == nil, let session = raised.sessionID {
             userID = try await db.raw("SELECT user_id FROM sessions WHERE id = \(bind: session)").first().map { try $0.string("user_id") }
         }
+        if userID == nil, let subject = raised.idvSubjectID {
+            userID = try await db.raw("SELECT user_id FROM idv_subjects WHERE tenant_id = \(bind: tenantID) AND id = \(bind: subject)").first()
+                .flatMap { try $0.optionalString("user_id") }
+        }
         guard let userID else { return }
         var claims = raised.claims
         if let session = raised.sessionID { claims["session_id"] = session }

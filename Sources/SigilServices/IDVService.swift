@@ -463,6 +463,7 @@ public struct IDVService: Sendable {
                     outcome: outcome.decision == .verified ? .success : .failure,
                     after: [
                         "decision": outcome.decision.rawValue, "assurance_level": outcome.assuranceLevel, "document_type": documentType,
+                        "subject": session.subjectID ?? "",
                         "checks": outcome.checks.map { "\($0.name)=\($0.passed ? "pass" : "fail")" }.joined(separator: " "),
                     ],
                     reason: outcome.reasons.isEmpty ? nil : outcome.reasons.joined(separator: " ")))

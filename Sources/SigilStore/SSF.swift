@@ -101,15 +101,17 @@ public enum SSFSignal {
     public static let credentialChange = "https://schemas.openid.net/secevent/caep/event-type/credential-change"
     public static let accountDisabled = "https://schemas.openid.net/secevent/risc/event-type/account-disabled"
     public static let accountEnabled = "https://schemas.openid.net/secevent/risc/event-type/account-enabled"
+    public static let assuranceLevelChange = "https://schemas.openid.net/secevent/caep/event-type/assurance-level-change"
     public static let verification = "https://schemas.openid.net/secevent/ssf/event-type/verification"
-    public static let supported = [sessionRevoked, credentialChange, accountDisabled, accountEnabled]
+    public static let supported = [sessionRevoked, credentialChange, assuranceLevelChange, accountDisabled, accountEnabled]
 
-    /// Whose and what: `userID` is the user's id, or (for `session.ended`) nil with `sessionID`
-    /// set (the store reads the session's user).
+    /// Whose and what: `userID` is the user's id, or nil with `sessionID` (`session.ended`) or
+    /// `idvSubjectID` (`idv.decided`) set: the store reads that row's user.
     public struct Raised: Sendable, Equatable {
         public var type: String
         public var userID: String?
         public var sessionID: String?
+        public var idvSubjectID: String? = nil
         /// The event's own claims (without `event_timestamp`, added when the SET is built).
         public var claims: [String: String]
     }
@@ -135,6 +137,13 @@ public enum SSFSignal {
                     "credential_type": "fido2-platform", "change_type": event.action == "passkey.registered" ? "create" : "delete",
                     "initiating_entity": initiator,
                 ])
+        case "idv.decided":
+            // A verified identity of a person who is one of the tenant's users (the account page's
+            // verification): their identity assurance is now this level.
+            guard event.after?["decision"] == "VERIFIED", let subject = event.after?["subject"], !subject.isEmpty else { return nil }
+            return Raised(
+                type: assuranceLevelChange, userID: nil, sessionID: nil, idvSubjectID: subject,
+                claims: ["namespace": "NIST-IAL", "current_level": event.after?["assurance_level"] ?? "ial1", "initiating_entity": "system"])
         case "authenticator.device_registered":
             guard let actorUser else { return nil }
             return Raised(

@@ -34,7 +34,9 @@ struct SSFStoreConformanceTests {
             let acme = try await store.tenants.create(f.tenant("acme"))
             let ada = try await store.users.create(f.user(acme, "ada@example.com"))
             let bob = try await store.users.create(f.user(acme, "bob@example.com"))
-            let push = stream(acme, client: "siem", method: "urn:ietf:rfc:8935", events: [SSFSignal.sessionRevoked, SSFSignal.accountDisabled])
+            let push = stream(
+                acme, client: "siem", method: "urn:ietf:rfc:8935",
+                events: [SSFSignal.sessionRevoked, SSFSignal.accountDisabled, SSFSignal.assuranceLevelChange])
             let poll = stream(acme, client: "siem", method: "urn:ietf:rfc:8936", events: [SSFSignal.accountDisabled])
             try await store.ssf.createStream(push)
             try await store.ssf.createStream(poll)
@@ -64,6 +66,22 @@ struct SSFStoreConformanceTests {
             let again = try await store.ssf.claimDuePush(now: f.clock.now(), leaseUntil: f.clock.now().addingTimeInterval(30), limit: 10)
             #expect(again.map(\.0.jti) == [jti] && again.first?.0.attempts == 1)
             try await store.ssf.markDelivered(streamID: push.id, jti: jti)
+
+            // ada's own verification (a subject bound to her) raises assurance-level-change; a
+            // subject known only to a relying party raises nothing.
+            try await store.idv.saveSubject(
+                IDVSubject(tenantID: acme.id, id: "sub_ada", clientID: nil, externalKeyHash: nil, userID: ada.id, createdAt: f.clock.now()))
+            try await store.idv.saveSubject(
+                IDVSubject(tenantID: acme.id, id: "sub_rp", clientID: "okta", externalKeyHash: nil, userID: nil, createdAt: f.clock.now()))
+            for subject in ["sub_ada", "sub_rp"] {
+                try await store.audit.append(
+                    event(
+                        acme, action: "idv.decided", actor: "system", target: "idv_1",
+                        after: ["decision": "VERIFIED", "assurance_level": "ial2", "subject": subject]))
+            }
+            let verified = try await store.ssf.claimDuePush(now: f.clock.now(), leaseUntil: f.clock.now().addingTimeInterval(30), limit: 10)
+            #expect(verified.map(\.0.eventType) == [SSFSignal.assuranceLevelChange] && verified.first?.0.payload.contains("ial2") == true)
+            try await store.ssf.markDelivered(streamID: push.id, jti: try #require(verified.first?.0.jti))
 
             // ada disabled: both streams asked for account-disabled.
             try await store.audit.append(event(acme, action: "user.updated", target: ada.id, before: ["status": "active"], after: ["status": "disabled"]))
