@@ -124,6 +124,7 @@ struct IDVRoutes {
         let status: IDVService.Status
         do {
             status = try await idv.status(tenantID: tenant.id, id: sid, secret: secret)
+            if status.stage == "expired" { throw IDVService.expiredRefusal }
         } catch let refused as IDVService.Refused {
             return refusedPage(refused, base: base)
         }
@@ -178,7 +179,8 @@ struct IDVRoutes {
         let sid = try sid(context)
         let key = request.uri.queryParameters.get("k").map { String($0) } ?? ""
         do {
-            _ = try await idv.status(tenantID: tenant.id, id: sid, secret: key)
+            // An expired link says so at once instead of opening a capture page that refuses every upload.
+            if try await idv.status(tenantID: tenant.id, id: sid, secret: key).stage == "expired" { throw IDVService.expiredRefusal }
         } catch let refused as IDVService.Refused {
             return refusedPage(refused, base: Web.basePath(context))
         }

@@ -82,6 +82,9 @@ extension ConnectorService {
                     "stepup.started", by: .client("connector:\(key.id)"), tenantID: tenant.id, targetType: "step_up_challenge",
                     targetID: challengeID, after: details))
         }
+        // The push went out before this row existed: a phone that answered in between decided
+        // nothing (its answer found no challenge). Reconcile now, not at the deadline.
+        _ = try? await Self.refresh(row, now: context.clock.now(), context: context)
         let answer = StepUpStarted(
             challengeID: challengeID, challengeURL: issuer + "/stepup/\(challengeID)/open?k=\(linkSecret)", number: push.number ?? "",
             userID: user.id, expiresAt: push.expiresAt)

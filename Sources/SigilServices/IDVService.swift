@@ -215,6 +215,9 @@ public struct IDVService: Sendable {
         public init(_ code: String, _ message: String, missing: [String] = []) { self.code = code; self.message = message; self.missing = missing }
     }
 
+    /// What an expired session's link and page say.
+    public static let expiredRefusal = Refused("session_expired", "This verification has expired. Start again from the application.")
+
     static func refusal(_ r: FlowRefusal) -> Refused {
         switch r {
         case .expired: Refused("session_expired", "This verification has expired. Start again from the application.")

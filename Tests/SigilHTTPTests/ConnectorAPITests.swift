@@ -128,6 +128,25 @@ import Testing
         }
     }
 
+    @Test func anExpiredSessionLinkSaysSoInsteadOfOpeningTheCapturePage() async throws {
+        let clock = ManualClock(Date(timeIntervalSince1970: 1_800_000_000))
+        try await Harness.run(clock: clock) { h in
+            let (_, key) = try await issue(h)
+            let started = try await start(h, key: key, json: "{}").json()
+            let url = try #require(started["session_url"] as? String).replacingOccurrences(of: "https://id.example.com", with: "")
+            let opened = try await h.request(.get, url)
+            #expect(opened.status == .seeOther)
+            let cookie = try #require(opened.headers[.setCookie]?.split(separator: ";").first.map(String.init))
+            let page = try #require(opened.headers[.location])
+            #expect(try await h.request(.get, page, headers: [.cookie: cookie]).status == .ok)
+            clock.advance(by: 3 * 86_400)
+            let late = try await h.request(.get, url)
+            #expect(late.status == .gone && late.text.contains("expired"), "\(late.status)")
+            let latePage = try await h.request(.get, page, headers: [.cookie: cookie])
+            #expect(latePage.status == .gone && latePage.text.contains("expired"), "\(latePage.status)")
+        }
+    }
+
     @Test func rotationKeepsTheOldKeyForTheOverlap() async throws {
         let clock = ManualClock(Date(timeIntervalSince1970: 1_800_000_000))
         try await Harness.run(clock: clock) { h in
