@@ -1322,13 +1322,14 @@ class Suite:
             stage = re.search(r'data-stage="([^"]*)"', h.text)
             csrf = re.search(r'name="sigil-idv-csrf"\s+content="([^"]+)"', h.text)
             page = "a capture page" if 'id="submit"' in h.text else "no capture page"
-            note(f"{label}: session_url after expiry: {' -> '.join(str(x.status_code) for x in h.history)} -> {h.status_code}, "
-                 f"{page} (data-stage {stage.group(1) if stage else None!r})")
+            check(f"{label}: session_url after expiry -> 410 'this verification has expired', no capture page, no link cookie",
+                  h.status_code == 410 and page == "no capture page" and "expired" in h.text and not browser_like.cookies,
+                  f"{' -> '.join(str(x.status_code) for x in h.history)} -> {h.status_code}, {page} (data-stage {stage.group(1) if stage else None!r})")
             st = browser_like.get(f"{base}/idv/{run.session_id}/status", timeout=10)
             up = browser_like.post(f"{base}/idv/{run.session_id}/evidence/selfie", data=open(self.selfie, "rb").read(), timeout=30,
                                    headers={"Content-Type": "image/jpeg", "Origin": base, E.CSRF_HEADER: csrf.group(1) if csrf else ""})
-            check(f"{label}: through its session_url the session takes nothing more: /status says expired, an upload -> 410 session_expired",
-                  (E.jbody(st) or {}).get("state") == "expired" and up.status_code == 410 and (E.jbody(up) or {}).get("error") == "session_expired",
+            check(f"{label}: through its session_url the session takes nothing more: /status and an upload are refused (no secret was handed out)",
+                  st.status_code in (403, 410) and up.status_code in (403, 410) and "verified_claims" not in st.text,
                   f"status {st.status_code} {st.text[:200]}; upload {up.status_code} {up.text[:200]}")
         finally:
             fb2.stop()

@@ -65,19 +65,23 @@ public struct RequestView: Codable, Sendable, Equatable {
     public var requester: Requester
     public var challenge: String
     public var message: String?
+    /// `biometric` when the requester asks for a face or fingerprint check (a LiveID step-up): a
+    /// PIN or a tap will not satisfy it. Absent otherwise (any local check).
+    public var userVerification: String?
 
     public init(
         transaction: String, kind: String, issuer: String, tenant: String, application: String, origin: String,
-        requestedAt: String, expiresAt: String, requester: Requester, challenge: String, message: String? = nil
+        requestedAt: String, expiresAt: String, requester: Requester, challenge: String, message: String? = nil,
+        userVerification: String? = nil
     ) {
         self.transaction = transaction; self.kind = kind; self.issuer = issuer; self.tenant = tenant
         self.application = application; self.origin = origin; self.requestedAt = requestedAt; self.expiresAt = expiresAt
-        self.requester = requester; self.challenge = challenge; self.message = message
+        self.requester = requester; self.challenge = challenge; self.message = message; self.userVerification = userVerification
     }
 
     enum CodingKeys: String, CodingKey {
         case transaction, kind, issuer, tenant, application, origin, requester, challenge, message
-        case requestedAt = "requested_at", expiresAt = "expires_at"
+        case requestedAt = "requested_at", expiresAt = "expires_at", userVerification = "user_verification"
     }
 
     // `message` and `location` are always present (null when absent), as documented.
@@ -89,6 +93,7 @@ public struct RequestView: Codable, Sendable, Equatable {
         try c.encode(requestedAt, forKey: .requestedAt); try c.encode(expiresAt, forKey: .expiresAt)
         try c.encode(requester, forKey: .requester); try c.encode(challenge, forKey: .challenge)
         try c.encode(message, forKey: .message)
+        try c.encodeIfPresent(userVerification, forKey: .userVerification)
     }
 }
 

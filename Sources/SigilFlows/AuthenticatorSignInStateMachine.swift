@@ -35,6 +35,8 @@ public struct AuthenticatorSignIn: Codable, Sendable, Equatable {
     /// A push that steps up an upstream sign-in (that flow's ID): redeemed only by the upstream
     /// step-up, never as a sign-in of its own.
     public var stepUpFor: String?
+    /// `biometric` when the requester needs a face or fingerprint (LiveID): the phone is told.
+    public var requiredUserVerification: String?
 
     public init(
         channel: Channel, origin: String, browserHash: String, returnTo: String, issuer: String, browser: String,

@@ -171,7 +171,7 @@ enum Assets {
         let qrStarts = 0, qrWatch = null;
         async function startQR() {
           qrStarts += 1;
-          const t = await post("/login/qr/start", { return_to: returnTo });
+          const t = await post("/login/qr/start", form.dataset.liveid ? { return_to: returnTo, user_verification: "biometric" } : { return_to: returnTo });
           qrImage.src = t.qr;
           qrImage.hidden = false;
           qrLink.href = t.deep_link;
@@ -203,7 +203,9 @@ enum Assets {
           pushButton.disabled = true;
           setTimeout(() => { pushButton.disabled = false; }, 30000);
           try {
-            const t = await post("/login/push/start", { email: email, return_to: returnTo });
+            const start = { email: email, return_to: returnTo };
+            if (form.dataset.liveid) start.user_verification = "biometric";
+            const t = await post("/login/push/start", start);
             pushNumber.textContent = t.number;
             sayAuth("If this account uses the Sigil app, your phone has a request. Enter " + t.number + " on it. Nothing arrived? Use the QR code instead.");
             watch(t, (s) => {

@@ -101,11 +101,14 @@ struct AuthenticatorRoutes {
     func startQR(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         try Web.requireSameOrigin(request, context)
         let tenant = try context.requireTenant()
-        let body = try await JSONBody.decode(ReturnToBody.self, from: request, context: context, allowed: ["return_to"])
+        let body = try await JSONBody.decode(QRStartBody.self, from: request, context: context, allowed: ["return_to", "user_verification"])
+        if let uv = body.userVerification, uv != "biometric" {
+            throw ServiceError.invalid([FieldError(field: "user_verification", message: "user_verification is biometric or absent")])
+        }
         let (value, setCookie) = binding(request, context, tenant: tenant)
         let started = try await authenticator.startQR(
             tenant: tenant, issuer: context.issuer,
-            start: loginStart(request, context, bindingValue: value, returnTo: body.returnTo))
+            start: loginStart(request, context, bindingValue: value, returnTo: body.returnTo), requireBiometric: body.userVerification == "biometric")
         return try JSONResponse.make(
             StartedView(started.transaction, base: Web.basePath(context), payload: started.payload),
             headers: [.setCookie: setCookie, .cacheControl: "no-store"])
@@ -114,7 +117,11 @@ struct AuthenticatorRoutes {
     func startPush(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         try Web.requireSameOrigin(request, context)
         let tenant = try context.requireTenant()
-        let body = try await JSONBody.decode(PushStartBody.self, from: request, context: context, allowed: ["email", "return_to"])
+        let body = try await JSONBody.decode(
+            PushStartBody.self, from: request, context: context, allowed: ["email", "return_to", "user_verification"])
+        if let uv = body.userVerification, uv != "biometric" {
+            throw ServiceError.invalid([FieldError(field: "user_verification", message: "user_verification is biometric or absent")])
+        }
         if let message = Validate.email(body.email) {
             throw ServiceError.invalid([FieldError(field: "email", message: message)])
         }
@@ -122,7 +129,7 @@ struct AuthenticatorRoutes {
         let transaction = try await authenticator.startPush(
             tenant: tenant, issuer: context.issuer,
             start: loginStart(request, context, bindingValue: value, returnTo: body.returnTo),
-            email: body.email)
+            email: body.email, requireBiometric: body.userVerification == "biometric")
         return try JSONResponse.make(
             StartedView(transaction, base: Web.basePath(context), payload: nil),
             headers: [.setCookie: setCookie, .cacheControl: "no-store"])
@@ -488,9 +495,16 @@ struct AuthenticatorRoutes {
     }
 }
 
+struct QRStartBody: Decodable {
+    var returnTo: String?
+    var userVerification: String?
+}
+
 struct PushStartBody: Decodable {
     var email: String
     var returnTo: String?
+    /// `biometric` from a LiveID login page: the phone is told a face or fingerprint is needed.
+    var userVerification: String?
 }
 
 /// The answer to starting a QR login, a push or an enrolment.

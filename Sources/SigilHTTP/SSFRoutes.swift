@@ -19,6 +19,15 @@ struct SSFRoutes {
         router.get("/.well-known/ssf-configuration") { _, context in
             try AuthenticatorRoutes.json(SSFService.configuration(issuer: context.issuer))
         }
+        // SSF §7.2: for an issuer with a path, the well-known part goes before it
+        // (`/.well-known/ssf-configuration/t/acme` for `https://host/t/acme`).
+        router.get("/.well-known/ssf-configuration/t/:slug") { _, context in
+            guard let slug = context.parameters.get("slug"), let tenant = try? await services.tenants.get(slug: slug), tenant.host == nil else {
+                throw Problem.notFound("no such tenant")
+            }
+            let root = context.issuer
+            return try AuthenticatorRoutes.json(SSFService.configuration(issuer: TenantService.issuer(of: tenant, publicURL: root)))
+        }
         router.post("/ssf/streams") { request, context in try await self.create(request, context) }
         router.get("/ssf/streams") { request, context in try await self.read(request, context) }
         router.patch("/ssf/streams") { request, context in try await self.update(request, context, replace: false) }
@@ -83,7 +92,7 @@ struct SSFRoutes {
         delivery["endpoint_url"] = .string(s.deliveryMethod == SSFService.poll ? issuer + "/ssf/poll/" + s.id : (s.endpointURL ?? ""))
         var o: [String: JSONValue] = [
             "stream_id": .string(s.id), "iss": .string(issuer), "aud": .string(s.clientID), "delivery": .object(delivery),
-            "events_supported": .strings(s.profile == "okta" ? [SSFSignal.sessionRevoked, SSFSignal.credentialChange] : SSFSignal.supported),
+            "events_supported": .strings(s.profile == "okta" ? SSFSignal.oktaSupported : SSFSignal.supported),
             "events_requested": .strings(s.eventsRequested), "events_delivered": .strings(s.eventsDelivered),
             "min_verification_interval": .int(Int64(SSFService.minVerificationInterval)), "profile": .string(s.profile),
         ]
@@ -139,6 +148,13 @@ struct SSFRoutes {
         let o = try await body(request, context)
         guard let id = o["stream_id"]?.string else { throw Problem(status: .badRequest, type: "ssf-invalid-request", title: "stream_id is required") }
         let input = try Self.input(o)
+        // SSF §8.1.1.3: transmitter-supplied properties may be sent back, but must match.
+        let current = try await run { try await ssf.stream(tenantID: tenant.id, clientID: clientID, id: id) }
+        if case .object(let view) = Self.view(current, issuer: context.issuer) {
+            for key in ["iss", "aud", "events_supported", "min_verification_interval"] where o[key] != nil && o[key] != view[key] {
+                throw Problem(status: .badRequest, type: "ssf-invalid-request", title: "\(key) is the transmitter's and does not match")
+            }
+        }
         let s = try await run { try await ssf.update(tenantID: tenant.id, clientID: clientID, id: id, input, replace: replace) }
         return try AuthenticatorRoutes.json(Self.view(s, issuer: context.issuer))
     }
@@ -212,10 +228,16 @@ struct SSFRoutes {
         let o = try await body(request, context)
         let id = context.parameters.get("stream") ?? ""
         let ack = o["ack"]?.strings ?? []
+        // RFC 8936 §2.4: setErrs names SETs the receiver could not accept: they are not sent again.
+        var errors: [String: String] = [:]
+        if case .object(let reported)? = o["setErrs"] {
+            for (jti, detail) in reported { errors[jti] = detail.object?["err"]?.string ?? "error" }
+        }
         let maxEvents = Int(o["maxEvents"]?.int ?? 10)
         let immediately = o["returnImmediately"] == .bool(true)
         var answer = try await run {
-            try await ssf.poll(tenantID: tenant.id, clientID: clientID, issuer: context.issuer, streamID: id, ack: ack, maxEvents: maxEvents)
+            try await ssf.poll(
+                tenantID: tenant.id, clientID: clientID, issuer: context.issuer, streamID: id, ack: ack, errors: errors, maxEvents: maxEvents)
         }
         var waited = 0
         while answer.sets.isEmpty, !immediately, maxEvents > 0, waited < 20 {

@@ -125,6 +125,10 @@ struct SQLSSFStore: SSFStore {
                 .flatMap { try $0.optionalString("user_id") }
         }
         guard let userID else { return }
+        // Okta's receiver never adds subjects: an okta-profile stream carries every user, named
+        // the way Okta matches them (the sign-in email, inside the event).
+        let email = try await db.raw("SELECT email FROM users WHERE id = \(bind: userID)").first().map { try $0.string("email") } ?? ""
+        let oktaSubject = try JSONColumn.encode(["user": ["format": "email", "email": email]])
         var claims = raised.claims
         if let session = raised.sessionID { claims["session_id"] = session }
         let payload = try JSONColumn.encode(claims)
@@ -138,10 +142,10 @@ struct SQLSSFStore: SSFStore {
         try await db.raw(
             """
             INSERT INTO ssf_events (\(unsafeRaw: Self.eventColumns))
-            SELECT s.id, \(bind: event.id + ".") || s.id, s.tenant_id, \(bind: raised.type), sub.subject, \(bind: payload), \(bind: at),
-                   'pending', 0, \(bind: at), NULL, NULL, \(bind: at)
-            FROM ssf_streams s JOIN ssf_subjects sub ON sub.stream_id = s.id
-            WHERE s.tenant_id = \(bind: tenantID) AND sub.user_id = \(bind: userID) AND s.status <> 'disabled'
+            SELECT s.id, \(bind: event.id + ".") || s.id, s.tenant_id, \(bind: raised.type), CASE WHEN s.profile = 'okta' THEN \(bind: oktaSubject) ELSE sub.subject END,
+                   \(bind: payload), \(bind: at), 'pending', 0, \(bind: at), NULL, NULL, \(bind: at)
+            FROM ssf_streams s LEFT JOIN ssf_subjects sub ON sub.stream_id = s.id AND sub.user_id = \(bind: userID)
+            WHERE s.tenant_id = \(bind: tenantID) AND s.status <> 'disabled' AND (sub.user_id IS NOT NULL OR s.profile = 'okta')
               AND s.events_delivered LIKE \(bind: pattern) ESCAPE '!'
             ON CONFLICT (stream_id, jti) DO NOTHING
             """
@@ -212,8 +216,18 @@ struct SQLSSFStore: SSFStore {
         }
     }
 
-    func poll(tenantID: String, streamID: String, ack: [String], limit: Int) async throws -> (events: [SSFEvent], more: Bool) {
+    func poll(tenantID: String, streamID: String, ack: [String], errors: [String: String], limit: Int) async throws -> (
+        events: [SSFEvent], more: Bool
+    ) {
         try await runner.write("ssf event") { db in
+            for (jti, error) in errors {
+                try await db.raw(
+                    """
+                    UPDATE ssf_events SET state = 'failed', last_error = \(bind: String(error.prefix(200)))
+                    WHERE stream_id = \(bind: streamID) AND tenant_id = \(bind: tenantID) AND jti = \(bind: jti) AND state = 'pending'
+                    """
+                ).run()
+            }
             for jti in ack {
                 try await db.raw(
                     """

@@ -14,7 +14,7 @@ extension AuthenticatorService {
             try await tx.audit.append(
                 context.auditEvent(
                     "authenticator.device_removed", by: principal, tenantID: tenantID,
-                    targetType: "authenticator_device", targetID: deviceID, after: ["via": via]))
+                    targetType: "authenticator_device", targetID: deviceID, after: ["via": via, "user": userID]))
         }
         await context.store.signals.publish(userID)
     }

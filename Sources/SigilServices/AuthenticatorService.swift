@@ -91,11 +91,11 @@ public struct AuthenticatorService: Sendable {
         public let payload: AuthenticatorPayload
     }
 
-    public func startQR(tenant: Tenant, issuer: String, start: LoginStart) async throws -> StartedQR {
+    public func startQR(tenant: Tenant, issuer: String, start: LoginStart, requireBiometric: Bool = false) async throws -> StartedQR {
         let secret = Base64URL.encode(context.random.bytes(16))
         let transaction = try await create(
             channel: .qr, tenant: tenant, issuer: issuer, start: start,
-            secret: secret, lifetime: policy.qrLifetime)
+            secret: secret, lifetime: policy.qrLifetime, requireBiometric: requireBiometric)
         return StartedQR(
             transaction: transaction,
             payload: AuthenticatorPayload(purpose: .login, issuer: issuer, transactionID: transaction.id, secret: secret))
@@ -105,10 +105,13 @@ public struct AuthenticatorService: Sendable {
     /// the delivery run afterwards on the dispatcher, and a request that goes nowhere stays
     /// pending (a decoy) until it expires.
     /// `stepUpFor`: the upstream sign-in this push steps up (then only that step-up can redeem it).
-    public func startPush(tenant: Tenant, issuer: String, start: LoginStart, email: String, stepUpFor: String? = nil) async throws -> LoginTransaction {
+    /// `requireBiometric`: the phone is told a face or fingerprint is needed (LiveID).
+    public func startPush(
+        tenant: Tenant, issuer: String, start: LoginStart, email: String, stepUpFor: String? = nil, requireBiometric: Bool = false
+    ) async throws -> LoginTransaction {
         let transaction = try await create(
             channel: .push, tenant: tenant, issuer: issuer, start: start,
-            secret: nil, lifetime: policy.pushLifetime, stepUpFor: stepUpFor)
+            secret: nil, lifetime: policy.pushLifetime, stepUpFor: stepUpFor, requireBiometric: requireBiometric)
         let service = self
         let normalised = email.trimmingCharacters(in: .whitespaces).lowercased()
         await dispatcher.enqueue { await service.dispatchPush(tenantID: tenant.id, transactionID: transaction.id, email: normalised) }
@@ -117,7 +120,7 @@ public struct AuthenticatorService: Sendable {
 
     func create(
         channel: AuthenticatorSignIn.Channel, tenant: Tenant, issuer: String, start: LoginStart, secret: String?,
-        lifetime: TimeInterval, stepUpFor: String? = nil
+        lifetime: TimeInterval, stepUpFor: String? = nil, requireBiometric: Bool = false
     ) async throws -> LoginTransaction {
         let now = context.clock.now()
         let id = context.ids.make(.loginTransaction)
@@ -127,6 +130,7 @@ public struct AuthenticatorService: Sendable {
             clientIP: start.clientIP,
             sealedSecret: try secret.map { try Self.sealSecret($0, transactionID: id, masterKey: context.masterKey) })
         flow.stepUpFor = stepUpFor
+        if requireBiometric { flow.requiredUserVerification = "biometric" }
         let transaction = LoginTransaction(
             id: id, tenantID: tenant.id, flow: .authenticatorSignIn(flow),
             challenge: Base64URL.encode(context.random.bytes(32)), secretHash: secret.map(tokenHash), number: makeNumber(),
@@ -327,7 +331,7 @@ public struct AuthenticatorService: Sendable {
             tenant: tenant.displayName, application: s?.application ?? "\(tenant.displayName) account",
             origin: s?.origin ?? "", requestedAt: Wire.time(t.createdAt), expiresAt: Wire.time(t.expiresAt),
             requester: .init(ip: s?.clientIP, browser: s?.browser, location: nil),
-            challenge: t.challenge, message: nil)
+            challenge: t.challenge, message: nil, userVerification: s?.requiredUserVerification)
     }
 
     func checkAnswerable(_ t: LoginTransaction, now: Date) throws {

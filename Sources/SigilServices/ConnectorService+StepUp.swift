@@ -63,7 +63,9 @@ extension ConnectorService {
         let start = LoginStart(
             origin: issuer, browserHash: tokenHash("stepup-push:" + Base64URL.encode(context.random.bytes(32))), returnTo: "",
             clientIP: nil, userAgent: nil, application: shown)
-        let push = try await authenticator.startPush(tenant: tenant, issuer: issuer, start: start, email: user.email, stepUpFor: challengeID)
+        let push = try await authenticator.startPush(
+            tenant: tenant, issuer: issuer, start: start, email: user.email, stepUpFor: challengeID,
+            requireBiometric: request.userVerification != "any")
         let now = context.clock.now()
         let challenge = StepUpChallenge(
             keyID: key.id, pushID: push.id, reason: request.reason, linkHash: tokenHash(linkSecret), redirectURL: request.redirectURL,

@@ -67,7 +67,7 @@ public struct SSFService: Sendable {
     /// The events a stream may be sent, from what it asked (the Okta profile takes the CAEP and
     /// RISC types Okta's receiver accepts; see docs/ssf.md).
     static func delivered(_ requested: [String], profile: String) -> [String] {
-        let supported = profile == "okta" ? [SSFSignal.sessionRevoked, SSFSignal.credentialChange] : SSFSignal.supported
+        let supported = profile == "okta" ? SSFSignal.oktaSupported : SSFSignal.supported
         return requested.filter { supported.contains($0) }
     }
 
@@ -103,6 +103,8 @@ public struct SSFService: Sendable {
             stream.eventsRequested = requested
         }
         stream.eventsDelivered = Self.delivered(stream.eventsRequested, profile: stream.profile)
+        // Okta's receiver takes pushed SETs only, for every user (it never adds subjects).
+        if stream.profile == "okta", stream.deliveryMethod != Self.push { throw Failure(.invalid, "the okta profile is delivered by push") }
         if let d = input.description {
             guard d.count <= 200, !d.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
                 throw Failure(.invalid, "description is at most 200 characters, no control characters")
@@ -113,11 +115,13 @@ public struct SSFService: Sendable {
 
     public func create(tenantID: String, clientID: String, _ input: StreamInput) async throws -> SSFStream {
         let now = context.clock.now()
+        // SSF §8.1.1.1: without a delivery method the transmitter assumes poll.
+        var input = input
+        if input.deliveryMethod == nil { input.deliveryMethod = Self.poll }
         var stream = SSFStream(
             id: context.ids.make(.ssfStream), tenantID: tenantID, clientID: clientID, description: nil, deliveryMethod: input.deliveryMethod ?? "",
             endpointURL: nil, sealedAuthorization: nil, eventsRequested: [], eventsDelivered: [], profile: "standard", status: "enabled",
             statusReason: nil, createdAt: now, updatedAt: now)
-        guard input.deliveryMethod != nil else { throw Failure(.invalid, "delivery.method is required") }
         try validated(input, into: &stream)
         let created = stream
         let context = self.context
@@ -147,8 +151,9 @@ public struct SSFService: Sendable {
     /// PATCH (`replace` false: the fields given) or PUT (`replace` true: the whole configuration).
     public func update(tenantID: String, clientID: String, id: String, _ input: StreamInput, replace: Bool) async throws -> SSFStream {
         var s = try await stream(tenantID: tenantID, clientID: clientID, id: id)
+        var input = input
         if replace {
-            guard input.deliveryMethod != nil else { throw Failure(.invalid, "delivery.method is required") }
+            if input.deliveryMethod == nil { input.deliveryMethod = Self.poll }
             s.description = nil; s.eventsRequested = []; s.profile = "standard"; s.endpointURL = nil; s.sealedAuthorization = nil
         }
         try validated(input, into: &s)
@@ -275,11 +280,14 @@ public struct SSFService: Sendable {
         if let reason = event.removeValue(forKey: "reason_admin") { event["reason_admin"] = .object(["en": reason]) }
         var claims: [String: JSONValue] = [
             "iss": .string(issuer), "jti": .string(e.jti), "iat": .int(Int64(context.clock.now().timeIntervalSince1970)),
-            "aud": .string(stream.clientID), "txn": .string(String(e.jti.split(separator: ".").first ?? "")),
+            "aud": .string(stream.clientID),
         ]
-        if stream.profile == "okta" && e.eventType != SSFSignal.verification {
+        if stream.profile == "okta" {
+            // Okta: only iss, aud (the org's URL), jti, iat and events; the subject inside the event.
+            claims["aud"] = .string(stream.endpointURL.flatMap(WebOrigin.of) ?? stream.clientID)
             event["subject"] = subject
         } else {
+            claims["txn"] = .string(String(e.jti.split(separator: ".").first ?? ""))
             claims["sub_id"] = subject
         }
         claims["events"] = .object([e.eventType: .object(event)])
@@ -367,12 +375,16 @@ public struct SSFService: Sendable {
     // MARK: poll delivery (RFC 8936)
 
     public func poll(
-        tenantID: String, clientID: String, issuer: String, streamID: String, ack: [String], maxEvents: Int
+        tenantID: String, clientID: String, issuer: String, streamID: String, ack: [String], errors: [String: String] = [:], maxEvents: Int
     ) async throws -> (sets: [String: String], more: Bool) {
         let s = try await stream(tenantID: tenantID, clientID: clientID, id: streamID)
         guard s.deliveryMethod == Self.poll else { throw Failure(.invalid, "this stream is delivered by push") }
-        guard ack.count <= 1000 else { throw Failure(.invalid, "at most 1000 acknowledgements at a time") }
-        let (events, more) = try await context.store.ssf.poll(tenantID: tenantID, streamID: s.id, ack: ack, limit: min(max(maxEvents, 0), 100))
+        guard ack.count + errors.count <= 1000 else { throw Failure(.invalid, "at most 1000 acknowledgements at a time") }
+        if !errors.isEmpty {
+            context.logger.info("ssf receiver reported SET errors", metadata: ["stream": .string(s.id), "count": .stringConvertible(errors.count)])
+        }
+        let (events, more) = try await context.store.ssf.poll(
+            tenantID: tenantID, streamID: s.id, ack: ack, errors: errors, limit: min(max(maxEvents, 0), 100))
         var sets: [String: String] = [:]
         for e in events { sets[e.jti] = try await set(e, stream: s, issuer: issuer) }
         return (sets, more)

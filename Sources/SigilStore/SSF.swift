@@ -88,7 +88,8 @@ public protocol SSFStore: Sendable {
     func markFailed(streamID: String, jti: String, error: String, nextAttemptAt: Date?) async throws
     /// Poll (RFC 8936): acknowledges `ack` (delivered), then returns up to `limit` pending events,
     /// oldest first, and whether more are pending. Held while the stream is not enabled.
-    func poll(tenantID: String, streamID: String, ack: [String], limit: Int) async throws -> (events: [SSFEvent], more: Bool)
+    /// `errors`: SETs the receiver reports it could not accept (RFC 8936 `setErrs`): not sent again.
+    func poll(tenantID: String, streamID: String, ack: [String], errors: [String: String], limit: Int) async throws -> (events: [SSFEvent], more: Bool)
     /// Deletes events created before `before`, delivered or not (a poll receiver that never
     /// collects them does not grow the table without bound).
     func deleteFinished(before: Date) async throws -> Int
@@ -104,6 +105,9 @@ public enum SSFSignal {
     public static let assuranceLevelChange = "https://schemas.openid.net/secevent/caep/event-type/assurance-level-change"
     public static let verification = "https://schemas.openid.net/secevent/ssf/event-type/verification"
     public static let supported = [sessionRevoked, credentialChange, assuranceLevelChange, accountDisabled, accountEnabled]
+    /// What Okta's receiver accepts of Sigil's events (Okta's SSF receiver docs: its own risk
+    /// events, CAEP session-revoked and device-compliance-change, RISC identifier-changed).
+    public static let oktaSupported = [sessionRevoked]
 
     /// Whose and what: `userID` is the user's id, or nil with `sessionID` (`session.ended`) or
     /// `idvSubjectID` (`idv.decided`) set: the store reads that row's user.
@@ -122,7 +126,8 @@ public enum SSFSignal {
         let actorUser = event.actor.hasPrefix("user:") ? String(event.actor.dropFirst(5)) : nil
         switch event.action {
         case "session.ended":
-            return Raised(type: sessionRevoked, userID: nil, sessionID: target, claims: ["initiating_entity": initiator])
+            let why = initiator == "admin" ? "Signed out by an administrator" : initiator == "user" ? "Signed out by the user" : "Session ended"
+            return Raised(type: sessionRevoked, userID: nil, sessionID: target, claims: ["initiating_entity": initiator, "reason_admin": why])
         case "user.updated":
             let before = event.before?["status"], after = event.after?["status"]
             guard before != after else { return nil }
@@ -144,13 +149,22 @@ public enum SSFSignal {
             return Raised(
                 type: assuranceLevelChange, userID: nil, sessionID: nil, idvSubjectID: subject,
                 claims: ["namespace": "NIST-IAL", "current_level": event.after?["assurance_level"] ?? "ial1", "initiating_entity": "system"])
-        case "authenticator.device_registered":
-            guard let actorUser else { return nil }
+        case "authenticator.device_registered", "authenticator.device_removed":
+            guard let user = event.after?["user"] ?? actorUser else { return nil }
             return Raised(
-                type: credentialChange, userID: actorUser,
-                claims: ["credential_type": "app", "change_type": "create", "initiating_entity": initiator])
+                type: credentialChange, userID: user,
+                claims: [
+                    "credential_type": "app", "change_type": event.action == "authenticator.device_registered" ? "create" : "delete",
+                    "initiating_entity": initiator,
+                ])
         default:
             return nil
         }
+    }
+}
+
+extension SSFStore {
+    public func poll(tenantID: String, streamID: String, ack: [String], limit: Int) async throws -> (events: [SSFEvent], more: Bool) {
+        try await poll(tenantID: tenantID, streamID: streamID, ack: ack, errors: [:], limit: limit)
     }
 }

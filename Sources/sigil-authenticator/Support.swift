@@ -97,6 +97,7 @@ func describe(_ request: ApprovalRequest, now: Date = Date()) -> String {
         "  Expires:     \(expiry)",
     ]
     if let message = view.message { lines.append("  Message:     \(message)") }
+    if view.userVerification == "biometric" { lines.append("  Check:       face or fingerprint required (a PIN will not do)") }
     return lines.joined(separator: "\n")
 }
 

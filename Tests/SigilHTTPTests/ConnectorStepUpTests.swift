@@ -85,6 +85,7 @@ import Testing
 
             // The phone shows the tenant and the binding message; the flow's reason stays in the audit trail.
             let view = try await pending(h, phone)
+            #expect(view.userVerification == "biometric")
             #expect(view.kind == "push" && view.application.contains("Pay 40 EUR") && !view.application.contains("risk"))
             #expect(view.transaction != id)
             let before = try await result(h, key: key, id)
