@@ -190,18 +190,9 @@ extension ConnectorService {
 
     // MARK: deliveries
 
-    /// One POST as received: the raw body and the fields the signature may cover.
-    public struct HookDelivery: Sendable {
-        public var method: String
-        /// The public URL the sender posted to (Sigil's issuer origin + path + query).
-        public var targetURI: String
-        /// By lowercase name.
-        public var headers: [String: String]
-        public var body: [UInt8]
-        public init(method: String, targetURI: String, headers: [String: String], body: [UInt8]) {
-            self.method = method; self.targetURI = targetURI; self.headers = headers; self.body = body
-        }
-    }
+    /// One POST as received: the raw body and the fields the signature may cover (`targetURI` is
+    /// the public URL the sender posted to: Sigil's issuer origin + path + query).
+    public typealias HookDelivery = HTTPMessageSignature.Request
 
     /// What Sigil did with an event: the flow reads it from the response (Descope keeps it under
     /// the connector step's context key).
@@ -247,8 +238,7 @@ extension ConnectorService {
         switch source.signature {
         case "rfc9421":
             do {
-                let verified = try HTTPMessageSignature.verifyHMAC(
-                    .init(method: delivery.method, targetURI: delivery.targetURI, headers: delivery.headers, body: delivery.body), secret: secret)
+                let verified = try HTTPMessageSignature.verifyHMAC(delivery, secret: secret)
                 if let expires = verified.expires, expires <= now { throw HTTPMessageSignature.Failure("the signature expired") }
                 created = verified.created
                 replayKey = "hook-nonce:" + tokenHash(verified.nonce ?? "")
