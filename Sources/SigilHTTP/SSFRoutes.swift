@@ -67,16 +67,18 @@ struct SSFRoutes {
         return (tenant, verified.clientID)
     }
 
-    func body(_ request: Request, _ context: SigilRequestContext) async throws -> [String: JSONValue] {
-        let buffer: ByteBuffer
-        do { buffer = try await request.body.collect(upTo: 64 * 1024) } catch {
-            throw Problem(status: .contentTooLarge, type: "payload-too-large", title: "The request body is too large")
-        }
-        let bytes = Array(buffer.readableBytesView)
-        do { try StrictJSON.check(bytes) } catch { throw Problem.invalidJSON(error.description) }
-        guard case .object(let o) = try JSONValue.parse(bytes) else { throw Problem.invalidJSON("a JSON object is expected") }
+    /// The body as a JSON object, through the checks every JSON endpoint makes (`JSONBody.checked`:
+    /// media type, size, strict JSON, only `allowed` fields).
+    func body(_ request: Request, allowed: Set<String>) async throws -> [String: JSONValue] {
+        let buffer = try await JSONBody.checked(request, allowed: allowed)
+        guard case .object(let o) = try JSONValue.parse(buffer.readableBytesView) else { throw Problem.invalidJSON("a JSON object is expected") }
         return o
     }
+
+    static let streamFields: Set<String> = [
+        "stream_id", "delivery", "events_requested", "description", "profile", "iss", "aud", "events_supported", "events_delivered",
+        "min_verification_interval",
+    ]
 
     func run<T>(_ body: () async throws -> T) async throws -> T {
         do { return try await body() } catch let failure as SSFService.Failure {
@@ -101,13 +103,6 @@ struct SSFRoutes {
     }
 
     static func input(_ o: [String: JSONValue]) throws -> SSFService.StreamInput {
-        let known: Set<String> = [
-            "stream_id", "delivery", "events_requested", "description", "profile", "iss", "aud", "events_supported", "events_delivered",
-            "min_verification_interval",
-        ]
-        if let unknown = o.keys.first(where: { !known.contains($0) }) {
-            throw Problem(status: .badRequest, type: "unknown-field", title: "The request names an unknown field", detail: String(unknown.prefix(64)))
-        }
         var input = SSFService.StreamInput()
         if let d = o["delivery"] {
             guard case .object(let delivery) = d else { throw Problem(status: .badRequest, type: "ssf-invalid-request", title: "delivery is an object") }
@@ -128,7 +123,7 @@ struct SSFRoutes {
 
     func create(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let (tenant, clientID) = try await client(request, context, scope: SSFService.manageScope)
-        let input = try Self.input(try await body(request, context))
+        let input = try Self.input(try await body(request, allowed: Self.streamFields))
         let stream = try await run { try await ssf.create(tenantID: tenant.id, clientID: clientID, input) }
         return try AuthenticatorRoutes.json(Self.view(stream, issuer: context.issuer), status: .created)
     }
@@ -145,7 +140,7 @@ struct SSFRoutes {
 
     func update(_ request: Request, _ context: SigilRequestContext, replace: Bool) async throws -> Response {
         let (tenant, clientID) = try await client(request, context, scope: SSFService.manageScope)
-        let o = try await body(request, context)
+        let o = try await body(request, allowed: Self.streamFields)
         guard let id = o["stream_id"]?.string else { throw Problem(status: .badRequest, type: "ssf-invalid-request", title: "stream_id is required") }
         let input = try Self.input(o)
         // SSF §8.1.1.3: transmitter-supplied properties may be sent back, but must match.
@@ -185,7 +180,7 @@ struct SSFRoutes {
 
     func setStatus(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let (tenant, clientID) = try await client(request, context, scope: SSFService.manageScope)
-        let o = try await body(request, context)
+        let o = try await body(request, allowed: ["stream_id", "status", "reason"])
         guard let id = o["stream_id"]?.string, let status = o["status"]?.string else {
             throw Problem(status: .badRequest, type: "ssf-invalid-request", title: "stream_id and status are required")
         }
@@ -197,7 +192,7 @@ struct SSFRoutes {
 
     func subject(_ request: Request, _ context: SigilRequestContext, add: Bool) async throws -> Response {
         let (tenant, clientID) = try await client(request, context, scope: SSFService.manageScope)
-        let o = try await body(request, context)
+        let o = try await body(request, allowed: ["stream_id", "subject", "verified"])
         guard let id = o["stream_id"]?.string, let subject = o["subject"] else {
             throw Problem(status: .badRequest, type: "ssf-invalid-request", title: "stream_id and subject are required")
         }
@@ -214,7 +209,7 @@ struct SSFRoutes {
 
     func verify(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let (tenant, clientID) = try await client(request, context, scope: SSFService.manageScope)
-        let o = try await body(request, context)
+        let o = try await body(request, allowed: ["stream_id", "state"])
         guard let id = o["stream_id"]?.string else { throw Problem(status: .badRequest, type: "ssf-invalid-request", title: "stream_id is required") }
         try await run { try await ssf.verify(tenantID: tenant.id, clientID: clientID, streamID: id, state: o["state"]?.string) }
         return Response(status: .noContent, headers: [.cacheControl: "no-store"])
@@ -225,7 +220,7 @@ struct SSFRoutes {
     /// waits up to 10 s for events.
     func poll(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let (tenant, clientID) = try await client(request, context, scope: SSFService.readScope)
-        let o = try await body(request, context)
+        let o = try await body(request, allowed: ["ack", "maxEvents", "returnImmediately", "setErrs"])
         let id = context.parameters.get("stream") ?? ""
         let ack = o["ack"]?.strings ?? []
         // RFC 8936 §2.4: setErrs names SETs the receiver could not accept: they are not sent again.

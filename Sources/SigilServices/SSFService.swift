@@ -157,17 +157,23 @@ public struct SSFService: Sendable {
             s.description = nil; s.eventsRequested = []; s.profile = "standard"; s.endpointURL = nil; s.sealedAuthorization = nil
         }
         try validated(input, into: &s)
-        s.updatedAt = context.clock.now()
-        let updated = s
+        return try await save(s, "ssf.stream_updated", after: Self.summary(s), reason: nil)
+    }
+
+    /// Stores a changed stream with its audit event, in one transaction.
+    func save(_ stream: SSFStream, _ action: String, after: [String: String], reason: String?) async throws -> SSFStream {
+        var updated = stream
+        updated.updatedAt = context.clock.now()
+        let saved = updated
         let context = self.context
         try await context.store.transaction { tx in
-            try await tx.ssf.updateStream(updated)
+            try await tx.ssf.updateStream(saved)
             try await tx.audit.append(
                 context.auditEvent(
-                    "ssf.stream_updated", by: .client(clientID), tenantID: tenantID, targetType: "ssf_stream", targetID: id,
-                    after: Self.summary(updated)))
+                    action, by: .client(saved.clientID), tenantID: saved.tenantID, targetType: "ssf_stream", targetID: saved.id, after: after,
+                    reason: reason))
         }
-        return updated
+        return saved
     }
 
     public func delete(tenantID: String, clientID: String, id: String) async throws {
@@ -186,17 +192,7 @@ public struct SSFService: Sendable {
         if let reason, reason.count > 200 { throw Failure(.invalid, "reason is at most 200 characters") }
         s.status = status
         s.statusReason = reason
-        s.updatedAt = context.clock.now()
-        let updated = s
-        let context = self.context
-        try await context.store.transaction { tx in
-            try await tx.ssf.updateStream(updated)
-            try await tx.audit.append(
-                context.auditEvent(
-                    "ssf.stream_status", by: .client(clientID), tenantID: tenantID, targetType: "ssf_stream", targetID: id,
-                    after: ["status": status], reason: reason))
-        }
-        return updated
+        return try await save(s, "ssf.stream_status", after: ["status": status], reason: reason)
     }
 
     // MARK: subjects
