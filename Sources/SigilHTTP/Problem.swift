@@ -141,6 +141,11 @@ public struct Problem: Error, Sendable, Encodable, HTTPResponseError {
             default:
                 return Problem(status: .serviceUnavailable, type: "unavailable", title: "The database is unavailable")
             }
+        case let failure as SSFService.Failure:
+            // Shared Signals answers 400 for a request it cannot take (SSF §8.1), 404 for a stream the caller may not see.
+            return failure.kind == .notFound
+                ? Problem(status: .notFound, type: "not-found", title: "No such stream", detail: failure.message)
+                : Problem(status: .badRequest, type: "ssf-invalid-request", title: "The request is not valid", detail: failure.message)
         case let error as OAuthError:
             // Where a route does not answer in OAuth's own JSON (RFC 6749 §5.2), the same code as a problem.
             let status: HTTPResponse.Status =

@@ -80,15 +80,6 @@ struct SSFRoutes {
         "min_verification_interval",
     ]
 
-    func run<T>(_ body: () async throws -> T) async throws -> T {
-        do { return try await body() } catch let failure as SSFService.Failure {
-            switch failure.kind {
-            case .notFound: throw Problem(status: .notFound, type: "not-found", title: "No such stream", detail: failure.message)
-            case .invalid: throw Problem(status: .badRequest, type: "ssf-invalid-request", title: "The request is not valid", detail: failure.message)
-            }
-        }
-    }
-
     static func view(_ s: SSFStream, issuer: String) -> JSONValue {
         var delivery: [String: JSONValue] = ["method": .string(s.deliveryMethod)]
         delivery["endpoint_url"] = .string(s.deliveryMethod == SSFService.poll ? issuer + "/ssf/poll/" + s.id : (s.endpointURL ?? ""))
@@ -124,14 +115,14 @@ struct SSFRoutes {
     func create(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let (tenant, clientID) = try await client(request, context, scope: SSFService.manageScope)
         let input = try Self.input(try await body(request, allowed: Self.streamFields))
-        let stream = try await run { try await ssf.create(tenantID: tenant.id, clientID: clientID, input) }
+        let stream = try await ssf.create(tenantID: tenant.id, clientID: clientID, input)
         return try AuthenticatorRoutes.json(Self.view(stream, issuer: context.issuer), status: .created)
     }
 
     func read(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
         let (tenant, clientID) = try await client(request, context, scope: SSFService.readScope)
         if let id = request.uri.queryParameters.get("stream_id") {
-            let s = try await run { try await ssf.stream(tenantID: tenant.id, clientID: clientID, id: String(id)) }
+            let s = try await ssf.stream(tenantID: tenant.id, clientID: clientID, id: String(id))
             return try AuthenticatorRoutes.json(Self.view(s, issuer: context.issuer))
         }
         let all = try await ssf.streams(tenantID: tenant.id, clientID: clientID)
@@ -144,13 +135,13 @@ struct SSFRoutes {
         guard let id = o["stream_id"]?.string else { throw Problem(status: .badRequest, type: "ssf-invalid-request", title: "stream_id is required") }
         let input = try Self.input(o)
         // SSF §8.1.1.3: transmitter-supplied properties may be sent back, but must match.
-        let current = try await run { try await ssf.stream(tenantID: tenant.id, clientID: clientID, id: id) }
+        let current = try await ssf.stream(tenantID: tenant.id, clientID: clientID, id: id)
         if case .object(let view) = Self.view(current, issuer: context.issuer) {
             for key in ["iss", "aud", "events_supported", "min_verification_interval"] where o[key] != nil && o[key] != view[key] {
                 throw Problem(status: .badRequest, type: "ssf-invalid-request", title: "\(key) is the transmitter's and does not match")
             }
         }
-        let s = try await run { try await ssf.update(tenantID: tenant.id, clientID: clientID, id: id, input, replace: replace) }
+        let s = try await ssf.update(tenantID: tenant.id, clientID: clientID, id: id, input, replace: replace)
         return try AuthenticatorRoutes.json(Self.view(s, issuer: context.issuer))
     }
 
@@ -159,7 +150,7 @@ struct SSFRoutes {
         guard let id = request.uri.queryParameters.get("stream_id") else {
             throw Problem(status: .badRequest, type: "ssf-invalid-request", title: "stream_id is required")
         }
-        try await run { try await ssf.delete(tenantID: tenant.id, clientID: clientID, id: String(id)) }
+        try await ssf.delete(tenantID: tenant.id, clientID: clientID, id: String(id))
         return Response(status: .noContent, headers: [.cacheControl: "no-store"])
     }
 
@@ -168,7 +159,7 @@ struct SSFRoutes {
         guard let id = request.uri.queryParameters.get("stream_id") else {
             throw Problem(status: .badRequest, type: "ssf-invalid-request", title: "stream_id is required")
         }
-        let s = try await run { try await ssf.stream(tenantID: tenant.id, clientID: clientID, id: String(id)) }
+        let s = try await ssf.stream(tenantID: tenant.id, clientID: clientID, id: String(id))
         return try AuthenticatorRoutes.json(Self.statusView(s))
     }
 
@@ -184,9 +175,7 @@ struct SSFRoutes {
         guard let id = o["stream_id"]?.string, let status = o["status"]?.string else {
             throw Problem(status: .badRequest, type: "ssf-invalid-request", title: "stream_id and status are required")
         }
-        let s = try await run {
-            try await ssf.setStatus(tenantID: tenant.id, clientID: clientID, id: id, status: status, reason: o["reason"]?.string)
-        }
+        let s = try await ssf.setStatus(tenantID: tenant.id, clientID: clientID, id: id, status: status, reason: o["reason"]?.string)
         return try AuthenticatorRoutes.json(Self.statusView(s))
     }
 
@@ -196,12 +185,10 @@ struct SSFRoutes {
         guard let id = o["stream_id"]?.string, let subject = o["subject"] else {
             throw Problem(status: .badRequest, type: "ssf-invalid-request", title: "stream_id and subject are required")
         }
-        try await run {
-            if add {
-                try await ssf.addSubject(tenantID: tenant.id, clientID: clientID, issuer: context.issuer, streamID: id, subject: subject)
-            } else {
-                try await ssf.removeSubject(tenantID: tenant.id, clientID: clientID, issuer: context.issuer, streamID: id, subject: subject)
-            }
+        if add {
+            try await ssf.addSubject(tenantID: tenant.id, clientID: clientID, issuer: context.issuer, streamID: id, subject: subject)
+        } else {
+            try await ssf.removeSubject(tenantID: tenant.id, clientID: clientID, issuer: context.issuer, streamID: id, subject: subject)
         }
         return add
             ? Response(status: .ok, headers: [.cacheControl: "no-store"]) : Response(status: .noContent, headers: [.cacheControl: "no-store"])
@@ -211,7 +198,7 @@ struct SSFRoutes {
         let (tenant, clientID) = try await client(request, context, scope: SSFService.manageScope)
         let o = try await body(request, allowed: ["stream_id", "state"])
         guard let id = o["stream_id"]?.string else { throw Problem(status: .badRequest, type: "ssf-invalid-request", title: "stream_id is required") }
-        try await run { try await ssf.verify(tenantID: tenant.id, clientID: clientID, streamID: id, state: o["state"]?.string) }
+        try await ssf.verify(tenantID: tenant.id, clientID: clientID, streamID: id, state: o["state"]?.string)
         return Response(status: .noContent, headers: [.cacheControl: "no-store"])
     }
 
@@ -230,17 +217,13 @@ struct SSFRoutes {
         }
         let maxEvents = Int(o["maxEvents"]?.int ?? 10)
         let immediately = o["returnImmediately"] == .bool(true)
-        var answer = try await run {
-            try await ssf.poll(
-                tenantID: tenant.id, clientID: clientID, issuer: context.issuer, streamID: id, ack: ack, errors: errors, maxEvents: maxEvents)
-        }
+        var answer = try await ssf.poll(
+            tenantID: tenant.id, clientID: clientID, issuer: context.issuer, streamID: id, ack: ack, errors: errors, maxEvents: maxEvents)
         var waited = 0
         while answer.sets.isEmpty, !immediately, maxEvents > 0, waited < 20 {
             try await Task.sleep(for: .milliseconds(500))
             waited += 1
-            answer = try await run {
-                try await ssf.poll(tenantID: tenant.id, clientID: clientID, issuer: context.issuer, streamID: id, ack: [], maxEvents: maxEvents)
-            }
+            answer = try await ssf.poll(tenantID: tenant.id, clientID: clientID, issuer: context.issuer, streamID: id, ack: [], maxEvents: maxEvents)
         }
         return try AuthenticatorRoutes.json(
             JSONValue.object(["sets": .object(answer.sets.mapValues { .string($0) }), "moreAvailable": .bool(answer.more)]))
