@@ -96,4 +96,26 @@ extension Authenticator {
         for (n, bytes) in dataGroups { object["dg\(n)"] = Base64URL.encode(bytes) }
         return Wire.encode(object)
     }
+
+    // MARK: the LiveID step-up's face re-match (`RequestView.faceMatch == "required"`)
+
+    /// Asks for a liveness challenge to record for a step-up that needs a live face re-match.
+    public func faceChallenge(_ request: ApprovalRequest) async throws -> VerificationLiveness {
+        let enrolment = try await enrolment(for: request)
+        let reply = try await signed(
+            "POST", Self.prefix + "/transactions/\(request.transactionID)/face/challenge", body: Wire.encode([String: String]()), as: enrolment)
+        guard let liveness = try Self.decode(FaceRematchAnswer.self, reply).liveness else {
+            throw AuthenticatorError(.transport, "the server sent no liveness challenge")
+        }
+        return liveness
+    }
+
+    /// Sends the recorded frames (`livenessEvidence(_:frames:)`); the answer says `match` (approve
+    /// now) or `no_match` with reasons, and whether another challenge may be asked for.
+    public func sendFaceFrames(_ request: ApprovalRequest, recording: [UInt8]) async throws -> FaceRematchAnswer {
+        let enrolment = try await enrolment(for: request)
+        let body = Wire.encode(FaceFramesBody(frames: Base64URL.encode(recording)))
+        return try Self.decode(
+            FaceRematchAnswer.self, try await signed("POST", Self.prefix + "/transactions/\(request.transactionID)/face", body: body, as: enrolment))
+    }
 }

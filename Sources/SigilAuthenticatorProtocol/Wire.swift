@@ -68,12 +68,17 @@ public struct RequestView: Codable, Sendable, Equatable {
     /// `biometric` when the requester asks for a face or fingerprint check (a LiveID step-up): a
     /// PIN or a tap will not satisfy it. Absent otherwise (any local check).
     public var userVerification: String?
+    /// `required` when the approval needs a live face re-match first (a LiveID step-up of a user
+    /// whose identity was verified): ask `POST …/transactions/{id}/face/challenge`, record it, send
+    /// the frames to `…/face`, then approve. `matched` once it passed. Absent otherwise.
+    public var faceMatch: String?
 
     public init(
         transaction: String, kind: String, issuer: String, tenant: String, application: String, origin: String,
         requestedAt: String, expiresAt: String, requester: Requester, challenge: String, message: String? = nil,
-        userVerification: String? = nil
+        userVerification: String? = nil, faceMatch: String? = nil
     ) {
+        self.faceMatch = faceMatch
         self.transaction = transaction; self.kind = kind; self.issuer = issuer; self.tenant = tenant
         self.application = application; self.origin = origin; self.requestedAt = requestedAt; self.expiresAt = expiresAt
         self.requester = requester; self.challenge = challenge; self.message = message; self.userVerification = userVerification
@@ -81,7 +86,7 @@ public struct RequestView: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case transaction, kind, issuer, tenant, application, origin, requester, challenge, message
-        case requestedAt = "requested_at", expiresAt = "expires_at", userVerification = "user_verification"
+        case requestedAt = "requested_at", expiresAt = "expires_at", userVerification = "user_verification", faceMatch = "face_match"
     }
 
     // `message` and `location` are always present (null when absent), as documented.
@@ -94,6 +99,7 @@ public struct RequestView: Codable, Sendable, Equatable {
         try c.encode(requester, forKey: .requester); try c.encode(challenge, forKey: .challenge)
         try c.encode(message, forKey: .message)
         try c.encodeIfPresent(userVerification, forKey: .userVerification)
+        try c.encodeIfPresent(faceMatch, forKey: .faceMatch)
     }
 }
 
@@ -315,4 +321,27 @@ public struct VerificationLiveness: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey { case challenge, steps, stepSeconds = "step_seconds", deadline }
+}
+
+/// `POST …/transactions/{tx}/face`: the recorded frames of the step-up's liveness challenge,
+/// `{"challenge": id, "frames": [{"step": i, "t": ms, "image": base64}]}` as base64 (the same
+/// document as IDV `liveness` evidence).
+public struct FaceFramesBody: Codable, Sendable, Equatable {
+    public var frames: String
+    public init(frames: String) { self.frames = frames }
+}
+
+/// The answer to the face re-match's device requests: a challenge to record (`…/face/challenge`),
+/// or the measured attempt (`…/face`): `result` `match` (now approve) or `no_match` with
+/// `reasons`; `retry` says whether another challenge may be asked for.
+public struct FaceRematchAnswer: Codable, Sendable, Equatable {
+    public var transaction: String
+    public var liveness: VerificationLiveness?
+    public var result: String?
+    public var reasons: [String]?
+    public var retry: Bool?
+
+    public init(transaction: String, liveness: VerificationLiveness? = nil, result: String? = nil, reasons: [String]? = nil, retry: Bool? = nil) {
+        self.transaction = transaction; self.liveness = liveness; self.result = result; self.reasons = reasons; self.retry = retry
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SigilIDV
 
 /// What a QR or push sign-in with the Sigil authenticator stores (docs/authenticator-protocol.md
 /// §3–§5). CIBA rides on a push sign-in whose "browser" is the client (`browserHash` binds it).
@@ -9,6 +10,36 @@ public struct AuthenticatorSignIn: Codable, Sendable, Equatable {
         case declined, reported, superseded, cancelled
         case wrongNumber = "wrong_number"
         case tooManyFailures = "too_many_failures"
+        /// The live face re-match failed as many times as allowed.
+        case faceNotMatched = "face_not_matched"
+    }
+
+    /// The LiveID step-up's live face re-match (docs/connectors.md): before approving, the phone
+    /// records an active liveness challenge, and its faces must match the portrait the user's
+    /// identity verification checked.
+    public struct FaceRematch: Codable, Sendable, Equatable {
+        public struct Attempt: Codable, Sendable, Equatable {
+            public var passed: Bool
+            public var distance: Double?
+            public var reasons: [String]
+            public var at: Date
+            public init(passed: Bool, distance: Double?, reasons: [String], at: Date) {
+                self.passed = passed; self.distance = distance; self.reasons = reasons; self.at = at
+            }
+        }
+        /// The IDV subject whose sealed identity holds the portrait's template.
+        public var subjectID: String
+        /// The verification (IDV session) that checked the portrait: the step-up's verification reference.
+        public var process: String
+        /// The challenge the phone asked for last (a new one replaces it).
+        public var liveness: LivenessChallenge?
+        /// The last measured attempt.
+        public var result: Attempt?
+        public var attempts: Int = 0
+
+        public init(subjectID: String, process: String) { self.subjectID = subjectID; self.process = process }
+
+        public var matched: Bool { result?.passed == true }
     }
 
     public var channel: Channel
@@ -37,6 +68,9 @@ public struct AuthenticatorSignIn: Codable, Sendable, Equatable {
     public var stepUpFor: String?
     /// `biometric` when the requester needs a face or fingerprint (LiveID): the phone is told.
     public var requiredUserVerification: String?
+    /// Set when the approval needs a live face re-match first (a LiveID step-up of a user whose
+    /// identity was verified with a portrait).
+    public var faceRematch: FaceRematch?
 
     public init(
         channel: Channel, origin: String, browserHash: String, returnTo: String, issuer: String, browser: String,
@@ -104,12 +138,14 @@ public struct AuthenticatorSignInStateMachine: Sendable {
     }
 
     /// A device scanned the code and proved it holds its secret.
-    public mutating func claim(device: String, user: String, now: Date) -> ClaimAction {
+    /// `faceRematch`: the user's verified portrait, when this sign-in must re-match it (LiveID).
+    public mutating func claim(device: String, user: String, now: Date, faceRematch: AuthenticatorSignIn.FaceRematch? = nil) -> ClaimAction {
         guard record.payload.channel == .qr else { return .refuse(.unknown) }
         switch state(at: now) {
         case .waiting:
             record.deviceID = device
             record.userID = user
+            if record.payload.faceRematch == nil { record.payload.faceRematch = faceRematch }
             record.payload.claimedAt = now
             record.updatedAt = now
             return .claimed
@@ -128,11 +164,13 @@ public struct AuthenticatorSignInStateMachine: Sendable {
     }
 
     /// The dispatcher found the user an identifier-first push names.
-    public mutating func target(user: String, now: Date) -> TargetAction {
+    /// `faceRematch`: the user's verified portrait, when this push must re-match it (LiveID).
+    public mutating func target(user: String, now: Date, faceRematch: AuthenticatorSignIn.FaceRematch? = nil) -> TargetAction {
         guard record.payload.channel == .push else { return .refuse(.unknown) }
         switch state(at: now) {
         case .waiting:
             record.userID = user
+            if record.payload.faceRematch == nil { record.payload.faceRematch = faceRematch }
             record.updatedAt = now
             return .deliver
         case .expired: return .refuse(.expired)
@@ -166,6 +204,8 @@ public struct AuthenticatorSignInStateMachine: Sendable {
         case reported(push: Bool)
         /// The number did not match: the sign-in is stopped (counts as a failure).
         case wrongNumber
+        /// An approval before the live face re-match passed: nothing changes; match the face first.
+        case faceRequired
         case refuse(FlowRefusal)
     }
 
@@ -183,6 +223,7 @@ public struct AuthenticatorSignInStateMachine: Sendable {
         record.updatedAt = now
         switch answer {
         case .approve(let matches, let uv, let signature):
+            if matches, let face = record.payload.faceRematch, !face.matched { return .faceRequired }
             guard matches else {
                 record.failures += 1
                 end(.wrongNumber, now: now)
@@ -200,6 +241,55 @@ public struct AuthenticatorSignInStateMachine: Sendable {
             end(.reported, now: now)
             return .reported(push: record.payload.channel == .push)
         }
+    }
+
+    // MARK: the live face re-match (a LiveID step-up with a verified portrait)
+
+    /// How many measured face attempts fail before the sign-in ends.
+    public static let maximumFaceAttempts = 3
+
+    public enum FaceAction: Equatable, Sendable {
+        /// A challenge was issued (replacing any earlier one): the phone records it.
+        case challengeIssued
+        /// The attempt was recorded; on failure the phone may ask for another challenge.
+        case matched
+        case notMatched(retry: Bool)
+        case refuse(FlowRefusal)
+    }
+
+    /// Whether `device` of `user` may take part in the re-match now.
+    private func faceRefusal(device: String, user: String, now: Date) -> FlowRefusal? {
+        guard record.payload.faceRematch != nil, belongs(device: device, user: user) else { return .unknown }
+        if let refusal = answerable(now: now) { return refusal }
+        if record.payload.faceRematch?.matched == true { return .answered }
+        return nil
+    }
+
+    /// The phone asks for a liveness challenge to record.
+    public mutating func issueFaceChallenge(_ challenge: LivenessChallenge, device: String, user: String, now: Date) -> FaceAction {
+        if let refusal = faceRefusal(device: device, user: user, now: now) { return .refuse(refusal) }
+        record.payload.faceRematch?.liveness = challenge
+        record.updatedAt = now
+        return .challengeIssued
+    }
+
+    /// A measured attempt on the current challenge (`challenge`: its id). The last allowed failure ends the sign-in.
+    public mutating func recordFace(_ attempt: AuthenticatorSignIn.FaceRematch.Attempt, challenge: String, device: String, user: String, now: Date)
+        -> FaceAction
+    {
+        if let refusal = faceRefusal(device: device, user: user, now: now) { return .refuse(refusal) }
+        guard var face = record.payload.faceRematch, let current = face.liveness, current.id == challenge else { return .refuse(.unknown) }
+        face.liveness = nil
+        face.result = attempt
+        face.attempts += 1
+        record.payload.faceRematch = face
+        record.updatedAt = now
+        if attempt.passed { return .matched }
+        guard face.attempts < Self.maximumFaceAttempts else {
+            end(.faceNotMatched, now: now)
+            return .notMatched(retry: false)
+        }
+        return .notMatched(retry: true)
     }
 
     public enum FailureAction: Equatable, Sendable {

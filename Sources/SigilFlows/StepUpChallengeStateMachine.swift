@@ -23,9 +23,12 @@ public struct StepUpChallenge: Codable, Sendable, Equatable {
         /// `too_many_failures`, `cancelled`, `superseded`, `expired`).
         public var reason: String?
         public var decidedAt: Date
+        /// The live face re-match, when the step-up asked for one: `match` or `no_match`.
+        public var faceMatch: String?
 
-        public init(matchResult: MatchResult, userVerification: String? = nil, reason: String? = nil, decidedAt: Date) {
+        public init(matchResult: MatchResult, userVerification: String? = nil, reason: String? = nil, decidedAt: Date, faceMatch: String? = nil) {
             self.matchResult = matchResult; self.userVerification = userVerification; self.reason = reason; self.decidedAt = decidedAt
+            self.faceMatch = faceMatch
         }
     }
 
@@ -45,6 +48,9 @@ public struct StepUpChallenge: Codable, Sendable, Equatable {
     /// little longer while pending, `StepUpChallengeStateMachine.pendingGrace`, so the expiry
     /// sweep decides it before the row could be deleted.)
     public var answerBy: Date
+    /// The verification (IDV session) whose portrait the face is re-matched against, when the
+    /// push asks for a live face re-match (its approval is possible only after a match).
+    public var faceVerification: String?
     public var decision: Decision?
 
     public init(
@@ -109,12 +115,15 @@ public struct StepUpChallengeStateMachine: Sendable {
         case .expired:
             decision = .init(matchResult: .expired, reason: "expired", decidedAt: now)
         case .ended(let reason):
-            decision = .init(matchResult: .noMatch, reason: reason, decidedAt: now)
+            let face: String? = record.payload.faceVerification != nil && reason == "face_not_matched" ? "no_match" : nil
+            decision = .init(matchResult: .noMatch, reason: reason, decidedAt: now, faceMatch: face)
         case .approved(let device, let uv):
             record.deviceID = device
             let strong = Self.biometric.contains(uv) || (!record.payload.requireBiometric && uv == "pin")
+            // The push refuses an approval before the face matched, so an approval here had one.
             decision = .init(
-                matchResult: strong ? .match : .noMatch, userVerification: uv, reason: strong ? nil : "user_verification_too_weak", decidedAt: now)
+                matchResult: strong ? .match : .noMatch, userVerification: uv, reason: strong ? nil : "user_verification_too_weak", decidedAt: now,
+                faceMatch: record.payload.faceVerification != nil ? "match" : nil)
         }
         record.payload.decision = decision
         record.phase = decision.matchResult == .match ? .completed : .denied

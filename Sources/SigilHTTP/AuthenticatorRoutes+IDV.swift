@@ -79,6 +79,34 @@ extension AuthenticatorRoutes {
         return try Self.json(IDVAnswer(sessionID: sid, status: decision.rawValue))
     }
 
+    // MARK: the LiveID step-up's live face re-match (IDVService+Rematch)
+
+    struct FaceChallengeBody: Decodable {}
+
+    func faceChallenge(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let bytes = try await Self.read(request)
+        let (tenant, device) = try await device(request, context, body: bytes)
+        _ = try await deviceBody(FaceChallengeBody.self, bytes, allowed: [])
+        let tx = context.parameters.get("tx") ?? ""
+        let c = try await services.idv.faceChallenge(tenantID: tenant.id, device: device, transactionID: tx)
+        let liveness = VerificationLiveness(
+            challenge: c.id, steps: c.steps.map(\.rawValue), stepSeconds: c.stepSeconds, deadline: Int64(c.deadline.timeIntervalSince1970))
+        return try Self.json(FaceRematchAnswer(transaction: tx, liveness: liveness))
+    }
+
+    func faceFrames(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
+        let bytes = try await Self.read(request, limit: Self.idvBodyLimit)
+        let (tenant, device) = try await device(request, context, body: bytes, maximumBody: Self.idvBodyLimit)
+        let body = try await deviceBody(FaceFramesBody.self, bytes, allowed: ["frames"])
+        guard let frames = Base64URL.decode(body.frames).map({ Array($0) }) ?? Data(base64Encoded: body.frames).map({ [UInt8]($0) }) else {
+            throw Problem.invalidType("frames", "base64")
+        }
+        let tx = context.parameters.get("tx") ?? ""
+        let answer = try await services.idv.faceFrames(tenantID: tenant.id, device: device, transactionID: tx, frames: frames)
+        return try Self.json(
+            FaceRematchAnswer(transaction: tx, result: answer.passed ? "match" : "no_match", reasons: answer.reasons, retry: answer.retry))
+    }
+
     /// The session's refusals as problem+json of the same name (`session_expired` → 410, …).
     func refusedAsProblem<T>(_ body: () async throws -> T) async throws -> T {
         do {

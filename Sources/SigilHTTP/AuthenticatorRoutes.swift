@@ -36,6 +36,8 @@ struct AuthenticatorRoutes {
         router.get("/authenticator/v1/transactions/:tx") { request, context in try await self.deviceView(request, context) }
         router.post("/authenticator/v1/transactions/:tx/approve") { request, context in try await self.approve(request, context) }
         router.post("/authenticator/v1/transactions/:tx/deny") { request, context in try await self.deny(request, context) }
+        router.post("/authenticator/v1/transactions/:tx/face/challenge") { request, context in try await self.faceChallenge(request, context) }
+        router.post("/authenticator/v1/transactions/:tx/face") { request, context in try await self.faceFrames(request, context) }
         router.get("/authenticator/v1/pending") { request, context in try await self.pending(request, context) }
         router.get("/authenticator/v1/stream") { request, context in try await self.deviceStream(request, context) }
         router.put("/authenticator/v1/device/push-token") { request, context in try await self.setPushToken(request, context) }

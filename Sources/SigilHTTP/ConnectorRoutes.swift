@@ -150,6 +150,7 @@ struct ConnectorRoutes {
         var bindingMessage: String?
         var redirectUrl: String?
         var userVerification: String?
+        var faceMatch: String?
     }
 
     func startStepUp(_ request: Request, _ context: SigilRequestContext) async throws -> Response {
@@ -157,19 +158,19 @@ struct ConnectorRoutes {
         let tenant = try context.requireTenant()
         let body = try await JSONBody.decode(
             StepUpBody.self, from: request, context: context,
-            allowed: ["user_identifier", "reason", "binding_message", "redirect_url", "user_verification"])
+            allowed: ["user_identifier", "reason", "binding_message", "redirect_url", "user_verification", "face_match"])
         let (started, replayed) = try await services.connectors.startStepUp(
             key: key, tenant: tenant,
             .init(
                 userIdentifier: body.userIdentifier, reason: body.reason, bindingMessage: body.bindingMessage, redirectURL: body.redirectUrl,
-                userVerification: body.userVerification),
+                userVerification: body.userVerification, faceMatch: body.faceMatch),
             idempotencyKey: request.headers[HTTPField.Name("Idempotency-Key")!], issuer: context.issuer,
             authenticator: services.authenticator)
         var response = try AuthenticatorRoutes.json(
             [
                 "challenge_id": JSONValue.string(started.challengeID), "challenge_url": .string(started.challengeURL),
                 "number": .string(started.number), "user_id": .string(started.userID), "match_result": .string("pending"),
-                "expires_at": .string(Wire.time(started.expiresAt)),
+                "expires_at": .string(Wire.time(started.expiresAt)), "face_match": .string(started.faceMatch ?? "off"),
             ], status: replayed ? .ok : .created)
         if replayed { response.headers[HTTPField.Name("Idempotent-Replayed")!] = "true" }
         return response
@@ -190,6 +191,8 @@ struct ConnectorRoutes {
         if let v = r.userID { body["user_id"] = .string(v) }
         if let v = r.number { body["number"] = .string(v) }
         if let v = r.decidedAt { body["decided_at"] = .string(Wire.time(v)) }
+        if let v = r.faceMatch { body["face_match"] = .string(v) }
+        if let v = r.verificationProcess { body["verification_process"] = .string(v) }
         return try AuthenticatorRoutes.json(body)
     }
 

@@ -85,6 +85,7 @@ public struct IDVChecks: Sendable {
                     let result = FaceComparison.compare(selfie: faces, reference: try await engine.faces(in: reference), threshold: threshold)
                     f.faceMatch = (result.passed, result.distance)
                     f.faceMatchReasons = result.reasons
+                    f.portraitTemplate = result.reference?.descriptor
                 } else {
                     f.faceMatch = (false, .infinity)
                     f.faceMatchReasons = ["no_reference_portrait"]
@@ -126,22 +127,36 @@ public struct IDVChecks: Sendable {
     static func liveness(_ bytes: [UInt8], challenge: LivenessChallenge, selfie: DetectedFace?, engine: any IDVEngine, now: Date) async
         -> Liveness.Result
     {
+        switch await measure(bytes, challenge: challenge, engine: engine) {
+        case .failure(let refused): return refused.result
+        case .success(let measured): return Liveness.evaluate(challenge, frames: measured, receivedAt: now, selfie: selfie)
+        }
+    }
+
+    /// Why recorded frames could not be measured (the liveness result that says so).
+    public struct Unmeasured: Error, Sendable, Equatable {
+        public var result: Liveness.Result
+        init(_ reason: String) { result = Liveness.Result(passed: false, reasons: [reason]) }
+    }
+
+    /// Parses the recorded frames of `challenge` and has the engine find the faces in each.
+    public static func measure(_ bytes: [UInt8], challenge: LivenessChallenge, engine: any IDVEngine) async -> Result<[Liveness.Frame], Unmeasured> {
         guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any], let frames = object["frames"] as? [[String: Any]],
             object["challenge"] as? String == challenge.id
-        else { return Liveness.Result(passed: false, reasons: ["liveness_frames_malformed"]) }
-        guard frames.count <= 64 else { return Liveness.Result(passed: false, reasons: ["liveness_too_many_frames"]) }
+        else { return .failure(Unmeasured("liveness_frames_malformed")) }
+        guard frames.count <= 64 else { return .failure(Unmeasured("liveness_too_many_frames")) }
         var measured: [Liveness.Frame] = []
         for frame in frames {
             guard let step = frame["step"] as? Int, let t = frame["t"] as? Int, let b64 = frame["image"] as? String,
                 let image = Data(base64Encoded: b64)
-            else { return Liveness.Result(passed: false, reasons: ["liveness_frames_malformed"]) }
+            else { return .failure(Unmeasured("liveness_frames_malformed")) }
             do {
                 measured.append(Liveness.Frame(step: step, milliseconds: t, faces: try await engine.faces(in: [UInt8](image))))
             } catch {
-                return Liveness.Result(passed: false, reasons: [error.reason])
+                return .failure(Unmeasured(error.reason))
             }
         }
-        return Liveness.evaluate(challenge, frames: measured, receivedAt: now, selfie: selfie)
+        return .success(measured)
     }
 }
 

@@ -54,6 +54,9 @@ public struct IDVFindings: Sendable, Equatable {
     public var faceMatch: (passed: Bool, distance: Double)?
     /// Why the face match failed (`face_mismatch`, `no_face_in_selfie`, `engine_unavailable`, …).
     public var faceMatchReasons: [String] = []
+    /// The reference portrait's face descriptor (dlib's 128 numbers) the selfie was compared with:
+    /// kept, sealed, with a VERIFIED identity as the template later step-ups re-match against.
+    public var portraitTemplate: [Double]?
     public var liveness: Bool?
     public var livenessReasons: [String] = []
     /// Checks the session ran that the decision does not derive itself (reading the MRZ or the

@@ -213,6 +213,8 @@ public enum FaceComparison {
         public var passed: Bool
         public var distance: Double
         public var reasons: [String]
+        /// The reference's face the selfie was compared with (its descriptor is the portrait's template).
+        public var reference: DetectedFace? = nil
     }
 
     /// Exactly one face in the selfie (two people in frame is refused: whose face is it?), the
@@ -224,6 +226,6 @@ public enum FaceComparison {
             return Result(passed: false, distance: .infinity, reasons: ["no_face_in_document"])
         }
         let d = face.distance(to: portrait)
-        return Result(passed: d <= threshold, distance: d, reasons: d <= threshold ? [] : ["face_mismatch"])
+        return Result(passed: d <= threshold, distance: d, reasons: d <= threshold ? [] : ["face_mismatch"], reference: portrait)
     }
 }

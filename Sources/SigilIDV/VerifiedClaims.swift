@@ -33,6 +33,9 @@ public struct VerifiedIdentity: Codable, Sendable, Equatable {
     public var document: Document?
     /// How each expected name matched (Okta's fuzzy names), by claim.
     public var nameMatches: [String: NameMatch.Result]
+    /// The verified portrait's face descriptor, kept only in a subject's latest VERIFIED identity
+    /// (sealed, swept with it) for the LiveID step-up's live face re-match; never in a token.
+    public var portraitTemplate: [Double]?
 
     public init(
         status: Status, assuranceLevel: String, time: Date, process: String, claims: [String: JSONValue], document: Document?,

@@ -106,12 +106,15 @@ public struct AuthenticatorService: Sendable {
     /// pending (a decoy) until it expires.
     /// `stepUpFor`: the upstream sign-in this push steps up (then only that step-up can redeem it).
     /// `requireBiometric`: the phone is told a face or fingerprint is needed (LiveID).
+    /// `faceRematch`: the approval needs a live face re-match against this verified portrait
+    /// first (a connector's step-up; a LiveID sign-in finds the user's own when it is delivered).
     public func startPush(
-        tenant: Tenant, issuer: String, start: LoginStart, email: String, stepUpFor: String? = nil, requireBiometric: Bool = false
+        tenant: Tenant, issuer: String, start: LoginStart, email: String, stepUpFor: String? = nil, requireBiometric: Bool = false,
+        faceRematch: AuthenticatorSignIn.FaceRematch? = nil
     ) async throws -> LoginTransaction {
         let transaction = try await create(
             channel: .push, tenant: tenant, issuer: issuer, start: start,
-            secret: nil, lifetime: policy.pushLifetime, stepUpFor: stepUpFor, requireBiometric: requireBiometric)
+            secret: nil, lifetime: policy.pushLifetime, stepUpFor: stepUpFor, requireBiometric: requireBiometric, faceRematch: faceRematch)
         let service = self
         let normalised = email.trimmingCharacters(in: .whitespaces).lowercased()
         await dispatcher.enqueue { await service.dispatchPush(tenantID: tenant.id, transactionID: transaction.id, email: normalised) }
@@ -120,7 +123,7 @@ public struct AuthenticatorService: Sendable {
 
     func create(
         channel: AuthenticatorSignIn.Channel, tenant: Tenant, issuer: String, start: LoginStart, secret: String?,
-        lifetime: TimeInterval, stepUpFor: String? = nil, requireBiometric: Bool = false
+        lifetime: TimeInterval, stepUpFor: String? = nil, requireBiometric: Bool = false, faceRematch: AuthenticatorSignIn.FaceRematch? = nil
     ) async throws -> LoginTransaction {
         let now = context.clock.now()
         let id = context.ids.make(.loginTransaction)
@@ -131,6 +134,7 @@ public struct AuthenticatorService: Sendable {
             sealedSecret: try secret.map { try Self.sealSecret($0, transactionID: id, masterKey: context.masterKey) })
         flow.stepUpFor = stepUpFor
         if requireBiometric { flow.requiredUserVerification = "biometric" }
+        flow.faceRematch = faceRematch
         let transaction = LoginTransaction(
             id: id, tenantID: tenant.id, flow: .authenticatorSignIn(flow),
             challenge: Base64URL.encode(context.random.bytes(32)), secretHash: secret.map(tokenHash), number: makeNumber(),
@@ -186,6 +190,7 @@ public struct AuthenticatorService: Sendable {
             guard user.status == .active else { throw Suppressed(reason: "inactive_user") }
             let devices = try await context.store.authenticatorDevices.list(tenantID: tenantID, userID: user.id)
             guard !devices.isEmpty else { throw Suppressed(reason: "no_devices") }
+            let face = try await Self.liveIDPortrait(flow, tenantID: tenantID, userID: user.id, context: context)
             let superseded: [String] = try await context.store.transaction { tx in
                 _ = try await tx.authenticatorUserState.update(tenantID: tenantID, userID: user.id, now: now) { state in
                     if let refusal = policy.pushRefusal(state, now: now, spacing: !connectorStepUp) { throw Suppressed(reason: refusal.reason) }
@@ -207,7 +212,7 @@ public struct AuthenticatorService: Sendable {
                     superseded.append(other.id)
                 }
                 _ = try await tx.loginTransactions.update(tenantID: tenantID, id: transactionID) { t in
-                    guard var machine = Self.machine(t), case .deliver = machine.target(user: user.id, now: now) else {
+                    guard var machine = Self.machine(t), case .deliver = machine.target(user: user.id, now: now, faceRematch: face) else {
                         throw Suppressed(reason: "cancelled")
                     }
                     t.apply(machine.record, FlowState.authenticatorSignIn)
@@ -282,11 +287,12 @@ public struct AuthenticatorService: Sendable {
             throw AuthenticatorServiceError(.transactionSecretInvalid, "the code's secret does not match")
         }
         let deviceID = device.device.id, userID = device.user.id
+        let face = try await Self.liveIDPortrait(transaction.authenticatorSignIn, tenantID: tenant.id, userID: userID, context: context)
         let claimed: LoginTransaction
         do {
             claimed = try await context.store.loginTransactions.update(tenantID: tenant.id, id: transactionID) { t in
                 guard var machine = Self.machine(t) else { throw Self.deviceError(.unknown) }
-                switch machine.claim(device: deviceID, user: userID, now: now) {
+                switch machine.claim(device: deviceID, user: userID, now: now, faceRematch: face) {
                 case .claimed: t.apply(machine.record, FlowState.authenticatorSignIn)
                 case .alreadyClaimed: return
                 case .refuse(let refusal): throw Self.deviceError(refusal)
@@ -319,6 +325,15 @@ public struct AuthenticatorService: Sendable {
         machine(t)?.belongs(device: device.device.id, user: device.user.id) ?? false
     }
 
+    /// A LiveID sign-in page's push or QR (biometric required, no step-up of its own): the user's
+    /// verified portrait, if they have one, so the approval re-matches their face first.
+    static func liveIDPortrait(_ flow: AuthenticatorSignIn?, tenantID: String, userID: String, context: ServiceContext) async throws
+        -> AuthenticatorSignIn.FaceRematch?
+    {
+        guard let flow, flow.requiredUserVerification == "biometric", flow.stepUpFor == nil, flow.faceRematch == nil else { return nil }
+        return try await IDVService.portraitReference(context: context, tenantID: tenantID, userID: userID)
+    }
+
     /// The row's state machine, if it is an authenticator sign-in.
     static func machine(_ t: LoginTransaction) -> AuthenticatorSignInStateMachine? {
         t.authenticatorSignIn.map { AuthenticatorSignInStateMachine(t.record($0)) }
@@ -331,7 +346,8 @@ public struct AuthenticatorService: Sendable {
             tenant: tenant.displayName, application: s?.application ?? "\(tenant.displayName) account",
             origin: s?.origin ?? "", requestedAt: Wire.time(t.createdAt), expiresAt: Wire.time(t.expiresAt),
             requester: .init(ip: s?.clientIP, browser: s?.browser, location: nil),
-            challenge: t.challenge, message: nil, userVerification: s?.requiredUserVerification)
+            challenge: t.challenge, message: nil, userVerification: s?.requiredUserVerification,
+            faceMatch: s?.faceRematch.map { $0.matched ? "matched" : "required" })
     }
 
     func checkAnswerable(_ t: LoginTransaction, now: Date) throws {
@@ -416,6 +432,10 @@ public struct AuthenticatorService: Sendable {
                 guard var machine = Self.machine(t) else { throw Self.deviceError(.unknown) }
                 let action = machine.answer(event, device: deviceID, user: userID, now: now, approvedGrace: policy.approvedGrace)
                 if case .refuse(let refusal) = action { throw Self.deviceError(refusal) }
+                if action == .faceRequired {
+                    throw AuthenticatorServiceError(
+                        .faceRematchRequired, "this step-up needs your face matched first: record the liveness challenge, then approve")
+                }
                 t.apply(machine.record, FlowState.authenticatorSignIn)
                 return action
             }
@@ -464,7 +484,7 @@ public struct AuthenticatorService: Sendable {
                         "authenticator.reported", by: .user(userID), tenantID: tenant.id,
                         targetType: "login_transaction", targetID: transactionID, outcome: .failure,
                         after: details, reason: "not_me"))
-            case .wrongNumber, .refuse:
+            case .wrongNumber, .faceRequired, .refuse:
                 break
             }
             return (updated, action)

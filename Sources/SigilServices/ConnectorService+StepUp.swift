@@ -24,13 +24,16 @@ extension ConnectorService {
         public var redirectURL: String?
         /// `biometric` (the default: face or fingerprint on the phone) or `any` (a PIN counts too).
         public var userVerification: String?
+        /// The live face re-match against the user's verified portrait: `auto` (the default: when
+        /// the user has one), `required` (refused for a user without one) or `off`.
+        public var faceMatch: String?
 
         public init(
             userIdentifier: String, reason: String? = nil, bindingMessage: String? = nil, redirectURL: String? = nil,
-            userVerification: String? = nil
+            userVerification: String? = nil, faceMatch: String? = nil
         ) {
             self.userIdentifier = userIdentifier; self.reason = reason; self.bindingMessage = bindingMessage
-            self.redirectURL = redirectURL; self.userVerification = userVerification
+            self.redirectURL = redirectURL; self.userVerification = userVerification; self.faceMatch = faceMatch
         }
     }
 
@@ -42,6 +45,8 @@ extension ConnectorService {
         public var userID: String
         /// The push's deadline.
         public var expiresAt: Date
+        /// Whether the approval needs a live face re-match (`required`) or not (`off`).
+        public var faceMatch: String?
     }
 
     /// Starts a step-up for a flow. With an idempotency key, a retry gets the first answer.
@@ -54,6 +59,13 @@ extension ConnectorService {
         }
         try validate(request, key: key)
         let user = try await stepUpUser(tenantID: tenant.id, request.userIdentifier)
+        let face =
+            request.faceMatch == "off" ? nil : try await IDVService.portraitReference(context: context, tenantID: tenant.id, userID: user.id)
+        if request.faceMatch == "required", face == nil {
+            throw ServiceError(
+                .invalidInput, "this user has no verified portrait to re-match (verify their identity first, or use face_match auto)",
+                fieldErrors: [FieldError(field: "face_match", message: "the user has no verified identity with a portrait")])
+        }
         try await checkPushLimits(tenantID: tenant.id, user: user, policy: authenticator.policy)
         let challengeID = context.ids.make(.stepUpChallenge)
         let linkSecret = Base64URL.encode(context.random.bytes(32))
@@ -65,11 +77,13 @@ extension ConnectorService {
             clientIP: nil, userAgent: nil, application: shown)
         let push = try await authenticator.startPush(
             tenant: tenant, issuer: issuer, start: start, email: user.email, stepUpFor: challengeID,
-            requireBiometric: request.userVerification != "any")
+            requireBiometric: request.userVerification != "any", faceRematch: face)
         let now = context.clock.now()
-        let challenge = StepUpChallenge(
+        var made = StepUpChallenge(
             keyID: key.id, pushID: push.id, reason: request.reason, linkHash: tokenHash(linkSecret), redirectURL: request.redirectURL,
             requireBiometric: request.userVerification != "any", answerBy: push.expiresAt)
+        made.faceVerification = face?.process
+        let challenge = made
         let row = LoginTransaction(
             id: challengeID, tenantID: tenant.id, flow: .stepUpChallenge(challenge), challenge: Base64URL.encode(context.random.bytes(16)),
             userID: user.id, number: push.number, createdAt: now, updatedAt: now,
@@ -77,7 +91,9 @@ extension ConnectorService {
         let context = self.context
         try await context.store.transaction { tx in
             _ = try await tx.loginTransactions.create(row)
-            var details = ["push": push.id, "user_verification": challenge.requireBiometric ? "biometric" : "any"]
+            var details = [
+                "push": push.id, "user_verification": challenge.requireBiometric ? "biometric" : "any", "face_match": face == nil ? "off" : "required",
+            ]
             if let reason = request.reason { details["reason"] = reason }
             try await tx.audit.append(
                 context.auditEvent(
@@ -89,7 +105,7 @@ extension ConnectorService {
         _ = try? await Self.refresh(row, now: context.clock.now(), context: context)
         let answer = StepUpStarted(
             challengeID: challengeID, challengeURL: issuer + "/stepup/\(challengeID)/open?k=\(linkSecret)", number: push.number ?? "",
-            userID: user.id, expiresAt: push.expiresAt)
+            userID: user.id, expiresAt: push.expiresAt, faceMatch: face == nil ? "off" : "required")
         return try await remember(answer, key: key, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
     }
 
@@ -104,6 +120,9 @@ extension ConnectorService {
         }
         if let m = r.reason, m.isEmpty || m.count > 200 || m.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
             errors.append(FieldError(field: "reason", message: "reason is 1 to 200 characters, no control characters"))
+        }
+        if let f = r.faceMatch, !["auto", "required", "off"].contains(f) {
+            errors.append(FieldError(field: "face_match", message: "face_match is auto (when the user has a verified portrait), required or off"))
         }
         if let uv = r.userVerification, uv != "biometric", uv != "any" {
             errors.append(FieldError(field: "user_verification", message: "user_verification is biometric (face or fingerprint) or any (a PIN too)"))
@@ -169,6 +188,10 @@ extension ConnectorService {
         public var decidedAt: Date?
         public var expiresAt: Date
         public var redirectURL: String?
+        /// The live face re-match: `required` while pending, then `match` or `no_match`; nil when none was asked.
+        public var faceMatch: String? = nil
+        /// The identity verification whose portrait the face matched (OIDC4IDA `verification_process`).
+        public var verificationProcess: String? = nil
     }
 
     public func stepUpResult(key: ConnectorKey, challengeID: String) async throws -> StepUpResult {
@@ -201,13 +224,18 @@ extension ConnectorService {
         guard case .stepUpChallenge(let c) = row.flow else { throw StoreError.notFound("step-up challenge", row.id) }
         guard let d = c.decision else {
             return StepUpResult(
-                matchResult: "pending", amr: [], userID: row.userID, number: row.number, expiresAt: c.answerBy, redirectURL: c.redirectURL)
+                matchResult: "pending", amr: [], userID: row.userID, number: row.number, expiresAt: c.answerBy, redirectURL: c.redirectURL,
+                faceMatch: c.faceVerification != nil ? "required" : nil)
         }
         let methods = d.userVerification.map(AuthenticatorService.methods(userVerification:))
+        var amr = methods?.amr ?? []
+        // RFC 8176 `face`: the server's facial recognition against the verified portrait.
+        if d.faceMatch == "match", !amr.contains("face") { amr.insert("face", at: min(1, amr.count)) }
         return StepUpResult(
-            matchResult: d.matchResult.rawValue, confidence: d.userVerification.map(Self.confidence), amr: methods?.amr ?? [],
+            matchResult: d.matchResult.rawValue, confidence: d.userVerification.map(Self.confidence), amr: amr,
             acr: d.matchResult == .match ? methods?.acr : nil, reason: d.reason, userVerification: d.userVerification, userID: row.userID,
-            number: nil, decidedAt: d.decidedAt, expiresAt: row.expiresAt, redirectURL: c.redirectURL)
+            number: nil, decidedAt: d.decidedAt, expiresAt: row.expiresAt, redirectURL: c.redirectURL, faceMatch: d.faceMatch,
+            verificationProcess: d.faceMatch == "match" ? c.faceVerification : nil)
     }
 
     static func confidence(_ userVerification: String) -> String {
@@ -268,6 +296,7 @@ extension ConnectorService {
             details["amr"] = AuthenticatorService.methods(userVerification: uv).amr.joined(separator: " ")
         }
         if let reason = d.reason { details["reason"] = reason }
+        if let face = d.faceMatch { details["face_match"] = face }
         try await tx.audit.append(
             context.auditEvent(
                 "stepup.decided", by: d.matchResult == .expired ? .system : updated.userID.map(Principal.user) ?? .system, tenantID: tenantID,

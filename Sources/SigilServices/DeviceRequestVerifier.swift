@@ -38,6 +38,10 @@ public struct AuthenticatorServiceError: Error, Sendable, Equatable, CustomStrin
         public static let loginAlreadyUsed = Code("login-already-used", 409)
         /// The user reported a push as not theirs: no pushes reach them for a while (connector step-up).
         public static let pushBlocked = Code("push-blocked", 409)
+        /// A step-up needing a live face re-match was approved before the face matched.
+        public static let faceRematchRequired = Code("face-rematch-required", 409)
+        /// The step-up asks for no face re-match (or it already matched).
+        public static let faceRematchNotExpected = Code("face-rematch-not-expected", 409)
         /// The user had as many pushes as the window allows (connector step-up).
         public static let pushRateLimited = Code("push-rate-limited", 429)
     }

@@ -419,14 +419,19 @@ public struct IDVService: Sendable {
             expected: try expected(session, tenantID: tenantID, id: id),
             livenessReceivedAt: livenessAt, now: now)
         let outcome = IDVDecider.decide(findings, policy: policy, now: now)
-        return try await record(outcome, tenantID: tenantID, id: id, session: session, documentType: documentType, settings: settings)
+        return try await record(
+            outcome, tenantID: tenantID, id: id, session: session, documentType: documentType, settings: settings,
+            portrait: findings.faceMatch?.passed == true ? findings.portraitTemplate : nil)
     }
 
     /// Writes the decision, the sealed identity, the subject's latest verification and the audit
-    /// event in one transaction; deletes the evidence at once when the retention is 0 days.
-    func record(_ outcome: IDVDecider.Outcome, tenantID: String, id: String, session: IDVSession, documentType: String, settings: IDVSettings)
-        async throws -> IDVDecision
-    {
+    /// event in one transaction; deletes the evidence at once when the retention is 0 days. A
+    /// VERIFIED subject also keeps `portrait`, the matched portrait's template, for step-ups'
+    /// face re-match (only there: the session's own result never holds it).
+    func record(
+        _ outcome: IDVDecider.Outcome, tenantID: String, id: String, session: IDVSession, documentType: String, settings: IDVSettings,
+        portrait: [Double]? = nil
+    ) async throws -> IDVDecision {
         let now = context.clock.now()
         let identity = VerifiedIdentity(
             status: outcome.decision, assuranceLevel: outcome.assuranceLevel, time: now, process: id, claims: outcome.claims,
@@ -451,8 +456,10 @@ public struct IDVService: Sendable {
             if let subjectID = session.subjectID, var subject = try await tx.idv.subject(tenantID: tenantID, id: subjectID) {
                 // The subject's latest verification: a FAILED one does not erase an earlier VERIFIED.
                 if outcome.decision == .verified || subject.status != IDVDecision.verified.rawValue {
+                    var kept = identity
+                    if outcome.decision == .verified { kept.portraitTemplate = portrait }
                     subject.sealedIdentity = try context.masterKey.seal(
-                        Array(try JSONEncoder.sorted.encode(identity)), context: Self.identityContext(tenantID: tenantID, reference: subjectID))
+                        Array(try JSONEncoder.sorted.encode(kept)), context: Self.identityContext(tenantID: tenantID, reference: subjectID))
                     subject.status = outcome.decision.rawValue
                     subject.verifiedAt = now
                     subject.identityExpiresAt = now.addingTimeInterval(max(retention, 86_400))

@@ -338,6 +338,12 @@ struct Approve: AsyncParsableCommand {
         help: "Testing only: report this local check (face, fingerprint, pin, presence) without performing it, as a phone would after its own check.")
     var simulated: String?
 
+    @Option(
+        help:
+            "For a step-up that asks for a live face re-match: a folder of frames for the liveness challenge, one sub-folder per step (neutral, turn_left, turn_right, blink), as for `verify --liveness`."
+    )
+    var liveness: String?
+
     func run() async throws {
         if number == nil && !Terminal.isInteractive {
             throw CLIFailure.usage("no terminal to ask for the number; pass --number")
@@ -354,10 +360,26 @@ struct Approve: AsyncParsableCommand {
             }
             verifier = TerminalVerifier(assumeYes: yes)
         }
-        let (json, number, transaction) = (global.json, number, transaction)
+        let (json, number, transaction, framesDirectory) = (global.json, number, transaction, liveness)
         try await global.withAuthenticator(verifier: verifier) { authenticator, store in
             let request = try selectRequest(try await collectRequests(authenticator, store, wait: 0), transaction: transaction)
             if !json { print(describe(request)) }
+            if request.view.faceMatch == "required" {
+                guard let framesDirectory else {
+                    throw CLIFailure.usage("this step-up needs a live face re-match: pass --liveness DIR (frames of each liveness step)")
+                }
+                let challenge = try await authenticator.faceChallenge(request)
+                if !json { print("Liveness challenge: \(challenge.steps.joined(separator: ", ")).") }
+                let frames = try challenge.steps.map { try Verify.frames(in: framesDirectory, step: $0) }
+                let face = try await authenticator.sendFaceFrames(request, recording: try Authenticator.livenessEvidence(challenge, frames: frames))
+                guard face.result == "match" else {
+                    if json { print(jsonLine(face)) }
+                    let why = (face.reasons ?? []).joined(separator: ", ")
+                    throw CLIFailure(
+                        1, "the face did not match your verified identity (\(why))" + (face.retry == true ? "; try again" : "; the request was stopped"))
+                }
+                if !json { print("Face matched your verified identity.") }
+            }
             var typed = number
             if typed == nil {
                 typed = Terminal.ask("Number shown in the browser: ")?.trimmingCharacters(in: .whitespaces)
