@@ -102,7 +102,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SigilFlowsTests",
-            dependencies: ["SigilFlows", "SigilOAuth"],
+            dependencies: ["SigilFlows", "SigilOAuth", "SigilIDV"],
             swiftSettings: strict
         ),
         // Domain records and the storage protocols. No I/O.
@@ -404,7 +404,7 @@ let package = Package(
             name: "SigilHTTPTests",
             dependencies: [
                 "SigilCore", "SigilStore", "SigilSQLStore", "SigilServices", "SigilHTTP", "SigilJOSE", "SigilOAuth", "SigilAuthenticatorProtocol",
-                "SigilSAML", "SigilXML", "SigilRemote",
+                "SigilSAML", "SigilXML", "SigilRemote", "SigilIDV",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

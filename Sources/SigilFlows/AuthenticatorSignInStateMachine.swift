@@ -219,11 +219,11 @@ public struct AuthenticatorSignInStateMachine: Sendable {
         case .expired: return .refuse(deviceRefusal(at: now))
         case .approved, .ended, .completed: return .refuse(.answered)
         }
+        if case .approve(true, _, _) = answer, let face = record.payload.faceRematch, !face.matched { return .faceRequired }
         record.deviceID = device
         record.updatedAt = now
         switch answer {
         case .approve(let matches, let uv, let signature):
-            if matches, let face = record.payload.faceRematch, !face.matched { return .faceRequired }
             guard matches else {
                 record.failures += 1
                 end(.wrongNumber, now: now)

@@ -329,7 +329,7 @@ public struct IDVService: Sendable {
     }
 
     static func evidenceContext(tenantID: String, session: String, kind: String) -> String { "sigil/idv-evidence/\(tenantID)/\(session)/\(kind)" }
-    static func identityContext(tenantID: String, reference: String) -> String { "sigil/idv-identity/\(tenantID)/\(reference)" }
+    public static func identityContext(tenantID: String, reference: String) -> String { "sigil/idv-identity/\(tenantID)/\(reference)" }
 
     static func isImage(_ b: [UInt8]) -> Bool {
         b.starts(with: [0xFF, 0xD8, 0xFF]) || b.starts(with: [0x89, 0x50, 0x4E, 0x47]) || b.starts(with: [0x00, 0x00, 0x00, 0x0C, 0x6A, 0x50])

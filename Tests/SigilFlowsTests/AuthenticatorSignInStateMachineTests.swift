@@ -1,4 +1,5 @@
 import Foundation
+import SigilIDV
 import Testing
 
 @testable import SigilFlows
@@ -209,6 +210,61 @@ import Testing
             #expect(action == expectedAction, "\(channel) \(state)")
             #expect(machine.record == expected, "\(channel) \(state)")
         }
+    }
+
+    // MARK: the live face re-match
+
+    static let face = AuthenticatorSignIn.FaceRematch(subjectID: "ids_1", process: "idv_1")
+
+    @Test func aFaceRematchGatesTheApproval() {
+        var machine = Machine(Self.record(.push, .untargeted))
+        #expect(machine.target(user: "user-1", now: Self.now, faceRematch: Self.face) == .deliver)
+        #expect(machine.record.payload.faceRematch == Self.face)
+        let approve = Machine.Answer.approve(numberMatches: true, userVerification: "face", signature: "sig")
+        let before = machine.record
+        #expect(machine.answer(approve, device: "device-1", user: "user-1", now: Self.now, approvedGrace: Self.grace) == .faceRequired)
+        #expect(machine.record == before)
+        // Recording needs a challenge, from a device of the user, on the current challenge.
+        let failed = AuthenticatorSignIn.FaceRematch.Attempt(passed: false, distance: 0.8, reasons: ["face_mismatch"], at: Self.now)
+        #expect(machine.recordFace(failed, challenge: "c1", device: "device-1", user: "user-1", now: Self.now) == .refuse(.unknown))
+        let c1 = LivenessChallenge(id: "c1", steps: [.neutral, .blink], issuedAt: Self.now)
+        #expect(machine.issueFaceChallenge(c1, device: "device-9", user: "user-9", now: Self.now) == .refuse(.unknown))
+        #expect(machine.issueFaceChallenge(c1, device: "device-1", user: "user-1", now: Self.now) == .challengeIssued)
+        #expect(machine.recordFace(failed, challenge: "other", device: "device-1", user: "user-1", now: Self.now) == .refuse(.unknown))
+        #expect(machine.recordFace(failed, challenge: "c1", device: "device-1", user: "user-1", now: Self.now) == .notMatched(retry: true))
+        #expect(machine.answer(approve, device: "device-1", user: "user-1", now: Self.now, approvedGrace: Self.grace) == .faceRequired)
+        // A wrong number still ends it, face or not.
+        var wrong = machine
+        #expect(
+            wrong.answer(
+                .approve(numberMatches: false, userVerification: "face", signature: "s"), device: "device-1", user: "user-1", now: Self.now,
+                approvedGrace: Self.grace) == .wrongNumber)
+        let c2 = LivenessChallenge(id: "c2", steps: [.neutral, .blink], issuedAt: Self.now)
+        #expect(machine.issueFaceChallenge(c2, device: "device-1", user: "user-1", now: Self.now) == .challengeIssued)
+        let matched = AuthenticatorSignIn.FaceRematch.Attempt(passed: true, distance: 0.3, reasons: [], at: Self.now)
+        #expect(machine.recordFace(matched, challenge: "c2", device: "device-1", user: "user-1", now: Self.now) == .matched)
+        #expect(machine.record.payload.faceRematch?.matched == true && machine.record.payload.faceRematch?.attempts == 2)
+        // Matched: no more challenges; the approval counts.
+        #expect(machine.issueFaceChallenge(c2, device: "device-1", user: "user-1", now: Self.now) == .refuse(.answered))
+        #expect(machine.answer(approve, device: "device-1", user: "user-1", now: Self.now, approvedGrace: Self.grace) == .approved)
+    }
+
+    @Test func theLastFailedFaceAttemptEndsTheSignIn() {
+        var machine = Machine(Self.record(.qr, .waiting))
+        #expect(machine.claim(device: "device-1", user: "user-1", now: Self.now, faceRematch: Self.face) == .claimed)
+        for n in 1...Machine.maximumFaceAttempts {
+            let c = LivenessChallenge(id: "c\(n)", steps: [.neutral, .blink], issuedAt: Self.now)
+            #expect(machine.issueFaceChallenge(c, device: "device-1", user: "user-1", now: Self.now) == .challengeIssued)
+            let attempt = AuthenticatorSignIn.FaceRematch.Attempt(passed: false, distance: nil, reasons: ["liveness_late"], at: Self.now)
+            let action = machine.recordFace(attempt, challenge: "c\(n)", device: "device-1", user: "user-1", now: Self.now)
+            #expect(action == .notMatched(retry: n < Machine.maximumFaceAttempts))
+        }
+        #expect(machine.record.phase == .denied && machine.record.payload.endReason == .faceNotMatched)
+        // Another device (not the claimer) never takes part in a QR's re-match.
+        var other = Machine(Self.record(.qr, .waiting))
+        _ = other.claim(device: "device-1", user: "user-1", now: Self.now, faceRematch: Self.face)
+        let c = LivenessChallenge(id: "c", steps: [.neutral], issuedAt: Self.now)
+        #expect(other.issueFaceChallenge(c, device: "device-2", user: "user-1", now: Self.now) == .refuse(.unknown))
     }
 
     // MARK: supersede

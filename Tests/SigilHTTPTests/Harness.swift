@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import SigilCore
 import SigilHTTP
+import SigilIDV
 import SigilSQLStore
 import SigilServices
 import SigilStore
@@ -21,7 +22,7 @@ struct Harness {
     /// (client JWKS, SP metadata), which are refused without one.
     static func run(
         clock: any SigilClock = SystemClock(), fetcher: (any RemoteDocumentFetcher)? = nil,
-        backChannel: BackChannelLogoutDispatcher = BackChannelLogoutDispatcher(),
+        backChannel: BackChannelLogoutDispatcher = BackChannelLogoutDispatcher(), idvEngine: (any IDVEngine)? = nil,
         _ body: @Sendable (Harness) async throws -> Void
     ) async throws {
         let store = try await SQLStore.sqlite(path: nil)
@@ -30,7 +31,9 @@ struct Harness {
         let context = ServiceContext(
             store: store, clock: clock, masterKey: try MasterKey(rawBytes: Array(repeating: 7, count: 32)),
             remote: remote)
-        let services = ServiceSet(context: context, backChannel: backChannel)
+        var made = ServiceSet(context: context, backChannel: backChannel)
+        if let idvEngine { made.idvEngine = idvEngine }
+        let services = made
         try await services.tenants.ensureDefault()
         let (_, token) = try await services.adminTokens.create(tenantID: nil, name: "test", by: .cli)
         let metrics = HTTPMetrics(version: "test", backend: "sqlite")

@@ -37,6 +37,27 @@ struct LivenessAndEvidenceTests {
         #expect(r.passed, "\(r.reasons)")
     }
 
+    // MARK: the step-up's face re-match
+
+    @Test func aRematchPassesOnlyForTheVerifiedPersonAlive() {
+        let passed = FaceRematch.evaluate(challenge, frames: frames(performed), receivedAt: receivedInTime, template: Self.me, threshold: 0.6)
+        #expect(passed == FaceRematch.Result(passed: true, distance: 0, reasons: []))
+        // Someone else, alive: the liveness passes, the face does not.
+        let other = FaceRematch.evaluate(challenge, frames: frames(performed), receivedAt: receivedInTime, template: Self.someoneElse, threshold: 0.6)
+        #expect(!other.passed && other.reasons == ["face_mismatch"] && (other.distance ?? 0) > 0.6)
+        // The verified person's photo held still: the face matches, the liveness does not.
+        let still = FaceRematch.evaluate(
+            challenge, frames: frames { _ in [face(), face()] }, receivedAt: receivedInTime, template: Self.me, threshold: 0.6)
+        #expect(!still.passed && still.reasons.contains("liveness_turn_left_not_seen") && !still.reasons.contains("face_mismatch"))
+        // Late, or with no face at all.
+        let late = FaceRematch.evaluate(
+            challenge, frames: frames(performed), receivedAt: challenge.deadline.addingTimeInterval(1), template: Self.me, threshold: 0.6)
+        #expect(!late.passed && late.reasons.contains("liveness_late"))
+        let empty = FaceRematch.evaluate(challenge, frames: [], receivedAt: receivedInTime, template: Self.me, threshold: 0.6)
+        #expect(!empty.passed && empty.distance == nil)
+        #expect(!FaceRematch.evaluate(challenge, frames: frames(performed), receivedAt: receivedInTime, template: [], threshold: 0.6).passed)
+    }
+
     @Test func eachMissingActionIsNamed() {
         for skipped in [LivenessChallenge.Step.turnLeft, .turnRight, .blink] {
             let r = Liveness.evaluate(challenge, frames: frames { $0 == skipped ? [face(), face()] : performed($0) }, receivedAt: receivedInTime, selfie: nil)

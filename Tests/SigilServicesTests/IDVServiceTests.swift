@@ -237,6 +237,36 @@ struct IDVServiceTests {
         }
     }
 
+    /// A VERIFIED identity keeps the matched portrait's template (sealed, in the subject's
+    /// identity only) for later step-ups' face re-match; a FAILED one keeps none.
+    @Test(arguments: Backend.enabled)
+    func aVerifiedIdentityKeepsThePortraitTemplate(_ backend: Backend) async throws {
+        try await withServices(backend) { h in
+            let idv = IDVService(context: h.context, engine: ScriptedEngine())
+            let t = h.tenant.id
+            func run(selfie: UInt8, hint: String) async throws -> (IDVService.Status, VerifiedIdentity?, String) {
+                let f = try await Self.start(h, idv: idv, loginHint: hint)
+                let (id, secret) = (f.session.id, f.session.secret)
+                _ = try await idv.addEvidence(tenantID: t, id: id, secret: secret, kind: "document_front", bytes: ScriptedEngine.image(1, mrz: true))
+                _ = try await idv.addEvidence(tenantID: t, id: id, secret: secret, kind: "selfie", bytes: ScriptedEngine.image(selfie))
+                let c = try await idv.livenessChallenge(tenantID: t, id: id, secret: secret)
+                _ = try await idv.addEvidence(tenantID: t, id: id, secret: secret, kind: "liveness", bytes: try Self.frames(c))
+                _ = try await idv.submit(tenantID: t, id: id, secret: secret, documentType: "passport")
+                let subject = try #require(try await h.store.idv.subject(tenantID: t, id: f.subject))
+                let sealed = try #require(subject.sealedIdentity)
+                #expect(!sealed.contains("0.1"))
+                let identity = try IDVService.openIdentity(h.context.masterKey, tenantID: t, sealed: sealed, reference: f.subject)
+                return (try await idv.status(tenantID: t, id: id, secret: secret), identity, id)
+            }
+            let (verified, identity, process) = try await run(selfie: 2, hint: "kept")
+            #expect(verified.decision == .verified)
+            // The document's face (image 1), not the selfie's.
+            #expect(identity?.portraitTemplate == ScriptedEngine.person && identity?.process == process)
+            let (failed, none, _) = try await run(selfie: 3, hint: "mismatch")
+            #expect(failed.decision == .failed && none?.portraitTemplate == nil)
+        }
+    }
+
     /// The app's path: it claims the session with the hand-off, asks for its own liveness
     /// challenge, sends the frames and submits; another device is refused at every step.
     @Test(arguments: Backend.enabled)
