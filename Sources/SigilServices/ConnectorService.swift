@@ -214,7 +214,15 @@ public struct ConnectorService: Sendable {
             return (earlier, true)
         }
         let options = try validate(request, key: key)
-        let subject = try await idv.subject(tenantID: tenantID, clientID: Self.subjectClient, externalID: request.userIdentifier)
+        // A `user_identifier` naming a Sigil user (email or `usr_…` id) verifies that user: the
+        // result becomes their verified identity (their `verified_claims`, and the portrait their
+        // LiveID step-ups re-match). The app's hand-off then only takes that user's own devices.
+        let subject: IDVSubject
+        if let identifier = request.userIdentifier, let user = try await sigilUser(tenantID: tenantID, identifier) {
+            subject = try await idv.userSubject(tenantID: tenantID, userID: user.id)
+        } else {
+            subject = try await idv.subject(tenantID: tenantID, clientID: Self.subjectClient, externalID: request.userIdentifier)
+        }
         let started = try await idv.start(
             tenantID: tenantID, origin: .connector, expected: options.expected, clientID: nil, subjectID: subject.id,
             connector: options.session, by: .client("connector:\(key.id)"))
@@ -224,6 +232,13 @@ public struct ConnectorService: Sendable {
         // A concurrent retry that kept its answer first wins: this session is then never handed
         // out and expires unused (its `idv.session_started` event was already recorded: docs/connectors.md).
         return try await remember(answer, key: key, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
+    }
+
+    /// The Sigil user an identifier names (`usr_…` id, or email), if any.
+    func sigilUser(tenantID: String, _ identifier: String) async throws -> User? {
+        if identifier.hasPrefix(IdentifierKind.user.rawValue + "_") { return try? await context.store.users.get(tenantID: tenantID, id: identifier) }
+        guard identifier.contains("@") else { return nil }
+        return try await context.store.users.find(tenantID: tenantID, email: identifier.trimmingCharacters(in: .whitespaces).lowercased())
     }
 
     /// Subjects of connector sessions belong to the tenant's connector, not to one key, so a
