@@ -21,7 +21,8 @@ a connector's narrowing to it means something. The phone is the real `sigil-auth
 (interop/idv_authenticator.py's Phone, enrolled as the server's first administrator), with liveness frames
 synthesised from obama__a by interop/idv_liveness_frames.py (a rendered injection: it drives the protocol path with
 the real engine, it is not evidence of liveness strength); the same frames also feed the capture page's own liveness
-run in Chromium, through a test camera (see "narrowing").
+run in Chromium, through a test camera (see "narrowing"), and frames synthesised from obama__b and lin__a are the live
+face re-matches of a step-up (see "face").
 
 Cases (PASS / FAIL / SKIP lines):
   keys         POST /connector-keys -> 201, the sck_ key shown once (prefix = its first 10 characters, scopes,
@@ -99,6 +100,24 @@ Cases (PASS / FAIL / SKIP lines):
                indented body, time in epoch seconds -> start_idv; login.risk (ignored here) -> none; DELETE the source
                -> 204, its URL then 404. The audit trail: hook_source.created/deleted, hook.received (none,
                require_stepup, start_idv), hook.refused with reasons, no hook secret
+  face         the LiveID step-up's live face re-match against a verified portrait: a third user (`sigil user invite`,
+               her own phone; the first administrator's push window is full after stepup) is verified through the
+               connector with user_identifier = her email (liveness_mode active): the first administrator's phone taking
+               its hand-off -> refused (about another account), her phone (`sigil-authenticator verify <handoff_url>`,
+               chip, selfie obama__b, obama__a frames) -> VERIFIED, face match and liveness passed (admin API),
+               idv.decided. A step-up for her without face_match -> 201 face_match required; the result pending with
+               face_match required; `pending --json` shows face_match required; `approve --number N
+               --simulate-user-verification face` without --liveness -> exit 2 (the Face line, --liveness asked for),
+               still pending; with --liveness <frames synthesised from obama__b, another photograph than the chip's
+               obama__a> -> 0, "Face matched your verified identity." -> match, face_match match, verification_process =
+               the IDV session, face in amr, acr urn:sigil:acr:liveid; stepup.decided with data.after.face_match match;
+               one stepup.face_rematch audit event (success, distance within the policy's 0.6, no image). A second
+               step-up, approved with frames of another person (lin__a) three times -> exit 1 "face_mismatch … try
+               again" twice (still pending), then "the request was stopped" -> no_match, reason face_not_matched,
+               face_match no_match, no verification_process; stepup.decided face_match no_match; three failed
+               stepup.face_rematch (face_mismatch, distance over 0.6, no image). face_match off -> 201 face_match off,
+               a plain approve -> match without face_match. face_match required for a user without a verified identity
+               (the first administrator), face_match sometimes -> 422 naming face_match
   expired      a second server with SIGIL_INSECURE_IDV_SESSION_LIFETIME_SECONDS=4 (a test-only knob): a session
                left untouched 6 s -> the result status expired, state expired; through its session_url the
                session takes nothing more (/status expired, an upload -> 410 session_expired)
@@ -108,10 +127,10 @@ Cases (PASS / FAIL / SKIP lines):
                folder holds a key, a webhook or hook secret or a link secret in clear
 
 Without the engine or ../shared/fixtures ($SIGIL_FIXTURES_DIR overrides) there is nothing to decide a verification
-with: the identity verification cases are one SKIP line, and keys, stepup, hooks and privacy run.
+with: the identity verification cases (face among them) are one SKIP line, and keys, stepup, hooks and privacy run.
 
     /opt/peers-venv/bin/python interop/connectors.py --sigil PATH --authenticator PATH --engine PATH [--work DIR]
-        [--artifacts DIR] [--only narrowing,failed,stepup,hooks,…]
+        [--artifacts DIR] [--only narrowing,failed,face,stepup,hooks,…]
 
 With --work DIR, the pid of every `sigil serve` and chromedriver started is appended to DIR/pids (the wrapper's trap
 stops what is left). Ends with "N passed, M failed"; exits 1 on any FAIL.
@@ -126,7 +145,7 @@ import idv_passport  # noqa: E402
 import idv_liveness_frames  # noqa: E402
 import ida_rules  # noqa: E402
 from idv_authenticator import Phone, enrol_phone_as_first_admin, handoff_of  # noqa: E402
-from flow_builder import FlowBuilder, HookSender, content_digest  # noqa: E402
+from flow_builder import STEPUP_PATH, FlowBuilder, FlowRun, HookSender, content_digest  # noqa: E402
 from authenticator_signin import element_png  # noqa: E402
 
 from selenium.common.exceptions import WebDriverException  # noqa: E402
@@ -147,6 +166,9 @@ PHONE_USER = "operator@example.com"  # the first administrator, who enrols the p
 # administrator's push window (5 pushes in 15 minutes).
 HOOK_USER, HOOK_GIVEN, HOOK_FAMILY = "hooks-user@example.com", "Grace", "Hopper"
 HOOK_BINDING = "Descope: risky sign-in"
+# The face re-match's user: a third person with her own phone (the first administrator's push window is full after the
+# step-up cases), verified through the connector with user_identifier = her email (setup in run_face).
+FACE_USER, FACE_GIVEN, FACE_FAMILY = "face-user@example.com", "Rosalind", "Franklin"
 LIFETIME_ENV = "SIGIL_INSECURE_IDV_SESSION_LIFETIME_SECONDS"  # the servers' test-only knob (interop/idv_authenticator.py uses it too)
 DELIVERY = 30  # seconds a webhook may take (SIGIL_WEBHOOK_POLL_SECONDS=1, first attempt)
 STEPUP_LIFETIME = 45  # seconds a step-up's push may be answered (SIGIL_INSECURE_AUTHENTICATOR_LIFETIME_SECONDS)
@@ -687,25 +709,32 @@ class Suite:
 
     # --- inbound hooks: Descope posts signed events, Sigil acts as the source's connector key ---
 
-    def setup_hook_phone(self):
-        """A second user (`sigil user invite`) enrols her own sigil-authenticator home from the invitation page's QR code."""
-        inv = subprocess.run([self.binary, "user", "invite", "--tenant", "default", "--email", HOOK_USER, "--given-name", HOOK_GIVEN,
-                              "--family-name", HOOK_FAMILY, "--data-dir", self.data, "--public-url", self.base], capture_output=True, text=True,
+    def invite_phone(self, email, given, family, home, who, device_name, qr_name):
+        """A user invited with `sigil user invite` enrols her own sigil-authenticator home from the invitation page's
+        QR code. Returns (Phone, ok, detail)."""
+        inv = subprocess.run([self.binary, "user", "invite", "--tenant", "default", "--email", email, "--given-name", given,
+                              "--family-name", family, "--data-dir", self.data, "--public-url", self.base], capture_output=True, text=True,
                              timeout=60)
-        self.hook_phone = Phone(self.cli_binary, os.path.join(self.run_dir, "phone-hooks"), "hooks phone")
+        phone = Phone(self.cli_binary, os.path.join(self.run_dir, home), who)
         ok, r = False, None
         if inv.returncode == 0 and "/enroll/" in inv.stdout:
             d = self.browser()
             try:
                 d.get(inv.stdout.strip().splitlines()[-1])
                 d.find_element(By.ID, "enroll-device").click()
-                png = element_png(d, "enroll-device-qr", os.path.join(self.artifacts, "hooks-invite-device-qr.png"))
-                r = self.hook_phone.run("enroll", png, "--name", "Grace's CLI", "--yes")
+                png = element_png(d, "enroll-device-qr", os.path.join(self.artifacts, qr_name))
+                r = phone.run("enroll", png, "--name", device_name, "--yes")
                 ok = r.returncode == 0
             finally:
                 self.quit(d)
+        return phone, ok, f"invite {inv.returncode} {inv.stderr[-200:]} {(r.all[-200:] if r else '')}"
+
+    def setup_hook_phone(self):
+        """A second user (`sigil user invite`) enrols her own sigil-authenticator home from the invitation page's QR code."""
+        self.hook_phone, ok, detail = self.invite_phone(HOOK_USER, HOOK_GIVEN, HOOK_FAMILY, "phone-hooks", "hooks phone", "Grace's CLI",
+                                                        "hooks-invite-device-qr.png")
         return check(f"hooks: a second user ({HOOK_USER}, `sigil user invite`) enrols her own sigil-authenticator from the invitation page",
-                     ok, f"invite {inv.returncode} {inv.stderr[-200:]} {(r.all[-200:] if r else '')}")
+                     ok, detail)
 
     def hook_source(self, body):
         r, doc = self.admin.call("POST", "/hook-sources", body)
@@ -949,23 +978,29 @@ class Suite:
         return check("authenticator: sigil-authenticator enrolled as the server's first administrator (the enrolment page's QR code)",
                      r.returncode == 0, r.all[-300:])
 
-    def liveness_frames(self):
-        """DIR/<step>/NN-*.jpg synthesised from obama__a (once per run), or None after a FAIL line."""
-        if hasattr(self, "frames"):
-            return self.frames
-        self.frames = None
-        engine = idv_liveness_frames.Engine(self.engine)
-        out = os.path.join(self.run_dir, "liveness-live")
-        try:
-            rep = idv_liveness_frames.synthesise(self.face("obama__a.jpg"), out, engine, "live")
-        except idv_liveness_frames.FrameError as error:
-            check("authenticator: liveness frames synthesised from obama__a measure as intended", False, str(error))
-            return None
-        finally:
-            engine.close()
-        note("liveness frames (live, obama__a): " + idv_liveness_frames.summary(rep))
-        self.frames = out
-        return out
+    def liveness_frames(self, photo="obama__a"):
+        """DIR/<step>/NN-*.jpg synthesised from the fixture photo (once per run and photo), or None after a FAIL or
+        SKIP line. obama__a's are also self.frames (the capture page's test camera)."""
+        self.synthesised = getattr(self, "synthesised", {})
+        if photo not in self.synthesised:
+            self.synthesised[photo] = None
+            names = [n for n in sorted(os.listdir(FACES)) if os.path.splitext(n)[0] == photo]
+            if not names:
+                skip(f"liveness frames from {photo}", f"no {photo}.* in {FACES}")
+                return None
+            engine = idv_liveness_frames.Engine(self.engine)
+            out = os.path.join(self.run_dir, "liveness-live" if photo == "obama__a" else f"liveness-{photo}")
+            try:
+                rep = idv_liveness_frames.synthesise(self.face(names[0]), out, engine, "live")
+                note(f"liveness frames (live, {photo}): " + idv_liveness_frames.summary(rep))
+                self.synthesised[photo] = out
+            except idv_liveness_frames.FrameError as error:
+                check(f"liveness frames synthesised from {photo} measure as intended", False, str(error))
+            finally:
+                engine.close()
+        if photo == "obama__a":
+            self.frames = self.synthesised[photo]
+        return self.synthesised[photo]
 
     # The capture page's own liveness run (#liveness-start) in Chromium, fed by a camera the test renders: the page's
     # getUserMedia is replaced (before #camera-start) by a canvas's captureStream, and the canvas shows the synthesised
@@ -1103,6 +1138,211 @@ class Suite:
         rr, res = fb.result(run.session_id)
         check(f"{label}: the flow builder, told by the webhook, reads VERIFIED with verified_claims (nobody came back to /resume)",
               rr.status_code == 200 and (res or {}).get("status") == "VERIFIED" and bool((res or {}).get("verified_claims")) and not run.resumes, short(rr))
+
+    # --- the LiveID step-up's live face re-match against the verified portrait ---
+
+    def start_face_stepup(self, user_identifier, face_match=None, key=None):
+        """The step-up node's connector step with face_match (flow_builder's start_stepup has no such option): a FlowRun."""
+        fb = self.fb
+        run_id = fb.new_run_id()
+        body = {"user_identifier": user_identifier, "redirect_url": fb.resume_url(run_id)}
+        if face_match is not None:
+            body["face_match"] = face_match
+        run = FlowRun(run_id, body, f"flow-run-{run_id}-{secrets.token_hex(8)}")
+        with fb._lock:
+            fb.runs[run_id] = run
+        fb._send(run, STEPUP_PATH, body, key)
+        return run
+
+    def audit_events(self, pages=10):
+        """The tenant's audit trail, newest first, up to pages x 200 events (admin API, following next_cursor)."""
+        items, cursor = [], None
+        for _ in range(pages):
+            r, doc = self.admin.call("GET", "/audit-events?limit=200" + (f"&cursor={urllib.parse.quote(cursor)}" if cursor else ""))
+            if r.status_code != 200 or not isinstance(doc, dict):
+                break
+            items += doc.get("items") or []
+            cursor = doc.get("next_cursor") or doc.get("nextCursor")
+            if not cursor:
+                break
+        return items
+
+    def face_attempts(self, cid):
+        """(push id, the stepup.face_rematch events of the challenge's push, oldest first) from the audit trail."""
+        items = self.audit_events()
+        target = lambda x: x.get("target_id") or x.get("targetId")  # noqa: E731
+        started = [x for x in items if x.get("action") == "stepup.started" and target(x) == cid]
+        push = ((started[0].get("after") or {}).get("push") if started else None)
+        attempts = [x for x in items if x.get("action") == "stepup.face_rematch" and push and target(x) == push]
+        return push, list(reversed(attempts))
+
+    def no_images(self, label, events):
+        text = json.dumps(events)
+        check(f"{label}: ... no image in those audit events (no frames, no base64 JPEG/PNG, a few hundred bytes each)",
+              all(len(json.dumps(e)) < 2000 for e in events) and "/9j/" not in text and "iVBOR" not in text and '"frames"' not in text, text[:600])
+
+    def run_face(self):
+        fb = self.fb
+        # The first administrator: a Sigil user with a phone and no verified identity (the hand-off of another account's
+        # session, face_match required refused); the face user: her own phone, verified through the connector.
+        if not self.setup_phone():
+            return
+        self.face_phone, ok, detail = self.invite_phone(FACE_USER, FACE_GIVEN, FACE_FAMILY, "phone-face", "face phone", "Rosalind's CLI",
+                                                        "face-invite-device-qr.png")
+        if not check(f"face: a third user ({FACE_USER}, `sigil user invite`) enrols her own sigil-authenticator from the invitation page", ok, detail):
+            return
+        r, doc, key = self.issue_key("descope-face", ["idv:write", "idv:read", "stepup:write", "stepup:read"], [fb.origin])
+        if not check("face: a connector key with idv and stepup scopes -> 201", r.status_code == 201 and isinstance(key, str), short(r)):
+            return
+        # Frames for the IDV's liveness (obama__a, as the authenticator case), the same person in another photograph than
+        # the chip portrait (obama__b: descriptor distance about 0.35 from obama__a) and another person (lin__a: about 0.71;
+        # not biden__a, 0.84, whose 970x2204 frames take the server 12-14 s an attempt: three would fill the 45 s push).
+        live, same, other = self.liveness_frames("obama__a"), self.liveness_frames("obama__b"), self.liveness_frames("lin__a")
+        if not (live and same and other):
+            skip("face: the IDV and the re-match", "no synthesised frames (see above)")
+            return
+        saved, fb.key = fb.key, key
+        try:
+            self._run_face(fb, live, same, other)
+        finally:
+            fb.key = saved
+
+    def _run_face(self, fb, live, same, other):
+        # 1. The user verified through the connector: user_identifier = her email verifies HER (her IDV subject).
+        label = "face: IDV of a Sigil user (user_identifier = her email)"
+        run = fb.start_run(user_identifier=FACE_USER, expected=EXPECTED, liveness_mode="active")
+        self.remember(run)
+        handoff = (run.started or {}).get("handoff_url")
+        if not check(f"{label}: the connector step -> 201 with a handoff_url", run.start_status == 201 and bool(handoff), json.dumps(run.problem)[:300]):
+            return
+        sid = run.session_id
+        argv = ["verify", handoff, *self.chip_args(), "--selfie", self.selfie, "--liveness", live, "--json"]
+        r = self.phone.run(*argv)
+        check(f"{label}: another account's phone ({PHONE_USER}'s) taking the hand-off -> refused, 'about another account' (non-zero exit)",
+              r.returncode != 0 and "another account" in r.all, r.all[-300:])
+        r = self.face_phone.run(*argv)
+        a = self.face_phone.answer(r)
+        check(f"{label}: her own phone: `sigil-authenticator verify <handoff_url> --sod --dg1 --dg2 --selfie obama__b --liveness DIR --json` -> "
+              "exit 0, VERIFIED (the hand-off was not spent by the refused phone)",
+              r.returncode == 0 and a.get("session_id") == sid and a.get("status") == "VERIFIED", r.all[-400:])
+        rr, res = fb.result(sid)
+        res = res or {}
+        process = ((res.get("verified_claims") or {}).get("verification") or {}).get("verification_process")
+        check(f"{label}: the result -> VERIFIED with verified_claims (verification_process {process})",
+              rr.status_code == 200 and res.get("status") == "VERIFIED" and bool(res.get("verified_claims")), short(rr))
+        r2, s2 = self.admin.call("GET", f"/idv/sessions/{sid}")
+        checks = {c.get("name"): c for c in (s2 or {}).get("checks") or []}
+        check(f"{label}: the session's face match and liveness checks passed (admin API): its portrait is kept as her step-up template",
+              (checks.get("face_match") or {}).get("passed") is True and (checks.get("liveness") or {}).get("passed") is True,
+              json.dumps((s2 or {}).get("checks"))[:600])
+        self.decided_event(sid, label, "VERIFIED")
+
+        # 2. A step-up for her (face_match not given: auto): the approval needs her face first.
+        label = "face re-match (obama__b frames against the obama__a chip portrait)"
+        run = self.start_face_stepup(FACE_USER)
+        if not self.stepup_started(run, label):
+            return
+        cid, number = run.challenge_id, run.started["number"]
+        check(f"{label}: ... face_match required (auto: she has a verified portrait)", run.started.get("face_match") == "required",
+              json.dumps(run.started)[:300])
+        r, res = fb.stepup_result(cid)
+        check(f"{label}: the result while pending -> match_result pending, face_match required",
+              r.status_code == 200 and (res or {}).get("match_result") == "pending" and (res or {}).get("face_match") == "required", short(r))
+        p = self.face_phone.run("pending", "--wait", "15", "--json")
+        check(f"{label}: `sigil-authenticator pending --json` shows the push with face_match required",
+              p.returncode == 0 and re.search(r'"face_match"\s*:\s*"required"', p.all) is not None, p.all[-400:])
+        a = self.face_phone.run("approve", "--number", number, "--simulate-user-verification", "face")
+        check(f"{label}: `approve --number N --simulate-user-verification face` without --liveness -> exit 2 (usage) asking for --liveness; the request's "
+              "description has the Face line", a.returncode == 2 and "--liveness" in a.all and "Face:" in a.all, a.all[-400:])
+        r, res = fb.stepup_result(cid)
+        check(f"{label}: ... the challenge is still pending", (res or {}).get("match_result") == "pending", short(r))
+
+        # 3. The same person, live: matched, then approved.
+        a = self.face_phone.run("approve", "--number", number, "--simulate-user-verification", "face", "--liveness", same)
+        check(f"{label}: `approve … --liveness <obama__b frames>` -> exit 0, 'Face matched your verified identity.'",
+              a.returncode == 0 and "Face matched your verified identity" in a.all, a.all[-400:])
+        r, res = fb.stepup_result(cid)
+        res = res or {}
+        check(f"{label}: the result -> match, face_match match, verification_process = the IDV session of step 1 ({sid}), face in amr, "
+              "acr urn:sigil:acr:liveid", r.status_code == 200 and res.get("match_result") == "match" and res.get("face_match") == "match"
+              and res.get("verification_process") == sid and "face" in (res.get("amr") or []) and res.get("acr") == "urn:sigil:acr:liveid",
+              json.dumps(res)[:500])
+        ev = self.stepup_event(cid, label, "match")
+        if ev:
+            check(f"{label}: ... the webhook's data.after.face_match is match", (ev.data.get("after") or {}).get("face_match") == "match", ev.body[:600])
+        push, attempts = self.face_attempts(cid)
+        after = (attempts[0].get("after") or {}) if attempts else {}
+        note(f"{label}: stepup.face_rematch: {json.dumps(after)}")
+        try:
+            threshold = float(after.get("threshold"))
+            dist_ok = float(after.get("distance")) <= threshold and abs(threshold - POLICY["face_match_threshold"]) < 1e-9
+        except (TypeError, ValueError):
+            dist_ok = False
+        check(f"{label}: the audit trail has one stepup.face_rematch for the push ({push}): outcome success, result match, distance within the "
+              f"threshold {POLICY['face_match_threshold']} (the tenant policy's face_match_threshold), the verification {sid}",
+              len(attempts) == 1 and attempts[0].get("outcome") == "success" and after.get("result") == "match" and dist_ok
+              and after.get("verification") == sid, json.dumps(attempts)[:600])
+        self.no_images(label, attempts)
+
+        # 4. Another person, three times: refused twice with a retry, the third ends the push.
+        label = "face re-match (lin__a frames: another person)"
+        run = self.start_face_stepup(FACE_USER)
+        if self.stepup_started(run, label):
+            cid, number = run.challenge_id, run.started["number"]
+            check(f"{label}: ... face_match required", run.started.get("face_match") == "required", json.dumps(run.started)[:300])
+            self.face_phone.run("pending", "--wait", "15", "--json")
+            for attempt in (1, 2, 3):
+                a = self.face_phone.run("approve", "--number", number, "--simulate-user-verification", "face", "--liveness", other)
+                tail = "the request was stopped" if attempt == 3 else "try again"
+                check(f"{label}: attempt {attempt}: exit 1, 'the face did not match your verified identity (face_mismatch); {tail}'",
+                      a.returncode == 1 and "did not match your verified identity" in a.all and "face_mismatch" in a.all and tail in a.all, a.all[-400:])
+                if attempt == 2:
+                    r, res = fb.stepup_result(cid)
+                    check(f"{label}: ... after two failed attempts the challenge is still pending", (res or {}).get("match_result") == "pending", short(r))
+            r, res = fb.stepup_result(cid)
+            res = res or {}
+            check(f"{label}: the result -> no_match, reason face_not_matched, face_match no_match, no verification_process, no acr",
+                  r.status_code == 200 and res.get("match_result") == "no_match" and res.get("reason") == "face_not_matched"
+                  and res.get("face_match") == "no_match" and "verification_process" not in res and "acr" not in res, json.dumps(res)[:500])
+            ev = self.stepup_event(cid, label, "no_match")
+            if ev:
+                check(f"{label}: ... the webhook's data.after.face_match is no_match", (ev.data.get("after") or {}).get("face_match") == "no_match",
+                      ev.body[:600])
+            push, attempts = self.face_attempts(cid)
+            note(f"{label}: stepup.face_rematch: {[x.get('after') for x in attempts]}")
+
+            def far(x):
+                try:
+                    return float(x["distance"]) > float(x["threshold"])
+                except (KeyError, TypeError, ValueError):
+                    return False
+            check(f"{label}: the audit trail has three stepup.face_rematch for the push ({push}): outcome failure, reason face_mismatch, result "
+                  "no_match, distance over the threshold", len(attempts) == 3 and all(x.get("outcome") == "failure" and x.get("reason") == "face_mismatch"
+                                                                                     and (x.get("after") or {}).get("result") == "no_match"
+                                                                                     and far(x.get("after") or {}) for x in attempts),
+                  json.dumps(attempts)[:800])
+            self.no_images(label, attempts)
+
+        # 5. face_match off: the plain LiveID step-up.
+        label = "face re-match off"
+        run = self.start_face_stepup(FACE_USER, "off")
+        if self.stepup_started(run, label):
+            check(f"{label}: ... face_match off", run.started.get("face_match") == "off", json.dumps(run.started)[:300])
+            self.face_phone.run("pending", "--wait", "15", "--json")
+            a = self.face_phone.run("approve", "--number", run.started["number"], "--simulate-user-verification", "face", "--json")
+            r, res = fb.stepup_result(run.challenge_id)
+            res = res or {}
+            check(f"{label}: a plain `approve --number N --simulate-user-verification face` -> 0; the result -> match, acr urn:sigil:acr:liveid, "
+                  "no face_match, no verification_process", a.returncode == 0 and res.get("match_result") == "match"
+                  and res.get("acr") == "urn:sigil:acr:liveid" and "face_match" not in res and "verification_process" not in res,
+                  a.all[-200:] + " " + json.dumps(res)[:400])
+
+        # 6. Refusals (no push sent).
+        r, doc = fb.call("POST", STEPUP_PATH, {"user_identifier": PHONE_USER, "face_match": "required"})
+        check(f"face re-match refusals: face_match required for a Sigil user with a phone and no verified identity ({PHONE_USER}) -> 422 naming "
+              "face_match", is_problem(r, doc, 422) and "face_match" in fields(doc), short(r))
+        r, doc = fb.call("POST", STEPUP_PATH, {"user_identifier": FACE_USER, "face_match": "sometimes"})
+        check("face re-match refusals: face_match sometimes -> 422 naming face_match", is_problem(r, doc, 422) and "face_match" in fields(doc), short(r))
 
     # --- FAILED ---
 
@@ -1382,7 +1622,7 @@ class Suite:
             self.start()
             self.run_keys()
             steps = (self.run_refusals, self.run_verified_browser, self.run_authenticator, self.run_failed, self.run_idempotency, self.run_narrowing,
-                     self.run_expired) if self.idv_ok else ()
+                     self.run_face, self.run_expired) if self.idv_ok else ()
             steps += (self.run_stepup, self.run_hooks)
             only = set(self.args.only.split(",")) if self.args.only else None
             for step in steps:
@@ -1417,14 +1657,15 @@ def main():
     ap.add_argument("--work", default=None, help="a folder for this run (pids of started processes go to WORK/pids)")
     ap.add_argument("--artifacts", default=None, help="keep screenshots, logs and the work folder here")
     ap.add_argument("--only", default=None, help="comma-separated cases to run after the keys: refusals, verified_browser, authenticator, failed, "
-                                                 "idempotency, narrowing, expired, stepup, hooks (idempotency replays verified_browser's run)")
+                                                 "idempotency, narrowing, face, expired, stepup, hooks (idempotency replays verified_browser's run)")
     args = ap.parse_args()
     engine_ok = bool(args.engine) and os.path.isfile(args.engine) and os.access(args.engine, os.X_OK)
     fixtures_ok = os.path.isdir(FACES) and all(os.path.isfile(os.path.join(FACES, n)) for n in ("obama__a.jpg", "obama__b.jpg"))
     if not (engine_ok and fixtures_ok):
         why = [] if engine_ok else [f"the IDV engine ({args.engine or '--engine not given'}) is absent"]
         why += [] if fixtures_ok else [f"{FACES} is absent"]
-        skip("the identity verification cases", f"{' and '.join(why)}: nothing to decide a verification with (the step-up and hook cases run)")
+        skip("the identity verification cases (face re-match included)",
+             f"{' and '.join(why)}: nothing to decide a verification with (the step-up and hook cases run)")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the finally blocks stop the servers and browsers
     suite = Suite(args)
     suite.idv_ok = engine_ok and fixtures_ok

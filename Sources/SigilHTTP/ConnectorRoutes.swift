@@ -47,6 +47,11 @@ struct ConnectorRoutes {
         let header = request.headers[.authorization] ?? ""
         let bearer = header.lowercased().hasPrefix("bearer ") ? String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces) : nil
         do {
+            // A key (`sck_…`), or an OAuth client's client-credentials access token (a JWT).
+            if let bearer, !bearer.hasPrefix(ConnectorService.keyPrefix), bearer.split(separator: ".").count == 3 {
+                return try await services.connectors.authenticate(
+                    tenantID: tenant.id, accessToken: bearer, scope: scope, oauth: services.oauth, issuer: context.issuer)
+            }
             return try await services.connectors.authenticate(tenantID: tenant.id, bearer: bearer, scope: scope)
         } catch let error as ServiceError where error.code == .unauthenticated {
             _ = limiter.take(limit, rule: Self.failedKeysPerAddress)

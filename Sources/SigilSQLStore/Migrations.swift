@@ -669,6 +669,33 @@ enum Migrations {
                 "CREATE INDEX ssf_events_due ON ssf_events (state, next_attempt_at)",
             ]
         },
+        // Idempotency records of callers that are not connector keys: OAuth clients of the
+        // connector API (`client:<client_id>`). The table is rebuilt without the key's foreign key
+        // (SQLite cannot drop one); records of a deleted key now expire instead of cascading.
+        Migration(version: 19, name: "idempotency-callers") { _ in
+            [
+                """
+                CREATE TABLE idempotency_records_v19 (
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    key_id TEXT NOT NULL,
+                    idempotency_key TEXT NOT NULL,
+                    request_hash TEXT NOT NULL,
+                    status BIGINT NOT NULL,
+                    sealed_response TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    PRIMARY KEY (tenant_id, key_id, idempotency_key)
+                )
+                """,
+                """
+                INSERT INTO idempotency_records_v19 (tenant_id, key_id, idempotency_key, request_hash, status, sealed_response, created_at, expires_at)
+                SELECT tenant_id, key_id, idempotency_key, request_hash, status, sealed_response, created_at, expires_at FROM idempotency_records
+                """,
+                "DROP TABLE idempotency_records",
+                "ALTER TABLE idempotency_records_v19 RENAME TO idempotency_records",
+                "CREATE INDEX idempotency_records_expiry ON idempotency_records (expires_at)",
+            ]
+        },
     ]
 
     /// The migrations by version (the list above may be merged out of order).

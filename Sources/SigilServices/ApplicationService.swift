@@ -13,7 +13,9 @@ public struct ApplicationService: Sendable {
     public static let knownGrantTypes = Set(GrantType.allCases.map(\.rawValue))
     public static let knownAuthMethods = Set(ClientAuthenticationMethod.allCases.map(\.rawValue))
     /// `ssf.manage` and `ssf.read`: a Shared Signals receiver's client credentials (docs/ssf.md).
-    public static let knownScopes: Set<String> = ["openid", "email", "profile", "identity_assurance", "offline_access", "ssf.manage", "ssf.read"]
+    public static let knownScopes: Set<String> = Set([
+        "openid", "email", "profile", "identity_assurance", "offline_access", "ssf.manage", "ssf.read",
+    ]).union(ConnectorService.scopes)
     public static let knownSigningAlgs: Set<String> = ["RS256", "ES256", "EdDSA"]
     public static let knownUserFields: Set<String> = ["id", "email", "given_name", "family_name", "amr"]
 

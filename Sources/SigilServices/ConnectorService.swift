@@ -22,7 +22,7 @@ public struct ConnectorService: Sendable {
 
     /// What a key may do.
     public static let scopes: Set<String> = ["idv:write", "idv:read", "stepup:write", "stepup:read"]
-    static let keyPrefix = "sck_"
+    public static let keyPrefix = "sck_"
     /// How long an idempotency key's first answer is kept.
     static let idempotencyLifetime: TimeInterval = 24 * 3600
 
@@ -172,6 +172,31 @@ public struct ConnectorService: Sendable {
             try? await context.store.connectorKeys.touch(id: key.id, at: now)
         }
         return key
+    }
+
+    /// A flow builder authenticated by OAuth 2.0 client credentials instead of a key: an access
+    /// token of this tenant's, issued to a client without a user (`client_credentials`), holding
+    /// `scope`. The caller acts as `client:<client_id>`: its idempotency keys are its own, and the
+    /// origins of the client's registered redirect URIs are where `redirect_url` may point.
+    public func authenticate(tenantID: String, accessToken: String, scope: String, oauth: OAuthService, issuer: String) async throws
+        -> ConnectorKey
+    {
+        guard accessToken.utf8.count < 8192, let token = try await oauth.verifyAccessToken(accessToken, tenantID: tenantID, issuer: issuer),
+            token.grant.userID == nil, let (app, client) = try await oauth.client(tenantID: tenantID, clientID: token.clientID)
+        else {
+            await context.recordFailure(
+                "connector.authentication_failed", by: .system, tenantID: tenantID, reason: "invalid, expired or user-bound access token")
+            throw ServiceError(.unauthenticated, "a valid connector API key or client-credentials access token is required")
+        }
+        guard token.scopes.contains(scope) else {
+            await context.recordFailure(
+                "connector.access_denied", by: .client(token.clientID), tenantID: tenantID, reason: "access token lacks scope \(scope)")
+            throw ServiceError(.forbidden, "this access token does not have the \(scope) scope")
+        }
+        let origins = Array(Set(client.redirectURIs.compactMap(Self.origin))).sorted()
+        return ConnectorKey(
+            id: "client:" + token.clientID, tenantID: tenantID, name: app.name, keyHash: "", displayPrefix: "",
+            scopes: token.scopes.filter(Self.scopes.contains), redirectOrigins: origins, createdAt: app.createdAt)
     }
 
     // MARK: identity verification

@@ -105,9 +105,11 @@ struct ConnectorKeyStoreConformanceTests {
             }
             // Keys are per caller.
             try await store.connectorKeys.saveIdempotent(record(other, "idem-1", at: now, lifetime: 60))
-            var stranger = record(caller, "idem-3", at: now, lifetime: 60)
-            stranger.keyID = "cnk_missing"
-            await #expect(throws: StoreError.notFound("idempotency record")) { try await store.connectorKeys.saveIdempotent(stranger) }
+            // A caller that is not a key: an OAuth client of the connector API (migration 19).
+            var client = record(caller, "idem-3", at: now, lifetime: 60)
+            client.keyID = "client:backend"
+            try await store.connectorKeys.saveIdempotent(client)
+            #expect(try await store.connectorKeys.idempotent(tenantID: acme.id, keyID: "client:backend", idempotencyKey: "idem-3", at: now) == client)
 
             func answer(_ idempotencyKey: String, at: Date) async throws -> IdempotencyRecord? {
                 try await store.connectorKeys.idempotent(tenantID: acme.id, keyID: caller.id, idempotencyKey: idempotencyKey, at: at)
@@ -120,7 +122,7 @@ struct ConnectorKeyStoreConformanceTests {
             #expect(try await answer("idem-2", at: expiry) == long)
 
             // The sweep deletes the expired ones only.
-            #expect(try await store.connectorKeys.deleteExpiredIdempotent(before: expiry) == 2)
+            #expect(try await store.connectorKeys.deleteExpiredIdempotent(before: expiry) == 3)
             #expect(try await store.connectorKeys.deleteExpiredIdempotent(before: expiry) == 0)
             #expect(try await answer("idem-2", at: expiry) == long)
 
