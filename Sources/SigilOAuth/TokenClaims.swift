@@ -12,11 +12,18 @@ public enum TokenClaims {
         public var amr: [String]
         public var acr: String
         public var sessionID: String?
+        /// The identity verification a live face re-match of this sign-in matched (LiveID step-up).
+        public var verificationProcess: String?
 
-        public init(authTime: Date, amr: [String], acr: String, sessionID: String?) {
+        public init(authTime: Date, amr: [String], acr: String, sessionID: String?, verificationProcess: String? = nil) {
             self.authTime = authTime; self.amr = amr; self.acr = acr; self.sessionID = sessionID
+            self.verificationProcess = verificationProcess
         }
     }
+
+    /// The verification reference claim (a collision-resistant name, RFC 7519 §4.2): the IDV
+    /// session whose verified portrait the sign-in's live face re-match matched.
+    public static let verificationProcessClaim = "urn:sigil:claims:verification_process"
 
     public static func idToken(
         issuer: String, subject: String, clientID: String, now: Date, lifetime: Int,
@@ -34,6 +41,7 @@ public enum TokenClaims {
         claims["acr"] = .string(authentication.acr)
         if !authentication.amr.isEmpty { claims["amr"] = .strings(authentication.amr) }
         if let sid = authentication.sessionID { claims["sid"] = .string(sid) }
+        if let v = authentication.verificationProcess { claims[verificationProcessClaim] = .string(v) }
         if let nonce { claims["nonce"] = .string(nonce) }
         if let accessToken { claims["at_hash"] = .string(leftHalfHash(accessToken)) }
         return claims
@@ -55,6 +63,7 @@ public enum TokenClaims {
             claims["acr"] = .string(authentication.acr)
             claims["amr"] = .strings(authentication.amr)
             if let sid = authentication.sessionID { claims["sid"] = .string(sid) }
+            if let v = authentication.verificationProcess { claims[verificationProcessClaim] = .string(v) }
         }
         return claims
     }

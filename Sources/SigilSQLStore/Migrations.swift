@@ -696,6 +696,10 @@ enum Migrations {
                 "CREATE INDEX idempotency_records_expiry ON idempotency_records (expires_at)",
             ]
         },
+        // The verification reference of a session's last sign-in (a LiveID face re-match).
+        Migration(version: 20, name: "session-verification") { _ in
+            ["ALTER TABLE sessions ADD COLUMN verification_process TEXT"]
+        },
     ]
 
     /// The migrations by version (the list above may be merged out of order).

@@ -5,7 +5,8 @@ import SigilStore
 struct SQLSessionStore: SessionStore {
     let runner: SQLRunner
     static let columns = """
-        id, tenant_id, user_id, token_hash, created_at, last_seen_at, idle_expires_at, absolute_expires_at, auth_time, amr, acr, revoked_at
+        id, tenant_id, user_id, token_hash, created_at, last_seen_at, idle_expires_at, absolute_expires_at, auth_time, amr, acr, revoked_at,
+        verification_process
         """
 
     func create(_ s: Session) async throws -> Session {
@@ -16,7 +17,7 @@ struct SQLSessionStore: SessionStore {
                 INSERT INTO sessions (\(unsafeRaw: Self.columns))
                 VALUES (\(bind: s.id), \(bind: s.tenantID), \(bind: s.userID), \(bind: s.tokenHash), \(bind: s.createdAt.ms), \(bind: s.lastSeenAt.ms),
                         \(bind: s.idleExpiresAt.ms), \(bind: s.absoluteExpiresAt.ms), \(bind: s.authTime.ms), \(bind: amr), \(bind: s.acr),
-                        \(bind: s.revokedAt.ms))
+                        \(bind: s.revokedAt.ms), \(bind: s.verificationProcess))
                 """
             ).run()
             return s
@@ -42,14 +43,16 @@ struct SQLSessionStore: SessionStore {
         }
     }
 
-    func reauthenticate(id: String, tokenHash: String, authTime: Date, amr: [String], acr: String, idleExpiresAt: Date) async throws -> Session {
+    func reauthenticate(
+        id: String, tokenHash: String, authTime: Date, amr: [String], acr: String, verificationProcess: String?, idleExpiresAt: Date
+    ) async throws -> Session {
         let amrJSON = try JSONColumn.encode(amr)
         return try await runner.write("session") { db in
             guard
                 let row = try await db.raw(
                     """
                     UPDATE sessions SET token_hash = \(bind: tokenHash), auth_time = \(bind: authTime.ms), amr = \(bind: amrJSON), acr = \(bind: acr),
-                        last_seen_at = \(bind: authTime.ms),
+                        verification_process = \(bind: verificationProcess), last_seen_at = \(bind: authTime.ms),
                         idle_expires_at = CASE WHEN absolute_expires_at < \(bind: idleExpiresAt.ms) THEN absolute_expires_at ELSE \(bind: idleExpiresAt.ms) END
                     WHERE id = \(bind: id) AND revoked_at IS NULL RETURNING \(unsafeRaw: Self.columns)
                     """
@@ -111,6 +114,7 @@ struct SQLSessionStore: SessionStore {
             tokenHash: try row.string("token_hash"), createdAt: try row.date("created_at"), lastSeenAt: try row.date("last_seen_at"),
             idleExpiresAt: try row.date("idle_expires_at"), absoluteExpiresAt: try row.date("absolute_expires_at"),
             authTime: try row.date("auth_time"), amr: try JSONColumn.decode([String].self, try row.string("amr")),
-            acr: try row.string("acr"), revokedAt: try row.optionalDate("revoked_at"))
+            acr: try row.string("acr"), revokedAt: try row.optionalDate("revoked_at"),
+            verificationProcess: try row.optionalString("verification_process"))
     }
 }

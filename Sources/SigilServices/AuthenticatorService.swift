@@ -573,7 +573,7 @@ public struct AuthenticatorService: Sendable {
         let now = context.clock.now()
         let context = self.context
         let result = try await context.store.transaction { tx -> Completed in
-            let (_, action) = try await tx.loginTransactions.update(tenantID: tenant.id, id: transactionID) { t in
+            let (row, action) = try await tx.loginTransactions.update(tenantID: tenant.id, id: transactionID) { t in
                 // A step-up push is redeemed by the upstream step-up only.
                 guard var machine = Self.machine(t), t.authenticatorSignIn?.stepUpFor == nil else { throw Self.browserError(.unknown) }
                 let action = machine.complete(now: now)
@@ -584,9 +584,13 @@ public struct AuthenticatorService: Sendable {
             guard case .startSession(let userID, let uv, let returnTo) = action else { throw Self.browserError(.unknown) }
             let user = try await tx.users.get(tenantID: tenant.id, id: userID)
             guard user.status == .active else { throw AuthenticatorServiceError(.accountDisabled, "this account is disabled") }
-            let methods = Self.methods(userVerification: uv)
+            // A LiveID sign-in whose face re-match matched: `face` (the server's facial
+            // recognition) and the verification whose portrait it matched.
+            let face = row.authenticatorSignIn?.faceRematch.flatMap { $0.matched ? $0 : nil }
+            let methods = Self.methods(userVerification: uv, faceRematched: face != nil)
             let (session, cookie) = try await sessions.start(
-                tenantID: tenant.id, userID: user.id, amr: methods.amr, acr: methods.acr, replacing: previous, in: tx)
+                tenantID: tenant.id, userID: user.id, amr: methods.amr, acr: methods.acr, replacing: previous,
+                verificationProcess: face?.process, in: tx)
             return Completed(session: session, cookie: cookie, returnTo: returnTo, user: user)
         }
         await context.store.signals.publish(transactionID)
@@ -648,6 +652,13 @@ public struct AuthenticatorService: Sendable {
     /// RFC 8176 methods for what the device reported (§1.6). `hwk` is not claimed: v1 cannot verify
     /// where the key lives. A biometric check on the phone is LiveID (`urn:sigil:acr:liveid`,
     /// docs/oidc.md "acr"); a PIN or a tap is the plain authenticator class.
+    /// `methods(userVerification:)` plus RFC 8176 `face` after a live face re-match on the server.
+    public static func methods(userVerification: String, faceRematched: Bool) -> (amr: [String], acr: String) {
+        var m = methods(userVerification: userVerification)
+        if faceRematched, !m.amr.contains("face") { m.amr.insert("face", at: min(1, m.amr.count)) }
+        return m
+    }
+
     public static func methods(userVerification: String) -> (amr: [String], acr: String) {
         switch userVerification {
         case "face": (["swk", "face", "user", "mca", "mfa"], ACR.liveID)

@@ -111,7 +111,8 @@ extension OAuthService {
         let grant = OAuthGrant(
             id: context.ids.make(.oauthGrant), tenantID: tenant.id, clientID: client.clientID, userID: completed.user.id,
             sessionID: session.id, scopes: scopes, createdAt: now, expiresAt: now.addingTimeInterval(lifetime))
-        let authentication = TokenClaims.Authentication(authTime: session.authTime, amr: session.amr, acr: session.acr, sessionID: session.id)
+        let authentication = TokenClaims.Authentication(
+            authTime: session.authTime, amr: session.amr, acr: session.acr, sessionID: session.id, verificationProcess: session.verificationProcess)
         let keys = try await issuanceKeys(tenantID: tenant.id, settings: client.settings)
         let issuance = try prepareIssuance(
             tenantID: tenant.id, issuer: issuer, client: client, grant: grant, user: completed.user, scopes: scopes,

@@ -367,7 +367,8 @@ public struct OAuthService: Sendable {
         // Issue the code: one grant, one code, the PAR consumed — all or nothing.
         let code = OpaqueToken.make(prefix: Self.codePrefix, random: context.random)
         let grantID = context.ids.make(.oauthGrant)
-        let authentication = TokenClaims.Authentication(authTime: signedIn.authTime, amr: signedIn.amr, acr: acr, sessionID: signedIn.id)
+        let authentication = TokenClaims.Authentication(
+            authTime: signedIn.authTime, amr: signedIn.amr, acr: acr, sessionID: signedIn.id, verificationProcess: signedIn.verificationProcess)
         let stored = StoredCodeRequest(request: request, authentication: authentication)
         let requestJSON = String(decoding: try JSONEncoder.sorted.encode(stored), as: UTF8.self)
         let claimsJSON = try request.claims.map { String(decoding: try $0.serialized(), as: UTF8.self) }

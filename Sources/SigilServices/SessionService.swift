@@ -49,7 +49,7 @@ public struct SessionService: Sendable {
     /// A new session row and its cookie, written inside the caller's store transaction (so a sign-in
     /// that consumes something — an approved login — commits together with its session).
     public func start(
-        tenantID: String, userID: String, amr: [String], acr: String,
+        tenantID: String, userID: String, amr: [String], acr: String, verificationProcess: String? = nil,
         in tx: any StoreSession
     ) async throws -> (Session, Secret<String>) {
         let token = OpaqueToken.make(prefix: Self.cookiePrefix, random: context.random)
@@ -57,7 +57,8 @@ public struct SessionService: Sendable {
         let session = Session(
             id: context.ids.make(.session), tenantID: tenantID, userID: userID, tokenHash: tokenHash(token),
             createdAt: now, lastSeenAt: now, idleExpiresAt: now.addingTimeInterval(policy.idleTimeout),
-            absoluteExpiresAt: now.addingTimeInterval(policy.absoluteTimeout), authTime: now, amr: amr, acr: acr)
+            absoluteExpiresAt: now.addingTimeInterval(policy.absoluteTimeout), authTime: now, amr: amr, acr: acr,
+            verificationProcess: verificationProcess)
         return (try await Self.record(session, context: context, in: tx), Secret(token))
     }
 
@@ -66,17 +67,21 @@ public struct SessionService: Sendable {
     /// participants stay one session, and signing out ends them all), a new cookie, and the new
     /// sign-in's `auth_time`, `amr` and `acr` (a step-up upgrades the session rather than leaving
     /// the weaker one alive beside it). Otherwise a new session (the caller ends another user's).
+    /// `verificationProcess`: the verification whose portrait this sign-in's face re-match matched.
     public func start(
-        tenantID: String, userID: String, amr: [String], acr: String, replacing previous: Session?, in tx: any StoreSession
+        tenantID: String, userID: String, amr: [String], acr: String, replacing previous: Session?, verificationProcess: String? = nil,
+        in tx: any StoreSession
     ) async throws -> (Session, Secret<String>) {
         let now = context.clock.now()
         guard let previous, previous.tenantID == tenantID, previous.userID == userID, previous.revokedAt == nil,
             previous.absoluteExpiresAt > now
-        else { return try await start(tenantID: tenantID, userID: userID, amr: amr, acr: acr, in: tx) }
+        else {
+            return try await start(tenantID: tenantID, userID: userID, amr: amr, acr: acr, verificationProcess: verificationProcess, in: tx)
+        }
         let token = OpaqueToken.make(prefix: Self.cookiePrefix, random: context.random)
         do {
             let session = try await tx.sessions.reauthenticate(
-                id: previous.id, tokenHash: tokenHash(token), authTime: now, amr: amr, acr: acr,
+                id: previous.id, tokenHash: tokenHash(token), authTime: now, amr: amr, acr: acr, verificationProcess: verificationProcess,
                 idleExpiresAt: now.addingTimeInterval(policy.idleTimeout))
             try await tx.audit.append(
                 context.auditEvent(
@@ -86,7 +91,7 @@ public struct SessionService: Sendable {
             return (session, Secret(token))
         } catch let error as StoreError where error.code == .notFound {
             // Ended meanwhile (signed out in another tab): a new one.
-            return try await start(tenantID: tenantID, userID: userID, amr: amr, acr: acr, in: tx)
+            return try await start(tenantID: tenantID, userID: userID, amr: amr, acr: acr, verificationProcess: verificationProcess, in: tx)
         }
     }
 

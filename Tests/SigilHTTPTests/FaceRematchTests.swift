@@ -193,4 +193,33 @@ struct PosedFaceEngine: IDVEngine {
             #expect(refused.status == .unauthorized)
         }
     }
+
+    /// The OIDC LiveID page's push: the same re-match, and the session (hence the tokens) records
+    /// the verification it matched, with `face` in its methods.
+    @Test func aLiveIDSignInOfAVerifiedUserRematchesTheFace() async throws {
+        try await Harness.run(idvEngine: PosedFaceEngine()) { h in
+            let (phone, user) = try await AuthenticatorRoutesTests().enrolPhone(h)
+            _ = try await verify(h, user, process: "idv_verified2")
+            let origin = AuthenticatorRoutesTests.origin
+            let r = try await h.request(
+                .post, "/login/push/start", json: #"{"email":"ada@example.com","user_verification":"biometric"}"#, headers: [.origin: origin])
+            #expect(r.status == .ok, "\(r.text)")
+            let tx = try #require(try r.json()["transaction"] as? String)
+            let binding = try #require(AuthenticatorRoutesTests.cookie(r, "__Host-sigil_login_default"))
+            let view = try await steps.pending(h, phone)
+            #expect(view.transaction == tx && view.faceMatch == "required")
+            let number = try #require(try await h.store.loginTransactions.get(tenantID: try await h.defaultTenant().id, id: tx).number)
+            _ = try await steps.approve(h, phone, view, number: number, uv: .fingerprint).expectProblem(.conflict, "face-rematch-required")
+            let c = try await challenge(h, phone, tx)
+            #expect(try await send(h, phone, tx, try frames(c)).1?.result == "match")
+            #expect(try await steps.approve(h, phone, view, number: number, uv: .fingerprint).status == .ok)
+            let cookies: HTTPFields = [.cookie: "__Host-sigil_login_default=\(binding)", .origin: origin]
+            let complete = try await h.request(.post, "/login/transactions/\(tx)/complete", json: "{}", headers: cookies)
+            #expect(complete.status == .ok, "\(complete.text)")
+            let cookie = try #require(AuthenticatorRoutesTests.cookie(complete, "__Host-sigil_session_default"))
+            let session = try #require(try await h.store.sessions.find(tokenHash: tokenHash(cookie)))
+            #expect(session.verificationProcess == "idv_verified2" && session.acr == ACR.liveID)
+            #expect(session.amr.contains("face") && session.amr.contains("fpt"))
+        }
+    }
 }

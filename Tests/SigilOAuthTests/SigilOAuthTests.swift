@@ -117,6 +117,17 @@ import Testing
             #expect(claims[name] != nil, "\(name)")
         }
         #expect(claims["exp"]?.int == 2600 && claims["at_hash"]?.string?.count == 22)
+        #expect(claims[TokenClaims.verificationProcessClaim] == nil)
+        // A LiveID sign-in with a face re-match: the verification reference in both tokens.
+        var rematched = auth
+        rematched.verificationProcess = "idv_1"
+        let id = TokenClaims.idToken(
+            issuer: "https://id.example.com", subject: "usr_1", clientID: "c1", now: Date(timeIntervalSince1970: 2000),
+            lifetime: 600, authentication: rematched, nonce: nil, accessToken: nil, userClaims: [:])
+        let at = TokenClaims.accessToken(
+            issuer: "https://id.example.com", subject: "usr_1", clientID: "c1", scopes: ["openid"], now: Date(timeIntervalSince1970: 2000),
+            lifetime: 600, jti: "g.1", authentication: rematched)
+        #expect(id["urn:sigil:claims:verification_process"]?.string == "idv_1" && at["urn:sigil:claims:verification_process"]?.string == "idv_1")
     }
 
     @Test func claimSelectionFollowsScopesAndTheClaimsParameter() throws {
