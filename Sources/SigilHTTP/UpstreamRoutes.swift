@@ -140,8 +140,9 @@ struct UpstreamRoutes {
         let form = try await SignInRoutes.form(request)
         let browserHash = AuthenticatorRoutes.bindingHash(request, context, tenant: tenant)
         do {
+            let previous = try await context.browserSession(request, services.sessions)?.0
             let outcome = try await services.upstreams.continueBrowserStep(
-                tenantID: tenant.id, name: name, flowID: form["flow"] ?? "", key: form["key"] ?? "", browserHash: browserHash)
+                tenantID: tenant.id, name: name, flowID: form["flow"] ?? "", key: form["key"] ?? "", browserHash: browserHash, replacing: previous)
             guard case .signedIn(let signedIn) = outcome else {
                 if case .stepUp(let flowID) = outcome {
                     let page = try await services.upstreams.stepUpPage(tenantID: tenant.id, flowID: flowID, browserHash: browserHash)
@@ -153,6 +154,7 @@ struct UpstreamRoutes {
                 }
                 throw Problem.notFound()
             }
+            try await SignInRoutes.endReplaced(previous, by: signedIn.user.id, services: services, context: context)
             let maxAge = Int(services.sessions.policy.absoluteTimeout)
             let destination = signedIn.returnTo.isEmpty ? Web.basePath(context) + "/account" : signedIn.returnTo
             // A page that navigates, not a 303: see ContinueLinkView.
@@ -184,9 +186,11 @@ struct UpstreamRoutes {
         let tenant = try context.requireTenant()
         let body = try await JSONBody.decode(StepUpVerifyBody.self, from: request, context: context, allowed: ["flow", "transaction", "credential"])
         do {
+            let previous = try await context.browserSession(request, services.sessions)?.0
             let signedIn = try await services.upstreams.finishStepUp(
                 tenantID: tenant.id, issuer: context.issuer, flowID: body.flow, browserHash: AuthenticatorRoutes.bindingHash(request, context, tenant: tenant),
-                transactionID: body.transaction, response: try body.credential.assertion())
+                transactionID: body.transaction, response: try body.credential.assertion(), replacing: previous)
+            try await SignInRoutes.endReplaced(previous, by: signedIn.user.id, services: services, context: context)
             return try signedInJSON(signedIn, context, tenant: tenant)
         } catch let rejected as UpstreamService.Rejected {
             throw Problem(status: .forbidden, type: "step-up-refused", title: rejected.message)
@@ -230,9 +234,11 @@ struct UpstreamRoutes {
         let tenant = try context.requireTenant()
         let body = try await JSONBody.decode(StepUpAuthenticatorBody.self, from: request, context: context, allowed: ["flow", "transaction"])
         do {
+            let previous = try await context.browserSession(request, services.sessions)?.0
             let signedIn = try await services.upstreams.finishStepUpWithAuthenticator(
                 tenant: tenant, flowID: body.flow, browserHash: AuthenticatorRoutes.bindingHash(request, context, tenant: tenant),
-                transactionID: body.transaction, authenticator: services.authenticator)
+                transactionID: body.transaction, authenticator: services.authenticator, replacing: previous)
+            try await SignInRoutes.endReplaced(previous, by: signedIn.user.id, services: services, context: context)
             return try signedInJSON(signedIn, context, tenant: tenant)
         } catch let rejected as UpstreamService.Rejected {
             throw Problem(status: .forbidden, type: "step-up-refused", title: rejected.message)

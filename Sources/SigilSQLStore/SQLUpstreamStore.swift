@@ -155,6 +155,9 @@ struct SQLUpstreamStore: UpstreamStore {
                 INSERT INTO upstream_sessions (\(unsafeRaw: Self.sessionColumns))
                 VALUES (\(bind: u.sessionID), \(bind: u.tenantID), \(bind: u.connectionID), \(bind: u.subject), \(bind: u.subjectFormat),
                         \(bind: u.sessionIndex), \(bind: u.sealedIDToken), \(bind: u.createdAt.ms))
+                ON CONFLICT (session_id) DO UPDATE SET connection_id = excluded.connection_id, subject = excluded.subject,
+                    subject_format = excluded.subject_format, session_index = excluded.session_index,
+                    sealed_id_token = excluded.sealed_id_token, created_at = excluded.created_at
                 """
             ).run()
         }

@@ -289,15 +289,24 @@ extension UpstreamService {
     }
 
     /// The browser step when the connection asks for no step-up (tests and callers that know it).
-    public func continueSignIn(tenantID: String, name: String, flowID: String, key: String, browserHash: String) async throws -> SignedIn {
-        guard case .signedIn(let signedIn) = try await continueBrowserStep(tenantID: tenantID, name: name, flowID: flowID, key: key, browserHash: browserHash)
+    public func continueSignIn(
+        tenantID: String, name: String, flowID: String, key: String, browserHash: String, replacing previous: Session? = nil
+    ) async throws -> SignedIn {
+        guard
+            case .signedIn(let signedIn) = try await continueBrowserStep(
+                tenantID: tenantID, name: name, flowID: flowID, key: key, browserHash: browserHash, replacing: previous)
         else { throw Rejected(reason: "stepUpRequired", message: "this connection also asks for your passkey or authenticator") }
         return signedIn
     }
 
-    public func continueBrowserStep(tenantID: String, name: String, flowID: String, key: String, browserHash: String) async throws -> ContinueOutcome {
+    /// `previous`: the browser's session, if any: the same user's is re-authenticated in place
+    /// (`SessionService.start(…replacing:…)`); the caller ends another user's.
+    public func continueBrowserStep(
+        tenantID: String, name: String, flowID: String, key: String, browserHash: String, replacing previous: Session? = nil
+    ) async throws -> ContinueOutcome {
         do {
-            let outcome = try await continueStep(tenantID: tenantID, name: name, flowID: flowID, key: key, browserHash: browserHash)
+            let outcome = try await continueStep(
+                tenantID: tenantID, name: name, flowID: flowID, key: key, browserHash: browserHash, previous: previous)
             let detail: String
             switch outcome {
             case .signedIn: detail = "the browser that started the sign-in continued it; a session started"
@@ -323,7 +332,9 @@ extension UpstreamService {
         }
     }
 
-    private func continueStep(tenantID: String, name: String, flowID: String, key: String, browserHash: String) async throws -> ContinueOutcome {
+    private func continueStep(
+        tenantID: String, name: String, flowID: String, key: String, browserHash: String, previous: Session?
+    ) async throws -> ContinueOutcome {
         guard let c = try await enabledConnection(tenantID: tenantID, name: name) else {
             throw Rejected(reason: "unknownConnection", message: "there is no such sign-in connection")
         }
@@ -427,7 +438,8 @@ extension UpstreamService {
             }
             return .signedIn(
                 try await Self.startSession(
-                    identity, user: user, connection: c, returnTo: destination, stepUp: nil, sessions: sessions, context: context, tx: tx, now: now))
+                    identity, user: user, connection: c, returnTo: destination, stepUp: nil, sessions: sessions, replacing: previous,
+                    context: context, tx: tx, now: now))
         }
     }
 
@@ -437,7 +449,7 @@ extension UpstreamService {
     /// `phr`/`phrh`) is the session's.
     static func startSession(
         _ identity: UpstreamIdentity, user: User, connection c: UpstreamConnection, returnTo: String, stepUp: StepUpProof?,
-        sessions: SessionService, context: ServiceContext, tx: any StoreSession, now: Date
+        sessions: SessionService, replacing previous: Session?, context: ServiceContext, tx: any StoreSession, now: Date
     ) async throws -> SignedIn {
         var amr = ["fed"]
         let ref = identity.authnContextClassRef ?? ""
@@ -447,7 +459,9 @@ extension UpstreamService {
             for method in stepUp.amr + ["mfa"] where !amr.contains(method) { amr.append(method) }
             acr = stepUp.acr
         }
-        let (session, cookie) = try await sessions.start(tenantID: c.tenantID, userID: user.id, amr: amr, acr: acr, in: tx)
+        // Re-authenticated in place when the browser held this user's session: its upstream
+        // session (for single logout) becomes this sign-in's.
+        let (session, cookie) = try await sessions.start(tenantID: c.tenantID, userID: user.id, amr: amr, acr: acr, replacing: previous, in: tx)
         try await tx.upstreams.recordSession(
             UpstreamSession(
                 tenantID: c.tenantID, sessionID: session.id, connectionID: c.id, subject: identity.subject,
@@ -490,7 +504,8 @@ extension UpstreamService {
 
     /// The passkey answered: it must be the flow's user's; then the session starts.
     public func finishStepUp(
-        tenantID: String, issuer: String, flowID: String, browserHash: String, transactionID: String, response: AssertionResponse
+        tenantID: String, issuer: String, flowID: String, browserHash: String, transactionID: String, response: AssertionResponse,
+        replacing previous: Session? = nil
     ) async throws -> SignedIn {
         try await finishingStepUp(tenantID: tenantID, flowID: flowID, detail: "the user's Sigil passkey verified") {
             let (c, row) = try await awaitingStepUp(tenantID: tenantID, flowID: flowID, browserHash: browserHash)
@@ -501,7 +516,7 @@ extension UpstreamService {
             return try await context.store.transaction { tx -> SignedIn in
                 try await Self.steppedUp(
                     row: row, connection: c, user: passkey.user, proof: StepUpProof(amr: passkey.amr, acr: passkey.acr, method: "passkey"),
-                    browserHash: browserHash, sessions: sessions, context: context, tx: tx, now: now)
+                    browserHash: browserHash, sessions: sessions, replacing: previous, context: context, tx: tx, now: now)
             }
         }
     }

@@ -59,7 +59,8 @@ extension UpstreamService {
     /// The push was approved: the approval is spent (once), it must be the flow's user's, and the
     /// session starts with the upstream's methods plus the authenticator's.
     public func finishStepUpWithAuthenticator(
-        tenant: Tenant, flowID: String, browserHash: String, transactionID: String, authenticator: AuthenticatorService
+        tenant: Tenant, flowID: String, browserHash: String, transactionID: String, authenticator: AuthenticatorService,
+        replacing previous: Session? = nil
     ) async throws -> SignedIn {
         let tenantID = tenant.id
         return try await finishingStepUp(tenantID: tenantID, flowID: flowID, detail: "the user's Sigil authenticator approved a push") {
@@ -85,7 +86,7 @@ extension UpstreamService {
                 let methods = AuthenticatorService.methods(userVerification: uv)
                 return try await Self.steppedUp(
                     row: row, connection: c, user: user, proof: StepUpProof(amr: methods.amr, acr: methods.acr, method: "authenticator"),
-                    browserHash: browserHash, sessions: sessions, context: context, tx: tx, now: now)
+                    browserHash: browserHash, sessions: sessions, replacing: previous, context: context, tx: tx, now: now)
             }
             await context.store.signals.publish(transactionID)
             return signedIn
@@ -109,7 +110,7 @@ extension UpstreamService {
     /// expects; when the step-up proved an existing account, the link is made now; then the session.
     static func steppedUp(
         row: LoginTransaction, connection c: UpstreamConnection, user: User, proof: StepUpProof, browserHash: String, sessions: SessionService,
-        context: ServiceContext, tx: any StoreSession, now: Date
+        replacing previous: Session?, context: ServiceContext, tx: any StoreSession, now: Date
     ) async throws -> SignedIn {
         let (_, action) = try await tx.loginTransactions.update(tenantID: c.tenantID, id: row.id) { t -> UpstreamLoginStateMachine.Action in
             guard let login = t.upstreamLogin else { return .refuse(.unknown) }
@@ -133,6 +134,7 @@ extension UpstreamService {
                     after: ["connection": c.name, "subject_hash": String(tokenHash(identity.subject).prefix(16)), "by": proof.method]))
         }
         return try await startSession(
-            identity, user: user, connection: c, returnTo: returnTo, stepUp: proof, sessions: sessions, context: context, tx: tx, now: now)
+            identity, user: user, connection: c, returnTo: returnTo, stepUp: proof, sessions: sessions, replacing: previous, context: context,
+            tx: tx, now: now)
     }
 }

@@ -303,6 +303,8 @@ public protocol UpstreamStore: Sendable {
     func touchLink(tenantID: String, connectionID: String, subject: String, at: Date) async throws
     func links(tenantID: String, userID: String) async throws -> [UpstreamLink]
 
+    /// The upstream side of a Sigil session (for single logout); a session re-authenticated in place
+    /// by another upstream sign-in gets that sign-in's (the row is replaced).
     func recordSession(_ session: UpstreamSession) async throws
     /// The upstream sign-in a Sigil session began with, if any (gone with the session).
     func session(tenantID: String, sessionID: String) async throws -> UpstreamSession?

@@ -264,6 +264,33 @@ import _CryptoExtras
         return try await h.services.upstreams.continueSignIn(tenantID: h.tenant.id, name: "okta", flowID: a.flowID, key: a.key, browserHash: tokenHash(browser))
     }
 
+    /// Signing in again through the IdP in a browser that holds the user's session re-authenticates
+    /// that session in place (same id, so the tokens' `sid` and single logout stay one session) and
+    /// replaces its upstream row; without it, a second session would outlive a sign-out.
+    @Test(arguments: Backend.enabled) func aSecondUpstreamSignInReauthenticatesTheSession(_ backend: Backend) async throws {
+        try await withServices(backend) { h in
+            let idp = try IdP()
+            _ = try await connect(h, idp, slo: "https://okta.example/slo")
+            let first = try await signIn(h, idp)
+            h.clock.advance(by: 60)
+            let id = try await begin(h, browser: "b")
+            let a = try await h.services.upstreams.consumeResponse(
+                tenantID: h.tenant.id, issuer: ServiceHarness.issuer, name: "okta",
+                form: ["SAMLResponse": try idp.response(to: id, email: "grace@example.org", now: h.clock.now())])
+            let second = try await h.services.upstreams.continueSignIn(
+                tenantID: h.tenant.id, name: "okta", flowID: a.flowID, key: a.key, browserHash: tokenHash("b"), replacing: first.session)
+            #expect(second.session.id == first.session.id && second.cookie.value != first.cookie.value)
+            #expect(second.session.authTime > first.session.authTime)
+            let upstream = try await h.store.upstreams.session(tenantID: h.tenant.id, sessionID: second.session.id)
+            #expect(upstream?.createdAt == h.clock.now())
+            // The old cookie no longer finds the session; the new one does.
+            #expect(try await h.store.sessions.find(tokenHash: tokenHash(first.cookie.value)) == nil)
+            #expect(try await h.store.sessions.find(tokenHash: tokenHash(second.cookie.value))?.id == first.session.id)
+            let actions = try await h.auditActions()
+            #expect(actions.contains("session.reauthenticated"))
+        }
+    }
+
     @Test(arguments: Backend.enabled) func singleLogoutBothWays(_ backend: Backend) async throws {
         try await withServices(backend) { h in
             let idp = try IdP()
