@@ -60,9 +60,7 @@ extension IDVService {
     /// A new liveness challenge for the device to record (replacing any earlier one).
     public func faceChallenge(tenantID: String, device: AuthenticatedDevice, transactionID: String) async throws -> LivenessChallenge {
         _ = try await rematchTransaction(tenantID: tenantID, device: device, transactionID: transactionID)
-        let random = context.random
-        let challenge = LivenessChallenge.issue(
-            id: Base64URL.encode(random.bytes(12)), now: context.clock.now(), random: { n in Int(random.bytes(1)[0]) % n })
+        let challenge = newLivenessChallenge()
         let (deviceID, userID) = (device.device.id, device.user.id)
         try await context.store.transaction { tx in
             _ = try await tx.loginTransactions.update(tenantID: tenantID, id: transactionID) { t in

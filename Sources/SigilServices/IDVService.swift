@@ -348,11 +348,16 @@ public struct IDVService: Sendable {
         return try await issueLiveness(tenantID: tenantID, id: id)
     }
 
-    func issueLiveness(tenantID: String, id: String) async throws -> LivenessChallenge {
+    /// A new active liveness challenge (random id and steps), issued now.
+    func newLivenessChallenge() -> LivenessChallenge {
         let random = context.random
-        let challenge = LivenessChallenge.issue(
+        return LivenessChallenge.issue(
             id: Base64URL.encode(random.bytes(12)), now: context.clock.now(),
             random: { n in Int(random.bytes(1)[0]) % n })
+    }
+
+    func issueLiveness(tenantID: String, id: String) async throws -> LivenessChallenge {
+        let challenge = newLivenessChallenge()
         try await step(tenantID: tenantID, id: id) { m, now in m.issueLiveness(challenge, now: now) }
         return challenge
     }

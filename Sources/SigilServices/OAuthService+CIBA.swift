@@ -46,7 +46,10 @@ extension OAuthService {
         let start = LoginStart(
             origin: issuer, browserHash: Self.cibaBinding(clientID: client.clientID, secret: secret), returnTo: "",
             clientIP: clientIP, userAgent: nil, application: shown)
-        let transaction = try await authenticator.startPush(tenant: tenant, issuer: issuer, start: start, email: hint)
+        // `acr_values` naming LiveID: the phone is asked for a face or fingerprint (and, for a user
+        // whose identity was verified, a live face re-match); the tokens report what it did.
+        let liveID = (p["acr_values"] ?? "").split(separator: " ").contains { $0 == ACR.liveID }
+        let transaction = try await authenticator.startPush(tenant: tenant, issuer: issuer, start: start, email: hint, requireBiometric: liveID)
         var stored = ["client_id": client.clientID, "scope": scopes.joined(separator: " ")]
         if let acr = p["acr_values"] { stored["acr_values"] = acr }
         let now = context.clock.now()

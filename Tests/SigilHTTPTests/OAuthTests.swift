@@ -276,6 +276,16 @@ extension HTTPField.Name {
             _ = try await h.store.loginTransactions.update(tenantID: f.tenant.id, id: String(secondID.split(separator: ".")[0])) { $0.state = .denied }
             let denied = try await Self.form(f, "/oauth2/token", ["grant_type": OAuthService.cibaGrantType, "auth_req_id": secondID])
             #expect(try denied.json()["error"] as? String == "access_denied")
+            // acr_values naming LiveID: the phone is told a face or fingerprint is needed; without, not.
+            let live = try await Self.form(
+                f, "/oauth2/bc-authorize", ["scope": "openid", "login_hint": "ada@example.com", "acr_values": "urn:sigil:acr:liveid"]
+            ).json()
+            let liveID = String(try #require(live["auth_req_id"] as? String).split(separator: ".")[0])
+            let liveFlow = try await h.store.loginTransactions.get(tenantID: f.tenant.id, id: liveID).authenticatorSignIn
+            #expect(liveFlow?.requiredUserVerification == "biometric")
+            let secondFlow = try await h.store.loginTransactions.get(tenantID: f.tenant.id, id: String(secondID.split(separator: ".")[0]))
+                .authenticatorSignIn
+            #expect(secondFlow?.requiredUserVerification == nil)
             // Clients without the grant are refused.
             let plain = try await Self.fixture2(h, tenant: f.tenant)
             #expect(
