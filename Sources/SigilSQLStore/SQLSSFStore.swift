@@ -36,9 +36,14 @@ struct SQLSSFStore: SSFStore {
         }
     }
 
-    func streams(tenantID: String, clientID: String) async throws -> [SSFStream] {
+    func streams(tenantID: String, clientID: String?) async throws -> [SSFStream] {
         try await runner.read("ssf stream") { db in
-            try await db.raw(
+            guard let clientID else {
+                return try await db.raw(
+                    "SELECT \(unsafeRaw: Self.columns) FROM ssf_streams WHERE tenant_id = \(bind: tenantID) ORDER BY created_at, id"
+                ).all().map(Self.decode)
+            }
+            return try await db.raw(
                 """
                 SELECT \(unsafeRaw: Self.columns) FROM ssf_streams WHERE tenant_id = \(bind: tenantID) AND client_id = \(bind: clientID)
                 ORDER BY created_at, id

@@ -160,8 +160,11 @@ public struct SSFService: Sendable {
         return try await save(s, "ssf.stream_updated", after: Self.summary(s), reason: nil)
     }
 
-    /// Stores a changed stream with its audit event, in one transaction.
-    func save(_ stream: SSFStream, _ action: String, after: [String: String], reason: String?) async throws -> SSFStream {
+    /// Stores a changed stream with its audit event, in one transaction (by its receiver unless
+    /// `principal` says who else).
+    func save(_ stream: SSFStream, _ action: String, by principal: Principal? = nil, after: [String: String], reason: String?) async throws
+        -> SSFStream
+    {
         var updated = stream
         updated.updatedAt = context.clock.now()
         let saved = updated
@@ -170,8 +173,8 @@ public struct SSFService: Sendable {
             try await tx.ssf.updateStream(saved)
             try await tx.audit.append(
                 context.auditEvent(
-                    action, by: .client(saved.clientID), tenantID: saved.tenantID, targetType: "ssf_stream", targetID: saved.id, after: after,
-                    reason: reason))
+                    action, by: principal ?? .client(saved.clientID), tenantID: saved.tenantID, targetType: "ssf_stream", targetID: saved.id,
+                    after: after, reason: reason))
         }
         return saved
     }
@@ -183,6 +186,47 @@ public struct SSFService: Sendable {
             _ = try await tx.ssf.deleteStream(tenantID: tenantID, id: id)
             try await tx.audit.append(
                 context.auditEvent("ssf.stream_deleted", by: .client(clientID), tenantID: tenantID, targetType: "ssf_stream", targetID: id))
+        }
+    }
+
+    // MARK: the administrator's view (admin API `/ssf/streams`)
+
+    /// Every receiver's streams of the tenant, oldest first.
+    public func adminStreams(tenantID: String, by principal: Principal) async throws -> [SSFStream] {
+        try authorize(principal, tenantID)
+        return try await context.store.ssf.streams(tenantID: tenantID, clientID: nil)
+    }
+
+    public func adminStream(tenantID: String, id: String, by principal: Principal) async throws -> SSFStream {
+        try authorize(principal, tenantID)
+        guard let s = try await context.store.ssf.stream(tenantID: tenantID, id: id) else { throw StoreError.notFound("ssf stream", id) }
+        return s
+    }
+
+    /// An administrator pauses, disables or re-enables a receiver's stream (audited as theirs).
+    public func adminSetStatus(tenantID: String, id: String, status: String, reason: String?, by principal: Principal) async throws -> SSFStream {
+        var s = try await adminStream(tenantID: tenantID, id: id, by: principal)
+        guard ["enabled", "paused", "disabled"].contains(status) else {
+            throw ServiceError.invalid([FieldError(field: "status", message: "status is enabled, paused or disabled")])
+        }
+        if let reason, reason.isEmpty || reason.count > 200 {
+            throw ServiceError.invalid([FieldError(field: "reason", message: "reason is 1 to 200 characters")])
+        }
+        s.status = status
+        s.statusReason = reason
+        return try await save(s, "ssf.stream_status", by: principal, after: ["status": status], reason: reason)
+    }
+
+    /// An administrator deletes a receiver's stream, with its subjects and undelivered events.
+    public func adminDelete(tenantID: String, id: String, by principal: Principal) async throws {
+        let s = try await adminStream(tenantID: tenantID, id: id, by: principal)
+        let context = self.context
+        try await context.store.transaction { tx in
+            _ = try await tx.ssf.deleteStream(tenantID: tenantID, id: id)
+            try await tx.audit.append(
+                context.auditEvent(
+                    "ssf.stream_deleted", by: principal, tenantID: tenantID, targetType: "ssf_stream", targetID: id,
+                    after: ["client": s.clientID]))
         }
     }
 

@@ -68,8 +68,8 @@ public struct SSFEvent: Codable, Sendable, Equatable {
 public protocol SSFStore: Sendable {
     func createStream(_ stream: SSFStream) async throws
     func stream(tenantID: String, id: String) async throws -> SSFStream?
-    /// The client's streams, oldest first.
-    func streams(tenantID: String, clientID: String) async throws -> [SSFStream]
+    /// The client's streams (every client's when `clientID` is nil: the admin API's view), oldest first.
+    func streams(tenantID: String, clientID: String?) async throws -> [SSFStream]
     /// `notFound` when absent.
     func updateStream(_ stream: SSFStream) async throws
     /// Deletes the stream with its subjects and events; `false` when absent.

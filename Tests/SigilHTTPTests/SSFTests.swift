@@ -108,4 +108,38 @@ import Testing
             #expect(try await call(h, .get, "/ssf/status?stream_id=\(id)", token: manage).status == .notFound)
         }
     }
+
+    /// The administrator's view: every receiver's streams, pause/disable/enable, delete; a
+    /// receiver's Authorization header is never shown; audited as the administrator.
+    @Test func administratorsSeeAndControlReceiversStreams() async throws {
+        try await Harness.run { h in
+            let manage = try await token(h, scopes: #"["ssf.manage"]"#)
+            let created = try await call(
+                h, .post, "/ssf/streams", token: manage,
+                json:
+                    #"{"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"https://siem.example.com/events","authorization_header":"Bearer receiver-secret"},"events_requested":["https://schemas.openid.net/secevent/caep/event-type/session-revoked"],"description":"SIEM"}"#
+            )
+            #expect(created.status == .created, "\(created.text)")
+            let id = try #require(try created.json()["stream_id"] as? String)
+            let list = try await h.admin(.get, "/ssf/streams")
+            #expect(list.status == .ok && !list.text.contains("receiver-secret"), "\(list.text)")
+            let items = try #require(try list.json()["items"] as? [[String: Any]])
+            #expect(items.count == 1 && items.first?["id"] as? String == id && items.first?["endpoint_url"] as? String == "https://siem.example.com/events")
+            #expect(items.first?["status"] as? String == "enabled" && items.first?["profile"] as? String == "standard")
+            let paused = try await h.admin(.post, "/ssf/streams/\(id)/status", json: #"{"status":"paused","reason":"receiver down"}"#)
+            let pausedStatus = try paused.json()["status"] as? String
+            #expect(paused.status == .ok && pausedStatus == "paused", "\(paused.text)")
+            // The receiver sees the administrator's change.
+            let seen = try await call(h, .get, "/ssf/status?stream_id=\(id)", token: manage).json()
+            #expect(seen["status"] as? String == "paused")
+            _ = try await h.admin(.post, "/ssf/streams/\(id)/status", json: #"{"status":"sometimes"}"#).expectProblem(.badRequest)
+            _ = try await h.admin(.get, "/ssf/streams/sst_00000000000000000000000000").expectProblem(.notFound)
+            #expect(try await h.admin(.delete, "/ssf/streams/\(id)").status == .noContent)
+            #expect(try await call(h, .get, "/ssf/status?stream_id=\(id)", token: manage).status == .notFound)
+            let events = try await h.store.audit.list(tenantID: nil, page: PageRequest(limit: 50)).items
+            let deleted = try #require(events.first { $0.action == "ssf.stream_deleted" })
+            #expect(!deleted.actor.hasPrefix("client") && deleted.after?["client"] != nil, "\(deleted.actor)")
+            #expect(events.contains { $0.action == "ssf.stream_status" && $0.reason == "receiver down" && !$0.actor.hasPrefix("client") })
+        }
+    }
 }

@@ -42,6 +42,7 @@ struct SSFStoreConformanceTests {
             try await store.ssf.createStream(poll)
             #expect(Set(try await store.ssf.streams(tenantID: acme.id, clientID: "siem").map(\.id)) == [push.id, poll.id])
             #expect(try await store.ssf.streams(tenantID: acme.id, clientID: "other").isEmpty)
+            #expect(Set(try await store.ssf.streams(tenantID: acme.id, clientID: nil).map(\.id)) == [push.id, poll.id])
             try await store.ssf.addSubject(streamID: push.id, userID: ada.id, subject: #"{"email":"ada@example.com","format":"email"}"#, at: f.clock.now())
             try await store.ssf.addSubject(streamID: poll.id, userID: ada.id, subject: #"{"format":"opaque","id":"\#(ada.id)"}"#, at: f.clock.now())
 
