@@ -117,7 +117,18 @@ Cases (PASS / FAIL / SKIP lines):
                face_match no_match, no verification_process; stepup.decided face_match no_match; three failed
                stepup.face_rematch (face_mismatch, distance over 0.6, no image). face_match off -> 201 face_match off,
                a plain approve -> match without face_match. face_match required for a user without a verified identity
-               (the first administrator), face_match sometimes -> 422 naming face_match
+               (the first administrator), face_match sometimes -> 422 naming face_match. OpenID Connect (an OIDC client made
+               through the admin API with the CIBA grant, interop/oidc_stepup.py's authlib RP on 127.0.0.1; sign-in pushes 30 s
+               apart): CIBA, POST /oauth2/bc-authorize (client_secret_basic, login_hint her email, acr_values
+               urn:sigil:acr:liveid, a binding_message) -> auth_req_id, the token endpoint authorization_pending; `pending
+               --json` shows user_verification biometric, face_match required, the binding message and no number (a CIBA
+               push's number reaches neither client nor phone: a NOTE, the CIBA approval is not driven); `approve` without
+               --liveness -> exit 2, still authorization_pending; `deny` -> access_denied. The code flow (PKCE, acr_values
+               urn:sigil:acr:liveid, prompt=login) in Chromium: /login offers the Sigil app only, her email, #push-button,
+               `pending --json` face_match required and biometric, `approve --number N --simulate-user-verification
+               fingerprint --liveness <obama__b frames>` -> "Face matched…"; the ID token (verified against the JWKS by
+               authlib) and the JWT access token (RFC 9068) carry urn:sigil:claims:verification_process = her IDV session,
+               acr urn:sigil:acr:liveid, amr with face (and fpt in the ID token)
   expired      a second server with SIGIL_INSECURE_IDV_SESSION_LIFETIME_SECONDS=4 (a test-only knob): a session
                left untouched 6 s -> the result status expired, state expired; through its session_url the
                session takes nothing more (/status expired, an upload -> 410 session_expired)
@@ -147,7 +158,9 @@ import ida_rules  # noqa: E402
 from idv_authenticator import Phone, enrol_phone_as_first_admin, handoff_of  # noqa: E402
 from flow_builder import STEPUP_PATH, FlowBuilder, FlowRun, HookSender, content_digest  # noqa: E402
 from authenticator_signin import element_png  # noqa: E402
+from oidc_stepup import RelyingParty, ResourceServer  # noqa: E402  (the authlib RP of the OIDC step-up suite)
 
+import requests  # noqa: E402
 from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
@@ -169,6 +182,10 @@ HOOK_BINDING = "Descope: risky sign-in"
 # The face re-match's user: a third person with her own phone (the first administrator's push window is full after the
 # step-up cases), verified through the connector with user_identifier = her email (setup in run_face).
 FACE_USER, FACE_GIVEN, FACE_FAMILY = "face-user@example.com", "Rosalind", "Franklin"
+LIVEID = "urn:sigil:acr:liveid"
+CIBA_GRANT = "urn:openid:params:grant-type:ciba"
+VERIFICATION_CLAIM = "urn:sigil:claims:verification_process"  # the IDV session whose portrait matched (ID and access token)
+PUSH_SPACING = 32  # seconds between two sign-in (OIDC, CIBA) pushes to one user (Sigil: 30; connector step-ups skip the gap)
 LIFETIME_ENV = "SIGIL_INSECURE_IDV_SESSION_LIFETIME_SECONDS"  # the servers' test-only knob (interop/idv_authenticator.py uses it too)
 DELIVERY = 30  # seconds a webhook may take (SIGIL_WEBHOOK_POLL_SECONDS=1, first attempt)
 STEPUP_LIFETIME = 45  # seconds a step-up's push may be answered (SIGIL_INSECURE_AUTHENTICATOR_LIFETIME_SECONDS)
@@ -1152,6 +1169,7 @@ class Suite:
         with fb._lock:
             fb.runs[run_id] = run
         fb._send(run, STEPUP_PATH, body, key)
+        self.face_last_push = time.time()
         return run
 
     def audit_events(self, pages=10):
@@ -1343,6 +1361,139 @@ class Suite:
               "face_match", is_problem(r, doc, 422) and "face_match" in fields(doc), short(r))
         r, doc = fb.call("POST", STEPUP_PATH, {"user_identifier": FACE_USER, "face_match": "sometimes"})
         check("face re-match refusals: face_match sometimes -> 422 naming face_match", is_problem(r, doc, 422) and "face_match" in fields(doc), short(r))
+
+        # 7. OpenID Connect: CIBA and the login page's LiveID sign-in re-match her face too. Her fourth and fifth pushes in
+        #    15 minutes (the window holds 5): any further push for her would be refused.
+        self._face_oidc(sid, same)
+
+    def _face_push_spacing(self):
+        left = getattr(self, "face_last_push", 0) + PUSH_SPACING - time.time()
+        if left > 0:
+            note(f"waiting {left:.0f} s: 30 s between sign-in pushes to one user")
+            time.sleep(left)
+        self.face_last_push = time.time()
+
+    def _face_oidc(self, sid, same):
+        """CIBA with acr_values LiveID (the request view, the CLI's refusal without --liveness, declined -> access_denied), then
+        the authorization code flow's LiveID sign-in in Chromium approved with --liveness: the tokens name the IDV session."""
+        meta = requests.get(self.base + "/.well-known/openid-configuration", timeout=10).json()
+        rp = RelyingParty(meta, self.base, None)
+        try:
+            body = {"protocol": "oidc", "name": "Face LiveID RP", "redirect_uris": [rp.redirect_uri],
+                    "grant_types": ["authorization_code", "refresh_token", CIBA_GRANT]}
+            r, app = self.admin.call("POST", "/applications", body)
+            app = app or {}
+            oidc = app.get("oidc") or {}
+            if not check("face OIDC: admin API POST /applications (OIDC, grants authorization_code, refresh_token and CIBA, redirect URI on "
+                         "127.0.0.1) -> 201 with oidc.client_id and the client_secret", r.status_code == 201 and bool(oidc.get("client_id"))
+                         and bool(app.get("client_secret")) and CIBA_GRANT in (oidc.get("grant_types") or []),
+                         f"HTTP {r.status_code} {json.dumps(dict(app, client_secret='…'))[:400]}"):
+                return
+            rp.client_id, rp.client_secret = oidc["client_id"], app["client_secret"]
+            auth = (rp.client_id, rp.client_secret)
+            self._face_ciba(meta, auth)
+            self._face_code_flow(meta, rp, sid, same)
+        finally:
+            rp.shutdown()
+
+    def _face_ciba(self, meta, auth):
+        label = "face OIDC CIBA (acr_values liveid)"
+        endpoint = meta.get("backchannel_authentication_endpoint")
+        if not check(f"{label}: discovery names the backchannel_authentication_endpoint and the CIBA grant",
+                     bool(endpoint) and CIBA_GRANT in (meta.get("grant_types_supported") or []), json.dumps(meta)[:400]):
+            return
+        self._face_push_spacing()
+        r = requests.post(endpoint, auth=auth, timeout=10, data={"scope": "openid", "login_hint": FACE_USER, "acr_values": LIVEID,
+                                                                 "binding_message": "Face check"})
+        doc = r.json() if r.headers.get("Content-Type", "").startswith("application/json") else {}
+        auth_req_id = doc.get("auth_req_id")
+        if not check(f"{label}: POST /oauth2/bc-authorize (client_secret_basic, login_hint {FACE_USER}) -> 200 auth_req_id, expires_in, interval 5",
+                     r.status_code == 200 and bool(auth_req_id) and doc.get("interval") == 5 and (doc.get("expires_in") or 0) > 0, short(r)):
+            return
+        poll = {"grant_type": CIBA_GRANT, "auth_req_id": auth_req_id}
+
+        def token_error():
+            t = requests.post(meta["token_endpoint"], auth=auth, data=poll, timeout=10)
+            try:
+                return t, t.json().get("error")
+            except ValueError:
+                return t, None
+        t, err = token_error()
+        check(f"{label}: the token endpoint -> 400 authorization_pending", t.status_code == 400 and err == "authorization_pending", short(t))
+        p = self.face_phone.run("pending", "--wait", "15", "--json")
+        check(f"{label}: `pending --json` shows the push with user_verification biometric, face_match required and the binding message",
+              p.returncode == 0 and re.search(r'"face_match"\s*:\s*"required"', p.all) is not None
+              and re.search(r'"user_verification"\s*:\s*"biometric"', p.all) is not None and "Face check" in p.all, p.all[-500:])
+        check(f"{label}: ... and no number: neither the device nor the CIBA client is ever told it (see the NOTE)",
+              re.search(r'"number"', p.all) is None and "number" not in doc, p.all[-300:] + json.dumps(doc))
+        note(f"{label}: a CIBA push is number-matched (LoginTransaction.number) but the number reaches neither the client "
+             "(bc-authorize answers auth_req_id, expires_in, interval) nor the phone (RequestView never carries it): a phone can only "
+             "guess it (1 in 90, a wrong number ends the request), so the CIBA approval is not driven here; the code flow below is")
+        a = self.face_phone.run("approve", "--number", "42", "--simulate-user-verification", "fingerprint")
+        check(f"{label}: `approve --number NN --simulate-user-verification fingerprint` without --liveness -> exit 2 asking for --liveness (nothing sent)",
+              a.returncode == 2 and "--liveness" in a.all, a.all[-400:])
+        t, err = token_error()
+        check(f"{label}: ... still authorization_pending", t.status_code == 400 and err == "authorization_pending", short(t))
+        a = self.face_phone.run("deny", "--json")
+        t, err = token_error()
+        check(f"{label}: `sigil-authenticator deny` -> 0; the token endpoint -> 400 access_denied", a.returncode == 0 and t.status_code == 400
+              and err == "access_denied", a.all[-200:] + " " + short(t))
+
+    def _face_code_flow(self, meta, rp, sid, same):
+        label = "face OIDC LiveID sign-in (code + PKCE, acr_values liveid, prompt=login)"
+        d = self.browser()
+        try:
+            d.get(rp.start("manual", acr_values=LIVEID, prompt="login"))
+            on_login = wait_for(lambda: urllib.parse.urlsplit(d.current_url).path == "/login" and d.find_elements(By.ID, "acr-note")
+                                and d.find_elements(By.ID, "push-button"), 20)
+            if not check(f"{label}: Chromium lands on Sigil's /login asking for the Sigil app (#acr-note, #push-button, no #passkey-button)",
+                         bool(on_login) and not d.find_elements(By.ID, "passkey-button"), d.current_url):
+                self.shot(d, "face-oidc-login")
+                return
+            d.find_element(By.ID, "username").send_keys(FACE_USER)
+            self._face_push_spacing()
+            d.find_element(By.ID, "push-button").click()
+            number = wait_for(lambda: re.fullmatch(r"\d\d", d.find_element(By.ID, "push-number").text.strip() or "")
+                              and d.find_element(By.ID, "push-number").text.strip(), 20)
+            if not check(f"{label}: {FACE_USER} typed, 'Send a request to my phone' -> #push-number shows the number", bool(number),
+                         d.find_element(By.ID, "auth-status").text):
+                self.shot(d, "face-oidc-push")
+                return
+            p = self.face_phone.run("pending", "--wait", "15", "--json")
+            check(f"{label}: `pending --json` shows the push with user_verification biometric and face_match required",
+                  p.returncode == 0 and re.search(r'"face_match"\s*:\s*"required"', p.all) is not None
+                  and re.search(r'"user_verification"\s*:\s*"biometric"', p.all) is not None, p.all[-500:])
+            count = len(rp.rounds)
+            a = self.face_phone.run("approve", "--number", number, "--simulate-user-verification", "fingerprint", "--liveness", same)
+            check(f"{label}: `approve --number N --simulate-user-verification fingerprint --liveness <obama__b frames>` -> exit 0, "
+                  "'Face matched your verified identity.'", a.returncode == 0 and "Face matched your verified identity" in a.all, a.all[-400:])
+            try:
+                rnd = rp.wait_round(count, 40)
+            except RuntimeError as error:
+                self.shot(d, "face-oidc-callback")
+                check(f"{label}: the browser reaches the RP's callback", False, f"{error}; browser at {d.current_url}")
+                return
+        finally:
+            self.quit(d)
+        if not check(f"{label}: the RP's callback (state, iss) exchanged the code with PKCE -> tokens", bool(rnd.token), rnd.describe()):
+            return
+        idc = rnd.id_claims or {}
+        check(f"{label}: authlib verified the ID token against the JWKS (RS256, kid, iss, aud, nonce, at_hash)", rnd.id_claims is not None,
+              rnd.id_error)
+        check(f"{label}: ID token {VERIFICATION_CLAIM} = the face user's IDV session ({sid}), acr {LIVEID}, amr with face and fpt",
+              idc.get(VERIFICATION_CLAIM) == sid and idc.get("acr") == LIVEID and {"face", "fpt"} <= set(idc.get("amr") or []),
+              json.dumps(idc)[:600])
+        rs = ResourceServer(self.base, meta["jwks_uri"], rp.client_id)
+        try:
+            atc = rs.validate(rnd.token["access_token"])
+            at_error = ""
+        except Exception as error:  # noqa: BLE001
+            atc, at_error = {}, repr(error)
+        finally:
+            rs.shutdown()
+        check(f"{label}: the JWT access token (validated as RFC 9068: at+jwt, JWKS, iss, aud, exp, client_id) carries the same "
+              f"{VERIFICATION_CLAIM}, acr {LIVEID}, amr with face", bool(atc) and atc.get(VERIFICATION_CLAIM) == sid and atc.get("acr") == LIVEID
+              and "face" in (atc.get("amr") or []), at_error or json.dumps(atc)[:600])
 
     # --- FAILED ---
 

@@ -19,8 +19,12 @@
 # liveness_mode active, finished by the capture page's own liveness run in Chromium fed the synthesised frames
 # through a test camera), the step-up's live face re-match (SIGIL_CONNECTORS_ONLY=face: a user verified through the
 # connector by her email, then `sigil-authenticator approve --liveness` with frames of the same person -> match, of
-# another -> refused three times, no_match); no key, webhook secret, hook secret or link secret in the server's output.
-# About 4 minutes (the hooks alone, SIGIL_CONNECTORS_ONLY=hooks, about 15 s). The driver's docstring lists every check.
+# another -> refused three times, no_match; then OpenID Connect for her: a CIBA request with acr_values
+# urn:sigil:acr:liveid asks the phone for the face re-match, and the code flow's LiveID sign-in in Chromium approved
+# with `approve --liveness` gives ID and access tokens naming her IDV session in urn:sigil:claims:verification_process);
+# no key, webhook secret, hook secret or link secret in the server's output.
+# About 5 minutes (the hooks alone, SIGIL_CONNECTORS_ONLY=hooks, about 15 s; face alone about 3). The driver's docstring
+# lists every check.
 # Needs the IDV engine ($SIGIL_IDV_ENGINE, default /usr/local/lib/sigil/sigil-idv-engine when it exists) and the
 # photographs in ../shared/fixtures ($SIGIL_FIXTURES_DIR overrides) for the identity verification cases: without
 # either there is nothing to decide a verification with, and those are one SKIP line (keys, step-up, hooks and the
