@@ -238,8 +238,10 @@ public struct Authenticator: Sendable {
 
     /// Asks the verifier, signs the approval (§1.2) over the typed number, and posts it.
     @discardableResult
+    /// A request without number matching (`view.numberMatching == false`, CIBA) takes number `""`.
     public func approve(_ request: ApprovalRequest, number: String) async throws -> AnswerResult {
-        guard number.utf8.count == 2, number.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+        let noNumber = request.view.numberMatching == false && number.isEmpty
+        guard noNumber || (number.utf8.count == 2 && number.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 })) else {
             throw AuthenticatorError(.invalidNumber, "type the two digits shown in the browser")
         }
         let enrolment = try await enrolment(for: request)

@@ -72,13 +72,17 @@ public struct RequestView: Codable, Sendable, Equatable {
     /// whose identity was verified): ask `POST …/transactions/{id}/face/challenge`, record it, send
     /// the frames to `…/face`, then approve. `matched` once it passed. Absent otherwise.
     public var faceMatch: String?
+    /// `false` when the request has no number to match (a CIBA request: nobody is at a browser to
+    /// show one; `message` carries the client's binding message instead): approve with number `""`.
+    /// Absent otherwise (pick the number the browser shows).
+    public var numberMatching: Bool?
 
     public init(
         transaction: String, kind: String, issuer: String, tenant: String, application: String, origin: String,
         requestedAt: String, expiresAt: String, requester: Requester, challenge: String, message: String? = nil,
-        userVerification: String? = nil, faceMatch: String? = nil
+        userVerification: String? = nil, faceMatch: String? = nil, numberMatching: Bool? = nil
     ) {
-        self.faceMatch = faceMatch
+        self.faceMatch = faceMatch; self.numberMatching = numberMatching
         self.transaction = transaction; self.kind = kind; self.issuer = issuer; self.tenant = tenant
         self.application = application; self.origin = origin; self.requestedAt = requestedAt; self.expiresAt = expiresAt
         self.requester = requester; self.challenge = challenge; self.message = message; self.userVerification = userVerification
@@ -87,6 +91,7 @@ public struct RequestView: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case transaction, kind, issuer, tenant, application, origin, requester, challenge, message
         case requestedAt = "requested_at", expiresAt = "expires_at", userVerification = "user_verification", faceMatch = "face_match"
+        case numberMatching = "number_matching"
     }
 
     // `message` and `location` are always present (null when absent), as documented.
@@ -100,6 +105,7 @@ public struct RequestView: Codable, Sendable, Equatable {
         try c.encode(message, forKey: .message)
         try c.encodeIfPresent(userVerification, forKey: .userVerification)
         try c.encodeIfPresent(faceMatch, forKey: .faceMatch)
+        try c.encodeIfPresent(numberMatching, forKey: .numberMatching)
     }
 }
 

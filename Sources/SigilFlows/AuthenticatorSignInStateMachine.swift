@@ -71,6 +71,8 @@ public struct AuthenticatorSignIn: Codable, Sendable, Equatable {
     /// Set when the approval needs a live face re-match first (a LiveID step-up of a user whose
     /// identity was verified with a portrait).
     public var faceRematch: FaceRematch?
+    /// A CIBA client's `binding_message`, shown on the phone (CIBA requests have no number to match).
+    public var bindingMessage: String?
 
     public init(
         channel: Channel, origin: String, browserHash: String, returnTo: String, issuer: String, browser: String,

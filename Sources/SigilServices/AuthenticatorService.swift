@@ -108,13 +108,16 @@ public struct AuthenticatorService: Sendable {
     /// `requireBiometric`: the phone is told a face or fingerprint is needed (LiveID).
     /// `faceRematch`: the approval needs a live face re-match against this verified portrait
     /// first (a connector's step-up; a LiveID sign-in finds the user's own when it is delivered).
+    /// `ciba`: a CIBA request, which has no browser to show a number: no number matching, and the
+    /// client's `bindingMessage` on the phone instead.
     public func startPush(
         tenant: Tenant, issuer: String, start: LoginStart, email: String, stepUpFor: String? = nil, requireBiometric: Bool = false,
-        faceRematch: AuthenticatorSignIn.FaceRematch? = nil
+        faceRematch: AuthenticatorSignIn.FaceRematch? = nil, ciba: Bool = false, bindingMessage: String? = nil
     ) async throws -> LoginTransaction {
         let transaction = try await create(
             channel: .push, tenant: tenant, issuer: issuer, start: start,
-            secret: nil, lifetime: policy.pushLifetime, stepUpFor: stepUpFor, requireBiometric: requireBiometric, faceRematch: faceRematch)
+            secret: nil, lifetime: policy.pushLifetime, stepUpFor: stepUpFor, requireBiometric: requireBiometric, faceRematch: faceRematch,
+            ciba: ciba, bindingMessage: bindingMessage)
         let service = self
         let normalised = email.trimmingCharacters(in: .whitespaces).lowercased()
         await dispatcher.enqueue { await service.dispatchPush(tenantID: tenant.id, transactionID: transaction.id, email: normalised) }
@@ -123,7 +126,8 @@ public struct AuthenticatorService: Sendable {
 
     func create(
         channel: AuthenticatorSignIn.Channel, tenant: Tenant, issuer: String, start: LoginStart, secret: String?,
-        lifetime: TimeInterval, stepUpFor: String? = nil, requireBiometric: Bool = false, faceRematch: AuthenticatorSignIn.FaceRematch? = nil
+        lifetime: TimeInterval, stepUpFor: String? = nil, requireBiometric: Bool = false, faceRematch: AuthenticatorSignIn.FaceRematch? = nil,
+        ciba: Bool = false, bindingMessage: String? = nil
     ) async throws -> LoginTransaction {
         let now = context.clock.now()
         let id = context.ids.make(.loginTransaction)
@@ -135,9 +139,10 @@ public struct AuthenticatorService: Sendable {
         flow.stepUpFor = stepUpFor
         if requireBiometric { flow.requiredUserVerification = "biometric" }
         flow.faceRematch = faceRematch
+        flow.bindingMessage = bindingMessage
         let transaction = LoginTransaction(
             id: id, tenantID: tenant.id, flow: .authenticatorSignIn(flow),
-            challenge: Base64URL.encode(context.random.bytes(32)), secretHash: secret.map(tokenHash), number: makeNumber(),
+            challenge: Base64URL.encode(context.random.bytes(32)), secretHash: secret.map(tokenHash), number: ciba ? nil : makeNumber(),
             createdAt: now, updatedAt: now, expiresAt: now.addingTimeInterval(lifetime))
         return try await context.store.loginTransactions.create(transaction)
     }
@@ -346,8 +351,8 @@ public struct AuthenticatorService: Sendable {
             tenant: tenant.displayName, application: s?.application ?? "\(tenant.displayName) account",
             origin: s?.origin ?? "", requestedAt: Wire.time(t.createdAt), expiresAt: Wire.time(t.expiresAt),
             requester: .init(ip: s?.clientIP, browser: s?.browser, location: nil),
-            challenge: t.challenge, message: nil, userVerification: s?.requiredUserVerification,
-            faceMatch: s?.faceRematch.map { $0.matched ? "matched" : "required" })
+            challenge: t.challenge, message: s?.bindingMessage, userVerification: s?.requiredUserVerification,
+            faceMatch: s?.faceRematch.map { $0.matched ? "matched" : "required" }, numberMatching: t.number == nil ? false : nil)
     }
 
     func checkAnswerable(_ t: LoginTransaction, now: Date) throws {

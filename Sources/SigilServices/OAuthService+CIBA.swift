@@ -49,7 +49,10 @@ extension OAuthService {
         // `acr_values` naming LiveID: the phone is asked for a face or fingerprint (and, for a user
         // whose identity was verified, a live face re-match); the tokens report what it did.
         let liveID = (p["acr_values"] ?? "").split(separator: " ").contains { $0 == ACR.liveID }
-        let transaction = try await authenticator.startPush(tenant: tenant, issuer: issuer, start: start, email: hint, requireBiometric: liveID)
+        // No browser shows a number: the phone shows the binding message instead (CIBA Core §7.1).
+        let transaction = try await authenticator.startPush(
+            tenant: tenant, issuer: issuer, start: start, email: hint, requireBiometric: liveID, ciba: true,
+            bindingMessage: p["binding_message"])
         var stored = ["client_id": client.clientID, "scope": scopes.joined(separator: " ")]
         if let acr = p["acr_values"] { stored["acr_values"] = acr }
         let now = context.clock.now()

@@ -345,9 +345,6 @@ struct Approve: AsyncParsableCommand {
     var liveness: String?
 
     func run() async throws {
-        if number == nil && !Terminal.isInteractive {
-            throw CLIFailure.usage("no terminal to ask for the number; pass --number")
-        }
         let verifier: any UserVerifier
         if let simulated {
             guard let method = UserVerificationMethod(rawValue: simulated), method != .none else {
@@ -381,10 +378,13 @@ struct Approve: AsyncParsableCommand {
                 if !json { print("Face matched your verified identity.") }
             }
             var typed = number
-            if typed == nil {
+            if request.view.numberMatching == false {
+                typed = "" // A CIBA request: no browser shows a number; the binding message is the check.
+            } else if typed == nil {
+                guard Terminal.isInteractive else { throw CLIFailure.usage("no terminal to ask for the number; pass --number") }
                 typed = Terminal.ask("Number shown in the browser: ")?.trimmingCharacters(in: .whitespaces)
             }
-            guard let typed, !typed.isEmpty else { throw AuthenticatorError.cancelled }
+            guard let typed, !typed.isEmpty || request.view.numberMatching == false else { throw AuthenticatorError.cancelled }
             let result: AnswerResult
             do {
                 result = try await authenticator.approve(request, number: typed)

@@ -98,6 +98,7 @@ func describe(_ request: ApprovalRequest, now: Date = Date()) -> String {
     ]
     if let message = view.message { lines.append("  Message:     \(message)") }
     if view.userVerification == "biometric" { lines.append("  Check:       face or fingerprint required (a PIN will not do)") }
+    if view.numberMatching == false { lines.append("  Number:      none to match (an application's request: check the message)") }
     if view.faceMatch == "required" { lines.append("  Face:        a live face re-match against your verified identity is required (--liveness DIR)") }
     return lines.joined(separator: "\n")
 }

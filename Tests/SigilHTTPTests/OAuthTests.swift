@@ -283,6 +283,11 @@ extension HTTPField.Name {
             let liveID = String(try #require(live["auth_req_id"] as? String).split(separator: ".")[0])
             let liveFlow = try await h.store.loginTransactions.get(tenantID: f.tenant.id, id: liveID).authenticatorSignIn
             #expect(liveFlow?.requiredUserVerification == "biometric")
+            // CIBA has no browser to show a number: none to match; the binding message is shown instead.
+            let row = try await h.store.loginTransactions.get(tenantID: f.tenant.id, id: transactionID)
+            #expect(row.number == nil && row.authenticatorSignIn?.bindingMessage == "Order 42")
+            let view = h.services.authenticator.view(row, tenant: f.tenant)
+            #expect(view.numberMatching == false && view.message == "Order 42")
             let secondFlow = try await h.store.loginTransactions.get(tenantID: f.tenant.id, id: String(secondID.split(separator: ".")[0]))
                 .authenticatorSignIn
             #expect(secondFlow?.requiredUserVerification == nil)
