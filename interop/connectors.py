@@ -121,9 +121,11 @@ Cases (PASS / FAIL / SKIP lines):
                through the admin API with the CIBA grant, interop/oidc_stepup.py's authlib RP on 127.0.0.1; sign-in pushes 30 s
                apart): CIBA, POST /oauth2/bc-authorize (client_secret_basic, login_hint her email, acr_values
                urn:sigil:acr:liveid, a binding_message) -> auth_req_id, the token endpoint authorization_pending; `pending
-               --json` shows user_verification biometric, face_match required, the binding message and no number (a CIBA
-               push's number reaches neither client nor phone: a NOTE, the CIBA approval is not driven); `approve` without
-               --liveness -> exit 2, still authorization_pending; `deny` -> access_denied. The code flow (PKCE, acr_values
+               --json` shows user_verification biometric, face_match required, the binding message, number_matching false
+               and no number (no browser shows one); `approve` without --liveness -> exit 2, still authorization_pending;
+               `approve --simulate-user-verification fingerprint --liveness <obama__b frames>` (no --number) -> "Face
+               matched…", the token endpoint -> 200 with an ID token carrying urn:sigil:claims:verification_process = her
+               IDV session, acr liveid, amr with face. The code flow (PKCE, acr_values
                urn:sigil:acr:liveid, prompt=login) in Chromium: /login offers the Sigil app only, her email, #push-button,
                `pending --json` face_match required and biometric, `approve --number N --simulate-user-verification
                fingerprint --liveness <obama__b frames>` -> "Face matched…"; the ID token (verified against the JWKS by
@@ -1391,12 +1393,12 @@ class Suite:
                 return
             rp.client_id, rp.client_secret = oidc["client_id"], app["client_secret"]
             auth = (rp.client_id, rp.client_secret)
-            self._face_ciba(meta, auth)
+            self._face_ciba(meta, auth, sid, same)
             self._face_code_flow(meta, rp, sid, same)
         finally:
             rp.shutdown()
 
-    def _face_ciba(self, meta, auth):
+    def _face_ciba(self, meta, auth, sid, same):
         label = "face OIDC CIBA (acr_values liveid)"
         endpoint = meta.get("backchannel_authentication_endpoint")
         if not check(f"{label}: discovery names the backchannel_authentication_endpoint and the CIBA grant",
@@ -1424,20 +1426,26 @@ class Suite:
         check(f"{label}: `pending --json` shows the push with user_verification biometric, face_match required and the binding message",
               p.returncode == 0 and re.search(r'"face_match"\s*:\s*"required"', p.all) is not None
               and re.search(r'"user_verification"\s*:\s*"biometric"', p.all) is not None and "Face check" in p.all, p.all[-500:])
-        check(f"{label}: ... and no number: neither the device nor the CIBA client is ever told it (see the NOTE)",
-              re.search(r'"number"', p.all) is None and "number" not in doc, p.all[-300:] + json.dumps(doc))
-        note(f"{label}: a CIBA push is number-matched (LoginTransaction.number) but the number reaches neither the client "
-             "(bc-authorize answers auth_req_id, expires_in, interval) nor the phone (RequestView never carries it): a phone can only "
-             "guess it (1 in 90, a wrong number ends the request), so the CIBA approval is not driven here; the code flow below is")
-        a = self.face_phone.run("approve", "--number", "42", "--simulate-user-verification", "fingerprint")
-        check(f"{label}: `approve --number NN --simulate-user-verification fingerprint` without --liveness -> exit 2 asking for --liveness (nothing sent)",
+        check(f"{label}: ... with number_matching false (no browser shows a number) and no number", re.search(r'"number_matching"\s*:\s*false', p.all)
+              is not None and re.search(r'"number"', p.all) is None and "number" not in doc, p.all[-300:] + json.dumps(doc))
+        a = self.face_phone.run("approve", "--simulate-user-verification", "fingerprint")
+        check(f"{label}: `approve --simulate-user-verification fingerprint` without --liveness -> exit 2 asking for --liveness (nothing sent)",
               a.returncode == 2 and "--liveness" in a.all, a.all[-400:])
         t, err = token_error()
         check(f"{label}: ... still authorization_pending", t.status_code == 400 and err == "authorization_pending", short(t))
-        a = self.face_phone.run("deny", "--json")
-        t, err = token_error()
-        check(f"{label}: `sigil-authenticator deny` -> 0; the token endpoint -> 400 access_denied", a.returncode == 0 and t.status_code == 400
-              and err == "access_denied", a.all[-200:] + " " + short(t))
+        a = self.face_phone.run("approve", "--simulate-user-verification", "fingerprint", "--liveness", same)
+        check(f"{label}: `approve --simulate-user-verification fingerprint --liveness <obama__b frames>` (no --number) -> exit 0, "
+              "'Face matched your verified identity.'", a.returncode == 0 and "Face matched your verified identity" in a.all, a.all[-400:])
+        t = requests.post(meta["token_endpoint"], auth=auth, data=poll, timeout=10)
+        body = t.json() if t.headers.get("Content-Type", "").startswith("application/json") else {}
+        idc = {}
+        try:
+            idc = json.loads(base64.urlsafe_b64decode(body.get("id_token", "..").split(".")[1] + "=="))
+        except (ValueError, IndexError):
+            pass
+        check(f"{label}: the token endpoint -> 200; the ID token carries {VERIFICATION_CLAIM} = the face user's IDV session, acr {LIVEID}, "
+              "amr with face", t.status_code == 200 and idc.get(VERIFICATION_CLAIM) == sid and idc.get("acr") == LIVEID
+              and "face" in (idc.get("amr") or []), short(t) + " " + json.dumps(idc)[:400])
 
     def _face_code_flow(self, meta, rp, sid, same):
         label = "face OIDC LiveID sign-in (code + PKCE, acr_values liveid, prompt=login)"
