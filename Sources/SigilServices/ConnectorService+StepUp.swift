@@ -138,14 +138,8 @@ extension ConnectorService {
 
     /// The active user named by email or id, with at least one enrolled Sigil authenticator.
     func stepUpUser(tenantID: String, _ identifier: String) async throws -> User {
-        let store = context.store
-        let found: User?
-        if identifier.hasPrefix(IdentifierKind.user.rawValue + "_") {
-            found = try? await store.users.get(tenantID: tenantID, id: identifier)
-        } else {
-            found = try await store.users.find(tenantID: tenantID, email: identifier.trimmingCharacters(in: .whitespaces).lowercased())
-        }
-        guard let user = found, user.status == .active, try await !store.authenticatorDevices.list(tenantID: tenantID, userID: user.id).isEmpty
+        guard let user = try await sigilUser(tenantID: tenantID, identifier), user.status == .active,
+            try await !context.store.authenticatorDevices.list(tenantID: tenantID, userID: user.id).isEmpty
         else {
             throw ServiceError(
                 .invalidInput, "no active user with an enrolled Sigil authenticator has this identifier",
@@ -227,12 +221,9 @@ extension ConnectorService {
                 matchResult: "pending", amr: [], userID: row.userID, number: row.number, expiresAt: c.answerBy, redirectURL: c.redirectURL,
                 faceMatch: c.faceVerification != nil ? "required" : nil)
         }
-        let methods = d.userVerification.map(AuthenticatorService.methods(userVerification:))
-        var amr = methods?.amr ?? []
-        // RFC 8176 `face`: the server's facial recognition against the verified portrait.
-        if d.faceMatch == "match", !amr.contains("face") { amr.insert("face", at: min(1, amr.count)) }
+        let methods = d.userVerification.map { AuthenticatorService.methods(userVerification: $0, faceRematched: d.faceMatch == "match") }
         return StepUpResult(
-            matchResult: d.matchResult.rawValue, confidence: d.userVerification.map(Self.confidence), amr: amr,
+            matchResult: d.matchResult.rawValue, confidence: d.userVerification.map(Self.confidence), amr: methods?.amr ?? [],
             acr: d.matchResult == .match ? methods?.acr : nil, reason: d.reason, userVerification: d.userVerification, userID: row.userID,
             number: nil, decidedAt: d.decidedAt, expiresAt: row.expiresAt, redirectURL: c.redirectURL, faceMatch: d.faceMatch,
             verificationProcess: d.faceMatch == "match" ? c.faceVerification : nil)
@@ -293,7 +284,7 @@ extension ConnectorService {
         if let uv = d.userVerification {
             details["user_verification"] = uv
             details["confidence"] = confidence(uv)
-            details["amr"] = AuthenticatorService.methods(userVerification: uv).amr.joined(separator: " ")
+            details["amr"] = AuthenticatorService.methods(userVerification: uv, faceRematched: d.faceMatch == "match").amr.joined(separator: " ")
         }
         if let reason = d.reason { details["reason"] = reason }
         if let face = d.faceMatch { details["face_match"] = face }

@@ -262,7 +262,6 @@ public struct ConnectorService: Sendable {
     /// The Sigil user an identifier names (`usr_…` id, or email), if any.
     func sigilUser(tenantID: String, _ identifier: String) async throws -> User? {
         if identifier.hasPrefix(IdentifierKind.user.rawValue + "_") { return try? await context.store.users.get(tenantID: tenantID, id: identifier) }
-        guard identifier.contains("@") else { return nil }
         return try await context.store.users.find(tenantID: tenantID, email: identifier.trimmingCharacters(in: .whitespaces).lowercased())
     }
 
