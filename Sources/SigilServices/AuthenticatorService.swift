@@ -272,6 +272,11 @@ public struct AuthenticatorService: Sendable {
     // MARK: the device side
 
     func loginTransaction(tenantID: String, id: String) async throws -> LoginTransaction {
+        try await Self.loginTransaction(context, tenantID: tenantID, id: id)
+    }
+
+    /// A QR or push sign-in row (also for the IDV service's face re-match), else "unknown".
+    static func loginTransaction(_ context: ServiceContext, tenantID: String, id: String) async throws -> LoginTransaction {
         do {
             let t = try await context.store.loginTransactions.get(tenantID: tenantID, id: id)
             guard t.kind == .authenticatorQR || t.kind == .authenticatorPush else { throw StoreError(.notFound, entity: "login transaction") }
@@ -286,7 +291,7 @@ public struct AuthenticatorService: Sendable {
         let transaction = try await loginTransaction(tenantID: tenant.id, id: transactionID)
         let now = context.clock.now()
         guard transaction.kind == .authenticatorQR else { throw AuthenticatorServiceError(.loginTransactionUnknown, "no such sign-in request") }
-        try checkAnswerable(transaction, now: now)
+        try Self.checkAnswerable(transaction, now: now)
         guard let expected = transaction.secretHash, constantTimeEquals(Array(tokenHash(secret).utf8), Array(expected.utf8)) else {
             try await countFailure(transaction, device: device, reason: "wrong_secret")
             throw AuthenticatorServiceError(.transactionSecretInvalid, "the code's secret does not match")
@@ -355,7 +360,7 @@ public struct AuthenticatorService: Sendable {
             faceMatch: s?.faceRematch.map { $0.matched ? "matched" : "required" }, numberMatching: t.number == nil ? false : nil)
     }
 
-    func checkAnswerable(_ t: LoginTransaction, now: Date) throws {
+    static func checkAnswerable(_ t: LoginTransaction, now: Date) throws {
         guard let machine = Self.machine(t) else { throw Self.deviceError(.unknown) }
         if let refusal = machine.answerable(now: now) { throw Self.deviceError(refusal) }
     }
@@ -397,7 +402,7 @@ public struct AuthenticatorService: Sendable {
         guard Self.belongs(transaction, to: device) else { throw AuthenticatorServiceError(.loginTransactionUnknown, "no such sign-in request") }
         let now = context.clock.now()
         do {
-            try checkAnswerable(transaction, now: now)
+            try Self.checkAnswerable(transaction, now: now)
         } catch let error as AuthenticatorServiceError {
             await context.recordFailure("authenticator.approval_failed", by: .user(device.user.id), tenantID: tenant.id, reason: error.code.name)
             throw error

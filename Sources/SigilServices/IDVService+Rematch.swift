@@ -41,16 +41,9 @@ extension IDVService {
 
     /// The push a device answers, if it expects a face re-match from this device.
     func rematchTransaction(tenantID: String, device: AuthenticatedDevice, transactionID: String) async throws -> LoginTransaction {
-        let t: LoginTransaction
-        do {
-            t = try await context.store.loginTransactions.get(tenantID: tenantID, id: transactionID)
-        } catch let error as StoreError where error.code == .notFound {
-            throw AuthenticatorServiceError(.loginTransactionUnknown, "no such sign-in request")
-        }
-        guard let machine = AuthenticatorService.machine(t), machine.belongs(device: device.device.id, user: device.user.id) else {
-            throw AuthenticatorServiceError(.loginTransactionUnknown, "no such sign-in request")
-        }
-        if let refusal = machine.answerable(now: context.clock.now()) { throw AuthenticatorService.deviceError(refusal) }
+        let t = try await AuthenticatorService.loginTransaction(context, tenantID: tenantID, id: transactionID)
+        guard AuthenticatorService.belongs(t, to: device) else { throw AuthenticatorServiceError(.loginTransactionUnknown, "no such sign-in request") }
+        try AuthenticatorService.checkAnswerable(t, now: context.clock.now())
         guard let face = t.authenticatorSignIn?.faceRematch, !face.matched else {
             throw AuthenticatorServiceError(.faceRematchNotExpected, "this request needs no face re-match")
         }
