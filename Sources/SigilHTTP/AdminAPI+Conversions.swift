@@ -58,7 +58,8 @@ extension AdminAPI {
     static func user(_ user: User) -> Schemas.User {
         .init(
             createdAt: user.createdAt, email: user.email, familyName: user.familyName, givenName: user.givenName, id: user.id,
-            status: .init(rawValue: user.status.rawValue), updatedAt: user.updatedAt, version: user.version)
+            status: .init(rawValue: user.status.rawValue), updatedAt: user.updatedAt, version: user.version,
+            roles: user.roles.compactMap { .init(rawValue: $0) })
     }
 
     static func userStatus<S: RawRepresentable<String>>(_ status: S) -> UserStatus {

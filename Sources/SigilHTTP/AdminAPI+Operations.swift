@@ -44,7 +44,7 @@ extension AdminAPI: APIProtocol {
             tenantID: try call.tenantID(),
             .init(
                 email: body.email, givenName: body.givenName, familyName: body.familyName,
-                status: body.status.map(Self.userStatus) ?? .active),
+                status: body.status.map(Self.userStatus) ?? .active, roles: body.roles?.map(\.rawValue) ?? []),
             by: call.principal)
         return .created(
             .init(
@@ -65,7 +65,7 @@ extension AdminAPI: APIProtocol {
         let status = body.status.map(Self.userStatus)
         let user = try await services.users.update(
             tenantID: tenantID, id: input.path.id,
-            .init(email: body.email, givenName: body.givenName, familyName: body.familyName, status: status),
+            .init(email: body.email, givenName: body.givenName, familyName: body.familyName, status: status, roles: body.roles?.map(\.rawValue)),
             expectedVersion: try Self.ifMatch(input.headers.ifMatch), by: call.principal)
         // A disabled user is signed out everywhere (grants revoked, back-channel logout).
         if status == .disabled {

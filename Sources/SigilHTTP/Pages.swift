@@ -32,6 +32,7 @@ struct Pages: Sendable {
         case stepUp = "step-up"
         case idv
         case liveID = "liveid"
+        case adminx
     }
 
     struct LoadError: Error, CustomStringConvertible {

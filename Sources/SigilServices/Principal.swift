@@ -10,6 +10,9 @@ public enum Principal: Sendable, Equatable {
     case user(String)
     /// An OAuth client acting at the token, PAR, introspection or revocation endpoint.
     case client(String)
+    /// A signed-in administrator in AdminX: a user with the `admin` role acting on their own tenant,
+    /// or on every tenant when `global` (an administrator of the `default` tenant, the deployment's own).
+    case administrator(userID: String, tenantID: String, global: Bool)
 
     public var auditName: String {
         switch self {
@@ -18,6 +21,7 @@ public enum Principal: Sendable, Equatable {
         case .adminToken(let id, _): "admin_token:\(id)"
         case .user(let id): "user:\(id)"
         case .client(let id): "client:\(id)"
+        case .administrator(let id, _, _): "user:\(id)"
         }
     }
 
@@ -26,6 +30,7 @@ public enum Principal: Sendable, Equatable {
         switch self {
         case .cli, .system: true
         case .adminToken(_, let scope): scope == nil || scope == tenantID
+        case .administrator(_, let own, let global): global || own == tenantID
         case .user, .client: false
         }
     }
@@ -34,6 +39,7 @@ public enum Principal: Sendable, Equatable {
         switch self {
         case .cli, .system: true
         case .adminToken(_, let scope): scope == nil
+        case .administrator(_, _, let global): global
         case .user, .client: false
         }
     }

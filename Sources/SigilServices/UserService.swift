@@ -13,8 +13,9 @@ public struct UserService: Sendable {
         public var givenName: String
         public var familyName: String
         public var status: UserStatus
-        public init(email: String, givenName: String, familyName: String, status: UserStatus = .active) {
-            self.email = email; self.givenName = givenName; self.familyName = familyName; self.status = status
+        public var roles: [String]
+        public init(email: String, givenName: String, familyName: String, status: UserStatus = .active, roles: [String] = []) {
+            self.email = email; self.givenName = givenName; self.familyName = familyName; self.status = status; self.roles = roles
         }
     }
 
@@ -23,13 +24,22 @@ public struct UserService: Sendable {
         public var givenName: String?
         public var familyName: String?
         public var status: UserStatus?
-        public init(email: String? = nil, givenName: String? = nil, familyName: String? = nil, status: UserStatus? = nil) {
-            self.email = email; self.givenName = givenName; self.familyName = familyName; self.status = status
+        /// Replaces the user's roles when set (`User.adminRole` is the only one).
+        public var roles: [String]?
+        public init(email: String? = nil, givenName: String? = nil, familyName: String? = nil, status: UserStatus? = nil, roles: [String]? = nil) {
+            self.email = email; self.givenName = givenName; self.familyName = familyName; self.status = status; self.roles = roles
         }
     }
 
-    static func validate(email: String?, givenName: String?, familyName: String?) -> [FieldError] {
+    /// The roles a user may hold.
+    public static let knownRoles: Set<String> = [User.adminRole]
+
+    static func validate(email: String?, givenName: String?, familyName: String?, roles: [String]? = nil) -> [FieldError] {
         var errors: [FieldError] = []
+        for role in roles ?? [] where !knownRoles.contains(role) {
+            errors.append(FieldError(field: "roles", message: "unknown role \(role); known: \(knownRoles.sorted().joined(separator: ", "))"))
+        }
+        if let roles, Set(roles).count != roles.count { errors.append(FieldError(field: "roles", message: "roles must be distinct")) }
         if let email, let message = Validate.email(email) { errors.append(FieldError(field: "email", message: message)) }
         if let givenName, let message = Validate.name(givenName, field: "given_name") { errors.append(FieldError(field: "given_name", message: message)) }
         if let familyName, let message = Validate.name(familyName, field: "family_name") { errors.append(FieldError(field: "family_name", message: message)) }
@@ -37,19 +47,22 @@ public struct UserService: Sendable {
     }
 
     static func summary(_ user: User) -> [String: String] {
-        ["email": user.email, "given_name": user.givenName, "family_name": user.familyName, "status": user.status.rawValue]
+        [
+            "email": user.email, "given_name": user.givenName, "family_name": user.familyName, "status": user.status.rawValue,
+            "roles": user.roles.joined(separator: ","),
+        ]
     }
 
     public func create(tenantID: String, _ input: NewUser, by principal: Principal) async throws -> User {
         try authorize(principal, tenantID)
-        let errors = Self.validate(email: input.email, givenName: input.givenName, familyName: input.familyName)
+        let errors = Self.validate(email: input.email, givenName: input.givenName, familyName: input.familyName, roles: input.roles)
         guard errors.isEmpty else { throw ServiceError.invalid(errors) }
         let now = context.clock.now()
         let user = User(
             id: context.ids.make(.user), tenantID: tenantID, email: input.email,
             givenName: input.givenName.trimmingCharacters(in: .whitespaces),
             familyName: input.familyName.trimmingCharacters(in: .whitespaces),
-            status: input.status, createdAt: now, updatedAt: now)
+            status: input.status, createdAt: now, updatedAt: now, roles: input.roles.sorted())
         let context = self.context
         return try await context.store.transaction { tx in
             let created = try await tx.users.create(user)
@@ -73,7 +86,7 @@ public struct UserService: Sendable {
 
     public func update(tenantID: String, id: String, _ patch: Patch, expectedVersion: Int?, by principal: Principal) async throws -> User {
         try authorize(principal, tenantID)
-        let errors = Self.validate(email: patch.email, givenName: patch.givenName, familyName: patch.familyName)
+        let errors = Self.validate(email: patch.email, givenName: patch.givenName, familyName: patch.familyName, roles: patch.roles)
         guard errors.isEmpty else { throw ServiceError.invalid(errors) }
         let now = context.clock.now()
         let context = self.context
@@ -83,6 +96,7 @@ public struct UserService: Sendable {
                 if let given = patch.givenName { user.givenName = given.trimmingCharacters(in: .whitespaces) }
                 if let family = patch.familyName { user.familyName = family.trimmingCharacters(in: .whitespaces) }
                 if let status = patch.status { user.status = status }
+                if let roles = patch.roles { user.roles = roles.sorted() }
                 user.updatedAt = now
             }
             try await tx.audit.append(
