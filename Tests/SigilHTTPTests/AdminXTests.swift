@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import SigilCore
 import SigilHTTP
+import SigilJOSE
 import SigilServices
 import SigilStore
 import Testing
@@ -407,6 +408,47 @@ import Testing
             #expect(lines.count == 61)
             let object = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any]
             #expect((object?["action"] as? String)?.hasPrefix("user.") == true)
+        }
+    }
+
+    // MARK: upstream IdPs
+
+    @Test func upstreamIdPsAreAddedShownChangedAndDeleted() async throws {
+        try await Harness.run { h in
+            let admin = try await Self.admin(h)
+            let csrf = try await admin.csrf()
+            // Without a metadata URL: refused next to the field, nothing created.
+            let refused = try await admin.post(
+                "/adminx/upstreams/new", ["name": "okta", "protocol": "saml", "metadata_url": "", "client_secret": "s3cret-typed"], csrf: csrf)
+            #expect(refused.status.code >= 400 && refused.text.contains(#"id="problem""#), "\(refused.text)")
+            #expect(!refused.text.contains("s3cret-typed"), "a typed secret is never sent back")
+            #expect(try await h.services.upstreams.list(tenantID: admin.tenant.id, by: .cli).isEmpty)
+
+            let material = try SigningKeyMaterial.generate(.rs256)
+            let pem = try SigningCertificate.make(
+                for: material, commonName: "okta", serialNumber: Array(repeating: 9, count: 16), notBefore: Date().addingTimeInterval(-60),
+                notAfter: Date().addingTimeInterval(86_400))
+            _ = try await h.services.upstreams.createSAML(
+                tenantID: admin.tenant.id,
+                .init(
+                    name: "okta", displayName: "Okta",
+                    metadata: .manual(
+                        entityID: "https://okta.example/exk1", ssoURL: "https://okta.example/sso", ssoBinding: "redirect", sloURL: nil, certificatesPEM: [pem]),
+                    emailDomains: ["example.org"], linkDomains: [], allowUnsolicited: false),
+                by: .cli)
+            let list = try await admin.get("/adminx/upstreams")
+            #expect(list.text.contains("/adminx/upstreams/okta"))
+            let page = try await admin.get("/adminx/upstreams/okta")
+            #expect(page.text.contains(">https://id.example.com/saml/sp/okta/acs</code>"), "\(page.text)")
+            #expect(page.text.contains(#"id="sp-entity-id""#) && page.text.contains(#"id="sp-metadata-url""#))
+            let saved = try await admin.post(
+                "/adminx/upstreams/okta", ["display_name": "Okta Workforce", "enabled": "on", "email_domains": "example.org\nexample.net"], csrf: csrf)
+            #expect(saved.status == .ok, "\(saved.text)")
+            let changed = try await h.services.upstreams.get(tenantID: admin.tenant.id, name: "okta", by: .cli)
+            #expect(changed.displayName == "Okta Workforce" && changed.policy.emailDomains == ["example.org", "example.net"])
+            let deleted = try await admin.post("/adminx/upstreams/okta/delete", [:], csrf: csrf)
+            #expect(deleted.status == .seeOther)
+            #expect(try await h.services.upstreams.list(tenantID: admin.tenant.id, by: .cli).isEmpty)
         }
     }
 }

@@ -37,6 +37,7 @@ struct AdminXRoutes {
         registerApplications(on: router)
         registerSettings(on: router)
         registerUsers(on: router)
+        registerUpstreams(on: router)
         registerAudit(on: router)
         registerTenants(on: router)
     }
@@ -202,7 +203,7 @@ struct AdminXCaller: Sendable {
     var root: String { base + AdminXRoutes.root }
 
     enum Section: String, CaseIterable {
-        case dashboard, applications, authorizationServer, federation, users, audit, tenants
+        case dashboard, applications, authorizationServer, federation, upstreams, users, audit, tenants
     }
 
     /// The page chrome: the sections (Tenants only for a global administrator), `current` marked.
@@ -210,7 +211,8 @@ struct AdminXCaller: Sendable {
         var nav: [(Section, String, String)] = [
             (.dashboard, "Dashboard", "/"), (.applications, "Applications", "/applications"),
             (.authorizationServer, "Authorization Server", "/settings/authorization-server"),
-            (.federation, "Federation", "/federation/saml"), (.users, "Users", "/users"), (.audit, "Audit log", "/audit"),
+            (.federation, "Federation", "/federation/saml"), (.upstreams, "Upstream IdPs", "/upstreams"), (.users, "Users", "/users"),
+            (.audit, "Audit log", "/audit"),
         ]
         if isGlobal { nav.append((.tenants, "Tenants", "/tenants")) }
         return AdminXView(
