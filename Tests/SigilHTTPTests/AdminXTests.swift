@@ -451,4 +451,62 @@ import Testing
             #expect(try await h.services.upstreams.list(tenantID: admin.tenant.id, by: .cli).isEmpty)
         }
     }
+
+    // MARK: webhooks, identity verification, integrations
+
+    @Test func webhookEndpointsAreAddedWithTheirSecretShownOnceRotatedAndDeleted() async throws {
+        try await Harness.run { h in
+            let admin = try await Self.admin(h)
+            let csrf = try await admin.csrf()
+            let refused = try await admin.post("/adminx/webhooks/new", ["url": "https://hooks.example.com/in", "event_types": "not an event"], csrf: csrf)
+            #expect(refused.status.code >= 400 && refused.text.contains(#"id="f-event_types-error""#), "\(refused.text)")
+            let created = try await admin.post(
+                "/adminx/webhooks/new", ["url": "https://hooks.example.com/in", "event_types": "user.created\nidv.decided", "enabled": "on"], csrf: csrf)
+            #expect(created.status == .ok, "\(created.text)")
+            let secret = try #require(Self.capture(#"<code id="webhook-secret" class="mono">([^<]+)</code>"#, created.text))
+            let id = try #require(Self.capture(#"<code id="webhook-id" class="mono">([^<]+)</code>"#, created.text))
+            let page = try await admin.get("/adminx/webhooks/\(id)")
+            #expect(page.status == .ok && !page.text.contains(secret))
+            let saved = try await admin.post("/adminx/webhooks/\(id)", ["url": "https://hooks.example.com/in", "event_types": "*"], csrf: csrf)
+            #expect(saved.status == .ok && saved.text.contains("Changes saved."), "\(saved.text)")
+            let rotated = try await admin.post("/adminx/webhooks/\(id)/secret", ["overlap_seconds": "3600"], csrf: csrf)
+            let second = try #require(Self.capture(#"<code id="webhook-secret" class="mono">([^<]+)</code>"#, rotated.text))
+            #expect(second != secret && rotated.text.contains("Previous secret also signs until"))
+            #expect(try await admin.post("/adminx/webhooks/\(id)/delete", [:], csrf: csrf).status == .seeOther)
+            #expect(try await admin.get("/adminx/webhooks").text.contains("No endpoints yet."))
+        }
+    }
+
+    @Test func theIdentityVerificationPolicyIsSavedAndABadValueIsShownByItsField() async throws {
+        try await Harness.run { h in
+            let admin = try await Self.admin(h)
+            let csrf = try await admin.csrf("/adminx/idv/policy")
+            let fields = [
+                "document_types.passport": "on", "countries": "D UTO", "minimum_age": "18", "require_face_match": "on", "require_liveness": "on",
+                "weakest_name_match": "normalised", "face_match_threshold": "0.55", "retention_days": "7",
+            ]
+            let saved = try await admin.post("/adminx/idv/policy", fields, csrf: csrf)
+            #expect(saved.status == .ok && saved.text.contains("Policy saved."), "\(saved.text)")
+            let policy = try await h.admin(.get, "/idv/policy").json()
+            #expect(policy["document_types"] as? [String] == ["passport"] && policy["countries"] as? [String] == ["D", "UTO"])
+            #expect(policy["minimum_age"] as? Int == 18 && policy["retention_days"] as? Int == 7)
+            var bad = fields
+            bad["face_match_threshold"] = "2.5"
+            let refused = try await admin.post("/adminx/idv/policy", bad, csrf: csrf)
+            #expect(refused.status.code >= 400 && refused.text.contains(#"id="f-face_match_threshold-error""#), "\(refused.text)")
+            #expect(try await h.admin(.get, "/idv/policy").json()["face_match_threshold"] as? Double == 0.55)
+        }
+    }
+
+    @Test func anIntegrationFormNeverSendsTheTypedSecretBack() async throws {
+        try await Harness.run { h in
+            let admin = try await Self.admin(h)
+            let form = try await admin.get("/adminx/integrations/new?kind=okta-saml")
+            #expect(form.text.contains(#"id="f-secret""#) && form.text.contains(#"type="password""#))
+            let refused = try await admin.post(
+                "/adminx/integrations/new", ["kind": "okta-saml", "domain": "", "secret": "00very-secret-token"], csrf: try await admin.csrf())
+            #expect(refused.status.code >= 400 && refused.text.contains(#"id="problem""#), "\(refused.text)")
+            #expect(!refused.text.contains("00very-secret-token"))
+        }
+    }
 }

@@ -70,10 +70,12 @@ extension AdminXRoutes {
             AdminXBlock(
                 "prebuilt", heading: "Pre-built integrations",
                 paragraphs: [
-                    "Auth0 (SAML or social connection), Okta (SAML identity provider or IDV) and Descope are set up from "
-                        + "the partner's side with one set of their admin credentials, used once and never stored: "
-                        + "`sigil integrations create` or POST /api/admin/v1/integrations (docs/integrations.md)."
-                ]),
+                    "Sigil sets up the partner's side too, with one set of their admin credentials used once and never stored. "
+                        + "Descope and other flow builders use the connector API (docs/connectors.md)."
+                ],
+                links: Self.integrationKinds.map { kind in
+                    AdminXLink(kind.label, "\(a.root)/integrations/new?kind=\(kind.value)", id: "prebuilt-\(kind.value)", text: kind.hint)
+                }),
         ]
         return render(view)
     }

@@ -38,7 +38,7 @@ extension AdminXRoutes {
                     rows: items.map { (u: Upstream) -> AdminXRow in
                         let problem = u.metadataRefreshError != nil
                         return AdminXRow(cells: [
-                            AdminXCell(u.displayName ?? u.name ?? "", href: "\(a.root)/upstreams/\(Self.segment(u.name ?? ""))", header: true),
+                            AdminXCell(u.displayName, href: "\(a.root)/upstreams/\(Self.segment(u.name))", header: true),
                             AdminXCell(u._protocol == .oidc ? "OpenID Connect" : "SAML 2.0"),
                             AdminXCell(u.issuer ?? u.idpEntityId ?? "", mono: true),
                             AdminXCell(
@@ -129,9 +129,9 @@ extension AdminXRoutes {
     func upstreamPage(
         _ context: SigilRequestContext, _ a: AdminXCaller, _ u: Upstream, flash: String?, form: [String: String]?, error: (any Error)?
     ) async throws -> Response {
-        let name = u.name ?? ""
+        let name = u.name
         let path = "\(a.root)/upstreams/\(Self.segment(name))"
-        var view = a.view(context, title: u.displayName ?? name, current: .upstreams, breadcrumbs: upstreamCrumbs(a))
+        var view = a.view(context, title: u.displayName, current: .upstreams, breadcrumbs: upstreamCrumbs(a))
         view.flash = flash
         if let problem = u.metadataRefreshError {
             view.problem = AdminXProblem(title: "The identity provider's metadata could not be refreshed", detail: problem)
@@ -182,7 +182,7 @@ extension AdminXRoutes {
         }
         let v =
             form ?? [
-                "display_name": u.displayName ?? "", "email_domains": (u.emailDomains ?? []).joined(separator: "\n"),
+                "display_name": u.displayName, "email_domains": u.emailDomains.joined(separator: "\n"),
                 "provision_users": u.provisionUsers == true ? "on" : "", "step_up": u.stepUp == true ? "on" : "",
                 "enabled": u.enabled == false ? "" : "on", "allow_unsolicited": u.allowUnsolicited == true ? "on" : "",
             ]
@@ -254,10 +254,10 @@ extension AdminXRoutes {
     func confirmDeleteUpstream(_ context: SigilRequestContext, _ a: AdminXCaller, name: String) async throws -> Response {
         let u = try await api.getUpstream(.init(path: .init(name: name))).ok.body.json
         let path = "\(a.root)/upstreams/\(Self.segment(name))"
-        var view = a.view(context, title: "Delete \(u.displayName ?? name)?", current: .upstreams, breadcrumbs: upstreamCrumbs(a))
+        var view = a.view(context, title: "Delete \(u.displayName)?", current: .upstreams, breadcrumbs: upstreamCrumbs(a))
         view.blocks = [
             AdminXBlock(
-                "confirm", paragraphs: ["People who sign in through \(u.displayName ?? name) can no longer do so. Their Sigil users stay."],
+                "confirm", paragraphs: ["People who sign in through \(u.displayName) can no longer do so. Their Sigil users stay."],
                 danger: true,
                 form: AdminXForm("delete-form", action: "\(path)/delete", submit: "Delete connection", danger: true, cancel: path, inputs: []))
         ]

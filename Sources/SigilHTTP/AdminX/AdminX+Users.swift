@@ -169,7 +169,7 @@ extension AdminXRoutes {
                     "passkeys-table", caption: "Passkeys", columns: ["Name", "Synced", "Added", "Last used", "Warning"],
                     rows: passkeys.map { p in
                         AdminXRow(cells: [
-                            AdminXCell(p.name ?? "Passkey", header: true), AdminXCell(p.backupEligible == true ? "yes" : "no"),
+                            AdminXCell(p.name, header: true), AdminXCell(p.backupEligible == true ? "yes" : "no"),
                             AdminXCell(Self.date(p.createdAt)), AdminXCell(Self.date(p.lastUsedAt)),
                             p.cloneWarning == true ? AdminXCell("possible copy", badge: "bad") : AdminXCell("—"),
                         ])
@@ -203,7 +203,7 @@ extension AdminXRoutes {
                     "consents-table", caption: "Applications the user allowed", columns: ["Application", "Scopes", "Allowed"],
                     rows: consents.map { c in
                         AdminXRow(cells: [
-                            AdminXCell(c.applicationName ?? c.clientId ?? "", header: true), AdminXCell((c.scopes ?? []).joined(separator: " "), mono: true),
+                            AdminXCell(c.applicationName ?? c.clientId, header: true), AdminXCell(c.scopes.joined(separator: " "), mono: true),
                             AdminXCell(Self.date(c.createdAt)),
                         ])
                     }, empty: "No consents.")))

@@ -38,6 +38,8 @@ struct AdminXRoutes {
         registerSettings(on: router)
         registerUsers(on: router)
         registerUpstreams(on: router)
+        registerWebhooks(on: router)
+        registerIntegrations(on: router)
         registerAudit(on: router)
         registerTenants(on: router)
     }
@@ -203,16 +205,16 @@ struct AdminXCaller: Sendable {
     var root: String { base + AdminXRoutes.root }
 
     enum Section: String, CaseIterable {
-        case dashboard, applications, authorizationServer, federation, upstreams, users, audit, tenants
+        case dashboard, applications, integrations, authorizationServer, federation, upstreams, users, idv, webhooks, audit, tenants
     }
 
     /// The page chrome: the sections (Tenants only for a global administrator), `current` marked.
     func view(_ context: SigilRequestContext, title: String, current: Section?, breadcrumbs: [AdminXLink] = []) -> AdminXView {
         var nav: [(Section, String, String)] = [
-            (.dashboard, "Dashboard", "/"), (.applications, "Applications", "/applications"),
+            (.dashboard, "Dashboard", "/"), (.applications, "Applications", "/applications"), (.integrations, "Integrations", "/integrations"),
             (.authorizationServer, "Authorization Server", "/settings/authorization-server"),
             (.federation, "Federation", "/federation/saml"), (.upstreams, "Upstream IdPs", "/upstreams"), (.users, "Users", "/users"),
-            (.audit, "Audit log", "/audit"),
+            (.idv, "Identity verification", "/idv/policy"), (.webhooks, "Webhooks", "/webhooks"), (.audit, "Audit log", "/audit"),
         ]
         if isGlobal { nav.append((.tenants, "Tenants", "/tenants")) }
         return AdminXView(
