@@ -102,7 +102,8 @@ import Testing
             for path in [
                 "/adminx/", "/adminx/applications", "/adminx/applications/new", "/adminx/applications/new/oidc", "/adminx/applications/new/saml",
                 "/adminx/settings/authorization-server", "/adminx/federation/saml", "/adminx/users", "/adminx/users/invite", "/adminx/audit",
-                "/adminx/tenants",
+                "/adminx/tenants", "/adminx/upstreams", "/adminx/upstreams/new", "/adminx/webhooks", "/adminx/webhooks/new", "/adminx/integrations",
+                "/adminx/integrations/new", "/adminx/idv/policy", "/adminx/connectors",
             ] {
                 let page = try await admin.get(path)
                 #expect(page.status == .ok, "\(path): \(page.text)")
@@ -507,6 +508,47 @@ import Testing
                 "/adminx/integrations/new", ["kind": "okta-saml", "domain": "", "secret": "00very-secret-token"], csrf: try await admin.csrf())
             #expect(refused.status.code >= 400 && refused.text.contains(#"id="problem""#), "\(refused.text)")
             #expect(!refused.text.contains("00very-secret-token"))
+        }
+    }
+
+    @Test func connectorKeysAndHookSourcesShowTheirSecretsOnce() async throws {
+        try await Harness.run { h in
+            let admin = try await Self.admin(h)
+            let csrf = try await admin.csrf("/adminx/connectors")
+            let noScopes = try await admin.post("/adminx/connectors/keys", ["name": "Descope"], csrf: csrf)
+            #expect(noScopes.status.code >= 400 && noScopes.text.contains(#"id="f-scopes-error""#), "\(noScopes.text)")
+            let created = try await admin.post(
+                "/adminx/connectors/keys",
+                [
+                    "name": "Descope", "scopes.idv:write": "on", "scopes.idv:read": "on", "scopes.stepup:write": "on", "scopes.stepup:read": "on",
+                    "redirect_origins": "https://app.example.com",
+                ],
+                csrf: csrf)
+            #expect(created.status == .ok, "\(created.text)")
+            let key = try #require(Self.capture(#"<code id="issued-secret" class="mono">([^<]+)</code>"#, created.text))
+            #expect(key.hasPrefix("sck_"))
+            // The key works on the connector API.
+            let listed = try await h.request(.get, "/api/v1/connectors/idv/sessions/idv_00000000000000000000000000", headers: [.authorization: "Bearer \(key)"])
+            #expect(listed.status == .notFound, "\(listed.text)")
+            let page = try await admin.get("/adminx/connectors")
+            #expect(!page.text.contains(key))
+            let hook = try await admin.post(
+                "/adminx/connectors/hooks",
+                [
+                    "name": "descope", "connector_key_id": try #require(Self.capture(#"<option value="(cnk_[0-9a-z]+)""#, page.text)),
+                    "signature": "descope_hmac",
+                ],
+                csrf: csrf)
+            #expect(hook.status == .ok, "\(hook.text)")
+            #expect(hook.text.contains("https://id.example.com/api/v1/hooks/descope") && hook.text.contains(#"id="issued-secret""#))
+            let keyID = try #require(Self.capture(#"/adminx/connectors/keys/(cnk_[0-9a-z]+)/revoke"#, page.text))
+            #expect(try await admin.get("/adminx/connectors/keys/\(keyID)/revoke").text.contains("Revoke this connector key?"))
+            #expect(try await admin.post("/adminx/connectors/keys/\(keyID)/revoke", [:], csrf: csrf).status == .seeOther)
+            let refused = try await h.request(
+                .get, "/api/v1/connectors/idv/sessions/idv_00000000000000000000000000", headers: [.authorization: "Bearer \(key)"])
+            #expect(refused.status == .unauthorized)
+            let bad = try await admin.post("/adminx/idv/cscas", ["pem": "not a certificate"], csrf: csrf)
+            #expect(bad.status.code >= 400 && bad.text.contains(#"id="problem""#), "\(bad.text)")
         }
     }
 }

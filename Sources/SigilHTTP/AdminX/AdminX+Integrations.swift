@@ -178,9 +178,10 @@ extension AdminXRoutes {
 
     // MARK: IDV policy
 
-    func idvPolicy(_ context: SigilRequestContext, _ a: AdminXCaller, _ posted: [String: String]?, _ error: (any Error)?, flash: String?) async throws
-        -> Response
-    {
+    func idvPolicy(
+        _ context: SigilRequestContext, _ a: AdminXCaller, _ posted: [String: String]?, _ error: (any Error)?, flash: String?,
+        cscaForm: [String: String]? = nil, cscaError: (any Error)? = nil
+    ) async throws -> Response {
         let policy = try await api.getIdvPolicy(.init()).ok.body.json
         let v =
             posted ?? [
@@ -235,7 +236,37 @@ extension AdminXRoutes {
                             hint: "Evidence and verified identities are deleted this many days after the decision; 0 deletes evidence at once."),
                     ]))
         ]
-        let status = error.map { Self.show($0, on: &view, formBlock: 0) } ?? .ok
+        let cscas = try await api.listIdvCscas(.init()).ok.body.json.items
+        view.blocks.append(
+            AdminXBlock(
+                "cscas",
+                table: AdminXTable(
+                    "cscas-table", caption: "Trusted document signers (CSCAs) for ePassport chips",
+                    columns: ["Subject", "SHA-256", "Imported"],
+                    rows: cscas.map { c in
+                        AdminXRow(cells: [
+                            AdminXCell(c.subject, header: true), AdminXCell(String(c.id.prefix(16)) + "…", mono: true), AdminXCell(Self.date(c.createdAt)),
+                        ])
+                    }, empty: "None imported: chips cannot pass passive authentication until a country's CSCA is here."),
+                buttons: cscas.prefix(20).map { c in
+                    AdminXButton(
+                        buttonID: "delete-csca-\(c.id.prefix(12))", buttonAction: "\(a.root)/idv/cscas/\(Self.segment(c.id))/delete",
+                        buttonLabel: "Remove \(c.subject)", buttonDanger: true)
+                }))
+        view.blocks.append(
+            AdminXBlock(
+                "import-cscas", heading: "Import CSCA certificates",
+                form: AdminXForm(
+                    "csca-form", action: "\(a.root)/idv/cscas", submit: "Import",
+                    inputs: [
+                        AdminXInput(
+                            .textarea(rows: 5), name: "pem", label: "Certificates (PEM)", value: cscaForm?["pem"] ?? "",
+                            hint: "One or more CERTIFICATE blocks. A whole ICAO master list: `sigil idv import-cscas` on the server.")
+                    ])))
+        var status = error.map { Self.show($0, on: &view, formBlock: 0) } ?? .ok
+        if let cscaError, let index = view.blocks.firstIndex(where: { $0.blockID == "import-cscas" }) {
+            status = Self.show(cscaError, on: &view, formBlock: index)
+        }
         return render(view, status: status)
     }
 

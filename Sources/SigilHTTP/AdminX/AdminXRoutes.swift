@@ -40,6 +40,7 @@ struct AdminXRoutes {
         registerUpstreams(on: router)
         registerWebhooks(on: router)
         registerIntegrations(on: router)
+        registerConnectors(on: router)
         registerAudit(on: router)
         registerTenants(on: router)
     }
@@ -176,7 +177,8 @@ struct AdminXRoutes {
         if formBlock < view.blocks.count, var form = view.blocks[formBlock].form {
             let unplaced = form.inputs.place(errors)
             for input in form.inputs where input.inputError != nil {
-                links.append(AdminXLink("\(input.inputLabel): \(input.inputError ?? "")", "#\(input.options.first?.optionID ?? input.inputID)"))
+                let target = input.isChoices ? input.options.first?.optionID ?? input.inputID : input.inputID
+                links.append(AdminXLink("\(input.inputLabel): \(input.inputError ?? "")", "#\(target)"))
             }
             links += unplaced.map { AdminXLink("\($0.field): \($0.message)", "#\(form.formID)") }
             view.blocks[formBlock].form = form
@@ -205,13 +207,14 @@ struct AdminXCaller: Sendable {
     var root: String { base + AdminXRoutes.root }
 
     enum Section: String, CaseIterable {
-        case dashboard, applications, integrations, authorizationServer, federation, upstreams, users, idv, webhooks, audit, tenants
+        case dashboard, applications, integrations, connectors, authorizationServer, federation, upstreams, users, idv, webhooks, audit, tenants
     }
 
     /// The page chrome: the sections (Tenants only for a global administrator), `current` marked.
     func view(_ context: SigilRequestContext, title: String, current: Section?, breadcrumbs: [AdminXLink] = []) -> AdminXView {
         var nav: [(Section, String, String)] = [
             (.dashboard, "Dashboard", "/"), (.applications, "Applications", "/applications"), (.integrations, "Integrations", "/integrations"),
+            (.connectors, "Connectors", "/connectors"),
             (.authorizationServer, "Authorization Server", "/settings/authorization-server"),
             (.federation, "Federation", "/federation/saml"), (.upstreams, "Upstream IdPs", "/upstreams"), (.users, "Users", "/users"),
             (.idv, "Identity verification", "/idv/policy"), (.webhooks, "Webhooks", "/webhooks"), (.audit, "Audit log", "/audit"),
