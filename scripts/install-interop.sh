@@ -15,6 +15,8 @@
 #                                 Sigil's outbound webhooks send; interop/webhook_receiver.py, scripts/interop-webhooks.sh)
 #                                 http-message-signatures (pyauth's RFC 9421 HTTP Message Signatures: the flow builder signs
 #                                 the inbound hooks it posts to Sigil with it; interop/flow_builder.py, scripts/interop-connectors.sh)
+#                                 axe-selenium-python 2.1.6 (ships axe-core's axe.min.js: the accessibility scan of every
+#                                 AdminX page; interop/adminx.py, scripts/interop-adminx.sh)
 #   xmlsec1                     : pysaml2 verifies signatures and decrypts assertions with it
 #   openssl                     : interop/idv_passport.py makes the synthetic ePassport PKI and signs EF.SOD with it
 #                                 (zbarimg and rsvg-convert also read the IDV hand-off QR code, interop/idv_e2e.py)
@@ -34,8 +36,8 @@ if [ ! -x /opt/peers-venv/bin/python ]; then
     python3 -m venv /opt/peers-venv
 fi
 /opt/peers-venv/bin/pip install -q --disable-pip-version-check selenium requests cryptography authlib idpyoidc pysaml2 python3-saml lxml xmlsec schemathesis \
-    openapi-core pyyaml standardwebhooks http-message-signatures
-/opt/peers-venv/bin/python -c 'import selenium, requests, cryptography, authlib, idpyoidc, saml2, openapi_core, yaml, standardwebhooks, http_message_signatures; print("selenium", selenium.__version__, "authlib", authlib.__version__, "standardwebhooks", standardwebhooks.__version__)'
+    openapi-core pyyaml standardwebhooks http-message-signatures axe-selenium-python==2.1.6
+/opt/peers-venv/bin/python -c 'import selenium, requests, cryptography, authlib, idpyoidc, saml2, openapi_core, yaml, standardwebhooks, http_message_signatures, axe_selenium_python; print("selenium", selenium.__version__, "authlib", authlib.__version__, "standardwebhooks", standardwebhooks.__version__)'
 # python3-saml refuses to run when lxml and xmlsec were built against different libxml2 versions.
 /opt/peers-venv/bin/python -c 'import xmlsec, lxml.etree as e; from onelogin.saml2.auth import OneLogin_Saml2_Auth
 assert xmlsec.get_libxml_version() == e.LIBXML_VERSION[:3], (xmlsec.get_libxml_version(), e.LIBXML_VERSION)
