@@ -32,7 +32,7 @@ extension AdminAPI: APIProtocol {
     package func listUsers(_ input: Operations.ListUsers.Input) async throws -> Operations.ListUsers.Output {
         let call = try AdminCall.get()
         let page = try await services.users.list(
-            tenantID: try call.tenantID(), page: try Self.page(input.query.limit, input.query.cursor),
+            tenantID: try call.tenantID(), page: try Self.page(input.query.limit, input.query.cursor), emailContaining: input.query.q,
             by: call.principal)
         return .ok(.init(body: .json(.init(items: page.items.map(Self.user), nextCursor: page.nextCursor))))
     }

@@ -53,6 +53,23 @@ struct SQLUserStore: UserStore {
         }
     }
 
+    func search(tenantID: String, emailContaining text: String, page: PageRequest) async throws -> Page<User> {
+        // LIKE with its wildcards escaped: the text is matched literally, on both dialects.
+        let escaped = text.lowercased().replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+            .replacingOccurrences(of: "_", with: "\\_")
+        return try await runner.read("user") { db in
+            let rows = try await db.raw(
+                """
+                SELECT \(unsafeRaw: Self.columns) FROM users
+                WHERE tenant_id = \(bind: tenantID) AND id > \(bind: page.after ?? "")
+                AND email_normalized LIKE \(bind: "%" + escaped + "%") ESCAPE '\\'
+                ORDER BY id LIMIT \(bind: Int64(page.limit + 1))
+                """
+            ).all()
+            return try Pagination.page(rows.map(Self.decode), limit: page.limit, id: \.id)
+        }
+    }
+
     func update(
         tenantID: String, id: String, expectedVersion: Int?,
         _ mutate: @escaping @Sendable (inout User) throws -> Void

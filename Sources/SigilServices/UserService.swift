@@ -79,8 +79,12 @@ public struct UserService: Sendable {
         return try await context.store.users.get(tenantID: tenantID, id: id)
     }
 
-    public func list(tenantID: String, page: PageRequest, by principal: Principal) async throws -> Page<User> {
+    /// The tenant's users in id order; with `emailContaining`, only those whose email contains it.
+    public func list(tenantID: String, page: PageRequest, emailContaining: String? = nil, by principal: Principal) async throws -> Page<User> {
         try authorize(principal, tenantID)
+        if let text = emailContaining?.trimmingCharacters(in: .whitespaces), !text.isEmpty {
+            return try await context.store.users.search(tenantID: tenantID, emailContaining: text, page: page)
+        }
         return try await context.store.users.list(tenantID: tenantID, page: page)
     }
 
@@ -105,6 +109,19 @@ public struct UserService: Sendable {
                     targetID: id, before: Self.summary(before), after: Self.summary(after)))
             return after
         }
+    }
+
+    /// What an administrator sees of a user beyond the profile: their Sigil authenticator devices and active sessions.
+    public struct Activity: Sendable {
+        public let devices: [AuthenticatorDevice]
+        public let sessions: [Session]
+    }
+
+    public func activity(tenantID: String, userID: String, by principal: Principal) async throws -> Activity {
+        try authorize(principal, tenantID)
+        let devices = try await context.store.authenticatorDevices.list(tenantID: tenantID, userID: userID)
+        let sessions = try await context.store.sessions.listActive(tenantID: tenantID, userID: userID, now: context.clock.now())
+        return Activity(devices: devices, sessions: sessions)
     }
 
     public func delete(tenantID: String, id: String, expectedVersion: Int?, by principal: Principal) async throws {

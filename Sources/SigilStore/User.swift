@@ -43,6 +43,8 @@ public protocol UserStore: Sendable {
     func get(tenantID: String, id: String) async throws -> User
     func find(tenantID: String, email: String) async throws -> User?
     func list(tenantID: String, page: PageRequest) async throws -> Page<User>
+    /// Users whose normalised email contains `text` (compared in lower case), in id order.
+    func search(tenantID: String, emailContaining text: String, page: PageRequest) async throws -> Page<User>
     /// Reads the user under a lock, applies `mutate`, and writes it back in one transaction.
     /// Throws `conflict` when `expectedVersion` is given and differs from the stored version.
     func update(

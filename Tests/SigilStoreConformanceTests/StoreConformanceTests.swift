@@ -130,6 +130,32 @@ struct StoreConformanceTests {
     }
 
     @Test(arguments: Backend.enabled)
+    func usersAreFoundByPartOfTheirEmailLiterallyAndPerTenant(_ backend: Backend) async throws {
+        try await withFreshStore(backend) { (store: SQLStore) async throws in
+            let acme = try await store.tenants.create(f.tenant("acme"))
+            let other = try await store.tenants.create(f.tenant("other"))
+            var grace: [String] = []
+            for email in ["Grace.Hopper@Example.com", "grace_h@example.org", "ada@example.com", "g%race@example.net"] {
+                f.clock.advance(by: 1)
+                let user = try await store.users.create(f.user(acme, email))
+                if email.lowercased().contains("grace") { grace.append(user.id) }
+            }
+            _ = try await store.users.create(f.user(other, "grace@elsewhere.example"))
+            let found = try await store.users.search(tenantID: acme.id, emailContaining: "GRACE", page: PageRequest(limit: 10))
+            #expect(found.items.map(\.id) == grace.sorted())
+            // LIKE's wildcards are matched as themselves.
+            #expect(try await store.users.search(tenantID: acme.id, emailContaining: "_", page: PageRequest(limit: 10)).items.count == 1)
+            #expect(try await store.users.search(tenantID: acme.id, emailContaining: "%", page: PageRequest(limit: 10)).items.count == 1)
+            #expect(try await store.users.search(tenantID: acme.id, emailContaining: "g%r", page: PageRequest(limit: 10)).items.count == 1)
+            // Pages, in id order.
+            let first = try await store.users.search(tenantID: acme.id, emailContaining: "example", page: PageRequest(limit: 2))
+            #expect(first.items.count == 2 && first.nextCursor != nil)
+            let second = try await store.users.search(tenantID: acme.id, emailContaining: "example", page: PageRequest(limit: 2, after: first.nextCursor))
+            #expect(second.items.count == 2 && second.nextCursor == nil)
+        }
+    }
+
+    @Test(arguments: Backend.enabled)
     func applicationsRoundTripAndAreUniquePerTenant(_ backend: Backend) async throws {
         try await withFreshStore(backend) { (store: SQLStore) async throws in
             let acme = try await store.tenants.create(f.tenant("acme"))

@@ -57,7 +57,7 @@ extension AdminXRoutes {
         var cursor = cursor
         var scanned = 0
         while scanned < scan {
-            let page = try await api.listAuditEvents(.init(query: .init(limit: filter.isEmpty ? limit : 200, cursor: cursor))).ok.body.json
+            let page = try await api.listAuditEvents(.init(query: .init(limit: filter.isEmpty ? min(limit, 200) : 200, cursor: cursor))).ok.body.json
             for event in page.items {
                 scanned += 1
                 guard filter.matches(event) else { continue }

@@ -30,17 +30,15 @@ extension AdminXRoutes {
         if request.uri.queryParameters.get("deleted") != nil { view.flash = "User deleted." }
         var items: [Components.Schemas.User]
         var next: String?
-        if query.isEmpty {
-            let page = try await api.listUsers(.init(query: .init(limit: 25, cursor: cursor))).ok.body.json
-            items = page.items
-            next = page.nextCursor.map { "\(a.root)/users?cursor=\(Self.queryEncode($0))" }
-        } else {
-            // An exact email address or user id (the list itself needs the same admin authorization).
-            _ = try await api.listUsers(.init(query: .init(limit: 1))).ok
+        if query.hasPrefix("usr_"), !query.contains("@") {
+            // A user ID: that user (through the API's own read), or nobody.
             items = []
-            var found = try await services.context.store.users.find(tenantID: a.tenant.id, email: query)
-            if found == nil, query.hasPrefix("usr_") { found = try await services.context.store.users.get(tenantID: a.tenant.id, id: query) }
-            if let found { items = [try await api.getUser(.init(path: .init(id: found.id))).ok.body.json] }
+            if let found = try? await api.getUser(.init(path: .init(id: query))).ok.body.json { items = [found] }
+        } else {
+            let page = try await api.listUsers(.init(query: .init(limit: 25, cursor: cursor, q: query.isEmpty ? nil : query))).ok.body.json
+            items = page.items
+            let q = query.isEmpty ? "" : "q=\(Self.queryEncode(query))&"
+            next = page.nextCursor.map { "\(a.root)/users?\(q)cursor=\(Self.queryEncode($0))" }
         }
         let rows = items.map { user in
             AdminXRow(cells: [
@@ -55,14 +53,17 @@ extension AdminXRoutes {
                 "search",
                 form: AdminXForm(
                     "user-search", action: "\(a.root)/users", submit: "Search", get: true,
-                    inputs: [AdminXInput(.text("search"), name: "q", label: "Find a user", value: query, hint: "An email address or a user ID (usr_…).")])),
+                    inputs: [
+                        AdminXInput(.text("search"), name: "q", label: "Find a user", value: query, hint: "Part of an email address, or a user ID (usr_…).")
+                    ])),
             AdminXBlock("actions", links: [AdminXLink("Invite a user", "\(a.root)/users/invite", id: "invite-user", primary: true)]),
             AdminXBlock(
                 "list",
                 table: AdminXTable(
                     "users", caption: query.isEmpty ? "Users" : "Users matching “\(query)”", columns: ["Email", "Name", "Status", "Created"], rows: rows,
                     empty: query.isEmpty
-                        ? "No users yet. Invite one: they enrol a passkey or the Sigil authenticator from the link." : "No user has that email address or ID.",
+                        ? "No users yet. Invite one: they enrol a passkey or the Sigil authenticator from the link."
+                        : "No user has an email address containing that, or that ID.",
                     first: cursor == nil && query.isEmpty ? nil : "\(a.root)/users", next: next)),
         ]
         return render(view)
@@ -132,9 +133,8 @@ extension AdminXRoutes {
         let passkeys = try await api.listUserPasskeys(.init(path: .init(id: id))).ok.body.json.items
         let consents = try await api.listUserConsents(.init(path: .init(id: id))).ok.body.json.items
         // Read beside the API's operations (whose authorization just passed): phones, sessions, verification.
-        let store = services.context.store
-        let devices = try await store.authenticatorDevices.list(tenantID: a.tenant.id, userID: id)
-        let sessions = try await store.sessions.listActive(tenantID: a.tenant.id, userID: id, now: services.context.clock.now())
+        let activity = try await services.users.activity(tenantID: a.tenant.id, userID: id, by: a.principal)
+        let devices = activity.devices, sessions = activity.sessions
         let identity = try await services.idv.latestIdentity(tenantID: a.tenant.id, userID: id)
         let path = "\(a.root)/users/\(Self.segment(id))"
         let name = [user.givenName, user.familyName].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")

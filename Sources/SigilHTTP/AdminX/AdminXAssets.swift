@@ -78,8 +78,7 @@ enum AdminXAssets {
     .flash { border-left: 4px solid var(--ok); background: #eaf6ee; padding: 0.75rem 1rem; margin: 1rem 0; }
     .problem { border: 2px solid var(--danger); background: #fdeeee; padding: 0.75rem 1rem; margin: 1rem 0; border-radius: 0.4rem; }
     .problem h2 { color: var(--danger); }
-    dl.fields { margin: 0; display: grid; gap: 0.5rem; }
-    dl.fields .field { display: grid; grid-template-columns: minmax(10rem, 16rem) 1fr; gap: 0.25rem 1rem; align-items: baseline; }
+    dl.fields { margin: 0; display: grid; grid-template-columns: minmax(10rem, 16rem) 1fr; gap: 0.5rem 1rem; align-items: baseline; }
     dl.fields dt { font-weight: 600; }
     dl.fields dd { margin: 0; overflow-wrap: anywhere; }
     code { font-family: ui-monospace, "SFMono-Regular", Menlo, monospace; font-size: 0.95em; overflow-wrap: anywhere; }
@@ -117,7 +116,8 @@ enum AdminXAssets {
     .req { color: var(--muted); font-weight: 400; }
     .actions { display: flex; gap: 1rem; align-items: center; margin-top: 1rem; }
     @media (max-width: 40rem) {
-      dl.fields .field { grid-template-columns: 1fr; }
+      dl.fields { grid-template-columns: 1fr; gap: 0.15rem; }
+      dl.fields dd { margin-bottom: 0.5rem; }
       header form.signout { margin-left: 0; }
       main { padding: 0.75rem; }
     }

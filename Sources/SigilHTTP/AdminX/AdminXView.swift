@@ -172,6 +172,9 @@ struct AdminXInput {
     var inputError: String?
     var inputRequired: Bool
     var inputType: String = "text"
+    /// `off` for text inputs, `new-password` for a partner's secret (so no saved password is filled in);
+    /// none where the value would not be valid for the type.
+    var inputAutocomplete: String? = nil
     var inputRows: Int = 4
     var isText = false, isTextarea = false, isSelect = false, isChoices = false, isHidden = false
     var options: [AdminXOption] = []
@@ -185,7 +188,10 @@ struct AdminXInput {
         inputID = "f-" + name.replacingOccurrences(of: ".", with: "-")
         inputName = name; inputLabel = label; inputValue = value; inputHint = hint; inputRequired = required
         switch kind {
-        case .text(let type): isText = true; inputType = type
+        case .text(let type):
+            isText = true
+            inputType = type
+            inputAutocomplete = type == "text" ? "off" : type == "password" ? "new-password" : nil
         case .textarea(let rows): isTextarea = true; inputRows = rows
         case .select: isSelect = true
         case .checkboxes, .radios, .checkbox: isChoices = true
