@@ -557,4 +557,24 @@ import Testing
             #expect(bad.status.code >= 400 && bad.text.contains(#"id="problem""#), "\(bad.text)")
         }
     }
+
+    @Test func anAdministratorSignedInLongAgoSignsInAgainFirst() async throws {
+        let clock = ManualClock(Date())
+        try await Harness.run(clock: clock) { h in
+            let admin = try await Self.admin(h)
+            #expect(try await admin.get("/adminx/users").status == .ok)
+            clock.advance(by: 50 * 60) // active: the idle timeout does not end the session
+            _ = try await admin.get("/adminx/")
+            clock.advance(by: 50 * 60)
+            _ = try await admin.get("/adminx/")
+            clock.advance(by: 50 * 60)
+            _ = try await admin.get("/adminx/")
+            clock.advance(by: 50 * 60)
+            _ = try await admin.get("/adminx/")
+            clock.advance(by: 50 * 60)
+            let stale = try await admin.get("/adminx/users")
+            #expect(stale.status == .seeOther)
+            #expect(stale.headers[.location] == "/login?prompt=login&return_to=/adminx/users")
+        }
+    }
 }

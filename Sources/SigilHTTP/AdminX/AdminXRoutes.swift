@@ -23,6 +23,9 @@ struct AdminXRoutes {
     var pages: Pages = .standard
 
     static let root = "/adminx"
+    /// An administrator's sign-in older than this is asked again before AdminX acts (`prompt=login`:
+    /// the same session is re-authenticated in place). Sessions themselves live up to 12 hours.
+    static let maximumAuthenticationAge: TimeInterval = 4 * 3600
     /// SAML metadata pasted into a form can be large; nothing else comes near this.
     static let maxFormBytes = 512 * 1024
 
@@ -76,10 +79,11 @@ struct AdminXRoutes {
         let base = Web.basePath(context)
         let caller: AdminXCaller
         switch try await gate(request, context) {
-        case .signIn:
+        case .signIn(let loginBase, let again):
             let path = context.originalPath.isEmpty ? request.uri.path : context.originalPath
             let back = path + (request.uri.query.map { "?\($0)" } ?? "")
-            return Web.redirect("\(base)/login?return_to=\(Self.queryEncode(request.method == .get ? back : base + Self.root + "/"))")
+            let prompt = again ? "prompt=login&" : ""
+            return Web.redirect("\(loginBase)/login?\(prompt)return_to=\(Self.queryEncode(request.method == .get ? back : base + Self.root + "/"))")
         case .notAdministrator(let user):
             await services.context.recordFailure(
                 "adminx.access_denied", by: .user(user.id), tenantID: try context.requireTenant().id,
@@ -111,7 +115,8 @@ struct AdminXRoutes {
     }
 
     enum GateResult {
-        case signIn
+        /// Nobody is signed in (false), or an administrator's sign-in is too old (true: sign in again).
+        case signIn(loginBase: String, again: Bool)
         case notAdministrator(User)
         case administrator(AdminXCaller)
     }
@@ -122,7 +127,9 @@ struct AdminXRoutes {
         let tenant = try context.requireTenant()
         let base = Web.basePath(context)
         let own = try await context.browserSession(request, services.sessions)
+        let now = services.context.clock.now()
         if let (session, user) = own, user.isAdmin {
+            if now.timeIntervalSince(session.authTime) > Self.maximumAuthenticationAge { return .signIn(loginBase: base, again: true) }
             let global = tenant.slug == Tenant.defaultSlug
             return .administrator(
                 AdminXCaller(
@@ -137,6 +144,10 @@ struct AdminXRoutes {
         {
             let suffix = "/t/\(tenant.slug)"
             let homeBase = base.hasSuffix(suffix) ? String(base.dropLast(suffix.count)) : base
+            if now.timeIntervalSince(session.authTime) > Self.maximumAuthenticationAge {
+                // Their home tenant's sign-in page re-authenticates them; then back here.
+                return .signIn(loginBase: homeBase, again: true)
+            }
             return .administrator(
                 AdminXCaller(
                     session: session, user: user, tenant: tenant, base: base,
@@ -145,7 +156,7 @@ struct AdminXRoutes {
                     signOutBase: homeBase))
         }
         if let (_, user) = own { return .notAdministrator(user) }
-        return .signIn
+        return .signIn(loginBase: base, again: false)
     }
 
     static func queryEncode(_ value: String) -> String {
