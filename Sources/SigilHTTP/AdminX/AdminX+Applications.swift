@@ -351,6 +351,7 @@ extension AdminXRoutes {
                             ("manual", "Enter them by hand", nil),
                         ], selected: [source]),
                     AdminXInput(.text("url"), name: "metadata_url", label: "Metadata URL", value: metadataURL, hint: "Fetched once now, over https."),
+                    AdminXInput(.fileInto("f-metadata"), name: "metadata_file", label: "Metadata file", hint: "Fills the box below."),
                     AdminXInput(.textarea(rows: 4), name: "metadata", label: "Metadata XML", value: metadata),
                 ]
             }

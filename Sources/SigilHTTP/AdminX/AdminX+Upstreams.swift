@@ -63,6 +63,10 @@ extension AdminXRoutes {
             AdminXInput(
                 .text("url"), name: "metadata_url", label: "Metadata URL (SAML)", value: v["metadata_url"] ?? "",
                 hint: "Enter the IdP's metadata URL: Sigil imports it now and refreshes it daily."),
+            AdminXInput(.fileInto("f-metadata"), name: "metadata_file", label: "Or its metadata file (SAML)", hint: "Fills the box below."),
+            AdminXInput(
+                .textarea(rows: 3), name: "metadata", label: "Or its metadata XML (SAML)", value: v["metadata"] ?? "",
+                hint: "Used when no metadata URL is given; not refreshed."),
             AdminXInput(.text("url"), name: "issuer", label: "Issuer (OpenID Connect)", value: v["issuer"] ?? ""),
             AdminXInput(.text("text"), name: "client_id", label: "Client ID (OpenID Connect)", value: v["client_id"] ?? ""),
             AdminXInput(
@@ -108,8 +112,12 @@ extension AdminXRoutes {
             if !domains.isEmpty { object["email_domains"] = domains }
             if oidc {
                 for name in ["issuer", "client_id", "client_secret"] { if let value = Self.trimmed(form, name) { object[name] = value } }
+            } else if let url = Self.trimmed(form, "metadata_url") {
+                object["metadata_url"] = url
+            } else if let xml = Self.trimmed(form, "metadata") {
+                object["metadata"] = xml
             } else {
-                object["metadata_url"] = Self.trimmed(form, "metadata_url") ?? ""
+                object["metadata_url"] = ""
             }
             created = try await api.createUpstream(.init(body: .json(try Self.body(Components.Schemas.CreateUpstream.self, object)))).created.body.json
         } catch {

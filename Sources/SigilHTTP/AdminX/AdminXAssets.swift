@@ -38,6 +38,17 @@ enum AdminXAssets {
         });
       });
 
+      // A metadata file: read here and put into its textarea (the form sends the text, not the file).
+      document.querySelectorAll("input[type=file][data-fill]").forEach(function (picker) {
+        picker.addEventListener("change", async function () {
+          const target = document.getElementById(picker.dataset.fill);
+          const file = picker.files && picker.files[0];
+          if (!target || !file) return;
+          target.value = await file.text();
+          say("Read " + file.name);
+        });
+      });
+
       // A refused form: move focus to the summary, which links to each field.
       const problem = document.getElementById("problem");
       if (problem) problem.focus();

@@ -162,7 +162,9 @@ struct AdminXOption {
 
 /// One form control with its label, hint and error (`aria-describedby` names both).
 struct AdminXInput {
-    enum Kind { case text(String), textarea(rows: Int), select, checkboxes, radios, checkbox, hidden }
+    /// `fileInto`: a file picker that fills the textarea named by its id (adminx.js reads the file in
+    /// the browser); it has no name, so the form never sends the file itself.
+    enum Kind { case text(String), textarea(rows: Int), select, checkboxes, radios, checkbox, hidden, fileInto(String) }
 
     let inputID: String
     let inputName: String
@@ -177,6 +179,7 @@ struct AdminXInput {
     var inputAutocomplete: String? = nil
     var inputRows: Int = 4
     var isText = false, isTextarea = false, isSelect = false, isChoices = false, isHidden = false
+    var fillTarget: String? = nil
     var options: [AdminXOption] = []
     var inputDescribedBy: String? = nil
 
@@ -196,6 +199,7 @@ struct AdminXInput {
         case .select: isSelect = true
         case .checkboxes, .radios, .checkbox: isChoices = true
         case .hidden: isHidden = true
+        case .fileInto(let target): fillTarget = target
         }
         let id = inputID
         options = choices.enumerated().map { index, choice in
