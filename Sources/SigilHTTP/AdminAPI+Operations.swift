@@ -31,6 +31,10 @@ extension AdminAPI: APIProtocol {
 
     package func listUsers(_ input: Operations.ListUsers.Input) async throws -> Operations.ListUsers.Output {
         let call = try AdminCall.get()
+        // The document's bounds on q (the generated decoder does not check lengths).
+        if let q = input.query.q, !(1...254).contains(q.unicodeScalars.count) {
+            throw Problem(status: .badRequest, type: "invalid-query", title: "Invalid query parameter", detail: "q must be 1–254 characters")
+        }
         let page = try await services.users.list(
             tenantID: try call.tenantID(), page: try Self.page(input.query.limit, input.query.cursor), emailContaining: input.query.q,
             by: call.principal)

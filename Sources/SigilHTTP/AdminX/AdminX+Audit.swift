@@ -75,7 +75,7 @@ extension AdminXRoutes {
         let cursor = request.uri.queryParameters.get("cursor").map { String($0) }
         let (events, next) = try await auditEvents(filter: filter, cursor: cursor, limit: 50, scan: 2000)
         var view = a.view(context, title: "Audit log", current: .audit)
-        view.intro = "Every change and security decision in this tenant, newest first. The log is hash-chained: `sigil audit verify` checks it."
+        view.intro = "Every change and security decision in this tenant, newest first. The log is hash-chained: sigil audit verify on the server checks it."
         let rows = events.map { e in
             AdminXRow(cells: [
                 AdminXCell(Self.date(e.occurredAt)), AdminXCell(e.action ?? "", mono: true, header: true),

@@ -261,7 +261,7 @@ extension AdminXRoutes {
                     inputs: [
                         AdminXInput(
                             .textarea(rows: 5), name: "pem", label: "Certificates (PEM)", value: cscaForm?["pem"] ?? "",
-                            hint: "One or more CERTIFICATE blocks. A whole ICAO master list: `sigil idv import-cscas` on the server.")
+                            hint: "One or more CERTIFICATE blocks. A whole ICAO master list: sigil idv import-cscas on the server.")
                     ])))
         var status = error.map { Self.show($0, on: &view, formBlock: 0) } ?? .ok
         if let cscaError, let index = view.blocks.firstIndex(where: { $0.blockID == "import-cscas" }) {

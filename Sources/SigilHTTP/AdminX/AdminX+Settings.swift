@@ -96,7 +96,8 @@ extension AdminXRoutes {
                         + "and current previous: give SAML service providers the next certificate before you rotate."
                 ],
                 table: AdminXTable(
-                    "keys-table", caption: "Signing keys", columns: ["Algorithm", "State", "Key ID", "Created", "Certificate"], rows: rows, empty: "No keys."),
+                    "keys-table", caption: "Keys by algorithm and state", columns: ["Algorithm", "State", "Key ID", "Created", "Certificate"], rows: rows,
+                    empty: "No keys."),
                 links: [AdminXLink("Rotate keys…", "\(a.root)/federation/keys/rotate", id: "rotate-keys")]))
         return render(view)
     }

@@ -100,6 +100,10 @@ enum AdminXAssets {
     th, td { text-align: left; padding: 0.45rem 0.6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
     th { background: var(--panel); }
     td.primary { font-weight: 600; }
+    td code { overflow-wrap: normal; word-break: normal; }
+    form.inline { display: flex; flex-wrap: wrap; gap: 0 1rem; align-items: flex-end; }
+    form.inline .input { flex: 1 1 12rem; margin: 0.5rem 0; }
+    form.inline .actions { margin: 0.5rem 0; }
     .empty { color: var(--muted); font-style: italic; }
     .badge { display: inline-block; padding: 0 0.45rem; border-radius: 0.3rem; font-size: 0.85rem; border: 1px solid currentColor; }
     .badge.ok { color: var(--ok); } .badge.bad { color: var(--danger); } .badge.info { color: var(--accent); } .badge.muted { color: var(--muted); }
