@@ -15,6 +15,10 @@
 #   SIGIL_BIN                  the sigil binary (default .build/release/sigil; build it first with
 #                              `swift build -c release --product sigil`; this script never builds)
 #   GLEWLWYD_BENCH_LOG_LEVEL   glewlwyd's log_level (default INFO, its packaged default)
+#   GLEWLWYD_BENCH_PBKDF2_ITERATIONS  PBKDF2 iterations glewlwyd hashes the client secret with
+#                              (default 1, like Sigil's single SHA-256 of a random secret;
+#                              glewlwyd's own default, 150000, makes its token endpoint PBKDF2-bound)
+#   TMPDIR                     where the temporary directory (both databases) goes (default /tmp)
 #   SIGIL_RSA_SIGNER           passed to Sigil as is (boringssl to compare signers)
 # Needs root to install glewlwyd and wrk with apt-get when they are missing.
 # See scripts/bench/README.md, "Sigil beside glewlwyd".
@@ -33,7 +37,7 @@ while [ "$#" -gt 0 ]; do
     case "$1" in
         --duration) DURATION=${2:-}; shift ;;
         --rounds) ROUNDS=${2:-}; shift ;;
-        -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
         *) echo "usage: $0 [--duration SECONDS] [--rounds N]" >&2; exit 2 ;;
     esac
     shift
@@ -85,6 +89,9 @@ case "$SIGIL_BIN" in */debug/* | *debug*) echo "bench: $SIGIL_BIN looks like a d
 
 unset SIGIL_DATABASE_URL SIGIL_MASTER_KEY SIGIL_HOST SIGIL_PORT SIGIL_DATA_DIR SIGIL_PUBLIC_URL SIGIL_LOG_LEVEL
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sigil-glewlwyd-bench.XXXXXX")
+# Both databases live here: on a disk, glewlwyd's SQLite (rollback journal, synchronous FULL) pays
+# fsyncs on every token that Sigil's (WAL, synchronous NORMAL) does not; on tmpfs neither does.
+WORK_FS=$(stat -f -c %T "$WORK" 2>/dev/null || echo unknown)
 SIGIL_PID=""
 GLEWLWYD_PID=""
 cleanup() {
@@ -117,14 +124,22 @@ print(h.get("alg"), h.get("kid"), len(t))'
 section "glewlwyd $GLEWLWYD_VERSION: throwaway SQLite database and config"
 GW_DIR=$WORK/glewlwyd
 mkdir -p "$GW_DIR"
-python3 - "$GLEWLWYD_SCHEMA" "$GW_DIR/glewlwyd.db" <<'PY'
-import gzip, sqlite3, sys
-src, db = sys.argv[1], sys.argv[2]
+GW_PBKDF2_ITERATIONS=${GLEWLWYD_BENCH_PBKDF2_ITERATIONS:-1}
+case "$GW_PBKDF2_ITERATIONS" in '' | *[!0-9]* | 0) echo "GLEWLWYD_BENCH_PBKDF2_ITERATIONS must be a positive integer" >&2; exit 2 ;; esac
+python3 - "$GLEWLWYD_SCHEMA" "$GW_DIR/glewlwyd.db" "$GW_PBKDF2_ITERATIONS" <<'PY'
+import gzip, json, sqlite3, sys
+src, db, iterations = sys.argv[1], sys.argv[2], int(sys.argv[3])
 sql = (gzip.open(src, "rt") if src.endswith(".gz") else open(src)).read()
 c = sqlite3.connect(db)
 c.executescript(sql)
-c.commit()
 assert c.execute("SELECT count(*) FROM g_user WHERE gu_username = 'admin'").fetchone()[0] == 1
+# The database client backend's "pbkdf2-iterations" (CLIENT_DATABASE.md): how client secrets are
+# hashed when the client is added, and so what every client authentication costs.
+(params,) = c.execute("SELECT gcmi_parameters FROM g_client_module_instance WHERE gcmi_name = 'database'").fetchone()
+params = json.loads(params)
+params["pbkdf2-iterations"] = iterations
+c.execute("UPDATE g_client_module_instance SET gcmi_parameters = ? WHERE gcmi_name = 'database'", (json.dumps(params),))
+c.commit()
 PY
 GW_PORT=$(free_port)
 GW="http://127.0.0.1:$GW_PORT"
@@ -217,6 +232,9 @@ PY
 gw_admin POST /mod/plugin/ "$GW_DIR/plugin.json"
 gw_admin POST /scope/ "$GW_DIR/scope.json"
 gw_admin POST /client/ "$GW_DIR/client.json"
+stored=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT gc_password FROM g_client WHERE gc_client_id = ?", (sys.argv[2],)).fetchone()[0].rsplit(",", 1)[-1])' "$GW_DIR/glewlwyd.db" "$GW_CLIENT")
+[ "$stored" = "$GW_PBKDF2_ITERATIONS" ] || { echo "bench: glewlwyd stored the client secret with $stored PBKDF2 iterations, not $GW_PBKDF2_ITERATIONS" >&2; exit 1; }
+echo "glewlwyd client secret: PBKDF2-HMAC-SHA256, $stored iteration(s) (glewlwyd's default is 150000)"
 GW_TOKEN_URL="$GW/api/oidc/token"
 GW_DISCOVERY_URL="$GW/api/oidc/.well-known/openid-configuration"
 GW_TOKEN_BODY="grant_type=client_credentials&scope=$GW_SCOPE"
@@ -339,6 +357,7 @@ PY
 }
 
 section "alternating rounds: wrk -t1 -c$CONNECTIONS -d${DURATION}s, $ROUNDS rounds, $(nproc) cores"
+echo "databases on $WORK_FS ($WORK); glewlwyd client secrets: $GW_PBKDF2_ITERATIONS PBKDF2 iteration(s)"
 echo "load before: $(uptime)"
 for round in $(seq 1 "$ROUNDS"); do
     measure "$round" token sigil "$SG_TOKEN_URL" "$WORK/token-sigil.lua"
@@ -353,9 +372,10 @@ SIGIL_RSS=$(rss_kib "$SIGIL_PID")
 GLEWLWYD_RSS=$(rss_kib "$GLEWLWYD_PID")
 
 section "result"
-python3 - "$RESULTS" "$ROUNDS" "$DURATION" "$CONNECTIONS" "$SIGIL_BIN" "$GLEWLWYD_VERSION" "${SIGIL_RSS:-null}" "${GLEWLWYD_RSS:-null}" "$LOAD_AFTER" <<'PY'
+python3 - "$RESULTS" "$ROUNDS" "$DURATION" "$CONNECTIONS" "$SIGIL_BIN" "$GLEWLWYD_VERSION" "${SIGIL_RSS:-null}" "${GLEWLWYD_RSS:-null}" "$LOAD_AFTER" \
+    "$GW_PBKDF2_ITERATIONS" "$WORK_FS" <<'PY'
 import json, os, statistics, sys
-path, rounds, duration, conns, binary, gw_version, sigil_rss, gw_rss, load = sys.argv[1:]
+path, rounds, duration, conns, binary, gw_version, sigil_rss, gw_rss, load, iterations, work_fs = sys.argv[1:]
 rows = [l.rstrip("\n").split("\t") for l in open(path) if l.strip()]
 num = lambda v: None if v == "null" else float(v)
 runs = {}
@@ -363,7 +383,8 @@ for r, scen, server, rps, p50, p99, non2xx, sock in rows:
     runs[(int(r), scen, server)] = dict(rps=num(rps), p50=num(p50), p99=num(p99), non2xx=int(non2xx), sock=int(sock))
 goals = {"token": 5.0, "discovery": 1.0}
 out = {"rounds": int(rounds), "duration_s": int(duration), "connections": int(conns), "cores": os.cpu_count(),
-       "sigil_bin": binary, "glewlwyd_version": gw_version,
+       "sigil_bin": binary, "glewlwyd_version": gw_version, "glewlwyd_pbkdf2_iterations": int(iterations),
+       "work_fs": work_fs,
        "sigil_rss_after_kib": int(sigil_rss) if sigil_rss.isdigit() else None,
        "glewlwyd_rss_after_kib": int(gw_rss) if gw_rss.isdigit() else None}
 med = lambda xs, digits=1: round(statistics.median(xs), digits) if xs else None
