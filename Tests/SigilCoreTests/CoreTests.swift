@@ -17,6 +17,30 @@ import X509
         }
     }
 
+    /// The hand-written encoder against Foundation's standard base64 with the RFC 4648 §5
+    /// substitutions, on every length of a few blocks and every byte value in every position.
+    @Test func encodesAsFoundationWithTheURLAlphabet() {
+        var generator = SystemRandomNumberGenerator()
+        for length in 0..<70 {
+            for _ in 0..<8 {
+                let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                let expected = Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+                    .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+                #expect(Base64URL.encode(bytes) == expected)
+            }
+        }
+        let all = (0...255).map { UInt8($0) }
+        for shift in 0..<3 {
+            let bytes = Array(all.dropFirst(shift))
+            #expect(
+                Base64URL.encode(bytes)
+                    == Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+                    .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: ""))
+        }
+        #expect(Base64URL.encode([UInt8]()) == "")
+        #expect(Base64URL.encode([0xFB, 0xFF]) == "-_8")
+    }
+
     @Test func rejectsTheStandardAlphabetPaddingAndJunk() {
         #expect(Base64URL.decode("ab+/") == nil)
         #expect(Base64URL.decode("YQ==") == nil)
