@@ -66,20 +66,32 @@ actor AsyncLock {
     }
 }
 
-/// SQLite: one connection; every statement and transaction takes the lock, so a transaction's
-/// statements never interleave with another task's. `BEGIN IMMEDIATE` takes SQLite's write lock
-/// at once, so other processes on the same file (CLI commands beside `sigil serve`) wait on
-/// `busy_timeout` instead of failing half-way.
+/// SQLite: one writer connection and, for a database file, a small pool of reader connections.
+///
+/// Writes and transactions take the writer's lock, so a transaction's statements never interleave
+/// with another task's; `BEGIN IMMEDIATE` takes SQLite's write lock at once, so other processes on
+/// the same file (CLI commands beside `sigil serve`) wait on `busy_timeout` instead of failing
+/// half-way. Reads outside a transaction go to a reader (WAL lets readers run beside the writer,
+/// each statement seeing the last commit), so a read never queues behind a transaction, the way
+/// reads on PostgreSQL's pool do not. Readers are `query_only`: a write sent to one by mistake
+/// fails instead of slipping past the writer's lock. An in-memory database has no readers (each
+/// connection would open its own empty database): everything goes through the writer.
 final class SQLiteBackend: SQLBackend {
     let flavor = SQLFlavor.sqlite
     private let connection: SQLiteConnection
     private let lock = AsyncLock()
+    private let readers: ConnectionPool<SQLiteConnection>?
 
-    private init(connection: SQLiteConnection) {
+    private init(connection: SQLiteConnection, readers: [SQLiteConnection]) {
         self.connection = connection
+        self.readers = readers.isEmpty ? nil : ConnectionPool(readers)
     }
 
-    static func open(path: String?, logger: Logger) async throws -> SQLiteBackend {
+    /// Reader connections of a database file: enough to keep SQLite's thread pool busy while one
+    /// slow read (an audit export) runs.
+    static let defaultReaders = 4
+
+    static func open(path: String?, logger: Logger, readers readerCount: Int = defaultReaders) async throws -> SQLiteBackend {
         let storage: SQLiteConnection.Storage = path.map { .file(path: $0) } ?? .memory
         let connection = try await SQLiteConnection.open(storage: storage, logger: logger)
         let db = connection.sql(queryLogLevel: .trace)
@@ -89,10 +101,67 @@ final class SQLiteBackend: SQLBackend {
         try await db.raw("PRAGMA busy_timeout = 10000").run()
         try await db.raw("PRAGMA foreign_keys = ON").run()
         try await db.raw("PRAGMA synchronous = NORMAL").run()
-        return SQLiteBackend(connection: connection)
+        var readers: [SQLiteConnection] = []
+        if path != nil {
+            do {
+                for _ in 0..<max(0, readerCount) {
+                    let reader = try await SQLiteConnection.open(storage: storage, logger: logger)
+                    readers.append(reader)
+                    let rdb = reader.sql(queryLogLevel: .trace)
+                    try await rdb.raw("PRAGMA busy_timeout = 10000").run()
+                    try await rdb.raw("PRAGMA query_only = ON").run()
+                }
+            } catch {
+                for reader in readers { try? await reader.close() }
+                try? await connection.close()
+                throw error
+            }
+        }
+        return SQLiteBackend(connection: connection, readers: readers)
     }
 
     func withConnection<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        guard let readers else { return try await withWriter(body) }
+        let reader = await readers.acquire()
+        do {
+            let result = try await body(reader.sql(queryLogLevel: .trace))
+            await readers.release(reader)
+            return result
+        } catch {
+            await readers.release(reader)
+            throw error
+        }
+    }
+
+    /// `VACUUM INTO path` (`sigil backup`): on a reader with `query_only` lifted for the one
+    /// statement, since it writes only the new file; it reads the database in one read
+    /// transaction, so writers carry on meanwhile. The writer does it for an in-memory database.
+    func vacuum(into path: String) async throws {
+        guard let readers else {
+            return try await withWriter { db in try await db.raw("VACUUM INTO \(bind: path)").run() }
+        }
+        let reader = await readers.acquire()
+        let db = reader.sql(queryLogLevel: .trace)
+        do {
+            try await db.raw("PRAGMA query_only = OFF").run()
+            do {
+                try await db.raw("VACUUM INTO \(bind: path)").run()
+            } catch {
+                try await db.raw("PRAGMA query_only = ON").run()
+                throw error
+            }
+            try await db.raw("PRAGMA query_only = ON").run()
+            await readers.release(reader)
+        } catch {
+            // A reader whose query_only could not be restored is not lent again.
+            let restored = (try? await db.raw("PRAGMA query_only").all().first?.decode(column: "query_only", as: Int.self)) == 1
+            if restored { await readers.release(reader) }
+            throw error
+        }
+    }
+
+    /// The writer connection outside a transaction (statements that must not run on a reader).
+    func withWriter<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         let db = connection.sql(queryLogLevel: .trace)
         return try await lock.withLock { try await body(db) }
     }
@@ -115,7 +184,44 @@ final class SQLiteBackend: SQLBackend {
     func makeSignals(logger: Logger) -> any ChangeSignal { LocalChangeSignal() }
 
     func close() async throws {
+        if let readers {
+            for reader in await readers.drain() { try? await reader.close() }
+        }
         try await connection.close()
+    }
+}
+
+/// A fixed set of connections, each lent to one task at a time; waiters are served in arrival order.
+actor ConnectionPool<Connection: Sendable> {
+    private var idle: [Connection]
+    private var waiters: [CheckedContinuation<Connection, Never>] = []
+    private var all: [Connection]
+
+    init(_ connections: [Connection]) {
+        self.idle = connections
+        self.all = connections
+    }
+
+    func acquire() async -> Connection {
+        if let connection = idle.popLast() { return connection }
+        return await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func release(_ connection: Connection) {
+        if waiters.isEmpty {
+            idle.append(connection)
+        } else {
+            waiters.removeFirst().resume(returning: connection)
+        }
+    }
+
+    /// Every connection, for closing; the pool lends none afterwards.
+    func drain() -> [Connection] {
+        defer {
+            all = []
+            idle = []
+        }
+        return all
     }
 }
 
@@ -257,63 +363,139 @@ struct DatabaseTimeout: Error {}
 /// statement) held its caller, and with it graceful shutdown, forever. The abandoned body keeps
 /// running until its connection gives up; its result, if any, is dropped. As with any timeout on
 /// a write, a commit may still have reached the server: callers see `unavailable`, not "not done".
-func withDeadline<R: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> R) async throws -> R {
-    let race = DeadlineRace<R>()
+///
+/// Deadlines are watched by one `DeadlineClock`, not by a sleeping task per call: a cancelled
+/// `Task.sleep` leaves its dispatch timer armed until the time it was sleeping for, so every
+/// PostgreSQL statement used to leave a task and a timer behind for 15 s (under token load about
+/// 20,000 of them, the anonymous memory that grew with load, issue 17).
+func withDeadline<R: Sendable>(
+    _ limit: Duration, clock: DeadlineClock = .shared, _ body: @escaping @Sendable () async throws -> R
+) async throws -> R {
+    let race = DeadlineRace<R>(clock: clock)
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<R, any Error>) in
+            let watch = clock.watch(until: .now + limit) { race.finish(.failure(DatabaseTimeout())) }
             race.start(
                 continuation,
                 work: Task {
                     do { race.finish(.success(try await body())) } catch { race.finish(.failure(error)) }
                 },
-                timer: Task {
-                    do { try await Task.sleep(for: limit) } catch { return }
-                    race.finish(.failure(DatabaseTimeout()))
-                })
+                watch: watch)
         }
     } onCancel: {
         race.finish(.failure(CancellationError()))
     }
 }
 
-/// The state `withDeadline` shares between its body, its timer and its caller's cancellation:
-/// the first outcome resumes the caller and cancels the other tasks; later ones are dropped.
+/// The state `withDeadline` shares between its body, the deadline clock and its caller's
+/// cancellation: the first outcome resumes the caller, cancels the body and stops watching the
+/// deadline; later ones are dropped.
 private final class DeadlineRace<R: Sendable>: Sendable {
     private struct State {
         var continuation: CheckedContinuation<R, any Error>?
         var early: Result<R, any Error>?
-        var tasks: [Task<Void, Never>] = []
+        var work: Task<Void, Never>?
+        var watch: DeadlineClock.Watch?
         var done = false
     }
     private let state = Mutex(State())
+    private let clock: DeadlineClock
 
-    func start(_ continuation: CheckedContinuation<R, any Error>, work: Task<Void, Never>, timer: Task<Void, Never>) {
+    init(clock: DeadlineClock) {
+        self.clock = clock
+    }
+
+    func start(_ continuation: CheckedContinuation<R, any Error>, work: Task<Void, Never>, watch: DeadlineClock.Watch) {
         let early: Result<R, any Error>? = state.withLock { s in
-            s.tasks = [work, timer]
+            s.work = work
+            s.watch = watch
             if let early = s.early { return early }
             s.continuation = continuation
             return nil
         }
         if let early {
             work.cancel()
-            timer.cancel()
+            clock.stop(watch)
             continuation.resume(with: early)
         }
     }
 
     func finish(_ outcome: Result<R, any Error>) {
-        let (continuation, tasks): (CheckedContinuation<R, any Error>?, [Task<Void, Never>]) = state.withLock { s in
-            if s.done { return (nil, []) }
+        let (continuation, work, watch): (CheckedContinuation<R, any Error>?, Task<Void, Never>?, DeadlineClock.Watch?) = state.withLock { s in
+            if s.done { return (nil, nil, nil) }
             s.done = true
             guard let continuation = s.continuation else {
-                // Before `start` (only a cancellation can be that early): `start` resumes.
+                // Before `start` (a cancellation, or a body or deadline faster than `start`): `start` resumes.
                 s.early = outcome
-                return (nil, [])
+                return (nil, nil, nil)
             }
             s.continuation = nil
-            return (continuation, s.tasks)
+            return (continuation, s.work, s.watch)
         }
-        for task in tasks { task.cancel() }
+        work?.cancel()
+        if let watch { clock.stop(watch) }
         continuation?.resume(with: outcome)
+    }
+}
+
+/// Watches every pending database deadline with one task that wakes every `tick` while any is
+/// pending and ends when none is. A deadline fires at most one tick late, which for limits of
+/// seconds does not matter; registering and stopping a watch is a dictionary insert and removal.
+final class DeadlineClock: Sendable {
+    static let shared = DeadlineClock()
+    static let tick: Duration = .milliseconds(100)
+
+    struct Watch: Sendable, Hashable {
+        fileprivate let id: UInt64
+    }
+
+    private struct Entry {
+        var deadline: ContinuousClock.Instant
+        var expire: @Sendable () -> Void
+    }
+
+    private struct State {
+        var next: UInt64 = 0
+        var pending: [UInt64: Entry] = [:]
+        var ticking = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Calls `expire` once `deadline` has passed, unless `stop` came first.
+    func watch(until deadline: ContinuousClock.Instant, expire: @escaping @Sendable () -> Void) -> Watch {
+        let (id, startTicking) = state.withLock { s -> (UInt64, Bool) in
+            s.next &+= 1
+            s.pending[s.next] = Entry(deadline: deadline, expire: expire)
+            if s.ticking { return (s.next, false) }
+            s.ticking = true
+            return (s.next, true)
+        }
+        if startTicking { Task.detached { await self.run() } }
+        return Watch(id: id)
+    }
+
+    func stop(_ watch: Watch) {
+        _ = state.withLock { $0.pending.removeValue(forKey: watch.id) }
+    }
+
+    /// Deadlines being watched (tests).
+    var pendingCount: Int { state.withLock { $0.pending.count } }
+
+    private func run() async {
+        while true {
+            try? await Task.sleep(for: Self.tick)
+            let now = ContinuousClock.now
+            let due: [@Sendable () -> Void]? = state.withLock { s in
+                if s.pending.isEmpty {
+                    s.ticking = false
+                    return nil
+                }
+                let ids = s.pending.compactMap { $0.value.deadline <= now ? $0.key : nil }
+                return ids.compactMap { s.pending.removeValue(forKey: $0)?.expire }
+            }
+            guard let due else { return }
+            for expire in due { expire() }
+        }
     }
 }

@@ -71,7 +71,10 @@ public final class SQLStore: Store {
         guard !FileManager.default.fileExists(atPath: path) else {
             throw SQLStoreError.backupUnsupported("\(path) already exists; choose a new file")
         }
-        try await backend.withConnection { db in try await db.raw("VACUUM INTO \(bind: path)").run() }
+        guard let sqlite = backend as? SQLiteBackend else {
+            throw SQLStoreError.backupUnsupported("sigil backup copies SQLite databases")
+        }
+        try await sqlite.vacuum(into: path)
     }
 
     public var backendName: String {

@@ -84,7 +84,7 @@ struct AuditChainConformanceTests {
             let acme = try await store.tenants.create(f.tenant("acme"))
             // Rows as the code before migration 10 wrote them: no chain columns.
             let legacy = [event(acme), event(nil, "tenant.created"), event(acme, "keys.rotated", after: ["current": "k1"])]
-            try await store.backend.withConnection { db in
+            try await store.backend.withTransaction { db in
                 for (index, e) in legacy.enumerated() {
                     try await db.raw(
                         """
@@ -119,7 +119,7 @@ struct AuditChainConformanceTests {
                 try await store.audit.append(e)
             }
             func edit(_ sql: String) async throws {
-                try await store.backend.withConnection { db in try await db.raw(SQLQueryString(sql)).run() }
+                try await store.backend.withTransaction { db in try await db.raw(SQLQueryString(sql)).run() }
             }
             // Changed content.
             try await edit("UPDATE audit_events SET actor = 'admin_token:x' WHERE id = '\(events[1].id)'")

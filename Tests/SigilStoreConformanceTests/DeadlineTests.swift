@@ -70,4 +70,27 @@ struct DeadlineTests {
         await #expect(throws: CancellationError.self) { try await task.value }
         gate.open()
     }
+
+    /// Finished operations leave nothing behind: no watch, no timer (one per operation used to
+    /// stay armed for the whole limit, issue 17's memory growth on PostgreSQL).
+    @Test(.timeLimit(.minutes(1)))
+    func finishedOperationsLeaveNoWatchBehind() async throws {
+        let clock = DeadlineClock()
+        for i in 0..<500 {
+            #expect(try await withDeadline(.seconds(3600), clock: clock) { i } == i)
+        }
+        struct Boom: Error {}
+        for _ in 0..<50 {
+            _ = try? await withDeadline(.seconds(3600), clock: clock) { () async throws -> Int in throw Boom() }
+        }
+        #expect(clock.pendingCount == 0)
+        // And a watched deadline still fires on the same clock after all that.
+        await #expect(throws: DatabaseTimeout.self) {
+            try await withDeadline(.milliseconds(20), clock: clock) { () async throws -> Int in
+                try? await Task.sleep(for: .seconds(3600))
+                return 0
+            }
+        }
+        #expect(clock.pendingCount == 0)
+    }
 }

@@ -54,7 +54,7 @@ struct FlowStateMigrationTests {
                 ),
                 ("ltx_broken", "authenticator_qr", "pending", ["return_to": "/account"]),
             ]
-            try await store.backend.withConnection { db in
+            try await store.backend.withTransaction { db in
                 for row in legacy {
                     try await db.raw(
                         """

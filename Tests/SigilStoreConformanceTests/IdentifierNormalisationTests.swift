@@ -41,7 +41,7 @@ struct IdentifierNormalisationTests {
             // Rows as the old code wrote them: keys lower-cased only, so these were distinct.
             let later = older.createdAt.addingTimeInterval(60).unixMilliseconds
             let nfdID = "usr_nfd", wideID = "usr_wide"
-            try await store.backend.withConnection { db in
+            try await store.backend.withTransaction { db in
                 try await db.raw("UPDATE users SET email_normalized = \(bind: Self.nfc) WHERE id = \(bind: older.id)").run()
                 for (id, email) in [(nfdID, Self.nfd), (wideID, "\u{FF41}da@example.com")] {
                     try await db.raw(

@@ -325,7 +325,7 @@ struct WebhookStoreConformanceTests {
             // committed is never handed out: the claim fails it.
             let late = event(acme)
             try await store.audit.append(late)
-            try await store.backend.withConnection { db in
+            try await store.backend.withTransaction { db in
                 try await db.raw(
                     """
                     INSERT INTO webhook_deliveries
