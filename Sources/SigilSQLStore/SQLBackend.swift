@@ -333,6 +333,14 @@ enum PostgresURL {
             host: host, port: components.port ?? 5432, username: user, password: password,
             database: database.isEmpty ? nil : database, tls: tls)
         configuration.options.maximumConnections = 16
+        // The pool arms a timer (a `Task.sleep`) for each connection it gets back: an idle timeout
+        // and a keep-alive. A cancelled sleep keeps its dispatch timer until the time it was
+        // sleeping for, so every lease left ~60 s of timers behind and memory grew with load
+        // (issue 17). No keep-alive query (a dead connection fails its next statement and is
+        // replaced, which the per-operation deadline already bounds), and idle connections close
+        // after 15 s instead of 60.
+        configuration.options.keepAliveBehavior = nil
+        configuration.options.connectionIdleTimeout = .seconds(15)
         return configuration
     }
 }

@@ -16,8 +16,12 @@ public final class SQLStore: Store {
     }
 
     /// Opens an SQLite database file (created if missing); `nil` opens a private in-memory database.
-    public static func sqlite(path: String?, logger: Logger = Logger(label: "sigil.store")) async throws -> SQLStore {
-        SQLStore(backend: try await SQLiteBackend.open(path: path, logger: logger), logger: logger)
+    /// A database file gets `readers` reader connections beside its writer (`SIGIL_SQLITE_READERS`,
+    /// 0–16, unless given; 0 sends every read through the writer as before the pool existed).
+    public static func sqlite(path: String?, readers: Int? = nil, logger: Logger = Logger(label: "sigil.store")) async throws -> SQLStore {
+        let count = readers ?? ProcessInfo.processInfo.environment["SIGIL_SQLITE_READERS"].flatMap { Int($0) }.map { min(max($0, 0), 16) }
+        return SQLStore(
+            backend: try await SQLiteBackend.open(path: path, logger: logger, readers: count ?? SQLiteBackend.defaultReaders), logger: logger)
     }
 
     /// Connects to PostgreSQL (`postgres://user:password@host:port/database[?sslmode=require]`).
