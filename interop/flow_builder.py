@@ -50,6 +50,7 @@ import hmac
 import html
 import itertools
 import json
+import inspect
 import os
 import secrets
 import sys
@@ -413,9 +414,12 @@ class HookSender:
             prepared.headers["Content-Digest"] = content_digest(body)
             signer = self.signer if secret is None else HTTPMessageSigner(signature_algorithm=algorithms.HMAC_SHA256,
                                                                            key_resolver=_SecretResolver(secret))
+            # http-message-signatures 3 refuses to sign over a Content-Digest it did not compute unless told to
+            # reuse it (then it checks it); earlier versions have no such parameter.
+            reuse = {"use_existing_digest": True} if "use_existing_digest" in inspect.signature(signer.sign).parameters else {}
             signer.sign(prepared, key_id=self.key_id, created=created or datetime.datetime.now(), expires=expires,
                         nonce=nonce or base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("="), label=label, include_alg=True,
-                        covered_component_ids=components)
+                        covered_component_ids=components, **reuse)
         else:
             prepared.headers["x-descope-webhook-s256"] = descope_mac(secret or self.secret, mac_over if mac_over is not None else body)
         return prepared
