@@ -17,6 +17,10 @@ if CommandLine.arguments.dropFirst().first == "token" {
     try await runTokenBench(arguments: Array(CommandLine.arguments.dropFirst(2)))
     exit(0)
 }
+if CommandLine.arguments.dropFirst().first == "idtoken" {
+    try runIDTokenBench(arguments: Array(CommandLine.arguments.dropFirst(2)))
+    exit(0)
+}
 if CommandLine.arguments.dropFirst().first == "saml" {
     try runSAMLBench(arguments: Array(CommandLine.arguments.dropFirst(2)))
     exit(0)
