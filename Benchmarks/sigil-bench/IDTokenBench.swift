@@ -14,18 +14,7 @@ import SigilOAuth
 /// ratio per algorithm (medians of three rounds). Never part of `swift test`.
 func runIDTokenBench(arguments: [String]) throws {
     let seconds = Double(arguments.firstIndex(of: "--seconds").flatMap { arguments.indices.contains($0 + 1) ? Double(arguments[$0 + 1]) : nil } ?? 2)
-    func rate(_ body: () throws -> Void) rethrows -> Double {
-        for _ in 0..<50 { try body() }
-        let clock = ContinuousClock()
-        let start = clock.now
-        var count = 0
-        while clock.now - start < .milliseconds(Int(seconds * 1000)) {
-            for _ in 0..<20 { try body() }
-            count += 20
-        }
-        let elapsed = clock.now - start
-        return Double(count) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
-    }
+    func rate(_ body: () throws -> Void) rethrows -> Double { try operationsPerSecond(seconds: seconds, body) }
     struct Failed: Error { let what: String }
 
     let issuer = "https://op.example"

@@ -14,18 +14,7 @@ import SigilJOSE
 func runSigningBench(arguments: [String]) throws {
     let seconds = Double(arguments.firstIndex(of: "--seconds").flatMap { arguments.indices.contains($0 + 1) ? Double(arguments[$0 + 1]) : nil } ?? 3)
     let input = Array(String(repeating: "eyJhbGciOiJSUzI1NiIsImtpZCI6IngiLCJ0eXAiOiJhdCtqd3QifQ.", count: 6).utf8)
-    func rate(_ sign: () throws -> Void) rethrows -> Int {
-        for _ in 0..<50 { try sign() }
-        let clock = ContinuousClock()
-        let start = clock.now
-        var count = 0
-        while clock.now - start < .milliseconds(Int(seconds * 1000)) {
-            for _ in 0..<20 { try sign() }
-            count += 20
-        }
-        let elapsed = clock.now - start
-        return Int(Double(count) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
-    }
+    func rate(_ sign: () throws -> Void) rethrows -> Int { Int(try operationsPerSecond(seconds: seconds, sign)) }
     let boring = try RawSigner(.rs256)
     guard let openSSL = try SigningKeyMaterial.generate(.rs256).signingWithOpenSSL() else {
         throw SigilError(.internalFailure, "libcrypto cannot read an RSA key")
@@ -49,4 +38,19 @@ func runSigningBench(arguments: [String]) throws {
             print("reparsed-\(algorithm.rawValue) \(try rate { _ = try SigningKeyMaterial(algorithm: algorithm, privateKeyDER: der).sign(input) })")
         }
     }
+}
+
+/// Calls of `body` per second over `seconds` of wall time, after 50 unmeasured calls, counted in
+/// batches of 20 so the clock is not read between every call.
+func operationsPerSecond(seconds: Double, _ body: () throws -> Void) rethrows -> Double {
+    for _ in 0..<50 { try body() }
+    let clock = ContinuousClock()
+    let start = clock.now
+    var count = 0
+    while clock.now - start < .milliseconds(Int(seconds * 1000)) {
+        for _ in 0..<20 { try body() }
+        count += 20
+    }
+    let elapsed = clock.now - start
+    return Double(count) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
 }
