@@ -49,29 +49,19 @@ public enum JWS {
     /// Whether `parsed` carries a valid signature by `jwk`. The algorithm must be RS256, ES256 or EdDSA (Ed25519)
     /// and agree with the key type (and with the key's `alg`, when it names one).
     public static func verify(_ parsed: Parsed, with jwk: JWK) -> Bool {
-        guard let alg = parsed.algorithm, jwk.alg == nil || jwk.alg == alg else { return false }
-        switch (alg, jwk.kty) {
-        case ("RS256", "RSA"):
-            guard let n = jwk.n.flatMap(Base64URL.decode), let e = jwk.e.flatMap(Base64URL.decode),
-                let key = try? _RSA.Signing.PublicKey(n: n, e: e), key.keySizeInBits >= 2048
-            else { return false }
+        guard let alg = parsed.algorithm, jwk.alg == nil || jwk.alg == alg,
+            let key = VerifyingKeyCache.key(for: jwk, algorithm: alg)
+        else { return false }
+        switch key {
+        case .rsa(let key):
             return key.isValidSignature(
                 _RSA.Signing.RSASignature(rawRepresentation: parsed.signature), for: parsed.signingInput,
                 padding: .insecurePKCS1v1_5)
-        case ("ES256", "EC"):
-            guard jwk.crv == "P-256", let x = jwk.x.flatMap(Base64URL.decode), let y = jwk.y.flatMap(Base64URL.decode),
-                x.count == 32, y.count == 32,
-                let key = try? P256.Signing.PublicKey(x963Representation: [0x04] + x + y),
-                let signature = try? P256.Signing.ECDSASignature(rawRepresentation: parsed.signature)
-            else { return false }
+        case .p256(let key):
+            guard let signature = try? P256.Signing.ECDSASignature(rawRepresentation: parsed.signature) else { return false }
             return key.isValidSignature(signature, for: parsed.signingInput)
-        case ("EdDSA", "OKP"):
-            guard jwk.crv == "Ed25519", let x = jwk.x.flatMap(Base64URL.decode), x.count == 32, parsed.signature.count == 64,
-                let key = try? Curve25519.Signing.PublicKey(rawRepresentation: x)
-            else { return false }
-            return key.isValidSignature(parsed.signature, for: parsed.signingInput)
-        default:
-            return false
+        case .ed25519(let key):
+            return parsed.signature.count == 64 && key.isValidSignature(parsed.signature, for: parsed.signingInput)
         }
     }
 

@@ -108,6 +108,33 @@ import Testing
         }
     }
 
+    /// Parsed public keys are cached by their material, so a JWKS that gives a `kid` new material is
+    /// verified with the new key, and a key cached for one algorithm never verifies another's token.
+    @Test func parsedKeysAreCachedByMaterialNotByKid() throws {
+        let first = try SigningKeyMaterial.generate(.rs256)
+        let second = try SigningKeyMaterial.generate(.rs256)
+        let token = try JWS.parse(try JWS.sign(payload: ["sub": "u"], key: second, type: "JWT"))
+        var reused = first.publicJWK
+        reused.kid = second.kid
+        // Verified (and cached) under the first key's material: refused, however often it is asked.
+        for _ in 0..<3 { #expect(!JWS.verify(token, with: JWKSet(keys: [reused]))) }
+        // The same kid now carries the second key's material: accepted, then again from the cache.
+        for _ in 0..<3 { #expect(JWS.verify(token, with: JWKSet(keys: [second.publicJWK]))) }
+        // The RSA key's members offered as an EC key, or the token's alg changed: no cached key applies.
+        var asEC = second.publicJWK
+        asEC.kty = "EC"
+        asEC.crv = "P-256"
+        #expect(!JWS.verify(token, with: asEC))
+        let parts = try JWS.sign(payload: ["sub": "u"], key: second, type: "JWT").split(separator: ".")
+        let relabelled = try JWS.parse(
+            Base64URL.encode(Array(#"{"alg":"ES256","kid":"\#(second.kid)"}"#.utf8)) + "." + parts[1] + "." + parts[2])
+        #expect(!JWS.verify(relabelled, with: second.publicJWK))
+        // A 1024-bit modulus is refused every time (it is never cached as usable).
+        var small = second.publicJWK
+        small.n = Base64URL.encode([0xC3] + [UInt8](repeating: 0x5A, count: 126) + [0x01])
+        for _ in 0..<2 { #expect(!JWS.verify(token, with: small)) }
+    }
+
     @Test func idTokenHasTheCoreClaims() {
         let auth = TokenClaims.Authentication(authTime: Date(timeIntervalSince1970: 1000), amr: ["hwk", "user"], acr: "phrh", sessionID: "ses_1")
         let claims = TokenClaims.idToken(
