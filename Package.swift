@@ -53,6 +53,9 @@ let package = Package(
             name: "CSigilOpenSSL",
             linkerSettings: [.linkedLibrary("crypto")]
         ),
+        // Prototypes for the SQLite that sqlite-nio links in (no second copy): Sigil's SQLite driver
+        // with prepared statements kept per connection.
+        .target(name: "CSigilSQLite"),
         .target(
             name: "SigilJOSE",
             dependencies: [
@@ -115,7 +118,7 @@ let package = Package(
         .target(
             name: "SigilSQLStore",
             dependencies: [
-                "SigilCore", "SigilStore", "SigilFlows",
+                "SigilCore", "SigilStore", "SigilFlows", "CSigilSQLite",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "PostgresKit", package: "postgres-kit"),

@@ -78,11 +78,11 @@ actor AsyncLock {
 /// connection would open its own empty database): everything goes through the writer.
 final class SQLiteBackend: SQLBackend {
     let flavor = SQLFlavor.sqlite
-    private let connection: SQLiteConnection
+    private let connection: any SQLiteLink
     private let lock = AsyncLock()
-    private let readers: ConnectionPool<SQLiteConnection>?
+    private let readers: ConnectionPool<any SQLiteLink>?
 
-    private init(connection: SQLiteConnection, readers: [SQLiteConnection]) {
+    private init(connection: any SQLiteLink, readers: [any SQLiteLink]) {
         self.connection = connection
         self.readers = readers.isEmpty ? nil : ConnectionPool(readers)
     }
@@ -91,23 +91,29 @@ final class SQLiteBackend: SQLBackend {
     /// slow read (an audit export) runs.
     static let defaultReaders = 4
 
-    static func open(path: String?, logger: Logger, readers readerCount: Int = defaultReaders) async throws -> SQLiteBackend {
-        let storage: SQLiteConnection.Storage = path.map { .file(path: $0) } ?? .memory
-        let connection = try await SQLiteConnection.open(storage: storage, logger: logger)
-        let db = connection.sql(queryLogLevel: .trace)
-        if path != nil {
-            try await db.raw("PRAGMA journal_mode = WAL").run()
+    static func open(path: String?, logger: Logger, readers readerCount: Int = defaultReaders, driver: SQLiteDriver = .statements)
+        async throws -> SQLiteBackend
+    {
+        let connection = try await driver.open(path: path, logger: logger)
+        let db = connection.sql
+        do {
+            if path != nil {
+                try await db.raw("PRAGMA journal_mode = WAL").run()
+            }
+            try await db.raw("PRAGMA busy_timeout = 10000").run()
+            try await db.raw("PRAGMA foreign_keys = ON").run()
+            try await db.raw("PRAGMA synchronous = NORMAL").run()
+        } catch {
+            try? await connection.close()
+            throw error
         }
-        try await db.raw("PRAGMA busy_timeout = 10000").run()
-        try await db.raw("PRAGMA foreign_keys = ON").run()
-        try await db.raw("PRAGMA synchronous = NORMAL").run()
-        var readers: [SQLiteConnection] = []
+        var readers: [any SQLiteLink] = []
         if path != nil {
             do {
                 for _ in 0..<max(0, readerCount) {
-                    let reader = try await SQLiteConnection.open(storage: storage, logger: logger)
+                    let reader = try await driver.open(path: path, logger: logger)
                     readers.append(reader)
-                    let rdb = reader.sql(queryLogLevel: .trace)
+                    let rdb = reader.sql
                     try await rdb.raw("PRAGMA busy_timeout = 10000").run()
                     try await rdb.raw("PRAGMA query_only = ON").run()
                 }
@@ -124,7 +130,7 @@ final class SQLiteBackend: SQLBackend {
         guard let readers else { return try await withWriter(body) }
         let reader = await readers.acquire()
         do {
-            let result = try await body(reader.sql(queryLogLevel: .trace))
+            let result = try await body(reader.sql)
             await readers.release(reader)
             return result
         } catch {
@@ -141,7 +147,7 @@ final class SQLiteBackend: SQLBackend {
             return try await withWriter { db in try await db.raw("VACUUM INTO \(bind: path)").run() }
         }
         let reader = await readers.acquire()
-        let db = reader.sql(queryLogLevel: .trace)
+        let db = reader.sql
         do {
             try await db.raw("PRAGMA query_only = OFF").run()
             do {
@@ -162,12 +168,12 @@ final class SQLiteBackend: SQLBackend {
 
     /// The writer connection outside a transaction (statements that must not run on a reader).
     func withWriter<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        let db = connection.sql(queryLogLevel: .trace)
+        let db = connection.sql
         return try await lock.withLock { try await body(db) }
     }
 
     func withTransaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        let db = connection.sql(queryLogLevel: .trace)
+        let db = connection.sql
         return try await lock.withLock {
             try await db.raw("BEGIN IMMEDIATE").run()
             do {
@@ -189,6 +195,39 @@ final class SQLiteBackend: SQLBackend {
         }
         try await connection.close()
     }
+}
+
+/// Which code drives SQLite. Sigil's own driver keeps prepared statements per connection; SQLiteNIO's
+/// prepares each statement again. Both use the one SQLite library sqlite-nio links in. The choice
+/// exists for benchmarks (`SIGIL_SQLITE_DRIVER=sqlite-nio` measures the baseline in the same run);
+/// the default is Sigil's.
+enum SQLiteDriver: String, Sendable {
+    case statements = "sigil"
+    case sqliteNIO = "sqlite-nio"
+
+    func open(path: String?, logger: Logger) async throws -> any SQLiteLink {
+        switch self {
+        case .statements:
+            return try await SQLiteStatementConnection.open(path: path, logger: logger)
+        case .sqliteNIO:
+            let storage: SQLiteConnection.Storage = path.map { .file(path: $0) } ?? .memory
+            return SQLiteNIOLink(connection: try await SQLiteConnection.open(storage: storage, logger: logger))
+        }
+    }
+}
+
+/// One SQLite connection, whichever driver opened it.
+protocol SQLiteLink: Sendable {
+    var sql: any SQLDatabase { get }
+    func close() async throws
+}
+
+extension SQLiteStatementConnection: SQLiteLink {}
+
+struct SQLiteNIOLink: SQLiteLink {
+    let connection: SQLiteConnection
+    var sql: any SQLDatabase { connection.sql(queryLogLevel: .trace) }
+    func close() async throws { try await connection.close() }
 }
 
 /// A fixed set of connections, each lent to one task at a time; waiters are served in arrival order.

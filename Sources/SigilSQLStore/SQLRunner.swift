@@ -36,6 +36,21 @@ struct SQLRunner: Sendable {
             throw error
         } catch is DatabaseTimeout {
             throw StoreError(.unavailable, entity: entity, detail: "the database did not answer in time")
+        } catch let error as SQLiteFailure {
+            switch error.code {
+            case SQLiteFailure.constraintUnique, SQLiteFailure.constraintPrimaryKey:
+                throw StoreError.alreadyExists(entity, "unique constraint")
+            case SQLiteFailure.constraintForeignKey:
+                throw StoreError.notFound(entity, "a referenced record does not exist")
+            case _ where error.primary == SQLiteFailure.constraint && (error.message.contains("UNIQUE") || error.message.contains("PRIMARY KEY")):
+                throw StoreError.alreadyExists(entity, "unique constraint")
+            case _ where error.primary == SQLiteFailure.constraint && error.message.contains("FOREIGN KEY"):
+                throw StoreError.notFound(entity, "a referenced record does not exist")
+            case _ where error.primary == SQLiteFailure.busy || error.primary == SQLiteFailure.locked:
+                throw StoreError(.unavailable, entity: entity, detail: "database is locked")
+            default:
+                throw error
+            }
         } catch let error as SQLiteError {
             switch error.reason {
             case .constraintUniqueFailed, .constraintPrimaryKeyFailed:

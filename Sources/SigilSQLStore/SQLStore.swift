@@ -21,7 +21,10 @@ public final class SQLStore: Store {
     public static func sqlite(path: String?, readers: Int? = nil, logger: Logger = Logger(label: "sigil.store")) async throws -> SQLStore {
         let count = readers ?? ProcessInfo.processInfo.environment["SIGIL_SQLITE_READERS"].flatMap { Int($0) }.map { min(max($0, 0), 16) }
         return SQLStore(
-            backend: try await SQLiteBackend.open(path: path, logger: logger, readers: count ?? SQLiteBackend.defaultReaders), logger: logger)
+            backend: try await SQLiteBackend.open(
+                path: path, logger: logger, readers: count ?? SQLiteBackend.defaultReaders,
+                driver: ProcessInfo.processInfo.environment["SIGIL_SQLITE_DRIVER"].flatMap(SQLiteDriver.init(rawValue:)) ?? .statements),
+            logger: logger)
     }
 
     /// Connects to PostgreSQL (`postgres://user:password@host:port/database[?sslmode=require]`).
