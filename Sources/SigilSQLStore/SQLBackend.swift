@@ -130,7 +130,7 @@ final class SQLiteBackend: SQLBackend {
         guard let readers else { return try await withWriter(body) }
         let reader = await readers.acquire()
         do {
-            let result = try await body(reader.sql)
+            let result = try await reader.withAffinity { try await body(reader.sql) }
             await readers.release(reader)
             return result
         } catch {
@@ -168,21 +168,24 @@ final class SQLiteBackend: SQLBackend {
 
     /// The writer connection outside a transaction (statements that must not run on a reader).
     func withWriter<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        let db = connection.sql
-        return try await lock.withLock { try await body(db) }
+        let connection = self.connection
+        return try await lock.withLock { try await connection.withAffinity { try await body(connection.sql) } }
     }
 
     func withTransaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        let db = connection.sql
+        let connection = self.connection
         return try await lock.withLock {
-            try await db.raw("BEGIN IMMEDIATE").run()
-            do {
-                let result = try await body(db)
-                try await db.raw("COMMIT").run()
-                return result
-            } catch {
-                try? await db.raw("ROLLBACK").run()
-                throw error
+            try await connection.withAffinity {
+                let db = connection.sql
+                try await db.raw("BEGIN IMMEDIATE").run()
+                do {
+                    let result = try await body(db)
+                    try await db.raw("COMMIT").run()
+                    return result
+                } catch {
+                    try? await db.raw("ROLLBACK").run()
+                    throw error
+                }
             }
         }
     }
@@ -219,6 +222,9 @@ enum SQLiteDriver: String, Sendable {
 /// One SQLite connection, whichever driver opened it.
 protocol SQLiteLink: Sendable {
     var sql: any SQLDatabase { get }
+    /// Runs `body` where this connection's statements run cheapest (for Sigil's driver, on the
+    /// connection's own thread).
+    func withAffinity<R: Sendable>(_ body: () async throws -> R) async throws -> R
     func close() async throws
 }
 
@@ -227,6 +233,7 @@ extension SQLiteStatementConnection: SQLiteLink {}
 struct SQLiteNIOLink: SQLiteLink {
     let connection: SQLiteConnection
     var sql: any SQLDatabase { connection.sql(queryLogLevel: .trace) }
+    func withAffinity<R: Sendable>(_ body: () async throws -> R) async throws -> R { try await body() }
     func close() async throws { try await connection.close() }
 }
 

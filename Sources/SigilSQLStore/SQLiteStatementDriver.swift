@@ -30,10 +30,13 @@ struct SQLiteFailure: Error, CustomStringConvertible {
 /// about 9 % of a token request's CPU). The SQL text is the cache key; SQLKit renders the same
 /// query to the same text with `?N` placeholders, so each store query is prepared once.
 ///
-/// The SQLite library is the one sqlite-nio compiles in (see `CSigilSQLite`). Each statement runs
-/// on NIO's blocking thread pool, one hop there and back, never on the event loop or the
-/// cooperative pool. A connection is used by one task at a time (the backend's writer lock and
-/// reader pool see to that); the lock here only makes misuse safe, never contended.
+/// The SQLite library is the one sqlite-nio compiles in (see `CSigilSQLite`). Each connection has
+/// its own thread (`SQLiteThread`), and every SQLite call of that connection runs there, never on
+/// the event loop or the cooperative pool (a statement may wait on `busy_timeout`). The backend
+/// runs a whole transaction's code on that thread (`withAffinity`, a task executor preference), so
+/// its statements run inline: two thread hops per transaction instead of two per statement. A
+/// connection is used by one task at a time (the backend's writer lock and reader pool see to
+/// that); the lock here only makes misuse safe, never contended.
 final class SQLiteStatementConnection: @unchecked Sendable {
     /// Statements kept per connection; past this, the cache is emptied and starts again (queries
     /// with a variable number of placeholders, `IN (…)`, each render to their own text).
@@ -42,7 +45,7 @@ final class SQLiteStatementConnection: @unchecked Sendable {
     private let lock = NIOLock()
     private var handle: OpaquePointer?
     private var statements: [String: Prepared] = [:]
-    private let threadPool: NIOThreadPool
+    private let thread: SQLiteThread
     let logger: Logger
 
     private final class Prepared {
@@ -54,15 +57,25 @@ final class SQLiteStatementConnection: @unchecked Sendable {
         }
     }
 
-    private init(handle: OpaquePointer, threadPool: NIOThreadPool, logger: Logger) {
+    private init(handle: OpaquePointer, thread: SQLiteThread, logger: Logger) {
         self.handle = handle
-        self.threadPool = threadPool
+        self.thread = thread
         self.logger = logger
     }
 
     /// Opens (creating it if needed) the database at `path`, or a private in-memory one.
-    static func open(path: String?, logger: Logger, threadPool: NIOThreadPool = .singleton) async throws -> SQLiteStatementConnection {
-        try await threadPool.runIfActive {
+    static func open(path: String?, logger: Logger) async throws -> SQLiteStatementConnection {
+        let thread = SQLiteThread()
+        do {
+            return try await thread.run { try openBlocking(path: path, thread: thread, logger: logger) }
+        } catch {
+            thread.stop()
+            throw error
+        }
+    }
+
+    private static func openBlocking(path: String?, thread: SQLiteThread, logger: Logger) throws -> SQLiteStatementConnection {
+        do {
             var handle: OpaquePointer?
             let flags = SIGIL_SQLITE_OPEN_READWRITE | SIGIL_SQLITE_OPEN_CREATE | SIGIL_SQLITE_OPEN_FULLMUTEX
             let rc = sqlite_nio_sqlite3_open_v2(path ?? ":memory:", &handle, flags, nil)
@@ -71,8 +84,14 @@ final class SQLiteStatementConnection: @unchecked Sendable {
                 if let handle { sqlite_nio_sqlite3_close_v2(handle) }
                 throw SQLiteFailure(code: rc, message: message)
             }
-            return SQLiteStatementConnection(handle: handle, threadPool: threadPool, logger: logger)
+            return SQLiteStatementConnection(handle: handle, thread: thread, logger: logger)
         }
+    }
+
+    /// Runs `body` with this connection's thread as the task's executor: the statements it sends
+    /// through this connection then run inline, without a hop each.
+    func withAffinity<R: Sendable>(_ body: () async throws -> R) async throws -> R {
+        try await withTaskExecutorPreference(thread) { try await body() }
     }
 
     /// The connection as SQLKit sees it.
@@ -80,11 +99,12 @@ final class SQLiteStatementConnection: @unchecked Sendable {
 
     /// Runs `sql` with `binds`, returning every row it produced.
     func run(_ sql: String, _ binds: [SQLiteData]) async throws -> [SQLiteStatementRow] {
-        try await threadPool.runIfActive { try self.runBlocking(sql, binds) }
+        if thread.isCurrent { return try runBlocking(sql, binds) }
+        return try await thread.run { try self.runBlocking(sql, binds) }
     }
 
     func close() async throws {
-        try await threadPool.runIfActive {
+        try await thread.run {
             self.lock.withLock {
                 for prepared in self.statements.values { sqlite_nio_sqlite3_finalize(prepared.statement) }
                 self.statements.removeAll()
@@ -92,12 +112,15 @@ final class SQLiteStatementConnection: @unchecked Sendable {
                 self.handle = nil
             }
         }
+        thread.stop()
     }
 
     deinit {
-        // A connection dropped without close() (a failed open of the backend) still lets go of SQLite.
+        // A connection dropped without close() (a failed open of the backend) still lets go of
+        // SQLite and of its thread.
         for prepared in statements.values { sqlite_nio_sqlite3_finalize(prepared.statement) }
         if let handle { sqlite_nio_sqlite3_close_v2(handle) }
+        thread.stop()
     }
 
     private func failure(_ handle: OpaquePointer, _ rc: Int32) -> SQLiteFailure {
@@ -196,6 +219,90 @@ final class SQLiteStatementConnection: @unchecked Sendable {
             }
             return .blob(buffer)
         default: return .null
+        }
+    }
+}
+
+/// The thread one SQLite connection lives on, and a `TaskExecutor` for it: jobs of tasks that
+/// prefer it and blocking work submitted to it run there, one at a time, in order. `stop()` lets
+/// the thread finish what was queued and end.
+///
+/// However many connections a process has (a test run opens hundreds), at most as many of their
+/// threads as there are cores (two at least) run at once: a thread takes a permit for each batch
+/// of work, as Swift's cooperative pool has one thread per core. Unbounded, or at twice the
+/// cores, they crowded out the cooperative pool and its timers ran many seconds late under the
+/// test run's load. A statement waiting on SQLite's `busy_timeout` (another process holding the
+/// write lock) holds its permit while it waits.
+final class SQLiteThread: TaskExecutor, @unchecked Sendable {
+    private static let permits = DispatchSemaphore(value: max(2, ProcessInfo.processInfo.activeProcessorCount))
+    private enum Work {
+        case job(UnownedJob)
+        case block(() -> Void)
+    }
+
+    private static let current = ThreadSpecificVariable<SQLiteThread>()
+    private let condition = NSCondition()
+    private var queue: [Work] = []
+    private var stopping = false
+
+    init() {
+        // The thread holds the executor until stop(): a job can never be queued to a thread gone.
+        let thread = Thread { [self] in self.loop() }
+        thread.name = "sigil-sqlite"
+        thread.start()
+    }
+
+    /// Whether the caller is running on this thread.
+    var isCurrent: Bool { Self.current.currentValue === self }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        push(.job(UnownedJob(job)))
+    }
+
+    /// Runs blocking `body` on this thread and returns its result to the caller.
+    func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            push(.block { continuation.resume(with: Result(catching: body)) })
+        }
+    }
+
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func push(_ work: Work) {
+        condition.lock()
+        queue.append(work)
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func loop() {
+        Self.current.currentValue = self
+        let executor = asUnownedTaskExecutor()
+        var batch: [Work] = []
+        while true {
+            condition.lock()
+            while queue.isEmpty && !stopping { condition.wait() }
+            if queue.isEmpty {
+                condition.unlock()
+                Self.current.currentValue = nil
+                return
+            }
+            swap(&batch, &queue)
+            condition.unlock()
+            Self.permits.wait()
+            for work in batch {
+                switch work {
+                case .job(let job): job.runSynchronously(on: executor)
+                case .block(let body): body()
+                }
+            }
+            Self.permits.signal()
+            batch.removeAll(keepingCapacity: true)
         }
     }
 }
