@@ -23,7 +23,7 @@ public final class SQLStore: Store {
         return SQLStore(
             backend: try await SQLiteBackend.open(
                 path: path, logger: logger, readers: count ?? SQLiteBackend.defaultReaders,
-                driver: ProcessInfo.processInfo.environment["SIGIL_SQLITE_DRIVER"].flatMap(SQLiteDriver.init(rawValue:)) ?? .statements),
+                driver: ProcessInfo.processInfo.environment["SIGIL_SQLITE_DRIVER"].flatMap(SQLiteDriver.init(rawValue:)) ?? .sqliteNIO),
             logger: logger)
     }
 
