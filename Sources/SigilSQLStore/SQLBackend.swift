@@ -32,6 +32,20 @@ extension SQLBackend {
     }
 }
 
+/// `begin`, then `body`, then `COMMIT`; `ROLLBACK` (best effort) when the body throws. Both
+/// backends' transactions, which differ only in how they begin.
+func inTransaction<R>(_ db: any SQLDatabase, begin: String, _ body: (any SQLDatabase) async throws -> R) async throws -> R {
+    try await db.raw("\(unsafeRaw: begin)").run()
+    do {
+        let result = try await body(db)
+        try await db.raw("COMMIT").run()
+        return result
+    } catch {
+        try? await db.raw("ROLLBACK").run()
+        throw error
+    }
+}
+
 /// A FIFO async lock. Waiters resume in arrival order.
 actor AsyncLock {
     private var held = false
@@ -175,18 +189,7 @@ final class SQLiteBackend: SQLBackend {
     func withTransaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         let connection = self.connection
         return try await lock.withLock {
-            try await connection.withAffinity {
-                let db = connection.sql
-                try await db.raw("BEGIN IMMEDIATE").run()
-                do {
-                    let result = try await body(db)
-                    try await db.raw("COMMIT").run()
-                    return result
-                } catch {
-                    try? await db.raw("ROLLBACK").run()
-                    throw error
-                }
-            }
+            try await connection.withAffinity { try await inTransaction(connection.sql, begin: "BEGIN IMMEDIATE", body) }
         }
     }
 
@@ -330,16 +333,7 @@ final class PostgresBackend: SQLBackend {
 
     func withLongTransaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         try await client.withConnection { connection in
-            let db = connection.sql(queryLogLevel: .trace)
-            try await db.raw("BEGIN").run()
-            do {
-                let result = try await body(db)
-                try await db.raw("COMMIT").run()
-                return result
-            } catch {
-                try? await db.raw("ROLLBACK").run()
-                throw error
-            }
+            try await inTransaction(connection.sql(queryLogLevel: .trace), begin: "BEGIN", body)
         }
     }
 
