@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SigilServices
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -161,51 +162,108 @@ public enum OutboundResolver {
     struct Resolved: Sendable { let bytes: [UInt8]; let text: String }
 
     /// The addresses of `host` (an IP literal is its own address), via the system resolver on a
-    /// thread of its own (getaddrinfo blocks).
+    /// thread of its own (getaddrinfo blocks). A cancelled caller gets `CancellationError` at once
+    /// rather than after the resolver's own timeouts (5 s per try here): graceful shutdown cancels
+    /// the delivery loops, and a lookup of a name nobody answers must not hold it up. The lookup
+    /// itself finishes on its thread and its answer is dropped.
     static func resolve(_ host: String) async throws -> [Resolved] {
+        try await resolve(host, lookUp: lookUp)
+    }
+
+    /// `resolve` with the blocking lookup given (tests stand in for getaddrinfo).
+    static func resolve(_ host: String, lookUp: @escaping @Sendable (String) throws -> [Resolved]) async throws -> [Resolved] {
         let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         if let literal = IPAddress.parse(bare) { return [Resolved(bytes: literal, text: bare)] }
-        return try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                var hints = addrinfo()
-                hints.ai_family = AF_UNSPEC
-                #if canImport(Glibc)
-                hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-                #else
-                hints.ai_socktype = SOCK_STREAM
-                #endif
-                var list: UnsafeMutablePointer<addrinfo>?
-                let status = getaddrinfo(bare, nil, &hints, &list)
-                guard status == 0, let head = list else {
-                    continuation.resume(throwing: RemoteFetchError.unreachable("the host name did not resolve"))
-                    return
-                }
-                defer { freeaddrinfo(head) }
-                var out: [Resolved] = []
-                var node: UnsafeMutablePointer<addrinfo>? = head
-                while let current = node {
-                    if let sa = current.pointee.ai_addr {
-                        if current.pointee.ai_family == AF_INET {
-                            let bytes = sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { pointer in
-                                withUnsafeBytes(of: pointer.pointee.sin_addr) { Array($0) }
-                            }
-                            out.append(Resolved(bytes: bytes, text: bytes.map(String.init).joined(separator: ".")))
-                        } else if current.pointee.ai_family == AF_INET6 {
-                            let bytes = sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
-                                withUnsafeBytes(of: pointer.pointee.sin6_addr) { Array($0) }
-                            }
-                            out.append(
-                                Resolved(
-                                    bytes: bytes,
-                                    text: stride(from: 0, to: 16, by: 2)
-                                        .map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }.joined(separator: ":")))
-                        }
+        let answer = ResolverAnswer()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                guard answer.wait(continuation) else { return }
+                Thread.detachNewThread { answer.give(Result { try lookUp(bare) }) }
+            }
+        } onCancel: {
+            answer.give(.failure(CancellationError()))
+        }
+    }
+
+    private static func lookUp(_ bare: String) throws -> [Resolved] {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        #if canImport(Glibc)
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        #else
+        hints.ai_socktype = SOCK_STREAM
+        #endif
+        var list: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(bare, nil, &hints, &list)
+        guard status == 0, let head = list else { throw RemoteFetchError.unreachable("the host name did not resolve") }
+        defer { freeaddrinfo(head) }
+        var out: [Resolved] = []
+        var node: UnsafeMutablePointer<addrinfo>? = head
+        while let current = node {
+            if let sa = current.pointee.ai_addr {
+                if current.pointee.ai_family == AF_INET {
+                    let bytes = sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { pointer in
+                        withUnsafeBytes(of: pointer.pointee.sin_addr) { Array($0) }
                     }
-                    node = current.pointee.ai_next
+                    out.append(Resolved(bytes: bytes, text: bytes.map(String.init).joined(separator: ".")))
+                } else if current.pointee.ai_family == AF_INET6 {
+                    let bytes = sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
+                        withUnsafeBytes(of: pointer.pointee.sin6_addr) { Array($0) }
+                    }
+                    out.append(
+                        Resolved(
+                            bytes: bytes,
+                            text: stride(from: 0, to: 16, by: 2)
+                                .map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }.joined(separator: ":")))
                 }
-                var seen = Set<[UInt8]>()
-                continuation.resume(returning: out.filter { seen.insert($0.bytes).inserted })
+            }
+            node = current.pointee.ai_next
+        }
+        var seen = Set<[UInt8]>()
+        return out.filter { seen.insert($0.bytes).inserted }
+    }
+}
+
+/// The one answer a lookup gets: the resolver's or, if the caller was cancelled first, the
+/// cancellation. Whichever comes first resumes the caller; the other is dropped.
+private final class ResolverAnswer: Sendable {
+    private enum State {
+        case idle
+        case waiting(CheckedContinuation<[OutboundResolver.Resolved], any Error>)
+        case answered(Result<[OutboundResolver.Resolved], any Error>)
+        case done
+    }
+
+    private let state = Mutex<State>(.idle)
+
+    /// Registers the caller; false when the answer (a cancellation) came first and it was resumed.
+    func wait(_ continuation: CheckedContinuation<[OutboundResolver.Resolved], any Error>) -> Bool {
+        let early: Result<[OutboundResolver.Resolved], any Error>? = state.withLock { state in
+            if case .answered(let result) = state {
+                state = .done
+                return result
+            }
+            state = .waiting(continuation)
+            return nil
+        }
+        guard let early else { return true }
+        continuation.resume(with: early)
+        return false
+    }
+
+    func give(_ result: Result<[OutboundResolver.Resolved], any Error>) {
+        let waiting: CheckedContinuation<[OutboundResolver.Resolved], any Error>? = state.withLock { state in
+            switch state {
+            case .idle:
+                state = .answered(result)
+                return nil
+            case .waiting(let continuation):
+                state = .done
+                return continuation
+            case .answered, .done:
+                return nil
             }
         }
+        waiting?.resume(with: result)
     }
 }

@@ -261,6 +261,10 @@ public struct LogoutService: Sendable {
             return
         }
         let (outcome, tries) = await dispatcher.deliver(uri: uri, token: token)
+        if Task.isCancelled, outcome.isRetryable {
+            // Interrupted by shutdown: not a round; sent again once the claim runs out.
+            return
+        }
         let round = delivery.rounds + 1
         let clientID = settings.clientID
         switch outcome {

@@ -356,6 +356,8 @@ public struct SSFService: Sendable {
         }
         pass.claimed = claimed.count
         for (event, stream) in claimed {
+            // Graceful shutdown: the rest stay leased and go out once the lease runs out.
+            if Task.isCancelled { break }
             switch await attempt(event, stream: stream, issuer: await issuer(stream.tenantID)) {
             case .delivered: pass.delivered += 1
             case .retrying: pass.retrying += 1
@@ -402,6 +404,11 @@ public struct SSFService: Sendable {
             failure = error.message
         } catch {
             failure = WebhookService.describe(error)
+        }
+        if Task.isCancelled {
+            // Interrupted by shutdown: not an attempt; sent again once the lease runs out.
+            context.logger.info("ssf push interrupted by shutdown", metadata: metadata)
+            return .retrying
         }
         let now = context.clock.now()
         let next =

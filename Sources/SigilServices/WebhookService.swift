@@ -227,6 +227,12 @@ public struct WebhookService: Sendable {
         } catch {
             failure = Self.describe(error)
         }
+        if Task.isCancelled {
+            // Shutdown interrupted the attempt: it does not count. The lease runs out and this
+            // node (after a restart) or another sends the message again.
+            context.logger.info("webhook attempt interrupted by shutdown", metadata: metadata)
+            return .retrying
+        }
         let now = context.clock.now()
         let next = WebhookRetry.nextAttempt(after: d.attempts + 1, createdAt: d.createdAt, now: now, jitter: context.random.unitInterval())
         do {

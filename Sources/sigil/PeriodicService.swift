@@ -80,7 +80,9 @@ struct PeriodicService: Service, CustomStringConvertible {
     /// deliveries a crash or restart interrupted (once their claim has run out).
     static func logoutDeliveries(_ services: ServiceSet, interval: Duration, logger: Logger) -> PeriodicService {
         PeriodicService(name: "back-channel logout delivery", interval: interval, logger: logger) {
-            while await services.logout.deliverDue(limit: 50) == 50 {}
+            // Graceful shutdown cancels the pass: no new claims after that (claimed deliveries are
+            // sent again once their lease runs out).
+            while !Task.isCancelled, await services.logout.deliverDue(limit: 50) == 50 {}
         }
     }
 
@@ -93,7 +95,7 @@ struct PeriodicService: Service, CustomStringConvertible {
     ) -> PeriodicService {
         PeriodicService(name: "webhook delivery", interval: interval, logger: logger) {
             let webhooks = services.webhooks
-            while true {
+            while !Task.isCancelled {
                 let pass = await webhooks.deliverDue(limit: 50)
                 record(pass, pass.claimed == 0 ? try? await services.context.store.webhooks.pendingCount() : nil)
                 if pass.claimed < 50 { break }
@@ -107,7 +109,7 @@ struct PeriodicService: Service, CustomStringConvertible {
         PeriodicService(name: "ssf delivery", interval: interval, logger: logger) {
             let ssf = services.ssf
             let store = services.context.store
-            while true {
+            while !Task.isCancelled {
                 let pass = await ssf.deliverDue(limit: 50) { tenantID in
                     guard let tenant = try? await store.tenants.get(id: tenantID) else { return nil }
                     return TenantService.issuer(of: tenant, publicURL: publicURL)

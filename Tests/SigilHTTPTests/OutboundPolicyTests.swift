@@ -3,9 +3,11 @@ import Hummingbird
 import HummingbirdTesting
 import SigilCore
 import SigilHTTP
-import SigilRemote
 import SigilServices
+import Synchronization
 import Testing
+
+@testable import SigilRemote
 
 /// Issue 11 item 9 over a live socket: the address checked is the one connected to. The policy's
 /// own checks (refused URLs, address classes, one public error) are SigilServicesTests'
@@ -48,5 +50,56 @@ import Testing
         // Garbage stops the walk at the last good hop.
         #expect(proxies.clientAddress(peer: "10.1.2.3", forwardedFor: ["bogus"]) == "10.1.2.3")
         #expect(TrustedProxies("10.0.0.0/33") == nil && TrustedProxies("not-an-ip") == nil)
+    }
+}
+
+/// Name resolution runs getaddrinfo on a thread of its own; a cancelled caller (graceful shutdown
+/// cancelling a delivery loop) must get its answer at once, not after the resolver's timeouts.
+@Suite struct OutboundResolverCancellationTests {
+    @Test(.timeLimit(.minutes(1))) func aCancelledLookupAnswersWithoutWaitingForTheResolver() async throws {
+        let entered = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let finished = DispatchSemaphore(value: 0)
+        let lookup = Task {
+            try await OutboundResolver.resolve("never.example") { _ in
+                entered.signal()
+                release.wait()
+                defer { finished.signal() }
+                return [.init(bytes: [192, 0, 2, 1], text: "192.0.2.1")]
+            }
+        }
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                entered.wait()
+                done.resume()
+            }
+        }
+        lookup.cancel()
+        // The resolver is still blocked here: the answer can only be the cancellation.
+        await #expect(throws: CancellationError.self) { try await lookup.value }
+        release.signal()
+        finished.wait()
+    }
+
+    @Test func aLookupCancelledBeforeItStartsNeverRuns() async throws {
+        let ran = Mutex(false)
+        let lookup = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await OutboundResolver.resolve("never.example") { _ in
+                ran.withLock { $0 = true }
+                return []
+            }
+        }
+        await #expect(throws: CancellationError.self) { try await lookup.value }
+        #expect(ran.withLock { $0 } == false)
+    }
+
+    @Test func anAnswerStillArrivesWhenNobodyCancels() async throws {
+        let addresses = try await OutboundResolver.resolve("fine.example") { name in
+            #expect(name == "fine.example")
+            return [.init(bytes: [192, 0, 2, 7], text: "192.0.2.7")]
+        }
+        #expect(addresses.map(\.text) == ["192.0.2.7"])
+        #expect(try await OutboundResolver.resolve("[::1]") { _ in [] }.map(\.text) == ["::1"])
     }
 }

@@ -31,6 +31,8 @@ import Testing
         var received: [Request] { requests.withLock { $0 } }
         /// Requests it answered with a 2xx.
         let accepted = Mutex<[Request]>([])
+        /// One element each time a request starts waiting for a status of -1.
+        let holding = AsyncStream<Void>.makeStream()
 
         func fetch(_ url: URL, accept: String, maxBytes: Int, policy: OutboundPolicy) async throws -> RemoteDocument {
             throw RemoteFetchError.status(404)
@@ -41,6 +43,12 @@ import Testing
             requests.withLock { $0.append(r) }
             let status = statuses.withLock { s -> Int in s.count > 1 ? s.removeFirst() : s[0] }
             if status == 0 { throw RemoteFetchError.unreachable("connection refused") }
+            if status == -1 {
+                // A receiver that never answers: the request waits until its task is cancelled.
+                holding.continuation.yield()
+                while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(20)) }
+                throw CancellationError()
+            }
             if (200..<300).contains(status) { accepted.withLock { $0.append(r) } }
             return OutboundResponse(status: status, body: Array("ignored".utf8))
         }
@@ -190,6 +198,34 @@ import Testing
             h.clock.advance(by: 2)
             #expect(await h.services.webhooks.deliverDue().delivered == 1)
             #expect(receiver.accepted.withLock { $0.map(\.webhookID) } == [held[0].delivery.eventID])
+        }
+    }
+
+    /// Graceful shutdown cancels the delivery loop: an attempt it cuts short is not counted
+    /// against the delivery's retry schedule; the message goes out once the lease has run out.
+    @Test(arguments: Backend.enabled)
+    func anAttemptCutShortByShutdownDoesNotCount(_ backend: Backend) async throws {
+        try await withReceiver(backend) { h, receiver in
+            let created = try await h.services.webhooks.create(
+                tenantID: h.tenant.id, url: Self.url, description: nil, eventTypes: ["user.created"], by: .cli)
+            _ = try await h.user()
+            receiver.answer([-1, 200])
+            let webhooks = h.services.webhooks
+            let pass = Task { await webhooks.deliverDue() }
+            for await _ in receiver.holding.stream { break }
+            pass.cancel()
+            let cut = await pass.value
+            #expect(cut.claimed == 1 && cut.delivered == 0 && cut.failed == 0)
+            let owed = try await h.services.webhooks.deliveries(
+                tenantID: h.tenant.id, endpointID: created.endpoint.id, state: nil, page: PageRequest(), by: .cli)
+            #expect(owed.items.count == 1 && owed.items.allSatisfy { $0.attempts == 0 && $0.lastError == nil })
+            // Held until the lease runs out, then sent: its first counted attempt.
+            #expect(await webhooks.deliverDue().claimed == 0)
+            h.clock.advance(by: 31)
+            #expect(await webhooks.deliverDue().delivered == 1)
+            let done = try await h.services.webhooks.deliveries(
+                tenantID: h.tenant.id, endpointID: created.endpoint.id, state: .delivered, page: PageRequest(), by: .cli)
+            #expect(done.items.count == 1 && done.items.allSatisfy { $0.attempts == 1 })
         }
     }
 
