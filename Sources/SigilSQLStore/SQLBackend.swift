@@ -105,7 +105,7 @@ final class SQLiteBackend: SQLBackend {
     /// slow read (an audit export) runs.
     static let defaultReaders = 4
 
-    static func open(path: String?, logger: Logger, readers readerCount: Int = defaultReaders, driver: SQLiteDriver = .sqliteNIO)
+    static func open(path: String?, logger: Logger, readers readerCount: Int = defaultReaders, driver: SQLiteDriver = .statements)
         async throws -> SQLiteBackend
     {
         let connection = try await driver.open(path: path, logger: logger)
@@ -203,11 +203,10 @@ final class SQLiteBackend: SQLBackend {
     }
 }
 
-/// Which code drives SQLite. Sigil's own driver keeps prepared statements per connection; SQLiteNIO's
-/// prepares each statement again. Both use the one SQLite library sqlite-nio links in. The default
-/// is still SQLiteNIO: with Sigil's driver `sigil serve` did not exit on SIGTERM after
-/// `scripts/check-admin-api.sh` (schemathesis), not yet understood. `SIGIL_SQLITE_DRIVER=sigil`
-/// selects it (benchmarks, and finding that hang).
+/// Which code drives SQLite. Sigil's own driver (the default) keeps prepared statements per
+/// connection; SQLiteNIO's prepares each statement again. Both use the one SQLite library
+/// sqlite-nio links in. `SIGIL_SQLITE_DRIVER=sqlite-nio` selects SQLiteNIO's (benchmarks compare
+/// the two in one run; a way back should Sigil's driver misbehave somewhere).
 enum SQLiteDriver: String, Sendable {
     case statements = "sigil"
     case sqliteNIO = "sqlite-nio"

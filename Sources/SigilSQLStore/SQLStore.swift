@@ -20,10 +20,15 @@ public final class SQLStore: Store {
     /// 0–16, unless given; 0 sends every read through the writer as before the pool existed).
     public static func sqlite(path: String?, readers: Int? = nil, logger: Logger = Logger(label: "sigil.store")) async throws -> SQLStore {
         let count = readers ?? ProcessInfo.processInfo.environment["SIGIL_SQLITE_READERS"].flatMap { Int($0) }.map { min(max($0, 0), 16) }
+        var driver = SQLiteDriver.statements
+        if let name = ProcessInfo.processInfo.environment["SIGIL_SQLITE_DRIVER"], !name.isEmpty {
+            guard let named = SQLiteDriver(rawValue: name) else {
+                throw StoreError(.unavailable, entity: "database", detail: "SIGIL_SQLITE_DRIVER must be sigil or sqlite-nio, not \(name)")
+            }
+            driver = named
+        }
         return SQLStore(
-            backend: try await SQLiteBackend.open(
-                path: path, logger: logger, readers: count ?? SQLiteBackend.defaultReaders,
-                driver: ProcessInfo.processInfo.environment["SIGIL_SQLITE_DRIVER"].flatMap(SQLiteDriver.init(rawValue:)) ?? .sqliteNIO),
+            backend: try await SQLiteBackend.open(path: path, logger: logger, readers: count ?? SQLiteBackend.defaultReaders, driver: driver),
             logger: logger)
     }
 
