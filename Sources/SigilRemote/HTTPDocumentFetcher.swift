@@ -167,18 +167,30 @@ public enum OutboundResolver {
     /// the delivery loops, and a lookup of a name nobody answers must not hold it up. The lookup
     /// itself finishes on its thread and its answer is dropped.
     static func resolve(_ host: String) async throws -> [Resolved] {
-        try await resolve(host, lookUp: lookUp)
+        try await resolve(host, within: lookupLimit, lookUp: lookUp)
     }
 
-    /// `resolve` with the blocking lookup given (tests stand in for getaddrinfo).
-    static func resolve(_ host: String, lookUp: @escaping @Sendable (String) throws -> [Resolved]) async throws -> [Resolved] {
+    /// How long a name may take to resolve. glibc's resolver waits 5 s per try and server (twice
+    /// by default), so a name nobody answers for held an outbound call (and the admin request or
+    /// delivery behind it) 10 s or more before its connect timeout even began. 6 s still lets a
+    /// lookup whose first packet was lost succeed on glibc's second try.
+    static let lookupLimit: Duration = .seconds(6)
+
+    /// `resolve` with the limit and the blocking lookup given (tests stand in for getaddrinfo).
+    static func resolve(_ host: String, within limit: Duration, lookUp: @escaping @Sendable (String) throws -> [Resolved]) async throws
+        -> [Resolved]
+    {
         let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         if let literal = IPAddress.parse(bare) { return [Resolved(bytes: literal, text: bare)] }
         let answer = ResolverAnswer()
+        let nanoseconds = limit.components.seconds * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 guard answer.wait(continuation) else { return }
                 Thread.detachNewThread { answer.give(Result { try lookUp(bare) }) }
+                DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) {
+                    answer.give(.failure(RemoteFetchError.unreachable("the host name did not resolve in time")))
+                }
             }
         } onCancel: {
             answer.give(.failure(CancellationError()))

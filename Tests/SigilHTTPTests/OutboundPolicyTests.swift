@@ -61,7 +61,7 @@ import Testing
         let release = DispatchSemaphore(value: 0)
         let finished = DispatchSemaphore(value: 0)
         let lookup = Task {
-            try await OutboundResolver.resolve("never.example") { _ in
+            try await OutboundResolver.resolve("never.example", within: .seconds(3600)) { _ in
                 entered.signal()
                 release.wait()
                 defer { finished.signal() }
@@ -85,7 +85,7 @@ import Testing
         let ran = Mutex(false)
         let lookup = Task {
             withUnsafeCurrentTask { $0?.cancel() }
-            return try await OutboundResolver.resolve("never.example") { _ in
+            return try await OutboundResolver.resolve("never.example", within: .seconds(3600)) { _ in
                 ran.withLock { $0 = true }
                 return []
             }
@@ -94,12 +94,31 @@ import Testing
         #expect(ran.withLock { $0 } == false)
     }
 
+    /// A name nobody answers for fails as unreachable once the limit has passed, while the
+    /// lookup itself is still blocked.
+    @Test(.timeLimit(.minutes(1))) func aLookupPastItsLimitIsUnreachable() async throws {
+        let release = DispatchSemaphore(value: 0)
+        let finished = DispatchSemaphore(value: 0)
+        do {
+            _ = try await OutboundResolver.resolve("slow.example", within: .milliseconds(50)) { _ in
+                release.wait()
+                finished.signal()
+                return [.init(bytes: [192, 0, 2, 9], text: "192.0.2.9")]
+            }
+            Issue.record("a lookup still blocked returned an answer")
+        } catch RemoteFetchError.unreachable(let why) {
+            #expect(why == "the host name did not resolve in time")
+        }
+        release.signal()
+        finished.wait()
+    }
+
     @Test func anAnswerStillArrivesWhenNobodyCancels() async throws {
-        let addresses = try await OutboundResolver.resolve("fine.example") { name in
+        let addresses = try await OutboundResolver.resolve("fine.example", within: .seconds(3600)) { name in
             #expect(name == "fine.example")
             return [.init(bytes: [192, 0, 2, 7], text: "192.0.2.7")]
         }
         #expect(addresses.map(\.text) == ["192.0.2.7"])
-        #expect(try await OutboundResolver.resolve("[::1]") { _ in [] }.map(\.text) == ["::1"])
+        #expect(try await OutboundResolver.resolve("[::1]", within: .seconds(3600)) { _ in [] }.map(\.text) == ["::1"])
     }
 }
