@@ -63,6 +63,28 @@ import Testing
         }
     }
 
+    /// A kept statement whose plan could depend on a bound value (here `LIMIT ?` and an IN list
+    /// of a parameter and a literal) is not compiled again for each new value.
+    @Test func newValuesDoNotCompileAKeptStatementAgain() async throws {
+        let connection = try await SQLiteStatementConnection.open(path: nil, logger: Logger(label: "test"))
+        let db = connection.sql
+        do {
+            try await db.raw("CREATE TABLE t (k TEXT PRIMARY KEY, kind TEXT NOT NULL)").run()
+            try await db.raw("CREATE INDEX t_kind ON t (kind)").run()
+            for i in 0..<20 { try await db.raw("INSERT INTO t (k, kind) VALUES (\(bind: "k\(i)"), \(bind: i % 2 == 0 ? "even" : "odd"))").run() }
+            let before = connection.statementsReprepared
+            for limit in [3, 5, 7, 5] {
+                let rows = try await db.raw("SELECT k FROM t WHERE kind IN (\(bind: limit == 5 ? "odd" : "even"), '*') ORDER BY k LIMIT \(bind: limit)").all()
+                #expect(rows.count == limit)
+            }
+            #expect(connection.statementsReprepared == before)
+        } catch {
+            try await connection.close()
+            throw error
+        }
+        try await connection.close()
+    }
+
     @Test func errorsAreSQLitesAndLeaveTheStatementUsable() async throws {
         try await withConnection { db in
             try await db.raw("CREATE TABLE t (k TEXT PRIMARY KEY)").run()

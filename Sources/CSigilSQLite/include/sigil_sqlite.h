@@ -23,6 +23,7 @@ typedef long long int sigil_sqlite3_int64;
 #define SIGIL_SQLITE_OPEN_CREATE 0x00000004
 #define SIGIL_SQLITE_OPEN_FULLMUTEX 0x00010000
 #define SIGIL_SQLITE_PREPARE_PERSISTENT 0x01
+#define SIGIL_SQLITE_STMTSTATUS_REPREPARE 5
 
 int sqlite_nio_sqlite3_open_v2(const char *filename, sqlite3 **ppDb, int flags, const char *zVfs);
 int sqlite_nio_sqlite3_close_v2(sqlite3 *);
@@ -48,6 +49,8 @@ int sqlite_nio_sqlite3_column_bytes(sqlite3_stmt *, int iCol);
 int sqlite_nio_sqlite3_column_type(sqlite3_stmt *, int iCol);
 int sqlite_nio_sqlite3_finalize(sqlite3_stmt *pStmt);
 int sqlite_nio_sqlite3_reset(sqlite3_stmt *pStmt);
+int sqlite_nio_sqlite3_stmt_status(sqlite3_stmt *, int op, int resetFlg);
+int sqlite_nio_sqlite3_db_config(sqlite3 *, int op, ...);
 
 /// Binds copies of the bytes (SQLITE_TRANSIENT), which Swift cannot spell as a constant.
 static inline int sigil_sqlite_bind_text(sqlite3_stmt *statement, int index, const char *text, int length) {
@@ -56,6 +59,14 @@ static inline int sigil_sqlite_bind_text(sqlite3_stmt *statement, int index, con
 
 static inline int sigil_sqlite_bind_blob(sqlite3_stmt *statement, int index, const void *bytes, int length) {
     return sqlite_nio_sqlite3_bind_blob(statement, index, bytes, length, (void (*)(void *))-1);
+}
+
+/// SQLITE_DBCONFIG_ENABLE_QPSG (1007), the query planner stability guarantee: a statement keeps
+/// the plan it was prepared with whatever values are bound. (The function is variadic, which Swift
+/// cannot call.)
+static inline int sigil_sqlite_enable_qpsg(sqlite3 *db) {
+    int enabled = 0;
+    return sqlite_nio_sqlite3_db_config(db, 1007, 1, &enabled);
 }
 
 #endif
