@@ -42,8 +42,44 @@ public enum FormURLEncoding {
         return result
     }
 
-    /// One component: `+` is a space, then percent-escapes must decode to UTF-8; nil otherwise.
+    /// One component: `+` is a space, then percent-escapes must decode to UTF-8; nil otherwise
+    /// (a `%` without two hex digits after it, or bytes that are not UTF-8). Byte by byte: through
+    /// Foundation (`replacingOccurrences`, `removingPercentEncoding`) this was about 8 % of a code
+    /// flow's CPU.
     public static func decode(_ component: Substring) -> String? {
-        String(component).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+        let utf8 = component.utf8
+        // Nearly every name and many values need no decoding.
+        if !utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) { return String(component) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(utf8.count)
+        var index = utf8.startIndex
+        while index != utf8.endIndex {
+            let byte = utf8[index]
+            switch byte {
+            case UInt8(ascii: "+"):
+                bytes.append(UInt8(ascii: " "))
+                index = utf8.index(after: index)
+            case UInt8(ascii: "%"):
+                let first = utf8.index(after: index)
+                guard first != utf8.endIndex, let high = hexValue(utf8[first]) else { return nil }
+                let second = utf8.index(after: first)
+                guard second != utf8.endIndex, let low = hexValue(utf8[second]) else { return nil }
+                bytes.append(high << 4 | low)
+                index = utf8.index(after: second)
+            default:
+                bytes.append(byte)
+                index = utf8.index(after: index)
+            }
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 }
