@@ -3,6 +3,7 @@ import PostgresNIO
 import SQLKit
 import SQLiteKit
 import SigilStore
+import Synchronization
 
 /// How an aggregate store reaches the database: through the backend (each call its own
 /// connection use or transaction) or through the transaction it was handed.
@@ -110,4 +111,26 @@ enum JSONColumn {
         decoder.dateDecodingStrategy = .millisecondsSince1970
         return try decoder.decode(type, from: Data(text.utf8))
     }
+}
+
+/// A bounded memo of one `Decodable` type's values by the JSON text they were decoded from
+/// (`JSONColumn.decode`). Only for value types: a cached value is handed out to every reader.
+/// When full it is emptied; a miss costs one decode, as before.
+final class DecodedJSONCache<Value: Decodable & Sendable>: Sendable {
+    private let entries = Mutex<[String: Value]>([:])
+    let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    func decode(_ text: String) throws -> Value {
+        if let known = entries.withLock({ $0[text] }) { return known }
+        let value = try JSONColumn.decode(Value.self, text)
+        entries.withLock { entries in
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            entries[text] = value
+        }
+        return value
+    }
+
+    var count: Int { entries.withLock { $0.count } }
 }

@@ -126,3 +126,21 @@ import Testing
         try await store.close()
     }
 }
+
+/// `DecodedJSONCache`: keyed by the stored text, so a changed row decodes anew; bounded.
+@Suite struct DecodedJSONCacheTests {
+    struct Settings: Codable, Sendable, Equatable { var name: String }
+
+    @Test func theTextIsTheKeyAndTheCacheIsBounded() throws {
+        let cache = DecodedJSONCache<Settings>(capacity: 3)
+        #expect(try cache.decode(#"{"name":"a"}"#) == Settings(name: "a"))
+        #expect(try cache.decode(#"{"name":"a"}"#) == Settings(name: "a"))
+        #expect(cache.count == 1)
+        // The same row after an update is other text: never the old value.
+        #expect(try cache.decode(#"{"name":"b"}"#) == Settings(name: "b"))
+        #expect(throws: (any Error).self) { try cache.decode(#"{"nom":"c"}"#) }
+        for name in ["c", "d", "e"] { _ = try cache.decode(#"{"name":"\#(name)"}"#) }
+        #expect(cache.count <= 3)
+        #expect(try cache.decode(#"{"name":"a"}"#) == Settings(name: "a"))
+    }
+}
