@@ -21,7 +21,9 @@ import Testing
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(.live) { client in
             let port = try #require(client.port)
-            let fetcher = HTTPDocumentFetcher()
+            // Generous limits: this checks which address is used, and the full test run keeps both
+            // cores busy for its first minute or two (one read timed out at 5 s there).
+            let fetcher = HTTPDocumentFetcher(connectTimeout: .seconds(60), requestTimeout: .seconds(120))
             let url = try #require(URL(string: "http://2130706433:\(port)/metadata"))
             #expect(OutboundPolicy(environmentValue: "2130706433").refusal(url.absoluteString) == nil)
             await #expect(throws: RemoteFetchError.addressNotPermitted) {
