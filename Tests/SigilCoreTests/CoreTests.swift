@@ -85,6 +85,10 @@ import X509
         #expect(InsecureSeededRandom(seed: "a").bytes(48) == InsecureSeededRandom(seed: "a").bytes(48))
         #expect(InsecureSeededRandom(seed: "a").bytes(48) != InsecureSeededRandom(seed: "b").bytes(48))
         #expect(SystemRandom().bytes(32) != SystemRandom().bytes(32))
+        for count in [0, 1, 7, 8, 9, 31, 33, 64] { #expect(SystemRandom().bytes(count).count == count) }
+        // Every byte position varies (no word left partly unfilled).
+        let draws = (0..<64).map { _ in SystemRandom().bytes(13) }
+        for position in 0..<13 { #expect(Set(draws.map { $0[position] }).count > 1) }
     }
 
     @Test func tokenHashIsSHA256Hex() {
