@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SigilCore
 
 #if canImport(Glibc)
 import Glibc
@@ -54,10 +55,10 @@ public struct JSONLogHandler: LogHandler {
         out.append(UInt8(ascii: "{"))
         for (index, (key, member)) in members.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
-            Self.appendString(key, to: &out)
+            JSONString.append(key, to: &out)
             out.append(UInt8(ascii: ":"))
             switch member {
-            case .raw(let text): Self.appendString(text, to: &out)
+            case .raw(let text): JSONString.append(text, to: &out)
             case .timestamp(let date): Self.appendTimestamp(date, to: &out)
             case .value(let value): Self.append(value, to: &out)
             }
@@ -75,8 +76,8 @@ public struct JSONLogHandler: LogHandler {
 
     static func append(_ value: Logger.Metadata.Value, to out: inout [UInt8]) {
         switch value {
-        case .string(let s): appendString(s, to: &out)
-        case .stringConvertible(let c): appendString(c.description, to: &out)
+        case .string(let s): JSONString.append(s, to: &out)
+        case .stringConvertible(let c): JSONString.append(c.description, to: &out)
         case .array(let items):
             out.append(UInt8(ascii: "["))
             for (index, item) in items.enumerated() {
@@ -88,35 +89,12 @@ public struct JSONLogHandler: LogHandler {
             out.append(UInt8(ascii: "{"))
             for (index, key) in dictionary.keys.sorted().enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                appendString(key, to: &out)
+                JSONString.append(key, to: &out)
                 out.append(UInt8(ascii: ":"))
                 append(dictionary[key]!, to: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
-    }
-
-    private static let hexDigits = Array("0123456789abcdef".utf8)
-
-    /// A JSON string (RFC 8259 §7): quote, backslash and control characters escaped; everything
-    /// else, slashes and non-ASCII included, as UTF-8.
-    static func appendString(_ text: String, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            case 0x00..<0x20:
-                out.append(contentsOf: Array("\\u00".utf8))
-                out.append(hexDigits[Int(byte >> 4)])
-                out.append(hexDigits[Int(byte & 0x0F)])
-            default: out.append(byte)
-            }
-        }
-        out.append(UInt8(ascii: "\""))
     }
 
     /// `2026-12-06T05:49:08.123Z` (RFC 3339, UTC, milliseconds), without a date formatter.

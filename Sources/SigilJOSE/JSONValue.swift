@@ -61,9 +61,8 @@ public enum JSONValue: Codable, Sendable, Equatable, Hashable {
     /// Compact JSON with sorted keys and unescaped slashes.
     ///
     /// Written directly, byte for byte what `JSONEncoder` with `.sortedKeys` and
-    /// `.withoutEscapingSlashes` wrote (keys in UTF-8 byte order; `"`, `\\` and control
-    /// characters escaped, `\b \t \n \f \r` short, the rest as `\u00xx`), which it replaced because
-    /// it was 4 % of a token request's CPU (header and claims of every JWS, every JSON answer).
+    /// `.withoutEscapingSlashes` wrote (keys in UTF-8 byte order, strings by `JSONString`), which
+    /// it replaced because it was 4 % of a token request's CPU (header and claims of every JWS, every JSON answer).
     /// Doubles, rare here, still go through `JSONEncoder` for its number formatting; NaN and the
     /// infinities throw as they did.
     public func serialized() throws -> [UInt8] {
@@ -79,7 +78,7 @@ public enum JSONValue: Codable, Sendable, Equatable, Hashable {
         case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
         case .int(let value): out.append(contentsOf: String(value).utf8)
         case .double(let value): out.append(contentsOf: try JSONEncoder().encode(value))
-        case .string(let value): Self.write(value, to: &out)
+        case .string(let value): JSONString.append(value, to: &out)
         case .array(let items):
             out.append(UInt8(ascii: "["))
             for (index, item) in items.enumerated() {
@@ -91,35 +90,12 @@ public enum JSONValue: Codable, Sendable, Equatable, Hashable {
             out.append(UInt8(ascii: "{"))
             for (index, key) in members.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                Self.write(key, to: &out)
+                JSONString.append(key, to: &out)
                 out.append(UInt8(ascii: ":"))
                 try members[key]!.write(to: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
-    }
-
-    private static let hexDigits = Array("0123456789abcdef".utf8)
-
-    private static func write(_ text: String, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case 0x08: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
-            case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case 0x0C: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
-            case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            case 0x00..<0x20:
-                out.append(contentsOf: "\\u00".utf8)
-                out.append(hexDigits[Int(byte >> 4)])
-                out.append(hexDigits[Int(byte & 0x0F)])
-            default: out.append(byte)
-            }
-        }
-        out.append(UInt8(ascii: "\""))
     }
 
     /// Parses I-JSON only (`StrictJSON`: no duplicate member names, no lone surrogates).
