@@ -1,4 +1,5 @@
 import Foundation
+import SigilCore
 import SigilJOSE
 import Testing
 
@@ -19,14 +20,8 @@ import Testing
             "", "a", "B", "_", "10", "9", "é", "e\u{301}", "🙂", "/", "\\", "\"", "\u{7F}", "\u{2028}", "a/b\\c\"d", every, "https://id.example.com/t/x",
         ]
         let doubles = [0.1, 1.5, 1.0, -0.0, 1e21, 1e-7, 123_456_789_012_345_678.0]
-        var state: UInt64 = 0xC0FF_EE15
-        func next() -> Int {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Int(truncatingIfNeeded: (z ^ (z >> 31)) >> 1)
-        }
+        let random = InsecureSeededRandom(seed: "json-serialisation")
+        func next() -> Int { random.bytes(4).reduce(0) { $0 << 8 | Int($1) } }
         func value(depth: Int) -> JSONValue {
             switch next() % (depth > 3 ? 5 : 7) {
             case 0: return .null
